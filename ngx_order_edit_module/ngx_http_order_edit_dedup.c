@@ -1,0 +1,144 @@
+
+/*
+ * Copyright (C) the ngx_order_edit_module authors.
+ */
+
+
+#include "ngx_http_order_edit_dedup.h"
+
+
+static void ngx_http_order_edit_dedup_free(ngx_http_order_edit_zone_t *zone,
+    ngx_http_order_edit_dedup_t *dd);
+
+
+ngx_http_order_edit_dedup_t *
+ngx_http_order_edit_dedup_lookup(ngx_http_order_edit_zone_t *zone,
+    ngx_str_t *key, uint32_t hash)
+{
+    ngx_http_order_edit_dedup_t  *dd;
+
+    dd = (ngx_http_order_edit_dedup_t *)
+             ngx_str_rbtree_lookup(&zone->sh->dedup_rbtree, key, hash);
+
+    if (dd != NULL && dd->expire < ngx_time()) {
+        /* expired but not yet collected: it no longer counts */
+        ngx_http_order_edit_dedup_free(zone, dd);
+        return NULL;
+    }
+
+    return dd;
+}
+
+
+/*
+ * Allocation and insertion are separate so that the ingest path can
+ * allocate everything a webhook needs first and link it only when nothing
+ * can fail any more: a full zone never leaves half a webhook behind.
+ */
+
+ngx_http_order_edit_dedup_t *
+ngx_http_order_edit_dedup_alloc(ngx_http_order_edit_zone_t *zone,
+    ngx_str_t *key)
+{
+    ngx_http_order_edit_dedup_t  *dd;
+
+    dd = ngx_slab_alloc_locked(zone->shpool,
+                               offsetof(ngx_http_order_edit_dedup_t, data)
+                               + key->len);
+    if (dd == NULL) {
+        return NULL;
+    }
+
+    ngx_memcpy(dd->data, key->data, key->len);
+
+    dd->sn.str.len = key->len;
+    dd->sn.str.data = dd->data;
+
+    return dd;
+}
+
+
+void
+ngx_http_order_edit_dedup_insert(ngx_http_order_edit_zone_t *zone,
+    ngx_http_order_edit_dedup_t *dd, uint32_t hash, uint64_t item_id)
+{
+    ngx_http_order_edit_shctx_t  *sh;
+
+    sh = zone->sh;
+
+    dd->sn.node.key = hash;
+    dd->expire = ngx_time() + zone->dedup_ttl;
+    dd->item_id = item_id;
+
+    ngx_rbtree_insert(&sh->dedup_rbtree, &dd->sn.node);
+    ngx_queue_insert_head(&sh->dedup_lru, &dd->lru);
+    sh->ndedup++;
+}
+
+
+/* collect at most max expired ids, oldest first, so no call is unbounded */
+
+void
+ngx_http_order_edit_dedup_expire(ngx_http_order_edit_zone_t *zone,
+    ngx_uint_t max)
+{
+    time_t                        now;
+    ngx_queue_t                  *q;
+    ngx_http_order_edit_dedup_t  *dd;
+
+    now = ngx_time();
+
+    while (max--) {
+
+        if (ngx_queue_empty(&zone->sh->dedup_lru)) {
+            return;
+        }
+
+        q = ngx_queue_last(&zone->sh->dedup_lru);
+        dd = ngx_queue_data(q, ngx_http_order_edit_dedup_t, lru);
+
+        if (dd->expire >= now) {
+            return;
+        }
+
+        ngx_http_order_edit_dedup_free(zone, dd);
+    }
+}
+
+
+/* memory is short: give up the oldest ids before refusing a webhook */
+
+ngx_uint_t
+ngx_http_order_edit_dedup_evict(ngx_http_order_edit_zone_t *zone,
+    ngx_uint_t max)
+{
+    ngx_uint_t                    n;
+    ngx_queue_t                  *q;
+    ngx_http_order_edit_dedup_t  *dd;
+
+    for (n = 0; n < max; n++) {
+
+        if (ngx_queue_empty(&zone->sh->dedup_lru)) {
+            break;
+        }
+
+        q = ngx_queue_last(&zone->sh->dedup_lru);
+        dd = ngx_queue_data(q, ngx_http_order_edit_dedup_t, lru);
+
+        ngx_http_order_edit_dedup_free(zone, dd);
+        zone->sh->dedup_evicted++;
+    }
+
+    return n;
+}
+
+
+static void
+ngx_http_order_edit_dedup_free(ngx_http_order_edit_zone_t *zone,
+    ngx_http_order_edit_dedup_t *dd)
+{
+    ngx_queue_remove(&dd->lru);
+    ngx_rbtree_delete(&zone->sh->dedup_rbtree, &dd->sn.node);
+    ngx_slab_free_locked(zone->shpool, dd);
+    zone->sh->ndedup--;
+}

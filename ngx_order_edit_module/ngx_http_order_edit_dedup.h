@@ -1,0 +1,39 @@
+
+/*
+ * Copyright (C) the ngx_order_edit_module authors.
+ *
+ * The de-duplication set: "shop \n webhook id" keys remembered for a TTL,
+ * in an rbtree with an insertion-ordered list for expiry and eviction.
+ */
+
+
+#ifndef _NGX_HTTP_ORDER_EDIT_DEDUP_H_INCLUDED_
+#define _NGX_HTTP_ORDER_EDIT_DEDUP_H_INCLUDED_
+
+
+#include "ngx_http_order_edit_shm.h"
+
+
+typedef struct {
+    ngx_str_node_t                 sn;
+    ngx_queue_t                    lru;
+    time_t                         expire;
+    uint64_t                       item_id;
+    u_char                         data[1];
+} ngx_http_order_edit_dedup_t;
+
+
+/* all with the zone locked */
+ngx_http_order_edit_dedup_t *ngx_http_order_edit_dedup_lookup(
+    ngx_http_order_edit_zone_t *zone, ngx_str_t *key, uint32_t hash);
+ngx_http_order_edit_dedup_t *ngx_http_order_edit_dedup_alloc(
+    ngx_http_order_edit_zone_t *zone, ngx_str_t *key);
+void ngx_http_order_edit_dedup_insert(ngx_http_order_edit_zone_t *zone,
+    ngx_http_order_edit_dedup_t *dd, uint32_t hash, uint64_t item_id);
+void ngx_http_order_edit_dedup_expire(ngx_http_order_edit_zone_t *zone,
+    ngx_uint_t max);
+ngx_uint_t ngx_http_order_edit_dedup_evict(ngx_http_order_edit_zone_t *zone,
+    ngx_uint_t max);
+
+
+#endif /* _NGX_HTTP_ORDER_EDIT_DEDUP_H_INCLUDED_ */

@@ -1,0 +1,1039 @@
+
+/*
+ * Copyright (C) the ngx_order_edit_module authors.
+ */
+
+
+#include <openssl/hmac.h>
+#include <openssl/evp.h>
+#include <openssl/crypto.h>
+
+#include "ngx_http_order_edit_ingest.h"
+#include "ngx_http_order_edit_shm.h"
+#include "ngx_http_order_edit_limit.h"
+#include "ngx_http_order_edit_dedup.h"
+#include "ngx_http_order_edit_queue.h"
+
+
+#define NGX_HTTP_ORDER_EDIT_HMAC_LEN      32
+
+/* dedup ids given up per round, and rounds, before a webhook is refused */
+#define NGX_HTTP_ORDER_EDIT_EVICT_BATCH   256
+#define NGX_HTTP_ORDER_EDIT_EVICT_ROUNDS  4
+
+/* the order id hint is looked for in this many leading bytes only */
+#define NGX_HTTP_ORDER_EDIT_HINT_SCAN     512
+
+/* a full queue drains at delivery speed: ask Shopify to come back later */
+#define NGX_HTTP_ORDER_EDIT_FULL_RETRY    30
+
+
+enum {
+    NGX_HTTP_ORDER_EDIT_H_HMAC = 0,
+    NGX_HTTP_ORDER_EDIT_H_SHOP,
+    NGX_HTTP_ORDER_EDIT_H_TOPIC,
+    NGX_HTTP_ORDER_EDIT_H_WEBHOOK_ID,
+    NGX_HTTP_ORDER_EDIT_H_EVENT_ID,
+    NGX_HTTP_ORDER_EDIT_H_API_VERSION,
+    NGX_HTTP_ORDER_EDIT_H_TRIGGERED_AT,
+    NGX_HTTP_ORDER_EDIT_H_LAST
+};
+
+
+typedef struct {
+    ngx_str_t                      h[NGX_HTTP_ORDER_EDIT_H_LAST];
+    ngx_str_t                      shop;        /* lower-cased */
+    ngx_http_order_edit_store_conf_t  *store;
+    ngx_http_order_edit_zone_t    *zone;
+
+    /* a named store's shop is counted on its own node from the start */
+    unsigned                       attributed:1;
+} ngx_http_order_edit_ingest_ctx_t;
+
+
+typedef struct {
+    ngx_str_t                      name;        /* lower case */
+    ngx_uint_t                     header;
+    size_t                         max_len;
+} ngx_http_order_edit_header_t;
+
+
+/*
+ * Both the classic X-Shopify-* names and the un-prefixed shopify-* names
+ * of Shopify's newer event deliveries are accepted.
+ */
+
+static ngx_http_order_edit_header_t  ngx_http_order_edit_headers[] = {
+
+    { ngx_string("x-shopify-hmac-sha256"),
+      NGX_HTTP_ORDER_EDIT_H_HMAC, 64 },
+    { ngx_string("shopify-hmac-sha256"),
+      NGX_HTTP_ORDER_EDIT_H_HMAC, 64 },
+    { ngx_string("x-shopify-shop-domain"),
+      NGX_HTTP_ORDER_EDIT_H_SHOP, NGX_HTTP_ORDER_EDIT_MAX_SHOP_LEN },
+    { ngx_string("shopify-shop-domain"),
+      NGX_HTTP_ORDER_EDIT_H_SHOP, NGX_HTTP_ORDER_EDIT_MAX_SHOP_LEN },
+    { ngx_string("x-shopify-topic"),
+      NGX_HTTP_ORDER_EDIT_H_TOPIC, NGX_HTTP_ORDER_EDIT_MAX_TOPIC_LEN },
+    { ngx_string("shopify-topic"),
+      NGX_HTTP_ORDER_EDIT_H_TOPIC, NGX_HTTP_ORDER_EDIT_MAX_TOPIC_LEN },
+    { ngx_string("x-shopify-webhook-id"),
+      NGX_HTTP_ORDER_EDIT_H_WEBHOOK_ID, NGX_HTTP_ORDER_EDIT_MAX_ID_LEN },
+    { ngx_string("shopify-webhook-id"),
+      NGX_HTTP_ORDER_EDIT_H_WEBHOOK_ID, NGX_HTTP_ORDER_EDIT_MAX_ID_LEN },
+    { ngx_string("x-shopify-event-id"),
+      NGX_HTTP_ORDER_EDIT_H_EVENT_ID, NGX_HTTP_ORDER_EDIT_MAX_ID_LEN },
+    { ngx_string("shopify-event-id"),
+      NGX_HTTP_ORDER_EDIT_H_EVENT_ID, NGX_HTTP_ORDER_EDIT_MAX_ID_LEN },
+    { ngx_string("x-shopify-api-version"),
+      NGX_HTTP_ORDER_EDIT_H_API_VERSION, 32 },
+    { ngx_string("shopify-api-version"),
+      NGX_HTTP_ORDER_EDIT_H_API_VERSION, 32 },
+    { ngx_string("x-shopify-triggered-at"),
+      NGX_HTTP_ORDER_EDIT_H_TRIGGERED_AT, 64 },
+    { ngx_string("shopify-triggered-at"),
+      NGX_HTTP_ORDER_EDIT_H_TRIGGERED_AT, 64 },
+    { ngx_null_string, 0, 0 }
+};
+
+
+/* the canonical names used in error messages */
+static const char  *ngx_http_order_edit_header_names[] = {
+    "X-Shopify-Hmac-Sha256",
+    "X-Shopify-Shop-Domain",
+    "X-Shopify-Topic",
+    "X-Shopify-Webhook-Id",
+    "X-Shopify-Event-Id",
+    "X-Shopify-API-Version",
+    "X-Shopify-Triggered-At"
+};
+
+
+static ngx_int_t ngx_http_order_edit_reject(ngx_http_request_t *r,
+    ngx_http_order_edit_ingest_ctx_t *ctx, ngx_uint_t counter,
+    ngx_uint_t status, const char *code, const char *message,
+    time_t retry_after);
+static void ngx_http_order_edit_count(ngx_http_order_edit_ingest_ctx_t *ctx,
+    ngx_uint_t counter);
+static ngx_int_t ngx_http_order_edit_parse_headers(ngx_http_request_t *r,
+    ngx_http_order_edit_ingest_ctx_t *ctx, const char **bad);
+static ngx_uint_t ngx_http_order_edit_valid(ngx_str_t *v, ngx_uint_t header);
+static void ngx_http_order_edit_body_handler(ngx_http_request_t *r);
+static ngx_int_t ngx_http_order_edit_process(ngx_http_request_t *r,
+    ngx_http_order_edit_ingest_ctx_t *ctx);
+static ngx_int_t ngx_http_order_edit_read_body(ngx_http_request_t *r,
+    ngx_str_t *body);
+static ngx_uint_t ngx_http_order_edit_verify(
+    ngx_http_order_edit_store_conf_t *store, ngx_str_t *body,
+    u_char *expected);
+static ngx_uint_t ngx_http_order_edit_topic_wanted(
+    ngx_http_order_edit_store_conf_t *store, ngx_str_t *topic);
+static uint64_t ngx_http_order_edit_order_hint(ngx_str_t *topic,
+    ngx_str_t *body);
+static ngx_int_t ngx_http_order_edit_enqueue(ngx_http_request_t *r,
+    ngx_http_order_edit_ingest_ctx_t *ctx, ngx_str_t *body);
+
+
+static ngx_str_t  ngx_http_order_edit_json_type =
+    ngx_string("application/json");
+
+
+ngx_int_t
+ngx_http_order_edit_webhook_handler(ngx_http_request_t *r)
+{
+    ngx_int_t                          rc;
+    const char                        *bad;
+    ngx_http_order_edit_loc_conf_t    *olcf;
+    ngx_http_order_edit_main_conf_t   *omcf;
+    ngx_http_order_edit_ingest_ctx_t  *ctx;
+
+    olcf = ngx_http_get_module_loc_conf(r, ngx_http_order_edit_module);
+    omcf = ngx_http_get_module_main_conf(r, ngx_http_order_edit_module);
+
+    ctx = ngx_pcalloc(r->pool, sizeof(ngx_http_order_edit_ingest_ctx_t));
+    if (ctx == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    ctx->zone = olcf->shm_zone->data;
+    ngx_http_set_ctx(r, ctx, ngx_http_order_edit_module);
+
+    if (r->method != NGX_HTTP_POST) {
+        return ngx_http_order_edit_reject(r, ctx,
+                   NGX_HTTP_ORDER_EDIT_C_REJECTED_REQUEST,
+                   NGX_HTTP_NOT_ALLOWED, "method_not_allowed",
+                   "webhooks are delivered with POST", 0);
+    }
+
+    rc = ngx_http_order_edit_parse_headers(r, ctx, &bad);
+
+    if (rc == NGX_DECLINED) {
+        return ngx_http_order_edit_reject(r, ctx,
+                   NGX_HTTP_ORDER_EDIT_C_REJECTED_REQUEST,
+                   NGX_HTTP_BAD_REQUEST, "invalid_header", bad, 0);
+    }
+
+    if (rc != NGX_OK) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    ctx->store = ngx_http_order_edit_find_store(omcf, &ctx->shop);
+
+    if (ctx->store == NULL) {
+        ngx_http_order_edit_count(ctx, NGX_HTTP_ORDER_EDIT_C_LAST);
+
+        /* the same answer as a bad signature: no hint which shops exist */
+        return ngx_http_order_edit_reject(r, ctx,
+                   NGX_HTTP_ORDER_EDIT_C_REJECTED_SIGNATURE,
+                   NGX_HTTP_UNAUTHORIZED, "unauthorized",
+                   "the webhook signature could not be verified", 0);
+    }
+
+    ctx->attributed = (ctx->store != omcf->default_store);
+
+    /*
+     * The length is checked before a byte is read: a webhook always has
+     * a Content-Length, and a body nobody will accept is never buffered.
+     */
+
+    if (r->headers_in.content_length_n < 0) {
+        return ngx_http_order_edit_reject(r, ctx,
+                   NGX_HTTP_ORDER_EDIT_C_REJECTED_REQUEST,
+                   NGX_HTTP_LENGTH_REQUIRED, "length_required",
+                   "a Content-Length header is required", 0);
+    }
+
+    if (r->headers_in.content_length_n == 0) {
+        return ngx_http_order_edit_reject(r, ctx,
+                   NGX_HTTP_ORDER_EDIT_C_REJECTED_REQUEST,
+                   NGX_HTTP_BAD_REQUEST, "empty_body",
+                   "the webhook body is empty", 0);
+    }
+
+    if (r->headers_in.content_length_n > (off_t) ctx->store->max_body) {
+        return ngx_http_order_edit_reject(r, ctx,
+                   NGX_HTTP_ORDER_EDIT_C_REJECTED_REQUEST,
+                   NGX_HTTP_REQUEST_ENTITY_TOO_LARGE, "body_too_large",
+                   "the webhook body is larger than max_body", 0);
+    }
+
+    rc = ngx_http_read_client_request_body(r,
+                                           ngx_http_order_edit_body_handler);
+
+    if (rc >= NGX_HTTP_SPECIAL_RESPONSE) {
+        return rc;
+    }
+
+    return NGX_DONE;
+}
+
+
+static void
+ngx_http_order_edit_body_handler(ngx_http_request_t *r)
+{
+    ngx_http_order_edit_ingest_ctx_t  *ctx;
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_order_edit_module);
+
+    ngx_http_finalize_request(r, ngx_http_order_edit_process(r, ctx));
+}
+
+
+static ngx_int_t
+ngx_http_order_edit_process(ngx_http_request_t *r,
+    ngx_http_order_edit_ingest_ctx_t *ctx)
+{
+    u_char      expected[NGX_HTTP_ORDER_EDIT_HMAC_LEN + 16];
+    ngx_str_t   body, dst;
+
+    if (ngx_http_order_edit_read_body(r, &body) != NGX_OK) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    if (body.len == 0) {
+        return ngx_http_order_edit_reject(r, ctx,
+                   NGX_HTTP_ORDER_EDIT_C_REJECTED_REQUEST,
+                   NGX_HTTP_BAD_REQUEST, "empty_body",
+                   "the webhook body is empty", 0);
+    }
+
+    /* the header was checked to decode to exactly 32 bytes */
+    dst.data = expected;
+    (void) ngx_decode_base64(&dst, &ctx->h[NGX_HTTP_ORDER_EDIT_H_HMAC]);
+
+    if (!ngx_http_order_edit_verify(ctx->store, &body, expected)) {
+        return ngx_http_order_edit_reject(r, ctx,
+                   NGX_HTTP_ORDER_EDIT_C_REJECTED_SIGNATURE,
+                   NGX_HTTP_UNAUTHORIZED, "unauthorized",
+                   "the webhook signature could not be verified", 0);
+    }
+
+    /* from here on the shop is authentic and gets its own counters */
+    ctx->attributed = 1;
+
+    if (!ngx_http_order_edit_topic_wanted(ctx->store,
+                                          &ctx->h[NGX_HTTP_ORDER_EDIT_H_TOPIC]))
+    {
+        ngx_http_order_edit_count(ctx, NGX_HTTP_ORDER_EDIT_C_IGNORED);
+
+        ngx_log_debug1(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                       "order_edit: topic \"%V\" ignored",
+                       &ctx->h[NGX_HTTP_ORDER_EDIT_H_TOPIC]);
+
+        /* a 2xx, or Shopify would retry and finally drop the subscription */
+        return ngx_http_order_edit_send(r, NGX_HTTP_OK,
+                   &ngx_http_order_edit_json_type,
+                   (u_char *) "{\"status\":\"ignored\"}\n",
+                   sizeof("{\"status\":\"ignored\"}\n") - 1, 0);
+    }
+
+    return ngx_http_order_edit_enqueue(r, ctx, &body);
+}
+
+
+static ngx_int_t
+ngx_http_order_edit_enqueue(ngx_http_request_t *r,
+    ngx_http_order_edit_ingest_ctx_t *ctx, ngx_str_t *body)
+{
+    u_char                        *p, out[128];
+    time_t                         retry_after;
+    uint32_t                       hash;
+    uint64_t                       id;
+    ngx_str_t                      key, *wid;
+    ngx_uint_t                     round;
+    ngx_http_order_edit_msg_t      msg;
+    ngx_http_order_edit_zone_t    *zone;
+    ngx_http_order_edit_shop_t    *shop;
+    ngx_http_order_edit_item_t    *item;
+    ngx_http_order_edit_dedup_t   *dd;
+
+    zone = ctx->zone;
+
+    /* the dedup key: shop, then the webhook id or, failing it, event id */
+
+    if (ctx->h[NGX_HTTP_ORDER_EDIT_H_WEBHOOK_ID].len) {
+        wid = &ctx->h[NGX_HTTP_ORDER_EDIT_H_WEBHOOK_ID];
+        key.len = ctx->shop.len + 1 + wid->len;
+
+    } else {
+        wid = &ctx->h[NGX_HTTP_ORDER_EDIT_H_EVENT_ID];
+        key.len = ctx->shop.len + 3 + wid->len;
+    }
+
+    key.data = ngx_pnalloc(r->pool, key.len);
+    if (key.data == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    p = ngx_cpymem(key.data, ctx->shop.data, ctx->shop.len);
+    p = ngx_cpymem(p, "\n", 1);
+
+    if (wid == &ctx->h[NGX_HTTP_ORDER_EDIT_H_EVENT_ID]) {
+        /* an event id never collides with a webhook id of the same text */
+        p = ngx_cpymem(p, "e:", 2);
+    }
+
+    ngx_memcpy(p, wid->data, wid->len);
+
+    hash = ngx_crc32_short(key.data, key.len);
+
+    ngx_memzero(&msg, sizeof(ngx_http_order_edit_msg_t));
+
+    msg.received_ms = ngx_http_order_edit_now_ms();
+    msg.topic = ctx->h[NGX_HTTP_ORDER_EDIT_H_TOPIC];
+    msg.webhook_id = ctx->h[NGX_HTTP_ORDER_EDIT_H_WEBHOOK_ID];
+    msg.event_id = ctx->h[NGX_HTTP_ORDER_EDIT_H_EVENT_ID];
+    msg.api_version = ctx->h[NGX_HTTP_ORDER_EDIT_H_API_VERSION];
+    msg.triggered_at = ctx->h[NGX_HTTP_ORDER_EDIT_H_TRIGGERED_AT];
+    msg.body = *body;
+    msg.order_id = ngx_http_order_edit_order_hint(&msg.topic, body);
+
+    ngx_shmtx_lock(&zone->shpool->mutex);
+
+    shop = ngx_http_order_edit_shop_lookup(zone, &ctx->shop, 1);
+
+    if (shop == NULL) {
+        ngx_shmtx_unlock(&zone->shpool->mutex);
+        ctx->attributed = 0;
+        goto full;
+    }
+
+    shop->counters[NGX_HTTP_ORDER_EDIT_C_RECEIVED]++;
+
+    if (ngx_http_order_edit_limit(shop, ctx->store, &retry_after)
+        == NGX_BUSY)
+    {
+        shop->counters[NGX_HTTP_ORDER_EDIT_C_RATE_LIMITED]++;
+        ngx_shmtx_unlock(&zone->shpool->mutex);
+
+        ngx_log_error(ngx_http_order_edit_log_level(r), r->connection->log,
+                      0, "order_edit: rate limit of store \"%V\" exceeded "
+                      "by shop \"%V\", retry after %T s",
+                      &ctx->store->name, &ctx->shop, retry_after);
+
+        return ngx_http_order_edit_send_error(r, NGX_HTTP_TOO_MANY_REQUESTS,
+                   "rate_limited", "the store's webhook rate is exceeded",
+                   retry_after);
+    }
+
+    ngx_http_order_edit_dedup_expire(zone, 2);
+
+    dd = ngx_http_order_edit_dedup_lookup(zone, &key, hash);
+
+    if (dd != NULL) {
+        id = dd->item_id;
+        shop->counters[NGX_HTTP_ORDER_EDIT_C_DUPLICATE]++;
+        ngx_shmtx_unlock(&zone->shpool->mutex);
+
+        ngx_log_debug2(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                       "order_edit: duplicate webhook \"%V\" of #%uL",
+                       wid, id);
+
+        p = ngx_sprintf(out, "{\"status\":\"duplicate\",\"id\":\"%uL\"}\n",
+                        id);
+
+        return ngx_http_order_edit_send(r, NGX_HTTP_OK,
+                                        &ngx_http_order_edit_json_type,
+                                        out, p - out, 0);
+    }
+
+    /* allocate everything first: nothing is linked unless all of it fits */
+
+    dd = NULL;
+    item = NULL;
+
+    for (round = 0; round <= NGX_HTTP_ORDER_EDIT_EVICT_ROUNDS; round++) {
+
+        if (dd == NULL) {
+            dd = ngx_http_order_edit_dedup_alloc(zone, &key);
+        }
+
+        if (dd != NULL && item == NULL) {
+            item = ngx_http_order_edit_queue_alloc_locked(zone, &msg);
+        }
+
+        if (item != NULL) {
+            break;
+        }
+
+        if (ngx_http_order_edit_dedup_evict(zone,
+                                            NGX_HTTP_ORDER_EDIT_EVICT_BATCH)
+            == 0)
+        {
+            break;
+        }
+    }
+
+    if (item == NULL) {
+        if (dd != NULL) {
+            ngx_slab_free_locked(zone->shpool, dd);
+        }
+
+        shop->counters[NGX_HTTP_ORDER_EDIT_C_QUEUE_FULL]++;
+        ngx_shmtx_unlock(&zone->shpool->mutex);
+
+        goto full;
+    }
+
+    id = ngx_http_order_edit_queue_link_locked(zone, shop, item);
+    ngx_http_order_edit_dedup_insert(zone, dd, hash, id);
+
+    shop->counters[NGX_HTTP_ORDER_EDIT_C_QUEUED]++;
+
+    ngx_shmtx_unlock(&zone->shpool->mutex);
+
+    ngx_log_debug3(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                   "order_edit: queued #%uL \"%V\" of \"%V\"",
+                   id, &msg.topic, &ctx->shop);
+
+    p = ngx_sprintf(out, "{\"status\":\"queued\",\"id\":\"%uL\"}\n", id);
+
+    return ngx_http_order_edit_send(r, NGX_HTTP_OK,
+                                    &ngx_http_order_edit_json_type,
+                                    out, p - out, 0);
+
+full:
+
+    if (!ctx->attributed) {
+        ngx_http_order_edit_count(ctx, NGX_HTTP_ORDER_EDIT_C_QUEUE_FULL);
+    }
+
+    ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
+                  "order_edit: zone \"%V\" is full, webhook \"%V\" of shop "
+                  "\"%V\" refused with 503", &zone->name, wid, &ctx->shop);
+
+    return ngx_http_order_edit_send_error(r, NGX_HTTP_SERVICE_UNAVAILABLE,
+               "queue_full", "the webhook queue is full",
+               NGX_HTTP_ORDER_EDIT_FULL_RETRY);
+}
+
+
+static ngx_int_t
+ngx_http_order_edit_reject(ngx_http_request_t *r,
+    ngx_http_order_edit_ingest_ctx_t *ctx, ngx_uint_t counter,
+    ngx_uint_t status, const char *code, const char *message,
+    time_t retry_after)
+{
+    ngx_int_t  rc;
+
+    ngx_http_order_edit_count(ctx, counter);
+
+    ngx_log_error(ngx_http_order_edit_log_level(r), r->connection->log, 0,
+                  "order_edit: webhook rejected with %ui %s: %s%s%V%s",
+                  status, code, message,
+                  ctx->shop.len ? ", shop \"" : "", &ctx->shop,
+                  ctx->shop.len ? "\"" : "");
+
+    rc = ngx_http_discard_request_body(r);
+
+    if (rc != NGX_OK) {
+        return rc;
+    }
+
+    if (status == NGX_HTTP_NOT_ALLOWED
+        && ngx_http_order_edit_allow(r, "POST") != NGX_OK)
+    {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    return ngx_http_order_edit_send_error(r, status, code, message,
+                                          retry_after);
+}
+
+
+/*
+ * Counts one request and its outcome; NGX_HTTP_ORDER_EDIT_C_LAST as the
+ * outcome counts an unknown shop.
+ */
+
+static void
+ngx_http_order_edit_count(ngx_http_order_edit_ingest_ctx_t *ctx,
+    ngx_uint_t counter)
+{
+    ngx_http_order_edit_zone_t   *zone;
+    ngx_http_order_edit_shop_t   *shop;
+    ngx_http_order_edit_shctx_t  *sh;
+
+    zone = ctx->zone;
+    sh = zone->sh;
+
+    ngx_shmtx_lock(&zone->shpool->mutex);
+
+    if (counter == NGX_HTTP_ORDER_EDIT_C_LAST) {
+        sh->unknown_shop++;
+        ngx_shmtx_unlock(&zone->shpool->mutex);
+        return;
+    }
+
+    shop = NULL;
+
+    if (ctx->attributed) {
+        shop = ngx_http_order_edit_shop_lookup(zone, &ctx->shop, 1);
+    }
+
+    if (shop != NULL) {
+        shop->counters[NGX_HTTP_ORDER_EDIT_C_RECEIVED]++;
+        shop->counters[counter]++;
+
+    } else {
+        sh->unattributed[NGX_HTTP_ORDER_EDIT_C_RECEIVED]++;
+        sh->unattributed[counter]++;
+    }
+
+    ngx_shmtx_unlock(&zone->shpool->mutex);
+}
+
+
+static ngx_int_t
+ngx_http_order_edit_parse_headers(ngx_http_request_t *r,
+    ngx_http_order_edit_ingest_ctx_t *ctx, const char **bad)
+{
+    u_char                        *msg;
+    ngx_str_t                     *v;
+    ngx_uint_t                     i, k;
+    ngx_list_part_t               *part;
+    ngx_table_elt_t               *h;
+    ngx_http_order_edit_header_t  *hd;
+
+    part = &r->headers_in.headers.part;
+    h = part->elts;
+
+    for (i = 0; /* void */ ; i++) {
+
+        if (i >= part->nelts) {
+            if (part->next == NULL) {
+                break;
+            }
+
+            part = part->next;
+            h = part->elts;
+            i = 0;
+        }
+
+        if (h[i].key.len < sizeof("shopify-topic") - 1
+            || (h[i].lowcase_key[0] != 'x' && h[i].lowcase_key[0] != 's'))
+        {
+            continue;
+        }
+
+        for (hd = ngx_http_order_edit_headers; hd->name.len; hd++) {
+
+            if (h[i].key.len != hd->name.len
+                || ngx_strncmp(h[i].lowcase_key, hd->name.data,
+                               hd->name.len)
+                   != 0)
+            {
+                continue;
+            }
+
+            v = &ctx->h[hd->header];
+
+            if (v->data != NULL) {
+                /* two values for one key is ambiguous, whichever spelling */
+                msg = ngx_pnalloc(r->pool, 64);
+                if (msg == NULL) {
+                    return NGX_ERROR;
+                }
+
+                ngx_sprintf(msg, "%s is sent more than once%Z",
+                            ngx_http_order_edit_header_names[hd->header]);
+                *bad = (const char *) msg;
+                return NGX_DECLINED;
+            }
+
+            *v = h[i].value;
+
+            if (v->len > hd->max_len
+                || !ngx_http_order_edit_valid(v, hd->header))
+            {
+                msg = ngx_pnalloc(r->pool, 64);
+                if (msg == NULL) {
+                    return NGX_ERROR;
+                }
+
+                ngx_sprintf(msg, "%s is invalid%Z",
+                            ngx_http_order_edit_header_names[hd->header]);
+                *bad = (const char *) msg;
+                return NGX_DECLINED;
+            }
+
+            break;
+        }
+    }
+
+    for (k = 0; k < NGX_HTTP_ORDER_EDIT_H_LAST; k++) {
+
+        if (ctx->h[k].len) {
+            continue;
+        }
+
+        if (k == NGX_HTTP_ORDER_EDIT_H_WEBHOOK_ID
+            && ctx->h[NGX_HTTP_ORDER_EDIT_H_EVENT_ID].len)
+        {
+            continue;
+        }
+
+        if (k == NGX_HTTP_ORDER_EDIT_H_EVENT_ID
+            || k == NGX_HTTP_ORDER_EDIT_H_API_VERSION
+            || k == NGX_HTTP_ORDER_EDIT_H_TRIGGERED_AT)
+        {
+            continue;
+        }
+
+        msg = ngx_pnalloc(r->pool, 64);
+        if (msg == NULL) {
+            return NGX_ERROR;
+        }
+
+        ngx_sprintf(msg, "%s is required%Z",
+                    ngx_http_order_edit_header_names[k]);
+        *bad = (const char *) msg;
+        return NGX_DECLINED;
+    }
+
+    v = &ctx->h[NGX_HTTP_ORDER_EDIT_H_SHOP];
+
+    ctx->shop.len = v->len;
+    ctx->shop.data = ngx_pnalloc(r->pool, v->len);
+    if (ctx->shop.data == NULL) {
+        return NGX_ERROR;
+    }
+
+    ngx_strlow(ctx->shop.data, v->data, v->len);
+
+    return NGX_OK;
+}
+
+
+/* strict syntax per header, so that nothing odd reaches logs or NetSuite */
+
+static ngx_uint_t
+ngx_http_order_edit_valid(ngx_str_t *v, ngx_uint_t header)
+{
+    u_char      c, *p, *last;
+    ngx_uint_t  slash;
+
+    if (v->len == 0) {
+        return 0;
+    }
+
+    p = v->data;
+    last = p + v->len;
+
+    switch (header) {
+
+    case NGX_HTTP_ORDER_EDIT_H_HMAC:
+        /* base64 of 32 bytes: 43 characters and one "=" */
+        if (v->len != 44 || p[43] != '=') {
+            return 0;
+        }
+
+        for ( /* void */ ; p < last - 1; p++) {
+            c = *p;
+            if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z')
+                  || (c >= '0' && c <= '9') || c == '+' || c == '/'))
+            {
+                return 0;
+            }
+        }
+
+        return 1;
+
+    case NGX_HTTP_ORDER_EDIT_H_SHOP:
+        for ( /* void */ ; p < last; p++) {
+            c = *p;
+            if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z')
+                  || (c >= '0' && c <= '9') || c == '-' || c == '.'))
+            {
+                return 0;
+            }
+        }
+
+        return 1;
+
+    case NGX_HTTP_ORDER_EDIT_H_TOPIC:
+        slash = 0;
+
+        for ( /* void */ ; p < last; p++) {
+            c = *p;
+
+            if (c == '/') {
+                slash++;
+                continue;
+            }
+
+            if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9')
+                  || c == '_'))
+            {
+                return 0;
+            }
+        }
+
+        return slash == 1 && v->data[0] != '/' && last[-1] != '/';
+
+    default:
+        /* ids, versions and timestamps: printable ASCII, no spaces */
+        for ( /* void */ ; p < last; p++) {
+            if (*p <= 0x20 || *p >= 0x7f || *p == '"' || *p == '\\') {
+                return 0;
+            }
+        }
+
+        return 1;
+    }
+}
+
+
+/*
+ * The signature covers the exact bytes on the wire, so the body is used
+ * as read: in place when nginx kept it in one buffer, else assembled from
+ * its buffers and the temporary file.
+ */
+
+static ngx_int_t
+ngx_http_order_edit_read_body(ngx_http_request_t *r, ngx_str_t *body)
+{
+    u_char       *p;
+    size_t        len, size;
+    ssize_t       n;
+    ngx_buf_t    *b;
+    ngx_chain_t  *cl;
+
+    body->len = 0;
+    body->data = NULL;
+
+    if (r->request_body == NULL || r->request_body->bufs == NULL) {
+        return NGX_OK;
+    }
+
+    cl = r->request_body->bufs;
+
+    if (cl->next == NULL && !cl->buf->in_file) {
+        body->data = cl->buf->pos;
+        body->len = cl->buf->last - cl->buf->pos;
+        return NGX_OK;
+    }
+
+    len = 0;
+
+    for (cl = r->request_body->bufs; cl; cl = cl->next) {
+        b = cl->buf;
+        len += b->in_file ? (size_t) (b->file_last - b->file_pos)
+                          : (size_t) (b->last - b->pos);
+    }
+
+    if (len == 0) {
+        return NGX_OK;
+    }
+
+    p = ngx_pnalloc(r->pool, len);
+    if (p == NULL) {
+        return NGX_ERROR;
+    }
+
+    body->data = p;
+
+    for (cl = r->request_body->bufs; cl; cl = cl->next) {
+        b = cl->buf;
+
+        if (!b->in_file) {
+            p = ngx_cpymem(p, b->pos, b->last - b->pos);
+            continue;
+        }
+
+        /* the temp file is local and fresh in the page cache */
+        size = (size_t) (b->file_last - b->file_pos);
+
+        n = ngx_read_file(b->file, p, size, b->file_pos);
+
+        if (n == NGX_ERROR) {
+            return NGX_ERROR;
+        }
+
+        if ((size_t) n != size) {
+            ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
+                          "order_edit: short read of the body file \"%V\": "
+                          "%z of %uz bytes", &b->file->name, n, size);
+            return NGX_ERROR;
+        }
+
+        p += n;
+    }
+
+    body->len = len;
+
+    return NGX_OK;
+}
+
+
+/* every accepted secret is tried; each comparison is constant time */
+
+static ngx_uint_t
+ngx_http_order_edit_verify(ngx_http_order_edit_store_conf_t *store,
+    ngx_str_t *body, u_char *expected)
+{
+    u_char        md[EVP_MAX_MD_SIZE];
+    ngx_uint_t    i, ok;
+    unsigned int  len;
+
+    ok = 0;
+
+    for (i = 0; i < store->nsecrets; i++) {
+        len = 0;
+
+        if (HMAC(EVP_sha256(), store->secrets[i].data,
+                 (int) store->secrets[i].len, body->data, body->len,
+                 md, &len)
+            == NULL
+            || len != NGX_HTTP_ORDER_EDIT_HMAC_LEN)
+        {
+            continue;
+        }
+
+        if (CRYPTO_memcmp(md, expected, NGX_HTTP_ORDER_EDIT_HMAC_LEN) == 0) {
+            ok = 1;
+        }
+    }
+
+    return ok;
+}
+
+
+static ngx_uint_t
+ngx_http_order_edit_topic_wanted(ngx_http_order_edit_store_conf_t *store,
+    ngx_str_t *topic)
+{
+    ngx_str_t   *t;
+    ngx_uint_t   i;
+
+    t = store->topics->elts;
+
+    for (i = 0; i < store->topics->nelts; i++) {
+        if (t[i].len == topic->len
+            && ngx_strncmp(t[i].data, topic->data, topic->len) == 0)
+        {
+            return 1;
+        }
+    }
+
+    return 0;
+}
+
+
+/*
+ * The order id, when the first bytes give it away: a hint for operators
+ * and the dispatcher's coalescing, never parsed JSON (that is the
+ * dispatcher's job, off the request path).  Orders start with their "id";
+ * refunds and order edits carry an "order_id" near the top.
+ */
+
+static uint64_t
+ngx_http_order_edit_order_hint(ngx_str_t *topic, ngx_str_t *body)
+{
+    u_char    *p, *last;
+    uint64_t   id;
+
+    p = body->data;
+    last = p + ngx_min(body->len, NGX_HTTP_ORDER_EDIT_HINT_SCAN);
+
+    if (topic->len > 7 && ngx_strncmp(topic->data, "orders/", 7) == 0
+        && !(topic->len == 13 && ngx_strncmp(topic->data, "orders/edited",
+                                             13) == 0))
+    {
+        while (p < last && (*p == ' ' || *p == '\n' || *p == '\r'
+                            || *p == '\t'))
+        {
+            p++;
+        }
+
+        if (last - p < 7 || ngx_strncmp(p, "{\"id\":", 6) != 0) {
+            return 0;
+        }
+
+        p += 6;
+
+    } else {
+        p = ngx_strlcasestrn(p, last, (u_char *) "\"order_id\":", 11 - 1);
+        if (p == NULL) {
+            return 0;
+        }
+
+        p += 11;
+    }
+
+    while (p < last && *p == ' ') {
+        p++;
+    }
+
+    id = 0;
+
+    /* 19 digits always fit in 64 bits */
+    for ( /* void */ ; p < last && *p >= '0' && *p <= '9'; p++) {
+        if (id > 99999999999999999ULL) {
+            return 0;
+        }
+
+        id = id * 10 + (*p - '0');
+    }
+
+    return id;
+}
+
+
+ngx_int_t
+ngx_http_order_edit_allow(ngx_http_request_t *r, char *methods)
+{
+    ngx_table_elt_t  *h;
+
+    h = ngx_list_push(&r->headers_out.headers);
+    if (h == NULL) {
+        return NGX_ERROR;
+    }
+
+    h->hash = 1;
+    ngx_str_set(&h->key, "Allow");
+    h->value.data = (u_char *) methods;
+    h->value.len = ngx_strlen(methods);
+
+    return NGX_OK;
+}
+
+
+ngx_int_t
+ngx_http_order_edit_send_error(ngx_http_request_t *r, ngx_uint_t status,
+    const char *code, const char *message, time_t retry_after)
+{
+    u_char  *p, *body;
+    size_t   len;
+
+    len = sizeof("{\"error\":\"\",\"message\":\"\"}\n") - 1
+          + ngx_strlen(code) + ngx_strlen(message);
+
+    body = ngx_pnalloc(r->pool, len);
+    if (body == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    /* codes and messages are our own constants: nothing to escape */
+    p = ngx_sprintf(body, "{\"error\":\"%s\",\"message\":\"%s\"}\n",
+                    code, message);
+
+    return ngx_http_order_edit_send(r, status,
+                                    &ngx_http_order_edit_json_type,
+                                    body, p - body, retry_after);
+}
+
+
+ngx_int_t
+ngx_http_order_edit_send(ngx_http_request_t *r, ngx_uint_t status,
+    ngx_str_t *type, u_char *body, size_t len, time_t retry_after)
+{
+    ngx_int_t         rc;
+    ngx_buf_t        *b;
+    ngx_chain_t       out;
+    ngx_table_elt_t  *h;
+
+    r->headers_out.status = status;
+    r->headers_out.content_type = *type;
+    r->headers_out.content_type_len = type->len;
+    r->headers_out.content_length_n = len;
+
+    if (retry_after > 0) {
+        h = ngx_list_push(&r->headers_out.headers);
+        if (h == NULL) {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+
+        h->value.data = ngx_pnalloc(r->pool, NGX_TIME_T_LEN);
+        if (h->value.data == NULL) {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+
+        h->hash = 1;
+        ngx_str_set(&h->key, "Retry-After");
+        h->value.len = ngx_sprintf(h->value.data, "%T", retry_after)
+                       - h->value.data;
+    }
+
+    rc = ngx_http_send_header(r);
+
+    if (rc == NGX_ERROR || rc > NGX_OK || r->header_only) {
+        return rc;
+    }
+
+    b = ngx_calloc_buf(r->pool);
+    if (b == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    b->pos = body;
+    b->last = body + len;
+    b->memory = 1;
+    b->last_buf = (r == r->main) ? 1 : 0;
+    b->last_in_chain = 1;
+
+    out.buf = b;
+    out.next = NULL;
+
+    return ngx_http_output_filter(r, &out);
+}

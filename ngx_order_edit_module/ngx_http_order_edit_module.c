@@ -1,0 +1,915 @@
+
+/*
+ * Copyright (C) the ngx_order_edit_module authors.
+ *
+ * Directives, configuration and process initialisation.
+ */
+
+
+#include "ngx_http_order_edit_module.h"
+#include "ngx_http_order_edit_shm.h"
+#include "ngx_http_order_edit_limit.h"
+#include "ngx_http_order_edit_queue.h"
+#include "ngx_http_order_edit_ingest.h"
+#include "ngx_http_order_edit_status.h"
+
+
+/* Shopify's largest order payloads are a few hundred kilobytes */
+#define NGX_HTTP_ORDER_EDIT_MAX_BODY      (64 * 1024 * 1024)
+
+
+typedef char *(*ngx_http_order_edit_store_set_pt)(ngx_conf_t *cf,
+    ngx_http_order_edit_store_conf_t *store);
+
+
+typedef struct {
+    ngx_str_t                          name;
+    ngx_uint_t                         min_args;    /* without the name */
+    ngx_uint_t                         max_args;
+    ngx_http_order_edit_store_set_pt   set;
+} ngx_http_order_edit_store_cmd_t;
+
+
+static void *ngx_http_order_edit_create_main_conf(ngx_conf_t *cf);
+static char *ngx_http_order_edit_init_main_conf(ngx_conf_t *cf, void *conf);
+static void *ngx_http_order_edit_create_loc_conf(ngx_conf_t *cf);
+static char *ngx_http_order_edit_merge_loc_conf(ngx_conf_t *cf, void *parent,
+    void *child);
+static ngx_int_t ngx_http_order_edit_postconfiguration(ngx_conf_t *cf);
+static ngx_int_t ngx_http_order_edit_init_process(ngx_cycle_t *cycle);
+
+static char *ngx_http_order_edit_store_block(ngx_conf_t *cf,
+    ngx_command_t *cmd, void *conf);
+static char *ngx_http_order_edit_store_directive(ngx_conf_t *cf,
+    ngx_command_t *dummy, void *conf);
+static char *ngx_http_order_edit_set_secret(ngx_conf_t *cf,
+    ngx_http_order_edit_store_conf_t *store);
+static char *ngx_http_order_edit_set_secret_file(ngx_conf_t *cf,
+    ngx_http_order_edit_store_conf_t *store);
+static char *ngx_http_order_edit_set_rate(ngx_conf_t *cf,
+    ngx_http_order_edit_store_conf_t *store);
+static char *ngx_http_order_edit_set_max_body(ngx_conf_t *cf,
+    ngx_http_order_edit_store_conf_t *store);
+static char *ngx_http_order_edit_set_topics(ngx_conf_t *cf,
+    ngx_http_order_edit_store_conf_t *store);
+static ngx_uint_t ngx_http_order_edit_valid_topic(ngx_str_t *topic);
+static ngx_uint_t ngx_http_order_edit_valid_shop(ngx_str_t *shop);
+
+static char *ngx_http_order_edit_webhook(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+static char *ngx_http_order_edit_status(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+static char *ngx_http_order_edit_location(ngx_conf_t *cf,
+    ngx_http_order_edit_loc_conf_t *olcf, ngx_http_handler_pt handler,
+    ngx_uint_t webhook);
+
+
+static ngx_conf_enum_t  ngx_http_order_edit_log_levels[] = {
+    { ngx_string("info"), NGX_LOG_INFO },
+    { ngx_string("notice"), NGX_LOG_NOTICE },
+    { ngx_string("warn"), NGX_LOG_WARN },
+    { ngx_string("error"), NGX_LOG_ERR },
+    { ngx_null_string, 0 }
+};
+
+
+static ngx_str_t  ngx_http_order_edit_default_topics[] = {
+    ngx_string("orders/updated"),
+    ngx_string("orders/edited"),
+    ngx_string("orders/cancelled"),
+    ngx_string("refunds/create")
+};
+
+
+static ngx_http_order_edit_store_cmd_t  ngx_http_order_edit_store_cmds[] = {
+    { ngx_string("secret"), 1, 1, ngx_http_order_edit_set_secret },
+    { ngx_string("secret_file"), 1, 1,
+      ngx_http_order_edit_set_secret_file },
+    { ngx_string("rate"), 1, 2, ngx_http_order_edit_set_rate },
+    { ngx_string("max_body"), 1, 1, ngx_http_order_edit_set_max_body },
+    { ngx_string("topics"), 1, 32, ngx_http_order_edit_set_topics },
+    { ngx_null_string, 0, 0, NULL }
+};
+
+
+static ngx_command_t  ngx_http_order_edit_commands[] = {
+
+    { ngx_string("order_edit_zone"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE12,
+      ngx_http_order_edit_zone,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("order_edit_store"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_BLOCK|NGX_CONF_TAKE1,
+      ngx_http_order_edit_store_block,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("order_edit_webhook"),
+      NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_http_order_edit_webhook,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("order_edit_status"),
+      NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_http_order_edit_status,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("order_edit_log_level"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_enum_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_order_edit_loc_conf_t, log_level),
+      &ngx_http_order_edit_log_levels },
+
+      ngx_null_command
+};
+
+
+static ngx_http_module_t  ngx_http_order_edit_module_ctx = {
+    NULL,                                  /* preconfiguration */
+    ngx_http_order_edit_postconfiguration, /* postconfiguration */
+
+    ngx_http_order_edit_create_main_conf,  /* create main configuration */
+    ngx_http_order_edit_init_main_conf,    /* init main configuration */
+
+    NULL,                                  /* create server configuration */
+    NULL,                                  /* merge server configuration */
+
+    ngx_http_order_edit_create_loc_conf,   /* create location configuration */
+    ngx_http_order_edit_merge_loc_conf     /* merge location configuration */
+};
+
+
+ngx_module_t  ngx_http_order_edit_module = {
+    NGX_MODULE_V1,
+    &ngx_http_order_edit_module_ctx,       /* module context */
+    ngx_http_order_edit_commands,          /* module directives */
+    NGX_HTTP_MODULE,                       /* module type */
+    NULL,                                  /* init master */
+    NULL,                                  /* init module */
+    ngx_http_order_edit_init_process,      /* init process */
+    NULL,                                  /* init thread */
+    NULL,                                  /* exit thread */
+    NULL,                                  /* exit process */
+    NULL,                                  /* exit master */
+    NGX_MODULE_V1_PADDING
+};
+
+
+static void *
+ngx_http_order_edit_create_main_conf(ngx_conf_t *cf)
+{
+    ngx_http_order_edit_main_conf_t  *omcf;
+
+    omcf = ngx_pcalloc(cf->pool, sizeof(ngx_http_order_edit_main_conf_t));
+    if (omcf == NULL) {
+        return NULL;
+    }
+
+    if (ngx_array_init(&omcf->stores, cf->pool, 4,
+                       sizeof(ngx_http_order_edit_store_conf_t *))
+        != NGX_OK
+        || ngx_array_init(&omcf->zones, cf->pool, 1,
+                          sizeof(ngx_http_order_edit_zone_t *))
+           != NGX_OK
+        || ngx_array_init(&omcf->refs, cf->pool, 2,
+                          sizeof(ngx_http_order_edit_zone_ref_t))
+           != NGX_OK)
+    {
+        return NULL;
+    }
+
+    return omcf;
+}
+
+
+/* the store names go into an nginx hash: one lookup per webhook */
+
+static char *
+ngx_http_order_edit_init_main_conf(ngx_conf_t *cf, void *conf)
+{
+    ngx_http_order_edit_main_conf_t  *omcf = conf;
+
+    size_t                              maxlen;
+    ngx_uint_t                          i;
+    ngx_hash_init_t                     hash;
+    ngx_hash_keys_arrays_t              keys;
+    ngx_http_order_edit_store_conf_t  **stores;
+
+    keys.pool = cf->pool;
+    keys.temp_pool = cf->temp_pool;
+
+    if (ngx_hash_keys_array_init(&keys, NGX_HASH_SMALL) != NGX_OK) {
+        return NGX_CONF_ERROR;
+    }
+
+    stores = omcf->stores.elts;
+    maxlen = 0;
+
+    for (i = 0; i < omcf->stores.nelts; i++) {
+
+        if (stores[i] == omcf->default_store) {
+            continue;
+        }
+
+        if (ngx_hash_add_key(&keys, &stores[i]->name, stores[i],
+                             NGX_HASH_READONLY_KEY)
+            != NGX_OK)
+        {
+            return NGX_CONF_ERROR;
+        }
+
+        maxlen = ngx_max(maxlen, stores[i]->name.len);
+    }
+
+    hash.hash = &omcf->store_hash;
+    hash.key = ngx_hash_key;
+    hash.max_size = ngx_max(512, omcf->stores.nelts * 4);
+    hash.bucket_size = ngx_align(ngx_max(128, 2 * sizeof(void *)
+                                                + maxlen + 2),
+                                 ngx_cacheline_size);
+    hash.name = "order_edit_store_hash";
+    hash.pool = cf->pool;
+    hash.temp_pool = NULL;
+
+    if (ngx_hash_init(&hash, keys.keys.elts, keys.keys.nelts) != NGX_OK) {
+        return NGX_CONF_ERROR;
+    }
+
+    return NGX_CONF_OK;
+}
+
+
+static void *
+ngx_http_order_edit_create_loc_conf(ngx_conf_t *cf)
+{
+    ngx_http_order_edit_loc_conf_t  *olcf;
+
+    olcf = ngx_pcalloc(cf->pool, sizeof(ngx_http_order_edit_loc_conf_t));
+    if (olcf == NULL) {
+        return NULL;
+    }
+
+    olcf->log_level = NGX_CONF_UNSET_UINT;
+
+    return olcf;
+}
+
+
+static char *
+ngx_http_order_edit_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
+{
+    ngx_http_order_edit_loc_conf_t  *prev = parent;
+    ngx_http_order_edit_loc_conf_t  *conf = child;
+
+    ngx_conf_merge_uint_value(conf->log_level, prev->log_level, NGX_LOG_WARN);
+
+    return NGX_CONF_OK;
+}
+
+
+/*
+ * Runs after every location is merged: a location may name a zone that
+ * is declared further down, so only now can a missing one be reported,
+ * with the file and line of its use.
+ */
+
+static ngx_int_t
+ngx_http_order_edit_postconfiguration(ngx_conf_t *cf)
+{
+    ngx_uint_t                        i;
+    ngx_http_order_edit_zone_ref_t   *ref;
+    ngx_http_order_edit_main_conf_t  *omcf;
+
+    omcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_order_edit_module);
+
+    ref = omcf->refs.elts;
+
+    for (i = 0; i < omcf->refs.nelts; i++) {
+
+        if (ref[i].shm_zone->data == NULL) {
+            ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
+                          "unknown order_edit_zone \"%V\" in %V:%ui",
+                          &ref[i].shm_zone->shm.name, &ref[i].file,
+                          ref[i].line);
+            return NGX_ERROR;
+        }
+
+        if (ref[i].clcf == NULL) {
+            continue;
+        }
+
+        if (omcf->stores.nelts == 0) {
+            ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
+                          "order_edit_webhook in %V:%ui needs at least one "
+                          "order_edit_store block", &ref[i].file,
+                          ref[i].line);
+            return NGX_ERROR;
+        }
+
+        /*
+         * Each store's max_body is the limit here, checked against the
+         * Content-Length before reading, so that every refusal is JSON;
+         * nginx's own limit would answer first, with an HTML page.
+         */
+        ref[i].clcf->client_max_body_size = 0;
+    }
+
+    return NGX_OK;
+}
+
+
+static ngx_int_t
+ngx_http_order_edit_init_process(ngx_cycle_t *cycle)
+{
+    ngx_uint_t                        i, n;
+    ngx_http_order_edit_zone_t      **zone;
+    ngx_http_order_edit_main_conf_t  *omcf;
+
+    if (ngx_process != NGX_PROCESS_WORKER
+        && ngx_process != NGX_PROCESS_SINGLE)
+    {
+        return NGX_OK;
+    }
+
+    omcf = ngx_http_cycle_get_module_main_conf(cycle,
+                                               ngx_http_order_edit_module);
+    if (omcf == NULL) {
+        return NGX_OK;
+    }
+
+    /* a worker that died holding leases was replaced by this one */
+
+    zone = omcf->zones.elts;
+
+    for (i = 0; i < omcf->zones.nelts; i++) {
+
+        if (zone[i]->sh == NULL) {
+            continue;
+        }
+
+        n = ngx_http_order_edit_queue_reclaim(zone[i], 1);
+
+        if (n) {
+            ngx_log_error(NGX_LOG_NOTICE, cycle->log, 0,
+                          "order_edit: %ui webhooks leased by exited "
+                          "workers returned to zone \"%V\"",
+                          n, &zone[i]->name);
+        }
+    }
+
+    return NGX_OK;
+}
+
+
+ngx_uint_t
+ngx_http_order_edit_log_level(ngx_http_request_t *r)
+{
+    ngx_http_order_edit_loc_conf_t  *olcf;
+
+    olcf = ngx_http_get_module_loc_conf(r, ngx_http_order_edit_module);
+
+    return olcf->log_level;
+}
+
+
+ngx_http_order_edit_store_conf_t *
+ngx_http_order_edit_find_store(ngx_http_order_edit_main_conf_t *omcf,
+    ngx_str_t *shop)
+{
+    ngx_http_order_edit_store_conf_t  *store;
+
+    store = ngx_hash_find(&omcf->store_hash,
+                          ngx_hash_key(shop->data, shop->len),
+                          shop->data, shop->len);
+
+    return store ? store : omcf->default_store;
+}
+
+
+static char *
+ngx_http_order_edit_store_block(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf)
+{
+    ngx_http_order_edit_main_conf_t  *omcf = conf;
+
+    char                               *rv;
+    ngx_str_t                          *value, name;
+    ngx_uint_t                          i;
+    ngx_conf_t                          save;
+    ngx_http_order_edit_store_conf_t   *store, **sp;
+
+    value = cf->args->elts;
+    name = value[1];
+
+    if (!ngx_http_order_edit_valid_shop(&name)) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "invalid shop domain \"%V\" in order_edit_store, "
+                           "expected a name like example.myshopify.com or "
+                           "\"default\"", &name);
+        return NGX_CONF_ERROR;
+    }
+
+    /* Shopify sends the domain in lower case; compare in lower case */
+    name.data = ngx_pnalloc(cf->pool, value[1].len);
+    if (name.data == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    ngx_strlow(name.data, value[1].data, value[1].len);
+
+    sp = omcf->stores.elts;
+
+    for (i = 0; i < omcf->stores.nelts; i++) {
+        if (sp[i]->name.len == name.len
+            && ngx_strncmp(sp[i]->name.data, name.data, name.len) == 0)
+        {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "duplicate order_edit_store \"%V\", the "
+                               "first is in %V:%ui", &name,
+                               &sp[i]->file, sp[i]->line);
+            return NGX_CONF_ERROR;
+        }
+    }
+
+    store = ngx_pcalloc(cf->pool, sizeof(ngx_http_order_edit_store_conf_t));
+    if (store == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    store->name = name;
+    store->max_body = NGX_CONF_UNSET_SIZE;
+    store->file = cf->conf_file->file.name;
+    store->line = cf->conf_file->line;
+
+    sp = ngx_array_push(&omcf->stores);
+    if (sp == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    *sp = store;
+
+    if (name.len == 7 && ngx_strncmp(name.data, "default", 7) == 0) {
+        omcf->default_store = store;
+    }
+
+    save = *cf;
+    cf->handler = ngx_http_order_edit_store_directive;
+    cf->handler_conf = (char *) store;
+
+    rv = ngx_conf_parse(cf, NULL);
+
+    *cf = save;
+
+    if (rv != NGX_CONF_OK) {
+        return rv;
+    }
+
+    if (store->nsecrets == 0) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "order_edit_store \"%V\" has no \"secret\" "
+                           "or \"secret_file\"", &store->name);
+        return NGX_CONF_ERROR;
+    }
+
+    ngx_conf_init_size_value(store->max_body, 1024 * 1024);
+
+    if (store->topics == NULL) {
+        store->topics = ngx_array_create(cf->pool, 4, sizeof(ngx_str_t));
+        if (store->topics == NULL) {
+            return NGX_CONF_ERROR;
+        }
+
+        for (i = 0;
+             i < sizeof(ngx_http_order_edit_default_topics)
+                 / sizeof(ngx_str_t);
+             i++)
+        {
+            value = ngx_array_push(store->topics);
+            if (value == NULL) {
+                return NGX_CONF_ERROR;
+            }
+
+            *value = ngx_http_order_edit_default_topics[i];
+        }
+    }
+
+    return NGX_CONF_OK;
+}
+
+
+static char *
+ngx_http_order_edit_store_directive(ngx_conf_t *cf, ngx_command_t *dummy,
+    void *conf)
+{
+    ngx_http_order_edit_store_conf_t  *store = conf;
+
+    ngx_str_t                        *value;
+    ngx_uint_t                        n;
+    ngx_http_order_edit_store_cmd_t  *c;
+
+    value = cf->args->elts;
+    n = cf->args->nelts - 1;
+
+    for (c = ngx_http_order_edit_store_cmds; c->name.len; c++) {
+
+        if (c->name.len != value[0].len
+            || ngx_strncmp(c->name.data, value[0].data, value[0].len) != 0)
+        {
+            continue;
+        }
+
+        if (n < c->min_args || n > c->max_args) {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "invalid number of arguments in \"%V\" "
+                               "directive of order_edit_store \"%V\"",
+                               &value[0], &store->name);
+            return NGX_CONF_ERROR;
+        }
+
+        return c->set(cf, store);
+    }
+
+    ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                       "unknown directive \"%V\" in order_edit_store \"%V\"",
+                       &value[0], &store->name);
+
+    return NGX_CONF_ERROR;
+}
+
+
+static char *
+ngx_http_order_edit_set_secret(ngx_conf_t *cf,
+    ngx_http_order_edit_store_conf_t *store)
+{
+    ngx_str_t  *value;
+
+    value = cf->args->elts;
+
+    if (store->secret_from_file) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"secret\" and \"secret_file\" cannot be mixed "
+                           "in order_edit_store \"%V\"", &store->name);
+        return NGX_CONF_ERROR;
+    }
+
+    if (store->nsecrets == NGX_HTTP_ORDER_EDIT_MAX_SECRETS) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "order_edit_store \"%V\" has more than two "
+                           "secrets; a rotation needs the old and the new "
+                           "one only", &store->name);
+        return NGX_CONF_ERROR;
+    }
+
+    if (value[1].len == 0) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "empty secret in order_edit_store \"%V\"",
+                           &store->name);
+        return NGX_CONF_ERROR;
+    }
+
+    store->secrets[store->nsecrets++] = value[1];
+
+    return NGX_CONF_OK;
+}
+
+
+/*
+ * A file with one secret per line: one line normally, two while Shopify
+ * may still sign with the old secret after a rotation.  Blank lines and
+ * trailing white space (an editor's newline, a CR) do not count.
+ */
+
+static char *
+ngx_http_order_edit_set_secret_file(ngx_conf_t *cf,
+    ngx_http_order_edit_store_conf_t *store)
+{
+    u_char           *buf, *p, *last, *eol, *end;
+    size_t            size;
+    ssize_t           n;
+    ngx_fd_t          fd;
+    ngx_str_t        *value, path;
+    ngx_file_info_t   fi;
+
+    value = cf->args->elts;
+    path = value[1];
+
+    if (store->nsecrets) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "order_edit_store \"%V\" already has a secret",
+                           &store->name);
+        return NGX_CONF_ERROR;
+    }
+
+    if (ngx_conf_full_name(cf->cycle, &path, 1) != NGX_OK) {
+        return NGX_CONF_ERROR;
+    }
+
+    fd = ngx_open_file(path.data, NGX_FILE_RDONLY, NGX_FILE_OPEN, 0);
+
+    if (fd == NGX_INVALID_FILE) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, ngx_errno,
+                           ngx_open_file_n " \"%V\" failed", &path);
+        return NGX_CONF_ERROR;
+    }
+
+    if (ngx_fd_info(fd, &fi) == NGX_FILE_ERROR) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, ngx_errno,
+                           ngx_fd_info_n " \"%V\" failed", &path);
+        goto failed;
+    }
+
+    size = (size_t) ngx_file_size(&fi);
+
+    if (size > 4096) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "secret_file \"%V\" is too large for two secrets",
+                           &path);
+        goto failed;
+    }
+
+    buf = ngx_pnalloc(cf->pool, size + 1);
+    if (buf == NULL) {
+        goto failed;
+    }
+
+    n = ngx_read_fd(fd, buf, size);
+
+    if (n == -1 || (size_t) n != size) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, ngx_errno,
+                           ngx_read_fd_n " \"%V\" failed", &path);
+        goto failed;
+    }
+
+    ngx_close_file(fd);
+
+    p = buf;
+    last = buf + size;
+
+    while (p < last) {
+        eol = ngx_strlchr(p, last, '\n');
+        if (eol == NULL) {
+            eol = last;
+        }
+
+        end = eol;
+
+        while (end > p && (end[-1] == ' ' || end[-1] == '\t'
+                           || end[-1] == '\r'))
+        {
+            end--;
+        }
+
+        while (p < end && (*p == ' ' || *p == '\t')) {
+            p++;
+        }
+
+        if (end > p) {
+            if (store->nsecrets == NGX_HTTP_ORDER_EDIT_MAX_SECRETS) {
+                ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                                   "secret_file \"%V\" holds more than two "
+                                   "secrets", &path);
+                return NGX_CONF_ERROR;
+            }
+
+            store->secrets[store->nsecrets].data = p;
+            store->secrets[store->nsecrets].len = end - p;
+            store->nsecrets++;
+        }
+
+        p = eol + 1;
+    }
+
+    if (store->nsecrets == 0) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "secret_file \"%V\" holds no secret", &path);
+        return NGX_CONF_ERROR;
+    }
+
+    store->secret_from_file = 1;
+
+    return NGX_CONF_OK;
+
+failed:
+
+    ngx_close_file(fd);
+
+    return NGX_CONF_ERROR;
+}
+
+
+static char *
+ngx_http_order_edit_set_rate(ngx_conf_t *cf,
+    ngx_http_order_edit_store_conf_t *store)
+{
+    if (store->rate) {
+        return "is duplicate";
+    }
+
+    return ngx_http_order_edit_parse_rate(cf, cf->args->elts,
+                                          cf->args->nelts, store);
+}
+
+
+static char *
+ngx_http_order_edit_set_max_body(ngx_conf_t *cf,
+    ngx_http_order_edit_store_conf_t *store)
+{
+    ssize_t     size;
+    ngx_str_t  *value;
+
+    value = cf->args->elts;
+
+    if (store->max_body != NGX_CONF_UNSET_SIZE) {
+        return "is duplicate";
+    }
+
+    size = ngx_parse_size(&value[1]);
+
+    if (size <= 0 || size > NGX_HTTP_ORDER_EDIT_MAX_BODY) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "invalid max_body \"%V\", expected a size from 1 "
+                           "to 64m", &value[1]);
+        return NGX_CONF_ERROR;
+    }
+
+    store->max_body = size;
+
+    return NGX_CONF_OK;
+}
+
+
+static char *
+ngx_http_order_edit_set_topics(ngx_conf_t *cf,
+    ngx_http_order_edit_store_conf_t *store)
+{
+    ngx_str_t   *value, *t;
+    ngx_uint_t   i, k;
+
+    value = cf->args->elts;
+
+    if (store->topics) {
+        return "is duplicate";
+    }
+
+    store->topics = ngx_array_create(cf->pool, cf->args->nelts - 1,
+                                     sizeof(ngx_str_t));
+    if (store->topics == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    for (i = 1; i < cf->args->nelts; i++) {
+
+        if (!ngx_http_order_edit_valid_topic(&value[i])) {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "invalid topic \"%V\", expected a Shopify "
+                               "topic like orders/updated", &value[i]);
+            return NGX_CONF_ERROR;
+        }
+
+        t = store->topics->elts;
+
+        for (k = 0; k < store->topics->nelts; k++) {
+            if (t[k].len == value[i].len
+                && ngx_strncmp(t[k].data, value[i].data, t[k].len) == 0)
+            {
+                ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                                   "duplicate topic \"%V\"", &value[i]);
+                return NGX_CONF_ERROR;
+            }
+        }
+
+        t = ngx_array_push(store->topics);
+        if (t == NULL) {
+            return NGX_CONF_ERROR;
+        }
+
+        *t = value[i];
+    }
+
+    return NGX_CONF_OK;
+}
+
+
+static ngx_uint_t
+ngx_http_order_edit_valid_topic(ngx_str_t *topic)
+{
+    u_char      *p, *last;
+    ngx_uint_t   slash;
+
+    if (topic->len < 3 || topic->len > NGX_HTTP_ORDER_EDIT_MAX_TOPIC_LEN) {
+        return 0;
+    }
+
+    p = topic->data;
+    last = p + topic->len;
+    slash = 0;
+
+    for ( /* void */ ; p < last; p++) {
+        if (*p == '/') {
+            slash++;
+
+        } else if (!((*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9')
+                     || *p == '_'))
+        {
+            return 0;
+        }
+    }
+
+    return slash == 1 && topic->data[0] != '/' && last[-1] != '/';
+}
+
+
+static ngx_uint_t
+ngx_http_order_edit_valid_shop(ngx_str_t *shop)
+{
+    u_char  *p, *last;
+
+    if (shop->len == 0 || shop->len > NGX_HTTP_ORDER_EDIT_MAX_SHOP_LEN) {
+        return 0;
+    }
+
+    p = shop->data;
+    last = p + shop->len;
+
+    for ( /* void */ ; p < last; p++) {
+        if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z')
+              || (*p >= '0' && *p <= '9') || *p == '-' || *p == '.'))
+        {
+            return 0;
+        }
+    }
+
+    return shop->data[0] != '.' && shop->data[0] != '-';
+}
+
+
+static char *
+ngx_http_order_edit_webhook(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    return ngx_http_order_edit_location(cf, conf,
+                                        ngx_http_order_edit_webhook_handler,
+                                        1);
+}
+
+
+static char *
+ngx_http_order_edit_status(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    return ngx_http_order_edit_location(cf, conf,
+                                        ngx_http_order_edit_status_handler,
+                                        0);
+}
+
+
+static char *
+ngx_http_order_edit_location(ngx_conf_t *cf,
+    ngx_http_order_edit_loc_conf_t *olcf, ngx_http_handler_pt handler,
+    ngx_uint_t webhook)
+{
+    ngx_str_t                        *value;
+    ngx_http_core_loc_conf_t         *clcf;
+    ngx_http_order_edit_zone_ref_t   *ref;
+    ngx_http_order_edit_main_conf_t  *omcf;
+
+    value = cf->args->elts;
+
+    if (olcf->shm_zone) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "a location takes one of order_edit_webhook "
+                           "and order_edit_status, once");
+        return NGX_CONF_ERROR;
+    }
+
+    /* size 0: a reference, sized by order_edit_zone wherever it is */
+    olcf->shm_zone = ngx_shared_memory_add(cf, &value[1], 0,
+                                           &ngx_http_order_edit_module);
+    if (olcf->shm_zone == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    clcf = ngx_http_conf_get_module_loc_conf(cf, ngx_http_core_module);
+    clcf->handler = handler;
+
+    omcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_order_edit_module);
+
+    ref = ngx_array_push(&omcf->refs);
+    if (ref == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    ref->shm_zone = olcf->shm_zone;
+    ref->clcf = webhook ? clcf : NULL;
+    ref->file = cf->conf_file->file.name;
+    ref->line = cf->conf_file->line;
+
+    return NGX_CONF_OK;
+}

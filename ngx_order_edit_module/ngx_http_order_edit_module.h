@@ -1,0 +1,82 @@
+
+/*
+ * Copyright (C) the ngx_order_edit_module authors.
+ *
+ * The umbrella header: configuration types shared by every subsystem.
+ */
+
+
+#ifndef _NGX_HTTP_ORDER_EDIT_MODULE_H_INCLUDED_
+#define _NGX_HTTP_ORDER_EDIT_MODULE_H_INCLUDED_
+
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+#include <ngx_http.h>
+
+
+#define NGX_HTTP_ORDER_EDIT_VERSION       "0.1.0"
+
+/* a rotation keeps the old and the new secret: never more than two */
+#define NGX_HTTP_ORDER_EDIT_MAX_SECRETS   2
+
+#define NGX_HTTP_ORDER_EDIT_MAX_SHOP_LEN  255
+#define NGX_HTTP_ORDER_EDIT_MAX_ID_LEN    128
+#define NGX_HTTP_ORDER_EDIT_MAX_TOPIC_LEN 64
+
+
+typedef struct ngx_http_order_edit_zone_s  ngx_http_order_edit_zone_t;
+
+
+/* one order_edit_store { } block */
+typedef struct {
+    ngx_str_t                      name;
+    ngx_str_t                      secrets[NGX_HTTP_ORDER_EDIT_MAX_SECRETS];
+    ngx_uint_t                     nsecrets;
+    ngx_uint_t                     secret_from_file;
+
+    /* requests per 1000 seconds and burst in 1/1000 requests, as limit_req */
+    ngx_uint_t                     rate;
+    ngx_uint_t                     burst;
+
+    size_t                         max_body;
+    ngx_array_t                   *topics;      /* of ngx_str_t */
+
+    ngx_str_t                      file;
+    ngx_uint_t                     line;
+} ngx_http_order_edit_store_conf_t;
+
+
+/* a location's use of a zone, checked once the whole http{} is read */
+typedef struct {
+    ngx_shm_zone_t                *shm_zone;
+    ngx_http_core_loc_conf_t      *clcf;        /* NULL: a status location */
+    ngx_str_t                      file;
+    ngx_uint_t                     line;
+} ngx_http_order_edit_zone_ref_t;
+
+
+typedef struct {
+    ngx_array_t                    stores;      /* of store_conf_t * */
+    ngx_http_order_edit_store_conf_t  *default_store;
+    ngx_hash_t                     store_hash;
+    ngx_array_t                    zones;       /* of zone_t * */
+    ngx_array_t                    refs;        /* of zone_ref_t */
+} ngx_http_order_edit_main_conf_t;
+
+
+typedef struct {
+    ngx_shm_zone_t                *shm_zone;
+    ngx_uint_t                     log_level;
+} ngx_http_order_edit_loc_conf_t;
+
+
+extern ngx_module_t  ngx_http_order_edit_module;
+
+
+ngx_uint_t ngx_http_order_edit_log_level(ngx_http_request_t *r);
+ngx_http_order_edit_store_conf_t *ngx_http_order_edit_find_store(
+    ngx_http_order_edit_main_conf_t *omcf, ngx_str_t *shop);
+
+
+#endif /* _NGX_HTTP_ORDER_EDIT_MODULE_H_INCLUDED_ */

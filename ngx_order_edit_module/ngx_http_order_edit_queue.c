@@ -1,0 +1,523 @@
+
+/*
+ * Copyright (C) the ngx_order_edit_module authors.
+ */
+
+
+#include "ngx_http_order_edit_queue.h"
+
+
+/* how far lease() looks past items that wait for a retry backoff */
+#define NGX_HTTP_ORDER_EDIT_LEASE_SCAN    64
+
+/* how far an item handed back walks to regain its FIFO place */
+#define NGX_HTTP_ORDER_EDIT_REQUEUE_SCAN  1024
+
+
+static void ngx_http_order_edit_queue_insert_ordered(
+    ngx_http_order_edit_shop_t *shop, ngx_http_order_edit_item_t *item);
+static ngx_uint_t ngx_http_order_edit_queue_reclaim_shop(
+    ngx_http_order_edit_shop_t *shop, uint64_t now, ngx_uint_t check_pids);
+static ngx_http_order_edit_item_t *ngx_http_order_edit_queue_find_leased(
+    ngx_http_order_edit_msg_t *msg);
+static ngx_int_t ngx_http_order_edit_queue_copy(ngx_pool_t *pool,
+    ngx_http_order_edit_item_t *item, ngx_http_order_edit_msg_t *msg);
+static void ngx_http_order_edit_queue_free(ngx_http_order_edit_zone_t *zone,
+    ngx_http_order_edit_item_t *item);
+
+
+ngx_http_order_edit_item_t *
+ngx_http_order_edit_queue_alloc_locked(ngx_http_order_edit_zone_t *zone,
+    ngx_http_order_edit_msg_t *msg)
+{
+    u_char                      *p;
+    size_t                       size;
+    ngx_http_order_edit_item_t  *item;
+
+    size = offsetof(ngx_http_order_edit_item_t, data)
+           + msg->topic.len + msg->webhook_id.len + msg->event_id.len
+           + msg->api_version.len + msg->triggered_at.len + msg->body.len;
+
+    item = ngx_slab_alloc_locked(zone->shpool, size);
+    if (item == NULL) {
+        return NULL;
+    }
+
+    ngx_memzero(item, offsetof(ngx_http_order_edit_item_t, data));
+
+    item->received_ms = msg->received_ms;
+    item->order_id = msg->order_id;
+    item->body_len = (uint32_t) msg->body.len;
+
+    item->len[0] = (u_short) msg->topic.len;
+    item->len[1] = (u_short) msg->webhook_id.len;
+    item->len[2] = (u_short) msg->event_id.len;
+    item->len[3] = (u_short) msg->api_version.len;
+    item->len[4] = (u_short) msg->triggered_at.len;
+
+    p = item->data;
+    p = ngx_cpymem(p, msg->topic.data, msg->topic.len);
+    p = ngx_cpymem(p, msg->webhook_id.data, msg->webhook_id.len);
+    p = ngx_cpymem(p, msg->event_id.data, msg->event_id.len);
+    p = ngx_cpymem(p, msg->api_version.data, msg->api_version.len);
+    p = ngx_cpymem(p, msg->triggered_at.data, msg->triggered_at.len);
+    ngx_memcpy(p, msg->body.data, msg->body.len);
+
+    zone->sh->item_bytes += size;
+
+    return item;
+}
+
+
+uint64_t
+ngx_http_order_edit_queue_link_locked(ngx_http_order_edit_zone_t *zone,
+    ngx_http_order_edit_shop_t *shop, ngx_http_order_edit_item_t *item)
+{
+    item->id = zone->sh->next_id++;
+    item->shop = shop;
+
+    ngx_queue_insert_tail(&shop->pending, &item->queue);
+    shop->depth++;
+    zone->sh->nitems++;
+
+    return item->id;
+}
+
+
+ngx_int_t
+ngx_http_order_edit_queue_lease(ngx_http_order_edit_zone_t *zone,
+    ngx_pool_t *pool, ngx_msec_t lease_ms, ngx_http_order_edit_msg_t *msg)
+{
+    uint64_t                      now;
+    ngx_int_t                     rc;
+    ngx_uint_t                    n, scan;
+    ngx_queue_t                  *sq, *q;
+    ngx_http_order_edit_item_t   *item;
+    ngx_http_order_edit_shop_t   *shop;
+    ngx_http_order_edit_shctx_t  *sh;
+
+    now = ngx_http_order_edit_now_ms();
+    sh = zone->sh;
+    item = NULL;
+    shop = NULL;
+
+    ngx_shmtx_lock(&zone->shpool->mutex);
+
+    /* one full turn at most, starting after the shop served last */
+
+    sq = sh->rr;
+
+    for (n = 0; n <= sh->nshops && item == NULL; n++) {
+
+        sq = ngx_queue_next(sq);
+
+        if (sq == ngx_queue_sentinel(&sh->shops)) {
+            continue;
+        }
+
+        shop = ngx_queue_data(sq, ngx_http_order_edit_shop_t, all);
+
+        (void) ngx_http_order_edit_queue_reclaim_shop(shop, now, 0);
+
+        scan = 0;
+
+        for (q = ngx_queue_head(&shop->pending);
+             q != ngx_queue_sentinel(&shop->pending)
+             && scan < NGX_HTTP_ORDER_EDIT_LEASE_SCAN;
+             q = ngx_queue_next(q), scan++)
+        {
+            item = ngx_queue_data(q, ngx_http_order_edit_item_t, queue);
+
+            if (item->not_before_ms <= now) {
+                break;
+            }
+
+            item = NULL;
+        }
+    }
+
+    if (item == NULL) {
+        ngx_shmtx_unlock(&zone->shpool->mutex);
+        return NGX_DECLINED;
+    }
+
+    sh->rr = sq;
+
+    rc = ngx_http_order_edit_queue_copy(pool, item, msg);
+
+    if (rc == NGX_OK) {
+        item->lease_until_ms = now + lease_ms;
+        item->lease_pid = ngx_pid;
+        item->lease_token = sh->next_token++;
+        item->attempts++;
+
+        ngx_queue_remove(&item->queue);
+        ngx_queue_insert_tail(&shop->leased, &item->queue);
+        shop->nleased++;
+        shop->counters[NGX_HTTP_ORDER_EDIT_C_LEASED]++;
+
+        msg->token = item->lease_token;
+        msg->attempts = item->attempts;
+    }
+
+    ngx_shmtx_unlock(&zone->shpool->mutex);
+
+    return rc;
+}
+
+
+/* a copy of the oldest webhook of a shop, without leasing it */
+
+ngx_int_t
+ngx_http_order_edit_queue_peek(ngx_http_order_edit_zone_t *zone,
+    ngx_pool_t *pool, ngx_str_t *name, ngx_http_order_edit_msg_t *msg)
+{
+    ngx_int_t                    rc;
+    ngx_queue_t                 *q;
+    ngx_http_order_edit_shop_t  *shop;
+
+    rc = NGX_DECLINED;
+
+    ngx_shmtx_lock(&zone->shpool->mutex);
+
+    shop = ngx_http_order_edit_shop_lookup(zone, name, 0);
+
+    if (shop != NULL && !ngx_queue_empty(&shop->pending)) {
+        q = ngx_queue_head(&shop->pending);
+        rc = ngx_http_order_edit_queue_copy(pool,
+                 ngx_queue_data(q, ngx_http_order_edit_item_t, queue), msg);
+    }
+
+    ngx_shmtx_unlock(&zone->shpool->mutex);
+
+    return rc;
+}
+
+
+/* delivered (or parked elsewhere): the webhook leaves the queue */
+
+ngx_int_t
+ngx_http_order_edit_queue_ack(ngx_http_order_edit_zone_t *zone,
+    ngx_http_order_edit_msg_t *msg)
+{
+    ngx_http_order_edit_item_t  *item;
+
+    ngx_shmtx_lock(&zone->shpool->mutex);
+
+    item = ngx_http_order_edit_queue_find_leased(msg);
+
+    if (item == NULL) {
+        ngx_shmtx_unlock(&zone->shpool->mutex);
+        return NGX_DECLINED;
+    }
+
+    item->shop->counters[NGX_HTTP_ORDER_EDIT_C_ACKED]++;
+    ngx_http_order_edit_queue_free(zone, item);
+
+    ngx_shmtx_unlock(&zone->shpool->mutex);
+
+    return NGX_OK;
+}
+
+
+ngx_int_t
+ngx_http_order_edit_queue_requeue(ngx_http_order_edit_zone_t *zone,
+    ngx_http_order_edit_msg_t *msg, ngx_msec_t delay)
+{
+    ngx_http_order_edit_item_t  *item;
+
+    ngx_shmtx_lock(&zone->shpool->mutex);
+
+    item = ngx_http_order_edit_queue_find_leased(msg);
+
+    if (item == NULL) {
+        ngx_shmtx_unlock(&zone->shpool->mutex);
+        return NGX_DECLINED;
+    }
+
+    ngx_queue_remove(&item->queue);
+    item->shop->nleased--;
+
+    item->not_before_ms = ngx_http_order_edit_now_ms() + delay;
+    item->lease_until_ms = 0;
+    item->lease_pid = 0;
+    item->lease_token = 0;
+
+    ngx_http_order_edit_queue_insert_ordered(item->shop, item);
+    item->shop->counters[NGX_HTTP_ORDER_EDIT_C_REQUEUED]++;
+
+    ngx_shmtx_unlock(&zone->shpool->mutex);
+
+    return NGX_OK;
+}
+
+
+ngx_uint_t
+ngx_http_order_edit_queue_depth(ngx_http_order_edit_zone_t *zone,
+    ngx_str_t *name)
+{
+    ngx_uint_t                   depth;
+    ngx_http_order_edit_shop_t  *shop;
+
+    ngx_shmtx_lock(&zone->shpool->mutex);
+
+    if (name == NULL) {
+        depth = zone->sh->nitems;
+
+    } else {
+        shop = ngx_http_order_edit_shop_lookup(zone, name, 0);
+        depth = shop ? shop->depth : 0;
+    }
+
+    ngx_shmtx_unlock(&zone->shpool->mutex);
+
+    return depth;
+}
+
+
+/*
+ * Leases of a worker that died (or hung past its lease) go back to the
+ * queue.  Checking pids costs a syscall per lease, so lease() only looks
+ * at expiry and a worker checks pids once when it starts.
+ */
+
+ngx_uint_t
+ngx_http_order_edit_queue_reclaim(ngx_http_order_edit_zone_t *zone,
+    ngx_uint_t check_pids)
+{
+    uint64_t                      now;
+    ngx_uint_t                    n;
+    ngx_queue_t                  *q;
+    ngx_http_order_edit_shctx_t  *sh;
+
+    now = ngx_http_order_edit_now_ms();
+    sh = zone->sh;
+    n = 0;
+
+    ngx_shmtx_lock(&zone->shpool->mutex);
+
+    for (q = ngx_queue_head(&sh->shops);
+         q != ngx_queue_sentinel(&sh->shops);
+         q = ngx_queue_next(q))
+    {
+        n += ngx_http_order_edit_queue_reclaim_shop(
+                 ngx_queue_data(q, ngx_http_order_edit_shop_t, all),
+                 now, check_pids);
+    }
+
+    ngx_shmtx_unlock(&zone->shpool->mutex);
+
+    return n;
+}
+
+
+uint64_t
+ngx_http_order_edit_queue_oldest_ms_locked(ngx_http_order_edit_shop_t *shop,
+    uint64_t now)
+{
+    uint64_t                     oldest;
+    ngx_queue_t                 *q;
+    ngx_http_order_edit_item_t  *item;
+
+    oldest = 0;
+
+    /* both lists are ordered by id, so each head is its oldest */
+
+    if (!ngx_queue_empty(&shop->pending)) {
+        q = ngx_queue_head(&shop->pending);
+        item = ngx_queue_data(q, ngx_http_order_edit_item_t, queue);
+        oldest = item->received_ms;
+    }
+
+    if (!ngx_queue_empty(&shop->leased)) {
+        q = ngx_queue_head(&shop->leased);
+        item = ngx_queue_data(q, ngx_http_order_edit_item_t, queue);
+
+        if (oldest == 0 || item->received_ms < oldest) {
+            oldest = item->received_ms;
+        }
+    }
+
+    if (oldest == 0 || oldest > now) {
+        return 0;
+    }
+
+    return now - oldest;
+}
+
+
+static ngx_uint_t
+ngx_http_order_edit_queue_reclaim_shop(ngx_http_order_edit_shop_t *shop,
+    uint64_t now, ngx_uint_t check_pids)
+{
+    ngx_uint_t                   n;
+    ngx_queue_t                 *q, *next;
+    ngx_http_order_edit_item_t  *item;
+
+    n = 0;
+
+    for (q = ngx_queue_head(&shop->leased);
+         q != ngx_queue_sentinel(&shop->leased);
+         q = next)
+    {
+        next = ngx_queue_next(q);
+        item = ngx_queue_data(q, ngx_http_order_edit_item_t, queue);
+
+        if (item->lease_until_ms > now
+            && !(check_pids && item->lease_pid != ngx_pid
+                 && kill(item->lease_pid, 0) == -1 && ngx_errno == ESRCH))
+        {
+            continue;
+        }
+
+        ngx_queue_remove(q);
+        shop->nleased--;
+
+        item->lease_until_ms = 0;
+        item->lease_pid = 0;
+        item->lease_token = 0;
+
+        ngx_http_order_edit_queue_insert_ordered(shop, item);
+        shop->counters[NGX_HTTP_ORDER_EDIT_C_LEASE_RECLAIMED]++;
+        n++;
+    }
+
+    return n;
+}
+
+
+static void
+ngx_http_order_edit_queue_insert_ordered(ngx_http_order_edit_shop_t *shop,
+    ngx_http_order_edit_item_t *item)
+{
+    ngx_uint_t                   n;
+    ngx_queue_t                 *q;
+    ngx_http_order_edit_item_t  *it;
+
+    /* leased items were taken from the head, so their place is near it */
+
+    n = 0;
+
+    for (q = ngx_queue_head(&shop->pending);
+         q != ngx_queue_sentinel(&shop->pending)
+         && n < NGX_HTTP_ORDER_EDIT_REQUEUE_SCAN;
+         q = ngx_queue_next(q), n++)
+    {
+        it = ngx_queue_data(q, ngx_http_order_edit_item_t, queue);
+
+        if (it->id > item->id) {
+            break;
+        }
+    }
+
+    /* inserting at the "tail" of a node puts the item just before it */
+    ngx_queue_insert_tail(q, &item->queue);
+}
+
+
+static ngx_http_order_edit_item_t *
+ngx_http_order_edit_queue_find_leased(ngx_http_order_edit_msg_t *msg)
+{
+    ngx_queue_t                 *q;
+    ngx_http_order_edit_item_t  *item;
+    ngx_http_order_edit_shop_t  *shop;
+
+    shop = msg->shop_node;
+
+    if (shop == NULL) {
+        return NULL;
+    }
+
+    /* the token tells a lease that expired and went to another holder */
+
+    for (q = ngx_queue_head(&shop->leased);
+         q != ngx_queue_sentinel(&shop->leased);
+         q = ngx_queue_next(q))
+    {
+        item = ngx_queue_data(q, ngx_http_order_edit_item_t, queue);
+
+        if (item->id == msg->id && item->lease_token == msg->token) {
+            return item;
+        }
+    }
+
+    return NULL;
+}
+
+
+static ngx_int_t
+ngx_http_order_edit_queue_copy(ngx_pool_t *pool,
+    ngx_http_order_edit_item_t *item, ngx_http_order_edit_msg_t *msg)
+{
+    u_char      *p, *src;
+    size_t       size;
+    ngx_str_t   *f[5];
+    ngx_uint_t   i;
+
+    size = item->shop->sn.str.len + item->body_len;
+
+    for (i = 0; i < 5; i++) {
+        size += item->len[i];
+    }
+
+    p = ngx_pnalloc(pool, size);
+    if (p == NULL) {
+        return NGX_ERROR;
+    }
+
+    msg->id = item->id;
+    msg->token = item->lease_token;
+    msg->received_ms = item->received_ms;
+    msg->order_id = item->order_id;
+    msg->attempts = item->attempts;
+    msg->shop_node = item->shop;
+
+    msg->shop.data = p;
+    msg->shop.len = item->shop->sn.str.len;
+    p = ngx_cpymem(p, item->shop->name, msg->shop.len);
+
+    f[0] = &msg->topic;
+    f[1] = &msg->webhook_id;
+    f[2] = &msg->event_id;
+    f[3] = &msg->api_version;
+    f[4] = &msg->triggered_at;
+
+    src = item->data;
+
+    for (i = 0; i < 5; i++) {
+        f[i]->data = p;
+        f[i]->len = item->len[i];
+        p = ngx_cpymem(p, src, item->len[i]);
+        src += item->len[i];
+    }
+
+    msg->body.data = p;
+    msg->body.len = item->body_len;
+    ngx_memcpy(p, src, item->body_len);
+
+    return NGX_OK;
+}
+
+
+static void
+ngx_http_order_edit_queue_free(ngx_http_order_edit_zone_t *zone,
+    ngx_http_order_edit_item_t *item)
+{
+    ngx_uint_t  i;
+    size_t      size;
+
+    size = offsetof(ngx_http_order_edit_item_t, data) + item->body_len;
+
+    for (i = 0; i < 5; i++) {
+        size += item->len[i];
+    }
+
+    ngx_queue_remove(&item->queue);
+
+    item->shop->depth--;
+    item->shop->nleased--;
+    zone->sh->nitems--;
+    zone->sh->item_bytes -= size;
+
+    ngx_slab_free_locked(zone->shpool, item);
+}

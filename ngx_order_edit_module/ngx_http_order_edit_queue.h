@@ -1,0 +1,82 @@
+
+/*
+ * Copyright (C) the ngx_order_edit_module authors.
+ *
+ * The webhook queue in the shared zone: FIFO per shop, round-robin across
+ * shops, with leases that return to the queue when their holder dies.
+ */
+
+
+#ifndef _NGX_HTTP_ORDER_EDIT_QUEUE_H_INCLUDED_
+#define _NGX_HTTP_ORDER_EDIT_QUEUE_H_INCLUDED_
+
+
+#include "ngx_http_order_edit_shm.h"
+
+
+typedef struct {
+    ngx_queue_t                    queue;       /* shop->pending or leased */
+    ngx_http_order_edit_shop_t    *shop;
+
+    uint64_t                       id;
+    uint64_t                       received_ms;
+    uint64_t                       not_before_ms;
+    uint64_t                       lease_until_ms;
+    uint64_t                       lease_token;
+    uint64_t                       order_id;
+    ngx_pid_t                      lease_pid;
+    uint32_t                       attempts;
+    uint32_t                       body_len;
+
+    /* topic, webhook id, event id, API version, triggered-at, then body */
+    u_short                        len[5];
+    u_char                         data[1];
+} ngx_http_order_edit_item_t;
+
+
+/* a webhook as pushed by ingest, or as copied out to a lease holder */
+typedef struct {
+    uint64_t                       id;
+    uint64_t                       token;
+    uint64_t                       received_ms;
+    uint64_t                       order_id;     /* 0: not known cheaply */
+    ngx_uint_t                     attempts;
+    void                          *shop_node;    /* opaque lease handle */
+
+    ngx_str_t                      shop;
+    ngx_str_t                      topic;
+    ngx_str_t                      webhook_id;
+    ngx_str_t                      event_id;
+    ngx_str_t                      api_version;
+    ngx_str_t                      triggered_at;
+    ngx_str_t                      body;
+} ngx_http_order_edit_msg_t;
+
+
+/* ingest: zone locked; alloc may fail (NULL), link never fails */
+ngx_http_order_edit_item_t *ngx_http_order_edit_queue_alloc_locked(
+    ngx_http_order_edit_zone_t *zone, ngx_http_order_edit_msg_t *msg);
+uint64_t ngx_http_order_edit_queue_link_locked(
+    ngx_http_order_edit_zone_t *zone, ngx_http_order_edit_shop_t *shop,
+    ngx_http_order_edit_item_t *item);
+
+/* the dispatcher's API: each takes the zone lock itself */
+ngx_int_t ngx_http_order_edit_queue_lease(ngx_http_order_edit_zone_t *zone,
+    ngx_pool_t *pool, ngx_msec_t lease_ms, ngx_http_order_edit_msg_t *msg);
+ngx_int_t ngx_http_order_edit_queue_peek(ngx_http_order_edit_zone_t *zone,
+    ngx_pool_t *pool, ngx_str_t *shop, ngx_http_order_edit_msg_t *msg);
+ngx_int_t ngx_http_order_edit_queue_ack(ngx_http_order_edit_zone_t *zone,
+    ngx_http_order_edit_msg_t *msg);
+ngx_int_t ngx_http_order_edit_queue_requeue(ngx_http_order_edit_zone_t *zone,
+    ngx_http_order_edit_msg_t *msg, ngx_msec_t delay);
+ngx_uint_t ngx_http_order_edit_queue_depth(ngx_http_order_edit_zone_t *zone,
+    ngx_str_t *shop);
+ngx_uint_t ngx_http_order_edit_queue_reclaim(ngx_http_order_edit_zone_t *zone,
+    ngx_uint_t check_pids);
+
+/* zone locked: age of the oldest webhook of a shop, 0 when none */
+uint64_t ngx_http_order_edit_queue_oldest_ms_locked(
+    ngx_http_order_edit_shop_t *shop, uint64_t now);
+
+
+#endif /* _NGX_HTTP_ORDER_EDIT_QUEUE_H_INCLUDED_ */

@@ -1,0 +1,357 @@
+
+/*
+ * Copyright (C) the ngx_order_edit_module authors.
+ */
+
+
+#include "ngx_http_order_edit_shm.h"
+
+
+static ngx_int_t ngx_http_order_edit_init_zone(ngx_shm_zone_t *shm_zone,
+    void *data);
+static ngx_http_order_edit_zone_t *ngx_http_order_edit_old_zone(
+    ngx_http_order_edit_zone_t *zone);
+
+
+char *
+ngx_http_order_edit_zone(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    u_char                      *p;
+    time_t                       ttl;
+    ssize_t                      size;
+    ngx_str_t                   *value, name, s;
+    ngx_http_order_edit_zone_t **zp;
+    ngx_uint_t                   i;
+    ngx_shm_zone_t              *shm_zone;
+    ngx_http_order_edit_zone_t  *zone;
+
+    value = cf->args->elts;
+
+    p = (u_char *) ngx_strlchr(value[1].data, value[1].data + value[1].len,
+                               ':');
+    if (p == NULL || p == value[1].data) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "invalid zone \"%V\", expected name:size",
+                           &value[1]);
+        return NGX_CONF_ERROR;
+    }
+
+    name.data = value[1].data;
+    name.len = p - value[1].data;
+
+    s.data = p + 1;
+    s.len = value[1].data + value[1].len - s.data;
+
+    size = ngx_parse_size(&s);
+
+    if (size == NGX_ERROR) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "invalid zone size \"%V\"", &value[1]);
+        return NGX_CONF_ERROR;
+    }
+
+    /* the slab pool itself and the zone header need a few pages */
+    if (size < (ssize_t) (16 * ngx_pagesize)) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "zone \"%V\" is too small, the minimum is %uzk",
+                           &value[1], 16 * ngx_pagesize / 1024);
+        return NGX_CONF_ERROR;
+    }
+
+    /* Shopify retries for up to a day; forgetting ids sooner invites dups */
+    ttl = 86400;
+
+    for (i = 2; i < cf->args->nelts; i++) {
+
+        if (ngx_strncmp(value[i].data, "dedup_ttl=", 10) == 0) {
+            s.data = value[i].data + 10;
+            s.len = value[i].len - 10;
+
+            ttl = ngx_parse_time(&s, 1);
+            if (ttl == (time_t) NGX_ERROR || ttl == 0) {
+                ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                                   "invalid dedup_ttl \"%V\"", &value[i]);
+                return NGX_CONF_ERROR;
+            }
+
+            continue;
+        }
+
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "invalid parameter \"%V\"", &value[i]);
+        return NGX_CONF_ERROR;
+    }
+
+    shm_zone = ngx_shared_memory_add(cf, &name, size,
+                                     &ngx_http_order_edit_module);
+    if (shm_zone == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    if (shm_zone->data) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "duplicate order_edit_zone \"%V\"", &name);
+        return NGX_CONF_ERROR;
+    }
+
+    zone = ngx_pcalloc(cf->pool, sizeof(ngx_http_order_edit_zone_t));
+    if (zone == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    zone->name = name;
+    zone->size = size;
+    zone->dedup_ttl = ttl;
+    zone->shm_zone = shm_zone;
+
+    shm_zone->init = ngx_http_order_edit_init_zone;
+    shm_zone->data = zone;
+
+    zp = ngx_array_push(&((ngx_http_order_edit_main_conf_t *) conf)->zones);
+    if (zp == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    *zp = zone;
+
+    return NGX_CONF_OK;
+}
+
+
+static ngx_int_t
+ngx_http_order_edit_init_zone(ngx_shm_zone_t *shm_zone, void *data)
+{
+    ngx_http_order_edit_zone_t  *ozone = data;
+
+    size_t                        len;
+    ngx_http_order_edit_zone_t   *zone, *old;
+    ngx_http_order_edit_shctx_t  *sh;
+
+    zone = shm_zone->data;
+
+    if (ozone) {
+        /* a reload with the same name and size: adopt the old memory */
+
+        sh = ozone->sh;
+
+        if (sh->magic != NGX_HTTP_ORDER_EDIT_SHM_MAGIC
+            || sh->layout != NGX_HTTP_ORDER_EDIT_SHM_LAYOUT)
+        {
+            ngx_log_error(NGX_LOG_EMERG, shm_zone->shm.log, 0,
+                          "order_edit_zone \"%V\" was created by a module "
+                          "with memory layout %uD, this module uses %d: "
+                          "restart nginx instead of reloading",
+                          &zone->name, sh->layout,
+                          NGX_HTTP_ORDER_EDIT_SHM_LAYOUT);
+            return NGX_ERROR;
+        }
+
+        zone->shpool = ozone->shpool;
+        zone->sh = sh;
+
+        ngx_shmtx_lock(&zone->shpool->mutex);
+        sh->reloads++;
+        ngx_shmtx_unlock(&zone->shpool->mutex);
+
+        return NGX_OK;
+    }
+
+    zone->shpool = (ngx_slab_pool_t *) shm_zone->shm.addr;
+
+    if (shm_zone->shm.exists) {
+        zone->sh = zone->shpool->data;
+        return NGX_OK;
+    }
+
+    /*
+     * nginx re-creates a zone whose size changed, and the old memory goes
+     * with the old cycle: refuse that while it still holds webhooks that
+     * were answered 200, because they would be lost.
+     */
+
+    old = ngx_http_order_edit_old_zone(zone);
+
+    if (old != NULL) {
+        ngx_shmtx_lock(&old->shpool->mutex);
+        len = old->sh->nitems;
+        ngx_shmtx_unlock(&old->shpool->mutex);
+
+        if (len) {
+            ngx_log_error(NGX_LOG_EMERG, shm_zone->shm.log, 0,
+                          "order_edit_zone \"%V\" cannot change its size "
+                          "from %uz to %uz while it holds %uz queued "
+                          "webhooks; keep the old size until the queue "
+                          "is empty", &zone->name, old->size, zone->size,
+                          len);
+            return NGX_ERROR;
+        }
+
+        ngx_log_error(NGX_LOG_NOTICE, shm_zone->shm.log, 0,
+                      "order_edit_zone \"%V\" re-created with size %uz "
+                      "(was %uz); its queue was empty, counters and "
+                      "de-duplication ids start afresh",
+                      &zone->name, zone->size, old->size);
+    }
+
+    sh = ngx_slab_alloc(zone->shpool, sizeof(ngx_http_order_edit_shctx_t));
+    if (sh == NULL) {
+        return NGX_ERROR;
+    }
+
+    ngx_memzero(sh, sizeof(ngx_http_order_edit_shctx_t));
+
+    zone->sh = sh;
+    zone->shpool->data = sh;
+
+    sh->magic = NGX_HTTP_ORDER_EDIT_SHM_MAGIC;
+    sh->layout = NGX_HTTP_ORDER_EDIT_SHM_LAYOUT;
+    sh->created = ngx_time();
+    sh->next_id = 1;
+    sh->next_token = 1;
+
+    ngx_rbtree_init(&sh->shops_rbtree, &sh->shops_sentinel,
+                    ngx_str_rbtree_insert_value);
+    ngx_queue_init(&sh->shops);
+    sh->rr = &sh->shops;
+
+    ngx_rbtree_init(&sh->dedup_rbtree, &sh->dedup_sentinel,
+                    ngx_str_rbtree_insert_value);
+    ngx_queue_init(&sh->dedup_lru);
+
+    len = sizeof(" in order_edit_zone \"\"") + shm_zone->shm.name.len;
+
+    zone->shpool->log_ctx = ngx_slab_alloc(zone->shpool, len);
+    if (zone->shpool->log_ctx == NULL) {
+        return NGX_ERROR;
+    }
+
+    ngx_sprintf(zone->shpool->log_ctx, " in order_edit_zone \"%V\"%Z",
+                &shm_zone->shm.name);
+
+    /* a full zone is an expected, counted outcome (503), not a crit */
+    zone->shpool->log_nomem = 0;
+
+    return NGX_OK;
+}
+
+
+/*
+ * During ngx_init_cycle() the global ngx_cycle still points at the running
+ * cycle, so its zones are the ones this configuration replaces.
+ */
+
+static ngx_http_order_edit_zone_t *
+ngx_http_order_edit_old_zone(ngx_http_order_edit_zone_t *zone)
+{
+    ngx_uint_t        i;
+    ngx_list_part_t  *part;
+    ngx_shm_zone_t   *shm_zone;
+
+    if (ngx_cycle == NULL || ngx_cycle->shared_memory.part.elts == NULL) {
+        return NULL;
+    }
+
+    part = (ngx_list_part_t *) &ngx_cycle->shared_memory.part;
+    shm_zone = part->elts;
+
+    for (i = 0; /* void */ ; i++) {
+
+        if (i >= part->nelts) {
+            if (part->next == NULL) {
+                return NULL;
+            }
+
+            part = part->next;
+            shm_zone = part->elts;
+            i = 0;
+        }
+
+        if (shm_zone[i].tag != &ngx_http_order_edit_module
+            || shm_zone[i].data == NULL
+            || shm_zone[i].shm.name.len != zone->name.len
+            || ngx_strncmp(shm_zone[i].shm.name.data, zone->name.data,
+                           zone->name.len)
+               != 0)
+        {
+            continue;
+        }
+
+        if (((ngx_http_order_edit_zone_t *) shm_zone[i].data)->sh == NULL) {
+            return NULL;
+        }
+
+        return shm_zone[i].data;
+    }
+}
+
+
+ngx_http_order_edit_shop_t *
+ngx_http_order_edit_shop_lookup(ngx_http_order_edit_zone_t *zone,
+    ngx_str_t *name, ngx_uint_t create)
+{
+    uint32_t                      hash;
+    ngx_str_node_t               *sn;
+    ngx_http_order_edit_shop_t   *shop;
+    ngx_http_order_edit_shctx_t  *sh;
+
+    sh = zone->sh;
+    hash = ngx_crc32_short(name->data, name->len);
+
+    sn = ngx_str_rbtree_lookup(&sh->shops_rbtree, name, hash);
+
+    if (sn != NULL) {
+        return (ngx_http_order_edit_shop_t *) sn;
+    }
+
+    if (!create) {
+        return NULL;
+    }
+
+    shop = ngx_slab_calloc_locked(zone->shpool,
+                                  offsetof(ngx_http_order_edit_shop_t, name)
+                                  + name->len);
+    if (shop == NULL) {
+        return NULL;
+    }
+
+    ngx_memcpy(shop->name, name->data, name->len);
+
+    shop->sn.node.key = hash;
+    shop->sn.str.len = name->len;
+    shop->sn.str.data = shop->name;
+
+    ngx_queue_init(&shop->pending);
+    ngx_queue_init(&shop->leased);
+
+    ngx_rbtree_insert(&sh->shops_rbtree, &shop->sn.node);
+    ngx_queue_insert_tail(&sh->shops, &shop->all);
+    sh->nshops++;
+
+    return shop;
+}
+
+
+size_t
+ngx_http_order_edit_zone_used(ngx_http_order_edit_zone_t *zone)
+{
+    size_t            total;
+    ngx_slab_pool_t  *pool;
+
+    pool = zone->shpool;
+
+    /* everything but the free pages: slab headers count as used */
+    total = zone->shm_zone->shm.size;
+
+    return total - pool->pfree * ngx_pagesize;
+}
+
+
+uint64_t
+ngx_http_order_edit_now_ms(void)
+{
+    ngx_time_t  *tp;
+
+    tp = ngx_timeofday();
+
+    return (uint64_t) tp->sec * 1000 + tp->msec;
+}

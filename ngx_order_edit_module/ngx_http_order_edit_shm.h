@@ -1,0 +1,119 @@
+
+/*
+ * Copyright (C) the ngx_order_edit_module authors.
+ *
+ * The shared memory zone: one slab pool holds the per-shop state (limiter,
+ * counters, FIFO), the de-duplication set and the queued webhooks.
+ */
+
+
+#ifndef _NGX_HTTP_ORDER_EDIT_SHM_H_INCLUDED_
+#define _NGX_HTTP_ORDER_EDIT_SHM_H_INCLUDED_
+
+
+#include "ngx_http_order_edit_module.h"
+
+
+/*
+ * The layout version is kept in the zone: a reload that loads a module
+ * with a different layout must refuse to adopt the old memory instead of
+ * reading it with the wrong structures.
+ */
+#define NGX_HTTP_ORDER_EDIT_SHM_MAGIC    0x4f454451      /* "OEDQ" */
+#define NGX_HTTP_ORDER_EDIT_SHM_LAYOUT   1
+
+
+/* per-shop counters; the order is the order of the status output */
+typedef enum {
+    NGX_HTTP_ORDER_EDIT_C_RECEIVED = 0,
+    NGX_HTTP_ORDER_EDIT_C_QUEUED,
+    NGX_HTTP_ORDER_EDIT_C_DUPLICATE,
+    NGX_HTTP_ORDER_EDIT_C_REJECTED_SIGNATURE,
+    NGX_HTTP_ORDER_EDIT_C_REJECTED_REQUEST,
+    NGX_HTTP_ORDER_EDIT_C_RATE_LIMITED,
+    NGX_HTTP_ORDER_EDIT_C_IGNORED,
+    NGX_HTTP_ORDER_EDIT_C_QUEUE_FULL,
+    NGX_HTTP_ORDER_EDIT_C_LEASED,
+    NGX_HTTP_ORDER_EDIT_C_ACKED,
+    NGX_HTTP_ORDER_EDIT_C_REQUEUED,
+    NGX_HTTP_ORDER_EDIT_C_LEASE_RECLAIMED,
+    NGX_HTTP_ORDER_EDIT_C_LAST
+} ngx_http_order_edit_counter_e;
+
+
+typedef struct {
+    ngx_str_node_t                 sn;          /* key: crc32 of the name */
+    ngx_queue_t                    all;         /* sh->shops, oldest first */
+
+    ngx_queue_t                    pending;     /* items, FIFO by id */
+    ngx_queue_t                    leased;      /* items out for delivery */
+    ngx_uint_t                     depth;       /* pending + leased */
+    ngx_uint_t                     nleased;
+
+    /* the limiter, shaped as limit_req: excess in 1/1000 requests */
+    ngx_msec_t                     last;
+    ngx_uint_t                     excess;
+
+    uint64_t                       counters[NGX_HTTP_ORDER_EDIT_C_LAST];
+
+    u_char                         name[1];
+} ngx_http_order_edit_shop_t;
+
+
+typedef struct {
+    uint32_t                       magic;
+    uint32_t                       layout;
+
+    ngx_rbtree_t                   shops_rbtree;
+    ngx_rbtree_node_t              shops_sentinel;
+    ngx_queue_t                    shops;
+    ngx_uint_t                     nshops;
+
+    ngx_rbtree_t                   dedup_rbtree;
+    ngx_rbtree_node_t              dedup_sentinel;
+    ngx_queue_t                    dedup_lru;   /* oldest at the tail */
+    ngx_uint_t                     ndedup;
+    uint64_t                       dedup_evicted;
+
+    uint64_t                       next_id;
+    uint64_t                       next_token;
+    ngx_uint_t                     nitems;
+    size_t                         item_bytes;
+
+    /* where lease() resumes its round-robin walk over the shops */
+    ngx_queue_t                   *rr;
+
+    /*
+     * Outcomes with no shop node to count them on: unknown shops, bad
+     * headers, and shops of the default store until their signature is
+     * verified (an unverified name must not allocate shared memory).
+     */
+    uint64_t                       unattributed[NGX_HTTP_ORDER_EDIT_C_LAST];
+    uint64_t                       unknown_shop;
+
+    time_t                         created;
+    ngx_uint_t                     reloads;
+} ngx_http_order_edit_shctx_t;
+
+
+struct ngx_http_order_edit_zone_s {
+    ngx_str_t                      name;
+    size_t                         size;
+    time_t                         dedup_ttl;
+    ngx_shm_zone_t                *shm_zone;
+    ngx_slab_pool_t               *shpool;
+    ngx_http_order_edit_shctx_t   *sh;
+};
+
+
+char *ngx_http_order_edit_zone(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+
+/* the zone must be locked by the caller for the functions below */
+ngx_http_order_edit_shop_t *ngx_http_order_edit_shop_lookup(
+    ngx_http_order_edit_zone_t *zone, ngx_str_t *name, ngx_uint_t create);
+size_t ngx_http_order_edit_zone_used(ngx_http_order_edit_zone_t *zone);
+uint64_t ngx_http_order_edit_now_ms(void);
+
+
+#endif /* _NGX_HTTP_ORDER_EDIT_SHM_H_INCLUDED_ */

@@ -1,0 +1,457 @@
+
+/*
+ * Copyright (C) the ngx_order_edit_module authors.
+ */
+
+
+#include <jansson.h>
+
+#include "ngx_http_order_edit_status.h"
+#include "ngx_http_order_edit_shm.h"
+#include "ngx_http_order_edit_queue.h"
+#include "ngx_http_order_edit_ingest.h"
+
+
+/* what the status page shows of one shop, copied out under the lock */
+typedef struct {
+    ngx_str_t                      name;
+    ngx_str_t                      store;
+    uint64_t                       counters[NGX_HTTP_ORDER_EDIT_C_LAST];
+    ngx_uint_t                     depth;
+    ngx_uint_t                     leased;
+    uint64_t                       oldest_ms;
+} ngx_http_order_edit_shop_stat_t;
+
+
+typedef struct {
+    ngx_str_t                      zone;
+    size_t                         total;
+    size_t                         used;
+    time_t                         created;
+    ngx_uint_t                     reloads;
+    ngx_uint_t                     items;
+    size_t                         item_bytes;
+    ngx_uint_t                     dedup;
+    uint64_t                       dedup_evicted;
+    uint64_t                       unknown_shop;
+    uint64_t                       unattributed[NGX_HTTP_ORDER_EDIT_C_LAST];
+    ngx_array_t                    shops;   /* of shop_stat_t */
+} ngx_http_order_edit_stat_t;
+
+
+static ngx_int_t ngx_http_order_edit_snapshot(ngx_http_request_t *r,
+    ngx_http_order_edit_zone_t *zone, ngx_http_order_edit_stat_t *st);
+static ngx_int_t ngx_http_order_edit_status_json(ngx_http_request_t *r,
+    ngx_http_order_edit_stat_t *st);
+static ngx_int_t ngx_http_order_edit_status_prometheus(ngx_http_request_t *r,
+    ngx_http_order_edit_stat_t *st);
+
+
+static const char  *ngx_http_order_edit_counter_names[] = {
+    "received",
+    "queued",
+    "duplicate",
+    "rejected_signature",
+    "rejected_request",
+    "rate_limited",
+    "ignored",
+    "queue_full",
+    "leased",
+    "acked",
+    "requeued",
+    "lease_reclaimed"
+};
+
+
+/* the outcomes of ingest, as the Prometheus "outcome" label */
+#define NGX_HTTP_ORDER_EDIT_OUTCOMES  NGX_HTTP_ORDER_EDIT_C_LEASED
+
+
+ngx_int_t
+ngx_http_order_edit_status_handler(ngx_http_request_t *r)
+{
+    ngx_int_t                        rc;
+    ngx_str_t                        format;
+    ngx_http_order_edit_stat_t       st;
+    ngx_http_order_edit_loc_conf_t  *olcf;
+
+    if (!(r->method & (NGX_HTTP_GET|NGX_HTTP_HEAD))) {
+        if (ngx_http_order_edit_allow(r, "GET, HEAD") != NGX_OK) {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+
+        rc = ngx_http_discard_request_body(r);
+        if (rc != NGX_OK) {
+            return rc;
+        }
+
+        return ngx_http_order_edit_send_error(r, NGX_HTTP_NOT_ALLOWED,
+                   "method_not_allowed", "use GET", 0);
+    }
+
+    rc = ngx_http_discard_request_body(r);
+    if (rc != NGX_OK) {
+        return rc;
+    }
+
+    olcf = ngx_http_get_module_loc_conf(r, ngx_http_order_edit_module);
+
+    if (ngx_http_order_edit_snapshot(r, olcf->shm_zone->data, &st)
+        != NGX_OK)
+    {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    if (ngx_http_arg(r, (u_char *) "format", 6, &format) == NGX_OK) {
+
+        if (format.len == 10
+            && ngx_strncmp(format.data, "prometheus", 10) == 0)
+        {
+            return ngx_http_order_edit_status_prometheus(r, &st);
+        }
+
+        if (!(format.len == 4 && ngx_strncmp(format.data, "json", 4) == 0)) {
+            return ngx_http_order_edit_send_error(r, NGX_HTTP_BAD_REQUEST,
+                       "invalid_format", "format is json or prometheus", 0);
+        }
+    }
+
+    return ngx_http_order_edit_status_json(r, &st);
+}
+
+
+static ngx_int_t
+ngx_http_order_edit_snapshot(ngx_http_request_t *r,
+    ngx_http_order_edit_zone_t *zone, ngx_http_order_edit_stat_t *st)
+{
+    u_char                            *p;
+    uint64_t                           now;
+    ngx_uint_t                         i;
+    ngx_queue_t                       *q;
+    ngx_http_order_edit_shop_t        *shop;
+    ngx_http_order_edit_shctx_t       *sh;
+    ngx_http_order_edit_main_conf_t   *omcf;
+    ngx_http_order_edit_shop_stat_t   *ss;
+    ngx_http_order_edit_store_conf_t  *store;
+
+    sh = zone->sh;
+    now = ngx_http_order_edit_now_ms();
+
+    st->zone = zone->name;
+    st->total = zone->shm_zone->shm.size;
+
+    /* sized under the lock below; an estimate is enough to start */
+    if (ngx_array_init(&st->shops, r->pool, 8,
+                       sizeof(ngx_http_order_edit_shop_stat_t))
+        != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    ngx_shmtx_lock(&zone->shpool->mutex);
+
+    st->used = ngx_http_order_edit_zone_used(zone);
+    st->created = sh->created;
+    st->reloads = sh->reloads;
+    st->items = sh->nitems;
+    st->item_bytes = sh->item_bytes;
+    st->dedup = sh->ndedup;
+    st->dedup_evicted = sh->dedup_evicted;
+    st->unknown_shop = sh->unknown_shop;
+    ngx_memcpy(st->unattributed, sh->unattributed,
+               sizeof(st->unattributed));
+
+    for (q = ngx_queue_head(&sh->shops);
+         q != ngx_queue_sentinel(&sh->shops);
+         q = ngx_queue_next(q))
+    {
+        shop = ngx_queue_data(q, ngx_http_order_edit_shop_t, all);
+
+        ss = ngx_array_push(&st->shops);
+        p = ngx_pnalloc(r->pool, shop->sn.str.len);
+
+        if (ss == NULL || p == NULL) {
+            ngx_shmtx_unlock(&zone->shpool->mutex);
+            return NGX_ERROR;
+        }
+
+        ss->name.data = p;
+        ss->name.len = shop->sn.str.len;
+        ngx_memcpy(p, shop->name, shop->sn.str.len);
+
+        ngx_memcpy(ss->counters, shop->counters, sizeof(ss->counters));
+        ss->depth = shop->depth;
+        ss->leased = shop->nleased;
+        ss->oldest_ms = ngx_http_order_edit_queue_oldest_ms_locked(shop, now);
+    }
+
+    ngx_shmtx_unlock(&zone->shpool->mutex);
+
+    omcf = ngx_http_get_module_main_conf(r, ngx_http_order_edit_module);
+
+    ss = st->shops.elts;
+
+    for (i = 0; i < st->shops.nelts; i++) {
+
+        /* a shop whose block left the configuration keeps its history */
+        store = ngx_http_order_edit_find_store(omcf, &ss[i].name);
+
+        if (store == NULL) {
+            ngx_str_null(&ss[i].store);
+
+        } else {
+            ss[i].store = store->name;
+        }
+    }
+
+    return NGX_OK;
+}
+
+
+static json_t *
+ngx_http_order_edit_json_str(ngx_str_t *s)
+{
+    return json_stringn((const char *) s->data, s->len);
+}
+
+
+static ngx_int_t
+ngx_http_order_edit_status_json(ngx_http_request_t *r,
+    ngx_http_order_edit_stat_t *st)
+{
+    char                             *text;
+    u_char                           *body;
+    size_t                            len;
+    json_t                           *root, *zone, *shops, *shop, *un;
+    ngx_uint_t                        i, k;
+    ngx_http_order_edit_shop_stat_t  *ss;
+
+    static ngx_str_t  type = ngx_string("application/json");
+
+    root = json_object();
+    if (root == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    zone = json_object();
+    shops = json_object();
+    un = json_object();
+
+    /* set_new() takes each part over, even a NULL one on failure */
+    if (json_object_set_new(root, "version",
+                            json_string(NGX_HTTP_ORDER_EDIT_VERSION))
+        || json_object_set_new(root, "zone", zone)
+        || json_object_set_new(root, "stores", shops)
+        || json_object_set_new(root, "unattributed", un))
+    {
+        goto failed;
+    }
+
+    json_object_set_new(zone, "name", ngx_http_order_edit_json_str(&st->zone));
+    json_object_set_new(zone, "total_bytes", json_integer(st->total));
+    json_object_set_new(zone, "used_bytes", json_integer(st->used));
+    json_object_set_new(zone, "queued_items", json_integer(st->items));
+    json_object_set_new(zone, "queued_bytes", json_integer(st->item_bytes));
+    json_object_set_new(zone, "dedup_ids", json_integer(st->dedup));
+    json_object_set_new(zone, "dedup_evicted",
+                        json_integer(st->dedup_evicted));
+    json_object_set_new(zone, "created", json_integer(st->created));
+    json_object_set_new(zone, "reloads", json_integer(st->reloads));
+
+    ss = st->shops.elts;
+
+    for (i = 0; i < st->shops.nelts; i++) {
+        shop = json_object();
+        if (shop == NULL) {
+            goto failed;
+        }
+
+        json_object_set_new(shop, "store", ss[i].store.len
+                            ? ngx_http_order_edit_json_str(&ss[i].store)
+                            : json_null());
+
+        for (k = 0; k < NGX_HTTP_ORDER_EDIT_C_LAST; k++) {
+            json_object_set_new(shop, ngx_http_order_edit_counter_names[k],
+                                json_integer(ss[i].counters[k]));
+        }
+
+        json_object_set_new(shop, "queue_depth", json_integer(ss[i].depth));
+        json_object_set_new(shop, "in_flight", json_integer(ss[i].leased));
+        json_object_set_new(shop, "oldest_age_ms",
+                            json_integer(ss[i].oldest_ms));
+
+        /* names are validated as [a-z0-9.-]: never empty, never odd */
+        if (json_object_setn_new(shops, (const char *) ss[i].name.data,
+                                 ss[i].name.len, shop)
+            != 0)
+        {
+            goto failed;
+        }
+    }
+
+    for (k = 0; k < NGX_HTTP_ORDER_EDIT_OUTCOMES; k++) {
+        json_object_set_new(un, ngx_http_order_edit_counter_names[k],
+                            json_integer(st->unattributed[k]));
+    }
+
+    json_object_set_new(un, "unknown_shop", json_integer(st->unknown_shop));
+
+    text = json_dumps(root, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+    json_decref(root);
+    root = NULL;
+
+    if (text == NULL) {
+        goto failed;
+    }
+
+    len = ngx_strlen(text);
+
+    body = ngx_pnalloc(r->pool, len + 1);
+    if (body == NULL) {
+        free(text);
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    ngx_memcpy(body, text, len);
+    body[len++] = '\n';
+    free(text);
+
+    return ngx_http_order_edit_send(r, NGX_HTTP_OK, &type, body, len, 0);
+
+failed:
+
+    json_decref(root);
+
+    return NGX_HTTP_INTERNAL_SERVER_ERROR;
+}
+
+
+/* the text exposition format, version 0.0.4 */
+
+static ngx_int_t
+ngx_http_order_edit_status_prometheus(ngx_http_request_t *r,
+    ngx_http_order_edit_stat_t *st)
+{
+    u_char                           *body, *p;
+    size_t                            len;
+    ngx_uint_t                        i, k;
+    ngx_str_t                         unattr, store;
+    ngx_http_order_edit_shop_stat_t  *ss;
+
+    static ngx_str_t  type = ngx_string("text/plain; version=0.0.4");
+
+    ngx_str_set(&unattr, "");
+
+    ss = st->shops.elts;
+
+    /* every line is bounded: labels are a zone and two validated names */
+    len = 4096 + (st->shops.nelts + 1)
+                 * (NGX_HTTP_ORDER_EDIT_C_LAST + 4)
+                 * (160 + st->zone.len + 2 * NGX_HTTP_ORDER_EDIT_MAX_SHOP_LEN);
+
+    body = ngx_pnalloc(r->pool, len);
+    if (body == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    p = body;
+
+    p = ngx_sprintf(p,
+            "# HELP order_edit_webhooks_total Webhooks by shop and outcome; "
+            "outcome=\"received\" counts every request.\n"
+            "# TYPE order_edit_webhooks_total counter\n");
+
+    for (i = 0; i < st->shops.nelts; i++) {
+        store = ss[i].store;
+
+        for (k = 0; k < NGX_HTTP_ORDER_EDIT_OUTCOMES; k++) {
+            p = ngx_sprintf(p, "order_edit_webhooks_total{zone=\"%V\","
+                            "shop=\"%V\",store=\"%V\",outcome=\"%s\"} %uL\n",
+                            &st->zone, &ss[i].name, &store,
+                            ngx_http_order_edit_counter_names[k],
+                            ss[i].counters[k]);
+        }
+    }
+
+    for (k = 0; k < NGX_HTTP_ORDER_EDIT_OUTCOMES; k++) {
+        p = ngx_sprintf(p, "order_edit_webhooks_total{zone=\"%V\","
+                        "shop=\"%V\",store=\"%V\",outcome=\"%s\"} %uL\n",
+                        &st->zone, &unattr, &unattr,
+                        ngx_http_order_edit_counter_names[k],
+                        st->unattributed[k]);
+    }
+
+    p = ngx_sprintf(p,
+            "# HELP order_edit_queue_events_total Queue operations by the "
+            "dispatcher.\n"
+            "# TYPE order_edit_queue_events_total counter\n");
+
+    for (i = 0; i < st->shops.nelts; i++) {
+        for (k = NGX_HTTP_ORDER_EDIT_OUTCOMES;
+             k < NGX_HTTP_ORDER_EDIT_C_LAST;
+             k++)
+        {
+            p = ngx_sprintf(p, "order_edit_queue_events_total{zone=\"%V\","
+                            "shop=\"%V\",event=\"%s\"} %uL\n",
+                            &st->zone, &ss[i].name,
+                            ngx_http_order_edit_counter_names[k],
+                            ss[i].counters[k]);
+        }
+    }
+
+    p = ngx_sprintf(p,
+            "# HELP order_edit_queue_depth Webhooks queued, in flight "
+            "included.\n"
+            "# TYPE order_edit_queue_depth gauge\n");
+
+    for (i = 0; i < st->shops.nelts; i++) {
+        p = ngx_sprintf(p, "order_edit_queue_depth{zone=\"%V\",shop=\"%V\"}"
+                        " %ui\n", &st->zone, &ss[i].name, ss[i].depth);
+    }
+
+    p = ngx_sprintf(p,
+            "# HELP order_edit_queue_in_flight Webhooks leased for "
+            "delivery.\n"
+            "# TYPE order_edit_queue_in_flight gauge\n");
+
+    for (i = 0; i < st->shops.nelts; i++) {
+        p = ngx_sprintf(p, "order_edit_queue_in_flight{zone=\"%V\","
+                        "shop=\"%V\"} %ui\n",
+                        &st->zone, &ss[i].name, ss[i].leased);
+    }
+
+    p = ngx_sprintf(p,
+            "# HELP order_edit_queue_oldest_age_seconds Age of the oldest "
+            "queued webhook.\n"
+            "# TYPE order_edit_queue_oldest_age_seconds gauge\n");
+
+    for (i = 0; i < st->shops.nelts; i++) {
+        p = ngx_sprintf(p, "order_edit_queue_oldest_age_seconds{zone=\"%V\","
+                        "shop=\"%V\"} %uL.%03uL\n",
+                        &st->zone, &ss[i].name,
+                        ss[i].oldest_ms / 1000, ss[i].oldest_ms % 1000);
+    }
+
+    p = ngx_sprintf(p,
+            "# HELP order_edit_unknown_shop_total Webhooks for shops with "
+            "no store block.\n"
+            "# TYPE order_edit_unknown_shop_total counter\n"
+            "order_edit_unknown_shop_total{zone=\"%V\"} %uL\n"
+            "# HELP order_edit_zone_bytes Shared memory zone size and use.\n"
+            "# TYPE order_edit_zone_bytes gauge\n"
+            "order_edit_zone_bytes{zone=\"%V\",kind=\"total\"} %uz\n"
+            "order_edit_zone_bytes{zone=\"%V\",kind=\"used\"} %uz\n"
+            "# HELP order_edit_dedup_ids Webhook ids remembered.\n"
+            "# TYPE order_edit_dedup_ids gauge\n"
+            "order_edit_dedup_ids{zone=\"%V\"} %ui\n"
+            "# HELP order_edit_dedup_evicted_total Ids forgotten early for "
+            "lack of memory.\n"
+            "# TYPE order_edit_dedup_evicted_total counter\n"
+            "order_edit_dedup_evicted_total{zone=\"%V\"} %uL\n",
+            &st->zone, st->unknown_shop,
+            &st->zone, st->total, &st->zone, st->used,
+            &st->zone, st->dedup, &st->zone, st->dedup_evicted);
+
+    return ngx_http_order_edit_send(r, NGX_HTTP_OK, &type, body, p - body,
+                                    0);
+}
