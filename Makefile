@@ -81,7 +81,7 @@ PROVE_LIB := $(shell perl -MTest::Nginx::Socket -e1 2>/dev/null || \
 
 test-nginx: $(MODULE_SO)
 	TEST_NGINX_BINARY=$(NGINX_BIN) \
-	TEST_NGINX_MODULE=$(CURDIR)/$(MODULE_SO) \
+	TEST_NGINX_LOAD_MODULES=$(CURDIR)/$(MODULE_SO) \
 	TEST_NGINX_TOP=$(CURDIR) \
 	    prove $(PROVE_LIB) -r t/
 

@@ -397,31 +397,30 @@ ngx_http_order_edit_enqueue(ngx_http_request_t *r,
                                         out, p - out, 0);
     }
 
-    /* allocate everything first: nothing is linked unless all of it fits */
+    /*
+     * Allocate everything first: nothing is linked unless all of it fits.
+     * Only an id that does not fit makes room by forgetting the oldest
+     * ids; a webhook that does not fit is refused, because small freed
+     * ids seldom add up to the whole pages a payload needs.
+     */
 
-    dd = NULL;
     item = NULL;
 
-    for (round = 0; round <= NGX_HTTP_ORDER_EDIT_EVICT_ROUNDS; round++) {
+    for (round = 0; /* void */ ; round++) {
 
-        if (dd == NULL) {
-            dd = ngx_http_order_edit_dedup_alloc(zone, &key);
-        }
+        dd = ngx_http_order_edit_dedup_alloc(zone, &key);
 
-        if (dd != NULL && item == NULL) {
-            item = ngx_http_order_edit_queue_alloc_locked(zone, &msg);
-        }
-
-        if (item != NULL) {
-            break;
-        }
-
-        if (ngx_http_order_edit_dedup_evict(zone,
-                                            NGX_HTTP_ORDER_EDIT_EVICT_BATCH)
-            == 0)
+        if (dd != NULL || round == NGX_HTTP_ORDER_EDIT_EVICT_ROUNDS
+            || ngx_http_order_edit_dedup_evict(zone,
+                                             NGX_HTTP_ORDER_EDIT_EVICT_BATCH)
+               == 0)
         {
             break;
         }
+    }
+
+    if (dd != NULL) {
+        item = ngx_http_order_edit_queue_alloc_locked(zone, &msg);
     }
 
     if (item == NULL) {

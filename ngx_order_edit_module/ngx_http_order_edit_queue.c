@@ -63,7 +63,8 @@ ngx_http_order_edit_queue_alloc_locked(ngx_http_order_edit_zone_t *zone,
     p = ngx_cpymem(p, msg->triggered_at.data, msg->triggered_at.len);
     ngx_memcpy(p, msg->body.data, msg->body.len);
 
-    zone->sh->item_bytes += size;
+    /* webhook bytes, not slab bytes: those show in the zone's use */
+    zone->sh->item_bytes += size - offsetof(ngx_http_order_edit_item_t, data);
 
     return item;
 }
@@ -506,7 +507,7 @@ ngx_http_order_edit_queue_free(ngx_http_order_edit_zone_t *zone,
     ngx_uint_t  i;
     size_t      size;
 
-    size = offsetof(ngx_http_order_edit_item_t, data) + item->body_len;
+    size = item->body_len;
 
     for (i = 0; i < 5; i++) {
         size += item->len[i];
