@@ -309,8 +309,8 @@ ngx_http_order_edit_postconfiguration(ngx_conf_t *cf)
 
         if (omcf->stores.nelts == 0) {
             ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
-                          "order_edit_webhook in %V:%ui needs at least one "
-                          "order_edit_store block", &ref[i].file,
+                          "order_edit_webhook needs at least one "
+                          "order_edit_store block in %V:%ui", &ref[i].file,
                           ref[i].line);
             return NGX_ERROR;
         }
@@ -512,6 +512,7 @@ ngx_http_order_edit_store_directive(ngx_conf_t *cf, ngx_command_t *dummy,
 {
     ngx_http_order_edit_store_conf_t  *store = conf;
 
+    char                             *rv;
     ngx_str_t                        *value;
     ngx_uint_t                        n;
     ngx_http_order_edit_store_cmd_t  *c;
@@ -535,7 +536,17 @@ ngx_http_order_edit_store_directive(ngx_conf_t *cf, ngx_command_t *dummy,
             return NGX_CONF_ERROR;
         }
 
-        return c->set(cf, store);
+        rv = c->set(cf, store);
+
+        if (rv != NGX_CONF_OK && rv != NGX_CONF_ERROR) {
+            /* nginx prints a handler's message bare: name the directive */
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "\"%V\" directive %s in order_edit_store "
+                               "\"%V\"", &value[0], rv, &store->name);
+            return NGX_CONF_ERROR;
+        }
+
+        return rv;
     }
 
     ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,

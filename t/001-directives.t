@@ -1,0 +1,370 @@
+# vim:set ft= ts=4 sw=4 et fdm=marker:
+#
+# Every directive error stops nginx at start (as at nginx -t), with the
+# file and line of the mistake.
+
+use lib 't/lib';
+use Test::Nginx::Socket 'no_plan';
+
+repeat_each(1);
+no_shuffle();
+no_long_string();
+
+run_tests();
+
+__DATA__
+
+=== TEST 1: a complete configuration starts and answers
+--- http_config
+    order_edit_zone edits:1m dedup_ttl=2d;
+    order_edit_store acme.myshopify.com {
+        secret_file ../html/acme.secret;
+        rate 10r/s burst=20;
+        max_body 512k;
+        topics orders/updated orders/edited orders/cancelled refunds/create;
+    }
+    order_edit_store default { secret "public app secret"; rate 600r/m; }
+    order_edit_log_level notice;
+--- config
+    location = /wh { order_edit_webhook edits; }
+    location = /status { order_edit_status edits; }
+--- user_files
+>>> acme.secret
+s3cr3t
+--- request
+GET /status
+--- error_code: 200
+--- response_body_like: "total_bytes": 1048576,
+--- no_error_log
+[emerg]
+[error]
+[warn]
+
+
+
+=== TEST 2: a zone without a size is refused at start
+--- http_config
+    order_edit_zone edits;
+--- config
+--- must_die
+--- error_log eval
+qr{\[emerg\] .*invalid zone "edits", expected name:size.* in \S+nginx\.conf:\d+$}
+
+
+
+=== TEST 3: a zone size that is not a size is refused at start
+--- http_config
+    order_edit_zone edits:lots;
+--- config
+--- must_die
+--- error_log eval
+qr{\[emerg\] .*invalid zone size "edits:lots".* in \S+nginx\.conf:\d+$}
+
+
+
+=== TEST 4: a zone below the minimum is refused at start
+--- http_config
+    order_edit_zone edits:8k;
+--- config
+--- must_die
+--- error_log eval
+qr{\[emerg\] .*zone "edits:8k" is too small, the minimum is 64k.* in \S+nginx\.conf:\d+$}
+
+
+
+=== TEST 5: a bad dedup_ttl is refused at start
+--- http_config
+    order_edit_zone edits:1m dedup_ttl=forever;
+--- config
+--- must_die
+--- error_log eval
+qr{\[emerg\] .*invalid dedup_ttl "dedup_ttl=forever".* in \S+nginx\.conf:\d+$}
+
+
+
+=== TEST 6: an unknown zone parameter is refused at start
+--- http_config
+    order_edit_zone edits:1m size=2m;
+--- config
+--- must_die
+--- error_log eval
+qr{\[emerg\] .*invalid parameter "size=2m".* in \S+nginx\.conf:\d+$}
+
+
+
+=== TEST 7: a zone declared twice is refused at start
+--- http_config
+    order_edit_zone edits:1m;
+    order_edit_zone edits:1m;
+--- config
+--- must_die
+--- error_log eval
+qr{\[emerg\] .*duplicate order_edit_zone "edits".* in \S+nginx\.conf:\d+$}
+
+
+
+=== TEST 8: a store that is not a shop domain is refused at start
+--- http_config
+    order_edit_store acme_shop! { secret x; }
+--- config
+--- must_die
+--- error_log eval
+qr{\[emerg\] .*invalid shop domain "acme_shop!" in order_edit_store.* in \S+nginx\.conf:\d+$}
+
+
+
+=== TEST 9: a store declared twice is refused at start
+--- http_config
+    order_edit_store acme.myshopify.com { secret x; }
+    order_edit_store ACME.myshopify.com { secret y; }
+--- config
+--- must_die
+--- error_log eval
+qr{\[emerg\] .*duplicate order_edit_store "acme.myshopify.com", the first is in .*nginx.conf:\d+.* in \S+nginx\.conf:\d+$}
+
+
+
+=== TEST 10: a store without a secret is refused at start
+--- http_config
+    order_edit_store acme.myshopify.com { rate 1r/s; }
+--- config
+--- must_die
+--- error_log eval
+qr{\[emerg\] .*order_edit_store "acme.myshopify.com" has no "secret" or "secret_file".* in \S+nginx\.conf:\d+$}
+
+
+
+=== TEST 11: an unknown directive in a store is refused at start
+--- http_config
+    order_edit_store acme.myshopify.com { secret x; sekret y; }
+--- config
+--- must_die
+--- error_log eval
+qr{\[emerg\] .*unknown directive "sekret" in order_edit_store "acme.myshopify.com".* in \S+nginx\.conf:\d+$}
+
+
+
+=== TEST 12: a store directive with too many arguments is refused at start
+--- http_config
+    order_edit_store acme.myshopify.com { secret x y; }
+--- config
+--- must_die
+--- error_log eval
+qr{\[emerg\] .*invalid number of arguments in "secret" directive of order_edit_store "acme.myshopify.com".* in \S+nginx\.conf:\d+$}
+
+
+
+=== TEST 13: a missing secret_file is refused at start
+--- http_config
+    order_edit_store acme.myshopify.com { secret_file ../html/nope.secret; }
+--- config
+--- must_die
+--- error_log eval
+qr{\[emerg\] .*open\(\) ".*nope.secret" failed \(2: No such file or directory\).* in \S+nginx\.conf:\d+$}
+
+
+
+=== TEST 14: an empty secret_file is refused at start
+--- http_config
+    order_edit_store acme.myshopify.com { secret_file ../html/empty.secret; }
+--- config
+--- user_files
+>>> empty.secret
+
+
+--- must_die
+--- error_log eval
+qr{\[emerg\] .*secret_file ".*empty.secret" holds no secret.* in \S+nginx\.conf:\d+$}
+
+
+
+=== TEST 15: a secret_file with three secrets is refused at start
+--- http_config
+    order_edit_store acme.myshopify.com { secret_file ../html/three.secret; }
+--- config
+--- user_files
+>>> three.secret
+one
+two
+three
+--- must_die
+--- error_log eval
+qr{\[emerg\] .*secret_file ".*three.secret" holds more than two secrets.* in \S+nginx\.conf:\d+$}
+
+
+
+=== TEST 16: secret mixed with secret_file is refused at start
+--- http_config
+    order_edit_store acme.myshopify.com { secret_file ../html/one.secret; secret x; }
+--- config
+--- user_files
+>>> one.secret
+one
+--- must_die
+--- error_log eval
+qr{\[emerg\] .*"secret" and "secret_file" cannot be mixed in order_edit_store "acme.myshopify.com".* in \S+nginx\.conf:\d+$}
+
+
+
+=== TEST 17: three inline secrets is refused at start
+--- http_config
+    order_edit_store acme.myshopify.com { secret a; secret b; secret c; }
+--- config
+--- must_die
+--- error_log eval
+qr{\[emerg\] .*order_edit_store "acme.myshopify.com" has more than two secrets.* in \S+nginx\.conf:\d+$}
+
+
+
+=== TEST 18: an empty inline secret is refused at start
+--- http_config
+    order_edit_store acme.myshopify.com { secret ""; }
+--- config
+--- must_die
+--- error_log eval
+qr{\[emerg\] .*empty secret in order_edit_store "acme.myshopify.com".* in \S+nginx\.conf:\d+$}
+
+
+
+=== TEST 19: a rate per hour is refused at start
+--- http_config
+    order_edit_store acme.myshopify.com { secret x; rate 10r/h; }
+--- config
+--- must_die
+--- error_log eval
+qr{\[emerg\] .*invalid rate "10r/h", expected <n>r/s or <n>r/m.* in \S+nginx\.conf:\d+$}
+
+
+
+=== TEST 20: a zero rate is refused at start
+--- http_config
+    order_edit_store acme.myshopify.com { secret x; rate 0r/s; }
+--- config
+--- must_die
+--- error_log eval
+qr{\[emerg\] .*invalid rate "0r/s".* in \S+nginx\.conf:\d+$}
+
+
+
+=== TEST 21: a bad burst is refused at start
+--- http_config
+    order_edit_store acme.myshopify.com { secret x; rate 1r/s burst=many; }
+--- config
+--- must_die
+--- error_log eval
+qr{\[emerg\] .*invalid burst value "burst=many".* in \S+nginx\.conf:\d+$}
+
+
+
+=== TEST 22: a rate given twice is refused at start
+--- http_config
+    order_edit_store acme.myshopify.com { secret x; rate 1r/s; rate 2r/s; }
+--- config
+--- must_die
+--- error_log eval
+qr{\[emerg\] .*"rate" directive is duplicate in order_edit_store "acme.myshopify.com".* in \S+nginx\.conf:\d+$}
+
+
+
+=== TEST 23: a zero max_body is refused at start
+--- http_config
+    order_edit_store acme.myshopify.com { secret x; max_body 0; }
+--- config
+--- must_die
+--- error_log eval
+qr{\[emerg\] .*invalid max_body "0", expected a size from 1 to 64m.* in \S+nginx\.conf:\d+$}
+
+
+
+=== TEST 24: a max_body over 64m is refused at start
+--- http_config
+    order_edit_store acme.myshopify.com { secret x; max_body 65m; }
+--- config
+--- must_die
+--- error_log eval
+qr{\[emerg\] .*invalid max_body "65m", expected a size from 1 to 64m.* in \S+nginx\.conf:\d+$}
+
+
+
+=== TEST 25: a topic without a slash is refused at start
+--- http_config
+    order_edit_store acme.myshopify.com { secret x; topics orders; }
+--- config
+--- must_die
+--- error_log eval
+qr{\[emerg\] .*invalid topic "orders", expected a Shopify topic like orders/updated.* in \S+nginx\.conf:\d+$}
+
+
+
+=== TEST 26: a topic given twice is refused at start
+--- http_config
+    order_edit_store acme.myshopify.com { secret x; topics orders/updated orders/updated; }
+--- config
+--- must_die
+--- error_log eval
+qr{\[emerg\] .*duplicate topic "orders/updated".* in \S+nginx\.conf:\d+$}
+
+
+
+=== TEST 27: a store inside a server block is refused at start
+--- config
+    order_edit_store acme.myshopify.com { secret x; }
+--- must_die
+--- error_log eval
+qr{\[emerg\] .*"order_edit_store" directive is not allowed here.* in \S+nginx\.conf:\d+$}
+
+
+
+=== TEST 28: a webhook location with an undeclared zone is refused at start
+--- http_config
+    order_edit_store acme.myshopify.com { secret x; }
+--- config
+    location = /wh { order_edit_webhook nope; }
+--- must_die
+--- error_log eval
+qr{\[emerg\] .*unknown order_edit_zone "nope" in \S+nginx\.conf:\d+$}
+
+
+
+=== TEST 29: a webhook location with no store at all is refused at start
+--- http_config
+    order_edit_zone edits:1m;
+--- config
+    location = /wh { order_edit_webhook edits; }
+--- must_die
+--- error_log eval
+qr{\[emerg\] .*order_edit_webhook needs at least one order_edit_store block in \S+nginx\.conf:\d+$}
+
+
+
+=== TEST 30: webhook and status in one location is refused at start
+--- http_config
+    order_edit_zone edits:1m;
+    order_edit_store acme.myshopify.com { secret x; }
+--- config
+    location = /wh { order_edit_webhook edits; order_edit_status edits; }
+--- must_die
+--- error_log eval
+qr{\[emerg\] .*a location takes one of order_edit_webhook and order_edit_status, once.* in \S+nginx\.conf:\d+$}
+
+
+
+=== TEST 31: an unknown log level is refused at start
+--- http_config
+    order_edit_zone edits:1m;
+--- config
+    order_edit_log_level debug;
+--- must_die
+--- error_log eval
+qr{\[emerg\] .*invalid value "debug".* in \S+nginx\.conf:\d+$}
+
+
+
+=== TEST 32: order_edit_webhook without an argument is refused at start
+--- http_config
+    order_edit_zone edits:1m;
+--- config
+    location = /wh { order_edit_webhook; }
+--- must_die
+--- error_log eval
+qr{\[emerg\] .*invalid number of arguments in "order_edit_webhook" directive.* in \S+nginx\.conf:\d+$}
