@@ -1,0 +1,878 @@
+"""The record store: Sales Orders and Credit Memos, with NetSuite's rules.
+
+Everything here is pure data manipulation under the caller's lock; the HTTP
+layer (server.py) decides who may call what.  Money is Decimal from the wire
+to the wire (jsonutil parses JSON numbers as Decimal) and every amount is
+rounded half-up to the currency's minor unit, so 3 x 19.99 is exactly 59.97.
+
+A record is kept as:
+    fields  body fields, already validated and normalised (references as
+            {"id": ...}, numbers as Decimal)
+    lines   the item sublist, a list of dicts each with a unique, never
+            reused "line" number
+    meta    creation/modification times and write counts (admin API only)
+"""
+
+import copy
+import datetime
+import re
+from decimal import Decimal, ROUND_HALF_UP
+
+from .errors import NSError, not_found, user_error, invalid_content
+
+REST_PREFIX = "/services/rest/record/v1"
+
+ORDER_STATUS = {
+    "A": "Pending Approval",
+    "B": "Pending Fulfillment",
+    "C": "Cancelled",
+    "D": "Partially Fulfilled",
+    "E": "Pending Billing/Partially Fulfilled",
+    "F": "Pending Billing",
+    "G": "Billed",
+    "H": "Closed",
+}
+# The transaction "status" field NetSuite also returns, keyed by the same
+# letters (its ids are camelCase words, its refNames the same labels).
+ORDER_STATUS_IDS = {
+    "A": "pendingApproval", "B": "pendingFulfillment", "C": "cancelled",
+    "D": "partiallyFulfilled", "E": "pendingBillingPartFulfilled",
+    "F": "pendingBilling", "G": "fullyBilled", "H": "closed",
+}
+MEMO_STATUS = {"A": ("open", "Open"), "B": ("fullyApplied", "Fully Applied")}
+
+# SuiteQL's transaction.type values.
+SUITEQL_TYPE = {"salesOrder": "SalesOrd", "creditMemo": "CustCred"}
+
+# Field kinds: how a body value is validated and normalised.
+_COMMON_FIELDS = {
+    "externalId": "string", "tranId": "string", "tranDate": "date",
+    "entity": "ref", "memo": "string", "otherRefNum": "string",
+    "currency": "ref", "exchangeRate": "number", "subsidiary": "ref",
+    "location": "ref", "department": "ref", "class": "ref",
+    "salesRep": "ref", "email": "string", "customForm": "ref",
+    "shipMethod": "ref", "shippingCost": "money", "handlingCost": "money",
+    "shippingTax1Rate": "number", "shippingTaxCode": "ref",
+    "discountItem": "ref", "discountRate": "discount",
+    "shippingAddress": "address", "billingAddress": "address",
+    "toBeEmailed": "bool", "terms": "ref", "partner": "ref",
+    "leadSource": "ref", "promoCode": "ref",
+}
+BODY_FIELDS = {
+    "salesOrder": dict(_COMMON_FIELDS, orderStatus="status", shipDate="date",
+                       startDate="date", endDate="date",
+                       shipComplete="bool"),
+    "creditMemo": dict(_COMMON_FIELDS, createdFrom="ref"),
+}
+# Read-only fields: NetSuite computes them; sent in a body they are ignored
+# (and noted in the request log), never an error.
+READ_ONLY = {"id", "links", "refName", "subtotal", "taxTotal", "total",
+             "discountTotal", "status", "createdDate", "lastModifiedDate",
+             "shipAddress", "billAddress", "amountRemaining", "applied",
+             "unapplied", "amountPaid", "estGrossProfit"}
+LINE_FIELDS = {
+    "line": "int", "item": "ref", "quantity": "number", "rate": "number",
+    "amount": "money", "description": "string", "price": "ref",
+    "taxCode": "ref", "taxRate1": "number", "tax1Amt": "money",
+    "isClosed": "bool", "location": "ref", "department": "ref",
+    "class": "ref", "units": "ref", "itemType": "string",
+}
+LINE_READ_ONLY = {"links", "quantityFulfilled", "quantityBilled",
+                  "quantityCommitted", "grossAmt", "refName"}
+ADDRESS_FIELDS = {"addr1", "addr2", "addr3", "city", "state", "zip",
+                  "country", "addressee", "attention", "addrPhone",
+                  "override"}
+SUBLISTS = ("item",)
+SUBRECORDS = ("shippingAddress", "billingAddress")
+# Output order of body fields (the rest follow alphabetically).
+_OUTPUT_ORDER = ("externalId", "tranId", "tranDate", "entity", "createdFrom",
+                 "currency", "orderStatus", "status", "memo", "otherRefNum",
+                 "shipMethod", "shipAddress", "subtotal", "discountTotal",
+                 "taxTotal", "shippingCost", "handlingCost", "total",
+                 "createdDate", "lastModifiedDate")
+
+RATE_PLACES = Decimal("0.00000001")  # rates derived from amount/quantity
+
+
+def _is_number(v):
+    return isinstance(v, (int, Decimal)) and not isinstance(v, bool)
+
+
+def round_money(value, precision):
+    """Half-up to the currency's minor unit (NetSuite rounds half-up)."""
+    return Decimal(value).quantize(Decimal(1).scaleb(-precision),
+                                   rounding=ROUND_HALF_UP)
+
+
+def now_iso():
+    return datetime.datetime.now(datetime.timezone.utc) \
+        .strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+class Validation:
+    """What to do with unknown body properties, NetSuite's
+    X-NetSuite-PropertyNameValidation: Error (refuse), Warning or Ignore
+    (drop them; the drop is reported in ``dropped``)."""
+
+    def __init__(self, mode="Error"):
+        self.mode = mode
+        self.dropped = []
+
+    def unknown(self, name, path):
+        if self.mode == "Error":
+            raise NSError(400, "INVALID_CONTENT",
+                          'Invalid content in the request body. The '
+                          'property "%s" is not a field of this record.'
+                          % name, path=path)
+        self.dropped.append(path)
+
+
+class Record:
+    def __init__(self, rtype, rid):
+        self.type = rtype
+        self.id = rid
+        self.fields = {}
+        self.lines = []
+        self.next_line = 1
+        stamp = now_iso()
+        self.meta = {"created": stamp, "modified": stamp, "writes": 0,
+                     "version": 0}
+        self.totals = {}
+
+    @property
+    def external_id(self):
+        return self.fields.get("externalId")
+
+    def status_letter(self):
+        if self.type == "salesOrder":
+            return self.fields.get("orderStatus", {}).get("id", "B")
+        return self.fields.get("_memoStatus", "A")
+
+
+class Store:
+    """All records plus the reference data the checks need."""
+
+    def __init__(self, first_id=1001, currencies=None, items=None,
+                 default_currency="1", default_status="B"):
+        self.first_id = first_id
+        self.default_currency = default_currency
+        self.default_status = default_status
+        # currency internal id -> {"symbol", "precision"}
+        self.currencies = currencies or {"1": {"symbol": "USD",
+                                               "precision": 2}}
+        self.initial_items = items or []
+        self.reset()
+
+    def reset(self):
+        self.records = {"salesOrder": {}, "creditMemo": {}}
+        self.next_id = self.first_id
+        # Item catalogue: id -> {"id","externalId","itemId","basePrice"}.
+        # While it is empty every item id is accepted (and items referenced
+        # by externalId get ids allocated on first use).
+        self.items = {}
+        self.implicit_refs = {}
+        for item in self.initial_items:
+            self.add_item(item)
+
+    # ------------------------------------------------------------------
+    # reference data
+
+    def add_item(self, item):
+        if not isinstance(item, dict) or "id" not in item:
+            raise user_error("an item needs at least an id")
+        entry = {"id": str(item["id"])}
+        if item.get("externalId") is not None:
+            entry["externalId"] = str(item["externalId"])
+        entry["itemId"] = str(item.get("itemId") or item.get("name")
+                              or entry.get("externalId") or entry["id"])
+        if item.get("basePrice") is not None:
+            if not _is_number(item["basePrice"]):
+                raise user_error("basePrice must be a number")
+            entry["basePrice"] = Decimal(item["basePrice"])
+        self.items[entry["id"]] = entry
+        return entry
+
+    def precision_of(self, currency_ref):
+        cid = (currency_ref or {}).get("id", self.default_currency)
+        cur = self.currencies.get(cid)
+        return 2 if cur is None else int(cur["precision"])
+
+    def ref_name(self, field, ref):
+        rid = ref.get("id")
+        if field == "item" and rid in self.items:
+            return self.items[rid]["itemId"]
+        if field == "currency" and rid in self.currencies:
+            return self.currencies[rid]["symbol"]
+        if field == "createdFrom":
+            for rtype, recs in self.records.items():
+                if rid in recs:
+                    r = recs[rid]
+                    return r.fields.get("tranId", rid)
+        return ref.get("refName") or rid
+
+    def _resolve_ref(self, field, value, path):
+        """A reference must be an object with "id" or "externalId" (NetSuite
+        refuses a bare "123").  externalId references are resolved to an
+        internal id, through the item catalogue for items."""
+        if not isinstance(value, dict):
+            raise invalid_content('The property "%s" is a reference and must '
+                                  'be an object such as {"id": "123"}.'
+                                  % field, path=path)
+        if value.get("id") is not None:
+            rid = value["id"]
+            if not isinstance(rid, (str, int)) or isinstance(rid, bool) \
+                    or str(rid) == "":
+                raise invalid_content('The reference "%s" has an invalid id.'
+                                      % field, path=path + ".id")
+            rid = str(rid)
+            if field == "item" and self.items and rid not in self.items:
+                raise user_error("You have entered an Invalid Field Value %s "
+                                 "for the following field: item" % rid,
+                                 path=path)
+            if field == "currency" and rid not in self.currencies:
+                raise user_error("You have entered an Invalid Field Value %s "
+                                 "for the following field: currency" % rid,
+                                 path=path)
+            return {"id": rid}
+        ext = value.get("externalId")
+        if isinstance(ext, str) and ext:
+            if field == "item":
+                for item in self.items.values():
+                    if item.get("externalId") == ext:
+                        return {"id": item["id"]}
+                if self.items:
+                    raise user_error("You have entered an Invalid Field Value "
+                                     "%s for the following field: item"
+                                     % ext, path=path)
+            key = (field, ext)
+            if key not in self.implicit_refs:
+                self.implicit_refs[key] = str(900000 + len(self.implicit_refs))
+            return {"id": self.implicit_refs[key], "refName": ext}
+        raise invalid_content('The reference "%s" needs an "id" or an '
+                              '"externalId".' % field, path=path)
+
+    # ------------------------------------------------------------------
+    # lookup
+
+    def get(self, rtype, ref):
+        """``ref`` is an internal id or eid:<externalId>."""
+        recs = self.records[rtype]
+        if ref.startswith("eid:"):
+            ext = ref[4:]
+            for rec in recs.values():
+                if rec.external_id == ext:
+                    return rec
+            return None
+        return recs.get(ref)
+
+    def must_get(self, rtype, ref):
+        rec = self.get(rtype, ref)
+        if rec is None:
+            raise not_found()
+        return rec
+
+    def all_transactions(self):
+        for rtype in ("salesOrder", "creditMemo"):
+            for rec in self.records[rtype].values():
+                yield rec
+
+    def _allocate_id(self):
+        rid = str(self.next_id)
+        self.next_id += 1
+        return rid
+
+    # ------------------------------------------------------------------
+    # validation of a request body into normalised values
+
+    def _value(self, kind, name, value, path, validation):
+        if value is None:
+            return None  # null clears a field, as in NetSuite
+        if kind == "ref":
+            return self._resolve_ref(name, value, path)
+        if kind in ("number", "money"):
+            if not _is_number(value):
+                raise invalid_content('The property "%s" must be a number; '
+                                      'got %s.' % (name, _jtype(value)),
+                                      path=path)
+            return Decimal(value)
+        if kind == "int":
+            if not isinstance(value, int) or isinstance(value, bool):
+                raise invalid_content('The property "%s" must be an integer.'
+                                      % name, path=path)
+            return value
+        if kind == "string":
+            if not isinstance(value, str):
+                raise invalid_content('The property "%s" must be a string; '
+                                      'got %s.' % (name, _jtype(value)),
+                                      path=path)
+            return value
+        if kind == "bool":
+            if not isinstance(value, bool):
+                raise invalid_content('The property "%s" must be a boolean.'
+                                      % name, path=path)
+            return value
+        if kind == "date":
+            if not (isinstance(value, str)
+                    and re.fullmatch(r"\d{4}-\d{2}-\d{2}", value)):
+                raise invalid_content('The property "%s" must be a date '
+                                      'YYYY-MM-DD.' % name, path=path)
+            try:
+                datetime.date.fromisoformat(value)
+            except ValueError:
+                raise invalid_content('The property "%s" is not a valid '
+                                      'date.' % name, path=path)
+            return value
+        if kind == "status":
+            if not isinstance(value, dict) or value.get("id") not in \
+                    ORDER_STATUS:
+                raise invalid_content('The property "orderStatus" must be '
+                                      'an object {"id": "A".."H"}.',
+                                      path=path)
+            return {"id": value["id"]}
+        if kind == "discount":
+            # discountRate is an amount (a number, normally negative) or a
+            # percentage string such as "-10%".
+            if _is_number(value):
+                return Decimal(value)
+            if isinstance(value, str) and re.fullmatch(
+                    r"-?\d+(\.\d+)?%", value.strip()):
+                return value.strip()
+            raise invalid_content('The property "discountRate" must be a '
+                                  'number or a percentage like "-10%".',
+                                  path=path)
+        if kind == "address":
+            if not isinstance(value, dict):
+                raise invalid_content('The property "%s" must be an object.'
+                                      % name, path=path)
+            out = {}
+            for k, v in value.items():
+                if k in ("links", "addrText"):
+                    continue
+                if k not in ADDRESS_FIELDS and not k.startswith("custrecord"):
+                    validation.unknown(k, "%s.%s" % (path, k))
+                    continue
+                if k == "override":
+                    out[k] = self._value("bool", k, v, path + "." + k,
+                                         validation)
+                elif v is not None:
+                    out[k] = self._value("string", k, v, path + "." + k,
+                                         validation)
+            return out
+        raise AssertionError(kind)
+
+    def _custom(self, name, value, path):
+        """Custom fields take any JSON scalar or a reference object."""
+        if isinstance(value, (dict, list)):
+            if isinstance(value, dict) and ("id" in value
+                                            or "externalId" in value):
+                return self._resolve_ref(name, value, path)
+            raise invalid_content('The custom field "%s" has an invalid '
+                                  'value.' % name, path=path)
+        return value
+
+    def _parse_body(self, rtype, body, validation):
+        if not isinstance(body, dict):
+            raise invalid_content("The request body must be a JSON object.")
+        spec = BODY_FIELDS[rtype]
+        fields, items = {}, None
+        for name, value in body.items():
+            if name == "item":
+                items = self._parse_item_sublist(value, validation)
+            elif name in spec:
+                fields[name] = self._value(spec[name], name, value, name,
+                                           validation)
+            elif name.startswith("custbody"):
+                fields[name] = self._custom(name, value, name)
+            elif name in READ_ONLY or name in SUBLISTS:
+                validation.dropped.append(name)
+            else:
+                validation.unknown(name, name)
+        return fields, items
+
+    def _parse_item_sublist(self, value, validation):
+        # Sublists are objects holding "items"; a bare list is the classic
+        # mistake NetSuite refuses.
+        if not isinstance(value, dict) or not isinstance(
+                value.get("items"), list):
+            raise invalid_content('The sublist "item" must be an object '
+                                  '{"items": [...]}.', path="item")
+        lines = []
+        for i, raw in enumerate(value["items"]):
+            path = "item.items[%d]" % i
+            if not isinstance(raw, dict):
+                raise invalid_content("A sublist line must be an object.",
+                                      path=path)
+            line = {}
+            for name, v in raw.items():
+                if name in LINE_FIELDS:
+                    line[name] = self._value(LINE_FIELDS[name], name, v,
+                                             "%s.%s" % (path, name),
+                                             validation)
+                elif name.startswith("custcol"):
+                    line[name] = self._custom(name, v, "%s.%s" % (path, name))
+                elif name in LINE_READ_ONLY:
+                    validation.dropped.append("%s.%s" % (path, name))
+                else:
+                    validation.unknown(name, "%s.%s" % (path, name))
+            lines.append(line)
+        return lines
+
+    # ------------------------------------------------------------------
+    # writes
+
+    def create(self, rtype, body, validation, external_id=None,
+               rest=True, rid=None):
+        """POST (or PUT on a new eid:).  Returns the new record."""
+        fields, items = self._parse_body(rtype, body, validation)
+        if external_id is not None:
+            if fields.get("externalId") not in (None, external_id):
+                raise user_error("The externalId in the body (%s) does not "
+                                 "match the one in the URL (%s)."
+                                 % (fields["externalId"], external_id),
+                                 path="externalId")
+            fields["externalId"] = external_id
+        ext = fields.get("externalId")
+        if ext is not None and self.get(rtype, "eid:" + ext) is not None:
+            # NetSuite keeps external ids unique per record type; this is
+            # what a client that re-POSTs after a lost response runs into.
+            raise user_error("This record already exists. A %s with "
+                             "externalId %s exists." % (rtype, ext),
+                             path="externalId")
+        if rid is not None and rid in self.records[rtype]:
+            raise user_error("id %s is already used" % rid)
+        rec = Record(rtype, rid or self._allocate_id())
+        if rtype == "salesOrder":
+            status = fields.get("orderStatus")
+            if rest and status is not None and status["id"] not in "AB":
+                raise user_error("A new sales order can only be Pending "
+                                 "Approval (A) or Pending Fulfillment (B).",
+                                 path="orderStatus")
+            fields.setdefault("orderStatus", {"id": self.default_status})
+        fields.setdefault("currency", {"id": self.default_currency})
+        fields.setdefault("tranDate", datetime.date.today().isoformat())
+        fields.setdefault("tranId", ("SO" if rtype == "salesOrder" else "CM")
+                          + rec.id)
+        new = self._apply(rec, fields, items or [], replace=True, rest=rest,
+                          creating=True)
+        self.records[rtype][new.id] = new
+        return new
+
+    def update(self, rec, body, validation, replace=(), rest=True):
+        """PATCH (or PUT on an existing eid:): body fields overwrite, item
+        lines merge by "line" unless "item" is in ``replace``."""
+        fields, items = self._parse_body(rec.type, body, validation)
+        if rec.type == "salesOrder":
+            if rec.status_letter() == "C" and rest:
+                raise user_error("This sales order has been cancelled and "
+                                 "can no longer be changed.")
+            status = fields.get("orderStatus")
+            if rest and status is not None and status["id"] != \
+                    rec.status_letter():
+                if status["id"] not in "AB" or rec.status_letter() not in "AB":
+                    raise user_error("The order status can only be changed "
+                                     "between Pending Approval and Pending "
+                                     "Fulfillment.", path="orderStatus")
+        if "externalId" in fields and fields["externalId"] != \
+                rec.external_id and fields["externalId"] is not None:
+            other = self.get(rec.type, "eid:" + fields["externalId"])
+            if other is not None and other is not rec:
+                raise user_error("This record already exists.",
+                                 path="externalId")
+        new = self._apply(rec, fields, items, replace="item" in replace,
+                          rest=rest, creating=False)
+        self.records[rec.type][rec.id] = new
+        return new
+
+    def delete(self, rec):
+        if rec.type == "salesOrder" and any(
+                l.get("quantityFulfilled", 0) for l in rec.lines):
+            raise user_error("This order has fulfilled lines and cannot be "
+                             "deleted.")
+        del self.records[rec.type][rec.id]
+
+    def _apply(self, rec, fields, items, replace, rest, creating):
+        """Apply normalised fields and lines to a copy of ``rec`` and check
+        NetSuite's rules on the result; the caller swaps the copy in only
+        if nothing raised, so a refused write changes nothing."""
+        new = copy.deepcopy(rec)
+        for name, value in fields.items():
+            if value is None:
+                new.fields.pop(name, None)
+            else:
+                new.fields[name] = value
+        precision = self.precision_of(new.fields.get("currency"))
+
+        if items is not None:
+            by_line = {l["line"]: l for l in new.lines}
+            result = [] if replace else list(new.lines)
+            used = set()
+            for i, body_line in enumerate(items):
+                path = "item.items[%d]" % i
+                if "line" in body_line:
+                    old = by_line.get(body_line["line"])
+                    if old is None or body_line["line"] in used:
+                        raise user_error("The line %s does not exist on this "
+                                         "transaction." % body_line["line"],
+                                         path=path + ".line")
+                    used.add(old["line"])
+                    merged = self._merge_line(old, body_line, precision, path)
+                    if replace:
+                        result.append(merged)
+                    else:
+                        result[result.index(old)] = merged
+                else:
+                    line = self._merge_line(None, body_line, precision, path)
+                    line["line"] = new.next_line
+                    new.next_line += 1
+                    result.append(line)
+            if replace:
+                for old in new.lines:
+                    if old["line"] not in used and \
+                            old.get("quantityFulfilled", 0) > 0:
+                        raise user_error("The line %d has been fulfilled and "
+                                         "cannot be removed." % old["line"],
+                                         path="item")
+            new.lines = result
+
+        self._check(new, rest, creating)
+        self._compute(new)
+        new.meta["modified"] = now_iso()
+        new.meta["writes"] += 1
+        new.meta["version"] += 1
+        return new
+
+    def _merge_line(self, old, body, precision, path):
+        """Merge one body line into an existing line (or a new one) and
+        recompute what NetSuite recomputes: amount from quantity x rate
+        unless amount is given, tax from taxRate1 unless tax1Amt is given."""
+        line = dict(old) if old else {"quantityFulfilled": Decimal(0),
+                                      "quantityBilled": Decimal(0)}
+        for k, v in body.items():
+            if v is None:
+                line.pop(k, None)
+            else:
+                line[k] = v
+        if "item" not in line:
+            raise user_error("Please enter value(s) for: Item", path=path)
+        if old and "item" in body and body["item"]["id"] != old["item"]["id"] \
+                and old.get("quantityFulfilled", 0) > 0:
+            raise user_error("The item of a fulfilled line cannot be "
+                             "changed.", path=path + ".item")
+        line.setdefault("quantity", Decimal(1))
+        if line["quantity"] < 0:
+            raise user_error("The quantity cannot be negative.",
+                             path=path + ".quantity")
+        if line["quantity"] < line.get("quantityFulfilled", 0):
+            raise user_error("You cannot reduce the quantity of line %s "
+                             "below the quantity fulfilled (%s)."
+                             % (line.get("line"), line["quantityFulfilled"]),
+                             path=path + ".quantity")
+        if line["quantity"] < line.get("quantityBilled", 0):
+            raise user_error("You cannot reduce the quantity below the "
+                             "quantity billed.", path=path + ".quantity")
+        item = self.items.get(line["item"]["id"])
+        if "amount" in body and body["amount"] is not None:
+            line["amount"] = round_money(body["amount"], precision)
+            if "rate" not in line or ("rate" not in body
+                                      and line["quantity"]):
+                line["rate"] = (line["amount"] / line["quantity"]).quantize(
+                    RATE_PLACES, rounding=ROUND_HALF_UP) \
+                    if line["quantity"] else line["amount"]
+        else:
+            if "rate" not in line:
+                if item is not None and "basePrice" in item:
+                    line["rate"] = item["basePrice"]
+                else:
+                    raise user_error("Please enter value(s) for: Rate",
+                                     path=path + ".rate")
+            line["amount"] = round_money(line["quantity"] * line["rate"],
+                                         precision)
+        if "tax1Amt" in body and body["tax1Amt"] is not None:
+            line["tax1Amt"] = round_money(body["tax1Amt"], precision)
+        elif "taxRate1" in line:
+            line["tax1Amt"] = round_money(
+                line["amount"] * line["taxRate1"] / 100, precision)
+        else:
+            line.setdefault("tax1Amt", Decimal(0).quantize(
+                Decimal(1).scaleb(-precision)))
+        line["grossAmt"] = line["amount"] + line["tax1Amt"]
+        return line
+
+    def _check(self, rec, rest, creating):
+        if "entity" not in rec.fields:
+            raise user_error("Please enter value(s) for: Customer",
+                             path="entity")
+        if not rec.lines:
+            raise user_error("You must enter at least one line item for "
+                             "this transaction.", path="item")
+
+    def _compute(self, rec):
+        """Totals as NetSuite shows them, exact in minor units:
+        subtotal = sum of line amounts, discountTotal from discountRate,
+        taxTotal = line taxes + shipping tax, total = all of them plus
+        shipping and handling."""
+        p = self.precision_of(rec.fields.get("currency"))
+        zero = round_money(0, p)
+        subtotal = sum((l["amount"] for l in rec.lines), zero)
+        rate = rec.fields.get("discountRate")
+        if rate is None:
+            discount = zero
+        elif isinstance(rate, str):
+            discount = round_money(subtotal * Decimal(rate.rstrip("%")) / 100,
+                                   p)
+        else:
+            discount = round_money(rate, p)
+        shipping = round_money(rec.fields.get("shippingCost", 0), p)
+        handling = round_money(rec.fields.get("handlingCost", 0), p)
+        if "shippingCost" in rec.fields:
+            rec.fields["shippingCost"] = shipping
+        if "handlingCost" in rec.fields:
+            rec.fields["handlingCost"] = handling
+        ship_tax = zero
+        if "shippingTax1Rate" in rec.fields:
+            ship_tax = round_money(shipping * rec.fields["shippingTax1Rate"]
+                                   / 100, p)
+        if "_shippingTaxAmt" in rec.fields:
+            # Set only by the RESTlet (see restlet.py): an exact amount.
+            ship_tax = round_money(rec.fields["_shippingTaxAmt"], p)
+        tax = sum((l["tax1Amt"] for l in rec.lines), zero) + ship_tax
+        rec.totals = {
+            "subtotal": subtotal, "discountTotal": discount,
+            "taxTotal": tax, "total": subtotal + discount + tax + shipping
+            + handling,
+        }
+        # Closing every line closes the order (that is how an integration
+        # "cancels" an order NetSuite will not cancel through REST).
+        if rec.type == "salesOrder":
+            letter = rec.status_letter()
+            if rec.lines and all(l.get("isClosed") for l in rec.lines):
+                if letter != "C":
+                    rec.fields["orderStatus"] = {"id": "H"}
+            elif letter == "H":
+                fulfilled = any(l.get("quantityFulfilled", 0)
+                                for l in rec.lines)
+                rec.fields["orderStatus"] = {"id": "D" if fulfilled else "B"}
+
+    # ------------------------------------------------------------------
+    # admin: warehouse and seeding
+
+    def seed(self, rtype, body):
+        """Create a record from admin-supplied JSON: the REST body shape plus
+        "id", any orderStatus letter, and per-line quantityFulfilled /
+        quantityBilled.  Unknown properties are refused (typos in fixtures
+        should fail loudly)."""
+        if not isinstance(body, dict):
+            raise user_error("a record to seed must be a JSON object")
+        body = dict(body)
+        rid = body.pop("id", None)
+        status = body.pop("orderStatus", None)
+        memo_status = body.pop("status", None) if rtype == "creditMemo" \
+            else None
+        fulfil = []
+        explicit = False
+        if isinstance(body.get("item"), dict) and isinstance(
+                body["item"].get("items"), list):
+            lines = []
+            for raw in body["item"]["items"]:
+                raw = dict(raw) if isinstance(raw, dict) else raw
+                if isinstance(raw, dict):
+                    fulfil.append((raw.pop("quantityFulfilled", None),
+                                   raw.pop("quantityBilled", None)))
+                    explicit = explicit or fulfil[-1] != (None, None)
+                lines.append(raw)
+            body["item"] = {"items": lines}
+        rec = self.create(rtype, body, Validation("Error"),
+                          rest=False,
+                          rid=str(rid) if rid is not None else None)
+        if rid is not None and _is_int_like(rid):
+            self.next_id = max(self.next_id, int(rid) + 1)
+        for line, (qf, qb) in zip(rec.lines, fulfil):
+            for q, key in ((qf, "quantityFulfilled"), (qb, "quantityBilled")):
+                if q is None:
+                    continue
+                if not _is_number(q) or q < 0 or q > line["quantity"]:
+                    raise user_error("bad %s for line %s"
+                                     % (key, line["line"]))
+                line[key] = Decimal(q)
+        if status is not None:
+            letter = status["id"] if isinstance(status, dict) else status
+            # Explicit per-line quantities win over the status defaults.
+            keep = {} if explicit else None
+            self.set_status(rec, letter, keep, keep)
+        if memo_status in MEMO_STATUS:
+            rec.fields["_memoStatus"] = memo_status
+        return rec
+
+    def set_status(self, rec, letter, fulfilled, billed):
+        """Play the warehouse / finance: set orderStatus and, so that
+        NetSuite's own rules bite a client that ignores the status, the
+        fulfilled and billed quantities.  ``fulfilled`` / ``billed`` are
+        "all", "none", or {line: quantity}; when omitted, D and E fulfil the
+        first line, F fulfils everything, G fulfils and bills everything."""
+        if rec.type != "salesOrder":
+            if letter not in MEMO_STATUS:
+                raise user_error("credit memo status is A (Open) or B "
+                                 "(Fully Applied)")
+            rec.fields["_memoStatus"] = letter
+            return
+        if letter not in ORDER_STATUS:
+            raise user_error("orderStatus must be one of A..H")
+        if fulfilled is None:
+            fulfilled = {"D": "first", "E": "first", "F": "all",
+                         "G": "all"}.get(letter)
+        if billed is None and letter == "G":
+            billed = "all"
+        for spec, key in ((fulfilled, "quantityFulfilled"),
+                          (billed, "quantityBilled")):
+            if spec is None:
+                continue
+            for i, line in enumerate(rec.lines):
+                if spec == "all":
+                    line[key] = line["quantity"]
+                elif spec == "none":
+                    line[key] = Decimal(0)
+                elif spec == "first":
+                    if i == 0 and not any(l.get(key) for l in rec.lines):
+                        line[key] = line["quantity"]
+                elif isinstance(spec, dict):
+                    q = spec.get(str(line["line"]))
+                    if q is not None:
+                        if not _is_number(q) or q < 0 or q > line["quantity"]:
+                            raise user_error("bad %s for line %s"
+                                             % (key, line["line"]))
+                        line[key] = Decimal(q)
+                else:
+                    raise user_error('%s must be "all", "none" or '
+                                     '{"<line>": qty}' % key)
+        if letter == "H":
+            for line in rec.lines:
+                line["isClosed"] = True
+        rec.fields["orderStatus"] = {"id": letter}
+        rec.meta["modified"] = now_iso()
+        rec.meta["version"] += 1
+
+    # ------------------------------------------------------------------
+    # rendering
+
+    def render(self, rec, base_url, expand=False, fields=None, admin=False):
+        """The record as GET returns it.  References come back as
+        {"id","refName"}; sublists and subrecords only as links unless
+        expandSubResources=true (a classic surprise: without it a read-back
+        sees no lines at all)."""
+        url = "%s%s/%s/%s" % (base_url, REST_PREFIX, rec.type, rec.id)
+        out = {"links": [{"rel": "self", "href": url}]}
+        body = {}
+        for name, value in rec.fields.items():
+            if name.startswith("_"):
+                continue
+            if name == "orderStatus":
+                body[name] = {"id": value["id"],
+                              "refName": ORDER_STATUS[value["id"]]}
+            elif name in SUBRECORDS:
+                if expand or admin:
+                    body[name] = dict(value, links=[{
+                        "rel": "self", "href": "%s/%s" % (url, name)}])
+                    body[name]["addrText"] = _addr_text(value)
+                else:
+                    body[name] = {"links": [{"rel": "self",
+                                             "href": "%s/%s" % (url, name)}]}
+            elif isinstance(value, dict) and "id" in value:
+                body[name] = {"id": value["id"],
+                              "refName": self.ref_name(name, value)}
+            else:
+                body[name] = value
+        body.update(rec.totals)
+        if rec.type == "salesOrder":
+            letter = rec.status_letter()
+            body["status"] = {"id": ORDER_STATUS_IDS[letter],
+                              "refName": ORDER_STATUS[letter]}
+        else:
+            sid, label = MEMO_STATUS[rec.status_letter()]
+            body["status"] = {"id": sid, "refName": label}
+        if "shippingAddress" in rec.fields:
+            body["shipAddress"] = _addr_text(rec.fields["shippingAddress"])
+        if "billingAddress" in rec.fields:
+            body["billAddress"] = _addr_text(rec.fields["billingAddress"])
+        body["createdDate"] = rec.meta["created"]
+        body["lastModifiedDate"] = rec.meta["modified"]
+        if expand or admin:
+            body["item"] = self.render_sublist(rec, base_url)
+        else:
+            body["item"] = {"links": [{"rel": "self",
+                                       "href": url + "/item"}]}
+        if fields is not None:
+            body = {k: v for k, v in body.items() if k in fields}
+        # The id always comes back, whatever fields= asks for.
+        out["id"] = rec.id
+        for name in _OUTPUT_ORDER:
+            if name in body:
+                out[name] = body.pop(name)
+        for name in sorted(body):
+            out[name] = body[name]
+        if admin:
+            out["_sim"] = dict(rec.meta, type=rec.type)
+        return out
+
+    def render_sublist(self, rec, base_url):
+        url = "%s%s/%s/%s/item" % (base_url, REST_PREFIX, rec.type, rec.id)
+        items = [self.render_line(rec, l, base_url) for l in rec.lines]
+        return {"links": [{"rel": "self", "href": url}], "count": len(items),
+                "hasMore": False, "items": items, "offset": 0,
+                "totalResults": len(items)}
+
+    def render_line(self, rec, line, base_url):
+        url = "%s%s/%s/%s/item/%d" % (base_url, REST_PREFIX, rec.type, rec.id,
+                                      line["line"])
+        out = {"links": [{"rel": "self", "href": url}]}
+        for name in sorted(line, key=_line_order):
+            value = line[name]
+            if isinstance(value, dict) and "id" in value:
+                out[name] = {"id": value["id"],
+                             "refName": self.ref_name(name, value)}
+            else:
+                out[name] = value
+        return out
+
+    def field_names(self, rtype):
+        return set(BODY_FIELDS[rtype]) | READ_ONLY | set(SUBLISTS)
+
+
+_LINE_ORDER = ("line", "item", "description", "quantity", "rate", "amount",
+               "taxRate1", "tax1Amt", "grossAmt", "isClosed",
+               "quantityFulfilled", "quantityBilled")
+
+
+def _line_order(name):
+    return (_LINE_ORDER.index(name) if name in _LINE_ORDER
+            else len(_LINE_ORDER), name)
+
+
+def _addr_text(addr):
+    parts = [addr.get(k) for k in ("attention", "addressee", "addr1",
+                                   "addr2", "addr3")]
+    city = " ".join(x for x in (addr.get("city"), addr.get("state"),
+                                addr.get("zip")) if x)
+    parts += [city, addr.get("country")]
+    return "\n".join(p for p in parts if p)
+
+
+def _jtype(v):
+    if isinstance(v, str):
+        return "a string"
+    if isinstance(v, bool):
+        return "a boolean"
+    if v is None:
+        return "null"
+    if isinstance(v, (list, tuple)):
+        return "an array"
+    if isinstance(v, dict):
+        return "an object"
+    return "a number"
+
+
+def _is_int_like(v):
+    try:
+        int(v)
+        return True
+    except (TypeError, ValueError):
+        return False

@@ -1,0 +1,195 @@
+"""SuiteQL lookups and the RESTlet."""
+
+import unittest
+from decimal import Decimal
+
+from simhelper import SimTestCase, REC
+
+SUITEQL = "/services/rest/query/v1/suiteql"
+RESTLET = "/app/site/hosting/restlet.nl?script=1&deploy=1"
+PREFER = {"Prefer": "transient"}
+
+
+class SuiteQL(SimTestCase):
+    def setUp(self):
+        super().setUp()
+        self.so = self.sim.seed_order("ext-1", custbody_shopify_order_id="123")
+        self.sim.seed_order("ext-2", custbody_shopify_order_id="456")
+        self.sim.seed_order("ext-3")
+
+    def query(self, q, path=SUITEQL, headers=PREFER):
+        return self.sim.request("POST", path, {"q": q}, headers=headers)
+
+    def test_lookup_by_custom_field(self):
+        r = self.query("SELECT id, externalid FROM transaction WHERE "
+                       "custbody_shopify_order_id = '123'")
+        self.assertEqual(r.status, 200, r)
+        self.assertEqual(r.header("content-type"),
+                         "application/vnd.oracle.resource+json; "
+                         "type=collection")
+        self.assertEqual(r.json["count"], 1)
+        self.assertFalse(r.json["hasMore"])
+        self.assertEqual(r.json["items"], [{"links": [], "id": self.so["id"],
+                                            "externalid": "ext-1"}])
+
+    def test_no_match_and_type_filter(self):
+        r = self.query("select id from transaction where "
+                       "custbody_shopify_order_id = '999'")
+        self.assertEqual((r.status, r.json["count"], r.json["items"]),
+                         (200, 0, []))
+        r = self.query("SELECT id, status FROM transaction WHERE type = "
+                       "'SalesOrd' AND externalid = 'ext-2'")
+        self.assertEqual(r.json["items"][0]["status"], "B")
+
+    def test_null_columns_left_out(self):
+        r = self.query("SELECT id, custbody_shopify_order_id FROM "
+                       "transaction WHERE externalid = 'ext-3'")
+        self.assertEqual(list(r.json["items"][0]), ["links", "id"])
+
+    def test_paging_params_are_signed_and_honoured(self):
+        r = self.query("SELECT id FROM transaction ORDER BY id",
+                       path=SUITEQL + "?limit=2&offset=0")
+        self.assertEqual(r.status, 200, r)
+        self.assertEqual((r.json["count"], r.json["hasMore"],
+                          r.json["totalResults"]), (2, True, 3))
+        self.assertEqual(r.json["links"][0]["rel"], "next")
+
+    def test_prefer_transient_required(self):
+        r = self.query("SELECT id FROM transaction", headers={})
+        self.assertError(r, 400, "INVALID_HEADER")
+
+    def test_unsupported_or_wrong_query(self):
+        for q in ("SELECT id FROM customer",
+                  "SELECT nosuchcolumn FROM transaction",
+                  "SELECT id FROM transaction WHERE id > 3",
+                  "DELETE FROM transaction"):
+            self.assertError(self.query(q), 400, "INVALID_PARAMETER")
+
+
+class RestletTests(SimTestCase):
+    def doc(self, **kw):
+        so = {"external_id": "shopify-acme-1", "currency": "USD",
+              "customer": "42",
+              "lines": [{"key": "111", "sku": "SKU-A", "item": "100",
+                         "quantity": 3, "rate": "19.99", "amount": "59.97",
+                         "discount": "0.00", "tax": "4.80"}],
+              "shipping": {"method": "Standard", "cost": "5.00",
+                           "tax": "0.40",
+                           "address": {"name": "Ann Lee",
+                                       "address1": "1 Main St",
+                                       "city": "Springfield",
+                                       "province_code": "IL", "zip": "62701",
+                                       "country_code": "US"}},
+              "totals": {"subtotal": "59.97", "discount": "0.00",
+                         "tax": "5.20", "shipping": "5.00",
+                         "total": "70.17"}}
+        so.update(kw)
+        return so
+
+    def post(self, body, path=RESTLET):
+        return self.sim.request("POST", path, body)
+
+    def test_create_then_edit(self):
+        r = self.post({"sales_order": self.doc(),
+                       "options": {"on_missing": "create"}})
+        self.assertEqual(r.status, 200, r)
+        res = r.json["results"]["sales_order"]
+        self.assertEqual(res["action"], "created")
+        self.assertEqual(res["totals"]["total"], "70.17")
+        self.assertEqual(res["discrepancies"], [])
+        # The same order through the record API.
+        j = self.sim.request("GET", REC + "/salesOrder/eid:shopify-acme-1"
+                             "?expandSubResources=true").json
+        self.assertEqual(j["total"], Decimal("70.17"))
+        self.assertEqual(j["taxTotal"], Decimal("5.20"))
+        self.assertEqual(j["item"]["items"][0]["custcol_shopify_line_id"],
+                         "111")
+        self.assertIn("Springfield IL 62701", j["shipAddress"])
+        # An edit replaces the lines whole.
+        edit = self.doc(lines=[{"key": "222", "item": "101", "quantity": 1,
+                                "rate": "10.00", "amount": "10.00",
+                                "tax": "0.80"}],
+                        totals={"tax": "1.20", "total": "16.20"})
+        r = self.post({"sales_order": edit})
+        res = r.json["results"]["sales_order"]
+        self.assertEqual(res["action"], "updated")
+        self.assertEqual([l["key"] for l in res["lines"]], ["222"])
+        self.assertEqual(res["discrepancies"], [])
+
+    def test_discrepancy_reported(self):
+        self.post({"sales_order": self.doc(), "options": {"on_missing":
+                                                          "create"}})
+        r = self.post({"sales_order": self.doc(
+            totals={"total": "70.18"})})
+        self.assertEqual(r.json["results"]["sales_order"]["discrepancies"],
+                         [{"field": "total", "document": "70.18",
+                           "netsuite": "70.17"}])
+
+    def test_missing_order_and_lock(self):
+        r = self.post({"sales_order": self.doc()})
+        self.assertEqual((r.status, r.error_code()), (400, "RCRD_DSNT_EXIST"))
+        self.post({"sales_order": self.doc(), "options": {"on_missing":
+                                                          "create"}})
+        self.sim.admin("POST", "orders/eid:shopify-acme-1/status",
+                       {"orderStatus": "D"})
+        r = self.post({"sales_order": self.doc(lines=[])})
+        self.assertEqual((r.status, r.error_code()), (400, "ORDER_LOCKED"))
+
+    def test_credit_memo_idempotent_and_atomic(self):
+        self.post({"sales_order": self.doc(), "options": {"on_missing":
+                                                          "create"}})
+        memo = {"external_id": "shopify-acme-refund-9",
+                "sales_order_external_id": "shopify-acme-1",
+                "lines": [{"sku": "SKU-A", "item": "100", "quantity": 1,
+                           "amount": "19.99", "tax": "1.60",
+                           "restock": True},
+                          {"kind": "shipping", "amount": "5.00",
+                           "tax": "0.40"}],
+                "total": "26.99"}
+        for _ in range(2):
+            r = self.post({"credit_memo": memo})
+            self.assertEqual(r.status, 200, r)
+        memos = self.sim.admin("GET", "records/creditMemo")
+        self.assertEqual(len(memos), 1)
+        self.assertEqual(memos[0]["total"], Decimal("26.99"))
+        self.assertEqual(memos[0]["entity"]["id"], "42")
+        # A body whose second part fails changes nothing.
+        before = self.sim.admin("GET", "records/salesOrder")
+        r = self.post({"sales_order": self.doc(memo="changed"),
+                       "credit_memo": dict(memo, lines="bad")})
+        self.assertEqual(r.status, 400)
+        self.assertEqual(self.sim.admin("GET", "records/salesOrder"), before)
+
+    def test_cancellation(self):
+        self.post({"sales_order": self.doc(), "options": {"on_missing":
+                                                          "create"}})
+        r = self.post({"cancellation": {"external_id": "shopify-acme-1",
+                                        "reason": "customer"}})
+        self.assertEqual(r.json["results"]["cancellation"]["action"],
+                         "cancelled")
+        j = self.sim.request("GET", REC + "/salesOrder/eid:shopify-acme-1"
+                             "?fields=orderStatus").json
+        self.assertEqual(j["orderStatus"]["id"], "C")
+        r = self.post({"cancellation": {"external_id": "shopify-acme-1"}})
+        self.assertEqual(r.json["results"]["cancellation"]["action"],
+                         "unchanged")
+
+    def test_wrong_script_and_bad_body(self):
+        r = self.post({"sales_order": self.doc()},
+                      path="/app/site/hosting/restlet.nl?script=9&deploy=1")
+        self.assertEqual((r.status, r.error_code()),
+                         (400, "SSS_INVALID_SCRIPTLET_ID"))
+        r = self.post({"nothing": 1})
+        self.assertEqual((r.status, r.error_code()), (400, "INVALID_DOCUMENT"))
+        r = self.post({"sales_order": self.doc(lines=[{"item": "1",
+                                                       "quantity": 1,
+                                                       "amount": 1.5e0}])})
+        # a JSON number is accepted (parsed exactly); a float-ish string
+        # with an exponent is not
+        self.assertNotEqual(r.error_code(), "INVALID_DOCUMENT")
+        r = self.post({"sales_order": self.doc(totals={"total": "1e2"})})
+        self.assertEqual((r.status, r.error_code()), (400, "INVALID_DOCUMENT"))
+
+
+if __name__ == "__main__":
+    unittest.main()
