@@ -1,0 +1,18 @@
+# demo.mk: `make demo` and the webhook signer's tests (included by the
+# top-level Makefile).
+#
+#   make demo           nginx + module on 127.0.0.1 with conf/demo.conf,
+#                       signed sample webhooks for two stores, the answers
+#                       and the status output (tools/demo.sh)
+#   make test-webhook   unit tests of tools/shopify-webhook, including
+#                       Shopify's published HMAC vector
+
+.PHONY: demo test-webhook
+
+demo: $(MODULE_SO)
+	MODULE_SO=$(CURDIR)/$(MODULE_SO) NGINX_BIN=$(NGINX_BIN) tools/demo.sh
+
+test-webhook:
+	cd tools/tests && python3 -m unittest test_shopify_webhook
+
+TEST_TARGETS += test-webhook

@@ -1,0 +1,291 @@
+#!/usr/bin/env bash
+# tools/demo.sh: the story `make demo` tells.
+#
+# Starts nginx with the module on 127.0.0.1 (conf/demo.conf, in a temporary
+# prefix), posts signed sample webhooks for two stores and shows every
+# answer, then the status output in JSON and Prometheus form, and stops
+# nginx, whatever happens.
+#
+#   tools/demo.sh            (or: make demo)
+#
+# Environment: MODULE_SO (default build/ngx_http_order_edit_module.so),
+# NGINX_BIN (/usr/sbin/nginx), DEMO_PORT (8088 when free, else any free
+# port), KEEP=1 keeps the temporary prefix (logs) afterwards.
+#
+# Exit status 0 when every answer was the one the story expects.
+set -euo pipefail
+
+here=$(cd "$(dirname "$0")" && pwd)
+top=$(cd "$here/.." && pwd)
+
+NGINX_BIN=${NGINX_BIN:-/usr/sbin/nginx}
+MODULE_SO=${MODULE_SO:-$top/build/ngx_http_order_edit_module.so}
+webhook=$here/shopify-webhook
+samples=$here/samples
+
+die() { echo "demo: $*" >&2; exit 2; }
+
+[ -x "$NGINX_BIN" ] || die "nginx not found at $NGINX_BIN"
+[ -f "$MODULE_SO" ] || die "module not built: $MODULE_SO (run make)"
+MODULE_SO=$(cd "$(dirname "$MODULE_SO")" && pwd)/$(basename "$MODULE_SO")
+
+free_port() {
+    python3 - "${DEMO_PORT:-}" << 'EOF'
+import socket, sys
+for port in ([int(sys.argv[1])] if sys.argv[1] else [8088, 0]):
+    s = socket.socket()
+    try:
+        s.bind(("127.0.0.1", port))
+        print(s.getsockname()[1])
+        break
+    except OSError:
+        if sys.argv[1]:
+            sys.exit("port %s is busy" % sys.argv[1])
+    finally:
+        s.close()
+EOF
+}
+
+prefix=$(mktemp -d "${TMPDIR:-/tmp}/order-edit-demo.XXXXXX")
+port=$(free_port)
+base=http://127.0.0.1:$port
+export SHOPIFY_WEBHOOK_URL=$base/webhooks/shopify
+unexpected=0
+answers=0
+
+# ------------------------------------------------------------ NetSuite hook
+#
+# Extension point for the dispatcher issue.  netsuite_setup runs before
+# nginx starts (start the simulator in tools/, append its directives to
+# $prefix/conf/nginx.conf or set variables used by the conf), netsuite_story
+# runs after the ingest story (wait for delivery, show the Sales Orders and
+# Credit Memos the simulator holds, a discrepancy, the exception queue),
+# netsuite_teardown runs from the exit trap (stop the simulator).  Today
+# they do nothing: the module only ingests.
+
+netsuite_setup()    { :; }
+netsuite_story()    { :; }
+netsuite_teardown() { :; }
+
+# ------------------------------------------------------------------ nginx
+
+nginx_cmd() {
+    "$NGINX_BIN" -p "$prefix" -c "$prefix/conf/nginx.conf" \
+        -e "$prefix/logs/error.log" "$@"
+}
+
+stop_nginx() {
+    local pid i
+    [ -f "$prefix/logs/nginx.pid" ] || return 0
+    pid=$(cat "$prefix/logs/nginx.pid" 2> /dev/null) || return 0
+    kill -QUIT "$pid" 2> /dev/null || true
+    for i in $(seq 50); do
+        kill -0 "$pid" 2> /dev/null || break
+        sleep 0.1
+    done
+    if kill -0 "$pid" 2> /dev/null; then
+        kill -KILL "$pid" 2> /dev/null || true
+    fi
+    rm -f "$prefix/logs/nginx.pid"
+}
+
+cleanup() {
+    local rc=$?
+    stop_nginx
+    netsuite_teardown || true
+    if [ "${KEEP:-0}" = 1 ] || [ $rc -ne 0 ]; then
+        echo "demo: nginx prefix kept: $prefix" >&2
+    else
+        rm -rf "$prefix"
+    fi
+    exit $rc
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+setup_prefix() {
+    # Started as root, nginx's workers run as nobody: they must be able to
+    # reach the temp paths (bodies over client_body_buffer_size spill there).
+    chmod 755 "$prefix"
+    mkdir -p "$prefix/conf" "$prefix/logs" "$prefix/tmp" "$prefix/secrets"
+    # acme is rotating: new secret first, the previous one second.
+    printf '%s\n%s\n' "acme-new-secret-2024-05" "acme-old-secret-2023-11" \
+        > "$prefix/secrets/acme.myshopify.com.secret"
+    printf '%s\n' "globex-secret-7f3a9c" \
+        > "$prefix/secrets/globex.myshopify.com.secret"
+    chmod 600 "$prefix"/secrets/*
+    sed -e "s|__PREFIX__|$prefix|g" \
+        -e "s|__MODULE__|$MODULE_SO|g" \
+        -e "s|__LISTEN__|127.0.0.1:$port|g" \
+        "$top/conf/demo.conf" > "$prefix/conf/nginx.conf"
+}
+
+start_nginx() {
+    local i
+    nginx_cmd -t -q || die "conf/demo.conf does not pass nginx -t"
+    nginx_cmd || { tail -20 "$prefix/logs/error.log" >&2
+                   die "nginx did not start"; }
+    for i in $(seq 50); do
+        if (exec 3<> "/dev/tcp/127.0.0.1/$port") 2> /dev/null; then
+            return 0
+        fi
+        sleep 0.1
+    done
+    die "nginx is not listening on 127.0.0.1:$port"
+}
+
+# --------------------------------------------------------------- helpers
+
+heading() {
+    if [ -t 1 ]; then
+        printf '\n\033[1m== %s\033[0m\n' "$*"
+    else
+        printf '\n== %s\n' "$*"
+    fi
+}
+
+# note TEXT: one line of narration.
+note() { printf '   %s\n' "$*"; }
+
+# post EXPECT [shopify-webhook args...]: send, print the answer, check it.
+# EXPECT is a status, or "200:duplicate"-style status:body-word.
+post() {
+    local expect=$1 code word out rc=0
+    shift
+    code=${expect%%:*}
+    word=${expect#*:}
+    [ "$word" = "$expect" ] && word=""
+    out=$("$webhook" "$@" --expect "$code" --width 110 2>&1) || rc=$?
+    answers=$(( answers + 1 ))
+    if [ $rc -eq 0 ] && { [ -z "$word" ] || grep -q "\"$word\"" <<< "$out"; }
+    then
+        printf '   %-5s ok  %s\n' "$code" "$out"
+    else
+        printf '   %-5s UNEXPECTED  %s\n' "$code" "$out"
+        unexpected=$(( unexpected + 1 ))
+    fi
+}
+
+secret_of() { head -n "${2:-1}" "$prefix/secrets/$1.secret" | tail -n 1; }
+
+# -------------------------------------------------------------- the story
+
+story() {
+    local acme=acme.myshopify.com globex=globex.myshopify.com
+    local order=$samples/$acme/orders.updated.1002.json
+    local id out rc=0
+
+    heading "1. Shopify delivers order webhooks for two stores"
+    note "every sample under tools/samples, signed with its store's secret;"
+    note "the module verifies, de-duplicates and queues each one (200 queued)"
+    out=$("$webhook" replay "$samples" --secrets-dir "$prefix/secrets" \
+              --expect 200 --width 80 2>&1) || rc=$?
+    sed 's/^/   /' <<< "$out"
+    answers=$(( answers + $(grep -c ' 200 ' <<< "$out" || true) ))
+    if [ "$rc" -ne 0 ] || grep -q '"duplicate"\|"ignored"' <<< "$out"
+    then
+        note "UNEXPECTED: every sample should be queued"
+        unexpected=$(( unexpected + 1 ))
+    fi
+
+    heading "2. Acme is rotating its secret: the previous one still passes"
+    post 200:queued "$order" --shop $acme --secret "$(secret_of $acme 2)"
+
+    heading "3. A body changed in transit (one byte flipped after signing)"
+    post 401 "$order" --shop $acme --secret "$(secret_of $acme)" --tamper
+
+    heading "4. Shopify retries a webhook it already delivered"
+    id=$(python3 -c 'import uuid; print(uuid.uuid4())')
+    note "X-Shopify-Webhook-Id: $id, sent twice"
+    post 200:queued "$order" --shop $acme --secret "$(secret_of $acme)" \
+        --webhook-id "$id"
+    post 200:duplicate "$order" --shop $acme --secret "$(secret_of $acme)" \
+        --webhook-id "$id"
+
+    heading "5. A shop this nginx does not know"
+    note "same 401 as a bad signature: no hint which one was wrong"
+    post 401 "$order" --shop initech.myshopify.com --secret "guessed-secret"
+
+    heading "6. A topic the store does not handle"
+    note "200 so that Shopify stops retrying, but nothing is queued"
+    post 200:ignored --body '{"id":8000000000001,"title":"Anvil"}' \
+        --shop $globex --topic products/update \
+        --secret "$(secret_of $globex)"
+
+    heading "7. Malformed requests"
+    note "a GET, then a POST without X-Shopify-Topic"
+    post 405 "$order" --shop $acme --secret "$(secret_of $acme)" -X GET
+    post 400 "$order" --shop $acme --secret "$(secret_of $acme)" \
+        --omit-header X-Shopify-Topic
+
+    heading "8. A burst: 30 webhooks at once for acme (rate 5r/s burst=10)"
+    note "the first answer of each kind, then the count"
+    rc=0
+    out=$("$webhook" "$order" --shop $acme --secret "$(secret_of $acme)" \
+              --repeat 30 --summary --expect 200,429 --width 90 2>&1) || rc=$?
+    sed 's/^/   /' <<< "$out"
+    answers=$(( answers + 30 ))
+    if [ "$rc" -ne 0 ] || ! grep -q '^429 .*Retry-After=' <<< "$out"
+    then
+        note "UNEXPECTED: some answers should be 429 with Retry-After"
+        unexpected=$(( unexpected + 1 ))
+    fi
+
+    heading "9. Status (JSON): GET /order-edit/status"
+    if out=$(python3 - "$base/order-edit/status" << 'EOF'
+import json, sys, urllib.request
+with urllib.request.urlopen(sys.argv[1], timeout=5) as r:
+    sys.stdout.write(r.read().decode())
+EOF
+    ); then
+        python3 -m json.tool <<< "$out" | sed 's/^/   /' ||
+            { note "UNEXPECTED: not JSON:"; sed 's/^/   /' <<< "$out"
+              unexpected=$(( unexpected + 1 )); }
+    else
+        note "UNEXPECTED: the status location did not answer 200"
+        unexpected=$(( unexpected + 1 ))
+    fi
+
+    heading "10. Status (Prometheus): GET /order-edit/status?format=prometheus"
+    if out=$(python3 - "$base/order-edit/status?format=prometheus" << 'EOF'
+import sys, urllib.request
+with urllib.request.urlopen(sys.argv[1], timeout=5) as r:
+    sys.stdout.write(r.read().decode())
+EOF
+    ); then
+        grep -v '^# HELP' <<< "$out" | sed 's/^/   /'
+    else
+        note "UNEXPECTED: the prometheus status did not answer 200"
+        unexpected=$(( unexpected + 1 ))
+    fi
+}
+
+# --------------------------------------------------------------------- run
+
+setup_prefix
+netsuite_setup
+start_nginx
+heading "nginx $("$NGINX_BIN" -v 2>&1 | sed 's/.*\///') + ngx_http_order_edit_module on $base"
+note "conf: conf/demo.conf -> $prefix/conf/nginx.conf"
+
+story
+netsuite_story
+
+heading "error log: warnings and above, counted"
+# "2024/.. [warn] 123#123: *4 order_edit: ..., client: ..." -> "[warn] order_edit: ..."
+sed -n -E 's/^[0-9/]+ [0-9:]+ (\[(warn|error|crit|alert|emerg)\]) [0-9#]+: (\*[0-9]+ )?/\1 /p' \
+    "$prefix/logs/error.log" | sed -E 's/, client: .*//' | sort | uniq -c |
+    sort -rn | cut -c1-150 | sed 's/^/   /'
+if grep -qE '\[(crit|alert|emerg)\]|exited on signal' "$prefix/logs/error.log"
+then
+    note "UNEXPECTED: serious lines in the error log"
+    unexpected=$(( unexpected + 1 ))
+fi
+
+heading "done"
+if [ $unexpected -eq 0 ]; then
+    note "all $answers answers were the expected ones; stopping nginx"
+else
+    note "$unexpected unexpected result(s) in $answers answers; stopping nginx"
+    exit 1
+fi
