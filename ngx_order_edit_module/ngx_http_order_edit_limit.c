@@ -8,8 +8,9 @@
 
 
 /*
- * "rate 10r/s [burst=20];" kept like limit_req: rate in requests per
- * 1000 seconds (so 30r/m is exact), burst and excess in 1/1000 requests.
+ * "rate 10r/s [burst=20];" shaped like limit_req, whose excess and burst
+ * are in 1/1000 requests; the rate is kept as n requests per 1 or 60
+ * seconds so that per-minute rates drain and answer Retry-After exactly.
  */
 
 char *
@@ -66,12 +67,9 @@ ngx_http_order_edit_parse_rate(ngx_conf_t *cf, ngx_str_t *value,
         return NGX_CONF_ERROR;
     }
 
-    store->rate = rate * 1000 / scale;
+    store->rate_n = rate;
+    store->rate_period = scale;
     store->burst = burst * 1000;
-
-    if (store->rate == 0) {
-        store->rate = 1;
-    }
 
     return NGX_CONF_OK;
 }
@@ -81,11 +79,11 @@ ngx_int_t
 ngx_http_order_edit_limit(ngx_http_order_edit_shop_t *shop,
     ngx_http_order_edit_store_conf_t *store, time_t *retry_after)
 {
-    ngx_int_t       excess;
+    int64_t         excess, drained, n, period;
     ngx_msec_t      now, wait;
     ngx_msec_int_t  ms;
 
-    if (store->rate == 0) {
+    if (store->rate_n == 0) {
         return NGX_OK;
     }
 
@@ -106,20 +104,29 @@ ngx_http_order_edit_limit(ngx_http_order_edit_shop_t *shop,
 
     } else if (ms < 0) {
         ms = 0;
+
+    } else if (ms > 0x7fffffff) {
+        /* weeks idle: the bucket is long empty, and no product overflows */
+        ms = 0x7fffffff;
     }
 
-    excess = (ngx_int_t) shop->excess - (ngx_int_t) store->rate * ms / 1000
-             + 1000;
+    n = (int64_t) store->rate_n;
+    period = (int64_t) store->rate_period;
+
+    /* n requests per period seconds drain n * ms / period thousandths */
+    drained = n * ms / period;
+
+    excess = (int64_t) shop->excess - drained + 1000;
 
     if (excess < 0) {
         excess = 0;
     }
 
-    if ((ngx_uint_t) excess > store->burst) {
+    if ((uint64_t) excess > store->burst) {
 
         /* the time until one more request fits under the burst */
-        wait = (ngx_msec_t) ((excess - (ngx_int_t) store->burst) * 1000
-                             / (ngx_int_t) store->rate);
+        wait = (ngx_msec_t) (((excess - (int64_t) store->burst) * period
+                              + n - 1) / n);
 
         *retry_after = (time_t) ((wait + 999) / 1000);
 
@@ -130,7 +137,7 @@ ngx_http_order_edit_limit(ngx_http_order_edit_shop_t *shop,
         return NGX_BUSY;
     }
 
-    shop->excess = excess;
+    shop->excess = (ngx_uint_t) excess;
 
     if (ms) {
         shop->last = now;

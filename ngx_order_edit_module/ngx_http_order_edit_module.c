@@ -721,7 +721,7 @@ static char *
 ngx_http_order_edit_set_rate(ngx_conf_t *cf,
     ngx_http_order_edit_store_conf_t *store)
 {
-    if (store->rate) {
+    if (store->rate_n) {
         return "is duplicate";
     }
 

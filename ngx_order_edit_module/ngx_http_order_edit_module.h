@@ -35,8 +35,12 @@ typedef struct {
     ngx_uint_t                     nsecrets;
     ngx_uint_t                     secret_from_file;
 
-    /* requests per 1000 seconds and burst in 1/1000 requests, as limit_req */
-    ngx_uint_t                     rate;
+    /*
+     * rate_n requests per rate_period seconds (1 or 60), kept apart so
+     * that 1r/m is exact; burst in 1/1000 requests, as limit_req keeps it
+     */
+    ngx_uint_t                     rate_n;
+    ngx_uint_t                     rate_period;
     ngx_uint_t                     burst;
 
     size_t                         max_body;
