@@ -30,7 +30,7 @@ DEB_PACKAGES := nginx nginx-dev libjansson-dev libcurl4-openssl-dev \
 ALL_TARGETS  := $(MODULE_SO)
 TEST_TARGETS :=
 
-.PHONY: all deps test test-nginx demo clean
+.PHONY: all deps test test-nginx test-integration demo clean
 .DEFAULT_GOAL := all
 
 -include mk/*.mk
@@ -85,9 +85,16 @@ test-nginx: $(MODULE_SO)
 	TEST_NGINX_TOP=$(CURDIR) \
 	    prove $(PROVE_LIB) -r t/
 
+# what Test::Nginx cannot express: workers racing, refused reloads
+test-integration: $(MODULE_SO)
+	cd t/integration && \
+	TEST_NGINX_BINARY=$(NGINX_BIN) \
+	TEST_NGINX_LOAD_MODULES=$(CURDIR)/$(MODULE_SO) \
+	    python3 -m unittest -v
+
 test: deps
 	$(MAKE) all
-	$(MAKE) $(TEST_TARGETS) test-nginx
+	$(MAKE) $(TEST_TARGETS) test-nginx test-integration
 
 clean:
 	rm -rf $(BUILD) t/servroot*
