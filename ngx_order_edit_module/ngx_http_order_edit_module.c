@@ -330,7 +330,7 @@ ngx_http_order_edit_postconfiguration(ngx_conf_t *cf)
 static ngx_int_t
 ngx_http_order_edit_init_process(ngx_cycle_t *cycle)
 {
-    ngx_uint_t                        i, n;
+    ngx_uint_t                        i, n, level;
     ngx_http_order_edit_zone_t      **zone;
     ngx_http_order_edit_main_conf_t  *omcf;
 
@@ -355,6 +355,29 @@ ngx_http_order_edit_init_process(ngx_cycle_t *cycle)
         if (zone[i]->sh == NULL) {
             continue;
         }
+
+#if (NGX_LINUX && defined MADV_POPULATE_WRITE)
+
+        /*
+         * Map the whole zone now rather than page by page under traffic:
+         * first touches of fresh shared pages cost a fault each, most of
+         * a webhook's time in bench/ingest, and a machine short of memory
+         * shows it here, at start, instead of with a webhook in hand.
+         */
+
+        if (madvise(zone[i]->shm_zone->shm.addr, zone[i]->shm_zone->shm.size,
+                    MADV_POPULATE_WRITE)
+            == -1)
+        {
+            /* EINVAL: a kernel older than 5.14, which faults as it goes */
+            level = (ngx_errno == NGX_EINVAL) ? NGX_LOG_INFO : NGX_LOG_WARN;
+
+            ngx_log_error(level, cycle->log, ngx_errno,
+                          "order_edit: zone \"%V\" was not pre-faulted",
+                          &zone[i]->name);
+        }
+
+#endif
 
         n = ngx_http_order_edit_queue_reclaim(zone[i], 1);
 
