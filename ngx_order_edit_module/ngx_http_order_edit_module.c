@@ -12,6 +12,7 @@
 #include "ngx_http_order_edit_queue.h"
 #include "ngx_http_order_edit_ingest.h"
 #include "ngx_http_order_edit_status.h"
+#include "ngx_http_order_edit_queue_debug.h"
 
 
 /* Shopify's largest order payloads are a few hundred kilobytes */
@@ -59,6 +60,8 @@ static char *ngx_http_order_edit_webhook(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 static char *ngx_http_order_edit_status(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
+static char *ngx_http_order_edit_queue_debug(ngx_conf_t *cf,
+    ngx_command_t *cmd, void *conf);
 static char *ngx_http_order_edit_location(ngx_conf_t *cf,
     ngx_http_order_edit_loc_conf_t *olcf, ngx_http_handler_pt handler,
     ngx_uint_t webhook);
@@ -118,6 +121,13 @@ static ngx_command_t  ngx_http_order_edit_commands[] = {
     { ngx_string("order_edit_status"),
       NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
       ngx_http_order_edit_status,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("order_edit_queue_debug"),
+      NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_http_order_edit_queue_debug,
       NGX_HTTP_LOC_CONF_OFFSET,
       0,
       NULL },
@@ -905,6 +915,16 @@ ngx_http_order_edit_status(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 
 
 static char *
+ngx_http_order_edit_queue_debug(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf)
+{
+    return ngx_http_order_edit_location(cf, conf,
+                                    ngx_http_order_edit_queue_debug_handler,
+                                    0);
+}
+
+
+static char *
 ngx_http_order_edit_location(ngx_conf_t *cf,
     ngx_http_order_edit_loc_conf_t *olcf, ngx_http_handler_pt handler,
     ngx_uint_t webhook)
@@ -918,8 +938,9 @@ ngx_http_order_edit_location(ngx_conf_t *cf,
 
     if (olcf->shm_zone) {
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "a location takes one of order_edit_webhook "
-                           "and order_edit_status, once");
+                           "a location takes one of order_edit_webhook, "
+                           "order_edit_status and order_edit_queue_debug, "
+                           "once");
         return NGX_CONF_ERROR;
     }
 

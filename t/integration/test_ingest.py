@@ -3,6 +3,8 @@ racing on one zone, and reloads that must be refused."""
 
 import concurrent.futures
 import json
+import os
+import signal
 import time
 import unittest
 
@@ -21,6 +23,7 @@ HTTP = """
         add_header X-Worker $pid always;
         location = /wh { order_edit_webhook edits; }
         location = /status { order_edit_status edits; }
+        location = /q { order_edit_queue_debug edits; }
     }
 """
 
@@ -135,6 +138,43 @@ class Reloads(unittest.TestCase):
         self.assertEqual(st["zone"]["reloads"], 2)
         self.assertEqual(st["zone"]["queued_items"], 5)
         self.assertEqual(st["stores"]["acme.myshopify.com"]["queued"], 5)
+
+
+class Leases(unittest.TestCase):
+
+    def test_a_killed_workers_leases_return_to_the_queue(self):
+        ngx = NginxServer(http_block(), workers=1)
+        self.addCleanup(ngx.stop)
+        ngx.start()
+
+        ngx.post_webhook("acme", BODY, "lease-me")
+        s, h, b = ngx.request("GET", "/q?op=lease&ms=3600000")
+        item = json.loads(b)["item"]
+        holder = int(h["X-Worker"])
+        self.assertEqual((item["id"], item["attempts"]), (1, 1))
+        self.assertEqual(ngx.status()["stores"]["acme.myshopify.com"]
+                         ["in_flight"], 1)
+
+        # the lease is an hour long: only the holder's death can free it
+        os.kill(holder, signal.SIGKILL)
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            pids = ngx.worker_pids()
+            if pids and holder not in pids:
+                break
+            time.sleep(0.05)
+        ngx.wait_ready()
+
+        shop = ngx.status()["stores"]["acme.myshopify.com"]
+        self.assertEqual(shop["in_flight"], 0)
+        self.assertEqual(shop["lease_reclaimed"], 1)
+        self.assertIn("1 webhooks leased by exited workers returned to zone "
+                      '"edits"', ngx.error_log())
+
+        s, h, b = ngx.request("GET", "/q?op=lease")
+        item = json.loads(b)["item"]
+        self.assertEqual((item["id"], item["attempts"]), (1, 2))
+        self.assertNotEqual(int(h["X-Worker"]), holder)
 
 
 if __name__ == "__main__":

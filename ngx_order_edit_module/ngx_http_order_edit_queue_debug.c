@@ -1,0 +1,254 @@
+
+/*
+ * Copyright (C) the ngx_order_edit_module authors.
+ *
+ * order_edit_queue_debug: the queue API (lease, ack, requeue, peek,
+ * depth, reclaim) over HTTP, so the suites can drive it the way the
+ * dispatcher will.  For tests and for operators on loopback only: it can
+ * take webhooks out of the queue.
+ */
+
+
+#include <openssl/evp.h>
+
+#include "ngx_http_order_edit_queue_debug.h"
+#include "ngx_http_order_edit_shm.h"
+#include "ngx_http_order_edit_queue.h"
+#include "ngx_http_order_edit_ingest.h"
+
+
+static ngx_int_t ngx_http_order_edit_qd_msg(ngx_http_request_t *r,
+    ngx_http_order_edit_msg_t *msg);
+static ngx_int_t ngx_http_order_edit_qd_handle(ngx_http_request_t *r,
+    ngx_http_order_edit_zone_t *zone, ngx_http_order_edit_msg_t *msg);
+static ngx_int_t ngx_http_order_edit_qd_uint(ngx_http_request_t *r,
+    char *name, uint64_t *value);
+static ngx_int_t ngx_http_order_edit_qd_answer(ngx_http_request_t *r,
+    u_char *p, u_char *last);
+
+
+static ngx_str_t  ngx_http_order_edit_qd_type =
+    ngx_string("application/json");
+
+
+ngx_int_t
+ngx_http_order_edit_queue_debug_handler(ngx_http_request_t *r)
+{
+    u_char                          *p;
+    uint64_t                         ms, n;
+    ngx_int_t                        rc;
+    ngx_str_t                        op, shop;
+    ngx_http_order_edit_msg_t        msg;
+    ngx_http_order_edit_zone_t      *zone;
+    ngx_http_order_edit_loc_conf_t  *olcf;
+
+    rc = ngx_http_discard_request_body(r);
+    if (rc != NGX_OK) {
+        return rc;
+    }
+
+    olcf = ngx_http_get_module_loc_conf(r, ngx_http_order_edit_module);
+    zone = olcf->shm_zone->data;
+
+    if (ngx_http_arg(r, (u_char *) "op", 2, &op) != NGX_OK) {
+        return ngx_http_order_edit_send_error(r, NGX_HTTP_BAD_REQUEST,
+                   "invalid_request",
+                   "op is lease, peek, ack, requeue, depth or reclaim", 0);
+    }
+
+    ngx_memzero(&msg, sizeof(ngx_http_order_edit_msg_t));
+
+    if (op.len == 5 && ngx_strncmp(op.data, "lease", 5) == 0) {
+
+        if (ngx_http_order_edit_qd_uint(r, "ms", &ms) != NGX_OK) {
+            ms = 60000;
+        }
+
+        rc = ngx_http_order_edit_queue_lease(zone, r->pool, (ngx_msec_t) ms,
+                                             &msg);
+        return ngx_http_order_edit_qd_handle(r, zone, rc == NGX_OK ? &msg
+                                                                   : NULL);
+    }
+
+    if (op.len == 4 && ngx_strncmp(op.data, "peek", 4) == 0) {
+
+        if (ngx_http_arg(r, (u_char *) "shop", 4, &shop) != NGX_OK) {
+            return ngx_http_order_edit_send_error(r, NGX_HTTP_BAD_REQUEST,
+                       "invalid_request", "peek needs shop", 0);
+        }
+
+        rc = ngx_http_order_edit_queue_peek(zone, r->pool, &shop, &msg);
+        return ngx_http_order_edit_qd_handle(r, zone, rc == NGX_OK ? &msg
+                                                                   : NULL);
+    }
+
+    if (op.len == 5 && ngx_strncmp(op.data, "depth", 5) == 0) {
+        p = ngx_pnalloc(r->pool, 64);
+        if (p == NULL) {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+
+        n = (ngx_http_arg(r, (u_char *) "shop", 4, &shop) == NGX_OK)
+            ? ngx_http_order_edit_queue_depth(zone, &shop)
+            : ngx_http_order_edit_queue_depth(zone, NULL);
+
+        return ngx_http_order_edit_qd_answer(r, p,
+                   ngx_sprintf(p, "{\"depth\":%uL}\n", n));
+    }
+
+    if (op.len == 7 && ngx_strncmp(op.data, "reclaim", 7) == 0) {
+        p = ngx_pnalloc(r->pool, 64);
+        if (p == NULL) {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+
+        n = ngx_http_order_edit_queue_reclaim(zone, 1);
+
+        return ngx_http_order_edit_qd_answer(r, p,
+                   ngx_sprintf(p, "{\"reclaimed\":%uL}\n", n));
+    }
+
+    if ((op.len == 3 && ngx_strncmp(op.data, "ack", 3) == 0)
+        || (op.len == 7 && ngx_strncmp(op.data, "requeue", 7) == 0))
+    {
+        rc = ngx_http_order_edit_qd_msg(r, &msg);
+        if (rc != NGX_OK) {
+            return rc;
+        }
+
+        if (op.len == 3) {
+            rc = ngx_http_order_edit_queue_ack(zone, &msg);
+
+        } else {
+            if (ngx_http_order_edit_qd_uint(r, "delay", &ms) != NGX_OK) {
+                ms = 0;
+            }
+
+            rc = ngx_http_order_edit_queue_requeue(zone, &msg,
+                                                   (ngx_msec_t) ms);
+        }
+
+        if (rc != NGX_OK) {
+            /* not leased, or leased again since: the token is stale */
+            return ngx_http_order_edit_send_error(r, NGX_HTTP_CONFLICT,
+                       "not_leased", "no such lease", 0);
+        }
+
+        return ngx_http_order_edit_send(r, NGX_HTTP_OK,
+                   &ngx_http_order_edit_qd_type, (u_char *) "{\"ok\":true}\n",
+                   sizeof("{\"ok\":true}\n") - 1, 0);
+    }
+
+    return ngx_http_order_edit_send_error(r, NGX_HTTP_BAD_REQUEST,
+               "invalid_request",
+               "op is lease, peek, ack, requeue, depth or reclaim", 0);
+}
+
+
+/* shop, id and token from the arguments, as a lease holder keeps them */
+
+static ngx_int_t
+ngx_http_order_edit_qd_msg(ngx_http_request_t *r,
+    ngx_http_order_edit_msg_t *msg)
+{
+    ngx_str_t                        shop;
+    ngx_http_order_edit_zone_t      *zone;
+    ngx_http_order_edit_loc_conf_t  *olcf;
+
+    olcf = ngx_http_get_module_loc_conf(r, ngx_http_order_edit_module);
+    zone = olcf->shm_zone->data;
+
+    if (ngx_http_arg(r, (u_char *) "shop", 4, &shop) != NGX_OK
+        || ngx_http_order_edit_qd_uint(r, "id", &msg->id) != NGX_OK
+        || ngx_http_order_edit_qd_uint(r, "token", &msg->token) != NGX_OK)
+    {
+        return ngx_http_order_edit_send_error(r, NGX_HTTP_BAD_REQUEST,
+                   "invalid_request", "shop, id and token are required", 0);
+    }
+
+    ngx_shmtx_lock(&zone->shpool->mutex);
+    msg->shop_node = ngx_http_order_edit_shop_lookup(zone, &shop, 0);
+    ngx_shmtx_unlock(&zone->shpool->mutex);
+
+    return NGX_OK;
+}
+
+
+static ngx_int_t
+ngx_http_order_edit_qd_handle(ngx_http_request_t *r,
+    ngx_http_order_edit_zone_t *zone, ngx_http_order_edit_msg_t *msg)
+{
+    u_char        *p, *last, md[EVP_MAX_MD_SIZE], hex[2 * EVP_MAX_MD_SIZE];
+    size_t         len;
+    unsigned int   mdlen;
+
+    if (msg == NULL) {
+        return ngx_http_order_edit_send(r, NGX_HTTP_OK,
+                   &ngx_http_order_edit_qd_type, (u_char *) "{\"item\":null}\n",
+                   sizeof("{\"item\":null}\n") - 1, 0);
+    }
+
+    /* the body's digest lets a test prove it came back byte for byte */
+    if (EVP_Digest(msg->body.data, msg->body.len, md, &mdlen, EVP_sha256(),
+                   NULL)
+        != 1)
+    {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    ngx_hex_dump(hex, md, mdlen);
+
+    /* every string here passed ingest's header syntax checks */
+    len = 256 + 2 * mdlen + msg->shop.len + msg->topic.len + msg->webhook_id.len
+          + msg->event_id.len + msg->api_version.len;
+
+    p = ngx_pnalloc(r->pool, len);
+    if (p == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    last = ngx_sprintf(p, "{\"item\":{\"id\":%uL,\"token\":%uL,"
+                       "\"shop\":\"%V\",\"topic\":\"%V\","
+                       "\"webhook_id\":\"%V\",\"event_id\":\"%V\","
+                       "\"api_version\":\"%V\",\"order_id\":%uL,"
+                       "\"attempts\":%ui,\"body_bytes\":%uz,"
+                       "\"body_sha256\":\"%*s\"}}\n",
+                       msg->id, msg->token, &msg->shop, &msg->topic,
+                       &msg->webhook_id, &msg->event_id, &msg->api_version,
+                       msg->order_id, msg->attempts, msg->body.len,
+                       (size_t) (2 * mdlen), hex);
+
+    return ngx_http_order_edit_qd_answer(r, p, last);
+}
+
+
+static ngx_int_t
+ngx_http_order_edit_qd_uint(ngx_http_request_t *r, char *name,
+    uint64_t *value)
+{
+    off_t      n;
+    ngx_str_t  v;
+
+    if (ngx_http_arg(r, (u_char *) name, ngx_strlen(name), &v) != NGX_OK) {
+        return NGX_DECLINED;
+    }
+
+    n = ngx_atoof(v.data, v.len);
+    if (n < 0) {
+        return NGX_DECLINED;
+    }
+
+    *value = (uint64_t) n;
+
+    return NGX_OK;
+}
+
+
+static ngx_int_t
+ngx_http_order_edit_qd_answer(ngx_http_request_t *r, u_char *p,
+    u_char *last)
+{
+    return ngx_http_order_edit_send(r, NGX_HTTP_OK,
+                                    &ngx_http_order_edit_qd_type, p,
+                                    last - p, 0);
+}
