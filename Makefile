@@ -52,7 +52,8 @@ $(NGX_BUILD)/objs/Makefile: config | $(BUILD)
 
 $(MODULE_SO): $(NGX_BUILD)/objs/Makefile $(MODULE_SRCS)
 	$(MAKE) -C $(NGX_BUILD) -f objs/Makefile modules
-	cp $(NGX_BUILD)/objs/$(MODULE_NAME).so $@
+	@# a new inode: an nginx running the old .so must not see it change
+	cp $(NGX_BUILD)/objs/$(MODULE_NAME).so $@.tmp && mv -f $@.tmp $@
 
 $(BUILD):
 	mkdir -p $@

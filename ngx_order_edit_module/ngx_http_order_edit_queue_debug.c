@@ -111,9 +111,10 @@ ngx_http_order_edit_queue_debug_handler(ngx_http_request_t *r)
     if ((op.len == 3 && ngx_strncmp(op.data, "ack", 3) == 0)
         || (op.len == 7 && ngx_strncmp(op.data, "requeue", 7) == 0))
     {
-        rc = ngx_http_order_edit_qd_msg(r, &msg);
-        if (rc != NGX_OK) {
-            return rc;
+        if (ngx_http_order_edit_qd_msg(r, &msg) != NGX_OK) {
+            return ngx_http_order_edit_send_error(r, NGX_HTTP_BAD_REQUEST,
+                       "invalid_request", "shop, id and token are required",
+                       0);
         }
 
         if (op.len == 3) {
@@ -162,8 +163,7 @@ ngx_http_order_edit_qd_msg(ngx_http_request_t *r,
         || ngx_http_order_edit_qd_uint(r, "id", &msg->id) != NGX_OK
         || ngx_http_order_edit_qd_uint(r, "token", &msg->token) != NGX_OK)
     {
-        return ngx_http_order_edit_send_error(r, NGX_HTTP_BAD_REQUEST,
-                   "invalid_request", "shop, id and token are required", 0);
+        return NGX_DECLINED;
     }
 
     ngx_shmtx_lock(&zone->shpool->mutex);

@@ -183,3 +183,6 @@ GET /q?op=lease
 --- response_body_like eval
 ['invalid_request', 'invalid_request', 'shop, id and token are required',
  'peek needs shop']
+--- no_error_log
+[alert]
+[error]
