@@ -1,0 +1,3659 @@
+
+/*
+ * Copyright (C) the ngx_order_edit_module authors.
+ */
+
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ngx_http_order_edit_normalise.h"
+
+
+#define NGX_HTTP_ORDER_EDIT_MAX_QUANTITY  1000000
+#define NGX_HTTP_ORDER_EDIT_MAX_PARTS  NGX_HTTP_ORDER_EDIT_BUNDLE_MAX_COMPONENTS
+
+
+typedef struct {
+    int64_t                              id;
+    const char                          *sku;
+    size_t                               sku_len;
+    const char                          *title;
+    const ngx_http_order_edit_bundle_t  *bundle;
+    int64_t                              quantity;   /* current */
+    int64_t                              price;
+    int64_t                              amount;
+    int64_t                              discount;
+    int64_t                              tax;
+    int                                  restock;    /* credit memos */
+    int64_t                              line_item_id;
+    char                                 item[NGX_HTTP_ORDER_EDIT_ITEM_MAX];
+} ngx_http_order_edit_norm_line_t;
+
+
+typedef struct {
+    const ngx_http_order_edit_norm_conf_t   *conf;
+    const ngx_http_order_edit_norm_input_t  *in;
+    ngx_http_order_edit_norm_result_t       *res;
+    json_t                                  *nsbody;
+    ngx_http_order_edit_norm_line_t         *lines;
+    size_t                                   nlines;
+    char                                     currency[4];
+    int                                      exponent;
+    int                                      presentment;
+    int                                      plain_ok;
+    int                                      nomem;
+} ngx_http_order_edit_norm_ctx_t;
+
+
+static const char  *ngx_http_order_edit_field_names[] = {
+    "order_number", "order_id", "updated_at", "subtotal", "discount", "tax",
+    "total", "shipping_cost", "ship_method", "shipping_address", "line_key",
+    "line_discount", "line_tax", "restock", "refund_id", "sales_order",
+    "cancelled", "cancelled_at", "cancel_reason"
+};
+
+
+static const char  *ngx_http_order_edit_field_defaults[] = {
+    "otherRefNum",
+    "custbody_shopify_order_id",
+    "custbody_shopify_updated_at",
+    "custbody_shopify_subtotal",
+    "custbody_shopify_discount",
+    "custbody_shopify_tax",
+    "custbody_shopify_total",
+    "shippingCost",
+    "shipMethod",
+    "shippingAddress",
+    "custcol_shopify_line_id",
+    "custcol_shopify_discount",
+    "custcol_shopify_tax",
+    "custcol_shopify_restock",
+    "custbody_shopify_refund_id",
+    "custbody_shopify_sales_order",
+    "custbody_shopify_cancelled",
+    "custbody_shopify_cancelled_at",
+    "custbody_shopify_cancel_reason"
+};
+
+
+/* configuration */
+
+
+void
+ngx_http_order_edit_norm_conf_init(ngx_http_order_edit_norm_conf_t *conf)
+{
+    memset(conf, 0, sizeof(*conf));
+
+    conf->max_payload = 4 * 1024 * 1024;
+    conf->max_depth = 32;
+    conf->max_lines = 2000;
+    conf->max_sub = 100;
+    conf->max_output_lines = 5000;
+}
+
+
+void
+ngx_http_order_edit_norm_conf_free(ngx_http_order_edit_norm_conf_t *conf)
+{
+    size_t  i;
+
+    ngx_http_order_edit_skures_free(&conf->skus);
+    ngx_http_order_edit_bundles_free(&conf->bundles);
+
+    free(conf->sales_order_id);
+    free(conf->credit_memo_id);
+    free(conf->gift_card_item);
+    free(conf->custom_item);
+    free(conf->shipping_item);
+    free(conf->discrepancy_item);
+    free(conf->shipping_refund_item);
+
+    for (i = 0; i < NGX_HTTP_ORDER_EDIT_FIELD_N; i++) {
+        free(conf->fields[i]);
+    }
+
+    ngx_http_order_edit_norm_conf_init(conf);
+}
+
+
+static int
+ngx_http_order_edit_norm_replace(char **dst, const char *value, char *err,
+    size_t errlen)
+{
+    char  *copy;
+
+    copy = strdup(value);
+    if (copy == NULL) {
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+
+    free(*dst);
+    *dst = copy;
+
+    return 0;
+}
+
+
+int
+ngx_http_order_edit_norm_set_sku_map(ngx_http_order_edit_norm_conf_t *conf,
+    const char *path, char *err, size_t errlen)
+{
+    ngx_http_order_edit_skumap_t  *map;
+
+    map = ngx_http_order_edit_skumap_load(path, err, errlen);
+    if (map == NULL) {
+        return -1;
+    }
+
+    ngx_http_order_edit_skumap_free(conf->skus.map);
+    conf->skus.map = map;
+
+    return 0;
+}
+
+
+int
+ngx_http_order_edit_norm_add_rewrite(ngx_http_order_edit_norm_conf_t *conf,
+    void *regex, int ncaptures, const char *replacement, size_t len,
+    char *err, size_t errlen)
+{
+    if (ngx_http_order_edit_rewrite_check(replacement, len, ncaptures, err,
+                                          errlen)
+        != 0)
+    {
+        return -1;
+    }
+
+    return ngx_http_order_edit_skures_add_rewrite(&conf->skus, regex,
+                                                  replacement, len, err,
+                                                  errlen);
+}
+
+
+void
+ngx_http_order_edit_norm_set_regex_exec(ngx_http_order_edit_norm_conf_t *conf,
+    ngx_http_order_edit_regex_exec_pt exec)
+{
+    conf->skus.exec = exec;
+}
+
+
+int
+ngx_http_order_edit_norm_add_bundle(ngx_http_order_edit_norm_conf_t *conf,
+    const char *spec, size_t len, char *err, size_t errlen)
+{
+    return ngx_http_order_edit_bundles_add(&conf->bundles, spec, len, err,
+                                           errlen);
+}
+
+
+int
+ngx_http_order_edit_norm_set_fallback(ngx_http_order_edit_norm_conf_t *conf,
+    const char *value, char *err, size_t errlen)
+{
+    if (strcmp(value, "none") == 0 || strcmp(value, "off") == 0) {
+        conf->skus.fallback = NGX_HTTP_ORDER_EDIT_FALLBACK_NONE;
+        return 0;
+    }
+
+    if (strcmp(value, "external_id") == 0 || strcmp(value, "eid") == 0) {
+        conf->skus.fallback = NGX_HTTP_ORDER_EDIT_FALLBACK_EXTERNAL_ID;
+        return 0;
+    }
+
+    snprintf(err, errlen, "invalid sku fallback \"%s\", it must be \"none\" "
+             "or \"external_id\"", value);
+
+    return -1;
+}
+
+
+int
+ngx_http_order_edit_norm_set_money(ngx_http_order_edit_norm_conf_t *conf,
+    const char *value, char *err, size_t errlen)
+{
+    if (strcmp(value, "shop") == 0) {
+        conf->money = NGX_HTTP_ORDER_EDIT_MONEY_SHOP;
+        return 0;
+    }
+
+    if (strcmp(value, "presentment") == 0) {
+        conf->money = NGX_HTTP_ORDER_EDIT_MONEY_PRESENTMENT;
+        return 0;
+    }
+
+    snprintf(err, errlen, "invalid money source \"%s\", it must be \"shop\" "
+             "or \"presentment\"", value);
+
+    return -1;
+}
+
+
+static int
+ngx_http_order_edit_extid_char(int c)
+{
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z')
+           || (c >= '0' && c <= '9') || c == '-' || c == '_';
+}
+
+
+int
+ngx_http_order_edit_norm_set_external_id(ngx_http_order_edit_norm_conf_t *conf,
+    const char *which, const char *pattern, char *err, size_t errlen)
+{
+    int          so, unique;
+    size_t       n;
+    const char  *p, *close;
+
+    if (strcmp(which, "sales_order") == 0) {
+        so = 1;
+
+    } else if (strcmp(which, "credit_memo") == 0) {
+        so = 0;
+
+    } else {
+        snprintf(err, errlen, "unknown external id \"%s\", it must be "
+                 "\"sales_order\" or \"credit_memo\"", which);
+        return -1;
+    }
+
+    unique = 0;
+
+    for (p = pattern; *p; p++) {
+        if (*p != '{') {
+            if (!ngx_http_order_edit_extid_char((unsigned char) *p)) {
+                snprintf(err, errlen, "external id pattern \"%s\": "
+                         "character \"%c\" is not allowed (use letters, "
+                         "digits, \"-\" and \"_\")", pattern, *p);
+                return -1;
+            }
+
+            continue;
+        }
+
+        close = strchr(p, '}');
+        if (close == NULL) {
+            snprintf(err, errlen, "external id pattern \"%s\": unclosed "
+                     "\"{\"", pattern);
+            return -1;
+        }
+
+        n = close - p + 1;
+
+        if ((n == 14 && memcmp(p, "{order_number}", 14) == 0)
+            || (n == 10 && memcmp(p, "{order_id}", 10) == 0))
+        {
+            unique |= so;
+
+        } else if (n == 11 && memcmp(p, "{refund_id}", 11) == 0) {
+            if (so) {
+                goto unknown;
+            }
+
+            unique = 1;
+
+        } else if ((n == 6 && memcmp(p, "{shop}", 6) == 0)
+                   || (n == 13 && memcmp(p, "{shop_domain}", 13) == 0))
+        {
+            /* void */
+
+        } else {
+            goto unknown;
+        }
+
+        p = close;
+    }
+
+    if (!unique) {
+        snprintf(err, errlen, "external id pattern \"%s\" must contain %s",
+                 pattern, so ? "{order_id} or {order_number}"
+                             : "{refund_id}");
+        return -1;
+    }
+
+    return ngx_http_order_edit_norm_replace(so ? &conf->sales_order_id
+                                               : &conf->credit_memo_id,
+                                            pattern, err, errlen);
+
+unknown:
+
+    snprintf(err, errlen, "external id pattern \"%s\": unknown placeholder "
+             "\"%.*s\"", pattern, (int) n, p);
+
+    return -1;
+}
+
+
+int
+ngx_http_order_edit_norm_set_item(ngx_http_order_edit_norm_conf_t *conf,
+    const char *which, const char *ref, char *err, size_t errlen)
+{
+    char  **dst;
+
+    if (strcmp(which, "gift_card") == 0) {
+        dst = &conf->gift_card_item;
+
+    } else if (strcmp(which, "custom") == 0) {
+        dst = &conf->custom_item;
+
+    } else if (strcmp(which, "shipping") == 0) {
+        dst = &conf->shipping_item;
+
+    } else if (strcmp(which, "discrepancy") == 0) {
+        dst = &conf->discrepancy_item;
+
+    } else if (strcmp(which, "shipping_refund") == 0) {
+        dst = &conf->shipping_refund_item;
+
+    } else {
+        snprintf(err, errlen, "unknown item \"%s\", it must be "
+                 "\"gift_card\", \"custom\", \"shipping\", "
+                 "\"shipping_refund\" or \"discrepancy\"", which);
+        return -1;
+    }
+
+    if (!ngx_http_order_edit_item_ref_valid(ref, strlen(ref))) {
+        snprintf(err, errlen, "invalid item reference \"%s\" (use a NetSuite "
+                 "internal id or \"eid:<external id>\")", ref);
+        return -1;
+    }
+
+    return ngx_http_order_edit_norm_replace(dst, ref, err, errlen);
+}
+
+
+int
+ngx_http_order_edit_norm_set_field(ngx_http_order_edit_norm_conf_t *conf,
+    const char *name, const char *value, char *err, size_t errlen)
+{
+    size_t       i;
+    const char  *p;
+
+    for (i = 0; i < NGX_HTTP_ORDER_EDIT_FIELD_N; i++) {
+        if (strcmp(name, ngx_http_order_edit_field_names[i]) == 0) {
+            break;
+        }
+    }
+
+    if (i == NGX_HTTP_ORDER_EDIT_FIELD_N) {
+        snprintf(err, errlen, "unknown NetSuite field option \"%s\"", name);
+        return -1;
+    }
+
+    if (strcmp(value, "off") != 0) {
+        for (p = value; *p; p++) {
+            if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z')
+                  || (*p >= '0' && *p <= '9') || *p == '_'))
+            {
+                break;
+            }
+        }
+
+        if (*p != '\0' || p == value || p - value > 64) {
+            snprintf(err, errlen, "invalid NetSuite field id \"%s\"", value);
+            return -1;
+        }
+    }
+
+    return ngx_http_order_edit_norm_replace(&conf->fields[i], value, err,
+                                            errlen);
+}
+
+
+int
+ngx_http_order_edit_norm_set_currency(ngx_http_order_edit_norm_conf_t *conf,
+    const char *spec, char *err, size_t errlen)
+{
+    size_t  i;
+
+    /* "XYZ=3" */
+    if (strlen(spec) != 5 || spec[3] != '='
+        || !ngx_http_order_edit_currency_valid(spec, 3)
+        || spec[4] < '0' || spec[4] > '0' + NGX_HTTP_ORDER_EDIT_MONEY_MAX_EXP)
+    {
+        snprintf(err, errlen, "invalid currency exponent \"%s\", expected "
+                 "\"CODE=N\" with N from 0 to %d", spec,
+                 NGX_HTTP_ORDER_EDIT_MONEY_MAX_EXP);
+        return -1;
+    }
+
+    for (i = 0; i < conf->ncurrencies; i++) {
+        if (memcmp(conf->currencies[i].code, spec, 3) == 0) {
+            break;
+        }
+    }
+
+    if (i == NGX_HTTP_ORDER_EDIT_MAX_CURRENCIES) {
+        snprintf(err, errlen, "too many currency exponents");
+        return -1;
+    }
+
+    memcpy(conf->currencies[i].code, spec, 3);
+    conf->currencies[i].code[3] = '\0';
+    conf->currencies[i].exponent = spec[4] - '0';
+
+    if (i == conf->ncurrencies) {
+        conf->ncurrencies++;
+    }
+
+    return 0;
+}
+
+
+const char *
+ngx_http_order_edit_norm_field(const ngx_http_order_edit_norm_conf_t *conf,
+    ngx_http_order_edit_field_e field)
+{
+    const char  *v;
+
+    v = conf->fields[field] ? conf->fields[field]
+                            : ngx_http_order_edit_field_defaults[field];
+
+    return strcmp(v, "off") == 0 ? NULL : v;
+}
+
+
+int
+ngx_http_order_edit_norm_exponent(const ngx_http_order_edit_norm_conf_t *conf,
+    const char *code, size_t len)
+{
+    size_t  i;
+
+    if (!ngx_http_order_edit_currency_valid(code, len)) {
+        return -1;
+    }
+
+    for (i = 0; i < conf->ncurrencies; i++) {
+        if (memcmp(conf->currencies[i].code, code, 3) == 0) {
+            return conf->currencies[i].exponent;
+        }
+    }
+
+    return ngx_http_order_edit_currency_exponent(code, len);
+}
+
+
+/* time */
+
+
+static int
+ngx_http_order_edit_digits(const char *s, size_t n, int *v)
+{
+    size_t  i;
+
+    *v = 0;
+
+    for (i = 0; i < n; i++) {
+        if (s[i] < '0' || s[i] > '9') {
+            return -1;
+        }
+
+        *v = *v * 10 + (s[i] - '0');
+    }
+
+    return 0;
+}
+
+
+int
+ngx_http_order_edit_parse_time(const char *s, size_t len, int64_t *ms)
+{
+    int          y, mo, d, h, mi, sec, oh, om, frac, fdig, sign;
+    int64_t      days, yy, era, yoe, doy, doe, mp;
+    const char  *p, *end;
+    static const int  mdays[] = { 31, 29, 31, 30, 31, 30, 31, 31, 30, 31,
+                                  30, 31 };
+
+    if (len < 20 || len > 40) {
+        return -1;
+    }
+
+    if (ngx_http_order_edit_digits(s, 4, &y) || s[4] != '-'
+        || ngx_http_order_edit_digits(s + 5, 2, &mo) || s[7] != '-'
+        || ngx_http_order_edit_digits(s + 8, 2, &d)
+        || (s[10] != 'T' && s[10] != 't' && s[10] != ' ')
+        || ngx_http_order_edit_digits(s + 11, 2, &h) || s[13] != ':'
+        || ngx_http_order_edit_digits(s + 14, 2, &mi) || s[16] != ':'
+        || ngx_http_order_edit_digits(s + 17, 2, &sec))
+    {
+        return -1;
+    }
+
+    if (y < 1970 || mo < 1 || mo > 12 || d < 1 || d > mdays[mo - 1]
+        || h > 23 || mi > 59 || sec > 60)
+    {
+        return -1;
+    }
+
+    if (mo == 2 && d == 29 && !((y % 4 == 0 && y % 100 != 0) || y % 400 == 0))
+    {
+        return -1;
+    }
+
+    p = s + 19;
+    end = s + len;
+    frac = 0;
+    fdig = 0;
+
+    if (p < end && *p == '.') {
+        p++;
+
+        while (p < end && *p >= '0' && *p <= '9') {
+            if (fdig < 3) {
+                frac = frac * 10 + (*p - '0');
+            }
+
+            fdig++;
+            p++;
+        }
+
+        if (fdig == 0 || fdig > 9) {
+            return -1;
+        }
+
+        while (fdig < 3) {
+            frac *= 10;
+            fdig++;
+        }
+    }
+
+    oh = 0;
+    om = 0;
+    sign = 1;
+
+    if (p < end && (*p == 'Z' || *p == 'z')) {
+        p++;
+
+    } else if (end - p == 6 && (*p == '+' || *p == '-') && p[3] == ':') {
+        sign = (*p == '-') ? -1 : 1;
+
+        if (ngx_http_order_edit_digits(p + 1, 2, &oh)
+            || ngx_http_order_edit_digits(p + 4, 2, &om)
+            || oh > 23 || om > 59)
+        {
+            return -1;
+        }
+
+        p += 6;
+
+    } else {
+        return -1;
+    }
+
+    if (p != end) {
+        return -1;
+    }
+
+    /* days from civil, proleptic Gregorian (Howard Hinnant's algorithm) */
+    yy = y - (mo <= 2);
+    era = yy / 400;
+    yoe = yy - era * 400;
+    mp = (mo + 9) % 12;
+    doy = (153 * mp + 2) / 5 + d - 1;
+    doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    days = era * 146097 + doe - 719468;
+
+    *ms = ((days * 86400 + h * 3600 + mi * 60 + sec)
+           - sign * (oh * 3600 + om * 60)) * 1000 + frac;
+
+    return 0;
+}
+
+
+/* errors and field access */
+
+
+static int
+ngx_http_order_edit_norm_fail(ngx_http_order_edit_norm_ctx_t *ctx,
+    const char *code, const char *fmt, ...)
+{
+    va_list  args;
+
+    /* the first error is the cause: keep it */
+    if (ctx->res->error[0] != '\0') {
+        return -1;
+    }
+
+    snprintf(ctx->res->error, sizeof(ctx->res->error), "%s", code);
+
+    va_start(args, fmt);
+    vsnprintf(ctx->res->message, sizeof(ctx->res->message), fmt, args);
+    va_end(args);
+
+    return -1;
+}
+
+
+static json_t *
+ngx_http_order_edit_norm_get(const json_t *obj, const char *key)
+{
+    json_t  *v;
+
+    v = json_object_get(obj, key);
+
+    return json_is_null(v) ? NULL : v;
+}
+
+
+/* a field's full name for messages: "line_items[2].price" */
+
+static const char *
+ngx_http_order_edit_norm_name(char *buf, size_t size, const char *where,
+    const char *key)
+{
+    snprintf(buf, size, "%s%s%s", where, where[0] ? "." : "", key);
+
+    return buf;
+}
+
+
+static int
+ngx_http_order_edit_norm_missing(ngx_http_order_edit_norm_ctx_t *ctx,
+    const char *where, const char *key)
+{
+    char  name[128];
+
+    return ngx_http_order_edit_norm_fail(ctx, "missing_field",
+               "required field \"%s\" is missing",
+               ngx_http_order_edit_norm_name(name, sizeof(name), where, key));
+}
+
+
+static int
+ngx_http_order_edit_norm_wrong(ngx_http_order_edit_norm_ctx_t *ctx,
+    const char *where, const char *key, const char *expected)
+{
+    char  name[128];
+
+    return ngx_http_order_edit_norm_fail(ctx, "wrong_type",
+               "field \"%s\" must be %s",
+               ngx_http_order_edit_norm_name(name, sizeof(name), where, key),
+               expected);
+}
+
+
+/* 0 found, 1 absent and optional, -1 error */
+
+static int
+ngx_http_order_edit_norm_object(ngx_http_order_edit_norm_ctx_t *ctx,
+    const json_t *obj, const char *where, const char *key, int required,
+    json_t **out)
+{
+    json_t  *v;
+
+    v = ngx_http_order_edit_norm_get(obj, key);
+
+    if (v == NULL) {
+        return required ? ngx_http_order_edit_norm_missing(ctx, where, key)
+                        : 1;
+    }
+
+    if (!json_is_object(v)) {
+        return ngx_http_order_edit_norm_wrong(ctx, where, key, "an object");
+    }
+
+    *out = v;
+
+    return 0;
+}
+
+
+static int
+ngx_http_order_edit_norm_array(ngx_http_order_edit_norm_ctx_t *ctx,
+    const json_t *obj, const char *where, const char *key, int required,
+    size_t max, json_t **out)
+{
+    char     name[128];
+    json_t  *v;
+
+    v = ngx_http_order_edit_norm_get(obj, key);
+
+    if (v == NULL) {
+        return required ? ngx_http_order_edit_norm_missing(ctx, where, key)
+                        : 1;
+    }
+
+    if (!json_is_array(v)) {
+        return ngx_http_order_edit_norm_wrong(ctx, where, key, "an array");
+    }
+
+    if (json_array_size(v) > max) {
+        return ngx_http_order_edit_norm_fail(ctx, "too_many_items",
+                   "\"%s\" has %zu entries, the limit is %zu",
+                   ngx_http_order_edit_norm_name(name, sizeof(name), where,
+                                                 key),
+                   json_array_size(v), max);
+    }
+
+    *out = v;
+
+    return 0;
+}
+
+
+static int
+ngx_http_order_edit_norm_string(ngx_http_order_edit_norm_ctx_t *ctx,
+    const json_t *obj, const char *where, const char *key, int required,
+    const char **s, size_t *len)
+{
+    json_t  *v;
+
+    v = ngx_http_order_edit_norm_get(obj, key);
+
+    if (v == NULL) {
+        return required ? ngx_http_order_edit_norm_missing(ctx, where, key)
+                        : 1;
+    }
+
+    if (!json_is_string(v) || ngx_http_order_edit_json_is_marker(v)) {
+        return ngx_http_order_edit_norm_wrong(ctx, where, key, "a string");
+    }
+
+    *s = json_string_value(v);
+    *len = json_string_length(v);
+
+    return 0;
+}
+
+
+static int
+ngx_http_order_edit_norm_int(ngx_http_order_edit_norm_ctx_t *ctx,
+    const json_t *obj, const char *where, const char *key, int required,
+    int64_t min, int64_t max, int64_t *out)
+{
+    char     name[128];
+    json_t  *v;
+    int64_t  n;
+
+    v = ngx_http_order_edit_norm_get(obj, key);
+
+    if (v == NULL) {
+        return required ? ngx_http_order_edit_norm_missing(ctx, where, key)
+                        : 1;
+    }
+
+    if (!json_is_integer(v)) {
+        return ngx_http_order_edit_norm_wrong(ctx, where, key,
+                                              "an integer");
+    }
+
+    n = json_integer_value(v);
+
+    if (n < min || n > max) {
+        return ngx_http_order_edit_norm_fail(ctx, "bad_value",
+                   "field \"%s\" is %lld, outside %lld..%lld",
+                   ngx_http_order_edit_norm_name(name, sizeof(name), where,
+                                                 key),
+                   (long long) n, (long long) min, (long long) max);
+    }
+
+    *out = n;
+
+    return 0;
+}
+
+
+static int
+ngx_http_order_edit_norm_bool(ngx_http_order_edit_norm_ctx_t *ctx,
+    const json_t *obj, const char *where, const char *key, int *out)
+{
+    json_t  *v;
+
+    v = ngx_http_order_edit_norm_get(obj, key);
+
+    if (v == NULL) {
+        return 1;
+    }
+
+    if (!json_is_boolean(v)) {
+        return ngx_http_order_edit_norm_wrong(ctx, where, key, "a boolean");
+    }
+
+    *out = json_is_true(v);
+
+    return 0;
+}
+
+
+/* parses one money value: a decimal string, an exact number or an integer */
+
+static int
+ngx_http_order_edit_norm_money_value(ngx_http_order_edit_norm_ctx_t *ctx,
+    const json_t *v, const char *name, int exponent, const char *currency,
+    int64_t *out)
+{
+    char                            buf[32];
+    size_t                          len;
+    const char                     *text;
+    ngx_http_order_edit_money_rc_e  rc;
+
+    if (json_is_string(v)) {
+        text = ngx_http_order_edit_json_marker_text(v, &len);
+
+        if (text == NULL) {
+            text = json_string_value(v);
+            len = json_string_length(v);
+        }
+
+    } else if (json_is_integer(v)) {
+        len = snprintf(buf, sizeof(buf), "%lld",
+                       (long long) json_integer_value(v));
+        text = buf;
+
+    } else {
+        return ngx_http_order_edit_norm_fail(ctx, "wrong_type",
+                   "field \"%s\" must be a decimal amount", name);
+    }
+
+    rc = ngx_http_order_edit_money_parse(text, len, exponent, out);
+
+    if (rc != NGX_HTTP_ORDER_EDIT_MONEY_OK) {
+        return ngx_http_order_edit_norm_fail(ctx,
+                   ngx_http_order_edit_money_code(rc),
+                   "field \"%s\": %s (\"%.*s\" in %s)", name,
+                   ngx_http_order_edit_money_strerror(rc),
+                   (int) (len > 40 ? 40 : len), text, currency);
+    }
+
+    return 0;
+}
+
+
+/*
+ * A money field in the document's currency.  Shop money: the plain field
+ * ("price"), else its "price_set".shop_money.  Presentment money:
+ * "price_set".presentment_money, else the plain field when the shop and
+ * presentment currencies are the same.  0 found, 1 absent, -1 error.
+ */
+
+static int
+ngx_http_order_edit_norm_money(ngx_http_order_edit_norm_ctx_t *ctx,
+    const json_t *obj, const char *where, const char *key, int required,
+    int64_t *out)
+{
+    char         name[128], setkey[64];
+    size_t       len;
+    json_t      *v, *set, *bag;
+    const char  *code;
+
+    ngx_http_order_edit_norm_name(name, sizeof(name), where, key);
+
+    v = ngx_http_order_edit_norm_get(obj, key);
+
+    if (v != NULL && !ctx->presentment) {
+        return ngx_http_order_edit_norm_money_value(ctx, v, name,
+                                                    ctx->exponent,
+                                                    ctx->currency, out);
+    }
+
+    snprintf(setkey, sizeof(setkey), "%s_set", key);
+    set = ngx_http_order_edit_norm_get(obj, setkey);
+
+    if (set != NULL) {
+        if (!json_is_object(set)) {
+            return ngx_http_order_edit_norm_wrong(ctx, where, setkey,
+                                                  "an object");
+        }
+
+        bag = ngx_http_order_edit_norm_get(set, ctx->presentment
+                                                ? "presentment_money"
+                                                : "shop_money");
+
+        if (bag != NULL) {
+            if (!json_is_object(bag)) {
+                return ngx_http_order_edit_norm_wrong(ctx, where, setkey,
+                           "an object of money objects");
+            }
+
+            if (ngx_http_order_edit_norm_string(ctx, bag, name,
+                                                "currency_code", 0, &code,
+                                                &len)
+                == -1)
+            {
+                return -1;
+            }
+
+            if (ngx_http_order_edit_norm_get(bag, "currency_code") != NULL
+                && (len != 3 || memcmp(code, ctx->currency, 3) != 0))
+            {
+                return ngx_http_order_edit_norm_fail(ctx,
+                           "currency_mismatch",
+                           "field \"%s\" is in \"%.*s\", the document is "
+                           "in %s", name, (int) (len > 8 ? 8 : len), code,
+                           ctx->currency);
+            }
+
+            v = ngx_http_order_edit_norm_get(bag, "amount");
+
+            if (v != NULL) {
+                return ngx_http_order_edit_norm_money_value(ctx, v, name,
+                                                            ctx->exponent,
+                                                            ctx->currency,
+                                                            out);
+            }
+        }
+    }
+
+    v = ngx_http_order_edit_norm_get(obj, key);
+
+    if (v != NULL && ctx->plain_ok) {
+        return ngx_http_order_edit_norm_money_value(ctx, v, name,
+                                                    ctx->exponent,
+                                                    ctx->currency, out);
+    }
+
+    if (required) {
+        return ngx_http_order_edit_norm_fail(ctx, "missing_field",
+                   "required money field \"%s\" is missing%s", name,
+                   ctx->presentment ? " in the presentment currency" : "");
+    }
+
+    *out = 0;
+
+    return 1;
+}
+
+
+/* sums "field" over the objects of an optional array */
+
+static int
+ngx_http_order_edit_norm_sum(ngx_http_order_edit_norm_ctx_t *ctx,
+    const json_t *obj, const char *where, const char *key, const char *field,
+    int64_t *sum)
+{
+    char     name[128];
+    size_t   i;
+    json_t  *arr, *e;
+    int64_t  v;
+
+    *sum = 0;
+
+    switch (ngx_http_order_edit_norm_array(ctx, obj, where, key, 0,
+                                           ctx->conf->max_sub, &arr))
+    {
+    case -1:
+        return -1;
+    case 1:
+        return 0;
+    }
+
+    for (i = 0; i < json_array_size(arr); i++) {
+        e = json_array_get(arr, i);
+        snprintf(name, sizeof(name), "%s%s%s[%zu]", where, where[0] ? "." : "",
+                 key, i);
+
+        if (!json_is_object(e)) {
+            return ngx_http_order_edit_norm_fail(ctx, "wrong_type",
+                       "\"%s\" must be an object", name);
+        }
+
+        if (ngx_http_order_edit_norm_money(ctx, e, name, field, 1, &v) == -1)
+        {
+            return -1;
+        }
+
+        if (ngx_http_order_edit_money_add(*sum, v, sum) != 0) {
+            return ngx_http_order_edit_norm_fail(ctx, "money_overflow",
+                       "the sum of \"%s\" overflows", name);
+        }
+    }
+
+    return 0;
+}
+
+
+static int
+ngx_http_order_edit_norm_overflow(ngx_http_order_edit_norm_ctx_t *ctx,
+    const char *what)
+{
+    return ngx_http_order_edit_norm_fail(ctx, "money_overflow",
+                                         "%s overflows", what);
+}
+
+
+/* sets the currency and its exponent; "currency" may be NULL */
+
+static int
+ngx_http_order_edit_norm_set_doc_currency(ngx_http_order_edit_norm_ctx_t *ctx,
+    const char *code, size_t len, const char *name)
+{
+    int  exp;
+
+    exp = ngx_http_order_edit_norm_exponent(ctx->conf, code, len);
+
+    if (exp < 0) {
+        return ngx_http_order_edit_norm_fail(ctx, "bad_currency",
+                   "\"%s\" is not an ISO 4217 currency code: \"%.*s\"", name,
+                   (int) (len > 8 ? 8 : len), code);
+    }
+
+    memcpy(ctx->currency, code, 3);
+    ctx->currency[3] = '\0';
+    ctx->exponent = exp;
+
+    return 0;
+}
+
+
+/* SKU to NetSuite item for one line, bundles left for the output stage */
+
+static int
+ngx_http_order_edit_norm_resolve(ngx_http_order_edit_norm_ctx_t *ctx,
+    ngx_http_order_edit_norm_line_t *line, const char *where, int gift_card)
+{
+    int          rc;
+    char         err[256];
+    const char  *ref;
+
+    if (line->sku == NULL || line->sku_len == 0) {
+        ref = gift_card ? ctx->conf->gift_card_item : ctx->conf->custom_item;
+
+        if (ref == NULL) {
+            return ngx_http_order_edit_norm_fail(ctx, "missing_sku",
+                       "%s (\"%.60s\") has no SKU and no %s item is "
+                       "configured", where, line->title ? line->title : "",
+                       gift_card ? "gift card" : "custom");
+        }
+
+        snprintf(line->item, sizeof(line->item), "%s", ref);
+
+        return 0;
+    }
+
+    line->bundle = ngx_http_order_edit_bundles_find(&ctx->conf->bundles,
+                                                     line->sku,
+                                                     line->sku_len);
+    if (line->bundle) {
+        return 0;
+    }
+
+    rc = ngx_http_order_edit_skures_resolve(&ctx->conf->skus, line->sku,
+                                            line->sku_len, line->item, NULL,
+                                            err, sizeof(err));
+    if (rc == 0) {
+        return 0;
+    }
+
+    return ngx_http_order_edit_norm_fail(ctx, rc == -2 ? "sku_rewrite_failed"
+                                                       : "unmapped_sku",
+                                         "%s: %s", where, err);
+}
+
+
+static int
+ngx_http_order_edit_norm_check_sku(ngx_http_order_edit_norm_ctx_t *ctx,
+    const char *sku, size_t len, const char *where)
+{
+    size_t  i;
+
+    if (len > NGX_HTTP_ORDER_EDIT_SKU_MAX) {
+        return ngx_http_order_edit_norm_fail(ctx, "bad_sku",
+                   "%s: SKU of %zu bytes, the limit is %d", where, len,
+                   NGX_HTTP_ORDER_EDIT_SKU_MAX);
+    }
+
+    for (i = 0; i < len; i++) {
+        if ((unsigned char) sku[i] < 0x20 || sku[i] == 0x7f) {
+            return ngx_http_order_edit_norm_fail(ctx, "bad_sku",
+                       "%s: control character in the SKU", where);
+        }
+    }
+
+    return 0;
+}
+
+
+/* building the output; any allocation failure sets ctx->nomem */
+
+
+/*
+ * Both return the value added (borrowed) or NULL; on NULL the value has
+ * been released, so a nested object is only ever filled through the
+ * pointer these return.
+ */
+
+static json_t *
+ngx_http_order_edit_norm_set(ngx_http_order_edit_norm_ctx_t *ctx,
+    json_t *obj, const char *key, json_t *v)
+{
+    if (key == NULL) {
+        /* a NetSuite field switched off with "off" */
+        json_decref(v);
+        return NULL;
+    }
+
+    if (v == NULL || obj == NULL) {
+        json_decref(v);
+        ctx->nomem = 1;
+        return NULL;
+    }
+
+    /* json_object_set_new() releases v when it fails */
+    if (json_object_set_new(obj, key, v) != 0) {
+        ctx->nomem = 1;
+        return NULL;
+    }
+
+    return v;
+}
+
+
+static json_t *
+ngx_http_order_edit_norm_append(ngx_http_order_edit_norm_ctx_t *ctx,
+    json_t *arr, json_t *v)
+{
+    if (v == NULL || arr == NULL) {
+        json_decref(v);
+        ctx->nomem = 1;
+        return NULL;
+    }
+
+    if (json_array_append_new(arr, v) != 0) {
+        ctx->nomem = 1;
+        return NULL;
+    }
+
+    return v;
+}
+
+
+static json_t *
+ngx_http_order_edit_norm_amount(ngx_http_order_edit_norm_ctx_t *ctx,
+    int64_t v)
+{
+    char  buf[NGX_HTTP_ORDER_EDIT_MONEY_BUFSZ];
+
+    if (ngx_http_order_edit_money_format(v, ctx->exponent, buf, sizeof(buf))
+        == 0)
+    {
+        return NULL;
+    }
+
+    return json_string(buf);
+}
+
+
+/* an exact JSON number for the NetSuite body: 9.50, never a double */
+
+static json_t *
+ngx_http_order_edit_norm_number(ngx_http_order_edit_norm_ctx_t *ctx,
+    int64_t v)
+{
+    char    buf[NGX_HTTP_ORDER_EDIT_MONEY_BUFSZ];
+    size_t  n;
+
+    n = ngx_http_order_edit_money_format(v, ctx->exponent, buf, sizeof(buf));
+    if (n == 0) {
+        return NULL;
+    }
+
+    return ngx_http_order_edit_json_number(buf, n);
+}
+
+
+static json_t *
+ngx_http_order_edit_norm_id(int64_t id)
+{
+    char  buf[24];
+
+    snprintf(buf, sizeof(buf), "%lld", (long long) id);
+
+    return json_string(buf);
+}
+
+
+static json_t *
+ngx_http_order_edit_norm_strn(const char *s, size_t len)
+{
+    return s ? json_stringn(s, len) : json_null();
+}
+
+
+/* {"id": "123"} or {"externalId": "ABC"} */
+
+static json_t *
+ngx_http_order_edit_norm_ref(const char *item)
+{
+    if (strncmp(item, "eid:", 4) == 0) {
+        return json_pack("{ss}", "externalId", item + 4);
+    }
+
+    return json_pack("{ss}", "id", item);
+}
+
+
+static const char *
+ngx_http_order_edit_norm_f(ngx_http_order_edit_norm_ctx_t *ctx,
+    ngx_http_order_edit_field_e field)
+{
+    return ngx_http_order_edit_norm_field(ctx->conf, field);
+}
+
+
+/* external ids */
+
+
+static int
+ngx_http_order_edit_norm_extid(ngx_http_order_edit_norm_ctx_t *ctx,
+    const char *pattern, int64_t order_id, int64_t order_number,
+    int64_t refund_id, char *out)
+{
+    int          n;
+    char        *o, *last;
+    size_t       i, len, handle;
+    const char  *p, *shop;
+
+    shop = ctx->in->shop;
+    len = ctx->in->shop_len;
+
+    /* "acme.myshopify.com" -> "acme" */
+    handle = len;
+
+    if (len > 14 && memcmp(shop + len - 14, ".myshopify.com", 14) == 0) {
+        handle = len - 14;
+    }
+
+    o = out;
+    last = out + NGX_HTTP_ORDER_EDIT_EXTID_MAX;
+
+    for (p = pattern; *p; p++) {
+
+        if (*p != '{') {
+            if (o == last) {
+                goto too_long;
+            }
+
+            *o++ = *p;
+            continue;
+        }
+
+        if (strncmp(p, "{shop}", 6) == 0 || strncmp(p, "{shop_domain}", 13)
+                                            == 0)
+        {
+            n = (p[5] == '}') ? (int) handle : (int) len;
+
+            if (last - o < n) {
+                goto too_long;
+            }
+
+            /* dots are not allowed in a NetSuite external id */
+            for (i = 0; i < (size_t) n; i++) {
+                *o++ = (shop[i] == '.') ? '-' : shop[i];
+            }
+
+        } else {
+            if (strncmp(p, "{order_id}", 10) == 0) {
+                n = snprintf(o, last - o + 1, "%lld", (long long) order_id);
+
+            } else if (strncmp(p, "{order_number}", 14) == 0) {
+                if (order_number <= 0) {
+                    return ngx_http_order_edit_norm_fail(ctx,
+                               "missing_field", "the external id pattern "
+                               "uses {order_number} and the payload has no "
+                               "\"order_number\"");
+                }
+
+                n = snprintf(o, last - o + 1, "%lld",
+                             (long long) order_number);
+
+            } else {
+                n = snprintf(o, last - o + 1, "%lld", (long long) refund_id);
+            }
+
+            if (n < 0 || n > last - o) {
+                goto too_long;
+            }
+
+            o += n;
+        }
+
+        p = strchr(p, '}');
+    }
+
+    *o = '\0';
+
+    if (!ngx_http_order_edit_extid_valid(out, o - out)) {
+        return ngx_http_order_edit_norm_fail(ctx, "bad_shop",
+                   "external id \"%s\" has characters NetSuite does not "
+                   "allow", out);
+    }
+
+    return 0;
+
+too_long:
+
+    return ngx_http_order_edit_norm_fail(ctx, "bad_shop",
+               "external id longer than %d characters",
+               NGX_HTTP_ORDER_EDIT_EXTID_MAX);
+}
+
+
+/*
+ * One output line, or one per component for a bundle: the line's amount,
+ * discount and tax are split by the configured weights, the remainder on
+ * the last component, so the components sum exactly to the line.
+ */
+
+static int
+ngx_http_order_edit_norm_emit_line(ngx_http_order_edit_norm_ctx_t *ctx,
+    const ngx_http_order_edit_norm_line_t *line, int memo, json_t *lines,
+    json_t *items, size_t *nout)
+{
+    int                                     rc;
+    char                                    key[48], where[80], err[256];
+    char                                    item[NGX_HTTP_ORDER_EDIT_ITEM_MAX];
+    size_t                                  i, n;
+    json_t                                 *l, *b, *bundle;
+    int64_t                                 qty, rate;
+    int64_t                                 w[NGX_HTTP_ORDER_EDIT_MAX_PARTS];
+    int64_t                                 am[NGX_HTTP_ORDER_EDIT_MAX_PARTS];
+    int64_t                                 di[NGX_HTTP_ORDER_EDIT_MAX_PARTS];
+    int64_t                                 tx[NGX_HTTP_ORDER_EDIT_MAX_PARTS];
+    const ngx_http_order_edit_component_t  *c;
+
+    n = line->bundle ? line->bundle->ncomponents : 1;
+
+    if (*nout + n > ctx->conf->max_output_lines) {
+        return ngx_http_order_edit_norm_fail(ctx, "too_many_items",
+                   "more than %zu lines after bundle expansion",
+                   ctx->conf->max_output_lines);
+    }
+
+    *nout += n;
+
+    if (line->bundle) {
+        for (i = 0; i < n; i++) {
+            w[i] = line->bundle->components[i].weight;
+        }
+
+        if (ngx_http_order_edit_money_allocate(line->amount, w, n, am) != 0
+            || ngx_http_order_edit_money_allocate(line->discount, w, n, di)
+               != 0
+            || ngx_http_order_edit_money_allocate(line->tax, w, n, tx) != 0)
+        {
+            return ngx_http_order_edit_norm_overflow(ctx, "bundle allocation");
+        }
+
+    } else {
+        am[0] = line->amount;
+        di[0] = line->discount;
+        tx[0] = line->tax;
+    }
+
+    for (i = 0; i < n; i++) {
+        c = line->bundle ? &line->bundle->components[i] : NULL;
+
+        if (c) {
+            snprintf(key, sizeof(key), "%lld/%zu", (long long) line->id,
+                     i + 1);
+            snprintf(where, sizeof(where), "bundle \"%s\" component \"%s\"",
+                     line->bundle->sku, c->sku);
+
+            rc = ngx_http_order_edit_skures_resolve(&ctx->conf->skus, c->sku,
+                                                    c->sku_len, item, NULL,
+                                                    err, sizeof(err));
+            if (rc != 0) {
+                return ngx_http_order_edit_norm_fail(ctx,
+                           rc == -2 ? "sku_rewrite_failed" : "unmapped_sku",
+                           "%s: %s", where, err);
+            }
+
+            if (ngx_http_order_edit_money_mul(line->quantity, c->qty, &qty)
+                != 0)
+            {
+                return ngx_http_order_edit_norm_overflow(ctx, "quantity");
+            }
+
+            /* informational: NetSuite takes the amount as given */
+            if (qty == 0 || ngx_http_order_edit_money_muldiv(am[i], 1, qty,
+                                                             &rate) != 0)
+            {
+                rate = 0;
+            }
+
+        } else {
+            snprintf(key, sizeof(key), "%lld", (long long) line->id);
+            snprintf(item, sizeof(item), "%s", line->item);
+            qty = line->quantity;
+            rate = line->price;
+        }
+
+        l = ngx_http_order_edit_norm_append(ctx, lines, json_object());
+
+        if (memo) {
+            ngx_http_order_edit_norm_set(ctx, l, "kind", json_string("item"));
+        }
+
+        ngx_http_order_edit_norm_set(ctx, l, "key", json_string(key));
+        ngx_http_order_edit_norm_set(ctx, l, "line_item_id",
+                                     ngx_http_order_edit_norm_id(
+                                         memo ? line->line_item_id
+                                              : line->id));
+        ngx_http_order_edit_norm_set(ctx, l, "sku",
+            c ? json_stringn(c->sku, c->sku_len)
+              : ngx_http_order_edit_norm_strn(line->sku, line->sku_len));
+        ngx_http_order_edit_norm_set(ctx, l, "item",
+                                     ngx_http_order_edit_norm_ref(item));
+        ngx_http_order_edit_norm_set(ctx, l, "quantity", json_integer(qty));
+
+        if (line->title) {
+            ngx_http_order_edit_norm_set(ctx, l, "title",
+                                         json_string(line->title));
+        }
+
+        if (memo) {
+            ngx_http_order_edit_norm_set(ctx, l, "amount",
+                ngx_http_order_edit_norm_amount(ctx, am[i]));
+            ngx_http_order_edit_norm_set(ctx, l, "tax",
+                ngx_http_order_edit_norm_amount(ctx, tx[i]));
+            ngx_http_order_edit_norm_set(ctx, l, "restock",
+                                         json_boolean(line->restock));
+
+        } else {
+            ngx_http_order_edit_norm_set(ctx, l, "rate",
+                ngx_http_order_edit_norm_amount(ctx, rate));
+            ngx_http_order_edit_norm_set(ctx, l, "amount",
+                ngx_http_order_edit_norm_amount(ctx, am[i]));
+            ngx_http_order_edit_norm_set(ctx, l, "discount",
+                ngx_http_order_edit_norm_amount(ctx, di[i]));
+            ngx_http_order_edit_norm_set(ctx, l, "net",
+                ngx_http_order_edit_norm_amount(ctx, am[i] - di[i]));
+            ngx_http_order_edit_norm_set(ctx, l, "tax",
+                ngx_http_order_edit_norm_amount(ctx, tx[i]));
+        }
+
+        if (c) {
+            bundle = ngx_http_order_edit_norm_set(ctx, l, "bundle",
+                                                  json_object());
+            ngx_http_order_edit_norm_set(ctx, bundle, "sku",
+                json_stringn(line->sku, line->sku_len));
+            ngx_http_order_edit_norm_set(ctx, bundle, "key",
+                                         ngx_http_order_edit_norm_id(line->id));
+            ngx_http_order_edit_norm_set(ctx, bundle, "quantity",
+                                         json_integer(line->quantity));
+            ngx_http_order_edit_norm_set(ctx, bundle, "component",
+                                         json_integer(i + 1));
+        }
+
+        /* the NetSuite item sublist line */
+        b = ngx_http_order_edit_norm_append(ctx, items, json_object());
+
+        ngx_http_order_edit_norm_set(ctx, b, "item",
+                                     ngx_http_order_edit_norm_ref(item));
+        ngx_http_order_edit_norm_set(ctx, b, "quantity", json_integer(qty));
+
+        if (memo) {
+            ngx_http_order_edit_norm_set(ctx, b, "amount",
+                ngx_http_order_edit_norm_number(ctx, am[i]));
+            ngx_http_order_edit_norm_set(ctx, b,
+                ngx_http_order_edit_norm_f(ctx,
+                                           NGX_HTTP_ORDER_EDIT_FIELD_RESTOCK),
+                json_boolean(line->restock));
+
+        } else {
+            ngx_http_order_edit_norm_set(ctx, b, "rate",
+                ngx_http_order_edit_norm_number(ctx, rate));
+            ngx_http_order_edit_norm_set(ctx, b, "amount",
+                ngx_http_order_edit_norm_number(ctx, am[i] - di[i]));
+            ngx_http_order_edit_norm_set(ctx, b,
+                ngx_http_order_edit_norm_f(ctx,
+                                     NGX_HTTP_ORDER_EDIT_FIELD_LINE_DISCOUNT),
+                ngx_http_order_edit_norm_number(ctx, di[i]));
+        }
+
+        ngx_http_order_edit_norm_set(ctx, b,
+            ngx_http_order_edit_norm_f(ctx, NGX_HTTP_ORDER_EDIT_FIELD_LINE_KEY),
+            json_string(key));
+        ngx_http_order_edit_norm_set(ctx, b,
+            ngx_http_order_edit_norm_f(ctx, NGX_HTTP_ORDER_EDIT_FIELD_LINE_TAX),
+            ngx_http_order_edit_norm_number(ctx, tx[i]));
+    }
+
+    return 0;
+}
+
+
+static json_t *
+ngx_http_order_edit_norm_source(ngx_http_order_edit_norm_ctx_t *ctx,
+    int64_t order_id, const char *name, size_t name_len,
+    const char *updated_at, size_t updated_at_len)
+{
+    json_t                                  *src;
+    const ngx_http_order_edit_norm_input_t  *in;
+
+    in = ctx->in;
+    src = json_object();
+
+    ngx_http_order_edit_norm_set(ctx, src, "shop",
+                                 json_stringn(in->shop, in->shop_len));
+    ngx_http_order_edit_norm_set(ctx, src, "topic",
+                                 json_stringn(in->topic, in->topic_len));
+    ngx_http_order_edit_norm_set(ctx, src, "order_id",
+                                 ngx_http_order_edit_norm_id(order_id));
+    ngx_http_order_edit_norm_set(ctx, src, "order_name",
+                                 ngx_http_order_edit_norm_strn(name,
+                                                               name_len));
+    ngx_http_order_edit_norm_set(ctx, src, "updated_at",
+                                 ngx_http_order_edit_norm_strn(updated_at,
+                                                        updated_at_len));
+    ngx_http_order_edit_norm_set(ctx, src, "webhook_id",
+                                 ngx_http_order_edit_norm_strn(
+                                     in->webhook_id, in->webhook_id_len));
+    ngx_http_order_edit_norm_set(ctx, src, "api_version",
+                                 ngx_http_order_edit_norm_strn(
+                                     in->api_version, in->api_version_len));
+
+    return src;
+}
+
+
+static json_t *
+ngx_http_order_edit_norm_doc(ngx_http_order_edit_norm_ctx_t *ctx,
+    const char *kind, json_t *source)
+{
+    json_t  *doc;
+
+    doc = json_object();
+
+    ngx_http_order_edit_norm_set(ctx, doc, "schema_version",
+                                 json_integer(
+                                     NGX_HTTP_ORDER_EDIT_SCHEMA_VERSION));
+    ngx_http_order_edit_norm_set(ctx, doc, "kind", json_string(kind));
+    ngx_http_order_edit_norm_set(ctx, doc, "source", source);
+
+    return doc;
+}
+
+
+/* orders */
+
+
+typedef struct {
+    int64_t                      id;
+    int64_t                      number;
+    const char                  *name;
+    size_t                       name_len;
+    const char                  *updated_at;
+    size_t                       updated_at_len;
+    int64_t                      updated_ms;
+} ngx_http_order_edit_norm_order_t;
+
+
+static int
+ngx_http_order_edit_norm_order_head(ngx_http_order_edit_norm_ctx_t *ctx,
+    const json_t *root, ngx_http_order_edit_norm_order_t *o)
+{
+    memset(o, 0, sizeof(*o));
+
+    if (ngx_http_order_edit_norm_int(ctx, root, "", "id", 1, 1, INT64_MAX,
+                                     &o->id)
+        == -1
+        || ngx_http_order_edit_norm_int(ctx, root, "", "order_number", 0, 1,
+                                        INT64_MAX, &o->number)
+           == -1
+        || ngx_http_order_edit_norm_string(ctx, root, "", "name", 0, &o->name,
+                                           &o->name_len)
+           == -1
+        || ngx_http_order_edit_norm_string(ctx, root, "", "updated_at", 1,
+                                           &o->updated_at,
+                                           &o->updated_at_len)
+           == -1)
+    {
+        return -1;
+    }
+
+    if (ngx_http_order_edit_parse_time(o->updated_at, o->updated_at_len,
+                                       &o->updated_ms)
+        != 0)
+    {
+        return ngx_http_order_edit_norm_fail(ctx, "bad_timestamp",
+                   "\"updated_at\" is not an ISO 8601 timestamp: \"%.40s\"",
+                   o->updated_at);
+    }
+
+    ctx->res->order_id = o->id;
+    ctx->res->updated_at = o->updated_ms;
+
+    return 0;
+}
+
+
+static int
+ngx_http_order_edit_norm_order_currency(ngx_http_order_edit_norm_ctx_t *ctx,
+    const json_t *root)
+{
+    size_t       len, plen;
+    const char  *code, *pcode;
+
+    if (ngx_http_order_edit_norm_string(ctx, root, "", "currency", 1, &code,
+                                        &len)
+        == -1)
+    {
+        return -1;
+    }
+
+    ctx->plain_ok = 1;
+
+    if (!ctx->presentment) {
+        return ngx_http_order_edit_norm_set_doc_currency(ctx, code, len,
+                                                         "currency");
+    }
+
+    if (ngx_http_order_edit_norm_string(ctx, root, "",
+                                        "presentment_currency", 1, &pcode,
+                                        &plen)
+        == -1)
+    {
+        return -1;
+    }
+
+    /* the plain fields are shop money: usable only in the same currency */
+    ctx->plain_ok = (len == plen && memcmp(code, pcode, len) == 0);
+
+    return ngx_http_order_edit_norm_set_doc_currency(ctx, pcode, plen,
+                                                     "presentment_currency");
+}
+
+
+static int
+ngx_http_order_edit_norm_order_lines(ngx_http_order_edit_norm_ctx_t *ctx,
+    const json_t *root)
+{
+    int                               gift;
+    char                              where[48];
+    size_t                            i, j, n;
+    json_t                           *items, *e;
+    int64_t                           q, d, t;
+    ngx_http_order_edit_norm_line_t  *l;
+
+    if (ngx_http_order_edit_norm_array(ctx, root, "", "line_items", 1,
+                                       ctx->conf->max_lines, &items)
+        == -1)
+    {
+        return -1;
+    }
+
+    n = json_array_size(items);
+
+    ctx->lines = calloc(n ? n : 1, sizeof(ngx_http_order_edit_norm_line_t));
+    if (ctx->lines == NULL) {
+        return ngx_http_order_edit_norm_fail(ctx, "internal",
+                                             "out of memory");
+    }
+
+    for (i = 0; i < n; i++) {
+        e = json_array_get(items, i);
+        snprintf(where, sizeof(where), "line_items[%zu]", i);
+
+        if (!json_is_object(e)) {
+            return ngx_http_order_edit_norm_fail(ctx, "wrong_type",
+                       "\"%s\" must be an object", where);
+        }
+
+        l = &ctx->lines[ctx->nlines];
+        gift = 0;
+
+        if (ngx_http_order_edit_norm_int(ctx, e, where, "id", 1, 1,
+                                         INT64_MAX, &l->id)
+            == -1
+            || ngx_http_order_edit_norm_int(ctx, e, where, "quantity", 1, 0,
+                                            NGX_HTTP_ORDER_EDIT_MAX_QUANTITY,
+                                            &q)
+               == -1
+            || ngx_http_order_edit_norm_int(ctx, e, where, "current_quantity",
+                                            1, 0, q, &l->quantity)
+               == -1
+            || ngx_http_order_edit_norm_money(ctx, e, where, "price", 1,
+                                              &l->price)
+               == -1
+            || ngx_http_order_edit_norm_string(ctx, e, where, "sku", 0,
+                                               &l->sku, &l->sku_len)
+               == -1
+            || ngx_http_order_edit_norm_bool(ctx, e, where, "gift_card",
+                                             &gift)
+               == -1
+            || ngx_http_order_edit_norm_sum(ctx, e, where,
+                                            "discount_allocations", "amount",
+                                            &d)
+               == -1
+            || ngx_http_order_edit_norm_sum(ctx, e, where, "tax_lines",
+                                            "price", &t)
+               == -1)
+        {
+            return -1;
+        }
+
+        if (ngx_http_order_edit_norm_get(e, "title") != NULL) {
+            if (!json_is_string(ngx_http_order_edit_norm_get(e, "title"))) {
+                return ngx_http_order_edit_norm_wrong(ctx, where, "title",
+                                                      "a string");
+            }
+
+            l->title = json_string_value(ngx_http_order_edit_norm_get(e,
+                                                                  "title"));
+            if (l->title[0] == '\0') {
+                l->title = NULL;
+            }
+        }
+
+        if (l->price < 0 || d < 0 || t < 0) {
+            return ngx_http_order_edit_norm_fail(ctx, "bad_value",
+                       "%s has a negative price, discount or tax", where);
+        }
+
+        if (ngx_http_order_edit_norm_check_sku(ctx, l->sku, l->sku_len,
+                                               where)
+            == -1)
+        {
+            return -1;
+        }
+
+        for (j = 0; j < ctx->nlines; j++) {
+            if (ctx->lines[j].id == l->id) {
+                return ngx_http_order_edit_norm_fail(ctx, "duplicate_line",
+                           "line item id %lld appears twice",
+                           (long long) l->id);
+            }
+        }
+
+        /* removed from the order: it leaves the item sublist */
+        if (l->quantity == 0) {
+            continue;
+        }
+
+        /*
+         * discount_allocations and tax_lines are for the ordered quantity;
+         * a partly removed line keeps its share, rounded half away from
+         * zero; the reconciliation below settles the rounding exactly.
+         */
+        if (ngx_http_order_edit_money_mul(l->price, l->quantity, &l->amount)
+            != 0
+            || ngx_http_order_edit_money_muldiv(d, l->quantity, q,
+                                                &l->discount)
+               != 0
+            || ngx_http_order_edit_money_muldiv(t, l->quantity, q, &l->tax)
+               != 0)
+        {
+            return ngx_http_order_edit_norm_overflow(ctx, where);
+        }
+
+        if (ngx_http_order_edit_norm_resolve(ctx, l, where, gift) == -1) {
+            return -1;
+        }
+
+        ctx->nlines++;
+    }
+
+    return 0;
+}
+
+
+/*
+ * Makes the lines agree exactly with Shopify's totals: line discounts sum
+ * to gross - current_subtotal_price, line taxes plus shipping tax sum to
+ * current_total_tax.  What pro-rating or an order-level discount leaves
+ * over is spread by weight, the remainder on the last weighted line.
+ */
+
+static int
+ngx_http_order_edit_norm_reconcile(ngx_http_order_edit_norm_ctx_t *ctx,
+    int64_t subtotal, int64_t tax, int64_t *ship_tax)
+{
+    size_t                            i, n;
+    int64_t                          *w, *part, gross, disc, ltax, wsum, r;
+    int64_t                           excess, room, take;
+    ngx_http_order_edit_norm_line_t  *l;
+
+    n = ctx->nlines;
+    gross = 0;
+    disc = 0;
+    ltax = 0;
+
+    for (i = 0; i < n; i++) {
+        if (ngx_http_order_edit_money_add(gross, ctx->lines[i].amount, &gross)
+            || ngx_http_order_edit_money_add(disc, ctx->lines[i].discount,
+                                             &disc)
+            || ngx_http_order_edit_money_add(ltax, ctx->lines[i].tax, &ltax))
+        {
+            return ngx_http_order_edit_norm_overflow(ctx, "line totals");
+        }
+    }
+
+    if (gross < subtotal) {
+        return ngx_http_order_edit_norm_fail(ctx, "inconsistent_totals",
+                   "current_subtotal_price is more than the current lines "
+                   "are worth before discounts");
+    }
+
+    w = malloc(2 * (n ? n : 1) * sizeof(int64_t));
+    if (w == NULL) {
+        return ngx_http_order_edit_norm_fail(ctx, "internal",
+                                             "out of memory");
+    }
+
+    part = w + (n ? n : 1);
+
+    /*
+     * Discounts.  More to take off (an order-level discount the lines do
+     * not carry, rounding): by what each line still has, its net amount.
+     * Less (pro-rating rounded up): by the discount each line has.  Then
+     * any line pushed outside 0..amount hands the excess to the others.
+     */
+    r = gross - subtotal - disc;
+
+    if (r != 0) {
+        wsum = 0;
+
+        for (i = 0; i < n; i++) {
+            w[i] = (r > 0) ? ctx->lines[i].amount - ctx->lines[i].discount
+                           : ctx->lines[i].discount;
+            wsum += w[i];
+        }
+
+        if (n == 0 || wsum == 0
+            || ngx_http_order_edit_money_allocate(r, w, n, part) != 0)
+        {
+            free(w);
+            return ngx_http_order_edit_norm_fail(ctx, "inconsistent_totals",
+                       "line discounts cannot be reconciled with "
+                       "current_subtotal_price");
+        }
+
+        excess = 0;
+
+        for (i = 0; i < n; i++) {
+            l = &ctx->lines[i];
+            l->discount += part[i];
+
+            if (l->discount > l->amount) {
+                excess += l->discount - l->amount;
+                l->discount = l->amount;
+
+            } else if (l->discount < 0) {
+                excess += l->discount;
+                l->discount = 0;
+            }
+        }
+
+        for (i = n; i > 0 && excess != 0; i--) {
+            l = &ctx->lines[i - 1];
+            room = (excess > 0) ? l->amount - l->discount : l->discount;
+            take = (excess > 0) ? excess : -excess;
+
+            if (take > room) {
+                take = room;
+            }
+
+            l->discount += (excess > 0) ? take : -take;
+            excess += (excess > 0) ? -take : take;
+        }
+
+        if (excess != 0) {
+            free(w);
+            return ngx_http_order_edit_norm_fail(ctx, "inconsistent_totals",
+                       "line discounts cannot be reconciled with "
+                       "current_subtotal_price");
+        }
+    }
+
+    /* tax: by the lines' own tax, else by net amount, else to shipping */
+    if (ngx_http_order_edit_money_sub(tax, ltax, &r)
+        || ngx_http_order_edit_money_sub(r, *ship_tax, &r))
+    {
+        free(w);
+        return ngx_http_order_edit_norm_overflow(ctx, "tax");
+    }
+
+    if (r != 0) {
+        wsum = 0;
+
+        for (i = 0; i < n; i++) {
+            w[i] = ctx->lines[i].tax;
+            wsum += w[i];
+        }
+
+        if (wsum == 0) {
+            for (i = 0; i < n; i++) {
+                w[i] = ctx->lines[i].amount - ctx->lines[i].discount;
+                wsum += w[i];
+            }
+        }
+
+        if (wsum == 0) {
+            if (ngx_http_order_edit_money_add(*ship_tax, r, ship_tax)) {
+                free(w);
+                return ngx_http_order_edit_norm_overflow(ctx, "tax");
+            }
+
+        } else {
+            if (ngx_http_order_edit_money_allocate(r, w, n, part) != 0) {
+                free(w);
+                return ngx_http_order_edit_norm_overflow(ctx, "tax");
+            }
+
+            for (i = 0; i < n; i++) {
+                ctx->lines[i].tax += part[i];
+            }
+        }
+    }
+
+    free(w);
+
+    return 0;
+}
+
+
+static json_t *
+ngx_http_order_edit_norm_address(ngx_http_order_edit_norm_ctx_t *ctx,
+    const json_t *addr, json_t **body)
+{
+    size_t       i, len;
+    json_t      *a, *b;
+    const char  *s;
+    static const char  *fields[] = {
+        "name", "first_name", "last_name", "company", "address1",
+        "address2", "city", "province", "province_code", "zip", "country",
+        "country_code", "phone"
+    };
+    static const char  *ns[] = {
+        "addressee", NULL, NULL, NULL, "addr1", "addr2", "city", NULL,
+        "state", "zip", NULL, NULL, "addrPhone"
+    };
+
+    a = json_object();
+    b = json_object();
+
+    for (i = 0; i < sizeof(fields) / sizeof(fields[0]); i++) {
+        switch (ngx_http_order_edit_norm_string(ctx, addr, "shipping_address",
+                                                fields[i], 0, &s, &len))
+        {
+        case -1:
+            json_decref(a);
+            json_decref(b);
+            return NULL;
+
+        case 1:
+            ngx_http_order_edit_norm_set(ctx, a, fields[i], json_null());
+            continue;
+        }
+
+        ngx_http_order_edit_norm_set(ctx, a, fields[i], json_stringn(s, len));
+
+        if (ns[i]) {
+            ngx_http_order_edit_norm_set(ctx, b, ns[i], json_stringn(s, len));
+        }
+
+        if (i == 11) {
+            ngx_http_order_edit_norm_set(ctx, b, "country",
+                                         json_pack("{ss#}", "id", s, len));
+        }
+    }
+
+    /* NetSuite state: the code when Shopify has one, else the name */
+    if (b && json_object_get(b, "state") == NULL
+        && json_is_string(json_object_get(a, "province")))
+    {
+        ngx_http_order_edit_norm_set(ctx, b, "state",
+            json_copy(json_object_get(a, "province")));
+    }
+
+    *body = b;
+
+    return a;
+}
+
+
+/* shipping tax still charged: shipping lines less refunded shipping tax */
+
+static int
+ngx_http_order_edit_norm_shipping_tax(ngx_http_order_edit_norm_ctx_t *ctx,
+    const json_t *root, json_t *ship_lines, int64_t *ship_tax)
+{
+    char         where[80];
+    size_t       i, j, len;
+    json_t      *refunds, *adj, *e, *a;
+    int64_t      v;
+    const char  *kind;
+
+    *ship_tax = 0;
+
+    for (i = 0; ship_lines && i < json_array_size(ship_lines); i++) {
+        e = json_array_get(ship_lines, i);
+        snprintf(where, sizeof(where), "shipping_lines[%zu]", i);
+
+        if (ngx_http_order_edit_norm_sum(ctx, e, where, "tax_lines", "price",
+                                         &v)
+            == -1
+            || ngx_http_order_edit_money_add(*ship_tax, v, ship_tax) != 0)
+        {
+            return -1;
+        }
+    }
+
+    switch (ngx_http_order_edit_norm_array(ctx, root, "", "refunds", 0,
+                                           ctx->conf->max_lines, &refunds))
+    {
+    case -1:
+        return -1;
+    case 1:
+        return 0;
+    }
+
+    for (i = 0; i < json_array_size(refunds); i++) {
+        e = json_array_get(refunds, i);
+        snprintf(where, sizeof(where), "refunds[%zu]", i);
+
+        if (!json_is_object(e)) {
+            return ngx_http_order_edit_norm_fail(ctx, "wrong_type",
+                       "\"%s\" must be an object", where);
+        }
+
+        /* before API 2024-10: negative "shipping_refund" adjustments */
+        switch (ngx_http_order_edit_norm_array(ctx, e, where,
+                                               "order_adjustments", 0,
+                                               ctx->conf->max_sub, &adj))
+        {
+        case -1:
+            return -1;
+
+        case 0:
+            for (j = 0; j < json_array_size(adj); j++) {
+                a = json_array_get(adj, j);
+                snprintf(where, sizeof(where),
+                         "refunds[%zu].order_adjustments[%zu]", i, j);
+
+                if (!json_is_object(a)) {
+                    return ngx_http_order_edit_norm_fail(ctx, "wrong_type",
+                               "\"%s\" must be an object", where);
+                }
+
+                if (ngx_http_order_edit_norm_string(ctx, a, where, "kind", 0,
+                                                    &kind, &len)
+                    == -1
+                    || ngx_http_order_edit_norm_money(ctx, a, where,
+                                                      "tax_amount", 0, &v)
+                       == -1)
+                {
+                    return -1;
+                }
+
+                if (ngx_http_order_edit_norm_get(a, "kind") != NULL
+                    && strcmp(kind, "shipping_refund") == 0
+                    && ngx_http_order_edit_money_add(*ship_tax, v, ship_tax)
+                       != 0)
+                {
+                    return ngx_http_order_edit_norm_overflow(ctx, where);
+                }
+            }
+        }
+
+        snprintf(where, sizeof(where), "refunds[%zu]", i);
+
+        /* API 2024-10 and later: refund_shipping_lines, positive */
+        if (ngx_http_order_edit_norm_sum(ctx, e, where,
+                                         "refund_shipping_lines",
+                                         "tax_amount", &v)
+            == -1
+            || ngx_http_order_edit_money_sub(*ship_tax, v, ship_tax) != 0)
+        {
+            return -1;
+        }
+    }
+
+    return 0;
+}
+
+
+static int
+ngx_http_order_edit_norm_tip(ngx_http_order_edit_norm_ctx_t *ctx,
+    const json_t *root, int64_t *tip)
+{
+    json_t                          *v;
+    int64_t                          any;
+    size_t                           len;
+    const char                      *text;
+    ngx_http_order_edit_money_rc_e   rc;
+
+    if (ctx->plain_ok) {
+        return ngx_http_order_edit_norm_money(ctx, root, "",
+                                              "total_tip_received", 0, tip)
+               == -1 ? -1 : 0;
+    }
+
+    /* shop money only: a tip in another currency cannot be converted */
+    *tip = 0;
+    v = ngx_http_order_edit_norm_get(root, "total_tip_received");
+
+    if (v == NULL || !json_is_string(v)) {
+        return 0;
+    }
+
+    text = ngx_http_order_edit_json_marker_text(v, &len);
+    if (text == NULL) {
+        text = json_string_value(v);
+        len = json_string_length(v);
+    }
+
+    rc = ngx_http_order_edit_money_parse(text, len,
+                                         NGX_HTTP_ORDER_EDIT_MONEY_MAX_EXP,
+                                         &any);
+
+    if (rc == NGX_HTTP_ORDER_EDIT_MONEY_OK && any == 0) {
+        return 0;
+    }
+
+    return ngx_http_order_edit_norm_fail(ctx, "unsupported",
+               "a tip in shop money cannot be stated in the presentment "
+               "currency");
+}
+
+
+static int
+ngx_http_order_edit_norm_sales_order(ngx_http_order_edit_norm_ctx_t *ctx,
+    const json_t *root, const ngx_http_order_edit_norm_order_t *o)
+{
+    int          incl;
+    char        *path;
+    size_t       i, nout, len, plen;
+    json_t      *doc, *so, *lines, *ship, *totals, *body, *items, *sl, *e;
+    json_t      *addr, *baddr, *ship_lines;
+    int64_t      subtotal, discount, tax, total, tip, duties, shipping;
+    int64_t      ship_tax, check;
+    const char  *extid, *method, *code;
+    char         id[NGX_HTTP_ORDER_EDIT_EXTID_MAX + 1];
+
+    incl = 0;
+    ship_lines = NULL;
+    method = NULL;
+    code = NULL;
+    len = 0;
+    plen = 0;
+
+    if (ngx_http_order_edit_norm_order_currency(ctx, root) == -1
+        || ngx_http_order_edit_norm_bool(ctx, root, "", "taxes_included",
+                                         &incl)
+           == -1
+        || ngx_http_order_edit_norm_money(ctx, root, "",
+                                          "current_subtotal_price", 1,
+                                          &subtotal)
+           == -1
+        || ngx_http_order_edit_norm_money(ctx, root, "",
+                                          "current_total_discounts", 1,
+                                          &discount)
+           == -1
+        || ngx_http_order_edit_norm_money(ctx, root, "", "current_total_tax",
+                                          1, &tax)
+           == -1
+        || ngx_http_order_edit_norm_money(ctx, root, "",
+                                          "current_total_price", 1, &total)
+           == -1
+        || ngx_http_order_edit_norm_money(ctx, root, "",
+                                          "current_total_duties", 0, &duties)
+           == -1
+        || ngx_http_order_edit_norm_tip(ctx, root, &tip) == -1
+        || ngx_http_order_edit_norm_array(ctx, root, "", "shipping_lines", 0,
+                                          ctx->conf->max_sub, &ship_lines)
+           == -1)
+    {
+        return -1;
+    }
+
+    if (subtotal < 0 || discount < 0 || tax < 0 || total < 0 || tip < 0
+        || duties < 0)
+    {
+        return ngx_http_order_edit_norm_fail(ctx, "bad_value",
+                                             "a current_* total is negative");
+    }
+
+    for (i = 0; ship_lines && i < json_array_size(ship_lines); i++) {
+        if (!json_is_object(json_array_get(ship_lines, i))) {
+            return ngx_http_order_edit_norm_fail(ctx, "wrong_type",
+                       "\"shipping_lines[%zu]\" must be an object", i);
+        }
+    }
+
+    if (ship_lines && json_array_size(ship_lines) > 0) {
+        sl = json_array_get(ship_lines, 0);
+
+        if (ngx_http_order_edit_norm_string(ctx, sl, "shipping_lines[0]",
+                                            "title", 0, &method, &len)
+            == -1
+            || ngx_http_order_edit_norm_string(ctx, sl, "shipping_lines[0]",
+                                               "code", 0, &code, &plen)
+               == -1)
+        {
+            return -1;
+        }
+    }
+
+    if (ngx_http_order_edit_norm_order_lines(ctx, root) == -1
+        || ngx_http_order_edit_norm_shipping_tax(ctx, root, ship_lines,
+                                                 &ship_tax)
+           == -1)
+    {
+        return -1;
+    }
+
+    /*
+     * Shipping is what the totals leave: total = subtotal + shipping
+     * (+ tax when prices exclude it) + tip + duties.  Shopify's current_*
+     * totals are the truth; shipping lines do not show refunds.
+     */
+    if (ngx_http_order_edit_money_sub(total, subtotal, &shipping)
+        || ngx_http_order_edit_money_sub(shipping, incl ? 0 : tax, &shipping)
+        || ngx_http_order_edit_money_sub(shipping, tip, &shipping)
+        || ngx_http_order_edit_money_sub(shipping, duties, &shipping))
+    {
+        return ngx_http_order_edit_norm_overflow(ctx, "shipping");
+    }
+
+    if (shipping < 0) {
+        return ngx_http_order_edit_norm_fail(ctx, "inconsistent_totals",
+                   "current_total_price is less than current_subtotal_price"
+                   "%s plus tips and duties",
+                   incl ? "" : ", current_total_tax");
+    }
+
+    if (ngx_http_order_edit_norm_reconcile(ctx, subtotal, tax, &ship_tax)
+        == -1)
+    {
+        return -1;
+    }
+
+    /* the document */
+
+    extid = ctx->conf->sales_order_id ? ctx->conf->sales_order_id
+                                      : NGX_HTTP_ORDER_EDIT_DEFAULT_SO_ID;
+
+    if (ngx_http_order_edit_norm_extid(ctx, extid, o->id, o->number, 0, id)
+        == -1)
+    {
+        return -1;
+    }
+
+    doc = ngx_http_order_edit_norm_doc(ctx, "sales_order",
+              ngx_http_order_edit_norm_source(ctx, o->id, o->name,
+                                              o->name_len, o->updated_at,
+                                              o->updated_at_len));
+    ctx->res->doc = doc;
+
+    so = ngx_http_order_edit_norm_set(ctx, doc, "sales_order", json_object());
+    body = json_object();
+    ctx->nsbody = body;
+
+    ngx_http_order_edit_norm_set(ctx, so, "external_id", json_string(id));
+    ngx_http_order_edit_norm_set(ctx, so, "currency",
+                                 json_string(ctx->currency));
+    ngx_http_order_edit_norm_set(ctx, so, "taxes_included",
+                                 json_boolean(incl));
+
+    lines = ngx_http_order_edit_norm_set(ctx, so, "lines", json_array());
+    e = ngx_http_order_edit_norm_set(ctx, body, "item", json_object());
+    items = ngx_http_order_edit_norm_set(ctx, e, "items", json_array());
+
+    nout = 0;
+
+    for (i = 0; i < ctx->nlines; i++) {
+        if (ngx_http_order_edit_norm_emit_line(ctx, &ctx->lines[i], 0, lines,
+                                               items, &nout)
+            == -1)
+        {
+            return -1;
+        }
+    }
+
+    ship = ngx_http_order_edit_norm_set(ctx, so, "shipping", json_object());
+    ngx_http_order_edit_norm_set(ctx, ship, "method",
+                                 ngx_http_order_edit_norm_strn(method, len));
+    ngx_http_order_edit_norm_set(ctx, ship, "code",
+                                 ngx_http_order_edit_norm_strn(code, plen));
+    ngx_http_order_edit_norm_set(ctx, ship, "cost",
+                                 ngx_http_order_edit_norm_amount(ctx,
+                                                                 shipping));
+    ngx_http_order_edit_norm_set(ctx, ship, "tax",
+                                 ngx_http_order_edit_norm_amount(ctx,
+                                                                 ship_tax));
+
+    switch (ngx_http_order_edit_norm_object(ctx, root, "", "shipping_address",
+                                            0, &e))
+    {
+    case -1:
+        return -1;
+
+    case 0:
+        baddr = NULL;
+        addr = ngx_http_order_edit_norm_address(ctx, e, &baddr);
+
+        if (addr == NULL) {
+            json_decref(baddr);
+            return -1;
+        }
+
+        ngx_http_order_edit_norm_set(ctx, ship, "address", addr);
+        ngx_http_order_edit_norm_set(ctx, body,
+            ngx_http_order_edit_norm_f(ctx,
+                                 NGX_HTTP_ORDER_EDIT_FIELD_SHIPPING_ADDRESS),
+            baddr);
+        break;
+
+    default:
+        ngx_http_order_edit_norm_set(ctx, ship, "address", json_null());
+    }
+
+    totals = ngx_http_order_edit_norm_set(ctx, so, "totals", json_object());
+    ngx_http_order_edit_norm_set(ctx, totals, "subtotal",
+                                 ngx_http_order_edit_norm_amount(ctx,
+                                                                 subtotal));
+    ngx_http_order_edit_norm_set(ctx, totals, "discount",
+                                 ngx_http_order_edit_norm_amount(ctx,
+                                                                 discount));
+    ngx_http_order_edit_norm_set(ctx, totals, "tax",
+                                 ngx_http_order_edit_norm_amount(ctx, tax));
+    ngx_http_order_edit_norm_set(ctx, totals, "shipping",
+                                 ngx_http_order_edit_norm_amount(ctx,
+                                                                 shipping));
+    ngx_http_order_edit_norm_set(ctx, totals, "tip",
+                                 ngx_http_order_edit_norm_amount(ctx, tip));
+    ngx_http_order_edit_norm_set(ctx, totals, "duties",
+                                 ngx_http_order_edit_norm_amount(ctx,
+                                                                 duties));
+    ngx_http_order_edit_norm_set(ctx, totals, "total",
+                                 ngx_http_order_edit_norm_amount(ctx, total));
+
+    /* the NetSuite body fields */
+
+    if (o->name) {
+        ngx_http_order_edit_norm_set(ctx, body,
+            ngx_http_order_edit_norm_f(ctx,
+                                       NGX_HTTP_ORDER_EDIT_FIELD_ORDER_NUMBER),
+            json_stringn(o->name, o->name_len));
+    }
+
+    ngx_http_order_edit_norm_set(ctx, body,
+        ngx_http_order_edit_norm_f(ctx, NGX_HTTP_ORDER_EDIT_FIELD_ORDER_ID),
+        ngx_http_order_edit_norm_id(o->id));
+    ngx_http_order_edit_norm_set(ctx, body,
+        ngx_http_order_edit_norm_f(ctx, NGX_HTTP_ORDER_EDIT_FIELD_UPDATED_AT),
+        json_stringn(o->updated_at, o->updated_at_len));
+    ngx_http_order_edit_norm_set(ctx, body,
+        ngx_http_order_edit_norm_f(ctx, NGX_HTTP_ORDER_EDIT_FIELD_SUBTOTAL),
+        ngx_http_order_edit_norm_number(ctx, subtotal));
+    ngx_http_order_edit_norm_set(ctx, body,
+        ngx_http_order_edit_norm_f(ctx, NGX_HTTP_ORDER_EDIT_FIELD_DISCOUNT),
+        ngx_http_order_edit_norm_number(ctx, discount));
+    ngx_http_order_edit_norm_set(ctx, body,
+        ngx_http_order_edit_norm_f(ctx, NGX_HTTP_ORDER_EDIT_FIELD_TAX),
+        ngx_http_order_edit_norm_number(ctx, tax));
+    ngx_http_order_edit_norm_set(ctx, body,
+        ngx_http_order_edit_norm_f(ctx, NGX_HTTP_ORDER_EDIT_FIELD_TOTAL),
+        ngx_http_order_edit_norm_number(ctx, total));
+    ngx_http_order_edit_norm_set(ctx, body,
+        ngx_http_order_edit_norm_f(ctx,
+                                   NGX_HTTP_ORDER_EDIT_FIELD_SHIPPING_COST),
+        ngx_http_order_edit_norm_number(ctx, shipping));
+
+    if (ctx->conf->shipping_item) {
+        ngx_http_order_edit_norm_set(ctx, body,
+            ngx_http_order_edit_norm_f(ctx,
+                                       NGX_HTTP_ORDER_EDIT_FIELD_SHIP_METHOD),
+            ngx_http_order_edit_norm_ref(ctx->conf->shipping_item));
+    }
+
+    if (ctx->nomem) {
+        return ngx_http_order_edit_norm_fail(ctx, "internal",
+                                             "out of memory");
+    }
+
+    /* a last self-check: what we send must equal Shopify, to the unit */
+    if (ngx_http_order_edit_money_add(subtotal, shipping, &check)
+        || ngx_http_order_edit_money_add(check, incl ? 0 : tax, &check)
+        || ngx_http_order_edit_money_add(check, tip, &check)
+        || ngx_http_order_edit_money_add(check, duties, &check)
+        || check != total)
+    {
+        return ngx_http_order_edit_norm_fail(ctx, "internal",
+                                             "totals self-check failed");
+    }
+
+    path = malloc(sizeof(NGX_HTTP_ORDER_EDIT_REST_PREFIX) + 32
+                  + NGX_HTTP_ORDER_EDIT_EXTID_MAX);
+    if (path == NULL) {
+        return ngx_http_order_edit_norm_fail(ctx, "internal",
+                                             "out of memory");
+    }
+
+    sprintf(path, "%ssalesOrder/eid:%s?replace=item",
+            NGX_HTTP_ORDER_EDIT_REST_PREFIX, id);
+
+    ctx->res->path = path;
+    ctx->res->method = "PATCH";
+    snprintf(ctx->res->external_id, sizeof(ctx->res->external_id), "%s", id);
+
+    return NGX_HTTP_ORDER_EDIT_NORM_SALES_ORDER;
+}
+
+
+/* refunds */
+
+
+/* the currency code of the first money bag found in an array's objects */
+
+static const char *
+ngx_http_order_edit_norm_bag_currency(ngx_http_order_edit_norm_ctx_t *ctx,
+    const json_t *root, const char *key, const char *setkey, int shop)
+{
+    size_t   i;
+    json_t  *arr, *set, *bag, *code;
+
+    arr = ngx_http_order_edit_norm_get(root, key);
+
+    for (i = 0; json_is_array(arr) && i < json_array_size(arr)
+                && i < ctx->conf->max_lines; i++)
+    {
+        set = ngx_http_order_edit_norm_get(json_array_get(arr, i), setkey);
+        bag = ngx_http_order_edit_norm_get(set, shop ? "shop_money"
+                                                     : "presentment_money");
+        code = ngx_http_order_edit_norm_get(bag, "currency_code");
+
+        if (json_is_string(code)) {
+            return json_string_value(code);
+        }
+    }
+
+    return NULL;
+}
+
+
+static const char *
+ngx_http_order_edit_norm_refund_bags(ngx_http_order_edit_norm_ctx_t *ctx,
+    const json_t *root, int shop)
+{
+    const char  *c;
+
+    c = ngx_http_order_edit_norm_bag_currency(ctx, root, "refund_line_items",
+                                              "subtotal_set", shop);
+    if (c == NULL) {
+        c = ngx_http_order_edit_norm_bag_currency(ctx, root,
+                                                  "order_adjustments",
+                                                  "amount_set", shop);
+    }
+
+    if (c == NULL) {
+        c = ngx_http_order_edit_norm_bag_currency(ctx, root,
+                                                  "refund_shipping_lines",
+                                                  "subtotal_amount_set", shop);
+    }
+
+    return c;
+}
+
+
+/*
+ * A refund carries no currency of its own: take the dispatcher's, else the
+ * money bags', else the refund transactions' (which are what was paid).
+ */
+
+static int
+ngx_http_order_edit_norm_refund_currency(ngx_http_order_edit_norm_ctx_t *ctx,
+    const json_t *root)
+{
+    size_t       i;
+    json_t      *tx, *code;
+    const char  *c, *shop;
+
+    shop = ngx_http_order_edit_norm_refund_bags(ctx, root, 1);
+    c = NULL;
+
+    if (ctx->in->currency && ctx->in->currency_len) {
+        if (ngx_http_order_edit_norm_set_doc_currency(ctx, ctx->in->currency,
+                                                      ctx->in->currency_len,
+                                                      "input currency")
+            == -1)
+        {
+            return -1;
+        }
+
+        ctx->plain_ok = !ctx->presentment
+                        || (shop && strcmp(shop, ctx->currency) == 0);
+        return 0;
+    }
+
+    c = ngx_http_order_edit_norm_refund_bags(ctx, root, !ctx->presentment);
+
+    if (c == NULL) {
+        tx = ngx_http_order_edit_norm_get(root, "transactions");
+
+        for (i = 0; json_is_array(tx) && i < json_array_size(tx)
+                    && i < ctx->conf->max_lines; i++)
+        {
+            code = ngx_http_order_edit_norm_get(json_array_get(tx, i),
+                                                "currency");
+            if (json_is_string(code)) {
+                c = json_string_value(code);
+                break;
+            }
+        }
+    }
+
+    if (c == NULL) {
+        return ngx_http_order_edit_norm_fail(ctx, "missing_field",
+                   "the refund states no currency (no money sets, no "
+                   "transaction currency)");
+    }
+
+    if (ngx_http_order_edit_norm_set_doc_currency(ctx, c, strlen(c),
+                                                  "currency_code")
+        == -1)
+    {
+        return -1;
+    }
+
+    ctx->plain_ok = !ctx->presentment || shop == NULL
+                    || strcmp(shop, ctx->currency) == 0;
+
+    return 0;
+}
+
+
+static int
+ngx_http_order_edit_norm_refund_lines(ngx_http_order_edit_norm_ctx_t *ctx,
+    const json_t *root, int restock_all)
+{
+    int                               gift;
+    char                              where[64];
+    size_t                            i, n, len;
+    json_t                           *items, *e, *li;
+    const char                       *rt;
+    ngx_http_order_edit_norm_line_t  *l;
+
+    switch (ngx_http_order_edit_norm_array(ctx, root, "", "refund_line_items",
+                                           0, ctx->conf->max_lines, &items))
+    {
+    case -1:
+        return -1;
+    case 1:
+        items = NULL;
+    }
+
+    n = items ? json_array_size(items) : 0;
+
+    ctx->lines = calloc(n ? n : 1, sizeof(ngx_http_order_edit_norm_line_t));
+    if (ctx->lines == NULL) {
+        return ngx_http_order_edit_norm_fail(ctx, "internal",
+                                             "out of memory");
+    }
+
+    for (i = 0; i < n; i++) {
+        e = json_array_get(items, i);
+        snprintf(where, sizeof(where), "refund_line_items[%zu]", i);
+
+        if (!json_is_object(e)) {
+            return ngx_http_order_edit_norm_fail(ctx, "wrong_type",
+                       "\"%s\" must be an object", where);
+        }
+
+        l = &ctx->lines[ctx->nlines];
+        gift = 0;
+        rt = NULL;
+        li = NULL;
+
+        if (ngx_http_order_edit_norm_int(ctx, e, where, "id", 1, 1,
+                                         INT64_MAX, &l->id)
+            == -1
+            || ngx_http_order_edit_norm_int(ctx, e, where, "line_item_id", 1,
+                                            1, INT64_MAX, &l->line_item_id)
+               == -1
+            || ngx_http_order_edit_norm_int(ctx, e, where, "quantity", 1, 0,
+                                            NGX_HTTP_ORDER_EDIT_MAX_QUANTITY,
+                                            &l->quantity)
+               == -1
+            || ngx_http_order_edit_norm_string(ctx, e, where, "restock_type",
+                                               0, &rt, &len)
+               == -1
+            || ngx_http_order_edit_norm_money(ctx, e, where, "subtotal", 1,
+                                              &l->amount)
+               == -1
+            || ngx_http_order_edit_norm_money(ctx, e, where, "total_tax", 1,
+                                              &l->tax)
+               == -1
+            || ngx_http_order_edit_norm_object(ctx, e, where, "line_item", 0,
+                                               &li)
+               == -1)
+        {
+            return -1;
+        }
+
+        if (li != NULL) {
+            snprintf(where, sizeof(where), "refund_line_items[%zu].line_item",
+                     i);
+
+            if (ngx_http_order_edit_norm_string(ctx, li, where, "sku", 0,
+                                                &l->sku, &l->sku_len)
+                == -1
+                || ngx_http_order_edit_norm_bool(ctx, li, where, "gift_card",
+                                                 &gift)
+                   == -1
+                || ngx_http_order_edit_norm_string(ctx, li, where, "title", 0,
+                                                   &l->title, &len)
+                   == -1)
+            {
+                return -1;
+            }
+
+            if (l->title && l->title[0] == '\0') {
+                l->title = NULL;
+            }
+        }
+
+        if (ngx_http_order_edit_norm_check_sku(ctx, l->sku, l->sku_len,
+                                               where)
+            == -1)
+        {
+            return -1;
+        }
+
+        /* "cancel" puts unfulfilled items back too */
+        l->restock = rt ? (strcmp(rt, "return") == 0
+                           || strcmp(rt, "cancel") == 0
+                           || strcmp(rt, "legacy_restock") == 0)
+                        : restock_all;
+
+        if (ngx_http_order_edit_norm_resolve(ctx, l, where, gift) == -1) {
+            return -1;
+        }
+
+        ctx->nlines++;
+    }
+
+    return 0;
+}
+
+
+/* a credit memo line that is not an item: a shipping refund, a discrepancy */
+
+static int
+ngx_http_order_edit_norm_adjustment(ngx_http_order_edit_norm_ctx_t *ctx,
+    json_t *lines, json_t *items, const char *kind, const char *item,
+    int64_t amount, int64_t tax, int64_t reported)
+{
+    json_t  *l, *b;
+
+    l = ngx_http_order_edit_norm_append(ctx, lines, json_object());
+
+    ngx_http_order_edit_norm_set(ctx, l, "kind", json_string(kind));
+    ngx_http_order_edit_norm_set(ctx, l, "key", json_string(kind));
+    ngx_http_order_edit_norm_set(ctx, l, "item",
+                                 ngx_http_order_edit_norm_ref(item));
+    ngx_http_order_edit_norm_set(ctx, l, "quantity", json_integer(1));
+    ngx_http_order_edit_norm_set(ctx, l, "amount",
+                                 ngx_http_order_edit_norm_amount(ctx, amount));
+    ngx_http_order_edit_norm_set(ctx, l, "tax",
+                                 ngx_http_order_edit_norm_amount(ctx, tax));
+
+    if (strcmp(kind, "refund_discrepancy") == 0) {
+        /* what Shopify's own order adjustments say, for the record */
+        ngx_http_order_edit_norm_set(ctx, l, "reported",
+                                     ngx_http_order_edit_norm_amount(ctx,
+                                                                 reported));
+    }
+
+    b = ngx_http_order_edit_norm_append(ctx, items, json_object());
+
+    ngx_http_order_edit_norm_set(ctx, b, "item",
+                                 ngx_http_order_edit_norm_ref(item));
+    ngx_http_order_edit_norm_set(ctx, b, "quantity", json_integer(1));
+    ngx_http_order_edit_norm_set(ctx, b, "amount",
+                                 ngx_http_order_edit_norm_number(ctx, amount));
+    ngx_http_order_edit_norm_set(ctx, b,
+        ngx_http_order_edit_norm_f(ctx, NGX_HTTP_ORDER_EDIT_FIELD_LINE_KEY),
+        json_string(kind));
+    ngx_http_order_edit_norm_set(ctx, b,
+        ngx_http_order_edit_norm_f(ctx, NGX_HTTP_ORDER_EDIT_FIELD_LINE_TAX),
+        ngx_http_order_edit_norm_number(ctx, tax));
+
+    return 0;
+}
+
+
+static int
+ngx_http_order_edit_norm_credit_memo(ngx_http_order_edit_norm_ctx_t *ctx,
+    const json_t *root)
+{
+    int          restock_all, exp, other_exp, ntx, incl;
+    char        *path, where[64], other[4];
+    size_t       i, nout, len;
+    json_t      *arr, *e, *doc, *cm, *lines, *items, *body, *o;
+    int64_t      refund_id, order_id, amount, tax_amount, ship, ship_tax;
+    int64_t      reported, tx_total, other_total, sum, total, disc, tax_sum;
+    int64_t      sum_incl;
+    const char  *kind, *status, *extid, *created, *note, *cur;
+    char         id[NGX_HTTP_ORDER_EDIT_EXTID_MAX + 1];
+    char         so_id[NGX_HTTP_ORDER_EDIT_EXTID_MAX + 1];
+
+    restock_all = 0;
+    created = NULL;
+    note = NULL;
+    len = 0;
+
+    if (ngx_http_order_edit_norm_int(ctx, root, "", "id", 1, 1, INT64_MAX,
+                                     &refund_id)
+        == -1
+        || ngx_http_order_edit_norm_int(ctx, root, "", "order_id", 1, 1,
+                                        INT64_MAX, &order_id)
+           == -1
+        || ngx_http_order_edit_norm_bool(ctx, root, "", "restock",
+                                         &restock_all)
+           == -1
+        || ngx_http_order_edit_norm_string(ctx, root, "", "created_at", 0,
+                                           &created, &len)
+           == -1
+        || ngx_http_order_edit_norm_string(ctx, root, "", "note", 0, &note,
+                                           &len)
+           == -1)
+    {
+        return -1;
+    }
+
+    ctx->res->order_id = order_id;
+    ctx->res->refund_id = refund_id;
+
+    if (ngx_http_order_edit_norm_refund_currency(ctx, root) == -1
+        || ngx_http_order_edit_norm_refund_lines(ctx, root, restock_all)
+           == -1)
+    {
+        return -1;
+    }
+
+    /* order adjustments: shipping refunds and reported discrepancies */
+
+    ship = 0;
+    ship_tax = 0;
+    reported = 0;
+
+    switch (ngx_http_order_edit_norm_array(ctx, root, "", "order_adjustments",
+                                           0, ctx->conf->max_sub, &arr))
+    {
+    case -1:
+        return -1;
+    case 1:
+        arr = NULL;
+    }
+
+    for (i = 0; arr && i < json_array_size(arr); i++) {
+        e = json_array_get(arr, i);
+        snprintf(where, sizeof(where), "order_adjustments[%zu]", i);
+        kind = "";
+
+        if (!json_is_object(e)) {
+            return ngx_http_order_edit_norm_fail(ctx, "wrong_type",
+                       "\"%s\" must be an object", where);
+        }
+
+        if (ngx_http_order_edit_norm_string(ctx, e, where, "kind", 0, &kind,
+                                            &len)
+            == -1
+            || ngx_http_order_edit_norm_money(ctx, e, where, "amount", 1,
+                                              &amount)
+               == -1
+            || ngx_http_order_edit_norm_money(ctx, e, where, "tax_amount", 0,
+                                              &tax_amount)
+               == -1)
+        {
+            return -1;
+        }
+
+        /* an adjustment is negative when it gives money back */
+        if (strcmp(kind, "shipping_refund") == 0) {
+            if (ngx_http_order_edit_money_sub(ship, amount, &ship)
+                || ngx_http_order_edit_money_sub(ship_tax, tax_amount,
+                                                 &ship_tax))
+            {
+                return ngx_http_order_edit_norm_overflow(ctx, where);
+            }
+
+        } else if (ngx_http_order_edit_money_sub(reported, amount, &reported)
+                   || ngx_http_order_edit_money_sub(reported, tax_amount,
+                                                    &reported))
+        {
+            return ngx_http_order_edit_norm_overflow(ctx, where);
+        }
+    }
+
+    /* API 2024-10 and later: refunded shipping as positive lines */
+    switch (ngx_http_order_edit_norm_array(ctx, root, "",
+                                           "refund_shipping_lines", 0,
+                                           ctx->conf->max_sub, &arr))
+    {
+    case -1:
+        return -1;
+    case 1:
+        arr = NULL;
+    }
+
+    for (i = 0; arr && i < json_array_size(arr); i++) {
+        e = json_array_get(arr, i);
+        snprintf(where, sizeof(where), "refund_shipping_lines[%zu]", i);
+
+        if (!json_is_object(e)) {
+            return ngx_http_order_edit_norm_fail(ctx, "wrong_type",
+                       "\"%s\" must be an object", where);
+        }
+
+        if (ngx_http_order_edit_norm_money(ctx, e, where, "subtotal_amount",
+                                           1, &amount)
+            == -1
+            || ngx_http_order_edit_norm_money(ctx, e, where, "tax_amount", 0,
+                                              &tax_amount)
+               == -1)
+        {
+            return -1;
+        }
+
+        if (ngx_http_order_edit_money_add(ship, amount, &ship)
+            || ngx_http_order_edit_money_add(ship_tax, tax_amount, &ship_tax))
+        {
+            return ngx_http_order_edit_norm_overflow(ctx, where);
+        }
+    }
+
+    /* successful refund transactions: the money that really moved */
+
+    tx_total = 0;
+    other_total = 0;
+    other[0] = '\0';
+    other_exp = 2;
+    ntx = 0;
+
+    switch (ngx_http_order_edit_norm_array(ctx, root, "", "transactions", 0,
+                                           ctx->conf->max_sub, &arr))
+    {
+    case -1:
+        return -1;
+    case 1:
+        arr = NULL;
+    }
+
+    for (i = 0; arr && i < json_array_size(arr); i++) {
+        e = json_array_get(arr, i);
+        snprintf(where, sizeof(where), "transactions[%zu]", i);
+        kind = "";
+        status = "";
+        cur = NULL;
+
+        if (!json_is_object(e)) {
+            return ngx_http_order_edit_norm_fail(ctx, "wrong_type",
+                       "\"%s\" must be an object", where);
+        }
+
+        if (ngx_http_order_edit_norm_string(ctx, e, where, "kind", 1, &kind,
+                                            &len)
+            == -1
+            || ngx_http_order_edit_norm_string(ctx, e, where, "status", 1,
+                                               &status, &len)
+               == -1
+            || ngx_http_order_edit_norm_string(ctx, e, where, "currency", 0,
+                                               &cur, &len)
+               == -1)
+        {
+            return -1;
+        }
+
+        if (strcmp(kind, "refund") != 0 || strcmp(status, "success") != 0) {
+            continue;
+        }
+
+        e = ngx_http_order_edit_norm_get(e, "amount");
+        if (e == NULL) {
+            return ngx_http_order_edit_norm_missing(ctx, where, "amount");
+        }
+
+        snprintf(where + strlen(where), sizeof(where) - strlen(where),
+                 ".amount");
+
+        if (cur == NULL || strcmp(cur, ctx->currency) == 0) {
+            if (ngx_http_order_edit_norm_money_value(ctx, e, where,
+                                                     ctx->exponent,
+                                                     ctx->currency, &amount)
+                == -1
+                || ngx_http_order_edit_money_add(tx_total, amount, &tx_total))
+            {
+                return ngx_http_order_edit_norm_fail(ctx, "money_overflow",
+                                                     "%s overflows", where);
+            }
+
+            ntx |= 1;
+            continue;
+        }
+
+        /* paid in the presentment currency while the memo is shop money */
+        exp = ngx_http_order_edit_norm_exponent(ctx->conf, cur, strlen(cur));
+
+        if (exp < 0 || (other[0] && strcmp(other, cur) != 0)) {
+            return ngx_http_order_edit_norm_fail(ctx, "currency_mismatch",
+                       "refund transactions in more than one currency");
+        }
+
+        memcpy(other, cur, 3);
+        other[3] = '\0';
+        other_exp = exp;
+
+        if (ngx_http_order_edit_norm_money_value(ctx, e, where, exp, other,
+                                                 &amount)
+            == -1
+            || ngx_http_order_edit_money_add(other_total, amount,
+                                             &other_total))
+        {
+            return ngx_http_order_edit_norm_fail(ctx, "money_overflow",
+                                                 "%s overflows", where);
+        }
+
+        ntx |= 2;
+    }
+
+    if (ntx == 3) {
+        return ngx_http_order_edit_norm_fail(ctx, "currency_mismatch",
+                   "refund transactions in %s and %s", ctx->currency, other);
+    }
+
+    /* sum of the lines and the shipping refund */
+
+    sum = 0;
+    tax_sum = 0;
+
+    for (i = 0; i < ctx->nlines; i++) {
+        if (ngx_http_order_edit_money_add(sum, ctx->lines[i].amount, &sum)
+            || ngx_http_order_edit_money_add(sum, ctx->lines[i].tax, &sum)
+            || ngx_http_order_edit_money_add(tax_sum, ctx->lines[i].tax,
+                                             &tax_sum))
+        {
+            return ngx_http_order_edit_norm_overflow(ctx, "refund lines");
+        }
+    }
+
+    if (ngx_http_order_edit_money_add(sum, ship, &sum)
+        || ngx_http_order_edit_money_add(sum, ship_tax, &sum)
+        || ngx_http_order_edit_money_add(tax_sum, ship_tax, &tax_sum)
+        || ngx_http_order_edit_money_sub(sum, tax_sum, &sum_incl))
+    {
+        return ngx_http_order_edit_norm_overflow(ctx, "refund shipping");
+    }
+
+    /*
+     * With prices that include tax, a refund line's subtotal already holds
+     * its tax.  The refund does not say which kind of order it belongs
+     * to: the dispatcher may tell; otherwise the kind whose sum is the
+     * money refunded wins, and tax-exclusive when neither is.
+     */
+    if (ctx->in->taxes_included > 0) {
+        incl = 1;
+
+    } else if (ctx->in->taxes_included == 0) {
+        incl = 0;
+
+    } else {
+        incl = (ntx == 1 && tx_total == sum_incl && sum_incl != sum);
+    }
+
+    if (incl) {
+        sum = sum_incl;
+    }
+
+    /*
+     * The memo's total is the money refunded.  When that money moved in
+     * another currency, the memo is Shopify's own account of the refund
+     * in this one: the lines plus the reported adjustments.
+     */
+    if (ntx == 2) {
+        if (ngx_http_order_edit_money_add(sum, reported, &total)) {
+            return ngx_http_order_edit_norm_overflow(ctx, "refund total");
+        }
+
+    } else {
+        total = tx_total;
+    }
+
+    if (ngx_http_order_edit_money_sub(total, sum, &disc)) {
+        return ngx_http_order_edit_norm_overflow(ctx, "refund discrepancy");
+    }
+
+    /* the document */
+
+    extid = ctx->conf->credit_memo_id ? ctx->conf->credit_memo_id
+                                      : NGX_HTTP_ORDER_EDIT_DEFAULT_CM_ID;
+
+    if (ngx_http_order_edit_norm_extid(ctx, extid, order_id, 0, refund_id, id)
+        == -1)
+    {
+        return -1;
+    }
+
+    extid = ctx->conf->sales_order_id ? ctx->conf->sales_order_id
+                                      : NGX_HTTP_ORDER_EDIT_DEFAULT_SO_ID;
+
+    /* an {order_number} pattern cannot be filled from a refund */
+    if (strstr(extid, "{order_number}") != NULL) {
+        so_id[0] = '\0';
+
+    } else if (ngx_http_order_edit_norm_extid(ctx, extid, order_id, 0, 0,
+                                              so_id)
+               == -1)
+    {
+        return -1;
+    }
+
+    doc = ngx_http_order_edit_norm_doc(ctx, "credit_memo",
+              ngx_http_order_edit_norm_source(ctx, order_id, NULL, 0, NULL,
+                                              0));
+    ctx->res->doc = doc;
+
+    cm = ngx_http_order_edit_norm_set(ctx, doc, "credit_memo", json_object());
+    body = json_object();
+    ctx->nsbody = body;
+
+    ngx_http_order_edit_norm_set(ctx, cm, "external_id", json_string(id));
+    ngx_http_order_edit_norm_set(ctx, cm, "refund_id",
+                                 ngx_http_order_edit_norm_id(refund_id));
+    ngx_http_order_edit_norm_set(ctx, cm, "sales_order_external_id",
+                                 so_id[0] ? json_string(so_id) : json_null());
+    ngx_http_order_edit_norm_set(ctx, cm, "currency",
+                                 json_string(ctx->currency));
+    ngx_http_order_edit_norm_set(ctx, cm, "taxes_included",
+                                 json_boolean(incl));
+    ngx_http_order_edit_norm_set(ctx, cm, "created_at",
+                                 created ? json_string(created) : json_null());
+    ngx_http_order_edit_norm_set(ctx, cm, "note",
+                                 note ? json_string(note) : json_null());
+
+    lines = ngx_http_order_edit_norm_set(ctx, cm, "lines", json_array());
+    e = ngx_http_order_edit_norm_set(ctx, body, "item", json_object());
+    items = ngx_http_order_edit_norm_set(ctx, e, "items", json_array());
+
+    nout = 0;
+
+    for (i = 0; i < ctx->nlines; i++) {
+        if (ngx_http_order_edit_norm_emit_line(ctx, &ctx->lines[i], 1, lines,
+                                               items, &nout)
+            == -1)
+        {
+            return -1;
+        }
+    }
+
+    /* the shipping refund and the discrepancy are lines of their own */
+    if ((ship != 0 || ship_tax != 0)
+        && ngx_http_order_edit_norm_adjustment(ctx, lines, items,
+               "shipping_refund", ctx->conf->shipping_refund_item
+                                  ? ctx->conf->shipping_refund_item
+                                  : NGX_HTTP_ORDER_EDIT_DEFAULT_SHIP_REFUND,
+               ship, ship_tax, 0)
+           == -1)
+    {
+        return -1;
+    }
+
+    if (disc != 0
+        && ngx_http_order_edit_norm_adjustment(ctx, lines, items,
+               "refund_discrepancy", ctx->conf->discrepancy_item
+                                     ? ctx->conf->discrepancy_item
+                                     : NGX_HTTP_ORDER_EDIT_DEFAULT_DISCREPANCY,
+               disc, 0, reported)
+           == -1)
+    {
+        return -1;
+    }
+
+    o = ngx_http_order_edit_norm_set(ctx, cm, "transactions", json_object());
+
+    ngx_http_order_edit_norm_set(ctx, o, "currency",
+                                 json_string(ntx == 2 ? other
+                                                      : ctx->currency));
+
+    if (ntx == 2) {
+        exp = ctx->exponent;
+        ctx->exponent = other_exp;
+        ngx_http_order_edit_norm_set(ctx, o, "total",
+                                     ngx_http_order_edit_norm_amount(ctx,
+                                                               other_total));
+        ctx->exponent = exp;
+
+    } else {
+        ngx_http_order_edit_norm_set(ctx, o, "total",
+                                     ngx_http_order_edit_norm_amount(ctx,
+                                                                 tx_total));
+    }
+
+    ngx_http_order_edit_norm_set(ctx, cm, "tax",
+                                 ngx_http_order_edit_norm_amount(ctx,
+                                                                 tax_sum));
+    ngx_http_order_edit_norm_set(ctx, cm, "total",
+                                 ngx_http_order_edit_norm_amount(ctx, total));
+
+    /* the NetSuite body fields */
+
+    ngx_http_order_edit_norm_set(ctx, body,
+        ngx_http_order_edit_norm_f(ctx, NGX_HTTP_ORDER_EDIT_FIELD_REFUND_ID),
+        ngx_http_order_edit_norm_id(refund_id));
+    ngx_http_order_edit_norm_set(ctx, body,
+        ngx_http_order_edit_norm_f(ctx, NGX_HTTP_ORDER_EDIT_FIELD_ORDER_ID),
+        ngx_http_order_edit_norm_id(order_id));
+
+    if (so_id[0]) {
+        ngx_http_order_edit_norm_set(ctx, body,
+            ngx_http_order_edit_norm_f(ctx,
+                                       NGX_HTTP_ORDER_EDIT_FIELD_SALES_ORDER),
+            json_string(so_id));
+    }
+
+    ngx_http_order_edit_norm_set(ctx, body,
+        ngx_http_order_edit_norm_f(ctx, NGX_HTTP_ORDER_EDIT_FIELD_TAX),
+        ngx_http_order_edit_norm_number(ctx, tax_sum));
+    ngx_http_order_edit_norm_set(ctx, body,
+        ngx_http_order_edit_norm_f(ctx, NGX_HTTP_ORDER_EDIT_FIELD_TOTAL),
+        ngx_http_order_edit_norm_number(ctx, total));
+
+    if (note) {
+        ngx_http_order_edit_norm_set(ctx, body, "memo", json_string(note));
+    }
+
+    if (ctx->nomem) {
+        return ngx_http_order_edit_norm_fail(ctx, "internal",
+                                             "out of memory");
+    }
+
+    path = malloc(sizeof(NGX_HTTP_ORDER_EDIT_REST_PREFIX) + 32
+                  + NGX_HTTP_ORDER_EDIT_EXTID_MAX);
+    if (path == NULL) {
+        return ngx_http_order_edit_norm_fail(ctx, "internal",
+                                             "out of memory");
+    }
+
+    /* PUT on eid: is an upsert, so a retry can never make a second memo */
+    sprintf(path, "%screditMemo/eid:%s", NGX_HTTP_ORDER_EDIT_REST_PREFIX, id);
+
+    ctx->res->path = path;
+    ctx->res->method = "PUT";
+    snprintf(ctx->res->external_id, sizeof(ctx->res->external_id), "%s", id);
+
+    return NGX_HTTP_ORDER_EDIT_NORM_CREDIT_MEMO;
+}
+
+
+/* cancellations and edits */
+
+
+static int
+ngx_http_order_edit_norm_cancellation(ngx_http_order_edit_norm_ctx_t *ctx,
+    const json_t *root, const ngx_http_order_edit_norm_order_t *o)
+{
+    char        *path;
+    size_t       alen, rlen;
+    json_t      *doc, *c, *body;
+    const char  *at, *reason, *extid;
+    char         id[NGX_HTTP_ORDER_EDIT_EXTID_MAX + 1];
+
+    reason = NULL;
+    rlen = 0;
+
+    if (ngx_http_order_edit_norm_string(ctx, root, "", "cancelled_at", 1, &at,
+                                        &alen)
+        == -1
+        || ngx_http_order_edit_norm_string(ctx, root, "", "cancel_reason", 0,
+                                           &reason, &rlen)
+           == -1)
+    {
+        return -1;
+    }
+
+    extid = ctx->conf->sales_order_id ? ctx->conf->sales_order_id
+                                      : NGX_HTTP_ORDER_EDIT_DEFAULT_SO_ID;
+
+    if (ngx_http_order_edit_norm_extid(ctx, extid, o->id, o->number, 0, id)
+        == -1)
+    {
+        return -1;
+    }
+
+    doc = ngx_http_order_edit_norm_doc(ctx, "cancellation",
+              ngx_http_order_edit_norm_source(ctx, o->id, o->name,
+                                              o->name_len, o->updated_at,
+                                              o->updated_at_len));
+    ctx->res->doc = doc;
+
+    c = ngx_http_order_edit_norm_set(ctx, doc, "cancellation", json_object());
+    ngx_http_order_edit_norm_set(ctx, c, "external_id",
+                                 json_string(id));
+    ngx_http_order_edit_norm_set(ctx, c, "cancelled_at",
+                                 json_stringn(at, alen));
+    ngx_http_order_edit_norm_set(ctx, c, "reason",
+                                 ngx_http_order_edit_norm_strn(reason, rlen));
+
+    body = json_object();
+    ctx->nsbody = body;
+
+    ngx_http_order_edit_norm_set(ctx, body,
+        ngx_http_order_edit_norm_f(ctx, NGX_HTTP_ORDER_EDIT_FIELD_CANCELLED),
+        json_true());
+    ngx_http_order_edit_norm_set(ctx, body,
+        ngx_http_order_edit_norm_f(ctx,
+                                   NGX_HTTP_ORDER_EDIT_FIELD_CANCELLED_AT),
+        json_stringn(at, alen));
+
+    if (reason) {
+        ngx_http_order_edit_norm_set(ctx, body,
+            ngx_http_order_edit_norm_f(ctx,
+                                       NGX_HTTP_ORDER_EDIT_FIELD_CANCEL_REASON),
+            json_stringn(reason, rlen));
+    }
+
+    ngx_http_order_edit_norm_set(ctx, body,
+        ngx_http_order_edit_norm_f(ctx, NGX_HTTP_ORDER_EDIT_FIELD_UPDATED_AT),
+        json_stringn(o->updated_at, o->updated_at_len));
+
+    if (ctx->nomem) {
+        return ngx_http_order_edit_norm_fail(ctx, "internal",
+                                             "out of memory");
+    }
+
+    path = malloc(sizeof(NGX_HTTP_ORDER_EDIT_REST_PREFIX) + 32
+                  + NGX_HTTP_ORDER_EDIT_EXTID_MAX);
+    if (path == NULL) {
+        return ngx_http_order_edit_norm_fail(ctx, "internal",
+                                             "out of memory");
+    }
+
+    sprintf(path, "%ssalesOrder/eid:%s", NGX_HTTP_ORDER_EDIT_REST_PREFIX, id);
+
+    ctx->res->path = path;
+    ctx->res->method = "PATCH";
+    snprintf(ctx->res->external_id, sizeof(ctx->res->external_id), "%s", id);
+
+    return NGX_HTTP_ORDER_EDIT_NORM_CANCELLATION;
+}
+
+
+static int
+ngx_http_order_edit_norm_edit_deltas(ngx_http_order_edit_norm_ctx_t *ctx,
+    const json_t *li, const char *key, json_t *out)
+{
+    char     where[64];
+    size_t   i;
+    json_t  *arr, *e, *d;
+    int64_t  id, delta;
+
+    switch (ngx_http_order_edit_norm_array(ctx, li, "order_edit.line_items",
+                                           key, 0, ctx->conf->max_lines,
+                                           &arr))
+    {
+    case -1:
+        return -1;
+    case 1:
+        return 0;
+    }
+
+    for (i = 0; i < json_array_size(arr); i++) {
+        e = json_array_get(arr, i);
+        snprintf(where, sizeof(where), "order_edit.line_items.%s[%zu]", key,
+                 i);
+
+        if (!json_is_object(e)) {
+            return ngx_http_order_edit_norm_fail(ctx, "wrong_type",
+                       "\"%s\" must be an object", where);
+        }
+
+        if (ngx_http_order_edit_norm_int(ctx, e, where, "id", 1, 1, INT64_MAX,
+                                         &id)
+            == -1
+            || ngx_http_order_edit_norm_int(ctx, e, where, "delta", 1, 0,
+                                            NGX_HTTP_ORDER_EDIT_MAX_QUANTITY,
+                                            &delta)
+               == -1)
+        {
+            return -1;
+        }
+
+        d = ngx_http_order_edit_norm_append(ctx, out, json_object());
+        ngx_http_order_edit_norm_set(ctx, d, "line_item_id",
+                                     ngx_http_order_edit_norm_id(id));
+        ngx_http_order_edit_norm_set(ctx, d, "delta", json_integer(delta));
+    }
+
+    return 0;
+}
+
+
+/*
+ * orders/edited is a delta, not an order: it cannot build a Sales Order.
+ * The document marks the order as edited; Shopify always follows an edit
+ * with orders/updated, and that full snapshot satisfies the mark.
+ */
+
+static int
+ngx_http_order_edit_norm_edited(ngx_http_order_edit_norm_ctx_t *ctx,
+    const json_t *root)
+{
+    size_t       i;
+    json_t      *oe, *li, *doc, *e, *adds, *rems;
+    int64_t      id, order_id;
+    const char  *extid, *s;
+    char         so_id[NGX_HTTP_ORDER_EDIT_EXTID_MAX + 1];
+    static const char  *times[] = { "created_at", "committed_at",
+                                    "staff_note" };
+
+    oe = NULL;
+    li = NULL;
+
+    if (ngx_http_order_edit_norm_object(ctx, root, "", "order_edit", 1, &oe)
+        == -1
+        || ngx_http_order_edit_norm_int(ctx, oe, "order_edit", "id", 1, 1,
+                                        INT64_MAX, &id)
+           == -1
+        || ngx_http_order_edit_norm_int(ctx, oe, "order_edit", "order_id", 1,
+                                        1, INT64_MAX, &order_id)
+           == -1
+        || ngx_http_order_edit_norm_object(ctx, oe, "order_edit",
+                                           "line_items", 0, &li)
+           == -1)
+    {
+        return -1;
+    }
+
+    ctx->res->order_id = order_id;
+
+    extid = ctx->conf->sales_order_id ? ctx->conf->sales_order_id
+                                      : NGX_HTTP_ORDER_EDIT_DEFAULT_SO_ID;
+
+    if (strstr(extid, "{order_number}") != NULL) {
+        so_id[0] = '\0';
+
+    } else if (ngx_http_order_edit_norm_extid(ctx, extid, order_id, 0, 0,
+                                              so_id)
+               == -1)
+    {
+        return -1;
+    }
+
+    doc = ngx_http_order_edit_norm_doc(ctx, "order_edited",
+              ngx_http_order_edit_norm_source(ctx, order_id, NULL, 0, NULL,
+                                              0));
+    ctx->res->doc = doc;
+
+    e = ngx_http_order_edit_norm_set(ctx, doc, "order_edit", json_object());
+    ngx_http_order_edit_norm_set(ctx, e, "id",
+                                 ngx_http_order_edit_norm_id(id));
+    ngx_http_order_edit_norm_set(ctx, e, "sales_order_external_id",
+                                 so_id[0] ? json_string(so_id) : json_null());
+
+    for (i = 0; i < sizeof(times) / sizeof(times[0]); i++) {
+        size_t  len;
+
+        switch (ngx_http_order_edit_norm_string(ctx, oe, "order_edit",
+                                                times[i], 0, &s, &len))
+        {
+        case -1:
+            return -1;
+        case 0:
+            ngx_http_order_edit_norm_set(ctx, e, times[i],
+                                         json_stringn(s, len));
+            break;
+        default:
+            ngx_http_order_edit_norm_set(ctx, e, times[i], json_null());
+        }
+    }
+
+    adds = ngx_http_order_edit_norm_set(ctx, e, "additions", json_array());
+    rems = ngx_http_order_edit_norm_set(ctx, e, "removals", json_array());
+
+    if (li != NULL
+        && (ngx_http_order_edit_norm_edit_deltas(ctx, li, "additions", adds)
+            == -1
+            || ngx_http_order_edit_norm_edit_deltas(ctx, li, "removals", rems)
+               == -1))
+    {
+        return -1;
+    }
+
+    ngx_http_order_edit_norm_set(ctx, e, "awaiting",
+                                 json_string("orders/updated"));
+
+    if (ctx->nomem) {
+        return ngx_http_order_edit_norm_fail(ctx, "internal",
+                                             "out of memory");
+    }
+
+    return NGX_HTTP_ORDER_EDIT_NORM_EDIT_PENDING;
+}
+
+
+/* the entry point */
+
+
+static int
+ngx_http_order_edit_norm_topic(const ngx_http_order_edit_norm_input_t *in,
+    const char *topic)
+{
+    return in->topic_len == strlen(topic)
+           && memcmp(in->topic, topic, in->topic_len) == 0;
+}
+
+
+static int
+ngx_http_order_edit_norm_shop_valid(const char *shop, size_t len)
+{
+    size_t  i;
+
+    if (shop == NULL || len == 0 || len > 255) {
+        return 0;
+    }
+
+    for (i = 0; i < len; i++) {
+        if (!((shop[i] >= 'a' && shop[i] <= 'z')
+              || (shop[i] >= 'A' && shop[i] <= 'Z')
+              || (shop[i] >= '0' && shop[i] <= '9')
+              || shop[i] == '-' || shop[i] == '.'))
+        {
+            return 0;
+        }
+    }
+
+    return shop[0] != '.' && shop[0] != '-';
+}
+
+
+ngx_http_order_edit_norm_kind_e
+ngx_http_order_edit_normalise(const ngx_http_order_edit_norm_conf_t *conf,
+    const ngx_http_order_edit_norm_input_t *in,
+    ngx_http_order_edit_norm_result_t *res)
+{
+    int                               rc;
+    char                              err[256];
+    json_t                           *root;
+    ngx_http_order_edit_json_rc_e     jrc;
+    ngx_http_order_edit_norm_ctx_t    ctx;
+    ngx_http_order_edit_norm_order_t  o;
+
+    memset(res, 0, sizeof(*res));
+    res->kind = NGX_HTTP_ORDER_EDIT_NORM_ERROR;
+    res->updated_at = NGX_HTTP_ORDER_EDIT_NO_TIME;
+
+    memset(&ctx, 0, sizeof(ctx));
+    ctx.conf = conf;
+    ctx.in = in;
+    ctx.res = res;
+    ctx.presentment = (conf->money == NGX_HTTP_ORDER_EDIT_MONEY_PRESENTMENT);
+    ctx.exponent = 2;
+
+    root = NULL;
+
+    if (!ngx_http_order_edit_norm_shop_valid(in->shop, in->shop_len)) {
+        rc = ngx_http_order_edit_norm_fail(&ctx, "bad_shop",
+                                           "invalid shop domain");
+        goto done;
+    }
+
+    if (in->topic == NULL
+        || !(ngx_http_order_edit_norm_topic(in, "orders/create")
+             || ngx_http_order_edit_norm_topic(in, "orders/updated")
+             || ngx_http_order_edit_norm_topic(in, "orders/cancelled")
+             || ngx_http_order_edit_norm_topic(in, "orders/edited")
+             || ngx_http_order_edit_norm_topic(in, "refunds/create")))
+    {
+        rc = ngx_http_order_edit_norm_fail(&ctx, "unsupported_topic",
+                 "topic \"%.*s\" is not normalised",
+                 (int) (in->topic_len > 64 ? 64 : in->topic_len),
+                 in->topic ? in->topic : "");
+        goto done;
+    }
+
+    if (in->body == NULL || in->body_len == 0) {
+        rc = ngx_http_order_edit_norm_fail(&ctx, "invalid_json",
+                                           "empty payload");
+        goto done;
+    }
+
+    root = ngx_http_order_edit_json_load(in->body, in->body_len,
+                                         conf->max_depth, conf->max_payload,
+                                         &jrc, err, sizeof(err));
+    if (root == NULL) {
+        rc = ngx_http_order_edit_norm_fail(&ctx,
+                                           ngx_http_order_edit_json_code(jrc),
+                                           "%s", err);
+        goto done;
+    }
+
+    if (!json_is_object(root)) {
+        rc = ngx_http_order_edit_norm_fail(&ctx, "wrong_type",
+                                           "the payload must be an object");
+        goto done;
+    }
+
+    if (ngx_http_order_edit_norm_topic(in, "refunds/create")) {
+        rc = ngx_http_order_edit_norm_credit_memo(&ctx, root);
+
+    } else if (ngx_http_order_edit_norm_topic(in, "orders/edited")) {
+        rc = ngx_http_order_edit_norm_edited(&ctx, root);
+
+    } else {
+        rc = ngx_http_order_edit_norm_order_head(&ctx, root, &o);
+
+        if (rc == 0 && in->last_updated_at != NGX_HTTP_ORDER_EDIT_NO_TIME
+            && o.updated_ms < in->last_updated_at)
+        {
+            /* an older snapshot than the one applied: produce nothing */
+            snprintf(res->error, sizeof(res->error), "stale");
+            snprintf(res->message, sizeof(res->message),
+                     "snapshot updated_at %.40s is older than the last "
+                     "applied one", o.updated_at);
+            rc = NGX_HTTP_ORDER_EDIT_NORM_STALE;
+
+        } else if (rc == 0) {
+            if (ngx_http_order_edit_norm_topic(in, "orders/cancelled")) {
+                rc = ngx_http_order_edit_norm_cancellation(&ctx, root, &o);
+
+            } else {
+                rc = ngx_http_order_edit_norm_sales_order(&ctx, root, &o);
+            }
+        }
+    }
+
+    if (rc > 0 && ctx.nsbody != NULL) {
+        res->body = ngx_http_order_edit_json_dumps(ctx.nsbody, JSON_COMPACT);
+
+        if (res->body == NULL) {
+            rc = ngx_http_order_edit_norm_fail(&ctx, "internal",
+                                               "out of memory");
+
+        } else {
+            res->body_len = strlen(res->body);
+        }
+    }
+
+done:
+
+    json_decref(ctx.nsbody);
+    json_decref(root);
+    free(ctx.lines);
+
+    if (rc <= 0) {
+        /* never a partial document */
+        json_decref(res->doc);
+        free(res->path);
+        free(res->body);
+
+        res->doc = NULL;
+        res->path = NULL;
+        res->body = NULL;
+        res->body_len = 0;
+        res->method = NULL;
+        res->external_id[0] = '\0';
+        res->kind = NGX_HTTP_ORDER_EDIT_NORM_ERROR;
+
+        if (res->error[0] == '\0') {
+            snprintf(res->error, sizeof(res->error), "internal");
+        }
+
+        return res->kind;
+    }
+
+    if (rc == NGX_HTTP_ORDER_EDIT_NORM_STALE) {
+        json_decref(res->doc);
+        res->doc = NULL;
+    }
+
+    res->kind = rc;
+
+    return res->kind;
+}
+
+
+void
+ngx_http_order_edit_norm_result_free(ngx_http_order_edit_norm_result_t *res)
+{
+    json_decref(res->doc);
+    free(res->path);
+    free(res->body);
+
+    res->doc = NULL;
+    res->path = NULL;
+    res->body = NULL;
+    res->body_len = 0;
+    res->method = NULL;
+}
+
+
+int
+ngx_http_order_edit_norm_upsert(const ngx_http_order_edit_norm_conf_t *conf,
+    ngx_http_order_edit_norm_result_t *res)
+{
+    char  *path;
+
+    (void) conf;
+
+    if (res->kind != NGX_HTTP_ORDER_EDIT_NORM_SALES_ORDER || res->body == NULL)
+    {
+        snprintf(res->error, sizeof(res->error), "internal");
+        snprintf(res->message, sizeof(res->message),
+                 "only a sales order document can be upserted");
+        return -1;
+    }
+
+    path = malloc(sizeof(NGX_HTTP_ORDER_EDIT_REST_PREFIX) + 32
+                  + NGX_HTTP_ORDER_EDIT_EXTID_MAX);
+    if (path == NULL) {
+        snprintf(res->error, sizeof(res->error), "internal");
+        snprintf(res->message, sizeof(res->message), "out of memory");
+        return -1;
+    }
+
+    sprintf(path, "%ssalesOrder/eid:%s", NGX_HTTP_ORDER_EDIT_REST_PREFIX,
+            res->external_id);
+
+    free(res->path);
+    res->path = path;
+    res->method = "PUT";
+
+    return 0;
+}
