@@ -53,6 +53,13 @@ static char *ngx_http_order_edit_set_max_body(ngx_conf_t *cf,
     ngx_http_order_edit_store_conf_t *store);
 static char *ngx_http_order_edit_set_topics(ngx_conf_t *cf,
     ngx_http_order_edit_store_conf_t *store);
+static char *ngx_http_order_edit_set_norm(ngx_conf_t *cf,
+    ngx_http_order_edit_store_conf_t *store);
+static char *ngx_http_order_edit_set_sku_rewrite(ngx_conf_t *cf,
+    ngx_http_order_edit_store_conf_t *store);
+static int ngx_http_order_edit_regex_exec(void *re, const char *s,
+    size_t len, int *caps, int ncaps);
+static void ngx_http_order_edit_norm_cleanup(void *data);
 static ngx_uint_t ngx_http_order_edit_valid_topic(ngx_str_t *topic);
 static ngx_uint_t ngx_http_order_edit_valid_shop(ngx_str_t *shop);
 
@@ -91,6 +98,17 @@ static ngx_http_order_edit_store_cmd_t  ngx_http_order_edit_store_cmds[] = {
     { ngx_string("rate"), 1, 2, ngx_http_order_edit_set_rate },
     { ngx_string("max_body"), 1, 1, ngx_http_order_edit_set_max_body },
     { ngx_string("topics"), 1, 32, ngx_http_order_edit_set_topics },
+
+    /* the normaliser's options: see docs/normaliser.md */
+    { ngx_string("sku_map"), 1, 1, ngx_http_order_edit_set_norm },
+    { ngx_string("sku_rewrite"), 2, 2, ngx_http_order_edit_set_sku_rewrite },
+    { ngx_string("sku_fallback"), 1, 1, ngx_http_order_edit_set_norm },
+    { ngx_string("bundle"), 1, 1, ngx_http_order_edit_set_norm },
+    { ngx_string("money"), 1, 1, ngx_http_order_edit_set_norm },
+    { ngx_string("external_id"), 2, 2, ngx_http_order_edit_set_norm },
+    { ngx_string("netsuite_item"), 2, 2, ngx_http_order_edit_set_norm },
+    { ngx_string("netsuite_field"), 2, 2, ngx_http_order_edit_set_norm },
+    { ngx_string("currency_exponent"), 1, 1, ngx_http_order_edit_set_norm },
     { ngx_null_string, 0, 0, NULL }
 };
 
@@ -438,6 +456,7 @@ ngx_http_order_edit_store_block(ngx_conf_t *cf, ngx_command_t *cmd,
     ngx_str_t                          *value, name;
     ngx_uint_t                          i;
     ngx_conf_t                          save;
+    ngx_pool_cleanup_t                 *cln;
     ngx_http_order_edit_store_conf_t   *store, **sp;
 
     value = cf->args->elts;
@@ -482,6 +501,19 @@ ngx_http_order_edit_store_block(ngx_conf_t *cf, ngx_command_t *cmd,
     store->max_body = NGX_CONF_UNSET_SIZE;
     store->file = cf->conf_file->file.name;
     store->line = cf->conf_file->line;
+
+    /* the normaliser's options are malloc()ed: freed with the cycle */
+    cln = ngx_pool_cleanup_add(cf->pool, 0);
+    if (cln == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    ngx_http_order_edit_norm_conf_init(&store->norm);
+    ngx_http_order_edit_norm_set_regex_exec(&store->norm,
+                                            ngx_http_order_edit_regex_exec);
+
+    cln->handler = ngx_http_order_edit_norm_cleanup;
+    cln->data = &store->norm;
 
     sp = ngx_array_push(&omcf->stores);
     if (sp == NULL) {
@@ -840,6 +872,165 @@ ngx_http_order_edit_set_topics(ngx_conf_t *cf,
     }
 
     return NGX_CONF_OK;
+}
+
+
+/*
+ * The normaliser checks its own options and says what is wrong; nginx adds
+ * the file and line.  Directive arguments are NUL-terminated by nginx's
+ * configuration reader, so they pass as C strings.
+ */
+
+static char *
+ngx_http_order_edit_set_norm(ngx_conf_t *cf,
+    ngx_http_order_edit_store_conf_t *store)
+{
+    int                               rc;
+    char                              err[512], *name, *a1, *a2;
+    ngx_str_t                        *value, path;
+    ngx_http_order_edit_norm_conf_t  *norm;
+
+    value = cf->args->elts;
+    norm = &store->norm;
+    err[0] = '\0';
+
+    name = (char *) value[0].data;
+    a1 = (char *) value[1].data;
+    a2 = (cf->args->nelts > 2) ? (char *) value[2].data : NULL;
+
+    if (ngx_strcmp(name, "sku_map") == 0) {
+        path = value[1];
+
+        if (ngx_conf_full_name(cf->cycle, &path, 1) != NGX_OK) {
+            return NGX_CONF_ERROR;
+        }
+
+        rc = ngx_http_order_edit_norm_set_sku_map(norm, (char *) path.data,
+                                                  err, sizeof(err));
+
+    } else if (ngx_strcmp(name, "sku_fallback") == 0) {
+        rc = ngx_http_order_edit_norm_set_fallback(norm, a1, err,
+                                                   sizeof(err));
+
+    } else if (ngx_strcmp(name, "bundle") == 0) {
+        rc = ngx_http_order_edit_norm_add_bundle(norm, a1, value[1].len, err,
+                                                 sizeof(err));
+
+    } else if (ngx_strcmp(name, "money") == 0) {
+        rc = ngx_http_order_edit_norm_set_money(norm, a1, err, sizeof(err));
+
+    } else if (ngx_strcmp(name, "external_id") == 0) {
+        rc = ngx_http_order_edit_norm_set_external_id(norm, a1, a2, err,
+                                                      sizeof(err));
+
+    } else if (ngx_strcmp(name, "netsuite_item") == 0) {
+        rc = ngx_http_order_edit_norm_set_item(norm, a1, a2, err,
+                                               sizeof(err));
+
+    } else if (ngx_strcmp(name, "netsuite_field") == 0) {
+        rc = ngx_http_order_edit_norm_set_field(norm, a1, a2, err,
+                                                sizeof(err));
+
+    } else {
+        /* the store directive table routes nothing else here */
+        rc = ngx_http_order_edit_norm_set_currency(norm, a1, err,
+                                                   sizeof(err));
+    }
+
+    if (rc != 0) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"%V\": %s, in order_edit_store \"%V\"",
+                           &value[0], err[0] ? err : "invalid value",
+                           &store->name);
+        return NGX_CONF_ERROR;
+    }
+
+    return NGX_CONF_OK;
+}
+
+
+/* "sku_rewrite regex replacement": compiled by nginx's ngx_regex (PCRE2) */
+
+static char *
+ngx_http_order_edit_set_sku_rewrite(ngx_conf_t *cf,
+    ngx_http_order_edit_store_conf_t *store)
+{
+    char                  err[512];
+    u_char                errstr[NGX_MAX_CONF_ERRSTR];
+    ngx_str_t            *value;
+    ngx_regex_compile_t   rc;
+
+    value = cf->args->elts;
+
+    ngx_memzero(&rc, sizeof(ngx_regex_compile_t));
+
+    rc.pattern = value[1];
+    rc.pool = cf->pool;
+    rc.err.len = NGX_MAX_CONF_ERRSTR;
+    rc.err.data = errstr;
+
+    if (ngx_regex_compile(&rc) != NGX_OK) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0, "%V", &rc.err);
+        return NGX_CONF_ERROR;
+    }
+
+    if (ngx_http_order_edit_norm_add_rewrite(&store->norm, rc.regex,
+                                             rc.captures,
+                                             (char *) value[2].data,
+                                             value[2].len, err, sizeof(err))
+        != 0)
+    {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"sku_rewrite\": %s, in order_edit_store \"%V\"",
+                           err, &store->name);
+        return NGX_CONF_ERROR;
+    }
+
+    return NGX_CONF_OK;
+}
+
+
+/* the normaliser's regex callback, on nginx's ngx_regex */
+
+static int
+ngx_http_order_edit_regex_exec(void *re, const char *s, size_t len,
+    int *caps, int ncaps)
+{
+    int        i, ov[NGX_HTTP_ORDER_EDIT_REWRITE_CAPS * 3];
+    ngx_int_t  rc;
+    ngx_str_t  subject;
+
+    subject.data = (u_char *) s;
+    subject.len = len;
+
+    rc = ngx_regex_exec((ngx_regex_t *) re, &subject, ov,
+                        NGX_HTTP_ORDER_EDIT_REWRITE_CAPS * 3);
+
+    if (rc == NGX_REGEX_NO_MATCHED) {
+        return 0;
+    }
+
+    if (rc < 0) {
+        return -1;
+    }
+
+    /* 0: more groups than ov holds; all of ov is filled then */
+    if (rc == 0 || rc > ncaps) {
+        rc = ncaps;
+    }
+
+    for (i = 0; i < 2 * rc; i++) {
+        caps[i] = ov[i];
+    }
+
+    return (int) rc;
+}
+
+
+static void
+ngx_http_order_edit_norm_cleanup(void *data)
+{
+    ngx_http_order_edit_norm_conf_free(data);
 }
 
 

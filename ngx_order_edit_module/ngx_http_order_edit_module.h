@@ -14,6 +14,8 @@
 #include <ngx_core.h>
 #include <ngx_http.h>
 
+#include "ngx_http_order_edit_normalise.h"
+
 
 #define NGX_HTTP_ORDER_EDIT_VERSION       "0.1.0"
 
@@ -45,6 +47,9 @@ typedef struct {
 
     size_t                         max_body;
     ngx_array_t                   *topics;      /* of ngx_str_t */
+
+    /* how this shop's orders become NetSuite documents */
+    ngx_http_order_edit_norm_conf_t   norm;
 
     ngx_str_t                      file;
     ngx_uint_t                     line;

@@ -4,8 +4,9 @@
  *
  * order_edit_queue_debug: the queue API (lease, ack, requeue, peek,
  * depth, reclaim) over HTTP, so the suites can drive it the way the
- * dispatcher will.  For tests and for operators on loopback only: it can
- * take webhooks out of the queue.
+ * dispatcher will, and "normalise", which shows what the oldest webhook
+ * of a shop becomes under that store's options.  For tests and for
+ * operators on loopback only: it can take webhooks out of the queue.
  */
 
 
@@ -15,12 +16,15 @@
 #include "ngx_http_order_edit_shm.h"
 #include "ngx_http_order_edit_queue.h"
 #include "ngx_http_order_edit_ingest.h"
+#include "ngx_http_order_edit_exactjson.h"
 
 
 static ngx_int_t ngx_http_order_edit_qd_msg(ngx_http_request_t *r,
     ngx_http_order_edit_msg_t *msg);
 static ngx_int_t ngx_http_order_edit_qd_handle(ngx_http_request_t *r,
     ngx_http_order_edit_zone_t *zone, ngx_http_order_edit_msg_t *msg);
+static ngx_int_t ngx_http_order_edit_qd_normalise(ngx_http_request_t *r,
+    ngx_http_order_edit_msg_t *msg);
 static ngx_int_t ngx_http_order_edit_qd_uint(ngx_http_request_t *r,
     char *name, uint64_t *value);
 static ngx_int_t ngx_http_order_edit_qd_answer(ngx_http_request_t *r,
@@ -53,7 +57,8 @@ ngx_http_order_edit_queue_debug_handler(ngx_http_request_t *r)
     if (ngx_http_arg(r, (u_char *) "op", 2, &op) != NGX_OK) {
         return ngx_http_order_edit_send_error(r, NGX_HTTP_BAD_REQUEST,
                    "invalid_request",
-                   "op is lease, peek, ack, requeue, depth or reclaim", 0);
+                   "op is lease, peek, normalise, ack, requeue, depth or "
+                   "reclaim", 0);
     }
 
     ngx_memzero(&msg, sizeof(ngx_http_order_edit_msg_t));
@@ -80,6 +85,22 @@ ngx_http_order_edit_queue_debug_handler(ngx_http_request_t *r)
         rc = ngx_http_order_edit_queue_peek(zone, r->pool, &shop, &msg);
         return ngx_http_order_edit_qd_handle(r, zone, rc == NGX_OK ? &msg
                                                                    : NULL);
+    }
+
+    if (op.len == 9 && ngx_strncmp(op.data, "normalise", 9) == 0) {
+
+        if (ngx_http_arg(r, (u_char *) "shop", 4, &shop) != NGX_OK) {
+            return ngx_http_order_edit_send_error(r, NGX_HTTP_BAD_REQUEST,
+                       "invalid_request", "normalise needs shop", 0);
+        }
+
+        if (ngx_http_order_edit_queue_peek(zone, r->pool, &shop, &msg)
+            != NGX_OK)
+        {
+            return ngx_http_order_edit_qd_handle(r, zone, NULL);
+        }
+
+        return ngx_http_order_edit_qd_normalise(r, &msg);
     }
 
     if (op.len == 5 && ngx_strncmp(op.data, "depth", 5) == 0) {
@@ -142,7 +163,8 @@ ngx_http_order_edit_queue_debug_handler(ngx_http_request_t *r)
 
     return ngx_http_order_edit_send_error(r, NGX_HTTP_BAD_REQUEST,
                "invalid_request",
-               "op is lease, peek, ack, requeue, depth or reclaim", 0);
+               "op is lease, peek, normalise, ack, requeue, depth or "
+                   "reclaim", 0);
 }
 
 
@@ -219,6 +241,112 @@ ngx_http_order_edit_qd_handle(ngx_http_request_t *r,
                        (size_t) (2 * mdlen), hex);
 
     return ngx_http_order_edit_qd_answer(r, p, last);
+}
+
+
+/*
+ * The document and the NetSuite request a webhook becomes, the way the
+ * dispatcher will make them: the store's configured options, the payload
+ * as queued.  Numbers go out exactly as the normaliser wrote them.
+ */
+
+static ngx_int_t
+ngx_http_order_edit_qd_normalise(ngx_http_request_t *r,
+    ngx_http_order_edit_msg_t *msg)
+{
+    char                               *doc, *text;
+    u_char                             *p, *last;
+    size_t                              len;
+    json_t                             *err;
+    ngx_int_t                           rc;
+    ngx_http_order_edit_norm_input_t    in;
+    ngx_http_order_edit_norm_result_t   res;
+    ngx_http_order_edit_main_conf_t    *omcf;
+    ngx_http_order_edit_store_conf_t   *store;
+
+    static const char  *kinds[] = {
+        "none", "sales_order", "credit_memo", "cancellation",
+        "edit_pending", "stale"
+    };
+
+    omcf = ngx_http_get_module_main_conf(r, ngx_http_order_edit_module);
+
+    store = ngx_http_order_edit_find_store(omcf, &msg->shop);
+    if (store == NULL) {
+        return ngx_http_order_edit_send_error(r, NGX_HTTP_CONFLICT,
+                   "no_store", "the shop has no store block any more", 0);
+    }
+
+    ngx_memzero(&in, sizeof(ngx_http_order_edit_norm_input_t));
+
+    in.shop = (char *) msg->shop.data;
+    in.shop_len = msg->shop.len;
+    in.topic = (char *) msg->topic.data;
+    in.topic_len = msg->topic.len;
+    in.webhook_id = (char *) msg->webhook_id.data;
+    in.webhook_id_len = msg->webhook_id.len;
+    in.api_version = (char *) msg->api_version.data;
+    in.api_version_len = msg->api_version.len;
+    in.body = (char *) msg->body.data;
+    in.body_len = msg->body.len;
+    in.last_updated_at = NGX_HTTP_ORDER_EDIT_NO_TIME;
+    in.taxes_included = -1;
+
+    (void) ngx_http_order_edit_normalise(&store->norm, &in, &res);
+
+    doc = NULL;
+    text = NULL;
+
+    if (res.kind == NGX_HTTP_ORDER_EDIT_NORM_ERROR) {
+        err = json_pack("{s:s, s:s, s:s}", "kind", "error",
+                        "error", res.error, "message", res.message);
+        text = err ? json_dumps(err, JSON_COMPACT) : NULL;
+        json_decref(err);
+
+        len = text ? ngx_strlen(text) + 1 : 0;
+
+    } else {
+        doc = res.doc ? ngx_http_order_edit_json_dumps(res.doc, JSON_COMPACT)
+                      : NULL;
+
+        len = 128 + ngx_strlen(kinds[res.kind])
+              + (res.method ? ngx_strlen(res.method) : 0)
+              + (res.path ? ngx_strlen(res.path) : 0)
+              + res.body_len + (doc ? ngx_strlen(doc) : 0);
+    }
+
+    p = (len > 0) ? ngx_pnalloc(r->pool, len) : NULL;
+
+    if (p == NULL) {
+        rc = NGX_HTTP_INTERNAL_SERVER_ERROR;
+        goto done;
+    }
+
+    if (text) {
+        last = ngx_sprintf(p, "%s\n", text);
+
+    } else {
+        /* the path is the normaliser's own: letters, digits, "/:?=-_" */
+        last = ngx_sprintf(p, "{\"kind\":\"%s\",", kinds[res.kind]);
+
+        if (res.method) {
+            last = ngx_sprintf(last, "\"method\":\"%s\",\"path\":\"%s\","
+                               "\"body\":%*s,", res.method, res.path,
+                               res.body_len, res.body);
+        }
+
+        last = ngx_sprintf(last, "\"document\":%s}\n", doc ? doc : "null");
+    }
+
+    rc = ngx_http_order_edit_qd_answer(r, p, last);
+
+done:
+
+    free(doc);
+    free(text);
+    ngx_http_order_edit_norm_result_free(&res);
+
+    return rc;
 }
 
 

@@ -22,6 +22,16 @@ __DATA__
         rate 10r/s burst=20;
         max_body 512k;
         topics orders/updated orders/edited orders/cancelled refunds/create;
+        sku_map ../html/skus.map;
+        sku_rewrite "^(.+)-(XS|S|M|L|XL)$" $1;
+        sku_fallback external_id;
+        bundle "GIFTBOX=MUG-01:2:3,TEA-7:1:1";
+        money shop;
+        external_id sales_order "so-{shop}-{order_id}";
+        netsuite_item shipping "eid:ship-standard";
+        netsuite_field total custbody_order_total;
+        netsuite_field ship_method off;
+        currency_exponent XAU=0;
     }
     order_edit_store default { secret "public app secret"; rate 600r/m; }
     order_edit_log_level notice;
@@ -31,6 +41,10 @@ __DATA__
 --- user_files
 >>> acme.secret
 s3cr3t
+>>> skus.map
+# shopify sku    netsuite item
+MUG-01           1201
+TEA-7            1207
 --- request
 GET /status
 --- error_code: 200
@@ -368,3 +382,128 @@ qr{\[emerg\] .*invalid value "debug".* in \S+nginx\.conf:\d+$}
 --- must_die
 --- error_log eval
 qr{\[emerg\] .*invalid number of arguments in "order_edit_webhook" directive.* in \S+nginx\.conf:\d+$}
+
+
+
+=== TEST 33: a SKU map that is missing is refused at start
+--- http_config
+    order_edit_store acme.myshopify.com { secret x; sku_map ../html/none.map; }
+--- config
+--- must_die
+--- error_log eval
+qr{\[emerg\] .*"sku_map": .*none.map.* in \S+nginx\.conf:\d+$}
+
+
+
+=== TEST 34: a SKU map with a duplicate SKU is refused at start
+--- http_config
+    order_edit_store acme.myshopify.com { secret x; sku_map ../html/dup.map; }
+--- config
+--- user_files
+>>> dup.map
+MUG-01 1201
+TEA-7 1207
+MUG-01 1300
+--- must_die
+--- error_log eval
+qr{\[emerg\] .*"sku_map": .*line 3: duplicate SKU "MUG-01" \(first on line 1\).* in \S+nginx\.conf:\d+$}
+
+
+
+=== TEST 35: a sku_rewrite regex that does not compile is refused at start
+--- http_config
+    order_edit_store acme.myshopify.com { secret x; sku_rewrite "^(unclosed" $1; }
+--- config
+--- must_die
+--- error_log eval
+qr{\[emerg\] .*pcre2_compile\(\) failed: missing closing parenthesis in "\^\(unclosed".* in \S+nginx\.conf:\d+$}
+
+
+
+=== TEST 36: a sku_rewrite replacement naming a missing group is refused at start
+--- http_config
+    order_edit_store acme.myshopify.com { secret x; sku_rewrite "^(.+)-L$" $2; }
+--- config
+--- must_die
+--- error_log eval
+qr{\[emerg\] .*"sku_rewrite": .*\$2.* in \S+nginx\.conf:\d+$}
+
+
+
+=== TEST 37: a bundle without components is refused at start
+--- http_config
+    order_edit_store acme.myshopify.com { secret x; bundle GIFTBOX=; }
+--- config
+--- must_die
+--- error_log eval
+qr{\[emerg\] .*"bundle": .* in \S+nginx\.conf:\d+$}
+
+
+
+=== TEST 38: a bundle with a zero weight is refused at start
+--- http_config
+    order_edit_store acme.myshopify.com { secret x; bundle "GIFTBOX=MUG-01:1:0"; }
+--- config
+--- must_die
+--- error_log eval
+qr{\[emerg\] .*"bundle": .* in \S+nginx\.conf:\d+$}
+
+
+
+=== TEST 39: an unknown sku_fallback is refused at start
+--- http_config
+    order_edit_store acme.myshopify.com { secret x; sku_fallback guess; }
+--- config
+--- must_die
+--- error_log eval
+qr{\[emerg\] .*"sku_fallback": .* in \S+nginx\.conf:\d+$}
+
+
+
+=== TEST 40: an unknown money set is refused at start
+--- http_config
+    order_edit_store acme.myshopify.com { secret x; money euros; }
+--- config
+--- must_die
+--- error_log eval
+qr{\[emerg\] .*"money": .* in \S+nginx\.conf:\d+$}
+
+
+
+=== TEST 41: an external_id for an unknown record is refused at start
+--- http_config
+    order_edit_store acme.myshopify.com { secret x; external_id invoice "x-{order_id}"; }
+--- config
+--- must_die
+--- error_log eval
+qr{\[emerg\] .*"external_id": .* in \S+nginx\.conf:\d+$}
+
+
+
+=== TEST 42: an external_id pattern with characters NetSuite refuses is refused at start
+--- http_config
+    order_edit_store acme.myshopify.com { secret x; external_id sales_order "so/{order_id}"; }
+--- config
+--- must_die
+--- error_log eval
+qr{\[emerg\] .*"external_id": .* in \S+nginx\.conf:\d+$}
+
+
+
+=== TEST 43: an unknown netsuite_field is refused at start
+--- http_config
+    order_edit_store acme.myshopify.com { secret x; netsuite_field colour custbody_colour; }
+--- config
+--- must_die
+--- error_log eval
+qr{\[emerg\] .*"netsuite_field": .* in \S+nginx\.conf:\d+$}
+
+
+
+=== TEST 44: a bad currency_exponent is refused at start
+--- http_config
+    order_edit_store acme.myshopify.com { secret x; currency_exponent XAU=9; }
+--- config
+--- must_die
+--- error_log eval
+qr{\[emerg\] .*"currency_exponent": .* in \S+nginx\.conf:\d+$}
