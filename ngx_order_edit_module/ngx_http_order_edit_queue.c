@@ -195,6 +195,55 @@ ngx_http_order_edit_queue_peek(ngx_http_order_edit_zone_t *zone,
 }
 
 
+/* a copy of one webhook of a shop, queued or leased, for operators */
+
+ngx_int_t
+ngx_http_order_edit_queue_find(ngx_http_order_edit_zone_t *zone,
+    ngx_pool_t *pool, ngx_str_t *name, uint64_t id,
+    ngx_http_order_edit_msg_t *msg)
+{
+    ngx_int_t                    rc;
+    ngx_uint_t                   i;
+    ngx_queue_t                 *q, *lists[2];
+    ngx_http_order_edit_item_t  *item;
+    ngx_http_order_edit_shop_t  *shop;
+
+    rc = NGX_DECLINED;
+
+    ngx_shmtx_lock(&zone->shpool->mutex);
+
+    shop = ngx_http_order_edit_shop_lookup(zone, name, 0);
+
+    if (shop != NULL) {
+        lists[0] = &shop->pending;
+        lists[1] = &shop->leased;
+
+        /* bounded by the shop's depth; both lists are ordered by id */
+        for (i = 0; i < 2 && rc == NGX_DECLINED; i++) {
+            for (q = ngx_queue_head(lists[i]);
+                 q != ngx_queue_sentinel(lists[i]);
+                 q = ngx_queue_next(q))
+            {
+                item = ngx_queue_data(q, ngx_http_order_edit_item_t, queue);
+
+                if (item->id == id) {
+                    rc = ngx_http_order_edit_queue_copy(pool, item, msg);
+                    break;
+                }
+
+                if (item->id > id) {
+                    break;
+                }
+            }
+        }
+    }
+
+    ngx_shmtx_unlock(&zone->shpool->mutex);
+
+    return rc;
+}
+
+
 /* delivered (or parked elsewhere): the webhook leaves the queue */
 
 ngx_int_t

@@ -94,9 +94,12 @@ ngx_http_order_edit_queue_debug_handler(ngx_http_request_t *r)
                        "invalid_request", "normalise needs shop", 0);
         }
 
-        if (ngx_http_order_edit_queue_peek(zone, r->pool, &shop, &msg)
-            != NGX_OK)
-        {
+        /* a given webhook (queued or leased), or the shop's oldest */
+        rc = (ngx_http_order_edit_qd_uint(r, "id", &n) == NGX_OK)
+             ? ngx_http_order_edit_queue_find(zone, r->pool, &shop, n, &msg)
+             : ngx_http_order_edit_queue_peek(zone, r->pool, &shop, &msg);
+
+        if (rc != NGX_OK) {
             return ngx_http_order_edit_qd_handle(r, zone, NULL);
         }
 

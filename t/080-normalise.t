@@ -106,7 +106,29 @@ __DATA__
 
 
 
-=== TEST 4: a shop with nothing queued
+=== TEST 4: a given webhook by id, whether queued or leased
+--- http_config eval: $::HttpConfig
+--- config eval: $::Config
+--- user_files eval
+[["skus.map" => $::Map]]
+--- request eval
+["POST /wh\n" . $::Order, "POST /wh\n" . $::Refund, "GET /q?op=lease",
+ "GET /q?op=normalise&shop=acme.myshopify.com&id=1",
+ "GET /q?op=normalise&shop=acme.myshopify.com&id=2",
+ "GET /q?op=normalise&shop=acme.myshopify.com&id=3",
+ "GET /q?op=normalise&shop=globex.myshopify.com&id=1"]
+--- more_headers eval
+[::webhook_headers('acme', $::Order, 'n4'),
+ ::webhook_headers('acme', $::Refund, 'n5', topic => 'refunds/create'),
+ '', '', '', '', '']
+--- response_body_like eval
+['"queued","id":"1"', '"queued","id":"2"', '"id":1,"token":1,',
+ '^\{"kind":"sales_order",', '^\{"kind":"credit_memo",',
+ '^\{"item":null\}$', '^\{"item":null\}$']
+
+
+
+=== TEST 5: a shop with nothing queued
 --- http_config eval: $::HttpConfig
 --- config eval: $::Config
 --- user_files eval

@@ -118,6 +118,7 @@ setup_prefix() {
         -e "s|__MODULE__|$MODULE_SO|g" \
         -e "s|__LISTEN__|127.0.0.1:$port|g" \
         "$top/conf/demo.conf" > "$prefix/conf/nginx.conf"
+    cp "$top/conf/demo-acme.skus.map" "$prefix/conf/"
 }
 
 start_nginx() {
@@ -260,6 +261,50 @@ EOF
     fi
 }
 
+# What each queued webhook becomes for NetSuite: the normaliser under its
+# store's options (SKU map, rewrite, fields), webhook by webhook.  The
+# dispatcher will send exactly these requests.
+normalised() {
+    heading "11. What NetSuite will receive: GET /order-edit/queue?op=normalise"
+    note "every queued webhook, normalised with its store's options;"
+    note "repeated snapshots of one order (the burst) will be coalesced"
+    note "by the dispatcher into the newest one"
+    python3 - "$base" << 'PY' || unexpected=$(( unexpected + 1 ))
+import json, sys, urllib.request
+
+base = sys.argv[1]
+
+def get(path):
+    with urllib.request.urlopen(base + path, timeout=5) as r:
+        return json.loads(r.read())
+
+status = get("/order-edit/status")
+bad = 0
+for shop in status["stores"]:
+    # ids are zone-wide: ask each shop for each id the zone handed out
+    for wid in range(1, status["zone"]["queued_items"] + 64):
+        d = get(f"/order-edit/queue?op=normalise&shop={shop}&id={wid}")
+        if d.get("item", 0) is None:
+            continue
+        name = shop.split(".")[0]
+        if d["kind"] == "error":
+            print(f"   #{wid:<3} {name:7} error {d['error']}: {d['message']}")
+            bad += 1
+            continue
+        doc = d["document"] or {}
+        part = (doc.get("sales_order") or doc.get("credit_memo")
+                or doc.get("cancellation") or {})
+        total = (part.get("totals") or {}).get("total") or part.get("total")
+        req = (f"{d['method']} {d['path'].split('/v1/')[1]}"
+               if "method" in d else "(no request)")
+        lines = len(part.get("lines", []))
+        money = f"{total} {part.get('currency', '')}" if total else ""
+        print(f"   #{wid:<3} {name:7} {d['kind']:13} {req:58} "
+              f"{lines:2} lines {money}")
+sys.exit(1 if bad else 0)
+PY
+}
+
 # --------------------------------------------------------------------- run
 
 setup_prefix
@@ -269,6 +314,7 @@ heading "nginx $("$NGINX_BIN" -v 2>&1 | sed 's/.*\///') + ngx_http_order_edit_mo
 note "conf: conf/demo.conf -> $prefix/conf/nginx.conf"
 
 story
+normalised
 netsuite_story
 
 heading "error log: warnings and above, counted"
