@@ -174,7 +174,11 @@ ngx_http_order_edit_webhook_handler(ngx_http_request_t *r)
     }
 
     if (rc != NGX_OK) {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        (void) ngx_http_discard_request_body(r);
+
+        return ngx_http_order_edit_send_error(r,
+                   NGX_HTTP_INTERNAL_SERVER_ERROR, "internal_error",
+                   "out of memory", 0);
     }
 
     ctx->store = ngx_http_order_edit_find_store(omcf, &ctx->shop);
@@ -247,7 +251,10 @@ ngx_http_order_edit_process(ngx_http_request_t *r,
     ngx_str_t   body, dst;
 
     if (ngx_http_order_edit_read_body(r, &body) != NGX_OK) {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        /* nothing was kept: a 5xx makes Shopify deliver it again */
+        return ngx_http_order_edit_send_error(r,
+                   NGX_HTTP_INTERNAL_SERVER_ERROR, "internal_error",
+                   "the webhook body could not be read", 0);
     }
 
     if (body.len == 0) {
