@@ -13,6 +13,7 @@
 #include "ngx_http_order_edit_ingest.h"
 #include "ngx_http_order_edit_status.h"
 #include "ngx_http_order_edit_queue_debug.h"
+#include "ngx_http_order_edit_exceptions.h"
 
 
 /* Shopify's largest order payloads are a few hundred kilobytes */
@@ -68,6 +69,8 @@ static char *ngx_http_order_edit_webhook(ngx_conf_t *cf, ngx_command_t *cmd,
 static char *ngx_http_order_edit_status(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 static char *ngx_http_order_edit_queue_debug(ngx_conf_t *cf,
+    ngx_command_t *cmd, void *conf);
+static char *ngx_http_order_edit_exceptions(ngx_conf_t *cf,
     ngx_command_t *cmd, void *conf);
 static char *ngx_http_order_edit_location(ngx_conf_t *cf,
     ngx_http_order_edit_loc_conf_t *olcf, ngx_http_handler_pt handler,
@@ -146,6 +149,13 @@ static ngx_command_t  ngx_http_order_edit_commands[] = {
     { ngx_string("order_edit_queue_debug"),
       NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
       ngx_http_order_edit_queue_debug,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("order_edit_exceptions"),
+      NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_http_order_edit_exceptions,
       NGX_HTTP_LOC_CONF_OFFSET,
       0,
       NULL },
@@ -1116,6 +1126,16 @@ ngx_http_order_edit_queue_debug(ngx_conf_t *cf, ngx_command_t *cmd,
 
 
 static char *
+ngx_http_order_edit_exceptions(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf)
+{
+    return ngx_http_order_edit_location(cf, conf,
+                                    ngx_http_order_edit_exceptions_handler,
+                                    0);
+}
+
+
+static char *
 ngx_http_order_edit_location(ngx_conf_t *cf,
     ngx_http_order_edit_loc_conf_t *olcf, ngx_http_handler_pt handler,
     ngx_uint_t webhook)
@@ -1130,8 +1150,8 @@ ngx_http_order_edit_location(ngx_conf_t *cf,
     if (olcf->shm_zone) {
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
                            "a location takes one of order_edit_webhook, "
-                           "order_edit_status and order_edit_queue_debug, "
-                           "once");
+                           "order_edit_status, order_edit_exceptions and "
+                           "order_edit_queue_debug, once");
         return NGX_CONF_ERROR;
     }
 

@@ -24,6 +24,10 @@ static ngx_int_t ngx_http_order_edit_queue_copy(ngx_pool_t *pool,
     ngx_http_order_edit_item_t *item, ngx_http_order_edit_msg_t *msg);
 static void ngx_http_order_edit_queue_free(ngx_http_order_edit_zone_t *zone,
     ngx_http_order_edit_item_t *item);
+static ngx_http_order_edit_item_t *ngx_http_order_edit_exc_find(
+    ngx_http_order_edit_zone_t *zone, uint64_t id);
+static void ngx_http_order_edit_exc_copy(ngx_str_t *dst, u_char *src,
+    size_t len, ngx_uint_t printable);
 
 
 ngx_http_order_edit_item_t *
@@ -262,6 +266,10 @@ ngx_http_order_edit_queue_ack(ngx_http_order_edit_zone_t *zone,
     }
 
     item->shop->counters[NGX_HTTP_ORDER_EDIT_C_ACKED]++;
+    item->shop->depth--;
+    item->shop->nleased--;
+    zone->sh->nitems--;
+
     ngx_http_order_edit_queue_free(zone, item);
 
     ngx_shmtx_unlock(&zone->shpool->mutex);
@@ -299,6 +307,273 @@ ngx_http_order_edit_queue_requeue(ngx_http_order_edit_zone_t *zone,
     ngx_shmtx_unlock(&zone->shpool->mutex);
 
     return NGX_OK;
+}
+
+
+ngx_int_t
+ngx_http_order_edit_queue_park(ngx_http_order_edit_zone_t *zone,
+    ngx_http_order_edit_msg_t *msg, ngx_str_t *reason, ngx_str_t *detail)
+{
+    size_t                        rlen, dlen;
+    uint64_t                      now;
+    ngx_http_order_edit_exc_t    *exc;
+    ngx_http_order_edit_item_t   *item;
+    ngx_http_order_edit_shop_t   *shop;
+    ngx_str_t                     s;
+
+    rlen = ngx_min(reason->len, 64);
+    dlen = ngx_min(detail->len, NGX_HTTP_ORDER_EDIT_EXC_DETAIL_MAX);
+    now = ngx_http_order_edit_now_ms();
+
+    ngx_shmtx_lock(&zone->shpool->mutex);
+
+    item = ngx_http_order_edit_queue_find_leased(msg);
+
+    if (item == NULL) {
+        ngx_shmtx_unlock(&zone->shpool->mutex);
+        return NGX_DECLINED;
+    }
+
+    exc = ngx_slab_alloc_locked(zone->shpool,
+                                offsetof(ngx_http_order_edit_exc_t, data)
+                                + rlen + dlen);
+    if (exc == NULL) {
+        /* the lease stands: the caller hands it back to retry later */
+        ngx_shmtx_unlock(&zone->shpool->mutex);
+        return NGX_ERROR;
+    }
+
+    /* operators read these as JSON: keep printable ASCII, mark the rest */
+    exc->last_ms = now;
+    exc->reason_len = (u_short) rlen;
+    exc->detail_len = (u_short) dlen;
+
+    s.data = exc->data;
+    ngx_http_order_edit_exc_copy(&s, reason->data, rlen, 1);
+    s.data = exc->data + rlen;
+    ngx_http_order_edit_exc_copy(&s, detail->data, dlen, 1);
+
+    shop = item->shop;
+
+    ngx_queue_remove(&item->queue);
+    shop->nleased--;
+    shop->depth--;
+    zone->sh->nitems--;
+
+    item->exc = exc;
+    item->lease_until_ms = 0;
+    item->lease_pid = 0;
+    item->lease_token = 0;
+
+    if (item->parked_first_ms == 0) {
+        item->parked_first_ms = now;
+    }
+
+    ngx_queue_insert_tail(&shop->exceptions, &item->queue);
+    shop->nexceptions++;
+    zone->sh->nexceptions++;
+    shop->counters[NGX_HTTP_ORDER_EDIT_C_PARKED]++;
+
+    ngx_shmtx_unlock(&zone->shpool->mutex);
+
+    return NGX_OK;
+}
+
+
+/* back to the queue, in its FIFO place, for one more delivery */
+
+ngx_int_t
+ngx_http_order_edit_exc_retry(ngx_http_order_edit_zone_t *zone, uint64_t id)
+{
+    ngx_http_order_edit_item_t  *item;
+    ngx_http_order_edit_shop_t  *shop;
+
+    ngx_shmtx_lock(&zone->shpool->mutex);
+
+    item = ngx_http_order_edit_exc_find(zone, id);
+
+    if (item == NULL) {
+        ngx_shmtx_unlock(&zone->shpool->mutex);
+        return NGX_DECLINED;
+    }
+
+    shop = item->shop;
+
+    ngx_queue_remove(&item->queue);
+    shop->nexceptions--;
+    zone->sh->nexceptions--;
+
+    ngx_slab_free_locked(zone->shpool, item->exc);
+    item->exc = NULL;
+    item->not_before_ms = 0;
+
+    ngx_http_order_edit_queue_insert_ordered(shop, item);
+    shop->depth++;
+    zone->sh->nitems++;
+    shop->counters[NGX_HTTP_ORDER_EDIT_C_EXC_RETRIED]++;
+
+    ngx_shmtx_unlock(&zone->shpool->mutex);
+
+    return NGX_OK;
+}
+
+
+/* a person dealt with it in NetSuite: the webhook is dropped */
+
+ngx_int_t
+ngx_http_order_edit_exc_resolve(ngx_http_order_edit_zone_t *zone,
+    uint64_t id)
+{
+    ngx_http_order_edit_item_t  *item;
+
+    ngx_shmtx_lock(&zone->shpool->mutex);
+
+    item = ngx_http_order_edit_exc_find(zone, id);
+
+    if (item == NULL) {
+        ngx_shmtx_unlock(&zone->shpool->mutex);
+        return NGX_DECLINED;
+    }
+
+    item->shop->nexceptions--;
+    zone->sh->nexceptions--;
+    item->shop->counters[NGX_HTTP_ORDER_EDIT_C_EXC_RESOLVED]++;
+
+    ngx_http_order_edit_queue_free(zone, item);
+
+    ngx_shmtx_unlock(&zone->shpool->mutex);
+
+    return NGX_OK;
+}
+
+
+ngx_int_t
+ngx_http_order_edit_exc_list(ngx_http_order_edit_zone_t *zone,
+    ngx_pool_t *pool, ngx_str_t *name, ngx_array_t *out)
+{
+    u_char                          *p;
+    size_t                           size;
+    ngx_queue_t                     *sq, *q;
+    ngx_http_order_edit_item_t      *item;
+    ngx_http_order_edit_shop_t      *shop;
+    ngx_http_order_edit_exc_info_t  *e;
+
+    ngx_shmtx_lock(&zone->shpool->mutex);
+
+    for (sq = ngx_queue_head(&zone->sh->shops);
+         sq != ngx_queue_sentinel(&zone->sh->shops);
+         sq = ngx_queue_next(sq))
+    {
+        shop = ngx_queue_data(sq, ngx_http_order_edit_shop_t, all);
+
+        if (name && (name->len != shop->sn.str.len
+                     || ngx_strncmp(name->data, shop->name, name->len) != 0))
+        {
+            continue;
+        }
+
+        for (q = ngx_queue_head(&shop->exceptions);
+             q != ngx_queue_sentinel(&shop->exceptions);
+             q = ngx_queue_next(q))
+        {
+            item = ngx_queue_data(q, ngx_http_order_edit_item_t, queue);
+
+            size = shop->sn.str.len + item->len[0] + item->len[1]
+                   + item->exc->reason_len + item->exc->detail_len;
+
+            e = ngx_array_push(out);
+            p = ngx_pnalloc(pool, size);
+
+            if (e == NULL || p == NULL) {
+                ngx_shmtx_unlock(&zone->shpool->mutex);
+                return NGX_ERROR;
+            }
+
+            e->id = item->id;
+            e->order_id = item->order_id;
+            e->received_ms = item->received_ms;
+            e->first_ms = item->parked_first_ms;
+            e->last_ms = item->exc->last_ms;
+            e->attempts = item->attempts;
+
+            e->shop.data = p;
+            ngx_http_order_edit_exc_copy(&e->shop, shop->name,
+                                         shop->sn.str.len, 0);
+            p += e->shop.len;
+
+            e->topic.data = p;
+            ngx_http_order_edit_exc_copy(&e->topic, item->data,
+                                         item->len[0], 0);
+            p += e->topic.len;
+
+            e->webhook_id.data = p;
+            ngx_http_order_edit_exc_copy(&e->webhook_id,
+                                         item->data + item->len[0],
+                                         item->len[1], 0);
+            p += e->webhook_id.len;
+
+            e->reason.data = p;
+            ngx_http_order_edit_exc_copy(&e->reason, item->exc->data,
+                                         item->exc->reason_len, 0);
+            p += e->reason.len;
+
+            e->detail.data = p;
+            ngx_http_order_edit_exc_copy(&e->detail,
+                                         item->exc->data
+                                         + item->exc->reason_len,
+                                         item->exc->detail_len, 0);
+        }
+    }
+
+    ngx_shmtx_unlock(&zone->shpool->mutex);
+
+    return NGX_OK;
+}
+
+
+static ngx_http_order_edit_item_t *
+ngx_http_order_edit_exc_find(ngx_http_order_edit_zone_t *zone, uint64_t id)
+{
+    ngx_queue_t                 *sq, *q;
+    ngx_http_order_edit_item_t  *item;
+    ngx_http_order_edit_shop_t  *shop;
+
+    /* bounded by the exceptions held: people act on one at a time */
+
+    for (sq = ngx_queue_head(&zone->sh->shops);
+         sq != ngx_queue_sentinel(&zone->sh->shops);
+         sq = ngx_queue_next(sq))
+    {
+        shop = ngx_queue_data(sq, ngx_http_order_edit_shop_t, all);
+
+        for (q = ngx_queue_head(&shop->exceptions);
+             q != ngx_queue_sentinel(&shop->exceptions);
+             q = ngx_queue_next(q))
+        {
+            item = ngx_queue_data(q, ngx_http_order_edit_item_t, queue);
+
+            if (item->id == id) {
+                return item;
+            }
+        }
+    }
+
+    return NULL;
+}
+
+
+static void
+ngx_http_order_edit_exc_copy(ngx_str_t *dst, u_char *src, size_t len,
+    ngx_uint_t printable)
+{
+    size_t  i;
+
+    for (i = 0; i < len; i++) {
+        dst->data[i] = (!printable || (src[i] >= 0x20 && src[i] < 0x7f))
+                       ? src[i] : '?';
+    }
+
+    dst->len = len;
 }
 
 
@@ -564,10 +839,11 @@ ngx_http_order_edit_queue_free(ngx_http_order_edit_zone_t *zone,
 
     ngx_queue_remove(&item->queue);
 
-    item->shop->depth--;
-    item->shop->nleased--;
-    zone->sh->nitems--;
     zone->sh->item_bytes -= size;
+
+    if (item->exc) {
+        ngx_slab_free_locked(zone->shpool, item->exc);
+    }
 
     ngx_slab_free_locked(zone->shpool, item);
 }

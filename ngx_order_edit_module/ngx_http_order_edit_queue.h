@@ -14,9 +14,20 @@
 #include "ngx_http_order_edit_shm.h"
 
 
+/* why a webhook was parked for people, kept beside it while it is */
 typedef struct {
-    ngx_queue_t                    queue;       /* shop->pending or leased */
+    uint64_t                       last_ms;
+    u_short                        reason_len;
+    u_short                        detail_len;
+    u_char                         data[1];     /* reason, then detail */
+} ngx_http_order_edit_exc_t;
+
+
+typedef struct {
+    ngx_queue_t                    queue;       /* a list of its shop */
     ngx_http_order_edit_shop_t    *shop;
+    ngx_http_order_edit_exc_t     *exc;         /* when parked */
+    uint64_t                       parked_first_ms;
 
     uint64_t                       id;
     uint64_t                       received_ms;
@@ -76,6 +87,39 @@ ngx_uint_t ngx_http_order_edit_queue_depth(ngx_http_order_edit_zone_t *zone,
     ngx_str_t *shop);
 ngx_uint_t ngx_http_order_edit_queue_reclaim(ngx_http_order_edit_zone_t *zone,
     ngx_uint_t check_pids);
+
+/* an exception as listed for operators, copied out under the lock */
+typedef struct {
+    uint64_t                       id;
+    uint64_t                       order_id;
+    uint64_t                       received_ms;
+    uint64_t                       first_ms;
+    uint64_t                       last_ms;
+    ngx_uint_t                     attempts;
+    ngx_str_t                      shop;
+    ngx_str_t                      topic;
+    ngx_str_t                      webhook_id;
+    ngx_str_t                      reason;
+    ngx_str_t                      detail;
+} ngx_http_order_edit_exc_info_t;
+
+
+/* the most an exception keeps of NetSuite's answer */
+#define NGX_HTTP_ORDER_EDIT_EXC_DETAIL_MAX  2048
+
+/*
+ * The exception queue: a leased webhook that cannot be applied safely is
+ * parked with a reason and NetSuite's answer; people retry (back to the
+ * queue, in its FIFO place) or resolve (drop) it.  Each locks the zone.
+ */
+ngx_int_t ngx_http_order_edit_queue_park(ngx_http_order_edit_zone_t *zone,
+    ngx_http_order_edit_msg_t *msg, ngx_str_t *reason, ngx_str_t *detail);
+ngx_int_t ngx_http_order_edit_exc_retry(ngx_http_order_edit_zone_t *zone,
+    uint64_t id);
+ngx_int_t ngx_http_order_edit_exc_resolve(ngx_http_order_edit_zone_t *zone,
+    uint64_t id);
+ngx_int_t ngx_http_order_edit_exc_list(ngx_http_order_edit_zone_t *zone,
+    ngx_pool_t *pool, ngx_str_t *shop, ngx_array_t *out);
 
 /* zone locked: age of the oldest webhook of a shop, 0 when none */
 uint64_t ngx_http_order_edit_queue_oldest_ms_locked(

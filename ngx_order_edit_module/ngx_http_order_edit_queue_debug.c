@@ -27,6 +27,8 @@ static ngx_int_t ngx_http_order_edit_qd_normalise(ngx_http_request_t *r,
     ngx_http_order_edit_msg_t *msg);
 static ngx_int_t ngx_http_order_edit_qd_uint(ngx_http_request_t *r,
     char *name, uint64_t *value);
+static ngx_int_t ngx_http_order_edit_qd_text(ngx_http_request_t *r,
+    char *name, ngx_str_t *value);
 static ngx_int_t ngx_http_order_edit_qd_answer(ngx_http_request_t *r,
     u_char *p, u_char *last);
 
@@ -41,7 +43,7 @@ ngx_http_order_edit_queue_debug_handler(ngx_http_request_t *r)
     u_char                          *p;
     uint64_t                         ms, n;
     ngx_int_t                        rc;
-    ngx_str_t                        op, shop;
+    ngx_str_t                        op, shop, reason, detail;
     ngx_http_order_edit_msg_t        msg;
     ngx_http_order_edit_zone_t      *zone;
     ngx_http_order_edit_loc_conf_t  *olcf;
@@ -57,8 +59,8 @@ ngx_http_order_edit_queue_debug_handler(ngx_http_request_t *r)
     if (ngx_http_arg(r, (u_char *) "op", 2, &op) != NGX_OK) {
         return ngx_http_order_edit_send_error(r, NGX_HTTP_BAD_REQUEST,
                    "invalid_request",
-                   "op is lease, peek, normalise, ack, requeue, depth or "
-                   "reclaim", 0);
+                   "op is lease, peek, normalise, ack, requeue, park, depth "
+                   "or reclaim", 0);
     }
 
     ngx_memzero(&msg, sizeof(ngx_http_order_edit_msg_t));
@@ -132,6 +134,38 @@ ngx_http_order_edit_queue_debug_handler(ngx_http_request_t *r)
                    ngx_sprintf(p, "{\"reclaimed\":%uL}\n", n));
     }
 
+    if (op.len == 4 && ngx_strncmp(op.data, "park", 4) == 0) {
+
+        if (ngx_http_order_edit_qd_msg(r, &msg) != NGX_OK
+            || ngx_http_order_edit_qd_text(r, "reason", &reason) != NGX_OK)
+        {
+            return ngx_http_order_edit_send_error(r, NGX_HTTP_BAD_REQUEST,
+                       "invalid_request",
+                       "shop, id, token and reason are required", 0);
+        }
+
+        if (ngx_http_order_edit_qd_text(r, "detail", &detail) != NGX_OK) {
+            ngx_str_null(&detail);
+        }
+
+        rc = ngx_http_order_edit_queue_park(zone, &msg, &reason, &detail);
+
+        if (rc == NGX_ERROR) {
+            return ngx_http_order_edit_send_error(r,
+                       NGX_HTTP_SERVICE_UNAVAILABLE, "zone_full",
+                       "no room to park the webhook", 0);
+        }
+
+        if (rc != NGX_OK) {
+            return ngx_http_order_edit_send_error(r, NGX_HTTP_CONFLICT,
+                       "not_leased", "no such lease", 0);
+        }
+
+        return ngx_http_order_edit_send(r, NGX_HTTP_OK,
+                   &ngx_http_order_edit_qd_type, (u_char *) "{\"ok\":true}\n",
+                   sizeof("{\"ok\":true}\n") - 1, 0);
+    }
+
     if ((op.len == 3 && ngx_strncmp(op.data, "ack", 3) == 0)
         || (op.len == 7 && ngx_strncmp(op.data, "requeue", 7) == 0))
     {
@@ -166,8 +200,8 @@ ngx_http_order_edit_queue_debug_handler(ngx_http_request_t *r)
 
     return ngx_http_order_edit_send_error(r, NGX_HTTP_BAD_REQUEST,
                "invalid_request",
-               "op is lease, peek, normalise, ack, requeue, depth or "
-                   "reclaim", 0);
+               "op is lease, peek, normalise, ack, requeue, park, depth "
+                   "or reclaim", 0);
 }
 
 
@@ -370,6 +404,37 @@ ngx_http_order_edit_qd_uint(ngx_http_request_t *r, char *name,
     }
 
     *value = (uint64_t) n;
+
+    return NGX_OK;
+}
+
+
+/* an argument, percent-decoded */
+
+static ngx_int_t
+ngx_http_order_edit_qd_text(ngx_http_request_t *r, char *name,
+    ngx_str_t *value)
+{
+    u_char     *dst, *src;
+    ngx_str_t   v;
+
+    if (ngx_http_arg(r, (u_char *) name, ngx_strlen(name), &v) != NGX_OK
+        || v.len == 0)
+    {
+        return NGX_DECLINED;
+    }
+
+    value->data = ngx_pnalloc(r->pool, v.len);
+    if (value->data == NULL) {
+        return NGX_ERROR;
+    }
+
+    dst = value->data;
+    src = v.data;
+
+    ngx_unescape_uri(&dst, &src, v.len, 0);
+
+    value->len = dst - value->data;
 
     return NGX_OK;
 }

@@ -173,7 +173,7 @@ ngx_http_order_edit_init_zone(ngx_shm_zone_t *shm_zone, void *data)
 
     if (old != NULL) {
         ngx_shmtx_lock(&old->shpool->mutex);
-        len = old->sh->nitems;
+        len = old->sh->nitems + old->sh->nexceptions;
         ngx_shmtx_unlock(&old->shpool->mutex);
 
         if (len) {
@@ -181,7 +181,8 @@ ngx_http_order_edit_init_zone(ngx_shm_zone_t *shm_zone, void *data)
                           "order_edit_zone \"%V\" cannot change its size "
                           "from %uz to %uz while it holds %uz queued "
                           "webhooks; keep the old size until the queue "
-                          "is empty", &zone->name, old->size, zone->size,
+                          "and the exceptions are empty", &zone->name,
+                          old->size, zone->size,
                           len);
             return NGX_ERROR;
         }
@@ -322,6 +323,7 @@ ngx_http_order_edit_shop_lookup(ngx_http_order_edit_zone_t *zone,
 
     ngx_queue_init(&shop->pending);
     ngx_queue_init(&shop->leased);
+    ngx_queue_init(&shop->exceptions);
 
     ngx_rbtree_insert(&sh->shops_rbtree, &shop->sn.node);
     ngx_queue_insert_tail(&sh->shops, &shop->all);

@@ -20,7 +20,7 @@
  * reading it with the wrong structures.
  */
 #define NGX_HTTP_ORDER_EDIT_SHM_MAGIC    0x4f454451      /* "OEDQ" */
-#define NGX_HTTP_ORDER_EDIT_SHM_LAYOUT   1
+#define NGX_HTTP_ORDER_EDIT_SHM_LAYOUT   2
 
 
 /* per-shop counters; the order is the order of the status output */
@@ -37,6 +37,9 @@ typedef enum {
     NGX_HTTP_ORDER_EDIT_C_ACKED,
     NGX_HTTP_ORDER_EDIT_C_REQUEUED,
     NGX_HTTP_ORDER_EDIT_C_LEASE_RECLAIMED,
+    NGX_HTTP_ORDER_EDIT_C_PARKED,
+    NGX_HTTP_ORDER_EDIT_C_EXC_RETRIED,
+    NGX_HTTP_ORDER_EDIT_C_EXC_RESOLVED,
     NGX_HTTP_ORDER_EDIT_C_LAST
 } ngx_http_order_edit_counter_e;
 
@@ -47,8 +50,10 @@ typedef struct {
 
     ngx_queue_t                    pending;     /* items, FIFO by id */
     ngx_queue_t                    leased;      /* items out for delivery */
+    ngx_queue_t                    exceptions;  /* parked for people */
     ngx_uint_t                     depth;       /* pending + leased */
     ngx_uint_t                     nleased;
+    ngx_uint_t                     nexceptions;
 
     /* the limiter, shaped as limit_req: excess in 1/1000 requests */
     ngx_msec_t                     last;
@@ -77,7 +82,8 @@ typedef struct {
 
     uint64_t                       next_id;
     uint64_t                       next_token;
-    ngx_uint_t                     nitems;
+    ngx_uint_t                     nitems;      /* queued and in flight */
+    ngx_uint_t                     nexceptions; /* parked */
     size_t                         item_bytes;
 
     /* where lease() resumes its round-robin walk over the shops */

@@ -19,6 +19,7 @@ typedef struct {
     uint64_t                       counters[NGX_HTTP_ORDER_EDIT_C_LAST];
     ngx_uint_t                     depth;
     ngx_uint_t                     leased;
+    ngx_uint_t                     exceptions;
     uint64_t                       oldest_ms;
 } ngx_http_order_edit_shop_stat_t;
 
@@ -30,6 +31,7 @@ typedef struct {
     time_t                         created;
     ngx_uint_t                     reloads;
     ngx_uint_t                     items;
+    ngx_uint_t                     exceptions;
     size_t                         item_bytes;
     ngx_uint_t                     dedup;
     uint64_t                       dedup_evicted;
@@ -59,7 +61,10 @@ static const char  *ngx_http_order_edit_counter_names[] = {
     "leased",
     "acked",
     "requeued",
-    "lease_reclaimed"
+    "lease_reclaimed",
+    "parked",
+    "exceptions_retried",
+    "exceptions_resolved"
 };
 
 
@@ -154,6 +159,7 @@ ngx_http_order_edit_snapshot(ngx_http_request_t *r,
     st->created = sh->created;
     st->reloads = sh->reloads;
     st->items = sh->nitems;
+    st->exceptions = sh->nexceptions;
     st->item_bytes = sh->item_bytes;
     st->dedup = sh->ndedup;
     st->dedup_evicted = sh->dedup_evicted;
@@ -182,6 +188,7 @@ ngx_http_order_edit_snapshot(ngx_http_request_t *r,
         ngx_memcpy(ss->counters, shop->counters, sizeof(ss->counters));
         ss->depth = shop->depth;
         ss->leased = shop->nleased;
+        ss->exceptions = shop->nexceptions;
         ss->oldest_ms = ngx_http_order_edit_queue_oldest_ms_locked(shop, now);
     }
 
@@ -251,6 +258,7 @@ ngx_http_order_edit_status_json(ngx_http_request_t *r,
     json_object_set_new(zone, "total_bytes", json_integer(st->total));
     json_object_set_new(zone, "used_bytes", json_integer(st->used));
     json_object_set_new(zone, "queued_items", json_integer(st->items));
+    json_object_set_new(zone, "exceptions", json_integer(st->exceptions));
     json_object_set_new(zone, "queued_bytes", json_integer(st->item_bytes));
     json_object_set_new(zone, "dedup_ids", json_integer(st->dedup));
     json_object_set_new(zone, "dedup_evicted",
@@ -279,6 +287,8 @@ ngx_http_order_edit_status_json(ngx_http_request_t *r,
         json_object_set_new(shop, "in_flight", json_integer(ss[i].leased));
         json_object_set_new(shop, "oldest_age_ms",
                             json_integer(ss[i].oldest_ms));
+        json_object_set_new(shop, "exceptions",
+                            json_integer(ss[i].exceptions));
 
         /* names are validated as [a-z0-9.-]: never empty, never odd */
         if (json_object_setn_new(shops, (const char *) ss[i].name.data,
@@ -346,7 +356,7 @@ ngx_http_order_edit_status_prometheus(ngx_http_request_t *r,
 
     /* every line is bounded: labels are a zone and two validated names */
     len = 4096 + (st->shops.nelts + 1)
-                 * (NGX_HTTP_ORDER_EDIT_C_LAST + 4)
+                 * (NGX_HTTP_ORDER_EDIT_C_LAST + 5)
                  * (160 + st->zone.len + 2 * NGX_HTTP_ORDER_EDIT_MAX_SHOP_LEN);
 
     body = ngx_pnalloc(r->pool, len);
@@ -418,6 +428,15 @@ ngx_http_order_edit_status_prometheus(ngx_http_request_t *r,
         p = ngx_sprintf(p, "order_edit_queue_in_flight{zone=\"%V\","
                         "shop=\"%V\"} %ui\n",
                         &st->zone, &ss[i].name, ss[i].leased);
+    }
+
+    p = ngx_sprintf(p,
+            "# HELP order_edit_exceptions Webhooks parked for people.\n"
+            "# TYPE order_edit_exceptions gauge\n");
+
+    for (i = 0; i < st->shops.nelts; i++) {
+        p = ngx_sprintf(p, "order_edit_exceptions{zone=\"%V\",shop=\"%V\"}"
+                        " %ui\n", &st->zone, &ss[i].name, ss[i].exceptions);
     }
 
     p = ngx_sprintf(p,

@@ -280,7 +280,8 @@ my $b = ::order_body(1, 5000);
       "queue_full": 0,
 (?s:.*)      "queue_depth": 1,
       "in_flight": 0,
-      "oldest_age_ms": \d+
+      "oldest_age_ms": \d+,
+      "exceptions": 0
 (?s:.*)"unattributed": \{
     "received": 1,
 (?s:.*)"rejected_request": 1,']

@@ -18,7 +18,8 @@ our $Config = <<'_EOC_';
     location = /status { order_edit_status edits; }
 _EOC_
 
-our $Big = ::order_body(7001, 12000);
+# five 4 KB pages each: two fit in the 64k zone's usable pages, not three
+our $Big = ::order_body(7001, 20000);
 our $Huge = ::order_body(7002, 300000);
 
 run_tests();
@@ -31,20 +32,19 @@ __DATA__
     order_edit_store acme.myshopify.com { secret acme; }
 --- config eval: $::Config
 --- request eval
-[(map { "POST /wh\n" . $::Big } 1 .. 5), "GET /status"]
+[(map { "POST /wh\n" . $::Big } 1 .. 4), "GET /status"]
 --- more_headers eval
-[(map { ::webhook_headers('acme', $::Big, "full-$_") } 1 .. 5), '']
+[(map { ::webhook_headers('acme', $::Big, "full-$_") } 1 .. 4), '']
 --- error_code eval
-[200, 200, 200, 503, 503, 200]
+[200, 200, 503, 503, 200]
 --- response_headers eval
-['!Retry-After', '!Retry-After', '!Retry-After', 'Retry-After: 30',
- 'Retry-After: 30', '']
+['!Retry-After', '!Retry-After', 'Retry-After: 30', 'Retry-After: 30', '']
 --- response_body_like eval
-['"queued","id":"1"', '"queued","id":"2"', '"queued","id":"3"',
+['"queued","id":"1"', '"queued","id":"2"',
  '^\{"error":"queue_full","message":"the webhook queue is full"\}$',
  '^\{"error":"queue_full","message":"the webhook queue is full"\}$',
- '"queued_items": 3,(?s:.*)"dedup_ids": 3,(?s:.*)"received": 5,
-      "queued": 3,(?s:.*)"queue_full": 2,(?s:.*)"queue_depth": 3,']
+ '"queued_items": 2,(?s:.*)"dedup_ids": 2,(?s:.*)"received": 4,
+      "queued": 2,(?s:.*)"queue_full": 2,(?s:.*)"queue_depth": 2,']
 
 
 
@@ -54,12 +54,12 @@ __DATA__
     order_edit_store acme.myshopify.com { secret acme; }
 --- config eval: $::Config
 --- request eval
-[(map { "POST /wh\n" . $::Big } 1 .. 4), "POST /wh\n" . $::Big]
+[(map { "POST /wh\n" . $::Big } 1 .. 3), "POST /wh\n" . $::Big]
 --- more_headers eval
-[(map { ::webhook_headers('acme', $::Big, "full-$_") } 1 .. 4),
- ::webhook_headers('acme', $::Big, "full-4")]
+[(map { ::webhook_headers('acme', $::Big, "full-$_") } 1 .. 3),
+ ::webhook_headers('acme', $::Big, "full-3")]
 --- error_code eval
-[200, 200, 200, 503, 503]
+[200, 200, 503, 503]
 
 
 

@@ -99,6 +99,9 @@ GET /q?op=lease
       "acked": 1,
       "requeued": 0,
       "lease_reclaimed": 0,
+      "parked": 0,
+      "exceptions_retried": 0,
+      "exceptions_resolved": 0,
       "queue_depth": 0,
       "in_flight": 0,']
 
