@@ -20,18 +20,6 @@
 #define NGX_HTTP_ORDER_EDIT_MAX_BODY      (64 * 1024 * 1024)
 
 
-typedef char *(*ngx_http_order_edit_store_set_pt)(ngx_conf_t *cf,
-    ngx_http_order_edit_store_conf_t *store);
-
-
-typedef struct {
-    ngx_str_t                          name;
-    ngx_uint_t                         min_args;    /* without the name */
-    ngx_uint_t                         max_args;
-    ngx_http_order_edit_store_set_pt   set;
-} ngx_http_order_edit_store_cmd_t;
-
-
 static void *ngx_http_order_edit_create_main_conf(ngx_conf_t *cf);
 static char *ngx_http_order_edit_init_main_conf(ngx_conf_t *cf, void *conf);
 static void *ngx_http_order_edit_create_loc_conf(ngx_conf_t *cf);
@@ -42,22 +30,22 @@ static ngx_int_t ngx_http_order_edit_init_process(ngx_cycle_t *cycle);
 
 static char *ngx_http_order_edit_store_block(ngx_conf_t *cf,
     ngx_command_t *cmd, void *conf);
-static char *ngx_http_order_edit_store_directive(ngx_conf_t *cf,
+static char *ngx_http_order_edit_block_directive(ngx_conf_t *cf,
     ngx_command_t *dummy, void *conf);
 static char *ngx_http_order_edit_set_secret(ngx_conf_t *cf,
-    ngx_http_order_edit_store_conf_t *store);
+    void *conf);
 static char *ngx_http_order_edit_set_secret_file(ngx_conf_t *cf,
-    ngx_http_order_edit_store_conf_t *store);
+    void *conf);
 static char *ngx_http_order_edit_set_rate(ngx_conf_t *cf,
-    ngx_http_order_edit_store_conf_t *store);
+    void *conf);
 static char *ngx_http_order_edit_set_max_body(ngx_conf_t *cf,
-    ngx_http_order_edit_store_conf_t *store);
+    void *conf);
 static char *ngx_http_order_edit_set_topics(ngx_conf_t *cf,
-    ngx_http_order_edit_store_conf_t *store);
+    void *conf);
 static char *ngx_http_order_edit_set_norm(ngx_conf_t *cf,
-    ngx_http_order_edit_store_conf_t *store);
+    void *conf);
 static char *ngx_http_order_edit_set_sku_rewrite(ngx_conf_t *cf,
-    ngx_http_order_edit_store_conf_t *store);
+    void *conf);
 static int ngx_http_order_edit_regex_exec(void *re, const char *s,
     size_t len, int *caps, int ncaps);
 static void ngx_http_order_edit_norm_cleanup(void *data);
@@ -94,7 +82,7 @@ static ngx_str_t  ngx_http_order_edit_default_topics[] = {
 };
 
 
-static ngx_http_order_edit_store_cmd_t  ngx_http_order_edit_store_cmds[] = {
+static ngx_http_order_edit_block_cmd_t  ngx_http_order_edit_store_cmds[] = {
     { ngx_string("secret"), 1, 1, ngx_http_order_edit_set_secret },
     { ngx_string("secret_file"), 1, 1,
       ngx_http_order_edit_set_secret_file },
@@ -465,8 +453,8 @@ ngx_http_order_edit_store_block(ngx_conf_t *cf, ngx_command_t *cmd,
     char                               *rv;
     ngx_str_t                          *value, name;
     ngx_uint_t                          i;
-    ngx_conf_t                          save;
     ngx_pool_cleanup_t                 *cln;
+    ngx_http_order_edit_block_t         block;
     ngx_http_order_edit_store_conf_t   *store, **sp;
 
     value = cf->args->elts;
@@ -536,13 +524,12 @@ ngx_http_order_edit_store_block(ngx_conf_t *cf, ngx_command_t *cmd,
         omcf->default_store = store;
     }
 
-    save = *cf;
-    cf->handler = ngx_http_order_edit_store_directive;
-    cf->handler_conf = (char *) store;
+    block.kind = "order_edit_store";
+    block.name = &store->name;
+    block.cmds = ngx_http_order_edit_store_cmds;
+    block.conf = store;
 
-    rv = ngx_conf_parse(cf, NULL);
-
-    *cf = save;
+    rv = ngx_http_order_edit_block_parse(cf, &block);
 
     if (rv != NGX_CONF_OK) {
         return rv;
@@ -581,21 +568,45 @@ ngx_http_order_edit_store_block(ngx_conf_t *cf, ngx_command_t *cmd,
 }
 
 
+/*
+ * Blocks like order_edit_store { } hold their own directives, parsed
+ * here with nginx's reader so that every error carries file and line.
+ */
+
+char *
+ngx_http_order_edit_block_parse(ngx_conf_t *cf,
+    ngx_http_order_edit_block_t *block)
+{
+    char        *rv;
+    ngx_conf_t   save;
+
+    save = *cf;
+    cf->handler = ngx_http_order_edit_block_directive;
+    cf->handler_conf = (char *) block;
+
+    rv = ngx_conf_parse(cf, NULL);
+
+    *cf = save;
+
+    return rv;
+}
+
+
 static char *
-ngx_http_order_edit_store_directive(ngx_conf_t *cf, ngx_command_t *dummy,
+ngx_http_order_edit_block_directive(ngx_conf_t *cf, ngx_command_t *dummy,
     void *conf)
 {
-    ngx_http_order_edit_store_conf_t  *store = conf;
+    ngx_http_order_edit_block_t  *block = conf;
 
     char                             *rv;
     ngx_str_t                        *value;
     ngx_uint_t                        n;
-    ngx_http_order_edit_store_cmd_t  *c;
+    ngx_http_order_edit_block_cmd_t  *c;
 
     value = cf->args->elts;
     n = cf->args->nelts - 1;
 
-    for (c = ngx_http_order_edit_store_cmds; c->name.len; c++) {
+    for (c = block->cmds; c->name.len; c++) {
 
         if (c->name.len != value[0].len
             || ngx_strncmp(c->name.data, value[0].data, value[0].len) != 0)
@@ -606,18 +617,18 @@ ngx_http_order_edit_store_directive(ngx_conf_t *cf, ngx_command_t *dummy,
         if (n < c->min_args || n > c->max_args) {
             ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
                                "invalid number of arguments in \"%V\" "
-                               "directive of order_edit_store \"%V\"",
-                               &value[0], &store->name);
+                               "directive of %s \"%V\"",
+                               &value[0], block->kind, block->name);
             return NGX_CONF_ERROR;
         }
 
-        rv = c->set(cf, store);
+        rv = c->set(cf, block->conf);
 
         if (rv != NGX_CONF_OK && rv != NGX_CONF_ERROR) {
             /* nginx prints a handler's message bare: name the directive */
             ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                               "\"%V\" directive %s in order_edit_store "
-                               "\"%V\"", &value[0], rv, &store->name);
+                               "\"%V\" directive %s in %s \"%V\"",
+                               &value[0], rv, block->kind, block->name);
             return NGX_CONF_ERROR;
         }
 
@@ -625,17 +636,18 @@ ngx_http_order_edit_store_directive(ngx_conf_t *cf, ngx_command_t *dummy,
     }
 
     ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                       "unknown directive \"%V\" in order_edit_store \"%V\"",
-                       &value[0], &store->name);
+                       "unknown directive \"%V\" in %s \"%V\"",
+                       &value[0], block->kind, block->name);
 
     return NGX_CONF_ERROR;
 }
 
 
 static char *
-ngx_http_order_edit_set_secret(ngx_conf_t *cf,
-    ngx_http_order_edit_store_conf_t *store)
+ngx_http_order_edit_set_secret(ngx_conf_t *cf, void *conf)
 {
+    ngx_http_order_edit_store_conf_t  *store = conf;
+
     ngx_str_t  *value;
 
     value = cf->args->elts;
@@ -675,9 +687,10 @@ ngx_http_order_edit_set_secret(ngx_conf_t *cf,
  */
 
 static char *
-ngx_http_order_edit_set_secret_file(ngx_conf_t *cf,
-    ngx_http_order_edit_store_conf_t *store)
+ngx_http_order_edit_set_secret_file(ngx_conf_t *cf, void *conf)
 {
+    ngx_http_order_edit_store_conf_t  *store = conf;
+
     u_char           *buf, *p, *last, *eol, *end;
     size_t            size;
     ssize_t           n;
@@ -793,9 +806,10 @@ failed:
 
 
 static char *
-ngx_http_order_edit_set_rate(ngx_conf_t *cf,
-    ngx_http_order_edit_store_conf_t *store)
+ngx_http_order_edit_set_rate(ngx_conf_t *cf, void *conf)
 {
+    ngx_http_order_edit_store_conf_t  *store = conf;
+
     if (store->rate_n) {
         return "is duplicate";
     }
@@ -806,9 +820,10 @@ ngx_http_order_edit_set_rate(ngx_conf_t *cf,
 
 
 static char *
-ngx_http_order_edit_set_max_body(ngx_conf_t *cf,
-    ngx_http_order_edit_store_conf_t *store)
+ngx_http_order_edit_set_max_body(ngx_conf_t *cf, void *conf)
 {
+    ngx_http_order_edit_store_conf_t  *store = conf;
+
     ssize_t     size;
     ngx_str_t  *value;
 
@@ -834,9 +849,10 @@ ngx_http_order_edit_set_max_body(ngx_conf_t *cf,
 
 
 static char *
-ngx_http_order_edit_set_topics(ngx_conf_t *cf,
-    ngx_http_order_edit_store_conf_t *store)
+ngx_http_order_edit_set_topics(ngx_conf_t *cf, void *conf)
 {
+    ngx_http_order_edit_store_conf_t  *store = conf;
+
     ngx_str_t   *value, *t;
     ngx_uint_t   i, k;
 
@@ -892,9 +908,10 @@ ngx_http_order_edit_set_topics(ngx_conf_t *cf,
  */
 
 static char *
-ngx_http_order_edit_set_norm(ngx_conf_t *cf,
-    ngx_http_order_edit_store_conf_t *store)
+ngx_http_order_edit_set_norm(ngx_conf_t *cf, void *conf)
 {
+    ngx_http_order_edit_store_conf_t  *store = conf;
+
     int                               rc;
     char                              err[512], *name, *a1, *a2;
     ngx_str_t                        *value, path;
@@ -962,9 +979,10 @@ ngx_http_order_edit_set_norm(ngx_conf_t *cf,
 /* "sku_rewrite regex replacement": compiled by nginx's ngx_regex (PCRE2) */
 
 static char *
-ngx_http_order_edit_set_sku_rewrite(ngx_conf_t *cf,
-    ngx_http_order_edit_store_conf_t *store)
+ngx_http_order_edit_set_sku_rewrite(ngx_conf_t *cf, void *conf)
 {
+    ngx_http_order_edit_store_conf_t  *store = conf;
+
     char                  err[512];
     u_char                errstr[NGX_MAX_CONF_ERRSTR];
     ngx_str_t            *value;

@@ -30,6 +30,25 @@
 typedef struct ngx_http_order_edit_zone_s  ngx_http_order_edit_zone_t;
 
 
+/* a directive inside one of the module's blocks (store, netsuite) */
+typedef char *(*ngx_http_order_edit_block_set_pt)(ngx_conf_t *cf,
+    void *conf);
+
+typedef struct {
+    ngx_str_t                          name;
+    ngx_uint_t                         min_args;    /* without the name */
+    ngx_uint_t                         max_args;
+    ngx_http_order_edit_block_set_pt   set;
+} ngx_http_order_edit_block_cmd_t;
+
+typedef struct {
+    const char                        *kind;        /* for messages */
+    ngx_str_t                         *name;
+    ngx_http_order_edit_block_cmd_t   *cmds;
+    void                              *conf;
+} ngx_http_order_edit_block_t;
+
+
 /* one order_edit_store { } block */
 typedef struct {
     ngx_str_t                      name;
@@ -83,6 +102,8 @@ typedef struct {
 extern ngx_module_t  ngx_http_order_edit_module;
 
 
+char *ngx_http_order_edit_block_parse(ngx_conf_t *cf,
+    ngx_http_order_edit_block_t *block);
 ngx_uint_t ngx_http_order_edit_log_level(ngx_http_request_t *r);
 ngx_http_order_edit_store_conf_t *ngx_http_order_edit_find_store(
     ngx_http_order_edit_main_conf_t *omcf, ngx_str_t *shop);
