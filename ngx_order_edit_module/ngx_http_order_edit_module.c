@@ -14,6 +14,7 @@
 #include "ngx_http_order_edit_status.h"
 #include "ngx_http_order_edit_queue_debug.h"
 #include "ngx_http_order_edit_exceptions.h"
+#include "ngx_http_order_edit_netsuite.h"
 
 
 /* Shopify's largest order payloads are a few hundred kilobytes */
@@ -41,6 +42,8 @@ static char *ngx_http_order_edit_set_rate(ngx_conf_t *cf,
 static char *ngx_http_order_edit_set_max_body(ngx_conf_t *cf,
     void *conf);
 static char *ngx_http_order_edit_set_topics(ngx_conf_t *cf,
+    void *conf);
+static char *ngx_http_order_edit_set_netsuite(ngx_conf_t *cf,
     void *conf);
 static char *ngx_http_order_edit_set_norm(ngx_conf_t *cf,
     void *conf);
@@ -89,6 +92,7 @@ static ngx_http_order_edit_block_cmd_t  ngx_http_order_edit_store_cmds[] = {
     { ngx_string("rate"), 1, 2, ngx_http_order_edit_set_rate },
     { ngx_string("max_body"), 1, 1, ngx_http_order_edit_set_max_body },
     { ngx_string("topics"), 1, 32, ngx_http_order_edit_set_topics },
+    { ngx_string("netsuite"), 1, 1, ngx_http_order_edit_set_netsuite },
 
     /* the normaliser's options: see docs/normaliser.md */
     { ngx_string("sku_map"), 1, 1, ngx_http_order_edit_set_norm },
@@ -116,6 +120,13 @@ static ngx_command_t  ngx_http_order_edit_commands[] = {
     { ngx_string("order_edit_store"),
       NGX_HTTP_MAIN_CONF|NGX_CONF_BLOCK|NGX_CONF_TAKE1,
       ngx_http_order_edit_store_block,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("order_edit_netsuite"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_BLOCK|NGX_CONF_TAKE1,
+      ngx_http_order_edit_netsuite_block,
       NGX_HTTP_MAIN_CONF_OFFSET,
       0,
       NULL },
@@ -206,6 +217,9 @@ ngx_http_order_edit_create_main_conf(ngx_conf_t *cf)
         || ngx_array_init(&omcf->zones, cf->pool, 1,
                           sizeof(ngx_http_order_edit_zone_t *))
            != NGX_OK
+        || ngx_array_init(&omcf->netsuites, cf->pool, 1,
+                          sizeof(ngx_http_order_edit_netsuite_conf_t *))
+           != NGX_OK
         || ngx_array_init(&omcf->refs, cf->pool, 2,
                           sizeof(ngx_http_order_edit_zone_ref_t))
            != NGX_OK)
@@ -241,6 +255,21 @@ ngx_http_order_edit_init_main_conf(ngx_conf_t *cf, void *conf)
     maxlen = 0;
 
     for (i = 0; i < omcf->stores.nelts; i++) {
+
+        /* a store may name a NetSuite block declared after it */
+        if (stores[i]->netsuite_name.len) {
+            stores[i]->netsuite = ngx_http_order_edit_netsuite_find(omcf,
+                                                &stores[i]->netsuite_name);
+
+            if (stores[i]->netsuite == NULL) {
+                ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
+                              "order_edit_store \"%V\" names an unknown "
+                              "order_edit_netsuite \"%V\" in %V:%ui",
+                              &stores[i]->name, &stores[i]->netsuite_name,
+                              &stores[i]->file, stores[i]->netsuite_line);
+                return NGX_CONF_ERROR;
+            }
+        }
 
         if (stores[i] == omcf->default_store) {
             continue;
@@ -896,6 +925,27 @@ ngx_http_order_edit_set_topics(ngx_conf_t *cf, void *conf)
 
         *t = value[i];
     }
+
+    return NGX_CONF_OK;
+}
+
+
+static char *
+ngx_http_order_edit_set_netsuite(ngx_conf_t *cf, void *conf)
+{
+    ngx_http_order_edit_store_conf_t  *store = conf;
+
+    ngx_str_t  *value;
+
+    value = cf->args->elts;
+
+    if (store->netsuite_name.len) {
+        return "is duplicate";
+    }
+
+    /* resolved once the whole http{} block is read */
+    store->netsuite_name = value[1];
+    store->netsuite_line = cf->conf_file->line;
 
     return NGX_CONF_OK;
 }

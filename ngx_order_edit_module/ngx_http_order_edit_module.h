@@ -28,6 +28,8 @@
 
 
 typedef struct ngx_http_order_edit_zone_s  ngx_http_order_edit_zone_t;
+typedef struct ngx_http_order_edit_netsuite_conf_s
+    ngx_http_order_edit_netsuite_conf_t;
 
 
 /* a directive inside one of the module's blocks (store, netsuite) */
@@ -67,8 +69,11 @@ typedef struct {
     size_t                         max_body;
     ngx_array_t                   *topics;      /* of ngx_str_t */
 
-    /* how this shop's orders become NetSuite documents */
+    /* how this shop's orders become NetSuite documents, and where to */
     ngx_http_order_edit_norm_conf_t   norm;
+    ngx_str_t                      netsuite_name;
+    ngx_uint_t                     netsuite_line;
+    ngx_http_order_edit_netsuite_conf_t  *netsuite;
 
     ngx_str_t                      file;
     ngx_uint_t                     line;
@@ -89,6 +94,7 @@ typedef struct {
     ngx_http_order_edit_store_conf_t  *default_store;
     ngx_hash_t                     store_hash;
     ngx_array_t                    zones;       /* of zone_t * */
+    ngx_array_t                    netsuites;   /* of netsuite_conf_t * */
     ngx_array_t                    refs;        /* of zone_ref_t */
 } ngx_http_order_edit_main_conf_t;
 

@@ -507,3 +507,455 @@ qr{\[emerg\] .*"netsuite_field": .* in \S+nginx\.conf:\d+$}
 --- must_die
 --- error_log eval
 qr{\[emerg\] .*"currency_exponent": .* in \S+nginx\.conf:\d+$}
+
+
+
+=== TEST 45: a NetSuite account block with every option loads
+--- http_config
+    order_edit_zone edits:1m;
+    order_edit_store acme.myshopify.com { secret x; netsuite main; }
+    order_edit_netsuite main {
+        account 1234567_sb1;
+        consumer_key_file ../html/ck; consumer_secret_file ../html/cs;
+        token_id_file ../html/ti; token_secret_file ../html/ts;
+        endpoint http://127.0.0.1:18080/;
+        mode restlet;
+        restlet_url "http://127.0.0.1:18080/app/site/hosting/restlet.nl?script=1&deploy=1";
+        concurrency 15;
+        connect_timeout 3s;
+        timeout 20s;
+        retry_budget 8h;
+        retry_backoff 500ms 2m;
+        lock_after D;
+        on_missing retry 30m;
+        lookup suiteql custbody_shopify_order_id;
+        proxy http://127.0.0.1:3128;
+        readback off;
+    }
+--- config
+    location = /status { order_edit_status edits; }
+--- user_files
+>>> ck
+consumer-key-0123456789
+>>> cs
+consumer-secret-0123456789
+>>> ti
+token-id-0123456789
+>>> ts
+token-secret-0123456789
+--- request
+GET /status
+--- error_code: 200
+--- no_error_log
+[emerg]
+[warn]
+
+
+
+=== TEST 46: a NetSuite block without an account is refused at start
+--- http_config
+    order_edit_store acme.myshopify.com { secret x; netsuite main; }
+    order_edit_netsuite main { consumer_key_file ../html/ck; consumer_secret_file ../html/cs; token_id_file ../html/ti; token_secret_file ../html/ts; }
+--- config
+--- user_files
+>>> ck
+consumer-key-0123456789
+>>> cs
+consumer-secret-0123456789
+>>> ti
+token-id-0123456789
+>>> ts
+token-secret-0123456789
+>>> two
+key-one
+key-two
+--- must_die
+--- error_log eval
+qr{\[emerg\] .*order_edit_netsuite "main" has no "account".* in \S+nginx\.conf:\d+$}
+
+
+
+=== TEST 47: an account that is not an account id is refused at start
+--- http_config
+    order_edit_store acme.myshopify.com { secret x; netsuite main; }
+    order_edit_netsuite main {
+        account 1234567.sb1;
+        consumer_key_file ../html/ck; consumer_secret_file ../html/cs;
+        token_id_file ../html/ti; token_secret_file ../html/ts;
+        
+    }
+--- config
+--- user_files
+>>> ck
+consumer-key-0123456789
+>>> cs
+consumer-secret-0123456789
+>>> ti
+token-id-0123456789
+>>> ts
+token-secret-0123456789
+>>> two
+key-one
+key-two
+--- must_die
+--- error_log eval
+qr{\[emerg\] .*invalid NetSuite account "1234567.sb1".* in \S+nginx\.conf:\d+$}
+
+
+
+=== TEST 48: a NetSuite block missing a key is refused at start
+--- http_config
+    order_edit_store acme.myshopify.com { secret x; netsuite main; }
+    order_edit_netsuite main { account 1234567; consumer_key_file ../html/ck; }
+--- config
+--- user_files
+>>> ck
+consumer-key-0123456789
+>>> cs
+consumer-secret-0123456789
+>>> ti
+token-id-0123456789
+>>> ts
+token-secret-0123456789
+>>> two
+key-one
+key-two
+--- must_die
+--- error_log eval
+qr{\[emerg\] .*order_edit_netsuite "main" needs consumer_key_file, consumer_secret_file, token_id_file and token_secret_file.* in \S+nginx\.conf:\d+$}
+
+
+
+=== TEST 49: a key file with two keys is refused at start
+--- http_config
+    order_edit_store acme.myshopify.com { secret x; netsuite main; }
+    order_edit_netsuite main {
+        account 1234567_sb1;
+        consumer_key_file ../html/ck; consumer_secret_file ../html/cs;
+        token_id_file ../html/ti; token_secret_file ../html/two;
+        
+    }
+--- config
+--- user_files
+>>> ck
+consumer-key-0123456789
+>>> cs
+consumer-secret-0123456789
+>>> ti
+token-id-0123456789
+>>> ts
+token-secret-0123456789
+>>> two
+key-one
+key-two
+--- must_die
+--- error_log eval
+qr{\[emerg\] .*".*two" must hold exactly one key.* in \S+nginx\.conf:\d+$}
+
+
+
+=== TEST 50: plain http to another machine is refused at start
+--- http_config
+    order_edit_store acme.myshopify.com { secret x; netsuite main; }
+    order_edit_netsuite main {
+        account 1234567_sb1;
+        consumer_key_file ../html/ck; consumer_secret_file ../html/cs;
+        token_id_file ../html/ti; token_secret_file ../html/ts;
+        endpoint http://netsuite.example.com;
+    }
+--- config
+--- user_files
+>>> ck
+consumer-key-0123456789
+>>> cs
+consumer-secret-0123456789
+>>> ti
+token-id-0123456789
+>>> ts
+token-secret-0123456789
+>>> two
+key-one
+key-two
+--- must_die
+--- error_log eval
+qr{\[emerg\] .*plain http is only for this machine \(127.0.0.1, localhost, \[::1\]\): "http://netsuite.example.com" must use https.* in \S+nginx\.conf:\d+$}
+
+
+
+=== TEST 51: an endpoint with a path is refused at start
+--- http_config
+    order_edit_store acme.myshopify.com { secret x; netsuite main; }
+    order_edit_netsuite main {
+        account 1234567_sb1;
+        consumer_key_file ../html/ck; consumer_secret_file ../html/cs;
+        token_id_file ../html/ti; token_secret_file ../html/ts;
+        endpoint https://1234567-sb1.suitetalk.api.netsuite.com/services;
+    }
+--- config
+--- user_files
+>>> ck
+consumer-key-0123456789
+>>> cs
+consumer-secret-0123456789
+>>> ti
+token-id-0123456789
+>>> ts
+token-secret-0123456789
+>>> two
+key-one
+key-two
+--- must_die
+--- error_log eval
+qr{\[emerg\] .*invalid endpoint ".*": scheme, host and port only.* in \S+nginx\.conf:\d+$}
+
+
+
+=== TEST 52: RESTlet mode without its URL is refused at start
+--- http_config
+    order_edit_store acme.myshopify.com { secret x; netsuite main; }
+    order_edit_netsuite main {
+        account 1234567_sb1;
+        consumer_key_file ../html/ck; consumer_secret_file ../html/cs;
+        token_id_file ../html/ti; token_secret_file ../html/ts;
+        mode restlet;
+    }
+--- config
+--- user_files
+>>> ck
+consumer-key-0123456789
+>>> cs
+consumer-secret-0123456789
+>>> ti
+token-id-0123456789
+>>> ts
+token-secret-0123456789
+>>> two
+key-one
+key-two
+--- must_die
+--- error_log eval
+qr{\[emerg\] .*order_edit_netsuite "main" uses mode restlet but has no "restlet_url".* in \S+nginx\.conf:\d+$}
+
+
+
+=== TEST 53: a zero concurrency is refused at start
+--- http_config
+    order_edit_store acme.myshopify.com { secret x; netsuite main; }
+    order_edit_netsuite main {
+        account 1234567_sb1;
+        consumer_key_file ../html/ck; consumer_secret_file ../html/cs;
+        token_id_file ../html/ti; token_secret_file ../html/ts;
+        concurrency 0;
+    }
+--- config
+--- user_files
+>>> ck
+consumer-key-0123456789
+>>> cs
+consumer-secret-0123456789
+>>> ti
+token-id-0123456789
+>>> ts
+token-secret-0123456789
+>>> two
+key-one
+key-two
+--- must_die
+--- error_log eval
+qr{\[emerg\] .*invalid concurrency "0".* in \S+nginx\.conf:\d+$}
+
+
+
+=== TEST 54: a lock_after that is no status is refused at start
+--- http_config
+    order_edit_store acme.myshopify.com { secret x; netsuite main; }
+    order_edit_netsuite main {
+        account 1234567_sb1;
+        consumer_key_file ../html/ck; consumer_secret_file ../html/cs;
+        token_id_file ../html/ti; token_secret_file ../html/ts;
+        lock_after Z;
+    }
+--- config
+--- user_files
+>>> ck
+consumer-key-0123456789
+>>> cs
+consumer-secret-0123456789
+>>> ti
+token-id-0123456789
+>>> ts
+token-secret-0123456789
+>>> two
+key-one
+key-two
+--- must_die
+--- error_log eval
+qr{\[emerg\] .*invalid lock_after "Z", expected a Sales Order status letter from A to H.* in \S+nginx\.conf:\d+$}
+
+
+
+=== TEST 55: an unknown on_missing is refused at start
+--- http_config
+    order_edit_store acme.myshopify.com { secret x; netsuite main; }
+    order_edit_netsuite main {
+        account 1234567_sb1;
+        consumer_key_file ../html/ck; consumer_secret_file ../html/cs;
+        token_id_file ../html/ti; token_secret_file ../html/ts;
+        on_missing ignore;
+    }
+--- config
+--- user_files
+>>> ck
+consumer-key-0123456789
+>>> cs
+consumer-secret-0123456789
+>>> ti
+token-id-0123456789
+>>> ts
+token-secret-0123456789
+>>> two
+key-one
+key-two
+--- must_die
+--- error_log eval
+qr{\[emerg\] .*invalid on_missing, expected "retry \[time\]", "create" or "exception".* in \S+nginx\.conf:\d+$}
+
+
+
+=== TEST 56: a SuiteQL lookup field that is not an identifier is refused at start
+--- http_config
+    order_edit_store acme.myshopify.com { secret x; netsuite main; }
+    order_edit_netsuite main {
+        account 1234567_sb1;
+        consumer_key_file ../html/ck; consumer_secret_file ../html/cs;
+        token_id_file ../html/ti; token_secret_file ../html/ts;
+        lookup suiteql "x' OR 1=1";
+    }
+--- config
+--- user_files
+>>> ck
+consumer-key-0123456789
+>>> cs
+consumer-secret-0123456789
+>>> ti
+token-id-0123456789
+>>> ts
+token-secret-0123456789
+>>> two
+key-one
+key-two
+--- must_die
+--- error_log eval
+qr{\[emerg\] .*invalid SuiteQL field "x\' OR 1=1".* in \S+nginx\.conf:\d+$}
+
+
+
+=== TEST 57: a backoff whose longest wait is shorter than its first is refused at start
+--- http_config
+    order_edit_store acme.myshopify.com { secret x; netsuite main; }
+    order_edit_netsuite main {
+        account 1234567_sb1;
+        consumer_key_file ../html/ck; consumer_secret_file ../html/cs;
+        token_id_file ../html/ti; token_secret_file ../html/ts;
+        retry_backoff 5m 1s;
+    }
+--- config
+--- user_files
+>>> ck
+consumer-key-0123456789
+>>> cs
+consumer-secret-0123456789
+>>> ti
+token-id-0123456789
+>>> ts
+token-secret-0123456789
+>>> two
+key-one
+key-two
+--- must_die
+--- error_log eval
+qr{\[emerg\] .*invalid retry_backoff "5m 1s".* in \S+nginx\.conf:\d+$}
+
+
+
+=== TEST 58: an unknown directive in a NetSuite block is refused at start
+--- http_config
+    order_edit_store acme.myshopify.com { secret x; netsuite main; }
+    order_edit_netsuite main {
+        account 1234567_sb1;
+        consumer_key_file ../html/ck; consumer_secret_file ../html/cs;
+        token_id_file ../html/ti; token_secret_file ../html/ts;
+        concurency 5;
+    }
+--- config
+--- user_files
+>>> ck
+consumer-key-0123456789
+>>> cs
+consumer-secret-0123456789
+>>> ti
+token-id-0123456789
+>>> ts
+token-secret-0123456789
+>>> two
+key-one
+key-two
+--- must_die
+--- error_log eval
+qr{\[emerg\] .*unknown directive "concurency" in order_edit_netsuite "main".* in \S+nginx\.conf:\d+$}
+
+
+
+=== TEST 59: a store naming an unknown NetSuite block is refused at start
+--- http_config
+    order_edit_store acme.myshopify.com { secret x; netsuite other; }
+--- config
+--- user_files
+>>> ck
+consumer-key-0123456789
+>>> cs
+consumer-secret-0123456789
+>>> ti
+token-id-0123456789
+>>> ts
+token-secret-0123456789
+>>> two
+key-one
+key-two
+--- must_die
+--- error_log eval
+qr{\[emerg\] .*order_edit_store "acme.myshopify.com" names an unknown order_edit_netsuite "other".* in \S+nginx\.conf:\d+$}
+
+
+
+=== TEST 60: two NetSuite blocks of one name is refused at start
+--- http_config
+    order_edit_store acme.myshopify.com { secret x; netsuite main; }
+    order_edit_netsuite main {
+        account 1234567_sb1;
+        consumer_key_file ../html/ck; consumer_secret_file ../html/cs;
+        token_id_file ../html/ti; token_secret_file ../html/ts;
+        
+    }
+    order_edit_netsuite main {
+        account 1234567_sb1;
+        consumer_key_file ../html/ck; consumer_secret_file ../html/cs;
+        token_id_file ../html/ti; token_secret_file ../html/ts;
+        
+    }
+--- config
+--- user_files
+>>> ck
+consumer-key-0123456789
+>>> cs
+consumer-secret-0123456789
+>>> ti
+token-id-0123456789
+>>> ts
+token-secret-0123456789
+>>> two
+key-one
+key-two
+--- must_die
+--- error_log eval
+qr{\[emerg\] .*duplicate order_edit_netsuite "main".* in \S+nginx\.conf:\d+$}

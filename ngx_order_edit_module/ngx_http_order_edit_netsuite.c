@@ -1,0 +1,902 @@
+
+/*
+ * Copyright (C) the ngx_order_edit_module authors.
+ */
+
+
+#include "ngx_http_order_edit_netsuite.h"
+#include "ngx_http_order_edit_oauth.h"
+
+
+/* a key file holds one line: the key, and perhaps an editor's newline */
+#define NGX_HTTP_ORDER_EDIT_NS_KEY_FILE_MAX  1024
+
+
+static char *ngx_http_order_edit_ns_account(ngx_conf_t *cf, void *conf);
+static char *ngx_http_order_edit_ns_endpoint(ngx_conf_t *cf, void *conf);
+static char *ngx_http_order_edit_ns_restlet_url(ngx_conf_t *cf, void *conf);
+static char *ngx_http_order_edit_ns_key_file(ngx_conf_t *cf, void *conf);
+static char *ngx_http_order_edit_ns_mode(ngx_conf_t *cf, void *conf);
+static char *ngx_http_order_edit_ns_concurrency(ngx_conf_t *cf, void *conf);
+static char *ngx_http_order_edit_ns_timeout(ngx_conf_t *cf, void *conf);
+static char *ngx_http_order_edit_ns_retry_budget(ngx_conf_t *cf,
+    void *conf);
+static char *ngx_http_order_edit_ns_retry_backoff(ngx_conf_t *cf,
+    void *conf);
+static char *ngx_http_order_edit_ns_lock_after(ngx_conf_t *cf, void *conf);
+static char *ngx_http_order_edit_ns_on_missing(ngx_conf_t *cf, void *conf);
+static char *ngx_http_order_edit_ns_lookup(ngx_conf_t *cf, void *conf);
+static char *ngx_http_order_edit_ns_path(ngx_conf_t *cf, void *conf);
+static char *ngx_http_order_edit_ns_proxy(ngx_conf_t *cf, void *conf);
+static char *ngx_http_order_edit_ns_readback(ngx_conf_t *cf, void *conf);
+static char *ngx_http_order_edit_ns_check_url(ngx_conf_t *cf,
+    ngx_str_t *url, ngx_uint_t with_path);
+static char *ngx_http_order_edit_ns_finish(ngx_conf_t *cf,
+    ngx_http_order_edit_netsuite_conf_t *ns);
+
+
+static ngx_http_order_edit_block_cmd_t  ngx_http_order_edit_ns_cmds[] = {
+    { ngx_string("account"), 1, 1, ngx_http_order_edit_ns_account },
+    { ngx_string("endpoint"), 1, 1, ngx_http_order_edit_ns_endpoint },
+    { ngx_string("restlet_url"), 1, 1, ngx_http_order_edit_ns_restlet_url },
+    { ngx_string("consumer_key_file"), 1, 1,
+      ngx_http_order_edit_ns_key_file },
+    { ngx_string("consumer_secret_file"), 1, 1,
+      ngx_http_order_edit_ns_key_file },
+    { ngx_string("token_id_file"), 1, 1, ngx_http_order_edit_ns_key_file },
+    { ngx_string("token_secret_file"), 1, 1,
+      ngx_http_order_edit_ns_key_file },
+    { ngx_string("mode"), 1, 1, ngx_http_order_edit_ns_mode },
+    { ngx_string("concurrency"), 1, 1, ngx_http_order_edit_ns_concurrency },
+    { ngx_string("connect_timeout"), 1, 1, ngx_http_order_edit_ns_timeout },
+    { ngx_string("timeout"), 1, 1, ngx_http_order_edit_ns_timeout },
+    { ngx_string("retry_budget"), 1, 1,
+      ngx_http_order_edit_ns_retry_budget },
+    { ngx_string("retry_backoff"), 2, 2,
+      ngx_http_order_edit_ns_retry_backoff },
+    { ngx_string("lock_after"), 1, 1, ngx_http_order_edit_ns_lock_after },
+    { ngx_string("on_missing"), 1, 2, ngx_http_order_edit_ns_on_missing },
+    { ngx_string("lookup"), 1, 2, ngx_http_order_edit_ns_lookup },
+    { ngx_string("ca_file"), 1, 1, ngx_http_order_edit_ns_path },
+    { ngx_string("proxy"), 1, 1, ngx_http_order_edit_ns_proxy },
+    { ngx_string("readback"), 1, 1, ngx_http_order_edit_ns_readback },
+    { ngx_null_string, 0, 0, NULL }
+};
+
+
+char *
+ngx_http_order_edit_netsuite_block(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf)
+{
+    ngx_http_order_edit_main_conf_t  *omcf = conf;
+
+    char                                  *rv;
+    u_char                                *p, *last;
+    ngx_str_t                             *value;
+    ngx_http_order_edit_block_t            block;
+    ngx_http_order_edit_netsuite_conf_t   *ns, **nsp;
+
+    value = cf->args->elts;
+
+    for (p = value[1].data, last = p + value[1].len; p < last; p++) {
+        if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z')
+              || (*p >= '0' && *p <= '9') || *p == '_' || *p == '-'))
+        {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "invalid order_edit_netsuite name \"%V\"",
+                               &value[1]);
+            return NGX_CONF_ERROR;
+        }
+    }
+
+    if (ngx_http_order_edit_netsuite_find(omcf, &value[1]) != NULL) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "duplicate order_edit_netsuite \"%V\"", &value[1]);
+        return NGX_CONF_ERROR;
+    }
+
+    ns = ngx_pcalloc(cf->pool, sizeof(ngx_http_order_edit_netsuite_conf_t));
+    if (ns == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    ns->name = value[1];
+    ns->file = cf->conf_file->file.name;
+    ns->line = cf->conf_file->line;
+    ns->mode = NGX_CONF_UNSET_UINT;
+    ns->concurrency = NGX_CONF_UNSET_UINT;
+    ns->connect_timeout = NGX_CONF_UNSET_MSEC;
+    ns->timeout = NGX_CONF_UNSET_MSEC;
+    ns->retry_budget = NGX_CONF_UNSET;
+    ns->backoff_min = NGX_CONF_UNSET_MSEC;
+    ns->backoff_max = NGX_CONF_UNSET_MSEC;
+    ns->on_missing = NGX_CONF_UNSET_UINT;
+    ns->missing_retry_for = NGX_CONF_UNSET;
+    ns->lookup = NGX_CONF_UNSET_UINT;
+    ns->readback = NGX_CONF_UNSET;
+
+    nsp = ngx_array_push(&omcf->netsuites);
+    if (nsp == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    *nsp = ns;
+
+    block.kind = "order_edit_netsuite";
+    block.name = &ns->name;
+    block.cmds = ngx_http_order_edit_ns_cmds;
+    block.conf = ns;
+
+    rv = ngx_http_order_edit_block_parse(cf, &block);
+
+    if (rv != NGX_CONF_OK) {
+        return rv;
+    }
+
+    return ngx_http_order_edit_ns_finish(cf, ns);
+}
+
+
+ngx_http_order_edit_netsuite_conf_t *
+ngx_http_order_edit_netsuite_find(ngx_http_order_edit_main_conf_t *omcf,
+    ngx_str_t *name)
+{
+    ngx_uint_t                              i;
+    ngx_http_order_edit_netsuite_conf_t   **ns;
+
+    ns = omcf->netsuites.elts;
+
+    for (i = 0; i < omcf->netsuites.nelts; i++) {
+        if (ns[i]->name.len == name->len
+            && ngx_strncmp(ns[i]->name.data, name->data, name->len) == 0)
+        {
+            return ns[i];
+        }
+    }
+
+    return NULL;
+}
+
+
+/*
+ * The defaults, and what only the whole block can tell: an account and
+ * its four keys are required, the keys must be usable for signing, and a
+ * RESTlet needs its URL.
+ */
+
+static char *
+ngx_http_order_edit_ns_finish(ngx_conf_t *cf,
+    ngx_http_order_edit_netsuite_conf_t *ns)
+{
+    u_char                            *p;
+    size_t                             len;
+    ngx_uint_t                         rc;
+    ngx_http_order_edit_oauth_keys_t   keys;
+
+    if (ns->account.len == 0) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "order_edit_netsuite \"%V\" has no \"account\"",
+                           &ns->name);
+        return NGX_CONF_ERROR;
+    }
+
+    if (ns->consumer_key.len == 0 || ns->consumer_secret.len == 0
+        || ns->token_id.len == 0 || ns->token_secret.len == 0)
+    {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "order_edit_netsuite \"%V\" needs "
+                           "consumer_key_file, consumer_secret_file, "
+                           "token_id_file and token_secret_file",
+                           &ns->name);
+        return NGX_CONF_ERROR;
+    }
+
+    keys.realm.data = (char *) ns->realm.data;
+    keys.realm.len = ns->realm.len;
+    keys.consumer_key.data = (char *) ns->consumer_key.data;
+    keys.consumer_key.len = ns->consumer_key.len;
+    keys.consumer_secret.data = (char *) ns->consumer_secret.data;
+    keys.consumer_secret.len = ns->consumer_secret.len;
+    keys.token_id.data = (char *) ns->token_id.data;
+    keys.token_id.len = ns->token_id.len;
+    keys.token_secret.data = (char *) ns->token_secret.data;
+    keys.token_secret.len = ns->token_secret.len;
+
+    rc = ngx_http_order_edit_oauth_check_keys(&keys);
+
+    if (rc != NGX_HTTP_ORDER_EDIT_OAUTH_OK) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "order_edit_netsuite \"%V\": the keys cannot "
+                           "sign requests: %s", &ns->name,
+                           ngx_http_order_edit_oauth_strerror(rc));
+        return NGX_CONF_ERROR;
+    }
+
+    if (ns->endpoint.len == 0) {
+        /* the account's own host: 1234567_SB1 -> 1234567-sb1.suitetalk... */
+        p = ngx_pnalloc(cf->pool, sizeof("https://") - 1
+                                  + NGX_HTTP_ORDER_EDIT_OAUTH_HOST_MAX);
+        if (p == NULL) {
+            return NGX_CONF_ERROR;
+        }
+
+        ngx_memcpy(p, "https://", sizeof("https://") - 1);
+
+        if (ngx_http_order_edit_oauth_host((char *) ns->account.data,
+                                           ns->account.len,
+                                           NGX_HTTP_ORDER_EDIT_OAUTH_REST,
+                                           (char *) p + 8,
+                                           NGX_HTTP_ORDER_EDIT_OAUTH_HOST_MAX,
+                                           &len)
+            != NGX_HTTP_ORDER_EDIT_OAUTH_OK)
+        {
+            return NGX_CONF_ERROR;
+        }
+
+        ns->endpoint.data = p;
+        ns->endpoint.len = 8 + len;
+    }
+
+    ngx_conf_init_uint_value(ns->mode, NGX_HTTP_ORDER_EDIT_NS_REST);
+
+    if (ns->mode == NGX_HTTP_ORDER_EDIT_NS_RESTLET
+        && ns->restlet_url.len == 0)
+    {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "order_edit_netsuite \"%V\" uses mode restlet "
+                           "but has no \"restlet_url\"", &ns->name);
+        return NGX_CONF_ERROR;
+    }
+
+    /* the smallest account allocation: more only where a licence says so */
+    ngx_conf_init_uint_value(ns->concurrency, 5);
+    ngx_conf_init_msec_value(ns->connect_timeout, 10000);
+    ngx_conf_init_msec_value(ns->timeout, 60000);
+
+    /* longer than Shopify's own retries: NetSuite outages run for hours */
+    ngx_conf_init_value(ns->retry_budget, 6 * 3600);
+    ngx_conf_init_msec_value(ns->backoff_min, 1000);
+    ngx_conf_init_msec_value(ns->backoff_max, 300000);
+
+    if (ns->lock_after == 0) {
+        ns->lock_after = 'B';
+    }
+
+    /* another connector may create the order up to 20 minutes late */
+    ngx_conf_init_uint_value(ns->on_missing,
+                             NGX_HTTP_ORDER_EDIT_NS_MISSING_RETRY);
+    ngx_conf_init_value(ns->missing_retry_for, 3600);
+    ngx_conf_init_uint_value(ns->lookup,
+                             NGX_HTTP_ORDER_EDIT_NS_LOOKUP_EXTERNAL_ID);
+    ngx_conf_init_value(ns->readback, 1);
+
+    return NGX_CONF_OK;
+}
+
+
+static char *
+ngx_http_order_edit_ns_account(ngx_conf_t *cf, void *conf)
+{
+    ngx_http_order_edit_netsuite_conf_t  *ns = conf;
+
+    u_char      *p;
+    size_t       len;
+    ngx_str_t   *value;
+
+    value = cf->args->elts;
+
+    if (ns->account.len) {
+        return "is duplicate";
+    }
+
+    p = ngx_pnalloc(cf->pool, NGX_HTTP_ORDER_EDIT_OAUTH_MAX_ACCOUNT + 1);
+    if (p == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    if (ngx_http_order_edit_oauth_realm((char *) value[1].data, value[1].len,
+                                        (char *) p,
+                                        NGX_HTTP_ORDER_EDIT_OAUTH_MAX_ACCOUNT
+                                        + 1, &len)
+        != NGX_HTTP_ORDER_EDIT_OAUTH_OK)
+    {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "invalid NetSuite account \"%V\", expected an "
+                           "account id like 1234567 or 1234567_SB1",
+                           &value[1]);
+        return NGX_CONF_ERROR;
+    }
+
+    ns->account = value[1];
+    ns->realm.data = p;
+    ns->realm.len = len;
+
+    return NGX_CONF_OK;
+}
+
+
+static char *
+ngx_http_order_edit_ns_endpoint(ngx_conf_t *cf, void *conf)
+{
+    ngx_http_order_edit_netsuite_conf_t  *ns = conf;
+
+    ngx_str_t  *value;
+
+    value = cf->args->elts;
+
+    if (ns->endpoint.len) {
+        return "is duplicate";
+    }
+
+    ns->endpoint = value[1];
+
+    /* "https://host/" and "https://host" are the same endpoint */
+    while (ns->endpoint.len && ns->endpoint.data[ns->endpoint.len - 1] == '/')
+    {
+        ns->endpoint.len--;
+    }
+
+    return ngx_http_order_edit_ns_check_url(cf, &ns->endpoint, 0);
+}
+
+
+static char *
+ngx_http_order_edit_ns_restlet_url(ngx_conf_t *cf, void *conf)
+{
+    ngx_http_order_edit_netsuite_conf_t  *ns = conf;
+
+    ngx_str_t  *value;
+
+    value = cf->args->elts;
+
+    if (ns->restlet_url.len) {
+        return "is duplicate";
+    }
+
+    ns->restlet_url = value[1];
+
+    return ngx_http_order_edit_ns_check_url(cf, &ns->restlet_url, 1);
+}
+
+
+/*
+ * https:// anywhere; plain http:// only to this machine, for the
+ * simulator or a local location that proxies to NetSuite over TLS.
+ */
+
+static char *
+ngx_http_order_edit_ns_check_url(ngx_conf_t *cf, ngx_str_t *url,
+    ngx_uint_t with_path)
+{
+    u_char     *host, *last, *end;
+    ngx_str_t   h;
+
+    last = url->data + url->len;
+
+    if (url->len > 8 && ngx_strncasecmp(url->data, (u_char *) "https://", 8)
+                        == 0)
+    {
+        host = url->data + 8;
+
+    } else if (url->len > 7
+               && ngx_strncasecmp(url->data, (u_char *) "http://", 7) == 0)
+    {
+        host = url->data + 7;
+
+    } else {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "invalid URL \"%V\", expected https://host", url);
+        return NGX_CONF_ERROR;
+    }
+
+    end = ngx_strlchr(host, last, '/');
+
+    if (end == NULL) {
+        end = last;
+
+    } else if (!with_path) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "invalid endpoint \"%V\": scheme, host and port "
+                           "only; the record paths are the module's", url);
+        return NGX_CONF_ERROR;
+    }
+
+    if (end == host) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "invalid URL \"%V\": no host", url);
+        return NGX_CONF_ERROR;
+    }
+
+    if (host == url->data + 8) {
+        return NGX_CONF_OK;
+    }
+
+    h.data = host;
+    h.len = end - host;
+
+    if ((h.len >= 4 && ngx_strncmp(h.data, "127.", 4) == 0)
+        || (h.len >= 9 && ngx_strncasecmp(h.data, (u_char *) "localhost", 9)
+                          == 0
+            && (h.len == 9 || h.data[9] == ':'))
+        || (h.len >= 5 && ngx_strncmp(h.data, "[::1]", 5) == 0))
+    {
+        return NGX_CONF_OK;
+    }
+
+    ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                       "plain http is only for this machine (127.0.0.1, "
+                       "localhost, [::1]): \"%V\" must use https", url);
+
+    return NGX_CONF_ERROR;
+}
+
+
+/* the key is the file's one line, without its line end or spaces */
+
+static char *
+ngx_http_order_edit_ns_key_file(ngx_conf_t *cf, void *conf)
+{
+    ngx_http_order_edit_netsuite_conf_t  *ns = conf;
+
+    u_char           *buf, *p, *last;
+    ssize_t           n;
+    ngx_fd_t          fd;
+    ngx_str_t        *value, path, *key;
+    ngx_file_info_t   fi;
+
+    value = cf->args->elts;
+
+    if (ngx_strcmp(value[0].data, "consumer_key_file") == 0) {
+        key = &ns->consumer_key;
+
+    } else if (ngx_strcmp(value[0].data, "consumer_secret_file") == 0) {
+        key = &ns->consumer_secret;
+
+    } else if (ngx_strcmp(value[0].data, "token_id_file") == 0) {
+        key = &ns->token_id;
+
+    } else {
+        key = &ns->token_secret;
+    }
+
+    if (key->len) {
+        return "is duplicate";
+    }
+
+    path = value[1];
+
+    if (ngx_conf_full_name(cf->cycle, &path, 1) != NGX_OK) {
+        return NGX_CONF_ERROR;
+    }
+
+    fd = ngx_open_file(path.data, NGX_FILE_RDONLY, NGX_FILE_OPEN, 0);
+
+    if (fd == NGX_INVALID_FILE) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, ngx_errno,
+                           ngx_open_file_n " \"%V\" failed", &path);
+        return NGX_CONF_ERROR;
+    }
+
+    if (ngx_fd_info(fd, &fi) == NGX_FILE_ERROR
+        || ngx_file_size(&fi) > NGX_HTTP_ORDER_EDIT_NS_KEY_FILE_MAX)
+    {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"%V\" is not a key file of at most %d bytes",
+                           &path, NGX_HTTP_ORDER_EDIT_NS_KEY_FILE_MAX);
+        ngx_close_file(fd);
+        return NGX_CONF_ERROR;
+    }
+
+    buf = ngx_pnalloc(cf->pool, NGX_HTTP_ORDER_EDIT_NS_KEY_FILE_MAX);
+    if (buf == NULL) {
+        ngx_close_file(fd);
+        return NGX_CONF_ERROR;
+    }
+
+    n = ngx_read_fd(fd, buf, NGX_HTTP_ORDER_EDIT_NS_KEY_FILE_MAX);
+
+    ngx_close_file(fd);
+
+    if (n == -1) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, ngx_errno,
+                           ngx_read_fd_n " \"%V\" failed", &path);
+        return NGX_CONF_ERROR;
+    }
+
+    p = buf;
+    last = buf + n;
+
+    while (p < last && (*p == ' ' || *p == '\t' || *p == '\r' || *p == '\n'))
+    {
+        p++;
+    }
+
+    while (last > p && (last[-1] == ' ' || last[-1] == '\t'
+                        || last[-1] == '\r' || last[-1] == '\n'))
+    {
+        last--;
+    }
+
+    if (p == last || ngx_strlchr(p, last, '\n') != NULL) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"%V\" must hold exactly one key", &path);
+        return NGX_CONF_ERROR;
+    }
+
+    key->data = p;
+    key->len = last - p;
+
+    return NGX_CONF_OK;
+}
+
+
+static char *
+ngx_http_order_edit_ns_mode(ngx_conf_t *cf, void *conf)
+{
+    ngx_http_order_edit_netsuite_conf_t  *ns = conf;
+
+    ngx_str_t  *value;
+
+    value = cf->args->elts;
+
+    if (ns->mode != NGX_CONF_UNSET_UINT) {
+        return "is duplicate";
+    }
+
+    if (ngx_strcmp(value[1].data, "rest") == 0) {
+        ns->mode = NGX_HTTP_ORDER_EDIT_NS_REST;
+
+    } else if (ngx_strcmp(value[1].data, "restlet") == 0) {
+        ns->mode = NGX_HTTP_ORDER_EDIT_NS_RESTLET;
+
+    } else {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "invalid mode \"%V\", it must be \"rest\" or "
+                           "\"restlet\"", &value[1]);
+        return NGX_CONF_ERROR;
+    }
+
+    return NGX_CONF_OK;
+}
+
+
+static char *
+ngx_http_order_edit_ns_concurrency(ngx_conf_t *cf, void *conf)
+{
+    ngx_http_order_edit_netsuite_conf_t  *ns = conf;
+
+    ngx_int_t   n;
+    ngx_str_t  *value;
+
+    value = cf->args->elts;
+
+    if (ns->concurrency != NGX_CONF_UNSET_UINT) {
+        return "is duplicate";
+    }
+
+    n = ngx_atoi(value[1].data, value[1].len);
+
+    if (n < 1 || n > 1000) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "invalid concurrency \"%V\", expected the "
+                           "account's allocation, 1 to 1000", &value[1]);
+        return NGX_CONF_ERROR;
+    }
+
+    ns->concurrency = n;
+
+    return NGX_CONF_OK;
+}
+
+
+static char *
+ngx_http_order_edit_ns_timeout(ngx_conf_t *cf, void *conf)
+{
+    ngx_http_order_edit_netsuite_conf_t  *ns = conf;
+
+    ngx_msec_t  *t, ms;
+    ngx_str_t   *value;
+
+    value = cf->args->elts;
+
+    t = (ngx_strcmp(value[0].data, "connect_timeout") == 0)
+        ? &ns->connect_timeout : &ns->timeout;
+
+    if (*t != NGX_CONF_UNSET_MSEC) {
+        return "is duplicate";
+    }
+
+    ms = ngx_parse_time(&value[1], 0);
+
+    if (ms == (ngx_msec_t) NGX_ERROR || ms == 0) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "invalid time \"%V\"", &value[1]);
+        return NGX_CONF_ERROR;
+    }
+
+    *t = ms;
+
+    return NGX_CONF_OK;
+}
+
+
+static char *
+ngx_http_order_edit_ns_retry_budget(ngx_conf_t *cf, void *conf)
+{
+    ngx_http_order_edit_netsuite_conf_t  *ns = conf;
+
+    time_t      s;
+    ngx_str_t  *value;
+
+    value = cf->args->elts;
+
+    if (ns->retry_budget != NGX_CONF_UNSET) {
+        return "is duplicate";
+    }
+
+    s = ngx_parse_time(&value[1], 1);
+
+    if (s == (time_t) NGX_ERROR || s == 0) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "invalid retry_budget \"%V\"", &value[1]);
+        return NGX_CONF_ERROR;
+    }
+
+    ns->retry_budget = s;
+
+    return NGX_CONF_OK;
+}
+
+
+static char *
+ngx_http_order_edit_ns_retry_backoff(ngx_conf_t *cf, void *conf)
+{
+    ngx_http_order_edit_netsuite_conf_t  *ns = conf;
+
+    ngx_msec_t   min, max;
+    ngx_str_t   *value;
+
+    value = cf->args->elts;
+
+    if (ns->backoff_min != NGX_CONF_UNSET_MSEC) {
+        return "is duplicate";
+    }
+
+    min = ngx_parse_time(&value[1], 0);
+    max = ngx_parse_time(&value[2], 0);
+
+    if (min == (ngx_msec_t) NGX_ERROR || max == (ngx_msec_t) NGX_ERROR
+        || min == 0 || max < min)
+    {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "invalid retry_backoff \"%V %V\", expected the "
+                           "first and the longest wait, like 1s 5m",
+                           &value[1], &value[2]);
+        return NGX_CONF_ERROR;
+    }
+
+    ns->backoff_min = min;
+    ns->backoff_max = max;
+
+    return NGX_CONF_OK;
+}
+
+
+static char *
+ngx_http_order_edit_ns_lock_after(ngx_conf_t *cf, void *conf)
+{
+    ngx_http_order_edit_netsuite_conf_t  *ns = conf;
+
+    ngx_str_t  *value;
+
+    value = cf->args->elts;
+
+    if (ns->lock_after) {
+        return "is duplicate";
+    }
+
+    if (value[1].len != 1 || value[1].data[0] < 'A'
+        || value[1].data[0] > 'H')
+    {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "invalid lock_after \"%V\", expected a Sales "
+                           "Order status letter from A to H", &value[1]);
+        return NGX_CONF_ERROR;
+    }
+
+    ns->lock_after = value[1].data[0];
+
+    return NGX_CONF_OK;
+}
+
+
+/* on_missing retry [time] | create | exception */
+
+static char *
+ngx_http_order_edit_ns_on_missing(ngx_conf_t *cf, void *conf)
+{
+    ngx_http_order_edit_netsuite_conf_t  *ns = conf;
+
+    time_t      s;
+    ngx_str_t  *value;
+
+    value = cf->args->elts;
+
+    if (ns->on_missing != NGX_CONF_UNSET_UINT) {
+        return "is duplicate";
+    }
+
+    if (ngx_strcmp(value[1].data, "retry") == 0) {
+        ns->on_missing = NGX_HTTP_ORDER_EDIT_NS_MISSING_RETRY;
+
+        if (cf->args->nelts == 3) {
+            s = ngx_parse_time(&value[2], 1);
+
+            if (s == (time_t) NGX_ERROR || s == 0) {
+                ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                                   "invalid time \"%V\"", &value[2]);
+                return NGX_CONF_ERROR;
+            }
+
+            ns->missing_retry_for = s;
+        }
+
+        return NGX_CONF_OK;
+    }
+
+    if (cf->args->nelts == 2 && ngx_strcmp(value[1].data, "create") == 0) {
+        ns->on_missing = NGX_HTTP_ORDER_EDIT_NS_MISSING_CREATE;
+        return NGX_CONF_OK;
+    }
+
+    if (cf->args->nelts == 2 && ngx_strcmp(value[1].data, "exception") == 0)
+    {
+        ns->on_missing = NGX_HTTP_ORDER_EDIT_NS_MISSING_EXCEPTION;
+        return NGX_CONF_OK;
+    }
+
+    ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                       "invalid on_missing, expected \"retry [time]\", "
+                       "\"create\" or \"exception\"");
+
+    return NGX_CONF_ERROR;
+}
+
+
+/* lookup external_id | suiteql <custom body field> */
+
+static char *
+ngx_http_order_edit_ns_lookup(ngx_conf_t *cf, void *conf)
+{
+    ngx_http_order_edit_netsuite_conf_t  *ns = conf;
+
+    u_char     *p, *last;
+    ngx_str_t  *value;
+
+    value = cf->args->elts;
+
+    if (ns->lookup != NGX_CONF_UNSET_UINT) {
+        return "is duplicate";
+    }
+
+    if (cf->args->nelts == 2 && ngx_strcmp(value[1].data, "external_id") == 0)
+    {
+        ns->lookup = NGX_HTTP_ORDER_EDIT_NS_LOOKUP_EXTERNAL_ID;
+        return NGX_CONF_OK;
+    }
+
+    if (cf->args->nelts != 3 || ngx_strcmp(value[1].data, "suiteql") != 0) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "invalid lookup, expected \"external_id\" or "
+                           "\"suiteql <field>\"");
+        return NGX_CONF_ERROR;
+    }
+
+    /* the field goes into a SuiteQL query: an identifier, nothing else */
+    for (p = value[2].data, last = p + value[2].len; p < last; p++) {
+        if (!((*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9')
+              || *p == '_'))
+        {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "invalid SuiteQL field \"%V\", expected a "
+                               "field id like custbody_shopify_order_id",
+                               &value[2]);
+            return NGX_CONF_ERROR;
+        }
+    }
+
+    ns->lookup = NGX_HTTP_ORDER_EDIT_NS_LOOKUP_SUITEQL;
+    ns->lookup_field = value[2];
+
+    return NGX_CONF_OK;
+}
+
+
+static char *
+ngx_http_order_edit_ns_path(ngx_conf_t *cf, void *conf)
+{
+    ngx_http_order_edit_netsuite_conf_t  *ns = conf;
+
+    ngx_str_t        *value;
+    ngx_file_info_t   fi;
+
+    value = cf->args->elts;
+
+    if (ns->ca_file.len) {
+        return "is duplicate";
+    }
+
+    ns->ca_file = value[1];
+
+    if (ngx_conf_full_name(cf->cycle, &ns->ca_file, 1) != NGX_OK) {
+        return NGX_CONF_ERROR;
+    }
+
+    if (ngx_file_info(ns->ca_file.data, &fi) == NGX_FILE_ERROR) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, ngx_errno,
+                           ngx_file_info_n " \"%V\" failed", &ns->ca_file);
+        return NGX_CONF_ERROR;
+    }
+
+    return NGX_CONF_OK;
+}
+
+
+static char *
+ngx_http_order_edit_ns_proxy(ngx_conf_t *cf, void *conf)
+{
+    ngx_http_order_edit_netsuite_conf_t  *ns = conf;
+
+    ngx_str_t  *value;
+
+    value = cf->args->elts;
+
+    if (ns->proxy.len) {
+        return "is duplicate";
+    }
+
+    if (!(value[1].len > 7
+          && (ngx_strncasecmp(value[1].data, (u_char *) "http://", 7) == 0
+              || ngx_strncasecmp(value[1].data, (u_char *) "https://", 8)
+                 == 0)))
+    {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "invalid proxy \"%V\", expected "
+                           "http://host:port", &value[1]);
+        return NGX_CONF_ERROR;
+    }
+
+    ns->proxy = value[1];
+
+    return NGX_CONF_OK;
+}
+
+
+static char *
+ngx_http_order_edit_ns_readback(ngx_conf_t *cf, void *conf)
+{
+    ngx_http_order_edit_netsuite_conf_t  *ns = conf;
+
+    ngx_str_t  *value;
+
+    value = cf->args->elts;
+
+    if (ns->readback != NGX_CONF_UNSET) {
+        return "is duplicate";
+    }
+
+    if (ngx_strcmp(value[1].data, "on") == 0) {
+        ns->readback = 1;
+
+    } else if (ngx_strcmp(value[1].data, "off") == 0) {
+        ns->readback = 0;
+
+    } else {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "invalid value \"%V\", it must be \"on\" or "
+                           "\"off\"", &value[1]);
+        return NGX_CONF_ERROR;
+    }
+
+    return NGX_CONF_OK;
+}
