@@ -15,6 +15,8 @@
 #include "ngx_http_order_edit_queue_debug.h"
 #include "ngx_http_order_edit_exceptions.h"
 #include "ngx_http_order_edit_netsuite.h"
+#include "ngx_http_order_edit_curl.h"
+#include "ngx_http_order_edit_curl_debug.h"
 
 
 /* Shopify's largest order payloads are a few hundred kilobytes */
@@ -28,6 +30,7 @@ static char *ngx_http_order_edit_merge_loc_conf(ngx_conf_t *cf, void *parent,
     void *child);
 static ngx_int_t ngx_http_order_edit_postconfiguration(ngx_conf_t *cf);
 static ngx_int_t ngx_http_order_edit_init_process(ngx_cycle_t *cycle);
+static void ngx_http_order_edit_exit_process(ngx_cycle_t *cycle);
 
 static char *ngx_http_order_edit_store_block(ngx_conf_t *cf,
     ngx_command_t *cmd, void *conf);
@@ -159,6 +162,20 @@ static ngx_command_t  ngx_http_order_edit_commands[] = {
       0,
       NULL },
 
+    { ngx_string("order_edit_curl"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_ANY,
+      ngx_http_order_edit_curl_directive,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("order_edit_curl_debug"),
+      NGX_HTTP_LOC_CONF|NGX_CONF_NOARGS,
+      ngx_http_order_edit_curl_debug,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
     { ngx_string("order_edit_log_level"),
       NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
       ngx_conf_set_enum_slot,
@@ -195,7 +212,7 @@ ngx_module_t  ngx_http_order_edit_module = {
     ngx_http_order_edit_init_process,      /* init process */
     NULL,                                  /* init thread */
     NULL,                                  /* exit thread */
-    NULL,                                  /* exit process */
+    ngx_http_order_edit_exit_process,      /* exit process */
     NULL,                                  /* exit master */
     NGX_MODULE_V1_PADDING
 };
@@ -444,7 +461,24 @@ ngx_http_order_edit_init_process(ngx_cycle_t *cycle)
         }
     }
 
+    /*
+     * Without the engine only outbound HTTP is lost, and the worker
+     * still answers webhooks: a failure is logged, not fatal, or the
+     * master would respawn the worker in a loop.
+     */
+
+    if (omcf->curl) {
+        (void) ngx_http_order_edit_curl_init(cycle, omcf->curl);
+    }
+
     return NGX_OK;
+}
+
+
+static void
+ngx_http_order_edit_exit_process(ngx_cycle_t *cycle)
+{
+    ngx_http_order_edit_curl_cleanup(cycle);
 }
 
 

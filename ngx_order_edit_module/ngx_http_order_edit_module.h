@@ -96,6 +96,9 @@ typedef struct {
     ngx_array_t                    zones;       /* of zone_t * */
     ngx_array_t                    netsuites;   /* of netsuite_conf_t * */
     ngx_array_t                    refs;        /* of zone_ref_t */
+
+    /* order_edit_curl; NULL: nothing here needs the curl engine */
+    struct ngx_http_order_edit_curl_conf_s  *curl;
 } ngx_http_order_edit_main_conf_t;
 
 
