@@ -26,7 +26,7 @@ CFLAGS_TOOLS ?= -std=gnu11 -O2 -g -Wall -Wextra -Werror
 DEB_PACKAGES := nginx nginx-dev libjansson-dev libcurl4-openssl-dev \
                 libssl-dev libpcre2-dev libcmocka-dev libtest-base-perl \
                 libwww-perl libtext-diff-perl liblist-moreutils-perl \
-                python3 perl curl
+                python3 perl curl openssl
 ALL_TARGETS  := $(MODULE_SO)
 TEST_TARGETS :=
 

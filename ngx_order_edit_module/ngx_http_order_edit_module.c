@@ -17,6 +17,7 @@
 #include "ngx_http_order_edit_netsuite.h"
 #include "ngx_http_order_edit_curl.h"
 #include "ngx_http_order_edit_curl_debug.h"
+#include "ngx_http_order_edit_dispatch.h"
 
 
 /* Shopify's largest order payloads are a few hundred kilobytes */
@@ -134,6 +135,13 @@ static ngx_command_t  ngx_http_order_edit_commands[] = {
       0,
       NULL },
 
+    { ngx_string("order_edit_dispatch"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_1MORE,
+      ngx_http_order_edit_dispatch,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      0,
+      NULL },
+
     { ngx_string("order_edit_webhook"),
       NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
       ngx_http_order_edit_webhook,
@@ -236,6 +244,9 @@ ngx_http_order_edit_create_main_conf(ngx_conf_t *cf)
            != NGX_OK
         || ngx_array_init(&omcf->netsuites, cf->pool, 1,
                           sizeof(ngx_http_order_edit_netsuite_conf_t *))
+           != NGX_OK
+        || ngx_array_init(&omcf->dispatchers, cf->pool, 1,
+                          sizeof(ngx_http_order_edit_dispatch_conf_t))
            != NGX_OK
         || ngx_array_init(&omcf->refs, cf->pool, 2,
                           sizeof(ngx_http_order_edit_zone_ref_t))
@@ -471,7 +482,7 @@ ngx_http_order_edit_init_process(ngx_cycle_t *cycle)
         (void) ngx_http_order_edit_curl_init(cycle, omcf->curl);
     }
 
-    return NGX_OK;
+    return ngx_http_order_edit_dispatch_init_process(cycle, omcf);
 }
 
 

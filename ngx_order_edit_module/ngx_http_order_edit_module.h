@@ -95,6 +95,7 @@ typedef struct {
     ngx_hash_t                     store_hash;
     ngx_array_t                    zones;       /* of zone_t * */
     ngx_array_t                    netsuites;   /* of netsuite_conf_t * */
+    ngx_array_t                    dispatchers; /* of dispatch_conf_t */
     ngx_array_t                    refs;        /* of zone_ref_t */
 
     /* order_edit_curl; NULL: nothing here needs the curl engine */

@@ -5,7 +5,6 @@
 
 
 #include "ngx_http_order_edit_netsuite.h"
-#include "ngx_http_order_edit_oauth.h"
 
 
 /* a key file holds one line: the key, and perhaps an editor's newline */
@@ -171,7 +170,7 @@ ngx_http_order_edit_ns_finish(ngx_conf_t *cf,
     u_char                            *p;
     size_t                             len;
     ngx_uint_t                         rc;
-    ngx_http_order_edit_oauth_keys_t   keys;
+    ngx_http_order_edit_oauth_keys_t  *keys;
 
     if (ns->account.len == 0) {
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
@@ -191,18 +190,20 @@ ngx_http_order_edit_ns_finish(ngx_conf_t *cf,
         return NGX_CONF_ERROR;
     }
 
-    keys.realm.data = (char *) ns->realm.data;
-    keys.realm.len = ns->realm.len;
-    keys.consumer_key.data = (char *) ns->consumer_key.data;
-    keys.consumer_key.len = ns->consumer_key.len;
-    keys.consumer_secret.data = (char *) ns->consumer_secret.data;
-    keys.consumer_secret.len = ns->consumer_secret.len;
-    keys.token_id.data = (char *) ns->token_id.data;
-    keys.token_id.len = ns->token_id.len;
-    keys.token_secret.data = (char *) ns->token_secret.data;
-    keys.token_secret.len = ns->token_secret.len;
+    keys = &ns->keys;
 
-    rc = ngx_http_order_edit_oauth_check_keys(&keys);
+    keys->realm.data = (char *) ns->realm.data;
+    keys->realm.len = ns->realm.len;
+    keys->consumer_key.data = (char *) ns->consumer_key.data;
+    keys->consumer_key.len = ns->consumer_key.len;
+    keys->consumer_secret.data = (char *) ns->consumer_secret.data;
+    keys->consumer_secret.len = ns->consumer_secret.len;
+    keys->token_id.data = (char *) ns->token_id.data;
+    keys->token_id.len = ns->token_id.len;
+    keys->token_secret.data = (char *) ns->token_secret.data;
+    keys->token_secret.len = ns->token_secret.len;
+
+    rc = ngx_http_order_edit_oauth_check_keys(keys);
 
     if (rc != NGX_HTTP_ORDER_EDIT_OAUTH_OK) {
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,

@@ -12,6 +12,7 @@
 
 
 #include "ngx_http_order_edit_module.h"
+#include "ngx_http_order_edit_oauth.h"
 
 
 #define NGX_HTTP_ORDER_EDIT_NS_REST         0
@@ -52,6 +53,12 @@ struct ngx_http_order_edit_netsuite_conf_s {
     ngx_str_t                      ca_file;
     ngx_str_t                      proxy;
     ngx_flag_t                     readback;
+
+    /* the four keys and the realm, ready for signing */
+    ngx_http_order_edit_oauth_keys_t  keys;
+
+    /* the dispatching worker's own count of requests out */
+    ngx_uint_t                     in_flight;
 
     ngx_str_t                      file;
     ngx_uint_t                     line;

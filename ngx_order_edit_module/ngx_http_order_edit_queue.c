@@ -14,6 +14,9 @@
 #define NGX_HTTP_ORDER_EDIT_REQUEUE_SCAN  1024
 
 
+static ngx_int_t ngx_http_order_edit_queue_back(
+    ngx_http_order_edit_zone_t *zone, ngx_http_order_edit_msg_t *msg,
+    ngx_msec_t delay, ngx_uint_t attempted);
 static void ngx_http_order_edit_queue_insert_ordered(
     ngx_http_order_edit_shop_t *shop, ngx_http_order_edit_item_t *item);
 static ngx_uint_t ngx_http_order_edit_queue_reclaim_shop(
@@ -282,6 +285,24 @@ ngx_int_t
 ngx_http_order_edit_queue_requeue(ngx_http_order_edit_zone_t *zone,
     ngx_http_order_edit_msg_t *msg, ngx_msec_t delay)
 {
+    return ngx_http_order_edit_queue_back(zone, msg, delay, 1);
+}
+
+
+/* handed back untried (no room, the order busy): no attempt is counted */
+
+ngx_int_t
+ngx_http_order_edit_queue_release(ngx_http_order_edit_zone_t *zone,
+    ngx_http_order_edit_msg_t *msg, ngx_msec_t delay)
+{
+    return ngx_http_order_edit_queue_back(zone, msg, delay, 0);
+}
+
+
+static ngx_int_t
+ngx_http_order_edit_queue_back(ngx_http_order_edit_zone_t *zone,
+    ngx_http_order_edit_msg_t *msg, ngx_msec_t delay, ngx_uint_t attempted)
+{
     ngx_http_order_edit_item_t  *item;
 
     ngx_shmtx_lock(&zone->shpool->mutex);
@@ -300,6 +321,10 @@ ngx_http_order_edit_queue_requeue(ngx_http_order_edit_zone_t *zone,
     item->lease_until_ms = 0;
     item->lease_pid = 0;
     item->lease_token = 0;
+
+    if (!attempted && item->attempts) {
+        item->attempts--;
+    }
 
     ngx_http_order_edit_queue_insert_ordered(item->shop, item);
     item->shop->counters[NGX_HTTP_ORDER_EDIT_C_REQUEUED]++;

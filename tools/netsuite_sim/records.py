@@ -351,6 +351,10 @@ class Store:
                 if k not in ADDRESS_FIELDS and not k.startswith("custrecord"):
                     validation.unknown(k, "%s.%s" % (path, k))
                     continue
+                if k == "country" and isinstance(v, dict) and "id" in v:
+                    # an enum field: NetSuite takes the code alone or as
+                    # a reference object, {"id": "US"}, like it returns it
+                    v = v["id"]
                 if k == "override":
                     out[k] = self._value("bool", k, v, path + "." + k,
                                          validation)

@@ -1,0 +1,1030 @@
+
+/*
+ * Copyright (C) the ngx_order_edit_module authors.
+ *
+ * One worker per zone runs the dispatcher on a timer.  Each tick leases
+ * webhooks while the NetSuite accounts have room, and each webhook
+ * becomes a job: normalise, read the Sales Order's status (the
+ * fulfilment lock), write, then ack, hand back with a backoff, or park
+ * as an exception.  Every step is a libcurl transfer on the event loop;
+ * nothing blocks.
+ */
+
+
+#include <jansson.h>
+
+#include "ngx_http_order_edit_dispatch.h"
+#include "ngx_http_order_edit_shm.h"
+#include "ngx_http_order_edit_queue.h"
+#include "ngx_http_order_edit_netsuite.h"
+#include "ngx_http_order_edit_curl.h"
+#include "ngx_http_order_edit_exactjson.h"
+
+
+/* leases taken in one tick at most: the tick stays short */
+#define NGX_HTTP_ORDER_EDIT_DISPATCH_BATCH   64
+
+/* how long a job waits when its order already has a request out */
+#define NGX_HTTP_ORDER_EDIT_DISPATCH_BUSY    200
+
+#define NGX_HTTP_ORDER_EDIT_STEP_LOCK        0
+#define NGX_HTTP_ORDER_EDIT_STEP_CUSTOMER    1
+#define NGX_HTTP_ORDER_EDIT_STEP_WRITE       2
+
+
+typedef struct {
+    ngx_http_order_edit_dispatch_conf_t   *conf;
+    ngx_http_order_edit_main_conf_t       *omcf;
+    ngx_http_order_edit_zone_t            *zone;
+    ngx_event_t                            timer;
+    ngx_queue_t                            jobs;
+    ngx_uint_t                             njobs;
+    ngx_log_t                             *log;
+} ngx_http_order_edit_dispatcher_t;
+
+
+typedef struct {
+    ngx_queue_t                            queue;
+    ngx_pool_t                            *pool;
+    ngx_http_order_edit_dispatcher_t      *d;
+    ngx_http_order_edit_msg_t              msg;
+    ngx_http_order_edit_store_conf_t      *store;
+    ngx_http_order_edit_netsuite_conf_t   *ns;
+    ngx_http_order_edit_norm_result_t      res;
+    ngx_uint_t                             step;
+    ngx_str_t                              method;
+    ngx_str_t                              url;
+    ngx_str_t                              body;
+    char                                  *doc;      /* RESTlet body */
+    unsigned                               normalised:1;
+    unsigned                               counted:1; /* in ns->in_flight */
+} ngx_http_order_edit_job_t;
+
+
+static void ngx_http_order_edit_dispatch_tick(ngx_event_t *ev);
+static ngx_int_t ngx_http_order_edit_job_start(
+    ngx_http_order_edit_dispatcher_t *d, ngx_pool_t *pool,
+    ngx_http_order_edit_msg_t *msg);
+static ngx_uint_t ngx_http_order_edit_job_order_busy(
+    ngx_http_order_edit_job_t *job);
+static ngx_int_t ngx_http_order_edit_job_send(ngx_http_order_edit_job_t *job);
+static void ngx_http_order_edit_job_done(ngx_http_order_edit_curl_req_t *req,
+    void *data);
+static void ngx_http_order_edit_job_locked(ngx_http_order_edit_job_t *job,
+    ngx_http_order_edit_curl_req_t *req);
+static void ngx_http_order_edit_job_missing(ngx_http_order_edit_job_t *job);
+static void ngx_http_order_edit_job_write(ngx_http_order_edit_job_t *job);
+static void ngx_http_order_edit_job_transient(ngx_http_order_edit_job_t *job,
+    ngx_str_t *why);
+static void ngx_http_order_edit_job_park(ngx_http_order_edit_job_t *job,
+    const char *reason, ngx_str_t *detail);
+static void ngx_http_order_edit_job_finish(ngx_http_order_edit_job_t *job);
+static void ngx_http_order_edit_job_error(ngx_http_order_edit_job_t *job,
+    ngx_http_order_edit_curl_req_t *req, ngx_str_t *out);
+static ngx_int_t ngx_http_order_edit_job_url(ngx_http_order_edit_job_t *job,
+    const char *eid, const char *query);
+static void ngx_http_order_edit_job_customer(ngx_http_order_edit_job_t *job,
+    ngx_http_order_edit_curl_req_t *req);
+
+
+char *
+ngx_http_order_edit_dispatch(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_order_edit_main_conf_t  *omcf = conf;
+
+    ngx_int_t                              n;
+    ngx_str_t                             *value, s;
+    ngx_uint_t                             i;
+    ngx_msec_t                             ms;
+    ngx_http_order_edit_zone_ref_t        *ref;
+    ngx_http_order_edit_dispatch_conf_t   *dc;
+
+    value = cf->args->elts;
+
+    dc = ngx_array_push(&omcf->dispatchers);
+    if (dc == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    dc->worker = 0;
+    dc->interval = 100;
+    dc->lease = 300000;
+
+    for (i = 2; i < cf->args->nelts; i++) {
+
+        if (ngx_strncmp(value[i].data, "worker=", 7) == 0) {
+            n = ngx_atoi(value[i].data + 7, value[i].len - 7);
+            if (n == NGX_ERROR) {
+                goto invalid;
+            }
+
+            dc->worker = n;
+            continue;
+        }
+
+        if (ngx_strncmp(value[i].data, "interval=", 9) == 0
+            || ngx_strncmp(value[i].data, "lease=", 6) == 0)
+        {
+            s.data = (u_char *) ngx_strlchr(value[i].data,
+                                  value[i].data + value[i].len, '=') + 1;
+            s.len = value[i].data + value[i].len - s.data;
+
+            ms = ngx_parse_time(&s, 0);
+            if (ms == (ngx_msec_t) NGX_ERROR || ms == 0) {
+                goto invalid;
+            }
+
+            if (value[i].data[0] == 'i') {
+                dc->interval = ms;
+
+            } else {
+                dc->lease = ms;
+            }
+
+            continue;
+        }
+
+        goto invalid;
+    }
+
+    dc->shm_zone = ngx_shared_memory_add(cf, &value[1], 0,
+                                         &ngx_http_order_edit_module);
+    if (dc->shm_zone == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    /* the zone is checked with the locations' once http{} is read */
+    ref = ngx_array_push(&omcf->refs);
+    if (ref == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    ref->shm_zone = dc->shm_zone;
+    ref->clcf = NULL;
+    ref->file = cf->conf_file->file.name;
+    ref->line = cf->conf_file->line;
+
+    /* the dispatcher's transfers need the curl engine in its worker */
+    if (ngx_http_order_edit_curl_conf_get(cf) == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    return NGX_CONF_OK;
+
+invalid:
+
+    ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                       "invalid parameter \"%V\", expected worker=<n>, "
+                       "interval=<time> or lease=<time>", &value[i]);
+
+    return NGX_CONF_ERROR;
+}
+
+
+ngx_int_t
+ngx_http_order_edit_dispatch_init_process(ngx_cycle_t *cycle,
+    ngx_http_order_edit_main_conf_t *omcf)
+{
+    ngx_uint_t                             i;
+    ngx_http_order_edit_dispatcher_t      *d;
+    ngx_http_order_edit_dispatch_conf_t   *dc;
+
+    dc = omcf->dispatchers.elts;
+
+    for (i = 0; i < omcf->dispatchers.nelts; i++) {
+
+        if (ngx_process == NGX_PROCESS_WORKER && ngx_worker != dc[i].worker) {
+            continue;
+        }
+
+        d = ngx_pcalloc(cycle->pool, sizeof(ngx_http_order_edit_dispatcher_t));
+        if (d == NULL) {
+            return NGX_ERROR;
+        }
+
+        d->conf = &dc[i];
+        d->omcf = omcf;
+        d->zone = dc[i].shm_zone->data;
+        d->log = cycle->log;
+        ngx_queue_init(&d->jobs);
+
+        d->timer.handler = ngx_http_order_edit_dispatch_tick;
+        d->timer.data = d;
+        d->timer.log = cycle->log;
+
+        /* a worker shutting down does not wait for an idle timer */
+        d->timer.cancelable = 1;
+
+        ngx_add_timer(&d->timer, dc[i].interval);
+
+        ngx_log_error(NGX_LOG_NOTICE, cycle->log, 0,
+                      "order_edit: dispatching zone \"%V\" in this worker",
+                      &d->zone->name);
+    }
+
+    return NGX_OK;
+}
+
+
+static void
+ngx_http_order_edit_dispatch_tick(ngx_event_t *ev)
+{
+    ngx_http_order_edit_dispatcher_t *d = ev->data;
+
+    ngx_int_t                   rc;
+    ngx_uint_t                  n;
+    ngx_pool_t                 *pool;
+    ngx_http_order_edit_msg_t   msg;
+
+    if (ngx_exiting || ngx_terminate || ngx_quit) {
+        /* in-flight jobs finish or are cancelled: their leases go back */
+        return;
+    }
+
+    for (n = 0; n < NGX_HTTP_ORDER_EDIT_DISPATCH_BATCH; n++) {
+
+        pool = ngx_create_pool(4096, d->log);
+        if (pool == NULL) {
+            break;
+        }
+
+        rc = ngx_http_order_edit_queue_lease(d->zone, pool, d->conf->lease,
+                                             &msg);
+
+        if (rc != NGX_OK) {
+            ngx_destroy_pool(pool);
+            break;
+        }
+
+        /* NGX_BUSY: an account is full; the rest waits for the next tick */
+        if (ngx_http_order_edit_job_start(d, pool, &msg) == NGX_BUSY) {
+            break;
+        }
+    }
+
+    ngx_add_timer(&d->timer, d->conf->interval);
+}
+
+
+static ngx_int_t
+ngx_http_order_edit_job_start(ngx_http_order_edit_dispatcher_t *d,
+    ngx_pool_t *pool, ngx_http_order_edit_msg_t *msg)
+{
+    json_t                             *cm;
+    ngx_str_t                           detail;
+    const char                         *so;
+    ngx_http_order_edit_job_t          *job;
+    ngx_http_order_edit_norm_input_t    in;
+
+    job = ngx_pcalloc(pool, sizeof(ngx_http_order_edit_job_t));
+    if (job == NULL) {
+        (void) ngx_http_order_edit_queue_release(d->zone, msg, 1000);
+        ngx_destroy_pool(pool);
+        return NGX_ERROR;
+    }
+
+    job->pool = pool;
+    job->d = d;
+    job->msg = *msg;
+
+    ngx_queue_insert_tail(&d->jobs, &job->queue);
+    d->njobs++;
+
+    job->store = ngx_http_order_edit_find_store(d->omcf, &msg->shop);
+
+    if (job->store == NULL || job->store->netsuite == NULL) {
+        ngx_str_set(&detail, "the shop's store names no order_edit_netsuite");
+        ngx_http_order_edit_job_park(job, "no_netsuite", &detail);
+        return NGX_OK;
+    }
+
+    job->ns = job->store->netsuite;
+
+    if (job->ns->in_flight >= job->ns->concurrency) {
+        (void) ngx_http_order_edit_queue_release(d->zone, &job->msg,
+                                                 d->conf->interval);
+        ngx_http_order_edit_job_finish(job);
+        return NGX_BUSY;
+    }
+
+    ngx_memzero(&in, sizeof(ngx_http_order_edit_norm_input_t));
+
+    in.shop = (char *) msg->shop.data;
+    in.shop_len = msg->shop.len;
+    in.topic = (char *) msg->topic.data;
+    in.topic_len = msg->topic.len;
+    in.webhook_id = (char *) msg->webhook_id.data;
+    in.webhook_id_len = msg->webhook_id.len;
+    in.api_version = (char *) msg->api_version.data;
+    in.api_version_len = msg->api_version.len;
+    in.body = (char *) msg->body.data;
+    in.body_len = msg->body.len;
+    in.last_updated_at = NGX_HTTP_ORDER_EDIT_NO_TIME;
+    in.taxes_included = -1;
+
+    (void) ngx_http_order_edit_normalise(&job->store->norm, &in, &job->res);
+    job->normalised = 1;
+
+    switch (job->res.kind) {
+
+    case NGX_HTTP_ORDER_EDIT_NORM_ERROR:
+        /* the same payload always fails the same way: people decide */
+        detail.data = (u_char *) job->res.message;
+        detail.len = ngx_strlen(job->res.message);
+        ngx_http_order_edit_job_park(job, job->res.error, &detail);
+        return NGX_OK;
+
+    case NGX_HTTP_ORDER_EDIT_NORM_STALE:
+    case NGX_HTTP_ORDER_EDIT_NORM_EDIT_PENDING:
+        /* nothing to send: a newer snapshot says it, or will */
+        (void) ngx_http_order_edit_queue_ack(d->zone, &job->msg);
+        ngx_http_order_edit_job_finish(job);
+        return NGX_OK;
+
+    default:
+        break;
+    }
+
+    /* one request per order at a time, in the order they were queued */
+    if (ngx_http_order_edit_job_order_busy(job)) {
+        (void) ngx_http_order_edit_queue_release(d->zone, &job->msg,
+                                       NGX_HTTP_ORDER_EDIT_DISPATCH_BUSY);
+        ngx_http_order_edit_job_finish(job);
+        return NGX_OK;
+    }
+
+    job->ns->in_flight++;
+    job->counted = 1;
+
+    if (job->ns->mode == NGX_HTTP_ORDER_EDIT_NS_RESTLET) {
+        /* the RESTlet applies the whole document on NetSuite's side */
+        job->doc = ngx_http_order_edit_json_dumps(job->res.doc, JSON_COMPACT);
+        if (job->doc == NULL) {
+            ngx_http_order_edit_job_transient(job, NULL);
+            return NGX_OK;
+        }
+
+        ngx_str_set(&job->method, "POST");
+        job->url = job->ns->restlet_url;
+        job->body.data = (u_char *) job->doc;
+        job->body.len = ngx_strlen(job->doc);
+        job->step = NGX_HTTP_ORDER_EDIT_STEP_WRITE;
+
+        (void) ngx_http_order_edit_job_send(job);
+        return NGX_OK;
+    }
+
+    ngx_str_set(&job->method, "GET");
+    ngx_str_null(&job->body);
+
+    if (job->res.kind == NGX_HTTP_ORDER_EDIT_NORM_CREDIT_MEMO) {
+        /*
+         * Refunds always go through, whatever the order's status; but a
+         * Credit Memo needs the order's customer, which only NetSuite
+         * knows.
+         */
+        cm = json_object_get(job->res.doc, "credit_memo");
+        so = json_string_value(json_object_get(cm,
+                                               "sales_order_external_id"));
+        job->step = NGX_HTTP_ORDER_EDIT_STEP_CUSTOMER;
+
+        if (so == NULL
+            || ngx_http_order_edit_job_url(job, so, "?fields=entity")
+               != NGX_OK)
+        {
+            ngx_str_set(&detail, "the refund names no sales order");
+            ngx_http_order_edit_job_park(job, "netsuite_rejected", &detail);
+            return NGX_OK;
+        }
+
+    } else {
+        /* the fulfilment lock: what does the warehouse say of the order? */
+        job->step = NGX_HTTP_ORDER_EDIT_STEP_LOCK;
+
+        if (ngx_http_order_edit_job_url(job, job->res.external_id,
+                                        "?fields=orderStatus")
+            != NGX_OK)
+        {
+            ngx_http_order_edit_job_transient(job, NULL);
+            return NGX_OK;
+        }
+    }
+
+    (void) ngx_http_order_edit_job_send(job);
+
+    return NGX_OK;
+}
+
+
+static ngx_uint_t
+ngx_http_order_edit_job_order_busy(ngx_http_order_edit_job_t *job)
+{
+    ngx_queue_t                *q;
+    ngx_http_order_edit_job_t  *other;
+
+    /* bounded by the accounts' concurrency: jobs out at once */
+
+    for (q = ngx_queue_head(&job->d->jobs);
+         q != ngx_queue_sentinel(&job->d->jobs);
+         q = ngx_queue_next(q))
+    {
+        other = ngx_queue_data(q, ngx_http_order_edit_job_t, queue);
+
+        if (other != job && other->counted
+            && other->res.order_id == job->res.order_id
+            && other->msg.shop.len == job->msg.shop.len
+            && ngx_strncmp(other->msg.shop.data, job->msg.shop.data,
+                           job->msg.shop.len) == 0)
+        {
+            return 1;
+        }
+    }
+
+    return 0;
+}
+
+
+/* endpoint + salesOrder/eid:<id> + query: the reads before a write */
+
+static ngx_int_t
+ngx_http_order_edit_job_url(ngx_http_order_edit_job_t *job, const char *eid,
+    const char *query)
+{
+    u_char     *p;
+    size_t      size;
+    ngx_str_t  *e;
+
+    static const char  so[] = "/services/rest/record/v1/salesOrder/eid:";
+
+    e = &job->ns->endpoint;
+
+    size = e->len + sizeof(so) - 1 + ngx_strlen(eid) + ngx_strlen(query);
+
+    p = ngx_pnalloc(job->pool, size);
+    if (p == NULL) {
+        return NGX_ERROR;
+    }
+
+    job->url.data = p;
+
+    p = ngx_cpymem(p, e->data, e->len);
+    p = ngx_cpymem(p, so, sizeof(so) - 1);
+    p = ngx_cpymem(p, eid, ngx_strlen(eid));
+    p = ngx_cpymem(p, query, ngx_strlen(query));
+
+    job->url.len = p - job->url.data;
+
+    return NGX_OK;
+}
+
+
+static void
+ngx_http_order_edit_job_write(ngx_http_order_edit_job_t *job)
+{
+    u_char  *p;
+    size_t   len;
+
+    job->method.data = (u_char *) job->res.method;
+    job->method.len = ngx_strlen(job->res.method);
+    if (job->body.len == 0) {
+        job->body.data = (u_char *) job->res.body;
+        job->body.len = job->res.body_len;
+    }
+
+    job->step = NGX_HTTP_ORDER_EDIT_STEP_WRITE;
+
+    len = ngx_strlen(job->res.path);
+
+    p = ngx_pnalloc(job->pool, job->ns->endpoint.len + len);
+    if (p == NULL) {
+        ngx_http_order_edit_job_transient(job, NULL);
+        return;
+    }
+
+    job->url.data = p;
+    p = ngx_cpymem(p, job->ns->endpoint.data, job->ns->endpoint.len);
+    p = ngx_cpymem(p, job->res.path, len);
+    job->url.len = p - job->url.data;
+
+    (void) ngx_http_order_edit_job_send(job);
+}
+
+
+/* one signed request; a fresh nonce and timestamp every time */
+
+static ngx_int_t
+ngx_http_order_edit_job_send(ngx_http_order_edit_job_t *job)
+{
+    char                                 *nonce, *auth;
+    size_t                                len;
+    ngx_str_t                             name, value;
+    ngx_uint_t                            rc;
+    ngx_http_order_edit_curl_req_t       *req;
+    ngx_http_order_edit_oauth_request_t   oreq;
+
+    nonce = ngx_pnalloc(job->pool, NGX_HTTP_ORDER_EDIT_OAUTH_NONCE_LEN
+                                   + NGX_HTTP_ORDER_EDIT_OAUTH_HEADER_MAX);
+    if (nonce == NULL) {
+        goto failed;
+    }
+
+    auth = nonce + NGX_HTTP_ORDER_EDIT_OAUTH_NONCE_LEN;
+
+    if (ngx_http_order_edit_oauth_nonce(nonce,
+                                        NGX_HTTP_ORDER_EDIT_OAUTH_NONCE_LEN)
+        != NGX_HTTP_ORDER_EDIT_OAUTH_OK)
+    {
+        goto failed;
+    }
+
+    ngx_memzero(&oreq, sizeof(ngx_http_order_edit_oauth_request_t));
+
+    oreq.method.data = (char *) job->method.data;
+    oreq.method.len = job->method.len;
+    oreq.url.data = (char *) job->url.data;
+    oreq.url.len = job->url.len;
+    oreq.timestamp = (int64_t) ngx_time();
+    oreq.nonce.data = nonce;
+    oreq.nonce.len = NGX_HTTP_ORDER_EDIT_OAUTH_NONCE_LEN;
+
+    rc = ngx_http_order_edit_oauth_sign(&job->ns->keys, &oreq, auth,
+                                        NGX_HTTP_ORDER_EDIT_OAUTH_HEADER_MAX,
+                                        &len);
+
+    if (rc != NGX_HTTP_ORDER_EDIT_OAUTH_OK) {
+        ngx_log_error(NGX_LOG_ERR, job->d->log, 0,
+                      "order_edit: cannot sign %V %V: %s",
+                      &job->method, &job->url,
+                      ngx_http_order_edit_oauth_strerror(rc));
+        goto failed;
+    }
+
+    req = ngx_http_order_edit_curl_create(job->d->log);
+    if (req == NULL) {
+        goto failed;
+    }
+
+    switch (job->method.data[0]) {
+    case 'G':
+        req->method = NGX_HTTP_GET;
+        break;
+    case 'P':
+        req->method = (job->method.data[1] == 'A') ? NGX_HTTP_PATCH
+                      : (job->method.data[1] == 'U') ? NGX_HTTP_PUT
+                                                     : NGX_HTTP_POST;
+        break;
+    default:
+        req->method = NGX_HTTP_DELETE;
+        break;
+    }
+
+    req->connect_timeout = job->ns->connect_timeout;
+    req->timeout = job->ns->timeout;
+    req->done = ngx_http_order_edit_job_done;
+    req->data = job;
+
+    ngx_str_set(&name, "Authorization");
+    value.data = (u_char *) auth;
+    value.len = len;
+
+    if (ngx_http_order_edit_curl_set_url(req, &job->url) != NGX_OK
+        || ngx_http_order_edit_curl_add_header(req, &name, &value) != NGX_OK)
+    {
+        ngx_http_order_edit_curl_free(req);
+        goto failed;
+    }
+
+    ngx_str_set(&name, "Accept");
+    ngx_str_set(&value, "application/json");
+
+    if (ngx_http_order_edit_curl_add_header(req, &name, &value) != NGX_OK) {
+        ngx_http_order_edit_curl_free(req);
+        goto failed;
+    }
+
+    if (job->body.len) {
+        ngx_str_set(&name, "Content-Type");
+
+        if (ngx_http_order_edit_curl_add_header(req, &name, &value) != NGX_OK
+            || ngx_http_order_edit_curl_set_body(req, job->body.data,
+                                                 job->body.len, 0)
+               != NGX_OK)
+        {
+            ngx_http_order_edit_curl_free(req);
+            goto failed;
+        }
+    }
+
+    if (job->ns->proxy.len
+        && ngx_http_order_edit_curl_set_proxy(req, &job->ns->proxy) != NGX_OK)
+    {
+        ngx_http_order_edit_curl_free(req);
+        goto failed;
+    }
+
+    if (ngx_http_order_edit_curl_start(req) != NGX_OK) {
+        ngx_http_order_edit_curl_free(req);
+        goto failed;
+    }
+
+    return NGX_OK;
+
+failed:
+
+    ngx_http_order_edit_job_transient(job, NULL);
+
+    return NGX_ERROR;
+}
+
+
+static void
+ngx_http_order_edit_job_done(ngx_http_order_edit_curl_req_t *req,
+    void *data)
+{
+    ngx_http_order_edit_job_t  *job = data;
+
+    ngx_str_t   why;
+    ngx_uint_t  status;
+
+    status = req->status;
+
+    if (req->outcome == NGX_HTTP_ORDER_EDIT_CURL_CANCELLED) {
+        /* the worker is going: the webhook waits for its successor */
+        (void) ngx_http_order_edit_queue_release(job->d->zone, &job->msg, 0);
+        ngx_http_order_edit_job_finish(job);
+        return;
+    }
+
+    if (status == 401) {
+        /*
+         * Bad keys, or NetSuite's bogus 401 when the account is over its
+         * limit: both are worth a loud line and a retry, not a verdict.
+         */
+        ngx_http_order_edit_job_error(job, req, &why);
+
+        ngx_log_error(NGX_LOG_ERR, job->d->log, 0,
+                      "order_edit: NetSuite refused the signature of "
+                      "\"%V\" (check the TBA keys and the clock): %V",
+                      &job->ns->name, &why);
+
+        ngx_http_order_edit_job_transient(job, &why);
+        return;
+    }
+
+    if (req->outcome != NGX_HTTP_ORDER_EDIT_CURL_OK
+        || status == 429 || status >= 500
+        || (status == 400 && req->body.len
+            && ngx_strlcasestrn(req->body.data,
+                                req->body.data + req->body.len,
+                                (u_char *) "SSS_REQUEST_LIMIT_EXCEEDED",
+                                26 - 1)
+               != NULL))
+    {
+        /* NetSuite is busy or away; the request may be sent again */
+        ngx_http_order_edit_job_error(job, req, &why);
+        ngx_http_order_edit_job_transient(job, &why);
+        return;
+    }
+
+    if (job->step != NGX_HTTP_ORDER_EDIT_STEP_WRITE) {
+
+        if (status == 200) {
+            if (job->step == NGX_HTTP_ORDER_EDIT_STEP_LOCK) {
+                ngx_http_order_edit_job_locked(job, req);
+
+            } else {
+                ngx_http_order_edit_job_customer(job, req);
+            }
+
+            return;
+        }
+
+        if (status == 404) {
+            ngx_http_order_edit_job_missing(job);
+            return;
+        }
+
+    } else if (status >= 200 && status < 300) {
+        /* written; eid: and replace=item make a repeat harmless */
+        (void) ngx_http_order_edit_queue_ack(job->d->zone, &job->msg);
+
+        ngx_log_error(NGX_LOG_INFO, job->d->log, 0,
+                      "order_edit: #%uL %V of \"%V\" delivered: %V %V %ui",
+                      job->msg.id, &job->msg.topic, &job->msg.shop,
+                      &job->method, &job->url, status);
+
+        ngx_http_order_edit_job_finish(job);
+        return;
+    }
+
+    /* NetSuite refused the record itself: retrying would not change it */
+    ngx_http_order_edit_job_error(job, req, &why);
+    ngx_http_order_edit_job_park(job, "netsuite_rejected", &why);
+}
+
+
+/*
+ * NetSuite answers references as objects: "orderStatus":{"id":"B",
+ * "refName":"Pending Fulfillment"}.  At or before lock_after the edit is
+ * applied; past it the warehouse has acted and people must decide.
+ */
+
+static void
+ngx_http_order_edit_job_locked(ngx_http_order_edit_job_t *job,
+    ngx_http_order_edit_curl_req_t *req)
+{
+    u_char        *p;
+    json_t        *root, *st, *id, *ref;
+    ngx_str_t      detail;
+    const char    *letter, *name;
+    json_error_t   err;
+
+    root = json_loadb((char *) req->body.data, req->body.len, 0, &err);
+
+    st = root ? json_object_get(root, "orderStatus") : NULL;
+    id = json_is_object(st) ? json_object_get(st, "id") : st;
+    ref = json_is_object(st) ? json_object_get(st, "refName") : NULL;
+
+    letter = json_is_string(id) ? json_string_value(id) : NULL;
+    name = json_is_string(ref) ? json_string_value(ref) : "";
+
+    if (letter == NULL || letter[0] < 'A' || letter[0] > 'H'
+        || letter[1] != '\0')
+    {
+        json_decref(root);
+        ngx_str_set(&detail, "the Sales Order's orderStatus is unreadable");
+        ngx_http_order_edit_job_park(job, "netsuite_rejected", &detail);
+        return;
+    }
+
+    if ((u_char) letter[0] <= job->ns->lock_after) {
+        json_decref(root);
+        ngx_http_order_edit_job_write(job);
+        return;
+    }
+
+    p = ngx_pnalloc(job->pool, 256 + ngx_strlen(name) + job->url.len);
+
+    if (p == NULL) {
+        json_decref(root);
+        ngx_http_order_edit_job_transient(job, NULL);
+        return;
+    }
+
+    detail.data = p;
+    detail.len = ngx_sprintf(p, "orderStatus %s (%s) is past lock_after %c: "
+                             "%s %s was not sent",
+                             letter, name, job->ns->lock_after,
+                             job->res.method, job->res.path)
+                 - p;
+
+    json_decref(root);
+
+    ngx_log_error(NGX_LOG_WARN, job->d->log, 0,
+                  "order_edit: #%uL of \"%V\" parked: %V",
+                  job->msg.id, &job->msg.shop, &detail);
+
+    ngx_http_order_edit_job_park(job, "fulfilment_lock", &detail);
+}
+
+
+/* the Credit Memo goes to the Sales Order's customer */
+
+static void
+ngx_http_order_edit_job_customer(ngx_http_order_edit_job_t *job,
+    ngx_http_order_edit_curl_req_t *req)
+{
+    char                            *text, errbuf[128];
+    json_t                          *root, *entity, *id, *body;
+    ngx_str_t                        detail;
+    json_error_t                     err;
+    ngx_http_order_edit_json_rc_e    rc;
+
+    root = json_loadb((char *) req->body.data, req->body.len, 0, &err);
+    entity = root ? json_object_get(root, "entity") : NULL;
+    id = json_is_object(entity) ? json_object_get(entity, "id") : NULL;
+
+    if (!json_is_string(id)) {
+        json_decref(root);
+        ngx_str_set(&detail, "the Sales Order has no customer (entity)");
+        ngx_http_order_edit_job_park(job, "netsuite_rejected", &detail);
+        return;
+    }
+
+    /* the body keeps the normaliser's exact numbers */
+    body = ngx_http_order_edit_json_load(job->res.body, job->res.body_len,
+                                         64, job->res.body_len, &rc, errbuf,
+                                         sizeof(errbuf));
+
+    if (body == NULL
+        || json_object_set_new(body, "entity",
+                               json_pack("{s:s}", "id",
+                                         json_string_value(id)))
+           != 0)
+    {
+        json_decref(body);
+        json_decref(root);
+        ngx_http_order_edit_job_transient(job, NULL);
+        return;
+    }
+
+    json_decref(root);
+
+    text = ngx_http_order_edit_json_dumps(body, JSON_COMPACT);
+    json_decref(body);
+
+    if (text == NULL) {
+        ngx_http_order_edit_job_transient(job, NULL);
+        return;
+    }
+
+    free(job->doc);
+    job->doc = text;
+    job->body.data = (u_char *) text;
+    job->body.len = ngx_strlen(text);
+
+    ngx_http_order_edit_job_write(job);
+}
+
+
+/* no such Sales Order (yet): wait for the connector, create, or ask */
+
+static void
+ngx_http_order_edit_job_missing(ngx_http_order_edit_job_t *job)
+{
+    uint64_t   age;
+    ngx_str_t  detail;
+
+    switch (job->ns->on_missing) {
+
+    case NGX_HTTP_ORDER_EDIT_NS_MISSING_CREATE:
+        if (job->step == NGX_HTTP_ORDER_EDIT_STEP_LOCK
+            && ngx_http_order_edit_norm_upsert(&job->store->norm, &job->res)
+               == 0)
+        {
+            ngx_http_order_edit_job_write(job);
+            return;
+        }
+
+        break;
+
+    case NGX_HTTP_ORDER_EDIT_NS_MISSING_RETRY:
+        age = ngx_http_order_edit_now_ms() - job->msg.received_ms;
+
+        if (age < (uint64_t) job->ns->missing_retry_for * 1000) {
+            ngx_str_set(&detail, "the Sales Order is not in NetSuite yet");
+            ngx_http_order_edit_job_transient(job, &detail);
+            return;
+        }
+
+        break;
+
+    default:
+        break;
+    }
+
+    ngx_str_set(&detail, "the Sales Order is not in NetSuite");
+    ngx_http_order_edit_job_park(job, "order_missing", &detail);
+}
+
+
+/*
+ * Exponential backoff with full jitter, within the retry budget; past it
+ * the webhook is parked with the last reason, never dropped.
+ */
+
+static void
+ngx_http_order_edit_job_transient(ngx_http_order_edit_job_t *job,
+    ngx_str_t *why)
+{
+    uint64_t    age;
+    ngx_str_t   none;
+    ngx_uint_t  shift;
+    ngx_msec_t  cap, delay;
+
+    if (why == NULL) {
+        ngx_str_set(&none, "internal error");
+        why = &none;
+    }
+
+    age = ngx_http_order_edit_now_ms() - job->msg.received_ms;
+
+    if (age >= (uint64_t) job->ns->retry_budget * 1000) {
+        ngx_http_order_edit_job_park(job, "retry_budget_exhausted", why);
+        return;
+    }
+
+    shift = ngx_min(job->msg.attempts, 20);
+    cap = ngx_min(job->ns->backoff_max, job->ns->backoff_min << shift);
+    delay = (ngx_msec_t) (ngx_random() % (cap + 1));
+
+    ngx_log_error(NGX_LOG_WARN, job->d->log, 0,
+                  "order_edit: #%uL of \"%V\" will be retried in %M ms: %V",
+                  job->msg.id, &job->msg.shop, delay, why);
+
+    (void) ngx_http_order_edit_queue_requeue(job->d->zone, &job->msg, delay);
+
+    ngx_http_order_edit_job_finish(job);
+}
+
+
+static void
+ngx_http_order_edit_job_park(ngx_http_order_edit_job_t *job,
+    const char *reason, ngx_str_t *detail)
+{
+    ngx_int_t  rc;
+    ngx_str_t  r;
+
+    r.data = (u_char *) reason;
+    r.len = ngx_strlen(reason);
+
+    rc = ngx_http_order_edit_queue_park(job->d->zone, &job->msg, &r, detail);
+
+    if (rc == NGX_ERROR) {
+        /* no room for the record: keep the webhook, try again later */
+        (void) ngx_http_order_edit_queue_requeue(job->d->zone, &job->msg,
+                                                 60000);
+    }
+
+    ngx_http_order_edit_job_finish(job);
+}
+
+
+static void
+ngx_http_order_edit_job_finish(ngx_http_order_edit_job_t *job)
+{
+    ngx_http_order_edit_dispatcher_t  *d;
+
+    d = job->d;
+
+    ngx_queue_remove(&job->queue);
+    d->njobs--;
+
+    if (job->counted) {
+        job->ns->in_flight--;
+    }
+
+    if (job->normalised) {
+        ngx_http_order_edit_norm_result_free(&job->res);
+    }
+
+    free(job->doc);
+
+    ngx_destroy_pool(job->pool);
+
+    /* room for the next one: look at the queue again soon */
+    if (!ngx_exiting && !ngx_terminate && !ngx_quit) {
+        ngx_add_timer(&d->timer, 1);
+    }
+}
+
+
+/* "HTTP 400: USER_ERROR: Invalid value for ..." from NetSuite's answer */
+
+static void
+ngx_http_order_edit_job_error(ngx_http_order_edit_job_t *job,
+    ngx_http_order_edit_curl_req_t *req, ngx_str_t *out)
+{
+    u_char        *p, *last;
+    json_t        *root, *details, *first, *code, *text;
+    size_t         size;
+    json_error_t   err;
+
+    size = 128 + ngx_min(req->body.len, NGX_HTTP_ORDER_EDIT_EXC_DETAIL_MAX)
+           + req->message.len;
+
+    p = ngx_pnalloc(job->pool, size);
+    if (p == NULL) {
+        ngx_str_set(out, "out of memory");
+        return;
+    }
+
+    out->data = p;
+
+    if (req->outcome != NGX_HTTP_ORDER_EDIT_CURL_OK) {
+        last = ngx_snprintf(p, size, "%V %V: %V (curl %d)", &job->method,
+                            &job->url, &req->message, (int) req->curl_code);
+        out->len = last - p;
+        return;
+    }
+
+    root = json_loadb((char *) req->body.data, req->body.len, 0, &err);
+    details = root ? json_object_get(root, "o:errorDetails") : NULL;
+    first = json_is_array(details) ? json_array_get(details, 0) : NULL;
+    code = first ? json_object_get(first, "o:errorCode") : NULL;
+    text = first ? json_object_get(first, "detail") : NULL;
+
+    if (json_is_string(code) && json_is_string(text)) {
+        last = ngx_snprintf(p, size, "HTTP %ui %s: %s", req->status,
+                            json_string_value(code),
+                            json_string_value(text));
+
+    } else {
+        last = ngx_snprintf(p, size, "HTTP %ui from %V %V", req->status,
+                            &job->method, &job->url);
+    }
+
+    json_decref(root);
+
+    out->len = last - p;
+}
