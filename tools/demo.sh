@@ -53,19 +53,123 @@ export SHOPIFY_WEBHOOK_URL=$base/webhooks/shopify
 unexpected=0
 answers=0
 
-# ------------------------------------------------------------ NetSuite hook
+# ------------------------------------------------------------ NetSuite
 #
-# Extension point for the dispatcher issue.  netsuite_setup runs before
-# nginx starts (start the simulator in tools/, append its directives to
-# $prefix/conf/nginx.conf or set variables used by the conf), netsuite_story
-# runs after the ingest story (wait for delivery, show the Sales Orders and
-# Credit Memos the simulator holds, a discrepancy, the exception queue),
-# netsuite_teardown runs from the exit trap (stop the simulator).  Today
-# they do nothing: the module only ingests.
+# The NetSuite simulator (tools/netsuite-sim) plays the account: it holds
+# the Sales Orders another connector created, checks every OAuth
+# signature, and shows afterwards what the dispatcher changed.  Globex's
+# order 2041 has been fulfilled (status F) when its edit arrives: the edit
+# must land in the exception queue, not in the order, while its refund
+# still becomes a Credit Memo.
 
-netsuite_setup()    { :; }
-netsuite_story()    { :; }
-netsuite_teardown() { :; }
+sim_pid=
+
+netsuite_setup() {
+    local i keys=$prefix/ns
+    mkdir -p "$keys"
+    printf '%s\n' "demo-consumer-key-7d1c" > "$keys/consumer_key"
+    printf '%s\n' "demo-consumer-secret-91fe" > "$keys/consumer_secret"
+    printf '%s\n' "demo-token-id-33ab" > "$keys/token_id"
+    printf '%s\n' "demo-token-secret-c0de" > "$keys/token_secret"
+    chmod 600 "$keys"/*
+
+    python3 "$here/netsuite-sim" --account 1234567_SB1 \
+        --consumer-key-file "$keys/consumer_key" \
+        --consumer-secret-file "$keys/consumer_secret" \
+        --token-id-file "$keys/token_id" \
+        --token-secret-file "$keys/token_secret" \
+        --concurrency 5 --latency-ms 20 --port 0 \
+        --port-file "$keys/port" --log "$prefix/logs/netsuite.log" \
+        > /dev/null 2>&1 &
+    sim_pid=$!
+
+    for i in $(seq 100); do
+        [ -s "$keys/port" ] && break
+        sleep 0.05
+    done
+    [ -s "$keys/port" ] || die "the NetSuite simulator did not start"
+
+    sim=http://127.0.0.1:$(cat "$keys/port")
+    sed -i "s|__NETSUITE__|$sim|g" "$prefix/conf/nginx.conf"
+
+    # the orders as another connector created them: one line each
+    python3 - "$sim" << 'PY'
+import json, sys, urllib.request
+sim = sys.argv[1]
+def admin(path, body):
+    req = urllib.request.Request(sim + "/_admin/" + path,
+                                 json.dumps(body).encode(),
+                                 {"Content-Type": "application/json"})
+    urllib.request.urlopen(req, timeout=5).read()
+orders = {"shopify-acme-5678901234567": "B", "shopify-acme-5678901234999": "B",
+          "shopify-acme-5678901235555": "B", "shopify-globex-6123456789012": "F",
+          "shopify-globex-6123456789555": "A"}
+for eid, status in orders.items():
+    admin("records/salesOrder", {
+        "externalId": eid, "entity": {"id": "42"},
+        "item": {"items": [{"item": {"id": "5501"}, "quantity": 1,
+                            "rate": 10}]}})
+    admin(f"records/salesOrder/eid:{eid}/status", {"orderStatus": status})
+PY
+}
+
+netsuite_story() {
+    local i depth
+    heading "11. The dispatcher delivers to NetSuite (the simulator)"
+    note "one worker leases the queue, reads each order's status (the"
+    note "fulfilment lock), and sends OAuth-signed PATCH/PUT requests;"
+    note "the burst's snapshots of one order are each sent, in order"
+    note "(coalescing them into one write is still to come)"
+    for i in $(seq 150); do
+        depth=$(curl -s "$base/order-edit/status" | python3 -c \
+            'import json,sys; d=json.load(sys.stdin)
+print(sum(s["queue_depth"] for s in d["stores"].values()))')
+        [ "$depth" = 0 ] && break
+        sleep 0.2
+    done
+    [ "$depth" = 0 ] ||
+        { note "UNEXPECTED: the queue did not drain"; unexpected=$((unexpected+1)); }
+
+    python3 - "$sim" "$base" << 'PY' || unexpected=$(( unexpected + 1 ))
+import json, sys, urllib.request
+from decimal import Decimal
+sim, base = sys.argv[1], sys.argv[2]
+def get(url):
+    # money stays exact on the way to the screen too
+    with urllib.request.urlopen(url, timeout=5) as r:
+        return json.loads(r.read(), parse_float=Decimal)
+bad = 0
+print("   Sales Orders in NetSuite:")
+for so in get(sim + "/_admin/records/salesOrder"):
+    lines = ", ".join(f"{l['item']['id']}x{l['quantity']}"
+                      for l in so.get("item", {}).get("items", []))
+    writes = so.get("_sim", {}).get("writes", "?")
+    total = so.get("custbody_shopify_total", "")
+    flag = " cancelled" if so.get("custbody_shopify_cancelled") else ""
+    print(f"     {so['externalId']:32} status {so['orderStatus']['id']} "
+          f"writes {writes}  lines {lines}  shopify total {total}{flag}")
+print("   Credit Memos in NetSuite:")
+cms = get(sim + "/_admin/records/creditMemo")
+for cm in cms:
+    print(f"     {cm['externalId']:40} customer {cm['entity']['id']} "
+          f"shopify total {cm.get('custbody_shopify_total')}")
+bad += len(cms) != 2
+print("   The exception queue (GET /order-edit/exceptions):")
+exc = get(base + "/order-edit/exceptions")["exceptions"]
+for e in exc:
+    print(f"     #{e['id']} {e['shop']} {e['topic']}: {e['reason']}: "
+          f"{e['netsuite_error']}")
+bad += not any(e["reason"] == "fulfilment_lock" for e in exc)
+sys.exit(1 if bad else 0)
+PY
+}
+
+netsuite_teardown() {
+    if [ -n "$sim_pid" ]; then
+        kill "$sim_pid" 2> /dev/null || true
+        wait "$sim_pid" 2> /dev/null || true
+    fi
+}
 
 # ------------------------------------------------------------------ nginx
 
@@ -261,50 +365,6 @@ EOF
     fi
 }
 
-# What each queued webhook becomes for NetSuite: the normaliser under its
-# store's options (SKU map, rewrite, fields), webhook by webhook.  The
-# dispatcher will send exactly these requests.
-normalised() {
-    heading "11. What NetSuite will receive: GET /order-edit/queue?op=normalise"
-    note "every queued webhook, normalised with its store's options;"
-    note "repeated snapshots of one order (the burst) will be coalesced"
-    note "by the dispatcher into the newest one"
-    python3 - "$base" << 'PY' || unexpected=$(( unexpected + 1 ))
-import json, sys, urllib.request
-
-base = sys.argv[1]
-
-def get(path):
-    with urllib.request.urlopen(base + path, timeout=5) as r:
-        return json.loads(r.read())
-
-status = get("/order-edit/status")
-bad = 0
-for shop in status["stores"]:
-    # ids are zone-wide: ask each shop for each id the zone handed out
-    for wid in range(1, status["zone"]["queued_items"] + 64):
-        d = get(f"/order-edit/queue?op=normalise&shop={shop}&id={wid}")
-        if d.get("item", 0) is None:
-            continue
-        name = shop.split(".")[0]
-        if d["kind"] == "error":
-            print(f"   #{wid:<3} {name:7} error {d['error']}: {d['message']}")
-            bad += 1
-            continue
-        doc = d["document"] or {}
-        part = (doc.get("sales_order") or doc.get("credit_memo")
-                or doc.get("cancellation") or {})
-        total = (part.get("totals") or {}).get("total") or part.get("total")
-        req = (f"{d['method']} {d['path'].split('/v1/')[1]}"
-               if "method" in d else "(no request)")
-        lines = len(part.get("lines", []))
-        money = f"{total} {part.get('currency', '')}" if total else ""
-        print(f"   #{wid:<3} {name:7} {d['kind']:13} {req:58} "
-              f"{lines:2} lines {money}")
-sys.exit(1 if bad else 0)
-PY
-}
-
 # --------------------------------------------------------------------- run
 
 setup_prefix
@@ -314,7 +374,6 @@ heading "nginx $("$NGINX_BIN" -v 2>&1 | sed 's/.*\///') + ngx_http_order_edit_mo
 note "conf: conf/demo.conf -> $prefix/conf/nginx.conf"
 
 story
-normalised
 netsuite_story
 
 heading "error log: warnings and above, counted"
