@@ -307,20 +307,7 @@ ngx_http_order_edit_job_start(ngx_http_order_edit_dispatcher_t *d,
         return NGX_BUSY;
     }
 
-    ngx_memzero(&in, sizeof(ngx_http_order_edit_norm_input_t));
-
-    in.shop = (char *) msg->shop.data;
-    in.shop_len = msg->shop.len;
-    in.topic = (char *) msg->topic.data;
-    in.topic_len = msg->topic.len;
-    in.webhook_id = (char *) msg->webhook_id.data;
-    in.webhook_id_len = msg->webhook_id.len;
-    in.api_version = (char *) msg->api_version.data;
-    in.api_version_len = msg->api_version.len;
-    in.body = (char *) msg->body.data;
-    in.body_len = msg->body.len;
-    in.last_updated_at = NGX_HTTP_ORDER_EDIT_NO_TIME;
-    in.taxes_included = -1;
+    ngx_http_order_edit_queue_norm_input(msg, &in);
 
     (void) ngx_http_order_edit_normalise(&job->store->norm, &in, &job->res);
     job->normalised = 1;

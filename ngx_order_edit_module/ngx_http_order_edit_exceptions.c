@@ -78,9 +78,6 @@ static ngx_int_t
 ngx_http_order_edit_exc_get(ngx_http_request_t *r,
     ngx_http_order_edit_zone_t *zone)
 {
-    char                              *text;
-    u_char                            *body;
-    size_t                             len;
     json_t                            *root, *list, *e;
     ngx_str_t                          shop, *filter;
     ngx_uint_t                         i;
@@ -162,28 +159,7 @@ ngx_http_order_edit_exc_get(ngx_http_request_t *r,
 
     json_object_set_new(root, "count", json_integer(out.nelts));
 
-    text = json_dumps(root, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
-    json_decref(root);
-
-    if (text == NULL) {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
-    }
-
-    len = ngx_strlen(text);
-
-    body = ngx_pnalloc(r->pool, len + 1);
-    if (body == NULL) {
-        free(text);
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
-    }
-
-    ngx_memcpy(body, text, len);
-    body[len++] = '\n';
-    free(text);
-
-    return ngx_http_order_edit_send(r, NGX_HTTP_OK,
-                                    &ngx_http_order_edit_exc_type, body, len,
-                                    0);
+    return ngx_http_order_edit_send_json(r, root);
 }
 
 

@@ -4,6 +4,7 @@
  */
 
 
+#include <jansson.h>
 #include <openssl/hmac.h>
 #include <openssl/evp.h>
 #include <openssl/crypto.h>
@@ -943,6 +944,40 @@ ngx_http_order_edit_order_hint(ngx_str_t *topic, ngx_str_t *body)
     }
 
     return id;
+}
+
+
+/* answers a jansson document, indented for people, and releases it */
+
+ngx_int_t
+ngx_http_order_edit_send_json(ngx_http_request_t *r, void *doc)
+{
+    char    *text;
+    u_char  *body;
+    size_t   len;
+
+    text = json_dumps(doc, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+    json_decref(doc);
+
+    if (text == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    len = ngx_strlen(text);
+
+    body = ngx_pnalloc(r->pool, len + 1);
+    if (body == NULL) {
+        free(text);
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    ngx_memcpy(body, text, len);
+    body[len++] = '\n';
+    free(text);
+
+    return ngx_http_order_edit_send(r, NGX_HTTP_OK,
+                                    &ngx_http_order_edit_json_type, body, len,
+                                    0);
 }
 
 

@@ -19,6 +19,7 @@ ngx_int_t ngx_http_order_edit_webhook_handler(ngx_http_request_t *r);
 ngx_int_t ngx_http_order_edit_send(ngx_http_request_t *r, ngx_uint_t status,
     ngx_str_t *type, u_char *body, size_t len, time_t retry_after);
 ngx_int_t ngx_http_order_edit_allow(ngx_http_request_t *r, char *methods);
+ngx_int_t ngx_http_order_edit_send_json(ngx_http_request_t *r, void *doc);
 ngx_int_t ngx_http_order_edit_send_error(ngx_http_request_t *r,
     ngx_uint_t status, const char *code, const char *message,
     time_t retry_after);

@@ -765,12 +765,8 @@ ngx_http_order_edit_set_secret_file(ngx_conf_t *cf, void *conf)
 {
     ngx_http_order_edit_store_conf_t  *store = conf;
 
-    u_char           *buf, *p, *last, *eol, *end;
-    size_t            size;
-    ssize_t           n;
-    ngx_fd_t          fd;
-    ngx_str_t        *value, path;
-    ngx_file_info_t   fi;
+    u_char     *p, *last, *eol, *end;
+    ngx_str_t  *value, path, text;
 
     value = cf->args->elts;
     path = value[1];
@@ -782,50 +778,15 @@ ngx_http_order_edit_set_secret_file(ngx_conf_t *cf, void *conf)
         return NGX_CONF_ERROR;
     }
 
-    if (ngx_conf_full_name(cf->cycle, &path, 1) != NGX_OK) {
+    /* two secrets and a few line ends fit in far less */
+    if (ngx_http_order_edit_read_conf_file(cf, &path, 4096, &text)
+        != NGX_OK)
+    {
         return NGX_CONF_ERROR;
     }
 
-    fd = ngx_open_file(path.data, NGX_FILE_RDONLY, NGX_FILE_OPEN, 0);
-
-    if (fd == NGX_INVALID_FILE) {
-        ngx_conf_log_error(NGX_LOG_EMERG, cf, ngx_errno,
-                           ngx_open_file_n " \"%V\" failed", &path);
-        return NGX_CONF_ERROR;
-    }
-
-    if (ngx_fd_info(fd, &fi) == NGX_FILE_ERROR) {
-        ngx_conf_log_error(NGX_LOG_EMERG, cf, ngx_errno,
-                           ngx_fd_info_n " \"%V\" failed", &path);
-        goto failed;
-    }
-
-    size = (size_t) ngx_file_size(&fi);
-
-    if (size > 4096) {
-        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "secret_file \"%V\" is too large for two secrets",
-                           &path);
-        goto failed;
-    }
-
-    buf = ngx_pnalloc(cf->pool, size + 1);
-    if (buf == NULL) {
-        goto failed;
-    }
-
-    n = ngx_read_fd(fd, buf, size);
-
-    if (n == -1 || (size_t) n != size) {
-        ngx_conf_log_error(NGX_LOG_EMERG, cf, ngx_errno,
-                           ngx_read_fd_n " \"%V\" failed", &path);
-        goto failed;
-    }
-
-    ngx_close_file(fd);
-
-    p = buf;
-    last = buf + size;
+    p = text.data;
+    last = text.data + text.len;
 
     while (p < last) {
         eol = ngx_strlchr(p, last, '\n');
@@ -870,12 +831,75 @@ ngx_http_order_edit_set_secret_file(ngx_conf_t *cf, void *conf)
     store->secret_from_file = 1;
 
     return NGX_CONF_OK;
+}
+
+
+/*
+ * A small file read whole while the configuration loads: secrets and
+ * keys.  *name becomes the full path, for messages; errors are logged.
+ */
+
+ngx_int_t
+ngx_http_order_edit_read_conf_file(ngx_conf_t *cf, ngx_str_t *name,
+    size_t max, ngx_str_t *text)
+{
+    u_char           *buf;
+    size_t            size;
+    ssize_t           n;
+    ngx_fd_t          fd;
+    ngx_file_info_t   fi;
+
+    if (ngx_conf_full_name(cf->cycle, name, 1) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    fd = ngx_open_file(name->data, NGX_FILE_RDONLY, NGX_FILE_OPEN, 0);
+
+    if (fd == NGX_INVALID_FILE) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, ngx_errno,
+                           ngx_open_file_n " \"%V\" failed", name);
+        return NGX_ERROR;
+    }
+
+    if (ngx_fd_info(fd, &fi) == NGX_FILE_ERROR) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, ngx_errno,
+                           ngx_fd_info_n " \"%V\" failed", name);
+        goto failed;
+    }
+
+    size = (size_t) ngx_file_size(&fi);
+
+    if (size > max) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"%V\" is larger than %uz bytes", name, max);
+        goto failed;
+    }
+
+    buf = ngx_pnalloc(cf->pool, size + 1);
+    if (buf == NULL) {
+        goto failed;
+    }
+
+    n = ngx_read_fd(fd, buf, size);
+
+    if (n == -1 || (size_t) n != size) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, ngx_errno,
+                           ngx_read_fd_n " \"%V\" failed", name);
+        goto failed;
+    }
+
+    ngx_close_file(fd);
+
+    text->data = buf;
+    text->len = size;
+
+    return NGX_OK;
 
 failed:
 
     ngx_close_file(fd);
 
-    return NGX_CONF_ERROR;
+    return NGX_ERROR;
 }
 
 

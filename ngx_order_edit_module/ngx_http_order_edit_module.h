@@ -114,6 +114,8 @@ extern ngx_module_t  ngx_http_order_edit_module;
 
 char *ngx_http_order_edit_block_parse(ngx_conf_t *cf,
     ngx_http_order_edit_block_t *block);
+ngx_int_t ngx_http_order_edit_read_conf_file(ngx_conf_t *cf, ngx_str_t *name,
+    size_t max, ngx_str_t *text);
 ngx_uint_t ngx_http_order_edit_log_level(ngx_http_request_t *r);
 ngx_http_order_edit_store_conf_t *ngx_http_order_edit_find_store(
     ngx_http_order_edit_main_conf_t *omcf, ngx_str_t *shop);

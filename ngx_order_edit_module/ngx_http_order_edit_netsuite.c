@@ -439,11 +439,8 @@ ngx_http_order_edit_ns_key_file(ngx_conf_t *cf, void *conf)
 {
     ngx_http_order_edit_netsuite_conf_t  *ns = conf;
 
-    u_char           *buf, *p, *last;
-    ssize_t           n;
-    ngx_fd_t          fd;
-    ngx_str_t        *value, path, *key;
-    ngx_file_info_t   fi;
+    u_char     *p, *last;
+    ngx_str_t  *value, path, *key, text;
 
     value = cf->args->elts;
 
@@ -466,46 +463,16 @@ ngx_http_order_edit_ns_key_file(ngx_conf_t *cf, void *conf)
 
     path = value[1];
 
-    if (ngx_conf_full_name(cf->cycle, &path, 1) != NGX_OK) {
-        return NGX_CONF_ERROR;
-    }
-
-    fd = ngx_open_file(path.data, NGX_FILE_RDONLY, NGX_FILE_OPEN, 0);
-
-    if (fd == NGX_INVALID_FILE) {
-        ngx_conf_log_error(NGX_LOG_EMERG, cf, ngx_errno,
-                           ngx_open_file_n " \"%V\" failed", &path);
-        return NGX_CONF_ERROR;
-    }
-
-    if (ngx_fd_info(fd, &fi) == NGX_FILE_ERROR
-        || ngx_file_size(&fi) > NGX_HTTP_ORDER_EDIT_NS_KEY_FILE_MAX)
+    if (ngx_http_order_edit_read_conf_file(cf, &path,
+                                           NGX_HTTP_ORDER_EDIT_NS_KEY_FILE_MAX,
+                                           &text)
+        != NGX_OK)
     {
-        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "\"%V\" is not a key file of at most %d bytes",
-                           &path, NGX_HTTP_ORDER_EDIT_NS_KEY_FILE_MAX);
-        ngx_close_file(fd);
         return NGX_CONF_ERROR;
     }
 
-    buf = ngx_pnalloc(cf->pool, NGX_HTTP_ORDER_EDIT_NS_KEY_FILE_MAX);
-    if (buf == NULL) {
-        ngx_close_file(fd);
-        return NGX_CONF_ERROR;
-    }
-
-    n = ngx_read_fd(fd, buf, NGX_HTTP_ORDER_EDIT_NS_KEY_FILE_MAX);
-
-    ngx_close_file(fd);
-
-    if (n == -1) {
-        ngx_conf_log_error(NGX_LOG_EMERG, cf, ngx_errno,
-                           ngx_read_fd_n " \"%V\" failed", &path);
-        return NGX_CONF_ERROR;
-    }
-
-    p = buf;
-    last = buf + n;
+    p = text.data;
+    last = text.data + text.len;
 
     while (p < last && (*p == ' ' || *p == '\t' || *p == '\r' || *p == '\n'))
     {

@@ -202,6 +202,31 @@ ngx_http_order_edit_queue_peek(ngx_http_order_edit_zone_t *zone,
 }
 
 
+/* the normaliser's view of a queued webhook */
+
+void
+ngx_http_order_edit_queue_norm_input(ngx_http_order_edit_msg_t *msg,
+    ngx_http_order_edit_norm_input_t *in)
+{
+    ngx_memzero(in, sizeof(ngx_http_order_edit_norm_input_t));
+
+    in->shop = (char *) msg->shop.data;
+    in->shop_len = msg->shop.len;
+    in->topic = (char *) msg->topic.data;
+    in->topic_len = msg->topic.len;
+    in->webhook_id = (char *) msg->webhook_id.data;
+    in->webhook_id_len = msg->webhook_id.len;
+    in->api_version = (char *) msg->api_version.data;
+    in->api_version_len = msg->api_version.len;
+    in->body = (char *) msg->body.data;
+    in->body_len = msg->body.len;
+
+    /* staleness across webhooks needs a per-order record: to come */
+    in->last_updated_at = NGX_HTTP_ORDER_EDIT_NO_TIME;
+    in->taxes_included = -1;
+}
+
+
 /* a copy of one webhook of a shop, queued or leased, for operators */
 
 ngx_int_t

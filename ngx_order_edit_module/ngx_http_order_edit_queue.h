@@ -76,6 +76,8 @@ ngx_int_t ngx_http_order_edit_queue_lease(ngx_http_order_edit_zone_t *zone,
     ngx_pool_t *pool, ngx_msec_t lease_ms, ngx_http_order_edit_msg_t *msg);
 ngx_int_t ngx_http_order_edit_queue_peek(ngx_http_order_edit_zone_t *zone,
     ngx_pool_t *pool, ngx_str_t *shop, ngx_http_order_edit_msg_t *msg);
+void ngx_http_order_edit_queue_norm_input(ngx_http_order_edit_msg_t *msg,
+    ngx_http_order_edit_norm_input_t *in);
 ngx_int_t ngx_http_order_edit_queue_find(ngx_http_order_edit_zone_t *zone,
     ngx_pool_t *pool, ngx_str_t *shop, uint64_t id,
     ngx_http_order_edit_msg_t *msg);

@@ -226,14 +226,9 @@ static ngx_int_t
 ngx_http_order_edit_status_json(ngx_http_request_t *r,
     ngx_http_order_edit_stat_t *st)
 {
-    char                             *text;
-    u_char                           *body;
-    size_t                            len;
     json_t                           *root, *zone, *shops, *shop, *un;
     ngx_uint_t                        i, k;
     ngx_http_order_edit_shop_stat_t  *ss;
-
-    static ngx_str_t  type = ngx_string("application/json");
 
     root = json_object();
     if (root == NULL) {
@@ -306,27 +301,7 @@ ngx_http_order_edit_status_json(ngx_http_request_t *r,
 
     json_object_set_new(un, "unknown_shop", json_integer(st->unknown_shop));
 
-    text = json_dumps(root, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
-    json_decref(root);
-    root = NULL;
-
-    if (text == NULL) {
-        goto failed;
-    }
-
-    len = ngx_strlen(text);
-
-    body = ngx_pnalloc(r->pool, len + 1);
-    if (body == NULL) {
-        free(text);
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
-    }
-
-    ngx_memcpy(body, text, len);
-    body[len++] = '\n';
-    free(text);
-
-    return ngx_http_order_edit_send(r, NGX_HTTP_OK, &type, body, len, 0);
+    return ngx_http_order_edit_send_json(r, root);
 
 failed:
 
