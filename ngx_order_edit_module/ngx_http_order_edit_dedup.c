@@ -9,6 +9,13 @@
 
 static void ngx_http_order_edit_dedup_free(ngx_http_order_edit_zone_t *zone,
     ngx_http_order_edit_dedup_t *dd);
+static void ngx_http_order_edit_applied_key(ngx_str_t *key, u_char *buf,
+    ngx_str_t *shop, uint64_t order_id);
+
+
+/* "shop \n \n order id": header values hold no line end, ids never clash */
+#define NGX_HTTP_ORDER_EDIT_APPLIED_KEY_LEN                                   \
+    (NGX_HTTP_ORDER_EDIT_MAX_SHOP_LEN + 2 + NGX_INT64_LEN)
 
 
 ngx_http_order_edit_dedup_t *
@@ -130,6 +137,96 @@ ngx_http_order_edit_dedup_evict(ngx_http_order_edit_zone_t *zone,
     }
 
     return n;
+}
+
+
+ngx_int_t
+ngx_http_order_edit_applied_get(ngx_http_order_edit_zone_t *zone,
+    ngx_str_t *shop, uint64_t order_id, int64_t *updated_at)
+{
+    u_char                        buf[NGX_HTTP_ORDER_EDIT_APPLIED_KEY_LEN];
+    ngx_int_t                     rc;
+    ngx_str_t                     key;
+    ngx_http_order_edit_dedup_t  *dd;
+
+    ngx_http_order_edit_applied_key(&key, buf, shop, order_id);
+
+    ngx_shmtx_lock(&zone->shpool->mutex);
+
+    dd = ngx_http_order_edit_dedup_lookup(zone, &key,
+                                          ngx_crc32_short(key.data, key.len));
+    rc = NGX_DECLINED;
+
+    if (dd != NULL) {
+        *updated_at = (int64_t) dd->item_id;
+        rc = NGX_OK;
+    }
+
+    ngx_shmtx_unlock(&zone->shpool->mutex);
+
+    return rc;
+}
+
+
+void
+ngx_http_order_edit_applied_set(ngx_http_order_edit_zone_t *zone,
+    ngx_str_t *shop, uint64_t order_id, int64_t updated_at)
+{
+    u_char                        buf[NGX_HTTP_ORDER_EDIT_APPLIED_KEY_LEN];
+    uint32_t                      hash;
+    ngx_str_t                     key;
+    ngx_http_order_edit_dedup_t  *dd;
+
+    if (updated_at < 0) {
+        return;
+    }
+
+    ngx_http_order_edit_applied_key(&key, buf, shop, order_id);
+    hash = ngx_crc32_short(key.data, key.len);
+
+    ngx_shmtx_lock(&zone->shpool->mutex);
+
+    dd = ngx_http_order_edit_dedup_lookup(zone, &key, hash);
+
+    if (dd != NULL) {
+        /* only forward: a late retry never winds an order back */
+        if ((int64_t) dd->item_id < updated_at) {
+            dd->item_id = (uint64_t) updated_at;
+        }
+
+        ngx_shmtx_unlock(&zone->shpool->mutex);
+        return;
+    }
+
+    dd = ngx_http_order_edit_dedup_alloc(zone, &key);
+
+    if (dd == NULL
+        && ngx_http_order_edit_dedup_evict(zone, 64) > 0)
+    {
+        dd = ngx_http_order_edit_dedup_alloc(zone, &key);
+    }
+
+    if (dd != NULL) {
+        ngx_http_order_edit_dedup_insert(zone, dd, hash,
+                                         (uint64_t) updated_at);
+    }
+
+    ngx_shmtx_unlock(&zone->shpool->mutex);
+}
+
+
+static void
+ngx_http_order_edit_applied_key(ngx_str_t *key, u_char *buf, ngx_str_t *shop,
+    uint64_t order_id)
+{
+    u_char  *p;
+
+    p = ngx_cpymem(buf, shop->data,
+                   ngx_min(shop->len, NGX_HTTP_ORDER_EDIT_MAX_SHOP_LEN));
+    p = ngx_sprintf(p, "\n\n%uL", order_id);
+
+    key->data = buf;
+    key->len = p - buf;
 }
 
 

@@ -35,5 +35,14 @@ void ngx_http_order_edit_dedup_expire(ngx_http_order_edit_zone_t *zone,
 ngx_uint_t ngx_http_order_edit_dedup_evict(ngx_http_order_edit_zone_t *zone,
     ngx_uint_t max);
 
+/*
+ * The Shopify updated_at (ms) last applied to an order, kept in the same
+ * set under a key no webhook id can have; each locks the zone itself.
+ */
+ngx_int_t ngx_http_order_edit_applied_get(ngx_http_order_edit_zone_t *zone,
+    ngx_str_t *shop, uint64_t order_id, int64_t *updated_at);
+void ngx_http_order_edit_applied_set(ngx_http_order_edit_zone_t *zone,
+    ngx_str_t *shop, uint64_t order_id, int64_t updated_at);
+
 
 #endif /* _NGX_HTTP_ORDER_EDIT_DEDUP_H_INCLUDED_ */

@@ -16,6 +16,7 @@
 #include "ngx_http_order_edit_dispatch.h"
 #include "ngx_http_order_edit_shm.h"
 #include "ngx_http_order_edit_queue.h"
+#include "ngx_http_order_edit_dedup.h"
 #include "ngx_http_order_edit_netsuite.h"
 #include "ngx_http_order_edit_curl.h"
 #include "ngx_http_order_edit_exactjson.h"
@@ -271,6 +272,7 @@ ngx_http_order_edit_job_start(ngx_http_order_edit_dispatcher_t *d,
     ngx_pool_t *pool, ngx_http_order_edit_msg_t *msg)
 {
     json_t                             *cm;
+    int64_t                             applied;
     ngx_str_t                           detail;
     const char                         *so;
     ngx_http_order_edit_job_t          *job;
@@ -336,6 +338,35 @@ ngx_http_order_edit_job_start(ngx_http_order_edit_dispatcher_t *d,
     if (ngx_http_order_edit_job_order_busy(job)) {
         (void) ngx_http_order_edit_queue_release(d->zone, &job->msg,
                                        NGX_HTTP_ORDER_EDIT_DISPATCH_BUSY);
+        ngx_http_order_edit_job_finish(job);
+        return NGX_OK;
+    }
+
+    /*
+     * Shopify retries carry their original, possibly older, payload and
+     * arrive in any order: a snapshot no newer than the one applied last
+     * would wind the order back, and one as new is already there.
+     */
+
+    if ((job->res.kind == NGX_HTTP_ORDER_EDIT_NORM_SALES_ORDER
+         || job->res.kind == NGX_HTTP_ORDER_EDIT_NORM_CANCELLATION)
+        && job->res.order_id > 0
+        && job->res.updated_at != NGX_HTTP_ORDER_EDIT_NO_TIME
+        && ngx_http_order_edit_applied_get(d->zone, &msg->shop,
+                                           (uint64_t) job->res.order_id,
+                                           &applied)
+           == NGX_OK
+        && job->res.updated_at <= applied)
+    {
+        ngx_log_error(NGX_LOG_INFO, d->log, 0,
+                      "order_edit: #%uL of \"%V\" is stale: order %L was "
+                      "updated at %L ms, this snapshot at %L ms",
+                      msg->id, &msg->shop, job->res.order_id, applied,
+                      job->res.updated_at);
+
+        (void) ngx_http_order_edit_queue_ack(d->zone, &job->msg);
+        ngx_http_order_edit_queue_count(d->zone, &job->msg,
+                                        NGX_HTTP_ORDER_EDIT_C_STALE);
         ngx_http_order_edit_job_finish(job);
         return NGX_OK;
     }
@@ -693,6 +724,15 @@ ngx_http_order_edit_job_done(ngx_http_order_edit_curl_req_t *req,
 
     } else if (status >= 200 && status < 300) {
         /* written; eid: and replace=item make a repeat harmless */
+
+        if (job->res.kind != NGX_HTTP_ORDER_EDIT_NORM_CREDIT_MEMO
+            && job->res.order_id > 0)
+        {
+            ngx_http_order_edit_applied_set(job->d->zone, &job->msg.shop,
+                                            (uint64_t) job->res.order_id,
+                                            job->res.updated_at);
+        }
+
         (void) ngx_http_order_edit_queue_ack(job->d->zone, &job->msg);
 
         ngx_log_error(NGX_LOG_INFO, job->d->log, 0,

@@ -202,6 +202,26 @@ ngx_http_order_edit_queue_peek(ngx_http_order_edit_zone_t *zone,
 }
 
 
+/* one more of an outcome the dispatcher tells apart (stale, ...) */
+
+void
+ngx_http_order_edit_queue_count(ngx_http_order_edit_zone_t *zone,
+    ngx_http_order_edit_msg_t *msg, ngx_uint_t counter)
+{
+    ngx_http_order_edit_shop_t  *shop;
+
+    shop = msg->shop_node;
+
+    if (shop == NULL || counter >= NGX_HTTP_ORDER_EDIT_C_LAST) {
+        return;
+    }
+
+    ngx_shmtx_lock(&zone->shpool->mutex);
+    shop->counters[counter]++;
+    ngx_shmtx_unlock(&zone->shpool->mutex);
+}
+
+
 /* the normaliser's view of a queued webhook */
 
 void

@@ -64,7 +64,8 @@ static const char  *ngx_http_order_edit_counter_names[] = {
     "lease_reclaimed",
     "parked",
     "exceptions_retried",
-    "exceptions_resolved"
+    "exceptions_resolved",
+    "stale"
 };
 
 

@@ -102,6 +102,7 @@ GET /q?op=lease
       "parked": 0,
       "exceptions_retried": 0,
       "exceptions_resolved": 0,
+      "stale": 0,
       "queue_depth": 0,
       "in_flight": 0,']
 

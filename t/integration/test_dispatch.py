@@ -183,6 +183,33 @@ class Dispatch(unittest.TestCase):
         self.assertIn("will be retried", self.ngx.error_log())
 
 
+    def test_an_older_snapshot_never_winds_the_order_back(self):
+        self.sim.seed_order(SO_EID)
+        new = fixture("01-us-tax-exclusive.json").rstrip()
+        # the same order as it stood earlier (the normaliser checks a
+        # snapshot's own totals, so only its time differs here)
+        old = new.replace(b"2024-03-05T10:15:30-05:00",
+                          b"2024-03-05T09:00:00-05:00")
+        self.assertNotEqual(new, old)
+
+        self.assertEqual(self.ngx.post_webhook("acme", new, "s1")[0], 200)
+        self.wait(lambda: self.shop()["acked"] == 1, "the first write")
+        writes = self.order()["_sim"]["writes"] if "_sim" in self.order() \
+            else None
+
+        # Shopify's late retry of an earlier state, then the same state
+        # again under another webhook id: neither is sent
+        self.assertEqual(self.ngx.post_webhook("acme", old, "s0")[0], 200)
+        self.assertEqual(self.ngx.post_webhook("acme", new, "s2")[0], 200)
+        self.wait(lambda: self.shop()["stale"] == 2, "two stale snapshots")
+
+        self.assertEqual(self.lines(self.order()), [("1001", 1),
+                                                    ("1002", 2)])
+        if writes is not None:
+            self.assertEqual(self.order()["_sim"]["writes"], writes)
+        self.assertEqual(self.shop()["acked"], 3)
+
+
 class MissingOrder(Dispatch):
 
     extra = "on_missing exception;"
@@ -200,6 +227,7 @@ class MissingOrder(Dispatch):
     test_an_edit_after_fulfilment_is_an_exception = None
     test_a_refund_becomes_a_credit_memo_with_shopifys_values = None
     test_a_5xx_is_retried_and_then_applied = None
+    test_an_older_snapshot_never_winds_the_order_back = None
 
 
 if __name__ == "__main__":
