@@ -31,6 +31,7 @@
 #define NGX_HTTP_ORDER_EDIT_STEP_LOCK        0
 #define NGX_HTTP_ORDER_EDIT_STEP_CUSTOMER    1
 #define NGX_HTTP_ORDER_EDIT_STEP_WRITE       2
+#define NGX_HTTP_ORDER_EDIT_STEP_READBACK    3
 
 
 typedef struct {
@@ -56,6 +57,7 @@ typedef struct {
     ngx_str_t                              method;
     ngx_str_t                              url;
     ngx_str_t                              body;
+    ngx_str_t                              body_sent; /* by the write */
     char                                  *doc;      /* RESTlet body */
     unsigned                               normalised:1;
     unsigned                               counted:1; /* in ns->in_flight */
@@ -86,6 +88,10 @@ static ngx_int_t ngx_http_order_edit_job_url(ngx_http_order_edit_job_t *job,
     const char *eid, const char *query);
 static void ngx_http_order_edit_job_customer(ngx_http_order_edit_job_t *job,
     ngx_http_order_edit_curl_req_t *req);
+static void ngx_http_order_edit_job_delivered(ngx_http_order_edit_job_t *job);
+static void ngx_http_order_edit_job_readback(ngx_http_order_edit_job_t *job,
+    ngx_http_order_edit_curl_req_t *req);
+static ngx_int_t ngx_http_order_edit_same_number(json_t *a, json_t *b);
 
 
 char *
@@ -510,6 +516,7 @@ ngx_http_order_edit_job_write(ngx_http_order_edit_job_t *job)
     }
 
     job->step = NGX_HTTP_ORDER_EDIT_STEP_WRITE;
+    job->body_sent = job->body;
 
     len = ngx_strlen(job->res.path);
 
@@ -673,6 +680,25 @@ ngx_http_order_edit_job_done(ngx_http_order_edit_curl_req_t *req,
         return;
     }
 
+    if (job->step == NGX_HTTP_ORDER_EDIT_STEP_READBACK) {
+
+        if (req->outcome == NGX_HTTP_ORDER_EDIT_CURL_OK && status == 200) {
+            ngx_http_order_edit_job_readback(job, req);
+            return;
+        }
+
+        /* the write is in: a failed check must not send it again */
+        ngx_http_order_edit_job_error(job, req, &why);
+
+        ngx_log_error(NGX_LOG_WARN, job->d->log, 0,
+                      "order_edit: #%uL of \"%V\" was written but could "
+                      "not be read back: %V", job->msg.id, &job->msg.shop,
+                      &why);
+
+        ngx_http_order_edit_job_delivered(job);
+        return;
+    }
+
     if (status == 401) {
         /*
          * Bad keys, or NetSuite's bogus 401 when the account is over its
@@ -733,14 +759,33 @@ ngx_http_order_edit_job_done(ngx_http_order_edit_curl_req_t *req,
                                             job->res.updated_at);
         }
 
-        (void) ngx_http_order_edit_queue_ack(job->d->zone, &job->msg);
-
         ngx_log_error(NGX_LOG_INFO, job->d->log, 0,
-                      "order_edit: #%uL %V of \"%V\" delivered: %V %V %ui",
+                      "order_edit: #%uL %V of \"%V\" written: %V %V %ui",
                       job->msg.id, &job->msg.topic, &job->msg.shop,
                       &job->method, &job->url, status);
 
-        ngx_http_order_edit_job_finish(job);
+        if (job->ns->readback
+            && job->ns->mode == NGX_HTTP_ORDER_EDIT_NS_REST
+            && job->res.kind == NGX_HTTP_ORDER_EDIT_NORM_SALES_ORDER)
+        {
+            /* read the lines back: what NetSuite keeps is what counts */
+            ngx_str_set(&job->method, "GET");
+            ngx_str_null(&job->body);
+            job->step = NGX_HTTP_ORDER_EDIT_STEP_READBACK;
+
+            if (ngx_http_order_edit_job_url(job, job->res.external_id,
+                                            "?expandSubResources=true")
+                == NGX_OK
+                && ngx_http_order_edit_job_send(job) == NGX_OK)
+            {
+                return;
+            }
+
+            /* job_send() handed the webhook back already on failure */
+            return;
+        }
+
+        ngx_http_order_edit_job_delivered(job);
         return;
     }
 
@@ -812,6 +857,200 @@ ngx_http_order_edit_job_locked(ngx_http_order_edit_job_t *job,
                   job->msg.id, &job->msg.shop, &detail);
 
     ngx_http_order_edit_job_park(job, "fulfilment_lock", &detail);
+}
+
+
+static void
+ngx_http_order_edit_job_delivered(ngx_http_order_edit_job_t *job)
+{
+    (void) ngx_http_order_edit_queue_ack(job->d->zone, &job->msg);
+    ngx_http_order_edit_job_finish(job);
+}
+
+
+/*
+ * Silent drift: a NetSuite script, workflow or rounding that changes what
+ * was sent.  Every line sent must come back with its item, quantity and
+ * amount, and no other line may be there; a difference parks the
+ * webhook as a discrepancy (the write stands) for people to look at.
+ */
+
+static void
+ngx_http_order_edit_job_readback(ngx_http_order_edit_job_t *job,
+    ngx_http_order_edit_curl_req_t *req)
+{
+    u_char                         *p, idbuf[64];
+    char                            errbuf[128];
+    json_t                         *sent, *got, *sl, *gl, *a, *b, *si, *gi;
+    size_t                          i, n;
+    ngx_str_t                       detail;
+    const char                     *what;
+    ngx_http_order_edit_json_rc_e   rc;
+
+    sent = ngx_http_order_edit_json_load((char *) job->body_sent.data,
+                                         job->body_sent.len, 64,
+                                         job->body_sent.len, &rc, errbuf,
+                                         sizeof(errbuf));
+    got = ngx_http_order_edit_json_load((char *) req->body.data,
+                                        req->body.len, 64, req->body.len,
+                                        &rc, errbuf, sizeof(errbuf));
+
+    sl = json_object_get(json_object_get(sent, "item"), "items");
+    gl = json_object_get(json_object_get(got, "item"), "items");
+
+    what = NULL;
+    idbuf[0] = '\0';
+    n = 0;
+
+    if (!json_is_array(sl)) {
+        /* nothing line by line was sent: nothing to compare */
+        goto done;
+    }
+
+    if (!json_is_array(gl)) {
+        what = "no item lines came back";
+        goto done;
+    }
+
+    n = json_array_size(sl);
+
+    if (json_array_size(gl) != n) {
+        what = "a different number of lines";
+        goto done;
+    }
+
+    for (i = 0; i < n; i++) {
+        a = json_array_get(sl, i);
+        b = json_array_get(gl, i);
+
+        si = json_object_get(json_object_get(a, "item"), "id");
+        gi = json_object_get(json_object_get(b, "item"), "id");
+
+        /* kept past json_decref(sent) for the message */
+        ngx_cpystrn(idbuf, (u_char *) (json_is_string(si)
+                                       ? json_string_value(si) : ""),
+                    sizeof(idbuf));
+
+        /* an item sent by external id comes back by internal id */
+        if (json_is_string(si)
+            && !(json_is_string(gi)
+                 && ngx_strcmp(json_string_value(si), json_string_value(gi))
+                    == 0))
+        {
+            what = "another item";
+            break;
+        }
+
+        if (!ngx_http_order_edit_same_number(json_object_get(a, "quantity"),
+                                             json_object_get(b, "quantity")))
+        {
+            what = "another quantity";
+            break;
+        }
+
+        if (json_object_get(a, "amount")
+            && !ngx_http_order_edit_same_number(json_object_get(a, "amount"),
+                                                json_object_get(b, "amount")))
+        {
+            what = "another amount";
+            break;
+        }
+    }
+
+    n = i + 1;
+
+done:
+
+    json_decref(sent);
+    json_decref(got);
+
+    if (what == NULL) {
+        ngx_http_order_edit_job_delivered(job);
+        return;
+    }
+
+    p = ngx_pnalloc(job->pool, 256 + sizeof(idbuf));
+    if (p == NULL) {
+        ngx_http_order_edit_job_delivered(job);
+        return;
+    }
+
+    detail.data = p;
+    detail.len = ngx_sprintf(p, "read back after the write: line %uz "
+                             "(item %s) has %s than was sent",
+                             n, idbuf, what)
+                 - p;
+
+    if (ngx_strncmp(what, "a different", 11) == 0
+        || ngx_strncmp(what, "no item", 7) == 0)
+    {
+        detail.len = ngx_sprintf(p, "read back after the write: %s than "
+                                 "were sent", what)
+                     - p;
+    }
+
+    ngx_log_error(NGX_LOG_WARN, job->d->log, 0,
+                  "order_edit: #%uL of \"%V\": discrepancy: %V",
+                  job->msg.id, &job->msg.shop, &detail);
+
+    ngx_http_order_edit_job_park(job, "discrepancy", &detail);
+}
+
+
+/* two JSON numbers, exact: "2" and 2, "9.50" and 9.5 are the same */
+
+static ngx_int_t
+ngx_http_order_edit_same_number(json_t *a, json_t *b)
+{
+    u_char      ta[64], tb[64], *p;
+    size_t      la, lb, len;
+    ngx_uint_t  k;
+    json_t     *v;
+    const char *t;
+    u_char     *buf[2];
+    size_t     *lens[2];
+
+    buf[0] = ta;
+    buf[1] = tb;
+    lens[0] = &la;
+    lens[1] = &lb;
+
+    for (k = 0; k < 2; k++) {
+        v = (k == 0) ? a : b;
+
+        if (json_is_integer(v)) {
+            *lens[k] = ngx_sprintf(buf[k], "%L",
+                                   (int64_t) json_integer_value(v))
+                       - buf[k];
+
+        } else if (ngx_http_order_edit_json_is_marker(v)) {
+            t = ngx_http_order_edit_json_marker_text(v, &len);
+            if (t == NULL || len >= 64) {
+                return 0;
+            }
+
+            ngx_memcpy(buf[k], t, len);
+            *lens[k] = len;
+
+        } else {
+            return 0;
+        }
+
+        /* "9.50" -> "9.5", "2.0" -> "2": the same value, written so */
+        p = buf[k];
+
+        if (ngx_strlchr(p, p + *lens[k], '.') != NULL) {
+            while (*lens[k] && p[*lens[k] - 1] == '0') {
+                (*lens[k])--;
+            }
+
+            if (*lens[k] && p[*lens[k] - 1] == '.') {
+                (*lens[k])--;
+            }
+        }
+    }
+
+    return la == lb && ngx_strncmp(ta, tb, la) == 0;
 }
 
 

@@ -210,6 +210,25 @@ class Dispatch(unittest.TestCase):
         self.assertEqual(self.shop()["acked"], 3)
 
 
+    def test_silent_drift_after_the_write_is_a_discrepancy(self):
+        self.sim.seed_order(SO_EID)
+        self.sim.admin("POST", "faults", {"once": [
+            {"fault": "drift", "method": "PATCH", "path": "salesOrder"}]})
+
+        self.post("01-us-tax-exclusive.json", "rb1")
+
+        exc = self.wait(lambda: json.loads(
+            self.ngx.request("GET", "/exc")[2])["exceptions"],
+            "the discrepancy")
+        self.assertEqual(exc[0]["reason"], "discrepancy")
+        self.assertEqual(exc[0]["netsuite_error"],
+                         "read back after the write: line 1 (item 1001) "
+                         "has another quantity than was sent")
+        # the write stands; people decide what to do about the drift
+        self.assertEqual(self.lines(self.order()), [("1001", 2),
+                                                    ("1002", 2)])
+
+
 class MissingOrder(Dispatch):
 
     extra = "on_missing exception;"
@@ -228,6 +247,7 @@ class MissingOrder(Dispatch):
     test_a_refund_becomes_a_credit_memo_with_shopifys_values = None
     test_a_5xx_is_retried_and_then_applied = None
     test_an_older_snapshot_never_winds_the_order_back = None
+    test_silent_drift_after_the_write_is_a_discrepancy = None
 
 
 if __name__ == "__main__":

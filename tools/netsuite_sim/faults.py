@@ -19,13 +19,16 @@ Fault kinds:
     concurrency    answer as if over the account's concurrency limit
     auth           answer 401 INVALID_LOGIN_ATTEMPT whatever the signature
     latency        add the entry's "ms" to this request's latency
+    drift          (one-shot only) apply a write, then change the record's
+                   first line quantity by one, as a NetSuite script or
+                   workflow acting on save would: for read-back checks
 """
 
 import copy
 import random
 
 KINDS = ("timeout", "reset", "error", "lost_response", "concurrency", "auth",
-         "latency")
+         "latency", "drift")
 
 DEFAULTS = {
     "latency_ms": 0,            # fixed latency added to every API request

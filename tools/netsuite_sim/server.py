@@ -435,6 +435,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
                 if sim.stop.is_set():
                     break
             result = self.process(ep, d)
+            if d.kind == "drift" and result[0] < 300:
+                self.drift()
             if d.kind == "lost_response":
                 # The write happened; the client never hears of it.
                 release()
@@ -505,6 +507,18 @@ class Handler(http.server.BaseHTTPRequestHandler):
             return self.record_api(ep)
         except NSError as e:
             return self.render_error(e, restlet)
+
+    def drift(self):
+        """A script on save: the written record's first line quantity
+        moves by one, silently (what read-back checks exist to catch)."""
+        segs = [urllib.parse.unquote(x) for x in
+                self.raw_path[len(REST_PREFIX) + 1:].split("/")]
+        if len(segs) < 2:
+            return
+        with self.sim.lock:
+            rec = self.sim.store.get(segs[0], segs[1])
+            if rec is not None and rec.lines:
+                rec.lines[0]["quantity"] += 1
 
     def server_error(self, status, restlet):
         if status == 500:
