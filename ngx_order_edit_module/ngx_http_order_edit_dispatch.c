@@ -22,6 +22,9 @@
 #include "ngx_http_order_edit_exactjson.h"
 
 
+/* queued snapshots of one order looked at to coalesce a burst */
+#define NGX_HTTP_ORDER_EDIT_COALESCE_MAX     16
+
 /* leases taken in one tick at most: the tick stays short */
 #define NGX_HTTP_ORDER_EDIT_DISPATCH_BATCH   64
 
@@ -92,6 +95,8 @@ static void ngx_http_order_edit_job_delivered(ngx_http_order_edit_job_t *job);
 static void ngx_http_order_edit_job_readback(ngx_http_order_edit_job_t *job,
     ngx_http_order_edit_curl_req_t *req);
 static ngx_int_t ngx_http_order_edit_same_number(json_t *a, json_t *b);
+static ngx_uint_t ngx_http_order_edit_job_superseded(
+    ngx_http_order_edit_job_t *job);
 
 
 char *
@@ -373,6 +378,24 @@ ngx_http_order_edit_job_start(ngx_http_order_edit_dispatcher_t *d,
         (void) ngx_http_order_edit_queue_ack(d->zone, &job->msg);
         ngx_http_order_edit_queue_count(d->zone, &job->msg,
                                         NGX_HTTP_ORDER_EDIT_C_STALE);
+        ngx_http_order_edit_job_finish(job);
+        return NGX_OK;
+    }
+
+    /* a burst of edits: only the newest snapshot goes to NetSuite */
+
+    if ((job->res.kind == NGX_HTTP_ORDER_EDIT_NORM_SALES_ORDER
+         || job->res.kind == NGX_HTTP_ORDER_EDIT_NORM_CANCELLATION)
+        && ngx_http_order_edit_job_superseded(job))
+    {
+        ngx_log_error(NGX_LOG_INFO, d->log, 0,
+                      "order_edit: #%uL of \"%V\" coalesced: a newer "
+                      "snapshot of order %L is queued",
+                      msg->id, &msg->shop, job->res.order_id);
+
+        (void) ngx_http_order_edit_queue_ack(d->zone, &job->msg);
+        ngx_http_order_edit_queue_count(d->zone, &job->msg,
+                                        NGX_HTTP_ORDER_EDIT_C_COALESCED);
         ngx_http_order_edit_job_finish(job);
         return NGX_OK;
     }
@@ -857,6 +880,64 @@ ngx_http_order_edit_job_locked(ngx_http_order_edit_job_t *job,
                   job->msg.id, &job->msg.shop, &detail);
 
     ngx_http_order_edit_job_park(job, "fulfilment_lock", &detail);
+}
+
+
+/*
+ * Is a newer snapshot of this order already queued?  The others' payloads
+ * are read for their top-level updated_at only; the bounded scan keeps a
+ * huge backlog from costing more than a few parses.
+ */
+
+static ngx_uint_t
+ngx_http_order_edit_job_superseded(ngx_http_order_edit_job_t *job)
+{
+    json_t                      *doc, *v;
+    int64_t                      ms;
+    ngx_uint_t                   i, newer;
+    ngx_array_t                  others;
+    json_error_t                 err;
+    ngx_http_order_edit_msg_t   *m;
+
+    if (job->res.updated_at == NGX_HTTP_ORDER_EDIT_NO_TIME
+        || job->msg.order_id == 0
+        || (uint64_t) job->res.order_id != job->msg.order_id)
+    {
+        return 0;
+    }
+
+    if (ngx_array_init(&others, job->pool, 4,
+                       sizeof(ngx_http_order_edit_msg_t))
+        != NGX_OK
+        || ngx_http_order_edit_queue_same_order(job->d->zone, job->pool,
+                                              &job->msg,
+                                              NGX_HTTP_ORDER_EDIT_COALESCE_MAX,
+                                              &others)
+           != NGX_OK)
+    {
+        return 0;
+    }
+
+    newer = 0;
+    m = others.elts;
+
+    for (i = 0; i < others.nelts && !newer; i++) {
+        doc = json_loadb((char *) m[i].body.data, m[i].body.len, 0, &err);
+        v = json_object_get(doc, "updated_at");
+
+        if (json_is_string(v)
+            && ngx_http_order_edit_parse_time(json_string_value(v),
+                                              json_string_length(v), &ms)
+               == 0
+            && ms > job->res.updated_at)
+        {
+            newer = 1;
+        }
+
+        json_decref(doc);
+    }
+
+    return newer;
 }
 
 

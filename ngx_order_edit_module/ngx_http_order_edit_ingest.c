@@ -131,6 +131,7 @@ static ngx_uint_t ngx_http_order_edit_topic_wanted(
     ngx_http_order_edit_store_conf_t *store, ngx_str_t *topic);
 static uint64_t ngx_http_order_edit_order_hint(ngx_str_t *topic,
     ngx_str_t *body);
+static u_char *ngx_http_order_edit_skip_space(u_char *p, u_char *last);
 static ngx_int_t ngx_http_order_edit_enqueue(ngx_http_request_t *r,
     ngx_http_order_edit_ingest_ctx_t *ctx, ngx_str_t *body);
 
@@ -894,6 +895,19 @@ ngx_http_order_edit_topic_wanted(ngx_http_order_edit_store_conf_t *store,
  * refunds and order edits carry an "order_id" near the top.
  */
 
+static u_char *
+ngx_http_order_edit_skip_space(u_char *p, u_char *last)
+{
+    while (p < last && (*p == ' ' || *p == '\n' || *p == '\r'
+                        || *p == '\t'))
+    {
+        p++;
+    }
+
+    return p;
+}
+
+
 static uint64_t
 ngx_http_order_edit_order_hint(ngx_str_t *topic, ngx_str_t *body)
 {
@@ -907,17 +921,24 @@ ngx_http_order_edit_order_hint(ngx_str_t *topic, ngx_str_t *body)
         && !(topic->len == 13 && ngx_strncmp(topic->data, "orders/edited",
                                              13) == 0))
     {
-        while (p < last && (*p == ' ' || *p == '\n' || *p == '\r'
-                            || *p == '\t'))
-        {
-            p++;
-        }
+        /* '{', then "id" as the first key, white space allowed */
+        p = ngx_http_order_edit_skip_space(p, last);
 
-        if (last - p < 7 || ngx_strncmp(p, "{\"id\":", 6) != 0) {
+        if (p == last || *p++ != '{') {
             return 0;
         }
 
-        p += 6;
+        p = ngx_http_order_edit_skip_space(p, last);
+
+        if (last - p < 5 || ngx_strncmp(p, "\"id\"", 4) != 0) {
+            return 0;
+        }
+
+        p = ngx_http_order_edit_skip_space(p + 4, last);
+
+        if (p == last || *p++ != ':') {
+            return 0;
+        }
 
     } else {
         p = ngx_strlcasestrn(p, last, (u_char *) "\"order_id\":", 11 - 1);
@@ -928,9 +949,7 @@ ngx_http_order_edit_order_hint(ngx_str_t *topic, ngx_str_t *body)
         p += 11;
     }
 
-    while (p < last && *p == ' ') {
-        p++;
-    }
+    p = ngx_http_order_edit_skip_space(p, last);
 
     id = 0;
 

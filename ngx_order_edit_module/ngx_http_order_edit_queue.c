@@ -202,6 +202,66 @@ ngx_http_order_edit_queue_peek(ngx_http_order_edit_zone_t *zone,
 }
 
 
+/*
+ * Copies of the other queued order webhooks (orders topics but edits) of
+ * the same shop and order as msg, at most max: the dispatcher coalesces a
+ * burst into its newest snapshot.  Leased ones are left alone.
+ */
+
+ngx_int_t
+ngx_http_order_edit_queue_same_order(ngx_http_order_edit_zone_t *zone,
+    ngx_pool_t *pool, ngx_http_order_edit_msg_t *msg, ngx_uint_t max,
+    ngx_array_t *out)
+{
+    ngx_int_t                    rc;
+    ngx_uint_t                   scan;
+    ngx_queue_t                 *q;
+    ngx_http_order_edit_msg_t   *m;
+    ngx_http_order_edit_item_t  *item;
+    ngx_http_order_edit_shop_t  *shop;
+
+    shop = msg->shop_node;
+    rc = NGX_OK;
+
+    if (shop == NULL || msg->order_id == 0) {
+        return NGX_OK;
+    }
+
+    ngx_shmtx_lock(&zone->shpool->mutex);
+
+    scan = 0;
+
+    for (q = ngx_queue_head(&shop->pending);
+         q != ngx_queue_sentinel(&shop->pending)
+         && out->nelts < max && scan < NGX_HTTP_ORDER_EDIT_REQUEUE_SCAN;
+         q = ngx_queue_next(q), scan++)
+    {
+        item = ngx_queue_data(q, ngx_http_order_edit_item_t, queue);
+
+        if (item->id == msg->id || item->order_id != msg->order_id
+            || item->len[0] < 7
+            || ngx_strncmp(item->data, "orders/", 7) != 0
+            || (item->len[0] == 13
+                && ngx_strncmp(item->data, "orders/edited", 13) == 0))
+        {
+            continue;
+        }
+
+        m = ngx_array_push(out);
+        if (m == NULL
+            || ngx_http_order_edit_queue_copy(pool, item, m) != NGX_OK)
+        {
+            rc = NGX_ERROR;
+            break;
+        }
+    }
+
+    ngx_shmtx_unlock(&zone->shpool->mutex);
+
+    return rc;
+}
+
+
 /* one more of an outcome the dispatcher tells apart (stale, ...) */
 
 void

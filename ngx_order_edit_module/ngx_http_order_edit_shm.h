@@ -20,7 +20,7 @@
  * reading it with the wrong structures.
  */
 #define NGX_HTTP_ORDER_EDIT_SHM_MAGIC    0x4f454451      /* "OEDQ" */
-#define NGX_HTTP_ORDER_EDIT_SHM_LAYOUT   3
+#define NGX_HTTP_ORDER_EDIT_SHM_LAYOUT   4
 
 
 /* per-shop counters; the order is the order of the status output */
@@ -41,6 +41,7 @@ typedef enum {
     NGX_HTTP_ORDER_EDIT_C_EXC_RETRIED,
     NGX_HTTP_ORDER_EDIT_C_EXC_RESOLVED,
     NGX_HTTP_ORDER_EDIT_C_STALE,
+    NGX_HTTP_ORDER_EDIT_C_COALESCED,
     NGX_HTTP_ORDER_EDIT_C_LAST
 } ngx_http_order_edit_counter_e;
 

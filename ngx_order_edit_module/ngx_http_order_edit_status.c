@@ -65,7 +65,8 @@ static const char  *ngx_http_order_edit_counter_names[] = {
     "parked",
     "exceptions_retried",
     "exceptions_resolved",
-    "stale"
+    "stale",
+    "coalesced"
 };
 
 

@@ -103,6 +103,7 @@ GET /q?op=lease
       "exceptions_retried": 0,
       "exceptions_resolved": 0,
       "stale": 0,
+      "coalesced": 0,
       "queue_depth": 0,
       "in_flight": 0,']
 

@@ -118,8 +118,8 @@ netsuite_story() {
     heading "11. The dispatcher delivers to NetSuite (the simulator)"
     note "one worker leases the queue, reads each order's status (the"
     note "fulfilment lock), and sends OAuth-signed PATCH/PUT requests;"
-    note "the burst's snapshots of one order are each sent, in order"
-    note "(coalescing them into one write is still to come)"
+    note "a burst of snapshots of one order becomes one write of the"
+    note "newest (coalesced), and older ones are never sent (stale)"
     for i in $(seq 150); do
         depth=$(curl -s "$base/order-edit/status" | python3 -c \
             'import json,sys; d=json.load(sys.stdin)

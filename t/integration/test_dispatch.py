@@ -229,6 +229,35 @@ class Dispatch(unittest.TestCase):
                                                     ("1002", 2)])
 
 
+    def test_a_burst_of_edits_is_one_write_of_the_newest(self):
+        self.sim.seed_order(SO_EID)
+        base = fixture("01-us-tax-exclusive.json").rstrip()
+
+        def at(minute):
+            return base.replace(b"2024-03-05T10:15:30-05:00",
+                                b"2024-03-05T10:%02d:00-05:00" % minute)
+
+        # hold NetSuite while the first edit is out and four more queue up
+        self.sim.admin("POST", "faults", {"gate": True})
+        self.assertEqual(self.ngx.post_webhook("acme", at(20), "b0")[0], 200)
+        self.wait(lambda: self.shop()["in_flight"] == 1, "the first lease")
+        for i, minute in enumerate((21, 22, 24, 23)):
+            self.assertEqual(
+                self.ngx.post_webhook("acme", at(minute), "b%d" % (i + 1))[0],
+                200)
+        self.sim.admin("POST", "faults", {"gate": False})
+
+        self.wait(lambda: self.shop()["queue_depth"] == 0, "the burst")
+        shop = self.shop()
+        # the first, then the newest (10:24); 10:21 and 10:22 coalesced
+        # into it, and 10:23, arriving after it, is stale
+        self.assertEqual(shop["coalesced"], 2)
+        self.assertEqual(shop["stale"], 1)
+        self.assertEqual(shop["acked"], 5)
+        # NetSuite saw two writes of the order, the newest last
+        self.assertEqual(self.sim.counters()["writes"]["salesOrder"], 2)
+
+
 class MissingOrder(Dispatch):
 
     extra = "on_missing exception;"
@@ -248,6 +277,7 @@ class MissingOrder(Dispatch):
     test_a_5xx_is_retried_and_then_applied = None
     test_an_older_snapshot_never_winds_the_order_back = None
     test_silent_drift_after_the_write_is_a_discrepancy = None
+    test_a_burst_of_edits_is_one_write_of_the_newest = None
 
 
 if __name__ == "__main__":
