@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "ngx_http_order_edit_normalise.h"
+#include "ngx_http_order_edit_nsbody.h"
 
 
 #define NGX_HTTP_ORDER_EDIT_MAX_QUANTITY  1000000
@@ -37,7 +38,6 @@ typedef struct {
     const ngx_http_order_edit_norm_conf_t   *conf;
     const ngx_http_order_edit_norm_input_t  *in;
     ngx_http_order_edit_norm_result_t       *res;
-    json_t                                  *nsbody;
     ngx_http_order_edit_norm_line_t         *lines;
     size_t                                   nlines;
     char                                     currency[4];
@@ -651,6 +651,21 @@ ngx_http_order_edit_norm_name(char *buf, size_t size, const char *where,
 }
 
 
+/* a member of an array of objects: the array's own name is in where */
+
+static int
+ngx_http_order_edit_norm_not_object(ngx_http_order_edit_norm_ctx_t *ctx,
+    const json_t *e, const char *where)
+{
+    if (json_is_object(e)) {
+        return 0;
+    }
+
+    return ngx_http_order_edit_norm_fail(ctx, "wrong_type",
+                                         "\"%s\" must be an object", where);
+}
+
+
 static int
 ngx_http_order_edit_norm_missing(ngx_http_order_edit_norm_ctx_t *ctx,
     const char *where, const char *key)
@@ -819,6 +834,24 @@ ngx_http_order_edit_norm_bool(ngx_http_order_edit_norm_ctx_t *ctx,
 }
 
 
+/* the text of a string or of an exact number (a marker string) */
+
+static const char *
+ngx_http_order_edit_norm_text(const json_t *v, size_t *len)
+{
+    const char  *text;
+
+    text = ngx_http_order_edit_json_marker_text(v, len);
+
+    if (text == NULL) {
+        text = json_string_value(v);
+        *len = json_string_length(v);
+    }
+
+    return text;
+}
+
+
 /* parses one money value: a decimal string, an exact number or an integer */
 
 static int
@@ -832,12 +865,7 @@ ngx_http_order_edit_norm_money_value(ngx_http_order_edit_norm_ctx_t *ctx,
     ngx_http_order_edit_money_rc_e  rc;
 
     if (json_is_string(v)) {
-        text = ngx_http_order_edit_json_marker_text(v, &len);
-
-        if (text == NULL) {
-            text = json_string_value(v);
-            len = json_string_length(v);
-        }
+        text = ngx_http_order_edit_norm_text(v, &len);
 
     } else if (json_is_integer(v)) {
         len = snprintf(buf, sizeof(buf), "%lld",
@@ -986,9 +1014,8 @@ ngx_http_order_edit_norm_sum(ngx_http_order_edit_norm_ctx_t *ctx,
         snprintf(name, sizeof(name), "%s%s%s[%zu]", where, where[0] ? "." : "",
                  key, i);
 
-        if (!json_is_object(e)) {
-            return ngx_http_order_edit_norm_fail(ctx, "wrong_type",
-                       "\"%s\" must be an object", name);
+        if (ngx_http_order_edit_norm_not_object(ctx, e, name) == -1) {
+            return -1;
         }
 
         if (ngx_http_order_edit_norm_money(ctx, e, name, field, 1, &v) == -1)
@@ -1012,6 +1039,13 @@ ngx_http_order_edit_norm_overflow(ngx_http_order_edit_norm_ctx_t *ctx,
 {
     return ngx_http_order_edit_norm_fail(ctx, "money_overflow",
                                          "%s overflows", what);
+}
+
+
+static int
+ngx_http_order_edit_norm_nomem(ngx_http_order_edit_norm_ctx_t *ctx)
+{
+    return ngx_http_order_edit_norm_fail(ctx, "internal", "out of memory");
 }
 
 
@@ -1110,35 +1144,13 @@ ngx_http_order_edit_norm_check_sku(ngx_http_order_edit_norm_ctx_t *ctx,
 /* building the output; any allocation failure sets ctx->nomem */
 
 
-/*
- * Both return the value added (borrowed) or NULL; on NULL the value has
- * been released, so a nested object is only ever filled through the
- * pointer these return.
- */
+/* the document and the NetSuite body share one set of JSON builders */
 
 static json_t *
 ngx_http_order_edit_norm_set(ngx_http_order_edit_norm_ctx_t *ctx,
     json_t *obj, const char *key, json_t *v)
 {
-    if (key == NULL) {
-        /* a NetSuite field switched off with "off" */
-        json_decref(v);
-        return NULL;
-    }
-
-    if (v == NULL || obj == NULL) {
-        json_decref(v);
-        ctx->nomem = 1;
-        return NULL;
-    }
-
-    /* json_object_set_new() releases v when it fails */
-    if (json_object_set_new(obj, key, v) != 0) {
-        ctx->nomem = 1;
-        return NULL;
-    }
-
-    return v;
+    return ngx_http_order_edit_nsbody_set(&ctx->nomem, obj, key, v);
 }
 
 
@@ -1146,18 +1158,7 @@ static json_t *
 ngx_http_order_edit_norm_append(ngx_http_order_edit_norm_ctx_t *ctx,
     json_t *arr, json_t *v)
 {
-    if (v == NULL || arr == NULL) {
-        json_decref(v);
-        ctx->nomem = 1;
-        return NULL;
-    }
-
-    if (json_array_append_new(arr, v) != 0) {
-        ctx->nomem = 1;
-        return NULL;
-    }
-
-    return v;
+    return ngx_http_order_edit_nsbody_append(&ctx->nomem, arr, v);
 }
 
 
@@ -1177,24 +1178,6 @@ ngx_http_order_edit_norm_amount(ngx_http_order_edit_norm_ctx_t *ctx,
 }
 
 
-/* an exact JSON number for the NetSuite body: 9.50, never a double */
-
-static json_t *
-ngx_http_order_edit_norm_number(ngx_http_order_edit_norm_ctx_t *ctx,
-    int64_t v)
-{
-    char    buf[NGX_HTTP_ORDER_EDIT_MONEY_BUFSZ];
-    size_t  n;
-
-    n = ngx_http_order_edit_money_format(v, ctx->exponent, buf, sizeof(buf));
-    if (n == 0) {
-        return NULL;
-    }
-
-    return ngx_http_order_edit_json_number(buf, n);
-}
-
-
 static json_t *
 ngx_http_order_edit_norm_id(int64_t id)
 {
@@ -1210,27 +1193,6 @@ static json_t *
 ngx_http_order_edit_norm_strn(const char *s, size_t len)
 {
     return s ? json_stringn(s, len) : json_null();
-}
-
-
-/* {"id": "123"} or {"externalId": "ABC"} */
-
-static json_t *
-ngx_http_order_edit_norm_ref(const char *item)
-{
-    if (strncmp(item, "eid:", 4) == 0) {
-        return json_pack("{ss}", "externalId", item + 4);
-    }
-
-    return json_pack("{ss}", "id", item);
-}
-
-
-static const char *
-ngx_http_order_edit_norm_f(ngx_http_order_edit_norm_ctx_t *ctx,
-    ngx_http_order_edit_field_e field)
-{
-    return ngx_http_order_edit_norm_field(ctx->conf, field);
 }
 
 
@@ -1332,6 +1294,37 @@ too_long:
 }
 
 
+static const char *
+ngx_http_order_edit_norm_so_pattern(ngx_http_order_edit_norm_ctx_t *ctx)
+{
+    return ctx->conf->sales_order_id ? ctx->conf->sales_order_id
+                                     : NGX_HTTP_ORDER_EDIT_DEFAULT_SO_ID;
+}
+
+
+/*
+ * The sales order's external id from the order id alone (refunds, edits):
+ * empty when the pattern needs an {order_number} the payload lacks.
+ */
+
+static int
+ngx_http_order_edit_norm_so_id(ngx_http_order_edit_norm_ctx_t *ctx,
+    int64_t order_id, char *so_id)
+{
+    const char  *pattern;
+
+    pattern = ngx_http_order_edit_norm_so_pattern(ctx);
+
+    if (strstr(pattern, "{order_number}") != NULL) {
+        so_id[0] = '\0';
+        return 0;
+    }
+
+    return ngx_http_order_edit_norm_extid(ctx, pattern, order_id, 0, 0,
+                                          so_id);
+}
+
+
 /*
  * One output line, or one per component for a bundle: the line's amount,
  * discount and tax are split by the configured weights, the remainder on
@@ -1341,13 +1334,13 @@ too_long:
 static int
 ngx_http_order_edit_norm_emit_line(ngx_http_order_edit_norm_ctx_t *ctx,
     const ngx_http_order_edit_norm_line_t *line, int memo, json_t *lines,
-    json_t *items, size_t *nout)
+    size_t *nout)
 {
     int                                     rc;
     char                                    key[48], where[80], err[256];
     char                                    item[NGX_HTTP_ORDER_EDIT_ITEM_MAX];
     size_t                                  i, n;
-    json_t                                 *l, *b, *bundle;
+    json_t                                 *l, *bundle;
     int64_t                                 qty, rate;
     int64_t                                 w[NGX_HTTP_ORDER_EDIT_MAX_PARTS];
     int64_t                                 am[NGX_HTTP_ORDER_EDIT_MAX_PARTS];
@@ -1437,7 +1430,7 @@ ngx_http_order_edit_norm_emit_line(ngx_http_order_edit_norm_ctx_t *ctx,
             c ? json_stringn(c->sku, c->sku_len)
               : ngx_http_order_edit_norm_strn(line->sku, line->sku_len));
         ngx_http_order_edit_norm_set(ctx, l, "item",
-                                     ngx_http_order_edit_norm_ref(item));
+                                     ngx_http_order_edit_nsbody_ref(item));
         ngx_http_order_edit_norm_set(ctx, l, "quantity", json_integer(qty));
 
         if (line->title) {
@@ -1478,39 +1471,31 @@ ngx_http_order_edit_norm_emit_line(ngx_http_order_edit_norm_ctx_t *ctx,
             ngx_http_order_edit_norm_set(ctx, bundle, "component",
                                          json_integer(i + 1));
         }
+    }
 
-        /* the NetSuite item sublist line */
-        b = ngx_http_order_edit_norm_append(ctx, items, json_object());
+    return 0;
+}
 
-        ngx_http_order_edit_norm_set(ctx, b, "item",
-                                     ngx_http_order_edit_norm_ref(item));
-        ngx_http_order_edit_norm_set(ctx, b, "quantity", json_integer(qty));
 
-        if (memo) {
-            ngx_http_order_edit_norm_set(ctx, b, "amount",
-                ngx_http_order_edit_norm_number(ctx, am[i]));
-            ngx_http_order_edit_norm_set(ctx, b,
-                ngx_http_order_edit_norm_f(ctx,
-                                           NGX_HTTP_ORDER_EDIT_FIELD_RESTOCK),
-                json_boolean(line->restock));
+/* the record's "lines", every kept line in payload order */
 
-        } else {
-            ngx_http_order_edit_norm_set(ctx, b, "rate",
-                ngx_http_order_edit_norm_number(ctx, rate));
-            ngx_http_order_edit_norm_set(ctx, b, "amount",
-                ngx_http_order_edit_norm_number(ctx, am[i] - di[i]));
-            ngx_http_order_edit_norm_set(ctx, b,
-                ngx_http_order_edit_norm_f(ctx,
-                                     NGX_HTTP_ORDER_EDIT_FIELD_LINE_DISCOUNT),
-                ngx_http_order_edit_norm_number(ctx, di[i]));
+static int
+ngx_http_order_edit_norm_emit_lines(ngx_http_order_edit_norm_ctx_t *ctx,
+    json_t *record, int memo, json_t **lines)
+{
+    size_t  i, nout;
+
+    *lines = ngx_http_order_edit_norm_set(ctx, record, "lines", json_array());
+
+    nout = 0;
+
+    for (i = 0; i < ctx->nlines; i++) {
+        if (ngx_http_order_edit_norm_emit_line(ctx, &ctx->lines[i], memo,
+                                               *lines, &nout)
+            == -1)
+        {
+            return -1;
         }
-
-        ngx_http_order_edit_norm_set(ctx, b,
-            ngx_http_order_edit_norm_f(ctx, NGX_HTTP_ORDER_EDIT_FIELD_LINE_KEY),
-            json_string(key));
-        ngx_http_order_edit_norm_set(ctx, b,
-            ngx_http_order_edit_norm_f(ctx, NGX_HTTP_ORDER_EDIT_FIELD_LINE_TAX),
-            ngx_http_order_edit_norm_number(ctx, tx[i]));
     }
 
     return 0;
@@ -1551,6 +1536,8 @@ ngx_http_order_edit_norm_source(ngx_http_order_edit_norm_ctx_t *ctx,
 }
 
 
+/* the document, owned by the result from here on */
+
 static json_t *
 ngx_http_order_edit_norm_doc(ngx_http_order_edit_norm_ctx_t *ctx,
     const char *kind, json_t *source)
@@ -1565,7 +1552,24 @@ ngx_http_order_edit_norm_doc(ngx_http_order_edit_norm_ctx_t *ctx,
     ngx_http_order_edit_norm_set(ctx, doc, "kind", json_string(kind));
     ngx_http_order_edit_norm_set(ctx, doc, "source", source);
 
+    ctx->res->doc = doc;
+
     return doc;
+}
+
+
+/* room for every line of the payload's array, kept or not */
+
+static int
+ngx_http_order_edit_norm_alloc_lines(ngx_http_order_edit_norm_ctx_t *ctx,
+    size_t n)
+{
+    ctx->lines = calloc(n ? n : 1, sizeof(ngx_http_order_edit_norm_line_t));
+    if (ctx->lines == NULL) {
+        return ngx_http_order_edit_norm_nomem(ctx);
+    }
+
+    return 0;
 }
 
 
@@ -1581,6 +1585,32 @@ typedef struct {
     size_t                       updated_at_len;
     int64_t                      updated_ms;
 } ngx_http_order_edit_norm_order_t;
+
+
+/* the sales order's external id in id, and the document for an order */
+
+static int
+ngx_http_order_edit_norm_order_doc(ngx_http_order_edit_norm_ctx_t *ctx,
+    const char *kind, const ngx_http_order_edit_norm_order_t *o, char *id,
+    json_t **doc)
+{
+    const char  *pattern;
+
+    pattern = ngx_http_order_edit_norm_so_pattern(ctx);
+
+    if (ngx_http_order_edit_norm_extid(ctx, pattern, o->id, o->number, 0, id)
+        == -1)
+    {
+        return -1;
+    }
+
+    *doc = ngx_http_order_edit_norm_doc(ctx, kind,
+               ngx_http_order_edit_norm_source(ctx, o->id, o->name,
+                                               o->name_len, o->updated_at,
+                                               o->updated_at_len));
+
+    return 0;
+}
 
 
 static int
@@ -1679,19 +1709,16 @@ ngx_http_order_edit_norm_order_lines(ngx_http_order_edit_norm_ctx_t *ctx,
 
     n = json_array_size(items);
 
-    ctx->lines = calloc(n ? n : 1, sizeof(ngx_http_order_edit_norm_line_t));
-    if (ctx->lines == NULL) {
-        return ngx_http_order_edit_norm_fail(ctx, "internal",
-                                             "out of memory");
+    if (ngx_http_order_edit_norm_alloc_lines(ctx, n) == -1) {
+        return -1;
     }
 
     for (i = 0; i < n; i++) {
         e = json_array_get(items, i);
         snprintf(where, sizeof(where), "line_items[%zu]", i);
 
-        if (!json_is_object(e)) {
-            return ngx_http_order_edit_norm_fail(ctx, "wrong_type",
-                       "\"%s\" must be an object", where);
+        if (ngx_http_order_edit_norm_not_object(ctx, e, where) == -1) {
+            return -1;
         }
 
         l = &ctx->lines[ctx->nlines];
@@ -1831,8 +1858,7 @@ ngx_http_order_edit_norm_reconcile(ngx_http_order_edit_norm_ctx_t *ctx,
 
     w = malloc(2 * (n ? n : 1) * sizeof(int64_t));
     if (w == NULL) {
-        return ngx_http_order_edit_norm_fail(ctx, "internal",
-                                             "out of memory");
+        return ngx_http_order_edit_norm_nomem(ctx);
     }
 
     part = w + (n ? n : 1);
@@ -1949,23 +1975,18 @@ ngx_http_order_edit_norm_reconcile(ngx_http_order_edit_norm_ctx_t *ctx,
 
 static json_t *
 ngx_http_order_edit_norm_address(ngx_http_order_edit_norm_ctx_t *ctx,
-    const json_t *addr, json_t **body)
+    const json_t *addr)
 {
     size_t       i, len;
-    json_t      *a, *b;
+    json_t      *a;
     const char  *s;
     static const char  *fields[] = {
         "name", "first_name", "last_name", "company", "address1",
         "address2", "city", "province", "province_code", "zip", "country",
         "country_code", "phone"
     };
-    static const char  *ns[] = {
-        "addressee", NULL, NULL, NULL, "addr1", "addr2", "city", NULL,
-        "state", "zip", NULL, NULL, "addrPhone"
-    };
 
     a = json_object();
-    b = json_object();
 
     for (i = 0; i < sizeof(fields) / sizeof(fields[0]); i++) {
         switch (ngx_http_order_edit_norm_string(ctx, addr, "shipping_address",
@@ -1973,7 +1994,6 @@ ngx_http_order_edit_norm_address(ngx_http_order_edit_norm_ctx_t *ctx,
         {
         case -1:
             json_decref(a);
-            json_decref(b);
             return NULL;
 
         case 1:
@@ -1982,26 +2002,7 @@ ngx_http_order_edit_norm_address(ngx_http_order_edit_norm_ctx_t *ctx,
         }
 
         ngx_http_order_edit_norm_set(ctx, a, fields[i], json_stringn(s, len));
-
-        if (ns[i]) {
-            ngx_http_order_edit_norm_set(ctx, b, ns[i], json_stringn(s, len));
-        }
-
-        if (i == 11) {
-            ngx_http_order_edit_norm_set(ctx, b, "country",
-                                         json_pack("{ss#}", "id", s, len));
-        }
     }
-
-    /* NetSuite state: the code when Shopify has one, else the name */
-    if (b && json_object_get(b, "state") == NULL
-        && json_is_string(json_object_get(a, "province")))
-    {
-        ngx_http_order_edit_norm_set(ctx, b, "state",
-            json_copy(json_object_get(a, "province")));
-    }
-
-    *body = b;
 
     return a;
 }
@@ -2047,9 +2048,8 @@ ngx_http_order_edit_norm_shipping_tax(ngx_http_order_edit_norm_ctx_t *ctx,
         e = json_array_get(refunds, i);
         snprintf(where, sizeof(where), "refunds[%zu]", i);
 
-        if (!json_is_object(e)) {
-            return ngx_http_order_edit_norm_fail(ctx, "wrong_type",
-                       "\"%s\" must be an object", where);
+        if (ngx_http_order_edit_norm_not_object(ctx, e, where) == -1) {
+            return -1;
         }
 
         /* before API 2024-10: negative "shipping_refund" adjustments */
@@ -2066,9 +2066,8 @@ ngx_http_order_edit_norm_shipping_tax(ngx_http_order_edit_norm_ctx_t *ctx,
                 snprintf(where, sizeof(where),
                          "refunds[%zu].order_adjustments[%zu]", i, j);
 
-                if (!json_is_object(a)) {
-                    return ngx_http_order_edit_norm_fail(ctx, "wrong_type",
-                               "\"%s\" must be an object", where);
+                if (ngx_http_order_edit_norm_not_object(ctx, a, where) == -1) {
+                    return -1;
                 }
 
                 if (ngx_http_order_edit_norm_string(ctx, a, where, "kind", 0,
@@ -2132,11 +2131,7 @@ ngx_http_order_edit_norm_tip(ngx_http_order_edit_norm_ctx_t *ctx,
         return 0;
     }
 
-    text = ngx_http_order_edit_json_marker_text(v, &len);
-    if (text == NULL) {
-        text = json_string_value(v);
-        len = json_string_length(v);
-    }
+    text = ngx_http_order_edit_norm_text(v, &len);
 
     rc = ngx_http_order_edit_money_parse(text, len,
                                          NGX_HTTP_ORDER_EDIT_MONEY_MAX_EXP,
@@ -2157,16 +2152,16 @@ ngx_http_order_edit_norm_sales_order(ngx_http_order_edit_norm_ctx_t *ctx,
     const json_t *root, const ngx_http_order_edit_norm_order_t *o)
 {
     int          incl;
-    char        *path;
-    size_t       i, nout, len, plen;
-    json_t      *doc, *so, *lines, *ship, *totals, *body, *items, *sl, *e;
-    json_t      *addr, *baddr, *ship_lines;
+    size_t       i, len, plen;
+    json_t      *doc, *so, *lines, *ship, *totals, *sl, *e, *addr;
+    json_t      *ship_lines;
     int64_t      subtotal, discount, tax, total, tip, duties, shipping;
     int64_t      ship_tax, check;
-    const char  *extid, *method, *code;
+    const char  *method, *code;
     char         id[NGX_HTTP_ORDER_EDIT_EXTID_MAX + 1];
 
     incl = 0;
+    e = NULL;
     ship_lines = NULL;
     method = NULL;
     code = NULL;
@@ -2266,24 +2261,13 @@ ngx_http_order_edit_norm_sales_order(ngx_http_order_edit_norm_ctx_t *ctx,
 
     /* the document */
 
-    extid = ctx->conf->sales_order_id ? ctx->conf->sales_order_id
-                                      : NGX_HTTP_ORDER_EDIT_DEFAULT_SO_ID;
-
-    if (ngx_http_order_edit_norm_extid(ctx, extid, o->id, o->number, 0, id)
+    if (ngx_http_order_edit_norm_order_doc(ctx, "sales_order", o, id, &doc)
         == -1)
     {
         return -1;
     }
 
-    doc = ngx_http_order_edit_norm_doc(ctx, "sales_order",
-              ngx_http_order_edit_norm_source(ctx, o->id, o->name,
-                                              o->name_len, o->updated_at,
-                                              o->updated_at_len));
-    ctx->res->doc = doc;
-
     so = ngx_http_order_edit_norm_set(ctx, doc, "sales_order", json_object());
-    body = json_object();
-    ctx->nsbody = body;
 
     ngx_http_order_edit_norm_set(ctx, so, "external_id", json_string(id));
     ngx_http_order_edit_norm_set(ctx, so, "currency",
@@ -2291,19 +2275,8 @@ ngx_http_order_edit_norm_sales_order(ngx_http_order_edit_norm_ctx_t *ctx,
     ngx_http_order_edit_norm_set(ctx, so, "taxes_included",
                                  json_boolean(incl));
 
-    lines = ngx_http_order_edit_norm_set(ctx, so, "lines", json_array());
-    e = ngx_http_order_edit_norm_set(ctx, body, "item", json_object());
-    items = ngx_http_order_edit_norm_set(ctx, e, "items", json_array());
-
-    nout = 0;
-
-    for (i = 0; i < ctx->nlines; i++) {
-        if (ngx_http_order_edit_norm_emit_line(ctx, &ctx->lines[i], 0, lines,
-                                               items, &nout)
-            == -1)
-        {
-            return -1;
-        }
+    if (ngx_http_order_edit_norm_emit_lines(ctx, so, 0, &lines) == -1) {
+        return -1;
     }
 
     ship = ngx_http_order_edit_norm_set(ctx, so, "shipping", json_object());
@@ -2325,19 +2298,13 @@ ngx_http_order_edit_norm_sales_order(ngx_http_order_edit_norm_ctx_t *ctx,
         return -1;
 
     case 0:
-        baddr = NULL;
-        addr = ngx_http_order_edit_norm_address(ctx, e, &baddr);
+        addr = ngx_http_order_edit_norm_address(ctx, e);
 
         if (addr == NULL) {
-            json_decref(baddr);
             return -1;
         }
 
         ngx_http_order_edit_norm_set(ctx, ship, "address", addr);
-        ngx_http_order_edit_norm_set(ctx, body,
-            ngx_http_order_edit_norm_f(ctx,
-                                 NGX_HTTP_ORDER_EDIT_FIELD_SHIPPING_ADDRESS),
-            baddr);
         break;
 
     default:
@@ -2364,48 +2331,8 @@ ngx_http_order_edit_norm_sales_order(ngx_http_order_edit_norm_ctx_t *ctx,
     ngx_http_order_edit_norm_set(ctx, totals, "total",
                                  ngx_http_order_edit_norm_amount(ctx, total));
 
-    /* the NetSuite body fields */
-
-    if (o->name) {
-        ngx_http_order_edit_norm_set(ctx, body,
-            ngx_http_order_edit_norm_f(ctx,
-                                       NGX_HTTP_ORDER_EDIT_FIELD_ORDER_NUMBER),
-            json_stringn(o->name, o->name_len));
-    }
-
-    ngx_http_order_edit_norm_set(ctx, body,
-        ngx_http_order_edit_norm_f(ctx, NGX_HTTP_ORDER_EDIT_FIELD_ORDER_ID),
-        ngx_http_order_edit_norm_id(o->id));
-    ngx_http_order_edit_norm_set(ctx, body,
-        ngx_http_order_edit_norm_f(ctx, NGX_HTTP_ORDER_EDIT_FIELD_UPDATED_AT),
-        json_stringn(o->updated_at, o->updated_at_len));
-    ngx_http_order_edit_norm_set(ctx, body,
-        ngx_http_order_edit_norm_f(ctx, NGX_HTTP_ORDER_EDIT_FIELD_SUBTOTAL),
-        ngx_http_order_edit_norm_number(ctx, subtotal));
-    ngx_http_order_edit_norm_set(ctx, body,
-        ngx_http_order_edit_norm_f(ctx, NGX_HTTP_ORDER_EDIT_FIELD_DISCOUNT),
-        ngx_http_order_edit_norm_number(ctx, discount));
-    ngx_http_order_edit_norm_set(ctx, body,
-        ngx_http_order_edit_norm_f(ctx, NGX_HTTP_ORDER_EDIT_FIELD_TAX),
-        ngx_http_order_edit_norm_number(ctx, tax));
-    ngx_http_order_edit_norm_set(ctx, body,
-        ngx_http_order_edit_norm_f(ctx, NGX_HTTP_ORDER_EDIT_FIELD_TOTAL),
-        ngx_http_order_edit_norm_number(ctx, total));
-    ngx_http_order_edit_norm_set(ctx, body,
-        ngx_http_order_edit_norm_f(ctx,
-                                   NGX_HTTP_ORDER_EDIT_FIELD_SHIPPING_COST),
-        ngx_http_order_edit_norm_number(ctx, shipping));
-
-    if (ctx->conf->shipping_item) {
-        ngx_http_order_edit_norm_set(ctx, body,
-            ngx_http_order_edit_norm_f(ctx,
-                                       NGX_HTTP_ORDER_EDIT_FIELD_SHIP_METHOD),
-            ngx_http_order_edit_norm_ref(ctx->conf->shipping_item));
-    }
-
     if (ctx->nomem) {
-        return ngx_http_order_edit_norm_fail(ctx, "internal",
-                                             "out of memory");
+        return ngx_http_order_edit_norm_nomem(ctx);
     }
 
     /* a last self-check: what we send must equal Shopify, to the unit */
@@ -2419,18 +2346,6 @@ ngx_http_order_edit_norm_sales_order(ngx_http_order_edit_norm_ctx_t *ctx,
                                              "totals self-check failed");
     }
 
-    path = malloc(sizeof(NGX_HTTP_ORDER_EDIT_REST_PREFIX) + 32
-                  + NGX_HTTP_ORDER_EDIT_EXTID_MAX);
-    if (path == NULL) {
-        return ngx_http_order_edit_norm_fail(ctx, "internal",
-                                             "out of memory");
-    }
-
-    sprintf(path, "%ssalesOrder/eid:%s?replace=item",
-            NGX_HTTP_ORDER_EDIT_REST_PREFIX, id);
-
-    ctx->res->path = path;
-    ctx->res->method = "PATCH";
     snprintf(ctx->res->external_id, sizeof(ctx->res->external_id), "%s", id);
 
     return NGX_HTTP_ORDER_EDIT_NORM_SALES_ORDER;
@@ -2581,19 +2496,16 @@ ngx_http_order_edit_norm_refund_lines(ngx_http_order_edit_norm_ctx_t *ctx,
 
     n = items ? json_array_size(items) : 0;
 
-    ctx->lines = calloc(n ? n : 1, sizeof(ngx_http_order_edit_norm_line_t));
-    if (ctx->lines == NULL) {
-        return ngx_http_order_edit_norm_fail(ctx, "internal",
-                                             "out of memory");
+    if (ngx_http_order_edit_norm_alloc_lines(ctx, n) == -1) {
+        return -1;
     }
 
     for (i = 0; i < n; i++) {
         e = json_array_get(items, i);
         snprintf(where, sizeof(where), "refund_line_items[%zu]", i);
 
-        if (!json_is_object(e)) {
-            return ngx_http_order_edit_norm_fail(ctx, "wrong_type",
-                       "\"%s\" must be an object", where);
+        if (ngx_http_order_edit_norm_not_object(ctx, e, where) == -1) {
+            return -1;
         }
 
         l = &ctx->lines[ctx->nlines];
@@ -2677,17 +2589,17 @@ ngx_http_order_edit_norm_refund_lines(ngx_http_order_edit_norm_ctx_t *ctx,
 
 static int
 ngx_http_order_edit_norm_adjustment(ngx_http_order_edit_norm_ctx_t *ctx,
-    json_t *lines, json_t *items, const char *kind, const char *item,
-    int64_t amount, int64_t tax, int64_t reported)
+    json_t *lines, const char *kind, const char *item, int64_t amount,
+    int64_t tax, int64_t reported)
 {
-    json_t  *l, *b;
+    json_t  *l;
 
     l = ngx_http_order_edit_norm_append(ctx, lines, json_object());
 
     ngx_http_order_edit_norm_set(ctx, l, "kind", json_string(kind));
     ngx_http_order_edit_norm_set(ctx, l, "key", json_string(kind));
     ngx_http_order_edit_norm_set(ctx, l, "item",
-                                 ngx_http_order_edit_norm_ref(item));
+                                 ngx_http_order_edit_nsbody_ref(item));
     ngx_http_order_edit_norm_set(ctx, l, "quantity", json_integer(1));
     ngx_http_order_edit_norm_set(ctx, l, "amount",
                                  ngx_http_order_edit_norm_amount(ctx, amount));
@@ -2701,20 +2613,6 @@ ngx_http_order_edit_norm_adjustment(ngx_http_order_edit_norm_ctx_t *ctx,
                                                                  reported));
     }
 
-    b = ngx_http_order_edit_norm_append(ctx, items, json_object());
-
-    ngx_http_order_edit_norm_set(ctx, b, "item",
-                                 ngx_http_order_edit_norm_ref(item));
-    ngx_http_order_edit_norm_set(ctx, b, "quantity", json_integer(1));
-    ngx_http_order_edit_norm_set(ctx, b, "amount",
-                                 ngx_http_order_edit_norm_number(ctx, amount));
-    ngx_http_order_edit_norm_set(ctx, b,
-        ngx_http_order_edit_norm_f(ctx, NGX_HTTP_ORDER_EDIT_FIELD_LINE_KEY),
-        json_string(kind));
-    ngx_http_order_edit_norm_set(ctx, b,
-        ngx_http_order_edit_norm_f(ctx, NGX_HTTP_ORDER_EDIT_FIELD_LINE_TAX),
-        ngx_http_order_edit_norm_number(ctx, tax));
-
     return 0;
 }
 
@@ -2724,9 +2622,9 @@ ngx_http_order_edit_norm_credit_memo(ngx_http_order_edit_norm_ctx_t *ctx,
     const json_t *root)
 {
     int          restock_all, exp, other_exp, ntx, incl;
-    char        *path, where[64], other[4];
-    size_t       i, nout, len;
-    json_t      *arr, *e, *doc, *cm, *lines, *items, *body, *o;
+    char         where[64], other[4];
+    size_t       i, len;
+    json_t      *arr, *e, *doc, *cm, *lines, *o;
     int64_t      refund_id, order_id, amount, tax_amount, ship, ship_tax;
     int64_t      reported, tx_total, other_total, sum, total, disc, tax_sum;
     int64_t      sum_incl;
@@ -2788,9 +2686,8 @@ ngx_http_order_edit_norm_credit_memo(ngx_http_order_edit_norm_ctx_t *ctx,
         snprintf(where, sizeof(where), "order_adjustments[%zu]", i);
         kind = "";
 
-        if (!json_is_object(e)) {
-            return ngx_http_order_edit_norm_fail(ctx, "wrong_type",
-                       "\"%s\" must be an object", where);
+        if (ngx_http_order_edit_norm_not_object(ctx, e, where) == -1) {
+            return -1;
         }
 
         if (ngx_http_order_edit_norm_string(ctx, e, where, "kind", 0, &kind,
@@ -2838,9 +2735,8 @@ ngx_http_order_edit_norm_credit_memo(ngx_http_order_edit_norm_ctx_t *ctx,
         e = json_array_get(arr, i);
         snprintf(where, sizeof(where), "refund_shipping_lines[%zu]", i);
 
-        if (!json_is_object(e)) {
-            return ngx_http_order_edit_norm_fail(ctx, "wrong_type",
-                       "\"%s\" must be an object", where);
+        if (ngx_http_order_edit_norm_not_object(ctx, e, where) == -1) {
+            return -1;
         }
 
         if (ngx_http_order_edit_norm_money(ctx, e, where, "subtotal_amount",
@@ -2884,9 +2780,8 @@ ngx_http_order_edit_norm_credit_memo(ngx_http_order_edit_norm_ctx_t *ctx,
         status = "";
         cur = NULL;
 
-        if (!json_is_object(e)) {
-            return ngx_http_order_edit_norm_fail(ctx, "wrong_type",
-                       "\"%s\" must be an object", where);
+        if (ngx_http_order_edit_norm_not_object(ctx, e, where) == -1) {
+            return -1;
         }
 
         if (ngx_http_order_edit_norm_string(ctx, e, where, "kind", 1, &kind,
@@ -2921,8 +2816,7 @@ ngx_http_order_edit_norm_credit_memo(ngx_http_order_edit_norm_ctx_t *ctx,
                 == -1
                 || ngx_http_order_edit_money_add(tx_total, amount, &tx_total))
             {
-                return ngx_http_order_edit_norm_fail(ctx, "money_overflow",
-                                                     "%s overflows", where);
+                return ngx_http_order_edit_norm_overflow(ctx, where);
             }
 
             ntx |= 1;
@@ -2947,8 +2841,7 @@ ngx_http_order_edit_norm_credit_memo(ngx_http_order_edit_norm_ctx_t *ctx,
             || ngx_http_order_edit_money_add(other_total, amount,
                                              &other_total))
         {
-            return ngx_http_order_edit_norm_fail(ctx, "money_overflow",
-                                                 "%s overflows", where);
+            return ngx_http_order_edit_norm_overflow(ctx, where);
         }
 
         ntx |= 2;
@@ -3031,28 +2924,15 @@ ngx_http_order_edit_norm_credit_memo(ngx_http_order_edit_norm_ctx_t *ctx,
         return -1;
     }
 
-    extid = ctx->conf->sales_order_id ? ctx->conf->sales_order_id
-                                      : NGX_HTTP_ORDER_EDIT_DEFAULT_SO_ID;
-
-    /* an {order_number} pattern cannot be filled from a refund */
-    if (strstr(extid, "{order_number}") != NULL) {
-        so_id[0] = '\0';
-
-    } else if (ngx_http_order_edit_norm_extid(ctx, extid, order_id, 0, 0,
-                                              so_id)
-               == -1)
-    {
+    if (ngx_http_order_edit_norm_so_id(ctx, order_id, so_id) == -1) {
         return -1;
     }
 
     doc = ngx_http_order_edit_norm_doc(ctx, "credit_memo",
               ngx_http_order_edit_norm_source(ctx, order_id, NULL, 0, NULL,
                                               0));
-    ctx->res->doc = doc;
 
     cm = ngx_http_order_edit_norm_set(ctx, doc, "credit_memo", json_object());
-    body = json_object();
-    ctx->nsbody = body;
 
     ngx_http_order_edit_norm_set(ctx, cm, "external_id", json_string(id));
     ngx_http_order_edit_norm_set(ctx, cm, "refund_id",
@@ -3068,24 +2948,13 @@ ngx_http_order_edit_norm_credit_memo(ngx_http_order_edit_norm_ctx_t *ctx,
     ngx_http_order_edit_norm_set(ctx, cm, "note",
                                  note ? json_string(note) : json_null());
 
-    lines = ngx_http_order_edit_norm_set(ctx, cm, "lines", json_array());
-    e = ngx_http_order_edit_norm_set(ctx, body, "item", json_object());
-    items = ngx_http_order_edit_norm_set(ctx, e, "items", json_array());
-
-    nout = 0;
-
-    for (i = 0; i < ctx->nlines; i++) {
-        if (ngx_http_order_edit_norm_emit_line(ctx, &ctx->lines[i], 1, lines,
-                                               items, &nout)
-            == -1)
-        {
-            return -1;
-        }
+    if (ngx_http_order_edit_norm_emit_lines(ctx, cm, 1, &lines) == -1) {
+        return -1;
     }
 
     /* the shipping refund and the discrepancy are lines of their own */
     if ((ship != 0 || ship_tax != 0)
-        && ngx_http_order_edit_norm_adjustment(ctx, lines, items,
+        && ngx_http_order_edit_norm_adjustment(ctx, lines,
                "shipping_refund", ctx->conf->shipping_refund_item
                                   ? ctx->conf->shipping_refund_item
                                   : NGX_HTTP_ORDER_EDIT_DEFAULT_SHIP_REFUND,
@@ -3096,7 +2965,7 @@ ngx_http_order_edit_norm_credit_memo(ngx_http_order_edit_norm_ctx_t *ctx,
     }
 
     if (disc != 0
-        && ngx_http_order_edit_norm_adjustment(ctx, lines, items,
+        && ngx_http_order_edit_norm_adjustment(ctx, lines,
                "refund_discrepancy", ctx->conf->discrepancy_item
                                      ? ctx->conf->discrepancy_item
                                      : NGX_HTTP_ORDER_EDIT_DEFAULT_DISCREPANCY,
@@ -3132,50 +3001,10 @@ ngx_http_order_edit_norm_credit_memo(ngx_http_order_edit_norm_ctx_t *ctx,
     ngx_http_order_edit_norm_set(ctx, cm, "total",
                                  ngx_http_order_edit_norm_amount(ctx, total));
 
-    /* the NetSuite body fields */
-
-    ngx_http_order_edit_norm_set(ctx, body,
-        ngx_http_order_edit_norm_f(ctx, NGX_HTTP_ORDER_EDIT_FIELD_REFUND_ID),
-        ngx_http_order_edit_norm_id(refund_id));
-    ngx_http_order_edit_norm_set(ctx, body,
-        ngx_http_order_edit_norm_f(ctx, NGX_HTTP_ORDER_EDIT_FIELD_ORDER_ID),
-        ngx_http_order_edit_norm_id(order_id));
-
-    if (so_id[0]) {
-        ngx_http_order_edit_norm_set(ctx, body,
-            ngx_http_order_edit_norm_f(ctx,
-                                       NGX_HTTP_ORDER_EDIT_FIELD_SALES_ORDER),
-            json_string(so_id));
-    }
-
-    ngx_http_order_edit_norm_set(ctx, body,
-        ngx_http_order_edit_norm_f(ctx, NGX_HTTP_ORDER_EDIT_FIELD_TAX),
-        ngx_http_order_edit_norm_number(ctx, tax_sum));
-    ngx_http_order_edit_norm_set(ctx, body,
-        ngx_http_order_edit_norm_f(ctx, NGX_HTTP_ORDER_EDIT_FIELD_TOTAL),
-        ngx_http_order_edit_norm_number(ctx, total));
-
-    if (note) {
-        ngx_http_order_edit_norm_set(ctx, body, "memo", json_string(note));
-    }
-
     if (ctx->nomem) {
-        return ngx_http_order_edit_norm_fail(ctx, "internal",
-                                             "out of memory");
+        return ngx_http_order_edit_norm_nomem(ctx);
     }
 
-    path = malloc(sizeof(NGX_HTTP_ORDER_EDIT_REST_PREFIX) + 32
-                  + NGX_HTTP_ORDER_EDIT_EXTID_MAX);
-    if (path == NULL) {
-        return ngx_http_order_edit_norm_fail(ctx, "internal",
-                                             "out of memory");
-    }
-
-    /* PUT on eid: is an upsert, so a retry can never make a second memo */
-    sprintf(path, "%screditMemo/eid:%s", NGX_HTTP_ORDER_EDIT_REST_PREFIX, id);
-
-    ctx->res->path = path;
-    ctx->res->method = "PUT";
     snprintf(ctx->res->external_id, sizeof(ctx->res->external_id), "%s", id);
 
     return NGX_HTTP_ORDER_EDIT_NORM_CREDIT_MEMO;
@@ -3189,10 +3018,9 @@ static int
 ngx_http_order_edit_norm_cancellation(ngx_http_order_edit_norm_ctx_t *ctx,
     const json_t *root, const ngx_http_order_edit_norm_order_t *o)
 {
-    char        *path;
     size_t       alen, rlen;
-    json_t      *doc, *c, *body;
-    const char  *at, *reason, *extid;
+    json_t      *doc, *c;
+    const char  *at, *reason;
     char         id[NGX_HTTP_ORDER_EDIT_EXTID_MAX + 1];
 
     reason = NULL;
@@ -3208,20 +3036,11 @@ ngx_http_order_edit_norm_cancellation(ngx_http_order_edit_norm_ctx_t *ctx,
         return -1;
     }
 
-    extid = ctx->conf->sales_order_id ? ctx->conf->sales_order_id
-                                      : NGX_HTTP_ORDER_EDIT_DEFAULT_SO_ID;
-
-    if (ngx_http_order_edit_norm_extid(ctx, extid, o->id, o->number, 0, id)
+    if (ngx_http_order_edit_norm_order_doc(ctx, "cancellation", o, id, &doc)
         == -1)
     {
         return -1;
     }
-
-    doc = ngx_http_order_edit_norm_doc(ctx, "cancellation",
-              ngx_http_order_edit_norm_source(ctx, o->id, o->name,
-                                              o->name_len, o->updated_at,
-                                              o->updated_at_len));
-    ctx->res->doc = doc;
 
     c = ngx_http_order_edit_norm_set(ctx, doc, "cancellation", json_object());
     ngx_http_order_edit_norm_set(ctx, c, "external_id",
@@ -3231,44 +3050,10 @@ ngx_http_order_edit_norm_cancellation(ngx_http_order_edit_norm_ctx_t *ctx,
     ngx_http_order_edit_norm_set(ctx, c, "reason",
                                  ngx_http_order_edit_norm_strn(reason, rlen));
 
-    body = json_object();
-    ctx->nsbody = body;
-
-    ngx_http_order_edit_norm_set(ctx, body,
-        ngx_http_order_edit_norm_f(ctx, NGX_HTTP_ORDER_EDIT_FIELD_CANCELLED),
-        json_true());
-    ngx_http_order_edit_norm_set(ctx, body,
-        ngx_http_order_edit_norm_f(ctx,
-                                   NGX_HTTP_ORDER_EDIT_FIELD_CANCELLED_AT),
-        json_stringn(at, alen));
-
-    if (reason) {
-        ngx_http_order_edit_norm_set(ctx, body,
-            ngx_http_order_edit_norm_f(ctx,
-                                       NGX_HTTP_ORDER_EDIT_FIELD_CANCEL_REASON),
-            json_stringn(reason, rlen));
-    }
-
-    ngx_http_order_edit_norm_set(ctx, body,
-        ngx_http_order_edit_norm_f(ctx, NGX_HTTP_ORDER_EDIT_FIELD_UPDATED_AT),
-        json_stringn(o->updated_at, o->updated_at_len));
-
     if (ctx->nomem) {
-        return ngx_http_order_edit_norm_fail(ctx, "internal",
-                                             "out of memory");
+        return ngx_http_order_edit_norm_nomem(ctx);
     }
 
-    path = malloc(sizeof(NGX_HTTP_ORDER_EDIT_REST_PREFIX) + 32
-                  + NGX_HTTP_ORDER_EDIT_EXTID_MAX);
-    if (path == NULL) {
-        return ngx_http_order_edit_norm_fail(ctx, "internal",
-                                             "out of memory");
-    }
-
-    sprintf(path, "%ssalesOrder/eid:%s", NGX_HTTP_ORDER_EDIT_REST_PREFIX, id);
-
-    ctx->res->path = path;
-    ctx->res->method = "PATCH";
     snprintf(ctx->res->external_id, sizeof(ctx->res->external_id), "%s", id);
 
     return NGX_HTTP_ORDER_EDIT_NORM_CANCELLATION;
@@ -3299,9 +3084,8 @@ ngx_http_order_edit_norm_edit_deltas(ngx_http_order_edit_norm_ctx_t *ctx,
         snprintf(where, sizeof(where), "order_edit.line_items.%s[%zu]", key,
                  i);
 
-        if (!json_is_object(e)) {
-            return ngx_http_order_edit_norm_fail(ctx, "wrong_type",
-                       "\"%s\" must be an object", where);
+        if (ngx_http_order_edit_norm_not_object(ctx, e, where) == -1) {
+            return -1;
         }
 
         if (ngx_http_order_edit_norm_int(ctx, e, where, "id", 1, 1, INT64_MAX,
@@ -3338,7 +3122,7 @@ ngx_http_order_edit_norm_edited(ngx_http_order_edit_norm_ctx_t *ctx,
     size_t       i;
     json_t      *oe, *li, *doc, *e, *adds, *rems;
     int64_t      id, order_id;
-    const char  *extid, *s;
+    const char  *s;
     char         so_id[NGX_HTTP_ORDER_EDIT_EXTID_MAX + 1];
     static const char  *times[] = { "created_at", "committed_at",
                                     "staff_note" };
@@ -3363,23 +3147,13 @@ ngx_http_order_edit_norm_edited(ngx_http_order_edit_norm_ctx_t *ctx,
 
     ctx->res->order_id = order_id;
 
-    extid = ctx->conf->sales_order_id ? ctx->conf->sales_order_id
-                                      : NGX_HTTP_ORDER_EDIT_DEFAULT_SO_ID;
-
-    if (strstr(extid, "{order_number}") != NULL) {
-        so_id[0] = '\0';
-
-    } else if (ngx_http_order_edit_norm_extid(ctx, extid, order_id, 0, 0,
-                                              so_id)
-               == -1)
-    {
+    if (ngx_http_order_edit_norm_so_id(ctx, order_id, so_id) == -1) {
         return -1;
     }
 
     doc = ngx_http_order_edit_norm_doc(ctx, "order_edited",
               ngx_http_order_edit_norm_source(ctx, order_id, NULL, 0, NULL,
                                               0));
-    ctx->res->doc = doc;
 
     e = ngx_http_order_edit_norm_set(ctx, doc, "order_edit", json_object());
     ngx_http_order_edit_norm_set(ctx, e, "id",
@@ -3420,8 +3194,7 @@ ngx_http_order_edit_norm_edited(ngx_http_order_edit_norm_ctx_t *ctx,
                                  json_string("orders/updated"));
 
     if (ctx->nomem) {
-        return ngx_http_order_edit_norm_fail(ctx, "internal",
-                                             "out of memory");
+        return ngx_http_order_edit_norm_nomem(ctx);
     }
 
     return NGX_HTTP_ORDER_EDIT_NORM_EDIT_PENDING;
@@ -3559,35 +3332,25 @@ ngx_http_order_edit_normalise(const ngx_http_order_edit_norm_conf_t *conf,
         }
     }
 
-    if (rc > 0 && ctx.nsbody != NULL) {
-        res->body = ngx_http_order_edit_json_dumps(ctx.nsbody, JSON_COMPACT);
-
-        if (res->body == NULL) {
-            rc = ngx_http_order_edit_norm_fail(&ctx, "internal",
-                                               "out of memory");
-
-        } else {
-            res->body_len = strlen(res->body);
-        }
+    /* the NetSuite request is made from the finished document alone */
+    if (rc > 0
+        && ngx_http_order_edit_nsbody_build(conf,
+                                            (ngx_http_order_edit_norm_kind_e)
+                                            rc, res->doc, res)
+           != 0)
+    {
+        rc = ngx_http_order_edit_norm_nomem(&ctx);
     }
 
 done:
 
-    json_decref(ctx.nsbody);
     json_decref(root);
     free(ctx.lines);
 
     if (rc <= 0) {
         /* never a partial document */
-        json_decref(res->doc);
-        free(res->path);
-        free(res->body);
+        ngx_http_order_edit_norm_result_free(res);
 
-        res->doc = NULL;
-        res->path = NULL;
-        res->body = NULL;
-        res->body_len = 0;
-        res->method = NULL;
         res->external_id[0] = '\0';
         res->kind = NGX_HTTP_ORDER_EDIT_NORM_ERROR;
 
@@ -3628,8 +3391,6 @@ int
 ngx_http_order_edit_norm_upsert(const ngx_http_order_edit_norm_conf_t *conf,
     ngx_http_order_edit_norm_result_t *res)
 {
-    char  *path;
-
     (void) conf;
 
     if (res->kind != NGX_HTTP_ORDER_EDIT_NORM_SALES_ORDER || res->body == NULL)
@@ -3640,20 +3401,11 @@ ngx_http_order_edit_norm_upsert(const ngx_http_order_edit_norm_conf_t *conf,
         return -1;
     }
 
-    path = malloc(sizeof(NGX_HTTP_ORDER_EDIT_REST_PREFIX) + 32
-                  + NGX_HTTP_ORDER_EDIT_EXTID_MAX);
-    if (path == NULL) {
+    if (ngx_http_order_edit_nsbody_upsert(res) != 0) {
         snprintf(res->error, sizeof(res->error), "internal");
         snprintf(res->message, sizeof(res->message), "out of memory");
         return -1;
     }
-
-    sprintf(path, "%ssalesOrder/eid:%s", NGX_HTTP_ORDER_EDIT_REST_PREFIX,
-            res->external_id);
-
-    free(res->path);
-    res->path = path;
-    res->method = "PUT";
 
     return 0;
 }

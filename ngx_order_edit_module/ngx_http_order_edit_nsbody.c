@@ -1,0 +1,476 @@
+
+/*
+ * Copyright (C) the ngx_order_edit_module authors.
+ */
+
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ngx_http_order_edit_nsbody.h"
+
+
+typedef struct {
+    const ngx_http_order_edit_norm_conf_t  *conf;
+    int                                     nomem;
+} ngx_http_order_edit_nsbody_ctx_t;
+
+
+json_t *
+ngx_http_order_edit_nsbody_set(int *nomem, json_t *obj, const char *key,
+    json_t *v)
+{
+    if (key == NULL) {
+        /* a NetSuite field switched off with "off" */
+        json_decref(v);
+        return NULL;
+    }
+
+    if (v == NULL || obj == NULL) {
+        json_decref(v);
+        *nomem = 1;
+        return NULL;
+    }
+
+    /* json_object_set_new() releases v when it fails */
+    if (json_object_set_new(obj, key, v) != 0) {
+        *nomem = 1;
+        return NULL;
+    }
+
+    return v;
+}
+
+
+json_t *
+ngx_http_order_edit_nsbody_append(int *nomem, json_t *arr, json_t *v)
+{
+    if (v == NULL || arr == NULL) {
+        json_decref(v);
+        *nomem = 1;
+        return NULL;
+    }
+
+    if (json_array_append_new(arr, v) != 0) {
+        *nomem = 1;
+        return NULL;
+    }
+
+    return v;
+}
+
+
+/* a field a store may rename or switch off */
+
+static void
+ngx_http_order_edit_nsbody_field(ngx_http_order_edit_nsbody_ctx_t *ctx,
+    json_t *obj, ngx_http_order_edit_field_e field, json_t *v)
+{
+    ngx_http_order_edit_nsbody_set(&ctx->nomem, obj,
+                                   ngx_http_order_edit_norm_field(ctx->conf,
+                                                                  field),
+                                   v);
+}
+
+
+/* a copy of one of the document's values */
+
+static json_t *
+ngx_http_order_edit_nsbody_copy(const json_t *obj, const char *key)
+{
+    return json_deep_copy(json_object_get(obj, key));
+}
+
+
+/*
+ * The document's money is decimal text with the currency's exponent;
+ * NetSuite takes the same digits as an exact JSON number (9.50), never
+ * through a double.
+ */
+
+static json_t *
+ngx_http_order_edit_nsbody_number(const json_t *obj, const char *key)
+{
+    json_t  *v;
+
+    v = json_object_get(obj, key);
+
+    if (!json_is_string(v)) {
+        return NULL;
+    }
+
+    return ngx_http_order_edit_json_number(json_string_value(v),
+                                           json_string_length(v));
+}
+
+
+json_t *
+ngx_http_order_edit_nsbody_ref(const char *item)
+{
+    if (strncmp(item, "eid:", 4) == 0) {
+        return json_pack("{ss}", "externalId", item + 4);
+    }
+
+    return json_pack("{ss}", "id", item);
+}
+
+
+/* the NetSuite REST path of a record by its external id */
+
+static char *
+ngx_http_order_edit_nsbody_path(const char *record, const char *id,
+    const char *query)
+{
+    char    *path;
+    size_t   size;
+
+    size = sizeof(NGX_HTTP_ORDER_EDIT_REST_PREFIX) + 32
+           + NGX_HTTP_ORDER_EDIT_EXTID_MAX;
+
+    path = malloc(size);
+    if (path == NULL) {
+        return NULL;
+    }
+
+    snprintf(path, size, "%s%s/eid:%s%s", NGX_HTTP_ORDER_EDIT_REST_PREFIX,
+             record, id, query);
+
+    return path;
+}
+
+
+/*
+ * The item sublist, one line per document line: sales order lines send
+ * their net amount with the discount in its own column; credit memo item
+ * lines the restock flag, which their shipping and discrepancy lines lack.
+ */
+
+static void
+ngx_http_order_edit_nsbody_items(ngx_http_order_edit_nsbody_ctx_t *ctx,
+    const json_t *lines, json_t *body, int memo)
+{
+    size_t   i;
+    json_t  *l, *b, *items;
+
+    items = ngx_http_order_edit_nsbody_set(&ctx->nomem, body, "item",
+                                           json_object());
+    items = ngx_http_order_edit_nsbody_set(&ctx->nomem, items, "items",
+                                           json_array());
+
+    for (i = 0; i < json_array_size(lines); i++) {
+        l = json_array_get(lines, i);
+        b = ngx_http_order_edit_nsbody_append(&ctx->nomem, items,
+                                              json_object());
+
+        ngx_http_order_edit_nsbody_set(&ctx->nomem, b, "item",
+            ngx_http_order_edit_nsbody_copy(l, "item"));
+        ngx_http_order_edit_nsbody_set(&ctx->nomem, b, "quantity",
+            ngx_http_order_edit_nsbody_copy(l, "quantity"));
+
+        if (memo) {
+            ngx_http_order_edit_nsbody_set(&ctx->nomem, b, "amount",
+                ngx_http_order_edit_nsbody_number(l, "amount"));
+
+            if (json_object_get(l, "restock") != NULL) {
+                ngx_http_order_edit_nsbody_field(ctx, b,
+                    NGX_HTTP_ORDER_EDIT_FIELD_RESTOCK,
+                    ngx_http_order_edit_nsbody_copy(l, "restock"));
+            }
+
+        } else {
+            ngx_http_order_edit_nsbody_set(&ctx->nomem, b, "rate",
+                ngx_http_order_edit_nsbody_number(l, "rate"));
+            ngx_http_order_edit_nsbody_set(&ctx->nomem, b, "amount",
+                ngx_http_order_edit_nsbody_number(l, "net"));
+            ngx_http_order_edit_nsbody_field(ctx, b,
+                NGX_HTTP_ORDER_EDIT_FIELD_LINE_DISCOUNT,
+                ngx_http_order_edit_nsbody_number(l, "discount"));
+        }
+
+        ngx_http_order_edit_nsbody_field(ctx, b,
+            NGX_HTTP_ORDER_EDIT_FIELD_LINE_KEY,
+            ngx_http_order_edit_nsbody_copy(l, "key"));
+        ngx_http_order_edit_nsbody_field(ctx, b,
+            NGX_HTTP_ORDER_EDIT_FIELD_LINE_TAX,
+            ngx_http_order_edit_nsbody_number(l, "tax"));
+    }
+}
+
+
+/* NetSuite's address subrecord from the document's Shopify address */
+
+static json_t *
+ngx_http_order_edit_nsbody_address(ngx_http_order_edit_nsbody_ctx_t *ctx,
+    const json_t *a)
+{
+    size_t   i;
+    json_t  *b, *v;
+    static const char  *fields[][2] = {
+        { "name", "addressee" }, { "address1", "addr1" },
+        { "address2", "addr2" }, { "city", "city" },
+        { "province_code", "state" }, { "zip", "zip" },
+        { "country_code", NULL }, { "phone", "addrPhone" }
+    };
+
+    b = json_object();
+
+    for (i = 0; i < sizeof(fields) / sizeof(fields[0]); i++) {
+        v = json_object_get(a, fields[i][0]);
+
+        if (!json_is_string(v)) {
+            continue;
+        }
+
+        if (fields[i][1] != NULL) {
+            ngx_http_order_edit_nsbody_set(&ctx->nomem, b, fields[i][1],
+                                           json_copy(v));
+            continue;
+        }
+
+        ngx_http_order_edit_nsbody_set(&ctx->nomem, b, "country",
+                                       json_pack("{ss#}", "id",
+                                                 json_string_value(v),
+                                                 json_string_length(v)));
+    }
+
+    /* NetSuite state: the code when Shopify has one, else the name */
+    if (b && json_object_get(b, "state") == NULL
+        && json_is_string(json_object_get(a, "province")))
+    {
+        ngx_http_order_edit_nsbody_set(&ctx->nomem, b, "state",
+            json_copy(json_object_get(a, "province")));
+    }
+
+    return b;
+}
+
+
+static json_t *
+ngx_http_order_edit_nsbody_sales_order(ngx_http_order_edit_nsbody_ctx_t *ctx,
+    const json_t *doc)
+{
+    json_t  *body, *src, *so, *addr, *totals;
+
+    src = json_object_get(doc, "source");
+    so = json_object_get(doc, "sales_order");
+    totals = json_object_get(so, "totals");
+    addr = json_object_get(json_object_get(so, "shipping"), "address");
+
+    body = json_object();
+
+    ngx_http_order_edit_nsbody_items(ctx, json_object_get(so, "lines"), body,
+                                     0);
+
+    if (json_is_object(addr)) {
+        ngx_http_order_edit_nsbody_field(ctx, body,
+            NGX_HTTP_ORDER_EDIT_FIELD_SHIPPING_ADDRESS,
+            ngx_http_order_edit_nsbody_address(ctx, addr));
+    }
+
+    if (json_is_string(json_object_get(src, "order_name"))) {
+        ngx_http_order_edit_nsbody_field(ctx, body,
+            NGX_HTTP_ORDER_EDIT_FIELD_ORDER_NUMBER,
+            ngx_http_order_edit_nsbody_copy(src, "order_name"));
+    }
+
+    ngx_http_order_edit_nsbody_field(ctx, body,
+        NGX_HTTP_ORDER_EDIT_FIELD_ORDER_ID,
+        ngx_http_order_edit_nsbody_copy(src, "order_id"));
+    ngx_http_order_edit_nsbody_field(ctx, body,
+        NGX_HTTP_ORDER_EDIT_FIELD_UPDATED_AT,
+        ngx_http_order_edit_nsbody_copy(src, "updated_at"));
+    ngx_http_order_edit_nsbody_field(ctx, body,
+        NGX_HTTP_ORDER_EDIT_FIELD_SUBTOTAL,
+        ngx_http_order_edit_nsbody_number(totals, "subtotal"));
+    ngx_http_order_edit_nsbody_field(ctx, body,
+        NGX_HTTP_ORDER_EDIT_FIELD_DISCOUNT,
+        ngx_http_order_edit_nsbody_number(totals, "discount"));
+    ngx_http_order_edit_nsbody_field(ctx, body, NGX_HTTP_ORDER_EDIT_FIELD_TAX,
+        ngx_http_order_edit_nsbody_number(totals, "tax"));
+    ngx_http_order_edit_nsbody_field(ctx, body,
+        NGX_HTTP_ORDER_EDIT_FIELD_TOTAL,
+        ngx_http_order_edit_nsbody_number(totals, "total"));
+    ngx_http_order_edit_nsbody_field(ctx, body,
+        NGX_HTTP_ORDER_EDIT_FIELD_SHIPPING_COST,
+        ngx_http_order_edit_nsbody_number(totals, "shipping"));
+
+    if (ctx->conf->shipping_item) {
+        ngx_http_order_edit_nsbody_field(ctx, body,
+            NGX_HTTP_ORDER_EDIT_FIELD_SHIP_METHOD,
+            ngx_http_order_edit_nsbody_ref(ctx->conf->shipping_item));
+    }
+
+    return body;
+}
+
+
+static json_t *
+ngx_http_order_edit_nsbody_credit_memo(ngx_http_order_edit_nsbody_ctx_t *ctx,
+    const json_t *doc)
+{
+    json_t  *body, *src, *cm;
+
+    src = json_object_get(doc, "source");
+    cm = json_object_get(doc, "credit_memo");
+
+    body = json_object();
+
+    ngx_http_order_edit_nsbody_items(ctx, json_object_get(cm, "lines"), body,
+                                     1);
+
+    ngx_http_order_edit_nsbody_field(ctx, body,
+        NGX_HTTP_ORDER_EDIT_FIELD_REFUND_ID,
+        ngx_http_order_edit_nsbody_copy(cm, "refund_id"));
+    ngx_http_order_edit_nsbody_field(ctx, body,
+        NGX_HTTP_ORDER_EDIT_FIELD_ORDER_ID,
+        ngx_http_order_edit_nsbody_copy(src, "order_id"));
+
+    if (json_is_string(json_object_get(cm, "sales_order_external_id"))) {
+        ngx_http_order_edit_nsbody_field(ctx, body,
+            NGX_HTTP_ORDER_EDIT_FIELD_SALES_ORDER,
+            ngx_http_order_edit_nsbody_copy(cm, "sales_order_external_id"));
+    }
+
+    ngx_http_order_edit_nsbody_field(ctx, body, NGX_HTTP_ORDER_EDIT_FIELD_TAX,
+        ngx_http_order_edit_nsbody_number(cm, "tax"));
+    ngx_http_order_edit_nsbody_field(ctx, body,
+        NGX_HTTP_ORDER_EDIT_FIELD_TOTAL,
+        ngx_http_order_edit_nsbody_number(cm, "total"));
+
+    if (json_is_string(json_object_get(cm, "note"))) {
+        ngx_http_order_edit_nsbody_set(&ctx->nomem, body, "memo",
+            ngx_http_order_edit_nsbody_copy(cm, "note"));
+    }
+
+    return body;
+}
+
+
+static json_t *
+ngx_http_order_edit_nsbody_cancellation(ngx_http_order_edit_nsbody_ctx_t *ctx,
+    const json_t *doc)
+{
+    json_t  *body, *src, *c;
+
+    src = json_object_get(doc, "source");
+    c = json_object_get(doc, "cancellation");
+
+    body = json_object();
+
+    ngx_http_order_edit_nsbody_field(ctx, body,
+        NGX_HTTP_ORDER_EDIT_FIELD_CANCELLED, json_true());
+    ngx_http_order_edit_nsbody_field(ctx, body,
+        NGX_HTTP_ORDER_EDIT_FIELD_CANCELLED_AT,
+        ngx_http_order_edit_nsbody_copy(c, "cancelled_at"));
+
+    if (json_is_string(json_object_get(c, "reason"))) {
+        ngx_http_order_edit_nsbody_field(ctx, body,
+            NGX_HTTP_ORDER_EDIT_FIELD_CANCEL_REASON,
+            ngx_http_order_edit_nsbody_copy(c, "reason"));
+    }
+
+    ngx_http_order_edit_nsbody_field(ctx, body,
+        NGX_HTTP_ORDER_EDIT_FIELD_UPDATED_AT,
+        ngx_http_order_edit_nsbody_copy(src, "updated_at"));
+
+    return body;
+}
+
+
+int
+ngx_http_order_edit_nsbody_build(const ngx_http_order_edit_norm_conf_t *conf,
+    ngx_http_order_edit_norm_kind_e kind, const json_t *doc,
+    ngx_http_order_edit_norm_result_t *res)
+{
+    char                              *path, *text;
+    json_t                            *body;
+    const char                        *method, *record, *query, *member;
+    const char                        *id;
+    ngx_http_order_edit_nsbody_ctx_t   ctx;
+
+    ctx.conf = conf;
+    ctx.nomem = 0;
+
+    switch (kind) {
+
+    case NGX_HTTP_ORDER_EDIT_NORM_SALES_ORDER:
+        /* replace=item: the only way to remove a line */
+        body = ngx_http_order_edit_nsbody_sales_order(&ctx, doc);
+        method = "PATCH";
+        record = "salesOrder";
+        query = "?replace=item";
+        member = "sales_order";
+        break;
+
+    case NGX_HTTP_ORDER_EDIT_NORM_CREDIT_MEMO:
+        /* PUT on eid: is an upsert, so a retry can never make a second memo */
+        body = ngx_http_order_edit_nsbody_credit_memo(&ctx, doc);
+        method = "PUT";
+        record = "creditMemo";
+        query = "";
+        member = "credit_memo";
+        break;
+
+    case NGX_HTTP_ORDER_EDIT_NORM_CANCELLATION:
+        body = ngx_http_order_edit_nsbody_cancellation(&ctx, doc);
+        method = "PATCH";
+        record = "salesOrder";
+        query = "";
+        member = "cancellation";
+        break;
+
+    default:
+        return 0;
+    }
+
+    if (body == NULL || ctx.nomem) {
+        json_decref(body);
+        return -1;
+    }
+
+    /* the record is addressed by the external id the document states */
+    id = json_string_value(json_object_get(json_object_get(doc, member),
+                                           "external_id"));
+    if (id == NULL) {
+        json_decref(body);
+        return -1;
+    }
+
+    path = ngx_http_order_edit_nsbody_path(record, id, query);
+
+    text = ngx_http_order_edit_json_dumps(body, JSON_COMPACT);
+    json_decref(body);
+
+    if (path == NULL || text == NULL) {
+        free(path);
+        free(text);
+        return -1;
+    }
+
+    res->method = method;
+    res->path = path;
+    res->body = text;
+    res->body_len = strlen(text);
+
+    return 0;
+}
+
+
+int
+ngx_http_order_edit_nsbody_upsert(ngx_http_order_edit_norm_result_t *res)
+{
+    char  *path;
+
+    path = ngx_http_order_edit_nsbody_path("salesOrder", res->external_id,
+                                           "");
+    if (path == NULL) {
+        return -1;
+    }
+
+    free(res->path);
+    res->path = path;
+    res->method = "PUT";
+
+    return 0;
+}
