@@ -62,6 +62,7 @@ typedef struct {
     ngx_str_t                              body;
     ngx_str_t                              body_sent; /* by the write */
     char                                  *doc;      /* RESTlet body */
+    ngx_uint_t                             epoch;     /* ns->epoch at send */
     unsigned                               normalised:1;
     unsigned                               counted:1; /* in ns->in_flight */
 } ngx_http_order_edit_job_t;
@@ -97,6 +98,8 @@ static void ngx_http_order_edit_job_readback(ngx_http_order_edit_job_t *job,
 static ngx_int_t ngx_http_order_edit_same_number(json_t *a, json_t *b);
 static ngx_uint_t ngx_http_order_edit_job_superseded(
     ngx_http_order_edit_job_t *job);
+static void ngx_http_order_edit_aimd(ngx_http_order_edit_job_t *job,
+    ngx_uint_t over);
 
 
 char *
@@ -313,7 +316,11 @@ ngx_http_order_edit_job_start(ngx_http_order_edit_dispatcher_t *d,
 
     job->ns = job->store->netsuite;
 
-    if (job->ns->in_flight >= job->ns->concurrency) {
+    if (job->ns->limit == 0) {
+        job->ns->limit = job->ns->concurrency;
+    }
+
+    if (job->ns->in_flight >= job->ns->limit) {
         (void) ngx_http_order_edit_queue_release(d->zone, &job->msg,
                                                  d->conf->interval);
         ngx_http_order_edit_job_finish(job);
@@ -670,6 +677,8 @@ ngx_http_order_edit_job_send(ngx_http_order_edit_job_t *job)
         goto failed;
     }
 
+    job->epoch = job->ns->epoch;
+
     if (ngx_http_order_edit_curl_start(req) != NGX_OK) {
         ngx_http_order_edit_curl_free(req);
         goto failed;
@@ -720,6 +729,23 @@ ngx_http_order_edit_job_done(ngx_http_order_edit_curl_req_t *req,
 
         ngx_http_order_edit_job_delivered(job);
         return;
+    }
+
+    if (status == 429
+        || (status == 400 && req->body.len
+            && ngx_strlcasestrn(req->body.data,
+                                req->body.data + req->body.len,
+                                (u_char *) "SSS_REQUEST_LIMIT_EXCEEDED",
+                                26 - 1)
+               != NULL))
+    {
+        /* the account's pool is full: fewer at once, for a while */
+        ngx_http_order_edit_aimd(job, 1);
+
+    } else if (req->outcome == NGX_HTTP_ORDER_EDIT_CURL_OK
+               && status >= 200 && status < 300)
+    {
+        ngx_http_order_edit_aimd(job, 0);
     }
 
     if (status == 401) {
@@ -880,6 +906,58 @@ ngx_http_order_edit_job_locked(ngx_http_order_edit_job_t *job,
                   job->msg.id, &job->msg.shop, &detail);
 
     ngx_http_order_edit_job_park(job, "fulfilment_lock", &detail);
+}
+
+
+/*
+ * The account's pool is shared with every other integration using it,
+ * so the configured concurrency is a ceiling, not a promise: halve the
+ * limit on an over-limit answer to a request sent under the current
+ * limit (the others out answer for the old one: once per round trip, as
+ * TCP does), and grow it by one after eight times as many successes at
+ * full use as the limit is wide.
+ */
+
+static void
+ngx_http_order_edit_aimd(ngx_http_order_edit_job_t *job, ngx_uint_t over)
+{
+    ngx_uint_t                            was, level;
+    ngx_http_order_edit_netsuite_conf_t  *ns;
+
+    ns = job->ns;
+    was = ns->limit;
+
+    if (over) {
+        if (job->epoch != ns->epoch || ns->limit <= 1) {
+            return;
+        }
+
+        ns->limit = ngx_max(1, ns->limit / 2);
+        ns->credit = 0;
+
+    } else {
+        /* in_flight still counts the request that succeeded */
+        if (ns->in_flight < ns->limit || ns->limit >= ns->concurrency) {
+            return;
+        }
+
+        /* probing slowly: a pool's size rarely changes, 429s cost */
+        if (++ns->credit < 8 * ns->limit) {
+            return;
+        }
+
+        ns->credit = 0;
+        ns->limit++;
+    }
+
+    ns->epoch++;
+
+    level = over ? NGX_LOG_WARN : NGX_LOG_INFO;
+
+    ngx_log_error(level, job->d->log, 0,
+                  "order_edit: NetSuite \"%V\" at %ui requests at once "
+                  "(was %ui)%s", &ns->name, ns->limit, was,
+                  over ? ": the account is over its limit" : "");
 }
 
 
