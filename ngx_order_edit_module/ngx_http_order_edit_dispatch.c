@@ -62,9 +62,10 @@ typedef struct {
     ngx_str_t                              body;
     ngx_str_t                              body_sent; /* by the write */
     char                                  *doc;      /* RESTlet body */
-    ngx_uint_t                             epoch;     /* ns->epoch at send */
+    ngx_http_order_edit_account_t         *acct;      /* in the zone */
+    ngx_uint_t                             epoch;     /* acct's at send */
     unsigned                               normalised:1;
-    unsigned                               counted:1; /* in ns->in_flight */
+    unsigned                               counted:1; /* in acct in_flight */
 } ngx_http_order_edit_job_t;
 
 
@@ -98,8 +99,10 @@ static void ngx_http_order_edit_job_readback(ngx_http_order_edit_job_t *job,
 static ngx_int_t ngx_http_order_edit_same_number(json_t *a, json_t *b);
 static ngx_uint_t ngx_http_order_edit_job_superseded(
     ngx_http_order_edit_job_t *job);
+static ngx_uint_t ngx_http_order_edit_job_room(
+    ngx_http_order_edit_job_t *job);
 static void ngx_http_order_edit_aimd(ngx_http_order_edit_job_t *job,
-    ngx_uint_t over);
+    ngx_http_order_edit_curl_req_t *req, ngx_uint_t over);
 
 
 char *
@@ -316,11 +319,7 @@ ngx_http_order_edit_job_start(ngx_http_order_edit_dispatcher_t *d,
 
     job->ns = job->store->netsuite;
 
-    if (job->ns->limit == 0) {
-        job->ns->limit = job->ns->concurrency;
-    }
-
-    if (job->ns->in_flight >= job->ns->limit) {
+    if (!ngx_http_order_edit_job_room(job)) {
         (void) ngx_http_order_edit_queue_release(d->zone, &job->msg,
                                                  d->conf->interval);
         ngx_http_order_edit_job_finish(job);
@@ -407,7 +406,10 @@ ngx_http_order_edit_job_start(ngx_http_order_edit_dispatcher_t *d,
         return NGX_OK;
     }
 
-    job->ns->in_flight++;
+    ngx_shmtx_lock(&d->zone->shpool->mutex);
+    job->acct->in_flight++;
+    ngx_shmtx_unlock(&d->zone->shpool->mutex);
+
     job->counted = 1;
 
     if (job->ns->mode == NGX_HTTP_ORDER_EDIT_NS_RESTLET) {
@@ -677,7 +679,9 @@ ngx_http_order_edit_job_send(ngx_http_order_edit_job_t *job)
         goto failed;
     }
 
-    job->epoch = job->ns->epoch;
+    ngx_shmtx_lock(&job->d->zone->shpool->mutex);
+    job->epoch = job->acct->epoch;
+    ngx_shmtx_unlock(&job->d->zone->shpool->mutex);
 
     if (ngx_http_order_edit_curl_start(req) != NGX_OK) {
         ngx_http_order_edit_curl_free(req);
@@ -712,6 +716,16 @@ ngx_http_order_edit_job_done(ngx_http_order_edit_curl_req_t *req,
         return;
     }
 
+    /* the account's pool full: fewer at once, for a while */
+    ngx_http_order_edit_aimd(job, req,
+                             status == 429
+                             || (status == 400 && req->body.len
+                                 && ngx_strlcasestrn(req->body.data,
+                                        req->body.data + req->body.len,
+                                        (u_char *) "SSS_REQUEST_LIMIT_EXCEEDED",
+                                        26 - 1)
+                                    != NULL));
+
     if (job->step == NGX_HTTP_ORDER_EDIT_STEP_READBACK) {
 
         if (req->outcome == NGX_HTTP_ORDER_EDIT_CURL_OK && status == 200) {
@@ -729,23 +743,6 @@ ngx_http_order_edit_job_done(ngx_http_order_edit_curl_req_t *req,
 
         ngx_http_order_edit_job_delivered(job);
         return;
-    }
-
-    if (status == 429
-        || (status == 400 && req->body.len
-            && ngx_strlcasestrn(req->body.data,
-                                req->body.data + req->body.len,
-                                (u_char *) "SSS_REQUEST_LIMIT_EXCEEDED",
-                                26 - 1)
-               != NULL))
-    {
-        /* the account's pool is full: fewer at once, for a while */
-        ngx_http_order_edit_aimd(job, 1);
-
-    } else if (req->outcome == NGX_HTTP_ORDER_EDIT_CURL_OK
-               && status >= 200 && status < 300)
-    {
-        ngx_http_order_edit_aimd(job, 0);
     }
 
     if (status == 401) {
@@ -910,54 +907,118 @@ ngx_http_order_edit_job_locked(ngx_http_order_edit_job_t *job,
 
 
 /*
- * The account's pool is shared with every other integration using it,
- * so the configured concurrency is a ceiling, not a promise: halve the
- * limit on an over-limit answer to a request sent under the current
- * limit (the others out answer for the old one: once per round trip, as
- * TCP does), and grow it by one after eight times as many successes at
- * full use as the limit is wide.
+ * Room under the account's limit?  The limit starts at the configured
+ * concurrency and lives in the zone, so every worker dispatching to the
+ * account shares it.
+ */
+
+static ngx_uint_t
+ngx_http_order_edit_job_room(ngx_http_order_edit_job_t *job)
+{
+    ngx_uint_t                  room;
+    ngx_http_order_edit_zone_t *zone;
+
+    zone = job->d->zone;
+    room = 0;
+
+    ngx_shmtx_lock(&zone->shpool->mutex);
+
+    job->acct = ngx_http_order_edit_account_lookup(zone, &job->ns->name, 1);
+
+    if (job->acct != NULL) {
+        if (job->acct->limit == 0 || job->acct->limit > job->ns->concurrency)
+        {
+            job->acct->limit = job->ns->concurrency;
+        }
+
+        room = (job->acct->in_flight < job->acct->limit);
+    }
+
+    ngx_shmtx_unlock(&zone->shpool->mutex);
+
+    return room;
+}
+
+
+/*
+ * Every answer is counted for the status, and steers the limit.  The
+ * account's pool is shared with every other integration using it, so the
+ * configured concurrency is a ceiling, not a promise: an over-limit
+ * answer to a request sent under the current limit halves it (the others
+ * out answer for the old one: once per round trip, as TCP does); eight
+ * times the limit in successes at full use grow it by one.
  */
 
 static void
-ngx_http_order_edit_aimd(ngx_http_order_edit_job_t *job, ngx_uint_t over)
+ngx_http_order_edit_aimd(ngx_http_order_edit_job_t *job,
+    ngx_http_order_edit_curl_req_t *req, ngx_uint_t over)
 {
-    ngx_uint_t                            was, level;
-    ngx_http_order_edit_netsuite_conf_t  *ns;
+    ngx_uint_t                      was, now, b, changed, level;
+    ngx_msec_t                      ms;
+    ngx_http_order_edit_zone_t     *zone;
+    ngx_http_order_edit_account_t  *a;
 
-    ns = job->ns;
-    was = ns->limit;
+    zone = job->d->zone;
+    a = job->acct;
+    changed = 0;
 
-    if (over) {
-        if (job->epoch != ns->epoch || ns->limit <= 1) {
-            return;
-        }
+    ngx_shmtx_lock(&zone->shpool->mutex);
 
-        ns->limit = ngx_max(1, ns->limit / 2);
-        ns->credit = 0;
+    a->requests++;
+
+    if (req->outcome != NGX_HTTP_ORDER_EDIT_CURL_OK) {
+        a->failed++;
 
     } else {
-        /* in_flight still counts the request that succeeded */
-        if (ns->in_flight < ns->limit || ns->limit >= ns->concurrency) {
-            return;
+        for (b = 0, ms = req->time;
+             ms > 1 && b < NGX_HTTP_ORDER_EDIT_LATENCY_BUCKETS - 1;
+             ms >>= 1, b++)
+        {
+            /* void */
         }
 
-        /* probing slowly: a pool's size rarely changes, 429s cost */
-        if (++ns->credit < 8 * ns->limit) {
-            return;
-        }
-
-        ns->credit = 0;
-        ns->limit++;
+        a->latency[b]++;
     }
 
-    ns->epoch++;
+    was = a->limit;
+
+    if (over) {
+        a->over_limit++;
+
+        if (job->epoch == a->epoch && a->limit > 1) {
+            a->limit /= 2;
+            a->credit = 0;
+            changed = 1;
+        }
+
+    } else if (req->outcome == NGX_HTTP_ORDER_EDIT_CURL_OK
+               && req->status >= 200 && req->status < 300
+               && a->in_flight >= a->limit
+               && a->limit < job->ns->concurrency
+               && ++a->credit >= 8 * a->limit)
+    {
+        /* in_flight still counts the request that succeeded */
+        a->credit = 0;
+        a->limit++;
+        changed = 1;
+    }
+
+    if (changed) {
+        a->epoch++;
+    }
+
+    now = a->limit;
+
+    ngx_shmtx_unlock(&zone->shpool->mutex);
 
     level = over ? NGX_LOG_WARN : NGX_LOG_INFO;
 
-    ngx_log_error(level, job->d->log, 0,
-                  "order_edit: NetSuite \"%V\" at %ui requests at once "
-                  "(was %ui)%s", &ns->name, ns->limit, was,
-                  over ? ": the account is over its limit" : "");
+    if (changed) {
+        ngx_log_error(level, job->d->log, 0,
+                      "order_edit: NetSuite \"%V\" at %ui requests at "
+                      "once (was %ui)%s", &job->ns->name, now, was,
+                      over ? ": the account is over its limit" : "");
+    }
 }
 
 
@@ -1386,7 +1447,9 @@ ngx_http_order_edit_job_finish(ngx_http_order_edit_job_t *job)
     d->njobs--;
 
     if (job->counted) {
-        job->ns->in_flight--;
+        ngx_shmtx_lock(&d->zone->shpool->mutex);
+        job->acct->in_flight--;
+        ngx_shmtx_unlock(&d->zone->shpool->mutex);
     }
 
     if (job->normalised) {

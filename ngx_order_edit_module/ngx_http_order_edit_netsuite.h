@@ -57,14 +57,6 @@ struct ngx_http_order_edit_netsuite_conf_s {
     /* the four keys and the realm, ready for signing */
     ngx_http_order_edit_oauth_keys_t  keys;
 
-    /*
-     * The dispatching worker's own view of the account: requests out,
-     * and the limit it adapts (AIMD) below the configured concurrency.
-     */
-    ngx_uint_t                     in_flight;
-    ngx_uint_t                     limit;
-    ngx_uint_t                     credit;
-    ngx_uint_t                     epoch;      /* limit changes so far */
 
     ngx_str_t                      file;
     ngx_uint_t                     line;

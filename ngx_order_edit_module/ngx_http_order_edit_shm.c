@@ -214,6 +214,7 @@ ngx_http_order_edit_init_zone(ngx_shm_zone_t *shm_zone, void *data)
                     ngx_str_rbtree_insert_value);
     ngx_queue_init(&sh->shops);
     sh->rr = &sh->shops;
+    ngx_queue_init(&sh->accounts);
 
     ngx_rbtree_init(&sh->dedup_rbtree, &sh->dedup_sentinel,
                     ngx_str_rbtree_insert_value);
@@ -330,6 +331,47 @@ ngx_http_order_edit_shop_lookup(ngx_http_order_edit_zone_t *zone,
     sh->nshops++;
 
     return shop;
+}
+
+
+/* accounts are few: a list, created when a dispatcher first uses one */
+
+ngx_http_order_edit_account_t *
+ngx_http_order_edit_account_lookup(ngx_http_order_edit_zone_t *zone,
+    ngx_str_t *name, ngx_uint_t create)
+{
+    ngx_queue_t                    *q;
+    ngx_http_order_edit_account_t  *a;
+
+    for (q = ngx_queue_head(&zone->sh->accounts);
+         q != ngx_queue_sentinel(&zone->sh->accounts);
+         q = ngx_queue_next(q))
+    {
+        a = ngx_queue_data(q, ngx_http_order_edit_account_t, all);
+
+        if (a->len == name->len
+            && ngx_strncmp(a->name, name->data, name->len) == 0)
+        {
+            return a;
+        }
+    }
+
+    if (!create || name->len > 0xffff) {
+        return NULL;
+    }
+
+    a = ngx_slab_calloc_locked(zone->shpool,
+                               offsetof(ngx_http_order_edit_account_t, name)
+                               + name->len);
+    if (a == NULL) {
+        return NULL;
+    }
+
+    a->len = (u_short) name->len;
+    ngx_memcpy(a->name, name->data, name->len);
+    ngx_queue_insert_tail(&zone->sh->accounts, &a->all);
+
+    return a;
 }
 
 

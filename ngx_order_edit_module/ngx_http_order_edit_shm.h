@@ -20,7 +20,10 @@
  * reading it with the wrong structures.
  */
 #define NGX_HTTP_ORDER_EDIT_SHM_MAGIC    0x4f454451      /* "OEDQ" */
-#define NGX_HTTP_ORDER_EDIT_SHM_LAYOUT   4
+#define NGX_HTTP_ORDER_EDIT_SHM_LAYOUT   5
+
+/* NetSuite latency histogram: bucket i holds [2^i, 2^(i+1)) ms */
+#define NGX_HTTP_ORDER_EDIT_LATENCY_BUCKETS  18
 
 
 /* per-shop counters; the order is the order of the status output */
@@ -67,6 +70,27 @@ typedef struct {
 } ngx_http_order_edit_shop_t;
 
 
+/*
+ * A NetSuite account as the dispatchers see it: what is out, the limit
+ * they adapt below the configured concurrency, and what came back.  In
+ * the zone, so that every worker delivering to it shares one limit and
+ * the status shows it from any worker.
+ */
+typedef struct {
+    ngx_queue_t                    all;         /* sh->accounts */
+    ngx_uint_t                     in_flight;
+    ngx_uint_t                     limit;
+    ngx_uint_t                     credit;
+    ngx_uint_t                     epoch;       /* changes of the limit */
+    uint64_t                       requests;
+    uint64_t                       over_limit;
+    uint64_t                       failed;      /* no HTTP answer */
+    uint64_t                       latency[NGX_HTTP_ORDER_EDIT_LATENCY_BUCKETS];
+    u_short                        len;
+    u_char                         name[1];
+} ngx_http_order_edit_account_t;
+
+
 typedef struct {
     uint32_t                       magic;
     uint32_t                       layout;
@@ -90,6 +114,8 @@ typedef struct {
 
     /* where lease() resumes its round-robin walk over the shops */
     ngx_queue_t                   *rr;
+
+    ngx_queue_t                    accounts;
 
     /*
      * Outcomes with no shop node to count them on: unknown shops, bad
@@ -121,6 +147,8 @@ char *ngx_http_order_edit_zone(ngx_conf_t *cf, ngx_command_t *cmd,
 ngx_http_order_edit_shop_t *ngx_http_order_edit_shop_lookup(
     ngx_http_order_edit_zone_t *zone, ngx_str_t *name, ngx_uint_t create);
 size_t ngx_http_order_edit_zone_used(ngx_http_order_edit_zone_t *zone);
+ngx_http_order_edit_account_t *ngx_http_order_edit_account_lookup(
+    ngx_http_order_edit_zone_t *zone, ngx_str_t *name, ngx_uint_t create);
 uint64_t ngx_http_order_edit_now_ms(void);
 
 

@@ -10,6 +10,7 @@
 #include "ngx_http_order_edit_shm.h"
 #include "ngx_http_order_edit_queue.h"
 #include "ngx_http_order_edit_ingest.h"
+#include "ngx_http_order_edit_netsuite.h"
 
 
 /* what the status page shows of one shop, copied out under the lock */
@@ -22,6 +23,20 @@ typedef struct {
     ngx_uint_t                     exceptions;
     uint64_t                       oldest_ms;
 } ngx_http_order_edit_shop_stat_t;
+
+
+/* a NetSuite account's figures, copied out under the lock */
+typedef struct {
+    ngx_str_t                      name;
+    ngx_uint_t                     concurrency;   /* configured */
+    ngx_uint_t                     limit;
+    ngx_uint_t                     in_flight;
+    uint64_t                       requests;
+    uint64_t                       over_limit;
+    uint64_t                       failed;
+    int64_t                        p50;           /* ms, -1: no data */
+    int64_t                        p99;
+} ngx_http_order_edit_account_stat_t;
 
 
 typedef struct {
@@ -38,6 +53,7 @@ typedef struct {
     uint64_t                       unknown_shop;
     uint64_t                       unattributed[NGX_HTTP_ORDER_EDIT_C_LAST];
     ngx_array_t                    shops;   /* of shop_stat_t */
+    ngx_array_t                    accounts;
 } ngx_http_order_edit_stat_t;
 
 
@@ -45,6 +61,8 @@ static ngx_int_t ngx_http_order_edit_snapshot(ngx_http_request_t *r,
     ngx_http_order_edit_zone_t *zone, ngx_http_order_edit_stat_t *st);
 static ngx_int_t ngx_http_order_edit_status_json(ngx_http_request_t *r,
     ngx_http_order_edit_stat_t *st);
+static int64_t ngx_http_order_edit_quantile(uint64_t *hist, ngx_uint_t n,
+    uint64_t total, ngx_uint_t per_mille);
 static ngx_int_t ngx_http_order_edit_status_prometheus(ngx_http_request_t *r,
     ngx_http_order_edit_stat_t *st);
 
@@ -131,10 +149,13 @@ static ngx_int_t
 ngx_http_order_edit_snapshot(ngx_http_request_t *r,
     ngx_http_order_edit_zone_t *zone, ngx_http_order_edit_stat_t *st)
 {
-    u_char                            *p;
-    uint64_t                           now;
-    ngx_uint_t                         i;
-    ngx_queue_t                       *q;
+    u_char                              *p;
+    uint64_t                             now, total;
+    ngx_uint_t                           i;
+    ngx_queue_t                         *q;
+    ngx_http_order_edit_account_t       *a;
+    ngx_http_order_edit_netsuite_conf_t *ns;
+    ngx_http_order_edit_account_stat_t  *as;
     ngx_http_order_edit_shop_t        *shop;
     ngx_http_order_edit_shctx_t       *sh;
     ngx_http_order_edit_main_conf_t   *omcf;
@@ -155,7 +176,47 @@ ngx_http_order_edit_snapshot(ngx_http_request_t *r,
         return NGX_ERROR;
     }
 
+    if (ngx_array_init(&st->accounts, r->pool, 2,
+                       sizeof(ngx_http_order_edit_account_stat_t))
+        != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
     ngx_shmtx_lock(&zone->shpool->mutex);
+
+    for (q = ngx_queue_head(&sh->accounts);
+         q != ngx_queue_sentinel(&sh->accounts);
+         q = ngx_queue_next(q))
+    {
+        a = ngx_queue_data(q, ngx_http_order_edit_account_t, all);
+
+        as = ngx_array_push(&st->accounts);
+        p = ngx_pnalloc(r->pool, a->len);
+
+        if (as == NULL || p == NULL) {
+            ngx_shmtx_unlock(&zone->shpool->mutex);
+            return NGX_ERROR;
+        }
+
+        ngx_memcpy(p, a->name, a->len);
+        as->name.data = p;
+        as->name.len = a->len;
+        as->limit = a->limit;
+        as->in_flight = a->in_flight;
+        as->requests = a->requests;
+        as->over_limit = a->over_limit;
+        as->failed = a->failed;
+
+        for (total = 0, i = 0; i < NGX_HTTP_ORDER_EDIT_LATENCY_BUCKETS; i++) {
+            total += a->latency[i];
+        }
+
+        as->p50 = ngx_http_order_edit_quantile(a->latency,
+                      NGX_HTTP_ORDER_EDIT_LATENCY_BUCKETS, total, 500);
+        as->p99 = ngx_http_order_edit_quantile(a->latency,
+                      NGX_HTTP_ORDER_EDIT_LATENCY_BUCKETS, total, 990);
+    }
 
     st->used = ngx_http_order_edit_zone_used(zone);
     st->created = sh->created;
@@ -198,6 +259,13 @@ ngx_http_order_edit_snapshot(ngx_http_request_t *r,
 
     omcf = ngx_http_get_module_main_conf(r, ngx_http_order_edit_module);
 
+    as = st->accounts.elts;
+
+    for (i = 0; i < st->accounts.nelts; i++) {
+        ns = ngx_http_order_edit_netsuite_find(omcf, &as[i].name);
+        as[i].concurrency = ns ? ns->concurrency : 0;
+    }
+
     ss = st->shops.elts;
 
     for (i = 0; i < st->shops.nelts; i++) {
@@ -228,9 +296,11 @@ static ngx_int_t
 ngx_http_order_edit_status_json(ngx_http_request_t *r,
     ngx_http_order_edit_stat_t *st)
 {
-    json_t                           *root, *zone, *shops, *shop, *un;
-    ngx_uint_t                        i, k;
-    ngx_http_order_edit_shop_stat_t  *ss;
+    json_t                              *root, *zone, *shops, *shop, *un;
+    json_t                              *accounts, *acct;
+    ngx_uint_t                           i, k;
+    ngx_http_order_edit_shop_stat_t     *ss;
+    ngx_http_order_edit_account_stat_t  *as;
 
     root = json_object();
     if (root == NULL) {
@@ -303,6 +373,39 @@ ngx_http_order_edit_status_json(ngx_http_request_t *r,
 
     json_object_set_new(un, "unknown_shop", json_integer(st->unknown_shop));
 
+    if (st->accounts.nelts) {
+        accounts = json_object();
+        if (json_object_set_new(root, "netsuite", accounts) != 0) {
+            goto failed;
+        }
+
+        as = st->accounts.elts;
+
+        for (i = 0; i < st->accounts.nelts; i++) {
+            acct = json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:{s:o, s:o}}",
+                             "concurrency", (json_int_t) as[i].concurrency,
+                             "limit", (json_int_t) as[i].limit,
+                             "in_flight", (json_int_t) as[i].in_flight,
+                             "requests", (json_int_t) as[i].requests,
+                             "over_limit", (json_int_t) as[i].over_limit,
+                             "failed", (json_int_t) as[i].failed,
+                             "latency_ms",
+                             "p50", as[i].p50 < 0 ? json_null()
+                                    : json_integer(as[i].p50),
+                             "p99", as[i].p99 < 0 ? json_null()
+                                    : json_integer(as[i].p99));
+
+            if (acct == NULL
+                || json_object_setn_new(accounts,
+                                        (const char *) as[i].name.data,
+                                        as[i].name.len, acct)
+                   != 0)
+            {
+                goto failed;
+            }
+        }
+    }
+
     return ngx_http_order_edit_send_json(r, root);
 
 failed:
@@ -319,11 +422,12 @@ static ngx_int_t
 ngx_http_order_edit_status_prometheus(ngx_http_request_t *r,
     ngx_http_order_edit_stat_t *st)
 {
-    u_char                           *body, *p;
-    size_t                            len;
-    ngx_uint_t                        i, k;
-    ngx_str_t                         unattr, store;
-    ngx_http_order_edit_shop_stat_t  *ss;
+    u_char                              *body, *p;
+    size_t                               len;
+    ngx_uint_t                           i, k;
+    ngx_str_t                            unattr, store;
+    ngx_http_order_edit_shop_stat_t     *ss;
+    ngx_http_order_edit_account_stat_t  *as;
 
     static ngx_str_t  type = ngx_string("text/plain; version=0.0.4");
 
@@ -335,6 +439,12 @@ ngx_http_order_edit_status_prometheus(ngx_http_request_t *r,
     len = 4096 + (st->shops.nelts + 1)
                  * (NGX_HTTP_ORDER_EDIT_C_LAST + 5)
                  * (160 + st->zone.len + 2 * NGX_HTTP_ORDER_EDIT_MAX_SHOP_LEN);
+
+    as = st->accounts.elts;
+
+    for (i = 0; i < st->accounts.nelts; i++) {
+        len += 8 * (160 + st->zone.len + as[i].name.len);
+    }
 
     body = ngx_pnalloc(r->pool, len);
     if (body == NULL) {
@@ -448,6 +558,70 @@ ngx_http_order_edit_status_prometheus(ngx_http_request_t *r,
             &st->zone, st->total, &st->zone, st->used,
             &st->zone, st->dedup, &st->zone, st->dedup_evicted);
 
+    as = st->accounts.elts;
+
+    for (i = 0; i < st->accounts.nelts; i++) {
+        p = ngx_sprintf(p,
+                "order_edit_netsuite_concurrency{zone=\"%V\",account=\"%V\"} "
+                "%ui\n"
+                "order_edit_netsuite_limit{zone=\"%V\",account=\"%V\"} %ui\n"
+                "order_edit_netsuite_in_flight{zone=\"%V\",account=\"%V\"} "
+                "%ui\n"
+                "order_edit_netsuite_requests_total{zone=\"%V\","
+                "account=\"%V\"} %uL\n"
+                "order_edit_netsuite_over_limit_total{zone=\"%V\","
+                "account=\"%V\"} %uL\n"
+                "order_edit_netsuite_failed_total{zone=\"%V\","
+                "account=\"%V\"} %uL\n",
+                &st->zone, &as[i].name, as[i].concurrency,
+                &st->zone, &as[i].name, as[i].limit,
+                &st->zone, &as[i].name, as[i].in_flight,
+                &st->zone, &as[i].name, as[i].requests,
+                &st->zone, &as[i].name, as[i].over_limit,
+                &st->zone, &as[i].name, as[i].failed);
+
+        if (as[i].p50 >= 0) {
+            p = ngx_sprintf(p,
+                    "order_edit_netsuite_latency_ms{zone=\"%V\","
+                    "account=\"%V\",quantile=\"0.5\"} %L\n"
+                    "order_edit_netsuite_latency_ms{zone=\"%V\","
+                    "account=\"%V\",quantile=\"0.99\"} %L\n",
+                    &st->zone, &as[i].name, as[i].p50,
+                    &st->zone, &as[i].name, as[i].p99);
+        }
+    }
+
     return ngx_http_order_edit_send(r, NGX_HTTP_OK, &type, body, p - body,
                                     0);
+}
+
+
+/*
+ * The upper bound of the histogram bucket (2^(i+1) ms) holding the
+ * per-mille quantile: coarse, but it never understates a latency.
+ */
+
+static int64_t
+ngx_http_order_edit_quantile(uint64_t *hist, ngx_uint_t n, uint64_t total,
+    ngx_uint_t per_mille)
+{
+    uint64_t    seen, want;
+    ngx_uint_t  i;
+
+    if (total == 0) {
+        return -1;
+    }
+
+    want = (total * per_mille + 999) / 1000;
+    seen = 0;
+
+    for (i = 0; i < n; i++) {
+        seen += hist[i];
+
+        if (seen >= want) {
+            return (int64_t) 1 << (i + 1);
+        }
+    }
+
+    return (int64_t) 1 << n;
 }

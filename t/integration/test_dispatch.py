@@ -288,6 +288,19 @@ class Governance(Dispatch):
         self.assertIn('NetSuite "main" at 4 requests at once (was 8): the '
                       "account is over its limit", self.ngx.error_log())
 
+        # the account as the status shows it, from any worker
+        acct = self.ngx.status()["netsuite"]["main"]
+        self.assertEqual(acct["concurrency"], 8)
+        self.assertLessEqual(acct["limit"], 4)
+        self.assertEqual(acct["in_flight"], 0)
+        self.assertEqual(acct["over_limit"], over)
+        self.assertGreaterEqual(acct["requests"], 3 * n)
+        # 150 ms of simulated latency: the median bucket is 256 ms
+        self.assertEqual(acct["latency_ms"]["p50"], 256)
+        prom = self.ngx.request("GET", "/status?format=prometheus")[2]
+        self.assertIn(b'order_edit_netsuite_limit{zone="edits",'
+                      b'account="main"}', prom)
+
     test_an_edit_reaches_the_sales_order = None
     test_an_edit_after_fulfilment_is_an_exception = None
     test_a_refund_becomes_a_credit_memo_with_shopifys_values = None
