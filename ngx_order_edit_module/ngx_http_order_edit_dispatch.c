@@ -365,8 +365,13 @@ ngx_http_order_edit_job_start(ngx_http_order_edit_dispatcher_t *d,
      * would wind the order back, and one as new is already there.
      */
 
-    if ((job->res.kind == NGX_HTTP_ORDER_EDIT_NORM_SALES_ORDER
-         || job->res.kind == NGX_HTTP_ORDER_EDIT_NORM_CANCELLATION)
+    /*
+     * Only Sales Order updates: a cancellation shares its updated_at with
+     * the orders/updated Shopify fires for it, and sets flags no update
+     * sets, so it always goes through (it cannot be undone in Shopify).
+     */
+
+    if (job->res.kind == NGX_HTTP_ORDER_EDIT_NORM_SALES_ORDER
         && job->res.order_id > 0
         && job->res.updated_at != NGX_HTTP_ORDER_EDIT_NO_TIME
         && ngx_http_order_edit_applied_get(d->zone, &msg->shop,
@@ -390,8 +395,7 @@ ngx_http_order_edit_job_start(ngx_http_order_edit_dispatcher_t *d,
 
     /* a burst of edits: only the newest snapshot goes to NetSuite */
 
-    if ((job->res.kind == NGX_HTTP_ORDER_EDIT_NORM_SALES_ORDER
-         || job->res.kind == NGX_HTTP_ORDER_EDIT_NORM_CANCELLATION)
+    if (job->res.kind == NGX_HTTP_ORDER_EDIT_NORM_SALES_ORDER
         && ngx_http_order_edit_job_superseded(job))
     {
         ngx_log_error(NGX_LOG_INFO, d->log, 0,
@@ -797,7 +801,7 @@ ngx_http_order_edit_job_done(ngx_http_order_edit_curl_req_t *req,
     } else if (status >= 200 && status < 300) {
         /* written; eid: and replace=item make a repeat harmless */
 
-        if (job->res.kind != NGX_HTTP_ORDER_EDIT_NORM_CREDIT_MEMO
+        if (job->res.kind == NGX_HTTP_ORDER_EDIT_NORM_SALES_ORDER
             && job->res.order_id > 0)
         {
             ngx_http_order_edit_applied_set(job->d->zone, &job->msg.shop,

@@ -203,9 +203,9 @@ ngx_http_order_edit_queue_peek(ngx_http_order_edit_zone_t *zone,
 
 
 /*
- * Copies of the other queued order webhooks (orders topics but edits) of
- * the same shop and order as msg, at most max: the dispatcher coalesces a
- * burst into its newest snapshot.  Leased ones are left alone.
+ * Copies of the other queued orders/updated webhooks of the same shop
+ * and order as msg, at most max: the dispatcher coalesces a burst into
+ * its newest snapshot.  Leased ones are left alone.
  */
 
 ngx_int_t
@@ -238,11 +238,12 @@ ngx_http_order_edit_queue_same_order(ngx_http_order_edit_zone_t *zone,
     {
         item = ngx_queue_data(q, ngx_http_order_edit_item_t, queue);
 
+        /* full snapshots only: a cancellation or an edit is not one */
         if (item->id == msg->id || item->order_id != msg->order_id
-            || item->len[0] < 7
-            || ngx_strncmp(item->data, "orders/", 7) != 0
-            || (item->len[0] == 13
-                && ngx_strncmp(item->data, "orders/edited", 13) == 0))
+            || item->len[0] != sizeof("orders/updated") - 1
+            || ngx_strncmp(item->data, "orders/updated",
+                           sizeof("orders/updated") - 1)
+               != 0)
         {
             continue;
         }

@@ -228,6 +228,23 @@ class Dispatch(unittest.TestCase):
                                                     ("1002", 2)])
 
 
+    def test_a_cancellation_is_applied_after_its_own_update(self):
+        # Shopify fires orders/updated and orders/cancelled for a cancel,
+        # with one updated_at: the update must not make the cancel stale
+        self.sim.seed_order(SO_EID)
+        cancelled = fixture("27-orders-cancelled.json").rstrip()
+        update = fixture("01-us-tax-exclusive.json").rstrip().replace(
+            b"2024-03-05T10:15:30-05:00", b"2024-03-06T09:00:05-05:00")
+
+        self.assertEqual(self.ngx.post_webhook("acme", update, "c1")[0], 200)
+        self.wait(lambda: self.shop()["acked"] == 1, "the update")
+        self.assertEqual(self.ngx.post_webhook(
+            "acme", cancelled, "c2", topic="orders/cancelled")[0], 200)
+        self.wait(lambda: self.shop()["acked"] == 2, "the cancellation")
+
+        self.assertEqual(self.shop()["stale"], 0)
+        self.assertTrue(self.order().get("custbody_shopify_cancelled"))
+
     def test_a_burst_of_edits_is_one_write_of_the_newest(self):
         self.sim.seed_order(SO_EID)
         base = fixture("01-us-tax-exclusive.json").rstrip()
@@ -308,6 +325,7 @@ class Governance(Dispatch):
     test_an_older_snapshot_never_winds_the_order_back = None
     test_silent_drift_after_the_write_is_a_discrepancy = None
     test_a_burst_of_edits_is_one_write_of_the_newest = None
+    test_a_cancellation_is_applied_after_its_own_update = None
 
 
 class MissingOrder(Dispatch):
@@ -330,6 +348,7 @@ class MissingOrder(Dispatch):
     test_an_older_snapshot_never_winds_the_order_back = None
     test_silent_drift_after_the_write_is_a_discrepancy = None
     test_a_burst_of_edits_is_one_write_of_the_newest = None
+    test_a_cancellation_is_applied_after_its_own_update = None
 
 
 if __name__ == "__main__":
