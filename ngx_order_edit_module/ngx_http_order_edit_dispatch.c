@@ -280,7 +280,10 @@ ngx_http_order_edit_dispatch_tick(ngx_event_t *ev)
         }
     }
 
-    ngx_add_timer(&d->timer, d->conf->interval);
+    /* a job that failed at once may have asked for an early look */
+    if (!d->timer.timer_set) {
+        ngx_add_timer(&d->timer, d->conf->interval);
+    }
 }
 
 
@@ -1462,12 +1465,23 @@ ngx_http_order_edit_job_finish(ngx_http_order_edit_job_t *job)
 
     free(job->doc);
 
-    ngx_destroy_pool(job->pool);
+    /*
+     * A NetSuite slot came free: look at the queue at once rather than at
+     * the next tick.  The pending tick is deleted first: nginx keeps a
+     * timer that would move by less than 300 ms.  Jobs that used no slot
+     * (handed back, stale, coalesced) wake nothing, or a full account
+     * would be polled every millisecond.
+     */
 
-    /* room for the next one: look at the queue again soon */
-    if (!ngx_exiting && !ngx_terminate && !ngx_quit) {
+    if (job->counted && !ngx_exiting && !ngx_terminate && !ngx_quit) {
+        if (d->timer.timer_set) {
+            ngx_del_timer(&d->timer);
+        }
+
         ngx_add_timer(&d->timer, 1);
     }
+
+    ngx_destroy_pool(job->pool);
 }
 
 
