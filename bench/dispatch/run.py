@@ -1,0 +1,871 @@
+#!/usr/bin/env python3
+"""bench/dispatch: the dispatcher against a saturated NetSuite.
+
+The NetSuite simulator (tools/netsuite-sim) with an account concurrency
+limit C and a fixed latency L; nginx with the module, two workers, the
+dispatcher on the zone and one order_edit_netsuite block of concurrency C
+pointing at the simulator. 1,000 Sales Orders are seeded in the simulator,
+then 3,000 signed orders/updated webhooks (three snapshots per order, with
+increasing updated_at) are posted from a bounded pool of client threads
+at a fixed rate, and the queue is left to drain.
+
+Reported (see bench/README.md for the method):
+
+  - NetSuite API requests per second while the queue drains, against the
+    bound C / L (aim >= 0.95);
+  - 429s per successful request (aim <= 0.01);
+  - NetSuite writes per distinct order (aim 1.0), reads (the lock read and
+    the read-back) counted separately;
+  - the drain time and the dispatcher's counters from GET /status;
+  - p99 webhook answer time (client-measured) while NetSuite is saturated,
+    against the same posts to an identical nginx without the dispatcher
+    (NetSuite idle), measured before and after (aim <= 1.2).
+
+Everything listens on 127.0.0.1; every process started here is stopped
+on the way out (also on failure or Ctrl-C). Raw results go to
+bench/results/dispatch-<stamp>.*.  Python 3 standard library only; the
+nginx and simulator helpers of the integration tests are imported, not
+copied.
+"""
+
+import argparse
+import collections
+import json
+import os
+import platform
+import queue
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+TOP = os.path.normpath(os.path.join(HERE, "..", ".."))
+FIX = os.path.join(TOP, "t", "fixtures", "shopify")
+FIXTURE = "01-us-tax-exclusive.json"
+FIX_ORDER_ID = b"450789469"
+FIX_UPDATED_AT = b"2024-03-05T10:15:30-05:00"
+SHOP = "acme.myshopify.com"
+SECRET = "acme"
+EID = "shopify-acme-%d"
+FIRST_ORDER_ID = 5100000000
+
+
+def parse_args():
+    p = argparse.ArgumentParser(
+        description="Benchmark the dispatcher against a saturated NetSuite "
+                    "simulator (see bench/README.md).")
+    env = os.environ.get
+    p.add_argument("--module", default=env("MODULE_SO", os.path.join(
+        TOP, "build", "ngx_http_order_edit_module.so")))
+    p.add_argument("--nginx", default=env("NGINX_BIN", "/usr/sbin/nginx"))
+    p.add_argument("--orders", type=int, default=1000)
+    p.add_argument("--snapshots", type=int, default=3,
+                   help="orders/updated snapshots per order")
+    p.add_argument("--concurrency", type=int, default=15,
+                   help="C: the simulator's limit and the block's")
+    p.add_argument("--latency-ms", type=int, default=200)
+    p.add_argument("--threads", type=int, default=8,
+                   help="client threads posting webhooks")
+    p.add_argument("--rate", type=float, default=200.0,
+                   help="webhooks per second offered (0: as fast as the "
+                        "threads go)")
+    p.add_argument("--interval", default="",
+                   help="order_edit_dispatch interval= (default: the "
+                        "module's)")
+    p.add_argument("--zone", default="64m")
+    p.add_argument("--no-idle", action="store_true",
+                   help="skip the NetSuite-idle reference runs")
+    p.add_argument("--drain-timeout", type=float, default=240.0)
+    p.add_argument("--quick", action="store_true",
+                   help="smoke test: 100 orders, one idle run")
+    p.add_argument("--out", default=os.path.join(TOP, "bench", "results"))
+    a = p.parse_args()
+    if a.quick:
+        a.orders = min(a.orders, 100)
+    return a
+
+
+ARGS = parse_args()
+# ngxctl reads these when it is imported
+os.environ["TEST_NGINX_BINARY"] = ARGS.nginx
+os.environ["TEST_NGINX_LOAD_MODULES"] = os.path.abspath(ARGS.module)
+sys.path.insert(0, os.path.join(TOP, "t", "integration"))
+sys.path.insert(0, os.path.join(TOP, "tools", "tests"))
+
+from ngxctl import NginxServer, sign  # noqa: E402
+import simhelper  # noqa: E402
+
+
+HTTP = """
+    order_edit_zone edits:__ZONE__;
+    order_edit_netsuite main {
+        account __ACCOUNT__;
+        endpoint http://127.0.0.1:__SIM__;
+        consumer_key_file __KEYS__/ck;
+        consumer_secret_file __KEYS__/cs;
+        token_id_file __KEYS__/ti;
+        token_secret_file __KEYS__/ts;
+        concurrency __C__;
+    }
+    order_edit_store acme.myshopify.com {
+        secret acme;
+        netsuite main;
+        sku_map __KEYS__/skus.map;
+    }
+    __DISPATCH__
+    server {
+        listen 127.0.0.1:__PORT__;
+        client_body_buffer_size 64k;
+        location = /wh { order_edit_webhook edits; }
+        location = /status { order_edit_status edits; }
+        location /exc { order_edit_exceptions edits; }
+    }
+"""
+
+
+# ---------------------------------------------------------------------------
+# small helpers
+
+def log(*a):
+    print(*a, flush=True)
+
+
+def pct(values, q):
+    """Nearest-rank percentile (q in 0..100) of a list."""
+    if not values:
+        return float("nan")
+    v = sorted(values)
+    k = max(0, min(len(v) - 1, int(-(-q * len(v) // 100)) - 1))
+    return v[k]
+
+
+def cpu_seconds(pid):
+    try:
+        with open("/proc/%d/stat" % pid) as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+        tck = os.sysconf("SC_CLK_TCK")
+        return (int(fields[11]) + int(fields[12])) / tck
+    except (OSError, ValueError, IndexError):
+        return None
+
+
+def alive(pid):
+    try:
+        os.kill(pid, 0)
+        return True
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+
+
+def bodies(n_orders, n_snap):
+    """[(order_id, snapshot, body)] in order-major order: the snapshots of
+    one order follow each other, as an edit session in Shopify fires them."""
+    with open(os.path.join(FIX, FIXTURE), "rb") as f:
+        base = f.read().rstrip()
+    assert base.count(FIX_ORDER_ID) >= 1 and base.count(FIX_UPDATED_AT) == 1
+    out = []
+    for i in range(n_orders):
+        oid = FIRST_ORDER_ID + i
+        for k in range(n_snap):
+            # 10:15:30, 10:16:30, ...: the first is the fixture's own time
+            ts = b"2024-03-05T10:%02d:30-05:00" % (15 + k)
+            body = base.replace(FIX_ORDER_ID, str(oid).encode()) \
+                       .replace(FIX_UPDATED_AT, ts)
+            out.append((oid, k, body))
+    return out
+
+
+def newest_updated_at(n_snap):
+    return "2024-03-05T10:%02d:30-05:00" % (15 + n_snap - 1)
+
+
+# ---------------------------------------------------------------------------
+# the pieces
+
+class Poller(threading.Thread):
+    """Samples nginx's status and the simulator's counters every period,
+    in every phase alike (so the client process does the same work)."""
+
+    def __init__(self, ngx, sim, period=0.25):
+        super().__init__(daemon=True)
+        self.ngx, self.sim, self.period = ngx, sim, period
+        self.samples = []
+        self.stop_ev = threading.Event()
+        self.errors = 0
+
+    def run(self):
+        while not self.stop_ev.is_set():
+            t = time.time()
+            try:
+                st = self.ngx.status()
+                c = self.sim.counters()
+                shop = st.get("stores", {}).get(SHOP, {})
+                acct = st.get("netsuite", {}).get("main", {})
+                self.samples.append({
+                    "t": t,
+                    "queue_depth": shop.get("queue_depth"),
+                    "in_flight": shop.get("in_flight"),
+                    "received": shop.get("received"),
+                    "acked": shop.get("acked"),
+                    "leased": shop.get("leased"),
+                    "requeued": shop.get("requeued"),
+                    "stale": shop.get("stale"),
+                    "coalesced": shop.get("coalesced"),
+                    "parked": shop.get("parked"),
+                    "limit": acct.get("limit"),
+                    "ns_in_flight": acct.get("in_flight"),
+                    "sim_requests": c.get("requests"),
+                    "sim_in_flight": c.get("in_flight"),
+                    "sim_429": c.get("429"),
+                })
+            except Exception:  # noqa: BLE001 (a sample lost, not the run)
+                self.errors += 1
+            self.stop_ev.wait(self.period)
+
+    def stop(self):
+        self.stop_ev.set()
+        self.join(5)
+
+    def last(self):
+        return self.samples[-1] if self.samples else {}
+
+
+def post_all(ngx, work, threads, rate, tag):
+    """Post every (order, snapshot, body) from a pool of threads, offered
+    at `rate` per second (0: flat out). Returns the answer times (ms,
+    connect to last byte, fresh connection each, like ngxctl) with the
+    wall-clock time each post started, and any unexpected answers."""
+    q = queue.Queue()
+    signed = [(oid, k, body, sign(SECRET, body)) for oid, k, body in work]
+    results = [None] * len(signed)
+    bad = []
+    t0 = time.monotonic() + 0.05
+    for i in range(len(signed)):
+        q.put(i)
+
+    def worker():
+        while True:
+            try:
+                i = q.get_nowait()
+            except queue.Empty:
+                return
+            if rate > 0:
+                d = t0 + i / rate - time.monotonic()
+                if d > 0:
+                    time.sleep(d)
+            oid, k, body, mac = signed[i]
+            headers = {
+                "X-Shopify-Hmac-Sha256": mac,
+                "X-Shopify-Shop-Domain": SHOP,
+                "X-Shopify-Topic": "orders/updated",
+                "X-Shopify-Webhook-Id": "%s-%d-%d" % (tag, oid, k),
+                "X-Shopify-API-Version": "2024-10",
+                "Content-Type": "application/json",
+            }
+            wall = time.time()
+            s = time.perf_counter()
+            try:
+                status, _, b = ngx.request("POST", "/wh", body, headers)
+            except Exception as e:  # noqa: BLE001
+                status, b = None, repr(e).encode()
+            ms = (time.perf_counter() - s) * 1000.0
+            results[i] = (wall, ms)
+            if status != 200 or b'"queued"' not in b:
+                bad.append((i, status, b[:200].decode("latin-1")))
+
+    ts = [threading.Thread(target=worker, daemon=True)
+          for _ in range(threads)]
+    start = time.time()
+    for t in ts:
+        t.start()
+    for t in ts:
+        t.join()
+    return {"start": start, "end": time.time(),
+            "lat": [r[1] for r in results if r],
+            "walls": [r[0] for r in results if r], "bad": bad}
+
+
+def summary_lat(post):
+    lat = post["lat"]
+    dur = post["end"] - post["start"]
+    return {"n": len(lat), "seconds": round(dur, 2),
+            "offered_per_s": round(len(lat) / dur, 1) if dur else None,
+            "p50_ms": round(pct(lat, 50), 3), "p90_ms": round(pct(lat, 90), 3),
+            "p99_ms": round(pct(lat, 99), 3),
+            "p999_ms": round(pct(lat, 99.9), 3),
+            "max_ms": round(max(lat), 3) if lat else None,
+            "bad": len(post["bad"]), "bad_sample": post["bad"][:5]}
+
+
+class Bench:
+    def __init__(self, a):
+        self.a = a
+        self.stamp = time.strftime("%Y%m%d-%H%M%S")
+        os.makedirs(a.out, exist_ok=True)
+        self.prefix = os.path.join(a.out, "dispatch-" + self.stamp)
+        self.servers = []
+        self.sim = None
+        self.keys = None
+        self.problems = []
+        self.cpu = {}
+        self.seed_writes = {}
+
+    # -- processes --------------------------------------------------------
+
+    def start_sim(self):
+        self.keys = tempfile.mkdtemp(prefix="oe-bench-dispatch-")
+        # nginx workers run as nobody when the master is root
+        os.chmod(self.keys, 0o755)
+        for f, k in (("ck", "consumer_key"), ("cs", "consumer_secret"),
+                     ("ti", "token_id"), ("ts", "token_secret")):
+            with open(os.path.join(self.keys, f), "w") as out:
+                out.write(simhelper.KEYS[k] + "\n")
+        shutil.copy(os.path.join(FIX, "skus.map"),
+                    os.path.join(self.keys, "skus.map"))
+        cfg = os.path.join(self.keys, "sim.json")
+        with open(cfg, "w") as f:
+            # keep every API call of the run in the admin request log
+            json.dump({"request_log_size": 20 * self.a.orders
+                       * self.a.snapshots + 1000}, f)
+        k = self.keys
+        self.sim = simhelper.Sim(
+            "--consumer-key-file", k + "/ck",
+            "--consumer-secret-file", k + "/cs",
+            "--token-id-file", k + "/ti",
+            "--token-secret-file", k + "/ts",
+            "--concurrency", str(self.a.concurrency),
+            "--latency-ms", str(self.a.latency_ms),
+            "--config", cfg, keys=False)
+
+    def nginx(self, dispatch):
+        a = self.a
+        d = "order_edit_dispatch edits%s;" % (
+            " interval=" + a.interval if a.interval else "")
+        http = (HTTP.replace("__ZONE__", a.zone)
+                .replace("__ACCOUNT__", simhelper.ACCOUNT)
+                .replace("__SIM__", str(self.sim.port))
+                .replace("__KEYS__", self.keys)
+                .replace("__C__", str(a.concurrency))
+                .replace("__DISPATCH__", d if dispatch else
+                         "# no order_edit_dispatch: NetSuite idle"))
+        ngx = NginxServer(http, workers=2)
+        self.servers.append(ngx)
+        ngx.pids = []
+        ngx.start()
+        deadline = time.monotonic() + 10
+        while len(ngx.worker_pids()) < 2 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        ngx.pids = [ngx.master_pid()] + ngx.worker_pids()
+        return ngx
+
+    def stop_nginx(self, ngx, name):
+        log_text = ngx.error_log()
+        if log_text:
+            with open("%s.%s.error.log" % (self.prefix, name), "w") as f:
+                f.write(log_text)
+        pids = list(getattr(ngx, "pids", []))
+        ngx.stop()
+        # the master was SIGKILLed if it hung: its workers must not outlive it
+        for pid in pids:
+            if alive(pid):
+                try:
+                    os.kill(pid, signal.SIGKILL)
+                except OSError:
+                    pass
+        if ngx in self.servers:
+            self.servers.remove(ngx)
+        return log_text
+
+    def cleanup(self):
+        for ngx in list(self.servers):
+            try:
+                self.stop_nginx(ngx, "cleanup")
+            except Exception as e:  # noqa: BLE001
+                log("cleanup: nginx: %r" % e)
+        if self.sim is not None:
+            try:
+                rc = self.sim.stop()
+                if rc not in (0, None):
+                    self.problems.append("simulator exit status %r" % rc)
+            except Exception as e:  # noqa: BLE001
+                log("cleanup: simulator: %r" % e)
+            self.sim = None
+        if self.keys:
+            shutil.rmtree(self.keys, ignore_errors=True)
+            self.keys = None
+
+    # -- phases -----------------------------------------------------------
+
+    def cpu_mark(self, ngx):
+        m = {"client": cpu_seconds(os.getpid()),
+             "sim": cpu_seconds(self.sim.proc.pid)}
+        for n, pid in enumerate(ngx.pids):
+            m["nginx_master" if n == 0 else "nginx_worker_%d" % pid] = \
+                cpu_seconds(pid)
+        m["t"] = time.monotonic()
+        return m
+
+    @staticmethod
+    def cpu_diff(m0, m1):
+        dt = m1["t"] - m0["t"]
+        out = {"seconds": round(dt, 2)}
+        for k in m0:
+            if k != "t" and m0[k] is not None and m1.get(k) is not None:
+                out[k + "_cpu_pct"] = round(100 * (m1[k] - m0[k]) / dt, 1)
+        return out
+
+    def idle_run(self, work, name):
+        """The same posts to nginx without the dispatcher: what answering
+        webhooks costs with NetSuite idle (nothing leaves the machine)."""
+        ngx = self.nginx(dispatch=False)
+        try:
+            poller = Poller(ngx, self.sim)
+            poller.start()
+            before = self.sim.counters()["requests"]
+            m0 = self.cpu_mark(ngx)
+            post = post_all(ngx, work, self.a.threads, self.a.rate, name)
+            m1 = self.cpu_mark(ngx)
+            poller.stop()
+            st = ngx.status()["stores"][SHOP]
+            if st.get("queued") != len(work):
+                self.problems.append("%s: %r queued of %d" % (
+                    name, st.get("queued"), len(work)))
+            if self.sim.counters()["requests"] != before:
+                self.problems.append(name + ": NetSuite was not idle")
+        finally:
+            text = self.stop_nginx(ngx, name)
+        self.scan_log(name, text)
+        s = summary_lat(post)
+        s["cpu"] = self.cpu_diff(m0, m1)
+        return s, post
+
+    def scan_log(self, name, text):
+        bad = [l for l in text.splitlines()
+               if any(t in l for t in ("[alert]", "[crit]", "[emerg]",
+                                       "[error]"))
+               or "exited on signal" in l]
+        if bad:
+            self.problems.append("%s: %d error-log lines at [error] or "
+                                 "worse, first: %s" % (name, len(bad),
+                                                       bad[0][:300]))
+        return bad
+
+    def saturated_run(self, work):
+        a = self.a
+        ngx = self.nginx(dispatch=True)
+        try:
+            self.sim.admin("POST", "counters/reset")
+            poller = Poller(ngx, self.sim)
+            poller.start()
+            m0 = self.cpu_mark(ngx)
+            post = post_all(ngx, work, a.threads, a.rate, "sat")
+            m_post = self.cpu_mark(ngx)
+            log("  posted %d webhooks in %.1f s; draining ..." % (
+                len(post["lat"]), post["end"] - post["start"]))
+            deadline = time.monotonic() + a.drain_timeout
+            drained = False
+            while time.monotonic() < deadline:
+                shop = ngx.status()["stores"].get(SHOP, {})
+                if shop.get("queue_depth") == 0 \
+                        and shop.get("received") == len(work):
+                    drained = True
+                    break
+                time.sleep(0.1)
+            t_drained = time.time()
+            m1 = self.cpu_mark(ngx)
+            poller.stop()
+            status = ngx.status()
+            if not drained:
+                self.problems.append(
+                    "the queue did not drain in %.0f s: %s" % (
+                        a.drain_timeout,
+                        json.dumps(status["stores"].get(SHOP))))
+            exc = json.loads(ngx.request("GET", "/exc")[2] or b"{}")
+            counters = self.sim.counters()
+            reqlog = self.sim.admin("GET", "requests")["requests"]
+            for e in reqlog:
+                # simhelper parses numbers as Decimal
+                e["time"], e["ms"] = float(e["time"]), float(e["ms"])
+            records = self.records()
+        finally:
+            text = self.stop_nginx(ngx, "saturated")
+        self.scan_log("saturated", text)
+        return {"post": post, "t_drained": t_drained, "drained": drained,
+                "status": status, "exceptions": exc, "counters": counters,
+                "reqlog": reqlog, "records": records,
+                "polls": poller.samples,
+                "cpu_posting": self.cpu_diff(m0, m_post),
+                "cpu_drain": self.cpu_diff(m0, m1),
+                "log_lines": collections.Counter(
+                    l.split(" ", 3)[2] for l in text.splitlines()
+                    if l.count(" ") >= 3 and l.split(" ", 3)[2].startswith(
+                        "["))}
+
+    def seed(self):
+        orders = [{"externalId": EID % (FIRST_ORDER_ID + i),
+                   "entity": {"id": "42"},
+                   "item": {"items": [
+                       {"item": {"id": "1001"}, "quantity": 3,
+                        "rate": 199}]}}
+                  for i in range(self.a.orders)]
+        self.sim.admin("POST", "records/salesOrder", {"records": orders})
+        # seeding is a write of the record too: count from here
+        self.seed_writes = {
+            r.get("externalId"): (r.get("_sim") or {}).get("writes", 0)
+            for r in self.records()}
+
+    def records(self):
+        recs = self.sim.admin("GET", "records/salesOrder")
+        if isinstance(recs, dict):
+            recs = recs.get("records") or recs.get("items") or []
+        return recs
+
+    # -- analysis ---------------------------------------------------------
+
+    def analyse(self, sat, idles, n_work):
+        a = self.a
+        C, L = a.concurrency, a.latency_ms
+        bound = C * 1000.0 / L
+        c = sat["counters"]
+        log_ = sorted(sat["reqlog"], key=lambda r: r["time"] - r["ms"] / 1e3)
+        spans = [(r["time"] - r["ms"] / 1e3, r["time"]) for r in log_]
+        first = min(s for s, _ in spans)
+        last = max(e for _, e in spans)
+        window = last - first
+        # the simulator's own view of concurrency over time: the last
+        # moment all C slots were busy ends the saturated stretch
+        ev = sorted([(s, 1) for s, _ in spans] + [(e, -1) for _, e in spans],
+                    key=lambda x: (x[0], x[1]))
+        cur = 0
+        sat_end = first
+        busy = 0.0
+        prev = first
+        for t, d in ev:
+            busy += cur * (t - prev)
+            prev = t
+            cur += d
+            if cur >= C:
+                sat_end = t
+        steady_n = sum(1 for _, e in spans if e <= sat_end)
+        steady_w = sat_end - first
+        ms = [r["ms"] for r in log_ if r.get("status") and
+              r["status"] < 300]
+        kinds = collections.Counter()
+        for r in log_:
+            q = r.get("query") or ""
+            if r["method"] == "GET" and "fields=" in q:
+                k = "lock_read"
+            elif r["method"] == "GET" and "expandSubResources" in q:
+                k = "readback"
+            elif r["method"] == "GET":
+                k = "other_read"
+            else:
+                k = "write_" + r["method"]
+            st = r.get("status")
+            kinds[(k, "ok" if st and st < 300 else str(st))] += 1
+
+        recs = sat["records"]
+        want = {EID % (FIRST_ORDER_ID + i) for i in range(a.orders)}
+        writes = {}
+        not_newest = []
+        for r in recs:
+            eid = r.get("externalId")
+            if eid in want:
+                writes[eid] = (r.get("_sim") or {}).get("writes", 0) \
+                    - self.seed_writes.get(eid, 0)
+                if r.get("custbody_shopify_updated_at") != \
+                        newest_updated_at(a.snapshots):
+                    not_newest.append(eid)
+        whist = collections.Counter(writes.values())
+        total_writes = sum(writes.values())
+        ok = c.get("2xx", 0)
+        shop = sat["status"]["stores"].get(SHOP, {})
+        acct = sat["status"].get("netsuite", {}).get("main", {})
+        sat_lat = summary_lat(sat["post"])
+        # only the posts answered while NetSuite was saturated
+        in_sat = [m for w, m in zip(sat["post"]["walls"], sat["post"]["lat"])
+                  if first <= w <= sat_end]
+        idle_p99 = [i["p99_ms"] for i in idles]
+        idle_all = [m for i in idles for m in i["_lat"]]
+        ref = pct(idle_all, 99) if idle_all else None
+        r = {
+            "bound_req_per_s": bound,
+            "api_requests": c.get("requests"),
+            "drain_window_s": round(window, 3),
+            "req_per_s": round(c.get("requests", 0) / window, 2),
+            "ratio": round(c.get("requests", 0) / window / bound, 3),
+            "saturated_window_s": round(steady_w, 3),
+            "saturated_req_per_s": round(steady_n / steady_w, 2)
+            if steady_w > 0 else None,
+            "saturated_ratio": round(steady_n / steady_w / bound, 3)
+            if steady_w > 0 else None,
+            "mean_concurrency_at_sim": round(busy / window, 2),
+            # slot time left unused, per order delivered: the dispatcher's
+            # hand-over from one finished order to the next
+            "idle_slot_ms_per_order": round(
+                (C * window - busy) * 1000 / max(1, len(set(
+                    r["path"] for r in log_))), 1),
+            "ns_ms_p50": round(pct(ms, 50), 1),
+            "ns_ms_mean": round(sum(ms) / len(ms), 1) if ms else None,
+            "ns_ms_p99": round(pct(ms, 99), 1),
+            "429": c.get("429", 0),
+            "2xx": ok,
+            "429_per_success": round(c.get("429", 0) / ok, 4) if ok
+            else None,
+            "by_status": c.get("by_status"),
+            "max_in_flight_at_sim": c.get("max_in_flight"),
+            "sim_writes": c.get("writes"),
+            "sim_reads": c.get("reads"),
+            "kinds": {"%s %s" % k: v for k, v in sorted(kinds.items())},
+            "orders": len(writes),
+            "writes_total": total_writes,
+            "writes_per_order": round(total_writes / len(writes), 4)
+            if writes else None,
+            "writes_histogram": {str(k): v for k, v in sorted(whist.items())},
+            "orders_not_at_newest_snapshot": len(not_newest),
+            "not_newest_sample": not_newest[:5],
+            "lock_reads_per_order": round(
+                sum(v for (k, s), v in kinds.items() if k == "lock_read")
+                / max(1, len(writes)), 3),
+            "readbacks_per_order": round(
+                sum(v for (k, s), v in kinds.items() if k == "readback")
+                / max(1, len(writes)), 3),
+            "drain_s_from_first_post": round(
+                last - sat["post"]["start"], 2),
+            "drain_s_polled": round(sat["t_drained"] - sat["post"]["start"],
+                                    2),
+            "store": shop,
+            "account": acct,
+            "exceptions": len((sat["exceptions"] or {}).get(
+                "exceptions", [])),
+            "webhooks": n_work,
+            "saturated_post": sat_lat,
+            "saturated_post_p99_in_window_ms": round(pct(in_sat, 99), 3)
+            if in_sat else None,
+            "saturated_posts_in_window": len(in_sat),
+            "idle_p99_ms_each": idle_p99,
+            "idle_p99_ms": round(ref, 3) if ref else None,
+            "p99_ratio": round(sat_lat["p99_ms"] / ref, 3) if ref else None,
+            "error_log_levels": dict(sat["log_lines"]),
+            "cpu_posting": sat["cpu_posting"],
+            "cpu_drain": sat["cpu_drain"],
+        }
+        # counts that must add up
+        if shop.get("acked") != n_work:
+            self.problems.append("acked %r of %d webhooks" % (
+                shop.get("acked"), n_work))
+        if shop.get("parked") or r["exceptions"]:
+            self.problems.append("%r parked, %r exceptions" % (
+                shop.get("parked"), r["exceptions"]))
+        if not_newest:
+            self.problems.append("%d orders not at the newest snapshot"
+                                 % len(not_newest))
+        if whist.get(0):
+            self.problems.append("%d orders never written" % whist[0])
+        if acct.get("requests") is not None and \
+                acct.get("requests") != c.get("requests"):
+            self.problems.append(
+                "status says %r NetSuite requests, the simulator %r" % (
+                    acct.get("requests"), c.get("requests")))
+        if acct.get("over_limit") is not None and \
+                acct.get("over_limit") != c.get("429", 0):
+            self.problems.append(
+                "status says %r over-limit answers, the simulator %r 429s"
+                % (acct.get("over_limit"), c.get("429")))
+        return r
+
+    # -- the whole run ----------------------------------------------------
+
+    def run(self):
+        a = self.a
+        work = bodies(a.orders, a.snapshots)
+        log("bench-dispatch: %d orders x %d snapshots = %d webhooks; "
+            "NetSuite C=%d, %d ms; %d client threads at %s/s; %s" % (
+                a.orders, a.snapshots, len(work), a.concurrency,
+                a.latency_ms, a.threads, a.rate or "max",
+                os.path.basename(a.module)))
+        self.start_sim()
+        log("  simulator on 127.0.0.1:%d" % self.sim.port)
+        self.seed()
+        log("  seeded %d Sales Orders" % a.orders)
+
+        idles = []
+        n_idle = 0 if a.no_idle else (1 if a.quick else 2)
+        if n_idle:
+            log("  idle reference 1: the same posts, nginx without the "
+                "dispatcher")
+            s, post = self.idle_run(work, "idle1")
+            s["_lat"] = post["lat"]
+            idles.append(s)
+            log("    p50 %.2f ms  p99 %.2f ms  (%d bad)" % (
+                s["p50_ms"], s["p99_ms"], s["bad"]))
+
+        log("  saturated run: the dispatcher delivers to NetSuite")
+        sat = self.saturated_run(work)
+
+        if n_idle > 1:
+            log("  idle reference 2 (after, for drift)")
+            s, post = self.idle_run(work, "idle2")
+            s["_lat"] = post["lat"]
+            idles.append(s)
+            log("    p50 %.2f ms  p99 %.2f ms  (%d bad)" % (
+                s["p50_ms"], s["p99_ms"], s["bad"]))
+
+        res = self.analyse(sat, idles, len(work))
+        if sat["post"]["bad"]:
+            self.problems.append("%d webhook posts not answered 200 queued: "
+                                 "%r" % (len(sat["post"]["bad"]),
+                                         sat["post"]["bad"][:3]))
+        for i in idles:
+            if i["bad"]:
+                self.problems.append("idle run: %d posts not queued: %r"
+                                     % (i["bad"], i["bad_sample"][:3]))
+        self.write(res, sat, idles, work)
+        return 1 if self.problems else 0
+
+    def write(self, r, sat, idles, work):
+        a = self.a
+        meta = {
+            "stamp": self.stamp, "date": time.strftime("%Y-%m-%d"),
+            "host": platform.node(), "cpus": os.cpu_count(),
+            "load_before": os.getloadavg(), "args": vars(a),
+            "nginx": subprocess.run([a.nginx, "-v"], capture_output=True,
+                                    text=True).stderr.strip(),
+            "commit": subprocess.run(
+                ["git", "-C", TOP, "describe", "--always", "--dirty"],
+                capture_output=True, text=True).stdout.strip(),
+        }
+        for i in idles:
+            i.pop("_lat", None)
+        with open(self.prefix + ".json", "w") as f:
+            json.dump({"meta": meta, "result": r, "idle": idles,
+                       "problems": self.problems,
+                       "status": sat["status"], "counters": sat["counters"],
+                       "polls": sat["polls"],
+                       "post_latency_ms": sat["post"]["lat"]}, f, indent=1)
+        with open(self.prefix + ".requests.jsonl", "w") as f:
+            for e in sat["reqlog"]:
+                e.pop("request_body", None)
+                f.write(json.dumps(e) + "\n")
+
+        bound = r["bound_req_per_s"]
+        shop, acct = r["store"], r["account"]
+        idle_txt = " / ".join("%.2f" % p for p in r["idle_p99_ms_each"])
+        lines = [
+            "bench-dispatch %s  %s, %d CPUs, %s, commit %s" % (
+                meta["date"], meta["host"], meta["cpus"], meta["nginx"],
+                meta["commit"]),
+            "  %d orders x %d snapshots = %d webhooks, %d threads at %s/s;"
+            " NetSuite sim C=%d, %d ms fixed; dispatcher concurrency %d" % (
+                a.orders, a.snapshots, len(work), a.threads,
+                a.rate or "max", a.concurrency, a.latency_ms,
+                a.concurrency),
+            "",
+            "%-34s %14s   %s" % ("metric", "value", "aim"),
+            "%-34s %14s   %s" % (
+                "NetSuite req/s (drain window)",
+                "%.1f" % r["req_per_s"], "bound C/L = %.0f" % bound),
+            "%-34s %14s   %s" % ("  ratio to the bound", "%.3f" % r["ratio"],
+                                 ">= 0.95"),
+            "%-34s %14s   %s" % (
+                "  while all C slots busy", "%.3f" % (
+                    r["saturated_ratio"] or 0),
+                "(%.1f req/s over %.1f s)" % (r["saturated_req_per_s"] or 0,
+                                              r["saturated_window_s"])),
+            "%-34s %14s   %s" % ("  mean concurrency at the sim",
+                                 "%.2f" % r["mean_concurrency_at_sim"],
+                                 "of %d; answer p50 %.1f ms, mean %.1f" % (
+                                     a.concurrency, r["ns_ms_p50"],
+                                     r["ns_ms_mean"] or 0)),
+            "%-34s %14s   %s" % ("  unused slot time per order",
+                                 "%.1f ms" % r["idle_slot_ms_per_order"],
+                                 "(3 requests of %d ms each)" % a.latency_ms),
+            "%-34s %14s   %s" % ("429s per success", "%.4f" % (
+                r["429_per_success"] or 0), "<= 0.01 (%d / %d)" % (
+                    r["429"], r["2xx"])),
+            "%-34s %14s   %s" % ("NetSuite writes per order", "%.3f" % (
+                r["writes_per_order"] or 0), "1.0 (histogram %s)" % (
+                    r["writes_histogram"])),
+            "%-34s %14s   %s" % ("  lock reads per order",
+                                 "%.3f" % r["lock_reads_per_order"], ""),
+            "%-34s %14s   %s" % ("  read-backs per order",
+                                 "%.3f" % r["readbacks_per_order"], ""),
+            "%-34s %14s   %s" % ("NetSuite API requests",
+                                 r["api_requests"], "by status %s" %
+                                 r["by_status"]),
+            "%-34s %14s   %s" % ("drain time (first post to last answer)",
+                                 "%.1f s" % r["drain_s_from_first_post"],
+                                 "posting took %.1f s" %
+                                 r["saturated_post"]["seconds"]),
+            "%-34s %14s   %s" % ("webhook p99, NetSuite saturated",
+                                 "%.2f ms" % r["saturated_post"]["p99_ms"],
+                                 "p50 %.2f ms, %d posts" % (
+                                     r["saturated_post"]["p50_ms"],
+                                     r["saturated_post"]["n"])),
+            "%-34s %14s   %s" % ("webhook p99, NetSuite idle",
+                                 "%.2f ms" % (r["idle_p99_ms"] or 0),
+                                 "runs: %s" % idle_txt),
+            "%-34s %14s   %s" % ("  ratio", "%.2f" % (r["p99_ratio"] or 0),
+                                 "<= 1.2"),
+            "",
+            "dispatcher (GET /status): received %s queued %s leased %s "
+            "acked %s requeued %s stale %s coalesced %s parked %s "
+            "exceptions %s lease_reclaimed %s" % tuple(
+                shop.get(k) for k in (
+                    "received", "queued", "leased", "acked", "requeued",
+                    "stale", "coalesced", "parked", "exceptions",
+                    "lease_reclaimed")),
+            "account: requests %s over_limit %s failed %s limit %s/%s "
+            "latency p50 %s p99 %s ms" % (
+                acct.get("requests"), acct.get("over_limit"),
+                acct.get("failed"), acct.get("limit"),
+                acct.get("concurrency"),
+                (acct.get("latency_ms") or {}).get("p50"),
+                (acct.get("latency_ms") or {}).get("p99")),
+            "orders not at the newest snapshot: %d; error log: %s" % (
+                r["orders_not_at_newest_snapshot"],
+                r["error_log_levels"]),
+            "cpu while posting (%%): %s" % {
+                k: v for k, v in r["cpu_posting"].items()},
+        ]
+        for i, idle in enumerate(idles):
+            lines.append("cpu idle run %d (%%): %s" % (i + 1, idle["cpu"]))
+        if self.problems:
+            lines.append("")
+            lines.append("PROBLEMS:")
+            lines += ["  - " + p for p in self.problems]
+        lines.append("")
+        lines.append("raw: %s.{json,requests.jsonl,*.error.log}" %
+                     os.path.relpath(self.prefix, TOP))
+        text = "\n".join(lines) + "\n"
+        with open(self.prefix + ".txt", "w") as f:
+            f.write(text)
+        log("")
+        log(text)
+
+
+def main():
+    b = Bench(ARGS)
+
+    def on_signal(signum, frame):
+        raise KeyboardInterrupt("signal %d" % signum)
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGHUP, on_signal)
+    try:
+        return b.run()
+    except KeyboardInterrupt as e:
+        log("bench-dispatch: interrupted (%s)" % e)
+        return 130
+    finally:
+        b.cleanup()
+
+
+if __name__ == "__main__":
+    sys.exit(main())
