@@ -10,6 +10,24 @@ repeat_each(1);
 no_shuffle();
 no_long_string();
 
+# the NetSuite blocks read four key files (and one test a file with two
+# keys): every block that declares an account gets them
+add_block_preprocessor(sub {
+    my $block = shift;
+
+    if (!defined $block->user_files
+        && ($block->http_config // '') =~ /order_edit_netsuite/)
+    {
+        $block->set_value("user_files", join '',
+            map { ">>> $_->[0]\n$_->[1]\n" }
+            [ck => 'consumer-key-0123456789'],
+            [cs => 'consumer-secret-0123456789'],
+            [ti => 'token-id-0123456789'],
+            [ts => 'token-secret-0123456789'],
+            [two => "key-one\nkey-two"]);
+    }
+});
+
 run_tests();
 
 __DATA__
@@ -534,15 +552,6 @@ qr{\[emerg\] .*"currency_exponent": .* in \S+nginx\.conf:\d+$}
     }
 --- config
     location = /status { order_edit_status edits; }
---- user_files
->>> ck
-consumer-key-0123456789
->>> cs
-consumer-secret-0123456789
->>> ti
-token-id-0123456789
->>> ts
-token-secret-0123456789
 --- request
 GET /status
 --- error_code: 200
@@ -557,18 +566,6 @@ GET /status
     order_edit_store acme.myshopify.com { secret x; netsuite main; }
     order_edit_netsuite main { consumer_key_file ../html/ck; consumer_secret_file ../html/cs; token_id_file ../html/ti; token_secret_file ../html/ts; }
 --- config
---- user_files
->>> ck
-consumer-key-0123456789
->>> cs
-consumer-secret-0123456789
->>> ti
-token-id-0123456789
->>> ts
-token-secret-0123456789
->>> two
-key-one
-key-two
 --- must_die
 --- error_log eval
 qr{\[emerg\] .*order_edit_netsuite "main" has no "account".* in \S+nginx\.conf:\d+$}
@@ -585,18 +582,6 @@ qr{\[emerg\] .*order_edit_netsuite "main" has no "account".* in \S+nginx\.conf:\
         
     }
 --- config
---- user_files
->>> ck
-consumer-key-0123456789
->>> cs
-consumer-secret-0123456789
->>> ti
-token-id-0123456789
->>> ts
-token-secret-0123456789
->>> two
-key-one
-key-two
 --- must_die
 --- error_log eval
 qr{\[emerg\] .*invalid NetSuite account "1234567.sb1".* in \S+nginx\.conf:\d+$}
@@ -608,18 +593,6 @@ qr{\[emerg\] .*invalid NetSuite account "1234567.sb1".* in \S+nginx\.conf:\d+$}
     order_edit_store acme.myshopify.com { secret x; netsuite main; }
     order_edit_netsuite main { account 1234567; consumer_key_file ../html/ck; }
 --- config
---- user_files
->>> ck
-consumer-key-0123456789
->>> cs
-consumer-secret-0123456789
->>> ti
-token-id-0123456789
->>> ts
-token-secret-0123456789
->>> two
-key-one
-key-two
 --- must_die
 --- error_log eval
 qr{\[emerg\] .*order_edit_netsuite "main" needs consumer_key_file, consumer_secret_file, token_id_file and token_secret_file.* in \S+nginx\.conf:\d+$}
@@ -636,18 +609,6 @@ qr{\[emerg\] .*order_edit_netsuite "main" needs consumer_key_file, consumer_secr
         
     }
 --- config
---- user_files
->>> ck
-consumer-key-0123456789
->>> cs
-consumer-secret-0123456789
->>> ti
-token-id-0123456789
->>> ts
-token-secret-0123456789
->>> two
-key-one
-key-two
 --- must_die
 --- error_log eval
 qr{\[emerg\] .*".*two" must hold exactly one key.* in \S+nginx\.conf:\d+$}
@@ -664,18 +625,6 @@ qr{\[emerg\] .*".*two" must hold exactly one key.* in \S+nginx\.conf:\d+$}
         endpoint http://netsuite.example.com;
     }
 --- config
---- user_files
->>> ck
-consumer-key-0123456789
->>> cs
-consumer-secret-0123456789
->>> ti
-token-id-0123456789
->>> ts
-token-secret-0123456789
->>> two
-key-one
-key-two
 --- must_die
 --- error_log eval
 qr{\[emerg\] .*plain http is only for this machine \(127.0.0.1, localhost, \[::1\]\): "http://netsuite.example.com" must use https.* in \S+nginx\.conf:\d+$}
@@ -692,18 +641,6 @@ qr{\[emerg\] .*plain http is only for this machine \(127.0.0.1, localhost, \[::1
         endpoint https://1234567-sb1.suitetalk.api.netsuite.com/services;
     }
 --- config
---- user_files
->>> ck
-consumer-key-0123456789
->>> cs
-consumer-secret-0123456789
->>> ti
-token-id-0123456789
->>> ts
-token-secret-0123456789
->>> two
-key-one
-key-two
 --- must_die
 --- error_log eval
 qr{\[emerg\] .*invalid endpoint ".*": scheme, host and port only.* in \S+nginx\.conf:\d+$}
@@ -720,18 +657,6 @@ qr{\[emerg\] .*invalid endpoint ".*": scheme, host and port only.* in \S+nginx\.
         mode restlet;
     }
 --- config
---- user_files
->>> ck
-consumer-key-0123456789
->>> cs
-consumer-secret-0123456789
->>> ti
-token-id-0123456789
->>> ts
-token-secret-0123456789
->>> two
-key-one
-key-two
 --- must_die
 --- error_log eval
 qr{\[emerg\] .*order_edit_netsuite "main" uses mode restlet but has no "restlet_url".* in \S+nginx\.conf:\d+$}
@@ -748,18 +673,6 @@ qr{\[emerg\] .*order_edit_netsuite "main" uses mode restlet but has no "restlet_
         concurrency 0;
     }
 --- config
---- user_files
->>> ck
-consumer-key-0123456789
->>> cs
-consumer-secret-0123456789
->>> ti
-token-id-0123456789
->>> ts
-token-secret-0123456789
->>> two
-key-one
-key-two
 --- must_die
 --- error_log eval
 qr{\[emerg\] .*invalid concurrency "0".* in \S+nginx\.conf:\d+$}
@@ -776,18 +689,6 @@ qr{\[emerg\] .*invalid concurrency "0".* in \S+nginx\.conf:\d+$}
         lock_after Z;
     }
 --- config
---- user_files
->>> ck
-consumer-key-0123456789
->>> cs
-consumer-secret-0123456789
->>> ti
-token-id-0123456789
->>> ts
-token-secret-0123456789
->>> two
-key-one
-key-two
 --- must_die
 --- error_log eval
 qr{\[emerg\] .*invalid lock_after "Z", expected a Sales Order status letter from A to H.* in \S+nginx\.conf:\d+$}
@@ -804,18 +705,6 @@ qr{\[emerg\] .*invalid lock_after "Z", expected a Sales Order status letter from
         on_missing ignore;
     }
 --- config
---- user_files
->>> ck
-consumer-key-0123456789
->>> cs
-consumer-secret-0123456789
->>> ti
-token-id-0123456789
->>> ts
-token-secret-0123456789
->>> two
-key-one
-key-two
 --- must_die
 --- error_log eval
 qr{\[emerg\] .*invalid on_missing, expected "retry \[time\]", "create" or "exception".* in \S+nginx\.conf:\d+$}
@@ -832,18 +721,6 @@ qr{\[emerg\] .*invalid on_missing, expected "retry \[time\]", "create" or "excep
         lookup suiteql "x' OR 1=1";
     }
 --- config
---- user_files
->>> ck
-consumer-key-0123456789
->>> cs
-consumer-secret-0123456789
->>> ti
-token-id-0123456789
->>> ts
-token-secret-0123456789
->>> two
-key-one
-key-two
 --- must_die
 --- error_log eval
 qr{\[emerg\] .*invalid SuiteQL field "x\' OR 1=1".* in \S+nginx\.conf:\d+$}
@@ -860,18 +737,6 @@ qr{\[emerg\] .*invalid SuiteQL field "x\' OR 1=1".* in \S+nginx\.conf:\d+$}
         retry_backoff 5m 1s;
     }
 --- config
---- user_files
->>> ck
-consumer-key-0123456789
->>> cs
-consumer-secret-0123456789
->>> ti
-token-id-0123456789
->>> ts
-token-secret-0123456789
->>> two
-key-one
-key-two
 --- must_die
 --- error_log eval
 qr{\[emerg\] .*invalid retry_backoff "5m 1s".* in \S+nginx\.conf:\d+$}
@@ -888,18 +753,6 @@ qr{\[emerg\] .*invalid retry_backoff "5m 1s".* in \S+nginx\.conf:\d+$}
         concurency 5;
     }
 --- config
---- user_files
->>> ck
-consumer-key-0123456789
->>> cs
-consumer-secret-0123456789
->>> ti
-token-id-0123456789
->>> ts
-token-secret-0123456789
->>> two
-key-one
-key-two
 --- must_die
 --- error_log eval
 qr{\[emerg\] .*unknown directive "concurency" in order_edit_netsuite "main".* in \S+nginx\.conf:\d+$}
@@ -910,18 +763,6 @@ qr{\[emerg\] .*unknown directive "concurency" in order_edit_netsuite "main".* in
 --- http_config
     order_edit_store acme.myshopify.com { secret x; netsuite other; }
 --- config
---- user_files
->>> ck
-consumer-key-0123456789
->>> cs
-consumer-secret-0123456789
->>> ti
-token-id-0123456789
->>> ts
-token-secret-0123456789
->>> two
-key-one
-key-two
 --- must_die
 --- error_log eval
 qr{\[emerg\] .*order_edit_store "acme.myshopify.com" names an unknown order_edit_netsuite "other".* in \S+nginx\.conf:\d+$}
@@ -944,18 +785,6 @@ qr{\[emerg\] .*order_edit_store "acme.myshopify.com" names an unknown order_edit
         
     }
 --- config
---- user_files
->>> ck
-consumer-key-0123456789
->>> cs
-consumer-secret-0123456789
->>> ti
-token-id-0123456789
->>> ts
-token-secret-0123456789
->>> two
-key-one
-key-two
 --- must_die
 --- error_log eval
 qr{\[emerg\] .*duplicate order_edit_netsuite "main".* in \S+nginx\.conf:\d+$}
