@@ -114,6 +114,7 @@ ngx_http_order_edit_dispatch(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     ngx_str_t                             *value, s;
     ngx_uint_t                             i;
     ngx_msec_t                             ms;
+    ngx_core_conf_t                       *ccf;
     ngx_http_order_edit_zone_ref_t        *ref;
     ngx_http_order_edit_dispatch_conf_t   *dc;
 
@@ -184,6 +185,25 @@ ngx_http_order_edit_dispatch(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 
     /* the dispatcher's transfers need the curl engine in its worker */
     if (ngx_http_order_edit_curl_conf_get(cf) == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    /*
+     * A worker that does not exist would dispatch nothing, silently;
+     * worker_processes is known here when it comes before http{}, as it
+     * almost always does ("auto" is resolved when it is read).
+     */
+
+    ccf = (ngx_core_conf_t *) ngx_get_conf(cf->cycle->conf_ctx,
+                                           ngx_core_module);
+
+    if (ccf->worker_processes != NGX_CONF_UNSET
+        && dc->worker >= (ngx_uint_t) ccf->worker_processes)
+    {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "order_edit_dispatch worker=%ui, but "
+                           "worker_processes is %i (workers count from 0)",
+                           dc->worker, ccf->worker_processes);
         return NGX_CONF_ERROR;
     }
 

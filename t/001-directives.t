@@ -788,3 +788,35 @@ qr{\[emerg\] .*order_edit_store "acme.myshopify.com" names an unknown order_edit
 --- must_die
 --- error_log eval
 qr{\[emerg\] .*duplicate order_edit_netsuite "main".* in \S+nginx\.conf:\d+$}
+
+
+
+=== TEST 61: a dispatcher in a worker that does not exist is refused at start
+--- http_config
+    order_edit_zone edits:1m;
+    order_edit_dispatch edits worker=3;
+--- config
+--- must_die
+--- error_log eval
+qr{\[emerg\] .*order_edit_dispatch worker=3, but worker_processes is 1 \(workers count from 0\) in \S+nginx\.conf:\d+$}
+
+
+
+=== TEST 62: an unknown dispatcher parameter is refused at start
+--- http_config
+    order_edit_zone edits:1m;
+    order_edit_dispatch edits every=1s;
+--- config
+--- must_die
+--- error_log eval
+qr{\[emerg\] .*invalid parameter "every=1s", expected worker=<n>, interval=<time> or lease=<time> in \S+nginx\.conf:\d+$}
+
+
+
+=== TEST 63: a dispatcher of an undeclared zone is refused at start
+--- http_config
+    order_edit_dispatch nowhere;
+--- config
+--- must_die
+--- error_log eval
+qr{\[emerg\] .*unknown order_edit_zone "nowhere" in \S+nginx\.conf:\d+$}
