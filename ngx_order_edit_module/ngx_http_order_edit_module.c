@@ -59,17 +59,25 @@ static void ngx_http_order_edit_norm_cleanup(void *data);
 static ngx_uint_t ngx_http_order_edit_valid_topic(ngx_str_t *topic);
 static ngx_uint_t ngx_http_order_edit_valid_shop(ngx_str_t *shop);
 
-static char *ngx_http_order_edit_webhook(ngx_conf_t *cf, ngx_command_t *cmd,
-    void *conf);
-static char *ngx_http_order_edit_status(ngx_conf_t *cf, ngx_command_t *cmd,
-    void *conf);
-static char *ngx_http_order_edit_queue_debug(ngx_conf_t *cf,
-    ngx_command_t *cmd, void *conf);
-static char *ngx_http_order_edit_exceptions(ngx_conf_t *cf,
-    ngx_command_t *cmd, void *conf);
 static char *ngx_http_order_edit_location(ngx_conf_t *cf,
-    ngx_http_order_edit_loc_conf_t *olcf, ngx_http_handler_pt handler,
-    ngx_uint_t webhook);
+    ngx_command_t *cmd, void *conf);
+
+
+/* what each location directive installs, through its cmd->post */
+typedef struct {
+    ngx_http_handler_pt            handler;
+    ngx_uint_t                     webhook;
+} ngx_http_order_edit_location_t;
+
+
+static ngx_http_order_edit_location_t  ngx_http_order_edit_webhook_loc =
+    { ngx_http_order_edit_webhook_handler, 1 };
+static ngx_http_order_edit_location_t  ngx_http_order_edit_status_loc =
+    { ngx_http_order_edit_status_handler, 0 };
+static ngx_http_order_edit_location_t  ngx_http_order_edit_queue_loc =
+    { ngx_http_order_edit_queue_debug_handler, 0 };
+static ngx_http_order_edit_location_t  ngx_http_order_edit_exceptions_loc =
+    { ngx_http_order_edit_exceptions_handler, 0 };
 
 
 static ngx_conf_enum_t  ngx_http_order_edit_log_levels[] = {
@@ -90,25 +98,32 @@ static ngx_str_t  ngx_http_order_edit_default_topics[] = {
 
 
 static ngx_http_order_edit_block_cmd_t  ngx_http_order_edit_store_cmds[] = {
-    { ngx_string("secret"), 1, 1, ngx_http_order_edit_set_secret },
-    { ngx_string("secret_file"), 1, 1,
-      ngx_http_order_edit_set_secret_file },
-    { ngx_string("rate"), 1, 2, ngx_http_order_edit_set_rate },
-    { ngx_string("max_body"), 1, 1, ngx_http_order_edit_set_max_body },
-    { ngx_string("topics"), 1, 32, ngx_http_order_edit_set_topics },
-    { ngx_string("netsuite"), 1, 1, ngx_http_order_edit_set_netsuite },
+    ngx_http_order_edit_bcmd("secret", 1, 1, ngx_http_order_edit_set_secret),
+    ngx_http_order_edit_bcmd("secret_file", 1, 1,
+                             ngx_http_order_edit_set_secret_file),
+    ngx_http_order_edit_bcmd("rate", 1, 2, ngx_http_order_edit_set_rate),
+    ngx_http_order_edit_bcmd("max_body", 1, 1,
+                             ngx_http_order_edit_set_max_body),
+    ngx_http_order_edit_bcmd("topics", 1, 32, ngx_http_order_edit_set_topics),
+    ngx_http_order_edit_bcmd("netsuite", 1, 1,
+                             ngx_http_order_edit_set_netsuite),
 
     /* the normaliser's options: see docs/normaliser.md */
-    { ngx_string("sku_map"), 1, 1, ngx_http_order_edit_set_norm },
-    { ngx_string("sku_rewrite"), 2, 2, ngx_http_order_edit_set_sku_rewrite },
-    { ngx_string("sku_fallback"), 1, 1, ngx_http_order_edit_set_norm },
-    { ngx_string("bundle"), 1, 1, ngx_http_order_edit_set_norm },
-    { ngx_string("money"), 1, 1, ngx_http_order_edit_set_norm },
-    { ngx_string("external_id"), 2, 2, ngx_http_order_edit_set_norm },
-    { ngx_string("netsuite_item"), 2, 2, ngx_http_order_edit_set_norm },
-    { ngx_string("netsuite_field"), 2, 2, ngx_http_order_edit_set_norm },
-    { ngx_string("currency_exponent"), 1, 1, ngx_http_order_edit_set_norm },
-    { ngx_null_string, 0, 0, NULL }
+    ngx_http_order_edit_bcmd("sku_map", 1, 1, ngx_http_order_edit_set_norm),
+    ngx_http_order_edit_bcmd("sku_rewrite", 2, 2,
+                             ngx_http_order_edit_set_sku_rewrite),
+    ngx_http_order_edit_bcmd("sku_fallback", 1, 1,
+                             ngx_http_order_edit_set_norm),
+    ngx_http_order_edit_bcmd("bundle", 1, 1, ngx_http_order_edit_set_norm),
+    ngx_http_order_edit_bcmd("money", 1, 1, ngx_http_order_edit_set_norm),
+    ngx_http_order_edit_bcmd("external_id", 2, 2, ngx_http_order_edit_set_norm),
+    ngx_http_order_edit_bcmd("netsuite_item", 2, 2,
+                             ngx_http_order_edit_set_norm),
+    ngx_http_order_edit_bcmd("netsuite_field", 2, 2,
+                             ngx_http_order_edit_set_norm),
+    ngx_http_order_edit_bcmd("currency_exponent", 1, 1,
+                             ngx_http_order_edit_set_norm),
+    { ngx_null_string, 0, 0, NULL, NULL, 0, NULL }
 };
 
 
@@ -144,31 +159,31 @@ static ngx_command_t  ngx_http_order_edit_commands[] = {
 
     { ngx_string("order_edit_webhook"),
       NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
-      ngx_http_order_edit_webhook,
+      ngx_http_order_edit_location,
       NGX_HTTP_LOC_CONF_OFFSET,
       0,
-      NULL },
+      &ngx_http_order_edit_webhook_loc },
 
     { ngx_string("order_edit_status"),
       NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
-      ngx_http_order_edit_status,
+      ngx_http_order_edit_location,
       NGX_HTTP_LOC_CONF_OFFSET,
       0,
-      NULL },
+      &ngx_http_order_edit_status_loc },
 
     { ngx_string("order_edit_queue_debug"),
       NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
-      ngx_http_order_edit_queue_debug,
+      ngx_http_order_edit_location,
       NGX_HTTP_LOC_CONF_OFFSET,
       0,
-      NULL },
+      &ngx_http_order_edit_queue_loc },
 
     { ngx_string("order_edit_exceptions"),
       NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
-      ngx_http_order_edit_exceptions,
+      ngx_http_order_edit_location,
       NGX_HTTP_LOC_CONF_OFFSET,
       0,
-      NULL },
+      &ngx_http_order_edit_exceptions_loc },
 
     { ngx_string("order_edit_curl"),
       NGX_HTTP_MAIN_CONF|NGX_CONF_ANY,
@@ -675,6 +690,7 @@ ngx_http_order_edit_block_directive(ngx_conf_t *cf, ngx_command_t *dummy,
     char                             *rv;
     ngx_str_t                        *value;
     ngx_uint_t                        n;
+    ngx_command_t                     cmd;
     ngx_http_order_edit_block_cmd_t  *c;
 
     value = cf->args->elts;
@@ -696,7 +712,18 @@ ngx_http_order_edit_block_directive(ngx_conf_t *cf, ngx_command_t *dummy,
             return NGX_CONF_ERROR;
         }
 
-        rv = c->set(cf, block->conf);
+        if (c->slot) {
+            /* nginx's own setters: duplicates, syntax and posts as usual */
+            ngx_memzero(&cmd, sizeof(ngx_command_t));
+            cmd.name = c->name;
+            cmd.offset = c->offset;
+            cmd.post = c->post;
+
+            rv = c->slot(cf, &cmd, block->conf);
+
+        } else {
+            rv = c->set(cf, block->conf);
+        }
 
         if (rv != NGX_CONF_OK && rv != NGX_CONF_ERROR) {
             /* nginx prints a handler's message bare: name the directive */
@@ -1234,49 +1261,16 @@ ngx_http_order_edit_valid_shop(ngx_str_t *shop)
 }
 
 
-static char *
-ngx_http_order_edit_webhook(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
-{
-    return ngx_http_order_edit_location(cf, conf,
-                                        ngx_http_order_edit_webhook_handler,
-                                        1);
-}
+
+
 
 
 static char *
-ngx_http_order_edit_status(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+ngx_http_order_edit_location(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 {
-    return ngx_http_order_edit_location(cf, conf,
-                                        ngx_http_order_edit_status_handler,
-                                        0);
-}
+    ngx_http_order_edit_loc_conf_t  *olcf = conf;
+    ngx_http_order_edit_location_t  *loc = cmd->post;
 
-
-static char *
-ngx_http_order_edit_queue_debug(ngx_conf_t *cf, ngx_command_t *cmd,
-    void *conf)
-{
-    return ngx_http_order_edit_location(cf, conf,
-                                    ngx_http_order_edit_queue_debug_handler,
-                                    0);
-}
-
-
-static char *
-ngx_http_order_edit_exceptions(ngx_conf_t *cf, ngx_command_t *cmd,
-    void *conf)
-{
-    return ngx_http_order_edit_location(cf, conf,
-                                    ngx_http_order_edit_exceptions_handler,
-                                    0);
-}
-
-
-static char *
-ngx_http_order_edit_location(ngx_conf_t *cf,
-    ngx_http_order_edit_loc_conf_t *olcf, ngx_http_handler_pt handler,
-    ngx_uint_t webhook)
-{
     ngx_str_t                        *value;
     ngx_http_core_loc_conf_t         *clcf;
     ngx_http_order_edit_zone_ref_t   *ref;
@@ -1300,7 +1294,7 @@ ngx_http_order_edit_location(ngx_conf_t *cf,
     }
 
     clcf = ngx_http_conf_get_module_loc_conf(cf, ngx_http_core_module);
-    clcf->handler = handler;
+    clcf->handler = loc->handler;
 
     omcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_order_edit_module);
 
@@ -1310,7 +1304,7 @@ ngx_http_order_edit_location(ngx_conf_t *cf,
     }
 
     ref->shm_zone = olcf->shm_zone;
-    ref->clcf = webhook ? clcf : NULL;
+    ref->clcf = loc->webhook ? clcf : NULL;
     ref->file = cf->conf_file->file.name;
     ref->line = cf->conf_file->line;
 

@@ -36,12 +36,24 @@ typedef struct ngx_http_order_edit_netsuite_conf_s
 typedef char *(*ngx_http_order_edit_block_set_pt)(ngx_conf_t *cf,
     void *conf);
 
+/*
+ * Either "set", for a directive with its own parser, or one of nginx's
+ * ngx_conf_set_*_slot functions with the field's offset and an optional
+ * ngx_conf_post_t, exactly as in an ngx_command_t.
+ */
 typedef struct {
     ngx_str_t                          name;
     ngx_uint_t                         min_args;    /* without the name */
     ngx_uint_t                         max_args;
     ngx_http_order_edit_block_set_pt   set;
+    char                            *(*slot)(ngx_conf_t *cf,
+                                              ngx_command_t *cmd, void *conf);
+    ngx_uint_t                         offset;
+    void                              *post;
 } ngx_http_order_edit_block_cmd_t;
+
+#define ngx_http_order_edit_bcmd(name, min, max, set)                         \
+    { ngx_string(name), min, max, set, NULL, 0, NULL }
 
 typedef struct {
     const char                        *kind;        /* for messages */

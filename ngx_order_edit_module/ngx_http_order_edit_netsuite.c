@@ -15,11 +15,7 @@ static char *ngx_http_order_edit_ns_account(ngx_conf_t *cf, void *conf);
 static char *ngx_http_order_edit_ns_endpoint(ngx_conf_t *cf, void *conf);
 static char *ngx_http_order_edit_ns_restlet_url(ngx_conf_t *cf, void *conf);
 static char *ngx_http_order_edit_ns_key_file(ngx_conf_t *cf, void *conf);
-static char *ngx_http_order_edit_ns_mode(ngx_conf_t *cf, void *conf);
 static char *ngx_http_order_edit_ns_concurrency(ngx_conf_t *cf, void *conf);
-static char *ngx_http_order_edit_ns_timeout(ngx_conf_t *cf, void *conf);
-static char *ngx_http_order_edit_ns_retry_budget(ngx_conf_t *cf,
-    void *conf);
 static char *ngx_http_order_edit_ns_retry_backoff(ngx_conf_t *cf,
     void *conf);
 static char *ngx_http_order_edit_ns_lock_after(ngx_conf_t *cf, void *conf);
@@ -27,39 +23,70 @@ static char *ngx_http_order_edit_ns_on_missing(ngx_conf_t *cf, void *conf);
 static char *ngx_http_order_edit_ns_lookup(ngx_conf_t *cf, void *conf);
 static char *ngx_http_order_edit_ns_path(ngx_conf_t *cf, void *conf);
 static char *ngx_http_order_edit_ns_proxy(ngx_conf_t *cf, void *conf);
-static char *ngx_http_order_edit_ns_readback(ngx_conf_t *cf, void *conf);
 static char *ngx_http_order_edit_ns_check_url(ngx_conf_t *cf,
     ngx_str_t *url, ngx_uint_t with_path);
 static char *ngx_http_order_edit_ns_finish(ngx_conf_t *cf,
     ngx_http_order_edit_netsuite_conf_t *ns);
 
 
+static char *ngx_http_order_edit_ns_msec_positive(ngx_conf_t *cf,
+    void *post, void *data);
+static char *ngx_http_order_edit_ns_sec_positive(ngx_conf_t *cf,
+    void *post, void *data);
+
+
+static ngx_conf_enum_t  ngx_http_order_edit_ns_modes[] = {
+    { ngx_string("rest"), NGX_HTTP_ORDER_EDIT_NS_REST },
+    { ngx_string("restlet"), NGX_HTTP_ORDER_EDIT_NS_RESTLET },
+    { ngx_null_string, 0 }
+};
+
+/* a zero timeout would be libcurl's "no timeout", a zero budget none */
+static ngx_conf_post_t  ngx_http_order_edit_ns_positive_msec =
+    { ngx_http_order_edit_ns_msec_positive };
+static ngx_conf_post_t  ngx_http_order_edit_ns_positive_sec =
+    { ngx_http_order_edit_ns_sec_positive };
+
+
 static ngx_http_order_edit_block_cmd_t  ngx_http_order_edit_ns_cmds[] = {
-    { ngx_string("account"), 1, 1, ngx_http_order_edit_ns_account },
-    { ngx_string("endpoint"), 1, 1, ngx_http_order_edit_ns_endpoint },
-    { ngx_string("restlet_url"), 1, 1, ngx_http_order_edit_ns_restlet_url },
-    { ngx_string("consumer_key_file"), 1, 1,
-      ngx_http_order_edit_ns_key_file },
-    { ngx_string("consumer_secret_file"), 1, 1,
-      ngx_http_order_edit_ns_key_file },
-    { ngx_string("token_id_file"), 1, 1, ngx_http_order_edit_ns_key_file },
-    { ngx_string("token_secret_file"), 1, 1,
-      ngx_http_order_edit_ns_key_file },
-    { ngx_string("mode"), 1, 1, ngx_http_order_edit_ns_mode },
-    { ngx_string("concurrency"), 1, 1, ngx_http_order_edit_ns_concurrency },
-    { ngx_string("connect_timeout"), 1, 1, ngx_http_order_edit_ns_timeout },
-    { ngx_string("timeout"), 1, 1, ngx_http_order_edit_ns_timeout },
-    { ngx_string("retry_budget"), 1, 1,
-      ngx_http_order_edit_ns_retry_budget },
-    { ngx_string("retry_backoff"), 2, 2,
-      ngx_http_order_edit_ns_retry_backoff },
-    { ngx_string("lock_after"), 1, 1, ngx_http_order_edit_ns_lock_after },
-    { ngx_string("on_missing"), 1, 2, ngx_http_order_edit_ns_on_missing },
-    { ngx_string("lookup"), 1, 2, ngx_http_order_edit_ns_lookup },
-    { ngx_string("ca_file"), 1, 1, ngx_http_order_edit_ns_path },
-    { ngx_string("proxy"), 1, 1, ngx_http_order_edit_ns_proxy },
-    { ngx_string("readback"), 1, 1, ngx_http_order_edit_ns_readback },
-    { ngx_null_string, 0, 0, NULL }
+    ngx_http_order_edit_bcmd("account", 1, 1, ngx_http_order_edit_ns_account),
+    ngx_http_order_edit_bcmd("endpoint", 1, 1, ngx_http_order_edit_ns_endpoint),
+    ngx_http_order_edit_bcmd("restlet_url", 1, 1,
+                             ngx_http_order_edit_ns_restlet_url),
+    ngx_http_order_edit_bcmd("consumer_key_file", 1, 1,
+                             ngx_http_order_edit_ns_key_file),
+    ngx_http_order_edit_bcmd("consumer_secret_file", 1, 1,
+                             ngx_http_order_edit_ns_key_file),
+    ngx_http_order_edit_bcmd("token_id_file", 1, 1,
+                             ngx_http_order_edit_ns_key_file),
+    ngx_http_order_edit_bcmd("token_secret_file", 1, 1,
+                             ngx_http_order_edit_ns_key_file),
+    { ngx_string("mode"), 1, 1, NULL, ngx_conf_set_enum_slot,
+      offsetof(ngx_http_order_edit_netsuite_conf_t, mode),
+      &ngx_http_order_edit_ns_modes },
+    ngx_http_order_edit_bcmd("concurrency", 1, 1,
+                             ngx_http_order_edit_ns_concurrency),
+    { ngx_string("connect_timeout"), 1, 1, NULL, ngx_conf_set_msec_slot,
+      offsetof(ngx_http_order_edit_netsuite_conf_t, connect_timeout),
+      &ngx_http_order_edit_ns_positive_msec },
+    { ngx_string("timeout"), 1, 1, NULL, ngx_conf_set_msec_slot,
+      offsetof(ngx_http_order_edit_netsuite_conf_t, timeout),
+      &ngx_http_order_edit_ns_positive_msec },
+    { ngx_string("retry_budget"), 1, 1, NULL, ngx_conf_set_sec_slot,
+      offsetof(ngx_http_order_edit_netsuite_conf_t, retry_budget),
+      &ngx_http_order_edit_ns_positive_sec },
+    ngx_http_order_edit_bcmd("retry_backoff", 2, 2,
+                             ngx_http_order_edit_ns_retry_backoff),
+    ngx_http_order_edit_bcmd("lock_after", 1, 1,
+                             ngx_http_order_edit_ns_lock_after),
+    ngx_http_order_edit_bcmd("on_missing", 1, 2,
+                             ngx_http_order_edit_ns_on_missing),
+    ngx_http_order_edit_bcmd("lookup", 1, 2, ngx_http_order_edit_ns_lookup),
+    ngx_http_order_edit_bcmd("ca_file", 1, 1, ngx_http_order_edit_ns_path),
+    ngx_http_order_edit_bcmd("proxy", 1, 1, ngx_http_order_edit_ns_proxy),
+    { ngx_string("readback"), 1, 1, NULL, ngx_conf_set_flag_slot,
+      offsetof(ngx_http_order_edit_netsuite_conf_t, readback), NULL },
+    { ngx_null_string, 0, 0, NULL, NULL, 0, NULL }
 };
 
 
@@ -498,35 +525,6 @@ ngx_http_order_edit_ns_key_file(ngx_conf_t *cf, void *conf)
 }
 
 
-static char *
-ngx_http_order_edit_ns_mode(ngx_conf_t *cf, void *conf)
-{
-    ngx_http_order_edit_netsuite_conf_t  *ns = conf;
-
-    ngx_str_t  *value;
-
-    value = cf->args->elts;
-
-    if (ns->mode != NGX_CONF_UNSET_UINT) {
-        return "is duplicate";
-    }
-
-    if (ngx_strcmp(value[1].data, "rest") == 0) {
-        ns->mode = NGX_HTTP_ORDER_EDIT_NS_REST;
-
-    } else if (ngx_strcmp(value[1].data, "restlet") == 0) {
-        ns->mode = NGX_HTTP_ORDER_EDIT_NS_RESTLET;
-
-    } else {
-        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "invalid mode \"%V\", it must be \"rest\" or "
-                           "\"restlet\"", &value[1]);
-        return NGX_CONF_ERROR;
-    }
-
-    return NGX_CONF_OK;
-}
-
 
 static char *
 ngx_http_order_edit_ns_concurrency(ngx_conf_t *cf, void *conf)
@@ -557,63 +555,6 @@ ngx_http_order_edit_ns_concurrency(ngx_conf_t *cf, void *conf)
 }
 
 
-static char *
-ngx_http_order_edit_ns_timeout(ngx_conf_t *cf, void *conf)
-{
-    ngx_http_order_edit_netsuite_conf_t  *ns = conf;
-
-    ngx_msec_t  *t, ms;
-    ngx_str_t   *value;
-
-    value = cf->args->elts;
-
-    t = (ngx_strcmp(value[0].data, "connect_timeout") == 0)
-        ? &ns->connect_timeout : &ns->timeout;
-
-    if (*t != NGX_CONF_UNSET_MSEC) {
-        return "is duplicate";
-    }
-
-    ms = ngx_parse_time(&value[1], 0);
-
-    if (ms == (ngx_msec_t) NGX_ERROR || ms == 0) {
-        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "invalid time \"%V\"", &value[1]);
-        return NGX_CONF_ERROR;
-    }
-
-    *t = ms;
-
-    return NGX_CONF_OK;
-}
-
-
-static char *
-ngx_http_order_edit_ns_retry_budget(ngx_conf_t *cf, void *conf)
-{
-    ngx_http_order_edit_netsuite_conf_t  *ns = conf;
-
-    time_t      s;
-    ngx_str_t  *value;
-
-    value = cf->args->elts;
-
-    if (ns->retry_budget != NGX_CONF_UNSET) {
-        return "is duplicate";
-    }
-
-    s = ngx_parse_time(&value[1], 1);
-
-    if (s == (time_t) NGX_ERROR || s == 0) {
-        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "invalid retry_budget \"%V\"", &value[1]);
-        return NGX_CONF_ERROR;
-    }
-
-    ns->retry_budget = s;
-
-    return NGX_CONF_OK;
-}
 
 
 static char *
@@ -841,30 +782,18 @@ ngx_http_order_edit_ns_proxy(ngx_conf_t *cf, void *conf)
 
 
 static char *
-ngx_http_order_edit_ns_readback(ngx_conf_t *cf, void *conf)
+ngx_http_order_edit_ns_msec_positive(ngx_conf_t *cf, void *post, void *data)
 {
-    ngx_http_order_edit_netsuite_conf_t  *ns = conf;
+    ngx_msec_t  *ms = data;
 
-    ngx_str_t  *value;
+    return (*ms == 0) ? "must be longer than 0" : NGX_CONF_OK;
+}
 
-    value = cf->args->elts;
 
-    if (ns->readback != NGX_CONF_UNSET) {
-        return "is duplicate";
-    }
+static char *
+ngx_http_order_edit_ns_sec_positive(ngx_conf_t *cf, void *post, void *data)
+{
+    time_t  *s = data;
 
-    if (ngx_strcmp(value[1].data, "on") == 0) {
-        ns->readback = 1;
-
-    } else if (ngx_strcmp(value[1].data, "off") == 0) {
-        ns->readback = 0;
-
-    } else {
-        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "invalid value \"%V\", it must be \"on\" or "
-                           "\"off\"", &value[1]);
-        return NGX_CONF_ERROR;
-    }
-
-    return NGX_CONF_OK;
+    return (*s == 0) ? "must be longer than 0" : NGX_CONF_OK;
 }

@@ -820,3 +820,83 @@ qr{\[emerg\] .*invalid parameter "every=1s", expected worker=<n>, interval=<time
 --- must_die
 --- error_log eval
 qr{\[emerg\] .*unknown order_edit_zone "nowhere" in \S+nginx\.conf:\d+$}
+
+
+
+=== TEST 64: a zero timeout is refused at start
+--- http_config
+    order_edit_store acme.myshopify.com { secret x; netsuite main; }
+    order_edit_netsuite main {
+        account 1234567_sb1;
+        consumer_key_file ../html/ck; consumer_secret_file ../html/cs;
+        token_id_file ../html/ti; token_secret_file ../html/ts;
+        timeout 0;
+    }
+--- config
+--- must_die
+--- error_log eval
+qr{\[emerg\] .*"timeout" directive must be longer than 0 in order_edit_netsuite "main".* in \S+nginx\.conf:\d+$}
+
+
+
+=== TEST 65: an unknown mode is refused at start
+--- http_config
+    order_edit_store acme.myshopify.com { secret x; netsuite main; }
+    order_edit_netsuite main {
+        account 1234567_sb1;
+        consumer_key_file ../html/ck; consumer_secret_file ../html/cs;
+        token_id_file ../html/ti; token_secret_file ../html/ts;
+        mode soap;
+    }
+--- config
+--- must_die
+--- error_log eval
+qr{\[emerg\] .*invalid value "soap".* in \S+nginx\.conf:\d+$}
+
+
+
+=== TEST 66: a readback that is not on or off is refused at start
+--- http_config
+    order_edit_store acme.myshopify.com { secret x; netsuite main; }
+    order_edit_netsuite main {
+        account 1234567_sb1;
+        consumer_key_file ../html/ck; consumer_secret_file ../html/cs;
+        token_id_file ../html/ti; token_secret_file ../html/ts;
+        readback maybe;
+    }
+--- config
+--- must_die
+--- error_log eval
+qr{\[emerg\] .*invalid value "maybe" in "readback" directive, it must be "on" or "off".* in \S+nginx\.conf:\d+$}
+
+
+
+=== TEST 67: a timeout given twice is refused at start
+--- http_config
+    order_edit_store acme.myshopify.com { secret x; netsuite main; }
+    order_edit_netsuite main {
+        account 1234567_sb1;
+        consumer_key_file ../html/ck; consumer_secret_file ../html/cs;
+        token_id_file ../html/ti; token_secret_file ../html/ts;
+        timeout 5s; timeout 6s;
+    }
+--- config
+--- must_die
+--- error_log eval
+qr{\[emerg\] .*"timeout" directive is duplicate in order_edit_netsuite "main".* in \S+nginx\.conf:\d+$}
+
+
+
+=== TEST 68: a retry_budget that is not a time is refused at start
+--- http_config
+    order_edit_store acme.myshopify.com { secret x; netsuite main; }
+    order_edit_netsuite main {
+        account 1234567_sb1;
+        consumer_key_file ../html/ck; consumer_secret_file ../html/cs;
+        token_id_file ../html/ti; token_secret_file ../html/ts;
+        retry_budget soon;
+    }
+--- config
+--- must_die
+--- error_log eval
+qr{\[emerg\] .*"retry_budget" directive invalid value in order_edit_netsuite "main".* in \S+nginx\.conf:\d+$}
