@@ -732,7 +732,7 @@ ngx_http_order_edit_job_done(ngx_http_order_edit_curl_req_t *req,
     ngx_http_order_edit_job_t  *job = data;
 
     ngx_str_t   why;
-    ngx_uint_t  status;
+    ngx_uint_t  status, over;
 
     status = req->status;
 
@@ -743,15 +743,19 @@ ngx_http_order_edit_job_done(ngx_http_order_edit_curl_req_t *req,
         return;
     }
 
-    /* the account's pool full: fewer at once, for a while */
-    ngx_http_order_edit_aimd(job, req,
-                             status == 429
-                             || (status == 400 && req->body.len
-                                 && ngx_strlcasestrn(req->body.data,
-                                        req->body.data + req->body.len,
-                                        (u_char *) "SSS_REQUEST_LIMIT_EXCEEDED",
-                                        26 - 1)
-                                    != NULL));
+    /*
+     * Over the account's limit: 429 from the record API, 400 with
+     * SSS_REQUEST_LIMIT_EXCEEDED from a RESTlet; fewer at once, a while.
+     */
+    over = (status == 429
+            || (status == 400 && req->body.len
+                && ngx_strlcasestrn(req->body.data,
+                                    req->body.data + req->body.len,
+                                    (u_char *) "SSS_REQUEST_LIMIT_EXCEEDED",
+                                    26 - 1)
+                   != NULL));
+
+    ngx_http_order_edit_aimd(job, req, over);
 
     if (job->step == NGX_HTTP_ORDER_EDIT_STEP_READBACK) {
 
@@ -788,14 +792,8 @@ ngx_http_order_edit_job_done(ngx_http_order_edit_curl_req_t *req,
         return;
     }
 
-    if (req->outcome != NGX_HTTP_ORDER_EDIT_CURL_OK
-        || status == 429 || status >= 500
-        || (status == 400 && req->body.len
-            && ngx_strlcasestrn(req->body.data,
-                                req->body.data + req->body.len,
-                                (u_char *) "SSS_REQUEST_LIMIT_EXCEEDED",
-                                26 - 1)
-               != NULL))
+    if (req->outcome != NGX_HTTP_ORDER_EDIT_CURL_OK || over
+        || status >= 500)
     {
         /* NetSuite is busy or away; the request may be sent again */
         ngx_http_order_edit_job_error(job, req, &why);
