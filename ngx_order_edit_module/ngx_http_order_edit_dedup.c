@@ -7,8 +7,6 @@
 #include "ngx_http_order_edit_dedup.h"
 
 
-static void ngx_http_order_edit_dedup_free(ngx_http_order_edit_zone_t *zone,
-    ngx_http_order_edit_dedup_t *dd);
 static void ngx_http_order_edit_applied_key(ngx_str_t *key, u_char *buf,
     ngx_str_t *shop, uint64_t order_id);
 
@@ -16,6 +14,30 @@ static void ngx_http_order_edit_applied_key(ngx_str_t *key, u_char *buf,
 /* "shop \n \n order id": header values hold no line end, ids never clash */
 #define NGX_HTTP_ORDER_EDIT_APPLIED_KEY_LEN                                   \
     (NGX_HTTP_ORDER_EDIT_MAX_SHOP_LEN + 2 + NGX_INT64_LEN)
+
+
+void
+ngx_http_order_edit_dedup_key(u_char *buf, ngx_str_t *shop,
+    ngx_str_t *webhook_id, ngx_str_t *event_id, ngx_str_t *key)
+{
+    u_char  *p;
+
+    p = ngx_cpymem(buf, shop->data, shop->len);
+    *p++ = '\n';
+
+    if (webhook_id->len) {
+        p = ngx_cpymem(p, webhook_id->data, webhook_id->len);
+
+    } else {
+        /* an event id never collides with a webhook id of the same text */
+        *p++ = 'e';
+        *p++ = ':';
+        p = ngx_cpymem(p, event_id->data, event_id->len);
+    }
+
+    key->data = buf;
+    key->len = p - buf;
+}
 
 
 ngx_http_order_edit_dedup_t *
@@ -230,7 +252,7 @@ ngx_http_order_edit_applied_key(ngx_str_t *key, u_char *buf, ngx_str_t *shop,
 }
 
 
-static void
+void
 ngx_http_order_edit_dedup_free(ngx_http_order_edit_zone_t *zone,
     ngx_http_order_edit_dedup_t *dd)
 {

@@ -23,6 +23,13 @@ typedef struct {
 } ngx_http_order_edit_dedup_t;
 
 
+/* "shop \n webhook id", or "shop \n e: event id" without a webhook id */
+#define NGX_HTTP_ORDER_EDIT_DEDUP_KEY_LEN                                     \
+    (NGX_HTTP_ORDER_EDIT_MAX_SHOP_LEN + 3 + NGX_HTTP_ORDER_EDIT_MAX_ID_LEN)
+
+void ngx_http_order_edit_dedup_key(u_char *buf, ngx_str_t *shop,
+    ngx_str_t *webhook_id, ngx_str_t *event_id, ngx_str_t *key);
+
 /* all with the zone locked */
 ngx_http_order_edit_dedup_t *ngx_http_order_edit_dedup_lookup(
     ngx_http_order_edit_zone_t *zone, ngx_str_t *key, uint32_t hash);
@@ -32,6 +39,8 @@ void ngx_http_order_edit_dedup_insert(ngx_http_order_edit_zone_t *zone,
     ngx_http_order_edit_dedup_t *dd, uint32_t hash, uint64_t item_id);
 void ngx_http_order_edit_dedup_expire(ngx_http_order_edit_zone_t *zone,
     ngx_uint_t max);
+void ngx_http_order_edit_dedup_free(ngx_http_order_edit_zone_t *zone,
+    ngx_http_order_edit_dedup_t *dd);
 ngx_uint_t ngx_http_order_edit_dedup_evict(ngx_http_order_edit_zone_t *zone,
     ngx_uint_t max);
 

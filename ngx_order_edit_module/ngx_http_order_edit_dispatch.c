@@ -14,6 +14,7 @@
 #include <jansson.h>
 
 #include "ngx_http_order_edit_dispatch.h"
+#include "ngx_http_order_edit_journal.h"
 #include "ngx_http_order_edit_shm.h"
 #include "ngx_http_order_edit_queue.h"
 #include "ngx_http_order_edit_dedup.h"
@@ -276,6 +277,12 @@ ngx_http_order_edit_dispatch_tick(ngx_event_t *ev)
 
     if (ngx_exiting || ngx_terminate || ngx_quit) {
         /* in-flight jobs finish or are cancelled: their leases go back */
+        return;
+    }
+
+    /* with a journal, only the holder of its lock delivers */
+    if (!ngx_http_order_edit_journal_may_deliver(d->zone)) {
+        ngx_add_timer(&d->timer, d->conf->interval);
         return;
     }
 

@@ -14,6 +14,7 @@
 #include "ngx_http_order_edit_limit.h"
 #include "ngx_http_order_edit_dedup.h"
 #include "ngx_http_order_edit_queue.h"
+#include "ngx_http_order_edit_journal.h"
 
 
 #define NGX_HTTP_ORDER_EDIT_HMAC_LEN      32
@@ -46,6 +47,7 @@ typedef struct {
     ngx_str_t                      shop;        /* lower-cased */
     ngx_http_order_edit_store_conf_t  *store;
     ngx_http_order_edit_zone_t    *zone;
+    uint64_t                       id;          /* once queued */
 
     /* a named store's shop is counted on its own node from the start */
     unsigned                       attributed:1;
@@ -132,6 +134,12 @@ static ngx_uint_t ngx_http_order_edit_topic_wanted(
 static uint64_t ngx_http_order_edit_order_hint(ngx_str_t *topic,
     ngx_str_t *body);
 static u_char *ngx_http_order_edit_skip_space(u_char *p, u_char *last);
+static void ngx_http_order_edit_durable(ngx_http_request_t *r,
+    ngx_int_t rc);
+static ngx_int_t ngx_http_order_edit_queued(ngx_http_request_t *r,
+    uint64_t id);
+static ngx_int_t ngx_http_order_edit_journal_failed(ngx_http_request_t *r,
+    ngx_uint_t full);
 static ngx_int_t ngx_http_order_edit_enqueue(ngx_http_request_t *r,
     ngx_http_order_edit_ingest_ctx_t *ctx, ngx_str_t *body);
 
@@ -305,6 +313,8 @@ ngx_http_order_edit_enqueue(ngx_http_request_t *r,
     ngx_http_order_edit_ingest_ctx_t *ctx, ngx_str_t *body)
 {
     u_char                        *p, out[128];
+    u_char                         kbuf[NGX_HTTP_ORDER_EDIT_DEDUP_KEY_LEN];
+    size_t                         jsize;
     time_t                         retry_after;
     uint32_t                       hash;
     uint64_t                       id;
@@ -322,27 +332,15 @@ ngx_http_order_edit_enqueue(ngx_http_request_t *r,
 
     if (ctx->h[NGX_HTTP_ORDER_EDIT_H_WEBHOOK_ID].len) {
         wid = &ctx->h[NGX_HTTP_ORDER_EDIT_H_WEBHOOK_ID];
-        key.len = ctx->shop.len + 1 + wid->len;
 
     } else {
         wid = &ctx->h[NGX_HTTP_ORDER_EDIT_H_EVENT_ID];
-        key.len = ctx->shop.len + 3 + wid->len;
     }
 
-    key.data = ngx_pnalloc(r->pool, key.len);
-    if (key.data == NULL) {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
-    }
-
-    p = ngx_cpymem(key.data, ctx->shop.data, ctx->shop.len);
-    p = ngx_cpymem(p, "\n", 1);
-
-    if (wid == &ctx->h[NGX_HTTP_ORDER_EDIT_H_EVENT_ID]) {
-        /* an event id never collides with a webhook id of the same text */
-        p = ngx_cpymem(p, "e:", 2);
-    }
-
-    ngx_memcpy(p, wid->data, wid->len);
+    ngx_http_order_edit_dedup_key(kbuf, &ctx->shop,
+                                  &ctx->h[NGX_HTTP_ORDER_EDIT_H_WEBHOOK_ID],
+                                  &ctx->h[NGX_HTTP_ORDER_EDIT_H_EVENT_ID],
+                                  &key);
 
     hash = ngx_crc32_short(key.data, key.len);
 
@@ -356,6 +354,21 @@ ngx_http_order_edit_enqueue(ngx_http_request_t *r,
     msg.triggered_at = ctx->h[NGX_HTTP_ORDER_EDIT_H_TRIGGERED_AT];
     msg.body = *body;
     msg.order_id = ngx_http_order_edit_order_hint(&msg.topic, body);
+
+    /* the journal's file is opened or rotated before the lock is taken */
+
+    jsize = 0;
+
+    if (zone->journal) {
+        jsize = ngx_http_order_edit_journal_record_size(&ctx->shop, &msg);
+
+        if (jsize == 0
+            || ngx_http_order_edit_journal_prepare(zone, r->connection->log)
+               != NGX_OK)
+        {
+            return ngx_http_order_edit_journal_failed(r, 0);
+        }
+    }
 
     ngx_shmtx_lock(&zone->shpool->mutex);
 
@@ -406,6 +419,13 @@ ngx_http_order_edit_enqueue(ngx_http_request_t *r,
                                         out, p - out, 0);
     }
 
+    if (jsize && !ngx_http_order_edit_journal_room_locked(zone, jsize)) {
+        shop->counters[NGX_HTTP_ORDER_EDIT_C_QUEUE_FULL]++;
+        ngx_shmtx_unlock(&zone->shpool->mutex);
+
+        return ngx_http_order_edit_journal_failed(r, 1);
+    }
+
     /*
      * Allocate everything first: nothing is linked unless all of it fits.
      * Only an id that does not fit makes room by forgetting the oldest
@@ -448,17 +468,50 @@ ngx_http_order_edit_enqueue(ngx_http_request_t *r,
 
     shop->counters[NGX_HTTP_ORDER_EDIT_C_QUEUED]++;
 
+    if (jsize) {
+        ngx_http_order_edit_journal_attach_locked(zone, item, jsize);
+    }
+
     ngx_shmtx_unlock(&zone->shpool->mutex);
 
     ngx_log_debug3(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
                    "order_edit: queued #%uL \"%V\" of \"%V\"",
                    id, &msg.topic, &ctx->shop);
 
-    p = ngx_sprintf(out, "{\"status\":\"queued\",\"id\":\"%uL\"}\n", id);
+    if (jsize == 0) {
+        return ngx_http_order_edit_queued(r, id);
+    }
 
-    return ngx_http_order_edit_send(r, NGX_HTTP_OK,
-                                    &ngx_http_order_edit_json_type,
-                                    out, p - out, 0);
+    /*
+     * The record is written here, in the page cache; with fsync on, the
+     * answer waits for the fsync that a thread runs for it and for every
+     * other record written meanwhile.  A failure takes the webhook out of
+     * the zone again: Shopify hears 503 and delivers it once more.
+     */
+
+    if (ngx_http_order_edit_journal_write(zone, item, &ctx->shop, &msg,
+                                          jsize, r->connection->log)
+        != NGX_OK)
+    {
+        return ngx_http_order_edit_journal_failed(r, 0);
+    }
+
+    if (zone->journal->fsync == NGX_HTTP_ORDER_EDIT_FSYNC_OFF) {
+        return ngx_http_order_edit_queued(r, id);
+    }
+
+    ctx->id = id;
+
+    if (ngx_http_order_edit_journal_wait(r, zone, item,
+                                         ngx_http_order_edit_durable)
+        != NGX_OK)
+    {
+        return ngx_http_order_edit_journal_failed(r, 0);
+    }
+
+    r->main->count++;
+
+    return NGX_DONE;
 
 full:
 
@@ -472,6 +525,65 @@ full:
 
     return ngx_http_order_edit_send_error(r, NGX_HTTP_SERVICE_UNAVAILABLE,
                "queue_full", "the webhook queue is full",
+               NGX_HTTP_ORDER_EDIT_FULL_RETRY);
+}
+
+
+static void
+ngx_http_order_edit_durable(ngx_http_request_t *r, ngx_int_t rc)
+{
+    ngx_http_order_edit_ingest_ctx_t  *ctx;
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_order_edit_module);
+
+    if (rc == NGX_OK) {
+        rc = ngx_http_order_edit_queued(r, ctx->id);
+
+    } else {
+        rc = ngx_http_order_edit_journal_failed(r, 0);
+    }
+
+    ngx_http_finalize_request(r, rc);
+}
+
+
+static ngx_int_t
+ngx_http_order_edit_queued(ngx_http_request_t *r, uint64_t id)
+{
+    u_char  *p, out[64];
+
+    p = ngx_sprintf(out, "{\"status\":\"queued\",\"id\":\"%uL\"}\n", id);
+
+    return ngx_http_order_edit_send(r, NGX_HTTP_OK,
+                                    &ngx_http_order_edit_json_type,
+                                    out, p - out, 0);
+}
+
+
+/* nothing of the webhook is kept: Shopify delivers it again later */
+
+static ngx_int_t
+ngx_http_order_edit_journal_failed(ngx_http_request_t *r, ngx_uint_t full)
+{
+    ngx_http_order_edit_ingest_ctx_t  *ctx;
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_order_edit_module);
+
+    ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
+                  "order_edit: journal of zone \"%V\" %s, webhook of shop "
+                  "\"%V\" refused with 503", &ctx->zone->name,
+                  full ? "is full" : "cannot be written", &ctx->shop);
+
+    if (full) {
+        return ngx_http_order_edit_send_error(r,
+                   NGX_HTTP_SERVICE_UNAVAILABLE, "journal_full",
+                   "the webhook journal is full",
+                   NGX_HTTP_ORDER_EDIT_FULL_RETRY);
+    }
+
+    return ngx_http_order_edit_send_error(r, NGX_HTTP_SERVICE_UNAVAILABLE,
+               "journal_unavailable",
+               "the webhook could not be written to the journal",
                NGX_HTTP_ORDER_EDIT_FULL_RETRY);
 }
 

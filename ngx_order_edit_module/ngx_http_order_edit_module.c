@@ -18,6 +18,7 @@
 #include "ngx_http_order_edit_curl.h"
 #include "ngx_http_order_edit_curl_debug.h"
 #include "ngx_http_order_edit_dispatch.h"
+#include "ngx_http_order_edit_journal.h"
 
 
 /* Shopify's largest order payloads are a few hundred kilobytes */
@@ -30,6 +31,7 @@ static void *ngx_http_order_edit_create_loc_conf(ngx_conf_t *cf);
 static char *ngx_http_order_edit_merge_loc_conf(ngx_conf_t *cf, void *parent,
     void *child);
 static ngx_int_t ngx_http_order_edit_postconfiguration(ngx_conf_t *cf);
+static ngx_int_t ngx_http_order_edit_init_module(ngx_cycle_t *cycle);
 static ngx_int_t ngx_http_order_edit_init_process(ngx_cycle_t *cycle);
 static void ngx_http_order_edit_exit_process(ngx_cycle_t *cycle);
 
@@ -199,6 +201,13 @@ static ngx_command_t  ngx_http_order_edit_commands[] = {
       0,
       NULL },
 
+    { ngx_string("order_edit_journal"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_1MORE,
+      ngx_http_order_edit_journal,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      0,
+      NULL },
+
     { ngx_string("order_edit_log_level"),
       NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
       ngx_conf_set_enum_slot,
@@ -231,7 +240,7 @@ ngx_module_t  ngx_http_order_edit_module = {
     ngx_http_order_edit_commands,          /* module directives */
     NGX_HTTP_MODULE,                       /* module type */
     NULL,                                  /* init master */
-    NULL,                                  /* init module */
+    ngx_http_order_edit_init_module,       /* init module */
     ngx_http_order_edit_init_process,      /* init process */
     NULL,                                  /* init thread */
     NULL,                                  /* exit thread */
@@ -421,7 +430,24 @@ ngx_http_order_edit_postconfiguration(ngx_conf_t *cf)
         ref[i].clcf->client_max_body_size = 0;
     }
 
-    return NGX_OK;
+    return ngx_http_order_edit_journal_postconf(cf, omcf);
+}
+
+
+/* in the master, zones ready and no worker yet: the journal's replay */
+
+static ngx_int_t
+ngx_http_order_edit_init_module(ngx_cycle_t *cycle)
+{
+    ngx_http_order_edit_main_conf_t  *omcf;
+
+    omcf = ngx_http_cycle_get_module_main_conf(cycle,
+                                               ngx_http_order_edit_module);
+    if (omcf == NULL) {
+        return NGX_OK;
+    }
+
+    return ngx_http_order_edit_journal_init_module(cycle, omcf);
 }
 
 
@@ -497,6 +523,10 @@ ngx_http_order_edit_init_process(ngx_cycle_t *cycle)
         (void) ngx_http_order_edit_curl_init(cycle, omcf->curl);
     }
 
+    if (ngx_http_order_edit_journal_init_process(cycle, omcf) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
     return ngx_http_order_edit_dispatch_init_process(cycle, omcf);
 }
 
@@ -505,6 +535,14 @@ static void
 ngx_http_order_edit_exit_process(ngx_cycle_t *cycle)
 {
     ngx_http_order_edit_curl_cleanup(cycle);
+
+    if (ngx_process == NGX_PROCESS_WORKER
+        || ngx_process == NGX_PROCESS_SINGLE)
+    {
+        ngx_http_order_edit_journal_exit_process(cycle,
+            ngx_http_cycle_get_module_main_conf(cycle,
+                                                ngx_http_order_edit_module));
+    }
 }
 
 

@@ -110,6 +110,9 @@ typedef struct {
     ngx_array_t                    dispatchers; /* of dispatch_conf_t */
     ngx_array_t                    refs;        /* of zone_ref_t */
 
+    /* order_edit_journal; NULL: webhooks live in memory only */
+    struct ngx_http_order_edit_journal_conf_s  *journal;
+
     /* order_edit_curl; NULL: nothing here needs the curl engine */
     struct ngx_http_order_edit_curl_conf_s  *curl;
 } ngx_http_order_edit_main_conf_t;

@@ -5,6 +5,8 @@
 
 
 #include "ngx_http_order_edit_queue.h"
+#include "ngx_http_order_edit_dedup.h"
+#include "ngx_http_order_edit_journal.h"
 
 
 /* how far lease() looks past items that wait for a retry backoff */
@@ -26,7 +28,8 @@ static ngx_http_order_edit_item_t *ngx_http_order_edit_queue_find_leased(
 static ngx_int_t ngx_http_order_edit_queue_copy(ngx_pool_t *pool,
     ngx_http_order_edit_item_t *item, ngx_http_order_edit_msg_t *msg);
 static void ngx_http_order_edit_queue_free(ngx_http_order_edit_zone_t *zone,
-    ngx_http_order_edit_item_t *item);
+    ngx_http_order_edit_item_t *item, ngx_uint_t kind,
+    ngx_http_order_edit_jack_t *ack);
 static ngx_http_order_edit_item_t *ngx_http_order_edit_exc_find(
     ngx_http_order_edit_zone_t *zone, uint64_t id);
 static void ngx_http_order_edit_exc_copy(ngx_str_t *dst, u_char *src,
@@ -363,6 +366,7 @@ ngx_int_t
 ngx_http_order_edit_queue_ack(ngx_http_order_edit_zone_t *zone,
     ngx_http_order_edit_msg_t *msg)
 {
+    ngx_http_order_edit_jack_t   ack;
     ngx_http_order_edit_item_t  *item;
 
     ngx_shmtx_lock(&zone->shpool->mutex);
@@ -379,9 +383,12 @@ ngx_http_order_edit_queue_ack(ngx_http_order_edit_zone_t *zone,
     item->shop->nleased--;
     zone->sh->nitems--;
 
-    ngx_http_order_edit_queue_free(zone, item);
+    ngx_http_order_edit_queue_free(zone, item,
+                                   NGX_HTTP_ORDER_EDIT_JACK_DELIVERED, &ack);
 
     ngx_shmtx_unlock(&zone->shpool->mutex);
+
+    ngx_http_order_edit_journal_ack(zone, &ack, ngx_cycle->log);
 
     return NGX_OK;
 }
@@ -555,6 +562,7 @@ ngx_int_t
 ngx_http_order_edit_exc_resolve(ngx_http_order_edit_zone_t *zone,
     uint64_t id)
 {
+    ngx_http_order_edit_jack_t   ack;
     ngx_http_order_edit_item_t  *item;
 
     ngx_shmtx_lock(&zone->shpool->mutex);
@@ -570,9 +578,12 @@ ngx_http_order_edit_exc_resolve(ngx_http_order_edit_zone_t *zone,
     zone->sh->nexceptions--;
     item->shop->counters[NGX_HTTP_ORDER_EDIT_C_EXC_RESOLVED]++;
 
-    ngx_http_order_edit_queue_free(zone, item);
+    ngx_http_order_edit_queue_free(zone, item,
+                                   NGX_HTTP_ORDER_EDIT_JACK_RESOLVED, &ack);
 
     ngx_shmtx_unlock(&zone->shpool->mutex);
+
+    ngx_http_order_edit_journal_ack(zone, &ack, ngx_cycle->log);
 
     return NGX_OK;
 }
@@ -957,10 +968,13 @@ ngx_http_order_edit_queue_copy(ngx_pool_t *pool,
 
 static void
 ngx_http_order_edit_queue_free(ngx_http_order_edit_zone_t *zone,
-    ngx_http_order_edit_item_t *item)
+    ngx_http_order_edit_item_t *item, ngx_uint_t kind,
+    ngx_http_order_edit_jack_t *ack)
 {
     ngx_uint_t  i;
     size_t      size;
+
+    ngx_http_order_edit_journal_release_locked(zone, item, kind, ack);
 
     size = item->body_len;
 
@@ -977,4 +991,43 @@ ngx_http_order_edit_queue_free(ngx_http_order_edit_zone_t *zone,
     }
 
     ngx_slab_free_locked(zone->shpool, item);
+}
+
+
+/*
+ * A webhook that was never durable leaves as if it had not come: out of
+ * the queue and out of the de-duplication set, so that Shopify's next
+ * delivery of it is taken afresh.
+ */
+
+void
+ngx_http_order_edit_queue_rollback_locked(ngx_http_order_edit_zone_t *zone,
+    ngx_http_order_edit_item_t *item, ngx_http_order_edit_jack_t *ack)
+{
+    u_char                        buf[NGX_HTTP_ORDER_EDIT_DEDUP_KEY_LEN];
+    ngx_str_t                     shop, wid, eid, key;
+    ngx_http_order_edit_dedup_t  *dd;
+
+    shop.data = item->shop->name;
+    shop.len = item->shop->sn.str.len;
+    wid.data = item->data + item->len[0];
+    wid.len = item->len[1];
+    eid.data = wid.data + wid.len;
+    eid.len = item->len[2];
+
+    ngx_http_order_edit_dedup_key(buf, &shop, &wid, &eid, &key);
+
+    dd = ngx_http_order_edit_dedup_lookup(zone, &key,
+                                          ngx_crc32_short(key.data, key.len));
+    if (dd != NULL && dd->item_id == item->id) {
+        ngx_http_order_edit_dedup_free(zone, dd);
+    }
+
+    item->shop->depth--;
+    item->shop->counters[NGX_HTTP_ORDER_EDIT_C_QUEUED]--;
+    item->shop->counters[NGX_HTTP_ORDER_EDIT_C_QUEUE_FULL]++;
+    zone->sh->nitems--;
+
+    ngx_http_order_edit_queue_free(zone, item,
+                                   NGX_HTTP_ORDER_EDIT_JACK_ROLLBACK, ack);
 }

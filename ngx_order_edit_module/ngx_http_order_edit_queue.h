@@ -29,13 +29,18 @@ typedef struct {
     ngx_http_order_edit_exc_t     *exc;         /* when parked */
     uint64_t                       parked_first_ms;
 
+    /* its journal record; NULL without a journal */
+    ngx_http_order_edit_jseg_t    *jseg;
+    uint32_t                       joff;
+
     uint64_t                       id;
     uint64_t                       received_ms;
     uint64_t                       not_before_ms;
     uint64_t                       lease_until_ms;
     uint64_t                       lease_token;
     uint64_t                       order_id;
-    ngx_pid_t                      lease_pid;
+    ngx_pid_t                      lease_pid;   /* or its writer, while
+                                                   not yet durable */
     uint32_t                       attempts;
     uint32_t                       body_len;
 
@@ -43,6 +48,10 @@ typedef struct {
     u_short                        len[5];
     u_char                         data[1];
 } ngx_http_order_edit_item_t;
+
+
+/* not_before_ms of a webhook whose journal record is not yet durable */
+#define NGX_HTTP_ORDER_EDIT_NOT_DURABLE  ((uint64_t) -1)
 
 
 /* a webhook as pushed by ingest, or as copied out to a lease holder */
@@ -129,6 +138,12 @@ ngx_int_t ngx_http_order_edit_exc_resolve(ngx_http_order_edit_zone_t *zone,
     uint64_t id);
 ngx_int_t ngx_http_order_edit_exc_list(ngx_http_order_edit_zone_t *zone,
     ngx_pool_t *pool, ngx_str_t *shop, ngx_array_t *out);
+
+/* zone locked: a webhook whose journal record failed leaves the zone */
+struct ngx_http_order_edit_jack_s;
+void ngx_http_order_edit_queue_rollback_locked(
+    ngx_http_order_edit_zone_t *zone, ngx_http_order_edit_item_t *item,
+    struct ngx_http_order_edit_jack_s *ack);
 
 /* zone locked: age of the oldest webhook of a shop, 0 when none */
 uint64_t ngx_http_order_edit_queue_oldest_ms_locked(

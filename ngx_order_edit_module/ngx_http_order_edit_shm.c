@@ -216,6 +216,11 @@ ngx_http_order_edit_init_zone(ngx_shm_zone_t *shm_zone, void *data)
     sh->rr = &sh->shops;
     ngx_queue_init(&sh->accounts);
 
+    /* a fresh zone is a new generation: its journal files get new names */
+    ngx_queue_init(&sh->journal.segments);
+    sh->journal.gen = ngx_http_order_edit_now_ms();
+    sh->journal.next_seq = 1;
+
     ngx_rbtree_init(&sh->dedup_rbtree, &sh->dedup_sentinel,
                     ngx_str_rbtree_insert_value);
     ngx_queue_init(&sh->dedup_lru);

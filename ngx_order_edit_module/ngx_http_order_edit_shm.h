@@ -20,7 +20,11 @@
  * reading it with the wrong structures.
  */
 #define NGX_HTTP_ORDER_EDIT_SHM_MAGIC    0x4f454451      /* "OEDQ" */
-#define NGX_HTTP_ORDER_EDIT_SHM_LAYOUT   5
+#define NGX_HTTP_ORDER_EDIT_SHM_LAYOUT   6
+
+/* "<zone>-<16 hex gen>-<8 digit seq>.jnl", zone names up to 64 bytes */
+#define NGX_HTTP_ORDER_EDIT_JZONE_MAX    64
+#define NGX_HTTP_ORDER_EDIT_JNAME_LEN    96
 
 /* NetSuite latency histogram: bucket i holds [2^i, 2^(i+1)) ms */
 #define NGX_HTTP_ORDER_EDIT_LATENCY_BUCKETS  18
@@ -91,6 +95,46 @@ typedef struct {
 } ngx_http_order_edit_account_t;
 
 
+/*
+ * A journal segment the zone knows: written by one of its workers, or
+ * adopted from a writer that is gone.  It is removed from the disk once
+ * its writer has moved on, every record is in the zone, and every one of
+ * those is settled.
+ */
+typedef struct {
+    ngx_queue_t                    queue;       /* sh->journal.segments */
+    ngx_pid_t                      writer;      /* 0: sealed */
+    ngx_uint_t                     pending;     /* records not settled */
+    size_t                         bytes;       /* on disk */
+    size_t                         replayed;    /* adopted: records before
+                                                   this offset are in */
+    ngx_uint_t                     adopted;
+    u_short                        len;
+    u_char                         name[NGX_HTTP_ORDER_EDIT_JNAME_LEN];
+} ngx_http_order_edit_jseg_t;
+
+
+typedef struct {
+    ngx_queue_t                    segments;
+    uint64_t                       gen;         /* names this zone's files */
+    uint64_t                       next_seq;
+    size_t                         bytes;
+    ngx_uint_t                     nsegments;
+    ngx_uint_t                     pending;
+    ngx_pid_t                      holder;      /* pid holding the lock */
+    uint64_t                       writes;
+    uint64_t                       fsyncs;
+    uint64_t                       last_fsync_us;
+    uint64_t                       replayed;
+    uint64_t                       adopted;     /* segments */
+    uint64_t                       removed;     /* segments */
+    uint64_t                       torn;
+    uint64_t                       corrupt;
+    uint64_t                       errors;
+    uint64_t                       full;
+} ngx_http_order_edit_jshared_t;
+
+
 typedef struct {
     uint32_t                       magic;
     uint32_t                       layout;
@@ -125,9 +169,16 @@ typedef struct {
     uint64_t                       unattributed[NGX_HTTP_ORDER_EDIT_C_LAST];
     uint64_t                       unknown_shop;
 
+    ngx_http_order_edit_jshared_t  journal;
+
     time_t                         created;
     ngx_uint_t                     reloads;
 } ngx_http_order_edit_shctx_t;
+
+
+typedef struct ngx_http_order_edit_journal_conf_s
+    ngx_http_order_edit_journal_conf_t;
+typedef struct ngx_http_order_edit_jwriter_s  ngx_http_order_edit_jwriter_t;
 
 
 struct ngx_http_order_edit_zone_s {
@@ -137,6 +188,10 @@ struct ngx_http_order_edit_zone_s {
     ngx_shm_zone_t                *shm_zone;
     ngx_slab_pool_t               *shpool;
     ngx_http_order_edit_shctx_t   *sh;
+
+    /* NULL without order_edit_journal; the writer is this process's */
+    ngx_http_order_edit_journal_conf_t  *journal;
+    ngx_http_order_edit_jwriter_t       *jw;
 };
 
 

@@ -7,6 +7,7 @@
 #include <jansson.h>
 
 #include "ngx_http_order_edit_status.h"
+#include "ngx_http_order_edit_journal.h"
 #include "ngx_http_order_edit_shm.h"
 #include "ngx_http_order_edit_queue.h"
 #include "ngx_http_order_edit_ingest.h"
@@ -54,6 +55,8 @@ typedef struct {
     uint64_t                       unattributed[NGX_HTTP_ORDER_EDIT_C_LAST];
     ngx_array_t                    shops;   /* of shop_stat_t */
     ngx_array_t                    accounts;
+    ngx_http_order_edit_journal_conf_t  *journal;
+    ngx_http_order_edit_jshared_t  jstat;
 } ngx_http_order_edit_stat_t;
 
 
@@ -229,6 +232,8 @@ ngx_http_order_edit_snapshot(ngx_http_request_t *r,
     st->unknown_shop = sh->unknown_shop;
     ngx_memcpy(st->unattributed, sh->unattributed,
                sizeof(st->unattributed));
+    st->journal = zone->journal;
+    st->jstat = sh->journal;
 
     for (q = ngx_queue_head(&sh->shops);
          q != ngx_queue_sentinel(&sh->shops);
@@ -373,6 +378,15 @@ ngx_http_order_edit_status_json(ngx_http_request_t *r,
 
     json_object_set_new(un, "unknown_shop", json_integer(st->unknown_shop));
 
+    if (st->journal
+        && json_object_set_new(root, "journal",
+                               ngx_http_order_edit_journal_json(st->journal,
+                                                                &st->jstat))
+           != 0)
+    {
+        goto failed;
+    }
+
     if (st->accounts.nelts) {
         accounts = json_object();
         if (json_object_set_new(root, "netsuite", accounts) != 0) {
@@ -444,6 +458,10 @@ ngx_http_order_edit_status_prometheus(ngx_http_request_t *r,
 
     for (i = 0; i < st->accounts.nelts; i++) {
         len += 8 * (160 + st->zone.len + as[i].name.len);
+    }
+
+    if (st->journal) {
+        len += 4096;
     }
 
     body = ngx_pnalloc(r->pool, len);
@@ -589,6 +607,10 @@ ngx_http_order_edit_status_prometheus(ngx_http_request_t *r,
                     &st->zone, &as[i].name, as[i].p50,
                     &st->zone, &as[i].name, as[i].p99);
         }
+    }
+
+    if (st->journal) {
+        p = ngx_http_order_edit_journal_prometheus(p, &st->zone, &st->jstat);
     }
 
     return ngx_http_order_edit_send(r, NGX_HTTP_OK, &type, body, p - body,

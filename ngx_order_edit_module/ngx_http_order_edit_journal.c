@@ -1,0 +1,2208 @@
+
+/*
+ * Copyright (C) the ngx_order_edit_module authors.
+ */
+
+
+#include <sys/file.h>
+#include <jansson.h>
+
+#include "ngx_http_order_edit_journal.h"
+#include "ngx_http_order_edit_dedup.h"
+#include "ngx_http_order_edit_dispatch.h"
+
+
+/* rotated segments that still wait for their last fsync */
+#define NGX_HTTP_ORDER_EDIT_JRETIRED      8
+
+/* records one adoption step puts in the zone before yielding */
+#define NGX_HTTP_ORDER_EDIT_JADOPT_STEP   2000
+
+#define NGX_HTTP_ORDER_EDIT_JSCAN_MS      1000
+
+
+struct ngx_http_order_edit_jwriter_s {
+    ngx_http_order_edit_zone_t          *zone;
+    ngx_http_order_edit_journal_conf_t  *jcf;
+    ngx_log_t                           *log;
+
+    ngx_fd_t                             fd;
+    ngx_fd_t                             dir_fd;
+    ngx_http_order_edit_jseg_t          *seg;
+    ngx_fd_t                             retired[NGX_HTTP_ORDER_EDIT_JRETIRED];
+    ngx_uint_t                           nretired;
+    ngx_uint_t                           dir_dirty;
+
+    /* group commit: records written and records known durable */
+    uint64_t                             wseq;
+    uint64_t                             synced;
+    ngx_queue_t                          waiters;
+    ngx_uint_t                           syncing;
+    ngx_event_t                          window;
+#if (NGX_THREADS)
+    ngx_thread_task_t                   *task;
+#endif
+
+    /* the delivering worker's: the generation lock and adoption */
+    ngx_uint_t                           dispatcher;
+    ngx_fd_t                             lock_fd;
+    ngx_uint_t                           holding;
+    ngx_event_t                          scan;
+};
+
+
+typedef struct {
+    ngx_queue_t                          queue;
+    ngx_http_request_t                  *r;
+    ngx_http_order_edit_item_t          *item;
+    uint64_t                             wseq;
+    void                               (*done)(ngx_http_request_t *r,
+                                                ngx_int_t rc);
+} ngx_http_order_edit_jwait_t;
+
+
+typedef struct {
+    ngx_fd_t                             fd[NGX_HTTP_ORDER_EDIT_JRETIRED + 2];
+    ngx_uint_t                           nfd;
+    ngx_uint_t                           nclose;
+    uint64_t                             target;
+    ngx_err_t                            err;
+    uint64_t                             us;
+} ngx_http_order_edit_jsync_t;
+
+
+/* a segment being adopted */
+typedef struct {
+    ngx_str_t                            name;
+    ngx_fd_t                             fd;
+    u_char                              *map;
+    size_t                               map_size;
+    size_t                               size;
+    size_t                               off;
+    uint32_t                            *acks;
+    ngx_uint_t                           nacks;
+    ngx_http_order_edit_jseg_t          *seg;
+    ngx_uint_t                           fresh;
+    ngx_http_order_edit_jrec_enq_t       head;
+    size_t                               head_off;
+    size_t                               head_size;
+    ngx_uint_t                           has_head;
+} ngx_http_order_edit_jsrc_t;
+
+
+static ngx_int_t ngx_http_order_edit_journal_open_segment(
+    ngx_http_order_edit_jwriter_t *jw);
+static void ngx_http_order_edit_journal_seal(ngx_http_order_edit_jwriter_t *jw);
+static void ngx_http_order_edit_journal_unlink(
+    ngx_http_order_edit_journal_conf_t *jcf, u_char *name, size_t len,
+    ngx_log_t *log);
+static void ngx_http_order_edit_journal_kick(ngx_http_order_edit_jwriter_t *jw);
+static void ngx_http_order_edit_journal_window(ngx_event_t *ev);
+static void ngx_http_order_edit_journal_settle(
+    ngx_http_order_edit_jwriter_t *jw, ngx_uint_t failed);
+#if (NGX_THREADS)
+static void ngx_http_order_edit_journal_sync_thread(void *data,
+    ngx_log_t *log);
+static void ngx_http_order_edit_journal_sync_done(ngx_event_t *ev);
+#endif
+static void ngx_http_order_edit_journal_rollback(
+    ngx_http_order_edit_zone_t *zone, ngx_http_order_edit_item_t *item,
+    ngx_log_t *log);
+static void ngx_http_order_edit_journal_scan(ngx_event_t *ev);
+static ngx_uint_t ngx_http_order_edit_journal_reclaim(
+    ngx_http_order_edit_zone_t *zone, ngx_log_t *log);
+static ngx_int_t ngx_http_order_edit_journal_adopt(
+    ngx_http_order_edit_zone_t *zone, ngx_uint_t budget, ngx_log_t *log,
+    ngx_uint_t *more);
+static ngx_int_t ngx_http_order_edit_journal_source(
+    ngx_http_order_edit_zone_t *zone, ngx_pool_t *pool,
+    ngx_http_order_edit_jsrc_t *src, ngx_log_t *log);
+static void ngx_http_order_edit_journal_next(ngx_http_order_edit_zone_t *zone,
+    ngx_http_order_edit_jsrc_t *src, ngx_log_t *log);
+static ngx_int_t ngx_http_order_edit_journal_enqueue(
+    ngx_http_order_edit_zone_t *zone, ngx_http_order_edit_jsrc_t *src,
+    ngx_uint_t queue);
+static ngx_uint_t ngx_http_order_edit_journal_name(
+    ngx_http_order_edit_zone_t *zone, u_char *name, size_t len);
+static ngx_http_order_edit_jseg_t *ngx_http_order_edit_journal_known(
+    ngx_http_order_edit_zone_t *zone, u_char *name, size_t len);
+static void ngx_http_order_edit_journal_path(
+    ngx_http_order_edit_journal_conf_t *jcf, u_char *buf, u_char *name,
+    size_t len, const char *suffix);
+static int ngx_libc_cdecl ngx_http_order_edit_journal_cmp_off(const void *a,
+    const void *b);
+static ngx_fd_t ngx_http_order_edit_journal_lock_fd(
+    ngx_http_order_edit_zone_t *zone, int flags);
+
+
+static ngx_str_t  ngx_http_order_edit_fsync_names[] = {
+    ngx_string("off"),
+    ngx_string("batch"),
+    ngx_string("always")
+};
+
+
+char *
+ngx_http_order_edit_journal(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_order_edit_main_conf_t  *omcf = conf;
+
+    ssize_t                              size;
+    ngx_int_t                            window;
+    ngx_str_t                           *value, s;
+    ngx_uint_t                           i, k;
+    ngx_path_t                          *path;
+    ngx_http_order_edit_journal_conf_t  *jcf;
+#if (NGX_THREADS)
+    ngx_str_t                            pool_name;
+
+    ngx_str_null(&pool_name);
+#endif
+
+    if (omcf->journal) {
+        return "is duplicate";
+    }
+
+    jcf = ngx_pcalloc(cf->pool, sizeof(ngx_http_order_edit_journal_conf_t));
+    if (jcf == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    value = cf->args->elts;
+
+    jcf->dir = value[1];
+    jcf->fsync = NGX_HTTP_ORDER_EDIT_FSYNC_BATCH;
+    jcf->batch_window = 2;
+    jcf->max_size = 256 * 1024 * 1024;
+    jcf->file = cf->conf_file->file.name;
+    jcf->line = cf->conf_file->line;
+
+    if (ngx_conf_full_name(cf->cycle, &jcf->dir, 0) != NGX_OK) {
+        return NGX_CONF_ERROR;
+    }
+
+    while (jcf->dir.len > 1 && jcf->dir.data[jcf->dir.len - 1] == '/') {
+        jcf->dir.len--;
+    }
+
+    for (i = 2; i < cf->args->nelts; i++) {
+
+        if (ngx_strncmp(value[i].data, "fsync=", 6) == 0) {
+            s.data = value[i].data + 6;
+            s.len = value[i].len - 6;
+
+            for (k = 0; k < 3; k++) {
+                if (s.len == ngx_http_order_edit_fsync_names[k].len
+                    && ngx_strncmp(s.data,
+                                   ngx_http_order_edit_fsync_names[k].data,
+                                   s.len) == 0)
+                {
+                    break;
+                }
+            }
+
+            if (k == 3) {
+                ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                                   "invalid fsync \"%V\", expected always, "
+                                   "batch or off", &s);
+                return NGX_CONF_ERROR;
+            }
+
+            jcf->fsync = k;
+            continue;
+        }
+
+        if (ngx_strncmp(value[i].data, "batch_window=", 13) == 0) {
+            s.data = value[i].data + 13;
+            s.len = value[i].len - 13;
+
+            window = ngx_parse_time(&s, 0);
+
+            if (window == NGX_ERROR || window > 1000) {
+                ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                                   "invalid batch_window \"%V\", expected "
+                                   "a time up to 1s", &s);
+                return NGX_CONF_ERROR;
+            }
+
+            jcf->batch_window = (ngx_msec_t) window;
+            continue;
+        }
+
+        if (ngx_strncmp(value[i].data, "max_size=", 9) == 0) {
+            s.data = value[i].data + 9;
+            s.len = value[i].len - 9;
+
+            size = ngx_parse_size(&s);
+
+            if (size == NGX_ERROR || size < 64 * 1024) {
+                ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                                   "invalid max_size \"%V\", expected a "
+                                   "size of at least 64k", &s);
+                return NGX_CONF_ERROR;
+            }
+
+            jcf->max_size = size;
+            continue;
+        }
+
+#if (NGX_THREADS)
+        if (ngx_strncmp(value[i].data, "thread_pool=", 12) == 0) {
+            pool_name.data = value[i].data + 12;
+            pool_name.len = value[i].len - 12;
+
+            if (pool_name.len == 0) {
+                ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                                   "empty thread_pool name");
+                return NGX_CONF_ERROR;
+            }
+
+            continue;
+        }
+#endif
+
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "invalid parameter \"%V\"", &value[i]);
+        return NGX_CONF_ERROR;
+    }
+
+    /* small enough that compaction keeps up, large enough to batch */
+    jcf->segment_size = ngx_min(ngx_max(jcf->max_size / 8, 32 * 1024),
+                                16 * 1024 * 1024);
+
+    if (jcf->fsync != NGX_HTTP_ORDER_EDIT_FSYNC_OFF) {
+#if (NGX_THREADS)
+        jcf->thread_pool = ngx_thread_pool_add(cf, pool_name.len ? &pool_name
+                                                                 : NULL);
+        if (jcf->thread_pool == NULL) {
+            return NGX_CONF_ERROR;
+        }
+#else
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "fsync=%V needs nginx built --with-threads, "
+                           "or fsync=off",
+                           &ngx_http_order_edit_fsync_names[jcf->fsync]);
+        return NGX_CONF_ERROR;
+#endif
+    }
+
+    /* nginx creates the directory at start, owned by the worker user */
+
+    path = ngx_pcalloc(cf->pool, sizeof(ngx_path_t));
+    if (path == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    path->name = jcf->dir;
+    path->conf_file = cf->conf_file->file.name.data;
+    path->line = cf->conf_file->line;
+
+    if (ngx_add_path(cf, &path) != NGX_OK) {
+        return NGX_CONF_ERROR;
+    }
+
+    omcf->journal = jcf;
+
+    return NGX_CONF_OK;
+}
+
+
+ngx_int_t
+ngx_http_order_edit_journal_postconf(ngx_conf_t *cf,
+    ngx_http_order_edit_main_conf_t *omcf)
+{
+    u_char                       c;
+    ngx_uint_t                   i, k;
+    ngx_http_order_edit_zone_t **zone;
+
+    if (omcf->journal == NULL) {
+        return NGX_OK;
+    }
+
+    zone = omcf->zones.elts;
+
+    for (i = 0; i < omcf->zones.nelts; i++) {
+
+        /* the zone names its files: keep them plain */
+
+        for (k = 0; k < zone[i]->name.len; k++) {
+            c = zone[i]->name.data[k];
+
+            if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z')
+                  || (c >= '0' && c <= '9') || c == '_' || c == '.'
+                  || (c == '-' && k > 0)))
+            {
+                break;
+            }
+        }
+
+        if (k < zone[i]->name.len
+            || zone[i]->name.len > NGX_HTTP_ORDER_EDIT_JZONE_MAX)
+        {
+            ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
+                          "order_edit_journal in %V:%ui needs zone names "
+                          "of letters, digits, \"_\", \".\" and \"-\", up "
+                          "to %d bytes; \"%V\" is not one",
+                          &omcf->journal->file, omcf->journal->line,
+                          NGX_HTTP_ORDER_EDIT_JZONE_MAX, &zone[i]->name);
+            return NGX_ERROR;
+        }
+
+        zone[i]->journal = omcf->journal;
+    }
+
+    return NGX_OK;
+}
+
+
+/*
+ * In the master, before any worker exists: a fresh zone takes in every
+ * unsettled record that no live process is writing.  The lock keeps a
+ * second nginx (a binary upgrade in progress) from doing the same; that
+ * one waits and adopts when its delivering worker gets the lock.
+ */
+
+ngx_int_t
+ngx_http_order_edit_journal_init_module(ngx_cycle_t *cycle,
+    ngx_http_order_edit_main_conf_t *omcf)
+{
+    ngx_fd_t                     fd;
+    ngx_log_t                   *log;
+    ngx_uint_t                   i, more;
+    ngx_http_order_edit_zone_t **zone;
+
+    if (omcf->journal == NULL || ngx_test_config
+        || ngx_process == NGX_PROCESS_SIGNALLER)
+    {
+        return NGX_OK;
+    }
+
+    /* at first start cycle->log is still stderr: say it in error_log */
+    log = cycle->new_log.file ? &cycle->new_log : cycle->log;
+
+    zone = omcf->zones.elts;
+
+    for (i = 0; i < omcf->zones.nelts; i++) {
+
+        fd = ngx_http_order_edit_journal_lock_fd(zone[i], O_RDWR | O_CREAT);
+
+        if (fd == NGX_INVALID_FILE) {
+            ngx_log_error(NGX_LOG_EMERG, log, ngx_errno,
+                          "order_edit: cannot open the journal lock of "
+                          "zone \"%V\" in \"%V\"", &zone[i]->name,
+                          &omcf->journal->dir);
+            return NGX_ERROR;
+        }
+
+        if (flock(fd, LOCK_EX | LOCK_NB) == -1) {
+            ngx_log_error(NGX_LOG_NOTICE, log, 0,
+                          "order_edit: the journal of zone \"%V\" is held "
+                          "by another nginx; this one delivers once it has "
+                          "exited", &zone[i]->name);
+            (void) close(fd);
+            continue;
+        }
+
+        if (ngx_http_order_edit_journal_adopt(zone[i], 0, log, &more)
+            != NGX_OK)
+        {
+            (void) close(fd);
+            return NGX_ERROR;
+        }
+
+        (void) close(fd);
+    }
+
+    return NGX_OK;
+}
+
+
+ngx_int_t
+ngx_http_order_edit_journal_init_process(ngx_cycle_t *cycle,
+    ngx_http_order_edit_main_conf_t *omcf)
+{
+    ngx_uint_t                            i, k;
+    ngx_http_order_edit_zone_t          **zone;
+    ngx_http_order_edit_jwriter_t        *jw;
+    ngx_http_order_edit_dispatch_conf_t  *dc;
+
+    if (omcf->journal == NULL) {
+        return NGX_OK;
+    }
+
+    zone = omcf->zones.elts;
+    dc = omcf->dispatchers.elts;
+
+    for (i = 0; i < omcf->zones.nelts; i++) {
+
+        if (zone[i]->sh == NULL) {
+            continue;
+        }
+
+        jw = ngx_pcalloc(cycle->pool, sizeof(ngx_http_order_edit_jwriter_t));
+        if (jw == NULL) {
+            return NGX_ERROR;
+        }
+
+        jw->zone = zone[i];
+        jw->jcf = omcf->journal;
+        jw->log = cycle->log;
+        jw->fd = NGX_INVALID_FILE;
+        jw->lock_fd = NGX_INVALID_FILE;
+        ngx_queue_init(&jw->waiters);
+
+        jw->dir_fd = open((char *) omcf->journal->dir.data,
+                          O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+
+        if (jw->dir_fd == NGX_INVALID_FILE) {
+            ngx_log_error(NGX_LOG_ALERT, cycle->log, ngx_errno,
+                          "order_edit: cannot open journal directory "
+                          "\"%V\"", &omcf->journal->dir);
+        }
+
+        jw->window.handler = ngx_http_order_edit_journal_window;
+        jw->window.data = jw;
+        jw->window.log = cycle->log;
+
+#if (NGX_THREADS)
+        if (omcf->journal->fsync != NGX_HTTP_ORDER_EDIT_FSYNC_OFF) {
+            jw->task = ngx_thread_task_alloc(cycle->pool,
+                                           sizeof(ngx_http_order_edit_jsync_t));
+            if (jw->task == NULL) {
+                return NGX_ERROR;
+            }
+
+            jw->task->handler = ngx_http_order_edit_journal_sync_thread;
+            jw->task->event.handler = ngx_http_order_edit_journal_sync_done;
+            jw->task->event.data = jw;
+        }
+#endif
+
+        zone[i]->jw = jw;
+
+        /* a worker that died mid-write was replaced by this one */
+        (void) ngx_http_order_edit_journal_reclaim(zone[i], cycle->log);
+
+        for (k = 0; k < omcf->dispatchers.nelts; k++) {
+            if (dc[k].shm_zone == zone[i]->shm_zone
+                && (ngx_process != NGX_PROCESS_WORKER
+                    || ngx_worker == dc[k].worker))
+            {
+                jw->dispatcher = 1;
+            }
+        }
+
+        if (!jw->dispatcher) {
+            continue;
+        }
+
+        jw->lock_fd = ngx_http_order_edit_journal_lock_fd(zone[i], O_RDONLY);
+
+        if (jw->lock_fd == NGX_INVALID_FILE) {
+            ngx_log_error(NGX_LOG_ALERT, cycle->log, ngx_errno,
+                          "order_edit: cannot open the journal lock of "
+                          "zone \"%V\"", &zone[i]->name);
+            continue;
+        }
+
+        jw->scan.handler = ngx_http_order_edit_journal_scan;
+        jw->scan.data = jw;
+        jw->scan.log = cycle->log;
+        jw->scan.cancelable = 1;
+
+        ngx_add_timer(&jw->scan, 1);
+    }
+
+    return NGX_OK;
+}
+
+
+void
+ngx_http_order_edit_journal_exit_process(ngx_cycle_t *cycle,
+    ngx_http_order_edit_main_conf_t *omcf)
+{
+    ngx_uint_t                       i;
+    ngx_http_order_edit_zone_t     **zone;
+    ngx_http_order_edit_jwriter_t   *jw;
+
+    if (omcf == NULL || omcf->journal == NULL) {
+        return;
+    }
+
+    zone = omcf->zones.elts;
+
+    for (i = 0; i < omcf->zones.nelts; i++) {
+
+        jw = zone[i]->jw;
+
+        if (jw == NULL) {
+            continue;
+        }
+
+        if (jw->holding) {
+            ngx_shmtx_lock(&zone[i]->shpool->mutex);
+            if (zone[i]->sh->journal.holder == ngx_pid) {
+                zone[i]->sh->journal.holder = 0;
+            }
+            ngx_shmtx_unlock(&zone[i]->shpool->mutex);
+        }
+
+        /* written records are in the page cache; the kernel keeps them */
+        ngx_http_order_edit_journal_seal(jw);
+
+        while (jw->nretired) {
+            (void) close(jw->retired[--jw->nretired]);
+        }
+
+        if (jw->lock_fd != NGX_INVALID_FILE) {
+            (void) close(jw->lock_fd);
+        }
+
+        if (jw->dir_fd != NGX_INVALID_FILE) {
+            (void) close(jw->dir_fd);
+        }
+
+        zone[i]->jw = NULL;
+    }
+}
+
+
+ngx_uint_t
+ngx_http_order_edit_journal_may_deliver(ngx_http_order_edit_zone_t *zone)
+{
+    return zone->journal == NULL || (zone->jw != NULL && zone->jw->holding);
+}
+
+
+size_t
+ngx_http_order_edit_journal_record_size(ngx_str_t *shop,
+    ngx_http_order_edit_msg_t *msg)
+{
+    ngx_http_order_edit_jrec_enq_t  e;
+
+    ngx_memzero(&e, sizeof(ngx_http_order_edit_jrec_enq_t));
+
+    e.len[NGX_HTTP_ORDER_EDIT_JREC_SHOP] = shop->len;
+    e.len[NGX_HTTP_ORDER_EDIT_JREC_TOPIC] = msg->topic.len;
+    e.len[NGX_HTTP_ORDER_EDIT_JREC_WEBHOOK_ID] = msg->webhook_id.len;
+    e.len[NGX_HTTP_ORDER_EDIT_JREC_EVENT_ID] = msg->event_id.len;
+    e.len[NGX_HTTP_ORDER_EDIT_JREC_API] = msg->api_version.len;
+    e.len[NGX_HTTP_ORDER_EDIT_JREC_TRIGGERED] = msg->triggered_at.len;
+    e.body_len = msg->body.len;
+
+    return ngx_http_order_edit_jrec_enq_size(&e);
+}
+
+
+/* before the zone lock: a segment with room to write to */
+
+ngx_int_t
+ngx_http_order_edit_journal_prepare(ngx_http_order_edit_zone_t *zone,
+    ngx_log_t *log)
+{
+    ngx_http_order_edit_jwriter_t  *jw;
+
+    jw = zone->jw;
+
+    if (jw == NULL) {
+        return NGX_ERROR;
+    }
+
+    if (jw->fd != NGX_INVALID_FILE
+        && jw->seg->bytes >= jw->jcf->segment_size
+        && jw->nretired < NGX_HTTP_ORDER_EDIT_JRETIRED)
+    {
+        ngx_http_order_edit_journal_seal(jw);
+    }
+
+    if (jw->fd == NGX_INVALID_FILE) {
+        return ngx_http_order_edit_journal_open_segment(jw);
+    }
+
+    return NGX_OK;
+}
+
+
+ngx_uint_t
+ngx_http_order_edit_journal_room_locked(ngx_http_order_edit_zone_t *zone,
+    size_t size)
+{
+    if (zone->sh->journal.bytes + size > zone->journal->max_size) {
+        zone->sh->journal.full++;
+        return 0;
+    }
+
+    return 1;
+}
+
+
+/*
+ * The record's place is taken under the zone lock, before it is written:
+ * a worker dying in between leaves a segment that counts one record too
+ * many (kept until a restart replays it), never a record nobody counts.
+ */
+
+void
+ngx_http_order_edit_journal_attach_locked(ngx_http_order_edit_zone_t *zone,
+    ngx_http_order_edit_item_t *item, size_t size)
+{
+    ngx_http_order_edit_jwriter_t  *jw;
+
+    jw = zone->jw;
+
+    item->jseg = jw->seg;
+    item->joff = (uint32_t) jw->seg->bytes;
+
+    /* nobody delivers it before it is durable; its writer is known */
+    item->not_before_ms = NGX_HTTP_ORDER_EDIT_NOT_DURABLE;
+    item->lease_pid = ngx_pid;
+
+    jw->seg->bytes += size;
+    jw->seg->pending++;
+    zone->sh->journal.bytes += size;
+    zone->sh->journal.pending++;
+}
+
+
+ngx_int_t
+ngx_http_order_edit_journal_write(ngx_http_order_edit_zone_t *zone,
+    ngx_http_order_edit_item_t *item, ngx_str_t *shop,
+    ngx_http_order_edit_msg_t *msg, size_t size, ngx_log_t *log)
+{
+    u_char                          *buf, stack[4096];
+    ssize_t                          n;
+    ngx_http_order_edit_jwriter_t   *jw;
+    ngx_http_order_edit_jrec_enq_t   e;
+
+    jw = zone->jw;
+
+    e.id = item->id;
+    e.received_ms = msg->received_ms;
+    e.order_id = msg->order_id;
+    e.str[NGX_HTTP_ORDER_EDIT_JREC_SHOP] = shop->data;
+    e.len[NGX_HTTP_ORDER_EDIT_JREC_SHOP] = shop->len;
+    e.str[NGX_HTTP_ORDER_EDIT_JREC_TOPIC] = msg->topic.data;
+    e.len[NGX_HTTP_ORDER_EDIT_JREC_TOPIC] = msg->topic.len;
+    e.str[NGX_HTTP_ORDER_EDIT_JREC_WEBHOOK_ID] = msg->webhook_id.data;
+    e.len[NGX_HTTP_ORDER_EDIT_JREC_WEBHOOK_ID] = msg->webhook_id.len;
+    e.str[NGX_HTTP_ORDER_EDIT_JREC_EVENT_ID] = msg->event_id.data;
+    e.len[NGX_HTTP_ORDER_EDIT_JREC_EVENT_ID] = msg->event_id.len;
+    e.str[NGX_HTTP_ORDER_EDIT_JREC_API] = msg->api_version.data;
+    e.len[NGX_HTTP_ORDER_EDIT_JREC_API] = msg->api_version.len;
+    e.str[NGX_HTTP_ORDER_EDIT_JREC_TRIGGERED] = msg->triggered_at.data;
+    e.len[NGX_HTTP_ORDER_EDIT_JREC_TRIGGERED] = msg->triggered_at.len;
+    e.body = msg->body.data;
+    e.body_len = msg->body.len;
+
+    buf = (size <= sizeof(stack)) ? stack : ngx_alloc(size, log);
+
+    if (buf == NULL
+        || ngx_http_order_edit_jrec_enq_encode(buf, &e) != size)
+    {
+        goto failed;
+    }
+
+    /* at its own offset: one writer per file, whatever came between */
+    n = pwrite(jw->fd, buf, size, item->joff);
+
+    if (n != (ssize_t) size) {
+        ngx_log_error(NGX_LOG_CRIT, log, (n == -1) ? ngx_errno : 0,
+                      "order_edit: journal write of %uz bytes to "
+                      "\"%*s\" failed (%z written)", size,
+                      (size_t) jw->seg->len, jw->seg->name, n);
+        goto failed;
+    }
+
+    if (buf != stack) {
+        ngx_free(buf);
+    }
+
+    jw->wseq++;
+
+    if (jw->jcf->fsync != NGX_HTTP_ORDER_EDIT_FSYNC_OFF) {
+        return NGX_OK;
+    }
+
+    ngx_shmtx_lock(&zone->shpool->mutex);
+    item->not_before_ms = 0;
+    item->lease_pid = 0;
+    zone->sh->journal.writes++;
+    ngx_shmtx_unlock(&zone->shpool->mutex);
+
+    return NGX_OK;
+
+failed:
+
+    if (buf != NULL && buf != stack) {
+        ngx_free(buf);
+    }
+
+    ngx_http_order_edit_journal_rollback(zone, item, log);
+
+    return NGX_ERROR;
+}
+
+
+/* the request waits for the fsync that covers its record */
+
+ngx_int_t
+ngx_http_order_edit_journal_wait(ngx_http_request_t *r,
+    ngx_http_order_edit_zone_t *zone, ngx_http_order_edit_item_t *item,
+    void (*done)(ngx_http_request_t *r, ngx_int_t rc))
+{
+    ngx_http_order_edit_jwait_t    *w;
+    ngx_http_order_edit_jwriter_t  *jw;
+
+    jw = zone->jw;
+
+    w = ngx_palloc(r->pool, sizeof(ngx_http_order_edit_jwait_t));
+    if (w == NULL) {
+        ngx_http_order_edit_journal_rollback(zone, item, r->connection->log);
+        return NGX_ERROR;
+    }
+
+    w->r = r;
+    w->item = item;
+    w->wseq = jw->wseq;
+    w->done = done;
+
+    ngx_queue_insert_tail(&jw->waiters, &w->queue);
+
+    ngx_http_order_edit_journal_kick(jw);
+
+    return NGX_OK;
+}
+
+
+/*
+ * always: an fsync starts as soon as one is wanted and none runs; batch:
+ * the first waiter opens a window, and whoever arrives in it shares the
+ * fsync.  Either way records written during an fsync share the next.
+ */
+
+static void
+ngx_http_order_edit_journal_kick(ngx_http_order_edit_jwriter_t *jw)
+{
+#if (NGX_THREADS)
+    ngx_uint_t                    i;
+    ngx_http_order_edit_jsync_t  *ctx;
+
+    if (jw->syncing || ngx_queue_empty(&jw->waiters)) {
+        return;
+    }
+
+    if (jw->jcf->fsync == NGX_HTTP_ORDER_EDIT_FSYNC_BATCH
+        && jw->jcf->batch_window
+        && !jw->window.timedout)
+    {
+        if (!jw->window.timer_set) {
+            ngx_add_timer(&jw->window, jw->jcf->batch_window);
+        }
+
+        return;
+    }
+
+    jw->window.timedout = 0;
+
+    if (jw->window.timer_set) {
+        ngx_del_timer(&jw->window);
+    }
+
+    ctx = jw->task->ctx;
+    ctx->nfd = 0;
+    ctx->err = 0;
+    ctx->target = jw->wseq;
+
+    for (i = 0; i < jw->nretired; i++) {
+        ctx->fd[ctx->nfd++] = jw->retired[i];
+    }
+
+    ctx->nclose = ctx->nfd;
+    jw->nretired = 0;
+
+    if (jw->fd != NGX_INVALID_FILE) {
+        ctx->fd[ctx->nfd++] = jw->fd;
+    }
+
+    /* a new file is durable only with its directory entry */
+    if (jw->dir_dirty && jw->dir_fd != NGX_INVALID_FILE) {
+        ctx->fd[ctx->nfd++] = jw->dir_fd;
+        jw->dir_dirty = 0;
+    }
+
+    if (ngx_thread_task_post(jw->jcf->thread_pool, jw->task) != NGX_OK) {
+        /* the pool's queue is full: records stay unsynced, say so */
+        for (i = 0; i < ctx->nclose; i++) {
+            jw->retired[jw->nretired++] = ctx->fd[i];
+        }
+
+        ngx_http_order_edit_journal_settle(jw, 1);
+        return;
+    }
+
+    jw->syncing = 1;
+#endif
+}
+
+
+static void
+ngx_http_order_edit_journal_window(ngx_event_t *ev)
+{
+    ngx_http_order_edit_jwriter_t *jw = ev->data;
+
+    /* timedout stays set: kick() starts the fsync instead of waiting */
+    ngx_http_order_edit_journal_kick(jw);
+}
+
+
+#if (NGX_THREADS)
+
+static void
+ngx_http_order_edit_journal_sync_thread(void *data, ngx_log_t *log)
+{
+    ngx_http_order_edit_jsync_t *ctx = data;
+
+    ngx_uint_t       i;
+    struct timespec  t0, t1;
+
+    (void) clock_gettime(CLOCK_MONOTONIC, &t0);
+
+    for (i = 0; i < ctx->nfd; i++) {
+        if (fdatasync(ctx->fd[i]) == -1 && ctx->err == 0) {
+            ctx->err = ngx_errno;
+        }
+    }
+
+    (void) clock_gettime(CLOCK_MONOTONIC, &t1);
+
+    ctx->us = (uint64_t) (t1.tv_sec - t0.tv_sec) * 1000000
+              + (t1.tv_nsec - t0.tv_nsec) / 1000;
+}
+
+
+static void
+ngx_http_order_edit_journal_sync_done(ngx_event_t *ev)
+{
+    ngx_http_order_edit_jwriter_t *jw = ev->data;
+
+    ngx_uint_t                    i;
+    ngx_http_order_edit_jsync_t  *ctx;
+
+    ctx = jw->task->ctx;
+    jw->syncing = 0;
+
+    for (i = 0; i < ctx->nclose; i++) {
+        (void) close(ctx->fd[i]);
+    }
+
+    ngx_shmtx_lock(&jw->zone->shpool->mutex);
+    jw->zone->sh->journal.fsyncs++;
+    jw->zone->sh->journal.last_fsync_us = ctx->us;
+    ngx_shmtx_unlock(&jw->zone->shpool->mutex);
+
+    if (ctx->err) {
+        /*
+         * Linux forgets a failed writeback once reported: the records
+         * cannot be trusted, so their webhooks are refused, not kept.
+         */
+        ngx_log_error(NGX_LOG_CRIT, jw->log, ctx->err,
+                      "order_edit: journal fsync in \"%V\" failed",
+                      &jw->jcf->dir);
+    }
+
+    jw->synced = ctx->target;
+
+    ngx_http_order_edit_journal_settle(jw, ctx->err != 0);
+
+    ngx_http_order_edit_journal_kick(jw);
+}
+
+#endif
+
+
+/* answer every waiter whose record the last fsync covered */
+
+static void
+ngx_http_order_edit_journal_settle(ngx_http_order_edit_jwriter_t *jw,
+    ngx_uint_t failed)
+{
+    ngx_uint_t                    n;
+    ngx_queue_t                  *q, *next;
+    ngx_http_order_edit_jwait_t  *w;
+
+    n = 0;
+
+    if (!failed) {
+        ngx_shmtx_lock(&jw->zone->shpool->mutex);
+
+        for (q = ngx_queue_head(&jw->waiters);
+             q != ngx_queue_sentinel(&jw->waiters);
+             q = ngx_queue_next(q))
+        {
+            w = ngx_queue_data(q, ngx_http_order_edit_jwait_t, queue);
+
+            if (w->wseq > jw->synced) {
+                break;
+            }
+
+            w->item->not_before_ms = 0;
+            w->item->lease_pid = 0;
+            n++;
+        }
+
+        jw->zone->sh->journal.writes += n;
+
+        ngx_shmtx_unlock(&jw->zone->shpool->mutex);
+    }
+
+    for (q = ngx_queue_head(&jw->waiters);
+         q != ngx_queue_sentinel(&jw->waiters);
+         q = next)
+    {
+        next = ngx_queue_next(q);
+        w = ngx_queue_data(q, ngx_http_order_edit_jwait_t, queue);
+
+        if (w->wseq > jw->synced && !failed) {
+            break;
+        }
+
+        ngx_queue_remove(q);
+
+        if (failed) {
+            ngx_http_order_edit_journal_rollback(jw->zone, w->item,
+                                                 w->r->connection->log);
+        }
+
+        w->done(w->r, failed ? NGX_ERROR : NGX_OK);
+    }
+}
+
+
+/*
+ * A webhook whose record did not make it to disk leaves the zone: it is
+ * answered 503 and Shopify sends it again.  Its record, if any part of it
+ * was written, is settled so that no replay brings it back.
+ */
+
+static void
+ngx_http_order_edit_journal_rollback(ngx_http_order_edit_zone_t *zone,
+    ngx_http_order_edit_item_t *item, ngx_log_t *log)
+{
+    ngx_http_order_edit_jack_t  ack;
+
+    ngx_shmtx_lock(&zone->shpool->mutex);
+
+    zone->sh->journal.errors++;
+    ngx_http_order_edit_queue_rollback_locked(zone, item, &ack);
+
+    ngx_shmtx_unlock(&zone->shpool->mutex);
+
+    ngx_http_order_edit_journal_ack(zone, &ack, log);
+}
+
+
+void
+ngx_http_order_edit_journal_release_locked(ngx_http_order_edit_zone_t *zone,
+    ngx_http_order_edit_item_t *item, ngx_uint_t kind,
+    ngx_http_order_edit_jack_t *ack)
+{
+    ngx_http_order_edit_jseg_t     *seg;
+    ngx_http_order_edit_jshared_t  *js;
+
+    ack->write = 0;
+    ack->unlink = 0;
+
+    seg = item->jseg;
+
+    if (seg == NULL) {
+        return;
+    }
+
+    item->jseg = NULL;
+    js = &zone->sh->journal;
+
+    ack->kind = kind;
+    ack->offset = item->joff;
+    ack->len = seg->len;
+    ngx_memcpy(ack->name, seg->name, seg->len);
+
+    seg->pending--;
+    js->pending--;
+
+    if (seg->pending == 0 && seg->writer == 0
+        && seg->replayed >= seg->bytes)
+    {
+        /* the last of a finished segment: the file goes, acks and all */
+        ngx_queue_remove(&seg->queue);
+        js->bytes -= seg->bytes;
+        js->nsegments--;
+        js->removed++;
+        ngx_slab_free_locked(zone->shpool, seg);
+
+        ack->unlink = 1;
+        return;
+    }
+
+    ack->write = 1;
+}
+
+
+void
+ngx_http_order_edit_journal_ack(ngx_http_order_edit_zone_t *zone,
+    ngx_http_order_edit_jack_t *ack, ngx_log_t *log)
+{
+    u_char     path[NGX_MAX_PATH], rec[NGX_HTTP_ORDER_EDIT_JACK_SIZE];
+    ngx_fd_t   fd;
+    ssize_t    n;
+
+    if (ack->unlink) {
+        ngx_http_order_edit_journal_unlink(zone->journal, ack->name,
+                                           ack->len, log);
+        return;
+    }
+
+    if (!ack->write || zone->journal == NULL) {
+        return;
+    }
+
+    ngx_http_order_edit_journal_path(zone->journal, path, ack->name,
+                                     ack->len, ".ack");
+
+    /*
+     * No O_CREAT: a segment removed meanwhile takes its acks with it.
+     * Not fsynced: an ack lost to a power cut means one more delivery,
+     * which NetSuite takes as the same write (external ids, replace).
+     */
+
+    fd = open((char *) path, O_WRONLY | O_APPEND | O_CLOEXEC);
+
+    if (fd == NGX_INVALID_FILE) {
+        if (ngx_errno != NGX_ENOENT) {
+            ngx_log_error(NGX_LOG_ERR, log, ngx_errno,
+                          "order_edit: cannot open \"%s\"", path);
+        }
+
+        return;
+    }
+
+    ngx_http_order_edit_jack_encode(rec, ack->kind, ack->offset);
+
+    n = write(fd, rec, sizeof(rec));
+
+    if (n != (ssize_t) sizeof(rec)) {
+        ngx_log_error(NGX_LOG_ERR, log, (n == -1) ? ngx_errno : 0,
+                      "order_edit: cannot append to \"%s\"", path);
+    }
+
+    (void) close(fd);
+}
+
+
+static ngx_int_t
+ngx_http_order_edit_journal_open_segment(ngx_http_order_edit_jwriter_t *jw)
+{
+    u_char                          path[NGX_MAX_PATH], *buf;
+    u_char                          name[NGX_HTTP_ORDER_EDIT_JNAME_LEN];
+    size_t                          len, size;
+    uint64_t                        gen, seq;
+    ngx_fd_t                        fd, afd;
+    ngx_http_order_edit_zone_t     *zone;
+    ngx_http_order_edit_jseg_t     *seg;
+    ngx_http_order_edit_jrec_seg_t  s;
+
+    zone = jw->zone;
+
+    ngx_shmtx_lock(&zone->shpool->mutex);
+    gen = zone->sh->journal.gen;
+    seq = zone->sh->journal.next_seq++;
+    ngx_shmtx_unlock(&zone->shpool->mutex);
+
+    len = ngx_snprintf(name, sizeof(name), "%V-%016xL-%08uL.jnl",
+                       &zone->name, gen, seq)
+          - name;
+
+    ngx_http_order_edit_journal_path(jw->jcf, path, name, len, "");
+
+    fd = open((char *) path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+
+    if (fd == NGX_INVALID_FILE) {
+        ngx_log_error(NGX_LOG_CRIT, jw->log, ngx_errno,
+                      "order_edit: cannot create journal segment \"%s\"",
+                      path);
+        return NGX_ERROR;
+    }
+
+    /* held while this process writes: an adopter knows it is alive */
+    (void) flock(fd, LOCK_EX | LOCK_NB);
+
+    ngx_memzero(&s, sizeof(ngx_http_order_edit_jrec_seg_t));
+    s.gen = gen;
+    s.seq = seq;
+    s.created_ms = ngx_http_order_edit_now_ms();
+    s.pid = (uint32_t) ngx_pid;
+    s.zone = zone->name.data;
+    s.zone_len = zone->name.len;
+
+    size = ngx_http_order_edit_jrec_seg_size(&s);
+    buf = ngx_alloc(size, jw->log);
+
+    if (buf == NULL) {
+        goto failed;
+    }
+
+    (void) ngx_http_order_edit_jrec_seg_encode(buf, &s);
+
+    if (write(fd, buf, size) != (ssize_t) size) {
+        ngx_log_error(NGX_LOG_CRIT, jw->log, ngx_errno,
+                      "order_edit: cannot write journal segment \"%s\"",
+                      path);
+        ngx_free(buf);
+        goto failed;
+    }
+
+    ngx_free(buf);
+
+    ngx_http_order_edit_journal_path(jw->jcf, path, name, len, ".ack");
+
+    afd = open((char *) path, O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
+    if (afd == NGX_INVALID_FILE) {
+        ngx_log_error(NGX_LOG_CRIT, jw->log, ngx_errno,
+                      "order_edit: cannot create \"%s\"", path);
+        goto failed;
+    }
+
+    (void) close(afd);
+
+    ngx_shmtx_lock(&zone->shpool->mutex);
+
+    seg = ngx_slab_alloc_locked(zone->shpool,
+                                sizeof(ngx_http_order_edit_jseg_t));
+    if (seg == NULL) {
+        ngx_shmtx_unlock(&zone->shpool->mutex);
+        goto failed;
+    }
+
+    ngx_memzero(seg, sizeof(ngx_http_order_edit_jseg_t));
+    seg->writer = ngx_pid;
+    seg->bytes = size;
+    seg->replayed = size;
+    seg->len = (u_short) len;
+    ngx_memcpy(seg->name, name, len);
+
+    ngx_queue_insert_tail(&zone->sh->journal.segments, &seg->queue);
+    zone->sh->journal.nsegments++;
+    zone->sh->journal.bytes += size;
+
+    ngx_shmtx_unlock(&zone->shpool->mutex);
+
+    jw->fd = fd;
+    jw->seg = seg;
+    jw->dir_dirty = 1;
+
+    return NGX_OK;
+
+failed:
+
+    (void) close(fd);
+    ngx_http_order_edit_journal_unlink(jw->jcf, name, len, jw->log);
+
+    return NGX_ERROR;
+}
+
+
+/* this process writes no more to its segment */
+
+static void
+ngx_http_order_edit_journal_seal(ngx_http_order_edit_jwriter_t *jw)
+{
+    u_char                      name[NGX_HTTP_ORDER_EDIT_JNAME_LEN];
+    size_t                      len;
+    ngx_uint_t                  gone;
+    ngx_http_order_edit_jseg_t *seg;
+
+    if (jw->fd == NGX_INVALID_FILE) {
+        return;
+    }
+
+    seg = jw->seg;
+    gone = 0;
+    len = 0;
+
+    ngx_shmtx_lock(&jw->zone->shpool->mutex);
+
+    seg->writer = 0;
+
+    if (seg->pending == 0) {
+        len = seg->len;
+        ngx_memcpy(name, seg->name, len);
+
+        ngx_queue_remove(&seg->queue);
+        jw->zone->sh->journal.bytes -= seg->bytes;
+        jw->zone->sh->journal.nsegments--;
+        jw->zone->sh->journal.removed++;
+        ngx_slab_free_locked(jw->zone->shpool, seg);
+        gone = 1;
+    }
+
+    ngx_shmtx_unlock(&jw->zone->shpool->mutex);
+
+    /* an fsync in flight or to come still covers the retired file */
+    if (jw->jcf->fsync == NGX_HTTP_ORDER_EDIT_FSYNC_OFF || gone
+        || ngx_exiting || ngx_terminate || ngx_quit)
+    {
+        (void) close(jw->fd);
+
+    } else {
+        jw->retired[jw->nretired++] = jw->fd;
+    }
+
+    jw->fd = NGX_INVALID_FILE;
+    jw->seg = NULL;
+
+    if (gone) {
+        ngx_http_order_edit_journal_unlink(jw->jcf, name, len, jw->log);
+    }
+}
+
+
+static void
+ngx_http_order_edit_journal_unlink(ngx_http_order_edit_journal_conf_t *jcf,
+    u_char *name, size_t len, ngx_log_t *log)
+{
+    u_char  path[NGX_MAX_PATH];
+
+    ngx_http_order_edit_journal_path(jcf, path, name, len, ".ack");
+
+    if (unlink((char *) path) == -1 && ngx_errno != NGX_ENOENT) {
+        ngx_log_error(NGX_LOG_ERR, log, ngx_errno,
+                      "order_edit: cannot remove \"%s\"", path);
+    }
+
+    ngx_http_order_edit_journal_path(jcf, path, name, len, "");
+
+    if (unlink((char *) path) == -1 && ngx_errno != NGX_ENOENT) {
+        ngx_log_error(NGX_LOG_ERR, log, ngx_errno,
+                      "order_edit: cannot remove \"%s\"", path);
+    }
+}
+
+
+/*
+ * The delivering worker: take the lock when the other generation lets
+ * go of it, then adopt segments whose writers are gone, a step at a time.
+ */
+
+static void
+ngx_http_order_edit_journal_scan(ngx_event_t *ev)
+{
+    ngx_http_order_edit_jwriter_t *jw = ev->data;
+
+    ngx_uint_t                    more;
+    ngx_http_order_edit_zone_t   *zone;
+
+    if (ngx_exiting || ngx_terminate || ngx_quit) {
+        return;
+    }
+
+    zone = jw->zone;
+    more = 0;
+
+    if (!jw->holding && flock(jw->lock_fd, LOCK_EX | LOCK_NB) == 0) {
+        jw->holding = 1;
+
+        ngx_shmtx_lock(&zone->shpool->mutex);
+        zone->sh->journal.holder = ngx_pid;
+        ngx_shmtx_unlock(&zone->shpool->mutex);
+
+        ngx_log_error(NGX_LOG_NOTICE, ev->log, 0,
+                      "order_edit: this worker holds the journal of zone "
+                      "\"%V\" and delivers its webhooks", &zone->name);
+    }
+
+    if (jw->holding) {
+        (void) ngx_http_order_edit_journal_reclaim(zone, ev->log);
+        (void) ngx_http_order_edit_journal_adopt(zone,
+                   NGX_HTTP_ORDER_EDIT_JADOPT_STEP, ev->log, &more);
+    }
+
+    ngx_add_timer(ev, more ? 10 : NGX_HTTP_ORDER_EDIT_JSCAN_MS);
+}
+
+
+/*
+ * Segments of workers that died are sealed, and the webhooks they had
+ * written but not yet answered become deliverable: the kernel keeps what
+ * a dead process wrote, and Shopify, which had no answer, sends it again
+ * and hears "duplicate".
+ */
+
+static ngx_uint_t
+ngx_http_order_edit_journal_reclaim(ngx_http_order_edit_zone_t *zone,
+    ngx_log_t *log)
+{
+    u_char                       name[NGX_HTTP_ORDER_EDIT_JNAME_LEN];
+    size_t                       len;
+    ngx_uint_t                   dead;
+    ngx_queue_t                 *q, *sq;
+    ngx_http_order_edit_jseg_t  *seg;
+    ngx_http_order_edit_shop_t  *shop;
+    ngx_http_order_edit_item_t  *item;
+
+    dead = 0;
+
+    ngx_shmtx_lock(&zone->shpool->mutex);
+
+    for (q = ngx_queue_head(&zone->sh->journal.segments);
+         q != ngx_queue_sentinel(&zone->sh->journal.segments);
+         q = ngx_queue_next(q))
+    {
+        seg = ngx_queue_data(q, ngx_http_order_edit_jseg_t, queue);
+
+        if (seg->writer && seg->writer != ngx_pid
+            && kill(seg->writer, 0) == -1 && ngx_errno == ESRCH)
+        {
+            seg->writer = 0;
+            dead++;
+        }
+    }
+
+    for (sq = ngx_queue_head(&zone->sh->shops);
+         sq != ngx_queue_sentinel(&zone->sh->shops) && dead;
+         sq = ngx_queue_next(sq))
+    {
+        shop = ngx_queue_data(sq, ngx_http_order_edit_shop_t, all);
+
+        for (q = ngx_queue_head(&shop->pending);
+             q != ngx_queue_sentinel(&shop->pending);
+             q = ngx_queue_next(q))
+        {
+            item = ngx_queue_data(q, ngx_http_order_edit_item_t, queue);
+
+            if (item->not_before_ms == NGX_HTTP_ORDER_EDIT_NOT_DURABLE
+                && item->lease_pid != ngx_pid
+                && kill(item->lease_pid, 0) == -1 && ngx_errno == ESRCH)
+            {
+                item->not_before_ms = 0;
+                item->lease_pid = 0;
+            }
+        }
+    }
+
+    ngx_shmtx_unlock(&zone->shpool->mutex);
+
+    /* sealed segments with nothing pending go, one per pass */
+
+    for ( ;; ) {
+        len = 0;
+
+        ngx_shmtx_lock(&zone->shpool->mutex);
+
+        for (q = ngx_queue_head(&zone->sh->journal.segments);
+             q != ngx_queue_sentinel(&zone->sh->journal.segments);
+             q = ngx_queue_next(q))
+        {
+            seg = ngx_queue_data(q, ngx_http_order_edit_jseg_t, queue);
+
+            if (seg->writer == 0 && seg->pending == 0
+                && seg->replayed >= seg->bytes)
+            {
+                len = seg->len;
+                ngx_memcpy(name, seg->name, len);
+
+                ngx_queue_remove(&seg->queue);
+                zone->sh->journal.bytes -= seg->bytes;
+                zone->sh->journal.nsegments--;
+                zone->sh->journal.removed++;
+                ngx_slab_free_locked(zone->shpool, seg);
+                break;
+            }
+        }
+
+        ngx_shmtx_unlock(&zone->shpool->mutex);
+
+        if (len == 0) {
+            break;
+        }
+
+        ngx_http_order_edit_journal_unlink(zone->journal, name, len, log);
+    }
+
+    if (dead) {
+        ngx_log_error(NGX_LOG_NOTICE, log, 0,
+                      "order_edit: %ui journal segments of exited workers "
+                      "sealed in zone \"%V\"", dead, &zone->name);
+    }
+
+    return dead;
+}
+
+
+/*
+ * Replay.  Every segment not yet in the zone whose writer is gone (its
+ * flock is free), and every adopted one not yet wholly in, is mapped;
+ * their unsettled records go into the queue oldest first across files,
+ * at most "budget" of them (0: all), and a full zone stops the walk
+ * where it is, to go on later.  Torn tails are cut, corrupt records
+ * skipped and logged; every valid record's id counts as seen.
+ */
+
+static ngx_int_t
+ngx_http_order_edit_journal_adopt(ngx_http_order_edit_zone_t *zone,
+    ngx_uint_t budget, ngx_log_t *log, ngx_uint_t *more)
+{
+    size_t                       len;
+    ngx_dir_t                    dir;
+    ngx_int_t                    rc;
+    ngx_uint_t                   i, n, best, nsrc, full, adopted;
+    ngx_pool_t                  *pool;
+    ngx_array_t                  srcs;
+    ngx_http_order_edit_jseg_t  *seg;
+    ngx_http_order_edit_jsrc_t  *src;
+
+    *more = 0;
+    n = 0;
+    full = 0;
+    adopted = 0;
+
+    pool = ngx_create_pool(16384, log);
+    if (pool == NULL) {
+        return NGX_ERROR;
+    }
+
+    if (ngx_array_init(&srcs, pool, 8, sizeof(ngx_http_order_edit_jsrc_t))
+        != NGX_OK)
+    {
+        ngx_destroy_pool(pool);
+        return NGX_ERROR;
+    }
+
+    if (ngx_open_dir(&zone->journal->dir, &dir) == NGX_ERROR) {
+        ngx_log_error(NGX_LOG_CRIT, log, ngx_errno,
+                      "order_edit: cannot open journal directory \"%V\"",
+                      &zone->journal->dir);
+        ngx_destroy_pool(pool);
+        return NGX_ERROR;
+    }
+
+    for ( ;; ) {
+        ngx_set_errno(0);
+
+        if (ngx_read_dir(&dir) == NGX_ERROR) {
+            break;
+        }
+
+        len = ngx_de_namelen(&dir);
+
+        if (!ngx_http_order_edit_journal_name(zone, ngx_de_name(&dir), len)) {
+            continue;
+        }
+
+        seg = ngx_http_order_edit_journal_known(zone, ngx_de_name(&dir), len);
+
+        if (seg != NULL && (!seg->adopted || seg->replayed >= seg->bytes)) {
+            continue;
+        }
+
+        src = ngx_array_push(&srcs);
+        if (src == NULL) {
+            break;
+        }
+
+        ngx_memzero(src, sizeof(ngx_http_order_edit_jsrc_t));
+
+        src->name.len = len;
+        src->name.data = ngx_pnalloc(pool, len);
+
+        if (src->name.data == NULL) {
+            srcs.nelts--;
+            break;
+        }
+
+        ngx_memcpy(src->name.data, ngx_de_name(&dir), len);
+        src->seg = seg;
+        src->fresh = (seg == NULL);
+        src->fd = NGX_INVALID_FILE;
+    }
+
+    (void) ngx_close_dir(&dir);
+
+    src = srcs.elts;
+    nsrc = 0;
+
+    for (i = 0; i < srcs.nelts; i++) {
+        rc = ngx_http_order_edit_journal_source(zone, pool, &src[i], log);
+
+        if (rc == NGX_OK) {
+            nsrc++;
+            adopted += src[i].fresh;
+        }
+    }
+
+    /* the merge: the oldest head of all files goes in first */
+
+    for ( ;; ) {
+        best = NGX_CONF_UNSET_UINT;
+
+        for (i = 0; i < srcs.nelts; i++) {
+            if (src[i].has_head
+                && (best == NGX_CONF_UNSET_UINT
+                    || src[i].head.received_ms < src[best].head.received_ms))
+            {
+                best = i;
+            }
+        }
+
+        if (best == NGX_CONF_UNSET_UINT) {
+            break;
+        }
+
+        if (budget && n == budget) {
+            *more = 1;
+            break;
+        }
+
+        if (ngx_http_order_edit_journal_enqueue(zone, &src[best], 1)
+            != NGX_OK)
+        {
+            full = 1;
+            break;
+        }
+
+        n++;
+        src[best].off = src[best].head_off + src[best].head_size;
+        ngx_http_order_edit_journal_next(zone, &src[best], log);
+    }
+
+    /* where each file stopped: a later pass starts there */
+
+    for (i = 0; i < srcs.nelts; i++) {
+
+        if (src[i].seg == NULL) {
+            continue;
+        }
+
+        ngx_shmtx_lock(&zone->shpool->mutex);
+
+        src[i].seg->replayed = src[i].has_head ? src[i].head_off
+                                               : src[i].seg->bytes;
+
+        ngx_shmtx_unlock(&zone->shpool->mutex);
+    }
+
+    for (i = 0; i < srcs.nelts; i++) {
+
+        if (src[i].map != NULL) {
+            (void) munmap(src[i].map, src[i].map_size);
+        }
+
+        /* closing lets go of the flock: the segment is the zone's now */
+        if (src[i].fd != NGX_INVALID_FILE) {
+            (void) close(src[i].fd);
+        }
+    }
+
+    ngx_shmtx_lock(&zone->shpool->mutex);
+    zone->sh->journal.replayed += n;
+    zone->sh->journal.adopted += adopted;
+    ngx_shmtx_unlock(&zone->shpool->mutex);
+
+    if (n || adopted) {
+        ngx_log_error(NGX_LOG_NOTICE, log, 0,
+                      "order_edit: journal of zone \"%V\": %ui webhooks "
+                      "replayed from %ui segments", &zone->name, n, nsrc);
+    }
+
+    if (full) {
+        *more = 0;
+        ngx_log_error(NGX_LOG_ERR, log, 0,
+                      "order_edit: zone \"%V\" is full, the rest of its "
+                      "journal is replayed as room is made", &zone->name);
+    }
+
+    ngx_destroy_pool(pool);
+
+    /* segments whose every record is settled go at once */
+    (void) ngx_http_order_edit_journal_reclaim(zone, log);
+
+    return NGX_OK;
+}
+
+
+/* open, check, cut and register one segment; its first head is found */
+
+static ngx_int_t
+ngx_http_order_edit_journal_source(ngx_http_order_edit_zone_t *zone,
+    ngx_pool_t *pool, ngx_http_order_edit_jsrc_t *src, ngx_log_t *log)
+{
+    u_char                          path[NGX_MAX_PATH], *abuf;
+    u_char                          bad[NGX_MAX_PATH];
+    size_t                          off, end, next;
+    ssize_t                         n;
+    ngx_fd_t                        afd;
+    ngx_uint_t                      i, k;
+    ngx_file_info_t                 fi;
+    ngx_http_order_edit_jrec_t      rec;
+    ngx_http_order_edit_jrec_seg_t  s;
+    ngx_http_order_edit_jseg_t     *seg;
+    ngx_http_order_edit_jrec_rc_e   rc;
+
+    ngx_http_order_edit_journal_path(zone->journal, path, src->name.data,
+                                     src->name.len, "");
+
+    src->fd = open((char *) path, O_RDWR | O_CLOEXEC);
+
+    if (src->fd == NGX_INVALID_FILE) {
+        ngx_log_error(NGX_LOG_ERR, log, ngx_errno,
+                      "order_edit: cannot open journal segment \"%s\"",
+                      path);
+        return NGX_DECLINED;
+    }
+
+    /* a writer alive, in this nginx or another, still owns the file */
+    if (src->fresh && flock(src->fd, LOCK_EX | LOCK_NB) == -1) {
+        (void) close(src->fd);
+        src->fd = NGX_INVALID_FILE;
+        return NGX_DECLINED;
+    }
+
+    if (ngx_fd_info(src->fd, &fi) == NGX_FILE_ERROR) {
+        return NGX_DECLINED;
+    }
+
+    src->size = (size_t) ngx_file_size(&fi);
+
+    if (src->size == 0) {
+        /* created and never written: nothing to keep */
+        (void) close(src->fd);
+        src->fd = NGX_INVALID_FILE;
+        ngx_http_order_edit_journal_unlink(zone->journal, src->name.data,
+                                           src->name.len, log);
+        return NGX_DECLINED;
+    }
+
+    src->map = mmap(NULL, src->size, PROT_READ, MAP_SHARED, src->fd, 0);
+    src->map_size = src->size;
+
+    if (src->map == MAP_FAILED) {
+        ngx_log_error(NGX_LOG_ERR, log, ngx_errno,
+                      "order_edit: cannot map journal segment \"%s\"", path);
+        src->map = NULL;
+        return NGX_DECLINED;
+    }
+
+    if (src->fresh) {
+        rc = ngx_http_order_edit_jrec_decode(src->map, src->size, &rec);
+
+        if (rc != NGX_HTTP_ORDER_EDIT_JREC_OK
+            || ngx_http_order_edit_jrec_seg_parse(&rec, &s)
+               != NGX_HTTP_ORDER_EDIT_JREC_OK
+            || s.zone_len != zone->name.len
+            || ngx_strncmp(s.zone, zone->name.data, s.zone_len) != 0)
+        {
+            /* renamed, so that it is reported once and kept for people */
+            ngx_log_error(NGX_LOG_ERR, log, 0,
+                          "order_edit: \"%s\" is not a journal segment of "
+                          "zone \"%V\", renamed to \"%s.bad\"", path,
+                          &zone->name, path);
+
+            ngx_http_order_edit_journal_path(zone->journal, bad,
+                                             src->name.data, src->name.len,
+                                             ".bad");
+            (void) rename((char *) path, (char *) bad);
+
+            return NGX_DECLINED;
+        }
+
+        /* the whole file once: its valid end, torn tail and corruption */
+
+        off = 0;
+        end = src->size;
+
+        while (off < src->size) {
+            rc = ngx_http_order_edit_jrec_decode(src->map + off,
+                                                 src->size - off, &rec);
+
+            if (rc == NGX_HTTP_ORDER_EDIT_JREC_OK) {
+                off += rec.size;
+                continue;
+            }
+
+            next = ngx_http_order_edit_jrec_resync(src->map, src->size, off);
+
+            if (next >= src->size) {
+                end = off;
+                break;
+            }
+
+            ngx_log_error(NGX_LOG_ERR, log, 0,
+                          "order_edit: corrupt journal record in \"%s\" at "
+                          "offset %uz, %uz bytes skipped", path, off,
+                          next - off);
+
+            ngx_shmtx_lock(&zone->shpool->mutex);
+            zone->sh->journal.corrupt++;
+            ngx_shmtx_unlock(&zone->shpool->mutex);
+
+            off = next;
+        }
+
+        if (end < src->size) {
+            ngx_log_error(NGX_LOG_WARN, log, 0,
+                          "order_edit: torn tail of journal segment \"%s\" "
+                          "cut at offset %uz (%uz bytes)", path, end,
+                          src->size - end);
+
+            if (ftruncate(src->fd, end) == -1) {
+                ngx_log_error(NGX_LOG_ERR, log, ngx_errno,
+                              "order_edit: cannot cut \"%s\"", path);
+            }
+
+            ngx_shmtx_lock(&zone->shpool->mutex);
+            zone->sh->journal.torn++;
+            ngx_shmtx_unlock(&zone->shpool->mutex);
+
+            src->size = end;
+        }
+    }
+
+    /* the acks: a sorted set of the offsets already settled */
+
+    ngx_http_order_edit_journal_path(zone->journal, path, src->name.data,
+                                     src->name.len, ".ack");
+
+    afd = open((char *) path, O_RDONLY | O_CLOEXEC);
+
+    if (afd != NGX_INVALID_FILE) {
+        if (ngx_fd_info(afd, &fi) != NGX_FILE_ERROR
+            && ngx_file_size(&fi) >= NGX_HTTP_ORDER_EDIT_JACK_SIZE)
+        {
+            k = (ngx_uint_t) ngx_file_size(&fi)
+                / NGX_HTTP_ORDER_EDIT_JACK_SIZE;
+
+            abuf = ngx_palloc(pool, k * NGX_HTTP_ORDER_EDIT_JACK_SIZE);
+            src->acks = ngx_palloc(pool, k * sizeof(uint32_t));
+
+            if (abuf && src->acks) {
+                n = read(afd, abuf, k * NGX_HTTP_ORDER_EDIT_JACK_SIZE);
+                k = (n > 0) ? (ngx_uint_t) n / NGX_HTTP_ORDER_EDIT_JACK_SIZE
+                            : 0;
+
+                for (i = 0; i < k; i++) {
+                    unsigned  kind;
+                    uint32_t  aoff;
+
+                    if (ngx_http_order_edit_jack_decode(
+                            abuf + i * NGX_HTTP_ORDER_EDIT_JACK_SIZE,
+                            &kind, &aoff)
+                        == NGX_HTTP_ORDER_EDIT_JREC_OK)
+                    {
+                        src->acks[src->nacks++] = aoff;
+                    }
+                }
+
+                ngx_qsort(src->acks, src->nacks, sizeof(uint32_t),
+                          ngx_http_order_edit_journal_cmp_off);
+            }
+        }
+
+        (void) close(afd);
+    }
+
+    if (src->fresh) {
+        ngx_shmtx_lock(&zone->shpool->mutex);
+
+        seg = ngx_slab_alloc_locked(zone->shpool,
+                                    sizeof(ngx_http_order_edit_jseg_t));
+        if (seg == NULL) {
+            ngx_shmtx_unlock(&zone->shpool->mutex);
+            return NGX_DECLINED;
+        }
+
+        ngx_memzero(seg, sizeof(ngx_http_order_edit_jseg_t));
+        seg->bytes = src->size;
+        seg->adopted = 1;
+        seg->len = (u_short) src->name.len;
+        ngx_memcpy(seg->name, src->name.data, src->name.len);
+
+        ngx_queue_insert_tail(&zone->sh->journal.segments, &seg->queue);
+        zone->sh->journal.nsegments++;
+        zone->sh->journal.bytes += src->size;
+
+        ngx_shmtx_unlock(&zone->shpool->mutex);
+
+        src->seg = seg;
+        src->off = 0;
+
+    } else {
+        src->off = src->seg->replayed;
+        src->size = ngx_min(src->size, src->seg->bytes);
+    }
+
+    ngx_http_order_edit_journal_next(zone, src, log);
+
+    return NGX_OK;
+}
+
+
+/* from src->off on: the next record to queue, settled ones only seen */
+
+static void
+ngx_http_order_edit_journal_next(ngx_http_order_edit_zone_t *zone,
+    ngx_http_order_edit_jsrc_t *src, ngx_log_t *log)
+{
+    uint32_t                       off32;
+    ngx_http_order_edit_jrec_t     rec;
+    ngx_http_order_edit_jrec_rc_e  rc;
+
+    src->has_head = 0;
+
+    while (src->off < src->size) {
+        rc = ngx_http_order_edit_jrec_decode(src->map + src->off,
+                                             src->size - src->off, &rec);
+
+        if (rc != NGX_HTTP_ORDER_EDIT_JREC_OK) {
+            /* reported when the file was first read */
+            src->off = ngx_http_order_edit_jrec_resync(src->map, src->size,
+                                                       src->off);
+            continue;
+        }
+
+        if (rec.type != NGX_HTTP_ORDER_EDIT_JREC_ENQ
+            || ngx_http_order_edit_jrec_enq_parse(&rec, &src->head)
+               != NGX_HTTP_ORDER_EDIT_JREC_OK)
+        {
+            src->off += rec.size;
+            continue;
+        }
+
+        src->head_off = src->off;
+        src->head_size = rec.size;
+
+        off32 = (uint32_t) src->off;
+
+        if (bsearch(&off32, src->acks, src->nacks, sizeof(uint32_t),
+                    ngx_http_order_edit_journal_cmp_off)
+            != NULL)
+        {
+            /* delivered or resolved: only its id is remembered */
+            (void) ngx_http_order_edit_journal_enqueue(zone, src, 0);
+            src->off += rec.size;
+            continue;
+        }
+
+        src->has_head = 1;
+        return;
+    }
+}
+
+
+/*
+ * One record into the zone (queue) or only its de-duplication id.  The
+ * same webhook journaled twice (two generations both took a retry) goes
+ * in once; the other copy is settled as dropped.
+ */
+
+static ngx_int_t
+ngx_http_order_edit_journal_enqueue(ngx_http_order_edit_zone_t *zone,
+    ngx_http_order_edit_jsrc_t *src, ngx_uint_t queue)
+{
+    u_char                         kbuf[NGX_HTTP_ORDER_EDIT_DEDUP_KEY_LEN];
+    time_t                         expire;
+    uint32_t                       hash;
+    ngx_str_t                      shop, wid, eid, key;
+    ngx_http_order_edit_msg_t      msg;
+    ngx_http_order_edit_jack_t     ack;
+    ngx_http_order_edit_item_t    *item;
+    ngx_http_order_edit_shop_t    *sp;
+    ngx_http_order_edit_dedup_t   *dd;
+    ngx_http_order_edit_jrec_enq_t *e;
+
+    e = &src->head;
+
+    shop.data = (u_char *) e->str[NGX_HTTP_ORDER_EDIT_JREC_SHOP];
+    shop.len = e->len[NGX_HTTP_ORDER_EDIT_JREC_SHOP];
+    wid.data = (u_char *) e->str[NGX_HTTP_ORDER_EDIT_JREC_WEBHOOK_ID];
+    wid.len = e->len[NGX_HTTP_ORDER_EDIT_JREC_WEBHOOK_ID];
+    eid.data = (u_char *) e->str[NGX_HTTP_ORDER_EDIT_JREC_EVENT_ID];
+    eid.len = e->len[NGX_HTTP_ORDER_EDIT_JREC_EVENT_ID];
+
+    if (shop.len == 0 || shop.len > NGX_HTTP_ORDER_EDIT_MAX_SHOP_LEN
+        || wid.len > NGX_HTTP_ORDER_EDIT_MAX_ID_LEN
+        || eid.len > NGX_HTTP_ORDER_EDIT_MAX_ID_LEN)
+    {
+        return queue ? NGX_OK : NGX_DECLINED;
+    }
+
+    ngx_http_order_edit_dedup_key(kbuf, &shop, &wid, &eid, &key);
+    hash = ngx_crc32_short(key.data, key.len);
+    expire = (time_t) (e->received_ms / 1000) + zone->dedup_ttl;
+
+    ngx_memzero(&msg, sizeof(ngx_http_order_edit_msg_t));
+
+    msg.received_ms = e->received_ms;
+    msg.order_id = e->order_id;
+    msg.topic.data = (u_char *) e->str[NGX_HTTP_ORDER_EDIT_JREC_TOPIC];
+    msg.topic.len = e->len[NGX_HTTP_ORDER_EDIT_JREC_TOPIC];
+    msg.webhook_id = wid;
+    msg.event_id = eid;
+    msg.api_version.data = (u_char *) e->str[NGX_HTTP_ORDER_EDIT_JREC_API];
+    msg.api_version.len = e->len[NGX_HTTP_ORDER_EDIT_JREC_API];
+    msg.triggered_at.data =
+                      (u_char *) e->str[NGX_HTTP_ORDER_EDIT_JREC_TRIGGERED];
+    msg.triggered_at.len = e->len[NGX_HTTP_ORDER_EDIT_JREC_TRIGGERED];
+    msg.body.data = (u_char *) e->body;
+    msg.body.len = e->body_len;
+
+    ngx_shmtx_lock(&zone->shpool->mutex);
+
+    dd = ngx_http_order_edit_dedup_lookup(zone, &key, hash);
+
+    if (dd != NULL || (!queue && expire < ngx_time())) {
+        ngx_shmtx_unlock(&zone->shpool->mutex);
+
+        if (queue && dd != NULL) {
+            /* a copy of a webhook the zone has: settle this one */
+            ack.write = 1;
+            ack.unlink = 0;
+            ack.kind = NGX_HTTP_ORDER_EDIT_JACK_DROPPED;
+            ack.offset = (uint32_t) src->head_off;
+            ack.len = (u_short) src->name.len;
+            ngx_memcpy(ack.name, src->name.data, src->name.len);
+
+            ngx_http_order_edit_journal_ack(zone, &ack, ngx_cycle->log);
+        }
+
+        return NGX_OK;
+    }
+
+    dd = ngx_http_order_edit_dedup_alloc(zone, &key);
+    item = NULL;
+    sp = NULL;
+
+    if (queue && dd != NULL) {
+        sp = ngx_http_order_edit_shop_lookup(zone, &shop, 1);
+        item = sp ? ngx_http_order_edit_queue_alloc_locked(zone, &msg) : NULL;
+    }
+
+    if (dd == NULL || (queue && item == NULL)) {
+        if (dd != NULL) {
+            ngx_slab_free_locked(zone->shpool, dd);
+        }
+
+        ngx_shmtx_unlock(&zone->shpool->mutex);
+
+        /* an id that does not fit is only forgotten, a webhook waits */
+        return queue ? NGX_ERROR : NGX_OK;
+    }
+
+    if (!queue) {
+        ngx_http_order_edit_dedup_insert(zone, dd, hash, 0);
+        dd->expire = expire;
+        ngx_shmtx_unlock(&zone->shpool->mutex);
+        return NGX_OK;
+    }
+
+    (void) ngx_http_order_edit_queue_link_locked(zone, sp, item);
+    ngx_http_order_edit_dedup_insert(zone, dd, hash, item->id);
+
+    if (expire > dd->expire) {
+        dd->expire = expire;
+    }
+
+    item->jseg = src->seg;
+    item->joff = (uint32_t) src->head_off;
+    src->seg->pending++;
+    zone->sh->journal.pending++;
+    sp->counters[NGX_HTTP_ORDER_EDIT_C_QUEUED]++;
+
+    ngx_shmtx_unlock(&zone->shpool->mutex);
+
+    return NGX_OK;
+}
+
+
+/* "<zone>-<16 hex>-<8 digits>.jnl" of this zone, nothing else */
+
+static ngx_uint_t
+ngx_http_order_edit_journal_name(ngx_http_order_edit_zone_t *zone,
+    u_char *name, size_t len)
+{
+    size_t  i, z;
+
+    z = zone->name.len;
+
+    if (len != z + 1 + 16 + 1 + 8 + 4
+        || ngx_strncmp(name, zone->name.data, z) != 0
+        || name[z] != '-' || name[z + 17] != '-'
+        || ngx_strncmp(name + len - 4, ".jnl", 4) != 0)
+    {
+        return 0;
+    }
+
+    for (i = z + 1; i < z + 17; i++) {
+        if (!((name[i] >= '0' && name[i] <= '9')
+              || (name[i] >= 'a' && name[i] <= 'f')))
+        {
+            return 0;
+        }
+    }
+
+    for (i = z + 18; i < z + 26; i++) {
+        if (name[i] < '0' || name[i] > '9') {
+            return 0;
+        }
+    }
+
+    return 1;
+}
+
+
+static ngx_http_order_edit_jseg_t *
+ngx_http_order_edit_journal_known(ngx_http_order_edit_zone_t *zone,
+    u_char *name, size_t len)
+{
+    ngx_queue_t                 *q;
+    ngx_http_order_edit_jseg_t  *seg, *found;
+
+    found = NULL;
+
+    ngx_shmtx_lock(&zone->shpool->mutex);
+
+    for (q = ngx_queue_head(&zone->sh->journal.segments);
+         q != ngx_queue_sentinel(&zone->sh->journal.segments);
+         q = ngx_queue_next(q))
+    {
+        seg = ngx_queue_data(q, ngx_http_order_edit_jseg_t, queue);
+
+        if (seg->len == len && ngx_strncmp(seg->name, name, len) == 0) {
+            found = seg;
+            break;
+        }
+    }
+
+    ngx_shmtx_unlock(&zone->shpool->mutex);
+
+    return found;
+}
+
+
+static void
+ngx_http_order_edit_journal_path(ngx_http_order_edit_journal_conf_t *jcf,
+    u_char *buf, u_char *name, size_t len, const char *suffix)
+{
+    (void) ngx_snprintf(buf, NGX_MAX_PATH, "%V/%*s%s%Z", &jcf->dir, len,
+                        name, suffix);
+}
+
+
+static int ngx_libc_cdecl
+ngx_http_order_edit_journal_cmp_off(const void *a, const void *b)
+{
+    uint32_t  x, y;
+
+    x = *(const uint32_t *) a;
+    y = *(const uint32_t *) b;
+
+    return (x > y) - (x < y);
+}
+
+
+static ngx_fd_t
+ngx_http_order_edit_journal_lock_fd(ngx_http_order_edit_zone_t *zone,
+    int flags)
+{
+    u_char    path[NGX_MAX_PATH];
+    ngx_fd_t  fd;
+
+    (void) ngx_snprintf(path, NGX_MAX_PATH, "%V/%V.lock%Z",
+                        &zone->journal->dir, &zone->name);
+
+    fd = open((char *) path, flags | O_CLOEXEC, 0644);
+
+    if (fd == NGX_INVALID_FILE && ngx_errno == NGX_ENOENT
+        && !(flags & O_CREAT))
+    {
+        fd = open((char *) path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    }
+
+    return fd;
+}
+
+
+void *
+ngx_http_order_edit_journal_json(ngx_http_order_edit_journal_conf_t *jcf,
+    ngx_http_order_edit_jshared_t *js)
+{
+    json_t  *j;
+
+    j = json_pack("{s:s%,s:s,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,"
+                  "s:I,s:I,s:I,s:b}",
+                  "dir", jcf->dir.data, jcf->dir.len,
+                  "fsync", ngx_http_order_edit_fsync_names[jcf->fsync].data,
+                  "bytes", (json_int_t) js->bytes,
+                  "max_size", (json_int_t) jcf->max_size,
+                  "segments", (json_int_t) js->nsegments,
+                  "pending", (json_int_t) js->pending,
+                  "writes", (json_int_t) js->writes,
+                  "fsyncs", (json_int_t) js->fsyncs,
+                  "last_fsync_us", (json_int_t) js->last_fsync_us,
+                  "replayed", (json_int_t) js->replayed,
+                  "adopted_segments", (json_int_t) js->adopted,
+                  "removed_segments", (json_int_t) js->removed,
+                  "torn", (json_int_t) js->torn,
+                  "corrupt", (json_int_t) js->corrupt,
+                  "errors", (json_int_t) js->errors,
+                  "full", (json_int_t) js->full,
+                  "holder", js->holder != 0);
+
+    return j;
+}
+
+
+u_char *
+ngx_http_order_edit_journal_prometheus(u_char *p, ngx_str_t *zone,
+    ngx_http_order_edit_jshared_t *js)
+{
+    p = ngx_sprintf(p,
+            "# HELP order_edit_journal_bytes Bytes of journal segments.\n"
+            "# TYPE order_edit_journal_bytes gauge\n"
+            "order_edit_journal_bytes{zone=\"%V\"} %uz\n"
+            "# HELP order_edit_journal_pending Journaled webhooks not yet "
+            "settled.\n"
+            "# TYPE order_edit_journal_pending gauge\n"
+            "order_edit_journal_pending{zone=\"%V\"} %ui\n"
+            "# HELP order_edit_journal_segments Journal segment files.\n"
+            "# TYPE order_edit_journal_segments gauge\n"
+            "order_edit_journal_segments{zone=\"%V\"} %ui\n"
+            "# HELP order_edit_journal_last_fsync_seconds Duration of the "
+            "last journal fsync.\n"
+            "# TYPE order_edit_journal_last_fsync_seconds gauge\n"
+            "order_edit_journal_last_fsync_seconds{zone=\"%V\"} "
+            "%uL.%06uL\n"
+            "# HELP order_edit_journal_events_total Journal events by "
+            "kind.\n"
+            "# TYPE order_edit_journal_events_total counter\n",
+            zone, js->bytes, zone, js->pending, zone, js->nsegments,
+            zone, js->last_fsync_us / 1000000, js->last_fsync_us % 1000000);
+
+    p = ngx_sprintf(p,
+            "order_edit_journal_events_total{zone=\"%V\",event=\"write\"} "
+            "%uL\n"
+            "order_edit_journal_events_total{zone=\"%V\",event=\"fsync\"} "
+            "%uL\n"
+            "order_edit_journal_events_total{zone=\"%V\",event=\"replayed\"} "
+            "%uL\n"
+            "order_edit_journal_events_total{zone=\"%V\",event=\"torn\"} "
+            "%uL\n"
+            "order_edit_journal_events_total{zone=\"%V\",event=\"corrupt\"} "
+            "%uL\n"
+            "order_edit_journal_events_total{zone=\"%V\",event=\"error\"} "
+            "%uL\n"
+            "order_edit_journal_events_total{zone=\"%V\",event=\"full\"} "
+            "%uL\n",
+            zone, js->writes, zone, js->fsyncs, zone, js->replayed,
+            zone, js->torn, zone, js->corrupt, zone, js->errors,
+            zone, js->full);
+
+    return p;
+}

@@ -1,0 +1,105 @@
+
+/*
+ * Copyright (C) the ngx_order_edit_module authors.
+ *
+ * The journal: every webhook answered 200 is on disk first, so that it
+ * outlives a crash, a restart and a binary upgrade.  Each worker appends
+ * to its own segment file; fsyncs run on a thread pool and are shared by
+ * every request that waits for one (group commit); acknowledgements go
+ * to a file beside their segment; a segment whose records are all settled
+ * is removed.  Whoever holds "<zone>.lock" adopts the segments of writers
+ * that are gone and is the only one that delivers.
+ */
+
+
+#ifndef _NGX_HTTP_ORDER_EDIT_JOURNAL_H_INCLUDED_
+#define _NGX_HTTP_ORDER_EDIT_JOURNAL_H_INCLUDED_
+
+
+#include "ngx_http_order_edit_queue.h"
+#include "ngx_http_order_edit_jrec.h"
+
+
+#define NGX_HTTP_ORDER_EDIT_FSYNC_OFF     0
+#define NGX_HTTP_ORDER_EDIT_FSYNC_BATCH   1
+#define NGX_HTTP_ORDER_EDIT_FSYNC_ALWAYS  2
+
+
+struct ngx_http_order_edit_journal_conf_s {
+    ngx_str_t                      dir;
+    ngx_uint_t                     fsync;
+    ngx_msec_t                     batch_window;
+    size_t                         max_size;
+    size_t                         segment_size;
+#if (NGX_THREADS)
+    ngx_thread_pool_t             *thread_pool;
+#endif
+    ngx_str_t                      file;
+    ngx_uint_t                     line;
+};
+
+
+/* what an acknowledgement leaves to do once the zone is unlocked */
+typedef struct ngx_http_order_edit_jack_s {
+    ngx_uint_t                     write;
+    ngx_uint_t                     unlink;
+    ngx_uint_t                     kind;
+    uint32_t                       offset;
+    u_short                        len;
+    u_char                         name[NGX_HTTP_ORDER_EDIT_JNAME_LEN];
+} ngx_http_order_edit_jack_t;
+
+
+char *ngx_http_order_edit_journal(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+ngx_int_t ngx_http_order_edit_journal_postconf(ngx_conf_t *cf,
+    ngx_http_order_edit_main_conf_t *omcf);
+ngx_int_t ngx_http_order_edit_journal_init_module(ngx_cycle_t *cycle,
+    ngx_http_order_edit_main_conf_t *omcf);
+ngx_int_t ngx_http_order_edit_journal_init_process(ngx_cycle_t *cycle,
+    ngx_http_order_edit_main_conf_t *omcf);
+void ngx_http_order_edit_journal_exit_process(ngx_cycle_t *cycle,
+    ngx_http_order_edit_main_conf_t *omcf);
+
+/* 1 when this process may deliver the zone's webhooks */
+ngx_uint_t ngx_http_order_edit_journal_may_deliver(
+    ngx_http_order_edit_zone_t *zone);
+
+/*
+ * The ingest path, in its order: prepare (no lock), room and attach
+ * (zone locked), then write, and either durable (fsync=off) or wait.
+ */
+ngx_int_t ngx_http_order_edit_journal_prepare(ngx_http_order_edit_zone_t *zone,
+    ngx_log_t *log);
+ngx_uint_t ngx_http_order_edit_journal_room_locked(
+    ngx_http_order_edit_zone_t *zone, size_t size);
+void ngx_http_order_edit_journal_attach_locked(
+    ngx_http_order_edit_zone_t *zone, ngx_http_order_edit_item_t *item,
+    size_t size);
+ngx_int_t ngx_http_order_edit_journal_write(ngx_http_order_edit_zone_t *zone,
+    ngx_http_order_edit_item_t *item, ngx_str_t *shop,
+    ngx_http_order_edit_msg_t *msg, size_t size, ngx_log_t *log);
+ngx_int_t ngx_http_order_edit_journal_wait(ngx_http_request_t *r,
+    ngx_http_order_edit_zone_t *zone, ngx_http_order_edit_item_t *item,
+    void (*done)(ngx_http_request_t *r, ngx_int_t rc));
+
+/* zone locked: the record of an item that leaves the zone is settled */
+void ngx_http_order_edit_journal_release_locked(
+    ngx_http_order_edit_zone_t *zone, ngx_http_order_edit_item_t *item,
+    ngx_uint_t kind, ngx_http_order_edit_jack_t *ack);
+void ngx_http_order_edit_journal_ack(ngx_http_order_edit_zone_t *zone,
+    ngx_http_order_edit_jack_t *ack, ngx_log_t *log);
+
+/* the size of a webhook's record: the ingest path reserves it */
+size_t ngx_http_order_edit_journal_record_size(ngx_str_t *shop,
+    ngx_http_order_edit_msg_t *msg);
+
+/* the status: a json_t for "journal", and the Prometheus lines */
+void *ngx_http_order_edit_journal_json(
+    ngx_http_order_edit_journal_conf_t *jcf,
+    ngx_http_order_edit_jshared_t *js);
+u_char *ngx_http_order_edit_journal_prometheus(u_char *p, ngx_str_t *zone,
+    ngx_http_order_edit_jshared_t *js);
+
+
+#endif /* _NGX_HTTP_ORDER_EDIT_JOURNAL_H_INCLUDED_ */

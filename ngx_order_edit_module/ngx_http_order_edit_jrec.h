@@ -1,0 +1,148 @@
+
+/*
+ * Copyright (C) the ngx_order_edit_module authors.
+ *
+ * The journal's on-disk records.  Pure C (no nginx headers): compiled
+ * into the module, the unit tests and the fuzzer.
+ *
+ * A segment file is a sequence of records, each 8-byte aligned:
+ *
+ *     0  magic   u32 LE  "OEJ1"
+ *     4  type    u8      SEG (the first record of a file) or ENQ
+ *     5  flags   u8      0
+ *     6  rsv     u16     0
+ *     8  len     u32 LE  payload bytes, padding not counted
+ *    12  crc     u32 LE  CRC32C of bytes 0..11, then of the payload
+ *    16  payload, then zero padding to a multiple of 8
+ *
+ * Acknowledgements live beside their segment, in "<segment>.ack", as
+ * fixed 16-byte records naming the offset of the record they settle:
+ *
+ *     0  magic   u32 LE  "OEJA"
+ *     4  crc     u32 LE  CRC32C of bytes 8..15
+ *     8  kind    u8      delivered, resolved, dropped, rolled back
+ *     9  rsv     3 bytes 0
+ *    12  offset  u32 LE
+ */
+
+
+#ifndef _NGX_HTTP_ORDER_EDIT_JREC_H_INCLUDED_
+#define _NGX_HTTP_ORDER_EDIT_JREC_H_INCLUDED_
+
+
+#include <stddef.h>
+#include <stdint.h>
+
+
+#define NGX_HTTP_ORDER_EDIT_JREC_MAGIC      0x314a454fu    /* "OEJ1" */
+#define NGX_HTTP_ORDER_EDIT_JACK_MAGIC      0x414a454fu    /* "OEJA" */
+
+#define NGX_HTTP_ORDER_EDIT_JREC_HDR        16
+#define NGX_HTTP_ORDER_EDIT_JACK_SIZE       16
+
+/* a webhook body is capped by max_body long before this */
+#define NGX_HTTP_ORDER_EDIT_JREC_MAX_LEN    (64 * 1024 * 1024)
+
+#define NGX_HTTP_ORDER_EDIT_JREC_SEG        1
+#define NGX_HTTP_ORDER_EDIT_JREC_ENQ        2
+
+#define NGX_HTTP_ORDER_EDIT_JACK_DELIVERED  1
+#define NGX_HTTP_ORDER_EDIT_JACK_RESOLVED   2
+#define NGX_HTTP_ORDER_EDIT_JACK_DROPPED    3
+#define NGX_HTTP_ORDER_EDIT_JACK_ROLLBACK   4
+
+/* the strings of an ENQ record, in their order on disk */
+#define NGX_HTTP_ORDER_EDIT_JREC_SHOP       0
+#define NGX_HTTP_ORDER_EDIT_JREC_TOPIC      1
+#define NGX_HTTP_ORDER_EDIT_JREC_WEBHOOK_ID 2
+#define NGX_HTTP_ORDER_EDIT_JREC_EVENT_ID   3
+#define NGX_HTTP_ORDER_EDIT_JREC_API        4
+#define NGX_HTTP_ORDER_EDIT_JREC_TRIGGERED  5
+#define NGX_HTTP_ORDER_EDIT_JREC_NSTR       6
+
+
+typedef enum {
+    NGX_HTTP_ORDER_EDIT_JREC_OK = 0,
+    NGX_HTTP_ORDER_EDIT_JREC_SHORT,         /* ends before the record */
+    NGX_HTTP_ORDER_EDIT_JREC_BAD            /* magic, length or crc */
+} ngx_http_order_edit_jrec_rc_e;
+
+
+/* an accepted webhook, as journaled before its 200 */
+typedef struct {
+    uint64_t                 id;
+    uint64_t                 received_ms;
+    uint64_t                 order_id;
+    const unsigned char     *str[NGX_HTTP_ORDER_EDIT_JREC_NSTR];
+    size_t                   len[NGX_HTTP_ORDER_EDIT_JREC_NSTR];
+    const unsigned char     *body;
+    size_t                   body_len;
+} ngx_http_order_edit_jrec_enq_t;
+
+
+/* who wrote a segment: checked before a single record is replayed */
+typedef struct {
+    uint64_t                 gen;
+    uint64_t                 seq;
+    uint64_t                 created_ms;
+    uint32_t                 pid;
+    const unsigned char     *zone;
+    size_t                   zone_len;
+} ngx_http_order_edit_jrec_seg_t;
+
+
+/* one record found in a buffer */
+typedef struct {
+    unsigned                 type;
+    const unsigned char     *payload;
+    size_t                   len;
+    size_t                   size;          /* header, payload, padding */
+} ngx_http_order_edit_jrec_t;
+
+
+uint32_t ngx_http_order_edit_crc32c(uint32_t crc, const void *data,
+    size_t len);
+
+/* bytes on disk, 0 if a field is too long for the format */
+size_t ngx_http_order_edit_jrec_enq_size(
+    const ngx_http_order_edit_jrec_enq_t *e);
+size_t ngx_http_order_edit_jrec_seg_size(
+    const ngx_http_order_edit_jrec_seg_t *s);
+
+/* write a record at buf, which has room for its size; returns the size */
+size_t ngx_http_order_edit_jrec_enq_encode(unsigned char *buf,
+    const ngx_http_order_edit_jrec_enq_t *e);
+size_t ngx_http_order_edit_jrec_seg_encode(unsigned char *buf,
+    const ngx_http_order_edit_jrec_seg_t *s);
+
+/*
+ * The record at buf, given avail bytes: SHORT when they end inside it
+ * (a torn tail if nothing follows), BAD when its header or checksum is
+ * wrong.
+ */
+ngx_http_order_edit_jrec_rc_e ngx_http_order_edit_jrec_decode(
+    const unsigned char *buf, size_t avail, ngx_http_order_edit_jrec_t *rec);
+
+/* the payload of a record that decoded as ENQ or SEG; BAD if malformed */
+ngx_http_order_edit_jrec_rc_e ngx_http_order_edit_jrec_enq_parse(
+    const ngx_http_order_edit_jrec_t *rec,
+    ngx_http_order_edit_jrec_enq_t *e);
+ngx_http_order_edit_jrec_rc_e ngx_http_order_edit_jrec_seg_parse(
+    const ngx_http_order_edit_jrec_t *rec,
+    ngx_http_order_edit_jrec_seg_t *s);
+
+/*
+ * After a BAD record at "from": the next 8-byte aligned offset past it
+ * where a whole, valid record starts, or avail when there is none (then
+ * everything from "from" on is a torn tail).
+ */
+size_t ngx_http_order_edit_jrec_resync(const unsigned char *buf,
+    size_t avail, size_t from);
+
+void ngx_http_order_edit_jack_encode(unsigned char *buf, unsigned kind,
+    uint32_t offset);
+ngx_http_order_edit_jrec_rc_e ngx_http_order_edit_jack_decode(
+    const unsigned char *buf, unsigned *kind, uint32_t *offset);
+
+
+#endif /* _NGX_HTTP_ORDER_EDIT_JREC_H_INCLUDED_ */
