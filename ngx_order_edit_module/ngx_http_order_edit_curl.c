@@ -966,7 +966,12 @@ ngx_http_order_edit_curl_setopts(ngx_http_order_edit_curl_engine_t *engine,
                                  "ngx_order_edit/" NGX_HTTP_ORDER_EDIT_VERSION);
     ngx_http_order_edit_curl_opt(CURLOPT_HTTPHEADER, req->request_headers);
 
-    if (engine->conf.ca_file.len) {
+    /* an account's own CA file wins over the engine's */
+    if (req->ca_file.len) {
+        ngx_http_order_edit_curl_opt(CURLOPT_CAINFO,
+                                     (char *) req->ca_file.data);
+
+    } else if (engine->conf.ca_file.len) {
         ngx_http_order_edit_curl_opt(CURLOPT_CAINFO,
                                      (char *) engine->conf.ca_file.data);
     }

@@ -74,6 +74,8 @@ struct ngx_http_order_edit_curl_req_s {
     ngx_msec_t                  timeout;       /* the whole transfer */
     size_t                      max_body;
     ngx_uint_t                  ssl_verify;    /* 1 unless told */
+    ngx_str_t                   ca_file;       /* "": the engine's; NUL-
+                                                  terminated, outlives req */
     ngx_http_order_edit_curl_done_pt  done;
     void                       *data;
 

@@ -36,6 +36,10 @@
 #define NGX_HTTP_ORDER_EDIT_STEP_CUSTOMER    1
 #define NGX_HTTP_ORDER_EDIT_STEP_WRITE       2
 #define NGX_HTTP_ORDER_EDIT_STEP_READBACK    3
+#define NGX_HTTP_ORDER_EDIT_STEP_LOOKUP      4
+
+/* Sales Order internal ids found by SuiteQL, per dispatching worker */
+#define NGX_HTTP_ORDER_EDIT_SO_CACHE         4096
 
 
 typedef struct {
@@ -65,9 +69,32 @@ typedef struct {
     char                                  *doc;      /* RESTlet body */
     ngx_http_order_edit_account_t         *acct;      /* in the zone */
     ngx_uint_t                             epoch;     /* acct's at send */
+    ngx_str_t                              so_id;     /* SuiteQL's find */
+    ngx_uint_t                             next_step; /* after the lookup */
+    const char                            *next_query;
     unsigned                               normalised:1;
     unsigned                               counted:1; /* in acct in_flight */
+    unsigned                               so_cached:1;
 } ngx_http_order_edit_job_t;
+
+
+/*
+ * What SuiteQL said: (account, shop, Shopify order) -> internal id.  A
+ * Sales Order keeps its internal id for life, so entries never expire;
+ * a slot is simply overwritten by the next order hashed to it, and an
+ * id NetSuite no longer knows (404) is dropped and looked up again.
+ */
+typedef struct {
+    void                                  *ns;
+    uint32_t                               shop;
+    int64_t                                order_id;
+    u_char                                 len;
+    u_char                                 id[23];
+} ngx_http_order_edit_so_cache_t;
+
+
+static ngx_http_order_edit_so_cache_t
+    ngx_http_order_edit_so_cache[NGX_HTTP_ORDER_EDIT_SO_CACHE];
 
 
 static void ngx_http_order_edit_dispatch_tick(ngx_event_t *ev);
@@ -90,6 +117,12 @@ static void ngx_http_order_edit_job_park(ngx_http_order_edit_job_t *job,
 static void ngx_http_order_edit_job_finish(ngx_http_order_edit_job_t *job);
 static void ngx_http_order_edit_job_error(ngx_http_order_edit_job_t *job,
     ngx_http_order_edit_curl_req_t *req, ngx_str_t *out);
+static void ngx_http_order_edit_job_first_read(ngx_http_order_edit_job_t *job,
+    const char *eid, const char *query, ngx_uint_t step);
+static void ngx_http_order_edit_job_found(ngx_http_order_edit_job_t *job,
+    ngx_http_order_edit_curl_req_t *req);
+static ngx_http_order_edit_so_cache_t *ngx_http_order_edit_so_slot(
+    ngx_http_order_edit_job_t *job);
 static ngx_int_t ngx_http_order_edit_job_url(ngx_http_order_edit_job_t *job,
     const char *eid, const char *query);
 static void ngx_http_order_edit_job_customer(ngx_http_order_edit_job_t *job,
@@ -476,33 +509,206 @@ ngx_http_order_edit_job_start(ngx_http_order_edit_dispatcher_t *d,
         cm = json_object_get(job->res.doc, "credit_memo");
         so = json_string_value(json_object_get(cm,
                                                "sales_order_external_id"));
-        job->step = NGX_HTTP_ORDER_EDIT_STEP_CUSTOMER;
 
-        if (so == NULL
-            || ngx_http_order_edit_job_url(job, so, "?fields=entity")
-               != NGX_OK)
-        {
+        if (so == NULL) {
             ngx_str_set(&detail, "the refund names no sales order");
             ngx_http_order_edit_job_park(job, "netsuite_rejected", &detail);
             return NGX_OK;
         }
 
+        ngx_http_order_edit_job_first_read(job, so, "?fields=entity",
+                                           NGX_HTTP_ORDER_EDIT_STEP_CUSTOMER);
+
     } else {
         /* the fulfilment lock: what does the warehouse say of the order? */
-        job->step = NGX_HTTP_ORDER_EDIT_STEP_LOCK;
+        ngx_http_order_edit_job_first_read(job, job->res.external_id,
+                                           "?fields=orderStatus",
+                                           NGX_HTTP_ORDER_EDIT_STEP_LOCK);
+    }
 
-        if (ngx_http_order_edit_job_url(job, job->res.external_id,
-                                        "?fields=orderStatus")
-            != NGX_OK)
-        {
-            ngx_http_order_edit_job_transient(job, NULL);
-            return NGX_OK;
+    return NGX_OK;
+}
+
+
+/*
+ * The first read of the Sales Order.  By external id it goes straight
+ * out; with "lookup suiteql field", the order is first found by the
+ * custom body field another connector filled with the Shopify order id.
+ */
+
+static void
+ngx_http_order_edit_job_first_read(ngx_http_order_edit_job_t *job,
+    const char *eid, const char *query, ngx_uint_t step)
+{
+    u_char                          *p;
+    size_t                           size;
+    ngx_str_t                        detail, *e;
+    ngx_http_order_edit_so_cache_t  *slot;
+
+    static const char  path[] = "/services/rest/query/v1/suiteql";
+
+    if (job->ns->lookup == NGX_HTTP_ORDER_EDIT_NS_LOOKUP_SUITEQL) {
+
+        if (job->res.order_id <= 0) {
+            ngx_str_set(&detail, "no Shopify order id to find the Sales "
+                                 "Order by");
+            ngx_http_order_edit_job_park(job, "order_missing", &detail);
+            return;
         }
+
+        slot = ngx_http_order_edit_so_slot(job);
+
+        if (slot->len == 0) {
+            /* the field name was checked at load: letters, digits, "_" */
+            e = &job->ns->endpoint;
+            size = sizeof("{\"q\":\"SELECT id FROM transaction WHERE type "
+                          "= 'SalesOrd' AND  = ''\"}") + NGX_INT64_LEN
+                   + job->ns->lookup_field.len;
+
+            job->body.data = ngx_pnalloc(job->pool, size);
+            job->url.data = ngx_pnalloc(job->pool, e->len + sizeof(path));
+
+            if (job->body.data == NULL || job->url.data == NULL) {
+                ngx_http_order_edit_job_transient(job, NULL);
+                return;
+            }
+
+            job->body.len = ngx_sprintf(job->body.data,
+                                "{\"q\":\"SELECT id FROM transaction WHERE "
+                                "type = 'SalesOrd' AND %V = '%L'\"}",
+                                &job->ns->lookup_field, job->res.order_id)
+                            - job->body.data;
+
+            p = ngx_cpymem(job->url.data, e->data, e->len);
+            p = ngx_cpymem(p, path, sizeof(path) - 1);
+            job->url.len = p - job->url.data;
+
+            ngx_str_set(&job->method, "POST");
+            job->step = NGX_HTTP_ORDER_EDIT_STEP_LOOKUP;
+            job->next_step = step;
+            job->next_query = query;
+
+            (void) ngx_http_order_edit_job_send(job);
+            return;
+        }
+
+        job->so_id.data = slot->id;
+        job->so_id.len = slot->len;
+        job->so_cached = 1;
+    }
+
+    job->step = step;
+
+    if (ngx_http_order_edit_job_url(job, eid, query) != NGX_OK) {
+        ngx_http_order_edit_job_transient(job, NULL);
+        return;
     }
 
     (void) ngx_http_order_edit_job_send(job);
+}
 
-    return NGX_OK;
+
+/* SuiteQL answered: one Sales Order, none, or (a data problem) several */
+
+static void
+ngx_http_order_edit_job_found(ngx_http_order_edit_job_t *job,
+    ngx_http_order_edit_curl_req_t *req)
+{
+    size_t                           len;
+    json_t                          *root, *items, *id;
+    ngx_str_t                        detail;
+    const char                      *s;
+    ngx_http_order_edit_so_cache_t  *slot;
+
+    root = json_loadb((char *) req->body.data, req->body.len, 0, NULL);
+    items = json_object_get(root, "items");
+
+    if (!json_is_array(items)) {
+        json_decref(root);
+        ngx_str_set(&detail, "SuiteQL answered without \"items\"");
+        ngx_http_order_edit_job_transient(job, &detail);
+        return;
+    }
+
+    job->step = job->next_step;
+    ngx_str_null(&job->body);
+    ngx_str_set(&job->method, "GET");
+
+    if (json_array_size(items) == 0) {
+        json_decref(root);
+        ngx_http_order_edit_job_missing(job);
+        return;
+    }
+
+    if (json_array_size(items) > 1) {
+        json_decref(root);
+        ngx_str_set(&detail, "several Sales Orders carry this Shopify "
+                             "order id");
+        ngx_http_order_edit_job_park(job, "order_ambiguous", &detail);
+        return;
+    }
+
+    id = json_object_get(json_array_get(items, 0), "id");
+    s = json_string_value(id);
+    len = s ? ngx_strlen(s) : 0;
+
+    if (len == 0 || len >= sizeof(slot->id)
+        || ngx_atoi((u_char *) s, len) == NGX_ERROR)
+    {
+        json_decref(root);
+        ngx_str_set(&detail, "SuiteQL answered an id that is not one");
+        ngx_http_order_edit_job_park(job, "netsuite_rejected", &detail);
+        return;
+    }
+
+    slot = ngx_http_order_edit_so_slot(job);
+    slot->ns = job->ns;
+    slot->shop = ngx_crc32_short(job->msg.shop.data, job->msg.shop.len);
+    slot->order_id = job->res.order_id;
+    slot->len = (u_char) len;
+    ngx_memcpy(slot->id, s, len);
+
+    json_decref(root);
+
+    job->so_id.data = ngx_pnalloc(job->pool, len);
+    if (job->so_id.data == NULL) {
+        ngx_http_order_edit_job_transient(job, NULL);
+        return;
+    }
+
+    ngx_memcpy(job->so_id.data, slot->id, len);
+    job->so_id.len = len;
+
+    if (ngx_http_order_edit_job_url(job, NULL, job->next_query) != NGX_OK) {
+        ngx_http_order_edit_job_transient(job, NULL);
+        return;
+    }
+
+    (void) ngx_http_order_edit_job_send(job);
+}
+
+
+/* the cache slot of the job's order: its entry, or an empty one */
+
+static ngx_http_order_edit_so_cache_t *
+ngx_http_order_edit_so_slot(ngx_http_order_edit_job_t *job)
+{
+    uint32_t                         shop;
+    ngx_http_order_edit_so_cache_t  *slot;
+
+    shop = ngx_crc32_short(job->msg.shop.data, job->msg.shop.len);
+
+    slot = &ngx_http_order_edit_so_cache[
+               ((uint64_t) job->res.order_id * 0x9e3779b97f4a7c15ULL
+                ^ shop) % NGX_HTTP_ORDER_EDIT_SO_CACHE];
+
+    if (slot->ns != job->ns || slot->shop != shop
+        || slot->order_id != job->res.order_id)
+    {
+        slot->len = 0;
+    }
+
+    return slot;
 }
 
 
@@ -548,7 +754,8 @@ ngx_http_order_edit_job_url(ngx_http_order_edit_job_t *job, const char *eid,
 
     e = &job->ns->endpoint;
 
-    size = e->len + sizeof(so) - 1 + ngx_strlen(eid) + ngx_strlen(query);
+    size = e->len + sizeof(so) - 1 + ngx_strlen(query)
+           + (job->so_id.len ? job->so_id.len : ngx_strlen(eid));
 
     p = ngx_pnalloc(job->pool, size);
     if (p == NULL) {
@@ -558,8 +765,17 @@ ngx_http_order_edit_job_url(ngx_http_order_edit_job_t *job, const char *eid,
     job->url.data = p;
 
     p = ngx_cpymem(p, e->data, e->len);
-    p = ngx_cpymem(p, so, sizeof(so) - 1);
-    p = ngx_cpymem(p, eid, ngx_strlen(eid));
+
+    /* found by SuiteQL: its internal id; else its external id */
+    if (job->so_id.len) {
+        p = ngx_cpymem(p, so, sizeof(so) - 1 - 4);
+        p = ngx_cpymem(p, job->so_id.data, job->so_id.len);
+
+    } else {
+        p = ngx_cpymem(p, so, sizeof(so) - 1);
+        p = ngx_cpymem(p, eid, ngx_strlen(eid));
+    }
+
     p = ngx_cpymem(p, query, ngx_strlen(query));
 
     job->url.len = p - job->url.data;
@@ -571,8 +787,9 @@ ngx_http_order_edit_job_url(ngx_http_order_edit_job_t *job, const char *eid,
 static void
 ngx_http_order_edit_job_write(ngx_http_order_edit_job_t *job)
 {
-    u_char  *p;
-    size_t   len;
+    u_char      *p, *eid, *rest;
+    size_t       len;
+    const char  *path;
 
     job->method.data = (u_char *) job->res.method;
     job->method.len = ngx_strlen(job->res.method);
@@ -584,9 +801,25 @@ ngx_http_order_edit_job_write(ngx_http_order_edit_job_t *job)
     job->step = NGX_HTTP_ORDER_EDIT_STEP_WRITE;
     job->body_sent = job->body;
 
-    len = ngx_strlen(job->res.path);
+    path = job->res.path;
+    len = ngx_strlen(path);
+    eid = NULL;
 
-    p = ngx_pnalloc(job->pool, job->ns->endpoint.len + len);
+    /*
+     * The normaliser addresses the Sales Order by external id; one found
+     * by SuiteQL is addressed by its internal id, with the same query.
+     */
+
+    if (job->so_id.len && job->res.kind != NGX_HTTP_ORDER_EDIT_NORM_CREDIT_MEMO
+        && job->res.external_id[0] != '\0')
+    {
+        eid = ngx_strlcasestrn((u_char *) path, (u_char *) path + len,
+                               (u_char *) "/salesOrder/eid:",
+                               sizeof("/salesOrder/eid:") - 2);
+    }
+
+    p = ngx_pnalloc(job->pool, job->ns->endpoint.len + len
+                               + job->so_id.len);
     if (p == NULL) {
         ngx_http_order_edit_job_transient(job, NULL);
         return;
@@ -594,7 +827,20 @@ ngx_http_order_edit_job_write(ngx_http_order_edit_job_t *job)
 
     job->url.data = p;
     p = ngx_cpymem(p, job->ns->endpoint.data, job->ns->endpoint.len);
-    p = ngx_cpymem(p, job->res.path, len);
+
+    if (eid != NULL) {
+        rest = eid + sizeof("/salesOrder/eid:") - 1
+               + ngx_strlen(job->res.external_id);
+
+        p = ngx_cpymem(p, path, eid - (u_char *) path);
+        p = ngx_cpymem(p, "/salesOrder/", sizeof("/salesOrder/") - 1);
+        p = ngx_cpymem(p, job->so_id.data, job->so_id.len);
+        p = ngx_cpymem(p, rest, (u_char *) path + len - rest);
+
+    } else {
+        p = ngx_cpymem(p, path, len);
+    }
+
     job->url.len = p - job->url.data;
 
     (void) ngx_http_order_edit_job_send(job);
@@ -693,6 +939,20 @@ ngx_http_order_edit_job_send(ngx_http_order_edit_job_t *job)
         goto failed;
     }
 
+    if (job->step == NGX_HTTP_ORDER_EDIT_STEP_LOOKUP) {
+        ngx_str_set(&name, "Prefer");
+        ngx_str_set(&value, "transient");
+
+        if (ngx_http_order_edit_curl_add_header(req, &name, &value)
+            != NGX_OK)
+        {
+            ngx_http_order_edit_curl_free(req);
+            goto failed;
+        }
+
+        ngx_str_set(&value, "application/json");
+    }
+
     if (job->body.len) {
         ngx_str_set(&name, "Content-Type");
 
@@ -705,6 +965,9 @@ ngx_http_order_edit_job_send(ngx_http_order_edit_job_t *job)
             goto failed;
         }
     }
+
+    /* the configuration's strings are NUL-terminated and outlive req */
+    req->ca_file = job->ns->ca_file;
 
     if (job->ns->proxy.len
         && ngx_http_order_edit_curl_set_proxy(req, &job->ns->proxy) != NGX_OK)
@@ -808,7 +1071,28 @@ ngx_http_order_edit_job_done(ngx_http_order_edit_curl_req_t *req,
         return;
     }
 
+    if (job->step == NGX_HTTP_ORDER_EDIT_STEP_LOOKUP) {
+
+        if (status == 200) {
+            ngx_http_order_edit_job_found(job, req);
+            return;
+        }
+
+        /* a field NetSuite does not know: the configuration is wrong */
+        ngx_http_order_edit_job_error(job, req, &why);
+        ngx_http_order_edit_job_park(job, "netsuite_rejected", &why);
+        return;
+    }
+
     if (job->step != NGX_HTTP_ORDER_EDIT_STEP_WRITE) {
+
+        if (status == 404 && job->so_cached) {
+            /* the id remembered is gone: find the order afresh */
+            ngx_http_order_edit_so_slot(job)->len = 0;
+            ngx_str_set(&why, "the Sales Order found earlier is gone");
+            ngx_http_order_edit_job_transient(job, &why);
+            return;
+        }
 
         if (status == 200) {
             if (job->step == NGX_HTTP_ORDER_EDIT_STEP_LOCK) {

@@ -351,5 +351,74 @@ class MissingOrder(Dispatch):
     test_a_cancellation_is_applied_after_its_own_update = None
 
 
+class LookupBySuiteQL(Dispatch):
+    """Another connector created the Sales Order under its own external
+    id and put the Shopify order id in a custom body field: SuiteQL finds
+    it, once, and every request then uses its internal id."""
+
+    extra = "concurrency 4; lookup suiteql custbody_shopify_order_id;"
+
+    OTHER_EID = "CONNECTOR-SO-77"
+
+    def seed(self):
+        return self.sim.seed_order(
+            self.OTHER_EID, custbody_shopify_order_id="450789469",
+            lines=[{"item": {"id": "1001"}, "quantity": 3, "rate": 199}])
+
+    def other(self):
+        return self.order(self.OTHER_EID)
+
+    def test_the_order_is_found_by_its_shopify_id_and_edited(self):
+        self.seed()
+        new = fixture("01-us-tax-exclusive.json").rstrip()
+        older = new.replace(b"2024-03-05T10:15:30-05:00",
+                            b"2024-03-05T09:00:00-05:00")
+
+        self.assertEqual(self.ngx.post_webhook("acme", older, "q1")[0], 200)
+        self.wait(lambda: self.shop()["acked"] == 1, "the first edit")
+        self.assertEqual(self.ngx.post_webhook("acme", new, "q2")[0], 200)
+        self.wait(lambda: self.shop()["acked"] == 2, "the second edit")
+
+        self.assertEqual(self.lines(self.other()), [("1001", 1),
+                                                    ("1002", 2)])
+        # its external id is the other connector's, untouched
+        self.assertEqual(self.other()["externalId"], self.OTHER_EID)
+        c = self.sim.counters()
+        # found once, then remembered
+        self.assertEqual(c["reads"]["suiteql"], 1)
+        self.assertEqual(c["writes"]["salesOrder"], 2)
+        self.assertEqual(c.get("401", 0), 0)
+        self.assertEqual(self.shop()["exceptions"], 0)
+
+    def test_a_refund_reads_the_customer_of_the_order_found(self):
+        self.seed()
+        self.post("28-refund-restock.json", "q3", topic="refunds/create")
+        cm = self.wait(lambda: self._credit_memo(), "the credit memo")
+        self.assertEqual(cm["entity"]["id"], "42")
+        self.assertEqual(self.sim.counters()["reads"]["suiteql"], 1)
+
+    def test_no_order_with_that_shopify_id_is_missing(self):
+        self.sim.seed_order(self.OTHER_EID,
+                            custbody_shopify_order_id="1")
+        self.post("01-us-tax-exclusive.json", "q4")
+        self.wait(lambda: self.sim.counters()["reads"].get("suiteql"),
+                  "the lookup")
+        # on_missing retry (the default): it waits for the connector
+        self.wait(lambda: self.shop()["requeued"] >= 1, "a retry")
+        self.assertEqual(self.shop()["acked"], 0)
+        self.assertEqual(self.shop()["exceptions"], 0)
+        self.assertEqual(self.sim.counters()["writes"].get("salesOrder", 0),
+                         0)
+
+    test_an_edit_reaches_the_sales_order = None
+    test_an_edit_after_fulfilment_is_an_exception = None
+    test_a_refund_becomes_a_credit_memo_with_shopifys_values = None
+    test_a_5xx_is_retried_and_then_applied = None
+    test_an_older_snapshot_never_winds_the_order_back = None
+    test_silent_drift_after_the_write_is_a_discrepancy = None
+    test_a_burst_of_edits_is_one_write_of_the_newest = None
+    test_a_cancellation_is_applied_after_its_own_update = None
+
+
 if __name__ == "__main__":
     unittest.main()
