@@ -16,6 +16,8 @@
 #define NGX_HTTP_ORDER_EDIT_REQUEUE_SCAN  1024
 
 
+static ngx_uint_t ngx_http_order_edit_queue_urgent(
+    ngx_http_order_edit_item_t *item);
 static ngx_int_t ngx_http_order_edit_queue_back(
     ngx_http_order_edit_zone_t *zone, ngx_http_order_edit_msg_t *msg,
     ngx_msec_t delay, ngx_uint_t attempted);
@@ -103,7 +105,7 @@ ngx_http_order_edit_queue_lease(ngx_http_order_edit_zone_t *zone,
     ngx_int_t                     rc;
     ngx_uint_t                    n, scan;
     ngx_queue_t                  *sq, *q;
-    ngx_http_order_edit_item_t   *item;
+    ngx_http_order_edit_item_t   *item, *first;
     ngx_http_order_edit_shop_t   *shop;
     ngx_http_order_edit_shctx_t  *sh;
 
@@ -130,6 +132,15 @@ ngx_http_order_edit_queue_lease(ngx_http_order_edit_zone_t *zone,
 
         (void) ngx_http_order_edit_queue_reclaim_shop(shop, now, 0);
 
+        /*
+         * Refunds and edits go first: money owed to a customer and lines
+         * the warehouse is about to pick cannot wait behind a backlog of
+         * snapshots.  Within the window looked at, the oldest of those
+         * wins, else the oldest of all; snapshots of one order keep their
+         * order, and a newer one that overtakes an older is stale anyway.
+         */
+
+        first = NULL;
         scan = 0;
 
         for (q = ngx_queue_head(&shop->pending);
@@ -140,10 +151,20 @@ ngx_http_order_edit_queue_lease(ngx_http_order_edit_zone_t *zone,
             item = ngx_queue_data(q, ngx_http_order_edit_item_t, queue);
 
             if (item->not_before_ms <= now) {
-                break;
+                if (ngx_http_order_edit_queue_urgent(item)) {
+                    break;
+                }
+
+                if (first == NULL) {
+                    first = item;
+                }
             }
 
             item = NULL;
+        }
+
+        if (item == NULL) {
+            item = first;
         }
     }
 
@@ -174,6 +195,18 @@ ngx_http_order_edit_queue_lease(ngx_http_order_edit_zone_t *zone,
     ngx_shmtx_unlock(&zone->shpool->mutex);
 
     return rc;
+}
+
+
+static ngx_uint_t
+ngx_http_order_edit_queue_urgent(ngx_http_order_edit_item_t *item)
+{
+    return (item->len[0] == sizeof("refunds/create") - 1
+            && ngx_strncmp(item->data, "refunds/create",
+                           sizeof("refunds/create") - 1) == 0)
+           || (item->len[0] == sizeof("orders/edited") - 1
+               && ngx_strncmp(item->data, "orders/edited",
+                              sizeof("orders/edited") - 1) == 0);
 }
 
 

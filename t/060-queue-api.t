@@ -191,3 +191,21 @@ GET /q?op=lease
 --- no_error_log
 [alert]
 [error]
+
+
+
+=== TEST 9: refunds and edits are leased before the snapshots queued ahead
+--- http_config eval: $::HttpConfig
+--- config eval: $::Config
+--- request eval
+[$::Post[0], $::Post[1], "POST /wh\n" . $::Body[3], "POST /wh\n" . $::Body[0],
+ "GET /q?op=lease", "GET /q?op=lease", "GET /q?op=lease", "GET /q?op=lease"]
+--- more_headers eval
+[$::PostHeaders[0], $::PostHeaders[1],
+ ::webhook_headers('acme', $::Body[3], 'r1', topic => 'refunds/create'),
+ ::webhook_headers('acme', $::Body[0], 'e1', topic => 'orders/edited'),
+ '', '', '', '']
+--- response_body_like eval
+['"id":"1"', '"id":"2"', '"id":"3"', '"id":"4"',
+ '"id":3,.*"topic":"refunds/create"', '"id":4,.*"topic":"orders/edited"',
+ '"id":1,.*"webhook_id":"a1"', '"id":2,.*"webhook_id":"a2"']
