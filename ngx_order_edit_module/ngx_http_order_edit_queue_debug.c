@@ -33,6 +33,22 @@ static ngx_int_t ngx_http_order_edit_qd_answer(ngx_http_request_t *r,
     u_char *p, u_char *last);
 
 
+/* op=drain: a request that answers once the queue is empty */
+typedef struct {
+    ngx_http_request_t              *r;
+    ngx_http_order_edit_zone_t      *zone;
+    ngx_event_t                      timer;
+    ngx_msec_t                       deadline;
+} ngx_http_order_edit_qd_drain_t;
+
+
+static ngx_int_t ngx_http_order_edit_qd_drain(ngx_http_request_t *r,
+    ngx_http_order_edit_zone_t *zone);
+static void ngx_http_order_edit_qd_drain_check(ngx_event_t *ev);
+static ngx_int_t ngx_http_order_edit_qd_drain_answer(ngx_http_request_t *r,
+    ngx_http_order_edit_zone_t *zone);
+
+
 static ngx_str_t  ngx_http_order_edit_qd_type =
     ngx_string("application/json");
 
@@ -59,8 +75,8 @@ ngx_http_order_edit_queue_debug_handler(ngx_http_request_t *r)
     if (ngx_http_arg(r, (u_char *) "op", 2, &op) != NGX_OK) {
         return ngx_http_order_edit_send_error(r, NGX_HTTP_BAD_REQUEST,
                    "invalid_request",
-                   "op is lease, peek, normalise, ack, requeue, park, depth "
-                   "or reclaim", 0);
+                   "op is lease, peek, normalise, ack, requeue, park, depth, "
+                   "drain or reclaim", 0);
     }
 
     ngx_memzero(&msg, sizeof(ngx_http_order_edit_msg_t));
@@ -120,6 +136,10 @@ ngx_http_order_edit_queue_debug_handler(ngx_http_request_t *r)
 
         return ngx_http_order_edit_qd_answer(r, p,
                    ngx_sprintf(p, "{\"depth\":%uL}\n", n));
+    }
+
+    if (op.len == 5 && ngx_strncmp(op.data, "drain", 5) == 0) {
+        return ngx_http_order_edit_qd_drain(r, zone);
     }
 
     if (op.len == 7 && ngx_strncmp(op.data, "reclaim", 7) == 0) {
@@ -434,4 +454,89 @@ ngx_http_order_edit_qd_answer(ngx_http_request_t *r, u_char *p,
     return ngx_http_order_edit_send(r, NGX_HTTP_OK,
                                     &ngx_http_order_edit_qd_type, p,
                                     last - p, 0);
+}
+
+
+/*
+ * op=drain[&ms=N]: the answer waits, on a timer, until nothing is queued
+ * or in flight (parked exceptions do not count) or N ms (default 10000,
+ * at most 60000) have passed; a suite waits for the dispatcher with it
+ * instead of sleeping.
+ */
+
+static ngx_int_t
+ngx_http_order_edit_qd_drain(ngx_http_request_t *r,
+    ngx_http_order_edit_zone_t *zone)
+{
+    uint64_t                         ms;
+    ngx_http_order_edit_qd_drain_t  *d;
+
+    if (ngx_http_order_edit_qd_uint(r, "ms", &ms) != NGX_OK) {
+        ms = 10000;
+    }
+
+    ms = ngx_min(ms, 60000);
+
+    if (ngx_http_order_edit_queue_depth(zone, NULL) == 0 || ms == 0) {
+        return ngx_http_order_edit_qd_drain_answer(r, zone);
+    }
+
+    d = ngx_pcalloc(r->pool, sizeof(ngx_http_order_edit_qd_drain_t));
+    if (d == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    d->r = r;
+    d->zone = zone;
+    d->deadline = ngx_current_msec + (ngx_msec_t) ms;
+    d->timer.handler = ngx_http_order_edit_qd_drain_check;
+    d->timer.data = d;
+    d->timer.log = r->connection->log;
+
+    ngx_add_timer(&d->timer, 10);
+
+    r->main->count++;
+
+    return NGX_DONE;
+}
+
+
+static void
+ngx_http_order_edit_qd_drain_check(ngx_event_t *ev)
+{
+    ngx_http_order_edit_qd_drain_t *d = ev->data;
+
+    if (ngx_http_order_edit_queue_depth(d->zone, NULL) != 0
+        && (ngx_msec_int_t) (d->deadline - ngx_current_msec) > 0)
+    {
+        ngx_add_timer(ev, 10);
+        return;
+    }
+
+    ngx_http_finalize_request(d->r,
+        ngx_http_order_edit_qd_drain_answer(d->r, d->zone));
+}
+
+
+static ngx_int_t
+ngx_http_order_edit_qd_drain_answer(ngx_http_request_t *r,
+    ngx_http_order_edit_zone_t *zone)
+{
+    u_char      *p;
+    ngx_uint_t   depth, exceptions;
+
+    p = ngx_pnalloc(r->pool, 96);
+    if (p == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    ngx_shmtx_lock(&zone->shpool->mutex);
+    depth = zone->sh->nitems;
+    exceptions = zone->sh->nexceptions;
+    ngx_shmtx_unlock(&zone->shpool->mutex);
+
+    return ngx_http_order_edit_qd_answer(r, p,
+               ngx_sprintf(p, "{\"drained\":%s,\"depth\":%ui,"
+                           "\"exceptions\":%ui}\n",
+                           depth ? "false" : "true", depth, exceptions));
 }

@@ -209,3 +209,18 @@ GET /q?op=lease
 ['"id":"1"', '"id":"2"', '"id":"3"', '"id":"4"',
  '"id":3,.*"topic":"refunds/create"', '"id":4,.*"topic":"orders/edited"',
  '"id":1,.*"webhook_id":"a1"', '"id":2,.*"webhook_id":"a2"']
+
+
+
+=== TEST 10: drain answers at once when empty, and when it gives up says so
+--- http_config eval: $::HttpConfig
+--- config eval: $::Config
+--- request eval
+["GET /q?op=drain", $::Post[0], "GET /q?op=drain&ms=50", "GET /q?op=lease",
+ "GET /q?op=ack&shop=acme.myshopify.com&id=1&token=1", "GET /q?op=drain"]
+--- more_headers eval
+['', $::PostHeaders[0], '', '', '', '']
+--- response_body_like eval
+['^\{"drained":true,"depth":0,"exceptions":0\}$', 'queued',
+ '^\{"drained":false,"depth":1,"exceptions":0\}$', '"id":1,"token":1,',
+ 'ok', '^\{"drained":true,"depth":0,"exceptions":0\}$']
