@@ -1867,10 +1867,23 @@ ngx_http_order_edit_journal_next(ngx_http_order_edit_zone_t *zone,
             continue;
         }
 
-        if (rec.type != NGX_HTTP_ORDER_EDIT_JREC_ENQ
-            || ngx_http_order_edit_jrec_enq_parse(&rec, &src->head)
-               != NGX_HTTP_ORDER_EDIT_JREC_OK)
+        if (rec.type != NGX_HTTP_ORDER_EDIT_JREC_ENQ) {
+            src->off += rec.size;
+            continue;
+        }
+
+        if (ngx_http_order_edit_jrec_enq_parse(&rec, &src->head)
+            != NGX_HTTP_ORDER_EDIT_JREC_OK)
         {
+            /* its checksum holds, so a writer made it so: say where */
+            ngx_log_error(NGX_LOG_ERR, log, 0,
+                          "order_edit: malformed journal record in \"%V\" "
+                          "at offset %uz skipped", &src->name, src->off);
+
+            ngx_shmtx_lock(&zone->shpool->mutex);
+            zone->sh->journal.corrupt++;
+            ngx_shmtx_unlock(&zone->shpool->mutex);
+
             src->off += rec.size;
             continue;
         }

@@ -340,7 +340,7 @@ ngx_http_order_edit_jrec_enq_parse(const ngx_http_order_edit_jrec_t *rec,
     ngx_http_order_edit_jrec_enq_t *e)
 {
     int                   i;
-    size_t                need;
+    uint64_t              need;
     const unsigned char  *p;
 
     if (rec->type != NGX_HTTP_ORDER_EDIT_JREC_ENQ
@@ -368,8 +368,11 @@ ngx_http_order_edit_jrec_enq_parse(const ngx_http_order_edit_jrec_t *rec,
     need += e->body_len;
     p += 4;
 
-    /* the lengths must add up to the payload exactly, not just fit */
-    if (need != rec->len) {
+    /*
+     * The lengths must add up to the payload exactly, not just fit; the
+     * sum is 64-bit, so no crafted body length wraps it on a 32-bit host.
+     */
+    if (need != (uint64_t) rec->len) {
         return NGX_HTTP_ORDER_EDIT_JREC_BAD;
     }
 
@@ -405,7 +408,10 @@ ngx_http_order_edit_jrec_seg_parse(const ngx_http_order_edit_jrec_t *rec,
     s->zone_len = ngx_http_order_edit_get16(p + 28);
     s->zone = p + NGX_HTTP_ORDER_EDIT_JREC_SEG_FIXED;
 
-    if (NGX_HTTP_ORDER_EDIT_JREC_SEG_FIXED + s->zone_len != rec->len) {
+    /* reserved is 0: a later format may give it a meaning */
+    if (ngx_http_order_edit_get16(p + 30) != 0
+        || NGX_HTTP_ORDER_EDIT_JREC_SEG_FIXED + s->zone_len != rec->len)
+    {
         return NGX_HTTP_ORDER_EDIT_JREC_BAD;
     }
 
@@ -465,7 +471,8 @@ ngx_http_order_edit_jack_decode(const unsigned char *buf, unsigned *kind,
         || ngx_http_order_edit_get32(buf + 4)
            != ngx_http_order_edit_crc32c(0, buf + 8, 8)
         || buf[8] < NGX_HTTP_ORDER_EDIT_JACK_DELIVERED
-        || buf[8] > NGX_HTTP_ORDER_EDIT_JACK_ROLLBACK)
+        || buf[8] > NGX_HTTP_ORDER_EDIT_JACK_ROLLBACK
+        || buf[9] != 0 || buf[10] != 0 || buf[11] != 0)
     {
         return NGX_HTTP_ORDER_EDIT_JREC_BAD;
     }

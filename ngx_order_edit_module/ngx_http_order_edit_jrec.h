@@ -15,6 +15,12 @@
  *    12  crc     u32 LE  CRC32C of bytes 0..11, then of the payload
  *    16  payload, then zero padding to a multiple of 8
  *
+ * ENQ payload: id, received_ms, order_id (u64 LE each), the lengths of
+ * shop, topic, webhook id, event id, API version and triggered-at (u16
+ * LE each), the body length (u32 LE), then those strings and the body.
+ * SEG payload: gen, seq, created_ms (u64 LE), writer pid (u32 LE), zone
+ * name length (u16 LE), 0 (u16), then the zone name.
+ *
  * Acknowledgements live beside their segment, in "<segment>.ack", as
  * fixed 16-byte records naming the offset of the record they settle:
  *
@@ -116,9 +122,10 @@ size_t ngx_http_order_edit_jrec_seg_encode(unsigned char *buf,
     const ngx_http_order_edit_jrec_seg_t *s);
 
 /*
- * The record at buf, given avail bytes: SHORT when they end inside it
- * (a torn tail if nothing follows), BAD when its header or checksum is
- * wrong.
+ * The record at buf, given avail bytes: SHORT when they end inside it,
+ * BAD when its header or checksum is wrong.  A damaged length field can
+ * give either, so a reader resyncs on both: only when no valid record
+ * follows is it a torn tail.
  */
 ngx_http_order_edit_jrec_rc_e ngx_http_order_edit_jrec_decode(
     const unsigned char *buf, size_t avail, ngx_http_order_edit_jrec_t *rec);
