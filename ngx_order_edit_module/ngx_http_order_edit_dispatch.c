@@ -853,8 +853,9 @@ static ngx_int_t
 ngx_http_order_edit_job_send(ngx_http_order_edit_job_t *job)
 {
     char                                 *nonce, *auth;
+    u_char                               *signed_url;
     size_t                                len;
-    ngx_str_t                             name, value;
+    ngx_str_t                             name, value, *e;
     ngx_uint_t                            rc;
     ngx_http_order_edit_curl_req_t       *req;
     ngx_http_order_edit_oauth_request_t   oreq;
@@ -880,6 +881,27 @@ ngx_http_order_edit_job_send(ngx_http_order_edit_job_t *job)
     oreq.method.len = job->method.len;
     oreq.url.data = (char *) job->url.data;
     oreq.url.len = job->url.len;
+
+    e = &job->ns->endpoint;
+
+    /* through a local proxy: signed for NetSuite's own URL */
+    if (job->ns->sign_as.len && job->url.len >= e->len
+        && ngx_strncmp(job->url.data, e->data, e->len) == 0)
+    {
+        signed_url = ngx_pnalloc(job->pool, job->ns->sign_as.len
+                                            + job->url.len - e->len);
+        if (signed_url == NULL) {
+            goto failed;
+        }
+
+        oreq.url.data = (char *) signed_url;
+        oreq.url.len = ngx_cpymem(ngx_cpymem(signed_url,
+                                             job->ns->sign_as.data,
+                                             job->ns->sign_as.len),
+                                  job->url.data + e->len,
+                                  job->url.len - e->len)
+                       - signed_url;
+    }
     oreq.timestamp = (int64_t) ngx_time();
     oreq.nonce.data = nonce;
     oreq.nonce.len = NGX_HTTP_ORDER_EDIT_OAUTH_NONCE_LEN;

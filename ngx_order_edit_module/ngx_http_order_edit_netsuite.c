@@ -13,6 +13,7 @@
 
 static char *ngx_http_order_edit_ns_account(ngx_conf_t *cf, void *conf);
 static char *ngx_http_order_edit_ns_endpoint(ngx_conf_t *cf, void *conf);
+static char *ngx_http_order_edit_ns_sign_as(ngx_conf_t *cf, void *conf);
 static char *ngx_http_order_edit_ns_restlet_url(ngx_conf_t *cf, void *conf);
 static char *ngx_http_order_edit_ns_key_file(ngx_conf_t *cf, void *conf);
 static char *ngx_http_order_edit_ns_concurrency(ngx_conf_t *cf, void *conf);
@@ -24,7 +25,7 @@ static char *ngx_http_order_edit_ns_lookup(ngx_conf_t *cf, void *conf);
 static char *ngx_http_order_edit_ns_path(ngx_conf_t *cf, void *conf);
 static char *ngx_http_order_edit_ns_proxy(ngx_conf_t *cf, void *conf);
 static char *ngx_http_order_edit_ns_check_url(ngx_conf_t *cf,
-    ngx_str_t *url, ngx_uint_t with_path);
+    ngx_str_t *url, ngx_uint_t with_path, const char *what);
 static char *ngx_http_order_edit_ns_finish(ngx_conf_t *cf,
     ngx_http_order_edit_netsuite_conf_t *ns);
 
@@ -51,6 +52,7 @@ static ngx_conf_post_t  ngx_http_order_edit_ns_positive_sec =
 static ngx_http_order_edit_block_cmd_t  ngx_http_order_edit_ns_cmds[] = {
     ngx_http_order_edit_bcmd("account", 1, 1, ngx_http_order_edit_ns_account),
     ngx_http_order_edit_bcmd("endpoint", 1, 1, ngx_http_order_edit_ns_endpoint),
+    ngx_http_order_edit_bcmd("sign_as", 1, 1, ngx_http_order_edit_ns_sign_as),
     ngx_http_order_edit_bcmd("restlet_url", 1, 1,
                              ngx_http_order_edit_ns_restlet_url),
     ngx_http_order_edit_bcmd("consumer_key_file", 1, 1,
@@ -364,7 +366,36 @@ ngx_http_order_edit_ns_endpoint(ngx_conf_t *cf, void *conf)
         ns->endpoint.len--;
     }
 
-    return ngx_http_order_edit_ns_check_url(cf, &ns->endpoint, 0);
+    return ngx_http_order_edit_ns_check_url(cf, &ns->endpoint, 0, "endpoint");
+}
+
+
+/*
+ * The URL NetSuite sees, when the endpoint is a local proxy (an nginx
+ * location that proxy_passes to NetSuite): OAuth signs scheme and host,
+ * so the signature must name NetSuite's, not the proxy's.
+ */
+
+static char *
+ngx_http_order_edit_ns_sign_as(ngx_conf_t *cf, void *conf)
+{
+    ngx_http_order_edit_netsuite_conf_t  *ns = conf;
+
+    ngx_str_t  *value;
+
+    value = cf->args->elts;
+
+    if (ns->sign_as.len) {
+        return "is duplicate";
+    }
+
+    ns->sign_as = value[1];
+
+    while (ns->sign_as.len && ns->sign_as.data[ns->sign_as.len - 1] == '/') {
+        ns->sign_as.len--;
+    }
+
+    return ngx_http_order_edit_ns_check_url(cf, &ns->sign_as, 0, "sign_as");
 }
 
 
@@ -383,7 +414,8 @@ ngx_http_order_edit_ns_restlet_url(ngx_conf_t *cf, void *conf)
 
     ns->restlet_url = value[1];
 
-    return ngx_http_order_edit_ns_check_url(cf, &ns->restlet_url, 1);
+    return ngx_http_order_edit_ns_check_url(cf, &ns->restlet_url, 1,
+                                            "restlet_url");
 }
 
 
@@ -394,7 +426,7 @@ ngx_http_order_edit_ns_restlet_url(ngx_conf_t *cf, void *conf)
 
 static char *
 ngx_http_order_edit_ns_check_url(ngx_conf_t *cf, ngx_str_t *url,
-    ngx_uint_t with_path)
+    ngx_uint_t with_path, const char *what)
 {
     u_char     *host, *last, *end;
     ngx_str_t   h;
@@ -424,8 +456,9 @@ ngx_http_order_edit_ns_check_url(ngx_conf_t *cf, ngx_str_t *url,
 
     } else if (!with_path) {
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "invalid endpoint \"%V\": scheme, host and port "
-                           "only; the record paths are the module's", url);
+                           "invalid %s \"%V\": scheme, host and port "
+                           "only; the record paths are the module's", what,
+                           url);
         return NGX_CONF_ERROR;
     }
 

@@ -31,6 +31,7 @@ struct ngx_http_order_edit_netsuite_conf_s {
     ngx_str_t                      account;       /* as configured */
     ngx_str_t                      realm;         /* 1234567_SB1 */
     ngx_str_t                      endpoint;      /* scheme://host[:port] */
+    ngx_str_t                      sign_as;       /* "": the endpoint */
     ngx_str_t                      restlet_url;
 
     ngx_str_t                      consumer_key;

@@ -900,3 +900,37 @@ qr{\[emerg\] .*"timeout" directive is duplicate in order_edit_netsuite "main".* 
 --- must_die
 --- error_log eval
 qr{\[emerg\] .*"retry_budget" directive invalid value in order_edit_netsuite "main".* in \S+nginx\.conf:\d+$}
+
+
+
+=== TEST 69: sign_as names scheme and host only, like the endpoint
+--- http_config
+    order_edit_store acme.myshopify.com { secret x; netsuite main; }
+    order_edit_netsuite main {
+        account 1234567_sb1;
+        consumer_key_file ../html/ck; consumer_secret_file ../html/cs;
+        token_id_file ../html/ti; token_secret_file ../html/ts;
+        endpoint http://127.0.0.1:18081;
+        sign_as https://1234567-sb1.suitetalk.api.netsuite.com/services;
+    }
+--- config
+--- must_die
+--- error_log eval
+qr{\[emerg\] .*invalid sign_as ".*": scheme, host and port only.* in \S+nginx\.conf:\d+$}
+
+
+
+=== TEST 70: sign_as over plain http is for this machine only
+--- http_config
+    order_edit_store acme.myshopify.com { secret x; netsuite main; }
+    order_edit_netsuite main {
+        account 1234567_sb1;
+        consumer_key_file ../html/ck; consumer_secret_file ../html/cs;
+        token_id_file ../html/ti; token_secret_file ../html/ts;
+        endpoint http://127.0.0.1:18081;
+        sign_as http://1234567-sb1.suitetalk.api.netsuite.com;
+    }
+--- config
+--- must_die
+--- error_log eval
+qr{\[emerg\] .*plain http is only for this machine.*"http://1234567-sb1.suitetalk.api.netsuite.com" must use https.* in \S+nginx\.conf:\d+$}

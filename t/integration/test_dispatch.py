@@ -8,7 +8,7 @@ import sys
 import time
 import unittest
 
-from ngxctl import NginxServer, sign  # noqa: F401
+from ngxctl import NginxServer, free_port, sign  # noqa: F401
 
 TOP = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..")
 sys.path.insert(0, os.path.join(TOP, "tools", "tests"))
@@ -409,6 +409,92 @@ class LookupBySuiteQL(Dispatch):
         self.assertEqual(self.shop()["exceptions"], 0)
         self.assertEqual(self.sim.counters()["writes"].get("salesOrder", 0),
                          0)
+
+    test_an_edit_reaches_the_sales_order = None
+    test_an_edit_after_fulfilment_is_an_exception = None
+    test_a_refund_becomes_a_credit_memo_with_shopifys_values = None
+    test_a_5xx_is_retried_and_then_applied = None
+    test_an_older_snapshot_never_winds_the_order_back = None
+    test_silent_drift_after_the_write_is_a_discrepancy = None
+    test_a_burst_of_edits_is_one_write_of_the_newest = None
+    test_a_cancellation_is_applied_after_its_own_update = None
+
+
+EGRESS = """
+    order_edit_zone edits:4m;
+    order_edit_netsuite main {
+        account 1234567_SB1;
+        endpoint http://127.0.0.1:__EGRESS__;
+        sign_as https://1234567-sb1.suitetalk.api.netsuite.com;
+        consumer_key_file __DIR__/ck;
+        consumer_secret_file __DIR__/cs;
+        token_id_file __DIR__/ti;
+        token_secret_file __DIR__/ts;
+        retry_backoff 100ms 300ms;
+    }
+    order_edit_store acme.myshopify.com {
+        secret acme;
+        netsuite main;
+        sku_map __DIR__/skus.map;
+    }
+    order_edit_dispatch edits interval=50ms;
+    server {
+        listen 127.0.0.1:__PORT__;
+        location = /wh { order_edit_webhook edits; }
+        location = /status { order_edit_status edits; }
+    }
+    # the egress proxy: the team's own access log (and mTLS, limits...)
+    server {
+        listen 127.0.0.1:__EGRESS__;
+        access_log __DIR__/logs/egress.log;
+        location / {
+            proxy_pass http://127.0.0.1:__SIM__;
+        }
+    }
+"""
+
+
+class EgressProxy(Dispatch):
+    """NetSuite traffic through the team's own nginx location: the
+    module connects to the local proxy but signs for NetSuite's URL (the
+    simulator plays NetSuite's host with --base-url)."""
+
+    def setUp(self):
+        self.sim = simhelper.Sim(
+            "--base-url", "https://1234567-sb1.suitetalk.api.netsuite.com")
+        self.addCleanup(self.sim.stop)
+
+        self.ngx = NginxServer("", workers=2)
+        self.addCleanup(self.ngx.stop)
+
+        keys = simhelper.KEYS
+        for f, k in (("ck", "consumer_key"), ("cs", "consumer_secret"),
+                     ("ti", "token_id"), ("ts", "token_secret")):
+            with open(os.path.join(self.ngx.dir, f), "w") as out:
+                out.write(keys[k] + "\n")
+        with open(os.path.join(self.ngx.dir, "skus.map"), "wb") as out:
+            out.write(fixture("skus.map"))
+
+        egress = free_port()
+        self.ngx.write_conf(EGRESS.replace("__SIM__", str(self.sim.port))
+                            .replace("__EGRESS__", str(egress))
+                            .replace("__DIR__", self.ngx.dir))
+        self.ngx.start()
+
+    def test_an_edit_goes_through_the_proxy_signed_for_netsuite(self):
+        self.sim.seed_order(SO_EID, lines=[
+            {"item": {"id": "1001"}, "quantity": 3, "rate": 199}])
+
+        self.post("01-us-tax-exclusive.json", "x1")
+
+        self.wait(lambda: self.shop()["acked"] == 1, "the ack")
+        self.assertEqual(self.lines(self.order()), [("1001", 1),
+                                                    ("1002", 2)])
+        self.assertEqual(self.sim.counters().get("401", 0), 0)
+        with open(os.path.join(self.ngx.dir, "logs", "egress.log")) as f:
+            log = f.read()
+        self.assertIn("PATCH /services/rest/record/v1/salesOrder/eid:"
+                      + SO_EID + "?replace=item", log)
 
     test_an_edit_reaches_the_sales_order = None
     test_an_edit_after_fulfilment_is_an_exception = None
