@@ -420,6 +420,90 @@ class LookupBySuiteQL(Dispatch):
     test_a_cancellation_is_applied_after_its_own_update = None
 
 
+class Resilience(Dispatch):
+    """The dispatching worker dies, or nginx reloads, while a request is
+    out at NetSuite: the webhook is delivered, and once in effect."""
+
+    extra = "concurrency 4;"
+
+    def dispatcher_pid(self):
+        import re
+        pids = re.findall(r"\[notice\] (\d+)#\d+: order_edit: dispatching "
+                          r'zone "edits" in this worker', self.ngx.error_log())
+        live = set(self.ngx.worker_pids())
+        pids = [int(p) for p in pids if int(p) in live]
+        self.assertEqual(len(pids), 1, pids)
+        return pids[0]
+
+    def hold_netsuite(self):
+        self.sim.admin("POST", "faults", {"gate": True})
+
+    def wait_in_flight(self):
+        self.wait(lambda: self.sim.counters()["in_flight"] >= 1,
+                  "a request held at NetSuite")
+
+    def credit_memos(self):
+        r = self.sim.request("GET", "/_admin/records/creditMemo", sign=False)
+        self.assertEqual(r.status, 200)
+        return r.json
+
+    def test_a_worker_killed_mid_request_makes_no_second_credit_memo(self):
+        self.sim.seed_order(SO_EID)
+        self.hold_netsuite()
+        self.post("28-refund-restock.json", "k1", topic="refunds/create")
+        self.wait_in_flight()
+
+        victim = self.dispatcher_pid()
+        os.kill(victim, 9)
+        self.assertTrue(self.ngx.wait_gone([victim]))
+
+        # the held request goes on at NetSuite without anyone to answer;
+        # the new worker takes the lease back and sends it again
+        self.sim.admin("POST", "faults", {"gate": False})
+        self.wait(lambda: self.shop()["acked"] == 1, "the ack", 30)
+
+        cm = self._credit_memo()
+        self.assertEqual(str(cm["custbody_shopify_total"]), "210.94")
+        self.assertEqual(len(self.credit_memos()), 1)
+        self.assertGreaterEqual(self.shop()["lease_reclaimed"], 1)
+        self.assertEqual(self.shop()["exceptions"], 0)
+
+    def test_a_reload_mid_request_delivers_the_edit(self):
+        self.sim.seed_order(SO_EID, lines=[
+            {"item": {"id": "1001"}, "quantity": 3, "rate": 199}])
+        self.hold_netsuite()
+        self.post("01-us-tax-exclusive.json", "h1")
+        self.wait_in_flight()
+
+        old = self.dispatcher_pid()
+        self.assertTrue(self._hup())
+
+        self.sim.admin("POST", "faults", {"gate": False})
+        self.wait(lambda: self.shop()["acked"] == 1, "the ack", 30)
+        self.assertTrue(self.ngx.wait_gone([old], 30))
+
+        self.assertEqual(self.lines(self.order()), [("1001", 1),
+                                                    ("1002", 2)])
+        self.assertEqual(self.shop()["queue_depth"], 0)
+        self.assertEqual(self.shop()["exceptions"], 0)
+
+    def _hup(self):
+        before = set(self.ngx.worker_pids())
+        os.kill(self.ngx.master_pid(), 1)
+        self.wait(lambda: set(self.ngx.worker_pids()) - before,
+                  "new workers")
+        return True
+
+    test_an_edit_reaches_the_sales_order = None
+    test_an_edit_after_fulfilment_is_an_exception = None
+    test_a_refund_becomes_a_credit_memo_with_shopifys_values = None
+    test_a_5xx_is_retried_and_then_applied = None
+    test_an_older_snapshot_never_winds_the_order_back = None
+    test_silent_drift_after_the_write_is_a_discrepancy = None
+    test_a_burst_of_edits_is_one_write_of_the_newest = None
+    test_a_cancellation_is_applied_after_its_own_update = None
+
+
 EGRESS = """
     order_edit_zone edits:4m;
     order_edit_netsuite main {
