@@ -108,6 +108,8 @@ static void ngx_http_order_edit_job_done(ngx_http_order_edit_curl_req_t *req,
     void *data);
 static void ngx_http_order_edit_job_locked(ngx_http_order_edit_job_t *job,
     ngx_http_order_edit_curl_req_t *req);
+static ngx_uint_t ngx_http_order_edit_job_held(ngx_http_order_edit_job_t *job,
+    json_t *record);
 static void ngx_http_order_edit_job_missing(ngx_http_order_edit_job_t *job);
 static void ngx_http_order_edit_job_write(ngx_http_order_edit_job_t *job);
 static void ngx_http_order_edit_job_transient(ngx_http_order_edit_job_t *job,
@@ -354,7 +356,8 @@ ngx_http_order_edit_job_start(ngx_http_order_edit_dispatcher_t *d,
     json_t                             *cm;
     int64_t                             applied;
     ngx_str_t                           detail;
-    const char                         *so;
+    const char                         *so, *field;
+    char                               *query;
     ngx_http_order_edit_job_t          *job;
     ngx_http_order_edit_norm_input_t    in;
 
@@ -520,9 +523,32 @@ ngx_http_order_edit_job_start(ngx_http_order_edit_dispatcher_t *d,
                                            NGX_HTTP_ORDER_EDIT_STEP_CUSTOMER);
 
     } else {
-        /* the fulfilment lock: what does the warehouse say of the order? */
-        ngx_http_order_edit_job_first_read(job, job->res.external_id,
-                                           "?fields=orderStatus",
+        /*
+         * The fulfilment lock: what does the warehouse say of the order?
+         * And which Shopify snapshot does NetSuite hold: the record is
+         * the one memory of what was applied that survives a restart, an
+         * upgrade or a lost ack.
+         */
+        field = ngx_http_order_edit_norm_field(&job->store->norm,
+                                     NGX_HTTP_ORDER_EDIT_FIELD_UPDATED_AT);
+        query = "?fields=orderStatus";
+
+        if (field != NULL
+            && job->res.kind == NGX_HTTP_ORDER_EDIT_NORM_SALES_ORDER)
+        {
+            query = ngx_pnalloc(job->pool,
+                                sizeof("?fields=orderStatus,")
+                                + ngx_strlen(field));
+            if (query == NULL) {
+                ngx_http_order_edit_job_transient(job, NULL);
+                return NGX_OK;
+            }
+
+            (void) ngx_sprintf((u_char *) query, "?fields=orderStatus,%s%Z",
+                               field);
+        }
+
+        ngx_http_order_edit_job_first_read(job, job->res.external_id, query,
                                            NGX_HTTP_ORDER_EDIT_STEP_LOCK);
     }
 
@@ -1011,6 +1037,20 @@ ngx_http_order_edit_job_send(ngx_http_order_edit_job_t *job)
 
 failed:
 
+    if (job->step == NGX_HTTP_ORDER_EDIT_STEP_READBACK) {
+        /*
+         * The write is in (a worker shutting down cannot start the read
+         * back, say): sending it again would be a second write of the same
+         * thing, so it is delivered, unchecked, and said so.
+         */
+        ngx_log_error(NGX_LOG_WARN, job->d->log, 0,
+                      "order_edit: #%uL of \"%V\" was written but is not "
+                      "read back", job->msg.id, &job->msg.shop);
+
+        ngx_http_order_edit_job_delivered(job);
+        return NGX_ERROR;
+    }
+
     ngx_http_order_edit_job_transient(job, NULL);
 
     return NGX_ERROR;
@@ -1165,7 +1205,7 @@ ngx_http_order_edit_job_done(ngx_http_order_edit_curl_req_t *req,
                 return;
             }
 
-            /* job_send() handed the webhook back already on failure */
+            /* job_send() acknowledged it on failure: the write is in */
             return;
         }
 
@@ -1214,6 +1254,12 @@ ngx_http_order_edit_job_locked(ngx_http_order_edit_job_t *job,
     }
 
     if ((u_char) letter[0] <= job->ns->lock_after) {
+
+        if (ngx_http_order_edit_job_held(job, root)) {
+            json_decref(root);
+            return;
+        }
+
         json_decref(root);
         ngx_http_order_edit_job_write(job);
         return;
@@ -1241,6 +1287,59 @@ ngx_http_order_edit_job_locked(ngx_http_order_edit_job_t *job,
                   job->msg.id, &job->msg.shop, &detail);
 
     ngx_http_order_edit_job_park(job, "fulfilment_lock", &detail);
+}
+
+
+/*
+ * NetSuite already holds this snapshot of the order, or a newer one: a
+ * replay after a crash whose ack was lost, or a late Shopify retry that
+ * the zone, restarted since, no longer knows to be stale.  Sending it
+ * would wind the order back (or write the same thing twice); it is
+ * acknowledged as stale instead.
+ */
+
+static ngx_uint_t
+ngx_http_order_edit_job_held(ngx_http_order_edit_job_t *job, json_t *record)
+{
+    int64_t      held;
+    json_t      *v;
+    const char  *field;
+
+    if (job->res.kind != NGX_HTTP_ORDER_EDIT_NORM_SALES_ORDER
+        || job->res.updated_at == NGX_HTTP_ORDER_EDIT_NO_TIME)
+    {
+        return 0;
+    }
+
+    field = ngx_http_order_edit_norm_field(&job->store->norm,
+                                     NGX_HTTP_ORDER_EDIT_FIELD_UPDATED_AT);
+    v = field ? json_object_get(record, field) : NULL;
+
+    if (!json_is_string(v)
+        || ngx_http_order_edit_parse_time(json_string_value(v),
+                                          json_string_length(v), &held)
+           != 0
+        || held < job->res.updated_at)
+    {
+        return 0;
+    }
+
+    ngx_log_error(NGX_LOG_INFO, job->d->log, 0,
+                  "order_edit: #%uL of \"%V\" is stale: NetSuite holds "
+                  "order %L as of %L ms, this snapshot is of %L ms",
+                  job->msg.id, &job->msg.shop, job->res.order_id, held,
+                  job->res.updated_at);
+
+    /* what NetSuite holds is what was applied, whoever applied it */
+    ngx_http_order_edit_applied_set(job->d->zone, &job->msg.shop,
+                                    (uint64_t) job->res.order_id, held);
+
+    (void) ngx_http_order_edit_queue_ack(job->d->zone, &job->msg);
+    ngx_http_order_edit_queue_count(job->d->zone, &job->msg,
+                                    NGX_HTTP_ORDER_EDIT_C_STALE);
+    ngx_http_order_edit_job_finish(job);
+
+    return 1;
 }
 
 

@@ -404,11 +404,15 @@ ngx_http_order_edit_nsbody_build(const ngx_http_order_edit_norm_conf_t *conf,
         break;
 
     case NGX_HTTP_ORDER_EDIT_NORM_CREDIT_MEMO:
-        /* PUT on eid: is an upsert, so a retry can never make a second memo */
+        /*
+         * PUT on eid: is an upsert, so a retry can never make a second
+         * memo; replace=item, or a retry onto the memo already there
+         * would add its lines a second time (PUT updates like PATCH).
+         */
         body = ngx_http_order_edit_nsbody_credit_memo(&ctx, doc);
         method = "PUT";
         record = "creditMemo";
-        query = "";
+        query = "?replace=item";
         member = "credit_memo";
         break;
 
@@ -462,8 +466,9 @@ ngx_http_order_edit_nsbody_upsert(ngx_http_order_edit_norm_result_t *res)
 {
     char  *path;
 
+    /* an upsert may meet an order created meanwhile: its lines, whole */
     path = ngx_http_order_edit_nsbody_path("salesOrder", res->external_id,
-                                           "");
+                                           "?replace=item");
     if (path == NULL) {
         return -1;
     }

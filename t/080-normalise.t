@@ -84,7 +84,7 @@ __DATA__
 --- response_body_like eval
 ['"queued"',
  '^\{"kind":"credit_memo","method":"PUT",'
- . '"path":"/services/rest/record/v1/creditMemo/eid:shopify-acme-refund-929361464",'
+ . '"path":"/services/rest/record/v1/creditMemo/eid:shopify-acme-refund-929361464\?replace=item",'
  . '.*"document":\{.*"credit_memo":\{"external_id":"shopify-acme-refund-929361464",'
  . '.*"total":"210.94"']
 
@@ -106,7 +106,7 @@ __DATA__
 
 
 
-=== TEST 4: a given webhook by id, whether queued or leased
+=== TEST 4: a given webhook by id, queued or leased (refunds lease first)
 --- http_config eval: $::HttpConfig
 --- config eval: $::Config
 --- user_files eval
@@ -122,7 +122,7 @@ __DATA__
  ::webhook_headers('acme', $::Refund, 'n5', topic => 'refunds/create'),
  '', '', '', '', '']
 --- response_body_like eval
-['"queued","id":"1"', '"queued","id":"2"', '"id":1,"token":1,',
+['"queued","id":"1"', '"queued","id":"2"', '"id":2,"token":1,',
  '^\{"kind":"sales_order",', '^\{"kind":"credit_memo",',
  '^\{"item":null\}$', '^\{"item":null\}$']
 

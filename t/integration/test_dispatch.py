@@ -420,6 +420,46 @@ class LookupBySuiteQL(Dispatch):
     test_a_cancellation_is_applied_after_its_own_update = None
 
 
+class Restarted(Dispatch):
+    """What the zone knew is gone after a restart (no journal here): what
+    NetSuite holds still says which snapshot was applied."""
+
+    def test_a_late_retry_after_a_restart_never_winds_the_order_back(self):
+        self.sim.seed_order(SO_EID)
+        new = fixture("01-us-tax-exclusive.json").rstrip()
+        old = new.replace(b"2024-03-05T10:15:30-05:00",
+                          b"2024-03-05T09:00:00-05:00")
+
+        self.assertEqual(self.ngx.post_webhook("acme", new, "w2")[0], 200)
+        self.wait(lambda: self.shop()["acked"] == 1, "the newest snapshot")
+        writes = self.sim.counters()["writes"]["salesOrder"]
+
+        self.ngx.kill_all()
+        self.ngx.restart()
+
+        # Shopify's late retry of the earlier state, and a replay of the
+        # same state (an ack lost with the crash): neither is written
+        self.assertEqual(self.ngx.post_webhook("acme", old, "w1")[0], 200)
+        self.wait(lambda: self.shop()["acked"] == 1, "the late retry")
+        self.assertEqual(self.ngx.post_webhook("acme", new, "w2")[0], 200)
+        self.wait(lambda: self.shop()["acked"] == 2, "the replay")
+        self.assertEqual(self.shop()["stale"], 2)
+
+        self.assertEqual(self.sim.counters()["writes"]["salesOrder"], writes)
+        self.assertEqual(self.lines(self.order()), [("1001", 1),
+                                                    ("1002", 2)])
+        self.assertIn("NetSuite holds order 450789469", self.ngx.error_log())
+
+    test_an_edit_reaches_the_sales_order = None
+    test_an_edit_after_fulfilment_is_an_exception = None
+    test_a_refund_becomes_a_credit_memo_with_shopifys_values = None
+    test_a_5xx_is_retried_and_then_applied = None
+    test_an_older_snapshot_never_winds_the_order_back = None
+    test_silent_drift_after_the_write_is_a_discrepancy = None
+    test_a_burst_of_edits_is_one_write_of_the_newest = None
+    test_a_cancellation_is_applied_after_its_own_update = None
+
+
 class Resilience(Dispatch):
     """The dispatching worker dies, or nginx reloads, while a request is
     out at NetSuite: the webhook is delivered, and once in effect."""
