@@ -14,6 +14,11 @@
 /* id, received_ms, order_id, six string lengths, the body length */
 #define NGX_HTTP_ORDER_EDIT_JREC_ENQ_FIXED  (3 * 8 + 6 * 2 + 4)
 
+#if (NGX_HTTP_ORDER_EDIT_JREC_ENQ_HEAD                                     \
+     != NGX_HTTP_ORDER_EDIT_JREC_HDR + NGX_HTTP_ORDER_EDIT_JREC_ENQ_FIXED)
+#error "NGX_HTTP_ORDER_EDIT_JREC_ENQ_HEAD does not match the format"
+#endif
+
 /* gen, seq, created_ms, pid, zone length, reserved */
 #define NGX_HTTP_ORDER_EDIT_JREC_SEG_FIXED  (3 * 8 + 4 + 2 + 2)
 
@@ -167,11 +172,12 @@ ngx_http_order_edit_jrec_enq_size(const ngx_http_order_edit_jrec_enq_t *e)
 
 
 size_t
-ngx_http_order_edit_jrec_enq_encode(unsigned char *buf,
-    const ngx_http_order_edit_jrec_enq_t *e)
+ngx_http_order_edit_jrec_enq_head(unsigned char *head,
+    const ngx_http_order_edit_jrec_enq_t *e, size_t *pad)
 {
     int             i;
     size_t          size, len;
+    uint32_t        crc;
     unsigned char  *p;
 
     size = ngx_http_order_edit_jrec_enq_size(e);
@@ -179,20 +185,68 @@ ngx_http_order_edit_jrec_enq_encode(unsigned char *buf,
         return 0;
     }
 
-    p = buf + NGX_HTTP_ORDER_EDIT_JREC_HDR;
+    p = head + NGX_HTTP_ORDER_EDIT_JREC_HDR;
 
     ngx_http_order_edit_put64(p, e->id);
     ngx_http_order_edit_put64(p + 8, e->received_ms);
     ngx_http_order_edit_put64(p + 16, e->order_id);
     p += 24;
 
+    len = NGX_HTTP_ORDER_EDIT_JREC_ENQ_FIXED + e->body_len;
+
     for (i = 0; i < NGX_HTTP_ORDER_EDIT_JREC_NSTR; i++) {
         ngx_http_order_edit_put16(p, (uint32_t) e->len[i]);
+        len += e->len[i];
         p += 2;
     }
 
     ngx_http_order_edit_put32(p, (uint32_t) e->body_len);
-    p += 4;
+
+    ngx_http_order_edit_put32(head, NGX_HTTP_ORDER_EDIT_JREC_MAGIC);
+    head[4] = NGX_HTTP_ORDER_EDIT_JREC_ENQ;
+    head[5] = 0;
+    head[6] = 0;
+    head[7] = 0;
+    ngx_http_order_edit_put32(head + 8, (uint32_t) len);
+
+    /* the crc runs over the pieces where they lie: no copy of the body */
+
+    crc = ngx_http_order_edit_crc32c(0, head, 12);
+    crc = ngx_http_order_edit_crc32c(crc, head + NGX_HTTP_ORDER_EDIT_JREC_HDR,
+                                     NGX_HTTP_ORDER_EDIT_JREC_ENQ_FIXED);
+
+    for (i = 0; i < NGX_HTTP_ORDER_EDIT_JREC_NSTR; i++) {
+        if (e->len[i]) {
+            crc = ngx_http_order_edit_crc32c(crc, e->str[i], e->len[i]);
+        }
+    }
+
+    if (e->body_len) {
+        crc = ngx_http_order_edit_crc32c(crc, e->body, e->body_len);
+    }
+
+    ngx_http_order_edit_put32(head + 12, crc);
+
+    *pad = size - NGX_HTTP_ORDER_EDIT_JREC_HDR - len;
+
+    return size;
+}
+
+
+size_t
+ngx_http_order_edit_jrec_enq_encode(unsigned char *buf,
+    const ngx_http_order_edit_jrec_enq_t *e)
+{
+    int             i;
+    size_t          size, pad;
+    unsigned char  *p;
+
+    size = ngx_http_order_edit_jrec_enq_head(buf, e, &pad);
+    if (size == 0) {
+        return 0;
+    }
+
+    p = buf + NGX_HTTP_ORDER_EDIT_JREC_ENQ_HEAD;
 
     for (i = 0; i < NGX_HTTP_ORDER_EDIT_JREC_NSTR; i++) {
         if (e->len[i]) {
@@ -206,10 +260,7 @@ ngx_http_order_edit_jrec_enq_encode(unsigned char *buf,
         p += e->body_len;
     }
 
-    len = p - (buf + NGX_HTTP_ORDER_EDIT_JREC_HDR);
-    memset(p, 0, buf + size - p);
-
-    ngx_http_order_edit_jrec_header(buf, NGX_HTTP_ORDER_EDIT_JREC_ENQ, len);
+    memset(p, 0, pad);
 
     return size;
 }

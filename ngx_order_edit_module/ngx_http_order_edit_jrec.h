@@ -115,6 +115,17 @@ size_t ngx_http_order_edit_jrec_enq_size(
 size_t ngx_http_order_edit_jrec_seg_size(
     const ngx_http_order_edit_jrec_seg_t *s);
 
+/*
+ * The head of an ENQ record (header and fixed part, HEAD bytes) with the
+ * crc of the whole record, for a writer that sends the strings and the
+ * body from where they are (writev) followed by pad() zero bytes.
+ * Returns the record's size, 0 if a field is too long.
+ */
+#define NGX_HTTP_ORDER_EDIT_JREC_ENQ_HEAD   (16 + 40)
+
+size_t ngx_http_order_edit_jrec_enq_head(unsigned char *head,
+    const ngx_http_order_edit_jrec_enq_t *e, size_t *pad);
+
 /* write a record at buf, which has room for its size; returns the size */
 size_t ngx_http_order_edit_jrec_enq_encode(unsigned char *buf,
     const ngx_http_order_edit_jrec_enq_t *e);

@@ -22,6 +22,7 @@
 #define ngx_http_order_edit_jrec_enq_size   oe_table_enq_size
 #define ngx_http_order_edit_jrec_seg_size   oe_table_seg_size
 #define ngx_http_order_edit_jrec_enq_encode oe_table_enq_encode
+#define ngx_http_order_edit_jrec_enq_head   oe_table_enq_head
 #define ngx_http_order_edit_jrec_seg_encode oe_table_seg_encode
 #define ngx_http_order_edit_jrec_decode     oe_table_decode
 #define ngx_http_order_edit_jrec_enq_parse  oe_table_enq_parse
