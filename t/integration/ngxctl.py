@@ -136,6 +136,105 @@ http {{
             time.sleep(0.05)
         raise RuntimeError("reload did not finish")
 
+    # -- process control, for crash and binary upgrade tests ------------
+    #
+    # Only processes of this server are touched: masters whose title names
+    # this prefix (nginx keeps its command line in the title), their
+    # children, and processes seen as such before that are still the same
+    # processes (same start time: pids are reused), which finds workers
+    # orphaned by a master that died alone.
+
+    def oldbin_pid(self):
+        """The old master's pid during a binary upgrade, else None."""
+        try:
+            with open(os.path.join(self.dir, "logs",
+                                   "nginx.pid.oldbin")) as f:
+                return int(f.read().strip())
+        except (OSError, ValueError):
+            return None
+
+    @staticmethod
+    def _proc_table():
+        """pid -> (ppid, start time, cmdline) of every live process."""
+        table = {}
+        for p in os.listdir("/proc"):
+            if not p.isdigit():
+                continue
+            try:
+                with open(f"/proc/{p}/stat") as f:
+                    fields = f.read().rsplit(")", 1)[1].split()
+                with open(f"/proc/{p}/cmdline", "rb") as f:
+                    cmd = f.read()
+            except OSError:
+                continue
+            if fields[0] in ("Z", "X"):
+                continue
+            table[int(p)] = (int(fields[1]), int(fields[19]), cmd)
+        return table
+
+    def processes(self):
+        """{pid: "master" | "worker" | "other"} of this server."""
+        seen = self.__dict__.setdefault("_seen", {})
+        table = self._proc_table()
+        mark = self.dir.encode()
+        masters = {pid for pid, (_, _, cmd) in table.items()
+                   if cmd.startswith(b"nginx: master process") and mark in cmd}
+        out = {}
+        for pid, (ppid, start, cmd) in table.items():
+            if pid in masters:
+                out[pid] = "master"
+            elif ppid in masters or seen.get(pid) == start:
+                out[pid] = ("worker" if b"worker process" in cmd
+                            else "other")
+            else:
+                continue
+            seen[pid] = start
+        return out
+
+    def master_pids(self):
+        return sorted(p for p, r in self.processes().items() if r == "master")
+
+    def send_signal(self, sig, pid=None):
+        """Send sig to pid, by default the master in the pid file."""
+        os.kill(self.master_pid() if pid is None else pid, sig)
+
+    def wait_gone(self, pids, timeout=10.0):
+        """True once none of pids is alive (zombies count as gone)."""
+        pids = set(pids)
+        deadline = time.monotonic() + timeout
+        while True:
+            left = pids & set(self._proc_table())
+            if not left:
+                return True
+            if time.monotonic() >= deadline:
+                return False
+            time.sleep(0.02)
+
+    def kill_all(self, sig=signal.SIGKILL, timeout=10.0):
+        """sig to every process of this server at once (kill -9 of the
+        master and all its workers, as a crash or the OOM killer would);
+        waits for them to go; returns the pids signalled."""
+        procs = self.processes()
+        # stopped first, so that no master respawns a worker and no worker
+        # answers a request while the others are being killed
+        order = sorted(procs, key=lambda p: procs[p] != "master")
+        for s in ((signal.SIGSTOP, sig) if sig == signal.SIGKILL else (sig,)):
+            for pid in order:
+                try:
+                    os.kill(pid, s)
+                except OSError:
+                    pass
+        if not self.wait_gone(procs, timeout):
+            raise RuntimeError("nginx processes survived signal %d: %r"
+                               % (sig, sorted(set(procs)
+                                              & set(self._proc_table()))))
+        return sorted(procs)
+
+    def restart(self):
+        """Start again in the same prefix, whatever the (possibly stale)
+        pid file says."""
+        self.start()
+
     def error_log(self):
         try:
             with open(os.path.join(self.dir, "logs", "error.log")) as f:
