@@ -1,0 +1,267 @@
+#!/usr/bin/env python3
+"""Summarise a bench/journal run: bench/journal/summarise.py RESULTS.jsonl
+
+Prints, per concurrency, the table of req/s per round, median req/s, the
+ratio to nojournal, latency, the worker's CPU and the journal's counters;
+the ratios with their per-round spread; the aim (batch >= 0.7 of
+nojournal with p99 < 10 ms, judged at the first concurrency); whether
+every answer was 200 queued. Writes RESULTS.summary.json and RESULTS.txt
+(the same text). Exit status 1 when a run was not valid.
+"""
+
+import io
+import json
+import pathlib
+import statistics
+import sys
+
+ORDER = ("nojournal", "off", "batch", "always")
+AIM_RATIO = 0.7
+AIM_P99_MS = 10.0
+
+
+def pct(values, q):
+    if not values:
+        return None
+    v = sorted(values)
+    k = max(0, min(len(v) - 1, int(-(-q * len(v) // 100)) - 1))
+    return v[k]
+
+
+def med(values):
+    values = [v for v in values if v is not None]
+    return statistics.median(values) if values else None
+
+
+def fmt(v, spec, width):
+    return ("%" + str(width) + "s") % "-" if v is None else \
+        ("%" + str(width) + spec) % v
+
+
+def main(argv):
+    path = pathlib.Path(argv[0])
+    lines = [json.loads(l) for l in path.read_text().splitlines()
+             if l.strip()]
+    meta = next((l["meta"] for l in lines if "meta" in l), {})
+    changed = any(l.get("module_changed") for l in lines)
+    runs = [l for l in lines if "meta" not in l and l.get("config")]
+    if not runs:
+        sys.exit("no runs in %s" % path)
+    out = io.StringIO()
+
+    def p(s=""):
+        out.write(s + "\n")
+
+    conns = [c for c in meta.get("connections", [])
+             if any(r["connections"] == c for r in runs)] or \
+        sorted({r["connections"] for r in runs})
+    configs = [c for c in ORDER if any(r["config"] == c for r in runs)]
+    rounds = sorted({r["round"] for r in runs})
+    by = {(r["config"], r["connections"], r["round"]): r for r in runs}
+
+    fs = meta.get("filesystem", {})
+    probe = meta.get("fsync_probe")
+    summary = {"source": str(path), "meta": meta, "by_connections": {},
+               "aim": None, "invalid": []}
+
+    p()
+    p("journal on %s: %s %s (%s), block device %s, rotational=%s, "
+      "write cache: %s" % (fs.get("mount"), fs.get("source"),
+                           fs.get("fstype"), fs.get("options"),
+                           fs.get("block"), fs.get("rotational"),
+                           fs.get("write_cache")))
+    if probe:
+        p("disk alone: fdatasync after one record-sized append: p50 %.0f us,"
+          " p99 %.0f us, max %.0f us (%d samples)" % (
+              probe["p50_us"], probe["p99_us"], probe["max_us"],
+              probe["n"]))
+        if probe.get("append"):
+            p("            a record-sized append to the page cache, no "
+              "fsync: %.1f us" % probe["append"]["us_per_append"])
+    p("cpu%: the worker's event loop (main thread) during the measured "
+      "run; the fsyncs run on its thread pool")
+
+    for c in conns:
+        sc = {"configs": {}, "ratios": {}}
+        summary["by_connections"][str(c)] = sc
+        p()
+        hdr = "c=%-7d" % c + "".join("%9s" % ("round %d" % n)
+                                      for n in rounds)
+        hdr += "%11s%7s%8s%8s%8s%6s%10s%9s%17s" % (
+            "median r/s", "ratio", "p50 ms", "p99 ms", "p99 max", "cpu%",
+            "rec/fsync", "fsync/s", "fsync ms p50/max")
+        p(hdr)
+        p("-" * len(hdr))
+        base_rps = None
+        for cfg in configs:
+            rs = [by[(cfg, c, n)] for n in rounds if (cfg, c, n) in by]
+            if not rs:
+                continue
+            rps = [r["wrk"]["rps"] for r in rs]
+            p50 = [r["wrk"]["lat_p50_us"] / 1000.0 for r in rs]
+            p99 = [r["wrk"]["lat_p99_us"] / 1000.0 for r in rs]
+            cpu = [r.get("worker_main_cpu_pct") for r in rs]
+            cpu_all = [r.get("worker_cpu_pct") for r in rs]
+            rpf, fps, last = [], [], []
+            samples = []
+            bpr = []
+            for r in rs:
+                d = r.get("journal_delta")
+                if d and d["fsyncs"]:
+                    rpf.append(d["writes"] / d["fsyncs"])
+                    fps.append(d["fsyncs"] / r["seconds"])
+                j = (r.get("status_after") or {}).get("journal")
+                if j:
+                    if j.get("fsyncs"):
+                        last.append(j.get("last_fsync_us"))
+                    if j.get("writes"):
+                        bpr.append(j["bytes"] / j["writes"])
+                samples += [s for s in r.get("fsync_samples_us", [])
+                            if s is not None]
+            m = med(rps)
+            if cfg == "nojournal":
+                base_rps = m
+            ratio = m / base_rps if base_rps else None
+            line = "%-9s" % cfg
+            for n in rounds:
+                line += fmt(by[(cfg, c, n)]["wrk"]["rps"], ".0f", 9) \
+                    if (cfg, c, n) in by else "%9s" % "-"
+            fs_ms = "-"
+            if samples:
+                fs_ms = "%.2f/%.2f" % (pct(samples, 50) / 1000.0,
+                                       max(samples) / 1000.0)
+            line += fmt(m, ".0f", 11) + fmt(ratio, ".2f", 7) + \
+                fmt(med(p50), ".2f", 8) + fmt(med(p99), ".2f", 8) + \
+                fmt(max(p99), ".2f", 8) + fmt(med(cpu), ".0f", 6) + \
+                fmt(med(rpf), ".1f", 10) + fmt(med(fps), ".0f", 9) + \
+                "%17s" % fs_ms
+            p(line)
+            sc["configs"][cfg] = {
+                "rps": rps, "median_rps": m, "ratio_to_nojournal": ratio,
+                "p50_ms": p50, "p99_ms": p99, "median_p99_ms": med(p99),
+                "max_p99_ms": max(p99), "event_loop_cpu_pct": cpu,
+                "worker_cpu_pct": cpu_all,
+                "records_per_fsync": rpf, "fsyncs_per_s": fps,
+                "last_fsync_us": last,
+                "fsync_samples_us": {"n": len(samples),
+                                     "p50": pct(samples, 50),
+                                     "p90": pct(samples, 90),
+                                     "max": max(samples) if samples
+                                     else None},
+                "journal_bytes_per_record": med(bpr),
+                "dirty_kb_after": [r.get("dirty_kb_after") for r in rs]}
+            for r in rs:
+                for pr in r.get("problems", []):
+                    summary["invalid"].append("c=%d %s round %d: %s"
+                                              % (c, cfg, r["round"], pr))
+        p()
+        for cfg in configs:
+            if cfg == "nojournal" or "nojournal" not in sc["configs"] \
+                    or cfg not in sc["configs"]:
+                continue
+            per = ["%.2f" % (by[(cfg, c, n)]["wrk"]["rps"] /
+                             by[("nojournal", c, n)]["wrk"]["rps"])
+                   for n in rounds
+                   if (cfg, c, n) in by and ("nojournal", c, n) in by]
+            r = sc["configs"][cfg]["ratio_to_nojournal"]
+            p("%-17s %5.2f   (per round: %s)" % (cfg + "/nojournal", r,
+                                                 " ".join(per)))
+            sc["ratios"][cfg] = {"median": r,
+                                 "per_round": [float(x) for x in per]}
+        # off writes every record but never waits for the disk: the
+        # ceiling for batch and always; below it is the fsync policy
+        for cfg in ("batch", "always"):
+            if cfg in sc["configs"] and "off" in sc["configs"]:
+                r = sc["configs"][cfg]["median_rps"] / \
+                    sc["configs"]["off"]["median_rps"]
+                p("%-17s %5.2f   (what waiting for the fsync costs on top "
+                  "of writing the record)" % (cfg + "/off", r))
+                sc["ratios"][cfg + "/off"] = {"median": r}
+
+    # the aim, at the first concurrency; the others for information
+    for i, c in enumerate(conns):
+        sc = summary["by_connections"][str(c)]["configs"]
+        if "batch" not in sc or "nojournal" not in sc:
+            continue
+        ratio = sc["batch"]["ratio_to_nojournal"]
+        p99 = sc["batch"]["median_p99_ms"]
+        met = ratio >= AIM_RATIO and p99 < AIM_P99_MS
+        why = []
+        if ratio < AIM_RATIO:
+            why.append("ratio %.2f < %.1f" % (ratio, AIM_RATIO))
+        if p99 >= AIM_P99_MS:
+            why.append("p99 %.2f ms >= %.0f ms" % (p99, AIM_P99_MS))
+        text = ("aim: batch >= %.1f of nojournal with p99 < %.0f ms "
+                "(c=%d): %s  (batch/nojournal %.2f, batch p99 %.2f ms, "
+                "median of rounds%s)"
+                % (AIM_RATIO, AIM_P99_MS, c, "met" if met else "MISSED",
+                   ratio, p99, "; " + ", ".join(why) if why else ""))
+        if i == 0:
+            p()
+            p(text)
+            summary["aim"] = {"connections": c, "met": met, "ratio": ratio,
+                              "p99_ms": p99}
+        else:
+            p("     (for information at c=%d: %s, batch/nojournal %.2f, "
+              "p99 %.2f ms)" % (c, "met" if met else "missed", ratio, p99))
+            summary.setdefault("aim_other", []).append(
+                {"connections": c, "met": met, "ratio": ratio,
+                 "p99_ms": p99})
+
+    # every answer, counted by count.lua
+    tot = {"responses": 0, "ok200": 0, "queued": 0, "other": 0}
+    wrk_err = 0
+    for r in runs:
+        for w in (r["wrk"], r.get("warmup")):
+            if not w:
+                continue
+            for k in tot:
+                tot[k] += w["answers"][k]
+            wrk_err += sum(w[k] for k in ("err_connect", "err_read",
+                                          "err_write", "err_status",
+                                          "err_timeout"))
+    all_ok = (tot["other"] == 0 and tot["ok200"] == tot["responses"]
+              and tot["queued"] == tot["ok200"] and wrk_err == 0)
+    p()
+    p("answers: %s: %d of %d responses in %d runs (warm-ups included) were "
+      "200 {\"status\":\"queued\"}; %d other statuses; wrk non-2xx and "
+      "socket errors: %d" % ("every one 200 queued" if all_ok else "NOT ALL 200",
+                             tot["queued"], tot["responses"], len(runs),
+                             tot["other"], wrk_err))
+    summary["answers"] = dict(tot, wrk_errors=wrk_err, all_200=all_ok)
+    dirty = [r.get("dirty_kb_after") for r in runs if r["config"] == "off"]
+    if dirty:
+        p("fsync=off: %.0f MB dirty in the page cache at the end of an off "
+          "run (median), i.e. not yet on disk" % (med(dirty) / 1024.0))
+    bpr = [cfgd.get("journal_bytes_per_record")
+           for sc in summary["by_connections"].values()
+           for cfgd in sc["configs"].values()
+           if cfgd.get("journal_bytes_per_record")]
+    if bpr:
+        p("journal: %.0f bytes on disk per %d-byte webhook" % (
+            med(bpr), runs[0]["body_bytes"]))
+
+    if changed:
+        summary["invalid"].append(
+            "the module (%s) changed during the run: runs may mix two "
+            "builds" % meta.get("module"))
+    if summary["invalid"]:
+        p()
+        p("NOT A VALID MEASUREMENT:")
+        for pr in summary["invalid"]:
+            p("  " + pr)
+    sj = path.with_suffix(".summary.json")
+    sj.write_text(json.dumps(summary, indent=2) + "\n")
+    p()
+    p("summary: %s" % sj)
+    text = out.getvalue()
+    path.with_suffix(".txt").write_text(text)
+    sys.stdout.write(text)
+    sys.stdout.flush()
+    return 1 if summary["invalid"] else 0
+
+
+if __name__ == "__main__":
+    if len(sys.argv) != 2:
+        sys.exit(__doc__)
+    sys.exit(main(sys.argv[1:]))
