@@ -39,6 +39,7 @@ struct ngx_http_order_edit_jwriter_s {
     uint64_t                             synced;
     ngx_queue_t                          waiters;
     ngx_uint_t                           syncing;
+    ngx_msec_t                           last_sync;   /* its start */
     ngx_event_t                          window;
 #if (NGX_THREADS)
     ngx_thread_task_t                   *task;
@@ -396,10 +397,14 @@ ngx_http_order_edit_journal_init_module(ngx_cycle_t *cycle,
         }
 
         if (flock(fd, LOCK_EX | LOCK_NB) == -1) {
-            ngx_log_error(NGX_LOG_NOTICE, log, 0,
-                          "order_edit: the journal of zone \"%V\" is held "
-                          "by another nginx; this one delivers once it has "
-                          "exited", &zone[i]->name);
+            /* on a reload the holder is this nginx's own worker */
+            if (zone[i]->sh->journal.holder == 0) {
+                ngx_log_error(NGX_LOG_NOTICE, log, 0,
+                              "order_edit: the journal of zone \"%V\" is "
+                              "held by another nginx; this one delivers "
+                              "once it has exited", &zone[i]->name);
+            }
+
             (void) close(fd);
             continue;
         }
@@ -796,8 +801,8 @@ ngx_http_order_edit_journal_wait(ngx_http_request_t *r,
 
 /*
  * always: an fsync starts as soon as one is wanted and none runs; batch:
- * the first waiter opens a window, and whoever arrives in it shares the
- * fsync.  Either way records written during an fsync share the next.
+ * no sooner than batch_window after the last one started.  Either way
+ * every record written while one runs shares the next.
  */
 
 static void
@@ -805,24 +810,36 @@ ngx_http_order_edit_journal_kick(ngx_http_order_edit_jwriter_t *jw)
 {
 #if (NGX_THREADS)
     ngx_uint_t                    i;
+    ngx_msec_int_t                wait;
     ngx_http_order_edit_jsync_t  *ctx;
 
     if (jw->syncing || ngx_queue_empty(&jw->waiters)) {
         return;
     }
 
+    /*
+     * batch: at most one fsync per batch_window, counted from the start
+     * of the last one.  A quiet journal syncs at once; a busy one lets
+     * records gather until the window since the last fsync is over.
+     */
+
     if (jw->jcf->fsync == NGX_HTTP_ORDER_EDIT_FSYNC_BATCH
-        && jw->jcf->batch_window
         && !jw->window.timedout)
     {
-        if (!jw->window.timer_set) {
-            ngx_add_timer(&jw->window, jw->jcf->batch_window);
-        }
+        wait = (ngx_msec_int_t) (jw->last_sync + jw->jcf->batch_window
+                                 - ngx_current_msec);
 
-        return;
+        if (wait > 0) {
+            if (!jw->window.timer_set) {
+                ngx_add_timer(&jw->window, (ngx_msec_t) wait);
+            }
+
+            return;
+        }
     }
 
     jw->window.timedout = 0;
+    jw->last_sync = ngx_current_msec;
 
     if (jw->window.timer_set) {
         ngx_del_timer(&jw->window);
@@ -934,14 +951,8 @@ ngx_http_order_edit_journal_sync_done(ngx_event_t *ev)
 
     ngx_http_order_edit_journal_settle(jw, ctx->err != 0);
 
-    /*
-     * Whoever still waits has waited through this fsync already: the
-     * next one starts now, without a window of its own (bench/journal:
-     * a fresh window here made batch slower than always).
-     */
-    jw->window.timedout = 1;
+    /* whoever still waits gets the next fsync, when batch allows */
     ngx_http_order_edit_journal_kick(jw);
-    jw->window.timedout = 0;
 }
 
 #endif
