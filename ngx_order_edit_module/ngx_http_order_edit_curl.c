@@ -76,6 +76,10 @@ static ngx_int_t ngx_http_order_edit_curl_setopts(
     ngx_http_order_edit_curl_req_t *req);
 static size_t ngx_http_order_edit_curl_write(char *ptr, size_t size,
     size_t nmemb, void *userdata);
+static size_t ngx_http_order_edit_curl_read(char *buf, size_t size,
+    size_t nitems, void *userdata);
+static int ngx_http_order_edit_curl_seek(void *userdata, curl_off_t offset,
+    int origin);
 static size_t ngx_http_order_edit_curl_header_line(char *buf, size_t size,
     size_t nitems, void *userdata);
 static curl_socket_t ngx_http_order_edit_curl_open_socket(void *clientp,
@@ -994,11 +998,23 @@ ngx_http_order_edit_curl_setopts(ngx_http_order_edit_curl_engine_t *engine,
         }
 
         if (req->method != NGX_HTTP_DELETE || req->request_body.len) {
+            /*
+             * The body is read through a callback that refuses to rewind:
+             * libcurl would otherwise resend a request whose reused
+             * connection died unanswered, by itself and with the same
+             * OAuth nonce, which NetSuite refuses as a replay (401).  It
+             * fails instead, and the dispatcher retries, signed afresh.
+             */
+            req->body_sent = 0;
+            ngx_http_order_edit_curl_opt(CURLOPT_POST, 1L);
             ngx_http_order_edit_curl_opt(CURLOPT_POSTFIELDSIZE_LARGE,
                                    (curl_off_t) req->request_body.len);
-            ngx_http_order_edit_curl_opt(CURLOPT_POSTFIELDS,
-                                   req->request_body.len
-                                   ? (char *) req->request_body.data : "");
+            ngx_http_order_edit_curl_opt(CURLOPT_READFUNCTION,
+                                   ngx_http_order_edit_curl_read);
+            ngx_http_order_edit_curl_opt(CURLOPT_READDATA, req);
+            ngx_http_order_edit_curl_opt(CURLOPT_SEEKFUNCTION,
+                                   ngx_http_order_edit_curl_seek);
+            ngx_http_order_edit_curl_opt(CURLOPT_SEEKDATA, req);
         }
     }
 
@@ -1020,6 +1036,40 @@ ngx_http_order_edit_curl_setopts(ngx_http_order_edit_curl_engine_t *engine,
  * size are separate allocations that ngx_pfree() gives back at once.
  * Returning less than asked makes libcurl fail the transfer.
  */
+
+static size_t
+ngx_http_order_edit_curl_read(char *buf, size_t size, size_t nitems,
+    void *userdata)
+{
+    ngx_http_order_edit_curl_req_t *req = userdata;
+
+    size_t  n;
+
+    n = ngx_min(size * nitems, req->request_body.len - req->body_sent);
+
+    if (n) {
+        ngx_memcpy(buf, req->request_body.data + req->body_sent, n);
+        req->body_sent += n;
+    }
+
+    return n;
+}
+
+
+/* only "from the start, before a byte went out" is allowed: see above */
+
+static int
+ngx_http_order_edit_curl_seek(void *userdata, curl_off_t offset, int origin)
+{
+    ngx_http_order_edit_curl_req_t *req = userdata;
+
+    if (origin == SEEK_SET && offset == 0 && req->body_sent == 0) {
+        return CURL_SEEKFUNC_OK;
+    }
+
+    return CURL_SEEKFUNC_FAIL;
+}
+
 
 static size_t
 ngx_http_order_edit_curl_write(char *ptr, size_t size, size_t nmemb,

@@ -101,6 +101,7 @@ struct ngx_http_order_edit_curl_req_s {
     ngx_str_t                   request_body;
     ngx_str_t                   proxy;
     size_t                      body_size;     /* allocated */
+    size_t                      body_sent;     /* of request_body */
     size_t                      header_bytes;
     ngx_queue_t                 queue;
 

@@ -1,0 +1,669 @@
+# vim:set ft= ts=4 sw=4 et fdm=marker:
+#
+# The dispatcher end to end against the NetSuite simulator, as
+# t/integration/test_dispatch.py does it in Python: one simulator for the
+# file (t/lib/OrderEditSim.pm), reached by the dispatcher at
+# $TEST_NGINX_SIM_PORT and by each block through /sim/ (its admin API,
+# proxied), so that a block resets it, seeds orders, sets statuses,
+# injects faults and reads records and counters as ordinary requests.
+# GET /q?op=drain waits for the dispatcher instead of sleeping.
+# TEST_NGINX_SIM_LOG=FILE keeps the simulator's log of every call.
+
+use lib 't/lib';
+use Test::Nginx::Socket 'no_plan';
+use JSON::PP ();
+use OrderEditTest;
+use OrderEditSim;
+
+repeat_each(1);
+no_shuffle();
+no_long_string();
+master_on();
+workers(2);         # the dispatcher runs in worker 0, as in production
+log_level('info');
+timeout(10);        # a drain below waits at most 8 s
+
+our $SO = 'shopify-acme-450789469';
+our $CM = 'shopify-acme-refund-929361464';
+
+our $Reset = "POST /sim/reset";
+our $Drain = "GET /q?op=drain&ms=8000";
+our $Ok = '^\{"ok":true\}$';
+our $Drained = '^\{"drained":true,"depth":0,"exceptions":0\}$';
+
+
+sub http_config {
+    my (%o) = @_;
+
+    my $ts = $o{token_secret_file} // 'ts';
+    my $timeout = $o{timeout} // '5s';
+    my $concurrency = $o{concurrency} // 4;
+
+    return <<"_EOC_";
+    order_edit_zone edits:4m;
+    order_edit_netsuite main {
+        account $OrderEditSim::ACCOUNT;
+        endpoint http://127.0.0.1:\$TEST_NGINX_SIM_PORT;
+        consumer_key_file ../html/ck;
+        consumer_secret_file ../html/cs;
+        token_id_file ../html/ti;
+        token_secret_file ../html/$ts;
+        concurrency $concurrency;
+        timeout $timeout;
+        retry_backoff 100ms 300ms;
+    }
+    order_edit_store acme.myshopify.com {
+        secret acme;
+        netsuite main;
+        sku_map ../html/skus.map;
+    }
+    order_edit_dispatch edits interval=50ms;
+_EOC_
+}
+
+our $Config = <<'_EOC_';
+    location = /wh { order_edit_webhook edits; }
+    location = /q { order_edit_queue_debug edits; }
+    location = /status { order_edit_status edits; }
+    location /exc { order_edit_exceptions edits; }
+    location /sim/ {
+        proxy_pass http://127.0.0.1:$TEST_NGINX_SIM_PORT/_admin/;
+    }
+_EOC_
+
+
+# a Shopify payload as Shopify signs it (no trailing newline: Test::Nginx
+# trims a request body's trailing white space)
+sub fixture {
+    my $name = shift;
+
+    open my $fh, '<:raw', "t/fixtures/shopify/$name"
+        or die "$name: $!\n";
+    local $/;
+    my $body = <$fh>;
+    $body =~ s/\s+\z//;
+
+    return $body;
+}
+
+# the payload with each FROM replaced by TO (each must be there)
+sub edit {
+    my ($body, @pairs) = @_;
+
+    while (my ($from, $to) = splice @pairs, 0, 2) {
+        $body =~ s/\Q$from\E/$to/g or die "no $from in the payload\n";
+    }
+
+    return $body;
+}
+
+our $Edit = fixture('01-us-tax-exclusive.json');
+our $Refund = fixture('28-refund-restock.json');
+
+# the order as Shopify sent it at another time
+sub at {
+    my ($time, $body) = @_;
+    return edit($body // $Edit, '"2024-03-05T10:15:30-05:00"', qq("$time"));
+}
+
+# the same order, another order id
+sub order {
+    my ($id, $body) = @_;
+    return edit($body // $Edit, '450789469', $id);
+}
+
+# the order earlier that morning, with three of the red one (its own
+# totals agree: the normaliser checks them)
+our $Older = edit(at('2024-03-05T09:00:00-05:00'),
+    qq("quantity": 2,\n      "current_quantity": 2,\n)
+        . qq(      "fulfillable_quantity": 2,),
+    qq("quantity": 3,\n      "current_quantity": 3,\n)
+        . qq(      "fulfillable_quantity": 3,),
+    '"price": "2.94"', '"price": "4.41"',
+    '"total_line_items_price": "248.00"', '"total_line_items_price": "272.50"',
+    '"subtotal_price": "248.00"', '"subtotal_price": "272.50"',
+    '"total_tax": "14.88"', '"total_tax": "16.35"',
+    '"total_price": "272.87"', '"total_price": "298.84"');
+
+# another order of the shop
+our $SO2 = 'shopify-acme-450790469';
+our $Other = order('450790469');
+
+# sixteen orders for the account's pool
+our @Storm = map { 450789469 + 1000 * $_ } 1 .. 16;
+
+# a webhook: the preprocessor below signs it and adds its headers
+sub webhook {
+    my ($id, $body, $topic) = @_;
+    return { id => $id, body => $body, topic => $topic // 'orders/updated' };
+}
+
+# a Sales Order as NetSuite has it (lines [item, quantity, rate])
+sub seed_record {
+    my (%o) = @_;
+
+    my $lines = delete $o{lines} // [[1001, 3, 199]];
+
+    return {
+        externalId => delete $o{eid} // $SO,
+        entity => { id => '42' },
+        item => { items => [ map { { item => { id => "$_->[0]" },
+                                     quantity => $_->[1],
+                                     rate => $_->[2] } } @$lines ] },
+        %o,
+    };
+}
+
+sub json_request {
+    my ($line, $data) = @_;
+    return "$line\n" . JSON::PP->new->canonical->encode($data);
+}
+
+# POST /sim/orders: seed one Sales Order (or a list of records)
+sub seed {
+    return json_request("POST /sim/orders",
+                        @_ == 1 ? $_[0] : seed_record(@_));
+}
+
+sub status_of {
+    my ($letter, $eid) = @_;
+    return json_request("POST /sim/orders/eid:" . ($eid // $SO) . "/status",
+                        { orderStatus => $letter });
+}
+
+sub faults { json_request("POST /sim/faults", {@_}) }
+
+# a pattern that holds when each part matches somewhere, in any order
+sub all {
+    return '^' . join '', map { "(?=.*$_)" } @_;
+}
+
+# the parts saying a record has exactly these item lines: [item, qty], ...
+sub lines {
+    my @lines = @_;
+
+    return ('"item":\{"links":\[[^\]]*\],"count":' . @lines . ',',
+            map { '"item":\{"id":"' . $_->[0] . '","refName":"[^"]*"\},'
+                  . '"quantity":' . $_->[1] . ',' } @lines);
+}
+
+# its _sim.writes (a seed is one)
+sub writes {
+    return '"_sim":\{[^}]*"writes":' . shift . ',';
+}
+
+
+# Every block declaring the account gets the TBA keys the simulator was
+# started with (and a wrong token secret), and the SKU map of the
+# fixtures; webhooks in a request list become signed POST /wh requests.
+add_block_preprocessor(sub {
+    my $block = shift;
+
+    if (!defined $block->user_files
+        && ($block->http_config // '') =~ /order_edit_netsuite/)
+    {
+        my %k = %OrderEditSim::KEYS;
+
+        $block->set_value("user_files", join '',
+            map { ">>> $_->[0]\n$_->[1]\n" }
+            [ck => $k{consumer_key}], [cs => $k{consumer_secret}],
+            [ti => $k{token_id}], [ts => $k{token_secret}],
+            ['ts-wrong' => 'not-' . $k{token_secret}],
+            ['skus.map' => fixture('skus.map')]);
+    }
+
+    my $reqs = $block->request;
+
+    if (ref $reqs eq 'ARRAY' && !defined $block->more_headers) {
+        my (@r, @h);
+
+        for my $r (@$reqs) {
+            if (ref $r) {
+                push @r, "POST /wh\n$r->{body}";
+                push @h, webhook_headers('acme', $r->{body}, $r->{id},
+                                         topic => $r->{topic});
+            } else {
+                push @r, $r;
+                push @h, '';
+            }
+        }
+
+        $block->set_value("request", \@r);
+        $block->set_value("more_headers", \@h);
+    }
+});
+
+run_tests();
+
+__DATA__
+
+=== TEST 1: an edit reaches the Sales Order: a line removed, a quantity changed
+--- http_config eval: ::http_config()
+--- config eval: $::Config
+--- request eval
+[$::Reset,
+ ::seed(lines => [[1001, 3, 199], [9999, 1, 5]]),
+ ::webhook('e1', $::Edit),
+ $::Drain,
+ "GET /sim/orders/eid:$::SO",
+ "GET /sim/requests",
+ "GET /sim/counters",
+ "GET /status"]
+--- error_code eval
+[200, 201, 200, 200, 200, 200, 200, 200]
+--- response_body_like eval
+[$::Ok,
+ '"externalId":"shopify-acme-450789469"',
+ '^\{"status":"queued","id":"1"\}',
+ $::Drained,
+ ::all(::lines([1001, 1], [1002, 2]), ::writes(2)),
+ '"method":"PATCH","path":"/services/rest/record/v1/salesOrder/'
+     . 'eid:shopify-acme-450789469","query":"replace=item"',
+ '"401":0,.*"writes":\{"salesOrder":1\}',
+ '"acked": 1,(?s:.*)"queue_depth": 0,(?s:.*)"exceptions": 0\n']
+--- no_error_log
+[error]
+[alert]
+[crit]
+
+
+
+=== TEST 2: an address change reaches the Sales Order's shipping address
+--- http_config eval: ::http_config()
+--- config eval: $::Config
+--- request eval
+[$::Reset,
+ ::seed(lines => [[1001, 1, 199], [1002, 2, 24.5]],
+        shippingAddress => { addressee => 'Bob Norman',
+                             addr1 => 'Chestnut Street 92',
+                             city => 'Louisville', state => 'KY',
+                             zip => '40202', country => { id => 'US' } }),
+ ::webhook('a1', ::edit($::Edit,
+                        '"Chestnut Street 92"' => '"Elm Street 7"',
+                        '"city": "Louisville"' => '"city": "Lexington"',
+                        '"zip": "40202"' => '"zip": "40507"')),
+ $::Drain,
+ "GET /sim/orders/eid:$::SO"]
+--- error_code eval
+[200, 201, 200, 200, 200]
+--- response_body_like eval
+[$::Ok, '"addr1":"Chestnut Street 92"', '"queued"', $::Drained,
+ '"shippingAddress":\{"addressee":"Bob Norman","addr1":"Elm Street 7",'
+     . '"addr2":"","city":"Lexington","state":"KY","zip":"40507",'
+     . '"country":"US",']
+--- no_error_log
+[error]
+[alert]
+[crit]
+
+
+
+=== TEST 3: a refund becomes a Credit Memo with Shopify's exact values
+--- http_config eval: ::http_config()
+--- config eval: $::Config
+--- request eval
+[$::Reset,
+ ::seed(lines => [[1001, 1, 199], [1002, 2, 24.5]]),
+ ::status_of('G'),
+ ::webhook('r1', $::Refund, 'refunds/create'),
+ $::Drain,
+ "GET /sim/records/creditMemo/eid:$::CM",
+ "GET /sim/counters",
+ "GET /status"]
+--- error_code eval
+[200, 201, 200, 200, 200, 200, 200, 200]
+--- response_body_like eval
+[$::Ok, '"externalId"', '"orderStatus":\{"id":"G"', '"queued"', $::Drained,
+ '"externalId":"shopify-acme-refund-929361464",.*'
+     . '"entity":\{"id":"42",.*"memo":"wrong size",.*'
+     . '"custbody_shopify_refund_id":"929361464",'
+     . '"custbody_shopify_sales_order":"shopify-acme-450789469",'
+     . '"custbody_shopify_tax":11\.94,"custbody_shopify_total":210\.94,.*'
+     . '"count":1,.*"item":\{"id":"1001","refName":"1001"\},"quantity":1,'
+     . '"rate":[\d.]+,"amount":199\.00,.*"custcol_shopify_restock":true,'
+     . '"custcol_shopify_tax":11\.94\}',
+ '"writes":\{"creditMemo":1\}',
+ '"acked": 1,(?s:.*)"queue_depth": 0,(?s:.*)"exceptions": 0\n']
+--- no_error_log
+[error]
+[alert]
+[crit]
+
+
+
+=== TEST 4: an edit after fulfilment is an exception; the order is untouched
+--- http_config eval: ::http_config()
+--- config eval: $::Config
+--- request eval
+[$::Reset,
+ ::seed(lines => [[1001, 3, 199]]),
+ ::status_of('F'),
+ ::webhook('f1', $::Edit),
+ $::Drain,
+ "GET /exc",
+ "GET /sim/orders/eid:$::SO",
+ "GET /sim/counters"]
+--- error_code eval
+[200, 201, 200, 200, 200, 200, 200, 200]
+--- response_body_like eval
+[$::Ok, '"externalId"', '"orderStatus":\{"id":"F"', '"queued"',
+ '^\{"drained":true,"depth":0,"exceptions":1\}$',
+ '"webhook_id": "f1",\s*"order_id": "450789469",\s*'
+     . '"reason": "fulfilment_lock",\s*"netsuite_error": "orderStatus F '
+     . '\(Pending Billing\) is past lock_after B: PATCH /services/rest/'
+     . 'record/v1/salesOrder/eid:shopify-acme-450789469\?replace=item was '
+     . 'not sent",(?s:.*)"count": 1\n',
+ ::all(::lines([1001, 3]), ::writes(1)),
+ '"by_method_endpoint":\{"GET salesOrder":1\},.*"writes":\{\}']
+--- no_error_log
+[error]
+[alert]
+[crit]
+
+
+
+=== TEST 5: a duplicate, then an older snapshot: the order is never wound back
+--- http_config eval: ::http_config()
+--- config eval: $::Config
+--- request eval
+[$::Reset,
+ ::seed(),
+ ::webhook('s1', $::Edit),
+ $::Drain,
+ ::webhook('s1', $::Edit),
+ ::webhook('s0', $::Older),
+ ::webhook('s2', $::Edit),
+ $::Drain,
+ "GET /sim/orders/eid:$::SO",
+ "GET /sim/counters",
+ "GET /status"]
+--- error_code eval
+[200, 201, 200, 200, 200, 200, 200, 200, 200, 200, 200]
+--- response_body_like eval
+[$::Ok, '"externalId"',
+ '^\{"status":"queued","id":"1"\}', $::Drained,
+ '^\{"status":"duplicate","id":"1"\}',
+ '^\{"status":"queued","id":"2"\}',
+ '^\{"status":"queued","id":"3"\}',
+ $::Drained,
+ ::all(::lines([1001, 1], [1002, 2]), ::writes(2),
+       '"custbody_shopify_updated_at":"2024-03-05T10:15:30-05:00",'),
+ '"writes":\{"salesOrder":1\}',
+ '"queued": 3,\s*"duplicate": 1,(?s:.*)"acked": 3,(?s:.*)'
+     . '"stale": 2,\s*"coalesced": 0,']
+--- no_error_log
+[error]
+[alert]
+[crit]
+
+
+
+=== TEST 6: a burst of edits to one order is one NetSuite write, of the newest
+Another order holds the account's only slot (concurrency 1) at the
+simulator's gate while five snapshots of the order arrive, the newest
+fourth: they become one PATCH, of 10:24.
+--- http_config eval: ::http_config(concurrency => 1)
+--- config eval: $::Config
+--- request eval
+[$::Reset,
+ ::seed(),
+ ::seed(eid => $::SO2),
+ ::faults(gate => JSON::PP::true),
+ ::webhook('o1', $::Other),
+ "GET /q?op=drain&ms=300",
+ "GET /status",
+ (map { ::webhook("b$_->[0]", ::at("2024-03-05T10:$_->[1]:00-05:00")) }
+      [0, 20], [1, 21], [2, 22], [3, 24], [4, 23]),
+ ::faults(gate => JSON::PP::false),
+ $::Drain,
+ "GET /sim/orders/eid:$::SO",
+ "GET /sim/orders/eid:$::SO2",
+ "GET /sim/counters",
+ "GET /status"]
+--- error_code eval
+[200, 201, 201, (200) x 15]
+--- response_body_like eval
+[$::Ok, '"externalId"', '"externalId"', '"gate":true',
+ '^\{"status":"queued","id":"1"\}',
+ '^\{"drained":false,"depth":1,"exceptions":0\}$',
+ '"queue_depth": 1,\s*"in_flight": 1,',
+ (map { '^\{"status":"queued","id":"' . $_ . '"\}' } 2 .. 6),
+ '"gate":false',
+ $::Drained,
+ ::all('"custbody_shopify_updated_at":"2024-03-05T10:24:00-05:00",',
+       ::writes(2)),
+ ::all('"custbody_shopify_updated_at":"2024-03-05T10:15:30-05:00",',
+       ::writes(2)),
+ '"PATCH salesOrder":2\},.*"writes":\{"salesOrder":2\}',
+ '"acked": 6,(?s:.*)"stale": (?:'
+     . join('|', map { "$_,\\s*\"coalesced\": " . (4 - $_) } 0 .. 4)
+     . '),']
+--- no_error_log
+[error]
+[alert]
+[crit]
+
+
+
+=== TEST 7: a 5xx is retried, then applied
+--- http_config eval: ::http_config()
+--- config eval: $::Config
+--- request eval
+[$::Reset,
+ ::seed(lines => [[1001, 3, 199], [9999, 1, 5]]),
+ ::faults(once => [{ fault => 'error', status => 503, method => 'PATCH',
+                     count => 2 }]),
+ ::webhook('x1', $::Edit),
+ $::Drain,
+ "GET /sim/orders/eid:$::SO",
+ "GET /sim/counters",
+ "GET /status"]
+--- error_code eval
+[200, 201, (200) x 6]
+--- response_body_like eval
+[$::Ok, '"externalId"', '"fault":"error"', '"queued"', $::Drained,
+ ::all(::lines([1001, 1], [1002, 2]), ::writes(2)),
+ '"by_status":\{"200":\d+,"204":1,"503":2\},.*"5xx":2,.*'
+     . '"writes":\{"salesOrder":1\}',
+ '"acked": 1,\s*"requeued": 2,(?s:.*)"exceptions": 0\n']
+--- no_error_log
+[error]
+[alert]
+[crit]
+
+
+
+=== TEST 8: a 429 storm: NetSuite's pool is smaller than configured
+NetSuite allows 2 at once (other integrations share the account), nginx
+is configured for 8, every request takes 150 ms: AIMD halves the limit,
+the 429s are counted, and every order ends applied once.
+--- http_config eval: ::http_config(concurrency => 8)
+--- config eval: $::Config
+--- timeout: 40
+--- request eval
+[$::Reset,
+ ::json_request("POST /sim/concurrency", { limit => 2 }),
+ ::faults(latency_ms => 150),
+ ::seed([ map { ::seed_record(eid => "shopify-acme-$_") } @::Storm ]),
+ (map { ::webhook("g$_", ::order($_)) } @::Storm),
+ "GET /q?op=drain&ms=30000",
+ "GET /sim/counters",
+ "GET /sim/orders",
+ "GET /status"]
+--- error_code eval
+[200, 200, 200, 201, (200) x 20]
+--- response_body_like eval
+[$::Ok, '"limit":2', '"latency_ms":150', '^\[\{',
+ (map { '^\{"status":"queued","id":"' . $_ . '"\}' } 1 .. 16),
+ $::Drained,
+ '"5xx":0,.*"429":([1-9]|1[0-5]),"over_limit":\1,.*'
+     . '"writes":\{"salesOrder":16\}',
+ '^(?:(?:(?!"writes":).)*"writes":2,){16}(?:(?!"writes":).)*$',
+ '"acked": 16,(?s:.*)"exceptions": 0\n(?s:.*)'
+     . '"main": \{\s*"concurrency": 8,\s*"limit": [1-4],\s*"in_flight": 0,'
+     . '\s*"requests": \d+,\s*"over_limit": [1-9]\d*,\s*"failed": 0,\s*'
+     . '"latency_ms": \{\s*"p50": 256,']
+--- no_error_log
+[error]
+[alert]
+[crit]
+
+
+
+=== TEST 9: (the same nginx) the first 429 halved the account's limit, logged
+--- request
+GET /status
+--- response_body_like: "acked": 16,
+--- error_log
+NetSuite "main" at 4 requests at once (was 8): the account is over its limit
+
+
+
+=== TEST 10: a timeout: NetSuite answers too late; retried, applied once
+The PATCH takes 2 s against a timeout of 1 s: nginx gives up and retries,
+NetSuite applies it anyway. The simulator allows one request at a time,
+so the retry (429 meanwhile) reads the order only once the abandoned
+PATCH is done: NetSuite holds this snapshot already, and it is not sent
+again (stale). One write, the order as sent.
+--- http_config eval: ::http_config(timeout => '1s')
+--- config eval: $::Config
+--- request eval
+[$::Reset,
+ ::json_request("POST /sim/concurrency", { limit => 1 }),
+ ::seed(lines => [[1001, 3, 199], [9999, 1, 5]]),
+ ::faults(once => [{ fault => 'latency', ms => 2000, method => 'PATCH' }]),
+ ::webhook('t1', $::Edit),
+ $::Drain,
+ "GET /sim/orders/eid:$::SO",
+ "GET /sim/counters",
+ "GET /status"]
+--- error_code eval
+[200, 200, 201, (200) x 6]
+--- response_body_like eval
+[$::Ok, '"limit":1', '"externalId"', '"fault":"latency"', '"queued"',
+ $::Drained,
+ ::all(::lines([1001, 1], [1002, 2]), ::writes(2)),
+ '"PATCH salesOrder":1\},.*"writes":\{"salesOrder":1\}',
+ '"acked": 1,\s*"requeued": [1-9]\d*,(?s:.*)"stale": 1,(?s:.*)'
+     . '"exceptions": 0\n(?s:.*)"in_flight": 0,\s*"requests": \d+,\s*'
+     . '"over_limit": \d+,\s*"failed": 1,']
+--- no_error_log
+[error]
+[alert]
+[crit]
+
+
+
+=== TEST 11: a refund's answer is lost after it was applied: one Credit Memo
+The PUT is applied, then the connection is reset instead of answered;
+the webhook is delivered again and the PUT to the refund's eid:
+(replace=item) leaves one Credit Memo, with its one line, written twice,
+and no exception.  The retry is the dispatcher's, signed afresh: libcurl
+is not allowed to re-send the request by itself on a new connection (it
+would repeat the OAuth nonce, which NetSuite refuses as a replay: 401).
+--- http_config eval: ::http_config()
+--- config eval: $::Config
+--- request eval
+[$::Reset,
+ ::seed(lines => [[1001, 1, 199], [1002, 2, 24.5]]),
+ ::faults(once => [{ fault => 'lost_response', method => 'PUT',
+                     path => 'creditMemo' }]),
+ ::webhook('l1', $::Refund, 'refunds/create'),
+ $::Drain,
+ "GET /sim/records/creditMemo",
+ "GET /sim/counters",
+ "GET /status"]
+--- error_code eval
+[200, 201, (200) x 6]
+--- response_body_like eval
+[$::Ok, '"externalId"', '"fault":"lost_response"', '"queued"', $::Drained,
+ ::all('^\[\{(?:(?!"_sim").)*"_sim":\{[^}]*\}\}\]$', ::writes(2),
+       '"externalId":"shopify-acme-refund-929361464",',
+       '"custbody_shopify_total":210\.94,',
+       ::lines([1001, 1]), '"amount":199\.00,'),
+ '"401":0,.*"writes":\{"creditMemo":2\},.*"lost_response":1,',
+ '"acked": 1,\s*"requeued": 1,(?s:.*)"exceptions": 0\n']
+--- no_error_log
+refused the signature
+[alert]
+[crit]
+
+
+
+=== TEST 12: bad TBA keys: 401, nothing written, the webhook waits
+--- http_config eval: ::http_config(token_secret_file => 'ts-wrong')
+--- config eval: $::Config
+--- request eval
+[$::Reset,
+ ::seed(),
+ ::webhook('k1', $::Edit),
+ "GET /q?op=drain&ms=1000",
+ "GET /sim/counters",
+ "GET /sim/orders/eid:$::SO",
+ "GET /status",
+ "GET /exc"]
+--- error_code eval
+[200, 201, (200) x 6]
+--- response_body_like eval
+[$::Ok, '"externalId"', '"queued"',
+ '^\{"drained":false,"depth":1,"exceptions":0\}$',
+ '"2xx":0,"4xx":([1-9]\d*),"5xx":0,"401":\1,.*"auth_failures":\1,.*'
+     . '"writes":\{\}',
+ ::all(::lines([1001, 3]), ::writes(1)),
+ '"acked": 0,\s*"requeued": [1-9]\d*,(?s:.*)"queue_depth": 1,'
+     . '(?s:.*)"exceptions": 0\n',
+ '"count": 0\n']
+--- no_error_log
+[alert]
+[crit]
+
+
+
+=== TEST 13: (the same nginx) the error log names the account; still queued
+--- request
+GET /q?op=drain&ms=500
+--- response_body
+{"drained":false,"depth":1,"exceptions":0}
+--- error_log eval
+my $re = '\[error\] .*NetSuite refused the signature of "main" '
+       . '\(check the TBA keys and the clock\): HTTP 401 INVALID_LOGIN_ATTEMPT';
+qr/$re/
+
+
+
+=== TEST 14: a slow NetSuite does not slow the webhooks' answers
+NetSuite takes 2.5 s a request: the second webhook is answered (queued)
+while NetSuite has not yet answered the dispatcher's first request.
+--- http_config eval: ::http_config()
+--- config eval: $::Config
+--- request eval
+[$::Reset,
+ ::seed(),
+ ::seed(eid => $::SO2),
+ ::faults(latency_ms => 2500),
+ ::webhook('w1', $::Edit),
+ "GET /q?op=drain&ms=500",
+ ::webhook('w2', $::Other),
+ "GET /sim/counters",
+ "DELETE /sim/faults",
+ $::Drain,
+ "GET /sim/orders/eid:$::SO",
+ "GET /sim/orders/eid:$::SO2",
+ "GET /status"]
+--- error_code eval
+[200, 201, 201, (200) x 10]
+--- response_body_like eval
+[$::Ok, '"externalId"', '"externalId"', '"latency_ms":2500',
+ '^\{"status":"queued","id":"1"\}',
+ '^\{"drained":false,"depth":1,"exceptions":0\}$',
+ '^\{"status":"queued","id":"2"\}',
+ '"2xx":0,.*"in_flight":[12],',
+ '"latency_ms":0',
+ $::Drained,
+ '"custbody_shopify_updated_at":"2024-03-05T10:15:30-05:00"',
+ '"custbody_shopify_updated_at":"2024-03-05T10:15:30-05:00"',
+ '"acked": 2,(?s:.*)"exceptions": 0\n']
+--- no_error_log
+[error]
+[alert]
+[crit]
