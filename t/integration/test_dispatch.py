@@ -460,6 +460,51 @@ class Restarted(Dispatch):
     test_a_cancellation_is_applied_after_its_own_update = None
 
 
+class RestletMode(Dispatch):
+    """mode restlet: the whole normalised document goes to the shop's
+    RESTlet, which applies it on NetSuite's side (the simulator plays the
+    script)."""
+
+    @property
+    def extra(self):
+        return ("concurrency 4; mode restlet; restlet_url "
+                "http://127.0.0.1:%d/app/site/hosting/restlet.nl"
+                "?script=1&deploy=1;" % self.sim.port)
+
+    def test_an_edit_reaches_the_sales_order_through_the_restlet(self):
+        self.sim.seed_order(SO_EID, lines=[
+            {"item": {"id": "1001"}, "quantity": 3, "rate": 199},
+            {"item": {"id": "9999"}, "quantity": 1, "rate": 5}])
+
+        self.post("01-us-tax-exclusive.json", "t1")
+
+        self.wait(lambda: self.shop()["acked"] == 1, "the ack")
+        self.assertEqual(self.lines(self.order()), [("1001", 1),
+                                                    ("1002", 2)])
+        c = self.sim.counters()
+        self.assertEqual(c["writes"].get("restlet"), 1)
+        self.assertEqual(c.get("401", 0), 0)
+        self.assertEqual(self.shop()["exceptions"], 0)
+
+    def test_a_refund_becomes_a_credit_memo_through_the_restlet(self):
+        self.sim.seed_order(SO_EID)
+        self.post("28-refund-restock.json", "t2", topic="refunds/create")
+        cm = self.wait(lambda: self._credit_memo(), "the credit memo")
+        self.assertEqual([(l["item"]["id"], l["quantity"], str(l["amount"]))
+                          for l in cm["item"]["items"]],
+                         [("1001", 1, "199.00")])
+        self.wait(lambda: self.shop()["acked"] == 1, "the ack")
+
+    test_an_edit_reaches_the_sales_order = None
+    test_an_edit_after_fulfilment_is_an_exception = None
+    test_a_refund_becomes_a_credit_memo_with_shopifys_values = None
+    test_a_5xx_is_retried_and_then_applied = None
+    test_an_older_snapshot_never_winds_the_order_back = None
+    test_silent_drift_after_the_write_is_a_discrepancy = None
+    test_a_burst_of_edits_is_one_write_of_the_newest = None
+    test_a_cancellation_is_applied_after_its_own_update = None
+
+
 class Resilience(Dispatch):
     """The dispatching worker dies, or nginx reloads, while a request is
     out at NetSuite: the webhook is delivered, and once in effect."""
