@@ -1140,6 +1140,7 @@ static ngx_int_t
 ngx_http_order_edit_journal_open_segment(ngx_http_order_edit_jwriter_t *jw)
 {
     u_char                          path[NGX_MAX_PATH], *buf;
+    u_char                          final[NGX_MAX_PATH];
     u_char                          name[NGX_HTTP_ORDER_EDIT_JNAME_LEN];
     size_t                          len, size;
     uint64_t                        gen, seq;
@@ -1159,7 +1160,12 @@ ngx_http_order_edit_journal_open_segment(ngx_http_order_edit_jwriter_t *jw)
                        &zone->name, gen, seq)
           - name;
 
-    ngx_http_order_edit_journal_path(jw->jcf, path, name, len, "");
+    /*
+     * Made under a name no adopter looks at, locked and given its header
+     * there, then renamed: a segment an adopter can see always has a live
+     * writer's lock or a header, never an empty file to take for debris.
+     */
+    ngx_http_order_edit_journal_path(jw->jcf, path, name, len, ".tmp");
 
     fd = open((char *) path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
 
@@ -1211,6 +1217,16 @@ ngx_http_order_edit_journal_open_segment(ngx_http_order_edit_jwriter_t *jw)
 
     (void) close(afd);
 
+    ngx_http_order_edit_journal_path(jw->jcf, path, name, len, ".tmp");
+    ngx_http_order_edit_journal_path(jw->jcf, final, name, len, "");
+
+    if (rename((char *) path, (char *) final) == -1) {
+        ngx_log_error(NGX_LOG_CRIT, jw->log, ngx_errno,
+                      "order_edit: cannot rename \"%s\" to \"%s\"",
+                      path, final);
+        goto failed;
+    }
+
     ngx_shmtx_lock(&zone->shpool->mutex);
 
     seg = ngx_slab_alloc_locked(zone->shpool,
@@ -1242,6 +1258,8 @@ ngx_http_order_edit_journal_open_segment(ngx_http_order_edit_jwriter_t *jw)
 failed:
 
     (void) close(fd);
+    ngx_http_order_edit_journal_path(jw->jcf, path, name, len, ".tmp");
+    (void) unlink((char *) path);
     ngx_http_order_edit_journal_unlink(jw->jcf, name, len, jw->log);
 
     return NGX_ERROR;
