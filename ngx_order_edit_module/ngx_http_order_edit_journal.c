@@ -951,6 +951,11 @@ ngx_http_order_edit_journal_sync_done(ngx_event_t *ev)
 
     ngx_http_order_edit_journal_settle(jw, ctx->err != 0);
 
+    if (ctx->err && jw->nretired < NGX_HTTP_ORDER_EDIT_JRETIRED) {
+        /* a file whose writeback failed is not written to again */
+        ngx_http_order_edit_journal_seal(jw);
+    }
+
     /* whoever still waits gets the next fsync, when batch allows */
     ngx_http_order_edit_journal_kick(jw);
 }
@@ -2082,7 +2087,6 @@ ngx_http_order_edit_journal_enqueue(ngx_http_order_edit_zone_t *zone,
     item->joff = (uint32_t) src->head_off;
     src->seg->pending++;
     zone->sh->journal.pending++;
-    sp->counters[NGX_HTTP_ORDER_EDIT_C_QUEUED]++;
 
     ngx_shmtx_unlock(&zone->shpool->mutex);
 
