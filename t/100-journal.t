@@ -300,3 +300,30 @@ GET /q?op=depth
 --- response_body_like: "journal_full"
 --- error_log
 journal of zone "edits" is full, webhook of shop "acme.myshopify.com" refused with 503
+
+
+
+=== TEST 19: thread_pool= names one of nginx's thread pools
+--- http_config
+    order_edit_zone edits:1m;
+    order_edit_journal journal thread_pool=journal_io;
+--- config
+--- must_die
+--- error_log eval
+qr/\[emerg\] .*unknown thread pool "journal_io" in .*nginx\.conf:\d+/
+
+
+
+=== TEST 20: [fresh] ...and uses it when it is there
+--- main_config
+    thread_pool journal_io threads=2;
+--- http_config eval: ::http('fsync=always thread_pool=journal_io')
+--- config eval: "# 20\n" . $::Config
+--- request eval
+[::post(1), "GET /status"]
+--- more_headers eval
+[::hdrs(1, 'tp1'), '']
+--- response_body_like eval
+['"queued","id":"1"', '"fsync": "always",(?s:.*)"writes": 1,(?s:.*)"fsyncs": [12],']
+--- no_error_log
+[error]
