@@ -75,6 +75,12 @@ typedef struct {
     unsigned                               normalised:1;
     unsigned                               counted:1; /* in acct in_flight */
     unsigned                               so_cached:1;
+    unsigned                               newer:1;   /* one is queued */
+    unsigned                               parsing:1; /* on the thread */
+
+    /* what the normaliser reads, and the same order's other snapshots */
+    ngx_http_order_edit_norm_input_t       in;
+    ngx_array_t                            others;
 } ngx_http_order_edit_job_t;
 
 
@@ -101,6 +107,7 @@ static void ngx_http_order_edit_dispatch_tick(ngx_event_t *ev);
 static ngx_int_t ngx_http_order_edit_job_start(
     ngx_http_order_edit_dispatcher_t *d, ngx_pool_t *pool,
     ngx_http_order_edit_msg_t *msg);
+static uint64_t ngx_http_order_edit_job_order(ngx_http_order_edit_job_t *job);
 static ngx_uint_t ngx_http_order_edit_job_order_busy(
     ngx_http_order_edit_job_t *job);
 static ngx_int_t ngx_http_order_edit_job_send(ngx_http_order_edit_job_t *job);
@@ -133,8 +140,14 @@ static void ngx_http_order_edit_job_delivered(ngx_http_order_edit_job_t *job);
 static void ngx_http_order_edit_job_readback(ngx_http_order_edit_job_t *job,
     ngx_http_order_edit_curl_req_t *req);
 static ngx_int_t ngx_http_order_edit_same_number(json_t *a, json_t *b);
-static ngx_uint_t ngx_http_order_edit_job_superseded(
+static void ngx_http_order_edit_job_superseded(
     ngx_http_order_edit_job_t *job);
+static void ngx_http_order_edit_job_parse(ngx_http_order_edit_job_t *job);
+static void ngx_http_order_edit_job_parsed(ngx_http_order_edit_job_t *job);
+#if (NGX_THREADS)
+static void ngx_http_order_edit_job_parse_thread(void *data, ngx_log_t *log);
+static void ngx_http_order_edit_job_parse_done(ngx_event_t *ev);
+#endif
 static ngx_uint_t ngx_http_order_edit_job_room(
     ngx_http_order_edit_job_t *job);
 static void ngx_http_order_edit_aimd(ngx_http_order_edit_job_t *job,
@@ -223,6 +236,14 @@ ngx_http_order_edit_dispatch(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     if (ngx_http_order_edit_curl_conf_get(cf) == NULL) {
         return NGX_CONF_ERROR;
     }
+
+#if (NGX_THREADS)
+    /* parsing a large order takes a while: never in the event loop */
+    dc->thread_pool = ngx_thread_pool_add(cf, NULL);
+    if (dc->thread_pool == NULL) {
+        return NGX_CONF_ERROR;
+    }
+#endif
 
     /*
      * A worker that does not exist would dispatch nothing, silently;
@@ -353,13 +374,8 @@ static ngx_int_t
 ngx_http_order_edit_job_start(ngx_http_order_edit_dispatcher_t *d,
     ngx_pool_t *pool, ngx_http_order_edit_msg_t *msg)
 {
-    json_t                             *cm;
-    int64_t                             applied;
     ngx_str_t                           detail;
-    const char                         *so, *field;
-    char                               *query;
     ngx_http_order_edit_job_t          *job;
-    ngx_http_order_edit_norm_input_t    in;
 
     job = ngx_pcalloc(pool, sizeof(ngx_http_order_edit_job_t));
     if (job == NULL) {
@@ -392,9 +408,128 @@ ngx_http_order_edit_job_start(ngx_http_order_edit_dispatcher_t *d,
         return NGX_BUSY;
     }
 
-    ngx_http_order_edit_queue_norm_input(msg, &in);
+    /* one job per order at a time: a later one is not even parsed yet */
+    if (ngx_http_order_edit_job_order_busy(job)) {
+        (void) ngx_http_order_edit_queue_release(d->zone, &job->msg,
+                                       NGX_HTTP_ORDER_EDIT_DISPATCH_BUSY);
+        ngx_http_order_edit_job_finish(job);
+        return NGX_OK;
+    }
 
-    (void) ngx_http_order_edit_normalise(&job->store->norm, &in, &job->res);
+    /*
+     * The slot is taken now, while the JSON is parsed elsewhere: jobs
+     * leased meanwhile must see the account as it will be.
+     */
+    ngx_shmtx_lock(&d->zone->shpool->mutex);
+    job->acct->in_flight++;
+    ngx_shmtx_unlock(&d->zone->shpool->mutex);
+
+    job->counted = 1;
+
+    ngx_http_order_edit_queue_norm_input(&job->msg, &job->in);
+
+    /* a burst of snapshots: the others of this order, to compare after */
+    if (ngx_array_init(&job->others, job->pool, 4,
+                       sizeof(ngx_http_order_edit_msg_t))
+        != NGX_OK
+        || ngx_http_order_edit_queue_same_order(d->zone, job->pool,
+                                              &job->msg,
+                                              NGX_HTTP_ORDER_EDIT_COALESCE_MAX,
+                                              &job->others)
+           != NGX_OK)
+    {
+        job->others.nelts = 0;
+    }
+
+    ngx_http_order_edit_job_parse(job);
+
+    return NGX_OK;
+}
+
+
+/*
+ * Normalising a 16 KB order costs a few hundred microseconds of jansson,
+ * a 4 MB one far more, and so does reading the updated_at of the same
+ * order's other snapshots: all of it runs on nginx's thread pool, so the
+ * dispatching worker goes on answering webhooks meanwhile.  Both read
+ * only the job's own copies; nothing in them touches nginx or the zone.
+ */
+
+static void
+ngx_http_order_edit_job_parse(ngx_http_order_edit_job_t *job)
+{
+#if (NGX_THREADS)
+    ngx_thread_task_t  *task;
+
+    task = ngx_thread_task_alloc(job->pool,
+                                 sizeof(ngx_http_order_edit_job_t *));
+
+    if (task != NULL) {
+        *(ngx_http_order_edit_job_t **) task->ctx = job;
+        task->handler = ngx_http_order_edit_job_parse_thread;
+        task->event.handler = ngx_http_order_edit_job_parse_done;
+        task->event.data = job;
+
+        if (ngx_thread_task_post(job->d->conf->thread_pool, task) == NGX_OK) {
+            job->parsing = 1;
+            return;
+        }
+    }
+
+    /* no task: the work is done here, as without threads */
+#endif
+
+    ngx_http_order_edit_job_superseded(job);
+    ngx_http_order_edit_job_parsed(job);
+}
+
+
+#if (NGX_THREADS)
+
+static void
+ngx_http_order_edit_job_parse_thread(void *data, ngx_log_t *log)
+{
+    ngx_http_order_edit_job_t *job = *(ngx_http_order_edit_job_t **) data;
+
+    ngx_http_order_edit_job_superseded(job);
+}
+
+
+static void
+ngx_http_order_edit_job_parse_done(ngx_event_t *ev)
+{
+    ngx_http_order_edit_job_t *job = ev->data;
+
+    job->parsing = 0;
+
+    if (ngx_exiting || ngx_terminate || ngx_quit) {
+        /* the worker is going: the webhook waits for its successor */
+        job->normalised = 1;
+        (void) ngx_http_order_edit_queue_release(job->d->zone, &job->msg, 0);
+        ngx_http_order_edit_job_finish(job);
+        return;
+    }
+
+    ngx_http_order_edit_job_parsed(job);
+}
+
+#endif
+
+
+/* back in the event loop: what the document says decides what happens */
+
+static void
+ngx_http_order_edit_job_parsed(ngx_http_order_edit_job_t *job)
+{
+    json_t                             *cm;
+    int64_t                             applied;
+    ngx_str_t                           detail, *shop;
+    const char                         *so, *field;
+    char                               *query;
+    ngx_http_order_edit_dispatcher_t   *d;
+
+    d = job->d;
+    shop = &job->msg.shop;
     job->normalised = 1;
 
     switch (job->res.kind) {
@@ -404,14 +539,14 @@ ngx_http_order_edit_job_start(ngx_http_order_edit_dispatcher_t *d,
         detail.data = (u_char *) job->res.message;
         detail.len = ngx_strlen(job->res.message);
         ngx_http_order_edit_job_park(job, job->res.error, &detail);
-        return NGX_OK;
+        return;
 
     case NGX_HTTP_ORDER_EDIT_NORM_STALE:
     case NGX_HTTP_ORDER_EDIT_NORM_EDIT_PENDING:
         /* nothing to send: a newer snapshot says it, or will */
         (void) ngx_http_order_edit_queue_ack(d->zone, &job->msg);
         ngx_http_order_edit_job_finish(job);
-        return NGX_OK;
+        return;
 
     default:
         break;
@@ -422,7 +557,7 @@ ngx_http_order_edit_job_start(ngx_http_order_edit_dispatcher_t *d,
         (void) ngx_http_order_edit_queue_release(d->zone, &job->msg,
                                        NGX_HTTP_ORDER_EDIT_DISPATCH_BUSY);
         ngx_http_order_edit_job_finish(job);
-        return NGX_OK;
+        return;
     }
 
     /*
@@ -440,7 +575,7 @@ ngx_http_order_edit_job_start(ngx_http_order_edit_dispatcher_t *d,
     if (job->res.kind == NGX_HTTP_ORDER_EDIT_NORM_SALES_ORDER
         && job->res.order_id > 0
         && job->res.updated_at != NGX_HTTP_ORDER_EDIT_NO_TIME
-        && ngx_http_order_edit_applied_get(d->zone, &msg->shop,
+        && ngx_http_order_edit_applied_get(d->zone, shop,
                                            (uint64_t) job->res.order_id,
                                            &applied)
            == NGX_OK
@@ -449,45 +584,41 @@ ngx_http_order_edit_job_start(ngx_http_order_edit_dispatcher_t *d,
         ngx_log_error(NGX_LOG_INFO, d->log, 0,
                       "order_edit: #%uL of \"%V\" is stale: order %L was "
                       "updated at %L ms, this snapshot at %L ms",
-                      msg->id, &msg->shop, job->res.order_id, applied,
+                      job->msg.id, shop, job->res.order_id, applied,
                       job->res.updated_at);
 
         (void) ngx_http_order_edit_queue_ack(d->zone, &job->msg);
         ngx_http_order_edit_queue_count(d->zone, &job->msg,
                                         NGX_HTTP_ORDER_EDIT_C_STALE);
         ngx_http_order_edit_job_finish(job);
-        return NGX_OK;
+        return;
     }
 
     /* a burst of edits: only the newest snapshot goes to NetSuite */
 
     if (job->res.kind == NGX_HTTP_ORDER_EDIT_NORM_SALES_ORDER
-        && ngx_http_order_edit_job_superseded(job))
+        && job->newer
+        && job->msg.order_id != 0
+        && (uint64_t) job->res.order_id == job->msg.order_id)
     {
         ngx_log_error(NGX_LOG_INFO, d->log, 0,
                       "order_edit: #%uL of \"%V\" coalesced: a newer "
                       "snapshot of order %L is queued",
-                      msg->id, &msg->shop, job->res.order_id);
+                      job->msg.id, shop, job->res.order_id);
 
         (void) ngx_http_order_edit_queue_ack(d->zone, &job->msg);
         ngx_http_order_edit_queue_count(d->zone, &job->msg,
                                         NGX_HTTP_ORDER_EDIT_C_COALESCED);
         ngx_http_order_edit_job_finish(job);
-        return NGX_OK;
+        return;
     }
-
-    ngx_shmtx_lock(&d->zone->shpool->mutex);
-    job->acct->in_flight++;
-    ngx_shmtx_unlock(&d->zone->shpool->mutex);
-
-    job->counted = 1;
 
     if (job->ns->mode == NGX_HTTP_ORDER_EDIT_NS_RESTLET) {
         /* the RESTlet applies the whole document on NetSuite's side */
         job->doc = ngx_http_order_edit_json_dumps(job->res.doc, JSON_COMPACT);
         if (job->doc == NULL) {
             ngx_http_order_edit_job_transient(job, NULL);
-            return NGX_OK;
+            return;
         }
 
         ngx_str_set(&job->method, "POST");
@@ -497,7 +628,7 @@ ngx_http_order_edit_job_start(ngx_http_order_edit_dispatcher_t *d,
         job->step = NGX_HTTP_ORDER_EDIT_STEP_WRITE;
 
         (void) ngx_http_order_edit_job_send(job);
-        return NGX_OK;
+        return;
     }
 
     ngx_str_set(&job->method, "GET");
@@ -516,7 +647,7 @@ ngx_http_order_edit_job_start(ngx_http_order_edit_dispatcher_t *d,
         if (so == NULL) {
             ngx_str_set(&detail, "the refund names no sales order");
             ngx_http_order_edit_job_park(job, "netsuite_rejected", &detail);
-            return NGX_OK;
+            return;
         }
 
         ngx_http_order_edit_job_first_read(job, so, "?fields=entity",
@@ -541,7 +672,7 @@ ngx_http_order_edit_job_start(ngx_http_order_edit_dispatcher_t *d,
                                 + ngx_strlen(field));
             if (query == NULL) {
                 ngx_http_order_edit_job_transient(job, NULL);
-                return NGX_OK;
+                return;
             }
 
             (void) ngx_sprintf((u_char *) query, "?fields=orderStatus,%s%Z",
@@ -552,7 +683,7 @@ ngx_http_order_edit_job_start(ngx_http_order_edit_dispatcher_t *d,
                                            NGX_HTTP_ORDER_EDIT_STEP_LOCK);
     }
 
-    return NGX_OK;
+    return;
 }
 
 
@@ -741,8 +872,15 @@ ngx_http_order_edit_so_slot(ngx_http_order_edit_job_t *job)
 static ngx_uint_t
 ngx_http_order_edit_job_order_busy(ngx_http_order_edit_job_t *job)
 {
+    uint64_t                    order;
     ngx_queue_t                *q;
     ngx_http_order_edit_job_t  *other;
+
+    order = ngx_http_order_edit_job_order(job);
+
+    if (order == 0) {
+        return 0;
+    }
 
     /* bounded by the accounts' concurrency: jobs out at once */
 
@@ -753,7 +891,7 @@ ngx_http_order_edit_job_order_busy(ngx_http_order_edit_job_t *job)
         other = ngx_queue_data(q, ngx_http_order_edit_job_t, queue);
 
         if (other != job && other->counted
-            && other->res.order_id == job->res.order_id
+            && ngx_http_order_edit_job_order(other) == order
             && other->msg.shop.len == job->msg.shop.len
             && ngx_strncmp(other->msg.shop.data, job->msg.shop.data,
                            job->msg.shop.len) == 0)
@@ -763,6 +901,24 @@ ngx_http_order_edit_job_order_busy(ngx_http_order_edit_job_t *job)
     }
 
     return 0;
+}
+
+
+/*
+ * The order a job is about: the id ingest read from the payload's head,
+ * else the normaliser's, which a job still being parsed on the thread
+ * pool does not have yet (nor may it be read then).
+ */
+
+static uint64_t
+ngx_http_order_edit_job_order(ngx_http_order_edit_job_t *job)
+{
+    if (job->msg.order_id) {
+        return job->msg.order_id;
+    }
+
+    return (job->parsing || job->res.order_id <= 0)
+           ? 0 : (uint64_t) job->res.order_id;
 }
 
 
@@ -1460,44 +1616,33 @@ ngx_http_order_edit_aimd(ngx_http_order_edit_job_t *job,
 
 
 /*
- * Is a newer snapshot of this order already queued?  The others' payloads
+ * On the thread pool: the normaliser, then whether a newer snapshot of
+ * this order is already queued.  The others' payloads (copied out before)
  * are read for their top-level updated_at only; the bounded scan keeps a
  * huge backlog from costing more than a few parses.
  */
 
-static ngx_uint_t
+static void
 ngx_http_order_edit_job_superseded(ngx_http_order_edit_job_t *job)
 {
     json_t                      *doc, *v;
     int64_t                      ms;
-    ngx_uint_t                   i, newer;
-    ngx_array_t                  others;
+    ngx_uint_t                   i;
     json_error_t                 err;
     ngx_http_order_edit_msg_t   *m;
 
-    if (job->res.updated_at == NGX_HTTP_ORDER_EDIT_NO_TIME
-        || job->msg.order_id == 0
-        || (uint64_t) job->res.order_id != job->msg.order_id)
+    (void) ngx_http_order_edit_normalise(&job->store->norm, &job->in,
+                                         &job->res);
+
+    if (job->res.kind != NGX_HTTP_ORDER_EDIT_NORM_SALES_ORDER
+        || job->res.updated_at == NGX_HTTP_ORDER_EDIT_NO_TIME)
     {
-        return 0;
+        return;
     }
 
-    if (ngx_array_init(&others, job->pool, 4,
-                       sizeof(ngx_http_order_edit_msg_t))
-        != NGX_OK
-        || ngx_http_order_edit_queue_same_order(job->d->zone, job->pool,
-                                              &job->msg,
-                                              NGX_HTTP_ORDER_EDIT_COALESCE_MAX,
-                                              &others)
-           != NGX_OK)
-    {
-        return 0;
-    }
+    m = job->others.elts;
 
-    newer = 0;
-    m = others.elts;
-
-    for (i = 0; i < others.nelts && !newer; i++) {
+    for (i = 0; i < job->others.nelts && !job->newer; i++) {
         doc = json_loadb((char *) m[i].body.data, m[i].body.len, 0, &err);
         v = json_object_get(doc, "updated_at");
 
@@ -1507,13 +1652,11 @@ ngx_http_order_edit_job_superseded(ngx_http_order_edit_job_t *job)
                == 0
             && ms > job->res.updated_at)
         {
-            newer = 1;
+            job->newer = 1;
         }
 
         json_decref(doc);
     }
-
-    return newer;
 }
 
 

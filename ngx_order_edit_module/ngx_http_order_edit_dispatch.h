@@ -19,6 +19,9 @@ typedef struct {
     ngx_uint_t                     worker;
     ngx_msec_t                     interval;
     ngx_msec_t                     lease;
+#if (NGX_THREADS)
+    ngx_thread_pool_t             *thread_pool;   /* where JSON is parsed */
+#endif
 } ngx_http_order_edit_dispatch_conf_t;
 
 

@@ -1208,9 +1208,56 @@ static int
 ngx_http_order_edit_regex_exec(void *re, const char *s, size_t len,
     int *caps, int ncaps)
 {
-    int        i, ov[NGX_HTTP_ORDER_EDIT_REWRITE_CAPS * 3];
+    int                i;
+#if (NGX_PCRE2)
+    int                rc;
+    PCRE2_SIZE        *ov;
+    pcre2_match_data  *md;
+
+    /*
+     * The normaliser runs on nginx's thread pool: ngx_regex_exec() keeps
+     * one match block for the whole process, so each call here has its
+     * own (on the heap: PCRE2's default allocator is thread-safe).
+     */
+
+    md = pcre2_match_data_create(NGX_HTTP_ORDER_EDIT_REWRITE_CAPS, NULL);
+    if (md == NULL) {
+        return -1;
+    }
+
+    rc = pcre2_match((pcre2_code *) re, (PCRE2_SPTR) s, len, 0, 0, md, NULL);
+
+    if (rc == PCRE2_ERROR_NOMATCH) {
+        pcre2_match_data_free(md);
+        return 0;
+    }
+
+    if (rc < 0) {
+        pcre2_match_data_free(md);
+        return -1;
+    }
+
+    /* 0: more groups than the block holds; all of it is filled then */
+    if (rc == 0 || rc > ncaps) {
+        rc = ncaps;
+    }
+
+    ov = pcre2_get_ovector_pointer(md);
+
+    for (i = 0; i < 2 * rc; i++) {
+        caps[i] = (int) ov[i];
+    }
+
+    pcre2_match_data_free(md);
+
+    return rc;
+
+#else
+    int        ov[NGX_HTTP_ORDER_EDIT_REWRITE_CAPS * 3];
     ngx_int_t  rc;
     ngx_str_t  subject;
+
+    /* pcre_exec() with the caller's vector is thread-safe */
 
     subject.data = (u_char *) s;
     subject.len = len;
@@ -1226,7 +1273,6 @@ ngx_http_order_edit_regex_exec(void *re, const char *s, size_t len,
         return -1;
     }
 
-    /* 0: more groups than ov holds; all of ov is filled then */
     if (rc == 0 || rc > ncaps) {
         rc = ncaps;
     }
@@ -1236,6 +1282,7 @@ ngx_http_order_edit_regex_exec(void *re, const char *s, size_t len,
     }
 
     return (int) rc;
+#endif
 }
 
 

@@ -137,3 +137,27 @@ __DATA__
 GET /q?op=normalise&shop=acme.myshopify.com
 --- response_body
 {"item":null}
+
+
+
+=== TEST 9: sku_rewrite maps a sized SKU through PCRE2, inside nginx
+--- http_config
+    order_edit_zone edits:1m;
+    order_edit_store acme.myshopify.com {
+        secret acme;
+        sku_map ../html/skus.map;
+        sku_rewrite "^(IPOD2008[A-Z]+)-(S|M|L|XL)$" $1;
+    }
+--- config eval: $::Config
+--- user_files eval
+[["skus.map" => $::Map]]
+--- request eval
+my $sized = $::Order;
+$sized =~ s/"sku": *"IPOD2008RED"/"sku": "IPOD2008RED-XL"/ or die;
+["POST /wh\n" . $sized, "GET /q?op=normalise&shop=acme.myshopify.com"]
+--- more_headers eval
+my $sized = $::Order;
+$sized =~ s/"sku": *"IPOD2008RED"/"sku": "IPOD2008RED-XL"/ or die;
+[::webhook_headers('acme', $sized, 'rw1'), '']
+--- response_body_like eval
+['"queued"', '"item":\{"id":"1002"\},"quantity":2,.*"sku":"IPOD2008RED-XL","item":\{"id":"1002"\}']
