@@ -124,6 +124,10 @@ static void ngx_http_order_edit_journal_next(ngx_http_order_edit_zone_t *zone,
 static ngx_int_t ngx_http_order_edit_journal_enqueue(
     ngx_http_order_edit_zone_t *zone, ngx_http_order_edit_jsrc_t *src,
     ngx_uint_t queue);
+static ngx_http_order_edit_jseg_t *ngx_http_order_edit_journal_register_locked(
+    ngx_http_order_edit_zone_t *zone, u_char *name, size_t len, size_t bytes);
+static void ngx_http_order_edit_journal_drop_locked(
+    ngx_http_order_edit_zone_t *zone, ngx_http_order_edit_jseg_t *seg);
 static ngx_uint_t ngx_http_order_edit_journal_name(
     ngx_http_order_edit_zone_t *zone, u_char *name, size_t len);
 static ngx_http_order_edit_jseg_t *ngx_http_order_edit_journal_known(
@@ -1076,11 +1080,7 @@ ngx_http_order_edit_journal_release_locked(ngx_http_order_edit_zone_t *zone,
         && seg->replayed >= seg->bytes)
     {
         /* the last of a finished segment: the file goes, acks and all */
-        ngx_queue_remove(&seg->queue);
-        js->bytes -= seg->bytes;
-        js->nsegments--;
-        js->removed++;
-        ngx_slab_free_locked(zone->shpool, seg);
+        ngx_http_order_edit_journal_drop_locked(zone, seg);
 
         ack->unlink = 1;
         return;
@@ -1234,23 +1234,14 @@ ngx_http_order_edit_journal_open_segment(ngx_http_order_edit_jwriter_t *jw)
 
     ngx_shmtx_lock(&zone->shpool->mutex);
 
-    seg = ngx_slab_alloc_locked(zone->shpool,
-                                sizeof(ngx_http_order_edit_jseg_t));
+    seg = ngx_http_order_edit_journal_register_locked(zone, name, len, size);
     if (seg == NULL) {
         ngx_shmtx_unlock(&zone->shpool->mutex);
         goto failed;
     }
 
-    ngx_memzero(seg, sizeof(ngx_http_order_edit_jseg_t));
     seg->writer = ngx_pid;
-    seg->bytes = size;
     seg->replayed = size;
-    seg->len = (u_short) len;
-    ngx_memcpy(seg->name, name, len);
-
-    ngx_queue_insert_tail(&zone->sh->journal.segments, &seg->queue);
-    zone->sh->journal.nsegments++;
-    zone->sh->journal.bytes += size;
 
     ngx_shmtx_unlock(&zone->shpool->mutex);
 
@@ -1297,11 +1288,7 @@ ngx_http_order_edit_journal_seal(ngx_http_order_edit_jwriter_t *jw)
         len = seg->len;
         ngx_memcpy(name, seg->name, len);
 
-        ngx_queue_remove(&seg->queue);
-        jw->zone->sh->journal.bytes -= seg->bytes;
-        jw->zone->sh->journal.nsegments--;
-        jw->zone->sh->journal.removed++;
-        ngx_slab_free_locked(jw->zone->shpool, seg);
+        ngx_http_order_edit_journal_drop_locked(jw->zone, seg);
         gone = 1;
     }
 
@@ -1470,11 +1457,7 @@ ngx_http_order_edit_journal_reclaim(ngx_http_order_edit_zone_t *zone,
                 len = seg->len;
                 ngx_memcpy(name, seg->name, len);
 
-                ngx_queue_remove(&seg->queue);
-                zone->sh->journal.bytes -= seg->bytes;
-                zone->sh->journal.nsegments--;
-                zone->sh->journal.removed++;
-                ngx_slab_free_locked(zone->shpool, seg);
+                ngx_http_order_edit_journal_drop_locked(zone, seg);
                 break;
             }
         }
@@ -1872,22 +1855,14 @@ ngx_http_order_edit_journal_source(ngx_http_order_edit_zone_t *zone,
     if (src->fresh) {
         ngx_shmtx_lock(&zone->shpool->mutex);
 
-        seg = ngx_slab_alloc_locked(zone->shpool,
-                                    sizeof(ngx_http_order_edit_jseg_t));
+        seg = ngx_http_order_edit_journal_register_locked(zone,
+                  src->name.data, src->name.len, src->size);
         if (seg == NULL) {
             ngx_shmtx_unlock(&zone->shpool->mutex);
             return NGX_DECLINED;
         }
 
-        ngx_memzero(seg, sizeof(ngx_http_order_edit_jseg_t));
-        seg->bytes = src->size;
         seg->adopted = 1;
-        seg->len = (u_short) src->name.len;
-        ngx_memcpy(seg->name, src->name.data, src->name.len);
-
-        ngx_queue_insert_tail(&zone->sh->journal.segments, &seg->queue);
-        zone->sh->journal.nsegments++;
-        zone->sh->journal.bytes += src->size;
 
         ngx_shmtx_unlock(&zone->shpool->mutex);
 
@@ -2091,6 +2066,45 @@ ngx_http_order_edit_journal_enqueue(ngx_http_order_edit_zone_t *zone,
     ngx_shmtx_unlock(&zone->shpool->mutex);
 
     return NGX_OK;
+}
+
+
+/* zone locked: a segment joins the registry, or leaves it */
+
+static ngx_http_order_edit_jseg_t *
+ngx_http_order_edit_journal_register_locked(ngx_http_order_edit_zone_t *zone,
+    u_char *name, size_t len, size_t bytes)
+{
+    ngx_http_order_edit_jseg_t  *seg;
+
+    seg = ngx_slab_alloc_locked(zone->shpool,
+                                sizeof(ngx_http_order_edit_jseg_t));
+    if (seg == NULL) {
+        return NULL;
+    }
+
+    ngx_memzero(seg, sizeof(ngx_http_order_edit_jseg_t));
+    seg->bytes = bytes;
+    seg->len = (u_short) len;
+    ngx_memcpy(seg->name, name, len);
+
+    ngx_queue_insert_tail(&zone->sh->journal.segments, &seg->queue);
+    zone->sh->journal.nsegments++;
+    zone->sh->journal.bytes += bytes;
+
+    return seg;
+}
+
+
+static void
+ngx_http_order_edit_journal_drop_locked(ngx_http_order_edit_zone_t *zone,
+    ngx_http_order_edit_jseg_t *seg)
+{
+    ngx_queue_remove(&seg->queue);
+    zone->sh->journal.bytes -= seg->bytes;
+    zone->sh->journal.nsegments--;
+    zone->sh->journal.removed++;
+    ngx_slab_free_locked(zone->shpool, seg);
 }
 
 

@@ -114,21 +114,12 @@ PY
 }
 
 netsuite_story() {
-    local i depth
     heading "11. The dispatcher delivers to NetSuite (the simulator)"
     note "one worker leases the queue, reads each order's status (the"
     note "fulfilment lock), and sends OAuth-signed PATCH/PUT requests;"
     note "a burst of snapshots of one order becomes one write of the"
     note "newest (coalesced), and older ones are never sent (stale)"
-    for i in $(seq 150); do
-        depth=$(curl -s "$base/order-edit/status" | python3 -c \
-            'import json,sys; d=json.load(sys.stdin)
-print(sum(s["queue_depth"] for s in d["stores"].values()))')
-        [ "$depth" = 0 ] && break
-        sleep 0.2
-    done
-    [ "$depth" = 0 ] ||
-        { note "UNEXPECTED: the queue did not drain"; unexpected=$((unexpected+1)); }
+    wait_drained
 
     python3 - "$sim" "$base" << 'PY' || unexpected=$(( unexpected + 1 ))
 import json, sys, urllib.request
@@ -169,7 +160,7 @@ PY
 # What was answered 200 is in the journal: the restart replays it and
 # the dispatcher delivers it, once.
 crash_story() {
-    local acme=acme.myshopify.com pids i depth
+    local acme=acme.myshopify.com pids i
 
     heading "12. A crash: kill -9 of nginx while NetSuite is held"
     admin_post faults '{"gate": true}'
@@ -210,13 +201,7 @@ sys.exit(0 if j["replayed"] >= 1 else 1)
 PY
 
     admin_post faults '{"gate": false}'
-    for i in $(seq 150); do
-        depth=$(curl -s "$base/order-edit/status" | python3 -c \
-            'import json,sys; d=json.load(sys.stdin)
-print(sum(s["queue_depth"] for s in d["stores"].values()))')
-        [ "$depth" = 0 ] && break
-        sleep 0.2
-    done
+    wait_drained
 
     python3 - "$sim" << 'PY' || unexpected=$((unexpected+1))
 import json, sys, urllib.request
@@ -234,6 +219,20 @@ sys.exit(0 if len(mine) == 1 and len(first) == 1
          and len(mine[0]["item"]["items"]) == len(first[0]["item"]["items"])
          else 1)
 PY
+}
+
+# wait_drained: until nothing is queued or in flight, 30 s at most
+wait_drained() {
+    local i depth
+    for i in $(seq 150); do
+        depth=$(curl -s "$base/order-edit/status" | python3 -c \
+            'import json,sys; d=json.load(sys.stdin)
+print(sum(s["queue_depth"] for s in d["stores"].values()))')
+        [ "$depth" = 0 ] && return 0
+        sleep 0.2
+    done
+    note "UNEXPECTED: the queue did not drain"
+    unexpected=$((unexpected+1))
 }
 
 admin_post() {

@@ -62,21 +62,28 @@ class Dispatch(unittest.TestCase):
         self.sim = simhelper.Sim()
         self.addCleanup(self.sim.stop)
 
-        self.ngx = NginxServer("", workers=2)
-        self.addCleanup(self.ngx.stop)
-
-        keys = simhelper.KEYS
-        for f, k in (("ck", "consumer_key"), ("cs", "consumer_secret"),
-                     ("ti", "token_id"), ("ts", "token_secret")):
-            with open(os.path.join(self.ngx.dir, f), "w") as out:
-                out.write(keys[k] + "\n")
-        with open(os.path.join(self.ngx.dir, "skus.map"), "wb") as out:
-            out.write(fixture("skus.map"))
+        self.ngx = self.nginx_with_keys()
 
         self.ngx.write_conf(HTTP.replace("__SIM__", str(self.sim.port))
                             .replace("__DIR__", self.ngx.dir)
                             .replace("__EXTRA__", self.extra))
         self.ngx.start()
+
+    def nginx_with_keys(self):
+        """An nginx prefix holding the simulator's TBA keys and the SKU
+        map, stopped at the end of the test."""
+        ngx = NginxServer("", workers=2)
+        self.addCleanup(ngx.stop)
+
+        keys = simhelper.KEYS
+        for f, k in (("ck", "consumer_key"), ("cs", "consumer_secret"),
+                     ("ti", "token_id"), ("ts", "token_secret")):
+            with open(os.path.join(ngx.dir, f), "w") as out:
+                out.write(keys[k] + "\n")
+        with open(os.path.join(ngx.dir, "skus.map"), "wb") as out:
+            out.write(fixture("skus.map"))
+
+        return ngx
 
     def post(self, name, wid, topic="orders/updated"):
         body = fixture(name).rstrip()
@@ -633,16 +640,7 @@ class EgressProxy(Dispatch):
             "--base-url", "https://1234567-sb1.suitetalk.api.netsuite.com")
         self.addCleanup(self.sim.stop)
 
-        self.ngx = NginxServer("", workers=2)
-        self.addCleanup(self.ngx.stop)
-
-        keys = simhelper.KEYS
-        for f, k in (("ck", "consumer_key"), ("cs", "consumer_secret"),
-                     ("ti", "token_id"), ("ts", "token_secret")):
-            with open(os.path.join(self.ngx.dir, f), "w") as out:
-                out.write(keys[k] + "\n")
-        with open(os.path.join(self.ngx.dir, "skus.map"), "wb") as out:
-            out.write(fixture("skus.map"))
+        self.ngx = self.nginx_with_keys()
 
         egress = free_port()
         self.ngx.write_conf(EGRESS.replace("__SIM__", str(self.sim.port))
