@@ -436,7 +436,7 @@ fourth: they become one PATCH, of 10:24.
        ::writes(2)),
  '"PATCH salesOrder":2\},.*"writes":\{"salesOrder":2\}',
  '"acked": 6,(?s:.*)"stale": (?:'
-     . join('|', map { "$_,\\s*\"coalesced\": " . (4 - $_) } 0 .. 4)
+     . CORE::join('|', map { "$_,\\s*\"coalesced\": " . (4 - $_) } 0 .. 4)
      . '),']
 --- no_error_log
 [error]
