@@ -85,6 +85,7 @@ typedef struct {
     ngx_uint_t                           nacks;
     ngx_http_order_edit_jseg_t          *seg;
     ngx_uint_t                           fresh;
+    ngx_uint_t                           ok;          /* read this pass */
     ngx_http_order_edit_jrec_enq_t       head;
     size_t                               head_off;
     size_t                               head_size;
@@ -1577,6 +1578,7 @@ ngx_http_order_edit_journal_adopt(ngx_http_order_edit_zone_t *zone,
         rc = ngx_http_order_edit_journal_source(zone, pool, &src[i], log);
 
         if (rc == NGX_OK) {
+            src[i].ok = 1;
             nsrc++;
             adopted += src[i].fresh;
         }
@@ -1621,7 +1623,8 @@ ngx_http_order_edit_journal_adopt(ngx_http_order_edit_zone_t *zone,
 
     for (i = 0; i < srcs.nelts; i++) {
 
-        if (src[i].seg == NULL) {
+        /* a file that could not be read this time stays where it was */
+        if (!src[i].ok) {
             continue;
         }
 
@@ -1716,6 +1719,10 @@ ngx_http_order_edit_journal_source(ngx_http_order_edit_zone_t *zone,
     src->size = (size_t) ngx_file_size(&fi);
 
     if (src->size == 0) {
+        if (!src->fresh) {
+            return NGX_DECLINED;
+        }
+
         /* created and never written: nothing to keep */
         (void) close(src->fd);
         src->fd = NGX_INVALID_FILE;
