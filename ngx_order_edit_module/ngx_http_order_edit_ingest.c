@@ -29,6 +29,9 @@
 /* a full queue drains at delivery speed: ask Shopify to come back later */
 #define NGX_HTTP_ORDER_EDIT_FULL_RETRY    30
 
+/* a copy of a webhook whose record is being synced: a moment, no more */
+#define NGX_HTTP_ORDER_EDIT_BUSY_RETRY    5
+
 
 enum {
     NGX_HTTP_ORDER_EDIT_H_HMAC = 0,
@@ -405,6 +408,20 @@ ngx_http_order_edit_enqueue(ngx_http_request_t *r,
     if (dd != NULL) {
         id = dd->item_id;
         shop->counters[NGX_HTTP_ORDER_EDIT_C_DUPLICATE]++;
+
+        /*
+         * Its first delivery is still waiting for the fsync that makes
+         * it safe, and may yet fail: no 200 for a copy of it before then.
+         */
+        if (jsize && ngx_http_order_edit_queue_undurable_locked(shop, id)) {
+            ngx_shmtx_unlock(&zone->shpool->mutex);
+
+            return ngx_http_order_edit_send_error(r,
+                       NGX_HTTP_SERVICE_UNAVAILABLE, "in_progress",
+                       "the first delivery of this webhook is being written",
+                       NGX_HTTP_ORDER_EDIT_BUSY_RETRY);
+        }
+
         ngx_shmtx_unlock(&zone->shpool->mutex);
 
         ngx_log_debug2(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,

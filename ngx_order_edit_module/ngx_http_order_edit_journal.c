@@ -41,6 +41,9 @@ struct ngx_http_order_edit_jwriter_s {
     ngx_uint_t                           syncing;
     ngx_msec_t                           last_sync;   /* its start */
     ngx_event_t                          window;
+
+    /* armed while anyone waits: a worker shutting down waits too */
+    ngx_event_t                          hold;
 #if (NGX_THREADS)
     ngx_thread_task_t                   *task;
 #endif
@@ -53,9 +56,11 @@ struct ngx_http_order_edit_jwriter_s {
 };
 
 
+/* allocated apart from the request, which may go first (a reset) */
 typedef struct {
     ngx_queue_t                          queue;
-    ngx_http_request_t                  *r;
+    ngx_http_request_t                  *r;           /* NULL: gone */
+    ngx_pool_cleanup_t                  *cln;
     ngx_http_order_edit_item_t          *item;
     uint64_t                             wseq;
     void                               (*done)(ngx_http_request_t *r,
@@ -81,7 +86,7 @@ typedef struct {
     size_t                               map_size;
     size_t                               size;
     size_t                               off;
-    uint32_t                            *acks;
+    uint64_t                            *acks;        /* off << 8 | kind */
     ngx_uint_t                           nacks;
     ngx_http_order_edit_jseg_t          *seg;
     ngx_uint_t                           fresh;
@@ -101,6 +106,8 @@ static void ngx_http_order_edit_journal_unlink(
     ngx_log_t *log);
 static void ngx_http_order_edit_journal_kick(ngx_http_order_edit_jwriter_t *jw);
 static void ngx_http_order_edit_journal_window(ngx_event_t *ev);
+static void ngx_http_order_edit_journal_waiter_gone(void *data);
+static void ngx_http_order_edit_journal_hold(ngx_event_t *ev);
 static void ngx_http_order_edit_journal_settle(
     ngx_http_order_edit_jwriter_t *jw, ngx_uint_t failed);
 #if (NGX_THREADS)
@@ -125,6 +132,9 @@ static void ngx_http_order_edit_journal_next(ngx_http_order_edit_zone_t *zone,
 static ngx_int_t ngx_http_order_edit_journal_enqueue(
     ngx_http_order_edit_zone_t *zone, ngx_http_order_edit_jsrc_t *src,
     ngx_uint_t queue);
+static void ngx_http_order_edit_journal_remove(
+    ngx_http_order_edit_zone_t *zone, ngx_http_order_edit_jseg_t *seg,
+    ngx_log_t *log);
 static ngx_http_order_edit_jseg_t *ngx_http_order_edit_journal_register_locked(
     ngx_http_order_edit_zone_t *zone, u_char *name, size_t len, size_t bytes);
 static void ngx_http_order_edit_journal_drop_locked(
@@ -132,7 +142,8 @@ static void ngx_http_order_edit_journal_drop_locked(
 static ngx_uint_t ngx_http_order_edit_journal_name(
     ngx_http_order_edit_zone_t *zone, u_char *name, size_t len);
 static ngx_http_order_edit_jseg_t *ngx_http_order_edit_journal_known(
-    ngx_http_order_edit_zone_t *zone, u_char *name, size_t len);
+    ngx_http_order_edit_zone_t *zone, u_char *name, size_t len,
+    ngx_uint_t *skip);
 static void ngx_http_order_edit_journal_path(
     ngx_http_order_edit_journal_conf_t *jcf, u_char *buf, u_char *name,
     size_t len, const char *suffix);
@@ -140,6 +151,22 @@ static int ngx_libc_cdecl ngx_http_order_edit_journal_cmp_off(const void *a,
     const void *b);
 static ngx_fd_t ngx_http_order_edit_journal_lock_fd(
     ngx_http_order_edit_zone_t *zone, int flags);
+static ngx_int_t ngx_http_order_edit_journal_gen_lock(
+    ngx_http_order_edit_zone_t *zone, ngx_log_t *log);
+static ngx_uint_t ngx_http_order_edit_journal_gen_alive(
+    ngx_http_order_edit_zone_t *zone, u_char *name);
+
+
+/*
+ * The generation locks this nginx holds: "<zone>-<gen>.lock", taken by
+ * the master when it creates a zone and inherited by every worker it
+ * forks, so that it is held for as long as any process of the generation
+ * lives.  A binary upgrade's new master does not inherit it (CLOEXEC).
+ */
+#define NGX_HTTP_ORDER_EDIT_JGENS  16
+
+static uint64_t  ngx_http_order_edit_jgens[NGX_HTTP_ORDER_EDIT_JGENS];
+static ngx_uint_t  ngx_http_order_edit_njgens;
 
 
 static ngx_str_t  ngx_http_order_edit_fsync_names[] = {
@@ -391,6 +418,10 @@ ngx_http_order_edit_journal_init_module(ngx_cycle_t *cycle,
 
     for (i = 0; i < omcf->zones.nelts; i++) {
 
+        if (ngx_http_order_edit_journal_gen_lock(zone[i], log) != NGX_OK) {
+            return NGX_ERROR;
+        }
+
         fd = ngx_http_order_edit_journal_lock_fd(zone[i], O_RDWR | O_CREAT);
 
         if (fd == NGX_INVALID_FILE) {
@@ -474,6 +505,10 @@ ngx_http_order_edit_journal_init_process(ngx_cycle_t *cycle,
         jw->window.handler = ngx_http_order_edit_journal_window;
         jw->window.data = jw;
         jw->window.log = cycle->log;
+
+        jw->hold.handler = ngx_http_order_edit_journal_hold;
+        jw->hold.data = jw;
+        jw->hold.log = cycle->log;
 
 #if (NGX_THREADS)
         if (omcf->journal->fsync != NGX_HTTP_ORDER_EDIT_FSYNC_OFF) {
@@ -672,6 +707,7 @@ ngx_http_order_edit_journal_attach_locked(ngx_http_order_edit_zone_t *zone,
     jw->seg->pending++;
     zone->sh->journal.bytes += size;
     zone->sh->journal.pending++;
+    zone->sh->journal.undurable++;
 }
 
 
@@ -761,6 +797,7 @@ ngx_http_order_edit_journal_write(ngx_http_order_edit_zone_t *zone,
     item->not_before_ms = 0;
     item->lease_pid = 0;
     zone->sh->journal.writes++;
+    zone->sh->journal.undurable--;
     ngx_shmtx_unlock(&zone->shpool->mutex);
 
     return NGX_OK;
@@ -780,23 +817,38 @@ ngx_http_order_edit_journal_wait(ngx_http_request_t *r,
     ngx_http_order_edit_zone_t *zone, ngx_http_order_edit_item_t *item,
     void (*done)(ngx_http_request_t *r, ngx_int_t rc))
 {
+    ngx_pool_cleanup_t             *cln;
     ngx_http_order_edit_jwait_t    *w;
     ngx_http_order_edit_jwriter_t  *jw;
 
     jw = zone->jw;
 
-    w = ngx_palloc(r->pool, sizeof(ngx_http_order_edit_jwait_t));
-    if (w == NULL) {
+    w = ngx_alloc(sizeof(ngx_http_order_edit_jwait_t), r->connection->log);
+    cln = ngx_pool_cleanup_add(r->pool, 0);
+
+    if (w == NULL || cln == NULL) {
+        if (w != NULL) {
+            ngx_free(w);
+        }
+
         ngx_http_order_edit_journal_rollback(zone, item, r->connection->log);
         return NGX_ERROR;
     }
 
     w->r = r;
+    w->cln = cln;
     w->item = item;
     w->wseq = jw->wseq;
     w->done = done;
 
+    cln->handler = ngx_http_order_edit_journal_waiter_gone;
+    cln->data = w;
+
     ngx_queue_insert_tail(&jw->waiters, &w->queue);
+
+    if (!jw->hold.timer_set) {
+        ngx_add_timer(&jw->hold, 1000);
+    }
 
     ngx_http_order_edit_journal_kick(jw);
 
@@ -814,7 +866,7 @@ static void
 ngx_http_order_edit_journal_kick(ngx_http_order_edit_jwriter_t *jw)
 {
 #if (NGX_THREADS)
-    ngx_uint_t                    i;
+    ngx_uint_t                    i, dir;
     ngx_msec_int_t                wait;
     ngx_http_order_edit_jsync_t  *ctx;
 
@@ -867,23 +919,53 @@ ngx_http_order_edit_journal_kick(ngx_http_order_edit_jwriter_t *jw)
     }
 
     /* a new file is durable only with its directory entry */
+    dir = 0;
+
     if (jw->dir_dirty && jw->dir_fd != NGX_INVALID_FILE) {
         ctx->fd[ctx->nfd++] = jw->dir_fd;
         jw->dir_dirty = 0;
+        dir = 1;
     }
 
     if (ngx_thread_task_post(jw->jcf->thread_pool, jw->task) != NGX_OK) {
-        /* the pool's queue is full: records stay unsynced, say so */
+        /* the pool's queue is full: the same fsync is tried again soon */
         for (i = 0; i < ctx->nclose; i++) {
             jw->retired[jw->nretired++] = ctx->fd[i];
         }
 
-        ngx_http_order_edit_journal_settle(jw, 1);
+        jw->dir_dirty |= dir;
+
+        if (!jw->window.timer_set) {
+            ngx_add_timer(&jw->window, 10);
+        }
+
         return;
     }
 
     jw->syncing = 1;
 #endif
+}
+
+
+/* the request went before its fsync: the record is still settled */
+
+static void
+ngx_http_order_edit_journal_waiter_gone(void *data)
+{
+    ngx_http_order_edit_jwait_t *w = data;
+
+    w->r = NULL;
+}
+
+
+static void
+ngx_http_order_edit_journal_hold(ngx_event_t *ev)
+{
+    ngx_http_order_edit_jwriter_t *jw = ev->data;
+
+    if (!ngx_queue_empty(&jw->waiters) || jw->syncing) {
+        ngx_add_timer(ev, 1000);
+    }
 }
 
 
@@ -999,6 +1081,7 @@ ngx_http_order_edit_journal_settle(ngx_http_order_edit_jwriter_t *jw,
         }
 
         jw->zone->sh->journal.writes += n;
+        jw->zone->sh->journal.undurable -= n;
 
         ngx_shmtx_unlock(&jw->zone->shpool->mutex);
     }
@@ -1018,10 +1101,16 @@ ngx_http_order_edit_journal_settle(ngx_http_order_edit_jwriter_t *jw,
 
         if (failed) {
             ngx_http_order_edit_journal_rollback(jw->zone, w->item,
-                                                 w->r->connection->log);
+                                                 jw->log);
         }
 
-        w->done(w->r, failed ? NGX_ERROR : NGX_OK);
+        if (w->r != NULL) {
+            /* answered now: the request's pool may go without us */
+            w->cln->handler = NULL;
+            w->done(w->r, failed ? NGX_ERROR : NGX_OK);
+        }
+
+        ngx_free(w);
     }
 }
 
@@ -1041,6 +1130,7 @@ ngx_http_order_edit_journal_rollback(ngx_http_order_edit_zone_t *zone,
     ngx_shmtx_lock(&zone->shpool->mutex);
 
     zone->sh->journal.errors++;
+    zone->sh->journal.undurable--;
     ngx_http_order_edit_queue_rollback_locked(zone, item, &ack);
 
     ngx_shmtx_unlock(&zone->shpool->mutex);
@@ -1077,12 +1167,12 @@ ngx_http_order_edit_journal_release_locked(ngx_http_order_edit_zone_t *zone,
     seg->pending--;
     js->pending--;
 
-    if (seg->pending == 0 && seg->writer == 0
-        && seg->replayed >= seg->bytes)
+    if (seg->pending == 0 && seg->writer == 0 && !seg->removing
+        && (!seg->adopted || seg->replayed >= seg->bytes))
     {
         /* the last of a finished segment: the file goes, acks and all */
-        ngx_http_order_edit_journal_drop_locked(zone, seg);
-
+        seg->removing = 1;
+        ack->seg = seg;
         ack->unlink = 1;
         return;
     }
@@ -1099,13 +1189,17 @@ ngx_http_order_edit_journal_ack(ngx_http_order_edit_zone_t *zone,
     ngx_fd_t   fd;
     ssize_t    n;
 
-    if (ack->unlink) {
-        ngx_http_order_edit_journal_unlink(zone->journal, ack->name,
-                                           ack->len, log);
+    if (zone->journal == NULL) {
+        /* a reload took the journal away: its files stay for a restart */
         return;
     }
 
-    if (!ack->write || zone->journal == NULL) {
+    if (ack->unlink) {
+        ngx_http_order_edit_journal_remove(zone, ack->seg, log);
+        return;
+    }
+
+    if (!ack->write) {
         return;
     }
 
@@ -1268,8 +1362,6 @@ failed:
 static void
 ngx_http_order_edit_journal_seal(ngx_http_order_edit_jwriter_t *jw)
 {
-    u_char                      name[NGX_HTTP_ORDER_EDIT_JNAME_LEN];
-    size_t                      len;
     ngx_uint_t                  gone;
     ngx_http_order_edit_jseg_t *seg;
 
@@ -1279,17 +1371,13 @@ ngx_http_order_edit_journal_seal(ngx_http_order_edit_jwriter_t *jw)
 
     seg = jw->seg;
     gone = 0;
-    len = 0;
 
     ngx_shmtx_lock(&jw->zone->shpool->mutex);
 
     seg->writer = 0;
 
-    if (seg->pending == 0) {
-        len = seg->len;
-        ngx_memcpy(name, seg->name, len);
-
-        ngx_http_order_edit_journal_drop_locked(jw->zone, seg);
+    if (seg->pending == 0 && !seg->removing) {
+        seg->removing = 1;
         gone = 1;
     }
 
@@ -1297,7 +1385,7 @@ ngx_http_order_edit_journal_seal(ngx_http_order_edit_jwriter_t *jw)
 
     /* an fsync in flight or to come still covers the retired file */
     if (jw->jcf->fsync == NGX_HTTP_ORDER_EDIT_FSYNC_OFF || gone
-        || ngx_exiting || ngx_terminate || ngx_quit)
+        || jw->nretired == NGX_HTTP_ORDER_EDIT_JRETIRED)
     {
         (void) close(jw->fd);
 
@@ -1309,7 +1397,7 @@ ngx_http_order_edit_journal_seal(ngx_http_order_edit_jwriter_t *jw)
     jw->seg = NULL;
 
     if (gone) {
-        ngx_http_order_edit_journal_unlink(jw->jcf, name, len, jw->log);
+        ngx_http_order_edit_journal_remove(jw->zone, seg, jw->log);
     }
 }
 
@@ -1320,14 +1408,16 @@ ngx_http_order_edit_journal_unlink(ngx_http_order_edit_journal_conf_t *jcf,
 {
     u_char  path[NGX_MAX_PATH];
 
-    ngx_http_order_edit_journal_path(jcf, path, name, len, ".ack");
+    /* the segment first: acks without it are harmless, not the reverse */
+
+    ngx_http_order_edit_journal_path(jcf, path, name, len, "");
 
     if (unlink((char *) path) == -1 && ngx_errno != NGX_ENOENT) {
         ngx_log_error(NGX_LOG_ERR, log, ngx_errno,
                       "order_edit: cannot remove \"%s\"", path);
     }
 
-    ngx_http_order_edit_journal_path(jcf, path, name, len, "");
+    ngx_http_order_edit_journal_path(jcf, path, name, len, ".ack");
 
     if (unlink((char *) path) == -1 && ngx_errno != NGX_ENOENT) {
         ngx_log_error(NGX_LOG_ERR, log, ngx_errno,
@@ -1389,11 +1479,9 @@ static ngx_uint_t
 ngx_http_order_edit_journal_reclaim(ngx_http_order_edit_zone_t *zone,
     ngx_log_t *log)
 {
-    u_char                       name[NGX_HTTP_ORDER_EDIT_JNAME_LEN];
-    size_t                       len;
     ngx_uint_t                   dead;
     ngx_queue_t                 *q, *sq;
-    ngx_http_order_edit_jseg_t  *seg;
+    ngx_http_order_edit_jseg_t  *seg, *gone;
     ngx_http_order_edit_shop_t  *shop;
     ngx_http_order_edit_item_t  *item;
 
@@ -1415,8 +1503,16 @@ ngx_http_order_edit_journal_reclaim(ngx_http_order_edit_zone_t *zone,
         }
     }
 
+    /*
+     * Written, never answered, and their writer is gone (a crash, or a
+     * worker that left with them): the kernel kept what it wrote, and
+     * Shopify, which had no answer, sends them again and hears
+     * "duplicate".  Bounded by the queue, and only while any such exist.
+     */
+
     for (sq = ngx_queue_head(&zone->sh->shops);
-         sq != ngx_queue_sentinel(&zone->sh->shops) && dead;
+         sq != ngx_queue_sentinel(&zone->sh->shops)
+         && zone->sh->journal.undurable;
          sq = ngx_queue_next(sq))
     {
         shop = ngx_queue_data(sq, ngx_http_order_edit_shop_t, all);
@@ -1433,6 +1529,7 @@ ngx_http_order_edit_journal_reclaim(ngx_http_order_edit_zone_t *zone,
             {
                 item->not_before_ms = 0;
                 item->lease_pid = 0;
+                zone->sh->journal.undurable--;
             }
         }
     }
@@ -1442,7 +1539,7 @@ ngx_http_order_edit_journal_reclaim(ngx_http_order_edit_zone_t *zone,
     /* sealed segments with nothing pending go, one per pass */
 
     for ( ;; ) {
-        len = 0;
+        gone = NULL;
 
         ngx_shmtx_lock(&zone->shpool->mutex);
 
@@ -1452,24 +1549,22 @@ ngx_http_order_edit_journal_reclaim(ngx_http_order_edit_zone_t *zone,
         {
             seg = ngx_queue_data(q, ngx_http_order_edit_jseg_t, queue);
 
-            if (seg->writer == 0 && seg->pending == 0
-                && seg->replayed >= seg->bytes)
+            if (seg->writer == 0 && seg->pending == 0 && !seg->removing
+                && (!seg->adopted || seg->replayed >= seg->bytes))
             {
-                len = seg->len;
-                ngx_memcpy(name, seg->name, len);
-
-                ngx_http_order_edit_journal_drop_locked(zone, seg);
+                seg->removing = 1;
+                gone = seg;
                 break;
             }
         }
 
         ngx_shmtx_unlock(&zone->shpool->mutex);
 
-        if (len == 0) {
+        if (gone == NULL) {
             break;
         }
 
-        ngx_http_order_edit_journal_unlink(zone->journal, name, len, log);
+        ngx_http_order_edit_journal_remove(zone, gone, log);
     }
 
     if (dead) {
@@ -1498,9 +1593,11 @@ ngx_http_order_edit_journal_adopt(ngx_http_order_edit_zone_t *zone,
     size_t                       len;
     ngx_dir_t                    dir;
     ngx_int_t                    rc;
-    ngx_uint_t                   i, n, best, nsrc, full, adopted;
+    u_char                       path[NGX_MAX_PATH];
+    ngx_str_t                   *gen, *lk, *gn;
+    ngx_uint_t                   i, k, n, best, nsrc, full, adopted, skip;
     ngx_pool_t                  *pool;
-    ngx_array_t                  srcs;
+    ngx_array_t                  srcs, locks, gens;
     ngx_http_order_edit_jseg_t  *seg;
     ngx_http_order_edit_jsrc_t  *src;
 
@@ -1515,7 +1612,9 @@ ngx_http_order_edit_journal_adopt(ngx_http_order_edit_zone_t *zone,
     }
 
     if (ngx_array_init(&srcs, pool, 8, sizeof(ngx_http_order_edit_jsrc_t))
-        != NGX_OK)
+        != NGX_OK
+        || ngx_array_init(&locks, pool, 4, sizeof(ngx_str_t)) != NGX_OK
+        || ngx_array_init(&gens, pool, 8, sizeof(ngx_str_t)) != NGX_OK)
     {
         ngx_destroy_pool(pool);
         return NGX_ERROR;
@@ -1538,13 +1637,47 @@ ngx_http_order_edit_journal_adopt(ngx_http_order_edit_zone_t *zone,
 
         len = ngx_de_namelen(&dir);
 
+        /* a generation's lock: removed below once nothing of it is left */
+        if (len == zone->name.len + 1 + 16 + 5
+            && ngx_strncmp(ngx_de_name(&dir), zone->name.data,
+                           zone->name.len) == 0
+            && ngx_de_name(&dir)[zone->name.len] == '-'
+            && ngx_strncmp(ngx_de_name(&dir) + len - 5, ".lock", 5) == 0)
+        {
+            gen = ngx_array_push(&locks);
+            if (gen != NULL) {
+                gen->len = len;
+                gen->data = ngx_pnalloc(pool, len);
+                if (gen->data == NULL) {
+                    locks.nelts--;
+                } else {
+                    ngx_memcpy(gen->data, ngx_de_name(&dir), len);
+                }
+            }
+
+            continue;
+        }
+
         if (!ngx_http_order_edit_journal_name(zone, ngx_de_name(&dir), len)) {
             continue;
         }
 
-        seg = ngx_http_order_edit_journal_known(zone, ngx_de_name(&dir), len);
+        /* the generations that still have files */
+        gen = ngx_array_push(&gens);
+        if (gen != NULL) {
+            gen->len = zone->name.len + 17;
+            gen->data = ngx_pnalloc(pool, gen->len);
+            if (gen->data == NULL) {
+                gens.nelts--;
+            } else {
+                ngx_memcpy(gen->data, ngx_de_name(&dir), gen->len);
+            }
+        }
 
-        if (seg != NULL && (!seg->adopted || seg->replayed >= seg->bytes)) {
+        seg = ngx_http_order_edit_journal_known(zone, ngx_de_name(&dir), len,
+                                                &skip);
+
+        if (skip) {
             continue;
         }
 
@@ -1570,6 +1703,30 @@ ngx_http_order_edit_journal_adopt(ngx_http_order_edit_zone_t *zone,
     }
 
     (void) ngx_close_dir(&dir);
+
+    /* locks of generations gone, with no segment left: nobody needs them */
+
+    lk = locks.elts;
+    gn = gens.elts;
+
+    for (i = 0; i < locks.nelts; i++) {
+
+        for (k = 0; k < gens.nelts; k++) {
+            if (ngx_strncmp(gn[k].data, lk[i].data, gn[k].len) == 0) {
+                break;
+            }
+        }
+
+        if (k < gens.nelts
+            || ngx_http_order_edit_journal_gen_alive(zone, lk[i].data))
+        {
+            continue;
+        }
+
+        ngx_http_order_edit_journal_path(zone->journal, path, lk[i].data,
+                                         lk[i].len, "");
+        (void) unlink((char *) path);
+    }
 
     src = srcs.elts;
     nsrc = 0;
@@ -1705,8 +1862,15 @@ ngx_http_order_edit_journal_source(ngx_http_order_edit_zone_t *zone,
         return NGX_DECLINED;
     }
 
-    /* a writer alive, in this nginx or another, still owns the file */
-    if (src->fresh && flock(src->fd, LOCK_EX | LOCK_NB) == -1) {
+    /*
+     * A writer alive still owns the file; so does its generation, alive
+     * in another nginx (a binary upgrade), even after the writer moved on:
+     * that nginx has the file's webhooks in its zone and delivers them.
+     */
+    if (src->fresh
+        && (flock(src->fd, LOCK_EX | LOCK_NB) == -1
+            || ngx_http_order_edit_journal_gen_alive(zone, src->name.data)))
+    {
         (void) close(src->fd);
         src->fd = NGX_INVALID_FILE;
         return NGX_DECLINED;
@@ -1831,9 +1995,15 @@ ngx_http_order_edit_journal_source(ngx_http_order_edit_zone_t *zone,
                 / NGX_HTTP_ORDER_EDIT_JACK_SIZE;
 
             abuf = ngx_palloc(pool, k * NGX_HTTP_ORDER_EDIT_JACK_SIZE);
-            src->acks = ngx_palloc(pool, k * sizeof(uint32_t));
+            src->acks = ngx_palloc(pool, k * sizeof(uint64_t));
 
-            if (abuf && src->acks) {
+            if (abuf == NULL || src->acks == NULL) {
+                /* without its acks a file would replay what was done */
+                (void) close(afd);
+                return NGX_DECLINED;
+            }
+
+            {
                 n = read(afd, abuf, k * NGX_HTTP_ORDER_EDIT_JACK_SIZE);
                 k = (n > 0) ? (ngx_uint_t) n / NGX_HTTP_ORDER_EDIT_JACK_SIZE
                             : 0;
@@ -1847,11 +2017,12 @@ ngx_http_order_edit_journal_source(ngx_http_order_edit_zone_t *zone,
                             &kind, &aoff)
                         == NGX_HTTP_ORDER_EDIT_JREC_OK)
                     {
-                        src->acks[src->nacks++] = aoff;
+                        src->acks[src->nacks++] = ((uint64_t) aoff << 8)
+                                                  | kind;
                     }
                 }
 
-                ngx_qsort(src->acks, src->nacks, sizeof(uint32_t),
+                ngx_qsort(src->acks, src->nacks, sizeof(uint64_t),
                           ngx_http_order_edit_journal_cmp_off);
             }
         }
@@ -1893,7 +2064,8 @@ static void
 ngx_http_order_edit_journal_next(ngx_http_order_edit_zone_t *zone,
     ngx_http_order_edit_jsrc_t *src, ngx_log_t *log)
 {
-    uint32_t                       off32;
+    uint64_t                       key, *ack;
+    unsigned                       kind;
     ngx_http_order_edit_jrec_t     rec;
     ngx_http_order_edit_jrec_rc_e  rc;
 
@@ -1934,14 +2106,25 @@ ngx_http_order_edit_journal_next(ngx_http_order_edit_zone_t *zone,
         src->head_off = src->off;
         src->head_size = rec.size;
 
-        off32 = (uint32_t) src->off;
+        key = (uint64_t) src->off << 8;
 
-        if (bsearch(&off32, src->acks, src->nacks, sizeof(uint32_t),
-                    ngx_http_order_edit_journal_cmp_off)
-            != NULL)
-        {
-            /* delivered or resolved: only its id is remembered */
-            (void) ngx_http_order_edit_journal_enqueue(zone, src, 0);
+        ack = bsearch(&key, src->acks, src->nacks, sizeof(uint64_t),
+                      ngx_http_order_edit_journal_cmp_off);
+
+        if (ack != NULL) {
+            kind = (unsigned) (*ack & 0xff);
+
+            /*
+             * Delivered or resolved: only its id is remembered.  Rolled
+             * back (answered 503) or dropped as a copy: not even that,
+             * or Shopify's delivery of it would be taken for a duplicate.
+             */
+            if (kind == NGX_HTTP_ORDER_EDIT_JACK_DELIVERED
+                || kind == NGX_HTTP_ORDER_EDIT_JACK_RESOLVED)
+            {
+                (void) ngx_http_order_edit_journal_enqueue(zone, src, 0);
+            }
+
             src->off += rec.size;
             continue;
         }
@@ -2076,6 +2259,26 @@ ngx_http_order_edit_journal_enqueue(ngx_http_order_edit_zone_t *zone,
 }
 
 
+/*
+ * A settled segment leaves: its files first, then its registry entry, so
+ * that an adopter never finds the file without the entry (it would take
+ * it for a dead writer's and replay it).
+ */
+
+static void
+ngx_http_order_edit_journal_remove(ngx_http_order_edit_zone_t *zone,
+    ngx_http_order_edit_jseg_t *seg, ngx_log_t *log)
+{
+    /* "removing" keeps the entry, and its name, ours until dropped */
+    ngx_http_order_edit_journal_unlink(zone->journal, seg->name, seg->len,
+                                       log);
+
+    ngx_shmtx_lock(&zone->shpool->mutex);
+    ngx_http_order_edit_journal_drop_locked(zone, seg);
+    ngx_shmtx_unlock(&zone->shpool->mutex);
+}
+
+
 /* zone locked: a segment joins the registry, or leaves it */
 
 static ngx_http_order_edit_jseg_t *
@@ -2153,12 +2356,13 @@ ngx_http_order_edit_journal_name(ngx_http_order_edit_zone_t *zone,
 
 static ngx_http_order_edit_jseg_t *
 ngx_http_order_edit_journal_known(ngx_http_order_edit_zone_t *zone,
-    u_char *name, size_t len)
+    u_char *name, size_t len, ngx_uint_t *skip)
 {
     ngx_queue_t                 *q;
     ngx_http_order_edit_jseg_t  *seg, *found;
 
     found = NULL;
+    *skip = 0;
 
     ngx_shmtx_lock(&zone->shpool->mutex);
 
@@ -2170,6 +2374,10 @@ ngx_http_order_edit_journal_known(ngx_http_order_edit_zone_t *zone,
 
         if (seg->len == len && ngx_strncmp(seg->name, name, len) == 0) {
             found = seg;
+
+            /* decided under the lock: the entry may go once it is off */
+            *skip = (!seg->adopted || seg->replayed >= seg->bytes
+                     || seg->removing);
             break;
         }
     }
@@ -2192,12 +2400,91 @@ ngx_http_order_edit_journal_path(ngx_http_order_edit_journal_conf_t *jcf,
 static int ngx_libc_cdecl
 ngx_http_order_edit_journal_cmp_off(const void *a, const void *b)
 {
-    uint32_t  x, y;
+    uint64_t  x, y;
 
-    x = *(const uint32_t *) a;
-    y = *(const uint32_t *) b;
+    /* by offset only: the kind rides in the low byte */
+    x = *(const uint64_t *) a >> 8;
+    y = *(const uint64_t *) b >> 8;
 
     return (x > y) - (x < y);
+}
+
+
+/* the master: this zone's generation is marked alive, once per zone */
+
+static ngx_int_t
+ngx_http_order_edit_journal_gen_lock(ngx_http_order_edit_zone_t *zone,
+    ngx_log_t *log)
+{
+    u_char      path[NGX_MAX_PATH];
+    uint64_t    gen;
+    ngx_fd_t    fd;
+    ngx_uint_t  i;
+
+    gen = zone->sh->journal.gen;
+
+    for (i = 0; i < ngx_http_order_edit_njgens; i++) {
+        if (ngx_http_order_edit_jgens[i] == gen) {
+            return NGX_OK;
+        }
+    }
+
+    if (ngx_http_order_edit_njgens == NGX_HTTP_ORDER_EDIT_JGENS) {
+        ngx_log_error(NGX_LOG_EMERG, log, 0,
+                      "order_edit: too many journaled zones");
+        return NGX_ERROR;
+    }
+
+    (void) ngx_snprintf(path, NGX_MAX_PATH, "%V/%V-%016xL.lock%Z",
+                        &zone->journal->dir, &zone->name, gen);
+
+    /* never closed: the master and its workers hold it until they exit */
+    fd = open((char *) path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+
+    if (fd == NGX_INVALID_FILE || flock(fd, LOCK_EX | LOCK_NB) == -1) {
+        ngx_log_error(NGX_LOG_EMERG, log, ngx_errno,
+                      "order_edit: cannot lock \"%s\"", path);
+        if (fd != NGX_INVALID_FILE) {
+            (void) close(fd);
+        }
+        return NGX_ERROR;
+    }
+
+    ngx_http_order_edit_jgens[ngx_http_order_edit_njgens++] = gen;
+
+    return NGX_OK;
+}
+
+
+/*
+ * Is the generation that wrote a segment still running?  Its master or a
+ * worker holds its lock.  A generation without a lock file is gone (or
+ * from before there were any).
+ */
+
+static ngx_uint_t
+ngx_http_order_edit_journal_gen_alive(ngx_http_order_edit_zone_t *zone,
+    u_char *name)
+{
+    u_char    path[NGX_MAX_PATH];
+    ngx_fd_t  fd;
+    ngx_uint_t  alive;
+
+    (void) ngx_snprintf(path, NGX_MAX_PATH, "%V/%*s.lock%Z",
+                        &zone->journal->dir, zone->name.len + 17, name);
+
+    fd = open((char *) path, O_RDONLY | O_CLOEXEC);
+
+    if (fd == NGX_INVALID_FILE) {
+        return 0;
+    }
+
+    alive = (flock(fd, LOCK_EX | LOCK_NB) == -1);
+
+    /* closing our own description lets go of the lock we just took */
+    (void) close(fd);
+
+    return alive;
 }
 
 

@@ -43,6 +43,7 @@ struct ngx_http_order_edit_journal_conf_s {
 typedef struct ngx_http_order_edit_jack_s {
     ngx_uint_t                     write;
     ngx_uint_t                     unlink;
+    ngx_http_order_edit_jseg_t    *seg;         /* to remove, when unlink */
     ngx_uint_t                     kind;
     uint32_t                       offset;
     u_short                        len;

@@ -1064,3 +1064,36 @@ ngx_http_order_edit_queue_rollback_locked(ngx_http_order_edit_zone_t *zone,
     ngx_http_order_edit_queue_free(zone, item,
                                    NGX_HTTP_ORDER_EDIT_JACK_ROLLBACK, ack);
 }
+
+
+/*
+ * Zone locked: is webhook "id" of this shop still waiting for its journal
+ * fsync?  It was linked a moment ago, so it is among the newest: the walk
+ * goes back from the tail, and stops at an older id.
+ */
+
+ngx_uint_t
+ngx_http_order_edit_queue_undurable_locked(ngx_http_order_edit_shop_t *shop,
+    uint64_t id)
+{
+    ngx_uint_t                   n;
+    ngx_queue_t                 *q;
+    ngx_http_order_edit_item_t  *item;
+
+    for (q = ngx_queue_last(&shop->pending), n = 0;
+         q != ngx_queue_sentinel(&shop->pending) && n < 1024;
+         q = ngx_queue_prev(q), n++)
+    {
+        item = ngx_queue_data(q, ngx_http_order_edit_item_t, queue);
+
+        if (item->id == id) {
+            return item->not_before_ms == NGX_HTTP_ORDER_EDIT_NOT_DURABLE;
+        }
+
+        if (item->id < id) {
+            break;
+        }
+    }
+
+    return 0;
+}

@@ -145,6 +145,10 @@ void ngx_http_order_edit_queue_rollback_locked(
     ngx_http_order_edit_zone_t *zone, ngx_http_order_edit_item_t *item,
     struct ngx_http_order_edit_jack_s *ack);
 
+/* zone locked: 1 while a just-queued webhook waits for its fsync */
+ngx_uint_t ngx_http_order_edit_queue_undurable_locked(
+    ngx_http_order_edit_shop_t *shop, uint64_t id);
+
 /* zone locked: age of the oldest webhook of a shop, 0 when none */
 uint64_t ngx_http_order_edit_queue_oldest_ms_locked(
     ngx_http_order_edit_shop_t *shop, uint64_t now);

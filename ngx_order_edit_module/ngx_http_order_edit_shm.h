@@ -109,6 +109,7 @@ typedef struct {
     size_t                         replayed;    /* adopted: records before
                                                    this offset are in */
     ngx_uint_t                     adopted;
+    ngx_uint_t                     removing;    /* files being unlinked */
     u_short                        len;
     u_char                         name[NGX_HTTP_ORDER_EDIT_JNAME_LEN];
 } ngx_http_order_edit_jseg_t;
@@ -121,6 +122,7 @@ typedef struct {
     size_t                         bytes;
     ngx_uint_t                     nsegments;
     ngx_uint_t                     pending;
+    ngx_uint_t                     undurable;   /* written, not yet synced */
     ngx_pid_t                      holder;      /* pid holding the lock */
     uint64_t                       writes;
     uint64_t                       fsyncs;
