@@ -673,7 +673,10 @@ ngx_uint_t
 ngx_http_order_edit_journal_room_locked(ngx_http_order_edit_zone_t *zone,
     size_t size)
 {
-    if (zone->sh->journal.bytes + size > zone->journal->max_size) {
+    /* offsets in a segment are 32-bit: one that cannot rotate is full */
+    if (zone->sh->journal.bytes + size > zone->journal->max_size
+        || zone->jw->seg->bytes + size > 0xffffffff)
+    {
         zone->sh->journal.full++;
         return 0;
     }
@@ -1245,11 +1248,13 @@ ngx_http_order_edit_journal_open_segment(ngx_http_order_edit_jwriter_t *jw)
     size_t                          len, size;
     uint64_t                        gen, seq;
     ngx_fd_t                        fd, afd;
+    ngx_uint_t                      made;
     ngx_http_order_edit_zone_t     *zone;
     ngx_http_order_edit_jseg_t     *seg;
     ngx_http_order_edit_jrec_seg_t  s;
 
     zone = jw->zone;
+    made = 0;
 
     ngx_shmtx_lock(&zone->shpool->mutex);
     gen = zone->sh->journal.gen;
@@ -1308,7 +1313,8 @@ ngx_http_order_edit_journal_open_segment(ngx_http_order_edit_jwriter_t *jw)
 
     ngx_http_order_edit_journal_path(jw->jcf, path, name, len, ".ack");
 
-    afd = open((char *) path, O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
+    /* O_EXCL: never another segment's acks (a name taken already) */
+    afd = open((char *) path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
     if (afd == NGX_INVALID_FILE) {
         ngx_log_error(NGX_LOG_CRIT, jw->log, ngx_errno,
                       "order_edit: cannot create \"%s\"", path);
@@ -1316,16 +1322,21 @@ ngx_http_order_edit_journal_open_segment(ngx_http_order_edit_jwriter_t *jw)
     }
 
     (void) close(afd);
+    made = 1;
 
     ngx_http_order_edit_journal_path(jw->jcf, path, name, len, ".tmp");
     ngx_http_order_edit_journal_path(jw->jcf, final, name, len, "");
 
-    if (rename((char *) path, (char *) final) == -1) {
+    /* link(), not rename(): a name taken already is never replaced */
+    if (link((char *) path, (char *) final) == -1) {
         ngx_log_error(NGX_LOG_CRIT, jw->log, ngx_errno,
-                      "order_edit: cannot rename \"%s\" to \"%s\"",
+                      "order_edit: cannot link \"%s\" to \"%s\"",
                       path, final);
         goto failed;
     }
+
+    (void) unlink((char *) path);
+    made = 2;
 
     ngx_shmtx_lock(&zone->shpool->mutex);
 
@@ -1348,10 +1359,19 @@ ngx_http_order_edit_journal_open_segment(ngx_http_order_edit_jwriter_t *jw)
 
 failed:
 
+    /* only what this call made: 1, the acks; 2, the segment as well */
+
     (void) close(fd);
     ngx_http_order_edit_journal_path(jw->jcf, path, name, len, ".tmp");
     (void) unlink((char *) path);
-    ngx_http_order_edit_journal_unlink(jw->jcf, name, len, jw->log);
+
+    if (made == 2) {
+        ngx_http_order_edit_journal_unlink(jw->jcf, name, len, jw->log);
+
+    } else if (made == 1) {
+        ngx_http_order_edit_journal_path(jw->jcf, path, name, len, ".ack");
+        (void) unlink((char *) path);
+    }
 
     return NGX_ERROR;
 }

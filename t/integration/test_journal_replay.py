@@ -6,6 +6,9 @@ import glob
 import json
 import os
 import signal
+import struct
+import threading
+import time
 import unittest
 
 from ngxctl import NginxServer
@@ -21,6 +24,26 @@ HTTP = """
         location = /q { order_edit_queue_debug edits; }
     }
 """
+
+
+def crc32c(data):
+    crc = 0xffffffff
+    for b in data:
+        crc ^= b
+        for _ in range(8):
+            crc = (crc >> 1) ^ (0x82f63b78 if crc & 1 else 0)
+    return crc ^ 0xffffffff
+
+
+def record_offsets(data):
+    """Offsets of the records of a segment image (header: magic, type,
+    flags, reserved, u32 length, crc; 8-byte aligned)."""
+    offs, off = [], 0
+    while off + 16 <= len(data):
+        length = struct.unpack_from("<I", data, off + 8)[0]
+        offs.append(off)
+        off += 16 + ((length + 7) & ~7)
+    return offs
 
 
 def body(n):
@@ -153,6 +176,132 @@ class JournalReplay(unittest.TestCase):
         j = self.journal()
         self.assertEqual((j["pending"], j["replayed"]), (2, 0))
         self.assertEqual(self.post(1, "r1")[1]["status"], "duplicate")
+
+    def test_settled_segments_are_removed_and_the_journal_has_room(self):
+        # a small journal: its segments must go as their webhooks are
+        # delivered, or it fills and refuses everything
+        self.fresh("fsync=batch max_size=64k")
+
+        n = 0
+        while self.post(n % 7, "s%d" % n)[0] == 200:
+            n += 1
+        self.assertGreater(n, 3)
+        for _ in range(n):
+            item = self.get("/q?op=lease")["item"]
+            self.assertEqual(self.ngx.request(
+                "GET", "/q?op=ack&shop=acme.myshopify.com&id=%d&token=%d"
+                % (item["id"], item["token"]))[0], 200)
+
+        j = self.journal()
+        self.assertEqual(j["pending"], 0)
+        self.assertGreaterEqual(j["removed_segments"], 1)
+        self.assertEqual(self.post(0, "after")[0], 200)
+
+    def test_a_rolled_back_webhook_is_not_a_duplicate_after_restart(self):
+        self.assertEqual(self.post(0, "keep")[0], 200)
+        self.assertEqual(self.post(1, "refused")[0], 200)
+        seg = self.segment()
+
+        def rollback():
+            # what a failed write or fsync leaves: a rollback ack
+            with open(seg, "rb") as f:
+                off = record_offsets(f.read())[2]
+            payload = bytes([4, 0, 0, 0]) + struct.pack("<I", off)
+            with open(seg + ".ack", "ab") as f:
+                f.write(struct.pack("<II", 0x414a454f, crc32c(payload))
+                        + payload)
+
+        self.crash_and_restart_after(rollback)
+
+        self.assertEqual(self.depth(), 1)
+        # Shopify sends the refused webhook again: it is taken afresh
+        self.assertEqual(self.post(1, "refused")[1]["status"], "queued")
+
+    def test_a_copy_waiting_for_the_first_ones_fsync_is_refused(self):
+        self.fresh("fsync=batch batch_window=1s")
+        self.assertEqual(self.post(0, "w0")[0], 200)  # the window starts
+
+        first = {}
+        t = threading.Thread(
+            target=lambda: first.update(r=self.post(1, "dup")))
+        t.start()
+        self.addCleanup(t.join, 10)
+        self.wait_for(lambda: self.depth() == 2)
+
+        status, answer = self.post(1, "dup")
+        self.assertEqual((status, answer.get("error")), (503, "in_progress"),
+                         (answer, first, self.journal()))
+        t.join(10)
+        self.assertEqual(first["r"][1]["status"], "queued")
+
+    def test_a_reload_during_an_fsync_wait_answers_and_delivers(self):
+        conf = self.reconfigure("fsync=batch batch_window=1s")
+        self.assertEqual(self.post(0, "r0")[0], 200)
+
+        waiting = {}
+        t = threading.Thread(
+            target=lambda: waiting.update(r=self.post(1, "r1")))
+        t.start()
+        self.addCleanup(t.join, 10)
+        self.wait_for(lambda: self.depth() == 2)
+        self.assertTrue(self.ngx.reload(conf))
+        t.join(10)
+
+        # the old worker stayed to answer it, and it can be delivered
+        self.assertEqual(waiting["r"][1]["status"], "queued")
+        leased = [self.get("/q?op=lease")["item"] for _ in range(2)]
+        self.assertEqual(sorted(i["webhook_id"] for i in leased),
+                         ["r0", "r1"])
+
+    def test_a_second_nginx_leaves_a_live_generations_segments_alone(self):
+        # as during a binary upgrade: another nginx on the same journal,
+        # while this one still has its webhooks (some in rotated files)
+        self.reconfigure("fsync=batch max_size=64k")
+        n = 0
+        while n < 40 and self.post(n % 7, "g%d" % n)[0] == 200:
+            n += 1
+        self.assertGreaterEqual(self.journal()["segments"], 2)
+
+        other = NginxServer("", workers=1)
+        self.addCleanup(other.stop)
+        other.write_conf(HTTP.replace("__DIR__", self.dir)
+                         .replace("fsync=batch", "fsync=batch max_size=64k"))
+        other.start()
+
+        status, _, raw = other.request("GET", "/q?op=depth")
+        self.assertEqual(json.loads(raw)["depth"], 0)
+        self.assertEqual(other.status()["journal"]["adopted_segments"], 0)
+        self.assertEqual(self.depth(), n)
+
+        # once this nginx is gone for good, the other one takes them all
+        self.ngx.kill_all()
+        other.kill_all()
+        other.restart()
+        status, _, raw = other.request("GET", "/q?op=depth")
+        self.assertEqual(json.loads(raw)["depth"], n)
+
+    def fresh(self, opts):
+        """This test's own nginx, started with these journal options."""
+        self.ngx.stop()
+        self.ngx = NginxServer("", workers=1)
+        self.addCleanup(self.ngx.stop)
+        self.dir = os.path.join(self.ngx.dir, "journal")
+        self.ngx.write_conf(HTTP.replace("__DIR__", self.dir)
+                            .replace("fsync=batch", opts))
+        self.ngx.start()
+
+    def reconfigure(self, opts):
+        conf = HTTP.replace("__DIR__", self.dir).replace("fsync=batch", opts)
+        self.assertTrue(self.ngx.reload(conf))
+        return conf
+
+    def wait_for(self, predicate, timeout=5.0):
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if predicate():
+                return
+            time.sleep(0.01)
+        self.fail("timed out")
 
     def crash_and_restart_after(self, damage):
         self.ngx.kill_all()
