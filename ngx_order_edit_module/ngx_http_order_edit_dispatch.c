@@ -136,7 +136,8 @@ static ngx_int_t ngx_http_order_edit_job_url(ngx_http_order_edit_job_t *job,
     const char *eid, const char *query);
 static void ngx_http_order_edit_job_customer(ngx_http_order_edit_job_t *job,
     ngx_http_order_edit_curl_req_t *req);
-static void ngx_http_order_edit_job_delivered(ngx_http_order_edit_job_t *job);
+static void ngx_http_order_edit_job_acked(ngx_http_order_edit_job_t *job,
+    ngx_uint_t counter);
 static void ngx_http_order_edit_job_readback(ngx_http_order_edit_job_t *job,
     ngx_http_order_edit_curl_req_t *req);
 static ngx_int_t ngx_http_order_edit_same_number(json_t *a, json_t *b);
@@ -544,8 +545,7 @@ ngx_http_order_edit_job_parsed(ngx_http_order_edit_job_t *job)
     case NGX_HTTP_ORDER_EDIT_NORM_STALE:
     case NGX_HTTP_ORDER_EDIT_NORM_EDIT_PENDING:
         /* nothing to send: a newer snapshot says it, or will */
-        (void) ngx_http_order_edit_queue_ack(d->zone, &job->msg);
-        ngx_http_order_edit_job_finish(job);
+        ngx_http_order_edit_job_acked(job, NGX_HTTP_ORDER_EDIT_C_LAST);
         return;
 
     default:
@@ -587,10 +587,7 @@ ngx_http_order_edit_job_parsed(ngx_http_order_edit_job_t *job)
                       job->msg.id, shop, job->res.order_id, applied,
                       job->res.updated_at);
 
-        (void) ngx_http_order_edit_queue_ack(d->zone, &job->msg);
-        ngx_http_order_edit_queue_count(d->zone, &job->msg,
-                                        NGX_HTTP_ORDER_EDIT_C_STALE);
-        ngx_http_order_edit_job_finish(job);
+        ngx_http_order_edit_job_acked(job, NGX_HTTP_ORDER_EDIT_C_STALE);
         return;
     }
 
@@ -606,10 +603,7 @@ ngx_http_order_edit_job_parsed(ngx_http_order_edit_job_t *job)
                       "snapshot of order %L is queued",
                       job->msg.id, shop, job->res.order_id);
 
-        (void) ngx_http_order_edit_queue_ack(d->zone, &job->msg);
-        ngx_http_order_edit_queue_count(d->zone, &job->msg,
-                                        NGX_HTTP_ORDER_EDIT_C_COALESCED);
-        ngx_http_order_edit_job_finish(job);
+        ngx_http_order_edit_job_acked(job, NGX_HTTP_ORDER_EDIT_C_COALESCED);
         return;
     }
 
@@ -1203,7 +1197,7 @@ failed:
                       "order_edit: #%uL of \"%V\" was written but is not "
                       "read back", job->msg.id, &job->msg.shop);
 
-        ngx_http_order_edit_job_delivered(job);
+        ngx_http_order_edit_job_acked(job, NGX_HTTP_ORDER_EDIT_C_LAST);
         return NGX_ERROR;
     }
 
@@ -1260,7 +1254,7 @@ ngx_http_order_edit_job_done(ngx_http_order_edit_curl_req_t *req,
                       "not be read back: %V", job->msg.id, &job->msg.shop,
                       &why);
 
-        ngx_http_order_edit_job_delivered(job);
+        ngx_http_order_edit_job_acked(job, NGX_HTTP_ORDER_EDIT_C_LAST);
         return;
     }
 
@@ -1365,7 +1359,7 @@ ngx_http_order_edit_job_done(ngx_http_order_edit_curl_req_t *req,
             return;
         }
 
-        ngx_http_order_edit_job_delivered(job);
+        ngx_http_order_edit_job_acked(job, NGX_HTTP_ORDER_EDIT_C_LAST);
         return;
     }
 
@@ -1490,10 +1484,7 @@ ngx_http_order_edit_job_held(ngx_http_order_edit_job_t *job, json_t *record)
     ngx_http_order_edit_applied_set(job->d->zone, &job->msg.shop,
                                     (uint64_t) job->res.order_id, held);
 
-    (void) ngx_http_order_edit_queue_ack(job->d->zone, &job->msg);
-    ngx_http_order_edit_queue_count(job->d->zone, &job->msg,
-                                    NGX_HTTP_ORDER_EDIT_C_STALE);
-    ngx_http_order_edit_job_finish(job);
+    ngx_http_order_edit_job_acked(job, NGX_HTTP_ORDER_EDIT_C_STALE);
 
     return 1;
 }
@@ -1660,10 +1651,13 @@ ngx_http_order_edit_job_superseded(ngx_http_order_edit_job_t *job)
 }
 
 
+/* the webhook leaves the queue, counted as "counter" too, and the job ends */
+
 static void
-ngx_http_order_edit_job_delivered(ngx_http_order_edit_job_t *job)
+ngx_http_order_edit_job_acked(ngx_http_order_edit_job_t *job,
+    ngx_uint_t counter)
 {
-    (void) ngx_http_order_edit_queue_ack(job->d->zone, &job->msg);
+    (void) ngx_http_order_edit_queue_ack(job->d->zone, &job->msg, counter);
     ngx_http_order_edit_job_finish(job);
 }
 
@@ -1765,13 +1759,13 @@ done:
     json_decref(got);
 
     if (what == NULL) {
-        ngx_http_order_edit_job_delivered(job);
+        ngx_http_order_edit_job_acked(job, NGX_HTTP_ORDER_EDIT_C_LAST);
         return;
     }
 
     p = ngx_pnalloc(job->pool, 256 + sizeof(idbuf));
     if (p == NULL) {
-        ngx_http_order_edit_job_delivered(job);
+        ngx_http_order_edit_job_acked(job, NGX_HTTP_ORDER_EDIT_C_LAST);
         return;
     }
 

@@ -299,26 +299,6 @@ ngx_http_order_edit_queue_same_order(ngx_http_order_edit_zone_t *zone,
 }
 
 
-/* one more of an outcome the dispatcher tells apart (stale, ...) */
-
-void
-ngx_http_order_edit_queue_count(ngx_http_order_edit_zone_t *zone,
-    ngx_http_order_edit_msg_t *msg, ngx_uint_t counter)
-{
-    ngx_http_order_edit_shop_t  *shop;
-
-    shop = msg->shop_node;
-
-    if (shop == NULL || counter >= NGX_HTTP_ORDER_EDIT_C_LAST) {
-        return;
-    }
-
-    ngx_shmtx_lock(&zone->shpool->mutex);
-    shop->counters[counter]++;
-    ngx_shmtx_unlock(&zone->shpool->mutex);
-}
-
-
 /* the normaliser's view of a queued webhook */
 
 void
@@ -393,11 +373,15 @@ ngx_http_order_edit_queue_find(ngx_http_order_edit_zone_t *zone,
 }
 
 
-/* delivered (or parked elsewhere): the webhook leaves the queue */
+/*
+ * Delivered, or not to be sent (stale, coalesced): the webhook leaves the
+ * queue, and "counter" (NGX_HTTP_ORDER_EDIT_C_LAST: none) says which, in
+ * the same lock.
+ */
 
 ngx_int_t
 ngx_http_order_edit_queue_ack(ngx_http_order_edit_zone_t *zone,
-    ngx_http_order_edit_msg_t *msg)
+    ngx_http_order_edit_msg_t *msg, ngx_uint_t counter)
 {
     ngx_http_order_edit_jack_t   ack;
     ngx_http_order_edit_item_t  *item;
@@ -412,6 +396,11 @@ ngx_http_order_edit_queue_ack(ngx_http_order_edit_zone_t *zone,
     }
 
     item->shop->counters[NGX_HTTP_ORDER_EDIT_C_ACKED]++;
+
+    if (counter < NGX_HTTP_ORDER_EDIT_C_LAST) {
+        item->shop->counters[counter]++;
+    }
+
     item->shop->depth--;
     item->shop->nleased--;
     zone->sh->nitems--;

@@ -91,14 +91,12 @@ ngx_int_t ngx_http_order_edit_queue_find(ngx_http_order_edit_zone_t *zone,
     ngx_pool_t *pool, ngx_str_t *shop, uint64_t id,
     ngx_http_order_edit_msg_t *msg);
 ngx_int_t ngx_http_order_edit_queue_ack(ngx_http_order_edit_zone_t *zone,
-    ngx_http_order_edit_msg_t *msg);
+    ngx_http_order_edit_msg_t *msg, ngx_uint_t counter);
 ngx_int_t ngx_http_order_edit_queue_requeue(ngx_http_order_edit_zone_t *zone,
     ngx_http_order_edit_msg_t *msg, ngx_msec_t delay);
 ngx_int_t ngx_http_order_edit_queue_same_order(
     ngx_http_order_edit_zone_t *zone, ngx_pool_t *pool,
     ngx_http_order_edit_msg_t *msg, ngx_uint_t max, ngx_array_t *out);
-void ngx_http_order_edit_queue_count(ngx_http_order_edit_zone_t *zone,
-    ngx_http_order_edit_msg_t *msg, ngx_uint_t counter);
 ngx_int_t ngx_http_order_edit_queue_release(ngx_http_order_edit_zone_t *zone,
     ngx_http_order_edit_msg_t *msg, ngx_msec_t delay);
 ngx_uint_t ngx_http_order_edit_queue_depth(ngx_http_order_edit_zone_t *zone,

@@ -196,7 +196,8 @@ ngx_http_order_edit_queue_debug_handler(ngx_http_request_t *r)
         }
 
         if (op.len == 3) {
-            rc = ngx_http_order_edit_queue_ack(zone, &msg);
+            rc = ngx_http_order_edit_queue_ack(zone, &msg,
+                                                   NGX_HTTP_ORDER_EDIT_C_LAST);
 
         } else {
             if (ngx_http_order_edit_qd_uint(r, "delay", &ms) != NGX_OK) {
