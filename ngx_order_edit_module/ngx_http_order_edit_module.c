@@ -1244,8 +1244,9 @@ ngx_http_order_edit_regex_exec(void *re, const char *s, size_t len,
 
     ov = pcre2_get_ovector_pointer(md);
 
+    /* a group that took no part is PCRE2_UNSET, -1 for the normaliser */
     for (i = 0; i < 2 * rc; i++) {
-        caps[i] = (int) ov[i];
+        caps[i] = (ov[i] == PCRE2_UNSET) ? -1 : (int) ov[i];
     }
 
     pcre2_match_data_free(md);
