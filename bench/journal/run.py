@@ -46,6 +46,9 @@ import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 TOP = os.path.normpath(os.path.join(HERE, "..", ".."))
+
+sys.path.insert(0, HERE)
+from summarise import pct  # noqa: E402  (one percentile for both)
 INGEST = os.path.join(TOP, "bench", "ingest")
 
 SHOP = "bench.myshopify.com"
@@ -127,15 +130,6 @@ def log(*a):
 
 def die(msg):
     raise SystemExit("bench-journal: " + msg)
-
-
-def pct(values, q):
-    """Nearest-rank percentile (q in 0..100)."""
-    if not values:
-        return None
-    v = sorted(values)
-    k = max(0, min(len(v) - 1, int(-(-q * len(v) // 100)) - 1))
-    return v[k]
 
 
 def free_port():
@@ -826,7 +820,6 @@ http {{
             with open(raw, "a") as f:
                 f.write(json.dumps({"config": None, "module_changed": True})
                         + "\n")
-        sys.path.insert(0, HERE)
         import summarise                # noqa: E402
         rc = summarise.main([raw])
         self.ok = True
