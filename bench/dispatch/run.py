@@ -322,10 +322,7 @@ class Bench:
         self.keys = tempfile.mkdtemp(prefix="oe-bench-dispatch-")
         # nginx workers run as nobody when the master is root
         os.chmod(self.keys, 0o755)
-        for f, k in (("ck", "consumer_key"), ("cs", "consumer_secret"),
-                     ("ti", "token_id"), ("ts", "token_secret")):
-            with open(os.path.join(self.keys, f), "w") as out:
-                out.write(simhelper.KEYS[k] + "\n")
+        simhelper.write_key_files(self.keys)
         shutil.copy(os.path.join(FIX, "skus.map"),
                     os.path.join(self.keys, "skus.map"))
         cfg = os.path.join(self.keys, "sim.json")

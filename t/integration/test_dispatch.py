@@ -75,11 +75,7 @@ class Dispatch(unittest.TestCase):
         ngx = NginxServer("", workers=2)
         self.addCleanup(ngx.stop)
 
-        keys = simhelper.KEYS
-        for f, k in (("ck", "consumer_key"), ("cs", "consumer_secret"),
-                     ("ti", "token_id"), ("ts", "token_secret")):
-            with open(os.path.join(ngx.dir, f), "w") as out:
-                out.write(keys[k] + "\n")
+        simhelper.write_key_files(ngx.dir)
         with open(os.path.join(ngx.dir, "skus.map"), "wb") as out:
             out.write(fixture("skus.map"))
 

@@ -460,10 +460,7 @@ class JournalLoad:
         self.addCleanup(self.terminate)
 
         d = self.ngx.dir
-        for f, k in (("ck", "consumer_key"), ("cs", "consumer_secret"),
-                     ("ti", "token_id"), ("ts", "token_secret")):
-            with open(os.path.join(d, f), "w") as out:
-                out.write(simhelper.KEYS[k] + "\n")
+        simhelper.write_key_files(d)
         with open(os.path.join(FIX, "skus.map"), "rb") as src, \
                 open(os.path.join(d, "skus.map"), "wb") as out:
             out.write(src.read())

@@ -29,6 +29,17 @@ KEYS = {"consumer_key": "ck-test-consumer", "consumer_secret": "cs-secret+/=",
         "token_id": "ti-test-token", "token_secret": "ts-secret&x"}
 CREDS = nsoauth.Credentials(KEYS["consumer_key"], KEYS["consumer_secret"],
                             KEYS["token_id"], KEYS["token_secret"])
+
+# the files an order_edit_netsuite block reads KEYS from, by directive
+KEY_FILES = (("ck", "consumer_key"), ("cs", "consumer_secret"),
+             ("ti", "token_id"), ("ts", "token_secret"))
+
+
+def write_key_files(directory):
+    """ck, cs, ti, ts in directory: KEYS for consumer_key_file & co."""
+    for name, key in KEY_FILES:
+        with open(os.path.join(directory, name), "w") as out:
+            out.write(KEYS[key] + "\n")
 REC = "/services/rest/record/v1"
 START_TIMEOUT = 10
 
