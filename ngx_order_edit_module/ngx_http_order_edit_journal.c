@@ -120,7 +120,7 @@ static void ngx_http_order_edit_journal_rollback(
     ngx_log_t *log);
 static void ngx_http_order_edit_journal_scan(ngx_event_t *ev);
 static ngx_uint_t ngx_http_order_edit_journal_reclaim(
-    ngx_http_order_edit_zone_t *zone, ngx_log_t *log);
+    ngx_http_order_edit_zone_t *zone, ngx_uint_t start, ngx_log_t *log);
 static ngx_int_t ngx_http_order_edit_journal_adopt(
     ngx_http_order_edit_zone_t *zone, ngx_uint_t budget, ngx_log_t *log,
     ngx_uint_t *more);
@@ -527,7 +527,7 @@ ngx_http_order_edit_journal_init_process(ngx_cycle_t *cycle,
         zone[i]->jw = jw;
 
         /* a worker that died mid-write was replaced by this one */
-        (void) ngx_http_order_edit_journal_reclaim(zone[i], cycle->log);
+        (void) ngx_http_order_edit_journal_reclaim(zone[i], 1, cycle->log);
 
         for (k = 0; k < omcf->dispatchers.nelts; k++) {
             if (dc[k].shm_zone == zone[i]->shm_zone
@@ -1479,7 +1479,7 @@ ngx_http_order_edit_journal_scan(ngx_event_t *ev)
     }
 
     if (jw->holding) {
-        (void) ngx_http_order_edit_journal_reclaim(zone, ev->log);
+        (void) ngx_http_order_edit_journal_reclaim(zone, 0, ev->log);
         (void) ngx_http_order_edit_journal_adopt(zone,
                    NGX_HTTP_ORDER_EDIT_JADOPT_STEP, ev->log, &more);
     }
@@ -1497,7 +1497,7 @@ ngx_http_order_edit_journal_scan(ngx_event_t *ev)
 
 static ngx_uint_t
 ngx_http_order_edit_journal_reclaim(ngx_http_order_edit_zone_t *zone,
-    ngx_log_t *log)
+    ngx_uint_t start, ngx_log_t *log)
 {
     ngx_uint_t                   dead;
     ngx_queue_t                 *q, *sq;
@@ -1524,15 +1524,17 @@ ngx_http_order_edit_journal_reclaim(ngx_http_order_edit_zone_t *zone,
     }
 
     /*
-     * Written, never answered, and their writer is gone (a crash, or a
-     * worker that left with them): the kernel kept what it wrote, and
-     * Shopify, which had no answer, sends them again and hears
-     * "duplicate".  Bounded by the queue, and only while any such exist.
+     * Written, never answered, and their writer is gone (a crash): the
+     * kernel kept what it wrote, and Shopify, which had no answer, sends
+     * them again and hears "duplicate".  The walk is bounded by the
+     * queue, and only made when a worker starts (it may replace one that
+     * crashed) or a writer was found dead, not on every scan: under load
+     * some webhook always waits for its fsync.
      */
 
     for (sq = ngx_queue_head(&zone->sh->shops);
          sq != ngx_queue_sentinel(&zone->sh->shops)
-         && zone->sh->journal.undurable;
+         && (start || dead) && zone->sh->journal.undurable;
          sq = ngx_queue_next(sq))
     {
         shop = ngx_queue_data(sq, ngx_http_order_edit_shop_t, all);
@@ -1846,7 +1848,7 @@ ngx_http_order_edit_journal_adopt(ngx_http_order_edit_zone_t *zone,
     ngx_destroy_pool(pool);
 
     /* segments whose every record is settled go at once */
-    (void) ngx_http_order_edit_journal_reclaim(zone, log);
+    (void) ngx_http_order_edit_journal_reclaim(zone, 0, log);
 
     return NGX_OK;
 }
