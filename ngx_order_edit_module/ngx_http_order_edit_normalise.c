@@ -15,6 +15,8 @@
 
 #define NGX_HTTP_ORDER_EDIT_MAX_QUANTITY  1000000
 #define NGX_HTTP_ORDER_EDIT_MAX_PARTS  NGX_HTTP_ORDER_EDIT_BUNDLE_MAX_COMPONENTS
+/* refund line items an order's refunds may name in all */
+#define NGX_HTTP_ORDER_EDIT_MAX_REFUNDED  20000
 
 
 typedef struct {
@@ -1837,32 +1839,12 @@ ngx_http_order_edit_norm_refunded(ngx_http_order_edit_norm_ctx_t *ctx,
                 return -1;
             }
 
-            for (k = 0; k < out->n; k++) {
-                if (out->r[k].line_item_id == r.line_item_id) {
-                    break;
-                }
-            }
-
-            if (k < out->n) {
-                p = &out->r[k];
-
-                if (ngx_http_order_edit_money_add(p->quantity, r.quantity,
-                                                  &p->quantity)
-                    || ngx_http_order_edit_money_add(p->subtotal, r.subtotal,
-                                                     &p->subtotal)
-                    || ngx_http_order_edit_money_add(p->tax, r.tax, &p->tax))
-                {
-                    return ngx_http_order_edit_norm_overflow(ctx, where);
-                }
-
-                continue;
-            }
-
             if (out->n == cap) {
-                if (cap >= ctx->conf->max_lines) {
+                if (cap >= NGX_HTTP_ORDER_EDIT_MAX_REFUNDED) {
                     return ngx_http_order_edit_norm_fail(ctx,
-                               "too_many_items", "refunds name more than %zu "
-                               "line items", ctx->conf->max_lines);
+                               "too_many_items", "refunds name more than %d "
+                               "refund line items",
+                               NGX_HTTP_ORDER_EDIT_MAX_REFUNDED);
                 }
 
                 cap = cap ? 2 * cap : 16;
@@ -1878,10 +1860,35 @@ ngx_http_order_edit_norm_refunded(ngx_http_order_edit_norm_ctx_t *ctx,
         }
     }
 
-    if (out->n > 1) {
-        qsort(out->r, out->n, sizeof(*out->r),
-              ngx_http_order_edit_norm_refunded_cmp);
+    if (out->n < 2) {
+        return 0;
     }
+
+    /* one entry per line item: sorted, then runs of one id summed */
+    qsort(out->r, out->n, sizeof(*out->r),
+          ngx_http_order_edit_norm_refunded_cmp);
+
+    k = 0;
+
+    for (i = 1; i < out->n; i++) {
+        p = &out->r[k];
+
+        if (out->r[i].line_item_id != p->line_item_id) {
+            out->r[++k] = out->r[i];
+            continue;
+        }
+
+        if (ngx_http_order_edit_money_add(p->quantity, out->r[i].quantity,
+                                          &p->quantity)
+            || ngx_http_order_edit_money_add(p->subtotal, out->r[i].subtotal,
+                                             &p->subtotal)
+            || ngx_http_order_edit_money_add(p->tax, out->r[i].tax, &p->tax))
+        {
+            return ngx_http_order_edit_norm_overflow(ctx, "refunded lines");
+        }
+    }
+
+    out->n = k + 1;
 
     return 0;
 }
@@ -2133,22 +2140,33 @@ ngx_http_order_edit_norm_order_walk(ngx_http_order_edit_norm_ctx_t *ctx,
 
 
 /*
- * The weights for spreading what is left over: each line's w (0 for a line
- * that cannot take any), only the estimated lines when there are any with
- * weight, since the others hold Shopify's own numbers.  The sum, 0 when
- * no line has weight.
+ * The weights for spreading a leftover r: each line's w (0 for a line that
+ * cannot take any).  A leftover no larger than one unit per estimated
+ * line is the estimates' rounding: only those lines take it, since the
+ * others hold Shopify's own numbers.  A larger one (an order-level
+ * discount no line carries) is everybody's.  The sum, 0 when no line has
+ * weight.
  */
 
 static int64_t
 ngx_http_order_edit_norm_weights(ngx_http_order_edit_norm_ctx_t *ctx,
-    int64_t *w, int what)
+    int64_t *w, int what, int64_t r)
 {
     int                               pass;
-    size_t                            i;
+    size_t                            i, nest;
     int64_t                           wsum;
     ngx_http_order_edit_norm_line_t  *l;
 
-    for (pass = 0; pass < 2; pass++) {
+    nest = 0;
+
+    for (i = 0; i < ctx->nlines; i++) {
+        nest += ctx->lines[i].estimated;
+    }
+
+    for (pass = (r <= (int64_t) nest && -r <= (int64_t) nest) ? 0 : 1;
+         pass < 2;
+         pass++)
+    {
         wsum = 0;
 
         for (i = 0; i < ctx->nlines; i++) {
@@ -2242,7 +2260,7 @@ ngx_http_order_edit_norm_reconcile(ngx_http_order_edit_norm_ctx_t *ctx,
     r = gross - subtotal - disc;
 
     if (r != 0) {
-        wsum = ngx_http_order_edit_norm_weights(ctx, w, r > 0 ? 0 : 1);
+        wsum = ngx_http_order_edit_norm_weights(ctx, w, r > 0 ? 0 : 1, r);
 
         if (n == 0 || wsum == 0
             || ngx_http_order_edit_money_allocate(r, w, n, part) != 0)
@@ -2320,10 +2338,10 @@ ngx_http_order_edit_norm_reconcile(ngx_http_order_edit_norm_ctx_t *ctx,
     r -= *ship_tax;
 
     if (r != 0) {
-        wsum = ngx_http_order_edit_norm_weights(ctx, w, 2);
+        wsum = ngx_http_order_edit_norm_weights(ctx, w, 2, r);
 
         if (wsum == 0) {
-            wsum = ngx_http_order_edit_norm_weights(ctx, w, 0);
+            wsum = ngx_http_order_edit_norm_weights(ctx, w, 0, r);
         }
 
         if (wsum == 0) {
