@@ -1178,6 +1178,37 @@ ngx_http_order_edit_job_send(ngx_http_order_edit_job_t *job)
         ngx_str_set(&value, "application/json");
     }
 
+    if (job->step == NGX_HTTP_ORDER_EDIT_STEP_WRITE
+        && job->ns->mode == NGX_HTTP_ORDER_EDIT_NS_REST
+        && job->ns->property_validation != NGX_HTTP_ORDER_EDIT_NS_PNV_OFF)
+    {
+        /*
+         * NetSuite ignores a property it does not know unless told
+         * otherwise: a misspelt custom field would vanish silently.
+         */
+        ngx_str_set(&name, "X-NetSuite-PropertyNameValidation");
+        ngx_str_set(&value, "Error");
+
+        if (job->ns->property_validation == NGX_HTTP_ORDER_EDIT_NS_PNV_WARNING)
+        {
+            ngx_str_set(&value, "Warning");
+
+        } else if (job->ns->property_validation
+                   == NGX_HTTP_ORDER_EDIT_NS_PNV_IGNORE)
+        {
+            ngx_str_set(&value, "Ignore");
+        }
+
+        if (ngx_http_order_edit_curl_add_header(req, &name, &value)
+            != NGX_OK)
+        {
+            ngx_http_order_edit_curl_free(req);
+            goto failed;
+        }
+
+        ngx_str_set(&value, "application/json");
+    }
+
     if (job->body.len) {
         ngx_str_set(&name, "Content-Type");
 

@@ -814,3 +814,40 @@ identity (and what the warehouse or another system holds of them); line
 --- no_error_log
 [alert]
 [crit]
+
+
+
+=== TEST 27: a custom field the account does not have is refused loudly, not dropped
+The module sends X-NetSuite-PropertyNameValidation: Error with every
+write: NetSuite otherwise drops a property it does not know, and a
+misspelt (or never created) custom field would vanish silently.
+--- http_config eval: ::http_config()
+--- config eval: $::Config
+--- request eval
+[$::Reset,
+ ::seed(),
+ ::json_request("POST /sim/custom_fields",
+                { fields => [qw(custbody_shopify_order_id
+                                custbody_shopify_updated_at
+                                custbody_shopify_subtotal
+                                custbody_shopify_discount custbody_shopify_tax
+                                custbody_shopify_taxes_included
+                                custcol_shopify_discount
+                                custcol_shopify_line_id
+                                custcol_shopify_tax)] }),
+ ::webhook('p1', $::Edit),
+ $::Drain,
+ "GET /exc",
+ "GET /sim/counters",
+ ::json_request("POST /sim/custom_fields", { fields => undef })]
+--- error_code eval
+[200, 201, 200, 200, 200, 200, 200, 200]
+--- response_body_like eval
+[$::Ok, '"externalId"', '"fields":\[', '"queued"',
+ '^\{"drained":true,"depth":0,"exceptions":1\}$',
+ '"webhook_id": "p1",(?s:.*)"netsuite_error": "HTTP 400 INVALID_CONTENT: .*custbody_shopify_total',
+ '"writes":\{\}',
+ '"fields":null']
+--- no_error_log
+[alert]
+[crit]
