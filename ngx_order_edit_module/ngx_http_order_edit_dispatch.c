@@ -77,6 +77,7 @@ typedef struct {
     unsigned                               so_cached:1;
     unsigned                               newer:1;   /* one is queued */
     unsigned                               parsing:1; /* on the thread */
+    unsigned                               reread:1;  /* read back again */
 
     /* what the normaliser reads, and the same order's other snapshots */
     ngx_http_order_edit_norm_input_t       in;
@@ -1243,6 +1244,16 @@ ngx_http_order_edit_job_done(ngx_http_order_edit_curl_req_t *req,
 
         if (req->outcome == NGX_HTTP_ORDER_EDIT_CURL_OK && status == 200) {
             ngx_http_order_edit_job_readback(job, req);
+            return;
+        }
+
+        if (req->resend_refused && !job->reread) {
+            /*
+             * A reused connection died under the GET: read once more,
+             * signed afresh (job_send() acknowledges it if it cannot).
+             */
+            job->reread = 1;
+            (void) ngx_http_order_edit_job_send(job);
             return;
         }
 

@@ -144,6 +144,39 @@ class Dispatch(unittest.TestCase):
         self.assertEqual(self.lines(self.order()), before)
         self.assertEqual(self.shop()["parked"], 1)
 
+    # A kept-alive connection NetSuite drops after reading a request, with
+    # no answer: libcurl would send the same signed request again by itself
+    # on a new connection, and NetSuite refuses a spent nonce (401, a failed
+    # login in its audit trail).  Every attempt must be signed afresh.
+    def test_a_dropped_kept_alive_connection_never_replays_a_nonce(self):
+        self.sim.seed_order(SO_EID, lines=[
+            {"item": {"id": "1001"}, "quantity": 3, "rate": 199}])
+        # a write (a PATCH, whose body libcurl cannot rewind), then the
+        # read-back GET, each on a reused connection (the first request
+        # on a new connection is never hit), then the refund's PUT
+        self.sim.admin("POST", "faults", {"once": [
+            {"fault": "close", "method": "PATCH", "count": 1},
+            {"fault": "close", "method": "GET", "count": 1},
+            {"fault": "close", "method": "PUT", "count": 1}]})
+
+        self.post("01-us-tax-exclusive.json", "n1")
+        self.wait(lambda: self.lines(self.order()) == [("1001", 1),
+                                                      ("1002", 2)],
+                  "the sales order lines")
+        self.wait(lambda: self.shop()["acked"] == 1, "the edit's ack")
+
+        self.post("28-refund-restock.json", "n2", topic="refunds/create")
+        self.wait(lambda: self._credit_memo(), "the credit memo")
+        self.wait(lambda: self.shop()["acked"] == 2, "the refund's ack")
+
+        c = self.sim.counters()
+        self.assertEqual(c["faults"]["close"], 3, c)
+        self.assertEqual(c["nonce_replays"], 0, c)
+        self.assertEqual(c["401"], 0, c)
+        self.assertEqual(self.shop()["exceptions"], 0)
+        # the read-back was sent again, signed afresh, and checked
+        self.assertNotIn("could not be read back", self.ngx.error_log())
+
     def test_a_refund_becomes_a_credit_memo_with_shopifys_values(self):
         # fulfilled and billed: a refund goes through all the same
         self.sim.seed_order(SO_EID)
