@@ -1360,13 +1360,23 @@ ngx_http_order_edit_job_done(ngx_http_order_edit_curl_req_t *req,
 
             if (ngx_http_order_edit_job_url(job, job->res.external_id,
                                             "?expandSubResources=true")
-                == NGX_OK
-                && ngx_http_order_edit_job_send(job) == NGX_OK)
+                == NGX_OK)
             {
+                /* acknowledged by job_send() if it cannot send it */
+                (void) ngx_http_order_edit_job_send(job);
                 return;
             }
 
-            /* job_send() acknowledged it on failure: the write is in */
+            /*
+             * No URL to read back from (no memory): the write is in, so
+             * the webhook is delivered, unchecked; left alone, the job
+             * would never end and the write go out again at lease expiry.
+             */
+            ngx_log_error(NGX_LOG_WARN, job->d->log, 0,
+                          "order_edit: #%uL of \"%V\" was written but is "
+                          "not read back", job->msg.id, &job->msg.shop);
+
+            ngx_http_order_edit_job_acked(job, NGX_HTTP_ORDER_EDIT_C_LAST);
             return;
         }
 
