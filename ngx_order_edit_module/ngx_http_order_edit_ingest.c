@@ -837,16 +837,7 @@ ngx_http_order_edit_valid(ngx_str_t *v, ngx_uint_t header)
         return 1;
 
     case NGX_HTTP_ORDER_EDIT_H_SHOP:
-        for ( /* void */ ; p < last; p++) {
-            c = *p;
-            if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z')
-                  || (c >= '0' && c <= '9') || c == '-' || c == '.'))
-            {
-                return 0;
-            }
-        }
-
-        return 1;
+        return ngx_http_order_edit_shop_domain_valid(v);
 
     case NGX_HTTP_ORDER_EDIT_H_TOPIC:
         slash = 0;
@@ -1225,4 +1216,49 @@ ngx_http_order_edit_send(ngx_http_request_t *r, ngx_uint_t status,
     out.next = NULL;
 
     return ngx_http_output_filter(r, &out);
+}
+
+
+/*
+ * The shape of a shop's permanent domain, the one Shopify sends in
+ * X-Shopify-Shop-Domain: one name of letters, digits and hyphens, starting
+ * with a letter or digit, then ".myshopify.com" (shopify.dev, "Shop domain
+ * validation": ^[a-zA-Z0-9][a-zA-Z0-9-]*\.myshopify\.com$).  The name is a
+ * DNS label, so at most 63 characters.  Case is not significant here; the
+ * domain is lower-cased before use.
+ */
+
+ngx_uint_t
+ngx_http_order_edit_shop_domain_valid(ngx_str_t *shop)
+{
+    u_char  c, *p, *last;
+
+    static u_char  suffix[] = ".myshopify.com";
+
+    if (shop->len < sizeof(suffix) || shop->len > 63 + sizeof(suffix) - 1
+        || ngx_strncasecmp(shop->data + shop->len - (sizeof(suffix) - 1),
+                           suffix, sizeof(suffix) - 1)
+           != 0)
+    {
+        return 0;
+    }
+
+    p = shop->data;
+    last = p + shop->len - (sizeof(suffix) - 1);
+
+    if (*p == '-') {
+        return 0;
+    }
+
+    for ( /* void */ ; p < last; p++) {
+        c = *p;
+
+        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z')
+              || (c >= '0' && c <= '9') || c == '-'))
+        {
+            return 0;
+        }
+    }
+
+    return 1;
 }

@@ -1323,27 +1323,21 @@ ngx_http_order_edit_valid_topic(ngx_str_t *topic)
 }
 
 
+/*
+ * A store is a shop's permanent domain, as Shopify sends it (a name like
+ * acme.myshopify.com: ingest admits no other shape), or "default".
+ */
+
 static ngx_uint_t
 ngx_http_order_edit_valid_shop(ngx_str_t *shop)
 {
-    u_char  *p, *last;
-
-    if (shop->len == 0 || shop->len > NGX_HTTP_ORDER_EDIT_MAX_SHOP_LEN) {
-        return 0;
+    if (shop->len == sizeof("default") - 1
+        && ngx_strncmp(shop->data, "default", shop->len) == 0)
+    {
+        return 1;
     }
 
-    p = shop->data;
-    last = p + shop->len;
-
-    for ( /* void */ ; p < last; p++) {
-        if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z')
-              || (*p >= '0' && *p <= '9') || *p == '-' || *p == '.'))
-        {
-            return 0;
-        }
-    }
-
-    return shop->data[0] != '.' && shop->data[0] != '-';
+    return ngx_http_order_edit_shop_domain_valid(shop);
 }
 
 

@@ -314,3 +314,27 @@ my $b = ::order_body(1, 5000);
 [405, 400]
 --- response_body_like eval
 ['method_not_allowed', 'invalid_format']
+
+
+
+=== TEST 17: a shop domain must be name.myshopify.com (Shopify's shape), even for the default store
+--- http_config
+    order_edit_zone edits:1m;
+    order_edit_store default {
+        secret test_secret_key;
+    }
+--- config eval: $::Config
+--- request eval
+[("POST /wh\n" . $::Body) x 9]
+--- more_headers eval
+[map({ ::webhook_headers('test_secret_key', $::Body, "w17-$_->[1]",
+                         shop => $_->[0]) }
+     ['..', 1], ['-', 2], [('a' x 241) . '.myshopify.com', 3],
+     ['a.b.myshopify.com', 4], ['-a.myshopify.com', 5],
+     [('a' x 64) . '.myshopify.com', 6], ['.myshopify.com', 7],
+     ['a-b.myshopify.com', 8], [('a' x 63) . '.myshopify.com', 9])]
+--- error_code eval
+[400, 400, 400, 400, 400, 400, 400, 200, 200]
+--- response_body_like eval
+[('^\{"error":"invalid_header","message":"X-Shopify-Shop-Domain is invalid"\}$') x 7,
+ 'queued', 'queued']
