@@ -61,8 +61,6 @@ static void ngx_http_order_edit_norm_cleanup(void *data);
 static ngx_uint_t ngx_http_order_edit_valid_topic(ngx_str_t *topic);
 static ngx_uint_t ngx_http_order_edit_valid_shop(ngx_str_t *shop);
 
-static char *ngx_http_order_edit_location(ngx_conf_t *cf,
-    ngx_command_t *cmd, void *conf);
 
 
 /* what each location directive installs, through its cmd->post */
@@ -181,8 +179,8 @@ static ngx_command_t  ngx_http_order_edit_commands[] = {
       &ngx_http_order_edit_queue_loc },
 
     { ngx_string("order_edit_exceptions"),
-      NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
-      ngx_http_order_edit_location,
+      NGX_HTTP_LOC_CONF|NGX_CONF_TAKE12,
+      ngx_http_order_edit_exceptions_directive,
       NGX_HTTP_LOC_CONF_OFFSET,
       0,
       &ngx_http_order_edit_exceptions_loc },
@@ -1345,7 +1343,7 @@ ngx_http_order_edit_valid_shop(ngx_str_t *shop)
 
 
 
-static char *
+char *
 ngx_http_order_edit_location(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 {
     ngx_http_order_edit_loc_conf_t  *olcf = conf;
