@@ -362,6 +362,7 @@ class Governance(Dispatch):
     test_silent_drift_after_the_write_is_a_discrepancy = None
     test_a_burst_of_edits_is_one_write_of_the_newest = None
     test_a_cancellation_is_applied_after_its_own_update = None
+    test_a_dropped_kept_alive_connection_never_replays_a_nonce = None
 
 
 class MissingOrder(Dispatch):
@@ -385,6 +386,7 @@ class MissingOrder(Dispatch):
     test_silent_drift_after_the_write_is_a_discrepancy = None
     test_a_burst_of_edits_is_one_write_of_the_newest = None
     test_a_cancellation_is_applied_after_its_own_update = None
+    test_a_dropped_kept_alive_connection_never_replays_a_nonce = None
 
 
 class LookupBySuiteQL(Dispatch):
@@ -454,6 +456,7 @@ class LookupBySuiteQL(Dispatch):
     test_silent_drift_after_the_write_is_a_discrepancy = None
     test_a_burst_of_edits_is_one_write_of_the_newest = None
     test_a_cancellation_is_applied_after_its_own_update = None
+    test_a_dropped_kept_alive_connection_never_replays_a_nonce = None
 
 
 class Restarted(Dispatch):
@@ -494,6 +497,7 @@ class Restarted(Dispatch):
     test_silent_drift_after_the_write_is_a_discrepancy = None
     test_a_burst_of_edits_is_one_write_of_the_newest = None
     test_a_cancellation_is_applied_after_its_own_update = None
+    test_a_dropped_kept_alive_connection_never_replays_a_nonce = None
 
 
 class RestletMode(Dispatch):
@@ -539,6 +543,7 @@ class RestletMode(Dispatch):
     test_silent_drift_after_the_write_is_a_discrepancy = None
     test_a_burst_of_edits_is_one_write_of_the_newest = None
     test_a_cancellation_is_applied_after_its_own_update = None
+    test_a_dropped_kept_alive_connection_never_replays_a_nonce = None
 
 
 class Resilience(Dispatch):
@@ -623,6 +628,7 @@ class Resilience(Dispatch):
     test_silent_drift_after_the_write_is_a_discrepancy = None
     test_a_burst_of_edits_is_one_write_of_the_newest = None
     test_a_cancellation_is_applied_after_its_own_update = None
+    test_a_dropped_kept_alive_connection_never_replays_a_nonce = None
 
 
 EGRESS = """
@@ -700,6 +706,7 @@ class EgressProxy(Dispatch):
     test_silent_drift_after_the_write_is_a_discrepancy = None
     test_a_burst_of_edits_is_one_write_of_the_newest = None
     test_a_cancellation_is_applied_after_its_own_update = None
+    test_a_dropped_kept_alive_connection_never_replays_a_nonce = None
 
 
 if __name__ == "__main__":
