@@ -50,6 +50,8 @@ typedef struct {
     ngx_queue_t                            jobs;
     ngx_uint_t                             njobs;
     ngx_log_t                             *log;
+    ngx_msec_t                             stop_at;  /* shutdown_timeout */
+    unsigned                               stopping:1;
 } ngx_http_order_edit_dispatcher_t;
 
 
@@ -67,6 +69,7 @@ typedef struct {
     ngx_str_t                              body;
     ngx_str_t                              body_sent; /* by the write */
     char                                  *doc;      /* RESTlet body */
+    ngx_http_order_edit_curl_req_t        *req;       /* in flight */
     ngx_http_order_edit_account_t         *acct;      /* in the zone */
     ngx_uint_t                             epoch;     /* acct's at send */
     ngx_str_t                              so_id;     /* SuiteQL's find */
@@ -105,6 +108,8 @@ static ngx_http_order_edit_so_cache_t
 
 
 static void ngx_http_order_edit_dispatch_tick(ngx_event_t *ev);
+static void ngx_http_order_edit_dispatch_stop(
+    ngx_http_order_edit_dispatcher_t *d);
 static ngx_int_t ngx_http_order_edit_job_start(
     ngx_http_order_edit_dispatcher_t *d, ngx_pool_t *pool,
     ngx_http_order_edit_msg_t *msg);
@@ -179,6 +184,7 @@ ngx_http_order_edit_dispatch(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     dc->worker = 0;
     dc->interval = 100;
     dc->lease = 300000;
+    dc->shutdown_timeout = 5000;
 
     for (i = 2; i < cf->args->nelts; i++) {
 
@@ -211,6 +217,20 @@ ngx_http_order_edit_dispatch(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
                 dc->lease = ms;
             }
 
+            continue;
+        }
+
+        /* 0: a stopping worker hands its NetSuite requests back at once */
+        if (ngx_strncmp(value[i].data, "shutdown_timeout=", 17) == 0) {
+            s.data = value[i].data + 17;
+            s.len = value[i].len - 17;
+
+            ms = ngx_parse_time(&s, 0);
+            if (ms == (ngx_msec_t) NGX_ERROR) {
+                goto invalid;
+            }
+
+            dc->shutdown_timeout = ms;
             continue;
         }
 
@@ -272,7 +292,8 @@ invalid:
 
     ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
                        "invalid parameter \"%V\", expected worker=<n>, "
-                       "interval=<time> or lease=<time>", &value[i]);
+                       "interval=<time>, lease=<time> or "
+                       "shutdown_timeout=<time>", &value[i]);
 
     return NGX_CONF_ERROR;
 }
@@ -335,6 +356,7 @@ ngx_http_order_edit_dispatch_tick(ngx_event_t *ev)
 
     if (ngx_exiting || ngx_terminate || ngx_quit) {
         /* in-flight jobs finish or are cancelled: their leases go back */
+        ngx_http_order_edit_dispatch_stop(d);
         return;
     }
 
@@ -367,6 +389,76 @@ ngx_http_order_edit_dispatch_tick(ngx_event_t *ev)
 
     /* a job that failed at once may have asked for an early look */
     if (!d->timer.timer_set) {
+        ngx_add_timer(&d->timer, d->conf->interval);
+    }
+}
+
+
+/*
+ * A worker going away (reload, graceful stop) waits for its NetSuite
+ * requests at most shutdown_timeout, then cancels them: each webhook's
+ * lease is handed back (job_done(), _CANCELLED) for the next worker, or,
+ * on a stop, stays in the journal for the next start.  A write NetSuite
+ * may have applied meanwhile is sent again, which the external id and
+ * replace=item make harmless.  Without this, nginx would wait for every
+ * request's own timeout.
+ */
+
+static void
+ngx_http_order_edit_dispatch_stop(ngx_http_order_edit_dispatcher_t *d)
+{
+    ngx_uint_t                  n;
+    ngx_queue_t                *q, *next;
+    ngx_msec_int_t              left;
+    ngx_http_order_edit_job_t  *job;
+
+    if (d->njobs == 0) {
+        return;
+    }
+
+    if (!d->stopping) {
+        d->stopping = 1;
+        d->stop_at = ngx_current_msec + d->conf->shutdown_timeout;
+
+        ngx_log_error(NGX_LOG_NOTICE, d->log, 0,
+                      "order_edit: waiting at most %M ms for %ui NetSuite "
+                      "requests of zone \"%V\"", d->conf->shutdown_timeout,
+                      d->njobs, &d->zone->name);
+    }
+
+    left = (ngx_msec_int_t) (d->stop_at - ngx_current_msec);
+
+    if (left > 0) {
+        ngx_add_timer(&d->timer, ngx_min((ngx_msec_t) left,
+                                         d->conf->interval));
+        return;
+    }
+
+    n = 0;
+
+    /* a cancelled job is finished, and freed, before cancel() returns */
+    for (q = ngx_queue_head(&d->jobs);
+         q != ngx_queue_sentinel(&d->jobs);
+         q = next)
+    {
+        next = ngx_queue_next(q);
+        job = ngx_queue_data(q, ngx_http_order_edit_job_t, queue);
+
+        if (job->req) {
+            n++;
+            ngx_http_order_edit_curl_cancel(job->req);
+        }
+    }
+
+    if (n) {
+        ngx_log_error(NGX_LOG_NOTICE, d->log, 0,
+                      "order_edit: shutdown_timeout: %ui NetSuite requests "
+                      "of zone \"%V\" cancelled, their webhooks handed "
+                      "back", n, &d->zone->name);
+    }
+
+    /* jobs still parsing hand theirs back when the parse ends */
+    if (d->njobs) {
         ngx_add_timer(&d->timer, d->conf->interval);
     }
 }
@@ -1184,6 +1276,8 @@ ngx_http_order_edit_job_send(ngx_http_order_edit_job_t *job)
         goto failed;
     }
 
+    job->req = req;
+
     return NGX_OK;
 
 failed:
@@ -1217,6 +1311,7 @@ ngx_http_order_edit_job_done(ngx_http_order_edit_curl_req_t *req,
     ngx_str_t   why;
     ngx_uint_t  status, over;
 
+    job->req = NULL;
     status = req->status;
 
     if (req->outcome == NGX_HTTP_ORDER_EDIT_CURL_CANCELLED) {

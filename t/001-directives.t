@@ -819,7 +819,7 @@ qr{\[emerg\] .*order_edit_dispatch worker=3, but worker_processes is 1 \(workers
 --- config
 --- must_die
 --- error_log eval
-qr{\[emerg\] .*invalid parameter "every=1s", expected worker=<n>, interval=<time> or lease=<time> in \S+nginx\.conf:\d+$}
+qr{\[emerg\] .*invalid parameter "every=1s", expected worker=<n>, interval=<time>, lease=<time> or shutdown_timeout=<time> in \S+nginx\.conf:\d+$}
 
 
 
@@ -966,3 +966,14 @@ qr{\[emerg\] .*invalid parameter "keep=7d", expected keep_resolved=<time>}
 --- must_die
 --- error_log eval
 qr{\[emerg\] .*invalid keep_resolved "soon"}
+
+
+
+=== TEST 73: shutdown_timeout is a time
+--- http_config
+    order_edit_zone edits:1m;
+    order_edit_dispatch edits shutdown_timeout=later;
+--- config
+--- must_die
+--- error_log eval
+qr{\[emerg\] .*invalid parameter "shutdown_timeout=later", expected worker=<n>, interval=<time>, lease=<time> or shutdown_timeout=<time>}

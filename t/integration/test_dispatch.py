@@ -631,6 +631,56 @@ class Resilience(Dispatch):
     test_a_dropped_kept_alive_connection_never_replays_a_nonce = None
 
 
+class GracefulStop(Resilience):
+    """A reload (or nginx -s quit) while a request is out at NetSuite: the
+    old worker waits at most shutdown_timeout, not the request's own
+    timeout, and hands the webhook back; the new worker delivers it,
+    once in effect."""
+
+    def setUp(self):
+        self.sim = simhelper.Sim()
+        self.addCleanup(self.sim.stop)
+
+        self.ngx = self.nginx_with_keys()
+        self.ngx.write_conf(
+            HTTP.replace("__SIM__", str(self.sim.port))
+                .replace("__DIR__", self.ngx.dir)
+                .replace("__EXTRA__", self.extra)
+                .replace("interval=50ms;",
+                         "interval=50ms shutdown_timeout=1s;"))
+        self.ngx.start()
+
+    def test_a_reload_waits_at_most_shutdown_timeout(self):
+        self.sim.seed_order(SO_EID)
+        self.hold_netsuite()
+        self.post("28-refund-restock.json", "q1", topic="refunds/create")
+        self.wait_in_flight()
+
+        old = self.dispatcher_pid()
+        t0 = time.monotonic()
+        self.assertTrue(self._hup())
+        self.assertTrue(self.ngx.wait_gone([old], 10))
+        gone = time.monotonic() - t0
+
+        # 1 s, not the 5 s of "timeout 5s" (the request is still held)
+        self.assertLess(gone, 3.5, "the old worker took %.1f s" % gone)
+        self.assertIn("shutdown_timeout: 1 NetSuite requests of zone "
+                      "\"edits\" cancelled", self.ngx.error_log())
+
+        # the new worker sends it again (held too), then NetSuite answers
+        self.wait(lambda: self.sim.counters()["in_flight"] >= 1,
+                  "the new worker's request")
+        self.sim.admin("POST", "faults", {"gate": False})
+        self.wait(lambda: self.shop()["acked"] == 1, "the ack", 30)
+
+        self.assertEqual(len(self.credit_memos()), 1)
+        self.assertEqual(self.shop()["queue_depth"], 0)
+        self.assertEqual(self.shop()["exceptions"], 0)
+
+    test_a_worker_killed_mid_request_makes_no_second_credit_memo = None
+    test_a_reload_mid_request_delivers_the_edit = None
+
+
 EGRESS = """
     order_edit_zone edits:4m;
     order_edit_netsuite main {
