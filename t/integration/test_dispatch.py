@@ -4,6 +4,7 @@ through the fulfilment lock, with retries and the exception queue."""
 
 import json
 import os
+import signal
 import sys
 import time
 import unittest
@@ -679,6 +680,52 @@ class GracefulStop(Resilience):
 
     test_a_worker_killed_mid_request_makes_no_second_credit_memo = None
     test_a_reload_mid_request_delivers_the_edit = None
+
+
+class GracefulQuit(GracefulStop):
+    """nginx -s quit with a request out at NetSuite: nginx is gone in
+    shutdown_timeout, and the journal gives the webhook to the next start,
+    which delivers it, once in effect."""
+
+    def setUp(self):
+        self.journal_dir = None
+        super().setUp()
+
+    def nginx_with_keys(self):
+        ngx = super().nginx_with_keys()
+        self.journal_dir = os.path.join(ngx.dir, "journal")
+        write_conf = ngx.write_conf
+        ngx.write_conf = lambda block: write_conf(block.replace(
+            "order_edit_zone edits:4m;",
+            "order_edit_zone edits:4m;\n    order_edit_journal %s "
+            "fsync=batch;" % self.journal_dir))
+        return ngx
+
+    def test_a_quit_waits_at_most_shutdown_timeout(self):
+        self.sim.seed_order(SO_EID)
+        self.hold_netsuite()
+        self.post("28-refund-restock.json", "q2", topic="refunds/create")
+        self.wait_in_flight()
+
+        master = self.ngx.master_pid()
+        t0 = time.monotonic()
+        os.kill(master, signal.SIGQUIT)
+        self.assertTrue(self.ngx.wait_gone([master], 10))
+        gone = time.monotonic() - t0
+        self.assertLess(gone, 3.5, "nginx took %.1f s to quit" % gone)
+        self.assertIn("shutdown_timeout: 1 NetSuite requests of zone "
+                      "\"edits\" cancelled", self.ngx.error_log())
+
+        # the next start replays it from the journal and delivers it
+        self.ngx.restart()
+        self.wait(lambda: self.sim.counters()["in_flight"] >= 2,
+                  "the request sent again after the restart")
+        self.sim.admin("POST", "faults", {"gate": False})
+        self.wait(lambda: self.shop()["acked"] == 1, "the ack", 30)
+        self.assertEqual(len(self.credit_memos()), 1)
+        self.assertEqual(self.shop()["exceptions"], 0)
+
+    test_a_reload_waits_at_most_shutdown_timeout = None
 
 
 EGRESS = """
