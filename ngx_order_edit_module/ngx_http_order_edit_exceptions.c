@@ -372,7 +372,6 @@ ngx_http_order_edit_exc_act(ngx_http_request_t *r,
         rc = ngx_http_order_edit_exc_resolve(zone, (uint64_t) id);
 
         if (rc == NGX_OK && found == NGX_OK) {
-            info.last_ms = ngx_max(info.last_ms, info.first_ms);
             ngx_http_order_edit_resolved_add(olcf->resolved, &info, &actor);
         }
     }
