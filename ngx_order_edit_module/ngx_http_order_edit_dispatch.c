@@ -1296,6 +1296,13 @@ failed:
         return NGX_ERROR;
     }
 
+    if (ngx_exiting || ngx_terminate || ngx_quit) {
+        /* the next step of a stopping worker: its successor takes it now */
+        (void) ngx_http_order_edit_queue_release(job->d->zone, &job->msg, 0);
+        ngx_http_order_edit_job_finish(job);
+        return NGX_ERROR;
+    }
+
     ngx_http_order_edit_job_transient(job, NULL);
 
     return NGX_ERROR;
