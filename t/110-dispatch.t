@@ -358,7 +358,7 @@ __DATA__
      . '"reason": "fulfilment_lock",\s*"netsuite_error": "orderStatus F '
      . '\(Pending Billing\) is past lock_after B: PATCH /services/rest/'
      . 'record/v1/salesOrder/eid:shopify-acme-450789469\?replace=item was '
-     . 'not sent",(?s:.*)"count": 1\n',
+     . 'not sent",(?s:.*)"count": 1,\n',
  ::all(::lines([1001, 3]), ::writes(1)),
  '"by_method_endpoint":\{"GET salesOrder":1\},.*"writes":\{\}']
 --- no_error_log
@@ -619,7 +619,7 @@ refused the signature
  ::all(::lines([1001, 3]), ::writes(1)),
  '"acked": 0,\s*"requeued": [1-9]\d*,(?s:.*)"queue_depth": 1,'
      . '(?s:.*)"exceptions": 0\n',
- '"count": 0\n']
+ '"count": 0,\n']
 --- no_error_log
 [alert]
 [crit]

@@ -81,6 +81,8 @@ def parser():
     a("--lost-response-rate", type=float, help="share of requests applied "
       "whose answer is then lost")
     a("--lost-response-mode", choices=("reset", "timeout"))
+    a("--close-rate", type=float, help="share of requests on kept-alive "
+      "connections authenticated, then closed unanswered, nothing applied")
     a("--bogus-401-rate", type=float, help="share of over-limit answers "
       "sent as 401 INVALID_LOGIN_ATTEMPT instead of 429")
     a("--restlet-script", help="script id the RESTlet answers to (default 1)")
@@ -172,7 +174,7 @@ def build_settings(args):
     faults = dict(s["faults"])
     for opt in ("latency_ms", "error_rate", "reset_rate", "timeout_rate",
                 "timeout_s", "lost_response_rate", "lost_response_mode",
-                "bogus_401_rate"):
+                "bogus_401_rate", "close_rate"):
         v = getattr(args, opt)
         if v is not None:
             faults[opt] = v

@@ -11,7 +11,8 @@ in this order, which is the order a client experiences NetSuite in:
     4. OAuth signature checked (401 INVALID_LOGIN_ATTEMPT)
     5. injected 5xx, or the request is applied
     6. slot released, then the answer sent -- or, for a lost response,
-       the connection reset after the write was applied
+       the connection reset after the write was applied; for "close",
+       the connection closed after step 4 with nothing applied or sent
 
 Admin requests (/_admin/...) skip all of that.
 """
@@ -93,9 +94,10 @@ class Counters:
             "auth_failures": self.c["auth_failures"],
             "no_response": self.c["no_response"],
             "writes": dict(self.writes), "reads": dict(self.reads),
+            "nonce_replays": self.c["nonce_replays"],
             "faults": {k: self.faults[k] for k in
                        ("latency", "timeout", "reset", "error",
-                        "lost_response", "concurrency", "auth")},
+                        "lost_response", "concurrency", "auth", "close")},
             "in_flight": in_flight, "max_in_flight": self.max_in_flight,
             "admin_requests": self.c["admin"],
         }
@@ -215,6 +217,10 @@ class Handler(http.server.BaseHTTPRequestHandler):
     # plumbing
 
     def dispatch(self):
+        # One handler serves every request of a connection: from the
+        # second on, the connection is one the client kept alive.
+        self.kept_alive = getattr(self, "served", 0) > 0
+        self.served = getattr(self, "served", 0) + 1
         self.t0 = time.monotonic()
         self.status_sent = None
         self.note = {}
@@ -397,7 +403,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
             c.by_endpoint[ep] += 1
             c.by_method_endpoint["%s %s" % (self.command, ep)] += 1
             d = sim.faults.decide(self.command, self.raw_path + "?"
-                                  + self.query_string)
+                                  + self.query_string, self.kept_alive)
             if d.kind:
                 c.faults[d.kind] += 1
             if d.latency:
@@ -435,6 +441,11 @@ class Handler(http.server.BaseHTTPRequestHandler):
                 if sim.stop.is_set():
                     break
             result = self.process(ep, d)
+            if result is None:
+                # "close": authenticated (the nonce is spent), nothing
+                # applied, and the connection closed with no answer.
+                self.close_connection = True
+                return
             if d.kind == "drift" and result[0] < 300:
                 self.drift()
             if d.kind == "lost_response":
@@ -486,6 +497,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
         restlet = ep == "restlet"
         try:
             self.authenticate()
+            if d.kind == "close":
+                return None
             if d.kind == "auth":
                 raise login_failed()
             if d.kind == "concurrency":
@@ -564,6 +577,10 @@ class Handler(http.server.BaseHTTPRequestHandler):
             self.note["auth_error"] = str(e)
             with sim.lock:
                 sim.counters.c["auth_failures"] += 1
+                if str(e).endswith(" replayed"):
+                    # the same signed request sent twice: each one is a
+                    # failed login in NetSuite's Login Audit Trail
+                    sim.counters.c["nonce_replays"] += 1
             raise login_failed()
 
     def json_body(self, required=True):
