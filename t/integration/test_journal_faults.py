@@ -333,6 +333,102 @@ class FsyncErrorTest(FaultBase, unittest.TestCase):
         self.assertEqual(self.queued_ids(), sorted(ok))
 
 
+DISPATCH = """
+    order_edit_zone edits:8m;
+    order_edit_journal __DIR__ fsync=batch max_size=1m;
+    order_edit_netsuite main {
+        account 1234567_SB1;
+        endpoint http://127.0.0.1:9;
+        consumer_key_file __KEYS__/ck;
+        consumer_secret_file __KEYS__/cs;
+        token_id_file __KEYS__/ti;
+        token_secret_file __KEYS__/ts;
+        retry_backoff 10s 60s;
+    }
+    order_edit_store acme.myshopify.com { secret acme; netsuite main; }
+    order_edit_dispatch edits interval=1s;
+    server {
+        listen 127.0.0.1:__PORT__;
+        location = /wh { order_edit_webhook edits; }
+        location = /status { order_edit_status edits; }
+        location = /q { order_edit_queue_debug edits; }
+    }
+"""
+
+
+class AdoptionOffTheEventLoopTest(FaultBase, unittest.TestCase):
+    """A second nginx on the same journal adopts the first one's segments
+    in its delivering worker once the first is gone.  The files are read
+    on the thread pool: with each read made 300 ms slow, the worker still
+    answers at once meanwhile."""
+
+    SLOW_MS = 300
+
+    def tmpfs(self):
+        return False
+
+    def test_the_worker_answers_while_segments_are_adopted(self):
+        sys_path = os.path.join(TOP, "tools", "tests")
+        import sys
+        if sys_path not in sys.path:
+            sys.path.insert(0, sys_path)
+        import simhelper
+        keys = os.path.join(self.root, "keys")
+        os.mkdir(keys)
+        os.chmod(keys, 0o755)
+        simhelper.write_key_files(keys)
+        for name in os.listdir(keys):
+            os.chmod(os.path.join(keys, name), 0o644)
+
+        # the first nginx writes several segments (1m journal: 128k each)
+        self.ngx.stop()
+        self.ngx = self.server()
+        first = self.ngx
+        first.write_conf(self.http.replace("fsync=batch",
+                                           "fsync=batch max_size=1m"))
+        first.start()
+        n = 0
+        while n < 24:
+            self.assertEqual(self.post(n, f"a{n}", pad=20000)[0], 200)
+            n += 1
+        segs = len(self.segments())
+        self.assertGreaterEqual(segs, 3)
+
+        # the second one starts while the first holds the journal
+        second = NginxServer("", workers=1)
+        self.addCleanup(second.stop)
+        second.write_conf(DISPATCH.replace("__DIR__", self.dir)
+                          .replace("__KEYS__", keys))
+        second.start()
+        self.assertEqual(self.depth(second), 0)
+
+        self.fault("read=SLOW:%d\n" % self.SLOW_MS)
+        first.kill_all()
+
+        worst, t0 = 0.0, time.monotonic()
+        while time.monotonic() - t0 < 20:
+            t = time.monotonic()
+            depth = self.depth(second)
+            worst = max(worst, time.monotonic() - t)
+            if depth == n:
+                break
+            time.sleep(0.02)
+        took = time.monotonic() - t0
+        self.assertEqual(depth, n, second.error_log()[-2000:])
+
+        # every file read was slow: the adoption took that long, the
+        # event loop never did
+        self.assertGreater(took, segs * self.SLOW_MS / 1000)
+        self.assertLess(worst, 0.2, "a request waited %.3f s" % worst)
+        self.assertRegex(second.error_log(),
+                         r"this worker holds the journal of zone \"edits\"")
+
+    def depth(self, ngx):
+        status, _, raw = ngx.request("GET", "/q?op=depth")
+        self.assertEqual(status, 200, raw)
+        return json.loads(raw)["depth"]
+
+
 class ReadOnlyDirectoryTest(FaultBase, unittest.TestCase):
 
     def tmpfs(self):

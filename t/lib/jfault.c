@@ -14,6 +14,8 @@
  *                     pwritev=ENOSPC       nothing written, -1 ENOSPC
  *                     write=ENOSPC         write() fails (segment headers)
  *                     fdatasync=EIO        the fsync fails
+ *                     read=SLOW:ms         pread() and mmap() of a file
+ *                                          take ms longer (a slow disk)
  *                   no file, or an empty one: no faults
  *
  * Both are read when the library is loaded (nginx clears its environment
@@ -29,6 +31,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/types.h>
 #include <sys/uio.h>
 #include <unistd.h>
@@ -40,6 +43,8 @@ static char  jfault_ctl[PATH_MAX];
 static ssize_t (*real_pwritev)(int, const struct iovec *, int, off_t);
 static ssize_t (*real_write)(int, const void *, size_t);
 static int (*real_fdatasync)(int);
+static ssize_t (*real_pread)(int, void *, size_t, off_t);
+static void *(*real_mmap)(void *, size_t, int, int, int, off_t);
 
 
 __attribute__((constructor))
@@ -64,6 +69,10 @@ jfault_init(void)
     real_write = (ssize_t (*)(int, const void *, size_t))
                  dlsym(RTLD_NEXT, "write");
     real_fdatasync = (int (*)(int)) dlsym(RTLD_NEXT, "fdatasync");
+    real_pread = (ssize_t (*)(int, void *, size_t, off_t))
+                 dlsym(RTLD_NEXT, "pread");
+    real_mmap = (void *(*)(void *, size_t, int, int, int, off_t))
+                dlsym(RTLD_NEXT, "mmap");
 }
 
 
@@ -213,4 +222,38 @@ fdatasync(int fd)
     /* as Linux does: the data are not on disk, and the error is said */
     errno = jfault_errno(f);
     return -1;
+}
+
+
+static void
+jfault_slow(int fd)
+{
+    char         buf[512];
+    const char  *f;
+
+    f = (fd > 2) ? jfault_get("read", fd, buf, sizeof(buf)) : NULL;
+
+    if (f != NULL && strncmp(f, "SLOW:", 5) == 0) {
+        usleep((useconds_t) atoi(f + 5) * 1000);
+    }
+}
+
+
+ssize_t
+pread(int fd, void *data, size_t size, off_t offset)
+{
+    jfault_slow(fd);
+
+    return real_pread(fd, data, size, offset);
+}
+
+
+void *
+mmap(void *addr, size_t size, int prot, int flags, int fd, off_t offset)
+{
+    if (fd >= 0) {
+        jfault_slow(fd);
+    }
+
+    return real_mmap(addr, size, prot, flags, fd, offset);
 }
