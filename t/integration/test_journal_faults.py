@@ -19,9 +19,9 @@ import glob
 import json
 import os
 import shutil
-import signal
 import struct
 import subprocess
+import sys
 import tempfile
 import time
 import unittest
@@ -29,6 +29,9 @@ import unittest
 from ngxctl import NginxServer
 
 TOP = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..")
+sys.path.insert(0, os.path.join(TOP, "tools", "tests"))
+
+import simhelper  # noqa: E402
 JFAULT = os.path.abspath(os.path.join(TOP, "build", "jfault.so"))
 
 HTTP = """
@@ -139,14 +142,17 @@ class FaultBase:
         return True
 
     def server(self):
-        extra = ""
-        if not self.mounted:
+        if not self.mounted and not getattr(self, "preloaded", False):
+            self.preloaded = True
             # the injector is inherited by every worker the master forks
-            os.environ["LD_PRELOAD"] = JFAULT
+            # (after whatever is preloaded already, e.g. libasan)
+            self.preload = os.environ.get("LD_PRELOAD")
+            os.environ["LD_PRELOAD"] = " ".join(
+                p for p in (self.preload, JFAULT) if p)
             os.environ["OE_JFAULT_CTL"] = self.ctl
             os.environ["OE_JFAULT_DIR"] = self.dir
             self.addCleanup(self.unpreload)
-        ngx = NginxServer("", workers=1, extra_main=extra)
+        ngx = NginxServer("", workers=1)
         self.http = (HTTP.replace("__DIR__", self.dir)
                      .replace("__FSYNC__", self.fsync))
         ngx.write_conf(self.http)
@@ -155,6 +161,8 @@ class FaultBase:
     def unpreload(self):
         for k in ("LD_PRELOAD", "OE_JFAULT_CTL", "OE_JFAULT_DIR"):
             os.environ.pop(k, None)
+        if self.preload:
+            os.environ["LD_PRELOAD"] = self.preload
 
     def stop(self):
         self.ngx.stop()
@@ -368,11 +376,6 @@ class AdoptionOffTheEventLoopTest(FaultBase, unittest.TestCase):
         return False
 
     def test_the_worker_answers_while_segments_are_adopted(self):
-        sys_path = os.path.join(TOP, "tools", "tests")
-        import sys
-        if sys_path not in sys.path:
-            sys.path.insert(0, sys_path)
-        import simhelper
         keys = os.path.join(self.root, "keys")
         os.mkdir(keys)
         os.chmod(keys, 0o755)
