@@ -47,6 +47,26 @@ static ssize_t (*real_pread)(int, void *, size_t, off_t);
 static void *(*real_mmap)(void *, size_t, int, int, int, off_t);
 
 
+/*
+ * The real calls are looked up at the first call too: a library preloaded
+ * before this one (libasan) may write or map before our constructor ran.
+ */
+
+static void
+jfault_resolve(void)
+{
+    real_pwritev = (ssize_t (*)(int, const struct iovec *, int, off_t))
+                   dlsym(RTLD_NEXT, "pwritev");
+    real_write = (ssize_t (*)(int, const void *, size_t))
+                 dlsym(RTLD_NEXT, "write");
+    real_fdatasync = (int (*)(int)) dlsym(RTLD_NEXT, "fdatasync");
+    real_pread = (ssize_t (*)(int, void *, size_t, off_t))
+                 dlsym(RTLD_NEXT, "pread");
+    real_mmap = (void *(*)(void *, size_t, int, int, int, off_t))
+                dlsym(RTLD_NEXT, "mmap");
+}
+
+
 __attribute__((constructor))
 static void
 jfault_init(void)
@@ -64,15 +84,7 @@ jfault_init(void)
         snprintf(jfault_ctl, sizeof(jfault_ctl), "%s", c);
     }
 
-    real_pwritev = (ssize_t (*)(int, const struct iovec *, int, off_t))
-                   dlsym(RTLD_NEXT, "pwritev");
-    real_write = (ssize_t (*)(int, const void *, size_t))
-                 dlsym(RTLD_NEXT, "write");
-    real_fdatasync = (int (*)(int)) dlsym(RTLD_NEXT, "fdatasync");
-    real_pread = (ssize_t (*)(int, void *, size_t, off_t))
-                 dlsym(RTLD_NEXT, "pread");
-    real_mmap = (void *(*)(void *, size_t, int, int, int, off_t))
-                dlsym(RTLD_NEXT, "mmap");
+    jfault_resolve();
 }
 
 
@@ -154,6 +166,10 @@ pwritev(int fd, const struct iovec *iov, int iovcnt, off_t offset)
     const char    *f;
     struct iovec   cut[64];
 
+    if (real_pwritev == NULL) {
+        jfault_resolve();
+    }
+
     f = jfault_get("pwritev", fd, buf, sizeof(buf));
 
     if (f == NULL) {
@@ -195,6 +211,10 @@ write(int fd, const void *data, size_t size)
     char         buf[512];
     const char  *f;
 
+    if (real_write == NULL) {
+        jfault_resolve();
+    }
+
     /* never for the standard streams: nginx logs through write() too */
     f = (fd > 2) ? jfault_get("write", fd, buf, sizeof(buf)) : NULL;
 
@@ -212,6 +232,10 @@ fdatasync(int fd)
 {
     char         buf[512];
     const char  *f;
+
+    if (real_fdatasync == NULL) {
+        jfault_resolve();
+    }
 
     f = jfault_get("fdatasync", fd, buf, sizeof(buf));
 
@@ -242,6 +266,10 @@ jfault_slow(int fd)
 ssize_t
 pread(int fd, void *data, size_t size, off_t offset)
 {
+    if (real_pread == NULL) {
+        jfault_resolve();
+    }
+
     jfault_slow(fd);
 
     return real_pread(fd, data, size, offset);
@@ -251,6 +279,10 @@ pread(int fd, void *data, size_t size, off_t offset)
 void *
 mmap(void *addr, size_t size, int prot, int flags, int fd, off_t offset)
 {
+    if (real_mmap == NULL) {
+        jfault_resolve();
+    }
+
     if (fd >= 0) {
         jfault_slow(fd);
     }
