@@ -126,3 +126,6 @@ ALL_TARGETS    += $(JFAULT_SO)
 
 $(JFAULT_SO): t/lib/jfault.c | $(BUILD)
 	$(CC) $(CFLAGS_TOOLS) -fPIC -shared -o $@ $< -ldl
+
+# test_journal_faults.py preloads it when it cannot mount a tmpfs
+test-integration: $(JFAULT_SO)
