@@ -367,10 +367,10 @@ DISPATCH = """
 class AdoptionOffTheEventLoopTest(FaultBase, unittest.TestCase):
     """A second nginx on the same journal adopts the first one's segments
     in its delivering worker once the first is gone.  The files are read
-    on the thread pool: with each read made 300 ms slow, the worker still
+    on the thread pool: with each read made 500 ms slow, the worker still
     answers at once meanwhile."""
 
-    SLOW_MS = 300
+    SLOW_MS = 500
 
     def tmpfs(self):
         return False
@@ -422,7 +422,10 @@ class AdoptionOffTheEventLoopTest(FaultBase, unittest.TestCase):
         # every file read was slow: the adoption took that long, the
         # event loop never did
         self.assertGreater(took, segs * self.SLOW_MS / 1000)
-        self.assertLess(worst, 0.2, "a request waited %.3f s" % worst)
+        # (before, a request waited for every file's read in a row; the
+        # bound leaves room for a busy machine, below one slow read)
+        self.assertLess(worst, self.SLOW_MS / 1000 * 0.8,
+                        "a request waited %.3f s" % worst)
         self.assertRegex(second.error_log(),
                          r"this worker holds the journal of zone \"edits\"")
 
