@@ -84,6 +84,7 @@ typedef struct {
     unsigned                               parsing:1; /* on the thread */
     unsigned                               tax_asked:1; /* of NetSuite */
     unsigned                               reread:1;  /* read back again */
+    unsigned                               crowded:1; /* others in flight */
 
     /* what the normaliser reads, and the same order's other snapshots */
     ngx_http_order_edit_norm_input_t       in;
@@ -1327,6 +1328,7 @@ ngx_http_order_edit_job_send(ngx_http_order_edit_job_t *job)
 
     ngx_shmtx_lock(&job->d->zone->shpool->mutex);
     job->epoch = job->acct->epoch;
+    job->crowded = (job->acct->in_flight > 1);
     ngx_shmtx_unlock(&job->d->zone->shpool->mutex);
 
     if (ngx_http_order_edit_curl_start(req) != NGX_OK) {
@@ -1397,6 +1399,18 @@ ngx_http_order_edit_job_done(ngx_http_order_edit_curl_req_t *req,
                                     (u_char *) "SSS_REQUEST_LIMIT_EXCEEDED",
                                     26 - 1)
                    != NULL));
+
+    /*
+     * NetSuite sometimes answers an account over its limit with a 401
+     * "Invalid login attempt".  Sent while other requests of ours were
+     * in flight, a 401 is taken for that: the limit is halved like for a
+     * 429.  Alone in flight it cannot be our crowd, so it stays what it
+     * says (bad keys, a clock): it lowers nothing, and retries end in an
+     * exception when the retry budget is spent.
+     */
+    if (status == 401 && job->crowded) {
+        over = 1;
+    }
 
     ngx_http_order_edit_aimd(job, req, over);
 
