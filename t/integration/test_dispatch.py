@@ -44,6 +44,7 @@ HTTP = """
         secret acme;
         netsuite main;
         sku_map __DIR__/skus.map;
+        __STORE__
     }
     order_edit_dispatch edits interval=50ms;
     server {
@@ -58,17 +59,28 @@ HTTP = """
 class Dispatch(unittest.TestCase):
 
     extra = "concurrency 4;"
+    store = ""
 
     def setUp(self):
         self.sim = simhelper.Sim()
         self.addCleanup(self.sim.stop)
 
+        self.seed_as_written()
+
         self.ngx = self.nginx_with_keys()
 
         self.ngx.write_conf(HTTP.replace("__SIM__", str(self.sim.port))
                             .replace("__DIR__", self.ngx.dir)
-                            .replace("__EXTRA__", self.extra))
+                            .replace("__EXTRA__", self.extra)
+                            .replace("__STORE__", self.store))
         self.ngx.start()
+
+    def seed_as_written(self):
+        """Orders seeded as the module writes them: with Shopify's tax
+        kind, which a refund reads from its Sales Order."""
+        seed = self.sim.seed_order
+        self.sim.seed_order = lambda *a, **kw: seed(
+            *a, **dict({"custbody_shopify_taxes_included": False}, **kw))
 
     def nginx_with_keys(self):
         """An nginx prefix holding the simulator's TBA keys and the SKU
@@ -506,6 +518,9 @@ class RestletMode(Dispatch):
     RESTlet, which applies it on NetSuite's side (the simulator plays the
     script)."""
 
+    # the module does not read the order itself: the store says it
+    store = "taxes_included off;"
+
     @property
     def extra(self):
         return ("concurrency 4; mode restlet; restlet_url "
@@ -641,12 +656,14 @@ class GracefulStop(Resilience):
     def setUp(self):
         self.sim = simhelper.Sim()
         self.addCleanup(self.sim.stop)
+        self.seed_as_written()
 
         self.ngx = self.nginx_with_keys()
         self.ngx.write_conf(
             HTTP.replace("__SIM__", str(self.sim.port))
                 .replace("__DIR__", self.ngx.dir)
                 .replace("__EXTRA__", self.extra)
+                .replace("__STORE__", self.store)
                 .replace("interval=50ms;",
                          "interval=50ms shutdown_timeout=1s;"))
         self.ngx.start()
