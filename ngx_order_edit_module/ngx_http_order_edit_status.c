@@ -37,6 +37,7 @@ typedef struct {
     uint64_t                       failed;
     int64_t                        p50;           /* ms, -1: no data */
     int64_t                        p99;
+    ngx_http_order_edit_oauth2_stat_t  oauth2;
 } ngx_http_order_edit_account_stat_t;
 
 
@@ -210,6 +211,8 @@ ngx_http_order_edit_snapshot(ngx_http_request_t *r,
         as->requests = a->requests;
         as->over_limit = a->over_limit;
         as->failed = a->failed;
+
+        ngx_http_order_edit_oauth2_stat(a->oauth2, r->pool, &as->oauth2);
 
         for (total = 0, i = 0; i < NGX_HTTP_ORDER_EDIT_LATENCY_BUCKETS; i++) {
             total += a->latency[i];
@@ -408,6 +411,15 @@ ngx_http_order_edit_status_json(ngx_http_request_t *r,
                                     : json_integer(as[i].p50),
                              "p99", as[i].p99 < 0 ? json_null()
                                     : json_integer(as[i].p99));
+
+            if (acct != NULL && as[i].oauth2.on
+                && json_object_set_new(acct, "oauth2",
+                       ngx_http_order_edit_oauth2_stat_json(&as[i].oauth2))
+                   != 0)
+            {
+                json_decref(acct);
+                goto failed;
+            }
 
             if (acct == NULL
                 || json_object_setn_new(accounts,
