@@ -1243,8 +1243,9 @@ failed:
 
 
 /*
- * The OAuth 2.0 token for a request: NGX_OK with the header value, or
- * NGX_DONE when the job waits for a token, is handed back, or parked.
+ * The OAuth 2.0 token for a request: NGX_OK with the header value,
+ * NGX_AGAIN when the job waits for a token this worker fetches, or
+ * NGX_DONE when it is handed back (retried with its backoff).
  */
 
 static ngx_int_t
@@ -1281,10 +1282,6 @@ ngx_http_order_edit_job_bearer(ngx_http_order_edit_job_t *job,
         (void) ngx_http_order_edit_queue_release(job->d->zone, &job->msg,
                                        NGX_HTTP_ORDER_EDIT_DISPATCH_BUSY);
         ngx_http_order_edit_job_finish(job);
-        return NGX_DONE;
-
-    case NGX_ABORT:
-        ngx_http_order_edit_job_park(job, "oauth2_refused", &why);
         return NGX_DONE;
 
     default:
@@ -1368,6 +1365,9 @@ ngx_http_order_edit_job_done(ngx_http_order_edit_curl_req_t *req,
         ngx_http_order_edit_job_park(job, "oauth2_rejected", &why);
         return;
     }
+
+    /* the next request of the job may have its own 401 and refetch */
+    job->auth_retried = 0;
 
     if (status == 401) {
         /*

@@ -323,7 +323,6 @@ ngx_http_order_edit_oauth2_bearer(ngx_http_order_edit_zone_t *zone,
     u_char                              *p;
     uint64_t                             now, next;
     ngx_int_t                            rc;
-    ngx_uint_t                           refused;
     ngx_http_order_edit_oauth2_slot_t   *slot;
     ngx_http_order_edit_oauth2_fetch_t  *f;
 
@@ -374,7 +373,6 @@ ngx_http_order_edit_oauth2_bearer(ngx_http_order_edit_zone_t *zone,
 
     ngx_shmtx_lock(&zone->shpool->mutex);
 
-    refused = slot->refused;
     next = (slot->next_try_ms > now) ? slot->next_try_ms - now : 0;
 
     why->data = p;
@@ -386,7 +384,7 @@ ngx_http_order_edit_oauth2_bearer(ngx_http_order_edit_zone_t *zone,
 
     ngx_shmtx_unlock(&zone->shpool->mutex);
 
-    return refused ? NGX_ABORT : NGX_DECLINED;
+    return NGX_DECLINED;
 }
 
 

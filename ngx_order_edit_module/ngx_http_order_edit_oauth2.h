@@ -95,8 +95,11 @@ char *ngx_http_order_edit_oauth2_finish(ngx_conf_t *cf,
  *   NGX_AGAIN     this worker is fetching a token; wait->handler runs
  *                 from the event loop once it is in (or failed)
  *   NGX_BUSY      another process is fetching one: try again shortly
- *   NGX_DECLINED  the token endpoint fails; *why says how (no secrets)
- *   NGX_ABORT     the token endpoint refuses every key: people must act
+ *   NGX_DECLINED  the token endpoint fails or refuses every key; *why
+ *                 says how (no secrets).  Both are retried: a refusal
+ *                 is mended in NetSuite or by a reload, and the webhooks
+ *                 go on once it is, or become exceptions past the
+ *                 retry budget
  *   NGX_ERROR     no memory
  */
 ngx_int_t ngx_http_order_edit_oauth2_bearer(ngx_http_order_edit_zone_t *zone,
