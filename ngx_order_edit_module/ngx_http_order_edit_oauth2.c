@@ -808,13 +808,14 @@ static void
 ngx_http_order_edit_oauth2_failed(ngx_http_order_edit_oauth2_fetch_t *f,
     ngx_uint_t refused, const char *fmt, ...)
 {
-    u_char                             *p, buf[NGX_HTTP_ORDER_EDIT_OAUTH2_ERROR_MAX];
+    u_char                             *p;
     va_list                             args;
     uint64_t                            now;
     ngx_msec_t                          base, cap, delay;
     ngx_uint_t                          shift;
     ngx_http_order_edit_zone_t         *zone;
     ngx_http_order_edit_oauth2_slot_t  *slot;
+    u_char     buf[NGX_HTTP_ORDER_EDIT_OAUTH2_ERROR_MAX];
 
     va_start(args, fmt);
     p = ngx_vslprintf(buf, buf + sizeof(buf), fmt, args);

@@ -90,8 +90,12 @@ netsuite_setup() {
         chmod 600 "$keys/m2m.key"
         m2m=(--m2m-client-id demo-client-id-5e7a0c
              --m2m-certificate "demo-cert-1=$keys/m2m.crt")
-        sed -i "s|^\( *\)token_secret_file .*;|&\n\1auth                 oauth2;\n\1client_id_file       $keys/client_id;\n\1certificate_id       demo-cert-1;\n\1private_key_file     $keys/m2m.key;|" \
-            "$prefix/conf/nginx.conf"
+        # after token_secret_file (the TBA keys stay, unused: README)
+        sed -i -e "/^ *token_secret_file /a\\
+        auth                 oauth2;\\
+        client_id_file       $keys/client_id;\\
+        certificate_id       demo-cert-1;\\
+        private_key_file     $keys/m2m.key;" "$prefix/conf/nginx.conf"
     fi
 
     python3 "$here/netsuite-sim" --account 1234567_SB1 "${m2m[@]}" \
