@@ -79,6 +79,8 @@ static ngx_http_order_edit_oauth2_fetch_t *ngx_http_order_edit_oauth2_get(
     ngx_http_order_edit_netsuite_conf_t *ns);
 static ngx_uint_t ngx_http_order_edit_oauth2_usable(
     ngx_http_order_edit_oauth2_slot_t *slot, uint64_t now);
+static ngx_uint_t ngx_http_order_edit_oauth2_other_fetches(
+    ngx_http_order_edit_oauth2_slot_t *slot, uint64_t now);
 static ngx_int_t ngx_http_order_edit_oauth2_fetch(
     ngx_http_order_edit_oauth2_fetch_t *f);
 static ngx_int_t ngx_http_order_edit_oauth2_request(
@@ -314,6 +316,31 @@ ngx_http_order_edit_oauth2_usable(ngx_http_order_edit_oauth2_slot_t *slot,
 }
 
 
+/*
+ * Another process has a token request out: not when it is this one, nor
+ * when that process is gone (killed mid-request) or the request is far
+ * older than any timeout.
+ */
+
+static ngx_uint_t
+ngx_http_order_edit_oauth2_other_fetches(
+    ngx_http_order_edit_oauth2_slot_t *slot, uint64_t now)
+{
+    if (slot->fetcher == 0 || slot->fetcher == ngx_pid) {
+        return 0;
+    }
+
+    if (now - slot->fetch_started > NGX_HTTP_ORDER_EDIT_OAUTH2_STALE_MS
+        || (kill(slot->fetcher, 0) == -1 && ngx_errno == NGX_ESRCH))
+    {
+        slot->fetcher = 0;
+        return 0;
+    }
+
+    return 1;
+}
+
+
 ngx_int_t
 ngx_http_order_edit_oauth2_bearer(ngx_http_order_edit_zone_t *zone,
     ngx_http_order_edit_netsuite_conf_t *ns, ngx_pool_t *pool,
@@ -460,9 +487,7 @@ ngx_http_order_edit_oauth2_tick(ngx_http_order_edit_zone_t *zone,
 
         need = (slot->len == 0 || now + margin >= slot->expires_ms)
                && now >= slot->next_try_ms
-               && (slot->fetcher == 0 || slot->fetcher == ngx_pid
-                   || now - slot->fetch_started
-                      > NGX_HTTP_ORDER_EDIT_OAUTH2_STALE_MS);
+               && !ngx_http_order_edit_oauth2_other_fetches(slot, now);
 
         ngx_shmtx_unlock(&zone->shpool->mutex);
 
@@ -508,9 +533,7 @@ ngx_http_order_edit_oauth2_fetch(ngx_http_order_edit_oauth2_fetch_t *f)
 
     ngx_shmtx_lock(&zone->shpool->mutex);
 
-    if (slot->fetcher != 0 && slot->fetcher != ngx_pid
-        && now - slot->fetch_started <= NGX_HTTP_ORDER_EDIT_OAUTH2_STALE_MS)
-    {
+    if (ngx_http_order_edit_oauth2_other_fetches(slot, now)) {
         ngx_shmtx_unlock(&zone->shpool->mutex);
         return NGX_BUSY;
     }
