@@ -785,6 +785,14 @@ ngx_http_order_edit_oauth2_done(ngx_http_order_edit_curl_req_t *req,
 
     ngx_shmtx_lock(&zone->shpool->mutex);
 
+    if (slot->crc != f->ns->oauth2.crc) {
+        /* a reload changed the settings while this was out: not ours */
+        ngx_shmtx_unlock(&zone->shpool->mutex);
+        ngx_explicit_memzero((void *) token, len);
+        json_decref(root);
+        goto wake;
+    }
+
     ngx_memcpy(slot->token, token, len);
     slot->len = len;
     slot->gen++;

@@ -469,7 +469,7 @@ ngx_http_order_edit_status_prometheus(ngx_http_request_t *r,
     as = st->accounts.elts;
 
     for (i = 0; i < st->accounts.nelts; i++) {
-        len += 8 * (160 + st->zone.len + as[i].name.len);
+        len += 11 * (160 + st->zone.len + as[i].name.len);
     }
 
     if (st->journal) {
@@ -618,6 +618,19 @@ ngx_http_order_edit_status_prometheus(ngx_http_request_t *r,
                     "account=\"%V\",quantile=\"0.99\"} %L\n",
                     &st->zone, &as[i].name, as[i].p50,
                     &st->zone, &as[i].name, as[i].p99);
+        }
+
+        if (as[i].oauth2.on) {
+            p = ngx_sprintf(p,
+                    "order_edit_netsuite_oauth2_token_valid{zone=\"%V\","
+                    "account=\"%V\"} %ui\n"
+                    "order_edit_netsuite_oauth2_fetches_total{zone=\"%V\","
+                    "account=\"%V\"} %uL\n"
+                    "order_edit_netsuite_oauth2_fetch_errors_total{"
+                    "zone=\"%V\",account=\"%V\"} %uL\n",
+                    &st->zone, &as[i].name, as[i].oauth2.valid,
+                    &st->zone, &as[i].name, as[i].oauth2.fetches,
+                    &st->zone, &as[i].name, as[i].oauth2.fetch_errors);
         }
     }
 

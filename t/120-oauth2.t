@@ -243,9 +243,10 @@ simulator saw no TBA header and refused nothing.
  "GET /sim/records/creditMemo/eid:$::CM",
  "GET /sim/counters",
  "GET /sim/oauth2",
- "GET /status"]
+ "GET /status",
+ "GET /status?format=prometheus"]
 --- error_code eval
-[200, 201, 200, 200, 200, 200, 200, 200, 200, 200, 200, 200]
+[200, 201, 200, 200, 200, 200, 200, 200, 200, 200, 200, 200, 200]
 --- response_body_like eval
 [$::Ok, '"externalId"', '"queued"', $::Drained, '"orderStatus"',
  '"queued"', $::Drained,
@@ -256,7 +257,12 @@ simulator saw no TBA header and refused nothing.
        '"bearer_ok":[4-9]', '"replayed":0', '"token_refused":0'),
  ::all('"oauth2": \{', '"token": "valid"', '"key": "current"',
        '"fetches": 1,', '"rejected": 0,', '"acked": 2,',
-       '"exceptions": 0\n')]
+       '"exceptions": 0\n'),
+ 'order_edit_netsuite_oauth2_token_valid\{zone="edits",account="main"\} 1\n'
+     . 'order_edit_netsuite_oauth2_fetches_total\{zone="edits",'
+     . 'account="main"\} 1\n'
+     . 'order_edit_netsuite_oauth2_fetch_errors_total\{zone="edits",'
+     . 'account="main"\} 0\n']
 --- no_error_log
 [error]
 [alert]
