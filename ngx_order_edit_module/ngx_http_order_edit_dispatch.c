@@ -85,6 +85,11 @@ typedef struct {
     unsigned                               tax_asked:1; /* of NetSuite */
     unsigned                               reread:1;  /* read back again */
     unsigned                               crowded:1; /* others in flight */
+    unsigned                               auth_retried:1; /* after 401 */
+
+    /* OAuth 2.0: waiting for a token, and the one sent */
+    ngx_http_order_edit_oauth2_wait_t      wait;
+    uint64_t                               token_gen;
 
     /* what the normaliser reads, and the same order's other snapshots */
     ngx_http_order_edit_norm_input_t       in;
@@ -121,6 +126,9 @@ static uint64_t ngx_http_order_edit_job_order(ngx_http_order_edit_job_t *job);
 static ngx_uint_t ngx_http_order_edit_job_order_busy(
     ngx_http_order_edit_job_t *job);
 static ngx_int_t ngx_http_order_edit_job_send(ngx_http_order_edit_job_t *job);
+static void ngx_http_order_edit_job_resend(void *data);
+static ngx_int_t ngx_http_order_edit_job_bearer(ngx_http_order_edit_job_t *job,
+    ngx_str_t *value);
 static void ngx_http_order_edit_job_done(ngx_http_order_edit_curl_req_t *req,
     void *data);
 static void ngx_http_order_edit_job_locked(ngx_http_order_edit_job_t *job,
@@ -375,6 +383,9 @@ ngx_http_order_edit_dispatch_tick(ngx_event_t *ev)
         ngx_add_timer(&d->timer, d->conf->interval);
         return;
     }
+
+    /* OAuth 2.0 tokens are fetched before they are needed */
+    ngx_http_order_edit_oauth2_tick(d->zone, d->omcf);
 
     for (n = 0; n < NGX_HTTP_ORDER_EDIT_DISPATCH_BATCH; n++) {
 
@@ -1157,6 +1168,17 @@ ngx_http_order_edit_job_send(ngx_http_order_edit_job_t *job)
     ngx_http_order_edit_curl_req_t       *req;
     ngx_http_order_edit_oauth_request_t   oreq;
 
+    if (job->ns->auth == NGX_HTTP_ORDER_EDIT_NS_AUTH_OAUTH2) {
+        if (ngx_http_order_edit_job_bearer(job, &value) != NGX_OK) {
+            return NGX_ERROR;
+        }
+
+        auth = (char *) value.data;
+        len = value.len;
+
+        goto authorized;
+    }
+
     nonce = ngx_pnalloc(job->pool, NGX_HTTP_ORDER_EDIT_OAUTH_NONCE_LEN
                                    + NGX_HTTP_ORDER_EDIT_OAUTH_HEADER_MAX);
     if (nonce == NULL) {
@@ -1214,6 +1236,8 @@ ngx_http_order_edit_job_send(ngx_http_order_edit_job_t *job)
                       ngx_http_order_edit_oauth_strerror(rc));
         goto failed;
     }
+
+authorized:
 
     req = ngx_http_order_edit_curl_create(job->d->log);
     if (req == NULL) {
@@ -1369,6 +1393,62 @@ failed:
 }
 
 
+/*
+ * The OAuth 2.0 token for a request: NGX_OK with the header value,
+ * NGX_AGAIN when the job waits for a token this worker fetches, or
+ * NGX_DONE when it is handed back (retried with its backoff).
+ */
+
+static ngx_int_t
+ngx_http_order_edit_job_bearer(ngx_http_order_edit_job_t *job,
+    ngx_str_t *value)
+{
+    ngx_int_t  rc;
+    ngx_str_t  why;
+
+    job->wait.handler = ngx_http_order_edit_job_resend;
+    job->wait.data = job;
+
+    rc = ngx_http_order_edit_oauth2_bearer(job->d->zone, job->ns, job->pool,
+                                           &job->wait, value,
+                                           &job->token_gen, &why);
+    if (rc == NGX_OK || rc == NGX_AGAIN) {
+        return rc;
+    }
+
+    if (job->step == NGX_HTTP_ORDER_EDIT_STEP_READBACK) {
+        /* the write is in: it is not sent again for want of a token */
+        ngx_log_error(NGX_LOG_WARN, job->d->log, 0,
+                      "order_edit: #%uL of \"%V\" was written but is not "
+                      "read back: %V", job->msg.id, &job->msg.shop, &why);
+
+        ngx_http_order_edit_job_acked(job, NGX_HTTP_ORDER_EDIT_C_LAST);
+        return NGX_DONE;
+    }
+
+    switch (rc) {
+
+    case NGX_BUSY:
+        /* another process fetches it, or this one is exiting */
+        (void) ngx_http_order_edit_queue_release(job->d->zone, &job->msg,
+                                       NGX_HTTP_ORDER_EDIT_DISPATCH_BUSY);
+        ngx_http_order_edit_job_finish(job);
+        return NGX_DONE;
+
+    default:
+        ngx_http_order_edit_job_transient(job, &why);
+        return NGX_DONE;
+    }
+}
+
+
+static void
+ngx_http_order_edit_job_resend(void *data)
+{
+    (void) ngx_http_order_edit_job_send(data);
+}
+
+
 static void
 ngx_http_order_edit_job_done(ngx_http_order_edit_curl_req_t *req,
     void *data)
@@ -1442,6 +1522,32 @@ ngx_http_order_edit_job_done(ngx_http_order_edit_curl_req_t *req,
         ngx_http_order_edit_job_acked(job, NGX_HTTP_ORDER_EDIT_C_LAST);
         return;
     }
+
+    if (status == 401 && job->ns->auth == NGX_HTTP_ORDER_EDIT_NS_AUTH_OAUTH2)
+    {
+        /* expired or revoked: once with a new token, then people decide */
+        ngx_http_order_edit_job_error(job, req, &why);
+
+        if (!job->auth_retried) {
+            job->auth_retried = 1;
+            ngx_http_order_edit_oauth2_rejected(job->d->zone, job->ns,
+                                                job->token_gen);
+            (void) ngx_http_order_edit_job_send(job);
+            return;
+        }
+
+        if (over) {
+            /* a new token refused too, in a crowd: NetSuite's overload */
+            ngx_http_order_edit_job_transient(job, &why);
+            return;
+        }
+
+        ngx_http_order_edit_job_park(job, "oauth2_rejected", &why);
+        return;
+    }
+
+    /* the next request of the job may have its own 401 and refetch */
+    job->auth_retried = 0;
 
     if (status == 401) {
         /*

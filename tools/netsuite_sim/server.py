@@ -8,13 +8,15 @@ in this order, which is the order a client experiences NetSuite in:
     2. concurrency slot taken, or the over-limit answer (429 REST,
        400 SSS_REQUEST_LIMIT_EXCEEDED RESTlet, sometimes a bogus 401)
     3. latency (fixed + random), then the gate if closed
-    4. OAuth signature checked (401 INVALID_LOGIN_ATTEMPT)
+    4. OAuth signature (TBA) or Bearer token (OAuth 2.0) checked (401
+       INVALID_LOGIN_ATTEMPT)
     5. injected 5xx, or the request is applied
     6. slot released, then the answer sent -- or, for a lost response,
        the connection reset after the write was applied; for "close",
        the connection closed after step 4 with nothing applied or sent
 
-Admin requests (/_admin/...) skip all of that.
+Admin requests (/_admin/...) skip all of that, and so do requests to the
+OAuth 2.0 token endpoint (m2m.py), which are no API calls.
 """
 
 import collections
@@ -37,6 +39,7 @@ from .faults import Faults, FaultError
 from .records import Store, Validation, REST_PREFIX
 from .restlet import Restlet
 from . import suiteql
+from .m2m import M2M, TOKEN_PATH
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(
     __file__))))
@@ -126,6 +129,9 @@ class Simulator:
         self.faults = Faults(s["faults"], s["seed"])
         self.concurrency = s["concurrency"]
         self.counters = Counters()
+        self.m2m = M2M(client_id=s.get("m2m_client_id"),
+                       certificates=s.get("m2m_certificates"),
+                       token_ttl=s.get("m2m_token_ttl", 3600))
         self.in_flight = 0
         self.nonces = {}
         self.log_seq = 0
@@ -160,6 +166,13 @@ class Simulator:
                 self.requests.clear()
             if what.get("nonces", True):
                 self.nonces.clear()
+            # OAuth 2.0: the setup (client id, certificates) and the
+            # tokens issued survive a reset unless it names "oauth2": a
+            # client that fetched a token before the reset keeps it
+            everything = what.get("oauth2", False)
+            self.m2m.reset(setup=everything, tokens=everything,
+                           faults=what.get("faults", True) or everything,
+                           counters=what.get("counters", True))
             self._sync_gate()
 
     # ------------------------------------------------------------------
@@ -244,6 +257,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
             if self.raw_path == "/_admin" or self.raw_path.startswith(
                     "/_admin/"):
                 self.admin()
+            elif self.raw_path == TOKEN_PATH:
+                self.token_endpoint()
             else:
                 self.api()
         except Exception:
@@ -544,9 +559,51 @@ class Handler(http.server.BaseHTTPRequestHandler):
         body = (_GATEWAY_PAGE % (status, reason, status, reason)).encode()
         return status, body, "text/html", ()
 
+    def token_endpoint(self):
+        """OAuth 2.0 client credentials: an access token for a signed JWT
+        (m2m.py checks it as NetSuite's help describes)."""
+        sim = self.sim
+        self.note["endpoint"] = "token"
+        if self.command != "POST":
+            self.send_json(405, {"error": "invalid_request"})
+            return
+        with sim.lock:
+            down = sim.m2m.down
+            sim.m2m.c["token_requests"] += down is not None
+            sim.m2m.c["token_down"] += down is not None
+        if down == "reset":
+            self.note["fault"] = "token_reset"
+            self.reset_connection()
+            return
+        if down is not None:
+            self.note["fault"] = "token_down"
+            self.send(down, (_GATEWAY_PAGE % (down, "Error", down,
+                                              "Error")).encode(),
+                      "text/html")
+            return
+        with sim.lock:
+            status, obj = sim.m2m.token(
+                self.body, self.headers.get("Content-Type", ""),
+                self.base_url())
+            if status != 200:
+                self.note["auth_error"] = sim.m2m.last_refusal
+        self.send_json(status, obj, headers=(("Cache-Control", "no-store"),))
+
     def authenticate(self):
         sim = self.sim
         if sim.settings["no_auth"]:
+            return
+        authz = self.headers.get("Authorization") or ""
+        if authz[:7].lower() == "bearer ":
+            scope = ("restlets" if self.note.get("endpoint") == "restlet"
+                     else "rest_webservices")
+            with sim.lock:
+                why = sim.m2m.bearer(authz[7:].strip(), scope)
+                if why:
+                    sim.counters.c["auth_failures"] += 1
+            if why:
+                self.note["auth_error"] = why
+                raise login_failed()
             return
         if sim.settings["base_url"]:
             base = sim.settings["base_url"].rstrip("/")
@@ -951,6 +1008,13 @@ class Handler(http.server.BaseHTTPRequestHandler):
                     raise self.admin_bad_method()
                 return 200, {"limit": sim.concurrency,
                              "in_flight": sim.in_flight}
+        if segs == ["oauth2"]:
+            with sim.lock:
+                if m == "POST":
+                    return 200, sim.m2m.configure(self.admin_json())
+                if m != "GET":
+                    raise self.admin_bad_method()
+                return 200, sim.m2m.snapshot()
         if segs == ["reset"] and m == "POST":
             what = self.admin_json()
             if not isinstance(what, dict):
