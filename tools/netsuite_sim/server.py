@@ -1021,6 +1021,17 @@ class Handler(http.server.BaseHTTPRequestHandler):
                 raise ValueError("reset takes an object of booleans")
             sim.reset(what)
             return 200, {"ok": True}
+        if segs == ["tax_engine"]:
+            # POST {"ignore_override": true}: NetSuite's tax stands
+            with sim.lock:
+                if m == "POST":
+                    v = self.admin_json().get("ignore_override")
+                    if not isinstance(v, bool):
+                        raise ValueError("ignore_override must be a boolean")
+                    store.ignore_tax_override = v
+                elif m != "GET":
+                    raise self.admin_bad_method()
+                return 200, {"ignore_override": store.ignore_tax_override}
         if segs == ["custom_fields"]:
             # POST {"fields": [...]} defines the account's custom fields;
             # {"fields": null} accepts any custbody_/custcol_ name again
