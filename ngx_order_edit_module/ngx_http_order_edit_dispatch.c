@@ -1571,9 +1571,19 @@ ngx_http_order_edit_job_done(ngx_http_order_edit_curl_req_t *req,
     }
 
     if (req->outcome != NGX_HTTP_ORDER_EDIT_CURL_OK || over
-        || status >= 500)
+        || status >= 500
+        || (status == 400 && req->body.len
+            && ngx_strlcasestrn(req->body.data,
+                                req->body.data + req->body.len,
+                                (u_char *) "RCRD_HAS_BEEN_CHANGED",
+                                21 - 1)
+               != NULL))
     {
-        /* NetSuite is busy or away; the request may be sent again */
+        /*
+         * NetSuite is busy or away, or another user or script saved the
+         * record meanwhile (its optimistic lock): nothing was applied,
+         * and the request may be sent again, after a while.
+         */
         ngx_http_order_edit_job_error(job, req, &why);
         ngx_http_order_edit_job_transient(job, &why);
         return;
@@ -2697,6 +2707,14 @@ ngx_http_order_edit_job_error(ngx_http_order_edit_job_t *job,
     first = json_is_array(details) ? json_array_get(details, 0) : NULL;
     code = first ? json_object_get(first, "o:errorCode") : NULL;
     text = first ? json_object_get(first, "detail") : NULL;
+
+    if (first == NULL && root != NULL) {
+        /* a RESTlet's error: {"error": {"code": "...", "message": "..."}} */
+        first = json_object_get(root, "error");
+        code = json_is_object(first) ? json_object_get(first, "code") : NULL;
+        text = json_is_object(first) ? json_object_get(first, "message")
+                                     : NULL;
+    }
 
     if (json_is_string(code) && json_is_string(text)) {
         last = ngx_snprintf(p, size, "HTTP %ui %s: %s", req->status,

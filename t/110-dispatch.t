@@ -945,3 +945,26 @@ $c
 --- no_error_log
 [alert]
 [crit]
+
+
+
+=== TEST 31: another script saved the order meanwhile: the edit is retried, not parked
+--- http_config eval: ::http_config()
+--- config eval: $::Config
+--- request eval
+[$::Reset,
+ ::seed(),
+ ::faults(once => [{ fault => 'changed', method => 'PATCH' }]),
+ ::webhook('m1', $::Edit),
+ $::Drain,
+ "GET /sim/counters",
+ "GET /status"]
+--- error_code eval
+[200, 201, 200, 200, 200, 200, 200]
+--- response_body_like eval
+[$::Ok, '"externalId"', '"fault":"changed"', '"queued"', $::Drained,
+ '"by_method_endpoint":\{"GET salesOrder":3,"PATCH salesOrder":2\},',
+ '"acked": 1,\s*"requeued": 1,(?s:.*)"exceptions": 0\n']
+--- no_error_log
+[alert]
+[crit]

@@ -528,6 +528,9 @@ class Handler(http.server.BaseHTTPRequestHandler):
                               CONCURRENCY_DETAIL)
             if d.kind == "error":
                 return self.server_error(d.status, restlet)
+            if d.kind == "changed":
+                raise NSError(400, "RCRD_HAS_BEEN_CHANGED", "Record has "
+                              "been changed since you retrieved it.")
             if ep == "suiteql":
                 return self.suiteql()
             if restlet:
