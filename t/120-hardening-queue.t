@@ -186,3 +186,51 @@ are delivered at once all the same.
 --- no_error_log
 [alert]
 [crit]
+
+
+
+=== TEST 2: the ids' bound and the stall threshold are zone parameters
+--- http_config
+    order_edit_zone edits:1m dedup_max=10% stall_after=5s;
+    order_edit_zone other:1m dedup_max=128k;
+    order_edit_store acme.myshopify.com { secret acme; }
+--- config
+    location = /status { order_edit_status edits; }
+    location = /other { order_edit_status other; }
+--- request eval
+["GET /status", "GET /other", "GET /status?format=prometheus"]
+--- response_body_like eval
+['"dedup_bytes": 0,\s+"dedup_max_bytes": 104850,\s+"stalled_ms": 0,',
+ '"dedup_max_bytes": 131072,',
+ 'order_edit_zone_bytes\{zone="edits",kind="dedup_max"\} 104850\n'
+     . '(?s:.*)order_edit_queue_stalled_seconds\{zone="edits"\} 0\.000\n']
+
+
+
+=== TEST 3: a share of the zone is 1% to 90%
+--- http_config
+    order_edit_zone edits:1m dedup_max=95%;
+--- config
+--- must_die
+--- error_log eval
+qr{\[emerg\] .*invalid dedup_max "dedup_max=95%", a share is 1% to 90% of the zone.* in \S+nginx\.conf:\d+$}
+
+
+
+=== TEST 4: a size leaves the zone room for bodies
+--- http_config
+    order_edit_zone edits:1m dedup_max=1m;
+--- config
+--- must_die
+--- error_log eval
+qr{\[emerg\] .*invalid dedup_max "dedup_max=1m", a size is at least a page and leaves the zone 8 pages.* in \S+nginx\.conf:\d+$}
+
+
+
+=== TEST 5: a bad stall_after is refused at start
+--- http_config
+    order_edit_zone edits:1m stall_after=never;
+--- config
+--- must_die
+--- error_log eval
+qr{\[emerg\] .*invalid stall_after "stall_after=never".* in \S+nginx\.conf:\d+$}

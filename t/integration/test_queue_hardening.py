@@ -6,10 +6,19 @@ connection per request)."""
 
 import http.client
 import json
+import os
+import sys
 import time
 import unittest
 
 from ngxctl import NginxServer, sign
+
+TOP = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..")
+sys.path.insert(0, os.path.join(TOP, "tools", "tests"))
+
+import simhelper  # noqa: E402
+
+FIX = os.path.join(TOP, "t", "fixtures", "shopify")
 
 HTTP = """
     order_edit_zone edits:__ZONE__;
@@ -211,6 +220,100 @@ class QueueHardening(unittest.TestCase):
         # a delivery resets it
         z = c.status()["zone"]
         self.assertLess(z["stalled_ms"], 1000)
+
+
+DISPATCH = """
+    order_edit_zone edits:256k;
+    order_edit_netsuite main {
+        account 1234567_SB1;
+        endpoint http://127.0.0.1:__SIM__;
+        consumer_key_file __DIR__/ck;
+        consumer_secret_file __DIR__/cs;
+        token_id_file __DIR__/ti;
+        token_secret_file __DIR__/ts;
+        concurrency 4;
+        timeout 10s;
+        retry_backoff 100ms 300ms;
+    }
+    order_edit_store acme.myshopify.com {
+        secret acme;
+        rate 10000r/s burst=100000;
+        netsuite main;
+        sku_map __DIR__/skus.map;
+    }
+    order_edit_dispatch edits interval=50ms;
+    server {
+        listen 127.0.0.1:__PORT__;
+        keepalive_requests 1000000;
+        location = /wh { order_edit_webhook edits; }
+        location = /status { order_edit_status edits; }
+        location /exc { order_edit_exceptions edits; }
+    }
+"""
+
+
+class FullZoneParks(unittest.TestCase):
+    """The dispatcher parks on a full zone: nothing stalls."""
+
+    def test_a_full_zone_of_webhooks_to_park_drains(self):
+        sim = simhelper.Sim()
+        self.addCleanup(sim.stop)
+
+        ngx = NginxServer("", workers=2)
+        self.addCleanup(ngx.stop)
+        simhelper.write_key_files(ngx.dir)
+        with open(os.path.join(FIX, "skus.map"), "rb") as f:
+            skus = f.read()
+        with open(os.path.join(ngx.dir, "skus.map"), "wb") as out:
+            out.write(skus)
+        ngx.write_conf(DISPATCH.replace("__SIM__", str(sim.port))
+                       .replace("__DIR__", ngx.dir)
+                       .replace("__PORT__", str(ngx.port)))
+        ngx.start()
+
+        c = Client(ngx.port)
+        self.addCleanup(c.close)
+
+        with open(os.path.join(FIX, "01-us-tax-exclusive.json"), "rb") as f:
+            edit = f.read().rstrip()
+
+        # orders past the fulfilment lock: each webhook must be parked
+        orders = [450789469 + 1000 * k for k in range(120)]
+        for o in orders:
+            sim.seed_order(f"shopify-acme-{o}", orderStatus="F", lines=[
+                {"item": {"id": "1001"}, "quantity": 3, "rate": 199}])
+
+        # NetSuite holds the first four while the zone fills to the brim
+        sim.admin("POST", "faults", {"gate": True})
+
+        accepted = 0
+        for o in orders:
+            body = edit.replace(b"450789469", str(o).encode())
+            s, b = c.webhook(body, f"p-{o}")
+            if s == 503:
+                break
+            self.assertEqual(s, 200, b)
+            accepted += 1
+        self.assertEqual(s, 503, "the zone never filled")
+        self.assertGreater(accepted, 20)
+
+        sim.admin("POST", "faults", {"gate": False})
+
+        deadline = time.monotonic() + 15
+        while time.monotonic() < deadline:
+            z = c.status()["zone"]
+            if z["queued_items"] == 0:
+                break
+            time.sleep(0.1)
+
+        z = c.status()["zone"]
+        self.assertEqual((z["queued_items"], z["exceptions"]), (0, accepted),
+                         ngx.error_log()[-2000:])
+
+        s, b = c.request("GET", "/exc")
+        exc = json.loads(b)["exceptions"]
+        self.assertEqual(len(exc), accepted)
+        self.assertEqual({e["reason"] for e in exc}, {"fulfilment_lock"})
 
 
 if __name__ == "__main__":
