@@ -5,10 +5,13 @@
 
 
 #include "ngx_http_order_edit_shm.h"
+#include "ngx_http_order_edit_netsuite.h"
 
 
 static ngx_int_t ngx_http_order_edit_init_zone(ngx_shm_zone_t *shm_zone,
     void *data);
+static void ngx_http_order_edit_init_accounts(ngx_http_order_edit_zone_t *zone,
+    ngx_log_t *log);
 static ngx_http_order_edit_zone_t *ngx_http_order_edit_old_zone(
     ngx_http_order_edit_zone_t *zone);
 
@@ -164,6 +167,7 @@ ngx_http_order_edit_zone(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     zone->size = size;
     zone->dedup_ttl = ttl;
     zone->stall_after = stall;
+    zone->omcf = conf;
     zone->dedup_max = dmax ? (size_t) dmax : (size_t) size / 100 * share;
     zone->shm_zone = shm_zone;
 
@@ -215,6 +219,8 @@ ngx_http_order_edit_init_zone(ngx_shm_zone_t *shm_zone, void *data)
         ngx_shmtx_lock(&zone->shpool->mutex);
         sh->reloads++;
         ngx_shmtx_unlock(&zone->shpool->mutex);
+
+        ngx_http_order_edit_init_accounts(zone, shm_zone->shm.log);
 
         return NGX_OK;
     }
@@ -309,7 +315,42 @@ ngx_http_order_edit_init_zone(ngx_shm_zone_t *shm_zone, void *data)
     /* a full zone is an expected, counted outcome (503), not a crit */
     zone->shpool->log_nomem = 0;
 
+    ngx_http_order_edit_init_accounts(zone, shm_zone->shm.log);
+
     return NGX_OK;
+}
+
+
+/*
+ * Every NetSuite account configured gets its node now, while the zone has
+ * room: the dispatcher cannot send a webhook without it, and a zone that
+ * filled up before the first delivery would otherwise never deliver, nor
+ * park, nor drain.
+ */
+
+static void
+ngx_http_order_edit_init_accounts(ngx_http_order_edit_zone_t *zone,
+    ngx_log_t *log)
+{
+    ngx_uint_t                             i;
+    ngx_http_order_edit_netsuite_conf_t  **ns;
+
+    ns = zone->omcf->netsuites.elts;
+
+    ngx_shmtx_lock(&zone->shpool->mutex);
+
+    for (i = 0; i < zone->omcf->netsuites.nelts; i++) {
+        if (ngx_http_order_edit_account_lookup(zone, &ns[i]->name, 1)
+            == NULL)
+        {
+            ngx_log_error(NGX_LOG_WARN, log, 0,
+                          "order_edit_zone \"%V\" is full: no room yet for "
+                          "NetSuite account \"%V\"", &zone->name,
+                          &ns[i]->name);
+        }
+    }
+
+    ngx_shmtx_unlock(&zone->shpool->mutex);
 }
 
 

@@ -213,6 +213,7 @@ struct ngx_http_order_edit_zone_s {
     size_t                         dedup_max;   /* bytes the ids may use */
     time_t                         dedup_ttl;
     ngx_msec_t                     stall_after; /* undrained: log it */
+    ngx_http_order_edit_main_conf_t  *omcf;
     ngx_shm_zone_t                *shm_zone;
     ngx_slab_pool_t               *shpool;
     ngx_http_order_edit_shctx_t   *sh;
