@@ -2,8 +2,10 @@
 /*
  * Copyright (C) the ngx_order_edit_module authors.
  *
- * The webhook queue in the shared zone: FIFO per shop, round-robin across
- * shops, with leases that return to the queue when their holder dies.
+ * The webhook queue in the shared zone: per shop, ready webhooks in id
+ * order (refunds and edits first), those waiting out a delay apart in a
+ * deadline tree, round-robin across shops, with leases that return to the
+ * queue when their holder dies.
  */
 
 
