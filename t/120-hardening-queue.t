@@ -234,3 +234,28 @@ qr{\[emerg\] .*invalid dedup_max "dedup_max=1m", a size is at least a page and l
 --- must_die
 --- error_log eval
 qr{\[emerg\] .*invalid stall_after "stall_after=never".* in \S+nginx\.conf:\d+$}
+
+
+
+=== TEST 6: back from a retry delay, a webhook goes behind those queued meanwhile
+Untried hand-backs keep their place (t/060-queue-api.t TEST 5); one that
+failed and waited a delay takes its turn after the others, so webhooks
+that keep failing cannot starve the rest by their ids.
+--- http_config
+    order_edit_zone edits:1m;
+    order_edit_store acme.myshopify.com { secret acme; }
+--- config
+    location = /wh { order_edit_webhook edits; }
+    location = /q { order_edit_queue_debug edits; }
+--- request eval
+["POST /wh\n{\"id\":1}", "GET /q?op=lease",
+ "GET /q?op=requeue&shop=acme.myshopify.com&id=1&token=1&delay=1",
+ "POST /wh\n{\"id\":2}", "POST /wh\n{\"id\":3}",
+ "GET /q?op=lease", "GET /q?op=lease", "GET /q?op=lease"]
+--- more_headers eval
+[::webhook_headers('acme', '{"id":1}', 'a1'), '', '',
+ ::webhook_headers('acme', '{"id":2}', 'a2'),
+ ::webhook_headers('acme', '{"id":3}', 'a3'), '', '', '']
+--- response_body_like eval
+['"id":"1"', '"id":1,"token":1,', '^\{"ok":true\}$', '"id":"2"', '"id":"3"',
+ '"id":2,"token":2,', '"id":3,"token":3,', '"id":1,"token":4,.*"attempts":2,']
