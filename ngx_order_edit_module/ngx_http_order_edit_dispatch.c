@@ -2613,19 +2613,14 @@ static void
 ngx_http_order_edit_job_park(ngx_http_order_edit_job_t *job,
     const char *reason, ngx_str_t *detail)
 {
-    ngx_int_t  rc;
     ngx_str_t  r;
 
     r.data = (u_char *) reason;
     r.len = ngx_strlen(reason);
 
-    rc = ngx_http_order_edit_queue_park(job->d->zone, &job->msg, &r, detail);
-
-    if (rc == NGX_ERROR) {
-        /* no room for the record: keep the webhook, try again later */
-        (void) ngx_http_order_edit_queue_requeue(job->d->zone, &job->msg,
-                                                 60000);
-    }
+    /* parking needs no memory: it always succeeds while the lease stands */
+    (void) ngx_http_order_edit_queue_park(job->d->zone, &job->msg, &r,
+                                          detail);
 
     ngx_http_order_edit_job_finish(job);
 }

@@ -134,7 +134,7 @@ static ngx_http_order_edit_block_cmd_t  ngx_http_order_edit_store_cmds[] = {
 static ngx_command_t  ngx_http_order_edit_commands[] = {
 
     { ngx_string("order_edit_zone"),
-      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE12,
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1234,
       ngx_http_order_edit_zone,
       NGX_HTTP_MAIN_CONF_OFFSET,
       0,
