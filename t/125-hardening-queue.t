@@ -62,6 +62,8 @@ sub seed {
     return json_request("POST /sim/orders", {
         externalId => $eid,
         entity => { id => '42' },
+        # as the module writes an order: what a refund reads
+        custbody_shopify_taxes_included => JSON::PP::false,
         item => { items => [ map { { item => { id => "$_->[0]" },
                                      quantity => $_->[1],
                                      rate => $_->[2] } } @$lines ] },
