@@ -4,6 +4,10 @@
  */
 
 
+#include <ngx_config.h>
+#include <ngx_core.h>
+#include <ngx_http.h>
+
 #include <sys/file.h>
 #include <sys/uio.h>
 #include <jansson.h>
