@@ -53,7 +53,7 @@
 # Environment: MODULE_DIR (default: this repository), JOBS (make -j,
 # default nproc), KEEP=1 keeps the temporary directory (logs) afterwards,
 # CC_OPT (--matrix: extra compiler flags), NO_RUN=1 (--matrix: compile
-# only).
+# only), RUN_ONLY=1 (--matrix: only the nginx built without threads).
 #
 # Time: 1.5-3 minutes on 2 cores (two nginx builds, eight configure runs);
 # --matrix: about 1 minute per configuration and 3 more for the nginx
@@ -311,7 +311,7 @@ run_nginx() {
         sleep 0.1
     done
 
-    code=$(post "$port" test_secret_key "check-config-$mode-1" "$p/ok.out")
+    code=$(post "$port" test_secret_key "check-config-${mode//[^a-z0-9.]/-}-1" "$p/ok.out")
     body=$(cat "$p/ok.out" 2>/dev/null)
     if [ "$code" = 200 ] && [ "$body" = '{"status":"queued","id":"1"}' ]; then
         pass "$mode: signed webhook POST -> $code $body"
@@ -321,7 +321,7 @@ run_nginx() {
         fail "$mode: signed webhook POST -> $code $body" "$log"
     fi
 
-    code=$(post "$port" wrong_secret "check-config-$mode-2" "$p/bad.out")
+    code=$(post "$port" wrong_secret "check-config-${mode//[^a-z0-9.]/-}-2" "$p/bad.out")
     body=$(cat "$p/bad.out" 2>/dev/null)
     if [ "$code" = 401 ]; then
         pass "$mode: wrongly signed webhook POST -> $code"
@@ -445,7 +445,9 @@ matrix_nothreads() {
         matrix_rows+=("$label|FAIL (build)")
         return
     fi
-    mkdir -p "$p/journal"
+    # nginx creates the journal directory, owned by the worker user, who
+    # must reach it: as root that is nobody, and mktemp's directory is 0700
+    [ "$(id -u)" = 0 ] && chmod 0755 "$tmp"
     extra_http="    order_edit_journal $p/journal;"
     write_conf "$p" 1 "$b/ngx_http_order_edit_module.so"
     timeout "$T_NGINX" "$b/nginx" -p "$p" -c "$p/conf/nginx.conf" -t \
@@ -462,6 +464,7 @@ matrix_nothreads() {
         return
     fi
     extra_http="    order_edit_journal $p/journal fsync=off;"
+    : > "$p/logs/error.log"     # the refusal above is not this run's
     local before=$failures
     run_nginx "$v no threads, fsync=off" "$b/nginx" "$p" \
         "$b/ngx_http_order_edit_module.so"
@@ -475,7 +478,7 @@ matrix_nothreads() {
 
 # matrix_tree DIR: the 16 configurations (+ Debian's) of one tree
 matrix_tree() {
-    local s v link compat threads ssl args label i=0 extra
+    local s v link compat threads ssl args label i=0 extra link_axis
     tree_setup "$1"
     v=$ngx_version
     [ -f "$src/conf_flags" ] && v="$v-debian"
@@ -487,7 +490,8 @@ matrix_tree() {
     fi
     extra=()
     [ -n "${CC_OPT:-}" ] && extra=(--with-cc-opt="$CC_OPT")
-    for link in static dynamic; do
+    [ "${RUN_ONLY:-0}" = 1 ] && link_axis=() || link_axis=(static dynamic)
+    for link in "${link_axis[@]+"${link_axis[@]}"}"; do
     for compat in compat ''; do
     for threads in threads ''; do
     for ssl in ssl ''; do
@@ -505,7 +509,7 @@ matrix_tree() {
         label="$label ${ssl:-no-ssl}"
         matrix_one "$s" "$s/objs-$i" "$label" $link "${args[@]}"
     done; done; done; done
-    if [ -f "$src/conf_flags" ]; then
+    if [ -f "$src/conf_flags" ] && [ "${RUN_ONLY:-0}" != 1 ]; then
         # as debian/rules (nginx_mod) configures the packaged module
         # shellcheck disable=SC1091
         . "$src/conf_flags"
