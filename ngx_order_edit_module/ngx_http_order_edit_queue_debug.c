@@ -10,6 +10,10 @@
  */
 
 
+#include <ngx_config.h>
+#include <ngx_core.h>
+#include <ngx_http.h>
+
 #include <openssl/evp.h>
 
 #include "ngx_http_order_edit_queue_debug.h"
