@@ -419,9 +419,10 @@ class AdoptionOffTheEventLoopTest(FaultBase, unittest.TestCase):
         took = time.monotonic() - t0
         self.assertEqual(depth, n, second.error_log()[-2000:])
 
-        # every file read was slow: the adoption took that long, the
-        # event loop never did
-        self.assertGreater(took, segs * self.SLOW_MS / 1000)
+        # the reads were slow (the adoption took at least one slow read;
+        # how many ran one after the other is the thread pool's business),
+        # the event loop never was
+        self.assertGreater(took, self.SLOW_MS / 1000)
         # (before, a request waited for every file's read in a row; the
         # bound leaves room for a busy machine, below one slow read)
         self.assertLess(worst, self.SLOW_MS / 1000 * 0.8,
