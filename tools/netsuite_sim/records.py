@@ -41,6 +41,17 @@ ORDER_STATUS_IDS = {
 }
 MEMO_STATUS = {"A": ("open", "Open"), "B": ("fullyApplied", "Fully Applied")}
 
+# Item record types (REST record names): only inventory items move stock.
+ITEM_TYPES = {"inventoryItem", "nonInventorySaleItem", "otherChargeSaleItem",
+              "serviceSaleItem", "giftCertificateItem", "kitItem"}
+
+# What a standalone transaction takes from its customer when the body does
+# not say (Oracle, "Issuing a Customer Credit Memo": classification and,
+# in OneWorld, the subsidiary are chosen for the customer; the currency is
+# the customer's).  A transform takes them from its source instead.
+CUSTOMER_DEFAULTS = ("currency", "subsidiary", "location", "department",
+                     "class")
+
 # SuiteQL's transaction.type values.
 SUITEQL_TYPE = {"salesOrder": "SalesOrd", "creditMemo": "CustCred"}
 
@@ -166,6 +177,15 @@ class Store:
     def reset(self):
         self.records = {"salesOrder": {}, "creditMemo": {}}
         self.next_id = self.first_id
+        # Quantity each inventory item got back from credit memos (the
+        # simulator keeps no quantity on hand, only what memos returned):
+        # item internal id -> Decimal.  See restock().
+        self.stock = {}
+        # Customers, as far as a transaction defaults from them:
+        # id -> {"currency","subsidiary","location","department","class"}
+        # (references {"id": ...}).  A customer not listed defaults
+        # nothing (the currency falls back to the account's default).
+        self.customers = {}
         # Item catalogue: id -> {"id","externalId","itemId","basePrice"}.
         # While it is empty every item id is accepted (and items referenced
         # by externalId get ids allocated on first use).
@@ -198,8 +218,64 @@ class Store:
             if not _is_number(item["basePrice"]):
                 raise user_error("basePrice must be a number")
             entry["basePrice"] = Decimal(item["basePrice"])
+        itype = item.get("itemType", "inventoryItem")
+        if itype not in ITEM_TYPES:
+            raise user_error("itemType must be one of %s"
+                             % ", ".join(sorted(ITEM_TYPES)))
+        entry["itemType"] = itype
         self.items[entry["id"]] = entry
         return entry
+
+    def is_inventory(self, item_id):
+        """An item not in the catalogue is taken for a stocked product
+        (the catalogue is empty in most tests): only items declared
+        otherwise are not inventory."""
+        entry = self.items.get(item_id)
+        return entry is None or entry["itemType"] == "inventoryItem"
+
+    def add_customer(self, cust):
+        if not isinstance(cust, dict) or "id" not in cust:
+            raise user_error("a customer needs at least an id")
+        entry = {}
+        for name in CUSTOMER_DEFAULTS:
+            v = cust.get(name)
+            if v is None:
+                continue
+            if not isinstance(v, dict) or v.get("id") is None:
+                raise user_error('customer %s must be {"id": ...}' % name)
+            entry[name] = {"id": str(v["id"])}
+        for name in cust:
+            if name != "id" and name not in CUSTOMER_DEFAULTS:
+                raise user_error("unknown customer field %s" % name)
+        self.customers[str(cust["id"])] = entry
+        return dict(entry, id=str(cust["id"]))
+
+    def _memo_stock(self, rec):
+        """What a credit memo puts back in stock: every inventory item it
+        carries.  Oracle, "Stand Alone Credit Memo": "If you return an item
+        and create a standalone credit memo instead of a return
+        authorization, NetSuite adds the quantity back to inventory"; a
+        memo transformed from an invoice is not made from a return
+        authorization either, so it restocks the same way (research notes
+        6.1: a practitioner's guide, not Oracle's text)."""
+        out = {}
+        if rec is None or rec.type != "creditMemo":
+            return out
+        for line in rec.lines:
+            iid = line["item"]["id"]
+            if self.is_inventory(iid):
+                out[iid] = out.get(iid, Decimal(0)) + line["quantity"]
+        return out
+
+    def restock(self, old, new):
+        """Move the stock by what the memo's save changed: a memo saved
+        again with the same lines changes nothing; a deleted one takes its
+        quantities back."""
+        before, after = self._memo_stock(old), self._memo_stock(new)
+        for iid in set(before) | set(after):
+            delta = after.get(iid, Decimal(0)) - before.get(iid, Decimal(0))
+            if delta:
+                self.stock[iid] = self.stock.get(iid, Decimal(0)) + delta
 
     def precision_of(self, currency_ref):
         cid = (currency_ref or {}).get("id", self.default_currency)
@@ -434,7 +510,7 @@ class Store:
     # writes
 
     def create(self, rtype, body, validation, external_id=None,
-               rest=True, rid=None):
+               rest=True, rid=None, defaults=None):
         """POST (or PUT on a new eid:).  Returns the new record."""
         fields, items = self._parse_body(rtype, body, validation)
         if external_id is not None:
@@ -461,6 +537,13 @@ class Store:
                                  "Approval (A) or Pending Fulfillment (B).",
                                  path="orderStatus")
             fields.setdefault("orderStatus", {"id": self.default_status})
+        if rtype == "creditMemo" and defaults is None:
+            # standalone: from the customer, whatever createdFrom says
+            defaults = self.customers.get(
+                (fields.get("entity") or {}).get("id"), {})
+        for name, value in (defaults or {}).items():
+            if name not in fields:
+                fields[name] = dict(value)
         fields.setdefault("currency", {"id": self.default_currency})
         fields.setdefault("tranDate", datetime.date.today().isoformat())
         fields.setdefault("tranId", ("SO" if rtype == "salesOrder" else "CM")
@@ -468,6 +551,8 @@ class Store:
         new = self._apply(rec, fields, items or [], replace=True, rest=rest,
                           creating=True)
         self.records[rtype][new.id] = new
+        if rest:
+            self.restock(None, new)
         return new
 
     def update(self, rec, body, validation, replace=(), rest=True):
@@ -494,6 +579,8 @@ class Store:
         new = self._apply(rec, fields, items, replace="item" in replace,
                           rest=rest, creating=False)
         self.records[rec.type][rec.id] = new
+        if rest:
+            self.restock(rec, new)
         return new
 
     def delete(self, rec):
@@ -502,6 +589,7 @@ class Store:
             raise user_error("This order has fulfilled lines and cannot be "
                              "deleted.")
         del self.records[rec.type][rec.id]
+        self.restock(rec, None)
 
     def _apply(self, rec, fields, items, replace, rest, creating):
         """Apply normalised fields and lines to a copy of ``rec`` and check

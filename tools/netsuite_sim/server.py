@@ -1041,6 +1041,22 @@ class Handler(http.server.BaseHTTPRequestHandler):
         if segs == ["shutdown"] and m == "POST":
             self.shutdown_after = True
             return 200, {"ok": True}
+        if segs == ["inventory"] and m == "GET":
+            # what credit memos put back in stock, per item internal id
+            with sim.lock:
+                return 200, {"stock": {k: v for k, v in
+                                       sorted(store.stock.items())}}
+        if segs == ["customers"]:
+            with sim.lock:
+                if m == "POST":
+                    custs = self.admin_json()
+                    custs = custs if isinstance(custs, list) else [custs]
+                    for c in custs:
+                        store.add_customer(c)
+                elif m != "GET":
+                    raise self.admin_bad_method()
+                return 200, {"customers": [dict(v, id=k) for k, v in
+                                           sorted(store.customers.items())]}
         if segs and segs[0] == "items":
             with sim.lock:
                 if m in ("POST", "PUT"):
