@@ -763,8 +763,15 @@ ngx_http_order_edit_job_parsed(ngx_http_order_edit_job_t *job)
             return;
         }
 
-        ngx_http_order_edit_job_first_read(job, so, "?fields=entity",
-                                           NGX_HTTP_ORDER_EDIT_STEP_CUSTOMER);
+        /*
+         * The customer, and what the memo must take from the order: a
+         * standalone memo defaults them from the customer, which is
+         * wrong for a shop selling in several currencies or subsidiaries.
+         */
+        ngx_http_order_edit_job_first_read(job, so,
+                                   "?fields=entity,currency,subsidiary,"
+                                   "location,department,class",
+                                   NGX_HTTP_ORDER_EDIT_STEP_CUSTOMER);
 
     } else {
         /*
@@ -2326,17 +2333,26 @@ ngx_http_order_edit_job_tax_kind(ngx_http_order_edit_job_t *job,
 }
 
 
-/* the Credit Memo goes to the Sales Order's customer */
+/*
+ * The Credit Memo goes to the Sales Order's customer, in the order's
+ * currency, subsidiary, location, department and class, linked to the
+ * order by createdFrom.
+ */
 
 static void
 ngx_http_order_edit_job_customer(ngx_http_order_edit_job_t *job,
     ngx_http_order_edit_curl_req_t *req)
 {
     char                            *text, errbuf[128];
-    json_t                          *root, *entity, *id, *body;
+    json_t                          *root, *entity, *id, *body, *ref;
     ngx_str_t                        detail;
+    ngx_uint_t                       i;
     json_error_t                     err;
     ngx_http_order_edit_json_rc_e    rc;
+
+    static const char  *from_order[] = {
+        "currency", "subsidiary", "location", "department", "class"
+    };
 
     root = json_loadb((char *) req->body.data, req->body.len, 0, &err);
     entity = root ? json_object_get(root, "entity") : NULL;
@@ -2360,10 +2376,34 @@ ngx_http_order_edit_job_customer(ngx_http_order_edit_job_t *job,
                                          json_string_value(id)))
            != 0)
     {
-        json_decref(body);
-        json_decref(root);
-        ngx_http_order_edit_job_transient(job, NULL);
-        return;
+        goto failed;
+    }
+
+    /* only what the order has: an account without classes has none */
+
+    for (i = 0; i < sizeof(from_order) / sizeof(from_order[0]); i++) {
+        ref = json_object_get(root, from_order[i]);
+        ref = json_is_object(ref) ? json_object_get(ref, "id") : NULL;
+
+        if (json_is_string(ref)
+            && json_object_set_new(body, from_order[i],
+                                   json_pack("{s:s}", "id",
+                                             json_string_value(ref)))
+               != 0)
+        {
+            goto failed;
+        }
+    }
+
+    ref = json_object_get(root, "id");
+
+    if (json_is_string(ref)
+        && json_object_set_new(body, "createdFrom",
+                               json_pack("{s:s}", "id",
+                                         json_string_value(ref)))
+           != 0)
+    {
+        goto failed;
     }
 
     json_decref(root);
@@ -2382,6 +2422,14 @@ ngx_http_order_edit_job_customer(ngx_http_order_edit_job_t *job,
     job->body.len = ngx_strlen(text);
 
     ngx_http_order_edit_job_write(job);
+
+    return;
+
+failed:
+
+    json_decref(body);
+    json_decref(root);
+    ngx_http_order_edit_job_transient(job, NULL);
 }
 
 

@@ -244,3 +244,46 @@ refund item; the stock the simulator reports holds the green one only.
 [error]
 [alert]
 [crit]
+
+
+
+=== TEST 2: the memo takes currency, subsidiary, location, department and class from the order, linked to it
+The customer's own defaults (what a standalone memo would get) differ
+from the order's in every field: the memo must carry the order's, and
+createdFrom names the Sales Order.
+--- http_config eval: ::http_config()
+--- config eval: $::Config
+--- request eval
+[$::Reset,
+ ::json_request("POST /sim/currencies",
+                { 2 => { symbol => 'EUR', precision => 2 } }),
+ ::json_request("POST /sim/customers",
+                { id => '42', currency => { id => '1' },
+                  subsidiary => { id => '1' }, location => { id => '1' },
+                  department => { id => '1' }, class => { id => '1' } }),
+ ::seed(lines => [[1001, 1, 199], [1002, 2, 24.5]],
+        custbody_shopify_taxes_included => JSON::PP::false,
+        currency => { id => '2' }, subsidiary => { id => '3' },
+        location => { id => '4' }, department => { id => '5' },
+        class => { id => '6' }),
+ ::webhook('o1', $::Refund, 'refunds/create'),
+ $::Drain,
+ "GET /sim/records/creditMemo/eid:$::CM",
+ "GET /sim/requests"]
+--- error_code eval
+[200, 200, 200, 201, 200, 200, 200, 200]
+--- response_body_like eval
+[$::Ok, '"2":\{"symbol":"EUR"', '"customers"', '"id":"1001"', '"queued"',
+ $::Drained,
+ ::all('"entity":\{"id":"42",', '"createdFrom":\{"id":"1001",',
+       '"currency":\{"id":"2","refName":"EUR"\}',
+       '"subsidiary":\{"id":"3",', '"location":\{"id":"4",',
+       '"department":\{"id":"5",', '"class":\{"id":"6",',
+       '"custbody_shopify_total":210\.94,'),
+ '"path":"/services/rest/record/v1/salesOrder/eid:shopify-acme-450789469",'
+     . '"query":"fields=entity,currency,subsidiary,location,department,'
+     . 'class"']
+--- no_error_log
+[error]
+[alert]
+[crit]

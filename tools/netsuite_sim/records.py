@@ -169,12 +169,14 @@ class Store:
         self.default_currency = default_currency
         self.default_status = default_status
         # currency internal id -> {"symbol", "precision"}
-        self.currencies = currencies or {"1": {"symbol": "USD",
-                                               "precision": 2}}
+        self.initial_currencies = currencies or {"1": {"symbol": "USD",
+                                                       "precision": 2}}
         self.initial_items = items or []
         self.reset()
 
     def reset(self):
+        # currencies added through the admin API go with a reset
+        self.currencies = copy.deepcopy(self.initial_currencies)
         self.records = {"salesOrder": {}, "creditMemo": {}}
         self.next_id = self.first_id
         # Quantity each inventory item got back from credit memos (the
@@ -703,6 +705,15 @@ class Store:
         if "entity" not in rec.fields:
             raise user_error("Please enter value(s) for: Customer",
                              path="entity")
+        src = rec.fields.get("createdFrom")
+        if rest and src is not None and not any(
+                src["id"] in self.records[t] for t in self.records
+                if t != rec.type):
+            # a link must name a transaction (UNCONFIRMED which types
+            # NetSuite accepts by hand on a memo: research notes 6.2)
+            raise user_error("You have entered an Invalid Field Value %s "
+                             "for the following field: createdFrom"
+                             % src["id"], path="createdFrom")
         if not rec.lines:
             raise user_error("You must enter at least one line item for "
                              "this transaction.", path="item")

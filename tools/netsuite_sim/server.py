@@ -1046,6 +1046,25 @@ class Handler(http.server.BaseHTTPRequestHandler):
             with sim.lock:
                 return 200, {"stock": {k: v for k, v in
                                        sorted(store.stock.items())}}
+        if segs == ["currencies"]:
+            # POST {"2": {"symbol": "EUR", "precision": 2}} adds currencies
+            with sim.lock:
+                if m == "POST":
+                    body = self.admin_json()
+                    if not isinstance(body, dict) or not all(
+                            isinstance(v, dict) and isinstance(
+                                v.get("symbol"), str) and isinstance(
+                                v.get("precision"), int)
+                            for v in body.values()):
+                        raise ValueError('currencies: {"<id>": {"symbol": '
+                                         '"EUR", "precision": 2}}')
+                    for k, v in body.items():
+                        store.currencies[str(k)] = {
+                            "symbol": v["symbol"],
+                            "precision": v["precision"]}
+                elif m != "GET":
+                    raise self.admin_bad_method()
+                return 200, store.currencies
         if segs == ["customers"]:
             with sim.lock:
                 if m == "POST":
