@@ -39,6 +39,8 @@
 #define NGX_HTTP_ORDER_EDIT_STEP_READBACK    3
 #define NGX_HTTP_ORDER_EDIT_STEP_LOOKUP      4
 #define NGX_HTTP_ORDER_EDIT_STEP_TAX_KIND    5
+#define NGX_HTTP_ORDER_EDIT_STEP_MEMO_FIND   6   /* refund_flow invoice */
+#define NGX_HTTP_ORDER_EDIT_STEP_INVOICE     7
 
 /* Sales Order internal ids found by SuiteQL, per dispatching worker */
 #define NGX_HTTP_ORDER_EDIT_SO_CACHE         4096
@@ -77,6 +79,8 @@ typedef struct {
     ngx_str_t                              so_id;     /* SuiteQL's find */
     ngx_uint_t                             next_step; /* after the lookup */
     const char                            *next_query;
+    ngx_str_t                              source;    /* the SO's id */
+    ngx_str_t                              xform;     /* transform body */
     unsigned                               normalised:1;
     unsigned                               counted:1; /* in acct in_flight */
     unsigned                               so_cached:1;
@@ -159,6 +163,13 @@ static ngx_int_t ngx_http_order_edit_job_ask_tax_kind(
 static void ngx_http_order_edit_job_tax_kind(ngx_http_order_edit_job_t *job,
     ngx_http_order_edit_curl_req_t *req);
 static void ngx_http_order_edit_job_customer(ngx_http_order_edit_job_t *job,
+    ngx_http_order_edit_curl_req_t *req);
+static ngx_int_t ngx_http_order_edit_job_xform_body(
+    ngx_http_order_edit_job_t *job, json_t *body, json_t *id);
+static void ngx_http_order_edit_job_memo_find(ngx_http_order_edit_job_t *job);
+static void ngx_http_order_edit_job_refund_step(
+    ngx_http_order_edit_job_t *job, ngx_http_order_edit_curl_req_t *req);
+static void ngx_http_order_edit_job_invoice(ngx_http_order_edit_job_t *job,
     ngx_http_order_edit_curl_req_t *req);
 static void ngx_http_order_edit_job_acked(ngx_http_order_edit_job_t *job,
     ngx_uint_t counter);
@@ -1289,7 +1300,9 @@ authorized:
         goto failed;
     }
 
-    if (job->step == NGX_HTTP_ORDER_EDIT_STEP_LOOKUP) {
+    if (job->step == NGX_HTTP_ORDER_EDIT_STEP_LOOKUP
+        || job->step == NGX_HTTP_ORDER_EDIT_STEP_INVOICE)
+    {
         ngx_str_set(&name, "Prefer");
         ngx_str_set(&value, "transient");
 
@@ -1578,6 +1591,13 @@ ngx_http_order_edit_job_done(ngx_http_order_edit_curl_req_t *req,
         /* NetSuite is busy or away; the request may be sent again */
         ngx_http_order_edit_job_error(job, req, &why);
         ngx_http_order_edit_job_transient(job, &why);
+        return;
+    }
+
+    if (job->step == NGX_HTTP_ORDER_EDIT_STEP_MEMO_FIND
+        || job->step == NGX_HTTP_ORDER_EDIT_STEP_INVOICE)
+    {
+        ngx_http_order_edit_job_refund_step(job, req);
         return;
     }
 
@@ -2406,20 +2426,32 @@ ngx_http_order_edit_job_customer(ngx_http_order_edit_job_t *job,
         goto failed;
     }
 
-    json_decref(root);
-
     text = ngx_http_order_edit_json_dumps(body, JSON_COMPACT);
-    json_decref(body);
 
     if (text == NULL) {
-        ngx_http_order_edit_job_transient(job, NULL);
-        return;
+        goto failed;
     }
+
+    if (job->ns->refund_flow == NGX_HTTP_ORDER_EDIT_NS_REFUND_INVOICE
+        && ngx_http_order_edit_job_xform_body(job, body, ref) != NGX_OK)
+    {
+        free(text);
+        goto failed;
+    }
+
+    json_decref(body);
+    json_decref(root);
 
     free(job->doc);
     job->doc = text;
     job->body.data = (u_char *) text;
     job->body.len = ngx_strlen(text);
+
+    if (job->xform.len) {
+        /* refund_flow invoice: is the memo there already? */
+        ngx_http_order_edit_job_memo_find(job);
+        return;
+    }
 
     ngx_http_order_edit_job_write(job);
 
@@ -2430,6 +2462,282 @@ failed:
     json_decref(body);
     json_decref(root);
     ngx_http_order_edit_job_transient(job, NULL);
+}
+
+
+/*
+ * refund_flow invoice: the body of invoice/<id>/!transform/creditMemo.
+ * The transform takes the customer, currency, subsidiary, location,
+ * department and class from the invoice ("all possible fields defaulted
+ * from the source record", Oracle) and sets createdFrom itself; the
+ * memo's lines are Shopify's (replace=item drops the invoice's) and its
+ * externalId is set in the body, the URL naming none.
+ */
+
+static ngx_int_t
+ngx_http_order_edit_job_xform_body(ngx_http_order_edit_job_t *job,
+    json_t *body, json_t *id)
+{
+    char        *text;
+    size_t       len;
+    json_t      *cm, *eid;
+    ngx_uint_t   i;
+
+    static const char  *from_source[] = {
+        "entity", "currency", "subsidiary", "location", "department",
+        "class", "createdFrom"
+    };
+
+    if (!json_is_string(id)
+        || ngx_atoi((u_char *) json_string_value(id),
+                    json_string_length(id)) == NGX_ERROR)
+    {
+        /* no id to find the invoice by: the memo stays standalone */
+        return NGX_OK;
+    }
+
+    cm = json_object_get(job->res.doc, "credit_memo");
+    eid = json_object_get(cm, "external_id");
+
+    if (!json_is_string(eid)) {
+        return NGX_OK;
+    }
+
+    len = json_string_length(id);
+    job->source.data = ngx_pnalloc(job->pool, len);
+    if (job->source.data == NULL) {
+        return NGX_ERROR;
+    }
+
+    ngx_memcpy(job->source.data, json_string_value(id), len);
+    job->source.len = len;
+
+    for (i = 0; i < sizeof(from_source) / sizeof(from_source[0]); i++) {
+        (void) json_object_del(body, from_source[i]);
+    }
+
+    if (json_object_set(body, "externalId", eid) != 0) {
+        return NGX_ERROR;
+    }
+
+    text = ngx_http_order_edit_json_dumps(body, JSON_COMPACT);
+    if (text == NULL) {
+        return NGX_ERROR;
+    }
+
+    len = ngx_strlen(text);
+    job->xform.data = ngx_pnalloc(job->pool, len);
+
+    if (job->xform.data == NULL) {
+        free(text);
+        return NGX_ERROR;
+    }
+
+    ngx_memcpy(job->xform.data, text, len);
+    job->xform.len = len;
+    free(text);
+
+    return NGX_OK;
+}
+
+
+/*
+ * A transform cannot be an upsert: before making the memo from the
+ * invoice, look for it by its external id, so a retry after a lost
+ * answer, a replay after a crash or a second delivery finds the memo
+ * made the first time instead of making a second one.
+ */
+
+static void
+ngx_http_order_edit_job_memo_find(ngx_http_order_edit_job_t *job)
+{
+    u_char      *p;
+    size_t       len;
+    const char  *eid;
+
+    static const char  path[] = "/services/rest/record/v1/creditMemo/eid:";
+    static const char  query[] = "?fields=externalId";
+
+    eid = json_string_value(json_object_get(
+              json_object_get(job->res.doc, "credit_memo"), "external_id"));
+    len = ngx_strlen(eid);
+
+    p = ngx_pnalloc(job->pool, job->ns->endpoint.len + sizeof(path) - 1
+                               + len + sizeof(query) - 1);
+    if (p == NULL) {
+        ngx_http_order_edit_job_transient(job, NULL);
+        return;
+    }
+
+    job->url.data = p;
+    p = ngx_cpymem(p, job->ns->endpoint.data, job->ns->endpoint.len);
+    p = ngx_cpymem(p, path, sizeof(path) - 1);
+    p = ngx_cpymem(p, eid, len);
+    p = ngx_cpymem(p, query, sizeof(query) - 1);
+    job->url.len = p - job->url.data;
+
+    ngx_str_set(&job->method, "GET");
+    ngx_str_null(&job->body);
+    job->step = NGX_HTTP_ORDER_EDIT_STEP_MEMO_FIND;
+
+    (void) ngx_http_order_edit_job_send(job);
+}
+
+
+/* the answers of refund_flow invoice's reads */
+
+static void
+ngx_http_order_edit_job_refund_step(ngx_http_order_edit_job_t *job,
+    ngx_http_order_edit_curl_req_t *req)
+{
+    u_char     *p;
+    size_t      size;
+    ngx_str_t   why, *e;
+
+    static const char  path[] = "/services/rest/query/v1/suiteql";
+
+    if (job->step == NGX_HTTP_ORDER_EDIT_STEP_INVOICE) {
+
+        if (req->status == 200) {
+            ngx_http_order_edit_job_invoice(job, req);
+            return;
+        }
+
+        /* SuiteQL refused the query: the account must be looked at */
+        ngx_http_order_edit_job_error(job, req, &why);
+        ngx_http_order_edit_job_park(job, "netsuite_rejected", &why);
+        return;
+    }
+
+    if (req->status == 200) {
+        /* made the first time, its answer lost: nothing more to do */
+        ngx_log_error(NGX_LOG_INFO, job->d->log, 0,
+                      "order_edit: #%uL of \"%V\": the Credit Memo is "
+                      "there already", job->msg.id, &job->msg.shop);
+
+        ngx_http_order_edit_job_acked(job, NGX_HTTP_ORDER_EDIT_C_LAST);
+        return;
+    }
+
+    if (req->status != 404) {
+        ngx_http_order_edit_job_error(job, req, &why);
+        ngx_http_order_edit_job_park(job, "netsuite_rejected", &why);
+        return;
+    }
+
+    /*
+     * Not there: the invoice made from the order, the oldest if it was
+     * billed in parts.  The id is digits (checked), safe in the query.
+     */
+
+    e = &job->ns->endpoint;
+    size = sizeof("{\"q\":\"SELECT id FROM transaction WHERE type = "
+                  "'CustInvc' AND createdfrom = '' ORDER BY id\"}")
+           + job->source.len;
+
+    job->body.data = ngx_pnalloc(job->pool, size);
+    job->url.data = ngx_pnalloc(job->pool, e->len + sizeof(path));
+
+    if (job->body.data == NULL || job->url.data == NULL) {
+        ngx_http_order_edit_job_transient(job, NULL);
+        return;
+    }
+
+    job->body.len = ngx_sprintf(job->body.data,
+                                "{\"q\":\"SELECT id FROM transaction WHERE "
+                                "type = 'CustInvc' AND createdfrom = '%V' "
+                                "ORDER BY id\"}", &job->source)
+                    - job->body.data;
+
+    p = ngx_cpymem(job->url.data, e->data, e->len);
+    p = ngx_cpymem(p, path, sizeof(path) - 1);
+    job->url.len = p - job->url.data;
+
+    ngx_str_set(&job->method, "POST");
+    job->step = NGX_HTTP_ORDER_EDIT_STEP_INVOICE;
+
+    (void) ngx_http_order_edit_job_send(job);
+}
+
+
+/*
+ * SuiteQL answered: transform the invoice into the memo, applied to it;
+ * no invoice (the order is not billed yet): the standalone memo.
+ */
+
+static void
+ngx_http_order_edit_job_invoice(ngx_http_order_edit_job_t *job,
+    ngx_http_order_edit_curl_req_t *req)
+{
+    u_char      *p;
+    size_t       len;
+    json_t      *root, *items;
+    ngx_str_t    detail, *e;
+    const char  *id;
+
+    static const char  path[] = "/services/rest/record/v1/invoice/";
+    static const char  rest[] = "/!transform/creditMemo?replace=item";
+
+    root = json_loadb((char *) req->body.data, req->body.len, 0, NULL);
+    items = json_object_get(root, "items");
+
+    if (!json_is_array(items)) {
+        json_decref(root);
+        ngx_str_set(&detail, "SuiteQL answered without \"items\"");
+        ngx_http_order_edit_job_transient(job, &detail);
+        return;
+    }
+
+    if (json_array_size(items) == 0) {
+        json_decref(root);
+
+        ngx_log_error(NGX_LOG_INFO, job->d->log, 0,
+                      "order_edit: #%uL of \"%V\": the order has no "
+                      "invoice, the Credit Memo is standalone",
+                      job->msg.id, &job->msg.shop);
+
+        job->body.data = (u_char *) job->doc;
+        job->body.len = ngx_strlen(job->doc);
+
+        ngx_http_order_edit_job_write(job);
+        return;
+    }
+
+    id = json_string_value(json_object_get(json_array_get(items, 0), "id"));
+    len = id ? ngx_strlen(id) : 0;
+
+    if (len == 0 || ngx_atoi((u_char *) id, len) == NGX_ERROR) {
+        json_decref(root);
+        ngx_str_set(&detail, "SuiteQL answered an id that is not one");
+        ngx_http_order_edit_job_park(job, "netsuite_rejected", &detail);
+        return;
+    }
+
+    e = &job->ns->endpoint;
+
+    p = ngx_pnalloc(job->pool, e->len + sizeof(path) - 1 + len
+                               + sizeof(rest) - 1);
+    if (p == NULL) {
+        json_decref(root);
+        ngx_http_order_edit_job_transient(job, NULL);
+        return;
+    }
+
+    job->url.data = p;
+    p = ngx_cpymem(p, e->data, e->len);
+    p = ngx_cpymem(p, path, sizeof(path) - 1);
+    p = ngx_cpymem(p, id, len);
+    p = ngx_cpymem(p, rest, sizeof(rest) - 1);
+    job->url.len = p - job->url.data;
+
+    json_decref(root);
+
+    ngx_str_set(&job->method, "POST");
+    job->body = job->xform;
+    job->body_sent = job->body;
+    job->step = NGX_HTTP_ORDER_EDIT_STEP_WRITE;
+
+    (void) ngx_http_order_edit_job_send(job);
 }
 
 

@@ -58,6 +58,13 @@ static ngx_conf_enum_t  ngx_http_order_edit_ns_pnv[] = {
     { ngx_null_string, 0 }
 };
 
+
+static ngx_conf_enum_t  ngx_http_order_edit_ns_refund_flows[] = {
+    { ngx_string("standalone"), NGX_HTTP_ORDER_EDIT_NS_REFUND_STANDALONE },
+    { ngx_string("invoice"), NGX_HTTP_ORDER_EDIT_NS_REFUND_INVOICE },
+    { ngx_null_string, 0 }
+};
+
 /* a zero timeout would be libcurl's "no timeout", a zero budget none */
 static ngx_conf_post_t  ngx_http_order_edit_ns_positive_msec =
     { ngx_http_order_edit_ns_msec_positive };
@@ -119,6 +126,9 @@ static ngx_http_order_edit_block_cmd_t  ngx_http_order_edit_ns_cmds[] = {
     { ngx_string("property_validation"), 1, 1, NULL, ngx_conf_set_enum_slot,
       offsetof(ngx_http_order_edit_netsuite_conf_t, property_validation),
       &ngx_http_order_edit_ns_pnv },
+    { ngx_string("refund_flow"), 1, 1, NULL, ngx_conf_set_enum_slot,
+      offsetof(ngx_http_order_edit_netsuite_conf_t, refund_flow),
+      &ngx_http_order_edit_ns_refund_flows },
     { ngx_null_string, 0, 0, NULL, NULL, 0, NULL }
 };
 
@@ -164,6 +174,7 @@ ngx_http_order_edit_netsuite_block(ngx_conf_t *cf, ngx_command_t *cmd,
     ns->line = cf->conf_file->line;
     ns->mode = NGX_CONF_UNSET_UINT;
     ns->property_validation = NGX_CONF_UNSET_UINT;
+    ns->refund_flow = NGX_CONF_UNSET_UINT;
     ns->concurrency = NGX_CONF_UNSET_UINT;
     ns->connect_timeout = NGX_CONF_UNSET_MSEC;
     ns->timeout = NGX_CONF_UNSET_MSEC;
@@ -332,6 +343,8 @@ keys_done:
     /* a misspelt field must fail loudly, not vanish (NetSuite's default) */
     ngx_conf_init_uint_value(ns->property_validation,
                              NGX_HTTP_ORDER_EDIT_NS_PNV_ERROR);
+    ngx_conf_init_uint_value(ns->refund_flow,
+                             NGX_HTTP_ORDER_EDIT_NS_REFUND_STANDALONE);
 
     if (ns->mode == NGX_HTTP_ORDER_EDIT_NS_RESTLET
         && ns->restlet_url.len == 0)

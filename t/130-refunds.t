@@ -287,3 +287,150 @@ createdFrom names the Sales Order.
 [error]
 [alert]
 [crit]
+
+
+
+=== TEST 3: refund_flow invoice: the order's invoice becomes the memo, applied to it
+The order was billed by invoice 1002 (created from Sales Order 1001, its
+amount still due).  The memo is looked for by its external id first (a
+transform cannot be an upsert), then the invoice by SuiteQL, and the
+invoice is transformed into the memo with Shopify's line and amounts: it
+is linked to the invoice, applied to it, takes its location and
+subsidiary, and restocks the returned item.
+--- http_config eval
+my $c = ::http_config();
+$c =~ s/(retry_backoff [^;]+;)/$1\n        refund_flow invoice;/ or die;
+$c
+--- config eval: $::Config
+--- request eval
+[$::Reset,
+ ::seed(lines => [[1001, 1, 199], [1002, 2, 24.5]],
+        custbody_shopify_taxes_included => JSON::PP::false,
+        subsidiary => { id => '3' }, location => { id => '4' }),
+ ::json_request("POST /sim/records/invoice",
+                { entity => { id => '42' }, createdFrom => { id => '1001' },
+                  subsidiary => { id => '3' }, location => { id => '4' },
+                  item => { items => [
+                      { item => { id => '1001' }, quantity => 1,
+                        rate => 199 },
+                      { item => { id => '1002' }, quantity => 2,
+                        rate => 24.5 }] } }),
+ ::webhook('i1', $::Refund, 'refunds/create'),
+ $::Drain,
+ "GET /sim/records/creditMemo/eid:$::CM",
+ "GET /sim/records/invoice/1002",
+ "GET /sim/inventory",
+ "GET /sim/requests"]
+--- error_code eval
+[200, 201, 201, 200, 200, 200, 200, 200, 200]
+--- response_body_like eval
+[$::Ok, '"id":"1001"', '"id":"1002"', '"queued"', $::Drained,
+ ::all('"externalId":"shopify-acme-refund-929361464",',
+       '"entity":\{"id":"42",',
+       '"createdFrom":\{"id":"1002","refName":"INV1002"\}',
+       '"status":\{"id":"fullyApplied",',
+       '"subsidiary":\{"id":"3",', '"location":\{"id":"4",',
+       '"applied":199\.00,',
+       '"apply":\{"count":1,"items":\[\{"doc":\{"id":"1002",'
+           . '[^}]*\},"apply":true,"amount":199\.00\}',
+       '"count":1,.*"item":\{"id":"1001","refName":"1001"\},"quantity":1,',
+       '"custbody_shopify_total":210\.94,'),
+ ::all('"amountRemaining":49\.00,', '"status":\{"id":"open",'),
+ '^\{"stock":\{"1001":1\}\}$',
+ ::all('"method":"GET","path":"/services/rest/record/v1/creditMemo/'
+           . 'eid:shopify-acme-refund-929361464","query":"fields=externalId",'
+           . '"endpoint":"creditMemo","status":404',
+       '"request_body":\{"q":"SELECT id FROM transaction WHERE type = '
+           . q{'CustInvc' AND createdfrom = '1001' ORDER BY id"\}},
+       '"method":"POST","path":"/services/rest/record/v1/invoice/1002/'
+           . '!transform/creditMemo","query":"replace=item",'
+           . '"endpoint":"invoice","status":204,',
+       '"externalId":"shopify-acme-refund-929361464"\}\}\],')]
+--- no_error_log
+[error]
+[alert]
+[crit]
+
+
+
+=== TEST 4: refund_flow invoice, the order not billed yet: a standalone memo, linked to the order
+--- http_config eval
+my $c = ::http_config();
+$c =~ s/(retry_backoff [^;]+;)/$1\n        refund_flow invoice;/ or die;
+$c
+--- config eval: $::Config
+--- request eval
+[$::Reset,
+ ::seed(lines => [[1001, 1, 199], [1002, 2, 24.5]],
+        custbody_shopify_taxes_included => JSON::PP::false),
+ ::webhook('i2', $::Refund, 'refunds/create'),
+ $::Drain,
+ "GET /sim/records/creditMemo/eid:$::CM",
+ "GET /sim/counters"]
+--- error_code eval
+[200, 201, 200, 200, 200, 200]
+--- response_body_like eval
+[$::Ok, '"id":"1001"', '"queued"', $::Drained,
+ ::all('"createdFrom":\{"id":"1001","refName":"SO1001"\}',
+       '"status":\{"id":"open",', '"custbody_shopify_total":210\.94,'),
+ ::all('"GET creditMemo":1,', '"POST suiteql":1,', '"PUT creditMemo":1\}',
+       '"writes":\{"creditMemo":1\},')]
+--- no_error_log
+[error]
+[alert]
+[crit]
+
+
+
+=== TEST 5: refund_flow invoice, the transform's answer lost: the retry finds the memo, one memo
+The transform is applied, then the connection is reset instead of
+answered.  The webhook is delivered again; a second transform would make
+a second memo (NetSuite refuses a second record with the same external
+id, which would park the refund): the look-up by external id finds the
+first and the refund is done.
+--- http_config eval
+my $c = ::http_config();
+$c =~ s/(retry_backoff [^;]+;)/$1\n        refund_flow invoice;/ or die;
+$c
+--- config eval: $::Config
+--- request eval
+[$::Reset,
+ ::seed(lines => [[1001, 1, 199], [1002, 2, 24.5]],
+        custbody_shopify_taxes_included => JSON::PP::false),
+ ::json_request("POST /sim/records/invoice",
+                { entity => { id => '42' }, createdFrom => { id => '1001' },
+                  item => { items => [
+                      { item => { id => '1001' }, quantity => 1,
+                        rate => 199 }] } }),
+ ::faults(once => [{ fault => 'lost_response', method => 'POST',
+                     path => '!transform' }]),
+ ::webhook('i3', $::Refund, 'refunds/create'),
+ $::Drain,
+ "GET /sim/records/creditMemo",
+ "GET /sim/counters",
+ "GET /status"]
+--- error_code eval
+[200, 201, 201, 200, 200, 200, (200) x 3]
+--- response_body_like eval
+[$::Ok, '"id":"1001"', '"id":"1002"', '"fault":"lost_response"', '"queued"',
+ $::Drained,
+ ::all('^\[\{(?:(?!"_sim").)*"_sim":\{[^}]*\}\}\]$',
+       '"createdFrom":\{"id":"1002",', '"custbody_shopify_total":210\.94,'),
+ ::all('"GET creditMemo":2,', '"POST invoice":1\}',
+       '"writes":\{"creditMemo":1\},', '"lost_response":1,'),
+ '"acked": 1,\s*"requeued": 1,(?s:.*)"exceptions": 0\n']
+--- no_error_log
+[alert]
+[crit]
+
+
+
+=== TEST 6: a refund_flow nginx does not know is refused at start
+--- http_config eval
+my $c = ::http_config();
+$c =~ s/(retry_backoff [^;]+;)/$1\n        refund_flow cash_sale;/ or die;
+$c
+--- config eval: $::Config
+--- must_die
+--- error_log eval
+qr{\[emerg\] .*invalid value "cash_sale" in \S+nginx\.conf:\d+$}

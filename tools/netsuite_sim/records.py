@@ -53,7 +53,14 @@ CUSTOMER_DEFAULTS = ("currency", "subsidiary", "location", "department",
                      "class")
 
 # SuiteQL's transaction.type values.
-SUITEQL_TYPE = {"salesOrder": "SalesOrd", "creditMemo": "CustCred"}
+SUITEQL_TYPE = {"salesOrder": "SalesOrd", "creditMemo": "CustCred",
+                "invoice": "CustInvc"}
+INVOICE_STATUS = {"A": ("open", "Open"), "B": ("paidInFull", "Paid In Full")}
+
+# Transforms the simulator performs: source type -> target types.  Oracle,
+# "Transforming Records" (the mechanism); the pair invoice -> creditMemo
+# from the REST metadata (research notes 5).
+TRANSFORMS = {"invoice": ("creditMemo",)}
 
 # Field kinds: how a body value is validated and normalised.
 _COMMON_FIELDS = {
@@ -74,6 +81,7 @@ BODY_FIELDS = {
                        startDate="date", endDate="date",
                        shipComplete="bool"),
     "creditMemo": dict(_COMMON_FIELDS, createdFrom="ref"),
+    "invoice": dict(_COMMON_FIELDS, createdFrom="ref"),
 }
 # Read-only fields: NetSuite computes them; sent in a body they are ignored
 # (and noted in the request log), never an error.
@@ -157,6 +165,8 @@ class Record:
     def status_letter(self):
         if self.type == "salesOrder":
             return self.fields.get("orderStatus", {}).get("id", "B")
+        if self.type == "invoice":
+            return "B" if self.totals.get("amountRemaining") == 0 else "A"
         return self.fields.get("_memoStatus", "A")
 
 
@@ -177,7 +187,7 @@ class Store:
     def reset(self):
         # currencies added through the admin API go with a reset
         self.currencies = copy.deepcopy(self.initial_currencies)
-        self.records = {"salesOrder": {}, "creditMemo": {}}
+        self.records = {"salesOrder": {}, "creditMemo": {}, "invoice": {}}
         self.next_id = self.first_id
         # Quantity each inventory item got back from credit memos (the
         # simulator keeps no quantity on hand, only what memos returned):
@@ -359,7 +369,7 @@ class Store:
         return rec
 
     def all_transactions(self):
-        for rtype in ("salesOrder", "creditMemo"):
+        for rtype in ("salesOrder", "creditMemo", "invoice"):
             for rec in self.records[rtype].values():
                 yield rec
 
@@ -548,14 +558,63 @@ class Store:
                 fields[name] = dict(value)
         fields.setdefault("currency", {"id": self.default_currency})
         fields.setdefault("tranDate", datetime.date.today().isoformat())
-        fields.setdefault("tranId", ("SO" if rtype == "salesOrder" else "CM")
-                          + rec.id)
+        fields.setdefault("tranId", {"salesOrder": "SO", "creditMemo": "CM",
+                                     "invoice": "INV"}[rtype] + rec.id)
         new = self._apply(rec, fields, items or [], replace=True, rest=rest,
                           creating=True)
         self.records[rtype][new.id] = new
         if rest:
             self.restock(None, new)
         return new
+
+    def transform(self, src, target, body, validation, replace=()):
+        """POST <src>/<id>/!transform/<target>: a new record defaulted from
+        the source ("all possible fields defaulted from the source record",
+        Oracle, redirect.toRecordTransform), linked by createdFrom, its
+        lines pre-filled from the source's; the body sets more fields and,
+        with replace=item, the lines instead.  A transform is a create:
+        externalId stays unique, so a second one with the same externalId
+        is refused like a second POST.  A credit memo from an invoice is
+        applied to it up to the invoice's amount due (research notes 6.2:
+        very likely, UNCONFIRMED by Oracle's text)."""
+        if target not in TRANSFORMS.get(src.type, ()):
+            raise user_error("You cannot transform a %s into a %s."
+                             % (src.type, target))
+        if not isinstance(body, dict):
+            raise invalid_content("The request body must be a JSON object.")
+        body = dict(body)
+        if "item" not in body or "item" not in replace:
+            keep = [{k: v for k, v in l.items()
+                     if k in ("item", "quantity", "rate", "amount",
+                              "description", "location", "department",
+                              "class") or k.startswith("custcol")}
+                    for l in src.lines]
+            extra = body.get("item", {}).get("items", []) \
+                if isinstance(body.get("item"), dict) else []
+            body["item"] = {"items": [self._raw_line(l) for l in keep]
+                            + list(extra)}
+        defaults = {k: v for k, v in src.fields.items()
+                    if k in CUSTOMER_DEFAULTS or k == "entity"}
+        body.setdefault("entity", dict(src.fields["entity"]))
+        body["createdFrom"] = {"id": src.id}
+        rec = self.create(target, body, validation, defaults=defaults)
+        if target == "creditMemo" and src.type == "invoice":
+            due = src.totals.get("amountRemaining", Decimal(0))
+            amount = min(due, rec.totals["total"])
+            if amount > 0:
+                rec.fields["_apply"] = [{"doc": src.id, "amount": amount}]
+                src.fields["_credited"] = src.fields.get(
+                    "_credited", Decimal(0)) + amount
+                self._compute(src)
+            self._compute(rec)
+        return rec
+
+    def _raw_line(self, line):
+        """A stored line as a request body would carry it."""
+        out = {}
+        for k, v in line.items():
+            out[k] = v
+        return out
 
     def update(self, rec, body, validation, replace=(), rest=True):
         """PATCH (or PUT on an existing eid:): body fields overwrite, item
@@ -753,6 +812,17 @@ class Store:
             "taxTotal": tax, "total": subtotal + discount + tax + shipping
             + handling,
         }
+        if rec.type == "invoice":
+            # what is still due: the total less payments and credits
+            rec.totals["amountRemaining"] = max(
+                rec.totals["total"] - rec.fields.get("_amountPaid", zero)
+                - rec.fields.get("_credited", zero), zero)
+        if rec.type == "creditMemo" and "_apply" in rec.fields:
+            applied = sum((a["amount"] for a in rec.fields["_apply"]), zero)
+            rec.totals["applied"] = applied
+            rec.totals["unapplied"] = rec.totals["total"] - applied
+            rec.fields["_memoStatus"] = "B" \
+                if rec.totals["unapplied"] <= 0 else "A"
         # Closing every line closes the order (that is how an integration
         # "cancels" an order NetSuite will not cancel through REST).
         if rec.type == "salesOrder":
@@ -780,6 +850,9 @@ class Store:
         status = body.pop("orderStatus", None)
         memo_status = body.pop("status", None) if rtype == "creditMemo" \
             else None
+        paid = body.pop("amountPaid", None) if rtype == "invoice" else None
+        if paid is not None and not _is_number(paid):
+            raise user_error("amountPaid must be a number")
         fulfil = []
         explicit = False
         if isinstance(body.get("item"), dict) and isinstance(
@@ -813,6 +886,9 @@ class Store:
             self.set_status(rec, letter, keep, keep)
         if memo_status in MEMO_STATUS:
             rec.fields["_memoStatus"] = memo_status
+        if paid is not None:
+            rec.fields["_amountPaid"] = Decimal(paid)
+            self._compute(rec)
         return rec
 
     def set_status(self, rec, letter, fulfilled, billed):
@@ -821,6 +897,8 @@ class Store:
         fulfilled and billed quantities.  ``fulfilled`` / ``billed`` are
         "all", "none", or {line: quantity}; when omitted, D and E fulfil the
         first line, F fulfils everything, G fulfils and bills everything."""
+        if rec.type == "invoice":
+            raise user_error("an invoice's status follows its amount due")
         if rec.type != "salesOrder":
             if letter not in MEMO_STATUS:
                 raise user_error("credit memo status is A (Open) or B "
@@ -898,9 +976,24 @@ class Store:
             letter = rec.status_letter()
             body["status"] = {"id": ORDER_STATUS_IDS[letter],
                               "refName": ORDER_STATUS[letter]}
+        elif rec.type == "invoice":
+            sid, label = INVOICE_STATUS[rec.status_letter()]
+            body["status"] = {"id": sid, "refName": label}
         else:
             sid, label = MEMO_STATUS[rec.status_letter()]
             body["status"] = {"id": sid, "refName": label}
+        if "_apply" in rec.fields:
+            # the invoices the memo is applied to (sublist "apply")
+            if expand or admin:
+                items = [{"doc": {"id": a["doc"],
+                                  "refName": self.ref_name("createdFrom",
+                                                           {"id": a["doc"]})},
+                          "apply": True, "amount": a["amount"]}
+                         for a in rec.fields["_apply"]]
+                body["apply"] = {"count": len(items), "items": items}
+            else:
+                body["apply"] = {"links": [{"rel": "self",
+                                            "href": url + "/apply"}]}
         if "shippingAddress" in rec.fields:
             body["shipAddress"] = _addr_text(rec.fields["shippingAddress"])
         if "billingAddress" in rec.fields:

@@ -50,7 +50,7 @@ COLLECTION_CT = "application/vnd.oracle.resource+json; type=collection"
 JSON_CT = "application/json"
 SUITEQL_PATH = "/services/rest/query/v1/suiteql"
 RESTLET_PATH = "/app/site/hosting/restlet.nl"
-RECORD_TYPES = ("salesOrder", "creditMemo")
+RECORD_TYPES = ("salesOrder", "creditMemo", "invoice")
 MAX_BODY = 10 * 1024 * 1024
 
 # Query parameters NetSuite accepts, per method, on a record URL.
@@ -58,7 +58,7 @@ RECORD_PARAMS = {
     "GET": {"fields", "expandSubResources", "simpleEnumFormat"},
     "PATCH": {"replace", "replaceSelectedFields"},
     "PUT": {"replace", "replaceSelectedFields"},
-    "POST": set(),
+    "POST": {"replace"},      # on a !transform
     "DELETE": set(),
 }
 
@@ -693,6 +693,11 @@ class Handler(http.server.BaseHTTPRequestHandler):
         validation = Validation(self.property_validation())
         store = self.sim.store
 
+        if method == "POST" and "replace" in params and not (
+                len(rest) == 3 and rest[1] == "!transform"):
+            raise invalid_parameter("The query parameter 'replace' is not "
+                                    "valid for POST on this resource.",
+                                    param="replace")
         if not rest:
             if method == "POST":
                 body = self.json_body()
@@ -707,6 +712,18 @@ class Handler(http.server.BaseHTTPRequestHandler):
             raise self.method_not_allowed()
 
         ref = rest[0]
+        if len(rest) == 3 and rest[1] == "!transform" and method == "POST":
+            # Oracle, "Transforming Records": 204 No Content, the new
+            # record in Location
+            replace = self.replace_param(params)
+            body = self.json_body(required=False)
+            with self.sim.lock:
+                src = store.must_get(rtype, ref)
+                rec = store.transform(src, rest[2], body or {}, validation,
+                                      replace=replace)
+                self.count_write(rest[2])
+            self.note_validation(validation)
+            return 204, b"", None, [("Location", self.location(rec))]
         if len(rest) > 1:
             if method != "GET":
                 raise self.method_not_allowed()

@@ -7,7 +7,7 @@ Supported (keywords in any case, one table):
     [ORDER BY col [ASC|DESC]]
 
 Literals are 'strings' ('' escapes a quote) or numbers.  Columns of
-transaction: id, tranid, externalid, type (SalesOrd / CustCred), status
+transaction: id, tranid, externalid, type (SalesOrd / CustCred / CustInvc), status
 (the one-letter code), entity, currency, trandate (M/D/YYYY, NetSuite's
 default date format), foreigntotal, memo, otherrefnum, createdfrom,
 lastmodifieddate and every custbody_* field.  Like NetSuite, every value
