@@ -601,6 +601,7 @@ class Store:
         if target == "creditMemo" and src.type == "invoice":
             due = src.totals.get("amountRemaining", Decimal(0))
             amount = min(due, rec.totals["total"])
+            rec.fields["_apply"] = []
             if amount > 0:
                 rec.fields["_apply"] = [{"doc": src.id, "amount": amount}]
                 src.fields["_credited"] = src.fields.get(
