@@ -41,6 +41,8 @@
 #define NGX_HTTP_ORDER_EDIT_STEP_TAX_KIND    5
 #define NGX_HTTP_ORDER_EDIT_STEP_MEMO_FIND   6   /* refund_flow invoice */
 #define NGX_HTTP_ORDER_EDIT_STEP_INVOICE     7
+#define NGX_HTTP_ORDER_EDIT_STEP_PAYOUT_READ 8   /* refund_payout */
+#define NGX_HTTP_ORDER_EDIT_STEP_PAYOUT      9
 
 /* Sales Order internal ids found by SuiteQL, per dispatching worker */
 #define NGX_HTTP_ORDER_EDIT_SO_CACHE         4096
@@ -171,6 +173,10 @@ static void ngx_http_order_edit_job_refund_step(
     ngx_http_order_edit_job_t *job, ngx_http_order_edit_curl_req_t *req);
 static void ngx_http_order_edit_job_invoice(ngx_http_order_edit_job_t *job,
     ngx_http_order_edit_curl_req_t *req);
+static ngx_int_t ngx_http_order_edit_job_payout(
+    ngx_http_order_edit_job_t *job);
+static void ngx_http_order_edit_job_payout_send(
+    ngx_http_order_edit_job_t *job, ngx_http_order_edit_curl_req_t *req);
 static void ngx_http_order_edit_job_acked(ngx_http_order_edit_job_t *job,
     ngx_uint_t counter);
 static void ngx_http_order_edit_job_readback(ngx_http_order_edit_job_t *job,
@@ -1594,9 +1600,8 @@ ngx_http_order_edit_job_done(ngx_http_order_edit_curl_req_t *req,
         return;
     }
 
-    if (job->step == NGX_HTTP_ORDER_EDIT_STEP_MEMO_FIND
-        || job->step == NGX_HTTP_ORDER_EDIT_STEP_INVOICE)
-    {
+    if (job->step >= NGX_HTTP_ORDER_EDIT_STEP_MEMO_FIND) {
+        /* refund_flow invoice and refund_payout */
         ngx_http_order_edit_job_refund_step(job, req);
         return;
     }
@@ -1658,6 +1663,11 @@ ngx_http_order_edit_job_done(ngx_http_order_edit_curl_req_t *req,
                       "order_edit: #%uL %V of \"%V\" written: %V %V %ui",
                       job->msg.id, &job->msg.topic, &job->msg.shop,
                       &job->method, &job->url, status);
+
+        /* refund_payout: what the memo leaves unapplied is paid out */
+        if (ngx_http_order_edit_job_payout(job) == NGX_OK) {
+            return;
+        }
 
         if (job->ns->readback
             && job->ns->mode == NGX_HTTP_ORDER_EDIT_NS_REST
@@ -2596,6 +2606,34 @@ ngx_http_order_edit_job_refund_step(ngx_http_order_edit_job_t *job,
 
     static const char  path[] = "/services/rest/query/v1/suiteql";
 
+    if (job->step == NGX_HTTP_ORDER_EDIT_STEP_PAYOUT_READ
+        && req->status == 200)
+    {
+        ngx_http_order_edit_job_payout_send(job, req);
+        return;
+    }
+
+    if (job->step == NGX_HTTP_ORDER_EDIT_STEP_PAYOUT
+        && req->status >= 200 && req->status < 300)
+    {
+        ngx_log_error(NGX_LOG_INFO, job->d->log, 0,
+                      "order_edit: #%uL of \"%V\" paid out: %V %V %ui",
+                      job->msg.id, &job->msg.shop, &job->method, &job->url,
+                      req->status);
+
+        ngx_http_order_edit_job_acked(job, NGX_HTTP_ORDER_EDIT_C_LAST);
+        return;
+    }
+
+    if (job->step != NGX_HTTP_ORDER_EDIT_STEP_MEMO_FIND
+        && job->step != NGX_HTTP_ORDER_EDIT_STEP_INVOICE)
+    {
+        /* the memo gone, or the refund refused: people decide */
+        ngx_http_order_edit_job_error(job, req, &why);
+        ngx_http_order_edit_job_park(job, "netsuite_rejected", &why);
+        return;
+    }
+
     if (job->step == NGX_HTTP_ORDER_EDIT_STEP_INVOICE) {
 
         if (req->status == 200) {
@@ -2610,12 +2648,15 @@ ngx_http_order_edit_job_refund_step(ngx_http_order_edit_job_t *job,
     }
 
     if (req->status == 200) {
-        /* made the first time, its answer lost: nothing more to do */
+        /* made the first time, its answer lost: nothing more to make */
         ngx_log_error(NGX_LOG_INFO, job->d->log, 0,
                       "order_edit: #%uL of \"%V\": the Credit Memo is "
                       "there already", job->msg.id, &job->msg.shop);
 
-        ngx_http_order_edit_job_acked(job, NGX_HTTP_ORDER_EDIT_C_LAST);
+        if (ngx_http_order_edit_job_payout(job) != NGX_OK) {
+            ngx_http_order_edit_job_acked(job, NGX_HTTP_ORDER_EDIT_C_LAST);
+        }
+
         return;
     }
 
@@ -2736,6 +2777,188 @@ ngx_http_order_edit_job_invoice(ngx_http_order_edit_job_t *job,
     job->body = job->xform;
     job->body_sent = job->body;
     job->step = NGX_HTTP_ORDER_EDIT_STEP_WRITE;
+
+    (void) ngx_http_order_edit_job_send(job);
+}
+
+
+/*
+ * refund_payout: after the memo is in, read what it leaves unapplied (a
+ * memo applied to an invoice still due has less to pay out, or nothing).
+ * NGX_DECLINED: no payout configured, or not a Credit Memo.
+ */
+
+static ngx_int_t
+ngx_http_order_edit_job_payout(ngx_http_order_edit_job_t *job)
+{
+    u_char      *p;
+    size_t       len;
+    const char  *eid;
+
+    static const char  path[] = "/services/rest/record/v1/creditMemo/eid:";
+    static const char  query[] = "?fields=entity,currency,unapplied";
+
+    if (job->res.kind != NGX_HTTP_ORDER_EDIT_NORM_CREDIT_MEMO
+        || job->ns->mode != NGX_HTTP_ORDER_EDIT_NS_REST
+        || job->ns->payout_account.len == 0)
+    {
+        return NGX_DECLINED;
+    }
+
+    eid = json_string_value(json_object_get(
+              json_object_get(job->res.doc, "credit_memo"), "external_id"));
+    if (eid == NULL) {
+        return NGX_DECLINED;
+    }
+
+    len = ngx_strlen(eid);
+
+    p = ngx_pnalloc(job->pool, job->ns->endpoint.len + sizeof(path) - 1
+                               + len + sizeof(query) - 1);
+    if (p == NULL) {
+        /* the memo is in; paying out is left to people, and said */
+        ngx_log_error(NGX_LOG_WARN, job->d->log, 0,
+                      "order_edit: #%uL of \"%V\": the Credit Memo is in "
+                      "but not paid out", job->msg.id, &job->msg.shop);
+        return NGX_DECLINED;
+    }
+
+    job->url.data = p;
+    p = ngx_cpymem(p, job->ns->endpoint.data, job->ns->endpoint.len);
+    p = ngx_cpymem(p, path, sizeof(path) - 1);
+    p = ngx_cpymem(p, eid, len);
+    p = ngx_cpymem(p, query, sizeof(query) - 1);
+    job->url.len = p - job->url.data;
+
+    ngx_str_set(&job->method, "GET");
+    ngx_str_null(&job->body);
+    job->step = NGX_HTTP_ORDER_EDIT_STEP_PAYOUT_READ;
+
+    (void) ngx_http_order_edit_job_send(job);
+
+    return NGX_OK;
+}
+
+
+/*
+ * The memo answered: a Customer Refund of what it leaves unapplied, in
+ * its currency, to its customer, from the configured bank account.  PUT
+ * on the memo's external id is an upsert, and a retry finds the memo
+ * applied to the refund (nothing unapplied): never a second payout.
+ */
+
+static void
+ngx_http_order_edit_job_payout_send(ngx_http_order_edit_job_t *job,
+    ngx_http_order_edit_curl_req_t *req)
+{
+    u_char                         *p;
+    char                           *text, errbuf[128];
+    size_t                          len;
+    json_t                         *root, *body, *v, *id, *cur, *ent;
+    ngx_str_t                       detail;
+    const char                     *eid, *s;
+    ngx_http_order_edit_json_rc_e   rc;
+
+    static const char  path[] =
+        "/services/rest/record/v1/customerRefund/eid:";
+    static const char  query[] = "?replace=apply";
+
+    root = ngx_http_order_edit_json_load((char *) req->body.data,
+                                         req->body.len, 16, req->body.len,
+                                         &rc, errbuf, sizeof(errbuf));
+
+    v = json_object_get(root, "unapplied");
+    id = json_object_get(root, "id");
+    ent = json_object_get(json_object_get(root, "entity"), "id");
+    cur = json_object_get(json_object_get(root, "currency"), "id");
+
+    /* an exact number is a marker string: NUL, then its text */
+    s = json_is_string(v) ? json_string_value(v) : NULL;
+
+    if (root == NULL || !json_is_string(id) || !json_is_string(ent)
+        || !(json_is_integer(v) || (s != NULL && s[0] == '\0'
+                                    && json_string_length(v) > 1)))
+    {
+        json_decref(root);
+        ngx_str_set(&detail, "the Credit Memo answered without its id, "
+                             "customer or unapplied amount");
+        ngx_http_order_edit_job_park(job, "netsuite_rejected", &detail);
+        return;
+    }
+
+    if (json_is_integer(v) ? json_integer_value(v) <= 0
+                           : (s[1] == '-'
+                              || strspn(s + 1, "0.") == json_string_length(v)
+                                                        - 1))
+    {
+        json_decref(root);
+
+        ngx_log_error(NGX_LOG_INFO, job->d->log, 0,
+                      "order_edit: #%uL of \"%V\": the Credit Memo has "
+                      "nothing unapplied to pay out",
+                      job->msg.id, &job->msg.shop);
+
+        ngx_http_order_edit_job_acked(job, NGX_HTTP_ORDER_EDIT_C_LAST);
+        return;
+    }
+
+    body = json_pack("{s:{s:O},s:{s:s%},s:{s:[{s:{s:O},s:b,s:O}]}}",
+                     "customer", "id", ent,
+                     "account", "id", job->ns->payout_account.data,
+                     job->ns->payout_account.len,
+                     "apply", "items", "doc", "id", id, "apply", 1,
+                     "amount", v);
+
+    if (body != NULL && json_is_string(cur)) {
+        (void) json_object_set_new(body, "currency",
+                                   json_pack("{s:O}", "id", cur));
+    }
+
+    if (body != NULL && job->ns->payout_method.len) {
+        (void) json_object_set_new(body, "paymentMethod",
+                                   json_pack("{s:s%}", "id",
+                                             job->ns->payout_method.data,
+                                             job->ns->payout_method.len));
+    }
+
+    json_decref(root);
+
+    text = body ? ngx_http_order_edit_json_dumps(body, JSON_COMPACT) : NULL;
+    json_decref(body);
+
+    eid = json_string_value(json_object_get(
+              json_object_get(job->res.doc, "credit_memo"), "external_id"));
+
+    if (text == NULL || eid == NULL) {
+        free(text);
+        ngx_http_order_edit_job_transient(job, NULL);
+        return;
+    }
+
+    len = ngx_strlen(text);
+    job->body.data = ngx_pnalloc(job->pool, len);
+    p = ngx_pnalloc(job->pool, job->ns->endpoint.len + sizeof(path) - 1
+                               + ngx_strlen(eid) + sizeof(query) - 1);
+
+    if (job->body.data == NULL || p == NULL) {
+        free(text);
+        ngx_http_order_edit_job_transient(job, NULL);
+        return;
+    }
+
+    ngx_memcpy(job->body.data, text, len);
+    job->body.len = len;
+    free(text);
+
+    job->url.data = p;
+    p = ngx_cpymem(p, job->ns->endpoint.data, job->ns->endpoint.len);
+    p = ngx_cpymem(p, path, sizeof(path) - 1);
+    p = ngx_cpymem(p, eid, ngx_strlen(eid));
+    p = ngx_cpymem(p, query, sizeof(query) - 1);
+    job->url.len = p - job->url.data;
+
+    ngx_str_set(&job->method, "PUT");
+    job->step = NGX_HTTP_ORDER_EDIT_STEP_PAYOUT;
 
     (void) ngx_http_order_edit_job_send(job);
 }

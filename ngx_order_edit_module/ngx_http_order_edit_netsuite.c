@@ -31,6 +31,8 @@ static char *ngx_http_order_edit_ns_on_missing(ngx_conf_t *cf, void *conf);
 static char *ngx_http_order_edit_ns_lookup(ngx_conf_t *cf, void *conf);
 static char *ngx_http_order_edit_ns_path(ngx_conf_t *cf, void *conf);
 static char *ngx_http_order_edit_ns_proxy(ngx_conf_t *cf, void *conf);
+static char *ngx_http_order_edit_ns_refund_payout(ngx_conf_t *cf,
+    void *conf);
 static char *ngx_http_order_edit_ns_check_url(ngx_conf_t *cf,
     ngx_str_t *url, ngx_uint_t with_path, const char *what);
 static char *ngx_http_order_edit_ns_finish(ngx_conf_t *cf,
@@ -129,6 +131,8 @@ static ngx_http_order_edit_block_cmd_t  ngx_http_order_edit_ns_cmds[] = {
     { ngx_string("refund_flow"), 1, 1, NULL, ngx_conf_set_enum_slot,
       offsetof(ngx_http_order_edit_netsuite_conf_t, refund_flow),
       &ngx_http_order_edit_ns_refund_flows },
+    ngx_http_order_edit_bcmd("refund_payout", 1, 2,
+                             ngx_http_order_edit_ns_refund_payout),
     { ngx_null_string, 0, 0, NULL, NULL, 0, NULL }
 };
 
@@ -949,6 +953,55 @@ ngx_http_order_edit_ns_lock_after(ngx_conf_t *cf, void *conf)
     }
 
     ns->lock_after = value[1].data[0];
+
+    return NGX_CONF_OK;
+}
+
+
+/*
+ * refund_payout off | account [payment_method]: the internal ids of the
+ * bank account a Customer Refund pays from and of its payment method.
+ */
+
+static char *
+ngx_http_order_edit_ns_refund_payout(ngx_conf_t *cf, void *conf)
+{
+    ngx_http_order_edit_netsuite_conf_t  *ns = conf;
+
+    ngx_str_t   *value;
+    ngx_uint_t   i;
+
+    value = cf->args->elts;
+
+    if (ns->payout_set) {
+        return "is duplicate";
+    }
+
+    ns->payout_set = 1;
+
+    if (cf->args->nelts == 2 && ngx_strcmp(value[1].data, "off") == 0) {
+        return NGX_CONF_OK;
+    }
+
+    /* they go into a JSON body as they are: internal ids, digits only */
+
+    for (i = 1; i < cf->args->nelts; i++) {
+        if (value[i].len == 0 || value[i].len > 20
+            || ngx_atoi(value[i].data, value[i].len) == NGX_ERROR)
+        {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "invalid refund_payout \"%V\", expected "
+                               "\"off\" or the internal ids of a bank "
+                               "account and a payment method", &value[i]);
+            return NGX_CONF_ERROR;
+        }
+    }
+
+    ns->payout_account = value[1];
+
+    if (cf->args->nelts == 3) {
+        ns->payout_method = value[2];
+    }
 
     return NGX_CONF_OK;
 }

@@ -70,6 +70,9 @@ struct ngx_http_order_edit_netsuite_conf_s {
     ngx_flag_t                     readback;
     ngx_uint_t                     property_validation;
     ngx_uint_t                     refund_flow;
+    ngx_str_t                      payout_account;  /* "": no payout */
+    ngx_str_t                      payout_method;
+    unsigned                       payout_set:1;
 
     /* the four keys and the realm, ready for signing */
     ngx_http_order_edit_oauth_keys_t  keys;

@@ -434,3 +434,94 @@ $c
 --- must_die
 --- error_log eval
 qr{\[emerg\] .*invalid value "cash_sale" in \S+nginx\.conf:\d+$}
+
+
+
+=== TEST 7: refund_payout: what the memo leaves unapplied is paid out by a Customer Refund, once
+The standalone memo is an open credit of 199.00: a Customer Refund from
+bank account 55 (payment method 7) applies it whole.  Its answer is lost:
+the webhook is delivered again, the memo is written again (an upsert),
+and the memo now has nothing unapplied, so no second refund is made.
+--- http_config eval
+my $c = ::http_config();
+$c =~ s/(retry_backoff [^;]+;)/$1\n        refund_payout 55 7;/ or die;
+$c
+--- config eval: $::Config
+--- request eval
+[$::Reset,
+ ::seed(lines => [[1001, 1, 199], [1002, 2, 24.5]],
+        custbody_shopify_taxes_included => JSON::PP::false),
+ ::faults(once => [{ fault => 'lost_response', method => 'PUT',
+                     path => 'customerRefund' }]),
+ ::webhook('p1', $::Refund, 'refunds/create'),
+ $::Drain,
+ "GET /sim/records/creditMemo/eid:$::CM",
+ "GET /sim/records/customerRefund",
+ "GET /sim/counters",
+ "GET /exc"]
+--- error_code eval
+[200, 201, 200, 200, 200, 200, 200, 200, 200]
+--- response_body_like eval
+[$::Ok, '"id":"1001"', '"fault":"lost_response"', '"queued"', $::Drained,
+ ::all('"status":\{"id":"fullyApplied",', '"applied":199\.00,',
+       '"unapplied":0\.00,',
+       '"apply":\{"count":1,"items":\[\{"doc":\{"id":"1003","refName":'
+           . '"RFND1003"\},"apply":true,"amount":199\.00\}\]\}'),
+ ::all('^\[\{(?:(?!"_sim").)*"_sim":\{[^}]*\}\}\]$',
+       '"externalId":"shopify-acme-refund-929361464",',
+       '"customer":\{"id":"42",', '"account":\{"id":"55",',
+       '"paymentMethod":\{"id":"7",', '"currency":\{"id":"1",',
+       '"total":199\.00,',
+       '"apply":\{"count":1,"items":\[\{"doc":\{"id":"1002",'
+           . '"refName":"CM1002"\},"apply":true,"amount":199\.00\}'),
+ ::all('"PUT customerRefund":1', '"GET creditMemo":2',
+       '"writes":\{"creditMemo":2,"customerRefund":1\}',
+       '"lost_response":1,'),
+ '"exceptions": \[\]']
+--- no_error_log
+[alert]
+[crit]
+
+
+
+=== TEST 8: refund_payout with refund_flow invoice: a memo applied whole to an invoice still due pays nothing out
+--- http_config eval
+my $c = ::http_config();
+$c =~ s/(retry_backoff [^;]+;)/$1\n        refund_flow invoice;\n        refund_payout 55;/ or die;
+$c
+--- config eval: $::Config
+--- request eval
+[$::Reset,
+ ::seed(lines => [[1001, 1, 199], [1002, 2, 24.5]],
+        custbody_shopify_taxes_included => JSON::PP::false),
+ ::json_request("POST /sim/records/invoice",
+                { entity => { id => '42' }, createdFrom => { id => '1001' },
+                  item => { items => [
+                      { item => { id => '1001' }, quantity => 1,
+                        rate => 199 }] } }),
+ ::webhook('p2', $::Refund, 'refunds/create'),
+ $::Drain,
+ "GET /sim/records/creditMemo/eid:$::CM",
+ "GET /sim/records/customerRefund"]
+--- error_code eval
+[200, 201, 201, 200, 200, 200, 200]
+--- response_body_like eval
+[$::Ok, '"id":"1001"', '"id":"1002"', '"queued"', $::Drained,
+ ::all('"createdFrom":\{"id":"1002",', '"unapplied":0\.00,'),
+ '^\[\]$']
+--- no_error_log
+[error]
+[alert]
+[crit]
+
+
+
+=== TEST 9: a refund_payout account that is not an internal id is refused at start
+--- http_config eval
+my $c = ::http_config();
+$c =~ s/(retry_backoff [^;]+;)/$1\n        refund_payout "Shopify clearing";/ or die;
+$c
+--- config eval: $::Config
+--- must_die
+--- error_log eval
+qr{\[emerg\] .*invalid refund_payout "Shopify clearing", expected "off" or the internal ids of a bank account and a payment method in \S+nginx\.conf:\d+$}

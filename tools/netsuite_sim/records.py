@@ -54,7 +54,7 @@ CUSTOMER_DEFAULTS = ("currency", "subsidiary", "location", "department",
 
 # SuiteQL's transaction.type values.
 SUITEQL_TYPE = {"salesOrder": "SalesOrd", "creditMemo": "CustCred",
-                "invoice": "CustInvc"}
+                "invoice": "CustInvc", "customerRefund": "CustRfnd"}
 INVOICE_STATUS = {"A": ("open", "Open"), "B": ("paidInFull", "Paid In Full")}
 
 # Transforms the simulator performs: source type -> target types.  Oracle,
@@ -82,6 +82,14 @@ BODY_FIELDS = {
                        shipComplete="bool"),
     "creditMemo": dict(_COMMON_FIELDS, createdFrom="ref"),
     "invoice": dict(_COMMON_FIELDS, createdFrom="ref"),
+    # SOAP schema CustomerRefund (research notes 6.4); "apply" is parsed
+    # apart
+    "customerRefund": {"externalId": "string", "tranId": "string",
+                       "tranDate": "date", "customer": "ref",
+                       "currency": "ref", "account": "ref",
+                       "paymentMethod": "ref", "memo": "string",
+                       "subsidiary": "ref", "department": "ref",
+                       "class": "ref", "location": "ref"},
 }
 # Read-only fields: NetSuite computes them; sent in a body they are ignored
 # (and noted in the request log), never an error.
@@ -187,7 +195,8 @@ class Store:
     def reset(self):
         # currencies added through the admin API go with a reset
         self.currencies = copy.deepcopy(self.initial_currencies)
-        self.records = {"salesOrder": {}, "creditMemo": {}, "invoice": {}}
+        self.records = {"salesOrder": {}, "creditMemo": {}, "invoice": {},
+                        "customerRefund": {}}
         self.next_id = self.first_id
         # Quantity each inventory item got back from credit memos (the
         # simulator keeps no quantity on hand, only what memos returned):
@@ -369,7 +378,8 @@ class Store:
         return rec
 
     def all_transactions(self):
-        for rtype in ("salesOrder", "creditMemo", "invoice"):
+        for rtype in ("salesOrder", "creditMemo", "invoice",
+                      "customerRefund"):
             for rec in self.records[rtype].values():
                 yield rec
 
@@ -610,6 +620,106 @@ class Store:
             self._compute(rec)
         return rec
 
+    def put_customer_refund(self, ext, body, validation, replace=()):
+        """PUT customerRefund/eid:<ext>: pay out credit memos (Oracle,
+        *Customer Refund*, REST: the "apply" sublist; the SOAP schema's
+        required bank "account"; the refund's currency is the credits',
+        research notes 6.4).  Each apply line names a credit memo of the
+        customer by "doc" and pays at most what it leaves unapplied; the
+        memo then shows the refund in its own apply list.  An upsert: a
+        second PUT with the same lines changes nothing."""
+        if not isinstance(body, dict):
+            raise invalid_content("The request body must be a JSON object.")
+        body = dict(body)
+        raw_apply = body.pop("apply", None)
+        fields, _ = self._parse_body("customerRefund", body, validation)
+        old = self.get("customerRefund", "eid:" + ext)
+        rec = copy.deepcopy(old) if old else Record("customerRefund", None)
+        for k, v in fields.items():
+            if v is None:
+                rec.fields.pop(k, None)
+            else:
+                rec.fields[k] = v
+        rec.fields["externalId"] = ext
+        for name, label in (("customer", "Customer"), ("account", "Account")):
+            if name not in rec.fields:
+                raise user_error("Please enter value(s) for: %s" % label,
+                                 path=name)
+        lines = rec.fields.get("_refApply", [])
+        if raw_apply is not None:
+            if not isinstance(raw_apply, dict) or not isinstance(
+                    raw_apply.get("items"), list):
+                raise invalid_content('The sublist "apply" must be an object '
+                                      '{"items": [...]}.', path="apply")
+            new_lines = [] if "apply" in replace else list(lines)
+            for i, a in enumerate(raw_apply["items"]):
+                path = "apply.items[%d]" % i
+                if not isinstance(a, dict) or not isinstance(a.get("doc"),
+                                                             dict):
+                    raise invalid_content("An apply line needs a doc.",
+                                          path=path)
+                if a.get("apply") is False:
+                    continue
+                amount = self._value("money", "amount", a.get("amount"),
+                                     path + ".amount", validation)
+                doc = str(a["doc"].get("id"))
+                new_lines = [l for l in new_lines if l["doc"] != doc]
+                new_lines.append({"doc": doc, "amount": amount})
+            lines = new_lines
+        if not lines:
+            raise user_error("You must apply the refund to at least one "
+                             "credit.", path="apply")
+        memos = {}
+        for l in lines:
+            memo = self.records["creditMemo"].get(l["doc"])
+            if memo is None or memo.fields.get("entity") != \
+                    rec.fields["customer"]:
+                raise user_error("You have entered an Invalid Field Value %s "
+                                 "for the following field: doc" % l["doc"],
+                                 path="apply")
+            cur = rec.fields.setdefault("currency",
+                                        dict(memo.fields["currency"]))
+            if cur["id"] != memo.fields["currency"]["id"]:
+                raise user_error("The currency of the refund must be the "
+                                 "currency of the credits it refunds.",
+                                 path="currency")
+            p = self.precision_of(memo.fields.get("currency"))
+            l["amount"] = round_money(l["amount"], p)
+            already = sum((a["amount"] for a in memo.fields.get("_apply", [])
+                           if old is not None and a["doc"] == old.id),
+                          Decimal(0))
+            left = memo.totals.get("unapplied", memo.totals["total"]) \
+                + already
+            if l["amount"] <= 0 or l["amount"] > left:
+                raise user_error("The amount applied (%s) is more than the "
+                                 "credit's unapplied amount (%s)."
+                                 % (l["amount"], left), path="apply")
+            memos[l["doc"]] = memo
+        if rec.id is None:
+            rec.id = self._allocate_id()
+            rec.fields.setdefault("tranDate",
+                                  datetime.date.today().isoformat())
+            rec.fields.setdefault("tranId", "RFND" + rec.id)
+        rec.fields["_refApply"] = lines
+        rec.totals = {"total": sum((l["amount"] for l in lines), Decimal(0))}
+        rec.meta["modified"] = now_iso()
+        rec.meta["writes"] += 1
+        rec.meta["version"] += 1
+        # the memos: drop this refund's old application, add the new one
+        for memo in self.records["creditMemo"].values():
+            if "_apply" in memo.fields:
+                memo.fields["_apply"] = [a for a in memo.fields["_apply"]
+                                         if a["doc"] != rec.id]
+        for l in lines:
+            memo = memos[l["doc"]]
+            memo.fields.setdefault("_apply", []).append(
+                {"doc": rec.id, "amount": l["amount"]})
+        for memo in self.records["creditMemo"].values():
+            if "_apply" in memo.fields:
+                self._compute(memo)
+        self.records["customerRefund"][rec.id] = rec
+        return rec
+
     def _raw_line(self, line):
         """A stored line as a request body would carry it."""
         out = {}
@@ -818,12 +928,14 @@ class Store:
             rec.totals["amountRemaining"] = max(
                 rec.totals["total"] - rec.fields.get("_amountPaid", zero)
                 - rec.fields.get("_credited", zero), zero)
-        if rec.type == "creditMemo" and "_apply" in rec.fields:
-            applied = sum((a["amount"] for a in rec.fields["_apply"]), zero)
+        if rec.type == "creditMemo":
+            applied = sum((a["amount"] for a in rec.fields.get("_apply", [])),
+                          zero)
             rec.totals["applied"] = applied
             rec.totals["unapplied"] = rec.totals["total"] - applied
-            rec.fields["_memoStatus"] = "B" \
-                if rec.totals["unapplied"] <= 0 else "A"
+            if "_apply" in rec.fields:
+                rec.fields["_memoStatus"] = "B" \
+                    if rec.totals["unapplied"] <= 0 else "A"
         # Closing every line closes the order (that is how an integration
         # "cancels" an order NetSuite will not cancel through REST).
         if rec.type == "salesOrder":
@@ -1001,7 +1113,16 @@ class Store:
             body["billAddress"] = _addr_text(rec.fields["billingAddress"])
         body["createdDate"] = rec.meta["created"]
         body["lastModifiedDate"] = rec.meta["modified"]
-        if expand or admin:
+        if rec.type == "customerRefund":
+            body.pop("status", None)
+            items = [{"doc": {"id": l["doc"], "refName": self.ref_name(
+                         "createdFrom", {"id": l["doc"]})},
+                      "apply": True, "amount": l["amount"]}
+                     for l in rec.fields.get("_refApply", [])]
+            body["apply"] = {"count": len(items), "items": items} \
+                if expand or admin else {"links": [{"rel": "self",
+                                                    "href": url + "/apply"}]}
+        elif expand or admin:
             body["item"] = self.render_sublist(rec, base_url)
         else:
             body["item"] = {"links": [{"rel": "self",

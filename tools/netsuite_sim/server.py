@@ -50,7 +50,7 @@ COLLECTION_CT = "application/vnd.oracle.resource+json; type=collection"
 JSON_CT = "application/json"
 SUITEQL_PATH = "/services/rest/query/v1/suiteql"
 RESTLET_PATH = "/app/site/hosting/restlet.nl"
-RECORD_TYPES = ("salesOrder", "creditMemo", "invoice")
+RECORD_TYPES = ("salesOrder", "creditMemo", "invoice", "customerRefund")
 MAX_BODY = 10 * 1024 * 1024
 
 # Query parameters NetSuite accepts, per method, on a record URL.
@@ -730,6 +730,21 @@ class Handler(http.server.BaseHTTPRequestHandler):
             return self.get_sub(rtype, ref, rest[1:])
         if method == "GET":
             return self.get_record(rtype, ref, params)
+        if rtype == "customerRefund" and method == "PUT":
+            if not ref.startswith("eid:"):
+                raise user_error("The upsert operation (PUT) works only "
+                                 "with an external ID.")
+            replace = self.replace_param(params, sublists=("apply",))
+            body = self.json_body()
+            with self.sim.lock:
+                rec = store.put_customer_refund(ref[4:], body, validation,
+                                                replace=replace)
+                self.count_write(rtype)
+            self.note_validation(validation)
+            return 204, b"", None, [("Location", self.location(rec))]
+        if rtype == "customerRefund" and method != "GET":
+            raise NSError(400, "USER_ERROR", "The simulator takes a "
+                          "customerRefund by PUT on eid: only.")
         if method in ("PATCH", "PUT"):
             replace = self.replace_param(params)
             body = self.json_body()
@@ -783,13 +798,13 @@ class Handler(http.server.BaseHTTPRequestHandler):
         if validation.dropped:
             self.note["ignored"] = validation.dropped
 
-    def replace_param(self, params):
+    def replace_param(self, params, sublists=("item",)):
         value = params.get("replace")
         if value is None:
             return ()
         names = [n.strip() for n in value.split(",") if n.strip()]
         for n in names:
-            if n != "item":
+            if n not in sublists:
                 raise invalid_parameter("Invalid value '%s' for the query "
                                         "parameter replace: not a sublist of "
                                         "this record (the simulator has "
