@@ -577,6 +577,41 @@ class Refunds(SimTestCase):
         self.assertError(r, 400, "USER_ERROR")
 
 
+class CustomerRefunds(SimTestCase):
+    def test_refund_pays_out_a_memo_once(self):
+        r = self.sim.request("PUT", CM + "/eid:m1", {
+            "entity": {"id": "42"},
+            "item": {"items": [{"item": {"id": "100"}, "amount": 30}]}})
+        self.assertEqual(r.status, 204, r)
+        memo = self.sim.admin("GET", "records/creditMemo/eid:m1")
+        self.assertEqual(memo["unapplied"], Decimal("30.00"))
+        CR = REC + "/customerRefund/eid:m1?replace=apply"
+        body = {"customer": {"id": "42"},
+                "apply": {"items": [{"doc": {"id": memo["id"]},
+                                     "apply": True, "amount": 30}]}}
+        r = self.sim.request("PUT", CR, body)
+        self.assertError(r, 400, "USER_ERROR")          # no account
+        body["account"] = {"id": "55"}
+        body["apply"]["items"][0]["amount"] = 31
+        r = self.sim.request("PUT", CR, body)
+        self.assertError(r, 400, "USER_ERROR")          # more than left
+        body["apply"]["items"][0]["amount"] = 30
+        for _ in range(2):
+            r = self.sim.request("PUT", CR, body)
+            self.assertEqual(r.status, 204, r)
+        refunds = self.sim.admin("GET", "records/customerRefund")
+        self.assertEqual(len(refunds), 1)
+        self.assertEqual(refunds[0]["total"], Decimal("30.00"))
+        self.assertEqual(refunds[0]["currency"]["id"], "1")
+        memo = self.sim.admin("GET", "records/creditMemo/eid:m1")
+        self.assertEqual(memo["unapplied"], Decimal("0.00"))
+        self.assertEqual(memo["status"]["refName"], "Fully Applied")
+        # another customer's memo cannot be refunded to this one
+        body["customer"] = {"id": "43"}
+        r = self.sim.request("PUT", REC + "/customerRefund/eid:m2", body)
+        self.assertError(r, 400, "USER_ERROR")
+
+
 class Catalogue(SimTestCase):
     def test_unknown_item_refused_once_catalogue_set(self):
         self.sim.admin("PUT", "items", [
