@@ -7,10 +7,10 @@ Supported (keywords in any case, one table):
     [ORDER BY col [ASC|DESC]]
 
 Literals are 'strings' ('' escapes a quote) or numbers.  Columns of
-transaction: id, tranid, externalid, type (SalesOrd / CustCred / CustInvc), status
-(the one-letter code), entity, currency, trandate (M/D/YYYY, NetSuite's
-default date format), foreigntotal, memo, otherrefnum, createdfrom,
-lastmodifieddate and every custbody_* field.  Like NetSuite, every value
+transaction: id, tranid, externalid, type (SalesOrd / CustCred / CustInvc
+/ CustRfnd), status (the one-letter code), entity, currency, trandate
+(M/D/YYYY, NetSuite's default date format), foreigntotal, memo,
+otherrefnum, createdfrom, lastmodifieddate and every custbody_* field.  Like NetSuite, every value
 comes back as a string and a column whose value is null is left out of the
 row altogether.  Anything else is refused with 400 INVALID_PARAMETER, so a
 query that would not run on NetSuite does not quietly "work" here."""
