@@ -43,6 +43,10 @@
 #define NGX_HTTP_ORDER_EDIT_STEP_READBACK    3
 #define NGX_HTTP_ORDER_EDIT_STEP_LOOKUP      4
 #define NGX_HTTP_ORDER_EDIT_STEP_TAX_KIND    5
+#define NGX_HTTP_ORDER_EDIT_STEP_MEMO_FIND   6   /* refund_flow invoice */
+#define NGX_HTTP_ORDER_EDIT_STEP_INVOICE     7
+#define NGX_HTTP_ORDER_EDIT_STEP_PAYOUT_READ 8   /* refund_payout */
+#define NGX_HTTP_ORDER_EDIT_STEP_PAYOUT      9
 
 /* Sales Order internal ids found by SuiteQL, per dispatching worker */
 #define NGX_HTTP_ORDER_EDIT_SO_CACHE         4096
@@ -81,6 +85,8 @@ typedef struct {
     ngx_str_t                              so_id;     /* SuiteQL's find */
     ngx_uint_t                             next_step; /* after the lookup */
     const char                            *next_query;
+    ngx_str_t                              source;    /* the SO's id */
+    ngx_str_t                              xform;     /* transform body */
     unsigned                               normalised:1;
     unsigned                               counted:1; /* in acct in_flight */
     unsigned                               so_cached:1;
@@ -169,6 +175,17 @@ static void ngx_http_order_edit_job_tax_kind(ngx_http_order_edit_job_t *job,
     ngx_http_order_edit_curl_req_t *req);
 static void ngx_http_order_edit_job_customer(ngx_http_order_edit_job_t *job,
     ngx_http_order_edit_curl_req_t *req);
+static ngx_int_t ngx_http_order_edit_job_xform_body(
+    ngx_http_order_edit_job_t *job, json_t *body, json_t *id);
+static void ngx_http_order_edit_job_memo_find(ngx_http_order_edit_job_t *job);
+static void ngx_http_order_edit_job_refund_step(
+    ngx_http_order_edit_job_t *job, ngx_http_order_edit_curl_req_t *req);
+static void ngx_http_order_edit_job_invoice(ngx_http_order_edit_job_t *job,
+    ngx_http_order_edit_curl_req_t *req);
+static ngx_int_t ngx_http_order_edit_job_payout(
+    ngx_http_order_edit_job_t *job);
+static void ngx_http_order_edit_job_payout_send(
+    ngx_http_order_edit_job_t *job, ngx_http_order_edit_curl_req_t *req);
 static void ngx_http_order_edit_job_acked(ngx_http_order_edit_job_t *job,
     ngx_uint_t counter);
 static void ngx_http_order_edit_job_readback(ngx_http_order_edit_job_t *job,
@@ -772,8 +789,15 @@ ngx_http_order_edit_job_parsed(ngx_http_order_edit_job_t *job)
             return;
         }
 
-        ngx_http_order_edit_job_first_read(job, so, "?fields=entity",
-                                           NGX_HTTP_ORDER_EDIT_STEP_CUSTOMER);
+        /*
+         * The customer, and what the memo must take from the order: a
+         * standalone memo defaults them from the customer, which is
+         * wrong for a shop selling in several currencies or subsidiaries.
+         */
+        ngx_http_order_edit_job_first_read(job, so,
+                                   "?fields=entity,currency,subsidiary,"
+                                   "location,department,class",
+                                   NGX_HTTP_ORDER_EDIT_STEP_CUSTOMER);
 
     } else {
         /*
@@ -1291,7 +1315,9 @@ authorized:
         goto failed;
     }
 
-    if (job->step == NGX_HTTP_ORDER_EDIT_STEP_LOOKUP) {
+    if (job->step == NGX_HTTP_ORDER_EDIT_STEP_LOOKUP
+        || job->step == NGX_HTTP_ORDER_EDIT_STEP_INVOICE)
+    {
         ngx_str_set(&name, "Prefer");
         ngx_str_set(&value, "transient");
 
@@ -1593,6 +1619,12 @@ ngx_http_order_edit_job_done(ngx_http_order_edit_curl_req_t *req,
         return;
     }
 
+    if (job->step >= NGX_HTTP_ORDER_EDIT_STEP_MEMO_FIND) {
+        /* refund_flow invoice and refund_payout */
+        ngx_http_order_edit_job_refund_step(job, req);
+        return;
+    }
+
     if (job->step == NGX_HTTP_ORDER_EDIT_STEP_LOOKUP) {
 
         if (status == 200) {
@@ -1650,6 +1682,11 @@ ngx_http_order_edit_job_done(ngx_http_order_edit_curl_req_t *req,
                       "order_edit: #%uL %V of \"%V\" written: %V %V %ui",
                       job->msg.id, &job->msg.topic, &job->msg.shop,
                       &job->method, &job->url, status);
+
+        /* refund_payout: what the memo leaves unapplied is paid out */
+        if (ngx_http_order_edit_job_payout(job) == NGX_OK) {
+            return;
+        }
 
         if (job->ns->readback
             && job->ns->mode == NGX_HTTP_ORDER_EDIT_NS_REST
@@ -2473,17 +2510,26 @@ ngx_http_order_edit_job_tax_kind(ngx_http_order_edit_job_t *job,
 }
 
 
-/* the Credit Memo goes to the Sales Order's customer */
+/*
+ * The Credit Memo goes to the Sales Order's customer, in the order's
+ * currency, subsidiary, location, department and class, linked to the
+ * order by createdFrom.
+ */
 
 static void
 ngx_http_order_edit_job_customer(ngx_http_order_edit_job_t *job,
     ngx_http_order_edit_curl_req_t *req)
 {
     char                            *text, errbuf[128];
-    json_t                          *root, *entity, *id, *body;
+    json_t                          *root, *entity, *id, *body, *ref;
     ngx_str_t                        detail;
+    ngx_uint_t                       i;
     json_error_t                     err;
     ngx_http_order_edit_json_rc_e    rc;
+
+    static const char  *from_order[] = {
+        "currency", "subsidiary", "location", "department", "class"
+    };
 
     root = json_loadb((char *) req->body.data, req->body.len, 0, &err);
     entity = root ? json_object_get(root, "entity") : NULL;
@@ -2507,28 +2553,561 @@ ngx_http_order_edit_job_customer(ngx_http_order_edit_job_t *job,
                                          json_string_value(id)))
            != 0)
     {
-        json_decref(body);
-        json_decref(root);
-        ngx_http_order_edit_job_transient(job, NULL);
-        return;
+        goto failed;
     }
 
-    json_decref(root);
+    /* only what the order has: an account without classes has none */
+
+    for (i = 0; i < sizeof(from_order) / sizeof(from_order[0]); i++) {
+        ref = json_object_get(root, from_order[i]);
+        ref = json_is_object(ref) ? json_object_get(ref, "id") : NULL;
+
+        if (json_is_string(ref)
+            && json_object_set_new(body, from_order[i],
+                                   json_pack("{s:s}", "id",
+                                             json_string_value(ref)))
+               != 0)
+        {
+            goto failed;
+        }
+    }
+
+    ref = json_object_get(root, "id");
+
+    if (json_is_string(ref)
+        && json_object_set_new(body, "createdFrom",
+                               json_pack("{s:s}", "id",
+                                         json_string_value(ref)))
+           != 0)
+    {
+        goto failed;
+    }
 
     text = ngx_http_order_edit_json_dumps(body, JSON_COMPACT);
-    json_decref(body);
 
     if (text == NULL) {
-        ngx_http_order_edit_job_transient(job, NULL);
-        return;
+        goto failed;
     }
+
+    if (job->ns->refund_flow == NGX_HTTP_ORDER_EDIT_NS_REFUND_INVOICE
+        && ngx_http_order_edit_job_xform_body(job, body, ref) != NGX_OK)
+    {
+        free(text);
+        goto failed;
+    }
+
+    json_decref(body);
+    json_decref(root);
 
     free(job->doc);
     job->doc = text;
     job->body.data = (u_char *) text;
     job->body.len = ngx_strlen(text);
 
+    if (job->xform.len) {
+        /* refund_flow invoice: is the memo there already? */
+        ngx_http_order_edit_job_memo_find(job);
+        return;
+    }
+
     ngx_http_order_edit_job_write(job);
+
+    return;
+
+failed:
+
+    json_decref(body);
+    json_decref(root);
+    ngx_http_order_edit_job_transient(job, NULL);
+}
+
+
+/*
+ * refund_flow invoice: the body of invoice/<id>/!transform/creditMemo.
+ * The transform takes the customer, currency, subsidiary, location,
+ * department and class from the invoice ("all possible fields defaulted
+ * from the source record", Oracle) and sets createdFrom itself; the
+ * memo's lines are Shopify's (replace=item drops the invoice's) and its
+ * externalId is set in the body, the URL naming none.
+ */
+
+static ngx_int_t
+ngx_http_order_edit_job_xform_body(ngx_http_order_edit_job_t *job,
+    json_t *body, json_t *id)
+{
+    char        *text;
+    size_t       len;
+    json_t      *cm, *eid;
+    ngx_uint_t   i;
+
+    static const char  *from_source[] = {
+        "entity", "currency", "subsidiary", "location", "department",
+        "class", "createdFrom"
+    };
+
+    if (!json_is_string(id)
+        || ngx_atoi((u_char *) json_string_value(id),
+                    json_string_length(id)) == NGX_ERROR)
+    {
+        /* no id to find the invoice by: the memo stays standalone */
+        return NGX_OK;
+    }
+
+    cm = json_object_get(job->res.doc, "credit_memo");
+    eid = json_object_get(cm, "external_id");
+
+    if (!json_is_string(eid)) {
+        return NGX_OK;
+    }
+
+    len = json_string_length(id);
+    job->source.data = ngx_pnalloc(job->pool, len);
+    if (job->source.data == NULL) {
+        return NGX_ERROR;
+    }
+
+    ngx_memcpy(job->source.data, json_string_value(id), len);
+    job->source.len = len;
+
+    for (i = 0; i < sizeof(from_source) / sizeof(from_source[0]); i++) {
+        (void) json_object_del(body, from_source[i]);
+    }
+
+    if (json_object_set(body, "externalId", eid) != 0) {
+        return NGX_ERROR;
+    }
+
+    text = ngx_http_order_edit_json_dumps(body, JSON_COMPACT);
+    if (text == NULL) {
+        return NGX_ERROR;
+    }
+
+    len = ngx_strlen(text);
+    job->xform.data = ngx_pnalloc(job->pool, len);
+
+    if (job->xform.data == NULL) {
+        free(text);
+        return NGX_ERROR;
+    }
+
+    ngx_memcpy(job->xform.data, text, len);
+    job->xform.len = len;
+    free(text);
+
+    return NGX_OK;
+}
+
+
+/*
+ * A transform cannot be an upsert: before making the memo from the
+ * invoice, look for it by its external id, so a retry after a lost
+ * answer, a replay after a crash or a second delivery finds the memo
+ * made the first time instead of making a second one.
+ */
+
+static void
+ngx_http_order_edit_job_memo_find(ngx_http_order_edit_job_t *job)
+{
+    u_char      *p;
+    size_t       len;
+    const char  *eid;
+
+    static const char  path[] = "/services/rest/record/v1/creditMemo/eid:";
+    static const char  query[] = "?fields=externalId";
+
+    eid = json_string_value(json_object_get(
+              json_object_get(job->res.doc, "credit_memo"), "external_id"));
+    len = ngx_strlen(eid);
+
+    p = ngx_pnalloc(job->pool, job->ns->endpoint.len + sizeof(path) - 1
+                               + len + sizeof(query) - 1);
+    if (p == NULL) {
+        ngx_http_order_edit_job_transient(job, NULL);
+        return;
+    }
+
+    job->url.data = p;
+    p = ngx_cpymem(p, job->ns->endpoint.data, job->ns->endpoint.len);
+    p = ngx_cpymem(p, path, sizeof(path) - 1);
+    p = ngx_cpymem(p, eid, len);
+    p = ngx_cpymem(p, query, sizeof(query) - 1);
+    job->url.len = p - job->url.data;
+
+    ngx_str_set(&job->method, "GET");
+    ngx_str_null(&job->body);
+    job->step = NGX_HTTP_ORDER_EDIT_STEP_MEMO_FIND;
+
+    (void) ngx_http_order_edit_job_send(job);
+}
+
+
+/* the answers of refund_flow invoice's reads */
+
+static void
+ngx_http_order_edit_job_refund_step(ngx_http_order_edit_job_t *job,
+    ngx_http_order_edit_curl_req_t *req)
+{
+    u_char     *p;
+    size_t      size;
+    ngx_str_t   why, *e;
+
+    static const char  path[] = "/services/rest/query/v1/suiteql";
+
+    if (job->step == NGX_HTTP_ORDER_EDIT_STEP_PAYOUT_READ
+        && req->status == 200)
+    {
+        ngx_http_order_edit_job_payout_send(job, req);
+        return;
+    }
+
+    if (job->step == NGX_HTTP_ORDER_EDIT_STEP_PAYOUT
+        && req->status >= 200 && req->status < 300)
+    {
+        ngx_log_error(NGX_LOG_INFO, job->d->log, 0,
+                      "order_edit: #%uL of \"%V\" paid out: %V %V %ui",
+                      job->msg.id, &job->msg.shop, &job->method, &job->url,
+                      req->status);
+
+        ngx_http_order_edit_job_acked(job, NGX_HTTP_ORDER_EDIT_C_LAST);
+        return;
+    }
+
+    if (job->step != NGX_HTTP_ORDER_EDIT_STEP_MEMO_FIND
+        && job->step != NGX_HTTP_ORDER_EDIT_STEP_INVOICE)
+    {
+        /* the memo gone, or the refund refused: people decide */
+        ngx_http_order_edit_job_error(job, req, &why);
+        ngx_http_order_edit_job_park(job, "netsuite_rejected", &why);
+        return;
+    }
+
+    if (job->step == NGX_HTTP_ORDER_EDIT_STEP_INVOICE) {
+
+        if (req->status == 200) {
+            ngx_http_order_edit_job_invoice(job, req);
+            return;
+        }
+
+        /* SuiteQL refused the query: the account must be looked at */
+        ngx_http_order_edit_job_error(job, req, &why);
+        ngx_http_order_edit_job_park(job, "netsuite_rejected", &why);
+        return;
+    }
+
+    if (req->status == 200) {
+        /* made the first time, its answer lost: nothing more to make */
+        ngx_log_error(NGX_LOG_INFO, job->d->log, 0,
+                      "order_edit: #%uL of \"%V\": the Credit Memo is "
+                      "there already", job->msg.id, &job->msg.shop);
+
+        if (ngx_http_order_edit_job_payout(job) != NGX_OK) {
+            ngx_http_order_edit_job_acked(job, NGX_HTTP_ORDER_EDIT_C_LAST);
+        }
+
+        return;
+    }
+
+    if (req->status != 404) {
+        ngx_http_order_edit_job_error(job, req, &why);
+        ngx_http_order_edit_job_park(job, "netsuite_rejected", &why);
+        return;
+    }
+
+    /*
+     * Not there: the invoice made from the order, the oldest if it was
+     * billed in parts.  The id is digits (checked), safe in the query.
+     */
+
+    e = &job->ns->endpoint;
+    size = sizeof("{\"q\":\"SELECT id FROM transaction WHERE type = "
+                  "'CustInvc' AND createdfrom = '' ORDER BY id\"}")
+           + job->source.len;
+
+    job->body.data = ngx_pnalloc(job->pool, size);
+    job->url.data = ngx_pnalloc(job->pool, e->len + sizeof(path));
+
+    if (job->body.data == NULL || job->url.data == NULL) {
+        ngx_http_order_edit_job_transient(job, NULL);
+        return;
+    }
+
+    job->body.len = ngx_sprintf(job->body.data,
+                                "{\"q\":\"SELECT id FROM transaction WHERE "
+                                "type = 'CustInvc' AND createdfrom = '%V' "
+                                "ORDER BY id\"}", &job->source)
+                    - job->body.data;
+
+    p = ngx_cpymem(job->url.data, e->data, e->len);
+    p = ngx_cpymem(p, path, sizeof(path) - 1);
+    job->url.len = p - job->url.data;
+
+    ngx_str_set(&job->method, "POST");
+    job->step = NGX_HTTP_ORDER_EDIT_STEP_INVOICE;
+
+    (void) ngx_http_order_edit_job_send(job);
+}
+
+
+/*
+ * SuiteQL answered: transform the invoice into the memo, applied to it;
+ * no invoice (the order is not billed yet): the standalone memo.
+ */
+
+static void
+ngx_http_order_edit_job_invoice(ngx_http_order_edit_job_t *job,
+    ngx_http_order_edit_curl_req_t *req)
+{
+    u_char      *p;
+    size_t       len;
+    json_t      *root, *items;
+    ngx_str_t    detail, *e;
+    const char  *id;
+
+    static const char  path[] = "/services/rest/record/v1/invoice/";
+    static const char  rest[] = "/!transform/creditMemo?replace=item";
+
+    root = json_loadb((char *) req->body.data, req->body.len, 0, NULL);
+    items = json_object_get(root, "items");
+
+    if (!json_is_array(items)) {
+        json_decref(root);
+        ngx_str_set(&detail, "SuiteQL answered without \"items\"");
+        ngx_http_order_edit_job_transient(job, &detail);
+        return;
+    }
+
+    if (json_array_size(items) == 0) {
+        json_decref(root);
+
+        ngx_log_error(NGX_LOG_INFO, job->d->log, 0,
+                      "order_edit: #%uL of \"%V\": the order has no "
+                      "invoice, the Credit Memo is standalone",
+                      job->msg.id, &job->msg.shop);
+
+        job->body.data = (u_char *) job->doc;
+        job->body.len = ngx_strlen(job->doc);
+
+        ngx_http_order_edit_job_write(job);
+        return;
+    }
+
+    id = json_string_value(json_object_get(json_array_get(items, 0), "id"));
+    len = id ? ngx_strlen(id) : 0;
+
+    if (len == 0 || ngx_atoi((u_char *) id, len) == NGX_ERROR) {
+        json_decref(root);
+        ngx_str_set(&detail, "SuiteQL answered an id that is not one");
+        ngx_http_order_edit_job_park(job, "netsuite_rejected", &detail);
+        return;
+    }
+
+    e = &job->ns->endpoint;
+
+    p = ngx_pnalloc(job->pool, e->len + sizeof(path) - 1 + len
+                               + sizeof(rest) - 1);
+    if (p == NULL) {
+        json_decref(root);
+        ngx_http_order_edit_job_transient(job, NULL);
+        return;
+    }
+
+    job->url.data = p;
+    p = ngx_cpymem(p, e->data, e->len);
+    p = ngx_cpymem(p, path, sizeof(path) - 1);
+    p = ngx_cpymem(p, id, len);
+    p = ngx_cpymem(p, rest, sizeof(rest) - 1);
+    job->url.len = p - job->url.data;
+
+    json_decref(root);
+
+    ngx_str_set(&job->method, "POST");
+    job->body = job->xform;
+    job->body_sent = job->body;
+    job->step = NGX_HTTP_ORDER_EDIT_STEP_WRITE;
+
+    (void) ngx_http_order_edit_job_send(job);
+}
+
+
+/*
+ * refund_payout: after the memo is in, read what it leaves unapplied (a
+ * memo applied to an invoice still due has less to pay out, or nothing).
+ * NGX_DECLINED: no payout configured, or not a Credit Memo.
+ */
+
+static ngx_int_t
+ngx_http_order_edit_job_payout(ngx_http_order_edit_job_t *job)
+{
+    u_char      *p;
+    size_t       len;
+    const char  *eid;
+
+    static const char  path[] = "/services/rest/record/v1/creditMemo/eid:";
+    static const char  query[] = "?fields=entity,currency,unapplied";
+
+    if (job->res.kind != NGX_HTTP_ORDER_EDIT_NORM_CREDIT_MEMO
+        || job->ns->mode != NGX_HTTP_ORDER_EDIT_NS_REST
+        || job->ns->payout_account.len == 0)
+    {
+        return NGX_DECLINED;
+    }
+
+    eid = json_string_value(json_object_get(
+              json_object_get(job->res.doc, "credit_memo"), "external_id"));
+    if (eid == NULL) {
+        return NGX_DECLINED;
+    }
+
+    len = ngx_strlen(eid);
+
+    p = ngx_pnalloc(job->pool, job->ns->endpoint.len + sizeof(path) - 1
+                               + len + sizeof(query) - 1);
+    if (p == NULL) {
+        /* the memo is in; paying out is left to people, and said */
+        ngx_log_error(NGX_LOG_WARN, job->d->log, 0,
+                      "order_edit: #%uL of \"%V\": the Credit Memo is in "
+                      "but not paid out", job->msg.id, &job->msg.shop);
+        return NGX_DECLINED;
+    }
+
+    job->url.data = p;
+    p = ngx_cpymem(p, job->ns->endpoint.data, job->ns->endpoint.len);
+    p = ngx_cpymem(p, path, sizeof(path) - 1);
+    p = ngx_cpymem(p, eid, len);
+    p = ngx_cpymem(p, query, sizeof(query) - 1);
+    job->url.len = p - job->url.data;
+
+    ngx_str_set(&job->method, "GET");
+    ngx_str_null(&job->body);
+    job->step = NGX_HTTP_ORDER_EDIT_STEP_PAYOUT_READ;
+
+    (void) ngx_http_order_edit_job_send(job);
+
+    return NGX_OK;
+}
+
+
+/*
+ * The memo answered: a Customer Refund of what it leaves unapplied, in
+ * its currency, to its customer, from the configured bank account.  PUT
+ * on the memo's external id is an upsert, and a retry finds the memo
+ * applied to the refund (nothing unapplied): never a second payout.
+ */
+
+static void
+ngx_http_order_edit_job_payout_send(ngx_http_order_edit_job_t *job,
+    ngx_http_order_edit_curl_req_t *req)
+{
+    u_char                         *p;
+    char                           *text, errbuf[128];
+    size_t                          len;
+    json_t                         *root, *body, *v, *id, *cur, *ent;
+    ngx_str_t                       detail;
+    const char                     *eid, *s;
+    ngx_http_order_edit_json_rc_e   rc;
+
+    static const char  path[] =
+        "/services/rest/record/v1/customerRefund/eid:";
+    static const char  query[] = "?replace=apply";
+
+    root = ngx_http_order_edit_json_load((char *) req->body.data,
+                                         req->body.len, 16, req->body.len,
+                                         &rc, errbuf, sizeof(errbuf));
+
+    v = json_object_get(root, "unapplied");
+    id = json_object_get(root, "id");
+    ent = json_object_get(json_object_get(root, "entity"), "id");
+    cur = json_object_get(json_object_get(root, "currency"), "id");
+
+    /* an exact number is a marker string: NUL, then its text */
+    s = json_is_string(v) ? json_string_value(v) : NULL;
+
+    if (root == NULL || !json_is_string(id) || !json_is_string(ent)
+        || !(json_is_integer(v) || (s != NULL && s[0] == '\0'
+                                    && json_string_length(v) > 1)))
+    {
+        json_decref(root);
+        ngx_str_set(&detail, "the Credit Memo answered without its id, "
+                             "customer or unapplied amount");
+        ngx_http_order_edit_job_park(job, "netsuite_rejected", &detail);
+        return;
+    }
+
+    if (json_is_integer(v) ? json_integer_value(v) <= 0
+                           : (s[1] == '-'
+                              || strspn(s + 1, "0.") == json_string_length(v)
+                                                        - 1))
+    {
+        json_decref(root);
+
+        ngx_log_error(NGX_LOG_INFO, job->d->log, 0,
+                      "order_edit: #%uL of \"%V\": the Credit Memo has "
+                      "nothing unapplied to pay out",
+                      job->msg.id, &job->msg.shop);
+
+        ngx_http_order_edit_job_acked(job, NGX_HTTP_ORDER_EDIT_C_LAST);
+        return;
+    }
+
+    body = json_pack("{s:{s:O},s:{s:s%},s:{s:[{s:{s:O},s:b,s:O}]}}",
+                     "customer", "id", ent,
+                     "account", "id", job->ns->payout_account.data,
+                     job->ns->payout_account.len,
+                     "apply", "items", "doc", "id", id, "apply", 1,
+                     "amount", v);
+
+    if (body != NULL && json_is_string(cur)) {
+        (void) json_object_set_new(body, "currency",
+                                   json_pack("{s:O}", "id", cur));
+    }
+
+    if (body != NULL && job->ns->payout_method.len) {
+        (void) json_object_set_new(body, "paymentMethod",
+                                   json_pack("{s:s%}", "id",
+                                             job->ns->payout_method.data,
+                                             job->ns->payout_method.len));
+    }
+
+    json_decref(root);
+
+    text = body ? ngx_http_order_edit_json_dumps(body, JSON_COMPACT) : NULL;
+    json_decref(body);
+
+    eid = json_string_value(json_object_get(
+              json_object_get(job->res.doc, "credit_memo"), "external_id"));
+
+    if (text == NULL || eid == NULL) {
+        free(text);
+        ngx_http_order_edit_job_transient(job, NULL);
+        return;
+    }
+
+    len = ngx_strlen(text);
+    job->body.data = ngx_pnalloc(job->pool, len);
+    p = ngx_pnalloc(job->pool, job->ns->endpoint.len + sizeof(path) - 1
+                               + ngx_strlen(eid) + sizeof(query) - 1);
+
+    if (job->body.data == NULL || p == NULL) {
+        free(text);
+        ngx_http_order_edit_job_transient(job, NULL);
+        return;
+    }
+
+    ngx_memcpy(job->body.data, text, len);
+    job->body.len = len;
+    free(text);
+
+    job->url.data = p;
+    p = ngx_cpymem(p, job->ns->endpoint.data, job->ns->endpoint.len);
+    p = ngx_cpymem(p, path, sizeof(path) - 1);
+    p = ngx_cpymem(p, eid, ngx_strlen(eid));
+    p = ngx_cpymem(p, query, sizeof(query) - 1);
+    job->url.len = p - job->url.data;
+
+    ngx_str_set(&job->method, "PUT");
+    job->step = NGX_HTTP_ORDER_EDIT_STEP_PAYOUT;
+
+    (void) ngx_http_order_edit_job_send(job);
 }
 
 

@@ -31,6 +31,8 @@ static char *ngx_http_order_edit_ns_on_missing(ngx_conf_t *cf, void *conf);
 static char *ngx_http_order_edit_ns_lookup(ngx_conf_t *cf, void *conf);
 static char *ngx_http_order_edit_ns_path(ngx_conf_t *cf, void *conf);
 static char *ngx_http_order_edit_ns_proxy(ngx_conf_t *cf, void *conf);
+static char *ngx_http_order_edit_ns_refund_payout(ngx_conf_t *cf,
+    void *conf);
 static char *ngx_http_order_edit_ns_check_url(ngx_conf_t *cf,
     ngx_str_t *url, ngx_uint_t with_path, const char *what);
 static char *ngx_http_order_edit_ns_finish(ngx_conf_t *cf,
@@ -55,6 +57,13 @@ static ngx_conf_enum_t  ngx_http_order_edit_ns_pnv[] = {
     { ngx_string("error"), NGX_HTTP_ORDER_EDIT_NS_PNV_ERROR },
     { ngx_string("warning"), NGX_HTTP_ORDER_EDIT_NS_PNV_WARNING },
     { ngx_string("ignore"), NGX_HTTP_ORDER_EDIT_NS_PNV_IGNORE },
+    { ngx_null_string, 0 }
+};
+
+
+static ngx_conf_enum_t  ngx_http_order_edit_ns_refund_flows[] = {
+    { ngx_string("standalone"), NGX_HTTP_ORDER_EDIT_NS_REFUND_STANDALONE },
+    { ngx_string("invoice"), NGX_HTTP_ORDER_EDIT_NS_REFUND_INVOICE },
     { ngx_null_string, 0 }
 };
 
@@ -119,6 +128,11 @@ static ngx_http_order_edit_block_cmd_t  ngx_http_order_edit_ns_cmds[] = {
     { ngx_string("property_validation"), 1, 1, NULL, ngx_conf_set_enum_slot,
       offsetof(ngx_http_order_edit_netsuite_conf_t, property_validation),
       &ngx_http_order_edit_ns_pnv },
+    { ngx_string("refund_flow"), 1, 1, NULL, ngx_conf_set_enum_slot,
+      offsetof(ngx_http_order_edit_netsuite_conf_t, refund_flow),
+      &ngx_http_order_edit_ns_refund_flows },
+    ngx_http_order_edit_bcmd("refund_payout", 1, 2,
+                             ngx_http_order_edit_ns_refund_payout),
     { ngx_null_string, 0, 0, NULL, NULL, 0, NULL }
 };
 
@@ -164,6 +178,7 @@ ngx_http_order_edit_netsuite_block(ngx_conf_t *cf, ngx_command_t *cmd,
     ns->line = cf->conf_file->line;
     ns->mode = NGX_CONF_UNSET_UINT;
     ns->property_validation = NGX_CONF_UNSET_UINT;
+    ns->refund_flow = NGX_CONF_UNSET_UINT;
     ns->concurrency = NGX_CONF_UNSET_UINT;
     ns->connect_timeout = NGX_CONF_UNSET_MSEC;
     ns->timeout = NGX_CONF_UNSET_MSEC;
@@ -332,6 +347,8 @@ keys_done:
     /* a misspelt field must fail loudly, not vanish (NetSuite's default) */
     ngx_conf_init_uint_value(ns->property_validation,
                              NGX_HTTP_ORDER_EDIT_NS_PNV_ERROR);
+    ngx_conf_init_uint_value(ns->refund_flow,
+                             NGX_HTTP_ORDER_EDIT_NS_REFUND_STANDALONE);
 
     if (ns->mode == NGX_HTTP_ORDER_EDIT_NS_RESTLET
         && ns->restlet_url.len == 0)
@@ -936,6 +953,55 @@ ngx_http_order_edit_ns_lock_after(ngx_conf_t *cf, void *conf)
     }
 
     ns->lock_after = value[1].data[0];
+
+    return NGX_CONF_OK;
+}
+
+
+/*
+ * refund_payout off | account [payment_method]: the internal ids of the
+ * bank account a Customer Refund pays from and of its payment method.
+ */
+
+static char *
+ngx_http_order_edit_ns_refund_payout(ngx_conf_t *cf, void *conf)
+{
+    ngx_http_order_edit_netsuite_conf_t  *ns = conf;
+
+    ngx_str_t   *value;
+    ngx_uint_t   i;
+
+    value = cf->args->elts;
+
+    if (ns->payout_set) {
+        return "is duplicate";
+    }
+
+    ns->payout_set = 1;
+
+    if (cf->args->nelts == 2 && ngx_strcmp(value[1].data, "off") == 0) {
+        return NGX_CONF_OK;
+    }
+
+    /* they go into a JSON body as they are: internal ids, digits only */
+
+    for (i = 1; i < cf->args->nelts; i++) {
+        if (value[i].len == 0 || value[i].len > 20
+            || ngx_atoi(value[i].data, value[i].len) == NGX_ERROR)
+        {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "invalid refund_payout \"%V\", expected "
+                               "\"off\" or the internal ids of a bank "
+                               "account and a payment method", &value[i]);
+            return NGX_CONF_ERROR;
+        }
+    }
+
+    ns->payout_account = value[1];
+
+    if (cf->args->nelts == 3) {
+        ns->payout_method = value[2];
+    }
 
     return NGX_CONF_OK;
 }

@@ -35,6 +35,10 @@
 #define NGX_HTTP_ORDER_EDIT_NS_LOOKUP_EXTERNAL_ID 0
 #define NGX_HTTP_ORDER_EDIT_NS_LOOKUP_SUITEQL     1
 
+/* refund_flow: how a Shopify refund is booked */
+#define NGX_HTTP_ORDER_EDIT_NS_REFUND_STANDALONE  0
+#define NGX_HTTP_ORDER_EDIT_NS_REFUND_INVOICE     1
+
 
 struct ngx_http_order_edit_netsuite_conf_s {
     ngx_str_t                      name;
@@ -65,6 +69,10 @@ struct ngx_http_order_edit_netsuite_conf_s {
     ngx_str_t                      proxy;
     ngx_flag_t                     readback;
     ngx_uint_t                     property_validation;
+    ngx_uint_t                     refund_flow;
+    ngx_str_t                      payout_account;  /* "": no payout */
+    ngx_str_t                      payout_method;
+    unsigned                       payout_set:1;
 
     /* the four keys and the realm, ready for signing */
     ngx_http_order_edit_oauth_keys_t  keys;

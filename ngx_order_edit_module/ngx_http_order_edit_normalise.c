@@ -120,6 +120,7 @@ ngx_http_order_edit_norm_conf_free(ngx_http_order_edit_norm_conf_t *conf)
     free(conf->duties_item);
     free(conf->tax_type);
     free(conf->tax_code);
+    free(conf->no_restock_item);
 
     for (i = 0; i < NGX_HTTP_ORDER_EDIT_FIELD_N; i++) {
         free(conf->fields[i]);
@@ -365,11 +366,14 @@ ngx_http_order_edit_norm_set_item(ngx_http_order_edit_norm_conf_t *conf,
     } else if (strcmp(which, "duties") == 0) {
         dst = &conf->duties_item;
 
+    } else if (strcmp(which, "no_restock") == 0) {
+        dst = &conf->no_restock_item;
+
     } else {
         snprintf(err, errlen, "unknown item \"%s\", it must be "
                  "\"gift_card\", \"custom\", \"shipping\", "
-                 "\"shipping_refund\", \"discrepancy\", \"tip\" or "
-                 "\"duties\"", which);
+                 "\"shipping_refund\", \"discrepancy\", \"tip\", "
+                 "\"duties\" or \"no_restock\"", which);
         return -1;
     }
 
@@ -1516,8 +1520,28 @@ ngx_http_order_edit_norm_emit_line(ngx_http_order_edit_norm_ctx_t *ctx,
         ngx_http_order_edit_norm_set(ctx, l, "sku",
             c ? json_stringn(c->sku, c->sku_len)
               : ngx_http_order_edit_norm_strn(line->sku, line->sku_len));
-        ngx_http_order_edit_norm_set(ctx, l, "item",
-                                     ngx_http_order_edit_nsbody_ref(item));
+        if (memo && !line->restock
+            && (ctx->conf->gift_card_item == NULL
+                || strcmp(item, ctx->conf->gift_card_item) != 0))
+        {
+            /*
+             * A standalone credit memo puts every inventory item it
+             * carries back in stock (Oracle, "Stand Alone Credit Memo"):
+             * what Shopify did not restock is booked on a non-inventory
+             * refund item, and the product it refunds is kept beside it.
+             */
+            ngx_http_order_edit_norm_set(ctx, l, "item",
+                ngx_http_order_edit_nsbody_ref(ctx->conf->no_restock_item
+                    ? ctx->conf->no_restock_item
+                    : NGX_HTTP_ORDER_EDIT_DEFAULT_NO_RESTOCK));
+            ngx_http_order_edit_norm_set(ctx, l, "sold_item",
+                                         ngx_http_order_edit_nsbody_ref(item));
+
+        } else {
+            ngx_http_order_edit_norm_set(ctx, l, "item",
+                                         ngx_http_order_edit_nsbody_ref(item));
+        }
+
         ngx_http_order_edit_norm_set(ctx, l, "quantity", json_integer(qty));
 
         if (line->title) {

@@ -46,6 +46,8 @@
     "eid:shopify-tip"
 #define NGX_HTTP_ORDER_EDIT_DEFAULT_DUTIES                                    \
     "eid:shopify-duties"
+#define NGX_HTTP_ORDER_EDIT_DEFAULT_NO_RESTOCK                                \
+    "eid:shopify-refund_no_restock"
 
 #define NGX_HTTP_ORDER_EDIT_REST_PREFIX        "/services/rest/record/v1/"
 
@@ -101,6 +103,7 @@ typedef struct {
     char                               *shipping_refund_item;
     char                               *tip_item;
     char                               *duties_item;
+    char                               *no_restock_item;
 
     /*
      * SuiteTax: Shopify's tax as NetSuite's tax details (override), each

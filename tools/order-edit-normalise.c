@@ -77,7 +77,7 @@ static const char  oe_usage[] =
     "\n"
     "  --gift-card-item REF  --custom-item REF  --shipping-item REF\n"
     "  --shipping-refund-item REF  --discrepancy-item REF\n"
-    "  --tip-item REF  --duties-item REF\n"
+    "  --tip-item REF  --duties-item REF  --no-restock-item REF\n"
     "  --tax-details TYPE CODE      Shopify's tax as SuiteTax tax details\n"
     "  --field NAME=VALUE           NetSuite field name, or NAME=off\n"
     "  --last-updated-at TIMESTAMP  last applied snapshot (staleness)\n"
@@ -448,7 +448,8 @@ main(int argc, char **argv)
                        || strcmp(argv[i - 1], "--shipping-refund-item") == 0
                        || strcmp(argv[i - 1], "--discrepancy-item") == 0
                        || strcmp(argv[i - 1], "--tip-item") == 0
-                       || strcmp(argv[i - 1], "--duties-item") == 0)
+                       || strcmp(argv[i - 1], "--duties-item") == 0
+                       || strcmp(argv[i - 1], "--no-restock-item") == 0)
             {
                 char  which[32];
 

@@ -41,8 +41,26 @@ ORDER_STATUS_IDS = {
 }
 MEMO_STATUS = {"A": ("open", "Open"), "B": ("fullyApplied", "Fully Applied")}
 
+# Item record types (REST record names): only inventory items move stock.
+ITEM_TYPES = {"inventoryItem", "nonInventorySaleItem", "otherChargeSaleItem",
+              "serviceSaleItem", "giftCertificateItem", "kitItem"}
+
+# What a standalone transaction takes from its customer when the body does
+# not say (Oracle, "Issuing a Customer Credit Memo": classification and,
+# in OneWorld, the subsidiary are chosen for the customer; the currency is
+# the customer's).  A transform takes them from its source instead.
+CUSTOMER_DEFAULTS = ("currency", "subsidiary", "location", "department",
+                     "class")
+
 # SuiteQL's transaction.type values.
-SUITEQL_TYPE = {"salesOrder": "SalesOrd", "creditMemo": "CustCred"}
+SUITEQL_TYPE = {"salesOrder": "SalesOrd", "creditMemo": "CustCred",
+                "invoice": "CustInvc", "customerRefund": "CustRfnd"}
+INVOICE_STATUS = {"A": ("open", "Open"), "B": ("paidInFull", "Paid In Full")}
+
+# Transforms the simulator performs: source type -> target types.  Oracle,
+# "Transforming Records" (the mechanism); the pair invoice -> creditMemo
+# from the REST metadata (research notes 5).
+TRANSFORMS = {"invoice": ("creditMemo",)}
 
 # Field kinds: how a body value is validated and normalised.
 _COMMON_FIELDS = {
@@ -63,6 +81,15 @@ BODY_FIELDS = {
                        startDate="date", endDate="date",
                        shipComplete="bool", taxDetailsOverride="bool"),
     "creditMemo": dict(_COMMON_FIELDS, createdFrom="ref"),
+    "invoice": dict(_COMMON_FIELDS, createdFrom="ref"),
+    # SOAP schema CustomerRefund (research notes 6.4); "apply" is parsed
+    # apart
+    "customerRefund": {"externalId": "string", "tranId": "string",
+                       "tranDate": "date", "customer": "ref",
+                       "currency": "ref", "account": "ref",
+                       "paymentMethod": "ref", "memo": "string",
+                       "subsidiary": "ref", "department": "ref",
+                       "class": "ref", "location": "ref"},
 }
 # Read-only fields: NetSuite computes them; sent in a body they are ignored
 # (and noted in the request log), never an error.
@@ -159,6 +186,8 @@ class Record:
     def status_letter(self):
         if self.type == "salesOrder":
             return self.fields.get("orderStatus", {}).get("id", "B")
+        if self.type == "invoice":
+            return "B" if self.totals.get("amountRemaining") == 0 else "A"
         return self.fields.get("_memoStatus", "A")
 
 
@@ -171,14 +200,26 @@ class Store:
         self.default_currency = default_currency
         self.default_status = default_status
         # currency internal id -> {"symbol", "precision"}
-        self.currencies = currencies or {"1": {"symbol": "USD",
-                                               "precision": 2}}
+        self.initial_currencies = currencies or {"1": {"symbol": "USD",
+                                                       "precision": 2}}
         self.initial_items = items or []
         self.reset()
 
     def reset(self):
-        self.records = {"salesOrder": {}, "creditMemo": {}}
+        # currencies added through the admin API go with a reset
+        self.currencies = copy.deepcopy(self.initial_currencies)
+        self.records = {"salesOrder": {}, "creditMemo": {}, "invoice": {},
+                        "customerRefund": {}}
         self.next_id = self.first_id
+        # Quantity each inventory item got back from credit memos (the
+        # simulator keeps no quantity on hand, only what memos returned):
+        # item internal id -> Decimal.  See restock().
+        self.stock = {}
+        # Customers, as far as a transaction defaults from them:
+        # id -> {"currency","subsidiary","location","department","class"}
+        # (references {"id": ...}).  A customer not listed defaults
+        # nothing (the currency falls back to the account's default).
+        self.customers = {}
         # Item catalogue: id -> {"id","externalId","itemId","basePrice"}.
         # While it is empty every item id is accepted (and items referenced
         # by externalId get ids allocated on first use).
@@ -216,8 +257,64 @@ class Store:
             if not _is_number(item["basePrice"]):
                 raise user_error("basePrice must be a number")
             entry["basePrice"] = Decimal(item["basePrice"])
+        itype = item.get("itemType", "inventoryItem")
+        if itype not in ITEM_TYPES:
+            raise user_error("itemType must be one of %s"
+                             % ", ".join(sorted(ITEM_TYPES)))
+        entry["itemType"] = itype
         self.items[entry["id"]] = entry
         return entry
+
+    def is_inventory(self, item_id):
+        """An item not in the catalogue is taken for a stocked product
+        (the catalogue is empty in most tests): only items declared
+        otherwise are not inventory."""
+        entry = self.items.get(item_id)
+        return entry is None or entry["itemType"] == "inventoryItem"
+
+    def add_customer(self, cust):
+        if not isinstance(cust, dict) or "id" not in cust:
+            raise user_error("a customer needs at least an id")
+        entry = {}
+        for name in CUSTOMER_DEFAULTS:
+            v = cust.get(name)
+            if v is None:
+                continue
+            if not isinstance(v, dict) or v.get("id") is None:
+                raise user_error('customer %s must be {"id": ...}' % name)
+            entry[name] = {"id": str(v["id"])}
+        for name in cust:
+            if name != "id" and name not in CUSTOMER_DEFAULTS:
+                raise user_error("unknown customer field %s" % name)
+        self.customers[str(cust["id"])] = entry
+        return dict(entry, id=str(cust["id"]))
+
+    def _memo_stock(self, rec):
+        """What a credit memo puts back in stock: every inventory item it
+        carries.  Oracle, "Stand Alone Credit Memo": "If you return an item
+        and create a standalone credit memo instead of a return
+        authorization, NetSuite adds the quantity back to inventory"; a
+        memo transformed from an invoice is not made from a return
+        authorization either, so it restocks the same way (research notes
+        6.1: a practitioner's guide, not Oracle's text)."""
+        out = {}
+        if rec is None or rec.type != "creditMemo":
+            return out
+        for line in rec.lines:
+            iid = line["item"]["id"]
+            if self.is_inventory(iid):
+                out[iid] = out.get(iid, Decimal(0)) + line["quantity"]
+        return out
+
+    def restock(self, old, new):
+        """Move the stock by what the memo's save changed: a memo saved
+        again with the same lines changes nothing; a deleted one takes its
+        quantities back."""
+        before, after = self._memo_stock(old), self._memo_stock(new)
+        for iid in set(before) | set(after):
+            delta = after.get(iid, Decimal(0)) - before.get(iid, Decimal(0))
+            if delta:
+                self.stock[iid] = self.stock.get(iid, Decimal(0)) + delta
 
     def precision_of(self, currency_ref):
         cid = (currency_ref or {}).get("id", self.default_currency)
@@ -299,7 +396,8 @@ class Store:
         return rec
 
     def all_transactions(self):
-        for rtype in ("salesOrder", "creditMemo"):
+        for rtype in ("salesOrder", "creditMemo", "invoice",
+                      "customerRefund"):
             for rec in self.records[rtype].values():
                 yield rec
 
@@ -478,7 +576,7 @@ class Store:
     # writes
 
     def create(self, rtype, body, validation, external_id=None,
-               rest=True, rid=None):
+               rest=True, rid=None, defaults=None):
         """POST (or PUT on a new eid:).  Returns the new record."""
         fields, items = self._parse_body(rtype, body, validation)
         if external_id is not None:
@@ -505,14 +603,173 @@ class Store:
                                  "Approval (A) or Pending Fulfillment (B).",
                                  path="orderStatus")
             fields.setdefault("orderStatus", {"id": self.default_status})
+        if rtype == "creditMemo" and defaults is None:
+            # standalone: from the customer, whatever createdFrom says
+            defaults = self.customers.get(
+                (fields.get("entity") or {}).get("id"), {})
+        for name, value in (defaults or {}).items():
+            if name not in fields:
+                fields[name] = dict(value)
         fields.setdefault("currency", {"id": self.default_currency})
         fields.setdefault("tranDate", datetime.date.today().isoformat())
-        fields.setdefault("tranId", ("SO" if rtype == "salesOrder" else "CM")
-                          + rec.id)
+        fields.setdefault("tranId", {"salesOrder": "SO", "creditMemo": "CM",
+                                     "invoice": "INV"}[rtype] + rec.id)
         new = self._apply(rec, fields, items or [], replace=True, rest=rest,
                           creating=True)
         self.records[rtype][new.id] = new
+        if rest:
+            self.restock(None, new)
         return new
+
+    def transform(self, src, target, body, validation, replace=()):
+        """POST <src>/<id>/!transform/<target>: a new record defaulted from
+        the source ("all possible fields defaulted from the source record",
+        Oracle, redirect.toRecordTransform), linked by createdFrom, its
+        lines pre-filled from the source's; the body sets more fields and,
+        with replace=item, the lines instead.  A transform is a create:
+        externalId stays unique, so a second one with the same externalId
+        is refused like a second POST.  A credit memo from an invoice is
+        applied to it up to the invoice's amount due (research notes 6.2:
+        very likely, UNCONFIRMED by Oracle's text)."""
+        if target not in TRANSFORMS.get(src.type, ()):
+            raise user_error("You cannot transform a %s into a %s."
+                             % (src.type, target))
+        if not isinstance(body, dict):
+            raise invalid_content("The request body must be a JSON object.")
+        body = dict(body)
+        if "item" not in body or "item" not in replace:
+            keep = [{k: v for k, v in l.items()
+                     if k in ("item", "quantity", "rate", "amount",
+                              "description", "location", "department",
+                              "class") or k.startswith("custcol")}
+                    for l in src.lines]
+            extra = body.get("item", {}).get("items", []) \
+                if isinstance(body.get("item"), dict) else []
+            body["item"] = {"items": [self._raw_line(l) for l in keep]
+                            + list(extra)}
+        defaults = {k: v for k, v in src.fields.items()
+                    if k in CUSTOMER_DEFAULTS or k == "entity"}
+        body.setdefault("entity", dict(src.fields["entity"]))
+        body["createdFrom"] = {"id": src.id}
+        rec = self.create(target, body, validation, defaults=defaults)
+        if target == "creditMemo" and src.type == "invoice":
+            due = src.totals.get("amountRemaining", Decimal(0))
+            amount = min(due, rec.totals["total"])
+            rec.fields["_apply"] = []
+            if amount > 0:
+                rec.fields["_apply"] = [{"doc": src.id, "amount": amount}]
+                src.fields["_credited"] = src.fields.get(
+                    "_credited", Decimal(0)) + amount
+                self._compute(src)
+            self._compute(rec)
+        return rec
+
+    def put_customer_refund(self, ext, body, validation, replace=()):
+        """PUT customerRefund/eid:<ext>: pay out credit memos (Oracle,
+        *Customer Refund*, REST: the "apply" sublist; the SOAP schema's
+        required bank "account"; the refund's currency is the credits',
+        research notes 6.4).  Each apply line names a credit memo of the
+        customer by "doc" and pays at most what it leaves unapplied; the
+        memo then shows the refund in its own apply list.  An upsert: a
+        second PUT with the same lines changes nothing."""
+        if not isinstance(body, dict):
+            raise invalid_content("The request body must be a JSON object.")
+        body = dict(body)
+        raw_apply = body.pop("apply", None)
+        fields, _ = self._parse_body("customerRefund", body, validation)
+        old = self.get("customerRefund", "eid:" + ext)
+        rec = copy.deepcopy(old) if old else Record("customerRefund", None)
+        for k, v in fields.items():
+            if v is None:
+                rec.fields.pop(k, None)
+            else:
+                rec.fields[k] = v
+        rec.fields["externalId"] = ext
+        for name, label in (("customer", "Customer"), ("account", "Account")):
+            if name not in rec.fields:
+                raise user_error("Please enter value(s) for: %s" % label,
+                                 path=name)
+        lines = rec.fields.get("_refApply", [])
+        if raw_apply is not None:
+            if not isinstance(raw_apply, dict) or not isinstance(
+                    raw_apply.get("items"), list):
+                raise invalid_content('The sublist "apply" must be an object '
+                                      '{"items": [...]}.', path="apply")
+            new_lines = [] if "apply" in replace else list(lines)
+            for i, a in enumerate(raw_apply["items"]):
+                path = "apply.items[%d]" % i
+                if not isinstance(a, dict) or not isinstance(a.get("doc"),
+                                                             dict):
+                    raise invalid_content("An apply line needs a doc.",
+                                          path=path)
+                if a.get("apply") is False:
+                    continue
+                amount = self._value("money", "amount", a.get("amount"),
+                                     path + ".amount", validation)
+                doc = str(a["doc"].get("id"))
+                new_lines = [l for l in new_lines if l["doc"] != doc]
+                new_lines.append({"doc": doc, "amount": amount})
+            lines = new_lines
+        if not lines:
+            raise user_error("You must apply the refund to at least one "
+                             "credit.", path="apply")
+        memos = {}
+        for l in lines:
+            memo = self.records["creditMemo"].get(l["doc"])
+            if memo is None or memo.fields.get("entity") != \
+                    rec.fields["customer"]:
+                raise user_error("You have entered an Invalid Field Value %s "
+                                 "for the following field: doc" % l["doc"],
+                                 path="apply")
+            cur = rec.fields.setdefault("currency",
+                                        dict(memo.fields["currency"]))
+            if cur["id"] != memo.fields["currency"]["id"]:
+                raise user_error("The currency of the refund must be the "
+                                 "currency of the credits it refunds.",
+                                 path="currency")
+            p = self.precision_of(memo.fields.get("currency"))
+            l["amount"] = round_money(l["amount"], p)
+            already = sum((a["amount"] for a in memo.fields.get("_apply", [])
+                           if old is not None and a["doc"] == old.id),
+                          Decimal(0))
+            left = memo.totals.get("unapplied", memo.totals["total"]) \
+                + already
+            if l["amount"] <= 0 or l["amount"] > left:
+                raise user_error("The amount applied (%s) is more than the "
+                                 "credit's unapplied amount (%s)."
+                                 % (l["amount"], left), path="apply")
+            memos[l["doc"]] = memo
+        if rec.id is None:
+            rec.id = self._allocate_id()
+            rec.fields.setdefault("tranDate",
+                                  datetime.date.today().isoformat())
+            rec.fields.setdefault("tranId", "RFND" + rec.id)
+        rec.fields["_refApply"] = lines
+        rec.totals = {"total": sum((l["amount"] for l in lines), Decimal(0))}
+        rec.meta["modified"] = now_iso()
+        rec.meta["writes"] += 1
+        rec.meta["version"] += 1
+        # the memos: drop this refund's old application, add the new one
+        for memo in self.records["creditMemo"].values():
+            if "_apply" in memo.fields:
+                memo.fields["_apply"] = [a for a in memo.fields["_apply"]
+                                         if a["doc"] != rec.id]
+        for l in lines:
+            memo = memos[l["doc"]]
+            memo.fields.setdefault("_apply", []).append(
+                {"doc": rec.id, "amount": l["amount"]})
+        for memo in self.records["creditMemo"].values():
+            if "_apply" in memo.fields:
+                self._compute(memo)
+        self.records["customerRefund"][rec.id] = rec
+        return rec
+
+    def _raw_line(self, line):
+        """A stored line as a request body would carry it."""
+        out = {}
+        for k, v in line.items():
+            out[k] = v
+        return out
 
     def update(self, rec, body, validation, replace=(), rest=True):
         """PATCH (or PUT on an existing eid:): body fields overwrite, item
@@ -538,6 +795,8 @@ class Store:
         new = self._apply(rec, fields, items, replace="item" in replace,
                           rest=rest, creating=False)
         self.records[rec.type][rec.id] = new
+        if rest:
+            self.restock(rec, new)
         return new
 
     def delete(self, rec):
@@ -546,6 +805,7 @@ class Store:
             raise user_error("This order has fulfilled lines and cannot be "
                              "deleted.")
         del self.records[rec.type][rec.id]
+        self.restock(rec, None)
 
     def _apply(self, rec, fields, items, replace, rest, creating):
         """Apply normalised fields and lines to a copy of ``rec`` and check
@@ -659,6 +919,15 @@ class Store:
         if "entity" not in rec.fields:
             raise user_error("Please enter value(s) for: Customer",
                              path="entity")
+        src = rec.fields.get("createdFrom")
+        if rest and src is not None and not any(
+                src["id"] in self.records[t] for t in self.records
+                if t != rec.type):
+            # a link must name a transaction (UNCONFIRMED which types
+            # NetSuite accepts by hand on a memo: research notes 6.2)
+            raise user_error("You have entered an Invalid Field Value %s "
+                             "for the following field: createdFrom"
+                             % src["id"], path="createdFrom")
         if not rec.lines:
             raise user_error("You must enter at least one line item for "
                              "this transaction.", path="item")
@@ -726,6 +995,19 @@ class Store:
             "taxTotal": tax, "total": subtotal + discount + tax + shipping
             + handling,
         }
+        if rec.type == "invoice":
+            # what is still due: the total less payments and credits
+            rec.totals["amountRemaining"] = max(
+                rec.totals["total"] - rec.fields.get("_amountPaid", zero)
+                - rec.fields.get("_credited", zero), zero)
+        if rec.type == "creditMemo":
+            applied = sum((a["amount"] for a in rec.fields.get("_apply", [])),
+                          zero)
+            rec.totals["applied"] = applied
+            rec.totals["unapplied"] = rec.totals["total"] - applied
+            if "_apply" in rec.fields:
+                rec.fields["_memoStatus"] = "B" \
+                    if rec.totals["unapplied"] <= 0 else "A"
         # Closing every line closes the order (that is how an integration
         # "cancels" an order NetSuite will not cancel through REST).
         if rec.type == "salesOrder":
@@ -753,6 +1035,9 @@ class Store:
         status = body.pop("orderStatus", None)
         memo_status = body.pop("status", None) if rtype == "creditMemo" \
             else None
+        paid = body.pop("amountPaid", None) if rtype == "invoice" else None
+        if paid is not None and not _is_number(paid):
+            raise user_error("amountPaid must be a number")
         fulfil = []
         explicit = False
         if isinstance(body.get("item"), dict) and isinstance(
@@ -786,6 +1071,9 @@ class Store:
             self.set_status(rec, letter, keep, keep)
         if memo_status in MEMO_STATUS:
             rec.fields["_memoStatus"] = memo_status
+        if paid is not None:
+            rec.fields["_amountPaid"] = Decimal(paid)
+            self._compute(rec)
         return rec
 
     def set_status(self, rec, letter, fulfilled, billed):
@@ -794,6 +1082,8 @@ class Store:
         fulfilled and billed quantities.  ``fulfilled`` / ``billed`` are
         "all", "none", or {line: quantity}; when omitted, D and E fulfil the
         first line, F fulfils everything, G fulfils and bills everything."""
+        if rec.type == "invoice":
+            raise user_error("an invoice's status follows its amount due")
         if rec.type != "salesOrder":
             if letter not in MEMO_STATUS:
                 raise user_error("credit memo status is A (Open) or B "
@@ -871,9 +1161,24 @@ class Store:
             letter = rec.status_letter()
             body["status"] = {"id": ORDER_STATUS_IDS[letter],
                               "refName": ORDER_STATUS[letter]}
+        elif rec.type == "invoice":
+            sid, label = INVOICE_STATUS[rec.status_letter()]
+            body["status"] = {"id": sid, "refName": label}
         else:
             sid, label = MEMO_STATUS[rec.status_letter()]
             body["status"] = {"id": sid, "refName": label}
+        if "_apply" in rec.fields:
+            # the invoices the memo is applied to (sublist "apply")
+            if expand or admin:
+                items = [{"doc": {"id": a["doc"],
+                                  "refName": self.ref_name("createdFrom",
+                                                           {"id": a["doc"]})},
+                          "apply": True, "amount": a["amount"]}
+                         for a in rec.fields["_apply"]]
+                body["apply"] = {"count": len(items), "items": items}
+            else:
+                body["apply"] = {"links": [{"rel": "self",
+                                            "href": url + "/apply"}]}
         if "shippingAddress" in rec.fields:
             body["shipAddress"] = _addr_text(rec.fields["shippingAddress"])
         if "billingAddress" in rec.fields:
@@ -883,7 +1188,16 @@ class Store:
         if (expand or admin) and "_taxDetails" in rec.fields:
             body["taxDetails"] = {"items": [dict(t) for t in
                                             rec.fields["_taxDetails"]]}
-        if expand or admin:
+        if rec.type == "customerRefund":
+            body.pop("status", None)
+            items = [{"doc": {"id": l["doc"], "refName": self.ref_name(
+                         "createdFrom", {"id": l["doc"]})},
+                      "apply": True, "amount": l["amount"]}
+                     for l in rec.fields.get("_refApply", [])]
+            body["apply"] = {"count": len(items), "items": items} \
+                if expand or admin else {"links": [{"rel": "self",
+                                                    "href": url + "/apply"}]}
+        elif expand or admin:
             body["item"] = self.render_sublist(rec, base_url)
         else:
             body["item"] = {"links": [{"rel": "self",

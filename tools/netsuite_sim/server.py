@@ -50,7 +50,7 @@ COLLECTION_CT = "application/vnd.oracle.resource+json; type=collection"
 JSON_CT = "application/json"
 SUITEQL_PATH = "/services/rest/query/v1/suiteql"
 RESTLET_PATH = "/app/site/hosting/restlet.nl"
-RECORD_TYPES = ("salesOrder", "creditMemo")
+RECORD_TYPES = ("salesOrder", "creditMemo", "invoice", "customerRefund")
 MAX_BODY = 10 * 1024 * 1024
 
 # Query parameters NetSuite accepts, per method, on a record URL.
@@ -58,7 +58,7 @@ RECORD_PARAMS = {
     "GET": {"fields", "expandSubResources", "simpleEnumFormat"},
     "PATCH": {"replace", "replaceSelectedFields"},
     "PUT": {"replace", "replaceSelectedFields"},
-    "POST": set(),
+    "POST": {"replace"},      # on a !transform
     "DELETE": set(),
 }
 
@@ -696,6 +696,11 @@ class Handler(http.server.BaseHTTPRequestHandler):
         validation = Validation(self.property_validation())
         store = self.sim.store
 
+        if method == "POST" and "replace" in params and not (
+                len(rest) == 3 and rest[1] == "!transform"):
+            raise invalid_parameter("The query parameter 'replace' is not "
+                                    "valid for POST on this resource.",
+                                    param="replace")
         if not rest:
             if method == "POST":
                 body = self.json_body()
@@ -710,12 +715,39 @@ class Handler(http.server.BaseHTTPRequestHandler):
             raise self.method_not_allowed()
 
         ref = rest[0]
+        if len(rest) == 3 and rest[1] == "!transform" and method == "POST":
+            # Oracle, "Transforming Records": 204 No Content, the new
+            # record in Location
+            replace = self.replace_param(params)
+            body = self.json_body(required=False)
+            with self.sim.lock:
+                src = store.must_get(rtype, ref)
+                rec = store.transform(src, rest[2], body or {}, validation,
+                                      replace=replace)
+                self.count_write(rest[2])
+            self.note_validation(validation)
+            return 204, b"", None, [("Location", self.location(rec))]
         if len(rest) > 1:
             if method != "GET":
                 raise self.method_not_allowed()
             return self.get_sub(rtype, ref, rest[1:])
         if method == "GET":
             return self.get_record(rtype, ref, params)
+        if rtype == "customerRefund" and method == "PUT":
+            if not ref.startswith("eid:"):
+                raise user_error("The upsert operation (PUT) works only "
+                                 "with an external ID.")
+            replace = self.replace_param(params, sublists=("apply",))
+            body = self.json_body()
+            with self.sim.lock:
+                rec = store.put_customer_refund(ref[4:], body, validation,
+                                                replace=replace)
+                self.count_write(rtype)
+            self.note_validation(validation)
+            return 204, b"", None, [("Location", self.location(rec))]
+        if rtype == "customerRefund" and method != "GET":
+            raise NSError(400, "USER_ERROR", "The simulator takes a "
+                          "customerRefund by PUT on eid: only.")
         if method in ("PATCH", "PUT"):
             replace = self.replace_param(params)
             body = self.json_body()
@@ -769,13 +801,13 @@ class Handler(http.server.BaseHTTPRequestHandler):
         if validation.dropped:
             self.note["ignored"] = validation.dropped
 
-    def replace_param(self, params):
+    def replace_param(self, params, sublists=("item",)):
         value = params.get("replace")
         if value is None:
             return ()
         names = [n.strip() for n in value.split(",") if n.strip()]
         for n in names:
-            if n != "item":
+            if n not in sublists:
                 raise invalid_parameter("Invalid value '%s' for the query "
                                         "parameter replace: not a sublist of "
                                         "this record (the simulator has "
@@ -1055,6 +1087,41 @@ class Handler(http.server.BaseHTTPRequestHandler):
         if segs == ["shutdown"] and m == "POST":
             self.shutdown_after = True
             return 200, {"ok": True}
+        if segs == ["inventory"] and m == "GET":
+            # what credit memos put back in stock, per item internal id
+            with sim.lock:
+                return 200, {"stock": {k: v for k, v in
+                                       sorted(store.stock.items())}}
+        if segs == ["currencies"]:
+            # POST {"2": {"symbol": "EUR", "precision": 2}} adds currencies
+            with sim.lock:
+                if m == "POST":
+                    body = self.admin_json()
+                    if not isinstance(body, dict) or not all(
+                            isinstance(v, dict) and isinstance(
+                                v.get("symbol"), str) and isinstance(
+                                v.get("precision"), int)
+                            for v in body.values()):
+                        raise ValueError('currencies: {"<id>": {"symbol": '
+                                         '"EUR", "precision": 2}}')
+                    for k, v in body.items():
+                        store.currencies[str(k)] = {
+                            "symbol": v["symbol"],
+                            "precision": v["precision"]}
+                elif m != "GET":
+                    raise self.admin_bad_method()
+                return 200, store.currencies
+        if segs == ["customers"]:
+            with sim.lock:
+                if m == "POST":
+                    custs = self.admin_json()
+                    custs = custs if isinstance(custs, list) else [custs]
+                    for c in custs:
+                        store.add_customer(c)
+                elif m != "GET":
+                    raise self.admin_bad_method()
+                return 200, {"customers": [dict(v, id=k) for k, v in
+                                           sorted(store.customers.items())]}
         if segs and segs[0] == "items":
             with sim.lock:
                 if m in ("POST", "PUT"):

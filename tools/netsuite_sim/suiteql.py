@@ -6,14 +6,15 @@ Supported (keywords in any case, one table):
     [WHERE col = literal [AND col = literal ...]]
     [ORDER BY col [ASC|DESC]]
 
-Literals are 'strings' ('' escapes a quote) or numbers.  Columns of
-transaction: id, tranid, externalid, type (SalesOrd / CustCred), status
-(the one-letter code), entity, currency, trandate (M/D/YYYY, NetSuite's
-default date format), foreigntotal, memo, otherrefnum, createdfrom,
-lastmodifieddate and every custbody_* field.  Like NetSuite, every value
-comes back as a string and a column whose value is null is left out of the
-row altogether.  Anything else is refused with 400 INVALID_PARAMETER, so a
-query that would not run on NetSuite does not quietly "work" here."""
+Literals are 'strings' ('' escapes a quote) or numbers. Columns of
+transaction: id, tranid, externalid, type (SalesOrd / CustCred / CustInvc /
+CustRfnd), status (the one-letter code), entity, currency, trandate
+(M/D/YYYY, NetSuite's default date format), foreigntotal, memo,
+otherrefnum, createdfrom, lastmodifieddate and every custbody_* field. Like
+NetSuite, every value comes back as a string and a column whose value is
+null is left out of the row altogether. Anything else is refused with 400
+INVALID_PARAMETER, so a query that would not run on NetSuite does not
+quietly "work" here."""
 
 import re
 from decimal import Decimal

@@ -467,6 +467,151 @@ class CreditMemo(SimTestCase):
         self.assertEqual(r.json["total"], Decimal("10.83"))
 
 
+class Refunds(SimTestCase):
+    """Issue 12: a memo's inventory effect, its defaults, the invoice
+    transform (docs/netsuite-booking-research.md 5, 6)."""
+
+    def test_memo_restocks_inventory_items_only(self):
+        self.sim.admin("PUT", "items", [
+            {"id": "100"}, {"id": "200", "externalId": "no-restock",
+                            "itemType": "otherChargeSaleItem"}])
+        body = {"entity": {"id": "42"},
+                "item": {"items": [
+                    {"item": {"id": "100"}, "quantity": 2, "amount": 20},
+                    {"item": {"externalId": "no-restock"}, "quantity": 1,
+                     "amount": 5}]}}
+        for _ in range(2):
+            r = self.sim.request("PUT", CM + "/eid:r1?replace=item", body)
+            self.assertEqual(r.status, 204, r)
+        # saved twice, restocked once
+        self.assertEqual(self.sim.admin("GET", "inventory"),
+                         {"stock": {"100": 2}})
+        body["item"]["items"][0]["quantity"] = 1
+        self.sim.request("PUT", CM + "/eid:r1?replace=item", body)
+        self.assertEqual(self.sim.admin("GET", "inventory"),
+                         {"stock": {"100": 1}})
+        r = self.sim.request("DELETE", CM + "/eid:r1")
+        self.assertEqual(r.status, 204, r)
+        self.assertEqual(self.sim.admin("GET", "inventory"),
+                         {"stock": {"100": 0}})
+
+    def test_standalone_memo_defaults_from_customer(self):
+        self.sim.admin("POST", "currencies",
+                       {"2": {"symbol": "EUR", "precision": 2}})
+        self.sim.admin("POST", "customers", {
+            "id": "42", "currency": {"id": "2"}, "location": {"id": "7"}})
+        so = self.sim.seed_order("shopify-40")
+        r = self.sim.request("PUT", CM + "/eid:r2", {
+            "entity": {"id": "42"}, "createdFrom": {"id": so["id"]},
+            "location": {"id": "3"},
+            "item": {"items": [{"item": {"id": "100"}, "amount": 1}]}})
+        self.assertEqual(r.status, 204, r)
+        memo = self.sim.admin("GET", "records/creditMemo/eid:r2")
+        self.assertEqual(memo["currency"]["id"], "2")     # the customer's
+        self.assertEqual(memo["location"]["id"], "3")     # as sent
+        # a link must name a transaction
+        r = self.sim.request("PUT", CM + "/eid:r3", {
+            "entity": {"id": "42"}, "createdFrom": {"id": "999999"},
+            "item": {"items": [{"item": {"id": "100"}, "amount": 1}]}})
+        self.assertError(r, 400, "USER_ERROR")
+
+    def test_invoice_transform_applies_the_memo(self):
+        so = self.sim.seed_order("shopify-50", location={"id": "4"})
+        inv = self.sim.admin("POST", "records/invoice", {
+            "entity": {"id": "42"}, "createdFrom": {"id": so["id"]},
+            "location": {"id": "4"},
+            "item": {"items": [{"item": {"id": "100"}, "quantity": 2,
+                                "rate": 10}]}})
+        self.assertEqual(inv["amountRemaining"], Decimal("20.00"))
+        r = self.sim.request(
+            "POST", "%s/invoice/%s/!transform/creditMemo?replace=item"
+            % (REC, inv["id"]),
+            {"externalId": "r4",
+             "item": {"items": [{"item": {"id": "100"}, "quantity": 1,
+                                 "amount": 10}]}})
+        self.assertEqual(r.status, 204, r)
+        self.assertIn("/creditMemo/", r.header("location"))
+        memo = self.sim.admin("GET", "records/creditMemo/eid:r4")
+        self.assertEqual(memo["createdFrom"]["id"], inv["id"])
+        self.assertEqual(memo["entity"]["id"], "42")
+        self.assertEqual(memo["location"]["id"], "4")
+        self.assertEqual(memo["applied"], Decimal("10.00"))
+        self.assertEqual(memo["unapplied"], Decimal("0.00"))
+        self.assertEqual(memo["status"]["refName"], "Fully Applied")
+        self.assertEqual(memo["apply"]["items"][0]["doc"]["id"], inv["id"])
+        self.assertEqual(memo["item"]["count"], 1)
+        inv = self.sim.admin("GET", "records/invoice/" + inv["id"])
+        self.assertEqual(inv["amountRemaining"], Decimal("10.00"))
+        # SuiteQL finds the invoice by the order
+        q = self.sim.request("POST", "/services/rest/query/v1/suiteql", {
+            "q": "SELECT id FROM transaction WHERE type = 'CustInvc' AND "
+                 "createdfrom = '%s'" % so["id"]},
+            headers={"Prefer": "transient"})
+        self.assertEqual([i["id"] for i in q.json["items"]], [inv["id"]])
+        # a transform is a create: the same externalId again is refused
+        r = self.sim.request(
+            "POST", "%s/invoice/%s/!transform/creditMemo" % (REC, inv["id"]),
+            {"externalId": "r4"})
+        self.assertError(r, 400, "USER_ERROR")
+        # a paid invoice leaves the memo unapplied; the lines come from
+        # the invoice without replace=item
+        paid = self.sim.admin("POST", "records/invoice", {
+            "entity": {"id": "42"}, "amountPaid": 20,
+            "item": {"items": [{"item": {"id": "100"}, "quantity": 2,
+                                "rate": 10}]}})
+        self.assertEqual(paid["status"]["refName"], "Paid In Full")
+        r = self.sim.request(
+            "POST", "%s/invoice/%s/!transform/creditMemo" % (REC, paid["id"]),
+            {"externalId": "r5"})
+        self.assertEqual(r.status, 204, r)
+        memo = self.sim.admin("GET", "records/creditMemo/eid:r5")
+        self.assertEqual(memo["total"], Decimal("20.00"))
+        self.assertEqual(memo["applied"], Decimal("0.00"))
+        self.assertEqual(memo["unapplied"], Decimal("20.00"))
+        self.assertEqual(memo["apply"]["items"], [])
+        self.assertEqual(memo["status"]["refName"], "Open")
+        # only invoice -> creditMemo
+        r = self.sim.request(
+            "POST", "%s/salesOrder/%s/!transform/creditMemo" % (REC, so["id"]),
+            {})
+        self.assertError(r, 400, "USER_ERROR")
+
+
+class CustomerRefunds(SimTestCase):
+    def test_refund_pays_out_a_memo_once(self):
+        r = self.sim.request("PUT", CM + "/eid:m1", {
+            "entity": {"id": "42"},
+            "item": {"items": [{"item": {"id": "100"}, "amount": 30}]}})
+        self.assertEqual(r.status, 204, r)
+        memo = self.sim.admin("GET", "records/creditMemo/eid:m1")
+        self.assertEqual(memo["unapplied"], Decimal("30.00"))
+        CR = REC + "/customerRefund/eid:m1?replace=apply"
+        body = {"customer": {"id": "42"},
+                "apply": {"items": [{"doc": {"id": memo["id"]},
+                                     "apply": True, "amount": 30}]}}
+        r = self.sim.request("PUT", CR, body)
+        self.assertError(r, 400, "USER_ERROR")          # no account
+        body["account"] = {"id": "55"}
+        body["apply"]["items"][0]["amount"] = 31
+        r = self.sim.request("PUT", CR, body)
+        self.assertError(r, 400, "USER_ERROR")          # more than left
+        body["apply"]["items"][0]["amount"] = 30
+        for _ in range(2):
+            r = self.sim.request("PUT", CR, body)
+            self.assertEqual(r.status, 204, r)
+        refunds = self.sim.admin("GET", "records/customerRefund")
+        self.assertEqual(len(refunds), 1)
+        self.assertEqual(refunds[0]["total"], Decimal("30.00"))
+        self.assertEqual(refunds[0]["currency"]["id"], "1")
+        memo = self.sim.admin("GET", "records/creditMemo/eid:m1")
+        self.assertEqual(memo["unapplied"], Decimal("0.00"))
+        self.assertEqual(memo["status"]["refName"], "Fully Applied")
+        # another customer's memo cannot be refunded to this one
+        body["customer"] = {"id": "43"}
+        r = self.sim.request("PUT", REC + "/customerRefund/eid:m2", body)
+        self.assertError(r, 400, "USER_ERROR")
+
+
 class Catalogue(SimTestCase):
     def test_unknown_item_refused_once_catalogue_set(self):
         self.sim.admin("PUT", "items", [
