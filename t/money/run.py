@@ -116,6 +116,7 @@ class Case:
         topic = "orders/updated" if steps or rng.random() < 0.7 \
             else "orders/create"
         money = self.money(shop)
+        shop.check()
         o = payloads.order(shop, topic)
         argv = base_argv(topic, money)
         tip_ref = {"externalId": "shopify-tip"}
@@ -145,6 +146,10 @@ class Case:
         doc = jload(out)
         so = doc.get("sales_order") or {}
         tot = so.get("totals", {})
+        self.eq("so-header", "currency", so.get("currency"),
+                self.expect["currency"])
+        self.eq("so-header", "taxes_included", so.get("taxes_included"),
+                shop.inclusive)
         for f, k in (("total", "total"), ("tax", "tax"),
                      ("subtotal", "subtotal"), ("discount", "discounts"),
                      ("tip", "tip"), ("duties", "duties"),
@@ -186,6 +191,18 @@ class Case:
         self.eq("ns-sum", "NetSuite items + shippingCost (+tax) "
                 "(tip and duties lines included)", fmt(s, e),
                 fmt(g(T["total"]), e))
+        bykey = {it.get("custcol_shopify_line_id"): it for it in items}
+        for x in lines:
+            it = bykey.get(x.get("key"))
+            if it is None:
+                self.fail("ns-line", "line %s not in the NetSuite body"
+                          % x.get("key"))
+                continue
+            self.eq("ns-line", "NetSuite line %s amount (= net)"
+                    % x.get("key"), fmt(P(it.get("amount", "0")), e),
+                    x.get("net"))
+            self.eq("ns-line", "NetSuite line %s item" % x.get("key"),
+                    it.get("item"), x.get("item"))
         for ref, amt, name in ((tip_ref, g(T["tip"]), "tip"),
                                (duty_ref, g(T["duties"]), "duties")):
             got = [it for it in items if it.get("item") == ref]
@@ -272,6 +289,7 @@ class Case:
         if rng.random() < 0.3:
             shop.refund()
         r = shop.refund()
+        shop.check()
         money = self.money(shop)
         topic = "refunds/create"
         argv = base_argv(topic, money) + [
@@ -367,6 +385,47 @@ class Case:
                     fmt(sum(P(x["tax"]) for x in lines), e), cm.get("tax"))
         except (KeyError, ValueError) as ex:
             self.fail("cm-shape", "bad memo money: %r" % ex)
+            return
+        # the NetSuite request carries the same money
+        rc, out, err = self.cli(argv + ["--netsuite-body"], pl)
+        if rc != 0:
+            self.fail("refused", "credit memo body refused (rc %d): %s" %
+                      (rc, err.strip()[:200]))
+            return
+        body = jload(out).get("body", {})
+        items = body.get("item", {}).get("items", [])
+        s = sum(P(it.get("amount", "0")) for it in items)
+        if not shop.inclusive:
+            s += sum(P(it.get("custcol_shopify_tax", "0")) for it in items)
+        self.eq("ns-cm-sum", "NetSuite memo items (+ tax) == "
+                "custbody_shopify_total", fmt(s, e),
+                fmt(P(body.get("custbody_shopify_total", "0")), e))
+        self.eq("ns-cm-sum", "NetSuite memo total", fmt(P(body.get(
+            "custbody_shopify_total", "0")), e), cm.get("total"))
+        # issue 9 #4: a refund does not say which kind of order it is;
+        # without the order's kind the CLI may refuse, never guess wrong
+        if self.rng.random() < 0.25:
+            bare = [x for x in argv if x not in ("--taxes-included",
+                                                  "--taxes-excluded")]
+            rc, out, err = self.cli(bare, pl)
+            if rc == 0:
+                cm2 = jload(out).get("credit_memo") or {}
+                got = [(x.get("kind"), x.get("amount"), x.get("tax"))
+                       for x in cm2.get("lines", [])]
+                want = [(x.get("kind"), x.get("amount"), x.get("tax"))
+                        for x in lines]
+                # a label without money is harmless: money must match
+                if (cm2.get("total"), cm2.get("tax"), got) != \
+                        (cm.get("total"), cm.get("tax"), want):
+                    self.fail("cm-taxkind-guess", "without --taxes-* the "
+                              "memo differs (taxes_included %s, total %s, "
+                              "want %s, total %s)" % (
+                                  cm2.get("taxes_included"),
+                                  cm2.get("total"), shop.inclusive,
+                                  cm.get("total")))
+            elif rc != 1:
+                self.fail("cm-taxkind-guess", "without --taxes-*: exit %d"
+                          % rc)
 
     # -- cancellations -------------------------------------------------
     def cancellation(self):
@@ -411,7 +470,8 @@ class Case:
         kind = rng.choice(["nan", "exp", "empty", "comma", "excess", "qty",
                            "bool", "curq", "neg", "trunc", "dupkey", "deep",
                            "many", "currency", "noline", "dupline", "ctlsku",
-                           "overflow", "topic", "mismatch"])
+                           "overflow", "topic", "mismatch",
+                           "refund-badtx", "refund-twocur"])
         want = {"nan": "bad_money", "exp": "bad_money", "empty": "bad_money",
                 "comma": "bad_money", "excess": "excess_precision",
                 "qty": "wrong_type", "bool": "wrong_type",
@@ -422,7 +482,9 @@ class Case:
                 "dupline": "duplicate_line", "ctlsku": "bad_sku",
                 "overflow": "money_overflow",
                 "topic": "unsupported_topic",
-                "mismatch": "currency_mismatch"}[kind]
+                "mismatch": "currency_mismatch",
+                "refund-badtx": "bad_money",
+                "refund-twocur": "currency_mismatch"}[kind]
         topic = "orders/updated"
         money = "shop"
         body = None
@@ -482,6 +544,24 @@ class Case:
                   "99999999999999999999999")
         elif kind == "topic":
             topic = "orders/exploded"
+        elif kind.startswith("refund-"):
+            # a refund with two successful transactions
+            shop.lines[0].q = max(shop.lines[0].q, 1)
+            r = shop.refund()
+            while len([t for t in r["txs"] if t["status"] == "success"]) < 2:
+                r["txs"].append(dict(id=shop.nid(), kind="refund",
+                                     status="success", amount=100,
+                                     gateway="manual"))
+            o = payloads.refund(shop, r)
+            topic = "refunds/create"
+            ok = [t for t in o["transactions"] if t["status"] == "success"]
+            if kind == "refund-badtx":
+                ok[0]["amount"] = "1.2.3"
+            else:
+                # another currency with the same exponent
+                other = {0: ["KRW"], 2: ["EUR", "USD"],
+                         3: ["BHD", "KWD"]}[e]
+                ok[1]["currency"] = [c for c in other if c != shop.cur][0]
         argv = base_argv(topic, money)
         self.expect = dict(kind="hostile", mutation=kind, error=want)
         rc, out, err = self.cli(argv, body if body is not None else o)

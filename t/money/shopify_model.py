@@ -348,7 +348,7 @@ class Shop:
             total = rdiv(base * pct, 100)
             val, vt = "%d.0" % pct, "percentage"
         else:
-            total = min(base, self._price(100, 2000))
+            total = min(base * 9 // 10, self._price(100, 2000))
             val, vt = fmt(total, self.ep), "fixed_amount"
         if total <= 0:
             return
@@ -619,3 +619,34 @@ class Shop:
                                    if not ln.added),
                     items=msum(self.l_amount(ln) for ln in self.lines
                                if not ln.added))
+
+    # -- the model's own consistency ------------------------------------
+    def check(self):
+        """Assert what Shopify's data always satisfies, so that a broken
+        model fails as `generator`, never as a normaliser defect."""
+        for ln in self.lines:
+            cq, amount, disc, net, tax = self.l_cur(ln)
+            for which in ("p", "s"):
+                a, d, n, t = (getattr(x, which) for x in
+                              (amount, disc, net, tax))
+                assert cq >= 0, "negative current quantity"
+                assert 0 <= d <= a, "line %d discount %d of %d" % (
+                    ln.id, d, a)
+                assert t >= 0, "line %d negative tax" % ln.id
+                if self.inclusive:
+                    assert t <= n, "line %d tax over net" % ln.id
+        t = self.totals()
+        for which in ("p", "s"):
+            g = lambda m: getattr(m, which)           # noqa: E731
+            total = g(t["subtotal"]) + g(t["ship"]) + g(t["duties"]) + \
+                g(t["tip"]) + (0 if self.inclusive else g(t["tax"]))
+            assert total == g(t["total"]), "totals do not add up"
+            assert g(t["ship"]) >= 0 and g(t["ship_tax"]) >= 0
+            assert g(t["duties"]) >= 0
+        for r in self.refunds:
+            for x in r["rlis"]:
+                assert x["sub"].p >= 0 and x["tax"].p >= 0, "refund line"
+            assert r["actual"].p >= 0
+            assert sum(tx["amount"] for tx in r["txs"]
+                       if tx["status"] == "success") == r["actual"].p, \
+                "transactions != actual"
