@@ -513,6 +513,10 @@ class Shop:
                 sr = self.m(srp)
                 srt = self.m(rdiv(ship_tax_left.p * srp, ship_left.p)
                              if ship_left.p else 0)
+                # never more than is left, in either money
+                srt = M(min(srt.p, ship_tax_left.p),
+                        min(srt.s, ship_tax_left.s))
+                sr = M(sr.p, min(sr.s, ship_left.s))
             if shape == "lines":
                 # REST 2024-10+ documents subtotal_amount_set only: the
                 # model refunds no shipping tax in that shape (doubt)
