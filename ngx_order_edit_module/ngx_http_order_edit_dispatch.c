@@ -37,6 +37,7 @@
 #define NGX_HTTP_ORDER_EDIT_STEP_WRITE       2
 #define NGX_HTTP_ORDER_EDIT_STEP_READBACK    3
 #define NGX_HTTP_ORDER_EDIT_STEP_LOOKUP      4
+#define NGX_HTTP_ORDER_EDIT_STEP_TAX_KIND    5
 
 /* Sales Order internal ids found by SuiteQL, per dispatching worker */
 #define NGX_HTTP_ORDER_EDIT_SO_CACHE         4096
@@ -77,6 +78,7 @@ typedef struct {
     unsigned                               so_cached:1;
     unsigned                               newer:1;   /* one is queued */
     unsigned                               parsing:1; /* on the thread */
+    unsigned                               tax_asked:1; /* of NetSuite */
 
     /* what the normaliser reads, and the same order's other snapshots */
     ngx_http_order_edit_norm_input_t       in;
@@ -134,6 +136,10 @@ static ngx_http_order_edit_so_cache_t *ngx_http_order_edit_so_slot(
     ngx_http_order_edit_job_t *job);
 static ngx_int_t ngx_http_order_edit_job_url(ngx_http_order_edit_job_t *job,
     const char *eid, const char *query);
+static ngx_int_t ngx_http_order_edit_job_ask_tax_kind(
+    ngx_http_order_edit_job_t *job);
+static void ngx_http_order_edit_job_tax_kind(ngx_http_order_edit_job_t *job,
+    ngx_http_order_edit_curl_req_t *req);
 static void ngx_http_order_edit_job_customer(ngx_http_order_edit_job_t *job,
     ngx_http_order_edit_curl_req_t *req);
 static void ngx_http_order_edit_job_acked(ngx_http_order_edit_job_t *job,
@@ -536,6 +542,11 @@ ngx_http_order_edit_job_parsed(ngx_http_order_edit_job_t *job)
     switch (job->res.kind) {
 
     case NGX_HTTP_ORDER_EDIT_NORM_ERROR:
+        /* a refund whose tax kind only the Sales Order knows: ask it */
+        if (ngx_http_order_edit_job_ask_tax_kind(job) == NGX_OK) {
+            return;
+        }
+
         /* the same payload always fails the same way: people decide */
         detail.data = (u_char *) job->res.message;
         detail.len = ngx_strlen(job->res.message);
@@ -1310,6 +1321,9 @@ ngx_http_order_edit_job_done(ngx_http_order_edit_curl_req_t *req,
             if (job->step == NGX_HTTP_ORDER_EDIT_STEP_LOCK) {
                 ngx_http_order_edit_job_locked(job, req);
 
+            } else if (job->step == NGX_HTTP_ORDER_EDIT_STEP_TAX_KIND) {
+                ngx_http_order_edit_job_tax_kind(job, req);
+
             } else {
                 ngx_http_order_edit_job_customer(job, req);
             }
@@ -1845,6 +1859,108 @@ ngx_http_order_edit_same_number(json_t *a, json_t *b)
     }
 
     return la == lb && ngx_strncmp(ta, tb, la) == 0;
+}
+
+
+/*
+ * A refund does not say whether its order's prices include tax, and the
+ * two readings of a taxed refund differ by the tax.  The store's setting
+ * answered already if it has one; otherwise every Sales Order the module
+ * writes carries Shopify's taxes_included in a body field: read it, once,
+ * and normalise again with it.  NGX_DECLINED: nothing to ask (another
+ * error, RESTlet mode, the field switched off, asked already).
+ */
+
+static ngx_int_t
+ngx_http_order_edit_job_ask_tax_kind(ngx_http_order_edit_job_t *job)
+{
+    size_t       len;
+    char        *query;
+    const char  *field;
+
+    if (ngx_strcmp(job->res.error, "tax_kind_unknown") != 0
+        || job->tax_asked
+        || job->res.sales_order_id[0] == '\0'
+        || job->ns->mode == NGX_HTTP_ORDER_EDIT_NS_RESTLET)
+    {
+        return NGX_DECLINED;
+    }
+
+    field = ngx_http_order_edit_norm_field(&job->store->norm,
+                                   NGX_HTTP_ORDER_EDIT_FIELD_TAXES_INCLUDED);
+    if (field == NULL) {
+        return NGX_DECLINED;
+    }
+
+    /* one order at a time, as for every request */
+    if (ngx_http_order_edit_job_order_busy(job)) {
+        (void) ngx_http_order_edit_queue_release(job->d->zone, &job->msg,
+                                       NGX_HTTP_ORDER_EDIT_DISPATCH_BUSY);
+        ngx_http_order_edit_job_finish(job);
+        return NGX_OK;
+    }
+
+    len = sizeof("?fields=") + ngx_strlen(field);
+
+    query = ngx_pnalloc(job->pool, len);
+    if (query == NULL) {
+        ngx_http_order_edit_job_transient(job, NULL);
+        return NGX_OK;
+    }
+
+    (void) ngx_sprintf((u_char *) query, "?fields=%s%Z", field);
+
+    job->tax_asked = 1;
+
+    ngx_str_set(&job->method, "GET");
+    ngx_str_null(&job->body);
+
+    ngx_http_order_edit_job_first_read(job, job->res.sales_order_id, query,
+                                       NGX_HTTP_ORDER_EDIT_STEP_TAX_KIND);
+
+    return NGX_OK;
+}
+
+
+/* the Sales Order answered: its taxes_included, then normalise again */
+
+static void
+ngx_http_order_edit_job_tax_kind(ngx_http_order_edit_job_t *job,
+    ngx_http_order_edit_curl_req_t *req)
+{
+    json_t       *root, *v;
+    ngx_str_t     detail;
+    const char   *field;
+    json_error_t  err;
+
+    field = ngx_http_order_edit_norm_field(&job->store->norm,
+                                   NGX_HTTP_ORDER_EDIT_FIELD_TAXES_INCLUDED);
+
+    root = json_loadb((char *) req->body.data, req->body.len, 0, &err);
+    v = (root && field) ? json_object_get(root, field) : NULL;
+
+    if (!json_is_boolean(v)) {
+        json_decref(root);
+
+        detail.data = (u_char *) job->res.message;
+        detail.len = ngx_strlen(job->res.message);
+        ngx_http_order_edit_job_park(job, "tax_kind_unknown", &detail);
+        return;
+    }
+
+    job->in.taxes_included = json_is_true(v);
+    json_decref(root);
+
+    ngx_log_error(NGX_LOG_INFO, job->d->log, 0,
+                  "order_edit: #%uL of \"%V\": the Sales Order's prices %s "
+                  "tax", job->msg.id, &job->msg.shop,
+                  job->in.taxes_included ? "include" : "exclude");
+
+    ngx_http_order_edit_norm_result_free(&job->res);
+    ngx_memzero(&job->res, sizeof(ngx_http_order_edit_norm_result_t));
+    job->normalised = 0;
+
+    ngx_http_order_edit_job_parse(job);
 }
 
 

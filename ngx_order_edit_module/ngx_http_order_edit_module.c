@@ -125,6 +125,8 @@ static ngx_http_order_edit_block_cmd_t  ngx_http_order_edit_store_cmds[] = {
                              ngx_http_order_edit_set_norm),
     ngx_http_order_edit_bcmd("currency_exponent", 1, 1,
                              ngx_http_order_edit_set_norm),
+    ngx_http_order_edit_bcmd("taxes_included", 1, 1,
+                             ngx_http_order_edit_set_norm),
     { ngx_null_string, 0, 0, NULL, NULL, 0, NULL }
 };
 
@@ -1141,6 +1143,10 @@ ngx_http_order_edit_set_norm(ngx_conf_t *cf, void *conf)
     } else if (ngx_strcmp(name, "netsuite_field") == 0) {
         rc = ngx_http_order_edit_norm_set_field(norm, a1, a2, err,
                                                 sizeof(err));
+
+    } else if (ngx_strcmp(name, "taxes_included") == 0) {
+        rc = ngx_http_order_edit_norm_set_taxes_included(norm, a1, err,
+                                                         sizeof(err));
 
     } else {
         /* the store directive table routes nothing else here */

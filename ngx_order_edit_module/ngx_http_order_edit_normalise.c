@@ -15,6 +15,8 @@
 
 #define NGX_HTTP_ORDER_EDIT_MAX_QUANTITY  1000000
 #define NGX_HTTP_ORDER_EDIT_MAX_PARTS  NGX_HTTP_ORDER_EDIT_BUNDLE_MAX_COMPONENTS
+/* refund line items an order's refunds may name in all */
+#define NGX_HTTP_ORDER_EDIT_MAX_REFUNDED  20000
 
 
 typedef struct {
@@ -29,6 +31,7 @@ typedef struct {
     int64_t                              discount;
     int64_t                              tax;
     int                                  restock;    /* credit memos */
+    int                                  estimated;  /* a share, not given */
     int64_t                              line_item_id;
     char                                 item[NGX_HTTP_ORDER_EDIT_ITEM_MAX];
 } ngx_http_order_edit_norm_line_t;
@@ -52,7 +55,7 @@ static const char  *ngx_http_order_edit_field_names[] = {
     "order_number", "order_id", "updated_at", "subtotal", "discount", "tax",
     "total", "shipping_cost", "ship_method", "shipping_address", "line_key",
     "line_discount", "line_tax", "restock", "refund_id", "sales_order",
-    "cancelled", "cancelled_at", "cancel_reason"
+    "cancelled", "cancelled_at", "cancel_reason", "taxes_included"
 };
 
 
@@ -75,7 +78,8 @@ static const char  *ngx_http_order_edit_field_defaults[] = {
     "custbody_shopify_sales_order",
     "custbody_shopify_cancelled",
     "custbody_shopify_cancelled_at",
-    "custbody_shopify_cancel_reason"
+    "custbody_shopify_cancel_reason",
+    "custbody_shopify_taxes_included"
 };
 
 
@@ -92,6 +96,7 @@ ngx_http_order_edit_norm_conf_init(ngx_http_order_edit_norm_conf_t *conf)
     conf->max_lines = 2000;
     conf->max_sub = 100;
     conf->max_output_lines = 5000;
+    conf->taxes_included = -1;
 }
 
 
@@ -110,6 +115,8 @@ ngx_http_order_edit_norm_conf_free(ngx_http_order_edit_norm_conf_t *conf)
     free(conf->shipping_item);
     free(conf->discrepancy_item);
     free(conf->shipping_refund_item);
+    free(conf->tip_item);
+    free(conf->duties_item);
 
     for (i = 0; i < NGX_HTTP_ORDER_EDIT_FIELD_N; i++) {
         free(conf->fields[i]);
@@ -349,10 +356,17 @@ ngx_http_order_edit_norm_set_item(ngx_http_order_edit_norm_conf_t *conf,
     } else if (strcmp(which, "shipping_refund") == 0) {
         dst = &conf->shipping_refund_item;
 
+    } else if (strcmp(which, "tip") == 0) {
+        dst = &conf->tip_item;
+
+    } else if (strcmp(which, "duties") == 0) {
+        dst = &conf->duties_item;
+
     } else {
         snprintf(err, errlen, "unknown item \"%s\", it must be "
                  "\"gift_card\", \"custom\", \"shipping\", "
-                 "\"shipping_refund\" or \"discrepancy\"", which);
+                 "\"shipping_refund\", \"discrepancy\", \"tip\" or "
+                 "\"duties\"", which);
         return -1;
     }
 
@@ -438,6 +452,30 @@ ngx_http_order_edit_norm_set_currency(ngx_http_order_edit_norm_conf_t *conf,
 
     if (i == conf->ncurrencies) {
         conf->ncurrencies++;
+    }
+
+    return 0;
+}
+
+
+int
+ngx_http_order_edit_norm_set_taxes_included(
+    ngx_http_order_edit_norm_conf_t *conf, const char *value, char *err,
+    size_t errlen)
+{
+    if (strcmp(value, "on") == 0) {
+        conf->taxes_included = 1;
+
+    } else if (strcmp(value, "off") == 0) {
+        conf->taxes_included = 0;
+
+    } else if (strcmp(value, "unknown") == 0) {
+        conf->taxes_included = -1;
+
+    } else {
+        snprintf(err, errlen, "invalid taxes_included \"%s\", it must be "
+                 "\"on\", \"off\" or \"unknown\"", value);
+        return -1;
     }
 
     return 0;
@@ -1689,16 +1727,275 @@ ngx_http_order_edit_norm_order_currency(ngx_http_order_edit_norm_ctx_t *ctx,
 }
 
 
+/* the order's shipping tax: as ordered, and still charged when known */
+
+typedef struct {
+    int64_t                              tax;        /* when known */
+    int64_t                              orig_tax;   /* as ordered */
+    int64_t                              orig;       /* shipping price */
+    int                                  known;
+} ngx_http_order_edit_norm_ship_t;
+
+
+/* what the order's refunds took off one line, from refund_line_items */
+
+typedef struct {
+    int64_t                              line_item_id;
+    int64_t                              quantity;
+    int64_t                              subtotal;
+    int64_t                              tax;
+} ngx_http_order_edit_norm_refunded_t;
+
+
+typedef struct {
+    ngx_http_order_edit_norm_refunded_t *r;
+    size_t                               n;
+} ngx_http_order_edit_norm_refunds_t;
+
+
+static int
+ngx_http_order_edit_norm_refunded_cmp(const void *a, const void *b)
+{
+    const ngx_http_order_edit_norm_refunded_t  *x = a, *y = b;
+
+    return (x->line_item_id > y->line_item_id)
+           - (x->line_item_id < y->line_item_id);
+}
+
+
+/*
+ * Every refund_line_items[] entry of the order's refunds[], summed per
+ * line item and sorted by line item id.  Its subtotal and total_tax are
+ * Shopify's own numbers for the units refunded: the authority for what
+ * left a line, so nothing of a refunded unit is estimated.
+ */
+
+static int
+ngx_http_order_edit_norm_refunded(ngx_http_order_edit_norm_ctx_t *ctx,
+    const json_t *root, ngx_http_order_edit_norm_refunds_t *out)
+{
+    char                                 where[80];
+    size_t                               i, j, k, n, cap;
+    json_t                              *refunds, *items, *e;
+    ngx_http_order_edit_norm_refunded_t  r, *p;
+
+    out->r = NULL;
+    out->n = 0;
+
+    switch (ngx_http_order_edit_norm_array(ctx, root, "", "refunds", 0,
+                                           ctx->conf->max_lines, &refunds))
+    {
+    case -1:
+        return -1;
+    case 1:
+        return 0;
+    }
+
+    cap = 0;
+
+    for (i = 0; i < json_array_size(refunds); i++) {
+        e = json_array_get(refunds, i);
+        snprintf(where, sizeof(where), "refunds[%zu]", i);
+
+        if (ngx_http_order_edit_norm_not_object(ctx, e, where) == -1) {
+            return -1;
+        }
+
+        switch (ngx_http_order_edit_norm_array(ctx, e, where,
+                                               "refund_line_items", 0,
+                                               ctx->conf->max_lines, &items))
+        {
+        case -1:
+            return -1;
+        case 1:
+            continue;
+        }
+
+        n = json_array_size(items);
+
+        for (j = 0; j < n; j++) {
+            e = json_array_get(items, j);
+            snprintf(where, sizeof(where), "refunds[%zu].refund_line_items"
+                     "[%zu]", i, j);
+
+            if (ngx_http_order_edit_norm_not_object(ctx, e, where) == -1) {
+                return -1;
+            }
+
+            if (ngx_http_order_edit_norm_int(ctx, e, where, "line_item_id", 1,
+                                             1, INT64_MAX, &r.line_item_id)
+                == -1
+                || ngx_http_order_edit_norm_int(ctx, e, where, "quantity", 1,
+                                            0, NGX_HTTP_ORDER_EDIT_MAX_QUANTITY,
+                                            &r.quantity)
+                   == -1
+                || ngx_http_order_edit_norm_money(ctx, e, where, "subtotal",
+                                                  1, &r.subtotal)
+                   == -1
+                || ngx_http_order_edit_norm_money(ctx, e, where, "total_tax",
+                                                  1, &r.tax)
+                   == -1)
+            {
+                return -1;
+            }
+
+            if (out->n == cap) {
+                if (cap >= NGX_HTTP_ORDER_EDIT_MAX_REFUNDED) {
+                    return ngx_http_order_edit_norm_fail(ctx,
+                               "too_many_items", "refunds name more than %d "
+                               "refund line items",
+                               NGX_HTTP_ORDER_EDIT_MAX_REFUNDED);
+                }
+
+                cap = cap ? 2 * cap : 16;
+                p = realloc(out->r, cap * sizeof(*p));
+                if (p == NULL) {
+                    return ngx_http_order_edit_norm_nomem(ctx);
+                }
+
+                out->r = p;
+            }
+
+            out->r[out->n++] = r;
+        }
+    }
+
+    if (out->n < 2) {
+        return 0;
+    }
+
+    /* one entry per line item: sorted, then runs of one id summed */
+    qsort(out->r, out->n, sizeof(*out->r),
+          ngx_http_order_edit_norm_refunded_cmp);
+
+    k = 0;
+
+    for (i = 1; i < out->n; i++) {
+        p = &out->r[k];
+
+        if (out->r[i].line_item_id != p->line_item_id) {
+            out->r[++k] = out->r[i];
+            continue;
+        }
+
+        if (ngx_http_order_edit_money_add(p->quantity, out->r[i].quantity,
+                                          &p->quantity)
+            || ngx_http_order_edit_money_add(p->subtotal, out->r[i].subtotal,
+                                             &p->subtotal)
+            || ngx_http_order_edit_money_add(p->tax, out->r[i].tax, &p->tax))
+        {
+            return ngx_http_order_edit_norm_overflow(ctx, "refunded lines");
+        }
+    }
+
+    out->n = k + 1;
+
+    return 0;
+}
+
+
+static const ngx_http_order_edit_norm_refunded_t *
+ngx_http_order_edit_norm_refunded_find(
+    const ngx_http_order_edit_norm_refunds_t *refunds, int64_t id)
+{
+    ngx_http_order_edit_norm_refunded_t  key;
+
+    if (refunds->n == 0) {
+        return NULL;
+    }
+
+    key.line_item_id = id;
+
+    return bsearch(&key, refunds->r, refunds->n, sizeof(*refunds->r),
+                   ngx_http_order_edit_norm_refunded_cmp);
+}
+
+
+/*
+ * A kept line's discount and tax.  Shopify gives discount_allocations and
+ * tax_lines for the ordered quantity and, for every refunded unit, the
+ * refund line's subtotal and total_tax: what is left after refunds is
+ * exact.  Only units removed by an order edit (no refund says what they
+ * took) leave an estimate: the current share of what is left, rounded
+ * half away from zero, and the line is marked estimated so that the
+ * reconciliation puts any leftover unit on such lines only.
+ */
+
+static int
+ngx_http_order_edit_norm_kept(ngx_http_order_edit_norm_line_t *l, int64_t q, int64_t d, int64_t t,
+    const ngx_http_order_edit_norm_refunded_t *r)
+{
+    int64_t  rq, left, dk, tk, gross_r;
+
+    rq = r ? r->quantity : 0;
+
+    if (rq > q - l->quantity) {
+        /* refunds that do not explain the removal: estimate it all */
+        rq = 0;
+        r = NULL;
+    }
+
+    dk = d;
+    tk = t;
+
+    if (r != NULL) {
+        /* the refunded units' discount: their gross less their subtotal */
+        if (ngx_http_order_edit_money_mul(l->price, rq, &gross_r)
+            || ngx_http_order_edit_money_sub(gross_r, r->subtotal, &gross_r)
+            || ngx_http_order_edit_money_sub(dk, gross_r, &dk)
+            || ngx_http_order_edit_money_sub(tk, r->tax, &tk))
+        {
+            return -1;
+        }
+    }
+
+    left = q - rq;
+
+    if (left == l->quantity) {
+        l->discount = dk;
+        l->tax = tk;
+
+    } else {
+        if (ngx_http_order_edit_money_muldiv(dk, l->quantity, left,
+                                             &l->discount)
+            || ngx_http_order_edit_money_muldiv(tk, l->quantity, left,
+                                                &l->tax))
+        {
+            return -1;
+        }
+
+        l->estimated = 1;
+    }
+
+    if (l->discount >= 0 && l->discount <= l->amount && l->tax >= 0) {
+        return 0;
+    }
+
+    /* Shopify's numbers do not fit together: the plain share, estimated */
+    if (ngx_http_order_edit_money_muldiv(d, l->quantity, q, &l->discount)
+        || ngx_http_order_edit_money_muldiv(t, l->quantity, q, &l->tax))
+    {
+        return -1;
+    }
+
+    l->estimated = 1;
+
+    return 0;
+}
+
+
+static int ngx_http_order_edit_norm_order_walk(
+    ngx_http_order_edit_norm_ctx_t *ctx, const json_t *items,
+    const ngx_http_order_edit_norm_refunds_t *refunds);
+
+
 static int
 ngx_http_order_edit_norm_order_lines(ngx_http_order_edit_norm_ctx_t *ctx,
     const json_t *root)
 {
-    int                               gift;
-    char                              where[48];
-    size_t                            i, j, n;
-    json_t                           *items, *e;
-    int64_t                           q, d, t;
-    ngx_http_order_edit_norm_line_t  *l;
+    int                                 rc;
+    json_t                             *items;
+    ngx_http_order_edit_norm_refunds_t  refunds;
 
     if (ngx_http_order_edit_norm_array(ctx, root, "", "line_items", 1,
                                        ctx->conf->max_lines, &items)
@@ -1707,11 +2004,36 @@ ngx_http_order_edit_norm_order_lines(ngx_http_order_edit_norm_ctx_t *ctx,
         return -1;
     }
 
-    n = json_array_size(items);
-
-    if (ngx_http_order_edit_norm_alloc_lines(ctx, n) == -1) {
+    if (ngx_http_order_edit_norm_alloc_lines(ctx, json_array_size(items))
+        == -1)
+    {
         return -1;
     }
+
+    rc = ngx_http_order_edit_norm_refunded(ctx, root, &refunds);
+
+    if (rc == 0) {
+        rc = ngx_http_order_edit_norm_order_walk(ctx, items, &refunds);
+    }
+
+    free(refunds.r);
+
+    return rc;
+}
+
+
+static int
+ngx_http_order_edit_norm_order_walk(ngx_http_order_edit_norm_ctx_t *ctx,
+    const json_t *items, const ngx_http_order_edit_norm_refunds_t *refunds)
+{
+    int                               gift;
+    char                              where[48];
+    size_t                            i, j, n;
+    json_t                           *e;
+    int64_t                           q, d, t;
+    ngx_http_order_edit_norm_line_t  *l;
+
+    n = json_array_size(items);
 
     for (i = 0; i < n; i++) {
         e = json_array_get(items, i);
@@ -1721,7 +2043,12 @@ ngx_http_order_edit_norm_order_lines(ngx_http_order_edit_norm_ctx_t *ctx,
             return -1;
         }
 
+        /*
+         * A removed line's slot is taken by the next line: nothing of it
+         * may survive there (a SKU-less line would inherit its SKU).
+         */
         l = &ctx->lines[ctx->nlines];
+        memset(l, 0, sizeof(ngx_http_order_edit_norm_line_t));
         gift = 0;
 
         if (ngx_http_order_edit_norm_int(ctx, e, where, "id", 1, 1,
@@ -1792,17 +2119,10 @@ ngx_http_order_edit_norm_order_lines(ngx_http_order_edit_norm_ctx_t *ctx,
             continue;
         }
 
-        /*
-         * discount_allocations and tax_lines are for the ordered quantity;
-         * a partly removed line keeps its share, rounded half away from
-         * zero; the reconciliation below settles the rounding exactly.
-         */
         if (ngx_http_order_edit_money_mul(l->price, l->quantity, &l->amount)
             != 0
-            || ngx_http_order_edit_money_muldiv(d, l->quantity, q,
-                                                &l->discount)
-               != 0
-            || ngx_http_order_edit_money_muldiv(t, l->quantity, q, &l->tax)
+            || ngx_http_order_edit_norm_kept(l, q, d, t,
+                   ngx_http_order_edit_norm_refunded_find(refunds, l->id))
                != 0)
         {
             return ngx_http_order_edit_norm_overflow(ctx, where);
@@ -1820,16 +2140,81 @@ ngx_http_order_edit_norm_order_lines(ngx_http_order_edit_norm_ctx_t *ctx,
 
 
 /*
+ * The weights for spreading a leftover r: each line's w (0 for a line that
+ * cannot take any).  A leftover no larger than one unit per estimated
+ * line is the estimates' rounding: only those lines take it, since the
+ * others hold Shopify's own numbers.  A larger one (an order-level
+ * discount no line carries) is everybody's.  The sum, 0 when no line has
+ * weight.
+ */
+
+static int64_t
+ngx_http_order_edit_norm_weights(ngx_http_order_edit_norm_ctx_t *ctx,
+    int64_t *w, int what, int64_t r)
+{
+    int                               pass;
+    size_t                            i, nest;
+    int64_t                           wsum;
+    ngx_http_order_edit_norm_line_t  *l;
+
+    nest = 0;
+
+    for (i = 0; i < ctx->nlines; i++) {
+        nest += ctx->lines[i].estimated;
+    }
+
+    for (pass = (r <= (int64_t) nest && -r <= (int64_t) nest) ? 0 : 1;
+         pass < 2;
+         pass++)
+    {
+        wsum = 0;
+
+        for (i = 0; i < ctx->nlines; i++) {
+            l = &ctx->lines[i];
+
+            switch (what) {
+            case 0:
+                w[i] = l->amount - l->discount;
+                break;
+            case 1:
+                w[i] = l->discount;
+                break;
+            default:
+                w[i] = l->tax;
+            }
+
+            if (pass == 0 && !l->estimated) {
+                w[i] = 0;
+            }
+
+            wsum += w[i];
+        }
+
+        if (wsum != 0) {
+            return wsum;
+        }
+    }
+
+    return 0;
+}
+
+
+/*
  * Makes the lines agree exactly with Shopify's totals: line discounts sum
  * to gross - current_subtotal_price, line taxes plus shipping tax sum to
- * current_total_tax.  What pro-rating or an order-level discount leaves
- * over is spread by weight, the remainder on the last weighted line.
+ * current_total_tax.  What an estimate or an order-level discount leaves
+ * over is spread by weight, the remainder on the last weighted line; the
+ * lines that hold Shopify's own numbers take it only when no estimated
+ * line can.  Shipping tax nobody states is what the lines leave, or, when
+ * lines were estimated too, its share of what shipping still costs.
  */
 
 static int
 ngx_http_order_edit_norm_reconcile(ngx_http_order_edit_norm_ctx_t *ctx,
-    int64_t subtotal, int64_t tax, int64_t *ship_tax)
+    int64_t subtotal, int64_t tax, int64_t shipping,
+    const ngx_http_order_edit_norm_ship_t *sh, int64_t *ship_tax)
 {
+    int                               estimated;
     size_t                            i, n;
     int64_t                          *w, *part, gross, disc, ltax, wsum, r;
     int64_t                           excess, room, take;
@@ -1839,8 +2224,11 @@ ngx_http_order_edit_norm_reconcile(ngx_http_order_edit_norm_ctx_t *ctx,
     gross = 0;
     disc = 0;
     ltax = 0;
+    estimated = 0;
 
     for (i = 0; i < n; i++) {
+        estimated |= ctx->lines[i].estimated;
+
         if (ngx_http_order_edit_money_add(gross, ctx->lines[i].amount, &gross)
             || ngx_http_order_edit_money_add(disc, ctx->lines[i].discount,
                                              &disc)
@@ -1866,19 +2254,13 @@ ngx_http_order_edit_norm_reconcile(ngx_http_order_edit_norm_ctx_t *ctx,
     /*
      * Discounts.  More to take off (an order-level discount the lines do
      * not carry, rounding): by what each line still has, its net amount.
-     * Less (pro-rating rounded up): by the discount each line has.  Then
+     * Less (an estimate rounded up): by the discount each line has.  Then
      * any line pushed outside 0..amount hands the excess to the others.
      */
     r = gross - subtotal - disc;
 
     if (r != 0) {
-        wsum = 0;
-
-        for (i = 0; i < n; i++) {
-            w[i] = (r > 0) ? ctx->lines[i].amount - ctx->lines[i].discount
-                           : ctx->lines[i].discount;
-            wsum += w[i];
-        }
+        wsum = ngx_http_order_edit_norm_weights(ctx, w, r > 0 ? 0 : 1, r);
 
         if (n == 0 || wsum == 0
             || ngx_http_order_edit_money_allocate(r, w, n, part) != 0)
@@ -1926,27 +2308,40 @@ ngx_http_order_edit_norm_reconcile(ngx_http_order_edit_norm_ctx_t *ctx,
         }
     }
 
-    /* tax: by the lines' own tax, else by net amount, else to shipping */
-    if (ngx_http_order_edit_money_sub(tax, ltax, &r)
-        || ngx_http_order_edit_money_sub(r, *ship_tax, &r))
-    {
+    /* tax */
+    if (ngx_http_order_edit_money_sub(tax, ltax, &r)) {
         free(w);
         return ngx_http_order_edit_norm_overflow(ctx, "tax");
     }
 
-    if (r != 0) {
-        wsum = 0;
+    if (sh->known) {
+        *ship_tax = sh->tax;
 
-        for (i = 0; i < n; i++) {
-            w[i] = ctx->lines[i].tax;
-            wsum += w[i];
+    } else if (!estimated) {
+        /* every line is Shopify's: shipping has the rest */
+        *ship_tax = r > 0 ? r : 0;
+
+    } else if (sh->orig > 0 && shipping > 0
+               && ngx_http_order_edit_money_muldiv(sh->orig_tax,
+                      shipping < sh->orig ? shipping : sh->orig, sh->orig,
+                      ship_tax)
+                  == 0)
+    {
+        if (*ship_tax > r) {
+            *ship_tax = r > 0 ? r : 0;
         }
 
+    } else {
+        *ship_tax = 0;
+    }
+
+    r -= *ship_tax;
+
+    if (r != 0) {
+        wsum = ngx_http_order_edit_norm_weights(ctx, w, 2, r);
+
         if (wsum == 0) {
-            for (i = 0; i < n; i++) {
-                w[i] = ctx->lines[i].amount - ctx->lines[i].discount;
-                wsum += w[i];
-            }
+            wsum = ngx_http_order_edit_norm_weights(ctx, w, 0, r);
         }
 
         if (wsum == 0) {
@@ -2008,19 +2403,144 @@ ngx_http_order_edit_norm_address(ngx_http_order_edit_norm_ctx_t *ctx,
 }
 
 
-/* shipping tax still charged: shipping lines less refunded shipping tax */
+/*
+ * Shipping tax still charged: the shipping lines' tax less the refunds'
+ * shipping tax.  Refunded shipping has had three shapes: before API
+ * 2024-10 an order adjustment of kind "shipping_refund" (negative, with
+ * its tax_amount); since then refund_shipping_lines (positive, and in REST
+ * without a tax field); and, in Shopify's own 2025-04 example, both at
+ * once for the same money.  One refund is read from one shape: its
+ * refund_shipping_lines when it has any, their tax when they state it,
+ * else the adjustments' tax; when neither states the tax the shipping tax
+ * is not known and the reconciliation derives it from the totals.
+ */
+
+static int
+ngx_http_order_edit_norm_refund_ship_tax(ngx_http_order_edit_norm_ctx_t *ctx,
+    const json_t *refund, const char *where0, int64_t *tax)
+{
+    int          has_adj, has_lines, lines_tax;
+    char         where[96];
+    size_t       j, len;
+    json_t      *adj, *lines, *a;
+    int64_t      v, adj_tax, line_tax;
+    const char  *kind;
+
+    has_adj = 0;
+    adj_tax = 0;
+
+    switch (ngx_http_order_edit_norm_array(ctx, refund, where0,
+                                           "order_adjustments", 0,
+                                           ctx->conf->max_sub, &adj))
+    {
+    case -1:
+        return -1;
+    case 1:
+        adj = NULL;
+    }
+
+    for (j = 0; adj && j < json_array_size(adj); j++) {
+        a = json_array_get(adj, j);
+        snprintf(where, sizeof(where), "%s.order_adjustments[%zu]", where0,
+                 j);
+
+        if (ngx_http_order_edit_norm_not_object(ctx, a, where) == -1) {
+            return -1;
+        }
+
+        kind = "";
+
+        if (ngx_http_order_edit_norm_string(ctx, a, where, "kind", 0, &kind,
+                                            &len)
+            == -1
+            || ngx_http_order_edit_norm_money(ctx, a, where, "tax_amount", 0,
+                                              &v)
+               == -1)
+        {
+            return -1;
+        }
+
+        if (strcmp(kind, "shipping_refund") == 0) {
+            has_adj = 1;
+
+            /* negative: it gives tax back */
+            if (ngx_http_order_edit_money_sub(adj_tax, v, &adj_tax) != 0) {
+                return ngx_http_order_edit_norm_overflow(ctx, where);
+            }
+        }
+    }
+
+    has_lines = 0;
+    lines_tax = 1;
+    line_tax = 0;
+
+    switch (ngx_http_order_edit_norm_array(ctx, refund, where0,
+                                           "refund_shipping_lines", 0,
+                                           ctx->conf->max_sub, &lines))
+    {
+    case -1:
+        return -1;
+    case 1:
+        lines = NULL;
+    }
+
+    for (j = 0; lines && j < json_array_size(lines); j++) {
+        a = json_array_get(lines, j);
+        snprintf(where, sizeof(where), "%s.refund_shipping_lines[%zu]",
+                 where0, j);
+
+        if (ngx_http_order_edit_norm_not_object(ctx, a, where) == -1) {
+            return -1;
+        }
+
+        has_lines = 1;
+
+        switch (ngx_http_order_edit_norm_money(ctx, a, where, "tax_amount", 0,
+                                               &v))
+        {
+        case -1:
+            return -1;
+        case 1:
+            lines_tax = 0;
+            break;
+        default:
+            if (ngx_http_order_edit_money_add(line_tax, v, &line_tax) != 0) {
+                return ngx_http_order_edit_norm_overflow(ctx, where);
+            }
+        }
+    }
+
+    if (!has_lines) {
+        *tax = adj_tax;
+        return 0;
+    }
+
+    if (lines_tax) {
+        *tax = line_tax;
+        return 0;
+    }
+
+    if (has_adj) {
+        *tax = adj_tax;
+        return 0;
+    }
+
+    /* refunded shipping whose tax no field states */
+    return 1;
+}
+
 
 static int
 ngx_http_order_edit_norm_shipping_tax(ngx_http_order_edit_norm_ctx_t *ctx,
-    const json_t *root, json_t *ship_lines, int64_t *ship_tax)
+    const json_t *root, json_t *ship_lines, ngx_http_order_edit_norm_ship_t *sh)
 {
-    char         where[80];
-    size_t       i, j, len;
-    json_t      *refunds, *adj, *e, *a;
-    int64_t      v;
-    const char  *kind;
+    char     where[48];
+    size_t   i;
+    json_t  *refunds, *e;
+    int64_t  v;
 
-    *ship_tax = 0;
+    memset(sh, 0, sizeof(*sh));
+    sh->known = 1;
 
     for (i = 0; ship_lines && i < json_array_size(ship_lines); i++) {
         e = json_array_get(ship_lines, i);
@@ -2029,11 +2549,25 @@ ngx_http_order_edit_norm_shipping_tax(ngx_http_order_edit_norm_ctx_t *ctx,
         if (ngx_http_order_edit_norm_sum(ctx, e, where, "tax_lines", "price",
                                          &v)
             == -1
-            || ngx_http_order_edit_money_add(*ship_tax, v, ship_tax) != 0)
+            || ngx_http_order_edit_money_add(sh->orig_tax, v, &sh->orig_tax)
+               != 0)
         {
             return -1;
         }
+
+        switch (ngx_http_order_edit_norm_money(ctx, e, where, "price", 0,
+                                               &v))
+        {
+        case -1:
+            return -1;
+        case 0:
+            if (ngx_http_order_edit_money_add(sh->orig, v, &sh->orig) != 0) {
+                return ngx_http_order_edit_norm_overflow(ctx, where);
+            }
+        }
     }
+
+    sh->tax = sh->orig_tax;
 
     switch (ngx_http_order_edit_norm_array(ctx, root, "", "refunds", 0,
                                            ctx->conf->max_lines, &refunds))
@@ -2052,54 +2586,18 @@ ngx_http_order_edit_norm_shipping_tax(ngx_http_order_edit_norm_ctx_t *ctx,
             return -1;
         }
 
-        /* before API 2024-10: negative "shipping_refund" adjustments */
-        switch (ngx_http_order_edit_norm_array(ctx, e, where,
-                                               "order_adjustments", 0,
-                                               ctx->conf->max_sub, &adj))
-        {
+        switch (ngx_http_order_edit_norm_refund_ship_tax(ctx, e, where, &v)) {
         case -1:
             return -1;
 
-        case 0:
-            for (j = 0; j < json_array_size(adj); j++) {
-                a = json_array_get(adj, j);
-                snprintf(where, sizeof(where),
-                         "refunds[%zu].order_adjustments[%zu]", i, j);
+        case 1:
+            sh->known = 0;
+            break;
 
-                if (ngx_http_order_edit_norm_not_object(ctx, a, where) == -1) {
-                    return -1;
-                }
-
-                if (ngx_http_order_edit_norm_string(ctx, a, where, "kind", 0,
-                                                    &kind, &len)
-                    == -1
-                    || ngx_http_order_edit_norm_money(ctx, a, where,
-                                                      "tax_amount", 0, &v)
-                       == -1)
-                {
-                    return -1;
-                }
-
-                if (ngx_http_order_edit_norm_get(a, "kind") != NULL
-                    && strcmp(kind, "shipping_refund") == 0
-                    && ngx_http_order_edit_money_add(*ship_tax, v, ship_tax)
-                       != 0)
-                {
-                    return ngx_http_order_edit_norm_overflow(ctx, where);
-                }
+        default:
+            if (ngx_http_order_edit_money_sub(sh->tax, v, &sh->tax) != 0) {
+                return ngx_http_order_edit_norm_overflow(ctx, where);
             }
-        }
-
-        snprintf(where, sizeof(where), "refunds[%zu]", i);
-
-        /* API 2024-10 and later: refund_shipping_lines, positive */
-        if (ngx_http_order_edit_norm_sum(ctx, e, where,
-                                         "refund_shipping_lines",
-                                         "tax_amount", &v)
-            == -1
-            || ngx_http_order_edit_money_sub(*ship_tax, v, ship_tax) != 0)
-        {
-            return -1;
         }
     }
 
@@ -2147,6 +2645,26 @@ ngx_http_order_edit_norm_tip(ngx_http_order_edit_norm_ctx_t *ctx,
 }
 
 
+/* a sales order charge line: a tip or duties */
+
+static void
+ngx_http_order_edit_norm_charge(ngx_http_order_edit_norm_ctx_t *ctx,
+    json_t *charges, const char *kind, const char *item, int64_t amount)
+{
+    json_t  *c;
+
+    c = ngx_http_order_edit_norm_append(ctx, charges, json_object());
+
+    ngx_http_order_edit_norm_set(ctx, c, "kind", json_string(kind));
+    ngx_http_order_edit_norm_set(ctx, c, "key", json_string(kind));
+    ngx_http_order_edit_norm_set(ctx, c, "item",
+                                 ngx_http_order_edit_nsbody_ref(item));
+    ngx_http_order_edit_norm_set(ctx, c, "quantity", json_integer(1));
+    ngx_http_order_edit_norm_set(ctx, c, "amount",
+                                 ngx_http_order_edit_norm_amount(ctx, amount));
+}
+
+
 static int
 ngx_http_order_edit_norm_sales_order(ngx_http_order_edit_norm_ctx_t *ctx,
     const json_t *root, const ngx_http_order_edit_norm_order_t *o)
@@ -2154,9 +2672,10 @@ ngx_http_order_edit_norm_sales_order(ngx_http_order_edit_norm_ctx_t *ctx,
     int          incl;
     size_t       i, len, plen;
     json_t      *doc, *so, *lines, *ship, *totals, *sl, *e, *addr;
-    json_t      *ship_lines;
+    json_t      *ship_lines, *charges;
     int64_t      subtotal, discount, tax, total, tip, duties, shipping;
     int64_t      ship_tax, check;
+    ngx_http_order_edit_norm_ship_t  sh;
     const char  *method, *code;
     char         id[NGX_HTTP_ORDER_EDIT_EXTID_MAX + 1];
 
@@ -2226,8 +2745,7 @@ ngx_http_order_edit_norm_sales_order(ngx_http_order_edit_norm_ctx_t *ctx,
     }
 
     if (ngx_http_order_edit_norm_order_lines(ctx, root) == -1
-        || ngx_http_order_edit_norm_shipping_tax(ctx, root, ship_lines,
-                                                 &ship_tax)
+        || ngx_http_order_edit_norm_shipping_tax(ctx, root, ship_lines, &sh)
            == -1)
     {
         return -1;
@@ -2253,7 +2771,8 @@ ngx_http_order_edit_norm_sales_order(ngx_http_order_edit_norm_ctx_t *ctx,
                    incl ? "" : ", current_total_tax");
     }
 
-    if (ngx_http_order_edit_norm_reconcile(ctx, subtotal, tax, &ship_tax)
+    if (ngx_http_order_edit_norm_reconcile(ctx, subtotal, tax, shipping, &sh,
+                                           &ship_tax)
         == -1)
     {
         return -1;
@@ -2309,6 +2828,26 @@ ngx_http_order_edit_norm_sales_order(ngx_http_order_edit_norm_ctx_t *ctx,
 
     default:
         ngx_http_order_edit_norm_set(ctx, ship, "address", json_null());
+    }
+
+    /*
+     * Tips and duties are part of what the customer paid
+     * (current_total_price): each is a charge line of its own, so the
+     * Sales Order's lines, shipping and tax add up to Shopify's total.
+     */
+    charges = ngx_http_order_edit_norm_set(ctx, so, "charges", json_array());
+
+    if (tip != 0) {
+        ngx_http_order_edit_norm_charge(ctx, charges, "tip",
+            ctx->conf->tip_item ? ctx->conf->tip_item
+                                : NGX_HTTP_ORDER_EDIT_DEFAULT_TIP, tip);
+    }
+
+    if (duties != 0) {
+        ngx_http_order_edit_norm_charge(ctx, charges, "duties",
+            ctx->conf->duties_item ? ctx->conf->duties_item
+                                   : NGX_HTTP_ORDER_EDIT_DEFAULT_DUTIES,
+            duties);
     }
 
     totals = ngx_http_order_edit_norm_set(ctx, so, "totals", json_object());
@@ -2621,13 +3160,14 @@ static int
 ngx_http_order_edit_norm_credit_memo(ngx_http_order_edit_norm_ctx_t *ctx,
     const json_t *root)
 {
-    int          restock_all, exp, other_exp, ntx, incl;
+    int          restock_all, exp, other_exp, ntx, incl, has_adj, has_lines;
+    int          lines_tax;
     char         where[64], other[4];
     size_t       i, len;
     json_t      *arr, *e, *doc, *cm, *lines, *o;
     int64_t      refund_id, order_id, amount, tax_amount, ship, ship_tax;
     int64_t      reported, tx_total, other_total, sum, total, disc, tax_sum;
-    int64_t      sum_incl;
+    int64_t      sum_incl, adj_ship, adj_tax, duties;
     const char  *kind, *status, *extid, *created, *note, *cur;
     char         id[NGX_HTTP_ORDER_EDIT_EXTID_MAX + 1];
     char         so_id[NGX_HTTP_ORDER_EDIT_EXTID_MAX + 1];
@@ -2671,6 +3211,11 @@ ngx_http_order_edit_norm_credit_memo(ngx_http_order_edit_norm_ctx_t *ctx,
     ship = 0;
     ship_tax = 0;
     reported = 0;
+    adj_ship = 0;
+    adj_tax = 0;
+    has_adj = 0;
+    has_lines = 0;
+    lines_tax = 1;
 
     switch (ngx_http_order_edit_norm_array(ctx, root, "", "order_adjustments",
                                            0, ctx->conf->max_sub, &arr))
@@ -2705,9 +3250,11 @@ ngx_http_order_edit_norm_credit_memo(ngx_http_order_edit_norm_ctx_t *ctx,
 
         /* an adjustment is negative when it gives money back */
         if (strcmp(kind, "shipping_refund") == 0) {
-            if (ngx_http_order_edit_money_sub(ship, amount, &ship)
-                || ngx_http_order_edit_money_sub(ship_tax, tax_amount,
-                                                 &ship_tax))
+            has_adj = 1;
+
+            if (ngx_http_order_edit_money_sub(adj_ship, amount, &adj_ship)
+                || ngx_http_order_edit_money_sub(adj_tax, tax_amount,
+                                                 &adj_tax))
             {
                 return ngx_http_order_edit_norm_overflow(ctx, where);
             }
@@ -2739,14 +3286,22 @@ ngx_http_order_edit_norm_credit_memo(ngx_http_order_edit_norm_ctx_t *ctx,
             return -1;
         }
 
+        has_lines = 1;
+
         if (ngx_http_order_edit_norm_money(ctx, e, where, "subtotal_amount",
                                            1, &amount)
-            == -1
-            || ngx_http_order_edit_norm_money(ctx, e, where, "tax_amount", 0,
-                                              &tax_amount)
-               == -1)
+            == -1)
         {
             return -1;
+        }
+
+        switch (ngx_http_order_edit_norm_money(ctx, e, where, "tax_amount", 0,
+                                               &tax_amount))
+        {
+        case -1:
+            return -1;
+        case 1:
+            lines_tax = 0;
         }
 
         if (ngx_http_order_edit_money_add(ship, amount, &ship)
@@ -2754,6 +3309,38 @@ ngx_http_order_edit_norm_credit_memo(ngx_http_order_edit_norm_ctx_t *ctx,
         {
             return ngx_http_order_edit_norm_overflow(ctx, where);
         }
+    }
+
+    /*
+     * One refunded shipping, told once: refund_shipping_lines when the
+     * refund has them (API 2024-10 and later; Shopify's own 2025-04
+     * example adds the old adjustment for the same money), else the
+     * adjustments.  The lines' tax when they state it, else the
+     * adjustments'; else it is not known (lines_tax 0, see below).
+     */
+    if (!has_lines) {
+        ship = adj_ship;
+        ship_tax = adj_tax;
+
+    } else if (!lines_tax && has_adj) {
+        ship_tax = adj_tax;
+        lines_tax = 1;
+    }
+
+    /* refunded duties, a line of their own (never a discrepancy) */
+    if (ngx_http_order_edit_norm_get(root, "total_duties_set") != NULL) {
+        if (ngx_http_order_edit_norm_money(ctx, root, "", "total_duties", 0,
+                                           &duties)
+            == -1)
+        {
+            return -1;
+        }
+
+    } else if (ngx_http_order_edit_norm_sum(ctx, root, "", "duties",
+                                            "amount", &duties)
+               == -1)
+    {
+        return -1;
     }
 
     /* successful refund transactions: the money that really moved */
@@ -2867,28 +3454,62 @@ ngx_http_order_edit_norm_credit_memo(ngx_http_order_edit_norm_ctx_t *ctx,
         }
     }
 
-    if (ngx_http_order_edit_money_add(sum, ship, &sum)
-        || ngx_http_order_edit_money_add(sum, ship_tax, &sum)
-        || ngx_http_order_edit_money_add(tax_sum, ship_tax, &tax_sum)
-        || ngx_http_order_edit_money_sub(sum, tax_sum, &sum_incl))
-    {
-        return ngx_http_order_edit_norm_overflow(ctx, "refund shipping");
+    if (ngx_http_order_edit_norm_so_id(ctx, order_id, so_id) == -1) {
+        return -1;
     }
+
+    snprintf(ctx->res->sales_order_id, sizeof(ctx->res->sales_order_id),
+             "%s", so_id);
 
     /*
      * With prices that include tax, a refund line's subtotal already holds
      * its tax.  The refund does not say which kind of order it belongs
-     * to: the dispatcher may tell; otherwise the kind whose sum is the
-     * money refunded wins, and tax-exclusive when neither is.
+     * to: the dispatcher tells (from what it applied, or the Sales
+     * Order's field), else the store's setting.  The two readings differ
+     * by the tax, so a taxed refund of unknown kind is refused, never
+     * guessed.
      */
-    if (ctx->in->taxes_included > 0) {
-        incl = 1;
+    incl = ctx->in->taxes_included >= 0 ? ctx->in->taxes_included
+                                        : ctx->conf->taxes_included;
 
-    } else if (ctx->in->taxes_included == 0) {
+    if (incl < 0) {
+        if (tax_sum != 0 || ship_tax != 0) {
+            return ngx_http_order_edit_norm_fail(ctx, "tax_kind_unknown",
+                       "the refund carries tax and nothing tells whether "
+                       "the order's prices include it (no Sales Order "
+                       "field, no taxes_included setting)");
+        }
+
         incl = 0;
+    }
 
-    } else {
-        incl = (ntx == 1 && tx_total == sum_incl && sum_incl != sum);
+    /*
+     * Shipping refunded with no tax stated: with prices before tax, the
+     * money refunded in the memo's currency says it (what is left once
+     * the lines, the shipping and the reported adjustments are counted);
+     * with prices that include it, it is inside the amount.
+     */
+    if (!lines_tax && !incl && ntx == 1 && ship != 0) {
+        if (ngx_http_order_edit_money_add(sum, ship, &amount)
+            || ngx_http_order_edit_money_add(amount, duties, &amount)
+            || ngx_http_order_edit_money_add(amount, reported, &amount)
+            || ngx_http_order_edit_money_sub(tx_total, amount, &ship_tax))
+        {
+            return ngx_http_order_edit_norm_overflow(ctx, "shipping tax");
+        }
+
+        if (ship_tax < 0) {
+            ship_tax = 0;
+        }
+    }
+
+    if (ngx_http_order_edit_money_add(sum, ship, &sum)
+        || ngx_http_order_edit_money_add(sum, ship_tax, &sum)
+        || ngx_http_order_edit_money_add(sum, duties, &sum)
+        || ngx_http_order_edit_money_add(tax_sum, ship_tax, &tax_sum)
+        || ngx_http_order_edit_money_sub(sum, tax_sum, &sum_incl))
+    {
+        return ngx_http_order_edit_norm_overflow(ctx, "refund shipping");
     }
 
     if (incl) {
@@ -2924,10 +3545,6 @@ ngx_http_order_edit_norm_credit_memo(ngx_http_order_edit_norm_ctx_t *ctx,
         return -1;
     }
 
-    if (ngx_http_order_edit_norm_so_id(ctx, order_id, so_id) == -1) {
-        return -1;
-    }
-
     doc = ngx_http_order_edit_norm_doc(ctx, "credit_memo",
               ngx_http_order_edit_norm_source(ctx, order_id, NULL, 0, NULL,
                                               0));
@@ -2959,6 +3576,16 @@ ngx_http_order_edit_norm_credit_memo(ngx_http_order_edit_norm_ctx_t *ctx,
                                   ? ctx->conf->shipping_refund_item
                                   : NGX_HTTP_ORDER_EDIT_DEFAULT_SHIP_REFUND,
                ship, ship_tax, 0)
+           == -1)
+    {
+        return -1;
+    }
+
+    if (duties != 0
+        && ngx_http_order_edit_norm_adjustment(ctx, lines, "duties",
+               ctx->conf->duties_item ? ctx->conf->duties_item
+                                      : NGX_HTTP_ORDER_EDIT_DEFAULT_DUTIES,
+               duties, 0, 0)
            == -1)
     {
         return -1;

@@ -42,6 +42,10 @@
     "eid:shopify-refund_discrepancy"
 #define NGX_HTTP_ORDER_EDIT_DEFAULT_SHIP_REFUND                               \
     "eid:shopify-shipping_refund"
+#define NGX_HTTP_ORDER_EDIT_DEFAULT_TIP                                       \
+    "eid:shopify-tip"
+#define NGX_HTTP_ORDER_EDIT_DEFAULT_DUTIES                                    \
+    "eid:shopify-duties"
 
 #define NGX_HTTP_ORDER_EDIT_REST_PREFIX        "/services/rest/record/v1/"
 
@@ -67,6 +71,7 @@ typedef enum {
     NGX_HTTP_ORDER_EDIT_FIELD_CANCELLED,
     NGX_HTTP_ORDER_EDIT_FIELD_CANCELLED_AT,
     NGX_HTTP_ORDER_EDIT_FIELD_CANCEL_REASON,
+    NGX_HTTP_ORDER_EDIT_FIELD_TAXES_INCLUDED,
     NGX_HTTP_ORDER_EDIT_FIELD_N
 } ngx_http_order_edit_field_e;
 
@@ -94,6 +99,8 @@ typedef struct {
     char                               *shipping_item;
     char                               *discrepancy_item;
     char                               *shipping_refund_item;
+    char                               *tip_item;
+    char                               *duties_item;
     char                               *fields[NGX_HTTP_ORDER_EDIT_FIELD_N];
 
     struct {
@@ -104,6 +111,12 @@ typedef struct {
     size_t                              ncurrencies;
 
     ngx_http_order_edit_money_src_e     money;
+
+    /*
+     * The store's prices include tax (1), exclude it (0), or the store
+     * does not say (-1): for refunds whose dispatcher cannot tell.
+     */
+    int                                 taxes_included;
 
     size_t                              max_payload;       /* bytes */
     size_t                              max_depth;
@@ -134,7 +147,10 @@ typedef struct {
 
     /*
      * For refunds: 1 if the order's prices include tax, 0 if not, -1 if
-     * unknown (then the refund's own sums decide).
+     * unknown.  Unknown falls back to the store's setting; a refund that
+     * carries tax and whose kind nobody knows is refused with
+     * "tax_kind_unknown", never guessed: the two readings differ by the
+     * tax.
      */
     int                                 taxes_included;
 } ngx_http_order_edit_norm_input_t;
@@ -159,6 +175,10 @@ typedef struct {
     int64_t                             refund_id;    /* credit memos */
     int64_t                             updated_at;   /* ms, or NO_TIME */
     char                                external_id[
+                                            NGX_HTTP_ORDER_EDIT_EXTID_MAX + 1];
+
+    /* refunds: the Sales Order's external id, even on "tax_kind_unknown" */
+    char                                sales_order_id[
                                             NGX_HTTP_ORDER_EDIT_EXTID_MAX + 1];
 
     /* the NetSuite REST request; method NULL when there is none */
@@ -200,6 +220,9 @@ int ngx_http_order_edit_norm_set_field(ngx_http_order_edit_norm_conf_t *conf,
     const char *name, const char *value, char *err, size_t errlen);
 int ngx_http_order_edit_norm_set_currency(
     ngx_http_order_edit_norm_conf_t *conf, const char *spec, char *err,
+    size_t errlen);
+int ngx_http_order_edit_norm_set_taxes_included(
+    ngx_http_order_edit_norm_conf_t *conf, const char *value, char *err,
     size_t errlen);
 
 /* the effective NetSuite field name, NULL when switched off */

@@ -198,6 +198,40 @@ ngx_http_order_edit_nsbody_items(ngx_http_order_edit_nsbody_ctx_t *ctx,
 }
 
 
+/*
+ * A tip or duties: one more line of the item sublist, its amount as
+ * Shopify charged it (an Other Charge item in NetSuite).
+ */
+
+static void
+ngx_http_order_edit_nsbody_charges(ngx_http_order_edit_nsbody_ctx_t *ctx,
+    const json_t *charges, json_t *body)
+{
+    size_t   i;
+    json_t  *c, *b, *items;
+
+    items = json_object_get(json_object_get(body, "item"), "items");
+
+    for (i = 0; json_is_array(items) && i < json_array_size(charges); i++) {
+        c = json_array_get(charges, i);
+        b = ngx_http_order_edit_nsbody_append(&ctx->nomem, items,
+                                              json_object());
+
+        ngx_http_order_edit_nsbody_set(&ctx->nomem, b, "item",
+            ngx_http_order_edit_nsbody_copy(c, "item"));
+        ngx_http_order_edit_nsbody_set(&ctx->nomem, b, "quantity",
+            ngx_http_order_edit_nsbody_copy(c, "quantity"));
+        ngx_http_order_edit_nsbody_set(&ctx->nomem, b, "rate",
+            ngx_http_order_edit_nsbody_number(c, "amount"));
+        ngx_http_order_edit_nsbody_set(&ctx->nomem, b, "amount",
+            ngx_http_order_edit_nsbody_number(c, "amount"));
+        ngx_http_order_edit_nsbody_field(ctx, b,
+            NGX_HTTP_ORDER_EDIT_FIELD_LINE_KEY,
+            ngx_http_order_edit_nsbody_copy(c, "key"));
+    }
+}
+
+
 /* NetSuite's address subrecord from the document's Shopify address */
 
 static json_t *
@@ -261,6 +295,8 @@ ngx_http_order_edit_nsbody_sales_order(ngx_http_order_edit_nsbody_ctx_t *ctx,
 
     ngx_http_order_edit_nsbody_items(ctx, json_object_get(so, "lines"), body,
                                      0);
+    ngx_http_order_edit_nsbody_charges(ctx, json_object_get(so, "charges"),
+                                       body);
 
     if (json_is_object(addr)) {
         ngx_http_order_edit_nsbody_field(ctx, body,
@@ -294,6 +330,11 @@ ngx_http_order_edit_nsbody_sales_order(ngx_http_order_edit_nsbody_ctx_t *ctx,
     ngx_http_order_edit_nsbody_field(ctx, body,
         NGX_HTTP_ORDER_EDIT_FIELD_SHIPPING_COST,
         ngx_http_order_edit_nsbody_number(totals, "shipping"));
+
+    /* what a refund of this order needs to know, kept on the order */
+    ngx_http_order_edit_nsbody_field(ctx, body,
+        NGX_HTTP_ORDER_EDIT_FIELD_TAXES_INCLUDED,
+        ngx_http_order_edit_nsbody_copy(so, "taxes_included"));
 
     if (ctx->conf->shipping_item) {
         ngx_http_order_edit_nsbody_field(ctx, body,

@@ -33,6 +33,7 @@ our $HttpConfig = <<'_EOC_';
         secret acme;
         sku_map ../html/skus.map;
         netsuite_field total custbody_order_total;
+        taxes_included off;
     }
     order_edit_store globex.myshopify.com {
         secret globex;
@@ -161,3 +162,36 @@ $sized =~ s/"sku": *"IPOD2008RED"/"sku": "IPOD2008RED-XL"/ or die;
 [::webhook_headers('acme', $sized, 'rw1'), '']
 --- response_body_like eval
 ['"queued"', '"item":\{"id":"1002"\},"quantity":2,.*"sku":"IPOD2008RED-XL","item":\{"id":"1002"\}']
+
+
+
+=== TEST 10: a taxed refund of a store that does not say its tax kind is refused, not guessed
+--- http_config
+    order_edit_zone edits:1m;
+    order_edit_store acme.myshopify.com {
+        secret acme;
+        sku_map ../html/skus.map;
+    }
+--- config eval: $::Config
+--- user_files eval
+[["skus.map" => $::Map]]
+--- request eval
+["POST /wh\n" . $::Refund, "GET /q?op=normalise&shop=acme.myshopify.com"]
+--- more_headers eval
+[::webhook_headers('acme', $::Refund, 'n2', topic => 'refunds/create'), '']
+--- response_body_like eval
+['"queued"', '^\{"kind":"error","error":"tax_kind_unknown",']
+
+
+
+=== TEST 11: taxes_included takes on, off or unknown
+--- http_config
+    order_edit_zone edits:1m;
+    order_edit_store acme.myshopify.com {
+        secret acme;
+        taxes_included sometimes;
+    }
+--- config eval: $::Config
+--- must_die
+--- error_log eval
+qr{\[emerg\] .*invalid taxes_included "sometimes", it must be "on", "off" or "unknown", in order_edit_store "acme\.myshopify\.com" in \S+nginx\.conf:\d+$}

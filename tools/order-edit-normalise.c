@@ -77,10 +77,12 @@ static const char  oe_usage[] =
     "\n"
     "  --gift-card-item REF  --custom-item REF  --shipping-item REF\n"
     "  --shipping-refund-item REF  --discrepancy-item REF\n"
+    "  --tip-item REF  --duties-item REF\n"
     "  --field NAME=VALUE           NetSuite field name, or NAME=off\n"
     "  --last-updated-at TIMESTAMP  last applied snapshot (staleness)\n"
     "  --currency CODE              the order's currency, for refunds\n"
     "  --taxes-included | --taxes-excluded   the order's kind, for refunds\n"
+    "  --store-taxes-included on|off|unknown   the store's setting\n"
     "  --webhook-id ID  --api-version VERSION\n"
     "  --netsuite-body              print the NetSuite REST request\n"
     "  --upsert                     sales orders: PUT eid: instead of PATCH\n"
@@ -397,6 +399,14 @@ main(int argc, char **argv)
                     goto bad;
                 }
 
+            } else if (strcmp(argv[i - 1], "--store-taxes-included") == 0) {
+                if (ngx_http_order_edit_norm_set_taxes_included(&conf, a, err,
+                                                                sizeof(err))
+                    != 0)
+                {
+                    goto bad;
+                }
+
             } else if (strcmp(argv[i - 1], "--money") == 0) {
                 if (ngx_http_order_edit_norm_set_money(&conf, a, err,
                                                        sizeof(err))
@@ -420,7 +430,9 @@ main(int argc, char **argv)
                        || strcmp(argv[i - 1], "--custom-item") == 0
                        || strcmp(argv[i - 1], "--shipping-item") == 0
                        || strcmp(argv[i - 1], "--shipping-refund-item") == 0
-                       || strcmp(argv[i - 1], "--discrepancy-item") == 0)
+                       || strcmp(argv[i - 1], "--discrepancy-item") == 0
+                       || strcmp(argv[i - 1], "--tip-item") == 0
+                       || strcmp(argv[i - 1], "--duties-item") == 0)
             {
                 char  which[32];
 

@@ -406,6 +406,20 @@ oe_one_order(ngx_http_order_edit_norm_conf_t *conf, oe_buf_t *b,
 
         ngx_http_order_edit_normalise(conf, &in, &res);
 
+        /* a taxed refund of unknown kind is refused, never guessed */
+        if (in.taxes_included == -1
+            && res.kind == NGX_HTTP_ORDER_EDIT_NORM_ERROR)
+        {
+            if (strcmp(res.error, "tax_kind_unknown") != 0) {
+                fail_msg("refund %d of order %lld: %s: %s", j,
+                         (long long) order_id, res.error, res.message);
+            }
+
+            ngx_http_order_edit_norm_result_free(&res);
+            in.taxes_included = incl;
+            ngx_http_order_edit_normalise(conf, &in, &res);
+        }
+
         if (res.kind != NGX_HTTP_ORDER_EDIT_NORM_CREDIT_MEMO) {
             fail_msg("refund %d of order %lld: %s: %s\n%.*s", j,
                      (long long) order_id, res.error, res.message,

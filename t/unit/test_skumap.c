@@ -294,8 +294,17 @@ test_conf_setters(void **state)
                                          sizeof(err)));
     BAD(ngx_http_order_edit_norm_set_item(&conf, "shipping", "UPS", err,
                                           sizeof(err)));
-    BAD(ngx_http_order_edit_norm_set_item(&conf, "tip", "1", err,
+    BAD(ngx_http_order_edit_norm_set_item(&conf, "tips", "1", err,
                                           sizeof(err)));
+    OK(ngx_http_order_edit_norm_set_item(&conf, "tip", "eid:TIP", err,
+                                         sizeof(err)));
+    OK(ngx_http_order_edit_norm_set_item(&conf, "duties", "77", err,
+                                         sizeof(err)));
+    OK(ngx_http_order_edit_norm_set_taxes_included(&conf, "on", err,
+                                                   sizeof(err)));
+    assert_int_equal(conf.taxes_included, 1);
+    BAD(ngx_http_order_edit_norm_set_taxes_included(&conf, "yes", err,
+                                                    sizeof(err)));
 
     OK(ngx_http_order_edit_norm_set_currency(&conf, "XTS=3", err,
                                              sizeof(err)));
