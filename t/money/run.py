@@ -308,6 +308,7 @@ class Case:
                            taxes_included=shop.inclusive,
                            ship=fmt(g(r["ship"]), e),
                            ship_tax=fmt(g(r["ship_tax"]), e),
+                           ship_tax_stated=r["shape"] != "lines",
                            duties=fmt(g(r["duty_total"]), e),
                            discrepancy=fmt(g(r["disc"]), e),
                            total=fmt(g(r["actual"]), e),
@@ -327,6 +328,14 @@ class Case:
             if money == "presentment" or not shop.multi:
                 self.eq("cm-total", "total (= successful refund "
                         "transactions)", cm.get("total"), fmt(success, e))
+            elif r["shape"] == "lines" and g(r["ship_tax"]) and \
+                    not shop.inclusive:
+                # the refunded shipping tax is in Shopify's account but
+                # not in the REST payload (doubt 4)
+                self.eq("doubt-hidden-ship-tax", "total (= shop-money "
+                        "lines + shipping + its unstated tax + duties - "
+                        "adjustments)", cm.get("total"),
+                        fmt(g(r["actual"]), e))
             else:
                 self.eq("cm-total", "total (= shop-money lines + shipping "
                         "+ duties - adjustments)", cm.get("total"),
@@ -368,7 +377,12 @@ class Case:
                     fmt(g(r["duty_total"]), e))
             disc = sum(P(x["amount"]) for x in lines
                        if x.get("kind") == "refund_discrepancy")
-            if money == "presentment" or not shop.multi:
+            hidden = r["shape"] == "lines" and g(r["ship_tax"])
+            if hidden:
+                # the payload does not state the refunded shipping tax:
+                # where the memo puts it is not pinned down (doubt 4)
+                pass
+            elif money == "presentment" or not shop.multi:
                 self.eq("cm-discrepancy", "refund_discrepancy (Shopify "
                         "reports %s)" % fmt(g(r["disc"]), e), fmt(disc, e),
                         fmt(-g(r["disc"]), e))

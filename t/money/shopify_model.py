@@ -517,10 +517,9 @@ class Shop:
                 srt = M(min(srt.p, ship_tax_left.p),
                         min(srt.s, ship_tax_left.s))
                 sr = M(sr.p, min(sr.s, ship_left.s))
-            if shape == "lines":
-                # REST 2024-10+ documents subtotal_amount_set only: the
-                # model refunds no shipping tax in that shape (doubt)
-                srt = M()
+            # REST 2024-10+ documents subtotal_amount_set only: in the
+            # "lines" shape the shipping tax is refunded (current_total_tax
+            # says so) but the payload does not state it (doubt 4)
         else:
             shape = "none"
         # duties
