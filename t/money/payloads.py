@@ -119,12 +119,13 @@ def refund_obj(w, r, with_order_id):
                      "amount_set": w.mset(-r["ship"]),
                      "tax_amount_set": w.mset(-r["ship_tax"])})
     if r["shape"] in ("lines", "both", "lines_tax"):
-        e = {"id": s.nid(), "shipping_line_id": s.ship_id,
-             "subtotal_amount_set": w.mset(r["ship"])}
-        if r["shape"] == "lines_tax":
-            # GraphQL's RefundShippingLine.taxAmountSet (not in REST docs)
-            e["tax_amount_set"] = w.mset(r["ship_tax"])
-        rsl.append(e)
+        for sid, am, tm in r["ship_parts"]:
+            e = {"id": s.nid(), "shipping_line_id": sid,
+                 "subtotal_amount_set": w.mset(am)}
+            if r["shape"] == "lines_tax":
+                # GraphQL's RefundShippingLine.taxAmountSet (not in REST)
+                e["tax_amount_set"] = w.mset(tm)
+            rsl.append(e)
     if r["disc"].p or r["disc"].s:
         adjs.append({"id": s.nid(), "order_id": s.order_id,
                      "refund_id": r["id"], "kind": "refund_discrepancy",
@@ -168,17 +169,15 @@ def order(shop, topic):
     o = s.original_totals()
     disc_apps = s.discount_apps
     lines = [line_item(w, ln) for ln in s.lines]
-    ship_lines = []
-    if s.ship_price:
-        ship_lines.append({"id": s.ship_id, "title": "Standard",
-                           "code": "standard", "source": "shopify",
-                           "carrier_identifier": None,
-                           "price": w.bare(s.ship.s),
-                           "price_set": w.mset(s.ship),
-                           "discounted_price": w.bare(s.ship.s),
-                           "discounted_price_set": w.mset(s.ship),
-                           "tax_lines": tax_lines(w, s.ship_tax),
-                           "discount_allocations": []})
+    ship_lines = [{"id": sl["id"], "title": sl["title"],
+                   "code": sl["title"].lower(), "source": "shopify",
+                   "carrier_identifier": None,
+                   "price": w.bare(sl["price"].s),
+                   "price_set": w.mset(sl["price"]),
+                   "discounted_price": w.bare(sl["price"].s),
+                   "discounted_price_set": w.mset(sl["price"]),
+                   "tax_lines": tax_lines(w, sl["tax"]),
+                   "discount_allocations": []} for sl in s.ship_lines]
     # the order's tax_lines: per jurisdiction over lines and shipping
     agg = {}
     for ln in s.lines:

@@ -254,17 +254,27 @@ class Shop:
             self._order_discount()
         for ln in self.lines:
             self._tax_line(ln)
-        # shipping
-        self.ship_price = 0
-        if rng.random() < 0.8:
-            self.ship_price = self._price(200, 2500)
-        ship_tax = []
-        if self.ship_price and reg["ship"]:
-            ship_tax = [(t, r, tax_on(self.ship_price, r, self.inclusive))
-                        for t, r in self.taxes]
-        self.ship = self.m(self.ship_price)
-        self.ship_tax = self.tm(ship_tax)
-        self.ship_id = self.nid()
+        # shipping: none, one or (since 2024-10 refundable one by one,
+        # [CL1]) two shipping lines
+        self.ship_lines = []
+        n_ship = rng.choice([0, 1, 1, 1, 1, 1, 2, 2])
+        for _ in range(n_ship):
+            price = self._price(200, 2500)
+            tax = []
+            if reg["ship"]:
+                tax = [(t, r, tax_on(price, r, self.inclusive))
+                       for t, r in self.taxes]
+            self.ship_lines.append(dict(id=self.nid(), price=self.m(price),
+                                        tax=self.tm(tax),
+                                        title=rng.choice(["Standard",
+                                                          "Express",
+                                                          "Freight"])))
+        for sl in self.ship_lines:
+            sl["left"] = sl["price"]
+            sl["tax_left"] = msum(t for _, _, t in sl["tax"])
+        self.ship_price = sum(sl["price"].p for sl in self.ship_lines)
+        self.ship = msum(sl["price"] for sl in self.ship_lines)
+        self.ship_tax = [x for sl in self.ship_lines for x in sl["tax"]]
         # a tip: total_tip_received has no money set, so only in orders
         # with one currency (see the docs)
         self.tip = M()
@@ -496,27 +506,32 @@ class Shop:
                                   "legacy_restock"])
             rlis.append(dict(id=self.nid(), line=ln, k=k, sub=sub, tax=tm,
                              restock=restock))
-        # shipping
-        ship_left = self.ship - self.refunded_ship()
-        ship_tax_total = msum(t for _, _, t in self.ship_tax)
-        ship_tax_left = ship_tax_total - self.refunded_ship_tax()
+        # shipping, per shipping line
         sr, srt = M(), M()
+        sparts = []
         shape = shape or rng.choice(["none", "adjustment", "lines", "both",
                                      "lines_tax"])
-        if ship_left.p > 0 and shape != "none" and rng.random() < 0.7:
+        open_lines = [sl for sl in self.ship_lines if sl["left"].p > 0]
+        if open_lines and shape != "none" and rng.random() < 0.7:
             if rng.random() < 0.5:
-                srp = ship_left.p
-                sr = ship_left
-                srt = ship_tax_left
+                # refund all remaining shipping
+                for sl in open_lines:
+                    sparts.append((sl, sl["left"], sl["tax_left"]))
             else:
-                srp = rng.randint(1, ship_left.p)
-                sr = self.m(srp)
-                srt = self.m(rdiv(ship_tax_left.p * srp, ship_left.p)
-                             if ship_left.p else 0)
+                sl = rng.choice(open_lines)
+                left, tleft = sl["left"], sl["tax_left"]
+                a = rng.randint(1, left.p)
+                am = self.m(a)
+                tm = self.m(rdiv(tleft.p * a, left.p))
                 # never more than is left, in either money
-                srt = M(min(srt.p, ship_tax_left.p),
-                        min(srt.s, ship_tax_left.s))
-                sr = M(sr.p, min(sr.s, ship_left.s))
+                am = M(am.p, min(am.s, left.s))
+                tm = M(min(tm.p, tleft.p), min(tm.s, tleft.s))
+                sparts.append((sl, am, tm))
+            for sl, am, tm in sparts:
+                sl["left"] = sl["left"] - am
+                sl["tax_left"] = sl["tax_left"] - tm
+            sr = msum(am for _, am, _ in sparts)
+            srt = msum(tm for _, _, tm in sparts)
             # REST 2024-10+ documents subtotal_amount_set only: in the
             # "lines" shape the shipping tax is refunded (current_total_tax
             # says so) but the payload does not state it (doubt 4)
@@ -575,6 +590,7 @@ class Shop:
                                 gateway="manual"))
             rng.shuffle(txs)
         r = dict(id=rid, rlis=rlis, ship=sr, ship_tax=srt, shape=shape,
+                 ship_parts=[(sl["id"], am, tm) for sl, am, tm in sparts],
                  duties=duties, duty_total=duty_total, disc=disc,
                  calc=calc, actual=actual, txs=txs,
                  note=rng.choice([None, "", "damaged", "wrong size"]))
