@@ -16,6 +16,8 @@ class Writer:
         rng = shop.rng
         self.mode = shop.numbers
         self.trim = rng.random() < 0.5
+        # Shopify also writes fewer decimals in strings ("348.0", "5")
+        self.trim_strings = rng.random() < 0.1
         # Shopify has been seen writing "1500.00" for JPY
         self.pad0 = EXPONENT[shop.pres] == 0 and rng.random() < 0.3
 
@@ -24,12 +26,13 @@ class Writer:
         t = fmt(v, e)
         if e == 0 and self.pad0 and not number:
             t += ".00"
-        if number:
-            if self.trim and "." in t:
+        if number or self.trim_strings:
+            if (self.trim or not number) and "." in t:
                 t = t.rstrip("0")
                 if t.endswith("."):
                     t = t[:-1] if self.s.rng.random() < 0.5 else t + "0"
-            return Num(t)
+            if number:
+                return Num(t)
         return t
 
     def bare(self, v, cur=None, deprecated=False):

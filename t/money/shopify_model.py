@@ -308,7 +308,11 @@ class Shop:
         rng = self.rng
         kind = kind or ("gift" if rng.random() < 0.08 else "product")
         price = self._price(50, 30000)
+        if kind == "product" and rng.random() < 0.03:
+            price = 0                       # a free sample
         q = rng.randint(1, 4) if kind != "gift" else 1
+        if kind == "product" and rng.random() < 0.03:
+            q = rng.randint(50, 500)        # a wholesale quantity
         lid = self.nid()
         if kind == "gift":
             sku = rng.choice([None, ""])
@@ -341,6 +345,10 @@ class Shop:
             if ln.gift_card or self.rng.random() < 0.5:
                 continue
             a = rdiv(ln.price * ln.q * 15, 100)
+            if self.rng.random() < 0.1:
+                # a free item: 100% off (Shopify's "buy X get Y")
+                a = ln.price * ln.q
+                ln.free = True
             if a:
                 ln.allocs.append((idx, a))
                 ln.disc_p += a
@@ -386,6 +394,16 @@ class Shop:
         ln.alloc_m = [(i, self.m(a)) for i, a in ln.allocs]
         ln.tax_m = self.tm(ln.tax)
         ln.price_m = self.m(ln.price)
+        over = sum(a.s for _, a in ln.alloc_m) - ln.price_m.s * ln.q
+        if over > 0:
+            # converted one by one, the allocations may pass the amount
+            i, a = ln.alloc_m[-1]
+            ln.alloc_m[-1] = (i, M(a.p, a.s - over))
+        if getattr(ln, "free", False):
+            # all of the amount, in each money
+            ln.alloc_m = [(i, M(ln.price * ln.q, ln.price_m.s * ln.q))
+                          for i, _ in ln.allocs[:1]]
+            ln.allocs = ln.allocs[:1]
 
     # derived per-line values (presentment and shop)
     def l_amount(self, ln):
@@ -497,6 +515,12 @@ class Shop:
                 sub = M(ln.price * k, ln.price_m.s * k) - dm
             else:
                 tm = self.m(tax_p)
+                # converted on its own, the share could leave more
+                # discount than amount on the line in shop money
+                rest = ln.price_m.s * (ln.q - after)
+                low = self.l_disc(ln).s - ln.ref_disc.s - rest
+                if dm.s < low:
+                    dm = M(dm.p, low)
                 sub = M(ln.price * k, ln.price_m.s * k) - dm
             ln.refunded = after
             ln.ref_sub = ln.ref_sub + sub
