@@ -109,7 +109,7 @@ ngx_http_order_edit_money_rc_e
 ngx_http_order_edit_money_parse(const char *s, size_t len, int exponent,
     int64_t *minor)
 {
-    int         neg, digit;
+    int         neg, digit, excess;
     size_t      i, frac;
     uint64_t    v, limit;
     const char  *p, *end;
@@ -157,6 +157,7 @@ ngx_http_order_edit_money_parse(const char *s, size_t len, int exponent,
     }
 
     frac = 0;
+    excess = 0;
 
     if (p < end && *p == '.') {
         p++;
@@ -169,11 +170,12 @@ ngx_http_order_edit_money_parse(const char *s, size_t len, int exponent,
             digit = *p++ - '0';
 
             if (frac >= (size_t) exponent) {
-                /* "1500.00" in JPY loses nothing; "1500.5" would */
-                if (digit != 0) {
-                    return NGX_HTTP_ORDER_EDIT_MONEY_PRECISION;
-                }
-
+                /*
+                 * "1500.00" in JPY loses nothing; "1500.5" would: an
+                 * error once the whole text is known to be a number
+                 * ("1.2.3" is not one, whatever its decimals).
+                 */
+                excess |= (digit != 0);
                 continue;
             }
 
@@ -192,6 +194,10 @@ ngx_http_order_edit_money_parse(const char *s, size_t len, int exponent,
 
     if (p != end) {
         return NGX_HTTP_ORDER_EDIT_MONEY_SYNTAX;
+    }
+
+    if (excess) {
+        return NGX_HTTP_ORDER_EDIT_MONEY_PRECISION;
     }
 
     for (i = frac; i < (size_t) exponent; i++) {

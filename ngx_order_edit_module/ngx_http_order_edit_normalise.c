@@ -32,6 +32,7 @@ typedef struct {
     int64_t                              tax;
     int                                  restock;    /* credit memos */
     int                                  estimated;  /* a share, not given */
+    int                                  parts[2];   /* discounts, taxes */
     int64_t                              line_item_id;
     char                                 item[NGX_HTTP_ORDER_EDIT_ITEM_MAX];
 } ngx_http_order_edit_norm_line_t;
@@ -2119,6 +2120,11 @@ ngx_http_order_edit_norm_order_walk(ngx_http_order_edit_norm_ctx_t *ctx,
             continue;
         }
 
+        /* each entry of a share rounds on its own in Shopify */
+        l->parts[0] = (int) json_array_size(json_object_get(e,
+                                                  "discount_allocations"));
+        l->parts[1] = (int) json_array_size(json_object_get(e, "tax_lines"));
+
         if (ngx_http_order_edit_money_mul(l->price, l->quantity, &l->amount)
             != 0
             || ngx_http_order_edit_norm_kept(l, q, d, t,
@@ -2141,11 +2147,12 @@ ngx_http_order_edit_norm_order_walk(ngx_http_order_edit_norm_ctx_t *ctx,
 
 /*
  * The weights for spreading a leftover r: each line's w (0 for a line that
- * cannot take any).  A leftover no larger than one unit per estimated
- * line is the estimates' rounding: only those lines take it, since the
- * others hold Shopify's own numbers.  A larger one (an order-level
- * discount no line carries) is everybody's.  The sum, 0 when no line has
- * weight.
+ * cannot take any).  The lines that hold Shopify's own numbers keep them:
+ * the estimated lines take a leftover when any can.  One exception: more
+ * discount to take off than the estimates' rounding can explain (Shopify
+ * rounds each discount allocation on its own: up to one unit for each,
+ * plus one for the share) is an order-level discount no line carries, and
+ * that is every line's.  The sum, 0 when no line has weight.
  */
 
 static int64_t
@@ -2160,10 +2167,12 @@ ngx_http_order_edit_norm_weights(ngx_http_order_edit_norm_ctx_t *ctx,
     nest = 0;
 
     for (i = 0; i < ctx->nlines; i++) {
-        nest += ctx->lines[i].estimated;
+        if (ctx->lines[i].estimated) {
+            nest += 1 + ctx->lines[i].parts[what == 2];
+        }
     }
 
-    for (pass = (r <= (int64_t) nest && -r <= (int64_t) nest) ? 0 : 1;
+    for (pass = (what == 0 && r > (int64_t) nest) ? 1 : 0;
          pass < 2;
          pass++)
     {

@@ -11,8 +11,13 @@
 #include "ngx_http_order_edit_nsbody.h"
 
 
+/* decimals of a Sales Order line's rate: amount / quantity */
+#define NGX_HTTP_ORDER_EDIT_RATE_PLACES  8
+
+
 typedef struct {
     const ngx_http_order_edit_norm_conf_t  *conf;
+    int                                     exponent;  /* the currency's */
     int                                     nomem;
 } ngx_http_order_edit_nsbody_ctx_t;
 
@@ -141,6 +146,75 @@ ngx_http_order_edit_nsbody_path(const char *record, const char *id,
 
 
 /*
+ * A Sales Order line's rate: its net amount over its quantity, so that
+ * rate x quantity is the amount NetSuite keeps (acme #1001: 199.00 less a
+ * 24.08 discount is a rate of 174.92, not 199.00, which anything that
+ * recomputes the amount from the rate would undo).  Exact to
+ * NGX_HTTP_ORDER_EDIT_RATE_PLACES decimals, rounded half away from zero,
+ * trailing zeros dropped down to the currency's own decimals; the unit
+ * price before discounts stays in the document.
+ */
+
+static json_t *
+ngx_http_order_edit_nsbody_rate(ngx_http_order_edit_nsbody_ctx_t *ctx,
+    const json_t *l)
+{
+    int           places;
+    char          buf[48];
+    size_t        len;
+
+#if (NGX_HTTP_ORDER_EDIT_RATE_PLACES != 8)
+#error "the format below divides by 10^8"
+#endif
+    json_t       *net, *qty;
+    int64_t       minor, q, scale, rate;
+
+    net = json_object_get(l, "net");
+    qty = json_object_get(l, "quantity");
+
+    if (!json_is_string(net) || !json_is_integer(qty)
+        || json_integer_value(qty) <= 0 || ctx->exponent < 0
+        || ctx->exponent > NGX_HTTP_ORDER_EDIT_RATE_PLACES
+        || ngx_http_order_edit_money_parse(json_string_value(net),
+                                           json_string_length(net),
+                                           ctx->exponent, &minor)
+           != NGX_HTTP_ORDER_EDIT_MONEY_OK)
+    {
+        return ngx_http_order_edit_nsbody_number(l, "rate");
+    }
+
+    q = json_integer_value(qty);
+    places = NGX_HTTP_ORDER_EDIT_RATE_PLACES;
+
+    for (scale = 1; places > ctx->exponent; places--) {
+        scale *= 10;
+    }
+
+    places = NGX_HTTP_ORDER_EDIT_RATE_PLACES;
+
+    if (ngx_http_order_edit_money_muldiv(minor, scale, q, &rate) != 0) {
+        return ngx_http_order_edit_nsbody_number(l, "rate");
+    }
+
+    /* a net amount is never negative: rate >= 0 */
+    len = snprintf(buf, sizeof(buf), "%lld.%0*lld",
+                   (long long) (rate / 100000000), places,
+                   (long long) (rate % 100000000));
+
+    while (places > ctx->exponent && buf[len - 1] == '0') {
+        len--;
+        places--;
+    }
+
+    if (buf[len - 1] == '.') {
+        len--;
+    }
+
+    return ngx_http_order_edit_json_number(buf, len);
+}
+
+
+/*
  * The item sublist, one line per document line: sales order lines send
  * their net amount with the discount in its own column; credit memo item
  * lines the restock flag, which their shipping and discrepancy lines lack.
@@ -180,7 +254,7 @@ ngx_http_order_edit_nsbody_items(ngx_http_order_edit_nsbody_ctx_t *ctx,
 
         } else {
             ngx_http_order_edit_nsbody_set(&ctx->nomem, b, "rate",
-                ngx_http_order_edit_nsbody_number(l, "rate"));
+                ngx_http_order_edit_nsbody_rate(ctx, l));
             ngx_http_order_edit_nsbody_set(&ctx->nomem, b, "amount",
                 ngx_http_order_edit_nsbody_number(l, "net"));
             ngx_http_order_edit_nsbody_field(ctx, b,
@@ -425,13 +499,22 @@ ngx_http_order_edit_nsbody_build(const ngx_http_order_edit_norm_conf_t *conf,
     ngx_http_order_edit_norm_result_t *res)
 {
     char                              *path, *text;
-    json_t                            *body;
+    json_t                            *body, *cur;
     const char                        *method, *record, *query, *member;
     const char                        *id;
     ngx_http_order_edit_nsbody_ctx_t   ctx;
 
     ctx.conf = conf;
     ctx.nomem = 0;
+    ctx.exponent = -1;
+
+    cur = json_object_get(json_object_get(doc, "sales_order"), "currency");
+
+    if (json_is_string(cur)) {
+        ctx.exponent = ngx_http_order_edit_norm_exponent(conf,
+                                                    json_string_value(cur),
+                                                    json_string_length(cur));
+    }
 
     switch (kind) {
 

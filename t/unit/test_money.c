@@ -40,6 +40,10 @@ static const oe_parse_case_t  oe_cases[] = {
     { "12.3450", 3, NGX_HTTP_ORDER_EDIT_MONEY_OK, 12345 },
     { "12.3456", 3, NGX_HTTP_ORDER_EDIT_MONEY_PRECISION, 0 },
     { "199.001", 2, NGX_HTTP_ORDER_EDIT_MONEY_PRECISION, 0 },
+    /* malformed first, whatever its decimals */
+    { "1.2.3", 0, NGX_HTTP_ORDER_EDIT_MONEY_SYNTAX, 0 },
+    { "1.25x", 1, NGX_HTTP_ORDER_EDIT_MONEY_SYNTAX, 0 },
+    { "1.255e2", 2, NGX_HTTP_ORDER_EDIT_MONEY_EXPONENT, 0 },
     { "", 2, NGX_HTTP_ORDER_EDIT_MONEY_EMPTY, 0 },
     { " 1.00", 2, NGX_HTTP_ORDER_EDIT_MONEY_SYNTAX, 0 },
     { "1.00 ", 2, NGX_HTTP_ORDER_EDIT_MONEY_SYNTAX, 0 },
