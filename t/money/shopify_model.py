@@ -463,6 +463,7 @@ class Shop:
                 # is not documented; either way is a valid model
                 kd = split(ln.disc_p, keep, ln.q, rng)
                 ln.kept_disc = self.m(kd)
+                ln.kept_disc.s = min(ln.kept_disc.s, ln.price_m.s * keep)
                 kt = [(t, r, split(v, keep, ln.q, rng)) for t, r, v in ln.tax]
                 ln.kept_tax = msum(x for _, _, x in self.tm(kt))
                 # keep inclusive lines' tax inside their net
