@@ -314,6 +314,13 @@ class Case:
                            total=fmt(g(r["actual"]), e),
                            transactions=fmt(success, EXPONENT[shop.pres]))
         rc, out, err = self.cli(argv, pl)
+        # the refunded shipping tax unstated (doubt 4): in shop money of
+        # a multi-currency tax-exclusive order no payload field gives it,
+        # so refusing is as right as Shopify's exact account
+        unknowable = (r["shape"] == "lines" and g(r["ship_tax"]) and
+                      not shop.inclusive and shop.multi and money == "shop")
+        if rc == 1 and unknowable:
+            return
         if rc != 0:
             self.fail("refused", "refund refused (rc %d): %s" %
                       (rc, err.strip()[:200]))
@@ -328,13 +335,12 @@ class Case:
             if money == "presentment" or not shop.multi:
                 self.eq("cm-total", "total (= successful refund "
                         "transactions)", cm.get("total"), fmt(success, e))
-            elif r["shape"] == "lines" and g(r["ship_tax"]) and \
-                    not shop.inclusive:
+            elif unknowable:
                 # the refunded shipping tax is in Shopify's account but
-                # not in the REST payload (doubt 4)
+                # not in the REST payload (doubt 4): exact, or refused
                 self.eq("doubt-hidden-ship-tax", "total (= shop-money "
                         "lines + shipping + its unstated tax + duties - "
-                        "adjustments)", cm.get("total"),
+                        "adjustments; or refuse)", cm.get("total"),
                         fmt(g(r["actual"]), e))
             else:
                 self.eq("cm-total", "total (= shop-money lines + shipping "
