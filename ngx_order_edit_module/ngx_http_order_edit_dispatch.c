@@ -21,6 +21,7 @@
 #include "ngx_http_order_edit_netsuite.h"
 #include "ngx_http_order_edit_curl.h"
 #include "ngx_http_order_edit_exactjson.h"
+#include "ngx_http_order_edit_nsbody.h"
 
 
 /* queued snapshots of one order looked at to coalesce a burst */
@@ -136,6 +137,8 @@ static ngx_http_order_edit_so_cache_t *ngx_http_order_edit_so_slot(
     ngx_http_order_edit_job_t *job);
 static ngx_int_t ngx_http_order_edit_job_url(ngx_http_order_edit_job_t *job,
     const char *eid, const char *query);
+static ngx_int_t ngx_http_order_edit_job_in_place(
+    ngx_http_order_edit_job_t *job, json_t *record);
 static ngx_int_t ngx_http_order_edit_job_ask_tax_kind(
     ngx_http_order_edit_job_t *job);
 static void ngx_http_order_edit_job_tax_kind(ngx_http_order_edit_job_t *job,
@@ -669,8 +672,21 @@ ngx_http_order_edit_job_parsed(ngx_http_order_edit_job_t *job)
                                      NGX_HTTP_ORDER_EDIT_FIELD_UPDATED_AT);
         query = "?fields=orderStatus";
 
-        if (field != NULL
-            && job->res.kind == NGX_HTTP_ORDER_EDIT_NORM_SALES_ORDER)
+        if (job->ns->mode != NGX_HTTP_ORDER_EDIT_NS_RESTLET
+            && (job->res.kind == NGX_HTTP_ORDER_EDIT_NORM_SALES_ORDER
+                || job->res.kind == NGX_HTTP_ORDER_EDIT_NORM_CANCELLATION))
+        {
+            /*
+             * The whole order with its lines: the write names each kept
+             * line by its "line", and a cancellation closes them all.
+             * Oracle documents sublists in a read only with
+             * expandSubResources=true, and fields= is not honoured with
+             * it (so the status and the applied snapshot come with it).
+             */
+            query = "?expandSubResources=true";
+
+        } else if (field != NULL
+                   && job->res.kind == NGX_HTTP_ORDER_EDIT_NORM_SALES_ORDER)
         {
             query = ngx_pnalloc(job->pool,
                                 sizeof("?fields=orderStatus,")
@@ -1162,6 +1178,37 @@ ngx_http_order_edit_job_send(ngx_http_order_edit_job_t *job)
         ngx_str_set(&value, "application/json");
     }
 
+    if (job->step == NGX_HTTP_ORDER_EDIT_STEP_WRITE
+        && job->ns->mode == NGX_HTTP_ORDER_EDIT_NS_REST
+        && job->ns->property_validation != NGX_HTTP_ORDER_EDIT_NS_PNV_OFF)
+    {
+        /*
+         * NetSuite ignores a property it does not know unless told
+         * otherwise: a misspelt custom field would vanish silently.
+         */
+        ngx_str_set(&name, "X-NetSuite-PropertyNameValidation");
+        ngx_str_set(&value, "Error");
+
+        if (job->ns->property_validation == NGX_HTTP_ORDER_EDIT_NS_PNV_WARNING)
+        {
+            ngx_str_set(&value, "Warning");
+
+        } else if (job->ns->property_validation
+                   == NGX_HTTP_ORDER_EDIT_NS_PNV_IGNORE)
+        {
+            ngx_str_set(&value, "Ignore");
+        }
+
+        if (ngx_http_order_edit_curl_add_header(req, &name, &value)
+            != NGX_OK)
+        {
+            ngx_http_order_edit_curl_free(req);
+            goto failed;
+        }
+
+        ngx_str_set(&value, "application/json");
+    }
+
     if (job->body.len) {
         ngx_str_set(&name, "Content-Type");
 
@@ -1424,6 +1471,12 @@ ngx_http_order_edit_job_locked(ngx_http_order_edit_job_t *job,
             return;
         }
 
+        if (ngx_http_order_edit_job_in_place(job, root) != NGX_OK) {
+            json_decref(root);
+            ngx_http_order_edit_job_transient(job, NULL);
+            return;
+        }
+
         json_decref(root);
         ngx_http_order_edit_job_write(job);
         return;
@@ -1451,6 +1504,72 @@ ngx_http_order_edit_job_locked(ngx_http_order_edit_job_t *job,
                   job->msg.id, &job->msg.shop, &detail);
 
     ngx_http_order_edit_job_park(job, "fulfilment_lock", &detail);
+}
+
+
+/*
+ * The write, fitted to the order as NetSuite holds it: a Sales Order's
+ * kept lines named by their "line" (updated in place by the keyed
+ * replace, not deleted and added again), a cancellation closing every
+ * line (NetSuite REST has no cancel: closed lines release their
+ * commitments and the order becomes Closed).  The normaliser's exact
+ * numbers are kept: the body is loaded as exact JSON and dumped again.
+ */
+
+static ngx_int_t
+ngx_http_order_edit_job_in_place(ngx_http_order_edit_job_t *job,
+    json_t *record)
+{
+    int                             n;
+    char                           *text, errbuf[128];
+    json_t                         *body;
+    ngx_http_order_edit_json_rc_e   rc;
+
+    if (job->res.body == NULL
+        || (job->res.kind != NGX_HTTP_ORDER_EDIT_NORM_SALES_ORDER
+            && job->res.kind != NGX_HTTP_ORDER_EDIT_NORM_CANCELLATION))
+    {
+        return NGX_OK;
+    }
+
+    body = ngx_http_order_edit_json_load(job->res.body, job->res.body_len,
+                                         64, job->res.body_len, &rc, errbuf,
+                                         sizeof(errbuf));
+    if (body == NULL) {
+        return NGX_ERROR;
+    }
+
+    if (job->res.kind == NGX_HTTP_ORDER_EDIT_NORM_SALES_ORDER) {
+        n = ngx_http_order_edit_nsbody_keep_lines(&job->store->norm, body,
+                                                  record);
+    } else {
+        n = ngx_http_order_edit_nsbody_close_lines(body, record);
+    }
+
+    if (n <= 0) {
+        json_decref(body);
+        return n == 0 ? NGX_OK : NGX_ERROR;
+    }
+
+    text = ngx_http_order_edit_json_dumps(body, JSON_COMPACT);
+    json_decref(body);
+
+    if (text == NULL) {
+        return NGX_ERROR;
+    }
+
+    ngx_log_debug3(NGX_LOG_DEBUG_HTTP, job->d->log, 0,
+                   "order_edit: #%uL: %d line(s) of the order %s",
+                   job->msg.id, n,
+                   job->res.kind == NGX_HTTP_ORDER_EDIT_NORM_SALES_ORDER
+                   ? "kept in place" : "closed");
+
+    free(job->doc);
+    job->doc = text;
+    job->body.data = (u_char *) text;
+    job->body.len = ngx_strlen(text);
+
+    return NGX_OK;
 }
 
 

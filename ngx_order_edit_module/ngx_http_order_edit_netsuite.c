@@ -42,6 +42,15 @@ static ngx_conf_enum_t  ngx_http_order_edit_ns_modes[] = {
     { ngx_null_string, 0 }
 };
 
+
+static ngx_conf_enum_t  ngx_http_order_edit_ns_pnv[] = {
+    { ngx_string("off"), NGX_HTTP_ORDER_EDIT_NS_PNV_OFF },
+    { ngx_string("error"), NGX_HTTP_ORDER_EDIT_NS_PNV_ERROR },
+    { ngx_string("warning"), NGX_HTTP_ORDER_EDIT_NS_PNV_WARNING },
+    { ngx_string("ignore"), NGX_HTTP_ORDER_EDIT_NS_PNV_IGNORE },
+    { ngx_null_string, 0 }
+};
+
 /* a zero timeout would be libcurl's "no timeout", a zero budget none */
 static ngx_conf_post_t  ngx_http_order_edit_ns_positive_msec =
     { ngx_http_order_edit_ns_msec_positive };
@@ -88,6 +97,9 @@ static ngx_http_order_edit_block_cmd_t  ngx_http_order_edit_ns_cmds[] = {
     ngx_http_order_edit_bcmd("proxy", 1, 1, ngx_http_order_edit_ns_proxy),
     { ngx_string("readback"), 1, 1, NULL, ngx_conf_set_flag_slot,
       offsetof(ngx_http_order_edit_netsuite_conf_t, readback), NULL },
+    { ngx_string("property_validation"), 1, 1, NULL, ngx_conf_set_enum_slot,
+      offsetof(ngx_http_order_edit_netsuite_conf_t, property_validation),
+      &ngx_http_order_edit_ns_pnv },
     { ngx_null_string, 0, 0, NULL, NULL, 0, NULL }
 };
 
@@ -132,6 +144,7 @@ ngx_http_order_edit_netsuite_block(ngx_conf_t *cf, ngx_command_t *cmd,
     ns->file = cf->conf_file->file.name;
     ns->line = cf->conf_file->line;
     ns->mode = NGX_CONF_UNSET_UINT;
+    ns->property_validation = NGX_CONF_UNSET_UINT;
     ns->concurrency = NGX_CONF_UNSET_UINT;
     ns->connect_timeout = NGX_CONF_UNSET_MSEC;
     ns->timeout = NGX_CONF_UNSET_MSEC;
@@ -268,6 +281,10 @@ ngx_http_order_edit_ns_finish(ngx_conf_t *cf,
     }
 
     ngx_conf_init_uint_value(ns->mode, NGX_HTTP_ORDER_EDIT_NS_REST);
+
+    /* a misspelt field must fail loudly, not vanish (NetSuite's default) */
+    ngx_conf_init_uint_value(ns->property_validation,
+                             NGX_HTTP_ORDER_EDIT_NS_PNV_ERROR);
 
     if (ns->mode == NGX_HTTP_ORDER_EDIT_NS_RESTLET
         && ns->restlet_url.len == 0)

@@ -18,6 +18,12 @@
 #define NGX_HTTP_ORDER_EDIT_NS_REST         0
 #define NGX_HTTP_ORDER_EDIT_NS_RESTLET      1
 
+/* X-NetSuite-PropertyNameValidation on writes */
+#define NGX_HTTP_ORDER_EDIT_NS_PNV_OFF      0
+#define NGX_HTTP_ORDER_EDIT_NS_PNV_ERROR    1
+#define NGX_HTTP_ORDER_EDIT_NS_PNV_WARNING  2
+#define NGX_HTTP_ORDER_EDIT_NS_PNV_IGNORE   3
+
 #define NGX_HTTP_ORDER_EDIT_NS_MISSING_RETRY      0
 #define NGX_HTTP_ORDER_EDIT_NS_MISSING_CREATE     1
 #define NGX_HTTP_ORDER_EDIT_NS_MISSING_EXCEPTION  2
@@ -54,6 +60,7 @@ struct ngx_http_order_edit_netsuite_conf_s {
     ngx_str_t                      ca_file;
     ngx_str_t                      proxy;
     ngx_flag_t                     readback;
+    ngx_uint_t                     property_validation;
 
     /* the four keys and the realm, ready for signing */
     ngx_http_order_edit_oauth_keys_t  keys;

@@ -110,6 +110,182 @@ ngx_http_order_edit_nsbody_number(const json_t *obj, const char *key)
 }
 
 
+/* the order's lines as a read with expandSubResources=true returns them */
+
+static json_t *
+ngx_http_order_edit_nsbody_record_lines(const json_t *record)
+{
+    json_t  *items;
+
+    items = json_object_get(json_object_get(record, "item"), "items");
+
+    return json_is_array(items) ? items : NULL;
+}
+
+
+typedef struct {
+    const char                             *key;
+    json_int_t                              line;
+    int                                     used;
+} ngx_http_order_edit_nsbody_held_t;
+
+
+static int
+ngx_http_order_edit_nsbody_held_cmp(const void *a, const void *b)
+{
+    const ngx_http_order_edit_nsbody_held_t  *x = a, *y = b;
+
+    return strcmp(x->key, y->key);
+}
+
+
+int
+ngx_http_order_edit_nsbody_keep_lines(
+    const ngx_http_order_edit_norm_conf_t *conf, json_t *body,
+    const json_t *record)
+{
+    int                                 matched;
+    size_t                              i, n, m, lo, hi, mid;
+    json_t                             *sent, *held, *b, *r, *line, *key;
+    const char                         *field, *k;
+    ngx_http_order_edit_nsbody_held_t  *h;
+
+    field = ngx_http_order_edit_norm_field(conf,
+                                       NGX_HTTP_ORDER_EDIT_FIELD_LINE_KEY);
+    sent = json_object_get(json_object_get(body, "item"), "items");
+    held = ngx_http_order_edit_nsbody_record_lines(record);
+
+    if (field == NULL || !json_is_array(sent) || held == NULL) {
+        return 0;
+    }
+
+    n = json_array_size(sent);
+
+    h = malloc((json_array_size(held) + 1) * sizeof(*h));
+    if (h == NULL) {
+        return -1;
+    }
+
+    /* the order's keyed lines, sorted by key: a lookup is a search */
+    m = 0;
+
+    for (i = 0; i < json_array_size(held); i++) {
+        r = json_array_get(held, i);
+        key = json_object_get(r, field);
+        line = json_object_get(r, "line");
+
+        if (json_is_string(key) && json_is_integer(line)) {
+            h[m].key = json_string_value(key);
+            h[m].line = json_integer_value(line);
+            h[m].used = 0;
+            m++;
+        }
+    }
+
+    /* a key twice (a data problem): each of its lines is taken once */
+    qsort(h, m, sizeof(*h), ngx_http_order_edit_nsbody_held_cmp);
+
+    matched = 0;
+
+    for (i = 0; i < n; i++) {
+        b = json_array_get(sent, i);
+        key = json_object_get(b, field);
+
+        if (!json_is_string(key)) {
+            continue;
+        }
+
+        k = json_string_value(key);
+        lo = 0;
+        hi = m;
+
+        while (lo < hi) {
+            mid = lo + (hi - lo) / 2;
+
+            if (strcmp(h[mid].key, k) < 0) {
+                lo = mid + 1;
+
+            } else {
+                hi = mid;
+            }
+        }
+
+        while (lo < m && strcmp(h[lo].key, k) == 0 && h[lo].used) {
+            lo++;
+        }
+
+        if (lo == m || strcmp(h[lo].key, k) != 0) {
+            continue;
+        }
+
+        if (json_object_set_new(b, "line", json_integer(h[lo].line)) != 0) {
+            free(h);
+            return -1;
+        }
+
+        h[lo].used = 1;
+        matched++;
+    }
+
+    free(h);
+
+    return matched;
+}
+
+
+int
+ngx_http_order_edit_nsbody_close_lines(json_t *body, const json_t *record)
+{
+    int      n;
+    size_t   i;
+    json_t  *held, *line, *items, *l;
+
+    held = ngx_http_order_edit_nsbody_record_lines(record);
+    if (held == NULL) {
+        return 0;
+    }
+
+    items = json_array();
+    if (items == NULL) {
+        return -1;
+    }
+
+    n = 0;
+
+    for (i = 0; i < json_array_size(held); i++) {
+        line = json_object_get(json_array_get(held, i), "line");
+
+        if (!json_is_integer(line)) {
+            continue;
+        }
+
+        l = json_pack("{s:I,s:b}", "line",
+                      (json_int_t) json_integer_value(line), "isClosed", 1);
+
+        if (l == NULL || json_array_append_new(items, l) != 0) {
+            json_decref(items);
+            return -1;
+        }
+
+        n++;
+    }
+
+    if (n == 0) {
+        json_decref(items);
+        return 0;
+    }
+
+    if (json_object_set_new(body, "item",
+                            json_pack("{s:o}", "items", items))
+        != 0)
+    {
+        return -1;
+    }
+
+    return n;
+}
+
+
 json_t *
 ngx_http_order_edit_nsbody_ref(const char *item)
 {

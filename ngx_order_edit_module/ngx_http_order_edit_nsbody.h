@@ -36,6 +36,29 @@ int ngx_http_order_edit_nsbody_build(
 int ngx_http_order_edit_nsbody_upsert(ngx_http_order_edit_norm_result_t *res);
 
 /*
+ * After the read before the write, with the order as NetSuite holds it
+ * (its item sublist expanded): gives each line of a Sales Order body the
+ * NetSuite "line" of the order's line that carries the same Shopify key in
+ * the line key column, each order line used once.  A keyed replace then
+ * updates those lines in place (their identity, commitments and whatever
+ * other systems hold of them survive), deletes the lines not named and
+ * adds the new ones.  Returns the number of lines matched, 0 when the
+ * line key column is switched off.
+ */
+int ngx_http_order_edit_nsbody_keep_lines(
+    const ngx_http_order_edit_norm_conf_t *conf, json_t *body,
+    const json_t *record);
+
+/*
+ * A cancellation closes the order: its body gets every line of the order
+ * read, by its "line", with "isClosed": true (a PATCH without replace
+ * merges lines by "line").  Returns the number of lines, -1 when out of
+ * memory.
+ */
+int ngx_http_order_edit_nsbody_close_lines(json_t *body,
+    const json_t *record);
+
+/*
  * The JSON builders both the document and the body are made with.  Each
  * returns the value added (borrowed) or NULL; on NULL the value has been
  * released, so a nested object is only ever filled through the pointer

@@ -99,6 +99,7 @@ sub edit {
 
 our $Edit = fixture('01-us-tax-exclusive.json');
 our $Refund = fixture('28-refund-restock.json');
+our $Cancel = fixture('27-orders-cancelled.json');
 
 # the order as Shopify sent it at another time
 sub at {
@@ -149,7 +150,11 @@ sub seed_record {
         entity => { id => '42' },
         item => { items => [ map { { item => { id => "$_->[0]" },
                                      quantity => $_->[1],
-                                     rate => $_->[2] } } @$lines ] },
+                                     rate => $_->[2],
+                                     # the Shopify key the module writes
+                                     defined $_->[3]
+                                     ? (custcol_shopify_line_id => $_->[3])
+                                     : () } } @$lines ] },
         %o,
     };
 }
@@ -720,5 +725,129 @@ $c
  '"by_method_endpoint":\{"GET salesOrder":1,"PUT creditMemo":1\},']
 --- no_error_log
 [error]
+[alert]
+[crit]
+
+
+
+=== TEST 24: an edit updates the order's lines in place, by their Shopify key
+The order holds three lines written earlier (lines 1..3, keyed by their
+Shopify line ids); Shopify now has two of them, one with another
+quantity.  The keyed replace names lines 1 and 2, so they keep their
+identity (and what the warehouse or another system holds of them); line
+3 goes.  Without the keys every line would be deleted and added anew.
+--- http_config eval: ::http_config()
+--- config eval: $::Config
+--- request eval
+[$::Reset,
+ ::seed(lines => [[1001, 1, 199, '466157049'], [1002, 3, 24.5, '518995019'],
+                  [1003, 1, 5, '777']]),
+ ::webhook('k1', $::Edit),
+ $::Drain,
+ "GET /sim/orders/eid:$::SO",
+ "GET /sim/requests"]
+--- error_code eval
+[200, 201, 200, 200, 200, 200]
+--- response_body_like eval
+[$::Ok, '"externalId"', '"queued"', $::Drained,
+ ::all('"item":\{"links":\[[^\]]*\],"count":2,',
+       '"line":1,"item":\{"id":"1001","refName":"1001"\},"quantity":1,',
+       '"line":2,"item":\{"id":"1002","refName":"1002"\},"quantity":2,',
+       '"custcol_shopify_line_id":"518995019"'),
+ ::all('"method":"PATCH","path":"[^"]*salesOrder/eid:shopify-acme-450789469",'
+       . '"query":"replace=item"',
+       '"custcol_shopify_line_id":"466157049","custcol_shopify_tax":11.94,'
+       . '"line":1\}',
+       '"custcol_shopify_line_id":"518995019","custcol_shopify_tax":2.94,'
+       . '"line":2\}')]
+--- no_error_log
+[error]
+[alert]
+[crit]
+
+
+
+=== TEST 25: a cancellation closes every line; the order is Closed
+--- http_config eval: ::http_config()
+--- config eval: $::Config
+--- request eval
+[$::Reset,
+ ::seed(lines => [[1001, 1, 199, '466157049'], [1002, 2, 24.5, '518995019']]),
+ ::webhook('c1', $::Cancel, 'orders/cancelled'),
+ $::Drain,
+ "GET /sim/orders/eid:$::SO",
+ "GET /status"]
+--- error_code eval
+[200, 201, 200, 200, 200, 200]
+--- response_body_like eval
+[$::Ok, '"externalId"', '"queued"', $::Drained,
+ ::all('"orderStatus":\{"id":"H"',
+       '"isClosed":true,[^{]*"custcol_shopify_line_id":"466157049"',
+       '"isClosed":true,[^{]*"custcol_shopify_line_id":"518995019"',
+       '"custbody_shopify_cancelled":true'),
+ '"acked": 1,(?s:.*)"exceptions": 0\n']
+--- no_error_log
+[error]
+[alert]
+[crit]
+
+
+
+=== TEST 26: a cancellation after fulfilment is an exception; nothing is closed
+--- http_config eval: ::http_config()
+--- config eval: $::Config
+--- request eval
+[$::Reset,
+ ::seed(lines => [[1001, 1, 199, '466157049']]),
+ ::status_of('F'),
+ ::webhook('c2', $::Cancel, 'orders/cancelled'),
+ $::Drain,
+ "GET /exc",
+ "GET /sim/counters"]
+--- error_code eval
+[200, 201, 200, 200, 200, 200, 200]
+--- response_body_like eval
+[$::Ok, '"externalId"', '"orderStatus":\{"id":"F"', '"queued"',
+ '^\{"drained":true,"depth":0,"exceptions":1\}$',
+ '"webhook_id": "c2",(?s:.*)"reason": "fulfilment_lock",',
+ '"writes":\{\}']
+--- no_error_log
+[alert]
+[crit]
+
+
+
+=== TEST 27: a custom field the account does not have is refused loudly, not dropped
+The module sends X-NetSuite-PropertyNameValidation: Error with every
+write: NetSuite otherwise drops a property it does not know, and a
+misspelt (or never created) custom field would vanish silently.
+--- http_config eval: ::http_config()
+--- config eval: $::Config
+--- request eval
+[$::Reset,
+ ::seed(),
+ ::json_request("POST /sim/custom_fields",
+                { fields => [qw(custbody_shopify_order_id
+                                custbody_shopify_updated_at
+                                custbody_shopify_subtotal
+                                custbody_shopify_discount custbody_shopify_tax
+                                custbody_shopify_taxes_included
+                                custcol_shopify_discount
+                                custcol_shopify_line_id
+                                custcol_shopify_tax)] }),
+ ::webhook('p1', $::Edit),
+ $::Drain,
+ "GET /exc",
+ "GET /sim/counters",
+ ::json_request("POST /sim/custom_fields", { fields => undef })]
+--- error_code eval
+[200, 201, 200, 200, 200, 200, 200, 200]
+--- response_body_like eval
+[$::Ok, '"externalId"', '"fields":\[', '"queued"',
+ '^\{"drained":true,"depth":0,"exceptions":1\}$',
+ '"webhook_id": "p1",(?s:.*)"netsuite_error": "HTTP 400 INVALID_CONTENT: .*custbody_shopify_total',
+ '"writes":\{\}',
+ '"fields":null']
+--- no_error_log
 [alert]
 [crit]

@@ -27,7 +27,7 @@ DEFAULTS = {
     "restlet_deploy": "1",
     "default_entity": "1",
     "create_status": 204,
-    "property_name_validation": "Error",
+    "property_name_validation": "Warning",
     "first_id": 1001,
     "request_log_size": 1000,
     "currencies": None,

@@ -173,6 +173,15 @@ class Store:
         self.implicit_refs = {}
         for item in self.initial_items:
             self.add_item(item)
+        # The account's custom fields (custbody_*, custcol_*), as its
+        # administrator created them.  None: every such name exists (an
+        # account set up as the README says).  A set: any other custom
+        # name is an unknown property, like a misspelt standard field:
+        # refused, warned or dropped by X-NetSuite-PropertyNameValidation.
+        self.custom_fields = None
+
+    def custom_known(self, name):
+        return self.custom_fields is None or name in self.custom_fields
 
     # ------------------------------------------------------------------
     # reference data
@@ -385,7 +394,7 @@ class Store:
             elif name in spec:
                 fields[name] = self._value(spec[name], name, value, name,
                                            validation)
-            elif name.startswith("custbody"):
+            elif name.startswith("custbody") and self.custom_known(name):
                 fields[name] = self._custom(name, value, name)
             elif name in READ_ONLY or name in SUBLISTS:
                 validation.dropped.append(name)
@@ -412,7 +421,7 @@ class Store:
                     line[name] = self._value(LINE_FIELDS[name], name, v,
                                              "%s.%s" % (path, name),
                                              validation)
-                elif name.startswith("custcol"):
+                elif name.startswith("custcol") and self.custom_known(name):
                     line[name] = self._custom(name, v, "%s.%s" % (path, name))
                 elif name in LINE_READ_ONLY:
                     validation.dropped.append("%s.%s" % (path, name))

@@ -940,6 +940,23 @@ class Handler(http.server.BaseHTTPRequestHandler):
                 raise ValueError("reset takes an object of booleans")
             sim.reset(what)
             return 200, {"ok": True}
+        if segs == ["custom_fields"]:
+            # POST {"fields": [...]} defines the account's custom fields;
+            # {"fields": null} accepts any custbody_/custcol_ name again
+            with sim.lock:
+                if m == "POST":
+                    fields = self.admin_json().get("fields")
+                    if fields is not None and not (
+                            isinstance(fields, list)
+                            and all(isinstance(f, str) for f in fields)):
+                        raise ValueError("fields must be a list of names "
+                                         "or null")
+                    store.custom_fields = None if fields is None \
+                        else set(fields)
+                elif m != "GET":
+                    raise self.admin_bad_method()
+                cf = store.custom_fields
+                return 200, {"fields": None if cf is None else sorted(cf)}
         if segs == ["shutdown"] and m == "POST":
             self.shutdown_after = True
             return 200, {"ok": True}

@@ -166,8 +166,9 @@ class RecordAPI(SimTestCase):
             ({"orderStatus": "B"}, "orderStatus"),
             ({"memoo": "typo"}, "memoo"),
         ]
+        strict = {"X-NetSuite-PropertyNameValidation": "Error"}
         for body, where in cases:
-            r = self.sim.request("PATCH", path, body)
+            r = self.sim.request("PATCH", path, body, headers=strict)
             self.assertError(r, 400, "INVALID_CONTENT")
             self.assertEqual(r.json["o:errorDetails"][0]["o:errorPath"],
                              where, body)
@@ -177,6 +178,32 @@ class RecordAPI(SimTestCase):
         r = self.sim.request("PATCH", path, '{"memo":"x"}',
                              headers={"Content-Type": "text/plain"})
         self.assertError(r, 415, "INVALID_CONTENT")
+
+    def test_unknown_fields_are_dropped_by_default(self):
+        # NetSuite's default: an unknown property is no error (a misspelt
+        # field vanishes); the module asks for Error on every write
+        self.sim.seed_order("shopify-21")
+        r = self.sim.request("PATCH", SO + "/eid:shopify-21",
+                             {"memoo": "typo", "memo": "ok"})
+        self.assertEqual(r.status, 204, r)
+
+    def test_custom_fields_the_account_lacks_are_unknown(self):
+        self.sim.seed_order("shopify-22")
+        self.sim.admin("POST", "/custom_fields",
+                       {"fields": ["custbody_a", "custcol_b"]})
+        strict = {"X-NetSuite-PropertyNameValidation": "Error"}
+        r = self.sim.request("PATCH", SO + "/eid:shopify-22",
+                             {"custbody_a": 1, "custbody_z": 2},
+                             headers=strict)
+        self.assertError(r, 400, "INVALID_CONTENT")
+        self.assertIn("custbody_z", r.json["o:errorDetails"][0]["detail"])
+        r = self.sim.request("PATCH", SO + "/eid:shopify-22",
+                             {"custbody_a": 1}, headers=strict)
+        self.assertEqual(r.status, 204, r)
+        self.sim.admin("POST", "/custom_fields", {"fields": None})
+        r = self.sim.request("PATCH", SO + "/eid:shopify-22",
+                             {"custbody_z": 2}, headers=strict)
+        self.assertEqual(r.status, 204, r)
 
     def test_unknown_fields_can_be_ignored_by_header(self):
         self.sim.seed_order("shopify-20")
