@@ -25,8 +25,9 @@ from multiprocessing import Pool
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import payloads                                      # noqa: E402
+from fractions import Fraction                      # noqa: E402
 from shopify_model import (EXPONENT, M, Shop, dumps,  # noqa: E402
-                           fmt, msum, parse)
+                           fmt, msum, parse, rdiv)
 
 SHOP = "acme.myshopify.com"
 CUSTOM_ITEM = {"externalId": "shopify-custom"}
@@ -203,6 +204,16 @@ class Case:
                     x.get("net"))
             self.eq("ns-line", "NetSuite line %s item" % x.get("key"),
                     it.get("item"), x.get("item"))
+            # NetSuite recomputes amount = rate x quantity: it must give
+            # the amount back at the currency's precision
+            try:
+                rq = Fraction(str(it.get("rate"))) * int(it.get("quantity"))
+                back = rdiv(rq.numerator * 10 ** e, rq.denominator)
+                self.eq("ns-rate", "NetSuite line %s rate x quantity" %
+                        x.get("key"), fmt(back, e), x.get("net"))
+            except (TypeError, ValueError, ZeroDivisionError):
+                self.fail("ns-rate", "NetSuite line %s rate %r" %
+                          (x.get("key"), it.get("rate")))
         for ref, amt, name in ((tip_ref, g(T["tip"]), "tip"),
                                (duty_ref, g(T["duties"]), "duties")):
             got = [it for it in items if it.get("item") == ref]
