@@ -4,7 +4,7 @@ orders/create, orders/updated, orders/cancelled: the Order resource.
 refunds/create: the Refund resource (with order_id).
 """
 
-from shopify_model import EXPONENT, M, Num, fmt, msum
+from shopify_model import EXPONENT, M, Num, fmt
 
 
 class Writer:
@@ -239,7 +239,10 @@ def order(shop, topic):
                        for (tt, r), m in agg.items()],
          "discount_applications": disc_apps,
          "discount_codes": [{"code": a["code"], "type": a["value_type"],
-                             "amount": "0"} for a in disc_apps
+                             "amount": w.bare(sum(
+                                 m.s for ln in s.lines if not ln.added
+                                 for j, m in ln.alloc_m if j == i))}
+                            for i, a in enumerate(disc_apps)
                             if a.get("code")],
          "line_items": lines, "shipping_lines": ship_lines,
          "shipping_address": addr, "billing_address": addr,

@@ -26,8 +26,8 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import payloads                                      # noqa: E402
 from fractions import Fraction                      # noqa: E402
-from shopify_model import (EXPONENT, M, Shop, dumps,  # noqa: E402
-                           fmt, msum, parse, rdiv)
+from shopify_model import (EXPONENT, Shop, dumps,  # noqa: E402
+                           fmt, parse, rdiv)
 
 SHOP = "acme.myshopify.com"
 CUSTOM_ITEM = {"externalId": "shopify-custom"}
