@@ -3,14 +3,19 @@
 #
 #   make demo           nginx + module on 127.0.0.1 with conf/demo.conf,
 #                       signed sample webhooks for two stores, the answers
-#                       and the status output (tools/demo.sh)
+#                       and the status output (tools/demo.sh);
+#                       DEMO_AUTH=oauth2 delivers to NetSuite with OAuth
+#                       2.0 client credentials instead of TBA
 #   make test-webhook   unit tests of tools/shopify-webhook, including
 #                       Shopify's published HMAC vector
+
+DEMO_AUTH ?= tba
 
 .PHONY: demo test-webhook
 
 demo: $(MODULE_SO)
-	MODULE_SO=$(CURDIR)/$(MODULE_SO) NGINX_BIN=$(NGINX_BIN) tools/demo.sh
+	MODULE_SO=$(CURDIR)/$(MODULE_SO) NGINX_BIN=$(NGINX_BIN) \
+	    DEMO_AUTH=$(DEMO_AUTH) tools/demo.sh
 
 test-webhook:
 	cd tools/tests && python3 -m unittest test_shopify_webhook

@@ -118,3 +118,14 @@ fuzz-jrec-smoke: $(JREC_FUZZ) $(JREC_CORPUS)
 	    $(BUILD)/fuzz/smoke-jrec.log
 
 fuzz: fuzz-jrec
+
+# disk faults for t/integration/test_journal_faults.py without root: an
+# LD_PRELOAD shim, nothing of it in the module
+JFAULT_SO      := $(BUILD)/jfault.so
+ALL_TARGETS    += $(JFAULT_SO)
+
+$(JFAULT_SO): t/lib/jfault.c | $(BUILD)
+	$(CC) $(CFLAGS_TOOLS) -fPIC -shared -o $@ $< -ldl
+
+# test_journal_faults.py preloads it when it cannot mount a tmpfs
+test-integration: $(JFAULT_SO)

@@ -80,6 +80,8 @@ static size_t ngx_http_order_edit_curl_read(char *buf, size_t size,
     size_t nitems, void *userdata);
 static int ngx_http_order_edit_curl_seek(void *userdata, curl_off_t offset,
     int origin);
+static int ngx_http_order_edit_curl_prereq(void *clientp, char *primary_ip,
+    char *local_ip, int primary_port, int local_port);
 static size_t ngx_http_order_edit_curl_header_line(char *buf, size_t size,
     size_t nitems, void *userdata);
 static curl_socket_t ngx_http_order_edit_curl_open_socket(void *clientp,
@@ -129,6 +131,9 @@ static ngx_str_t  ngx_http_order_edit_curl_cancelled =
     ngx_string("cancelled");
 static ngx_str_t  ngx_http_order_edit_curl_no_connection =
     ngx_string("no free worker connection for the socket");
+static ngx_str_t  ngx_http_order_edit_curl_resend =
+    ngx_string("the reused connection died unanswered; not re-sent with "
+               "the same signature");
 static ngx_str_t  ngx_http_order_edit_curl_big_headers =
     ngx_string("response headers too large");
 
@@ -969,6 +974,9 @@ ngx_http_order_edit_curl_setopts(ngx_http_order_edit_curl_engine_t *engine,
     ngx_http_order_edit_curl_opt(CURLOPT_USERAGENT,
                                  "ngx_order_edit/" NGX_HTTP_ORDER_EDIT_VERSION);
     ngx_http_order_edit_curl_opt(CURLOPT_HTTPHEADER, req->request_headers);
+    ngx_http_order_edit_curl_opt(CURLOPT_PREREQFUNCTION,
+                                 ngx_http_order_edit_curl_prereq);
+    ngx_http_order_edit_curl_opt(CURLOPT_PREREQDATA, req);
 
     /* an account's own CA file wins over the engine's */
     if (req->ca_file.len) {
@@ -999,11 +1007,10 @@ ngx_http_order_edit_curl_setopts(ngx_http_order_edit_curl_engine_t *engine,
 
         if (req->method != NGX_HTTP_DELETE || req->request_body.len) {
             /*
-             * The body is read through a callback that refuses to rewind:
-             * libcurl would otherwise resend a request whose reused
-             * connection died unanswered, by itself and with the same
-             * OAuth nonce, which NetSuite refuses as a replay (401).  It
-             * fails instead, and the dispatcher retries, signed afresh.
+             * The body is read through a callback that refuses to rewind
+             * once a byte went out: a body is never sent twice by one
+             * transfer (the pre-request callback already stops libcurl's
+             * own re-sends; this holds whatever else would rewind).
              */
             req->body_sent = 0;
             ngx_http_order_edit_curl_opt(CURLOPT_POST, 1L);
@@ -1068,6 +1075,39 @@ ngx_http_order_edit_curl_seek(void *userdata, curl_off_t offset, int origin)
     }
 
     return CURL_SEEKFUNC_FAIL;
+}
+
+
+/*
+ * libcurl re-sends a request by itself, on a new connection and with the
+ * same headers, when a reused connection dies before a byte of the answer
+ * came back (lib/transfer.c, Curl_retry_request(); no option turns it off
+ * in 7.88, curl PR #18417 proposes one).  The server may well have read
+ * the request: the same OAuth nonce would go out twice, and NetSuite
+ * refuses a spent nonce (401, a failed login in its audit trail).
+ *
+ * This callback runs before each request a transfer sends, once the
+ * connection is set up or reused.  The second call of one transfer can
+ * only be such a re-send (redirects are off), so it fails the transfer
+ * instead: the caller tries again with a new easy handle and a fresh
+ * signature.  Connections are still reused, and no TLS handshake is
+ * spent, unlike CURLOPT_FORBID_REUSE or CURLOPT_FRESH_CONNECT.
+ */
+
+static int
+ngx_http_order_edit_curl_prereq(void *clientp, char *primary_ip,
+    char *local_ip, int primary_port, int local_port)
+{
+    ngx_http_order_edit_curl_req_t *req = clientp;
+
+    if (req->sent) {
+        req->resend_refused = 1;
+        return CURL_PREREQFUNC_ABORT;
+    }
+
+    req->sent = 1;
+
+    return CURL_PREREQFUNC_OK;
 }
 
 
@@ -1850,6 +1890,10 @@ ngx_http_order_edit_curl_finish(ngx_http_order_edit_curl_engine_t *engine,
     } else if (req->wrap_failed) {
         req->outcome = NGX_HTTP_ORDER_EDIT_CURL_FAILED;
         req->message = ngx_http_order_edit_curl_no_connection;
+
+    } else if (req->resend_refused) {
+        req->outcome = NGX_HTTP_ORDER_EDIT_CURL_FAILED;
+        req->message = ngx_http_order_edit_curl_resend;
 
     } else if (code != CURLE_OK) {
         req->outcome = NGX_HTTP_ORDER_EDIT_CURL_FAILED;

@@ -106,6 +106,8 @@ struct ngx_http_order_edit_curl_req_s {
     ngx_queue_t                 queue;
 
     unsigned                    started:1;
+    unsigned                    sent:1;        /* a request went out */
+    unsigned                    resend_refused:1;
     unsigned                    too_large:1;
     unsigned                    headers_too_large:1;
     unsigned                    wrap_failed:1;

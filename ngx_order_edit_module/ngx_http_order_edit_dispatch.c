@@ -52,6 +52,8 @@ typedef struct {
     ngx_queue_t                            jobs;
     ngx_uint_t                             njobs;
     ngx_log_t                             *log;
+    ngx_msec_t                             stop_at;  /* shutdown_timeout */
+    unsigned                               stopping:1;
 } ngx_http_order_edit_dispatcher_t;
 
 
@@ -69,6 +71,7 @@ typedef struct {
     ngx_str_t                              body;
     ngx_str_t                              body_sent; /* by the write */
     char                                  *doc;      /* RESTlet body */
+    ngx_http_order_edit_curl_req_t        *req;       /* in flight */
     ngx_http_order_edit_account_t         *acct;      /* in the zone */
     ngx_uint_t                             epoch;     /* acct's at send */
     ngx_str_t                              so_id;     /* SuiteQL's find */
@@ -80,6 +83,13 @@ typedef struct {
     unsigned                               newer:1;   /* one is queued */
     unsigned                               parsing:1; /* on the thread */
     unsigned                               tax_asked:1; /* of NetSuite */
+    unsigned                               reread:1;  /* read back again */
+    unsigned                               crowded:1; /* others in flight */
+    unsigned                               auth_retried:1; /* after 401 */
+
+    /* OAuth 2.0: waiting for a token, and the one sent */
+    ngx_http_order_edit_oauth2_wait_t      wait;
+    uint64_t                               token_gen;
 
     /* what the normaliser reads, and the same order's other snapshots */
     ngx_http_order_edit_norm_input_t       in;
@@ -107,6 +117,8 @@ static ngx_http_order_edit_so_cache_t
 
 
 static void ngx_http_order_edit_dispatch_tick(ngx_event_t *ev);
+static void ngx_http_order_edit_dispatch_stop(
+    ngx_http_order_edit_dispatcher_t *d);
 static ngx_int_t ngx_http_order_edit_job_start(
     ngx_http_order_edit_dispatcher_t *d, ngx_pool_t *pool,
     ngx_http_order_edit_msg_t *msg);
@@ -114,6 +126,9 @@ static uint64_t ngx_http_order_edit_job_order(ngx_http_order_edit_job_t *job);
 static ngx_uint_t ngx_http_order_edit_job_order_busy(
     ngx_http_order_edit_job_t *job);
 static ngx_int_t ngx_http_order_edit_job_send(ngx_http_order_edit_job_t *job);
+static void ngx_http_order_edit_job_resend(void *data);
+static ngx_int_t ngx_http_order_edit_job_bearer(ngx_http_order_edit_job_t *job,
+    ngx_str_t *value);
 static void ngx_http_order_edit_job_done(ngx_http_order_edit_curl_req_t *req,
     void *data);
 static void ngx_http_order_edit_job_locked(ngx_http_order_edit_job_t *job,
@@ -187,6 +202,7 @@ ngx_http_order_edit_dispatch(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     dc->worker = 0;
     dc->interval = 100;
     dc->lease = 300000;
+    dc->shutdown_timeout = 5000;
 
     for (i = 2; i < cf->args->nelts; i++) {
 
@@ -219,6 +235,20 @@ ngx_http_order_edit_dispatch(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
                 dc->lease = ms;
             }
 
+            continue;
+        }
+
+        /* 0: a stopping worker hands its NetSuite requests back at once */
+        if (ngx_strncmp(value[i].data, "shutdown_timeout=", 17) == 0) {
+            s.data = value[i].data + 17;
+            s.len = value[i].len - 17;
+
+            ms = ngx_parse_time(&s, 0);
+            if (ms == (ngx_msec_t) NGX_ERROR) {
+                goto invalid;
+            }
+
+            dc->shutdown_timeout = ms;
             continue;
         }
 
@@ -280,7 +310,8 @@ invalid:
 
     ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
                        "invalid parameter \"%V\", expected worker=<n>, "
-                       "interval=<time> or lease=<time>", &value[i]);
+                       "interval=<time>, lease=<time> or "
+                       "shutdown_timeout=<time>", &value[i]);
 
     return NGX_CONF_ERROR;
 }
@@ -343,6 +374,7 @@ ngx_http_order_edit_dispatch_tick(ngx_event_t *ev)
 
     if (ngx_exiting || ngx_terminate || ngx_quit) {
         /* in-flight jobs finish or are cancelled: their leases go back */
+        ngx_http_order_edit_dispatch_stop(d);
         return;
     }
 
@@ -351,6 +383,9 @@ ngx_http_order_edit_dispatch_tick(ngx_event_t *ev)
         ngx_add_timer(&d->timer, d->conf->interval);
         return;
     }
+
+    /* OAuth 2.0 tokens are fetched before they are needed */
+    ngx_http_order_edit_oauth2_tick(d->zone, d->omcf);
 
     for (n = 0; n < NGX_HTTP_ORDER_EDIT_DISPATCH_BATCH; n++) {
 
@@ -375,6 +410,76 @@ ngx_http_order_edit_dispatch_tick(ngx_event_t *ev)
 
     /* a job that failed at once may have asked for an early look */
     if (!d->timer.timer_set) {
+        ngx_add_timer(&d->timer, d->conf->interval);
+    }
+}
+
+
+/*
+ * A worker going away (reload, graceful stop) waits for its NetSuite
+ * requests at most shutdown_timeout, then cancels them: each webhook's
+ * lease is handed back (job_done(), _CANCELLED) for the next worker, or,
+ * on a stop, stays in the journal for the next start.  A write NetSuite
+ * may have applied meanwhile is sent again, which the external id and
+ * replace=item make harmless.  Without this, nginx would wait for every
+ * request's own timeout.
+ */
+
+static void
+ngx_http_order_edit_dispatch_stop(ngx_http_order_edit_dispatcher_t *d)
+{
+    ngx_uint_t                  n;
+    ngx_queue_t                *q, *next;
+    ngx_msec_int_t              left;
+    ngx_http_order_edit_job_t  *job;
+
+    if (d->njobs == 0) {
+        return;
+    }
+
+    if (!d->stopping) {
+        d->stopping = 1;
+        d->stop_at = ngx_current_msec + d->conf->shutdown_timeout;
+
+        ngx_log_error(NGX_LOG_NOTICE, d->log, 0,
+                      "order_edit: waiting at most %M ms for %ui NetSuite "
+                      "requests of zone \"%V\"", d->conf->shutdown_timeout,
+                      d->njobs, &d->zone->name);
+    }
+
+    left = (ngx_msec_int_t) (d->stop_at - ngx_current_msec);
+
+    if (left > 0) {
+        ngx_add_timer(&d->timer, ngx_min((ngx_msec_t) left,
+                                         d->conf->interval));
+        return;
+    }
+
+    n = 0;
+
+    /* a cancelled job is finished, and freed, before cancel() returns */
+    for (q = ngx_queue_head(&d->jobs);
+         q != ngx_queue_sentinel(&d->jobs);
+         q = next)
+    {
+        next = ngx_queue_next(q);
+        job = ngx_queue_data(q, ngx_http_order_edit_job_t, queue);
+
+        if (job->req) {
+            n++;
+            ngx_http_order_edit_curl_cancel(job->req);
+        }
+    }
+
+    if (n) {
+        ngx_log_error(NGX_LOG_NOTICE, d->log, 0,
+                      "order_edit: shutdown_timeout: %ui NetSuite requests "
+                      "of zone \"%V\" cancelled, their webhooks handed "
+                      "back", n, &d->zone->name);
+    }
+
+    /* jobs still parsing hand theirs back when the parse ends */
+    if (d->njobs) {
         ngx_add_timer(&d->timer, d->conf->interval);
     }
 }
@@ -1063,6 +1168,17 @@ ngx_http_order_edit_job_send(ngx_http_order_edit_job_t *job)
     ngx_http_order_edit_curl_req_t       *req;
     ngx_http_order_edit_oauth_request_t   oreq;
 
+    if (job->ns->auth == NGX_HTTP_ORDER_EDIT_NS_AUTH_OAUTH2) {
+        if (ngx_http_order_edit_job_bearer(job, &value) != NGX_OK) {
+            return NGX_ERROR;
+        }
+
+        auth = (char *) value.data;
+        len = value.len;
+
+        goto authorized;
+    }
+
     nonce = ngx_pnalloc(job->pool, NGX_HTTP_ORDER_EDIT_OAUTH_NONCE_LEN
                                    + NGX_HTTP_ORDER_EDIT_OAUTH_HEADER_MAX);
     if (nonce == NULL) {
@@ -1120,6 +1236,8 @@ ngx_http_order_edit_job_send(ngx_http_order_edit_job_t *job)
                       ngx_http_order_edit_oauth_strerror(rc));
         goto failed;
     }
+
+authorized:
 
     req = ngx_http_order_edit_curl_create(job->d->log);
     if (req == NULL) {
@@ -1234,12 +1352,15 @@ ngx_http_order_edit_job_send(ngx_http_order_edit_job_t *job)
 
     ngx_shmtx_lock(&job->d->zone->shpool->mutex);
     job->epoch = job->acct->epoch;
+    job->crowded = (job->acct->in_flight > 1);
     ngx_shmtx_unlock(&job->d->zone->shpool->mutex);
 
     if (ngx_http_order_edit_curl_start(req) != NGX_OK) {
         ngx_http_order_edit_curl_free(req);
         goto failed;
     }
+
+    job->req = req;
 
     return NGX_OK;
 
@@ -1259,9 +1380,72 @@ failed:
         return NGX_ERROR;
     }
 
+    if (ngx_exiting || ngx_terminate || ngx_quit) {
+        /* the next step of a stopping worker: its successor takes it now */
+        (void) ngx_http_order_edit_queue_release(job->d->zone, &job->msg, 0);
+        ngx_http_order_edit_job_finish(job);
+        return NGX_ERROR;
+    }
+
     ngx_http_order_edit_job_transient(job, NULL);
 
     return NGX_ERROR;
+}
+
+
+/*
+ * The OAuth 2.0 token for a request: NGX_OK with the header value,
+ * NGX_AGAIN when the job waits for a token this worker fetches, or
+ * NGX_DONE when it is handed back (retried with its backoff).
+ */
+
+static ngx_int_t
+ngx_http_order_edit_job_bearer(ngx_http_order_edit_job_t *job,
+    ngx_str_t *value)
+{
+    ngx_int_t  rc;
+    ngx_str_t  why;
+
+    job->wait.handler = ngx_http_order_edit_job_resend;
+    job->wait.data = job;
+
+    rc = ngx_http_order_edit_oauth2_bearer(job->d->zone, job->ns, job->pool,
+                                           &job->wait, value,
+                                           &job->token_gen, &why);
+    if (rc == NGX_OK || rc == NGX_AGAIN) {
+        return rc;
+    }
+
+    if (job->step == NGX_HTTP_ORDER_EDIT_STEP_READBACK) {
+        /* the write is in: it is not sent again for want of a token */
+        ngx_log_error(NGX_LOG_WARN, job->d->log, 0,
+                      "order_edit: #%uL of \"%V\" was written but is not "
+                      "read back: %V", job->msg.id, &job->msg.shop, &why);
+
+        ngx_http_order_edit_job_acked(job, NGX_HTTP_ORDER_EDIT_C_LAST);
+        return NGX_DONE;
+    }
+
+    switch (rc) {
+
+    case NGX_BUSY:
+        /* another process fetches it, or this one is exiting */
+        (void) ngx_http_order_edit_queue_release(job->d->zone, &job->msg,
+                                       NGX_HTTP_ORDER_EDIT_DISPATCH_BUSY);
+        ngx_http_order_edit_job_finish(job);
+        return NGX_DONE;
+
+    default:
+        ngx_http_order_edit_job_transient(job, &why);
+        return NGX_DONE;
+    }
+}
+
+
+static void
+ngx_http_order_edit_job_resend(void *data)
+{
+    (void) ngx_http_order_edit_job_send(data);
 }
 
 
@@ -1274,6 +1458,7 @@ ngx_http_order_edit_job_done(ngx_http_order_edit_curl_req_t *req,
     ngx_str_t   why;
     ngx_uint_t  status, over;
 
+    job->req = NULL;
     status = req->status;
 
     if (req->outcome == NGX_HTTP_ORDER_EDIT_CURL_CANCELLED) {
@@ -1295,12 +1480,34 @@ ngx_http_order_edit_job_done(ngx_http_order_edit_curl_req_t *req,
                                     26 - 1)
                    != NULL));
 
+    /*
+     * NetSuite sometimes answers an account over its limit with a 401
+     * "Invalid login attempt".  Sent while other requests of ours were
+     * in flight, a 401 is taken for that: the limit is halved like for a
+     * 429.  Alone in flight it cannot be our crowd, so it stays what it
+     * says (bad keys, a clock): it lowers nothing, and retries end in an
+     * exception when the retry budget is spent.
+     */
+    if (status == 401 && job->crowded) {
+        over = 1;
+    }
+
     ngx_http_order_edit_aimd(job, req, over);
 
     if (job->step == NGX_HTTP_ORDER_EDIT_STEP_READBACK) {
 
         if (req->outcome == NGX_HTTP_ORDER_EDIT_CURL_OK && status == 200) {
             ngx_http_order_edit_job_readback(job, req);
+            return;
+        }
+
+        if (req->resend_refused && !job->reread) {
+            /*
+             * A reused connection died under the GET: read once more,
+             * signed afresh (job_send() acknowledges it if it cannot).
+             */
+            job->reread = 1;
+            (void) ngx_http_order_edit_job_send(job);
             return;
         }
 
@@ -1315,6 +1522,32 @@ ngx_http_order_edit_job_done(ngx_http_order_edit_curl_req_t *req,
         ngx_http_order_edit_job_acked(job, NGX_HTTP_ORDER_EDIT_C_LAST);
         return;
     }
+
+    if (status == 401 && job->ns->auth == NGX_HTTP_ORDER_EDIT_NS_AUTH_OAUTH2)
+    {
+        /* expired or revoked: once with a new token, then people decide */
+        ngx_http_order_edit_job_error(job, req, &why);
+
+        if (!job->auth_retried) {
+            job->auth_retried = 1;
+            ngx_http_order_edit_oauth2_rejected(job->d->zone, job->ns,
+                                                job->token_gen);
+            (void) ngx_http_order_edit_job_send(job);
+            return;
+        }
+
+        if (over) {
+            /* a new token refused too, in a crowd: NetSuite's overload */
+            ngx_http_order_edit_job_transient(job, &why);
+            return;
+        }
+
+        ngx_http_order_edit_job_park(job, "oauth2_rejected", &why);
+        return;
+    }
+
+    /* the next request of the job may have its own 401 and refetch */
+    job->auth_retried = 0;
 
     if (status == 401) {
         /*
@@ -1410,13 +1643,23 @@ ngx_http_order_edit_job_done(ngx_http_order_edit_curl_req_t *req,
 
             if (ngx_http_order_edit_job_url(job, job->res.external_id,
                                             "?expandSubResources=true")
-                == NGX_OK
-                && ngx_http_order_edit_job_send(job) == NGX_OK)
+                == NGX_OK)
             {
+                /* acknowledged by job_send() if it cannot send it */
+                (void) ngx_http_order_edit_job_send(job);
                 return;
             }
 
-            /* job_send() acknowledged it on failure: the write is in */
+            /*
+             * No URL to read back from (no memory): the write is in, so
+             * the webhook is delivered, unchecked; left alone, the job
+             * would never end and the write go out again at lease expiry.
+             */
+            ngx_log_error(NGX_LOG_WARN, job->d->log, 0,
+                          "order_edit: #%uL of \"%V\" was written but is "
+                          "not read back", job->msg.id, &job->msg.shop);
+
+            ngx_http_order_edit_job_acked(job, NGX_HTTP_ORDER_EDIT_C_LAST);
             return;
         }
 

@@ -19,6 +19,7 @@ typedef struct {
     ngx_uint_t                     worker;
     ngx_msec_t                     interval;
     ngx_msec_t                     lease;
+    ngx_msec_t                     shutdown_timeout;
 #if (NGX_THREADS)
     ngx_thread_pool_t             *thread_pool;   /* where JSON is parsed */
 #endif

@@ -2,9 +2,19 @@
 /*
  * Copyright (C) the ngx_order_edit_module authors.
  *
- *   GET  <location>[?shop=]          the exceptions, oldest first per shop
+ *   GET  <location>[?shop=]          the exceptions, oldest first per shop,
+ *                                    and those resolved within keep_resolved
  *   POST <location>/<id>/retry       back to the queue for delivery
- *   POST <location>/<id>/resolve     dealt with by a person: dropped
+ *   POST <location>/<id>/resolve     dealt with by a person: dropped from
+ *                                    the queue, kept readable a while
+ *
+ * A POST must come from the same origin with a JSON content type, so a
+ * page on another site cannot act through a person's browser (a form
+ * cannot send application/json without a CORS preflight, refused here).
+ *
+ * Resolved exceptions live in a small shared memory zone of their own,
+ * apart from the queue's zone: the queue drops a resolved exception as
+ * before, and a copy taken just before is appended here.
  */
 
 
@@ -16,10 +26,78 @@
 #include "ngx_http_order_edit_ingest.h"
 
 
+/* the resolved exceptions a zone keeps: at most this much memory */
+#define NGX_HTTP_ORDER_EDIT_RESOLVED_SIZE  (512 * 1024)
+
+/* keep_resolved's default */
+#define NGX_HTTP_ORDER_EDIT_KEEP_RESOLVED  (7 * 86400)
+
+#define NGX_HTTP_ORDER_EDIT_ACTOR_MAX      128
+
+
+/* one resolved exception, in the resolved zone */
+typedef struct {
+    ngx_queue_t                        queue;      /* oldest first */
+    uint64_t                           id;
+    uint64_t                           order_id;
+    uint64_t                           received_ms;
+    uint64_t                           first_ms;
+    uint64_t                           last_ms;
+    uint64_t                           resolved_ms;
+    ngx_uint_t                         attempts;
+    u_short                            len[6];     /* the strings below */
+    u_char                             data[1];    /* shop, topic, webhook
+                                                      id, reason, detail,
+                                                      actor */
+} ngx_http_order_edit_resolved_t;
+
+
+typedef struct {
+    ngx_queue_t                        list;
+    ngx_uint_t                         count;
+} ngx_http_order_edit_resolved_sh_t;
+
+
+/* what the directive sets up, per order_edit_zone */
+typedef struct {
+    ngx_shm_zone_t                    *shm_zone;
+    ngx_slab_pool_t                   *shpool;
+    ngx_http_order_edit_resolved_sh_t *sh;
+    time_t                             keep;       /* the longest asked */
+} ngx_http_order_edit_resolved_ctx_t;
+
+
+/* a resolved exception as listed */
+typedef struct {
+    ngx_http_order_edit_exc_info_t     info;
+    uint64_t                           resolved_ms;
+    ngx_str_t                          actor;
+} ngx_http_order_edit_resolved_info_t;
+
+
 static ngx_int_t ngx_http_order_edit_exc_get(ngx_http_request_t *r,
     ngx_http_order_edit_zone_t *zone);
 static ngx_int_t ngx_http_order_edit_exc_act(ngx_http_request_t *r,
     ngx_http_order_edit_zone_t *zone, ngx_str_t *rest);
+static const char *ngx_http_order_edit_exc_forbidden(ngx_http_request_t *r);
+static ngx_table_elt_t *ngx_http_order_edit_exc_header(ngx_http_request_t *r,
+    const char *name, size_t len);
+static void ngx_http_order_edit_exc_actor(ngx_http_request_t *r,
+    ngx_str_t *actor);
+static ngx_int_t ngx_http_order_edit_exc_find(ngx_http_order_edit_zone_t *zone,
+    ngx_pool_t *pool, uint64_t id, ngx_http_order_edit_exc_info_t *out);
+static void ngx_http_order_edit_resolved_add(
+    ngx_http_order_edit_resolved_ctx_t *ctx,
+    ngx_http_order_edit_exc_info_t *x, ngx_str_t *actor);
+static ngx_int_t ngx_http_order_edit_resolved_list(
+    ngx_http_order_edit_resolved_ctx_t *ctx, ngx_pool_t *pool,
+    ngx_str_t *shop, ngx_array_t *out);
+static void ngx_http_order_edit_resolved_expire_locked(
+    ngx_http_order_edit_resolved_ctx_t *ctx, uint64_t now);
+static ngx_int_t ngx_http_order_edit_resolved_init_zone(
+    ngx_shm_zone_t *shm_zone, void *data);
+static json_t *ngx_http_order_edit_exc_json(ngx_http_order_edit_main_conf_t
+    *omcf, ngx_http_order_edit_exc_info_t *x);
 static json_t *ngx_http_order_edit_exc_time(uint64_t ms);
 static json_t *ngx_http_order_edit_exc_str(ngx_str_t *s);
 
@@ -78,17 +156,21 @@ static ngx_int_t
 ngx_http_order_edit_exc_get(ngx_http_request_t *r,
     ngx_http_order_edit_zone_t *zone)
 {
-    json_t                            *root, *list, *e;
-    ngx_str_t                          shop, *filter;
-    ngx_uint_t                         i;
-    ngx_array_t                        out;
-    ngx_http_order_edit_exc_info_t    *x;
-    ngx_http_order_edit_main_conf_t   *omcf;
-    ngx_http_order_edit_store_conf_t  *store;
+    json_t                               *root, *list, *done, *e;
+    ngx_str_t                             shop, *filter;
+    ngx_uint_t                            i;
+    ngx_array_t                           out, gone;
+    ngx_http_order_edit_exc_info_t       *x;
+    ngx_http_order_edit_loc_conf_t       *olcf;
+    ngx_http_order_edit_main_conf_t      *omcf;
+    ngx_http_order_edit_resolved_info_t  *y;
 
     if (ngx_array_init(&out, r->pool, 8,
                        sizeof(ngx_http_order_edit_exc_info_t))
-        != NGX_OK)
+        != NGX_OK
+        || ngx_array_init(&gone, r->pool, 8,
+                          sizeof(ngx_http_order_edit_resolved_info_t))
+           != NGX_OK)
     {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
@@ -100,66 +182,109 @@ ngx_http_order_edit_exc_get(ngx_http_request_t *r,
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
+    olcf = ngx_http_get_module_loc_conf(r, ngx_http_order_edit_module);
+
+    if (olcf->resolved
+        && ngx_http_order_edit_resolved_list(olcf->resolved, r->pool, filter,
+                                             &gone)
+           != NGX_OK)
+    {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
     omcf = ngx_http_get_module_main_conf(r, ngx_http_order_edit_module);
 
     root = json_object();
     list = json_array();
+    done = json_array();
 
     if (root == NULL || json_object_set_new(root, "exceptions", list) != 0) {
         json_decref(root);
+        json_decref(done);
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
     x = out.elts;
 
     for (i = 0; i < out.nelts; i++) {
-        store = ngx_http_order_edit_find_store(omcf, &x[i].shop);
+        e = ngx_http_order_edit_exc_json(omcf, &x[i]);
 
-        e = json_object();
-        if (e == NULL) {
+        if (e == NULL || json_array_append_new(list, e) != 0) {
             json_decref(root);
-            return NGX_HTTP_INTERNAL_SERVER_ERROR;
-        }
-
-        /* every string was made printable ASCII when it was parked */
-
-        json_object_set_new(e, "id", json_sprintf("%llu",
-                                         (unsigned long long) x[i].id));
-        json_object_set_new(e, "shop", ngx_http_order_edit_exc_str(
-                                           &x[i].shop));
-        json_object_set_new(e, "store", store
-                            ? ngx_http_order_edit_exc_str(&store->name)
-                            : json_null());
-        json_object_set_new(e, "topic", ngx_http_order_edit_exc_str(
-                                            &x[i].topic));
-        json_object_set_new(e, "webhook_id", ngx_http_order_edit_exc_str(
-                                                 &x[i].webhook_id));
-        json_object_set_new(e, "order_id", x[i].order_id
-                            ? json_sprintf("%llu",
-                                  (unsigned long long) x[i].order_id)
-                            : json_null());
-        json_object_set_new(e, "reason", ngx_http_order_edit_exc_str(
-                                             &x[i].reason));
-        json_object_set_new(e, "netsuite_error", x[i].detail.len
-                            ? ngx_http_order_edit_exc_str(&x[i].detail)
-                            : json_null());
-        json_object_set_new(e, "received_at",
-                            ngx_http_order_edit_exc_time(x[i].received_ms));
-        json_object_set_new(e, "first_seen",
-                            ngx_http_order_edit_exc_time(x[i].first_ms));
-        json_object_set_new(e, "last_seen",
-                            ngx_http_order_edit_exc_time(x[i].last_ms));
-        json_object_set_new(e, "attempts", json_integer(x[i].attempts));
-
-        if (json_array_append_new(list, e) != 0) {
-            json_decref(root);
+            json_decref(done);
             return NGX_HTTP_INTERNAL_SERVER_ERROR;
         }
     }
 
     json_object_set_new(root, "count", json_integer(out.nelts));
 
+    if (json_object_set_new(root, "resolved", done) != 0) {
+        json_decref(root);
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    y = gone.elts;
+
+    for (i = 0; i < gone.nelts; i++) {
+        e = ngx_http_order_edit_exc_json(omcf, &y[i].info);
+
+        if (e == NULL || json_array_append_new(done, e) != 0) {
+            json_decref(root);
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+
+        json_object_set_new(e, "resolved_at",
+                            ngx_http_order_edit_exc_time(y[i].resolved_ms));
+        json_object_set_new(e, "resolved_by",
+                            ngx_http_order_edit_exc_str(&y[i].actor));
+    }
+
     return ngx_http_order_edit_send_json(r, root);
+}
+
+
+static json_t *
+ngx_http_order_edit_exc_json(ngx_http_order_edit_main_conf_t *omcf,
+    ngx_http_order_edit_exc_info_t *x)
+{
+    json_t                            *e;
+    ngx_http_order_edit_store_conf_t  *store;
+
+    store = ngx_http_order_edit_find_store(omcf, &x->shop);
+
+    e = json_object();
+    if (e == NULL) {
+        return NULL;
+    }
+
+    /* every string was made printable ASCII when it was parked */
+
+    json_object_set_new(e, "id", json_sprintf("%llu",
+                                     (unsigned long long) x->id));
+    json_object_set_new(e, "shop", ngx_http_order_edit_exc_str(&x->shop));
+    json_object_set_new(e, "store", store
+                        ? ngx_http_order_edit_exc_str(&store->name)
+                        : json_null());
+    json_object_set_new(e, "topic", ngx_http_order_edit_exc_str(&x->topic));
+    json_object_set_new(e, "webhook_id", ngx_http_order_edit_exc_str(
+                                             &x->webhook_id));
+    json_object_set_new(e, "order_id", x->order_id
+                        ? json_sprintf("%llu",
+                                       (unsigned long long) x->order_id)
+                        : json_null());
+    json_object_set_new(e, "reason", ngx_http_order_edit_exc_str(&x->reason));
+    json_object_set_new(e, "netsuite_error", x->detail.len
+                        ? ngx_http_order_edit_exc_str(&x->detail)
+                        : json_null());
+    json_object_set_new(e, "received_at",
+                        ngx_http_order_edit_exc_time(x->received_ms));
+    json_object_set_new(e, "first_seen",
+                        ngx_http_order_edit_exc_time(x->first_ms));
+    json_object_set_new(e, "last_seen",
+                        ngx_http_order_edit_exc_time(x->last_ms));
+    json_object_set_new(e, "attempts", json_integer(x->attempts));
+
+    return e;
 }
 
 
@@ -169,10 +294,13 @@ static ngx_int_t
 ngx_http_order_edit_exc_act(ngx_http_request_t *r,
     ngx_http_order_edit_zone_t *zone, ngx_str_t *rest)
 {
-    u_char     *p, *last, *slash, out[96];
-    off_t       id;
-    ngx_int_t   rc;
-    ngx_str_t   action;
+    u_char                           *p, *last, *slash, out[96];
+    off_t                             id;
+    ngx_int_t                         rc, found;
+    ngx_str_t                         action, actor;
+    const char                       *why;
+    ngx_http_order_edit_loc_conf_t   *olcf;
+    ngx_http_order_edit_exc_info_t    info;
 
     p = rest->data;
     last = p + rest->len;
@@ -211,19 +339,53 @@ ngx_http_order_edit_exc_act(ngx_http_request_t *r,
                    "method_not_allowed", "use POST", 0);
     }
 
-    rc = (action.len == 5)
-         ? ngx_http_order_edit_exc_retry(zone, (uint64_t) id)
-         : ngx_http_order_edit_exc_resolve(zone, (uint64_t) id);
+    ngx_http_order_edit_exc_actor(r, &actor);
+
+    why = ngx_http_order_edit_exc_forbidden(r);
+
+    if (why) {
+        ngx_log_error(NGX_LOG_WARN, r->connection->log, 0,
+                      "order_edit: %V of exception #%O by %V refused: %s",
+                      &action, id, &actor, why);
+
+        return ngx_http_order_edit_send_error(r, NGX_HTTP_FORBIDDEN,
+                                              "forbidden", why, 0);
+    }
+
+    olcf = ngx_http_get_module_loc_conf(r, ngx_http_order_edit_module);
+
+    if (action.len == 5) {
+        rc = ngx_http_order_edit_exc_retry(zone, (uint64_t) id);
+
+    } else {
+        /* a copy first: the queue forgets it once resolved */
+        found = NGX_DECLINED;
+
+        if (olcf->resolved) {
+            found = ngx_http_order_edit_exc_find(zone, r->pool, (uint64_t) id,
+                                                 &info);
+            if (found == NGX_ERROR) {
+                return NGX_HTTP_INTERNAL_SERVER_ERROR;
+            }
+        }
+
+        rc = ngx_http_order_edit_exc_resolve(zone, (uint64_t) id);
+
+        if (rc == NGX_OK && found == NGX_OK) {
+            ngx_http_order_edit_resolved_add(olcf->resolved, &info, &actor);
+        }
+    }
 
     if (rc != NGX_OK) {
         return ngx_http_order_edit_send_error(r, NGX_HTTP_NOT_FOUND,
                    "not_found", "no exception with that id", 0);
     }
 
-    /* people's actions on the queue are worth a line each */
+    /* people's actions on the queue are worth a line each, with who */
     ngx_log_error(NGX_LOG_NOTICE, r->connection->log, 0,
-                  "order_edit: exception #%O %s", id,
-                  action.len == 5 ? "sent back to the queue" : "resolved");
+                  "order_edit: exception #%O %s by %V", id,
+                  action.len == 5 ? "sent back to the queue" : "resolved",
+                  &actor);
 
     last = ngx_sprintf(out, "{\"status\":\"%s\",\"id\":\"%O\"}\n",
                        action.len == 5 ? "requeued" : "resolved", id);
@@ -236,6 +398,493 @@ not_found:
 
     return ngx_http_order_edit_send_error(r, NGX_HTTP_NOT_FOUND, "not_found",
                "expected <id>/retry or <id>/resolve", 0);
+}
+
+
+/*
+ * NULL for a POST a page of this origin (or a non-browser client) made;
+ * else why not.  Browsers send Sec-Fetch-Site and, on a POST, Origin; a
+ * client that sends neither (curl, a script) is not a browser, and a
+ * cross-site browser request cannot hide both.  The content type is what
+ * a cross-site form cannot forge without a CORS preflight, which nothing
+ * here answers.
+ */
+
+static const char *
+ngx_http_order_edit_exc_forbidden(ngx_http_request_t *r)
+{
+    u_char           *p, *last;
+    ngx_str_t        *v, host;
+    ngx_table_elt_t  *h;
+
+    h = ngx_http_order_edit_exc_header(r, "sec-fetch-site",
+                                       sizeof("sec-fetch-site") - 1);
+
+    /* "none": typed in or bookmarked by the user, not sent by a page */
+    if (h != NULL
+        && !(h->value.len == 11
+             && ngx_strncasecmp(h->value.data, (u_char *) "same-origin", 11)
+                == 0)
+        && !(h->value.len == 4
+             && ngx_strncasecmp(h->value.data, (u_char *) "none", 4) == 0))
+    {
+        return "a cross-site request (Sec-Fetch-Site) may not act on "
+               "exceptions";
+    }
+
+    h = ngx_http_order_edit_exc_header(r, "origin", sizeof("origin") - 1);
+
+    if (h != NULL) {
+        v = &h->value;
+        p = v->data;
+        last = p + v->len;
+
+        if (v->len > 7 && ngx_strncasecmp(p, (u_char *) "http://", 7) == 0) {
+            p += 7;
+
+        } else if (v->len > 8
+                   && ngx_strncasecmp(p, (u_char *) "https://", 8) == 0)
+        {
+            p += 8;
+
+        } else {
+            return "a request from another origin may not act on exceptions";
+        }
+
+        host.len = 0;
+
+        if (r->headers_in.host) {
+            host = r->headers_in.host->value;
+        }
+
+        if ((size_t) (last - p) != host.len || host.len == 0
+            || ngx_strncasecmp(p, host.data, host.len) != 0)
+        {
+            return "a request from another origin may not act on exceptions";
+        }
+    }
+
+    h = r->headers_in.content_type;
+
+    if (h == NULL
+        || h->value.len < sizeof("application/json") - 1
+        || ngx_strncasecmp(h->value.data, (u_char *) "application/json",
+                           sizeof("application/json") - 1)
+           != 0
+        || (h->value.len > sizeof("application/json") - 1
+            && h->value.data[sizeof("application/json") - 1] != ';'
+            && h->value.data[sizeof("application/json") - 1] != ' '))
+    {
+        return "Content-Type: application/json is required";
+    }
+
+    return NULL;
+}
+
+
+static ngx_table_elt_t *
+ngx_http_order_edit_exc_header(ngx_http_request_t *r, const char *name,
+    size_t len)
+{
+    ngx_uint_t        i;
+    ngx_list_part_t  *part;
+    ngx_table_elt_t  *h;
+
+    part = &r->headers_in.headers.part;
+    h = part->elts;
+
+    for (i = 0; /* void */ ; i++) {
+
+        if (i >= part->nelts) {
+            if (part->next == NULL) {
+                return NULL;
+            }
+
+            part = part->next;
+            h = part->elts;
+            i = 0;
+        }
+
+        if (h[i].key.len == len
+            && ngx_strncasecmp(h[i].lowcase_key, (u_char *) name, len) == 0)
+        {
+            return &h[i];
+        }
+    }
+}
+
+
+/*
+ * Who acts: the client's address and, when there is one, $remote_user
+ * (authenticated only where the location checks it: auth_basic, say).
+ */
+
+static void
+ngx_http_order_edit_exc_actor(ngx_http_request_t *r, ngx_str_t *actor)
+{
+    u_char  *p, *last, c;
+    size_t   i;
+
+    actor->data = ngx_pnalloc(r->pool, NGX_HTTP_ORDER_EDIT_ACTOR_MAX);
+    if (actor->data == NULL) {
+        ngx_str_set(actor, "?");
+        return;
+    }
+
+    p = actor->data;
+    last = p + NGX_HTTP_ORDER_EDIT_ACTOR_MAX;
+
+    p = ngx_slprintf(p, last, "%V", &r->connection->addr_text);
+
+    if (ngx_http_auth_basic_user(r) == NGX_OK && r->headers_in.user.len) {
+        p = ngx_slprintf(p, last, " user \"");
+
+        /* printable ASCII only: it goes to the log and the status */
+        for (i = 0; i < r->headers_in.user.len && p < last - 1; i++) {
+            c = r->headers_in.user.data[i];
+            *p++ = (c >= 0x20 && c < 0x7f && c != '"' && c != '\\') ? c : '?';
+        }
+
+        if (p < last) {
+            *p++ = '"';
+        }
+    }
+
+    actor->len = p - actor->data;
+}
+
+
+static ngx_int_t
+ngx_http_order_edit_exc_find(ngx_http_order_edit_zone_t *zone,
+    ngx_pool_t *pool, uint64_t id, ngx_http_order_edit_exc_info_t *out)
+{
+    ngx_uint_t                       i;
+    ngx_array_t                      all;
+    ngx_http_order_edit_exc_info_t  *x;
+
+    if (ngx_array_init(&all, pool, 8, sizeof(ngx_http_order_edit_exc_info_t))
+        != NGX_OK
+        || ngx_http_order_edit_exc_list(zone, pool, NULL, &all) != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    x = all.elts;
+
+    for (i = 0; i < all.nelts; i++) {
+        if (x[i].id == id) {
+            *out = x[i];
+            return NGX_OK;
+        }
+    }
+
+    return NGX_DECLINED;
+}
+
+
+/* the zone of resolved exceptions */
+
+
+static void
+ngx_http_order_edit_resolved_add(ngx_http_order_edit_resolved_ctx_t *ctx,
+    ngx_http_order_edit_exc_info_t *x, ngx_str_t *actor)
+{
+    u_char                          *p;
+    size_t                           size;
+    uint64_t                         now;
+    ngx_uint_t                       i;
+    ngx_str_t                       *str[6];
+    ngx_queue_t                     *q;
+    ngx_http_order_edit_resolved_t  *rx;
+
+    str[0] = &x->shop;
+    str[1] = &x->topic;
+    str[2] = &x->webhook_id;
+    str[3] = &x->reason;
+    str[4] = &x->detail;
+    str[5] = actor;
+
+    size = offsetof(ngx_http_order_edit_resolved_t, data);
+
+    for (i = 0; i < 6; i++) {
+        str[i]->len = ngx_min(str[i]->len, 65535);
+        size += str[i]->len;
+    }
+
+    now = ngx_http_order_edit_now_ms();
+
+    ngx_shmtx_lock(&ctx->shpool->mutex);
+
+    ngx_http_order_edit_resolved_expire_locked(ctx, now);
+
+    /* bounded: each turn frees one, or there is nothing left to free */
+    for ( ;; ) {
+        rx = ngx_slab_alloc_locked(ctx->shpool, size);
+
+        if (rx != NULL || ngx_queue_empty(&ctx->sh->list)) {
+            break;
+        }
+
+        q = ngx_queue_head(&ctx->sh->list);
+        ngx_queue_remove(q);
+        ctx->sh->count--;
+        ngx_slab_free_locked(ctx->shpool, q);
+    }
+
+    if (rx == NULL) {
+        ngx_shmtx_unlock(&ctx->shpool->mutex);
+        return;
+    }
+
+    rx->id = x->id;
+    rx->order_id = x->order_id;
+    rx->received_ms = x->received_ms;
+    rx->first_ms = x->first_ms;
+    rx->last_ms = x->last_ms;
+    rx->resolved_ms = now;
+    rx->attempts = x->attempts;
+
+    p = rx->data;
+
+    for (i = 0; i < 6; i++) {
+        rx->len[i] = (u_short) str[i]->len;
+        p = ngx_cpymem(p, str[i]->data, str[i]->len);
+    }
+
+    ngx_queue_insert_tail(&ctx->sh->list, &rx->queue);
+    ctx->sh->count++;
+
+    ngx_shmtx_unlock(&ctx->shpool->mutex);
+}
+
+
+static ngx_int_t
+ngx_http_order_edit_resolved_list(ngx_http_order_edit_resolved_ctx_t *ctx,
+    ngx_pool_t *pool, ngx_str_t *shop, ngx_array_t *out)
+{
+    u_char                               *p;
+    ngx_int_t                             rc;
+    ngx_uint_t                            i;
+    ngx_str_t                            *str[6];
+    ngx_queue_t                          *q;
+    ngx_http_order_edit_resolved_t       *rx;
+    ngx_http_order_edit_resolved_info_t  *y;
+
+    rc = NGX_OK;
+
+    ngx_shmtx_lock(&ctx->shpool->mutex);
+
+    ngx_http_order_edit_resolved_expire_locked(ctx,
+                                               ngx_http_order_edit_now_ms());
+
+    for (q = ngx_queue_head(&ctx->sh->list);
+         q != ngx_queue_sentinel(&ctx->sh->list);
+         q = ngx_queue_next(q))
+    {
+        rx = ngx_queue_data(q, ngx_http_order_edit_resolved_t, queue);
+
+        if (shop
+            && (rx->len[0] != shop->len
+                || ngx_strncasecmp(rx->data, shop->data, shop->len) != 0))
+        {
+            continue;
+        }
+
+        y = ngx_array_push(out);
+        if (y == NULL) {
+            rc = NGX_ERROR;
+            break;
+        }
+
+        ngx_memzero(y, sizeof(ngx_http_order_edit_resolved_info_t));
+
+        y->info.id = rx->id;
+        y->info.order_id = rx->order_id;
+        y->info.received_ms = rx->received_ms;
+        y->info.first_ms = rx->first_ms;
+        y->info.last_ms = rx->last_ms;
+        y->info.attempts = rx->attempts;
+        y->resolved_ms = rx->resolved_ms;
+
+        str[0] = &y->info.shop;
+        str[1] = &y->info.topic;
+        str[2] = &y->info.webhook_id;
+        str[3] = &y->info.reason;
+        str[4] = &y->info.detail;
+        str[5] = &y->actor;
+
+        p = rx->data;
+
+        for (i = 0; i < 6; i++) {
+            str[i]->len = rx->len[i];
+            str[i]->data = ngx_pnalloc(pool, rx->len[i] + 1);
+
+            if (str[i]->data == NULL) {
+                rc = NGX_ERROR;
+                break;
+            }
+
+            ngx_memcpy(str[i]->data, p, rx->len[i]);
+            p += rx->len[i];
+        }
+
+        if (rc != NGX_OK) {
+            break;
+        }
+    }
+
+    ngx_shmtx_unlock(&ctx->shpool->mutex);
+
+    return rc;
+}
+
+
+/* oldest first: stops at the first one still within keep_resolved */
+
+static void
+ngx_http_order_edit_resolved_expire_locked(
+    ngx_http_order_edit_resolved_ctx_t *ctx, uint64_t now)
+{
+    ngx_queue_t                     *q;
+    ngx_http_order_edit_resolved_t  *rx;
+
+    while (!ngx_queue_empty(&ctx->sh->list)) {
+        q = ngx_queue_head(&ctx->sh->list);
+        rx = ngx_queue_data(q, ngx_http_order_edit_resolved_t, queue);
+
+        if (rx->resolved_ms + (uint64_t) ctx->keep * 1000 > now) {
+            break;
+        }
+
+        ngx_queue_remove(q);
+        ctx->sh->count--;
+        ngx_slab_free_locked(ctx->shpool, rx);
+    }
+}
+
+
+static ngx_int_t
+ngx_http_order_edit_resolved_init_zone(ngx_shm_zone_t *shm_zone, void *data)
+{
+    ngx_http_order_edit_resolved_ctx_t  *octx = data;
+
+    ngx_http_order_edit_resolved_ctx_t  *ctx;
+
+    ctx = shm_zone->data;
+    ctx->shpool = (ngx_slab_pool_t *) shm_zone->shm.addr;
+
+    /* a reload: the resolved exceptions of the old cycle stay */
+    if (octx) {
+        ctx->sh = octx->sh;
+        return NGX_OK;
+    }
+
+    if (shm_zone->shm.exists) {
+        ctx->sh = ctx->shpool->data;
+        return NGX_OK;
+    }
+
+    ctx->sh = ngx_slab_alloc(ctx->shpool,
+                             sizeof(ngx_http_order_edit_resolved_sh_t));
+    if (ctx->sh == NULL) {
+        return NGX_ERROR;
+    }
+
+    ctx->shpool->data = ctx->sh;
+    ngx_queue_init(&ctx->sh->list);
+    ctx->sh->count = 0;
+
+    ctx->shpool->log_nomem = 0;
+
+    return NGX_OK;
+}
+
+
+/*
+ * order_edit_exceptions zone [keep_resolved=time]: the location, and the
+ * zone's resolved exceptions, kept for the longest keep_resolved any of
+ * its locations asks (0: not kept).
+ */
+
+char *
+ngx_http_order_edit_exceptions_directive(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf)
+{
+    ngx_http_order_edit_loc_conf_t  *olcf = conf;
+
+    u_char                              *p;
+    char                                *rv;
+    time_t                               keep;
+    ngx_str_t                           *value, name, s;
+    ngx_shm_zone_t                      *shm_zone;
+    ngx_http_order_edit_resolved_ctx_t  *ctx;
+
+    value = cf->args->elts;
+    keep = NGX_HTTP_ORDER_EDIT_KEEP_RESOLVED;
+
+    if (cf->args->nelts == 3) {
+        if (ngx_strncmp(value[2].data, "keep_resolved=", 14) != 0) {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "invalid parameter \"%V\", expected "
+                               "keep_resolved=<time>", &value[2]);
+            return NGX_CONF_ERROR;
+        }
+
+        s.data = value[2].data + 14;
+        s.len = value[2].len - 14;
+
+        keep = ngx_parse_time(&s, 1);
+        if (keep == (time_t) NGX_ERROR) {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "invalid keep_resolved \"%V\"", &s);
+            return NGX_CONF_ERROR;
+        }
+    }
+
+    rv = ngx_http_order_edit_location(cf, cmd, conf);
+    if (rv != NGX_CONF_OK) {
+        return rv;
+    }
+
+    if (keep == 0) {
+        return NGX_CONF_OK;
+    }
+
+    name.len = sizeof("order_edit_resolved:") - 1 + value[1].len;
+    name.data = ngx_pnalloc(cf->pool, name.len);
+    if (name.data == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    p = ngx_cpymem(name.data, "order_edit_resolved:",
+                   sizeof("order_edit_resolved:") - 1);
+    ngx_memcpy(p, value[1].data, value[1].len);
+
+    shm_zone = ngx_shared_memory_add(cf, &name,
+                                     NGX_HTTP_ORDER_EDIT_RESOLVED_SIZE,
+                                     &ngx_http_order_edit_module);
+    if (shm_zone == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    ctx = shm_zone->data;
+
+    if (ctx == NULL) {
+        ctx = ngx_pcalloc(cf->pool,
+                          sizeof(ngx_http_order_edit_resolved_ctx_t));
+        if (ctx == NULL) {
+            return NGX_CONF_ERROR;
+        }
+
+        ctx->shm_zone = shm_zone;
+        shm_zone->init = ngx_http_order_edit_resolved_init_zone;
+        shm_zone->data = ctx;
+    }
+
+    ctx->keep = ngx_max(ctx->keep, keep);
+    olcf->resolved = ctx;
+
+    return NGX_CONF_OK;
 }
 
 

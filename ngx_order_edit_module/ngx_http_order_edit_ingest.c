@@ -8,6 +8,7 @@
 #include <openssl/hmac.h>
 #include <openssl/evp.h>
 #include <openssl/crypto.h>
+#include <openssl/rand.h>
 
 #include "ngx_http_order_edit_ingest.h"
 #include "ngx_http_order_edit_shm.h"
@@ -54,6 +55,7 @@ typedef struct {
 
     /* a named store's shop is counted on its own node from the start */
     unsigned                       attributed:1;
+    unsigned                       unknown:1;   /* no store: always 401 */
 } ngx_http_order_edit_ingest_ctx_t;
 
 
@@ -145,10 +147,17 @@ static ngx_int_t ngx_http_order_edit_journal_failed(ngx_http_request_t *r,
     ngx_uint_t full);
 static ngx_int_t ngx_http_order_edit_enqueue(ngx_http_request_t *r,
     ngx_http_order_edit_ingest_ctx_t *ctx, ngx_str_t *body);
+static ngx_http_order_edit_store_conf_t *ngx_http_order_edit_unknown_store(
+    ngx_http_order_edit_main_conf_t *omcf);
 
 
 static ngx_str_t  ngx_http_order_edit_json_type =
     ngx_string("application/json");
+
+
+/* what an unknown shop is checked with: see unknown_store() */
+static ngx_http_order_edit_store_conf_t  ngx_http_order_edit_unknown;
+static u_char  ngx_http_order_edit_unknown_key[32];
 
 
 ngx_int_t
@@ -199,14 +208,16 @@ ngx_http_order_edit_webhook_handler(ngx_http_request_t *r)
     if (ctx->store == NULL) {
         ngx_http_order_edit_count(ctx, NGX_HTTP_ORDER_EDIT_C_LAST);
 
-        /* the same answer as a bad signature: no hint which shops exist */
-        return ngx_http_order_edit_reject(r, ctx,
-                   NGX_HTTP_ORDER_EDIT_C_REJECTED_SIGNATURE,
-                   NGX_HTTP_UNAUTHORIZED, "unauthorized",
-                   "the webhook signature could not be verified", 0);
+        /*
+         * The same answer as a bad signature, after the same work: the
+         * body is read and hashed (with a key nobody has), so that
+         * neither the answer nor its timing tells which shops exist.
+         */
+        ctx->unknown = 1;
+        ctx->store = ngx_http_order_edit_unknown_store(omcf);
     }
 
-    ctx->attributed = (ctx->store != omcf->default_store);
+    ctx->attributed = (ctx->store != omcf->default_store && !ctx->unknown);
 
     /*
      * The length is checked before a byte is read: a webhook always has
@@ -281,7 +292,9 @@ ngx_http_order_edit_process(ngx_http_request_t *r,
     dst.data = expected;
     (void) ngx_decode_base64(&dst, &ctx->h[NGX_HTTP_ORDER_EDIT_H_HMAC]);
 
-    if (!ngx_http_order_edit_verify(ctx->store, &body, expected)) {
+    if (!ngx_http_order_edit_verify(ctx->store, &body, expected)
+        || ctx->unknown)
+    {
         return ngx_http_order_edit_reject(r, ctx,
                    NGX_HTTP_ORDER_EDIT_C_REJECTED_SIGNATURE,
                    NGX_HTTP_UNAUTHORIZED, "unauthorized",
@@ -837,16 +850,7 @@ ngx_http_order_edit_valid(ngx_str_t *v, ngx_uint_t header)
         return 1;
 
     case NGX_HTTP_ORDER_EDIT_H_SHOP:
-        for ( /* void */ ; p < last; p++) {
-            c = *p;
-            if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z')
-                  || (c >= '0' && c <= '9') || c == '-' || c == '.'))
-            {
-                return 0;
-            }
-        }
-
-        return 1;
+        return ngx_http_order_edit_shop_domain_valid(v);
 
     case NGX_HTTP_ORDER_EDIT_H_TOPIC:
         slash = 0;
@@ -1225,4 +1229,94 @@ ngx_http_order_edit_send(ngx_http_request_t *r, ngx_uint_t status,
     out.next = NULL;
 
     return ngx_http_output_filter(r, &out);
+}
+
+
+/*
+ * The shape of a shop's permanent domain, the one Shopify sends in
+ * X-Shopify-Shop-Domain: one name of letters, digits and hyphens, starting
+ * with a letter or digit, then ".myshopify.com" (shopify.dev, "Shop domain
+ * validation": ^[a-zA-Z0-9][a-zA-Z0-9-]*\.myshopify\.com$).  The name is a
+ * DNS label, so at most 63 characters.  Case is not significant here; the
+ * domain is lower-cased before use.
+ */
+
+ngx_uint_t
+ngx_http_order_edit_shop_domain_valid(ngx_str_t *shop)
+{
+    u_char  c, *p, *last;
+
+    static u_char  suffix[] = ".myshopify.com";
+
+    if (shop->len < sizeof(suffix) || shop->len > 63 + sizeof(suffix) - 1
+        || ngx_strncasecmp(shop->data + shop->len - (sizeof(suffix) - 1),
+                           suffix, sizeof(suffix) - 1)
+           != 0)
+    {
+        return 0;
+    }
+
+    p = shop->data;
+    last = p + shop->len - (sizeof(suffix) - 1);
+
+    if (*p == '-') {
+        return 0;
+    }
+
+    for ( /* void */ ; p < last; p++) {
+        c = *p;
+
+        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z')
+              || (c >= '0' && c <= '9') || c == '-'))
+        {
+            return 0;
+        }
+    }
+
+    return 1;
+}
+
+
+/*
+ * The store an unknown shop is checked against: one secret of 32 random
+ * bytes, drawn once per worker and never shown (a signature that matches
+ * it is refused all the same), and the largest max_body of the stores,
+ * so that a body some store would read is read for an unknown shop too.
+ */
+
+static ngx_http_order_edit_store_conf_t *
+ngx_http_order_edit_unknown_store(ngx_http_order_edit_main_conf_t *omcf)
+{
+    size_t                              max;
+    ngx_uint_t                          i;
+    ngx_http_order_edit_store_conf_t  **sp, *u;
+
+    u = &ngx_http_order_edit_unknown;
+
+    if (u->nsecrets == 0) {
+        if (RAND_bytes(ngx_http_order_edit_unknown_key,
+                       sizeof(ngx_http_order_edit_unknown_key))
+            != 1)
+        {
+            /* a worse key does no harm: nothing it signs is accepted */
+            ngx_memset(ngx_http_order_edit_unknown_key, 0x5c,
+                       sizeof(ngx_http_order_edit_unknown_key));
+        }
+
+        u->secrets[0].data = ngx_http_order_edit_unknown_key;
+        u->secrets[0].len = sizeof(ngx_http_order_edit_unknown_key);
+        u->nsecrets = 1;
+    }
+
+    /* a few stores at most: looked at each time, so a reload is seen */
+    max = 0;
+    sp = omcf->stores.elts;
+
+    for (i = 0; i < omcf->stores.nelts; i++) {
+        max = ngx_max(max, sp[i]->max_body);
+    }
+
+    u->max_body = max ? max : 1024 * 1024;
+
+    return u;
 }

@@ -14,6 +14,7 @@
 
 
 ngx_int_t ngx_http_order_edit_webhook_handler(ngx_http_request_t *r);
+ngx_uint_t ngx_http_order_edit_shop_domain_valid(ngx_str_t *shop);
 
 /* a JSON answer; retry_after > 0 adds a Retry-After header */
 ngx_int_t ngx_http_order_edit_send(ngx_http_request_t *r, ngx_uint_t status,

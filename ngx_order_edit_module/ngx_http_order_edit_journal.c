@@ -21,6 +21,12 @@
 
 #define NGX_HTTP_ORDER_EDIT_JSCAN_MS      1000
 
+/* segment bytes one adoption pass reads into memory, at least a file */
+#define NGX_HTTP_ORDER_EDIT_JADOPT_BYTES  (64 * 1024 * 1024)
+
+/* corrupt records of a file logged one by one */
+#define NGX_HTTP_ORDER_EDIT_JCORRUPT_LOG  16
+
 
 struct ngx_http_order_edit_jwriter_s {
     ngx_http_order_edit_zone_t          *zone;
@@ -53,6 +59,7 @@ struct ngx_http_order_edit_jwriter_s {
     ngx_fd_t                             lock_fd;
     ngx_uint_t                           holding;
     ngx_event_t                          scan;
+    void                                *adopting;   /* a pass in flight */
 };
 
 
@@ -78,24 +85,56 @@ typedef struct {
 } ngx_http_order_edit_jsync_t;
 
 
-/* a segment being adopted */
+/*
+ * A segment being adopted.  Offsets are the file's; buf holds the file
+ * from "base" (the start, or where the last pass stopped) to "size".
+ */
 typedef struct {
     ngx_str_t                            name;
     ngx_fd_t                             fd;
-    u_char                              *map;
-    size_t                               map_size;
+    u_char                              *buf;
+    size_t                               base;
     size_t                               size;
+    size_t                               end;         /* adopted: bytes */
     size_t                               off;
     uint64_t                            *acks;        /* off << 8 | kind */
     ngx_uint_t                           nacks;
     ngx_http_order_edit_jseg_t          *seg;
     ngx_uint_t                           fresh;
-    ngx_uint_t                           ok;          /* read this pass */
+    ngx_uint_t                           loaded;      /* load() ran */
+    ngx_int_t                            rc;          /* load()'s verdict */
+    ngx_uint_t                           ok;          /* in the zone */
+
+    /* what load() found, for apply() to log and count */
+    const char                          *what;
+    ngx_err_t                            err;
+    ngx_uint_t                           bad;
+    ngx_uint_t                           torn;
+    size_t                               torn_at;
+    size_t                               torn_len;
+    ngx_err_t                            cut_err;
+    ngx_uint_t                           ncorrupt;
+    struct {
+        size_t                           off;
+        size_t                           len;
+    } corrupt[NGX_HTTP_ORDER_EDIT_JCORRUPT_LOG];
+
     ngx_http_order_edit_jrec_enq_t       head;
     size_t                               head_off;
     size_t                               head_size;
     ngx_uint_t                           has_head;
 } ngx_http_order_edit_jsrc_t;
+
+
+/* one adoption pass: its own pool, freed when the pass is over */
+typedef struct {
+    ngx_pool_t                          *pool;
+    ngx_http_order_edit_zone_t          *zone;
+    ngx_http_order_edit_jwriter_t       *jw;
+    ngx_array_t                          srcs;
+    ngx_uint_t                           more;
+    ngx_uint_t                           inline_done;
+} ngx_http_order_edit_jpass_t;
 
 
 static ngx_int_t ngx_http_order_edit_journal_open_segment(
@@ -118,15 +157,37 @@ static void ngx_http_order_edit_journal_sync_done(ngx_event_t *ev);
 static void ngx_http_order_edit_journal_rollback(
     ngx_http_order_edit_zone_t *zone, ngx_http_order_edit_item_t *item,
     ngx_log_t *log);
+static void ngx_http_order_edit_journal_unwrite(
+    ngx_http_order_edit_zone_t *zone, ngx_http_order_edit_item_t *item,
+    size_t size, ngx_log_t *log);
 static void ngx_http_order_edit_journal_scan(ngx_event_t *ev);
 static ngx_uint_t ngx_http_order_edit_journal_reclaim(
     ngx_http_order_edit_zone_t *zone, ngx_uint_t start, ngx_log_t *log);
 static ngx_int_t ngx_http_order_edit_journal_adopt(
     ngx_http_order_edit_zone_t *zone, ngx_uint_t budget, ngx_log_t *log,
     ngx_uint_t *more);
-static ngx_int_t ngx_http_order_edit_journal_source(
-    ngx_http_order_edit_zone_t *zone, ngx_pool_t *pool,
-    ngx_http_order_edit_jsrc_t *src, ngx_log_t *log);
+static ngx_http_order_edit_jpass_t *ngx_http_order_edit_journal_collect(
+    ngx_http_order_edit_zone_t *zone, ngx_log_t *log);
+static void ngx_http_order_edit_journal_load_all(
+    ngx_http_order_edit_jpass_t *pass);
+static void ngx_http_order_edit_journal_load(ngx_http_order_edit_zone_t *zone,
+    ngx_http_order_edit_jsrc_t *src);
+static void ngx_http_order_edit_journal_apply(
+    ngx_http_order_edit_jpass_t *pass, ngx_uint_t budget, ngx_log_t *log,
+    ngx_uint_t *more);
+static void ngx_http_order_edit_journal_pass_done(
+    ngx_http_order_edit_jpass_t *pass);
+static ngx_int_t ngx_http_order_edit_journal_adopt_start(
+    ngx_http_order_edit_jwriter_t *jw);
+#if (NGX_THREADS)
+static void ngx_http_order_edit_journal_adopt_thread(void *data,
+    ngx_log_t *log);
+static void ngx_http_order_edit_journal_adopt_done(ngx_event_t *ev);
+#endif
+static void ngx_http_order_edit_journal_adopted(
+    ngx_http_order_edit_jpass_t *pass);
+static void ngx_http_order_edit_journal_unlink_quiet(
+    ngx_http_order_edit_journal_conf_t *jcf, u_char *name, size_t len);
 static void ngx_http_order_edit_journal_next(ngx_http_order_edit_zone_t *zone,
     ngx_http_order_edit_jsrc_t *src, ngx_log_t *log);
 static ngx_int_t ngx_http_order_edit_journal_enqueue(
@@ -143,7 +204,7 @@ static ngx_uint_t ngx_http_order_edit_journal_name(
     ngx_http_order_edit_zone_t *zone, u_char *name, size_t len);
 static ngx_http_order_edit_jseg_t *ngx_http_order_edit_journal_known(
     ngx_http_order_edit_zone_t *zone, u_char *name, size_t len,
-    ngx_uint_t *skip);
+    ngx_http_order_edit_jsrc_t *src, ngx_uint_t *skip);
 static void ngx_http_order_edit_journal_path(
     ngx_http_order_edit_journal_conf_t *jcf, u_char *buf, u_char *name,
     size_t len, const char *suffix);
@@ -304,14 +365,17 @@ ngx_http_order_edit_journal(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     jcf->segment_size = ngx_min(ngx_max(jcf->max_size / 8, 32 * 1024),
                                 16 * 1024 * 1024);
 
-    if (jcf->fsync != NGX_HTTP_ORDER_EDIT_FSYNC_OFF) {
 #if (NGX_THREADS)
-        jcf->thread_pool = ngx_thread_pool_add(cf, pool_name.len ? &pool_name
-                                                                 : NULL);
-        if (jcf->thread_pool == NULL) {
-            return NGX_CONF_ERROR;
-        }
-#else
+    /* fsyncs and the reading of segments to adopt run on it */
+    jcf->thread_pool = ngx_thread_pool_add(cf, pool_name.len ? &pool_name
+                                                             : NULL);
+    if (jcf->thread_pool == NULL) {
+        return NGX_CONF_ERROR;
+    }
+#endif
+
+    if (jcf->fsync != NGX_HTTP_ORDER_EDIT_FSYNC_OFF) {
+#if !(NGX_THREADS)
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
                            "fsync=%V needs nginx built --with-threads, "
                            "or fsync=off",
@@ -445,12 +509,15 @@ ngx_http_order_edit_journal_init_module(ngx_cycle_t *cycle,
             continue;
         }
 
-        if (ngx_http_order_edit_journal_adopt(zone[i], 0, log, &more)
-            != NGX_OK)
-        {
-            (void) close(fd);
-            return NGX_ERROR;
-        }
+        /* more: the files did not all fit in one pass's memory */
+        do {
+            if (ngx_http_order_edit_journal_adopt(zone[i], 0, log, &more)
+                != NGX_OK)
+            {
+                (void) close(fd);
+                return NGX_ERROR;
+            }
+        } while (more);
 
         (void) close(fd);
     }
@@ -593,6 +660,12 @@ ngx_http_order_edit_journal_exit_process(ngx_cycle_t *cycle,
             ngx_shmtx_unlock(&zone[i]->shpool->mutex);
         }
 
+        /*
+         * A pass whose files a thread may still be reading is left as it
+         * is: the process is going, and with it the descriptors and locks.
+         */
+        jw->adopting = NULL;
+
         /* written records are in the page cache; the kernel keeps them */
         ngx_http_order_edit_journal_seal(jw);
 
@@ -661,8 +734,15 @@ ngx_http_order_edit_journal_prepare(ngx_http_order_edit_zone_t *zone,
         ngx_http_order_edit_journal_seal(jw);
     }
 
-    if (jw->fd == NGX_INVALID_FILE) {
-        return ngx_http_order_edit_journal_open_segment(jw);
+    if (jw->fd == NGX_INVALID_FILE
+        && ngx_http_order_edit_journal_open_segment(jw) != NGX_OK)
+    {
+        /* the webhook is refused for the journal: it counts */
+        ngx_shmtx_lock(&zone->shpool->mutex);
+        zone->sh->journal.errors++;
+        ngx_shmtx_unlock(&zone->shpool->mutex);
+
+        return NGX_ERROR;
     }
 
     return NGX_OK;
@@ -807,9 +887,72 @@ ngx_http_order_edit_journal_write(ngx_http_order_edit_zone_t *zone,
 
 failed:
 
-    ngx_http_order_edit_journal_rollback(zone, item, log);
+    ngx_http_order_edit_journal_unwrite(zone, item, size, log);
 
     return NGX_ERROR;
+}
+
+
+/*
+ * A record that could not be written is taken back: the file ends where
+ * it ended before, so that the next record is written in its place and
+ * no hole is left (a hole in a file on a full tmpfs is a SIGBUS for
+ * whoever maps it, and a gap a replay has to skip).  This process is the
+ * file's only writer and nothing ran between the attach and the write,
+ * so the record is the segment's last.  When the end cannot be rewound
+ * the record is settled as rolled back and the segment is not written to
+ * again.
+ */
+
+static void
+ngx_http_order_edit_journal_unwrite(ngx_http_order_edit_zone_t *zone,
+    ngx_http_order_edit_item_t *item, size_t size, ngx_log_t *log)
+{
+    ngx_http_order_edit_jack_t      ack;
+    ngx_http_order_edit_jseg_t     *seg;
+    ngx_http_order_edit_jwriter_t  *jw;
+
+    jw = zone->jw;
+    seg = jw->seg;
+
+    if (seg == NULL || item->jseg != seg
+        || seg->bytes != (size_t) item->joff + size)
+    {
+        goto sealed;
+    }
+
+    if (ftruncate(jw->fd, item->joff) == -1) {
+        ngx_log_error(NGX_LOG_CRIT, log, ngx_errno,
+                      "order_edit: cannot cut \"%*s\" back to %uD bytes",
+                      (size_t) seg->len, seg->name, item->joff);
+        goto sealed;
+    }
+
+    ngx_shmtx_lock(&zone->shpool->mutex);
+
+    /* no ack: the next record is written at this offset */
+    item->jseg = NULL;
+    seg->bytes -= size;
+    seg->pending--;
+    zone->sh->journal.bytes -= size;
+    zone->sh->journal.pending--;
+    zone->sh->journal.errors++;
+    zone->sh->journal.undurable--;
+    ngx_http_order_edit_queue_rollback_locked(zone, item, &ack);
+
+    ngx_shmtx_unlock(&zone->shpool->mutex);
+
+    ngx_http_order_edit_journal_ack(zone, &ack, log);
+
+    return;
+
+sealed:
+
+    ngx_http_order_edit_journal_rollback(zone, item, log);
+
+    if (jw->nretired < NGX_HTTP_ORDER_EDIT_JRETIRED) {
+        ngx_http_order_edit_journal_seal(jw);
+    }
 }
 
 
@@ -1446,6 +1589,21 @@ ngx_http_order_edit_journal_unlink(ngx_http_order_edit_journal_conf_t *jcf,
 }
 
 
+/* the same, from a thread: what cannot be removed is found next time */
+
+static void
+ngx_http_order_edit_journal_unlink_quiet(
+    ngx_http_order_edit_journal_conf_t *jcf, u_char *name, size_t len)
+{
+    u_char  path[NGX_MAX_PATH];
+
+    ngx_http_order_edit_journal_path(jcf, path, name, len, "");
+    (void) unlink((char *) path);
+    ngx_http_order_edit_journal_path(jcf, path, name, len, ".ack");
+    (void) unlink((char *) path);
+}
+
+
 /*
  * The delivering worker: take the lock when the other generation lets
  * go of it, then adopt segments whose writers are gone, a step at a time.
@@ -1478,10 +1636,26 @@ ngx_http_order_edit_journal_scan(ngx_event_t *ev)
                       "\"%V\" and delivers its webhooks", &zone->name);
     }
 
-    if (jw->holding) {
+    if (jw->holding && jw->adopting == NULL) {
         (void) ngx_http_order_edit_journal_reclaim(zone, 0, ev->log);
-        (void) ngx_http_order_edit_journal_adopt(zone,
-                   NGX_HTTP_ORDER_EDIT_JADOPT_STEP, ev->log, &more);
+
+        switch (ngx_http_order_edit_journal_adopt_start(jw)) {
+
+        case NGX_OK:
+            if (((ngx_http_order_edit_jpass_t *) jw->adopting)->inline_done) {
+                ngx_http_order_edit_journal_adopted(jw->adopting);
+            }
+
+            /* the pass's end sets the next scan */
+            return;
+
+        case NGX_ERROR:
+            more = 1;
+            break;
+
+        default:
+            break;
+        }
     }
 
     ngx_add_timer(ev, more ? 10 : NGX_HTTP_ORDER_EDIT_JSCAN_MS);
@@ -1601,53 +1775,63 @@ ngx_http_order_edit_journal_reclaim(ngx_http_order_edit_zone_t *zone,
 
 /*
  * Replay.  Every segment not yet in the zone whose writer is gone (its
- * flock is free), and every adopted one not yet wholly in, is mapped;
- * their unsettled records go into the queue oldest first across files,
- * at most "budget" of them (0: all), and a full zone stops the walk
- * where it is, to go on later.  Torn tails are cut, corrupt records
- * skipped and logged; every valid record's id counts as seen.
+ * flock is free), and every adopted one not yet wholly in, is read; their
+ * unsettled records go into the queue oldest first across files, at most
+ * "budget" of them (0: all), and a full zone stops the walk where it is,
+ * to go on later.  Torn tails are cut, corrupt records skipped and
+ * logged; every valid record's id counts as seen.
+ *
+ * A pass has three steps.  collect() lists the candidates (a directory
+ * read and the registry, under the zone lock); load() opens, locks,
+ * reads (pread, never a shared map: a hole in a file on a full tmpfs
+ * would be a SIGBUS), checks and cuts each file, and touches neither the
+ * zone nor a log, so that the delivering worker runs it on the thread
+ * pool; apply() logs what load() found and puts the records in the zone.
+ * The master at start runs all three itself, before any worker exists.
  */
 
-static ngx_int_t
-ngx_http_order_edit_journal_adopt(ngx_http_order_edit_zone_t *zone,
-    ngx_uint_t budget, ngx_log_t *log, ngx_uint_t *more)
+static ngx_http_order_edit_jpass_t *
+ngx_http_order_edit_journal_collect(ngx_http_order_edit_zone_t *zone,
+    ngx_log_t *log)
 {
-    size_t                       len;
-    ngx_dir_t                    dir;
-    ngx_int_t                    rc;
-    u_char                       path[NGX_MAX_PATH];
-    ngx_str_t                   *gen, *lk, *gn;
-    ngx_uint_t                   i, k, n, best, nsrc, full, adopted, skip;
-    ngx_pool_t                  *pool;
-    ngx_array_t                  srcs, locks, gens;
-    ngx_http_order_edit_jseg_t  *seg;
-    ngx_http_order_edit_jsrc_t  *src;
-
-    *more = 0;
-    n = 0;
-    full = 0;
-    adopted = 0;
+    size_t                        len;
+    ngx_dir_t                     dir;
+    u_char                        path[NGX_MAX_PATH];
+    ngx_str_t                    *gen, *lk, *gn;
+    ngx_uint_t                    i, k, skip;
+    ngx_pool_t                   *pool;
+    ngx_array_t                   locks, gens;
+    ngx_http_order_edit_jseg_t   *seg;
+    ngx_http_order_edit_jsrc_t   *src;
+    ngx_http_order_edit_jpass_t  *pass;
 
     pool = ngx_create_pool(16384, log);
     if (pool == NULL) {
-        return NGX_ERROR;
+        return NULL;
     }
 
-    if (ngx_array_init(&srcs, pool, 8, sizeof(ngx_http_order_edit_jsrc_t))
-        != NGX_OK
+    pass = ngx_pcalloc(pool, sizeof(ngx_http_order_edit_jpass_t));
+
+    if (pass == NULL
+        || ngx_array_init(&pass->srcs, pool, 8,
+                          sizeof(ngx_http_order_edit_jsrc_t))
+           != NGX_OK
         || ngx_array_init(&locks, pool, 4, sizeof(ngx_str_t)) != NGX_OK
         || ngx_array_init(&gens, pool, 8, sizeof(ngx_str_t)) != NGX_OK)
     {
         ngx_destroy_pool(pool);
-        return NGX_ERROR;
+        return NULL;
     }
+
+    pass->pool = pool;
+    pass->zone = zone;
 
     if (ngx_open_dir(&zone->journal->dir, &dir) == NGX_ERROR) {
         ngx_log_error(NGX_LOG_CRIT, log, ngx_errno,
                       "order_edit: cannot open journal directory \"%V\"",
                       &zone->journal->dir);
         ngx_destroy_pool(pool);
-        return NGX_ERROR;
+        return NULL;
     }
 
     for ( ;; ) {
@@ -1696,25 +1880,26 @@ ngx_http_order_edit_journal_adopt(ngx_http_order_edit_zone_t *zone,
             }
         }
 
-        seg = ngx_http_order_edit_journal_known(zone, ngx_de_name(&dir), len,
-                                                &skip);
-
-        if (skip) {
-            continue;
-        }
-
-        src = ngx_array_push(&srcs);
+        src = ngx_array_push(&pass->srcs);
         if (src == NULL) {
             break;
         }
 
         ngx_memzero(src, sizeof(ngx_http_order_edit_jsrc_t));
 
+        seg = ngx_http_order_edit_journal_known(zone, ngx_de_name(&dir), len,
+                                                src, &skip);
+
+        if (skip) {
+            pass->srcs.nelts--;
+            continue;
+        }
+
         src->name.len = len;
         src->name.data = ngx_pnalloc(pool, len);
 
         if (src->name.data == NULL) {
-            srcs.nelts--;
+            pass->srcs.nelts--;
             break;
         }
 
@@ -1750,25 +1935,409 @@ ngx_http_order_edit_journal_adopt(ngx_http_order_edit_zone_t *zone,
         (void) unlink((char *) path);
     }
 
-    src = srcs.elts;
-    nsrc = 0;
+    return pass;
+}
 
-    for (i = 0; i < srcs.nelts; i++) {
-        rc = ngx_http_order_edit_journal_source(zone, pool, &src[i], log);
 
-        if (rc == NGX_OK) {
-            src[i].ok = 1;
-            nsrc++;
-            adopted += src[i].fresh;
+/* the files of a pass, in a thread or in the master: no zone, no log */
+
+static void
+ngx_http_order_edit_journal_load_all(ngx_http_order_edit_jpass_t *pass)
+{
+    size_t                       bytes;
+    ngx_uint_t                   i;
+    ngx_http_order_edit_jsrc_t  *src;
+
+    bytes = 0;
+    src = pass->srcs.elts;
+
+    for (i = 0; i < pass->srcs.nelts; i++) {
+
+        /* a bounded amount of memory per pass; the rest comes next */
+        if (bytes >= NGX_HTTP_ORDER_EDIT_JADOPT_BYTES) {
+            pass->more = 1;
+            break;
+        }
+
+        ngx_http_order_edit_journal_load(pass->zone, &src[i]);
+
+        src[i].loaded = 1;
+
+        if (src[i].rc == NGX_OK) {
+            bytes += src[i].size - src[i].base;
+
+        } else {
+            free(src[i].buf);
+            src[i].buf = NULL;
         }
     }
+}
+
+
+static ssize_t
+ngx_http_order_edit_journal_pread(ngx_fd_t fd, u_char *buf, size_t size,
+    off_t off)
+{
+    size_t   done;
+    ssize_t  n;
+
+    for (done = 0; done < size; done += n) {
+        n = pread(fd, buf + done, size - done, off + done);
+
+        if (n == -1 && ngx_errno == NGX_EINTR) {
+            n = 0;
+            continue;
+        }
+
+        if (n <= 0) {
+            return (n == 0) ? (ssize_t) done : -1;
+        }
+    }
+
+    return (ssize_t) done;
+}
+
+
+/* open, lock, read, check and cut one segment, and read its acks */
+
+static void
+ngx_http_order_edit_journal_load(ngx_http_order_edit_zone_t *zone,
+    ngx_http_order_edit_jsrc_t *src)
+{
+    u_char                          path[NGX_MAX_PATH], *abuf;
+    u_char                          bad[NGX_MAX_PATH];
+    size_t                          off, end, next, want, fsize;
+    ssize_t                         n;
+    ngx_fd_t                        afd;
+    ngx_uint_t                      i, k;
+    ngx_file_info_t                 fi;
+    ngx_http_order_edit_jrec_t      rec;
+    ngx_http_order_edit_jrec_seg_t  s;
+    ngx_http_order_edit_jrec_rc_e   rc;
+
+    src->rc = NGX_DECLINED;
+
+    ngx_http_order_edit_journal_path(zone->journal, path, src->name.data,
+                                     src->name.len, "");
+
+    src->fd = open((char *) path, O_RDWR | O_CLOEXEC);
+
+    if (src->fd == NGX_INVALID_FILE) {
+        src->err = ngx_errno;
+        src->what = "cannot open journal segment";
+        return;
+    }
+
+    /*
+     * A writer alive still owns the file; so does its generation, alive
+     * in another nginx (a binary upgrade), even after the writer moved on:
+     * that nginx has the file's webhooks in its zone and delivers them.
+     */
+    if (src->fresh
+        && (flock(src->fd, LOCK_EX | LOCK_NB) == -1
+            || ngx_http_order_edit_journal_gen_alive(zone, src->name.data)))
+    {
+        (void) close(src->fd);
+        src->fd = NGX_INVALID_FILE;
+        return;
+    }
+
+    if (ngx_fd_info(src->fd, &fi) == NGX_FILE_ERROR) {
+        src->err = ngx_errno;
+        src->what = "cannot stat journal segment";
+        return;
+    }
+
+    fsize = (size_t) ngx_file_size(&fi);
+
+    if (fsize == 0) {
+        if (!src->fresh) {
+            return;
+        }
+
+        /* created and never written: nothing to keep */
+        (void) close(src->fd);
+        src->fd = NGX_INVALID_FILE;
+        ngx_http_order_edit_journal_unlink_quiet(zone->journal,
+                                                 src->name.data,
+                                                 src->name.len);
+        return;
+    }
+
+    /* an adopted file is read from where the last pass stopped */
+
+    if (src->fresh) {
+        src->base = 0;
+        src->size = fsize;
+
+    } else {
+        src->base = src->off;
+        src->size = ngx_min(fsize, src->end);
+
+        if (src->base > src->size) {
+            src->base = src->size;
+        }
+    }
+
+    want = src->size - src->base;
+
+    if (want) {
+        src->buf = malloc(want);
+
+        if (src->buf == NULL) {
+            src->err = NGX_ENOMEM;
+            src->what = "cannot read journal segment";
+            return;
+        }
+
+        n = ngx_http_order_edit_journal_pread(src->fd, src->buf, want,
+                                              (off_t) src->base);
+        if (n == -1) {
+            src->err = ngx_errno;
+            src->what = "cannot read journal segment";
+            return;
+        }
+
+        /* shorter than it was a moment ago: what is there is read */
+        src->size = src->base + (size_t) n;
+    }
+
+    if (src->fresh) {
+        rc = ngx_http_order_edit_jrec_decode(src->buf, src->size, &rec);
+
+        if (rc != NGX_HTTP_ORDER_EDIT_JREC_OK
+            || ngx_http_order_edit_jrec_seg_parse(&rec, &s)
+               != NGX_HTTP_ORDER_EDIT_JREC_OK
+            || s.zone_len != zone->name.len
+            || ngx_strncmp(s.zone, zone->name.data, s.zone_len) != 0)
+        {
+            /* renamed, so that it is reported once and kept for people */
+            ngx_http_order_edit_journal_path(zone->journal, bad,
+                                             src->name.data, src->name.len,
+                                             ".bad");
+            if (rename((char *) path, (char *) bad) == -1) {
+                src->err = ngx_errno;
+            }
+
+            src->bad = 1;
+            return;
+        }
+
+        /* the whole file once: its valid end, torn tail and corruption */
+
+        off = 0;
+        end = src->size;
+
+        while (off < src->size) {
+            rc = ngx_http_order_edit_jrec_decode(src->buf + off,
+                                                 src->size - off, &rec);
+
+            if (rc == NGX_HTTP_ORDER_EDIT_JREC_OK) {
+                off += rec.size;
+                continue;
+            }
+
+            next = ngx_http_order_edit_jrec_resync(src->buf, src->size, off);
+
+            if (next >= src->size) {
+                end = off;
+                break;
+            }
+
+            if (src->ncorrupt < NGX_HTTP_ORDER_EDIT_JCORRUPT_LOG) {
+                src->corrupt[src->ncorrupt].off = off;
+                src->corrupt[src->ncorrupt].len = next - off;
+            }
+
+            src->ncorrupt++;
+            off = next;
+        }
+
+        if (end < src->size) {
+            src->torn_at = end;
+            src->torn_len = src->size - end;
+            src->torn = 1;
+
+            if (ftruncate(src->fd, end) == -1) {
+                src->cut_err = ngx_errno;
+            }
+
+            src->size = end;
+        }
+    }
+
+    /* the acks: a sorted set of the offsets already settled */
+
+    ngx_http_order_edit_journal_path(zone->journal, path, src->name.data,
+                                     src->name.len, ".ack");
+
+    afd = open((char *) path, O_RDONLY | O_CLOEXEC);
+
+    if (afd != NGX_INVALID_FILE) {
+        if (ngx_fd_info(afd, &fi) != NGX_FILE_ERROR
+            && ngx_file_size(&fi) >= NGX_HTTP_ORDER_EDIT_JACK_SIZE)
+        {
+            k = (ngx_uint_t) ngx_file_size(&fi)
+                / NGX_HTTP_ORDER_EDIT_JACK_SIZE;
+
+            abuf = malloc(k * NGX_HTTP_ORDER_EDIT_JACK_SIZE);
+            src->acks = malloc(k * sizeof(uint64_t));
+
+            if (abuf == NULL || src->acks == NULL) {
+                /* without its acks a file would replay what was done */
+                free(abuf);
+                (void) close(afd);
+                src->err = NGX_ENOMEM;
+                src->what = "cannot read the acks of journal segment";
+                return;
+            }
+
+            n = ngx_http_order_edit_journal_pread(afd, abuf,
+                                           k * NGX_HTTP_ORDER_EDIT_JACK_SIZE,
+                                           0);
+            k = (n > 0) ? (ngx_uint_t) n / NGX_HTTP_ORDER_EDIT_JACK_SIZE : 0;
+
+            for (i = 0; i < k; i++) {
+                unsigned  kind;
+                uint32_t  aoff;
+
+                if (ngx_http_order_edit_jack_decode(
+                        abuf + i * NGX_HTTP_ORDER_EDIT_JACK_SIZE,
+                        &kind, &aoff)
+                    == NGX_HTTP_ORDER_EDIT_JREC_OK)
+                {
+                    src->acks[src->nacks++] = ((uint64_t) aoff << 8) | kind;
+                }
+            }
+
+            free(abuf);
+
+            ngx_qsort(src->acks, src->nacks, sizeof(uint64_t),
+                      ngx_http_order_edit_journal_cmp_off);
+        }
+
+        (void) close(afd);
+    }
+
+    src->rc = NGX_OK;
+}
+
+
+/* on the event loop (or in the master): what was read goes in the zone */
+
+static void
+ngx_http_order_edit_journal_apply(ngx_http_order_edit_jpass_t *pass,
+    ngx_uint_t budget, ngx_log_t *log, ngx_uint_t *more)
+{
+    u_char                       path[NGX_MAX_PATH];
+    ngx_uint_t                   i, k, n, best, nsrc, full, adopted;
+    ngx_http_order_edit_jseg_t  *seg;
+    ngx_http_order_edit_jsrc_t  *src;
+    ngx_http_order_edit_zone_t  *zone;
+
+    zone = pass->zone;
+    *more = 0;
+    n = 0;
+    full = 0;
+    adopted = 0;
+    nsrc = 0;
+
+    src = pass->srcs.elts;
+
+    for (i = 0; i < pass->srcs.nelts; i++) {
+
+        if (!src[i].loaded) {
+            continue;
+        }
+
+        ngx_http_order_edit_journal_path(zone->journal, path,
+                                         src[i].name.data, src[i].name.len,
+                                         "");
+
+        if (src[i].bad) {
+            ngx_log_error(NGX_LOG_ERR, log, src[i].err,
+                          "order_edit: \"%s\" is not a journal segment of "
+                          "zone \"%V\", renamed to \"%s.bad\"", path,
+                          &zone->name, path);
+            continue;
+        }
+
+        if (src[i].what) {
+            ngx_log_error(NGX_LOG_ERR, log, src[i].err,
+                          "order_edit: %s \"%s\"", src[i].what, path);
+        }
+
+        for (k = 0; k < src[i].ncorrupt; k++) {
+            if (k == NGX_HTTP_ORDER_EDIT_JCORRUPT_LOG) {
+                ngx_log_error(NGX_LOG_ERR, log, 0,
+                              "order_edit: %ui more corrupt journal records "
+                              "in \"%s\" skipped", src[i].ncorrupt - k, path);
+                break;
+            }
+
+            ngx_log_error(NGX_LOG_ERR, log, 0,
+                          "order_edit: corrupt journal record in \"%s\" at "
+                          "offset %uz, %uz bytes skipped", path,
+                          src[i].corrupt[k].off, src[i].corrupt[k].len);
+        }
+
+        if (src[i].torn) {
+            ngx_log_error(NGX_LOG_WARN, log, 0,
+                          "order_edit: torn tail of journal segment \"%s\" "
+                          "cut at offset %uz (%uz bytes)", path,
+                          src[i].torn_at, src[i].torn_len);
+
+            if (src[i].cut_err) {
+                ngx_log_error(NGX_LOG_ERR, log, src[i].cut_err,
+                              "order_edit: cannot cut \"%s\"", path);
+            }
+        }
+
+        if (src[i].ncorrupt || src[i].torn) {
+            ngx_shmtx_lock(&zone->shpool->mutex);
+            zone->sh->journal.corrupt += src[i].ncorrupt;
+            zone->sh->journal.torn += src[i].torn;
+            ngx_shmtx_unlock(&zone->shpool->mutex);
+        }
+
+        if (src[i].rc != NGX_OK) {
+            continue;
+        }
+
+        if (src[i].fresh) {
+            ngx_shmtx_lock(&zone->shpool->mutex);
+
+            seg = ngx_http_order_edit_journal_register_locked(zone,
+                      src[i].name.data, src[i].name.len, src[i].size);
+            if (seg == NULL) {
+                ngx_shmtx_unlock(&zone->shpool->mutex);
+                continue;
+            }
+
+            seg->adopted = 1;
+
+            ngx_shmtx_unlock(&zone->shpool->mutex);
+
+            src[i].seg = seg;
+            src[i].off = 0;
+        }
+
+        ngx_http_order_edit_journal_next(zone, &src[i], log);
+
+        src[i].ok = 1;
+        nsrc++;
+        adopted += src[i].fresh;
+    }
+
+    /* files left for another pass; none got in: they would stay left */
+    *more = pass->more && nsrc;
 
     /* the merge: the oldest head of all files goes in first */
 
     for ( ;; ) {
         best = NGX_CONF_UNSET_UINT;
 
-        for (i = 0; i < srcs.nelts; i++) {
+        for (i = 0; i < pass->srcs.nelts; i++) {
             if (src[i].has_head
                 && (best == NGX_CONF_UNSET_UINT
                     || src[i].head.received_ms < src[best].head.received_ms))
@@ -1800,7 +2369,7 @@ ngx_http_order_edit_journal_adopt(ngx_http_order_edit_zone_t *zone,
 
     /* where each file stopped: a later pass starts there */
 
-    for (i = 0; i < srcs.nelts; i++) {
+    for (i = 0; i < pass->srcs.nelts; i++) {
 
         /* a file that could not be read this time stays where it was */
         if (!src[i].ok) {
@@ -1813,18 +2382,6 @@ ngx_http_order_edit_journal_adopt(ngx_http_order_edit_zone_t *zone,
                                                : src[i].seg->bytes;
 
         ngx_shmtx_unlock(&zone->shpool->mutex);
-    }
-
-    for (i = 0; i < srcs.nelts; i++) {
-
-        if (src[i].map != NULL) {
-            (void) munmap(src[i].map, src[i].map_size);
-        }
-
-        /* closing lets go of the flock: the segment is the zone's now */
-        if (src[i].fd != NGX_INVALID_FILE) {
-            (void) close(src[i].fd);
-        }
     }
 
     ngx_shmtx_lock(&zone->shpool->mutex);
@@ -1844,8 +2401,50 @@ ngx_http_order_edit_journal_adopt(ngx_http_order_edit_zone_t *zone,
                       "order_edit: zone \"%V\" is full, the rest of its "
                       "journal is replayed as room is made", &zone->name);
     }
+}
 
-    ngx_destroy_pool(pool);
+
+/* closing lets go of the flocks: the segments are the zone's now */
+
+static void
+ngx_http_order_edit_journal_pass_done(ngx_http_order_edit_jpass_t *pass)
+{
+    ngx_uint_t                   i;
+    ngx_http_order_edit_jsrc_t  *src;
+
+    src = pass->srcs.elts;
+
+    for (i = 0; i < pass->srcs.nelts; i++) {
+        free(src[i].buf);
+        free(src[i].acks);
+
+        if (src[i].fd != NGX_INVALID_FILE) {
+            (void) close(src[i].fd);
+        }
+    }
+
+    ngx_destroy_pool(pass->pool);
+}
+
+
+/* a whole pass, here and now: the master at start */
+
+static ngx_int_t
+ngx_http_order_edit_journal_adopt(ngx_http_order_edit_zone_t *zone,
+    ngx_uint_t budget, ngx_log_t *log, ngx_uint_t *more)
+{
+    ngx_http_order_edit_jpass_t  *pass;
+
+    *more = 0;
+
+    pass = ngx_http_order_edit_journal_collect(zone, log);
+    if (pass == NULL) {
+        return NGX_ERROR;
+    }
+
+    ngx_http_order_edit_journal_load_all(pass);
+    ngx_http_order_edit_journal_apply(pass, budget, log, more);
+    ngx_http_order_edit_journal_pass_done(pass);
 
     /* segments whose every record is settled go at once */
     (void) ngx_http_order_edit_journal_reclaim(zone, 0, log);
@@ -1854,229 +2453,115 @@ ngx_http_order_edit_journal_adopt(ngx_http_order_edit_zone_t *zone,
 }
 
 
-/* open, check, cut and register one segment; its first head is found */
+/*
+ * The delivering worker's pass: the files are read on the thread pool,
+ * the event loop only lists them and puts the records in the zone.
+ * NGX_OK: posted, its completion re-arms the scan.
+ */
 
 static ngx_int_t
-ngx_http_order_edit_journal_source(ngx_http_order_edit_zone_t *zone,
-    ngx_pool_t *pool, ngx_http_order_edit_jsrc_t *src, ngx_log_t *log)
+ngx_http_order_edit_journal_adopt_start(ngx_http_order_edit_jwriter_t *jw)
 {
-    u_char                          path[NGX_MAX_PATH], *abuf;
-    u_char                          bad[NGX_MAX_PATH];
-    size_t                          off, end, next;
-    ssize_t                         n;
-    ngx_fd_t                        afd;
-    ngx_uint_t                      i, k;
-    ngx_file_info_t                 fi;
-    ngx_http_order_edit_jrec_t      rec;
-    ngx_http_order_edit_jrec_seg_t  s;
-    ngx_http_order_edit_jseg_t     *seg;
-    ngx_http_order_edit_jrec_rc_e   rc;
+    ngx_http_order_edit_jpass_t  *pass;
+#if (NGX_THREADS)
+    ngx_thread_task_t            *task;
+#endif
 
-    ngx_http_order_edit_journal_path(zone->journal, path, src->name.data,
-                                     src->name.len, "");
+    pass = ngx_http_order_edit_journal_collect(jw->zone, jw->log);
+    if (pass == NULL) {
+        return NGX_ERROR;
+    }
 
-    src->fd = open((char *) path, O_RDWR | O_CLOEXEC);
-
-    if (src->fd == NGX_INVALID_FILE) {
-        ngx_log_error(NGX_LOG_ERR, log, ngx_errno,
-                      "order_edit: cannot open journal segment \"%s\"",
-                      path);
+    if (pass->srcs.nelts == 0) {
+        ngx_http_order_edit_journal_pass_done(pass);
         return NGX_DECLINED;
     }
 
-    /*
-     * A writer alive still owns the file; so does its generation, alive
-     * in another nginx (a binary upgrade), even after the writer moved on:
-     * that nginx has the file's webhooks in its zone and delivers them.
-     */
-    if (src->fresh
-        && (flock(src->fd, LOCK_EX | LOCK_NB) == -1
-            || ngx_http_order_edit_journal_gen_alive(zone, src->name.data)))
-    {
-        (void) close(src->fd);
-        src->fd = NGX_INVALID_FILE;
-        return NGX_DECLINED;
-    }
+    pass->jw = jw;
 
-    if (ngx_fd_info(src->fd, &fi) == NGX_FILE_ERROR) {
-        return NGX_DECLINED;
-    }
-
-    src->size = (size_t) ngx_file_size(&fi);
-
-    if (src->size == 0) {
-        if (!src->fresh) {
-            return NGX_DECLINED;
+#if (NGX_THREADS)
+    if (jw->jcf->thread_pool != NULL) {
+        task = ngx_thread_task_alloc(pass->pool, 0);
+        if (task == NULL) {
+            ngx_http_order_edit_journal_pass_done(pass);
+            return NGX_ERROR;
         }
 
-        /* created and never written: nothing to keep */
-        (void) close(src->fd);
-        src->fd = NGX_INVALID_FILE;
-        ngx_http_order_edit_journal_unlink(zone->journal, src->name.data,
-                                           src->name.len, log);
-        return NGX_DECLINED;
-    }
+        task->ctx = pass;
+        task->handler = ngx_http_order_edit_journal_adopt_thread;
+        task->event.handler = ngx_http_order_edit_journal_adopt_done;
+        task->event.data = pass;
+        task->event.log = jw->log;
 
-    src->map = mmap(NULL, src->size, PROT_READ, MAP_SHARED, src->fd, 0);
-    src->map_size = src->size;
-
-    if (src->map == MAP_FAILED) {
-        ngx_log_error(NGX_LOG_ERR, log, ngx_errno,
-                      "order_edit: cannot map journal segment \"%s\"", path);
-        src->map = NULL;
-        return NGX_DECLINED;
-    }
-
-    if (src->fresh) {
-        rc = ngx_http_order_edit_jrec_decode(src->map, src->size, &rec);
-
-        if (rc != NGX_HTTP_ORDER_EDIT_JREC_OK
-            || ngx_http_order_edit_jrec_seg_parse(&rec, &s)
-               != NGX_HTTP_ORDER_EDIT_JREC_OK
-            || s.zone_len != zone->name.len
-            || ngx_strncmp(s.zone, zone->name.data, s.zone_len) != 0)
-        {
-            /* renamed, so that it is reported once and kept for people */
-            ngx_log_error(NGX_LOG_ERR, log, 0,
-                          "order_edit: \"%s\" is not a journal segment of "
-                          "zone \"%V\", renamed to \"%s.bad\"", path,
-                          &zone->name, path);
-
-            ngx_http_order_edit_journal_path(zone->journal, bad,
-                                             src->name.data, src->name.len,
-                                             ".bad");
-            (void) rename((char *) path, (char *) bad);
-
-            return NGX_DECLINED;
+        if (ngx_thread_task_post(jw->jcf->thread_pool, task) != NGX_OK) {
+            /* the pool's queue is full: the pass is tried again soon */
+            ngx_http_order_edit_journal_pass_done(pass);
+            return NGX_ERROR;
         }
 
-        /* the whole file once: its valid end, torn tail and corruption */
+        jw->adopting = pass;
 
-        off = 0;
-        end = src->size;
-
-        while (off < src->size) {
-            rc = ngx_http_order_edit_jrec_decode(src->map + off,
-                                                 src->size - off, &rec);
-
-            if (rc == NGX_HTTP_ORDER_EDIT_JREC_OK) {
-                off += rec.size;
-                continue;
-            }
-
-            next = ngx_http_order_edit_jrec_resync(src->map, src->size, off);
-
-            if (next >= src->size) {
-                end = off;
-                break;
-            }
-
-            ngx_log_error(NGX_LOG_ERR, log, 0,
-                          "order_edit: corrupt journal record in \"%s\" at "
-                          "offset %uz, %uz bytes skipped", path, off,
-                          next - off);
-
-            ngx_shmtx_lock(&zone->shpool->mutex);
-            zone->sh->journal.corrupt++;
-            ngx_shmtx_unlock(&zone->shpool->mutex);
-
-            off = next;
-        }
-
-        if (end < src->size) {
-            ngx_log_error(NGX_LOG_WARN, log, 0,
-                          "order_edit: torn tail of journal segment \"%s\" "
-                          "cut at offset %uz (%uz bytes)", path, end,
-                          src->size - end);
-
-            if (ftruncate(src->fd, end) == -1) {
-                ngx_log_error(NGX_LOG_ERR, log, ngx_errno,
-                              "order_edit: cannot cut \"%s\"", path);
-            }
-
-            ngx_shmtx_lock(&zone->shpool->mutex);
-            zone->sh->journal.torn++;
-            ngx_shmtx_unlock(&zone->shpool->mutex);
-
-            src->size = end;
-        }
+        return NGX_OK;
     }
+#endif
 
-    /* the acks: a sorted set of the offsets already settled */
-
-    ngx_http_order_edit_journal_path(zone->journal, path, src->name.data,
-                                     src->name.len, ".ack");
-
-    afd = open((char *) path, O_RDONLY | O_CLOEXEC);
-
-    if (afd != NGX_INVALID_FILE) {
-        if (ngx_fd_info(afd, &fi) != NGX_FILE_ERROR
-            && ngx_file_size(&fi) >= NGX_HTTP_ORDER_EDIT_JACK_SIZE)
-        {
-            k = (ngx_uint_t) ngx_file_size(&fi)
-                / NGX_HTTP_ORDER_EDIT_JACK_SIZE;
-
-            abuf = ngx_palloc(pool, k * NGX_HTTP_ORDER_EDIT_JACK_SIZE);
-            src->acks = ngx_palloc(pool, k * sizeof(uint64_t));
-
-            if (abuf == NULL || src->acks == NULL) {
-                /* without its acks a file would replay what was done */
-                (void) close(afd);
-                return NGX_DECLINED;
-            }
-
-            {
-                n = read(afd, abuf, k * NGX_HTTP_ORDER_EDIT_JACK_SIZE);
-                k = (n > 0) ? (ngx_uint_t) n / NGX_HTTP_ORDER_EDIT_JACK_SIZE
-                            : 0;
-
-                for (i = 0; i < k; i++) {
-                    unsigned  kind;
-                    uint32_t  aoff;
-
-                    if (ngx_http_order_edit_jack_decode(
-                            abuf + i * NGX_HTTP_ORDER_EDIT_JACK_SIZE,
-                            &kind, &aoff)
-                        == NGX_HTTP_ORDER_EDIT_JREC_OK)
-                    {
-                        src->acks[src->nacks++] = ((uint64_t) aoff << 8)
-                                                  | kind;
-                    }
-                }
-
-                ngx_qsort(src->acks, src->nacks, sizeof(uint64_t),
-                          ngx_http_order_edit_journal_cmp_off);
-            }
-        }
-
-        (void) close(afd);
-    }
-
-    if (src->fresh) {
-        ngx_shmtx_lock(&zone->shpool->mutex);
-
-        seg = ngx_http_order_edit_journal_register_locked(zone,
-                  src->name.data, src->name.len, src->size);
-        if (seg == NULL) {
-            ngx_shmtx_unlock(&zone->shpool->mutex);
-            return NGX_DECLINED;
-        }
-
-        seg->adopted = 1;
-
-        ngx_shmtx_unlock(&zone->shpool->mutex);
-
-        src->seg = seg;
-        src->off = 0;
-
-    } else {
-        src->off = src->seg->replayed;
-        src->size = ngx_min(src->size, src->seg->bytes);
-    }
-
-    ngx_http_order_edit_journal_next(zone, src, log);
+    /* no threads: the files are read here */
+    ngx_http_order_edit_journal_load_all(pass);
+    jw->adopting = pass;
+    pass->inline_done = 1;
 
     return NGX_OK;
+}
+
+
+#if (NGX_THREADS)
+
+static void
+ngx_http_order_edit_journal_adopt_thread(void *data, ngx_log_t *log)
+{
+    ngx_http_order_edit_jpass_t *pass = data;
+
+    ngx_http_order_edit_journal_load_all(pass);
+}
+
+
+static void
+ngx_http_order_edit_journal_adopt_done(ngx_event_t *ev)
+{
+    ngx_http_order_edit_jpass_t *pass = ev->data;
+
+    ngx_http_order_edit_journal_adopted(pass);
+}
+
+#endif
+
+
+static void
+ngx_http_order_edit_journal_adopted(ngx_http_order_edit_jpass_t *pass)
+{
+    ngx_uint_t                      more;
+    ngx_http_order_edit_jwriter_t  *jw;
+
+    jw = pass->jw;
+    jw->adopting = NULL;
+    more = 0;
+
+    /* a worker on its way out leaves the files to its successor */
+    if (!(ngx_exiting || ngx_terminate || ngx_quit)) {
+        ngx_http_order_edit_journal_apply(pass,
+                                          NGX_HTTP_ORDER_EDIT_JADOPT_STEP,
+                                          jw->log, &more);
+    }
+
+    ngx_http_order_edit_journal_pass_done(pass);
+
+    if (ngx_exiting || ngx_terminate || ngx_quit) {
+        return;
+    }
+
+    (void) ngx_http_order_edit_journal_reclaim(jw->zone, 0, jw->log);
+
+    ngx_add_timer(&jw->scan, more ? 10 : NGX_HTTP_ORDER_EDIT_JSCAN_MS);
 }
 
 
@@ -2093,14 +2578,20 @@ ngx_http_order_edit_journal_next(ngx_http_order_edit_zone_t *zone,
 
     src->has_head = 0;
 
+    if (src->off < src->base) {
+        return;
+    }
+
     while (src->off < src->size) {
-        rc = ngx_http_order_edit_jrec_decode(src->map + src->off,
+        rc = ngx_http_order_edit_jrec_decode(src->buf + (src->off - src->base),
                                              src->size - src->off, &rec);
 
         if (rc != NGX_HTTP_ORDER_EDIT_JREC_OK) {
             /* reported when the file was first read */
-            src->off = ngx_http_order_edit_jrec_resync(src->map, src->size,
-                                                       src->off);
+            src->off = src->base
+                       + ngx_http_order_edit_jrec_resync(src->buf,
+                                                  src->size - src->base,
+                                                  src->off - src->base);
             continue;
         }
 
@@ -2378,7 +2869,8 @@ ngx_http_order_edit_journal_name(ngx_http_order_edit_zone_t *zone,
 
 static ngx_http_order_edit_jseg_t *
 ngx_http_order_edit_journal_known(ngx_http_order_edit_zone_t *zone,
-    u_char *name, size_t len, ngx_uint_t *skip)
+    u_char *name, size_t len, ngx_http_order_edit_jsrc_t *src,
+    ngx_uint_t *skip)
 {
     ngx_queue_t                 *q;
     ngx_http_order_edit_jseg_t  *seg, *found;
@@ -2400,6 +2892,10 @@ ngx_http_order_edit_journal_known(ngx_http_order_edit_zone_t *zone,
             /* decided under the lock: the entry may go once it is off */
             *skip = (!seg->adopted || seg->replayed >= seg->bytes
                      || seg->removing);
+
+            /* an adopter's own: nobody else moves these meanwhile */
+            src->off = seg->replayed;
+            src->end = seg->bytes;
             break;
         }
     }

@@ -61,8 +61,6 @@ static void ngx_http_order_edit_norm_cleanup(void *data);
 static ngx_uint_t ngx_http_order_edit_valid_topic(ngx_str_t *topic);
 static ngx_uint_t ngx_http_order_edit_valid_shop(ngx_str_t *shop);
 
-static char *ngx_http_order_edit_location(ngx_conf_t *cf,
-    ngx_command_t *cmd, void *conf);
 
 
 /* what each location directive installs, through its cmd->post */
@@ -183,8 +181,8 @@ static ngx_command_t  ngx_http_order_edit_commands[] = {
       &ngx_http_order_edit_queue_loc },
 
     { ngx_string("order_edit_exceptions"),
-      NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
-      ngx_http_order_edit_location,
+      NGX_HTTP_LOC_CONF|NGX_CONF_TAKE12,
+      ngx_http_order_edit_exceptions_directive,
       NGX_HTTP_LOC_CONF_OFFSET,
       0,
       &ngx_http_order_edit_exceptions_loc },
@@ -1329,27 +1327,21 @@ ngx_http_order_edit_valid_topic(ngx_str_t *topic)
 }
 
 
+/*
+ * A store is a shop's permanent domain, as Shopify sends it (a name like
+ * acme.myshopify.com: ingest admits no other shape), or "default".
+ */
+
 static ngx_uint_t
 ngx_http_order_edit_valid_shop(ngx_str_t *shop)
 {
-    u_char  *p, *last;
-
-    if (shop->len == 0 || shop->len > NGX_HTTP_ORDER_EDIT_MAX_SHOP_LEN) {
-        return 0;
+    if (shop->len == sizeof("default") - 1
+        && ngx_strncmp(shop->data, "default", shop->len) == 0)
+    {
+        return 1;
     }
 
-    p = shop->data;
-    last = p + shop->len;
-
-    for ( /* void */ ; p < last; p++) {
-        if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z')
-              || (*p >= '0' && *p <= '9') || *p == '-' || *p == '.'))
-        {
-            return 0;
-        }
-    }
-
-    return shop->data[0] != '.' && shop->data[0] != '-';
+    return ngx_http_order_edit_shop_domain_valid(shop);
 }
 
 
@@ -1357,7 +1349,7 @@ ngx_http_order_edit_valid_shop(ngx_str_t *shop)
 
 
 
-static char *
+char *
 ngx_http_order_edit_location(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 {
     ngx_http_order_edit_loc_conf_t  *olcf = conf;

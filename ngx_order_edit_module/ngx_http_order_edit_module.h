@@ -121,6 +121,7 @@ typedef struct {
 typedef struct {
     ngx_shm_zone_t                *shm_zone;
     ngx_uint_t                     log_level;
+    void                          *resolved;    /* order_edit_exceptions */
 } ngx_http_order_edit_loc_conf_t;
 
 
@@ -132,6 +133,8 @@ char *ngx_http_order_edit_block_parse(ngx_conf_t *cf,
 ngx_int_t ngx_http_order_edit_read_conf_file(ngx_conf_t *cf, ngx_str_t *name,
     size_t max, ngx_str_t *text);
 ngx_uint_t ngx_http_order_edit_log_level(ngx_http_request_t *r);
+char *ngx_http_order_edit_location(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
 ngx_http_order_edit_store_conf_t *ngx_http_order_edit_find_store(
     ngx_http_order_edit_main_conf_t *omcf, ngx_str_t *shop);
 

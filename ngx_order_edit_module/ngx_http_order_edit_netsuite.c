@@ -5,6 +5,7 @@
 
 
 #include "ngx_http_order_edit_netsuite.h"
+#include "ngx_http_order_edit_jwt.h"
 
 
 /* a key file holds one line: the key, and perhaps an editor's newline */
@@ -16,6 +17,12 @@ static char *ngx_http_order_edit_ns_endpoint(ngx_conf_t *cf, void *conf);
 static char *ngx_http_order_edit_ns_sign_as(ngx_conf_t *cf, void *conf);
 static char *ngx_http_order_edit_ns_restlet_url(ngx_conf_t *cf, void *conf);
 static char *ngx_http_order_edit_ns_key_file(ngx_conf_t *cf, void *conf);
+static char *ngx_http_order_edit_ns_auth(ngx_conf_t *cf, void *conf);
+static char *ngx_http_order_edit_ns_certificate_id(ngx_conf_t *cf,
+    void *conf);
+static char *ngx_http_order_edit_ns_private_key(ngx_conf_t *cf, void *conf);
+static char *ngx_http_order_edit_ns_scope(ngx_conf_t *cf, void *conf);
+static void ngx_http_order_edit_ns_pkey_free(void *data);
 static char *ngx_http_order_edit_ns_concurrency(ngx_conf_t *cf, void *conf);
 static char *ngx_http_order_edit_ns_retry_backoff(ngx_conf_t *cf,
     void *conf);
@@ -72,6 +79,18 @@ static ngx_http_order_edit_block_cmd_t  ngx_http_order_edit_ns_cmds[] = {
                              ngx_http_order_edit_ns_key_file),
     ngx_http_order_edit_bcmd("token_secret_file", 1, 1,
                              ngx_http_order_edit_ns_key_file),
+    ngx_http_order_edit_bcmd("auth", 1, 1, ngx_http_order_edit_ns_auth),
+    ngx_http_order_edit_bcmd("client_id_file", 1, 1,
+                             ngx_http_order_edit_ns_key_file),
+    ngx_http_order_edit_bcmd("certificate_id", 1, 1,
+                             ngx_http_order_edit_ns_certificate_id),
+    ngx_http_order_edit_bcmd("private_key_file", 1, 2,
+                             ngx_http_order_edit_ns_private_key),
+    ngx_http_order_edit_bcmd("next_certificate_id", 1, 1,
+                             ngx_http_order_edit_ns_certificate_id),
+    ngx_http_order_edit_bcmd("next_private_key_file", 1, 2,
+                             ngx_http_order_edit_ns_private_key),
+    ngx_http_order_edit_bcmd("scope", 1, 3, ngx_http_order_edit_ns_scope),
     { ngx_string("mode"), 1, 1, NULL, ngx_conf_set_enum_slot,
       offsetof(ngx_http_order_edit_netsuite_conf_t, mode),
       &ngx_http_order_edit_ns_modes },
@@ -155,6 +174,7 @@ ngx_http_order_edit_netsuite_block(ngx_conf_t *cf, ngx_command_t *cmd,
     ns->missing_retry_for = NGX_CONF_UNSET;
     ns->lookup = NGX_CONF_UNSET_UINT;
     ns->readback = NGX_CONF_UNSET;
+    ns->auth = NGX_CONF_UNSET_UINT;
 
     nsp = ngx_array_push(&omcf->netsuites);
     if (nsp == NULL) {
@@ -221,6 +241,31 @@ ngx_http_order_edit_ns_finish(ngx_conf_t *cf,
         return NGX_CONF_ERROR;
     }
 
+    ngx_conf_init_uint_value(ns->auth, NGX_HTTP_ORDER_EDIT_NS_AUTH_TBA);
+
+    if (ns->auth == NGX_HTTP_ORDER_EDIT_NS_AUTH_TBA
+        && (ns->oauth2.client_id.len || ns->oauth2.scope.len
+            || ns->oauth2.keys[0].pkey || ns->oauth2.keys[1].pkey
+            || ns->oauth2.keys[0].certificate_id.len
+            || ns->oauth2.keys[1].certificate_id.len))
+    {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "order_edit_netsuite \"%V\" has OAuth 2.0 "
+                           "settings but no \"auth oauth2\"", &ns->name);
+        return NGX_CONF_ERROR;
+    }
+
+    /*
+     * With OAuth 2.0 the TBA keys may stay configured (unused), so that
+     * going back is one line: README, "From TBA to OAuth 2.0".
+     */
+    if (ns->auth == NGX_HTTP_ORDER_EDIT_NS_AUTH_OAUTH2
+        && ns->consumer_key.len == 0 && ns->consumer_secret.len == 0
+        && ns->token_id.len == 0 && ns->token_secret.len == 0)
+    {
+        goto keys_done;
+    }
+
     if (ns->consumer_key.len == 0 || ns->consumer_secret.len == 0
         || ns->token_id.len == 0 || ns->token_secret.len == 0)
     {
@@ -254,6 +299,8 @@ ngx_http_order_edit_ns_finish(ngx_conf_t *cf,
                            ngx_http_order_edit_oauth_strerror(rc));
         return NGX_CONF_ERROR;
     }
+
+keys_done:
 
     if (ns->endpoint.len == 0) {
         /* the account's own host: 1234567_SB1 -> 1234567-sb1.suitetalk... */
@@ -292,6 +339,12 @@ ngx_http_order_edit_ns_finish(ngx_conf_t *cf,
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
                            "order_edit_netsuite \"%V\" uses mode restlet "
                            "but has no \"restlet_url\"", &ns->name);
+        return NGX_CONF_ERROR;
+    }
+
+    if (ns->auth == NGX_HTTP_ORDER_EDIT_NS_AUTH_OAUTH2
+        && ngx_http_order_edit_oauth2_finish(cf, ns) != NGX_CONF_OK)
+    {
         return NGX_CONF_ERROR;
     }
 
@@ -530,6 +583,9 @@ ngx_http_order_edit_ns_key_file(ngx_conf_t *cf, void *conf)
     } else if (ngx_strcmp(value[0].data, "token_id_file") == 0) {
         key = &ns->token_id;
 
+    } else if (ngx_strcmp(value[0].data, "client_id_file") == 0) {
+        key = &ns->oauth2.client_id;
+
     } else {
         key = &ns->token_secret;
     }
@@ -568,8 +624,224 @@ ngx_http_order_edit_ns_key_file(ngx_conf_t *cf, void *conf)
         return NGX_CONF_ERROR;
     }
 
+    /* NUL-terminated: the client id goes into the JWT as a C string */
+    *last = '\0';
+
     key->data = p;
     key->len = last - p;
+
+    return NGX_CONF_OK;
+}
+
+
+static char *
+ngx_http_order_edit_ns_auth(ngx_conf_t *cf, void *conf)
+{
+    ngx_http_order_edit_netsuite_conf_t  *ns = conf;
+
+    ngx_str_t  *value;
+
+    value = cf->args->elts;
+
+    if (ns->auth != NGX_CONF_UNSET_UINT) {
+        return "is duplicate";
+    }
+
+    if (ngx_strcmp(value[1].data, "tba") == 0) {
+        ns->auth = NGX_HTTP_ORDER_EDIT_NS_AUTH_TBA;
+
+    } else if (ngx_strcmp(value[1].data, "oauth2") == 0) {
+        ns->auth = NGX_HTTP_ORDER_EDIT_NS_AUTH_OAUTH2;
+
+    } else {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "invalid auth \"%V\", expected \"tba\" or "
+                           "\"oauth2\"", &value[1]);
+        return NGX_CONF_ERROR;
+    }
+
+    return NGX_CONF_OK;
+}
+
+
+/* what NetSuite showed on the OAuth 2.0 Client Credentials (M2M) Setup */
+
+static char *
+ngx_http_order_edit_ns_certificate_id(ngx_conf_t *cf, void *conf)
+{
+    ngx_http_order_edit_netsuite_conf_t  *ns = conf;
+
+    u_char                            *p, *last;
+    ngx_str_t                         *value;
+    ngx_http_order_edit_oauth2_key_t  *key;
+
+    value = cf->args->elts;
+
+    key = &ns->oauth2.keys[value[0].data[0] == 'n' ? 1 : 0];
+
+    if (key->certificate_id.len) {
+        return "is duplicate";
+    }
+
+    /* it goes into the JWT header: printable, no quote, 1 to 256 bytes */
+    for (p = value[1].data, last = p + value[1].len; p < last; p++) {
+        if (*p <= ' ' || *p >= 0x7f || *p == '"' || *p == '\\') {
+            break;
+        }
+    }
+
+    if (value[1].len == 0 || value[1].len > 256 || p != last) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "invalid %V \"%V\", expected the Certificate ID "
+                           "NetSuite shows for the uploaded certificate",
+                           &value[0], &value[1]);
+        return NGX_CONF_ERROR;
+    }
+
+    key->certificate_id = value[1];
+
+    return NGX_CONF_OK;
+}
+
+
+/*
+ * private_key_file <file> [auto | PS256 | PS384 | PS512 | ES256 | ES384 |
+ * ES512]: read and checked here, so nginx -t names this line when the
+ * key is unusable; the PEM text is wiped once the key is parsed.
+ */
+
+static char *
+ngx_http_order_edit_ns_private_key(ngx_conf_t *cf, void *conf)
+{
+    ngx_http_order_edit_netsuite_conf_t  *ns = conf;
+
+    int                                alg, rc;
+    char                               err[256];
+    EVP_PKEY                          *pkey;
+    ngx_str_t                         *value, path, text;
+    ngx_pool_cleanup_t                *cln;
+    ngx_http_order_edit_jwt_alg_e      out;
+    ngx_http_order_edit_oauth2_key_t  *key;
+
+    value = cf->args->elts;
+
+    key = &ns->oauth2.keys[value[0].data[0] == 'n' ? 1 : 0];
+
+    if (key->pkey) {
+        return "is duplicate";
+    }
+
+    alg = NGX_HTTP_ORDER_EDIT_JWT_AUTO;
+
+    if (cf->args->nelts == 3) {
+        alg = ngx_http_order_edit_jwt_alg_parse((char *) value[2].data,
+                                                value[2].len);
+        if (alg < 0) {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "invalid algorithm \"%V\", expected auto, "
+                               "PS256, PS384, PS512, ES256, ES384 or ES512",
+                               &value[2]);
+            return NGX_CONF_ERROR;
+        }
+    }
+
+    path = value[1];
+
+    if (ngx_http_order_edit_read_conf_file(cf, &path, 65536, &text)
+        != NGX_OK)
+    {
+        return NGX_CONF_ERROR;
+    }
+
+    rc = ngx_http_order_edit_jwt_key_load((char *) text.data, text.len,
+                                          (ngx_http_order_edit_jwt_alg_e) alg,
+                                          &pkey, &out, err, sizeof(err));
+
+    ngx_explicit_memzero(text.data, text.len);
+
+    if (rc != 0) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0, "%V \"%V\": %s",
+                           &value[0], &path, err);
+        return NGX_CONF_ERROR;
+    }
+
+    cln = ngx_pool_cleanup_add(cf->pool, 0);
+    if (cln == NULL) {
+        EVP_PKEY_free(pkey);
+        return NGX_CONF_ERROR;
+    }
+
+    cln->handler = ngx_http_order_edit_ns_pkey_free;
+    cln->data = pkey;
+
+    key->pkey = pkey;
+    key->alg = out;
+    key->file = path;
+    key->line = cf->conf_file->line;
+
+    return NGX_CONF_OK;
+}
+
+
+static void
+ngx_http_order_edit_ns_pkey_free(void *data)
+{
+    EVP_PKEY_free(data);
+}
+
+
+/* scope rest_webservices | restlets | suite_analytics ...: "a,b" */
+
+static char *
+ngx_http_order_edit_ns_scope(ngx_conf_t *cf, void *conf)
+{
+    ngx_http_order_edit_netsuite_conf_t  *ns = conf;
+
+    u_char      *p;
+    size_t       len;
+    ngx_str_t   *value;
+    ngx_uint_t   i;
+
+    value = cf->args->elts;
+
+    if (ns->oauth2.scope.len) {
+        return "is duplicate";
+    }
+
+    len = 0;
+
+    for (i = 1; i < cf->args->nelts; i++) {
+        if (ngx_strcmp(value[i].data, "rest_webservices") != 0
+            && ngx_strcmp(value[i].data, "restlets") != 0
+            && ngx_strcmp(value[i].data, "suite_analytics") != 0)
+        {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "invalid scope \"%V\", expected "
+                               "rest_webservices, restlets or "
+                               "suite_analytics", &value[i]);
+            return NGX_CONF_ERROR;
+        }
+
+        len += value[i].len + 1;
+    }
+
+    p = ngx_pnalloc(cf->pool, len);
+    if (p == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    ns->oauth2.scope.data = p;
+
+    for (i = 1; i < cf->args->nelts; i++) {
+        if (i > 1) {
+            *p++ = ',';
+        }
+
+        p = ngx_cpymem(p, value[i].data, value[i].len);
+    }
+
+    ns->oauth2.scope.len = p - ns->oauth2.scope.data;
+    *p = '\0';
 
     return NGX_CONF_OK;
 }

@@ -13,6 +13,7 @@
 
 #include "ngx_http_order_edit_module.h"
 #include "ngx_http_order_edit_oauth.h"
+#include "ngx_http_order_edit_oauth2.h"
 
 
 #define NGX_HTTP_ORDER_EDIT_NS_REST         0
@@ -27,6 +28,9 @@
 #define NGX_HTTP_ORDER_EDIT_NS_MISSING_RETRY      0
 #define NGX_HTTP_ORDER_EDIT_NS_MISSING_CREATE     1
 #define NGX_HTTP_ORDER_EDIT_NS_MISSING_EXCEPTION  2
+
+#define NGX_HTTP_ORDER_EDIT_NS_AUTH_TBA         0
+#define NGX_HTTP_ORDER_EDIT_NS_AUTH_OAUTH2      1
 
 #define NGX_HTTP_ORDER_EDIT_NS_LOOKUP_EXTERNAL_ID 0
 #define NGX_HTTP_ORDER_EDIT_NS_LOOKUP_SUITEQL     1
@@ -64,6 +68,10 @@ struct ngx_http_order_edit_netsuite_conf_s {
 
     /* the four keys and the realm, ready for signing */
     ngx_http_order_edit_oauth_keys_t  keys;
+
+    /* auth tba | oauth2, and OAuth 2.0's client id, keys and scope */
+    ngx_uint_t                     auth;
+    ngx_http_order_edit_oauth2_conf_t  oauth2;
 
 
     ngx_str_t                      file;

@@ -1275,6 +1275,17 @@ ngx_http_order_edit_norm_extid(ngx_http_order_edit_norm_ctx_t *ctx,
         if (strncmp(p, "{shop}", 6) == 0 || strncmp(p, "{shop_domain}", 13)
                                             == 0)
         {
+            /*
+             * Injective only for name.myshopify.com with no dot in the
+             * name (what ingest admits): "a.b" and "a-b" would both be
+             * "a-b", and "acme" the handle of acme.myshopify.com.
+             */
+            if (handle == len || memchr(shop, '.', handle) != NULL) {
+                return ngx_http_order_edit_norm_fail(ctx, "bad_shop",
+                           "shop domain \"%.*s\" is not name.myshopify.com",
+                           (int) len, shop);
+            }
+
             n = (p[5] == '}') ? (int) handle : (int) len;
 
             if (last - o < n) {

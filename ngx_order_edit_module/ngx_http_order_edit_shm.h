@@ -20,7 +20,7 @@
  * reading it with the wrong structures.
  */
 #define NGX_HTTP_ORDER_EDIT_SHM_MAGIC    0x4f454451      /* "OEDQ" */
-#define NGX_HTTP_ORDER_EDIT_SHM_LAYOUT   6
+#define NGX_HTTP_ORDER_EDIT_SHM_LAYOUT   7
 
 /* "<zone>-<16 hex gen>-<8 digit seq>.jnl", zone names up to 64 bytes */
 #define NGX_HTTP_ORDER_EDIT_JZONE_MAX    64
@@ -90,6 +90,7 @@ typedef struct {
     uint64_t                       over_limit;
     uint64_t                       failed;      /* no HTTP answer */
     uint64_t                       latency[NGX_HTTP_ORDER_EDIT_LATENCY_BUCKETS];
+    void                          *oauth2;      /* its token: _oauth2.c */
     u_short                        len;
     u_char                         name[1];
 } ngx_http_order_edit_account_t;

@@ -37,6 +37,7 @@ typedef struct {
     uint64_t                       failed;
     int64_t                        p50;           /* ms, -1: no data */
     int64_t                        p99;
+    ngx_http_order_edit_oauth2_stat_t  oauth2;
 } ngx_http_order_edit_account_stat_t;
 
 
@@ -210,6 +211,8 @@ ngx_http_order_edit_snapshot(ngx_http_request_t *r,
         as->requests = a->requests;
         as->over_limit = a->over_limit;
         as->failed = a->failed;
+
+        ngx_http_order_edit_oauth2_stat(a->oauth2, r->pool, &as->oauth2);
 
         for (total = 0, i = 0; i < NGX_HTTP_ORDER_EDIT_LATENCY_BUCKETS; i++) {
             total += a->latency[i];
@@ -409,6 +412,15 @@ ngx_http_order_edit_status_json(ngx_http_request_t *r,
                              "p99", as[i].p99 < 0 ? json_null()
                                     : json_integer(as[i].p99));
 
+            if (acct != NULL && as[i].oauth2.on
+                && json_object_set_new(acct, "oauth2",
+                       ngx_http_order_edit_oauth2_stat_json(&as[i].oauth2))
+                   != 0)
+            {
+                json_decref(acct);
+                goto failed;
+            }
+
             if (acct == NULL
                 || json_object_setn_new(accounts,
                                         (const char *) as[i].name.data,
@@ -457,7 +469,7 @@ ngx_http_order_edit_status_prometheus(ngx_http_request_t *r,
     as = st->accounts.elts;
 
     for (i = 0; i < st->accounts.nelts; i++) {
-        len += 8 * (160 + st->zone.len + as[i].name.len);
+        len += 11 * (160 + st->zone.len + as[i].name.len);
     }
 
     if (st->journal) {
@@ -606,6 +618,19 @@ ngx_http_order_edit_status_prometheus(ngx_http_request_t *r,
                     "account=\"%V\",quantile=\"0.99\"} %L\n",
                     &st->zone, &as[i].name, as[i].p50,
                     &st->zone, &as[i].name, as[i].p99);
+        }
+
+        if (as[i].oauth2.on) {
+            p = ngx_sprintf(p,
+                    "order_edit_netsuite_oauth2_token_valid{zone=\"%V\","
+                    "account=\"%V\"} %ui\n"
+                    "order_edit_netsuite_oauth2_fetches_total{zone=\"%V\","
+                    "account=\"%V\"} %uL\n"
+                    "order_edit_netsuite_oauth2_fetch_errors_total{"
+                    "zone=\"%V\",account=\"%V\"} %uL\n",
+                    &st->zone, &as[i].name, as[i].oauth2.valid,
+                    &st->zone, &as[i].name, as[i].oauth2.fetches,
+                    &st->zone, &as[i].name, as[i].oauth2.fetch_errors);
         }
     }
 

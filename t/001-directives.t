@@ -145,6 +145,16 @@ qr{\[emerg\] .*invalid shop domain "acme_shop!" in order_edit_store.* in \S+ngin
 
 
 
+=== TEST 8b: a store named like a domain but not name.myshopify.com is refused at start
+--- http_config
+    order_edit_store a.b.myshopify.com { secret x; }
+--- config
+--- must_die
+--- error_log eval
+qr{\[emerg\] .*invalid shop domain "a.b.myshopify.com" in order_edit_store}
+
+
+
 === TEST 9: a store declared twice is refused at start
 --- http_config
     order_edit_store acme.myshopify.com { secret x; }
@@ -809,7 +819,7 @@ qr{\[emerg\] .*order_edit_dispatch worker=3, but worker_processes is 1 \(workers
 --- config
 --- must_die
 --- error_log eval
-qr{\[emerg\] .*invalid parameter "every=1s", expected worker=<n>, interval=<time> or lease=<time> in \S+nginx\.conf:\d+$}
+qr{\[emerg\] .*invalid parameter "every=1s", expected worker=<n>, interval=<time>, lease=<time> or shutdown_timeout=<time> in \S+nginx\.conf:\d+$}
 
 
 
@@ -934,3 +944,36 @@ qr{\[emerg\] .*invalid sign_as ".*": scheme, host and port only.* in \S+nginx\.c
 --- must_die
 --- error_log eval
 qr{\[emerg\] .*plain http is only for this machine.*"http://1234567-sb1.suitetalk.api.netsuite.com" must use https.* in \S+nginx\.conf:\d+$}
+
+
+
+=== TEST 71: order_edit_exceptions takes keep_resolved=<time> only
+--- http_config
+    order_edit_zone edits:1m;
+--- config
+    location /exc { order_edit_exceptions edits keep=7d; }
+--- must_die
+--- error_log eval
+qr{\[emerg\] .*invalid parameter "keep=7d", expected keep_resolved=<time>}
+
+
+
+=== TEST 72: keep_resolved is a time
+--- http_config
+    order_edit_zone edits:1m;
+--- config
+    location /exc { order_edit_exceptions edits keep_resolved=soon; }
+--- must_die
+--- error_log eval
+qr{\[emerg\] .*invalid keep_resolved "soon"}
+
+
+
+=== TEST 73: shutdown_timeout is a time
+--- http_config
+    order_edit_zone edits:1m;
+    order_edit_dispatch edits shutdown_timeout=later;
+--- config
+--- must_die
+--- error_log eval
+qr{\[emerg\] .*invalid parameter "shutdown_timeout=later", expected worker=<n>, interval=<time>, lease=<time> or shutdown_timeout=<time>}

@@ -314,3 +314,55 @@ my $b = ::order_body(1, 5000);
 [405, 400]
 --- response_body_like eval
 ['method_not_allowed', 'invalid_format']
+
+
+
+=== TEST 17: a shop domain must be name.myshopify.com (Shopify's shape), even for the default store
+--- http_config
+    order_edit_zone edits:1m;
+    order_edit_store default {
+        secret test_secret_key;
+    }
+--- config eval: $::Config
+--- request eval
+[("POST /wh\n" . $::Body) x 9]
+--- more_headers eval
+[map({ ::webhook_headers('test_secret_key', $::Body, "w17-$_->[1]",
+                         shop => $_->[0]) }
+     ['..', 1], ['-', 2], [('a' x 241) . '.myshopify.com', 3],
+     ['a.b.myshopify.com', 4], ['-a.myshopify.com', 5],
+     [('a' x 64) . '.myshopify.com', 6], ['.myshopify.com', 7],
+     ['a-b.myshopify.com', 8], [('a' x 63) . '.myshopify.com', 9])]
+--- error_code eval
+[400, 400, 400, 400, 400, 400, 400, 200, 200]
+--- response_body_like eval
+[('^\{"error":"invalid_header","message":"X-Shopify-Shop-Domain is invalid"\}$') x 7,
+ 'queued', 'queued']
+
+
+
+=== TEST 18: an unknown shop goes through the same checks as a bad signature: its body is read and hashed
+--- http_config eval: $::HttpConfig
+--- config eval: $::Config
+--- request eval
+my $big = ::order_body(1, 5000);
+["POST /wh\n" . $big, "POST /wh\n" . $big, "POST /wh\n" . $::Body,
+ "POST /wh\n" . $::Body, "GET /status"]
+--- more_headers eval
+my $big = ::order_body(1, 5000);
+[::webhook_headers('wrong_secret', $big, 'w18'),
+ ::webhook_headers('other', $big, 'w18', shop => 'other.myshopify.com'),
+ ::webhook_headers('wrong_secret', $::Body, 'w18'),
+ ::webhook_headers('other', $::Body, 'w18', shop => 'other.myshopify.com'),
+ '']
+--- error_code eval
+[413, 413, 401, 401, 200]
+--- response_body_like eval
+['^\{"error":"body_too_large","message":"the webhook body is larger than max_body"\}$',
+ '^\{"error":"body_too_large","message":"the webhook body is larger than max_body"\}$',
+ '^\{"error":"unauthorized","message":"the webhook signature could not be verified"\}$',
+ '^\{"error":"unauthorized","message":"the webhook signature could not be verified"\}$',
+ '"unattributed": \{
+    "received": 2,
+(?s:.*)"rejected_signature": 1,
+    "rejected_request": 1,(?s:.*)"unknown_shop": 2']

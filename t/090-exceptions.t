@@ -29,6 +29,9 @@ our @Body = map { ::order_body(450789469 + $_, 400) } 0 .. 1;
 our @Post = map { "POST /wh\n" . $Body[$_] } 0 .. 1;
 our @Headers = map { ::webhook_headers('acme', $Body[$_], "x$_") } 0 .. 1;
 
+# how a page of the same origin, or curl, acts on an exception
+our $Json = "Content-Type: application/json\n";
+
 our $Park = "GET /q?op=park&shop=acme.myshopify.com&id=1&token=1"
           . "&reason=fulfilment_lock"
           . "&detail=orderStatus%20F%20(Pending%20Billing)%20is%20past%20B";
@@ -64,7 +67,8 @@ __DATA__
       "attempts": 1
     \}
   \],
-  "count": 1
+  "count": 1,
+  "resolved": \[\]
 \}$',
  '"exceptions": 1,(?s:.*)"parked": 1,(?s:.*)"queue_depth": 1,
       "in_flight": 0,
@@ -83,7 +87,7 @@ __DATA__
 [@::Post, "GET /q?op=lease", $::Park, "POST /exc/1/retry",
  "GET /q?op=lease", "GET /exc", "GET /status"]
 --- more_headers eval
-[@::Headers, '', '', '', '', '', '']
+[@::Headers, '', '', $::Json, '', '', '']
 --- response_body_like eval
 ['queued', 'queued', '"id":1,', 'ok',
  '^\{"status":"requeued","id":"1"\}$',
@@ -93,27 +97,119 @@ __DATA__
 
 
 
-=== TEST 3: resolve drops it for good
+=== TEST 3: resolve drops it from the queue; it stays readable as resolved, with who did it
 --- http_config eval: $::HttpConfig
 --- config eval: $::Config
 --- request eval
 [$::Post[0], "GET /q?op=lease", $::Park, "POST /exc/1/resolve",
- "POST /exc/1/resolve", "GET /q?op=lease", "GET /status"]
+ "POST /exc/1/resolve", "GET /q?op=lease", "GET /status", "GET /exc",
+ "GET /exc?shop=other.myshopify.com"]
 --- more_headers eval
-[$::Headers[0], '', '', '', '', '', '']
+[$::Headers[0], '', '', $::Json, $::Json, '', '', '', '']
 --- error_code eval
-[200, 200, 200, 200, 404, 200, 200]
+[200, 200, 200, 200, 404, 200, 200, 200, 200]
 --- response_body_like eval
 ['queued', '"id":1,', 'ok', '^\{"status":"resolved","id":"1"\}$',
  '^\{"error":"not_found","message":"no exception with that id"\}$',
  '^\{"item":null\}$',
- '"queued_items": 0,\s+"exceptions": 0,(?s:.*)"exceptions_resolved": 1,']
+ '"queued_items": 0,\s+"exceptions": 0,(?s:.*)"exceptions_resolved": 1,',
+ '^\{
+  "exceptions": \[\],
+  "count": 0,
+  "resolved": \[
+    \{
+      "id": "1",
+      "shop": "acme.myshopify.com",
+(?s:.*)      "reason": "fulfilment_lock",
+      "netsuite_error": "orderStatus F \(Pending Billing\) is past B",
+(?s:.*)      "attempts": 1,
+      "resolved_at": "20\d\d-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z",
+      "resolved_by": "127.0.0.1"
+    \}
+  \]
+\}$',
+ '"count": 0,\s+"resolved": \[\]']
+
+
+
+=== TEST 3b: keep_resolved=0 keeps nothing once resolved
+--- http_config eval: $::HttpConfig
+--- config
+    location = /wh { order_edit_webhook edits; }
+    location = /q { order_edit_queue_debug edits; }
+    location /exc { order_edit_exceptions edits keep_resolved=0; }
+--- request eval
+[$::Post[0], "GET /q?op=lease", $::Park, "POST /exc/1/resolve", "GET /exc"]
+--- more_headers eval
+[$::Headers[0], '', '', $::Json, '']
+--- response_body_like eval
+['queued', '"id":1,', 'ok', 'resolved', '"count": 0,\s+"resolved": \[\]']
+
+
+
+=== TEST 3c: a cross-site POST cannot act: a form, another Origin, Sec-Fetch-Site
+--- http_config eval: $::HttpConfig
+--- config eval: $::Config
+--- request eval
+[$::Post[0], "GET /q?op=lease", $::Park,
+ "POST /exc/1/resolve\nid=1", "POST /exc/1/resolve", "POST /exc/1/resolve",
+ "POST /exc/1/resolve", "POST /exc/1/retry", "GET /exc",
+ "POST /exc/1/resolve"]
+--- more_headers eval
+[$::Headers[0], '', '',
+ "Content-Type: application/x-www-form-urlencoded\n",
+ $::Json . "Origin: http://evil.example\n",
+ $::Json . "Sec-Fetch-Site: cross-site\n",
+ $::Json . "Origin: null\n",
+ "Content-Type: text/plain\n",
+ '',
+ $::Json . "Origin: http://localhost\nSec-Fetch-Site: same-origin\n"]
+--- error_code eval
+[200, 200, 200, 403, 403, 403, 403, 403, 200, 200]
+--- response_body_like eval
+['queued', '"id":1,', 'ok',
+ '^\{"error":"forbidden","message":"Content-Type: application/json is required"\}$',
+ '^\{"error":"forbidden","message":"a request from another origin may not act on exceptions"\}$',
+ '^\{"error":"forbidden","message":"a cross-site request \(Sec-Fetch-Site\) may not act on exceptions"\}$',
+ '^\{"error":"forbidden","message":"a request from another origin',
+ 'application/json is required',
+ '"count": 1,',
+ '^\{"status":"resolved","id":"1"\}$']
+
+
+
+=== TEST 3d: the actor is $remote_user too, where nginx authenticates one
+--- http_config eval: $::HttpConfig
+--- config
+    location = /wh { order_edit_webhook edits; }
+    location = /q { order_edit_queue_debug edits; }
+    location /exc {
+        auth_basic "exceptions";
+        auth_basic_user_file ../html/htpasswd;
+        order_edit_exceptions edits;
+    }
+--- user_files
+>>> htpasswd
+alice:{PLAIN}wonderland
+--- request eval
+[$::Post[0], "GET /q?op=lease", $::Park, "POST /exc/1/resolve", "GET /exc",
+ "GET /exc"]
+--- more_headers eval
+[$::Headers[0], '', '',
+ $::Json . "Authorization: Basic YWxpY2U6d29uZGVybGFuZA==\n",
+ "Authorization: Basic YWxpY2U6d29uZGVybGFuZA==\n", '']
+--- error_code eval
+[200, 200, 200, 200, 200, 401]
+--- response_body_like eval
+['queued', '"id":1,', 'ok', 'resolved',
+ '"resolved_by": "127\.0\.0\.1 user \W+alice\W+"', '']
 
 
 
 === TEST 4: a person's action is logged
 --- http_config eval: $::HttpConfig
 --- config eval: $::Config
+--- more_headers eval: $::Json
 --- request
 POST /exc/7/retry
 --- error_code: 404

@@ -358,7 +358,7 @@ __DATA__
      . '"reason": "fulfilment_lock",\s*"netsuite_error": "orderStatus F '
      . '\(Pending Billing\) is past lock_after B: PATCH /services/rest/'
      . 'record/v1/salesOrder/eid:shopify-acme-450789469\?replace=item was '
-     . 'not sent",(?s:.*)"count": 1\n',
+     . 'not sent",(?s:.*)"count": 1,\n',
  ::all(::lines([1001, 3]), ::writes(1)),
  '"by_method_endpoint":\{"GET salesOrder":1\},.*"writes":\{\}']
 --- no_error_log
@@ -619,7 +619,7 @@ refused the signature
  ::all(::lines([1001, 3]), ::writes(1)),
  '"acked": 0,\s*"requeued": [1-9]\d*,(?s:.*)"queue_depth": 1,'
      . '(?s:.*)"exceptions": 0\n',
- '"count": 0\n']
+ '"count": 0,\n']
 --- no_error_log
 [alert]
 [crit]
@@ -848,6 +848,38 @@ misspelt (or never created) custom field would vanish silently.
  '"webhook_id": "p1",(?s:.*)"netsuite_error": "HTTP 400 INVALID_CONTENT: .*custbody_shopify_total',
  '"writes":\{\}',
  '"fields":null']
+--- no_error_log
+[alert]
+[crit]
+
+
+
+=== TEST 28: NetSuite answers its overload with a bogus 401: the limit comes down all the same
+NetSuite allows 2 at once and answers the excess with 401 "Invalid login
+attempt" instead of 429: sent while others were in flight, the 401 halves
+the account's limit like a 429, and every order ends applied once.
+--- http_config eval: ::http_config(concurrency => 8)
+--- config eval: $::Config
+--- timeout: 40
+--- request eval
+[$::Reset,
+ ::json_request("POST /sim/concurrency", { limit => 2 }),
+ ::faults(latency_ms => 150, bogus_401_rate => 1.0),
+ ::seed([ map { ::seed_record(eid => "shopify-acme-$_") } @::Storm ]),
+ (map { ::webhook("b$_", ::order($_)) } @::Storm),
+ "GET /q?op=drain&ms=30000",
+ "GET /sim/counters",
+ "GET /status"]
+--- error_code eval
+[200, 200, 200, 201, (200) x 19]
+--- response_body_like eval
+[$::Ok, '"limit":2', '"bogus_401_rate":1', '^\[\{',
+ (map { '^\{"status":"queued","id":"' . $_ . '"\}' } 1 .. 16),
+ $::Drained,
+ '"429":0,.*"bogus_401":[1-9]\d*,.*"writes":\{"salesOrder":16\}',
+ '"acked": 16,(?s:.*)"exceptions": 0\n(?s:.*)'
+     . '"main": \{\s*"concurrency": 8,\s*"limit": [1-4],\s*"in_flight": 0,'
+     . '\s*"requests": \d+,\s*"over_limit": [1-9]\d*,']
 --- no_error_log
 [alert]
 [crit]

@@ -10,7 +10,10 @@
 #
 # Environment: MODULE_SO (default build/ngx_http_order_edit_module.so),
 # NGINX_BIN (/usr/sbin/nginx), DEMO_PORT (8088 when free, else any free
-# port), KEEP=1 keeps the temporary prefix (logs) afterwards.
+# port), KEEP=1 keeps the temporary prefix (logs) afterwards,
+# DEMO_AUTH=oauth2 (make demo DEMO_AUTH=oauth2) authenticates to NetSuite
+# with OAuth 2.0 client credentials (a key pair made here, its
+# certificate "uploaded" to the simulator) instead of TBA.
 #
 # Exit status 0 when every answer was the one the story expects.
 set -euo pipefail
@@ -63,6 +66,8 @@ answers=0
 # still becomes a Credit Memo.
 
 sim_pid=
+DEMO_AUTH=${DEMO_AUTH:-tba}
+case $DEMO_AUTH in tba|oauth2) ;; *) die "DEMO_AUTH is tba or oauth2";; esac
 
 netsuite_setup() {
     local i keys=$prefix/ns
@@ -73,7 +78,27 @@ netsuite_setup() {
     printf '%s\n' "demo-token-secret-c0de" > "$keys/token_secret"
     chmod 600 "$keys"/*
 
-    python3 "$here/netsuite-sim" --account 1234567_SB1 \
+    # OAuth 2.0: the integration record's client id, and a key pair whose
+    # certificate is what one uploads to NetSuite (README)
+    local m2m=()
+    if [ "$DEMO_AUTH" = oauth2 ]; then
+        printf '%s\n' "demo-client-id-5e7a0c" > "$keys/client_id"
+        openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 \
+            -out "$keys/m2m.key" 2> /dev/null
+        openssl req -new -x509 -key "$keys/m2m.key" -days 30 \
+            -subj "/CN=order-edit-demo" -out "$keys/m2m.crt" 2> /dev/null
+        chmod 600 "$keys/m2m.key"
+        m2m=(--m2m-client-id demo-client-id-5e7a0c
+             --m2m-certificate "demo-cert-1=$keys/m2m.crt")
+        # after token_secret_file (the TBA keys stay, unused: README)
+        sed -i -e "/^ *token_secret_file /a\\
+        auth                 oauth2;\\
+        client_id_file       $keys/client_id;\\
+        certificate_id       demo-cert-1;\\
+        private_key_file     $keys/m2m.key;" "$prefix/conf/nginx.conf"
+    fi
+
+    python3 "$here/netsuite-sim" --account 1234567_SB1 "${m2m[@]}" \
         --consumer-key-file "$keys/consumer_key" \
         --consumer-secret-file "$keys/consumer_secret" \
         --token-id-file "$keys/token_id" \
@@ -116,15 +141,20 @@ PY
 netsuite_story() {
     heading "11. The dispatcher delivers to NetSuite (the simulator)"
     note "one worker leases the queue, reads each order's status (the"
-    note "fulfilment lock), and sends OAuth-signed PATCH/PUT requests;"
+    if [ "$DEMO_AUTH" = oauth2 ]; then
+        note "fulfilment lock), and sends PATCH/PUT requests with an OAuth"
+        note "2.0 Bearer token (one per account, fetched with an ES256 JWT);"
+    else
+        note "fulfilment lock), and sends OAuth-signed PATCH/PUT requests;"
+    fi
     note "a burst of snapshots of one order becomes one write of the"
     note "newest (coalesced), and older ones are never sent (stale)"
     wait_drained
 
-    python3 - "$sim" "$base" << 'PY' || unexpected=$(( unexpected + 1 ))
+    python3 - "$sim" "$base" "$DEMO_AUTH" << 'PY' || unexpected=$(( unexpected + 1 ))
 import json, sys, urllib.request
 from decimal import Decimal
-sim, base = sys.argv[1], sys.argv[2]
+sim, base, auth = sys.argv[1], sys.argv[2], sys.argv[3]
 def get(url):
     # money stays exact on the way to the screen too
     with urllib.request.urlopen(url, timeout=5) as r:
@@ -151,6 +181,14 @@ for e in exc:
     print(f"     #{e['id']} {e['shop']} {e['topic']}: {e['reason']}: "
           f"{e['netsuite_error']}")
 bad += not any(e["reason"] == "fulfilment_lock" for e in exc)
+if auth == "oauth2":
+    m2m = get(sim + "/_admin/oauth2")["counters"]
+    st = get(base + "/order-edit/status")["netsuite"]["main"]["oauth2"]
+    print(f"   OAuth 2.0: {m2m['tokens_issued']} token(s) issued, "
+          f"{m2m['bearer_ok']} requests with a Bearer token, "
+          f"{m2m['bearer_401']} refused; status: token {st['token']}, "
+          f"expires in {st['expires_in']} s")
+    bad += m2m["bearer_ok"] == 0 or m2m["bearer_401"] != 0
 sys.exit(1 if bad else 0)
 PY
 }

@@ -4,6 +4,7 @@ through the fulfilment lock, with retries and the exception queue."""
 
 import json
 import os
+import signal
 import sys
 import time
 import unittest
@@ -43,6 +44,7 @@ HTTP = """
         secret acme;
         netsuite main;
         sku_map __DIR__/skus.map;
+        __STORE__
     }
     order_edit_dispatch edits interval=50ms;
     server {
@@ -57,17 +59,28 @@ HTTP = """
 class Dispatch(unittest.TestCase):
 
     extra = "concurrency 4;"
+    store = ""
 
     def setUp(self):
         self.sim = simhelper.Sim()
         self.addCleanup(self.sim.stop)
 
+        self.seed_as_written()
+
         self.ngx = self.nginx_with_keys()
 
         self.ngx.write_conf(HTTP.replace("__SIM__", str(self.sim.port))
                             .replace("__DIR__", self.ngx.dir)
-                            .replace("__EXTRA__", self.extra))
+                            .replace("__EXTRA__", self.extra)
+                            .replace("__STORE__", self.store))
         self.ngx.start()
+
+    def seed_as_written(self):
+        """Orders seeded as the module writes them: with Shopify's tax
+        kind, which a refund reads from its Sales Order."""
+        seed = self.sim.seed_order
+        self.sim.seed_order = lambda *a, **kw: seed(
+            *a, **dict({"custbody_shopify_taxes_included": False}, **kw))
 
     def nginx_with_keys(self):
         """An nginx prefix holding the simulator's TBA keys and the SKU
@@ -143,6 +156,39 @@ class Dispatch(unittest.TestCase):
         # the warehouse's order was not touched
         self.assertEqual(self.lines(self.order()), before)
         self.assertEqual(self.shop()["parked"], 1)
+
+    # A kept-alive connection NetSuite drops after reading a request, with
+    # no answer: libcurl would send the same signed request again by itself
+    # on a new connection, and NetSuite refuses a spent nonce (401, a failed
+    # login in its audit trail).  Every attempt must be signed afresh.
+    def test_a_dropped_kept_alive_connection_never_replays_a_nonce(self):
+        self.sim.seed_order(SO_EID, lines=[
+            {"item": {"id": "1001"}, "quantity": 3, "rate": 199}])
+        # a write (a PATCH, whose body libcurl cannot rewind), then the
+        # read-back GET, each on a reused connection (the first request
+        # on a new connection is never hit), then the refund's PUT
+        self.sim.admin("POST", "faults", {"once": [
+            {"fault": "close", "method": "PATCH", "count": 1},
+            {"fault": "close", "method": "GET", "count": 1},
+            {"fault": "close", "method": "PUT", "count": 1}]})
+
+        self.post("01-us-tax-exclusive.json", "n1")
+        self.wait(lambda: self.lines(self.order()) == [("1001", 1),
+                                                      ("1002", 2)],
+                  "the sales order lines")
+        self.wait(lambda: self.shop()["acked"] == 1, "the edit's ack")
+
+        self.post("28-refund-restock.json", "n2", topic="refunds/create")
+        self.wait(lambda: self._credit_memo(), "the credit memo")
+        self.wait(lambda: self.shop()["acked"] == 2, "the refund's ack")
+
+        c = self.sim.counters()
+        self.assertEqual(c["faults"]["close"], 3, c)
+        self.assertEqual(c["nonce_replays"], 0, c)
+        self.assertEqual(c["401"], 0, c)
+        self.assertEqual(self.shop()["exceptions"], 0)
+        # the read-back was sent again, signed afresh, and checked
+        self.assertNotIn("could not be read back", self.ngx.error_log())
 
     def test_a_refund_becomes_a_credit_memo_with_shopifys_values(self):
         # fulfilled and billed: a refund goes through all the same
@@ -329,6 +375,7 @@ class Governance(Dispatch):
     test_silent_drift_after_the_write_is_a_discrepancy = None
     test_a_burst_of_edits_is_one_write_of_the_newest = None
     test_a_cancellation_is_applied_after_its_own_update = None
+    test_a_dropped_kept_alive_connection_never_replays_a_nonce = None
 
 
 class MissingOrder(Dispatch):
@@ -352,6 +399,7 @@ class MissingOrder(Dispatch):
     test_silent_drift_after_the_write_is_a_discrepancy = None
     test_a_burst_of_edits_is_one_write_of_the_newest = None
     test_a_cancellation_is_applied_after_its_own_update = None
+    test_a_dropped_kept_alive_connection_never_replays_a_nonce = None
 
 
 class LookupBySuiteQL(Dispatch):
@@ -421,6 +469,7 @@ class LookupBySuiteQL(Dispatch):
     test_silent_drift_after_the_write_is_a_discrepancy = None
     test_a_burst_of_edits_is_one_write_of_the_newest = None
     test_a_cancellation_is_applied_after_its_own_update = None
+    test_a_dropped_kept_alive_connection_never_replays_a_nonce = None
 
 
 class Restarted(Dispatch):
@@ -461,12 +510,16 @@ class Restarted(Dispatch):
     test_silent_drift_after_the_write_is_a_discrepancy = None
     test_a_burst_of_edits_is_one_write_of_the_newest = None
     test_a_cancellation_is_applied_after_its_own_update = None
+    test_a_dropped_kept_alive_connection_never_replays_a_nonce = None
 
 
 class RestletMode(Dispatch):
     """mode restlet: the whole normalised document goes to the shop's
     RESTlet, which applies it on NetSuite's side (the simulator plays the
     script)."""
+
+    # the module does not read the order itself: the store says it
+    store = "taxes_included off;"
 
     @property
     def extra(self):
@@ -506,6 +559,7 @@ class RestletMode(Dispatch):
     test_silent_drift_after_the_write_is_a_discrepancy = None
     test_a_burst_of_edits_is_one_write_of_the_newest = None
     test_a_cancellation_is_applied_after_its_own_update = None
+    test_a_dropped_kept_alive_connection_never_replays_a_nonce = None
 
 
 class Resilience(Dispatch):
@@ -590,6 +644,105 @@ class Resilience(Dispatch):
     test_silent_drift_after_the_write_is_a_discrepancy = None
     test_a_burst_of_edits_is_one_write_of_the_newest = None
     test_a_cancellation_is_applied_after_its_own_update = None
+    test_a_dropped_kept_alive_connection_never_replays_a_nonce = None
+
+
+class GracefulStop(Resilience):
+    """A reload (or nginx -s quit) while a request is out at NetSuite: the
+    old worker waits at most shutdown_timeout, not the request's own
+    timeout, and hands the webhook back; the new worker delivers it,
+    once in effect."""
+
+    def setUp(self):
+        self.sim = simhelper.Sim()
+        self.addCleanup(self.sim.stop)
+        self.seed_as_written()
+
+        self.ngx = self.nginx_with_keys()
+        self.ngx.write_conf(
+            HTTP.replace("__SIM__", str(self.sim.port))
+                .replace("__DIR__", self.ngx.dir)
+                .replace("__EXTRA__", self.extra)
+                .replace("__STORE__", self.store)
+                .replace("interval=50ms;",
+                         "interval=50ms shutdown_timeout=1s;"))
+        self.ngx.start()
+
+    def test_a_reload_waits_at_most_shutdown_timeout(self):
+        self.sim.seed_order(SO_EID)
+        self.hold_netsuite()
+        self.post("28-refund-restock.json", "q1", topic="refunds/create")
+        self.wait_in_flight()
+
+        old = self.dispatcher_pid()
+        t0 = time.monotonic()
+        self.assertTrue(self._hup())
+        self.assertTrue(self.ngx.wait_gone([old], 10))
+        gone = time.monotonic() - t0
+
+        # 1 s, not the 5 s of "timeout 5s" (the request is still held)
+        self.assertLess(gone, 3.5, "the old worker took %.1f s" % gone)
+        self.assertIn("shutdown_timeout: 1 NetSuite requests of zone "
+                      "\"edits\" cancelled", self.ngx.error_log())
+
+        # the new worker sends it again (held too), then NetSuite answers
+        self.wait(lambda: self.sim.counters()["in_flight"] >= 1,
+                  "the new worker's request")
+        self.sim.admin("POST", "faults", {"gate": False})
+        self.wait(lambda: self.shop()["acked"] == 1, "the ack", 30)
+
+        self.assertEqual(len(self.credit_memos()), 1)
+        self.assertEqual(self.shop()["queue_depth"], 0)
+        self.assertEqual(self.shop()["exceptions"], 0)
+
+    test_a_worker_killed_mid_request_makes_no_second_credit_memo = None
+    test_a_reload_mid_request_delivers_the_edit = None
+
+
+class GracefulQuit(GracefulStop):
+    """nginx -s quit with a request out at NetSuite: nginx is gone in
+    shutdown_timeout, and the journal gives the webhook to the next start,
+    which delivers it, once in effect."""
+
+    def setUp(self):
+        self.journal_dir = None
+        super().setUp()
+
+    def nginx_with_keys(self):
+        ngx = super().nginx_with_keys()
+        self.journal_dir = os.path.join(ngx.dir, "journal")
+        write_conf = ngx.write_conf
+        ngx.write_conf = lambda block: write_conf(block.replace(
+            "order_edit_zone edits:4m;",
+            "order_edit_zone edits:4m;\n    order_edit_journal %s "
+            "fsync=batch;" % self.journal_dir))
+        return ngx
+
+    def test_a_quit_waits_at_most_shutdown_timeout(self):
+        self.sim.seed_order(SO_EID)
+        self.hold_netsuite()
+        self.post("28-refund-restock.json", "q2", topic="refunds/create")
+        self.wait_in_flight()
+
+        master = self.ngx.master_pid()
+        t0 = time.monotonic()
+        os.kill(master, signal.SIGQUIT)
+        self.assertTrue(self.ngx.wait_gone([master], 10))
+        gone = time.monotonic() - t0
+        self.assertLess(gone, 3.5, "nginx took %.1f s to quit" % gone)
+        self.assertIn("shutdown_timeout: 1 NetSuite requests of zone "
+                      "\"edits\" cancelled", self.ngx.error_log())
+
+        # the next start replays it from the journal and delivers it
+        self.ngx.restart()
+        self.wait(lambda: self.sim.counters()["in_flight"] >= 2,
+                  "the request sent again after the restart")
+        self.sim.admin("POST", "faults", {"gate": False})
+        self.wait(lambda: self.shop()["acked"] == 1, "the ack", 30)
+        self.assertEqual(len(self.credit_memos()), 1)
+        self.assertEqual(self.shop()["exceptions"], 0)
+
+    test_a_reload_waits_at_most_shutdown_timeout = None
 
 
 EGRESS = """
@@ -667,6 +820,7 @@ class EgressProxy(Dispatch):
     test_silent_drift_after_the_write_is_a_discrepancy = None
     test_a_burst_of_edits_is_one_write_of_the_newest = None
     test_a_cancellation_is_applied_after_its_own_update = None
+    test_a_dropped_kept_alive_connection_never_replays_a_nonce = None
 
 
 if __name__ == "__main__":

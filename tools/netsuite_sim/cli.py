@@ -36,6 +36,9 @@ DEFAULTS = {
     "faults": {},
     "credentials": [],
     "no_auth": False,
+    "m2m_client_id": None,
+    "m2m_certificates": {},
+    "m2m_token_ttl": 3600,
 }
 
 
@@ -62,6 +65,13 @@ def parser():
         a("--%s-file" % flag, help="file holding the %s" % key)
     a("--no-auth", action="store_true",
       help="accept requests without checking OAuth (manual poking only)")
+    a("--m2m-client-id", help="OAuth 2.0 client credentials: the client id "
+      "(iss) of the integration record")
+    a("--m2m-certificate", action="append", metavar="ID=PEM_FILE",
+      help="an uploaded certificate (or public key) and its Certificate ID "
+      "(kid); repeat for more")
+    a("--m2m-token-ttl", type=float, help="access token life in seconds "
+      "(default 3600, NetSuite's)")
     a("--max-skew", type=int, help="allowed oauth_timestamp skew in seconds "
       "(default 300); nonces are remembered for twice this")
     a("--base-url", help="verify signatures and build Location headers "
@@ -81,6 +91,8 @@ def parser():
     a("--lost-response-rate", type=float, help="share of requests applied "
       "whose answer is then lost")
     a("--lost-response-mode", choices=("reset", "timeout"))
+    a("--close-rate", type=float, help="share of requests on kept-alive "
+      "connections authenticated, then closed unanswered, nothing applied")
     a("--bogus-401-rate", type=float, help="share of over-limit answers "
       "sent as 401 INVALID_LOGIN_ATTEMPT instead of 429")
     a("--restlet-script", help="script id the RESTlet answers to (default 1)")
@@ -169,10 +181,22 @@ def build_settings(args):
             s[key] = v
     if args.no_auth:
         s["no_auth"] = True
+    if args.m2m_client_id:
+        s["m2m_client_id"] = args.m2m_client_id
+    if args.m2m_token_ttl:
+        s["m2m_token_ttl"] = args.m2m_token_ttl
+    certs = dict(s["m2m_certificates"])
+    for spec in args.m2m_certificate or ():
+        cid, sep, path = spec.partition("=")
+        if not sep:
+            raise SystemExit("netsuite-sim: --m2m-certificate ID=PEM_FILE")
+        with open(path, encoding="ascii") as f:
+            certs[cid] = f.read()
+    s["m2m_certificates"] = certs
     faults = dict(s["faults"])
     for opt in ("latency_ms", "error_rate", "reset_rate", "timeout_rate",
                 "timeout_s", "lost_response_rate", "lost_response_mode",
-                "bogus_401_rate"):
+                "bogus_401_rate", "close_rate"):
         v = getattr(args, opt)
         if v is not None:
             faults[opt] = v
@@ -199,7 +223,8 @@ def build_settings(args):
     if not s["account"]:
         raise SystemExit("netsuite-sim: --account is required "
                          "(e.g. 1234567_SB1)")
-    if not s["credentials"] and not s["no_auth"]:
+    if not s["credentials"] and not s["no_auth"] \
+            and not s["m2m_client_id"]:
         raise SystemExit("netsuite-sim: give the TBA keys (--consumer-key[-"
                          "file], --consumer-secret[-file], --token-id[-file],"
                          " --token-secret[-file] or --config), or --no-auth")

@@ -22,13 +22,20 @@ Fault kinds:
     drift          (one-shot only) apply a write, then change the record's
                    first line quantity by one, as a NetSuite script or
                    workflow acting on save would: for read-back checks
+    close          on a kept-alive connection only (one that has already
+                   carried a request): authenticate the request, so its
+                   nonce is used up, apply nothing, and close the
+                   connection (FIN) without a word, as a load balancer
+                   dropping an idle connection the client has just reused
+                   does.  A client that then re-sends the same signed
+                   request is caught as a nonce replay (401).
 """
 
 import copy
 import random
 
 KINDS = ("timeout", "reset", "error", "lost_response", "concurrency", "auth",
-         "latency", "drift")
+         "latency", "drift", "close")
 
 DEFAULTS = {
     "latency_ms": 0,            # fixed latency added to every API request
@@ -40,13 +47,14 @@ DEFAULTS = {
     "timeout_s": 30.0,          # how long a timeout holds the connection
     "lost_response_rate": 0.0,
     "lost_response_mode": "reset",  # or "timeout"
+    "close_rate": 0.0,          # of requests on kept-alive connections
     "bogus_401_rate": 0.0,      # share of over-limit answers sent as 401
     "gate": False,              # True: admitted requests wait until False
     "once": [],
 }
 
 _RATES = ("error_rate", "reset_rate", "timeout_rate", "lost_response_rate",
-          "bogus_401_rate")
+          "bogus_401_rate", "close_rate")
 
 
 class FaultError(ValueError):
@@ -147,17 +155,22 @@ class Faults:
     def clear(self):
         self.conf = copy.deepcopy(DEFAULTS)
 
-    def decide(self, method, path):
-        """Call under the simulator's lock, once per API request."""
+    def decide(self, method, path, kept_alive=False):
+        """Call under the simulator's lock, once per API request.
+        ``kept_alive``: the request came on a connection that has already
+        carried one (only those can be hit by "close")."""
         c = self.conf
         d = Decision()
         # Always draw the same values so one rate does not shift another.
         r_timeout, r_reset, r_error, r_lost, r_bogus, r_lat, r_status = \
             (self.rng.random() for _ in range(7))
+        # One more draw only when close_rate is on, so that the sequences
+        # of seeds used before "close" existed stay the same.
+        r_close = self.rng.random() if c["close_rate"] > 0 else 1.0
         lo, hi = c["latency_range_ms"]
         d.latency = (c["latency_ms"] + lo + (hi - lo) * r_lat) / 1000.0
         d.bogus_401 = r_bogus < c["bogus_401_rate"]
-        once = self._take_once(method, path)
+        once = self._take_once(method, path, kept_alive)
         if once is not None:
             if once["fault"] != "latency":
                 d.kind = once["fault"]
@@ -177,10 +190,14 @@ class Faults:
                                     len(statuses) - 1)]
         elif r_lost < c["lost_response_rate"]:
             d.kind = "lost_response"
+        elif kept_alive and r_close < c["close_rate"]:
+            d.kind = "close"
         return d
 
-    def _take_once(self, method, path):
+    def _take_once(self, method, path, kept_alive):
         for i, e in enumerate(self.conf["once"]):
+            if e["fault"] == "close" and not kept_alive:
+                continue
             if "method" in e and e["method"] != method:
                 continue
             if "path" in e and e["path"] not in path:

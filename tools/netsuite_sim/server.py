@@ -8,12 +8,15 @@ in this order, which is the order a client experiences NetSuite in:
     2. concurrency slot taken, or the over-limit answer (429 REST,
        400 SSS_REQUEST_LIMIT_EXCEEDED RESTlet, sometimes a bogus 401)
     3. latency (fixed + random), then the gate if closed
-    4. OAuth signature checked (401 INVALID_LOGIN_ATTEMPT)
+    4. OAuth signature (TBA) or Bearer token (OAuth 2.0) checked (401
+       INVALID_LOGIN_ATTEMPT)
     5. injected 5xx, or the request is applied
     6. slot released, then the answer sent -- or, for a lost response,
-       the connection reset after the write was applied
+       the connection reset after the write was applied; for "close",
+       the connection closed after step 4 with nothing applied or sent
 
-Admin requests (/_admin/...) skip all of that.
+Admin requests (/_admin/...) skip all of that, and so do requests to the
+OAuth 2.0 token endpoint (m2m.py), which are no API calls.
 """
 
 import collections
@@ -36,6 +39,7 @@ from .faults import Faults, FaultError
 from .records import Store, Validation, REST_PREFIX
 from .restlet import Restlet
 from . import suiteql
+from .m2m import M2M, TOKEN_PATH
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(
     __file__))))
@@ -93,9 +97,10 @@ class Counters:
             "auth_failures": self.c["auth_failures"],
             "no_response": self.c["no_response"],
             "writes": dict(self.writes), "reads": dict(self.reads),
+            "nonce_replays": self.c["nonce_replays"],
             "faults": {k: self.faults[k] for k in
                        ("latency", "timeout", "reset", "error",
-                        "lost_response", "concurrency", "auth")},
+                        "lost_response", "concurrency", "auth", "close")},
             "in_flight": in_flight, "max_in_flight": self.max_in_flight,
             "admin_requests": self.c["admin"],
         }
@@ -124,6 +129,9 @@ class Simulator:
         self.faults = Faults(s["faults"], s["seed"])
         self.concurrency = s["concurrency"]
         self.counters = Counters()
+        self.m2m = M2M(client_id=s.get("m2m_client_id"),
+                       certificates=s.get("m2m_certificates"),
+                       token_ttl=s.get("m2m_token_ttl", 3600))
         self.in_flight = 0
         self.nonces = {}
         self.log_seq = 0
@@ -158,6 +166,13 @@ class Simulator:
                 self.requests.clear()
             if what.get("nonces", True):
                 self.nonces.clear()
+            # OAuth 2.0: the setup (client id, certificates) and the
+            # tokens issued survive a reset unless it names "oauth2": a
+            # client that fetched a token before the reset keeps it
+            everything = what.get("oauth2", False)
+            self.m2m.reset(setup=everything, tokens=everything,
+                           faults=what.get("faults", True) or everything,
+                           counters=what.get("counters", True))
             self._sync_gate()
 
     # ------------------------------------------------------------------
@@ -215,6 +230,10 @@ class Handler(http.server.BaseHTTPRequestHandler):
     # plumbing
 
     def dispatch(self):
+        # One handler serves every request of a connection: from the
+        # second on, the connection is one the client kept alive.
+        self.kept_alive = getattr(self, "served", 0) > 0
+        self.served = getattr(self, "served", 0) + 1
         self.t0 = time.monotonic()
         self.status_sent = None
         self.note = {}
@@ -238,6 +257,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
             if self.raw_path == "/_admin" or self.raw_path.startswith(
                     "/_admin/"):
                 self.admin()
+            elif self.raw_path == TOKEN_PATH:
+                self.token_endpoint()
             else:
                 self.api()
         except Exception:
@@ -397,7 +418,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
             c.by_endpoint[ep] += 1
             c.by_method_endpoint["%s %s" % (self.command, ep)] += 1
             d = sim.faults.decide(self.command, self.raw_path + "?"
-                                  + self.query_string)
+                                  + self.query_string, self.kept_alive)
             if d.kind:
                 c.faults[d.kind] += 1
             if d.latency:
@@ -435,6 +456,11 @@ class Handler(http.server.BaseHTTPRequestHandler):
                 if sim.stop.is_set():
                     break
             result = self.process(ep, d)
+            if result is None:
+                # "close": authenticated (the nonce is spent), nothing
+                # applied, and the connection closed with no answer.
+                self.close_connection = True
+                return
             if d.kind == "drift" and result[0] < 300:
                 self.drift()
             if d.kind == "lost_response":
@@ -486,6 +512,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
         restlet = ep == "restlet"
         try:
             self.authenticate()
+            if d.kind == "close":
+                return None
             if d.kind == "auth":
                 raise login_failed()
             if d.kind == "concurrency":
@@ -531,9 +559,51 @@ class Handler(http.server.BaseHTTPRequestHandler):
         body = (_GATEWAY_PAGE % (status, reason, status, reason)).encode()
         return status, body, "text/html", ()
 
+    def token_endpoint(self):
+        """OAuth 2.0 client credentials: an access token for a signed JWT
+        (m2m.py checks it as NetSuite's help describes)."""
+        sim = self.sim
+        self.note["endpoint"] = "token"
+        if self.command != "POST":
+            self.send_json(405, {"error": "invalid_request"})
+            return
+        with sim.lock:
+            down = sim.m2m.down
+            sim.m2m.c["token_requests"] += down is not None
+            sim.m2m.c["token_down"] += down is not None
+        if down == "reset":
+            self.note["fault"] = "token_reset"
+            self.reset_connection()
+            return
+        if down is not None:
+            self.note["fault"] = "token_down"
+            self.send(down, (_GATEWAY_PAGE % (down, "Error", down,
+                                              "Error")).encode(),
+                      "text/html")
+            return
+        with sim.lock:
+            status, obj = sim.m2m.token(
+                self.body, self.headers.get("Content-Type", ""),
+                self.base_url())
+            if status != 200:
+                self.note["auth_error"] = sim.m2m.last_refusal
+        self.send_json(status, obj, headers=(("Cache-Control", "no-store"),))
+
     def authenticate(self):
         sim = self.sim
         if sim.settings["no_auth"]:
+            return
+        authz = self.headers.get("Authorization") or ""
+        if authz[:7].lower() == "bearer ":
+            scope = ("restlets" if self.note.get("endpoint") == "restlet"
+                     else "rest_webservices")
+            with sim.lock:
+                why = sim.m2m.bearer(authz[7:].strip(), scope)
+                if why:
+                    sim.counters.c["auth_failures"] += 1
+            if why:
+                self.note["auth_error"] = why
+                raise login_failed()
             return
         if sim.settings["base_url"]:
             base = sim.settings["base_url"].rstrip("/")
@@ -564,6 +634,10 @@ class Handler(http.server.BaseHTTPRequestHandler):
             self.note["auth_error"] = str(e)
             with sim.lock:
                 sim.counters.c["auth_failures"] += 1
+                if str(e).endswith(" replayed"):
+                    # the same signed request sent twice: each one is a
+                    # failed login in NetSuite's Login Audit Trail
+                    sim.counters.c["nonce_replays"] += 1
             raise login_failed()
 
     def json_body(self, required=True):
@@ -934,6 +1008,13 @@ class Handler(http.server.BaseHTTPRequestHandler):
                     raise self.admin_bad_method()
                 return 200, {"limit": sim.concurrency,
                              "in_flight": sim.in_flight}
+        if segs == ["oauth2"]:
+            with sim.lock:
+                if m == "POST":
+                    return 200, sim.m2m.configure(self.admin_json())
+                if m != "GET":
+                    raise self.admin_bad_method()
+                return 200, sim.m2m.snapshot()
         if segs == ["reset"] and m == "POST":
             what = self.admin_json()
             if not isinstance(what, dict):

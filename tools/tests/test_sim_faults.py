@@ -1,12 +1,13 @@
 """Concurrency limit, injected faults and counters."""
 
 import http.client
+import json
 import socket
 import threading
 import time
 import unittest
 
-from simhelper import Sim, SimTestCase, REC, parallel
+from simhelper import Sim, SimTestCase, REC, parallel, nsoauth
 
 SO = REC + "/salesOrder"
 RESTLET = "/app/site/hosting/restlet.nl?script=1&deploy=1"
@@ -169,6 +170,62 @@ class Faults(SimTestCase):
         self.assertEqual(self.sim.request("PUT", REC + "/creditMemo/eid:r-1",
                                           body).status, 204)
         self.assertEqual(len(self.sim.admin("GET", "records/creditMemo")), 1)
+
+    def kept_alive(self, method, path, body=None, nonce=None):
+        """Two signed requests on one connection: a GET, then this one.
+        Returns the second one's response, or the exception it raised."""
+        conn = http.client.HTTPConnection("127.0.0.1", self.sim.port,
+                                          timeout=5)
+        try:
+            for m, p, b, n in (("GET", self.path, None, None),
+                               (method, path, body, nonce)):
+                kw = {"nonce": n} if n else {}
+                c = self.sim.creds
+                headers = {"Authorization": nsoauth.sign(
+                    m, self.sim.url(p), c.consumer_key, c.consumer_secret,
+                    c.token_id, c.token_secret, realm=self.sim.realm,
+                    **kw)[0]}
+                data = None
+                if b is not None:
+                    data = json.dumps(b).encode()
+                    headers["Content-Type"] = "application/json"
+                try:
+                    conn.request(m, p, body=data, headers=headers)
+                    r = conn.getresponse()
+                    r.read()
+                except (ConnectionError, http.client.HTTPException) as e:
+                    return e
+            return r
+        finally:
+            conn.close()
+
+    def test_close_hits_only_a_kept_alive_connection(self):
+        self.sim.admin("POST", "faults", {"once": [{"fault": "close"}]})
+        # a fresh connection is not hit; the fault waits for a reused one
+        self.assertEqual(self.sim.request("PATCH", self.path,
+                                          {"memo": "a"}).status, 204)
+        r = self.kept_alive("PATCH", self.path, {"memo": "b"},
+                            nonce="closedNonce1")
+        self.assertIsInstance(r, (ConnectionError,
+                                  http.client.HTTPException))
+        self.assertEqual(self.memo(), "a")   # nothing applied
+        c = self.sim.counters()
+        self.assertEqual((c["faults"]["close"], c["no_response"],
+                          c["nonce_replays"]), (1, 1, 0))
+        # the nonce was spent: the same signed request again is a replay
+        r = self.sim.request("PATCH", self.path, {"memo": "b"},
+                             nonce="closedNonce1")
+        self.assertError(r, 401, "INVALID_LOGIN_ATTEMPT")
+        self.assertEqual(self.memo(), "a")
+        self.assertEqual(self.sim.counters()["nonce_replays"], 1)
+
+    def test_close_rate_spares_fresh_connections(self):
+        self.sim.admin("POST", "faults", {"close_rate": 1.0})
+        for _ in range(3):
+            self.assertEqual(self.sim.request("GET", self.path).status, 200)
+        self.assertIsInstance(self.kept_alive("GET", self.path),
+                              (ConnectionError, http.client.HTTPException))
+        self.assertEqual(self.sim.counters()["faults"]["close"], 1)
 
     def test_timeout_holds_without_answer(self):
         self.sim.admin("POST", "faults", {"once": [{"fault": "timeout"}],

@@ -1,0 +1,475 @@
+"""The journal against a failing disk: a full filesystem (ENOSPC in the
+middle of a record, full at start), a failing fsync (EIO) and a directory
+that becomes read-only.  Whatever the disk does, every webhook answered 200
+is there after a restart, every refusal is a 503 with a JSON body, every
+refusal the journal causes is counted once in journal.errors, and nginx
+starts.
+
+A real full filesystem is a small tmpfs mounted for the test, which needs
+root (CAP_SYS_ADMIN); without it those tests run through the fault
+injector instead (build/jfault.so, LD_PRELOAD, t/lib/jfault.c), which
+makes journal writes fail as a full disk would (OE_JFAULT_FORCE=1 uses
+the injector even as root).  The EIO fsync test always runs through the
+injector: no filesystem fails an fsync on request.  The read-only
+directory is a chmod: the workers never run as root.
+"""
+
+import errno
+import glob
+import json
+import os
+import shutil
+import struct
+import subprocess
+import sys
+import tempfile
+import time
+import unittest
+
+from ngxctl import NginxServer
+
+TOP = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..")
+sys.path.insert(0, os.path.join(TOP, "tools", "tests"))
+
+import simhelper  # noqa: E402
+JFAULT = os.path.abspath(os.path.join(TOP, "build", "jfault.so"))
+
+HTTP = """
+    order_edit_zone edits:4m;
+    order_edit_journal __DIR__ fsync=__FSYNC__ batch_window=1ms;
+    order_edit_store acme.myshopify.com { secret acme; }
+    server {
+        listen 127.0.0.1:__PORT__;
+        location = /wh { order_edit_webhook edits; }
+        location = /status { order_edit_status edits; }
+        location = /q { order_edit_queue_debug edits; }
+    }
+"""
+
+
+def body(n, pad=0):
+    return json.dumps({"id": 7000 + n, "note": "x" * pad, "line_items": [
+        {"id": i, "sku": f"SKU-{i}", "quantity": 1, "price": "9.99"}
+        for i in range(4)]}).encode()
+
+
+def record_offsets(data):
+    """(offset, size) of each record of a segment image (header: magic,
+    type, flags, reserved, u32 length, crc; 8-byte aligned)."""
+    out, off = [], 0
+    while off + 16 <= len(data):
+        length = struct.unpack_from("<I", data, off + 8)[0]
+        size = 16 + ((length + 7) & ~7)
+        out.append((off, size))
+        off += size
+    return out
+
+
+def can_mount():
+    if os.geteuid() != 0:
+        return False
+    d = tempfile.mkdtemp(prefix="oe-mnt-probe-")
+    try:
+        r = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=64k",
+                            "tmpfs", d], capture_output=True)
+        if r.returncode != 0:
+            return False
+        subprocess.run(["umount", d], check=True)
+        return True
+    finally:
+        os.rmdir(d)
+
+
+MOUNT = os.environ.get("OE_JFAULT_FORCE") != "1" and can_mount()
+
+
+def fill(path, chunk=4096):
+    """Fill the filesystem of path with one file; returns its size."""
+    n = 0
+    buf = b"\0" * chunk
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+    try:
+        while True:
+            try:
+                w = os.write(fd, buf)
+            except OSError as e:
+                if e.errno != errno.ENOSPC:
+                    raise
+                if chunk == 1:
+                    break
+                chunk = max(1, chunk // 8)
+                buf = b"\0" * chunk
+                continue
+            n += w
+    finally:
+        os.close(fd)
+    return n
+
+
+class FaultBase:
+    """nginx with its journal on a small tmpfs (root) or under the fault
+    injector (otherwise); self.full() and self.room() make the disk full
+    and give some room back."""
+
+    fsync = "batch"
+    tmpfs_size = "1m"
+
+    def setUp(self):
+        self.root = tempfile.mkdtemp(prefix="oe-jfault-")
+        os.chmod(self.root, 0o755)
+        self.addCleanup(shutil.rmtree, self.root, True)
+        self.mnt = os.path.join(self.root, "mnt")
+        os.mkdir(self.mnt)
+        self.ctl = os.path.join(self.root, "faults")
+        self.mounted = False
+        if self.tmpfs() and MOUNT:
+            subprocess.run(["mount", "-t", "tmpfs", "-o",
+                            "size=%s,mode=1777" % self.tmpfs_size,
+                            "tmpfs", self.mnt], check=True)
+            self.mounted = True
+            self.addCleanup(self.umount)
+        else:
+            self.assertTrue(os.path.exists(JFAULT),
+                            "build/jfault.so is missing: run make")
+            os.chmod(self.mnt, 0o1777)
+        self.dir = os.path.join(self.mnt, "journal")
+        self.filler = os.path.join(self.mnt, "filler")
+        self.ngx = self.server()
+        self.addCleanup(self.stop)
+        self.ngx.start()
+
+    def tmpfs(self):
+        return True
+
+    def server(self):
+        if not self.mounted and not getattr(self, "preloaded", False):
+            self.preloaded = True
+            # the injector is inherited by every worker the master forks
+            # (after whatever is preloaded already, e.g. libasan)
+            self.preload = os.environ.get("LD_PRELOAD")
+            os.environ["LD_PRELOAD"] = " ".join(
+                p for p in (self.preload, JFAULT) if p)
+            os.environ["OE_JFAULT_CTL"] = self.ctl
+            os.environ["OE_JFAULT_DIR"] = self.dir
+            self.addCleanup(self.unpreload)
+        ngx = NginxServer("", workers=1)
+        self.http = (HTTP.replace("__DIR__", self.dir)
+                     .replace("__FSYNC__", self.fsync))
+        ngx.write_conf(self.http)
+        return ngx
+
+    def unpreload(self):
+        for k in ("LD_PRELOAD", "OE_JFAULT_CTL", "OE_JFAULT_DIR"):
+            os.environ.pop(k, None)
+        if self.preload:
+            os.environ["LD_PRELOAD"] = self.preload
+
+    def stop(self):
+        self.ngx.stop()
+
+    def umount(self):
+        for _ in range(50):
+            if subprocess.run(["umount", self.mnt],
+                              capture_output=True).returncode == 0:
+                return
+            time.sleep(0.1)
+        subprocess.run(["umount", "-l", self.mnt])
+
+    def fault(self, spec):
+        """The injector's faults, e.g. "pwritev=ENOSPC:half" (no-op on a
+        tmpfs for the disk-full kind)."""
+        with open(self.ctl + ".tmp", "w") as f:
+            f.write(spec)
+        os.rename(self.ctl + ".tmp", self.ctl)
+
+    def full(self):
+        if self.mounted:
+            fill(self.filler)
+        else:
+            self.fault("pwritev=ENOSPC:half\nwrite=ENOSPC\nopen=ENOSPC\n")
+
+    def room(self, size=128 * 1024):
+        if self.mounted:
+            os.truncate(self.filler, max(0, os.path.getsize(self.filler)
+                                         - size))
+        else:
+            self.fault("")
+
+    # -- requests ----------------------------------------------------------
+
+    def post(self, n, wid, pad=0):
+        status, headers, raw = self.ngx.post_webhook("acme", body(n, pad),
+                                                     wid)
+        answer = json.loads(raw)
+        if status != 200:
+            self.assertEqual(status, 503, raw)
+            self.assertTrue(headers.get("Content-Type", "")
+                            .startswith("application/json"), headers)
+            self.assertIn("error", answer)
+        return status, answer
+
+    def get(self, path):
+        status, _, raw = self.ngx.request("GET", path)
+        self.assertEqual(status, 200, raw)
+        return json.loads(raw)
+
+    def journal(self):
+        return self.get("/status")["journal"]
+
+    def queued_ids(self):
+        """The webhook ids in the zone, by leasing each once."""
+        ids = []
+        for _ in range(self.get("/q?op=depth")["depth"]):
+            ids.append(self.get("/q?op=lease")["item"]["webhook_id"])
+        return sorted(ids)
+
+    def restart(self):
+        self.ngx.kill_all()
+        r = self.ngx.nginx()
+        if r.returncode != 0 or "signal 7" in self.ngx.error_log():
+            self.fail("nginx did not start again: rc %d, %s\n%s"
+                      % (r.returncode, r.stderr, self.ngx.error_log()[-3000:]))
+        self.ngx.started = True
+        self.ngx.wait_ready()
+
+    def segments(self):
+        return sorted(glob.glob(os.path.join(self.dir, "edits-*.jnl")))
+
+
+class DiskFullTest(FaultBase, unittest.TestCase):
+
+    def test_enospc_mid_record_leaves_no_hole_and_start_on_a_full_disk(self):
+        ok = []
+        for n in range(3):
+            self.assertEqual(self.post(n, f"ok{n}")[0], 200)
+            ok.append(f"ok{n}")
+
+        # the disk fills: a large record fails part way through
+        self.full()
+        refused = 0
+        for n in range(3):
+            status, answer = self.post(10 + n, f"big{n}", pad=40000)
+            self.assertEqual((status, answer["error"]),
+                             (503, "journal_unavailable"), answer)
+            refused += 1
+
+        # room again: what comes next is written where the failed ones were
+        self.room()
+        for n in range(3):
+            status, answer = self.post(20 + n, f"after{n}")
+            self.assertEqual(status, 200, answer)
+            ok.append(f"after{n}")
+
+        j = self.journal()
+        self.assertEqual(j["errors"], refused, j)
+
+        # every segment is records end to end, nothing in between
+        for seg in self.segments():
+            with open(seg, "rb") as f:
+                data = f.read()
+            recs = record_offsets(data)
+            self.assertEqual(sum(s for _, s in recs), len(data), seg)
+            for off, _ in recs:
+                self.assertEqual(data[off:off + 4], b"OEJ1",
+                                 "%s: a gap at %d" % (seg, off))
+            # and no hole the filesystem has to fill in when it is read
+            st = os.stat(seg)
+            self.assertGreaterEqual(st.st_blocks * 512,
+                                    st.st_size - 4095, seg)
+
+        # full again, and nginx starts on it with every 200 kept
+        self.full()
+        self.restart()
+        self.assertEqual(self.queued_ids(), sorted(ok))
+        self.assertEqual(self.journal()["corrupt"], 0)
+
+    def test_a_segment_with_a_hole_replays_on_a_full_disk(self):
+        for n in range(2):
+            self.assertEqual(self.post(n, f"h{n}")[0], 200)
+        self.ngx.kill_all()
+
+        # a hole between the two records, as an older nginx left after a
+        # failed write: the filesystem has no page for it
+        seg = self.segments()[0]
+        with open(seg, "rb") as f:
+            data = f.read()
+        (_, hs), (a, asz), (b, bsz) = record_offsets(data)
+        with open(seg, "r+b") as f:
+            f.truncate(b)
+            f.seek(b + 256 * 1024)
+            f.write(data[b:b + bsz])
+        self.full()
+
+        self.restart()
+        self.assertEqual(self.queued_ids(), ["h0", "h1"])
+        self.assertEqual(self.journal()["corrupt"], 1)
+
+    def tmpfs(self):
+        return True
+
+
+class FsyncErrorTest(FaultBase, unittest.TestCase):
+
+    def tmpfs(self):
+        return False
+
+    def test_eio_on_fsync_refuses_what_it_covered_and_keeps_the_rest(self):
+        ok = []
+        for n in range(2):
+            self.assertEqual(self.post(n, f"ok{n}")[0], 200)
+            ok.append(f"ok{n}")
+        before = self.journal()["errors"]
+
+        self.fault("fdatasync=EIO\n")
+        for n in range(3):
+            status, answer = self.post(10 + n, f"eio{n}")
+            self.assertEqual((status, answer["error"]),
+                             (503, "journal_unavailable"), answer)
+        self.assertEqual(self.journal()["errors"] - before, 3)
+        self.assertRegex(self.ngx.error_log(),
+                         r"\[crit\] .*journal fsync in .* failed "
+                         r"\(5: Input/output error\)")
+
+        # the disk is back: a new segment, and Shopify's retries are taken
+        self.fault("")
+        for n in range(3):
+            status, answer = self.post(10 + n, f"eio{n}")
+            self.assertEqual(answer["status"], "queued", answer)
+            ok.append(f"eio{n}")
+
+        self.restart()
+        self.assertEqual(self.queued_ids(), sorted(ok))
+
+
+DISPATCH = """
+    order_edit_zone edits:8m;
+    order_edit_journal __DIR__ fsync=batch max_size=1m;
+    order_edit_netsuite main {
+        account 1234567_SB1;
+        endpoint http://127.0.0.1:9;
+        consumer_key_file __KEYS__/ck;
+        consumer_secret_file __KEYS__/cs;
+        token_id_file __KEYS__/ti;
+        token_secret_file __KEYS__/ts;
+        retry_backoff 10s 60s;
+    }
+    order_edit_store acme.myshopify.com { secret acme; netsuite main; }
+    order_edit_dispatch edits interval=1s;
+    server {
+        listen 127.0.0.1:__PORT__;
+        location = /wh { order_edit_webhook edits; }
+        location = /status { order_edit_status edits; }
+        location = /q { order_edit_queue_debug edits; }
+    }
+"""
+
+
+class AdoptionOffTheEventLoopTest(FaultBase, unittest.TestCase):
+    """A second nginx on the same journal adopts the first one's segments
+    in its delivering worker once the first is gone.  The files are read
+    on the thread pool: with each read made 500 ms slow, the worker still
+    answers at once meanwhile."""
+
+    SLOW_MS = 500
+
+    def tmpfs(self):
+        return False
+
+    def test_the_worker_answers_while_segments_are_adopted(self):
+        keys = os.path.join(self.root, "keys")
+        os.mkdir(keys)
+        os.chmod(keys, 0o755)
+        simhelper.write_key_files(keys)
+        for name in os.listdir(keys):
+            os.chmod(os.path.join(keys, name), 0o644)
+
+        # the first nginx writes several segments (1m journal: 128k each)
+        self.ngx.stop()
+        self.ngx = self.server()
+        first = self.ngx
+        first.write_conf(self.http.replace("fsync=batch",
+                                           "fsync=batch max_size=1m"))
+        first.start()
+        n = 0
+        while n < 24:
+            self.assertEqual(self.post(n, f"a{n}", pad=20000)[0], 200)
+            n += 1
+        segs = len(self.segments())
+        self.assertGreaterEqual(segs, 3)
+
+        # the second one starts while the first holds the journal
+        second = NginxServer("", workers=1)
+        self.addCleanup(second.stop)
+        second.write_conf(DISPATCH.replace("__DIR__", self.dir)
+                          .replace("__KEYS__", keys))
+        second.start()
+        self.assertEqual(self.depth(second), 0)
+
+        self.fault("read=SLOW:%d\n" % self.SLOW_MS)
+        first.kill_all()
+
+        worst, t0 = 0.0, time.monotonic()
+        while time.monotonic() - t0 < 20:
+            t = time.monotonic()
+            depth = self.depth(second)
+            worst = max(worst, time.monotonic() - t)
+            if depth == n:
+                break
+            time.sleep(0.02)
+        took = time.monotonic() - t0
+        self.assertEqual(depth, n, second.error_log()[-2000:])
+
+        # every file read was slow: the adoption took that long, the
+        # event loop never did
+        self.assertGreater(took, segs * self.SLOW_MS / 1000)
+        # (before, a request waited for every file's read in a row; the
+        # bound leaves room for a busy machine, below one slow read)
+        self.assertLess(worst, self.SLOW_MS / 1000 * 0.8,
+                        "a request waited %.3f s" % worst)
+        self.assertRegex(second.error_log(),
+                         r"this worker holds the journal of zone \"edits\"")
+
+    def depth(self, ngx):
+        status, _, raw = ngx.request("GET", "/q?op=depth")
+        self.assertEqual(status, 200, raw)
+        return json.loads(raw)["depth"]
+
+
+class ReadOnlyDirectoryTest(FaultBase, unittest.TestCase):
+
+    def tmpfs(self):
+        return False
+
+    def test_a_read_only_directory_refuses_and_counts_each_refusal(self):
+        ok = []
+        for n in range(2):
+            self.assertEqual(self.post(n, f"ok{n}")[0], 200)
+            ok.append(f"ok{n}")
+        before = self.journal()["errors"]
+
+        # a new worker needs a segment of its own (made at its first
+        # webhook) and cannot make one; after the reload, whose master
+        # gives the directory's owner its rights back
+        self.assertTrue(self.ngx.reload(self.http))
+        os.chmod(self.dir, 0o555)
+        self.addCleanup(os.chmod, self.dir, 0o755)
+
+        for n in range(4):
+            status, answer = self.post(10 + n, f"ro{n}")
+            self.assertEqual((status, answer["error"]),
+                             (503, "journal_unavailable"), answer)
+        self.assertEqual(self.journal()["errors"] - before, 4)
+        self.assertIn("cannot create journal segment", self.ngx.error_log())
+
+        os.chmod(self.dir, 0o755)
+        for n in range(4):
+            status, answer = self.post(10 + n, f"ro{n}")
+            self.assertEqual(answer["status"], "queued", answer)
+            ok.append(f"ro{n}")
+
+        self.restart()
+        self.assertEqual(self.queued_ids(), sorted(ok))
+
+
+if __name__ == "__main__":
+    unittest.main()

@@ -1,0 +1,291 @@
+/*
+ * Copyright (C) the ngx_order_edit_module authors.
+ *
+ * jfault.so: disk faults for the journal's tests, without root.  Loaded
+ * with LD_PRELOAD into nginx (the master, and so every worker it forks),
+ * it makes the journal's writes and fsyncs fail as a full or failing
+ * disk would.  Nothing of it is in the module: a test-only shim, built by
+ * mk/journal.mk as build/jfault.so.
+ *
+ *   OE_JFAULT_DIR   only descriptors of files under this directory
+ *   OE_JFAULT_CTL   a file read at every call: one fault a line,
+ *                     pwritev=ENOSPC:half  half the record is written,
+ *                                          the call returns that count
+ *                     pwritev=ENOSPC       nothing written, -1 ENOSPC
+ *                     write=ENOSPC         write() fails (segment headers)
+ *                     fdatasync=EIO        the fsync fails
+ *                     read=SLOW:ms         pread() and mmap() of a file
+ *                                          take ms longer (a slow disk)
+ *                   no file, or an empty one: no faults
+ *
+ * Both are read when the library is loaded (nginx clears its environment
+ * for its workers afterwards).
+ */
+
+#define _GNU_SOURCE
+
+#include <dlfcn.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/types.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+
+static char  jfault_dir[PATH_MAX];
+static char  jfault_ctl[PATH_MAX];
+
+static ssize_t (*real_pwritev)(int, const struct iovec *, int, off_t);
+static ssize_t (*real_write)(int, const void *, size_t);
+static int (*real_fdatasync)(int);
+static ssize_t (*real_pread)(int, void *, size_t, off_t);
+static void *(*real_mmap)(void *, size_t, int, int, int, off_t);
+
+
+/*
+ * The real calls are looked up at the first call too: a library preloaded
+ * before this one (libasan) may write or map before our constructor ran.
+ */
+
+static void
+jfault_resolve(void)
+{
+    real_pwritev = (ssize_t (*)(int, const struct iovec *, int, off_t))
+                   dlsym(RTLD_NEXT, "pwritev");
+    real_write = (ssize_t (*)(int, const void *, size_t))
+                 dlsym(RTLD_NEXT, "write");
+    real_fdatasync = (int (*)(int)) dlsym(RTLD_NEXT, "fdatasync");
+    real_pread = (ssize_t (*)(int, void *, size_t, off_t))
+                 dlsym(RTLD_NEXT, "pread");
+    real_mmap = (void *(*)(void *, size_t, int, int, int, off_t))
+                dlsym(RTLD_NEXT, "mmap");
+}
+
+
+__attribute__((constructor))
+static void
+jfault_init(void)
+{
+    const char  *d, *c;
+
+    d = getenv("OE_JFAULT_DIR");
+    c = getenv("OE_JFAULT_CTL");
+
+    if (d != NULL) {
+        snprintf(jfault_dir, sizeof(jfault_dir), "%s", d);
+    }
+
+    if (c != NULL) {
+        snprintf(jfault_ctl, sizeof(jfault_ctl), "%s", c);
+    }
+
+    jfault_resolve();
+}
+
+
+/* the fault configured for call "name" on fd, or NULL */
+
+static const char *
+jfault_get(const char *name, int fd, char *buf, size_t size)
+{
+    int      cfd;
+    char     link[64], path[PATH_MAX], *line, *save;
+    size_t   nl;
+    ssize_t  n;
+
+    if (jfault_dir[0] == '\0' || jfault_ctl[0] == '\0') {
+        return NULL;
+    }
+
+    snprintf(link, sizeof(link), "/proc/self/fd/%d", fd);
+
+    n = readlink(link, path, sizeof(path) - 1);
+    if (n <= 0) {
+        return NULL;
+    }
+
+    path[n] = '\0';
+
+    if (strncmp(path, jfault_dir, strlen(jfault_dir)) != 0) {
+        return NULL;
+    }
+
+    cfd = open(jfault_ctl, O_RDONLY | O_CLOEXEC);
+    if (cfd == -1) {
+        return NULL;
+    }
+
+    n = read(cfd, buf, size - 1);
+    close(cfd);
+
+    if (n <= 0) {
+        return NULL;
+    }
+
+    buf[n] = '\0';
+    nl = strlen(name);
+
+    for (line = strtok_r(buf, "\n", &save); line != NULL;
+         line = strtok_r(NULL, "\n", &save))
+    {
+        if (strncmp(line, name, nl) == 0 && line[nl] == '=') {
+            return line + nl + 1;
+        }
+    }
+
+    return NULL;
+}
+
+
+static int
+jfault_errno(const char *f)
+{
+    if (strncmp(f, "EIO", 3) == 0) {
+        return EIO;
+    }
+
+    if (strncmp(f, "EROFS", 5) == 0) {
+        return EROFS;
+    }
+
+    return ENOSPC;
+}
+
+
+ssize_t
+pwritev(int fd, const struct iovec *iov, int iovcnt, off_t offset)
+{
+    int            i, n;
+    char           buf[512];
+    size_t         total, half;
+    const char    *f;
+    struct iovec   cut[64];
+
+    if (real_pwritev == NULL) {
+        jfault_resolve();
+    }
+
+    f = jfault_get("pwritev", fd, buf, sizeof(buf));
+
+    if (f == NULL) {
+        return real_pwritev(fd, iov, iovcnt, offset);
+    }
+
+    if (strstr(f, ":half") == NULL || iovcnt > 64) {
+        errno = jfault_errno(f);
+        return -1;
+    }
+
+    /* the first half of the record reaches the file, as on a full disk */
+
+    total = 0;
+
+    for (i = 0; i < iovcnt; i++) {
+        total += iov[i].iov_len;
+    }
+
+    half = total / 2;
+
+    for (i = 0, n = 0; i < iovcnt && half; i++, n++) {
+        cut[n] = iov[i];
+
+        if (cut[n].iov_len > half) {
+            cut[n].iov_len = half;
+        }
+
+        half -= cut[n].iov_len;
+    }
+
+    return real_pwritev(fd, cut, n, offset);
+}
+
+
+ssize_t
+write(int fd, const void *data, size_t size)
+{
+    char         buf[512];
+    const char  *f;
+
+    if (real_write == NULL) {
+        jfault_resolve();
+    }
+
+    /* never for the standard streams: nginx logs through write() too */
+    f = (fd > 2) ? jfault_get("write", fd, buf, sizeof(buf)) : NULL;
+
+    if (f == NULL) {
+        return real_write(fd, data, size);
+    }
+
+    errno = jfault_errno(f);
+    return -1;
+}
+
+
+int
+fdatasync(int fd)
+{
+    char         buf[512];
+    const char  *f;
+
+    if (real_fdatasync == NULL) {
+        jfault_resolve();
+    }
+
+    f = jfault_get("fdatasync", fd, buf, sizeof(buf));
+
+    if (f == NULL) {
+        return real_fdatasync(fd);
+    }
+
+    /* as Linux does: the data are not on disk, and the error is said */
+    errno = jfault_errno(f);
+    return -1;
+}
+
+
+static void
+jfault_slow(int fd)
+{
+    char         buf[512];
+    const char  *f;
+
+    f = (fd > 2) ? jfault_get("read", fd, buf, sizeof(buf)) : NULL;
+
+    if (f != NULL && strncmp(f, "SLOW:", 5) == 0) {
+        usleep((useconds_t) atoi(f + 5) * 1000);
+    }
+}
+
+
+ssize_t
+pread(int fd, void *data, size_t size, off_t offset)
+{
+    if (real_pread == NULL) {
+        jfault_resolve();
+    }
+
+    jfault_slow(fd);
+
+    return real_pread(fd, data, size, offset);
+}
+
+
+void *
+mmap(void *addr, size_t size, int prot, int flags, int fd, off_t offset)
+{
+    if (real_mmap == NULL) {
+        jfault_resolve();
+    }
+
+    if (fd >= 0) {
+        jfault_slow(fd);
+    }
+
+    return real_mmap(addr, size, prot, flags, fd, offset);
+}
