@@ -276,10 +276,10 @@ class Shop:
         self.ship_price = sum(sl["price"].p for sl in self.ship_lines)
         self.ship = msum(sl["price"] for sl in self.ship_lines)
         self.ship_tax = [x for sl in self.ship_lines for x in sl["tax"]]
-        # a tip: total_tip_received has no money set, so only in orders
-        # with one currency (see the docs)
+        # a tip: total_tip_received has no money set; in a multi-currency
+        # order the model writes it in shop money (doubt 8)
         self.tip = M()
-        if not self.multi and rng.random() < self.k.get("tip", 0.2):
+        if rng.random() < self.k.get("tip", 0.1 if self.multi else 0.2):
             self.tip = self.m(self._price(100, 2000))
         # duties (cross-border): a duty per physical line
         self.has_duties = rng.random() < self.k.get("duties", 0.2)
