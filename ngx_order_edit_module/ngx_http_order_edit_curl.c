@@ -12,6 +12,10 @@
  */
 
 
+#include <ngx_config.h>
+#include <ngx_core.h>
+#include <ngx_http.h>
+
 #include <openssl/err.h>
 
 #include "ngx_http_order_edit_module.h"

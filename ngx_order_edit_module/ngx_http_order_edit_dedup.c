@@ -69,11 +69,34 @@ ngx_http_order_edit_dedup_t *
 ngx_http_order_edit_dedup_alloc(ngx_http_order_edit_zone_t *zone,
     ngx_str_t *key)
 {
+    size_t                        size;
+    ngx_uint_t                    n;
     ngx_http_order_edit_dedup_t  *dd;
 
-    dd = ngx_slab_alloc_locked(zone->shpool,
-                               offsetof(ngx_http_order_edit_dedup_t, data)
-                               + key->len);
+    size = offsetof(ngx_http_order_edit_dedup_t, data) + key->len;
+
+    /*
+     * The ids' share of the zone is a bound, not a hope: the oldest go
+     * first, a few at most (the largest id is eight of the smallest).
+     */
+
+    for (n = 0;
+         n < 16 && zone->sh->dedup_bytes
+                   + ngx_http_order_edit_slab_size(size) > zone->dedup_max;
+         n++)
+    {
+        if (ngx_http_order_edit_dedup_evict(zone, 1) == 0) {
+            break;
+        }
+    }
+
+    if (zone->sh->dedup_bytes + ngx_http_order_edit_slab_size(size)
+        > zone->dedup_max)
+    {
+        return NULL;
+    }
+
+    dd = ngx_slab_alloc_locked(zone->shpool, size);
     if (dd == NULL) {
         return NULL;
     }
@@ -102,6 +125,11 @@ ngx_http_order_edit_dedup_insert(ngx_http_order_edit_zone_t *zone,
     ngx_rbtree_insert(&sh->dedup_rbtree, &dd->sn.node);
     ngx_queue_insert_head(&sh->dedup_lru, &dd->lru);
     sh->ndedup++;
+
+    /* counted once linked: an id allocated and let go was never in use */
+    sh->dedup_bytes += ngx_http_order_edit_slab_size(
+                           offsetof(ngx_http_order_edit_dedup_t, data)
+                           + dd->sn.str.len);
 }
 
 
@@ -135,7 +163,10 @@ ngx_http_order_edit_dedup_expire(ngx_http_order_edit_zone_t *zone,
 }
 
 
-/* memory is short: give up the oldest ids before refusing a webhook */
+/*
+ * Memory is short, or the ids are at their bound: give up the oldest ids
+ * before refusing a webhook.
+ */
 
 ngx_uint_t
 ngx_http_order_edit_dedup_evict(ngx_http_order_edit_zone_t *zone,
@@ -256,6 +287,10 @@ void
 ngx_http_order_edit_dedup_free(ngx_http_order_edit_zone_t *zone,
     ngx_http_order_edit_dedup_t *dd)
 {
+    zone->sh->dedup_bytes -= ngx_http_order_edit_slab_size(
+                                 offsetof(ngx_http_order_edit_dedup_t, data)
+                                 + dd->sn.str.len);
+
     ngx_queue_remove(&dd->lru);
     ngx_rbtree_delete(&zone->sh->dedup_rbtree, &dd->sn.node);
     ngx_slab_free_locked(zone->shpool, dd);

@@ -11,6 +11,10 @@
  */
 
 
+#include <ngx_config.h>
+#include <ngx_core.h>
+#include <ngx_http.h>
+
 #include <jansson.h>
 
 #include "ngx_http_order_edit_dispatch.h"
@@ -154,6 +158,11 @@ static ngx_int_t ngx_http_order_edit_job_url(ngx_http_order_edit_job_t *job,
     const char *eid, const char *query);
 static ngx_int_t ngx_http_order_edit_job_in_place(
     ngx_http_order_edit_job_t *job, json_t *record);
+static ngx_int_t ngx_http_order_edit_job_totals(ngx_http_order_edit_job_t *job,
+    json_t *sent, json_t *got, ngx_str_t *detail);
+static const char *ngx_http_order_edit_number_text(json_t *v);
+static ngx_int_t ngx_http_order_edit_same_decimal(const char *text,
+    json_t *v);
 static ngx_int_t ngx_http_order_edit_job_ask_tax_kind(
     ngx_http_order_edit_job_t *job);
 static void ngx_http_order_edit_job_tax_kind(ngx_http_order_edit_job_t *job,
@@ -1566,9 +1575,19 @@ ngx_http_order_edit_job_done(ngx_http_order_edit_curl_req_t *req,
     }
 
     if (req->outcome != NGX_HTTP_ORDER_EDIT_CURL_OK || over
-        || status >= 500)
+        || status >= 500
+        || (status == 400 && req->body.len
+            && ngx_strlcasestrn(req->body.data,
+                                req->body.data + req->body.len,
+                                (u_char *) "RCRD_HAS_BEEN_CHANGED",
+                                21 - 1)
+               != NULL))
     {
-        /* NetSuite is busy or away; the request may be sent again */
+        /*
+         * NetSuite is busy or away, or another user or script saved the
+         * record meanwhile (its optimistic lock): nothing was applied,
+         * and the request may be sent again, after a while.
+         */
         ngx_http_order_edit_job_error(job, req, &why);
         ngx_http_order_edit_job_transient(job, &why);
         return;
@@ -2129,6 +2148,20 @@ ngx_http_order_edit_job_readback(ngx_http_order_edit_job_t *job,
 
     n = i + 1;
 
+    if (what == NULL
+        && ngx_http_order_edit_job_totals(job, sent, got, &detail) != NGX_OK)
+    {
+        json_decref(sent);
+        json_decref(got);
+
+        ngx_log_error(NGX_LOG_WARN, job->d->log, 0,
+                      "order_edit: #%uL of \"%V\": discrepancy: %V",
+                      job->msg.id, &job->msg.shop, &detail);
+
+        ngx_http_order_edit_job_park(job, "discrepancy", &detail);
+        return;
+    }
+
 done:
 
     json_decref(sent);
@@ -2164,6 +2197,120 @@ done:
                   job->msg.id, &job->msg.shop, &detail);
 
     ngx_http_order_edit_job_park(job, "discrepancy", &detail);
+}
+
+
+/*
+ * When Shopify's tax was sent as tax details (the override), NetSuite's
+ * own tax total and total must be Shopify's to the minor unit: anything
+ * else (a script, a workflow, an engine that ignored the override) is a
+ * discrepancy showing both values.  Without the override NetSuite's tax
+ * is its own by the store's choice, and only the lines are compared.
+ */
+
+static ngx_int_t
+ngx_http_order_edit_job_totals(ngx_http_order_edit_job_t *job, json_t *sent,
+    json_t *got, ngx_str_t *detail)
+{
+    u_char      *p;
+    json_t      *so, *totals, *want, *have;
+    ngx_uint_t   i;
+
+    static const char  *names[][2] = {
+        { "tax", "taxTotal" }, { "total", "total" }
+    };
+
+    if (job->res.kind != NGX_HTTP_ORDER_EDIT_NORM_SALES_ORDER
+        || !json_is_true(json_object_get(sent, "taxDetailsOverride")))
+    {
+        return NGX_OK;
+    }
+
+    so = json_object_get(job->res.doc, "sales_order");
+    totals = json_object_get(so, "totals");
+
+    for (i = 0; i < 2; i++) {
+        want = json_object_get(totals, names[i][0]);
+        have = json_object_get(got, names[i][1]);
+
+        if (!json_is_string(want)) {
+            continue;
+        }
+
+        if (have != NULL
+            && ngx_http_order_edit_same_decimal(json_string_value(want),
+                                                have))
+        {
+            continue;
+        }
+
+        p = ngx_pnalloc(job->pool, 256);
+        if (p == NULL) {
+            return NGX_ERROR;
+        }
+
+        detail->data = p;
+        detail->len = ngx_snprintf(p, 256, "read back after the write: "
+                                   "NetSuite's %s is %s, Shopify's %s is "
+                                   "%s", names[i][1],
+                                   have ? ngx_http_order_edit_number_text(
+                                              have)
+                                        : "missing",
+                                   names[i][0], json_string_value(want))
+                      - p;
+
+        return NGX_DECLINED;
+    }
+
+    return NGX_OK;
+}
+
+
+/* a JSON number's exact text (an exact-JSON marker, an integer), or "?" */
+
+static const char *
+ngx_http_order_edit_number_text(json_t *v)
+{
+    size_t       len;
+    const char  *t;
+    static char  buf[64];
+
+    if (json_is_integer(v)) {
+        (void) ngx_snprintf((u_char *) buf, sizeof(buf), "%L%Z",
+                            (int64_t) json_integer_value(v));
+        return buf;
+    }
+
+    t = ngx_http_order_edit_json_marker_text(v, &len);
+
+    if (t == NULL || len >= sizeof(buf)) {
+        return "?";
+    }
+
+    ngx_memcpy(buf, t, len);
+    buf[len] = '\0';
+
+    return buf;
+}
+
+
+/* a decimal string and a JSON number, the same value: "9.50" and 9.5 */
+
+static ngx_int_t
+ngx_http_order_edit_same_decimal(const char *text, json_t *v)
+{
+    json_t     *a;
+    ngx_int_t   same;
+
+    a = ngx_http_order_edit_json_number(text, ngx_strlen(text));
+    if (a == NULL) {
+        return 0;
+    }
+
+    same = ngx_http_order_edit_same_number(a, v);
+    json_decref(a);
+
+    return same;
 }
 
 
@@ -2470,19 +2617,14 @@ static void
 ngx_http_order_edit_job_park(ngx_http_order_edit_job_t *job,
     const char *reason, ngx_str_t *detail)
 {
-    ngx_int_t  rc;
     ngx_str_t  r;
 
     r.data = (u_char *) reason;
     r.len = ngx_strlen(reason);
 
-    rc = ngx_http_order_edit_queue_park(job->d->zone, &job->msg, &r, detail);
-
-    if (rc == NGX_ERROR) {
-        /* no room for the record: keep the webhook, try again later */
-        (void) ngx_http_order_edit_queue_requeue(job->d->zone, &job->msg,
-                                                 60000);
-    }
+    /* parking needs no memory: it always succeeds while the lease stands */
+    (void) ngx_http_order_edit_queue_park(job->d->zone, &job->msg, &r,
+                                          detail);
 
     ngx_http_order_edit_job_finish(job);
 }
@@ -2564,6 +2706,14 @@ ngx_http_order_edit_job_error(ngx_http_order_edit_job_t *job,
     first = json_is_array(details) ? json_array_get(details, 0) : NULL;
     code = first ? json_object_get(first, "o:errorCode") : NULL;
     text = first ? json_object_get(first, "detail") : NULL;
+
+    if (first == NULL && root != NULL) {
+        /* a RESTlet's error: {"error": {"code": "...", "message": "..."}} */
+        first = json_object_get(root, "error");
+        code = json_is_object(first) ? json_object_get(first, "code") : NULL;
+        text = json_is_object(first) ? json_object_get(first, "message")
+                                     : NULL;
+    }
 
     if (json_is_string(code) && json_is_string(text)) {
         last = ngx_snprintf(p, size, "HTTP %ui %s: %s", req->status,

@@ -4,6 +4,10 @@
  */
 
 
+#include <ngx_config.h>
+#include <ngx_core.h>
+#include <ngx_http.h>
+
 #include <jansson.h>
 #include <openssl/hmac.h>
 #include <openssl/evp.h>
@@ -458,28 +462,35 @@ ngx_http_order_edit_enqueue(ngx_http_request_t *r,
 
     /*
      * Allocate everything first: nothing is linked unless all of it fits.
-     * Only an id that does not fit makes room by forgetting the oldest
-     * ids; a webhook that does not fit is refused, because small freed
-     * ids seldom add up to the whole pages a payload needs.
+     * The ids are bounded to their share of the zone (dedup_alloc), and
+     * when the id or the body does not fit, the oldest ids give way, a
+     * few rounds at most; for a body only while the ids hold at least as
+     * much as it needs, or forgetting them could not make the room.
      */
 
+    dd = NULL;
     item = NULL;
 
     for (round = 0; /* void */ ; round++) {
 
-        dd = ngx_http_order_edit_dedup_alloc(zone, &key);
+        if (dd == NULL) {
+            dd = ngx_http_order_edit_dedup_alloc(zone, &key);
+        }
 
-        if (dd != NULL || round == NGX_HTTP_ORDER_EDIT_EVICT_ROUNDS
+        if (dd != NULL && item == NULL) {
+            item = ngx_http_order_edit_queue_alloc_locked(zone, &msg);
+        }
+
+        if (item != NULL || round == NGX_HTTP_ORDER_EDIT_EVICT_ROUNDS
+            || (dd != NULL
+                && zone->sh->dedup_bytes
+                   < ngx_http_order_edit_queue_item_size(&msg))
             || ngx_http_order_edit_dedup_evict(zone,
                                              NGX_HTTP_ORDER_EDIT_EVICT_BATCH)
                == 0)
         {
             break;
         }
-    }
-
-    if (dd != NULL) {
-        item = ngx_http_order_edit_queue_alloc_locked(zone, &msg);
     }
 
     if (item == NULL) {

@@ -4,6 +4,10 @@
  */
 
 
+#include <ngx_config.h>
+#include <ngx_core.h>
+#include <ngx_http.h>
+
 #include <sys/file.h>
 #include <sys/uio.h>
 #include <jansson.h>
@@ -147,9 +151,9 @@ static void ngx_http_order_edit_journal_kick(ngx_http_order_edit_jwriter_t *jw);
 static void ngx_http_order_edit_journal_window(ngx_event_t *ev);
 static void ngx_http_order_edit_journal_waiter_gone(void *data);
 static void ngx_http_order_edit_journal_hold(ngx_event_t *ev);
+#if (NGX_THREADS)
 static void ngx_http_order_edit_journal_settle(
     ngx_http_order_edit_jwriter_t *jw, ngx_uint_t failed);
-#if (NGX_THREADS)
 static void ngx_http_order_edit_journal_sync_thread(void *data,
     ngx_log_t *log);
 static void ngx_http_order_edit_journal_sync_done(ngx_event_t *ev);
@@ -1193,8 +1197,6 @@ ngx_http_order_edit_journal_sync_done(ngx_event_t *ev)
     ngx_http_order_edit_journal_kick(jw);
 }
 
-#endif
-
 
 /* answer every waiter whose record the last fsync covered */
 
@@ -1259,6 +1261,8 @@ ngx_http_order_edit_journal_settle(ngx_http_order_edit_jwriter_t *jw,
         ngx_free(w);
     }
 }
+
+#endif
 
 
 /*

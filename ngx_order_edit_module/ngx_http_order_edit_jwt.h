@@ -23,7 +23,13 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include <openssl/evp.h>
+
+/*
+ * OpenSSL's key, by its tag only: a header nginx files read must not pull
+ * system headers in before nginx's own (tools/check-includes.sh); the .c
+ * files that use a key include <openssl/evp.h>, which names it the same.
+ */
+struct evp_pkey_st;
 
 
 typedef enum {
@@ -59,7 +65,7 @@ typedef struct {
  * material).
  */
 int ngx_http_order_edit_jwt_key_load(const char *pem, size_t len,
-    ngx_http_order_edit_jwt_alg_e alg, EVP_PKEY **key,
+    ngx_http_order_edit_jwt_alg_e alg, struct evp_pkey_st **key,
     ngx_http_order_edit_jwt_alg_e *alg_out, char *err, size_t errlen);
 
 /*
@@ -67,7 +73,7 @@ int ngx_http_order_edit_jwt_key_load(const char *pem, size_t len,
  * malloc() (free() it; it is a credential for as long as exp allows, so
  * never log it).  Returns -1 with a reason in err.
  */
-int ngx_http_order_edit_jwt_sign(EVP_PKEY *key,
+int ngx_http_order_edit_jwt_sign(struct evp_pkey_st *key,
     ngx_http_order_edit_jwt_alg_e alg,
     const ngx_http_order_edit_jwt_claims_t *claims, char **out,
     size_t *outlen, char *err, size_t errlen);

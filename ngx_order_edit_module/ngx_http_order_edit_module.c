@@ -125,6 +125,8 @@ static ngx_http_order_edit_block_cmd_t  ngx_http_order_edit_store_cmds[] = {
                              ngx_http_order_edit_set_norm),
     ngx_http_order_edit_bcmd("taxes_included", 1, 1,
                              ngx_http_order_edit_set_norm),
+    ngx_http_order_edit_bcmd("tax_details", 1, 2,
+                             ngx_http_order_edit_set_norm),
     { ngx_null_string, 0, 0, NULL, NULL, 0, NULL }
 };
 
@@ -132,7 +134,7 @@ static ngx_http_order_edit_block_cmd_t  ngx_http_order_edit_store_cmds[] = {
 static ngx_command_t  ngx_http_order_edit_commands[] = {
 
     { ngx_string("order_edit_zone"),
-      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE12,
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1234,
       ngx_http_order_edit_zone,
       NGX_HTTP_MAIN_CONF_OFFSET,
       0,
@@ -1141,6 +1143,10 @@ ngx_http_order_edit_set_norm(ngx_conf_t *cf, void *conf)
     } else if (ngx_strcmp(name, "netsuite_field") == 0) {
         rc = ngx_http_order_edit_norm_set_field(norm, a1, a2, err,
                                                 sizeof(err));
+
+    } else if (ngx_strcmp(name, "tax_details") == 0) {
+        rc = ngx_http_order_edit_norm_set_tax_details(norm, a1, a2, err,
+                                                      sizeof(err));
 
     } else if (ngx_strcmp(name, "taxes_included") == 0) {
         rc = ngx_http_order_edit_norm_set_taxes_included(norm, a1, err,

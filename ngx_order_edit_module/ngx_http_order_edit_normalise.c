@@ -118,6 +118,8 @@ ngx_http_order_edit_norm_conf_free(ngx_http_order_edit_norm_conf_t *conf)
     free(conf->shipping_refund_item);
     free(conf->tip_item);
     free(conf->duties_item);
+    free(conf->tax_type);
+    free(conf->tax_code);
 
     for (i = 0; i < NGX_HTTP_ORDER_EDIT_FIELD_N; i++) {
         free(conf->fields[i]);
@@ -480,6 +482,41 @@ ngx_http_order_edit_norm_set_taxes_included(
     }
 
     return 0;
+}
+
+
+int
+ngx_http_order_edit_norm_set_tax_details(
+    ngx_http_order_edit_norm_conf_t *conf, const char *type,
+    const char *code, char *err, size_t errlen)
+{
+    if (strcmp(type, "off") == 0 && code == NULL) {
+        free(conf->tax_type);
+        free(conf->tax_code);
+        conf->tax_type = NULL;
+        conf->tax_code = NULL;
+        return 0;
+    }
+
+    if (code == NULL
+        || !ngx_http_order_edit_item_ref_valid(type, strlen(type))
+        || !ngx_http_order_edit_item_ref_valid(code, strlen(code)))
+    {
+        snprintf(err, errlen, "invalid tax_details \"%s\" \"%s\", expected "
+                 "a NetSuite tax type and tax code (internal ids or "
+                 "\"eid:<external id>\"), or \"off\"", type,
+                 code ? code : "");
+        return -1;
+    }
+
+    if (ngx_http_order_edit_norm_replace(&conf->tax_type, type, err, errlen)
+        != 0)
+    {
+        return -1;
+    }
+
+    return ngx_http_order_edit_norm_replace(&conf->tax_code, code, err,
+                                            errlen);
 }
 
 

@@ -101,6 +101,13 @@ typedef struct {
     char                               *shipping_refund_item;
     char                               *tip_item;
     char                               *duties_item;
+
+    /*
+     * SuiteTax: Shopify's tax as NetSuite's tax details (override), each
+     * line's tax under this type and code; NULL: NetSuite computes.
+     */
+    char                               *tax_type;
+    char                               *tax_code;
     char                               *fields[NGX_HTTP_ORDER_EDIT_FIELD_N];
 
     struct {
@@ -224,6 +231,10 @@ int ngx_http_order_edit_norm_set_currency(
 int ngx_http_order_edit_norm_set_taxes_included(
     ngx_http_order_edit_norm_conf_t *conf, const char *value, char *err,
     size_t errlen);
+/* "tax_details type code": internal ids or eid:X; type "off" unsets */
+int ngx_http_order_edit_norm_set_tax_details(
+    ngx_http_order_edit_norm_conf_t *conf, const char *type,
+    const char *code, char *err, size_t errlen);
 
 /* the effective NetSuite field name, NULL when switched off */
 const char *ngx_http_order_edit_norm_field(

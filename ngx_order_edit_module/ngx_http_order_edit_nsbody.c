@@ -332,52 +332,22 @@ ngx_http_order_edit_nsbody_path(const char *record, const char *id,
  */
 
 static json_t *
-ngx_http_order_edit_nsbody_rate(ngx_http_order_edit_nsbody_ctx_t *ctx,
-    const json_t *l)
+ngx_http_order_edit_nsbody_decimal(int64_t v, int places, int min_places)
 {
-    int           places;
     char          buf[48];
     size_t        len;
 
 #if (NGX_HTTP_ORDER_EDIT_RATE_PLACES != 8)
 #error "the format below divides by 10^8"
 #endif
-    json_t       *net, *qty;
-    int64_t       minor, q, scale, rate;
 
-    net = json_object_get(l, "net");
-    qty = json_object_get(l, "quantity");
-
-    if (!json_is_string(net) || !json_is_integer(qty)
-        || json_integer_value(qty) <= 0 || ctx->exponent < 0
-        || ctx->exponent > NGX_HTTP_ORDER_EDIT_RATE_PLACES
-        || ngx_http_order_edit_money_parse(json_string_value(net),
-                                           json_string_length(net),
-                                           ctx->exponent, &minor)
-           != NGX_HTTP_ORDER_EDIT_MONEY_OK)
-    {
-        return ngx_http_order_edit_nsbody_number(l, "rate");
-    }
-
-    q = json_integer_value(qty);
-    places = NGX_HTTP_ORDER_EDIT_RATE_PLACES;
-
-    for (scale = 1; places > ctx->exponent; places--) {
-        scale *= 10;
-    }
-
-    places = NGX_HTTP_ORDER_EDIT_RATE_PLACES;
-
-    if (ngx_http_order_edit_money_muldiv(minor, scale, q, &rate) != 0) {
-        return ngx_http_order_edit_nsbody_number(l, "rate");
-    }
-
-    /* a net amount is never negative: rate >= 0 */
+    /* places is 8 (a rate) or 4 (a percentage); v >= 0 */
     len = snprintf(buf, sizeof(buf), "%lld.%0*lld",
-                   (long long) (rate / 100000000), places,
-                   (long long) (rate % 100000000));
+                   (long long) (v / (places == 8 ? 100000000 : 10000)),
+                   places,
+                   (long long) (v % (places == 8 ? 100000000 : 10000)));
 
-    while (places > ctx->exponent && buf[len - 1] == '0') {
+    while (places > min_places && buf[len - 1] == '0') {
         len--;
         places--;
     }
@@ -387,6 +357,221 @@ ngx_http_order_edit_nsbody_rate(ngx_http_order_edit_nsbody_ctx_t *ctx,
     }
 
     return ngx_http_order_edit_json_number(buf, len);
+}
+
+
+/* minor units of one of the document's amounts; -1 if it has none */
+
+static int
+ngx_http_order_edit_nsbody_minor(ngx_http_order_edit_nsbody_ctx_t *ctx,
+    const json_t *obj, const char *key, int64_t *v)
+{
+    json_t  *s;
+
+    s = json_object_get(obj, key);
+
+    if (!json_is_string(s) || ctx->exponent < 0
+        || ngx_http_order_edit_money_parse(json_string_value(s),
+                                           json_string_length(s),
+                                           ctx->exponent, v)
+           != NGX_HTTP_ORDER_EDIT_MONEY_OK)
+    {
+        return -1;
+    }
+
+    return 0;
+}
+
+
+/* an amount in minor units as NetSuite's exact number */
+
+static json_t *
+ngx_http_order_edit_nsbody_amount(ngx_http_order_edit_nsbody_ctx_t *ctx,
+    int64_t v)
+{
+    char    buf[NGX_HTTP_ORDER_EDIT_MONEY_BUFSZ];
+    size_t  len;
+
+    len = ngx_http_order_edit_money_format(v, ctx->exponent, buf,
+                                           sizeof(buf));
+
+    return len ? ngx_http_order_edit_json_number(buf, len) : NULL;
+}
+
+
+static json_t *
+ngx_http_order_edit_nsbody_rate_of(ngx_http_order_edit_nsbody_ctx_t *ctx,
+    int64_t minor, int64_t q)
+{
+    int      places;
+    int64_t  scale, rate;
+
+    if (q <= 0 || minor < 0 || ctx->exponent < 0
+        || ctx->exponent > NGX_HTTP_ORDER_EDIT_RATE_PLACES)
+    {
+        return NULL;
+    }
+
+    for (scale = 1, places = NGX_HTTP_ORDER_EDIT_RATE_PLACES;
+         places > ctx->exponent;
+         places--)
+    {
+        scale *= 10;
+    }
+
+    if (ngx_http_order_edit_money_muldiv(minor, scale, q, &rate) != 0) {
+        return NULL;
+    }
+
+    return ngx_http_order_edit_nsbody_decimal(rate,
+                                              NGX_HTTP_ORDER_EDIT_RATE_PLACES,
+                                              ctx->exponent);
+}
+
+
+static json_t *
+ngx_http_order_edit_nsbody_rate(ngx_http_order_edit_nsbody_ctx_t *ctx,
+    const json_t *l)
+{
+    json_t   *qty, *r;
+    int64_t   minor;
+
+    qty = json_object_get(l, "quantity");
+    r = NULL;
+
+    if (json_is_integer(qty)
+        && ngx_http_order_edit_nsbody_minor(ctx, l, "net", &minor) == 0)
+    {
+        r = ngx_http_order_edit_nsbody_rate_of(ctx, minor,
+                                               json_integer_value(qty));
+    }
+
+    return r ? r : ngx_http_order_edit_nsbody_number(l, "rate");
+}
+
+
+/*
+ * SuiteTax: Shopify's tax kept as NetSuite's tax details (Oracle: with
+ * the override box set, NetSuite keeps the tax lines it is given instead
+ * of computing its own on every save; all five tax fields are then
+ * mandatory).  Each item line with tax gets a tax line joined by
+ * taxDetailsReference (the Shopify line key), under the store's tax type
+ * and code, its basis the line's net amount and its rate the tax over
+ * that (informational, 4 decimals); shipping tax a line with the
+ * reference SHIPPING (what Oracle documents for the web store API; not
+ * confirmed for REST, see docs/netsuite-booking-research.md 1.5).  With
+ * prices that include tax NetSuite is sent the amounts before tax (the
+ * line's net less its tax, exact), so that its total is Shopify's.
+ */
+
+static json_t *
+ngx_http_order_edit_nsbody_tax_line(ngx_http_order_edit_nsbody_ctx_t *ctx,
+    const char *ref, size_t ref_len, int64_t basis, int64_t tax)
+{
+    json_t   *t;
+    int64_t   pct;
+
+    t = json_object();
+
+    ngx_http_order_edit_nsbody_set(&ctx->nomem, t, "taxDetailsReference",
+                                   json_stringn(ref, ref_len));
+    ngx_http_order_edit_nsbody_set(&ctx->nomem, t, "taxType",
+        ngx_http_order_edit_nsbody_ref(ctx->conf->tax_type));
+    ngx_http_order_edit_nsbody_set(&ctx->nomem, t, "taxCode",
+        ngx_http_order_edit_nsbody_ref(ctx->conf->tax_code));
+    ngx_http_order_edit_nsbody_set(&ctx->nomem, t, "taxBasis",
+        ngx_http_order_edit_nsbody_amount(ctx, basis));
+
+    if (basis <= 0
+        || ngx_http_order_edit_money_muldiv(tax, 1000000, basis, &pct) != 0
+        || pct < 0)
+    {
+        pct = 0;
+    }
+
+    ngx_http_order_edit_nsbody_set(&ctx->nomem, t, "taxRate",
+        ngx_http_order_edit_nsbody_decimal(pct, 4, 0));
+    ngx_http_order_edit_nsbody_set(&ctx->nomem, t, "taxAmount",
+        ngx_http_order_edit_nsbody_amount(ctx, tax));
+
+    return t;
+}
+
+
+static void
+ngx_http_order_edit_nsbody_tax_details(ngx_http_order_edit_nsbody_ctx_t *ctx,
+    const json_t *so, json_t *body)
+{
+    int       incl;
+    size_t    i;
+    json_t   *lines, *items, *details, *l, *b, *key, *ship;
+    int64_t   net, tax, basis;
+
+    incl = json_is_true(json_object_get(so, "taxes_included"));
+    lines = json_object_get(so, "lines");
+    items = json_object_get(json_object_get(body, "item"), "items");
+
+    details = json_array();
+
+    for (i = 0; i < json_array_size(lines); i++) {
+        l = json_array_get(lines, i);
+        b = json_array_get(items, i);
+        key = json_object_get(l, "key");
+
+        if (b == NULL || !json_is_string(key)
+            || ngx_http_order_edit_nsbody_minor(ctx, l, "net", &net) != 0
+            || ngx_http_order_edit_nsbody_minor(ctx, l, "tax", &tax) != 0)
+        {
+            continue;
+        }
+
+        ngx_http_order_edit_nsbody_set(&ctx->nomem, b, "taxDetailsReference",
+                                       json_copy(key));
+
+        basis = incl ? net - tax : net;
+
+        if (incl) {
+            ngx_http_order_edit_nsbody_set(&ctx->nomem, b, "rate",
+                ngx_http_order_edit_nsbody_rate_of(ctx, basis,
+                    json_integer_value(json_object_get(l, "quantity"))));
+            ngx_http_order_edit_nsbody_set(&ctx->nomem, b, "amount",
+                ngx_http_order_edit_nsbody_amount(ctx, basis));
+        }
+
+        if (tax != 0) {
+            ngx_http_order_edit_nsbody_append(&ctx->nomem, details,
+                ngx_http_order_edit_nsbody_tax_line(ctx,
+                                                    json_string_value(key),
+                                                    json_string_length(key),
+                                                    basis, tax));
+        }
+    }
+
+    ship = json_object_get(so, "shipping");
+
+    if (ngx_http_order_edit_nsbody_minor(ctx, ship, "cost", &net) == 0
+        && ngx_http_order_edit_nsbody_minor(ctx, ship, "tax", &tax) == 0)
+    {
+        basis = incl ? net - tax : net;
+
+        if (incl) {
+            ngx_http_order_edit_nsbody_field(ctx, body,
+                NGX_HTTP_ORDER_EDIT_FIELD_SHIPPING_COST,
+                ngx_http_order_edit_nsbody_amount(ctx, basis));
+        }
+
+        if (tax != 0) {
+            ngx_http_order_edit_nsbody_append(&ctx->nomem, details,
+                ngx_http_order_edit_nsbody_tax_line(ctx, "SHIPPING",
+                                                    sizeof("SHIPPING") - 1,
+                                                    basis, tax));
+        }
+    }
+
+    ngx_http_order_edit_nsbody_set(&ctx->nomem, body, "taxDetailsOverride",
+                                   json_true());
+    ngx_http_order_edit_nsbody_set(&ctx->nomem, body, "taxDetails",
+                                   json_pack("{s:o}", "items", details));
 }
 
 
@@ -585,6 +770,10 @@ ngx_http_order_edit_nsbody_sales_order(ngx_http_order_edit_nsbody_ctx_t *ctx,
     ngx_http_order_edit_nsbody_field(ctx, body,
         NGX_HTTP_ORDER_EDIT_FIELD_TAXES_INCLUDED,
         ngx_http_order_edit_nsbody_copy(so, "taxes_included"));
+
+    if (ctx->conf->tax_type != NULL && ctx->conf->tax_code != NULL) {
+        ngx_http_order_edit_nsbody_tax_details(ctx, so, body);
+    }
 
     if (ctx->conf->shipping_item) {
         ngx_http_order_edit_nsbody_field(ctx, body,

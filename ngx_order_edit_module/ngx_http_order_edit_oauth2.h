@@ -19,10 +19,10 @@
 #define _NGX_HTTP_ORDER_EDIT_OAUTH2_H_INCLUDED_
 
 
+#include "ngx_http_order_edit_module.h"
+
 #include <jansson.h>
 #include <openssl/evp.h>
-
-#include "ngx_http_order_edit_module.h"
 
 
 /* the access token NetSuite returns is a JWT of about 1.5 KB */

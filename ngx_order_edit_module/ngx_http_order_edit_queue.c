@@ -9,22 +9,48 @@
 #include "ngx_http_order_edit_journal.h"
 
 
-/* how far lease() looks past items that wait for a retry backoff */
+/*
+ * How far lease() looks past ready webhooks whose journal record is not
+ * yet durable: only those just written wait so, a few milliseconds each.
+ */
 #define NGX_HTTP_ORDER_EDIT_LEASE_SCAN    64
 
-/* how far an item handed back walks to regain its FIFO place */
+/* how far the walks for operators and for coalescing look */
 #define NGX_HTTP_ORDER_EDIT_REQUEUE_SCAN  1024
+
+/* due delayed webhooks made ready per lease(); the rest on the next */
+#define NGX_HTTP_ORDER_EDIT_PROMOTE_MAX   256
+
+/* ids given up per round, and rounds, to make room for an exception */
+#define NGX_HTTP_ORDER_EDIT_PARK_EVICT    64
+#define NGX_HTTP_ORDER_EDIT_PARK_ROUNDS   4
 
 
 static ngx_uint_t ngx_http_order_edit_queue_urgent(
     ngx_http_order_edit_item_t *item);
+static ngx_rbtree_t *ngx_http_order_edit_queue_tree(
+    ngx_http_order_edit_item_t *item);
+static void ngx_http_order_edit_queue_ready(ngx_http_order_edit_zone_t *zone,
+    ngx_http_order_edit_item_t *item);
+static void ngx_http_order_edit_queue_delay(ngx_http_order_edit_zone_t *zone,
+    ngx_http_order_edit_item_t *item, uint64_t until);
+static void ngx_http_order_edit_queue_unlink(ngx_http_order_edit_zone_t *zone,
+    ngx_http_order_edit_item_t *item);
+static ngx_uint_t ngx_http_order_edit_queue_promote(
+    ngx_http_order_edit_zone_t *zone, uint64_t now, ngx_uint_t max);
+static ngx_http_order_edit_item_t *ngx_http_order_edit_queue_first(
+    ngx_rbtree_t *tree);
+static ngx_http_order_edit_item_t *ngx_http_order_edit_queue_lookup(
+    ngx_rbtree_t *tree, uint64_t id);
+static ngx_http_order_edit_item_t *ngx_http_order_edit_queue_oldest(
+    ngx_http_order_edit_shop_t *shop);
+static void ngx_http_order_edit_queue_busy(ngx_http_order_edit_zone_t *zone);
 static ngx_int_t ngx_http_order_edit_queue_back(
     ngx_http_order_edit_zone_t *zone, ngx_http_order_edit_msg_t *msg,
     ngx_msec_t delay, ngx_uint_t attempted);
-static void ngx_http_order_edit_queue_insert_ordered(
-    ngx_http_order_edit_shop_t *shop, ngx_http_order_edit_item_t *item);
 static ngx_uint_t ngx_http_order_edit_queue_reclaim_shop(
-    ngx_http_order_edit_shop_t *shop, uint64_t now, ngx_uint_t check_pids);
+    ngx_http_order_edit_zone_t *zone, ngx_http_order_edit_shop_t *shop,
+    uint64_t now, ngx_uint_t check_pids);
 static ngx_http_order_edit_item_t *ngx_http_order_edit_queue_find_leased(
     ngx_http_order_edit_msg_t *msg);
 static ngx_int_t ngx_http_order_edit_queue_copy(ngx_pool_t *pool,
@@ -36,6 +62,8 @@ static ngx_http_order_edit_item_t *ngx_http_order_edit_exc_find(
     ngx_http_order_edit_zone_t *zone, uint64_t id);
 static void ngx_http_order_edit_exc_copy(ngx_str_t *dst, u_char *src,
     size_t len, ngx_uint_t printable);
+static ngx_str_t ngx_http_order_edit_exc_detail(
+    ngx_http_order_edit_item_t *item);
 
 
 ngx_http_order_edit_item_t *
@@ -75,10 +103,24 @@ ngx_http_order_edit_queue_alloc_locked(ngx_http_order_edit_zone_t *zone,
     p = ngx_cpymem(p, msg->triggered_at.data, msg->triggered_at.len);
     ngx_memcpy(p, msg->body.data, msg->body.len);
 
-    /* webhook bytes, not slab bytes: those show in the zone's use */
+    /* webhook bytes, and what the slab allocator took for them */
     zone->sh->item_bytes += size - offsetof(ngx_http_order_edit_item_t, data);
+    zone->sh->item_slab += ngx_http_order_edit_slab_size(size);
 
     return item;
+}
+
+
+/* what a webhook takes of the zone, as the slab allocator rounds it */
+
+size_t
+ngx_http_order_edit_queue_item_size(ngx_http_order_edit_msg_t *msg)
+{
+    return ngx_http_order_edit_slab_size(
+               offsetof(ngx_http_order_edit_item_t, data)
+               + msg->topic.len + msg->webhook_id.len + msg->event_id.len
+               + msg->api_version.len + msg->triggered_at.len
+               + msg->body.len);
 }
 
 
@@ -89,7 +131,8 @@ ngx_http_order_edit_queue_link_locked(ngx_http_order_edit_zone_t *zone,
     item->id = zone->sh->next_id++;
     item->shop = shop;
 
-    ngx_queue_insert_tail(&shop->pending, &item->queue);
+    ngx_http_order_edit_queue_busy(zone);
+    ngx_http_order_edit_queue_ready(zone, item);
     shop->depth++;
     zone->sh->nitems++;
 
@@ -101,11 +144,12 @@ ngx_int_t
 ngx_http_order_edit_queue_lease(ngx_http_order_edit_zone_t *zone,
     ngx_pool_t *pool, ngx_msec_t lease_ms, ngx_http_order_edit_msg_t *msg)
 {
-    uint64_t                      now;
+    size_t                        used;
+    uint64_t                      now, stalled;
     ngx_int_t                     rc;
-    ngx_uint_t                    n, scan;
-    ngx_queue_t                  *sq, *q;
-    ngx_http_order_edit_item_t   *item, *first;
+    ngx_uint_t                    n, work, ndelayed, nexc;
+    ngx_queue_t                  *sq;
+    ngx_http_order_edit_item_t   *item;
     ngx_http_order_edit_shop_t   *shop;
     ngx_http_order_edit_shctx_t  *sh;
 
@@ -113,8 +157,32 @@ ngx_http_order_edit_queue_lease(ngx_http_order_edit_zone_t *zone,
     sh = zone->sh;
     item = NULL;
     shop = NULL;
+    stalled = 0;
 
     ngx_shmtx_lock(&zone->shpool->mutex);
+
+    (void) ngx_http_order_edit_queue_promote(zone, now,
+                                             NGX_HTTP_ORDER_EDIT_PROMOTE_MAX);
+
+    /*
+     * Webhooks that could go and none has left the queue for stall_after
+     * (a minute by default): nothing else may show it, so it is said, at
+     * most once per stall_after.
+     */
+
+    work = sh->nitems - sh->ndelayed;
+
+    if (work
+        && ngx_http_order_edit_queue_stalled_ms_locked(zone, now)
+           >= zone->stall_after
+        && now - sh->stall_logged_ms >= zone->stall_after)
+    {
+        sh->stall_logged_ms = now;
+        stalled = ngx_http_order_edit_queue_stalled_ms_locked(zone, now);
+    }
+
+    ndelayed = sh->ndelayed;
+    nexc = sh->nexceptions;
 
     /* one full turn at most, starting after the shop served last */
 
@@ -130,47 +198,29 @@ ngx_http_order_edit_queue_lease(ngx_http_order_edit_zone_t *zone,
 
         shop = ngx_queue_data(sq, ngx_http_order_edit_shop_t, all);
 
-        (void) ngx_http_order_edit_queue_reclaim_shop(shop, now, 0);
+        (void) ngx_http_order_edit_queue_reclaim_shop(zone, shop, now, 0);
 
         /*
          * Refunds and edits go first: money owed to a customer and lines
          * the warehouse is about to pick cannot wait behind a backlog of
-         * snapshots.  Within the window looked at, the oldest of those
-         * wins, else the oldest of all; snapshots of one order keep their
-         * order, and a newer one that overtakes an older is stale anyway.
+         * snapshots.  Each kind is its own tree by id, so the oldest ready
+         * one of either is its leftmost node, whatever waits meanwhile:
+         * delayed webhooks are in none of them.  Snapshots of one order
+         * keep their order, and a newer one that overtakes an older (the
+         * older waiting out a retry) makes the older stale anyway.
          */
 
-        first = NULL;
-        scan = 0;
-
-        for (q = ngx_queue_head(&shop->pending);
-             q != ngx_queue_sentinel(&shop->pending)
-             && scan < NGX_HTTP_ORDER_EDIT_LEASE_SCAN;
-             q = ngx_queue_next(q), scan++)
-        {
-            item = ngx_queue_data(q, ngx_http_order_edit_item_t, queue);
-
-            if (item->not_before_ms <= now) {
-                if (ngx_http_order_edit_queue_urgent(item)) {
-                    break;
-                }
-
-                if (first == NULL) {
-                    first = item;
-                }
-            }
-
-            item = NULL;
-        }
+        item = ngx_http_order_edit_queue_first(&shop->urgent);
 
         if (item == NULL) {
-            item = first;
+            item = ngx_http_order_edit_queue_first(&shop->ready);
         }
     }
 
     if (item == NULL) {
         ngx_shmtx_unlock(&zone->shpool->mutex);
-        return NGX_DECLINED;
+        rc = NGX_DECLINED;
+        goto done;
     }
 
     sh->rr = sq;
@@ -178,12 +228,14 @@ ngx_http_order_edit_queue_lease(ngx_http_order_edit_zone_t *zone,
     rc = ngx_http_order_edit_queue_copy(pool, item, msg);
 
     if (rc == NGX_OK) {
+        ngx_http_order_edit_queue_unlink(zone, item);
+
         item->lease_until_ms = now + lease_ms;
         item->lease_pid = ngx_pid;
         item->lease_token = sh->next_token++;
         item->attempts++;
+        item->state = NGX_HTTP_ORDER_EDIT_ITEM_LEASED;
 
-        ngx_queue_remove(&item->queue);
         ngx_queue_insert_tail(&shop->leased, &item->queue);
         shop->nleased++;
         shop->counters[NGX_HTTP_ORDER_EDIT_C_LEASED]++;
@@ -193,6 +245,19 @@ ngx_http_order_edit_queue_lease(ngx_http_order_edit_zone_t *zone,
     }
 
     ngx_shmtx_unlock(&zone->shpool->mutex);
+
+done:
+
+    if (stalled) {
+        used = ngx_http_order_edit_zone_used(zone);
+
+        ngx_log_error(NGX_LOG_ERR, ngx_cycle->log, 0,
+                      "order_edit: zone \"%V\" has not drained for %uL s: "
+                      "%ui webhooks ready or out for delivery, %ui delayed, "
+                      "%ui parked, %uz of %uz bytes in use",
+                      &zone->name, stalled / 1000, work, ndelayed, nexc,
+                      used, zone->size);
+    }
 
     return rc;
 }
@@ -210,6 +275,287 @@ ngx_http_order_edit_queue_urgent(ngx_http_order_edit_item_t *item)
 }
 
 
+static ngx_rbtree_t *
+ngx_http_order_edit_queue_tree(ngx_http_order_edit_item_t *item)
+{
+    return ngx_http_order_edit_queue_urgent(item) ? &item->shop->urgent
+                                                  : &item->shop->ready;
+}
+
+
+/*
+ * Zone locked: the webhook may be leased now.  Its place is its id, so a
+ * webhook handed back untried, reclaimed or retried by people is next in
+ * line again; one back from a retry delay after a failed attempt goes
+ * behind every webhook queued so far instead (the key a new webhook would
+ * get, after it in equal keys): a set of webhooks that keep failing takes
+ * its turns with the others and never starves them.
+ */
+
+static void
+ngx_http_order_edit_queue_ready(ngx_http_order_edit_zone_t *zone,
+    ngx_http_order_edit_item_t *item)
+{
+    item->state = NGX_HTTP_ORDER_EDIT_ITEM_READY;
+    item->node.key = (ngx_rbtree_key_t) (item->retried ? zone->sh->next_id
+                                                       : item->id);
+    item->retried = 0;
+
+    ngx_rbtree_insert(ngx_http_order_edit_queue_tree(item), &item->node);
+    ngx_queue_insert_tail(&item->shop->pending, &item->queue);
+}
+
+
+/* zone locked: the webhook waits until "until", in no ready tree */
+
+static void
+ngx_http_order_edit_queue_delay(ngx_http_order_edit_zone_t *zone,
+    ngx_http_order_edit_item_t *item, uint64_t until)
+{
+    item->state = NGX_HTTP_ORDER_EDIT_ITEM_DELAYED;
+    item->not_before_ms = until;
+    item->node.key = (ngx_rbtree_key_t) until;
+
+    ngx_rbtree_insert(&zone->sh->delayed, &item->node);
+    ngx_queue_insert_tail(&item->shop->delayed, &item->queue);
+    item->shop->ndelayed++;
+    zone->sh->ndelayed++;
+}
+
+
+/* zone locked: out of whatever holds it; depth and the rest stay */
+
+static void
+ngx_http_order_edit_queue_unlink(ngx_http_order_edit_zone_t *zone,
+    ngx_http_order_edit_item_t *item)
+{
+    switch (item->state) {
+
+    case NGX_HTTP_ORDER_EDIT_ITEM_READY:
+        ngx_rbtree_delete(ngx_http_order_edit_queue_tree(item), &item->node);
+        break;
+
+    case NGX_HTTP_ORDER_EDIT_ITEM_DELAYED:
+        ngx_rbtree_delete(&zone->sh->delayed, &item->node);
+        item->shop->ndelayed--;
+        zone->sh->ndelayed--;
+        break;
+
+    case NGX_HTTP_ORDER_EDIT_ITEM_LEASED:
+        item->shop->nleased--;
+        break;
+
+    default: /* NGX_HTTP_ORDER_EDIT_ITEM_PARKED */
+        break;
+    }
+
+    ngx_queue_remove(&item->queue);
+}
+
+
+/*
+ * Zone locked: delayed webhooks whose time has come become ready, the
+ * earliest deadline first, at most max of them: O(log n) each.
+ */
+
+static ngx_uint_t
+ngx_http_order_edit_queue_promote(ngx_http_order_edit_zone_t *zone,
+    uint64_t now, ngx_uint_t max)
+{
+    ngx_uint_t                    n;
+    ngx_rbtree_node_t            *node;
+    ngx_http_order_edit_item_t   *item;
+    ngx_http_order_edit_shctx_t  *sh;
+
+    sh = zone->sh;
+
+    for (n = 0; n < max; n++) {
+
+        if (sh->delayed.root == sh->delayed.sentinel) {
+            break;
+        }
+
+        node = ngx_rbtree_min(sh->delayed.root, sh->delayed.sentinel);
+        item = ngx_rbtree_data(node, ngx_http_order_edit_item_t, node);
+
+        if (item->not_before_ms > now) {
+            break;
+        }
+
+        ngx_http_order_edit_queue_unlink(zone, item);
+        item->not_before_ms = 0;
+        ngx_http_order_edit_queue_ready(zone, item);
+    }
+
+    return n;
+}
+
+
+/*
+ * Zone locked: the oldest ready webhook of a tree.  Only one whose journal
+ * record is still being synced is passed over: those are the newest, and
+ * few (one per webhook request waiting for its fsync).
+ */
+
+static ngx_http_order_edit_item_t *
+ngx_http_order_edit_queue_first(ngx_rbtree_t *tree)
+{
+    ngx_uint_t                   n;
+    ngx_rbtree_node_t           *node;
+    ngx_http_order_edit_item_t  *item;
+
+    if (tree->root == tree->sentinel) {
+        return NULL;
+    }
+
+    node = ngx_rbtree_min(tree->root, tree->sentinel);
+
+    for (n = 0;
+         node != NULL && n < NGX_HTTP_ORDER_EDIT_LEASE_SCAN;
+         node = ngx_rbtree_next(tree, node), n++)
+    {
+        item = ngx_rbtree_data(node, ngx_http_order_edit_item_t, node);
+
+        if (item->not_before_ms != NGX_HTTP_ORDER_EDIT_NOT_DURABLE) {
+            return item;
+        }
+    }
+
+    return NULL;
+}
+
+
+/*
+ * Zone locked: a ready webhook by id, in O(log n), if it is in its place
+ * by id (a new one is: the journal asks about those).  Keys can repeat,
+ * so the walk finds the first node of the key, then looks along it.
+ */
+
+static ngx_http_order_edit_item_t *
+ngx_http_order_edit_queue_lookup(ngx_rbtree_t *tree, uint64_t id)
+{
+    ngx_uint_t                   n;
+    ngx_rbtree_key_t             key;
+    ngx_rbtree_node_t           *node, *first;
+    ngx_http_order_edit_item_t  *item;
+
+    key = (ngx_rbtree_key_t) id;
+    node = tree->root;
+    first = NULL;
+
+    /* the order of ngx_rbtree_insert_timer_value(), which built it */
+
+    while (node != tree->sentinel) {
+
+        if ((ngx_rbtree_key_int_t) (node->key - key) >= 0) {
+            first = node;
+            node = node->left;
+
+        } else {
+            node = node->right;
+        }
+    }
+
+    for (n = 0;
+         first != NULL && first->key == key
+         && n < NGX_HTTP_ORDER_EDIT_REQUEUE_SCAN;
+         first = ngx_rbtree_next(tree, first), n++)
+    {
+        item = ngx_rbtree_data(first, ngx_http_order_edit_item_t, node);
+
+        if (item->id == id) {
+            return item;
+        }
+    }
+
+    return NULL;
+}
+
+
+/* zone locked: the oldest webhook of a shop not leased nor parked */
+
+static ngx_http_order_edit_item_t *
+ngx_http_order_edit_queue_oldest(ngx_http_order_edit_shop_t *shop)
+{
+    ngx_uint_t                   n, i;
+    ngx_queue_t                 *q, *lists[2];
+    ngx_rbtree_t                *trees[2];
+    ngx_http_order_edit_item_t  *item, *oldest;
+
+    oldest = NULL;
+    trees[0] = &shop->urgent;
+    trees[1] = &shop->ready;
+
+    for (i = 0; i < 2; i++) {
+        if (trees[i]->root == trees[i]->sentinel) {
+            continue;
+        }
+
+        item = ngx_rbtree_data(ngx_rbtree_min(trees[i]->root,
+                                              trees[i]->sentinel),
+                               ngx_http_order_edit_item_t, node);
+
+        if (oldest == NULL || item->id < oldest->id) {
+            oldest = item;
+        }
+    }
+
+    /*
+     * A webhook back from a retry delay is not in its place by id, and
+     * the delayed are in the zone's deadline tree: bounded walks here.
+     */
+
+    lists[0] = &shop->pending;
+    lists[1] = &shop->delayed;
+
+    for (i = 0; i < 2; i++) {
+        for (q = ngx_queue_head(lists[i]), n = 0;
+             q != ngx_queue_sentinel(lists[i])
+             && n < NGX_HTTP_ORDER_EDIT_REQUEUE_SCAN;
+             q = ngx_queue_next(q), n++)
+        {
+            item = ngx_queue_data(q, ngx_http_order_edit_item_t, queue);
+
+            if (oldest == NULL || item->id < oldest->id) {
+                oldest = item;
+            }
+        }
+    }
+
+    return oldest;
+}
+
+
+/* zone locked: before a webhook joins the queue's work */
+
+static void
+ngx_http_order_edit_queue_busy(ngx_http_order_edit_zone_t *zone)
+{
+    if (zone->sh->nitems == 0) {
+        zone->sh->busy_ms = ngx_http_order_edit_now_ms();
+    }
+}
+
+
+uint64_t
+ngx_http_order_edit_queue_stalled_ms_locked(ngx_http_order_edit_zone_t *zone,
+    uint64_t now)
+{
+    uint64_t                      since;
+    ngx_http_order_edit_shctx_t  *sh;
+
+    sh = zone->sh;
+
+    if (sh->nitems == 0) {
+        return 0;
+    }
+
+    since = ngx_max(sh->drained_ms, sh->busy_ms);
+
+    return (now > since) ? now - since : 0;
+}
+
+
 /* a copy of the oldest webhook of a shop, without leasing it */
 
 ngx_int_t
@@ -217,7 +563,7 @@ ngx_http_order_edit_queue_peek(ngx_http_order_edit_zone_t *zone,
     ngx_pool_t *pool, ngx_str_t *name, ngx_http_order_edit_msg_t *msg)
 {
     ngx_int_t                    rc;
-    ngx_queue_t                 *q;
+    ngx_http_order_edit_item_t  *item;
     ngx_http_order_edit_shop_t  *shop;
 
     rc = NGX_DECLINED;
@@ -225,11 +571,10 @@ ngx_http_order_edit_queue_peek(ngx_http_order_edit_zone_t *zone,
     ngx_shmtx_lock(&zone->shpool->mutex);
 
     shop = ngx_http_order_edit_shop_lookup(zone, name, 0);
+    item = shop ? ngx_http_order_edit_queue_oldest(shop) : NULL;
 
-    if (shop != NULL && !ngx_queue_empty(&shop->pending)) {
-        q = ngx_queue_head(&shop->pending);
-        rc = ngx_http_order_edit_queue_copy(pool,
-                 ngx_queue_data(q, ngx_http_order_edit_item_t, queue), msg);
+    if (item != NULL) {
+        rc = ngx_http_order_edit_queue_copy(pool, item, msg);
     }
 
     ngx_shmtx_unlock(&zone->shpool->mutex);
@@ -250,8 +595,8 @@ ngx_http_order_edit_queue_same_order(ngx_http_order_edit_zone_t *zone,
     ngx_array_t *out)
 {
     ngx_int_t                    rc;
-    ngx_uint_t                   scan;
-    ngx_queue_t                 *q;
+    ngx_uint_t                   scan, i;
+    ngx_queue_t                 *q, *lists[2];
     ngx_http_order_edit_msg_t   *m;
     ngx_http_order_edit_item_t  *item;
     ngx_http_order_edit_shop_t  *shop;
@@ -265,31 +610,37 @@ ngx_http_order_edit_queue_same_order(ngx_http_order_edit_zone_t *zone,
 
     ngx_shmtx_lock(&zone->shpool->mutex);
 
+    /* the ready ones, then those waiting out a retry: both are queued */
+
+    lists[0] = &shop->pending;
+    lists[1] = &shop->delayed;
     scan = 0;
 
-    for (q = ngx_queue_head(&shop->pending);
-         q != ngx_queue_sentinel(&shop->pending)
-         && out->nelts < max && scan < NGX_HTTP_ORDER_EDIT_REQUEUE_SCAN;
-         q = ngx_queue_next(q), scan++)
-    {
-        item = ngx_queue_data(q, ngx_http_order_edit_item_t, queue);
-
-        /* full snapshots only: a cancellation or an edit is not one */
-        if (item->id == msg->id || item->order_id != msg->order_id
-            || item->len[0] != sizeof("orders/updated") - 1
-            || ngx_strncmp(item->data, "orders/updated",
-                           sizeof("orders/updated") - 1)
-               != 0)
+    for (i = 0; i < 2 && rc == NGX_OK; i++) {
+        for (q = ngx_queue_head(lists[i]);
+             q != ngx_queue_sentinel(lists[i])
+             && out->nelts < max && scan < NGX_HTTP_ORDER_EDIT_REQUEUE_SCAN;
+             q = ngx_queue_next(q), scan++)
         {
-            continue;
-        }
+            item = ngx_queue_data(q, ngx_http_order_edit_item_t, queue);
 
-        m = ngx_array_push(out);
-        if (m == NULL
-            || ngx_http_order_edit_queue_copy(pool, item, m) != NGX_OK)
-        {
-            rc = NGX_ERROR;
-            break;
+            /* full snapshots only: a cancellation or an edit is not one */
+            if (item->id == msg->id || item->order_id != msg->order_id
+                || item->len[0] != sizeof("orders/updated") - 1
+                || ngx_strncmp(item->data, "orders/updated",
+                               sizeof("orders/updated") - 1)
+                   != 0)
+            {
+                continue;
+            }
+
+            m = ngx_array_push(out);
+            if (m == NULL
+                || ngx_http_order_edit_queue_copy(pool, item, m) != NGX_OK)
+            {
+                rc = NGX_ERROR;
+                break;
+            }
         }
     }
 
@@ -333,38 +684,46 @@ ngx_http_order_edit_queue_find(ngx_http_order_edit_zone_t *zone,
 {
     ngx_int_t                    rc;
     ngx_uint_t                   i;
-    ngx_queue_t                 *q, *lists[2];
-    ngx_http_order_edit_item_t  *item;
+    ngx_queue_t                 *q, *lists[3];
+    ngx_http_order_edit_item_t  *item, *it;
     ngx_http_order_edit_shop_t  *shop;
 
     rc = NGX_DECLINED;
+    item = NULL;
 
     ngx_shmtx_lock(&zone->shpool->mutex);
 
     shop = ngx_http_order_edit_shop_lookup(zone, name, 0);
 
     if (shop != NULL) {
+        item = ngx_http_order_edit_queue_lookup(&shop->urgent, id);
+
+        if (item == NULL) {
+            item = ngx_http_order_edit_queue_lookup(&shop->ready, id);
+        }
+
         lists[0] = &shop->pending;
         lists[1] = &shop->leased;
+        lists[2] = &shop->delayed;
 
-        /* bounded by the shop's depth; both lists are ordered by id */
-        for (i = 0; i < 2 && rc == NGX_DECLINED; i++) {
+        /* bounded by the shop's depth */
+        for (i = 0; i < 3 && item == NULL; i++) {
             for (q = ngx_queue_head(lists[i]);
                  q != ngx_queue_sentinel(lists[i]);
                  q = ngx_queue_next(q))
             {
-                item = ngx_queue_data(q, ngx_http_order_edit_item_t, queue);
+                it = ngx_queue_data(q, ngx_http_order_edit_item_t, queue);
 
-                if (item->id == id) {
-                    rc = ngx_http_order_edit_queue_copy(pool, item, msg);
-                    break;
-                }
-
-                if (item->id > id) {
+                if (it->id == id) {
+                    item = it;
                     break;
                 }
             }
         }
+    }
+
+    if (item != NULL) {
+        rc = ngx_http_order_edit_queue_copy(pool, item, msg);
     }
 
     ngx_shmtx_unlock(&zone->shpool->mutex);
@@ -402,8 +761,8 @@ ngx_http_order_edit_queue_ack(ngx_http_order_edit_zone_t *zone,
     }
 
     item->shop->depth--;
-    item->shop->nleased--;
     zone->sh->nitems--;
+    zone->sh->drained_ms = ngx_http_order_edit_now_ms();
 
     ngx_http_order_edit_queue_free(zone, item,
                                    NGX_HTTP_ORDER_EDIT_JACK_DELIVERED, &ack);
@@ -449,10 +808,8 @@ ngx_http_order_edit_queue_back(ngx_http_order_edit_zone_t *zone,
         return NGX_DECLINED;
     }
 
-    ngx_queue_remove(&item->queue);
-    item->shop->nleased--;
+    ngx_http_order_edit_queue_unlink(zone, item);
 
-    item->not_before_ms = ngx_http_order_edit_now_ms() + delay;
     item->lease_until_ms = 0;
     item->lease_pid = 0;
     item->lease_token = 0;
@@ -461,7 +818,22 @@ ngx_http_order_edit_queue_back(ngx_http_order_edit_zone_t *zone,
         item->attempts--;
     }
 
-    ngx_http_order_edit_queue_insert_ordered(item->shop, item);
+    /*
+     * Without a delay it is ready at once, in its place by id; with one
+     * it waits in the deadline tree, where no lease looks at it.
+     */
+
+    if (delay == 0) {
+        item->not_before_ms = 0;
+        item->retried = 0;
+        ngx_http_order_edit_queue_ready(zone, item);
+
+    } else {
+        item->retried = (u_char) attempted;
+        ngx_http_order_edit_queue_delay(zone, item,
+                                      ngx_http_order_edit_now_ms() + delay);
+    }
+
     item->shop->counters[NGX_HTTP_ORDER_EDIT_C_REQUEUED]++;
 
     ngx_shmtx_unlock(&zone->shpool->mutex);
@@ -474,16 +846,19 @@ ngx_int_t
 ngx_http_order_edit_queue_park(ngx_http_order_edit_zone_t *zone,
     ngx_http_order_edit_msg_t *msg, ngx_str_t *reason, ngx_str_t *detail)
 {
-    size_t                        rlen, dlen;
+    size_t                        rlen, dlen, size;
     uint64_t                      now;
+    ngx_uint_t                    round;
     ngx_http_order_edit_exc_t    *exc;
     ngx_http_order_edit_item_t   *item;
     ngx_http_order_edit_shop_t   *shop;
     ngx_str_t                     s;
 
-    rlen = ngx_min(reason->len, 64);
+    rlen = ngx_min(reason->len, NGX_HTTP_ORDER_EDIT_REASON_MAX);
     dlen = ngx_min(detail->len, NGX_HTTP_ORDER_EDIT_EXC_DETAIL_MAX);
+    size = offsetof(ngx_http_order_edit_exc_t, data) + dlen;
     now = ngx_http_order_edit_now_ms();
+    exc = NULL;
 
     ngx_shmtx_lock(&zone->shpool->mutex);
 
@@ -494,36 +869,61 @@ ngx_http_order_edit_queue_park(ngx_http_order_edit_zone_t *zone,
         return NGX_DECLINED;
     }
 
-    exc = ngx_slab_alloc_locked(zone->shpool,
-                                offsetof(ngx_http_order_edit_exc_t, data)
-                                + rlen + dlen);
-    if (exc == NULL) {
-        /* the lease stands: the caller hands it back to retry later */
-        ngx_shmtx_unlock(&zone->shpool->mutex);
-        return NGX_ERROR;
+    /*
+     * Only NetSuite's answer needs memory.  Ids give way for it, as for
+     * a body; when even that leaves no room, the webhook is parked with
+     * its reason alone: a webhook that cannot be parked would hold its
+     * place, and a full zone of those would never drain.
+     */
+
+    for (round = 0; dlen && exc == NULL; round++) {
+
+        exc = ngx_slab_alloc_locked(zone->shpool, size);
+
+        if (exc != NULL || round == NGX_HTTP_ORDER_EDIT_PARK_ROUNDS
+            || ngx_http_order_edit_dedup_evict(zone,
+                                               NGX_HTTP_ORDER_EDIT_PARK_EVICT)
+               == 0)
+        {
+            break;
+        }
+    }
+
+    if (item->exc != NULL) {
+        zone->sh->item_slab -= ngx_http_order_edit_slab_size(
+                                   offsetof(ngx_http_order_edit_exc_t, data)
+                                   + item->exc->detail_len);
+        ngx_slab_free_locked(zone->shpool, item->exc);
     }
 
     /* operators read these as JSON: keep printable ASCII, mark the rest */
-    exc->last_ms = now;
-    exc->reason_len = (u_short) rlen;
-    exc->detail_len = (u_short) dlen;
 
-    s.data = exc->data;
+    s.data = item->reason;
     ngx_http_order_edit_exc_copy(&s, reason->data, rlen, 1);
-    s.data = exc->data + rlen;
-    ngx_http_order_edit_exc_copy(&s, detail->data, dlen, 1);
+    item->reason_len = (u_char) rlen;
+
+    item->exc = exc;
+    item->detail_lost = (dlen && exc == NULL);
+
+    if (exc != NULL) {
+        exc->detail_len = (u_short) dlen;
+        s.data = exc->data;
+        ngx_http_order_edit_exc_copy(&s, detail->data, dlen, 1);
+        zone->sh->item_slab += ngx_http_order_edit_slab_size(size);
+    }
 
     shop = item->shop;
 
-    ngx_queue_remove(&item->queue);
-    shop->nleased--;
+    ngx_http_order_edit_queue_unlink(zone, item);
     shop->depth--;
     zone->sh->nitems--;
+    zone->sh->drained_ms = now;
 
-    item->exc = exc;
+    item->state = NGX_HTTP_ORDER_EDIT_ITEM_PARKED;
     item->lease_until_ms = 0;
     item->lease_pid = 0;
     item->lease_token = 0;
+    item->parked_last_ms = now;
 
     if (item->parked_first_ms == 0) {
         item->parked_first_ms = now;
@@ -535,6 +935,13 @@ ngx_http_order_edit_queue_park(ngx_http_order_edit_zone_t *zone,
     shop->counters[NGX_HTTP_ORDER_EDIT_C_PARKED]++;
 
     ngx_shmtx_unlock(&zone->shpool->mutex);
+
+    if (dlen && exc == NULL) {
+        ngx_log_error(NGX_LOG_WARN, ngx_cycle->log, 0,
+                      "order_edit: zone \"%V\" is full: #%uL of \"%V\" "
+                      "parked as \"%V\" without NetSuite's answer",
+                      &zone->name, msg->id, &msg->shop, reason);
+    }
 
     return NGX_OK;
 }
@@ -559,15 +966,23 @@ ngx_http_order_edit_exc_retry(ngx_http_order_edit_zone_t *zone, uint64_t id)
 
     shop = item->shop;
 
-    ngx_queue_remove(&item->queue);
+    ngx_http_order_edit_queue_unlink(zone, item);
     shop->nexceptions--;
     zone->sh->nexceptions--;
 
-    ngx_slab_free_locked(zone->shpool, item->exc);
-    item->exc = NULL;
+    if (item->exc != NULL) {
+        zone->sh->item_slab -= ngx_http_order_edit_slab_size(
+                                   offsetof(ngx_http_order_edit_exc_t, data)
+                                   + item->exc->detail_len);
+        ngx_slab_free_locked(zone->shpool, item->exc);
+        item->exc = NULL;
+    }
+
+    item->detail_lost = 0;
     item->not_before_ms = 0;
 
-    ngx_http_order_edit_queue_insert_ordered(shop, item);
+    ngx_http_order_edit_queue_busy(zone);
+    ngx_http_order_edit_queue_ready(zone, item);
     shop->depth++;
     zone->sh->nitems++;
     shop->counters[NGX_HTTP_ORDER_EDIT_C_EXC_RETRIED]++;
@@ -617,6 +1032,7 @@ ngx_http_order_edit_exc_list(ngx_http_order_edit_zone_t *zone,
 {
     u_char                          *p;
     size_t                           size;
+    ngx_str_t                        detail;
     ngx_queue_t                     *sq, *q;
     ngx_http_order_edit_item_t      *item;
     ngx_http_order_edit_shop_t      *shop;
@@ -642,8 +1058,10 @@ ngx_http_order_edit_exc_list(ngx_http_order_edit_zone_t *zone,
         {
             item = ngx_queue_data(q, ngx_http_order_edit_item_t, queue);
 
+            detail = ngx_http_order_edit_exc_detail(item);
+
             size = shop->sn.str.len + item->len[0] + item->len[1]
-                   + item->exc->reason_len + item->exc->detail_len;
+                   + item->reason_len + detail.len;
 
             e = ngx_array_push(out);
             p = ngx_pnalloc(pool, size);
@@ -657,7 +1075,7 @@ ngx_http_order_edit_exc_list(ngx_http_order_edit_zone_t *zone,
             e->order_id = item->order_id;
             e->received_ms = item->received_ms;
             e->first_ms = item->parked_first_ms;
-            e->last_ms = item->exc->last_ms;
+            e->last_ms = item->parked_last_ms;
             e->attempts = item->attempts;
 
             e->shop.data = p;
@@ -677,15 +1095,13 @@ ngx_http_order_edit_exc_list(ngx_http_order_edit_zone_t *zone,
             p += e->webhook_id.len;
 
             e->reason.data = p;
-            ngx_http_order_edit_exc_copy(&e->reason, item->exc->data,
-                                         item->exc->reason_len, 0);
+            ngx_http_order_edit_exc_copy(&e->reason, item->reason,
+                                         item->reason_len, 0);
             p += e->reason.len;
 
             e->detail.data = p;
-            ngx_http_order_edit_exc_copy(&e->detail,
-                                         item->exc->data
-                                         + item->exc->reason_len,
-                                         item->exc->detail_len, 0);
+            ngx_http_order_edit_exc_copy(&e->detail, detail.data,
+                                         detail.len, 0);
         }
     }
 
@@ -741,6 +1157,27 @@ ngx_http_order_edit_exc_copy(ngx_str_t *dst, u_char *src, size_t len,
 }
 
 
+static ngx_str_t
+ngx_http_order_edit_exc_detail(ngx_http_order_edit_item_t *item)
+{
+    ngx_str_t  detail;
+
+    if (item->exc != NULL) {
+        detail.data = item->exc->data;
+        detail.len = item->exc->detail_len;
+
+    } else if (item->detail_lost) {
+        ngx_str_set(&detail, "(NetSuite's answer was not kept: the zone "
+                             "was full when the webhook was parked)");
+
+    } else {
+        ngx_str_null(&detail);
+    }
+
+    return detail;
+}
+
+
 ngx_uint_t
 ngx_http_order_edit_queue_depth(ngx_http_order_edit_zone_t *zone,
     ngx_str_t *name)
@@ -789,7 +1226,7 @@ ngx_http_order_edit_queue_reclaim(ngx_http_order_edit_zone_t *zone,
          q != ngx_queue_sentinel(&sh->shops);
          q = ngx_queue_next(q))
     {
-        n += ngx_http_order_edit_queue_reclaim_shop(
+        n += ngx_http_order_edit_queue_reclaim_shop(zone,
                  ngx_queue_data(q, ngx_http_order_edit_shop_t, all),
                  now, check_pids);
     }
@@ -808,18 +1245,15 @@ ngx_http_order_edit_queue_oldest_ms_locked(ngx_http_order_edit_shop_t *shop,
     ngx_queue_t                 *q;
     ngx_http_order_edit_item_t  *item;
 
-    oldest = 0;
+    item = ngx_http_order_edit_queue_oldest(shop);
+    oldest = item ? item->received_ms : 0;
 
-    /* both lists are ordered by id, so each head is its oldest */
+    /* leases are bounded by the accounts' concurrency */
 
-    if (!ngx_queue_empty(&shop->pending)) {
-        q = ngx_queue_head(&shop->pending);
-        item = ngx_queue_data(q, ngx_http_order_edit_item_t, queue);
-        oldest = item->received_ms;
-    }
-
-    if (!ngx_queue_empty(&shop->leased)) {
-        q = ngx_queue_head(&shop->leased);
+    for (q = ngx_queue_head(&shop->leased);
+         q != ngx_queue_sentinel(&shop->leased);
+         q = ngx_queue_next(q))
+    {
         item = ngx_queue_data(q, ngx_http_order_edit_item_t, queue);
 
         if (oldest == 0 || item->received_ms < oldest) {
@@ -836,8 +1270,8 @@ ngx_http_order_edit_queue_oldest_ms_locked(ngx_http_order_edit_shop_t *shop,
 
 
 static ngx_uint_t
-ngx_http_order_edit_queue_reclaim_shop(ngx_http_order_edit_shop_t *shop,
-    uint64_t now, ngx_uint_t check_pids)
+ngx_http_order_edit_queue_reclaim_shop(ngx_http_order_edit_zone_t *zone,
+    ngx_http_order_edit_shop_t *shop, uint64_t now, ngx_uint_t check_pids)
 {
     ngx_uint_t                   n;
     ngx_queue_t                 *q, *next;
@@ -859,48 +1293,19 @@ ngx_http_order_edit_queue_reclaim_shop(ngx_http_order_edit_shop_t *shop,
             continue;
         }
 
-        ngx_queue_remove(q);
-        shop->nleased--;
+        ngx_http_order_edit_queue_unlink(zone, item);
 
         item->lease_until_ms = 0;
         item->lease_pid = 0;
         item->lease_token = 0;
+        item->not_before_ms = 0;
 
-        ngx_http_order_edit_queue_insert_ordered(shop, item);
+        ngx_http_order_edit_queue_ready(zone, item);
         shop->counters[NGX_HTTP_ORDER_EDIT_C_LEASE_RECLAIMED]++;
         n++;
     }
 
     return n;
-}
-
-
-static void
-ngx_http_order_edit_queue_insert_ordered(ngx_http_order_edit_shop_t *shop,
-    ngx_http_order_edit_item_t *item)
-{
-    ngx_uint_t                   n;
-    ngx_queue_t                 *q;
-    ngx_http_order_edit_item_t  *it;
-
-    /* leased items were taken from the head, so their place is near it */
-
-    n = 0;
-
-    for (q = ngx_queue_head(&shop->pending);
-         q != ngx_queue_sentinel(&shop->pending)
-         && n < NGX_HTTP_ORDER_EDIT_REQUEUE_SCAN;
-         q = ngx_queue_next(q), n++)
-    {
-        it = ngx_queue_data(q, ngx_http_order_edit_item_t, queue);
-
-        if (it->id > item->id) {
-            break;
-        }
-    }
-
-    /* inserting at the "tail" of a node puts the item just before it */
-    ngx_queue_insert_tail(q, &item->queue);
 }
 
 
@@ -1004,11 +1409,17 @@ ngx_http_order_edit_queue_free(ngx_http_order_edit_zone_t *zone,
         size += item->len[i];
     }
 
-    ngx_queue_remove(&item->queue);
+    ngx_http_order_edit_queue_unlink(zone, item);
 
     zone->sh->item_bytes -= size;
+    zone->sh->item_slab -= ngx_http_order_edit_slab_size(
+                               offsetof(ngx_http_order_edit_item_t, data)
+                               + size);
 
     if (item->exc) {
+        zone->sh->item_slab -= ngx_http_order_edit_slab_size(
+                                   offsetof(ngx_http_order_edit_exc_t, data)
+                                   + item->exc->detail_len);
         ngx_slab_free_locked(zone->shpool, item->exc);
     }
 
@@ -1057,32 +1468,21 @@ ngx_http_order_edit_queue_rollback_locked(ngx_http_order_edit_zone_t *zone,
 
 /*
  * Zone locked: is webhook "id" of this shop still waiting for its journal
- * fsync?  It was linked a moment ago, so it is among the newest: the walk
- * goes back from the tail, and stops at an older id.
+ * fsync?  It was linked a moment ago and is ready: a lookup by id.
  */
 
 ngx_uint_t
 ngx_http_order_edit_queue_undurable_locked(ngx_http_order_edit_shop_t *shop,
     uint64_t id)
 {
-    ngx_uint_t                   n;
-    ngx_queue_t                 *q;
     ngx_http_order_edit_item_t  *item;
 
-    for (q = ngx_queue_last(&shop->pending), n = 0;
-         q != ngx_queue_sentinel(&shop->pending) && n < 1024;
-         q = ngx_queue_prev(q), n++)
-    {
-        item = ngx_queue_data(q, ngx_http_order_edit_item_t, queue);
+    item = ngx_http_order_edit_queue_lookup(&shop->urgent, id);
 
-        if (item->id == id) {
-            return item->not_before_ms == NGX_HTTP_ORDER_EDIT_NOT_DURABLE;
-        }
-
-        if (item->id < id) {
-            break;
-        }
+    if (item == NULL) {
+        item = ngx_http_order_edit_queue_lookup(&shop->ready, id);
     }
 
-    return 0;
+    return item != NULL
+           && item->not_before_ms == NGX_HTTP_ORDER_EDIT_NOT_DURABLE;
 }

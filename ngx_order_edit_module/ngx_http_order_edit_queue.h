@@ -2,8 +2,10 @@
 /*
  * Copyright (C) the ngx_order_edit_module authors.
  *
- * The webhook queue in the shared zone: FIFO per shop, round-robin across
- * shops, with leases that return to the queue when their holder dies.
+ * The webhook queue in the shared zone: per shop, ready webhooks in id
+ * order (refunds and edits first), those waiting out a delay apart in a
+ * deadline tree, round-robin across shops, with leases that return to the
+ * queue when their holder dies.
  */
 
 
@@ -14,20 +16,33 @@
 #include "ngx_http_order_edit_shm.h"
 
 
-/* why a webhook was parked for people, kept beside it while it is */
+/* NetSuite's answer for a parked webhook, kept beside it when it fits */
 typedef struct {
-    uint64_t                       last_ms;
-    u_short                        reason_len;
     u_short                        detail_len;
-    u_char                         data[1];     /* reason, then detail */
+    u_char                         data[1];
 } ngx_http_order_edit_exc_t;
 
 
+/* the longest reason kept; reasons are short words such as "no_netsuite" */
+#define NGX_HTTP_ORDER_EDIT_REASON_MAX  39
+
+
+typedef enum {
+    NGX_HTTP_ORDER_EDIT_ITEM_READY = 0,
+    NGX_HTTP_ORDER_EDIT_ITEM_DELAYED,
+    NGX_HTTP_ORDER_EDIT_ITEM_LEASED,
+    NGX_HTTP_ORDER_EDIT_ITEM_PARKED
+} ngx_http_order_edit_item_state_e;
+
+
 typedef struct {
+    /* ready: a shop's tree, key id; delayed: the zone's, key deadline */
+    ngx_rbtree_node_t              node;
     ngx_queue_t                    queue;       /* a list of its shop */
     ngx_http_order_edit_shop_t    *shop;
-    ngx_http_order_edit_exc_t     *exc;         /* when parked */
+    ngx_http_order_edit_exc_t     *exc;         /* parked, when it fit */
     uint64_t                       parked_first_ms;
+    uint64_t                       parked_last_ms;
 
     /* its journal record; NULL without a journal */
     ngx_http_order_edit_jseg_t    *jseg;
@@ -43,6 +58,16 @@ typedef struct {
                                                    not yet durable */
     uint32_t                       attempts;
     uint32_t                       body_len;
+
+    /*
+     * Parking needs no memory: the reason lives here, so a full zone can
+     * always take a webhook out of the way of the others.
+     */
+    u_char                         state;
+    u_char                         retried;     /* delayed after a try */
+    u_char                         detail_lost;
+    u_char                         reason_len;
+    u_char                         reason[NGX_HTTP_ORDER_EDIT_REASON_MAX];
 
     /* topic, webhook id, event id, API version, triggered-at, then body */
     u_short                        len[5];
@@ -76,6 +101,7 @@ typedef struct {
 /* ingest: zone locked; alloc may fail (NULL), link never fails */
 ngx_http_order_edit_item_t *ngx_http_order_edit_queue_alloc_locked(
     ngx_http_order_edit_zone_t *zone, ngx_http_order_edit_msg_t *msg);
+size_t ngx_http_order_edit_queue_item_size(ngx_http_order_edit_msg_t *msg);
 uint64_t ngx_http_order_edit_queue_link_locked(
     ngx_http_order_edit_zone_t *zone, ngx_http_order_edit_shop_t *shop,
     ngx_http_order_edit_item_t *item);
@@ -127,6 +153,9 @@ typedef struct {
  * The exception queue: a leased webhook that cannot be applied safely is
  * parked with a reason and NetSuite's answer; people retry (back to the
  * queue, in its FIFO place) or resolve (drop) it.  Each locks the zone.
+ * Parking a leased webhook always succeeds (NGX_DECLINED: no such lease):
+ * it changes the webhook's state in place, and only NetSuite's answer is
+ * allocated, and dropped when even evicting ids leaves no room for it.
  */
 ngx_int_t ngx_http_order_edit_queue_park(ngx_http_order_edit_zone_t *zone,
     ngx_http_order_edit_msg_t *msg, ngx_str_t *reason, ngx_str_t *detail);
@@ -146,6 +175,13 @@ void ngx_http_order_edit_queue_rollback_locked(
 /* zone locked: 1 while a just-queued webhook waits for its fsync */
 ngx_uint_t ngx_http_order_edit_queue_undurable_locked(
     ngx_http_order_edit_shop_t *shop, uint64_t id);
+
+/*
+ * Zone locked: ms since a webhook last left the queue (delivered, skipped
+ * or parked) while any is queued, 0 when none is.
+ */
+uint64_t ngx_http_order_edit_queue_stalled_ms_locked(
+    ngx_http_order_edit_zone_t *zone, uint64_t now);
 
 /* zone locked: age of the oldest webhook of a shop, 0 when none */
 uint64_t ngx_http_order_edit_queue_oldest_ms_locked(

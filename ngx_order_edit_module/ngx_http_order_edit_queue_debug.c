@@ -10,6 +10,10 @@
  */
 
 
+#include <ngx_config.h>
+#include <ngx_core.h>
+#include <ngx_http.h>
+
 #include <openssl/evp.h>
 
 #include "ngx_http_order_edit_queue_debug.h"
@@ -39,6 +43,7 @@ typedef struct {
     ngx_http_order_edit_zone_t      *zone;
     ngx_event_t                      timer;
     ngx_msec_t                       deadline;
+    ngx_uint_t                       keep;
 } ngx_http_order_edit_qd_drain_t;
 
 
@@ -46,7 +51,7 @@ static ngx_int_t ngx_http_order_edit_qd_drain(ngx_http_request_t *r,
     ngx_http_order_edit_zone_t *zone);
 static void ngx_http_order_edit_qd_drain_check(ngx_event_t *ev);
 static ngx_int_t ngx_http_order_edit_qd_drain_answer(ngx_http_request_t *r,
-    ngx_http_order_edit_zone_t *zone);
+    ngx_http_order_edit_zone_t *zone, ngx_uint_t keep);
 
 
 static ngx_str_t  ngx_http_order_edit_qd_type =
@@ -169,12 +174,6 @@ ngx_http_order_edit_queue_debug_handler(ngx_http_request_t *r)
         }
 
         rc = ngx_http_order_edit_queue_park(zone, &msg, &reason, &detail);
-
-        if (rc == NGX_ERROR) {
-            return ngx_http_order_edit_send_error(r,
-                       NGX_HTTP_SERVICE_UNAVAILABLE, "zone_full",
-                       "no room to park the webhook", 0);
-        }
 
         if (rc != NGX_OK) {
             return ngx_http_order_edit_send_error(r, NGX_HTTP_CONFLICT,
@@ -459,9 +458,10 @@ ngx_http_order_edit_qd_answer(ngx_http_request_t *r, u_char *p,
 
 
 /*
- * op=drain[&ms=N]: the answer waits, on a timer, until nothing is queued
- * or in flight (parked exceptions do not count) or N ms (default 10000,
- * at most 60000) have passed; a suite waits for the dispatcher with it
+ * op=drain[&ms=N][&keep=K]: the answer waits, on a timer, until nothing
+ * is queued or in flight (parked exceptions do not count), or at most K
+ * are (webhooks a suite expects to wait on), or N ms (default 10000, at
+ * most 60000) have passed; a suite waits for the dispatcher with it
  * instead of sleeping.
  */
 
@@ -469,17 +469,21 @@ static ngx_int_t
 ngx_http_order_edit_qd_drain(ngx_http_request_t *r,
     ngx_http_order_edit_zone_t *zone)
 {
-    uint64_t                         ms;
+    uint64_t                         ms, keep;
     ngx_http_order_edit_qd_drain_t  *d;
 
     if (ngx_http_order_edit_qd_uint(r, "ms", &ms) != NGX_OK) {
         ms = 10000;
     }
 
+    if (ngx_http_order_edit_qd_uint(r, "keep", &keep) != NGX_OK) {
+        keep = 0;
+    }
+
     ms = ngx_min(ms, 60000);
 
-    if (ngx_http_order_edit_queue_depth(zone, NULL) == 0 || ms == 0) {
-        return ngx_http_order_edit_qd_drain_answer(r, zone);
+    if (ngx_http_order_edit_queue_depth(zone, NULL) <= keep || ms == 0) {
+        return ngx_http_order_edit_qd_drain_answer(r, zone, keep);
     }
 
     d = ngx_pcalloc(r->pool, sizeof(ngx_http_order_edit_qd_drain_t));
@@ -489,6 +493,7 @@ ngx_http_order_edit_qd_drain(ngx_http_request_t *r,
 
     d->r = r;
     d->zone = zone;
+    d->keep = keep;
     d->deadline = ngx_current_msec + (ngx_msec_t) ms;
     d->timer.handler = ngx_http_order_edit_qd_drain_check;
     d->timer.data = d;
@@ -507,7 +512,7 @@ ngx_http_order_edit_qd_drain_check(ngx_event_t *ev)
 {
     ngx_http_order_edit_qd_drain_t *d = ev->data;
 
-    if (ngx_http_order_edit_queue_depth(d->zone, NULL) != 0
+    if (ngx_http_order_edit_queue_depth(d->zone, NULL) > d->keep
         && (ngx_msec_int_t) (d->deadline - ngx_current_msec) > 0)
     {
         ngx_add_timer(ev, 10);
@@ -515,13 +520,13 @@ ngx_http_order_edit_qd_drain_check(ngx_event_t *ev)
     }
 
     ngx_http_finalize_request(d->r,
-        ngx_http_order_edit_qd_drain_answer(d->r, d->zone));
+        ngx_http_order_edit_qd_drain_answer(d->r, d->zone, d->keep));
 }
 
 
 static ngx_int_t
 ngx_http_order_edit_qd_drain_answer(ngx_http_request_t *r,
-    ngx_http_order_edit_zone_t *zone)
+    ngx_http_order_edit_zone_t *zone, ngx_uint_t keep)
 {
     u_char      *p;
     ngx_uint_t   depth, exceptions;
@@ -539,5 +544,6 @@ ngx_http_order_edit_qd_drain_answer(ngx_http_request_t *r,
     return ngx_http_order_edit_qd_answer(r, p,
                ngx_sprintf(p, "{\"drained\":%s,\"depth\":%ui,"
                            "\"exceptions\":%ui}\n",
-                           depth ? "false" : "true", depth, exceptions));
+                           depth > keep ? "false" : "true", depth,
+                           exceptions));
 }

@@ -5,10 +5,13 @@
 
 
 #include "ngx_http_order_edit_shm.h"
+#include "ngx_http_order_edit_netsuite.h"
 
 
 static ngx_int_t ngx_http_order_edit_init_zone(ngx_shm_zone_t *shm_zone,
     void *data);
+static void ngx_http_order_edit_init_accounts(ngx_http_order_edit_zone_t *zone,
+    ngx_log_t *log);
 static ngx_http_order_edit_zone_t *ngx_http_order_edit_old_zone(
     ngx_http_order_edit_zone_t *zone);
 
@@ -18,7 +21,9 @@ ngx_http_order_edit_zone(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 {
     u_char                      *p;
     time_t                       ttl;
-    ssize_t                      size;
+    ngx_msec_t                   stall;
+    ssize_t                      size, dmax;
+    ngx_int_t                    share;
     ngx_str_t                   *value, name, s;
     ngx_http_order_edit_zone_t **zp;
     ngx_uint_t                   i;
@@ -61,7 +66,66 @@ ngx_http_order_edit_zone(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     /* Shopify retries for up to a day; forgetting ids sooner invites dups */
     ttl = 86400;
 
+    /*
+     * Ids take a quarter of the zone at most: bodies keep the rest, so a
+     * day of unique ids can no longer starve the queue, and a full queue
+     * still leaves ids for a quarter's worth of traffic.
+     */
+    share = 25;
+    dmax = 0;
+
+    /* a minute without a webhook leaving while some could: say so */
+    stall = 60000;
+
     for (i = 2; i < cf->args->nelts; i++) {
+
+        if (ngx_strncmp(value[i].data, "stall_after=", 12) == 0) {
+            s.data = value[i].data + 12;
+            s.len = value[i].len - 12;
+
+            stall = ngx_parse_time(&s, 0);
+            if (stall == (ngx_msec_t) NGX_ERROR || stall == 0) {
+                ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                                   "invalid stall_after \"%V\"", &value[i]);
+                return NGX_CONF_ERROR;
+            }
+
+            continue;
+        }
+
+        if (ngx_strncmp(value[i].data, "dedup_max=", 10) == 0) {
+            s.data = value[i].data + 10;
+            s.len = value[i].len - 10;
+
+            if (s.len > 1 && s.data[s.len - 1] == '%') {
+                share = ngx_atoi(s.data, s.len - 1);
+                dmax = 0;
+
+                if (share < 1 || share > 90) {
+                    ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                                       "invalid dedup_max \"%V\", a share "
+                                       "is 1%% to 90%% of the zone",
+                                       &value[i]);
+                    return NGX_CONF_ERROR;
+                }
+
+                continue;
+            }
+
+            dmax = ngx_parse_size(&s);
+
+            if (dmax == NGX_ERROR || dmax < (ssize_t) ngx_pagesize
+                || dmax > size - (ssize_t) (8 * ngx_pagesize))
+            {
+                ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                                   "invalid dedup_max \"%V\", a size is "
+                                   "at least a page and leaves the zone "
+                                   "8 pages", &value[i]);
+                return NGX_CONF_ERROR;
+            }
+
+            continue;
+        }
 
         if (ngx_strncmp(value[i].data, "dedup_ttl=", 10) == 0) {
             s.data = value[i].data + 10;
@@ -102,6 +166,9 @@ ngx_http_order_edit_zone(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     zone->name = name;
     zone->size = size;
     zone->dedup_ttl = ttl;
+    zone->stall_after = stall;
+    zone->omcf = conf;
+    zone->dedup_max = dmax ? (size_t) dmax : (size_t) size / 100 * share;
     zone->shm_zone = shm_zone;
 
     shm_zone->init = ngx_http_order_edit_init_zone;
@@ -152,6 +219,8 @@ ngx_http_order_edit_init_zone(ngx_shm_zone_t *shm_zone, void *data)
         ngx_shmtx_lock(&zone->shpool->mutex);
         sh->reloads++;
         ngx_shmtx_unlock(&zone->shpool->mutex);
+
+        ngx_http_order_edit_init_accounts(zone, shm_zone->shm.log);
 
         return NGX_OK;
     }
@@ -225,6 +294,14 @@ ngx_http_order_edit_init_zone(ngx_shm_zone_t *shm_zone, void *data)
                     ngx_str_rbtree_insert_value);
     ngx_queue_init(&sh->dedup_lru);
 
+    /*
+     * nginx's own insert functions, never the module's: the tree outlives
+     * a reload, which may map a rebuilt module at another address.  The
+     * timer comparison keeps equal keys in insertion order.
+     */
+    ngx_rbtree_init(&sh->delayed, &sh->delayed_sentinel,
+                    ngx_rbtree_insert_timer_value);
+
     len = sizeof(" in order_edit_zone \"\"") + shm_zone->shm.name.len;
 
     zone->shpool->log_ctx = ngx_slab_alloc(zone->shpool, len);
@@ -238,7 +315,42 @@ ngx_http_order_edit_init_zone(ngx_shm_zone_t *shm_zone, void *data)
     /* a full zone is an expected, counted outcome (503), not a crit */
     zone->shpool->log_nomem = 0;
 
+    ngx_http_order_edit_init_accounts(zone, shm_zone->shm.log);
+
     return NGX_OK;
+}
+
+
+/*
+ * Every NetSuite account configured gets its node now, while the zone has
+ * room: the dispatcher cannot send a webhook without it, and a zone that
+ * filled up before the first delivery would otherwise never deliver, nor
+ * park, nor drain.
+ */
+
+static void
+ngx_http_order_edit_init_accounts(ngx_http_order_edit_zone_t *zone,
+    ngx_log_t *log)
+{
+    ngx_uint_t                             i;
+    ngx_http_order_edit_netsuite_conf_t  **ns;
+
+    ns = zone->omcf->netsuites.elts;
+
+    ngx_shmtx_lock(&zone->shpool->mutex);
+
+    for (i = 0; i < zone->omcf->netsuites.nelts; i++) {
+        if (ngx_http_order_edit_account_lookup(zone, &ns[i]->name, 1)
+            == NULL)
+        {
+            ngx_log_error(NGX_LOG_WARN, log, 0,
+                          "order_edit_zone \"%V\" is full: no room yet for "
+                          "NetSuite account \"%V\"", &zone->name,
+                          &ns[i]->name);
+        }
+    }
+
+    ngx_shmtx_unlock(&zone->shpool->mutex);
 }
 
 
@@ -327,7 +439,12 @@ ngx_http_order_edit_shop_lookup(ngx_http_order_edit_zone_t *zone,
     shop->sn.str.len = name->len;
     shop->sn.str.data = shop->name;
 
+    ngx_rbtree_init(&shop->ready, &shop->ready_sentinel,
+                    ngx_rbtree_insert_timer_value);
+    ngx_rbtree_init(&shop->urgent, &shop->urgent_sentinel,
+                    ngx_rbtree_insert_timer_value);
     ngx_queue_init(&shop->pending);
+    ngx_queue_init(&shop->delayed);
     ngx_queue_init(&shop->leased);
     ngx_queue_init(&shop->exceptions);
 
@@ -392,6 +509,23 @@ ngx_http_order_edit_zone_used(ngx_http_order_edit_zone_t *zone)
     total = zone->shm_zone->shm.size;
 
     return total - pool->pfree * ngx_pagesize;
+}
+
+
+/* what ngx_slab_alloc() takes for size bytes: a power of two, or pages */
+
+size_t
+ngx_http_order_edit_slab_size(size_t size)
+{
+    size_t  n;
+
+    if (size > ngx_pagesize / 2) {
+        return ngx_align(size, ngx_pagesize);
+    }
+
+    for (n = 8; n < size; n <<= 1) { /* void */ }
+
+    return n;
 }
 
 

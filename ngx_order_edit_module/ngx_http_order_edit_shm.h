@@ -20,7 +20,7 @@
  * reading it with the wrong structures.
  */
 #define NGX_HTTP_ORDER_EDIT_SHM_MAGIC    0x4f454451      /* "OEDQ" */
-#define NGX_HTTP_ORDER_EDIT_SHM_LAYOUT   7
+#define NGX_HTTP_ORDER_EDIT_SHM_LAYOUT   8
 
 /* "<zone>-<16 hex gen>-<8 digit seq>.jnl", zone names up to 64 bytes */
 #define NGX_HTTP_ORDER_EDIT_JZONE_MAX    64
@@ -57,11 +57,22 @@ typedef struct {
     ngx_str_node_t                 sn;          /* key: crc32 of the name */
     ngx_queue_t                    all;         /* sh->shops, oldest first */
 
-    ngx_queue_t                    pending;     /* items, FIFO by id */
+    /*
+     * A webhook is in exactly one of: ready (the two trees by id, and
+     * the pending list), delayed (the zone's deadline tree and this
+     * shop's delayed list), leased, or parked (exceptions).
+     */
+    ngx_rbtree_t                   ready;       /* by id: the rest */
+    ngx_rbtree_node_t              ready_sentinel;
+    ngx_rbtree_t                   urgent;      /* by id: refunds, edits */
+    ngx_rbtree_node_t              urgent_sentinel;
+    ngx_queue_t                    pending;     /* ready, in no order */
+    ngx_queue_t                    delayed;     /* waiting, in no order */
     ngx_queue_t                    leased;      /* items out for delivery */
     ngx_queue_t                    exceptions;  /* parked for people */
-    ngx_uint_t                     depth;       /* pending + leased */
+    ngx_uint_t                     depth;       /* ready, delayed, leased */
     ngx_uint_t                     nleased;
+    ngx_uint_t                     ndelayed;
     ngx_uint_t                     nexceptions;
 
     /* the limiter, shaped as limit_req: excess in 1/1000 requests */
@@ -151,13 +162,26 @@ typedef struct {
     ngx_rbtree_node_t              dedup_sentinel;
     ngx_queue_t                    dedup_lru;   /* oldest at the tail */
     ngx_uint_t                     ndedup;
+    size_t                         dedup_bytes; /* slab bytes of the ids */
     uint64_t                       dedup_evicted;
 
     uint64_t                       next_id;
     uint64_t                       next_token;
     ngx_uint_t                     nitems;      /* queued and in flight */
+    ngx_uint_t                     ndelayed;    /* of those, waiting */
     ngx_uint_t                     nexceptions; /* parked */
-    size_t                         item_bytes;
+    size_t                         item_bytes;  /* webhook bytes */
+    size_t                         item_slab;   /* slab bytes of webhooks
+                                                   and their exceptions */
+
+    /* webhooks waiting out a delay, by deadline, of every shop */
+    ngx_rbtree_t                   delayed;
+    ngx_rbtree_node_t              delayed_sentinel;
+
+    /* the queue's progress: a queue that stops draining must be seen */
+    uint64_t                       drained_ms;  /* a webhook left it */
+    uint64_t                       busy_ms;     /* it stopped being empty */
+    uint64_t                       stall_logged_ms;
 
     /* where lease() resumes its round-robin walk over the shops */
     ngx_queue_t                   *rr;
@@ -187,7 +211,10 @@ typedef struct ngx_http_order_edit_jwriter_s  ngx_http_order_edit_jwriter_t;
 struct ngx_http_order_edit_zone_s {
     ngx_str_t                      name;
     size_t                         size;
+    size_t                         dedup_max;   /* bytes the ids may use */
     time_t                         dedup_ttl;
+    ngx_msec_t                     stall_after; /* undrained: log it */
+    ngx_http_order_edit_main_conf_t  *omcf;
     ngx_shm_zone_t                *shm_zone;
     ngx_slab_pool_t               *shpool;
     ngx_http_order_edit_shctx_t   *sh;
@@ -205,6 +232,7 @@ char *ngx_http_order_edit_zone(ngx_conf_t *cf, ngx_command_t *cmd,
 ngx_http_order_edit_shop_t *ngx_http_order_edit_shop_lookup(
     ngx_http_order_edit_zone_t *zone, ngx_str_t *name, ngx_uint_t create);
 size_t ngx_http_order_edit_zone_used(ngx_http_order_edit_zone_t *zone);
+size_t ngx_http_order_edit_slab_size(size_t size);
 ngx_http_order_edit_account_t *ngx_http_order_edit_account_lookup(
     ngx_http_order_edit_zone_t *zone, ngx_str_t *name, ngx_uint_t create);
 uint64_t ngx_http_order_edit_now_ms(void);

@@ -4,6 +4,10 @@
  */
 
 
+#include <ngx_config.h>
+#include <ngx_core.h>
+#include <ngx_http.h>
+
 #include <jansson.h>
 
 #include "ngx_http_order_edit_status.h"
@@ -21,6 +25,7 @@ typedef struct {
     uint64_t                       counters[NGX_HTTP_ORDER_EDIT_C_LAST];
     ngx_uint_t                     depth;
     ngx_uint_t                     leased;
+    ngx_uint_t                     delayed;
     ngx_uint_t                     exceptions;
     uint64_t                       oldest_ms;
 } ngx_http_order_edit_shop_stat_t;
@@ -48,10 +53,15 @@ typedef struct {
     time_t                         created;
     ngx_uint_t                     reloads;
     ngx_uint_t                     items;
+    ngx_uint_t                     delayed;
     ngx_uint_t                     exceptions;
     size_t                         item_bytes;
+    size_t                         item_slab;
     ngx_uint_t                     dedup;
+    size_t                         dedup_bytes;
+    size_t                         dedup_max;
     uint64_t                       dedup_evicted;
+    uint64_t                       stalled_ms;
     uint64_t                       unknown_shop;
     uint64_t                       unattributed[NGX_HTTP_ORDER_EDIT_C_LAST];
     ngx_array_t                    shops;   /* of shop_stat_t */
@@ -228,10 +238,15 @@ ngx_http_order_edit_snapshot(ngx_http_request_t *r,
     st->created = sh->created;
     st->reloads = sh->reloads;
     st->items = sh->nitems;
+    st->delayed = sh->ndelayed;
     st->exceptions = sh->nexceptions;
     st->item_bytes = sh->item_bytes;
+    st->item_slab = sh->item_slab;
     st->dedup = sh->ndedup;
+    st->dedup_bytes = sh->dedup_bytes;
+    st->dedup_max = zone->dedup_max;
     st->dedup_evicted = sh->dedup_evicted;
+    st->stalled_ms = ngx_http_order_edit_queue_stalled_ms_locked(zone, now);
     st->unknown_shop = sh->unknown_shop;
     ngx_memcpy(st->unattributed, sh->unattributed,
                sizeof(st->unattributed));
@@ -259,6 +274,7 @@ ngx_http_order_edit_snapshot(ngx_http_request_t *r,
         ngx_memcpy(ss->counters, shop->counters, sizeof(ss->counters));
         ss->depth = shop->depth;
         ss->leased = shop->nleased;
+        ss->delayed = shop->ndelayed;
         ss->exceptions = shop->nexceptions;
         ss->oldest_ms = ngx_http_order_edit_queue_oldest_ms_locked(shop, now);
     }
@@ -338,6 +354,13 @@ ngx_http_order_edit_status_json(ngx_http_request_t *r,
     json_object_set_new(zone, "dedup_ids", json_integer(st->dedup));
     json_object_set_new(zone, "dedup_evicted",
                         json_integer(st->dedup_evicted));
+    json_object_set_new(zone, "delayed_items", json_integer(st->delayed));
+    json_object_set_new(zone, "queued_zone_bytes",
+                        json_integer(st->item_slab));
+    json_object_set_new(zone, "dedup_bytes", json_integer(st->dedup_bytes));
+    json_object_set_new(zone, "dedup_max_bytes",
+                        json_integer(st->dedup_max));
+    json_object_set_new(zone, "stalled_ms", json_integer(st->stalled_ms));
     json_object_set_new(zone, "created", json_integer(st->created));
     json_object_set_new(zone, "reloads", json_integer(st->reloads));
 
@@ -463,7 +486,7 @@ ngx_http_order_edit_status_prometheus(ngx_http_request_t *r,
 
     /* every line is bounded: labels are a zone and two validated names */
     len = 4096 + (st->shops.nelts + 1)
-                 * (NGX_HTTP_ORDER_EDIT_C_LAST + 5)
+                 * (NGX_HTTP_ORDER_EDIT_C_LAST + 6)
                  * (160 + st->zone.len + 2 * NGX_HTTP_ORDER_EDIT_MAX_SHOP_LEN);
 
     as = st->accounts.elts;
@@ -471,6 +494,9 @@ ngx_http_order_edit_status_prometheus(ngx_http_request_t *r,
     for (i = 0; i < st->accounts.nelts; i++) {
         len += 11 * (160 + st->zone.len + as[i].name.len);
     }
+
+    /* the zone's own lines */
+    len += 16 * (200 + st->zone.len);
 
     if (st->journal) {
         len += 4096;
@@ -557,6 +583,17 @@ ngx_http_order_edit_status_prometheus(ngx_http_request_t *r,
     }
 
     p = ngx_sprintf(p,
+            "# HELP order_edit_queue_delayed Webhooks waiting out a retry "
+            "delay.\n"
+            "# TYPE order_edit_queue_delayed gauge\n");
+
+    for (i = 0; i < st->shops.nelts; i++) {
+        p = ngx_sprintf(p, "order_edit_queue_delayed{zone=\"%V\","
+                        "shop=\"%V\"} %ui\n",
+                        &st->zone, &ss[i].name, ss[i].delayed);
+    }
+
+    p = ngx_sprintf(p,
             "# HELP order_edit_queue_oldest_age_seconds Age of the oldest "
             "queued webhook.\n"
             "# TYPE order_edit_queue_oldest_age_seconds gauge\n");
@@ -577,16 +614,26 @@ ngx_http_order_edit_status_prometheus(ngx_http_request_t *r,
             "# TYPE order_edit_zone_bytes gauge\n"
             "order_edit_zone_bytes{zone=\"%V\",kind=\"total\"} %uz\n"
             "order_edit_zone_bytes{zone=\"%V\",kind=\"used\"} %uz\n"
+            "order_edit_zone_bytes{zone=\"%V\",kind=\"webhooks\"} %uz\n"
+            "order_edit_zone_bytes{zone=\"%V\",kind=\"dedup\"} %uz\n"
+            "order_edit_zone_bytes{zone=\"%V\",kind=\"dedup_max\"} %uz\n"
             "# HELP order_edit_dedup_ids Webhook ids remembered.\n"
             "# TYPE order_edit_dedup_ids gauge\n"
             "order_edit_dedup_ids{zone=\"%V\"} %ui\n"
             "# HELP order_edit_dedup_evicted_total Ids forgotten early for "
             "lack of memory.\n"
             "# TYPE order_edit_dedup_evicted_total counter\n"
-            "order_edit_dedup_evicted_total{zone=\"%V\"} %uL\n",
+            "order_edit_dedup_evicted_total{zone=\"%V\"} %uL\n"
+            "# HELP order_edit_queue_stalled_seconds Time since a webhook "
+            "last left the queue, while any is queued.\n"
+            "# TYPE order_edit_queue_stalled_seconds gauge\n"
+            "order_edit_queue_stalled_seconds{zone=\"%V\"} %uL.%03uL\n",
             &st->zone, st->unknown_shop,
             &st->zone, st->total, &st->zone, st->used,
-            &st->zone, st->dedup, &st->zone, st->dedup_evicted);
+            &st->zone, st->item_slab, &st->zone, st->dedup_bytes,
+            &st->zone, st->dedup_max,
+            &st->zone, st->dedup, &st->zone, st->dedup_evicted,
+            &st->zone, st->stalled_ms / 1000, st->stalled_ms % 1000);
 
     as = st->accounts.elts;
 

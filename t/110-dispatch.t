@@ -883,3 +883,88 @@ the account's limit like a 429, and every order ends applied once.
 --- no_error_log
 [alert]
 [crit]
+
+
+
+=== TEST 29: SuiteTax: Shopify's tax is NetSuite's tax, read back to the cent
+With tax_details, the order carries taxDetailsOverride and one tax line
+per taxed line (and shipping), so NetSuite keeps Shopify's tax instead
+of computing its own; the read-back compares NetSuite's tax total and
+total with Shopify's.
+--- http_config eval
+my $c = ::http_config();
+$c =~ s/(sku_map [^;]+;)/$1\n        tax_details 13 91;/ or die;
+$c
+--- config eval: $::Config
+--- request eval
+[$::Reset,
+ ::seed(),
+ ::webhook('x1', $::Edit),
+ $::Drain,
+ "GET /sim/orders/eid:$::SO",
+ "GET /status"]
+--- error_code eval
+[200, 201, 200, 200, 200, 200]
+--- response_body_like eval
+[$::Ok, '"externalId"', '"queued"', $::Drained,
+ ::all('"taxTotal":14\.88,', '"total":272\.87,',
+       '"taxDetailsOverride":true',
+       '"taxDetailsReference":"466157049","taxType":\{"id":"13"\},'
+       . '"taxCode":\{"id":"91"\},"taxBasis":199\.00,"taxRate":6,'
+       . '"taxAmount":11\.94\}'),
+ '"acked": 1,(?s:.*)"exceptions": 0\n']
+--- no_error_log
+[error]
+[alert]
+[crit]
+
+
+
+=== TEST 30: NetSuite's own tax stands despite the override: a discrepancy that shows both
+--- http_config eval
+my $c = ::http_config();
+$c =~ s/(sku_map [^;]+;)/$1\n        tax_details 13 91;/ or die;
+$c
+--- config eval: $::Config
+--- request eval
+[$::Reset,
+ ::seed(),
+ ::json_request("POST /sim/tax_engine", { ignore_override => JSON::PP::true }),
+ ::webhook('x2', $::Edit),
+ $::Drain,
+ "GET /exc",
+ ::json_request("POST /sim/tax_engine", { ignore_override => JSON::PP::false })]
+--- error_code eval
+[200, 201, 200, 200, 200, 200, 200]
+--- response_body_like eval
+[$::Ok, '"externalId"', '"ignore_override":true', '"queued"',
+ '^\{"drained":true,"depth":0,"exceptions":1\}$',
+ '"reason": "discrepancy",\s*"netsuite_error": "read back after the write: '
+ . 'NetSuite.s taxTotal is 0\.00, Shopify.s tax is 14\.88"',
+ '"ignore_override":false']
+--- no_error_log
+[alert]
+[crit]
+
+
+
+=== TEST 31: another script saved the order meanwhile: the edit is retried, not parked
+--- http_config eval: ::http_config()
+--- config eval: $::Config
+--- request eval
+[$::Reset,
+ ::seed(),
+ ::faults(once => [{ fault => 'changed', method => 'PATCH' }]),
+ ::webhook('m1', $::Edit),
+ $::Drain,
+ "GET /sim/counters",
+ "GET /status"]
+--- error_code eval
+[200, 201, 200, 200, 200, 200, 200]
+--- response_body_like eval
+[$::Ok, '"externalId"', '"fault":"changed"', '"queued"', $::Drained,
+ '"by_method_endpoint":\{"GET salesOrder":3,"PATCH salesOrder":2\},',
+ '"acked": 1,\s*"requeued": 1,(?s:.*)"exceptions": 0\n']
+--- no_error_log
+[alert]
+[crit]

@@ -1,16 +1,19 @@
 #!/usr/bin/env bash
 # tools/check-config.sh: check the module's nginx addon script (./config)
-# against a full nginx source tree.
+# against nginx source trees.
 #
 #   tools/check-config.sh NGINX_SOURCE_DIR
+#   tools/check-config.sh --matrix NGINX_SOURCE_DIR...
 #
 # NGINX_SOURCE_DIR is an unpacked nginx source tree that you provide (a
-# release tarball with ./configure, or a git checkout with auto/configure);
-# this script never fetches or unpacks nginx itself.  It works on private
-# copies of that tree and of the module (the work tree without build/ and
-# .git/), in a temporary directory, so neither is modified.
+# release tarball with ./configure, a git checkout with auto/configure,
+# or, for --matrix only, Debian's headers-only /usr/share/nginx/src from
+# nginx-dev); this script never fetches or unpacks nginx itself.  It
+# works on private copies of that tree and of the module (the work tree
+# without build/ and .git/), in a temporary directory, so neither is
+# modified.
 #
-# Checks, one PASS/FAIL line each:
+# Without --matrix, one PASS/FAIL line per check:
 #   static    ./configure --add-module=MODULE, make, nginx -V, nginx -t with
 #             order_edit_zone/_store/_webhook, a signed webhook POST on
 #             127.0.0.1 answered {"status":"queued","id":"1"}, a wrongly
@@ -26,19 +29,40 @@
 #             namespace (unshare -m as root, unshare -r -m otherwise),
 #             invisible to every other process.
 #
-# Not part of `make test` (it needs a full nginx source tree).  Needs a C
-# toolchain, libpcre2-dev, zlib1g-dev, libssl-dev, libjansson-dev,
-# libcurl4-openssl-dev, curl, openssl (or python3), util-linux unshare.
+# With --matrix, for each tree, one PASS/FAIL line per configuration:
+#   every combination of --add-module | --add-dynamic-module,
+#   --with-compat or not, --with-threads or not, --with-http_ssl_module
+#   or not (16), with nginx's own compiler flags (-W -Wall -Werror ...,
+#   plus $CC_OPT if set).  Only the module is compiled: its objects for a
+#   static build, `make modules` (objects and the .so) for a dynamic one;
+#   a compiler warning fails the configuration.  A tree with Debian's
+#   conf_flags gets one more: Debian's flags with dpkg-buildflags' CFLAGS,
+#   as dh's nginx_mod build system configures a packaged module.
+#   Then, on a full tree (src/core/nginx.c present) unless NO_RUN=1, one
+#   nginx built --without threads (dynamic, --with-compat, ssl): nginx -t
+#   refuses order_edit_journal with the default fsync=batch, naming the
+#   file:line, accepts fsync=off, and answers a signed webhook 200.
+#   A summary table ends the output.
+#
+# Not part of `make test` (it needs nginx source trees); `make
+# check-matrix NGINX_TREES="..."` (mk/portability.mk) runs --matrix.
+# Needs a C toolchain, libpcre2-dev, zlib1g-dev, libssl-dev,
+# libjansson-dev, libcurl4-openssl-dev, curl, openssl (or python3),
+# util-linux unshare.
 #
 # Environment: MODULE_DIR (default: this repository), JOBS (make -j,
-# default nproc), KEEP=1 keeps the temporary directory (logs) afterwards.
+# default nproc), KEEP=1 keeps the temporary directory (logs) afterwards,
+# CC_OPT (--matrix: extra compiler flags), NO_RUN=1 (--matrix: compile
+# only), RUN_ONLY=1 (--matrix: only the nginx built without threads).
 #
 # Time: 1.5-3 minutes on 2 cores (two nginx builds, eight configure runs);
-# every step runs under timeout(1) (configure 120 s, make 600 s, nginx
-# 20 s, request 10 s), so it ends within an hour whatever happens.  The
-# nginx processes it started are stopped and the temporary directory is
-# removed on exit, Ctrl-C and SIGTERM included.  Exit status 0 when every
-# check passed, 1 when any failed, 2 on usage errors.
+# --matrix: about 1 minute per configuration and 3 more for the nginx
+# built without threads, per tree.  Every step runs under timeout(1)
+# (configure 120 s, make 600 s, nginx 20 s, request 10 s), so it ends
+# whatever happens.  The nginx processes it started are stopped and the
+# temporary directory is removed on exit, Ctrl-C and SIGTERM included.
+# Exit status 0 when every check passed, 1 when any failed, 2 on usage
+# errors.
 
 set -u
 
@@ -47,26 +71,43 @@ usage() {
     exit 2
 }
 
-[ $# -eq 1 ] || usage
-case $1 in -h|--help) usage ;; esac
-
-src=$(cd "$1" 2>/dev/null && pwd) || { echo "no such directory: $1" >&2; exit 2; }
-if [ -x "$src/configure" ]; then
-    configure=./configure
-elif [ -f "$src/auto/configure" ]; then
-    configure=auto/configure
+matrix=no
+case ${1:-} in
+-h|--help) usage ;;
+--matrix) matrix=yes; shift ;;
+esac
+if [ $matrix = no ]; then
+    [ $# -eq 1 ] || usage
 else
-    echo "$src: not an nginx source tree (no configure or auto/configure)" >&2
-    exit 2
+    [ $# -ge 1 ] || usage
 fi
-[ -f "$src/src/core/nginx.h" ] || { echo "$src: no src/core/nginx.h" >&2; exit 2; }
+
+# tree_setup DIR: sets src, configure, ngx_version for an nginx tree
+tree_setup() {
+    src=$(cd "$1" 2>/dev/null && pwd) || { echo "no such directory: $1" >&2; exit 2; }
+    if [ -x "$src/configure" ]; then
+        configure=./configure
+    elif [ -f "$src/auto/configure" ]; then
+        configure=auto/configure
+    else
+        echo "$src: not an nginx source tree (no configure or auto/configure)" >&2
+        exit 2
+    fi
+    [ -f "$src/src/core/nginx.h" ] || { echo "$src: no src/core/nginx.h" >&2; exit 2; }
+    ngx_version=$(sed -n 's/^#define NGINX_VERSION *"\(.*\)"/\1/p' \
+                      "$src/src/core/nginx.h")
+}
+
+for d in "$@"; do
+    tree_setup "$d"
+done
+tree_setup "$1"
 
 here=$(cd "$(dirname "$0")" && pwd)
 mod_src=$(cd "${MODULE_DIR:-$here/..}" && pwd)
 [ -f "$mod_src/config" ] || { echo "$mod_src: no config" >&2; exit 2; }
 
 jobs=${JOBS:-$(nproc 2>/dev/null || echo 2)}
-ngx_version=$(sed -n 's/^#define NGINX_VERSION *"\(.*\)"/\1/p' "$src/src/core/nginx.h")
 
 T_CONFIGURE=120     # seconds, per configure run
 T_MAKE=600          # per make run
@@ -162,8 +203,10 @@ copy_tree() {
 mod="$tmp/module"
 copy_tree "$mod_src" "$mod" || { echo "cannot copy $mod_src" >&2; exit 2; }
 
-echo "nginx $ngx_version source: $src ($configure)"
-echo "module: $mod_src (copied to $mod)"
+if [ $matrix = no ]; then
+    echo "nginx $ngx_version source: $src ($configure)"
+    echo "module: $mod_src (copied to $mod)"
+fi
 
 base_args=(--with-compat --with-threads --with-http_ssl_module)
 
@@ -204,6 +247,7 @@ http {
     scgi_temp_path $p/tmp/scgi;
 
     order_edit_zone edits:1m;
+${extra_http:-}
     order_edit_store acme.myshopify.com {
         secret test_secret_key;
     }
@@ -267,7 +311,7 @@ run_nginx() {
         sleep 0.1
     done
 
-    code=$(post "$port" test_secret_key "check-config-$mode-1" "$p/ok.out")
+    code=$(post "$port" test_secret_key "check-config-${mode//[^a-z0-9.]/-}-1" "$p/ok.out")
     body=$(cat "$p/ok.out" 2>/dev/null)
     if [ "$code" = 200 ] && [ "$body" = '{"status":"queued","id":"1"}' ]; then
         pass "$mode: signed webhook POST -> $code $body"
@@ -277,7 +321,7 @@ run_nginx() {
         fail "$mode: signed webhook POST -> $code $body" "$log"
     fi
 
-    code=$(post "$port" wrong_secret "check-config-$mode-2" "$p/bad.out")
+    code=$(post "$port" wrong_secret "check-config-${mode//[^a-z0-9.]/-}-2" "$p/bad.out")
     body=$(cat "$p/bad.out" 2>/dev/null)
     if [ "$code" = 401 ]; then
         pass "$mode: wrongly signed webhook POST -> $code"
@@ -331,6 +375,171 @@ make_tree() {
     fail "$mode: make $target" "$log"
     return 1
 }
+
+# ---------------------------------------------------------------- matrix
+
+# The addon's object files in a configured build directory's Makefile.
+addon_objects() {
+    sed -n 's|^\([^ :]*/addon/[^ :]*\.o\):.*|\1|p' "$1/Makefile"
+}
+
+# matrix_one TREE_COPY BUILDDIR LABEL LINK CONFIGURE_ARGS...: configure,
+# compile the module only, one PASS/FAIL line (a warning fails)
+matrix_one() {
+    local s=$1 b=$2 label=$3 link=$4 t0 log objs warn n
+    shift 4
+    log="$b.log"
+    t0=$(now)
+    rm -rf "$b"
+    if ! run_in "$s" timeout "$T_CONFIGURE" $configure --builddir="$b" "$@" \
+            > "$log" 2>&1 \
+       || ! grep -q 'ngx_http_order_edit_module was configured' "$log"; then
+        [ -f "$b/autoconf.err" ] && tail -n 30 "$b/autoconf.err" >> "$log"
+        fail "$label: configure" "$log"
+        matrix_rows+=("$label|FAIL (configure)")
+        return
+    fi
+    if [ "$link" = static ]; then
+        objs=$(addon_objects "$b")
+        n=$(wc -w <<< "$objs")
+        # shellcheck disable=SC2086 # one word per object
+        run_in "$s" timeout "$T_MAKE" make -j"$jobs" -f "$b/Makefile" \
+            $objs >> "$log" 2>&1
+    else
+        n=$(addon_objects "$b" | wc -l)
+        run_in "$s" timeout "$T_MAKE" make -j"$jobs" -f "$b/Makefile" \
+            modules >> "$log" 2>&1 \
+        && [ -f "$b/ngx_http_order_edit_module.so" ]
+    fi
+    if [ $? != 0 ]; then
+        grep -E 'error|warning' "$log" > "$log.err" || cp "$log" "$log.err"
+        fail "$label: make" "$log.err"
+        matrix_rows+=("$label|FAIL (make)")
+        return
+    fi
+    warn=$(grep -c 'warning:' "$log")
+    if [ "$warn" != 0 ]; then
+        grep 'warning:' "$log" > "$log.warn"
+        fail "$label: $warn compiler warning(s)" "$log.warn"
+        matrix_rows+=("$label|FAIL ($warn warnings)")
+        return
+    fi
+    [ "$link" = dynamic ] && n="$n objects + .so" || n="$n objects"
+    pass "$label: $n, no warnings ($(since "$t0"))"
+    matrix_rows+=("$label|PASS")
+}
+
+# matrix_nothreads TREE_COPY VERSION: nginx without threads; the journal
+# takes fsync=off only, and nginx -t says so with file:line
+matrix_nothreads() {
+    local s=$1 v=$2 b="$1/objs-nothreads" p="$tmp/nothreads-$2" log
+    local label="$v dynamic compat ssl, no threads: run"
+    log="$b.log"
+    rm -rf "$b"
+    if ! run_in "$s" timeout "$T_CONFIGURE" $configure --builddir="$b" \
+            --prefix="$p" --with-compat --with-http_ssl_module \
+            --add-dynamic-module="$mod" > "$log" 2>&1 \
+       || ! run_in "$s" timeout "$T_MAKE" make -j"$jobs" -f "$b/Makefile" \
+            >> "$log" 2>&1; then
+        fail "$label: build nginx" "$log"
+        matrix_rows+=("$label|FAIL (build)")
+        return
+    fi
+    # nginx creates the journal directory, owned by the worker user, who
+    # must reach it: as root that is nobody, and mktemp's directory is 0700
+    [ "$(id -u)" = 0 ] && chmod 0755 "$tmp"
+    extra_http="    order_edit_journal $p/journal;"
+    write_conf "$p" 1 "$b/ngx_http_order_edit_module.so"
+    timeout "$T_NGINX" "$b/nginx" -p "$p" -c "$p/conf/nginx.conf" -t \
+        > "$p.t.log" 2>&1
+    local rc=$? line
+    line=$(grep -n 'order_edit_journal' "$p/conf/nginx.conf" | cut -d: -f1)
+    if [ $rc != 0 ] && grep -q "fsync=batch needs nginx built --with-threads.* in $p/conf/nginx.conf:$line" "$p.t.log"; then
+        pass "$v no threads: nginx -t refuses the default fsync=batch:" \
+             "$(grep -o 'fsync=batch needs.*' "$p.t.log")"
+    else
+        fail "$v no threads: nginx -t did not refuse fsync=batch with file:line" "$p.t.log"
+        matrix_rows+=("$label|FAIL (fsync=batch accepted)")
+        extra_http=
+        return
+    fi
+    extra_http="    order_edit_journal $p/journal fsync=off;"
+    : > "$p/logs/error.log"     # the refusal above is not this run's
+    local before=$failures
+    run_nginx "$v no threads, fsync=off" "$b/nginx" "$p" \
+        "$b/ngx_http_order_edit_module.so"
+    extra_http=
+    if [ $failures = "$before" ]; then
+        matrix_rows+=("$label|PASS")
+    else
+        matrix_rows+=("$label|FAIL (run)")
+    fi
+}
+
+# matrix_tree DIR: the 16 configurations (+ Debian's) of one tree
+matrix_tree() {
+    local s v link compat threads ssl args label i=0 extra link_axis
+    tree_setup "$1"
+    v=$ngx_version
+    [ -f "$src/conf_flags" ] && v="$v-debian"
+    s="$tmp/tree-$v"
+    echo "== nginx $v: $src ($configure)"
+    if ! copy_tree "$src" "$s"; then
+        fail "$v: copy nginx source tree"
+        return
+    fi
+    extra=()
+    [ -n "${CC_OPT:-}" ] && extra=(--with-cc-opt="$CC_OPT")
+    [ "${RUN_ONLY:-0}" = 1 ] && link_axis=() || link_axis=(static dynamic)
+    for link in "${link_axis[@]+"${link_axis[@]}"}"; do
+    for compat in compat ''; do
+    for threads in threads ''; do
+    for ssl in ssl ''; do
+        i=$((i + 1))
+        args=(--prefix="$tmp/prefix" "${extra[@]+"${extra[@]}"}")
+        [ -n "$compat" ] && args+=(--with-compat)
+        [ -n "$threads" ] && args+=(--with-threads)
+        [ -n "$ssl" ] && args+=(--with-http_ssl_module)
+        if [ $link = static ]; then
+            args+=(--add-module="$mod")
+        else
+            args+=(--add-dynamic-module="$mod")
+        fi
+        label="$v $link ${compat:-no-compat} ${threads:-no-threads}"
+        label="$label ${ssl:-no-ssl}"
+        matrix_one "$s" "$s/objs-$i" "$label" $link "${args[@]}"
+    done; done; done; done
+    if [ -f "$src/conf_flags" ] && [ "${RUN_ONLY:-0}" != 1 ]; then
+        # as debian/rules (nginx_mod) configures the packaged module
+        # shellcheck disable=SC1091
+        . "$src/conf_flags"
+        matrix_one "$s" "$s/objs-debian" \
+            "$v dynamic debian conf_flags + dpkg-buildflags" dynamic \
+            --with-cc-opt="$(dpkg-buildflags --get CFLAGS) -fPIC $(dpkg-buildflags --get CPPFLAGS)" \
+            --with-ld-opt="$(dpkg-buildflags --get LDFLAGS) -fPIC" \
+            "${NGX_CONF_FLAGS[@]}" --add-dynamic-module="$mod"
+    fi
+    if [ -f "$src/src/core/nginx.c" ] && [ "${NO_RUN:-0}" != 1 ]; then
+        matrix_nothreads "$s" "$v"
+    fi
+    rm -rf "$s"
+}
+
+if [ $matrix = yes ]; then
+    matrix_rows=()
+    echo "module: $mod_src (copied to $mod)"
+    for d in "$@"; do
+        matrix_tree "$d"
+    done
+    echo
+    echo "configuration | result"
+    echo "--- | ---"
+    printf '%s\n' "${matrix_rows[@]}" | sed 's/|/ | /'
+    echo "$((checks - failures))/$checks checks passed"
+    [ "$failures" = 0 ]
+    exit
+fi
+
 
 # ---------------------------------------------------------------- static
 

@@ -78,6 +78,7 @@ static const char  oe_usage[] =
     "  --gift-card-item REF  --custom-item REF  --shipping-item REF\n"
     "  --shipping-refund-item REF  --discrepancy-item REF\n"
     "  --tip-item REF  --duties-item REF\n"
+    "  --tax-details TYPE CODE      Shopify's tax as SuiteTax tax details\n"
     "  --field NAME=VALUE           NetSuite field name, or NAME=off\n"
     "  --last-updated-at TIMESTAMP  last applied snapshot (staleness)\n"
     "  --currency CODE              the order's currency, for refunds\n"
@@ -318,6 +319,21 @@ main(int argc, char **argv)
 
         } else if (strcmp(a, "--taxes-excluded") == 0) {
             in.taxes_included = 0;
+
+        } else if (strcmp(a, "--tax-details") == 0) {
+            if (oe_need(argc, argv, i, 2) != 0) {
+                goto done;
+            }
+
+            if (ngx_http_order_edit_norm_set_tax_details(&conf, argv[i + 1],
+                                                         argv[i + 2], err,
+                                                         sizeof(err))
+                != 0)
+            {
+                goto bad;
+            }
+
+            i += 2;
 
         } else if (strcmp(a, "--sku-rewrite") == 0) {
             if (oe_need(argc, argv, i, 2) != 0

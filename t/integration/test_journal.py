@@ -476,7 +476,9 @@ class JournalLoad:
             # what NetSuite has before any edit: matches no snapshot
             self.sim.seed_order(o.eid, lines=[
                 {"item": {"id": "9999"}, "quantity": 1, "rate": 1}],
-                custbody_shopify_order_id=str(o.oid))
+                custbody_shopify_order_id=str(o.oid),
+                # as the module writes it: what a refund reads
+                custbody_shopify_taxes_included=False)
 
         self.generations = []       # the journal object of each start
         self.replayed = [0]         # the most each generation replayed

@@ -63,6 +63,7 @@ class TbaToOAuth2(test_dispatch.Dispatch):
         before = set(self.ngx.worker_pids())
         self.ngx.write_conf(HTTP.replace("__SIM__", str(self.sim.port))
                             .replace("__EXTRA__", OAUTH2)
+                            .replace("__STORE__", self.store)
                             .replace("__DIR__", self.ngx.dir))
         t = self.ngx.nginx("-t")
         self.assertEqual(t.returncode, 0, t.stderr)

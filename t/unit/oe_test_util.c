@@ -235,6 +235,16 @@ oe_conf_from_json(ngx_http_order_edit_norm_conf_t *conf, const json_t *opts,
         }
     }
 
+    v = json_object_get(opts, "tax_details");
+    if (json_is_array(v)
+        && ngx_http_order_edit_norm_set_tax_details(conf,
+               json_string_value(json_array_get(v, 0)),
+               json_string_value(json_array_get(v, 1)), err, errlen)
+           != 0)
+    {
+        return -1;
+    }
+
     json_object_foreach(json_object_get(opts, "fields"), key, e) {
         if (ngx_http_order_edit_norm_set_field(conf, key,
                                                json_string_value(e), err,

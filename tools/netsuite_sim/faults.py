@@ -29,13 +29,18 @@ Fault kinds:
                    dropping an idle connection the client has just reused
                    does.  A client that then re-sends the same signed
                    request is caught as a nonce replay (401).
+    changed        (one-shot only) 400 RCRD_HAS_BEEN_CHANGED, nothing
+                   applied: another user or script saved the record
+                   meanwhile (the optimistic lock NetSuite reports as
+                   "Record has been changed"; its REST spelling is not
+                   confirmed, docs/netsuite-booking-research.md 4)
 """
 
 import copy
 import random
 
 KINDS = ("timeout", "reset", "error", "lost_response", "concurrency", "auth",
-         "latency", "drift", "close")
+         "latency", "drift", "close", "changed")
 
 DEFAULTS = {
     "latency_ms": 0,            # fixed latency added to every API request

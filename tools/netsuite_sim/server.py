@@ -528,6 +528,9 @@ class Handler(http.server.BaseHTTPRequestHandler):
                               CONCURRENCY_DETAIL)
             if d.kind == "error":
                 return self.server_error(d.status, restlet)
+            if d.kind == "changed":
+                raise NSError(400, "RCRD_HAS_BEEN_CHANGED", "Record has "
+                              "been changed since you retrieved it.")
             if ep == "suiteql":
                 return self.suiteql()
             if restlet:
@@ -1021,6 +1024,17 @@ class Handler(http.server.BaseHTTPRequestHandler):
                 raise ValueError("reset takes an object of booleans")
             sim.reset(what)
             return 200, {"ok": True}
+        if segs == ["tax_engine"]:
+            # POST {"ignore_override": true}: NetSuite's tax stands
+            with sim.lock:
+                if m == "POST":
+                    v = self.admin_json().get("ignore_override")
+                    if not isinstance(v, bool):
+                        raise ValueError("ignore_override must be a boolean")
+                    store.ignore_tax_override = v
+                elif m != "GET":
+                    raise self.admin_bad_method()
+                return 200, {"ignore_override": store.ignore_tax_override}
         if segs == ["custom_fields"]:
             # POST {"fields": [...]} defines the account's custom fields;
             # {"fields": null} accepts any custbody_/custcol_ name again

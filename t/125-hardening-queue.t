@@ -1,0 +1,263 @@
+# vim:set ft= ts=4 sw=4 et fdm=marker:
+#
+# The queue under the attacks of issue 10, with the dispatcher against the
+# NetSuite simulator as t/110-dispatch.t drives it.  What needs thousands
+# of requests (ids starving bodies, a full zone parking) is in
+# t/integration/test_queue_hardening.py.
+
+use lib 't/lib';
+use Test::Nginx::Socket 'no_plan';
+use JSON::PP ();
+use OrderEditTest;
+use OrderEditSim;
+
+repeat_each(1);
+no_shuffle();
+no_long_string();
+master_on();
+workers(2);
+log_level('info');
+timeout(20);
+
+sub fixture {
+    my $name = shift;
+
+    open my $fh, '<:raw', "t/fixtures/shopify/$name"
+        or die "$name: $!\n";
+    local $/;
+    my $body = <$fh>;
+    $body =~ s/\s+\z//;
+
+    return $body;
+}
+
+sub edit {
+    my ($body, @pairs) = @_;
+
+    while (my ($from, $to) = splice @pairs, 0, 2) {
+        $body =~ s/\Q$from\E/$to/g or die "no $from in the payload\n";
+    }
+
+    return $body;
+}
+
+our $Edit = fixture('01-us-tax-exclusive.json');
+our $Refund = fixture('28-refund-restock.json');
+our $SO = 'shopify-acme-450789469';
+our $CM = 'shopify-acme-refund-929361464';
+our $SO2 = 'shopify-acme-450790469';
+
+# the same order under another id
+sub order { return edit($Edit, '450789469', shift) }
+
+sub json_request {
+    my ($line, $data) = @_;
+    return "$line\n" . JSON::PP->new->canonical->encode($data);
+}
+
+# POST /sim/orders: a Sales Order with these lines [item, quantity, rate]
+sub seed {
+    my ($eid, $lines) = @_;
+
+    return json_request("POST /sim/orders", {
+        externalId => $eid,
+        entity => { id => '42' },
+        # as the module writes an order: what a refund reads
+        custbody_shopify_taxes_included => JSON::PP::false,
+        item => { items => [ map { { item => { id => "$_->[0]" },
+                                     quantity => $_->[1],
+                                     rate => $_->[2] } } @$lines ] },
+    });
+}
+
+sub http_config {
+    my (%o) = @_;
+
+    my $zone = $o{zone} // '4m';
+    my $store = $o{netsuite} // 'netsuite main;';
+
+    return <<"_EOC_";
+    order_edit_zone edits:$zone;
+    order_edit_netsuite main {
+        account $OrderEditSim::ACCOUNT;
+        endpoint http://127.0.0.1:\$TEST_NGINX_SIM_PORT;
+        consumer_key_file ../html/ck;
+        consumer_secret_file ../html/cs;
+        token_id_file ../html/ti;
+        token_secret_file ../html/ts;
+        concurrency 4;
+        timeout 5s;
+        retry_backoff 100ms 300ms;
+    }
+    order_edit_store acme.myshopify.com {
+        secret acme;
+        rate 10000r/s burst=100000;
+        $store
+        sku_map ../html/skus.map;
+    }
+    order_edit_dispatch edits interval=50ms;
+_EOC_
+}
+
+our $Config = <<'_EOC_';
+    location = /wh { order_edit_webhook edits; }
+    location = /q { order_edit_queue_debug edits; }
+    location = /status { order_edit_status edits; }
+    location /exc { order_edit_exceptions edits; }
+    location /sim/ {
+        proxy_pass http://127.0.0.1:$TEST_NGINX_SIM_PORT/_admin/;
+    }
+_EOC_
+
+# a webhook: the preprocessor below signs it and adds its headers
+sub webhook {
+    my ($id, $body, $topic) = @_;
+    return { id => $id, body => $body, topic => $topic // 'orders/updated' };
+}
+
+add_block_preprocessor(sub {
+    my $block = shift;
+
+    if (!defined $block->user_files
+        && ($block->http_config // '') =~ /order_edit_netsuite/)
+    {
+        my %k = %OrderEditSim::KEYS;
+
+        $block->set_value("user_files", join '',
+            map { ">>> $_->[0]\n$_->[1]\n" }
+            [ck => $k{consumer_key}], [cs => $k{consumer_secret}],
+            [ti => $k{token_id}], [ts => $k{token_secret}],
+            ['skus.map' => fixture('skus.map')]);
+    }
+
+    my $reqs = $block->request;
+
+    if (ref $reqs eq 'ARRAY' && !defined $block->more_headers) {
+        my (@r, @h);
+
+        for my $r (@$reqs) {
+            if (ref $r) {
+                push @r, "POST /wh\n$r->{body}";
+                push @h, webhook_headers('acme', $r->{body}, $r->{id},
+                                         topic => $r->{topic});
+            } else {
+                push @r, $r;
+                push @h, '';
+            }
+        }
+
+        $block->set_value("request", \@r);
+        $block->set_value("more_headers", \@h);
+    }
+});
+
+run_tests();
+
+__DATA__
+
+=== TEST 1: 100 snapshots waiting for their Sales Orders hold nothing else up
+Each missing order is retried (on_missing retry 1h, the default) every
+100-300 ms for the whole test; the refund and the edit queued behind them
+are delivered at once all the same.
+--- http_config eval: ::http_config()
+--- config eval: $::Config
+--- request eval
+["POST /sim/reset",
+ ::seed($::SO, [[1001, 1, 199], [1002, 2, 24.5]]),
+ "POST /sim/orders/eid:$::SO/status\n{\"orderStatus\":\"G\"}",
+ ::seed($::SO2, [[1001, 3, 199], [9999, 1, 5]]),
+ (map { ::webhook("m$_", ::order(450800000 + $_)) } 1 .. 100),
+ ::webhook('r1', $::Refund, 'refunds/create'),
+ ::webhook('e2', ::order(450790469)),
+ "GET /q?op=drain&ms=8000&keep=100",
+ "GET /sim/records/creditMemo/eid:$::CM",
+ "GET /sim/orders/eid:$::SO2",
+ "GET /status"]
+--- error_code eval
+[200, 201, 200, 201, (200) x 102, 200, 200, 200, 200]
+--- response_body_like eval
+['^\{"ok":true\}$', '"externalId"', '"orderStatus":\{"id":"G"',
+ '"externalId"',
+ (map { '^\{"status":"queued","id":"' . $_ . '"\}' } 1 .. 102),
+ '^\{"drained":true,"depth":100,"exceptions":0\}$',
+ '"externalId":"shopify-acme-refund-929361464",',
+ '"item":\{"links":\[[^\]]*\],"count":2,.*"item":\{"id":"1001",'
+     . '"refName":"[^"]*"\},"quantity":1,.*"item":\{"id":"1002",'
+     . '"refName":"[^"]*"\},"quantity":2,',
+ '"delayed_items": \d+,(?s:.*)"acked": 2,']
+--- no_error_log
+[alert]
+[crit]
+
+
+
+=== TEST 2: the ids' bound and the stall threshold are zone parameters
+--- http_config
+    order_edit_zone edits:1m dedup_max=10% stall_after=5s;
+    order_edit_zone other:1m dedup_max=128k;
+    order_edit_store acme.myshopify.com { secret acme; }
+--- config
+    location = /status { order_edit_status edits; }
+    location = /other { order_edit_status other; }
+--- request eval
+["GET /status", "GET /other", "GET /status?format=prometheus"]
+--- response_body_like eval
+['"dedup_bytes": 0,\s+"dedup_max_bytes": 104850,\s+"stalled_ms": 0,',
+ '"dedup_max_bytes": 131072,',
+ 'order_edit_zone_bytes\{zone="edits",kind="dedup_max"\} 104850\n'
+     . '(?s:.*)order_edit_queue_stalled_seconds\{zone="edits"\} 0\.000\n']
+
+
+
+=== TEST 3: a share of the zone is 1% to 90%
+--- http_config
+    order_edit_zone edits:1m dedup_max=95%;
+--- config
+--- must_die
+--- error_log eval
+qr{\[emerg\] .*invalid dedup_max "dedup_max=95%", a share is 1% to 90% of the zone.* in \S+nginx\.conf:\d+$}
+
+
+
+=== TEST 4: a size leaves the zone room for bodies
+--- http_config
+    order_edit_zone edits:1m dedup_max=1m;
+--- config
+--- must_die
+--- error_log eval
+qr{\[emerg\] .*invalid dedup_max "dedup_max=1m", a size is at least a page and leaves the zone 8 pages.* in \S+nginx\.conf:\d+$}
+
+
+
+=== TEST 5: a bad stall_after is refused at start
+--- http_config
+    order_edit_zone edits:1m stall_after=never;
+--- config
+--- must_die
+--- error_log eval
+qr{\[emerg\] .*invalid stall_after "stall_after=never".* in \S+nginx\.conf:\d+$}
+
+
+
+=== TEST 6: back from a retry delay, a webhook goes behind those queued meanwhile
+Untried hand-backs keep their place (t/060-queue-api.t TEST 5); one that
+failed and waited a delay takes its turn after the others, so webhooks
+that keep failing cannot starve the rest by their ids.
+--- http_config
+    order_edit_zone edits:1m;
+    order_edit_store acme.myshopify.com { secret acme; }
+--- config
+    location = /wh { order_edit_webhook edits; }
+    location = /q { order_edit_queue_debug edits; }
+--- request eval
+["POST /wh\n{\"id\":1}", "GET /q?op=lease",
+ "GET /q?op=requeue&shop=acme.myshopify.com&id=1&token=1&delay=1",
+ "POST /wh\n{\"id\":2}", "POST /wh\n{\"id\":3}",
+ "GET /q?op=lease", "GET /q?op=lease", "GET /q?op=lease"]
+--- more_headers eval
+[::webhook_headers('acme', '{"id":1}', 'a1'), '', '',
+ ::webhook_headers('acme', '{"id":2}', 'a2'),
+ ::webhook_headers('acme', '{"id":3}', 'a3'), '', '', '']
+--- response_body_like eval
+['"id":"1"', '"id":1,"token":1,', '^\{"ok":true\}$', '"id":"2"', '"id":"3"',
+ '"id":2,"token":2,', '"id":3,"token":3,', '"id":1,"token":4,.*"attempts":2,']
