@@ -1521,6 +1521,7 @@ ngx_http_order_edit_norm_emit_line(ngx_http_order_edit_norm_ctx_t *ctx,
             c ? json_stringn(c->sku, c->sku_len)
               : ngx_http_order_edit_norm_strn(line->sku, line->sku_len));
         if (memo && !line->restock
+            && (c != NULL || (line->sku != NULL && line->sku_len > 0))
             && (ctx->conf->gift_card_item == NULL
                 || strcmp(item, ctx->conf->gift_card_item) != 0))
         {
@@ -1529,6 +1530,8 @@ ngx_http_order_edit_norm_emit_line(ngx_http_order_edit_norm_ctx_t *ctx,
              * carries back in stock (Oracle, "Stand Alone Credit Memo"):
              * what Shopify did not restock is booked on a non-inventory
              * refund item, and the product it refunds is kept beside it.
+             * A line without a SKU is on the store's custom or gift card
+             * item, which is no inventory: it keeps it.
              */
             ngx_http_order_edit_norm_set(ctx, l, "item",
                 ngx_http_order_edit_nsbody_ref(ctx->conf->no_restock_item
@@ -2706,17 +2709,34 @@ ngx_http_order_edit_norm_tip(ngx_http_order_edit_norm_ctx_t *ctx,
     *tip = 0;
     v = ngx_http_order_edit_norm_get(root, "total_tip_received");
 
-    if (v == NULL || !json_is_string(v)) {
+    if (v == NULL) {
         return 0;
     }
 
-    text = ngx_http_order_edit_norm_text(v, &len);
+    if (json_is_integer(v)) {
+        /* a whole number of units, written as a JSON number: 753 */
+        any = json_integer_value(v);
 
-    rc = ngx_http_order_edit_money_parse(text, len,
+    } else if (!json_is_string(v)) {
+        return ngx_http_order_edit_norm_wrong(ctx, "", "total_tip_received",
+                                              "a decimal amount");
+
+    } else {
+        text = ngx_http_order_edit_norm_text(v, &len);
+
+        rc = ngx_http_order_edit_money_parse(text, len,
                                          NGX_HTTP_ORDER_EDIT_MONEY_MAX_EXP,
                                          &any);
 
-    if (rc == NGX_HTTP_ORDER_EDIT_MONEY_OK && any == 0) {
+        if (rc != NGX_HTTP_ORDER_EDIT_MONEY_OK) {
+            return ngx_http_order_edit_norm_fail(ctx,
+                       ngx_http_order_edit_money_code(rc),
+                       "field \"total_tip_received\": %s",
+                       ngx_http_order_edit_money_strerror(rc));
+        }
+    }
+
+    if (any == 0) {
         return 0;
     }
 
@@ -3205,6 +3225,83 @@ ngx_http_order_edit_norm_refund_lines(ngx_http_order_edit_norm_ctx_t *ctx,
 }
 
 
+/*
+ * The refund in the currency its money moved in (presentment money):
+ * lines with their tax, refunded shipping, duties and the reported
+ * adjustments.  When that is all the money refunded, the refunded
+ * shipping carried no tax, in any currency.  1 if so; 0 if not, or if
+ * the payload does not say it in that currency.
+ */
+
+static int
+ngx_http_order_edit_norm_untaxed(ngx_http_order_edit_norm_ctx_t *ctx,
+    const json_t *root, const char *cur, int exp, int64_t paid)
+{
+    size_t        i, j, k;
+    json_t       *arr, *e, *set, *bag, *v;
+    int64_t       sum, x;
+    const char   *text;
+    size_t        len;
+
+    static const char  *parts[][3] = {
+        { "refund_line_items", "subtotal_set", "total_tax_set" },
+        { "refund_shipping_lines", "subtotal_amount_set", NULL },
+        { "duties", "amount_set", NULL },
+        { "order_adjustments", "amount_set", "tax_amount_set" }
+    };
+
+    sum = 0;
+
+    for (k = 0; k < 4; k++) {
+        arr = ngx_http_order_edit_norm_get(root, parts[k][0]);
+
+        for (i = 0; json_is_array(arr) && i < json_array_size(arr)
+                    && i < ctx->conf->max_lines; i++)
+        {
+            e = json_array_get(arr, i);
+
+            for (j = 1; j < 3 && parts[k][j]; j++) {
+                set = ngx_http_order_edit_norm_get(e, parts[k][j]);
+                bag = ngx_http_order_edit_norm_get(set, "presentment_money");
+                v = ngx_http_order_edit_norm_get(bag, "amount");
+
+                if (v == NULL && k == 3 && j == 2) {
+                    continue;
+                }
+
+                if (!json_is_string(json_object_get(bag, "currency_code"))
+                    || strcmp(json_string_value(
+                                  json_object_get(bag, "currency_code")),
+                              cur) != 0
+                    || !json_is_string(v))
+                {
+                    return 0;
+                }
+
+                text = ngx_http_order_edit_norm_text(v, &len);
+
+                if (ngx_http_order_edit_money_parse(text, len, exp, &x)
+                    != NGX_HTTP_ORDER_EDIT_MONEY_OK)
+                {
+                    return 0;
+                }
+
+                /* adjustments are negative when they give money back */
+                if (k == 3) {
+                    x = -x;
+                }
+
+                if (ngx_http_order_edit_money_add(sum, x, &sum) != 0) {
+                    return 0;
+                }
+            }
+        }
+    }
+
+    return sum == paid;
+}
+
+
 /* a credit memo line that is not an item: a shipping refund, a discrepancy */
 
 static int
@@ -3570,6 +3667,26 @@ ngx_http_order_edit_norm_credit_memo(ngx_http_order_edit_norm_ctx_t *ctx,
      * the lines, the shipping and the reported adjustments are counted);
      * with prices that include it, it is inside the amount.
      */
+    if (!lines_tax && !incl && ntx == 2 && ship != 0
+        && ngx_http_order_edit_norm_untaxed(ctx, root, other, other_exp,
+                                            other_total))
+    {
+        /* the money paid in its own currency says: no shipping tax */
+        lines_tax = 1;
+    }
+
+    if (!lines_tax && !incl && ntx != 1 && ship != 0) {
+        /*
+         * Paid in another currency (or not yet paid): no field and no sum
+         * says the shipping tax in this one, and a memo without it would
+         * be short by it.  People decide, with NetSuite's order at hand.
+         */
+        return ngx_http_order_edit_norm_fail(ctx, "shipping_tax_unknown",
+                   "refunded shipping states no tax (REST "
+                   "refund_shipping_lines have none) and the money "
+                   "refunded in %s does not tell it", ctx->currency);
+    }
+
     if (!lines_tax && !incl && ntx == 1 && ship != 0) {
         if (ngx_http_order_edit_money_add(sum, ship, &amount)
             || ngx_http_order_edit_money_add(amount, duties, &amount)
