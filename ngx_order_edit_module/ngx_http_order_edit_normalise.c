@@ -2495,22 +2495,37 @@ ngx_http_order_edit_norm_address(ngx_http_order_edit_norm_ctx_t *ctx,
  * without a tax field); and, in Shopify's own 2025-04 example, both at
  * once for the same money.  One refund is read from one shape: its
  * refund_shipping_lines when it has any, their tax when they state it,
- * else the adjustments' tax; when neither states the tax the shipping tax
- * is not known and the reconciliation derives it from the totals.
+ * else the adjustments' tax; when neither states the tax it is not known
+ * (a Sales Order's reconciliation derives it from the totals, a Credit
+ * Memo from the money refunded).  The same reader serves both, and also
+ * sums the refund's other adjustments (discrepancies), as Shopify reports
+ * them, negated to the sign of money given back.
  */
 
+typedef struct {
+    int64_t                              amount;     /* shipping refunded */
+    int64_t                              tax;        /* when tax_known */
+    int64_t                              reported;   /* other adjustments */
+    int                                  tax_known;
+} ngx_http_order_edit_norm_refship_t;
+
+
 static int
-ngx_http_order_edit_norm_refund_ship_tax(ngx_http_order_edit_norm_ctx_t *ctx,
-    const json_t *refund, const char *where0, int64_t *tax)
+ngx_http_order_edit_norm_refund_ship(ngx_http_order_edit_norm_ctx_t *ctx,
+    const json_t *refund, const char *where0,
+    ngx_http_order_edit_norm_refship_t *rs)
 {
     int          has_adj, has_lines, lines_tax;
     char         where[96];
     size_t       j, len;
     json_t      *adj, *lines, *a;
-    int64_t      v, adj_tax, line_tax;
+    int64_t      v, t, adj_ship, adj_tax, line_ship, line_tax;
     const char  *kind;
 
+    memset(rs, 0, sizeof(ngx_http_order_edit_norm_refship_t));
+
     has_adj = 0;
+    adj_ship = 0;
     adj_tax = 0;
 
     switch (ngx_http_order_edit_norm_array(ctx, refund, where0,
@@ -2525,8 +2540,8 @@ ngx_http_order_edit_norm_refund_ship_tax(ngx_http_order_edit_norm_ctx_t *ctx,
 
     for (j = 0; adj && j < json_array_size(adj); j++) {
         a = json_array_get(adj, j);
-        snprintf(where, sizeof(where), "%s.order_adjustments[%zu]", where0,
-                 j);
+        snprintf(where, sizeof(where), "%s%sorder_adjustments[%zu]", where0,
+                 where0[0] ? "." : "", j);
 
         if (ngx_http_order_edit_norm_not_object(ctx, a, where) == -1) {
             return -1;
@@ -2537,25 +2552,37 @@ ngx_http_order_edit_norm_refund_ship_tax(ngx_http_order_edit_norm_ctx_t *ctx,
         if (ngx_http_order_edit_norm_string(ctx, a, where, "kind", 0, &kind,
                                             &len)
             == -1
+            || ngx_http_order_edit_norm_money(ctx, a, where, "amount", 1, &v)
+               == -1
             || ngx_http_order_edit_norm_money(ctx, a, where, "tax_amount", 0,
-                                              &v)
+                                              &t)
                == -1)
         {
             return -1;
         }
 
+        /* an adjustment is negative when it gives money back */
         if (strcmp(kind, "shipping_refund") == 0) {
             has_adj = 1;
 
-            /* negative: it gives tax back */
-            if (ngx_http_order_edit_money_sub(adj_tax, v, &adj_tax) != 0) {
+            if (ngx_http_order_edit_money_sub(adj_ship, v, &adj_ship)
+                || ngx_http_order_edit_money_sub(adj_tax, t, &adj_tax))
+            {
                 return ngx_http_order_edit_norm_overflow(ctx, where);
             }
+
+        } else if (ngx_http_order_edit_money_sub(rs->reported, v,
+                                                 &rs->reported)
+                   || ngx_http_order_edit_money_sub(rs->reported, t,
+                                                    &rs->reported))
+        {
+            return ngx_http_order_edit_norm_overflow(ctx, where);
         }
     }
 
     has_lines = 0;
     lines_tax = 1;
+    line_ship = 0;
     line_tax = 0;
 
     switch (ngx_http_order_edit_norm_array(ctx, refund, where0,
@@ -2570,8 +2597,8 @@ ngx_http_order_edit_norm_refund_ship_tax(ngx_http_order_edit_norm_ctx_t *ctx,
 
     for (j = 0; lines && j < json_array_size(lines); j++) {
         a = json_array_get(lines, j);
-        snprintf(where, sizeof(where), "%s.refund_shipping_lines[%zu]",
-                 where0, j);
+        snprintf(where, sizeof(where), "%s%srefund_shipping_lines[%zu]",
+                 where0, where0[0] ? "." : "", j);
 
         if (ngx_http_order_edit_norm_not_object(ctx, a, where) == -1) {
             return -1;
@@ -2579,38 +2606,52 @@ ngx_http_order_edit_norm_refund_ship_tax(ngx_http_order_edit_norm_ctx_t *ctx,
 
         has_lines = 1;
 
+        if (ngx_http_order_edit_norm_money(ctx, a, where, "subtotal_amount",
+                                           1, &v)
+            == -1)
+        {
+            return -1;
+        }
+
         switch (ngx_http_order_edit_norm_money(ctx, a, where, "tax_amount", 0,
-                                               &v))
+                                               &t))
         {
         case -1:
             return -1;
         case 1:
             lines_tax = 0;
-            break;
-        default:
-            if (ngx_http_order_edit_money_add(line_tax, v, &line_tax) != 0) {
-                return ngx_http_order_edit_norm_overflow(ctx, where);
-            }
+        }
+
+        if (ngx_http_order_edit_money_add(line_ship, v, &line_ship)
+            || ngx_http_order_edit_money_add(line_tax, t, &line_tax))
+        {
+            return ngx_http_order_edit_norm_overflow(ctx, where);
         }
     }
 
+    /* one refunded shipping, told once (see above) */
+    rs->tax_known = 1;
+
     if (!has_lines) {
-        *tax = adj_tax;
-        return 0;
+        rs->amount = adj_ship;
+        rs->tax = adj_tax;
+
+    } else {
+        rs->amount = line_ship;
+
+        if (lines_tax) {
+            rs->tax = line_tax;
+
+        } else if (has_adj) {
+            rs->tax = adj_tax;
+
+        } else {
+            /* refunded shipping whose tax no field states */
+            rs->tax_known = 0;
+        }
     }
 
-    if (lines_tax) {
-        *tax = line_tax;
-        return 0;
-    }
-
-    if (has_adj) {
-        *tax = adj_tax;
-        return 0;
-    }
-
-    /* refunded shipping whose tax no field states */
-    return 1;
+    return 0;
 }
 
 
@@ -2618,10 +2659,11 @@ static int
 ngx_http_order_edit_norm_shipping_tax(ngx_http_order_edit_norm_ctx_t *ctx,
     const json_t *root, json_t *ship_lines, ngx_http_order_edit_norm_ship_t *sh)
 {
-    char     where[48];
-    size_t   i;
-    json_t  *refunds, *e;
-    int64_t  v;
+    char                                where[48];
+    size_t                              i;
+    json_t                             *refunds, *e;
+    int64_t                             v;
+    ngx_http_order_edit_norm_refship_t  rs;
 
     memset(sh, 0, sizeof(*sh));
     sh->known = 1;
@@ -2670,18 +2712,17 @@ ngx_http_order_edit_norm_shipping_tax(ngx_http_order_edit_norm_ctx_t *ctx,
             return -1;
         }
 
-        switch (ngx_http_order_edit_norm_refund_ship_tax(ctx, e, where, &v)) {
-        case -1:
+        if (ngx_http_order_edit_norm_refund_ship(ctx, e, where, &rs) == -1) {
             return -1;
+        }
 
-        case 1:
+        if (!rs.tax_known) {
             sh->known = 0;
-            break;
 
-        default:
-            if (ngx_http_order_edit_money_sub(sh->tax, v, &sh->tax) != 0) {
-                return ngx_http_order_edit_norm_overflow(ctx, where);
-            }
+        } else if (ngx_http_order_edit_money_sub(sh->tax, rs.tax, &sh->tax)
+                   != 0)
+        {
+            return ngx_http_order_edit_norm_overflow(ctx, where);
         }
     }
 
@@ -3338,17 +3379,18 @@ static int
 ngx_http_order_edit_norm_credit_memo(ngx_http_order_edit_norm_ctx_t *ctx,
     const json_t *root)
 {
-    int          restock_all, exp, other_exp, ntx, incl, has_adj, has_lines;
-    int          lines_tax;
+    int          restock_all, exp, other_exp, ntx, incl, lines_tax;
     char         where[64], other[4];
     size_t       i, len;
     json_t      *arr, *e, *doc, *cm, *lines, *o;
-    int64_t      refund_id, order_id, amount, tax_amount, ship, ship_tax;
+    int64_t      refund_id, order_id, amount, ship, ship_tax;
     int64_t      reported, tx_total, other_total, sum, total, disc, tax_sum;
-    int64_t      sum_incl, adj_ship, adj_tax, duties;
+    int64_t      sum_incl, duties;
     const char  *kind, *status, *extid, *created, *note, *cur;
     char         id[NGX_HTTP_ORDER_EDIT_EXTID_MAX + 1];
     char         so_id[NGX_HTTP_ORDER_EDIT_EXTID_MAX + 1];
+
+    ngx_http_order_edit_norm_refship_t  rs;
 
     restock_all = 0;
     created = NULL;
@@ -3384,126 +3426,16 @@ ngx_http_order_edit_norm_credit_memo(ngx_http_order_edit_norm_ctx_t *ctx,
         return -1;
     }
 
-    /* order adjustments: shipping refunds and reported discrepancies */
+    /* refunded shipping, told once, and the reported discrepancies */
 
-    ship = 0;
-    ship_tax = 0;
-    reported = 0;
-    adj_ship = 0;
-    adj_tax = 0;
-    has_adj = 0;
-    has_lines = 0;
-    lines_tax = 1;
-
-    switch (ngx_http_order_edit_norm_array(ctx, root, "", "order_adjustments",
-                                           0, ctx->conf->max_sub, &arr))
-    {
-    case -1:
+    if (ngx_http_order_edit_norm_refund_ship(ctx, root, "", &rs) == -1) {
         return -1;
-    case 1:
-        arr = NULL;
     }
 
-    for (i = 0; arr && i < json_array_size(arr); i++) {
-        e = json_array_get(arr, i);
-        snprintf(where, sizeof(where), "order_adjustments[%zu]", i);
-        kind = "";
-
-        if (ngx_http_order_edit_norm_not_object(ctx, e, where) == -1) {
-            return -1;
-        }
-
-        if (ngx_http_order_edit_norm_string(ctx, e, where, "kind", 0, &kind,
-                                            &len)
-            == -1
-            || ngx_http_order_edit_norm_money(ctx, e, where, "amount", 1,
-                                              &amount)
-               == -1
-            || ngx_http_order_edit_norm_money(ctx, e, where, "tax_amount", 0,
-                                              &tax_amount)
-               == -1)
-        {
-            return -1;
-        }
-
-        /* an adjustment is negative when it gives money back */
-        if (strcmp(kind, "shipping_refund") == 0) {
-            has_adj = 1;
-
-            if (ngx_http_order_edit_money_sub(adj_ship, amount, &adj_ship)
-                || ngx_http_order_edit_money_sub(adj_tax, tax_amount,
-                                                 &adj_tax))
-            {
-                return ngx_http_order_edit_norm_overflow(ctx, where);
-            }
-
-        } else if (ngx_http_order_edit_money_sub(reported, amount, &reported)
-                   || ngx_http_order_edit_money_sub(reported, tax_amount,
-                                                    &reported))
-        {
-            return ngx_http_order_edit_norm_overflow(ctx, where);
-        }
-    }
-
-    /* API 2024-10 and later: refunded shipping as positive lines */
-    switch (ngx_http_order_edit_norm_array(ctx, root, "",
-                                           "refund_shipping_lines", 0,
-                                           ctx->conf->max_sub, &arr))
-    {
-    case -1:
-        return -1;
-    case 1:
-        arr = NULL;
-    }
-
-    for (i = 0; arr && i < json_array_size(arr); i++) {
-        e = json_array_get(arr, i);
-        snprintf(where, sizeof(where), "refund_shipping_lines[%zu]", i);
-
-        if (ngx_http_order_edit_norm_not_object(ctx, e, where) == -1) {
-            return -1;
-        }
-
-        has_lines = 1;
-
-        if (ngx_http_order_edit_norm_money(ctx, e, where, "subtotal_amount",
-                                           1, &amount)
-            == -1)
-        {
-            return -1;
-        }
-
-        switch (ngx_http_order_edit_norm_money(ctx, e, where, "tax_amount", 0,
-                                               &tax_amount))
-        {
-        case -1:
-            return -1;
-        case 1:
-            lines_tax = 0;
-        }
-
-        if (ngx_http_order_edit_money_add(ship, amount, &ship)
-            || ngx_http_order_edit_money_add(ship_tax, tax_amount, &ship_tax))
-        {
-            return ngx_http_order_edit_norm_overflow(ctx, where);
-        }
-    }
-
-    /*
-     * One refunded shipping, told once: refund_shipping_lines when the
-     * refund has them (API 2024-10 and later; Shopify's own 2025-04
-     * example adds the old adjustment for the same money), else the
-     * adjustments.  The lines' tax when they state it, else the
-     * adjustments'; else it is not known (lines_tax 0, see below).
-     */
-    if (!has_lines) {
-        ship = adj_ship;
-        ship_tax = adj_tax;
-
-    } else if (!lines_tax && has_adj) {
-        ship_tax = adj_tax;
-        lines_tax = 1;
-    }
+    ship = rs.amount;
+    ship_tax = rs.tax_known ? rs.tax : 0;
+    lines_tax = rs.tax_known;
+    reported = rs.reported;
 
     /* refunded duties, a line of their own (never a discrepancy) */
     if (ngx_http_order_edit_norm_get(root, "total_duties_set") != NULL) {
