@@ -1998,8 +1998,8 @@ ngx_http_order_edit_norm_refunded_find(
  */
 
 static int
-ngx_http_order_edit_norm_kept(ngx_http_order_edit_norm_line_t *l, int64_t q, int64_t d, int64_t t,
-    const ngx_http_order_edit_norm_refunded_t *r)
+ngx_http_order_edit_norm_kept(ngx_http_order_edit_norm_line_t *l, int64_t q,
+    int64_t d, int64_t t, const ngx_http_order_edit_norm_refunded_t *r)
 {
     int64_t  rq, left, dk, tk, gross_r;
 
