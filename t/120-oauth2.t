@@ -16,6 +16,8 @@ use HTTP::Tiny;
 use JSON::PP ();
 use OrderEditTest;
 use OrderEditSim;
+use OrderEditDispatch qw(fixture edit webhook seed_record json_request
+                         faults all signing_preprocessor);
 
 repeat_each(1);
 no_shuffle();
@@ -119,27 +121,6 @@ our $Config = <<'_EOC_';
 _EOC_
 
 
-sub fixture {
-    my $name = shift;
-
-    open my $fh, '<:raw', "t/fixtures/shopify/$name" or die "$name: $!\n";
-    local $/;
-    my $body = <$fh>;
-    $body =~ s/\s+\z//;
-
-    return $body;
-}
-
-sub edit {
-    my ($body, @pairs) = @_;
-
-    while (my ($from, $to) = splice @pairs, 0, 2) {
-        $body =~ s/\Q$from\E/$to/g or die "no $from in the payload\n";
-    }
-
-    return $body;
-}
-
 our $Edit = fixture('01-us-tax-exclusive.json');
 our $Refund = fixture('28-refund-restock.json');
 
@@ -148,29 +129,7 @@ sub order {
     return edit($Edit, '450789469', $id);
 }
 
-sub webhook {
-    my ($id, $body, $topic) = @_;
-    return { id => $id, body => $body, topic => $topic // 'orders/updated' };
-}
-
-sub json_request {
-    my ($line, $data) = @_;
-    return "$line\n" . JSON::PP->new->canonical->encode($data);
-}
-
-sub seed {
-    my (%o) = @_;
-
-    my $lines = delete $o{lines} // [[1001, 3, 199]];
-
-    return json_request("POST /sim/orders", {
-        externalId => delete $o{eid} // $SO,
-        entity => { id => '42' },
-        item => { items => [ map { { item => { id => "$_->[0]" },
-                                     quantity => $_->[1],
-                                     rate => $_->[2] } } @$lines ] },
-        %o });
-}
+sub seed { return json_request("POST /sim/orders", seed_record(@_)) }
 
 sub status_of {
     my ($letter) = @_;
@@ -179,48 +138,17 @@ sub status_of {
 }
 
 sub oauth2 { json_request("POST /sim/oauth2", {@_}) }
-sub faults { json_request("POST /sim/faults", {@_}) }
-
-sub all {
-    return '^' . join '', map { "(?=.*$_)" } @_;
-}
 
 # eight more orders, for a burst
 our @Burst = map { 450789469 + 1000 * $_ } 1 .. 8;
 
 
-add_block_preprocessor(sub {
-    my $block = shift;
-
-    if (!defined $block->user_files
-        && ($block->http_config // '') =~ /order_edit_netsuite/)
-    {
-        $block->set_value("user_files", join '',
-            map { ">>> $_->[0]\n$_->[1]\n" }
-            [cid => $ClientId], ['a.pem' => $Key{a}], ['b.pem' => $Key{b}],
+my $sign = signing_preprocessor(sub {
+    return ([cid => $ClientId], ['a.pem' => $Key{a}], ['b.pem' => $Key{b}],
             ['c.pem' => $Key{c}], ['skus.map' => fixture('skus.map')]);
-    }
-
-    my $reqs = $block->request;
-
-    if (ref $reqs eq 'ARRAY' && !defined $block->more_headers) {
-        my (@r, @h);
-
-        for my $r (@$reqs) {
-            if (ref $r) {
-                push @r, "POST /wh\n$r->{body}";
-                push @h, webhook_headers('acme', $r->{body}, $r->{id},
-                                         topic => $r->{topic});
-            } else {
-                push @r, $r;
-                push @h, '';
-            }
-        }
-
-        $block->set_value("request", \@r);
-        $block->set_value("more_headers", \@h);
-    }
 });
+
+add_block_preprocessor(sub { $sign->(@_) });
 
 run_tests();
 

@@ -10,6 +10,8 @@ use Test::Nginx::Socket 'no_plan';
 use JSON::PP ();
 use OrderEditTest;
 use OrderEditSim;
+use OrderEditDispatch qw(fixture edit webhook json_request
+                         signing_preprocessor tba_files);
 
 repeat_each(1);
 no_shuffle();
@@ -19,28 +21,6 @@ workers(2);
 log_level('info');
 timeout(20);
 
-sub fixture {
-    my $name = shift;
-
-    open my $fh, '<:raw', "t/fixtures/shopify/$name"
-        or die "$name: $!\n";
-    local $/;
-    my $body = <$fh>;
-    $body =~ s/\s+\z//;
-
-    return $body;
-}
-
-sub edit {
-    my ($body, @pairs) = @_;
-
-    while (my ($from, $to) = splice @pairs, 0, 2) {
-        $body =~ s/\Q$from\E/$to/g or die "no $from in the payload\n";
-    }
-
-    return $body;
-}
-
 our $Edit = fixture('01-us-tax-exclusive.json');
 our $Refund = fixture('28-refund-restock.json');
 our $SO = 'shopify-acme-450789469';
@@ -49,11 +29,6 @@ our $SO2 = 'shopify-acme-450790469';
 
 # the same order under another id
 sub order { return edit($Edit, '450789469', shift) }
-
-sub json_request {
-    my ($line, $data) = @_;
-    return "$line\n" . JSON::PP->new->canonical->encode($data);
-}
 
 # POST /sim/orders: a Sales Order with these lines [item, quantity, rate]
 sub seed {
@@ -109,47 +84,9 @@ our $Config = <<'_EOC_';
     }
 _EOC_
 
-# a webhook: the preprocessor below signs it and adds its headers
-sub webhook {
-    my ($id, $body, $topic) = @_;
-    return { id => $id, body => $body, topic => $topic // 'orders/updated' };
-}
+my $sign = signing_preprocessor(\&tba_files);
 
-add_block_preprocessor(sub {
-    my $block = shift;
-
-    if (!defined $block->user_files
-        && ($block->http_config // '') =~ /order_edit_netsuite/)
-    {
-        my %k = %OrderEditSim::KEYS;
-
-        $block->set_value("user_files", join '',
-            map { ">>> $_->[0]\n$_->[1]\n" }
-            [ck => $k{consumer_key}], [cs => $k{consumer_secret}],
-            [ti => $k{token_id}], [ts => $k{token_secret}],
-            ['skus.map' => fixture('skus.map')]);
-    }
-
-    my $reqs = $block->request;
-
-    if (ref $reqs eq 'ARRAY' && !defined $block->more_headers) {
-        my (@r, @h);
-
-        for my $r (@$reqs) {
-            if (ref $r) {
-                push @r, "POST /wh\n$r->{body}";
-                push @h, webhook_headers('acme', $r->{body}, $r->{id},
-                                         topic => $r->{topic});
-            } else {
-                push @r, $r;
-                push @h, '';
-            }
-        }
-
-        $block->set_value("request", \@r);
-        $block->set_value("more_headers", \@h);
-    }
-});
+add_block_preprocessor(sub { $sign->(@_) });
 
 run_tests();
 
