@@ -2298,7 +2298,7 @@ ngx_http_order_edit_norm_reconcile(ngx_http_order_edit_norm_ctx_t *ctx,
     int64_t subtotal, int64_t tax, int64_t shipping,
     const ngx_http_order_edit_norm_ship_t *sh, int64_t *ship_tax)
 {
-    int                               estimated;
+    int                               estimated, carried;
     size_t                            i, n;
     int64_t                          *w, *part, gross, disc, ltax, wsum, r;
     int64_t                           excess, room, take;
@@ -2424,7 +2424,19 @@ ngx_http_order_edit_norm_reconcile(ngx_http_order_edit_norm_ctx_t *ctx,
     if (r != 0) {
         wsum = ngx_http_order_edit_norm_weights(ctx, w, 2, r);
 
-        if (wsum == 0) {
+        for (i = 0, carried = 0; i < n; i++) {
+            carried |= (w[i] != 0 && ctx->lines[i].estimated);
+        }
+
+        if (!sh->known && !carried) {
+            /*
+             * Shipping's tax was estimated too: it, not a line that holds
+             * Shopify's numbers, takes what no estimated line's own tax
+             * can carry.
+             */
+            wsum = 0;
+
+        } else if (wsum == 0) {
             wsum = ngx_http_order_edit_norm_weights(ctx, w, 0, r);
         }
 
@@ -3278,11 +3290,11 @@ static int
 ngx_http_order_edit_norm_untaxed(ngx_http_order_edit_norm_ctx_t *ctx,
     const json_t *root, const char *cur, int exp, int64_t paid)
 {
-    size_t        i, j, k;
+    char          buf[32];
+    size_t        i, j, k, len;
     json_t       *arr, *e, *set, *bag, *v;
     int64_t       sum, x;
     const char   *text;
-    size_t        len;
 
     static const char  *parts[][3] = {
         { "refund_line_items", "subtotal_set", "total_tax_set" },
@@ -3313,13 +3325,23 @@ ngx_http_order_edit_norm_untaxed(ngx_http_order_edit_norm_ctx_t *ctx,
                 if (!json_is_string(json_object_get(bag, "currency_code"))
                     || strcmp(json_string_value(
                                   json_object_get(bag, "currency_code")),
-                              cur) != 0
-                    || !json_is_string(v))
+                              cur) != 0)
                 {
                     return 0;
                 }
 
-                text = ngx_http_order_edit_norm_text(v, &len);
+                if (json_is_integer(v)) {
+                    /* 1415 (JPY): an amount written as a JSON integer */
+                    len = snprintf(buf, sizeof(buf), "%lld",
+                                   (long long) json_integer_value(v));
+                    text = buf;
+
+                } else if (json_is_string(v)) {
+                    text = ngx_http_order_edit_norm_text(v, &len);
+
+                } else {
+                    return 0;
+                }
 
                 if (ngx_http_order_edit_money_parse(text, len, exp, &x)
                     != NGX_HTTP_ORDER_EDIT_MONEY_OK)
@@ -3386,7 +3408,7 @@ ngx_http_order_edit_norm_credit_memo(ngx_http_order_edit_norm_ctx_t *ctx,
     int64_t      refund_id, order_id, amount, ship, ship_tax;
     int64_t      reported, tx_total, other_total, sum, total, disc, tax_sum;
     int64_t      sum_incl, duties;
-    const char  *kind, *status, *extid, *created, *note, *cur;
+    const char  *kind, *status, *extid, *created, *note, *cur, *pcur;
     char         id[NGX_HTTP_ORDER_EDIT_EXTID_MAX + 1];
     char         so_id[NGX_HTTP_ORDER_EDIT_EXTID_MAX + 1];
 
@@ -3651,7 +3673,15 @@ ngx_http_order_edit_norm_credit_memo(ngx_http_order_edit_norm_ctx_t *ctx,
      * another currency, the memo is Shopify's own account of the refund
      * in this one: the lines plus the reported adjustments.
      */
-    if (ntx == 2) {
+    pcur = (ntx == 0 && !ctx->presentment)
+           ? ngx_http_order_edit_norm_refund_bags(ctx, root, 0) : NULL;
+
+    /*
+     * No money moved yet, in an order whose customer pays in another
+     * currency: the memo is Shopify's shop-money account of the refund,
+     * as when the money moved in that other currency.
+     */
+    if (ntx == 2 || (pcur != NULL && strcmp(pcur, ctx->currency) != 0)) {
         if (ngx_http_order_edit_money_add(sum, reported, &total)) {
             return ngx_http_order_edit_norm_overflow(ctx, "refund total");
         }
