@@ -42,6 +42,8 @@
 #define NGX_HTTP_ORDER_EDIT_STEP_WRITE       2
 #define NGX_HTTP_ORDER_EDIT_STEP_READBACK    3
 #define NGX_HTTP_ORDER_EDIT_STEP_LOOKUP      4
+
+#define NGX_HTTP_ORDER_EDIT_SUITEQL  "/services/rest/query/v1/suiteql"
 #define NGX_HTTP_ORDER_EDIT_STEP_TAX_KIND    5
 #define NGX_HTTP_ORDER_EDIT_STEP_MEMO_FIND   6   /* refund_flow invoice */
 #define NGX_HTTP_ORDER_EDIT_STEP_INVOICE     7
@@ -160,6 +162,9 @@ static void ngx_http_order_edit_job_found(ngx_http_order_edit_job_t *job,
     ngx_http_order_edit_curl_req_t *req);
 static ngx_http_order_edit_so_cache_t *ngx_http_order_edit_so_slot(
     ngx_http_order_edit_job_t *job);
+static ngx_int_t ngx_http_order_edit_job_set_url(
+    ngx_http_order_edit_job_t *job, const char *path, const u_char *id,
+    size_t id_len, const char *query);
 static ngx_int_t ngx_http_order_edit_job_url(ngx_http_order_edit_job_t *job,
     const char *eid, const char *query);
 static ngx_int_t ngx_http_order_edit_job_in_place(
@@ -856,12 +861,9 @@ static void
 ngx_http_order_edit_job_first_read(ngx_http_order_edit_job_t *job,
     const char *eid, const char *query, ngx_uint_t step)
 {
-    u_char                          *p;
     size_t                           size;
-    ngx_str_t                        detail, *e;
+    ngx_str_t                        detail;
     ngx_http_order_edit_so_cache_t  *slot;
-
-    static const char  path[] = "/services/rest/query/v1/suiteql";
 
     if (job->ns->lookup == NGX_HTTP_ORDER_EDIT_NS_LOOKUP_SUITEQL) {
 
@@ -876,15 +878,18 @@ ngx_http_order_edit_job_first_read(ngx_http_order_edit_job_t *job,
 
         if (slot->len == 0) {
             /* the field name was checked at load: letters, digits, "_" */
-            e = &job->ns->endpoint;
             size = sizeof("{\"q\":\"SELECT id FROM transaction WHERE type "
                           "= 'SalesOrd' AND  = ''\"}") + NGX_INT64_LEN
                    + job->ns->lookup_field.len;
 
             job->body.data = ngx_pnalloc(job->pool, size);
-            job->url.data = ngx_pnalloc(job->pool, e->len + sizeof(path));
 
-            if (job->body.data == NULL || job->url.data == NULL) {
+            if (job->body.data == NULL
+                || ngx_http_order_edit_job_set_url(job,
+                                               NGX_HTTP_ORDER_EDIT_SUITEQL,
+                                               NULL, 0, "")
+                   != NGX_OK)
+            {
                 ngx_http_order_edit_job_transient(job, NULL);
                 return;
             }
@@ -894,10 +899,6 @@ ngx_http_order_edit_job_first_read(ngx_http_order_edit_job_t *job,
                                 "type = 'SalesOrd' AND %V = '%L'\"}",
                                 &job->ns->lookup_field, job->res.order_id)
                             - job->body.data;
-
-            p = ngx_cpymem(job->url.data, e->data, e->len);
-            p = ngx_cpymem(p, path, sizeof(path) - 1);
-            job->url.len = p - job->url.data;
 
             ngx_str_set(&job->method, "POST");
             job->step = NGX_HTTP_ORDER_EDIT_STEP_LOOKUP;
@@ -1083,22 +1084,21 @@ ngx_http_order_edit_job_order(ngx_http_order_edit_job_t *job)
 
 /* endpoint + salesOrder/eid:<id> + query: the reads before a write */
 
+/* job->url = the account's endpoint, path, id (may be empty), query */
+
 static ngx_int_t
-ngx_http_order_edit_job_url(ngx_http_order_edit_job_t *job, const char *eid,
-    const char *query)
+ngx_http_order_edit_job_set_url(ngx_http_order_edit_job_t *job,
+    const char *path, const u_char *id, size_t id_len, const char *query)
 {
     u_char     *p;
-    size_t      size;
+    size_t      plen, qlen;
     ngx_str_t  *e;
 
-    static const char  so[] = "/services/rest/record/v1/salesOrder/eid:";
-
     e = &job->ns->endpoint;
+    plen = ngx_strlen(path);
+    qlen = ngx_strlen(query);
 
-    size = e->len + sizeof(so) - 1 + ngx_strlen(query)
-           + (job->so_id.len ? job->so_id.len : ngx_strlen(eid));
-
-    p = ngx_pnalloc(job->pool, size);
+    p = ngx_pnalloc(job->pool, e->len + plen + id_len + qlen);
     if (p == NULL) {
         return NGX_ERROR;
     }
@@ -1106,22 +1106,30 @@ ngx_http_order_edit_job_url(ngx_http_order_edit_job_t *job, const char *eid,
     job->url.data = p;
 
     p = ngx_cpymem(p, e->data, e->len);
-
-    /* found by SuiteQL: its internal id; else its external id */
-    if (job->so_id.len) {
-        p = ngx_cpymem(p, so, sizeof(so) - 1 - 4);
-        p = ngx_cpymem(p, job->so_id.data, job->so_id.len);
-
-    } else {
-        p = ngx_cpymem(p, so, sizeof(so) - 1);
-        p = ngx_cpymem(p, eid, ngx_strlen(eid));
-    }
-
-    p = ngx_cpymem(p, query, ngx_strlen(query));
+    p = ngx_cpymem(p, path, plen);
+    p = ngx_cpymem(p, id, id_len);
+    p = ngx_cpymem(p, query, qlen);
 
     job->url.len = p - job->url.data;
 
     return NGX_OK;
+}
+
+
+static ngx_int_t
+ngx_http_order_edit_job_url(ngx_http_order_edit_job_t *job, const char *eid,
+    const char *query)
+{
+    /* found by SuiteQL: its internal id; else its external id */
+    if (job->so_id.len) {
+        return ngx_http_order_edit_job_set_url(job,
+                   NGX_HTTP_ORDER_EDIT_REST_PREFIX "salesOrder/",
+                   job->so_id.data, job->so_id.len, query);
+    }
+
+    return ngx_http_order_edit_job_set_url(job,
+               NGX_HTTP_ORDER_EDIT_REST_PREFIX "salesOrder/eid:",
+               (u_char *) eid, ngx_strlen(eid), query);
 }
 
 
@@ -2708,30 +2716,19 @@ ngx_http_order_edit_job_xform_body(ngx_http_order_edit_job_t *job,
 static void
 ngx_http_order_edit_job_memo_find(ngx_http_order_edit_job_t *job)
 {
-    u_char      *p;
-    size_t       len;
     const char  *eid;
-
-    static const char  path[] = "/services/rest/record/v1/creditMemo/eid:";
-    static const char  query[] = "?fields=externalId";
 
     eid = json_string_value(json_object_get(
               json_object_get(job->res.doc, "credit_memo"), "external_id"));
-    len = ngx_strlen(eid);
 
-    p = ngx_pnalloc(job->pool, job->ns->endpoint.len + sizeof(path) - 1
-                               + len + sizeof(query) - 1);
-    if (p == NULL) {
+    if (ngx_http_order_edit_job_set_url(job,
+            NGX_HTTP_ORDER_EDIT_REST_PREFIX "creditMemo/eid:",
+            (u_char *) eid, ngx_strlen(eid), "?fields=externalId")
+        != NGX_OK)
+    {
         ngx_http_order_edit_job_transient(job, NULL);
         return;
     }
-
-    job->url.data = p;
-    p = ngx_cpymem(p, job->ns->endpoint.data, job->ns->endpoint.len);
-    p = ngx_cpymem(p, path, sizeof(path) - 1);
-    p = ngx_cpymem(p, eid, len);
-    p = ngx_cpymem(p, query, sizeof(query) - 1);
-    job->url.len = p - job->url.data;
 
     ngx_str_set(&job->method, "GET");
     ngx_str_null(&job->body);
@@ -2747,11 +2744,8 @@ static void
 ngx_http_order_edit_job_refund_step(ngx_http_order_edit_job_t *job,
     ngx_http_order_edit_curl_req_t *req)
 {
-    u_char     *p;
     size_t      size;
-    ngx_str_t   why, *e;
-
-    static const char  path[] = "/services/rest/query/v1/suiteql";
+    ngx_str_t   why;
 
     if (job->step == NGX_HTTP_ORDER_EDIT_STEP_PAYOUT_READ
         && req->status == 200)
@@ -2818,15 +2812,17 @@ ngx_http_order_edit_job_refund_step(ngx_http_order_edit_job_t *job,
      * billed in parts.  The id is digits (checked), safe in the query.
      */
 
-    e = &job->ns->endpoint;
     size = sizeof("{\"q\":\"SELECT id FROM transaction WHERE type = "
                   "'CustInvc' AND createdfrom = '' ORDER BY id\"}")
            + job->source.len;
 
     job->body.data = ngx_pnalloc(job->pool, size);
-    job->url.data = ngx_pnalloc(job->pool, e->len + sizeof(path));
 
-    if (job->body.data == NULL || job->url.data == NULL) {
+    if (job->body.data == NULL
+        || ngx_http_order_edit_job_set_url(job, NGX_HTTP_ORDER_EDIT_SUITEQL,
+                                           NULL, 0, "")
+           != NGX_OK)
+    {
         ngx_http_order_edit_job_transient(job, NULL);
         return;
     }
@@ -2836,10 +2832,6 @@ ngx_http_order_edit_job_refund_step(ngx_http_order_edit_job_t *job,
                                 "type = 'CustInvc' AND createdfrom = '%V' "
                                 "ORDER BY id\"}", &job->source)
                     - job->body.data;
-
-    p = ngx_cpymem(job->url.data, e->data, e->len);
-    p = ngx_cpymem(p, path, sizeof(path) - 1);
-    job->url.len = p - job->url.data;
 
     ngx_str_set(&job->method, "POST");
     job->step = NGX_HTTP_ORDER_EDIT_STEP_INVOICE;
@@ -2857,14 +2849,10 @@ static void
 ngx_http_order_edit_job_invoice(ngx_http_order_edit_job_t *job,
     ngx_http_order_edit_curl_req_t *req)
 {
-    u_char      *p;
     size_t       len;
     json_t      *root, *items;
-    ngx_str_t    detail, *e;
+    ngx_str_t    detail;
     const char  *id;
-
-    static const char  path[] = "/services/rest/record/v1/invoice/";
-    static const char  rest[] = "/!transform/creditMemo?replace=item";
 
     root = json_loadb((char *) req->body.data, req->body.len, 0, NULL);
     items = json_object_get(root, "items");
@@ -2901,22 +2889,15 @@ ngx_http_order_edit_job_invoice(ngx_http_order_edit_job_t *job,
         return;
     }
 
-    e = &job->ns->endpoint;
-
-    p = ngx_pnalloc(job->pool, e->len + sizeof(path) - 1 + len
-                               + sizeof(rest) - 1);
-    if (p == NULL) {
+    if (ngx_http_order_edit_job_set_url(job,
+            NGX_HTTP_ORDER_EDIT_REST_PREFIX "invoice/", (u_char *) id, len,
+            "/!transform/creditMemo?replace=item")
+        != NGX_OK)
+    {
         json_decref(root);
         ngx_http_order_edit_job_transient(job, NULL);
         return;
     }
-
-    job->url.data = p;
-    p = ngx_cpymem(p, e->data, e->len);
-    p = ngx_cpymem(p, path, sizeof(path) - 1);
-    p = ngx_cpymem(p, id, len);
-    p = ngx_cpymem(p, rest, sizeof(rest) - 1);
-    job->url.len = p - job->url.data;
 
     json_decref(root);
 
@@ -2938,12 +2919,7 @@ ngx_http_order_edit_job_invoice(ngx_http_order_edit_job_t *job,
 static ngx_int_t
 ngx_http_order_edit_job_payout(ngx_http_order_edit_job_t *job)
 {
-    u_char      *p;
-    size_t       len;
     const char  *eid;
-
-    static const char  path[] = "/services/rest/record/v1/creditMemo/eid:";
-    static const char  query[] = "?fields=entity,currency,unapplied";
 
     if (job->res.kind != NGX_HTTP_ORDER_EDIT_NORM_CREDIT_MEMO
         || job->ns->mode != NGX_HTTP_ORDER_EDIT_NS_REST
@@ -2958,24 +2934,18 @@ ngx_http_order_edit_job_payout(ngx_http_order_edit_job_t *job)
         return NGX_DECLINED;
     }
 
-    len = ngx_strlen(eid);
-
-    p = ngx_pnalloc(job->pool, job->ns->endpoint.len + sizeof(path) - 1
-                               + len + sizeof(query) - 1);
-    if (p == NULL) {
+    if (ngx_http_order_edit_job_set_url(job,
+            NGX_HTTP_ORDER_EDIT_REST_PREFIX "creditMemo/eid:",
+            (u_char *) eid, ngx_strlen(eid),
+            "?fields=entity,currency,unapplied")
+        != NGX_OK)
+    {
         /* the memo is in; paying out is left to people, and said */
         ngx_log_error(NGX_LOG_WARN, job->d->log, 0,
                       "order_edit: #%uL of \"%V\": the Credit Memo is in "
                       "but not paid out", job->msg.id, &job->msg.shop);
         return NGX_DECLINED;
     }
-
-    job->url.data = p;
-    p = ngx_cpymem(p, job->ns->endpoint.data, job->ns->endpoint.len);
-    p = ngx_cpymem(p, path, sizeof(path) - 1);
-    p = ngx_cpymem(p, eid, len);
-    p = ngx_cpymem(p, query, sizeof(query) - 1);
-    job->url.len = p - job->url.data;
 
     ngx_str_set(&job->method, "GET");
     ngx_str_null(&job->body);
@@ -2998,7 +2968,6 @@ static void
 ngx_http_order_edit_job_payout_send(ngx_http_order_edit_job_t *job,
     ngx_http_order_edit_curl_req_t *req)
 {
-    u_char                         *p;
     char                           *text, errbuf[128];
     size_t                          len;
     json_t                         *root, *body, *v, *id, *cur, *ent;
@@ -3006,9 +2975,6 @@ ngx_http_order_edit_job_payout_send(ngx_http_order_edit_job_t *job,
     const char                     *eid, *s;
     ngx_http_order_edit_json_rc_e   rc;
 
-    static const char  path[] =
-        "/services/rest/record/v1/customerRefund/eid:";
-    static const char  query[] = "?replace=apply";
 
     root = ngx_http_order_edit_json_load((char *) req->body.data,
                                          req->body.len, 16, req->body.len,
@@ -3084,10 +3050,13 @@ ngx_http_order_edit_job_payout_send(ngx_http_order_edit_job_t *job,
 
     len = ngx_strlen(text);
     job->body.data = ngx_pnalloc(job->pool, len);
-    p = ngx_pnalloc(job->pool, job->ns->endpoint.len + sizeof(path) - 1
-                               + ngx_strlen(eid) + sizeof(query) - 1);
 
-    if (job->body.data == NULL || p == NULL) {
+    if (job->body.data == NULL
+        || ngx_http_order_edit_job_set_url(job,
+               NGX_HTTP_ORDER_EDIT_REST_PREFIX "customerRefund/eid:",
+               (u_char *) eid, ngx_strlen(eid), "?replace=apply")
+           != NGX_OK)
+    {
         free(text);
         ngx_http_order_edit_job_transient(job, NULL);
         return;
@@ -3096,13 +3065,6 @@ ngx_http_order_edit_job_payout_send(ngx_http_order_edit_job_t *job,
     ngx_memcpy(job->body.data, text, len);
     job->body.len = len;
     free(text);
-
-    job->url.data = p;
-    p = ngx_cpymem(p, job->ns->endpoint.data, job->ns->endpoint.len);
-    p = ngx_cpymem(p, path, sizeof(path) - 1);
-    p = ngx_cpymem(p, eid, ngx_strlen(eid));
-    p = ngx_cpymem(p, query, sizeof(query) - 1);
-    job->url.len = p - job->url.data;
 
     ngx_str_set(&job->method, "PUT");
     job->step = NGX_HTTP_ORDER_EDIT_STEP_PAYOUT;
