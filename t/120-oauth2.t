@@ -17,7 +17,8 @@ use JSON::PP ();
 use OrderEditTest;
 use OrderEditSim;
 use OrderEditDispatch qw(fixture edit webhook seed_record json_request
-                         faults all signing_preprocessor);
+                         faults all signing_preprocessor
+                         $SO $CM $Reset $Drain $Ok $Drained $Config);
 
 repeat_each(1);
 no_shuffle();
@@ -27,12 +28,6 @@ workers(2);
 log_level('info');
 timeout(12);
 
-our $SO = 'shopify-acme-450789469';
-our $CM = 'shopify-acme-refund-929361464';
-our $Reset = "POST /sim/reset";
-our $Drain = "GET /q?op=drain&ms=8000";
-our $Ok = '^\{"ok":true\}$';
-our $Drained = '^\{"drained":true,"depth":0,"exceptions":0\}$';
 our $ClientId = 'c0ffee-client-0123456789abcdef';
 
 
@@ -109,17 +104,6 @@ sub http_config {
     order_edit_dispatch edits interval=50ms;
 _EOC_
 }
-
-our $Config = <<'_EOC_';
-    location = /wh { order_edit_webhook edits; }
-    location = /q { order_edit_queue_debug edits; }
-    location = /status { order_edit_status edits; }
-    location /exc { order_edit_exceptions edits; }
-    location /sim/ {
-        proxy_pass http://127.0.0.1:$TEST_NGINX_SIM_PORT/_admin/;
-    }
-_EOC_
-
 
 our $Edit = fixture('01-us-tax-exclusive.json');
 our $Refund = fixture('28-refund-restock.json');

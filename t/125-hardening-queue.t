@@ -11,7 +11,7 @@ use JSON::PP ();
 use OrderEditTest;
 use OrderEditSim;
 use OrderEditDispatch qw(fixture edit webhook json_request
-                         signing_preprocessor tba_files);
+                         signing_preprocessor);
 
 repeat_each(1);
 no_shuffle();
@@ -84,7 +84,7 @@ our $Config = <<'_EOC_';
     }
 _EOC_
 
-my $sign = signing_preprocessor(\&tba_files);
+my $sign = signing_preprocessor();
 
 add_block_preprocessor(sub { $sign->(@_) });
 

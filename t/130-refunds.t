@@ -14,7 +14,8 @@ use OrderEditTest;
 use OrderEditSim;
 use OrderEditDispatch qw(fixture edit webhook seed_record json_request seed
                          status_of faults all lines writes http_config
-                         signing_preprocessor tba_files);
+                         signing_preprocessor
+                         $SO $CM $Reset $Drain $Ok $Drained $Config);
 
 repeat_each(1);
 no_shuffle();
@@ -24,39 +25,13 @@ workers(2);         # the dispatcher runs in worker 0, as in production
 log_level('info');
 timeout(10);        # a drain below waits at most 8 s
 
-our $SO = 'shopify-acme-450789469';
-our $CM = 'shopify-acme-refund-929361464';
-
-our $Reset = "POST /sim/reset";
-our $Drain = "GET /q?op=drain&ms=8000";
-our $Ok = '^\{"ok":true\}$';
-our $Drained = '^\{"drained":true,"depth":0,"exceptions":0\}$';
-
-
-our $Config = <<'_EOC_';
-    location = /wh { order_edit_webhook edits; }
-    location = /q { order_edit_queue_debug edits; }
-    location = /status { order_edit_status edits; }
-    location /exc { order_edit_exceptions edits; }
-    location /sim/ {
-        proxy_pass http://127.0.0.1:$TEST_NGINX_SIM_PORT/_admin/;
-    }
-_EOC_
-
-
 our $Refund = fixture('28-refund-restock.json');
 
 # the green one back in stock, the red one refunded and kept
 our $Mixed = fixture('71-refund-mixed-restock.json');
 
-# Every block declaring the account gets the TBA keys the simulator was
-# started with (and a wrong token secret), and the SKU map of the
-# fixtures; webhooks in a request list become signed POST /wh requests.
-my $sign = signing_preprocessor(sub {
-    my %k = %OrderEditSim::KEYS;
-
-    return (tba_files(), ['ts-wrong' => 'not-' . $k{token_secret}]);
-});
+# signed webhooks, the TBA keys and the SKU map for every block
+my $sign = signing_preprocessor();
 
 add_block_preprocessor(sub { $sign->(@_) });
 

@@ -18,7 +18,29 @@ use OrderEditSim;
 
 our @EXPORT_OK = qw(fixture edit webhook seed_record json_request seed
                     status_of faults all lines writes http_config
-                    signing_preprocessor tba_files);
+                    signing_preprocessor tba_files
+                    $SO $CM $Reset $Drain $Ok $Drained $Config);
+
+
+# the order and the refund of the fixtures, as NetSuite records
+our $SO = 'shopify-acme-450789469';
+our $CM = 'shopify-acme-refund-929361464';
+
+# the simulator's admin API through /sim/, and what it answers
+our $Reset = "POST /sim/reset";
+our $Drain = "GET /q?op=drain&ms=8000";
+our $Ok = '^\{"ok":true\}$';
+our $Drained = '^\{"drained":true,"depth":0,"exceptions":0\}$';
+
+our $Config = <<'_EOC_';
+    location = /wh { order_edit_webhook edits; }
+    location = /q { order_edit_queue_debug edits; }
+    location = /status { order_edit_status edits; }
+    location /exc { order_edit_exceptions edits; }
+    location /sim/ {
+        proxy_pass http://127.0.0.1:$TEST_NGINX_SIM_PORT/_admin/;
+    }
+_EOC_
 
 
 # a Shopify payload as Shopify signs it (no trailing newline: Test::Nginx
@@ -164,10 +186,17 @@ sub tba_files {
 
 
 # The block preprocessor: a block declaring an account gets the files the
-# suite names (a list of [name, content]); webhooks in a request list
-# become signed POST /wh requests.
+# suite names (a list of [name, content]; by default the TBA keys, a wrong
+# token secret and the SKU map); webhooks in a request list become signed
+# POST /wh requests.
 sub signing_preprocessor {
     my ($files) = @_;
+
+    $files //= sub {
+        my %k = %OrderEditSim::KEYS;
+
+        return (tba_files(), ['ts-wrong' => 'not-' . $k{token_secret}]);
+    };
 
     return sub {
         my $block = shift;
