@@ -177,6 +177,7 @@ class Restlet:
                 raise _err("INVALID_DOCUMENT", "cancellation.external_id is "
                            "required")
             plans["cancellation"] = doc
+        self._check_items(plans)
         undo = []
         results = {}
         try:
@@ -313,6 +314,25 @@ class Restlet:
         so_ext = doc.get("sales_order_external_id")
         return {"ext": ext, "fields": fields, "lines": lines, "total": total,
                 "so_ext": str(so_ext) if so_ext else None}
+
+    def _check_items(self, plans):
+        """Items named by external id must exist (the script looks them
+        up before it saves anything).  With no item catalogue loaded the
+        simulator accepts any item, as everywhere else."""
+        if not self.store.items:
+            return
+        known = {i.get("externalId") for i in self.store.items.values()}
+        missing = []
+        for plan in plans.values():
+            for ns in plan.get("lines", ()) if isinstance(plan, dict) \
+                    else ():
+                ext = ns["item"].get("externalId")
+                if ext is not None and ext not in known \
+                        and ext not in missing:
+                    missing.append(ext)
+        if missing:
+            raise _err("INVALID_DOCUMENT", "no item with external id %s"
+                       % ", ".join(missing))
 
     # ------------------------------------------------------------------
     # tax: Shopify's, overriding NetSuite's
@@ -465,7 +485,7 @@ class Restlet:
             so = self.store.get("salesOrder", "eid:" + plan["so_ext"])
         existing = self.store.get("creditMemo", "eid:" + ext)
         body = dict(fields)
-        body["item"] = {"items": self._items(plan, None, memo=True)}
+        body["item"] = {"items": self._items(plan, existing, memo=True)}
         self._tax_fields(plan, body, None)
         v = Validation("Error")
         if existing is not None:
