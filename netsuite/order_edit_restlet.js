@@ -672,10 +672,16 @@ define(['N/record', 'N/query', 'N/error', 'N/log', 'N/runtime'],
                 } else {
                     rec = record.create({ type: record.Type.SALES_ORDER,
                                           isDynamic: true });
+                    const entity = plan.entity ? plan.entity.id
+                                                   : cfg.customer;
+                    if (!entity) {
+                        throw fail('MISSING_PARAMETER', 'the document '
+                                   + 'names no customer and '
+                                   + 'custscript_oe_default_customer is '
+                                   + 'not set');
+                    }
                     /* the customer first: it sources the rest */
-                    rec.setValue({ fieldId: 'entity',
-                                   value: plan.entity ? plan.entity.id
-                                          : cfg.customer });
+                    rec.setValue({ fieldId: 'entity', value: entity });
                     rec.setValue({ fieldId: 'externalid', value: plan.ext });
                     if (plan.currency) {
                         rec.setValue({ fieldId: 'currency',
