@@ -27,8 +27,32 @@ define(['N/record', 'N/query', 'N/error', 'N/log', 'N/runtime'],
         const F = {
             key: 'custcol_shopify_line_id',
             restock: 'custcol_shopify_restock',
-            kind: 'custcol_shopify_line_kind'
+            kind: 'custcol_shopify_line_kind',
+            orderId: 'custbody_shopify_order_id',
+            updatedAt: 'custbody_shopify_updated_at',
+            taxesIncluded: 'custbody_shopify_taxes_included',
+            refundId: 'custbody_shopify_refund_id',
+            cancelled: 'custbody_shopify_cancelled',
+            cancelledAt: 'custbody_shopify_cancelled_at',
+            cancelReason: 'custbody_shopify_cancel_reason'
         };
+
+        /* text body fields from the document, when it has them */
+        function texts(pairs) {
+            const out = {};
+            pairs.forEach(([fieldId, v]) => {
+                if (typeof v === 'string' && v) {
+                    out[fieldId] = v;
+                }
+            });
+            return out;
+        }
+
+        function setFields(rec, fields) {
+            Object.keys(fields).forEach((fieldId) => {
+                rec.setValue({ fieldId: fieldId, value: fields[fieldId] });
+            });
+        }
 
         const RATE_SCALE = 8;       /* line rates */
         const TAX_RATE_SCALE = 4;   /* SuiteTax tax details */
@@ -317,8 +341,16 @@ define(['N/record', 'N/query', 'N/error', 'N/log', 'N/runtime'],
             };
         }
 
-        function planSalesOrder(doc) {
+        function planSalesOrder(doc, source) {
             const h = header(doc, 'sales_order');
+            /* what the module's REST mode writes too (normalised-schema.md,
+             * "Field names"), so searches and refunds read the same */
+            h.fields = texts([['otherrefnum', source.order_name],
+                              [F.orderId, source.order_id],
+                              [F.updatedAt, source.updated_at]]);
+            if (typeof doc.taxes_included === 'boolean') {
+                h.fields[F.taxesIncluded] = doc.taxes_included;
+            }
             const p = h.precision;
             h.lines = lines(doc.lines, p, h.incl, false)
                 .concat(lines(doc.charges || [], p, false, false));
@@ -360,8 +392,11 @@ define(['N/record', 'N/query', 'N/error', 'N/log', 'N/runtime'],
             return h;
         }
 
-        function planCreditMemo(doc) {
+        function planCreditMemo(doc, source) {
             const h = header(doc, 'credit_memo');
+            h.fields = texts([['memo', doc.note],
+                              [F.refundId, doc.refund_id],
+                              [F.orderId, source.order_id]]);
             h.lines = lines(doc.lines, h.precision, h.incl, true);
             h.total = doc.total !== undefined && doc.total !== null
                       ? scaled(doc.total, h.precision, 'credit_memo.total')
@@ -688,6 +723,7 @@ define(['N/record', 'N/query', 'N/error', 'N/log', 'N/runtime'],
                                        value: plan.currency.id });
                     }
                 }
+                setFields(rec, plan.fields);
                 if (plan.address) {
                     writeAddress(rec, plan.address);
                 }
@@ -755,6 +791,7 @@ define(['N/record', 'N/query', 'N/error', 'N/log', 'N/runtime'],
                     }
                     rec.setValue({ fieldId: 'externalid', value: plan.ext });
                 }
+                setFields(rec, plan.fields);
                 if (!plan.currency) {
                     plan.precision = precisionOf(
                         rec.getValue({ fieldId: 'currency' }));
@@ -803,6 +840,9 @@ define(['N/record', 'N/query', 'N/error', 'N/log', 'N/runtime'],
                     rec.setValue({ fieldId: 'memo', value:
                                    'Cancelled in Shopify: ' + doc.reason });
                 }
+                rec.setValue({ fieldId: F.cancelled, value: true });
+                setFields(rec, texts([[F.cancelledAt, doc.cancelled_at],
+                                      [F.cancelReason, doc.reason]]));
                 return rec.save();
             });
             return answer('cancelled', orderStatus(id));
@@ -840,12 +880,14 @@ define(['N/record', 'N/query', 'N/error', 'N/log', 'N/runtime'],
             const cfg = params();
 
             /* every document is checked before anything is saved */
+            const source = body.source && typeof body.source === 'object'
+                           ? body.source : {};
             const plans = {};
             if (present('sales_order')) {
-                plans.sales_order = planSalesOrder(body.sales_order);
+                plans.sales_order = planSalesOrder(body.sales_order, source);
             }
             if (present('credit_memo')) {
-                plans.credit_memo = planCreditMemo(body.credit_memo);
+                plans.credit_memo = planCreditMemo(body.credit_memo, source);
             }
             if (present('cancellation')) {
                 const c = body.cancellation;

@@ -65,6 +65,14 @@ const TAXDETAILS_REQUIRED = ['taxtype', 'taxcode', 'taxbasis', 'taxrate',
                              'taxamount'];
 const ADDRESS = ['addr1', 'addr2', 'addr3', 'city', 'state', 'zip',
                  'country', 'addressee', 'attention', 'addrphone'];
+/* the body fields the contract test compares */
+const VIEW_FIELDS = ['otherrefnum', 'memo', 'custbody_shopify_order_id',
+                     'custbody_shopify_updated_at',
+                     'custbody_shopify_taxes_included',
+                     'custbody_shopify_refund_id',
+                     'custbody_shopify_cancelled',
+                     'custbody_shopify_cancelled_at',
+                     'custbody_shopify_cancel_reason'];
 const TYPES = { SALES_ORDER: 'salesorder', CREDIT_MEMO: 'creditmemo',
                 INVOICE: 'invoice' };
 const SQL_TYPE = { salesorder: 'SalesOrd', creditmemo: 'CustCred',
@@ -95,7 +103,11 @@ class Account {
         this.taxCodes = o.taxCodes || {};
         this.features = o.features || {};
         this.params = o.params || {};
-        this.customFields = new Set(o.customFields || []);
+        /* id -> kind ("text" or "checkbox"), as the account's admin made
+         * them; a list means text fields */
+        this.customFields = new Map(Array.isArray(o.customFields)
+            ? o.customFields.map((f) => [f, TEXT])
+            : Object.entries(o.customFields || {}));
         this.changedSaves = o.changedSaves || 0;
         this.records = { salesorder: {}, creditmemo: {}, invoice: {} };
         this.nextId = 1001;
@@ -232,6 +244,13 @@ class Account {
                 if (type === 'salesorder') {
                     v.status = s.fields.orderstatus;
                 }
+                v.fields = {};
+                VIEW_FIELDS.forEach((f) => {
+                    const x = s.fields[f];
+                    if (x !== undefined && x !== '' && x !== null) {
+                        v.fields[f] = x;
+                    }
+                });
                 if (s.fields.taxdetailsoverride) {
                     v.taxDetails = s.sublists.taxdetails.map((t) => ({
                         ref: t.taxdetailsreference, taxType: t.taxtype,
@@ -296,7 +315,7 @@ class Record {
         if (fieldId in BODY) {
             return BODY[fieldId];
         }
-        return this.account.customFields.has(fieldId) ? TEXT : null;
+        return this.account.customFields.get(fieldId) || null;
     }
 
     setValue(o) {
@@ -351,8 +370,8 @@ class Record {
         if (fieldId in spec) {
             return spec[fieldId];
         }
-        return sublistId === 'item' && this.account.customFields.has(fieldId)
-               ? (fieldId === 'custcol_shopify_restock' ? BOOL : TEXT) : null;
+        return sublistId === 'item'
+               && this.account.customFields.get(fieldId) || null;
     }
 
     getLineCount(o) {

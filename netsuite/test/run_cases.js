@@ -32,8 +32,7 @@ function run(c) {
     const account = new Account({
         currencies: c.currencies, items: c.items, taxCodes: c.tax_codes,
         features: c.features, params: params,
-        customFields: ['custcol_shopify_line_id', 'custcol_shopify_restock',
-                       'custcol_shopify_line_kind'],
+        customFields: c.custom_fields,
         changedSaves: c.changed_saves
     });
     Object.keys(c.records || {}).forEach((type) => {

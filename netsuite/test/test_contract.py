@@ -131,6 +131,14 @@ def sim_view(store):
                  "shippingCost": m(rec.fields.get("shippingCost"))}
             if rtype == "salesOrder":
                 v["status"] = rec.status_letter()
+            v["fields"] = {name.lower(): rec.fields[name] for name in (
+                "otherRefNum", "memo", "custbody_shopify_order_id",
+                "custbody_shopify_updated_at",
+                "custbody_shopify_taxes_included",
+                "custbody_shopify_refund_id", "custbody_shopify_cancelled",
+                "custbody_shopify_cancelled_at",
+                "custbody_shopify_cancel_reason")
+                if rec.fields.get(name) not in (None, "")}
             if rec.fields.get("taxDetailsOverride"):
                 v["taxDetails"] = [
                     {"ref": t["taxDetailsReference"],
@@ -177,6 +185,7 @@ class Contract(unittest.TestCase):
             case.setdefault("currencies", cls.account["currencies"])
             case.setdefault("items", cls.account["items"])
             case.setdefault("tax_codes", cls.account["tax_codes"])
+            case.setdefault("custom_fields", cls.account["custom_fields"])
             cls.cases.append(case)
         os.makedirs(os.path.dirname(RESOLVED), exist_ok=True)
         with open(RESOLVED, "w") as f:

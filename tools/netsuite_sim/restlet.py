@@ -128,6 +128,13 @@ def _tax_rate(tax, basis, places=_TAX_RATE_PLACES):
     return (tax * 100 / basis).quantize(places, rounding=ROUND_HALF_UP)
 
 
+def _texts(fields, pairs):
+    """Text fields from the document, when it has them."""
+    for name, value in pairs:
+        if isinstance(value, str) and value:
+            fields[name] = value
+
+
 class Restlet:
     def __init__(self, store, default_entity="1", params=None):
         self.store = store
@@ -165,11 +172,15 @@ class Restlet:
         # record.save() calls); then, all or nothing: remember every
         # record this call replaces and put the old ones back if a save
         # fails (records are copy-on-write).
+        source = body.get("source")
+        source = source if isinstance(source, dict) else {}
         plans = {}
         if "sales_order" in docs:
-            plans["sales_order"] = self._plan_sales_order(body["sales_order"])
+            plans["sales_order"] = self._plan_sales_order(body["sales_order"],
+                                                          source)
         if "credit_memo" in docs:
-            plans["credit_memo"] = self._plan_credit_memo(body["credit_memo"])
+            plans["credit_memo"] = self._plan_credit_memo(body["credit_memo"],
+                                                          source)
         if "cancellation" in docs:
             doc = body["cancellation"]
             if not isinstance(doc, dict) or not isinstance(
@@ -268,8 +279,16 @@ class Restlet:
             fields["entity"] = _ref(customer, "customer")
         return ext, fields
 
-    def _plan_sales_order(self, doc):
+    def _plan_sales_order(self, doc, source):
         ext, fields = self._header(doc, "sales_order")
+        # what the module's REST mode writes too (docs/normalised-schema.md,
+        # "Field names"), so searches and the refund path read the same
+        _texts(fields, (("otherRefNum", source.get("order_name")),
+                        ("custbody_shopify_order_id", source.get("order_id")),
+                        ("custbody_shopify_updated_at",
+                         source.get("updated_at"))))
+        if isinstance(doc.get("taxes_included"), bool):
+            fields["custbody_shopify_taxes_included"] = doc["taxes_included"]
         precision = self.store.precision_of(fields.get("currency"))
         incl = doc.get("taxes_included") is True
         lines = self._lines(doc.get("lines"), precision, incl, memo=False)
@@ -303,8 +322,11 @@ class Restlet:
         return {"ext": ext, "fields": fields, "lines": lines,
                 "totals": totals, "ship": ship}
 
-    def _plan_credit_memo(self, doc):
+    def _plan_credit_memo(self, doc, source):
         ext, fields = self._header(doc, "credit_memo")
+        _texts(fields, (("memo", doc.get("note")),
+                        ("custbody_shopify_refund_id", doc.get("refund_id")),
+                        ("custbody_shopify_order_id", source.get("order_id"))))
         precision = self.store.precision_of(fields.get("currency"))
         incl = doc.get("taxes_included") is True
         lines = self._lines(doc.get("lines"), precision, incl, memo=True)
@@ -548,6 +570,10 @@ class Restlet:
                                    for l in rec.lines]}}
         if doc.get("reason"):
             body["memo"] = "Cancelled in Shopify: %s" % doc["reason"]
+        body["custbody_shopify_cancelled"] = True
+        _texts(body, (("custbody_shopify_cancelled_at",
+                       doc.get("cancelled_at")),
+                      ("custbody_shopify_cancel_reason", doc.get("reason"))))
         undo.append(("salesOrder", rec.id, rec))
         new = self.store.update(rec, body, Validation("Error"), rest=False)
         letter = new.status_letter()
