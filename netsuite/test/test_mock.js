@@ -53,6 +53,16 @@ function nmods(a) {
     }
 }
 
+/* an account holding order 501, its N/record, and the order loaded */
+function order(isDynamic, extra) {
+    const a = account(extra);
+    seeded(a);
+    const { record } = nmods(a);
+    return { a: a, record: record,
+             rec: record.load({ type: 'salesorder', id: '501',
+                                isDynamic: isDynamic }) };
+}
+
 const code = (fn) => {
     try {
         fn();
@@ -63,11 +73,7 @@ const code = (fn) => {
 };
 
 test('sublist calls of the other mode are refused', () => {
-    const a = account();
-    seeded(a);
-    const { record } = nmods(a);
-    const dyn = record.load({ type: 'salesorder', id: '501',
-                              isDynamic: true });
+    const { a, record, rec: dyn } = order(true);
     assert.strictEqual(code(() => dyn.setSublistValue({
         sublistId: 'item', fieldId: 'quantity', line: 0, value: 3 })),
                        'SSS_INVALID_SUBLIST_OPERATION');
@@ -81,11 +87,7 @@ test('sublist calls of the other mode are refused', () => {
 });
 
 test('setValue checks the value type', () => {
-    const a = account();
-    seeded(a);
-    const { record } = nmods(a);
-    const rec = record.load({ type: 'salesorder', id: '501',
-                              isDynamic: true });
+    const { a, record, rec } = order(true);
     assert.strictEqual(code(() => rec.setValue({
         fieldId: 'taxdetailsoverride', value: 'T' })), 'INVALID_FLD_VALUE');
     assert.strictEqual(code(() => rec.setValue({
@@ -100,11 +102,7 @@ test('setValue checks the value type', () => {
 });
 
 test('dynamic sourcing: the order of setCurrentSublistValue matters', () => {
-    const a = account();
-    seeded(a);
-    const { record } = nmods(a);
-    const rec = record.load({ type: 'salesorder', id: '501',
-                              isDynamic: true });
+    const { a, record, rec } = order(true);
     rec.selectNewLine({ sublistId: 'item' });
     rec.setCurrentSublistValue({ sublistId: 'item', fieldId: 'item',
                                  value: '1001' });
@@ -122,11 +120,7 @@ test('dynamic sourcing: the order of setCurrentSublistValue matters', () => {
 });
 
 test('line ids are never reused', () => {
-    const a = account();
-    seeded(a);
-    const { record } = nmods(a);
-    const rec = record.load({ type: 'salesorder', id: '501',
-                              isDynamic: true });
+    const { a, record, rec } = order(true);
     rec.removeLine({ sublistId: 'item', line: 1 });
     rec.selectNewLine({ sublistId: 'item' });
     rec.setCurrentSublistValue({ sublistId: 'item', fieldId: 'item',
@@ -172,11 +166,7 @@ test('save: required fields, unknown items, tax details, locking', () => {
 });
 
 test('closing every line closes the order', () => {
-    const a = account();
-    seeded(a);
-    const { record } = nmods(a);
-    const rec = record.load({ type: 'salesorder', id: '501',
-                              isDynamic: true });
+    const { a, record, rec } = order(true);
     [0, 1].forEach((i) => {
         rec.selectLine({ sublistId: 'item', line: i });
         rec.setCurrentSublistValue({ sublistId: 'item', fieldId: 'isclosed',
