@@ -508,7 +508,14 @@ define(['N/record', 'N/query', 'N/error', 'N/log', 'N/runtime'],
             for (let i = 0; i < count; i++) {
                 if (i in kept) {
                     rec.selectLine({ sublistId: 'item', line: index++ });
-                    setLine(rec, 'item', lineValues(kept[i], p, cfg, memo));
+                    const v = lineValues(kept[i], p, cfg, memo);
+                    /* the same item set again would source the line's
+                     * defaults afresh, as in the UI: leave it */
+                    if (String(rec.getCurrentSublistValue({
+                        sublistId: 'item', fieldId: 'item' })) === v.item) {
+                        delete v.item;
+                    }
+                    setLine(rec, 'item', v);
                 }
             }
             const reused = new Set(Object.values(kept));

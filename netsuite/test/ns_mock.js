@@ -54,7 +54,7 @@ const READ_ONLY_BODY = ['subtotal', 'discounttotal', 'taxtotal', 'total'];
 const ITEM = {
     item: SELECT, quantity: FLOAT, rate: FLOAT, amount: MONEY,
     description: TEXT, taxcode: SELECT, taxrate1: PCT, tax1amt: MONEY,
-    isclosed: BOOL, line: INT, quantityfulfilled: FLOAT,
+    isclosed: BOOL, line: INT, quantityfulfilled: FLOAT, location: SELECT,
     quantitybilled: FLOAT, taxdetailsreference: TEXT
 };
 const TAXDETAILS = {
@@ -174,6 +174,7 @@ class Account {
                 rate: rate !== null ? rate : amount / qty, amount: amount,
                 tax1amt: Number(l.tax1Amt || 0),
                 custcol_shopify_line_id: l.custcol_shopify_line_id,
+                location: ref(l.location),
                 isclosed: l.isClosed === true,
                 quantityfulfilled: Number(l.quantityFulfilled || 0),
                 quantitybilled: Number(l.quantityBilled || 0)
@@ -456,6 +457,10 @@ class Record {
         const p = this.account.precision(this.s.fields.currency);
         const item = this.account.items[String(l.item)];
         if (o.fieldId === 'item') {
+            /* a new item sources the line afresh: what the line had from
+             * the old one (its tax, its location) goes */
+            delete l.tax1amt;
+            delete l.location;
             l.rate = item && item.basePrice !== undefined
                      ? Number(item.basePrice) : l.rate;
             l.quantity = l.quantity === undefined ? 1 : l.quantity;
@@ -473,6 +478,17 @@ class Record {
             l.tax1amt = round((l.amount || 0) * l.taxrate1 / 100, p);
         }
         return this;
+    }
+
+    getCurrentSublistValue(o) {
+        this.dynamicOnly('getCurrentSublistValue');
+        const cur = this.current[o.sublistId];
+        if (!cur) {
+            throw err('SSS_INVALID_SUBLIST_OPERATION', 'no line selected on '
+                      + o.sublistId);
+        }
+        const v = cur.values[o.fieldId];
+        return v === undefined ? '' : v;
     }
 
     commitLine(o) {

@@ -32,7 +32,7 @@ function seeded(a, status) {
         orderStatus: status || 'B',
         item: { items: [
             { item: { id: '1001' }, quantity: 1, rate: 199,
-              custcol_shopify_line_id: 'k1' },
+              custcol_shopify_line_id: 'k1', location: { id: '7' } },
             { item: { id: '1002' }, quantity: 2, rate: 24.5,
               custcol_shopify_line_id: 'k2', quantityFulfilled: 0 }] }
     });
@@ -217,6 +217,16 @@ test('script: a save another script beat is redone', () => {
     assert.deepStrictEqual(so.lines.map((l) => [l.line, l.key, l.amount]),
                            [[1, 'k1', '189.00'], [2, 'k2', '24.50']]);
     assert.deepStrictEqual(so.discrepancies, []);
+});
+
+test('script: a kept line keeps what NetSuite set on it', () => {
+    const a = account();
+    seeded(a);
+    const r = callRestlet(loadScript(SCRIPT, a), edit());
+    assert.strictEqual(r.status, 200, JSON.stringify(r.body));
+    /* the item is not set again, so the line's location stays */
+    assert.strictEqual(a.records.salesorder['501'].sublists.item[0].location,
+                       '7');
 });
 
 test('script: three saves beaten is an error, not a loop', () => {
