@@ -642,7 +642,8 @@ define(['N/record', 'N/query', 'N/error', 'N/log', 'N/runtime'],
                     out.totals[name] = money(rec.getValue({ fieldId: f }));
                 });
             const shipping = rec.getValue({ fieldId: 'shippingcost' });
-            if (shipping !== null && shipping !== '' && shipping !== undefined) {
+            if (shipping !== null && shipping !== ''
+                && shipping !== undefined) {
                 out.totals.shippingCost = money(shipping);
             }
             const n = rec.getLineCount({ sublistId: 'item' });
