@@ -418,6 +418,17 @@ class Record {
         }
     }
 
+    /* the line selectLine/selectNewLine chose, in dynamic mode */
+    selected(o, what) {
+        this.dynamicOnly(what);
+        const cur = this.current[o.sublistId];
+        if (!cur) {
+            throw err('SSS_INVALID_SUBLIST_OPERATION', 'no line selected on '
+                      + o.sublistId);
+        }
+        return cur;
+    }
+
     selectLine(o) {
         this.dynamicOnly('selectLine');
         const line = this.s.sublists[o.sublistId][o.line];
@@ -436,12 +447,7 @@ class Record {
     }
 
     setCurrentSublistValue(o) {
-        this.dynamicOnly('setCurrentSublistValue');
-        const cur = this.current[o.sublistId];
-        if (!cur) {
-            throw err('SSS_INVALID_SUBLIST_OPERATION', 'no line selected on '
-                      + o.sublistId);
-        }
+        const cur = this.selected(o, 'setCurrentSublistValue');
         const kind = this.lineKind(o.sublistId, o.fieldId);
         if (kind === null) {
             this.account.ignored.push(o.sublistId + '.' + o.fieldId);
@@ -481,23 +487,13 @@ class Record {
     }
 
     getCurrentSublistValue(o) {
-        this.dynamicOnly('getCurrentSublistValue');
-        const cur = this.current[o.sublistId];
-        if (!cur) {
-            throw err('SSS_INVALID_SUBLIST_OPERATION', 'no line selected on '
-                      + o.sublistId);
-        }
+        const cur = this.selected(o, 'getCurrentSublistValue');
         const v = cur.values[o.fieldId];
         return v === undefined ? '' : v;
     }
 
     commitLine(o) {
-        this.dynamicOnly('commitLine');
-        const cur = this.current[o.sublistId];
-        if (!cur) {
-            throw err('SSS_INVALID_SUBLIST_OPERATION', 'no line selected on '
-                      + o.sublistId);
-        }
+        const cur = this.selected(o, 'commitLine');
         if (o.sublistId === 'item' && !cur.values.item) {
             throw err('USER_ERROR', 'Please enter value(s) for: Item');
         }
