@@ -134,6 +134,9 @@ def build_settings(args):
                 if rk in v:
                     s["restlet_" + rk if rk != "default_entity"
                       else rk] = str(v[rk])
+            if isinstance(v.get("params"), dict):
+                # the script's parameters (netsuite/README.md)
+                s["restlet_params"] = dict(v["params"])
             continue
         if k not in s:
             raise SystemExit("netsuite-sim: unknown config key %r" % k)

@@ -80,7 +80,8 @@ BODY_FIELDS = {
     "salesOrder": dict(_COMMON_FIELDS, orderStatus="status", shipDate="date",
                        startDate="date", endDate="date",
                        shipComplete="bool", taxDetailsOverride="bool"),
-    "creditMemo": dict(_COMMON_FIELDS, createdFrom="ref"),
+    "creditMemo": dict(_COMMON_FIELDS, createdFrom="ref",
+                       taxDetailsOverride="bool"),
     "invoice": dict(_COMMON_FIELDS, createdFrom="ref"),
     # SOAP schema CustomerRefund (research notes 6.4); "apply" is parsed
     # apart
@@ -507,7 +508,8 @@ class Store:
         for name, value in body.items():
             if name == "item":
                 items = self._parse_item_sublist(value, validation)
-            elif name == "taxDetails" and rtype == "salesOrder":
+            elif name == "taxDetails" and rtype in ("salesOrder",
+                                                    "creditMemo"):
                 fields["_taxDetails"] = self._parse_tax_details(value,
                                                                validation)
             elif name in spec:

@@ -125,7 +125,8 @@ class Simulator:
         self.gate_open.set()
         self.store = Store(first_id=s["first_id"], currencies=s["currencies"],
                            items=s["items"])
-        self.restlet = Restlet(self.store, default_entity=s["default_entity"])
+        self.restlet = Restlet(self.store, default_entity=s["default_entity"],
+                               params=s.get("restlet_params"))
         self.faults = Faults(s["faults"], s["seed"])
         self.concurrency = s["concurrency"]
         self.counters = Counters()

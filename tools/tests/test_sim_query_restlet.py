@@ -116,6 +116,35 @@ class RestletTests(SimTestCase):
         self.assertEqual([l["key"] for l in res["lines"]], ["222"])
         self.assertEqual(res["discrepancies"], [])
 
+    def test_kept_lines_keep_their_line_and_discounts_stay(self):
+        self.post({"sales_order": self.doc(), "options": {"on_missing":
+                                                          "create"}})
+        edit = self.doc(lines=[
+            {"key": "222", "item": "101", "quantity": 1, "rate": "10.00",
+             "amount": "10.00", "tax": "0.80"},
+            {"key": "111", "item": "100", "quantity": 2, "rate": "19.99",
+             "amount": "39.98", "discount": "4.00", "net": "35.98",
+             "tax": "2.88"}],
+            totals={"tax": "4.08", "total": "55.06"})
+        res = self.post({"sales_order": edit}).json["results"]["sales_order"]
+        self.assertEqual([(l["line"], l["key"], l["amount"], l["rate"])
+                          for l in res["lines"]],
+                         [(1, "111", "35.98", "17.99"),
+                          (2, "222", "10.00", "10.00")])
+        self.assertEqual(res["discrepancies"], [])
+
+    def test_prices_with_tax_are_booked_before_tax(self):
+        doc = self.doc(taxes_included=True,
+                       totals={"tax": "5.20", "total": "64.97"})
+        r = self.post({"sales_order": doc, "options": {"on_missing":
+                                                       "create"}})
+        res = r.json["results"]["sales_order"]
+        self.assertEqual(res["lines"][0]["amount"], "55.17")
+        self.assertEqual(res["totals"]["shippingCost"], "4.60")
+        self.assertEqual((res["totals"]["taxTotal"], res["totals"]["total"]),
+                         ("5.20", "64.97"))
+        self.assertEqual(res["discrepancies"], [])
+
     def test_discrepancy_reported(self):
         self.post({"sales_order": self.doc(), "options": {"on_missing":
                                                           "create"}})
@@ -167,9 +196,13 @@ class RestletTests(SimTestCase):
                                         "reason": "customer"}})
         self.assertEqual(r.json["results"]["cancellation"]["action"],
                          "cancelled")
+        # every line closed (Oracle: the way to close an approved order),
+        # which leaves the order Closed, not Cancelled
         j = self.sim.request("GET", REC + "/salesOrder/eid:shopify-acme-1"
-                             "?fields=orderStatus").json
-        self.assertEqual(j["orderStatus"]["id"], "C")
+                             "?expandSubResources=true").json
+        self.assertEqual(j["orderStatus"]["id"], "H")
+        self.assertEqual([l["isClosed"] for l in j["item"]["items"]],
+                         [True])
         r = self.post({"cancellation": {"external_id": "shopify-acme-1"}})
         self.assertEqual(r.json["results"]["cancellation"]["action"],
                          "unchanged")
