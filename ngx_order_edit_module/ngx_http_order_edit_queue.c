@@ -5,13 +5,11 @@
 
 
 #include "ngx_http_order_edit_queue.h"
-#include "ngx_http_order_edit_dedup.h"
-#include "ngx_http_order_edit_journal.h"
 
 
 /*
- * How far lease() looks past ready webhooks whose journal record is not
- * yet durable: only those just written wait so, a few milliseconds each.
+ * How far lease() looks past ready webhooks held until their record is
+ * durable: only those just written wait so, a few milliseconds each.
  */
 #define NGX_HTTP_ORDER_EDIT_LEASE_SCAN    64
 
@@ -20,10 +18,6 @@
 
 /* due delayed webhooks made ready per lease(); the rest on the next */
 #define NGX_HTTP_ORDER_EDIT_PROMOTE_MAX   256
-
-/* ids given up per round, and rounds, to make room for an exception */
-#define NGX_HTTP_ORDER_EDIT_PARK_EVICT    64
-#define NGX_HTTP_ORDER_EDIT_PARK_ROUNDS   4
 
 
 static ngx_uint_t ngx_http_order_edit_queue_urgent(
@@ -51,15 +45,8 @@ static ngx_int_t ngx_http_order_edit_queue_back(
 static ngx_uint_t ngx_http_order_edit_queue_reclaim_shop(
     ngx_http_order_edit_zone_t *zone, ngx_http_order_edit_shop_t *shop,
     uint64_t now, ngx_uint_t check_pids);
-static ngx_http_order_edit_item_t *ngx_http_order_edit_queue_find_leased(
-    ngx_http_order_edit_msg_t *msg);
 static ngx_int_t ngx_http_order_edit_queue_copy(ngx_pool_t *pool,
     ngx_http_order_edit_item_t *item, ngx_http_order_edit_msg_t *msg);
-static void ngx_http_order_edit_queue_free(ngx_http_order_edit_zone_t *zone,
-    ngx_http_order_edit_item_t *item, ngx_uint_t kind,
-    ngx_http_order_edit_jack_t *ack);
-static ngx_http_order_edit_item_t *ngx_http_order_edit_exc_find(
-    ngx_http_order_edit_zone_t *zone, uint64_t id);
 static void ngx_http_order_edit_exc_copy(ngx_str_t *dst, u_char *src,
     size_t len, ngx_uint_t printable);
 static ngx_str_t ngx_http_order_edit_exc_detail(
@@ -392,9 +379,9 @@ ngx_http_order_edit_queue_promote(ngx_http_order_edit_zone_t *zone,
 
 
 /*
- * Zone locked: the oldest ready webhook of a tree.  Only one whose journal
- * record is still being synced is passed over: those are the newest, and
- * few (one per webhook request waiting for its fsync).
+ * Zone locked: the oldest ready webhook of a tree.  Only one held while
+ * its record is being synced is passed over: those are the newest, and
+ * few (one per webhook request waiting for its record).
  */
 
 static ngx_http_order_edit_item_t *
@@ -427,7 +414,7 @@ ngx_http_order_edit_queue_first(ngx_rbtree_t *tree)
 
 /*
  * Zone locked: a ready webhook by id, in O(log n), if it is in its place
- * by id (a new one is: the journal asks about those).  Keys can repeat,
+ * by id (a new one is: the store asks about those).  Keys can repeat,
  * so the walk finds the first node of the key, then looks along it.
  */
 
@@ -732,49 +719,6 @@ ngx_http_order_edit_queue_find(ngx_http_order_edit_zone_t *zone,
 }
 
 
-/*
- * Delivered, or not to be sent (stale, coalesced): the webhook leaves the
- * queue, and "counter" (NGX_HTTP_ORDER_EDIT_C_LAST: none) says which, in
- * the same lock.
- */
-
-ngx_int_t
-ngx_http_order_edit_queue_ack(ngx_http_order_edit_zone_t *zone,
-    ngx_http_order_edit_msg_t *msg, ngx_uint_t counter)
-{
-    ngx_http_order_edit_jack_t   ack;
-    ngx_http_order_edit_item_t  *item;
-
-    ngx_shmtx_lock(&zone->shpool->mutex);
-
-    item = ngx_http_order_edit_queue_find_leased(msg);
-
-    if (item == NULL) {
-        ngx_shmtx_unlock(&zone->shpool->mutex);
-        return NGX_DECLINED;
-    }
-
-    item->shop->counters[NGX_HTTP_ORDER_EDIT_C_ACKED]++;
-
-    if (counter < NGX_HTTP_ORDER_EDIT_C_LAST) {
-        item->shop->counters[counter]++;
-    }
-
-    item->shop->depth--;
-    zone->sh->nitems--;
-    zone->sh->drained_ms = ngx_http_order_edit_now_ms();
-
-    ngx_http_order_edit_queue_free(zone, item,
-                                   NGX_HTTP_ORDER_EDIT_JACK_DELIVERED, &ack);
-
-    ngx_shmtx_unlock(&zone->shpool->mutex);
-
-    ngx_http_order_edit_journal_ack(zone, &ack, ngx_cycle->log);
-
-    return NGX_OK;
-}
-
-
 ngx_int_t
 ngx_http_order_edit_queue_requeue(ngx_http_order_edit_zone_t *zone,
     ngx_http_order_edit_msg_t *msg, ngx_msec_t delay)
@@ -801,7 +745,7 @@ ngx_http_order_edit_queue_back(ngx_http_order_edit_zone_t *zone,
 
     ngx_shmtx_lock(&zone->shpool->mutex);
 
-    item = ngx_http_order_edit_queue_find_leased(msg);
+    item = ngx_http_order_edit_queue_leased_locked(msg);
 
     if (item == NULL) {
         ngx_shmtx_unlock(&zone->shpool->mutex);
@@ -842,52 +786,19 @@ ngx_http_order_edit_queue_back(ngx_http_order_edit_zone_t *zone,
 }
 
 
-ngx_int_t
-ngx_http_order_edit_queue_park(ngx_http_order_edit_zone_t *zone,
-    ngx_http_order_edit_msg_t *msg, ngx_str_t *reason, ngx_str_t *detail)
+/*
+ * Zone locked: a leased webhook parked in place, with its reason and
+ * NetSuite's answer in exc (allocated for detail->len bytes; NULL when
+ * it did not fit).
+ */
+
+void
+ngx_http_order_edit_queue_park_locked(ngx_http_order_edit_zone_t *zone,
+    ngx_http_order_edit_item_t *item, ngx_str_t *reason, ngx_str_t *detail,
+    ngx_http_order_edit_exc_t *exc, uint64_t now)
 {
-    size_t                        rlen, dlen, size;
-    uint64_t                      now;
-    ngx_uint_t                    round;
-    ngx_http_order_edit_exc_t    *exc;
-    ngx_http_order_edit_item_t   *item;
-    ngx_http_order_edit_shop_t   *shop;
-    ngx_str_t                     s;
-
-    rlen = ngx_min(reason->len, NGX_HTTP_ORDER_EDIT_REASON_MAX);
-    dlen = ngx_min(detail->len, NGX_HTTP_ORDER_EDIT_EXC_DETAIL_MAX);
-    size = offsetof(ngx_http_order_edit_exc_t, data) + dlen;
-    now = ngx_http_order_edit_now_ms();
-    exc = NULL;
-
-    ngx_shmtx_lock(&zone->shpool->mutex);
-
-    item = ngx_http_order_edit_queue_find_leased(msg);
-
-    if (item == NULL) {
-        ngx_shmtx_unlock(&zone->shpool->mutex);
-        return NGX_DECLINED;
-    }
-
-    /*
-     * Only NetSuite's answer needs memory.  Ids give way for it, as for
-     * a body; when even that leaves no room, the webhook is parked with
-     * its reason alone: a webhook that cannot be parked would hold its
-     * place, and a full zone of those would never drain.
-     */
-
-    for (round = 0; dlen && exc == NULL; round++) {
-
-        exc = ngx_slab_alloc_locked(zone->shpool, size);
-
-        if (exc != NULL || round == NGX_HTTP_ORDER_EDIT_PARK_ROUNDS
-            || ngx_http_order_edit_dedup_evict(zone,
-                                               NGX_HTTP_ORDER_EDIT_PARK_EVICT)
-               == 0)
-        {
-            break;
-        }
-    }
+    ngx_str_t                    s;
+    ngx_http_order_edit_shop_t  *shop;
 
     if (item->exc != NULL) {
         zone->sh->item_slab -= ngx_http_order_edit_slab_size(
@@ -899,17 +810,19 @@ ngx_http_order_edit_queue_park(ngx_http_order_edit_zone_t *zone,
     /* operators read these as JSON: keep printable ASCII, mark the rest */
 
     s.data = item->reason;
-    ngx_http_order_edit_exc_copy(&s, reason->data, rlen, 1);
-    item->reason_len = (u_char) rlen;
+    ngx_http_order_edit_exc_copy(&s, reason->data, reason->len, 1);
+    item->reason_len = (u_char) reason->len;
 
     item->exc = exc;
-    item->detail_lost = (dlen && exc == NULL);
+    item->detail_lost = (detail->len && exc == NULL);
 
     if (exc != NULL) {
-        exc->detail_len = (u_short) dlen;
+        exc->detail_len = (u_short) detail->len;
         s.data = exc->data;
-        ngx_http_order_edit_exc_copy(&s, detail->data, dlen, 1);
-        zone->sh->item_slab += ngx_http_order_edit_slab_size(size);
+        ngx_http_order_edit_exc_copy(&s, detail->data, detail->len, 1);
+        zone->sh->item_slab += ngx_http_order_edit_slab_size(
+                                   offsetof(ngx_http_order_edit_exc_t, data)
+                                   + detail->len);
     }
 
     shop = item->shop;
@@ -933,17 +846,6 @@ ngx_http_order_edit_queue_park(ngx_http_order_edit_zone_t *zone,
     shop->nexceptions++;
     zone->sh->nexceptions++;
     shop->counters[NGX_HTTP_ORDER_EDIT_C_PARKED]++;
-
-    ngx_shmtx_unlock(&zone->shpool->mutex);
-
-    if (dlen && exc == NULL) {
-        ngx_log_error(NGX_LOG_WARN, ngx_cycle->log, 0,
-                      "order_edit: zone \"%V\" is full: #%uL of \"%V\" "
-                      "parked as \"%V\" without NetSuite's answer",
-                      &zone->name, msg->id, &msg->shop, reason);
-    }
-
-    return NGX_OK;
 }
 
 
@@ -957,7 +859,7 @@ ngx_http_order_edit_exc_retry(ngx_http_order_edit_zone_t *zone, uint64_t id)
 
     ngx_shmtx_lock(&zone->shpool->mutex);
 
-    item = ngx_http_order_edit_exc_find(zone, id);
+    item = ngx_http_order_edit_exc_find_locked(zone, id);
 
     if (item == NULL) {
         ngx_shmtx_unlock(&zone->shpool->mutex);
@@ -988,39 +890,6 @@ ngx_http_order_edit_exc_retry(ngx_http_order_edit_zone_t *zone, uint64_t id)
     shop->counters[NGX_HTTP_ORDER_EDIT_C_EXC_RETRIED]++;
 
     ngx_shmtx_unlock(&zone->shpool->mutex);
-
-    return NGX_OK;
-}
-
-
-/* a person dealt with it in NetSuite: the webhook is dropped */
-
-ngx_int_t
-ngx_http_order_edit_exc_resolve(ngx_http_order_edit_zone_t *zone,
-    uint64_t id)
-{
-    ngx_http_order_edit_jack_t   ack;
-    ngx_http_order_edit_item_t  *item;
-
-    ngx_shmtx_lock(&zone->shpool->mutex);
-
-    item = ngx_http_order_edit_exc_find(zone, id);
-
-    if (item == NULL) {
-        ngx_shmtx_unlock(&zone->shpool->mutex);
-        return NGX_DECLINED;
-    }
-
-    item->shop->nexceptions--;
-    zone->sh->nexceptions--;
-    item->shop->counters[NGX_HTTP_ORDER_EDIT_C_EXC_RESOLVED]++;
-
-    ngx_http_order_edit_queue_free(zone, item,
-                                   NGX_HTTP_ORDER_EDIT_JACK_RESOLVED, &ack);
-
-    ngx_shmtx_unlock(&zone->shpool->mutex);
-
-    ngx_http_order_edit_journal_ack(zone, &ack, ngx_cycle->log);
 
     return NGX_OK;
 }
@@ -1111,8 +980,9 @@ ngx_http_order_edit_exc_list(ngx_http_order_edit_zone_t *zone,
 }
 
 
-static ngx_http_order_edit_item_t *
-ngx_http_order_edit_exc_find(ngx_http_order_edit_zone_t *zone, uint64_t id)
+ngx_http_order_edit_item_t *
+ngx_http_order_edit_exc_find_locked(ngx_http_order_edit_zone_t *zone,
+    uint64_t id)
 {
     ngx_queue_t                 *sq, *q;
     ngx_http_order_edit_item_t  *item;
@@ -1309,8 +1179,8 @@ ngx_http_order_edit_queue_reclaim_shop(ngx_http_order_edit_zone_t *zone,
 }
 
 
-static ngx_http_order_edit_item_t *
-ngx_http_order_edit_queue_find_leased(ngx_http_order_edit_msg_t *msg)
+ngx_http_order_edit_item_t *
+ngx_http_order_edit_queue_leased_locked(ngx_http_order_edit_msg_t *msg)
 {
     ngx_queue_t                 *q;
     ngx_http_order_edit_item_t  *item;
@@ -1393,15 +1263,30 @@ ngx_http_order_edit_queue_copy(ngx_pool_t *pool,
 }
 
 
-static void
-ngx_http_order_edit_queue_free(ngx_http_order_edit_zone_t *zone,
-    ngx_http_order_edit_item_t *item, ngx_uint_t kind,
-    ngx_http_order_edit_jack_t *ack)
+/*
+ * Zone locked: the webhook leaves the queue for good, from whatever state
+ * it is in, and its memory goes back to the zone.
+ */
+
+void
+ngx_http_order_edit_queue_remove_locked(ngx_http_order_edit_zone_t *zone,
+    ngx_http_order_edit_item_t *item, ngx_uint_t drained)
 {
     ngx_uint_t  i;
     size_t      size;
 
-    ngx_http_order_edit_journal_release_locked(zone, item, kind, ack);
+    if (item->state == NGX_HTTP_ORDER_EDIT_ITEM_PARKED) {
+        item->shop->nexceptions--;
+        zone->sh->nexceptions--;
+
+    } else {
+        item->shop->depth--;
+        zone->sh->nitems--;
+    }
+
+    if (drained) {
+        zone->sh->drained_ms = ngx_http_order_edit_now_ms();
+    }
 
     size = item->body_len;
 
@@ -1427,48 +1312,68 @@ ngx_http_order_edit_queue_free(ngx_http_order_edit_zone_t *zone,
 }
 
 
-/*
- * A webhook that was never durable leaves as if it had not come: out of
- * the queue and out of the de-duplication set, so that Shopify's next
- * delivery of it is taken afresh.
- */
+/* zone locked: not to be leased until its writer says it is durable */
 
 void
-ngx_http_order_edit_queue_rollback_locked(ngx_http_order_edit_zone_t *zone,
-    ngx_http_order_edit_item_t *item, ngx_http_order_edit_jack_t *ack)
+ngx_http_order_edit_queue_hold_locked(ngx_http_order_edit_item_t *item)
 {
-    u_char                        buf[NGX_HTTP_ORDER_EDIT_DEDUP_KEY_LEN];
-    ngx_str_t                     shop, wid, eid, key;
-    ngx_http_order_edit_dedup_t  *dd;
+    item->not_before_ms = NGX_HTTP_ORDER_EDIT_NOT_DURABLE;
+    item->lease_pid = ngx_pid;
+}
 
-    shop.data = item->shop->name;
-    shop.len = item->shop->sn.str.len;
-    wid.data = item->data + item->len[0];
-    wid.len = item->len[1];
-    eid.data = wid.data + wid.len;
-    eid.len = item->len[2];
 
-    ngx_http_order_edit_dedup_key(buf, &shop, &wid, &eid, &key);
-
-    dd = ngx_http_order_edit_dedup_lookup(zone, &key,
-                                          ngx_crc32_short(key.data, key.len));
-    if (dd != NULL && dd->item_id == item->id) {
-        ngx_http_order_edit_dedup_free(zone, dd);
-    }
-
-    item->shop->depth--;
-    item->shop->counters[NGX_HTTP_ORDER_EDIT_C_QUEUED]--;
-    item->shop->counters[NGX_HTTP_ORDER_EDIT_C_QUEUE_FULL]++;
-    zone->sh->nitems--;
-
-    ngx_http_order_edit_queue_free(zone, item,
-                                   NGX_HTTP_ORDER_EDIT_JACK_ROLLBACK, ack);
+void
+ngx_http_order_edit_queue_unhold_locked(ngx_http_order_edit_item_t *item)
+{
+    item->not_before_ms = 0;
+    item->lease_pid = 0;
 }
 
 
 /*
- * Zone locked: is webhook "id" of this shop still waiting for its journal
- * fsync?  It was linked a moment ago and is ready: a lookup by id.
+ * Zone locked: webhooks held for a writer that is gone (a crash) are let
+ * go: the kernel kept what it wrote.  Bounded by the ready webhooks.
+ */
+
+ngx_uint_t
+ngx_http_order_edit_queue_unhold_dead_locked(ngx_http_order_edit_zone_t *zone)
+{
+    ngx_uint_t                   n;
+    ngx_queue_t                 *q, *sq;
+    ngx_http_order_edit_shop_t  *shop;
+    ngx_http_order_edit_item_t  *item;
+
+    n = 0;
+
+    for (sq = ngx_queue_head(&zone->sh->shops);
+         sq != ngx_queue_sentinel(&zone->sh->shops);
+         sq = ngx_queue_next(sq))
+    {
+        shop = ngx_queue_data(sq, ngx_http_order_edit_shop_t, all);
+
+        for (q = ngx_queue_head(&shop->pending);
+             q != ngx_queue_sentinel(&shop->pending);
+             q = ngx_queue_next(q))
+        {
+            item = ngx_queue_data(q, ngx_http_order_edit_item_t, queue);
+
+            if (item->not_before_ms == NGX_HTTP_ORDER_EDIT_NOT_DURABLE
+                && item->lease_pid != ngx_pid
+                && kill(item->lease_pid, 0) == -1 && ngx_errno == ESRCH)
+            {
+                ngx_http_order_edit_queue_unhold_locked(item);
+                n++;
+            }
+        }
+    }
+
+    return n;
+}
+
+
+/*
+ * Zone locked: is webhook "id" of this shop still held for its record?
+ * It was linked a moment ago and is ready: a lookup by id.
  */
 
 ngx_uint_t

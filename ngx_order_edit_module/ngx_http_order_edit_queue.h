@@ -27,6 +27,16 @@ typedef struct {
 #define NGX_HTTP_ORDER_EDIT_REASON_MAX  39
 
 
+/*
+ * Where the store's durability backend keeps a webhook's record: the
+ * backend's own, never read here.
+ */
+typedef struct {
+    void                          *file;        /* NULL: no record */
+    uint32_t                       off;
+} ngx_http_order_edit_recref_t;
+
+
 typedef enum {
     NGX_HTTP_ORDER_EDIT_ITEM_READY = 0,
     NGX_HTTP_ORDER_EDIT_ITEM_DELAYED,
@@ -44,9 +54,7 @@ typedef struct {
     uint64_t                       parked_first_ms;
     uint64_t                       parked_last_ms;
 
-    /* its journal record; NULL without a journal */
-    ngx_http_order_edit_jseg_t    *jseg;
-    uint32_t                       joff;
+    ngx_http_order_edit_recref_t   rec;
 
     uint64_t                       id;
     uint64_t                       received_ms;
@@ -55,7 +63,7 @@ typedef struct {
     uint64_t                       lease_token;
     uint64_t                       order_id;
     ngx_pid_t                      lease_pid;   /* or its writer, while
-                                                   not yet durable */
+                                                   held */
     uint32_t                       attempts;
     uint32_t                       body_len;
 
@@ -75,7 +83,7 @@ typedef struct {
 } ngx_http_order_edit_item_t;
 
 
-/* not_before_ms of a webhook whose journal record is not yet durable */
+/* not_before_ms of a webhook held until its record is durable */
 #define NGX_HTTP_ORDER_EDIT_NOT_DURABLE  ((uint64_t) -1)
 
 
@@ -116,8 +124,6 @@ void ngx_http_order_edit_queue_norm_input(ngx_http_order_edit_msg_t *msg,
 ngx_int_t ngx_http_order_edit_queue_find(ngx_http_order_edit_zone_t *zone,
     ngx_pool_t *pool, ngx_str_t *shop, uint64_t id,
     ngx_http_order_edit_msg_t *msg);
-ngx_int_t ngx_http_order_edit_queue_ack(ngx_http_order_edit_zone_t *zone,
-    ngx_http_order_edit_msg_t *msg, ngx_uint_t counter);
 ngx_int_t ngx_http_order_edit_queue_requeue(ngx_http_order_edit_zone_t *zone,
     ngx_http_order_edit_msg_t *msg, ngx_msec_t delay);
 ngx_int_t ngx_http_order_edit_queue_same_order(
@@ -153,26 +159,35 @@ typedef struct {
  * The exception queue: a leased webhook that cannot be applied safely is
  * parked with a reason and NetSuite's answer; people retry (back to the
  * queue, in its FIFO place) or resolve (drop) it.  Each locks the zone.
- * Parking a leased webhook always succeeds (NGX_DECLINED: no such lease):
- * it changes the webhook's state in place, and only NetSuite's answer is
- * allocated, and dropped when even evicting ids leaves no room for it.
+ * Parking and resolving are the store's (ngx_http_order_edit_store.h).
  */
-ngx_int_t ngx_http_order_edit_queue_park(ngx_http_order_edit_zone_t *zone,
-    ngx_http_order_edit_msg_t *msg, ngx_str_t *reason, ngx_str_t *detail);
 ngx_int_t ngx_http_order_edit_exc_retry(ngx_http_order_edit_zone_t *zone,
-    uint64_t id);
-ngx_int_t ngx_http_order_edit_exc_resolve(ngx_http_order_edit_zone_t *zone,
     uint64_t id);
 ngx_int_t ngx_http_order_edit_exc_list(ngx_http_order_edit_zone_t *zone,
     ngx_pool_t *pool, ngx_str_t *shop, ngx_array_t *out);
 
-/* zone locked: a webhook whose journal record failed leaves the zone */
-struct ngx_http_order_edit_jack_s;
-void ngx_http_order_edit_queue_rollback_locked(
-    ngx_http_order_edit_zone_t *zone, ngx_http_order_edit_item_t *item,
-    struct ngx_http_order_edit_jack_s *ack);
+/*
+ * Zone locked, for the store.  A webhook is held (not leased) from its
+ * put until its record is durable, its writer's pid in lease_pid; remove
+ * takes it out of the queue for good and frees it ("drained": it counts
+ * as progress of the queue).
+ */
+void ngx_http_order_edit_queue_hold_locked(ngx_http_order_edit_item_t *item);
+void ngx_http_order_edit_queue_unhold_locked(
+    ngx_http_order_edit_item_t *item);
+ngx_uint_t ngx_http_order_edit_queue_unhold_dead_locked(
+    ngx_http_order_edit_zone_t *zone);
+ngx_http_order_edit_item_t *ngx_http_order_edit_queue_leased_locked(
+    ngx_http_order_edit_msg_t *msg);
+void ngx_http_order_edit_queue_park_locked(ngx_http_order_edit_zone_t *zone,
+    ngx_http_order_edit_item_t *item, ngx_str_t *reason, ngx_str_t *detail,
+    ngx_http_order_edit_exc_t *exc, uint64_t now);
+ngx_http_order_edit_item_t *ngx_http_order_edit_exc_find_locked(
+    ngx_http_order_edit_zone_t *zone, uint64_t id);
+void ngx_http_order_edit_queue_remove_locked(ngx_http_order_edit_zone_t *zone,
+    ngx_http_order_edit_item_t *item, ngx_uint_t drained);
 
-/* zone locked: 1 while a just-queued webhook waits for its fsync */
+/* zone locked: 1 while a just-queued webhook is held for its record */
 ngx_uint_t ngx_http_order_edit_queue_undurable_locked(
     ngx_http_order_edit_shop_t *shop, uint64_t id);
 
