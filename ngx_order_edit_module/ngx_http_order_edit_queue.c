@@ -39,9 +39,6 @@ static ngx_http_order_edit_item_t *ngx_http_order_edit_queue_lookup(
 static ngx_http_order_edit_item_t *ngx_http_order_edit_queue_oldest(
     ngx_http_order_edit_shop_t *shop);
 static void ngx_http_order_edit_queue_busy(ngx_http_order_edit_zone_t *zone);
-static ngx_int_t ngx_http_order_edit_queue_back(
-    ngx_http_order_edit_zone_t *zone, ngx_http_order_edit_msg_t *msg,
-    ngx_msec_t delay, ngx_uint_t attempted);
 static ngx_uint_t ngx_http_order_edit_queue_reclaim_shop(
     ngx_http_order_edit_zone_t *zone, ngx_http_order_edit_shop_t *shop,
     uint64_t now, ngx_uint_t check_pids);
@@ -127,26 +124,29 @@ ngx_http_order_edit_queue_link_locked(ngx_http_order_edit_zone_t *zone,
 }
 
 
+/*
+ * Zone locked: the next ready webhook, round-robin across shops, copied
+ * to msg and leased until now + lease_ms; NGX_DECLINED: none is ready.
+ * A queue that has stopped draining is reported in stall, for the caller
+ * to say once the zone is unlocked.
+ */
+
 ngx_int_t
-ngx_http_order_edit_queue_lease(ngx_http_order_edit_zone_t *zone,
-    ngx_pool_t *pool, ngx_msec_t lease_ms, ngx_http_order_edit_msg_t *msg)
+ngx_http_order_edit_queue_lease_locked(ngx_http_order_edit_zone_t *zone,
+    ngx_pool_t *pool, ngx_msec_t lease_ms, uint64_t now,
+    ngx_http_order_edit_msg_t *msg, ngx_http_order_edit_stall_t *stall)
 {
-    size_t                        used;
-    uint64_t                      now, stalled;
     ngx_int_t                     rc;
-    ngx_uint_t                    n, work, ndelayed, nexc;
+    ngx_uint_t                    n;
     ngx_queue_t                  *sq;
     ngx_http_order_edit_item_t   *item;
     ngx_http_order_edit_shop_t   *shop;
     ngx_http_order_edit_shctx_t  *sh;
 
-    now = ngx_http_order_edit_now_ms();
     sh = zone->sh;
     item = NULL;
     shop = NULL;
-    stalled = 0;
-
-    ngx_shmtx_lock(&zone->shpool->mutex);
+    stall->ms = 0;
 
     (void) ngx_http_order_edit_queue_promote(zone, now,
                                              NGX_HTTP_ORDER_EDIT_PROMOTE_MAX);
@@ -157,19 +157,18 @@ ngx_http_order_edit_queue_lease(ngx_http_order_edit_zone_t *zone,
      * most once per stall_after.
      */
 
-    work = sh->nitems - sh->ndelayed;
+    stall->work = sh->nitems - sh->ndelayed;
+    stall->ndelayed = sh->ndelayed;
+    stall->nexc = sh->nexceptions;
 
-    if (work
+    if (stall->work
         && ngx_http_order_edit_queue_stalled_ms_locked(zone, now)
            >= zone->stall_after
         && now - sh->stall_logged_ms >= zone->stall_after)
     {
         sh->stall_logged_ms = now;
-        stalled = ngx_http_order_edit_queue_stalled_ms_locked(zone, now);
+        stall->ms = ngx_http_order_edit_queue_stalled_ms_locked(zone, now);
     }
-
-    ndelayed = sh->ndelayed;
-    nexc = sh->nexceptions;
 
     /* one full turn at most, starting after the shop served last */
 
@@ -205,9 +204,7 @@ ngx_http_order_edit_queue_lease(ngx_http_order_edit_zone_t *zone,
     }
 
     if (item == NULL) {
-        ngx_shmtx_unlock(&zone->shpool->mutex);
-        rc = NGX_DECLINED;
-        goto done;
+        return NGX_DECLINED;
     }
 
     sh->rr = sq;
@@ -229,21 +226,6 @@ ngx_http_order_edit_queue_lease(ngx_http_order_edit_zone_t *zone,
 
         msg->token = item->lease_token;
         msg->attempts = item->attempts;
-    }
-
-    ngx_shmtx_unlock(&zone->shpool->mutex);
-
-done:
-
-    if (stalled) {
-        used = ngx_http_order_edit_zone_used(zone);
-
-        ngx_log_error(NGX_LOG_ERR, ngx_cycle->log, 0,
-                      "order_edit: zone \"%V\" has not drained for %uL s: "
-                      "%ui webhooks ready or out for delivery, %ui delayed, "
-                      "%ui parked, %uz of %uz bytes in use",
-                      &zone->name, stalled / 1000, work, ndelayed, nexc,
-                      used, zone->size);
     }
 
     return rc;
@@ -719,39 +701,16 @@ ngx_http_order_edit_queue_find(ngx_http_order_edit_zone_t *zone,
 }
 
 
-ngx_int_t
-ngx_http_order_edit_queue_requeue(ngx_http_order_edit_zone_t *zone,
-    ngx_http_order_edit_msg_t *msg, ngx_msec_t delay)
+/*
+ * Zone locked: a leased webhook handed back, ready at once or after a
+ * delay; "attempted": its lease counts as an attempt (not when it was
+ * handed back untried: no room, the order busy).
+ */
+
+void
+ngx_http_order_edit_queue_back_locked(ngx_http_order_edit_zone_t *zone,
+    ngx_http_order_edit_item_t *item, ngx_msec_t delay, ngx_uint_t attempted)
 {
-    return ngx_http_order_edit_queue_back(zone, msg, delay, 1);
-}
-
-
-/* handed back untried (no room, the order busy): no attempt is counted */
-
-ngx_int_t
-ngx_http_order_edit_queue_release(ngx_http_order_edit_zone_t *zone,
-    ngx_http_order_edit_msg_t *msg, ngx_msec_t delay)
-{
-    return ngx_http_order_edit_queue_back(zone, msg, delay, 0);
-}
-
-
-static ngx_int_t
-ngx_http_order_edit_queue_back(ngx_http_order_edit_zone_t *zone,
-    ngx_http_order_edit_msg_t *msg, ngx_msec_t delay, ngx_uint_t attempted)
-{
-    ngx_http_order_edit_item_t  *item;
-
-    ngx_shmtx_lock(&zone->shpool->mutex);
-
-    item = ngx_http_order_edit_queue_leased_locked(msg);
-
-    if (item == NULL) {
-        ngx_shmtx_unlock(&zone->shpool->mutex);
-        return NGX_DECLINED;
-    }
-
     ngx_http_order_edit_queue_unlink(zone, item);
 
     item->lease_until_ms = 0;
@@ -779,10 +738,6 @@ ngx_http_order_edit_queue_back(ngx_http_order_edit_zone_t *zone,
     }
 
     item->shop->counters[NGX_HTTP_ORDER_EDIT_C_REQUEUED]++;
-
-    ngx_shmtx_unlock(&zone->shpool->mutex);
-
-    return NGX_OK;
 }
 
 
@@ -849,22 +804,13 @@ ngx_http_order_edit_queue_park_locked(ngx_http_order_edit_zone_t *zone,
 }
 
 
-/* back to the queue, in its FIFO place, for one more delivery */
+/* zone locked: a parked webhook back in its FIFO place, to be delivered */
 
-ngx_int_t
-ngx_http_order_edit_exc_retry(ngx_http_order_edit_zone_t *zone, uint64_t id)
+void
+ngx_http_order_edit_exc_retry_locked(ngx_http_order_edit_zone_t *zone,
+    ngx_http_order_edit_item_t *item)
 {
-    ngx_http_order_edit_item_t  *item;
     ngx_http_order_edit_shop_t  *shop;
-
-    ngx_shmtx_lock(&zone->shpool->mutex);
-
-    item = ngx_http_order_edit_exc_find_locked(zone, id);
-
-    if (item == NULL) {
-        ngx_shmtx_unlock(&zone->shpool->mutex);
-        return NGX_DECLINED;
-    }
 
     shop = item->shop;
 
@@ -888,10 +834,6 @@ ngx_http_order_edit_exc_retry(ngx_http_order_edit_zone_t *zone, uint64_t id)
     shop->depth++;
     zone->sh->nitems++;
     shop->counters[NGX_HTTP_ORDER_EDIT_C_EXC_RETRIED]++;
-
-    ngx_shmtx_unlock(&zone->shpool->mutex);
-
-    return NGX_OK;
 }
 
 
@@ -1071,26 +1013,18 @@ ngx_http_order_edit_queue_depth(ngx_http_order_edit_zone_t *zone,
 }
 
 
-/*
- * Leases of a worker that died (or hung past its lease) go back to the
- * queue.  Checking pids costs a syscall per lease, so lease() only looks
- * at expiry and a worker checks pids once when it starts.
- */
+/* zone locked: expired leases back, and with check_pids dead workers' */
 
 ngx_uint_t
-ngx_http_order_edit_queue_reclaim(ngx_http_order_edit_zone_t *zone,
-    ngx_uint_t check_pids)
+ngx_http_order_edit_queue_reclaim_locked(ngx_http_order_edit_zone_t *zone,
+    uint64_t now, ngx_uint_t check_pids)
 {
-    uint64_t                      now;
     ngx_uint_t                    n;
     ngx_queue_t                  *q;
     ngx_http_order_edit_shctx_t  *sh;
 
-    now = ngx_http_order_edit_now_ms();
     sh = zone->sh;
     n = 0;
-
-    ngx_shmtx_lock(&zone->shpool->mutex);
 
     for (q = ngx_queue_head(&sh->shops);
          q != ngx_queue_sentinel(&sh->shops);
@@ -1100,8 +1034,6 @@ ngx_http_order_edit_queue_reclaim(ngx_http_order_edit_zone_t *zone,
                  ngx_queue_data(q, ngx_http_order_edit_shop_t, all),
                  now, check_pids);
     }
-
-    ngx_shmtx_unlock(&zone->shpool->mutex);
 
     return n;
 }

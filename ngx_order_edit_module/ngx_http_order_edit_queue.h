@@ -114,9 +114,28 @@ uint64_t ngx_http_order_edit_queue_link_locked(
     ngx_http_order_edit_zone_t *zone, ngx_http_order_edit_shop_t *shop,
     ngx_http_order_edit_item_t *item);
 
-/* the dispatcher's API: each takes the zone lock itself */
-ngx_int_t ngx_http_order_edit_queue_lease(ngx_http_order_edit_zone_t *zone,
-    ngx_pool_t *pool, ngx_msec_t lease_ms, ngx_http_order_edit_msg_t *msg);
+/* a queue that stopped draining, as lease found it: to be said */
+typedef struct {
+    uint64_t                       ms;          /* 0: nothing to say */
+    ngx_uint_t                     work;
+    ngx_uint_t                     ndelayed;
+    ngx_uint_t                     nexc;
+} ngx_http_order_edit_stall_t;
+
+
+/* zone locked: the moves of a webhook inside the queue (the store's) */
+ngx_int_t ngx_http_order_edit_queue_lease_locked(
+    ngx_http_order_edit_zone_t *zone, ngx_pool_t *pool, ngx_msec_t lease_ms,
+    uint64_t now, ngx_http_order_edit_msg_t *msg,
+    ngx_http_order_edit_stall_t *stall);
+void ngx_http_order_edit_queue_back_locked(ngx_http_order_edit_zone_t *zone,
+    ngx_http_order_edit_item_t *item, ngx_msec_t delay, ngx_uint_t attempted);
+ngx_uint_t ngx_http_order_edit_queue_reclaim_locked(
+    ngx_http_order_edit_zone_t *zone, uint64_t now, ngx_uint_t check_pids);
+void ngx_http_order_edit_exc_retry_locked(ngx_http_order_edit_zone_t *zone,
+    ngx_http_order_edit_item_t *item);
+
+/* copies for the dispatcher and operators: each locks the zone itself */
 ngx_int_t ngx_http_order_edit_queue_peek(ngx_http_order_edit_zone_t *zone,
     ngx_pool_t *pool, ngx_str_t *shop, ngx_http_order_edit_msg_t *msg);
 void ngx_http_order_edit_queue_norm_input(ngx_http_order_edit_msg_t *msg,
@@ -124,17 +143,11 @@ void ngx_http_order_edit_queue_norm_input(ngx_http_order_edit_msg_t *msg,
 ngx_int_t ngx_http_order_edit_queue_find(ngx_http_order_edit_zone_t *zone,
     ngx_pool_t *pool, ngx_str_t *shop, uint64_t id,
     ngx_http_order_edit_msg_t *msg);
-ngx_int_t ngx_http_order_edit_queue_requeue(ngx_http_order_edit_zone_t *zone,
-    ngx_http_order_edit_msg_t *msg, ngx_msec_t delay);
 ngx_int_t ngx_http_order_edit_queue_same_order(
     ngx_http_order_edit_zone_t *zone, ngx_pool_t *pool,
     ngx_http_order_edit_msg_t *msg, ngx_uint_t max, ngx_array_t *out);
-ngx_int_t ngx_http_order_edit_queue_release(ngx_http_order_edit_zone_t *zone,
-    ngx_http_order_edit_msg_t *msg, ngx_msec_t delay);
 ngx_uint_t ngx_http_order_edit_queue_depth(ngx_http_order_edit_zone_t *zone,
     ngx_str_t *shop);
-ngx_uint_t ngx_http_order_edit_queue_reclaim(ngx_http_order_edit_zone_t *zone,
-    ngx_uint_t check_pids);
 
 /* an exception as listed for operators, copied out under the lock */
 typedef struct {
@@ -158,11 +171,9 @@ typedef struct {
 /*
  * The exception queue: a leased webhook that cannot be applied safely is
  * parked with a reason and NetSuite's answer; people retry (back to the
- * queue, in its FIFO place) or resolve (drop) it.  Each locks the zone.
- * Parking and resolving are the store's (ngx_http_order_edit_store.h).
+ * queue, in its FIFO place) or resolve (drop) it: the store's
+ * (ngx_http_order_edit_store.h).  The list is a copy; it locks the zone.
  */
-ngx_int_t ngx_http_order_edit_exc_retry(ngx_http_order_edit_zone_t *zone,
-    uint64_t id);
 ngx_int_t ngx_http_order_edit_exc_list(ngx_http_order_edit_zone_t *zone,
     ngx_pool_t *pool, ngx_str_t *shop, ngx_array_t *out);
 

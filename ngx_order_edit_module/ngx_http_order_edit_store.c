@@ -22,6 +22,9 @@
 
 static ngx_http_order_edit_backend_t *ngx_http_order_edit_store_backend(
     ngx_http_order_edit_zone_t *zone);
+static ngx_int_t ngx_http_order_edit_store_back(
+    ngx_http_order_edit_zone_t *zone, ngx_http_order_edit_msg_t *msg,
+    ngx_msec_t delay, ngx_uint_t attempted);
 static void ngx_http_order_edit_store_leave_locked(
     ngx_http_order_edit_zone_t *zone, ngx_http_order_edit_item_t *item,
     ngx_uint_t kind, ngx_uint_t drained, ngx_http_order_edit_settle_t *s);
@@ -314,6 +317,45 @@ ngx_http_order_edit_store_writers_gone_locked(
 }
 
 
+ngx_int_t
+ngx_http_order_edit_queue_lease(ngx_http_order_edit_zone_t *zone,
+    ngx_pool_t *pool, ngx_msec_t lease_ms, ngx_http_order_edit_msg_t *msg)
+{
+    size_t                       used;
+    uint64_t                     now;
+    ngx_int_t                    rc;
+    ngx_http_order_edit_stall_t  stall;
+
+    now = ngx_http_order_edit_now_ms();
+
+    ngx_shmtx_lock(&zone->shpool->mutex);
+
+    rc = ngx_http_order_edit_queue_lease_locked(zone, pool, lease_ms, now,
+                                                msg, &stall);
+
+    ngx_shmtx_unlock(&zone->shpool->mutex);
+
+    /*
+     * Webhooks that could go and none has left the queue for stall_after
+     * (a minute by default): nothing else may show it, so it is said, at
+     * most once per stall_after.
+     */
+
+    if (stall.ms) {
+        used = ngx_http_order_edit_zone_used(zone);
+
+        ngx_log_error(NGX_LOG_ERR, ngx_cycle->log, 0,
+                      "order_edit: zone \"%V\" has not drained for %uL s: "
+                      "%ui webhooks ready or out for delivery, %ui delayed, "
+                      "%ui parked, %uz of %uz bytes in use",
+                      &zone->name, stall.ms / 1000, stall.work,
+                      stall.ndelayed, stall.nexc, used, zone->size);
+    }
+
+    return rc;
+}
+
+
 /*
  * Delivered, or not to be sent (stale, coalesced): the webhook leaves the
  * queue, and "counter" (NGX_HTTP_ORDER_EDIT_C_LAST: none) says which, in
@@ -351,6 +393,88 @@ ngx_http_order_edit_queue_ack(ngx_http_order_edit_zone_t *zone,
     ngx_http_order_edit_store_settle(zone, &s, ngx_cycle->log);
 
     return NGX_OK;
+}
+
+
+ngx_int_t
+ngx_http_order_edit_queue_requeue(ngx_http_order_edit_zone_t *zone,
+    ngx_http_order_edit_msg_t *msg, ngx_msec_t delay)
+{
+    return ngx_http_order_edit_store_back(zone, msg, delay, 1);
+}
+
+
+/* handed back untried (no room, the order busy): no attempt is counted */
+
+ngx_int_t
+ngx_http_order_edit_queue_release(ngx_http_order_edit_zone_t *zone,
+    ngx_http_order_edit_msg_t *msg, ngx_msec_t delay)
+{
+    return ngx_http_order_edit_store_back(zone, msg, delay, 0);
+}
+
+
+static ngx_int_t
+ngx_http_order_edit_store_back(ngx_http_order_edit_zone_t *zone,
+    ngx_http_order_edit_msg_t *msg, ngx_msec_t delay, ngx_uint_t attempted)
+{
+    ngx_http_order_edit_item_t  *item;
+
+    ngx_shmtx_lock(&zone->shpool->mutex);
+
+    item = ngx_http_order_edit_queue_leased_locked(msg);
+
+    if (item != NULL) {
+        ngx_http_order_edit_queue_back_locked(zone, item, delay, attempted);
+    }
+
+    ngx_shmtx_unlock(&zone->shpool->mutex);
+
+    return item ? NGX_OK : NGX_DECLINED;
+}
+
+
+/*
+ * Leases of a worker that died (or hung past its lease) go back to the
+ * queue.  Checking pids costs a syscall per lease, so lease() only looks
+ * at expiry and a worker checks pids once when it starts.
+ */
+
+ngx_uint_t
+ngx_http_order_edit_queue_reclaim(ngx_http_order_edit_zone_t *zone,
+    ngx_uint_t check_pids)
+{
+    uint64_t    now;
+    ngx_uint_t  n;
+
+    now = ngx_http_order_edit_now_ms();
+
+    ngx_shmtx_lock(&zone->shpool->mutex);
+    n = ngx_http_order_edit_queue_reclaim_locked(zone, now, check_pids);
+    ngx_shmtx_unlock(&zone->shpool->mutex);
+
+    return n;
+}
+
+
+/* back to the queue, in its FIFO place, for one more delivery */
+
+ngx_int_t
+ngx_http_order_edit_exc_retry(ngx_http_order_edit_zone_t *zone, uint64_t id)
+{
+    ngx_http_order_edit_item_t  *item;
+
+    ngx_shmtx_lock(&zone->shpool->mutex);
+
+    item = ngx_http_order_edit_exc_find_locked(zone, id);
+
+    if (item != NULL) {
+        ngx_http_order_edit_exc_retry_locked(zone, item);
+    }
+
+    ngx_shmtx_unlock(&zone->shpool->mutex);
+
+    return item ? NGX_OK : NGX_DECLINED;
 }
 
 

@@ -2,17 +2,19 @@
 /*
  * Copyright (C) the ngx_order_edit_module authors.
  *
- * The store: the zone's all-or-nothing rules in one place.  A webhook is
- * its de-duplication id, its body in the queue, its counters and its
- * durable record, and each of these transactions takes or gives back all
- * of them in one zone lock: put (ingest), rollback (the record failed),
- * ack and park (the dispatcher), resolve (people), replay (the journal at
- * start and on adoption).  Leasing, handing back (requeue, release) and
- * retrying a parked webhook move it inside the queue only, and are the
- * queue's own (ngx_http_order_edit_queue.h, included here).
+ * The store: every change of the zone's webhooks, each one transaction
+ * under one zone lock, and the zone's all-or-nothing rules in one place.
+ * A webhook is its de-duplication id, its body in the queue, its counters
+ * and its durable record: put (ingest) takes all of them or none, and
+ * ack, resolve and rollback give all of them back; replay (the journal
+ * at start and on adoption) puts a recorded one again.  Lease, requeue,
+ * release, park, retry and reclaim move a webhook inside the queue.
  *
- * The record is kept by a durability backend, the journal, through the
- * hooks below; the queue knows nothing of it.
+ * The queue (ngx_http_order_edit_queue.h) is the data structure under
+ * it: the store calls its zone-locked primitives; its copies for readers
+ * (peek, find, depth, the exception list) lock the zone themselves.  The
+ * record is kept by a durability backend, the journal, through the hooks
+ * below; the queue knows nothing of it.
  */
 
 
@@ -123,15 +125,30 @@ ngx_int_t ngx_http_order_edit_store_wait(ngx_http_request_t *r,
     ngx_http_order_edit_store_done_pt done);
 
 /*
- * The dispatcher's and the operators': each locks the zone itself.
- * Parking a leased webhook always succeeds (NGX_DECLINED: no such lease):
- * it changes the webhook's state in place, and only NetSuite's answer is
- * allocated, and dropped when even evicting ids leaves no room for it.
+ * The dispatcher's (the names it has always called) and the operators':
+ * each locks the zone itself; NGX_DECLINED: no such lease, or exception.
+ * A lease is the oldest ready webhook of the next shop round-robin, its
+ * copy in msg, held for lease_ms.  Requeue hands it back after a failed
+ * attempt, release untried (no attempt counted), ready after "delay" ms.
+ * Parking a leased webhook always succeeds: it changes the webhook's
+ * state in place, and only NetSuite's answer is allocated, and dropped
+ * when even evicting ids leaves no room for it.  Reclaim gives expired
+ * leases back (and those of dead workers, with check_pids).
  */
+ngx_int_t ngx_http_order_edit_queue_lease(ngx_http_order_edit_zone_t *zone,
+    ngx_pool_t *pool, ngx_msec_t lease_ms, ngx_http_order_edit_msg_t *msg);
 ngx_int_t ngx_http_order_edit_queue_ack(ngx_http_order_edit_zone_t *zone,
     ngx_http_order_edit_msg_t *msg, ngx_uint_t counter);
+ngx_int_t ngx_http_order_edit_queue_requeue(ngx_http_order_edit_zone_t *zone,
+    ngx_http_order_edit_msg_t *msg, ngx_msec_t delay);
+ngx_int_t ngx_http_order_edit_queue_release(ngx_http_order_edit_zone_t *zone,
+    ngx_http_order_edit_msg_t *msg, ngx_msec_t delay);
 ngx_int_t ngx_http_order_edit_queue_park(ngx_http_order_edit_zone_t *zone,
     ngx_http_order_edit_msg_t *msg, ngx_str_t *reason, ngx_str_t *detail);
+ngx_uint_t ngx_http_order_edit_queue_reclaim(ngx_http_order_edit_zone_t *zone,
+    ngx_uint_t check_pids);
+ngx_int_t ngx_http_order_edit_exc_retry(ngx_http_order_edit_zone_t *zone,
+    uint64_t id);
 ngx_int_t ngx_http_order_edit_exc_resolve(ngx_http_order_edit_zone_t *zone,
     uint64_t id);
 
