@@ -844,7 +844,7 @@ ngx_http_order_edit_journal_write(ngx_http_order_edit_zone_t *zone,
 
     jw = zone->jw;
 
-    e.id = item->id;
+    e.id = msg->id;
     e.received_ms = msg->received_ms;
     e.order_id = msg->order_id;
     e.str[NGX_HTTP_ORDER_EDIT_JREC_SHOP] = shop->data;

@@ -196,6 +196,7 @@ ngx_http_order_edit_store_put(ngx_http_order_edit_zone_t *zone,
 
     put->id = ngx_http_order_edit_queue_link_locked(zone, shop, item);
     ngx_http_order_edit_dedup_insert(zone, dd, hash, put->id);
+    msg->id = put->id;
 
     shop->counters[NGX_HTTP_ORDER_EDIT_C_QUEUED]++;
 
