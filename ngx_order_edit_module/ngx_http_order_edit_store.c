@@ -25,6 +25,9 @@ static ngx_http_order_edit_backend_t *ngx_http_order_edit_store_backend(
 static ngx_int_t ngx_http_order_edit_store_back(
     ngx_http_order_edit_zone_t *zone, ngx_http_order_edit_msg_t *msg,
     ngx_msec_t delay, ngx_uint_t attempted);
+static ngx_int_t ngx_http_order_edit_store_leave(
+    ngx_http_order_edit_zone_t *zone, ngx_http_order_edit_item_t *item,
+    ngx_uint_t kind, ngx_uint_t drained);
 static void ngx_http_order_edit_store_leave_locked(
     ngx_http_order_edit_zone_t *zone, ngx_http_order_edit_item_t *item,
     ngx_uint_t kind, ngx_uint_t drained, ngx_http_order_edit_settle_t *s);
@@ -367,33 +370,23 @@ ngx_int_t
 ngx_http_order_edit_queue_ack(ngx_http_order_edit_zone_t *zone,
     ngx_http_order_edit_msg_t *msg, ngx_uint_t counter)
 {
-    ngx_http_order_edit_item_t    *item;
-    ngx_http_order_edit_settle_t   s;
+    ngx_http_order_edit_item_t  *item;
 
     ngx_shmtx_lock(&zone->shpool->mutex);
 
     item = ngx_http_order_edit_queue_leased_locked(msg);
 
-    if (item == NULL) {
-        ngx_shmtx_unlock(&zone->shpool->mutex);
-        return NGX_DECLINED;
+    if (item != NULL) {
+        item->shop->counters[NGX_HTTP_ORDER_EDIT_C_ACKED]++;
+
+        if (counter < NGX_HTTP_ORDER_EDIT_C_LAST) {
+            item->shop->counters[counter]++;
+        }
     }
 
-    item->shop->counters[NGX_HTTP_ORDER_EDIT_C_ACKED]++;
-
-    if (counter < NGX_HTTP_ORDER_EDIT_C_LAST) {
-        item->shop->counters[counter]++;
-    }
-
-    ngx_http_order_edit_store_leave_locked(zone, item,
+    return ngx_http_order_edit_store_leave(zone, item,
                                            NGX_HTTP_ORDER_EDIT_JACK_DELIVERED,
-                                           1, &s);
-
-    ngx_shmtx_unlock(&zone->shpool->mutex);
-
-    ngx_http_order_edit_store_settle(zone, &s, ngx_cycle->log);
-
-    return NGX_OK;
+                                           1);
 }
 
 
@@ -485,29 +478,19 @@ ngx_int_t
 ngx_http_order_edit_exc_resolve(ngx_http_order_edit_zone_t *zone,
     uint64_t id)
 {
-    ngx_http_order_edit_item_t    *item;
-    ngx_http_order_edit_settle_t   s;
+    ngx_http_order_edit_item_t  *item;
 
     ngx_shmtx_lock(&zone->shpool->mutex);
 
     item = ngx_http_order_edit_exc_find_locked(zone, id);
 
-    if (item == NULL) {
-        ngx_shmtx_unlock(&zone->shpool->mutex);
-        return NGX_DECLINED;
+    if (item != NULL) {
+        item->shop->counters[NGX_HTTP_ORDER_EDIT_C_EXC_RESOLVED]++;
     }
 
-    item->shop->counters[NGX_HTTP_ORDER_EDIT_C_EXC_RESOLVED]++;
-
-    ngx_http_order_edit_store_leave_locked(zone, item,
+    return ngx_http_order_edit_store_leave(zone, item,
                                            NGX_HTTP_ORDER_EDIT_JACK_RESOLVED,
-                                           0, &s);
-
-    ngx_shmtx_unlock(&zone->shpool->mutex);
-
-    ngx_http_order_edit_store_settle(zone, &s, ngx_cycle->log);
-
-    return NGX_OK;
+                                           0);
 }
 
 
@@ -653,6 +636,32 @@ ngx_http_order_edit_store_replay(ngx_http_order_edit_zone_t *zone,
     ngx_http_order_edit_store_records->adopt_locked(zone, item, ref);
 
     ngx_shmtx_unlock(&zone->shpool->mutex);
+
+    return NGX_OK;
+}
+
+
+/*
+ * Entered with the zone locked, which it unlocks: a delivered or resolved
+ * webhook (NULL: none was found) leaves the zone, its record settled.
+ */
+
+static ngx_int_t
+ngx_http_order_edit_store_leave(ngx_http_order_edit_zone_t *zone,
+    ngx_http_order_edit_item_t *item, ngx_uint_t kind, ngx_uint_t drained)
+{
+    ngx_http_order_edit_settle_t  s;
+
+    if (item == NULL) {
+        ngx_shmtx_unlock(&zone->shpool->mutex);
+        return NGX_DECLINED;
+    }
+
+    ngx_http_order_edit_store_leave_locked(zone, item, kind, drained, &s);
+
+    ngx_shmtx_unlock(&zone->shpool->mutex);
+
+    ngx_http_order_edit_store_settle(zone, &s, ngx_cycle->log);
 
     return NGX_OK;
 }
