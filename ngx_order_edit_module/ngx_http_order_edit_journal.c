@@ -1288,6 +1288,12 @@ ngx_http_order_edit_journal_settle(ngx_http_order_edit_jwriter_t *jw,
 #endif
 
 
+/*
+ * Zone locked: a webhook leaves the zone, and its record is settled as
+ * "kind"; the file work (an ack, or the segment's removal) is left in ack
+ * for journal_ack() once the zone is unlocked.
+ */
+
 static void
 ngx_http_order_edit_journal_release_locked(ngx_http_order_edit_zone_t *zone,
     ngx_http_order_edit_item_t *item, ngx_uint_t kind,
