@@ -26,7 +26,7 @@
 
 #include "ngx_http_order_edit_exceptions.h"
 #include "ngx_http_order_edit_shm.h"
-#include "ngx_http_order_edit_queue.h"
+#include "ngx_http_order_edit_store.h"
 #include "ngx_http_order_edit_ingest.h"
 
 

@@ -17,16 +17,10 @@
 #include "ngx_http_order_edit_ingest.h"
 #include "ngx_http_order_edit_shm.h"
 #include "ngx_http_order_edit_limit.h"
-#include "ngx_http_order_edit_dedup.h"
-#include "ngx_http_order_edit_queue.h"
-#include "ngx_http_order_edit_journal.h"
+#include "ngx_http_order_edit_store.h"
 
 
 #define NGX_HTTP_ORDER_EDIT_HMAC_LEN      32
-
-/* dedup ids given up per round, and rounds, before a webhook is refused */
-#define NGX_HTTP_ORDER_EDIT_EVICT_BATCH   256
-#define NGX_HTTP_ORDER_EDIT_EVICT_ROUNDS  4
 
 /* the order id hint is looked for in this many leading bytes only */
 #define NGX_HTTP_ORDER_EDIT_HINT_SCAN     512
@@ -332,19 +326,10 @@ static ngx_int_t
 ngx_http_order_edit_enqueue(ngx_http_request_t *r,
     ngx_http_order_edit_ingest_ctx_t *ctx, ngx_str_t *body)
 {
-    u_char                        *p, out[128];
-    u_char                         kbuf[NGX_HTTP_ORDER_EDIT_DEDUP_KEY_LEN];
-    size_t                         jsize;
-    time_t                         retry_after;
-    uint32_t                       hash;
-    uint64_t                       id;
-    ngx_str_t                      key, *wid;
-    ngx_uint_t                     round;
-    ngx_http_order_edit_msg_t      msg;
-    ngx_http_order_edit_zone_t    *zone;
-    ngx_http_order_edit_shop_t    *shop;
-    ngx_http_order_edit_item_t    *item;
-    ngx_http_order_edit_dedup_t   *dd;
+    u_char                      *p, out[128];
+    ngx_str_t                   *wid;
+    ngx_http_order_edit_put_t    put;
+    ngx_http_order_edit_zone_t  *zone;
 
     zone = ctx->zone;
 
@@ -357,206 +342,79 @@ ngx_http_order_edit_enqueue(ngx_http_request_t *r,
         wid = &ctx->h[NGX_HTTP_ORDER_EDIT_H_EVENT_ID];
     }
 
-    ngx_http_order_edit_dedup_key(kbuf, &ctx->shop,
-                                  &ctx->h[NGX_HTTP_ORDER_EDIT_H_WEBHOOK_ID],
-                                  &ctx->h[NGX_HTTP_ORDER_EDIT_H_EVENT_ID],
-                                  &key);
+    ngx_memzero(&put, sizeof(ngx_http_order_edit_put_t));
 
-    hash = ngx_crc32_short(key.data, key.len);
+    put.shop = ctx->shop;
+    put.limit = ctx->store;
+    put.msg.received_ms = ngx_http_order_edit_now_ms();
+    put.msg.topic = ctx->h[NGX_HTTP_ORDER_EDIT_H_TOPIC];
+    put.msg.webhook_id = ctx->h[NGX_HTTP_ORDER_EDIT_H_WEBHOOK_ID];
+    put.msg.event_id = ctx->h[NGX_HTTP_ORDER_EDIT_H_EVENT_ID];
+    put.msg.api_version = ctx->h[NGX_HTTP_ORDER_EDIT_H_API_VERSION];
+    put.msg.triggered_at = ctx->h[NGX_HTTP_ORDER_EDIT_H_TRIGGERED_AT];
+    put.msg.body = *body;
+    put.msg.order_id = ngx_http_order_edit_order_hint(&put.msg.topic, body);
 
-    ngx_memzero(&msg, sizeof(ngx_http_order_edit_msg_t));
+    switch (ngx_http_order_edit_store_put(zone, &put, r->connection->log)) {
 
-    msg.received_ms = ngx_http_order_edit_now_ms();
-    msg.topic = ctx->h[NGX_HTTP_ORDER_EDIT_H_TOPIC];
-    msg.webhook_id = ctx->h[NGX_HTTP_ORDER_EDIT_H_WEBHOOK_ID];
-    msg.event_id = ctx->h[NGX_HTTP_ORDER_EDIT_H_EVENT_ID];
-    msg.api_version = ctx->h[NGX_HTTP_ORDER_EDIT_H_API_VERSION];
-    msg.triggered_at = ctx->h[NGX_HTTP_ORDER_EDIT_H_TRIGGERED_AT];
-    msg.body = *body;
-    msg.order_id = ngx_http_order_edit_order_hint(&msg.topic, body);
+    case NGX_HTTP_ORDER_EDIT_PUT_QUEUED:
+        return ngx_http_order_edit_queued(r, put.id);
 
-    /* the journal's file is opened or rotated before the lock is taken */
+    case NGX_HTTP_ORDER_EDIT_PUT_WAIT:
+        ctx->id = put.id;
 
-    jsize = 0;
-
-    if (zone->journal) {
-        jsize = ngx_http_order_edit_journal_record_size(&ctx->shop, &msg);
-
-        if (jsize == 0
-            || ngx_http_order_edit_journal_prepare(zone, r->connection->log)
-               != NGX_OK)
+        if (ngx_http_order_edit_store_wait(r, zone, &put,
+                                           ngx_http_order_edit_durable)
+            != NGX_OK)
         {
             return ngx_http_order_edit_journal_failed(r, 0);
         }
-    }
 
-    ngx_shmtx_lock(&zone->shpool->mutex);
+        r->main->count++;
 
-    shop = ngx_http_order_edit_shop_lookup(zone, &ctx->shop, 1);
+        return NGX_DONE;
 
-    if (shop == NULL) {
-        ngx_shmtx_unlock(&zone->shpool->mutex);
-        ctx->attributed = 0;
-        goto full;
-    }
-
-    shop->counters[NGX_HTTP_ORDER_EDIT_C_RECEIVED]++;
-
-    if (ngx_http_order_edit_limit(shop, ctx->store, &retry_after)
-        == NGX_BUSY)
-    {
-        shop->counters[NGX_HTTP_ORDER_EDIT_C_RATE_LIMITED]++;
-        ngx_shmtx_unlock(&zone->shpool->mutex);
-
-        ngx_log_error(ngx_http_order_edit_log_level(r), r->connection->log,
-                      0, "order_edit: rate limit of store \"%V\" exceeded "
-                      "by shop \"%V\", retry after %T s",
-                      &ctx->store->name, &ctx->shop, retry_after);
-
-        return ngx_http_order_edit_send_error(r, NGX_HTTP_TOO_MANY_REQUESTS,
-                   "rate_limited", "the store's webhook rate is exceeded",
-                   retry_after);
-    }
-
-    ngx_http_order_edit_dedup_expire(zone, 2);
-
-    dd = ngx_http_order_edit_dedup_lookup(zone, &key, hash);
-
-    if (dd != NULL) {
-        id = dd->item_id;
-        shop->counters[NGX_HTTP_ORDER_EDIT_C_DUPLICATE]++;
-
-        /*
-         * Its first delivery is still waiting for the fsync that makes
-         * it safe, and may yet fail: no 200 for a copy of it before then.
-         */
-        if (jsize && ngx_http_order_edit_queue_undurable_locked(shop, id)) {
-            ngx_shmtx_unlock(&zone->shpool->mutex);
-
-            return ngx_http_order_edit_send_error(r,
-                       NGX_HTTP_SERVICE_UNAVAILABLE, "in_progress",
-                       "the first delivery of this webhook is being written",
-                       NGX_HTTP_ORDER_EDIT_BUSY_RETRY);
-        }
-
-        ngx_shmtx_unlock(&zone->shpool->mutex);
-
+    case NGX_HTTP_ORDER_EDIT_PUT_DUPLICATE:
         ngx_log_debug2(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
                        "order_edit: duplicate webhook \"%V\" of #%uL",
-                       wid, id);
+                       wid, put.id);
 
         p = ngx_sprintf(out, "{\"status\":\"duplicate\",\"id\":\"%uL\"}\n",
-                        id);
+                        put.id);
 
         return ngx_http_order_edit_send(r, NGX_HTTP_OK,
                                         &ngx_http_order_edit_json_type,
                                         out, p - out, 0);
-    }
 
-    if (jsize && !ngx_http_order_edit_journal_room_locked(zone, jsize)) {
-        shop->counters[NGX_HTTP_ORDER_EDIT_C_QUEUE_FULL]++;
-        ngx_shmtx_unlock(&zone->shpool->mutex);
+    case NGX_HTTP_ORDER_EDIT_PUT_IN_PROGRESS:
+        return ngx_http_order_edit_send_error(r,
+                   NGX_HTTP_SERVICE_UNAVAILABLE, "in_progress",
+                   "the first delivery of this webhook is being written",
+                   NGX_HTTP_ORDER_EDIT_BUSY_RETRY);
 
+    case NGX_HTTP_ORDER_EDIT_PUT_LIMITED:
+        ngx_log_error(ngx_http_order_edit_log_level(r), r->connection->log,
+                      0, "order_edit: rate limit of store \"%V\" exceeded "
+                      "by shop \"%V\", retry after %T s",
+                      &ctx->store->name, &ctx->shop, put.retry_after);
+
+        return ngx_http_order_edit_send_error(r, NGX_HTTP_TOO_MANY_REQUESTS,
+                   "rate_limited", "the store's webhook rate is exceeded",
+                   put.retry_after);
+
+    case NGX_HTTP_ORDER_EDIT_PUT_JOURNAL_FULL:
         return ngx_http_order_edit_journal_failed(r, 1);
-    }
 
-    /*
-     * Allocate everything first: nothing is linked unless all of it fits.
-     * The ids are bounded to their share of the zone (dedup_alloc), and
-     * when the id or the body does not fit, the oldest ids give way, a
-     * few rounds at most; for a body only while the ids hold at least as
-     * much as it needs, or forgetting them could not make the room.
-     */
-
-    dd = NULL;
-    item = NULL;
-
-    for (round = 0; /* void */ ; round++) {
-
-        if (dd == NULL) {
-            dd = ngx_http_order_edit_dedup_alloc(zone, &key);
-        }
-
-        if (dd != NULL && item == NULL) {
-            item = ngx_http_order_edit_queue_alloc_locked(zone, &msg);
-        }
-
-        if (item != NULL || round == NGX_HTTP_ORDER_EDIT_EVICT_ROUNDS
-            || (dd != NULL
-                && zone->sh->dedup_bytes
-                   < ngx_http_order_edit_queue_item_size(&msg))
-            || ngx_http_order_edit_dedup_evict(zone,
-                                             NGX_HTTP_ORDER_EDIT_EVICT_BATCH)
-               == 0)
-        {
-            break;
-        }
-    }
-
-    if (item == NULL) {
-        if (dd != NULL) {
-            ngx_slab_free_locked(zone->shpool, dd);
-        }
-
-        shop->counters[NGX_HTTP_ORDER_EDIT_C_QUEUE_FULL]++;
-        ngx_shmtx_unlock(&zone->shpool->mutex);
-
-        goto full;
-    }
-
-    id = ngx_http_order_edit_queue_link_locked(zone, shop, item);
-    ngx_http_order_edit_dedup_insert(zone, dd, hash, id);
-
-    shop->counters[NGX_HTTP_ORDER_EDIT_C_QUEUED]++;
-
-    if (jsize) {
-        ngx_http_order_edit_journal_attach_locked(zone, item, jsize);
-    }
-
-    ngx_shmtx_unlock(&zone->shpool->mutex);
-
-    ngx_log_debug3(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
-                   "order_edit: queued #%uL \"%V\" of \"%V\"",
-                   id, &msg.topic, &ctx->shop);
-
-    if (jsize == 0) {
-        return ngx_http_order_edit_queued(r, id);
-    }
-
-    /*
-     * The record is written here, in the page cache; with fsync on, the
-     * answer waits for the fsync that a thread runs for it and for every
-     * other record written meanwhile.  A failure takes the webhook out of
-     * the zone again: Shopify hears 503 and delivers it once more.
-     */
-
-    if (ngx_http_order_edit_journal_write(zone, item, &ctx->shop, &msg,
-                                          jsize, r->connection->log)
-        != NGX_OK)
-    {
+    case NGX_HTTP_ORDER_EDIT_PUT_JOURNAL_FAILED:
         return ngx_http_order_edit_journal_failed(r, 0);
+
+    default: /* NGX_HTTP_ORDER_EDIT_PUT_FULL */
+        break;
     }
 
-    if (zone->journal->fsync == NGX_HTTP_ORDER_EDIT_FSYNC_OFF) {
-        return ngx_http_order_edit_queued(r, id);
-    }
-
-    ctx->id = id;
-
-    if (ngx_http_order_edit_journal_wait(r, zone, item,
-                                         ngx_http_order_edit_durable)
-        != NGX_OK)
-    {
-        return ngx_http_order_edit_journal_failed(r, 0);
-    }
-
-    r->main->count++;
-
-    return NGX_DONE;
-
-full:
-
-    if (!ctx->attributed) {
+    if (!put.counted) {
+        /* no node for the shop: not even that fitted */
+        ctx->attributed = 0;
         ngx_http_order_edit_count(ctx, NGX_HTTP_ORDER_EDIT_C_QUEUE_FULL);
     }
 

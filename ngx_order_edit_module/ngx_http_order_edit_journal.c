@@ -13,7 +13,6 @@
 #include <jansson.h>
 
 #include "ngx_http_order_edit_journal.h"
-#include "ngx_http_order_edit_dedup.h"
 #include "ngx_http_order_edit_dispatch.h"
 
 
@@ -141,6 +140,30 @@ typedef struct {
 } ngx_http_order_edit_jpass_t;
 
 
+static size_t ngx_http_order_edit_journal_record_size(ngx_str_t *shop,
+    ngx_http_order_edit_msg_t *msg);
+static ngx_int_t ngx_http_order_edit_journal_prepare(
+    ngx_http_order_edit_zone_t *zone, ngx_log_t *log);
+static ngx_uint_t ngx_http_order_edit_journal_room_locked(
+    ngx_http_order_edit_zone_t *zone, size_t size);
+static void ngx_http_order_edit_journal_reserve_locked(
+    ngx_http_order_edit_zone_t *zone, ngx_http_order_edit_item_t *item,
+    size_t size);
+static ngx_int_t ngx_http_order_edit_journal_write(
+    ngx_http_order_edit_zone_t *zone, ngx_http_order_edit_item_t *item,
+    ngx_str_t *shop, ngx_http_order_edit_msg_t *msg, size_t size,
+    ngx_log_t *log);
+static ngx_int_t ngx_http_order_edit_journal_wait(ngx_http_request_t *r,
+    ngx_http_order_edit_zone_t *zone, ngx_http_order_edit_item_t *item,
+    ngx_http_order_edit_store_done_pt done);
+static void ngx_http_order_edit_journal_adopt_locked(
+    ngx_http_order_edit_zone_t *zone, ngx_http_order_edit_item_t *item,
+    ngx_http_order_edit_recref_t *ref);
+static void ngx_http_order_edit_journal_release_locked(
+    ngx_http_order_edit_zone_t *zone, ngx_http_order_edit_item_t *item,
+    ngx_uint_t kind, ngx_http_order_edit_settle_t *ack);
+static void ngx_http_order_edit_journal_ack(ngx_http_order_edit_zone_t *zone,
+    ngx_http_order_edit_settle_t *ack, ngx_log_t *log);
 static ngx_int_t ngx_http_order_edit_journal_open_segment(
     ngx_http_order_edit_jwriter_t *jw);
 static void ngx_http_order_edit_journal_seal(ngx_http_order_edit_jwriter_t *jw);
@@ -158,9 +181,6 @@ static void ngx_http_order_edit_journal_sync_thread(void *data,
     ngx_log_t *log);
 static void ngx_http_order_edit_journal_sync_done(ngx_event_t *ev);
 #endif
-static void ngx_http_order_edit_journal_rollback(
-    ngx_http_order_edit_zone_t *zone, ngx_http_order_edit_item_t *item,
-    ngx_log_t *log);
 static void ngx_http_order_edit_journal_unwrite(
     ngx_http_order_edit_zone_t *zone, ngx_http_order_edit_item_t *item,
     size_t size, ngx_log_t *log);
@@ -232,6 +252,20 @@ static ngx_uint_t ngx_http_order_edit_journal_gen_alive(
 
 static uint64_t  ngx_http_order_edit_jgens[NGX_HTTP_ORDER_EDIT_JGENS];
 static ngx_uint_t  ngx_http_order_edit_njgens;
+
+
+/* what the store asks of its durability backend */
+ngx_http_order_edit_backend_t  ngx_http_order_edit_journal_backend = {
+    ngx_http_order_edit_journal_record_size,
+    ngx_http_order_edit_journal_prepare,
+    ngx_http_order_edit_journal_room_locked,
+    ngx_http_order_edit_journal_reserve_locked,
+    ngx_http_order_edit_journal_write,
+    ngx_http_order_edit_journal_wait,
+    ngx_http_order_edit_journal_adopt_locked,
+    ngx_http_order_edit_journal_release_locked,
+    ngx_http_order_edit_journal_ack
+};
 
 
 static ngx_str_t  ngx_http_order_edit_fsync_names[] = {
@@ -697,7 +731,7 @@ ngx_http_order_edit_journal_may_deliver(ngx_http_order_edit_zone_t *zone)
 }
 
 
-size_t
+static size_t
 ngx_http_order_edit_journal_record_size(ngx_str_t *shop,
     ngx_http_order_edit_msg_t *msg)
 {
@@ -719,7 +753,7 @@ ngx_http_order_edit_journal_record_size(ngx_str_t *shop,
 
 /* before the zone lock: a segment with room to write to */
 
-ngx_int_t
+static ngx_int_t
 ngx_http_order_edit_journal_prepare(ngx_http_order_edit_zone_t *zone,
     ngx_log_t *log)
 {
@@ -753,7 +787,7 @@ ngx_http_order_edit_journal_prepare(ngx_http_order_edit_zone_t *zone,
 }
 
 
-ngx_uint_t
+static ngx_uint_t
 ngx_http_order_edit_journal_room_locked(ngx_http_order_edit_zone_t *zone,
     size_t size)
 {
@@ -775,20 +809,16 @@ ngx_http_order_edit_journal_room_locked(ngx_http_order_edit_zone_t *zone,
  * many (kept until a restart replays it), never a record nobody counts.
  */
 
-void
-ngx_http_order_edit_journal_attach_locked(ngx_http_order_edit_zone_t *zone,
+static void
+ngx_http_order_edit_journal_reserve_locked(ngx_http_order_edit_zone_t *zone,
     ngx_http_order_edit_item_t *item, size_t size)
 {
     ngx_http_order_edit_jwriter_t  *jw;
 
     jw = zone->jw;
 
-    item->jseg = jw->seg;
-    item->joff = (uint32_t) jw->seg->bytes;
-
-    /* nobody delivers it before it is durable; its writer is known */
-    item->not_before_ms = NGX_HTTP_ORDER_EDIT_NOT_DURABLE;
-    item->lease_pid = ngx_pid;
+    item->rec.file = jw->seg;
+    item->rec.off = (uint32_t) jw->seg->bytes;
 
     jw->seg->bytes += size;
     jw->seg->pending++;
@@ -798,7 +828,7 @@ ngx_http_order_edit_journal_attach_locked(ngx_http_order_edit_zone_t *zone,
 }
 
 
-ngx_int_t
+static ngx_int_t
 ngx_http_order_edit_journal_write(ngx_http_order_edit_zone_t *zone,
     ngx_http_order_edit_item_t *item, ngx_str_t *shop,
     ngx_http_order_edit_msg_t *msg, size_t size, ngx_log_t *log)
@@ -814,7 +844,7 @@ ngx_http_order_edit_journal_write(ngx_http_order_edit_zone_t *zone,
 
     jw = zone->jw;
 
-    e.id = item->id;
+    e.id = msg->id;
     e.received_ms = msg->received_ms;
     e.order_id = msg->order_id;
     e.str[NGX_HTTP_ORDER_EDIT_JREC_SHOP] = shop->data;
@@ -864,7 +894,7 @@ ngx_http_order_edit_journal_write(ngx_http_order_edit_zone_t *zone,
         iov[n++].iov_len = pad;
     }
 
-    written = pwritev(jw->fd, iov, n, item->joff);
+    written = pwritev(jw->fd, iov, n, item->rec.off);
 
     if (written != (ssize_t) size) {
         ngx_log_error(NGX_LOG_CRIT, log, (written == -1) ? ngx_errno : 0,
@@ -877,12 +907,11 @@ ngx_http_order_edit_journal_write(ngx_http_order_edit_zone_t *zone,
     jw->wseq++;
 
     if (jw->jcf->fsync != NGX_HTTP_ORDER_EDIT_FSYNC_OFF) {
-        return NGX_OK;
+        return NGX_AGAIN;
     }
 
     ngx_shmtx_lock(&zone->shpool->mutex);
-    item->not_before_ms = 0;
-    item->lease_pid = 0;
+    ngx_http_order_edit_store_durable_locked(zone, item);
     zone->sh->journal.writes++;
     zone->sh->journal.undurable--;
     ngx_shmtx_unlock(&zone->shpool->mutex);
@@ -912,47 +941,43 @@ static void
 ngx_http_order_edit_journal_unwrite(ngx_http_order_edit_zone_t *zone,
     ngx_http_order_edit_item_t *item, size_t size, ngx_log_t *log)
 {
-    ngx_http_order_edit_jack_t      ack;
     ngx_http_order_edit_jseg_t     *seg;
     ngx_http_order_edit_jwriter_t  *jw;
 
     jw = zone->jw;
     seg = jw->seg;
 
-    if (seg == NULL || item->jseg != seg
-        || seg->bytes != (size_t) item->joff + size)
+    if (seg == NULL || item->rec.file != seg
+        || seg->bytes != (size_t) item->rec.off + size)
     {
         goto sealed;
     }
 
-    if (ftruncate(jw->fd, item->joff) == -1) {
+    if (ftruncate(jw->fd, item->rec.off) == -1) {
         ngx_log_error(NGX_LOG_CRIT, log, ngx_errno,
                       "order_edit: cannot cut \"%*s\" back to %uD bytes",
-                      (size_t) seg->len, seg->name, item->joff);
+                      (size_t) seg->len, seg->name, item->rec.off);
         goto sealed;
     }
 
     ngx_shmtx_lock(&zone->shpool->mutex);
 
     /* no ack: the next record is written at this offset */
-    item->jseg = NULL;
+    item->rec.file = NULL;
     seg->bytes -= size;
     seg->pending--;
     zone->sh->journal.bytes -= size;
     zone->sh->journal.pending--;
-    zone->sh->journal.errors++;
-    zone->sh->journal.undurable--;
-    ngx_http_order_edit_queue_rollback_locked(zone, item, &ack);
 
     ngx_shmtx_unlock(&zone->shpool->mutex);
 
-    ngx_http_order_edit_journal_ack(zone, &ack, log);
+    ngx_http_order_edit_store_rollback(zone, item, log);
 
     return;
 
 sealed:
 
-    ngx_http_order_edit_journal_rollback(zone, item, log);
+    ngx_http_order_edit_store_rollback(zone, item, log);
 
     if (jw->nretired < NGX_HTTP_ORDER_EDIT_JRETIRED) {
         ngx_http_order_edit_journal_seal(jw);
@@ -962,10 +987,10 @@ sealed:
 
 /* the request waits for the fsync that covers its record */
 
-ngx_int_t
+static ngx_int_t
 ngx_http_order_edit_journal_wait(ngx_http_request_t *r,
     ngx_http_order_edit_zone_t *zone, ngx_http_order_edit_item_t *item,
-    void (*done)(ngx_http_request_t *r, ngx_int_t rc))
+    ngx_http_order_edit_store_done_pt done)
 {
     ngx_pool_cleanup_t             *cln;
     ngx_http_order_edit_jwait_t    *w;
@@ -981,7 +1006,7 @@ ngx_http_order_edit_journal_wait(ngx_http_request_t *r,
             ngx_free(w);
         }
 
-        ngx_http_order_edit_journal_rollback(zone, item, r->connection->log);
+        ngx_http_order_edit_store_rollback(zone, item, r->connection->log);
         return NGX_ERROR;
     }
 
@@ -1223,8 +1248,7 @@ ngx_http_order_edit_journal_settle(ngx_http_order_edit_jwriter_t *jw,
                 break;
             }
 
-            w->item->not_before_ms = 0;
-            w->item->lease_pid = 0;
+            ngx_http_order_edit_store_durable_locked(jw->zone, w->item);
             n++;
         }
 
@@ -1248,8 +1272,7 @@ ngx_http_order_edit_journal_settle(ngx_http_order_edit_jwriter_t *jw,
         ngx_queue_remove(q);
 
         if (failed) {
-            ngx_http_order_edit_journal_rollback(jw->zone, w->item,
-                                                 jw->log);
+            ngx_http_order_edit_store_rollback(jw->zone, w->item, jw->log);
         }
 
         if (w->r != NULL) {
@@ -1266,51 +1289,40 @@ ngx_http_order_edit_journal_settle(ngx_http_order_edit_jwriter_t *jw,
 
 
 /*
- * A webhook whose record did not make it to disk leaves the zone: it is
- * answered 503 and Shopify sends it again.  Its record, if any part of it
- * was written, is settled so that no replay brings it back.
+ * Zone locked: a webhook leaves the zone, and its record is settled as
+ * "kind"; the file work (an ack, or the segment's removal) is left in ack
+ * for journal_ack() once the zone is unlocked.
  */
 
 static void
-ngx_http_order_edit_journal_rollback(ngx_http_order_edit_zone_t *zone,
-    ngx_http_order_edit_item_t *item, ngx_log_t *log)
-{
-    ngx_http_order_edit_jack_t  ack;
-
-    ngx_shmtx_lock(&zone->shpool->mutex);
-
-    zone->sh->journal.errors++;
-    zone->sh->journal.undurable--;
-    ngx_http_order_edit_queue_rollback_locked(zone, item, &ack);
-
-    ngx_shmtx_unlock(&zone->shpool->mutex);
-
-    ngx_http_order_edit_journal_ack(zone, &ack, log);
-}
-
-
-void
 ngx_http_order_edit_journal_release_locked(ngx_http_order_edit_zone_t *zone,
     ngx_http_order_edit_item_t *item, ngx_uint_t kind,
-    ngx_http_order_edit_jack_t *ack)
+    ngx_http_order_edit_settle_t *ack)
 {
     ngx_http_order_edit_jseg_t     *seg;
     ngx_http_order_edit_jshared_t  *js;
 
+    js = &zone->sh->journal;
+
     ack->write = 0;
     ack->unlink = 0;
 
-    seg = item->jseg;
+    if (kind == NGX_HTTP_ORDER_EDIT_JACK_ROLLBACK) {
+        /* its record failed: written in part, cut back, or not synced */
+        js->errors++;
+        js->undurable--;
+    }
+
+    seg = item->rec.file;
 
     if (seg == NULL) {
         return;
     }
 
-    item->jseg = NULL;
-    js = &zone->sh->journal;
+    item->rec.file = NULL;
 
     ack->kind = kind;
-    ack->offset = item->joff;
+    ack->offset = item->rec.off;
     ack->len = seg->len;
     ngx_memcpy(ack->name, seg->name, seg->len);
 
@@ -1331,9 +1343,9 @@ ngx_http_order_edit_journal_release_locked(ngx_http_order_edit_zone_t *zone,
 }
 
 
-void
+static void
 ngx_http_order_edit_journal_ack(ngx_http_order_edit_zone_t *zone,
-    ngx_http_order_edit_jack_t *ack, ngx_log_t *log)
+    ngx_http_order_edit_settle_t *ack, ngx_log_t *log)
 {
     u_char     path[NGX_MAX_PATH], rec[NGX_HTTP_ORDER_EDIT_JACK_SIZE];
     ngx_fd_t   fd;
@@ -1678,10 +1690,8 @@ ngx_http_order_edit_journal_reclaim(ngx_http_order_edit_zone_t *zone,
     ngx_uint_t start, ngx_log_t *log)
 {
     ngx_uint_t                   dead;
-    ngx_queue_t                 *q, *sq;
+    ngx_queue_t                 *q;
     ngx_http_order_edit_jseg_t  *seg, *gone;
-    ngx_http_order_edit_shop_t  *shop;
-    ngx_http_order_edit_item_t  *item;
 
     dead = 0;
 
@@ -1710,28 +1720,9 @@ ngx_http_order_edit_journal_reclaim(ngx_http_order_edit_zone_t *zone,
      * some webhook always waits for its fsync.
      */
 
-    for (sq = ngx_queue_head(&zone->sh->shops);
-         sq != ngx_queue_sentinel(&zone->sh->shops)
-         && (start || dead) && zone->sh->journal.undurable;
-         sq = ngx_queue_next(sq))
-    {
-        shop = ngx_queue_data(sq, ngx_http_order_edit_shop_t, all);
-
-        for (q = ngx_queue_head(&shop->pending);
-             q != ngx_queue_sentinel(&shop->pending);
-             q = ngx_queue_next(q))
-        {
-            item = ngx_queue_data(q, ngx_http_order_edit_item_t, queue);
-
-            if (item->not_before_ms == NGX_HTTP_ORDER_EDIT_NOT_DURABLE
-                && item->lease_pid != ngx_pid
-                && kill(item->lease_pid, 0) == -1 && ngx_errno == ESRCH)
-            {
-                item->not_before_ms = 0;
-                item->lease_pid = 0;
-                zone->sh->journal.undurable--;
-            }
-        }
+    if ((start || dead) && zone->sh->journal.undurable) {
+        zone->sh->journal.undurable -=
+                     ngx_http_order_edit_store_writers_gone_locked(zone);
     }
 
     ngx_shmtx_unlock(&zone->shpool->mutex);
@@ -2653,45 +2644,26 @@ ngx_http_order_edit_journal_next(ngx_http_order_edit_zone_t *zone,
 
 
 /*
- * One record into the zone (queue) or only its de-duplication id.  The
- * same webhook journaled twice (two generations both took a retry) goes
- * in once; the other copy is settled as dropped.
+ * One record into the zone (queue) or only its de-duplication id, by the
+ * store.  The same webhook journaled twice (two generations both took a
+ * retry) goes in once; the other copy is settled as dropped.
  */
 
 static ngx_int_t
 ngx_http_order_edit_journal_enqueue(ngx_http_order_edit_zone_t *zone,
     ngx_http_order_edit_jsrc_t *src, ngx_uint_t queue)
 {
-    u_char                         kbuf[NGX_HTTP_ORDER_EDIT_DEDUP_KEY_LEN];
-    time_t                         expire;
-    uint32_t                       hash;
-    ngx_str_t                      shop, wid, eid, key;
-    ngx_http_order_edit_msg_t      msg;
-    ngx_http_order_edit_jack_t     ack;
-    ngx_http_order_edit_item_t    *item;
-    ngx_http_order_edit_shop_t    *sp;
-    ngx_http_order_edit_dedup_t   *dd;
-    ngx_http_order_edit_jrec_enq_t *e;
+    ngx_int_t                        rc;
+    ngx_str_t                        shop;
+    ngx_http_order_edit_msg_t        msg;
+    ngx_http_order_edit_recref_t     ref;
+    ngx_http_order_edit_settle_t     ack;
+    ngx_http_order_edit_jrec_enq_t  *e;
 
     e = &src->head;
 
     shop.data = (u_char *) e->str[NGX_HTTP_ORDER_EDIT_JREC_SHOP];
     shop.len = e->len[NGX_HTTP_ORDER_EDIT_JREC_SHOP];
-    wid.data = (u_char *) e->str[NGX_HTTP_ORDER_EDIT_JREC_WEBHOOK_ID];
-    wid.len = e->len[NGX_HTTP_ORDER_EDIT_JREC_WEBHOOK_ID];
-    eid.data = (u_char *) e->str[NGX_HTTP_ORDER_EDIT_JREC_EVENT_ID];
-    eid.len = e->len[NGX_HTTP_ORDER_EDIT_JREC_EVENT_ID];
-
-    if (shop.len == 0 || shop.len > NGX_HTTP_ORDER_EDIT_MAX_SHOP_LEN
-        || wid.len > NGX_HTTP_ORDER_EDIT_MAX_ID_LEN
-        || eid.len > NGX_HTTP_ORDER_EDIT_MAX_ID_LEN)
-    {
-        return queue ? NGX_OK : NGX_DECLINED;
-    }
-
-    ngx_http_order_edit_dedup_key(kbuf, &shop, &wid, &eid, &key);
-    hash = ngx_crc32_short(key.data, key.len);
-    expire = (time_t) (e->received_ms / 1000) + zone->dedup_ttl;
 
     ngx_memzero(&msg, sizeof(ngx_http_order_edit_msg_t));
 
@@ -2699,8 +2671,11 @@ ngx_http_order_edit_journal_enqueue(ngx_http_order_edit_zone_t *zone,
     msg.order_id = e->order_id;
     msg.topic.data = (u_char *) e->str[NGX_HTTP_ORDER_EDIT_JREC_TOPIC];
     msg.topic.len = e->len[NGX_HTTP_ORDER_EDIT_JREC_TOPIC];
-    msg.webhook_id = wid;
-    msg.event_id = eid;
+    msg.webhook_id.data =
+                     (u_char *) e->str[NGX_HTTP_ORDER_EDIT_JREC_WEBHOOK_ID];
+    msg.webhook_id.len = e->len[NGX_HTTP_ORDER_EDIT_JREC_WEBHOOK_ID];
+    msg.event_id.data = (u_char *) e->str[NGX_HTTP_ORDER_EDIT_JREC_EVENT_ID];
+    msg.event_id.len = e->len[NGX_HTTP_ORDER_EDIT_JREC_EVENT_ID];
     msg.api_version.data = (u_char *) e->str[NGX_HTTP_ORDER_EDIT_JREC_API];
     msg.api_version.len = e->len[NGX_HTTP_ORDER_EDIT_JREC_API];
     msg.triggered_at.data =
@@ -2709,70 +2684,43 @@ ngx_http_order_edit_journal_enqueue(ngx_http_order_edit_zone_t *zone,
     msg.body.data = (u_char *) e->body;
     msg.body.len = e->body_len;
 
-    ngx_shmtx_lock(&zone->shpool->mutex);
+    ref.file = src->seg;
+    ref.off = (uint32_t) src->head_off;
 
-    dd = ngx_http_order_edit_dedup_lookup(zone, &key, hash);
+    rc = ngx_http_order_edit_store_replay(zone, &shop, &msg, &ref, queue);
 
-    if (dd != NULL || (!queue && expire < ngx_time())) {
-        ngx_shmtx_unlock(&zone->shpool->mutex);
-
-        if (queue && dd != NULL) {
-            /* a copy of a webhook the zone has: settle this one */
-            ack.write = 1;
-            ack.unlink = 0;
-            ack.kind = NGX_HTTP_ORDER_EDIT_JACK_DROPPED;
-            ack.offset = (uint32_t) src->head_off;
-            ack.len = (u_short) src->name.len;
-            ngx_memcpy(ack.name, src->name.data, src->name.len);
-
-            ngx_http_order_edit_journal_ack(zone, &ack, ngx_cycle->log);
-        }
-
-        return NGX_OK;
+    if (rc != NGX_BUSY) {
+        return rc;
     }
 
-    dd = ngx_http_order_edit_dedup_alloc(zone, &key);
-    item = NULL;
-    sp = NULL;
+    /* a copy of a webhook the zone has: settle this one */
 
-    if (queue && dd != NULL) {
-        sp = ngx_http_order_edit_shop_lookup(zone, &shop, 1);
-        item = sp ? ngx_http_order_edit_queue_alloc_locked(zone, &msg) : NULL;
-    }
+    ack.write = 1;
+    ack.unlink = 0;
+    ack.kind = NGX_HTTP_ORDER_EDIT_JACK_DROPPED;
+    ack.offset = (uint32_t) src->head_off;
+    ack.len = (u_short) src->name.len;
+    ngx_memcpy(ack.name, src->name.data, src->name.len);
 
-    if (dd == NULL || (queue && item == NULL)) {
-        if (dd != NULL) {
-            ngx_slab_free_locked(zone->shpool, dd);
-        }
-
-        ngx_shmtx_unlock(&zone->shpool->mutex);
-
-        /* an id that does not fit is only forgotten, a webhook waits */
-        return queue ? NGX_ERROR : NGX_OK;
-    }
-
-    if (!queue) {
-        ngx_http_order_edit_dedup_insert(zone, dd, hash, 0);
-        dd->expire = expire;
-        ngx_shmtx_unlock(&zone->shpool->mutex);
-        return NGX_OK;
-    }
-
-    (void) ngx_http_order_edit_queue_link_locked(zone, sp, item);
-    ngx_http_order_edit_dedup_insert(zone, dd, hash, item->id);
-
-    if (expire > dd->expire) {
-        dd->expire = expire;
-    }
-
-    item->jseg = src->seg;
-    item->joff = (uint32_t) src->head_off;
-    src->seg->pending++;
-    zone->sh->journal.pending++;
-
-    ngx_shmtx_unlock(&zone->shpool->mutex);
+    ngx_http_order_edit_journal_ack(zone, &ack, ngx_cycle->log);
 
     return NGX_OK;
+}
+
+
+/* zone locked: a replayed webhook's record is pending again */
+
+static void
+ngx_http_order_edit_journal_adopt_locked(ngx_http_order_edit_zone_t *zone,
+    ngx_http_order_edit_item_t *item, ngx_http_order_edit_recref_t *ref)
+{
+    ngx_http_order_edit_jseg_t  *seg;
+
+    seg = ref->file;
+
+    item->rec = *ref;
+    seg->pending++;
+    zone->sh->journal.pending++;
 }
 
 

@@ -16,7 +16,7 @@
 #define _NGX_HTTP_ORDER_EDIT_JOURNAL_H_INCLUDED_
 
 
-#include "ngx_http_order_edit_queue.h"
+#include "ngx_http_order_edit_store.h"
 #include "ngx_http_order_edit_jrec.h"
 
 
@@ -39,18 +39,6 @@ struct ngx_http_order_edit_journal_conf_s {
 };
 
 
-/* what an acknowledgement leaves to do once the zone is unlocked */
-typedef struct ngx_http_order_edit_jack_s {
-    ngx_uint_t                     write;
-    ngx_uint_t                     unlink;
-    ngx_http_order_edit_jseg_t    *seg;         /* to remove, when unlink */
-    ngx_uint_t                     kind;
-    uint32_t                       offset;
-    u_short                        len;
-    u_char                         name[NGX_HTTP_ORDER_EDIT_JNAME_LEN];
-} ngx_http_order_edit_jack_t;
-
-
 char *ngx_http_order_edit_journal(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 ngx_int_t ngx_http_order_edit_journal_postconf(ngx_conf_t *cf,
@@ -66,34 +54,8 @@ void ngx_http_order_edit_journal_exit_process(ngx_cycle_t *cycle,
 ngx_uint_t ngx_http_order_edit_journal_may_deliver(
     ngx_http_order_edit_zone_t *zone);
 
-/*
- * The ingest path, in its order: prepare (no lock), room and attach
- * (zone locked), then write, and either durable (fsync=off) or wait.
- */
-ngx_int_t ngx_http_order_edit_journal_prepare(ngx_http_order_edit_zone_t *zone,
-    ngx_log_t *log);
-ngx_uint_t ngx_http_order_edit_journal_room_locked(
-    ngx_http_order_edit_zone_t *zone, size_t size);
-void ngx_http_order_edit_journal_attach_locked(
-    ngx_http_order_edit_zone_t *zone, ngx_http_order_edit_item_t *item,
-    size_t size);
-ngx_int_t ngx_http_order_edit_journal_write(ngx_http_order_edit_zone_t *zone,
-    ngx_http_order_edit_item_t *item, ngx_str_t *shop,
-    ngx_http_order_edit_msg_t *msg, size_t size, ngx_log_t *log);
-ngx_int_t ngx_http_order_edit_journal_wait(ngx_http_request_t *r,
-    ngx_http_order_edit_zone_t *zone, ngx_http_order_edit_item_t *item,
-    void (*done)(ngx_http_request_t *r, ngx_int_t rc));
-
-/* zone locked: the record of an item that leaves the zone is settled */
-void ngx_http_order_edit_journal_release_locked(
-    ngx_http_order_edit_zone_t *zone, ngx_http_order_edit_item_t *item,
-    ngx_uint_t kind, ngx_http_order_edit_jack_t *ack);
-void ngx_http_order_edit_journal_ack(ngx_http_order_edit_zone_t *zone,
-    ngx_http_order_edit_jack_t *ack, ngx_log_t *log);
-
-/* the size of a webhook's record: the ingest path reserves it */
-size_t ngx_http_order_edit_journal_record_size(ngx_str_t *shop,
-    ngx_http_order_edit_msg_t *msg);
+/* the store's durability backend */
+extern ngx_http_order_edit_backend_t  ngx_http_order_edit_journal_backend;
 
 /* the status: a json_t for "journal", and the Prometheus lines */
 void *ngx_http_order_edit_journal_json(

@@ -5,13 +5,11 @@
 
 
 #include "ngx_http_order_edit_queue.h"
-#include "ngx_http_order_edit_dedup.h"
-#include "ngx_http_order_edit_journal.h"
 
 
 /*
- * How far lease() looks past ready webhooks whose journal record is not
- * yet durable: only those just written wait so, a few milliseconds each.
+ * How far lease() looks past ready webhooks held until their record is
+ * durable: only those just written wait so, a few milliseconds each.
  */
 #define NGX_HTTP_ORDER_EDIT_LEASE_SCAN    64
 
@@ -20,10 +18,6 @@
 
 /* due delayed webhooks made ready per lease(); the rest on the next */
 #define NGX_HTTP_ORDER_EDIT_PROMOTE_MAX   256
-
-/* ids given up per round, and rounds, to make room for an exception */
-#define NGX_HTTP_ORDER_EDIT_PARK_EVICT    64
-#define NGX_HTTP_ORDER_EDIT_PARK_ROUNDS   4
 
 
 static ngx_uint_t ngx_http_order_edit_queue_urgent(
@@ -45,21 +39,11 @@ static ngx_http_order_edit_item_t *ngx_http_order_edit_queue_lookup(
 static ngx_http_order_edit_item_t *ngx_http_order_edit_queue_oldest(
     ngx_http_order_edit_shop_t *shop);
 static void ngx_http_order_edit_queue_busy(ngx_http_order_edit_zone_t *zone);
-static ngx_int_t ngx_http_order_edit_queue_back(
-    ngx_http_order_edit_zone_t *zone, ngx_http_order_edit_msg_t *msg,
-    ngx_msec_t delay, ngx_uint_t attempted);
 static ngx_uint_t ngx_http_order_edit_queue_reclaim_shop(
     ngx_http_order_edit_zone_t *zone, ngx_http_order_edit_shop_t *shop,
     uint64_t now, ngx_uint_t check_pids);
-static ngx_http_order_edit_item_t *ngx_http_order_edit_queue_find_leased(
-    ngx_http_order_edit_msg_t *msg);
 static ngx_int_t ngx_http_order_edit_queue_copy(ngx_pool_t *pool,
     ngx_http_order_edit_item_t *item, ngx_http_order_edit_msg_t *msg);
-static void ngx_http_order_edit_queue_free(ngx_http_order_edit_zone_t *zone,
-    ngx_http_order_edit_item_t *item, ngx_uint_t kind,
-    ngx_http_order_edit_jack_t *ack);
-static ngx_http_order_edit_item_t *ngx_http_order_edit_exc_find(
-    ngx_http_order_edit_zone_t *zone, uint64_t id);
 static void ngx_http_order_edit_exc_copy(ngx_str_t *dst, u_char *src,
     size_t len, ngx_uint_t printable);
 static ngx_str_t ngx_http_order_edit_exc_detail(
@@ -140,26 +124,29 @@ ngx_http_order_edit_queue_link_locked(ngx_http_order_edit_zone_t *zone,
 }
 
 
+/*
+ * Zone locked: the next ready webhook, round-robin across shops, copied
+ * to msg and leased until now + lease_ms; NGX_DECLINED: none is ready.
+ * A queue that has stopped draining is reported in stall, for the caller
+ * to say once the zone is unlocked.
+ */
+
 ngx_int_t
-ngx_http_order_edit_queue_lease(ngx_http_order_edit_zone_t *zone,
-    ngx_pool_t *pool, ngx_msec_t lease_ms, ngx_http_order_edit_msg_t *msg)
+ngx_http_order_edit_queue_lease_locked(ngx_http_order_edit_zone_t *zone,
+    ngx_pool_t *pool, ngx_msec_t lease_ms, uint64_t now,
+    ngx_http_order_edit_msg_t *msg, ngx_http_order_edit_stall_t *stall)
 {
-    size_t                        used;
-    uint64_t                      now, stalled;
     ngx_int_t                     rc;
-    ngx_uint_t                    n, work, ndelayed, nexc;
+    ngx_uint_t                    n;
     ngx_queue_t                  *sq;
     ngx_http_order_edit_item_t   *item;
     ngx_http_order_edit_shop_t   *shop;
     ngx_http_order_edit_shctx_t  *sh;
 
-    now = ngx_http_order_edit_now_ms();
     sh = zone->sh;
     item = NULL;
     shop = NULL;
-    stalled = 0;
-
-    ngx_shmtx_lock(&zone->shpool->mutex);
+    stall->ms = 0;
 
     (void) ngx_http_order_edit_queue_promote(zone, now,
                                              NGX_HTTP_ORDER_EDIT_PROMOTE_MAX);
@@ -170,19 +157,18 @@ ngx_http_order_edit_queue_lease(ngx_http_order_edit_zone_t *zone,
      * most once per stall_after.
      */
 
-    work = sh->nitems - sh->ndelayed;
+    stall->work = sh->nitems - sh->ndelayed;
+    stall->ndelayed = sh->ndelayed;
+    stall->nexc = sh->nexceptions;
 
-    if (work
+    if (stall->work
         && ngx_http_order_edit_queue_stalled_ms_locked(zone, now)
            >= zone->stall_after
         && now - sh->stall_logged_ms >= zone->stall_after)
     {
         sh->stall_logged_ms = now;
-        stalled = ngx_http_order_edit_queue_stalled_ms_locked(zone, now);
+        stall->ms = ngx_http_order_edit_queue_stalled_ms_locked(zone, now);
     }
-
-    ndelayed = sh->ndelayed;
-    nexc = sh->nexceptions;
 
     /* one full turn at most, starting after the shop served last */
 
@@ -218,9 +204,7 @@ ngx_http_order_edit_queue_lease(ngx_http_order_edit_zone_t *zone,
     }
 
     if (item == NULL) {
-        ngx_shmtx_unlock(&zone->shpool->mutex);
-        rc = NGX_DECLINED;
-        goto done;
+        return NGX_DECLINED;
     }
 
     sh->rr = sq;
@@ -242,21 +226,6 @@ ngx_http_order_edit_queue_lease(ngx_http_order_edit_zone_t *zone,
 
         msg->token = item->lease_token;
         msg->attempts = item->attempts;
-    }
-
-    ngx_shmtx_unlock(&zone->shpool->mutex);
-
-done:
-
-    if (stalled) {
-        used = ngx_http_order_edit_zone_used(zone);
-
-        ngx_log_error(NGX_LOG_ERR, ngx_cycle->log, 0,
-                      "order_edit: zone \"%V\" has not drained for %uL s: "
-                      "%ui webhooks ready or out for delivery, %ui delayed, "
-                      "%ui parked, %uz of %uz bytes in use",
-                      &zone->name, stalled / 1000, work, ndelayed, nexc,
-                      used, zone->size);
     }
 
     return rc;
@@ -392,9 +361,9 @@ ngx_http_order_edit_queue_promote(ngx_http_order_edit_zone_t *zone,
 
 
 /*
- * Zone locked: the oldest ready webhook of a tree.  Only one whose journal
- * record is still being synced is passed over: those are the newest, and
- * few (one per webhook request waiting for its fsync).
+ * Zone locked: the oldest ready webhook of a tree.  Only one held while
+ * its record is being synced is passed over: those are the newest, and
+ * few (one per webhook request waiting for its record).
  */
 
 static ngx_http_order_edit_item_t *
@@ -427,7 +396,7 @@ ngx_http_order_edit_queue_first(ngx_rbtree_t *tree)
 
 /*
  * Zone locked: a ready webhook by id, in O(log n), if it is in its place
- * by id (a new one is: the journal asks about those).  Keys can repeat,
+ * by id (a new one is: the store asks about those).  Keys can repeat,
  * so the walk finds the first node of the key, then looks along it.
  */
 
@@ -733,81 +702,15 @@ ngx_http_order_edit_queue_find(ngx_http_order_edit_zone_t *zone,
 
 
 /*
- * Delivered, or not to be sent (stale, coalesced): the webhook leaves the
- * queue, and "counter" (NGX_HTTP_ORDER_EDIT_C_LAST: none) says which, in
- * the same lock.
+ * Zone locked: a leased webhook handed back, ready at once or after a
+ * delay; "attempted": its lease counts as an attempt (not when it was
+ * handed back untried: no room, the order busy).
  */
 
-ngx_int_t
-ngx_http_order_edit_queue_ack(ngx_http_order_edit_zone_t *zone,
-    ngx_http_order_edit_msg_t *msg, ngx_uint_t counter)
+void
+ngx_http_order_edit_queue_back_locked(ngx_http_order_edit_zone_t *zone,
+    ngx_http_order_edit_item_t *item, ngx_msec_t delay, ngx_uint_t attempted)
 {
-    ngx_http_order_edit_jack_t   ack;
-    ngx_http_order_edit_item_t  *item;
-
-    ngx_shmtx_lock(&zone->shpool->mutex);
-
-    item = ngx_http_order_edit_queue_find_leased(msg);
-
-    if (item == NULL) {
-        ngx_shmtx_unlock(&zone->shpool->mutex);
-        return NGX_DECLINED;
-    }
-
-    item->shop->counters[NGX_HTTP_ORDER_EDIT_C_ACKED]++;
-
-    if (counter < NGX_HTTP_ORDER_EDIT_C_LAST) {
-        item->shop->counters[counter]++;
-    }
-
-    item->shop->depth--;
-    zone->sh->nitems--;
-    zone->sh->drained_ms = ngx_http_order_edit_now_ms();
-
-    ngx_http_order_edit_queue_free(zone, item,
-                                   NGX_HTTP_ORDER_EDIT_JACK_DELIVERED, &ack);
-
-    ngx_shmtx_unlock(&zone->shpool->mutex);
-
-    ngx_http_order_edit_journal_ack(zone, &ack, ngx_cycle->log);
-
-    return NGX_OK;
-}
-
-
-ngx_int_t
-ngx_http_order_edit_queue_requeue(ngx_http_order_edit_zone_t *zone,
-    ngx_http_order_edit_msg_t *msg, ngx_msec_t delay)
-{
-    return ngx_http_order_edit_queue_back(zone, msg, delay, 1);
-}
-
-
-/* handed back untried (no room, the order busy): no attempt is counted */
-
-ngx_int_t
-ngx_http_order_edit_queue_release(ngx_http_order_edit_zone_t *zone,
-    ngx_http_order_edit_msg_t *msg, ngx_msec_t delay)
-{
-    return ngx_http_order_edit_queue_back(zone, msg, delay, 0);
-}
-
-
-static ngx_int_t
-ngx_http_order_edit_queue_back(ngx_http_order_edit_zone_t *zone,
-    ngx_http_order_edit_msg_t *msg, ngx_msec_t delay, ngx_uint_t attempted)
-{
-    ngx_http_order_edit_item_t  *item;
-
-    ngx_shmtx_lock(&zone->shpool->mutex);
-
-    item = ngx_http_order_edit_queue_find_leased(msg);
-
-    if (item == NULL) {
-        ngx_shmtx_unlock(&zone->shpool->mutex);
-        return NGX_DECLINED;
-    }
-
     ngx_http_order_edit_queue_unlink(zone, item);
 
     item->lease_until_ms = 0;
@@ -835,59 +738,22 @@ ngx_http_order_edit_queue_back(ngx_http_order_edit_zone_t *zone,
     }
 
     item->shop->counters[NGX_HTTP_ORDER_EDIT_C_REQUEUED]++;
-
-    ngx_shmtx_unlock(&zone->shpool->mutex);
-
-    return NGX_OK;
 }
 
 
-ngx_int_t
-ngx_http_order_edit_queue_park(ngx_http_order_edit_zone_t *zone,
-    ngx_http_order_edit_msg_t *msg, ngx_str_t *reason, ngx_str_t *detail)
+/*
+ * Zone locked: a leased webhook parked in place, with its reason and
+ * NetSuite's answer in exc (allocated for detail->len bytes; NULL when
+ * it did not fit).
+ */
+
+void
+ngx_http_order_edit_queue_park_locked(ngx_http_order_edit_zone_t *zone,
+    ngx_http_order_edit_item_t *item, ngx_str_t *reason, ngx_str_t *detail,
+    ngx_http_order_edit_exc_t *exc, uint64_t now)
 {
-    size_t                        rlen, dlen, size;
-    uint64_t                      now;
-    ngx_uint_t                    round;
-    ngx_http_order_edit_exc_t    *exc;
-    ngx_http_order_edit_item_t   *item;
-    ngx_http_order_edit_shop_t   *shop;
-    ngx_str_t                     s;
-
-    rlen = ngx_min(reason->len, NGX_HTTP_ORDER_EDIT_REASON_MAX);
-    dlen = ngx_min(detail->len, NGX_HTTP_ORDER_EDIT_EXC_DETAIL_MAX);
-    size = offsetof(ngx_http_order_edit_exc_t, data) + dlen;
-    now = ngx_http_order_edit_now_ms();
-    exc = NULL;
-
-    ngx_shmtx_lock(&zone->shpool->mutex);
-
-    item = ngx_http_order_edit_queue_find_leased(msg);
-
-    if (item == NULL) {
-        ngx_shmtx_unlock(&zone->shpool->mutex);
-        return NGX_DECLINED;
-    }
-
-    /*
-     * Only NetSuite's answer needs memory.  Ids give way for it, as for
-     * a body; when even that leaves no room, the webhook is parked with
-     * its reason alone: a webhook that cannot be parked would hold its
-     * place, and a full zone of those would never drain.
-     */
-
-    for (round = 0; dlen && exc == NULL; round++) {
-
-        exc = ngx_slab_alloc_locked(zone->shpool, size);
-
-        if (exc != NULL || round == NGX_HTTP_ORDER_EDIT_PARK_ROUNDS
-            || ngx_http_order_edit_dedup_evict(zone,
-                                               NGX_HTTP_ORDER_EDIT_PARK_EVICT)
-               == 0)
-        {
-            break;
-        }
-    }
+    ngx_str_t                    s;
+    ngx_http_order_edit_shop_t  *shop;
 
     if (item->exc != NULL) {
         zone->sh->item_slab -= ngx_http_order_edit_slab_size(
@@ -899,17 +765,19 @@ ngx_http_order_edit_queue_park(ngx_http_order_edit_zone_t *zone,
     /* operators read these as JSON: keep printable ASCII, mark the rest */
 
     s.data = item->reason;
-    ngx_http_order_edit_exc_copy(&s, reason->data, rlen, 1);
-    item->reason_len = (u_char) rlen;
+    ngx_http_order_edit_exc_copy(&s, reason->data, reason->len, 1);
+    item->reason_len = (u_char) reason->len;
 
     item->exc = exc;
-    item->detail_lost = (dlen && exc == NULL);
+    item->detail_lost = (detail->len && exc == NULL);
 
     if (exc != NULL) {
-        exc->detail_len = (u_short) dlen;
+        exc->detail_len = (u_short) detail->len;
         s.data = exc->data;
-        ngx_http_order_edit_exc_copy(&s, detail->data, dlen, 1);
-        zone->sh->item_slab += ngx_http_order_edit_slab_size(size);
+        ngx_http_order_edit_exc_copy(&s, detail->data, detail->len, 1);
+        zone->sh->item_slab += ngx_http_order_edit_slab_size(
+                                   offsetof(ngx_http_order_edit_exc_t, data)
+                                   + detail->len);
     }
 
     shop = item->shop;
@@ -933,36 +801,16 @@ ngx_http_order_edit_queue_park(ngx_http_order_edit_zone_t *zone,
     shop->nexceptions++;
     zone->sh->nexceptions++;
     shop->counters[NGX_HTTP_ORDER_EDIT_C_PARKED]++;
-
-    ngx_shmtx_unlock(&zone->shpool->mutex);
-
-    if (dlen && exc == NULL) {
-        ngx_log_error(NGX_LOG_WARN, ngx_cycle->log, 0,
-                      "order_edit: zone \"%V\" is full: #%uL of \"%V\" "
-                      "parked as \"%V\" without NetSuite's answer",
-                      &zone->name, msg->id, &msg->shop, reason);
-    }
-
-    return NGX_OK;
 }
 
 
-/* back to the queue, in its FIFO place, for one more delivery */
+/* zone locked: a parked webhook back in its FIFO place, to be delivered */
 
-ngx_int_t
-ngx_http_order_edit_exc_retry(ngx_http_order_edit_zone_t *zone, uint64_t id)
+void
+ngx_http_order_edit_exc_retry_locked(ngx_http_order_edit_zone_t *zone,
+    ngx_http_order_edit_item_t *item)
 {
-    ngx_http_order_edit_item_t  *item;
     ngx_http_order_edit_shop_t  *shop;
-
-    ngx_shmtx_lock(&zone->shpool->mutex);
-
-    item = ngx_http_order_edit_exc_find(zone, id);
-
-    if (item == NULL) {
-        ngx_shmtx_unlock(&zone->shpool->mutex);
-        return NGX_DECLINED;
-    }
 
     shop = item->shop;
 
@@ -986,43 +834,6 @@ ngx_http_order_edit_exc_retry(ngx_http_order_edit_zone_t *zone, uint64_t id)
     shop->depth++;
     zone->sh->nitems++;
     shop->counters[NGX_HTTP_ORDER_EDIT_C_EXC_RETRIED]++;
-
-    ngx_shmtx_unlock(&zone->shpool->mutex);
-
-    return NGX_OK;
-}
-
-
-/* a person dealt with it in NetSuite: the webhook is dropped */
-
-ngx_int_t
-ngx_http_order_edit_exc_resolve(ngx_http_order_edit_zone_t *zone,
-    uint64_t id)
-{
-    ngx_http_order_edit_jack_t   ack;
-    ngx_http_order_edit_item_t  *item;
-
-    ngx_shmtx_lock(&zone->shpool->mutex);
-
-    item = ngx_http_order_edit_exc_find(zone, id);
-
-    if (item == NULL) {
-        ngx_shmtx_unlock(&zone->shpool->mutex);
-        return NGX_DECLINED;
-    }
-
-    item->shop->nexceptions--;
-    zone->sh->nexceptions--;
-    item->shop->counters[NGX_HTTP_ORDER_EDIT_C_EXC_RESOLVED]++;
-
-    ngx_http_order_edit_queue_free(zone, item,
-                                   NGX_HTTP_ORDER_EDIT_JACK_RESOLVED, &ack);
-
-    ngx_shmtx_unlock(&zone->shpool->mutex);
-
-    ngx_http_order_edit_journal_ack(zone, &ack, ngx_cycle->log);
-
-    return NGX_OK;
 }
 
 
@@ -1111,8 +922,9 @@ ngx_http_order_edit_exc_list(ngx_http_order_edit_zone_t *zone,
 }
 
 
-static ngx_http_order_edit_item_t *
-ngx_http_order_edit_exc_find(ngx_http_order_edit_zone_t *zone, uint64_t id)
+ngx_http_order_edit_item_t *
+ngx_http_order_edit_exc_find_locked(ngx_http_order_edit_zone_t *zone,
+    uint64_t id)
 {
     ngx_queue_t                 *sq, *q;
     ngx_http_order_edit_item_t  *item;
@@ -1201,26 +1013,18 @@ ngx_http_order_edit_queue_depth(ngx_http_order_edit_zone_t *zone,
 }
 
 
-/*
- * Leases of a worker that died (or hung past its lease) go back to the
- * queue.  Checking pids costs a syscall per lease, so lease() only looks
- * at expiry and a worker checks pids once when it starts.
- */
+/* zone locked: expired leases back, and with check_pids dead workers' */
 
 ngx_uint_t
-ngx_http_order_edit_queue_reclaim(ngx_http_order_edit_zone_t *zone,
-    ngx_uint_t check_pids)
+ngx_http_order_edit_queue_reclaim_locked(ngx_http_order_edit_zone_t *zone,
+    uint64_t now, ngx_uint_t check_pids)
 {
-    uint64_t                      now;
     ngx_uint_t                    n;
     ngx_queue_t                  *q;
     ngx_http_order_edit_shctx_t  *sh;
 
-    now = ngx_http_order_edit_now_ms();
     sh = zone->sh;
     n = 0;
-
-    ngx_shmtx_lock(&zone->shpool->mutex);
 
     for (q = ngx_queue_head(&sh->shops);
          q != ngx_queue_sentinel(&sh->shops);
@@ -1230,8 +1034,6 @@ ngx_http_order_edit_queue_reclaim(ngx_http_order_edit_zone_t *zone,
                  ngx_queue_data(q, ngx_http_order_edit_shop_t, all),
                  now, check_pids);
     }
-
-    ngx_shmtx_unlock(&zone->shpool->mutex);
 
     return n;
 }
@@ -1309,8 +1111,8 @@ ngx_http_order_edit_queue_reclaim_shop(ngx_http_order_edit_zone_t *zone,
 }
 
 
-static ngx_http_order_edit_item_t *
-ngx_http_order_edit_queue_find_leased(ngx_http_order_edit_msg_t *msg)
+ngx_http_order_edit_item_t *
+ngx_http_order_edit_queue_leased_locked(ngx_http_order_edit_msg_t *msg)
 {
     ngx_queue_t                 *q;
     ngx_http_order_edit_item_t  *item;
@@ -1393,15 +1195,30 @@ ngx_http_order_edit_queue_copy(ngx_pool_t *pool,
 }
 
 
-static void
-ngx_http_order_edit_queue_free(ngx_http_order_edit_zone_t *zone,
-    ngx_http_order_edit_item_t *item, ngx_uint_t kind,
-    ngx_http_order_edit_jack_t *ack)
+/*
+ * Zone locked: the webhook leaves the queue for good, from whatever state
+ * it is in, and its memory goes back to the zone.
+ */
+
+void
+ngx_http_order_edit_queue_remove_locked(ngx_http_order_edit_zone_t *zone,
+    ngx_http_order_edit_item_t *item, ngx_uint_t drained)
 {
     ngx_uint_t  i;
     size_t      size;
 
-    ngx_http_order_edit_journal_release_locked(zone, item, kind, ack);
+    if (item->state == NGX_HTTP_ORDER_EDIT_ITEM_PARKED) {
+        item->shop->nexceptions--;
+        zone->sh->nexceptions--;
+
+    } else {
+        item->shop->depth--;
+        zone->sh->nitems--;
+    }
+
+    if (drained) {
+        zone->sh->drained_ms = ngx_http_order_edit_now_ms();
+    }
 
     size = item->body_len;
 
@@ -1427,48 +1244,68 @@ ngx_http_order_edit_queue_free(ngx_http_order_edit_zone_t *zone,
 }
 
 
-/*
- * A webhook that was never durable leaves as if it had not come: out of
- * the queue and out of the de-duplication set, so that Shopify's next
- * delivery of it is taken afresh.
- */
+/* zone locked: not to be leased until its writer says it is durable */
 
 void
-ngx_http_order_edit_queue_rollback_locked(ngx_http_order_edit_zone_t *zone,
-    ngx_http_order_edit_item_t *item, ngx_http_order_edit_jack_t *ack)
+ngx_http_order_edit_queue_hold_locked(ngx_http_order_edit_item_t *item)
 {
-    u_char                        buf[NGX_HTTP_ORDER_EDIT_DEDUP_KEY_LEN];
-    ngx_str_t                     shop, wid, eid, key;
-    ngx_http_order_edit_dedup_t  *dd;
+    item->not_before_ms = NGX_HTTP_ORDER_EDIT_NOT_DURABLE;
+    item->lease_pid = ngx_pid;
+}
 
-    shop.data = item->shop->name;
-    shop.len = item->shop->sn.str.len;
-    wid.data = item->data + item->len[0];
-    wid.len = item->len[1];
-    eid.data = wid.data + wid.len;
-    eid.len = item->len[2];
 
-    ngx_http_order_edit_dedup_key(buf, &shop, &wid, &eid, &key);
-
-    dd = ngx_http_order_edit_dedup_lookup(zone, &key,
-                                          ngx_crc32_short(key.data, key.len));
-    if (dd != NULL && dd->item_id == item->id) {
-        ngx_http_order_edit_dedup_free(zone, dd);
-    }
-
-    item->shop->depth--;
-    item->shop->counters[NGX_HTTP_ORDER_EDIT_C_QUEUED]--;
-    item->shop->counters[NGX_HTTP_ORDER_EDIT_C_QUEUE_FULL]++;
-    zone->sh->nitems--;
-
-    ngx_http_order_edit_queue_free(zone, item,
-                                   NGX_HTTP_ORDER_EDIT_JACK_ROLLBACK, ack);
+void
+ngx_http_order_edit_queue_unhold_locked(ngx_http_order_edit_item_t *item)
+{
+    item->not_before_ms = 0;
+    item->lease_pid = 0;
 }
 
 
 /*
- * Zone locked: is webhook "id" of this shop still waiting for its journal
- * fsync?  It was linked a moment ago and is ready: a lookup by id.
+ * Zone locked: webhooks held for a writer that is gone (a crash) are let
+ * go: the kernel kept what it wrote.  Bounded by the ready webhooks.
+ */
+
+ngx_uint_t
+ngx_http_order_edit_queue_unhold_dead_locked(ngx_http_order_edit_zone_t *zone)
+{
+    ngx_uint_t                   n;
+    ngx_queue_t                 *q, *sq;
+    ngx_http_order_edit_shop_t  *shop;
+    ngx_http_order_edit_item_t  *item;
+
+    n = 0;
+
+    for (sq = ngx_queue_head(&zone->sh->shops);
+         sq != ngx_queue_sentinel(&zone->sh->shops);
+         sq = ngx_queue_next(sq))
+    {
+        shop = ngx_queue_data(sq, ngx_http_order_edit_shop_t, all);
+
+        for (q = ngx_queue_head(&shop->pending);
+             q != ngx_queue_sentinel(&shop->pending);
+             q = ngx_queue_next(q))
+        {
+            item = ngx_queue_data(q, ngx_http_order_edit_item_t, queue);
+
+            if (item->not_before_ms == NGX_HTTP_ORDER_EDIT_NOT_DURABLE
+                && item->lease_pid != ngx_pid
+                && kill(item->lease_pid, 0) == -1 && ngx_errno == ESRCH)
+            {
+                ngx_http_order_edit_queue_unhold_locked(item);
+                n++;
+            }
+        }
+    }
+
+    return n;
+}
+
+
+/*
+ * Zone locked: is webhook "id" of this shop still held for its record?
+ * It was linked a moment ago and is ready: a lookup by id.
  */
 
 ngx_uint_t

@@ -27,6 +27,16 @@ typedef struct {
 #define NGX_HTTP_ORDER_EDIT_REASON_MAX  39
 
 
+/*
+ * Where the store's durability backend keeps a webhook's record: the
+ * backend's own, never read here.
+ */
+typedef struct {
+    void                          *file;        /* NULL: no record */
+    uint32_t                       off;
+} ngx_http_order_edit_recref_t;
+
+
 typedef enum {
     NGX_HTTP_ORDER_EDIT_ITEM_READY = 0,
     NGX_HTTP_ORDER_EDIT_ITEM_DELAYED,
@@ -44,9 +54,7 @@ typedef struct {
     uint64_t                       parked_first_ms;
     uint64_t                       parked_last_ms;
 
-    /* its journal record; NULL without a journal */
-    ngx_http_order_edit_jseg_t    *jseg;
-    uint32_t                       joff;
+    ngx_http_order_edit_recref_t   rec;
 
     uint64_t                       id;
     uint64_t                       received_ms;
@@ -55,7 +63,7 @@ typedef struct {
     uint64_t                       lease_token;
     uint64_t                       order_id;
     ngx_pid_t                      lease_pid;   /* or its writer, while
-                                                   not yet durable */
+                                                   held */
     uint32_t                       attempts;
     uint32_t                       body_len;
 
@@ -75,7 +83,7 @@ typedef struct {
 } ngx_http_order_edit_item_t;
 
 
-/* not_before_ms of a webhook whose journal record is not yet durable */
+/* not_before_ms of a webhook held until its record is durable */
 #define NGX_HTTP_ORDER_EDIT_NOT_DURABLE  ((uint64_t) -1)
 
 
@@ -106,9 +114,28 @@ uint64_t ngx_http_order_edit_queue_link_locked(
     ngx_http_order_edit_zone_t *zone, ngx_http_order_edit_shop_t *shop,
     ngx_http_order_edit_item_t *item);
 
-/* the dispatcher's API: each takes the zone lock itself */
-ngx_int_t ngx_http_order_edit_queue_lease(ngx_http_order_edit_zone_t *zone,
-    ngx_pool_t *pool, ngx_msec_t lease_ms, ngx_http_order_edit_msg_t *msg);
+/* a queue that stopped draining, as lease found it: to be said */
+typedef struct {
+    uint64_t                       ms;          /* 0: nothing to say */
+    ngx_uint_t                     work;
+    ngx_uint_t                     ndelayed;
+    ngx_uint_t                     nexc;
+} ngx_http_order_edit_stall_t;
+
+
+/* zone locked: the moves of a webhook inside the queue (the store's) */
+ngx_int_t ngx_http_order_edit_queue_lease_locked(
+    ngx_http_order_edit_zone_t *zone, ngx_pool_t *pool, ngx_msec_t lease_ms,
+    uint64_t now, ngx_http_order_edit_msg_t *msg,
+    ngx_http_order_edit_stall_t *stall);
+void ngx_http_order_edit_queue_back_locked(ngx_http_order_edit_zone_t *zone,
+    ngx_http_order_edit_item_t *item, ngx_msec_t delay, ngx_uint_t attempted);
+ngx_uint_t ngx_http_order_edit_queue_reclaim_locked(
+    ngx_http_order_edit_zone_t *zone, uint64_t now, ngx_uint_t check_pids);
+void ngx_http_order_edit_exc_retry_locked(ngx_http_order_edit_zone_t *zone,
+    ngx_http_order_edit_item_t *item);
+
+/* copies for the dispatcher and operators: each locks the zone itself */
 ngx_int_t ngx_http_order_edit_queue_peek(ngx_http_order_edit_zone_t *zone,
     ngx_pool_t *pool, ngx_str_t *shop, ngx_http_order_edit_msg_t *msg);
 void ngx_http_order_edit_queue_norm_input(ngx_http_order_edit_msg_t *msg,
@@ -116,19 +143,11 @@ void ngx_http_order_edit_queue_norm_input(ngx_http_order_edit_msg_t *msg,
 ngx_int_t ngx_http_order_edit_queue_find(ngx_http_order_edit_zone_t *zone,
     ngx_pool_t *pool, ngx_str_t *shop, uint64_t id,
     ngx_http_order_edit_msg_t *msg);
-ngx_int_t ngx_http_order_edit_queue_ack(ngx_http_order_edit_zone_t *zone,
-    ngx_http_order_edit_msg_t *msg, ngx_uint_t counter);
-ngx_int_t ngx_http_order_edit_queue_requeue(ngx_http_order_edit_zone_t *zone,
-    ngx_http_order_edit_msg_t *msg, ngx_msec_t delay);
 ngx_int_t ngx_http_order_edit_queue_same_order(
     ngx_http_order_edit_zone_t *zone, ngx_pool_t *pool,
     ngx_http_order_edit_msg_t *msg, ngx_uint_t max, ngx_array_t *out);
-ngx_int_t ngx_http_order_edit_queue_release(ngx_http_order_edit_zone_t *zone,
-    ngx_http_order_edit_msg_t *msg, ngx_msec_t delay);
 ngx_uint_t ngx_http_order_edit_queue_depth(ngx_http_order_edit_zone_t *zone,
     ngx_str_t *shop);
-ngx_uint_t ngx_http_order_edit_queue_reclaim(ngx_http_order_edit_zone_t *zone,
-    ngx_uint_t check_pids);
 
 /* an exception as listed for operators, copied out under the lock */
 typedef struct {
@@ -152,27 +171,34 @@ typedef struct {
 /*
  * The exception queue: a leased webhook that cannot be applied safely is
  * parked with a reason and NetSuite's answer; people retry (back to the
- * queue, in its FIFO place) or resolve (drop) it.  Each locks the zone.
- * Parking a leased webhook always succeeds (NGX_DECLINED: no such lease):
- * it changes the webhook's state in place, and only NetSuite's answer is
- * allocated, and dropped when even evicting ids leaves no room for it.
+ * queue, in its FIFO place) or resolve (drop) it: the store's
+ * (ngx_http_order_edit_store.h).  The list is a copy; it locks the zone.
  */
-ngx_int_t ngx_http_order_edit_queue_park(ngx_http_order_edit_zone_t *zone,
-    ngx_http_order_edit_msg_t *msg, ngx_str_t *reason, ngx_str_t *detail);
-ngx_int_t ngx_http_order_edit_exc_retry(ngx_http_order_edit_zone_t *zone,
-    uint64_t id);
-ngx_int_t ngx_http_order_edit_exc_resolve(ngx_http_order_edit_zone_t *zone,
-    uint64_t id);
 ngx_int_t ngx_http_order_edit_exc_list(ngx_http_order_edit_zone_t *zone,
     ngx_pool_t *pool, ngx_str_t *shop, ngx_array_t *out);
 
-/* zone locked: a webhook whose journal record failed leaves the zone */
-struct ngx_http_order_edit_jack_s;
-void ngx_http_order_edit_queue_rollback_locked(
-    ngx_http_order_edit_zone_t *zone, ngx_http_order_edit_item_t *item,
-    struct ngx_http_order_edit_jack_s *ack);
+/*
+ * Zone locked, for the store.  A webhook is held (not leased) from its
+ * put until its record is durable, its writer's pid in lease_pid; remove
+ * takes it out of the queue for good and frees it ("drained": it counts
+ * as progress of the queue).
+ */
+void ngx_http_order_edit_queue_hold_locked(ngx_http_order_edit_item_t *item);
+void ngx_http_order_edit_queue_unhold_locked(
+    ngx_http_order_edit_item_t *item);
+ngx_uint_t ngx_http_order_edit_queue_unhold_dead_locked(
+    ngx_http_order_edit_zone_t *zone);
+ngx_http_order_edit_item_t *ngx_http_order_edit_queue_leased_locked(
+    ngx_http_order_edit_msg_t *msg);
+void ngx_http_order_edit_queue_park_locked(ngx_http_order_edit_zone_t *zone,
+    ngx_http_order_edit_item_t *item, ngx_str_t *reason, ngx_str_t *detail,
+    ngx_http_order_edit_exc_t *exc, uint64_t now);
+ngx_http_order_edit_item_t *ngx_http_order_edit_exc_find_locked(
+    ngx_http_order_edit_zone_t *zone, uint64_t id);
+void ngx_http_order_edit_queue_remove_locked(ngx_http_order_edit_zone_t *zone,
+    ngx_http_order_edit_item_t *item, ngx_uint_t drained);
 
-/* zone locked: 1 while a just-queued webhook waits for its fsync */
+/* zone locked: 1 while a just-queued webhook is held for its record */
 ngx_uint_t ngx_http_order_edit_queue_undurable_locked(
     ngx_http_order_edit_shop_t *shop, uint64_t id);
 

@@ -18,7 +18,7 @@
 
 #include "ngx_http_order_edit_queue_debug.h"
 #include "ngx_http_order_edit_shm.h"
-#include "ngx_http_order_edit_queue.h"
+#include "ngx_http_order_edit_store.h"
 #include "ngx_http_order_edit_ingest.h"
 #include "ngx_http_order_edit_exactjson.h"
 

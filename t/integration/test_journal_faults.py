@@ -341,6 +341,64 @@ class FsyncErrorTest(FaultBase, unittest.TestCase):
         self.assertEqual(self.queued_ids(), sorted(ok))
 
 
+class RollbackTest(FaultBase, unittest.TestCase):
+    """The store's rollback: a webhook whose record fails leaves the zone
+    as it was before it came (its id, its body, its counters), whichever
+    way the record failed."""
+
+    def tmpfs(self):
+        return False
+
+    def zone_state(self):
+        st = self.get("/status")
+        zone, shop = st["zone"], st["stores"]["acme.myshopify.com"]
+        return {
+            "queued_items": zone["queued_items"],
+            "queued_bytes": zone["queued_bytes"],
+            "queued_zone_bytes": zone["queued_zone_bytes"],
+            "dedup_ids": zone["dedup_ids"],
+            "dedup_bytes": zone["dedup_bytes"],
+            "queue_depth": shop["queue_depth"],
+            "queued": shop["queued"],
+            "duplicate": shop["duplicate"],
+            "journal_pending": st["journal"]["pending"],
+        }, shop["received"], shop["queue_full"], st["journal"]["errors"]
+
+    def test_a_failed_record_leaves_id_body_and_counters_as_before(self):
+        for n in range(3):
+            self.assertEqual(self.post(n, f"ok{n}")[0], 200)
+        before, received, full, errors = self.zone_state()
+
+        # written in part and cut back; not written at all; not synced
+        faults = ("pwritev=ENOSPC:half\n", "pwritev=ENOSPC\n",
+                  "fdatasync=EIO\n")
+        refused = []
+        for k, spec in enumerate(faults):
+            self.fault(spec)
+            for n in range(2):
+                wid = f"fail{k}-{n}"
+                status, answer = self.post(10 + 2 * k + n, wid, pad=3000)
+                self.assertEqual((status, answer.get("error")),
+                                 (503, "journal_unavailable"), (spec, answer))
+                refused.append(wid)
+        self.fault("")
+
+        after, received2, full2, errors2 = self.zone_state()
+        self.assertEqual(after, before)
+        self.assertEqual(received2 - received, len(refused))
+        self.assertEqual(full2 - full, len(refused))
+        self.assertEqual(errors2 - errors, len(refused))
+
+        # the ids were forgotten: Shopify's next delivery is a new webhook
+        for k, wid in enumerate(refused):
+            status, answer = self.post(10 + k, wid, pad=3000)
+            self.assertEqual(answer["status"], "queued", answer)
+
+        self.restart()
+        self.assertEqual(self.queued_ids(),
+                         sorted(["ok0", "ok1", "ok2"] + refused))
+
+
 DISPATCH = """
     order_edit_zone edits:8m;
     order_edit_journal __DIR__ fsync=batch max_size=1m;

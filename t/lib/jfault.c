@@ -205,6 +205,18 @@ pwritev(int fd, const struct iovec *iov, int iovcnt, off_t offset)
 }
 
 
+/*
+ * nginx is built with 64-bit file offsets: the module calls pwritev64()
+ * and pread64(), which glibc exports apart from pwritev() and pread().
+ */
+
+ssize_t
+pwritev64(int fd, const struct iovec *iov, int iovcnt, off64_t offset)
+{
+    return pwritev(fd, iov, iovcnt, (off_t) offset);
+}
+
+
 ssize_t
 write(int fd, const void *data, size_t size)
 {
@@ -273,6 +285,13 @@ pread(int fd, void *data, size_t size, off_t offset)
     jfault_slow(fd);
 
     return real_pread(fd, data, size, offset);
+}
+
+
+ssize_t
+pread64(int fd, void *data, size_t size, off64_t offset)
+{
+    return pread(fd, data, size, (off_t) offset);
 }
 
 

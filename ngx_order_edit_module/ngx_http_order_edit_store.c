@@ -1,0 +1,697 @@
+
+/*
+ * Copyright (C) the ngx_order_edit_module authors.
+ */
+
+
+#include "ngx_http_order_edit_store.h"
+#include "ngx_http_order_edit_dedup.h"
+#include "ngx_http_order_edit_limit.h"
+#include "ngx_http_order_edit_jrec.h"
+#include "ngx_http_order_edit_journal.h"
+
+
+/* ids given up per round, and rounds, before a webhook is refused */
+#define NGX_HTTP_ORDER_EDIT_EVICT_BATCH   256
+#define NGX_HTTP_ORDER_EDIT_EVICT_ROUNDS  4
+
+/* ids given up per round, and rounds, to make room for an exception */
+#define NGX_HTTP_ORDER_EDIT_PARK_EVICT    64
+#define NGX_HTTP_ORDER_EDIT_PARK_ROUNDS   4
+
+
+static ngx_http_order_edit_backend_t *ngx_http_order_edit_store_backend(
+    ngx_http_order_edit_zone_t *zone);
+static ngx_int_t ngx_http_order_edit_store_back(
+    ngx_http_order_edit_zone_t *zone, ngx_http_order_edit_msg_t *msg,
+    ngx_msec_t delay, ngx_uint_t attempted);
+static ngx_int_t ngx_http_order_edit_store_leave(
+    ngx_http_order_edit_zone_t *zone, ngx_http_order_edit_item_t *item,
+    ngx_uint_t kind, ngx_uint_t drained);
+static void ngx_http_order_edit_store_leave_locked(
+    ngx_http_order_edit_zone_t *zone, ngx_http_order_edit_item_t *item,
+    ngx_uint_t kind, ngx_uint_t drained, ngx_http_order_edit_settle_t *s);
+static void ngx_http_order_edit_store_settle(ngx_http_order_edit_zone_t *zone,
+    ngx_http_order_edit_settle_t *s, ngx_log_t *log);
+
+
+/*
+ * The backend that keeps the records: the journal, the only one there is.
+ * A record outlives a reload that takes the journal away: it is still
+ * released in the zone when its webhook leaves (the backend settles no
+ * file then, and leaves the files to a restart).
+ */
+static ngx_http_order_edit_backend_t  *ngx_http_order_edit_store_records
+    = &ngx_http_order_edit_journal_backend;
+
+
+/* the backend new webhooks are put with: none without a journal */
+
+static ngx_http_order_edit_backend_t *
+ngx_http_order_edit_store_backend(ngx_http_order_edit_zone_t *zone)
+{
+    return zone->journal ? ngx_http_order_edit_store_records : NULL;
+}
+
+
+/*
+ * A webhook in: its shop counted, the store's rate, its id (a duplicate
+ * is answered with the first one's), then room for the record, the id
+ * and the body, all in one lock: nothing is linked unless all of it
+ * fits.  The record is written after the lock; when that fails the
+ * backend rolls the webhook back (store_rollback) and it is refused.
+ */
+
+ngx_http_order_edit_put_e
+ngx_http_order_edit_store_put(ngx_http_order_edit_zone_t *zone,
+    ngx_http_order_edit_put_t *put, ngx_log_t *log)
+{
+    u_char                          kbuf[NGX_HTTP_ORDER_EDIT_DEDUP_KEY_LEN];
+    size_t                          rsize;
+    uint32_t                        hash;
+    ngx_str_t                       key;
+    ngx_int_t                       rc;
+    ngx_uint_t                      round;
+    ngx_http_order_edit_msg_t      *msg;
+    ngx_http_order_edit_shop_t     *shop;
+    ngx_http_order_edit_item_t     *item;
+    ngx_http_order_edit_dedup_t    *dd;
+    ngx_http_order_edit_backend_t  *be;
+
+    msg = &put->msg;
+    be = ngx_http_order_edit_store_backend(zone);
+
+    /* the dedup key: shop, then the webhook id or, failing it, event id */
+
+    ngx_http_order_edit_dedup_key(kbuf, &put->shop, &msg->webhook_id,
+                                  &msg->event_id, &key);
+
+    hash = ngx_crc32_short(key.data, key.len);
+
+    put->counted = 0;
+    put->item = NULL;
+
+    /* the backend's file is opened or rotated before the lock is taken */
+
+    rsize = 0;
+
+    if (be) {
+        rsize = be->size(&put->shop, msg);
+
+        if (rsize == 0 || be->prepare(zone, log) != NGX_OK) {
+            return NGX_HTTP_ORDER_EDIT_PUT_JOURNAL_FAILED;
+        }
+    }
+
+    ngx_shmtx_lock(&zone->shpool->mutex);
+
+    shop = ngx_http_order_edit_shop_lookup(zone, &put->shop, 1);
+
+    if (shop == NULL) {
+        ngx_shmtx_unlock(&zone->shpool->mutex);
+        return NGX_HTTP_ORDER_EDIT_PUT_FULL;
+    }
+
+    put->counted = 1;
+    shop->counters[NGX_HTTP_ORDER_EDIT_C_RECEIVED]++;
+
+    if (ngx_http_order_edit_limit(shop, put->limit, &put->retry_after)
+        == NGX_BUSY)
+    {
+        shop->counters[NGX_HTTP_ORDER_EDIT_C_RATE_LIMITED]++;
+        ngx_shmtx_unlock(&zone->shpool->mutex);
+
+        return NGX_HTTP_ORDER_EDIT_PUT_LIMITED;
+    }
+
+    ngx_http_order_edit_dedup_expire(zone, 2);
+
+    dd = ngx_http_order_edit_dedup_lookup(zone, &key, hash);
+
+    if (dd != NULL) {
+        put->id = dd->item_id;
+        shop->counters[NGX_HTTP_ORDER_EDIT_C_DUPLICATE]++;
+
+        /*
+         * Its first delivery is still waiting for the fsync that makes
+         * it safe, and may yet fail: no 200 for a copy of it before then.
+         */
+        rc = (rsize && ngx_http_order_edit_queue_undurable_locked(shop,
+                                                                  put->id))
+             ? NGX_HTTP_ORDER_EDIT_PUT_IN_PROGRESS
+             : NGX_HTTP_ORDER_EDIT_PUT_DUPLICATE;
+
+        ngx_shmtx_unlock(&zone->shpool->mutex);
+
+        return rc;
+    }
+
+    if (rsize && !be->room_locked(zone, rsize)) {
+        shop->counters[NGX_HTTP_ORDER_EDIT_C_QUEUE_FULL]++;
+        ngx_shmtx_unlock(&zone->shpool->mutex);
+
+        return NGX_HTTP_ORDER_EDIT_PUT_JOURNAL_FULL;
+    }
+
+    /*
+     * Allocate everything first: nothing is linked unless all of it fits.
+     * The ids are bounded to their share of the zone (dedup_alloc), and
+     * when the id or the body does not fit, the oldest ids give way, a
+     * few rounds at most; for a body only while the ids hold at least as
+     * much as it needs, or forgetting them could not make the room.
+     */
+
+    dd = NULL;
+    item = NULL;
+
+    for (round = 0; /* void */ ; round++) {
+
+        if (dd == NULL) {
+            dd = ngx_http_order_edit_dedup_alloc(zone, &key);
+        }
+
+        if (dd != NULL && item == NULL) {
+            item = ngx_http_order_edit_queue_alloc_locked(zone, msg);
+        }
+
+        if (item != NULL || round == NGX_HTTP_ORDER_EDIT_EVICT_ROUNDS
+            || (dd != NULL
+                && zone->sh->dedup_bytes
+                   < ngx_http_order_edit_queue_item_size(msg))
+            || ngx_http_order_edit_dedup_evict(zone,
+                                             NGX_HTTP_ORDER_EDIT_EVICT_BATCH)
+               == 0)
+        {
+            break;
+        }
+    }
+
+    if (item == NULL) {
+        if (dd != NULL) {
+            ngx_slab_free_locked(zone->shpool, dd);
+        }
+
+        shop->counters[NGX_HTTP_ORDER_EDIT_C_QUEUE_FULL]++;
+        ngx_shmtx_unlock(&zone->shpool->mutex);
+
+        return NGX_HTTP_ORDER_EDIT_PUT_FULL;
+    }
+
+    put->id = ngx_http_order_edit_queue_link_locked(zone, shop, item);
+    ngx_http_order_edit_dedup_insert(zone, dd, hash, put->id);
+    msg->id = put->id;
+
+    shop->counters[NGX_HTTP_ORDER_EDIT_C_QUEUED]++;
+
+    if (rsize) {
+        /*
+         * The record's place is taken under the lock, before it is
+         * written; nobody leases the webhook before it is durable.
+         */
+        ngx_http_order_edit_queue_hold_locked(item);
+        be->reserve_locked(zone, item, rsize);
+    }
+
+    ngx_shmtx_unlock(&zone->shpool->mutex);
+
+    ngx_log_debug3(NGX_LOG_DEBUG_HTTP, log, 0,
+                   "order_edit: queued #%uL \"%V\" of \"%V\"",
+                   put->id, &msg->topic, &put->shop);
+
+    if (rsize == 0) {
+        return NGX_HTTP_ORDER_EDIT_PUT_QUEUED;
+    }
+
+    /*
+     * The record is written here, in the page cache; with fsync on, the
+     * answer waits for the fsync that a thread runs for it and for every
+     * other record written meanwhile.  A failure takes the webhook out of
+     * the zone again: Shopify hears 503 and delivers it once more.
+     */
+
+    switch (be->write(zone, item, &put->shop, msg, rsize, log)) {
+
+    case NGX_OK:
+        return NGX_HTTP_ORDER_EDIT_PUT_QUEUED;
+
+    case NGX_AGAIN:
+        put->item = item;
+        return NGX_HTTP_ORDER_EDIT_PUT_WAIT;
+
+    default:
+        return NGX_HTTP_ORDER_EDIT_PUT_JOURNAL_FAILED;
+    }
+}
+
+
+/* the request waits for the fsync that covers its record */
+
+ngx_int_t
+ngx_http_order_edit_store_wait(ngx_http_request_t *r,
+    ngx_http_order_edit_zone_t *zone, ngx_http_order_edit_put_t *put,
+    ngx_http_order_edit_store_done_pt done)
+{
+    return ngx_http_order_edit_store_backend(zone)->wait(r, zone, put->item,
+                                                         done);
+}
+
+
+/*
+ * The backend's: a webhook that was never durable leaves as if it had
+ * not come: out of the queue and out of the de-duplication set, so that
+ * Shopify's next delivery of it is taken afresh, and counted refused.
+ */
+
+void
+ngx_http_order_edit_store_rollback(ngx_http_order_edit_zone_t *zone,
+    ngx_http_order_edit_item_t *item, ngx_log_t *log)
+{
+    u_char                         buf[NGX_HTTP_ORDER_EDIT_DEDUP_KEY_LEN];
+    ngx_str_t                      shop, wid, eid, key;
+    ngx_http_order_edit_dedup_t   *dd;
+    ngx_http_order_edit_settle_t   s;
+
+    ngx_shmtx_lock(&zone->shpool->mutex);
+
+    shop.data = item->shop->name;
+    shop.len = item->shop->sn.str.len;
+    wid.data = item->data + item->len[0];
+    wid.len = item->len[1];
+    eid.data = wid.data + wid.len;
+    eid.len = item->len[2];
+
+    ngx_http_order_edit_dedup_key(buf, &shop, &wid, &eid, &key);
+
+    dd = ngx_http_order_edit_dedup_lookup(zone, &key,
+                                          ngx_crc32_short(key.data, key.len));
+    if (dd != NULL && dd->item_id == item->id) {
+        ngx_http_order_edit_dedup_free(zone, dd);
+    }
+
+    item->shop->counters[NGX_HTTP_ORDER_EDIT_C_QUEUED]--;
+    item->shop->counters[NGX_HTTP_ORDER_EDIT_C_QUEUE_FULL]++;
+
+    ngx_http_order_edit_store_leave_locked(zone, item,
+                                           NGX_HTTP_ORDER_EDIT_JACK_ROLLBACK,
+                                           0, &s);
+
+    ngx_shmtx_unlock(&zone->shpool->mutex);
+
+    ngx_http_order_edit_store_settle(zone, &s, log);
+}
+
+
+/* the backend's: the record is durable, the webhook may be leased */
+
+void
+ngx_http_order_edit_store_durable_locked(ngx_http_order_edit_zone_t *zone,
+    ngx_http_order_edit_item_t *item)
+{
+    ngx_http_order_edit_queue_unhold_locked(item);
+}
+
+
+/* the backend's: what writers that are gone left held; their number */
+
+ngx_uint_t
+ngx_http_order_edit_store_writers_gone_locked(
+    ngx_http_order_edit_zone_t *zone)
+{
+    return ngx_http_order_edit_queue_unhold_dead_locked(zone);
+}
+
+
+ngx_int_t
+ngx_http_order_edit_queue_lease(ngx_http_order_edit_zone_t *zone,
+    ngx_pool_t *pool, ngx_msec_t lease_ms, ngx_http_order_edit_msg_t *msg)
+{
+    size_t                       used;
+    uint64_t                     now;
+    ngx_int_t                    rc;
+    ngx_http_order_edit_stall_t  stall;
+
+    now = ngx_http_order_edit_now_ms();
+
+    ngx_shmtx_lock(&zone->shpool->mutex);
+
+    rc = ngx_http_order_edit_queue_lease_locked(zone, pool, lease_ms, now,
+                                                msg, &stall);
+
+    ngx_shmtx_unlock(&zone->shpool->mutex);
+
+    /*
+     * Webhooks that could go and none has left the queue for stall_after
+     * (a minute by default): nothing else may show it, so it is said, at
+     * most once per stall_after.
+     */
+
+    if (stall.ms) {
+        used = ngx_http_order_edit_zone_used(zone);
+
+        ngx_log_error(NGX_LOG_ERR, ngx_cycle->log, 0,
+                      "order_edit: zone \"%V\" has not drained for %uL s: "
+                      "%ui webhooks ready or out for delivery, %ui delayed, "
+                      "%ui parked, %uz of %uz bytes in use",
+                      &zone->name, stall.ms / 1000, stall.work,
+                      stall.ndelayed, stall.nexc, used, zone->size);
+    }
+
+    return rc;
+}
+
+
+/*
+ * Delivered, or not to be sent (stale, coalesced): the webhook leaves the
+ * queue, and "counter" (NGX_HTTP_ORDER_EDIT_C_LAST: none) says which, in
+ * the same lock.
+ */
+
+ngx_int_t
+ngx_http_order_edit_queue_ack(ngx_http_order_edit_zone_t *zone,
+    ngx_http_order_edit_msg_t *msg, ngx_uint_t counter)
+{
+    ngx_http_order_edit_item_t  *item;
+
+    ngx_shmtx_lock(&zone->shpool->mutex);
+
+    item = ngx_http_order_edit_queue_leased_locked(msg);
+
+    if (item != NULL) {
+        item->shop->counters[NGX_HTTP_ORDER_EDIT_C_ACKED]++;
+
+        if (counter < NGX_HTTP_ORDER_EDIT_C_LAST) {
+            item->shop->counters[counter]++;
+        }
+    }
+
+    return ngx_http_order_edit_store_leave(zone, item,
+                                           NGX_HTTP_ORDER_EDIT_JACK_DELIVERED,
+                                           1);
+}
+
+
+ngx_int_t
+ngx_http_order_edit_queue_requeue(ngx_http_order_edit_zone_t *zone,
+    ngx_http_order_edit_msg_t *msg, ngx_msec_t delay)
+{
+    return ngx_http_order_edit_store_back(zone, msg, delay, 1);
+}
+
+
+/* handed back untried (no room, the order busy): no attempt is counted */
+
+ngx_int_t
+ngx_http_order_edit_queue_release(ngx_http_order_edit_zone_t *zone,
+    ngx_http_order_edit_msg_t *msg, ngx_msec_t delay)
+{
+    return ngx_http_order_edit_store_back(zone, msg, delay, 0);
+}
+
+
+static ngx_int_t
+ngx_http_order_edit_store_back(ngx_http_order_edit_zone_t *zone,
+    ngx_http_order_edit_msg_t *msg, ngx_msec_t delay, ngx_uint_t attempted)
+{
+    ngx_http_order_edit_item_t  *item;
+
+    ngx_shmtx_lock(&zone->shpool->mutex);
+
+    item = ngx_http_order_edit_queue_leased_locked(msg);
+
+    if (item != NULL) {
+        ngx_http_order_edit_queue_back_locked(zone, item, delay, attempted);
+    }
+
+    ngx_shmtx_unlock(&zone->shpool->mutex);
+
+    return item ? NGX_OK : NGX_DECLINED;
+}
+
+
+/*
+ * Leases of a worker that died (or hung past its lease) go back to the
+ * queue.  Checking pids costs a syscall per lease, so lease() only looks
+ * at expiry and a worker checks pids once when it starts.
+ */
+
+ngx_uint_t
+ngx_http_order_edit_queue_reclaim(ngx_http_order_edit_zone_t *zone,
+    ngx_uint_t check_pids)
+{
+    uint64_t    now;
+    ngx_uint_t  n;
+
+    now = ngx_http_order_edit_now_ms();
+
+    ngx_shmtx_lock(&zone->shpool->mutex);
+    n = ngx_http_order_edit_queue_reclaim_locked(zone, now, check_pids);
+    ngx_shmtx_unlock(&zone->shpool->mutex);
+
+    return n;
+}
+
+
+/* back to the queue, in its FIFO place, for one more delivery */
+
+ngx_int_t
+ngx_http_order_edit_exc_retry(ngx_http_order_edit_zone_t *zone, uint64_t id)
+{
+    ngx_http_order_edit_item_t  *item;
+
+    ngx_shmtx_lock(&zone->shpool->mutex);
+
+    item = ngx_http_order_edit_exc_find_locked(zone, id);
+
+    if (item != NULL) {
+        ngx_http_order_edit_exc_retry_locked(zone, item);
+    }
+
+    ngx_shmtx_unlock(&zone->shpool->mutex);
+
+    return item ? NGX_OK : NGX_DECLINED;
+}
+
+
+/* a person dealt with it in NetSuite: the webhook is dropped */
+
+ngx_int_t
+ngx_http_order_edit_exc_resolve(ngx_http_order_edit_zone_t *zone,
+    uint64_t id)
+{
+    ngx_http_order_edit_item_t  *item;
+
+    ngx_shmtx_lock(&zone->shpool->mutex);
+
+    item = ngx_http_order_edit_exc_find_locked(zone, id);
+
+    if (item != NULL) {
+        item->shop->counters[NGX_HTTP_ORDER_EDIT_C_EXC_RESOLVED]++;
+    }
+
+    return ngx_http_order_edit_store_leave(zone, item,
+                                           NGX_HTTP_ORDER_EDIT_JACK_RESOLVED,
+                                           0);
+}
+
+
+ngx_int_t
+ngx_http_order_edit_queue_park(ngx_http_order_edit_zone_t *zone,
+    ngx_http_order_edit_msg_t *msg, ngx_str_t *reason, ngx_str_t *detail)
+{
+    size_t                        size;
+    uint64_t                      now;
+    ngx_str_t                     r, d;
+    ngx_uint_t                    round;
+    ngx_http_order_edit_exc_t    *exc;
+    ngx_http_order_edit_item_t   *item;
+
+    r.data = reason->data;
+    r.len = ngx_min(reason->len, NGX_HTTP_ORDER_EDIT_REASON_MAX);
+    d.data = detail->data;
+    d.len = ngx_min(detail->len, NGX_HTTP_ORDER_EDIT_EXC_DETAIL_MAX);
+    size = offsetof(ngx_http_order_edit_exc_t, data) + d.len;
+    now = ngx_http_order_edit_now_ms();
+    exc = NULL;
+
+    ngx_shmtx_lock(&zone->shpool->mutex);
+
+    item = ngx_http_order_edit_queue_leased_locked(msg);
+
+    if (item == NULL) {
+        ngx_shmtx_unlock(&zone->shpool->mutex);
+        return NGX_DECLINED;
+    }
+
+    /*
+     * Only NetSuite's answer needs memory.  Ids give way for it, as for
+     * a body; when even that leaves no room, the webhook is parked with
+     * its reason alone: a webhook that cannot be parked would hold its
+     * place, and a full zone of those would never drain.
+     */
+
+    for (round = 0; d.len && exc == NULL; round++) {
+
+        exc = ngx_slab_alloc_locked(zone->shpool, size);
+
+        if (exc != NULL || round == NGX_HTTP_ORDER_EDIT_PARK_ROUNDS
+            || ngx_http_order_edit_dedup_evict(zone,
+                                               NGX_HTTP_ORDER_EDIT_PARK_EVICT)
+               == 0)
+        {
+            break;
+        }
+    }
+
+    ngx_http_order_edit_queue_park_locked(zone, item, &r, &d, exc, now);
+
+    ngx_shmtx_unlock(&zone->shpool->mutex);
+
+    if (d.len && exc == NULL) {
+        ngx_log_error(NGX_LOG_WARN, ngx_cycle->log, 0,
+                      "order_edit: zone \"%V\" is full: #%uL of \"%V\" "
+                      "parked as \"%V\" without NetSuite's answer",
+                      &zone->name, msg->id, &msg->shop, reason);
+    }
+
+    return NGX_OK;
+}
+
+
+/*
+ * The backend's: one webhook read back from its record goes into the
+ * zone (queue), or only its de-duplication id, for as long as the TTL
+ * since it came allows.  The same webhook recorded twice (two
+ * generations both took a retry) goes in once: NGX_BUSY for the copy.
+ */
+
+ngx_int_t
+ngx_http_order_edit_store_replay(ngx_http_order_edit_zone_t *zone,
+    ngx_str_t *shop, ngx_http_order_edit_msg_t *msg,
+    ngx_http_order_edit_recref_t *ref, ngx_uint_t queue)
+{
+    u_char                        kbuf[NGX_HTTP_ORDER_EDIT_DEDUP_KEY_LEN];
+    time_t                        expire;
+    uint32_t                      hash;
+    ngx_str_t                     key;
+    ngx_http_order_edit_item_t   *item;
+    ngx_http_order_edit_shop_t   *sp;
+    ngx_http_order_edit_dedup_t  *dd;
+
+    if (shop->len == 0 || shop->len > NGX_HTTP_ORDER_EDIT_MAX_SHOP_LEN
+        || msg->webhook_id.len > NGX_HTTP_ORDER_EDIT_MAX_ID_LEN
+        || msg->event_id.len > NGX_HTTP_ORDER_EDIT_MAX_ID_LEN)
+    {
+        return queue ? NGX_OK : NGX_DECLINED;
+    }
+
+    ngx_http_order_edit_dedup_key(kbuf, shop, &msg->webhook_id,
+                                  &msg->event_id, &key);
+    hash = ngx_crc32_short(key.data, key.len);
+    expire = (time_t) (msg->received_ms / 1000) + zone->dedup_ttl;
+
+    ngx_shmtx_lock(&zone->shpool->mutex);
+
+    dd = ngx_http_order_edit_dedup_lookup(zone, &key, hash);
+
+    if (dd != NULL || (!queue && expire < ngx_time())) {
+        ngx_shmtx_unlock(&zone->shpool->mutex);
+
+        return (queue && dd != NULL) ? NGX_BUSY : NGX_OK;
+    }
+
+    dd = ngx_http_order_edit_dedup_alloc(zone, &key);
+    item = NULL;
+    sp = NULL;
+
+    if (queue && dd != NULL) {
+        sp = ngx_http_order_edit_shop_lookup(zone, shop, 1);
+        item = sp ? ngx_http_order_edit_queue_alloc_locked(zone, msg) : NULL;
+    }
+
+    if (dd == NULL || (queue && item == NULL)) {
+        if (dd != NULL) {
+            ngx_slab_free_locked(zone->shpool, dd);
+        }
+
+        ngx_shmtx_unlock(&zone->shpool->mutex);
+
+        /* an id that does not fit is only forgotten, a webhook waits */
+        return queue ? NGX_ERROR : NGX_OK;
+    }
+
+    if (!queue) {
+        ngx_http_order_edit_dedup_insert(zone, dd, hash, 0);
+        dd->expire = expire;
+        ngx_shmtx_unlock(&zone->shpool->mutex);
+        return NGX_OK;
+    }
+
+    (void) ngx_http_order_edit_queue_link_locked(zone, sp, item);
+    ngx_http_order_edit_dedup_insert(zone, dd, hash, item->id);
+
+    if (expire > dd->expire) {
+        dd->expire = expire;
+    }
+
+    ngx_http_order_edit_store_records->adopt_locked(zone, item, ref);
+
+    ngx_shmtx_unlock(&zone->shpool->mutex);
+
+    return NGX_OK;
+}
+
+
+/*
+ * Entered with the zone locked, which it unlocks: a delivered or resolved
+ * webhook (NULL: none was found) leaves the zone, its record settled.
+ */
+
+static ngx_int_t
+ngx_http_order_edit_store_leave(ngx_http_order_edit_zone_t *zone,
+    ngx_http_order_edit_item_t *item, ngx_uint_t kind, ngx_uint_t drained)
+{
+    ngx_http_order_edit_settle_t  s;
+
+    if (item == NULL) {
+        ngx_shmtx_unlock(&zone->shpool->mutex);
+        return NGX_DECLINED;
+    }
+
+    ngx_http_order_edit_store_leave_locked(zone, item, kind, drained, &s);
+
+    ngx_shmtx_unlock(&zone->shpool->mutex);
+
+    ngx_http_order_edit_store_settle(zone, &s, ngx_cycle->log);
+
+    return NGX_OK;
+}
+
+
+/*
+ * Zone locked: a webhook leaves the zone for good ("kind": how, for its
+ * record), the record released first, then the queue's memory.
+ */
+
+static void
+ngx_http_order_edit_store_leave_locked(ngx_http_order_edit_zone_t *zone,
+    ngx_http_order_edit_item_t *item, ngx_uint_t kind, ngx_uint_t drained,
+    ngx_http_order_edit_settle_t *s)
+{
+    s->write = 0;
+    s->unlink = 0;
+
+    ngx_http_order_edit_store_records->release_locked(zone, item, kind, s);
+    ngx_http_order_edit_queue_remove_locked(zone, item, drained);
+}
+
+
+/* zone unlocked: the settling's file work */
+
+static void
+ngx_http_order_edit_store_settle(ngx_http_order_edit_zone_t *zone,
+    ngx_http_order_edit_settle_t *s, ngx_log_t *log)
+{
+    if (s->write || s->unlink) {
+        ngx_http_order_edit_store_records->settle(zone, s, log);
+    }
+}
