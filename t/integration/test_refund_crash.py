@@ -1,4 +1,5 @@
-"""Refunds under kill -9, in every refund flow (issue 12): nginx with the
+"""Refunds under kill -9, in every refund flow (issue 12: refund_flow
+standalone and invoice, each with and without refund_payout): nginx with the
 journal and the dispatcher books Shopify refunds into the NetSuite
 simulator while the whole of nginx (master and workers) is killed with
 SIGKILL at chosen moments and started again in the same prefix:
@@ -330,6 +331,23 @@ class RefundCrash(unittest.TestCase):
     def check_money(self, when, m):
         """A standalone memo is an open credit (nothing applies it)."""
         self.assertEqual(m["unapplied"], m["total"], when)
+
+
+class RefundCrashPayout(RefundCrash):
+    """refund_flow standalone with refund_payout: each memo, an open
+    credit, is paid out by one Customer Refund; a replay writes the memo
+    again (an upsert) and finds nothing left to pay out."""
+
+    payout = True
+
+    def check_requests(self, when):
+        c = self.sim.counters()["by_method_endpoint"]
+        self.assertEqual(c.get("PUT customerRefund"), len(self.refunds),
+                         when)
+
+    def check_money(self, when, m):
+        self.assertEqual(m["unapplied"], 0, when)
+        self.assertEqual(m["status"]["refName"], "Fully Applied", when)
 
 
 class RefundCrashInvoice(RefundCrash):
