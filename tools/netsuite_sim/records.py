@@ -315,6 +315,13 @@ class Store:
         # "Receiving a Customer Return"): off, a return authorization is
         # credited only for what was received.  Off after a reset.
         self.refund_in_advance = False
+        # Where an external id must be unique: "type" (each record type
+        # on its own, the default) or "transaction" (every transaction
+        # type together).  Oracle, "Shared Internal and External IDs":
+        # "External IDs must be unique across the whole record group";
+        # whether transactions are one group is UNCONFIRMED (research
+        # notes 10.1).  "type" after a reset.
+        self.external_id_scope = "type"
 
     def custom_known(self, name):
         return self.custom_fields is None or name in self.custom_fields
@@ -491,6 +498,17 @@ class Store:
                     return rec
             return None
         return recs.get(ref)
+
+    def clash(self, rtype, ext, rec=None):
+        """Another record already holding external id ``ext`` where it
+        must be unique (external_id_scope), or None."""
+        types = RECORD_TYPES if self.external_id_scope == "transaction" \
+            else (rtype,)
+        for t in types:
+            other = self.get(t, "eid:" + ext)
+            if other is not None and other is not rec:
+                return other
+        return None
 
     def must_get(self, rtype, ref):
         rec = self.get(rtype, ref)
@@ -689,11 +707,13 @@ class Store:
                                  path="externalId")
             fields["externalId"] = external_id
         ext = fields.get("externalId")
-        if ext is not None and self.get(rtype, "eid:" + ext) is not None:
-            # NetSuite keeps external ids unique per record type; this is
-            # what a client that re-POSTs after a lost response runs into.
+        other = self.clash(rtype, ext) if ext is not None else None
+        if other is not None:
+            # NetSuite keeps external ids unique per record type (or
+            # group); this is what a client that re-POSTs after a lost
+            # response runs into.
             raise user_error("This record already exists. A %s with "
-                             "externalId %s exists." % (rtype, ext),
+                             "externalId %s exists." % (other.type, ext),
                              path="externalId")
         if rid is not None and rid in self.records[rtype]:
             raise user_error("id %s is already used" % rid)
@@ -1043,6 +1063,11 @@ class Store:
         raw_apply = body.pop("apply", None)
         fields, _ = self._parse_body("customerRefund", body, validation)
         old = self.get("customerRefund", "eid:" + ext)
+        other = self.clash("customerRefund", ext, old)
+        if other is not None:
+            raise user_error("This record already exists. A %s with "
+                             "externalId %s exists." % (other.type, ext),
+                             path="externalId")
         rec = copy.deepcopy(old) if old else Record("customerRefund", None)
         for k, v in fields.items():
             if v is None:
@@ -1170,8 +1195,8 @@ class Store:
                                      "Fulfillment.", path="orderStatus")
         if "externalId" in fields and fields["externalId"] != \
                 rec.external_id and fields["externalId"] is not None:
-            other = self.get(rec.type, "eid:" + fields["externalId"])
-            if other is not None and other is not rec:
+            other = self.clash(rec.type, fields["externalId"], rec)
+            if other is not None:
                 raise user_error("This record already exists.",
                                  path="externalId")
         new = self._apply(rec, fields, items, replace="item" in replace,

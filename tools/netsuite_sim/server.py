@@ -1108,15 +1108,26 @@ class Handler(http.server.BaseHTTPRequestHandler):
             # accounting preferences the simulator models
             with sim.lock:
                 if m == "POST":
-                    v = self.admin_json().get("refund_in_advance_of_return")
+                    body = self.admin_json()
+                    if not isinstance(body, dict):
+                        raise ValueError("preferences take an object")
+                    v = body.get("refund_in_advance_of_return",
+                                 store.refund_in_advance)
                     if not isinstance(v, bool):
                         raise ValueError("refund_in_advance_of_return must "
                                          "be a boolean")
+                    scope = body.get("external_id_scope",
+                                     store.external_id_scope)
+                    if scope not in ("type", "transaction"):
+                        raise ValueError('external_id_scope is "type" or '
+                                         '"transaction"')
                     store.refund_in_advance = v
+                    store.external_id_scope = scope
                 elif m != "GET":
                     raise self.admin_bad_method()
                 return 200, {"refund_in_advance_of_return":
-                             store.refund_in_advance}
+                             store.refund_in_advance,
+                             "external_id_scope": store.external_id_scope}
         if segs == ["currencies"]:
             # POST {"2": {"symbol": "EUR", "precision": 2}} adds currencies
             with sim.lock:

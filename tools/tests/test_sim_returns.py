@@ -236,7 +236,42 @@ class Returns(SimTestCase):
         # a reset turns the preference off again
         self.sim.admin("POST", "reset")
         self.assertEqual(self.sim.admin("GET", "preferences"),
-                         {"refund_in_advance_of_return": False})
+                         {"refund_in_advance_of_return": False,
+                          "external_id_scope": "type"})
+
+    def test_external_ids_unique_per_type_or_across_transactions(self):
+        so = self.order()
+        body = {"entity": {"id": "42"}, "item": {"items": [
+            {"item": {"id": "100"}, "quantity": 1, "amount": 10}]}}
+        r = self.sim.request("PUT", REC + "/creditMemo/eid:shopify-r9", body)
+        self.assertEqual(r.status, 204, r)
+        memo = self.sim.admin("GET", "records/creditMemo/eid:shopify-r9")
+        refund = {"customer": {"id": "42"}, "account": {"id": "55"},
+                  "apply": {"items": [{"doc": {"id": memo["id"]},
+                                       "amount": 10}]}}
+        # the same external id on another record type: per type, fine
+        self.assertEqual(self.sim.request(
+            "POST", "%s/salesOrder/%s/!transform/returnAuthorization"
+            % (REC, so["id"]), {"externalId": "shopify-r9"}).status, 204)
+        # across every transaction (research notes 10.1): refused, on a
+        # transform, a POST and a customer refund's upsert alike
+        self.sim.admin("POST", "preferences",
+                       {"external_id_scope": "transaction"})
+        r = self.sim.request("PUT", REC + "/customerRefund/eid:shopify-r9",
+                             refund)
+        self.assertError(r, 400, "USER_ERROR")
+        self.assertIn("A creditMemo with externalId shopify-r9",
+                      r.json["o:errorDetails"][0]["detail"])
+        r = self.transform("salesOrder", so["id"], "cashSale",
+                           {"externalId": "shopify-r9"})
+        self.assertError(r, 400, "USER_ERROR")
+        r = self.sim.request("PUT", REC + "/customerRefund/eid:shopify-r9-cr",
+                             refund)
+        self.assertEqual(r.status, 204, r)
+        self.assertEqual(self.records_of("customerRefund"), 1)
+
+    def records_of(self, rtype):
+        return len(self.sim.admin("GET", "records/" + rtype))
 
     def test_what_cannot_be_done(self):
         # an unfulfilled order has nothing to return
