@@ -28,58 +28,31 @@ nothing left queued."""
 import json
 import os
 import sys
-import time
 import unittest
 
-from ngxctl import NginxServer
+import test_dispatch as dispatch
 
 TOP = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..")
 sys.path.insert(0, os.path.join(TOP, "tools", "tests"))
 
 import simhelper  # noqa: E402
 
-FIX = os.path.join(TOP, "t", "fixtures", "shopify")
 SHOP = "acme.myshopify.com"
-SO_EID = "shopify-acme-450789469"
+SO_EID = dispatch.SO_EID
 REFUND_ID = 929361464          # the fixture's; variants count up from it
 ORDER_FIELDS = {"currency": {"id": "2"}, "subsidiary": {"id": "3"},
                 "location": {"id": "4"}, "department": {"id": "5"},
                 "class": {"id": "6"}}
 
-HTTP = """
-    order_edit_zone edits:4m;
-    order_edit_journal __DIR__/journal fsync=batch;
-    order_edit_netsuite main {
-        account 1234567_SB1;
-        endpoint http://127.0.0.1:__SIM__;
-        consumer_key_file __DIR__/ck;
-        consumer_secret_file __DIR__/cs;
-        token_id_file __DIR__/ti;
-        token_secret_file __DIR__/ts;
-        concurrency 2;
-        timeout 5s;
-        retry_backoff 100ms 300ms;
-        __FLOW__
-    }
-    order_edit_store acme.myshopify.com {
-        secret acme;
-        netsuite main;
-        sku_map __DIR__/skus.map;
-    }
-    order_edit_dispatch edits interval=50ms;
-    server {
-        listen 127.0.0.1:__PORT__;
-        location = /wh { order_edit_webhook edits; }
-        location = /status { order_edit_status edits; }
-        location /exc { order_edit_exceptions edits; }
-    }
-"""
+# test_dispatch's nginx, with the journal (imported as a module, so that
+# its test cases are not collected here a second time)
+HTTP = dispatch.HTTP.replace(
+    "order_edit_zone edits:4m;",
+    "order_edit_zone edits:4m;\n    order_edit_journal __DIR__/journal "
+    "fsync=batch;")
 
 
-def fixture(name):
-    with open(os.path.join(FIX, name), "rb") as f:
-        return f.read()
-
+fixture = dispatch.fixture
 
 # The green iPod returned (restock_type "return"), the red one refunded
 # and kept (no_restock): 236.91 paid back.
@@ -124,15 +97,14 @@ class RefundCrash(unittest.TestCase):
         self.source = self.so["id"]
         self.seed_billing()
 
-        self.ngx = NginxServer("", workers=2)
-        self.addCleanup(self.ngx.stop)
-        simhelper.write_key_files(self.ngx.dir)
-        with open(os.path.join(self.ngx.dir, "skus.map"), "wb") as out:
-            out.write(fixture("skus.map"))
-        flow = self.flow + (" refund_payout 55 7;" if self.payout else "")
+        # two workers, the TBA keys and the SKU map, as test_dispatch's
+        self.ngx = dispatch.Dispatch.nginx_with_keys(self)
+        flow = "concurrency 2; " + self.flow + (
+            " refund_payout 55 7;" if self.payout else "")
         self.ngx.write_conf(HTTP.replace("__SIM__", str(self.sim.port))
                             .replace("__DIR__", self.ngx.dir)
-                            .replace("__FLOW__", flow))
+                            .replace("__EXTRA__", flow)
+                            .replace("__STORE__", ""))
         self.ngx.start()
         self.refunds = []          # Shopify refund ids sent
         self.wids = 0
@@ -153,15 +125,8 @@ class RefundCrash(unittest.TestCase):
         if rid not in self.refunds:
             self.refunds.append(rid)
 
-    def wait(self, predicate, what, timeout=20.0):
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            v = predicate()
-            if v:
-                return v
-            time.sleep(0.02)
-        self.fail("timed out waiting for %s\n%s" % (
-            what, self.ngx.error_log()[-3000:]))
+    # predicate() true within the time, or fail with the error log
+    wait = dispatch.Dispatch.wait
 
     def records(self, rtype):
         return self.sim.admin("GET", "records/" + rtype)
