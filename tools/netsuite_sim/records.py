@@ -40,6 +40,26 @@ ORDER_STATUS_IDS = {
     "F": "pendingBilling", "G": "fullyBilled", "H": "closed",
 }
 MEMO_STATUS = {"A": ("open", "Open"), "B": ("fullyApplied", "Fully Applied")}
+# Return authorization statuses (search codes RtnAuth:A..H, the labels
+# NetSuite lists; research notes 6.3).  Its orderStatus takes A or B on a
+# write (SOAP schema ReturnAuthorizationOrderStatus: _pendingApproval,
+# _pendingReceipt), the rest follows receipts and refunds.
+RA_STATUS = {
+    "A": "Pending Approval",
+    "B": "Pending Receipt",
+    "C": "Cancelled",
+    "D": "Partially Received",
+    "E": "Pending Refund/Partially Received",
+    "F": "Pending Refund",
+    "G": "Refunded",
+    "H": "Closed",
+}
+RA_STATUS_IDS = {
+    "A": "pendingApproval", "B": "pendingReceipt", "C": "cancelled",
+    "D": "partiallyReceived", "E": "pendingRefundPartReceived",
+    "F": "pendingRefund", "G": "refunded", "H": "closed",
+}
+CASH_SALE_STATUS = ("notDeposited", "Not Deposited")
 
 # Item record types (REST record names): only inventory items move stock.
 ITEM_TYPES = {"inventoryItem", "nonInventorySaleItem", "otherChargeSaleItem",
@@ -54,13 +74,36 @@ CUSTOMER_DEFAULTS = ("currency", "subsidiary", "location", "department",
 
 # SuiteQL's transaction.type values.
 SUITEQL_TYPE = {"salesOrder": "SalesOrd", "creditMemo": "CustCred",
-                "invoice": "CustInvc", "customerRefund": "CustRfnd"}
+                "invoice": "CustInvc", "customerRefund": "CustRfnd",
+                "cashSale": "CashSale", "cashRefund": "CashRfnd",
+                "returnAuthorization": "RtnAuth", "itemReceipt": "ItemRcpt"}
+# Every record type the store holds, in SuiteQL's id order of creation.
+RECORD_TYPES = ("salesOrder", "creditMemo", "invoice", "customerRefund",
+                "cashSale", "cashRefund", "returnAuthorization",
+                "itemReceipt")
+TRAN_PREFIX = {"salesOrder": "SO", "creditMemo": "CM", "invoice": "INV",
+               "cashSale": "CS", "cashRefund": "CR",
+               "returnAuthorization": "RA", "itemReceipt": "IR"}
 INVOICE_STATUS = {"A": ("open", "Open"), "B": ("paidInFull", "Paid In Full")}
 
 # Transforms the simulator performs: source type -> target types.  Oracle,
-# "Transforming Records" (the mechanism); the pair invoice -> creditMemo
-# from the REST metadata (research notes 5).
-TRANSFORMS = {"invoice": ("creditMemo",)}
+# "Transforming Records" (the mechanism, section_157901123882: its sample
+# is salesOrder -> invoice); the other pairs from the REST metadata
+# (research notes 5: invoice -> creditMemo, cashSale -> cashRefund and
+# returnAuthorization, salesOrder -> returnAuthorization,
+# returnAuthorization -> itemReceipt, creditMemo, cashRefund; Oracle's
+# own sample POSTs cashsale/<id>/!transform/returnauthorization,
+# section_0526122453).  salesOrder -> cashSale is a SuiteScript pair not
+# checked against the REST metadata (UNCONFIRMED).
+TRANSFORMS = {
+    "invoice": ("creditMemo",),
+    "salesOrder": ("invoice", "cashSale", "returnAuthorization"),
+    "cashSale": ("cashRefund", "returnAuthorization"),
+    "returnAuthorization": ("itemReceipt", "creditMemo", "cashRefund"),
+}
+# Records that take the customer's defaults when made standalone (a
+# transform takes its source's instead).
+CUSTOMER_DEFAULTED = ("creditMemo", "cashRefund", "returnAuthorization")
 
 # Field kinds: how a body value is validated and normalised.
 _COMMON_FIELDS = {
@@ -83,6 +126,23 @@ BODY_FIELDS = {
     "creditMemo": dict(_COMMON_FIELDS, createdFrom="ref",
                        taxDetailsOverride="bool"),
     "invoice": dict(_COMMON_FIELDS, createdFrom="ref"),
+    # Oracle, "Cash Refund" (REST, section_40160920714): its sample body
+    # has account, currency, entity, item, location; createdFrom names the
+    # cash sale or return authorization (research notes 6.5)
+    "cashSale": dict(_COMMON_FIELDS, createdFrom="ref", account="ref",
+                     paymentMethod="ref"),
+    "cashRefund": dict(_COMMON_FIELDS, createdFrom="ref", account="ref",
+                       paymentMethod="ref"),
+    # SOAP schema ReturnAuthorization (research notes 6.3)
+    "returnAuthorization": dict(_COMMON_FIELDS, createdFrom="ref",
+                                orderStatus="status"),
+    # Oracle, "Receiving a Customer Return" (section_N1307628): the
+    # receipt of an authorized return, per line received and restocked
+    "itemReceipt": {"externalId": "string", "tranId": "string",
+                    "tranDate": "date", "entity": "ref", "memo": "string",
+                    "createdFrom": "ref", "currency": "ref",
+                    "subsidiary": "ref", "location": "ref",
+                    "department": "ref", "class": "ref"},
     # SOAP schema CustomerRefund (research notes 6.4); "apply" is parsed
     # apart
     "customerRefund": {"externalId": "string", "tranId": "string",
@@ -105,6 +165,13 @@ LINE_FIELDS = {
     "isClosed": "bool", "location": "ref", "department": "ref",
     "class": "ref", "units": "ref", "itemType": "string",
     "taxDetailsReference": "string",
+    # the source line a transformed line comes from (SOAP schema:
+    # CashRefundItem.orderLine, ReturnAuthorizationItem.orderLine)
+    "orderLine": "int",
+    # item receipt lines (Oracle, "Mapping the Restock Field on Item
+    # Receipts", section_164500164037: restock false keeps the item out
+    # of stock); itemReceive false leaves a pre-filled line unreceived
+    "restock": "bool", "itemReceive": "bool",
 }
 # SuiteTax's tax details sublist (Oracle: with taxDetailsOverride set, all
 # five tax fields are mandatory and NetSuite keeps these amounts instead of
@@ -119,7 +186,8 @@ TAX_DETAIL_FIELDS = {
 TAX_DETAIL_REQUIRED = ("taxType", "taxCode", "taxBasis", "taxRate",
                        "taxAmount")
 LINE_READ_ONLY = {"links", "quantityFulfilled", "quantityBilled",
-                  "quantityCommitted", "grossAmt", "refName"}
+                  "quantityCommitted", "grossAmt", "refName",
+                  "quantityReceived"}
 ADDRESS_FIELDS = {"addr1", "addr2", "addr3", "city", "state", "zip",
                   "country", "addressee", "attention", "addrPhone",
                   "override"}
@@ -185,8 +253,11 @@ class Record:
         return self.fields.get("externalId")
 
     def status_letter(self):
-        if self.type == "salesOrder":
+        if self.type in ("salesOrder", "returnAuthorization"):
             return self.fields.get("orderStatus", {}).get("id", "B")
+        if self.type in ("cashSale", "cashRefund", "itemReceipt",
+                         "customerRefund"):
+            return None
         if self.type == "invoice":
             return "B" if self.totals.get("amountRemaining") == 0 else "A"
         return self.fields.get("_memoStatus", "A")
@@ -209,13 +280,15 @@ class Store:
     def reset(self):
         # currencies added through the admin API go with a reset
         self.currencies = copy.deepcopy(self.initial_currencies)
-        self.records = {"salesOrder": {}, "creditMemo": {}, "invoice": {},
-                        "customerRefund": {}}
+        self.records = {rtype: {} for rtype in RECORD_TYPES}
         self.next_id = self.first_id
         # Quantity each inventory item got back from credit memos (the
         # simulator keeps no quantity on hand, only what memos returned):
         # item internal id -> Decimal.  See restock().
         self.stock = {}
+        # The same by location: location id ("" when neither the line nor
+        # the record names one) -> item id -> Decimal.
+        self.stock_at = {}
         # Customers, as far as a transaction defaults from them:
         # id -> {"currency","subsidiary","location","department","class"}
         # (references {"id": ...}).  A customer not listed defaults
@@ -239,6 +312,17 @@ class Store:
         # recalculating on save): tax details are stored but NetSuite's
         # own tax stands.  Off by default.
         self.ignore_tax_override = False
+        # Accounting preference "Refund in Advance of Return" (Oracle,
+        # "Receiving a Customer Return"): off, a return authorization is
+        # credited only for what was received.  Off after a reset.
+        self.refund_in_advance = False
+        # Where an external id must be unique: "type" (each record type
+        # on its own, the default) or "transaction" (every transaction
+        # type together).  Oracle, "Shared Internal and External IDs":
+        # "External IDs must be unique across the whole record group";
+        # whether transactions are one group is UNCONFIRMED (research
+        # notes 10.1).  "type" after a reset.
+        self.external_id_scope = "type"
 
     def custom_known(self, name):
         return self.custom_fields is None or name in self.custom_fields
@@ -290,32 +374,58 @@ class Store:
         self.customers[str(cust["id"])] = entry
         return dict(entry, id=str(cust["id"]))
 
+    def _from_return(self, rec):
+        src = (rec.fields.get("createdFrom") or {}).get("id")
+        return src is not None and src in self.records["returnAuthorization"]
+
     def _memo_stock(self, rec):
-        """What a credit memo puts back in stock: every inventory item it
-        carries.  Oracle, "Stand Alone Credit Memo": "If you return an item
-        and create a standalone credit memo instead of a return
-        authorization, NetSuite adds the quantity back to inventory"; a
-        memo transformed from an invoice is not made from a return
-        authorization either, so it restocks the same way (research notes
-        6.1: a practitioner's guide, not Oracle's text)."""
+        """What a record puts back in stock, per (location, item):
+        - a credit memo: every inventory item it carries.  Oracle, "Stand
+          Alone Credit Memo": "If you return an item and create a
+          standalone credit memo instead of a return authorization,
+          NetSuite adds the quantity back to inventory"; a memo
+          transformed from an invoice is not made from a return
+          authorization either, so it restocks the same way (research
+          notes 6.1: a practitioner's guide, not Oracle's text);
+        - a cash refund: the same (Oracle, NetSuite Connector, "A refund
+          is created from the billed record of the order and affects the
+          inventory of the original SKU", section_162701919740);
+        - either one made from a return authorization: nothing (Oracle,
+          "Issuing a Customer Credit Memo": "A credit memo created from a
+          return authorization has no impact on inventory"; for a cash
+          refund the same by analogy, UNCONFIRMED): its item receipt
+          restocked;
+        - an item receipt: its lines whose restock is not false (Oracle,
+          "Receiving a Customer Return": the receipt updates "Inventory
+          records ... for the new stock levels").
+        Stock goes to the line's location, else the record's."""
         out = {}
-        if rec is None or rec.type != "creditMemo":
+        if rec is None or rec.type not in ("creditMemo", "cashRefund",
+                                           "itemReceipt"):
             return out
+        if rec.type != "itemReceipt" and self._from_return(rec):
+            return out
+        where = (rec.fields.get("location") or {}).get("id", "")
         for line in rec.lines:
             iid = line["item"]["id"]
-            if self.is_inventory(iid):
-                out[iid] = out.get(iid, Decimal(0)) + line["quantity"]
+            if not self.is_inventory(iid) or line.get("restock") is False:
+                continue
+            key = ((line.get("location") or {}).get("id", where), iid)
+            out[key] = out.get(key, Decimal(0)) + line["quantity"]
         return out
 
     def restock(self, old, new):
-        """Move the stock by what the memo's save changed: a memo saved
+        """Move the stock by what the record's save changed: a memo saved
         again with the same lines changes nothing; a deleted one takes its
         quantities back."""
         before, after = self._memo_stock(old), self._memo_stock(new)
-        for iid in set(before) | set(after):
-            delta = after.get(iid, Decimal(0)) - before.get(iid, Decimal(0))
+        for key in set(before) | set(after):
+            delta = after.get(key, Decimal(0)) - before.get(key, Decimal(0))
             if delta:
+                loc, iid = key
                 self.stock[iid] = self.stock.get(iid, Decimal(0)) + delta
+                at = self.stock_at.setdefault(loc, {})
+                at[iid] = at.get(iid, Decimal(0)) + delta
 
     def precision_of(self, currency_ref):
         cid = (currency_ref or {}).get("id", self.default_currency)
@@ -390,6 +500,17 @@ class Store:
             return None
         return recs.get(ref)
 
+    def clash(self, rtype, ext, rec=None):
+        """Another record already holding external id ``ext`` where it
+        must be unique (external_id_scope), or None."""
+        types = RECORD_TYPES if self.external_id_scope == "transaction" \
+            else (rtype,)
+        for t in types:
+            other = self.get(t, "eid:" + ext)
+            if other is not None and other is not rec:
+                return other
+        return None
+
     def must_get(self, rtype, ref):
         rec = self.get(rtype, ref)
         if rec is None:
@@ -397,8 +518,7 @@ class Store:
         return rec
 
     def all_transactions(self):
-        for rtype in ("salesOrder", "creditMemo", "invoice",
-                      "customerRefund"):
+        for rtype in RECORD_TYPES:
             for rec in self.records[rtype].values():
                 yield rec
 
@@ -589,11 +709,13 @@ class Store:
                                  path="externalId")
             fields["externalId"] = external_id
         ext = fields.get("externalId")
-        if ext is not None and self.get(rtype, "eid:" + ext) is not None:
-            # NetSuite keeps external ids unique per record type; this is
-            # what a client that re-POSTs after a lost response runs into.
+        other = self.clash(rtype, ext) if ext is not None else None
+        if other is not None:
+            # NetSuite keeps external ids unique per record type (or
+            # group); this is what a client that re-POSTs after a lost
+            # response runs into.
             raise user_error("This record already exists. A %s with "
-                             "externalId %s exists." % (rtype, ext),
+                             "externalId %s exists." % (other.type, ext),
                              path="externalId")
         if rid is not None and rid in self.records[rtype]:
             raise user_error("id %s is already used" % rid)
@@ -605,7 +727,21 @@ class Store:
                                  "Approval (A) or Pending Fulfillment (B).",
                                  path="orderStatus")
             fields.setdefault("orderStatus", {"id": self.default_status})
-        if rtype == "creditMemo" and defaults is None:
+        if rtype == "returnAuthorization":
+            status = fields.get("orderStatus")
+            if status is not None and status["id"] not in "AB":
+                raise user_error("A new return authorization can only be "
+                                 "Pending Approval (A) or Pending Receipt "
+                                 "(B).", path="orderStatus")
+            # UNCONFIRMED which one an account defaults to: the
+            # simulator's is Pending Approval, as the UI's approval step
+            fields.setdefault("orderStatus", {"id": "A"})
+        if rtype in ("itemReceipt",) and rest and defaults is None:
+            raise user_error("An item receipt of a customer return is made "
+                             "from its return authorization: POST "
+                             "returnAuthorization/<id>/!transform/"
+                             "itemReceipt.")
+        if rtype in CUSTOMER_DEFAULTED and defaults is None:
             # standalone: from the customer, whatever createdFrom says
             defaults = self.customers.get(
                 (fields.get("entity") or {}).get("id"), {})
@@ -614,8 +750,7 @@ class Store:
                 fields[name] = dict(value)
         fields.setdefault("currency", {"id": self.default_currency})
         fields.setdefault("tranDate", datetime.date.today().isoformat())
-        fields.setdefault("tranId", {"salesOrder": "SO", "creditMemo": "CM",
-                                     "invoice": "INV"}[rtype] + rec.id)
+        fields.setdefault("tranId", TRAN_PREFIX[rtype] + rec.id)
         new = self._apply(rec, fields, items or [], replace=True, rest=rest,
                           creating=True)
         self.records[rtype][new.id] = new
@@ -627,34 +762,233 @@ class Store:
         """POST <src>/<id>/!transform/<target>: a new record defaulted from
         the source ("all possible fields defaulted from the source record",
         Oracle, redirect.toRecordTransform), linked by createdFrom, its
-        lines pre-filled from the source's; the body sets more fields and,
-        with replace=item, the lines instead.  A transform is a create:
-        externalId stays unique, so a second one with the same externalId
-        is refused like a second POST.  A credit memo from an invoice is
-        applied to it up to the invoice's amount due (research notes 6.2:
-        very likely, UNCONFIRMED by Oracle's text)."""
+        lines pre-filled from what the source still has open (each with
+        orderLine naming its source line); the body sets more fields and
+        lines: a body line whose orderLine names a pre-filled line is that
+        line, completed from it (itemReceive false drops it), the others
+        are added; with replace=item only the body's lines remain.  A
+        transform is a create: externalId stays unique, so a second one
+        with the same externalId is refused like a second POST.
+
+        What each pair may carry and what it does to its source, see
+        _open_lines and _after_transform.  A credit memo from an invoice
+        is applied to it up to the invoice's amount due (research notes
+        6.2: very likely, UNCONFIRMED by Oracle's text)."""
         if target not in TRANSFORMS.get(src.type, ()):
             raise user_error("You cannot transform a %s into a %s."
                              % (src.type, target))
         if not isinstance(body, dict):
             raise invalid_content("The request body must be a JSON object.")
         body = dict(body)
-        if "item" not in body or "item" not in replace:
-            keep = [{k: v for k, v in l.items()
-                     if k in ("item", "quantity", "rate", "amount",
-                              "description", "location", "department",
-                              "class") or k.startswith("custcol")}
-                    for l in src.lines]
-            extra = body.get("item", {}).get("items", []) \
-                if isinstance(body.get("item"), dict) else []
-            body["item"] = {"items": [self._raw_line(l) for l in keep]
-                            + list(extra)}
+        # the pair invoice -> creditMemo keeps its first, simpler model:
+        # lines copied whole, nothing counted against the invoice
+        linked = not (src.type == "invoice")
+        open_ = self._open_lines(src, target) if linked else None
+        prefill = []
+        for l in src.lines:
+            if linked and open_.get(l["line"], 0) <= 0:
+                continue
+            keep = {k: v for k, v in l.items()
+                    if k in ("item", "quantity", "rate", "amount",
+                             "description", "location", "department",
+                             "class") or k.startswith("custcol")}
+            if linked:
+                keep["quantity"] = open_[l["line"]]
+                keep["orderLine"] = l["line"]
+                keep.pop("amount", None)
+            prefill.append(self._raw_line(keep))
+        given = body.get("item")
+        given = given.get("items") if isinstance(given, dict) else None
+        if given is None or not isinstance(given, list):
+            lines = prefill
+        else:
+            # a body line naming a pre-filled line's orderLine is that
+            # line, completed from it; with replace=item only the body's
+            # lines remain
+            by_order = {l["orderLine"]: l for l in prefill if "orderLine"
+                        in l}
+            lines = [] if "item" in replace else list(prefill)
+            for g in given:
+                ol = g.get("orderLine") if isinstance(g, dict) else None
+                if ol in by_order:
+                    merged = dict(by_order[ol], **g)
+                    if by_order[ol] in lines:
+                        lines[lines.index(by_order[ol])] = merged
+                    else:
+                        lines.append(merged)
+                    by_order[ol] = merged
+                else:
+                    lines.append(g)
+        lines = [l for l in lines if not (isinstance(l, dict)
+                                          and l.get("itemReceive") is False)]
+        if "item" in body and not isinstance(body["item"], dict):
+            pass  # _parse_item_sublist refuses it with NetSuite's words
+        else:
+            body["item"] = {"items": lines}
         defaults = {k: v for k, v in src.fields.items()
                     if k in CUSTOMER_DEFAULTS or k == "entity"}
+        if target == "cashRefund" and "account" in src.fields:
+            defaults["account"] = src.fields["account"]
         body.setdefault("entity", dict(src.fields["entity"]))
         body["createdFrom"] = {"id": src.id}
         rec = self.create(target, body, validation, defaults=defaults)
-        if target == "creditMemo" and src.type == "invoice":
+        try:
+            if linked:
+                self._check_against_source(src, rec, open_)
+        except NSError:
+            del self.records[target][rec.id]
+            self.restock(rec, None)
+            raise
+        self._after_transform(src, rec)
+        return rec
+
+    def _consumed(self, src, types, field="quantity"):
+        """Per source line: what records of ``types`` made from ``src``
+        carry on lines linked to it (orderLine)."""
+        out = {}
+        for rtype in types:
+            for rec in self.records[rtype].values():
+                if (rec.fields.get("createdFrom") or {}).get("id") != src.id:
+                    continue
+                if rtype == "returnAuthorization" and \
+                        rec.status_letter() == "C":
+                    continue
+                for l in rec.lines:
+                    ol = l.get("orderLine")
+                    if ol is not None:
+                        out[ol] = out.get(ol, Decimal(0)) + l[field]
+        return out
+
+    def _open_lines(self, src, target):
+        """What the source still has for this target, per source line, or
+        400 when it is not eligible (Oracle's transform metadata: "Whether
+        a transformation succeeds also depends on the source record's
+        eligibility", research notes 5; the error text is the
+        simulator's, UNCONFIRMED).
+
+        - salesOrder -> invoice / cashSale: billing, the fulfilled and not
+          yet billed quantity (a non-inventory line: its quantity not yet
+          billed); not in A, C or H;
+        - salesOrder -> returnAuthorization: the fulfilled quantity not
+          yet authorized for return (only fulfilled items can be returned
+          from an order: research notes 6.3, a practitioner's page,
+          UNCONFIRMED by Oracle's text); not in A or C;
+        - cashSale -> cashRefund / returnAuthorization: the sold quantity
+          not yet refunded / authorized;
+        - returnAuthorization -> itemReceipt: the authorized quantity not
+          yet received;
+        - returnAuthorization -> creditMemo / cashRefund: the received
+          quantity not yet credited, or the authorized one with the
+          preference "Refund in Advance of Return" (Oracle, "Receiving a
+          Customer Return": without it, credits wait for the receipt;
+          POST /_admin/preferences).  A return authorization must be
+          approved (B, D, E, F), and not Cancelled or Closed."""
+        letter = src.status_letter()
+        out = {}
+        if src.type == "salesOrder":
+            if target == "returnAuthorization":
+                if letter in "AC":
+                    raise user_error("You cannot authorize a return of a "
+                                     "sales order that is %s."
+                                     % ORDER_STATUS[letter])
+                done = self._consumed(src, ("returnAuthorization",))
+                for l in src.lines:
+                    out[l["line"]] = l.get("quantityFulfilled", Decimal(0)) \
+                        - done.get(l["line"], Decimal(0))
+                what = "fulfilled items to return"
+            else:
+                if letter in "ACH":
+                    raise user_error("You cannot bill a sales order that is "
+                                     "%s." % ORDER_STATUS[letter])
+                for l in src.lines:
+                    if l.get("isClosed"):
+                        continue
+                    base = l.get("quantityFulfilled", Decimal(0)) \
+                        if self.is_inventory(l["item"]["id"]) \
+                        else l["quantity"]
+                    out[l["line"]] = base - l.get("quantityBilled",
+                                                  Decimal(0))
+                what = "fulfilled items to bill"
+        elif src.type == "cashSale":
+            done = self._consumed(src, (target,))
+            for l in src.lines:
+                out[l["line"]] = l["quantity"] - done.get(l["line"],
+                                                          Decimal(0))
+            what = "items left to " + ("refund" if target == "cashRefund"
+                                       else "return")
+        else:  # returnAuthorization
+            if letter == "A":
+                raise user_error("This return authorization is pending "
+                                 "approval: it cannot be received or "
+                                 "refunded yet.")
+            if letter in "CH":
+                raise user_error("This return authorization is %s."
+                                 % RA_STATUS[letter])
+            received = self._consumed(src, ("itemReceipt",))
+            if target == "itemReceipt":
+                for l in src.lines:
+                    out[l["line"]] = l["quantity"] - received.get(
+                        l["line"], Decimal(0))
+                what = "items left to receive"
+            else:
+                credited = self._consumed(src, ("creditMemo", "cashRefund"))
+                for l in src.lines:
+                    base = l["quantity"] if self.refund_in_advance else \
+                        received.get(l["line"], Decimal(0))
+                    out[l["line"]] = base - credited.get(l["line"],
+                                                         Decimal(0))
+                what = "received items left to refund"
+        if not any(q > 0 for q in out.values()):
+            raise user_error("The %s has no %s." % (src.type, what))
+        return out
+
+    def _check_against_source(self, src, rec, open_):
+        """Lines linked to a source line take at most what it has open;
+        a line without orderLine is linked to the first source line of
+        the same item with room (the simulator's choice: which key the
+        pre-filled lines keep in a real account is UNCONFIRMED, research
+        notes 5).  An item receipt receives only linked lines."""
+        src_items = {l["line"]: l["item"]["id"] for l in src.lines}
+        left = dict(open_)
+        for i, l in enumerate(rec.lines):
+            ol = l.get("orderLine")
+            if ol is None:
+                for n in sorted(left):
+                    if src_items.get(n) == l["item"]["id"] and \
+                            left[n] >= l["quantity"] > 0:
+                        ol = l["orderLine"] = n
+                        break
+            if ol is None:
+                if rec.type == "itemReceipt":
+                    raise user_error("The line %d matches no line of the "
+                                     "return authorization." % l["line"],
+                                     path="item.items[%d]" % i)
+                continue
+            if ol not in src_items:
+                raise user_error("The orderLine %s is not a line of the "
+                                 "%s." % (ol, src.type),
+                                 path="item.items[%d].orderLine" % i)
+            if rec.type == "itemReceipt" and \
+                    l["item"]["id"] != src_items[ol]:
+                raise user_error("The item of line %d is not the item of "
+                                 "the return authorization's line %s."
+                                 % (l["line"], ol),
+                                 path="item.items[%d].item" % i)
+            left[ol] = left.get(ol, Decimal(0)) - l["quantity"]
+            if left[ol] < 0:
+                raise user_error("The quantity of line %d is more than "
+                                 "the %s's line %s has left (%s)."
+                                 % (l["line"], src.type, ol, open_.get(
+                                     ol, Decimal(0))),
+                                 path="item.items[%d].quantity" % i)
+
+    def _after_transform(self, src, rec):
+        """What the new record does to its source: billing an order adds
+        to its lines' billed quantities (Billed, G, once every line is
+        fulfilled and billed); a receipt or a credit moves a return
+        authorization's received and credited quantities and its status;
+        a memo from an invoice is applied to it."""
+        if rec.type == "creditMemo" and src.type == "invoice":
             due = src.totals.get("amountRemaining", Decimal(0))
             amount = min(due, rec.totals["total"])
             rec.fields["_apply"] = []
@@ -664,7 +998,58 @@ class Store:
                     "_credited", Decimal(0)) + amount
                 self._compute(src)
             self._compute(rec)
-        return rec
+        elif src.type == "salesOrder" and rec.type in ("invoice",
+                                                       "cashSale"):
+            by = {}
+            for l in rec.lines:
+                if l.get("orderLine") is not None:
+                    by[l["orderLine"]] = by.get(l["orderLine"],
+                                                Decimal(0)) + l["quantity"]
+            for l in src.lines:
+                if l["line"] in by:
+                    l["quantityBilled"] = l.get("quantityBilled",
+                                                Decimal(0)) + by[l["line"]]
+            if all(l.get("isClosed") or (
+                    l.get("quantityBilled", 0) >= l["quantity"]
+                    and (l.get("quantityFulfilled", 0) >= l["quantity"]
+                         or not self.is_inventory(l["item"]["id"])))
+                   for l in src.lines):
+                src.fields["orderStatus"] = {"id": "G"}
+            src.meta["modified"] = now_iso()
+            src.meta["version"] += 1
+        elif src.type == "returnAuthorization":
+            self.return_status(src)
+
+    def return_status(self, ra):
+        """A return authorization's received and credited quantities per
+        line (quantityReceived, quantityBilled: SOAP schema
+        ReturnAuthorizationItem) and its status from them: nothing
+        received, Pending Receipt (B); some received, Partially Received
+        (D), or Pending Refund/Partially Received (E) when some of it is
+        not credited; all received, Pending Refund (F) until all is
+        credited, then Refunded (G).  The names are NetSuite's (research
+        notes 6.3); reading them as this function does is the
+        simulator's (UNCONFIRMED).  A, C and H are left alone."""
+        received = self._consumed(ra, ("itemReceipt",))
+        credited = self._consumed(ra, ("creditMemo", "cashRefund"))
+        for l in ra.lines:
+            l["quantityReceived"] = received.get(l["line"], Decimal(0))
+            l["quantityBilled"] = credited.get(l["line"], Decimal(0))
+        letter = ra.status_letter()
+        if letter in "ACH":
+            return
+        q = sum((l["quantity"] for l in ra.lines), Decimal(0))
+        r = sum((l["quantityReceived"] for l in ra.lines), Decimal(0))
+        b = sum((l["quantityBilled"] for l in ra.lines), Decimal(0))
+        if r == 0:
+            letter = "B"
+        elif r < q:
+            letter = "E" if b < r else "D"
+        else:
+            letter = "F" if b < q else "G"
+        ra.fields["orderStatus"] = {"id": letter}
+        ra.meta["modified"] = now_iso()
+        ra.meta["version"] += 1
 
     def put_customer_refund(self, ext, body, validation, replace=()):
         """PUT customerRefund/eid:<ext>: pay out credit memos (Oracle,
@@ -680,6 +1065,11 @@ class Store:
         raw_apply = body.pop("apply", None)
         fields, _ = self._parse_body("customerRefund", body, validation)
         old = self.get("customerRefund", "eid:" + ext)
+        other = self.clash("customerRefund", ext, old)
+        if other is not None:
+            raise user_error("This record already exists. A %s with "
+                             "externalId %s exists." % (other.type, ext),
+                             path="externalId")
         rec = copy.deepcopy(old) if old else Record("customerRefund", None)
         for k, v in fields.items():
             if v is None:
@@ -777,6 +1167,23 @@ class Store:
         """PATCH (or PUT on an existing eid:): body fields overwrite, item
         lines merge by "line" unless "item" is in ``replace``."""
         fields, items = self._parse_body(rec.type, body, validation)
+        if rec.type == "itemReceipt" and rest:
+            raise user_error("The simulator does not change an item receipt "
+                             "once saved: receive again from the return "
+                             "authorization.")
+        if rec.type == "returnAuthorization" and rest:
+            # approval (A -> B) is a write of orderStatus, as for a sales
+            # order; the rest follows receipts and refunds
+            status = fields.get("orderStatus")
+            letter = rec.status_letter()
+            if status is not None and status["id"] != letter and (
+                    status["id"] not in "AB" or letter not in "AB"):
+                raise user_error("The status of a return authorization can "
+                                 "only be changed between Pending Approval "
+                                 "and Pending Receipt.", path="orderStatus")
+            if letter in "CH":
+                raise user_error("This return authorization is %s and can "
+                                 "no longer be changed." % RA_STATUS[letter])
         if rec.type == "salesOrder":
             if rec.status_letter() == "C" and rest:
                 raise user_error("This sales order has been cancelled and "
@@ -790,8 +1197,8 @@ class Store:
                                      "Fulfillment.", path="orderStatus")
         if "externalId" in fields and fields["externalId"] != \
                 rec.external_id and fields["externalId"] is not None:
-            other = self.get(rec.type, "eid:" + fields["externalId"])
-            if other is not None and other is not rec:
+            other = self.clash(rec.type, fields["externalId"], rec)
+            if other is not None:
                 raise user_error("This record already exists.",
                                  path="externalId")
         new = self._apply(rec, fields, items, replace="item" in replace,
@@ -1086,6 +1493,16 @@ class Store:
         first line, F fulfils everything, G fulfils and bills everything."""
         if rec.type == "invoice":
             raise user_error("an invoice's status follows its amount due")
+        if rec.type == "returnAuthorization":
+            if letter not in RA_STATUS:
+                raise user_error("a return authorization's status is one "
+                                 "of A..H")
+            rec.fields["orderStatus"] = {"id": letter}
+            if letter not in "ACH":
+                self.return_status(rec)
+            return
+        if rec.type in ("cashSale", "cashRefund", "itemReceipt"):
+            raise user_error("a %s has no status to set" % rec.type)
         if rec.type != "salesOrder":
             if letter not in MEMO_STATUS:
                 raise user_error("credit memo status is A (Open) or B "
@@ -1163,6 +1580,17 @@ class Store:
             letter = rec.status_letter()
             body["status"] = {"id": ORDER_STATUS_IDS[letter],
                               "refName": ORDER_STATUS[letter]}
+        elif rec.type == "returnAuthorization":
+            letter = rec.status_letter()
+            body["orderStatus"] = {"id": letter,
+                                   "refName": RA_STATUS[letter]}
+            body["status"] = {"id": RA_STATUS_IDS[letter],
+                              "refName": RA_STATUS[letter]}
+        elif rec.type == "cashSale":
+            body["status"] = {"id": CASH_SALE_STATUS[0],
+                              "refName": CASH_SALE_STATUS[1]}
+        elif rec.type in ("cashRefund", "itemReceipt", "customerRefund"):
+            pass
         elif rec.type == "invoice":
             sid, label = INVOICE_STATUS[rec.status_letter()]
             body["status"] = {"id": sid, "refName": label}

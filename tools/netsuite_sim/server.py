@@ -36,7 +36,7 @@ from .errors import (NSError, REST_ERROR_CT, CONCURRENCY_DETAIL,
                      RESTLET_LIMIT_MESSAGE, login_failed, not_found,
                      invalid_content, invalid_parameter, user_error)
 from .faults import Faults, FaultError
-from .records import Store, Validation, REST_PREFIX
+from .records import Store, Validation, REST_PREFIX, RECORD_TYPES
 from .restlet import Restlet
 from . import suiteql
 from .m2m import M2M, TOKEN_PATH
@@ -50,7 +50,6 @@ COLLECTION_CT = "application/vnd.oracle.resource+json; type=collection"
 JSON_CT = "application/json"
 SUITEQL_PATH = "/services/rest/query/v1/suiteql"
 RESTLET_PATH = "/app/site/hosting/restlet.nl"
-RECORD_TYPES = ("salesOrder", "creditMemo", "invoice", "customerRefund")
 MAX_BODY = 10 * 1024 * 1024
 
 # Query parameters NetSuite accepts, per method, on a record URL.
@@ -675,8 +674,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
             rtype = rest.split("/", 1)[0]
             if rtype:
                 raise NSError(404, "NONEXISTENT_ID", "Record type '%s' does "
-                              "not exist (the simulator has salesOrder and "
-                              "creditMemo)." % rtype)
+                              "not exist (the simulator has %s)."
+                              % (rtype, ", ".join(RECORD_TYPES)))
             raise NSError(404, "NONEXISTENT_ID", "The requested resource "
                           "does not exist.")
         segs = [urllib.parse.unquote(s) for s in
@@ -778,6 +777,9 @@ class Handler(http.server.BaseHTTPRequestHandler):
             self.note_validation(validation)
             return 204, b"", None, [("Location", self.location(rec))]
         if method == "DELETE":
+            if rtype not in ("salesOrder", "creditMemo"):
+                raise NSError(400, "USER_ERROR", "The simulator deletes "
+                              "only sales orders and credit memos.")
             with self.sim.lock:
                 store.delete(store.must_get(rtype, ref))
                 self.count_write(rtype)
@@ -1004,6 +1006,10 @@ class Handler(http.server.BaseHTTPRequestHandler):
                                    store.records["salesOrder"].values()],
                     "creditMemo": [store.render(r, base, admin=True) for r in
                                    store.records["creditMemo"].values()],
+                    "others": {t: [store.render(r, base, admin=True)
+                                   for r in store.records[t].values()]
+                               for t in RECORD_TYPES
+                               if t not in ("salesOrder", "creditMemo")},
                     "items": list(store.items.values()),
                     "currencies": store.currencies,
                     "concurrency": sim.concurrency,
@@ -1093,6 +1099,36 @@ class Handler(http.server.BaseHTTPRequestHandler):
             with sim.lock:
                 return 200, {"stock": {k: v for k, v in
                                        sorted(store.stock.items())}}
+        if segs == ["inventory", "locations"] and m == "GET":
+            # the same per location ("" when none was named)
+            with sim.lock:
+                return 200, {"stock": {
+                    loc: {k: v for k, v in sorted(items.items())}
+                    for loc, items in sorted(store.stock_at.items())}}
+        if segs == ["preferences"]:
+            # accounting preferences the simulator models
+            with sim.lock:
+                if m == "POST":
+                    body = self.admin_json()
+                    if not isinstance(body, dict):
+                        raise ValueError("preferences take an object")
+                    v = body.get("refund_in_advance_of_return",
+                                 store.refund_in_advance)
+                    if not isinstance(v, bool):
+                        raise ValueError("refund_in_advance_of_return must "
+                                         "be a boolean")
+                    scope = body.get("external_id_scope",
+                                     store.external_id_scope)
+                    if scope not in ("type", "transaction"):
+                        raise ValueError('external_id_scope is "type" or '
+                                         '"transaction"')
+                    store.refund_in_advance = v
+                    store.external_id_scope = scope
+                elif m != "GET":
+                    raise self.admin_bad_method()
+                return 200, {"refund_in_advance_of_return":
+                             store.refund_in_advance,
+                             "external_id_scope": store.external_id_scope}
         if segs == ["currencies"]:
             # POST {"2": {"symbol": "EUR", "precision": 2}} adds currencies
             with sim.lock:

@@ -8,7 +8,9 @@ Supported (keywords in any case, one table):
 
 Literals are 'strings' ('' escapes a quote) or numbers. Columns of
 transaction: id, tranid, externalid, type (SalesOrd / CustCred / CustInvc /
-CustRfnd), status (the one-letter code), entity, currency, trandate
+CustRfnd / CashSale / CashRfnd / RtnAuth / ItemRcpt), status (the one-letter
+code, none for cash sales, cash refunds, customer refunds and item
+receipts), entity, currency, trandate
 (M/D/YYYY, NetSuite's default date format), foreigntotal, memo,
 otherrefnum, createdfrom, lastmodifieddate and every custbody_* field. Like
 NetSuite, every value comes back as a string and a column whose value is
