@@ -253,7 +253,14 @@ class Console(unittest.TestCase):
                          ["\u2014", "\u2014", "2", "49.00", "added"])
         foot = self.text("table.change-table tfoot")
         self.assertIn("272.87", foot)
+        self.driver.execute_script(
+            "arguments[0].scrollIntoView()",
+            self.driver.find_element(By.CSS_SELECTOR, "li.exc .meta"))
         self.shot("exception")
+        self.driver.execute_script(
+            "arguments[0].scrollIntoView()",
+            self.driver.find_element(By.CSS_SELECTOR, "table.change-table"))
+        self.shot("exception-change")
 
         # Retry, confirmed: back to the queue, parked again by the lock
         note = self.driver.find_element(By.CSS_SELECTOR, "li.exc textarea")
