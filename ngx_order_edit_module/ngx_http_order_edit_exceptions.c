@@ -306,8 +306,8 @@ ngx_http_order_edit_exc_json(ngx_http_order_edit_main_conf_t *omcf,
 
     /* Shopify's order number, when the payload says it (not a refund) */
     if (number) {
-        json_object_set_new(e, "order_number", json_sprintf("%llu",
-                                                   (unsigned long long) number));
+        json_object_set_new(e, "order_number",
+                            json_sprintf("%llu", (unsigned long long) number));
     }
 
     return e;

@@ -40,7 +40,9 @@ typedef struct {
 typedef struct {
     ngx_queue_t                    queue;
     void                          *owner;      /* shop_t or account_t */
-    uint64_t                       prev[2 + NGX_HTTP_ORDER_EDIT_LATENCY_BUCKETS];
+    /* the counters at the last sample: requests, 429s, the histogram */
+    uint64_t                       prev[2
+                                        + NGX_HTTP_ORDER_EDIT_LATENCY_BUCKETS];
     ngx_uint_t                     primed;
     ngx_http_order_edit_slot_t     slots[NGX_HTTP_ORDER_EDIT_HISTORY_SLOTS];
 } ngx_http_order_edit_ring_t;
@@ -177,8 +179,8 @@ static void
 ngx_http_order_edit_history_sample(ngx_http_order_edit_zone_t *zone,
     uint64_t minute)
 {
-    uint64_t                           now, d[NGX_HTTP_ORDER_EDIT_LATENCY_BUCKETS];
-    uint64_t                           total, oldest;
+    uint64_t                           now, total, oldest;
+    uint64_t                           d[NGX_HTTP_ORDER_EDIT_LATENCY_BUCKETS];
     ngx_uint_t                         i;
     ngx_queue_t                       *q;
     ngx_http_order_edit_ring_t        *ring;

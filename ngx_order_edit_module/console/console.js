@@ -833,10 +833,10 @@
     box.appendChild(out);
 
     retry.addEventListener('click', function () {
-      act(x, 'retry', note.value, out);
+      act(x, 'retry', note, out);
     });
     resolve.addEventListener('click', function () {
-      act(x, 'resolve', note.value, out);
+      act(x, 'resolve', note, out);
     });
 
     return box;
@@ -875,8 +875,9 @@
     });
   }
 
-  function act(x, action, note, out) {
+  function act(x, action, noteField, out) {
     var label = orderLabel(x) + ' of ' + x.shop;
+    var note = noteField.value;
     var text = action === 'retry'
       ? 'The change will be sent to NetSuite again. If what stopped it is ' +
         'not fixed, it will come back here.'
@@ -907,6 +908,8 @@
             out.textContent = action === 'retry'
               ? label + ' was sent back to the queue for NetSuite.'
               : label + ' was resolved.';
+            /* the note went to the log with this action, not the next */
+            noteField.value = '';
             announce(out.textContent);
             return refresh();
           });
@@ -917,8 +920,9 @@
       });
   }
 
+  /* outlives the row: a resolved exception's row is gone at once */
   function announce(text) {
-    $('updated').textContent = text;
+    $('action-result').textContent = text;
   }
 
   function refresh() {

@@ -296,11 +296,15 @@ class Console(unittest.TestCase):
         self.assertEqual(self.ngx.status()["stores"]["acme.myshopify.com"]
                          ["exceptions"], 1)
 
-        self.driver.find_element(By.CSS_SELECTOR, "li.exc textarea") \
-            .send_keys("edited by hand in NetSuite")
+        note = self.driver.find_element(By.CSS_SELECTOR, "li.exc textarea")
+        # a row kept open across the retry has its note field emptied
+        self.assertEqual(note.get_attribute("value"), "")
+        note.send_keys("edited by hand in NetSuite")
         resolve.click()
         self.driver.find_element(By.ID, "confirm-ok").click()
         self.wait(lambda: not self.exception_items(), "the row to go")
+        self.assertEqual(self.text("#action-result"),
+                         "Order #1001 of acme.myshopify.com was resolved.")
         self.assertEqual(self.ngx.status()["stores"]["acme.myshopify.com"]
                          ["exceptions"], 0)
         self.assertIn('resolved by 127.0.0.1 user "alice", note: "edited '
