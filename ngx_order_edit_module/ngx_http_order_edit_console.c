@@ -451,9 +451,7 @@ ngx_http_order_edit_console_check(ngx_http_request_t *r,
     size_t                           len;
     time_t                           issued, now;
     const char                      *why;
-    ngx_uint_t                       i;
-    ngx_list_part_t                 *part;
-    ngx_table_elt_t                 *h, *token;
+    ngx_table_elt_t                 *token;
     ngx_http_order_edit_loc_conf_t  *olcf;
     u_char                           want[NGX_HTTP_ORDER_EDIT_TOKEN_LEN];
 
@@ -468,32 +466,8 @@ ngx_http_order_edit_console_check(ngx_http_request_t *r,
         return why;
     }
 
-    token = NULL;
-    part = &r->headers_in.headers.part;
-    h = part->elts;
-
-    for (i = 0; /* void */ ; i++) {
-
-        if (i >= part->nelts) {
-            if (part->next == NULL) {
-                break;
-            }
-
-            part = part->next;
-            h = part->elts;
-            i = 0;
-        }
-
-        if (h[i].key.len == sizeof("x-order-edit-token") - 1
-            && ngx_strncasecmp(h[i].lowcase_key,
-                               (u_char *) "x-order-edit-token",
-                               sizeof("x-order-edit-token") - 1)
-               == 0)
-        {
-            token = &h[i];
-            break;
-        }
-    }
+    token = ngx_http_order_edit_exc_header(r, "x-order-edit-token",
+                                           sizeof("x-order-edit-token") - 1);
 
     if (token == NULL) {
         return "the console's token (X-Order-Edit-Token) is missing";
@@ -567,8 +541,10 @@ ngx_http_order_edit_console_exception(ngx_http_request_t *r,
         }
     }
 
+    /* the webhook itself, body and all: it is parked in its shop */
     rc = (found == NULL) ? NGX_DECLINED
-         : ngx_http_order_edit_exc_message(zone, r->pool, id, &msg);
+         : ngx_http_order_edit_queue_find(zone, r->pool, &found->shop, id,
+                                          &msg);
 
     if (rc == NGX_ERROR) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;

@@ -82,8 +82,6 @@ typedef struct {
 
 static ngx_int_t ngx_http_order_edit_exc_act(ngx_http_request_t *r,
     ngx_http_order_edit_zone_t *zone, ngx_str_t *rest);
-static ngx_table_elt_t *ngx_http_order_edit_exc_header(ngx_http_request_t *r,
-    const char *name, size_t len);
 static void ngx_http_order_edit_exc_numbers(ngx_http_order_edit_zone_t *zone,
     ngx_array_t *out, uint64_t *numbers);
 static uint64_t ngx_http_order_edit_exc_number(u_char *body, size_t len);
@@ -531,7 +529,7 @@ ngx_http_order_edit_exc_forbidden(ngx_http_request_t *r)
 }
 
 
-static ngx_table_elt_t *
+ngx_table_elt_t *
 ngx_http_order_edit_exc_header(ngx_http_request_t *r, const char *name,
     size_t len)
 {
@@ -721,101 +719,6 @@ ngx_http_order_edit_exc_number(u_char *body, size_t len)
     }
 
     return n;
-}
-
-
-/*
- * One parked webhook copied out whole (its body too), for the console's
- * view of the change that was not applied.
- */
-
-ngx_int_t
-ngx_http_order_edit_exc_message(ngx_http_order_edit_zone_t *zone,
-    ngx_pool_t *pool, uint64_t id, ngx_http_order_edit_msg_t *msg)
-{
-    u_char                      *p, *src;
-    size_t                       size;
-    ngx_int_t                    rc;
-    ngx_str_t                   *f[6];
-    ngx_uint_t                   k;
-    ngx_queue_t                 *sq, *q;
-    ngx_http_order_edit_item_t  *item, *it;
-    ngx_http_order_edit_shop_t  *shop;
-
-    rc = NGX_DECLINED;
-    item = NULL;
-
-    ngx_shmtx_lock(&zone->shpool->mutex);
-
-    for (sq = ngx_queue_head(&zone->sh->shops);
-         item == NULL && sq != ngx_queue_sentinel(&zone->sh->shops);
-         sq = ngx_queue_next(sq))
-    {
-        shop = ngx_queue_data(sq, ngx_http_order_edit_shop_t, all);
-
-        for (q = ngx_queue_head(&shop->exceptions);
-             q != ngx_queue_sentinel(&shop->exceptions);
-             q = ngx_queue_next(q))
-        {
-            it = ngx_queue_data(q, ngx_http_order_edit_item_t, queue);
-
-            if (it->id == id) {
-                item = it;
-                break;
-            }
-        }
-    }
-
-    if (item == NULL) {
-        goto done;
-    }
-
-    size = item->shop->sn.str.len + item->body_len;
-
-    for (k = 0; k < 5; k++) {
-        size += item->len[k];
-    }
-
-    p = ngx_pnalloc(pool, size);
-    if (p == NULL) {
-        rc = NGX_ERROR;
-        goto done;
-    }
-
-    ngx_memzero(msg, sizeof(ngx_http_order_edit_msg_t));
-
-    msg->id = item->id;
-    msg->received_ms = item->received_ms;
-    msg->order_id = item->order_id;
-    msg->attempts = item->attempts;
-
-    msg->shop.data = p;
-    msg->shop.len = item->shop->sn.str.len;
-    p = ngx_cpymem(p, item->shop->name, msg->shop.len);
-
-    f[0] = &msg->topic;
-    f[1] = &msg->webhook_id;
-    f[2] = &msg->event_id;
-    f[3] = &msg->api_version;
-    f[4] = &msg->triggered_at;
-    f[5] = &msg->body;
-
-    src = item->data;
-
-    for (k = 0; k < 6; k++) {
-        f[k]->len = (k < 5) ? item->len[k] : item->body_len;
-        f[k]->data = p;
-        p = ngx_cpymem(p, src, f[k]->len);
-        src += f[k]->len;
-    }
-
-    rc = NGX_OK;
-
-done:
-
-    ngx_shmtx_unlock(&zone->shpool->mutex);
-
-    return rc;
 }
 
 

@@ -28,9 +28,9 @@ ngx_int_t ngx_http_order_edit_exc_get(ngx_http_request_t *r,
 ngx_int_t ngx_http_order_edit_exc_apply(ngx_http_request_t *r,
     ngx_http_order_edit_zone_t *zone, uint64_t id, ngx_uint_t retry,
     ngx_str_t *actor, ngx_str_t *note);
-ngx_int_t ngx_http_order_edit_exc_message(ngx_http_order_edit_zone_t *zone,
-    ngx_pool_t *pool, uint64_t id, ngx_http_order_edit_msg_t *msg);
 const char *ngx_http_order_edit_exc_forbidden(ngx_http_request_t *r);
+ngx_table_elt_t *ngx_http_order_edit_exc_header(ngx_http_request_t *r,
+    const char *name, size_t len);
 void ngx_http_order_edit_exc_actor(ngx_http_request_t *r, ngx_str_t *actor);
 json_t *ngx_http_order_edit_exc_before(ngx_str_t *detail);
 

@@ -17,8 +17,8 @@ TOP = os.path.join(HERE, "..", "..")
 sys.path.insert(0, os.path.join(TOP, "t", "integration"))
 sys.path.insert(0, os.path.join(TOP, "tools", "tests"))
 
-from ngxctl import NginxServer  # noqa: E402
 import simhelper  # noqa: E402
+import test_dispatch  # noqa: E402
 
 from selenium import webdriver  # noqa: E402
 from selenium.webdriver.chrome.service import Service  # noqa: E402
@@ -26,33 +26,16 @@ from selenium.webdriver.common.by import By  # noqa: E402
 from selenium.webdriver.common.keys import Keys  # noqa: E402
 from selenium.webdriver.support.ui import WebDriverWait  # noqa: E402
 
-FIX = os.path.join(TOP, "t", "fixtures", "shopify")
 SHOTS = os.environ.get("OE_CONSOLE_SHOTS",
                        os.path.join(TOP, "build", "console"))
-SO_EID = "shopify-acme-450789469"
+SO_EID = test_dispatch.SO_EID
+fixture = test_dispatch.fixture
 
-HTTP = """
-    order_edit_zone edits:4m;
-    order_edit_netsuite main {
-        account 1234567_SB1;
-        endpoint http://127.0.0.1:__SIM__;
-        consumer_key_file __DIR__/ck;
-        consumer_secret_file __DIR__/cs;
-        token_id_file __DIR__/ti;
-        token_secret_file __DIR__/ts;
-        timeout 5s;
-        retry_backoff 100ms 300ms;
-    }
-    order_edit_store acme.myshopify.com {
-        secret acme;
-        netsuite main;
-        sku_map __DIR__/skus.map;
-    }
-    order_edit_dispatch edits interval=50ms;
-    server {
-        listen 127.0.0.1:__PORT__;
-        location = /wh { order_edit_webhook edits; }
-        location = /status { order_edit_status edits; }
+# the dispatcher suites' nginx, with the console twice: actions on, and
+# read-only, both behind auth_basic
+HTTP = (test_dispatch.HTTP
+        .replace("__EXTRA__", "").replace("__STORE__", "")
+        .replace("location /exc { order_edit_exceptions edits; }", """
         location /console {
             order_edit_console edits;
             order_edit_console_actions on;
@@ -63,18 +46,11 @@ HTTP = """
             order_edit_console edits;
             auth_basic "order edits";
             auth_basic_user_file __DIR__/users;
-        }
-    }
-"""
+        }"""))
 
 USER, PASSWORD = "alice", "s3cret"
-# "alice:s3cret", crypt'ed with {PLAIN} (nginx's auth_basic accepts it)
+# nginx's auth_basic takes a password in the {PLAIN} scheme
 USERS = "alice:{PLAIN}s3cret\n"
-
-
-def fixture(name):
-    with open(os.path.join(FIX, name), "rb") as f:
-        return f.read()
 
 
 def browser():
@@ -107,17 +83,12 @@ class Console(unittest.TestCase):
         cls.driver.quit()
 
     def setUp(self):
+        # the simulator and nginx prefix of the dispatcher suites
         self.sim = simhelper.Sim()
         self.addCleanup(self.sim.stop)
-        seed = self.sim.seed_order
-        self.sim.seed_order = lambda *a, **kw: seed(
-            *a, **dict({"custbody_shopify_taxes_included": False}, **kw))
+        test_dispatch.Dispatch.seed_as_written(self)
+        self.ngx = test_dispatch.Dispatch.nginx_with_keys(self)
 
-        self.ngx = NginxServer("", workers=2)
-        self.addCleanup(self.ngx.stop)
-        simhelper.write_key_files(self.ngx.dir)
-        with open(os.path.join(self.ngx.dir, "skus.map"), "wb") as out:
-            out.write(fixture("skus.map"))
         with open(os.path.join(self.ngx.dir, "users"), "w") as out:
             out.write(USERS)
         self.ngx.write_conf(HTTP.replace("__SIM__", str(self.sim.port))
