@@ -644,13 +644,14 @@ ngx_http_order_edit_exc_numbers(ngx_http_order_edit_zone_t *zone,
 {
     u_char                          *body;
     size_t                           off;
-    ngx_uint_t                       i, k;
+    ngx_uint_t                       i, k, next;
     ngx_queue_t                     *sq, *q;
     ngx_http_order_edit_item_t      *item;
     ngx_http_order_edit_shop_t      *shop;
     ngx_http_order_edit_exc_info_t  *x;
 
     x = out->elts;
+    next = 0;
 
     ngx_shmtx_lock(&zone->shpool->mutex);
 
@@ -666,15 +667,24 @@ ngx_http_order_edit_exc_numbers(ngx_http_order_edit_zone_t *zone,
         {
             item = ngx_queue_data(q, ngx_http_order_edit_item_t, queue);
 
-            for (i = 0; i < out->nelts; i++) {
-                if (x[i].id == item->id) {
-                    break;
+            /*
+             * The list was taken in this same order a moment ago: the
+             * next one is expected, and only a change since makes it
+             * search.
+             */
+            if (!(next < out->nelts && x[next].id == item->id)) {
+                for (next = 0; next < out->nelts; next++) {
+                    if (x[next].id == item->id) {
+                        break;
+                    }
+                }
+
+                if (next == out->nelts) {
+                    continue;
                 }
             }
 
-            if (i == out->nelts) {
-                continue;
-            }
+            i = next++;
 
             for (off = 0, k = 0; k < 5; k++) {
                 off += item->len[k];
