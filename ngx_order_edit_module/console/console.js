@@ -366,6 +366,14 @@
       y = H - 2 - (pts[i] / top) * (H - 6);
       d += (pen ? ' L' : ' M') + x.toFixed(1) + ' ' + y.toFixed(1);
       pen = true;
+
+      /* a point with no neighbour draws no line: mark it */
+      if ((i === 0 || pts[i - 1] === null)
+          && (i === pts.length - 1 || pts[i + 1] === null))
+      {
+        s.appendChild(svg('circle', { cx: x.toFixed(1), cy: y.toFixed(1),
+                                      r: 2.5, 'class': 'dot' }));
+      }
     }
 
     if (d) {
@@ -389,7 +397,8 @@
   }
 
   function stat(label, value, note) {
-    return el('div', { cls: 'stat' }, [
+    return el('div', { cls: String(value).length > 12 ? 'stat long'
+                                                      : 'stat' }, [
       el('dt', { text: label }),
       el('dd', { text: String(value) }, note ? [el('span', {
         cls: 'note', text: ' ' + note })] : [])
@@ -650,7 +659,8 @@
     body.appendChild(change);
 
     var ns = el('div', { cls: 'part' }, [
-      el('h4', { text: 'NetSuite\'s own words' }),
+      el('h4', { text: 'The message kept with it (NetSuite\'s own, when ' +
+                       'it answered)' }),
       el('pre', { cls: 'nserror', text: x.netsuite_error || '(none)' })]);
     body.appendChild(ns);
 
