@@ -42,7 +42,8 @@
 
 /* a page's token is good for a working day, then the page is reloaded */
 #define NGX_HTTP_ORDER_EDIT_TOKEN_TTL      (12 * 3600)
-#define NGX_HTTP_ORDER_EDIT_TOKEN_LEN      (NGX_TIME_T_LEN + 1 + 64)
+/* "<time>.<64 hex>" and a NUL */
+#define NGX_HTTP_ORDER_EDIT_TOKEN_LEN      (NGX_TIME_T_LEN + 1 + 64 + 1)
 
 /* a note goes to the error log: one line, bounded */
 #define NGX_HTTP_ORDER_EDIT_NOTE_MAX       500
