@@ -202,3 +202,41 @@ $::Json
 --- error_code: 403
 --- error_log eval
 qr{\[warn\] .*order_edit: console resolve of exception #3 by 127\.0\.0\.1 refused: the console's token \(X-Order-Edit-Token\) is missing}
+
+
+
+=== TEST 12: behind auth_request, the page is for those the subrequest lets in
+--- http_config eval: $::HttpConfig
+--- config
+    location /console {
+        order_edit_console edits;
+        auth_request /auth;
+    }
+    location = /auth {
+        internal;
+        if ($http_x_pass = "yes") {
+            return 204;
+        }
+        return 401;
+    }
+--- request eval
+["GET /console/", "GET /console/", "GET /console/api/exceptions"]
+--- more_headers eval
+["", "X-Pass: yes\n", ""]
+--- error_code eval
+[401, 200, 401]
+
+
+
+=== TEST 13: behind allow/deny, the page and its JSON are refused elsewhere
+--- http_config eval: $::HttpConfig
+--- config
+    location /console {
+        order_edit_console edits;
+        allow 192.0.2.1;
+        deny all;
+    }
+--- request eval
+["GET /console/", "GET /console/api/status"]
+--- error_code eval
+[403, 403]
