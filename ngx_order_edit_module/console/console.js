@@ -935,8 +935,21 @@
     $('action-result').textContent = text;
   }
 
+  /* the history moves once a minute: no need to read it every time */
+  var historyAt = 0;
+
+  function history() {
+    if (state.history && Date.now() - historyAt < 55000) {
+      return Promise.resolve(state.history);
+    }
+    return getJSON('/api/history').then(function (h) {
+      historyAt = Date.now();
+      return h;
+    });
+  }
+
   function refresh() {
-    return Promise.all([getJSON('/api/status'), getJSON('/api/history'),
+    return Promise.all([getJSON('/api/status'), history(),
                         getJSON('/api/exceptions')])
       .then(function (r) {
         state.status = r[0];
@@ -963,7 +976,10 @@
     $('mode').className = 'badge ' + (ACTIONS ? 'on' : 'off');
     $('who').textContent = USER ? 'Signed in as ' + USER + '.' : '';
 
-    $('refresh').addEventListener('click', refresh);
+    $('refresh').addEventListener('click', function () {
+      historyAt = 0;
+      refresh();
+    });
     $('q').addEventListener('input', function () {
       if (state.exc) {
         renderExceptions();
