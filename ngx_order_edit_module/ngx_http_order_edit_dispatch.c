@@ -26,6 +26,7 @@
 #include "ngx_http_order_edit_curl.h"
 #include "ngx_http_order_edit_exactjson.h"
 #include "ngx_http_order_edit_nsbody.h"
+#include "ngx_http_order_edit_console.h"
 
 
 /* queued snapshots of one order looked at to coalesce a burst */
@@ -1789,7 +1790,8 @@ ngx_http_order_edit_job_locked(ngx_http_order_edit_job_t *job,
         return;
     }
 
-    p = ngx_pnalloc(job->pool, 256 + ngx_strlen(name) + job->url.len);
+    p = ngx_pnalloc(job->pool, 256 + ngx_strlen(name) + job->url.len
+                               + NGX_HTTP_ORDER_EDIT_EXC_DETAIL_MAX);
 
     if (p == NULL) {
         json_decref(root);
@@ -1803,6 +1805,10 @@ ngx_http_order_edit_job_locked(ngx_http_order_edit_job_t *job,
                              letter, name, job->ns->lock_after,
                              job->res.method, job->res.path)
                  - p;
+
+    /* what the warehouse has: the console's "before" of the change */
+    detail.len = ngx_http_order_edit_console_before(root, p, detail.len,
+                     NGX_HTTP_ORDER_EDIT_EXC_DETAIL_MAX);
 
     json_decref(root);
 

@@ -28,6 +28,7 @@
 #include "ngx_http_order_edit_shm.h"
 #include "ngx_http_order_edit_store.h"
 #include "ngx_http_order_edit_ingest.h"
+#include "ngx_http_order_edit_console.h"
 
 
 /* the resolved exceptions a zone keeps: at most this much memory */
@@ -79,15 +80,11 @@ typedef struct {
 } ngx_http_order_edit_resolved_info_t;
 
 
-static ngx_int_t ngx_http_order_edit_exc_get(ngx_http_request_t *r,
-    ngx_http_order_edit_zone_t *zone);
 static ngx_int_t ngx_http_order_edit_exc_act(ngx_http_request_t *r,
     ngx_http_order_edit_zone_t *zone, ngx_str_t *rest);
-static const char *ngx_http_order_edit_exc_forbidden(ngx_http_request_t *r);
-static ngx_table_elt_t *ngx_http_order_edit_exc_header(ngx_http_request_t *r,
-    const char *name, size_t len);
-static void ngx_http_order_edit_exc_actor(ngx_http_request_t *r,
-    ngx_str_t *actor);
+static void ngx_http_order_edit_exc_numbers(ngx_http_order_edit_zone_t *zone,
+    ngx_array_t *out, uint64_t *numbers);
+static uint64_t ngx_http_order_edit_exc_number(u_char *body, size_t len);
 static ngx_int_t ngx_http_order_edit_exc_find(ngx_http_order_edit_zone_t *zone,
     ngx_pool_t *pool, uint64_t id, ngx_http_order_edit_exc_info_t *out);
 static void ngx_http_order_edit_resolved_add(
@@ -101,7 +98,7 @@ static void ngx_http_order_edit_resolved_expire_locked(
 static ngx_int_t ngx_http_order_edit_resolved_init_zone(
     ngx_shm_zone_t *shm_zone, void *data);
 static json_t *ngx_http_order_edit_exc_json(ngx_http_order_edit_main_conf_t
-    *omcf, ngx_http_order_edit_exc_info_t *x);
+    *omcf, ngx_http_order_edit_exc_info_t *x, uint64_t number);
 static json_t *ngx_http_order_edit_exc_time(uint64_t ms);
 static json_t *ngx_http_order_edit_exc_str(ngx_str_t *s);
 
@@ -156,11 +153,12 @@ ngx_http_order_edit_exceptions_handler(ngx_http_request_t *r)
 }
 
 
-static ngx_int_t
+ngx_int_t
 ngx_http_order_edit_exc_get(ngx_http_request_t *r,
     ngx_http_order_edit_zone_t *zone)
 {
     json_t                               *root, *list, *done, *e;
+    uint64_t                             *numbers;
     ngx_str_t                             shop, *filter;
     ngx_uint_t                            i;
     ngx_array_t                           out, gone;
@@ -185,6 +183,13 @@ ngx_http_order_edit_exc_get(ngx_http_request_t *r,
     if (ngx_http_order_edit_exc_list(zone, r->pool, filter, &out) != NGX_OK) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
+
+    numbers = ngx_pcalloc(r->pool, (out.nelts + 1) * sizeof(uint64_t));
+    if (numbers == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    ngx_http_order_edit_exc_numbers(zone, &out, numbers);
 
     olcf = ngx_http_get_module_loc_conf(r, ngx_http_order_edit_module);
 
@@ -211,7 +216,7 @@ ngx_http_order_edit_exc_get(ngx_http_request_t *r,
     x = out.elts;
 
     for (i = 0; i < out.nelts; i++) {
-        e = ngx_http_order_edit_exc_json(omcf, &x[i]);
+        e = ngx_http_order_edit_exc_json(omcf, &x[i], numbers[i]);
 
         if (e == NULL || json_array_append_new(list, e) != 0) {
             json_decref(root);
@@ -230,7 +235,7 @@ ngx_http_order_edit_exc_get(ngx_http_request_t *r,
     y = gone.elts;
 
     for (i = 0; i < gone.nelts; i++) {
-        e = ngx_http_order_edit_exc_json(omcf, &y[i].info);
+        e = ngx_http_order_edit_exc_json(omcf, &y[i].info, 0);
 
         if (e == NULL || json_array_append_new(done, e) != 0) {
             json_decref(root);
@@ -249,9 +254,10 @@ ngx_http_order_edit_exc_get(ngx_http_request_t *r,
 
 static json_t *
 ngx_http_order_edit_exc_json(ngx_http_order_edit_main_conf_t *omcf,
-    ngx_http_order_edit_exc_info_t *x)
+    ngx_http_order_edit_exc_info_t *x, uint64_t number)
 {
-    json_t                            *e;
+    json_t                            *e, *before;
+    ngx_str_t                          error;
     ngx_http_order_edit_store_conf_t  *store;
 
     store = ngx_http_order_edit_find_store(omcf, &x->shop);
@@ -277,8 +283,11 @@ ngx_http_order_edit_exc_json(ngx_http_order_edit_main_conf_t *omcf,
                                        (unsigned long long) x->order_id)
                         : json_null());
     json_object_set_new(e, "reason", ngx_http_order_edit_exc_str(&x->reason));
-    json_object_set_new(e, "netsuite_error", x->detail.len
-                        ? ngx_http_order_edit_exc_str(&x->detail)
+    error = x->detail;
+    before = ngx_http_order_edit_exc_before(&error);
+
+    json_object_set_new(e, "netsuite_error", error.len
+                        ? ngx_http_order_edit_exc_str(&error)
                         : json_null());
     json_object_set_new(e, "received_at",
                         ngx_http_order_edit_exc_time(x->received_ms));
@@ -287,6 +296,17 @@ ngx_http_order_edit_exc_json(ngx_http_order_edit_main_conf_t *omcf,
     json_object_set_new(e, "last_seen",
                         ngx_http_order_edit_exc_time(x->last_ms));
     json_object_set_new(e, "attempts", json_integer(x->attempts));
+
+    /* what NetSuite held, when the dispatcher kept it (fulfilment_lock) */
+    if (before) {
+        json_object_set_new(e, "netsuite_before", before);
+    }
+
+    /* Shopify's order number, when the payload says it (not a refund) */
+    if (number) {
+        json_object_set_new(e, "order_number",
+                            json_sprintf("%llu", (unsigned long long) number));
+    }
 
     return e;
 }
@@ -298,13 +318,10 @@ static ngx_int_t
 ngx_http_order_edit_exc_act(ngx_http_request_t *r,
     ngx_http_order_edit_zone_t *zone, ngx_str_t *rest)
 {
-    u_char                           *p, *last, *slash, out[96];
+    u_char                           *p, *last, *slash;
     off_t                             id;
-    ngx_int_t                         rc, found;
     ngx_str_t                         action, actor;
     const char                       *why;
-    ngx_http_order_edit_loc_conf_t   *olcf;
-    ngx_http_order_edit_exc_info_t    info;
 
     p = rest->data;
     last = p + rest->len;
@@ -356,27 +373,51 @@ ngx_http_order_edit_exc_act(ngx_http_request_t *r,
                                               "forbidden", why, 0);
     }
 
+    return ngx_http_order_edit_exc_apply(r, zone, (uint64_t) id,
+                                         action.len == 5, &actor, NULL);
+
+not_found:
+
+    return ngx_http_order_edit_send_error(r, NGX_HTTP_NOT_FOUND, "not_found",
+               "expected <id>/retry or <id>/resolve", 0);
+}
+
+
+/*
+ * Retry (back to the queue) or resolve one exception, log it with who and
+ * the person's note, and answer.  The caller has checked that it may.
+ */
+
+ngx_int_t
+ngx_http_order_edit_exc_apply(ngx_http_request_t *r,
+    ngx_http_order_edit_zone_t *zone, uint64_t id, ngx_uint_t retry,
+    ngx_str_t *actor, ngx_str_t *note)
+{
+    u_char                           *last, out[96];
+    ngx_int_t                         rc, found;
+    ngx_http_order_edit_loc_conf_t   *olcf;
+    ngx_http_order_edit_exc_info_t    info;
+
     olcf = ngx_http_get_module_loc_conf(r, ngx_http_order_edit_module);
 
-    if (action.len == 5) {
-        rc = ngx_http_order_edit_exc_retry(zone, (uint64_t) id);
+    if (retry) {
+        rc = ngx_http_order_edit_exc_retry(zone, id);
 
     } else {
         /* a copy first: the queue forgets it once resolved */
         found = NGX_DECLINED;
 
         if (olcf->resolved) {
-            found = ngx_http_order_edit_exc_find(zone, r->pool, (uint64_t) id,
-                                                 &info);
+            found = ngx_http_order_edit_exc_find(zone, r->pool, id, &info);
             if (found == NGX_ERROR) {
                 return NGX_HTTP_INTERNAL_SERVER_ERROR;
             }
         }
 
-        rc = ngx_http_order_edit_exc_resolve(zone, (uint64_t) id);
+        rc = ngx_http_order_edit_exc_resolve(zone, id);
 
         if (rc == NGX_OK && found == NGX_OK) {
-            ngx_http_order_edit_resolved_add(olcf->resolved, &info, &actor);
+            ngx_http_order_edit_resolved_add(olcf->resolved, &info, actor);
         }
     }
 
@@ -386,22 +427,24 @@ ngx_http_order_edit_exc_act(ngx_http_request_t *r,
     }
 
     /* people's actions on the queue are worth a line each, with who */
-    ngx_log_error(NGX_LOG_NOTICE, r->connection->log, 0,
-                  "order_edit: exception #%O %s by %V", id,
-                  action.len == 5 ? "sent back to the queue" : "resolved",
-                  &actor);
+    if (note && note->len) {
+        ngx_log_error(NGX_LOG_NOTICE, r->connection->log, 0,
+                      "order_edit: exception #%uL %s by %V, note: \"%V\"",
+                      id, retry ? "sent back to the queue" : "resolved",
+                      actor, note);
 
-    last = ngx_sprintf(out, "{\"status\":\"%s\",\"id\":\"%O\"}\n",
-                       action.len == 5 ? "requeued" : "resolved", id);
+    } else {
+        ngx_log_error(NGX_LOG_NOTICE, r->connection->log, 0,
+                      "order_edit: exception #%uL %s by %V", id,
+                      retry ? "sent back to the queue" : "resolved", actor);
+    }
+
+    last = ngx_sprintf(out, "{\"status\":\"%s\",\"id\":\"%uL\"}\n",
+                       retry ? "requeued" : "resolved", id);
 
     return ngx_http_order_edit_send(r, NGX_HTTP_OK,
                                     &ngx_http_order_edit_exc_type, out,
                                     last - out, 0);
-
-not_found:
-
-    return ngx_http_order_edit_send_error(r, NGX_HTTP_NOT_FOUND, "not_found",
-               "expected <id>/retry or <id>/resolve", 0);
 }
 
 
@@ -414,7 +457,7 @@ not_found:
  * here answers.
  */
 
-static const char *
+const char *
 ngx_http_order_edit_exc_forbidden(ngx_http_request_t *r)
 {
     u_char           *p, *last;
@@ -486,7 +529,7 @@ ngx_http_order_edit_exc_forbidden(ngx_http_request_t *r)
 }
 
 
-static ngx_table_elt_t *
+ngx_table_elt_t *
 ngx_http_order_edit_exc_header(ngx_http_request_t *r, const char *name,
     size_t len)
 {
@@ -523,7 +566,7 @@ ngx_http_order_edit_exc_header(ngx_http_request_t *r, const char *name,
  * (authenticated only where the location checks it: auth_basic, say).
  */
 
-static void
+void
 ngx_http_order_edit_exc_actor(ngx_http_request_t *r, ngx_str_t *actor)
 {
     u_char  *p, *last, c;
@@ -555,6 +598,137 @@ ngx_http_order_edit_exc_actor(ngx_http_request_t *r, ngx_str_t *actor)
     }
 
     actor->len = p - actor->data;
+}
+
+
+/*
+ * An exception's detail is NetSuite's words, then, for a change held
+ * back from an order NetSuite has, what it held (console.c writes it):
+ * the words are cut to their own length, the rest parsed, or NULL.
+ */
+
+json_t *
+ngx_http_order_edit_exc_before(ngx_str_t *detail)
+{
+    u_char        *mark, *last;
+    json_error_t   err;
+
+    last = detail->data + detail->len;
+
+    mark = ngx_strlcasestrn(detail->data, last,
+                            (u_char *) NGX_HTTP_ORDER_EDIT_BEFORE_MARK,
+                            sizeof(NGX_HTTP_ORDER_EDIT_BEFORE_MARK) - 2);
+    if (mark == NULL) {
+        return NULL;
+    }
+
+    detail->len = mark - detail->data;
+    mark += sizeof(NGX_HTTP_ORDER_EDIT_BEFORE_MARK) - 1;
+
+    return json_loadb((char *) mark, last - mark, 0, &err);
+}
+
+
+/*
+ * Shopify's order number ("order_number": 1001, shown as #1001) of each
+ * listed exception, for people who search by it.  Read from the payload
+ * without parsing it: Shopify writes the order's own fields before its
+ * objects, so the first 4 KB of a body are looked at, under the lock.
+ */
+
+#define NGX_HTTP_ORDER_EDIT_EXC_NUMBER_SCAN  4096
+
+static void
+ngx_http_order_edit_exc_numbers(ngx_http_order_edit_zone_t *zone,
+    ngx_array_t *out, uint64_t *numbers)
+{
+    u_char                          *body;
+    size_t                           off;
+    ngx_uint_t                       i, k, next;
+    ngx_queue_t                     *sq, *q;
+    ngx_http_order_edit_item_t      *item;
+    ngx_http_order_edit_shop_t      *shop;
+    ngx_http_order_edit_exc_info_t  *x;
+
+    x = out->elts;
+    next = 0;
+
+    ngx_shmtx_lock(&zone->shpool->mutex);
+
+    for (sq = ngx_queue_head(&zone->sh->shops);
+         sq != ngx_queue_sentinel(&zone->sh->shops);
+         sq = ngx_queue_next(sq))
+    {
+        shop = ngx_queue_data(sq, ngx_http_order_edit_shop_t, all);
+
+        for (q = ngx_queue_head(&shop->exceptions);
+             q != ngx_queue_sentinel(&shop->exceptions);
+             q = ngx_queue_next(q))
+        {
+            item = ngx_queue_data(q, ngx_http_order_edit_item_t, queue);
+
+            /*
+             * The list was taken in this same order a moment ago: the
+             * next one is expected, and only a change since makes it
+             * search.
+             */
+            if (!(next < out->nelts && x[next].id == item->id)) {
+                for (next = 0; next < out->nelts; next++) {
+                    if (x[next].id == item->id) {
+                        break;
+                    }
+                }
+
+                if (next == out->nelts) {
+                    continue;
+                }
+            }
+
+            i = next++;
+
+            for (off = 0, k = 0; k < 5; k++) {
+                off += item->len[k];
+            }
+
+            body = item->data + off;
+
+            numbers[i] = ngx_http_order_edit_exc_number(body,
+                             ngx_min(item->body_len,
+                                     NGX_HTTP_ORDER_EDIT_EXC_NUMBER_SCAN));
+        }
+    }
+
+    ngx_shmtx_unlock(&zone->shpool->mutex);
+}
+
+
+static uint64_t
+ngx_http_order_edit_exc_number(u_char *body, size_t len)
+{
+    u_char    *p, *last;
+    uint64_t   n;
+
+    static u_char  key[] = "\"order_number\":";
+
+    p = ngx_strlcasestrn(body, body + len, key, sizeof(key) - 2);
+    if (p == NULL) {
+        return 0;
+    }
+
+    last = body + len;
+    p += sizeof(key) - 1;
+
+    while (p < last && (*p == ' ' || *p == '"')) {
+        p++;
+    }
+
+    for (n = 0; p < last && *p >= '0' && *p <= '9' && n < 1000000000000ULL;
+         p++)
+    {
+        n = n * 10 + (*p - '0');
+    }
+
+    return n;
 }
 
 
@@ -816,12 +990,9 @@ ngx_http_order_edit_exceptions_directive(ngx_conf_t *cf, ngx_command_t *cmd,
 {
     ngx_http_order_edit_loc_conf_t  *olcf = conf;
 
-    u_char                              *p;
-    char                                *rv;
-    time_t                               keep;
-    ngx_str_t                           *value, name, s;
-    ngx_shm_zone_t                      *shm_zone;
-    ngx_http_order_edit_resolved_ctx_t  *ctx;
+    char       *rv;
+    time_t      keep;
+    ngx_str_t  *value, s;
 
     value = cf->args->elts;
     keep = NGX_HTTP_ORDER_EDIT_KEEP_RESOLVED;
@@ -850,11 +1021,26 @@ ngx_http_order_edit_exceptions_directive(ngx_conf_t *cf, ngx_command_t *cmd,
         return rv;
     }
 
+    return ngx_http_order_edit_resolved_conf(cf, olcf, &value[1], keep);
+}
+
+
+/* the zone's resolved exceptions, for an exceptions or console location */
+
+char *
+ngx_http_order_edit_resolved_conf(ngx_conf_t *cf,
+    ngx_http_order_edit_loc_conf_t *olcf, ngx_str_t *zone, time_t keep)
+{
+    u_char                              *p;
+    ngx_str_t                            name;
+    ngx_shm_zone_t                      *shm_zone;
+    ngx_http_order_edit_resolved_ctx_t  *ctx;
+
     if (keep == 0) {
         return NGX_CONF_OK;
     }
 
-    name.len = sizeof("order_edit_resolved:") - 1 + value[1].len;
+    name.len = sizeof("order_edit_resolved:") - 1 + zone->len;
     name.data = ngx_pnalloc(cf->pool, name.len);
     if (name.data == NULL) {
         return NGX_CONF_ERROR;
@@ -862,7 +1048,7 @@ ngx_http_order_edit_exceptions_directive(ngx_conf_t *cf, ngx_command_t *cmd,
 
     p = ngx_cpymem(name.data, "order_edit_resolved:",
                    sizeof("order_edit_resolved:") - 1);
-    ngx_memcpy(p, value[1].data, value[1].len);
+    ngx_memcpy(p, zone->data, zone->len);
 
     shm_zone = ngx_shared_memory_add(cf, &name,
                                      NGX_HTTP_ORDER_EDIT_RESOLVED_SIZE,

@@ -11,11 +11,28 @@
 
 
 #include "ngx_http_order_edit_module.h"
+#include "ngx_http_order_edit_queue.h"
+
+#include <jansson.h>
 
 
 ngx_int_t ngx_http_order_edit_exceptions_handler(ngx_http_request_t *r);
 char *ngx_http_order_edit_exceptions_directive(ngx_conf_t *cf,
     ngx_command_t *cmd, void *conf);
+
+/* what the console (ngx_http_order_edit_console.c) shares with the API */
+char *ngx_http_order_edit_resolved_conf(ngx_conf_t *cf,
+    ngx_http_order_edit_loc_conf_t *olcf, ngx_str_t *zone, time_t keep);
+ngx_int_t ngx_http_order_edit_exc_get(ngx_http_request_t *r,
+    ngx_http_order_edit_zone_t *zone);
+ngx_int_t ngx_http_order_edit_exc_apply(ngx_http_request_t *r,
+    ngx_http_order_edit_zone_t *zone, uint64_t id, ngx_uint_t retry,
+    ngx_str_t *actor, ngx_str_t *note);
+const char *ngx_http_order_edit_exc_forbidden(ngx_http_request_t *r);
+ngx_table_elt_t *ngx_http_order_edit_exc_header(ngx_http_request_t *r,
+    const char *name, size_t len);
+void ngx_http_order_edit_exc_actor(ngx_http_request_t *r, ngx_str_t *actor);
+json_t *ngx_http_order_edit_exc_before(ngx_str_t *detail);
 
 
 #endif /* _NGX_HTTP_ORDER_EDIT_EXCEPTIONS_H_INCLUDED_ */

@@ -19,6 +19,8 @@
 #include "ngx_http_order_edit_curl_debug.h"
 #include "ngx_http_order_edit_dispatch.h"
 #include "ngx_http_order_edit_journal.h"
+#include "ngx_http_order_edit_console.h"
+#include "ngx_http_order_edit_history.h"
 
 
 /* Shopify's largest order payloads are a few hundred kilobytes */
@@ -78,6 +80,8 @@ static ngx_http_order_edit_location_t  ngx_http_order_edit_queue_loc =
     { ngx_http_order_edit_queue_debug_handler, 0 };
 static ngx_http_order_edit_location_t  ngx_http_order_edit_exceptions_loc =
     { ngx_http_order_edit_exceptions_handler, 0 };
+static ngx_http_order_edit_location_t  ngx_http_order_edit_console_loc =
+    { ngx_http_order_edit_console_handler, 0 };
 
 
 static ngx_conf_enum_t  ngx_http_order_edit_log_levels[] = {
@@ -188,6 +192,20 @@ static ngx_command_t  ngx_http_order_edit_commands[] = {
       NGX_HTTP_LOC_CONF_OFFSET,
       0,
       &ngx_http_order_edit_exceptions_loc },
+
+    { ngx_string("order_edit_console"),
+      NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_http_order_edit_console_directive,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      &ngx_http_order_edit_console_loc },
+
+    { ngx_string("order_edit_console_actions"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_FLAG,
+      ngx_conf_set_flag_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_order_edit_loc_conf_t, console_actions),
+      NULL },
 
     { ngx_string("order_edit_curl"),
       NGX_HTTP_MAIN_CONF|NGX_CONF_ANY,
@@ -368,6 +386,7 @@ ngx_http_order_edit_create_loc_conf(ngx_conf_t *cf)
     }
 
     olcf->log_level = NGX_CONF_UNSET_UINT;
+    olcf->console_actions = NGX_CONF_UNSET;
 
     return olcf;
 }
@@ -380,6 +399,7 @@ ngx_http_order_edit_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
     ngx_http_order_edit_loc_conf_t  *conf = child;
 
     ngx_conf_merge_uint_value(conf->log_level, prev->log_level, NGX_LOG_WARN);
+    ngx_conf_merge_value(conf->console_actions, prev->console_actions, 0);
 
     return NGX_CONF_OK;
 }
@@ -528,6 +548,8 @@ ngx_http_order_edit_init_process(ngx_cycle_t *cycle)
     if (ngx_http_order_edit_journal_init_process(cycle, omcf) != NGX_OK) {
         return NGX_ERROR;
     }
+
+    (void) ngx_http_order_edit_history_init_process(cycle, omcf);
 
     return ngx_http_order_edit_dispatch_init_process(cycle, omcf);
 }
@@ -1371,8 +1393,9 @@ ngx_http_order_edit_location(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     if (olcf->shm_zone) {
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
                            "a location takes one of order_edit_webhook, "
-                           "order_edit_status, order_edit_exceptions and "
-                           "order_edit_queue_debug, once");
+                           "order_edit_status, order_edit_exceptions, "
+                           "order_edit_console and order_edit_queue_debug, "
+                           "once");
         return NGX_CONF_ERROR;
     }
 

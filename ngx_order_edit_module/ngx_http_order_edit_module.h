@@ -115,6 +115,9 @@ typedef struct {
 
     /* order_edit_curl; NULL: nothing here needs the curl engine */
     struct ngx_http_order_edit_curl_conf_s  *curl;
+
+    /* shm zones with an order_edit_console: their history is sampled */
+    ngx_array_t                   *consoles;
 } ngx_http_order_edit_main_conf_t;
 
 
@@ -122,6 +125,8 @@ typedef struct {
     ngx_shm_zone_t                *shm_zone;
     ngx_uint_t                     log_level;
     void                          *resolved;    /* order_edit_exceptions */
+    ngx_flag_t                     console_actions;
+    ngx_flag_t                     console;     /* order_edit_console */
 } ngx_http_order_edit_loc_conf_t;
 
 

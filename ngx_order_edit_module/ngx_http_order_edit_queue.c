@@ -644,7 +644,7 @@ ngx_http_order_edit_queue_norm_input(ngx_http_order_edit_msg_t *msg,
 }
 
 
-/* a copy of one webhook of a shop, queued or leased, for operators */
+/* a copy of one webhook of a shop, queued, leased or parked, for people */
 
 ngx_int_t
 ngx_http_order_edit_queue_find(ngx_http_order_edit_zone_t *zone,
@@ -653,7 +653,7 @@ ngx_http_order_edit_queue_find(ngx_http_order_edit_zone_t *zone,
 {
     ngx_int_t                    rc;
     ngx_uint_t                   i;
-    ngx_queue_t                 *q, *lists[3];
+    ngx_queue_t                 *q, *lists[4];
     ngx_http_order_edit_item_t  *item, *it;
     ngx_http_order_edit_shop_t  *shop;
 
@@ -674,9 +674,10 @@ ngx_http_order_edit_queue_find(ngx_http_order_edit_zone_t *zone,
         lists[0] = &shop->pending;
         lists[1] = &shop->leased;
         lists[2] = &shop->delayed;
+        lists[3] = &shop->exceptions;
 
-        /* bounded by the shop's depth */
-        for (i = 0; i < 3 && item == NULL; i++) {
+        /* bounded by the shop's depth and exceptions */
+        for (i = 0; i < 4 && item == NULL; i++) {
             for (q = ngx_queue_head(lists[i]);
                  q != ngx_queue_sentinel(lists[i]);
                  q = ngx_queue_next(q))

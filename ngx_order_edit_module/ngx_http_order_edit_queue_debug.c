@@ -117,7 +117,7 @@ ngx_http_order_edit_queue_debug_handler(ngx_http_request_t *r)
                        "invalid_request", "normalise needs shop", 0);
         }
 
-        /* a given webhook (queued or leased), or the shop's oldest */
+        /* a given webhook (queued, leased or parked), or the oldest */
         rc = (ngx_http_order_edit_qd_uint(r, "id", &n) == NGX_OK)
              ? ngx_http_order_edit_queue_find(zone, r->pool, &shop, n, &msg)
              : ngx_http_order_edit_queue_peek(zone, r->pool, &shop, &msg);

@@ -16,6 +16,7 @@
 #include "ngx_http_order_edit_queue.h"
 #include "ngx_http_order_edit_ingest.h"
 #include "ngx_http_order_edit_netsuite.h"
+#include "ngx_http_order_edit_history.h"
 
 
 /* what the status page shows of one shop, copied out under the lock */
@@ -75,8 +76,6 @@ static ngx_int_t ngx_http_order_edit_snapshot(ngx_http_request_t *r,
     ngx_http_order_edit_zone_t *zone, ngx_http_order_edit_stat_t *st);
 static ngx_int_t ngx_http_order_edit_status_json(ngx_http_request_t *r,
     ngx_http_order_edit_stat_t *st);
-static int64_t ngx_http_order_edit_quantile(uint64_t *hist, ngx_uint_t n,
-    uint64_t total, ngx_uint_t per_mille);
 static ngx_int_t ngx_http_order_edit_status_prometheus(ngx_http_request_t *r,
     ngx_http_order_edit_stat_t *st);
 
@@ -687,35 +686,4 @@ ngx_http_order_edit_status_prometheus(ngx_http_request_t *r,
 
     return ngx_http_order_edit_send(r, NGX_HTTP_OK, &type, body, p - body,
                                     0);
-}
-
-
-/*
- * The upper bound of the histogram bucket (2^(i+1) ms) holding the
- * per-mille quantile: coarse, but it never understates a latency.
- */
-
-static int64_t
-ngx_http_order_edit_quantile(uint64_t *hist, ngx_uint_t n, uint64_t total,
-    ngx_uint_t per_mille)
-{
-    uint64_t    seen, want;
-    ngx_uint_t  i;
-
-    if (total == 0) {
-        return -1;
-    }
-
-    want = (total * per_mille + 999) / 1000;
-    seen = 0;
-
-    for (i = 0; i < n; i++) {
-        seen += hist[i];
-
-        if (seen >= want) {
-            return (int64_t) 1 << (i + 1);
-        }
-    }
-
-    return (int64_t) 1 << n;
 }

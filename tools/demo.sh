@@ -13,7 +13,9 @@
 # port), KEEP=1 keeps the temporary prefix (logs) afterwards,
 # DEMO_AUTH=oauth2 (make demo DEMO_AUTH=oauth2) authenticates to NetSuite
 # with OAuth 2.0 client credentials (a key pair made here, its
-# certificate "uploaded" to the simulator) instead of TBA.
+# certificate "uploaded" to the simulator) instead of TBA, DEMO_HOLD=1
+# keeps nginx running at the end, for the operations console whose URL
+# it prints, until Enter is pressed.
 #
 # Exit status 0 when every answer was the one the story expects.
 set -euo pipefail
@@ -486,6 +488,15 @@ netsuite_setup
 start_nginx
 heading "nginx $("$NGINX_BIN" -v 2>&1 | sed 's/.*\///') + ngx_http_order_edit_module on $base"
 note "conf: conf/demo.conf -> $prefix/conf/nginx.conf"
+console_url=$base/order-edit/console/
+if curl -s -o /dev/null -w '%{http_code}' "$console_url" | grep -qx 200; then
+    note "operations console: $console_url"
+    note "(open it while the demo runs; DEMO_HOLD=1 make demo keeps nginx"
+    note " up at the end until you press Enter)"
+else
+    note "UNEXPECTED: the console did not answer 200 at $console_url"
+    unexpected=$(( unexpected + 1 ))
+fi
 
 story
 netsuite_story
@@ -503,6 +514,11 @@ then
 fi
 
 heading "done"
+note "operations console: $console_url"
+if [ "${DEMO_HOLD:-}" = 1 ] && [ -t 0 ]; then
+    note "nginx keeps running for the console; press Enter to stop it"
+    read -r _
+fi
 if [ $unexpected -eq 0 ]; then
     note "all $answers answers were the expected ones; stopping nginx"
 else
