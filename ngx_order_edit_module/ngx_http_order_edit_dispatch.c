@@ -26,6 +26,7 @@
 #include "ngx_http_order_edit_curl.h"
 #include "ngx_http_order_edit_exactjson.h"
 #include "ngx_http_order_edit_nsbody.h"
+#include "ngx_http_order_edit_reconcile.h"
 
 
 /* queued snapshots of one order looked at to coalesce a burst */
@@ -402,6 +403,9 @@ ngx_http_order_edit_dispatch_tick(ngx_event_t *ev)
     ngx_uint_t                  n;
     ngx_pool_t                 *pool;
     ngx_http_order_edit_msg_t   msg;
+
+    /* catch-up from the Shopify Admin API: it checks all of the below */
+    ngx_http_order_edit_reconcile_tick(d->zone, d->omcf, d->log);
 
     if (ngx_exiting || ngx_terminate || ngx_quit) {
         /* in-flight jobs finish or are cancelled: their leases go back */

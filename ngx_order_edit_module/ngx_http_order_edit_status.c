@@ -16,6 +16,7 @@
 #include "ngx_http_order_edit_queue.h"
 #include "ngx_http_order_edit_ingest.h"
 #include "ngx_http_order_edit_netsuite.h"
+#include "ngx_http_order_edit_reconcile.h"
 
 
 /* what the status page shows of one shop, copied out under the lock */
@@ -413,6 +414,8 @@ ngx_http_order_edit_status_json(ngx_http_request_t *r,
         goto failed;
     }
 
+    ngx_http_order_edit_reconcile_json(r, root);
+
     if (st->accounts.nelts) {
         accounts = json_object();
         if (json_object_set_new(root, "netsuite", accounts) != 0) {
@@ -501,6 +504,8 @@ ngx_http_order_edit_status_prometheus(ngx_http_request_t *r,
     if (st->journal) {
         len += 4096;
     }
+
+    len += ngx_http_order_edit_reconcile_prometheus_size(r);
 
     body = ngx_pnalloc(r->pool, len);
     if (body == NULL) {
@@ -684,6 +689,8 @@ ngx_http_order_edit_status_prometheus(ngx_http_request_t *r,
     if (st->journal) {
         p = ngx_http_order_edit_journal_prometheus(p, &st->zone, &st->jstat);
     }
+
+    p = ngx_http_order_edit_reconcile_prometheus(r, p, body + len);
 
     return ngx_http_order_edit_send(r, NGX_HTTP_OK, &type, body, p - body,
                                     0);

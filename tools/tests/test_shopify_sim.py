@@ -5,70 +5,23 @@ and webhooks that are signed, sent, or dropped."""
 import base64
 import hashlib
 import hmac
-import http.client
 import http.server
-import json
-import os
 import re
-import select
-import signal
-import subprocess
-import sys
 import threading
 import time
 import unittest
 import urllib.parse
 
-TOOLS = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-SIM = os.path.join(TOOLS, "shopify-sim")
+import shopifysimhelper
+
 SHOP = "acme.myshopify.com"
 TOKEN = "shpat_test"
 SECRET = "hush"
 
 
-class ShopifySim:
-    """Start tools/shopify-sim on a free port; stop it with SIGTERM."""
-
-    def __init__(self, *args):
-        self.proc = subprocess.Popen(
-            [sys.executable, SIM, "--port", "0", "--quiet"] + list(args),
-            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-        ready, _, _ = select.select([self.proc.stdout], [], [], 10)
-        line = self.proc.stdout.readline() if ready else b""
-        if not line.strip().isdigit():
-            self.proc.kill()
-            raise RuntimeError("shopify-sim did not start: %r %s"
-                               % (line, self.proc.stderr.read()))
-        self.port = int(line)
-
-    def request(self, method, path, body=None, headers=None):
-        c = http.client.HTTPConnection("127.0.0.1", self.port, timeout=10)
-        data = json.dumps(body).encode() if body is not None else None
-        h = {"Content-Type": "application/json"}
-        h.update(headers or {})
-        c.request(method, path, body=data, headers=h)
-        r = c.getresponse()
-        raw = r.read()
-        c.close()
-        return r.status, {k.lower(): v for k, v in r.getheaders()}, \
-            (json.loads(raw) if raw else None)
-
-    def ctl(self, method, path, body=None):
-        s, _, b = self.request(method, "/_sim/" + path, body)
-        if s >= 300:
-            raise AssertionError("%s %s: %d %s" % (method, path, s, b))
-        return b
-
+class Sim(shopifysimhelper.ShopifySim):
     def api(self, path, token=TOKEN):
-        return self.request("GET", path, headers={
-            "X-Shopify-Access-Token": token})
-
-    def stop(self):
-        self.proc.send_signal(signal.SIGTERM)
-        self.proc.wait(timeout=10)
-        self.proc.stdout.close()
-        self.proc.stderr.close()
-        return self.proc.returncode
+        return shopifysimhelper.ShopifySim.api(self, path, token)
 
 
 def order(n, qty=1):
@@ -104,17 +57,14 @@ class ShopifySimTest(unittest.TestCase):
         self.rx = Receiver()
         self.addCleanup(self.rx.server_close)
         self.addCleanup(self.rx.shutdown)
-        self.sim = ShopifySim()
+        self.sim = Sim()
         self.addCleanup(lambda: self.assertEqual(self.sim.stop(), 0))
         self.sim.ctl("POST", "shops", {
             "domain": SHOP, "access_token": TOKEN, "secret": SECRET,
             "webhook_url": "http://127.0.0.1:%d/wh" % self.rx.server_port})
 
     def drain(self):
-        deadline = time.monotonic() + 10
-        while self.sim.ctl("GET", "pending")["pending"]:
-            self.assertLess(time.monotonic(), deadline)
-            time.sleep(0.02)
+        self.sim.drain(10)
 
     def test_link_pagination_walks_every_order_once(self):
         for n in range(1, 8):
