@@ -978,6 +978,16 @@ ngx_http_order_edit_recon_next_link(ngx_http_order_edit_recon_t *rc,
                 return NGX_ERROR;
             }
 
+            /* a server that links a page to itself would never end */
+            if ((size_t) (gt - lt) == rc->url.len
+                && ngx_strncmp(lt, rc->url.data, rc->url.len) == 0)
+            {
+                ngx_log_error(NGX_LOG_ERR, rc->log, 0,
+                              "order_edit: reconcile of \"%V\": the next "
+                              "page is the page itself", rc->shop);
+                return NGX_ERROR;
+            }
+
             rc->url.data = ngx_pnalloc(rc->pool, gt - lt);
             if (rc->url.data == NULL) {
                 return NGX_ERROR;
