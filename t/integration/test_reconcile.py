@@ -3,14 +3,11 @@ its webhooks, and every order and refund still reaches NetSuite
 (tools/netsuite-sim) exactly once, within one reconciliation period,
 through the module's catch-up from the Admin API; a 429 is honoured."""
 
-import json
 import os
 import random
 import sys
 import time
 import unittest
-
-from ngxctl import NginxServer
 
 import shopmodel
 
@@ -19,42 +16,20 @@ sys.path.insert(0, os.path.join(TOP, "tools", "tests"))
 
 import shopifysimhelper  # noqa: E402
 import simhelper  # noqa: E402
+import test_dispatch  # noqa: E402
 
 SHOP = "acme.myshopify.com"
 TOKEN = "shpat_reconcile_test"
 SECRET = "acme"
 INTERVAL = 4          # seconds: the test's reconciliation period
 
-HTTP = """
-    order_edit_zone edits:16m;
-    order_edit_netsuite main {
-        account 1234567_SB1;
-        endpoint http://127.0.0.1:__SIM__;
-        consumer_key_file __DIR__/ck;
-        consumer_secret_file __DIR__/cs;
-        token_id_file __DIR__/ti;
-        token_secret_file __DIR__/ts;
-        timeout 5s;
-        retry_backoff 100ms 300ms;
-        concurrency 4;
-    }
-    order_edit_store acme.myshopify.com {
-        secret acme;
-        netsuite main;
-        sku_map __DIR__/skus.map;
+# test_dispatch's nginx (NetSuite block, store, dispatcher, locations),
+# its store reconciled from the Shopify simulator
+STORE = """
         reconcile token_file=__DIR__/shopify.token
                   url=http://127.0.0.1:__SHOPIFY__ api_version=2024-10
                   interval=__INTERVAL__s window=1h overlap=2s page_size=7
                   queue_max=40;
-    }
-    order_edit_dispatch edits interval=50ms;
-    __JOURNAL__
-    server {
-        listen 127.0.0.1:__PORT__;
-        location = /wh { order_edit_webhook edits; }
-        location = /status { order_edit_status edits; }
-        location /exc { order_edit_exceptions edits; }
-    }
 """
 
 
@@ -66,8 +41,7 @@ class Base(unittest.TestCase):
         self.ns = simhelper.Sim()
         self.addCleanup(self.ns.stop)
 
-        self.ngx = NginxServer("", workers=2)
-        self.addCleanup(self.ngx.stop)
+        self.ngx = test_dispatch.Dispatch.nginx_with_keys(self)
 
         self.shopify = shopifysimhelper.ShopifySim()
         self.addCleanup(self.shopify.stop)
@@ -75,22 +49,21 @@ class Base(unittest.TestCase):
             "domain": SHOP, "access_token": TOKEN, "secret": SECRET,
             "webhook_url": "http://127.0.0.1:%d/wh" % self.ngx.port})
 
-        simhelper.write_key_files(self.ngx.dir)
-        with open(os.path.join(TOP, "t", "fixtures", "shopify",
-                               "skus.map"), "rb") as f, \
-                open(os.path.join(self.ngx.dir, "skus.map"), "wb") as out:
-            out.write(f.read())
         with open(os.path.join(self.ngx.dir, "shopify.token"), "w") as f:
             f.write(TOKEN + "\n")
 
     def start_nginx(self):
+        http = (test_dispatch.HTTP
+                .replace("__STORE__", STORE)
+                .replace("__EXTRA__", "concurrency 4;")
+                .replace("order_edit_dispatch edits interval=50ms;",
+                         "order_edit_dispatch edits interval=50ms;\n"
+                         + self.journal))
         self.ngx.write_conf(
-            HTTP.replace("__SIM__", str(self.ns.port))
+            http.replace("__SIM__", str(self.ns.port))
                 .replace("__SHOPIFY__", str(self.shopify.port))
                 .replace("__DIR__", self.ngx.dir)
-                .replace("__INTERVAL__", str(INTERVAL))
-                .replace("__JOURNAL__", self.journal
-                         .replace("__DIR__", self.ngx.dir)))
+                .replace("__INTERVAL__", str(INTERVAL)))
         self.ngx.start()
 
     # ---- Shopify's side ---------------------------------------------
