@@ -790,8 +790,8 @@ ngx_http_order_edit_recon_done(ngx_http_order_edit_curl_req_t *req,
     rc->req = NULL;
 
     if (req->outcome == NGX_HTTP_ORDER_EDIT_CURL_CANCELLED) {
-        /* the worker is going: the run is redone by the next one */
-        ngx_http_order_edit_recon_finish(rc, 0);
+        /* the worker is going: the next one redoes the run, at once */
+        ngx_http_order_edit_recon_finish(rc, 2);
         return;
     }
 
@@ -1332,6 +1332,8 @@ ngx_http_order_edit_recon_failed(ngx_http_order_edit_recon_t *rc,
 }
 
 
+/* ok: 1 the run went through, 0 it was given up, 2 it was cancelled */
+
 static void
 ngx_http_order_edit_recon_finish(ngx_http_order_edit_recon_t *rc,
     ngx_uint_t ok)
@@ -1349,29 +1351,35 @@ ngx_http_order_edit_recon_finish(ngx_http_order_edit_recon_t *rc,
     ngx_shmtx_lock(&rc->zone->shpool->mutex);
 
     rc->rs->running = 0;
-    rc->rs->next_run_ms = ok ? rc->started_ms + rc->conf->interval
-                             : now + ngx_min(rc->conf->interval,
-                                       NGX_HTTP_ORDER_EDIT_RECON_BACKOFF);
 
-    if (ok) {
+    if (ok == 1) {
+        rc->rs->next_run_ms = rc->started_ms + rc->conf->interval;
         rc->rs->watermark_ms = rc->until_ms;
         rc->rs->run_end_ms = now;
         rc->rs->last_success = now / 1000;
         rc->rs->last_run_ms = now - rc->started_ms;
+
+    } else if (ok == 0) {
+        rc->rs->next_run_ms = now + ngx_min(rc->conf->interval,
+                                            NGX_HTTP_ORDER_EDIT_RECON_BACKOFF);
     }
 
     ngx_shmtx_unlock(&rc->zone->shpool->mutex);
 
     if (rc->running) {
-        level = ok ? NGX_LOG_NOTICE : NGX_LOG_ERR;
+        level = (ok == 1) ? NGX_LOG_NOTICE
+                          : (ok == 0) ? NGX_LOG_ERR : NGX_LOG_INFO;
 
         ngx_log_error(level, rc->log, 0,
                       "order_edit: reconcile of \"%V\" %s: %ui orders in "
                       "%ui pages since %L ms, %ui found missing, %ui "
                       "queued, %ui errors, %ui throttled, %uL ms",
-                      rc->shop, ok ? "done" : "failed", rc->orders,
-                      rc->pages, rc->since_ms, rc->missing, rc->queued,
-                      rc->errors, rc->throttled, now - rc->started_ms);
+                      rc->shop, (ok == 1) ? "done"
+                                          : (ok == 0) ? "failed"
+                                                      : "cancelled",
+                      rc->orders, rc->pages, rc->since_ms, rc->missing,
+                      rc->queued, rc->errors, rc->throttled,
+                      now - rc->started_ms);
     }
 
     rc->running = 0;

@@ -3,6 +3,7 @@ its webhooks, and every order and refund still reaches NetSuite
 (tools/netsuite-sim) exactly once, within one reconciliation period,
 through the module's catch-up from the Admin API; a 429 is honoured."""
 
+import calendar
 import os
 import random
 import sys
@@ -52,19 +53,27 @@ class Base(unittest.TestCase):
         with open(os.path.join(self.ngx.dir, "shopify.token"), "w") as f:
             f.write(TOKEN + "\n")
 
-    def start_nginx(self):
+    def conf(self):
         http = (test_dispatch.HTTP
                 .replace("__STORE__", STORE)
                 .replace("__EXTRA__", "concurrency 4;")
                 .replace("order_edit_dispatch edits interval=50ms;",
                          "order_edit_dispatch edits interval=50ms;\n"
                          + self.journal))
-        self.ngx.write_conf(
-            http.replace("__SIM__", str(self.ns.port))
-                .replace("__SHOPIFY__", str(self.shopify.port))
-                .replace("__DIR__", self.ngx.dir)
-                .replace("__INTERVAL__", str(INTERVAL)))
+        return (http.replace("__SIM__", str(self.ns.port))
+                    .replace("__SHOPIFY__", str(self.shopify.port))
+                    .replace("__DIR__", self.ngx.dir)
+                    .replace("__INTERVAL__", str(INTERVAL)))
+
+    def start_nginx(self):
+        self.ngx.write_conf(self.conf())
         self.ngx.start()
+
+    def runs(self):
+        """The first page of each run, in order."""
+        return [r["path"] for r in self.shopify.ctl(
+            "GET", "shops/%s/requests" % SHOP)["requests"]
+            if "updated_at_min" in r["path"]]
 
     # ---- Shopify's side ---------------------------------------------
 
@@ -257,6 +266,29 @@ class Reconcile(Base):
         self.assertGreaterEqual(len(reqs), 5)
 
 
+    def test_a_reload_keeps_the_watermark_and_counters(self):
+        self.start_nginx()
+        rec = self.wait(lambda: self.status().get("reconcile", {}).get(
+            SHOP) if self.status().get("reconcile", {}).get(
+                SHOP, {}).get("last_success") else None,
+            "a first run", INTERVAL + 5)
+        mark = self.status()["reconcile"][SHOP]["watermark_ms"]
+        before = len(self.runs())
+
+        self.assertTrue(self.ngx.reload(self.conf()))
+        self.wait(lambda: len(self.runs()) > before,
+                  "a run after the reload", INTERVAL + 5)
+
+        # the zone kept it: the new worker starts at the watermark less
+        # the overlap (or a later one), not a window back; counters go on
+        after = self.status()["reconcile"][SHOP]
+        self.assertGreaterEqual(after["polled"], rec["polled"] + 1)
+        first = self.runs()[before]
+        since = first.split("updated_at_min=")[1].split("%2B")[0]
+        since = calendar.timegm(time.strptime(since, "%Y-%m-%dT%H:%M:%S"))
+        self.assertGreaterEqual(since, mark // 1000 - 2, first)
+
+
 class ReconcileWithJournal(Base):
     """The watermark survives a restart in a file beside the journal."""
 
@@ -291,12 +323,6 @@ class ReconcileWithJournal(Base):
             int(mark) // 1000 - 2))
         self.assertIn("updated_at_min=" + since + "%2B00:00",
                       self.runs()[before])
-
-    def runs(self):
-        """The first page of each run, in order."""
-        return [r["path"] for r in self.shopify.ctl(
-            "GET", "shops/%s/requests" % SHOP)["requests"]
-            if "updated_at_min" in r["path"]]
 
 
 if __name__ == "__main__":
