@@ -99,6 +99,7 @@ static ngx_int_t ngx_http_order_edit_recon_enqueue(
     size_t wid_len, uint64_t order_id, json_t *payload);
 static void ngx_http_order_edit_recon_pace(ngx_http_order_edit_recon_t *rc,
     ngx_http_order_edit_curl_req_t *req);
+static void ngx_http_order_edit_recon_error(ngx_http_order_edit_recon_t *rc);
 static void ngx_http_order_edit_recon_wait(ngx_http_order_edit_recon_t *rc,
     ngx_msec_t ms);
 static void ngx_http_order_edit_recon_failed(ngx_http_order_edit_recon_t *rc,
@@ -1063,7 +1064,7 @@ ngx_http_order_edit_recon_order(ngx_http_order_edit_recon_t *rc,
     if (!json_is_integer(v) || json_integer_value(v) <= 0 || s == NULL
         || ngx_http_order_edit_parse_time(s, ngx_strlen(s), &updated) != 0)
     {
-        rc->errors++;
+        ngx_http_order_edit_recon_error(rc);
         ngx_log_error(NGX_LOG_WARN, rc->log, 0,
                       "order_edit: reconcile of \"%V\": an order without "
                       "an id or updated_at skipped", rc->shop);
@@ -1112,7 +1113,11 @@ ngx_http_order_edit_recon_order(ngx_http_order_edit_recon_t *rc,
             || ngx_http_order_edit_parse_time(s, ngx_strlen(s), &created)
                != 0)
         {
-            rc->errors++;
+            ngx_http_order_edit_recon_error(rc);
+            ngx_log_error(NGX_LOG_WARN, rc->log, 0,
+                          "order_edit: reconcile of \"%V\": a refund of "
+                          "order %uL without an id or created_at skipped",
+                          rc->shop, order_id);
             continue;
         }
 
@@ -1155,6 +1160,7 @@ ngx_http_order_edit_recon_enqueue(ngx_http_order_edit_recon_t *rc,
     uint32_t                      hash;
     uint64_t                      id;
     ngx_str_t                     key, empty;
+    ngx_uint_t                    round;
     ngx_http_order_edit_msg_t     msg;
     ngx_http_order_edit_shop_t   *shop;
     ngx_http_order_edit_item_t   *item;
@@ -1195,9 +1201,28 @@ ngx_http_order_edit_recon_enqueue(ngx_http_order_edit_recon_t *rc,
         return NGX_DECLINED;
     }
 
+    /* as ingest does: the oldest ids give way, once, for want of room */
+
     shop = ngx_http_order_edit_shop_lookup(zone, rc->shop, 1);
-    dd = shop ? ngx_http_order_edit_dedup_alloc(zone, &key) : NULL;
-    item = dd ? ngx_http_order_edit_queue_alloc_locked(zone, &msg) : NULL;
+    dd = NULL;
+    item = NULL;
+
+    for (round = 0; shop != NULL && item == NULL && round < 2; round++) {
+
+        if (dd == NULL) {
+            dd = ngx_http_order_edit_dedup_alloc(zone, &key);
+        }
+
+        if (dd != NULL) {
+            item = ngx_http_order_edit_queue_alloc_locked(zone, &msg);
+        }
+
+        if (item == NULL
+            && (round == 1 || ngx_http_order_edit_dedup_evict(zone, 64) == 0))
+        {
+            break;
+        }
+    }
 
     if (item == NULL) {
         if (dd != NULL) {
@@ -1274,6 +1299,17 @@ ngx_http_order_edit_recon_pace(ngx_http_order_edit_recon_t *rc,
 
 
 static void
+ngx_http_order_edit_recon_error(ngx_http_order_edit_recon_t *rc)
+{
+    rc->errors++;
+
+    ngx_shmtx_lock(&rc->zone->shpool->mutex);
+    rc->rs->errors++;
+    ngx_shmtx_unlock(&rc->zone->shpool->mutex);
+}
+
+
+static void
 ngx_http_order_edit_recon_wait(ngx_http_order_edit_recon_t *rc,
     ngx_msec_t ms)
 {
@@ -1294,12 +1330,8 @@ ngx_http_order_edit_recon_failed(ngx_http_order_edit_recon_t *rc,
     ngx_str_t   body;
     ngx_msec_t  ms;
 
-    rc->errors++;
     rc->failures++;
-
-    ngx_shmtx_lock(&rc->zone->shpool->mutex);
-    rc->rs->errors++;
-    ngx_shmtx_unlock(&rc->zone->shpool->mutex);
+    ngx_http_order_edit_recon_error(rc);
 
     body.len = 0;
     body.data = NULL;
