@@ -2101,6 +2101,10 @@ static void
 ngx_http_order_edit_job_acked(ngx_http_order_edit_job_t *job,
     ngx_uint_t counter)
 {
+    /* a refund NetSuite holds now: reconciliation need not send it */
+    ngx_http_order_edit_reconcile_acked(job->d->zone, &job->msg.shop,
+                                        job->normalised ? &job->res : NULL);
+
     (void) ngx_http_order_edit_queue_ack(job->d->zone, &job->msg, counter);
     ngx_http_order_edit_job_finish(job);
 }

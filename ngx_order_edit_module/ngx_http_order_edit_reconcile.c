@@ -43,6 +43,13 @@
 
 #define NGX_HTTP_ORDER_EDIT_RECON_MAX_BODY   (32 * 1024 * 1024)
 
+/*
+ * A refund NetSuite holds is kept in the applied set (dedup.c) as if it
+ * were an order, with this bit set in its id: Shopify's ids are far below
+ * it, so no order shares the key.
+ */
+#define NGX_HTTP_ORDER_EDIT_RECON_REFUND     ((uint64_t) 1 << 63)
+
 /* "reconcile:o:<order>:<updated_at ms>", "reconcile:r:<refund>" */
 #define NGX_HTTP_ORDER_EDIT_RECON_ID_LEN     64
 
@@ -1097,8 +1104,9 @@ ngx_http_order_edit_recon_order(ngx_http_order_edit_recon_t *rc,
 
     /*
      * A refund made since the run's start point has been seen by no
-     * earlier run; a copy of one a webhook brought is found in NetSuite
-     * by its external id and not made twice.
+     * earlier run; one the dispatcher acked is known (reconcile_acked()),
+     * and a copy of one whose mark is gone is found in NetSuite by its
+     * external id and not made twice.
      */
 
     refunds = json_object_get(order, "refunds");
@@ -1121,11 +1129,17 @@ ngx_http_order_edit_recon_order(ngx_http_order_edit_recon_t *rc,
             continue;
         }
 
-        if (created < rc->since_ms) {
+        refund_id = (uint64_t) json_integer_value(v);
+
+        if (created < rc->since_ms
+            || ngx_http_order_edit_applied_get(rc->zone, rc->shop,
+                               refund_id | NGX_HTTP_ORDER_EDIT_RECON_REFUND,
+                               &applied)
+               == NGX_OK)
+        {
             continue;
         }
 
-        refund_id = (uint64_t) json_integer_value(v);
         p = ngx_sprintf(wid, "reconcile:r:%uL", refund_id);
 
         if (ngx_http_order_edit_recon_enqueue(rc, "refunds/create", wid,
@@ -1423,6 +1437,22 @@ ngx_http_order_edit_recon_finish(ngx_http_order_edit_recon_t *rc,
     }
 
     ngx_str_null(&rc->url);
+}
+
+
+void
+ngx_http_order_edit_reconcile_acked(ngx_http_order_edit_zone_t *zone,
+    ngx_str_t *shop, ngx_http_order_edit_norm_result_t *res)
+{
+    if (res == NULL || res->kind != NGX_HTTP_ORDER_EDIT_NORM_CREDIT_MEMO
+        || res->refund_id <= 0)
+    {
+        return;
+    }
+
+    ngx_http_order_edit_applied_set(zone, shop,
+                                    (uint64_t) res->refund_id
+                                    | NGX_HTTP_ORDER_EDIT_RECON_REFUND, 1);
 }
 
 

@@ -71,6 +71,14 @@ char *ngx_http_order_edit_reconcile_set(ngx_conf_t *cf, void *conf);
 void ngx_http_order_edit_reconcile_tick(ngx_http_order_edit_zone_t *zone,
     ngx_http_order_edit_main_conf_t *omcf, ngx_log_t *log);
 
+/*
+ * The dispatcher acked a webhook (res: what it normalised to, or NULL): a
+ * Credit Memo NetSuite now holds is remembered, so that a run does not
+ * queue its refund again.
+ */
+void ngx_http_order_edit_reconcile_acked(ngx_http_order_edit_zone_t *zone,
+    ngx_str_t *shop, ngx_http_order_edit_norm_result_t *res);
+
 /* the status page: a "reconcile" object, and the Prometheus lines */
 void ngx_http_order_edit_reconcile_json(ngx_http_request_t *r, void *root);
 size_t ngx_http_order_edit_reconcile_prometheus_size(ngx_http_request_t *r);
