@@ -245,6 +245,16 @@ class Reconcile(Base):
         self.assertIn('reconcile of "%s" done' % SHOP, log)
         self.assertIn("reconciled #", log)
 
+        # refunds NetSuite already had are not sent again: the copies are
+        # the dropped ones, and a few a run saw before their webhook's
+        # Credit Memo was acked
+        again = log.count("refunds/create of \"%s\" queued as" % SHOP)
+        lost = len([w for w in dropped if w["topic"] == "refunds/create"])
+        sys.stderr.write("%d refunds queued again for %d dropped ... "
+                         % (again, lost))
+        self.assertGreaterEqual(again, lost)
+        self.assertLessEqual(again, lost + len(want_refunds) // 4)
+
         # the Link pages were followed with nothing but the cursor
         reqs = self.shopify.ctl("GET", "shops/%s/requests"
                                 % SHOP)["requests"]
