@@ -6,6 +6,7 @@ through the module's catch-up from the Admin API; a 429 is honoured."""
 import calendar
 import os
 import random
+import re
 import sys
 import time
 import unittest
@@ -327,6 +328,18 @@ class Reconcile(Base):
         since = first.split("updated_at_min=")[1].split("%2B")[0]
         since = calendar.timegm(time.strptime(since, "%Y-%m-%dT%H:%M:%S"))
         self.assertGreaterEqual(since, mark // 1000 - 2, first)
+
+        # and Prometheus has them
+        st, _, body = self.ngx.request("GET", "/status?format=prometheus")
+        self.assertEqual(st, 200)
+        body = body.decode()
+        polled = re.search(r'order_edit_reconcile_total\{zone="edits",'
+                           r'shop="%s",what="polled"\} (\d+)\n'
+                           % re.escape(SHOP), body)
+        self.assertGreaterEqual(int(polled.group(1)), after["polled"])
+        self.assertRegex(body, r'order_edit_reconcile_last_success_seconds'
+                               r'\{zone="edits",shop="%s"\} [1-9]\d+\n'
+                         % re.escape(SHOP))
 
 
 class ReconcileWithJournal(Base):
