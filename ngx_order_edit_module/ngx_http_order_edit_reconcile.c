@@ -572,7 +572,7 @@ ngx_http_order_edit_recon_attach(ngx_http_order_edit_recon_t *rc)
     ngx_http_order_edit_recon_sh_t    *rsh;
     ngx_http_order_edit_recon_shop_t  *rs;
 
-    /* read before the lock: a small file, once per zone's life */
+    /* read before the lock: a small file, when this worker first needs it */
     restored = ngx_http_order_edit_recon_restore(rc);
 
     shpool = rc->zone->shpool;
