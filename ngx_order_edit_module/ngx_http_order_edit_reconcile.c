@@ -85,6 +85,7 @@ typedef struct {
 
 static ngx_int_t ngx_http_order_edit_recon_init(
     ngx_http_order_edit_main_conf_t *omcf, ngx_log_t *log);
+static void ngx_http_order_edit_recon_cleanup(void *data);
 static void ngx_http_order_edit_recon_step(ngx_http_order_edit_recon_t *rc);
 static ngx_int_t ngx_http_order_edit_recon_attach(
     ngx_http_order_edit_recon_t *rc);
@@ -413,6 +414,9 @@ ngx_http_order_edit_reconcile_tick(ngx_http_order_edit_zone_t *zone,
         if (ngx_exiting || ngx_terminate || ngx_quit) {
             if (rc[i].req) {
                 ngx_http_order_edit_curl_cancel(rc[i].req);
+
+            } else if (rc[i].running) {
+                ngx_http_order_edit_recon_finish(&rc[i], 2);
             }
 
             continue;
@@ -433,15 +437,23 @@ ngx_http_order_edit_recon_init(ngx_http_order_edit_main_conf_t *omcf,
     ngx_log_t *log)
 {
     ngx_uint_t                          i, k;
+    ngx_pool_cleanup_t                 *cln;
     ngx_http_order_edit_zone_t        **zones, *zone;
     ngx_http_order_edit_recon_t        *rc;
     ngx_http_order_edit_store_conf_t  **stores;
+
+    cln = ngx_pool_cleanup_add(ngx_cycle->pool, 0);
+    if (cln == NULL) {
+        return NGX_ERROR;
+    }
 
     ngx_http_order_edit_recons = ngx_array_create(ngx_cycle->pool, 2,
                                           sizeof(ngx_http_order_edit_recon_t));
     if (ngx_http_order_edit_recons == NULL) {
         return NGX_ERROR;
     }
+
+    cln->handler = ngx_http_order_edit_recon_cleanup;
 
     stores = omcf->stores.elts;
     zones = omcf->zones.elts;
@@ -496,6 +508,35 @@ ngx_http_order_edit_recon_init(ngx_http_order_edit_main_conf_t *omcf,
     }
 
     return NGX_OK;
+}
+
+
+/*
+ * The worker exits (a terminate, or a run waiting out a backoff when it
+ * stopped): what a run holds goes with the cycle.  Requests are gone by
+ * now: the curl engine cancelled them before the cycle's pool goes.
+ */
+
+static void
+ngx_http_order_edit_recon_cleanup(void *data)
+{
+    ngx_uint_t                    i;
+    ngx_http_order_edit_recon_t  *rc;
+
+    rc = ngx_http_order_edit_recons->elts;
+
+    for (i = 0; i < ngx_http_order_edit_recons->nelts; i++) {
+
+        if (rc[i].page) {
+            json_decref(rc[i].page);
+        }
+
+        if (rc[i].pool) {
+            ngx_destroy_pool(rc[i].pool);
+        }
+    }
+
+    ngx_http_order_edit_recons = NULL;
 }
 
 
