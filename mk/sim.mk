@@ -7,7 +7,7 @@
 # The simulator itself needs nothing built: tools/netsuite-sim --help.
 # See docs/netsuite-simulator.md.
 
-SIM_TESTS := test_nsoauth \
+SIM_TESTS := test_nsoauth test_shopify_sim \
              $(sort $(basename $(notdir $(wildcard tools/tests/test_sim_*.py))))
 
 .PHONY: test-sim

@@ -27,6 +27,7 @@
 #include "ngx_http_order_edit_exactjson.h"
 #include "ngx_http_order_edit_nsbody.h"
 #include "ngx_http_order_edit_console.h"
+#include "ngx_http_order_edit_reconcile.h"
 
 
 /* queued snapshots of one order looked at to coalesce a burst */
@@ -403,6 +404,9 @@ ngx_http_order_edit_dispatch_tick(ngx_event_t *ev)
     ngx_uint_t                  n;
     ngx_pool_t                 *pool;
     ngx_http_order_edit_msg_t   msg;
+
+    /* catch-up from the Shopify Admin API: it checks all of the below */
+    ngx_http_order_edit_reconcile_tick(d->zone, d->omcf, d->log);
 
     if (ngx_exiting || ngx_terminate || ngx_quit) {
         /* in-flight jobs finish or are cancelled: their leases go back */
@@ -2103,6 +2107,10 @@ static void
 ngx_http_order_edit_job_acked(ngx_http_order_edit_job_t *job,
     ngx_uint_t counter)
 {
+    /* a refund NetSuite holds now: reconciliation need not send it */
+    ngx_http_order_edit_reconcile_acked(job->d->zone, &job->msg.shop,
+                                        job->normalised ? &job->res : NULL);
+
     (void) ngx_http_order_edit_queue_ack(job->d->zone, &job->msg, counter);
     ngx_http_order_edit_job_finish(job);
 }

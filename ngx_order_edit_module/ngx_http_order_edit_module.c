@@ -21,6 +21,7 @@
 #include "ngx_http_order_edit_journal.h"
 #include "ngx_http_order_edit_console.h"
 #include "ngx_http_order_edit_history.h"
+#include "ngx_http_order_edit_reconcile.h"
 
 
 /* Shopify's largest order payloads are a few hundred kilobytes */
@@ -111,6 +112,8 @@ static ngx_http_order_edit_block_cmd_t  ngx_http_order_edit_store_cmds[] = {
     ngx_http_order_edit_bcmd("topics", 1, 32, ngx_http_order_edit_set_topics),
     ngx_http_order_edit_bcmd("netsuite", 1, 1,
                              ngx_http_order_edit_set_netsuite),
+    ngx_http_order_edit_bcmd("reconcile", 1, 10,
+                             ngx_http_order_edit_reconcile_set),
 
     /* the normaliser's options: see docs/normaliser.md */
     ngx_http_order_edit_bcmd("sku_map", 1, 1, ngx_http_order_edit_set_norm),

@@ -30,6 +30,8 @@
 typedef struct ngx_http_order_edit_zone_s  ngx_http_order_edit_zone_t;
 typedef struct ngx_http_order_edit_netsuite_conf_s
     ngx_http_order_edit_netsuite_conf_t;
+typedef struct ngx_http_order_edit_reconcile_conf_s
+    ngx_http_order_edit_reconcile_conf_t;
 
 
 /* a directive inside one of the module's blocks (store, netsuite) */
@@ -86,6 +88,9 @@ typedef struct {
     ngx_str_t                      netsuite_name;
     ngx_uint_t                     netsuite_line;
     ngx_http_order_edit_netsuite_conf_t  *netsuite;
+
+    /* "reconcile": catch-up from the Admin API; NULL: off */
+    ngx_http_order_edit_reconcile_conf_t  *reconcile;
 
     ngx_str_t                      file;
     ngx_uint_t                     line;

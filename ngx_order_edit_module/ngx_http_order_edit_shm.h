@@ -20,7 +20,7 @@
  * reading it with the wrong structures.
  */
 #define NGX_HTTP_ORDER_EDIT_SHM_MAGIC    0x4f454451      /* "OEDQ" */
-#define NGX_HTTP_ORDER_EDIT_SHM_LAYOUT   9
+#define NGX_HTTP_ORDER_EDIT_SHM_LAYOUT   10
 
 /* "<zone>-<16 hex gen>-<8 digit seq>.jnl", zone names up to 64 bytes */
 #define NGX_HTTP_ORDER_EDIT_JZONE_MAX    64
@@ -200,6 +200,8 @@ typedef struct {
 
     /* the console's history and token key (_history.c); NULL until used */
     void                          *console;
+    /* reconciliation's own state (_reconcile.h); NULL until it runs */
+    struct ngx_http_order_edit_recon_sh_s  *reconcile;
 
     time_t                         created;
     ngx_uint_t                     reloads;

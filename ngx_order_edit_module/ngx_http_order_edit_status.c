@@ -17,6 +17,7 @@
 #include "ngx_http_order_edit_ingest.h"
 #include "ngx_http_order_edit_netsuite.h"
 #include "ngx_http_order_edit_history.h"
+#include "ngx_http_order_edit_reconcile.h"
 
 
 /* what the status page shows of one shop, copied out under the lock */
@@ -412,6 +413,8 @@ ngx_http_order_edit_status_json(ngx_http_request_t *r,
         goto failed;
     }
 
+    ngx_http_order_edit_reconcile_json(r, root);
+
     if (st->accounts.nelts) {
         accounts = json_object();
         if (json_object_set_new(root, "netsuite", accounts) != 0) {
@@ -500,6 +503,8 @@ ngx_http_order_edit_status_prometheus(ngx_http_request_t *r,
     if (st->journal) {
         len += 4096;
     }
+
+    len += ngx_http_order_edit_reconcile_prometheus_size(r);
 
     body = ngx_pnalloc(r->pool, len);
     if (body == NULL) {
@@ -683,6 +688,8 @@ ngx_http_order_edit_status_prometheus(ngx_http_request_t *r,
     if (st->journal) {
         p = ngx_http_order_edit_journal_prometheus(p, &st->zone, &st->jstat);
     }
+
+    p = ngx_http_order_edit_reconcile_prometheus(r, p, body + len);
 
     return ngx_http_order_edit_send(r, NGX_HTTP_OK, &type, body, p - body,
                                     0);

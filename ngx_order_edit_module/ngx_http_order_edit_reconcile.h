@@ -1,0 +1,89 @@
+
+/*
+ * Copyright (C) the ngx_order_edit_module authors.
+ *
+ * Reconciliation: Shopify does not promise to deliver every webhook, so
+ * the dispatching worker lists, through the Admin API, the orders updated
+ * since a watermark and queues what the zone has not applied yet, as the
+ * webhooks would have: an orders/updated snapshot, and refunds/create for
+ * the refunds made since.
+ */
+
+
+#ifndef _NGX_HTTP_ORDER_EDIT_RECONCILE_H_INCLUDED_
+#define _NGX_HTTP_ORDER_EDIT_RECONCILE_H_INCLUDED_
+
+
+#include "ngx_http_order_edit_shm.h"
+
+
+/* "reconcile ...;" in an order_edit_store block */
+struct ngx_http_order_edit_reconcile_conf_s {
+    ngx_str_t                      token;        /* Admin API access token */
+    ngx_str_t                      url;          /* scheme://host[:port] */
+    ngx_str_t                      api_version;
+    ngx_str_t                      zone_name;    /* "": the only zone */
+    ngx_msec_t                     interval;
+    ngx_msec_t                     window;       /* the first run's reach */
+    ngx_msec_t                     overlap;
+    ngx_msec_t                     timeout;
+    ngx_uint_t                     page_size;
+    ngx_uint_t                     queue_max;
+    ngx_str_t                      file;
+    ngx_uint_t                     line;
+};
+
+
+/*
+ * In the zone: one per reconciled shop, so that the watermark and the
+ * counters outlive a reload and show from any worker.  Anchored at
+ * sh->reconcile, allocated by the dispatching worker when first needed.
+ */
+typedef struct {
+    ngx_queue_t                    queue;
+    int64_t                        watermark_ms;  /* 0: none yet */
+    int64_t                        persisted_ms;  /* in the state file */
+    uint64_t                       next_run_ms;   /* wall clock */
+    uint64_t                       run_end_ms;    /* of the last good run */
+    uint64_t                       last_success;  /* unix seconds, 0 */
+    uint64_t                       last_run_ms;   /* its duration */
+    uint64_t                       runs;          /* "polled" */
+    uint64_t                       pages;
+    uint64_t                       orders;        /* listed */
+    uint64_t                       found_missing;
+    uint64_t                       enqueued;
+    uint64_t                       errors;
+    uint64_t                       throttled;     /* 429s */
+    ngx_uint_t                     running;
+    u_short                        len;
+    u_char                         name[1];
+} ngx_http_order_edit_recon_shop_t;
+
+
+typedef struct ngx_http_order_edit_recon_sh_s {
+    ngx_queue_t                    shops;
+} ngx_http_order_edit_recon_sh_t;
+
+
+char *ngx_http_order_edit_reconcile_set(ngx_conf_t *cf, void *conf);
+
+/* the dispatcher's tick, every interval, in the dispatching worker */
+void ngx_http_order_edit_reconcile_tick(ngx_http_order_edit_zone_t *zone,
+    ngx_http_order_edit_main_conf_t *omcf, ngx_log_t *log);
+
+/*
+ * The dispatcher acked a webhook (res: what it normalised to, or NULL): a
+ * Credit Memo NetSuite now holds is remembered, so that a run does not
+ * queue its refund again.
+ */
+void ngx_http_order_edit_reconcile_acked(ngx_http_order_edit_zone_t *zone,
+    ngx_str_t *shop, ngx_http_order_edit_norm_result_t *res);
+
+/* the status page: a "reconcile" object, and the Prometheus lines */
+void ngx_http_order_edit_reconcile_json(ngx_http_request_t *r, void *root);
+size_t ngx_http_order_edit_reconcile_prometheus_size(ngx_http_request_t *r);
+u_char *ngx_http_order_edit_reconcile_prometheus(ngx_http_request_t *r,
+    u_char *p, u_char *last);
+
+
+#endif /* _NGX_HTTP_ORDER_EDIT_RECONCILE_H_INCLUDED_ */

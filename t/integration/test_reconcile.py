@@ -1,0 +1,382 @@
+"""Reconciliation end to end: Shopify (tools/shopify-sim) drops some of
+its webhooks, and every order and refund still reaches NetSuite
+(tools/netsuite-sim) exactly once, within one reconciliation period,
+through the module's catch-up from the Admin API; a 429 is honoured."""
+
+import calendar
+import os
+import random
+import re
+import sys
+import time
+import unittest
+
+import shopmodel
+
+TOP = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..")
+sys.path.insert(0, os.path.join(TOP, "tools", "tests"))
+
+import shopifysimhelper  # noqa: E402
+import simhelper  # noqa: E402
+import test_dispatch  # noqa: E402
+
+SHOP = "acme.myshopify.com"
+TOKEN = "shpat_reconcile_test"
+SECRET = "acme"
+INTERVAL = 4          # seconds: the test's reconciliation period
+
+# OE_RECONCILE_ORDERS: more orders (the issue's "few hundred"), by hand;
+# pages of a sixth of them, Shopify's 2 requests a second permitting
+ORDERS = int(os.environ.get("OE_RECONCILE_ORDERS", 36))
+PAGE = max(7, ORDERS // 6)
+
+# test_dispatch's nginx (NetSuite block, store, dispatcher, locations),
+# its store reconciled from the Shopify simulator
+STORE = """
+        reconcile token_file=__DIR__/shopify.token
+                  url=http://127.0.0.1:__SHOPIFY__ api_version=2024-10
+                  interval=__INTERVAL__s window=1h overlap=2s
+                  page_size=__PAGE__ queue_max=40;
+"""
+
+
+class Base(unittest.TestCase):
+
+    journal = ""
+
+    def setUp(self):
+        self.ns = simhelper.Sim()
+        self.addCleanup(self.ns.stop)
+
+        self.ngx = test_dispatch.Dispatch.nginx_with_keys(self)
+
+        self.shopify = shopifysimhelper.ShopifySim()
+        self.addCleanup(self.shopify.stop)
+        self.shopify.ctl("POST", "shops", {
+            "domain": SHOP, "access_token": TOKEN, "secret": SECRET,
+            "webhook_url": "http://127.0.0.1:%d/wh" % self.ngx.port})
+
+        with open(os.path.join(self.ngx.dir, "shopify.token"), "w") as f:
+            f.write(TOKEN + "\n")
+
+    def conf(self):
+        http = (test_dispatch.HTTP
+                .replace("__STORE__", STORE)
+                .replace("__EXTRA__", "concurrency 4;")
+                .replace("order_edit_dispatch edits interval=50ms;",
+                         "order_edit_dispatch edits interval=50ms;\n"
+                         + self.journal))
+        return (http.replace("__SIM__", str(self.ns.port))
+                    .replace("__SHOPIFY__", str(self.shopify.port))
+                    .replace("__DIR__", self.ngx.dir)
+                    .replace("__INTERVAL__", str(INTERVAL))
+                    .replace("__PAGE__", str(PAGE)))
+
+    def start_nginx(self):
+        self.ngx.write_conf(self.conf())
+        self.ngx.start()
+
+    def runs(self):
+        """The first page of each run, in order."""
+        return [r["path"] for r in self.shopify.ctl(
+            "GET", "shops/%s/requests" % SHOP)["requests"]
+            if "updated_at_min" in r["path"]]
+
+    # ---- Shopify's side ---------------------------------------------
+
+    def create(self, oid, qty, ns_qty=None):
+        """The order in Shopify, and as another connector put it in
+        NetSuite (ns_qty: different, so that only a write makes it so)."""
+        self.ns.seed_order("shopify-acme-%d" % oid, lines=[
+            {"item": {"id": "1002"}, "quantity": ns_qty or qty,
+             "rate": 10}],
+            custbody_shopify_taxes_included=False)
+        o = shopmodel.order(oid, qty)
+        self.shopify.ctl("POST", "shops/%s/orders" % SHOP, o)
+
+    def edit(self, oid, qty):
+        self.shopify.ctl("PUT", "shops/%s/orders/%d" % (SHOP, oid),
+                         {"order": shopmodel.order_changes(oid, qty),
+                          "topics": ["orders/updated"]})
+
+    def refund(self, oid, qty, n):
+        return self.shopify.ctl(
+            "POST", "shops/%s/orders/%d/refunds" % (SHOP, oid),
+            {"refund": shopmodel.refund(oid, n),
+             "order": shopmodel.order_changes(oid, qty, n)})["refund"]
+
+    # ---- NetSuite's side --------------------------------------------
+
+    def netsuite(self):
+        return self.ns.admin("GET", "state")
+
+    def converged(self, want_qty, want_refunds):
+        """(everything as wanted, the credit memos, what differs)"""
+        st = self.netsuite()
+        qty = {}
+        for so in st["salesOrder"]:
+            lines = so["item"]["items"]
+            qty[so["externalId"]] = sorted(
+                (str(l["item"]["id"]), l["quantity"]) for l in lines)
+        memos = [cm["externalId"] for cm in st["creditMemo"]]
+        diff = ["%d: %s, not %d" % (oid, qty.get("shopify-acme-%d" % oid),
+                                    q)
+                for oid, q in sorted(want_qty.items())
+                if qty.get("shopify-acme-%d" % oid) != [("1002", q)]]
+        want = sorted("shopify-acme-refund-%d" % r for r in want_refunds)
+        if sorted(memos) != want:
+            diff.append("memos: missing %s, extra %s" % (
+                sorted(set(want) - set(memos)),
+                sorted(set(memos) - set(want))))
+        self.last_diff = diff
+        return not diff, memos
+
+    def status(self):
+        return self.ngx.status()
+
+    @staticmethod
+    def next_second():
+        time.sleep(1.02 - time.time() % 1)
+
+    def wait(self, predicate, what, timeout):
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            v = predicate()
+            if v:
+                return v
+            time.sleep(0.1)
+        self.fail("timed out waiting for " + what + "\n"
+                  + self.ngx.error_log()[-3000:] + "\n"
+                  + "\n".join(getattr(self, "last_diff", [])))
+
+
+
+class Reconcile(Base):
+
+    def test_dropped_webhooks_reach_netsuite_once_by_reconciliation(self):
+        self.start_nginx()
+        rng = random.Random(15)
+        self.shopify.ctl("POST", "shops/%s/drop" % SHOP,
+                         {"fraction": 0.10, "seed": 15})
+
+        # each order: created, edited once or twice, refunded up to twice;
+        # done in rounds a second apart, as people would (two changes of
+        # an order within a second would share Shopify's updated_at)
+        want_qty, want_refunds, plans = {}, [], []
+        for i in range(ORDERS):
+            oid = 7000 + i
+            qty = rng.randint(2, 5)
+            plan = [(self.create, oid, qty)]
+            for _ in range(rng.randint(1, 2)):
+                qty = rng.randint(2, 6)
+                plan.append((self.edit, oid, qty))
+            # a line refunded whole leaves the Sales Order: not here
+            refunds = min(rng.choice((0, 0, 1, 2)), qty - 1)
+            for n in range(1, refunds + 1):
+                plan.append((self.refund, oid, qty, n))
+            want_qty[oid] = qty - refunds
+            plans.append(plan)
+
+        for r in range(max(len(p) for p in plans)):
+            self.next_second()
+            for plan in plans:
+                if r < len(plan):
+                    out = plan[r][0](*plan[r][1:])
+                    if plan[r][0] == self.refund:
+                        want_refunds.append(out["id"])
+
+        # one order each way at least: dropped edits and dropped refunds
+        self.next_second()
+        self.shopify.ctl("POST", "shops/%s/drop" % SHOP,
+                         {"fraction": 0, "next": 2})
+        self.create(7999, 3)
+        self.next_second()
+        self.edit(7999, 4)
+        self.next_second()
+        self.shopify.ctl("POST", "shops/%s/drop" % SHOP,
+                         {"topics": ["refunds/create"]})
+        want_refunds.append(self.refund(7999, 4, 1)["id"])
+        want_qty[7999] = 3
+
+        self.shopify.drain()
+        done_at = time.monotonic()
+
+        hooks = self.shopify.ctl("GET", "shops/%s/webhooks"
+                                 % SHOP)["webhooks"]
+        dropped = [w for w in hooks if w["state"] == "dropped"]
+        self.assertGreaterEqual(len(dropped), len(hooks) // 20, hooks)
+        self.assertTrue(any(w["topic"] == "refunds/create"
+                            for w in dropped))
+        self.assertFalse([w for w in hooks if w["state"] == "failed"])
+
+        # everything in NetSuite within one period (and the time a run
+        # and the deliveries take: the margin)
+        memos = self.wait(lambda: self.converged(want_qty,
+                                                 want_refunds)[0] or None,
+                          "NetSuite to hold every order and refund",
+                          INTERVAL + 10)
+        took = time.monotonic() - done_at
+        self.assertLess(took, INTERVAL + 10)
+        sys.stderr.write("reconcile: %d orders, %d refunds, %d of %d "
+                         "webhooks dropped; NetSuite complete %.1f s after "
+                         "the last webhook ... " % (
+                             len(want_qty), len(want_refunds), len(dropped),
+                             len(hooks), took))
+        self.assertTrue(memos)
+
+        # exactly once: one memo per refund, and it stays so after
+        # another run has seen everything again
+        time.sleep(INTERVAL + 1)
+        ok, memos = self.converged(want_qty, want_refunds)
+        self.assertTrue(ok)
+        self.assertEqual(len(memos), len(set(memos)))
+        self.assertEqual(len(memos), len(want_refunds))
+
+        rec = self.status()["reconcile"][SHOP]
+        self.assertGreaterEqual(rec["polled"], 2, rec)
+        self.assertGreater(rec["found_missing"], 0, rec)
+        self.assertGreater(rec["enqueued"], 0, rec)
+        self.assertGreater(rec["pages"], 1, rec)
+        self.assertEqual(rec["errors"], 0, rec)
+        self.assertIsNotNone(rec["last_success"])
+        shop = self.status()["stores"][SHOP]
+        self.assertEqual(shop["exceptions"], 0, self.ngx.request(
+            "GET", "/exc")[2])
+        log = self.ngx.error_log()
+        self.assertIn('reconcile of "%s" done' % SHOP, log)
+        self.assertIn("reconciled #", log)
+
+        # refunds NetSuite already had are not sent again: the copies are
+        # the dropped ones, and a few a run saw before their webhook's
+        # Credit Memo was acked
+        again = log.count("refunds/create of \"%s\" queued as" % SHOP)
+        lost = len([w for w in dropped if w["topic"] == "refunds/create"])
+        sys.stderr.write("%d refunds queued again for %d dropped ... "
+                         % (again, lost))
+        self.assertGreaterEqual(again, lost)
+        self.assertLessEqual(again, lost + len(want_refunds) // 4)
+
+        # the Link pages were followed with nothing but the cursor
+        reqs = self.shopify.ctl("GET", "shops/%s/requests"
+                                % SHOP)["requests"]
+        self.assertTrue(any("page_info=" in r["path"] for r in reqs))
+        for r in reqs:
+            if "page_info=" in r["path"]:
+                self.assertNotIn("updated_at_min", r["path"])
+
+    def test_a_429_is_honoured(self):
+        self.start_nginx()
+        self.wait(lambda: self.status().get("reconcile", {}).get(
+            SHOP, {}).get("last_success"), "a first run", INTERVAL + 5)
+        # no webhook: only reconciliation, after the 429, brings it
+        self.shopify.ctl("POST", "shops/%s/drop" % SHOP, {"fraction": 1})
+        self.shopify.ctl("POST", "shops/%s/throttle" % SHOP,
+                         {"next": 1, "retry_after": 2.5})
+        self.create(8001, 2)
+        self.edit(8001, 3)
+
+        self.wait(lambda: self.status()["reconcile"][SHOP]["throttled"],
+                  "the 429", INTERVAL + 5)
+        self.wait(lambda: self.converged({8001: 3}, [])[0] or None,
+                  "the order after the 429", INTERVAL + 10)
+        reqs = self.shopify.ctl("GET", "shops/%s/requests"
+                                % SHOP)["requests"]
+        i = [k for k, r in enumerate(reqs) if r["status"] == 429]
+        self.assertEqual(len(i), 1, reqs)
+        after = reqs[i[0] + 1]
+        self.assertGreaterEqual(after["t"] - reqs[i[0]]["t"], 2.5)
+        self.assertEqual(after["status"], 200)
+        self.assertIn("Retry-After: 2.5", self.ngx.error_log())
+
+    def test_the_call_limit_header_spaces_the_pages(self):
+        # a small bucket: past half of it, pages wait for it to leak
+        self.shopify.ctl("POST", "shops", {
+            "domain": SHOP, "access_token": TOKEN, "secret": SECRET,
+            "bucket_size": 4, "leak_rate": 2.0,
+            "webhook_url": "http://127.0.0.1:%d/wh" % self.ngx.port})
+        self.shopify.ctl("POST", "shops/%s/drop" % SHOP, {"fraction": 1})
+        for i in range(30):
+            self.create(8100 + i, 2, ns_qty=1)
+        self.start_nginx()
+        self.wait(lambda: self.converged(
+            {8100 + i: 2 for i in range(30)}, [])[0] or None,
+            "every order", INTERVAL + 15)
+        reqs = self.shopify.ctl("GET", "shops/%s/requests"
+                                % SHOP)["requests"]
+        self.assertEqual([r for r in reqs if r["status"] == 429], [])
+        self.assertGreaterEqual(len(reqs), 5)
+
+
+    def test_a_reload_keeps_the_watermark_and_counters(self):
+        self.start_nginx()
+        rec = self.wait(lambda: self.status().get("reconcile", {}).get(
+            SHOP) if self.status().get("reconcile", {}).get(
+                SHOP, {}).get("last_success") else None,
+            "a first run", INTERVAL + 5)
+        mark = self.status()["reconcile"][SHOP]["watermark_ms"]
+        before = len(self.runs())
+
+        self.assertTrue(self.ngx.reload(self.conf()))
+        self.wait(lambda: len(self.runs()) > before,
+                  "a run after the reload", INTERVAL + 5)
+
+        # the zone kept it: the new worker starts at the watermark less
+        # the overlap (or a later one), not a window back; counters go on
+        after = self.status()["reconcile"][SHOP]
+        self.assertGreaterEqual(after["polled"], rec["polled"] + 1)
+        first = self.runs()[before]
+        since = first.split("updated_at_min=")[1].split("%2B")[0]
+        since = calendar.timegm(time.strptime(since, "%Y-%m-%dT%H:%M:%S"))
+        self.assertGreaterEqual(since, mark // 1000 - 2, first)
+
+        # and Prometheus has them
+        st, _, body = self.ngx.request("GET", "/status?format=prometheus")
+        self.assertEqual(st, 200)
+        body = body.decode()
+        polled = re.search(r'order_edit_reconcile_total\{zone="edits",'
+                           r'shop="%s",what="polled"\} (\d+)\n'
+                           % re.escape(SHOP), body)
+        self.assertGreaterEqual(int(polled.group(1)), after["polled"])
+        self.assertRegex(body, r'order_edit_reconcile_last_success_seconds'
+                               r'\{zone="edits",shop="%s"\} [1-9]\d+\n'
+                         % re.escape(SHOP))
+
+
+class ReconcileWithJournal(Base):
+    """The watermark survives a restart in a file beside the journal."""
+
+    journal = "order_edit_journal __DIR__/journal fsync=batch;"
+
+    def test_the_watermark_survives_a_restart(self):
+        self.start_nginx()
+        self.create(9001, 2)
+        self.edit(9001, 3)
+        self.shopify.drain()
+        path = os.path.join(self.ngx.dir, "journal", "edits.reconcile")
+        self.wait(lambda: os.path.exists(path), "the state file",
+                  2 * INTERVAL + 5)
+
+        self.ngx.nginx("-s", "stop")
+        self.wait(lambda: not os.path.exists(os.path.join(
+            self.ngx.dir, "logs", "nginx.pid")) or None, "the stop", 10)
+        with open(path) as f:
+            shop, mark = f.read().split()
+        self.assertEqual(shop, SHOP)
+        before = len(self.runs())
+
+        self.ngx.start()
+        self.wait(lambda: "resumes from its watermark %s ms" % mark
+                  in self.ngx.error_log(), "the watermark read back",
+                  INTERVAL + 5)
+        self.wait(lambda: len(self.runs()) > before,
+                  "a run after the restart", INTERVAL + 5)
+
+        # it starts at the watermark less the overlap, not a window back
+        since = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(
+            int(mark) // 1000 - 2))
+        self.assertIn("updated_at_min=" + since + "%2B00:00",
+                      self.runs()[before])
+
+
+if __name__ == "__main__":
+    unittest.main()
