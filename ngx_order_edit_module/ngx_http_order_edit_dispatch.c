@@ -2062,7 +2062,7 @@ ngx_http_order_edit_job_superseded(ngx_http_order_edit_job_t *job)
     json_error_t                 err;
     ngx_http_order_edit_msg_t   *m;
 
-    (void) ngx_http_order_edit_normalise(&job->store->norm, &job->in,
+    (void) ngx_http_order_edit_nsbody_normalise(&job->store->norm, &job->in,
                                          &job->res);
 
     if (job->res.kind != NGX_HTTP_ORDER_EDIT_NORM_SALES_ORDER

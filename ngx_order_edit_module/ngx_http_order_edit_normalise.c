@@ -10,7 +10,7 @@
 #include <string.h>
 
 #include "ngx_http_order_edit_normalise.h"
-#include "ngx_http_order_edit_nsbody.h"
+#include "ngx_http_order_edit_jbuild.h"
 
 
 #define NGX_HTTP_ORDER_EDIT_MAX_QUANTITY  1000000
@@ -1230,7 +1230,7 @@ static json_t *
 ngx_http_order_edit_norm_set(ngx_http_order_edit_norm_ctx_t *ctx,
     json_t *obj, const char *key, json_t *v)
 {
-    return ngx_http_order_edit_nsbody_set(&ctx->nomem, obj, key, v);
+    return ngx_http_order_edit_jbuild_set(&ctx->nomem, obj, key, v);
 }
 
 
@@ -1238,7 +1238,7 @@ static json_t *
 ngx_http_order_edit_norm_append(ngx_http_order_edit_norm_ctx_t *ctx,
     json_t *arr, json_t *v)
 {
-    return ngx_http_order_edit_nsbody_append(&ctx->nomem, arr, v);
+    return ngx_http_order_edit_jbuild_append(&ctx->nomem, arr, v);
 }
 
 
@@ -1534,15 +1534,15 @@ ngx_http_order_edit_norm_emit_line(ngx_http_order_edit_norm_ctx_t *ctx,
              * item, which is no inventory: it keeps it.
              */
             ngx_http_order_edit_norm_set(ctx, l, "item",
-                ngx_http_order_edit_nsbody_ref(ctx->conf->no_restock_item
+                ngx_http_order_edit_jbuild_ref(ctx->conf->no_restock_item
                     ? ctx->conf->no_restock_item
                     : NGX_HTTP_ORDER_EDIT_DEFAULT_NO_RESTOCK));
             ngx_http_order_edit_norm_set(ctx, l, "sold_item",
-                                         ngx_http_order_edit_nsbody_ref(item));
+                                         ngx_http_order_edit_jbuild_ref(item));
 
         } else {
             ngx_http_order_edit_norm_set(ctx, l, "item",
-                                         ngx_http_order_edit_nsbody_ref(item));
+                                         ngx_http_order_edit_jbuild_ref(item));
         }
 
         ngx_http_order_edit_norm_set(ctx, l, "quantity", json_integer(qty));
@@ -2812,7 +2812,7 @@ ngx_http_order_edit_norm_charge(ngx_http_order_edit_norm_ctx_t *ctx,
     ngx_http_order_edit_norm_set(ctx, c, "kind", json_string(kind));
     ngx_http_order_edit_norm_set(ctx, c, "key", json_string(kind));
     ngx_http_order_edit_norm_set(ctx, c, "item",
-                                 ngx_http_order_edit_nsbody_ref(item));
+                                 ngx_http_order_edit_jbuild_ref(item));
     ngx_http_order_edit_norm_set(ctx, c, "quantity", json_integer(1));
     ngx_http_order_edit_norm_set(ctx, c, "amount",
                                  ngx_http_order_edit_norm_amount(ctx, amount));
@@ -3379,7 +3379,7 @@ ngx_http_order_edit_norm_adjustment(ngx_http_order_edit_norm_ctx_t *ctx,
     ngx_http_order_edit_norm_set(ctx, l, "kind", json_string(kind));
     ngx_http_order_edit_norm_set(ctx, l, "key", json_string(kind));
     ngx_http_order_edit_norm_set(ctx, l, "item",
-                                 ngx_http_order_edit_nsbody_ref(item));
+                                 ngx_http_order_edit_jbuild_ref(item));
     ngx_http_order_edit_norm_set(ctx, l, "quantity", json_integer(1));
     ngx_http_order_edit_norm_set(ctx, l, "amount",
                                  ngx_http_order_edit_norm_amount(ctx, amount));
@@ -4119,16 +4119,6 @@ ngx_http_order_edit_normalise(const ngx_http_order_edit_norm_conf_t *conf,
         }
     }
 
-    /* the NetSuite request is made from the finished document alone */
-    if (rc > 0
-        && ngx_http_order_edit_nsbody_build(conf,
-                                            (ngx_http_order_edit_norm_kind_e)
-                                            rc, res->doc, res)
-           != 0)
-    {
-        rc = ngx_http_order_edit_norm_nomem(&ctx);
-    }
-
 done:
 
     json_decref(root);
@@ -4171,28 +4161,4 @@ ngx_http_order_edit_norm_result_free(ngx_http_order_edit_norm_result_t *res)
     res->body = NULL;
     res->body_len = 0;
     res->method = NULL;
-}
-
-
-int
-ngx_http_order_edit_norm_upsert(const ngx_http_order_edit_norm_conf_t *conf,
-    ngx_http_order_edit_norm_result_t *res)
-{
-    (void) conf;
-
-    if (res->kind != NGX_HTTP_ORDER_EDIT_NORM_SALES_ORDER || res->body == NULL)
-    {
-        snprintf(res->error, sizeof(res->error), "internal");
-        snprintf(res->message, sizeof(res->message),
-                 "only a sales order document can be upserted");
-        return -1;
-    }
-
-    if (ngx_http_order_edit_nsbody_upsert(res) != 0) {
-        snprintf(res->error, sizeof(res->error), "internal");
-        snprintf(res->message, sizeof(res->message), "out of memory");
-        return -1;
-    }
-
-    return 0;
 }

@@ -49,9 +49,6 @@
 #define NGX_HTTP_ORDER_EDIT_DEFAULT_NO_RESTOCK                                \
     "eid:shopify-refund_no_restock"
 
-#define NGX_HTTP_ORDER_EDIT_REST_PREFIX        "/services/rest/record/v1/"
-
-
 /* NetSuite field names a shop may rename (or switch off with "off") */
 typedef enum {
     NGX_HTTP_ORDER_EDIT_FIELD_ORDER_NUMBER = 0,
@@ -262,14 +259,6 @@ ngx_http_order_edit_norm_kind_e ngx_http_order_edit_normalise(
     ngx_http_order_edit_norm_result_t *res);
 
 void ngx_http_order_edit_norm_result_free(
-    ngx_http_order_edit_norm_result_t *res);
-
-/*
- * The sales order upsert (PUT salesOrder/eid:X, no replace) for a
- * dispatcher configured to create missing orders; replaces res->method,
- * path and body.  0, or -1 with res->error set.
- */
-int ngx_http_order_edit_norm_upsert(const ngx_http_order_edit_norm_conf_t *conf,
     ngx_http_order_edit_norm_result_t *res);
 
 /*
