@@ -22,10 +22,11 @@
 #include "ngx_http_order_edit_shm.h"
 #include "ngx_http_order_edit_queue.h"
 #include "ngx_http_order_edit_dedup.h"
-#include "ngx_http_order_edit_netsuite.h"
+#include "ngx_http_order_edit_nsconf.h"
 #include "ngx_http_order_edit_curl.h"
 #include "ngx_http_order_edit_exactjson.h"
 #include "ngx_http_order_edit_nsbody.h"
+#include "ngx_http_order_edit_nsslot.h"
 
 
 /* queued snapshots of one order looked at to coalesce a burst */
@@ -82,21 +83,18 @@ typedef struct {
     ngx_str_t                              body_sent; /* by the write */
     char                                  *doc;      /* RESTlet body */
     ngx_http_order_edit_curl_req_t        *req;       /* in flight */
-    ngx_http_order_edit_account_t         *acct;      /* in the zone */
-    ngx_uint_t                             epoch;     /* acct's at send */
+    ngx_http_order_edit_nsslot_t           slot;      /* the account's */
     ngx_str_t                              so_id;     /* SuiteQL's find */
     ngx_uint_t                             next_step; /* after the lookup */
     const char                            *next_query;
     ngx_str_t                              source;    /* the SO's id */
     ngx_str_t                              xform;     /* transform body */
     unsigned                               normalised:1;
-    unsigned                               counted:1; /* in acct in_flight */
     unsigned                               so_cached:1;
     unsigned                               newer:1;   /* one is queued */
     unsigned                               parsing:1; /* on the thread */
     unsigned                               tax_asked:1; /* of NetSuite */
     unsigned                               reread:1;  /* read back again */
-    unsigned                               crowded:1; /* others in flight */
     unsigned                               auth_retried:1; /* after 401 */
 
     /* OAuth 2.0: waiting for a token, and the one sent */
@@ -204,10 +202,6 @@ static void ngx_http_order_edit_job_parsed(ngx_http_order_edit_job_t *job);
 static void ngx_http_order_edit_job_parse_thread(void *data, ngx_log_t *log);
 static void ngx_http_order_edit_job_parse_done(ngx_event_t *ev);
 #endif
-static ngx_uint_t ngx_http_order_edit_job_room(
-    ngx_http_order_edit_job_t *job);
-static void ngx_http_order_edit_aimd(ngx_http_order_edit_job_t *job,
-    ngx_http_order_edit_curl_req_t *req, ngx_uint_t over);
 
 
 char *
@@ -546,8 +540,10 @@ ngx_http_order_edit_job_start(ngx_http_order_edit_dispatcher_t *d,
     }
 
     job->ns = job->store->netsuite;
+    job->slot.zone = d->zone;
+    job->slot.ns = job->ns;
 
-    if (!ngx_http_order_edit_job_room(job)) {
+    if (!ngx_http_order_edit_nsslot_room(&job->slot)) {
         (void) ngx_http_order_edit_queue_release(d->zone, &job->msg,
                                                  d->conf->interval);
         ngx_http_order_edit_job_finish(job);
@@ -566,11 +562,7 @@ ngx_http_order_edit_job_start(ngx_http_order_edit_dispatcher_t *d,
      * The slot is taken now, while the JSON is parsed elsewhere: jobs
      * leased meanwhile must see the account as it will be.
      */
-    ngx_shmtx_lock(&d->zone->shpool->mutex);
-    job->acct->in_flight++;
-    ngx_shmtx_unlock(&d->zone->shpool->mutex);
-
-    job->counted = 1;
+    ngx_http_order_edit_nsslot_take(&job->slot);
 
     ngx_http_order_edit_queue_norm_input(&job->msg, &job->in);
 
@@ -1050,7 +1042,7 @@ ngx_http_order_edit_job_order_busy(ngx_http_order_edit_job_t *job)
     {
         other = ngx_queue_data(q, ngx_http_order_edit_job_t, queue);
 
-        if (other != job && other->counted
+        if (other != job && other->slot.taken
             && ngx_http_order_edit_job_order(other) == order
             && other->msg.shop.len == job->msg.shop.len
             && ngx_strncmp(other->msg.shop.data, job->msg.shop.data,
@@ -1393,10 +1385,7 @@ authorized:
         goto failed;
     }
 
-    ngx_shmtx_lock(&job->d->zone->shpool->mutex);
-    job->epoch = job->acct->epoch;
-    job->crowded = (job->acct->in_flight > 1);
-    ngx_shmtx_unlock(&job->d->zone->shpool->mutex);
+    ngx_http_order_edit_nsslot_sent(&job->slot);
 
     if (ngx_http_order_edit_curl_start(req) != NGX_OK) {
         ngx_http_order_edit_curl_free(req);
@@ -1511,31 +1500,7 @@ ngx_http_order_edit_job_done(ngx_http_order_edit_curl_req_t *req,
         return;
     }
 
-    /*
-     * Over the account's limit: 429 from the record API, 400 with
-     * SSS_REQUEST_LIMIT_EXCEEDED from a RESTlet; fewer at once, a while.
-     */
-    over = (status == 429
-            || (status == 400 && req->body.len
-                && ngx_strlcasestrn(req->body.data,
-                                    req->body.data + req->body.len,
-                                    (u_char *) "SSS_REQUEST_LIMIT_EXCEEDED",
-                                    26 - 1)
-                   != NULL));
-
-    /*
-     * NetSuite sometimes answers an account over its limit with a 401
-     * "Invalid login attempt".  Sent while other requests of ours were
-     * in flight, a 401 is taken for that: the limit is halved like for a
-     * 429.  Alone in flight it cannot be our crowd, so it stays what it
-     * says (bad keys, a clock): it lowers nothing, and retries end in an
-     * exception when the retry budget is spent.
-     */
-    if (status == 401 && job->crowded) {
-        over = 1;
-    }
-
-    ngx_http_order_edit_aimd(job, req, over);
+    over = ngx_http_order_edit_nsslot_answer(&job->slot, req, job->d->log);
 
     if (job->step == NGX_HTTP_ORDER_EDIT_STEP_READBACK) {
 
@@ -1927,122 +1892,6 @@ ngx_http_order_edit_job_held(ngx_http_order_edit_job_t *job, json_t *record)
     ngx_http_order_edit_job_acked(job, NGX_HTTP_ORDER_EDIT_C_STALE);
 
     return 1;
-}
-
-
-/*
- * Room under the account's limit?  The limit starts at the configured
- * concurrency and lives in the zone, so every worker dispatching to the
- * account shares it.
- */
-
-static ngx_uint_t
-ngx_http_order_edit_job_room(ngx_http_order_edit_job_t *job)
-{
-    ngx_uint_t                  room;
-    ngx_http_order_edit_zone_t *zone;
-
-    zone = job->d->zone;
-    room = 0;
-
-    ngx_shmtx_lock(&zone->shpool->mutex);
-
-    job->acct = ngx_http_order_edit_account_lookup(zone, &job->ns->name, 1);
-
-    if (job->acct != NULL) {
-        if (job->acct->limit == 0 || job->acct->limit > job->ns->concurrency)
-        {
-            job->acct->limit = job->ns->concurrency;
-        }
-
-        room = (job->acct->in_flight < job->acct->limit);
-    }
-
-    ngx_shmtx_unlock(&zone->shpool->mutex);
-
-    return room;
-}
-
-
-/*
- * Every answer is counted for the status, and steers the limit.  The
- * account's pool is shared with every other integration using it, so the
- * configured concurrency is a ceiling, not a promise: an over-limit
- * answer to a request sent under the current limit halves it (the others
- * out answer for the old one: once per round trip, as TCP does); eight
- * times the limit in successes at full use grow it by one.
- */
-
-static void
-ngx_http_order_edit_aimd(ngx_http_order_edit_job_t *job,
-    ngx_http_order_edit_curl_req_t *req, ngx_uint_t over)
-{
-    ngx_uint_t                      was, now, b, changed, level;
-    ngx_msec_t                      ms;
-    ngx_http_order_edit_zone_t     *zone;
-    ngx_http_order_edit_account_t  *a;
-
-    zone = job->d->zone;
-    a = job->acct;
-    changed = 0;
-
-    ngx_shmtx_lock(&zone->shpool->mutex);
-
-    a->requests++;
-
-    if (req->outcome != NGX_HTTP_ORDER_EDIT_CURL_OK) {
-        a->failed++;
-
-    } else {
-        for (b = 0, ms = req->time;
-             ms > 1 && b < NGX_HTTP_ORDER_EDIT_LATENCY_BUCKETS - 1;
-             ms >>= 1, b++)
-        {
-            /* void */
-        }
-
-        a->latency[b]++;
-    }
-
-    was = a->limit;
-
-    if (over) {
-        a->over_limit++;
-
-        if (job->epoch == a->epoch && a->limit > 1) {
-            a->limit /= 2;
-            a->credit = 0;
-            changed = 1;
-        }
-
-    } else if (req->outcome == NGX_HTTP_ORDER_EDIT_CURL_OK
-               && req->status >= 200 && req->status < 300
-               && a->in_flight >= a->limit
-               && a->limit < job->ns->concurrency
-               && ++a->credit >= 8 * a->limit)
-    {
-        /* in_flight still counts the request that succeeded */
-        a->credit = 0;
-        a->limit++;
-        changed = 1;
-    }
-
-    if (changed) {
-        a->epoch++;
-    }
-
-    now = a->limit;
-
-    ngx_shmtx_unlock(&zone->shpool->mutex);
-
-    level = over ? NGX_LOG_WARN : NGX_LOG_INFO;
-
-    if (changed) {
-        ngx_log_error(level, job->d->log, 0,
-                      "order_edit: NetSuite \"%V\" at %ui requests at "
-                      "once (was %ui)%s", &job->ns->name, now, was,
-                      over ? ": the account is over its limit" : "");
-    }
 }
 
 
@@ -3174,6 +3023,7 @@ ngx_http_order_edit_job_park(ngx_http_order_edit_job_t *job,
 static void
 ngx_http_order_edit_job_finish(ngx_http_order_edit_job_t *job)
 {
+    ngx_uint_t                         counted;
     ngx_http_order_edit_dispatcher_t  *d;
 
     d = job->d;
@@ -3181,11 +3031,8 @@ ngx_http_order_edit_job_finish(ngx_http_order_edit_job_t *job)
     ngx_queue_remove(&job->queue);
     d->njobs--;
 
-    if (job->counted) {
-        ngx_shmtx_lock(&d->zone->shpool->mutex);
-        job->acct->in_flight--;
-        ngx_shmtx_unlock(&d->zone->shpool->mutex);
-    }
+    counted = job->slot.taken;
+    ngx_http_order_edit_nsslot_give(&job->slot);
 
     if (job->normalised) {
         ngx_http_order_edit_norm_result_free(&job->res);
@@ -3201,7 +3048,7 @@ ngx_http_order_edit_job_finish(ngx_http_order_edit_job_t *job)
      * would be polled every millisecond.
      */
 
-    if (job->counted && !ngx_exiting && !ngx_terminate && !ngx_quit) {
+    if (counted && !ngx_exiting && !ngx_terminate && !ngx_quit) {
         if (d->timer.timer_set) {
             ngx_del_timer(&d->timer);
         }

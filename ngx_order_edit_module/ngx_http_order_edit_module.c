@@ -14,7 +14,7 @@
 #include "ngx_http_order_edit_status.h"
 #include "ngx_http_order_edit_queue_debug.h"
 #include "ngx_http_order_edit_exceptions.h"
-#include "ngx_http_order_edit_netsuite.h"
+#include "ngx_http_order_edit_nsconf.h"
 #include "ngx_http_order_edit_curl.h"
 #include "ngx_http_order_edit_curl_debug.h"
 #include "ngx_http_order_edit_dispatch.h"
