@@ -15,7 +15,7 @@
 NORM_DIR     := ngx_order_edit_module
 NORM_SRCS    := $(addprefix $(NORM_DIR)/ngx_http_order_edit_, \
                     money.c exactjson.c skumap.c bundle.c jbuild.c normalise.c \
-                    nsbody.c)
+                    nsbody.c nsparse.c)
 NORM_HDRS    := $(NORM_SRCS:.c=.h)
 NORM_CFLAGS  := $(CFLAGS_TOOLS) -Wshadow -Wpointer-arith -I$(NORM_DIR)
 NORM_LIBS    := -ljansson -lpcre2-8

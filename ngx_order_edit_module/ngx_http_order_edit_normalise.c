@@ -579,6 +579,33 @@ ngx_http_order_edit_digits(const char *s, size_t n, int *v)
 }
 
 
+/*
+ * Only the payload's top-level updated_at: the dispatcher compares a
+ * queued snapshot's age with the one it is about to send, on the thread
+ * pool, without normalising it.
+ */
+
+int
+ngx_http_order_edit_norm_updated_at(const char *body, size_t len,
+    int64_t *ms)
+{
+    int      rc;
+    json_t  *doc, *v;
+
+    doc = json_loadb(body, len, 0, NULL);
+    v = json_object_get(doc, "updated_at");
+
+    rc = json_is_string(v)
+         ? ngx_http_order_edit_parse_time(json_string_value(v),
+                                          json_string_length(v), ms)
+         : -1;
+
+    json_decref(doc);
+
+    return rc;
+}
+
+
 int
 ngx_http_order_edit_parse_time(const char *s, size_t len, int64_t *ms)
 {

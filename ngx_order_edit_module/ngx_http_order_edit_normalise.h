@@ -268,5 +268,9 @@ void ngx_http_order_edit_norm_result_free(
  */
 int ngx_http_order_edit_parse_time(const char *s, size_t len, int64_t *ms);
 
+/* a payload's top-level updated_at, as parse_time(): 0, or -1 if none */
+int ngx_http_order_edit_norm_updated_at(const char *body, size_t len,
+    int64_t *ms);
+
 
 #endif /* _NGX_HTTP_ORDER_EDIT_NORMALISE_H_INCLUDED_ */
