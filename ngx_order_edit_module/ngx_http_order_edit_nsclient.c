@@ -107,9 +107,7 @@ ngx_http_order_edit_nsc_known(ngx_http_order_edit_nsc_t *c)
 {
     ngx_http_order_edit_so_cache_t  *slot;
 
-    if (c->ns->lookup != NGX_HTTP_ORDER_EDIT_NS_LOOKUP_SUITEQL
-        || c->so_id.len)
-    {
+    if (c->ns->lookup != NGX_HTTP_ORDER_EDIT_NS_LOOKUP_SUITEQL) {
         return 1;
     }
 
