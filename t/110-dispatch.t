@@ -798,3 +798,36 @@ $c
 --- no_error_log
 [alert]
 [crit]
+
+
+
+
+
+=== TEST 32: on_missing create: the read finds no order, the upsert goes out, and NetSuite's refusal is an exception
+The read before the write answers 404; the store creates the order with
+PUT salesOrder/eid:X.  The document carries no customer, which NetSuite
+requires of a new Sales Order ("Please enter value(s) for: Customer"):
+the refusal is parked with NetSuite's message, never dropped.
+--- http_config eval: ::http_config(extra => 'on_missing create;')
+--- config eval: $::Config
+--- request eval
+[$::Reset,
+ ::webhook('c1', $::Edit),
+ $::Drain,
+ "GET /sim/requests",
+ "GET /exc"]
+--- error_code eval
+[200, 200, 200, 200, 200]
+--- response_body_like eval
+[$::Ok, '"queued"',
+ '^\{"drained":true,"depth":0,"exceptions":1\}$',
+ '"method":"GET","path":"/services/rest/record/v1/salesOrder/eid:'
+     . 'shopify-acme-450789469","query":"expandSubResources=true",'
+     . '"endpoint":"salesOrder","status":404,'
+     . '(?s:.*)"method":"PUT","path":"/services/rest/record/v1/salesOrder/'
+     . 'eid:shopify-acme-450789469","query":"replace=item"',
+ '"reason": "netsuite_rejected",\s*"netsuite_error": "HTTP 400 USER_ERROR: '
+     . '[^"]*Customer"']
+--- no_error_log
+[alert]
+[crit]
