@@ -81,6 +81,15 @@ typedef enum {
 } ngx_http_order_edit_money_src_e;
 
 
+/* tax_code: a Shopify tax line, by title or rate, to a NetSuite tax code */
+typedef struct {
+    char                               *title;    /* NULL: by rate */
+    char                               *rate;     /* decimal, no trailing 0 */
+    char                               *code;
+    char                               *type;     /* NULL: tax_details' */
+} ngx_http_order_edit_tax_code_t;
+
+
 /*
  * Per store.  Initialise with ngx_http_order_edit_norm_conf_init(), fill
  * with the setters below (each validates and copies), release with
@@ -108,6 +117,13 @@ typedef struct {
      */
     char                               *tax_type;
     char                               *tax_code;
+
+    /*
+     * tax_code: Shopify tax lines to NetSuite tax codes, first match
+     * wins; unmatched tax goes under tax_type and tax_code (the default)
+     */
+    ngx_http_order_edit_tax_code_t     *tax_codes;
+    size_t                              ntax_codes;
     char                               *fields[NGX_HTTP_ORDER_EDIT_FIELD_N];
 
     struct {
@@ -235,6 +251,23 @@ int ngx_http_order_edit_norm_set_taxes_included(
 int ngx_http_order_edit_norm_set_tax_details(
     ngx_http_order_edit_norm_conf_t *conf, const char *type,
     const char *code, char *err, size_t errlen);
+
+/*
+ * "tax_code title=<title>|rate=<decimal> code [type]": the NetSuite tax
+ * code (and type, else tax_details') of the Shopify tax lines with that
+ * title (any case) or rate.
+ */
+int ngx_http_order_edit_norm_add_tax_code(
+    ngx_http_order_edit_norm_conf_t *conf, const char *match,
+    const char *code, const char *type, char *err, size_t errlen);
+
+/*
+ * A tax line's entry, by its title, else its rate (decimal text); NULL
+ * when none matches.
+ */
+const ngx_http_order_edit_tax_code_t *ngx_http_order_edit_norm_tax_code(
+    const ngx_http_order_edit_norm_conf_t *conf, const char *title,
+    const char *rate, size_t rate_len);
 
 /* the effective NetSuite field name, NULL when switched off */
 const char *ngx_http_order_edit_norm_field(

@@ -411,7 +411,8 @@ ngx_http_order_edit_nsbody_rate(ngx_http_order_edit_nsbody_ctx_t *ctx,
 
 static json_t *
 ngx_http_order_edit_nsbody_tax_line(ngx_http_order_edit_nsbody_ctx_t *ctx,
-    const char *ref, size_t ref_len, int64_t basis, int64_t tax)
+    const char *ref, size_t ref_len, const ngx_http_order_edit_tax_code_t *tc,
+    int64_t basis, int64_t tax)
 {
     json_t   *t;
     int64_t   pct;
@@ -421,9 +422,10 @@ ngx_http_order_edit_nsbody_tax_line(ngx_http_order_edit_nsbody_ctx_t *ctx,
     ngx_http_order_edit_jbuild_set(&ctx->nomem, t, "taxDetailsReference",
                                    json_stringn(ref, ref_len));
     ngx_http_order_edit_jbuild_set(&ctx->nomem, t, "taxType",
-        ngx_http_order_edit_jbuild_ref(ctx->conf->tax_type));
+        ngx_http_order_edit_jbuild_ref((tc && tc->type) ? tc->type
+                                                        : ctx->conf->tax_type));
     ngx_http_order_edit_jbuild_set(&ctx->nomem, t, "taxCode",
-        ngx_http_order_edit_jbuild_ref(ctx->conf->tax_code));
+        ngx_http_order_edit_jbuild_ref(tc ? tc->code : ctx->conf->tax_code));
     ngx_http_order_edit_jbuild_set(&ctx->nomem, t, "taxBasis",
         ngx_http_order_edit_nsbody_amount(ctx, basis));
 
@@ -440,6 +442,98 @@ ngx_http_order_edit_nsbody_tax_line(ngx_http_order_edit_nsbody_ctx_t *ctx,
         ngx_http_order_edit_nsbody_amount(ctx, tax));
 
     return t;
+}
+
+
+/*
+ * A line's tax under its NetSuite tax codes (tax_code): each of Shopify's
+ * tax lines (title, else rate) names a code, the store's default when
+ * none matches; the line's tax, exact, is split over the codes by the
+ * tax lines' amounts (Shopify states them for the quantity ordered, the
+ * line's tax is what is left after edits and refunds), the remainder on
+ * the last, so the tax lines sum to the line's tax to the minor unit.
+ * Every code's tax line has the line's basis: jurisdictions tax the same
+ * amount.
+ */
+
+static void
+ngx_http_order_edit_nsbody_line_taxes(ngx_http_order_edit_nsbody_ctx_t *ctx,
+    json_t *details, const json_t *l, const char *ref, size_t ref_len,
+    int64_t basis, int64_t tax)
+{
+    char                                   buf[32];
+    size_t                                 i, j, n, ng, rlen;
+    json_t                                *tl, *e, *title, *rate;
+    int64_t                                amount, w[8], out[8];
+    const char                            *rtext;
+    const ngx_http_order_edit_tax_code_t  *tc, *g[8];
+
+    tl = json_object_get(l, "tax_lines");
+    n = json_array_size(tl);
+    ng = 0;
+
+    for (i = 0; ctx->conf->ntax_codes && i < n; i++) {
+        e = json_array_get(tl, i);
+        title = json_object_get(e, "title");
+        rate = json_object_get(e, "rate");
+
+        rtext = NULL;
+        rlen = 0;
+
+        if (json_is_integer(rate)) {
+            rlen = snprintf(buf, sizeof(buf), "%lld",
+                            (long long) json_integer_value(rate));
+            rtext = buf;
+
+        } else if (ngx_http_order_edit_json_is_marker(rate)) {
+            rtext = ngx_http_order_edit_json_marker_text(rate, &rlen);
+
+        } else if (json_is_string(rate)) {
+            rtext = json_string_value(rate);
+            rlen = json_string_length(rate);
+        }
+
+        tc = ngx_http_order_edit_norm_tax_code(ctx->conf,
+                                               json_string_value(title),
+                                               rtext, rlen);
+
+        if (ngx_http_order_edit_nsbody_minor(ctx, e, "amount", &amount) != 0
+            || amount < 0)
+        {
+            amount = 0;
+        }
+
+        for (j = 0; j < ng && g[j] != tc; j++) { /* void */ }
+
+        if (j == ng) {
+            if (ng == sizeof(g) / sizeof(g[0])) {
+                /* more codes than a line ever has: the last one takes it */
+                j = ng - 1;
+
+            } else {
+                g[ng] = tc;
+                w[ng++] = 0;
+            }
+        }
+
+        w[j] += amount;
+    }
+
+    if (ng == 0 || ngx_http_order_edit_money_allocate(tax, w, ng, out) != 0) {
+        /* no map, no tax lines: the default code takes the line's tax */
+        ngx_http_order_edit_jbuild_append(&ctx->nomem, details,
+            ngx_http_order_edit_nsbody_tax_line(ctx, ref, ref_len, NULL,
+                                                basis, tax));
+        return;
+    }
+
+    for (j = 0; j < ng; j++) {
+        if (out[j] != 0) {
+            ngx_http_order_edit_jbuild_append(&ctx->nomem, details,
+                ngx_http_order_edit_nsbody_tax_line(ctx, ref, ref_len, g[j],
+                                                    basis, out[j]));
+        }
+    }
 }
 
 
@@ -484,11 +578,10 @@ ngx_http_order_edit_nsbody_tax_details(ngx_http_order_edit_nsbody_ctx_t *ctx,
         }
 
         if (tax != 0) {
-            ngx_http_order_edit_jbuild_append(&ctx->nomem, details,
-                ngx_http_order_edit_nsbody_tax_line(ctx,
-                                                    json_string_value(key),
-                                                    json_string_length(key),
-                                                    basis, tax));
+            ngx_http_order_edit_nsbody_line_taxes(ctx, details, l,
+                                                  json_string_value(key),
+                                                  json_string_length(key),
+                                                  basis, tax);
         }
     }
 
@@ -509,7 +602,7 @@ ngx_http_order_edit_nsbody_tax_details(ngx_http_order_edit_nsbody_ctx_t *ctx,
             ngx_http_order_edit_jbuild_append(&ctx->nomem, details,
                 ngx_http_order_edit_nsbody_tax_line(ctx, "SHIPPING",
                                                     sizeof("SHIPPING") - 1,
-                                                    basis, tax));
+                                                    NULL, basis, tax));
         }
     }
 
