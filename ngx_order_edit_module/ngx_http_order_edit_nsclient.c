@@ -94,6 +94,8 @@ static ngx_uint_t ngx_http_order_edit_nsc_auth(ngx_http_order_edit_nsc_t *c,
     ngx_http_order_edit_curl_req_t *req, ngx_uint_t over);
 static void ngx_http_order_edit_nsc_classify(ngx_http_order_edit_nsc_t *c,
     ngx_http_order_edit_curl_req_t *req);
+static void ngx_http_order_edit_nsc_rejected(ngx_http_order_edit_nsc_t *c,
+    ngx_http_order_edit_curl_req_t *req);
 static void ngx_http_order_edit_nsc_error(ngx_http_order_edit_nsc_t *c,
     ngx_http_order_edit_curl_req_t *req, ngx_str_t *out);
 static void ngx_http_order_edit_nsc_report(ngx_http_order_edit_nsc_t *c,
@@ -825,8 +827,6 @@ static void
 ngx_http_order_edit_nsc_refund_step(ngx_http_order_edit_nsc_t *c,
     ngx_http_order_edit_curl_req_t *req)
 {
-    ngx_str_t  why;
-
     if (c->step == NGX_HTTP_ORDER_EDIT_NSC_STEP_PAYOUT_READ
         && req->status == 200)
     {
@@ -864,9 +864,7 @@ ngx_http_order_edit_nsc_refund_step(ngx_http_order_edit_nsc_t *c,
      * The memo gone, the refund refused, or SuiteQL refused the query:
      * the account must be looked at, people decide.
      */
-    ngx_http_order_edit_nsc_error(c, req, &why);
-    ngx_http_order_edit_nsc_report(c, NGX_HTTP_ORDER_EDIT_NSC_REFUSED,
-                                   "netsuite_rejected", &why);
+    ngx_http_order_edit_nsc_rejected(c, req);
 }
 
 
@@ -1691,6 +1689,18 @@ ngx_http_order_edit_nsc_classify(ngx_http_order_edit_nsc_t *c,
     }
 
     /* NetSuite refused the record itself: retrying would not change it */
+    ngx_http_order_edit_nsc_rejected(c, req);
+}
+
+
+/* NetSuite's refusal, with its own words, for people to decide */
+
+static void
+ngx_http_order_edit_nsc_rejected(ngx_http_order_edit_nsc_t *c,
+    ngx_http_order_edit_curl_req_t *req)
+{
+    ngx_str_t  why;
+
     ngx_http_order_edit_nsc_error(c, req, &why);
     ngx_http_order_edit_nsc_report(c, NGX_HTTP_ORDER_EDIT_NSC_REFUSED,
                                    "netsuite_rejected", &why);
