@@ -1585,10 +1585,10 @@ ngx_http_order_edit_norm_so_id(ngx_http_order_edit_norm_ctx_t *ctx,
 
 
 /*
- * tax_code: the line's tax lines as Shopify states them (title, rate,
- * amount for the quantity ordered), so that the request builder puts each
- * share of the line's tax under its own NetSuite tax code.  Only for a
- * store with a tax_code map: the document is otherwise unchanged.
+ * tax_code: the line's (or shipping's) tax lines as Shopify states them
+ * (title, rate, amount as ordered), so that the request builder puts each
+ * share of its tax under its own NetSuite tax code.  Only for a store
+ * with a tax_code map: the document is otherwise unchanged.
  */
 
 static void
@@ -1604,7 +1604,12 @@ ngx_http_order_edit_norm_tax_lines(ngx_http_order_edit_norm_ctx_t *ctx,
         return;
     }
 
-    arr = ngx_http_order_edit_norm_set(ctx, l, "tax_lines", json_array());
+    /* shipping's come from every shipping line, into one list */
+    arr = json_object_get(l, "tax_lines");
+
+    if (arr == NULL) {
+        arr = ngx_http_order_edit_norm_set(ctx, l, "tax_lines", json_array());
+    }
 
     for (i = 0; arr != NULL && i < json_array_size(tax_lines); i++) {
         e = json_array_get(tax_lines, i);
@@ -3185,6 +3190,11 @@ ngx_http_order_edit_norm_sales_order(ngx_http_order_edit_norm_ctx_t *ctx,
     ngx_http_order_edit_norm_set(ctx, ship, "tax",
                                  ngx_http_order_edit_norm_amount(ctx,
                                                                  ship_tax));
+
+    for (i = 0; ship != NULL && i < json_array_size(ship_lines); i++) {
+        ngx_http_order_edit_norm_tax_lines(ctx, ship,
+            json_object_get(json_array_get(ship_lines, i), "tax_lines"));
+    }
 
     switch (ngx_http_order_edit_norm_object(ctx, root, "", "shipping_address",
                                             0, &e))

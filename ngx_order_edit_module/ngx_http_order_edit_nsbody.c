@@ -446,12 +446,12 @@ ngx_http_order_edit_nsbody_tax_line(ngx_http_order_edit_nsbody_ctx_t *ctx,
 
 
 /*
- * A line's tax under its NetSuite tax codes (tax_code): each of Shopify's
- * tax lines (title, else rate) names a code, the store's default when
- * none matches; the line's tax, exact, is split over the codes by the
- * tax lines' amounts (Shopify states them for the quantity ordered, the
- * line's tax is what is left after edits and refunds), the remainder on
- * the last, so the tax lines sum to the line's tax to the minor unit.
+ * A line's (or shipping's) tax under its NetSuite tax codes (tax_code):
+ * each of Shopify's tax lines (title, else rate) names a code, the
+ * store's default when none matches; the line's tax, exact, is split over
+ * the codes by the tax lines' amounts (Shopify states them as ordered,
+ * the line's tax is what is left after edits and refunds), the remainder
+ * on the last, so the tax lines sum to the line's tax to the minor unit.
  * Every code's tax line has the line's basis: jurisdictions tax the same
  * amount.
  */
@@ -599,10 +599,10 @@ ngx_http_order_edit_nsbody_tax_details(ngx_http_order_edit_nsbody_ctx_t *ctx,
         }
 
         if (tax != 0) {
-            ngx_http_order_edit_jbuild_append(&ctx->nomem, details,
-                ngx_http_order_edit_nsbody_tax_line(ctx, "SHIPPING",
-                                                    sizeof("SHIPPING") - 1,
-                                                    NULL, basis, tax));
+            ngx_http_order_edit_nsbody_line_taxes(ctx, details, ship,
+                                                  "SHIPPING",
+                                                  sizeof("SHIPPING") - 1,
+                                                  basis, tax);
         }
     }
 

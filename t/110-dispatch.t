@@ -880,7 +880,49 @@ $c
 
 
 
-=== TEST 34: tax_code refuses a match that is neither a title nor a rate
+
+=== TEST 34: tax_code: shipping's tax goes under the code of its own Shopify tax lines
+Shipping taxed 0.60 by GST: its tax line (reference SHIPPING) takes
+GST's code, not the default; the order's tax total is Shopify's 15.48.
+--- http_config eval
+my $c = ::http_config();
+$c =~ s/(sku_map [^;]+;)/$1
+        tax_details 13 91;
+        tax_code title=gst 101;/ or die;
+$c
+--- config eval: $::Config
+--- request eval
+[$::Reset,
+ ::seed(),
+ ::webhook('t2', ::edit($::Edit,
+     '"discount_allocations": [], "tax_lines": []}'
+     => '"discount_allocations": [], "tax_lines": [{"title": "GST", '
+        . '"price": "0.60", "rate": 0.06}]}',
+     '"total_tax": "14.88"' => '"total_tax": "15.48"',
+     '"current_total_tax": "14.88"' => '"current_total_tax": "15.48"',
+     '"total_price": "272.87"' => '"total_price": "273.47"',
+     '"current_total_price": "272.87"' => '"current_total_price": "273.47"')),
+ $::Drain,
+ "GET /sim/orders/eid:$::SO",
+ "GET /status"]
+--- error_code eval
+[200, 201, 200, 200, 200, 200]
+--- response_body_like eval
+[$::Ok, '"externalId"', '"queued"', $::Drained,
+ ::all('"taxTotal":15\.48,', '"total":273\.47,',
+       '"taxDetailsReference":"SHIPPING","taxType":\{"id":"13"\},'
+       . '"taxCode":\{"id":"101"\},"taxBasis":9\.99,"taxRate":6\.006,'
+       . '"taxAmount":0\.60\}',
+       '"taxDetailsReference":"466157049","taxType":\{"id":"13"\},'
+       . '"taxCode":\{"id":"91"\}'),
+ '"acked": 1,(?s:.*)"exceptions": 0\n']
+--- no_error_log
+[error]
+[alert]
+[crit]
+
+
+=== TEST 35: tax_code refuses a match that is neither a title nor a rate
 --- http_config eval
 my $c = ::http_config();
 $c =~ s/(sku_map [^;]+;)/$1\n        tax_code state 101;/ or die;
