@@ -14,7 +14,7 @@
 #include "ngx_http_order_edit_status.h"
 #include "ngx_http_order_edit_queue_debug.h"
 #include "ngx_http_order_edit_exceptions.h"
-#include "ngx_http_order_edit_netsuite.h"
+#include "ngx_http_order_edit_nsconf.h"
 #include "ngx_http_order_edit_curl.h"
 #include "ngx_http_order_edit_curl_debug.h"
 #include "ngx_http_order_edit_dispatch.h"
@@ -133,6 +133,8 @@ static ngx_http_order_edit_block_cmd_t  ngx_http_order_edit_store_cmds[] = {
     ngx_http_order_edit_bcmd("taxes_included", 1, 1,
                              ngx_http_order_edit_set_norm),
     ngx_http_order_edit_bcmd("tax_details", 1, 2,
+                             ngx_http_order_edit_set_norm),
+    ngx_http_order_edit_bcmd("tax_code", 2, 3,
                              ngx_http_order_edit_set_norm),
     { ngx_null_string, 0, 0, NULL, NULL, 0, NULL }
 };
@@ -1172,6 +1174,11 @@ ngx_http_order_edit_set_norm(ngx_conf_t *cf, void *conf)
     } else if (ngx_strcmp(name, "tax_details") == 0) {
         rc = ngx_http_order_edit_norm_set_tax_details(norm, a1, a2, err,
                                                       sizeof(err));
+
+    } else if (ngx_strcmp(name, "tax_code") == 0) {
+        rc = ngx_http_order_edit_norm_add_tax_code(norm, a1, a2,
+                 (cf->args->nelts > 3) ? (char *) value[3].data : NULL,
+                 err, sizeof(err));
 
     } else if (ngx_strcmp(name, "taxes_included") == 0) {
         rc = ngx_http_order_edit_norm_set_taxes_included(norm, a1, err,

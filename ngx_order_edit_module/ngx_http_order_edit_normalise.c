@@ -8,9 +8,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "ngx_http_order_edit_normalise.h"
-#include "ngx_http_order_edit_nsbody.h"
+#include "ngx_http_order_edit_jbuild.h"
 
 
 #define NGX_HTTP_ORDER_EDIT_MAX_QUANTITY  1000000
@@ -33,6 +34,7 @@ typedef struct {
     int                                  restock;    /* credit memos */
     int                                  estimated;  /* a share, not given */
     int                                  parts[2];   /* discounts, taxes */
+    const json_t                        *tax_lines;  /* Shopify's */
     int64_t                              line_item_id;
     char                                 item[NGX_HTTP_ORDER_EDIT_ITEM_MAX];
 } ngx_http_order_edit_norm_line_t;
@@ -121,6 +123,15 @@ ngx_http_order_edit_norm_conf_free(ngx_http_order_edit_norm_conf_t *conf)
     free(conf->tax_type);
     free(conf->tax_code);
     free(conf->no_restock_item);
+
+    for (i = 0; i < conf->ntax_codes; i++) {
+        free(conf->tax_codes[i].title);
+        free(conf->tax_codes[i].rate);
+        free(conf->tax_codes[i].code);
+        free(conf->tax_codes[i].type);
+    }
+
+    free(conf->tax_codes);
 
     for (i = 0; i < NGX_HTTP_ORDER_EDIT_FIELD_N; i++) {
         free(conf->fields[i]);
@@ -524,6 +535,136 @@ ngx_http_order_edit_norm_set_tax_details(
 }
 
 
+/* "0.0500" -> "0.05", "5.0" -> "5": a rate compares as its value */
+
+static size_t
+ngx_http_order_edit_norm_decimal_len(const char *s, size_t len)
+{
+    if (memchr(s, '.', len) == NULL) {
+        return len;
+    }
+
+    while (len && s[len - 1] == '0') {
+        len--;
+    }
+
+    if (len && s[len - 1] == '.') {
+        len--;
+    }
+
+    return len;
+}
+
+
+int
+ngx_http_order_edit_norm_add_tax_code(ngx_http_order_edit_norm_conf_t *conf,
+    const char *match, const char *code, const char *type, char *err,
+    size_t errlen)
+{
+    size_t                           len;
+    const char                      *rate;
+    ngx_http_order_edit_tax_code_t  *t, *codes;
+
+    rate = NULL;
+
+    if (strncmp(match, "rate=", 5) == 0) {
+        rate = match + 5;
+        len = strlen(rate);
+
+        if (len == 0 || strspn(rate, "0123456789.") != len
+            || strchr(rate, '.') != strrchr(rate, '.') || rate[0] == '.')
+        {
+            goto invalid;
+        }
+
+    } else if (strncmp(match, "title=", 6) != 0 || match[6] == '\0') {
+        goto invalid;
+    }
+
+    if (code == NULL
+        || !ngx_http_order_edit_item_ref_valid(code, strlen(code))
+        || (type != NULL
+            && !ngx_http_order_edit_item_ref_valid(type, strlen(type))))
+    {
+        goto invalid;
+    }
+
+    codes = realloc(conf->tax_codes, (conf->ntax_codes + 1)
+                                     * sizeof(ngx_http_order_edit_tax_code_t));
+    if (codes == NULL) {
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+
+    conf->tax_codes = codes;
+    t = &codes[conf->ntax_codes];
+    memset(t, 0, sizeof(ngx_http_order_edit_tax_code_t));
+
+    t->code = strdup(code);
+    t->type = type ? strdup(type) : NULL;
+
+    if (rate) {
+        t->rate = strndup(rate, ngx_http_order_edit_norm_decimal_len(rate,
+                                                               strlen(rate)));
+    } else {
+        t->title = strdup(match + 6);
+    }
+
+    if (t->code == NULL || (type && t->type == NULL)
+        || (t->rate == NULL && t->title == NULL))
+    {
+        free(t->code);
+        free(t->type);
+        free(t->rate);
+        free(t->title);
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+
+    conf->ntax_codes++;
+
+    return 0;
+
+invalid:
+
+    snprintf(err, errlen, "invalid tax_code \"%s\" \"%s\", expected "
+             "\"title=<Shopify tax title>\" or \"rate=<decimal>\", then a "
+             "NetSuite tax code and optionally its tax type (internal ids "
+             "or \"eid:<external id>\")", match, code ? code : "");
+    return -1;
+}
+
+
+const ngx_http_order_edit_tax_code_t *
+ngx_http_order_edit_norm_tax_code(const ngx_http_order_edit_norm_conf_t *conf,
+    const char *title, const char *rate, size_t rate_len)
+{
+    size_t                           i;
+    ngx_http_order_edit_tax_code_t  *t;
+
+    if (rate != NULL) {
+        rate_len = ngx_http_order_edit_norm_decimal_len(rate, rate_len);
+    }
+
+    for (i = 0; i < conf->ntax_codes; i++) {
+        t = &conf->tax_codes[i];
+
+        if (t->title != NULL) {
+            if (title != NULL && strcasecmp(t->title, title) == 0) {
+                return t;
+            }
+
+        } else if (rate != NULL && strlen(t->rate) == rate_len
+                   && memcmp(t->rate, rate, rate_len) == 0)
+        {
+            return t;
+        }
+    }
+
+    return NULL;
+}
+
+
 const char *
 ngx_http_order_edit_norm_field(const ngx_http_order_edit_norm_conf_t *conf,
     ngx_http_order_edit_field_e field)
@@ -576,6 +717,33 @@ ngx_http_order_edit_digits(const char *s, size_t n, int *v)
     }
 
     return 0;
+}
+
+
+/*
+ * Only the payload's top-level updated_at: the dispatcher compares a
+ * queued snapshot's age with the one it is about to send, on the thread
+ * pool, without normalising it.
+ */
+
+int
+ngx_http_order_edit_norm_updated_at(const char *body, size_t len,
+    int64_t *ms)
+{
+    int      rc;
+    json_t  *doc, *v;
+
+    doc = json_loadb(body, len, 0, NULL);
+    v = json_object_get(doc, "updated_at");
+
+    rc = json_is_string(v)
+         ? ngx_http_order_edit_parse_time(json_string_value(v),
+                                          json_string_length(v), ms)
+         : -1;
+
+    json_decref(doc);
+
+    return rc;
 }
 
 
@@ -1230,7 +1398,7 @@ static json_t *
 ngx_http_order_edit_norm_set(ngx_http_order_edit_norm_ctx_t *ctx,
     json_t *obj, const char *key, json_t *v)
 {
-    return ngx_http_order_edit_nsbody_set(&ctx->nomem, obj, key, v);
+    return ngx_http_order_edit_jbuild_set(&ctx->nomem, obj, key, v);
 }
 
 
@@ -1238,7 +1406,7 @@ static json_t *
 ngx_http_order_edit_norm_append(ngx_http_order_edit_norm_ctx_t *ctx,
     json_t *arr, json_t *v)
 {
-    return ngx_http_order_edit_nsbody_append(&ctx->nomem, arr, v);
+    return ngx_http_order_edit_jbuild_append(&ctx->nomem, arr, v);
 }
 
 
@@ -1417,6 +1585,63 @@ ngx_http_order_edit_norm_so_id(ngx_http_order_edit_norm_ctx_t *ctx,
 
 
 /*
+ * tax_code: the line's (or shipping's) tax lines as Shopify states them
+ * (title, rate, amount as ordered), so that the request builder puts each
+ * share of its tax under its own NetSuite tax code.  Only for a store
+ * with a tax_code map: the document is otherwise unchanged.
+ */
+
+static void
+ngx_http_order_edit_norm_tax_lines(ngx_http_order_edit_norm_ctx_t *ctx,
+    json_t *l, const json_t *tax_lines)
+{
+    char      name[64];
+    size_t    i;
+    json_t   *arr, *t, *e, *v;
+    int64_t   price;
+
+    if (ctx->conf->ntax_codes == 0 || json_array_size(tax_lines) == 0) {
+        return;
+    }
+
+    /* shipping's come from every shipping line, into one list */
+    arr = json_object_get(l, "tax_lines");
+
+    if (arr == NULL) {
+        arr = ngx_http_order_edit_norm_set(ctx, l, "tax_lines", json_array());
+    }
+
+    for (i = 0; arr != NULL && i < json_array_size(tax_lines); i++) {
+        e = json_array_get(tax_lines, i);
+        snprintf(name, sizeof(name), "tax_lines[%zu]", i);
+
+        /* read once already, for the line's tax: it cannot fail here */
+        if (ngx_http_order_edit_norm_money(ctx, e, name, "price", 1, &price)
+            == -1)
+        {
+            continue;
+        }
+
+        t = ngx_http_order_edit_norm_append(ctx, arr, json_object());
+
+        v = ngx_http_order_edit_norm_get(e, "title");
+        ngx_http_order_edit_norm_set(ctx, t, "title",
+            json_is_string(v) ? json_deep_copy(v) : json_null());
+
+        /* Shopify's own number (exact), or its text */
+        v = ngx_http_order_edit_norm_get(e, "rate");
+        ngx_http_order_edit_norm_set(ctx, t, "rate",
+            (json_is_integer(v) || json_is_string(v)) ? json_deep_copy(v)
+                                                      : json_null());
+
+        ngx_http_order_edit_norm_set(ctx, t, "amount",
+                                     ngx_http_order_edit_norm_amount(ctx,
+                                                                     price));
+    }
+}
+
+
+/*
  * One output line, or one per component for a bundle: the line's amount,
  * discount and tax are split by the configured weights, the remainder on
  * the last component, so the components sum exactly to the line.
@@ -1534,15 +1759,15 @@ ngx_http_order_edit_norm_emit_line(ngx_http_order_edit_norm_ctx_t *ctx,
              * item, which is no inventory: it keeps it.
              */
             ngx_http_order_edit_norm_set(ctx, l, "item",
-                ngx_http_order_edit_nsbody_ref(ctx->conf->no_restock_item
+                ngx_http_order_edit_jbuild_ref(ctx->conf->no_restock_item
                     ? ctx->conf->no_restock_item
                     : NGX_HTTP_ORDER_EDIT_DEFAULT_NO_RESTOCK));
             ngx_http_order_edit_norm_set(ctx, l, "sold_item",
-                                         ngx_http_order_edit_nsbody_ref(item));
+                                         ngx_http_order_edit_jbuild_ref(item));
 
         } else {
             ngx_http_order_edit_norm_set(ctx, l, "item",
-                                         ngx_http_order_edit_nsbody_ref(item));
+                                         ngx_http_order_edit_jbuild_ref(item));
         }
 
         ngx_http_order_edit_norm_set(ctx, l, "quantity", json_integer(qty));
@@ -1571,6 +1796,7 @@ ngx_http_order_edit_norm_emit_line(ngx_http_order_edit_norm_ctx_t *ctx,
                 ngx_http_order_edit_norm_amount(ctx, am[i] - di[i]));
             ngx_http_order_edit_norm_set(ctx, l, "tax",
                 ngx_http_order_edit_norm_amount(ctx, tx[i]));
+            ngx_http_order_edit_norm_tax_lines(ctx, l, line->tax_lines);
         }
 
         if (c) {
@@ -2199,6 +2425,7 @@ ngx_http_order_edit_norm_order_walk(ngx_http_order_edit_norm_ctx_t *ctx,
         l->parts[0] = (int) json_array_size(json_object_get(e,
                                                   "discount_allocations"));
         l->parts[1] = (int) json_array_size(json_object_get(e, "tax_lines"));
+        l->tax_lines = json_object_get(e, "tax_lines");
 
         if (ngx_http_order_edit_money_mul(l->price, l->quantity, &l->amount)
             != 0
@@ -2812,7 +3039,7 @@ ngx_http_order_edit_norm_charge(ngx_http_order_edit_norm_ctx_t *ctx,
     ngx_http_order_edit_norm_set(ctx, c, "kind", json_string(kind));
     ngx_http_order_edit_norm_set(ctx, c, "key", json_string(kind));
     ngx_http_order_edit_norm_set(ctx, c, "item",
-                                 ngx_http_order_edit_nsbody_ref(item));
+                                 ngx_http_order_edit_jbuild_ref(item));
     ngx_http_order_edit_norm_set(ctx, c, "quantity", json_integer(1));
     ngx_http_order_edit_norm_set(ctx, c, "amount",
                                  ngx_http_order_edit_norm_amount(ctx, amount));
@@ -2963,6 +3190,11 @@ ngx_http_order_edit_norm_sales_order(ngx_http_order_edit_norm_ctx_t *ctx,
     ngx_http_order_edit_norm_set(ctx, ship, "tax",
                                  ngx_http_order_edit_norm_amount(ctx,
                                                                  ship_tax));
+
+    for (i = 0; ship != NULL && i < json_array_size(ship_lines); i++) {
+        ngx_http_order_edit_norm_tax_lines(ctx, ship,
+            json_object_get(json_array_get(ship_lines, i), "tax_lines"));
+    }
 
     switch (ngx_http_order_edit_norm_object(ctx, root, "", "shipping_address",
                                             0, &e))
@@ -3379,7 +3611,7 @@ ngx_http_order_edit_norm_adjustment(ngx_http_order_edit_norm_ctx_t *ctx,
     ngx_http_order_edit_norm_set(ctx, l, "kind", json_string(kind));
     ngx_http_order_edit_norm_set(ctx, l, "key", json_string(kind));
     ngx_http_order_edit_norm_set(ctx, l, "item",
-                                 ngx_http_order_edit_nsbody_ref(item));
+                                 ngx_http_order_edit_jbuild_ref(item));
     ngx_http_order_edit_norm_set(ctx, l, "quantity", json_integer(1));
     ngx_http_order_edit_norm_set(ctx, l, "amount",
                                  ngx_http_order_edit_norm_amount(ctx, amount));
@@ -4119,16 +4351,6 @@ ngx_http_order_edit_normalise(const ngx_http_order_edit_norm_conf_t *conf,
         }
     }
 
-    /* the NetSuite request is made from the finished document alone */
-    if (rc > 0
-        && ngx_http_order_edit_nsbody_build(conf,
-                                            (ngx_http_order_edit_norm_kind_e)
-                                            rc, res->doc, res)
-           != 0)
-    {
-        rc = ngx_http_order_edit_norm_nomem(&ctx);
-    }
-
 done:
 
     json_decref(root);
@@ -4171,28 +4393,4 @@ ngx_http_order_edit_norm_result_free(ngx_http_order_edit_norm_result_t *res)
     res->body = NULL;
     res->body_len = 0;
     res->method = NULL;
-}
-
-
-int
-ngx_http_order_edit_norm_upsert(const ngx_http_order_edit_norm_conf_t *conf,
-    ngx_http_order_edit_norm_result_t *res)
-{
-    (void) conf;
-
-    if (res->kind != NGX_HTTP_ORDER_EDIT_NORM_SALES_ORDER || res->body == NULL)
-    {
-        snprintf(res->error, sizeof(res->error), "internal");
-        snprintf(res->message, sizeof(res->message),
-                 "only a sales order document can be upserted");
-        return -1;
-    }
-
-    if (ngx_http_order_edit_nsbody_upsert(res) != 0) {
-        snprintf(res->error, sizeof(res->error), "internal");
-        snprintf(res->message, sizeof(res->message), "out of memory");
-        return -1;
-    }
-
-    return 0;
 }

@@ -49,9 +49,6 @@
 #define NGX_HTTP_ORDER_EDIT_DEFAULT_NO_RESTOCK                                \
     "eid:shopify-refund_no_restock"
 
-#define NGX_HTTP_ORDER_EDIT_REST_PREFIX        "/services/rest/record/v1/"
-
-
 /* NetSuite field names a shop may rename (or switch off with "off") */
 typedef enum {
     NGX_HTTP_ORDER_EDIT_FIELD_ORDER_NUMBER = 0,
@@ -84,6 +81,15 @@ typedef enum {
 } ngx_http_order_edit_money_src_e;
 
 
+/* tax_code: a Shopify tax line, by title or rate, to a NetSuite tax code */
+typedef struct {
+    char                               *title;    /* NULL: by rate */
+    char                               *rate;     /* decimal, no trailing 0 */
+    char                               *code;
+    char                               *type;     /* NULL: tax_details' */
+} ngx_http_order_edit_tax_code_t;
+
+
 /*
  * Per store.  Initialise with ngx_http_order_edit_norm_conf_init(), fill
  * with the setters below (each validates and copies), release with
@@ -111,6 +117,13 @@ typedef struct {
      */
     char                               *tax_type;
     char                               *tax_code;
+
+    /*
+     * tax_code: Shopify tax lines to NetSuite tax codes, first match
+     * wins; unmatched tax goes under tax_type and tax_code (the default)
+     */
+    ngx_http_order_edit_tax_code_t     *tax_codes;
+    size_t                              ntax_codes;
     char                               *fields[NGX_HTTP_ORDER_EDIT_FIELD_N];
 
     struct {
@@ -239,6 +252,23 @@ int ngx_http_order_edit_norm_set_tax_details(
     ngx_http_order_edit_norm_conf_t *conf, const char *type,
     const char *code, char *err, size_t errlen);
 
+/*
+ * "tax_code title=<title>|rate=<decimal> code [type]": the NetSuite tax
+ * code (and type, else tax_details') of the Shopify tax lines with that
+ * title (any case) or rate.
+ */
+int ngx_http_order_edit_norm_add_tax_code(
+    ngx_http_order_edit_norm_conf_t *conf, const char *match,
+    const char *code, const char *type, char *err, size_t errlen);
+
+/*
+ * A tax line's entry, by its title, else its rate (decimal text); NULL
+ * when none matches.
+ */
+const ngx_http_order_edit_tax_code_t *ngx_http_order_edit_norm_tax_code(
+    const ngx_http_order_edit_norm_conf_t *conf, const char *title,
+    const char *rate, size_t rate_len);
+
 /* the effective NetSuite field name, NULL when switched off */
 const char *ngx_http_order_edit_norm_field(
     const ngx_http_order_edit_norm_conf_t *conf,
@@ -265,19 +295,15 @@ void ngx_http_order_edit_norm_result_free(
     ngx_http_order_edit_norm_result_t *res);
 
 /*
- * The sales order upsert (PUT salesOrder/eid:X, no replace) for a
- * dispatcher configured to create missing orders; replaces res->method,
- * path and body.  0, or -1 with res->error set.
- */
-int ngx_http_order_edit_norm_upsert(const ngx_http_order_edit_norm_conf_t *conf,
-    ngx_http_order_edit_norm_result_t *res);
-
-/*
  * Parses an ISO 8601 timestamp as Shopify sends it
  * ("2024-03-05T10:15:30-05:00", "...Z", optional fraction) into ms since
  * the epoch.  0, or -1 if it is not one.
  */
 int ngx_http_order_edit_parse_time(const char *s, size_t len, int64_t *ms);
+
+/* a payload's top-level updated_at, as parse_time(): 0, or -1 if none */
+int ngx_http_order_edit_norm_updated_at(const char *body, size_t len,
+    int64_t *ms);
 
 
 #endif /* _NGX_HTTP_ORDER_EDIT_NORMALISE_H_INCLUDED_ */

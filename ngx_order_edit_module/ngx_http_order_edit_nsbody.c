@@ -22,57 +22,13 @@ typedef struct {
 } ngx_http_order_edit_nsbody_ctx_t;
 
 
-json_t *
-ngx_http_order_edit_nsbody_set(int *nomem, json_t *obj, const char *key,
-    json_t *v)
-{
-    if (key == NULL) {
-        /* a NetSuite field switched off with "off" */
-        json_decref(v);
-        return NULL;
-    }
-
-    if (v == NULL || obj == NULL) {
-        json_decref(v);
-        *nomem = 1;
-        return NULL;
-    }
-
-    /* json_object_set_new() releases v when it fails */
-    if (json_object_set_new(obj, key, v) != 0) {
-        *nomem = 1;
-        return NULL;
-    }
-
-    return v;
-}
-
-
-json_t *
-ngx_http_order_edit_nsbody_append(int *nomem, json_t *arr, json_t *v)
-{
-    if (v == NULL || arr == NULL) {
-        json_decref(v);
-        *nomem = 1;
-        return NULL;
-    }
-
-    if (json_array_append_new(arr, v) != 0) {
-        *nomem = 1;
-        return NULL;
-    }
-
-    return v;
-}
-
-
 /* a field a store may rename or switch off */
 
 static void
 ngx_http_order_edit_nsbody_field(ngx_http_order_edit_nsbody_ctx_t *ctx,
     json_t *obj, ngx_http_order_edit_field_e field, json_t *v)
 {
-    ngx_http_order_edit_nsbody_set(&ctx->nomem, obj,
+    ngx_http_order_edit_jbuild_set(&ctx->nomem, obj,
                                    ngx_http_order_edit_norm_field(ctx->conf,
                                                                   field),
                                    v);
@@ -286,17 +242,6 @@ ngx_http_order_edit_nsbody_close_lines(json_t *body, const json_t *record)
 }
 
 
-json_t *
-ngx_http_order_edit_nsbody_ref(const char *item)
-{
-    if (strncmp(item, "eid:", 4) == 0) {
-        return json_pack("{ss}", "externalId", item + 4);
-    }
-
-    return json_pack("{ss}", "id", item);
-}
-
-
 /* the NetSuite REST path of a record by its external id */
 
 static char *
@@ -466,20 +411,22 @@ ngx_http_order_edit_nsbody_rate(ngx_http_order_edit_nsbody_ctx_t *ctx,
 
 static json_t *
 ngx_http_order_edit_nsbody_tax_line(ngx_http_order_edit_nsbody_ctx_t *ctx,
-    const char *ref, size_t ref_len, int64_t basis, int64_t tax)
+    const char *ref, size_t ref_len, const ngx_http_order_edit_tax_code_t *tc,
+    int64_t basis, int64_t tax)
 {
     json_t   *t;
     int64_t   pct;
 
     t = json_object();
 
-    ngx_http_order_edit_nsbody_set(&ctx->nomem, t, "taxDetailsReference",
+    ngx_http_order_edit_jbuild_set(&ctx->nomem, t, "taxDetailsReference",
                                    json_stringn(ref, ref_len));
-    ngx_http_order_edit_nsbody_set(&ctx->nomem, t, "taxType",
-        ngx_http_order_edit_nsbody_ref(ctx->conf->tax_type));
-    ngx_http_order_edit_nsbody_set(&ctx->nomem, t, "taxCode",
-        ngx_http_order_edit_nsbody_ref(ctx->conf->tax_code));
-    ngx_http_order_edit_nsbody_set(&ctx->nomem, t, "taxBasis",
+    ngx_http_order_edit_jbuild_set(&ctx->nomem, t, "taxType",
+        ngx_http_order_edit_jbuild_ref((tc && tc->type) ? tc->type
+                                                        : ctx->conf->tax_type));
+    ngx_http_order_edit_jbuild_set(&ctx->nomem, t, "taxCode",
+        ngx_http_order_edit_jbuild_ref(tc ? tc->code : ctx->conf->tax_code));
+    ngx_http_order_edit_jbuild_set(&ctx->nomem, t, "taxBasis",
         ngx_http_order_edit_nsbody_amount(ctx, basis));
 
     if (basis <= 0
@@ -489,12 +436,104 @@ ngx_http_order_edit_nsbody_tax_line(ngx_http_order_edit_nsbody_ctx_t *ctx,
         pct = 0;
     }
 
-    ngx_http_order_edit_nsbody_set(&ctx->nomem, t, "taxRate",
+    ngx_http_order_edit_jbuild_set(&ctx->nomem, t, "taxRate",
         ngx_http_order_edit_nsbody_decimal(pct, 4, 0));
-    ngx_http_order_edit_nsbody_set(&ctx->nomem, t, "taxAmount",
+    ngx_http_order_edit_jbuild_set(&ctx->nomem, t, "taxAmount",
         ngx_http_order_edit_nsbody_amount(ctx, tax));
 
     return t;
+}
+
+
+/*
+ * A line's (or shipping's) tax under its NetSuite tax codes (tax_code):
+ * each of Shopify's tax lines (title, else rate) names a code, the
+ * store's default when none matches; the line's tax, exact, is split over
+ * the codes by the tax lines' amounts (Shopify states them as ordered,
+ * the line's tax is what is left after edits and refunds), the remainder
+ * on the last, so the tax lines sum to the line's tax to the minor unit.
+ * Every code's tax line has the line's basis: jurisdictions tax the same
+ * amount.
+ */
+
+static void
+ngx_http_order_edit_nsbody_line_taxes(ngx_http_order_edit_nsbody_ctx_t *ctx,
+    json_t *details, const json_t *l, const char *ref, size_t ref_len,
+    int64_t basis, int64_t tax)
+{
+    char                                   buf[32];
+    size_t                                 i, j, n, ng, rlen;
+    json_t                                *tl, *e, *title, *rate;
+    int64_t                                amount, w[8], out[8];
+    const char                            *rtext;
+    const ngx_http_order_edit_tax_code_t  *tc, *g[8];
+
+    tl = json_object_get(l, "tax_lines");
+    n = json_array_size(tl);
+    ng = 0;
+
+    for (i = 0; ctx->conf->ntax_codes && i < n; i++) {
+        e = json_array_get(tl, i);
+        title = json_object_get(e, "title");
+        rate = json_object_get(e, "rate");
+
+        rtext = NULL;
+        rlen = 0;
+
+        if (json_is_integer(rate)) {
+            rlen = snprintf(buf, sizeof(buf), "%lld",
+                            (long long) json_integer_value(rate));
+            rtext = buf;
+
+        } else if (ngx_http_order_edit_json_is_marker(rate)) {
+            rtext = ngx_http_order_edit_json_marker_text(rate, &rlen);
+
+        } else if (json_is_string(rate)) {
+            rtext = json_string_value(rate);
+            rlen = json_string_length(rate);
+        }
+
+        tc = ngx_http_order_edit_norm_tax_code(ctx->conf,
+                                               json_string_value(title),
+                                               rtext, rlen);
+
+        if (ngx_http_order_edit_nsbody_minor(ctx, e, "amount", &amount) != 0
+            || amount < 0)
+        {
+            amount = 0;
+        }
+
+        for (j = 0; j < ng && g[j] != tc; j++) { /* void */ }
+
+        if (j == ng) {
+            if (ng == sizeof(g) / sizeof(g[0])) {
+                /* more codes than a line ever has: the last one takes it */
+                j = ng - 1;
+
+            } else {
+                g[ng] = tc;
+                w[ng++] = 0;
+            }
+        }
+
+        w[j] += amount;
+    }
+
+    if (ng == 0 || ngx_http_order_edit_money_allocate(tax, w, ng, out) != 0) {
+        /* no map, no tax lines: the default code takes the line's tax */
+        ngx_http_order_edit_jbuild_append(&ctx->nomem, details,
+            ngx_http_order_edit_nsbody_tax_line(ctx, ref, ref_len, NULL,
+                                                basis, tax));
+        return;
+    }
+
+    for (j = 0; j < ng; j++) {
+        if (out[j] != 0) {
+            ngx_http_order_edit_jbuild_append(&ctx->nomem, details,
+                ngx_http_order_edit_nsbody_tax_line(ctx, ref, ref_len, g[j],
+                                                    basis, out[j]));
+        }
+    }
 }
 
 
@@ -525,25 +564,24 @@ ngx_http_order_edit_nsbody_tax_details(ngx_http_order_edit_nsbody_ctx_t *ctx,
             continue;
         }
 
-        ngx_http_order_edit_nsbody_set(&ctx->nomem, b, "taxDetailsReference",
+        ngx_http_order_edit_jbuild_set(&ctx->nomem, b, "taxDetailsReference",
                                        json_copy(key));
 
         basis = incl ? net - tax : net;
 
         if (incl) {
-            ngx_http_order_edit_nsbody_set(&ctx->nomem, b, "rate",
+            ngx_http_order_edit_jbuild_set(&ctx->nomem, b, "rate",
                 ngx_http_order_edit_nsbody_rate_of(ctx, basis,
                     json_integer_value(json_object_get(l, "quantity"))));
-            ngx_http_order_edit_nsbody_set(&ctx->nomem, b, "amount",
+            ngx_http_order_edit_jbuild_set(&ctx->nomem, b, "amount",
                 ngx_http_order_edit_nsbody_amount(ctx, basis));
         }
 
         if (tax != 0) {
-            ngx_http_order_edit_nsbody_append(&ctx->nomem, details,
-                ngx_http_order_edit_nsbody_tax_line(ctx,
-                                                    json_string_value(key),
-                                                    json_string_length(key),
-                                                    basis, tax));
+            ngx_http_order_edit_nsbody_line_taxes(ctx, details, l,
+                                                  json_string_value(key),
+                                                  json_string_length(key),
+                                                  basis, tax);
         }
     }
 
@@ -561,16 +599,16 @@ ngx_http_order_edit_nsbody_tax_details(ngx_http_order_edit_nsbody_ctx_t *ctx,
         }
 
         if (tax != 0) {
-            ngx_http_order_edit_nsbody_append(&ctx->nomem, details,
-                ngx_http_order_edit_nsbody_tax_line(ctx, "SHIPPING",
-                                                    sizeof("SHIPPING") - 1,
-                                                    basis, tax));
+            ngx_http_order_edit_nsbody_line_taxes(ctx, details, ship,
+                                                  "SHIPPING",
+                                                  sizeof("SHIPPING") - 1,
+                                                  basis, tax);
         }
     }
 
-    ngx_http_order_edit_nsbody_set(&ctx->nomem, body, "taxDetailsOverride",
+    ngx_http_order_edit_jbuild_set(&ctx->nomem, body, "taxDetailsOverride",
                                    json_true());
-    ngx_http_order_edit_nsbody_set(&ctx->nomem, body, "taxDetails",
+    ngx_http_order_edit_jbuild_set(&ctx->nomem, body, "taxDetails",
                                    json_pack("{s:o}", "items", details));
 }
 
@@ -588,23 +626,23 @@ ngx_http_order_edit_nsbody_items(ngx_http_order_edit_nsbody_ctx_t *ctx,
     size_t   i;
     json_t  *l, *b, *items;
 
-    items = ngx_http_order_edit_nsbody_set(&ctx->nomem, body, "item",
+    items = ngx_http_order_edit_jbuild_set(&ctx->nomem, body, "item",
                                            json_object());
-    items = ngx_http_order_edit_nsbody_set(&ctx->nomem, items, "items",
+    items = ngx_http_order_edit_jbuild_set(&ctx->nomem, items, "items",
                                            json_array());
 
     for (i = 0; i < json_array_size(lines); i++) {
         l = json_array_get(lines, i);
-        b = ngx_http_order_edit_nsbody_append(&ctx->nomem, items,
+        b = ngx_http_order_edit_jbuild_append(&ctx->nomem, items,
                                               json_object());
 
-        ngx_http_order_edit_nsbody_set(&ctx->nomem, b, "item",
+        ngx_http_order_edit_jbuild_set(&ctx->nomem, b, "item",
             ngx_http_order_edit_nsbody_copy(l, "item"));
-        ngx_http_order_edit_nsbody_set(&ctx->nomem, b, "quantity",
+        ngx_http_order_edit_jbuild_set(&ctx->nomem, b, "quantity",
             ngx_http_order_edit_nsbody_copy(l, "quantity"));
 
         if (memo) {
-            ngx_http_order_edit_nsbody_set(&ctx->nomem, b, "amount",
+            ngx_http_order_edit_jbuild_set(&ctx->nomem, b, "amount",
                 ngx_http_order_edit_nsbody_number(l, "amount"));
 
             if (json_object_get(l, "restock") != NULL) {
@@ -614,9 +652,9 @@ ngx_http_order_edit_nsbody_items(ngx_http_order_edit_nsbody_ctx_t *ctx,
             }
 
         } else {
-            ngx_http_order_edit_nsbody_set(&ctx->nomem, b, "rate",
+            ngx_http_order_edit_jbuild_set(&ctx->nomem, b, "rate",
                 ngx_http_order_edit_nsbody_rate(ctx, l));
-            ngx_http_order_edit_nsbody_set(&ctx->nomem, b, "amount",
+            ngx_http_order_edit_jbuild_set(&ctx->nomem, b, "amount",
                 ngx_http_order_edit_nsbody_number(l, "net"));
             ngx_http_order_edit_nsbody_field(ctx, b,
                 NGX_HTTP_ORDER_EDIT_FIELD_LINE_DISCOUNT,
@@ -649,16 +687,16 @@ ngx_http_order_edit_nsbody_charges(ngx_http_order_edit_nsbody_ctx_t *ctx,
 
     for (i = 0; json_is_array(items) && i < json_array_size(charges); i++) {
         c = json_array_get(charges, i);
-        b = ngx_http_order_edit_nsbody_append(&ctx->nomem, items,
+        b = ngx_http_order_edit_jbuild_append(&ctx->nomem, items,
                                               json_object());
 
-        ngx_http_order_edit_nsbody_set(&ctx->nomem, b, "item",
+        ngx_http_order_edit_jbuild_set(&ctx->nomem, b, "item",
             ngx_http_order_edit_nsbody_copy(c, "item"));
-        ngx_http_order_edit_nsbody_set(&ctx->nomem, b, "quantity",
+        ngx_http_order_edit_jbuild_set(&ctx->nomem, b, "quantity",
             ngx_http_order_edit_nsbody_copy(c, "quantity"));
-        ngx_http_order_edit_nsbody_set(&ctx->nomem, b, "rate",
+        ngx_http_order_edit_jbuild_set(&ctx->nomem, b, "rate",
             ngx_http_order_edit_nsbody_number(c, "amount"));
-        ngx_http_order_edit_nsbody_set(&ctx->nomem, b, "amount",
+        ngx_http_order_edit_jbuild_set(&ctx->nomem, b, "amount",
             ngx_http_order_edit_nsbody_number(c, "amount"));
         ngx_http_order_edit_nsbody_field(ctx, b,
             NGX_HTTP_ORDER_EDIT_FIELD_LINE_KEY,
@@ -692,12 +730,12 @@ ngx_http_order_edit_nsbody_address(ngx_http_order_edit_nsbody_ctx_t *ctx,
         }
 
         if (fields[i][1] != NULL) {
-            ngx_http_order_edit_nsbody_set(&ctx->nomem, b, fields[i][1],
+            ngx_http_order_edit_jbuild_set(&ctx->nomem, b, fields[i][1],
                                            json_copy(v));
             continue;
         }
 
-        ngx_http_order_edit_nsbody_set(&ctx->nomem, b, "country",
+        ngx_http_order_edit_jbuild_set(&ctx->nomem, b, "country",
                                        json_pack("{ss#}", "id",
                                                  json_string_value(v),
                                                  json_string_length(v)));
@@ -707,7 +745,7 @@ ngx_http_order_edit_nsbody_address(ngx_http_order_edit_nsbody_ctx_t *ctx,
     if (b && json_object_get(b, "state") == NULL
         && json_is_string(json_object_get(a, "province")))
     {
-        ngx_http_order_edit_nsbody_set(&ctx->nomem, b, "state",
+        ngx_http_order_edit_jbuild_set(&ctx->nomem, b, "state",
             json_copy(json_object_get(a, "province")));
     }
 
@@ -778,7 +816,7 @@ ngx_http_order_edit_nsbody_sales_order(ngx_http_order_edit_nsbody_ctx_t *ctx,
     if (ctx->conf->shipping_item) {
         ngx_http_order_edit_nsbody_field(ctx, body,
             NGX_HTTP_ORDER_EDIT_FIELD_SHIP_METHOD,
-            ngx_http_order_edit_nsbody_ref(ctx->conf->shipping_item));
+            ngx_http_order_edit_jbuild_ref(ctx->conf->shipping_item));
     }
 
     return body;
@@ -819,7 +857,7 @@ ngx_http_order_edit_nsbody_credit_memo(ngx_http_order_edit_nsbody_ctx_t *ctx,
         ngx_http_order_edit_nsbody_number(cm, "total"));
 
     if (json_is_string(json_object_get(cm, "note"))) {
-        ngx_http_order_edit_nsbody_set(&ctx->nomem, body, "memo",
+        ngx_http_order_edit_jbuild_set(&ctx->nomem, body, "memo",
             ngx_http_order_edit_nsbody_copy(cm, "note"));
     }
 
@@ -965,6 +1003,59 @@ ngx_http_order_edit_nsbody_upsert(ngx_http_order_edit_norm_result_t *res)
     free(res->path);
     res->path = path;
     res->method = "PUT";
+
+    return 0;
+}
+
+
+ngx_http_order_edit_norm_kind_e
+ngx_http_order_edit_nsbody_normalise(
+    const ngx_http_order_edit_norm_conf_t *conf,
+    const ngx_http_order_edit_norm_input_t *in,
+    ngx_http_order_edit_norm_result_t *res)
+{
+    ngx_http_order_edit_norm_kind_e  kind;
+
+    kind = ngx_http_order_edit_normalise(conf, in, res);
+
+    /* the NetSuite request is made from the finished document alone */
+    if (kind <= 0 || res->doc == NULL
+        || ngx_http_order_edit_nsbody_build(conf, kind, res->doc, res) == 0)
+    {
+        return kind;
+    }
+
+    /* never a partial result */
+    ngx_http_order_edit_norm_result_free(res);
+
+    res->external_id[0] = '\0';
+    res->kind = NGX_HTTP_ORDER_EDIT_NORM_ERROR;
+    snprintf(res->error, sizeof(res->error), "internal");
+    snprintf(res->message, sizeof(res->message), "out of memory");
+
+    return res->kind;
+}
+
+
+int
+ngx_http_order_edit_norm_upsert(const ngx_http_order_edit_norm_conf_t *conf,
+    ngx_http_order_edit_norm_result_t *res)
+{
+    (void) conf;
+
+    if (res->kind != NGX_HTTP_ORDER_EDIT_NORM_SALES_ORDER || res->body == NULL)
+    {
+        snprintf(res->error, sizeof(res->error), "internal");
+        snprintf(res->message, sizeof(res->message),
+                 "only a sales order document can be upserted");
+        return -1;
+    }
+
+    if (ngx_http_order_edit_nsbody_upsert(res) != 0) {
+        snprintf(res->error, sizeof(res->error), "internal");
+        snprintf(res->message, sizeof(res->message), "out of memory");
+        return -1;
+    }
 
     return 0;
 }

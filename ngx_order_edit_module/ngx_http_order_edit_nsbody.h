@@ -17,6 +17,10 @@
 #include <jansson.h>
 
 #include "ngx_http_order_edit_normalise.h"
+#include "ngx_http_order_edit_jbuild.h"
+
+
+#define NGX_HTTP_ORDER_EDIT_REST_PREFIX        "/services/rest/record/v1/"
 
 
 /*
@@ -59,22 +63,24 @@ int ngx_http_order_edit_nsbody_close_lines(json_t *body,
     const json_t *record);
 
 /*
- * The JSON builders both the document and the body are made with.  Each
- * returns the value added (borrowed) or NULL; on NULL the value has been
- * released, so a nested object is only ever filled through the pointer
- * these return.  An allocation failure sets *nomem; a NULL key (a NetSuite
- * field switched off with "off") drops the value and is no failure.
+ * Normalises one payload and, for a document that has one, builds its
+ * NetSuite request (res->method, path, body): what the normaliser alone
+ * did before the builder left it.  Returns res->kind; an allocation
+ * failure in the builder is NGX_HTTP_ORDER_EDIT_NORM_ERROR "internal",
+ * never a partial result.
  */
-json_t *ngx_http_order_edit_nsbody_set(int *nomem, json_t *obj,
-    const char *key, json_t *v);
-json_t *ngx_http_order_edit_nsbody_append(int *nomem, json_t *arr,
-    json_t *v);
+ngx_http_order_edit_norm_kind_e ngx_http_order_edit_nsbody_normalise(
+    const ngx_http_order_edit_norm_conf_t *conf,
+    const ngx_http_order_edit_norm_input_t *in,
+    ngx_http_order_edit_norm_result_t *res);
 
 /*
- * A NetSuite item reference, as the document states it too: {"id": "123"},
- * or {"externalId": "ABC"} for "eid:ABC".
+ * The sales order upsert (PUT salesOrder/eid:X, no replace) for a
+ * dispatcher configured to create missing orders; replaces res->method,
+ * path and body.  0, or -1 with res->error set.
  */
-json_t *ngx_http_order_edit_nsbody_ref(const char *item);
+int ngx_http_order_edit_norm_upsert(const ngx_http_order_edit_norm_conf_t *conf,
+    ngx_http_order_edit_norm_result_t *res);
 
 
 #endif /* _NGX_HTTP_ORDER_EDIT_NSBODY_H_INCLUDED_ */

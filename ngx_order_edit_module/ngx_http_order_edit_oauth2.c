@@ -21,7 +21,7 @@
 #include "ngx_http_order_edit_oauth2.h"
 #include "ngx_http_order_edit_jwt.h"
 #include "ngx_http_order_edit_shm.h"
-#include "ngx_http_order_edit_netsuite.h"
+#include "ngx_http_order_edit_nsconf.h"
 #include "ngx_http_order_edit_curl.h"
 
 

@@ -21,6 +21,7 @@
 #include "ngx_http_order_edit_store.h"
 #include "ngx_http_order_edit_ingest.h"
 #include "ngx_http_order_edit_exactjson.h"
+#include "ngx_http_order_edit_nsbody.h"
 
 
 static ngx_int_t ngx_http_order_edit_qd_msg(ngx_http_request_t *r,
@@ -336,7 +337,7 @@ ngx_http_order_edit_qd_normalise(ngx_http_request_t *r,
 
     ngx_http_order_edit_queue_norm_input(msg, &in);
 
-    (void) ngx_http_order_edit_normalise(&store->norm, &in, &res);
+    (void) ngx_http_order_edit_nsbody_normalise(&store->norm, &in, &res);
 
     doc = NULL;
     text = NULL;

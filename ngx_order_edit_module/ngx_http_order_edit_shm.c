@@ -5,7 +5,7 @@
 
 
 #include "ngx_http_order_edit_shm.h"
-#include "ngx_http_order_edit_netsuite.h"
+#include "ngx_http_order_edit_nsconf.h"
 
 
 static ngx_int_t ngx_http_order_edit_init_zone(ngx_shm_zone_t *shm_zone,

@@ -15,7 +15,7 @@
 #include "ngx_http_order_edit_shm.h"
 #include "ngx_http_order_edit_queue.h"
 #include "ngx_http_order_edit_ingest.h"
-#include "ngx_http_order_edit_netsuite.h"
+#include "ngx_http_order_edit_nsconf.h"
 #include "ngx_http_order_edit_history.h"
 #include "ngx_http_order_edit_reconcile.h"
 

@@ -798,3 +798,136 @@ $c
 --- no_error_log
 [alert]
 [crit]
+
+
+
+
+
+=== TEST 32: on_missing create: the read finds no order, the upsert goes out, and NetSuite's refusal is an exception
+The read before the write answers 404; the store creates the order with
+PUT salesOrder/eid:X.  The document carries no customer, which NetSuite
+requires of a new Sales Order ("Please enter value(s) for: Customer"):
+the refusal is parked with NetSuite's message, never dropped.
+--- http_config eval: ::http_config(extra => 'on_missing create;')
+--- config eval: $::Config
+--- request eval
+[$::Reset,
+ ::webhook('c1', $::Edit),
+ $::Drain,
+ "GET /sim/requests",
+ "GET /exc"]
+--- error_code eval
+[200, 200, 200, 200, 200]
+--- response_body_like eval
+[$::Ok, '"queued"',
+ '^\{"drained":true,"depth":0,"exceptions":1\}$',
+ '"method":"GET","path":"/services/rest/record/v1/salesOrder/eid:'
+     . 'shopify-acme-450789469","query":"expandSubResources=true",'
+     . '"endpoint":"salesOrder","status":404,'
+     . '(?s:.*)"method":"PUT","path":"/services/rest/record/v1/salesOrder/'
+     . 'eid:shopify-acme-450789469","query":"replace=item"',
+ '"reason": "netsuite_rejected",\s*"netsuite_error": "HTTP 400 USER_ERROR: '
+     . '[^"]*Customer"']
+--- no_error_log
+[alert]
+[crit]
+
+
+
+=== TEST 33: tax_code: each of a line's Shopify tax lines goes under its own NetSuite tax code
+The first line is taxed by two jurisdictions (GST 5 %, PST 1 %), the
+second by a state tax no tax_code names.  GST is matched by title (any
+case), PST by rate (0.010 is 0.01) with a tax type of its own; the state
+tax takes tax_details' default code.  Every tax line has the line's
+basis, and the amounts are Shopify's: NetSuite's tax total stays 14.88.
+--- http_config eval
+my $c = ::http_config();
+$c =~ s/(sku_map [^;]+;)/$1
+        tax_details 13 91;
+        tax_code title=gst 101;
+        tax_code rate=0.010 102 14;/ or die;
+$c
+--- config eval: $::Config
+--- request eval
+[$::Reset,
+ ::seed(),
+ ::webhook('t1', ::edit($::Edit,
+     '{"title": "State Tax", "price": "11.94", "rate": 0.06,'
+     => '{"title": "GST", "price": "9.95", "rate": 0.05}, '
+        . '{"title": "PST", "price": "1.99", "rate": 0.01,')),
+ $::Drain,
+ "GET /sim/orders/eid:$::SO",
+ "GET /status"]
+--- error_code eval
+[200, 201, 200, 200, 200, 200]
+--- response_body_like eval
+[$::Ok, '"externalId"', '"queued"', $::Drained,
+ ::all('"taxTotal":14\.88,', '"total":272\.87,',
+       '"taxDetailsReference":"466157049","taxType":\{"id":"13"\},'
+       . '"taxCode":\{"id":"101"\},"taxBasis":199\.00,"taxRate":5,'
+       . '"taxAmount":9\.95\}',
+       '"taxDetailsReference":"466157049","taxType":\{"id":"14"\},'
+       . '"taxCode":\{"id":"102"\},"taxBasis":199\.00,"taxRate":1,'
+       . '"taxAmount":1\.99\}',
+       '"taxDetailsReference":"518995019","taxType":\{"id":"13"\},'
+       . '"taxCode":\{"id":"91"\},"taxBasis":49\.00,"taxRate":6,'
+       . '"taxAmount":2\.94\}'),
+ '"acked": 1,(?s:.*)"exceptions": 0\n']
+--- no_error_log
+[error]
+[alert]
+[crit]
+
+
+
+
+=== TEST 34: tax_code: shipping's tax goes under the code of its own Shopify tax lines
+Shipping taxed 0.60 by GST: its tax line (reference SHIPPING) takes
+GST's code, not the default; the order's tax total is Shopify's 15.48.
+--- http_config eval
+my $c = ::http_config();
+$c =~ s/(sku_map [^;]+;)/$1
+        tax_details 13 91;
+        tax_code title=gst 101;/ or die;
+$c
+--- config eval: $::Config
+--- request eval
+[$::Reset,
+ ::seed(),
+ ::webhook('t2', ::edit($::Edit,
+     '"discount_allocations": [], "tax_lines": []}'
+     => '"discount_allocations": [], "tax_lines": [{"title": "GST", '
+        . '"price": "0.60", "rate": 0.06}]}',
+     '"total_tax": "14.88"' => '"total_tax": "15.48"',
+     '"current_total_tax": "14.88"' => '"current_total_tax": "15.48"',
+     '"total_price": "272.87"' => '"total_price": "273.47"',
+     '"current_total_price": "272.87"' => '"current_total_price": "273.47"')),
+ $::Drain,
+ "GET /sim/orders/eid:$::SO",
+ "GET /status"]
+--- error_code eval
+[200, 201, 200, 200, 200, 200]
+--- response_body_like eval
+[$::Ok, '"externalId"', '"queued"', $::Drained,
+ ::all('"taxTotal":15\.48,', '"total":273\.47,',
+       '"taxDetailsReference":"SHIPPING","taxType":\{"id":"13"\},'
+       . '"taxCode":\{"id":"101"\},"taxBasis":9\.99,"taxRate":6\.006,'
+       . '"taxAmount":0\.60\}',
+       '"taxDetailsReference":"466157049","taxType":\{"id":"13"\},'
+       . '"taxCode":\{"id":"91"\}'),
+ '"acked": 1,(?s:.*)"exceptions": 0\n']
+--- no_error_log
+[error]
+[alert]
+[crit]
+
+
+=== TEST 35: tax_code refuses a match that is neither a title nor a rate
+--- http_config eval
+my $c = ::http_config();
+$c =~ s/(sku_map [^;]+;)/$1\n        tax_code state 101;/ or die;
+$c
+--- config eval: $::Config
+--- must_die
+--- error_log eval
+qr{\[emerg\] .*"tax_code": invalid tax_code "state" "101", expected "title=<Shopify tax title>" or "rate=<decimal>".* in \S+nginx\.conf:\d+$}

@@ -36,7 +36,7 @@ dir=${1:-$(cd "$(dirname "$0")/.." && pwd)/ngx_order_edit_module}
 [ -d "$dir" ] || { echo "no such directory: $dir" >&2; exit 2; }
 
 # built without nginx as well: mk/normalise.mk, mk/journal.mk, mk/oauth.mk
-PURE="money exactjson skumap bundle normalise nsbody jrec oauth"
+PURE="money exactjson skumap bundle jbuild normalise nsbody nsparse jrec oauth"
 PURE_H_ALLOWED="stddef.h stdint.h jansson.h"
 
 declare -A seen

@@ -25,6 +25,7 @@
 #include <pcre2.h>
 
 #include "ngx_http_order_edit_normalise.h"
+#include "ngx_http_order_edit_nsbody.h"
 
 
 #define OE_MAX_REGEX  64
@@ -534,7 +535,7 @@ main(int argc, char **argv)
     in.body = payload;
     in.body_len = len;
 
-    ngx_http_order_edit_normalise(&conf, &in, &res);
+    ngx_http_order_edit_nsbody_normalise(&conf, &in, &res);
 
     free(payload);
 

@@ -162,7 +162,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             in.last_updated_at = (size & 1) ? 1709651730000LL
                                             : NGX_HTTP_ORDER_EDIT_NO_TIME;
 
-            ngx_http_order_edit_normalise(&oe_conf[m], &in, &res);
+            ngx_http_order_edit_nsbody_normalise(&oe_conf[m], &in, &res);
             oe_check(&res);
             ngx_http_order_edit_norm_result_free(&res);
         }

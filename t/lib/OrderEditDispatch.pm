@@ -151,6 +151,7 @@ sub http_config {
     my $ts = $o{token_secret_file} // 'ts';
     my $timeout = $o{timeout} // '5s';
     my $concurrency = $o{concurrency} // 4;
+    my $extra = $o{extra} // '';
 
     return <<"_EOC_";
     order_edit_zone edits:4m;
@@ -164,6 +165,7 @@ sub http_config {
         concurrency $concurrency;
         timeout $timeout;
         retry_backoff 100ms 300ms;
+        $extra
     }
     order_edit_store acme.myshopify.com {
         secret acme;

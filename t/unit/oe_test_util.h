@@ -11,6 +11,7 @@
 
 
 #include "ngx_http_order_edit_normalise.h"
+#include "ngx_http_order_edit_nsbody.h"
 
 
 char *oe_read_file(const char *path, size_t *len);

@@ -103,7 +103,7 @@ oe_run_fixture(void **state)
     in.body = payload;
     in.body_len = len;
 
-    ngx_http_order_edit_normalise(&conf, &in, &res);
+    ngx_http_order_edit_nsbody_normalise(&conf, &in, &res);
 
     v = json_object_get(expect, "error");
 

@@ -262,7 +262,7 @@ oe_one_order(ngx_http_order_edit_norm_conf_t *conf, oe_buf_t *b,
     in.last_updated_at = NGX_HTTP_ORDER_EDIT_NO_TIME;
     in.taxes_included = -1;
 
-    ngx_http_order_edit_normalise(conf, &in, &res);
+    ngx_http_order_edit_nsbody_normalise(conf, &in, &res);
 
     if (res.kind != NGX_HTTP_ORDER_EDIT_NORM_SALES_ORDER) {
         fail_msg("order %lld: %s: %s\n%.*s", (long long) order_id, res.error,
@@ -404,7 +404,7 @@ oe_one_order(ngx_http_order_edit_norm_conf_t *conf, oe_buf_t *b,
         in.body_len = b->len;
         in.taxes_included = oe_range(0, 1) ? incl : -1;
 
-        ngx_http_order_edit_normalise(conf, &in, &res);
+        ngx_http_order_edit_nsbody_normalise(conf, &in, &res);
 
         /* a taxed refund of unknown kind is refused, never guessed */
         if (in.taxes_included == -1
@@ -417,7 +417,7 @@ oe_one_order(ngx_http_order_edit_norm_conf_t *conf, oe_buf_t *b,
 
             ngx_http_order_edit_norm_result_free(&res);
             in.taxes_included = incl;
-            ngx_http_order_edit_normalise(conf, &in, &res);
+            ngx_http_order_edit_nsbody_normalise(conf, &in, &res);
         }
 
         if (res.kind != NGX_HTTP_ORDER_EDIT_NORM_CREDIT_MEMO) {

@@ -4,7 +4,7 @@
  */
 
 
-#include "ngx_http_order_edit_netsuite.h"
+#include "ngx_http_order_edit_nsconf.h"
 #include "ngx_http_order_edit_jwt.h"
 
 

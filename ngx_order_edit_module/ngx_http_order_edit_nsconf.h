@@ -7,8 +7,8 @@
  */
 
 
-#ifndef _NGX_HTTP_ORDER_EDIT_NETSUITE_H_INCLUDED_
-#define _NGX_HTTP_ORDER_EDIT_NETSUITE_H_INCLUDED_
+#ifndef _NGX_HTTP_ORDER_EDIT_NSCONF_H_INCLUDED_
+#define _NGX_HTTP_ORDER_EDIT_NSCONF_H_INCLUDED_
 
 
 #include "ngx_http_order_edit_module.h"
@@ -93,4 +93,4 @@ ngx_http_order_edit_netsuite_conf_t *ngx_http_order_edit_netsuite_find(
     ngx_http_order_edit_main_conf_t *omcf, ngx_str_t *name);
 
 
-#endif /* _NGX_HTTP_ORDER_EDIT_NETSUITE_H_INCLUDED_ */
+#endif /* _NGX_HTTP_ORDER_EDIT_NSCONF_H_INCLUDED_ */

@@ -1,0 +1,1815 @@
+
+/*
+ * Copyright (C) the ngx_order_edit_module authors.
+ */
+
+
+#include "ngx_http_order_edit_nsclient.h"
+#include "ngx_http_order_edit_exactjson.h"
+#include "ngx_http_order_edit_nsbody.h"
+#include "ngx_http_order_edit_oauth.h"
+#include "ngx_http_order_edit_oauth2.h"
+
+
+#define NGX_HTTP_ORDER_EDIT_SUITEQL  "/services/rest/query/v1/suiteql"
+
+/* the client's requests; a call may take several */
+#define NGX_HTTP_ORDER_EDIT_NSC_STEP_LOOKUP       0
+#define NGX_HTTP_ORDER_EDIT_NSC_STEP_READ         1
+#define NGX_HTTP_ORDER_EDIT_NSC_STEP_WRITE        2
+#define NGX_HTTP_ORDER_EDIT_NSC_STEP_READBACK     3
+#define NGX_HTTP_ORDER_EDIT_NSC_STEP_MEMO_FIND    4   /* refund_flow invoice */
+#define NGX_HTTP_ORDER_EDIT_NSC_STEP_INVOICE      5
+#define NGX_HTTP_ORDER_EDIT_NSC_STEP_PAYOUT_READ  6   /* refund_payout */
+#define NGX_HTTP_ORDER_EDIT_NSC_STEP_PAYOUT       7
+
+/* NetSuite's answer quoted in an error at most (an exception's detail) */
+#define NGX_HTTP_ORDER_EDIT_NSC_QUOTE_MAX         2048
+
+/* Sales Order internal ids found by SuiteQL, per dispatching worker */
+#define NGX_HTTP_ORDER_EDIT_SO_CACHE              4096
+
+
+/*
+ * What SuiteQL said: (account, shop, Shopify order) -> internal id.  A
+ * Sales Order keeps its internal id for life, so entries never expire;
+ * a slot is simply overwritten by the next order hashed to it, and an
+ * id NetSuite no longer knows (404) is dropped and looked up again.
+ */
+typedef struct {
+    void                                  *ns;
+    uint32_t                               shop;
+    int64_t                                order_id;
+    u_char                                 len;
+    u_char                                 id[NGX_HTTP_ORDER_EDIT_NSP_ID_LEN];
+} ngx_http_order_edit_so_cache_t;
+
+
+static ngx_http_order_edit_so_cache_t
+    ngx_http_order_edit_so_cache[NGX_HTTP_ORDER_EDIT_SO_CACHE];
+
+
+static ngx_http_order_edit_so_cache_t *ngx_http_order_edit_nsc_so_slot(
+    ngx_http_order_edit_nsc_t *c);
+static void ngx_http_order_edit_nsc_found(ngx_http_order_edit_nsc_t *c,
+    ngx_http_order_edit_curl_req_t *req);
+static ngx_int_t ngx_http_order_edit_nsc_set_url(ngx_http_order_edit_nsc_t *c,
+    const char *path, const u_char *id, size_t id_len, const char *query);
+static ngx_int_t ngx_http_order_edit_nsc_order_url(
+    ngx_http_order_edit_nsc_t *c, const char *eid, const char *query);
+static void ngx_http_order_edit_nsc_write_send(ngx_http_order_edit_nsc_t *c);
+static void ngx_http_order_edit_nsc_restlet(ngx_http_order_edit_nsc_t *c);
+static ngx_int_t ngx_http_order_edit_nsc_in_place(
+    ngx_http_order_edit_nsc_t *c);
+static void ngx_http_order_edit_nsc_read_answer(ngx_http_order_edit_nsc_t *c,
+    ngx_http_order_edit_curl_req_t *req);
+static ngx_int_t ngx_http_order_edit_nsc_customer(
+    ngx_http_order_edit_nsc_t *c);
+static ngx_int_t ngx_http_order_edit_nsc_xform_body(
+    ngx_http_order_edit_nsc_t *c, json_t *body, json_t *id);
+static void ngx_http_order_edit_nsc_memo_find(ngx_http_order_edit_nsc_t *c);
+static void ngx_http_order_edit_nsc_refund_step(ngx_http_order_edit_nsc_t *c,
+    ngx_http_order_edit_curl_req_t *req);
+static void ngx_http_order_edit_nsc_memo_there(ngx_http_order_edit_nsc_t *c,
+    ngx_http_order_edit_curl_req_t *req);
+static void ngx_http_order_edit_nsc_invoice(ngx_http_order_edit_nsc_t *c,
+    ngx_http_order_edit_curl_req_t *req);
+static ngx_int_t ngx_http_order_edit_nsc_payout(ngx_http_order_edit_nsc_t *c);
+static void ngx_http_order_edit_nsc_payout_send(ngx_http_order_edit_nsc_t *c,
+    ngx_http_order_edit_curl_req_t *req);
+static void ngx_http_order_edit_nsc_written(ngx_http_order_edit_nsc_t *c);
+static void ngx_http_order_edit_nsc_compare(ngx_http_order_edit_nsc_t *c,
+    ngx_http_order_edit_curl_req_t *req);
+static void ngx_http_order_edit_nsc_send(ngx_http_order_edit_nsc_t *c);
+static ngx_int_t ngx_http_order_edit_nsc_sign(ngx_http_order_edit_nsc_t *c,
+    ngx_str_t *auth);
+static ngx_int_t ngx_http_order_edit_nsc_headers(ngx_http_order_edit_nsc_t *c,
+    ngx_http_order_edit_curl_req_t *req, ngx_str_t *auth);
+static ngx_int_t ngx_http_order_edit_nsc_bearer(ngx_http_order_edit_nsc_t *c,
+    ngx_str_t *value);
+static void ngx_http_order_edit_nsc_resend(void *data);
+static void ngx_http_order_edit_nsc_answer(ngx_http_order_edit_curl_req_t *req,
+    void *data);
+static ngx_uint_t ngx_http_order_edit_nsc_auth(ngx_http_order_edit_nsc_t *c,
+    ngx_http_order_edit_curl_req_t *req, ngx_uint_t over);
+static void ngx_http_order_edit_nsc_classify(ngx_http_order_edit_nsc_t *c,
+    ngx_http_order_edit_curl_req_t *req);
+static void ngx_http_order_edit_nsc_rejected(ngx_http_order_edit_nsc_t *c,
+    ngx_http_order_edit_curl_req_t *req);
+static void ngx_http_order_edit_nsc_error(ngx_http_order_edit_nsc_t *c,
+    ngx_http_order_edit_curl_req_t *req, ngx_str_t *out);
+static void ngx_http_order_edit_nsc_report(ngx_http_order_edit_nsc_t *c,
+    ngx_http_order_edit_nsc_rc_e rc, const char *reason, ngx_str_t *why);
+static void ngx_http_order_edit_nsc_refused(ngx_http_order_edit_nsc_t *c,
+    const char *reason, const char *why);
+
+
+ngx_uint_t
+ngx_http_order_edit_nsc_known(ngx_http_order_edit_nsc_t *c)
+{
+    ngx_http_order_edit_so_cache_t  *slot;
+
+    if (c->ns->lookup != NGX_HTTP_ORDER_EDIT_NS_LOOKUP_SUITEQL) {
+        return 1;
+    }
+
+    if (c->res->order_id <= 0) {
+        /* the lookup says why it cannot be found */
+        return 0;
+    }
+
+    slot = ngx_http_order_edit_nsc_so_slot(c);
+
+    if (slot->len == 0) {
+        return 0;
+    }
+
+    /* copied: the slot may be another order's before the job ends */
+    ngx_memcpy(c->so_buf, slot->id, slot->len);
+    c->so_id.data = c->so_buf;
+    c->so_id.len = slot->len;
+    c->so_cached = 1;
+
+    return 1;
+}
+
+
+/*
+ * "lookup suiteql field": the order is found by the custom body field
+ * another connector filled with the Shopify order id.
+ */
+
+void
+ngx_http_order_edit_nsc_lookup(ngx_http_order_edit_nsc_t *c)
+{
+    size_t  size;
+
+    c->call = NGX_HTTP_ORDER_EDIT_NSC_LOOKUP;
+
+    if (c->res->order_id <= 0) {
+        ngx_http_order_edit_nsc_refused(c, "order_missing",
+                                        "no Shopify order id to find the "
+                                        "Sales Order by");
+        return;
+    }
+
+    /* the field name was checked at load: letters, digits, "_" */
+    size = sizeof("{\"q\":\"SELECT id FROM transaction WHERE type "
+                  "= 'SalesOrd' AND  = ''\"}") + NGX_INT64_LEN
+           + c->ns->lookup_field.len;
+
+    c->body.data = ngx_pnalloc(c->pool, size);
+
+    if (c->body.data == NULL
+        || ngx_http_order_edit_nsc_set_url(c, NGX_HTTP_ORDER_EDIT_SUITEQL,
+                                           NULL, 0, "")
+           != NGX_OK)
+    {
+        ngx_http_order_edit_nsc_report(c, NGX_HTTP_ORDER_EDIT_NSC_UNSENT,
+                                       NULL, NULL);
+        return;
+    }
+
+    c->body.len = ngx_sprintf(c->body.data,
+                              "{\"q\":\"SELECT id FROM transaction WHERE "
+                              "type = 'SalesOrd' AND %V = '%L'\"}",
+                              &c->ns->lookup_field, c->res->order_id)
+                  - c->body.data;
+
+    ngx_str_set(&c->method, "POST");
+    c->step = NGX_HTTP_ORDER_EDIT_NSC_STEP_LOOKUP;
+
+    ngx_http_order_edit_nsc_send(c);
+}
+
+
+/* SuiteQL answered: one Sales Order, none, or (a data problem) several */
+
+static void
+ngx_http_order_edit_nsc_found(ngx_http_order_edit_nsc_t *c,
+    ngx_http_order_edit_curl_req_t *req)
+{
+    int                              n;
+    size_t                           len;
+    ngx_str_t                        detail;
+    ngx_http_order_edit_so_cache_t  *slot;
+
+    n = ngx_http_order_edit_nsp_suiteql((char *) req->body.data,
+                                        req->body.len, (char *) c->so_buf,
+                                        sizeof(c->so_buf));
+
+    /* the query is no body for what follows (a create, say) */
+    ngx_str_null(&c->body);
+
+    if (n < 0) {
+        ngx_str_set(&detail, "SuiteQL answered without \"items\"");
+        ngx_http_order_edit_nsc_report(c, NGX_HTTP_ORDER_EDIT_NSC_TRANSIENT,
+                                       NULL, &detail);
+        return;
+    }
+
+    if (n == 0) {
+        ngx_http_order_edit_nsc_report(c, NGX_HTTP_ORDER_EDIT_NSC_MISSING,
+                                       NULL, NULL);
+        return;
+    }
+
+    if (n > 1) {
+        ngx_http_order_edit_nsc_refused(c, "order_ambiguous",
+                                        "several Sales Orders carry this "
+                                        "Shopify order id");
+        return;
+    }
+
+    len = ngx_strlen(c->so_buf);
+
+    if (len == 0) {
+        ngx_http_order_edit_nsc_refused(c, "netsuite_rejected",
+                                        "SuiteQL answered an id that is "
+                                        "not one");
+        return;
+    }
+
+    slot = ngx_http_order_edit_nsc_so_slot(c);
+    slot->ns = c->ns;
+    slot->shop = ngx_crc32_short(c->shop.data, c->shop.len);
+    slot->order_id = c->res->order_id;
+    slot->len = (u_char) len;
+    ngx_memcpy(slot->id, c->so_buf, len);
+
+    c->so_id.data = c->so_buf;
+    c->so_id.len = len;
+
+    ngx_http_order_edit_nsc_report(c, NGX_HTTP_ORDER_EDIT_NSC_OK, NULL, NULL);
+}
+
+
+/* the cache slot of the job's order: its entry, or an empty one */
+
+static ngx_http_order_edit_so_cache_t *
+ngx_http_order_edit_nsc_so_slot(ngx_http_order_edit_nsc_t *c)
+{
+    uint32_t                         shop;
+    ngx_http_order_edit_so_cache_t  *slot;
+
+    shop = ngx_crc32_short(c->shop.data, c->shop.len);
+
+    slot = &ngx_http_order_edit_so_cache[
+               ((uint64_t) c->res->order_id * 0x9e3779b97f4a7c15ULL
+                ^ shop) % NGX_HTTP_ORDER_EDIT_SO_CACHE];
+
+    if (slot->ns != c->ns || slot->shop != shop
+        || slot->order_id != c->res->order_id)
+    {
+        slot->len = 0;
+    }
+
+    return slot;
+}
+
+
+/*
+ * The reads before a write.  A Sales Order update or cancellation reads
+ * the whole order with its lines: the write names each kept line by its
+ * "line", and a cancellation closes them all.  Oracle documents sublists
+ * in a read only with expandSubResources=true, and fields= is not honoured
+ * with it (so the status and the applied snapshot come with it).  A
+ * refund reads the customer, and what the memo must take from the order;
+ * a refund of unknown tax kind reads the order's taxes_included field.
+ */
+
+void
+ngx_http_order_edit_nsc_read(ngx_http_order_edit_nsc_t *c,
+    ngx_http_order_edit_nsc_call_e call)
+{
+    char        *query;
+    const char  *eid, *field;
+
+    c->call = call;
+    ngx_http_order_edit_nsp_order_free(&c->order);
+
+    eid = c->res->sales_order_id;
+
+    switch (call) {
+
+    case NGX_HTTP_ORDER_EDIT_NSC_READ_CUSTOMER:
+        /*
+         * A standalone memo defaults them from the customer, which is
+         * wrong for a shop selling in several currencies or subsidiaries.
+         */
+        query = "?fields=entity,currency,subsidiary,location,department,"
+                "class";
+        break;
+
+    case NGX_HTTP_ORDER_EDIT_NSC_READ_TAX_KIND:
+        field = ngx_http_order_edit_norm_field(c->norm,
+                                   NGX_HTTP_ORDER_EDIT_FIELD_TAXES_INCLUDED);
+
+        query = ngx_pnalloc(c->pool, sizeof("?fields=")
+                                     + (field ? ngx_strlen(field) : 0));
+        if (query == NULL) {
+            ngx_http_order_edit_nsc_report(c, NGX_HTTP_ORDER_EDIT_NSC_UNSENT,
+                                           NULL, NULL);
+            return;
+        }
+
+        (void) ngx_sprintf((u_char *) query, "?fields=%s%Z",
+                           field ? field : "");
+        break;
+
+    default: /* NGX_HTTP_ORDER_EDIT_NSC_READ_ORDER */
+        eid = c->res->external_id;
+        query = (c->res->kind == NGX_HTTP_ORDER_EDIT_NORM_SALES_ORDER
+                 || c->res->kind == NGX_HTTP_ORDER_EDIT_NORM_CANCELLATION)
+                ? "?expandSubResources=true" : "?fields=orderStatus";
+        break;
+    }
+
+    ngx_str_set(&c->method, "GET");
+    ngx_str_null(&c->body);
+    c->step = NGX_HTTP_ORDER_EDIT_NSC_STEP_READ;
+
+    if (ngx_http_order_edit_nsc_order_url(c, eid, query) != NGX_OK) {
+        ngx_http_order_edit_nsc_report(c, NGX_HTTP_ORDER_EDIT_NSC_UNSENT,
+                                       NULL, NULL);
+        return;
+    }
+
+    ngx_http_order_edit_nsc_send(c);
+}
+
+
+/* a read answered 200: the order's state, and what the write takes of it */
+
+static void
+ngx_http_order_edit_nsc_read_answer(ngx_http_order_edit_nsc_t *c,
+    ngx_http_order_edit_curl_req_t *req)
+{
+    (void) ngx_http_order_edit_nsp_order((char *) req->body.data,
+               req->body.len,
+               ngx_http_order_edit_norm_field(c->norm,
+                                     NGX_HTTP_ORDER_EDIT_FIELD_UPDATED_AT),
+               ngx_http_order_edit_norm_field(c->norm,
+                                   NGX_HTTP_ORDER_EDIT_FIELD_TAXES_INCLUDED),
+               &c->order);
+
+    switch (c->call) {
+
+    case NGX_HTTP_ORDER_EDIT_NSC_READ_ORDER:
+        if (c->order.status == 0) {
+            ngx_http_order_edit_nsc_refused(c, "netsuite_rejected",
+                                            "the Sales Order's orderStatus "
+                                            "is unreadable");
+            return;
+        }
+
+        break;
+
+    case NGX_HTTP_ORDER_EDIT_NSC_READ_CUSTOMER:
+        if (c->order.entity[0] == '\0') {
+            ngx_http_order_edit_nsc_refused(c, "netsuite_rejected",
+                                            "the Sales Order has no "
+                                            "customer (entity)");
+            return;
+        }
+
+        if (ngx_http_order_edit_nsc_customer(c) != NGX_OK) {
+            ngx_http_order_edit_nsc_report(c,
+                                           NGX_HTTP_ORDER_EDIT_NSC_TRANSIENT,
+                                           NULL, NULL);
+            return;
+        }
+
+        break;
+
+    default:
+        break;
+    }
+
+    ngx_http_order_edit_nsc_report(c, NGX_HTTP_ORDER_EDIT_NSC_OK, NULL, NULL);
+}
+
+
+/* c->url = the account's endpoint, path, id (may be empty), query */
+
+static ngx_int_t
+ngx_http_order_edit_nsc_set_url(ngx_http_order_edit_nsc_t *c,
+    const char *path, const u_char *id, size_t id_len, const char *query)
+{
+    u_char     *p;
+    size_t      plen, qlen;
+    ngx_str_t  *e;
+
+    e = &c->ns->endpoint;
+    plen = ngx_strlen(path);
+    qlen = ngx_strlen(query);
+
+    p = ngx_pnalloc(c->pool, e->len + plen + id_len + qlen);
+    if (p == NULL) {
+        return NGX_ERROR;
+    }
+
+    c->url.data = p;
+
+    p = ngx_cpymem(p, e->data, e->len);
+    p = ngx_cpymem(p, path, plen);
+    p = ngx_cpymem(p, id, id_len);
+    p = ngx_cpymem(p, query, qlen);
+
+    c->url.len = p - c->url.data;
+
+    return NGX_OK;
+}
+
+
+/* the Sales Order: found by SuiteQL, its internal id; else eid:<id> */
+
+static ngx_int_t
+ngx_http_order_edit_nsc_order_url(ngx_http_order_edit_nsc_t *c,
+    const char *eid, const char *query)
+{
+    if (c->so_id.len) {
+        return ngx_http_order_edit_nsc_set_url(c,
+                   NGX_HTTP_ORDER_EDIT_REST_PREFIX "salesOrder/",
+                   c->so_id.data, c->so_id.len, query);
+    }
+
+    return ngx_http_order_edit_nsc_set_url(c,
+               NGX_HTTP_ORDER_EDIT_REST_PREFIX "salesOrder/eid:",
+               (u_char *) eid, ngx_strlen(eid), query);
+}
+
+
+/*
+ * The write: the normaliser's request, fitted to the order as read; in
+ * RESTlet mode the whole document, which the RESTlet applies on
+ * NetSuite's side.
+ */
+
+void
+ngx_http_order_edit_nsc_write(ngx_http_order_edit_nsc_t *c)
+{
+    c->call = NGX_HTTP_ORDER_EDIT_NSC_WRITE;
+
+    if (c->ns->mode == NGX_HTTP_ORDER_EDIT_NS_RESTLET) {
+        ngx_http_order_edit_nsc_restlet(c);
+        return;
+    }
+
+    if (c->xform.len) {
+        /* refund_flow invoice: is the memo there already? */
+        ngx_http_order_edit_nsc_memo_find(c);
+        return;
+    }
+
+    if (ngx_http_order_edit_nsc_in_place(c) != NGX_OK) {
+        ngx_http_order_edit_nsc_report(c, NGX_HTTP_ORDER_EDIT_NSC_UNSENT,
+                                       NULL, NULL);
+        return;
+    }
+
+    ngx_http_order_edit_nsc_write_send(c);
+}
+
+
+static void
+ngx_http_order_edit_nsc_restlet(ngx_http_order_edit_nsc_t *c)
+{
+    c->doc = ngx_http_order_edit_json_dumps(c->res->doc, JSON_COMPACT);
+    if (c->doc == NULL) {
+        ngx_http_order_edit_nsc_report(c, NGX_HTTP_ORDER_EDIT_NSC_UNSENT,
+                                       NULL, NULL);
+        return;
+    }
+
+    ngx_str_set(&c->method, "POST");
+    c->url = c->ns->restlet_url;
+    c->body.data = (u_char *) c->doc;
+    c->body.len = ngx_strlen(c->doc);
+    c->body_sent = c->body;
+    c->step = NGX_HTTP_ORDER_EDIT_NSC_STEP_WRITE;
+
+    ngx_http_order_edit_nsc_send(c);
+}
+
+
+static void
+ngx_http_order_edit_nsc_write_send(ngx_http_order_edit_nsc_t *c)
+{
+    u_char      *p, *eid, *rest;
+    size_t       len;
+    const char  *path;
+
+    c->method.data = (u_char *) c->res->method;
+    c->method.len = ngx_strlen(c->res->method);
+
+    if (c->body.len == 0) {
+        c->body.data = (u_char *) c->res->body;
+        c->body.len = c->res->body_len;
+    }
+
+    c->step = NGX_HTTP_ORDER_EDIT_NSC_STEP_WRITE;
+    c->body_sent = c->body;
+
+    path = c->res->path;
+    len = ngx_strlen(path);
+    eid = NULL;
+
+    /*
+     * The normaliser addresses the Sales Order by external id; one found
+     * by SuiteQL is addressed by its internal id, with the same query.
+     */
+
+    if (c->so_id.len && c->res->kind != NGX_HTTP_ORDER_EDIT_NORM_CREDIT_MEMO
+        && c->res->external_id[0] != '\0')
+    {
+        eid = ngx_strlcasestrn((u_char *) path, (u_char *) path + len,
+                               (u_char *) "/salesOrder/eid:",
+                               sizeof("/salesOrder/eid:") - 2);
+    }
+
+    p = ngx_pnalloc(c->pool, c->ns->endpoint.len + len + c->so_id.len);
+    if (p == NULL) {
+        ngx_http_order_edit_nsc_report(c, NGX_HTTP_ORDER_EDIT_NSC_UNSENT,
+                                       NULL, NULL);
+        return;
+    }
+
+    c->url.data = p;
+    p = ngx_cpymem(p, c->ns->endpoint.data, c->ns->endpoint.len);
+
+    if (eid != NULL) {
+        rest = eid + sizeof("/salesOrder/eid:") - 1
+               + ngx_strlen(c->res->external_id);
+
+        p = ngx_cpymem(p, path, eid - (u_char *) path);
+        p = ngx_cpymem(p, "/salesOrder/", sizeof("/salesOrder/") - 1);
+        p = ngx_cpymem(p, c->so_id.data, c->so_id.len);
+        p = ngx_cpymem(p, rest, (u_char *) path + len - rest);
+
+    } else {
+        p = ngx_cpymem(p, path, len);
+    }
+
+    c->url.len = p - c->url.data;
+
+    ngx_http_order_edit_nsc_send(c);
+}
+
+
+/*
+ * The write, fitted to the order as NetSuite holds it: a Sales Order's
+ * kept lines named by their "line" (updated in place by the keyed
+ * replace, not deleted and added again), a cancellation closing every
+ * line (NetSuite REST has no cancel: closed lines release their
+ * commitments and the order becomes Closed).  The normaliser's exact
+ * numbers are kept: the body is loaded as exact JSON and dumped again.
+ */
+
+static ngx_int_t
+ngx_http_order_edit_nsc_in_place(ngx_http_order_edit_nsc_t *c)
+{
+    int                             n;
+    char                           *text, errbuf[128];
+    json_t                         *body;
+    ngx_http_order_edit_json_rc_e   rc;
+
+    if (c->res->body == NULL || c->order.record == NULL
+        || (c->res->kind != NGX_HTTP_ORDER_EDIT_NORM_SALES_ORDER
+            && c->res->kind != NGX_HTTP_ORDER_EDIT_NORM_CANCELLATION))
+    {
+        return NGX_OK;
+    }
+
+    body = ngx_http_order_edit_json_load(c->res->body, c->res->body_len,
+                                         64, c->res->body_len, &rc, errbuf,
+                                         sizeof(errbuf));
+    if (body == NULL) {
+        return NGX_ERROR;
+    }
+
+    if (c->res->kind == NGX_HTTP_ORDER_EDIT_NORM_SALES_ORDER) {
+        n = ngx_http_order_edit_nsbody_keep_lines(c->norm, body,
+                                                  c->order.record);
+    } else {
+        n = ngx_http_order_edit_nsbody_close_lines(body, c->order.record);
+    }
+
+    if (n <= 0) {
+        json_decref(body);
+        return n == 0 ? NGX_OK : NGX_ERROR;
+    }
+
+    text = ngx_http_order_edit_json_dumps(body, JSON_COMPACT);
+    json_decref(body);
+
+    if (text == NULL) {
+        return NGX_ERROR;
+    }
+
+    ngx_log_debug3(NGX_LOG_DEBUG_HTTP, c->log, 0,
+                   "order_edit: #%uL: %d line(s) of the order %s",
+                   c->id, n,
+                   c->res->kind == NGX_HTTP_ORDER_EDIT_NORM_SALES_ORDER
+                   ? "kept in place" : "closed");
+
+    free(c->doc);
+    c->doc = text;
+    c->body.data = (u_char *) text;
+    c->body.len = ngx_strlen(text);
+
+    return NGX_OK;
+}
+
+
+/*
+ * The Credit Memo goes to the Sales Order's customer, in the order's
+ * currency, subsidiary, location, department and class, linked to the
+ * order by createdFrom.
+ */
+
+static ngx_int_t
+ngx_http_order_edit_nsc_customer(ngx_http_order_edit_nsc_t *c)
+{
+    char                            *text, errbuf[128];
+    json_t                          *root, *body, *ref;
+    ngx_uint_t                       i;
+    ngx_http_order_edit_json_rc_e    rc;
+
+    static const char  *from_order[] = {
+        "currency", "subsidiary", "location", "department", "class"
+    };
+
+    root = c->order.record;
+
+    /* the body keeps the normaliser's exact numbers */
+    body = ngx_http_order_edit_json_load(c->res->body, c->res->body_len,
+                                         64, c->res->body_len, &rc, errbuf,
+                                         sizeof(errbuf));
+
+    if (body == NULL
+        || json_object_set_new(body, "entity",
+                               json_pack("{s:s}", "id", c->order.entity))
+           != 0)
+    {
+        goto failed;
+    }
+
+    /* only what the order has: an account without classes has none */
+
+    for (i = 0; i < sizeof(from_order) / sizeof(from_order[0]); i++) {
+        ref = json_object_get(root, from_order[i]);
+        ref = json_is_object(ref) ? json_object_get(ref, "id") : NULL;
+
+        if (json_is_string(ref)
+            && json_object_set_new(body, from_order[i],
+                                   json_pack("{s:s}", "id",
+                                             json_string_value(ref)))
+               != 0)
+        {
+            goto failed;
+        }
+    }
+
+    ref = json_object_get(root, "id");
+
+    if (json_is_string(ref)
+        && json_object_set_new(body, "createdFrom",
+                               json_pack("{s:s}", "id",
+                                         json_string_value(ref)))
+           != 0)
+    {
+        goto failed;
+    }
+
+    text = ngx_http_order_edit_json_dumps(body, JSON_COMPACT);
+
+    if (text == NULL) {
+        goto failed;
+    }
+
+    if (c->ns->refund_flow == NGX_HTTP_ORDER_EDIT_NS_REFUND_INVOICE
+        && ngx_http_order_edit_nsc_xform_body(c, body, ref) != NGX_OK)
+    {
+        free(text);
+        goto failed;
+    }
+
+    json_decref(body);
+
+    free(c->doc);
+    c->doc = text;
+    c->body.data = (u_char *) text;
+    c->body.len = ngx_strlen(text);
+
+    return NGX_OK;
+
+failed:
+
+    json_decref(body);
+
+    return NGX_ERROR;
+}
+
+
+/*
+ * refund_flow invoice: the body of invoice/<id>/!transform/creditMemo.
+ * The transform takes the customer, currency, subsidiary, location,
+ * department and class from the invoice ("all possible fields defaulted
+ * from the source record", Oracle) and sets createdFrom itself; the
+ * memo's lines are Shopify's (replace=item drops the invoice's) and its
+ * externalId is set in the body, the URL naming none.
+ */
+
+static ngx_int_t
+ngx_http_order_edit_nsc_xform_body(ngx_http_order_edit_nsc_t *c,
+    json_t *body, json_t *id)
+{
+    char        *text;
+    size_t       len;
+    json_t      *cm, *eid;
+    ngx_uint_t   i;
+
+    static const char  *from_source[] = {
+        "entity", "currency", "subsidiary", "location", "department",
+        "class", "createdFrom"
+    };
+
+    if (!json_is_string(id)
+        || ngx_atoi((u_char *) json_string_value(id),
+                    json_string_length(id)) == NGX_ERROR)
+    {
+        /* no id to find the invoice by: the memo stays standalone */
+        return NGX_OK;
+    }
+
+    cm = json_object_get(c->res->doc, "credit_memo");
+    eid = json_object_get(cm, "external_id");
+
+    if (!json_is_string(eid)) {
+        return NGX_OK;
+    }
+
+    len = json_string_length(id);
+    c->source.data = ngx_pnalloc(c->pool, len);
+    if (c->source.data == NULL) {
+        return NGX_ERROR;
+    }
+
+    ngx_memcpy(c->source.data, json_string_value(id), len);
+    c->source.len = len;
+
+    for (i = 0; i < sizeof(from_source) / sizeof(from_source[0]); i++) {
+        (void) json_object_del(body, from_source[i]);
+    }
+
+    if (json_object_set(body, "externalId", eid) != 0) {
+        return NGX_ERROR;
+    }
+
+    text = ngx_http_order_edit_json_dumps(body, JSON_COMPACT);
+    if (text == NULL) {
+        return NGX_ERROR;
+    }
+
+    len = ngx_strlen(text);
+    c->xform.data = ngx_pnalloc(c->pool, len);
+
+    if (c->xform.data == NULL) {
+        free(text);
+        return NGX_ERROR;
+    }
+
+    ngx_memcpy(c->xform.data, text, len);
+    c->xform.len = len;
+    free(text);
+
+    return NGX_OK;
+}
+
+
+/*
+ * A transform cannot be an upsert: before making the memo from the
+ * invoice, look for it by its external id, so a retry after a lost
+ * answer, a replay after a crash or a second delivery finds the memo
+ * made the first time instead of making a second one.
+ */
+
+static void
+ngx_http_order_edit_nsc_memo_find(ngx_http_order_edit_nsc_t *c)
+{
+    const char  *eid;
+
+    eid = json_string_value(json_object_get(
+              json_object_get(c->res->doc, "credit_memo"), "external_id"));
+
+    if (ngx_http_order_edit_nsc_set_url(c,
+            NGX_HTTP_ORDER_EDIT_REST_PREFIX "creditMemo/eid:",
+            (u_char *) eid, ngx_strlen(eid), "?fields=externalId")
+        != NGX_OK)
+    {
+        ngx_http_order_edit_nsc_report(c, NGX_HTTP_ORDER_EDIT_NSC_UNSENT,
+                                       NULL, NULL);
+        return;
+    }
+
+    ngx_str_set(&c->method, "GET");
+    ngx_str_null(&c->body);
+    c->step = NGX_HTTP_ORDER_EDIT_NSC_STEP_MEMO_FIND;
+
+    ngx_http_order_edit_nsc_send(c);
+}
+
+
+/* the answers of refund_flow invoice's reads and of the payout */
+
+static void
+ngx_http_order_edit_nsc_refund_step(ngx_http_order_edit_nsc_t *c,
+    ngx_http_order_edit_curl_req_t *req)
+{
+    if (c->step == NGX_HTTP_ORDER_EDIT_NSC_STEP_PAYOUT_READ
+        && req->status == 200)
+    {
+        ngx_http_order_edit_nsc_payout_send(c, req);
+        return;
+    }
+
+    if (c->step == NGX_HTTP_ORDER_EDIT_NSC_STEP_PAYOUT
+        && req->status >= 200 && req->status < 300)
+    {
+        ngx_log_error(NGX_LOG_INFO, c->log, 0,
+                      "order_edit: #%uL of \"%V\" paid out: %V %V %ui",
+                      c->id, &c->shop, &c->method, &c->url, req->status);
+
+        ngx_http_order_edit_nsc_report(c, NGX_HTTP_ORDER_EDIT_NSC_OK, NULL,
+                                       NULL);
+        return;
+    }
+
+    if (c->step == NGX_HTTP_ORDER_EDIT_NSC_STEP_INVOICE
+        && req->status == 200)
+    {
+        ngx_http_order_edit_nsc_invoice(c, req);
+        return;
+    }
+
+    if (c->step == NGX_HTTP_ORDER_EDIT_NSC_STEP_MEMO_FIND
+        && (req->status == 200 || req->status == 404))
+    {
+        ngx_http_order_edit_nsc_memo_there(c, req);
+        return;
+    }
+
+    /*
+     * The memo gone, the refund refused, or SuiteQL refused the query:
+     * the account must be looked at, people decide.
+     */
+    ngx_http_order_edit_nsc_rejected(c, req);
+}
+
+
+/* the memo looked for: there already, or the invoice to make it from */
+
+static void
+ngx_http_order_edit_nsc_memo_there(ngx_http_order_edit_nsc_t *c,
+    ngx_http_order_edit_curl_req_t *req)
+{
+    size_t  size;
+
+    if (req->status == 200) {
+        /* made the first time, its answer lost: nothing more to make */
+        ngx_log_error(NGX_LOG_INFO, c->log, 0,
+                      "order_edit: #%uL of \"%V\": the Credit Memo is "
+                      "there already", c->id, &c->shop);
+
+        if (ngx_http_order_edit_nsc_payout(c) != NGX_OK) {
+            ngx_http_order_edit_nsc_report(c, NGX_HTTP_ORDER_EDIT_NSC_OK,
+                                           NULL, NULL);
+        }
+
+        return;
+    }
+
+    /*
+     * Not there: the invoice made from the order, the oldest if it was
+     * billed in parts.  The id is digits (checked), safe in the query.
+     */
+
+    size = sizeof("{\"q\":\"SELECT id FROM transaction WHERE type = "
+                  "'CustInvc' AND createdfrom = '' ORDER BY id\"}")
+           + c->source.len;
+
+    c->body.data = ngx_pnalloc(c->pool, size);
+
+    if (c->body.data == NULL
+        || ngx_http_order_edit_nsc_set_url(c, NGX_HTTP_ORDER_EDIT_SUITEQL,
+                                           NULL, 0, "")
+           != NGX_OK)
+    {
+        ngx_http_order_edit_nsc_report(c, NGX_HTTP_ORDER_EDIT_NSC_UNSENT,
+                                       NULL, NULL);
+        return;
+    }
+
+    c->body.len = ngx_sprintf(c->body.data,
+                              "{\"q\":\"SELECT id FROM transaction WHERE "
+                              "type = 'CustInvc' AND createdfrom = '%V' "
+                              "ORDER BY id\"}", &c->source)
+                  - c->body.data;
+
+    ngx_str_set(&c->method, "POST");
+    c->step = NGX_HTTP_ORDER_EDIT_NSC_STEP_INVOICE;
+
+    ngx_http_order_edit_nsc_send(c);
+}
+
+
+/*
+ * SuiteQL answered: transform the invoice into the memo, applied to it;
+ * no invoice (the order is not billed yet): the standalone memo.
+ */
+
+static void
+ngx_http_order_edit_nsc_invoice(ngx_http_order_edit_nsc_t *c,
+    ngx_http_order_edit_curl_req_t *req)
+{
+    int        n;
+    u_char     id[NGX_HTTP_ORDER_EDIT_NSP_ID_LEN];
+    ngx_str_t  detail;
+
+    n = ngx_http_order_edit_nsp_suiteql((char *) req->body.data,
+                                        req->body.len, (char *) id,
+                                        sizeof(id));
+
+    if (n < 0) {
+        ngx_str_set(&detail, "SuiteQL answered without \"items\"");
+        ngx_http_order_edit_nsc_report(c, NGX_HTTP_ORDER_EDIT_NSC_TRANSIENT,
+                                       NULL, &detail);
+        return;
+    }
+
+    if (n == 0) {
+        ngx_log_error(NGX_LOG_INFO, c->log, 0,
+                      "order_edit: #%uL of \"%V\": the order has no "
+                      "invoice, the Credit Memo is standalone",
+                      c->id, &c->shop);
+
+        c->body.data = (u_char *) c->doc;
+        c->body.len = ngx_strlen(c->doc);
+
+        ngx_http_order_edit_nsc_write_send(c);
+        return;
+    }
+
+    if (id[0] == '\0') {
+        ngx_http_order_edit_nsc_refused(c, "netsuite_rejected",
+                                        "SuiteQL answered an id that is "
+                                        "not one");
+        return;
+    }
+
+    if (ngx_http_order_edit_nsc_set_url(c,
+            NGX_HTTP_ORDER_EDIT_REST_PREFIX "invoice/", id,
+            ngx_strlen(id), "/!transform/creditMemo?replace=item")
+        != NGX_OK)
+    {
+        ngx_http_order_edit_nsc_report(c, NGX_HTTP_ORDER_EDIT_NSC_UNSENT,
+                                       NULL, NULL);
+        return;
+    }
+
+    ngx_str_set(&c->method, "POST");
+    c->body = c->xform;
+    c->body_sent = c->body;
+    c->step = NGX_HTTP_ORDER_EDIT_NSC_STEP_WRITE;
+
+    ngx_http_order_edit_nsc_send(c);
+}
+
+
+/*
+ * refund_payout: after the memo is in, read what it leaves unapplied (a
+ * memo applied to an invoice still due has less to pay out, or nothing).
+ * NGX_DECLINED: no payout configured, or not a Credit Memo.
+ */
+
+static ngx_int_t
+ngx_http_order_edit_nsc_payout(ngx_http_order_edit_nsc_t *c)
+{
+    const char  *eid;
+
+    if (c->res->kind != NGX_HTTP_ORDER_EDIT_NORM_CREDIT_MEMO
+        || c->ns->mode != NGX_HTTP_ORDER_EDIT_NS_REST
+        || c->ns->payout_account.len == 0)
+    {
+        return NGX_DECLINED;
+    }
+
+    eid = json_string_value(json_object_get(
+              json_object_get(c->res->doc, "credit_memo"), "external_id"));
+    if (eid == NULL) {
+        return NGX_DECLINED;
+    }
+
+    if (ngx_http_order_edit_nsc_set_url(c,
+            NGX_HTTP_ORDER_EDIT_REST_PREFIX "creditMemo/eid:",
+            (u_char *) eid, ngx_strlen(eid),
+            "?fields=entity,currency,unapplied")
+        != NGX_OK)
+    {
+        /* the memo is in; paying out is left to people, and said */
+        ngx_log_error(NGX_LOG_WARN, c->log, 0,
+                      "order_edit: #%uL of \"%V\": the Credit Memo is in "
+                      "but not paid out", c->id, &c->shop);
+        return NGX_DECLINED;
+    }
+
+    ngx_str_set(&c->method, "GET");
+    ngx_str_null(&c->body);
+    c->step = NGX_HTTP_ORDER_EDIT_NSC_STEP_PAYOUT_READ;
+
+    ngx_http_order_edit_nsc_send(c);
+
+    return NGX_OK;
+}
+
+
+/*
+ * The memo answered: a Customer Refund of what it leaves unapplied, in
+ * its currency, to its customer, from the configured bank account.  PUT
+ * on the memo's external id is an upsert, and a retry finds the memo
+ * applied to the refund (nothing unapplied): never a second payout.
+ */
+
+static void
+ngx_http_order_edit_nsc_payout_send(ngx_http_order_edit_nsc_t *c,
+    ngx_http_order_edit_curl_req_t *req)
+{
+    char                            *text;
+    size_t                           len;
+    json_t                          *body;
+    const char                      *eid;
+    ngx_http_order_edit_nsp_memo_t   m;
+
+    if (ngx_http_order_edit_nsp_memo((char *) req->body.data, req->body.len,
+                                     &m)
+        != 0)
+    {
+        json_decref(m.root);
+        ngx_http_order_edit_nsc_refused(c, "netsuite_rejected",
+                                        "the Credit Memo answered without "
+                                        "its id, customer or unapplied "
+                                        "amount");
+        return;
+    }
+
+    if (m.nothing) {
+        json_decref(m.root);
+
+        ngx_log_error(NGX_LOG_INFO, c->log, 0,
+                      "order_edit: #%uL of \"%V\": the Credit Memo has "
+                      "nothing unapplied to pay out", c->id, &c->shop);
+
+        ngx_http_order_edit_nsc_report(c, NGX_HTTP_ORDER_EDIT_NSC_OK, NULL,
+                                       NULL);
+        return;
+    }
+
+    body = json_pack("{s:{s:O},s:{s:s%},s:{s:[{s:{s:O},s:b,s:O}]}}",
+                     "customer", "id", m.entity,
+                     "account", "id", c->ns->payout_account.data,
+                     c->ns->payout_account.len,
+                     "apply", "items", "doc", "id", m.id, "apply", 1,
+                     "amount", m.unapplied);
+
+    if (body != NULL && m.currency != NULL) {
+        (void) json_object_set_new(body, "currency",
+                                   json_pack("{s:O}", "id", m.currency));
+    }
+
+    if (body != NULL && c->ns->payout_method.len) {
+        (void) json_object_set_new(body, "paymentMethod",
+                                   json_pack("{s:s%}", "id",
+                                             c->ns->payout_method.data,
+                                             c->ns->payout_method.len));
+    }
+
+    json_decref(m.root);
+
+    text = body ? ngx_http_order_edit_json_dumps(body, JSON_COMPACT) : NULL;
+    json_decref(body);
+
+    eid = json_string_value(json_object_get(
+              json_object_get(c->res->doc, "credit_memo"), "external_id"));
+
+    len = text ? ngx_strlen(text) : 0;
+    c->body.data = text ? ngx_pnalloc(c->pool, len) : NULL;
+
+    if (c->body.data == NULL || eid == NULL
+        || ngx_http_order_edit_nsc_set_url(c,
+               NGX_HTTP_ORDER_EDIT_REST_PREFIX "customerRefund/eid:",
+               (u_char *) eid, ngx_strlen(eid), "?replace=apply")
+           != NGX_OK)
+    {
+        free(text);
+        ngx_http_order_edit_nsc_report(c, NGX_HTTP_ORDER_EDIT_NSC_UNSENT,
+                                       NULL, NULL);
+        return;
+    }
+
+    ngx_memcpy(c->body.data, text, len);
+    c->body.len = len;
+    free(text);
+
+    ngx_str_set(&c->method, "PUT");
+    c->step = NGX_HTTP_ORDER_EDIT_NSC_STEP_PAYOUT;
+
+    ngx_http_order_edit_nsc_send(c);
+}
+
+
+/* written; eid: and replace=item make a repeat harmless */
+
+static void
+ngx_http_order_edit_nsc_written(ngx_http_order_edit_nsc_t *c)
+{
+    ngx_log_error(NGX_LOG_INFO, c->log, 0,
+                  "order_edit: #%uL %V of \"%V\" written: %V %V %ui",
+                  c->id, &c->topic, &c->shop, &c->method, &c->url,
+                  c->status);
+
+    /* refund_payout: what the memo leaves unapplied is paid out */
+    if (ngx_http_order_edit_nsc_payout(c) == NGX_OK) {
+        return;
+    }
+
+    ngx_http_order_edit_nsc_report(c, NGX_HTTP_ORDER_EDIT_NSC_OK, NULL, NULL);
+}
+
+
+/*
+ * No such Sales Order, and the store creates it: the upsert, PUT
+ * salesOrder/eid:X.  NGX_DECLINED when the document cannot be one (then
+ * nothing is reported).
+ */
+
+ngx_int_t
+ngx_http_order_edit_nsc_create(ngx_http_order_edit_nsc_t *c)
+{
+    if (ngx_http_order_edit_norm_upsert(c->norm, c->res) != 0) {
+        return NGX_DECLINED;
+    }
+
+    ngx_http_order_edit_nsc_write(c);
+
+    return NGX_OK;
+}
+
+
+/* read the lines back: what NetSuite keeps is what counts */
+
+void
+ngx_http_order_edit_nsc_readback(ngx_http_order_edit_nsc_t *c)
+{
+    c->call = NGX_HTTP_ORDER_EDIT_NSC_READBACK;
+
+    ngx_str_set(&c->method, "GET");
+    ngx_str_null(&c->body);
+    c->step = NGX_HTTP_ORDER_EDIT_NSC_STEP_READBACK;
+
+    if (ngx_http_order_edit_nsc_order_url(c, c->res->external_id,
+                                          "?expandSubResources=true")
+        != NGX_OK)
+    {
+        ngx_http_order_edit_nsc_report(c, NGX_HTTP_ORDER_EDIT_NSC_UNSENT,
+                                       NULL, NULL);
+        return;
+    }
+
+    ngx_http_order_edit_nsc_send(c);
+}
+
+
+/*
+ * Silent drift: a NetSuite script, workflow or rounding that changes what
+ * was sent is a discrepancy (the write stands) for people to look at.
+ */
+
+static void
+ngx_http_order_edit_nsc_compare(ngx_http_order_edit_nsc_t *c,
+    ngx_http_order_edit_curl_req_t *req)
+{
+    char       text[NGX_HTTP_ORDER_EDIT_NSP_DETAIL_LEN];
+    ngx_str_t  detail;
+
+    if (ngx_http_order_edit_nsp_readback((char *) c->body_sent.data,
+                                         c->body_sent.len,
+                                         (char *) req->body.data,
+                                         req->body.len, c->res->doc, text)
+        == 0)
+    {
+        ngx_http_order_edit_nsc_report(c, NGX_HTTP_ORDER_EDIT_NSC_OK, NULL,
+                                       NULL);
+        return;
+    }
+
+    detail.len = ngx_strlen(text);
+    detail.data = ngx_pnalloc(c->pool, detail.len);
+
+    if (detail.data == NULL) {
+        /* the write stands; the check could not be told */
+        ngx_http_order_edit_nsc_report(c, NGX_HTTP_ORDER_EDIT_NSC_OK, NULL,
+                                       NULL);
+        return;
+    }
+
+    ngx_memcpy(detail.data, text, detail.len);
+
+    ngx_log_error(NGX_LOG_WARN, c->log, 0,
+                  "order_edit: #%uL of \"%V\": discrepancy: %V",
+                  c->id, &c->shop, &detail);
+
+    ngx_http_order_edit_nsc_report(c, NGX_HTTP_ORDER_EDIT_NSC_REFUSED,
+                                   "discrepancy", &detail);
+}
+
+
+/* one request, signed afresh (a new nonce and timestamp) every time */
+
+static void
+ngx_http_order_edit_nsc_send(ngx_http_order_edit_nsc_t *c)
+{
+    ngx_int_t                        rc;
+    ngx_str_t                        auth;
+    ngx_http_order_edit_curl_req_t  *req;
+
+    if (c->ns->auth == NGX_HTTP_ORDER_EDIT_NS_AUTH_OAUTH2) {
+        rc = ngx_http_order_edit_nsc_bearer(c, &auth);
+
+    } else {
+        rc = ngx_http_order_edit_nsc_sign(c, &auth);
+    }
+
+    if (rc != NGX_OK) {
+        /* NGX_AGAIN: waiting for a token; NGX_DONE: reported */
+        if (rc == NGX_ERROR) {
+            goto failed;
+        }
+
+        return;
+    }
+
+    req = ngx_http_order_edit_curl_create(c->log);
+    if (req == NULL) {
+        goto failed;
+    }
+
+    switch (c->method.data[0]) {
+    case 'G':
+        req->method = NGX_HTTP_GET;
+        break;
+    case 'P':
+        req->method = (c->method.data[1] == 'A') ? NGX_HTTP_PATCH
+                      : (c->method.data[1] == 'U') ? NGX_HTTP_PUT
+                                                   : NGX_HTTP_POST;
+        break;
+    default:
+        req->method = NGX_HTTP_DELETE;
+        break;
+    }
+
+    req->connect_timeout = c->ns->connect_timeout;
+    req->timeout = c->ns->timeout;
+    req->done = ngx_http_order_edit_nsc_answer;
+    req->data = c;
+
+    /* the configuration's strings are NUL-terminated and outlive req */
+    req->ca_file = c->ns->ca_file;
+
+    if (ngx_http_order_edit_nsc_headers(c, req, &auth) != NGX_OK
+        || (c->ns->proxy.len
+            && ngx_http_order_edit_curl_set_proxy(req, &c->ns->proxy)
+               != NGX_OK))
+    {
+        ngx_http_order_edit_curl_free(req);
+        goto failed;
+    }
+
+    ngx_http_order_edit_nsslot_sent(c->slot);
+
+    if (ngx_http_order_edit_curl_start(req) != NGX_OK) {
+        ngx_http_order_edit_curl_free(req);
+        goto failed;
+    }
+
+    c->req = req;
+
+    return;
+
+failed:
+
+    ngx_http_order_edit_nsc_report(c, NGX_HTTP_ORDER_EDIT_NSC_UNSENT, NULL,
+                                   NULL);
+}
+
+
+/* TBA: the OAuth 1.0a header for the request */
+
+static ngx_int_t
+ngx_http_order_edit_nsc_sign(ngx_http_order_edit_nsc_t *c, ngx_str_t *auth)
+{
+    char                                 *nonce;
+    u_char                               *signed_url;
+    size_t                                len;
+    ngx_str_t                            *e;
+    ngx_uint_t                            rc;
+    ngx_http_order_edit_oauth_request_t   oreq;
+
+    nonce = ngx_pnalloc(c->pool, NGX_HTTP_ORDER_EDIT_OAUTH_NONCE_LEN
+                                 + NGX_HTTP_ORDER_EDIT_OAUTH_HEADER_MAX);
+    if (nonce == NULL) {
+        return NGX_ERROR;
+    }
+
+    auth->data = (u_char *) nonce + NGX_HTTP_ORDER_EDIT_OAUTH_NONCE_LEN;
+
+    if (ngx_http_order_edit_oauth_nonce(nonce,
+                                        NGX_HTTP_ORDER_EDIT_OAUTH_NONCE_LEN)
+        != NGX_HTTP_ORDER_EDIT_OAUTH_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    ngx_memzero(&oreq, sizeof(ngx_http_order_edit_oauth_request_t));
+
+    oreq.method.data = (char *) c->method.data;
+    oreq.method.len = c->method.len;
+    oreq.url.data = (char *) c->url.data;
+    oreq.url.len = c->url.len;
+
+    e = &c->ns->endpoint;
+
+    /* through a local proxy: signed for NetSuite's own URL */
+    if (c->ns->sign_as.len && c->url.len >= e->len
+        && ngx_strncmp(c->url.data, e->data, e->len) == 0)
+    {
+        signed_url = ngx_pnalloc(c->pool, c->ns->sign_as.len
+                                          + c->url.len - e->len);
+        if (signed_url == NULL) {
+            return NGX_ERROR;
+        }
+
+        oreq.url.data = (char *) signed_url;
+        oreq.url.len = ngx_cpymem(ngx_cpymem(signed_url,
+                                             c->ns->sign_as.data,
+                                             c->ns->sign_as.len),
+                                  c->url.data + e->len,
+                                  c->url.len - e->len)
+                       - signed_url;
+    }
+
+    oreq.timestamp = (int64_t) ngx_time();
+    oreq.nonce.data = nonce;
+    oreq.nonce.len = NGX_HTTP_ORDER_EDIT_OAUTH_NONCE_LEN;
+
+    rc = ngx_http_order_edit_oauth_sign(&c->ns->keys, &oreq,
+                                        (char *) auth->data,
+                                        NGX_HTTP_ORDER_EDIT_OAUTH_HEADER_MAX,
+                                        &len);
+
+    if (rc != NGX_HTTP_ORDER_EDIT_OAUTH_OK) {
+        ngx_log_error(NGX_LOG_ERR, c->log, 0,
+                      "order_edit: cannot sign %V %V: %s",
+                      &c->method, &c->url,
+                      ngx_http_order_edit_oauth_strerror(rc));
+        return NGX_ERROR;
+    }
+
+    auth->len = len;
+
+    return NGX_OK;
+}
+
+
+static ngx_int_t
+ngx_http_order_edit_nsc_headers(ngx_http_order_edit_nsc_t *c,
+    ngx_http_order_edit_curl_req_t *req, ngx_str_t *auth)
+{
+    ngx_str_t  name, value, json;
+
+    ngx_str_set(&json, "application/json");
+    ngx_str_set(&name, "Authorization");
+
+    if (ngx_http_order_edit_curl_set_url(req, &c->url) != NGX_OK
+        || ngx_http_order_edit_curl_add_header(req, &name, auth) != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    ngx_str_set(&name, "Accept");
+
+    if (ngx_http_order_edit_curl_add_header(req, &name, &json) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    if (c->step == NGX_HTTP_ORDER_EDIT_NSC_STEP_LOOKUP
+        || c->step == NGX_HTTP_ORDER_EDIT_NSC_STEP_INVOICE)
+    {
+        ngx_str_set(&name, "Prefer");
+        ngx_str_set(&value, "transient");
+
+        if (ngx_http_order_edit_curl_add_header(req, &name, &value)
+            != NGX_OK)
+        {
+            return NGX_ERROR;
+        }
+    }
+
+    if (c->step == NGX_HTTP_ORDER_EDIT_NSC_STEP_WRITE
+        && c->ns->mode == NGX_HTTP_ORDER_EDIT_NS_REST
+        && c->ns->property_validation != NGX_HTTP_ORDER_EDIT_NS_PNV_OFF)
+    {
+        /*
+         * NetSuite ignores a property it does not know unless told
+         * otherwise: a misspelt custom field would vanish silently.
+         */
+        ngx_str_set(&name, "X-NetSuite-PropertyNameValidation");
+        ngx_str_set(&value, "Error");
+
+        if (c->ns->property_validation == NGX_HTTP_ORDER_EDIT_NS_PNV_WARNING) {
+            ngx_str_set(&value, "Warning");
+
+        } else if (c->ns->property_validation
+                   == NGX_HTTP_ORDER_EDIT_NS_PNV_IGNORE)
+        {
+            ngx_str_set(&value, "Ignore");
+        }
+
+        if (ngx_http_order_edit_curl_add_header(req, &name, &value)
+            != NGX_OK)
+        {
+            return NGX_ERROR;
+        }
+    }
+
+    if (c->body.len) {
+        ngx_str_set(&name, "Content-Type");
+
+        if (ngx_http_order_edit_curl_add_header(req, &name, &json) != NGX_OK
+            || ngx_http_order_edit_curl_set_body(req, c->body.data,
+                                                 c->body.len, 0)
+               != NGX_OK)
+        {
+            return NGX_ERROR;
+        }
+    }
+
+    return NGX_OK;
+}
+
+
+/*
+ * The OAuth 2.0 token for a request: NGX_OK with the header value,
+ * NGX_AGAIN when the call waits for a token this worker fetches, or
+ * NGX_DONE when the call has ended (reported) without one.
+ */
+
+static ngx_int_t
+ngx_http_order_edit_nsc_bearer(ngx_http_order_edit_nsc_t *c,
+    ngx_str_t *value)
+{
+    ngx_int_t  rc;
+    ngx_str_t  why;
+
+    c->wait.handler = ngx_http_order_edit_nsc_resend;
+    c->wait.data = c;
+
+    rc = ngx_http_order_edit_oauth2_bearer(c->slot->zone, c->ns, c->pool,
+                                           &c->wait, value, &c->token_gen,
+                                           &why);
+    if (rc == NGX_OK || rc == NGX_AGAIN) {
+        return rc;
+    }
+
+    /* NGX_BUSY: another process fetches it, or this one is exiting */
+    ngx_http_order_edit_nsc_report(c, rc == NGX_BUSY
+                                      ? NGX_HTTP_ORDER_EDIT_NSC_BUSY
+                                      : NGX_HTTP_ORDER_EDIT_NSC_UNSENT,
+                                   NULL, &why);
+    return NGX_DONE;
+}
+
+
+static void
+ngx_http_order_edit_nsc_resend(void *data)
+{
+    ngx_http_order_edit_nsc_send(data);
+}
+
+
+/* NetSuite answered, or the transfer ended without an answer */
+
+static void
+ngx_http_order_edit_nsc_answer(ngx_http_order_edit_curl_req_t *req,
+    void *data)
+{
+    ngx_http_order_edit_nsc_t  *c = data;
+
+    ngx_str_t   why;
+    ngx_uint_t  over;
+
+    c->req = NULL;
+    c->status = req->status;
+
+    if (req->outcome == NGX_HTTP_ORDER_EDIT_CURL_CANCELLED) {
+        ngx_http_order_edit_nsc_report(c, NGX_HTTP_ORDER_EDIT_NSC_CANCELLED,
+                                       NULL, NULL);
+        return;
+    }
+
+    over = ngx_http_order_edit_nsslot_answer(c->slot, req, c->log);
+
+    if (c->step == NGX_HTTP_ORDER_EDIT_NSC_STEP_READBACK) {
+
+        if (req->outcome == NGX_HTTP_ORDER_EDIT_CURL_OK
+            && req->status == 200)
+        {
+            ngx_http_order_edit_nsc_compare(c, req);
+            return;
+        }
+
+        if (req->resend_refused && !c->reread) {
+            /* a reused connection died under the GET: read once more */
+            c->reread = 1;
+            ngx_http_order_edit_nsc_send(c);
+            return;
+        }
+
+        ngx_http_order_edit_nsc_error(c, req, &why);
+        ngx_http_order_edit_nsc_report(c, NGX_HTTP_ORDER_EDIT_NSC_TRANSIENT,
+                                       NULL, &why);
+        return;
+    }
+
+    if (req->status == 401 && ngx_http_order_edit_nsc_auth(c, req, over)) {
+        return;
+    }
+
+    /* the next request of the call may have its own 401 and refetch */
+    c->auth_retried = 0;
+
+    if (req->outcome != NGX_HTTP_ORDER_EDIT_CURL_OK || over
+        || req->status >= 500
+        || (req->status == 400 && req->body.len
+            && ngx_strlcasestrn(req->body.data,
+                                req->body.data + req->body.len,
+                                (u_char *) "RCRD_HAS_BEEN_CHANGED",
+                                21 - 1)
+               != NULL))
+    {
+        /*
+         * NetSuite is busy or away, or another user or script saved the
+         * record meanwhile (its optimistic lock): nothing was applied,
+         * and the request may be sent again, after a while.
+         */
+        ngx_http_order_edit_nsc_error(c, req, &why);
+        ngx_http_order_edit_nsc_report(c,
+            over ? NGX_HTTP_ORDER_EDIT_NSC_OVER_LIMIT
+            : (req->outcome == NGX_HTTP_ORDER_EDIT_CURL_OK
+               && req->status == 400)
+              ? NGX_HTTP_ORDER_EDIT_NSC_CONFLICT
+              : NGX_HTTP_ORDER_EDIT_NSC_TRANSIENT,
+            NULL, &why);
+        return;
+    }
+
+    ngx_http_order_edit_nsc_classify(c, req);
+}
+
+
+/*
+ * A 401.  OAuth 2.0: expired or revoked, once with a new token, then
+ * people decide.  TBA: bad keys, or NetSuite's bogus 401 when the account
+ * is over its limit: both are worth a loud line and a retry, not a
+ * verdict.  1 when the answer is dealt with.
+ */
+
+static ngx_uint_t
+ngx_http_order_edit_nsc_auth(ngx_http_order_edit_nsc_t *c,
+    ngx_http_order_edit_curl_req_t *req, ngx_uint_t over)
+{
+    ngx_str_t  why;
+
+    ngx_http_order_edit_nsc_error(c, req, &why);
+
+    if (c->ns->auth != NGX_HTTP_ORDER_EDIT_NS_AUTH_OAUTH2) {
+        ngx_log_error(NGX_LOG_ERR, c->log, 0,
+                      "order_edit: NetSuite refused the signature of "
+                      "\"%V\" (check the TBA keys and the clock): %V",
+                      &c->ns->name, &why);
+
+        c->auth_retried = 0;
+        ngx_http_order_edit_nsc_report(c, over
+                                          ? NGX_HTTP_ORDER_EDIT_NSC_OVER_LIMIT
+                                          : NGX_HTTP_ORDER_EDIT_NSC_TRANSIENT,
+                                       NULL, &why);
+        return 1;
+    }
+
+    if (!c->auth_retried) {
+        c->auth_retried = 1;
+        ngx_http_order_edit_oauth2_rejected(c->slot->zone, c->ns,
+                                            c->token_gen);
+        ngx_http_order_edit_nsc_send(c);
+        return 1;
+    }
+
+    if (over) {
+        /* a new token refused too, in a crowd: NetSuite's overload */
+        ngx_http_order_edit_nsc_report(c, NGX_HTTP_ORDER_EDIT_NSC_OVER_LIMIT,
+                                       NULL, &why);
+        return 1;
+    }
+
+    ngx_http_order_edit_nsc_report(c, NGX_HTTP_ORDER_EDIT_NSC_REFUSED,
+                                   "oauth2_rejected", &why);
+    return 1;
+}
+
+
+/* an answer that is NetSuite's verdict on the request itself */
+
+static void
+ngx_http_order_edit_nsc_classify(ngx_http_order_edit_nsc_t *c,
+    ngx_http_order_edit_curl_req_t *req)
+{
+    ngx_str_t  why;
+
+    if (c->step >= NGX_HTTP_ORDER_EDIT_NSC_STEP_MEMO_FIND) {
+        /* refund_flow invoice and refund_payout */
+        ngx_http_order_edit_nsc_refund_step(c, req);
+        return;
+    }
+
+    if (c->step == NGX_HTTP_ORDER_EDIT_NSC_STEP_LOOKUP) {
+
+        if (req->status == 200) {
+            ngx_http_order_edit_nsc_found(c, req);
+            return;
+        }
+
+        /* a field NetSuite does not know: the configuration is wrong */
+
+    } else if (c->step == NGX_HTTP_ORDER_EDIT_NSC_STEP_READ) {
+
+        if (req->status == 404 && c->so_cached) {
+            /* the id remembered is gone: find the order afresh */
+            ngx_http_order_edit_nsc_so_slot(c)->len = 0;
+            ngx_str_set(&why, "the Sales Order found earlier is gone");
+            ngx_http_order_edit_nsc_report(c,
+                                           NGX_HTTP_ORDER_EDIT_NSC_TRANSIENT,
+                                           NULL, &why);
+            return;
+        }
+
+        if (req->status == 200) {
+            ngx_http_order_edit_nsc_read_answer(c, req);
+            return;
+        }
+
+        if (req->status == 404) {
+            ngx_http_order_edit_nsc_report(c, NGX_HTTP_ORDER_EDIT_NSC_MISSING,
+                                           NULL, NULL);
+            return;
+        }
+
+    } else if (req->status >= 200 && req->status < 300) {
+        ngx_http_order_edit_nsc_written(c);
+        return;
+    }
+
+    /* NetSuite refused the record itself: retrying would not change it */
+    ngx_http_order_edit_nsc_rejected(c, req);
+}
+
+
+/* NetSuite's refusal, with its own words, for people to decide */
+
+static void
+ngx_http_order_edit_nsc_rejected(ngx_http_order_edit_nsc_t *c,
+    ngx_http_order_edit_curl_req_t *req)
+{
+    ngx_str_t  why;
+
+    ngx_http_order_edit_nsc_error(c, req, &why);
+    ngx_http_order_edit_nsc_report(c, NGX_HTTP_ORDER_EDIT_NSC_REFUSED,
+                                   "netsuite_rejected", &why);
+}
+
+
+/* "HTTP 400: USER_ERROR: Invalid value for ..." from NetSuite's answer */
+
+static void
+ngx_http_order_edit_nsc_error(ngx_http_order_edit_nsc_t *c,
+    ngx_http_order_edit_curl_req_t *req, ngx_str_t *out)
+{
+    u_char                           *p, *last;
+    size_t                            size;
+    ngx_http_order_edit_nsp_error_t   err;
+
+    size = 128 + ngx_min(req->body.len, NGX_HTTP_ORDER_EDIT_NSC_QUOTE_MAX)
+           + req->message.len;
+
+    p = ngx_pnalloc(c->pool, size);
+    if (p == NULL) {
+        ngx_str_set(out, "out of memory");
+        return;
+    }
+
+    out->data = p;
+
+    if (req->outcome != NGX_HTTP_ORDER_EDIT_CURL_OK) {
+        last = ngx_snprintf(p, size, "%V %V: %V (curl %d)", &c->method,
+                            &c->url, &req->message, (int) req->curl_code);
+        out->len = last - p;
+        return;
+    }
+
+    if (ngx_http_order_edit_nsp_error((char *) req->body.data, req->body.len,
+                                      &err)
+        == 0)
+    {
+        last = ngx_snprintf(p, size, "HTTP %ui %s: %s", req->status,
+                            err.code, err.text);
+
+    } else {
+        last = ngx_snprintf(p, size, "HTTP %ui from %V %V", req->status,
+                            &c->method, &c->url);
+    }
+
+    json_decref(err.root);
+
+    out->len = last - p;
+}
+
+
+static void
+ngx_http_order_edit_nsc_report(ngx_http_order_edit_nsc_t *c,
+    ngx_http_order_edit_nsc_rc_e rc, const char *reason, ngx_str_t *why)
+{
+    ngx_http_order_edit_nsc_result_t  r;
+
+    r.call = c->call;
+    r.rc = rc;
+    r.status = c->status;
+    r.reason = reason;
+    r.order = &c->order;
+
+    if (why != NULL) {
+        r.why = *why;
+
+    } else {
+        ngx_str_null(&r.why);
+    }
+
+    /* the callback may end the job, and free c with its pool */
+    c->done(c, &r);
+}
+
+
+static void
+ngx_http_order_edit_nsc_refused(ngx_http_order_edit_nsc_t *c,
+    const char *reason, const char *why)
+{
+    ngx_str_t  detail;
+
+    detail.data = (u_char *) why;
+    detail.len = ngx_strlen(why);
+
+    ngx_http_order_edit_nsc_report(c, NGX_HTTP_ORDER_EDIT_NSC_REFUSED, reason,
+                                   &detail);
+}
+
+
+ngx_uint_t
+ngx_http_order_edit_nsc_cancel(ngx_http_order_edit_nsc_t *c)
+{
+    if (c->req == NULL) {
+        return 0;
+    }
+
+    /* the call ends, reported _CANCELLED, before this returns */
+    ngx_http_order_edit_curl_cancel(c->req);
+
+    return 1;
+}
+
+
+void
+ngx_http_order_edit_nsc_free(ngx_http_order_edit_nsc_t *c)
+{
+    ngx_http_order_edit_nsp_order_free(&c->order);
+
+    free(c->doc);
+    c->doc = NULL;
+}

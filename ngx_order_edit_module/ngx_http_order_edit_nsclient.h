@@ -1,0 +1,130 @@
+
+/*
+ * Copyright (C) the ngx_order_edit_module authors.
+ *
+ * The NetSuite client: every NetSuite URL, request and answer.  It finds
+ * a Sales Order (by external id, or by SuiteQL on a custom field, with a
+ * cache of the internal ids found), reads its state, writes a normalised
+ * document (fitted to the order as read: kept lines by "line", closed
+ * lines, a Credit Memo's customer, the invoice transform and the payout),
+ * reads it back and compares, and says what each answer means.  Every
+ * call ends in one callback with a plain C result; the dispatcher decides
+ * what happens next.
+ */
+
+
+#ifndef _NGX_HTTP_ORDER_EDIT_NSCLIENT_H_INCLUDED_
+#define _NGX_HTTP_ORDER_EDIT_NSCLIENT_H_INCLUDED_
+
+
+#include "ngx_http_order_edit_module.h"
+#include "ngx_http_order_edit_nsconf.h"
+#include "ngx_http_order_edit_nsslot.h"
+#include "ngx_http_order_edit_nsparse.h"
+#include "ngx_http_order_edit_curl.h"
+
+
+typedef enum {
+    NGX_HTTP_ORDER_EDIT_NSC_LOOKUP = 0,     /* SuiteQL: the internal id */
+    NGX_HTTP_ORDER_EDIT_NSC_READ_ORDER,     /* status, lines, snapshot */
+    NGX_HTTP_ORDER_EDIT_NSC_READ_CUSTOMER,  /* a refund's order */
+    NGX_HTTP_ORDER_EDIT_NSC_READ_TAX_KIND,  /* the taxes_included field */
+    NGX_HTTP_ORDER_EDIT_NSC_WRITE,
+    NGX_HTTP_ORDER_EDIT_NSC_READBACK
+} ngx_http_order_edit_nsc_call_e;
+
+
+/* what an answer means; the last three are this side's, not NetSuite's */
+typedef enum {
+    NGX_HTTP_ORDER_EDIT_NSC_OK = 0,
+    NGX_HTTP_ORDER_EDIT_NSC_TRANSIENT,      /* busy or away: again later */
+    NGX_HTTP_ORDER_EDIT_NSC_REFUSED,        /* people decide: r->reason */
+    NGX_HTTP_ORDER_EDIT_NSC_MISSING,        /* no such Sales Order */
+    NGX_HTTP_ORDER_EDIT_NSC_OVER_LIMIT,     /* the account's limit */
+    NGX_HTTP_ORDER_EDIT_NSC_CONFLICT,       /* saved meanwhile by another */
+    NGX_HTTP_ORDER_EDIT_NSC_UNSENT,         /* no memory, signature, token */
+    NGX_HTTP_ORDER_EDIT_NSC_BUSY,           /* a token fetched elsewhere */
+    NGX_HTTP_ORDER_EDIT_NSC_CANCELLED       /* the worker is going */
+} ngx_http_order_edit_nsc_rc_e;
+
+
+typedef struct {
+    ngx_http_order_edit_nsc_call_e         call;
+    ngx_http_order_edit_nsc_rc_e           rc;
+    ngx_uint_t                             status;    /* HTTP; 0: none */
+    const char                            *reason;    /* REFUSED's */
+    ngx_str_t                              why;       /* "": none given */
+    ngx_http_order_edit_nsp_order_t       *order;     /* after a read */
+} ngx_http_order_edit_nsc_result_t;
+
+
+typedef struct ngx_http_order_edit_nsc_s  ngx_http_order_edit_nsc_t;
+
+typedef void (*ngx_http_order_edit_nsc_done_pt)(ngx_http_order_edit_nsc_t *c,
+    ngx_http_order_edit_nsc_result_t *r);
+
+
+struct ngx_http_order_edit_nsc_s {
+    /* set by the caller before the first call */
+    ngx_http_order_edit_netsuite_conf_t   *ns;
+    ngx_http_order_edit_norm_conf_t       *norm;      /* the store's */
+    ngx_http_order_edit_norm_result_t     *res;       /* doc and request */
+    ngx_http_order_edit_nsslot_t          *slot;      /* zone, account */
+    ngx_pool_t                            *pool;
+    ngx_log_t                             *log;
+    ngx_str_t                              shop;
+    ngx_str_t                              topic;
+    uint64_t                               id;        /* the webhook's */
+    ngx_http_order_edit_nsc_done_pt        done;
+    void                                  *data;
+
+    /* the client's own */
+    ngx_http_order_edit_nsc_call_e         call;
+    ngx_uint_t                             step;
+    ngx_uint_t                             status;
+    ngx_str_t                              method;
+    ngx_str_t                              url;
+    ngx_str_t                              body;
+    ngx_str_t                              body_sent; /* by the write */
+    char                                  *doc;       /* malloc()ed */
+    ngx_http_order_edit_curl_req_t        *req;       /* in flight */
+    ngx_str_t                              so_id;     /* SuiteQL's find */
+    u_char                                 so_buf[
+                                               NGX_HTTP_ORDER_EDIT_NSP_ID_LEN];
+    ngx_str_t                              source;    /* the SO's id */
+    ngx_str_t                              xform;     /* transform body */
+    ngx_http_order_edit_nsp_order_t        order;     /* the last read */
+    unsigned                               so_cached:1;
+    unsigned                               reread:1;  /* read back again */
+    unsigned                               auth_retried:1; /* after 401 */
+
+    /* OAuth 2.0: waiting for a token, and the one sent */
+    ngx_http_order_edit_oauth2_wait_t      wait;
+    uint64_t                               token_gen;
+};
+
+
+/*
+ * 1 when the Sales Order can be addressed without a lookup: by external
+ * id, or by an internal id SuiteQL found before (cached); 0 when
+ * ngx_http_order_edit_nsc_lookup() must find it first.
+ */
+ngx_uint_t ngx_http_order_edit_nsc_known(ngx_http_order_edit_nsc_t *c);
+
+/* the calls; each ends in c->done, perhaps before it returns */
+void ngx_http_order_edit_nsc_lookup(ngx_http_order_edit_nsc_t *c);
+void ngx_http_order_edit_nsc_read(ngx_http_order_edit_nsc_t *c,
+    ngx_http_order_edit_nsc_call_e call);
+void ngx_http_order_edit_nsc_write(ngx_http_order_edit_nsc_t *c);
+/* the missing order created by upsert; NGX_DECLINED: it cannot be */
+ngx_int_t ngx_http_order_edit_nsc_create(ngx_http_order_edit_nsc_t *c);
+void ngx_http_order_edit_nsc_readback(ngx_http_order_edit_nsc_t *c);
+
+/* a request out is cancelled: its call ends in _CANCELLED; 0 if none */
+ngx_uint_t ngx_http_order_edit_nsc_cancel(ngx_http_order_edit_nsc_t *c);
+
+/* what the client holds outside the pool */
+void ngx_http_order_edit_nsc_free(ngx_http_order_edit_nsc_t *c);
+
+
+#endif /* _NGX_HTTP_ORDER_EDIT_NSCLIENT_H_INCLUDED_ */

@@ -1,0 +1,203 @@
+
+/*
+ * Copyright (C) the ngx_order_edit_module authors.
+ */
+
+
+#include "ngx_http_order_edit_nsslot.h"
+
+
+static ngx_uint_t ngx_http_order_edit_nsslot_over(
+    ngx_http_order_edit_nsslot_t *s, ngx_http_order_edit_curl_req_t *req);
+
+
+/*
+ * Room under the account's limit?  The limit starts at the configured
+ * concurrency and lives in the zone, so every worker dispatching to the
+ * account shares it.
+ */
+
+ngx_uint_t
+ngx_http_order_edit_nsslot_room(ngx_http_order_edit_nsslot_t *s)
+{
+    ngx_uint_t                   room;
+    ngx_http_order_edit_zone_t  *zone;
+
+    zone = s->zone;
+    room = 0;
+
+    ngx_shmtx_lock(&zone->shpool->mutex);
+
+    s->acct = ngx_http_order_edit_account_lookup(zone, &s->ns->name, 1);
+
+    if (s->acct != NULL) {
+        if (s->acct->limit == 0 || s->acct->limit > s->ns->concurrency) {
+            s->acct->limit = s->ns->concurrency;
+        }
+
+        room = (s->acct->in_flight < s->acct->limit);
+    }
+
+    ngx_shmtx_unlock(&zone->shpool->mutex);
+
+    return room;
+}
+
+
+/*
+ * The slot is taken as soon as a job is started, while its JSON is parsed
+ * elsewhere: jobs leased meanwhile must see the account as it will be.
+ */
+
+void
+ngx_http_order_edit_nsslot_take(ngx_http_order_edit_nsslot_t *s)
+{
+    ngx_shmtx_lock(&s->zone->shpool->mutex);
+    s->acct->in_flight++;
+    ngx_shmtx_unlock(&s->zone->shpool->mutex);
+
+    s->taken = 1;
+}
+
+
+void
+ngx_http_order_edit_nsslot_give(ngx_http_order_edit_nsslot_t *s)
+{
+    if (!s->taken) {
+        return;
+    }
+
+    ngx_shmtx_lock(&s->zone->shpool->mutex);
+    s->acct->in_flight--;
+    ngx_shmtx_unlock(&s->zone->shpool->mutex);
+
+    s->taken = 0;
+}
+
+
+void
+ngx_http_order_edit_nsslot_sent(ngx_http_order_edit_nsslot_t *s)
+{
+    ngx_shmtx_lock(&s->zone->shpool->mutex);
+    s->epoch = s->acct->epoch;
+    s->crowded = (s->acct->in_flight > 1);
+    ngx_shmtx_unlock(&s->zone->shpool->mutex);
+}
+
+
+/*
+ * Every answer is counted for the status, and steers the limit.  The
+ * account's pool is shared with every other integration using it, so the
+ * configured concurrency is a ceiling, not a promise: an over-limit
+ * answer to a request sent under the current limit halves it (the others
+ * out answer for the old one: once per round trip, as TCP does); eight
+ * times the limit in successes at full use grow it by one.
+ */
+
+ngx_uint_t
+ngx_http_order_edit_nsslot_answer(ngx_http_order_edit_nsslot_t *s,
+    ngx_http_order_edit_curl_req_t *req, ngx_log_t *log)
+{
+    ngx_uint_t                      was, now, b, changed, over, level;
+    ngx_msec_t                      ms;
+    ngx_http_order_edit_zone_t     *zone;
+    ngx_http_order_edit_account_t  *a;
+
+    zone = s->zone;
+    a = s->acct;
+    changed = 0;
+    over = ngx_http_order_edit_nsslot_over(s, req);
+
+    ngx_shmtx_lock(&zone->shpool->mutex);
+
+    a->requests++;
+
+    if (req->outcome != NGX_HTTP_ORDER_EDIT_CURL_OK) {
+        a->failed++;
+
+    } else {
+        for (b = 0, ms = req->time;
+             ms > 1 && b < NGX_HTTP_ORDER_EDIT_LATENCY_BUCKETS - 1;
+             ms >>= 1, b++)
+        {
+            /* void */
+        }
+
+        a->latency[b]++;
+    }
+
+    was = a->limit;
+
+    if (over) {
+        a->over_limit++;
+
+        if (s->epoch == a->epoch && a->limit > 1) {
+            a->limit /= 2;
+            a->credit = 0;
+            changed = 1;
+        }
+
+    } else if (req->outcome == NGX_HTTP_ORDER_EDIT_CURL_OK
+               && req->status >= 200 && req->status < 300
+               && a->in_flight >= a->limit
+               && a->limit < s->ns->concurrency
+               && ++a->credit >= 8 * a->limit)
+    {
+        /* in_flight still counts the request that succeeded */
+        a->credit = 0;
+        a->limit++;
+        changed = 1;
+    }
+
+    if (changed) {
+        a->epoch++;
+    }
+
+    now = a->limit;
+
+    ngx_shmtx_unlock(&zone->shpool->mutex);
+
+    level = over ? NGX_LOG_WARN : NGX_LOG_INFO;
+
+    if (changed) {
+        ngx_log_error(level, log, 0,
+                      "order_edit: NetSuite \"%V\" at %ui requests at "
+                      "once (was %ui)%s", &s->ns->name, now, was,
+                      over ? ": the account is over its limit" : "");
+    }
+
+    return over;
+}
+
+
+/*
+ * Over the account's limit: 429 from the record API, 400 with
+ * SSS_REQUEST_LIMIT_EXCEEDED from a RESTlet; fewer at once, a while.
+ *
+ * NetSuite sometimes answers an account over its limit with a 401
+ * "Invalid login attempt".  Sent while other requests of ours were in
+ * flight, a 401 is taken for that: the limit is halved like for a 429.
+ * Alone in flight it cannot be our crowd, so it stays what it says (bad
+ * keys, a clock): it lowers nothing, and retries end in an exception
+ * when the retry budget is spent.
+ */
+
+static ngx_uint_t
+ngx_http_order_edit_nsslot_over(ngx_http_order_edit_nsslot_t *s,
+    ngx_http_order_edit_curl_req_t *req)
+{
+    if (req->outcome == NGX_HTTP_ORDER_EDIT_CURL_CANCELLED) {
+        return 0;
+    }
+
+    if (req->status == 429 || (req->status == 401 && s->crowded)) {
+        return 1;
+    }
+
+    return (req->status == 400 && req->body.len
+            && ngx_strlcasestrn(req->body.data,
+                                req->body.data + req->body.len,
+                                (u_char *) "SSS_REQUEST_LIMIT_EXCEEDED",
+                                26 - 1)
+               != NULL);
+}
