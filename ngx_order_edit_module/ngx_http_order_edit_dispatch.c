@@ -378,7 +378,7 @@ ngx_http_order_edit_dispatch_tick(ngx_event_t *ev)
 /*
  * A worker going away (reload, graceful stop) waits for its NetSuite
  * requests at most shutdown_timeout, then cancels them: each webhook's
- * lease is handed back (job_done(), _CANCELLED) for the next worker, or,
+ * lease is handed back (job_next(), _CANCELLED) for the next worker, or,
  * on a stop, stays in the journal for the next start.  A write NetSuite
  * may have applied meanwhile is sent again, which the external id and
  * replace=item make harmless.  Without this, nginx would wait for every
