@@ -31,6 +31,10 @@ import tempfile
 PERF = os.environ.get("PERF", "/usr/bin/perf")
 PARANOID = "/proc/sys/kernel/perf_event_paranoid"
 GROUPS = ("module", "nginx", "libcrypto", "libc", "kernel", "other")
+# always reported, in or out of the top: waiting for the zone's lock
+# (nginx's shmtx spins, then yields) and the dedup lookup under it
+WATCH = ("ngx_shmtx_lock", "sched_yield", "__sched_yield",
+         "ngx_str_rbtree_lookup")
 
 # "    12.34%  nginx   [.] ngx_http_parse_request_line"
 LINE = re.compile(r"^\s*([0-9.]+)%\s+(\S+)\s+\[([.k])\]\s+(.*?)\s*$")
@@ -129,7 +133,12 @@ def summarise(path, top=12):
             sym = "(unnamed code in %s)" % dso
         symbols[(g, sym)] += pct
     total = sum(groups.values())
+    watch = {}
+    for (g, sym), v in symbols.items():
+        if sym in WATCH:
+            watch[sym] = round(watch.get(sym, 0.0) + v, 2)
     return {
+        "watch": watch,
         "samples": samples,
         "groups": {g: round(groups.get(g, 0.0), 2) for g in GROUPS},
         "top": [{"group": g, "symbol": s, "pct": round(v, 2)}

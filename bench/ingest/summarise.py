@@ -267,6 +267,18 @@ def main():
             print("%-22s %5.2f   (the module's scaling over what nginx alone"
                   " scales to here)" % ("module/baseline scaling", m / b))
             summary["ratios"]["scaling_vs_baseline_%dw" % w] = m / b
+        spin = []
+        for lab in ("module", "module" + sfx):
+            mine = [by[(lab, n)] for n in rounds if (lab, n) in by]
+            prof = median_run(mine).get("perf") if mine else None
+            if prof and "watch" in prof:
+                spin.append("%.2f%% with %s" % (
+                    sum(v for k, v in prof["watch"].items()
+                        if k != "ngx_str_rbtree_lookup"), lab))
+        if spin:
+            print("  waiting for the zone's lock (ngx_shmtx_lock +"
+                  " sched_yield, share of the workers' CPU): %s"
+                  % ", ".join(spin))
         if meta.get("cpus", 0) <= w:
             print("  note: %d CPUs for %d workers and wrk: the second worker"
                   " shares a CPU with wrk,\n  so the baseline's own scaling"
@@ -284,6 +296,8 @@ def main():
         r = median_run(mine)
         prof = r.get("perf")
         if not prof:
+            if meta.get("perf") == "ok":
+                print("  %s: no profile (perf record failed)" % c)
             continue
         summary["profiles"][c] = prof
         print("\n".join(perf_profile.table(c, prof, cpu_us(r, clk))))
