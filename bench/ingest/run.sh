@@ -373,7 +373,9 @@ fill_zone() {
     for i in $(seq 120); do
         nonce=$(( nonce + 1 ))
         out=$(wrk_run 2 "$nonce" | sed -n 's/^BENCH_RESULT //p')
-        r=$(python3 -c 'import json, sys; r = json.loads(sys.argv[1]); print(r["requests"], r["err_status"])' "$out")
+        r=$(python3 -c 'import json, sys
+r = json.loads(sys.argv[1])
+print(r["requests"], r["err_status"])' "$out")
         total=$(( total + ${r% *} - ${r#* } ))
         if [ "${r#* }" -gt 0 ]; then
             echo "$total"
@@ -473,13 +475,14 @@ fi
 mkdir -p "$RESULTS"
 stamp=$(date +%Y%m%d-%H%M%S)
 raw=$RESULTS/ingest-$stamp.jsonl
-printf '{"meta":{"body_bytes":%d,"hmac_us":%s,"connections":%d,"duration":%d,"warmup":%d,"cpus":%d,"pinned":%s,"workers":[%s],"perf":%s,"clk_tck":%d,"machine":%s}}\n' \
+jstr() { python3 -c 'import json, sys; print(json.dumps(sys.argv[1]))' "$1"; }
+printf '{"meta":{"body_bytes":%d,"hmac_us":%s,"connections":%d,'\
+'"duration":%d,"warmup":%d,"cpus":%d,"pinned":%s,"workers":[%s],'\
+'"perf":%s,"clk_tck":%d,"machine":%s}}\n' \
     "$body_bytes" "$hmac_us" "$CONNECTIONS" "$DURATION" "$WARMUP" \
     "$ncpu" "$([ ${#pin_wrk[@]} -gt 0 ] && echo true || echo false)" \
-    "$WORKERS" \
-    "$(python3 -c 'import json, sys; print(json.dumps(sys.argv[1] or "ok"))' "$perf_why")" \
-    "$(getconf CLK_TCK)" \
-    "$(python3 -c 'import json, sys; print(json.dumps(sys.argv[1]))' "$(sed -n 's/^model name\s*: //p' /proc/cpuinfo | head -n 1)")" \
+    "$WORKERS" "$(jstr "${perf_why:-ok}")" "$(getconf CLK_TCK)" \
+    "$(jstr "$(sed -n 's/^model name\s*: //p' /proc/cpuinfo | head -n 1)")" \
     > "$raw"
 
 cat << EOF
@@ -508,7 +511,10 @@ print("  round %s  %-16s %9.0f req/s  p99 %7.2f ms%s"
 EOF
 }
 run_line() {            # run_line LABEL CONFIG STATE [STATUS0 STATUS1 EXTRA]
-    lines+=("$(printf '{"round":%d,"config":"%s","base":"%s","workers":%d,"state":"%s","body_bytes":%d,"zone":"%s","worker_minor_faults":%d,"worker_cpu_ticks":%d,"wrk":%s,"status_before":%s,"status":%s,"perf":%s%s}' \
+    lines+=("$(printf '{"round":%d,"config":"%s","base":"%s",'\
+'"workers":%d,"state":"%s","body_bytes":%d,"zone":"%s",'\
+'"worker_minor_faults":%d,"worker_cpu_ticks":%d,"wrk":%s,'\
+'"status_before":%s,"status":%s,"perf":%s%s}' \
         "$round" "$1" "$2" "$w" "$3" "$body_bytes" "$zone" "$faults" \
         "$ticks" "$result" "${4:-null}" "${5:-null}" "$perf_json" "${6:-}")")
     print_run "$1" "$round"
@@ -553,7 +559,7 @@ for w in "${workers_list[@]}"; do
                     die "module: the queue did not drain: $drain"
                 echo "  round $round  module$sfx: zone filled with" \
                      "$filled webhooks and drained" \
-                     "($(python3 -c 'import json, sys; print(json.loads(sys.argv[1])["seconds"])' "$drain") s)"
+                     "($(sed 's/.*"seconds":\([0-9.]*\).*/\1/' <<< "$drain") s)"
                 nonce=$(( nonce + 1 ))
                 wrk_run "$WARMUP" "$nonce" > /dev/null
                 st0=$(status_json)
