@@ -228,6 +228,15 @@ def main():
                     mcpu, note))
                 summary["ratios"]["%s%s cpu floor/used" % (m, sfx)] = {
                     "median": r, "aim": aim}
+                if meta.get("copy_us") and m == "module":
+                    # the floor of issue 17's remainder: one HMAC, one
+                    # copy (into the queue), and nginx's own work
+                    fc = floor_us + meta["copy_us"]
+                    print("%-22s %5.2f   (floor with one copy of the body,"
+                          " %.1f us: %.1f)" % ("  with the copy", fc / mcpu,
+                                               meta["copy_us"], fc))
+                    summary["ratios"]["module%s cpu floor+copy/used"
+                                      % sfx] = {"median": fc / mcpu}
         if hmac_us and base in med:
             # the physical bound: nginx receiving the body, plus one HMAC
             # of it, with the worker's CPUs fully busy

@@ -277,6 +277,53 @@ def append_probe(root, body_bytes, n=20000):
     return {"n": n, "us_per_append": dt / n * 1e6}
 
 
+def overwrite_probe(root, body_bytes, n=5000):
+    """Write n record-sized records into a file already written and
+    synced once (a recycled segment: its page-cache pages and its blocks
+    exist), no fsync: the floor of fsync=off in the steady state."""
+    path = os.path.join(root, "overwrite-probe")
+    fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_TRUNC, 0o600)
+    size = body_bytes + 300
+    buf = b"j" * size
+    try:
+        for i in range(n):
+            os.pwrite(fd, buf, i * size)
+        os.fsync(fd)
+        t = time.perf_counter()
+        for i in range(n):
+            os.pwrite(fd, buf, i * size)
+        dt = time.perf_counter() - t
+    finally:
+        os.close(fd)
+        os.unlink(path)
+    return {"n": n, "us_per_write": dt / n * 1e6}
+
+
+def disk_settle(block, limit=20.0, period=0.5):
+    """Wait until the journal's disk is quiet: busy (io_ticks) under 10%
+    of a period and no discard under way (ext4's `discard` trims what a
+    drained journal's deleted files held, seconds after).  Bounded: the
+    disk is shared.  Returns the seconds waited, or None if unknown."""
+    path = "/sys/block/%s/stat" % block if block else None
+    if not path or not os.path.exists(path):
+        return None
+
+    def read():
+        with open(path) as f:
+            v = [int(x) for x in f.read().split()]
+        return v[9], v[13] if len(v) > 13 else 0    # io_ticks, discards
+
+    t0 = time.monotonic()
+    last = read()
+    while time.monotonic() - t0 < limit:
+        time.sleep(period)
+        cur = read()
+        if cur[0] - last[0] < period * 100 and cur[1] == last[1]:
+            break
+        last = cur
+    return round(time.monotonic() - t0, 2)
+
+
 def file_sha256(path):
     h = hashlib.sha256()
     with open(path, "rb") as f:
@@ -658,9 +705,11 @@ http {{
             errlog = f.read()
         with open(self.base + ".%s.error.log" % cfg, "a") as f:
             f.write("=== %s\n%s" % (name, errlog))
-        # free the disk; drop what is still dirty, settle the rest
+        # free the disk; drop what is still dirty, settle the rest, and let
+        # the trims of the deleted files pass before the next run
         shutil.rmtree(jdir, ignore_errors=True)
         subprocess.run(["sync", "-f", self.jroot], timeout=120)
+        disk_settle(self.fs.get("block"))
         bad = [l for l in errlog.splitlines() if any(s in l for s in SERIOUS)]
         for rec in recs:
             if bad:
@@ -704,14 +753,16 @@ http {{
         t2 = time.monotonic()
         subprocess.run(["sync", "-f", self.jroot], timeout=300)
         sync_s = time.monotonic() - t2
+        settle_s = disk_settle(self.fs.get("block"))
         jb, jf = self.dir_bytes(jdir)
         st = self.status(port)
         log("  (filled the zone with %d webhooks in %.1f s, drained in "
-            "%.1f s, synced in %.1f s; journal after the drain: %d files, "
-            "%.0f MB)" % (filled, t1 - t0, d["seconds"], sync_s, jf,
-                          jb / 2 ** 20))
+            "%.1f s, synced in %.1f s, disk quiet after %s s; journal after "
+            "the drain: %d files, %.0f MB)" % (
+                filled, t1 - t0, d["seconds"], sync_s, settle_s, jf,
+                jb / 2 ** 20))
         return {"filled": filled, "fill_s": round(t1 - t0, 2),
-                "sync_s": round(sync_s, 2),
+                "sync_s": round(sync_s, 2), "settle_s": settle_s,
                 "drain": d, "journal_files_after_drain": jf,
                 "journal_bytes_after_drain": jb, "status": st}
 
@@ -858,9 +909,10 @@ http {{
         a = self.a
         self.check_tools()
         self.prepare()
-        fs = filesystem_of(self.jroot)
+        fs = self.fs = filesystem_of(self.jroot)
         probe = fsync_probe(self.jroot, len(self.body))
         probe["append"] = append_probe(self.jroot, len(self.body))
+        probe["overwrite"] = overwrite_probe(self.jroot, len(self.body))
         self.size_zone()
         self.module_sha = file_sha256(a.module)
         nver = subprocess.run([a.nginx, "-v"], capture_output=True,
@@ -902,6 +954,9 @@ http {{
         log("              page-cache append of the same size, no fsync "
             "(%d times): %.1f us each" % (probe["append"]["n"],
                                            probe["append"]["us_per_append"]))
+        log("              the same written over a file written and synced "
+            "before (%d times): %.1f us each" % (
+                probe["overwrite"]["n"], probe["overwrite"]["us_per_write"]))
         log("  zone        %s, journal max_size %s%s" % (
             a.zone, a.max_size,
             "  (calibration: nojournal ~%d req/s)" % self.calibration["rps"]

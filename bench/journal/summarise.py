@@ -89,6 +89,10 @@ def main(argv):
         if probe.get("append"):
             p("            a record-sized append to the page cache, no "
               "fsync: %.1f us" % probe["append"]["us_per_append"])
+        if probe.get("overwrite"):
+            p("            the same written over a file written and synced "
+              "before (a recycled segment): %.1f us"
+              % probe["overwrite"]["us_per_write"])
     p("cpu%: the worker's event loop (main thread) during the measured "
       "run; the fsyncs run on its thread pool;\nus/req: the worker's CPU "
       "time (all threads) per request")
@@ -214,6 +218,20 @@ def main(argv):
                 % (rc, cu, nu) if rc else ""))
             sc["ratios"][cfg] = {"median": r, "cpu": rc,
                                  "per_round": [float(x) for x in per]}
+            # the physical floor of a journaled webhook: the module's own
+            # work plus one write of the record to the page cache, into a
+            # recycled segment (written before) or a new file's end
+            pr = probe or {}
+            app = (pr.get("overwrite") or {}).get("us_per_write")
+            how = "written over a recycled segment"
+            if not app:
+                app = (pr.get("append") or {}).get("us_per_append")
+                how = "appended"
+            if cfg == "off" and nu and cu and app:
+                p("%-17s %5.2f   (floor: nojournal %.1f us + one record %s"
+                  " %.1f us, against %.1f us used)"
+                  % ("off floor/used", (nu + app) / cu, nu, how, app, cu))
+                sc["ratios"]["off floor/used"] = {"median": (nu + app) / cu}
         # off writes every record but never waits for the disk: the
         # ceiling for batch and always; below it is the fsync policy
         for cfg in ("batch", "always"):
