@@ -390,8 +390,9 @@ EOF
 }
 
 # fill_zone: post until the module refuses (503: the zone is full), so
-# that every page of the zone has been written once.  Prints how many
-# webhooks it queued.
+# that every page of the zone has been written once.  Sets $filled to how
+# many webhooks it queued; not to be run in a subshell, as each of its
+# runs takes the next $nonce (webhook ids never repeat within an nginx).
 fill_zone() {
     local i out r total=0
     for i in $(seq 120); do
@@ -401,13 +402,12 @@ fill_zone() {
 r = json.loads(sys.argv[1])
 print(r["requests"], r["err_status"])' "$out")
         total=$(( total + ${r% *} - ${r#* } ))
+        filled=$total
         if [ "${r#* }" -gt 0 ]; then
-            echo "$total"
             return 0
         fi
     done
     echo "bench-ingest: the zone did not fill in 240 s" >&2
-    echo "$total"
     return 1
 }
 
@@ -578,7 +578,7 @@ for w in "${workers_list[@]}"; do
                 run_line "module-cold$sfx" module cold "$st0" "$(status_json)"
                 # fill the zone until it refuses, drain it: every page
                 # has now been written once
-                filled=$(fill_zone) ||
+                fill_zone ||
                     die "module: the zone did not fill; see $work/module/logs"
                 drain=$(python3 "$top/bench/queue_drain.py" --port "$port" \
                             ${pin_wrk:+--pin-cpu 0}) ||
