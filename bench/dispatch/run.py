@@ -554,18 +554,40 @@ class Bench:
         ms = [r["ms"] for r in log_ if r.get("status") and
               r["status"] < 300]
         kinds = collections.Counter()
-        for r in log_:
+        # a read of a Sales Order is its read-back when the request before
+        # it on the same record was a write, else the read the lock step
+        # makes (both may be full reads, ?expandSubResources=true)
+        prev = {}
+        for r in log_:                  # in the order they started
             q = r.get("query") or ""
-            if r["method"] == "GET" and "fields=" in q:
+            path = r.get("path") or ""
+            order = "/salesOrder/" in path
+            if "restlet" in path:
+                k = "restlet"           # read, check, write, verify in one
+            elif r["method"] == "GET" and order:
+                k = "readback" if prev.get(path, "").startswith("write_") \
+                    else "lock_read"
+            elif r["method"] == "GET" and "fields=" in q:
                 k = "lock_read"
-            elif r["method"] == "GET" and "expandSubResources" in q:
-                k = "readback"
             elif r["method"] == "GET":
                 k = "other_read"
             else:
                 k = "write_" + r["method"]
+            prev[path] = k
             st = r.get("status")
             kinds[(k, "ok" if st and st < 300 else str(st))] += 1
+
+        # NetSuite requests per applied edit: an applied edit is a write
+        # NetSuite accepted (2xx); each kind of request counted over them
+        # (the account's concurrency is shared with every integration)
+        applied = sum(v for (k, st), v in kinds.items()
+                      if st == "ok" and (k.startswith("write_")
+                                         or k == "restlet"))
+        by_kind = collections.Counter()
+        for (k, st), v in kinds.items():
+            by_kind[k] += v
+        per_edit = {k: round(v / applied, 3) if applied else None
+                    for k, v in sorted(by_kind.items())}
 
         recs = sat["records"]
         want = {EID % (FIRST_ORDER_ID + i) for i in range(a.orders)}
@@ -620,6 +642,10 @@ class Bench:
             "sim_writes": c.get("writes"),
             "sim_reads": c.get("reads"),
             "kinds": {"%s %s" % k: v for k, v in sorted(kinds.items())},
+            "applied_edits": applied,
+            "requests_per_applied_edit": round(
+                sum(by_kind.values()) / applied, 3) if applied else None,
+            "requests_per_applied_edit_by_kind": per_edit,
             "orders": len(writes),
             "writes_total": total_writes,
             "writes_per_order": round(total_writes / len(writes), 4)
@@ -793,6 +819,13 @@ class Bench:
                                  "%.3f" % r["lock_reads_per_order"], ""),
             "%-34s %14s   %s" % ("  read-backs per order",
                                  "%.3f" % r["readbacks_per_order"], ""),
+            "%-34s %14s   %s" % (
+                "NetSuite requests per applied edit",
+                "%.3f" % (r["requests_per_applied_edit"] or 0),
+                "%d applied edits (2xx writes); by kind: %s" % (
+                    r["applied_edits"], ", ".join(
+                        "%s %.3f" % (k, v) for k, v in
+                        r["requests_per_applied_edit_by_kind"].items()))),
             "%-34s %14s   %s" % ("NetSuite API requests",
                                  r["api_requests"], "by status %s" %
                                  r["by_status"]),

@@ -9,9 +9,15 @@
 #   baseline  echo module: read the body, answer 200 (the floor: nginx only)
 #   njs       js_content: read the body, HMAC-SHA256 in JavaScript, 200/401
 #
-# Every run gets a fresh nginx (so the module's queue starts empty), a
-# sanity request that must answer 200, a warm-up, then the measured wrk
-# run.  See bench/README.md for the method.
+# Every run gets a fresh nginx, a sanity request that must answer 200, a
+# warm-up, then the measured wrk run.  The module is measured twice in
+# its run: first cold (a fresh zone, every webhook on never-written
+# pages: what these VMs make expensive), then in the steady state (the
+# zone filled until it refuses and drained by lease + ack, so every page
+# has been written before, as in a queue that a dispatcher drains).
+# perf profiles every measured run ("where the time goes").  With
+# --workers 1,2 everything but njs runs with 1 and with 2 workers.  See
+# bench/README.md for the method.
 #
 # Usage: bench/ingest/run.sh [options]      (or: make bench-ingest)
 #   --rounds N        rounds, each runs every config once   (ROUNDS, 3)
@@ -19,6 +25,8 @@
 #   --warmup S        warm-up seconds per run               (WARMUP, 1)
 #   --connections N   wrk connections                       (CONNECTIONS, 32)
 #   --configs LIST    e.g. baseline,njs                     (CONFIGS, all 3)
+#   --workers LIST    nginx worker counts, e.g. 1,2         (WORKERS, 1)
+#   --no-perf         no perf profiles                      (PERF_PROFILE=0)
 #   --zone SIZE       order_edit_zone size, or auto         (ZONE, auto)
 #   --size BYTES      payload size                          (SIZE, 16384)
 #   --module PATH     the module .so   (MODULE_SO, build/ngx_http_order_edit_module.so)
@@ -40,6 +48,8 @@ CONFIGS=${CONFIGS:-module,baseline,njs}
 ZONE=${ZONE:-auto}
 SIZE=${SIZE:-16384}
 PIN=${PIN:-1}
+WORKERS=${WORKERS:-1}
+PERF_PROFILE=${PERF_PROFILE:-1}
 RESULTS=${RESULTS:-$top/bench/results}
 
 SHOP=bench.myshopify.com
@@ -55,6 +65,8 @@ while [ $# -gt 0 ]; do
         --warmup)      WARMUP=$2; shift 2 ;;
         --connections) CONNECTIONS=$2; shift 2 ;;
         --configs)     CONFIGS=$2; shift 2 ;;
+        --workers)     WORKERS=$2; shift 2 ;;
+        --no-perf)     PERF_PROFILE=0; shift ;;
         --zone)        ZONE=$2; shift 2 ;;
         --size)        SIZE=$2; shift 2 ;;
         --module)      MODULE_SO=$2; shift 2 ;;
@@ -69,6 +81,10 @@ done
 read -r -a configs <<< "${CONFIGS//,/ }"
 for c in "${configs[@]}"; do
     case $c in module|baseline|njs) ;; *) die "unknown config '$c'" ;; esac
+done
+read -r -a workers_list <<< "${WORKERS//,/ }"
+for w in "${workers_list[@]}"; do
+    [[ $w =~ ^[1-9][0-9]*$ ]] || die "bad worker count '$w'"
 done
 
 command -v wrk > /dev/null || die "wrk not found (apt-get install wrk)"
@@ -87,14 +103,31 @@ if want njs; then
         die "njs module missing (apt-get install libnginx-mod-http-js)"
 fi
 
-# Two CPUs or more: wrk on the first, nginx's worker on the second.
+# Two CPUs or more: wrk on the first, nginx's one worker on the others.
+# With as many workers as CPUs or more, nginx is not pinned (on a 2-CPU
+# machine its second worker shares CPU 0 with wrk; the summary says so).
 ncpu=$(nproc)
 if [ "$PIN" = 1 ] && [ "$ncpu" -ge 2 ] && command -v taskset > /dev/null; then
     pin_wrk=(taskset -c 0)
-    pin_ngx=(taskset -c 1)
+    pin_ngx1=(taskset -c 1-$(( ncpu - 1 )))
 else
     pin_wrk=()
-    pin_ngx=()
+    pin_ngx1=()
+fi
+pin_ngx=("${pin_ngx1[@]}")
+set_pin() {             # set_pin WORKERS: nginx's pinning for that many
+    if [ ${#pin_ngx1[@]} -gt 0 ] && [ "$1" -lt "$ncpu" ]; then
+        pin_ngx=("${pin_ngx1[@]}")
+    else
+        pin_ngx=()
+    fi
+}
+
+# perf, once: profiles go into the output, or a line says why not.
+perf_why="profiles off (--no-perf)"
+if [ "$PERF_PROFILE" = 1 ]; then
+    perf_why=$(python3 "$top/bench/perf_profile.py" check 2>&1) || true
+    [ "$perf_why" = ok ] && perf_why=""
 fi
 
 work=$(mktemp -d "${TMPDIR:-/tmp}/bench-ingest.XXXXXX")
@@ -155,11 +188,36 @@ print("%.2f" % best)
 EOF
 )
 
+# And one copy of the body into memory written before but no longer in
+# the CPU's caches (the queue's copy in the steady state: a drained zone
+# of gigabytes), with Python's overhead for a slice assignment.
+copy_us=$("${pin_ngx[@]}" python3 - "$payload" << 'EOF'
+import sys, time
+body = open(sys.argv[1], "rb").read()
+slots = 4096                            # ~69 MB: more than the caches hold
+buf = bytearray(len(body) * slots)
+view = memoryview(buf)
+n = len(body)
+for i in range(slots):                  # written once, as a drained zone
+    view[i * n:(i + 1) * n] = body
+best = None
+for _ in range(5):
+    t = time.perf_counter()
+    for k in range(10000):
+        i = k & (slots - 1)
+        view[i * n:(i + 1) * n] = body
+    dt = (time.perf_counter() - t) / 10000 * 1e6
+    best = dt if best is None else min(best, dt)
+print("%.2f" % best)
+EOF
+)
+
 # ---------------------------------------------------------------- configs
 
-# write_conf CONFIG ZONE_SIZE: a complete nginx.conf in its own prefix.
+# write_conf CONFIG ZONE_SIZE [WORKERS]: a complete nginx.conf in its own
+# prefix.
 write_conf() {
-    local cfg=$1 zone=$2 prefix=$work/$1
+    local cfg=$1 zone=$2 nworkers=${3:-1} prefix=$work/$1
     mkdir -p "$prefix/conf" "$prefix/logs" "$prefix/tmp"
     : > "$prefix/logs/error.log"        # each run starts with an empty log
     {
@@ -167,7 +225,7 @@ write_conf() {
 # bench/ingest: configuration "$cfg" (generated by bench/ingest/run.sh)
 daemon on;
 master_process on;
-worker_processes 1;
+worker_processes $nworkers;
 pid $prefix/logs/nginx.pid;
 error_log $prefix/logs/error.log warn;
 EOF
@@ -214,6 +272,7 @@ EOF
         listen 127.0.0.1:$port;
         location = /webhooks/shopify  { order_edit_webhook bench; }
         location = /order-edit/status { order_edit_status  bench; }
+        location = /q                 { order_edit_queue_debug bench; }
     }
 EOF
             ;;
@@ -256,11 +315,20 @@ start_nginx() {
     running=$prefix
     for i in $(seq 50); do
         if (exec 3<> "/dev/tcp/127.0.0.1/$port") 2> /dev/null; then
-            return 0
+            break
         fi
         sleep 0.1
     done
-    die "nginx ($cfg) is not listening on 127.0.0.1:$port"
+    [ "$i" -lt 50 ] || die "nginx ($cfg) is not listening on 127.0.0.1:$port"
+    [ "$cfg" = module ] || return 0
+    # each worker maps the whole zone when it starts (MADV_POPULATE_WRITE):
+    # seconds for gigabytes, during which it answers nothing
+    for i in $(seq 300); do
+        curl -s -o /dev/null --max-time 1 \
+             "http://127.0.0.1:$port/order-edit/status" && return 0
+        sleep 0.5
+    done
+    die "nginx ($cfg) did not answer its status in 150 s"
 }
 
 # The same request wrk will send must answer 200, or the numbers mean
@@ -286,12 +354,22 @@ check_log() {
     fi
 }
 
-# Minor page faults of nginx's worker so far (field 10 of /proc/PID/stat).
+# nginx's worker pids, comma-separated.
+worker_pids() {
+    pgrep -P "$(cat "$work/$1/logs/nginx.pid")" | paste -sd, -
+}
+
+# Minor page faults of nginx's workers so far (field 10 of /proc/PID/stat)
+# and their CPU time in clock ticks (utime + stime, fields 14 and 15).
 worker_faults() {
-    local master worker
-    master=$(cat "$work/$1/logs/nginx.pid")
-    worker=$(pgrep -P "$master" | head -n 1)
-    awk '{ print $10 }' "/proc/$worker/stat"
+    local p
+    for p in ${1//,/ }; do cat "/proc/$p/stat"; done |
+        awk '{ s += $10 } END { print s + 0 }'
+}
+worker_ticks() {
+    local p
+    for p in ${1//,/ }; do cat "/proc/$p/stat"; done |
+        awk '{ s += $14 + $15 } END { print s + 0 }'
 }
 
 wrk_run() {             # wrk_run SECONDS NONCE -> wrk's output
@@ -299,17 +377,93 @@ wrk_run() {             # wrk_run SECONDS NONCE -> wrk's output
         -s "$here/post.lua" "$url" -- "$payload" "$hmac" "$SHOP" "$TOPIC" "$2"
 }
 
+status_json() {         # the module's status, one line of JSON
+    python3 - "$port" << 'EOF'
+import json, sys, urllib.request
+try:
+    with urllib.request.urlopen("http://127.0.0.1:%s/order-edit/status"
+                                % sys.argv[1], timeout=5) as r:
+        print(json.dumps(json.load(r), separators=(",", ":")))
+except Exception as e:
+    print(json.dumps({"_error": str(e)}))
+EOF
+}
+
+# fill_zone: post until the module refuses (503: the zone is full), so
+# that every page of the zone has been written once.  Sets $filled to how
+# many webhooks it queued; not to be run in a subshell, as each of its
+# runs takes the next $nonce (webhook ids never repeat within an nginx).
+fill_zone() {
+    local i out r total=0
+    for i in $(seq 120); do
+        nonce=$(( nonce + 1 ))
+        out=$(wrk_run 2 "$nonce" | sed -n 's/^BENCH_RESULT //p')
+        r=$(python3 -c 'import json, sys
+r = json.loads(sys.argv[1])
+print(r["requests"], r["err_status"])' "$out")
+        total=$(( total + ${r% *} - ${r#* } ))
+        filled=$total
+        if [ "${r#* }" -gt 0 ]; then
+            return 0
+        fi
+    done
+    echo "bench-ingest: the zone did not fill in 240 s" >&2
+    return 1
+}
+
+# measure LABEL SECONDS NONCE PIDS: one measured wrk run, profiled; sets
+# $result (wrk's JSON), $faults, $ticks and $perf_json.
+measure() {
+    local label=$1 secs=$2 n=$3 pids=$4 perf_pid="" data f0 t0 out
+    data=$work/$label.perf.data
+    perf_json=null
+    if [ -z "$perf_why" ]; then
+        "${pin_wrk[@]}" python3 "$top/bench/perf_profile.py" record \
+            --pids "$pids" --seconds "$secs" --out "$data" 2> /dev/null &
+        perf_pid=$!
+    fi
+    f0=$(worker_faults "$pids")
+    t0=$(worker_ticks "$pids")
+    out=$(wrk_run "$secs" "$n")
+    faults=$(( $(worker_faults "$pids") - f0 ))
+    ticks=$(( $(worker_ticks "$pids") - t0 ))
+    result=$(sed -n 's/^BENCH_RESULT //p' <<< "$out")
+    [ -n "$result" ] || { echo "$out" >&2; die "$label: no wrk result"; }
+    if [ -n "$perf_pid" ]; then
+        wait "$perf_pid" || true
+        perf_json=$(python3 "$top/bench/perf_profile.py" report "$data" \
+                        --top 15 --json "$data.json" > /dev/null 2>&1 &&
+                    cat "$data.json") || perf_json=null
+        # kept for perf report -g (callers) in the next step
+        mv -f "$data" "$RESULTS/ingest-$stamp.$label.r$round.perf.data"
+        rm -f "$data.json"
+    fi
+}
+
 # --------------------------------------------------------------- zone size
 
-# The module queues every request it accepts and nothing drains the queue
-# yet (no dispatcher in a bench), so the zone must hold everything a run
-# accepts: ~17 KB x req/s x seconds, gigabytes at tens of thousands of
-# req/s.  "auto" measures the module's accept rate in a 1 s calibration
-# run (counting only 200s), then sizes the zone for warm-up + run with 30%
-# to spare, capped at half the free memory (shared memory is only backed
-# by RAM as it is touched, and freed when nginx stops).  If the cap bites,
-# the run is shortened to fit rather than measuring a full queue.
+# The zone must hold everything one measured stretch accepts (warm-up and
+# run: ~17 KB x req/s x seconds, gigabytes at tens of thousands of req/s),
+# since nothing drains the queue while it is measured (a draining client
+# would take the worker's CPU from the run it measures).  "auto" measures
+# the module's accept rate in a 1 s calibration run on a fresh zone (the
+# cold rate, counting only 200s) and sizes the zone for warm-up + run at
+# 1.6 times that rate (the steady state may be faster), with 10% to spare,
+# times 1.5 for 2 workers or more (2 CPUs shared with wrk do not give
+# twice); capped at half the free memory (shared memory
+# is backed by RAM as it is touched, and freed when nginx stops).  If the
+# cap bites, the runs are shortened to fit.  A steady run that still
+# fills the zone shows queue_full and is not a valid measurement.
+item=$(( ((body_bytes + 1023) / 4096 + 1) * 4096 + 512 ))
+# the zone for w workers, in tenths of the one-worker zone
+wscale() { [ "$1" -gt 1 ] && echo $(( $1 * 15 / 2 )) || echo 10; }
+max_w=10
+for w in "${workers_list[@]}"; do
+    [ "$(wscale "$w")" -gt "$max_w" ] && max_w=$(wscale "$w")
+done
+zone_for() { echo "$ZONE"; }
 if want module && [ "$ZONE" = auto ]; then
+    set_pin 1
     write_conf module 2048m     # nginx sizes take k and m, not g
     start_nginx module
     sanity module
@@ -319,25 +473,25 @@ if want module && [ "$ZONE" = auto ]; then
 import json, sys
 r = json.loads(sys.argv[1])
 print(int((r["requests"] - r["err_status"]) / (r["duration_us"] / 1e6)))' "$cal")
-    # a queued payload takes whole slab pages (16.8 KB -> 5 pages), plus
-    # its dedup node and metadata
-    item=$(( ((body_bytes + 1023) / 4096 + 1) * 4096 + 512 ))
-    per_s=$(( cal_rps * 13 / 10 * item / 1048576 + 1 ))     # MB a second
+    # MB a second at the steady rate, for one worker
+    per_s=$(( cal_rps * 16 / 10 * 11 / 10 * item / 1048576 + 1 ))
     avail_mb=$(awk '/MemAvailable/ { print int($2 / 1024) }' /proc/meminfo)
     cap_mb=$(( avail_mb / 2 ))
-    zone_mb=$(( per_s * (DURATION + WARMUP + 2) ))
+    zone_mb=$(( per_s * (DURATION + WARMUP + 1) ))
     [ $zone_mb -lt 256 ] && zone_mb=256
-    if [ $zone_mb -gt $cap_mb ]; then
-        fit=$(( cap_mb / per_s - WARMUP - 2 ))
+    if [ $(( zone_mb * max_w / 10 )) -gt $cap_mb ]; then
+        fit=$(( cap_mb * 10 / (per_s * max_w) - WARMUP - 1 ))
         [ $fit -ge 1 ] || die "not enough memory for the module's queue" \
                               "(${cap_mb}m usable, ${per_s}m/s needed)"
         echo "bench-ingest: note: ${DURATION}s runs would need" \
-             "${zone_mb}m of zone; runs shortened to ${fit}s" >&2
+             "$(( zone_mb * max_w / 10 ))m of zone; runs shortened to" \
+             "${fit}s" >&2
         DURATION=$fit
-        zone_mb=$cap_mb
+        zone_mb=$(( cap_mb * 10 / max_w ))
     fi
-    ZONE=${zone_mb}m
-    echo "zone: $ZONE (module accepted ~$cal_rps req/s in calibration)"
+    zone_for() { echo "$(( zone_mb * $(wscale "$1") / 10 ))m"; }
+    echo "zone: ${zone_mb}m per worker (module accepted ~$cal_rps req/s" \
+         "cold in calibration)"
 fi
 
 # ------------------------------------------------------------------- runs
@@ -345,65 +499,115 @@ fi
 mkdir -p "$RESULTS"
 stamp=$(date +%Y%m%d-%H%M%S)
 raw=$RESULTS/ingest-$stamp.jsonl
-printf '{"meta":{"body_bytes":%d,"hmac_us":%s,"connections":%d,"duration":%d,"warmup":%d,"cpus":%d,"pinned":%s}}\n' \
-    "$body_bytes" "$hmac_us" "$CONNECTIONS" "$DURATION" "$WARMUP" \
-    "$(nproc)" "$([ ${#pin_wrk[@]} -gt 0 ] && echo true || echo false)" > "$raw"
+jstr() { python3 -c 'import json, sys; print(json.dumps(sys.argv[1]))' "$1"; }
+printf '{"meta":{"body_bytes":%d,"hmac_us":%s,"copy_us":%s,"connections":%d,'\
+'"duration":%d,"warmup":%d,"cpus":%d,"pinned":%s,"workers":[%s],'\
+'"perf":%s,"clk_tck":%d,"machine":%s}}\n' \
+    "$body_bytes" "$hmac_us" "$copy_us" "$CONNECTIONS" "$DURATION" \
+    "$WARMUP" "$ncpu" \
+    "$([ ${#pin_wrk[@]} -gt 0 ] && echo true || echo false)" \
+    "$WORKERS" "$(jstr "${perf_why:-ok}")" "$(getconf CLK_TCK)" \
+    "$(jstr "$(sed -n 's/^model name\s*: //p' /proc/cpuinfo | head -n 1)")" \
+    > "$raw"
 
 cat << EOF
-bench-ingest: $(nproc) CPUs, $(uname -r), $("$NGINX_BIN" -v 2>&1 | sed 's/.*: //')
+bench-ingest: $ncpu CPUs, $(uname -r), $("$NGINX_BIN" -v 2>&1 | sed 's/.*: //')
   payload     $body_bytes bytes orders/updated, unique webhook id per request
   hmac        ${hmac_us} us for one HMAC-SHA256 of the body (OpenSSL, nginx's CPU)
+  copy        ${copy_us} us for one copy of the body into memory written before (69 MB)
   wrk         1 thread, $CONNECTIONS connections, ${WARMUP}s warm-up + ${DURATION}s per run
-  rounds      $ROUNDS x {${configs[*]}} (order rotates each round)
-  pinning     $([ ${#pin_wrk[@]} -gt 0 ] && echo "wrk cpu0, nginx cpu1" || echo off)
+  rounds      $ROUNDS x {${configs[*]}} (order rotates each round), workers ${workers_list[*]}
+  module      cold (fresh zone), then steady (zone filled until full and drained)
+  pinning     $([ ${#pin_wrk[@]} -gt 0 ] && echo "wrk cpu0, nginx cpu1 (with 1 worker; unpinned with more)" || echo off)
+  perf        ${perf_why:-cpu-clock profile of the workers during every measured run}
   results     $raw
 EOF
 
-nonce=0
-n=${#configs[@]}
-for round in $(seq "$ROUNDS"); do
-    for k in $(seq 0 $(( n - 1 ))); do
-        cfg=${configs[$(( (k + round - 1) % n ))]}
-        nonce=$(( nonce + 1 ))
-        write_conf "$cfg" "$ZONE"
-        start_nginx "$cfg"
-        sanity "$cfg"
-        wrk_run "$WARMUP" $(( nonce * 2 )) > /dev/null
-        faults0=$(worker_faults "$cfg")
-        out=$(wrk_run "$DURATION" $(( nonce * 2 + 1 )))
-        faults=$(( $(worker_faults "$cfg") - faults0 ))
-        result=$(sed -n 's/^BENCH_RESULT //p' <<< "$out")
-        [ -n "$result" ] || { echo "$out" >&2; die "$cfg: no wrk result"; }
-        status='null'
-        if [ "$cfg" = module ]; then
-            status=$(python3 - "$port" << 'EOF'
-import json, sys, urllib.request
-try:
-    with urllib.request.urlopen("http://127.0.0.1:%s/order-edit/status"
-                                % sys.argv[1], timeout=5) as r:
-        print(json.dumps(json.load(r), separators=(",", ":")))
-except Exception as e:
-    print(json.dumps({"_error": str(e)}))
-EOF
-            )
-        fi
-        log_ok=true
-        check_log "$cfg" || log_ok=false
-        stop_nginx "$work/$cfg"; running=""
-        printf '{"round":%d,"config":"%s","body_bytes":%d,"zone":"%s","log_ok":%s,"worker_minor_faults":%d,"wrk":%s,"status":%s}\n' \
-            "$round" "$cfg" "$body_bytes" "$ZONE" "$log_ok" "$faults" \
-            "$result" "$status" >> "$raw"
-        python3 - "$result" "$cfg" "$round" << 'EOF'
+# record LINE...: the run's JSON lines, written once the log is checked
+lines=()
+print_run() {           # print_run LABEL ROUND
+    python3 - "$result" "$1" "$2" << 'EOF'
 import json, sys
 r = json.loads(sys.argv[1])
 bad = r["err_status"] + r["err_connect"] + r["err_read"] + r["err_write"] \
     + r["err_timeout"]
-print("  round %s  %-8s %9.0f req/s  p99 %7.2f ms%s"
+print("  round %s  %-16s %9.0f req/s  p99 %7.2f ms%s"
       % (sys.argv[3], sys.argv[2], r["rps"], r["lat_p99_us"] / 1000.0,
          "  (%d errors/non-2xx)" % bad if bad else ""))
 EOF
-        { echo "=== round $round"; cat "$work/$cfg/logs/error.log"; } \
-            >> "$RESULTS/ingest-$stamp.$cfg.error.log"
+}
+run_line() {            # run_line LABEL CONFIG STATE [STATUS0 STATUS1 EXTRA]
+    lines+=("$(printf '{"round":%d,"config":"%s","base":"%s",'\
+'"workers":%d,"state":"%s","body_bytes":%d,"zone":"%s",'\
+'"worker_minor_faults":%d,"worker_cpu_ticks":%d,"wrk":%s,'\
+'"status_before":%s,"status":%s,"perf":%s%s}' \
+        "$round" "$1" "$2" "$w" "$3" "$body_bytes" "$zone" "$faults" \
+        "$ticks" "$result" "${4:-null}" "${5:-null}" "$perf_json" "${6:-}")")
+    print_run "$1" "$round"
+}
+
+nonce=0
+for w in "${workers_list[@]}"; do
+    set_pin "$w"
+    zone=$(zone_for "$w")
+    sfx=""
+    [ "$w" -gt 1 ] && sfx="@${w}w"
+    cfgs=()
+    for c in "${configs[@]}"; do
+        # njs is the reference for one worker only
+        [ "$w" -gt 1 ] && [ "$c" = njs ] && continue
+        cfgs+=("$c")
+    done
+    n=${#cfgs[@]}
+    [ "$n" -gt 0 ] || continue
+    for round in $(seq "$ROUNDS"); do
+        for k in $(seq 0 $(( n - 1 ))); do
+            cfg=${cfgs[$(( (k + round - 1) % n ))]}
+            write_conf "$cfg" "$zone" "$w"
+            start_nginx "$cfg"
+            sanity "$cfg"
+            pids=$(worker_pids "$cfg")
+            lines=()
+            nonce=$(( nonce + 1 ))
+            wrk_run "$WARMUP" "$nonce" > /dev/null
+            if [ "$cfg" = module ]; then
+                # cold: the zone is fresh, every webhook on new pages
+                st0=$(status_json)
+                nonce=$(( nonce + 1 ))
+                measure "module-cold$sfx" "$DURATION" "$nonce" "$pids"
+                run_line "module-cold$sfx" module cold "$st0" "$(status_json)"
+                # fill the zone until it refuses, drain it: every page
+                # has now been written once
+                fill_zone ||
+                    die "module: the zone did not fill; see $work/module/logs"
+                drain=$(python3 "$top/bench/queue_drain.py" --port "$port" \
+                            ${pin_wrk:+--pin-cpu 0}) ||
+                    die "module: the queue did not drain: $drain"
+                echo "  round $round  module$sfx: zone filled with" \
+                     "$filled webhooks and drained" \
+                     "($(sed 's/.*"seconds":\([0-9.]*\).*/\1/' <<< "$drain") s)"
+                nonce=$(( nonce + 1 ))
+                wrk_run "$WARMUP" "$nonce" > /dev/null
+                st0=$(status_json)
+                nonce=$(( nonce + 1 ))
+                measure "module$sfx" "$DURATION" "$nonce" "$pids"
+                run_line "module$sfx" module steady "$st0" "$(status_json)" \
+                    ",\"filled\":$filled,\"drain\":$drain"
+            else
+                nonce=$(( nonce + 1 ))
+                measure "$cfg$sfx" "$DURATION" "$nonce" "$pids"
+                run_line "$cfg$sfx" "$cfg" n/a
+            fi
+            log_ok=true
+            check_log "$cfg" || log_ok=false
+            stop_nginx "$work/$cfg"; running=""
+            for l in "${lines[@]}"; do
+                echo "${l%\}},\"log_ok\":$log_ok}" >> "$raw"
+            done
+            { echo "=== round $round, $w worker(s)"
+              cat "$work/$cfg/logs/error.log"; } \
+                >> "$RESULTS/ingest-$stamp.$cfg.error.log"
+        done
     done
 done
 

@@ -19,9 +19,14 @@ throughput with p99 < 10 ms, judged at the first --connections value.
 
 Every run: a fresh nginx (fresh zone) with a fresh, empty journal
 directory on the project's filesystem (build/, printed with its device),
-a sanity request that must answer 200 queued, a warm-up, the measured
-wrk run; every answer is counted by status (count.lua), and the status
-counters must account for every request. See bench/README.md.
+a sanity request that must answer 200 queued, then two measurements in
+the same nginx: cold (the fresh zone and journal: a warm-up, the measured
+wrk run), then the steady state (the zone filled until it refuses and
+drained by lease + ack, so the zone's pages and the journal's records
+have been written once and acknowledged, as under a dispatcher; a
+warm-up, the measured run).  Every answer is counted by status
+(count.lua), the status counters must account for every request, and
+perf profiles the worker during each measured run. See bench/README.md.
 
 Usage: bench/journal/run.py [options]        (or: make bench-journal)
 Python 3 standard library, wrk, taskset.
@@ -49,6 +54,9 @@ TOP = os.path.normpath(os.path.join(HERE, "..", ".."))
 
 sys.path.insert(0, HERE)
 from summarise import pct  # noqa: E402  (one percentile for both)
+sys.path.insert(0, os.path.join(TOP, "bench"))
+import perf_profile  # noqa: E402
+import queue_drain  # noqa: E402
 INGEST = os.path.join(TOP, "bench", "ingest")
 
 SHOP = "bench.myshopify.com"
@@ -102,6 +110,11 @@ def parse_args():
                    help="do not pin wrk to CPU 0 and nginx to CPU 1")
     p.add_argument("--keep", action="store_true",
                    help="keep the work directory (nginx prefixes, logs)")
+    p.add_argument("--states", default=env("STATES", "cold,steady"),
+                   help="cold (fresh zone and journal), steady (after a "
+                        "fill and a drain), or both (cold,steady)")
+    p.add_argument("--no-perf", action="store_true",
+                   help="no perf profiles of the worker")
     p.add_argument("--quick", action="store_true",
                    help="smoke test: 1 round, 3 s, first concurrency only")
     a = p.parse_args()
@@ -113,6 +126,9 @@ def parse_args():
     for c in a.configs:
         if c not in CONFIGS:
             p.error("unknown config %r (%s)" % (c, ", ".join(CONFIGS)))
+    a.states = [x for x in a.states.split(",") if x.strip()]
+    if not a.states or any(x not in ("cold", "steady") for x in a.states):
+        p.error("--states: cold, steady or cold,steady")
     if a.quick:
         a.rounds, a.duration, a.warmup = 1, 3, 1
         a.conns = a.conns[:1]
@@ -261,6 +277,53 @@ def append_probe(root, body_bytes, n=20000):
     return {"n": n, "us_per_append": dt / n * 1e6}
 
 
+def overwrite_probe(root, body_bytes, n=5000):
+    """Write n record-sized records into a file already written and
+    synced once (a recycled segment: its page-cache pages and its blocks
+    exist), no fsync: the floor of fsync=off in the steady state."""
+    path = os.path.join(root, "overwrite-probe")
+    fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_TRUNC, 0o600)
+    size = body_bytes + 300
+    buf = b"j" * size
+    try:
+        for i in range(n):
+            os.pwrite(fd, buf, i * size)
+        os.fsync(fd)
+        t = time.perf_counter()
+        for i in range(n):
+            os.pwrite(fd, buf, i * size)
+        dt = time.perf_counter() - t
+    finally:
+        os.close(fd)
+        os.unlink(path)
+    return {"n": n, "us_per_write": dt / n * 1e6}
+
+
+def disk_settle(block, limit=20.0, period=0.5):
+    """Wait until the journal's disk is quiet: busy (io_ticks) under 10%
+    of a period and no discard under way (ext4's `discard` trims what a
+    drained journal's deleted files held, seconds after).  Bounded: the
+    disk is shared.  Returns the seconds waited, or None if unknown."""
+    path = "/sys/block/%s/stat" % block if block else None
+    if not path or not os.path.exists(path):
+        return None
+
+    def read():
+        with open(path) as f:
+            v = [int(x) for x in f.read().split()]
+        return v[9], v[13] if len(v) > 13 else 0    # io_ticks, discards
+
+    t0 = time.monotonic()
+    last = read()
+    while time.monotonic() - t0 < limit:
+        time.sleep(period)
+        cur = read()
+        if cur[0] - last[0] < period * 100 and cur[1] == last[1]:
+            break
+        last = cur
+    return round(time.monotonic() - t0, 2)
+
+
 def file_sha256(path):
     h = hashlib.sha256()
     with open(path, "rb") as f:
@@ -337,6 +400,8 @@ class Bench:
         self.jroot = None
         self.pin_wrk, self.pin_ngx = [], []
         self.tck = os.sysconf("SC_CLK_TCK")
+        self.perf_why = "profiles off (--no-perf)" if a.no_perf \
+            else perf_profile.check()
         self.ok = False                 # keep the work directory if not
 
     # -- setup ------------------------------------------------------------
@@ -435,6 +500,7 @@ http {{
         listen 127.0.0.1:{port};
         location = /webhooks/shopify  {{ order_edit_webhook bench; }}
         location = /order-edit/status {{ order_edit_status  bench; }}
+        location = /q                 {{ order_edit_queue_debug bench; }}
     }}
 }}
 """.format(cfg=cfg, p=prefix, module=a.module, zone=zone,
@@ -571,9 +637,10 @@ http {{
             finally:
                 self.stop_nginx()
             rps = r["answers"]["queued"] / (r["duration_us"] / 1e6)
-            # 1.15x the calibrated rate (a warm nojournal may beat a cold
-            # 1 s run), the sanity request and what is in flight: +1 s
-            per_s = rps * 1.15 * item / 2 ** 20
+            # 1.6x the calibrated rate (the steady state, on pages
+            # written before, may beat a cold 1 s run) and 10% to spare;
+            # the sanity request and what is in flight: +1 s
+            per_s = rps * 1.6 * 1.1 * item / 2 ** 20
             zone_mb = max(256, int(per_s * (a.duration + a.warmup + 1)) + 1)
             # the zone is RAM (touched at start); fsync=off leaves up to
             # a run's journal dirty in the page cache besides
@@ -608,6 +675,8 @@ http {{
     # -- one run ----------------------------------------------------------
 
     def run_one(self, cfg, conns, rnd, nonce):
+        """One nginx: the cold measurement, then fill, drain and the
+        steady one (as --states asks).  Returns their records."""
         a = self.a
         name = "%s-c%d-r%d" % (cfg, conns, rnd)
         prefix = os.path.join(self.work, name)
@@ -615,52 +684,142 @@ http {{
         port = free_port()
         conf = self.write_conf(cfg, prefix, port, jdir, a.zone, a.max_size)
         master, worker = self.start_nginx(cfg, prefix, conf, port)
-        problems = []
+        recs = []
         try:
             self.sanity(cfg, port)
-            warm = self.wrk(port, conns, a.warmup, nonce * 2) \
-                if a.warmup else None
-            s0 = self.status(port)
-            cpu0, t0 = worker_cpu(worker), time.monotonic()
-            sampler = None
-            if a.sample_ms and cfg != "nojournal":
-                sampler = Sampler(port, a.sample_ms / 1000.0)
-                sampler.start()
-            try:
-                res = self.wrk(port, conns, a.duration, nonce * 2 + 1)
-            finally:
-                if sampler:
-                    sampler.stop()
-            cpu1, t1 = worker_cpu(worker), time.monotonic()
-            # batch/always count a write when its fsync settles: wait for
-            # the answers wrk left in flight (bounded)
-            deadline = time.monotonic() + 10
-            while True:
-                s1 = self.status(port)
-                j, z = s1.get("journal"), s1["zone"]
-                if (j is None or j.get("writes") == z["queued_items"]
-                        or time.monotonic() > deadline):
-                    break
-                time.sleep(0.05)
-            mem = meminfo()
+            base = None                 # counters a phase starts from
+            for state in a.states:
+                prep = None
+                if state == "steady":
+                    prep = self.fill_and_drain(port, conns, nonce, jdir)
+                    base = prep["status"]
+                rec = self.measure(cfg, conns, rnd, nonce, state, port,
+                                   worker, base, jdir)
+                rec["prepared"] = {k: v for k, v in (prep or {}).items()
+                                   if k != "status"} or None
+                recs.append(rec)
+                nonce += 10
         finally:
             self.stop_nginx()
         with open(os.path.join(prefix, "logs", "error.log")) as f:
             errlog = f.read()
         with open(self.base + ".%s.error.log" % cfg, "a") as f:
             f.write("=== %s\n%s" % (name, errlog))
-        jbytes_disk = 0
+        # free the disk; drop what is still dirty, settle the rest, and let
+        # the trims of the deleted files pass before the next run
+        shutil.rmtree(jdir, ignore_errors=True)
+        subprocess.run(["sync", "-f", self.jroot], timeout=120)
+        disk_settle(self.fs.get("block"))
+        bad = [l for l in errlog.splitlines() if any(s in l for s in SERIOUS)]
+        for rec in recs:
+            if bad:
+                rec["problems"].append("error.log: " + bad[0][:200])
+        return recs
+
+    @staticmethod
+    def dir_bytes(jdir):
+        n, files = 0, 0
         if os.path.isdir(jdir):
             for fn in os.listdir(jdir):
                 try:
-                    jbytes_disk += os.path.getsize(os.path.join(jdir, fn))
+                    n += os.path.getsize(os.path.join(jdir, fn))
+                    files += 1
                 except OSError:
                     pass
-        # free the disk; drop what is still dirty, settle the rest
-        shutil.rmtree(jdir, ignore_errors=True)
-        subprocess.run(["sync", "-f", self.jroot], timeout=120)
+        return n, files
 
-        # -- validity
+    def fill_and_drain(self, port, conns, nonce, jdir):
+        """Post until the zone refuses (503 queue_full: every page of the
+        zone written once, the journal holding a record of each), then
+        lease and ack everything, as a dispatcher would."""
+        t0 = time.monotonic()
+        filled = 0
+        fill_conns = max(conns, 128)    # batch/always: more per fsync
+        for i in range(200):
+            r = self.wrk(port, fill_conns, 2, 100000 + nonce * 1000 + i)
+            filled += r["answers"]["queued"]
+            if r["answers"]["other"]:
+                break
+        else:
+            die("the zone did not fill in 400 s")
+        t1 = time.monotonic()
+        pin = ["taskset", "-c", "0"] if self.pin_wrk else []
+        d = queue_drain.drain(port, conns=32, pin=pin)
+        if not d["ok"]:
+            die("the queue did not drain: %s" % d)
+        # the fill wrote gigabytes in seconds, more than a disk takes in a
+        # steady stream: let its writeback finish (as the cold runs start
+        # after the previous run's sync), or the measured run pays for it
+        t2 = time.monotonic()
+        subprocess.run(["sync", "-f", self.jroot], timeout=300)
+        sync_s = time.monotonic() - t2
+        settle_s = disk_settle(self.fs.get("block"))
+        jb, jf = self.dir_bytes(jdir)
+        st = self.status(port)
+        log("  (filled the zone with %d webhooks in %.1f s, drained in "
+            "%.1f s, synced in %.1f s, disk quiet after %s s; journal after "
+            "the drain: %d files, %.0f MB)" % (
+                filled, t1 - t0, d["seconds"], sync_s, settle_s, jf,
+                jb / 2 ** 20))
+        return {"filled": filled, "fill_s": round(t1 - t0, 2),
+                "sync_s": round(sync_s, 2), "settle_s": settle_s,
+                "drain": d, "journal_files_after_drain": jf,
+                "journal_bytes_after_drain": jb, "status": st}
+
+    def measure(self, cfg, conns, rnd, nonce, state, port, worker, base,
+                jdir):
+        """Warm-up, then the measured run, profiled; its record, with the
+        problems found in it (counters over the phase, from base)."""
+        a = self.a
+        problems = []
+        warm = self.wrk(port, conns, a.warmup, nonce * 2) \
+            if a.warmup else None
+        s0 = self.status(port)
+        cpu0, t0 = worker_cpu(worker), time.monotonic()
+        sampler = perf = None
+        if a.sample_ms and cfg != "nojournal":
+            sampler = Sampler(port, a.sample_ms / 1000.0)
+            sampler.start()
+        pdata = "%s.%s-c%d-%s.r%d.perf.data" % (self.base, cfg, conns,
+                                                 state, rnd)
+        if self.perf_why is None:
+            perf = subprocess.Popen(
+                self.pin_wrk + perf_profile.record_cmd(
+                    [worker], a.duration, pdata),
+                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        try:
+            res = self.wrk(port, conns, a.duration, nonce * 2 + 1)
+        finally:
+            if sampler:
+                sampler.stop()
+            if perf:
+                perf.wait(timeout=60)
+        cpu1, t1 = worker_cpu(worker), time.monotonic()
+
+        def since(st, path, k):
+            if st is None:
+                return 0
+            for p in path:
+                st = (st or {}).get(p)
+            return (st or {}).get(k) or 0
+
+        # batch/always count a write when its fsync settles: wait for
+        # the answers wrk left in flight (bounded)
+        deadline = time.monotonic() + 10
+        while True:
+            s1 = self.status(port)
+            j, z = s1.get("journal"), s1["zone"]
+            if (j is None or j.get("writes") - since(base, ["journal"],
+                                                     "writes")
+                    == z["queued_items"] - since(base, ["zone"],
+                                                 "queued_items")
+                    or time.monotonic() > deadline):
+                break
+            time.sleep(0.05)
+        mem = meminfo()
+        jbytes_disk, jfiles = self.dir_bytes(jdir)
+
+        # -- validity, over the phase (from base: after the drain)
         for w, label in ((warm, "warm-up"), (res, "run")):
             if w is None:
                 continue
@@ -676,17 +835,24 @@ http {{
                 problems.append("%s: %d 200s not \"queued\""
                                 % (label, ans["ok200"] - ans["queued"]))
         store = s1.get("stores", {}).get(SHOP, {})
+        sp = ["stores", SHOP]
         for k in STORE_BAD:
-            if store.get(k):
-                problems.append("status %s=%d" % (k, store[k]))
-        sent = 1 + res["requests"] + (warm["requests"] if warm else 0)
-        if store.get("queued", 0) < sent:
+            d = store.get(k, 0) - since(base, sp, k)
+            if d:
+                problems.append("status %s=%d%s" % (
+                    k, d, " (the zone is too small for the run: --zone)"
+                    if k == "queue_full" else ""))
+        sent = (1 if base is None else 0) + res["requests"] + \
+            (warm["requests"] if warm else 0)
+        queued = store.get("queued", 0) - since(base, sp, "queued")
+        if queued < sent:
             problems.append("status queued %s < %d answered"
-                            % (store.get("queued"), sent))
-        if store.get("received") != store.get("queued"):
-            problems.append("status received %s != queued %s"
-                            % (store.get("received"), store.get("queued")))
+                            % (queued, sent))
+        if store.get("received", 0) - since(base, sp, "received") != queued:
+            problems.append("status received != queued over the run")
         j1 = s1.get("journal")
+        items = s1["zone"]["queued_items"] - since(base, ["zone"],
+                                                   "queued_items")
         if cfg != "nojournal":
             if j1 is None:
                 problems.append("no journal in the status")
@@ -694,40 +860,47 @@ http {{
                 if j1.get("fsync") != cfg:
                     problems.append("journal fsync=%s" % j1.get("fsync"))
                 for k in ("errors", "full", "torn", "corrupt"):
-                    if j1.get(k):
-                        problems.append("journal %s=%d" % (k, j1[k]))
-                if j1.get("writes") != s1["zone"]["queued_items"]:
+                    d = j1.get(k, 0) - since(base, ["journal"], k)
+                    if d:
+                        problems.append("journal %s=%d" % (k, d))
+                wr = j1.get("writes") - since(base, ["journal"], "writes")
+                if wr != items:
                     problems.append("journal writes %s != queued items %s"
-                                    % (j1.get("writes"),
-                                       s1["zone"]["queued_items"]))
-        bad = [l for l in errlog.splitlines() if any(s in l for s in SERIOUS)]
-        if bad:
-            problems.append("error.log: " + bad[0][:200])
+                                    % (wr, items))
 
         rec = {"round": rnd, "config": cfg, "connections": conns,
+               "state": state,
                "body_bytes": len(self.body), "zone": a.zone,
                "max_size": a.max_size if cfg != "nojournal" else None,
                "journal_dir": jdir if cfg != "nojournal" else None,
                "journal_bytes_on_disk": jbytes_disk,
+               "journal_files": jfiles,
                "wrk": res, "warmup": warm,
                "seconds": round(t1 - t0, 3),
                "worker_cpu_pct": None, "worker_main_cpu_pct": None,
+               "worker_cpu_us_per_request": None,
                "dirty_kb_after": mem.get("Dirty"),
                "writeback_kb_after": mem.get("Writeback"),
                "status_before": s0, "status_after": s1,
                "fsync_samples_us": sampler.fsync_us if sampler else [],
                "status_samples": sampler.samples if sampler else 0,
-               "problems": problems}
+               "perf": None, "problems": problems}
         if cpu0[0] is not None and cpu1[0] is not None:
             dt = t1 - t0
             rec["worker_cpu_pct"] = round(
                 100 * (cpu1[0] - cpu0[0]) / self.tck / dt, 1)
             rec["worker_main_cpu_pct"] = round(
                 100 * (cpu1[1] - cpu0[1]) / self.tck / dt, 1)
+            if res["requests"]:
+                rec["worker_cpu_us_per_request"] = round(
+                    (cpu1[0] - cpu0[0]) / self.tck / res["requests"] * 1e6,
+                    2)
         if j1 is not None and s0.get("journal"):
             j0 = s0["journal"]
             rec["journal_delta"] = {
                 k: j1.get(k, 0) - j0.get(k, 0) for k in ("writes", "fsyncs")}
+        if perf is not None and os.path.exists(pdata):
+            rec["perf"] = perf_profile.summarise(pdata, 15)
         return rec
 
     # -- the whole thing --------------------------------------------------
@@ -736,9 +909,10 @@ http {{
         a = self.a
         self.check_tools()
         self.prepare()
-        fs = filesystem_of(self.jroot)
+        fs = self.fs = filesystem_of(self.jroot)
         probe = fsync_probe(self.jroot, len(self.body))
         probe["append"] = append_probe(self.jroot, len(self.body))
+        probe["overwrite"] = overwrite_probe(self.jroot, len(self.body))
         self.size_zone()
         self.module_sha = file_sha256(a.module)
         nver = subprocess.run([a.nginx, "-v"], capture_output=True,
@@ -756,6 +930,7 @@ http {{
             "pinned": bool(self.pin_wrk), "filesystem": fs,
             "fsync_probe": probe, "calibration": self.calibration,
             "mem_available_kb": meminfo()["MemAvailable"],
+            "states": a.states, "perf": self.perf_why or "ok",
             "args": sys.argv[1:]}}
         with open(raw, "w") as f:
             f.write(json.dumps(meta) + "\n")
@@ -779,6 +954,9 @@ http {{
         log("              page-cache append of the same size, no fsync "
             "(%d times): %.1f us each" % (probe["append"]["n"],
                                            probe["append"]["us_per_append"]))
+        log("              the same written over a file written and synced "
+            "before (%d times): %.1f us each" % (
+                probe["overwrite"]["n"], probe["overwrite"]["us_per_write"]))
         log("  zone        %s, journal max_size %s%s" % (
             a.zone, a.max_size,
             "  (calibration: nojournal ~%d req/s)" % self.calibration["rps"]
@@ -789,6 +967,10 @@ http {{
             "round)" % (a.rounds, " ".join(a.configs)))
         log("  pinning     %s" % ("wrk cpu0, nginx cpu1" if self.pin_wrk
                                   else "off"))
+        log("  states      %s (cold: fresh zone and journal; steady: after "
+            "the zone was filled and drained)" % ", ".join(a.states))
+        log("  perf        %s" % (self.perf_why or "cpu-clock profile of the "
+                                  "worker during every measured run"))
         log("  results     %s" % raw)
 
         nonce = 0
@@ -797,24 +979,9 @@ http {{
             for conns in a.conns:
                 for k in range(n):
                     cfg = a.configs[(k + rnd - 1) % n]
-                    nonce += 1
-                    rec = self.run_one(cfg, conns, rnd, nonce)
-                    with open(raw, "a") as f:
-                        f.write(json.dumps(rec, separators=(",", ":"))
-                                + "\n")
-                    w = rec["wrk"]
-                    extra = ""
-                    d = rec.get("journal_delta")
-                    if d and d["fsyncs"]:
-                        extra = "  %5.1f rec/fsync" % (d["writes"]
-                                                       / d["fsyncs"])
-                    log("  round %d  c=%-4d %-9s %8.0f req/s  p99 %7.2f ms"
-                        "  event loop cpu %5.1f%%%s%s" % (
-                            rnd, conns, cfg, w["rps"],
-                            w["lat_p99_us"] / 1000.0,
-                            rec["worker_main_cpu_pct"] or 0, extra,
-                            "  PROBLEM: " + "; ".join(rec["problems"])
-                            if rec["problems"] else ""))
+                    nonce += 100
+                    for rec in self.run_one(cfg, conns, rnd, nonce):
+                        self.report_run(raw, rec, rnd, conns, cfg)
         if file_sha256(a.module) != self.module_sha:
             # nginx loads the .so at each start: runs may mix two builds
             with open(raw, "a") as f:
@@ -824,6 +991,23 @@ http {{
         rc = summarise.main([raw])
         self.ok = True
         return rc
+
+    @staticmethod
+    def report_run(raw, rec, rnd, conns, cfg):
+        with open(raw, "a") as f:
+            f.write(json.dumps(rec, separators=(",", ":")) + "\n")
+        w = rec["wrk"]
+        extra = ""
+        d = rec.get("journal_delta")
+        if d and d["fsyncs"]:
+            extra = "  %5.1f rec/fsync" % (d["writes"] / d["fsyncs"])
+        log("  round %d  c=%-4d %-9s %-6s %8.0f req/s  p99 %7.2f ms"
+            "  event loop cpu %5.1f%%%s%s" % (
+                rnd, conns, cfg, rec["state"], w["rps"],
+                w["lat_p99_us"] / 1000.0,
+                rec["worker_main_cpu_pct"] or 0, extra,
+                "  PROBLEM: " + "; ".join(rec["problems"])
+                if rec["problems"] else ""))
 
     def cleanup(self):
         try:

@@ -1,19 +1,27 @@
 #!/usr/bin/env python3
 """Summarise a bench/journal run: bench/journal/summarise.py RESULTS.jsonl
 
-Prints, per concurrency, the table of req/s per round, median req/s, the
-ratio to nojournal, latency, the worker's CPU and the journal's counters;
-the ratios with their per-round spread; the aim (batch >= 0.7 of
-nojournal with p99 < 10 ms, judged at the first concurrency); whether
-every answer was 200 queued. Writes RESULTS.summary.json and RESULTS.txt
-(the same text). Exit status 1 when a run was not valid.
+Prints, per state (steady: the zone filled and drained before; cold: a
+fresh zone and journal) and concurrency, the table of req/s per round,
+median req/s, the ratio to nojournal, latency, the worker's CPU (and per
+request) and the journal's counters; the ratios with their per-round
+spread; the aim (batch >= 0.7 of nojournal with p99 < 10 ms, judged in
+the steady state at the first concurrency); whether every answer was 200
+queued; where the time goes (the perf profile of each configuration).
+Writes RESULTS.summary.json and RESULTS.txt (the same text). Exit status
+1 when a run was not valid.
 """
 
 import io
 import json
+import os
 import pathlib
 import statistics
 import sys
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                                ".."))
+import perf_profile  # noqa: E402
 
 ORDER = ("nojournal", "off", "batch", "always")
 AIM_RATIO = 0.7
@@ -57,12 +65,15 @@ def main(argv):
         sorted({r["connections"] for r in runs})
     configs = [c for c in ORDER if any(r["config"] == c for r in runs)]
     rounds = sorted({r["round"] for r in runs})
-    by = {(r["config"], r["connections"], r["round"]): r for r in runs}
+    for r in runs:
+        r.setdefault("state", "cold")   # runs before the steady state
+    states = [s for s in ("steady", "cold")
+              if any(r["state"] == s for r in runs)]
 
     fs = meta.get("filesystem", {})
     probe = meta.get("fsync_probe")
     summary = {"source": str(path), "meta": meta, "by_connections": {},
-               "aim": None, "invalid": []}
+               "by_state": {}, "aim": None, "invalid": [], "profiles": {}}
 
     p()
     p("journal on %s: %s %s (%s), block device %s, rotational=%s, "
@@ -78,18 +89,38 @@ def main(argv):
         if probe.get("append"):
             p("            a record-sized append to the page cache, no "
               "fsync: %.1f us" % probe["append"]["us_per_append"])
+        if probe.get("overwrite"):
+            p("            the same written over a file written and synced "
+              "before (a recycled segment): %.1f us"
+              % probe["overwrite"]["us_per_write"])
     p("cpu%: the worker's event loop (main thread) during the measured "
-      "run; the fsyncs run on its thread pool")
+      "run; the fsyncs run on its thread pool;\nus/req: the worker's CPU "
+      "time (all threads) per request")
+    for r in runs:
+        if r.get("prepared"):
+            pr = r["prepared"]
+            p("%s %s round %d: zone filled with %d webhooks, drained in "
+              "%.1f s; journal after the drain: %d files, %.0f MB" % (
+                  r["config"], r["state"], r["round"], pr["filled"],
+                  pr["drain"]["seconds"], pr["journal_files_after_drain"],
+                  pr["journal_bytes_after_drain"] / 2 ** 20))
 
-    for c in conns:
+    for state, c in [(s, c) for s in states for c in conns]:
+        by = {(r["config"], r["connections"], r["round"]): r for r in runs
+              if r["state"] == state}
+        if not any(k[1] == c for k in by):
+            continue
         sc = {"configs": {}, "ratios": {}}
-        summary["by_connections"][str(c)] = sc
+        summary["by_state"].setdefault(state, {})[str(c)] = sc
+        if state == states[0]:
+            summary["by_connections"][str(c)] = sc
         p()
-        hdr = "c=%-7d" % c + "".join("%9s" % ("round %d" % n)
-                                      for n in rounds)
-        hdr += "%11s%7s%8s%8s%8s%6s%10s%9s%17s" % (
+        hdr = "%-13s" % ("c=%d %s" % (c, state if state == "steady"
+                                      else "COLD")) + \
+            "".join("%9s" % ("round %d" % n) for n in rounds)
+        hdr += "%11s%7s%8s%8s%8s%6s%7s%10s%9s%17s" % (
             "median r/s", "ratio", "p50 ms", "p99 ms", "p99 max", "cpu%",
-            "rec/fsync", "fsync/s", "fsync ms p50/max")
+            "us/req", "rec/fsync", "fsync/s", "fsync ms p50/max")
         p(hdr)
         p("-" * len(hdr))
         base_rps = None
@@ -102,6 +133,7 @@ def main(argv):
             p99 = [r["wrk"]["lat_p99_us"] / 1000.0 for r in rs]
             cpu = [r.get("worker_main_cpu_pct") for r in rs]
             cpu_all = [r.get("worker_cpu_pct") for r in rs]
+            usr = [r.get("worker_cpu_us_per_request") for r in rs]
             rpf, fps, last = [], [], []
             samples = []
             bpr = []
@@ -114,7 +146,8 @@ def main(argv):
                 if j:
                     if j.get("fsyncs"):
                         last.append(j.get("last_fsync_us"))
-                    if j.get("writes"):
+                    # (after a drain, bytes no longer hold every write)
+                    if j.get("writes") and r["state"] == "cold":
                         bpr.append(j["bytes"] / j["writes"])
                 samples += [s for s in r.get("fsync_samples_us", [])
                             if s is not None]
@@ -122,7 +155,7 @@ def main(argv):
             if cfg == "nojournal":
                 base_rps = m
             ratio = m / base_rps if base_rps else None
-            line = "%-9s" % cfg
+            line = "%-13s" % cfg
             for n in rounds:
                 line += fmt(by[(cfg, c, n)]["wrk"]["rps"], ".0f", 9) \
                     if (cfg, c, n) in by else "%9s" % "-"
@@ -133,6 +166,7 @@ def main(argv):
             line += fmt(m, ".0f", 11) + fmt(ratio, ".2f", 7) + \
                 fmt(med(p50), ".2f", 8) + fmt(med(p99), ".2f", 8) + \
                 fmt(max(p99), ".2f", 8) + fmt(med(cpu), ".0f", 6) + \
+                fmt(med(usr), ".1f", 7) + \
                 fmt(med(rpf), ".1f", 10) + fmt(med(fps), ".0f", 9) + \
                 "%17s" % fs_ms
             p(line)
@@ -141,6 +175,7 @@ def main(argv):
                 "p50_ms": p50, "p99_ms": p99, "median_p99_ms": med(p99),
                 "max_p99_ms": max(p99), "event_loop_cpu_pct": cpu,
                 "worker_cpu_pct": cpu_all,
+                "worker_cpu_us_per_request": med(usr),
                 "records_per_fsync": rpf, "fsyncs_per_s": fps,
                 "last_fsync_us": last,
                 "fsync_samples_us": {"n": len(samples),
@@ -152,8 +187,16 @@ def main(argv):
                 "dirty_kb_after": [r.get("dirty_kb_after") for r in rs]}
             for r in rs:
                 for pr in r.get("problems", []):
-                    summary["invalid"].append("c=%d %s round %d: %s"
-                                              % (c, cfg, r["round"], pr))
+                    summary["invalid"].append("c=%d %s %s round %d: %s"
+                                              % (c, cfg, state, r["round"],
+                                                 pr))
+            # the median round's profile
+            prof_run = sorted(rs, key=lambda r: r["wrk"]["rps"])[
+                (len(rs) - 1) // 2]
+            if prof_run.get("perf"):
+                summary["profiles"]["%s c=%d %s" % (cfg, c, state)] = (
+                    prof_run["perf"],
+                    prof_run.get("worker_cpu_us_per_request"))
         p()
         for cfg in configs:
             if cfg == "nojournal" or "nojournal" not in sc["configs"] \
@@ -164,10 +207,31 @@ def main(argv):
                    for n in rounds
                    if (cfg, c, n) in by and ("nojournal", c, n) in by]
             r = sc["configs"][cfg]["ratio_to_nojournal"]
-            p("%-17s %5.2f   (per round: %s)" % (cfg + "/nojournal", r,
-                                                 " ".join(per)))
-            sc["ratios"][cfg] = {"median": r,
+            # in worker CPU per request: what a busy machine (the worker
+            # below ~95% of its CPU) does not blur
+            nu = sc["configs"]["nojournal"]["worker_cpu_us_per_request"]
+            cu = sc["configs"][cfg]["worker_cpu_us_per_request"]
+            rc = nu / cu if nu and cu else None
+            p("%-17s %5.2f   (per round: %s)%s" % (
+                cfg + "/nojournal", r, " ".join(per),
+                "   in CPU per request: %.2f (%.1f us against %.1f)"
+                % (rc, cu, nu) if rc else ""))
+            sc["ratios"][cfg] = {"median": r, "cpu": rc,
                                  "per_round": [float(x) for x in per]}
+            # the physical floor of a journaled webhook: the module's own
+            # work plus one write of the record to the page cache, into a
+            # recycled segment (written before) or a new file's end
+            pr = probe or {}
+            app = (pr.get("overwrite") or {}).get("us_per_write")
+            how = "written over a recycled segment"
+            if not app:
+                app = (pr.get("append") or {}).get("us_per_append")
+                how = "appended"
+            if cfg == "off" and nu and cu and app:
+                p("%-17s %5.2f   (floor: nojournal %.1f us + one record %s"
+                  " %.1f us, against %.1f us used)"
+                  % ("off floor/used", (nu + app) / cu, nu, how, app, cu))
+                sc["ratios"]["off floor/used"] = {"median": (nu + app) / cu}
         # off writes every record but never waits for the disk: the
         # ceiling for batch and always; below it is the fsync policy
         for cfg in ("batch", "always"):
@@ -178,8 +242,11 @@ def main(argv):
                   "of writing the record)" % (cfg + "/off", r))
                 sc["ratios"][cfg + "/off"] = {"median": r}
 
-    # the aim, at the first concurrency; the others for information
+    # the aim, at the first concurrency, in the steady state (or what was
+    # measured); the others for information
     for i, c in enumerate(conns):
+        if str(c) not in summary["by_connections"]:
+            continue
         sc = summary["by_connections"][str(c)]["configs"]
         if "batch" not in sc or "nojournal" not in sc:
             continue
@@ -192,9 +259,10 @@ def main(argv):
         if p99 >= AIM_P99_MS:
             why.append("p99 %.2f ms >= %.0f ms" % (p99, AIM_P99_MS))
         text = ("aim: batch >= %.1f of nojournal with p99 < %.0f ms "
-                "(c=%d): %s  (batch/nojournal %.2f, batch p99 %.2f ms, "
-                "median of rounds%s)"
-                % (AIM_RATIO, AIM_P99_MS, c, "met" if met else "MISSED",
+                "(c=%d, %s): %s  (batch/nojournal %.2f, batch p99 %.2f ms,"
+                " median of rounds%s)"
+                % (AIM_RATIO, AIM_P99_MS, c, states[0],
+                   "met" if met else "MISSED",
                    ratio, p99, "; " + ", ".join(why) if why else ""))
         if i == 0:
             p()
@@ -234,12 +302,23 @@ def main(argv):
         p("fsync=off: %.0f MB dirty in the page cache at the end of an off "
           "run (median), i.e. not yet on disk" % (med(dirty) / 1024.0))
     bpr = [cfgd.get("journal_bytes_per_record")
-           for sc in summary["by_connections"].values()
+           for st in summary["by_state"].values()
+           for sc in st.values()
            for cfgd in sc["configs"].values()
            if cfgd.get("journal_bytes_per_record")]
     if bpr:
         p("journal: %.0f bytes on disk per %d-byte webhook" % (
             med(bpr), runs[0]["body_bytes"]))
+
+    if summary["profiles"]:
+        p()
+        p("where the time goes (perf, the worker's threads, the median "
+          "round's run):")
+        for name, (prof, us) in summary["profiles"].items():
+            p("\n".join(perf_profile.table(name, prof, us)))
+    elif meta.get("perf") and meta.get("perf") != "ok":
+        p()
+        p("no profiles: %s" % meta["perf"])
 
     if changed:
         summary["invalid"].append(
