@@ -67,8 +67,12 @@ add_block_preprocessor(sub {
         open(my $fh, '+<:raw', $f) or die "open $f: $!";
         local $/;
         my $data = <$fh>;
-        my $first = index($data, 'OEJ1', 8);
-        my $second = index($data, 'OEJ1', $first + 8);
+        # "OEJ2" (format 1 was "OEJ1")
+        my ($first, $second) = (-1, -1);
+        if ($data =~ /\G.{8,}?OEJ[12]/gs) {
+            $first = pos($data) - 4;
+            $second = pos($data) - 4 if $data =~ /\G.{4,}?OEJ[12]/gs;
+        }
         die "no second record in $f" if $second < 0;
         seek($fh, $second + 100, 0);
         print $fh 'X';

@@ -93,6 +93,8 @@ main(int argc, char **argv)
     s.pid = 4242;
     s.zone = (const unsigned char *) "edits";
     s.zone_len = 5;
+    /* format 1, as t/lib/OrderEditJournal.pm writes it: still read */
+    s.version = 1;
 
     off[0] = 0;
     len = ngx_http_order_edit_jrec_seg_encode(buf, &s);

@@ -115,7 +115,7 @@ class JournalReplay(unittest.TestCase):
         def flip():
             with open(seg, "r+b") as f:
                 data = f.read()
-                second = data.index(b"OEJ1", data.index(b"OEJ1", 8) + 8)
+                second = data.index(b"OEJ2", data.index(b"OEJ2", 8) + 8)
                 f.seek(second + 200)
                 f.write(b"#")
             return second
@@ -279,6 +279,57 @@ class JournalReplay(unittest.TestCase):
         other.restart()
         status, _, raw = other.request("GET", "/q?op=depth")
         self.assertEqual(json.loads(raw)["depth"], n)
+
+    def test_a_recycled_segment_replays_none_of_its_last_use(self):
+        # small segments (32k), delivered and acknowledged: their files
+        # are kept and written again from the start, over the records of
+        # their last use, which must never come back
+        self.fresh("fsync=batch max_size=64k recycle=2")
+
+        old = ["a%d" % n for n in range(40)]
+        for wid in old:
+            self.assertEqual(self.post(len(wid) % 7, wid)[0], 200)
+        self.assertGreaterEqual(self.journal()["segments"], 2)
+        for _ in old:
+            item = self.get("/q?op=lease")["item"]
+            self.assertEqual(self.ngx.request(
+                "GET", "/q?op=ack&shop=acme.myshopify.com&id=%d&token=%d"
+                % (item["id"], item["token"]))[0], 200)
+        j = self.journal()
+        self.assertEqual(j["pending"], 0)
+        self.assertGreaterEqual(j["spare_files"], 1, j)
+        self.assertEqual(glob.glob(os.path.join(self.dir, "*.jnl.free.ack")),
+                         [])
+
+        # new webhooks until one lands in a reused file, then two more
+        new = []
+        while self.journal()["recycled_segments"] == 0:
+            new.append("b%d" % len(new))
+            self.assertEqual(self.post(1, new[-1])[0], 200)
+            self.assertLess(len(new), 100)
+        for _ in range(2):
+            new.append("b%d" % len(new))
+            self.assertEqual(self.post(1, new[-1])[0], 200)
+
+        # the reused file still holds its last use's records past the new
+        seg = sorted(glob.glob(os.path.join(self.dir, "edits-*.jnl")))[-1]
+        with open(seg, "rb") as f:
+            data = f.read()
+        self.assertGreater(len(data), 3 * 2048, seg)
+        self.assertGreater(data.count(b"OEJ2"), 4, seg)
+
+        self.ngx.kill_all()
+        self.ngx.restart()
+
+        self.assertEqual(self.depth(), len(new))
+        j = self.journal()
+        self.assertEqual((j["replayed"], j["torn"], j["corrupt"]),
+                         (len(new), 0, 0), j)
+        leased = [self.get("/q?op=lease")["item"]["webhook_id"]
+                  for _ in new]
+        self.assertEqual(sorted(leased), sorted(new))
+        # and Shopify's retry of an old one is a duplicate, as before
+        self.assertEqual(self.post(0, "b0")[1]["status"], "duplicate")
 
     def fresh(self, opts):
         """This test's own nginx, started with these journal options."""
