@@ -51,6 +51,8 @@ struct ngx_http_order_edit_jwriter_s {
     ngx_queue_t                          waiters;
     ngx_uint_t                           syncing;
     ngx_msec_t                           last_sync;   /* its start */
+    uint64_t                             started;     /* wseq it covers */
+    uint64_t                             batch;       /* a full batch */
     ngx_event_t                          window;
 
     /* armed while anyone waits: a worker shutting down waits too */
@@ -1093,8 +1095,9 @@ ngx_http_order_edit_journal_kick(ngx_http_order_edit_jwriter_t *jw)
 
     /*
      * batch: at most one fsync per batch_window, counted from the start
-     * of the last one.  A quiet journal syncs at once; a busy one lets
-     * records gather until the window since the last fsync is over.
+     * of the last one, unless the batch is complete (below).  A quiet
+     * journal syncs at once; a busy one lets records gather until the
+     * window since the last fsync is over.
      */
 
     if (jw->jcf->fsync == NGX_HTTP_ORDER_EDIT_FSYNC_BATCH
@@ -1103,7 +1106,16 @@ ngx_http_order_edit_journal_kick(ngx_http_order_edit_jwriter_t *jw)
         wait = (ngx_msec_int_t) (jw->last_sync + jw->jcf->batch_window
                                  - ngx_current_msec);
 
-        if (wait > 0) {
+        /*
+         * A batch as large as the recent ones is complete: the clients
+         * that filled them are back, and waiting out the window would
+         * gather nobody else, only idle the disk (bench/journal, c=32:
+         * every request waited a window and then an fsync).  A lone
+         * client (batches of one) still waits the window.
+         */
+        if (wait > 0
+            && (jw->batch < 2 || jw->wseq - jw->started < jw->batch))
+        {
             if (!jw->window.timer_set) {
                 ngx_add_timer(&jw->window, (ngx_msec_t) wait);
             }
@@ -1160,6 +1172,10 @@ ngx_http_order_edit_journal_kick(ngx_http_order_edit_jwriter_t *jw)
     }
 
     jw->syncing = 1;
+
+    /* up at once, down slowly: one short batch does not reset it */
+    jw->batch = ngx_max(jw->wseq - jw->started, jw->batch - jw->batch / 4);
+    jw->started = jw->wseq;
 #endif
 }
 

@@ -26,7 +26,7 @@
 #define NGX_HTTP_ORDER_EDIT_JZONE_MAX    64
 #define NGX_HTTP_ORDER_EDIT_JNAME_LEN    96
 /* retired segment files kept to be written again (recycle=, at most) */
-#define NGX_HTTP_ORDER_EDIT_JSPARES      16
+#define NGX_HTTP_ORDER_EDIT_JSPARES      64
 
 /* NetSuite latency histogram: bucket i holds [2^i, 2^(i+1)) ms */
 #define NGX_HTTP_ORDER_EDIT_LATENCY_BUCKETS  18
