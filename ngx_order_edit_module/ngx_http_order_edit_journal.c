@@ -2879,7 +2879,7 @@ static ngx_int_t
 ngx_http_order_edit_journal_recycle(ngx_http_order_edit_zone_t *zone,
     u_char *name, size_t len, ngx_log_t *log)
 {
-    u_char      path[NGX_MAX_PATH], free[NGX_MAX_PATH];
+    u_char      path[NGX_MAX_PATH], spare[NGX_MAX_PATH];
     ngx_uint_t  kept;
 
     if (zone->journal->recycle == 0) {
@@ -2895,9 +2895,10 @@ ngx_http_order_edit_journal_recycle(ngx_http_order_edit_zone_t *zone,
     }
 
     ngx_http_order_edit_journal_path(zone->journal, path, name, len, "");
-    ngx_http_order_edit_journal_path(zone->journal, free, name, len, ".free");
+    ngx_http_order_edit_journal_path(zone->journal, spare, name, len,
+                                     ".free");
 
-    if (rename((char *) path, (char *) free) == -1) {
+    if (rename((char *) path, (char *) spare) == -1) {
         if (ngx_errno != NGX_ENOENT) {
             ngx_log_error(NGX_LOG_ERR, log, ngx_errno,
                           "order_edit: cannot rename \"%s\"", path);
@@ -2919,7 +2920,7 @@ ngx_http_order_edit_journal_recycle(ngx_http_order_edit_zone_t *zone,
 
     /* another one took the last place meanwhile */
     if (!kept) {
-        (void) unlink((char *) free);
+        (void) unlink((char *) spare);
     }
 
     return NGX_OK;

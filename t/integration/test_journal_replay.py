@@ -81,6 +81,14 @@ class JournalReplay(unittest.TestCase):
         self.assertEqual(len(segs), 1, segs)
         return segs[0]
 
+    def deliver(self, n):
+        """Lease and acknowledge n webhooks, as a dispatcher would."""
+        for _ in range(n):
+            item = self.get("/q?op=lease")["item"]
+            self.assertEqual(self.ngx.request(
+                "GET", "/q?op=ack&shop=acme.myshopify.com&id=%d&token=%d"
+                % (item["id"], item["token"]))[0], 200)
+
     def crash_and_restart(self):
         self.ngx.kill_all()
         self.ngx.restart()
@@ -186,11 +194,7 @@ class JournalReplay(unittest.TestCase):
         while self.post(n % 7, "s%d" % n)[0] == 200:
             n += 1
         self.assertGreater(n, 3)
-        for _ in range(n):
-            item = self.get("/q?op=lease")["item"]
-            self.assertEqual(self.ngx.request(
-                "GET", "/q?op=ack&shop=acme.myshopify.com&id=%d&token=%d"
-                % (item["id"], item["token"]))[0], 200)
+        self.deliver(n)
 
         j = self.journal()
         self.assertEqual(j["pending"], 0)
@@ -290,11 +294,7 @@ class JournalReplay(unittest.TestCase):
         for wid in old:
             self.assertEqual(self.post(len(wid) % 7, wid)[0], 200)
         self.assertGreaterEqual(self.journal()["segments"], 2)
-        for _ in old:
-            item = self.get("/q?op=lease")["item"]
-            self.assertEqual(self.ngx.request(
-                "GET", "/q?op=ack&shop=acme.myshopify.com&id=%d&token=%d"
-                % (item["id"], item["token"]))[0], 200)
+        self.deliver(len(old))
         j = self.journal()
         self.assertEqual(j["pending"], 0)
         self.assertGreaterEqual(j["spare_files"], 1, j)

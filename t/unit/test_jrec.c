@@ -1582,6 +1582,18 @@ test_enq_head_pieces(void **state)
 }
 
 
+/* what decode_gen says of the record at off */
+
+static ngx_http_order_edit_jrec_rc_e
+oe_rc_gen(const unsigned char *buf, size_t avail, size_t off, uint32_t gen)
+{
+    ngx_http_order_edit_jrec_t  r;
+
+    return ngx_http_order_edit_jrec_decode_gen(buf + off, avail - off, gen,
+                                               &r);
+}
+
+
 /* records of generation gen from off until nothing of it follows */
 
 static size_t
@@ -1699,17 +1711,11 @@ test_generation(void **state)
 
     /* the first leftover is STALE, so are the zeros past the last one */
     off = n1 + 2 * size;
-    assert_int_equal(ngx_http_order_edit_jrec_decode_gen(buf + off,
-                                                         avail - off, g2,
-                                                         &r),
-                     OE_STALE);
+    assert_int_equal(oe_rc_gen(buf, avail, off, g2), OE_STALE);
     assert_int_equal(ngx_http_order_edit_jrec_resync_gen(buf, avail, off, g2),
                      avail);
     off = n1 + 8 * size;
-    assert_int_equal(ngx_http_order_edit_jrec_decode_gen(buf + off,
-                                                         avail - off, g2,
-                                                         &r),
-                     OE_STALE);
+    assert_int_equal(oe_rc_gen(buf, avail, off, g2), OE_STALE);
 
     /* an older use whose generation shares the low 16 bits: the crc */
     g3 = (g2 & 0xffff) | ((g2 ^ 0x10000) & 0xffff0000);
@@ -1717,10 +1723,7 @@ test_generation(void **state)
     assert_int_equal(ngx_http_order_edit_jrec_enq_encode_gen(buf + off, &e,
                                                              g3),
                      size);
-    assert_int_equal(ngx_http_order_edit_jrec_decode_gen(buf + off,
-                                                         avail - off, g2,
-                                                         &r),
-                     OE_BAD);
+    assert_int_equal(oe_rc_gen(buf, avail, off, g2), OE_BAD);
     assert_int_equal(ngx_http_order_edit_jrec_resync_gen(buf, avail, off, g2),
                      avail);
     assert_int_equal(oe_walk_gen(buf, avail, n1, g2), 2);
@@ -1728,10 +1731,7 @@ test_generation(void **state)
     /* a format 1 record left by an older module: stale too */
     assert_int_equal(ngx_http_order_edit_jrec_enq_encode(rec1, &e), size);
     memcpy(buf + off, rec1, size);
-    assert_int_equal(ngx_http_order_edit_jrec_decode_gen(buf + off,
-                                                         avail - off, g2,
-                                                         &r),
-                     OE_STALE);
+    assert_int_equal(oe_rc_gen(buf, avail, off, g2), OE_STALE);
     assert_int_equal(oe_walk_gen(buf, avail, n1, g2), 2);
 
     /* a corrupt record of this use is skipped, not taken for the end */
