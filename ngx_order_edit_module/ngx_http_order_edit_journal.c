@@ -109,6 +109,7 @@ typedef struct {
     ngx_http_order_edit_jseg_t          *seg;
     uint32_t                             gen;         /* 0: format 1 */
     ngx_uint_t                           fresh;
+    ngx_uint_t                           reused;      /* header not ours */
     ngx_uint_t                           loaded;      /* load() ran */
     ngx_int_t                            rc;          /* load()'s verdict */
     ngx_uint_t                           ok;          /* in the zone */
@@ -238,6 +239,9 @@ static void ngx_http_order_edit_journal_drop_locked(
     ngx_http_order_edit_zone_t *zone, ngx_http_order_edit_jseg_t *seg);
 static ngx_uint_t ngx_http_order_edit_journal_name(
     ngx_http_order_edit_zone_t *zone, u_char *name, size_t len);
+static ngx_uint_t ngx_http_order_edit_journal_named(
+    ngx_http_order_edit_zone_t *zone, ngx_str_t *name,
+    ngx_http_order_edit_jrec_seg_t *s);
 static ngx_http_order_edit_jseg_t *ngx_http_order_edit_journal_known(
     ngx_http_order_edit_zone_t *zone, u_char *name, size_t len,
     ngx_http_order_edit_jsrc_t *src, ngx_uint_t *skip);
@@ -2221,6 +2225,23 @@ ngx_http_order_edit_journal_load(ngx_http_order_edit_zone_t *zone,
         }
 
         /*
+         * A recycled file whose new first record never reached the disk
+         * (a power cut before its first fdatasync) still starts with its
+         * last use's, and the records after it are that use's, settled
+         * and their acks gone: none is replayed.  None of this use's was
+         * answered either: the fsync that would have covered one covers
+         * the first record too.
+         */
+
+        if (s.version == 2
+            && !ngx_http_order_edit_journal_named(zone, &src->name, &s))
+        {
+            src->size = rec.size;
+            src->reused = 1;
+            goto acks;
+        }
+
+        /*
          * The whole file once: its valid end, torn tail and corruption.
          * A recycled file goes on past this use's records with an older
          * use's, or zeros: STALE with nothing of this use after it is
@@ -2276,6 +2297,8 @@ ngx_http_order_edit_journal_load(ngx_http_order_edit_zone_t *zone,
             src->size = end;
         }
     }
+
+acks:
 
     /* the acks: a sorted set of the offsets already settled */
 
@@ -2402,6 +2425,14 @@ ngx_http_order_edit_journal_apply(ngx_http_order_edit_jpass_t *pass,
                 ngx_log_error(NGX_LOG_ERR, log, src[i].cut_err,
                               "order_edit: cannot cut \"%s\"", path);
             }
+        }
+
+        if (src[i].reused) {
+            ngx_log_error(NGX_LOG_WARN, log, 0,
+                          "order_edit: journal segment \"%s\" starts with "
+                          "the first record of another (a recycled file "
+                          "whose new one was lost): none of its records "
+                          "replayed", path);
         }
 
         if (src[i].ncorrupt || src[i].torn) {
@@ -3069,6 +3100,26 @@ ngx_http_order_edit_journal_name(ngx_http_order_edit_zone_t *zone,
     }
 
     return 1;
+}
+
+
+/* 1 when a segment's SEG record says what its name says */
+
+static ngx_uint_t
+ngx_http_order_edit_journal_named(ngx_http_order_edit_zone_t *zone,
+    ngx_str_t *name, ngx_http_order_edit_jrec_seg_t *s)
+{
+    size_t     z;
+    ngx_int_t  gen, seq;
+
+    /* "<zone>-<16 hex>-<8 digits>.jnl": checked by journal_name() */
+    z = zone->name.len;
+
+    gen = ngx_hextoi(name->data + z + 1, 16);
+    seq = ngx_atoi(name->data + z + 18, 8);
+
+    return gen != NGX_ERROR && seq != NGX_ERROR
+           && (uint64_t) gen == s->gen && (uint64_t) seq == s->seq;
 }
 
 

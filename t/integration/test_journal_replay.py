@@ -284,10 +284,11 @@ class JournalReplay(unittest.TestCase):
         status, _, raw = other.request("GET", "/q?op=depth")
         self.assertEqual(json.loads(raw)["depth"], n)
 
-    def test_a_recycled_segment_replays_none_of_its_last_use(self):
-        # small segments (32k), delivered and acknowledged: their files
-        # are kept and written again from the start, over the records of
-        # their last use, which must never come back
+    def recycle(self):
+        """Small segments (32k) delivered and acknowledged: their files
+        are kept, and written again from the start over the records of
+        their last use.  Returns the webhooks journaled after, the reused
+        file, and each spare file's bytes as it was before its reuse."""
         self.fresh("fsync=batch max_size=64k recycle=2")
 
         old = ["a%d" % n for n in range(40)]
@@ -300,6 +301,10 @@ class JournalReplay(unittest.TestCase):
         self.assertGreaterEqual(j["spare_files"], 1, j)
         self.assertEqual(glob.glob(os.path.join(self.dir, "*.jnl.free.ack")),
                          [])
+        spares = []
+        for path in glob.glob(os.path.join(self.dir, "*.jnl.free")):
+            with open(path, "rb") as f:
+                spares.append(f.read())
 
         # new webhooks until one lands in a reused file, then two more
         new = []
@@ -317,6 +322,10 @@ class JournalReplay(unittest.TestCase):
             data = f.read()
         self.assertGreater(len(data), 3 * 2048, seg)
         self.assertGreater(data.count(b"OEJ2"), 4, seg)
+        return new, seg, spares
+
+    def test_a_recycled_segment_replays_none_of_its_last_use(self):
+        new, _, _ = self.recycle()
 
         self.ngx.kill_all()
         self.ngx.restart()
@@ -330,6 +339,34 @@ class JournalReplay(unittest.TestCase):
         self.assertEqual(sorted(leased), sorted(new))
         # and Shopify's retry of an old one is a duplicate, as before
         self.assertEqual(self.post(0, "b0")[1]["status"], "duplicate")
+
+    def test_a_recycled_file_whose_new_header_was_lost_replays_nothing(self):
+        # a power cut before the reused file's first fdatasync: its first
+        # record is its last use's again, and so are the records after
+        new, seg, spares = self.recycle()
+        with open(seg, "rb") as f:
+            data = f.read()
+        was = [sp for sp in spares if sp[-4096:] == data[-4096:]]
+        self.assertEqual(len(was), 1)
+        head = struct.unpack_from("<I", was[0], 8)[0] + 16
+        head = (head + 7) & ~7
+
+        def lose_header():
+            with open(seg, "r+b") as f:
+                f.write(was[0][:head])
+
+        self.crash_and_restart_after(lose_header)
+
+        # what went to the reused file is gone (in a real power cut none
+        # of it was answered), and none of its last use came back
+        depth = self.depth()
+        self.assertEqual(depth, len(new) - 3)
+        self.assertEqual(self.journal()["replayed"], depth)
+        self.assertIn("whose new one was lost): none of its records "
+                      "replayed", self.ngx.error_log())
+        leased = {self.get("/q?op=lease")["item"]["webhook_id"]
+                  for _ in range(depth)}
+        self.assertEqual(leased, set(new[:-3]))
 
     def test_a_batch_as_large_as_the_last_does_not_wait_the_window(self):
         # two clients in lockstep: once a window has gathered both, each
