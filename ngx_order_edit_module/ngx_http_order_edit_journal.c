@@ -51,8 +51,6 @@ struct ngx_http_order_edit_jwriter_s {
     ngx_queue_t                          waiters;
     ngx_uint_t                           syncing;
     ngx_msec_t                           last_sync;   /* its start */
-    uint64_t                             started;     /* wseq it covers */
-    uint64_t                             batch;       /* a full batch */
     ngx_event_t                          window;
 
     /* armed while anyone waits: a worker shutting down waits too */
@@ -397,13 +395,16 @@ ngx_http_order_edit_journal(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
         }
 
         if (ngx_strncmp(value[i].data, "recycle=", 8) == 0) {
-            n = ngx_atoi(value[i].data + 8, value[i].len - 8);
+            s.data = value[i].data + 8;
+            s.len = value[i].len - 8;
+
+            n = ngx_atoi(s.data, s.len);
 
             if (n == NGX_ERROR || n > NGX_HTTP_ORDER_EDIT_JSPARES) {
                 ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
                                    "invalid recycle \"%V\", expected a "
                                    "number of files from 0 to %d",
-                                   &value[i], NGX_HTTP_ORDER_EDIT_JSPARES);
+                                   &s, NGX_HTTP_ORDER_EDIT_JSPARES);
                 return NGX_CONF_ERROR;
             }
 
@@ -1099,9 +1100,8 @@ ngx_http_order_edit_journal_kick(ngx_http_order_edit_jwriter_t *jw)
 
     /*
      * batch: at most one fsync per batch_window, counted from the start
-     * of the last one, unless the batch is complete (below).  A quiet
-     * journal syncs at once; a busy one lets records gather until the
-     * window since the last fsync is over.
+     * of the last one.  A quiet journal syncs at once; a busy one lets
+     * records gather until the window since the last fsync is over.
      */
 
     if (jw->jcf->fsync == NGX_HTTP_ORDER_EDIT_FSYNC_BATCH
@@ -1110,16 +1110,7 @@ ngx_http_order_edit_journal_kick(ngx_http_order_edit_jwriter_t *jw)
         wait = (ngx_msec_int_t) (jw->last_sync + jw->jcf->batch_window
                                  - ngx_current_msec);
 
-        /*
-         * A batch as large as the recent ones is complete: the clients
-         * that filled them are back, and waiting out the window would
-         * gather nobody else, only idle the disk (bench/journal, c=32:
-         * every request waited a window and then an fsync).  A lone
-         * client (batches of one) still waits the window.
-         */
-        if (wait > 0
-            && (jw->batch < 2 || jw->wseq - jw->started < jw->batch))
-        {
+        if (wait > 0) {
             if (!jw->window.timer_set) {
                 ngx_add_timer(&jw->window, (ngx_msec_t) wait);
             }
@@ -1176,10 +1167,6 @@ ngx_http_order_edit_journal_kick(ngx_http_order_edit_jwriter_t *jw)
     }
 
     jw->syncing = 1;
-
-    /* up at once, down slowly: one short batch does not reset it */
-    jw->batch = ngx_max(jw->wseq - jw->started, jw->batch - jw->batch / 4);
-    jw->started = jw->wseq;
 #endif
 }
 

@@ -117,6 +117,17 @@ qr/\[emerg\] .*invalid max_size "1k", expected a size of at least 64k in .*nginx
 
 
 
+=== TEST 3a: recycle is a number of spare files up to 64
+--- http_config
+    order_edit_zone edits:1m;
+    order_edit_journal journal recycle=65;
+--- config
+--- must_die
+--- error_log eval
+qr/\[emerg\] .*invalid recycle "65", expected a number of files from 0 to 64 in .*nginx\.conf:\d+/
+
+
+
 === TEST 4: an unknown parameter is refused
 --- http_config
     order_edit_zone edits:1m;

@@ -368,32 +368,6 @@ class JournalReplay(unittest.TestCase):
                   for _ in range(depth)}
         self.assertEqual(leased, set(new[:-3]))
 
-    def test_a_batch_as_large_as_the_last_does_not_wait_the_window(self):
-        # two clients in lockstep: once a window has gathered both, each
-        # round's two records go to the disk as soon as both are written,
-        # not a (here 1 s) window after the last fsync started
-        self.fresh("fsync=batch batch_window=1s")
-
-        def pair(tag):
-            answers = []
-            ts = [threading.Thread(target=lambda i=i: answers.append(
-                self.post(i, "%s-%d" % (tag, i))[0])) for i in range(2)]
-            t0 = time.monotonic()
-            for t in ts:
-                t.start()
-            for t in ts:
-                t.join(10)
-            self.assertEqual(answers, [200, 200])
-            return time.monotonic() - t0
-
-        self.assertEqual(self.post(5, "alone")[0], 200)   # synced at once
-        pair("first")                   # waits the window: a batch of two
-        fsyncs = self.journal()["fsyncs"]
-        took = sum(pair("round%d" % n) for n in range(4))
-        self.assertLess(took, 2.0, "4 rounds of two took %.2f s" % took)
-        self.assertLessEqual(self.journal()["fsyncs"] - fsyncs, 8)
-        self.assertEqual(self.depth(), 11)
-
     def fresh(self, opts):
         """This test's own nginx, started with these journal options."""
         self.ngx.stop()
