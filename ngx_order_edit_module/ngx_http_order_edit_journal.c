@@ -1478,7 +1478,6 @@ ngx_http_order_edit_journal_open_segment(ngx_http_order_edit_jwriter_t *jw)
         js->nspares--;
         olen = js->spare_len[js->nspares];
         ngx_memcpy(old, js->spare[js->nspares], olen);
-        js->recycled++;
     }
 
     ngx_shmtx_unlock(&zone->shpool->mutex);
@@ -1587,6 +1586,10 @@ ngx_http_order_edit_journal_open_segment(ngx_http_order_edit_jwriter_t *jw)
     seg->writer = ngx_pid;
     seg->replayed = size;
     seg->gen = ngx_http_order_edit_jrec_seg_gen(&s);
+
+    if (olen) {
+        js->recycled++;
+    }
 
     ngx_shmtx_unlock(&zone->shpool->mutex);
 
