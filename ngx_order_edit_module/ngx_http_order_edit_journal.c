@@ -39,6 +39,8 @@ struct ngx_http_order_edit_jwriter_s {
     ngx_fd_t                             fd;
     ngx_fd_t                             dir_fd;
     ngx_http_order_edit_jseg_t          *seg;
+    uint32_t                             gen;         /* seg's records' */
+    ngx_uint_t                           reused;      /* a recycled file */
     ngx_fd_t                             retired[NGX_HTTP_ORDER_EDIT_JRETIRED];
     ngx_uint_t                           nretired;
     ngx_uint_t                           dir_dirty;
@@ -103,7 +105,9 @@ typedef struct {
     uint64_t                            *acks;        /* off << 8 | kind */
     ngx_uint_t                           nacks;
     ngx_http_order_edit_jseg_t          *seg;
+    uint32_t                             gen;         /* 0: format 1 */
     ngx_uint_t                           fresh;
+    ngx_uint_t                           reused;      /* header not ours */
     ngx_uint_t                           loaded;      /* load() ran */
     ngx_int_t                            rc;          /* load()'s verdict */
     ngx_uint_t                           ok;          /* in the zone */
@@ -210,6 +214,13 @@ static void ngx_http_order_edit_journal_adopt_done(ngx_event_t *ev);
 #endif
 static void ngx_http_order_edit_journal_adopted(
     ngx_http_order_edit_jpass_t *pass);
+static ngx_int_t ngx_http_order_edit_journal_recycle(
+    ngx_http_order_edit_zone_t *zone, u_char *name, size_t len,
+    ngx_log_t *log);
+static void ngx_http_order_edit_journal_free(ngx_http_order_edit_zone_t *zone,
+    u_char *name, size_t len);
+static ngx_uint_t ngx_http_order_edit_journal_spare_locked(
+    ngx_http_order_edit_zone_t *zone, u_char *name, size_t len);
 static void ngx_http_order_edit_journal_unlink_quiet(
     ngx_http_order_edit_journal_conf_t *jcf, u_char *name, size_t len);
 static void ngx_http_order_edit_journal_next(ngx_http_order_edit_zone_t *zone,
@@ -226,6 +237,9 @@ static void ngx_http_order_edit_journal_drop_locked(
     ngx_http_order_edit_zone_t *zone, ngx_http_order_edit_jseg_t *seg);
 static ngx_uint_t ngx_http_order_edit_journal_name(
     ngx_http_order_edit_zone_t *zone, u_char *name, size_t len);
+static ngx_uint_t ngx_http_order_edit_journal_named(
+    ngx_http_order_edit_zone_t *zone, ngx_str_t *name,
+    ngx_http_order_edit_jrec_seg_t *s);
 static ngx_http_order_edit_jseg_t *ngx_http_order_edit_journal_known(
     ngx_http_order_edit_zone_t *zone, u_char *name, size_t len,
     ngx_http_order_edit_jsrc_t *src, ngx_uint_t *skip);
@@ -281,7 +295,7 @@ ngx_http_order_edit_journal(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     ngx_http_order_edit_main_conf_t  *omcf = conf;
 
     ssize_t                              size;
-    ngx_int_t                            window;
+    ngx_int_t                            window, n;
     ngx_str_t                           *value, s;
     ngx_uint_t                           i, k;
     ngx_path_t                          *path;
@@ -307,6 +321,7 @@ ngx_http_order_edit_journal(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     jcf->fsync = NGX_HTTP_ORDER_EDIT_FSYNC_BATCH;
     jcf->batch_window = 2;
     jcf->max_size = 256 * 1024 * 1024;
+    jcf->recycle = 4;
     jcf->file = cf->conf_file->file.name;
     jcf->line = cf->conf_file->line;
 
@@ -376,6 +391,24 @@ ngx_http_order_edit_journal(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
             }
 
             jcf->max_size = size;
+            continue;
+        }
+
+        if (ngx_strncmp(value[i].data, "recycle=", 8) == 0) {
+            s.data = value[i].data + 8;
+            s.len = value[i].len - 8;
+
+            n = ngx_atoi(s.data, s.len);
+
+            if (n == NGX_ERROR || n > NGX_HTTP_ORDER_EDIT_JSPARES) {
+                ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                                   "invalid recycle \"%V\", expected a "
+                                   "number of files from 0 to %d",
+                                   &s, NGX_HTTP_ORDER_EDIT_JSPARES);
+                return NGX_CONF_ERROR;
+            }
+
+            jcf->recycle = (ngx_uint_t) n;
             continue;
         }
 
@@ -835,10 +868,10 @@ ngx_http_order_edit_journal_write(ngx_http_order_edit_zone_t *zone,
 {
     int                              i, n;
     u_char                           head[NGX_HTTP_ORDER_EDIT_JREC_ENQ_HEAD];
-    u_char                           zeros[8];
-    size_t                           pad;
+    u_char                           zeros[NGX_HTTP_ORDER_EDIT_JREC_HDR];
+    size_t                           pad, end;
     ssize_t                          written;
-    struct iovec                     iov[NGX_HTTP_ORDER_EDIT_JREC_NSTR + 3];
+    struct iovec                     iov[NGX_HTTP_ORDER_EDIT_JREC_NSTR + 4];
     ngx_http_order_edit_jwriter_t   *jw;
     ngx_http_order_edit_jrec_enq_t   e;
 
@@ -862,7 +895,9 @@ ngx_http_order_edit_journal_write(ngx_http_order_edit_zone_t *zone,
     e.body = msg->body.data;
     e.body_len = msg->body.len;
 
-    if (ngx_http_order_edit_jrec_enq_head(head, &e, &pad) != size) {
+    if (ngx_http_order_edit_jrec_enq_head_gen(head, &e, jw->gen, &pad)
+        != size)
+    {
         goto failed;
     }
 
@@ -888,15 +923,29 @@ ngx_http_order_edit_journal_write(ngx_http_order_edit_zone_t *zone,
         iov[n++].iov_len = e.body_len;
     }
 
+    /*
+     * In a recycled file an empty header follows the record, where the
+     * next one goes: a reader finds this use's end there, and tells it
+     * from a torn record (the old use's bytes past it are not aligned
+     * with this one's records).  A new file ends where its records do.
+     */
+    end = jw->reused ? NGX_HTTP_ORDER_EDIT_JREC_HDR : 0;
+
+    ngx_memzero(zeros, sizeof(zeros));
+
     if (pad) {
-        ngx_memzero(zeros, sizeof(zeros));
         iov[n].iov_base = zeros;
         iov[n++].iov_len = pad;
     }
 
+    if (end) {
+        iov[n].iov_base = zeros;
+        iov[n++].iov_len = end;
+    }
+
     written = pwritev(jw->fd, iov, n, item->rec.off);
 
-    if (written != (ssize_t) size) {
+    if (written != (ssize_t) (size + end)) {
         ngx_log_error(NGX_LOG_CRIT, log, (written == -1) ? ngx_errno : 0,
                       "order_edit: journal write of %uz bytes to "
                       "\"%*s\" failed (%z written)", size,
@@ -1404,20 +1453,33 @@ ngx_http_order_edit_journal_open_segment(ngx_http_order_edit_jwriter_t *jw)
     u_char                          path[NGX_MAX_PATH], *buf;
     u_char                          final[NGX_MAX_PATH];
     u_char                          name[NGX_HTTP_ORDER_EDIT_JNAME_LEN];
-    size_t                          len, size;
+    u_char                          old[NGX_HTTP_ORDER_EDIT_JNAME_LEN];
+    size_t                          len, size, olen;
     uint64_t                        gen, seq;
     ngx_fd_t                        fd, afd;
     ngx_uint_t                      made;
     ngx_http_order_edit_zone_t     *zone;
     ngx_http_order_edit_jseg_t     *seg;
+    ngx_http_order_edit_jshared_t  *js;
     ngx_http_order_edit_jrec_seg_t  s;
 
     zone = jw->zone;
+    js = &zone->sh->journal;
     made = 0;
+    olen = 0;
 
     ngx_shmtx_lock(&zone->shpool->mutex);
-    gen = zone->sh->journal.gen;
-    seq = zone->sh->journal.next_seq++;
+
+    gen = js->gen;
+    seq = js->next_seq++;
+
+    /* a retired file if there is one: written before, blocks and pages */
+    if (js->nspares) {
+        js->nspares--;
+        olen = js->spare_len[js->nspares];
+        ngx_memcpy(old, js->spare[js->nspares], olen);
+    }
+
     ngx_shmtx_unlock(&zone->shpool->mutex);
 
     len = ngx_snprintf(name, sizeof(name), "%V-%016xL-%08uL.jnl",
@@ -1431,7 +1493,23 @@ ngx_http_order_edit_journal_open_segment(ngx_http_order_edit_jwriter_t *jw)
      */
     ngx_http_order_edit_journal_path(jw->jcf, path, name, len, ".tmp");
 
-    fd = open((char *) path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+    if (olen) {
+        ngx_http_order_edit_journal_path(jw->jcf, final, old, olen, ".free");
+
+        /*
+         * Its old records stay until overwritten; they carry the old
+         * use's generation, so no replay takes them for this one's.
+         */
+        if (rename((char *) final, (char *) path) == -1) {
+            ngx_log_error(NGX_LOG_ERR, jw->log, ngx_errno,
+                          "order_edit: cannot reuse \"%s\"", final);
+            olen = 0;
+        }
+    }
+
+    fd = open((char *) path, olen ? (O_WRONLY | O_CLOEXEC)
+                                  : (O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC),
+              0600);
 
     if (fd == NGX_INVALID_FILE) {
         ngx_log_error(NGX_LOG_CRIT, jw->log, ngx_errno,
@@ -1460,7 +1538,7 @@ ngx_http_order_edit_journal_open_segment(ngx_http_order_edit_jwriter_t *jw)
 
     (void) ngx_http_order_edit_jrec_seg_encode(buf, &s);
 
-    if (write(fd, buf, size) != (ssize_t) size) {
+    if (pwrite(fd, buf, size, 0) != (ssize_t) size) {
         ngx_log_error(NGX_LOG_CRIT, jw->log, ngx_errno,
                       "order_edit: cannot write journal segment \"%s\"",
                       path);
@@ -1507,11 +1585,18 @@ ngx_http_order_edit_journal_open_segment(ngx_http_order_edit_jwriter_t *jw)
 
     seg->writer = ngx_pid;
     seg->replayed = size;
+    seg->gen = ngx_http_order_edit_jrec_seg_gen(&s);
+
+    if (olen) {
+        js->recycled++;
+    }
 
     ngx_shmtx_unlock(&zone->shpool->mutex);
 
     jw->fd = fd;
     jw->seg = seg;
+    jw->gen = seg->gen;
+    jw->reused = (olen != 0);
     jw->dir_dirty = 1;
 
     return NGX_OK;
@@ -1859,6 +1944,17 @@ ngx_http_order_edit_journal_collect(ngx_http_order_edit_zone_t *zone,
             continue;
         }
 
+        /* a retired file of a generation gone: ours to reuse */
+        if (len > 5
+            && ngx_strncmp(ngx_de_name(&dir) + len - 5, ".free", 5) == 0
+            && ngx_http_order_edit_journal_name(zone, ngx_de_name(&dir),
+                                                len - 5))
+        {
+            ngx_http_order_edit_journal_free(zone, ngx_de_name(&dir),
+                                             len - 5);
+            continue;
+        }
+
         if (!ngx_http_order_edit_journal_name(zone, ngx_de_name(&dir), len)) {
             continue;
         }
@@ -2004,7 +2100,7 @@ ngx_http_order_edit_journal_load(ngx_http_order_edit_zone_t *zone,
     size_t                          off, end, next, want, fsize;
     ssize_t                         n;
     ngx_fd_t                        afd;
-    ngx_uint_t                      i, k;
+    ngx_uint_t                      i, k, stale;
     ngx_file_info_t                 fi;
     ngx_http_order_edit_jrec_t      rec;
     ngx_http_order_edit_jrec_seg_t  s;
@@ -2118,24 +2214,52 @@ ngx_http_order_edit_journal_load(ngx_http_order_edit_zone_t *zone,
             return;
         }
 
-        /* the whole file once: its valid end, torn tail and corruption */
+        /*
+         * A recycled file whose new first record never reached the disk
+         * (a power cut before its first fdatasync) still starts with its
+         * last use's, and the records after it are that use's, settled
+         * and their acks gone: none is replayed.  None of this use's was
+         * answered either: the fsync that would have covered one covers
+         * the first record too.
+         */
 
+        if (s.version == 2
+            && !ngx_http_order_edit_journal_named(zone, &src->name, &s))
+        {
+            src->size = rec.size;
+            src->reused = 1;
+            goto acks;
+        }
+
+        /*
+         * The whole file once: its valid end, torn tail and corruption.
+         * A recycled file goes on past this use's records with an older
+         * use's, or zeros: STALE with nothing of this use after it is
+         * where the segment ends, not a torn tail.
+         */
+
+        src->gen = ngx_http_order_edit_jrec_seg_gen(&s);
         off = 0;
         end = src->size;
+        stale = 0;
 
         while (off < src->size) {
-            rc = ngx_http_order_edit_jrec_decode(src->buf + off,
-                                                 src->size - off, &rec);
+            rc = ngx_http_order_edit_jrec_decode_gen(src->buf + off,
+                                                     src->size - off,
+                                                     off ? src->gen : 0,
+                                                     &rec);
 
             if (rc == NGX_HTTP_ORDER_EDIT_JREC_OK) {
                 off += rec.size;
                 continue;
             }
 
-            next = ngx_http_order_edit_jrec_resync(src->buf, src->size, off);
+            next = ngx_http_order_edit_jrec_resync_gen(src->buf, src->size,
+                                                       off, src->gen);
 
             if (next >= src->size) {
                 end = off;
+                stale = (rc == NGX_HTTP_ORDER_EDIT_JREC_STALE);
                 break;
             }
 
@@ -2148,7 +2272,10 @@ ngx_http_order_edit_journal_load(ngx_http_order_edit_zone_t *zone,
             off = next;
         }
 
-        if (end < src->size) {
+        if (stale) {
+            src->size = end;
+
+        } else if (end < src->size) {
             src->torn_at = end;
             src->torn_len = src->size - end;
             src->torn = 1;
@@ -2160,6 +2287,8 @@ ngx_http_order_edit_journal_load(ngx_http_order_edit_zone_t *zone,
             src->size = end;
         }
     }
+
+acks:
 
     /* the acks: a sorted set of the offsets already settled */
 
@@ -2288,6 +2417,14 @@ ngx_http_order_edit_journal_apply(ngx_http_order_edit_jpass_t *pass,
             }
         }
 
+        if (src[i].reused) {
+            ngx_log_error(NGX_LOG_WARN, log, 0,
+                          "order_edit: journal segment \"%s\" starts with "
+                          "the first record of another (a recycled file "
+                          "whose new one was lost): none of its records "
+                          "replayed", path);
+        }
+
         if (src[i].ncorrupt || src[i].torn) {
             ngx_shmtx_lock(&zone->shpool->mutex);
             zone->sh->journal.corrupt += src[i].ncorrupt;
@@ -2310,6 +2447,7 @@ ngx_http_order_edit_journal_apply(ngx_http_order_edit_jpass_t *pass,
             }
 
             seg->adopted = 1;
+            seg->gen = src[i].gen;
 
             ngx_shmtx_unlock(&zone->shpool->mutex);
 
@@ -2578,15 +2716,17 @@ ngx_http_order_edit_journal_next(ngx_http_order_edit_zone_t *zone,
     }
 
     while (src->off < src->size) {
-        rc = ngx_http_order_edit_jrec_decode(src->buf + (src->off - src->base),
-                                             src->size - src->off, &rec);
+        rc = ngx_http_order_edit_jrec_decode_gen(
+                 src->buf + (src->off - src->base), src->size - src->off,
+                 src->off ? src->gen : 0, &rec);
 
         if (rc != NGX_HTTP_ORDER_EDIT_JREC_OK) {
             /* reported when the file was first read */
             src->off = src->base
-                       + ngx_http_order_edit_jrec_resync(src->buf,
+                       + ngx_http_order_edit_jrec_resync_gen(src->buf,
                                                   src->size - src->base,
-                                                  src->off - src->base);
+                                                  src->off - src->base,
+                                                  src->gen);
             continue;
         }
 
@@ -2735,12 +2875,146 @@ ngx_http_order_edit_journal_remove(ngx_http_order_edit_zone_t *zone,
     ngx_http_order_edit_jseg_t *seg, ngx_log_t *log)
 {
     /* "removing" keeps the entry, and its name, ours until dropped */
-    ngx_http_order_edit_journal_unlink(zone->journal, seg->name, seg->len,
-                                       log);
+    if (ngx_http_order_edit_journal_recycle(zone, seg->name, seg->len, log)
+        != NGX_OK)
+    {
+        ngx_http_order_edit_journal_unlink(zone->journal, seg->name,
+                                           seg->len, log);
+    }
 
     ngx_shmtx_lock(&zone->shpool->mutex);
     ngx_http_order_edit_journal_drop_locked(zone, seg);
     ngx_shmtx_unlock(&zone->shpool->mutex);
+}
+
+
+/*
+ * A settled segment's file is kept for a next segment to write again, as
+ * databases recycle their logs: its blocks are allocated and its pages
+ * were written, so the writes land in place (no first-touch of fresh
+ * pages, no block allocation for fdatasync to commit).  The segment goes
+ * first ("<name>.free" is no segment to an adopter), its acks after.
+ */
+
+static ngx_int_t
+ngx_http_order_edit_journal_recycle(ngx_http_order_edit_zone_t *zone,
+    u_char *name, size_t len, ngx_log_t *log)
+{
+    u_char      path[NGX_MAX_PATH], spare[NGX_MAX_PATH];
+    ngx_uint_t  kept;
+
+    if (zone->journal->recycle == 0) {
+        return NGX_DECLINED;
+    }
+
+    ngx_shmtx_lock(&zone->shpool->mutex);
+    kept = (zone->sh->journal.nspares < zone->journal->recycle);
+    ngx_shmtx_unlock(&zone->shpool->mutex);
+
+    if (!kept) {
+        return NGX_DECLINED;
+    }
+
+    ngx_http_order_edit_journal_path(zone->journal, path, name, len, "");
+    ngx_http_order_edit_journal_path(zone->journal, spare, name, len,
+                                     ".free");
+
+    if (rename((char *) path, (char *) spare) == -1) {
+        if (ngx_errno != NGX_ENOENT) {
+            ngx_log_error(NGX_LOG_ERR, log, ngx_errno,
+                          "order_edit: cannot rename \"%s\"", path);
+        }
+
+        return NGX_DECLINED;
+    }
+
+    ngx_http_order_edit_journal_path(zone->journal, path, name, len, ".ack");
+
+    if (unlink((char *) path) == -1 && ngx_errno != NGX_ENOENT) {
+        ngx_log_error(NGX_LOG_ERR, log, ngx_errno,
+                      "order_edit: cannot remove \"%s\"", path);
+    }
+
+    ngx_shmtx_lock(&zone->shpool->mutex);
+    kept = ngx_http_order_edit_journal_spare_locked(zone, name, len);
+    ngx_shmtx_unlock(&zone->shpool->mutex);
+
+    /* another one took the last place meanwhile */
+    if (!kept) {
+        (void) unlink((char *) spare);
+    }
+
+    return NGX_OK;
+}
+
+
+/*
+ * A "<name>.free" found in the directory: a generation alive (this one,
+ * or another nginx on the same directory) has its own spares in hand;
+ * one gone left it to whoever comes next.
+ */
+
+static void
+ngx_http_order_edit_journal_free(ngx_http_order_edit_zone_t *zone,
+    u_char *name, size_t len)
+{
+    u_char                          path[NGX_MAX_PATH];
+    ngx_uint_t                      i, kept;
+    ngx_http_order_edit_jshared_t  *js;
+
+    js = &zone->sh->journal;
+    kept = 0;
+
+    ngx_shmtx_lock(&zone->shpool->mutex);
+
+    for (i = 0; i < js->nspares; i++) {
+        if (js->spare_len[i] == len
+            && ngx_strncmp(js->spare[i], name, len) == 0)
+        {
+            kept = 1;
+            break;
+        }
+    }
+
+    ngx_shmtx_unlock(&zone->shpool->mutex);
+
+    if (kept || ngx_http_order_edit_journal_gen_alive(zone, name)) {
+        return;
+    }
+
+    ngx_shmtx_lock(&zone->shpool->mutex);
+    kept = ngx_http_order_edit_journal_spare_locked(zone, name, len);
+    ngx_shmtx_unlock(&zone->shpool->mutex);
+
+    if (!kept) {
+        ngx_http_order_edit_journal_path(zone->journal, path, name, len,
+                                         ".free");
+        (void) unlink((char *) path);
+    }
+}
+
+
+/* zone locked: a "<name>.free" file joins the spares if there is room */
+
+static ngx_uint_t
+ngx_http_order_edit_journal_spare_locked(ngx_http_order_edit_zone_t *zone,
+    u_char *name, size_t len)
+{
+    ngx_http_order_edit_jshared_t  *js;
+
+    js = &zone->sh->journal;
+
+    if (js->nspares >= zone->journal->recycle
+        || len > NGX_HTTP_ORDER_EDIT_JNAME_LEN)
+    {
+        return 0;
+    }
+
+    js->spare_len[js->nspares] = (u_short) len;
+    ngx_memcpy(js->spare[js->nspares], name, len);
+    js->nspares++;
+
+    return 1;
 }
 
 
@@ -2819,6 +3093,26 @@ ngx_http_order_edit_journal_name(ngx_http_order_edit_zone_t *zone,
 }
 
 
+/* 1 when a segment's SEG record says what its name says */
+
+static ngx_uint_t
+ngx_http_order_edit_journal_named(ngx_http_order_edit_zone_t *zone,
+    ngx_str_t *name, ngx_http_order_edit_jrec_seg_t *s)
+{
+    size_t     z;
+    ngx_int_t  gen, seq;
+
+    /* "<zone>-<16 hex>-<8 digits>.jnl": checked by journal_name() */
+    z = zone->name.len;
+
+    gen = ngx_hextoi(name->data + z + 1, 16);
+    seq = ngx_atoi(name->data + z + 18, 8);
+
+    return gen != NGX_ERROR && seq != NGX_ERROR
+           && (uint64_t) gen == s->gen && (uint64_t) seq == s->seq;
+}
+
+
 static ngx_http_order_edit_jseg_t *
 ngx_http_order_edit_journal_known(ngx_http_order_edit_zone_t *zone,
     u_char *name, size_t len, ngx_http_order_edit_jsrc_t *src,
@@ -2848,6 +3142,7 @@ ngx_http_order_edit_journal_known(ngx_http_order_edit_zone_t *zone,
             /* an adopter's own: nobody else moves these meanwhile */
             src->off = seg->replayed;
             src->end = seg->bytes;
+            src->gen = seg->gen;
             break;
         }
     }
@@ -2987,7 +3282,7 @@ ngx_http_order_edit_journal_json(ngx_http_order_edit_journal_conf_t *jcf,
     json_t  *j;
 
     j = json_pack("{s:s%,s:s,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,"
-                  "s:I,s:I,s:I,s:b}",
+                  "s:I,s:I,s:I,s:I,s:I,s:b}",
                   "dir", jcf->dir.data, jcf->dir.len,
                   "fsync", ngx_http_order_edit_fsync_names[jcf->fsync].data,
                   "bytes", (json_int_t) js->bytes,
@@ -3000,6 +3295,8 @@ ngx_http_order_edit_journal_json(ngx_http_order_edit_journal_conf_t *jcf,
                   "replayed", (json_int_t) js->replayed,
                   "adopted_segments", (json_int_t) js->adopted,
                   "removed_segments", (json_int_t) js->removed,
+                  "recycled_segments", (json_int_t) js->recycled,
+                  "spare_files", (json_int_t) js->nspares,
                   "torn", (json_int_t) js->torn,
                   "corrupt", (json_int_t) js->corrupt,
                   "errors", (json_int_t) js->errors,

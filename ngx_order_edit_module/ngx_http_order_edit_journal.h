@@ -31,6 +31,7 @@ struct ngx_http_order_edit_journal_conf_s {
     ngx_msec_t                     batch_window;
     size_t                         max_size;
     size_t                         segment_size;
+    ngx_uint_t                     recycle;     /* spare files kept */
 #if (NGX_THREADS)
     ngx_thread_pool_t             *thread_pool;
 #endif

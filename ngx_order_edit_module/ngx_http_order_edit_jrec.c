@@ -29,7 +29,7 @@ static int       ngx_http_order_edit_crc32c_ready;
 
 static void ngx_http_order_edit_crc32c_init(void);
 static void ngx_http_order_edit_jrec_header(unsigned char *buf,
-    unsigned type, size_t len);
+    unsigned type, unsigned version, size_t len);
 static void ngx_http_order_edit_put16(unsigned char *p, uint32_t v);
 static void ngx_http_order_edit_put32(unsigned char *p, uint32_t v);
 static void ngx_http_order_edit_put64(unsigned char *p, uint64_t v);
@@ -175,6 +175,14 @@ size_t
 ngx_http_order_edit_jrec_enq_head(unsigned char *head,
     const ngx_http_order_edit_jrec_enq_t *e, size_t *pad)
 {
+    return ngx_http_order_edit_jrec_enq_head_gen(head, e, 0, pad);
+}
+
+
+size_t
+ngx_http_order_edit_jrec_enq_head_gen(unsigned char *head,
+    const ngx_http_order_edit_jrec_enq_t *e, uint32_t gen, size_t *pad)
+{
     int             i;
     size_t          size, len;
     uint32_t        crc;
@@ -202,16 +210,16 @@ ngx_http_order_edit_jrec_enq_head(unsigned char *head,
 
     ngx_http_order_edit_put32(p, (uint32_t) e->body_len);
 
-    ngx_http_order_edit_put32(head, NGX_HTTP_ORDER_EDIT_JREC_MAGIC);
+    ngx_http_order_edit_put32(head, gen ? NGX_HTTP_ORDER_EDIT_JREC_MAGIC2
+                                        : NGX_HTTP_ORDER_EDIT_JREC_MAGIC);
     head[4] = NGX_HTTP_ORDER_EDIT_JREC_ENQ;
     head[5] = 0;
-    head[6] = 0;
-    head[7] = 0;
+    ngx_http_order_edit_put16(head + 6, gen & 0xffff);
     ngx_http_order_edit_put32(head + 8, (uint32_t) len);
 
     /* the crc runs over the pieces where they lie: no copy of the body */
 
-    crc = ngx_http_order_edit_crc32c(0, head, 12);
+    crc = ngx_http_order_edit_crc32c(gen, head, 12);
     crc = ngx_http_order_edit_crc32c(crc, head + NGX_HTTP_ORDER_EDIT_JREC_HDR,
                                      NGX_HTTP_ORDER_EDIT_JREC_ENQ_FIXED);
 
@@ -237,11 +245,19 @@ size_t
 ngx_http_order_edit_jrec_enq_encode(unsigned char *buf,
     const ngx_http_order_edit_jrec_enq_t *e)
 {
+    return ngx_http_order_edit_jrec_enq_encode_gen(buf, e, 0);
+}
+
+
+size_t
+ngx_http_order_edit_jrec_enq_encode_gen(unsigned char *buf,
+    const ngx_http_order_edit_jrec_enq_t *e, uint32_t gen)
+{
     int             i;
     size_t          size, pad;
     unsigned char  *p;
 
-    size = ngx_http_order_edit_jrec_enq_head(buf, e, &pad);
+    size = ngx_http_order_edit_jrec_enq_head_gen(buf, e, gen, &pad);
     if (size == 0) {
         return 0;
     }
@@ -279,6 +295,26 @@ ngx_http_order_edit_jrec_seg_size(const ngx_http_order_edit_jrec_seg_t *s)
 }
 
 
+uint32_t
+ngx_http_order_edit_jrec_seg_gen(const ngx_http_order_edit_jrec_seg_t *s)
+{
+    uint32_t       gen;
+    unsigned char  b[16];
+
+    if (s->version == 1) {
+        return 0;
+    }
+
+    /* (gen, seq) names one use of one file: no other use has both */
+    ngx_http_order_edit_put64(b, s->gen);
+    ngx_http_order_edit_put64(b + 8, s->seq);
+
+    gen = ngx_http_order_edit_crc32c(0, b, sizeof(b));
+
+    return gen ? gen : 1;
+}
+
+
 size_t
 ngx_http_order_edit_jrec_seg_encode(unsigned char *buf,
     const ngx_http_order_edit_jrec_seg_t *s)
@@ -309,7 +345,8 @@ ngx_http_order_edit_jrec_seg_encode(unsigned char *buf,
     len = p - (buf + NGX_HTTP_ORDER_EDIT_JREC_HDR);
     memset(p, 0, buf + size - p);
 
-    ngx_http_order_edit_jrec_header(buf, NGX_HTTP_ORDER_EDIT_JREC_SEG, len);
+    ngx_http_order_edit_jrec_header(buf, NGX_HTTP_ORDER_EDIT_JREC_SEG,
+                                    s->version == 1 ? 1 : 2, len);
 
     return size;
 }
@@ -319,11 +356,13 @@ ngx_http_order_edit_jrec_seg_encode(unsigned char *buf,
 
 static void
 ngx_http_order_edit_jrec_header(unsigned char *buf, unsigned type,
-    size_t len)
+    unsigned version, size_t len)
 {
     uint32_t  crc;
 
-    ngx_http_order_edit_put32(buf, NGX_HTTP_ORDER_EDIT_JREC_MAGIC);
+    ngx_http_order_edit_put32(buf, version == 1
+                                   ? NGX_HTTP_ORDER_EDIT_JREC_MAGIC
+                                   : NGX_HTTP_ORDER_EDIT_JREC_MAGIC2);
     buf[4] = (unsigned char) type;
     buf[5] = 0;
     buf[6] = 0;
@@ -342,18 +381,64 @@ ngx_http_order_edit_jrec_rc_e
 ngx_http_order_edit_jrec_decode(const unsigned char *buf, size_t avail,
     ngx_http_order_edit_jrec_t *rec)
 {
-    size_t    len, size;
-    uint32_t  crc;
+    return ngx_http_order_edit_jrec_decode_gen(buf, avail, 0, rec);
+}
+
+
+ngx_http_order_edit_jrec_rc_e
+ngx_http_order_edit_jrec_decode_gen(const unsigned char *buf, size_t avail,
+    uint32_t gen, ngx_http_order_edit_jrec_t *rec)
+{
+    size_t    i, len, size;
+    uint32_t  crc, magic;
+    unsigned  version;
 
     if (avail < NGX_HTTP_ORDER_EDIT_JREC_HDR) {
         return NGX_HTTP_ORDER_EDIT_JREC_SHORT;
     }
 
-    if (ngx_http_order_edit_get32(buf) != NGX_HTTP_ORDER_EDIT_JREC_MAGIC
-        || (buf[4] != NGX_HTTP_ORDER_EDIT_JREC_SEG
-            && buf[4] != NGX_HTTP_ORDER_EDIT_JREC_ENQ)
-        || buf[5] != 0 || buf[6] != 0 || buf[7] != 0)
+    magic = ngx_http_order_edit_get32(buf);
+
+    if (gen) {
+        /* a format 2 segment: only ENQ records of this use belong */
+
+        for (i = 0; i < NGX_HTTP_ORDER_EDIT_JREC_HDR; i++) {
+            if (buf[i]) {
+                break;
+            }
+        }
+
+        if (i == NGX_HTTP_ORDER_EDIT_JREC_HDR
+            || magic == NGX_HTTP_ORDER_EDIT_JREC_MAGIC
+            || (magic == NGX_HTTP_ORDER_EDIT_JREC_MAGIC2
+                && ngx_http_order_edit_get16(buf + 6) != (gen & 0xffff)))
+        {
+            return NGX_HTTP_ORDER_EDIT_JREC_STALE;
+        }
+
+        if (magic != NGX_HTTP_ORDER_EDIT_JREC_MAGIC2
+            || buf[4] != NGX_HTTP_ORDER_EDIT_JREC_ENQ || buf[5] != 0)
+        {
+            return NGX_HTTP_ORDER_EDIT_JREC_BAD;
+        }
+
+        version = 2;
+
+    } else if (magic == NGX_HTTP_ORDER_EDIT_JREC_MAGIC
+               && (buf[4] == NGX_HTTP_ORDER_EDIT_JREC_SEG
+                   || buf[4] == NGX_HTTP_ORDER_EDIT_JREC_ENQ)
+               && buf[5] == 0 && buf[6] == 0 && buf[7] == 0)
     {
+        version = 1;
+
+    } else if (magic == NGX_HTTP_ORDER_EDIT_JREC_MAGIC2
+               && buf[4] == NGX_HTTP_ORDER_EDIT_JREC_SEG
+               && buf[5] == 0 && buf[6] == 0 && buf[7] == 0)
+    {
+        /* a format 2 segment's first record: its crc starts from 0 */
+        version = 2;
+
+    } else {
         return NGX_HTTP_ORDER_EDIT_JREC_BAD;
     }
 
@@ -369,7 +454,7 @@ ngx_http_order_edit_jrec_decode(const unsigned char *buf, size_t avail,
         return NGX_HTTP_ORDER_EDIT_JREC_SHORT;
     }
 
-    crc = ngx_http_order_edit_crc32c(0, buf, 12);
+    crc = ngx_http_order_edit_crc32c(gen, buf, 12);
     crc = ngx_http_order_edit_crc32c(crc, buf + NGX_HTTP_ORDER_EDIT_JREC_HDR,
                                      len);
 
@@ -378,6 +463,7 @@ ngx_http_order_edit_jrec_decode(const unsigned char *buf, size_t avail,
     }
 
     rec->type = buf[4];
+    rec->version = version;
     rec->payload = buf + NGX_HTTP_ORDER_EDIT_JREC_HDR;
     rec->len = len;
     rec->size = size;
@@ -458,6 +544,7 @@ ngx_http_order_edit_jrec_seg_parse(const ngx_http_order_edit_jrec_t *rec,
     s->pid = ngx_http_order_edit_get32(p + 24);
     s->zone_len = ngx_http_order_edit_get16(p + 28);
     s->zone = p + NGX_HTTP_ORDER_EDIT_JREC_SEG_FIXED;
+    s->version = rec->version;
 
     /* reserved is 0: a later format may give it a meaning */
     if (ngx_http_order_edit_get16(p + 30) != 0
@@ -474,21 +561,33 @@ size_t
 ngx_http_order_edit_jrec_resync(const unsigned char *buf, size_t avail,
     size_t from)
 {
+    return ngx_http_order_edit_jrec_resync_gen(buf, avail, from, 0);
+}
+
+
+size_t
+ngx_http_order_edit_jrec_resync_gen(const unsigned char *buf, size_t avail,
+    size_t from, uint32_t gen)
+{
     size_t                      off;
+    uint32_t                    magic;
     ngx_http_order_edit_jrec_t  rec;
 
     /*
      * A record's header only is not trusted: a valid crc over its whole
-     * payload is, so a stray "OEJ1" in a body is never mistaken for one.
+     * payload is, so a stray magic in a body is never mistaken for one.
      */
 
     for (off = NGX_HTTP_ORDER_EDIT_JREC_ALIGN(from + 1);
          off + NGX_HTTP_ORDER_EDIT_JREC_HDR <= avail;
          off += 8)
     {
-        if (ngx_http_order_edit_get32(buf + off)
-            == NGX_HTTP_ORDER_EDIT_JREC_MAGIC
-            && ngx_http_order_edit_jrec_decode(buf + off, avail - off, &rec)
+        magic = ngx_http_order_edit_get32(buf + off);
+
+        if ((magic == NGX_HTTP_ORDER_EDIT_JREC_MAGIC2
+             || (magic == NGX_HTTP_ORDER_EDIT_JREC_MAGIC && gen == 0))
+            && ngx_http_order_edit_jrec_decode_gen(buf + off, avail - off,
+                                                   gen, &rec)
                == NGX_HTTP_ORDER_EDIT_JREC_OK)
         {
             return off;

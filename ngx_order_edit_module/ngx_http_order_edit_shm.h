@@ -20,11 +20,13 @@
  * reading it with the wrong structures.
  */
 #define NGX_HTTP_ORDER_EDIT_SHM_MAGIC    0x4f454451      /* "OEDQ" */
-#define NGX_HTTP_ORDER_EDIT_SHM_LAYOUT   10
+#define NGX_HTTP_ORDER_EDIT_SHM_LAYOUT   11
 
 /* "<zone>-<16 hex gen>-<8 digit seq>.jnl", zone names up to 64 bytes */
 #define NGX_HTTP_ORDER_EDIT_JZONE_MAX    64
 #define NGX_HTTP_ORDER_EDIT_JNAME_LEN    96
+/* retired segment files kept to be written again (recycle=, at most) */
+#define NGX_HTTP_ORDER_EDIT_JSPARES      64
 
 /* NetSuite latency histogram: bucket i holds [2^i, 2^(i+1)) ms */
 #define NGX_HTTP_ORDER_EDIT_LATENCY_BUCKETS  18
@@ -122,6 +124,7 @@ typedef struct {
                                                    this offset are in */
     ngx_uint_t                     adopted;
     ngx_uint_t                     removing;    /* files being unlinked */
+    uint32_t                       gen;         /* its records carry it */
     u_short                        len;
     u_char                         name[NGX_HTTP_ORDER_EDIT_JNAME_LEN];
 } ngx_http_order_edit_jseg_t;
@@ -136,6 +139,13 @@ typedef struct {
     ngx_uint_t                     pending;
     ngx_uint_t                     undurable;   /* written, not yet synced */
     ngx_pid_t                      holder;      /* pid holding the lock */
+
+    /* retired files, "<name>.free", for the next segments to reuse */
+    ngx_uint_t                     nspares;
+    u_short                        spare_len[NGX_HTTP_ORDER_EDIT_JSPARES];
+    u_char                         spare[NGX_HTTP_ORDER_EDIT_JSPARES]
+                                        [NGX_HTTP_ORDER_EDIT_JNAME_LEN];
+    uint64_t                       recycled;    /* segments made of one */
     uint64_t                       writes;
     uint64_t                       fsyncs;
     uint64_t                       last_fsync_us;

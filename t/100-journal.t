@@ -67,8 +67,12 @@ add_block_preprocessor(sub {
         open(my $fh, '+<:raw', $f) or die "open $f: $!";
         local $/;
         my $data = <$fh>;
-        my $first = index($data, 'OEJ1', 8);
-        my $second = index($data, 'OEJ1', $first + 8);
+        # "OEJ2" (format 1 was "OEJ1")
+        my ($first, $second) = (-1, -1);
+        if ($data =~ /\G.{8,}?OEJ[12]/gs) {
+            $first = pos($data) - 4;
+            $second = pos($data) - 4 if $data =~ /\G.{4,}?OEJ[12]/gs;
+        }
         die "no second record in $f" if $second < 0;
         seek($fh, $second + 100, 0);
         print $fh 'X';
@@ -110,6 +114,17 @@ qr/\[emerg\] .*invalid batch_window "2s", expected a time up to 1s in .*nginx\.c
 --- must_die
 --- error_log eval
 qr/\[emerg\] .*invalid max_size "1k", expected a size of at least 64k in .*nginx\.conf:\d+/
+
+
+
+=== TEST 3a: recycle is a number of spare files up to 64
+--- http_config
+    order_edit_zone edits:1m;
+    order_edit_journal journal recycle=65;
+--- config
+--- must_die
+--- error_log eval
+qr/\[emerg\] .*invalid recycle "65", expected a number of files from 0 to 64 in .*nginx\.conf:\d+/
 
 
 

@@ -497,15 +497,19 @@ oe_walk(oe_segment_t *sg)
 {
     size_t                           off, next;
     oe_rc_e                          rc;
+    uint32_t                         gen;
     oe_rec_t                        *r;
     ngx_http_order_edit_jrec_t       rec;
     ngx_http_order_edit_jrec_enq_t   e;
 
+    /* a format 2 file's records carry its generation (past the SEG) */
+    gen = sg->have_seg ? ngx_http_order_edit_jrec_seg_gen(&sg->seg) : 0;
     off = 0;
 
     while (off < sg->len) {
-        rc = ngx_http_order_edit_jrec_decode(sg->buf + off, sg->len - off,
-                                             &rec);
+        rc = ngx_http_order_edit_jrec_decode_gen(sg->buf + off,
+                                                 sg->len - off,
+                                                 off ? gen : 0, &rec);
 
         if (rc == NGX_HTTP_ORDER_EDIT_JREC_OK) {
 
@@ -534,7 +538,17 @@ oe_walk(oe_segment_t *sg)
             continue;
         }
 
-        next = ngx_http_order_edit_jrec_resync(sg->buf, sg->len, off);
+        next = ngx_http_order_edit_jrec_resync_gen(sg->buf, sg->len, off,
+                                                   gen);
+
+        if (next >= sg->len && rc == NGX_HTTP_ORDER_EDIT_JREC_STALE) {
+            /*
+             * A recycled file: the rest is its last use's, or zeros.  The
+             * end of this use, as replay takes it: nothing to say.
+             */
+            sg->len = off;
+            break;
+        }
 
         if (next >= sg->len) {
             oe_totals.torn++;

@@ -76,7 +76,7 @@ oe_touch(const unsigned char *p, size_t len)
 
 static void
 oe_check_enq(const unsigned char *data, size_t off,
-    const ngx_http_order_edit_jrec_t *rec)
+    const ngx_http_order_edit_jrec_t *rec, uint32_t gen)
 {
     int                              i;
     size_t                           size;
@@ -122,7 +122,7 @@ oe_check_enq(const unsigned char *data, size_t off,
         abort();
     }
 
-    if (ngx_http_order_edit_jrec_enq_encode(copy, &e) != size
+    if (ngx_http_order_edit_jrec_enq_encode_gen(copy, &e, gen) != size
         || memcmp(copy, data + off, OE_HDR + rec->len) != 0)
     {
         oe_fail("ENQ bytes differ when encoded again", off);
@@ -189,7 +189,7 @@ oe_check_seg(const unsigned char *data, size_t off,
 
 static void
 oe_check_record(const unsigned char *data, size_t size, size_t off,
-    const ngx_http_order_edit_jrec_t *rec)
+    const ngx_http_order_edit_jrec_t *rec, uint32_t gen)
 {
     ngx_http_order_edit_jrec_seg_t  s;
     ngx_http_order_edit_jrec_enq_t  e;
@@ -213,7 +213,7 @@ oe_check_record(const unsigned char *data, size_t size, size_t off,
             oe_fail("ENQ parsed as SEG", off);
         }
 
-        oe_check_enq(data, off, rec);
+        oe_check_enq(data, off, rec, gen);
         break;
 
     case NGX_HTTP_ORDER_EDIT_JREC_SEG:
@@ -233,7 +233,7 @@ oe_check_record(const unsigned char *data, size_t size, size_t off,
 
 
 static void
-oe_walk(const unsigned char *data, size_t size)
+oe_walk(const unsigned char *data, size_t size, uint32_t gen)
 {
     size_t                         off, next, len;
     ngx_http_order_edit_jrec_t     rec;
@@ -246,10 +246,12 @@ oe_walk(const unsigned char *data, size_t size)
             oe_fail("unaligned offset", off);
         }
 
-        rc = ngx_http_order_edit_jrec_decode(data + off, size - off, &rec);
+        /* as replay reads: the first record alone, the rest in gen */
+        rc = ngx_http_order_edit_jrec_decode_gen(data + off, size - off,
+                                                 off ? gen : 0, &rec);
 
         if (rc == NGX_HTTP_ORDER_EDIT_JREC_OK) {
-            oe_check_record(data, size, off, &rec);
+            oe_check_record(data, size, off, &rec, off ? gen : 0);
             off += rec.size;
             continue;
         }
@@ -266,7 +268,7 @@ oe_walk(const unsigned char *data, size_t size)
             }
         }
 
-        next = ngx_http_order_edit_jrec_resync(data, size, off);
+        next = ngx_http_order_edit_jrec_resync_gen(data, size, off, gen);
 
         if (next <= off || next > size) {
             oe_fail("resync does not move forward", off);
@@ -278,8 +280,8 @@ oe_walk(const unsigned char *data, size_t size)
         }
 
         if (next % 8 != 0
-            || ngx_http_order_edit_jrec_decode(data + next, size - next,
-                                               &rec)
+            || ngx_http_order_edit_jrec_decode_gen(data + next, size - next,
+                                                   gen, &rec)
                != NGX_HTTP_ORDER_EDIT_JREC_OK)
         {
             oe_fail("resync to something that is not a record", next);
@@ -287,6 +289,38 @@ oe_walk(const unsigned char *data, size_t size)
 
         off = next;
     }
+}
+
+
+/*
+ * The generation a format 2 segment's records carry: its SEG record's,
+ * or (most inputs have none) one taken from the first bytes, never 0.
+ */
+
+static uint32_t
+oe_gen(const unsigned char *data, size_t size)
+{
+    uint32_t                        gen;
+    ngx_http_order_edit_jrec_t      rec;
+    ngx_http_order_edit_jrec_seg_t  s;
+
+    if (ngx_http_order_edit_jrec_decode(data, size, &rec)
+        == NGX_HTTP_ORDER_EDIT_JREC_OK
+        && ngx_http_order_edit_jrec_seg_parse(&rec, &s)
+           == NGX_HTTP_ORDER_EDIT_JREC_OK
+        && s.version == 2)
+    {
+        return ngx_http_order_edit_jrec_seg_gen(&s);
+    }
+
+    gen = 0;
+
+    if (size >= 20) {
+        gen = (uint32_t) data[16] | (uint32_t) data[17] << 8
+              | (uint32_t) data[18] << 16 | (uint32_t) data[19] << 24;
+    }
+
+    return gen ? gen : 1;
 }
 
 
@@ -398,7 +432,7 @@ oe_walk_resealed(const uint8_t *data, size_t size)
         off += end;
     }
 
-    oe_walk(p, size);
+    oe_walk(p, size, 0);
 
     free(p);
 }
@@ -407,7 +441,8 @@ oe_walk_resealed(const uint8_t *data, size_t size)
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    oe_walk(data, size);
+    oe_walk(data, size, 0);
+    oe_walk(data, size, oe_gen(data, size));
     oe_walk_resealed(data, size);
     oe_acks(data, size);
 

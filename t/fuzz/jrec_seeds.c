@@ -11,6 +11,9 @@
  *   seg-torn      the same, its last record cut short
  *   seg-corrupt   the same, a byte of the second ENQ's body flipped
  *   ack-basic     three acknowledgements
+ *   seg-recycled  format 2: a SEG and the three ENQ records in its
+ *                 generation, the empty header that ends them, and a
+ *                 record of the file's last use
  *
  * t/unit/jrec-perl.t builds seg-basic and ack-basic again in Perl and
  * expects the same bytes: keep the two in step.
@@ -77,9 +80,10 @@ main(int argc, char **argv)
     char                            wh[OE_NENQ][16], ev[OE_NENQ][16];
     char                            at[OE_NENQ][32];
     size_t                          len, off[OE_NENQ + 1];
+    uint32_t                        gen, old;
     unsigned char                   buf[4096], acks[3 * 16];
     ngx_http_order_edit_jrec_seg_t  s;
-    ngx_http_order_edit_jrec_enq_t  e;
+    ngx_http_order_edit_jrec_enq_t  e, es[OE_NENQ];
     ngx_http_order_edit_jrec_t      rec;
 
     if (argc != 2) {
@@ -93,6 +97,8 @@ main(int argc, char **argv)
     s.pid = 4242;
     s.zone = (const unsigned char *) "edits";
     s.zone_len = 5;
+    /* format 1, as t/lib/OrderEditJournal.pm writes it: still read */
+    s.version = 1;
 
     off[0] = 0;
     len = ngx_http_order_edit_jrec_seg_encode(buf, &s);
@@ -117,6 +123,7 @@ main(int argc, char **argv)
 
         off[i + 1] = len;
         len += ngx_http_order_edit_jrec_enq_encode(buf + len, &e);
+        es[i] = e;
     }
 
     ngx_http_order_edit_jack_encode(acks, NGX_HTTP_ORDER_EDIT_JACK_DELIVERED,
@@ -146,6 +153,27 @@ main(int argc, char **argv)
     buf[off[2] + NGX_HTTP_ORDER_EDIT_JREC_HDR + rec.len - 3] ^= 0x20;
 
     if (oe_write(argv[1], "seg-corrupt", buf, len) != 0) {
+        return 1;
+    }
+
+    /* the file again, recycled: seq 2 over what seq 1 left */
+    s.version = 2;
+    old = ngx_http_order_edit_jrec_seg_gen(&s);
+    s.seq = 2;
+    gen = ngx_http_order_edit_jrec_seg_gen(&s);
+
+    len = ngx_http_order_edit_jrec_seg_encode(buf, &s);
+
+    for (i = 0; i < OE_NENQ; i++) {
+        len += ngx_http_order_edit_jrec_enq_encode_gen(buf + len, &es[i],
+                                                       gen);
+    }
+
+    memset(buf + len, 0, NGX_HTTP_ORDER_EDIT_JREC_HDR);
+    len += NGX_HTTP_ORDER_EDIT_JREC_HDR;
+    len += ngx_http_order_edit_jrec_enq_encode_gen(buf + len, &es[0], old);
+
+    if (oe_write(argv[1], "seg-recycled", buf, len) != 0) {
         return 1;
     }
 

@@ -270,7 +270,7 @@ class DiskFullTest(FaultBase, unittest.TestCase):
             recs = record_offsets(data)
             self.assertEqual(sum(s for _, s in recs), len(data), seg)
             for off, _ in recs:
-                self.assertEqual(data[off:off + 4], b"OEJ1",
+                self.assertEqual(data[off:off + 4], b"OEJ2",
                                  "%s: a gap at %d" % (seg, off))
             # and no hole the filesystem has to fill in when it is read
             st = os.stat(seg)

@@ -81,6 +81,14 @@ class JournalReplay(unittest.TestCase):
         self.assertEqual(len(segs), 1, segs)
         return segs[0]
 
+    def deliver(self, n):
+        """Lease and acknowledge n webhooks, as a dispatcher would."""
+        for _ in range(n):
+            item = self.get("/q?op=lease")["item"]
+            self.assertEqual(self.ngx.request(
+                "GET", "/q?op=ack&shop=acme.myshopify.com&id=%d&token=%d"
+                % (item["id"], item["token"]))[0], 200)
+
     def crash_and_restart(self):
         self.ngx.kill_all()
         self.ngx.restart()
@@ -115,7 +123,7 @@ class JournalReplay(unittest.TestCase):
         def flip():
             with open(seg, "r+b") as f:
                 data = f.read()
-                second = data.index(b"OEJ1", data.index(b"OEJ1", 8) + 8)
+                second = data.index(b"OEJ2", data.index(b"OEJ2", 8) + 8)
                 f.seek(second + 200)
                 f.write(b"#")
             return second
@@ -186,11 +194,7 @@ class JournalReplay(unittest.TestCase):
         while self.post(n % 7, "s%d" % n)[0] == 200:
             n += 1
         self.assertGreater(n, 3)
-        for _ in range(n):
-            item = self.get("/q?op=lease")["item"]
-            self.assertEqual(self.ngx.request(
-                "GET", "/q?op=ack&shop=acme.myshopify.com&id=%d&token=%d"
-                % (item["id"], item["token"]))[0], 200)
+        self.deliver(n)
 
         j = self.journal()
         self.assertEqual(j["pending"], 0)
@@ -279,6 +283,90 @@ class JournalReplay(unittest.TestCase):
         other.restart()
         status, _, raw = other.request("GET", "/q?op=depth")
         self.assertEqual(json.loads(raw)["depth"], n)
+
+    def recycle(self):
+        """Small segments (32k) delivered and acknowledged: their files
+        are kept, and written again from the start over the records of
+        their last use.  Returns the webhooks journaled after, the reused
+        file, and each spare file's bytes as it was before its reuse."""
+        self.fresh("fsync=batch max_size=64k recycle=2")
+
+        old = ["a%d" % n for n in range(40)]
+        for wid in old:
+            self.assertEqual(self.post(len(wid) % 7, wid)[0], 200)
+        self.assertGreaterEqual(self.journal()["segments"], 2)
+        self.deliver(len(old))
+        j = self.journal()
+        self.assertEqual(j["pending"], 0)
+        self.assertGreaterEqual(j["spare_files"], 1, j)
+        self.assertEqual(glob.glob(os.path.join(self.dir, "*.jnl.free.ack")),
+                         [])
+        spares = []
+        for path in glob.glob(os.path.join(self.dir, "*.jnl.free")):
+            with open(path, "rb") as f:
+                spares.append(f.read())
+
+        # new webhooks until one lands in a reused file, then two more
+        new = []
+        while self.journal()["recycled_segments"] == 0:
+            new.append("b%d" % len(new))
+            self.assertEqual(self.post(1, new[-1])[0], 200)
+            self.assertLess(len(new), 100)
+        for _ in range(2):
+            new.append("b%d" % len(new))
+            self.assertEqual(self.post(1, new[-1])[0], 200)
+
+        # the reused file still holds its last use's records past the new
+        seg = sorted(glob.glob(os.path.join(self.dir, "edits-*.jnl")))[-1]
+        with open(seg, "rb") as f:
+            data = f.read()
+        self.assertGreater(len(data), 3 * 2048, seg)
+        self.assertGreater(data.count(b"OEJ2"), 4, seg)
+        return new, seg, spares
+
+    def test_a_recycled_segment_replays_none_of_its_last_use(self):
+        new, _, _ = self.recycle()
+
+        self.ngx.kill_all()
+        self.ngx.restart()
+
+        self.assertEqual(self.depth(), len(new))
+        j = self.journal()
+        self.assertEqual((j["replayed"], j["torn"], j["corrupt"]),
+                         (len(new), 0, 0), j)
+        leased = [self.get("/q?op=lease")["item"]["webhook_id"]
+                  for _ in new]
+        self.assertEqual(sorted(leased), sorted(new))
+        # and Shopify's retry of an old one is a duplicate, as before
+        self.assertEqual(self.post(0, "b0")[1]["status"], "duplicate")
+
+    def test_a_recycled_file_whose_new_header_was_lost_replays_nothing(self):
+        # a power cut before the reused file's first fdatasync: its first
+        # record is its last use's again, and so are the records after
+        new, seg, spares = self.recycle()
+        with open(seg, "rb") as f:
+            data = f.read()
+        was = [sp for sp in spares if sp[-4096:] == data[-4096:]]
+        self.assertEqual(len(was), 1)
+        head = struct.unpack_from("<I", was[0], 8)[0] + 16
+        head = (head + 7) & ~7
+
+        def lose_header():
+            with open(seg, "r+b") as f:
+                f.write(was[0][:head])
+
+        self.crash_and_restart_after(lose_header)
+
+        # what went to the reused file is gone (in a real power cut none
+        # of it was answered), and none of its last use came back
+        depth = self.depth()
+        self.assertEqual(depth, len(new) - 3)
+        self.assertEqual(self.journal()["replayed"], depth)
+        self.assertIn("whose new one was lost): none of its records "
+                      "replayed", self.ngx.error_log())
+        leased = {self.get("/q?op=lease")["item"]["webhook_id"]
+                  for _ in range(depth)}
+        self.assertEqual(leased, set(new[:-3]))
 
     def fresh(self, opts):
         """This test's own nginx, started with these journal options."""

@@ -28,6 +28,11 @@
 #define ngx_http_order_edit_jrec_enq_parse  oe_table_enq_parse
 #define ngx_http_order_edit_jrec_seg_parse  oe_table_seg_parse
 #define ngx_http_order_edit_jrec_resync     oe_table_resync
+#define ngx_http_order_edit_jrec_resync_gen oe_table_resync_gen
+#define ngx_http_order_edit_jrec_decode_gen oe_table_decode_gen
+#define ngx_http_order_edit_jrec_seg_gen    oe_table_seg_gen
+#define ngx_http_order_edit_jrec_enq_head_gen   oe_table_enq_head_gen
+#define ngx_http_order_edit_jrec_enq_encode_gen oe_table_enq_encode_gen
 #define ngx_http_order_edit_jack_encode     oe_table_jack_encode
 #define ngx_http_order_edit_jack_decode     oe_table_jack_decode
 

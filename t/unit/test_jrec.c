@@ -30,6 +30,7 @@
 #define OE_OK          NGX_HTTP_ORDER_EDIT_JREC_OK
 #define OE_SHORT       NGX_HTTP_ORDER_EDIT_JREC_SHORT
 #define OE_BAD         NGX_HTTP_ORDER_EDIT_JREC_BAD
+#define OE_STALE       NGX_HTTP_ORDER_EDIT_JREC_STALE
 
 
 typedef ngx_http_order_edit_jrec_enq_t  oe_enq_t;
@@ -164,6 +165,7 @@ oe_seg_init(oe_seg_t *s, const char *zone)
     s->pid = 0x89abcdefu;
     s->zone = (const unsigned char *) zone;
     s->zone_len = strlen(zone);
+    s->version = 2;
 }
 
 
@@ -1580,6 +1582,173 @@ test_enq_head_pieces(void **state)
 }
 
 
+/* what decode_gen says of the record at off */
+
+static ngx_http_order_edit_jrec_rc_e
+oe_rc_gen(const unsigned char *buf, size_t avail, size_t off, uint32_t gen)
+{
+    ngx_http_order_edit_jrec_t  r;
+
+    return ngx_http_order_edit_jrec_decode_gen(buf + off, avail - off, gen,
+                                               &r);
+}
+
+
+/* records of generation gen from off until nothing of it follows */
+
+static size_t
+oe_walk_gen(const unsigned char *buf, size_t avail, size_t off, uint32_t gen)
+{
+    size_t                      n;
+    ngx_http_order_edit_jrec_t  r;
+
+    n = 0;
+
+    while (off < avail) {
+        if (ngx_http_order_edit_jrec_decode_gen(buf + off, avail - off, gen,
+                                                &r)
+            == OE_OK)
+        {
+            n++;
+            off += r.size;
+            continue;
+        }
+
+        off = ngx_http_order_edit_jrec_resync_gen(buf, avail, off, gen);
+    }
+
+    return n;
+}
+
+
+/*
+ * A recycled segment: the records of this use, then those of the file's
+ * last use (and zeros past them).  Only this use's records decode; the
+ * first older one is STALE, and nothing after it is taken for a record,
+ * not even an older one whose generation shares the header's 16 bits.
+ */
+
+static void
+test_generation(void **state)
+{
+    size_t           size, n1, off, avail;
+    uint32_t         g1, g2, g3;
+    oe_seg_t         s1, s2, s3, got;
+    oe_enq_t         e, back;
+    unsigned char   *buf, *segrec, rec1[1024];
+    const char      *body = "{\"id\":7}";
+    ngx_http_order_edit_jrec_t  r;
+
+    (void) state;
+
+    oe_seg_init(&s1, "edits");
+    s2 = s1;
+    s2.seq = s1.seq + 1;
+    s3 = s1;
+    s3.gen = s1.gen + 1;
+
+    g1 = ngx_http_order_edit_jrec_seg_gen(&s1);
+    g2 = ngx_http_order_edit_jrec_seg_gen(&s2);
+    g3 = ngx_http_order_edit_jrec_seg_gen(&s3);
+
+    /* every use of a file its own, never 0; format 1 has none */
+    assert_true(g1 != 0 && g2 != 0 && g3 != 0);
+    assert_true(g1 != g2 && g1 != g3 && g2 != g3);
+    s3.version = 1;
+    assert_int_equal(ngx_http_order_edit_jrec_seg_gen(&s3), 0);
+
+    oe_enq_init(&e, oe_strs, body, strlen(body));
+    size = ngx_http_order_edit_jrec_enq_size(&e);
+    assert_true(size <= sizeof(rec1));
+
+    /* the last use's file: its SEG and 8 records of g1, then zeros */
+    avail = 16384;
+    buf = calloc(1, avail);
+    assert_non_null(buf);
+
+    segrec = oe_seg_record(&s1, &n1);
+    memcpy(buf, segrec, n1);
+    free(segrec);
+
+    for (off = n1; off < n1 + 8 * size; off += size) {
+        e.id = off;
+        assert_int_equal(ngx_http_order_edit_jrec_enq_encode_gen(buf + off,
+                                                                 &e, g1),
+                         size);
+    }
+
+    /* the SEG record tells the generation: format 2 */
+    assert_int_equal(ngx_http_order_edit_jrec_decode(buf, avail, &r), OE_OK);
+    assert_int_equal(ngx_http_order_edit_jrec_seg_parse(&r, &got), OE_OK);
+    assert_int_equal(got.version, 2);
+    assert_int_equal(ngx_http_order_edit_jrec_seg_gen(&got), g1);
+
+    assert_int_equal(ngx_http_order_edit_jrec_decode_gen(buf + n1,
+                                                         avail - n1, g1, &r),
+                     OE_OK);
+    assert_int_equal(ngx_http_order_edit_jrec_enq_parse(&r, &back), OE_OK);
+    assert_true(back.id == n1);
+
+    /* without its generation a format 2 record is not trusted */
+    assert_int_equal(ngx_http_order_edit_jrec_decode(buf + n1, avail - n1,
+                                                     &r),
+                     OE_BAD);
+
+    /* recycled: a new SEG of the same size, two records of g2 */
+    segrec = oe_seg_record(&s2, &off);
+    assert_int_equal(off, n1);
+    memcpy(buf, segrec, n1);
+    free(segrec);
+
+    for (off = n1; off < n1 + 2 * size; off += size) {
+        e.id = 1000 + off;
+        assert_int_equal(ngx_http_order_edit_jrec_enq_encode_gen(buf + off,
+                                                                 &e, g2),
+                         size);
+    }
+
+    assert_int_equal(oe_walk_gen(buf, avail, n1, g2), 2);
+
+    /* the first leftover is STALE, so are the zeros past the last one */
+    off = n1 + 2 * size;
+    assert_int_equal(oe_rc_gen(buf, avail, off, g2), OE_STALE);
+    assert_int_equal(ngx_http_order_edit_jrec_resync_gen(buf, avail, off, g2),
+                     avail);
+    off = n1 + 8 * size;
+    assert_int_equal(oe_rc_gen(buf, avail, off, g2), OE_STALE);
+
+    /* an older use whose generation shares the low 16 bits: the crc */
+    g3 = (g2 & 0xffff) | ((g2 ^ 0x10000) & 0xffff0000);
+    off = n1 + 2 * size;
+    assert_int_equal(ngx_http_order_edit_jrec_enq_encode_gen(buf + off, &e,
+                                                             g3),
+                     size);
+    assert_int_equal(oe_rc_gen(buf, avail, off, g2), OE_BAD);
+    assert_int_equal(ngx_http_order_edit_jrec_resync_gen(buf, avail, off, g2),
+                     avail);
+    assert_int_equal(oe_walk_gen(buf, avail, n1, g2), 2);
+
+    /* a format 1 record left by an older module: stale too */
+    assert_int_equal(ngx_http_order_edit_jrec_enq_encode(rec1, &e), size);
+    memcpy(buf + off, rec1, size);
+    assert_int_equal(oe_rc_gen(buf, avail, off, g2), OE_STALE);
+    assert_int_equal(oe_walk_gen(buf, avail, n1, g2), 2);
+
+    /* a corrupt record of this use is skipped, not taken for the end */
+    e.id = 5000;
+    assert_int_equal(ngx_http_order_edit_jrec_enq_encode_gen(buf + off, &e,
+                                                             g2),
+                     size);
+    buf[n1 + size + 40] ^= 0x01;
+    assert_int_equal(ngx_http_order_edit_jrec_resync_gen(buf, avail,
+                                                         n1 + size, g2),
+                     off);
+    assert_int_equal(oe_walk_gen(buf, avail, n1, g2), 2);
+
+    free(buf);
+}
+
+
 int
 main(void)
 {
@@ -1594,6 +1763,7 @@ main(void)
         cmocka_unit_test(test_enq_large_body),
         cmocka_unit_test(test_enq_too_long),
         cmocka_unit_test(test_seg_round_trip),
+        cmocka_unit_test(test_generation),
         cmocka_unit_test(test_truncated),
         cmocka_unit_test(test_flipped_bits),
         cmocka_unit_test(test_header_fields),
