@@ -59,6 +59,12 @@ static ngx_int_t ngx_http_order_edit_nsc_order_url(
     ngx_http_order_edit_nsc_t *c, const char *eid, const char *query);
 static void ngx_http_order_edit_nsc_write_send(ngx_http_order_edit_nsc_t *c);
 static void ngx_http_order_edit_nsc_restlet(ngx_http_order_edit_nsc_t *c);
+static json_t *ngx_http_order_edit_nsc_restlet_body(
+    ngx_http_order_edit_nsc_t *c);
+static void ngx_http_order_edit_nsc_restlet_answer(
+    ngx_http_order_edit_nsc_t *c, ngx_http_order_edit_curl_req_t *req);
+static void ngx_http_order_edit_nsc_restlet_applied(
+    ngx_http_order_edit_nsc_t *c, ngx_http_order_edit_curl_req_t *req);
 static ngx_int_t ngx_http_order_edit_nsc_in_place(
     ngx_http_order_edit_nsc_t *c);
 static void ngx_http_order_edit_nsc_read_answer(ngx_http_order_edit_nsc_t *c,
@@ -475,7 +481,15 @@ ngx_http_order_edit_nsc_write(ngx_http_order_edit_nsc_t *c)
 static void
 ngx_http_order_edit_nsc_restlet(ngx_http_order_edit_nsc_t *c)
 {
-    c->doc = ngx_http_order_edit_json_dumps(c->res->doc, JSON_COMPACT);
+    json_t  *body;
+
+    body = ngx_http_order_edit_nsc_restlet_body(c);
+
+    c->doc = body ? ngx_http_order_edit_json_dumps(body, JSON_COMPACT)
+                  : NULL;
+
+    json_decref(body);
+
     if (c->doc == NULL) {
         ngx_http_order_edit_nsc_report(c, NGX_HTTP_ORDER_EDIT_NSC_UNSENT,
                                        NULL, NULL);
@@ -490,6 +504,154 @@ ngx_http_order_edit_nsc_restlet(ngx_http_order_edit_nsc_t *c)
     c->step = NGX_HTTP_ORDER_EDIT_NSC_STEP_WRITE;
 
     ngx_http_order_edit_nsc_send(c);
+}
+
+
+/*
+ * The document and the NetSuite block's choices, which the script cannot
+ * know otherwise: {"options": {"lock_after": "B", "on_missing": "error",
+ * "refund_flow": "standalone"}}.  A shallow copy: the document's values
+ * are shared, not copied.
+ */
+
+static json_t *
+ngx_http_order_edit_nsc_restlet_body(ngx_http_order_edit_nsc_t *c)
+{
+    char     letter[2];
+    json_t  *body, *options;
+
+    body = json_copy(c->res->doc);
+    options = json_object();
+
+    if (body == NULL || options == NULL) {
+        json_decref(body);
+        json_decref(options);
+        return NULL;
+    }
+
+    letter[0] = (char) c->ns->lock_after;
+    letter[1] = '\0';
+
+    if (json_object_set_new(body, "options", options) != 0
+        || json_object_set_new(options, "lock_after", json_string(letter))
+           != 0
+        || json_object_set_new(options, "on_missing", json_string(
+               c->ns->on_missing == NGX_HTTP_ORDER_EDIT_NS_MISSING_CREATE
+               ? "create" : "error"))
+           != 0
+        || json_object_set_new(options, "refund_flow", json_string(
+               c->ns->refund_flow == NGX_HTTP_ORDER_EDIT_NS_REFUND_INVOICE
+               ? "invoice" : "standalone"))
+           != 0)
+    {
+        json_decref(body);
+        return NULL;
+    }
+
+    return body;
+}
+
+
+/*
+ * The RESTlet answered the write.  A SuiteScript cannot choose its status:
+ * success is 200 with {"ok": true, "results": ...}, a thrown error 400
+ * with {"error": {"code", "message"}}.  The codes the script throws for
+ * the order's state mean what REST mode's reads find: ORDER_LOCKED is
+ * past lock_after, RCRD_DSNT_EXIST no such order (on_missing decides).
+ */
+
+static void
+ngx_http_order_edit_nsc_restlet_answer(ngx_http_order_edit_nsc_t *c,
+    ngx_http_order_edit_curl_req_t *req)
+{
+    ngx_str_t                         why;
+    ngx_uint_t                        missing;
+    const char                       *reason;
+    ngx_http_order_edit_nsp_error_t   err;
+
+    if (req->status >= 200 && req->status < 300) {
+        ngx_http_order_edit_nsc_restlet_applied(c, req);
+        return;
+    }
+
+    reason = "netsuite_rejected";
+    missing = 0;
+    err.root = NULL;
+
+    if (req->status == 400
+        && ngx_http_order_edit_nsp_error((char *) req->body.data,
+                                         req->body.len, &err)
+           == 0)
+    {
+        if (ngx_strcmp(err.code, "ORDER_LOCKED") == 0) {
+            reason = "fulfilment_lock";
+
+        } else if (ngx_strcmp(err.code, "RCRD_DSNT_EXIST") == 0) {
+            missing = 1;
+        }
+    }
+
+    json_decref(err.root);
+
+    if (missing) {
+        ngx_http_order_edit_nsc_error(c, req, &why);
+        ngx_http_order_edit_nsc_report(c, NGX_HTTP_ORDER_EDIT_NSC_MISSING,
+                                       NULL, &why);
+        return;
+    }
+
+    ngx_http_order_edit_nsc_error(c, req, &why);
+
+    ngx_log_error(NGX_LOG_WARN, c->log, 0,
+                  "order_edit: #%uL of \"%V\": the RESTlet refused it "
+                  "(%s): %V", c->id, &c->shop, reason, &why);
+
+    ngx_http_order_edit_nsc_report(c, NGX_HTTP_ORDER_EDIT_NSC_REFUSED,
+                                   reason, &why);
+}
+
+
+/*
+ * A 2xx from the RESTlet: the script's "ok" and what it booked.  Its
+ * discrepancies (NetSuite's totals against the document's) are REST
+ * mode's read back done on NetSuite's side: the write stands, people
+ * look (unless readback is off).
+ */
+
+static void
+ngx_http_order_edit_nsc_restlet_applied(ngx_http_order_edit_nsc_t *c,
+    ngx_http_order_edit_curl_req_t *req)
+{
+    int         rc;
+    char        text[NGX_HTTP_ORDER_EDIT_NSP_DETAIL_LEN];
+    ngx_str_t   detail;
+
+    rc = ngx_http_order_edit_nsp_restlet((char *) req->body.data,
+                                         req->body.len, text);
+
+    if (rc == 0 || (rc == 1 && !c->ns->readback)) {
+        ngx_http_order_edit_nsc_written(c);
+        return;
+    }
+
+    detail.len = ngx_strlen(text);
+    detail.data = ngx_pnalloc(c->pool, detail.len);
+
+    if (detail.data == NULL) {
+        detail.len = 0;
+
+    } else {
+        ngx_memcpy(detail.data, text, detail.len);
+    }
+
+    ngx_log_error(NGX_LOG_WARN, c->log, 0,
+                  "order_edit: #%uL of \"%V\": %s: %V", c->id, &c->shop,
+                  rc == 1 ? "discrepancy" : "the RESTlet failed", &detail);
+
+    ngx_http_order_edit_nsc_report(c, NGX_HTTP_ORDER_EDIT_NSC_REFUSED,
+                                   rc == 1 ? "discrepancy"
+                                           : "netsuite_rejected",
+                                   &detail);
 }
 
 
@@ -1648,6 +1810,13 @@ ngx_http_order_edit_nsc_classify(ngx_http_order_edit_nsc_t *c,
     if (c->step >= NGX_HTTP_ORDER_EDIT_NSC_STEP_MEMO_FIND) {
         /* refund_flow invoice and refund_payout */
         ngx_http_order_edit_nsc_refund_step(c, req);
+        return;
+    }
+
+    if (c->step == NGX_HTTP_ORDER_EDIT_NSC_STEP_WRITE
+        && c->ns->mode == NGX_HTTP_ORDER_EDIT_NS_RESTLET)
+    {
+        ngx_http_order_edit_nsc_restlet_answer(c, req);
         return;
     }
 
