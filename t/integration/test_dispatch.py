@@ -602,7 +602,7 @@ class RestletOptions(RestletMode):
     @property
     def extra(self):
         return RestletMode.extra.fget(self) + (
-            " lock_after A; on_missing create;")
+            " lock_after A; on_missing create; refund_flow invoice;")
 
     def test_lock_after_and_on_missing_are_the_blocks(self):
         # Pending Fulfillment: the script's default (B) would apply it, the
@@ -623,6 +623,19 @@ class RestletOptions(RestletMode):
         self.assertEqual(self.lines(self.order("shopify-acme-450789470")),
                          [("1001", 1), ("1002", 2)])
         self.assertEqual(len(self.exceptions()), 1)
+
+    def test_refund_flow_is_the_blocks(self):
+        # the script's parameter says standalone, the block invoice: the
+        # memo is made from the order's invoice
+        so = self.sim.seed_order(SO_EID)
+        inv = self.sim.admin("POST", "records/invoice", {
+            "entity": {"id": "42"}, "createdFrom": {"id": so["id"]},
+            "item": {"items": [{"item": {"id": "1001"}, "quantity": 1,
+                                "rate": 199}]}})
+        self.post("28-refund-restock.json", "o3", topic="refunds/create")
+        cm = self.wait(lambda: self._credit_memo(), "the credit memo")
+        self.assertEqual(cm["createdFrom"]["id"], inv["id"])
+        self.wait(lambda: self.shop()["acked"] == 1, "the ack")
 
     test_the_restlets_discrepancies_are_an_exception = None
     test_an_order_past_lock_after_is_a_fulfilment_lock = None
