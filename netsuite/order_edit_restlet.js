@@ -882,10 +882,16 @@ define(['N/record', 'N/query', 'N/error', 'N/log', 'N/runtime'],
             const opts = { onMissing: o.on_missing || 'error',
                            lockAfter: o.lock_after || 'B' };
             if (!['error', 'create'].includes(opts.onMissing)
-                || !(opts.lockAfter in STATUS)) {
+                || !(opts.lockAfter in STATUS)
+                || (o.refund_flow !== undefined
+                    && !['standalone', 'invoice'].includes(o.refund_flow))) {
                 throw bad('bad options');
             }
             const cfg = params();
+            /* the module's refund_flow, else the script parameter */
+            if (o.refund_flow !== undefined) {
+                cfg.refundFlow = o.refund_flow;
+            }
 
             /* every document is checked before anything is saved */
             const source = body.source && typeof body.source === 'object'

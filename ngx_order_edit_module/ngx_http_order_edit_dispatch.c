@@ -122,6 +122,7 @@ static ngx_uint_t ngx_http_order_edit_job_held(ngx_http_order_edit_job_t *job,
 static void ngx_http_order_edit_job_tax_kind(ngx_http_order_edit_job_t *job,
     ngx_http_order_edit_nsp_order_t *o);
 static void ngx_http_order_edit_job_written(ngx_http_order_edit_job_t *job);
+static void ngx_http_order_edit_job_applied(ngx_http_order_edit_job_t *job);
 static void ngx_http_order_edit_job_checked(ngx_http_order_edit_job_t *job,
     ngx_http_order_edit_nsc_result_t *r);
 static void ngx_http_order_edit_job_missing(ngx_http_order_edit_job_t *job);
@@ -868,6 +869,13 @@ ngx_http_order_edit_job_next(ngx_http_order_edit_nsc_t *c,
         return;
 
     case NGX_HTTP_ORDER_EDIT_NSC_REFUSED:
+        if (job->state == NGX_HTTP_ORDER_EDIT_JOB_WRITE
+            && ngx_strcmp(r->reason, "discrepancy") == 0)
+        {
+            /* the RESTlet's own check: written, but not as sent */
+            ngx_http_order_edit_job_applied(job);
+        }
+
         ngx_http_order_edit_job_park(job, r->reason, &r->why);
         return;
 
@@ -1052,13 +1060,7 @@ ngx_http_order_edit_job_tax_kind(ngx_http_order_edit_job_t *job,
 static void
 ngx_http_order_edit_job_written(ngx_http_order_edit_job_t *job)
 {
-    if (job->res.kind == NGX_HTTP_ORDER_EDIT_NORM_SALES_ORDER
-        && job->res.order_id > 0)
-    {
-        ngx_http_order_edit_applied_set(job->d->zone, &job->msg.shop,
-                                        (uint64_t) job->res.order_id,
-                                        job->res.updated_at);
-    }
+    ngx_http_order_edit_job_applied(job);
 
     if (job->ns->readback
         && job->ns->mode == NGX_HTTP_ORDER_EDIT_NS_REST
@@ -1070,6 +1072,21 @@ ngx_http_order_edit_job_written(ngx_http_order_edit_job_t *job)
     }
 
     ngx_http_order_edit_job_acked(job, NGX_HTTP_ORDER_EDIT_C_LAST);
+}
+
+
+/* the snapshot NetSuite now holds, for reconciliation */
+
+static void
+ngx_http_order_edit_job_applied(ngx_http_order_edit_job_t *job)
+{
+    if (job->res.kind == NGX_HTTP_ORDER_EDIT_NORM_SALES_ORDER
+        && job->res.order_id > 0)
+    {
+        ngx_http_order_edit_applied_set(job->d->zone, &job->msg.shop,
+                                        (uint64_t) job->res.order_id,
+                                        job->res.updated_at);
+    }
 }
 
 

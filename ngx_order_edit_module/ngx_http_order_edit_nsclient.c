@@ -18,10 +18,14 @@
 #define NGX_HTTP_ORDER_EDIT_NSC_STEP_READ         1
 #define NGX_HTTP_ORDER_EDIT_NSC_STEP_WRITE        2
 #define NGX_HTTP_ORDER_EDIT_NSC_STEP_READBACK     3
-#define NGX_HTTP_ORDER_EDIT_NSC_STEP_MEMO_FIND    4   /* refund_flow invoice */
+#define NGX_HTTP_ORDER_EDIT_NSC_STEP_MEMO_FIND    4   /* invoice, cash_sale */
 #define NGX_HTTP_ORDER_EDIT_NSC_STEP_INVOICE      5
 #define NGX_HTTP_ORDER_EDIT_NSC_STEP_PAYOUT_READ  6   /* refund_payout */
 #define NGX_HTTP_ORDER_EDIT_NSC_STEP_PAYOUT       7
+#define NGX_HTTP_ORDER_EDIT_NSC_STEP_XFORM        8   /* the transform */
+
+/* a Customer Refund's external id: its memo's, and this */
+#define NGX_HTTP_ORDER_EDIT_NSC_PAYOUT_EID        "-cr"
 
 /* NetSuite's answer quoted in an error at most (an exception's detail) */
 #define NGX_HTTP_ORDER_EDIT_NSC_QUOTE_MAX         2048
@@ -59,6 +63,12 @@ static ngx_int_t ngx_http_order_edit_nsc_order_url(
     ngx_http_order_edit_nsc_t *c, const char *eid, const char *query);
 static void ngx_http_order_edit_nsc_write_send(ngx_http_order_edit_nsc_t *c);
 static void ngx_http_order_edit_nsc_restlet(ngx_http_order_edit_nsc_t *c);
+static json_t *ngx_http_order_edit_nsc_restlet_body(
+    ngx_http_order_edit_nsc_t *c);
+static void ngx_http_order_edit_nsc_restlet_answer(
+    ngx_http_order_edit_nsc_t *c, ngx_http_order_edit_curl_req_t *req);
+static void ngx_http_order_edit_nsc_restlet_applied(
+    ngx_http_order_edit_nsc_t *c, ngx_http_order_edit_curl_req_t *req);
 static ngx_int_t ngx_http_order_edit_nsc_in_place(
     ngx_http_order_edit_nsc_t *c);
 static void ngx_http_order_edit_nsc_read_answer(ngx_http_order_edit_nsc_t *c,
@@ -67,8 +77,14 @@ static ngx_int_t ngx_http_order_edit_nsc_customer(
     ngx_http_order_edit_nsc_t *c);
 static ngx_int_t ngx_http_order_edit_nsc_xform_body(
     ngx_http_order_edit_nsc_t *c, json_t *body, json_t *id);
+static ngx_int_t ngx_http_order_edit_nsc_cash_body(
+    ngx_http_order_edit_nsc_t *c, json_t *body);
+static ngx_int_t ngx_http_order_edit_nsc_dump(ngx_http_order_edit_nsc_t *c,
+    json_t *v, ngx_str_t *out);
 static void ngx_http_order_edit_nsc_memo_find(ngx_http_order_edit_nsc_t *c);
 static void ngx_http_order_edit_nsc_refund_step(ngx_http_order_edit_nsc_t *c,
+    ngx_http_order_edit_curl_req_t *req);
+static ngx_uint_t ngx_http_order_edit_nsc_duplicate(
     ngx_http_order_edit_curl_req_t *req);
 static void ngx_http_order_edit_nsc_memo_there(ngx_http_order_edit_nsc_t *c,
     ngx_http_order_edit_curl_req_t *req);
@@ -457,7 +473,8 @@ ngx_http_order_edit_nsc_write(ngx_http_order_edit_nsc_t *c)
     }
 
     if (c->xform.len) {
-        /* refund_flow invoice: is the memo there already? */
+        /* refund_flow invoice or cash_sale: is the record there already? */
+        c->cash_sale = (c->cash.len != 0);
         ngx_http_order_edit_nsc_memo_find(c);
         return;
     }
@@ -475,7 +492,15 @@ ngx_http_order_edit_nsc_write(ngx_http_order_edit_nsc_t *c)
 static void
 ngx_http_order_edit_nsc_restlet(ngx_http_order_edit_nsc_t *c)
 {
-    c->doc = ngx_http_order_edit_json_dumps(c->res->doc, JSON_COMPACT);
+    json_t  *body;
+
+    body = ngx_http_order_edit_nsc_restlet_body(c);
+
+    c->doc = body ? ngx_http_order_edit_json_dumps(body, JSON_COMPACT)
+                  : NULL;
+
+    json_decref(body);
+
     if (c->doc == NULL) {
         ngx_http_order_edit_nsc_report(c, NGX_HTTP_ORDER_EDIT_NSC_UNSENT,
                                        NULL, NULL);
@@ -490,6 +515,154 @@ ngx_http_order_edit_nsc_restlet(ngx_http_order_edit_nsc_t *c)
     c->step = NGX_HTTP_ORDER_EDIT_NSC_STEP_WRITE;
 
     ngx_http_order_edit_nsc_send(c);
+}
+
+
+/*
+ * The document and the NetSuite block's choices, which the script cannot
+ * know otherwise: {"options": {"lock_after": "B", "on_missing": "error",
+ * "refund_flow": "standalone"}}.  A shallow copy: the document's values
+ * are shared, not copied.
+ */
+
+static json_t *
+ngx_http_order_edit_nsc_restlet_body(ngx_http_order_edit_nsc_t *c)
+{
+    char     letter[2];
+    json_t  *body, *options;
+
+    body = json_copy(c->res->doc);
+    options = json_object();
+
+    if (body == NULL || options == NULL) {
+        json_decref(body);
+        json_decref(options);
+        return NULL;
+    }
+
+    letter[0] = (char) c->ns->lock_after;
+    letter[1] = '\0';
+
+    if (json_object_set_new(body, "options", options) != 0
+        || json_object_set_new(options, "lock_after", json_string(letter))
+           != 0
+        || json_object_set_new(options, "on_missing", json_string(
+               c->ns->on_missing == NGX_HTTP_ORDER_EDIT_NS_MISSING_CREATE
+               ? "create" : "error"))
+           != 0
+        || json_object_set_new(options, "refund_flow", json_string(
+               c->ns->refund_flow == NGX_HTTP_ORDER_EDIT_NS_REFUND_INVOICE
+               ? "invoice" : "standalone"))
+           != 0)
+    {
+        json_decref(body);
+        return NULL;
+    }
+
+    return body;
+}
+
+
+/*
+ * The RESTlet answered the write.  A SuiteScript cannot choose its status:
+ * success is 200 with {"ok": true, "results": ...}, a thrown error 400
+ * with {"error": {"code", "message"}}.  The codes the script throws for
+ * the order's state mean what REST mode's reads find: ORDER_LOCKED is
+ * past lock_after, RCRD_DSNT_EXIST no such order (on_missing decides).
+ */
+
+static void
+ngx_http_order_edit_nsc_restlet_answer(ngx_http_order_edit_nsc_t *c,
+    ngx_http_order_edit_curl_req_t *req)
+{
+    ngx_str_t                         why;
+    ngx_uint_t                        missing;
+    const char                       *reason;
+    ngx_http_order_edit_nsp_error_t   err;
+
+    if (req->status >= 200 && req->status < 300) {
+        ngx_http_order_edit_nsc_restlet_applied(c, req);
+        return;
+    }
+
+    reason = "netsuite_rejected";
+    missing = 0;
+    err.root = NULL;
+
+    if (req->status == 400
+        && ngx_http_order_edit_nsp_error((char *) req->body.data,
+                                         req->body.len, &err)
+           == 0)
+    {
+        if (ngx_strcmp(err.code, "ORDER_LOCKED") == 0) {
+            reason = "fulfilment_lock";
+
+        } else if (ngx_strcmp(err.code, "RCRD_DSNT_EXIST") == 0) {
+            missing = 1;
+        }
+    }
+
+    json_decref(err.root);
+
+    if (missing) {
+        ngx_http_order_edit_nsc_error(c, req, &why);
+        ngx_http_order_edit_nsc_report(c, NGX_HTTP_ORDER_EDIT_NSC_MISSING,
+                                       NULL, &why);
+        return;
+    }
+
+    ngx_http_order_edit_nsc_error(c, req, &why);
+
+    ngx_log_error(NGX_LOG_WARN, c->log, 0,
+                  "order_edit: #%uL of \"%V\": the RESTlet refused it "
+                  "(%s): %V", c->id, &c->shop, reason, &why);
+
+    ngx_http_order_edit_nsc_report(c, NGX_HTTP_ORDER_EDIT_NSC_REFUSED,
+                                   reason, &why);
+}
+
+
+/*
+ * A 2xx from the RESTlet: the script's "ok" and what it booked.  Its
+ * discrepancies (NetSuite's totals against the document's) are REST
+ * mode's read back done on NetSuite's side: the write stands, people
+ * look (unless readback is off).
+ */
+
+static void
+ngx_http_order_edit_nsc_restlet_applied(ngx_http_order_edit_nsc_t *c,
+    ngx_http_order_edit_curl_req_t *req)
+{
+    int         rc;
+    char        text[NGX_HTTP_ORDER_EDIT_NSP_DETAIL_LEN];
+    ngx_str_t   detail;
+
+    rc = ngx_http_order_edit_nsp_restlet((char *) req->body.data,
+                                         req->body.len, text);
+
+    if (rc == 0 || (rc == 1 && !c->ns->readback)) {
+        ngx_http_order_edit_nsc_written(c);
+        return;
+    }
+
+    detail.len = ngx_strlen(text);
+    detail.data = ngx_pnalloc(c->pool, detail.len);
+
+    if (detail.data == NULL) {
+        detail.len = 0;
+
+    } else {
+        ngx_memcpy(detail.data, text, detail.len);
+    }
+
+    ngx_log_error(NGX_LOG_WARN, c->log, 0,
+                  "order_edit: #%uL of \"%V\": %s: %V", c->id, &c->shop,
+                  rc == 1 ? "discrepancy" : "the RESTlet failed", &detail);
+
+    ngx_http_order_edit_nsc_report(c, NGX_HTTP_ORDER_EDIT_NSC_REFUSED,
+                                   rc == 1 ? "discrepancy"
+                                           : "netsuite_rejected",
+                                   &detail);
 }
 
 
@@ -688,7 +861,7 @@ ngx_http_order_edit_nsc_customer(ngx_http_order_edit_nsc_t *c)
         goto failed;
     }
 
-    if (c->ns->refund_flow == NGX_HTTP_ORDER_EDIT_NS_REFUND_INVOICE
+    if (c->ns->refund_flow != NGX_HTTP_ORDER_EDIT_NS_REFUND_STANDALONE
         && ngx_http_order_edit_nsc_xform_body(c, body, ref) != NGX_OK)
     {
         free(text);
@@ -725,7 +898,6 @@ static ngx_int_t
 ngx_http_order_edit_nsc_xform_body(ngx_http_order_edit_nsc_t *c,
     json_t *body, json_t *id)
 {
-    char        *text;
     size_t       len;
     json_t      *cm, *eid;
     ngx_uint_t   i;
@@ -763,25 +935,78 @@ ngx_http_order_edit_nsc_xform_body(ngx_http_order_edit_nsc_t *c,
         (void) json_object_del(body, from_source[i]);
     }
 
-    if (json_object_set(body, "externalId", eid) != 0) {
+    if (json_object_set(body, "externalId", eid) != 0
+        || ngx_http_order_edit_nsc_dump(c, body, &c->xform) != NGX_OK)
+    {
         return NGX_ERROR;
     }
 
-    text = ngx_http_order_edit_json_dumps(body, JSON_COMPACT);
+    if (c->ns->refund_flow != NGX_HTTP_ORDER_EDIT_NS_REFUND_CASH_SALE) {
+        return NGX_OK;
+    }
+
+    return ngx_http_order_edit_nsc_cash_body(c, body);
+}
+
+
+/*
+ * refund_flow cash_sale: the body of cashSale/<id>/!transform/cashRefund,
+ * the memo's and the bank account the money goes back from (and the
+ * payment method), refund_payout's; without it, the cash sale's own.
+ */
+
+static ngx_int_t
+ngx_http_order_edit_nsc_cash_body(ngx_http_order_edit_nsc_t *c,
+    json_t *body)
+{
+    if (c->ns->payout_account.len
+        && json_object_set_new(body, "account",
+                               json_pack("{s:s%}", "id",
+                                         c->ns->payout_account.data,
+                                         c->ns->payout_account.len))
+           != 0)
+    {
+        return NGX_ERROR;
+    }
+
+    if (c->ns->payout_method.len
+        && json_object_set_new(body, "paymentMethod",
+                               json_pack("{s:s%}", "id",
+                                         c->ns->payout_method.data,
+                                         c->ns->payout_method.len))
+           != 0)
+    {
+        return NGX_ERROR;
+    }
+
+    return ngx_http_order_edit_nsc_dump(c, body, &c->cash);
+}
+
+
+/* a request body, exact numbers kept, in the pool */
+
+static ngx_int_t
+ngx_http_order_edit_nsc_dump(ngx_http_order_edit_nsc_t *c, json_t *v,
+    ngx_str_t *out)
+{
+    char    *text;
+    size_t   len;
+
+    text = ngx_http_order_edit_json_dumps(v, JSON_COMPACT);
     if (text == NULL) {
         return NGX_ERROR;
     }
 
     len = ngx_strlen(text);
-    c->xform.data = ngx_pnalloc(c->pool, len);
+    out->data = ngx_pnalloc(c->pool, len);
 
-    if (c->xform.data == NULL) {
+    if (out->data == NULL) {
         free(text);
         return NGX_ERROR;
     }
 
-    ngx_memcpy(c->xform.data, text, len);
-    c->xform.len = len;
+    ngx_memcpy(out->data, text, len);
+    out->len = len;
     free(text);
 
     return NGX_OK;
@@ -790,9 +1015,10 @@ ngx_http_order_edit_nsc_xform_body(ngx_http_order_edit_nsc_t *c,
 
 /*
  * A transform cannot be an upsert: before making the memo from the
- * invoice, look for it by its external id, so a retry after a lost
- * answer, a replay after a crash or a second delivery finds the memo
- * made the first time instead of making a second one.
+ * invoice (or the cash refund from the cash sale), look for it by its
+ * external id, so a retry after a lost answer, a replay after a crash or
+ * a second delivery finds the record made the first time instead of
+ * making a second one.
  */
 
 static void
@@ -804,7 +1030,8 @@ ngx_http_order_edit_nsc_memo_find(ngx_http_order_edit_nsc_t *c)
               json_object_get(c->res->doc, "credit_memo"), "external_id"));
 
     if (ngx_http_order_edit_nsc_set_url(c,
-            NGX_HTTP_ORDER_EDIT_REST_PREFIX "creditMemo/eid:",
+            c->cash_sale ? NGX_HTTP_ORDER_EDIT_REST_PREFIX "cashRefund/eid:"
+                         : NGX_HTTP_ORDER_EDIT_REST_PREFIX "creditMemo/eid:",
             (u_char *) eid, ngx_strlen(eid), "?fields=externalId")
         != NGX_OK)
     {
@@ -853,6 +1080,30 @@ ngx_http_order_edit_nsc_refund_step(ngx_http_order_edit_nsc_t *c,
         return;
     }
 
+    if (c->step == NGX_HTTP_ORDER_EDIT_NSC_STEP_XFORM) {
+
+        if (req->status >= 200 && req->status < 300) {
+            ngx_http_order_edit_nsc_written(c);
+            return;
+        }
+
+        if (!c->found_again && ngx_http_order_edit_nsc_duplicate(req)) {
+            /*
+             * An earlier transform of this refund (sent before a restart,
+             * or by a worker since gone) landed after this one looked:
+             * the memo is there, and is looked up once more.
+             */
+            ngx_log_error(NGX_LOG_WARN, c->log, 0,
+                          "order_edit: #%uL of \"%V\": NetSuite has the "
+                          "Credit Memo already, looking it up again",
+                          c->id, &c->shop);
+
+            c->found_again = 1;
+            ngx_http_order_edit_nsc_memo_find(c);
+            return;
+        }
+    }
+
     if (c->step == NGX_HTTP_ORDER_EDIT_NSC_STEP_MEMO_FIND
         && (req->status == 200 || req->status == 404))
     {
@@ -868,6 +1119,40 @@ ngx_http_order_edit_nsc_refund_step(ngx_http_order_edit_nsc_t *c,
 }
 
 
+/*
+ * NetSuite refused a record because its external id is taken: REST
+ * answers USER_ERROR "This record already exists" (SOAP's code for it is
+ * DUP_RCRD, taken too).
+ */
+
+static ngx_uint_t
+ngx_http_order_edit_nsc_duplicate(ngx_http_order_edit_curl_req_t *req)
+{
+    ngx_uint_t                        dup;
+    ngx_http_order_edit_nsp_error_t   err;
+
+    err.root = NULL;
+
+    if (req->status != 400
+        || ngx_http_order_edit_nsp_error((char *) req->body.data,
+                                         req->body.len, &err)
+           != 0)
+    {
+        json_decref(err.root);
+        return 0;
+    }
+
+    dup = ngx_strcmp(err.code, "DUP_RCRD") == 0
+          || (ngx_strcmp(err.code, "USER_ERROR") == 0
+              && ngx_strstr(err.text, "This record already exists")
+                 != NULL);
+
+    json_decref(err.root);
+
+    return dup;
+}
+
+
 /* the memo looked for: there already, or the invoice to make it from */
 
 static void
@@ -879,8 +1164,9 @@ ngx_http_order_edit_nsc_memo_there(ngx_http_order_edit_nsc_t *c,
     if (req->status == 200) {
         /* made the first time, its answer lost: nothing more to make */
         ngx_log_error(NGX_LOG_INFO, c->log, 0,
-                      "order_edit: #%uL of \"%V\": the Credit Memo is "
-                      "there already", c->id, &c->shop);
+                      "order_edit: #%uL of \"%V\": the %s is there "
+                      "already", c->id, &c->shop,
+                      c->cash_sale ? "Cash Refund" : "Credit Memo");
 
         if (ngx_http_order_edit_nsc_payout(c) != NGX_OK) {
             ngx_http_order_edit_nsc_report(c, NGX_HTTP_ORDER_EDIT_NSC_OK,
@@ -896,7 +1182,7 @@ ngx_http_order_edit_nsc_memo_there(ngx_http_order_edit_nsc_t *c,
      */
 
     size = sizeof("{\"q\":\"SELECT id FROM transaction WHERE type = "
-                  "'CustInvc' AND createdfrom = '' ORDER BY id\"}")
+                  "'CashSale' AND createdfrom = '' ORDER BY id\"}")
            + c->source.len;
 
     c->body.data = ngx_pnalloc(c->pool, size);
@@ -913,8 +1199,10 @@ ngx_http_order_edit_nsc_memo_there(ngx_http_order_edit_nsc_t *c,
 
     c->body.len = ngx_sprintf(c->body.data,
                               "{\"q\":\"SELECT id FROM transaction WHERE "
-                              "type = 'CustInvc' AND createdfrom = '%V' "
-                              "ORDER BY id\"}", &c->source)
+                              "type = '%s' AND createdfrom = '%V' "
+                              "ORDER BY id\"}",
+                              c->cash_sale ? "CashSale" : "CustInvc",
+                              &c->source)
                   - c->body.data;
 
     ngx_str_set(&c->method, "POST");
@@ -948,6 +1236,17 @@ ngx_http_order_edit_nsc_invoice(ngx_http_order_edit_nsc_t *c,
         return;
     }
 
+    if (n == 0 && c->cash_sale) {
+        /* not paid by a cash sale: refund_flow invoice's way */
+        ngx_log_error(NGX_LOG_INFO, c->log, 0,
+                      "order_edit: #%uL of \"%V\": the order has no "
+                      "cash sale, a Credit Memo instead", c->id, &c->shop);
+
+        c->cash_sale = 0;
+        ngx_http_order_edit_nsc_memo_find(c);
+        return;
+    }
+
     if (n == 0) {
         ngx_log_error(NGX_LOG_INFO, c->log, 0,
                       "order_edit: #%uL of \"%V\": the order has no "
@@ -969,8 +1268,11 @@ ngx_http_order_edit_nsc_invoice(ngx_http_order_edit_nsc_t *c,
     }
 
     if (ngx_http_order_edit_nsc_set_url(c,
-            NGX_HTTP_ORDER_EDIT_REST_PREFIX "invoice/", id,
-            ngx_strlen(id), "/!transform/creditMemo?replace=item")
+            c->cash_sale ? NGX_HTTP_ORDER_EDIT_REST_PREFIX "cashSale/"
+                         : NGX_HTTP_ORDER_EDIT_REST_PREFIX "invoice/",
+            id, ngx_strlen(id),
+            c->cash_sale ? "/!transform/cashRefund?replace=item"
+                         : "/!transform/creditMemo?replace=item")
         != NGX_OK)
     {
         ngx_http_order_edit_nsc_report(c, NGX_HTTP_ORDER_EDIT_NSC_UNSENT,
@@ -979,9 +1281,9 @@ ngx_http_order_edit_nsc_invoice(ngx_http_order_edit_nsc_t *c,
     }
 
     ngx_str_set(&c->method, "POST");
-    c->body = c->xform;
+    c->body = c->cash_sale ? c->cash : c->xform;
     c->body_sent = c->body;
-    c->step = NGX_HTTP_ORDER_EDIT_NSC_STEP_WRITE;
+    c->step = NGX_HTTP_ORDER_EDIT_NSC_STEP_XFORM;
 
     ngx_http_order_edit_nsc_send(c);
 }
@@ -1000,8 +1302,10 @@ ngx_http_order_edit_nsc_payout(ngx_http_order_edit_nsc_t *c)
 
     if (c->res->kind != NGX_HTTP_ORDER_EDIT_NORM_CREDIT_MEMO
         || c->ns->mode != NGX_HTTP_ORDER_EDIT_NS_REST
-        || c->ns->payout_account.len == 0)
+        || c->ns->payout_account.len == 0
+        || c->cash_sale)
     {
+        /* a cash refund is the money going back itself */
         return NGX_DECLINED;
     }
 
@@ -1037,8 +1341,12 @@ ngx_http_order_edit_nsc_payout(ngx_http_order_edit_nsc_t *c)
 /*
  * The memo answered: a Customer Refund of what it leaves unapplied, in
  * its currency, to its customer, from the configured bank account.  PUT
- * on the memo's external id is an upsert, and a retry finds the memo
- * applied to the refund (nothing unapplied): never a second payout.
+ * on the memo's external id and "-cr" is an upsert (an account may keep
+ * external ids unique across all transactions, so not the memo's own).
+ * Every Customer Refund applies the memo, so what the memo leaves
+ * unapplied already counts every earlier payout, under this id or the
+ * memo's own (which versions before "-cr" used): a retry, a replay or an
+ * upgrade finds nothing unapplied and never pays out twice.
  */
 
 static void
@@ -1108,7 +1416,8 @@ ngx_http_order_edit_nsc_payout_send(ngx_http_order_edit_nsc_t *c,
     if (c->body.data == NULL || eid == NULL
         || ngx_http_order_edit_nsc_set_url(c,
                NGX_HTTP_ORDER_EDIT_REST_PREFIX "customerRefund/eid:",
-               (u_char *) eid, ngx_strlen(eid), "?replace=apply")
+               (u_char *) eid, ngx_strlen(eid),
+               NGX_HTTP_ORDER_EDIT_NSC_PAYOUT_EID "?replace=apply")
            != NGX_OK)
     {
         free(text);
@@ -1648,6 +1957,13 @@ ngx_http_order_edit_nsc_classify(ngx_http_order_edit_nsc_t *c,
     if (c->step >= NGX_HTTP_ORDER_EDIT_NSC_STEP_MEMO_FIND) {
         /* refund_flow invoice and refund_payout */
         ngx_http_order_edit_nsc_refund_step(c, req);
+        return;
+    }
+
+    if (c->step == NGX_HTTP_ORDER_EDIT_NSC_STEP_WRITE
+        && c->ns->mode == NGX_HTTP_ORDER_EDIT_NS_RESTLET)
+    {
+        ngx_http_order_edit_nsc_restlet_answer(c, req);
         return;
     }
 

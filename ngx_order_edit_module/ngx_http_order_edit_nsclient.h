@@ -93,10 +93,13 @@ struct ngx_http_order_edit_nsc_s {
                                                NGX_HTTP_ORDER_EDIT_NSP_ID_LEN];
     ngx_str_t                              source;    /* the SO's id */
     ngx_str_t                              xform;     /* transform body */
+    ngx_str_t                              cash;      /* a cash refund's */
     ngx_http_order_edit_nsp_order_t        order;     /* the last read */
     unsigned                               so_cached:1;
     unsigned                               reread:1;  /* read back again */
     unsigned                               auth_retried:1; /* after 401 */
+    unsigned                               found_again:1;  /* a dup memo */
+    unsigned                               cash_sale:1;    /* looking */
 
     /* OAuth 2.0: waiting for a token, and the one sent */
     ngx_http_order_edit_oauth2_wait_t      wait;

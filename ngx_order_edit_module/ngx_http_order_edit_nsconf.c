@@ -64,6 +64,7 @@ static ngx_conf_enum_t  ngx_http_order_edit_ns_pnv[] = {
 static ngx_conf_enum_t  ngx_http_order_edit_ns_refund_flows[] = {
     { ngx_string("standalone"), NGX_HTTP_ORDER_EDIT_NS_REFUND_STANDALONE },
     { ngx_string("invoice"), NGX_HTTP_ORDER_EDIT_NS_REFUND_INVOICE },
+    { ngx_string("cash_sale"), NGX_HTTP_ORDER_EDIT_NS_REFUND_CASH_SALE },
     { ngx_null_string, 0 }
 };
 
@@ -349,6 +350,16 @@ keys_done:
                              NGX_HTTP_ORDER_EDIT_NS_PNV_ERROR);
     ngx_conf_init_uint_value(ns->refund_flow,
                              NGX_HTTP_ORDER_EDIT_NS_REFUND_STANDALONE);
+
+    if (ns->mode == NGX_HTTP_ORDER_EDIT_NS_RESTLET
+        && ns->refund_flow == NGX_HTTP_ORDER_EDIT_NS_REFUND_CASH_SALE)
+    {
+        /* the shipped script books memos only: say so, not degrade */
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "order_edit_netsuite \"%V\": \"refund_flow "
+                           "cash_sale\" needs \"mode rest\"", &ns->name);
+        return NGX_CONF_ERROR;
+    }
 
     if (ns->mode == NGX_HTTP_ORDER_EDIT_NS_RESTLET
         && ns->restlet_url.len == 0)

@@ -38,6 +38,7 @@
 /* refund_flow: how a Shopify refund is booked */
 #define NGX_HTTP_ORDER_EDIT_NS_REFUND_STANDALONE  0
 #define NGX_HTTP_ORDER_EDIT_NS_REFUND_INVOICE     1
+#define NGX_HTTP_ORDER_EDIT_NS_REFUND_CASH_SALE   2
 
 
 struct ngx_http_order_edit_netsuite_conf_s {

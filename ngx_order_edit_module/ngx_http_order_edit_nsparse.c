@@ -21,6 +21,8 @@ static const char *ngx_http_order_edit_nsp_number_text(const json_t *v,
     char *buf, size_t size);
 static int ngx_http_order_edit_nsp_same_decimal(const char *text,
     const json_t *v);
+static size_t ngx_http_order_edit_nsp_drift(const char *doc,
+    const json_t *list, char *detail, size_t off);
 
 
 int
@@ -200,6 +202,114 @@ ngx_http_order_edit_nsp_error(const char *body, size_t len,
     err->text = json_string_value(text);
 
     return 0;
+}
+
+
+int
+ngx_http_order_edit_nsp_restlet(const char *body, size_t len, char *detail)
+{
+    char                            errbuf[128];
+    json_t                         *root, *results, *v, *err;
+    size_t                          off;
+    const char                     *doc, *code, *text;
+    ngx_http_order_edit_json_rc_e   rc;
+
+    detail[0] = '\0';
+
+    /* exact: the totals told are NetSuite's and the document's texts */
+    root = ngx_http_order_edit_json_load(body, len, 16, len, &rc, errbuf,
+                                         sizeof(errbuf));
+    if (root == NULL) {
+        snprintf(detail, NGX_HTTP_ORDER_EDIT_NSP_DETAIL_LEN,
+                 "the RESTlet's answer is no JSON: %s", errbuf);
+        return -1;
+    }
+
+    results = json_object_get(root, "results");
+
+    if (!json_is_true(json_object_get(root, "ok"))
+        || !json_is_object(results))
+    {
+        /* a script that caught its own error and answered it */
+        err = json_object_get(root, "error");
+        code = json_string_value(json_object_get(err, "code"));
+        text = json_string_value(json_object_get(err, "message"));
+
+        snprintf(detail, NGX_HTTP_ORDER_EDIT_NSP_DETAIL_LEN,
+                 "the RESTlet did not answer \"ok\": true: %s: %s",
+                 code ? code : "no error code", text ? text : "no message");
+
+        json_decref(root);
+        return -1;
+    }
+
+    off = 0;
+
+    json_object_foreach(results, doc, v) {
+        off = ngx_http_order_edit_nsp_drift(doc,
+                                       json_object_get(v, "discrepancies"),
+                                       detail, off);
+    }
+
+    json_decref(root);
+
+    return off ? 1 : 0;
+}
+
+
+/* one document's discrepancies told after detail's first off bytes */
+
+static size_t
+ngx_http_order_edit_nsp_drift(const char *doc, const json_t *list,
+    char *detail, size_t off)
+{
+    int          n;
+    char         a[64], b[64];
+    size_t       i;
+    json_t      *d, *v, *w;
+    const char  *field, *da, *db;
+
+    if (!json_is_array(list)) {
+        return off;
+    }
+
+    json_array_foreach(list, i, d) {
+        field = json_string_value(json_object_get(d, "field"));
+        v = json_object_get(d, "document");
+        w = json_object_get(d, "netsuite");
+
+        /* a number marker is a string too: the number first */
+        da = (json_is_number(v) || ngx_http_order_edit_json_is_marker(v))
+             ? ngx_http_order_edit_nsp_number_text(v, a, sizeof(a))
+             : json_string_value(v);
+        db = (json_is_number(w) || ngx_http_order_edit_json_is_marker(w))
+             ? ngx_http_order_edit_nsp_number_text(w, b, sizeof(b))
+             : json_string_value(w);
+
+        da = da ? da : "?";
+        db = db ? db : "?";
+
+        if (off >= NGX_HTTP_ORDER_EDIT_NSP_DETAIL_LEN - 1) {
+            /* the first ones told, and at least one counted */
+            return off;
+        }
+
+        n = snprintf(detail + off, NGX_HTTP_ORDER_EDIT_NSP_DETAIL_LEN - off,
+                     "%s%s %s: document %s, NetSuite %s", off ? "; " : "",
+                     doc, field ? field : "?", da, db);
+
+        if (n < 0) {
+            continue;
+        }
+
+        off += (size_t) n;
+
+        if (off > NGX_HTTP_ORDER_EDIT_NSP_DETAIL_LEN - 1) {
+            off = NGX_HTTP_ORDER_EDIT_NSP_DETAIL_LEN - 1;
+        }
+    }
+
+    return off;
 }
 
 

@@ -94,6 +94,17 @@ int ngx_http_order_edit_nsp_suiteql(const char *body, size_t len, char *id,
 int ngx_http_order_edit_nsp_error(const char *body, size_t len,
     ngx_http_order_edit_nsp_error_t *err);
 
+/*
+ * The RESTlet's answer to a write (docs/netsuite-simulator.md, "RESTlet"):
+ * {"ok": true, "results": {"sales_order": {..., "discrepancies": [{"field",
+ * "document", "netsuite"}]}, ...}}.  0: applied as sent; 1: applied, but
+ * NetSuite booked other totals than the document's; -1: not "ok", or not
+ * the script's answer.  1 and -1 say why in detail
+ * (NGX_HTTP_ORDER_EDIT_NSP_DETAIL_LEN bytes).
+ */
+int ngx_http_order_edit_nsp_restlet(const char *body, size_t len,
+    char *detail);
+
 /* 0, or -1 without an id, a customer or an unapplied amount */
 int ngx_http_order_edit_nsp_memo(const char *body, size_t len,
     ngx_http_order_edit_nsp_memo_t *m);

@@ -258,12 +258,12 @@ $c
 === TEST 6: a refund_flow nginx does not know is refused at start
 --- http_config eval
 my $c = ::http_config();
-$c =~ s/(retry_backoff [^;]+;)/$1\n        refund_flow cash_sale;/ or die;
+$c =~ s/(retry_backoff [^;]+;)/$1\n        refund_flow cash_refund;/ or die;
 $c
 --- config eval: $::Config
 --- must_die
 --- error_log eval
-qr{\[emerg\] .*invalid value "cash_sale" in \S+nginx\.conf:\d+$}
+qr{\[emerg\] .*invalid value "cash_refund" in \S+nginx\.conf:\d+$}
 
 
 
@@ -298,7 +298,7 @@ $c
        '"apply":\{"count":1,"items":\[\{"doc":\{"id":"1003","refName":'
            . '"RFND1003"\},"apply":true,"amount":199\.00\}\]\}'),
  ::all('^\[\{(?:(?!"_sim").)*"_sim":\{[^}]*\}\}\]$',
-       '"externalId":"shopify-acme-refund-929361464",',
+       '"externalId":"shopify-acme-refund-929361464-cr",',
        '"customer":\{"id":"42",', '"account":\{"id":"55",',
        '"paymentMethod":\{"id":"7",', '"currency":\{"id":"1",',
        '"total":199\.00,',
@@ -355,3 +355,143 @@ $c
 --- must_die
 --- error_log eval
 qr{\[emerg\] .*invalid refund_payout "Shopify clearing", expected "off" or the internal ids of a bank account and a payment method in \S+nginx\.conf:\d+$}
+
+
+
+=== TEST 10: refund_payout where external ids are unique across transactions: the Customer Refund has its own
+An account may keep external ids unique across every transaction type, so
+the Customer Refund cannot share its memo's: it is the memo's and "-cr".
+--- http_config eval
+my $c = ::http_config();
+$c =~ s/(retry_backoff [^;]+;)/$1\n        refund_payout 55 7;/ or die;
+$c
+--- config eval: $::Config
+--- request eval
+[$::Reset,
+ ::json_request("POST /sim/preferences", { external_id_scope => 'transaction' }),
+ ::seed(lines => [[1001, 1, 199], [1002, 2, 24.5]],
+        custbody_shopify_taxes_included => JSON::PP::false),
+ ::webhook('p3', $::Refund, 'refunds/create'),
+ $::Drain,
+ "GET /sim/records/creditMemo/eid:$::CM",
+ "GET /sim/records/customerRefund/eid:$::CM-cr"]
+--- error_code eval
+[200, 200, 201, 200, 200, 200, 200]
+--- response_body_like eval
+[$::Ok, '.', '"id":"1001"', '"queued"', $::Drained,
+ ::all('"externalId":"shopify-acme-refund-929361464",', '"unapplied":0\.00,'),
+ ::all('"externalId":"shopify-acme-refund-929361464-cr",',
+       '"apply":\{"count":1,"items":\[\{"doc":\{"id":"1002",'
+           . '"refName":"CM1002"\},"apply":true,"amount":199\.00\}')]
+--- no_error_log
+[error]
+[alert]
+[crit]
+
+
+
+=== TEST 11: refund_flow cash_sale: the order's cash sale becomes a cash refund, from the payout account
+The order was paid by cash sale 1002 (created from Sales Order 1001).  The
+cash refund is looked for by its external id first (a transform cannot be
+an upsert), then the cash sale by SuiteQL, and the cash sale is
+transformed into the cash refund with Shopify's line and amounts and the
+bank account (and payment method) of refund_payout: linked to the cash
+sale, its location and subsidiary, the returned item back in stock, and
+no Credit Memo or Customer Refund.
+--- http_config eval
+my $c = ::http_config();
+$c =~ s/(retry_backoff [^;]+;)/$1\n        refund_flow cash_sale;\n        refund_payout 55 7;/ or die;
+$c
+--- config eval: $::Config
+--- request eval
+[$::Reset,
+ ::seed(lines => [[1001, 1, 199], [1002, 2, 24.5]],
+        custbody_shopify_taxes_included => JSON::PP::false,
+        subsidiary => { id => '3' }, location => { id => '4' }),
+ ::json_request("POST /sim/records/cashSale",
+                { entity => { id => '42' }, createdFrom => { id => '1001' },
+                  subsidiary => { id => '3' }, location => { id => '4' },
+                  account => { id => '50' },
+                  item => { items => [
+                      { item => { id => '1001' }, quantity => 1,
+                        rate => 199 },
+                      { item => { id => '1002' }, quantity => 2,
+                        rate => 24.5 }] } }),
+ ::webhook('c1', $::Refund, 'refunds/create'),
+ $::Drain,
+ "GET /sim/records/cashRefund/eid:$::CM",
+ "GET /sim/inventory",
+ "GET /sim/counters",
+ "GET /sim/requests"]
+--- error_code eval
+[200, 201, 201, 200, 200, 200, 200, 200, 200]
+--- response_body_like eval
+[$::Ok, '"id":"1001"', '"id":"1002"', '"queued"', $::Drained,
+ ::all('"externalId":"shopify-acme-refund-929361464",',
+       '"entity":\{"id":"42",',
+       '"createdFrom":\{"id":"1002","refName":"CS1002"\}',
+       '"account":\{"id":"55",', '"paymentMethod":\{"id":"7",',
+       '"subsidiary":\{"id":"3",', '"location":\{"id":"4",',
+       '"count":1,.*"item":\{"id":"1001","refName":"1001"\},"quantity":1,',
+       '"custbody_shopify_total":210\.94,'),
+ '^\{"stock":\{"1001":1\}\}$',
+ ::all('"writes":\{"cashRefund":1\},', '"POST cashSale":1\}'),
+ ::all('"method":"GET","path":"/services/rest/record/v1/cashRefund/'
+           . 'eid:shopify-acme-refund-929361464","query":"fields=externalId",'
+           . '"endpoint":"cashRefund","status":404',
+       '"request_body":\{"q":"SELECT id FROM transaction WHERE type = '
+           . q{'CashSale' AND createdfrom = '1001' ORDER BY id"\}},
+       '"method":"POST","path":"/services/rest/record/v1/cashSale/1002/'
+           . '!transform/cashRefund","query":"replace=item",'
+           . '"endpoint":"cashSale","status":204,')]
+--- no_error_log
+[error]
+[alert]
+[crit]
+
+
+
+=== TEST 12: refund_flow cash_sale, the order billed by an invoice: the memo from the invoice
+No cash sale was made from the order: the refund goes refund_flow
+invoice's way, the invoice transformed into a Credit Memo.
+--- http_config eval
+my $c = ::http_config();
+$c =~ s/(retry_backoff [^;]+;)/$1\n        refund_flow cash_sale;/ or die;
+$c
+--- config eval: $::Config
+--- request eval
+[$::Reset,
+ ::seed(lines => [[1001, 1, 199], [1002, 2, 24.5]],
+        custbody_shopify_taxes_included => JSON::PP::false),
+ ::json_request("POST /sim/records/invoice",
+                { entity => { id => '42' }, createdFrom => { id => '1001' },
+                  item => { items => [
+                      { item => { id => '1001' }, quantity => 1,
+                        rate => 199 }] } }),
+ ::webhook('c2', $::Refund, 'refunds/create'),
+ $::Drain,
+ "GET /sim/records/creditMemo/eid:$::CM",
+ "GET /sim/counters"]
+--- error_code eval
+[200, 201, 201, 200, 200, 200, 200]
+--- response_body_like eval
+[$::Ok, '"id":"1001"', '"id":"1002"', '"queued"', $::Drained,
+ '"createdFrom":\{"id":"1002","refName":"INV1002"\}',
+ ::all('"writes":\{"creditMemo":1\},', '"POST invoice":1\}',
+       '"GET cashRefund":1,')]
+--- no_error_log
+[error]
+[alert]
+[crit]
+
+
+
+=== TEST 13: refund_flow cash_sale needs mode rest
+--- http_config eval
+my $c = ::http_config();
+$c =~ s/(retry_backoff [^;]+;)/$1\n        refund_flow cash_sale;\n        mode restlet;\n        restlet_url http:\/\/127.0.0.1:1\/app\/site\/hosting\/restlet.nl;/ or die;
+$c
+--- config eval: $::Config
+--- must_die
+--- error_log eval
+qr{\[emerg\] .*"refund_flow cash_sale" needs "mode rest" in \S+nginx\.conf:\d+$}

@@ -551,6 +551,39 @@ class RestletMode(Dispatch):
                          [("1001", 1, "199.00")])
         self.wait(lambda: self.shop()["acked"] == 1, "the ack")
 
+    def exceptions(self):
+        return json.loads(self.ngx.request("GET", "/exc")[2])["exceptions"]
+
+    def test_the_restlets_discrepancies_are_an_exception(self):
+        # a script on save adds to the first line: the RESTlet reports
+        # NetSuite's total against the document's
+        self.sim.seed_order(SO_EID)
+        self.sim.admin("POST", "faults", {"once": [
+            {"fault": "drift", "method": "POST", "path": "restlet"}]})
+        self.post("01-us-tax-exclusive.json", "t3")
+
+        exc = self.wait(self.exceptions, "the discrepancy")
+        self.assertEqual(exc[0]["reason"], "discrepancy")
+        self.assertEqual(exc[0]["netsuite_error"],
+                         "sales_order total: document 272.87, "
+                         "NetSuite 471.87")
+        # the write stands; people decide what to do about the drift
+        self.assertEqual(self.lines(self.order()), [("1001", 2),
+                                                    ("1002", 2)])
+        self.assertEqual(self.shop()["acked"], 0)
+
+    def test_an_order_past_lock_after_is_a_fulfilment_lock(self):
+        self.sim.seed_order(SO_EID)
+        self.sim.admin("POST", "orders/eid:%s/status" % SO_EID,
+                       {"orderStatus": "D"})
+
+        self.post("01-us-tax-exclusive.json", "t4")
+
+        exc = self.wait(self.exceptions, "the fulfilment lock")
+        self.assertEqual(exc[0]["reason"], "fulfilment_lock")
+        self.assertIn("ORDER_LOCKED", exc[0]["netsuite_error"])
+        self.assertEqual(self.lines(self.order()), [("100", 2)])
+
     test_an_edit_reaches_the_sales_order = None
     test_an_edit_after_fulfilment_is_an_exception = None
     test_a_refund_becomes_a_credit_memo_with_shopifys_values = None
@@ -560,6 +593,73 @@ class RestletMode(Dispatch):
     test_a_burst_of_edits_is_one_write_of_the_newest = None
     test_a_cancellation_is_applied_after_its_own_update = None
     test_a_dropped_kept_alive_connection_never_replays_a_nonce = None
+
+
+class RestletOptions(RestletMode):
+    """The NetSuite block's lock_after, on_missing and refund_flow reach
+    the script as the body's "options"."""
+
+    @property
+    def extra(self):
+        return RestletMode.extra.fget(self) + (
+            " lock_after A; on_missing create; refund_flow invoice;")
+
+    def test_lock_after_and_on_missing_are_the_blocks(self):
+        # Pending Fulfillment: the script's default (B) would apply it, the
+        # block's lock_after (A) locks it
+        self.sim.seed_order(SO_EID)
+        self.post("01-us-tax-exclusive.json", "o1")
+        exc = self.wait(self.exceptions, "the fulfilment lock")
+        self.assertEqual(exc[0]["reason"], "fulfilment_lock")
+        self.assertIn("past A", exc[0]["netsuite_error"])
+        self.assertEqual(self.lines(self.order()), [("100", 2)])
+
+        # no such order: the script creates it (on_missing create)
+        other = fixture("01-us-tax-exclusive.json").rstrip().replace(
+            b"450789469", b"450789470")
+        s, _, b = self.ngx.post_webhook("acme", other, "o2")
+        self.assertEqual(s, 200, b)
+        self.wait(lambda: self.shop()["acked"] == 1, "the ack")
+        self.assertEqual(self.lines(self.order("shopify-acme-450789470")),
+                         [("1001", 1), ("1002", 2)])
+        self.assertEqual(len(self.exceptions()), 1)
+
+    def test_refund_flow_is_the_blocks(self):
+        # the script's parameter says standalone, the block invoice: the
+        # memo is made from the order's invoice
+        so = self.sim.seed_order(SO_EID)
+        inv = self.sim.admin("POST", "records/invoice", {
+            "entity": {"id": "42"}, "createdFrom": {"id": so["id"]},
+            "item": {"items": [{"item": {"id": "1001"}, "quantity": 1,
+                                "rate": 199}]}})
+        self.post("28-refund-restock.json", "o3", topic="refunds/create")
+        cm = self.wait(lambda: self._credit_memo(), "the credit memo")
+        self.assertEqual(cm["createdFrom"]["id"], inv["id"])
+        self.wait(lambda: self.shop()["acked"] == 1, "the ack")
+
+    test_the_restlets_discrepancies_are_an_exception = None
+    test_an_order_past_lock_after_is_a_fulfilment_lock = None
+    test_an_edit_reaches_the_sales_order_through_the_restlet = None
+    test_a_refund_becomes_a_credit_memo_through_the_restlet = None
+
+
+class RestletMissing(RestletMode):
+    """RCRD_DSNT_EXIST from the script follows on_missing as REST's 404
+    does."""
+
+    @property
+    def extra(self):
+        return RestletMode.extra.fget(self) + " on_missing exception;"
+
+    def test_a_missing_order_follows_on_missing(self):
+        self.post("01-us-tax-exclusive.json", "m1")
+        exc = self.wait(self.exceptions, "the exception")
+        self.assertEqual(exc[0]["reason"], "order_missing")
+
+    test_the_restlets_discrepancies_are_an_exception = None
+    test_an_order_past_lock_after_is_a_fulfilment_lock = None
+    test_an_edit_reaches_the_sales_order_through_the_restlet = None
+    test_a_refund_becomes_a_credit_memo_through_the_restlet = None
 
 
 class Resilience(Dispatch):

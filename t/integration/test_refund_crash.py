@@ -1,5 +1,6 @@
 """Refunds under kill -9, in every refund flow (issue 12: refund_flow
-standalone and invoice, each with and without refund_payout): nginx with the
+standalone and invoice, each with and without refund_payout, and
+cash_sale, whose record is a Cash Refund): nginx with the
 journal and the dispatcher books Shopify refunds into the NetSuite
 simulator while the whole of nginx (master and workers) is killed with
 SIGKILL at chosen moments and started again in the same prefix:
@@ -73,6 +74,8 @@ class RefundCrash(unittest.TestCase):
     payout = False
     # the memo's write, as the simulator's faults match it
     write = ("PUT", "creditMemo")
+    # the record a refund becomes
+    rtype = "creditMemo"
 
     def setUp(self):
         self.sim = simhelper.Sim()
@@ -132,7 +135,7 @@ class RefundCrash(unittest.TestCase):
         return self.sim.admin("GET", "records/" + rtype)
 
     def memo(self, rid):
-        return [m for m in self.records("creditMemo")
+        return [m for m in self.records(self.rtype)
                 if m.get("externalId") == "shopify-acme-refund-%d" % rid]
 
     def once(self, fault, method, path, **kw):
@@ -169,7 +172,7 @@ class RefundCrash(unittest.TestCase):
                 return False
             if self.payout and not [
                     r for r in self.records("customerRefund")
-                    if r["externalId"] == "shopify-acme-refund-%d" % rid]:
+                    if r["externalId"] == "shopify-acme-refund-%d-cr" % rid]:
                 return False
         return True
 
@@ -241,7 +244,7 @@ class RefundCrash(unittest.TestCase):
     # what NetSuite must hold
 
     def verify(self, when):
-        memos = self.records("creditMemo")
+        memos = self.records(self.rtype)
         by_eid = {}
         for m in memos:
             by_eid.setdefault(m.get("externalId"), []).append(m)
@@ -273,7 +276,9 @@ class RefundCrash(unittest.TestCase):
         else:
             by_eid = {}
             for r in refunds:
-                by_eid.setdefault(r["externalId"], []).append(r)
+                # the memo's external id and "-cr"
+                self.assertTrue(r["externalId"].endswith("-cr"), r)
+                by_eid.setdefault(r["externalId"][:-3], []).append(r)
             self.assertEqual(set(by_eid), want, when)
             memo_ids = {m["externalId"]: m["id"] for m in memos}
             for eid, rs in by_eid.items():
@@ -315,6 +320,15 @@ class RefundCrashPayout(RefundCrash):
         self.assertEqual(m["status"]["refName"], "Fully Applied", when)
 
 
+class RefundCrashPayoutScope(RefundCrashPayout):
+    """refund_payout in an account whose external ids are unique across
+    every transaction: the Customer Refund cannot share its memo's."""
+
+    def seed_billing(self):
+        self.sim.admin("POST", "preferences",
+                       {"external_id_scope": "transaction"})
+
+
 class RefundCrashInvoice(RefundCrash):
     """refund_flow invoice: the memo is the order's invoice transformed
     (looked for by external id first); the invoice still due, so the memo
@@ -322,6 +336,8 @@ class RefundCrashInvoice(RefundCrash):
 
     flow = "refund_flow invoice;"
     write = ("POST", "!transform")
+    # transforms NetSuite refused as duplicates (the memo was there)
+    refused = 0
 
     def seed_billing(self):
         self.sim.admin("POST", "records/salesOrder/%s/status" % self.so["id"],
@@ -342,10 +358,33 @@ class RefundCrashInvoice(RefundCrash):
         # a transform creates: one per refund, whatever happened; the
         # look-up by external id found the memo of every redelivery
         c = self.sim.counters()["by_method_endpoint"]
-        self.assertEqual(c.get("POST invoice"), len(self.refunds), when)
+        self.assertEqual(c.get("POST invoice"),
+                         len(self.refunds) + self.refused, when)
         if self.payout:
             self.assertEqual(c.get("PUT customerRefund"),
                              len(self.refunds), when)
+
+    def test_a_transform_that_outlives_a_restart_is_found_again(self):
+        # The transform is held 1.5 s and nginx restarts at once: the
+        # memo is not there yet, so the transform goes again (held 4 s);
+        # the first lands meanwhile, and NetSuite refuses the second:
+        # "This record already exists".  The memo is looked up again and
+        # the refund carries on (to its payout).
+        self.sim.admin("POST", "faults", {"once": [
+            {"fault": "latency", "method": "POST", "path": "!transform",
+             "ms": 1500},
+            {"fault": "latency", "method": "POST", "path": "!transform",
+             "ms": 4000}]})
+        self.post(0)
+        self.wait(lambda: len(self.sim.admin("GET", "faults")["once"]) == 1,
+                  "the transform to be out at NetSuite")
+        self.ngx.kill_all()
+        self.ngx.restart()
+        self.wait(self.taken, "the transform sent again")
+        self.wait(self.drained, "the refund after the refused transform",
+                  20)
+        self.refused = 1
+        self.verify("a transform refused as a duplicate")
 
     def check_money(self, when, m):
         # applied to the invoice while it was due, never beyond it
@@ -368,6 +407,45 @@ class RefundCrashInvoicePayout(RefundCrashInvoice):
     def check_money(self, when, m):
         self.assertEqual(m["unapplied"], 0, when)
         self.assertEqual(m["status"]["refName"], "Fully Applied", when)
+
+
+class RefundCrashCashSale(RefundCrash):
+    """refund_flow cash_sale: the order was paid by a cash sale, which is
+    transformed into a cash refund (looked for by external id first), the
+    money back from the cash sale's bank account; no Credit Memo, no
+    Customer Refund."""
+
+    flow = "refund_flow cash_sale;"
+    write = ("POST", "!transform")
+    rtype = "cashRefund"
+    refused = 0
+
+    def seed_billing(self):
+        self.sim.admin("POST", "records/salesOrder/%s/status" % self.so["id"],
+                       {"orderStatus": "G"})
+        self.cash_sale = self.sim.admin("POST", "records/cashSale", dict(
+            ORDER_FIELDS, entity={"id": "42"}, account={"id": "50"},
+            createdFrom={"id": self.so["id"]},
+            item={"items": [
+                {"item": {"id": "1001"}, "quantity": 1, "rate": 199},
+                {"item": {"id": "1002"}, "quantity": 2, "rate": 24.5}]}))
+        self.source = self.cash_sale["id"]
+
+    test_a_transform_that_outlives_a_restart_is_found_again = \
+        RefundCrashInvoice.test_a_transform_that_outlives_a_restart_is_found_again
+
+    def check_requests(self, when):
+        c = self.sim.counters()["by_method_endpoint"]
+        self.assertEqual(c.get("POST cashSale"),
+                         len(self.refunds) + self.refused, when)
+        self.assertEqual(self.records("creditMemo"), [], when)
+
+    def check_money(self, when, m):
+        # the money went back from the cash sale's bank account
+        self.assertEqual(m["account"]["id"], "50", when)
+        # Shopify's lines (tax as this store books it: none here, as on
+        # the memos of the other flows)
+        self.assertEqual(str(m["total"]), "223.50", when)
 
 
 if __name__ == "__main__":

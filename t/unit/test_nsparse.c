@@ -213,6 +213,49 @@ test_error(void **state)
 
 
 static void
+test_restlet(void **state)
+{
+    char  detail[NGX_HTTP_ORDER_EDIT_NSP_DETAIL_LEN];
+
+    (void) state;
+
+    /* applied as sent: the script's summary, no discrepancies */
+    assert_int_equal(ngx_http_order_edit_nsp_restlet(OE_LEN(
+        "{\"ok\":true,\"results\":{\"sales_order\":{\"id\":\"1001\","
+        "\"action\":\"updated\",\"totals\":{\"total\":\"70.17\"},"
+        "\"discrepancies\":[]}}}"), detail), 0);
+    assert_string_equal(detail, "");
+
+    /* applied, NetSuite's totals differ: both values told, per document */
+    assert_int_equal(ngx_http_order_edit_nsp_restlet(OE_LEN(
+        "{\"ok\":true,\"results\":{\"sales_order\":{\"id\":\"1001\","
+        "\"discrepancies\":[{\"field\":\"total\",\"document\":\"70.18\","
+        "\"netsuite\":\"70.17\"},{\"field\":\"tax\",\"document\":5.21,"
+        "\"netsuite\":5.20}]},\"credit_memo\":{\"discrepancies\":[{"
+        "\"field\":\"total\",\"document\":\"10.00\",\"netsuite\":"
+        "\"9.99\"}]}}}"), detail), 1);
+    assert_string_equal(detail, "sales_order total: document 70.18, "
+                        "NetSuite 70.17; sales_order tax: document 5.21, "
+                        "NetSuite 5.20; credit_memo total: document 10.00, "
+                        "NetSuite 9.99");
+
+    /* a 200 that is not the script's success */
+    assert_int_equal(ngx_http_order_edit_nsp_restlet(OE_LEN(
+        "{\"ok\":false,\"error\":{\"code\":\"ORDER_LOCKED\","
+        "\"message\":\"order is Billed\"}}"), detail), -1);
+    assert_non_null(strstr(detail, "ORDER_LOCKED: order is Billed"));
+
+    assert_int_equal(ngx_http_order_edit_nsp_restlet(OE_LEN(
+        "{\"results\":{}}"), detail), -1);
+    assert_non_null(strstr(detail, "\"ok\": true"));
+
+    assert_int_equal(ngx_http_order_edit_nsp_restlet(OE_LEN(
+        "<html>Service Unavailable</html>"), detail), -1);
+    assert_non_null(strstr(detail, "no JSON"));
+}
+
+
+static void
 test_memo(void **state)
 {
     json_t                          *zero;
@@ -314,6 +357,7 @@ main(void)
         cmocka_unit_test(test_order_unreadable),
         cmocka_unit_test(test_suiteql),
         cmocka_unit_test(test_error),
+        cmocka_unit_test(test_restlet),
         cmocka_unit_test(test_memo),
         cmocka_unit_test(test_readback),
     };

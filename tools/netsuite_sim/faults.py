@@ -22,6 +22,8 @@ Fault kinds:
     drift          (one-shot only) apply a write, then change the record's
                    first line quantity by one, as a NetSuite script or
                    workflow acting on save would: for read-back checks
+                   (on the RESTlet: the Sales Order's first line, after
+                   the script saved it and before it reports totals)
     close          on a kept-alive connection only (one that has already
                    carried a request): authenticate the request, so its
                    nonce is used up, apply nothing, and close the

@@ -9,7 +9,8 @@ cannot drift.  In short, the POST body is
 
     {"sales_order": {...}, "credit_memo": {...}, "cancellation": {...},
      "source": {...},                       # ignored (for logs)
-     "options": {"on_missing": "error"|"create", "lock_after": "B"}}
+     "options": {"on_missing": "error"|"create", "lock_after": "B",
+                 "refund_flow": "standalone"|"invoice"}}
 
 with any one or more of the three documents.  Either everything in the body
 is applied or nothing is.  A SuiteScript RESTlet cannot choose its HTTP
@@ -140,6 +141,9 @@ class Restlet:
         self.store = store
         self.default_entity = default_entity
         self.params = dict(DEFAULT_PARAMS, **(params or {}))
+        # the "drift" fault: a script on save (a user event) changes the
+        # Sales Order's first line after the RESTlet saved it
+        self.drift = False
 
     def currency_id(self, code):
         if code is None:
@@ -163,8 +167,10 @@ class Restlet:
             raise _err("INVALID_DOCUMENT", "options must be an object")
         on_missing = options.get("on_missing", "error")
         lock_after = options.get("lock_after", "B")
+        # the module's refund_flow, else the script's parameter
+        refund_flow = options.get("refund_flow", self.params["refund_flow"])
         if on_missing not in ("error", "create") or lock_after not in \
-                ORDER_STATUS:
+                ORDER_STATUS or refund_flow not in ("standalone", "invoice"):
             raise _err("INVALID_DOCUMENT", "bad options")
 
         # Every document is checked before anything is written (the
@@ -197,7 +203,7 @@ class Restlet:
                     plans["sales_order"], on_missing, lock_after, undo)
             if "credit_memo" in plans:
                 results["credit_memo"] = self._credit_memo(
-                    plans["credit_memo"], undo)
+                    plans["credit_memo"], refund_flow, undo)
             if "cancellation" in plans:
                 results["cancellation"] = self._cancel(
                     plans["cancellation"], lock_after, undo)
@@ -489,6 +495,11 @@ class Restlet:
             rec = self.store.update(existing, body, v, replace=("item",),
                                     rest=False)
             action = "updated"
+        if self.drift and rec.lines:
+            self.drift = False
+            rec.lines[0]["quantity"] += 1
+            rec.lines[0]["amount"] += rec.lines[0]["rate"]
+            self.store._compute(rec)
         totals = plan["totals"]
         checks = []
         for name, ns_name in (("total", "total"), ("tax", "taxTotal")):
@@ -499,7 +510,7 @@ class Restlet:
                            rec.fields.get("shippingCost", Decimal(0))))
         return self._summary(rec, action, checks)
 
-    def _credit_memo(self, plan, undo):
+    def _credit_memo(self, plan, refund_flow, undo):
         ext = plan["ext"]
         fields = dict(plan["fields"])
         so = None
@@ -520,7 +531,7 @@ class Restlet:
             action = "updated"
         else:
             invoice = None
-            if so is not None and self.params["refund_flow"] == "invoice":
+            if so is not None and refund_flow == "invoice":
                 invoice = next((r for r in self.store.records[
                     "invoice"].values() if r.fields.get(
                         "createdFrom", {}).get("id") == so.id), None)

@@ -461,7 +461,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
                 # applied, and the connection closed with no answer.
                 self.close_connection = True
                 return
-            if d.kind == "drift" and result[0] < 300:
+            if d.kind == "drift" and result[0] < 300 and ep != "restlet":
                 self.drift()
             if d.kind == "lost_response":
                 # The write happened; the client never hears of it.
@@ -534,7 +534,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
             if ep == "suiteql":
                 return self.suiteql()
             if restlet:
-                return self.run_restlet()
+                return self.run_restlet(drift=d.kind == "drift")
             return self.record_api(ep)
         except NSError as e:
             return self.render_error(e, restlet)
@@ -933,7 +933,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
                "offset": offset, "totalResults": total}
         return 200, jsonutil.dumpb(out), COLLECTION_CT, ()
 
-    def run_restlet(self):
+    def run_restlet(self, drift=False):
         s = self.sim.settings
         params = dict(self.query)
         if params.get("script") != s["restlet_script"] or \
@@ -952,6 +952,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
         except jsonutil.BadJSON as e:
             raise NSError(400, "SYNTAX_ERROR", "SyntaxError: %s" % e)
         with self.sim.lock:
+            self.restlet.drift = drift
             out = self.restlet.apply(body)
             self.sim.counters.writes["restlet"] += 1
         return 200, jsonutil.dumpb(out), JSON_CT, ()
