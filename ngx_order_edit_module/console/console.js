@@ -680,6 +680,28 @@
   }
 
   /*
+   * NetSuite answers 597 where the document says 597.00: pad (never
+   * round) a decimal to the places the document's amounts use, so both
+   * sides of the table read alike.
+   */
+  function places(v) {
+    var m = /\.(\d+)$/.exec(num(v));
+    return m ? m[1].length : 0;
+  }
+
+  function money(v, dp) {
+    var s = num(v);
+    if (!/^-?\d+(\.\d*)?$/.test(s)) {
+      return s;
+    }
+    var have = places(s);
+    if (have >= dp) {
+      return s;
+    }
+    return (have ? s : s + '.') + new Array(dp - have + 1).join('0');
+  }
+
+  /*
    * Before: what NetSuite holds (kept when the change was held back);
    * after: what the webhook would write. Lines are matched by Shopify's
    * line id, else by NetSuite item.
@@ -734,6 +756,7 @@
     });
 
     var hasBefore = !!d.before;
+    var dp = places(part.totals && part.totals.total);
     var table = el('table', { cls: 'change-table' });
     table.appendChild(el('caption', { text: hasBefore
       ? 'Before: what NetSuite holds now. After: what this change from ' +
@@ -767,14 +790,14 @@
       } else if (Number(a.quantity) !== Number(b.quantity)) {
         what = 'quantity ' + b.quantity + ' \u2192 ' + a.quantity;
       } else if (Number(a.amount) !== Number(b.amount)) {
-        what = 'amount ' + b.amount + ' \u2192 ' + a.amount;
+        what = 'amount ' + money(b.amount, dp) + ' \u2192 ' + a.amount;
       } else {
         what = 'unchanged';
       }
       var cells = [el('th', { scope: 'row', text: name })];
       if (hasBefore) {
         cells.push(el('td', { text: b ? num(b.quantity) : '\u2014' }),
-                   el('td', { text: b ? num(b.amount) : '\u2014' }));
+                   el('td', { text: b ? money(b.amount, dp) : '\u2014' }));
       }
       cells.push(el('td', { text: a ? num(a.quantity) : '\u2014' }),
                  el('td', { text: a ? num(a.amount) : '\u2014' }));
@@ -790,13 +813,13 @@
     var cur = part.currency ? ' ' + part.currency : '';
     var tf = [el('th', { scope: 'row', text: 'Total' + cur })];
     if (hasBefore) {
-      tf.push(el('td', {}), el('td', { text: num(d.before.total) }));
+      tf.push(el('td', {}), el('td', { text: money(d.before.total, dp) }));
     }
     tf.push(el('td', {}), el('td', { text: num(totals.total) }));
     if (hasBefore) {
       tf.push(el('td', { cls: 'what', text:
         Number(d.before.total) === Number(totals.total) ? 'unchanged'
-          : num(d.before.total) + ' \u2192 ' + num(totals.total) }));
+          : money(d.before.total, dp) + ' \u2192 ' + num(totals.total) }));
     }
     table.appendChild(el('tfoot', {}, [el('tr', {}, tf)]));
 

@@ -219,11 +219,12 @@ class Console(unittest.TestCase):
                 for r in self.driver.find_elements(
                     By.CSS_SELECTOR, "table.change-table tbody tr")}
         self.assertEqual(rows["IPOD2008GREEN (item 1001)"],
-                         ["3", "597", "1", "199.00", "quantity 3 \u2192 1"])
+                         ["3", "597.00", "1", "199.00",
+                          "quantity 3 \u2192 1"])
         self.assertEqual(rows["IPOD2008RED (item 1002)"],
                          ["\u2014", "\u2014", "2", "49.00", "added"])
         foot = self.text("table.change-table tfoot")
-        self.assertIn("272.87", foot)
+        self.assertIn("597.00 \u2192 272.87", foot)
         self.driver.execute_script(
             "arguments[0].scrollIntoView()",
             self.driver.find_element(By.CSS_SELECTOR, "li.exc .meta"))
