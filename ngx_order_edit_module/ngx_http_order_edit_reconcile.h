@@ -29,6 +29,7 @@ struct ngx_http_order_edit_reconcile_conf_s {
     ngx_msec_t                     timeout;
     ngx_uint_t                     page_size;
     ngx_uint_t                     queue_max;
+    void                          *report;       /* "report": report.h */
     ngx_str_t                      file;
     ngx_uint_t                     line;
 };
