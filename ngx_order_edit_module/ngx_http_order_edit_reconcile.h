@@ -15,6 +15,7 @@
 
 
 #include "ngx_http_order_edit_shm.h"
+#include "ngx_http_order_edit_curl.h"
 
 
 /* "reconcile ...;" in an order_edit_store block */
@@ -79,6 +80,25 @@ void ngx_http_order_edit_reconcile_tick(ngx_http_order_edit_zone_t *zone,
  */
 void ngx_http_order_edit_reconcile_acked(ngx_http_order_edit_zone_t *zone,
     ngx_str_t *shop, ngx_http_order_edit_norm_result_t *res);
+
+/*
+ * The Admin API fetch, shared with the mismatch report (report.c): the
+ * first page's URL of the orders updated in [since, until], one GET with
+ * the token (started; NULL: it cannot be), the next page from the Link
+ * header (NGX_DONE: the last page), and a 429's wait.
+ */
+ngx_int_t ngx_http_order_edit_reconcile_list_url(
+    ngx_http_order_edit_reconcile_conf_t *rcf, ngx_pool_t *pool,
+    int64_t since_ms, int64_t until_ms, ngx_str_t *url);
+ngx_http_order_edit_curl_req_t *ngx_http_order_edit_reconcile_get(
+    ngx_http_order_edit_reconcile_conf_t *rcf, ngx_str_t *url, ngx_log_t *log,
+    ngx_http_order_edit_curl_done_pt done, void *data);
+ngx_int_t ngx_http_order_edit_reconcile_next(
+    ngx_http_order_edit_reconcile_conf_t *rcf,
+    ngx_http_order_edit_curl_req_t *req, ngx_pool_t *pool, ngx_log_t *log,
+    ngx_str_t *shop, ngx_str_t *url);
+ngx_msec_t ngx_http_order_edit_reconcile_retry_after(
+    ngx_http_order_edit_curl_req_t *req);
 
 /* the status page: a "reconcile" object, and the Prometheus lines */
 void ngx_http_order_edit_reconcile_json(ngx_http_request_t *r, void *root);
