@@ -32,6 +32,8 @@ static int ngx_http_order_edit_rdiff_row(json_t *rows, const char *order,
     const char *kind, const char *what, json_t *shopify, json_t *netsuite,
     const char *since, int actionable);
 static json_t *ngx_http_order_edit_rdiff_amount(int64_t minor, int exp);
+static int ngx_http_order_edit_rdiff_lines(json_t *shopify, json_t *nlines,
+    const char *order, const char *since, int locked, json_t *rows, int *bad);
 static json_t *ngx_http_order_edit_rdiff_shopify_lines(json_t *order);
 static json_t *ngx_http_order_edit_rdiff_shopify_refunds(json_t *order,
     int exp);
@@ -41,11 +43,11 @@ int
 ngx_http_order_edit_rdiff(json_t *shopify, json_t *netsuite,
     const char *order, json_t *rows)
 {
-    int          exp, n, bad, locked;
+    int          exp, n, rc, bad, locked;
     char         idbuf[RDIFF_TEXT_LEN], what[RDIFF_TEXT_LEN + 16];
     size_t       len;
-    int64_t      s, t, sq, nq;
-    json_t      *sv, *nv, *slines, *nlines, *srefunds, *nmemos, *v;
+    int64_t      s, t;
+    json_t      *sv, *nv, *nlines, *srefunds, *nmemos, *v;
     const char  *cur, *since, *key, *text;
 
     n = 0;
@@ -160,74 +162,19 @@ ngx_http_order_edit_rdiff(json_t *shopify, json_t *netsuite,
         n++;
     }
 
-    /* the lines, by SKU, both ways */
-
-    slines = ngx_http_order_edit_rdiff_shopify_lines(shopify);
-    if (slines == NULL) {
-        return -1;
-    }
+    /* the lines, by SKU, both ways; not when NetSuite's were not read */
 
     nlines = json_object_get(netsuite, "lines");
 
-    json_object_foreach(slines, key, sv) {
-        sq = json_integer_value(sv);
-        nq = 0;
-
-        nv = json_is_object(nlines) ? json_object_get(nlines, key) : NULL;
-
-        if (nv != NULL && ngx_http_order_edit_rdiff_int(nv, &nq) != 0) {
-            bad = 1;
-            continue;
-        }
-
-        if (sq == nq) {
-            continue;
-        }
-
-        snprintf(what, sizeof(what), "line:%s", key);
-
-        if (ngx_http_order_edit_rdiff_row(rows, order, "mismatch", what,
-                                          json_integer(sq), json_integer(nq),
-                                          since, !locked))
-        {
-            json_decref(slines);
+    if (nlines != NULL) {
+        rc = ngx_http_order_edit_rdiff_lines(shopify, nlines, order, since,
+                                             locked, rows, &bad);
+        if (rc < 0) {
             return -1;
         }
 
-        n++;
+        n += rc;
     }
-
-    if (json_is_object(nlines)) {
-        json_object_foreach(nlines, key, nv) {
-            if (json_object_get(slines, key) != NULL) {
-                continue;
-            }
-
-            if (ngx_http_order_edit_rdiff_int(nv, &nq) != 0) {
-                bad = 1;
-                continue;
-            }
-
-            if (nq == 0) {
-                continue;
-            }
-
-            snprintf(what, sizeof(what), "line:%s", key);
-
-            if (ngx_http_order_edit_rdiff_row(rows, order, "mismatch", what,
-                                              json_integer(0),
-                                              json_integer(nq), since,
-                                              !locked))
-            {
-                json_decref(slines);
-                return -1;
-            }
-
-            n++;
-        }
-    }
-
-    json_decref(slines);
 
     /* the refunds against the Credit Memos, by the refund's id */
 
@@ -320,6 +267,87 @@ ngx_http_order_edit_rdiff(json_t *shopify, json_t *netsuite,
 
         return -1;
     }
+
+    return n;
+}
+
+
+static int
+ngx_http_order_edit_rdiff_lines(json_t *shopify, json_t *nlines,
+    const char *order, const char *since, int locked, json_t *rows, int *bad)
+{
+    int          n;
+    char         what[RDIFF_TEXT_LEN + 16];
+    int64_t      sq, nq;
+    json_t      *slines, *sv, *nv;
+    const char  *key;
+
+    n = 0;
+
+    slines = ngx_http_order_edit_rdiff_shopify_lines(shopify);
+    if (slines == NULL) {
+        return -1;
+    }
+
+    json_object_foreach(slines, key, sv) {
+        sq = json_integer_value(sv);
+        nq = 0;
+
+        nv = json_is_object(nlines) ? json_object_get(nlines, key) : NULL;
+
+        if (nv != NULL && ngx_http_order_edit_rdiff_int(nv, &nq) != 0) {
+            *bad = 1;
+            continue;
+        }
+
+        if (sq == nq) {
+            continue;
+        }
+
+        snprintf(what, sizeof(what), "line:%s", key);
+
+        if (ngx_http_order_edit_rdiff_row(rows, order, "mismatch", what,
+                                          json_integer(sq), json_integer(nq),
+                                          since, !locked))
+        {
+            json_decref(slines);
+            return -1;
+        }
+
+        n++;
+    }
+
+    if (json_is_object(nlines)) {
+        json_object_foreach(nlines, key, nv) {
+            if (json_object_get(slines, key) != NULL) {
+                continue;
+            }
+
+            if (ngx_http_order_edit_rdiff_int(nv, &nq) != 0) {
+                *bad = 1;
+                continue;
+            }
+
+            if (nq == 0) {
+                continue;
+            }
+
+            snprintf(what, sizeof(what), "line:%s", key);
+
+            if (ngx_http_order_edit_rdiff_row(rows, order, "mismatch", what,
+                                              json_integer(0),
+                                              json_integer(nq), since,
+                                              !locked))
+            {
+                json_decref(slines);
+                return -1;
+            }
+
+            n++;
+        }
+    }
+
+    json_decref(slines);
 
     return n;
 }

@@ -22,6 +22,9 @@
  *     "shopify": "110.00", "netsuite": "100.00",
  *     "since": "2026-12-06T10:15:30-05:00", "actionable": true }
  *
+ * Without "lines" (not read) the lines are not compared; "since" (the
+ * record's last change) dates an order only NetSuite has.
+ *
  * kind is "mismatch", "missing_in_netsuite" or "missing_in_shopify";
  * what is "order", "total", "tax", "line:<sku>" or "refund:<id>".
  */

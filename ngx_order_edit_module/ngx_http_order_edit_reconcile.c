@@ -1854,6 +1854,26 @@ ngx_http_order_edit_reconcile_json(ngx_http_request_t *r, void *root)
                         "last_run_ms", (json_int_t) rs->last_run_ms,
                         "running", (int) rs->running);
 
+        /* the mismatch report's last run (report.c), once there is one */
+        if (one != NULL
+            && (rs->report_runs || rs->report_errors || rs->report_running))
+        {
+            (void) json_object_set_new(one, "report", json_pack(
+                "{s:I, s:o, s:I, s:I, s:I, s:I, s:I, s:b}",
+                "runs", (json_int_t) rs->report_runs,
+                "last_run", rs->report_last
+                    ? json_integer((json_int_t) rs->report_last)
+                    : json_null(),
+                "mismatch", (json_int_t) rs->report_mismatch,
+                "missing_in_netsuite",
+                    (json_int_t) rs->report_missing_netsuite,
+                "missing_in_shopify",
+                    (json_int_t) rs->report_missing_shopify,
+                "actionable", (json_int_t) rs->report_actionable,
+                "errors", (json_int_t) rs->report_errors,
+                "running", (int) rs->report_running));
+        }
+
         if (one != NULL) {
             (void) json_object_setn_new(all, (const char *) rs->name,
                                         rs->len, one);
@@ -1884,7 +1904,7 @@ ngx_http_order_edit_reconcile_prometheus_size(ngx_http_request_t *r)
          q != ngx_queue_sentinel(&zone->sh->reconcile->shops);
          q = ngx_queue_next(q))
     {
-        len += 10 * (128 + zone->name.len + NGX_HTTP_ORDER_EDIT_MAX_SHOP_LEN);
+        len += 16 * (128 + zone->name.len + NGX_HTTP_ORDER_EDIT_MAX_SHOP_LEN);
     }
 
     ngx_shmtx_unlock(&zone->shpool->mutex);
@@ -1919,7 +1939,13 @@ ngx_http_order_edit_reconcile_prometheus(ngx_http_request_t *r, u_char *p,
             "# TYPE order_edit_reconcile_total counter\n"
             "# HELP order_edit_reconcile_last_success_seconds When the "
             "last run ended well (unix time; 0: never).\n"
-            "# TYPE order_edit_reconcile_last_success_seconds gauge\n");
+            "# TYPE order_edit_reconcile_last_success_seconds gauge\n"
+            "# HELP order_edit_report_rows The last mismatch report's rows "
+            "by kind (and those raised as actionable).\n"
+            "# TYPE order_edit_report_rows gauge\n"
+            "# HELP order_edit_report_last_run_seconds When the last "
+            "mismatch report was written (unix time; 0: never).\n"
+            "# TYPE order_edit_report_last_run_seconds gauge\n");
 
     ngx_shmtx_lock(&zone->shpool->mutex);
 
@@ -1930,7 +1956,7 @@ ngx_http_order_edit_reconcile_prometheus(ngx_http_request_t *r, u_char *p,
         rs = ngx_queue_data(q, ngx_http_order_edit_recon_shop_t, queue);
 
         if ((size_t) (last - p)
-            < 10 * (128 + zone->name.len + NGX_HTTP_ORDER_EDIT_MAX_SHOP_LEN))
+            < 16 * (128 + zone->name.len + NGX_HTTP_ORDER_EDIT_MAX_SHOP_LEN))
         {
             break;
         }
@@ -1966,6 +1992,33 @@ ngx_http_order_edit_reconcile_prometheus(ngx_http_request_t *r, u_char *p,
         p = ngx_sprintf(p, "order_edit_reconcile_last_success_seconds{"
                         "zone=\"%V\",shop=\"%*s\"} %uL\n", &zone->name,
                         (size_t) rs->len, rs->name, rs->last_success);
+
+        if (rs->report_runs || rs->report_errors || rs->report_running) {
+
+#define NGX_HTTP_ORDER_EDIT_REPORT_LINE                                       \
+        "order_edit_report_rows{zone=\"%V\",shop=\"%*s\",kind=\"%s\"} %uL\n"
+
+            p = ngx_sprintf(p, NGX_HTTP_ORDER_EDIT_REPORT_LINE, &zone->name,
+                            (size_t) rs->len, rs->name, "mismatch",
+                            rs->report_mismatch);
+            p = ngx_sprintf(p, NGX_HTTP_ORDER_EDIT_REPORT_LINE, &zone->name,
+                            (size_t) rs->len, rs->name,
+                            "missing_in_netsuite",
+                            rs->report_missing_netsuite);
+            p = ngx_sprintf(p, NGX_HTTP_ORDER_EDIT_REPORT_LINE, &zone->name,
+                            (size_t) rs->len, rs->name,
+                            "missing_in_shopify",
+                            rs->report_missing_shopify);
+            p = ngx_sprintf(p, NGX_HTTP_ORDER_EDIT_REPORT_LINE, &zone->name,
+                            (size_t) rs->len, rs->name, "actionable",
+                            rs->report_actionable);
+
+#undef NGX_HTTP_ORDER_EDIT_REPORT_LINE
+
+            p = ngx_sprintf(p, "order_edit_report_last_run_seconds{"
+                            "zone=\"%V\",shop=\"%*s\"} %uL\n", &zone->name,
+                            (size_t) rs->len, rs->name, rs->report_last);
+        }
     }
 
     ngx_shmtx_unlock(&zone->shpool->mutex);

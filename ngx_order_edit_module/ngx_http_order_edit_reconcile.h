@@ -57,6 +57,18 @@ typedef struct {
     uint64_t                       errors;
     uint64_t                       throttled;     /* 429s */
     ngx_uint_t                     running;
+
+    /* the mismatch report's (report.c): its last run, and a run asked */
+    uint64_t                       report_runs;
+    uint64_t                       report_last;   /* unix seconds, 0 */
+    uint64_t                       report_mismatch;
+    uint64_t                       report_missing_netsuite;
+    uint64_t                       report_missing_shopify;
+    uint64_t                       report_actionable;
+    uint64_t                       report_errors;
+    ngx_uint_t                     report_asked;  /* on demand */
+    ngx_uint_t                     report_running;
+
     u_short                        len;
     u_char                         name[1];
 } ngx_http_order_edit_recon_shop_t;

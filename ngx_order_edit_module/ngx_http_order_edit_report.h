@@ -30,5 +30,9 @@ typedef struct {
 char *ngx_http_order_edit_report_set(ngx_conf_t *cf, void *conf);
 ngx_int_t ngx_http_order_edit_report_handler(ngx_http_request_t *r);
 
+/* the dispatcher's tick, in the dispatching worker: runs when due */
+void ngx_http_order_edit_report_tick(ngx_http_order_edit_zone_t *zone,
+    ngx_http_order_edit_main_conf_t *omcf, ngx_log_t *log);
+
 
 #endif /* _NGX_HTTP_ORDER_EDIT_REPORT_H_INCLUDED_ */

@@ -314,10 +314,18 @@ GET /report?date=2026-12-04&shop=acme.myshopify.com
 
 
 
-=== TEST 14: only GET
+=== TEST 14: GET, or POST to run now
 --- request
-POST /report
+PUT /report
 x
 --- error_code: 405
 --- response_headers
-Allow: GET, HEAD
+Allow: GET, HEAD, POST
+
+
+
+=== TEST 15: a run asked with no dispatcher to run it
+--- request
+POST /report?shop=acme.myshopify.com
+--- error_code: 404
+--- response_body_like: "unknown_shop"

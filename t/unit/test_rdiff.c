@@ -200,6 +200,27 @@ test_lines_and_tax(void **state)
 }
 
 
+/* NetSuite's lines not read: only totals and Credit Memos compared */
+
+static void
+test_lines_not_read(void **state)
+{
+    json_t  *shop, *ns, *rows;
+
+    (void) state;
+
+    shop = oe_load(oe_shop);
+    ns = oe_load(oe_ns);
+    json_object_del(ns, "lines");
+
+    rows = oe_diff(shop, ns, 0);
+
+    json_decref(rows);
+    json_decref(shop);
+    json_decref(ns);
+}
+
+
 static void
 test_missing_order(void **state)
 {
@@ -259,6 +280,7 @@ main(void)
         cmocka_unit_test(test_drifted_total),
         cmocka_unit_test(test_missing_memo),
         cmocka_unit_test(test_lines_and_tax),
+        cmocka_unit_test(test_lines_not_read),
         cmocka_unit_test(test_missing_order),
         cmocka_unit_test(test_unreadable),
     };
