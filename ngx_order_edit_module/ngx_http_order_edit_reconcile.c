@@ -436,9 +436,9 @@ static ngx_int_t
 ngx_http_order_edit_recon_init(ngx_http_order_edit_main_conf_t *omcf,
     ngx_log_t *log)
 {
-    ngx_uint_t                          i, k;
+    ngx_uint_t                          i;
     ngx_pool_cleanup_t                 *cln;
-    ngx_http_order_edit_zone_t        **zones, *zone;
+    ngx_http_order_edit_zone_t         *zone;
     ngx_http_order_edit_recon_t        *rc;
     ngx_http_order_edit_store_conf_t  **stores;
 
@@ -456,7 +456,6 @@ ngx_http_order_edit_recon_init(ngx_http_order_edit_main_conf_t *omcf,
     cln->handler = ngx_http_order_edit_recon_cleanup;
 
     stores = omcf->stores.elts;
-    zones = omcf->zones.elts;
 
     for (i = 0; i < omcf->stores.nelts; i++) {
 
@@ -464,31 +463,7 @@ ngx_http_order_edit_recon_init(ngx_http_order_edit_main_conf_t *omcf,
             continue;
         }
 
-        zone = NULL;
-
-        for (k = 0; k < omcf->zones.nelts; k++) {
-            if (stores[i]->reconcile->zone_name.len == 0
-                || (zones[k]->name.len == stores[i]->reconcile->zone_name.len
-                    && ngx_strncmp(zones[k]->name.data,
-                                   stores[i]->reconcile->zone_name.data,
-                                   zones[k]->name.len)
-                       == 0))
-            {
-                if (zone != NULL) {
-                    ngx_log_error(NGX_LOG_ALERT, log, 0,
-                                  "order_edit: \"reconcile\" of store \"%V\""
-                                  " in %V:%ui needs zone=, there are several"
-                                  " zones; not reconciled",
-                                  &stores[i]->name,
-                                  &stores[i]->reconcile->file,
-                                  stores[i]->reconcile->line);
-                    zone = NULL;
-                    break;
-                }
-
-                zone = zones[k];
-            }
-        }
+        zone = ngx_http_order_edit_reconcile_zone(omcf, stores[i], log);
 
         if (zone == NULL || zone->sh == NULL) {
             continue;
@@ -508,6 +483,48 @@ ngx_http_order_edit_recon_init(ngx_http_order_edit_main_conf_t *omcf,
     }
 
     return NGX_OK;
+}
+
+
+/*
+ * The zone a reconciled store's webhooks are queued in: named by zone=,
+ * or the only one; NULL (said once) when there are several.  Shared with
+ * the mismatch report (report.c).
+ */
+
+ngx_http_order_edit_zone_t *
+ngx_http_order_edit_reconcile_zone(ngx_http_order_edit_main_conf_t *omcf,
+    ngx_http_order_edit_store_conf_t *store, ngx_log_t *log)
+{
+    ngx_uint_t                    k;
+    ngx_http_order_edit_zone_t  **zones, *zone;
+
+    zones = omcf->zones.elts;
+    zone = NULL;
+
+    for (k = 0; k < omcf->zones.nelts; k++) {
+        if (store->reconcile->zone_name.len == 0
+            || (zones[k]->name.len == store->reconcile->zone_name.len
+                && ngx_strncmp(zones[k]->name.data,
+                               store->reconcile->zone_name.data,
+                               zones[k]->name.len)
+                   == 0))
+        {
+            if (zone != NULL) {
+                ngx_log_error(NGX_LOG_ALERT, log, 0,
+                              "order_edit: \"reconcile\" of store \"%V\""
+                              " in %V:%ui needs zone=, there are several"
+                              " zones; not reconciled",
+                              &store->name, &store->reconcile->file,
+                              store->reconcile->line);
+                return NULL;
+            }
+
+            zone = zones[k];
+        }
+    }
+
+    return zone;
 }
 
 

@@ -81,6 +81,11 @@ typedef struct ngx_http_order_edit_recon_sh_s {
 
 char *ngx_http_order_edit_reconcile_set(ngx_conf_t *cf, void *conf);
 
+/* the zone of a reconciled store: zone=, or the only one; NULL: none */
+ngx_http_order_edit_zone_t *ngx_http_order_edit_reconcile_zone(
+    ngx_http_order_edit_main_conf_t *omcf,
+    ngx_http_order_edit_store_conf_t *store, ngx_log_t *log);
+
 /* the dispatcher's tick, every interval, in the dispatching worker */
 void ngx_http_order_edit_reconcile_tick(ngx_http_order_edit_zone_t *zone,
     ngx_http_order_edit_main_conf_t *omcf, ngx_log_t *log);

@@ -37,6 +37,11 @@
 
 
 static ngx_int_t ngx_http_order_edit_report_ask(ngx_http_request_t *r);
+static ngx_int_t ngx_http_order_edit_report_shop_arg(ngx_http_request_t *r,
+    ngx_str_t *shop);
+static ngx_uint_t ngx_http_order_edit_report_matches(
+    ngx_http_order_edit_store_conf_t *store, ngx_http_order_edit_zone_t *zone,
+    ngx_str_t *shop);
 static ngx_http_order_edit_recon_shop_t *ngx_http_order_edit_report_shop(
     ngx_http_order_edit_zone_t *zone, ngx_str_t *shop);
 static ngx_int_t ngx_http_order_edit_report_read(ngx_http_request_t *r,
@@ -199,7 +204,7 @@ ngx_http_order_edit_report_handler(ngx_http_request_t *r)
     size_t                               i;
     ngx_tm_t                             tm;
     ngx_int_t                            rc;
-    ngx_str_t                            date, shop, format, *zname;
+    ngx_str_t                            date, shop, format;
     ngx_uint_t                           k, csv, found;
     const char                          *kind;
     ngx_http_order_edit_zone_t          *zone;
@@ -260,11 +265,7 @@ ngx_http_order_edit_report_handler(ngx_http_request_t *r)
         date.len = p - today;
     }
 
-    ngx_str_null(&shop);
-
-    if (ngx_http_arg(r, (u_char *) "shop", 4, &shop) == NGX_OK
-        && !ngx_http_order_edit_shop_domain_valid(&shop))
-    {
+    if (ngx_http_order_edit_report_shop_arg(r, &shop) != NGX_OK) {
         return ngx_http_order_edit_send_error(r, NGX_HTTP_BAD_REQUEST,
                    "invalid_shop", "shop is a myshopify.com domain", 0);
     }
@@ -290,27 +291,7 @@ ngx_http_order_edit_report_handler(ngx_http_request_t *r)
 
     for (k = 0; k < omcf->stores.nelts; k++) {
 
-        if (stores[k]->reconcile == NULL
-            || stores[k]->reconcile->report == NULL)
-        {
-            continue;
-        }
-
-        zname = &stores[k]->reconcile->zone_name;
-
-        if (zname->len
-            && (zname->len != zone->name.len
-                || ngx_strncmp(zname->data, zone->name.data, zname->len)
-                   != 0))
-        {
-            continue;
-        }
-
-        if (shop.len
-            && (shop.len != stores[k]->name.len
-                || ngx_strncasecmp(shop.data, stores[k]->name.data,
-                                   shop.len) != 0))
-        {
+        if (!ngx_http_order_edit_report_matches(stores[k], zone, &shop)) {
             continue;
         }
 
@@ -359,6 +340,51 @@ ngx_http_order_edit_report_handler(ngx_http_request_t *r)
 }
 
 
+/* ?shop=, when given, a shop's domain; NGX_DECLINED: not one */
+
+static ngx_int_t
+ngx_http_order_edit_report_shop_arg(ngx_http_request_t *r, ngx_str_t *shop)
+{
+    ngx_str_null(shop);
+
+    if (ngx_http_arg(r, (u_char *) "shop", 4, shop) == NGX_OK
+        && !ngx_http_order_edit_shop_domain_valid(shop))
+    {
+        return NGX_DECLINED;
+    }
+
+    return NGX_OK;
+}
+
+
+/* 1 if the store is reported in the zone (and is the shop, when asked) */
+
+static ngx_uint_t
+ngx_http_order_edit_report_matches(ngx_http_order_edit_store_conf_t *store,
+    ngx_http_order_edit_zone_t *zone, ngx_str_t *shop)
+{
+    ngx_str_t  *zname;
+
+    if (store->reconcile == NULL || store->reconcile->report == NULL) {
+        return 0;
+    }
+
+    zname = &store->reconcile->zone_name;
+
+    if (zname->len
+        && (zname->len != zone->name.len
+            || ngx_strncmp(zname->data, zone->name.data, zname->len) != 0))
+    {
+        return 0;
+    }
+
+    return shop->len == 0
+           || (shop->len == store->name.len
+               && ngx_strncasecmp(shop->data, store->name.data, shop->len)
+                  == 0);
+}
+
+
 /*
  * POST <location>[?shop=<shop>]: a run now, of one reported store or of
  * every one of the zone; the dispatching worker starts it at its next
@@ -371,7 +397,7 @@ ngx_http_order_edit_report_ask(ngx_http_request_t *r)
     char                               *text;
     json_t                             *doc, *shops;
     ngx_int_t                           rc;
-    ngx_str_t                           shop, body, *zname;
+    ngx_str_t                           shop, body;
     ngx_uint_t                          k;
     ngx_http_order_edit_zone_t         *zone;
     ngx_http_order_edit_loc_conf_t     *olcf;
@@ -386,11 +412,7 @@ ngx_http_order_edit_report_ask(ngx_http_request_t *r)
         return rc;
     }
 
-    ngx_str_null(&shop);
-
-    if (ngx_http_arg(r, (u_char *) "shop", 4, &shop) == NGX_OK
-        && !ngx_http_order_edit_shop_domain_valid(&shop))
-    {
+    if (ngx_http_order_edit_report_shop_arg(r, &shop) != NGX_OK) {
         return ngx_http_order_edit_send_error(r, NGX_HTTP_BAD_REQUEST,
                    "invalid_shop", "shop is a myshopify.com domain", 0);
     }
@@ -409,23 +431,7 @@ ngx_http_order_edit_report_ask(ngx_http_request_t *r)
 
     for (k = 0; k < omcf->stores.nelts; k++) {
 
-        if (stores[k]->reconcile == NULL
-            || stores[k]->reconcile->report == NULL)
-        {
-            continue;
-        }
-
-        zname = &stores[k]->reconcile->zone_name;
-
-        if ((zname->len
-             && (zname->len != zone->name.len
-                 || ngx_strncmp(zname->data, zone->name.data, zname->len)
-                    != 0))
-            || (shop.len
-                && (shop.len != stores[k]->name.len
-                    || ngx_strncasecmp(shop.data, stores[k]->name.data,
-                                       shop.len) != 0)))
-        {
+        if (!ngx_http_order_edit_report_matches(stores[k], zone, &shop)) {
             continue;
         }
 
@@ -930,10 +936,9 @@ static ngx_int_t
 ngx_http_order_edit_report_init(ngx_http_order_edit_main_conf_t *omcf,
     ngx_log_t *log)
 {
-    ngx_str_t                           *zname;
-    ngx_uint_t                           i, k;
+    ngx_uint_t                           i;
     ngx_pool_cleanup_t                  *cln;
-    ngx_http_order_edit_zone_t         **zones, *zone;
+    ngx_http_order_edit_zone_t          *zone;
     ngx_http_order_edit_report_run_t    *rr;
     ngx_http_order_edit_store_conf_t   **stores;
 
@@ -951,7 +956,6 @@ ngx_http_order_edit_report_init(ngx_http_order_edit_main_conf_t *omcf,
     cln->handler = ngx_http_order_edit_report_cleanup;
 
     stores = omcf->stores.elts;
-    zones = omcf->zones.elts;
 
     for (i = 0; i < omcf->stores.nelts; i++) {
 
@@ -969,24 +973,8 @@ ngx_http_order_edit_report_init(ngx_http_order_edit_main_conf_t *omcf,
             continue;
         }
 
-        /* reconcile's zone: named, or the only one */
-        zname = &stores[i]->reconcile->zone_name;
-        zone = NULL;
-
-        for (k = 0; k < omcf->zones.nelts; k++) {
-            if (zname->len == 0
-                || (zones[k]->name.len == zname->len
-                    && ngx_strncmp(zones[k]->name.data, zname->data,
-                                   zname->len)
-                       == 0))
-            {
-                zone = (zone == NULL) ? zones[k] : NULL;
-
-                if (zone == NULL) {
-                    break;
-                }
-            }
-        }
+        /* reconcile's zone */
+        zone = ngx_http_order_edit_reconcile_zone(omcf, stores[i], log);
 
         if (zone == NULL || zone->sh == NULL) {
             continue;
@@ -1203,7 +1191,8 @@ ngx_http_order_edit_report_page(ngx_http_order_edit_curl_req_t *req,
     rr->req = NULL;
 
     if (req->outcome == NGX_HTTP_ORDER_EDIT_CURL_CANCELLED) {
-        ngx_http_order_edit_report_finish(rr, 0);
+        /* the worker is going: no error, the next worker redoes the run */
+        ngx_http_order_edit_report_finish(rr, 2);
         return;
     }
 
@@ -1415,7 +1404,7 @@ ngx_http_order_edit_report_ns_done(ngx_http_order_edit_nsc_t *c,
     rr->npool = NULL;
 
     if (r->rc == NGX_HTTP_ORDER_EDIT_NSC_CANCELLED) {
-        ngx_http_order_edit_report_finish(rr, 0);
+        ngx_http_order_edit_report_finish(rr, 2);
         return;
     }
 
@@ -1628,6 +1617,8 @@ ngx_http_order_edit_report_retry(ngx_http_order_edit_report_run_t *rr,
 }
 
 
+/* ok: 1 the run went through, 0 it failed, 2 the worker is going */
+
 static void
 ngx_http_order_edit_report_finish(ngx_http_order_edit_report_run_t *rr,
     ngx_uint_t ok)
@@ -1636,7 +1627,7 @@ ngx_http_order_edit_report_finish(ngx_http_order_edit_report_run_t *rr,
 
     ngx_memzero(counts, sizeof(counts));
 
-    if (ok && ngx_http_order_edit_report_write(rr, counts) != NGX_OK) {
+    if (ok == 1 && ngx_http_order_edit_report_write(rr, counts) != NGX_OK) {
         ok = 0;
     }
 
@@ -1644,7 +1635,11 @@ ngx_http_order_edit_report_finish(ngx_http_order_edit_report_run_t *rr,
 
     rr->rs->report_running = 0;
 
-    if (ok) {
+    if (ok == 2) {
+        /* cut short by a reload: the next dispatching worker redoes it */
+        rr->rs->report_asked = 1;
+
+    } else if (ok) {
         rr->rs->report_runs++;
         rr->rs->report_last = (uint64_t) ngx_time();
         rr->rs->report_mismatch = counts[0];
@@ -1658,7 +1653,12 @@ ngx_http_order_edit_report_finish(ngx_http_order_edit_report_run_t *rr,
 
     ngx_shmtx_unlock(&rr->zone->shpool->mutex);
 
-    if (ok) {
+    if (ok == 2) {
+        ngx_log_error(NGX_LOG_NOTICE, rr->log, 0,
+                      "order_edit: report of \"%V\" cut short: the worker "
+                      "is stopping", &rr->store->name);
+
+    } else if (ok) {
         ngx_log_error(NGX_LOG_NOTICE, rr->log, 0,
                       "order_edit: report of \"%V\" done: %ui orders and "
                       "%ui refunds in %ui pages (%ui SuiteQL pages), "
