@@ -33,7 +33,7 @@ STORE = """
 """
 
 
-class Report(test_reconcile.Base):
+class ReportBase(test_reconcile.Base):
 
     def conf(self):
         # the workers write there (they run as nginx's user)
@@ -77,6 +77,10 @@ class Report(test_reconcile.Base):
 
     def runs_done(self):
         return self.ngx.error_log().count('report of "%s" done' % SHOP)
+
+
+
+class Report(ReportBase):
 
     def test_the_report_lists_exactly_the_seeded_differences(self):
         self.start_nginx()
@@ -189,6 +193,29 @@ class Report(test_reconcile.Base):
         self.assertEqual(len(files), 1, files)
         self.assertTrue(files[0].startswith("report-")
                         and files[0].endswith("-%s.jsonl" % SHOP), files)
+
+
+class Schedule(ReportBase):
+
+    def test_the_run_starts_at_its_time_of_day(self):
+        # at= the next whole minute at least 20 s away, local time
+        t = time.localtime(time.time() + 80)
+        self.at = "%02d:%02d" % (t.tm_hour, t.tm_min)
+        self.start_nginx()
+        due = time.mktime(t[:5] + (0,) + t[6:])
+        self.assertEqual(self.runs_done(), 0)
+
+        self.wait(lambda: self.runs_done() == 1, "the run at " + self.at,
+                  due - time.time() + 15)
+        self.assertGreaterEqual(time.time(), due - 1)
+        doc = json.loads(self.report("?shop=" + SHOP))
+        run = doc["stores"][0]["run"]
+        self.assertEqual((doc["stores"][0]["ran"], run["asked"],
+                          run["orders"], doc["rows"]),
+                         (True, False, 0, []), doc)
+
+    def conf(self):
+        return super().conf().replace("at=02:00", "at=" + self.at)
 
 
 if __name__ == "__main__":
