@@ -812,6 +812,9 @@ ngx_http_order_edit_report_date_valid(ngx_str_t *date)
 /* consecutive failures of one request before the run is given up */
 #define NGX_HTTP_ORDER_EDIT_REPORT_TRIES     5
 
+/* between two Shopify pages: the standard plan's leak, 2 a second */
+#define NGX_HTTP_ORDER_EDIT_REPORT_PACE      500
+
 /* SuiteQL's largest page */
 #define NGX_HTTP_ORDER_EDIT_REPORT_ROWS      1000
 
@@ -1582,8 +1585,14 @@ ngx_http_order_edit_report_compare(ngx_http_order_edit_report_run_t *rr)
         return NGX_DONE;
     }
 
-    /* the next Shopify page in the next tick */
+    /*
+     * The next Shopify page at most at the bucket's leak rate (2 a second
+     * on a standard plan): the report never drains what reconciliation
+     * and the app's other calls share.
+     */
     rr->phase = NGX_HTTP_ORDER_EDIT_REPORT_SHOPIFY;
+    rr->waiting = 1;
+    rr->not_before = ngx_current_msec + NGX_HTTP_ORDER_EDIT_REPORT_PACE;
 
     return NGX_OK;
 }
