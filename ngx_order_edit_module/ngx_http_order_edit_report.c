@@ -815,8 +815,8 @@ ngx_http_order_edit_report_date_valid(ngx_str_t *date)
 /* between two Shopify pages: the standard plan's leak, 2 a second */
 #define NGX_HTTP_ORDER_EDIT_REPORT_PACE      500
 
-/* SuiteQL's largest page */
-#define NGX_HTTP_ORDER_EDIT_REPORT_ROWS      1000
+/* a SuiteQL page (NetSuite serves up to 1000): well under max_body */
+#define NGX_HTTP_ORDER_EDIT_REPORT_ROWS      500
 
 /* the window: the day before the run */
 #define NGX_HTTP_ORDER_EDIT_REPORT_DAY       (24 * 60 * 60 * 1000)
