@@ -37,8 +37,9 @@
 
 
 static ngx_int_t ngx_http_order_edit_report_ask(ngx_http_request_t *r);
-static ngx_int_t ngx_http_order_edit_report_shop_arg(ngx_http_request_t *r,
-    ngx_str_t *shop);
+static ngx_int_t ngx_http_order_edit_report_target(ngx_http_request_t *r,
+    ngx_str_t *shop, ngx_http_order_edit_zone_t **zone,
+    ngx_http_order_edit_main_conf_t **omcf);
 static ngx_uint_t ngx_http_order_edit_report_matches(
     ngx_http_order_edit_store_conf_t *store, ngx_http_order_edit_zone_t *zone,
     ngx_str_t *shop);
@@ -208,7 +209,6 @@ ngx_http_order_edit_report_handler(ngx_http_request_t *r)
     ngx_uint_t                           k, csv, found;
     const char                          *kind;
     ngx_http_order_edit_zone_t          *zone;
-    ngx_http_order_edit_loc_conf_t      *olcf;
     ngx_http_order_edit_main_conf_t     *omcf;
     ngx_http_order_edit_store_conf_t   **stores;
 
@@ -265,14 +265,12 @@ ngx_http_order_edit_report_handler(ngx_http_request_t *r)
         date.len = p - today;
     }
 
-    if (ngx_http_order_edit_report_shop_arg(r, &shop) != NGX_OK) {
+    if (ngx_http_order_edit_report_target(r, &shop, &zone, &omcf)
+        != NGX_OK)
+    {
         return ngx_http_order_edit_send_error(r, NGX_HTTP_BAD_REQUEST,
                    "invalid_shop", "shop is a myshopify.com domain", 0);
     }
-
-    olcf = ngx_http_get_module_loc_conf(r, ngx_http_order_edit_module);
-    omcf = ngx_http_get_module_main_conf(r, ngx_http_order_edit_module);
-    zone = olcf->shm_zone->data;
 
     doc = json_pack("{s:s%, s:o, s:{s:i, s:i, s:i, s:i}, s:[], s:[]}",
                     "date", date.data, date.len,
@@ -340,11 +338,21 @@ ngx_http_order_edit_report_handler(ngx_http_request_t *r)
 }
 
 
-/* ?shop=, when given, a shop's domain; NGX_DECLINED: not one */
+/*
+ * The location's zone and the stores, and ?shop= when given (a shop's
+ * domain; NGX_DECLINED: not one).
+ */
 
 static ngx_int_t
-ngx_http_order_edit_report_shop_arg(ngx_http_request_t *r, ngx_str_t *shop)
+ngx_http_order_edit_report_target(ngx_http_request_t *r, ngx_str_t *shop,
+    ngx_http_order_edit_zone_t **zone, ngx_http_order_edit_main_conf_t **omcf)
 {
+    ngx_http_order_edit_loc_conf_t  *olcf;
+
+    olcf = ngx_http_get_module_loc_conf(r, ngx_http_order_edit_module);
+    *omcf = ngx_http_get_module_main_conf(r, ngx_http_order_edit_module);
+    *zone = olcf->shm_zone->data;
+
     ngx_str_null(shop);
 
     if (ngx_http_arg(r, (u_char *) "shop", 4, shop) == NGX_OK
@@ -400,7 +408,6 @@ ngx_http_order_edit_report_ask(ngx_http_request_t *r)
     ngx_str_t                           shop, body;
     ngx_uint_t                          k;
     ngx_http_order_edit_zone_t         *zone;
-    ngx_http_order_edit_loc_conf_t     *olcf;
     ngx_http_order_edit_main_conf_t    *omcf;
     ngx_http_order_edit_recon_shop_t   *rs;
     ngx_http_order_edit_store_conf_t  **stores;
@@ -412,14 +419,12 @@ ngx_http_order_edit_report_ask(ngx_http_request_t *r)
         return rc;
     }
 
-    if (ngx_http_order_edit_report_shop_arg(r, &shop) != NGX_OK) {
+    if (ngx_http_order_edit_report_target(r, &shop, &zone, &omcf)
+        != NGX_OK)
+    {
         return ngx_http_order_edit_send_error(r, NGX_HTTP_BAD_REQUEST,
                    "invalid_shop", "shop is a myshopify.com domain", 0);
     }
-
-    olcf = ngx_http_get_module_loc_conf(r, ngx_http_order_edit_module);
-    omcf = ngx_http_get_module_main_conf(r, ngx_http_order_edit_module);
-    zone = olcf->shm_zone->data;
 
     doc = json_pack("{s:[]}", "asked");
     if (doc == NULL) {
