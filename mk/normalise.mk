@@ -15,13 +15,13 @@
 NORM_DIR     := ngx_order_edit_module
 NORM_SRCS    := $(addprefix $(NORM_DIR)/ngx_http_order_edit_, \
                     money.c exactjson.c skumap.c bundle.c jbuild.c normalise.c \
-                    nsbody.c nsparse.c)
+                    nsbody.c nsparse.c rdiff.c)
 NORM_HDRS    := $(NORM_SRCS:.c=.h)
 NORM_CFLAGS  := $(CFLAGS_TOOLS) -Wshadow -Wpointer-arith -I$(NORM_DIR)
 NORM_LIBS    := -ljansson -lpcre2-8
 
 UNIT_NAMES   := test_money test_skumap test_fixtures test_invariant \
-                test_nsbody test_nsparse
+                test_nsbody test_nsparse test_rdiff
 UNIT_BINS    := $(addprefix $(BUILD)/unit/,$(UNIT_NAMES))
 UNIT_ASAN    := $(addprefix $(BUILD)/unit-asan/,$(UNIT_NAMES))
 UNIT_COMMON  := t/unit/oe_test_util.c t/unit/oe_test_util.h

@@ -8,6 +8,7 @@
  *   GET  <location>/console.css, .js       its style and script
  *   GET  <location>/api/status             the zone's status (JSON)
  *   GET  <location>/api/history            the last 24 hours, per minute
+ *   GET  <location>/api/report?date=&shop=  the mismatch report (JSON)
  *   GET  <location>/api/exceptions         the exception queue
  *   GET  <location>/api/exceptions/<id>    one, with the change not applied
  *   POST <location>/api/exceptions/<id>/retry | resolve   {"note": "..."}
@@ -30,6 +31,7 @@
 #include <openssl/crypto.h>
 
 #include "ngx_http_order_edit_console.h"
+#include "ngx_http_order_edit_report.h"
 #include "ngx_http_order_edit_history.h"
 #include "ngx_http_order_edit_exceptions.h"
 #include "ngx_http_order_edit_status.h"
@@ -172,6 +174,16 @@ ngx_http_order_edit_console_handler(ngx_http_request_t *r)
         }
 
         return ngx_http_order_edit_send_json(r, doc);
+    }
+
+    if (ngx_http_order_edit_is("/api/report")) {
+        /* read only here: a run is asked at order_edit_report itself */
+        rc = ngx_http_order_edit_console_method(r, NGX_HTTP_GET|NGX_HTTP_HEAD);
+        if (rc != NGX_OK) {
+            return rc;
+        }
+
+        return ngx_http_order_edit_report_handler(r);
     }
 
     if (ngx_http_order_edit_is("/api/exceptions")) {

@@ -29,6 +29,7 @@
 #include "ngx_http_order_edit_nsclient.h"
 #include "ngx_http_order_edit_console.h"
 #include "ngx_http_order_edit_reconcile.h"
+#include "ngx_http_order_edit_report.h"
 
 
 /* queued snapshots of one order looked at to coalesce a burst */
@@ -332,6 +333,7 @@ ngx_http_order_edit_dispatch_tick(ngx_event_t *ev)
 
     /* catch-up from the Shopify Admin API: it checks all of the below */
     ngx_http_order_edit_reconcile_tick(d->zone, d->omcf, d->log);
+    ngx_http_order_edit_report_tick(d->zone, d->omcf, d->log);
 
     if (ngx_exiting || ngx_terminate || ngx_quit) {
         /* in-flight jobs finish or are cancelled: their leases go back */

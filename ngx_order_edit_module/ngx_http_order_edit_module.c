@@ -22,6 +22,7 @@
 #include "ngx_http_order_edit_console.h"
 #include "ngx_http_order_edit_history.h"
 #include "ngx_http_order_edit_reconcile.h"
+#include "ngx_http_order_edit_report.h"
 
 
 /* Shopify's largest order payloads are a few hundred kilobytes */
@@ -83,6 +84,8 @@ static ngx_http_order_edit_location_t  ngx_http_order_edit_exceptions_loc =
     { ngx_http_order_edit_exceptions_handler, 0 };
 static ngx_http_order_edit_location_t  ngx_http_order_edit_console_loc =
     { ngx_http_order_edit_console_handler, 0 };
+static ngx_http_order_edit_location_t  ngx_http_order_edit_report_loc =
+    { ngx_http_order_edit_report_handler, 0 };
 
 
 static ngx_conf_enum_t  ngx_http_order_edit_log_levels[] = {
@@ -114,6 +117,7 @@ static ngx_http_order_edit_block_cmd_t  ngx_http_order_edit_store_cmds[] = {
                              ngx_http_order_edit_set_netsuite),
     ngx_http_order_edit_bcmd("reconcile", 1, 10,
                              ngx_http_order_edit_reconcile_set),
+    ngx_http_order_edit_bcmd("report", 1, 3, ngx_http_order_edit_report_set),
 
     /* the normaliser's options: see docs/normaliser.md */
     ngx_http_order_edit_bcmd("sku_map", 1, 1, ngx_http_order_edit_set_norm),
@@ -204,6 +208,13 @@ static ngx_command_t  ngx_http_order_edit_commands[] = {
       NGX_HTTP_LOC_CONF_OFFSET,
       0,
       &ngx_http_order_edit_console_loc },
+
+    { ngx_string("order_edit_report"),
+      NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_http_order_edit_location,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      &ngx_http_order_edit_report_loc },
 
     { ngx_string("order_edit_console_actions"),
       NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_FLAG,
@@ -1404,8 +1415,8 @@ ngx_http_order_edit_location(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
                            "a location takes one of order_edit_webhook, "
                            "order_edit_status, order_edit_exceptions, "
-                           "order_edit_console and order_edit_queue_debug, "
-                           "once");
+                           "order_edit_console, order_edit_report and "
+                           "order_edit_queue_debug, once");
         return NGX_CONF_ERROR;
     }
 

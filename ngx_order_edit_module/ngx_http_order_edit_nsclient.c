@@ -23,6 +23,7 @@
 #define NGX_HTTP_ORDER_EDIT_NSC_STEP_PAYOUT_READ  6   /* refund_payout */
 #define NGX_HTTP_ORDER_EDIT_NSC_STEP_PAYOUT       7
 #define NGX_HTTP_ORDER_EDIT_NSC_STEP_XFORM        8   /* the transform */
+#define NGX_HTTP_ORDER_EDIT_NSC_STEP_SUITEQL      16  /* the report's page */
 
 /* a Customer Refund's external id: its memo's, and this */
 #define NGX_HTTP_ORDER_EDIT_NSC_PAYOUT_EID        "-cr"
@@ -118,6 +119,8 @@ static void ngx_http_order_edit_nsc_report(ngx_http_order_edit_nsc_t *c,
     ngx_http_order_edit_nsc_rc_e rc, const char *reason, ngx_str_t *why);
 static void ngx_http_order_edit_nsc_refused(ngx_http_order_edit_nsc_t *c,
     const char *reason, const char *why);
+static void ngx_http_order_edit_nsc_suiteql_answer(
+    ngx_http_order_edit_nsc_t *c, ngx_http_order_edit_curl_req_t *req);
 
 
 ngx_uint_t
@@ -1722,7 +1725,8 @@ ngx_http_order_edit_nsc_headers(ngx_http_order_edit_nsc_t *c,
     }
 
     if (c->step == NGX_HTTP_ORDER_EDIT_NSC_STEP_LOOKUP
-        || c->step == NGX_HTTP_ORDER_EDIT_NSC_STEP_INVOICE)
+        || c->step == NGX_HTTP_ORDER_EDIT_NSC_STEP_INVOICE
+        || c->step == NGX_HTTP_ORDER_EDIT_NSC_STEP_SUITEQL)
     {
         ngx_str_set(&name, "Prefer");
         ngx_str_set(&value, "transient");
@@ -1954,6 +1958,11 @@ ngx_http_order_edit_nsc_classify(ngx_http_order_edit_nsc_t *c,
 {
     ngx_str_t  why;
 
+    if (c->step == NGX_HTTP_ORDER_EDIT_NSC_STEP_SUITEQL) {
+        ngx_http_order_edit_nsc_suiteql_answer(c, req);
+        return;
+    }
+
     if (c->step >= NGX_HTTP_ORDER_EDIT_NSC_STEP_MEMO_FIND) {
         /* refund_flow invoice and refund_payout */
         ngx_http_order_edit_nsc_refund_step(c, req);
@@ -2128,4 +2137,62 @@ ngx_http_order_edit_nsc_free(ngx_http_order_edit_nsc_t *c)
 
     free(c->doc);
     c->doc = NULL;
+}
+
+
+/*
+ * The mismatch report's bulk read (report.c): one page of a SuiteQL
+ * query, signed and sent like any call; the caller holds the account's
+ * slot and paces the pages.  The page's answer is left in c->page.
+ */
+
+void
+ngx_http_order_edit_nsc_suiteql(ngx_http_order_edit_nsc_t *c,
+    ngx_str_t *body, ngx_uint_t limit, ngx_uint_t offset)
+{
+    u_char  query[sizeof("?limit=&offset=") + 2 * NGX_INT_T_LEN];
+
+    c->call = NGX_HTTP_ORDER_EDIT_NSC_SUITEQL;
+    c->step = NGX_HTTP_ORDER_EDIT_NSC_STEP_SUITEQL;
+    c->body = *body;
+    ngx_str_null(&c->page);
+    ngx_str_set(&c->method, "POST");
+
+    *ngx_sprintf(query, "?limit=%ui&offset=%ui", limit, offset) = '\0';
+
+    if (ngx_http_order_edit_nsc_set_url(c, NGX_HTTP_ORDER_EDIT_SUITEQL, NULL,
+                                        0, (char *) query)
+        != NGX_OK)
+    {
+        ngx_http_order_edit_nsc_report(c, NGX_HTTP_ORDER_EDIT_NSC_UNSENT,
+                                       NULL, NULL);
+        return;
+    }
+
+    ngx_http_order_edit_nsc_send(c);
+}
+
+
+static void
+ngx_http_order_edit_nsc_suiteql_answer(ngx_http_order_edit_nsc_t *c,
+    ngx_http_order_edit_curl_req_t *req)
+{
+    if (req->status != 200) {
+        /* a query NetSuite does not run: retrying would not change it */
+        ngx_http_order_edit_nsc_rejected(c, req);
+        return;
+    }
+
+    c->page.data = ngx_pnalloc(c->pool, req->body.len + 1);
+    if (c->page.data == NULL) {
+        ngx_http_order_edit_nsc_report(c, NGX_HTTP_ORDER_EDIT_NSC_UNSENT,
+                                       NULL, NULL);
+        return;
+    }
+
+    c->page.len = req->body.len;
+    ngx_memcpy(c->page.data, req->body.data, req->body.len);
+    c->page.data[c->page.len] = '\0';
+
+    ngx_http_order_edit_nsc_report(c, NGX_HTTP_ORDER_EDIT_NSC_OK, NULL, NULL);
 }

@@ -30,7 +30,8 @@ typedef enum {
     NGX_HTTP_ORDER_EDIT_NSC_READ_CUSTOMER,  /* a refund's order */
     NGX_HTTP_ORDER_EDIT_NSC_READ_TAX_KIND,  /* the taxes_included field */
     NGX_HTTP_ORDER_EDIT_NSC_WRITE,
-    NGX_HTTP_ORDER_EDIT_NSC_READBACK
+    NGX_HTTP_ORDER_EDIT_NSC_READBACK,
+    NGX_HTTP_ORDER_EDIT_NSC_SUITEQL         /* the report's bulk read */
 } ngx_http_order_edit_nsc_call_e;
 
 
@@ -95,6 +96,7 @@ struct ngx_http_order_edit_nsc_s {
     ngx_str_t                              xform;     /* transform body */
     ngx_str_t                              cash;      /* a cash refund's */
     ngx_http_order_edit_nsp_order_t        order;     /* the last read */
+    ngx_str_t                              page;      /* SuiteQL's, NUL */
     unsigned                               so_cached:1;
     unsigned                               reread:1;  /* read back again */
     unsigned                               auth_retried:1; /* after 401 */
@@ -122,6 +124,13 @@ void ngx_http_order_edit_nsc_write(ngx_http_order_edit_nsc_t *c);
 /* the missing order created by upsert; NGX_DECLINED: it cannot be */
 ngx_int_t ngx_http_order_edit_nsc_create(ngx_http_order_edit_nsc_t *c);
 void ngx_http_order_edit_nsc_readback(ngx_http_order_edit_nsc_t *c);
+
+/*
+ * The mismatch report's bulk read: one page (limit rows from offset) of
+ * the SuiteQL query in body ({"q": "..."}); the answer in c->page.
+ */
+void ngx_http_order_edit_nsc_suiteql(ngx_http_order_edit_nsc_t *c,
+    ngx_str_t *body, ngx_uint_t limit, ngx_uint_t offset);
 
 /* a request out is cancelled: its call ends in _CANCELLED; 0 if none */
 ngx_uint_t ngx_http_order_edit_nsc_cancel(ngx_http_order_edit_nsc_t *c);

@@ -436,9 +436,9 @@ static ngx_int_t
 ngx_http_order_edit_recon_init(ngx_http_order_edit_main_conf_t *omcf,
     ngx_log_t *log)
 {
-    ngx_uint_t                          i, k;
+    ngx_uint_t                          i;
     ngx_pool_cleanup_t                 *cln;
-    ngx_http_order_edit_zone_t        **zones, *zone;
+    ngx_http_order_edit_zone_t         *zone;
     ngx_http_order_edit_recon_t        *rc;
     ngx_http_order_edit_store_conf_t  **stores;
 
@@ -456,7 +456,6 @@ ngx_http_order_edit_recon_init(ngx_http_order_edit_main_conf_t *omcf,
     cln->handler = ngx_http_order_edit_recon_cleanup;
 
     stores = omcf->stores.elts;
-    zones = omcf->zones.elts;
 
     for (i = 0; i < omcf->stores.nelts; i++) {
 
@@ -464,31 +463,7 @@ ngx_http_order_edit_recon_init(ngx_http_order_edit_main_conf_t *omcf,
             continue;
         }
 
-        zone = NULL;
-
-        for (k = 0; k < omcf->zones.nelts; k++) {
-            if (stores[i]->reconcile->zone_name.len == 0
-                || (zones[k]->name.len == stores[i]->reconcile->zone_name.len
-                    && ngx_strncmp(zones[k]->name.data,
-                                   stores[i]->reconcile->zone_name.data,
-                                   zones[k]->name.len)
-                       == 0))
-            {
-                if (zone != NULL) {
-                    ngx_log_error(NGX_LOG_ALERT, log, 0,
-                                  "order_edit: \"reconcile\" of store \"%V\""
-                                  " in %V:%ui needs zone=, there are several"
-                                  " zones; not reconciled",
-                                  &stores[i]->name,
-                                  &stores[i]->reconcile->file,
-                                  stores[i]->reconcile->line);
-                    zone = NULL;
-                    break;
-                }
-
-                zone = zones[k];
-            }
-        }
+        zone = ngx_http_order_edit_reconcile_zone(omcf, stores[i], log);
 
         if (zone == NULL || zone->sh == NULL) {
             continue;
@@ -508,6 +483,48 @@ ngx_http_order_edit_recon_init(ngx_http_order_edit_main_conf_t *omcf,
     }
 
     return NGX_OK;
+}
+
+
+/*
+ * The zone a reconciled store's webhooks are queued in: named by zone=,
+ * or the only one; NULL (said once) when there are several.  Shared with
+ * the mismatch report (report.c).
+ */
+
+ngx_http_order_edit_zone_t *
+ngx_http_order_edit_reconcile_zone(ngx_http_order_edit_main_conf_t *omcf,
+    ngx_http_order_edit_store_conf_t *store, ngx_log_t *log)
+{
+    ngx_uint_t                    k;
+    ngx_http_order_edit_zone_t  **zones, *zone;
+
+    zones = omcf->zones.elts;
+    zone = NULL;
+
+    for (k = 0; k < omcf->zones.nelts; k++) {
+        if (store->reconcile->zone_name.len == 0
+            || (zones[k]->name.len == store->reconcile->zone_name.len
+                && ngx_strncmp(zones[k]->name.data,
+                               store->reconcile->zone_name.data,
+                               zones[k]->name.len)
+                   == 0))
+        {
+            if (zone != NULL) {
+                ngx_log_error(NGX_LOG_ALERT, log, 0,
+                              "order_edit: \"reconcile\" of store \"%V\""
+                              " in %V:%ui needs zone=, there are several"
+                              " zones; not reconciled",
+                              &store->name, &store->reconcile->file,
+                              store->reconcile->line);
+                return NULL;
+            }
+
+            zone = zones[k];
+        }
+    }
+
+    return zone;
 }
 
 
@@ -691,7 +708,6 @@ static void
 ngx_http_order_edit_recon_start(ngx_http_order_edit_recon_t *rc,
     uint64_t now)
 {
-    u_char     *p;
     int64_t     mark;
     ngx_uint_t  depth;
 
@@ -741,22 +757,43 @@ ngx_http_order_edit_recon_start(ngx_http_order_edit_recon_t *rc,
     rc->last_page = 0;
     rc->running = 1;
 
-    rc->url.data = ngx_pnalloc(rc->pool, rc->conf->url.len
-                                         + rc->conf->api_version.len
-                                         + 256);
-    if (rc->url.data == NULL) {
+    if (ngx_http_order_edit_reconcile_list_url(rc->conf, rc->pool,
+                                               rc->since_ms, rc->until_ms,
+                                               &rc->url)
+        != NGX_OK)
+    {
         ngx_http_order_edit_recon_finish(rc, 0);
-        return;
+    }
+}
+
+
+/*
+ * The first page of the orders updated from since_ms to until_ms.
+ * Shared with the mismatch report (report.c).
+ */
+
+ngx_int_t
+ngx_http_order_edit_reconcile_list_url(
+    ngx_http_order_edit_reconcile_conf_t *rcf, ngx_pool_t *pool,
+    int64_t since_ms, int64_t until_ms, ngx_str_t *url)
+{
+    u_char  *p;
+
+    url->data = ngx_pnalloc(pool, rcf->url.len + rcf->api_version.len + 256);
+    if (url->data == NULL) {
+        return NGX_ERROR;
     }
 
-    p = ngx_sprintf(rc->url.data, "%V/admin/api/%V/orders.json?status=any"
-                    "&limit=%ui&updated_at_min=", &rc->conf->url,
-                    &rc->conf->api_version, rc->conf->page_size);
-    p = ngx_http_order_edit_recon_time(p, rc->since_ms);
+    p = ngx_sprintf(url->data, "%V/admin/api/%V/orders.json?status=any"
+                    "&limit=%ui&updated_at_min=", &rcf->url,
+                    &rcf->api_version, rcf->page_size);
+    p = ngx_http_order_edit_recon_time(p, since_ms);
     p = ngx_cpymem(p, "&updated_at_max=", sizeof("&updated_at_max=") - 1);
-    p = ngx_http_order_edit_recon_time(p, rc->until_ms);
+    p = ngx_http_order_edit_recon_time(p, until_ms);
 
-    rc->url.len = p - rc->url.data;
+    url->len = p - url->data;
+
+    return NGX_OK;
 }
 
 
@@ -778,26 +815,43 @@ ngx_http_order_edit_recon_time(u_char *p, int64_t ms)
 static void
 ngx_http_order_edit_recon_fetch(ngx_http_order_edit_recon_t *rc)
 {
+    rc->req = ngx_http_order_edit_reconcile_get(rc->conf, &rc->url, rc->log,
+                                                ngx_http_order_edit_recon_done,
+                                                rc);
+    if (rc->req == NULL) {
+        ngx_http_order_edit_recon_failed(rc, "cannot start a request", NULL);
+    }
+}
+
+
+/*
+ * One Admin API GET with the store's token, started; NULL if it cannot
+ * be.  Shared with the mismatch report (report.c).
+ */
+
+ngx_http_order_edit_curl_req_t *
+ngx_http_order_edit_reconcile_get(ngx_http_order_edit_reconcile_conf_t *rcf,
+    ngx_str_t *url, ngx_log_t *log, ngx_http_order_edit_curl_done_pt done,
+    void *data)
+{
     ngx_str_t                        name, value;
     ngx_http_order_edit_curl_req_t  *req;
 
-    req = ngx_http_order_edit_curl_create(rc->log);
+    req = ngx_http_order_edit_curl_create(log);
     if (req == NULL) {
-        ngx_http_order_edit_recon_failed(rc, "cannot create a request",
-                                         NULL);
-        return;
+        return NULL;
     }
 
     req->method = NGX_HTTP_GET;
-    req->timeout = rc->conf->timeout;
+    req->timeout = rcf->timeout;
     req->max_body = NGX_HTTP_ORDER_EDIT_RECON_MAX_BODY;
-    req->done = ngx_http_order_edit_recon_done;
-    req->data = rc;
+    req->done = done;
+    req->data = data;
 
     ngx_str_set(&name, "X-Shopify-Access-Token");
 
-    if (ngx_http_order_edit_curl_set_url(req, &rc->url) != NGX_OK
-        || ngx_http_order_edit_curl_add_header(req, &name, &rc->conf->token)
+    if (ngx_http_order_edit_curl_set_url(req, url) != NGX_OK
+        || ngx_http_order_edit_curl_add_header(req, &name, &rcf->token)
            != NGX_OK)
     {
         goto failed;
@@ -814,14 +868,13 @@ ngx_http_order_edit_recon_fetch(ngx_http_order_edit_recon_t *rc)
         goto failed;
     }
 
-    rc->req = req;
-
-    return;
+    return req;
 
 failed:
 
     ngx_http_order_edit_curl_free(req);
-    ngx_http_order_edit_recon_failed(rc, "cannot start a request", NULL);
+
+    return NULL;
 }
 
 
@@ -831,7 +884,6 @@ ngx_http_order_edit_recon_done(ngx_http_order_edit_curl_req_t *req,
 {
     ngx_http_order_edit_recon_t *rc = data;
 
-    u_char     *p, *last;
     ngx_msec_t  ms;
 
     static ngx_str_t  none = ngx_string("none");
@@ -850,31 +902,7 @@ ngx_http_order_edit_recon_done(ngx_http_order_edit_curl_req_t *req,
     }
 
     if (req->status == 429) {
-        /* Retry-After is in seconds, with a fraction ("2.0") */
-        ms = NGX_HTTP_ORDER_EDIT_RECON_THROTTLE;
-
-        if (req->retry_after) {
-            p = req->retry_after->value.data;
-            last = p + req->retry_after->value.len;
-            ms = 0;
-
-            while (p < last && *p >= '0' && *p <= '9' && ms < 3600000) {
-                ms = ms * 10 + (*p++ - '0') * 1000;
-            }
-
-            if (p < last && *p == '.' && p + 1 < last
-                && p[1] >= '0' && p[1] <= '9')
-            {
-                ms += (p[1] - '0') * 100;
-            }
-
-            if (ms == 0) {
-                ms = NGX_HTTP_ORDER_EDIT_RECON_THROTTLE;
-            }
-        }
-
-        /* and up to a quarter more, so that stores do not come together */
-        ms += ngx_random() % (ms / 4 + 1);
+        ms = ngx_http_order_edit_reconcile_retry_after(req);
 
         rc->throttled++;
 
@@ -917,6 +945,44 @@ ngx_http_order_edit_recon_done(ngx_http_order_edit_curl_req_t *req,
     if (rc->last_page) {
         ngx_http_order_edit_recon_finish(rc, 1);
     }
+}
+
+
+/*
+ * A 429's wait: its Retry-After (seconds, with a fraction: "2.0"), and up
+ * to a quarter more, so that stores do not come together.  Shared with
+ * the mismatch report (report.c).
+ */
+
+ngx_msec_t
+ngx_http_order_edit_reconcile_retry_after(ngx_http_order_edit_curl_req_t *req)
+{
+    u_char      *p, *last;
+    ngx_msec_t   ms;
+
+    ms = NGX_HTTP_ORDER_EDIT_RECON_THROTTLE;
+
+    if (req->retry_after) {
+        p = req->retry_after->value.data;
+        last = p + req->retry_after->value.len;
+        ms = 0;
+
+        while (p < last && *p >= '0' && *p <= '9' && ms < 3600000) {
+            ms = ms * 10 + (*p++ - '0') * 1000;
+        }
+
+        if (p < last && *p == '.' && p + 1 < last
+            && p[1] >= '0' && p[1] <= '9')
+        {
+            ms += (p[1] - '0') * 100;
+        }
+
+        if (ms == 0) {
+            ms = NGX_HTTP_ORDER_EDIT_RECON_THROTTLE;
+        }
+    }
+
+    return ms + ngx_random() % (ms / 4 + 1);
 }
 
 
@@ -975,17 +1041,36 @@ static ngx_int_t
 ngx_http_order_edit_recon_next_link(ngx_http_order_edit_recon_t *rc,
     ngx_http_order_edit_curl_req_t *req)
 {
+    ngx_int_t  rv;
+
+    rv = ngx_http_order_edit_reconcile_next(rc->conf, req, rc->pool, rc->log,
+                                            rc->shop, &rc->url);
+
+    rc->last_page = (rv == NGX_DONE);
+
+    return (rv == NGX_ERROR) ? NGX_ERROR : NGX_OK;
+}
+
+
+/*
+ * The next page's URL into *url (NGX_OK), or NGX_DONE on the last page.
+ * Shared with the mismatch report (report.c).
+ */
+
+ngx_int_t
+ngx_http_order_edit_reconcile_next(ngx_http_order_edit_reconcile_conf_t *rcf,
+    ngx_http_order_edit_curl_req_t *req, ngx_pool_t *pool, ngx_log_t *log,
+    ngx_str_t *shop, ngx_str_t *url)
+{
     u_char           *p, *last, *lt, *gt, *end;
     ngx_str_t         name;
     ngx_table_elt_t  *h;
-
-    rc->last_page = 1;
 
     ngx_str_set(&name, "Link");
     h = ngx_http_order_edit_curl_header(req, &name);
 
     if (h == NULL) {
-        return NGX_OK;
+        return NGX_DONE;
     }
 
     p = h->value.data;
@@ -1015,36 +1100,34 @@ ngx_http_order_edit_recon_next_link(ngx_http_order_edit_recon_t *rc,
         {
             lt++;
 
-            if ((size_t) (gt - lt) <= rc->conf->url.len
-                || ngx_strncasecmp(lt, rc->conf->url.data, rc->conf->url.len)
-                   != 0
-                || lt[rc->conf->url.len] != '/')
+            if ((size_t) (gt - lt) <= rcf->url.len
+                || ngx_strncasecmp(lt, rcf->url.data, rcf->url.len) != 0
+                || lt[rcf->url.len] != '/')
             {
-                ngx_log_error(NGX_LOG_ERR, rc->log, 0,
+                ngx_log_error(NGX_LOG_ERR, log, 0,
                               "order_edit: reconcile of \"%V\": the next "
-                              "page \"%*s\" is not on %V", rc->shop,
-                              (size_t) (gt - lt), lt, &rc->conf->url);
+                              "page \"%*s\" is not on %V", shop,
+                              (size_t) (gt - lt), lt, &rcf->url);
                 return NGX_ERROR;
             }
 
             /* a server that links a page to itself would never end */
-            if ((size_t) (gt - lt) == rc->url.len
-                && ngx_strncmp(lt, rc->url.data, rc->url.len) == 0)
+            if ((size_t) (gt - lt) == url->len
+                && ngx_strncmp(lt, url->data, url->len) == 0)
             {
-                ngx_log_error(NGX_LOG_ERR, rc->log, 0,
+                ngx_log_error(NGX_LOG_ERR, log, 0,
                               "order_edit: reconcile of \"%V\": the next "
-                              "page is the page itself", rc->shop);
+                              "page is the page itself", shop);
                 return NGX_ERROR;
             }
 
-            rc->url.data = ngx_pnalloc(rc->pool, gt - lt);
-            if (rc->url.data == NULL) {
+            url->data = ngx_pnalloc(pool, gt - lt);
+            if (url->data == NULL) {
                 return NGX_ERROR;
             }
 
-            rc->url.len = gt - lt;
-            ngx_memcpy(rc->url.data, lt, rc->url.len);
-            rc->last_page = 0;
+            url->len = gt - lt;
+            ngx_memcpy(url->data, lt, url->len);
 
             return NGX_OK;
         }
@@ -1052,7 +1135,7 @@ ngx_http_order_edit_recon_next_link(ngx_http_order_edit_recon_t *rc,
         p = end;
     }
 
-    return NGX_OK;
+    return NGX_DONE;
 }
 
 
@@ -1788,6 +1871,26 @@ ngx_http_order_edit_reconcile_json(ngx_http_request_t *r, void *root)
                         "last_run_ms", (json_int_t) rs->last_run_ms,
                         "running", (int) rs->running);
 
+        /* the mismatch report's last run (report.c), once there is one */
+        if (one != NULL
+            && (rs->report_runs || rs->report_errors || rs->report_running))
+        {
+            (void) json_object_set_new(one, "report", json_pack(
+                "{s:I, s:o, s:I, s:I, s:I, s:I, s:I, s:b}",
+                "runs", (json_int_t) rs->report_runs,
+                "last_run", rs->report_last
+                    ? json_integer((json_int_t) rs->report_last)
+                    : json_null(),
+                "mismatch", (json_int_t) rs->report_mismatch,
+                "missing_in_netsuite",
+                    (json_int_t) rs->report_missing_netsuite,
+                "missing_in_shopify",
+                    (json_int_t) rs->report_missing_shopify,
+                "actionable", (json_int_t) rs->report_actionable,
+                "errors", (json_int_t) rs->report_errors,
+                "running", (int) rs->report_running));
+        }
+
         if (one != NULL) {
             (void) json_object_setn_new(all, (const char *) rs->name,
                                         rs->len, one);
@@ -1818,7 +1921,7 @@ ngx_http_order_edit_reconcile_prometheus_size(ngx_http_request_t *r)
          q != ngx_queue_sentinel(&zone->sh->reconcile->shops);
          q = ngx_queue_next(q))
     {
-        len += 10 * (128 + zone->name.len + NGX_HTTP_ORDER_EDIT_MAX_SHOP_LEN);
+        len += 16 * (128 + zone->name.len + NGX_HTTP_ORDER_EDIT_MAX_SHOP_LEN);
     }
 
     ngx_shmtx_unlock(&zone->shpool->mutex);
@@ -1853,7 +1956,13 @@ ngx_http_order_edit_reconcile_prometheus(ngx_http_request_t *r, u_char *p,
             "# TYPE order_edit_reconcile_total counter\n"
             "# HELP order_edit_reconcile_last_success_seconds When the "
             "last run ended well (unix time; 0: never).\n"
-            "# TYPE order_edit_reconcile_last_success_seconds gauge\n");
+            "# TYPE order_edit_reconcile_last_success_seconds gauge\n"
+            "# HELP order_edit_report_rows The last mismatch report's rows "
+            "by kind (and those raised as actionable).\n"
+            "# TYPE order_edit_report_rows gauge\n"
+            "# HELP order_edit_report_last_run_seconds When the last "
+            "mismatch report was written (unix time; 0: never).\n"
+            "# TYPE order_edit_report_last_run_seconds gauge\n");
 
     ngx_shmtx_lock(&zone->shpool->mutex);
 
@@ -1864,7 +1973,7 @@ ngx_http_order_edit_reconcile_prometheus(ngx_http_request_t *r, u_char *p,
         rs = ngx_queue_data(q, ngx_http_order_edit_recon_shop_t, queue);
 
         if ((size_t) (last - p)
-            < 10 * (128 + zone->name.len + NGX_HTTP_ORDER_EDIT_MAX_SHOP_LEN))
+            < 16 * (128 + zone->name.len + NGX_HTTP_ORDER_EDIT_MAX_SHOP_LEN))
         {
             break;
         }
@@ -1900,6 +2009,33 @@ ngx_http_order_edit_reconcile_prometheus(ngx_http_request_t *r, u_char *p,
         p = ngx_sprintf(p, "order_edit_reconcile_last_success_seconds{"
                         "zone=\"%V\",shop=\"%*s\"} %uL\n", &zone->name,
                         (size_t) rs->len, rs->name, rs->last_success);
+
+        if (rs->report_runs || rs->report_errors || rs->report_running) {
+
+#define NGX_HTTP_ORDER_EDIT_REPORT_LINE                                       \
+        "order_edit_report_rows{zone=\"%V\",shop=\"%*s\",kind=\"%s\"} %uL\n"
+
+            p = ngx_sprintf(p, NGX_HTTP_ORDER_EDIT_REPORT_LINE, &zone->name,
+                            (size_t) rs->len, rs->name, "mismatch",
+                            rs->report_mismatch);
+            p = ngx_sprintf(p, NGX_HTTP_ORDER_EDIT_REPORT_LINE, &zone->name,
+                            (size_t) rs->len, rs->name,
+                            "missing_in_netsuite",
+                            rs->report_missing_netsuite);
+            p = ngx_sprintf(p, NGX_HTTP_ORDER_EDIT_REPORT_LINE, &zone->name,
+                            (size_t) rs->len, rs->name,
+                            "missing_in_shopify",
+                            rs->report_missing_shopify);
+            p = ngx_sprintf(p, NGX_HTTP_ORDER_EDIT_REPORT_LINE, &zone->name,
+                            (size_t) rs->len, rs->name, "actionable",
+                            rs->report_actionable);
+
+#undef NGX_HTTP_ORDER_EDIT_REPORT_LINE
+
+            p = ngx_sprintf(p, "order_edit_report_last_run_seconds{"
+                            "zone=\"%V\",shop=\"%*s\"} %uL\n", &zone->name,
+                            (size_t) rs->len, rs->name, rs->report_last);
+        }
     }
 
     ngx_shmtx_unlock(&zone->shpool->mutex);

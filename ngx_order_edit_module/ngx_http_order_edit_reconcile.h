@@ -15,6 +15,7 @@
 
 
 #include "ngx_http_order_edit_shm.h"
+#include "ngx_http_order_edit_curl.h"
 
 
 /* "reconcile ...;" in an order_edit_store block */
@@ -29,6 +30,7 @@ struct ngx_http_order_edit_reconcile_conf_s {
     ngx_msec_t                     timeout;
     ngx_uint_t                     page_size;
     ngx_uint_t                     queue_max;
+    void                          *report;       /* "report": report.h */
     ngx_str_t                      file;
     ngx_uint_t                     line;
 };
@@ -55,6 +57,18 @@ typedef struct {
     uint64_t                       errors;
     uint64_t                       throttled;     /* 429s */
     ngx_uint_t                     running;
+
+    /* the mismatch report's (report.c): its last run, and a run asked */
+    uint64_t                       report_runs;
+    uint64_t                       report_last;   /* unix seconds, 0 */
+    uint64_t                       report_mismatch;
+    uint64_t                       report_missing_netsuite;
+    uint64_t                       report_missing_shopify;
+    uint64_t                       report_actionable;
+    uint64_t                       report_errors;
+    ngx_uint_t                     report_asked;  /* on demand */
+    ngx_uint_t                     report_running;
+
     u_short                        len;
     u_char                         name[1];
 } ngx_http_order_edit_recon_shop_t;
@@ -67,6 +81,11 @@ typedef struct ngx_http_order_edit_recon_sh_s {
 
 char *ngx_http_order_edit_reconcile_set(ngx_conf_t *cf, void *conf);
 
+/* the zone of a reconciled store: zone=, or the only one; NULL: none */
+ngx_http_order_edit_zone_t *ngx_http_order_edit_reconcile_zone(
+    ngx_http_order_edit_main_conf_t *omcf,
+    ngx_http_order_edit_store_conf_t *store, ngx_log_t *log);
+
 /* the dispatcher's tick, every interval, in the dispatching worker */
 void ngx_http_order_edit_reconcile_tick(ngx_http_order_edit_zone_t *zone,
     ngx_http_order_edit_main_conf_t *omcf, ngx_log_t *log);
@@ -78,6 +97,25 @@ void ngx_http_order_edit_reconcile_tick(ngx_http_order_edit_zone_t *zone,
  */
 void ngx_http_order_edit_reconcile_acked(ngx_http_order_edit_zone_t *zone,
     ngx_str_t *shop, ngx_http_order_edit_norm_result_t *res);
+
+/*
+ * The Admin API fetch, shared with the mismatch report (report.c): the
+ * first page's URL of the orders updated in [since, until], one GET with
+ * the token (started; NULL: it cannot be), the next page from the Link
+ * header (NGX_DONE: the last page), and a 429's wait.
+ */
+ngx_int_t ngx_http_order_edit_reconcile_list_url(
+    ngx_http_order_edit_reconcile_conf_t *rcf, ngx_pool_t *pool,
+    int64_t since_ms, int64_t until_ms, ngx_str_t *url);
+ngx_http_order_edit_curl_req_t *ngx_http_order_edit_reconcile_get(
+    ngx_http_order_edit_reconcile_conf_t *rcf, ngx_str_t *url, ngx_log_t *log,
+    ngx_http_order_edit_curl_done_pt done, void *data);
+ngx_int_t ngx_http_order_edit_reconcile_next(
+    ngx_http_order_edit_reconcile_conf_t *rcf,
+    ngx_http_order_edit_curl_req_t *req, ngx_pool_t *pool, ngx_log_t *log,
+    ngx_str_t *shop, ngx_str_t *url);
+ngx_msec_t ngx_http_order_edit_reconcile_retry_after(
+    ngx_http_order_edit_curl_req_t *req);
 
 /* the status page: a "reconcile" object, and the Prometheus lines */
 void ngx_http_order_edit_reconcile_json(ngx_http_request_t *r, void *root);

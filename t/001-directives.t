@@ -387,7 +387,7 @@ qr{\[emerg\] .*order_edit_webhook needs at least one order_edit_store block in \
     location = /wh { order_edit_webhook edits; order_edit_status edits; }
 --- must_die
 --- error_log eval
-qr{\[emerg\] .*a location takes one of order_edit_webhook, order_edit_status, order_edit_exceptions, order_edit_console and order_edit_queue_debug, once.* in \S+nginx\.conf:\d+$}
+qr{\[emerg\] .*a location takes one of order_edit_webhook, order_edit_status, order_edit_exceptions, order_edit_console, order_edit_report and order_edit_queue_debug, once.* in \S+nginx\.conf:\d+$}
 
 
 

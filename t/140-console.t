@@ -69,7 +69,7 @@ qr{\[emerg\] .*invalid number of arguments in "order_edit_console" directive}
     location /console { order_edit_status edits; order_edit_console edits; }
 --- must_die
 --- error_log eval
-qr{\[emerg\] .*a location takes one of order_edit_webhook, order_edit_status, order_edit_exceptions, order_edit_console and order_edit_queue_debug, once}
+qr{\[emerg\] .*a location takes one of order_edit_webhook, order_edit_status, order_edit_exceptions, order_edit_console, order_edit_report and order_edit_queue_debug, once}
 
 
 

@@ -407,7 +407,7 @@
 
   /* rendering */
 
-  var state = { status: null, history: null, exc: null };
+  var state = { status: null, history: null, exc: null, report: null };
   var details = {};     /* id -> the exception's detail, once opened */
 
   function renderStores() {
@@ -961,6 +961,90 @@
   /* the history moves once a minute: no need to read it every time */
   var historyAt = 0;
 
+  /* the mismatch report of a day: fetched once a minute, or when asked */
+
+  var reportAt = 0, reportDay = '';
+
+  var REPORT_KINDS = {
+    mismatch: 'Differs',
+    missing_in_netsuite: 'Missing in NetSuite',
+    missing_in_shopify: 'Missing in Shopify'
+  };
+
+  function report() {
+    var day = $('report-date').value;
+    if (state.report && day === reportDay && Date.now() - reportAt < 55000) {
+      return Promise.resolve(state.report);
+    }
+    return getJSON('/api/report' + (day ? '?date=' + encodeURIComponent(day)
+                                        : ''))
+      .then(function (r) {
+        reportAt = Date.now();
+        reportDay = day;
+        return r;
+      })
+      .catch(function () {
+        /* no report configured: the section says so, nothing else fails */
+        return null;
+      });
+  }
+
+  function renderReport() {
+    var r = state.report, box = $('report-table'), sum = $('report-summary');
+    var ran, table, tb, cols;
+
+    box.textContent = '';
+
+    if (!r || !r.stores || !r.stores.length) {
+      sum.textContent = 'No store has a daily report.';
+      return;
+    }
+
+    if (!$('report-date').value) {
+      $('report-date').value = r.date;
+    }
+
+    ran = r.stores.filter(function (s) { return s.ran; });
+
+    if (!ran.length) {
+      sum.textContent = 'No report for ' + r.date + ' yet.';
+      return;
+    }
+
+    sum.textContent = r.date + ': ' + r.summary.mismatch + ' differ, ' +
+      r.summary.missing_in_netsuite + ' missing in NetSuite, ' +
+      r.summary.missing_in_shopify + ' missing in Shopify (' +
+      r.summary.actionable + ' actionable).';
+
+    if (!r.rows.length) {
+      return;
+    }
+
+    cols = ['Store', 'Order', 'Difference', 'What', 'Shopify', 'NetSuite',
+            'Since', 'Actionable'];
+    table = el('table', { cls: 'report-table' });
+    table.appendChild(el('thead', {}, [el('tr', {}, cols.map(function (h) {
+      return el('th', { scope: 'col', text: h });
+    }))]));
+    tb = el('tbody');
+    r.rows.forEach(function (x) {
+      tb.appendChild(el('tr', { 'data-order': x.order }, [
+        el('td', { text: x.shop }),
+        el('td', { text: x.order }),
+        el('td', { text: REPORT_KINDS[x.kind] || x.kind }),
+        el('td', { text: x.what }),
+        el('td', { cls: 'num', text: x.shopify === null ? '—'
+                                                        : String(x.shopify) }),
+        el('td', { cls: 'num', text: x.netsuite === null ? '—'
+                                                         : String(x.netsuite) }),
+        el('td', { text: x.since }),
+        el('td', { text: x.actionable ? 'yes' : 'no' })
+      ]));
+    });
+    table.appendChild(tb);
+    box.appendChild(table);
+  }
+
   function history() {
     if (state.history && Date.now() - historyAt < 55000) {
       return Promise.resolve(state.history);
@@ -973,14 +1057,16 @@
 
   function refresh() {
     return Promise.all([getJSON('/api/status'), history(),
-                        getJSON('/api/exceptions')])
+                        getJSON('/api/exceptions'), report()])
       .then(function (r) {
         state.status = r[0];
         state.history = r[1];
         state.exc = r[2];
+        state.report = r[3];
         problem('');
         renderStores();
         renderAccounts();
+        renderReport();
         renderExceptions();
         document.body.setAttribute('data-loaded', String(Date.now()));
         $('updated').textContent = 'Updated ' +
@@ -1001,7 +1087,14 @@
 
     $('refresh').addEventListener('click', function () {
       historyAt = 0;
+      reportAt = 0;
       refresh();
+    });
+    $('report-date').addEventListener('change', function () {
+      report().then(function (r) {
+        state.report = r;
+        renderReport();
+      });
     });
     $('q').addEventListener('input', function () {
       if (state.exc) {

@@ -345,6 +345,55 @@ class Console(unittest.TestCase):
         self.assertIn(b"read-only", b)
         self.assertEqual(self.console_errors(), [])
 
+    def test_the_mismatch_report_of_a_day(self):
+        # a store with a daily report, and a day's report as a run left it
+        reports = os.path.join(self.ngx.dir, "reports")
+        os.makedirs(reports)
+        with open(os.path.join(self.ngx.dir, "shopify.token"), "w") as f:
+            f.write("shpat_console\n")
+        rows = [
+            {"run": {"orders": 3}},
+            {"order": "7001", "kind": "mismatch", "what": "total",
+             "shopify": "33.00", "netsuite": "38.00",
+             "since": "2026-12-05T10:00:00Z", "actionable": True},
+            {"order": "7004", "kind": "missing_in_netsuite",
+             "what": "order", "shopify": None, "netsuite": None,
+             "since": "2026-12-05T11:00:00Z", "actionable": False}]
+        with open(os.path.join(reports, "report-2026-12-05-"
+                               "acme.myshopify.com.jsonl"), "w") as f:
+            f.write("".join(json.dumps(r) + "\n" for r in rows))
+        conf = HTTP.replace("sku_map __DIR__/skus.map;", """
+        sku_map __DIR__/skus.map;
+        reconcile token_file=__DIR__/shopify.token url=http://127.0.0.1:9
+                  interval=1h;
+        report dir=__DIR__/reports;""")
+        self.assertTrue(self.ngx.reload(
+            conf.replace("__SIM__", str(self.sim.port))
+                .replace("__DIR__", self.ngx.dir)), self.ngx.error_log())
+
+        self.open()
+        self.assertIn("No report for", self.text("#report-summary"))
+        date = self.driver.find_element(By.ID, "report-date")
+        self.driver.execute_script(
+            "arguments[0].value = '2026-12-05';"
+            "arguments[0].dispatchEvent(new Event('change'));", date)
+        WebDriverWait(self.driver, 10).until(
+            lambda d: d.find_elements(By.CSS_SELECTOR,
+                                      "table.report-table tbody tr"))
+        self.assertEqual(self.text("#report-summary"),
+                         "2026-12-05: 1 differ, 1 missing in NetSuite, "
+                         "0 missing in Shopify (1 actionable).")
+        cells = [[td.text for td in tr.find_elements(By.TAG_NAME, "td")]
+                 for tr in self.driver.find_elements(
+                     By.CSS_SELECTOR, "table.report-table tbody tr")]
+        self.assertEqual(cells, [
+            ["acme.myshopify.com", "7001", "Differs", "total", "33.00",
+             "38.00", "2026-12-05T10:00:00Z", "yes"],
+            ["acme.myshopify.com", "7004", "Missing in NetSuite", "order",
+             "\u2014", "\u2014", "2026-12-05T11:00:00Z", "no"]])
+        self.shot("report")
+        self.assertEqual(self.console_errors(), [])
+
     def test_on_a_tablet(self):
         self.park_after_the_lock()
         self.driver.set_window_size(820, 1180)

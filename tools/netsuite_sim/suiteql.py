@@ -3,15 +3,17 @@
 Supported (keywords in any case, one table):
 
     SELECT col [, col ...] | *   FROM transaction
-    [WHERE col = literal [AND col = literal ...]]
+    [WHERE cond [AND cond ...]]
     [ORDER BY col [ASC|DESC]]
+
+where a cond is col = literal, or col IN (literal [, literal ...]).
 
 Literals are 'strings' ('' escapes a quote) or numbers. Columns of
 transaction: id, tranid, externalid, type (SalesOrd / CustCred / CustInvc /
 CustRfnd / CashSale / CashRfnd / RtnAuth / ItemRcpt), status (the one-letter
 code, none for cash sales, cash refunds, customer refunds and item
 receipts), entity, currency, trandate
-(M/D/YYYY, NetSuite's default date format), foreigntotal, memo,
+(M/D/YYYY, NetSuite's default date format), foreigntotal, taxtotal, memo,
 otherrefnum, createdfrom, lastmodifieddate and every custbody_* field. Like
 NetSuite, every value comes back as a string and a column whose value is
 null is left out of the row altogether. Anything else is refused with 400
@@ -25,14 +27,15 @@ from .errors import NSError
 from .records import SUITEQL_TYPE
 
 STANDARD_COLUMNS = ("id", "tranid", "externalid", "type", "status", "entity",
-                    "currency", "trandate", "foreigntotal", "memo",
+                    "currency", "trandate", "foreigntotal", "taxtotal",
+                    "memo",
                     "otherrefnum", "createdfrom", "lastmodifieddate")
 
 _TOKEN = re.compile(r"""\s*(?:
     (?P<string>'(?:[^']|'')*')
   | (?P<number>-?\d+(?:\.\d+)?)
   | (?P<ident>[A-Za-z_][A-Za-z0-9_]*)
-  | (?P<sym>[,=*])
+  | (?P<sym>[,=*()])
 )""", re.VERBOSE)
 
 
@@ -104,6 +107,14 @@ class _Parser:
                        % (s, text or "end of query"))
         return False
 
+    def literal(self, col):
+        kind, text = self.peek()
+        if kind != "lit":
+            raise _bad("Search error occurred: expected a literal "
+                       "after %s." % col)
+        self.i += 1
+        return text
+
     def parse(self):
         self.keyword("SELECT")
         if self.sym("*", required=False):
@@ -121,13 +132,16 @@ class _Parser:
         if self.keyword("WHERE", required=False):
             while True:
                 col = self.ident()
-                self.sym("=")
-                kind, text = self.peek()
-                if kind != "lit":
-                    raise _bad("Search error occurred: expected a literal "
-                               "after %s =." % col)
-                self.i += 1
-                where.append((col, text))
+                if self.keyword("IN", required=False):
+                    self.sym("(")
+                    values = [self.literal(col)]
+                    while self.sym(",", required=False):
+                        values.append(self.literal(col))
+                    self.sym(")")
+                    where.append((col, tuple(values)))
+                else:
+                    self.sym("=")
+                    where.append((col, self.literal(col)))
                 if not self.keyword("AND", required=False):
                     break
         order = None
@@ -171,6 +185,7 @@ def row_of(rec):
         "currency": _str(f.get("currency")),
         "trandate": "%d/%d/%s" % (int(m), int(d), y),
         "foreigntotal": _str(rec.totals.get("total")),
+        "taxtotal": _str(rec.totals.get("taxTotal")),
         "memo": f.get("memo"),
         "otherrefnum": f.get("otherRefNum"),
         "createdfrom": _str(f.get("createdFrom")),
@@ -196,7 +211,9 @@ def run(store, q, limit=1000, offset=0):
     rows = [row_of(r) for r in store.all_transactions()]
     # Oracle compares a string column with a literal as strings; numbers
     # given as literals compare with the column's string form.
-    rows = [r for r in rows if all(r.get(c) == v for c, v in where)]
+    rows = [r for r in rows
+            if all(r.get(c) in v if isinstance(v, tuple) else r.get(c) == v
+                   for c, v in where)]
     if order:
         col, desc = order
 

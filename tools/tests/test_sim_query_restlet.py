@@ -54,6 +54,19 @@ class SuiteQL(SimTestCase):
                           r.json["totalResults"]), (2, True, 3))
         self.assertEqual(r.json["links"][0]["rel"], "next")
 
+    def test_in_list_and_tax_total(self):
+        # the report's bulk read: one query for a page of orders
+        r = self.query("SELECT id, foreigntotal, taxtotal, "
+                       "custbody_shopify_order_id FROM transaction WHERE "
+                       "type = 'SalesOrd' AND custbody_shopify_order_id "
+                       "IN ('123', '456', '789') ORDER BY id")
+        self.assertEqual(r.status, 200, r)
+        self.assertEqual([i["custbody_shopify_order_id"]
+                          for i in r.json["items"]], ["123", "456"])
+        self.assertIn("taxtotal", r.json["items"][0])
+        self.assertError(self.query("SELECT id FROM transaction WHERE id "
+                                    "IN ()"), 400, "INVALID_PARAMETER")
+
     def test_prefer_transient_required(self):
         r = self.query("SELECT id FROM transaction", headers={})
         self.assertError(r, 400, "INVALID_HEADER")

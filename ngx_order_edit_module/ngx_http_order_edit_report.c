@@ -1,0 +1,1894 @@
+
+/*
+ * Copyright (C) the ngx_order_edit_module authors.
+ *
+ * A day's report of a store is the file <dir>/report-<YYYY-MM-DD>-<shop>
+ * .jsonl: one JSON object a line, either a row of rdiff.h (with "shop")
+ * or a run's record ({"run": {...}}).  A file per store and day, not the
+ * zone: the zone is gone after a restart, the journal is optional and
+ * holds webhooks, and a month's close needs 31 days; small files in a
+ * directory the operator names are kept, copied and pruned (keep=) by
+ * name.  The location reads one day's files: small (bounded below), read
+ * whole, as the static module reads a file without aio.
+ */
+
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+#include <ngx_http.h>
+
+#include <jansson.h>
+
+#include "ngx_http_order_edit_module.h"
+#include "ngx_http_order_edit_report.h"
+#include "ngx_http_order_edit_reconcile.h"
+#include "ngx_http_order_edit_ingest.h"
+#include "ngx_http_order_edit_queue.h"
+#include "ngx_http_order_edit_nsclient.h"
+#include "ngx_http_order_edit_exactjson.h"
+#include "ngx_http_order_edit_rdiff.h"
+
+
+/* a day's file of one store: far more rows than a day should have */
+#define NGX_HTTP_ORDER_EDIT_REPORT_MAX_FILE  (8 * 1024 * 1024)
+
+/* the shortest keep=: a month is closed from the report */
+#define NGX_HTTP_ORDER_EDIT_REPORT_MIN_KEEP  31
+
+
+static ngx_int_t ngx_http_order_edit_report_ask(ngx_http_request_t *r);
+static ngx_int_t ngx_http_order_edit_report_target(ngx_http_request_t *r,
+    ngx_str_t *shop, ngx_http_order_edit_zone_t **zone,
+    ngx_http_order_edit_main_conf_t **omcf);
+static ngx_uint_t ngx_http_order_edit_report_matches(
+    ngx_http_order_edit_store_conf_t *store, ngx_http_order_edit_zone_t *zone,
+    ngx_str_t *shop);
+static ngx_http_order_edit_recon_shop_t *ngx_http_order_edit_report_shop(
+    ngx_http_order_edit_zone_t *zone, ngx_str_t *shop);
+static ngx_int_t ngx_http_order_edit_report_read(ngx_http_request_t *r,
+    ngx_http_order_edit_store_conf_t *store, ngx_str_t *date, json_t *doc);
+static ngx_int_t ngx_http_order_edit_report_csv(ngx_http_request_t *r,
+    json_t *doc);
+static u_char *ngx_http_order_edit_report_field(u_char *p, const char *s,
+    size_t len);
+static size_t ngx_http_order_edit_report_field_len(const char *s,
+    size_t len);
+static ngx_uint_t ngx_http_order_edit_report_date_valid(ngx_str_t *date);
+
+
+static const char  *ngx_http_order_edit_report_kinds[] = {
+    "mismatch", "missing_in_netsuite", "missing_in_shopify", NULL
+};
+
+
+/* report dir=<path> [at=<HH:MM>] [keep=<days>d]; */
+
+char *
+ngx_http_order_edit_report_set(ngx_conf_t *cf, void *conf)
+{
+    ngx_http_order_edit_store_conf_t  *store = conf;
+
+    u_char                              *p;
+    ngx_int_t                            n, h, m;
+    ngx_str_t                           *value, v;
+    ngx_uint_t                           i;
+    ngx_file_info_t                      fi;
+    ngx_http_order_edit_report_conf_t   *rpc;
+
+    if (store->reconcile == NULL) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"report\" needs \"reconcile\" before it in the "
+                           "block: the report reads Shopify through it");
+        return NGX_CONF_ERROR;
+    }
+
+    if (store->reconcile->report) {
+        return "is duplicate";
+    }
+
+    rpc = ngx_pcalloc(cf->pool, sizeof(ngx_http_order_edit_report_conf_t));
+    if (rpc == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    rpc->at = 2 * 60;
+    rpc->keep = NGX_HTTP_ORDER_EDIT_REPORT_MIN_KEEP;
+    rpc->file = cf->conf_file->file.name;
+    rpc->line = cf->conf_file->line;
+
+    value = cf->args->elts;
+
+    for (i = 1; i < cf->args->nelts; i++) {
+
+        p = ngx_strlchr(value[i].data, value[i].data + value[i].len, '=');
+        if (p == NULL) {
+            goto invalid;
+        }
+
+        v.data = p + 1;
+        v.len = value[i].data + value[i].len - v.data;
+        n = p - value[i].data;
+
+        if (n == 3 && ngx_strncmp(value[i].data, "dir", 3) == 0) {
+            if (v.len == 0) {
+                goto invalid;
+            }
+
+            while (v.len > 1 && v.data[v.len - 1] == '/') {
+                v.len--;
+            }
+
+            if (ngx_conf_full_name(cf->cycle, &v, 0) != NGX_OK) {
+                return NGX_CONF_ERROR;
+            }
+
+            rpc->dir = v;
+            continue;
+        }
+
+        if (n == 2 && ngx_strncmp(value[i].data, "at", 2) == 0) {
+            h = (v.len == 5 && v.data[2] == ':') ? ngx_atoi(v.data, 2) : -1;
+            m = (h >= 0) ? ngx_atoi(v.data + 3, 2) : -1;
+
+            if (h < 0 || h > 23 || m < 0 || m > 59) {
+                ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                                   "invalid report time \"%V\", expected "
+                                   "HH:MM like 02:00", &v);
+                return NGX_CONF_ERROR;
+            }
+
+            rpc->at = h * 60 + m;
+            continue;
+        }
+
+        if (n == 4 && ngx_strncmp(value[i].data, "keep", 4) == 0) {
+            n = (v.len > 1 && v.data[v.len - 1] == 'd')
+                ? ngx_atoi(v.data, v.len - 1) : NGX_ERROR;
+
+            if (n < NGX_HTTP_ORDER_EDIT_REPORT_MIN_KEEP) {
+                ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                                   "invalid report keep \"%V\", expected "
+                                   "days like 31d, at least 31d so that "
+                                   "a month can be closed from it", &v);
+                return NGX_CONF_ERROR;
+            }
+
+            rpc->keep = n;
+            continue;
+        }
+
+        goto invalid;
+    }
+
+    if (rpc->dir.len == 0) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"report\" needs dir=, where a day's report of "
+                           "store \"%V\" is kept", &store->name);
+        return NGX_CONF_ERROR;
+    }
+
+    /* the master writes nothing there: a typo shows now, not at 02:00 */
+    if (ngx_file_info(rpc->dir.data, &fi) == NGX_FILE_ERROR
+        || !ngx_is_dir(&fi))
+    {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, ngx_errno,
+                           "report dir \"%V\" is not a directory",
+                           &rpc->dir);
+        return NGX_CONF_ERROR;
+    }
+
+    store->reconcile->report = rpc;
+
+    return NGX_CONF_OK;
+
+invalid:
+
+    ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                       "invalid parameter \"%V\" in \"report\", expected "
+                       "dir=, at= or keep=", &value[i]);
+
+    return NGX_CONF_ERROR;
+}
+
+
+/*
+ * GET <location>?date=YYYY-MM-DD&shop=<shop>&format=json|csv: the rows of
+ * that day (today, local to the server, by default) of every reported
+ * store of the location's zone, or of one.
+ */
+
+ngx_int_t
+ngx_http_order_edit_report_handler(ngx_http_request_t *r)
+{
+    u_char                              *p;
+    json_t                              *doc, *summary, *rows, *row;
+    size_t                               i;
+    ngx_tm_t                             tm;
+    ngx_int_t                            rc;
+    ngx_str_t                            date, shop, format;
+    ngx_uint_t                           k, csv, found;
+    const char                          *kind;
+    ngx_http_order_edit_zone_t          *zone;
+    ngx_http_order_edit_main_conf_t     *omcf;
+    ngx_http_order_edit_store_conf_t   **stores;
+
+    u_char  today[sizeof("2026-12-06")];
+
+    if (r->method == NGX_HTTP_POST) {
+        return ngx_http_order_edit_report_ask(r);
+    }
+
+    if (!(r->method & (NGX_HTTP_GET|NGX_HTTP_HEAD))) {
+        if (ngx_http_order_edit_allow(r, "GET, HEAD, POST") != NGX_OK) {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+
+        rc = ngx_http_discard_request_body(r);
+        if (rc != NGX_OK) {
+            return rc;
+        }
+
+        return ngx_http_order_edit_send_error(r, NGX_HTTP_NOT_ALLOWED,
+                   "method_not_allowed", "use GET, or POST to run now", 0);
+    }
+
+    rc = ngx_http_discard_request_body(r);
+    if (rc != NGX_OK) {
+        return rc;
+    }
+
+    csv = 0;
+
+    if (ngx_http_arg(r, (u_char *) "format", 6, &format) == NGX_OK) {
+        if (format.len == 3 && ngx_strncmp(format.data, "csv", 3) == 0) {
+            csv = 1;
+
+        } else if (!(format.len == 4
+                     && ngx_strncmp(format.data, "json", 4) == 0))
+        {
+            return ngx_http_order_edit_send_error(r, NGX_HTTP_BAD_REQUEST,
+                       "invalid_format", "format is json or csv", 0);
+        }
+    }
+
+    if (ngx_http_arg(r, (u_char *) "date", 4, &date) == NGX_OK) {
+        if (!ngx_http_order_edit_report_date_valid(&date)) {
+            return ngx_http_order_edit_send_error(r, NGX_HTTP_BAD_REQUEST,
+                       "invalid_date", "date is YYYY-MM-DD", 0);
+        }
+
+    } else {
+        ngx_localtime(ngx_time(), &tm);
+        p = ngx_sprintf(today, "%4d-%02d-%02d", tm.ngx_tm_year,
+                        tm.ngx_tm_mon, tm.ngx_tm_mday);
+        date.data = today;
+        date.len = p - today;
+    }
+
+    if (ngx_http_order_edit_report_target(r, &shop, &zone, &omcf)
+        != NGX_OK)
+    {
+        return ngx_http_order_edit_send_error(r, NGX_HTTP_BAD_REQUEST,
+                   "invalid_shop", "shop is a myshopify.com domain", 0);
+    }
+
+    doc = json_pack("{s:s%, s:o, s:{s:i, s:i, s:i, s:i}, s:[], s:[]}",
+                    "date", date.data, date.len,
+                    "shop", shop.len ? json_stringn((char *) shop.data,
+                                                    shop.len)
+                                     : json_null(),
+                    "summary", "mismatch", 0, "missing_in_netsuite", 0,
+                    "missing_in_shopify", 0, "actionable", 0,
+                    "stores", "rows");
+    if (doc == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    stores = omcf->stores.elts;
+    found = 0;
+
+    for (k = 0; k < omcf->stores.nelts; k++) {
+
+        if (!ngx_http_order_edit_report_matches(stores[k], zone, &shop)) {
+            continue;
+        }
+
+        found = 1;
+
+        if (ngx_http_order_edit_report_read(r, stores[k], &date, doc)
+            != NGX_OK)
+        {
+            json_decref(doc);
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+    }
+
+    if (shop.len && !found) {
+        json_decref(doc);
+        return ngx_http_order_edit_send_error(r, NGX_HTTP_NOT_FOUND,
+                   "unknown_shop", "no reported store of that name", 0);
+    }
+
+    summary = json_object_get(doc, "summary");
+    rows = json_object_get(doc, "rows");
+
+    json_array_foreach(rows, i, row) {
+        kind = json_string_value(json_object_get(row, "kind"));
+
+        for (k = 0; kind && ngx_http_order_edit_report_kinds[k]; k++) {
+            if (ngx_strcmp(kind, ngx_http_order_edit_report_kinds[k]) == 0) {
+                json_object_set_new(summary, kind, json_integer(
+                    json_integer_value(json_object_get(summary, kind)) + 1));
+                break;
+            }
+        }
+
+        if (json_is_true(json_object_get(row, "actionable"))) {
+            json_object_set_new(summary, "actionable", json_integer(
+                json_integer_value(json_object_get(summary, "actionable"))
+                + 1));
+        }
+    }
+
+    if (csv) {
+        return ngx_http_order_edit_report_csv(r, doc);
+    }
+
+    return ngx_http_order_edit_send_json(r, doc);
+}
+
+
+/*
+ * The location's zone and the stores, and ?shop= when given (a shop's
+ * domain; NGX_DECLINED: not one).
+ */
+
+static ngx_int_t
+ngx_http_order_edit_report_target(ngx_http_request_t *r, ngx_str_t *shop,
+    ngx_http_order_edit_zone_t **zone, ngx_http_order_edit_main_conf_t **omcf)
+{
+    ngx_http_order_edit_loc_conf_t  *olcf;
+
+    olcf = ngx_http_get_module_loc_conf(r, ngx_http_order_edit_module);
+    *omcf = ngx_http_get_module_main_conf(r, ngx_http_order_edit_module);
+    *zone = olcf->shm_zone->data;
+
+    ngx_str_null(shop);
+
+    if (ngx_http_arg(r, (u_char *) "shop", 4, shop) == NGX_OK
+        && !ngx_http_order_edit_shop_domain_valid(shop))
+    {
+        return NGX_DECLINED;
+    }
+
+    return NGX_OK;
+}
+
+
+/* 1 if the store is reported in the zone (and is the shop, when asked) */
+
+static ngx_uint_t
+ngx_http_order_edit_report_matches(ngx_http_order_edit_store_conf_t *store,
+    ngx_http_order_edit_zone_t *zone, ngx_str_t *shop)
+{
+    ngx_str_t  *zname;
+
+    if (store->reconcile == NULL || store->reconcile->report == NULL) {
+        return 0;
+    }
+
+    zname = &store->reconcile->zone_name;
+
+    if (zname->len
+        && (zname->len != zone->name.len
+            || ngx_strncmp(zname->data, zone->name.data, zname->len) != 0))
+    {
+        return 0;
+    }
+
+    return shop->len == 0
+           || (shop->len == store->name.len
+               && ngx_strncasecmp(shop->data, store->name.data, shop->len)
+                  == 0);
+}
+
+
+/*
+ * POST <location>[?shop=<shop>]: a run now, of one reported store or of
+ * every one of the zone; the dispatching worker starts it at its next
+ * tick (a run under way is not started again).  202 with the shops.
+ */
+
+static ngx_int_t
+ngx_http_order_edit_report_ask(ngx_http_request_t *r)
+{
+    char                               *text;
+    json_t                             *doc, *shops;
+    ngx_int_t                           rc;
+    ngx_str_t                           shop, body;
+    ngx_uint_t                          k;
+    ngx_http_order_edit_zone_t         *zone;
+    ngx_http_order_edit_main_conf_t    *omcf;
+    ngx_http_order_edit_recon_shop_t   *rs;
+    ngx_http_order_edit_store_conf_t  **stores;
+
+    static ngx_str_t  type = ngx_string("application/json");
+
+    rc = ngx_http_discard_request_body(r);
+    if (rc != NGX_OK) {
+        return rc;
+    }
+
+    if (ngx_http_order_edit_report_target(r, &shop, &zone, &omcf)
+        != NGX_OK)
+    {
+        return ngx_http_order_edit_send_error(r, NGX_HTTP_BAD_REQUEST,
+                   "invalid_shop", "shop is a myshopify.com domain", 0);
+    }
+
+    doc = json_pack("{s:[]}", "asked");
+    if (doc == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    shops = json_object_get(doc, "asked");
+    stores = omcf->stores.elts;
+
+    for (k = 0; k < omcf->stores.nelts; k++) {
+
+        if (!ngx_http_order_edit_report_matches(stores[k], zone, &shop)) {
+            continue;
+        }
+
+        rs = ngx_http_order_edit_report_shop(zone, &stores[k]->name);
+        if (rs == NULL) {
+            /* the dispatching worker has not ticked for it yet */
+            continue;
+        }
+
+        ngx_shmtx_lock(&zone->shpool->mutex);
+        rs->report_asked = 1;
+        ngx_shmtx_unlock(&zone->shpool->mutex);
+
+        json_array_append_new(shops,
+                              json_stringn((char *) stores[k]->name.data,
+                                           stores[k]->name.len));
+    }
+
+    if (json_array_size(shops) == 0) {
+        json_decref(doc);
+        return ngx_http_order_edit_send_error(r, NGX_HTTP_NOT_FOUND,
+                   "unknown_shop", "no reported store of that name is "
+                   "running", 0);
+    }
+
+    ngx_log_error(NGX_LOG_NOTICE, r->connection->log, 0,
+                  "order_edit: report asked for %V",
+                  shop.len ? &shop : &zone->name);
+
+    text = json_dumps(doc, JSON_COMPACT);
+    json_decref(doc);
+
+    if (text == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    body.len = ngx_strlen(text);
+    body.data = ngx_pnalloc(r->pool, body.len + 1);
+
+    if (body.data == NULL) {
+        free(text);
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    ngx_memcpy(body.data, text, body.len);
+    body.data[body.len++] = '\n';
+    free(text);
+
+    return ngx_http_order_edit_send(r, NGX_HTTP_ACCEPTED, &type, body.data,
+                                    body.len, 0);
+}
+
+
+static ngx_int_t
+ngx_http_order_edit_report_read(ngx_http_request_t *r,
+    ngx_http_order_edit_store_conf_t *store, ngx_str_t *date, json_t *doc)
+{
+    u_char                             *buf, *p, *last, *eol;
+    json_t                             *row, *rows, *st, *run, *out;
+    ssize_t                             n;
+    ngx_fd_t                            fd;
+    ngx_str_t                           path;
+    json_error_t                        err;
+    ngx_file_info_t                     fi;
+    ngx_http_order_edit_report_conf_t  *rpc;
+
+    rpc = store->reconcile->report;
+
+    path.len = rpc->dir.len + sizeof("/report--.jsonl") - 1 + date->len
+               + store->name.len;
+    path.data = ngx_pnalloc(r->pool, path.len + 1);
+    if (path.data == NULL) {
+        return NGX_ERROR;
+    }
+
+    ngx_sprintf(path.data, "%V/report-%V-%V.jsonl%Z", &rpc->dir, date,
+                &store->name);
+
+    st = json_pack("{s:s%, s:b, s:n}", "shop", store->name.data,
+                   store->name.len, "ran", 0, "run");
+    if (st == NULL
+        || json_array_append_new(json_object_get(doc, "stores"), st) != 0)
+    {
+        return NGX_ERROR;
+    }
+
+    fd = ngx_open_file(path.data, NGX_FILE_RDONLY, NGX_FILE_OPEN, 0);
+
+    if (fd == NGX_INVALID_FILE) {
+        if (ngx_errno == NGX_ENOENT) {
+            /* no run that day: the store says so, with no rows */
+            return NGX_OK;
+        }
+
+        ngx_log_error(NGX_LOG_ERR, r->connection->log, ngx_errno,
+                      ngx_open_file_n " \"%s\" failed", path.data);
+        return NGX_ERROR;
+    }
+
+    buf = NULL;
+
+    if (ngx_fd_info(fd, &fi) == NGX_FILE_ERROR) {
+        ngx_log_error(NGX_LOG_ERR, r->connection->log, ngx_errno,
+                      ngx_fd_info_n " \"%s\" failed", path.data);
+        goto failed;
+    }
+
+    if (ngx_file_size(&fi) > NGX_HTTP_ORDER_EDIT_REPORT_MAX_FILE) {
+        ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
+                      "order_edit: report \"%s\" is larger than %d bytes",
+                      path.data, NGX_HTTP_ORDER_EDIT_REPORT_MAX_FILE);
+        goto failed;
+    }
+
+    buf = ngx_pnalloc(r->pool, (size_t) ngx_file_size(&fi) + 1);
+    if (buf == NULL) {
+        goto failed;
+    }
+
+    n = ngx_read_fd(fd, buf, (size_t) ngx_file_size(&fi));
+
+    if (n == -1) {
+        ngx_log_error(NGX_LOG_ERR, r->connection->log, ngx_errno,
+                      ngx_read_fd_n " \"%s\" failed", path.data);
+        goto failed;
+    }
+
+    ngx_close_file(fd);
+
+    json_object_set_new(st, "ran", json_true());
+    rows = json_object_get(doc, "rows");
+
+    for (p = buf, last = buf + n; p < last; p = eol + 1) {
+        eol = ngx_strlchr(p, last, '\n');
+        if (eol == NULL) {
+            /* a line still being written is not read */
+            break;
+        }
+
+        if (eol == p) {
+            continue;
+        }
+
+        row = json_loadb((char *) p, eol - p, 0, &err);
+
+        if (!json_is_object(row)) {
+            ngx_log_error(NGX_LOG_WARN, r->connection->log, 0,
+                          "order_edit: report \"%s\": a line skipped: %s",
+                          path.data, err.text);
+            json_decref(row);
+            continue;
+        }
+
+        run = json_object_get(row, "run");
+
+        if (run != NULL) {
+            json_object_set(st, "run", run);
+            json_decref(row);
+            continue;
+        }
+
+        /* the shop first, as in the CSV */
+        out = json_pack("{s:s%}", "shop", store->name.data,
+                        store->name.len);
+
+        if (out == NULL || json_object_update(out, row) != 0
+            || json_array_append_new(rows, out) != 0)
+        {
+            json_decref(row);
+            return NGX_ERROR;
+        }
+
+        json_decref(row);
+    }
+
+    return NGX_OK;
+
+failed:
+
+    ngx_close_file(fd);
+
+    return NGX_ERROR;
+}
+
+
+/* RFC 4180: CRLF, fields quoted when they hold , " CR or LF */
+
+static ngx_int_t
+ngx_http_order_edit_report_csv(ngx_http_request_t *r, json_t *doc)
+{
+    u_char       *body, *p;
+    json_t       *rows, *row, *v;
+    size_t        i, k, len, vlen;
+    const char   *s;
+    u_char        num[NGX_INT64_LEN + 1];
+
+    static const char  *cols[] = {
+        "shop", "order", "kind", "what", "shopify", "netsuite", "since",
+        "actionable", NULL
+    };
+
+    static ngx_str_t  type = ngx_string("text/csv; charset=utf-8");
+
+    rows = json_object_get(doc, "rows");
+
+    /* twice: the length, then the text */
+    len = 0;
+    body = NULL;
+
+again:
+
+    p = body;
+
+    for (k = 0; cols[k]; k++) {
+        if (body) {
+            p = ngx_sprintf(p, "%s%s", k ? "," : "", cols[k]);
+        } else {
+            len += ngx_strlen(cols[k]) + 1;
+        }
+    }
+
+    if (body) {
+        *p++ = '\r'; *p++ = '\n';
+    } else {
+        len += 2;
+    }
+
+    json_array_foreach(rows, i, row) {
+        for (k = 0; cols[k]; k++) {
+            v = json_object_get(row, cols[k]);
+
+            if (json_is_string(v)) {
+                s = json_string_value(v);
+                vlen = json_string_length(v);
+
+            } else if (json_is_integer(v)) {
+                s = (char *) num;
+                vlen = ngx_sprintf(num, "%L", (int64_t) json_integer_value(v))
+                       - num;
+
+            } else if (json_is_boolean(v)) {
+                s = json_is_true(v) ? "true" : "false";
+                vlen = ngx_strlen(s);
+
+            } else {
+                s = "";
+                vlen = 0;
+            }
+
+            if (body) {
+                if (k) {
+                    *p++ = ',';
+                }
+
+                p = ngx_http_order_edit_report_field(p, s, vlen);
+
+            } else {
+                len += 1 + ngx_http_order_edit_report_field_len(s, vlen);
+            }
+        }
+
+        if (body) {
+            *p++ = '\r'; *p++ = '\n';
+        } else {
+            len += 2;
+        }
+    }
+
+    if (body == NULL) {
+        body = ngx_pnalloc(r->pool, len);
+        if (body == NULL) {
+            json_decref(doc);
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+
+        goto again;
+    }
+
+    json_decref(doc);
+
+    return ngx_http_order_edit_send(r, NGX_HTTP_OK, &type, body, p - body,
+                                    0);
+}
+
+
+/*
+ * A field a spreadsheet would take for a formula (= + @, a tab) gets a
+ * leading "'"; a negative amount stays a number.
+ */
+
+static size_t
+ngx_http_order_edit_report_field_len(const char *s, size_t len)
+{
+    size_t  i, n;
+
+    n = len + 3;
+
+    for (i = 0; i < len; i++) {
+        if (s[i] == '"') {
+            n++;
+        }
+    }
+
+    return n;
+}
+
+
+static u_char *
+ngx_http_order_edit_report_field(u_char *p, const char *s, size_t len)
+{
+    size_t      i;
+    ngx_uint_t  quote;
+
+    quote = 0;
+
+    for (i = 0; i < len; i++) {
+        if (s[i] == ',' || s[i] == '"' || s[i] == '\r' || s[i] == '\n') {
+            quote = 1;
+            break;
+        }
+    }
+
+    if (quote) {
+        *p++ = '"';
+    }
+
+    if (len && (s[0] == '=' || s[0] == '+' || s[0] == '@' || s[0] == '\t')) {
+        *p++ = '\'';
+    }
+
+    for (i = 0; i < len; i++) {
+        if (s[i] == '"') {
+            *p++ = '"';
+        }
+
+        *p++ = s[i];
+    }
+
+    if (quote) {
+        *p++ = '"';
+    }
+
+    return p;
+}
+
+
+static ngx_uint_t
+ngx_http_order_edit_report_date_valid(ngx_str_t *date)
+{
+    ngx_int_t  y, m, d;
+
+    if (date->len != 10 || date->data[4] != '-' || date->data[7] != '-') {
+        return 0;
+    }
+
+    y = ngx_atoi(date->data, 4);
+    m = ngx_atoi(date->data + 5, 2);
+    d = ngx_atoi(date->data + 8, 2);
+
+    return y >= 2000 && m >= 1 && m <= 12 && d >= 1 && d <= 31;
+}
+
+
+/*
+ * The run, in the dispatching worker, from its tick: each reported store
+ * is a small state machine with at most one request out (Shopify's or
+ * NetSuite's).  A run lists, through reconcile's Admin API fetch, the
+ * orders updated in the day before it, a page at a time; for each page,
+ * reads their Sales Orders and Credit Memos from NetSuite in one SuiteQL
+ * query (paged), compares each order (rdiff.c), and goes on to the next
+ * page.  The rows are written to the day's file when the run ends.
+ */
+
+#define NGX_HTTP_ORDER_EDIT_REPORT_IDLE      0
+#define NGX_HTTP_ORDER_EDIT_REPORT_SHOPIFY   1   /* the next page to ask */
+#define NGX_HTTP_ORDER_EDIT_REPORT_NETSUITE  2   /* its SuiteQL pages */
+
+/* consecutive failures of one request before the run is given up */
+#define NGX_HTTP_ORDER_EDIT_REPORT_TRIES     5
+
+/* between two Shopify pages: the standard plan's leak, 2 a second */
+#define NGX_HTTP_ORDER_EDIT_REPORT_PACE      500
+
+/* a SuiteQL page (NetSuite serves up to 1000): well under max_body */
+#define NGX_HTTP_ORDER_EDIT_REPORT_ROWS      500
+
+/* the window: the day before the run */
+#define NGX_HTTP_ORDER_EDIT_REPORT_DAY       (24 * 60 * 60 * 1000)
+
+/* days back, past keep, whose file a run removes (nginx was down) */
+#define NGX_HTTP_ORDER_EDIT_REPORT_PRUNE     7
+
+
+typedef struct {
+    ngx_http_order_edit_store_conf_t      *store;
+    ngx_http_order_edit_report_conf_t     *conf;
+    ngx_http_order_edit_reconcile_conf_t  *rcf;
+    ngx_http_order_edit_zone_t            *zone;
+    ngx_http_order_edit_recon_shop_t      *rs;        /* in the zone */
+    ngx_log_t                             *log;
+    ngx_pool_t                            *pool;      /* of the run */
+    ngx_pool_t                            *npool;     /* of a SuiteQL page */
+    ngx_http_order_edit_curl_req_t        *req;       /* Shopify's, out */
+    ngx_http_order_edit_nsc_t              nsc;
+    ngx_http_order_edit_nsslot_t           slot;
+    json_t                                *orders;    /* Shopify's page */
+    json_t                                *ns;        /* its NetSuite side */
+    json_t                                *rows;      /* the run's */
+    ngx_str_t                              url;       /* Shopify's next */
+    ngx_uint_t                             phase;
+    ngx_uint_t                             offset;    /* SuiteQL's */
+    ngx_uint_t                             failures;
+    ngx_uint_t                             pages;
+    ngx_uint_t                             ns_pages;
+    ngx_uint_t                             norders;
+    ngx_uint_t                             nrefunds;
+    uint64_t                               next_ms;   /* the schedule's */
+    uint64_t                               started_ms;
+    int64_t                                since_ms;
+    ngx_msec_t                             not_before;
+    unsigned                               nsc_out:1;
+    unsigned                               waiting:1;
+    unsigned                               last_page:1;
+    unsigned                               asked:1;
+} ngx_http_order_edit_report_run_t;
+
+
+static ngx_int_t ngx_http_order_edit_report_init(
+    ngx_http_order_edit_main_conf_t *omcf, ngx_log_t *log);
+static void ngx_http_order_edit_report_cleanup(void *data);
+static void ngx_http_order_edit_report_step(
+    ngx_http_order_edit_report_run_t *rr);
+static uint64_t ngx_http_order_edit_report_next(
+    ngx_http_order_edit_report_run_t *rr, uint64_t now);
+static void ngx_http_order_edit_report_start(
+    ngx_http_order_edit_report_run_t *rr, uint64_t now);
+static void ngx_http_order_edit_report_shopify(
+    ngx_http_order_edit_report_run_t *rr);
+static void ngx_http_order_edit_report_page(
+    ngx_http_order_edit_curl_req_t *req, void *data);
+static void ngx_http_order_edit_report_netsuite(
+    ngx_http_order_edit_report_run_t *rr);
+static void ngx_http_order_edit_report_ns_done(ngx_http_order_edit_nsc_t *c,
+    ngx_http_order_edit_nsc_result_t *r);
+static ngx_int_t ngx_http_order_edit_report_ns_rows(
+    ngx_http_order_edit_report_run_t *rr, json_t *items);
+static ngx_int_t ngx_http_order_edit_report_compare(
+    ngx_http_order_edit_report_run_t *rr);
+static void ngx_http_order_edit_report_retry(
+    ngx_http_order_edit_report_run_t *rr, const char *what, ngx_msec_t ms);
+static void ngx_http_order_edit_report_finish(
+    ngx_http_order_edit_report_run_t *rr, ngx_uint_t ok);
+static ngx_int_t ngx_http_order_edit_report_write(
+    ngx_http_order_edit_report_run_t *rr, ngx_uint_t *counts);
+static u_char *ngx_http_order_edit_report_path(
+    ngx_http_order_edit_report_run_t *rr, ngx_pool_t *pool, time_t t,
+    const char *suffix);
+
+
+/* this worker's reported stores; NULL until the first tick */
+static ngx_array_t  *ngx_http_order_edit_report_runs;
+
+
+void
+ngx_http_order_edit_report_tick(ngx_http_order_edit_zone_t *zone,
+    ngx_http_order_edit_main_conf_t *omcf, ngx_log_t *log)
+{
+    ngx_uint_t                         i;
+    ngx_http_order_edit_report_run_t  *rr;
+
+    if (ngx_http_order_edit_report_runs == NULL) {
+        if (ngx_exiting || ngx_terminate || ngx_quit
+            || ngx_http_order_edit_report_init(omcf, log) != NGX_OK)
+        {
+            return;
+        }
+    }
+
+    rr = ngx_http_order_edit_report_runs->elts;
+
+    for (i = 0; i < ngx_http_order_edit_report_runs->nelts; i++) {
+
+        if (rr[i].zone != zone) {
+            continue;
+        }
+
+        /* a worker going away: the run is redone by the next one */
+        if (ngx_exiting || ngx_terminate || ngx_quit) {
+            if (rr[i].req) {
+                ngx_http_order_edit_curl_cancel(rr[i].req);
+
+            } else if (rr[i].nsc_out) {
+                (void) ngx_http_order_edit_nsc_cancel(&rr[i].nsc);
+            }
+
+            continue;
+        }
+
+        ngx_http_order_edit_report_step(&rr[i]);
+    }
+}
+
+
+static ngx_int_t
+ngx_http_order_edit_report_init(ngx_http_order_edit_main_conf_t *omcf,
+    ngx_log_t *log)
+{
+    ngx_uint_t                           i;
+    ngx_pool_cleanup_t                  *cln;
+    ngx_http_order_edit_zone_t          *zone;
+    ngx_http_order_edit_report_run_t    *rr;
+    ngx_http_order_edit_store_conf_t   **stores;
+
+    cln = ngx_pool_cleanup_add(ngx_cycle->pool, 0);
+    if (cln == NULL) {
+        return NGX_ERROR;
+    }
+
+    ngx_http_order_edit_report_runs = ngx_array_create(ngx_cycle->pool, 2,
+                                     sizeof(ngx_http_order_edit_report_run_t));
+    if (ngx_http_order_edit_report_runs == NULL) {
+        return NGX_ERROR;
+    }
+
+    cln->handler = ngx_http_order_edit_report_cleanup;
+
+    stores = omcf->stores.elts;
+
+    for (i = 0; i < omcf->stores.nelts; i++) {
+
+        if (stores[i]->reconcile == NULL
+            || stores[i]->reconcile->report == NULL)
+        {
+            continue;
+        }
+
+        if (stores[i]->netsuite == NULL) {
+            ngx_log_error(NGX_LOG_ALERT, log, 0,
+                          "order_edit: \"report\" of store \"%V\" needs "
+                          "its \"netsuite\"; not reported",
+                          &stores[i]->name);
+            continue;
+        }
+
+        /* reconcile's zone */
+        zone = ngx_http_order_edit_reconcile_zone(omcf, stores[i], log);
+
+        if (zone == NULL || zone->sh == NULL) {
+            continue;
+        }
+
+        rr = ngx_array_push(ngx_http_order_edit_report_runs);
+        if (rr == NULL) {
+            return NGX_ERROR;
+        }
+
+        ngx_memzero(rr, sizeof(ngx_http_order_edit_report_run_t));
+
+        rr->store = stores[i];
+        rr->rcf = stores[i]->reconcile;
+        rr->conf = rr->rcf->report;
+        rr->zone = zone;
+        rr->log = log;
+        rr->slot.zone = zone;
+        rr->slot.ns = stores[i]->netsuite;
+        rr->next_ms = ngx_http_order_edit_report_next(rr,
+                                              ngx_http_order_edit_now_ms());
+    }
+
+    return NGX_OK;
+}
+
+
+static void
+ngx_http_order_edit_report_cleanup(void *data)
+{
+    ngx_uint_t                         i;
+    ngx_http_order_edit_report_run_t  *rr;
+
+    rr = ngx_http_order_edit_report_runs->elts;
+
+    for (i = 0; i < ngx_http_order_edit_report_runs->nelts; i++) {
+        json_decref(rr[i].orders);
+        json_decref(rr[i].ns);
+        json_decref(rr[i].rows);
+
+        if (rr[i].npool) {
+            ngx_destroy_pool(rr[i].npool);
+        }
+
+        if (rr[i].pool) {
+            ngx_destroy_pool(rr[i].pool);
+        }
+    }
+
+    ngx_http_order_edit_report_runs = NULL;
+}
+
+
+/* the next time of day "at", local to the server, after now */
+
+static uint64_t
+ngx_http_order_edit_report_next(ngx_http_order_edit_report_run_t *rr,
+    uint64_t now)
+{
+    time_t    sec;
+    int64_t   delta;
+    ngx_tm_t  tm;
+
+    sec = (time_t) (now / 1000);
+    ngx_localtime(sec, &tm);
+
+    delta = (int64_t) rr->conf->at * 60
+            - (tm.ngx_tm_hour * 3600 + tm.ngx_tm_min * 60 + tm.ngx_tm_sec);
+
+    if (delta <= 0) {
+        delta += 24 * 60 * 60;
+    }
+
+    return (uint64_t) (sec + delta) * 1000;
+}
+
+
+static void
+ngx_http_order_edit_report_step(ngx_http_order_edit_report_run_t *rr)
+{
+    uint64_t    now;
+    ngx_uint_t  asked;
+
+    if (rr->req || rr->nsc_out) {
+        return;
+    }
+
+    if (rr->rs == NULL) {
+        /* reconcile makes the shop's node on its first tick */
+        rr->rs = ngx_http_order_edit_report_shop(rr->zone, &rr->store->name);
+        if (rr->rs == NULL) {
+            return;
+        }
+    }
+
+    if (rr->waiting) {
+        if ((ngx_msec_int_t) (rr->not_before - ngx_current_msec) > 0) {
+            return;
+        }
+
+        rr->waiting = 0;
+    }
+
+    now = ngx_http_order_edit_now_ms();
+
+    switch (rr->phase) {
+
+    case NGX_HTTP_ORDER_EDIT_REPORT_IDLE:
+
+        ngx_shmtx_lock(&rr->zone->shpool->mutex);
+        asked = rr->rs->report_asked;
+        rr->rs->report_asked = 0;
+        ngx_shmtx_unlock(&rr->zone->shpool->mutex);
+
+        if (!asked && now < rr->next_ms) {
+            return;
+        }
+
+        rr->asked = asked ? 1 : 0;
+
+        if (!asked) {
+            rr->next_ms = ngx_http_order_edit_report_next(rr, now + 1000);
+        }
+
+        ngx_http_order_edit_report_start(rr, now);
+        return;
+
+    case NGX_HTTP_ORDER_EDIT_REPORT_SHOPIFY:
+        ngx_http_order_edit_report_shopify(rr);
+        return;
+
+    default: /* NGX_HTTP_ORDER_EDIT_REPORT_NETSUITE */
+        ngx_http_order_edit_report_netsuite(rr);
+        return;
+    }
+}
+
+
+static void
+ngx_http_order_edit_report_start(ngx_http_order_edit_report_run_t *rr,
+    uint64_t now)
+{
+    rr->pool = ngx_create_pool(4096, rr->log);
+    if (rr->pool == NULL) {
+        return;
+    }
+
+    rr->rows = json_array();
+    if (rr->rows == NULL) {
+        ngx_destroy_pool(rr->pool);
+        rr->pool = NULL;
+        return;
+    }
+
+    rr->started_ms = now;
+    rr->since_ms = (int64_t) now - NGX_HTTP_ORDER_EDIT_REPORT_DAY
+                   - (int64_t) rr->rcf->overlap;
+    rr->since_ms -= rr->since_ms % 1000;
+    rr->pages = 0;
+    rr->ns_pages = 0;
+    rr->norders = 0;
+    rr->nrefunds = 0;
+    rr->failures = 0;
+    rr->last_page = 0;
+
+    if (ngx_http_order_edit_reconcile_list_url(rr->rcf, rr->pool,
+                                               rr->since_ms,
+                                               (int64_t) (now - now % 1000),
+                                               &rr->url)
+        != NGX_OK)
+    {
+        ngx_http_order_edit_report_finish(rr, 0);
+        return;
+    }
+
+    ngx_shmtx_lock(&rr->zone->shpool->mutex);
+    rr->rs->report_running = 1;
+    ngx_shmtx_unlock(&rr->zone->shpool->mutex);
+
+    ngx_log_error(NGX_LOG_INFO, rr->log, 0,
+                  "order_edit: report of \"%V\" started%s",
+                  &rr->store->name, rr->asked ? " (asked)" : "");
+
+    rr->phase = NGX_HTTP_ORDER_EDIT_REPORT_SHOPIFY;
+    ngx_http_order_edit_report_shopify(rr);
+}
+
+
+/* Shopify's next page, through reconcile's fetch */
+
+static void
+ngx_http_order_edit_report_shopify(ngx_http_order_edit_report_run_t *rr)
+{
+    rr->req = ngx_http_order_edit_reconcile_get(rr->rcf, &rr->url, rr->log,
+                                            ngx_http_order_edit_report_page,
+                                            rr);
+    if (rr->req == NULL) {
+        ngx_http_order_edit_report_retry(rr, "cannot start a request", 0);
+    }
+}
+
+
+static void
+ngx_http_order_edit_report_page(ngx_http_order_edit_curl_req_t *req,
+    void *data)
+{
+    ngx_http_order_edit_report_run_t *rr = data;
+
+    char                           err[160];
+    json_t                        *root, *orders;
+    ngx_int_t                      rv;
+    ngx_http_order_edit_json_rc_e  jrc;
+
+    rr->req = NULL;
+
+    if (req->outcome == NGX_HTTP_ORDER_EDIT_CURL_CANCELLED) {
+        /* the worker is going: no error, the next worker redoes the run */
+        ngx_http_order_edit_report_finish(rr, 2);
+        return;
+    }
+
+    if (req->outcome != NGX_HTTP_ORDER_EDIT_CURL_OK) {
+        ngx_http_order_edit_report_retry(rr, "Shopify did not answer", 0);
+        return;
+    }
+
+    if (req->status == 429) {
+        ngx_http_order_edit_report_retry(rr, "Shopify throttled",
+                           ngx_http_order_edit_reconcile_retry_after(req));
+        return;
+    }
+
+    if (req->status != 200) {
+        ngx_log_error(NGX_LOG_ERR, rr->log, 0,
+                      "order_edit: report of \"%V\": Shopify answered %ui",
+                      &rr->store->name, req->status);
+        ngx_http_order_edit_report_finish(rr, 0);
+        return;
+    }
+
+    /* exact numbers: money is read from Shopify's own text */
+    root = ngx_http_order_edit_json_load((char *) req->body.data,
+                                         req->body.len, 64, req->body.len,
+                                         &jrc, err, sizeof(err));
+    orders = json_object_get(root, "orders");
+
+    if (!json_is_array(orders)) {
+        json_decref(root);
+        ngx_log_error(NGX_LOG_ERR, rr->log, 0,
+                      "order_edit: report of \"%V\": an unreadable page",
+                      &rr->store->name);
+        ngx_http_order_edit_report_finish(rr, 0);
+        return;
+    }
+
+    rv = ngx_http_order_edit_reconcile_next(rr->rcf, req, rr->pool, rr->log,
+                                            &rr->store->name, &rr->url);
+    if (rv == NGX_ERROR) {
+        json_decref(root);
+        ngx_http_order_edit_report_finish(rr, 0);
+        return;
+    }
+
+    rr->last_page = (rv == NGX_DONE);
+    rr->failures = 0;
+    rr->pages++;
+
+    json_decref(rr->orders);
+    rr->orders = json_incref(orders);
+    json_decref(root);
+
+    json_decref(rr->ns);
+    rr->ns = json_object();
+    rr->offset = 0;
+
+    if (rr->ns == NULL) {
+        ngx_http_order_edit_report_finish(rr, 0);
+        return;
+    }
+
+    /* NetSuite's side of the page, at the governor's lowest priority */
+    rr->phase = NGX_HTTP_ORDER_EDIT_REPORT_NETSUITE;
+
+    if (json_array_size(orders) == 0) {
+        (void) ngx_http_order_edit_report_compare(rr);
+    }
+}
+
+
+/*
+ * One SuiteQL page of the Shopify page's orders: their Sales Orders and
+ * Credit Memos, by the Shopify order id the module writes on both.  Only
+ * when the shop's queue is short and the account has a slot free: edits
+ * always go first.
+ */
+
+static void
+ngx_http_order_edit_report_netsuite(ngx_http_order_edit_report_run_t *rr)
+{
+    u_char                  *p;
+    char                    *text;
+    size_t                   i, len;
+    json_t                  *order, *id, *body;
+    ngx_str_t                b;
+    ngx_http_order_edit_nsc_t  *c;
+
+    static const char  select[] =
+        "SELECT id, type, status, foreigntotal, taxtotal, currency, "
+        "lastmodifieddate, custbody_shopify_order_id, "
+        "custbody_shopify_refund_id FROM transaction WHERE type IN "
+        "('SalesOrd', 'CustCred') AND custbody_shopify_order_id IN (";
+
+    if (ngx_http_order_edit_queue_depth(rr->zone, &rr->store->name)
+        >= rr->rcf->queue_max
+        || !ngx_http_order_edit_nsslot_room(&rr->slot))
+    {
+        return;
+    }
+
+    rr->npool = ngx_create_pool(4096, rr->log);
+    if (rr->npool == NULL) {
+        return;
+    }
+
+    len = sizeof(select) + 2 + json_array_size(rr->orders)
+                               * (NGX_INT64_LEN + 3);
+
+    p = ngx_pnalloc(rr->npool, len);
+    if (p == NULL) {
+        goto failed;
+    }
+
+    b.data = p;
+    p = ngx_cpymem(p, select, sizeof(select) - 1);
+
+    json_array_foreach(rr->orders, i, order) {
+        id = json_object_get(order, "id");
+
+        if (!json_is_integer(id) || json_integer_value(id) <= 0) {
+            continue;
+        }
+
+        p = ngx_sprintf(p, "%s'%L'", (p[-1] == '(') ? "" : ",",
+                        (int64_t) json_integer_value(id));
+    }
+
+    if (p[-1] == '(') {
+        /* no order with an id: nothing to read */
+        ngx_destroy_pool(rr->npool);
+        rr->npool = NULL;
+        (void) ngx_http_order_edit_report_compare(rr);
+        return;
+    }
+
+    *p++ = ')';
+
+    body = json_pack("{s:s%}", "q", b.data, (size_t) (p - b.data));
+    text = body ? json_dumps(body, JSON_COMPACT) : NULL;
+    json_decref(body);
+
+    if (text == NULL) {
+        goto failed;
+    }
+
+    b.len = ngx_strlen(text);
+    b.data = ngx_pnalloc(rr->npool, b.len);
+
+    if (b.data == NULL) {
+        free(text);
+        goto failed;
+    }
+
+    ngx_memcpy(b.data, text, b.len);
+    free(text);
+
+    c = &rr->nsc;
+    ngx_memzero(c, sizeof(ngx_http_order_edit_nsc_t));
+
+    c->ns = rr->store->netsuite;
+    c->norm = &rr->store->norm;
+    c->slot = &rr->slot;
+    c->pool = rr->npool;
+    c->log = rr->log;
+    c->shop = rr->store->name;
+    ngx_str_set(&c->topic, "report");
+    c->done = ngx_http_order_edit_report_ns_done;
+    c->data = rr;
+
+    ngx_http_order_edit_nsslot_take(&rr->slot);
+    rr->nsc_out = 1;
+
+    ngx_http_order_edit_nsc_suiteql(c, &b, NGX_HTTP_ORDER_EDIT_REPORT_ROWS,
+                                    rr->offset);
+    return;
+
+failed:
+
+    ngx_destroy_pool(rr->npool);
+    rr->npool = NULL;
+    ngx_http_order_edit_report_retry(rr, "no memory for a query", 0);
+}
+
+
+static void
+ngx_http_order_edit_report_ns_done(ngx_http_order_edit_nsc_t *c,
+    ngx_http_order_edit_nsc_result_t *r)
+{
+    ngx_http_order_edit_report_run_t *rr = c->data;
+
+    char                           err[160];
+    json_t                        *root, *items;
+    ngx_http_order_edit_json_rc_e  jrc;
+
+    rr->nsc_out = 0;
+    ngx_http_order_edit_nsslot_give(&rr->slot);
+
+    root = NULL;
+
+    if (r->rc == NGX_HTTP_ORDER_EDIT_NSC_OK) {
+        root = ngx_http_order_edit_json_load((char *) c->page.data,
+                                             c->page.len, 16, c->page.len,
+                                             &jrc, err, sizeof(err));
+    }
+
+    ngx_http_order_edit_nsc_free(c);
+    ngx_destroy_pool(rr->npool);
+    rr->npool = NULL;
+
+    if (r->rc == NGX_HTTP_ORDER_EDIT_NSC_CANCELLED) {
+        ngx_http_order_edit_report_finish(rr, 2);
+        return;
+    }
+
+    if (r->rc == NGX_HTTP_ORDER_EDIT_NSC_REFUSED) {
+        ngx_log_error(NGX_LOG_ERR, rr->log, 0,
+                      "order_edit: report of \"%V\": NetSuite refused the "
+                      "SuiteQL query (%s)", &rr->store->name,
+                      r->reason ? r->reason : "refused");
+        ngx_http_order_edit_report_finish(rr, 0);
+        return;
+    }
+
+    if (r->rc != NGX_HTTP_ORDER_EDIT_NSC_OK) {
+        /* busy, over its limit, away: the page again, later */
+        ngx_http_order_edit_report_retry(rr, "NetSuite did not answer", 0);
+        return;
+    }
+
+    items = json_object_get(root, "items");
+
+    if (!json_is_array(items)
+        || ngx_http_order_edit_report_ns_rows(rr, items) != NGX_OK)
+    {
+        json_decref(root);
+        ngx_log_error(NGX_LOG_ERR, rr->log, 0,
+                      "order_edit: report of \"%V\": an unreadable SuiteQL "
+                      "page", &rr->store->name);
+        ngx_http_order_edit_report_finish(rr, 0);
+        return;
+    }
+
+    rr->failures = 0;
+    rr->ns_pages++;
+
+    if (json_is_true(json_object_get(root, "hasMore"))
+        && json_array_size(items) > 0)
+    {
+        rr->offset += json_array_size(items);
+        json_decref(root);
+        return;
+    }
+
+    json_decref(root);
+
+    (void) ngx_http_order_edit_report_compare(rr);
+}
+
+
+/*
+ * SuiteQL's rows into rr->ns: per Shopify order id, its Sales Order's
+ * total, tax, status (locked past lock_after) and last change, and its
+ * Credit Memos by refund id.  A memo's total may come back negative
+ * (NetSuite signs credits): its magnitude is compared.
+ */
+
+static ngx_int_t
+ngx_http_order_edit_report_ns_rows(ngx_http_order_edit_report_run_t *rr,
+    json_t *items)
+{
+    size_t       i;
+    json_t      *row, *sum, *memos, *v;
+    const char  *type, *oid, *rid, *total, *status;
+
+    json_array_foreach(items, i, row) {
+        type = json_string_value(json_object_get(row, "type"));
+        oid = json_string_value(json_object_get(row,
+                                "custbody_shopify_order_id"));
+
+        if (type == NULL || oid == NULL) {
+            continue;
+        }
+
+        sum = json_object_get(rr->ns, oid);
+
+        if (sum == NULL) {
+            sum = json_pack("{s:{}}", "memos");
+            if (sum == NULL || json_object_set_new(rr->ns, oid, sum) != 0) {
+                return NGX_ERROR;
+            }
+        }
+
+        if (ngx_strcmp(type, "SalesOrd") == 0) {
+            if (json_object_get(sum, "total") != NULL) {
+                /* two Sales Orders for one order: the first is compared */
+                continue;
+            }
+
+            status = json_string_value(json_object_get(row, "status"));
+
+            /* SuiteQL leaves a null column out: no tax is none */
+            v = json_object_get(row, "foreigntotal");
+            json_object_set_new(sum, "total",
+                                v ? json_incref(v) : json_string("0"));
+            v = json_object_get(row, "taxtotal");
+            json_object_set_new(sum, "tax",
+                                v ? json_incref(v) : json_string("0"));
+
+            v = json_object_get(row, "lastmodifieddate");
+            if (v != NULL) {
+                json_object_set(sum, "since", v);
+            }
+
+            json_object_set_new(sum, "locked", json_boolean(
+                status != NULL && status[0] != '\0' && status[1] == '\0'
+                && (u_char) status[0] > rr->store->netsuite->lock_after));
+            continue;
+        }
+
+        rid = json_string_value(json_object_get(row,
+                                "custbody_shopify_refund_id"));
+        total = json_string_value(json_object_get(row, "foreigntotal"));
+
+        if (rid == NULL || total == NULL) {
+            continue;
+        }
+
+        memos = json_object_get(sum, "memos");
+
+        if (json_object_set_new(memos, rid,
+                                json_string(total[0] == '-' ? total + 1
+                                                            : total))
+            != 0)
+        {
+            return NGX_ERROR;
+        }
+    }
+
+    return NGX_OK;
+}
+
+
+/* the page's orders compared; the next page, or the run's end */
+
+static ngx_int_t
+ngx_http_order_edit_report_compare(ngx_http_order_edit_report_run_t *rr)
+{
+    char     id[NGX_INT64_LEN + 1];
+    size_t   i;
+    json_t  *order, *sum;
+
+    json_array_foreach(rr->orders, i, order) {
+        if (!json_is_integer(json_object_get(order, "id"))) {
+            continue;
+        }
+
+        ngx_sprintf((u_char *) id, "%L%Z",
+                    (int64_t) json_integer_value(json_object_get(order,
+                                                                 "id")));
+
+        sum = json_object_get(rr->ns, id);
+
+        /* memos without their Sales Order: the order is missing */
+        if (sum != NULL && json_object_get(sum, "total") == NULL) {
+            sum = NULL;
+        }
+
+        rr->norders++;
+        rr->nrefunds += json_array_size(json_object_get(order, "refunds"));
+
+        if (ngx_http_order_edit_rdiff(order, sum, id, rr->rows) < 0) {
+            ngx_log_error(NGX_LOG_WARN, rr->log, 0,
+                          "order_edit: report of \"%V\": order %s has "
+                          "values that are not exact money",
+                          &rr->store->name, id);
+        }
+    }
+
+    json_decref(rr->orders);
+    rr->orders = NULL;
+    json_decref(rr->ns);
+    rr->ns = NULL;
+
+    if (rr->last_page) {
+        ngx_http_order_edit_report_finish(rr, 1);
+        return NGX_DONE;
+    }
+
+    /*
+     * The next Shopify page at most at the bucket's leak rate (2 a second
+     * on a standard plan): the report never drains what reconciliation
+     * and the app's other calls share.
+     */
+    rr->phase = NGX_HTTP_ORDER_EDIT_REPORT_SHOPIFY;
+    rr->waiting = 1;
+    rr->not_before = ngx_current_msec + NGX_HTTP_ORDER_EDIT_REPORT_PACE;
+
+    return NGX_OK;
+}
+
+
+/* a request failed: again after 1, 2, 4 ... s, or its own wait; or give up */
+
+static void
+ngx_http_order_edit_report_retry(ngx_http_order_edit_report_run_t *rr,
+    const char *what, ngx_msec_t ms)
+{
+    if (++rr->failures > NGX_HTTP_ORDER_EDIT_REPORT_TRIES) {
+        ngx_log_error(NGX_LOG_ERR, rr->log, 0,
+                      "order_edit: report of \"%V\": %s, %ui times; the run "
+                      "is given up", &rr->store->name, what,
+                      rr->failures - 1);
+        ngx_http_order_edit_report_finish(rr, 0);
+        return;
+    }
+
+    if (ms == 0) {
+        ms = (ngx_msec_t) 1000 << (rr->failures - 1);
+    }
+
+    ngx_log_error(NGX_LOG_WARN, rr->log, 0,
+                  "order_edit: report of \"%V\": %s; again in %M ms",
+                  &rr->store->name, what, ms);
+
+    rr->waiting = 1;
+    rr->not_before = ngx_current_msec + ms;
+}
+
+
+/* ok: 1 the run went through, 0 it failed, 2 the worker is going */
+
+static void
+ngx_http_order_edit_report_finish(ngx_http_order_edit_report_run_t *rr,
+    ngx_uint_t ok)
+{
+    ngx_uint_t  counts[4];
+
+    ngx_memzero(counts, sizeof(counts));
+
+    if (ok == 1 && ngx_http_order_edit_report_write(rr, counts) != NGX_OK) {
+        ok = 0;
+    }
+
+    ngx_shmtx_lock(&rr->zone->shpool->mutex);
+
+    rr->rs->report_running = 0;
+
+    if (ok == 2) {
+        /* cut short by a reload: the next dispatching worker redoes it */
+        rr->rs->report_asked = 1;
+
+    } else if (ok) {
+        rr->rs->report_runs++;
+        rr->rs->report_last = (uint64_t) ngx_time();
+        rr->rs->report_mismatch = counts[0];
+        rr->rs->report_missing_netsuite = counts[1];
+        rr->rs->report_missing_shopify = counts[2];
+        rr->rs->report_actionable = counts[3];
+
+    } else {
+        rr->rs->report_errors++;
+    }
+
+    ngx_shmtx_unlock(&rr->zone->shpool->mutex);
+
+    if (ok == 2) {
+        ngx_log_error(NGX_LOG_NOTICE, rr->log, 0,
+                      "order_edit: report of \"%V\" cut short: the worker "
+                      "is stopping", &rr->store->name);
+
+    } else if (ok) {
+        ngx_log_error(NGX_LOG_NOTICE, rr->log, 0,
+                      "order_edit: report of \"%V\" done: %ui orders and "
+                      "%ui refunds in %ui pages (%ui SuiteQL pages), "
+                      "%ui mismatches, %ui missing in NetSuite, %ui missing "
+                      "in Shopify, %ui actionable, %M ms",
+                      &rr->store->name, rr->norders, rr->nrefunds, rr->pages,
+                      rr->ns_pages, counts[0], counts[1], counts[2],
+                      counts[3],
+                      (ngx_msec_t) (ngx_http_order_edit_now_ms()
+                                    - rr->started_ms));
+
+    } else {
+        ngx_log_error(NGX_LOG_ERR, rr->log, 0,
+                      "order_edit: report of \"%V\" failed after %ui pages",
+                      &rr->store->name, rr->pages);
+    }
+
+    json_decref(rr->orders);
+    rr->orders = NULL;
+    json_decref(rr->ns);
+    rr->ns = NULL;
+    json_decref(rr->rows);
+    rr->rows = NULL;
+
+    if (rr->pool) {
+        ngx_destroy_pool(rr->pool);
+        rr->pool = NULL;
+    }
+
+    rr->phase = NGX_HTTP_ORDER_EDIT_REPORT_IDLE;
+    rr->waiting = 0;
+    rr->failures = 0;
+}
+
+
+/*
+ * The day's file: written whole to a temporary name, then renamed, so a
+ * reader never sees half of it; a second run that day replaces the first.
+ * Small (a row per difference), written once a day, like the journal's
+ * own writes: blocking, bounded.  Then the files past keep are removed,
+ * by name.
+ */
+
+static ngx_int_t
+ngx_http_order_edit_report_write(ngx_http_order_edit_report_run_t *rr,
+    ngx_uint_t *counts)
+{
+    char        *line;
+    u_char      *path, *tmp, *old;
+    size_t       i, k, len;
+    json_t      *row, *run;
+    ssize_t      n;
+    ngx_fd_t     fd;
+    ngx_err_t    err;
+    const char  *kind;
+    time_t       now;
+
+    static const char  *kinds[] = {
+        "mismatch", "missing_in_netsuite", "missing_in_shopify"
+    };
+
+    now = (time_t) (rr->started_ms / 1000);
+
+    path = ngx_http_order_edit_report_path(rr, rr->pool, now, "");
+    tmp = ngx_http_order_edit_report_path(rr, rr->pool, now, ".tmp");
+
+    if (path == NULL || tmp == NULL) {
+        return NGX_ERROR;
+    }
+
+    json_array_foreach(rr->rows, i, row) {
+        kind = json_string_value(json_object_get(row, "kind"));
+
+        for (k = 0; kind && k < 3; k++) {
+            if (ngx_strcmp(kind, kinds[k]) == 0) {
+                counts[k]++;
+            }
+        }
+
+        if (json_is_true(json_object_get(row, "actionable"))) {
+            counts[3]++;
+        }
+    }
+
+    fd = ngx_open_file(tmp, NGX_FILE_WRONLY, NGX_FILE_TRUNCATE,
+                       NGX_FILE_DEFAULT_ACCESS);
+    if (fd == NGX_INVALID_FILE) {
+        ngx_log_error(NGX_LOG_ERR, rr->log, ngx_errno,
+                      ngx_open_file_n " \"%s\" failed", tmp);
+        return NGX_ERROR;
+    }
+
+    run = json_pack("{s:{s:I, s:I, s:i, s:i, s:i, s:b, s:i, s:i, s:i, "
+                    "s:i}}", "run",
+                    "started_ms", (json_int_t) rr->started_ms,
+                    "since_ms", (json_int_t) rr->since_ms,
+                    "orders", (int) rr->norders,
+                    "refunds", (int) rr->nrefunds,
+                    "pages", (int) rr->pages,
+                    "asked", (int) rr->asked,
+                    "mismatch", (int) counts[0],
+                    "missing_in_netsuite", (int) counts[1],
+                    "missing_in_shopify", (int) counts[2],
+                    "actionable", (int) counts[3]);
+
+    for (i = 0; i <= json_array_size(rr->rows); i++) {
+        row = (i == 0) ? run : json_array_get(rr->rows, i - 1);
+        line = row ? json_dumps(row, JSON_COMPACT | JSON_PRESERVE_ORDER)
+                   : NULL;
+
+        if (line == NULL) {
+            goto failed;
+        }
+
+        len = ngx_strlen(line);
+        line[len++] = '\n';   /* over the NUL: written by length */
+
+        n = ngx_write_fd(fd, line, len);
+        free(line);
+
+        if (n != (ssize_t) len) {
+            ngx_log_error(NGX_LOG_ERR, rr->log, ngx_errno,
+                          ngx_write_fd_n " \"%s\" failed", tmp);
+            goto failed;
+        }
+    }
+
+    json_decref(run);
+
+    if (ngx_close_file(fd) == NGX_FILE_ERROR
+        || ngx_rename_file(tmp, path) == NGX_FILE_ERROR)
+    {
+        ngx_log_error(NGX_LOG_ERR, rr->log, ngx_errno,
+                      "order_edit: report \"%s\" not written", path);
+        (void) ngx_delete_file(tmp);
+        return NGX_ERROR;
+    }
+
+    for (i = 0; i < NGX_HTTP_ORDER_EDIT_REPORT_PRUNE; i++) {
+        old = ngx_http_order_edit_report_path(rr, rr->pool,
+                  now - (time_t) (rr->conf->keep + 1 + i) * 24 * 60 * 60,
+                  "");
+
+        if (old != NULL && ngx_delete_file(old) == NGX_FILE_ERROR) {
+            err = ngx_errno;
+
+            if (err != NGX_ENOENT) {
+                ngx_log_error(NGX_LOG_WARN, rr->log, err,
+                              ngx_delete_file_n " \"%s\" failed", old);
+            }
+        }
+    }
+
+    return NGX_OK;
+
+failed:
+
+    json_decref(run);
+    (void) ngx_close_file(fd);
+    (void) ngx_delete_file(tmp);
+
+    return NGX_ERROR;
+}
+
+
+static u_char *
+ngx_http_order_edit_report_path(ngx_http_order_edit_report_run_t *rr,
+    ngx_pool_t *pool, time_t t, const char *suffix)
+{
+    u_char    *p;
+    ngx_tm_t   tm;
+
+    p = ngx_pnalloc(pool, rr->conf->dir.len + rr->store->name.len
+                          + sizeof("/report-2026-12-06-.jsonl.tmp"));
+    if (p == NULL) {
+        return NULL;
+    }
+
+    ngx_localtime(t, &tm);
+
+    ngx_sprintf(p, "%V/report-%4d-%02d-%02d-%V.jsonl%s%Z", &rr->conf->dir,
+                tm.ngx_tm_year, tm.ngx_tm_mon, tm.ngx_tm_mday,
+                &rr->store->name, suffix);
+
+    return p;
+}
+
+
+static ngx_http_order_edit_recon_shop_t *
+ngx_http_order_edit_report_shop(ngx_http_order_edit_zone_t *zone,
+    ngx_str_t *shop)
+{
+    ngx_queue_t                       *q;
+    ngx_http_order_edit_recon_shop_t  *rs, *found;
+
+    found = NULL;
+
+    ngx_shmtx_lock(&zone->shpool->mutex);
+
+    if (zone->sh->reconcile != NULL) {
+        for (q = ngx_queue_head(&zone->sh->reconcile->shops);
+             q != ngx_queue_sentinel(&zone->sh->reconcile->shops);
+             q = ngx_queue_next(q))
+        {
+            rs = ngx_queue_data(q, ngx_http_order_edit_recon_shop_t, queue);
+
+            if (rs->len == shop->len
+                && ngx_strncmp(rs->name, shop->data, shop->len) == 0)
+            {
+                found = rs;
+                break;
+            }
+        }
+    }
+
+    ngx_shmtx_unlock(&zone->shpool->mutex);
+
+    return found;
+}

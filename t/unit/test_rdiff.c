@@ -1,0 +1,289 @@
+
+/*
+ * Copyright (C) the ngx_order_edit_module authors.
+ *
+ * The mismatch report's comparison: an Admin API order (current_total_price,
+ * current_total_tax, line_items' current_quantity, refunds' transactions)
+ * against its NetSuite summary; exactly the differences, in minor units.
+ */
+
+
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include "ngx_http_order_edit_rdiff.h"
+
+
+static const char  oe_shop[] =
+    "{\"id\":450789469,\"currency\":\"CAD\","
+    "\"updated_at\":\"2026-12-06T10:15:30-05:00\","
+    "\"total_price\":\"120.00\",\"current_total_price\":\"110.00\","
+    "\"total_tax\":\"12.00\",\"current_total_tax\":\"10.00\","
+    "\"line_items\":[{\"id\":1,\"sku\":\"A\",\"quantity\":2,"
+    "\"current_quantity\":1},{\"id\":2,\"sku\":\"B\",\"quantity\":3},"
+    "{\"id\":3,\"sku\":\"\",\"variant_id\":77,\"quantity\":1}],"
+    "\"refunds\":[{\"id\":900,\"transactions\":["
+    "{\"kind\":\"refund\",\"status\":\"success\",\"amount\":\"10.00\"},"
+    "{\"kind\":\"refund\",\"status\":\"failure\",\"amount\":\"99.00\"}]}]}";
+
+static const char  oe_ns[] =
+    "{\"currency\":\"CAD\",\"total\":\"110.0\",\"tax\":\"10\","
+    "\"lines\":{\"A\":1,\"B\":\"3\",\"variant:77\":1},"
+    "\"memos\":{\"900\":\"10.00\"},\"locked\":false}";
+
+
+static json_t *
+oe_load(const char *s)
+{
+    json_t  *j;
+
+    j = json_loads(s, 0, NULL);
+    assert_non_null(j);
+
+    return j;
+}
+
+
+static json_t *
+oe_diff(json_t *shop, json_t *ns, int expect)
+{
+    json_t  *rows;
+
+    rows = json_array();
+    assert_int_equal(ngx_http_order_edit_rdiff(shop, ns, "1", rows), expect);
+    assert_int_equal(json_array_size(rows), expect < 0 ? 1 : expect);
+
+    return rows;
+}
+
+
+static void
+oe_row(json_t *rows, size_t i, const char *kind, const char *what,
+    const char *shop, const char *ns, int actionable)
+{
+    json_t  *row;
+
+    row = json_array_get(rows, i);
+    assert_non_null(row);
+    assert_string_equal(json_string_value(json_object_get(row, "order")),
+                        "450789469");
+    assert_string_equal(json_string_value(json_object_get(row, "kind")),
+                        kind);
+    assert_string_equal(json_string_value(json_object_get(row, "what")),
+                        what);
+
+    if (shop) {
+        assert_string_equal(
+            json_string_value(json_object_get(row, "shopify")), shop);
+    } else {
+        assert_true(json_is_null(json_object_get(row, "shopify")));
+    }
+
+    if (ns) {
+        assert_string_equal(
+            json_string_value(json_object_get(row, "netsuite")), ns);
+    } else {
+        assert_true(json_is_null(json_object_get(row, "netsuite")));
+    }
+
+    assert_string_equal(json_string_value(json_object_get(row, "since")),
+                        "2026-12-06T10:15:30-05:00");
+    assert_int_equal(json_is_true(json_object_get(row, "actionable")),
+                     actionable);
+}
+
+
+/* the same money in other spellings is no difference */
+
+static void
+test_equal(void **state)
+{
+    json_t  *shop, *ns, *rows;
+
+    (void) state;
+
+    shop = oe_load(oe_shop);
+    ns = oe_load(oe_ns);
+    rows = oe_diff(shop, ns, 0);
+
+    json_decref(rows);
+    json_decref(shop);
+    json_decref(ns);
+}
+
+
+static void
+test_drifted_total(void **state)
+{
+    json_t  *shop, *ns, *rows;
+
+    (void) state;
+
+    shop = oe_load(oe_shop);
+    ns = oe_load(oe_ns);
+    json_object_set_new(ns, "total", json_string("109.99"));
+
+    rows = oe_diff(shop, ns, 1);
+    oe_row(rows, 0, "mismatch", "total", "110.00", "109.99", 1);
+    json_decref(rows);
+
+    /* past the fulfilment lock: reported, but no exception */
+    json_object_set_new(ns, "locked", json_true());
+    rows = oe_diff(shop, ns, 1);
+    oe_row(rows, 0, "mismatch", "total", "110.00", "109.99", 0);
+
+    json_decref(rows);
+    json_decref(shop);
+    json_decref(ns);
+}
+
+
+static void
+test_missing_memo(void **state)
+{
+    json_t  *shop, *ns, *rows;
+
+    (void) state;
+
+    shop = oe_load(oe_shop);
+    ns = oe_load(oe_ns);
+    json_object_del(json_object_get(ns, "memos"), "900");
+    json_object_set_new(json_object_get(ns, "memos"), "901",
+                        json_string("5.00"));
+
+    rows = oe_diff(shop, ns, 2);
+    oe_row(rows, 0, "missing_in_netsuite", "refund:900", "10.00", NULL, 0);
+    oe_row(rows, 1, "missing_in_shopify", "refund:901", NULL, "5.00", 0);
+
+    json_decref(rows);
+    json_decref(shop);
+    json_decref(ns);
+}
+
+
+static void
+test_lines_and_tax(void **state)
+{
+    json_t  *shop, *ns, *rows, *row;
+
+    (void) state;
+
+    shop = oe_load(oe_shop);
+    ns = oe_load(oe_ns);
+    json_object_set_new(ns, "tax", json_string("10.01"));
+    json_object_set_new(json_object_get(ns, "lines"), "A", json_integer(2));
+    json_object_set_new(json_object_get(ns, "lines"), "C", json_integer(1));
+
+    rows = oe_diff(shop, ns, 3);
+    oe_row(rows, 0, "mismatch", "tax", "10.00", "10.01", 1);
+
+    row = json_array_get(rows, 1);
+    assert_string_equal(json_string_value(json_object_get(row, "what")),
+                        "line:A");
+    assert_int_equal(json_integer_value(json_object_get(row, "shopify")), 1);
+    assert_int_equal(json_integer_value(json_object_get(row, "netsuite")), 2);
+
+    row = json_array_get(rows, 2);
+    assert_string_equal(json_string_value(json_object_get(row, "what")),
+                        "line:C");
+    assert_int_equal(json_integer_value(json_object_get(row, "shopify")), 0);
+
+    json_decref(rows);
+    json_decref(shop);
+    json_decref(ns);
+}
+
+
+/* NetSuite's lines not read: only totals and Credit Memos compared */
+
+static void
+test_lines_not_read(void **state)
+{
+    json_t  *shop, *ns, *rows;
+
+    (void) state;
+
+    shop = oe_load(oe_shop);
+    ns = oe_load(oe_ns);
+    json_object_del(ns, "lines");
+
+    rows = oe_diff(shop, ns, 0);
+
+    json_decref(rows);
+    json_decref(shop);
+    json_decref(ns);
+}
+
+
+static void
+test_missing_order(void **state)
+{
+    json_t      *shop, *ns, *rows, *row;
+
+    (void) state;
+
+    shop = oe_load(oe_shop);
+    rows = oe_diff(shop, NULL, 1);
+    oe_row(rows, 0, "missing_in_netsuite", "order", NULL, NULL, 0);
+    json_decref(rows);
+
+    ns = oe_load(oe_ns);
+    json_object_set_new(ns, "since", json_string("2026-12-01T00:00:00Z"));
+    rows = oe_diff(NULL, ns, 1);
+    row = json_array_get(rows, 0);
+    assert_string_equal(json_string_value(json_object_get(row, "order")),
+                        "1");
+    assert_string_equal(json_string_value(json_object_get(row, "kind")),
+                        "missing_in_shopify");
+    assert_string_equal(json_string_value(json_object_get(row, "since")),
+                        "2026-12-01T00:00:00Z");
+
+    json_decref(rows);
+    json_decref(shop);
+    json_decref(ns);
+}
+
+
+/* a double is never money: the order is flagged, not compared wrongly */
+
+static void
+test_unreadable(void **state)
+{
+    json_t  *shop, *ns, *rows;
+
+    (void) state;
+
+    shop = oe_load(oe_shop);
+    ns = oe_load(oe_ns);
+    json_object_set_new(ns, "total", json_real(110.0));
+
+    rows = oe_diff(shop, ns, -1);
+    oe_row(rows, 0, "mismatch", "unreadable", NULL, NULL, 0);
+
+    json_decref(rows);
+    json_decref(shop);
+    json_decref(ns);
+}
+
+
+int
+main(void)
+{
+    const struct CMUnitTest  tests[] = {
+        cmocka_unit_test(test_equal),
+        cmocka_unit_test(test_drifted_total),
+        cmocka_unit_test(test_missing_memo),
+        cmocka_unit_test(test_lines_and_tax),
+        cmocka_unit_test(test_lines_not_read),
+        cmocka_unit_test(test_missing_order),
+        cmocka_unit_test(test_unreadable),
+    };
+
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
