@@ -372,7 +372,10 @@ class Console(unittest.TestCase):
                 .replace("__DIR__", self.ngx.dir)), self.ngx.error_log())
 
         self.open()
-        self.assertIn("No report for", self.text("#report-summary"))
+        # the page polls; under load its first read may come before the
+        # new workers' report state (seen once in a full make test)
+        WebDriverWait(self.driver, 10).until(
+            lambda d: "No report for" in self.text("#report-summary"))
         date = self.driver.find_element(By.ID, "report-date")
         self.driver.execute_script(
             "arguments[0].value = '2026-12-05';"
