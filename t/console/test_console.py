@@ -374,7 +374,7 @@ class Console(unittest.TestCase):
         self.open()
         # the page polls; under load its first read may come before the
         # new workers' report state (seen once in a full make test)
-        WebDriverWait(self.driver, 10).until(
+        WebDriverWait(self.driver, 25).until(
             lambda d: "No report for" in self.text("#report-summary"))
         date = self.driver.find_element(By.ID, "report-date")
         self.driver.execute_script(
