@@ -1,6 +1,6 @@
 """Issue 17, the de-duplication ids' hash index: every id remembered is
 found again, in buckets shared by several ids, and the oldest give way
-first without losing the ones after them in the same bucket.
+first without losing the newer ids that share their buckets.
 
 dedup_max=64k gives the index 256 buckets (one per 128 bytes of the
 bound, rounded down to a power of two), so 512 ids share them two to a
@@ -55,7 +55,7 @@ class DedupIndex(unittest.TestCase):
         for i in range(IDS):
             self.assertEqual(self.post(c, body, i), "duplicate", i)
 
-        # past the bound the oldest go, from the middle of their chains
+        # past the bound the oldest go; the newer ids in their buckets stay
         for i in range(IDS, IDS + 300):
             self.assertEqual(self.post(c, body, i), "queued", i)
 
