@@ -6,7 +6,11 @@
 
 #include "ngx_http_order_edit_dedup.h"
 
+#include <openssl/rand.h>
 
+
+static uint64_t ngx_http_order_edit_siphash(const uint64_t *k, u_char *p,
+    size_t len);
 static void ngx_http_order_edit_applied_key(ngx_str_t *key, u_char *buf,
     ngx_str_t *shop, uint64_t order_id);
 
@@ -14,6 +18,131 @@ static void ngx_http_order_edit_applied_key(ngx_str_t *key, u_char *buf,
 /* "shop \n \n order id": header values hold no line end, ids never clash */
 #define NGX_HTTP_ORDER_EDIT_APPLIED_KEY_LEN                                   \
     (NGX_HTTP_ORDER_EDIT_MAX_SHOP_LEN + 2 + NGX_INT64_LEN)
+
+/*
+ * One bucket for every id of this many slab bytes the ids may hold: a
+ * typical id ("shop \n uuid") takes a 128-byte slot, so at dedup_max
+ * most chains hold one id, and the index costs 1/16 of dedup_max.
+ */
+#define NGX_HTTP_ORDER_EDIT_DEDUP_BUCKET_BYTES  128
+
+
+ngx_int_t
+ngx_http_order_edit_dedup_init(ngx_http_order_edit_zone_t *zone)
+{
+    size_t                        n;
+    ngx_http_order_edit_shctx_t  *sh;
+
+    sh = zone->sh;
+
+    ngx_queue_init(&sh->dedup_lru);
+
+    /*
+     * A secret seed per zone: whoever sends webhook ids cannot choose ids
+     * that all land in one bucket and turn every lookup into a walk.
+     */
+    if (RAND_bytes((u_char *) sh->dedup_seed, sizeof(sh->dedup_seed)) != 1) {
+        return NGX_ERROR;
+    }
+
+    /* a power of two, so that a bucket is a mask away from the hash */
+
+    for (n = 64;
+         n * 2 * NGX_HTTP_ORDER_EDIT_DEDUP_BUCKET_BYTES <= zone->dedup_max;
+         n *= 2)
+    {
+        /* void */
+    }
+
+    sh->dedup_buckets = ngx_slab_calloc(zone->shpool, n * sizeof(void *));
+    if (sh->dedup_buckets == NULL) {
+        return NGX_ERROR;
+    }
+
+    sh->dedup_mask = n - 1;
+
+    return NGX_OK;
+}
+
+
+uint32_t
+ngx_http_order_edit_dedup_hash(ngx_http_order_edit_zone_t *zone,
+    ngx_str_t *key)
+{
+    return (uint32_t) ngx_http_order_edit_siphash(zone->sh->dedup_seed,
+                                                  key->data, key->len);
+}
+
+
+#define ngx_http_order_edit_rotl(x, b)  (((x) << (b)) | ((x) >> (64 - (b))))
+
+#define ngx_http_order_edit_sipround(v)                                       \
+    v[0] += v[1]; v[1] = ngx_http_order_edit_rotl(v[1], 13);                 \
+    v[1] ^= v[0]; v[0] = ngx_http_order_edit_rotl(v[0], 32);                 \
+    v[2] += v[3]; v[3] = ngx_http_order_edit_rotl(v[3], 16);                 \
+    v[3] ^= v[2];                                                             \
+    v[0] += v[3]; v[3] = ngx_http_order_edit_rotl(v[3], 21);                 \
+    v[3] ^= v[0];                                                             \
+    v[2] += v[1]; v[1] = ngx_http_order_edit_rotl(v[1], 17);                 \
+    v[1] ^= v[2]; v[2] = ngx_http_order_edit_rotl(v[2], 32)
+
+
+/*
+ * SipHash-2-4 (Aumasson and Bernstein): a keyed hash made for hash
+ * tables fed by the network.  CRC32 and MurmurHash2 with a seed are not
+ * enough: their collisions can be found without knowing the seed.
+ */
+
+static uint64_t
+ngx_http_order_edit_siphash(const uint64_t *k, u_char *p, size_t len)
+{
+    size_t    i;
+    uint64_t  v[4], m;
+
+    v[0] = k[0] ^ 0x736f6d6570736575ULL;
+    v[1] = k[1] ^ 0x646f72616e646f6dULL;
+    v[2] = k[0] ^ 0x6c7967656e657261ULL;
+    v[3] = k[1] ^ 0x7465646279746573ULL;
+
+    for (i = 0; i + 8 <= len; i += 8) {
+        m = (uint64_t) p[i] | (uint64_t) p[i + 1] << 8
+            | (uint64_t) p[i + 2] << 16 | (uint64_t) p[i + 3] << 24
+            | (uint64_t) p[i + 4] << 32 | (uint64_t) p[i + 5] << 40
+            | (uint64_t) p[i + 6] << 48 | (uint64_t) p[i + 7] << 56;
+
+        v[3] ^= m;
+        ngx_http_order_edit_sipround(v);
+        ngx_http_order_edit_sipround(v);
+        v[0] ^= m;
+    }
+
+    /* the last, partial word carries the length in its top byte */
+
+    m = (uint64_t) len << 56;
+
+    switch (len & 7) {
+    case 7: m |= (uint64_t) p[i + 6] << 48; /* fall through */
+    case 6: m |= (uint64_t) p[i + 5] << 40; /* fall through */
+    case 5: m |= (uint64_t) p[i + 4] << 32; /* fall through */
+    case 4: m |= (uint64_t) p[i + 3] << 24; /* fall through */
+    case 3: m |= (uint64_t) p[i + 2] << 16; /* fall through */
+    case 2: m |= (uint64_t) p[i + 1] << 8;  /* fall through */
+    case 1: m |= (uint64_t) p[i];
+    }
+
+    v[3] ^= m;
+    ngx_http_order_edit_sipround(v);
+    ngx_http_order_edit_sipround(v);
+    v[0] ^= m;
+
+    v[2] ^= 0xff;
+    ngx_http_order_edit_sipround(v);
+    ngx_http_order_edit_sipround(v);
+    ngx_http_order_edit_sipround(v);
+    ngx_http_order_edit_sipround(v);
+
+    return v[0] ^ v[1] ^ v[2] ^ v[3];
+}
 
 
 void
@@ -46,8 +175,18 @@ ngx_http_order_edit_dedup_lookup(ngx_http_order_edit_zone_t *zone,
 {
     ngx_http_order_edit_dedup_t  *dd;
 
-    dd = (ngx_http_order_edit_dedup_t *)
-             ngx_str_rbtree_lookup(&zone->sh->dedup_rbtree, key, hash);
+    /* the full hash first: a chain is walked without touching the keys */
+
+    for (dd = zone->sh->dedup_buckets[hash & zone->sh->dedup_mask];
+         dd != NULL;
+         dd = dd->next)
+    {
+        if (dd->hash == hash && dd->len == key->len
+            && ngx_memcmp(dd->data, key->data, key->len) == 0)
+        {
+            break;
+        }
+    }
 
     if (dd != NULL && dd->expire < ngx_time()) {
         /* expired but not yet collected: it no longer counts */
@@ -102,9 +241,7 @@ ngx_http_order_edit_dedup_alloc(ngx_http_order_edit_zone_t *zone,
     }
 
     ngx_memcpy(dd->data, key->data, key->len);
-
-    dd->sn.str.len = key->len;
-    dd->sn.str.data = dd->data;
+    dd->len = (uint16_t) key->len;
 
     return dd;
 }
@@ -114,22 +251,26 @@ void
 ngx_http_order_edit_dedup_insert(ngx_http_order_edit_zone_t *zone,
     ngx_http_order_edit_dedup_t *dd, uint32_t hash, uint64_t item_id)
 {
-    ngx_http_order_edit_shctx_t  *sh;
+    ngx_http_order_edit_dedup_t  **bucket;
+    ngx_http_order_edit_shctx_t   *sh;
 
     sh = zone->sh;
 
-    dd->sn.node.key = hash;
+    dd->hash = hash;
     dd->expire = ngx_time() + zone->dedup_ttl;
     dd->item_id = item_id;
 
-    ngx_rbtree_insert(&sh->dedup_rbtree, &dd->sn.node);
+    bucket = &sh->dedup_buckets[hash & sh->dedup_mask];
+    dd->next = *bucket;
+    *bucket = dd;
+
     ngx_queue_insert_head(&sh->dedup_lru, &dd->lru);
     sh->ndedup++;
 
     /* counted once linked: an id allocated and let go was never in use */
     sh->dedup_bytes += ngx_http_order_edit_slab_size(
                            offsetof(ngx_http_order_edit_dedup_t, data)
-                           + dd->sn.str.len);
+                           + dd->len);
 }
 
 
@@ -207,7 +348,8 @@ ngx_http_order_edit_applied_get(ngx_http_order_edit_zone_t *zone,
     ngx_shmtx_lock(&zone->shpool->mutex);
 
     dd = ngx_http_order_edit_dedup_lookup(zone, &key,
-                                          ngx_crc32_short(key.data, key.len));
+                                          ngx_http_order_edit_dedup_hash(zone,
+                                                                         &key));
     rc = NGX_DECLINED;
 
     if (dd != NULL) {
@@ -235,7 +377,7 @@ ngx_http_order_edit_applied_set(ngx_http_order_edit_zone_t *zone,
     }
 
     ngx_http_order_edit_applied_key(&key, buf, shop, order_id);
-    hash = ngx_crc32_short(key.data, key.len);
+    hash = ngx_http_order_edit_dedup_hash(zone, &key);
 
     ngx_shmtx_lock(&zone->shpool->mutex);
 
@@ -287,12 +429,24 @@ void
 ngx_http_order_edit_dedup_free(ngx_http_order_edit_zone_t *zone,
     ngx_http_order_edit_dedup_t *dd)
 {
+    ngx_http_order_edit_dedup_t  **pp;
+
     zone->sh->dedup_bytes -= ngx_http_order_edit_slab_size(
                                  offsetof(ngx_http_order_edit_dedup_t, data)
-                                 + dd->sn.str.len);
+                                 + dd->len);
+
+    /* chains are short: the buckets are sized for the ids' bound */
+
+    for (pp = &zone->sh->dedup_buckets[dd->hash & zone->sh->dedup_mask];
+         *pp != dd;
+         pp = &(*pp)->next)
+    {
+        /* void */
+    }
+
+    *pp = dd->next;
 
     ngx_queue_remove(&dd->lru);
-    ngx_rbtree_delete(&zone->sh->dedup_rbtree, &dd->sn.node);
     ngx_slab_free_locked(zone->shpool, dd);
     zone->sh->ndedup--;
 }

@@ -3,7 +3,7 @@
  * Copyright (C) the ngx_order_edit_module authors.
  *
  * The de-duplication set: "shop \n webhook id" keys remembered for a TTL,
- * in an rbtree with an insertion-ordered list for expiry and eviction.
+ * in a hash index with an insertion-ordered list for expiry and eviction.
  */
 
 
@@ -14,13 +14,17 @@
 #include "ngx_http_order_edit_shm.h"
 
 
-typedef struct {
-    ngx_str_node_t                 sn;
+typedef struct ngx_http_order_edit_dedup_s  ngx_http_order_edit_dedup_t;
+
+struct ngx_http_order_edit_dedup_s {
+    ngx_http_order_edit_dedup_t   *next;        /* in its bucket */
     ngx_queue_t                    lru;
     time_t                         expire;
     uint64_t                       item_id;
+    uint32_t                       hash;
+    uint16_t                       len;
     u_char                         data[1];
-} ngx_http_order_edit_dedup_t;
+};
 
 
 /* "shop \n webhook id", or "shop \n e: event id" without a webhook id */
@@ -29,6 +33,12 @@ typedef struct {
 
 void ngx_http_order_edit_dedup_key(u_char *buf, ngx_str_t *shop,
     ngx_str_t *webhook_id, ngx_str_t *event_id, ngx_str_t *key);
+
+/* the keyed hash of a key: needs no lock, the seed never changes */
+uint32_t ngx_http_order_edit_dedup_hash(ngx_http_order_edit_zone_t *zone,
+    ngx_str_t *key);
+/* a new zone's index, before any worker runs */
+ngx_int_t ngx_http_order_edit_dedup_init(ngx_http_order_edit_zone_t *zone);
 
 /* all with the zone locked */
 ngx_http_order_edit_dedup_t *ngx_http_order_edit_dedup_lookup(

@@ -1321,7 +1321,7 @@ ngx_http_order_edit_recon_enqueue(ngx_http_order_edit_recon_t *rc,
 
     ngx_http_order_edit_dedup_key(kbuf, rc->shop, &msg.webhook_id, &empty,
                                   &key);
-    hash = ngx_crc32_short(key.data, key.len);
+    hash = ngx_http_order_edit_dedup_hash(zone, &key);
 
     body = ngx_http_order_edit_json_dumps(payload, JSON_COMPACT);
     if (body == NULL) {

@@ -6,6 +6,7 @@
 
 #include "ngx_http_order_edit_shm.h"
 #include "ngx_http_order_edit_nsconf.h"
+#include "ngx_http_order_edit_dedup.h"
 
 
 static ngx_int_t ngx_http_order_edit_init_zone(ngx_shm_zone_t *shm_zone,
@@ -290,9 +291,9 @@ ngx_http_order_edit_init_zone(ngx_shm_zone_t *shm_zone, void *data)
     sh->journal.gen = ngx_http_order_edit_now_ms();
     sh->journal.next_seq = 1;
 
-    ngx_rbtree_init(&sh->dedup_rbtree, &sh->dedup_sentinel,
-                    ngx_str_rbtree_insert_value);
-    ngx_queue_init(&sh->dedup_lru);
+    if (ngx_http_order_edit_dedup_init(zone) != NGX_OK) {
+        return NGX_ERROR;
+    }
 
     /*
      * nginx's own insert functions, never the module's: the tree outlives

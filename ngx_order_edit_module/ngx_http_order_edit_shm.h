@@ -20,7 +20,7 @@
  * reading it with the wrong structures.
  */
 #define NGX_HTTP_ORDER_EDIT_SHM_MAGIC    0x4f454451      /* "OEDQ" */
-#define NGX_HTTP_ORDER_EDIT_SHM_LAYOUT   12
+#define NGX_HTTP_ORDER_EDIT_SHM_LAYOUT   13
 
 /* "<zone>-<16 hex gen>-<8 digit seq>.jnl", zone names up to 64 bytes */
 #define NGX_HTTP_ORDER_EDIT_JZONE_MAX    64
@@ -168,8 +168,9 @@ typedef struct {
     ngx_queue_t                    shops;
     ngx_uint_t                     nshops;
 
-    ngx_rbtree_t                   dedup_rbtree;
-    ngx_rbtree_node_t              dedup_sentinel;
+    struct ngx_http_order_edit_dedup_s  **dedup_buckets;  /* dedup.c */
+    ngx_uint_t                     dedup_mask;  /* buckets - 1 */
+    uint64_t                       dedup_seed[2];
     ngx_queue_t                    dedup_lru;   /* oldest at the tail */
     ngx_uint_t                     ndedup;
     size_t                         dedup_bytes; /* slab bytes of the ids */

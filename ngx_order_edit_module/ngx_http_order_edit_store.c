@@ -86,7 +86,7 @@ ngx_http_order_edit_store_put(ngx_http_order_edit_zone_t *zone,
     ngx_http_order_edit_dedup_key(kbuf, &put->shop, &msg->webhook_id,
                                   &msg->event_id, &key);
 
-    hash = ngx_crc32_short(key.data, key.len);
+    hash = ngx_http_order_edit_dedup_hash(zone, &key);
 
     put->counted = 0;
     put->item = NULL;
@@ -283,7 +283,8 @@ ngx_http_order_edit_store_rollback(ngx_http_order_edit_zone_t *zone,
     ngx_http_order_edit_dedup_key(buf, &shop, &wid, &eid, &key);
 
     dd = ngx_http_order_edit_dedup_lookup(zone, &key,
-                                          ngx_crc32_short(key.data, key.len));
+                                          ngx_http_order_edit_dedup_hash(zone,
+                                                                         &key));
     if (dd != NULL && dd->item_id == item->id) {
         ngx_http_order_edit_dedup_free(zone, dd);
     }
@@ -586,7 +587,7 @@ ngx_http_order_edit_store_replay(ngx_http_order_edit_zone_t *zone,
 
     ngx_http_order_edit_dedup_key(kbuf, shop, &msg->webhook_id,
                                   &msg->event_id, &key);
-    hash = ngx_crc32_short(key.data, key.len);
+    hash = ngx_http_order_edit_dedup_hash(zone, &key);
     expire = (time_t) (msg->received_ms / 1000) + zone->dedup_ttl;
 
     ngx_shmtx_lock(&zone->shpool->mutex);
