@@ -35,6 +35,8 @@ static char *ngx_http_order_edit_ns_refund_payout(ngx_conf_t *cf,
     void *conf);
 static char *ngx_http_order_edit_ns_check_url(ngx_conf_t *cf,
     ngx_str_t *url, ngx_uint_t with_path, const char *what);
+static char *ngx_http_order_edit_ns_tba_keys(ngx_conf_t *cf,
+    ngx_http_order_edit_netsuite_conf_t *ns);
 static char *ngx_http_order_edit_ns_finish(ngx_conf_t *cf,
     ngx_http_order_edit_netsuite_conf_t *ns);
 
@@ -235,6 +237,53 @@ ngx_http_order_edit_netsuite_find(ngx_http_order_edit_main_conf_t *omcf,
 }
 
 
+/* TBA: the four keys are all there and usable for signing */
+
+static char *
+ngx_http_order_edit_ns_tba_keys(ngx_conf_t *cf,
+    ngx_http_order_edit_netsuite_conf_t *ns)
+{
+    ngx_uint_t                         rc;
+    ngx_http_order_edit_oauth_keys_t  *keys;
+
+    if (ns->consumer_key.len == 0 || ns->consumer_secret.len == 0
+        || ns->token_id.len == 0 || ns->token_secret.len == 0)
+    {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "order_edit_netsuite \"%V\" needs "
+                           "consumer_key_file, consumer_secret_file, "
+                           "token_id_file and token_secret_file",
+                           &ns->name);
+        return NGX_CONF_ERROR;
+    }
+
+    keys = &ns->keys;
+
+    keys->realm.data = (char *) ns->realm.data;
+    keys->realm.len = ns->realm.len;
+    keys->consumer_key.data = (char *) ns->consumer_key.data;
+    keys->consumer_key.len = ns->consumer_key.len;
+    keys->consumer_secret.data = (char *) ns->consumer_secret.data;
+    keys->consumer_secret.len = ns->consumer_secret.len;
+    keys->token_id.data = (char *) ns->token_id.data;
+    keys->token_id.len = ns->token_id.len;
+    keys->token_secret.data = (char *) ns->token_secret.data;
+    keys->token_secret.len = ns->token_secret.len;
+
+    rc = ngx_http_order_edit_oauth_check_keys(keys);
+
+    if (rc != NGX_HTTP_ORDER_EDIT_OAUTH_OK) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "order_edit_netsuite \"%V\": the keys cannot "
+                           "sign requests: %s", &ns->name,
+                           ngx_http_order_edit_oauth_strerror(rc));
+        return NGX_CONF_ERROR;
+    }
+
+    return NGX_CONF_OK;
+}
+
+
 /*
  * The defaults, and what only the whole block can tell: an account and
  * its four keys are required, the keys must be usable for signing, and a
@@ -245,10 +294,8 @@ static char *
 ngx_http_order_edit_ns_finish(ngx_conf_t *cf,
     ngx_http_order_edit_netsuite_conf_t *ns)
 {
-    u_char                            *p;
-    size_t                             len;
-    ngx_uint_t                         rc;
-    ngx_http_order_edit_oauth_keys_t  *keys;
+    u_char  *p;
+    size_t   len;
 
     if (ns->account.len == 0) {
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
@@ -282,37 +329,7 @@ ngx_http_order_edit_ns_finish(ngx_conf_t *cf,
         goto keys_done;
     }
 
-    if (ns->consumer_key.len == 0 || ns->consumer_secret.len == 0
-        || ns->token_id.len == 0 || ns->token_secret.len == 0)
-    {
-        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "order_edit_netsuite \"%V\" needs "
-                           "consumer_key_file, consumer_secret_file, "
-                           "token_id_file and token_secret_file",
-                           &ns->name);
-        return NGX_CONF_ERROR;
-    }
-
-    keys = &ns->keys;
-
-    keys->realm.data = (char *) ns->realm.data;
-    keys->realm.len = ns->realm.len;
-    keys->consumer_key.data = (char *) ns->consumer_key.data;
-    keys->consumer_key.len = ns->consumer_key.len;
-    keys->consumer_secret.data = (char *) ns->consumer_secret.data;
-    keys->consumer_secret.len = ns->consumer_secret.len;
-    keys->token_id.data = (char *) ns->token_id.data;
-    keys->token_id.len = ns->token_id.len;
-    keys->token_secret.data = (char *) ns->token_secret.data;
-    keys->token_secret.len = ns->token_secret.len;
-
-    rc = ngx_http_order_edit_oauth_check_keys(keys);
-
-    if (rc != NGX_HTTP_ORDER_EDIT_OAUTH_OK) {
-        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "order_edit_netsuite \"%V\": the keys cannot "
-                           "sign requests: %s", &ns->name,
-                           ngx_http_order_edit_oauth_strerror(rc));
+    if (ngx_http_order_edit_ns_tba_keys(cf, ns) != NGX_CONF_OK) {
         return NGX_CONF_ERROR;
     }
 
