@@ -25,6 +25,7 @@
 #include "ngx_http_order_edit_module.h"
 #include "ngx_http_order_edit_reconcile.h"
 #include "ngx_http_order_edit_queue.h"
+#include "ngx_http_order_edit_store.h"
 #include "ngx_http_order_edit_dedup.h"
 #include "ngx_http_order_edit_journal.h"
 #include "ngx_http_order_edit_curl.h"
@@ -1293,22 +1294,14 @@ ngx_http_order_edit_recon_enqueue(ngx_http_order_edit_recon_t *rc,
     const char *topic, u_char *wid, size_t wid_len, uint64_t order_id,
     json_t *payload)
 {
-    u_char                        kbuf[NGX_HTTP_ORDER_EDIT_DEDUP_KEY_LEN];
-    char                         *body;
-    uint32_t                      hash;
-    uint64_t                      id;
-    ngx_str_t                     key, empty;
-    ngx_uint_t                    round;
-    ngx_http_order_edit_msg_t     msg;
-    ngx_http_order_edit_shop_t   *shop;
-    ngx_http_order_edit_item_t   *item;
-    ngx_http_order_edit_dedup_t  *dd;
-    ngx_http_order_edit_zone_t   *zone;
+    char                        *body;
+    ngx_int_t                    r;
+    ngx_http_order_edit_msg_t    msg;
+    ngx_http_order_edit_zone_t  *zone;
 
     zone = rc->zone;
 
     ngx_memzero(&msg, sizeof(ngx_http_order_edit_msg_t));
-    ngx_str_null(&empty);
 
     msg.received_ms = ngx_http_order_edit_now_ms();
     msg.order_id = order_id;
@@ -1319,10 +1312,6 @@ ngx_http_order_edit_recon_enqueue(ngx_http_order_edit_recon_t *rc,
     msg.webhook_id.len = wid_len;
     msg.api_version = rc->conf->api_version;
 
-    ngx_http_order_edit_dedup_key(kbuf, rc->shop, &msg.webhook_id, &empty,
-                                  &key);
-    hash = ngx_http_order_edit_dedup_hash(zone, &key);
-
     body = ngx_http_order_edit_json_dumps(payload, JSON_COMPACT);
     if (body == NULL) {
         return NGX_BUSY;
@@ -1331,65 +1320,31 @@ ngx_http_order_edit_recon_enqueue(ngx_http_order_edit_recon_t *rc,
     msg.body.data = (u_char *) body;
     msg.body.len = ngx_strlen(body);
 
-    ngx_shmtx_lock(&zone->shpool->mutex);
+    /* as a webhook is put, its id de-duplicated (the store's one rule) */
+    r = ngx_http_order_edit_store_put_local(zone, rc->shop, &msg);
 
-    if (ngx_http_order_edit_dedup_lookup(zone, &key, hash) != NULL) {
-        ngx_shmtx_unlock(&zone->shpool->mutex);
-        free(body);
+    free(body);
+
+    if (r == NGX_DECLINED) {
         return NGX_DECLINED;
     }
 
-    /* as ingest does: the oldest ids give way, once, for want of room */
-
-    shop = ngx_http_order_edit_shop_lookup(zone, rc->shop, 1);
-    dd = NULL;
-    item = NULL;
-
-    for (round = 0; shop != NULL && item == NULL && round < 2; round++) {
-
-        if (dd == NULL) {
-            dd = ngx_http_order_edit_dedup_alloc(zone, &key);
-        }
-
-        if (dd != NULL) {
-            item = ngx_http_order_edit_queue_alloc_locked(zone, &msg);
-        }
-
-        if (item == NULL
-            && (round == 1 || ngx_http_order_edit_dedup_evict(zone, 64) == 0))
-        {
-            break;
-        }
-    }
-
-    if (item == NULL) {
-        if (dd != NULL) {
-            ngx_slab_free_locked(zone->shpool, dd);
-        }
-
-        ngx_shmtx_unlock(&zone->shpool->mutex);
-        free(body);
-
+    if (r != NGX_OK) {
         ngx_log_error(NGX_LOG_WARN, rc->log, 0,
                       "order_edit: zone \"%V\" is full, reconcile of \"%V\" "
                       "waits", &zone->name, rc->shop);
         return NGX_BUSY;
     }
 
-    id = ngx_http_order_edit_queue_link_locked(zone, shop, item);
-    ngx_http_order_edit_dedup_insert(zone, dd, hash, id);
-
+    ngx_shmtx_lock(&zone->shpool->mutex);
     rc->rs->enqueued++;
-
     ngx_shmtx_unlock(&zone->shpool->mutex);
-
-    free(body);
 
     rc->queued++;
 
     ngx_log_error(NGX_LOG_INFO, rc->log, 0,
                   "order_edit: reconciled #%uL %s of \"%V\" queued as "
-                  "\"%*s\"", id, topic, rc->shop, wid_len, wid);
+                  "\"%*s\"", msg.id, topic, rc->shop, wid_len, wid);
 
     return NGX_OK;
 }

@@ -33,6 +33,9 @@ static void ngx_http_order_edit_store_leave_locked(
     ngx_uint_t kind, ngx_uint_t drained, ngx_http_order_edit_settle_t *s);
 static void ngx_http_order_edit_store_settle(ngx_http_order_edit_zone_t *zone,
     ngx_http_order_edit_settle_t *s, ngx_log_t *log);
+static ngx_http_order_edit_item_t *ngx_http_order_edit_store_link_locked(
+    ngx_http_order_edit_zone_t *zone, ngx_http_order_edit_shop_t *shop,
+    ngx_http_order_edit_msg_t *msg, ngx_str_t *key, uint32_t hash);
 
 
 /*
@@ -55,6 +58,106 @@ ngx_http_order_edit_store_backend(ngx_http_order_edit_zone_t *zone)
 
 
 /*
+ * The id and the body in, in the lock: both allocated first, nothing is
+ * linked unless both fit.  The ids are bounded to their share of the
+ * zone (dedup_alloc), and when the id or the body does not fit, the
+ * oldest ids give way, a few rounds at most; for a body only while the
+ * ids hold at least as much as it needs, or forgetting them could not
+ * make the room.  The item, its id in msg->id; NULL: nothing kept.
+ */
+
+static ngx_http_order_edit_item_t *
+ngx_http_order_edit_store_link_locked(ngx_http_order_edit_zone_t *zone,
+    ngx_http_order_edit_shop_t *shop, ngx_http_order_edit_msg_t *msg,
+    ngx_str_t *key, uint32_t hash)
+{
+    ngx_uint_t                    round;
+    ngx_http_order_edit_item_t   *item;
+    ngx_http_order_edit_dedup_t  *dd;
+
+    dd = NULL;
+    item = NULL;
+
+    for (round = 0; /* void */ ; round++) {
+
+        if (dd == NULL) {
+            dd = ngx_http_order_edit_dedup_alloc(zone, key);
+        }
+
+        if (dd != NULL && item == NULL) {
+            item = ngx_http_order_edit_queue_alloc_locked(zone, msg);
+        }
+
+        if (item != NULL || round == NGX_HTTP_ORDER_EDIT_EVICT_ROUNDS
+            || (dd != NULL
+                && zone->sh->dedup_bytes
+                   < ngx_http_order_edit_queue_item_size(msg))
+            || ngx_http_order_edit_dedup_evict(zone,
+                                             NGX_HTTP_ORDER_EDIT_EVICT_BATCH)
+               == 0)
+        {
+            break;
+        }
+    }
+
+    if (item == NULL) {
+        if (dd != NULL) {
+            ngx_slab_free_locked(zone->shpool, dd);
+        }
+
+        return NULL;
+    }
+
+    msg->id = ngx_http_order_edit_queue_link_locked(zone, shop, item);
+    ngx_http_order_edit_dedup_insert(zone, dd, hash, msg->id);
+
+    return item;
+}
+
+
+/*
+ * A webhook the module makes itself (reconciliation's): de-duplicated by
+ * its id and put like any other, but neither rate-limited nor counted as
+ * received, and not journaled (nothing answered Shopify for it: a crash
+ * loses it, and the next reconciliation finds it again).  NGX_OK with
+ * msg->id, NGX_DECLINED: its id is known, NGX_BUSY: no room.
+ */
+
+ngx_int_t
+ngx_http_order_edit_store_put_local(ngx_http_order_edit_zone_t *zone,
+    ngx_str_t *shop_name, ngx_http_order_edit_msg_t *msg)
+{
+    u_char                        kbuf[NGX_HTTP_ORDER_EDIT_DEDUP_KEY_LEN];
+    uint32_t                      hash;
+    ngx_str_t                     key;
+    ngx_http_order_edit_shop_t   *shop;
+    ngx_http_order_edit_item_t   *item;
+
+    ngx_http_order_edit_dedup_key(kbuf, shop_name, &msg->webhook_id,
+                                  &msg->event_id, &key);
+
+    hash = ngx_http_order_edit_dedup_hash(zone, &key);
+
+    ngx_shmtx_lock(&zone->shpool->mutex);
+
+    if (ngx_http_order_edit_dedup_lookup(zone, &key, hash) != NULL) {
+        ngx_shmtx_unlock(&zone->shpool->mutex);
+        return NGX_DECLINED;
+    }
+
+    shop = ngx_http_order_edit_shop_lookup(zone, shop_name, 1);
+
+    item = (shop == NULL) ? NULL
+           : ngx_http_order_edit_store_link_locked(zone, shop, msg, &key,
+                                                   hash);
+
+    ngx_shmtx_unlock(&zone->shpool->mutex);
+
+    return (item == NULL) ? NGX_BUSY : NGX_OK;
+}
+
+
+/*
  * A webhook in: its shop counted, the store's rate, its id (a duplicate
  * is answered with the first one's), then room for the record, the id
  * and the body, all in one lock: nothing is linked unless all of it
@@ -71,7 +174,6 @@ ngx_http_order_edit_store_put(ngx_http_order_edit_zone_t *zone,
     uint32_t                        hash;
     ngx_str_t                       key;
     ngx_int_t                       rc;
-    ngx_uint_t                      round;
     ngx_http_order_edit_msg_t      *msg;
     ngx_http_order_edit_shop_t     *shop;
     ngx_http_order_edit_item_t     *item;
@@ -153,53 +255,16 @@ ngx_http_order_edit_store_put(ngx_http_order_edit_zone_t *zone,
         return NGX_HTTP_ORDER_EDIT_PUT_JOURNAL_FULL;
     }
 
-    /*
-     * Allocate everything first: nothing is linked unless all of it fits.
-     * The ids are bounded to their share of the zone (dedup_alloc), and
-     * when the id or the body does not fit, the oldest ids give way, a
-     * few rounds at most; for a body only while the ids hold at least as
-     * much as it needs, or forgetting them could not make the room.
-     */
-
-    dd = NULL;
-    item = NULL;
-
-    for (round = 0; /* void */ ; round++) {
-
-        if (dd == NULL) {
-            dd = ngx_http_order_edit_dedup_alloc(zone, &key);
-        }
-
-        if (dd != NULL && item == NULL) {
-            item = ngx_http_order_edit_queue_alloc_locked(zone, msg);
-        }
-
-        if (item != NULL || round == NGX_HTTP_ORDER_EDIT_EVICT_ROUNDS
-            || (dd != NULL
-                && zone->sh->dedup_bytes
-                   < ngx_http_order_edit_queue_item_size(msg))
-            || ngx_http_order_edit_dedup_evict(zone,
-                                             NGX_HTTP_ORDER_EDIT_EVICT_BATCH)
-               == 0)
-        {
-            break;
-        }
-    }
-
+    item = ngx_http_order_edit_store_link_locked(zone, shop, msg, &key,
+                                                 hash);
     if (item == NULL) {
-        if (dd != NULL) {
-            ngx_slab_free_locked(zone->shpool, dd);
-        }
-
         shop->counters[NGX_HTTP_ORDER_EDIT_C_QUEUE_FULL]++;
         ngx_shmtx_unlock(&zone->shpool->mutex);
 
         return NGX_HTTP_ORDER_EDIT_PUT_FULL;
     }
 
-    put->id = ngx_http_order_edit_queue_link_locked(zone, shop, item);
-    ngx_http_order_edit_dedup_insert(zone, dd, hash, put->id);
-    msg->id = put->id;
+    put->id = msg->id;
 
     shop->counters[NGX_HTTP_ORDER_EDIT_C_QUEUED]++;
 
