@@ -26,6 +26,9 @@ static ngx_rbtree_t *ngx_http_order_edit_queue_tree(
     ngx_http_order_edit_item_t *item);
 static void ngx_http_order_edit_queue_ready(ngx_http_order_edit_zone_t *zone,
     ngx_http_order_edit_item_t *item);
+static ngx_int_t ngx_http_order_edit_queue_same_one(ngx_pool_t *pool,
+    ngx_http_order_edit_msg_t *msg, ngx_http_order_edit_item_t *item,
+    ngx_array_t *out);
 static void ngx_http_order_edit_queue_delay(ngx_http_order_edit_zone_t *zone,
     ngx_http_order_edit_item_t *item, uint64_t until);
 static void ngx_http_order_edit_queue_unlink(ngx_http_order_edit_zone_t *zone,
@@ -556,6 +559,14 @@ ngx_http_order_edit_queue_peek(ngx_http_order_edit_zone_t *zone,
  * Copies of the other queued orders/updated webhooks of the same shop
  * and order as msg, at most max: the dispatcher coalesces a burst into
  * its newest snapshot.  Leased ones are left alone.
+ *
+ * The ready ones are walked in the ready tree, oldest id first, not in
+ * the pending list: that list is in the order webhooks became ready, so
+ * a snapshot handed back untried (no room, its order busy) and made
+ * ready again sits behind every webhook queued meanwhile, past the
+ * bounded walk in a backlog, while by id it is next to msg, which was
+ * the leftmost when it was leased.  The delayed ones have a walk of
+ * their own, so a long ready backlog does not hide them either.
  */
 
 ngx_int_t
@@ -564,9 +575,10 @@ ngx_http_order_edit_queue_same_order(ngx_http_order_edit_zone_t *zone,
     ngx_array_t *out)
 {
     ngx_int_t                    rc;
-    ngx_uint_t                   scan, i;
-    ngx_queue_t                 *q, *lists[2];
-    ngx_http_order_edit_msg_t   *m;
+    ngx_uint_t                   scan;
+    ngx_queue_t                 *q;
+    ngx_rbtree_t                *tree;
+    ngx_rbtree_node_t           *node;
     ngx_http_order_edit_item_t  *item;
     ngx_http_order_edit_shop_t  *shop;
 
@@ -579,43 +591,65 @@ ngx_http_order_edit_queue_same_order(ngx_http_order_edit_zone_t *zone,
 
     ngx_shmtx_lock(&zone->shpool->mutex);
 
-    /* the ready ones, then those waiting out a retry: both are queued */
+    /* snapshots are never urgent: the ready ones are in this tree */
 
-    lists[0] = &shop->pending;
-    lists[1] = &shop->delayed;
-    scan = 0;
+    tree = &shop->ready;
+    node = (tree->root == tree->sentinel)
+           ? NULL : ngx_rbtree_min(tree->root, tree->sentinel);
 
-    for (i = 0; i < 2 && rc == NGX_OK; i++) {
-        for (q = ngx_queue_head(lists[i]);
-             q != ngx_queue_sentinel(lists[i])
-             && out->nelts < max && scan < NGX_HTTP_ORDER_EDIT_REQUEUE_SCAN;
-             q = ngx_queue_next(q), scan++)
-        {
-            item = ngx_queue_data(q, ngx_http_order_edit_item_t, queue);
+    for (scan = 0;
+         node != NULL && rc == NGX_OK && out->nelts < max
+         && scan < NGX_HTTP_ORDER_EDIT_REQUEUE_SCAN;
+         node = ngx_rbtree_next(tree, node), scan++)
+    {
+        item = ngx_rbtree_data(node, ngx_http_order_edit_item_t, node);
+        rc = ngx_http_order_edit_queue_same_one(pool, msg, item, out);
+    }
 
-            /* full snapshots only: a cancellation or an edit is not one */
-            if (item->id == msg->id || item->order_id != msg->order_id
-                || item->len[0] != sizeof("orders/updated") - 1
-                || ngx_strncmp(item->data, "orders/updated",
-                               sizeof("orders/updated") - 1)
-                   != 0)
-            {
-                continue;
-            }
+    /* then those waiting out a delay */
 
-            m = ngx_array_push(out);
-            if (m == NULL
-                || ngx_http_order_edit_queue_copy(pool, item, m) != NGX_OK)
-            {
-                rc = NGX_ERROR;
-                break;
-            }
-        }
+    for (q = ngx_queue_head(&shop->delayed), scan = 0;
+         q != ngx_queue_sentinel(&shop->delayed)
+         && rc == NGX_OK && out->nelts < max
+         && scan < NGX_HTTP_ORDER_EDIT_REQUEUE_SCAN;
+         q = ngx_queue_next(q), scan++)
+    {
+        item = ngx_queue_data(q, ngx_http_order_edit_item_t, queue);
+        rc = ngx_http_order_edit_queue_same_one(pool, msg, item, out);
     }
 
     ngx_shmtx_unlock(&zone->shpool->mutex);
 
     return rc;
+}
+
+
+/* zone locked: a copy of item in out if it is another snapshot of msg's */
+
+static ngx_int_t
+ngx_http_order_edit_queue_same_one(ngx_pool_t *pool,
+    ngx_http_order_edit_msg_t *msg, ngx_http_order_edit_item_t *item,
+    ngx_array_t *out)
+{
+    ngx_http_order_edit_msg_t  *m;
+
+    /* full snapshots only: a cancellation or an edit is not one */
+    if (item->id == msg->id || item->order_id != msg->order_id
+        || item->len[0] != sizeof("orders/updated") - 1
+        || ngx_strncmp(item->data, "orders/updated",
+                       sizeof("orders/updated") - 1)
+           != 0)
+    {
+        return NGX_OK;
+    }
+
+    m = ngx_array_push(out);
+
+    if (m == NULL || ngx_http_order_edit_queue_copy(pool, item, m) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    return NGX_OK;
 }
 
 
