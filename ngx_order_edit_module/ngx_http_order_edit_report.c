@@ -24,6 +24,7 @@
 #include "ngx_http_order_edit_reconcile.h"
 #include "ngx_http_order_edit_ingest.h"
 #include "ngx_http_order_edit_queue.h"
+#include "ngx_http_order_edit_journal.h"
 #include "ngx_http_order_edit_nsclient.h"
 #include "ngx_http_order_edit_exactjson.h"
 #include "ngx_http_order_edit_rdiff.h"
@@ -932,6 +933,11 @@ ngx_http_order_edit_report_tick(ngx_http_order_edit_zone_t *zone,
                 (void) ngx_http_order_edit_nsc_cancel(&rr[i].nsc);
             }
 
+            continue;
+        }
+
+        /* with a journal, only the worker that delivers reports */
+        if (!ngx_http_order_edit_journal_may_deliver(zone)) {
             continue;
         }
 
