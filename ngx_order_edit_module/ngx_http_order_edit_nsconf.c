@@ -33,6 +33,8 @@ static char *ngx_http_order_edit_ns_path(ngx_conf_t *cf, void *conf);
 static char *ngx_http_order_edit_ns_proxy(ngx_conf_t *cf, void *conf);
 static char *ngx_http_order_edit_ns_refund_payout(ngx_conf_t *cf,
     void *conf);
+static char *ngx_http_order_edit_ns_set_url(ngx_conf_t *cf, ngx_str_t *url,
+    ngx_uint_t with_path, const char *what);
 static char *ngx_http_order_edit_ns_check_url(ngx_conf_t *cf,
     ngx_str_t *url, ngx_uint_t with_path, const char *what);
 static char *ngx_http_order_edit_ns_tba_keys(ngx_conf_t *cf,
@@ -465,23 +467,7 @@ ngx_http_order_edit_ns_endpoint(ngx_conf_t *cf, void *conf)
 {
     ngx_http_order_edit_netsuite_conf_t  *ns = conf;
 
-    ngx_str_t  *value;
-
-    value = cf->args->elts;
-
-    if (ns->endpoint.len) {
-        return "is duplicate";
-    }
-
-    ns->endpoint = value[1];
-
-    /* "https://host/" and "https://host" are the same endpoint */
-    while (ns->endpoint.len && ns->endpoint.data[ns->endpoint.len - 1] == '/')
-    {
-        ns->endpoint.len--;
-    }
-
-    return ngx_http_order_edit_ns_check_url(cf, &ns->endpoint, 0, "endpoint");
+    return ngx_http_order_edit_ns_set_url(cf, &ns->endpoint, 0, "endpoint");
 }
 
 
@@ -496,21 +482,7 @@ ngx_http_order_edit_ns_sign_as(ngx_conf_t *cf, void *conf)
 {
     ngx_http_order_edit_netsuite_conf_t  *ns = conf;
 
-    ngx_str_t  *value;
-
-    value = cf->args->elts;
-
-    if (ns->sign_as.len) {
-        return "is duplicate";
-    }
-
-    ns->sign_as = value[1];
-
-    while (ns->sign_as.len && ns->sign_as.data[ns->sign_as.len - 1] == '/') {
-        ns->sign_as.len--;
-    }
-
-    return ngx_http_order_edit_ns_check_url(cf, &ns->sign_as, 0, "sign_as");
+    return ngx_http_order_edit_ns_set_url(cf, &ns->sign_as, 0, "sign_as");
 }
 
 
@@ -519,18 +491,36 @@ ngx_http_order_edit_ns_restlet_url(ngx_conf_t *cf, void *conf)
 {
     ngx_http_order_edit_netsuite_conf_t  *ns = conf;
 
+    return ngx_http_order_edit_ns_set_url(cf, &ns->restlet_url, 1,
+                                          "restlet_url");
+}
+
+
+/*
+ * A URL directive's argument, checked; one without a path (a host) is
+ * kept without its trailing slashes: "https://host/" and "https://host"
+ * are the same endpoint.
+ */
+
+static char *
+ngx_http_order_edit_ns_set_url(ngx_conf_t *cf, ngx_str_t *url,
+    ngx_uint_t with_path, const char *what)
+{
     ngx_str_t  *value;
 
     value = cf->args->elts;
 
-    if (ns->restlet_url.len) {
+    if (url->len) {
         return "is duplicate";
     }
 
-    ns->restlet_url = value[1];
+    *url = value[1];
 
-    return ngx_http_order_edit_ns_check_url(cf, &ns->restlet_url, 1,
-                                            "restlet_url");
+    while (!with_path && url->len && url->data[url->len - 1] == '/') {
+        url->len--;
+    }
+
+    return ngx_http_order_edit_ns_check_url(cf, url, with_path, what);
 }
 
 
