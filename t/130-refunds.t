@@ -30,6 +30,20 @@ our $Refund = fixture('28-refund-restock.json');
 # the green one back in stock, the red one refunded and kept
 our $Mixed = fixture('71-refund-mixed-restock.json');
 
+# a record that billed order 1001 to customer 42 (an invoice or a cash
+# sale): its lines [item, quantity, rate] and any other fields
+sub billed {
+    my ($type, $lines, %fields) = @_;
+
+    my @items = map { +{ item => { id => "$_->[0]" }, quantity => $_->[1],
+                         rate => $_->[2] } } @$lines;
+
+    return json_request("POST /sim/records/$type",
+                        { entity => { id => '42' },
+                          createdFrom => { id => '1001' }, %fields,
+                          item => { items => \@items } });
+}
+
 # signed webhooks, the TBA keys and the SKU map for every block
 my $sign = signing_preprocessor();
 
@@ -137,14 +151,8 @@ $c
  ::seed(lines => [[1001, 1, 199], [1002, 2, 24.5]],
         custbody_shopify_taxes_included => JSON::PP::false,
         subsidiary => { id => '3' }, location => { id => '4' }),
- ::json_request("POST /sim/records/invoice",
-                { entity => { id => '42' }, createdFrom => { id => '1001' },
-                  subsidiary => { id => '3' }, location => { id => '4' },
-                  item => { items => [
-                      { item => { id => '1001' }, quantity => 1,
-                        rate => 199 },
-                      { item => { id => '1002' }, quantity => 2,
-                        rate => 24.5 }] } }),
+ ::billed('invoice', [[1001, 1, 199], [1002, 2, 24.5]],
+          subsidiary => { id => '3' }, location => { id => '4' }),
  ::webhook('i1', $::Refund, 'refunds/create'),
  $::Drain,
  "GET /sim/records/creditMemo/eid:$::CM",
@@ -227,11 +235,7 @@ $c
 [$::Reset,
  ::seed(lines => [[1001, 1, 199], [1002, 2, 24.5]],
         custbody_shopify_taxes_included => JSON::PP::false),
- ::json_request("POST /sim/records/invoice",
-                { entity => { id => '42' }, createdFrom => { id => '1001' },
-                  item => { items => [
-                      { item => { id => '1001' }, quantity => 1,
-                        rate => 199 }] } }),
+ ::billed('invoice', [[1001, 1, 199]]),
  ::faults(once => [{ fault => 'lost_response', method => 'POST',
                      path => '!transform' }]),
  ::webhook('i3', $::Refund, 'refunds/create'),
@@ -324,11 +328,7 @@ $c
 [$::Reset,
  ::seed(lines => [[1001, 1, 199], [1002, 2, 24.5]],
         custbody_shopify_taxes_included => JSON::PP::false),
- ::json_request("POST /sim/records/invoice",
-                { entity => { id => '42' }, createdFrom => { id => '1001' },
-                  item => { items => [
-                      { item => { id => '1001' }, quantity => 1,
-                        rate => 199 }] } }),
+ ::billed('invoice', [[1001, 1, 199]]),
  ::webhook('p2', $::Refund, 'refunds/create'),
  $::Drain,
  "GET /sim/records/creditMemo/eid:$::CM",
@@ -408,15 +408,9 @@ $c
  ::seed(lines => [[1001, 1, 199], [1002, 2, 24.5]],
         custbody_shopify_taxes_included => JSON::PP::false,
         subsidiary => { id => '3' }, location => { id => '4' }),
- ::json_request("POST /sim/records/cashSale",
-                { entity => { id => '42' }, createdFrom => { id => '1001' },
-                  subsidiary => { id => '3' }, location => { id => '4' },
-                  account => { id => '50' },
-                  item => { items => [
-                      { item => { id => '1001' }, quantity => 1,
-                        rate => 199 },
-                      { item => { id => '1002' }, quantity => 2,
-                        rate => 24.5 }] } }),
+ ::billed('cashSale', [[1001, 1, 199], [1002, 2, 24.5]],
+          subsidiary => { id => '3' }, location => { id => '4' },
+          account => { id => '50' }),
  ::webhook('c1', $::Refund, 'refunds/create'),
  $::Drain,
  "GET /sim/records/cashRefund/eid:$::CM",
@@ -463,11 +457,7 @@ $c
 [$::Reset,
  ::seed(lines => [[1001, 1, 199], [1002, 2, 24.5]],
         custbody_shopify_taxes_included => JSON::PP::false),
- ::json_request("POST /sim/records/invoice",
-                { entity => { id => '42' }, createdFrom => { id => '1001' },
-                  item => { items => [
-                      { item => { id => '1001' }, quantity => 1,
-                        rate => 199 }] } }),
+ ::billed('invoice', [[1001, 1, 199]]),
  ::webhook('c2', $::Refund, 'refunds/create'),
  $::Drain,
  "GET /sim/records/creditMemo/eid:$::CM",
