@@ -189,7 +189,9 @@ class Handler(http.server.BaseHTTPRequestHandler):
                                            list(shop.orders.values())})
                 order = shop.create_order(body.get("order", body),
                                           fire=body.get("fire", True)
-                                          if "order" in body else True)
+                                          if "order" in body else True,
+                                          at=body.get("at")
+                                          if "order" in body else None)
                 return self.send(201, {"order": order})
             if sub == "cancel":
                 return self.send(200, {"order": shop.cancel_order(oid and

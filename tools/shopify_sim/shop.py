@@ -140,18 +140,20 @@ class Shop:
         if "seed" in rules:
             self.rng = random.Random(rules["seed"])
 
-    def touch(self, order):
+    def touch(self, order, at=None):
         """A change: updated_at moves on by at least one second, so that
         every change of an order has its own updated_at (Shopify's have
-        whole seconds; two edits in one second would share one)."""
-        now = time.time()
+        whole seconds; two edits in one second would share one).  `at`
+        (epoch seconds) dates the change instead of now: a bench lays out
+        a day of orders, or changes that show only from a later time."""
+        now = time.time() if at is None else float(at)
         last = self.last_change.get(order["id"], 0)
         ts = max(int(now), int(last) + 1)
         self.last_change[order["id"]] = ts
         order["updated_at"] = format_time(ts, self.utc_offset)
         return ts
 
-    def create_order(self, body, fire=True):
+    def create_order(self, body, fire=True, at=None):
         order = json.loads(json.dumps(body))
         oid = order.get("id") or self.sim.next_id()
         order["id"] = oid
@@ -162,7 +164,7 @@ class Shop:
         order.setdefault("refunds", [])
         order.setdefault("cancelled_at", None)
         order.setdefault("closed_at", None)
-        ts = self.touch(order)
+        ts = self.touch(order, at)
         order["created_at"] = format_time(ts, self.utc_offset)
         self.orders[oid] = order
         if fire:

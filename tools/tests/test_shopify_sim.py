@@ -113,6 +113,23 @@ class ShopifySimTest(unittest.TestCase):
                           {"order": {"note": "again"}})["order"]
         self.assertGreater(o2["updated_at"], o["updated_at"])
 
+    def test_an_order_dated_later_lists_only_from_then(self):
+        later = int(time.time()) + 3600
+        o = self.sim.ctl("POST", "shops/%s/orders" % SHOP,
+                         {"order": order(1), "fire": False,
+                          "at": later})["order"]
+        self.assertEqual(o["updated_at"], o["created_at"])
+        now = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+        q = "status=any&updated_at_max=" + now
+        s, _, b = self.sim.api("/admin/api/2024-10/orders.json?" + q)
+        self.assertEqual(b["orders"], [])
+        q = "status=any&updated_at_min=" + urllib.parse.quote(
+            o["updated_at"])
+        s, _, b = self.sim.api("/admin/api/2024-10/orders.json?" + q)
+        self.assertEqual([x["id"] for x in b["orders"]], [1])
+        self.assertEqual(self.sim.ctl("GET", "shops/%s/webhooks"
+                                      % SHOP)["webhooks"], [])
+
     def test_the_bucket_answers_429_with_retry_after(self):
         self.sim.ctl("POST", "shops", {"domain": "b.myshopify.com",
                                        "access_token": "tb",
