@@ -54,6 +54,28 @@ EID = "shopify-acme-%d"
 FIRST_ORDER_ID = 5100000000
 
 
+def reconcile_args(p):
+    """--reconcile: the same saturated run without, then with, the
+    Shopify catch-up and the mismatch report (RecBench, at the end)."""
+    g = p.add_argument_group("reconciliation and the report (--reconcile)")
+    g.add_argument("--reconcile", action="store_true",
+                   help="run the saturated run twice, without and with "
+                        "`reconcile` and `report` against tools/shopify-sim")
+    g.add_argument("--rec-first", action="store_true",
+                   help="the run with reconciliation first (drift)")
+    g.add_argument("--rec-interval", default="5s",
+                   help="reconcile interval= (several polls a run)")
+    g.add_argument("--rec-page-size", type=int, default=250,
+                   help="reconcile page_size= (Shopify's largest page)")
+    g.add_argument("--rec-queue-max", type=int, default=0,
+                   help="reconcile queue_max= (0: the module's)")
+    g.add_argument("--day-orders", type=int, default=2000,
+                   help="other orders the shop changed in the day (the "
+                        "report lists them; reconciliation's window not)")
+    g.add_argument("--report-every", type=float, default=2.0,
+                   help="seconds between two POSTs asking for a report")
+
+
 def parse_args():
     p = argparse.ArgumentParser(
         description="Benchmark the dispatcher against a saturated NetSuite "
@@ -83,6 +105,7 @@ def parse_args():
     p.add_argument("--quick", action="store_true",
                    help="smoke test: 100 orders, one idle run")
     p.add_argument("--out", default=os.path.join(TOP, "bench", "results"))
+    reconcile_args(p)
     a = p.parse_args()
     if a.quick:
         a.orders = min(a.orders, 100)
@@ -173,8 +196,7 @@ def bodies(n_orders, n_snap):
     for i in range(n_orders):
         oid = FIRST_ORDER_ID + i
         for k in range(n_snap):
-            # 10:15:30, 10:16:30, ...: the first is the fixture's own time
-            ts = b"2024-03-05T10:%02d:30-05:00" % (15 + k)
+            ts = snapshot_time(k).encode()
             body = base.replace(FIX_ORDER_ID, str(oid).encode()) \
                        .replace(FIX_UPDATED_AT, ts)
             out.append((oid, k, body))
@@ -182,7 +204,19 @@ def bodies(n_orders, n_snap):
 
 
 def newest_updated_at(n_snap):
-    return "2024-03-05T10:%02d:30-05:00" % (15 + n_snap - 1)
+    return snapshot_time(n_snap - 1)
+
+
+# the first snapshot's updated_at (epoch seconds); the fixture's own time
+# (2024-03-05T10:15:30-05:00) unless --reconcile dates them to the run
+SNAPSHOT_BASE = 1709651730
+
+
+def snapshot_time(k):
+    """The k-th snapshot's updated_at: a minute after the one before, in
+    Shopify's format (whole seconds, the shop's offset, -05:00)."""
+    return time.strftime("%Y-%m-%dT%H:%M:%S-05:00",
+                         time.gmtime(SNAPSHOT_BASE + 60 * k - 5 * 3600))
 
 
 # ---------------------------------------------------------------------------
@@ -351,7 +385,7 @@ class Bench:
                 .replace("__C__", str(a.concurrency))
                 .replace("__DISPATCH__", d if dispatch else
                          "# no order_edit_dispatch: NetSuite idle"))
-        ngx = NginxServer(http, workers=2)
+        ngx = NginxServer(self.http_conf(http, dispatch), workers=2)
         self.servers.append(ngx)
         ngx.pids = []
         ngx.start()
@@ -360,6 +394,9 @@ class Bench:
             time.sleep(0.05)
         ngx.pids = [ngx.master_pid()] + ngx.worker_pids()
         return ngx
+
+    def http_conf(self, http, dispatch):
+        return http
 
     def stop_nginx(self, ngx, name):
         log_text = ngx.error_log()
@@ -880,8 +917,384 @@ class Bench:
         log(text)
 
 
+# ---------------------------------------------------------------------------
+# --reconcile: the same saturated run without, then with, the catch-up from
+# the Shopify Admin API (`reconcile`) and the mismatch report (`report`)
+
+TOKEN = "shpat_bench_dispatch"
+DAY_FIRST_ID = 6100000000
+SUITEQL = "/query/v1/suiteql"
+
+
+class Asker(threading.Thread):
+    """POSTs to the order_edit_report location every period: a report
+    asked for again and again while NetSuite is saturated."""
+
+    def __init__(self, ngx, period):
+        super().__init__(daemon=True)
+        self.ngx, self.period = ngx, period
+        self.stop_ev = threading.Event()
+        self.answers = collections.Counter()
+
+    def run(self):
+        while not self.stop_ev.is_set():
+            try:
+                s, _, _ = self.ngx.request("POST", "/report?shop=" + SHOP)
+            except Exception as e:  # noqa: BLE001
+                s = type(e).__name__
+            self.answers[str(s)] += 1
+            self.stop_ev.wait(self.period)
+
+    def stop(self):
+        self.stop_ev.set()
+        self.join(5)
+
+
+class RecBench(Bench):
+    """Two saturated runs on the same machine, in one invocation, with
+    the same webhooks, the same NetSuite (records reset and seeded again)
+    and the same shop in tools/shopify-sim (reset and laid out again):
+    one nginx without `reconcile` and `report`, one with them.
+
+    The shop holds --day-orders orders changed over the day before the
+    run (older than reconciliation's window: its first run does not queue
+    them, as a running nginx's watermark would not; the report lists them)
+    and the bench's orders, dated at the end of the posting: they list
+    only once their last webhook was posted, at the snapshot it carried,
+    so that reconciliation finds nothing missing and the work NetSuite
+    gets is the same in both runs."""
+
+    def __init__(self, a):
+        super().__init__(a)
+        self.prefix = os.path.join(a.out, "dispatch-rec-" + self.stamp)
+        self.shopify = None
+        self.rec_on = False
+        self.asker = None
+
+    def http_conf(self, http, dispatch):
+        if not (dispatch and self.rec_on):
+            return http
+        a, k = self.a, self.keys
+        rec = ("reconcile token_file=%s/shopify.token url=http://127.0.0.1:%d"
+               " api_version=2024-10 interval=%s window=2m overlap=2s"
+               " page_size=%d%s;\n        report dir=%s/reports at=02:00"
+               " keep=31d;" % (k, self.shopify.port, a.rec_interval,
+                               a.rec_page_size, " queue_max=%d"
+                               % a.rec_queue_max if a.rec_queue_max else "",
+                               k))
+        sku = "sku_map %s/skus.map;" % k
+        exc = "location /exc { order_edit_exceptions edits; }"
+        assert sku in http and exc in http
+        return (http.replace(sku, sku + "\n        " + rec)
+                .replace(exc, exc + "\n        location = /report "
+                         "{ order_edit_report edits; }"))
+
+    def nginx(self, dispatch):
+        ngx = super().nginx(dispatch)
+        if dispatch and self.rec_on:
+            self.asker = Asker(ngx, self.a.report_every)
+            self.asker.start()
+        return ngx
+
+    def stop_nginx(self, ngx, name):
+        if self.asker is not None:
+            self.asker.stop()
+        return super().stop_nginx(ngx, name)
+
+    def cleanup(self):
+        if self.shopify is not None:
+            try:
+                self.shopify.stop()
+            except Exception as e:  # noqa: BLE001
+                log("cleanup: shopify-sim: %r" % e)
+            self.shopify = None
+        super().cleanup()
+
+    # -- the two sides' state before each run -----------------------------
+
+    def start_shopify(self):
+        import shopifysimhelper
+        self.shopify = shopifysimhelper.ShopifySim()
+        with open(os.path.join(self.keys, "shopify.token"), "w") as f:
+            f.write(TOKEN + "\n")
+        reports = os.path.join(self.keys, "reports")
+        os.makedirs(reports)
+        os.chmod(reports, 0o777)
+
+    def lay_out_shop(self, todo):
+        """Orders (id, updated_at) into the shop, firing nothing."""
+        import http.client
+        with open(os.path.join(FIX, FIXTURE)) as f:
+            base = json.load(f)
+        c = http.client.HTTPConnection("127.0.0.1", self.shopify.port,
+                                       timeout=10)
+        for oid, at in todo:
+            o = dict(base, id=oid)
+            c.request("POST", "/_sim/shops/%s/orders" % SHOP,
+                      json.dumps({"order": o, "fire": False, "at": at}),
+                      {"Content-Type": "application/json"})
+            r = c.getresponse()
+            r.read()
+            if r.status != 201:
+                raise RuntimeError("shopify-sim: %d creating %d"
+                                   % (r.status, oid))
+        c.close()
+
+    def prepare(self):
+        """NetSuite as before the first run, the shop laid out, and the
+        webhooks dated so that the newest lands after the posting."""
+        global SNAPSHOT_BASE
+        a = self.a
+        self.sim.admin("POST", "reset", {"records": True, "counters": True,
+                                         "requests": True, "faults": False,
+                                         "nonces": False})
+        self.seed()
+        # a fresh shop: the day's orders an hour to a day old
+        self.shopify.ctl("POST", "shops", {"domain": SHOP,
+                                           "access_token": TOKEN,
+                                           "secret": SECRET})
+        now = time.time()
+        self.lay_out_shop([(DAY_FIRST_ID + i,
+                            now - 3600 - i * 82800.0 / max(1, a.day_orders))
+                           for i in range(a.day_orders)])
+        # the bench's orders at their last snapshot, dated a little after
+        # the posting's end (nginx starts in about a second)
+        n = a.orders * a.snapshots
+        posting = n / a.rate if a.rate > 0 else n / 200.0
+        newest = int(time.time() + a.orders / 1000.0 + 2 + posting + 2)
+        SNAPSHOT_BASE = newest - 60 * (a.snapshots - 1)
+        self.lay_out_shop([(FIRST_ORDER_ID + i, newest)
+                           for i in range(a.orders)])
+        return bodies(a.orders, a.snapshots)
+
+    # -- a run and its numbers --------------------------------------------
+
+    def one(self, rec, idles):
+        self.rec_on = rec
+        name = "with" if rec else "without"
+        work = self.prepare()
+        log("  saturated run %s reconciliation and the report" % name)
+        sat = self.saturated_run(work)
+        shop = self.shopify.ctl("GET", "shops/" + SHOP)
+        calls = self.shopify.ctl("GET", "shops/%s/requests" % SHOP)
+        asked = dict(self.asker.answers) if rec and self.asker else {}
+        self.asker = None
+        n_problems = len(self.problems)
+        r = self.analyse_rec(sat, idles, len(work))
+        for i in range(n_problems, len(self.problems)):
+            self.problems[i] = "%s: %s" % (name, self.problems[i])
+        if sat["post"]["bad"]:
+            self.problems.append("%s: %d webhook posts not answered 200 "
+                                 "queued: %r" % (name, len(sat["post"]["bad"]),
+                                                 sat["post"]["bad"][:3]))
+        r["shopify_api_calls"] = shop.get("api_calls")
+        r["shopify_429"] = shop.get("api_429")
+        r["shopify_pages_reconcile"] = sum(
+            1 for q in calls["requests"] if "updated_at_min" in q["path"])
+        r["report_asks"] = asked
+        log("    p99 %.2f ms, NetSuite 429 %d, ratio %.3f, Shopify 429 %s"
+            % (r["saturated_post"]["p99_ms"], r["429_all"],
+               r["ratio_all"], r["shopify_429"]))
+        return r, sat
+
+    def analyse_rec(self, sat, idles, n_work):
+        """analyse() over the edits' requests (the report's SuiteQL taken
+        out, and counted here), then the same over every request."""
+        log_all = sat["reqlog"]
+        sq = [e for e in log_all if SUITEQL in (e.get("path") or "")]
+        sq_429 = sum(1 for e in sq if e.get("status") == 429)
+        edits = dict(sat)
+        edits["reqlog"] = [e for e in log_all
+                           if SUITEQL not in (e.get("path") or "")]
+        c = dict(sat["counters"])
+        c["429_all"] = c.get("429", 0)
+        c["requests"] = c.get("requests", 0) - len(sq)
+        c["429"] = c.get("429", 0) - sq_429
+        edits["counters"] = c
+        st = json.loads(json.dumps(sat["status"]))
+        shop = st["stores"].get(SHOP, {})
+        acct = st.get("netsuite", {}).get("main", {})
+        rec = (st.get("reconcile") or {}).get(SHOP) or {}
+        if acct.get("requests") is not None:
+            acct["requests"] -= len(sq)
+        if acct.get("over_limit") is not None:
+            acct["over_limit"] -= sq_429
+        if shop.get("acked") is not None:
+            # what reconciliation queued is acked too: reported apart
+            shop["acked"] -= rec.get("enqueued", 0)
+        edits["status"] = st
+        r = self.analyse(edits, idles, n_work)
+        # the report and reconciliation go on after the drain: a request
+        # of theirs may be counted by the simulator and not yet answered
+        # when the status is read (a difference of one is that race)
+        for i, p in enumerate(self.problems):
+            if p.startswith("status says ") and "NetSuite requests" in p:
+                ns = [int(x) for x in p.split() if x.isdigit()]
+                if len(ns) == 2 and abs(ns[0] - ns[1]) <= 1:
+                    self.problems[i] = None
+        self.problems = [p for p in self.problems if p is not None]
+        spans = [(e["time"] - e["ms"] / 1e3, e["time"]) for e in log_all]
+        window = max(e for _, e in spans) - min(s for s, _ in spans)
+        bound = r["bound_req_per_s"]
+        r["suiteql"] = len(sq)
+        r["suiteql_429"] = sq_429
+        r["429_all"] = c["429_all"]
+        r["api_requests_all"] = len(log_all)
+        r["ratio_all"] = round(len(log_all) / window / bound, 3)
+        r["reconcile"] = rec
+        return r
+
+    def run(self):
+        a = self.a
+        work = bodies(a.orders, a.snapshots)
+        log("bench-dispatch --reconcile: %d orders x %d snapshots = %d "
+            "webhooks; NetSuite C=%d, %d ms; %d client threads at %s/s; "
+            "shop: %d orders in the day besides; reconcile interval=%s "
+            "page_size=%d queue_max=%s; a report asked every %.1f s" % (
+                a.orders, a.snapshots, len(work), a.concurrency,
+                a.latency_ms, a.threads, a.rate or "max", a.day_orders,
+                a.rec_interval, a.rec_page_size,
+                a.rec_queue_max or "(module's)", a.report_every))
+        self.start_sim()
+        self.start_shopify()
+        log("  NetSuite simulator on 127.0.0.1:%d, Shopify on :%d" % (
+            self.sim.port, self.shopify.port))
+        idles = []
+        n_idle = 0 if a.no_idle else (1 if a.quick else 2)
+        if n_idle:
+            log("  idle reference 1: the same posts, nginx without the "
+                "dispatcher")
+            s, post = self.idle_run(work, "idle1")
+            s["_lat"] = post["lat"]
+            idles.append(s)
+        res, sats = {}, {}
+        for rec in ((True, False) if a.rec_first else (False, True)):
+            res[rec], sats[rec] = self.one(rec, idles)
+        if n_idle > 1:
+            log("  idle reference 2 (after, for drift)")
+            s, post = self.idle_run(work, "idle2")
+            s["_lat"] = post["lat"]
+            idles.append(s)
+        # the idle reference pooled over both idle runs, for both
+        ref = pct([m for i in idles for m in i["_lat"]], 99) if idles \
+            else None
+        for r in res.values():
+            r["idle_p99_ms"] = round(ref, 3) if ref else None
+            r["idle_p99_ms_each"] = [i["p99_ms"] for i in idles]
+            r["p99_ratio"] = round(r["saturated_post"]["p99_ms"] / ref, 3) \
+                if ref else None
+        for i in idles:
+            if i["bad"]:
+                self.problems.append("idle run: %d posts not queued: %r"
+                                     % (i["bad"], i["bad_sample"][:3]))
+        self.write_rec(res[False], res[True], sats, idles)
+        return 1 if self.problems else 0
+
+    def write_rec(self, off, on, sats, idles):
+        a = self.a
+        meta = {
+            "stamp": self.stamp, "date": time.strftime("%Y-%m-%d"),
+            "host": platform.node(), "cpus": os.cpu_count(),
+            "load_before": os.getloadavg(), "args": vars(a),
+            "nginx": subprocess.run([a.nginx, "-v"], capture_output=True,
+                                    text=True).stderr.strip(),
+            "commit": subprocess.run(
+                ["git", "-C", TOP, "describe", "--always", "--dirty"],
+                capture_output=True, text=True).stdout.strip(),
+        }
+        for i in idles:
+            i.pop("_lat", None)
+        with open(self.prefix + ".json", "w") as f:
+            json.dump({"meta": meta, "without": off, "with": on,
+                       "idle": idles, "problems": self.problems,
+                       "status": {str(k): s["status"]
+                                  for k, s in sats.items()},
+                       "polls": {str(k): s["polls"]
+                                 for k, s in sats.items()}}, f, indent=1)
+
+        def row(name, key, fmt="%.3f", aim=""):
+            v0, v1 = key(off), key(on)
+            rel = "%.2f" % (v1 / v0) if isinstance(v0, (int, float)) \
+                and isinstance(v1, (int, float)) and v0 else ""
+            f = lambda v: fmt % v if isinstance(v, (int, float)) \
+                else str(v)
+            return "%-38s %12s %12s %7s   %s" % (name, f(v0), f(v1), rel,
+                                                aim)
+
+        sp = lambda r: r["saturated_post"]
+        rc = lambda r, k: (r["reconcile"] or {}).get(k, "-")
+        rp = lambda r, k: ((r["reconcile"] or {}).get("report") or {}) \
+            .get(k, "-")
+        lines = [
+            "bench-dispatch --reconcile %s  %s, %d CPUs, %s, commit %s, "
+            "load before %.2f" % (meta["date"], meta["host"], meta["cpus"],
+                                  meta["nginx"], meta["commit"],
+                                  meta["load_before"][0]),
+            "  %d orders x %d snapshots, %d threads at %s/s; NetSuite sim "
+            "C=%d, %d ms; shop: %d + %d orders; reconcile interval=%s "
+            "page_size=%d queue_max=%s; report asked every %.1f s; runs: %s"
+            % (a.orders, a.snapshots, a.threads, a.rate or "max",
+               a.concurrency, a.latency_ms, a.orders, a.day_orders,
+               a.rec_interval, a.rec_page_size,
+               a.rec_queue_max or "module's", a.report_every,
+               "with, without" if a.rec_first else "without, with"),
+            "",
+            "%-38s %12s %12s %7s   %s" % ("metric", "without", "with",
+                                         "with/wo", "aim"),
+            row("webhook p99, NetSuite saturated (ms)",
+                lambda r: sp(r)["p99_ms"], "%.2f", "with/wo <= ~1 (noise)"),
+            row("  p50 (ms)", lambda r: sp(r)["p50_ms"], "%.2f"),
+            row("  p99.9 (ms)", lambda r: sp(r)["p999_ms"], "%.2f"),
+            row("  ratio to idle p99", lambda r: r["p99_ratio"] or 0,
+                "%.2f", "<= 1.2; idle p99 %s ms (runs %s)" % (
+                    on["idle_p99_ms"], on["idle_p99_ms_each"])),
+            row("NetSuite 429s (simulator)", lambda r: r["429_all"], "%d",
+                "0"),
+            row("NetSuite calls / bound (all)", lambda r: r["ratio_all"],
+                "%.3f", ">= 0.95"),
+            row("  edits only (SuiteQL out)", lambda r: r["ratio"]),
+            row("  while all C slots busy (edits)",
+                lambda r: r["saturated_ratio"] or 0),
+            row("  SuiteQL queries (the report)", lambda r: r["suiteql"],
+                "%d"),
+            row("NetSuite writes per order", lambda r: r["writes_per_order"]
+                or 0, "%.3f", "1.0"),
+            row("NetSuite requests per applied edit",
+                lambda r: r["requests_per_applied_edit"] or 0),
+            row("drain (first post to last answer, s)",
+                lambda r: r["drain_s_from_first_post"], "%.1f"),
+            row("Shopify API calls", lambda r: r["shopify_api_calls"], "%d"),
+            row("Shopify 429s", lambda r: r["shopify_429"], "%d", "0"),
+            row("reconcile runs (polled)", lambda r: rc(r, "polled"), "%s"),
+            row("  pages / orders listed",
+                lambda r: "%s/%s" % (rc(r, "pages"), rc(r, "orders")), "%s"),
+            row("  found missing / enqueued",
+                lambda r: "%s/%s" % (rc(r, "found_missing"),
+                                     rc(r, "enqueued")), "%s", "0/0"),
+            row("  errors / throttled",
+                lambda r: "%s/%s" % (rc(r, "errors"), rc(r, "throttled")),
+                "%s"),
+            row("report runs / errors",
+                lambda r: "%s/%s" % (rp(r, "runs"), rp(r, "errors")), "%s"),
+            row("  asks (POST /report answers)",
+                lambda r: r["report_asks"] or "-", "%s"),
+            row("dispatching nginx CPU while posting (%)",
+                lambda r: max([v for k, v in r["cpu_posting"].items()
+                               if k.startswith("nginx_worker")] or [0]),
+                "%.1f"),
+        ]
+        if self.problems:
+            lines += ["", "PROBLEMS:"] + ["  - " + p for p in self.problems]
+        lines += ["", "raw: %s.json" % os.path.relpath(self.prefix, TOP)]
+        text = "\n".join(lines) + "\n"
+        with open(self.prefix + ".txt", "w") as f:
+            f.write(text)
+        log("")
+        log(text)
+
+
 def main():
-    b = Bench(ARGS)
+    b = (RecBench if ARGS.reconcile else Bench)(ARGS)
 
     def on_signal(signum, frame):
         raise KeyboardInterrupt("signal %d" % signum)

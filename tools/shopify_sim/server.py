@@ -37,6 +37,9 @@ SIM = re.compile(r"^/_sim/shops(?:/([^/]+)(?:/(orders|drop|throttle|"
 class Handler(http.server.BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     server_version = "shopify-sim/1"
+    # the headers and the body go out in two writes: without this, each
+    # answer on a kept-alive connection waits for the client's delayed ACK
+    disable_nagle_algorithm = True
 
     def log_message(self, fmt, *args):
         if not self.server.quiet:
