@@ -950,6 +950,37 @@ class Asker(threading.Thread):
         self.join(5)
 
 
+class Prober(threading.Thread):
+    """GETs a location nginx answers itself (204) every period, a fresh
+    connection each: the workers' event-loop latency, also after the
+    posting, while the queue drains and reconciliation and the report
+    run (no webhook is posted then: a duplicate would count as
+    received)."""
+
+    def __init__(self, ngx, period=0.02):
+        super().__init__(daemon=True)
+        self.ngx, self.period = ngx, period
+        self.stop_ev = threading.Event()
+        self.samples = []           # (wall, ms)
+        self.bad = 0
+
+    def run(self):
+        while not self.stop_ev.is_set():
+            wall = time.time()
+            s = time.perf_counter()
+            try:
+                status = self.ngx.request("GET", "/probe")[0]
+            except Exception:  # noqa: BLE001
+                status = None
+            self.samples.append((wall, (time.perf_counter() - s) * 1000))
+            self.bad += status != 204
+            self.stop_ev.wait(self.period)
+
+    def stop(self):
+        self.stop_ev.set()
+        self.join(5)
+
+
 class RecBench(Bench):
     """Two saturated runs on the same machine, in one invocation, with
     the same webhooks, the same NetSuite (records reset and seeded again)
@@ -970,8 +1001,13 @@ class RecBench(Bench):
         self.shopify = None
         self.rec_on = False
         self.asker = None
+        self.prober = None
 
     def http_conf(self, http, dispatch):
+        exc = "location /exc { order_edit_exceptions edits; }"
+        assert exc in http
+        http = http.replace(exc, exc + "\n        location = /probe "
+                            "{ return 204; }")
         if not (dispatch and self.rec_on):
             return http
         a, k = self.a, self.keys
@@ -983,14 +1019,16 @@ class RecBench(Bench):
                                % a.rec_queue_max if a.rec_queue_max else "",
                                k))
         sku = "sku_map %s/skus.map;" % k
-        exc = "location /exc { order_edit_exceptions edits; }"
-        assert sku in http and exc in http
+        assert sku in http
         return (http.replace(sku, sku + "\n        " + rec)
                 .replace(exc, exc + "\n        location = /report "
                          "{ order_edit_report edits; }"))
 
     def nginx(self, dispatch):
         ngx = super().nginx(dispatch)
+        if dispatch:
+            self.prober = Prober(ngx)
+            self.prober.start()
         if dispatch and self.rec_on:
             self.asker = Asker(ngx, self.a.report_every)
             self.asker.start()
@@ -999,6 +1037,8 @@ class RecBench(Bench):
     def stop_nginx(self, ngx, name):
         if self.asker is not None:
             self.asker.stop()
+        if self.prober is not None:
+            self.prober.stop()
         return super().stop_nginx(ngx, name)
 
     def cleanup(self):
@@ -1079,6 +1119,7 @@ class RecBench(Bench):
         calls = self.shopify.ctl("GET", "shops/%s/requests" % SHOP)
         asked = dict(self.asker.answers) if rec and self.asker else {}
         self.asker = None
+        probes, self.prober = self.prober, None
         n_problems = len(self.problems)
         r = self.analyse_rec(sat, idles, len(work))
         for i in range(n_problems, len(self.problems)):
@@ -1092,6 +1133,19 @@ class RecBench(Bench):
         r["shopify_pages_reconcile"] = sum(
             1 for q in calls["requests"] if "updated_at_min" in q["path"])
         r["report_asks"] = asked
+        # the probes while posting, and from the posting's end to the
+        # queue drained (reconciliation and the report run then)
+        end, drained = sat["post"]["end"], sat["t_drained"]
+        for k, sel in (("posting", lambda w: w <= end),
+                       ("drain", lambda w: end < w <= drained)):
+            ms = [m for w, m in probes.samples if sel(w)]
+            r["probe_" + k] = {"n": len(ms),
+                               "p50_ms": round(pct(ms, 50), 3),
+                               "p99_ms": round(pct(ms, 99), 3),
+                               "max_ms": round(max(ms), 3) if ms else None}
+        if probes.bad:
+            self.problems.append("%s: %d probes not answered 204"
+                                 % (name, probes.bad))
         log("    p99 %.2f ms, NetSuite 429 %d, ratio %.3f, Shopify 429 %s"
             % (r["saturated_post"]["p99_ms"], r["429_all"],
                r["ratio_all"], r["shopify_429"]))
@@ -1248,6 +1302,13 @@ class RecBench(Bench):
             row("  ratio to idle p99", lambda r: r["p99_ratio"] or 0,
                 "%.2f", "<= 1.2; idle p99 %s ms (runs %s)" % (
                     on["idle_p99_ms"], on["idle_p99_ms_each"])),
+            row("probe p99 while posting (ms)",
+                lambda r: r["probe_posting"]["p99_ms"], "%.2f",
+                "GET of a 204, 50/s"),
+            row("probe p99 while draining (ms)",
+                lambda r: r["probe_drain"]["p99_ms"], "%.2f",
+                "no webhooks then; reconcile and report run"),
+            row("  max (ms)", lambda r: r["probe_drain"]["max_ms"], "%.2f"),
             row("NetSuite 429s (simulator)", lambda r: r["429_all"], "%d",
                 "0"),
             row("NetSuite calls / bound (all)", lambda r: r["ratio_all"],
