@@ -7,8 +7,34 @@
 #include "ngx_http_order_edit_nsslot.h"
 
 
+static ngx_uint_t ngx_http_order_edit_nsslot_check(
+    ngx_http_order_edit_nsslot_t *s);
+static struct ngx_http_order_edit_nsslot_refusal_s *
+    ngx_http_order_edit_nsslot_refusal(ngx_http_order_edit_netsuite_conf_t *ns);
 static ngx_uint_t ngx_http_order_edit_nsslot_over(
     ngx_http_order_edit_nsslot_t *s, ngx_http_order_edit_curl_req_t *req);
+
+
+/*
+ * A request of the lowest priority (the mismatch report's) waits this
+ * long after a webhook was refused a slot of the account: the webhook
+ * asks again only a dispatcher interval later, and a slot that comes
+ * free meanwhile is still its.
+ */
+#define NGX_HTTP_ORDER_EDIT_NSSLOT_YIELD     1000
+
+/* accounts whose refusals this worker remembers; more share the last */
+#define NGX_HTTP_ORDER_EDIT_NSSLOT_REFUSED   16
+
+
+typedef struct ngx_http_order_edit_nsslot_refusal_s {
+    ngx_http_order_edit_netsuite_conf_t  *ns;
+    ngx_msec_t                            at;
+} ngx_http_order_edit_nsslot_refusal_t;
+
+
+static ngx_http_order_edit_nsslot_refusal_t
+    ngx_http_order_edit_nsslot_refused[NGX_HTTP_ORDER_EDIT_NSSLOT_REFUSED];
 
 
 /*
@@ -19,6 +45,66 @@ static ngx_uint_t ngx_http_order_edit_nsslot_over(
 
 ngx_uint_t
 ngx_http_order_edit_nsslot_room(ngx_http_order_edit_nsslot_t *s)
+{
+    ngx_http_order_edit_nsslot_refusal_t  *r;
+
+    if (ngx_http_order_edit_nsslot_check(s)) {
+        return 1;
+    }
+
+    /* remembered for nsslot_spare() */
+    r = ngx_http_order_edit_nsslot_refusal(s->ns);
+    r->ns = s->ns;
+    r->at = ngx_current_msec;
+
+    return 0;
+}
+
+
+/*
+ * Room for a request that yields to every other: the account has room,
+ * and this worker refused none of the account's webhooks a slot lately.
+ */
+
+ngx_uint_t
+ngx_http_order_edit_nsslot_spare(ngx_http_order_edit_nsslot_t *s)
+{
+    ngx_http_order_edit_nsslot_refusal_t  *r;
+
+    r = ngx_http_order_edit_nsslot_refusal(s->ns);
+
+    if (r->ns != NULL
+        && ngx_current_msec - r->at < NGX_HTTP_ORDER_EDIT_NSSLOT_YIELD)
+    {
+        return 0;
+    }
+
+    return ngx_http_order_edit_nsslot_check(s);
+}
+
+
+/* the account's entry, or a free one; past the last, the last (shared) */
+
+static ngx_http_order_edit_nsslot_refusal_t *
+ngx_http_order_edit_nsslot_refusal(ngx_http_order_edit_netsuite_conf_t *ns)
+{
+    ngx_uint_t                             i;
+    ngx_http_order_edit_nsslot_refusal_t  *r;
+
+    r = ngx_http_order_edit_nsslot_refused;
+
+    for (i = 0; i < NGX_HTTP_ORDER_EDIT_NSSLOT_REFUSED - 1; i++) {
+        if (r[i].ns == ns || r[i].ns == NULL) {
+            break;
+        }
+    }
+
+    return &r[i];
+}
+
+
+static ngx_uint_t
+ngx_http_order_edit_nsslot_check(ngx_http_order_edit_nsslot_t *s)
 {
     ngx_uint_t                   room;
     ngx_http_order_edit_zone_t  *zone;

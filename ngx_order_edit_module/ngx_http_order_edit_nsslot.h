@@ -33,6 +33,13 @@ typedef struct {
 /* finds (or adds) the account; 1 if it has room for one more request */
 ngx_uint_t ngx_http_order_edit_nsslot_room(ngx_http_order_edit_nsslot_t *s);
 
+/*
+ * The same for a request that goes after all others (the mismatch
+ * report's): 0 also for a second after room() refused this worker a slot
+ * of the account, while the refused webhooks wait to ask again.
+ */
+ngx_uint_t ngx_http_order_edit_nsslot_spare(ngx_http_order_edit_nsslot_t *s);
+
 /* takes the slot (after room()), and gives it back; give() is idempotent */
 void ngx_http_order_edit_nsslot_take(ngx_http_order_edit_nsslot_t *s);
 void ngx_http_order_edit_nsslot_give(ngx_http_order_edit_nsslot_t *s);

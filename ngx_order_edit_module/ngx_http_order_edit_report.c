@@ -878,8 +878,6 @@ static void ngx_http_order_edit_report_shopify(
     ngx_http_order_edit_report_run_t *rr);
 static void ngx_http_order_edit_report_page(
     ngx_http_order_edit_curl_req_t *req, void *data);
-static ngx_uint_t ngx_http_order_edit_report_waiting(
-    ngx_http_order_edit_report_run_t *rr);
 static void ngx_http_order_edit_report_netsuite(
     ngx_http_order_edit_report_run_t *rr);
 static void ngx_http_order_edit_report_ns_done(ngx_http_order_edit_nsc_t *c,
@@ -1281,33 +1279,10 @@ ngx_http_order_edit_report_page(ngx_http_order_edit_curl_req_t *req,
 
 
 /*
- * Webhooks of the shop waiting for delivery: ready or delayed, not out.
- * One refused a NetSuite slot waits a dispatcher interval before it is
- * leased again, so a slot that comes free meanwhile looks unwanted.
- */
-
-static ngx_uint_t
-ngx_http_order_edit_report_waiting(ngx_http_order_edit_report_run_t *rr)
-{
-    ngx_uint_t                   n;
-    ngx_http_order_edit_shop_t  *shop;
-
-    ngx_shmtx_lock(&rr->zone->shpool->mutex);
-
-    shop = ngx_http_order_edit_shop_lookup(rr->zone, &rr->store->name, 0);
-    n = shop ? shop->depth - shop->nleased : 0;
-
-    ngx_shmtx_unlock(&rr->zone->shpool->mutex);
-
-    return n;
-}
-
-
-/*
  * One SuiteQL page of the Shopify page's orders: their Sales Orders and
  * Credit Memos, by the Shopify order id the module writes on both.  Only
- * when the shop's queue is short, none of its webhooks waits to be sent,
- * and the account has a slot free: edits always go first.
+ * when the shop's queue is short and the account has a slot to spare
+ * (none of its webhooks refused one lately): edits always go first.
  */
 
 static void
@@ -1328,8 +1303,7 @@ ngx_http_order_edit_report_netsuite(ngx_http_order_edit_report_run_t *rr)
 
     if (ngx_http_order_edit_queue_depth(rr->zone, &rr->store->name)
         >= rr->rcf->queue_max
-        || ngx_http_order_edit_report_waiting(rr)
-        || !ngx_http_order_edit_nsslot_room(&rr->slot))
+        || !ngx_http_order_edit_nsslot_spare(&rr->slot))
     {
         return;
     }
