@@ -479,6 +479,13 @@ class Bench:
         s["cpu"] = self.cpu_diff(m0, m1)
         return s, post
 
+    def idle_ref(self, work, name, idles):
+        s, post = self.idle_run(work, name)
+        s["_lat"] = post["lat"]
+        idles.append(s)
+        log("    p50 %.2f ms  p99 %.2f ms  (%d bad)" % (
+            s["p50_ms"], s["p99_ms"], s["bad"]))
+
     def scan_log(self, name, text):
         bad = [l for l in text.splitlines()
                if any(t in l for t in ("[alert]", "[crit]", "[emerg]",
@@ -760,22 +767,14 @@ class Bench:
         if n_idle:
             log("  idle reference 1: the same posts, nginx without the "
                 "dispatcher")
-            s, post = self.idle_run(work, "idle1")
-            s["_lat"] = post["lat"]
-            idles.append(s)
-            log("    p50 %.2f ms  p99 %.2f ms  (%d bad)" % (
-                s["p50_ms"], s["p99_ms"], s["bad"]))
+            self.idle_ref(work, "idle1", idles)
 
         log("  saturated run: the dispatcher delivers to NetSuite")
         sat = self.saturated_run(work)
 
         if n_idle > 1:
             log("  idle reference 2 (after, for drift)")
-            s, post = self.idle_run(work, "idle2")
-            s["_lat"] = post["lat"]
-            idles.append(s)
-            log("    p50 %.2f ms  p99 %.2f ms  (%d bad)" % (
-                s["p50_ms"], s["p99_ms"], s["bad"]))
+            self.idle_ref(work, "idle2", idles)
 
         res = self.analyse(sat, idles, len(work))
         if sat["post"]["bad"]:
@@ -789,9 +788,9 @@ class Bench:
         self.write(res, sat, idles, work)
         return 1 if self.problems else 0
 
-    def write(self, r, sat, idles, work):
+    def meta(self):
         a = self.a
-        meta = {
+        return {
             "stamp": self.stamp, "date": time.strftime("%Y-%m-%d"),
             "host": platform.node(), "cpus": os.cpu_count(),
             "load_before": os.getloadavg(), "args": vars(a),
@@ -801,6 +800,10 @@ class Bench:
                 ["git", "-C", TOP, "describe", "--always", "--dirty"],
                 capture_output=True, text=True).stdout.strip(),
         }
+
+    def write(self, r, sat, idles, work):
+        a = self.a
+        meta = self.meta()
         for i in idles:
             i.pop("_lat", None)
         with open(self.prefix + ".json", "w") as f:
@@ -1218,17 +1221,13 @@ class RecBench(Bench):
         if n_idle:
             log("  idle reference 1: the same posts, nginx without the "
                 "dispatcher")
-            s, post = self.idle_run(work, "idle1")
-            s["_lat"] = post["lat"]
-            idles.append(s)
+            self.idle_ref(work, "idle1", idles)
         res, sats = {}, {}
         for rec in ((True, False) if a.rec_first else (False, True)):
             res[rec], sats[rec] = self.one(rec, idles)
         if n_idle > 1:
             log("  idle reference 2 (after, for drift)")
-            s, post = self.idle_run(work, "idle2")
-            s["_lat"] = post["lat"]
-            idles.append(s)
+            self.idle_ref(work, "idle2", idles)
         # the idle reference pooled over both idle runs, for both
         ref = pct([m for i in idles for m in i["_lat"]], 99) if idles \
             else None
@@ -1246,16 +1245,7 @@ class RecBench(Bench):
 
     def write_rec(self, off, on, sats, idles):
         a = self.a
-        meta = {
-            "stamp": self.stamp, "date": time.strftime("%Y-%m-%d"),
-            "host": platform.node(), "cpus": os.cpu_count(),
-            "load_before": os.getloadavg(), "args": vars(a),
-            "nginx": subprocess.run([a.nginx, "-v"], capture_output=True,
-                                    text=True).stderr.strip(),
-            "commit": subprocess.run(
-                ["git", "-C", TOP, "describe", "--always", "--dirty"],
-                capture_output=True, text=True).stdout.strip(),
-        }
+        meta = self.meta()
         for i in idles:
             i.pop("_lat", None)
         with open(self.prefix + ".json", "w") as f:
