@@ -15,14 +15,6 @@ static ngx_uint_t ngx_http_order_edit_nsslot_over(
     ngx_http_order_edit_nsslot_t *s, ngx_http_order_edit_curl_req_t *req);
 
 
-/*
- * A request of the lowest priority (the mismatch report's) waits this
- * long after a webhook was refused a slot of the account: the webhook
- * asks again only a dispatcher interval later, and a slot that comes
- * free meanwhile is still its.
- */
-#define NGX_HTTP_ORDER_EDIT_NSSLOT_YIELD     1000
-
 /* accounts whose refusals this worker remembers; more share the last */
 #define NGX_HTTP_ORDER_EDIT_NSSLOT_REFUSED   16
 
@@ -62,31 +54,25 @@ ngx_http_order_edit_nsslot_room(ngx_http_order_edit_nsslot_t *s)
 
 
 /*
- * Room for a request that yields to every other: two slots free (one is
- * left for a webhook), or one, if this worker refused none of the
- * account's webhooks a slot lately.  A burst of leases fills the account
- * for a moment at a fraction of its use: refusals alone would keep the
- * report waiting under a steady stream that leaves NetSuite half idle.
+ * Room for a request that yields to every other: this worker refused none
+ * of the account's webhooks a slot in the last "yield" ms (a refused one
+ * asks again a dispatcher interval later: a slot that comes free
+ * meanwhile is still its), and the account has room.
  */
 
 ngx_uint_t
-ngx_http_order_edit_nsslot_spare(ngx_http_order_edit_nsslot_t *s)
+ngx_http_order_edit_nsslot_spare(ngx_http_order_edit_nsslot_t *s,
+    ngx_msec_t yield)
 {
-    ngx_uint_t                             nfree;
     ngx_http_order_edit_nsslot_refusal_t  *r;
-
-    nfree = ngx_http_order_edit_nsslot_check(s);
-
-    if (nfree >= 2) {
-        return 1;
-    }
 
     r = ngx_http_order_edit_nsslot_refusal(s->ns);
 
-    return nfree == 1
-           && (r->ns == NULL
-               || ngx_current_msec - r->at
-                  >= NGX_HTTP_ORDER_EDIT_NSSLOT_YIELD);
+    if (r->ns != NULL && ngx_current_msec - r->at < yield) {
+        return 0;
+    }
+
+    return ngx_http_order_edit_nsslot_check(s) > 0;
 }
 
 

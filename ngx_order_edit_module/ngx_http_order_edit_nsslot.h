@@ -35,11 +35,12 @@ ngx_uint_t ngx_http_order_edit_nsslot_room(ngx_http_order_edit_nsslot_t *s);
 
 /*
  * The same for a request that goes after all others (the mismatch
- * report's): two slots free, or one if room() refused this worker none of
- * the account's slots in the last second (a refused webhook asks again a
- * dispatcher interval later: the slot that comes free meanwhile is its).
+ * report's): 0 also for "yield" ms after room() refused this worker a slot
+ * of the account (a refused webhook asks again a dispatcher interval
+ * later: the slot that comes free meanwhile is its).
  */
-ngx_uint_t ngx_http_order_edit_nsslot_spare(ngx_http_order_edit_nsslot_t *s);
+ngx_uint_t ngx_http_order_edit_nsslot_spare(ngx_http_order_edit_nsslot_t *s,
+    ngx_msec_t yield);
 
 /* takes the slot (after room()), and gives it back; give() is idempotent */
 void ngx_http_order_edit_nsslot_take(ngx_http_order_edit_nsslot_t *s);

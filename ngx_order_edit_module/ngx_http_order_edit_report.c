@@ -28,6 +28,7 @@
 #include "ngx_http_order_edit_nsclient.h"
 #include "ngx_http_order_edit_exactjson.h"
 #include "ngx_http_order_edit_rdiff.h"
+#include "ngx_http_order_edit_dispatch.h"
 
 
 /* a day's file of one store: far more rows than a day should have */
@@ -854,6 +855,7 @@ typedef struct {
     ngx_uint_t                             ns_pages;
     ngx_uint_t                             norders;
     ngx_uint_t                             nrefunds;
+    ngx_msec_t                             yield;     /* nsslot_spare() */
     uint64_t                               next_ms;   /* the schedule's */
     uint64_t                               started_ms;
     int64_t                                since_ms;
@@ -950,11 +952,12 @@ static ngx_int_t
 ngx_http_order_edit_report_init(ngx_http_order_edit_main_conf_t *omcf,
     ngx_log_t *log)
 {
-    ngx_uint_t                           i;
-    ngx_pool_cleanup_t                  *cln;
-    ngx_http_order_edit_zone_t          *zone;
-    ngx_http_order_edit_report_run_t    *rr;
-    ngx_http_order_edit_store_conf_t   **stores;
+    ngx_uint_t                             i, j;
+    ngx_pool_cleanup_t                    *cln;
+    ngx_http_order_edit_zone_t            *zone;
+    ngx_http_order_edit_report_run_t      *rr;
+    ngx_http_order_edit_store_conf_t     **stores;
+    ngx_http_order_edit_dispatch_conf_t   *dc;
 
     cln = ngx_pool_cleanup_add(ngx_cycle->pool, 0);
     if (cln == NULL) {
@@ -1008,6 +1011,20 @@ ngx_http_order_edit_report_init(ngx_http_order_edit_main_conf_t *omcf,
         rr->log = log;
         rr->slot.zone = zone;
         rr->slot.ns = stores[i]->netsuite;
+
+        /*
+         * A webhook refused a NetSuite slot is leased again a dispatcher
+         * interval later: until then the report leaves free slots alone.
+         */
+        dc = omcf->dispatchers.elts;
+        rr->yield = 200;
+
+        for (j = 0; j < omcf->dispatchers.nelts; j++) {
+            if (dc[j].shm_zone->data == zone) {
+                rr->yield = 2 * dc[j].interval;
+            }
+        }
+
         rr->next_ms = ngx_http_order_edit_report_next(rr,
                                               ngx_http_order_edit_now_ms());
     }
@@ -1303,7 +1320,7 @@ ngx_http_order_edit_report_netsuite(ngx_http_order_edit_report_run_t *rr)
 
     if (ngx_http_order_edit_queue_depth(rr->zone, &rr->store->name)
         >= rr->rcf->queue_max
-        || !ngx_http_order_edit_nsslot_spare(&rr->slot))
+        || !ngx_http_order_edit_nsslot_spare(&rr->slot, rr->yield))
     {
         return;
     }
