@@ -96,13 +96,14 @@ ngx_http_order_edit_nsslot_refusal(ngx_http_order_edit_netsuite_conf_t *ns)
 }
 
 
+/* the account's free slots, 0 for none */
+
 static ngx_uint_t
 ngx_http_order_edit_nsslot_check(ngx_http_order_edit_nsslot_t *s)
 {
     ngx_uint_t                   room;
     ngx_http_order_edit_zone_t  *zone;
 
-    /* the slots free, 0 for none */
     zone = s->zone;
     room = 0;
 
