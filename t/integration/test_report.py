@@ -1,10 +1,11 @@
 """The daily mismatch report end to end, asked on demand: orders and
 refunds made in Shopify (tools/shopify-sim) reach NetSuite
 (tools/netsuite-sim) by their webhooks; then differences are seeded into
-NetSuite through its admin API (a drifted total, a missing Credit Memo,
-an order missing), and the report lists exactly those, and nothing else,
-at the order_edit_report location (JSON and CSV), in the status and in
-Prometheus."""
+NetSuite through its REST record API and admin API (a drifted total, a
+missing Credit Memo, an order missing, a line's quantity and a line's
+amount drifted, a line gone, an order only NetSuite has), and the report
+lists exactly those, and nothing else, at the order_edit_report location
+(JSON and CSV), in the status and in Prometheus."""
 
 import csv
 import io
@@ -94,7 +95,7 @@ class Report(ReportBase):
         taxed = shopmodel.TAX
         self.addCleanup(setattr, shopmodel, "TAX", taxed)
         for oid, qty in ((7001, 3), (7002, 4), (7003, 2), (7004, 5),
-                         (7005, 2)):
+                         (7005, 2), (7006, 2)):
             shopmodel.TAX = 0 if oid in (7002, 7003) else taxed
             self.create(oid, qty)
             want_qty[oid] = qty
@@ -119,7 +120,7 @@ class Report(ReportBase):
         self.wait(lambda: self.runs_done() == 1, "the first run", 20)
         first = json.loads(self.report())
         self.assertEqual(first["rows"], [], first)
-        self.assertEqual(first["stores"][0]["run"]["orders"], 5, first)
+        self.assertEqual(first["stores"][0]["run"]["orders"], 6, first)
 
         # the differences, as people or scripts make them in NetSuite
         sos = {so["externalId"]: so for so in self.record_list("salesOrder")}
@@ -145,8 +146,53 @@ class Report(ReportBase):
         self.ns.admin("DELETE", "records/salesOrder/%s"
                       % sos["shopify-acme-7004"]["id"])
 
+        # 7003: a line's quantity (refunded down to 1) drifts to 2, its
+        # amount kept, as a person would key it
+        def patch(so, body, query=""):
+            r = self.ns.request("PATCH", "/services/rest/record/v1/"
+                                "salesOrder/" + so["id"] + query, body)
+            self.assertEqual(r.status, 204, r)
+
+        def line_of(so):
+            lines = self.ns.admin("GET", "records/salesOrder/"
+                                  + so["id"])["item"]["items"]
+            self.assertEqual(len(lines), 1, lines)
+            return lines[0]
+
+        line = line_of(sos["shopify-acme-7003"])
+        self.assertEqual(line["quantity"], 1)
+        patch(sos["shopify-acme-7003"], {"item": {"items": [
+            {"line": line["line"], "quantity": 2,
+             "amount": float(line["amount"])}]}})
+
+        # 7005: a line's amount drifts by 1.00, shipping takes the 1.00: the
+        # total is still Shopify's
+        line = line_of(sos["shopify-acme-7005"])
+        self.assertEqual("%.2f" % line["amount"], "20.00")
+        patch(sos["shopify-acme-7005"], {"shippingCost": 1, "item": {
+            "items": [{"line": line["line"], "amount": 19}]}})
+
+        # 7006: our line replaced by one keyed by hand without our line
+        # key (same item, quantity, amount and tax): Shopify's line is
+        # missing
+        line = line_of(sos["shopify-acme-7006"])
+        self.assertEqual(line["custcol_shopify_line_id"], "70061")
+        patch(sos["shopify-acme-7006"], {"item": {"items": [
+            {"item": {"id": line["item"]["id"]},
+             "quantity": int(line["quantity"]),
+             "amount": float(line["amount"]),
+             "taxDetailsReference": line["taxDetailsReference"]}]}},
+            "?replace=item")
+
+        # 7999: a Sales Order of the store's that Shopify never had
+        self.ns.admin("POST", "records/salesOrder", {
+            "externalId": "shopify-acme-7999", "entity": {"id": "42"},
+            "custbody_shopify_order_id": "7999",
+            "item": {"items": [{"item": {"id": "1002"}, "quantity": 1,
+                                "rate": 10}]}})
+
         self.ask()
-        self.wait(lambda: self.runs_done() == 2, "the second run", 20)
+        self.wait(lambda: self.runs_done() == 2, "the second run", 30)
 
         doc = json.loads(self.report("?shop=" + SHOP))
         rows = sorted((r["order"], r["kind"], r["what"], r["shopify"],
@@ -155,14 +201,20 @@ class Report(ReportBase):
             ("7001", "mismatch", "total", "33.00", "%.2f" % ns_total, True),
             ("7002", "missing_in_netsuite", "refund:%d" % gone_refund,
              "10.00", None, False),
+            ("7003", "mismatch", "line:IPOD2008RED", 1, 2, True),
             ("7004", "missing_in_netsuite", "order", None, None, False),
+            ("7005", "mismatch", "line_amount:IPOD2008RED", "20.00",
+             "19.00", True),
+            ("7006", "missing_in_netsuite", "line:IPOD2008RED", 2, None,
+             True),
+            ("7999", "missing_in_shopify", "order", None, None, False),
         ], doc)
         for r in doc["rows"]:
             self.assertEqual(r["shop"], SHOP)
             self.assertTrue(r["since"], r)
         self.assertEqual(doc["summary"], {
-            "mismatch": 1, "missing_in_netsuite": 2,
-            "missing_in_shopify": 0, "actionable": 1})
+            "mismatch": 3, "missing_in_netsuite": 3,
+            "missing_in_shopify": 1, "actionable": 4})
 
         # the same rows as CSV
         text = self.report("?format=csv&shop=" + SHOP).decode()
@@ -176,14 +228,16 @@ class Report(ReportBase):
         self.assertEqual((rep["runs"], rep["mismatch"],
                           rep["missing_in_netsuite"],
                           rep["missing_in_shopify"], rep["errors"]),
-                         (2, 1, 2, 0, 0), rep)
+                         (2, 3, 3, 1, 0), rep)
         self.assertIsNotNone(rep["last_run"])
         s, _, prom = self.ngx.request("GET", "/status?format=prometheus")
         prom = prom.decode()
         self.assertIn('order_edit_report_rows{zone="edits",shop="%s",'
-                      'kind="missing_in_netsuite"} 2' % SHOP, prom)
+                      'kind="missing_in_netsuite"} 3' % SHOP, prom)
+        self.assertIn('order_edit_report_rows{zone="edits",shop="%s",'
+                      'kind="missing_in_shopify"} 1' % SHOP, prom)
         log = self.ngx.error_log()
-        self.assertIn('report of "%s" done: 5 orders and 2 refunds' % SHOP,
+        self.assertIn('report of "%s" done: 6 orders and 2 refunds' % SHOP,
                       log)
         sys.stderr.write(log[log.rindex("report of"):].split("\n")[0]
                          + " ... ")
