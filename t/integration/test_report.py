@@ -95,7 +95,7 @@ class Report(ReportBase):
         taxed = shopmodel.TAX
         self.addCleanup(setattr, shopmodel, "TAX", taxed)
         for oid, qty in ((7001, 3), (7002, 4), (7003, 2), (7004, 5),
-                         (7005, 2), (7006, 2)):
+                         (7005, 2), (7006, 2), (7007, 2)):
             shopmodel.TAX = 0 if oid in (7002, 7003) else taxed
             self.create(oid, qty)
             want_qty[oid] = qty
@@ -115,12 +115,18 @@ class Report(ReportBase):
                   and self.written(want_qty),
                   "NetSuite to hold every order and refund", 20)
 
+        # 7007 has not changed in Shopify for two days: not in Shopify's
+        # listing of the window, found by NetSuite's side (its Sales Order
+        # changed today), asked of Shopify and compared
+        self.shopify.ctl("POST", "shops/%s/orders/7007/age" % SHOP,
+                         {"seconds": 2 * 86400})
+
         # a first run: Shopify and NetSuite agree, nothing to report
         self.ask()
         self.wait(lambda: self.runs_done() == 1, "the first run", 20)
         first = json.loads(self.report())
         self.assertEqual(first["rows"], [], first)
-        self.assertEqual(first["stores"][0]["run"]["orders"], 6, first)
+        self.assertEqual(first["stores"][0]["run"]["orders"], 7, first)
 
         # the differences, as people or scripts make them in NetSuite
         sos = {so["externalId"]: so for so in self.record_list("salesOrder")}
@@ -184,6 +190,9 @@ class Report(ReportBase):
              "taxDetailsReference": line["taxDetailsReference"]}]}},
             "?replace=item")
 
+        # 7007: its total drifts in NetSuite alone
+        patch(sos["shopify-acme-7007"], {"shippingCost": 2})
+
         # 7999: a Sales Order of the store's that Shopify never had
         self.ns.admin("POST", "records/salesOrder", {
             "externalId": "shopify-acme-7999", "entity": {"id": "42"},
@@ -207,14 +216,15 @@ class Report(ReportBase):
              "19.00", True),
             ("7006", "missing_in_netsuite", "line:IPOD2008RED", 2, None,
              True),
+            ("7007", "mismatch", "total", "22.00", "24.00", True),
             ("7999", "missing_in_shopify", "order", None, None, False),
         ], doc)
         for r in doc["rows"]:
             self.assertEqual(r["shop"], SHOP)
             self.assertTrue(r["since"], r)
         self.assertEqual(doc["summary"], {
-            "mismatch": 3, "missing_in_netsuite": 3,
-            "missing_in_shopify": 1, "actionable": 4})
+            "mismatch": 4, "missing_in_netsuite": 3,
+            "missing_in_shopify": 1, "actionable": 5})
 
         # the same rows as CSV
         text = self.report("?format=csv&shop=" + SHOP).decode()
@@ -228,7 +238,7 @@ class Report(ReportBase):
         self.assertEqual((rep["runs"], rep["mismatch"],
                           rep["missing_in_netsuite"],
                           rep["missing_in_shopify"], rep["errors"]),
-                         (2, 3, 3, 1, 0), rep)
+                         (2, 4, 3, 1, 0), rep)
         self.assertIsNotNone(rep["last_run"])
         s, _, prom = self.ngx.request("GET", "/status?format=prometheus")
         prom = prom.decode()
@@ -237,7 +247,7 @@ class Report(ReportBase):
         self.assertIn('order_edit_report_rows{zone="edits",shop="%s",'
                       'kind="missing_in_shopify"} 1' % SHOP, prom)
         log = self.ngx.error_log()
-        self.assertIn('report of "%s" done: 6 orders and 2 refunds' % SHOP,
+        self.assertIn('report of "%s" done: 7 orders and 2 refunds' % SHOP,
                       log)
         sys.stderr.write(log[log.rindex("report of"):].split("\n")[0]
                          + " ... ")
