@@ -892,6 +892,12 @@ static void ngx_http_order_edit_report_start(
     ngx_http_order_edit_report_run_t *rr, uint64_t now);
 static void ngx_http_order_edit_report_shopify(
     ngx_http_order_edit_report_run_t *rr);
+static void ngx_http_order_edit_report_get(
+    ngx_http_order_edit_report_run_t *rr, ngx_str_t *url,
+    ngx_http_order_edit_curl_done_pt done);
+static ngx_int_t ngx_http_order_edit_report_answered(
+    ngx_http_order_edit_report_run_t *rr,
+    ngx_http_order_edit_curl_req_t *req);
 static void ngx_http_order_edit_report_page(
     ngx_http_order_edit_curl_req_t *req, void *data);
 static void ngx_http_order_edit_report_netsuite(
@@ -916,6 +922,8 @@ static void ngx_http_order_edit_report_confirm(
     ngx_http_order_edit_report_run_t *rr);
 static void ngx_http_order_edit_report_confirmed(
     ngx_http_order_edit_curl_req_t *req, void *data);
+static json_t *ngx_http_order_edit_report_sum(
+    ngx_http_order_edit_report_run_t *rr, json_t *order, char *id);
 static void ngx_http_order_edit_report_diff(
     ngx_http_order_edit_report_run_t *rr, json_t *order, json_t *sum,
     const char *id);
@@ -1239,12 +1247,52 @@ ngx_http_order_edit_report_start(ngx_http_order_edit_report_run_t *rr,
 static void
 ngx_http_order_edit_report_shopify(ngx_http_order_edit_report_run_t *rr)
 {
-    rr->req = ngx_http_order_edit_reconcile_get(rr->rcf, &rr->url, rr->log,
-                                            ngx_http_order_edit_report_page,
-                                            rr);
+    ngx_http_order_edit_report_get(rr, &rr->url,
+                                   ngx_http_order_edit_report_page);
+}
+
+
+static void
+ngx_http_order_edit_report_get(ngx_http_order_edit_report_run_t *rr,
+    ngx_str_t *url, ngx_http_order_edit_curl_done_pt done)
+{
+    rr->req = ngx_http_order_edit_reconcile_get(rr->rcf, url, rr->log, done,
+                                                rr);
     if (rr->req == NULL) {
         ngx_http_order_edit_report_retry(rr, "cannot start a request", 0);
     }
+}
+
+
+/*
+ * Shopify answered (NGX_OK: req->status says what), or not: the worker
+ * is going (no error, the next worker redoes the run), a failure or a
+ * 429 (the request again, later).
+ */
+
+static ngx_int_t
+ngx_http_order_edit_report_answered(ngx_http_order_edit_report_run_t *rr,
+    ngx_http_order_edit_curl_req_t *req)
+{
+    rr->req = NULL;
+
+    if (req->outcome == NGX_HTTP_ORDER_EDIT_CURL_CANCELLED) {
+        ngx_http_order_edit_report_finish(rr, 2);
+        return NGX_DECLINED;
+    }
+
+    if (req->outcome != NGX_HTTP_ORDER_EDIT_CURL_OK) {
+        ngx_http_order_edit_report_retry(rr, "Shopify did not answer", 0);
+        return NGX_DECLINED;
+    }
+
+    if (req->status == 429) {
+        ngx_http_order_edit_report_retry(rr, "Shopify throttled",
+                           ngx_http_order_edit_reconcile_retry_after(req));
+        return NGX_DECLINED;
+    }
+
+    return NGX_OK;
 }
 
 
@@ -1256,26 +1304,11 @@ ngx_http_order_edit_report_page(ngx_http_order_edit_curl_req_t *req,
 
     char                           err[160], text[NGX_INT64_LEN + 1];
     size_t                         i;
-    json_t                        *root, *orders, *order, *id;
+    json_t                        *root, *orders, *order;
     ngx_int_t                      rv;
     ngx_http_order_edit_json_rc_e  jrc;
 
-    rr->req = NULL;
-
-    if (req->outcome == NGX_HTTP_ORDER_EDIT_CURL_CANCELLED) {
-        /* the worker is going: no error, the next worker redoes the run */
-        ngx_http_order_edit_report_finish(rr, 2);
-        return;
-    }
-
-    if (req->outcome != NGX_HTTP_ORDER_EDIT_CURL_OK) {
-        ngx_http_order_edit_report_retry(rr, "Shopify did not answer", 0);
-        return;
-    }
-
-    if (req->status == 429) {
-        ngx_http_order_edit_report_retry(rr, "Shopify throttled",
-                           ngx_http_order_edit_reconcile_retry_after(req));
+    if (ngx_http_order_edit_report_answered(rr, req) != NGX_OK) {
         return;
     }
 
@@ -1320,16 +1353,13 @@ ngx_http_order_edit_report_page(ngx_http_order_edit_curl_req_t *req,
 
     /* what Shopify listed: NetSuite's side of the window is the rest */
     json_array_foreach(orders, i, order) {
-        id = json_object_get(order, "id");
+        (void) ngx_http_order_edit_report_sum(rr, order, text);
 
-        if (json_is_integer(id)) {
-            ngx_sprintf((u_char *) text, "%L%Z",
-                        (int64_t) json_integer_value(id));
-
-            if (json_object_set_new(rr->seen, text, json_true()) != 0) {
-                ngx_http_order_edit_report_finish(rr, 0);
-                return;
-            }
+        if (text[0] != '\0'
+            && json_object_set_new(rr->seen, text, json_true()) != 0)
+        {
+            ngx_http_order_edit_report_finish(rr, 0);
+            return;
         }
     }
 
@@ -1543,19 +1573,13 @@ ngx_http_order_edit_report_in(ngx_http_order_edit_report_run_t *rr,
 {
     char     id[NGX_INT64_LEN + 1];
     size_t   i;
-    json_t  *order, *v;
+    json_t  *order, *sum;
 
     json_array_foreach(rr->orders, i, order) {
-        v = json_object_get(order, "id");
+        sum = ngx_http_order_edit_report_sum(rr, order, id);
 
-        if (!json_is_integer(v) || json_integer_value(v) <= 0) {
-            continue;
-        }
-
-        ngx_sprintf((u_char *) id, "%L%Z", (int64_t) json_integer_value(v));
-
-        if (lines
-            && json_object_get(json_object_get(rr->ns, id), "lines") == NULL)
+        if (id[0] == '\0'
+            || (lines && json_object_get(sum, "lines") == NULL))
         {
             continue;
         }
@@ -1681,17 +1705,9 @@ ngx_http_order_edit_report_ns_end(ngx_http_order_edit_report_run_t *rr)
 
         /* each Sales Order read has lines, none until some are read */
         json_array_foreach(rr->orders, i, order) {
-            if (!json_is_integer(json_object_get(order, "id"))) {
-                continue;
-            }
+            sum = ngx_http_order_edit_report_sum(rr, order, id);
 
-            ngx_sprintf((u_char *) id, "%L%Z",
-                        (int64_t) json_integer_value(json_object_get(order,
-                                                                     "id")));
-
-            sum = json_object_get(rr->ns, id);
-
-            if (sum == NULL || json_object_get(sum, "total") == NULL) {
+            if (sum == NULL) {
                 continue;
             }
 
@@ -2053,12 +2069,8 @@ ngx_http_order_edit_report_confirm(ngx_http_order_edit_report_run_t *rr)
                           &rr->rcf->url, &rr->rcf->api_version, id)
               - url.data - 1;
 
-    rr->req = ngx_http_order_edit_reconcile_get(rr->rcf, &url, rr->log,
-                                        ngx_http_order_edit_report_confirmed,
-                                        rr);
-    if (rr->req == NULL) {
-        ngx_http_order_edit_report_retry(rr, "cannot start a request", 0);
-    }
+    ngx_http_order_edit_report_get(rr, &url,
+                                   ngx_http_order_edit_report_confirmed);
 }
 
 
@@ -2078,21 +2090,7 @@ ngx_http_order_edit_report_confirmed(ngx_http_order_edit_curl_req_t *req,
     json_t                        *root, *order, *e;
     ngx_http_order_edit_json_rc_e  jrc;
 
-    rr->req = NULL;
-
-    if (req->outcome == NGX_HTTP_ORDER_EDIT_CURL_CANCELLED) {
-        ngx_http_order_edit_report_finish(rr, 2);
-        return;
-    }
-
-    if (req->outcome != NGX_HTTP_ORDER_EDIT_CURL_OK) {
-        ngx_http_order_edit_report_retry(rr, "Shopify did not answer", 0);
-        return;
-    }
-
-    if (req->status == 429) {
-        ngx_http_order_edit_report_retry(rr, "Shopify throttled",
-                           ngx_http_order_edit_reconcile_retry_after(req));
+    if (ngx_http_order_edit_report_answered(rr, req) != NGX_OK) {
         return;
     }
 
@@ -2241,6 +2239,32 @@ ngx_http_order_edit_report_names(ngx_http_order_edit_report_run_t *rr,
 }
 
 
+/*
+ * An order's id as text into "id" (empty: it has none) and its summary
+ * when its Sales Order was read (NULL: none).
+ */
+
+static json_t *
+ngx_http_order_edit_report_sum(ngx_http_order_edit_report_run_t *rr,
+    json_t *order, char *id)
+{
+    json_t  *v, *sum;
+
+    v = json_object_get(order, "id");
+
+    if (!json_is_integer(v) || json_integer_value(v) <= 0) {
+        id[0] = '\0';
+        return NULL;
+    }
+
+    ngx_sprintf((u_char *) id, "%L%Z", (int64_t) json_integer_value(v));
+
+    sum = json_object_get(rr->ns, id);
+
+    return json_object_get(sum, "total") ? sum : NULL;
+}
+
+
 /* the page's orders compared; the next page, or the run's end */
 
 static ngx_int_t
@@ -2251,19 +2275,11 @@ ngx_http_order_edit_report_compare(ngx_http_order_edit_report_run_t *rr)
     json_t  *order, *sum;
 
     json_array_foreach(rr->orders, i, order) {
-        if (!json_is_integer(json_object_get(order, "id"))) {
-            continue;
-        }
-
-        ngx_sprintf((u_char *) id, "%L%Z",
-                    (int64_t) json_integer_value(json_object_get(order,
-                                                                 "id")));
-
-        sum = json_object_get(rr->ns, id);
-
         /* memos without their Sales Order: the order is missing */
-        if (sum != NULL && json_object_get(sum, "total") == NULL) {
-            sum = NULL;
+        sum = ngx_http_order_edit_report_sum(rr, order, id);
+
+        if (id[0] == '\0') {
+            continue;
         }
 
         rr->norders++;
