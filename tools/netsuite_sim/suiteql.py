@@ -85,7 +85,9 @@ def tokenize(q):
                 break
             raise _bad("Search error occurred: syntax error near '%s' "
                        "(the simulator supports SELECT ... FROM transaction "
-                       "WHERE col = literal [AND ...] [ORDER BY col])."
+                       "[JOIN transactionline | item ... ON ...] WHERE "
+                       "col = | IN | LIKE | >= ... [AND ...] "
+                       "[ORDER BY col])."
                        % q[pos:pos + 20])
         kind = m.lastgroup
         text = m.group(kind)
