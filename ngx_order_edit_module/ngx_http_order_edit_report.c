@@ -28,6 +28,7 @@
 #include "ngx_http_order_edit_nsclient.h"
 #include "ngx_http_order_edit_exactjson.h"
 #include "ngx_http_order_edit_rdiff.h"
+#include "ngx_http_order_edit_exceptions.h"
 
 
 /* a day's file of one store: far more rows than a day should have */
@@ -1585,6 +1586,11 @@ ngx_http_order_edit_report_compare(ngx_http_order_edit_report_run_t *rr)
                           &rr->store->name, id);
         }
     }
+
+    /* the page's rows are final: the actionable ones go to people */
+    (void) ngx_http_order_edit_exc_report(rr->zone, &rr->store->name,
+                                          &rr->rcf->api_version, rr->orders,
+                                          rr->rows, rr->log);
 
     json_decref(rr->orders);
     rr->orders = NULL;
