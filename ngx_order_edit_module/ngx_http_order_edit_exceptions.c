@@ -1124,7 +1124,9 @@ ngx_http_order_edit_exc_str(ngx_str_t *s)
  * the zone has not applied yet: it is on its way (or reconciliation
  * brings it), and the difference is no drift.
  *
- * One exception per order (and per missing refund), its webhook id
+ * The report calls it for each order it compared, with the index of the
+ * order's first row ("from"): the rows are final then.  One exception
+ * per order (and per missing refund), its webhook id
  * "report:o:<order>:<ms>" ("report:r:<refund>:<ms>"): not raised again
  * while one with that prefix is parked or out for delivery.  Not
  * journaled (store_put_local()).
@@ -1149,60 +1151,52 @@ static void ngx_http_order_edit_exc_report_value(json_t *detail,
 
 ngx_uint_t
 ngx_http_order_edit_exc_report(ngx_http_order_edit_zone_t *zone,
-    ngx_str_t *shop, ngx_str_t *api_version, json_t *orders, json_t *rows,
-    ngx_log_t *log)
+    ngx_str_t *shop, ngx_str_t *api_version, json_t *order, json_t *rows,
+    size_t from, ngx_log_t *log)
 {
     char         key[NGX_HTTP_ORDER_EDIT_REPORT_ID_LEN];
     size_t       i;
-    json_t      *page, *want, *row, *order, *detail, *v;
+    json_t      *want, *row, *detail;
     ngx_uint_t   n;
-    const char  *id, *kind, *what;
+    const char  *kind, *what, *k;
 
-    page = json_object();
+    if (order == NULL || !json_is_integer(json_object_get(order, "id"))) {
+        /* only NetSuite has it: nothing of Shopify's to write */
+        return 0;
+    }
+
     want = json_object();
+    if (want == NULL) {
+        return 0;
+    }
+
     n = 0;
 
-    if (page == NULL || want == NULL) {
-        goto done;
-    }
+    /* the order's rows, from "from" on; one exception per key */
 
-    json_array_foreach(orders, i, order) {
-        v = json_object_get(order, "id");
-
-        if (json_is_integer(v)) {
-            ngx_sprintf((u_char *) key, "%L%Z",
-                        (int64_t) json_integer_value(v));
-            json_object_set(page, key, order);
-        }
-    }
-
-    /* the rows of this page's orders; those of earlier pages are done */
-
-    json_array_foreach(rows, i, row) {
-        id = json_string_value(json_object_get(row, "order"));
+    for (i = from; i < json_array_size(rows); i++) {
+        row = json_array_get(rows, i);
         kind = json_string_value(json_object_get(row, "kind"));
         what = json_string_value(json_object_get(row, "what"));
 
-        order = id ? json_object_get(page, id) : NULL;
-
-        if (order == NULL || kind == NULL || what == NULL) {
+        if (kind == NULL || what == NULL) {
             continue;
         }
 
-        if (ngx_strcmp(kind, "mismatch") == 0
-            && json_is_true(json_object_get(row, "actionable")))
-        {
-            ngx_snprintf((u_char *) key, sizeof(key), "o:%s%Z", id);
+        if (ngx_strncmp(what, "refund:", 7) == 0) {
+            if (ngx_strcmp(kind, "missing_in_netsuite") != 0) {
+                continue;
+            }
 
-        } else if (ngx_strcmp(kind, "missing_in_netsuite") == 0
-                   && ngx_strcmp(what, "order") == 0)
-        {
-            ngx_snprintf((u_char *) key, sizeof(key), "o:%s%Z", id);
-
-        } else if (ngx_strcmp(kind, "missing_in_netsuite") == 0
-                   && ngx_strncmp(what, "refund:", 7) == 0)
-        {
             ngx_snprintf((u_char *) key, sizeof(key), "r:%s%Z", what + 7);
+
+        } else if (json_is_true(json_object_get(row, "actionable"))
+                   || (ngx_strcmp(kind, "missing_in_netsuite") == 0
+                       && ngx_strcmp(what, "order") == 0))
+        {
+            ngx_snprintf((u_char *) key, sizeof(key), "o:%L%Z",
+                         (int64_t) json_integer_value(
+                                       json_object_get(order, "id")));
 
         } else {
             continue;
@@ -1211,14 +1205,11 @@ ngx_http_order_edit_exc_report(ngx_http_order_edit_zone_t *zone,
         detail = json_object_get(want, key);
 
         if (detail == NULL) {
-            detail = json_object();
+            detail = json_pack("{s:s}", "text", "report:");
 
             if (detail == NULL || json_object_set_new(want, key, detail)) {
                 continue;
             }
-
-            json_object_set(detail, "order", order);
-            json_object_set_new(detail, "text", json_string("report:"));
         }
 
         /* "report: total Shopify 110.00, NetSuite 100.00; tax ..." */
@@ -1229,21 +1220,15 @@ ngx_http_order_edit_exc_report(ngx_http_order_edit_zone_t *zone,
                                             json_object_get(row, "netsuite"));
     }
 
-    json_object_foreach(want, id, detail) {
-        if (ngx_http_order_edit_exc_report_raise(zone, shop, api_version,
-                                                 id,
-                                                 json_object_get(detail,
-                                                                 "order"),
-                                                 detail, log)
+    json_object_foreach(want, k, detail) {
+        if (ngx_http_order_edit_exc_report_raise(zone, shop, api_version, k,
+                                                 order, detail, log)
             == NGX_OK)
         {
             n++;
         }
     }
 
-done:
-
-    json_decref(page);
     json_decref(want);
 
     return n;

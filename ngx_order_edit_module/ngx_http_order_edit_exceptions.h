@@ -35,14 +35,15 @@ void ngx_http_order_edit_exc_actor(ngx_http_request_t *r, ngx_str_t *actor);
 json_t *ngx_http_order_edit_exc_before(ngx_str_t *detail);
 
 /*
- * The daily report's actionable rows of one page of Shopify orders raised
- * as "report_mismatch" exceptions (the report's one call, for a page once
- * its rows are final); and whether a webhook is such an exception's, sent
- * by a person's Retry: a forced rewrite, never skipped as stale.
+ * The daily report's actionable rows of one Shopify order (its rows from
+ * "from" on) raised as "report_mismatch" exceptions, the report's one
+ * call once an order's rows are final; and whether a webhook is such an
+ * exception's, sent by a person's Retry: a forced rewrite, never skipped
+ * as stale.
  */
 ngx_uint_t ngx_http_order_edit_exc_report(ngx_http_order_edit_zone_t *zone,
-    ngx_str_t *shop, ngx_str_t *api_version, json_t *orders, json_t *rows,
-    ngx_log_t *log);
+    ngx_str_t *shop, ngx_str_t *api_version, json_t *order, json_t *rows,
+    size_t from, ngx_log_t *log);
 ngx_uint_t ngx_http_order_edit_exc_forced(ngx_http_order_edit_msg_t *msg);
 
 

@@ -1557,7 +1557,7 @@ static ngx_int_t
 ngx_http_order_edit_report_compare(ngx_http_order_edit_report_run_t *rr)
 {
     char     id[NGX_INT64_LEN + 1];
-    size_t   i;
+    size_t   i, from;
     json_t  *order, *sum;
 
     json_array_foreach(rr->orders, i, order) {
@@ -1579,18 +1579,20 @@ ngx_http_order_edit_report_compare(ngx_http_order_edit_report_run_t *rr)
         rr->norders++;
         rr->nrefunds += json_array_size(json_object_get(order, "refunds"));
 
+        from = json_array_size(rr->rows);
+
         if (ngx_http_order_edit_rdiff(order, sum, id, rr->rows) < 0) {
             ngx_log_error(NGX_LOG_WARN, rr->log, 0,
                           "order_edit: report of \"%V\": order %s has "
                           "values that are not exact money",
                           &rr->store->name, id);
         }
-    }
 
-    /* the page's rows are final: the actionable ones go to people */
-    (void) ngx_http_order_edit_exc_report(rr->zone, &rr->store->name,
-                                          &rr->rcf->api_version, rr->orders,
-                                          rr->rows, rr->log);
+        /* its rows are final: the actionable ones go to people */
+        (void) ngx_http_order_edit_exc_report(rr->zone, &rr->store->name,
+                                              &rr->rcf->api_version, order,
+                                              rr->rows, from, rr->log);
+    }
 
     json_decref(rr->orders);
     rr->orders = NULL;
