@@ -1332,8 +1332,8 @@ ngx_http_order_edit_recon_enqueue(ngx_http_order_edit_recon_t *rc,
 
     if (r != NGX_OK) {
         ngx_log_error(NGX_LOG_WARN, rc->log, 0,
-                      "order_edit: zone \"%V\" is full, reconcile of \"%V\" "
-                      "waits", &zone->name, rc->shop);
+                      "order_edit: zone \"%V\" or its journal is full, "
+                      "reconcile of \"%V\" waits", &zone->name, rc->shop);
         return NGX_BUSY;
     }
 
