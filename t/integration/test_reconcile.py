@@ -434,9 +434,12 @@ class ReconcileWithJournal(Base):
         self.assertEqual(exc[0]["reason"], "unmapped_sku", exc)
         self.assertEqual(exc[0]["topic"], "orders/updated", exc)
 
-        # Shopify listed nothing since: both came from the journal
+        # Shopify listed nothing since (the token is refused): both came
+        # from the journal
+        self.wait(lambda: "orders.json" in self.ngx.error_log()
+                  and " 401 " in self.ngx.error_log(),
+                  "reconciliation refused by Shopify", INTERVAL + 5)
         self.assertEqual(self.listed(), listed)
-        self.assertIn("401", self.ngx.error_log())
 
     def listed(self):
         return len([r for r in self.shopify.ctl(
