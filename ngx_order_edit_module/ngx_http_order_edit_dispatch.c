@@ -29,6 +29,7 @@
 #include "ngx_http_order_edit_nsclient.h"
 #include "ngx_http_order_edit_console.h"
 #include "ngx_http_order_edit_reconcile.h"
+#include "ngx_http_order_edit_exceptions.h"
 #include "ngx_http_order_edit_report.h"
 
 
@@ -739,7 +740,10 @@ ngx_http_order_edit_job_stale(ngx_http_order_edit_job_t *job)
         return 0;
     }
 
+    /* a report exception a person retried: a forced rewrite */
+
     if (job->res.order_id > 0
+        && !ngx_http_order_edit_exc_forced(&job->msg)
         && job->res.updated_at != NGX_HTTP_ORDER_EDIT_NO_TIME
         && ngx_http_order_edit_applied_get(d->zone, shop,
                                            (uint64_t) job->res.order_id,
@@ -1005,7 +1009,8 @@ ngx_http_order_edit_job_held(ngx_http_order_edit_job_t *job,
     if (job->res.kind != NGX_HTTP_ORDER_EDIT_NORM_SALES_ORDER
         || job->res.updated_at == NGX_HTTP_ORDER_EDIT_NO_TIME
         || o->held == NGX_HTTP_ORDER_EDIT_NO_TIME
-        || o->held < job->res.updated_at)
+        || o->held < job->res.updated_at
+        || ngx_http_order_edit_exc_forced(&job->msg))
     {
         return 0;
     }

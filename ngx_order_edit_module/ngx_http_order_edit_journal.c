@@ -1034,28 +1034,34 @@ sealed:
 }
 
 
-/* the request waits for the fsync that covers its record */
+/*
+ * The request waits for the fsync that covers its record; without one (a
+ * webhook the module made) only the webhook does, as if its request had
+ * gone.
+ */
 
 static ngx_int_t
 ngx_http_order_edit_journal_wait(ngx_http_request_t *r,
     ngx_http_order_edit_zone_t *zone, ngx_http_order_edit_item_t *item,
     ngx_http_order_edit_store_done_pt done)
 {
+    ngx_log_t                      *log;
     ngx_pool_cleanup_t             *cln;
     ngx_http_order_edit_jwait_t    *w;
     ngx_http_order_edit_jwriter_t  *jw;
 
     jw = zone->jw;
+    log = r ? r->connection->log : jw->log;
 
-    w = ngx_alloc(sizeof(ngx_http_order_edit_jwait_t), r->connection->log);
-    cln = ngx_pool_cleanup_add(r->pool, 0);
+    w = ngx_alloc(sizeof(ngx_http_order_edit_jwait_t), log);
+    cln = r ? ngx_pool_cleanup_add(r->pool, 0) : NULL;
 
-    if (w == NULL || cln == NULL) {
+    if (w == NULL || (r != NULL && cln == NULL)) {
         if (w != NULL) {
             ngx_free(w);
         }
 
-        ngx_http_order_edit_store_rollback(zone, item, r->connection->log);
+        ngx_http_order_edit_store_rollback(zone, item, log);
         return NGX_ERROR;
     }
 
@@ -1065,8 +1071,10 @@ ngx_http_order_edit_journal_wait(ngx_http_request_t *r,
     w->wseq = jw->wseq;
     w->done = done;
 
-    cln->handler = ngx_http_order_edit_journal_waiter_gone;
-    cln->data = w;
+    if (cln != NULL) {
+        cln->handler = ngx_http_order_edit_journal_waiter_gone;
+        cln->data = w;
+    }
 
     ngx_queue_insert_tail(&jw->waiters, &w->queue);
 

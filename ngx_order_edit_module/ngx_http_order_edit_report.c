@@ -29,6 +29,7 @@
 #include "ngx_http_order_edit_exactjson.h"
 #include "ngx_http_order_edit_rdiff.h"
 #include "ngx_http_order_edit_money.h"
+#include "ngx_http_order_edit_exceptions.h"
 
 
 /* a day's file of one store: far more rows than a day should have */
@@ -2144,12 +2145,21 @@ static void
 ngx_http_order_edit_report_diff(ngx_http_order_edit_report_run_t *rr,
     json_t *order, json_t *sum, const char *id)
 {
+    size_t  from;
+
+    from = json_array_size(rr->rows);
+
     if (ngx_http_order_edit_rdiff(order, sum, id, rr->rows) < 0) {
         ngx_log_error(NGX_LOG_WARN, rr->log, 0,
                       "order_edit: report of \"%V\": order %s has "
                       "values that are not exact money",
                       &rr->store->name, id);
     }
+
+    /* its rows are final: the actionable ones go to people */
+    (void) ngx_http_order_edit_exc_report(rr->zone, &rr->store->name,
+                                          &rr->rcf->api_version, order,
+                                          rr->rows, from, rr->log);
 }
 
 

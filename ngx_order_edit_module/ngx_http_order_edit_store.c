@@ -116,22 +116,49 @@ ngx_http_order_edit_store_link_locked(ngx_http_order_edit_zone_t *zone,
 
 
 /*
- * A webhook the module makes itself (reconciliation's): de-duplicated by
- * its id and put like any other, but neither rate-limited nor counted as
- * received, and not journaled (nothing answered Shopify for it: a crash
- * loses it, and the next reconciliation finds it again).  NGX_OK with
- * msg->id, NGX_DECLINED: its id is known, NGX_BUSY: no room.
+ * A webhook the module makes itself: de-duplicated by its id and put like
+ * any other, but neither rate-limited nor counted as received.
+ *
+ * Reconciliation's (reason NULL) is queued, and journaled when the zone
+ * has a journal, as a webhook is (through the backend, the same record:
+ * its "reconcile:" webhook id is its mark, and replay restores it): a
+ * snapshot queued or parked survives a crash or a restart.  With fsync
+ * on it is held, not leased, until the fsync that covers its record.
+ *
+ * The report's (a reason) is parked at once, with "detail" for people,
+ * and not journaled: a person's Retry sends it, and a replay would send
+ * it by itself; after a restart the next report raises it again.
+ *
+ * NGX_OK with msg->id, NGX_DECLINED: its id is known, NGX_BUSY: no room
+ * in the zone or the journal, or the record failed (rolled back as a
+ * webhook's is, which moves one "queued" to "queue_full": their sum, the
+ * shop's "received", stays right).
  */
 
 ngx_int_t
 ngx_http_order_edit_store_put_local(ngx_http_order_edit_zone_t *zone,
-    ngx_str_t *shop_name, ngx_http_order_edit_msg_t *msg)
+    ngx_str_t *shop_name, ngx_http_order_edit_msg_t *msg, ngx_str_t *reason,
+    ngx_str_t *detail)
 {
-    u_char                        kbuf[NGX_HTTP_ORDER_EDIT_DEDUP_KEY_LEN];
-    uint32_t                      hash;
-    ngx_str_t                     key;
-    ngx_http_order_edit_shop_t   *shop;
-    ngx_http_order_edit_item_t   *item;
+    u_char                          kbuf[NGX_HTTP_ORDER_EDIT_DEDUP_KEY_LEN];
+    size_t                          rsize, dsize;
+    uint32_t                        hash;
+    ngx_str_t                       key, d;
+    ngx_http_order_edit_exc_t      *exc;
+    ngx_http_order_edit_shop_t     *shop;
+    ngx_http_order_edit_item_t     *item;
+    ngx_http_order_edit_backend_t  *be;
+
+    be = (reason == NULL) ? ngx_http_order_edit_store_backend(zone) : NULL;
+    rsize = 0;
+
+    if (be != NULL) {
+        rsize = be->size(shop_name, msg);
+
+        if (rsize == 0 || be->prepare(zone, ngx_cycle->log) != NGX_OK) {
+            return NGX_BUSY;
+        }
+    }
 
     ngx_http_order_edit_dedup_key(kbuf, shop_name, &msg->webhook_id,
                                   &msg->event_id, &key);
@@ -147,13 +174,54 @@ ngx_http_order_edit_store_put_local(ngx_http_order_edit_zone_t *zone,
 
     shop = ngx_http_order_edit_shop_lookup(zone, shop_name, 1);
 
-    item = (shop == NULL) ? NULL
+    item = (shop == NULL || (rsize && !be->room_locked(zone, rsize))) ? NULL
            : ngx_http_order_edit_store_link_locked(zone, shop, msg, &key,
                                                    hash);
 
+    if (item != NULL && rsize) {
+        ngx_http_order_edit_queue_hold_locked(item);
+        be->reserve_locked(zone, item, rsize);
+    }
+
+    if (item != NULL && reason != NULL) {
+        d.data = detail->data;
+        d.len = ngx_min(detail->len, NGX_HTTP_ORDER_EDIT_EXC_DETAIL_MAX);
+        dsize = offsetof(ngx_http_order_edit_exc_t, data) + d.len;
+
+        exc = d.len ? ngx_slab_alloc_locked(zone->shpool, dsize) : NULL;
+
+        ngx_http_order_edit_queue_park_locked(zone, item, reason, &d, exc,
+                                              msg->received_ms);
+    }
+
     ngx_shmtx_unlock(&zone->shpool->mutex);
 
-    return (item == NULL) ? NGX_BUSY : NGX_OK;
+    if (item == NULL) {
+        return NGX_BUSY;
+    }
+
+    if (rsize == 0) {
+        return NGX_OK;
+    }
+
+    /*
+     * Nobody waits for the fsync: the backend's wait without a request
+     * only lets the webhook be leased once its record is durable.  A
+     * failure has taken it out again (store_rollback()).
+     */
+
+    switch (be->write(zone, item, shop_name, msg, rsize, ngx_cycle->log)) {
+
+    case NGX_OK:
+        return NGX_OK;
+
+    case NGX_AGAIN:
+        return (be->wait(NULL, zone, item, NULL) == NGX_OK) ? NGX_OK
+                                                            : NGX_BUSY;
+
+    default:
+        return NGX_BUSY;
+    }
 }
 
 
