@@ -50,6 +50,26 @@ typedef struct {
 } ngx_http_order_edit_so_cache_t;
 
 
+/*
+ * An answer parsed off the event loop (ngx_http_order_edit_parse.c):
+ * everything the work reads is the task's own, handed over or copied,
+ * so that the job may end while a thread still parses.
+ */
+typedef struct {
+    u_char                                *got;       /* the answer */
+    size_t                                 got_len;
+    u_char                                *sent;      /* the write's copy */
+    size_t                                 sent_len;
+    json_t                                *doc;       /* its totals, copied */
+    char                                  *updated;   /* the store's */
+    char                                  *taxes;     /* field names */
+    ngx_http_order_edit_nsp_order_t        order;
+    int                                    rc;
+    char                                   detail[
+                                               NGX_HTTP_ORDER_EDIT_NSP_DETAIL_LEN];
+} ngx_http_order_edit_nsc_parse_t;
+
+
 static ngx_http_order_edit_so_cache_t
     ngx_http_order_edit_so_cache[NGX_HTTP_ORDER_EDIT_SO_CACHE];
 
@@ -74,6 +94,14 @@ static ngx_int_t ngx_http_order_edit_nsc_in_place(
     ngx_http_order_edit_nsc_t *c);
 static void ngx_http_order_edit_nsc_read_answer(ngx_http_order_edit_nsc_t *c,
     ngx_http_order_edit_curl_req_t *req);
+static void ngx_http_order_edit_nsc_read_parse(void *ctx);
+static void ngx_http_order_edit_nsc_read_parsed(void *ctx, void *data,
+    ngx_uint_t cancelled);
+static ngx_http_order_edit_nsc_parse_t *ngx_http_order_edit_nsc_parse(
+    ngx_http_order_edit_nsc_t *c, ngx_http_order_edit_curl_req_t *req);
+static void ngx_http_order_edit_nsc_parse_failed(
+    ngx_http_order_edit_nsc_t *c);
+static void ngx_http_order_edit_nsc_parse_clean(void *ctx);
 static ngx_int_t ngx_http_order_edit_nsc_customer(
     ngx_http_order_edit_nsc_t *c);
 static ngx_int_t ngx_http_order_edit_nsc_xform_body(
@@ -97,6 +125,9 @@ static void ngx_http_order_edit_nsc_payout_send(ngx_http_order_edit_nsc_t *c,
 static void ngx_http_order_edit_nsc_written(ngx_http_order_edit_nsc_t *c);
 static void ngx_http_order_edit_nsc_compare(ngx_http_order_edit_nsc_t *c,
     ngx_http_order_edit_curl_req_t *req);
+static void ngx_http_order_edit_nsc_compare_parse(void *ctx);
+static void ngx_http_order_edit_nsc_compared(void *ctx, void *data,
+    ngx_uint_t cancelled);
 static void ngx_http_order_edit_nsc_send(ngx_http_order_edit_nsc_t *c);
 static ngx_int_t ngx_http_order_edit_nsc_sign(ngx_http_order_edit_nsc_t *c,
     ngx_str_t *auth);
@@ -358,19 +389,82 @@ ngx_http_order_edit_nsc_read(ngx_http_order_edit_nsc_t *c,
 }
 
 
-/* a read answered 200: the order's state, and what the write takes of it */
+/*
+ * A read answered 200: the order's state, and what the write takes of
+ * it.  A Sales Order read with its lines is as large as the order, and
+ * is parsed on the thread pool.
+ */
 
 static void
 ngx_http_order_edit_nsc_read_answer(ngx_http_order_edit_nsc_t *c,
     ngx_http_order_edit_curl_req_t *req)
 {
-    (void) ngx_http_order_edit_nsp_order((char *) req->body.data,
-               req->body.len,
-               ngx_http_order_edit_norm_field(c->norm,
-                                     NGX_HTTP_ORDER_EDIT_FIELD_UPDATED_AT),
-               ngx_http_order_edit_norm_field(c->norm,
-                                   NGX_HTTP_ORDER_EDIT_FIELD_TAXES_INCLUDED),
-               &c->order);
+    const char                       *field[2];
+    ngx_uint_t                        i;
+    ngx_http_order_edit_nsc_parse_t  *pc;
+
+    pc = ngx_http_order_edit_nsc_parse(c, req);
+    if (pc == NULL) {
+        return;
+    }
+
+    field[0] = ngx_http_order_edit_norm_field(c->norm,
+                                     NGX_HTTP_ORDER_EDIT_FIELD_UPDATED_AT);
+    field[1] = ngx_http_order_edit_norm_field(c->norm,
+                                   NGX_HTTP_ORDER_EDIT_FIELD_TAXES_INCLUDED);
+
+    for (i = 0; i < 2; i++) {
+        if (field[i] == NULL) {
+            continue;
+        }
+
+        /* the configuration's, copied: the thread reads its own only */
+        (i ? &pc->taxes : &pc->updated)[0] = strdup(field[i]);
+
+        if ((i ? pc->taxes : pc->updated) == NULL) {
+            ngx_http_order_edit_nsc_parse_failed(c);
+            return;
+        }
+    }
+
+    (void) ngx_http_order_edit_parse_start(c->parse, pc->got_len,
+                                           ngx_http_order_edit_nsc_read_parse,
+                                           ngx_http_order_edit_nsc_read_parsed,
+                                           c);
+}
+
+
+/* on the thread pool, or here for a small answer */
+
+static void
+ngx_http_order_edit_nsc_read_parse(void *ctx)
+{
+    ngx_http_order_edit_nsc_parse_t *pc = ctx;
+
+    (void) ngx_http_order_edit_nsp_order((char *) pc->got, pc->got_len,
+                                         pc->updated, pc->taxes, &pc->order);
+}
+
+
+static void
+ngx_http_order_edit_nsc_read_parsed(void *ctx, void *data,
+    ngx_uint_t cancelled)
+{
+    ngx_http_order_edit_nsc_parse_t *pc = ctx;
+    ngx_http_order_edit_nsc_t       *c = data;
+
+    c->parse = NULL;
+
+    if (cancelled) {
+        ngx_http_order_edit_nsc_report(c, NGX_HTTP_ORDER_EDIT_NSC_CANCELLED,
+                                       NULL, NULL);
+        return;
+    }
+
+    /* the record parsed is the client's now */
+    ngx_http_order_edit_nsp_order_free(&c->order);
+    c->order = pc->order;
+    pc->order.record = NULL;
 
     switch (c->call) {
 
@@ -406,6 +500,72 @@ ngx_http_order_edit_nsc_read_answer(ngx_http_order_edit_nsc_t *c,
     }
 
     ngx_http_order_edit_nsc_report(c, NGX_HTTP_ORDER_EDIT_NSC_OK, NULL, NULL);
+}
+
+
+/*
+ * The task for an answer's parse, with the answer's body handed over
+ * from the transfer (no copy).  NULL: no memory, and the call has ended
+ * (reported).
+ */
+
+static ngx_http_order_edit_nsc_parse_t *
+ngx_http_order_edit_nsc_parse(ngx_http_order_edit_nsc_t *c,
+    ngx_http_order_edit_curl_req_t *req)
+{
+    ngx_str_t                         body;
+    ngx_http_order_edit_nsc_parse_t  *pc;
+
+    c->parse = ngx_http_order_edit_parse_create(
+                   sizeof(ngx_http_order_edit_nsc_parse_t),
+                   ngx_http_order_edit_nsc_parse_clean, c->log);
+
+    if (c->parse == NULL) {
+        ngx_http_order_edit_nsc_parse_failed(c);
+        return NULL;
+    }
+
+    pc = ngx_http_order_edit_parse_ctx(c->parse);
+
+    (void) ngx_http_order_edit_curl_take_body(req, &body);
+
+    pc->got = body.data;
+    pc->got_len = body.len;
+
+    return pc;
+}
+
+
+/* a task not started for want of memory: the call ends */
+
+static void
+ngx_http_order_edit_nsc_parse_failed(ngx_http_order_edit_nsc_t *c)
+{
+    ngx_str_t  why;
+
+    if (c->parse) {
+        ngx_http_order_edit_parse_destroy(c->parse);
+        c->parse = NULL;
+    }
+
+    ngx_str_set(&why, "no memory to parse NetSuite's answer");
+    ngx_http_order_edit_nsc_report(c, NGX_HTTP_ORDER_EDIT_NSC_TRANSIENT,
+                                   NULL, &why);
+}
+
+
+static void
+ngx_http_order_edit_nsc_parse_clean(void *ctx)
+{
+    ngx_http_order_edit_nsc_parse_t *pc = ctx;
+
+    ngx_http_order_edit_nsp_order_free(&pc->order);
+    json_decref(pc->doc);
+
+    free(pc->got);
+    free(pc->sent);
+    free(pc->updated);
+    free(pc->taxes);
 }
 
 
@@ -1511,21 +1671,79 @@ static void
 ngx_http_order_edit_nsc_compare(ngx_http_order_edit_nsc_t *c,
     ngx_http_order_edit_curl_req_t *req)
 {
-    char       text[NGX_HTTP_ORDER_EDIT_NSP_DETAIL_LEN];
+    json_t                           *totals;
+    ngx_http_order_edit_nsc_parse_t  *pc;
+
+    pc = ngx_http_order_edit_nsc_parse(c, req);
+    if (pc == NULL) {
+        return;
+    }
+
+    /*
+     * What was sent and the document's totals (all the compare reads of
+     * it), copied: the job's own may be freed while a thread compares.
+     */
+
+    totals = json_object_get(json_object_get(c->res->doc, "sales_order"),
+                             "totals");
+
+    pc->sent = ngx_alloc(c->body_sent.len + 1, c->log);
+    pc->doc = totals ? json_pack("{s:{s:o}}", "sales_order", "totals",
+                                 json_deep_copy(totals))
+                     : json_object();
+
+    if (pc->sent == NULL || pc->doc == NULL) {
+        ngx_http_order_edit_nsc_parse_failed(c);
+        return;
+    }
+
+    ngx_memcpy(pc->sent, c->body_sent.data, c->body_sent.len);
+    pc->sent_len = c->body_sent.len;
+
+    (void) ngx_http_order_edit_parse_start(c->parse,
+                                        pc->got_len + pc->sent_len,
+                                        ngx_http_order_edit_nsc_compare_parse,
+                                        ngx_http_order_edit_nsc_compared, c);
+}
+
+
+/* on the thread pool, or here for small bodies */
+
+static void
+ngx_http_order_edit_nsc_compare_parse(void *ctx)
+{
+    ngx_http_order_edit_nsc_parse_t *pc = ctx;
+
+    pc->rc = ngx_http_order_edit_nsp_readback((char *) pc->sent,
+                                              pc->sent_len, (char *) pc->got,
+                                              pc->got_len, pc->doc,
+                                              pc->detail);
+}
+
+
+static void
+ngx_http_order_edit_nsc_compared(void *ctx, void *data, ngx_uint_t cancelled)
+{
+    ngx_http_order_edit_nsc_parse_t *pc = ctx;
+    ngx_http_order_edit_nsc_t       *c = data;
+
     ngx_str_t  detail;
 
-    if (ngx_http_order_edit_nsp_readback((char *) c->body_sent.data,
-                                         c->body_sent.len,
-                                         (char *) req->body.data,
-                                         req->body.len, c->res->doc, text)
-        == 0)
-    {
+    c->parse = NULL;
+
+    if (cancelled) {
+        ngx_http_order_edit_nsc_report(c, NGX_HTTP_ORDER_EDIT_NSC_CANCELLED,
+                                       NULL, NULL);
+        return;
+    }
+
+    if (pc->rc == 0) {
         ngx_http_order_edit_nsc_report(c, NGX_HTTP_ORDER_EDIT_NSC_OK, NULL,
                                        NULL);
         return;
     }
 
-    detail.len = ngx_strlen(text);
+    detail.len = ngx_strlen(pc->detail);
     detail.data = ngx_pnalloc(c->pool, detail.len);
 
     if (detail.data == NULL) {
@@ -1535,7 +1753,7 @@ ngx_http_order_edit_nsc_compare(ngx_http_order_edit_nsc_t *c,
         return;
     }
 
-    ngx_memcpy(detail.data, text, detail.len);
+    ngx_memcpy(detail.data, pc->detail, detail.len);
 
     ngx_log_error(NGX_LOG_WARN, c->log, 0,
                   "order_edit: #%uL of \"%V\": discrepancy: %V",
@@ -2119,6 +2337,12 @@ ngx_http_order_edit_nsc_refused(ngx_http_order_edit_nsc_t *c,
 ngx_uint_t
 ngx_http_order_edit_nsc_cancel(ngx_http_order_edit_nsc_t *c)
 {
+    if (c->parse) {
+        /* the thread's result is dropped when it comes */
+        ngx_http_order_edit_parse_cancel(c->parse);
+        return 1;
+    }
+
     if (c->req == NULL) {
         return 0;
     }

@@ -22,6 +22,7 @@
 #include "ngx_http_order_edit_nsslot.h"
 #include "ngx_http_order_edit_nsparse.h"
 #include "ngx_http_order_edit_curl.h"
+#include "ngx_http_order_edit_parse.h"
 
 
 typedef enum {
@@ -89,6 +90,7 @@ struct ngx_http_order_edit_nsc_s {
     ngx_str_t                              body_sent; /* by the write */
     char                                  *doc;       /* malloc()ed */
     ngx_http_order_edit_curl_req_t        *req;       /* in flight */
+    ngx_http_order_edit_parse_t           *parse;     /* its answer's */
     ngx_str_t                              so_id;     /* SuiteQL's find */
     u_char                                 so_buf[
                                                NGX_HTTP_ORDER_EDIT_NSP_ID_LEN];
@@ -132,7 +134,10 @@ void ngx_http_order_edit_nsc_readback(ngx_http_order_edit_nsc_t *c);
 void ngx_http_order_edit_nsc_suiteql(ngx_http_order_edit_nsc_t *c,
     ngx_str_t *body, ngx_uint_t limit, ngx_uint_t offset);
 
-/* a request out is cancelled: its call ends in _CANCELLED; 0 if none */
+/*
+ * A request out, or its answer being parsed, is cancelled: its call ends
+ * in _CANCELLED; 0 if none.
+ */
 ngx_uint_t ngx_http_order_edit_nsc_cancel(ngx_http_order_edit_nsc_t *c);
 
 /* what the client holds outside the pool */
