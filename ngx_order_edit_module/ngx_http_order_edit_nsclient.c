@@ -63,6 +63,12 @@ typedef struct {
     json_t                                *doc;       /* its totals, copied */
     char                                  *updated;   /* the store's */
     char                                  *taxes;     /* field names */
+    char                                  *request;   /* to fit, copied */
+    size_t                                 request_len;
+    ngx_uint_t                             kind;
+    ngx_http_order_edit_norm_conf_t       *norm;      /* read only */
+    char                                  *fitted;    /* the write's */
+    int                                    fitted_n;
     ngx_http_order_edit_nsp_order_t        order;
     int                                    rc;
     char                                   detail[
@@ -92,6 +98,10 @@ static void ngx_http_order_edit_nsc_restlet_applied(
     ngx_http_order_edit_nsc_t *c, ngx_http_order_edit_curl_req_t *req);
 static ngx_int_t ngx_http_order_edit_nsc_in_place(
     ngx_http_order_edit_nsc_t *c);
+static ngx_uint_t ngx_http_order_edit_nsc_fits(ngx_http_order_edit_nsc_t *c);
+static int ngx_http_order_edit_nsc_fit(
+    const ngx_http_order_edit_norm_conf_t *norm, ngx_uint_t kind,
+    const char *request, size_t len, const json_t *record, char **text);
 static void ngx_http_order_edit_nsc_read_answer(ngx_http_order_edit_nsc_t *c,
     ngx_http_order_edit_curl_req_t *req);
 static void ngx_http_order_edit_nsc_read_parse(void *ctx);
@@ -338,6 +348,10 @@ ngx_http_order_edit_nsc_read(ngx_http_order_edit_nsc_t *c,
     c->call = call;
     ngx_http_order_edit_nsp_order_free(&c->order);
 
+    free(c->fitted);
+    c->fitted = NULL;
+    c->fitted_n = NGX_HTTP_ORDER_EDIT_NSC_UNFITTED;
+
     eid = c->res->sales_order_id;
 
     switch (call) {
@@ -427,7 +441,31 @@ ngx_http_order_edit_nsc_read_answer(ngx_http_order_edit_nsc_t *c,
         }
     }
 
-    (void) ngx_http_order_edit_parse_start(c->parse, pc->got_len,
+    /*
+     * The write will be fitted to the order read (as large as both): on
+     * the same thread, while the record is there, from a copy.
+     */
+
+    if (c->call == NGX_HTTP_ORDER_EDIT_NSC_READ_ORDER
+        && c->ns->mode == NGX_HTTP_ORDER_EDIT_NS_REST
+        && c->res->body != NULL
+        && (c->res->kind == NGX_HTTP_ORDER_EDIT_NORM_SALES_ORDER
+            || c->res->kind == NGX_HTTP_ORDER_EDIT_NORM_CANCELLATION))
+    {
+        pc->request = ngx_alloc(c->res->body_len + 1, c->log);
+        if (pc->request == NULL) {
+            ngx_http_order_edit_nsc_parse_failed(c);
+            return;
+        }
+
+        ngx_memcpy(pc->request, c->res->body, c->res->body_len);
+        pc->request_len = c->res->body_len;
+        pc->kind = c->res->kind;
+        pc->norm = c->norm;
+    }
+
+    (void) ngx_http_order_edit_parse_start(c->parse,
+                                           pc->got_len + pc->request_len,
                                            ngx_http_order_edit_nsc_read_parse,
                                            ngx_http_order_edit_nsc_read_parsed,
                                            c);
@@ -443,6 +481,16 @@ ngx_http_order_edit_nsc_read_parse(void *ctx)
 
     (void) ngx_http_order_edit_nsp_order((char *) pc->got, pc->got_len,
                                          pc->updated, pc->taxes, &pc->order);
+
+    if (pc->request != NULL && pc->order.record != NULL) {
+        pc->fitted_n = ngx_http_order_edit_nsc_fit(pc->norm, pc->kind,
+                                                   pc->request,
+                                                   pc->request_len,
+                                                   pc->order.record,
+                                                   &pc->fitted);
+    } else {
+        pc->fitted_n = NGX_HTTP_ORDER_EDIT_NSC_UNFITTED;
+    }
 }
 
 
@@ -461,10 +509,15 @@ ngx_http_order_edit_nsc_read_parsed(void *ctx, void *data,
         return;
     }
 
-    /* the record parsed is the client's now */
+    /* the record parsed, and the write fitted to it, are the client's */
     ngx_http_order_edit_nsp_order_free(&c->order);
     c->order = pc->order;
     pc->order.record = NULL;
+
+    free(c->fitted);
+    c->fitted = pc->fitted;
+    c->fitted_n = pc->fitted_n;
+    pc->fitted = NULL;
 
     switch (c->call) {
 
@@ -564,6 +617,8 @@ ngx_http_order_edit_nsc_parse_clean(void *ctx)
 
     free(pc->got);
     free(pc->sent);
+    free(pc->request);
+    free(pc->fitted);
     free(pc->updated);
     free(pc->taxes);
 }
@@ -905,42 +960,28 @@ ngx_http_order_edit_nsc_write_send(ngx_http_order_edit_nsc_t *c)
 static ngx_int_t
 ngx_http_order_edit_nsc_in_place(ngx_http_order_edit_nsc_t *c)
 {
-    int                             n;
-    char                           *text, errbuf[128];
-    json_t                         *body;
-    ngx_http_order_edit_json_rc_e   rc;
+    int    n;
+    char  *text;
 
-    if (c->res->body == NULL || c->order.record == NULL
-        || (c->res->kind != NGX_HTTP_ORDER_EDIT_NORM_SALES_ORDER
-            && c->res->kind != NGX_HTTP_ORDER_EDIT_NORM_CANCELLATION))
-    {
+    if (!ngx_http_order_edit_nsc_fits(c)) {
         return NGX_OK;
     }
 
-    body = ngx_http_order_edit_json_load(c->res->body, c->res->body_len,
-                                         64, c->res->body_len, &rc, errbuf,
-                                         sizeof(errbuf));
-    if (body == NULL) {
-        return NGX_ERROR;
-    }
+    if (c->fitted_n != NGX_HTTP_ORDER_EDIT_NSC_UNFITTED) {
+        /* fitted with the read, on the thread pool */
+        n = c->fitted_n;
+        text = c->fitted;
+        c->fitted = NULL;
+        c->fitted_n = NGX_HTTP_ORDER_EDIT_NSC_UNFITTED;
 
-    if (c->res->kind == NGX_HTTP_ORDER_EDIT_NORM_SALES_ORDER) {
-        n = ngx_http_order_edit_nsbody_keep_lines(c->norm, body,
-                                                  c->order.record);
     } else {
-        n = ngx_http_order_edit_nsbody_close_lines(body, c->order.record);
+        n = ngx_http_order_edit_nsc_fit(c->norm, c->res->kind,
+                                        c->res->body, c->res->body_len,
+                                        c->order.record, &text);
     }
 
     if (n <= 0) {
-        json_decref(body);
         return n == 0 ? NGX_OK : NGX_ERROR;
-    }
-
-    text = ngx_http_order_edit_json_dumps(body, JSON_COMPACT);
-    json_decref(body);
-
-    if (text == NULL) {
-        return NGX_ERROR;
     }
 
     ngx_log_debug3(NGX_LOG_DEBUG_HTTP, c->log, 0,
@@ -955,6 +996,59 @@ ngx_http_order_edit_nsc_in_place(ngx_http_order_edit_nsc_t *c)
     c->body.len = ngx_strlen(text);
 
     return NGX_OK;
+}
+
+
+/* 1 when the write is fitted to the order as read */
+
+static ngx_uint_t
+ngx_http_order_edit_nsc_fits(ngx_http_order_edit_nsc_t *c)
+{
+    return c->res->body != NULL && c->order.record != NULL
+           && (c->res->kind == NGX_HTTP_ORDER_EDIT_NORM_SALES_ORDER
+               || c->res->kind == NGX_HTTP_ORDER_EDIT_NORM_CANCELLATION);
+}
+
+
+/*
+ * The request body fitted to the record: the lines kept or closed (n),
+ * with *text the new body (malloc()ed) when n > 0; 0: nothing to fit;
+ * -1: no memory, or a body that is no JSON.  Pure C and jansson, on
+ * the thread pool with the read's parse, or here.
+ */
+
+static int
+ngx_http_order_edit_nsc_fit(const ngx_http_order_edit_norm_conf_t *norm,
+    ngx_uint_t kind, const char *request, size_t len, const json_t *record,
+    char **text)
+{
+    int                             n;
+    char                            errbuf[128];
+    json_t                         *body;
+    ngx_http_order_edit_json_rc_e   rc;
+
+    *text = NULL;
+
+    body = ngx_http_order_edit_json_load(request, len, 64, len, &rc, errbuf,
+                                         sizeof(errbuf));
+    if (body == NULL) {
+        return -1;
+    }
+
+    if (kind == NGX_HTTP_ORDER_EDIT_NORM_SALES_ORDER) {
+        n = ngx_http_order_edit_nsbody_keep_lines(norm, body, record);
+    } else {
+        n = ngx_http_order_edit_nsbody_close_lines(body, record);
+    }
+
+    if (n > 0) {
+        *text = ngx_http_order_edit_json_dumps(body, JSON_COMPACT);
+        n = (*text == NULL) ? -1 : n;
+    }
+
+    json_decref(body);
+
+    return n;
 }
 
 
@@ -2361,6 +2455,9 @@ ngx_http_order_edit_nsc_free(ngx_http_order_edit_nsc_t *c)
 
     free(c->doc);
     c->doc = NULL;
+
+    free(c->fitted);
+    c->fitted = NULL;
 }
 
 

@@ -60,6 +60,10 @@ typedef struct {
 } ngx_http_order_edit_nsc_result_t;
 
 
+/* nsc_t.fitted_n: the write not fitted to the last read (yet) */
+#define NGX_HTTP_ORDER_EDIT_NSC_UNFITTED  (-2)
+
+
 typedef struct ngx_http_order_edit_nsc_s  ngx_http_order_edit_nsc_t;
 
 typedef void (*ngx_http_order_edit_nsc_done_pt)(ngx_http_order_edit_nsc_t *c,
@@ -98,6 +102,8 @@ struct ngx_http_order_edit_nsc_s {
     ngx_str_t                              xform;     /* transform body */
     ngx_str_t                              cash;      /* a cash refund's */
     ngx_http_order_edit_nsp_order_t        order;     /* the last read */
+    char                                  *fitted;    /* the write, to it */
+    int                                    fitted_n;  /* lines; _UNFITTED */
     ngx_str_t                              page;      /* SuiteQL's, NUL */
     unsigned                               so_cached:1;
     unsigned                               reread:1;  /* read back again */
