@@ -63,6 +63,29 @@ class OnThePool(test_dispatch.Dispatch):
         self.assertEqual(self.shop()["exceptions"], 0)
 
 
+    def test_kept_lines_are_fitted_with_the_read(self):
+        # the order's lines carry Shopify's line ids: the write names them
+        # by "line" (fitted on the thread with the read), and NetSuite
+        # updates them in place instead of adding new ones
+        self.sim.seed_order(SO_EID, lines=[
+            {"item": {"id": "1001"}, "quantity": 3, "rate": 199,
+             "custcol_shopify_line_id": "466157049"},
+            {"item": {"id": "1002"}, "quantity": 1, "rate": 24.5,
+             "custcol_shopify_line_id": "518995019"}] + many_lines(40))
+        before = {l["custcol_shopify_line_id"]: l["line"]
+                  for l in self.order()["item"]["items"]
+                  if "custcol_shopify_line_id" in l}
+
+        self.post("01-us-tax-exclusive.json", "f1")
+
+        self.wait(lambda: self.shop()["acked"] == 1, "the ack")
+        after = {l["custcol_shopify_line_id"]: l["line"]
+                 for l in self.order()["item"]["items"]}
+        self.assertEqual(after, before)
+        self.assertEqual(self.lines(self.order()), [("1001", 1),
+                                                    ("1002", 2)])
+
+
 class Inline(OnThePool):
     """parse_thread_pool=off: every answer in the event loop."""
 
@@ -177,6 +200,7 @@ class ReloadMidParse(OnThePool):
         self.assertNotIn("exited on signal", self.ngx.error_log())
 
     test_the_read_and_the_read_back_are_parsed_on_the_pool = None
+    test_kept_lines_are_fitted_with_the_read = None
 
 
 # the dispatch tests run once, in test_dispatch, with the default settings
