@@ -111,6 +111,9 @@ static ngx_http_order_edit_nsc_parse_t *ngx_http_order_edit_nsc_parse(
     ngx_http_order_edit_nsc_t *c, ngx_http_order_edit_curl_req_t *req);
 static void ngx_http_order_edit_nsc_parse_failed(
     ngx_http_order_edit_nsc_t *c);
+static void ngx_http_order_edit_nsc_order_release(
+    ngx_http_order_edit_nsc_t *c);
+static void ngx_http_order_edit_nsc_json_free(void *root);
 static void ngx_http_order_edit_nsc_parse_clean(void *ctx);
 static ngx_int_t ngx_http_order_edit_nsc_customer(
     ngx_http_order_edit_nsc_t *c);
@@ -346,7 +349,7 @@ ngx_http_order_edit_nsc_read(ngx_http_order_edit_nsc_t *c,
     const char  *eid, *field;
 
     c->call = call;
-    ngx_http_order_edit_nsp_order_free(&c->order);
+    ngx_http_order_edit_nsc_order_release(c);
 
     free(c->fitted);
     c->fitted = NULL;
@@ -510,8 +513,9 @@ ngx_http_order_edit_nsc_read_parsed(void *ctx, void *data,
     }
 
     /* the record parsed, and the write fitted to it, are the client's */
-    ngx_http_order_edit_nsp_order_free(&c->order);
+    ngx_http_order_edit_nsc_order_release(c);
     c->order = pc->order;
+    c->order_bytes = pc->got_len;
     pc->order.record = NULL;
 
     free(c->fitted);
@@ -604,6 +608,29 @@ ngx_http_order_edit_nsc_parse_failed(ngx_http_order_edit_nsc_t *c)
     ngx_str_set(&why, "no memory to parse NetSuite's answer");
     ngx_http_order_edit_nsc_report(c, NGX_HTTP_ORDER_EDIT_NSC_TRANSIENT,
                                    NULL, &why);
+}
+
+
+/* the last read's record, freed where it was parsed if it is large */
+
+static void
+ngx_http_order_edit_nsc_order_release(ngx_http_order_edit_nsc_t *c)
+{
+    if (c->order.record != NULL) {
+        ngx_http_order_edit_parse_dispose(ngx_http_order_edit_nsc_json_free,
+                                          c->order.record, c->order_bytes,
+                                          c->log);
+        c->order.record = NULL;
+    }
+
+    ngx_http_order_edit_nsp_order_free(&c->order);
+}
+
+
+static void
+ngx_http_order_edit_nsc_json_free(void *root)
+{
+    json_decref(root);
 }
 
 
@@ -2451,7 +2478,7 @@ ngx_http_order_edit_nsc_cancel(ngx_http_order_edit_nsc_t *c)
 void
 ngx_http_order_edit_nsc_free(ngx_http_order_edit_nsc_t *c)
 {
-    ngx_http_order_edit_nsp_order_free(&c->order);
+    ngx_http_order_edit_nsc_order_release(c);
 
     free(c->doc);
     c->doc = NULL;

@@ -102,6 +102,7 @@ struct ngx_http_order_edit_nsc_s {
     ngx_str_t                              xform;     /* transform body */
     ngx_str_t                              cash;      /* a cash refund's */
     ngx_http_order_edit_nsp_order_t        order;     /* the last read */
+    size_t                                 order_bytes;  /* its answer's */
     char                                  *fitted;    /* the write, to it */
     int                                    fitted_n;  /* lines; _UNFITTED */
     ngx_str_t                              page;      /* SuiteQL's, NUL */

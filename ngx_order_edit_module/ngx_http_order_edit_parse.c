@@ -28,10 +28,21 @@ struct ngx_http_order_edit_parse_s {
     size_t                                bytes;
     volatile ngx_uint_t                   finished;   /* by the thread */
     unsigned                              orphan:1;   /* done() told */
+    unsigned                              garbage:1;  /* dispose()'s */
 };
 
 
+/* what dispose() frees */
+typedef struct {
+    void                                (*free_fn)(void *);
+    void                                 *ptr;
+} ngx_http_order_edit_parse_garbage_t;
+
+
 static void ngx_http_order_edit_parse_free(ngx_http_order_edit_parse_t *p);
+static void ngx_http_order_edit_parse_drop(void *ctx);
+static void ngx_http_order_edit_parse_dropped(void *ctx, void *data,
+    ngx_uint_t cancelled);
 #if (NGX_THREADS)
 static void ngx_http_order_edit_parse_thread(void *data, ngx_log_t *log);
 static void ngx_http_order_edit_parse_completed(ngx_event_t *ev);
@@ -121,9 +132,11 @@ ngx_http_order_edit_parse_start(ngx_http_order_edit_parse_t *p,
                                   &p->queue);
             ngx_http_order_edit_parse_st.running++;
 
-            ngx_log_debug1(NGX_LOG_DEBUG_HTTP, p->log, 0,
-                           "order_edit: an answer of %uz bytes goes to the "
-                           "thread pool", bytes);
+            ngx_log_debug2(NGX_LOG_DEBUG_HTTP, p->log, 0,
+                           "order_edit: %s of %uz bytes goes to the "
+                           "thread pool",
+                           p->garbage ? "the freeing of a parse"
+                                      : "an answer", bytes);
 
             return NGX_AGAIN;
         }
@@ -136,13 +149,61 @@ ngx_http_order_edit_parse_start(ngx_http_order_edit_parse_t *p,
     work(p->ctx);
     p->finished = 1;
 
-    ngx_http_order_edit_parse_st.inline_++;
+    if (!p->garbage) {
+        ngx_http_order_edit_parse_st.inline_++;
+    }
 
     done(p->ctx, data, 0);
 
     ngx_http_order_edit_parse_free(p);
 
     return NGX_OK;
+}
+
+
+void
+ngx_http_order_edit_parse_dispose(void (*free_fn)(void *), void *ptr,
+    size_t bytes, ngx_log_t *log)
+{
+    ngx_http_order_edit_parse_t          *p;
+    ngx_http_order_edit_parse_garbage_t  *g;
+
+    p = (bytes >= ngx_http_order_edit_parse_min)
+        ? ngx_http_order_edit_parse_create(
+              sizeof(ngx_http_order_edit_parse_garbage_t), NULL, log)
+        : NULL;
+
+    if (p == NULL) {
+        free_fn(ptr);
+        return;
+    }
+
+    g = p->ctx;
+    g->free_fn = free_fn;
+    g->ptr = ptr;
+    p->garbage = 1;
+
+    (void) ngx_http_order_edit_parse_start(p, bytes,
+                                           ngx_http_order_edit_parse_drop,
+                                           ngx_http_order_edit_parse_dropped,
+                                           NULL);
+}
+
+
+static void
+ngx_http_order_edit_parse_drop(void *ctx)
+{
+    ngx_http_order_edit_parse_garbage_t *g = ctx;
+
+    g->free_fn(g->ptr);
+}
+
+
+static void
+ngx_http_order_edit_parse_dropped(void *ctx, void *data,
+    ngx_uint_t cancelled)
+{
+    /* nothing waits for garbage */
 }
 
 
@@ -250,12 +311,19 @@ ngx_http_order_edit_parse_completed(ngx_event_t *ev)
         return;
     }
 
-    ngx_http_order_edit_parse_st.pooled++;
-    ngx_http_order_edit_parse_st.pooled_bytes += p->bytes;
+    if (p->garbage) {
+        ngx_log_debug1(NGX_LOG_DEBUG_HTTP, p->log, 0,
+                       "order_edit: a parse of %uz bytes freed on the "
+                       "thread pool", p->bytes);
 
-    ngx_log_debug1(NGX_LOG_DEBUG_HTTP, p->log, 0,
-                   "order_edit: an answer of %uz bytes parsed on the "
-                   "thread pool", p->bytes);
+    } else {
+        ngx_http_order_edit_parse_st.pooled++;
+        ngx_http_order_edit_parse_st.pooled_bytes += p->bytes;
+
+        ngx_log_debug1(NGX_LOG_DEBUG_HTTP, p->log, 0,
+                       "order_edit: an answer of %uz bytes parsed on the "
+                       "thread pool", p->bytes);
+    }
 
     p->done(p->ctx, p->data, 0);
 

@@ -75,6 +75,14 @@ ngx_int_t ngx_http_order_edit_parse_start(ngx_http_order_edit_parse_t *p,
     size_t bytes, ngx_http_order_edit_parse_work_pt work,
     ngx_http_order_edit_parse_done_pt done, void *data);
 
+/*
+ * free_fn(ptr) on the thread pool when "bytes" is at least the threshold
+ * (freeing a large jansson tree costs a good part of parsing it), else
+ * here.  At exit what is not freed yet is left to the process's end.
+ */
+void ngx_http_order_edit_parse_dispose(void (*free_fn)(void *), void *ptr,
+    size_t bytes, ngx_log_t *log);
+
 /* done(cancelled) before this returns; the thread's result is dropped */
 void ngx_http_order_edit_parse_cancel(ngx_http_order_edit_parse_t *p);
 

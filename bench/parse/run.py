@@ -26,6 +26,8 @@ import http.client
 import json
 import os
 import shutil
+import signal
+import subprocess
 import sys
 import tempfile
 import threading
@@ -52,6 +54,11 @@ def parse_args():
     p.add_argument("--rounds", type=int, default=2,
                    help="each round runs both configurations")
     p.add_argument("--threshold", default="16k")
+    p.add_argument("--perf", action="store_true",
+                   help="profile the worker's event loop thread (perf "
+                        "record -t) while it drains: where its time goes")
+    p.add_argument("--perf-keep", action="store_true",
+                   help="keep perf.data files (their paths are logged)")
     p.add_argument("--out", default=os.path.join(TOP, "bench", "results"))
     return p.parse_args()
 
@@ -64,6 +71,9 @@ sys.path.insert(0, os.path.join(TOP, "tools", "tests"))
 
 from ngxctl import NginxServer, sign  # noqa: E402
 import simhelper  # noqa: E402
+
+sys.path.insert(0, os.path.join(TOP, "bench"))
+import perf_profile  # noqa: E402
 
 
 HTTP = """
@@ -239,6 +249,17 @@ class Run:
         for t in threads:
             t.start()
 
+        perf = None
+        if a.perf:
+            # the worker's own thread only: the event loop, not the pool
+            pdata = os.path.join(tempfile.gettempdir(),
+                                 "oe-parse-%s.perf" % self.name)
+            perf = subprocess.Popen(
+                [perf_profile.PERF, "record", "-q", "-e", "cpu-clock",
+                 "-F", "1999", "-g", "-t", str(self.ngx.worker_pids()[0]),
+                 "-o", pdata, "--", "sleep", "600"],
+                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
         t1 = time.monotonic()
         deadline = t1 + 300
         done = (0, 0)
@@ -252,7 +273,16 @@ class Run:
         for t in threads:
             t.join()
 
-        pooled = self.ngx.error_log().count("parsed on the thread pool")
+        prof = None
+        if perf is not None:
+            perf.send_signal(signal.SIGINT)
+            perf.wait()
+            prof = perf_profile.summarise(pdata, top=15)
+            if not a.perf_keep:
+                os.unlink(pdata)
+            else:
+                log("profile kept in", pdata)
+
         return {
             "config": self.name, "parse": self.parse,
             "orders": a.orders, "lines": a.lines,
@@ -267,7 +297,7 @@ class Run:
             "webhook_p99_ms": round(pct(hooks, 99), 2),
             "webhook_p50_ms": round(pct(hooks, 50), 2),
             "webhook_max_ms": round(max(hooks), 2) if hooks else None,
-            "pooled_lines_in_log": pooled,
+            "loop_profile": prof,
         }
 
 
@@ -298,7 +328,8 @@ def main():
                     run.stop()
                 res["round"] = r + 1
                 results.append(res)
-                log(json.dumps(res))
+                log(json.dumps({k: v for k, v in res.items()
+                                if k != "loop_profile"}))
     finally:
         shutil.rmtree(keys, ignore_errors=True)
 
@@ -318,6 +349,11 @@ def main():
             r["round"], r["config"].split("-")[0], r["drain_s"],
             r["stall_max_ms"], r["probe_p99_ms"], r["webhook_p99_ms"],
             r["webhook_max_ms"], r["acked"]))
+    for r in results:
+        if r.get("loop_profile"):
+            print()
+            print("\n".join(perf_profile.table(
+                "event loop, %s" % r["config"], r["loop_profile"])))
     print("\nraw:", out)
 
 

@@ -61,6 +61,11 @@ class OnThePool(test_dispatch.Dispatch):
         self.assertEqual(len(sizes), 2, log[-3000:])
         self.assertGreater(sizes[0], 8000)
         self.assertEqual(self.shop()["exceptions"], 0)
+        # and the read's record is freed there too, when the job ends
+        self.wait(lambda: re.search(r"order_edit: a parse of \d{4,} bytes "
+                                    r"freed on the thread pool",
+                                    self.debug_log()),
+                  "the record freed on the pool")
 
 
     def test_kept_lines_are_fitted_with_the_read(self):
