@@ -168,7 +168,8 @@ ngx_http_order_edit_parse_dispose(void (*free_fn)(void *), void *ptr,
     ngx_http_order_edit_parse_t          *p;
     ngx_http_order_edit_parse_garbage_t  *g;
 
-    p = (bytes >= ngx_http_order_edit_parse_min)
+    p = (ngx_http_order_edit_parse_pool != NULL
+         && bytes >= ngx_http_order_edit_parse_min)
         ? ngx_http_order_edit_parse_create(
               sizeof(ngx_http_order_edit_parse_garbage_t), NULL, log)
         : NULL;
@@ -237,6 +238,12 @@ ngx_http_order_edit_parse_cancel_all(void)
 {
     ngx_queue_t                  *q, *next;
     ngx_http_order_edit_parse_t  *p;
+
+    /*
+     * The pools are gone: whatever a cancelled job starts from here on
+     * (freeing its record, say) is done inline.
+     */
+    ngx_http_order_edit_parse_pool = NULL;
 
     if (ngx_http_order_edit_parse_out.next == NULL) {
         return;

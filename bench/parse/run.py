@@ -14,9 +14,10 @@ and reads it back, two clients measure the event loop:
   - small webhooks (3 KB, a shop without NetSuite, so they cost nothing
     downstream) posted at a fixed rate: their p99 answer time.
 
-The same run is made with order_edit_curl parse_thread_pool=default and
-with parse_thread_pool=off, alternating (pool, inline, inline, pool, ...)
-so that a machine shared with other work disturbs both alike.  Python 3
+The same run is made with order_edit_curl parse_thread_pool=default (32
+threads), with a pool of one thread of its own, and with
+parse_thread_pool=off, in turn and in reverse order the next round, so
+that a machine shared with other work disturbs them alike.  Python 3
 standard library only; the helpers of the integration tests are imported.
 """
 
@@ -160,9 +161,9 @@ def post(conn, shop, secret, body, wid):
 
 
 class Run:
-    def __init__(self, name, parse, keys, a, fix):
+    def __init__(self, name, parse, keys, a, fix, main=""):
         self.name, self.parse, self.keys, self.a = name, parse, keys, a
-        self.fix = fix
+        self.fix, self.main = fix, main
 
     def start(self):
         a = self.a
@@ -178,7 +179,7 @@ class Run:
                       .replace("__KEYS__", self.keys)
                       .replace("__C__", str(a.concurrency))
                       .replace("__PARSE__", self.parse))
-        self.ngx = NginxServer(http_block, workers=1)
+        self.ngx = NginxServer(http_block, workers=1, extra_main=self.main)
         self.ngx.start()
 
     def stop(self):
@@ -303,6 +304,12 @@ class Run:
 
 def main():
     a = ARGS
+    if a.perf:
+        why = perf_profile.check()
+        if why:
+            log("no profile:", why)
+            a.perf = False
+
     keys = tempfile.mkdtemp(prefix="oe-bench-parse-")
     os.chmod(keys, 0o755)
     simhelper.write_key_files(keys)
@@ -310,15 +317,21 @@ def main():
     with open(os.path.join(FIX, "01-us-tax-exclusive.json")) as f:
         fix = json.load(f)
 
+    # default: nginx's pool of 32 threads, shared with the normaliser;
+    # pool1: a pool of its own with one thread (fewer threads competing
+    # with the event loop for the machine's two cores)
     configs = [("pool", "parse_thread_pool=default parse_threshold="
-                + a.threshold),
-               ("inline", "parse_thread_pool=off")]
+                + a.threshold, ""),
+               ("pool1", "parse_thread_pool=parse parse_threshold="
+                + a.threshold, "thread_pool parse threads=1;"),
+               ("inline", "parse_thread_pool=off", "")]
     results = []
     try:
         for r in range(a.rounds):
             order = configs if r % 2 == 0 else configs[::-1]
-            for name, parse in order:
-                run = Run("%s-r%d" % (name, r + 1), parse, keys, a, fix)
+            for name, parse, main in order:
+                run = Run("%s-r%d" % (name, r + 1), parse, keys, a, fix,
+                          main)
                 log("round", r + 1, name, "...")
                 run.start()
                 try:
