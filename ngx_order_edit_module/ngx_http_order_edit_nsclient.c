@@ -72,7 +72,7 @@ typedef struct {
     ngx_http_order_edit_nsp_order_t        order;
     int                                    rc;
     char                                   detail[
-                                               NGX_HTTP_ORDER_EDIT_NSP_DETAIL_LEN];
+                                           NGX_HTTP_ORDER_EDIT_NSP_DETAIL_LEN];
 } ngx_http_order_edit_nsc_parse_t;
 
 

@@ -53,7 +53,6 @@ static void ngx_http_order_edit_parse_completed(ngx_event_t *ev);
 static void                               *ngx_http_order_edit_parse_pool;
 static size_t                              ngx_http_order_edit_parse_min;
 static ngx_queue_t                         ngx_http_order_edit_parse_out;
-static ngx_http_order_edit_parse_stats_t   ngx_http_order_edit_parse_st;
 
 
 void
@@ -130,7 +129,6 @@ ngx_http_order_edit_parse_start(ngx_http_order_edit_parse_t *p,
         {
             ngx_queue_insert_tail(&ngx_http_order_edit_parse_out,
                                   &p->queue);
-            ngx_http_order_edit_parse_st.running++;
 
             ngx_log_debug2(NGX_LOG_DEBUG_HTTP, p->log, 0,
                            "order_edit: %s of %uz bytes goes to the "
@@ -148,10 +146,6 @@ ngx_http_order_edit_parse_start(ngx_http_order_edit_parse_t *p,
 
     work(p->ctx);
     p->finished = 1;
-
-    if (!p->garbage) {
-        ngx_http_order_edit_parse_st.inline_++;
-    }
 
     done(p->ctx, data, 0);
 
@@ -217,7 +211,6 @@ ngx_http_order_edit_parse_cancel(ngx_http_order_edit_parse_t *p)
 
     /* the thread still has it: freed when the pool gives it back */
     p->orphan = 1;
-    ngx_http_order_edit_parse_st.cancelled++;
 
     ngx_log_debug1(NGX_LOG_DEBUG_HTTP, p->log, 0,
                    "order_edit: the parse of an answer of %uz bytes is "
@@ -260,19 +253,11 @@ ngx_http_order_edit_parse_cancel_all(void)
 
         if (p->finished) {
             ngx_queue_remove(&p->queue);
-            ngx_http_order_edit_parse_st.running--;
             ngx_http_order_edit_parse_free(p);
         }
 
         /* else a thread may still be in it: left to the exit */
     }
-}
-
-
-void
-ngx_http_order_edit_parse_stats(ngx_http_order_edit_parse_stats_t *st)
-{
-    *st = ngx_http_order_edit_parse_st;
 }
 
 
@@ -307,7 +292,6 @@ ngx_http_order_edit_parse_completed(ngx_event_t *ev)
     ngx_http_order_edit_parse_t *p = ev->data;
 
     ngx_queue_remove(&p->queue);
-    ngx_http_order_edit_parse_st.running--;
 
     if (p->orphan) {
         ngx_log_debug1(NGX_LOG_DEBUG_HTTP, p->log, 0,
@@ -324,9 +308,6 @@ ngx_http_order_edit_parse_completed(ngx_event_t *ev)
                        "thread pool", p->bytes);
 
     } else {
-        ngx_http_order_edit_parse_st.pooled++;
-        ngx_http_order_edit_parse_st.pooled_bytes += p->bytes;
-
         ngx_log_debug1(NGX_LOG_DEBUG_HTTP, p->log, 0,
                        "order_edit: an answer of %uz bytes parsed on the "
                        "thread pool", p->bytes);

@@ -42,15 +42,6 @@ typedef void (*ngx_http_order_edit_parse_done_pt)(void *ctx, void *data,
 typedef void (*ngx_http_order_edit_parse_clean_pt)(void *ctx);
 
 
-typedef struct {
-    ngx_uint_t                   pooled;     /* parsed on the thread pool */
-    ngx_uint_t                   inline_;    /* parsed in the event loop */
-    ngx_uint_t                   cancelled;  /* their owner went first */
-    ngx_uint_t                   running;    /* on the pool right now */
-    size_t                       pooled_bytes;
-} ngx_http_order_edit_parse_stats_t;
-
-
 /* a worker's settings: from order_edit_curl, in init_process */
 void ngx_http_order_edit_parse_init(void *thread_pool, size_t threshold);
 
@@ -88,8 +79,6 @@ void ngx_http_order_edit_parse_cancel(ngx_http_order_edit_parse_t *p);
 
 /* exit_process: every task still out is cancelled, as transfers are */
 void ngx_http_order_edit_parse_cancel_all(void);
-
-void ngx_http_order_edit_parse_stats(ngx_http_order_edit_parse_stats_t *st);
 
 
 #endif /* _NGX_HTTP_ORDER_EDIT_PARSE_H_INCLUDED_ */
