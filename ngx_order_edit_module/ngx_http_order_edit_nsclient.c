@@ -61,6 +61,7 @@ typedef struct {
     u_char                                *sent;      /* the write's copy */
     size_t                                 sent_len;
     json_t                                *doc;       /* its totals, copied */
+    json_t                                *page;      /* SuiteQL's, parsed */
     char                                  *updated;   /* the store's */
     char                                  *taxes;     /* field names */
     char                                  *request;   /* to fit, copied */
@@ -165,6 +166,10 @@ static void ngx_http_order_edit_nsc_refused(ngx_http_order_edit_nsc_t *c,
     const char *reason, const char *why);
 static void ngx_http_order_edit_nsc_suiteql_answer(
     ngx_http_order_edit_nsc_t *c, ngx_http_order_edit_curl_req_t *req);
+static void ngx_http_order_edit_nsc_page_parse(void *ctx);
+static void ngx_http_order_edit_nsc_page_parsed(void *ctx, void *data,
+    ngx_uint_t cancelled);
+static void ngx_http_order_edit_nsc_page_free(ngx_http_order_edit_nsc_t *c);
 
 
 ngx_uint_t
@@ -641,6 +646,7 @@ ngx_http_order_edit_nsc_parse_clean(void *ctx)
 
     ngx_http_order_edit_nsp_order_free(&pc->order);
     json_decref(pc->doc);
+    json_decref(pc->page);
 
     free(pc->got);
     free(pc->sent);
@@ -2485,6 +2491,23 @@ ngx_http_order_edit_nsc_free(ngx_http_order_edit_nsc_t *c)
 
     free(c->fitted);
     c->fitted = NULL;
+
+    ngx_http_order_edit_nsc_page_free(c);
+}
+
+
+static void
+ngx_http_order_edit_nsc_page_free(ngx_http_order_edit_nsc_t *c)
+{
+    free(c->page.data);
+    ngx_str_null(&c->page);
+
+    if (c->page_root != NULL) {
+        ngx_http_order_edit_parse_dispose(ngx_http_order_edit_nsc_json_free,
+                                          c->page_root, c->page_bytes,
+                                          c->log);
+        c->page_root = NULL;
+    }
 }
 
 
@@ -2503,7 +2526,7 @@ ngx_http_order_edit_nsc_suiteql(ngx_http_order_edit_nsc_t *c,
     c->call = NGX_HTTP_ORDER_EDIT_NSC_SUITEQL;
     c->step = NGX_HTTP_ORDER_EDIT_NSC_STEP_SUITEQL;
     c->body = *body;
-    ngx_str_null(&c->page);
+    ngx_http_order_edit_nsc_page_free(c);
     ngx_str_set(&c->method, "POST");
 
     *ngx_sprintf(query, "?limit=%ui&offset=%ui", limit, offset) = '\0';
@@ -2521,26 +2544,89 @@ ngx_http_order_edit_nsc_suiteql(ngx_http_order_edit_nsc_t *c,
 }
 
 
+/*
+ * A page is up to a thousand rows: parsed (exact numbers, as the report
+ * compares money) on the thread pool when it is large.
+ */
+
 static void
 ngx_http_order_edit_nsc_suiteql_answer(ngx_http_order_edit_nsc_t *c,
     ngx_http_order_edit_curl_req_t *req)
 {
+    ngx_http_order_edit_nsc_parse_t  *pc;
+
     if (req->status != 200) {
         /* a query NetSuite does not run: retrying would not change it */
         ngx_http_order_edit_nsc_rejected(c, req);
         return;
     }
 
-    c->page.data = ngx_pnalloc(c->pool, req->body.len + 1);
-    if (c->page.data == NULL) {
+    pc = ngx_http_order_edit_nsc_parse(c, req);
+    if (pc == NULL) {
+        return;
+    }
+
+    (void) ngx_http_order_edit_parse_start(c->parse, pc->got_len,
+                                        ngx_http_order_edit_nsc_page_parse,
+                                        ngx_http_order_edit_nsc_page_parsed,
+                                        c);
+}
+
+
+static void
+ngx_http_order_edit_nsc_page_parse(void *ctx)
+{
+    ngx_http_order_edit_nsc_parse_t *pc = ctx;
+
+    u_char                         *p;
+    char                            errbuf[128];
+    ngx_http_order_edit_json_rc_e   rc;
+
+    pc->page = ngx_http_order_edit_json_load((char *) pc->got, pc->got_len,
+                                             16, pc->got_len, &rc, errbuf,
+                                             sizeof(errbuf));
+
+    /* the text too, NUL-terminated, for whoever reads it as text */
+    p = realloc(pc->got, pc->got_len + 1);
+
+    if (p == NULL) {
+        pc->rc = -1;
+        return;
+    }
+
+    p[pc->got_len] = '\0';
+    pc->got = p;
+}
+
+
+static void
+ngx_http_order_edit_nsc_page_parsed(void *ctx, void *data,
+    ngx_uint_t cancelled)
+{
+    ngx_http_order_edit_nsc_parse_t *pc = ctx;
+    ngx_http_order_edit_nsc_t       *c = data;
+
+    c->parse = NULL;
+
+    if (cancelled) {
+        ngx_http_order_edit_nsc_report(c, NGX_HTTP_ORDER_EDIT_NSC_CANCELLED,
+                                       NULL, NULL);
+        return;
+    }
+
+    if (pc->rc != 0) {
+        /* no memory for the text */
         ngx_http_order_edit_nsc_report(c, NGX_HTTP_ORDER_EDIT_NSC_UNSENT,
                                        NULL, NULL);
         return;
     }
 
-    c->page.len = req->body.len;
-    ngx_memcpy(c->page.data, req->body.data, req->body.len);
-    c->page.data[c->page.len] = '\0';
+    c->page.data = pc->got;
+    c->page.len = pc->got_len;
+    c->page_root = pc->page;
+    c->page_bytes = pc->got_len;
+    pc->got = NULL;
+    pc->page = NULL;
 
     ngx_http_order_edit_nsc_report(c, NGX_HTTP_ORDER_EDIT_NSC_OK, NULL, NULL);
 }

@@ -106,6 +106,8 @@ struct ngx_http_order_edit_nsc_s {
     char                                  *fitted;    /* the write, to it */
     int                                    fitted_n;  /* lines; _UNFITTED */
     ngx_str_t                              page;      /* SuiteQL's, NUL */
+    json_t                                *page_root; /* parsed, exact */
+    size_t                                 page_bytes;
     unsigned                               so_cached:1;
     unsigned                               reread:1;  /* read back again */
     unsigned                               auth_retried:1; /* after 401 */
@@ -136,7 +138,10 @@ void ngx_http_order_edit_nsc_readback(ngx_http_order_edit_nsc_t *c);
 
 /*
  * The mismatch report's bulk read: one page (limit rows from offset) of
- * the SuiteQL query in body ({"q": "..."}); the answer in c->page.
+ * the SuiteQL query in body ({"q": "..."}); the answer in c->page, and
+ * parsed (exact JSON, as ngx_http_order_edit_json_load() with depth 16;
+ * NULL when it is none) in c->page_root, which the caller may take (and
+ * then json_decref()); the client frees both otherwise.
  */
 void ngx_http_order_edit_nsc_suiteql(ngx_http_order_edit_nsc_t *c,
     ngx_str_t *body, ngx_uint_t limit, ngx_uint_t offset);

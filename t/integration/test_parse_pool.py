@@ -10,6 +10,7 @@ import os
 import re
 
 import test_dispatch
+import test_report
 from test_dispatch import SO_EID
 
 TOP = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..")
@@ -206,6 +207,31 @@ class ReloadMidParse(OnThePool):
 
     test_the_read_and_the_read_back_are_parsed_on_the_pool = None
     test_kept_lines_are_fitted_with_the_read = None
+
+
+class ReportOnThePool(test_report.Report):
+    """The mismatch report with every SuiteQL page parsed on the thread
+    pool (parse_threshold=1): the same report, and the pages were parsed
+    there."""
+
+    def conf(self):
+        self.ngx.extra_main = "error_log logs/debug.log debug;"
+        return super().conf().replace(
+            "order_edit_dispatch edits",
+            "order_edit_curl parse_threshold=1;\n    order_edit_dispatch edits")
+
+    def test_the_report_lists_exactly_the_seeded_differences(self):
+        super().test_the_report_lists_exactly_the_seeded_differences()
+
+        with open(os.path.join(self.ngx.dir, "logs", "debug.log")) as f:
+            log = f.read()
+        suiteql = re.findall(r'curl done \S+ "[^"]*/query/v1/suiteql\?limit='
+                             r'[^"]*" outcome:0 status:200 code:0 '
+                             r'body:(\d+)', log)
+        self.assertTrue(suiteql, "no SuiteQL page was read")
+        pooled = set(PARSED.findall(log))
+        # each page's answer went to the pool
+        self.assertTrue(set(suiteql) <= pooled, (suiteql, pooled))
 
 
 # the dispatch tests run once, in test_dispatch, with the default settings
