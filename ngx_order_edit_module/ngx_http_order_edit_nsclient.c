@@ -110,6 +110,8 @@ static void ngx_http_order_edit_nsc_read_parsed(void *ctx, void *data,
     ngx_uint_t cancelled);
 static ngx_http_order_edit_nsc_parse_t *ngx_http_order_edit_nsc_parse(
     ngx_http_order_edit_nsc_t *c, ngx_http_order_edit_curl_req_t *req);
+static ngx_uint_t ngx_http_order_edit_nsc_parse_end(
+    ngx_http_order_edit_nsc_t *c, ngx_uint_t cancelled);
 static void ngx_http_order_edit_nsc_parse_failed(
     ngx_http_order_edit_nsc_t *c);
 static void ngx_http_order_edit_nsc_order_release(
@@ -509,11 +511,7 @@ ngx_http_order_edit_nsc_read_parsed(void *ctx, void *data,
     ngx_http_order_edit_nsc_parse_t *pc = ctx;
     ngx_http_order_edit_nsc_t       *c = data;
 
-    c->parse = NULL;
-
-    if (cancelled) {
-        ngx_http_order_edit_nsc_report(c, NGX_HTTP_ORDER_EDIT_NSC_CANCELLED,
-                                       NULL, NULL);
+    if (ngx_http_order_edit_nsc_parse_end(c, cancelled)) {
         return;
     }
 
@@ -595,6 +593,24 @@ ngx_http_order_edit_nsc_parse(ngx_http_order_edit_nsc_t *c,
     pc->got_len = body.len;
 
     return pc;
+}
+
+
+/* a parse is back: 1 when it was cancelled, and the call has ended */
+
+static ngx_uint_t
+ngx_http_order_edit_nsc_parse_end(ngx_http_order_edit_nsc_t *c,
+    ngx_uint_t cancelled)
+{
+    c->parse = NULL;
+
+    if (cancelled) {
+        ngx_http_order_edit_nsc_report(c, NGX_HTTP_ORDER_EDIT_NSC_CANCELLED,
+                                       NULL, NULL);
+        return 1;
+    }
+
+    return 0;
 }
 
 
@@ -1856,11 +1872,7 @@ ngx_http_order_edit_nsc_compared(void *ctx, void *data, ngx_uint_t cancelled)
 
     ngx_str_t  detail;
 
-    c->parse = NULL;
-
-    if (cancelled) {
-        ngx_http_order_edit_nsc_report(c, NGX_HTTP_ORDER_EDIT_NSC_CANCELLED,
-                                       NULL, NULL);
+    if (ngx_http_order_edit_nsc_parse_end(c, cancelled)) {
         return;
     }
 
@@ -2606,11 +2618,7 @@ ngx_http_order_edit_nsc_page_parsed(void *ctx, void *data,
     ngx_http_order_edit_nsc_parse_t *pc = ctx;
     ngx_http_order_edit_nsc_t       *c = data;
 
-    c->parse = NULL;
-
-    if (cancelled) {
-        ngx_http_order_edit_nsc_report(c, NGX_HTTP_ORDER_EDIT_NSC_CANCELLED,
-                                       NULL, NULL);
+    if (ngx_http_order_edit_nsc_parse_end(c, cancelled)) {
         return;
     }
 
