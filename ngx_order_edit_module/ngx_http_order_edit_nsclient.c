@@ -423,8 +423,7 @@ static void
 ngx_http_order_edit_nsc_read_answer(ngx_http_order_edit_nsc_t *c,
     ngx_http_order_edit_curl_req_t *req)
 {
-    const char                       *field[2];
-    ngx_uint_t                        i;
+    const char                       *updated, *taxes;
     ngx_http_order_edit_nsc_parse_t  *pc;
 
     pc = ngx_http_order_edit_nsc_parse(c, req);
@@ -432,23 +431,18 @@ ngx_http_order_edit_nsc_read_answer(ngx_http_order_edit_nsc_t *c,
         return;
     }
 
-    field[0] = ngx_http_order_edit_norm_field(c->norm,
+    updated = ngx_http_order_edit_norm_field(c->norm,
                                      NGX_HTTP_ORDER_EDIT_FIELD_UPDATED_AT);
-    field[1] = ngx_http_order_edit_norm_field(c->norm,
+    taxes = ngx_http_order_edit_norm_field(c->norm,
                                    NGX_HTTP_ORDER_EDIT_FIELD_TAXES_INCLUDED);
 
-    for (i = 0; i < 2; i++) {
-        if (field[i] == NULL) {
-            continue;
-        }
+    /* the configuration's, copied: the thread reads its own only */
+    pc->updated = updated ? strdup(updated) : NULL;
+    pc->taxes = taxes ? strdup(taxes) : NULL;
 
-        /* the configuration's, copied: the thread reads its own only */
-        (i ? &pc->taxes : &pc->updated)[0] = strdup(field[i]);
-
-        if ((i ? pc->taxes : pc->updated) == NULL) {
-            ngx_http_order_edit_nsc_parse_failed(c);
-            return;
-        }
+    if ((updated && pc->updated == NULL) || (taxes && pc->taxes == NULL)) {
+        ngx_http_order_edit_nsc_parse_failed(c);
+        return;
     }
 
     /*
