@@ -1604,10 +1604,8 @@ ngx_http_order_edit_report_ns_done(ngx_http_order_edit_nsc_t *c,
 {
     ngx_http_order_edit_report_run_t *rr = c->data;
 
-    char                           err[160];
-    json_t                        *root, *items;
-    ngx_int_t                      rc;
-    ngx_http_order_edit_json_rc_e  jrc;
+    json_t     *root, *items;
+    ngx_int_t   rc;
 
     rr->nsc_out = 0;
     ngx_http_order_edit_nsslot_give(&rr->slot);
@@ -1615,9 +1613,9 @@ ngx_http_order_edit_report_ns_done(ngx_http_order_edit_nsc_t *c,
     root = NULL;
 
     if (r->rc == NGX_HTTP_ORDER_EDIT_NSC_OK) {
-        root = ngx_http_order_edit_json_load((char *) c->page.data,
-                                             c->page.len, 16, c->page.len,
-                                             &jrc, err, sizeof(err));
+        /* parsed by the client, on the thread pool when it is large */
+        root = c->page_root;
+        c->page_root = NULL;
     }
 
     ngx_http_order_edit_nsc_free(c);
