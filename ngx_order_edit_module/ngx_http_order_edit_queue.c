@@ -51,6 +51,8 @@ static void ngx_http_order_edit_exc_copy(ngx_str_t *dst, u_char *src,
     size_t len, ngx_uint_t printable);
 static ngx_str_t ngx_http_order_edit_exc_detail(
     ngx_http_order_edit_item_t *item);
+static ngx_http_order_edit_item_t *ngx_http_order_edit_queue_dead_walk(
+    ngx_http_order_edit_zone_t *zone, ngx_uint_t uncopied, ngx_uint_t *n);
 
 
 ngx_http_order_edit_item_t *
@@ -92,6 +94,10 @@ ngx_http_order_edit_queue_alloc_locked(ngx_http_order_edit_zone_t *zone,
     if (body) {
         ngx_memcpy(p, msg->body.data, msg->body.len);
         item->copied = 1;
+
+    } else {
+        /* its writer, to roll it back if it dies before the copy */
+        item->lease_pid = ngx_pid;
     }
 
     /* webhook bytes, and what the slab allocator took for them */
@@ -1351,42 +1357,17 @@ ngx_http_order_edit_queue_unhold_locked(ngx_http_order_edit_item_t *item)
 /*
  * Zone locked: webhooks held for a writer that is gone (a crash) are let
  * go: the kernel kept what it wrote.  Not one whose body the writer had
- * not copied: that one is rolled back (dead_uncopied).  Bounded by the
- * ready webhooks.
+ * not copied: that one is rolled back (dead_uncopied).
  */
 
 ngx_uint_t
 ngx_http_order_edit_queue_unhold_dead_locked(ngx_http_order_edit_zone_t *zone)
 {
-    ngx_uint_t                   n;
-    ngx_queue_t                 *q, *sq;
-    ngx_http_order_edit_shop_t  *shop;
-    ngx_http_order_edit_item_t  *item;
+    ngx_uint_t  n;
 
     n = 0;
 
-    for (sq = ngx_queue_head(&zone->sh->shops);
-         sq != ngx_queue_sentinel(&zone->sh->shops);
-         sq = ngx_queue_next(sq))
-    {
-        shop = ngx_queue_data(sq, ngx_http_order_edit_shop_t, all);
-
-        for (q = ngx_queue_head(&shop->pending);
-             q != ngx_queue_sentinel(&shop->pending);
-             q = ngx_queue_next(q))
-        {
-            item = ngx_queue_data(q, ngx_http_order_edit_item_t, queue);
-
-            if (item->not_before_ms == NGX_HTTP_ORDER_EDIT_NOT_DURABLE
-                && ngx_http_order_edit_queue_copied(item)
-                && item->lease_pid != ngx_pid
-                && kill(item->lease_pid, 0) == -1 && ngx_errno == ESRCH)
-            {
-                ngx_http_order_edit_queue_unhold_locked(item);
-                n++;
-            }
-        }
-    }
+    (void) ngx_http_order_edit_queue_dead_walk(zone, 0, &n);
 
     return n;
 }
@@ -1394,14 +1375,26 @@ ngx_http_order_edit_queue_unhold_dead_locked(ngx_http_order_edit_zone_t *zone)
 
 /*
  * Zone locked: a webhook whose writer is gone before its body was in
- * (NULL: none).  On the way, one it had copied but had no record for
- * only missed its release (there is no journal): it is let go.  Bounded
- * by the ready webhooks; a worker makes this walk when it starts.
+ * (NULL: none); a worker makes this walk when it starts.
  */
 
 ngx_http_order_edit_item_t *
 ngx_http_order_edit_queue_dead_uncopied_locked(
     ngx_http_order_edit_zone_t *zone)
+{
+    return ngx_http_order_edit_queue_dead_walk(zone, 1, NULL);
+}
+
+
+/*
+ * Zone locked: the ready webhooks whose writer is gone, a walk bounded
+ * by them.  "uncopied": the first one whose body is not in is returned;
+ * otherwise those held with their body in are let go, counted in n.
+ */
+
+static ngx_http_order_edit_item_t *
+ngx_http_order_edit_queue_dead_walk(ngx_http_order_edit_zone_t *zone,
+    ngx_uint_t uncopied, ngx_uint_t *n)
 {
     ngx_queue_t                 *q, *sq;
     ngx_http_order_edit_shop_t  *shop;
@@ -1419,20 +1412,22 @@ ngx_http_order_edit_queue_dead_uncopied_locked(
         {
             item = ngx_queue_data(q, ngx_http_order_edit_item_t, queue);
 
-            if (item->not_before_ms != NGX_HTTP_ORDER_EDIT_NOT_DURABLE
+            if ((uncopied
+                 ? ngx_http_order_edit_queue_copied(item)
+                 : (item->not_before_ms != NGX_HTTP_ORDER_EDIT_NOT_DURABLE
+                    || !ngx_http_order_edit_queue_copied(item)))
                 || item->lease_pid == ngx_pid
-                || (ngx_http_order_edit_queue_copied(item)
-                    && item->rec.file != NULL)
                 || kill(item->lease_pid, 0) != -1 || ngx_errno != ESRCH)
             {
                 continue;
             }
 
-            if (!ngx_http_order_edit_queue_copied(item)) {
+            if (uncopied) {
                 return item;
             }
 
             ngx_http_order_edit_queue_unhold_locked(item);
+            (*n)++;
         }
     }
 
@@ -1441,8 +1436,9 @@ ngx_http_order_edit_queue_dead_uncopied_locked(
 
 
 /*
- * Zone locked: is webhook "id" of this shop still held for its record?
- * It was linked a moment ago and is ready: a lookup by id.
+ * Zone locked: is webhook "id" of this shop still being copied in, or
+ * held for its record?  It was linked a moment ago and is ready: a
+ * lookup by id.
  */
 
 ngx_uint_t
@@ -1458,5 +1454,6 @@ ngx_http_order_edit_queue_undurable_locked(ngx_http_order_edit_shop_t *shop,
     }
 
     return item != NULL
-           && item->not_before_ms == NGX_HTTP_ORDER_EDIT_NOT_DURABLE;
+           && (item->not_before_ms == NGX_HTTP_ORDER_EDIT_NOT_DURABLE
+               || !ngx_http_order_edit_queue_copied(item));
 }

@@ -116,8 +116,8 @@ typedef struct {
 /*
  * ingest: zone locked; alloc may fail (NULL), link never fails.  Alloc
  * copies the body too unless told not to ("body" 0): then the writer
- * copies it with copy_body once the zone is unlocked, the webhook held
- * meanwhile (hold_locked), and readers pass it over until it is copied.
+ * (its pid in lease_pid) copies it with copy_body once the zone is
+ * unlocked, and lease and every reader pass it over until it is copied.
  */
 ngx_http_order_edit_item_t *ngx_http_order_edit_queue_alloc_locked(
     ngx_http_order_edit_zone_t *zone, ngx_http_order_edit_msg_t *msg,
@@ -201,13 +201,12 @@ ngx_int_t ngx_http_order_edit_exc_list(ngx_http_order_edit_zone_t *zone,
 
 /*
  * Zone locked, for the store.  A webhook is held (not leased) from its
- * put until its body is copied and its record is durable, its writer's
- * pid in lease_pid; remove takes it out of the queue for good and frees
- * it ("drained": it counts as progress of the queue).  Of the webhooks
- * held for writers that are gone, unhold_dead lets go those with a body
- * (their records are the journal's), and dead_uncopied finds one without
- * (NULL: none), for the store to roll back; on its way it lets go those
- * with a body and no record, that only missed their release.
+ * put until its record is durable, its writer's pid in lease_pid; remove
+ * takes it out of the queue for good and frees it ("drained": it counts
+ * as progress of the queue).  Of the webhooks whose writers are gone,
+ * unhold_dead lets go the held ones with a body (the kernel kept their
+ * records), and dead_uncopied finds one without (NULL: none), for the
+ * store to roll back.
  */
 void ngx_http_order_edit_queue_hold_locked(ngx_http_order_edit_item_t *item);
 void ngx_http_order_edit_queue_unhold_locked(
@@ -227,8 +226,8 @@ void ngx_http_order_edit_queue_remove_locked(ngx_http_order_edit_zone_t *zone,
     ngx_http_order_edit_item_t *item, ngx_uint_t drained);
 
 /*
- * Zone locked: 1 while a just-queued webhook is held for its body's copy
- * or its record
+ * Zone locked: 1 while a just-queued webhook is being copied in or held
+ * for its record
  */
 ngx_uint_t ngx_http_order_edit_queue_undurable_locked(
     ngx_http_order_edit_shop_t *shop, uint64_t id);

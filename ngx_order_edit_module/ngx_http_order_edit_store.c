@@ -183,9 +183,9 @@ ngx_http_order_edit_store_put_local(ngx_http_order_edit_zone_t *zone,
  * A webhook in: its shop counted, the store's rate, its id (a duplicate
  * is answered with the first one's), then room for the record, the id
  * and the body, all in one lock: nothing is linked unless all of it
- * fits.  The body is copied in after the lock, the webhook held until
- * then, as it is until its record is written; when that fails the
- * backend rolls the webhook back (store_rollback) and it is refused.
+ * fits.  The body is copied in after the lock, then the record written;
+ * when that fails the backend rolls the webhook back (store_rollback)
+ * and it is refused.
  */
 
 ngx_http_order_edit_put_e
@@ -291,15 +291,12 @@ ngx_http_order_edit_store_put(ngx_http_order_edit_zone_t *zone,
 
     shop->counters[NGX_HTTP_ORDER_EDIT_C_QUEUED]++;
 
-    /*
-     * Held until its body is in and its record durable: nobody leases or
-     * reads it before, and a copy of it is "in progress".  The record's
-     * place is taken under the lock, before it is written.
-     */
-
-    ngx_http_order_edit_queue_hold_locked(item);
-
     if (rsize) {
+        /*
+         * The record's place is taken under the lock, before it is
+         * written; nobody leases the webhook before it is durable.
+         */
+        ngx_http_order_edit_queue_hold_locked(item);
         be->reserve_locked(zone, item, rsize);
     }
 
@@ -308,6 +305,9 @@ ngx_http_order_edit_store_put(ngx_http_order_edit_zone_t *zone,
     /*
      * The body, the largest part of a put (2 us of 16 KB), is copied with
      * the zone unlocked: the other workers' webhooks do not wait for it.
+     * Until it is in, nobody leases or reads the webhook and a copy of
+     * it is "in progress"; its "copied" flag says when, so that without
+     * a record to wait for no second lock is needed.
      */
 
     ngx_http_order_edit_queue_copy_body(item, msg);
@@ -317,12 +317,6 @@ ngx_http_order_edit_store_put(ngx_http_order_edit_zone_t *zone,
                    put->id, &msg->topic, &put->shop);
 
     if (rsize == 0) {
-        /* no record to wait for: one short lock lets it go */
-
-        ngx_shmtx_lock(&zone->shpool->mutex);
-        ngx_http_order_edit_queue_unhold_locked(item);
-        ngx_shmtx_unlock(&zone->shpool->mutex);
-
         return NGX_HTTP_ORDER_EDIT_PUT_QUEUED;
     }
 
