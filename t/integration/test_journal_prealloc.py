@@ -16,21 +16,12 @@ import os
 import time
 import unittest
 
-from test_journal_faults import FaultBase, body
-from ngxctl import NginxServer
+from test_journal_faults import FaultBase, HTTP as FAULTS_HTTP
 
-# segments of 128k (max_size / 8), spares of 192k
-HTTP = """
-    order_edit_zone edits:4m;
-    order_edit_journal __DIR__ fsync=batch batch_window=1ms max_size=1m;
-    order_edit_store acme.myshopify.com { secret acme; }
-    server {
-        listen 127.0.0.1:__PORT__;
-        location = /wh { order_edit_webhook edits; }
-        location = /status { order_edit_status edits; }
-        location = /q { order_edit_queue_debug edits; }
-    }
-"""
+# test_journal_faults' server, its segments of 128k (max_size / 8) and
+# spares of 192k
+HTTP = FAULTS_HTTP.replace("__FSYNC__", "batch").replace(
+    "batch_window=1ms", "batch_window=1ms max_size=1m")
 
 # a dead generation's names: no lock file, so nobody alive owns them
 DEAD = "edits-00000000000000ab-"
