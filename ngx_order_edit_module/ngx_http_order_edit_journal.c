@@ -3272,6 +3272,24 @@ ngx_http_order_edit_journal_prealloc_thread(void *data, ngx_log_t *log)
             ctx->what = "write";
             goto failed;
         }
+
+#if (NGX_LINUX)
+        /*
+         * Written back as it goes, a chunk at a time (as RocksDB's
+         * bytes_per_sync does): one fdatasync of the whole file would
+         * queue megabytes on the disk ahead of the batch's fsyncs.
+         */
+        if (sync_file_range(fd, (off_t) off, n,
+                            SYNC_FILE_RANGE_WAIT_BEFORE
+                            | SYNC_FILE_RANGE_WRITE
+                            | SYNC_FILE_RANGE_WAIT_AFTER)
+            == -1)
+        {
+            ctx->err = ngx_errno;
+            ctx->what = "sync_file_range";
+            goto failed;
+        }
+#endif
     }
 
     /* its blocks and size on disk now, not in a batch's fdatasync */
