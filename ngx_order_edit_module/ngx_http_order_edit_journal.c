@@ -3766,10 +3766,15 @@ ngx_http_order_edit_journal_prometheus(u_char *p, ngx_str_t *zone,
             "order_edit_journal_events_total{zone=\"%V\",event=\"error\"} "
             "%uL\n"
             "order_edit_journal_events_total{zone=\"%V\",event=\"full\"} "
-            "%uL\n",
+            "%uL\n"
+            "order_edit_journal_events_total{zone=\"%V\","
+            "event=\"preallocated\"} %uL\n"
+            "order_edit_journal_events_total{zone=\"%V\","
+            "event=\"preallocate_error\"} %uL\n",
             zone, js->writes, zone, js->fsyncs, zone, js->replayed,
             zone, js->torn, zone, js->corrupt, zone, js->errors,
-            zone, js->full);
+            zone, js->full, zone, js->preallocated,
+            zone, js->prealloc_errors);
 
     return p;
 }

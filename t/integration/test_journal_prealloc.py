@@ -79,6 +79,9 @@ class SpareAheadTest(PreallocBase, unittest.TestCase):
                           and self.journal())
         self.assertTrue(j, "no spare made at start: %r" % self.journal())
         self.assertGreaterEqual(j["preallocated_segments"], 1)
+        _, _, prom = self.ngx.request("GET", "/status?format=prometheus")
+        self.assertRegex(prom.decode(), r'order_edit_journal_events_total'
+                         r'\{zone="edits",event="preallocated"\} [1-9]')
         free = self.files(".jnl.free")
         self.assertEqual(len(free), 1, free)
         # zero-filled past the segment size, and on disk
