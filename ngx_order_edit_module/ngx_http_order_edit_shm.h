@@ -146,6 +146,13 @@ typedef struct {
     u_char                         spare[NGX_HTTP_ORDER_EDIT_JSPARES]
                                         [NGX_HTTP_ORDER_EDIT_JNAME_LEN];
     uint64_t                       recycled;    /* segments made of one */
+
+    /* the spare being zero-filled, by whom (0: none), and how it went */
+    ngx_pid_t                      preallocating;
+    ngx_uint_t                     prealloc_warned;
+    uint64_t                       preallocated;
+    uint64_t                       prealloc_errors;
+
     uint64_t                       writes;
     uint64_t                       fsyncs;
     uint64_t                       last_fsync_us;
