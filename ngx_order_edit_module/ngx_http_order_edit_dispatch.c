@@ -41,6 +41,13 @@
 /* how long a job waits when its order already has a request out */
 #define NGX_HTTP_ORDER_EDIT_DISPATCH_BUSY    200
 
+/*
+ * How long a write waits for the next snapshot of its order, queued when
+ * it was answered, to read the order (and so read the write back) before
+ * it reads back itself: the next one is handed back for BUSY first.
+ */
+#define NGX_HTTP_ORDER_EDIT_FOLD_WAIT        1000
+
 
 /* where a job is; ngx_http_order_edit_job_next() moves it on */
 typedef enum {
@@ -49,6 +56,7 @@ typedef enum {
     NGX_HTTP_ORDER_EDIT_JOB_READ,        /* the order's state */
     NGX_HTTP_ORDER_EDIT_JOB_WRITE,
     NGX_HTTP_ORDER_EDIT_JOB_READBACK,    /* what NetSuite kept */
+    NGX_HTTP_ORDER_EDIT_JOB_FOLDED,      /* the next one's read checks */
     NGX_HTTP_ORDER_EDIT_JOB_DONE         /* acked, handed back or parked */
 } ngx_http_order_edit_job_state_e;
 
@@ -62,11 +70,14 @@ typedef struct {
     ngx_uint_t                             njobs;
     ngx_log_t                             *log;
     ngx_msec_t                             stop_at;  /* shutdown_timeout */
+    uint64_t                               started_ms;
     unsigned                               stopping:1;
 } ngx_http_order_edit_dispatcher_t;
 
 
-typedef struct {
+typedef struct ngx_http_order_edit_job_s  ngx_http_order_edit_job_t;
+
+struct ngx_http_order_edit_job_s {
     ngx_queue_t                            queue;
     ngx_pool_t                            *pool;
     ngx_http_order_edit_dispatcher_t      *d;
@@ -86,7 +97,16 @@ typedef struct {
     /* what the normaliser reads, and the same order's other snapshots */
     ngx_http_order_edit_norm_input_t       in;
     ngx_array_t                            others;
-} ngx_http_order_edit_job_t;
+
+    /*
+     * The read back folded into the next lock read of the order: a
+     * FOLDED job's write is checked by fold_by's read (NULL: no job has
+     * claimed it yet); folds is the FOLDED job this one's read checks.
+     */
+    ngx_http_order_edit_job_t             *fold_by;
+    ngx_http_order_edit_job_t             *folds;
+    ngx_event_t                            fold_wait;
+};
 
 
 static void ngx_http_order_edit_dispatch_tick(ngx_event_t *ev);
@@ -123,6 +143,15 @@ static ngx_uint_t ngx_http_order_edit_job_held(ngx_http_order_edit_job_t *job,
 static void ngx_http_order_edit_job_tax_kind(ngx_http_order_edit_job_t *job,
     ngx_http_order_edit_nsp_order_t *o);
 static void ngx_http_order_edit_job_written(ngx_http_order_edit_job_t *job);
+static ngx_int_t ngx_http_order_edit_job_fold(ngx_http_order_edit_job_t *job);
+static ngx_uint_t ngx_http_order_edit_job_maybe_written(
+    ngx_http_order_edit_job_t *job);
+static void ngx_http_order_edit_job_fold_wait(ngx_http_order_edit_job_t *job);
+static void ngx_http_order_edit_job_handback(ngx_http_order_edit_job_t *job);
+static void ngx_http_order_edit_job_claim(ngx_http_order_edit_job_t *job);
+static void ngx_http_order_edit_job_unfolded(ngx_event_t *ev);
+static void ngx_http_order_edit_dispatch_wake(
+    ngx_http_order_edit_dispatcher_t *d);
 static void ngx_http_order_edit_job_applied(ngx_http_order_edit_job_t *job);
 static void ngx_http_order_edit_job_checked(ngx_http_order_edit_job_t *job,
     ngx_http_order_edit_nsc_result_t *r);
@@ -301,6 +330,7 @@ ngx_http_order_edit_dispatch_init_process(ngx_cycle_t *cycle,
         d->omcf = omcf;
         d->zone = dc[i].shm_zone->data;
         d->log = cycle->log;
+        d->started_ms = ngx_http_order_edit_now_ms();
         ngx_queue_init(&d->jobs);
 
         d->timer.handler = ngx_http_order_edit_dispatch_tick;
@@ -428,6 +458,15 @@ ngx_http_order_edit_dispatch_stop(ngx_http_order_edit_dispatcher_t *d)
         next = ngx_queue_next(q);
         job = ngx_queue_data(q, ngx_http_order_edit_job_t, queue);
 
+        if (job->state == NGX_HTTP_ORDER_EDIT_JOB_FOLDED) {
+            if (job->fold_by == NULL) {
+                ngx_http_order_edit_job_handback(job);
+                n++;
+            }
+
+            continue;
+        }
+
         if (ngx_http_order_edit_nsc_cancel(&job->nsc)) {
             n++;
         }
@@ -491,6 +530,10 @@ ngx_http_order_edit_job_start(ngx_http_order_edit_dispatcher_t *d,
     job->nsc.id = job->msg.id;
     job->nsc.done = ngx_http_order_edit_job_next;
     job->nsc.data = job;
+
+    job->fold_wait.handler = ngx_http_order_edit_job_unfolded;
+    job->fold_wait.data = job;
+    job->fold_wait.log = d->log;
 
     if (!ngx_http_order_edit_nsslot_room(&job->slot)) {
         ngx_http_order_edit_job_release(job, d->conf->interval);
@@ -708,8 +751,10 @@ ngx_http_order_edit_job_parsed(ngx_http_order_edit_job_t *job)
      * The fulfilment lock: what does the warehouse say of the order?  And
      * which Shopify snapshot does NetSuite hold: the record is the one
      * memory of what was applied that survives a restart, an upgrade or a
-     * lost ack.
+     * lost ack.  The read is the read back of the order's previous
+     * write too when that one waits for it (FOLDED).
      */
+    ngx_http_order_edit_job_claim(job);
     ngx_http_order_edit_job_read(job, NGX_HTTP_ORDER_EDIT_NSC_READ_ORDER);
 }
 
@@ -761,6 +806,13 @@ ngx_http_order_edit_job_stale(ngx_http_order_edit_job_t *job)
         && job->msg.order_id != 0
         && (uint64_t) job->res.order_id == job->msg.order_id)
     {
+        if (ngx_http_order_edit_job_maybe_written(job)) {
+            /* the newer one's lock read checks it, if NetSuite holds it */
+            job->nsc.fold_held = 1;
+            ngx_http_order_edit_job_fold_wait(job);
+            return 1;
+        }
+
         ngx_log_error(NGX_LOG_INFO, d->log, 0,
                       "order_edit: #%uL of \"%V\" coalesced: a newer "
                       "snapshot of order %L is queued",
@@ -820,6 +872,13 @@ ngx_http_order_edit_job_read(ngx_http_order_edit_job_t *job,
 {
     job->read = call;
 
+    /* a replay of a write whose check was lost checks it on this read */
+    job->nsc.check_held = (call == NGX_HTTP_ORDER_EDIT_NSC_READ_ORDER
+                           && job->ns->readback
+                           && job->ns->mode == NGX_HTTP_ORDER_EDIT_NS_REST
+                           && job->res.kind
+                              == NGX_HTTP_ORDER_EDIT_NORM_SALES_ORDER);
+
     if (ngx_http_order_edit_nsc_known(&job->nsc)) {
         job->state = NGX_HTTP_ORDER_EDIT_JOB_READ;
         ngx_http_order_edit_nsc_read(&job->nsc, call);
@@ -856,7 +915,9 @@ ngx_http_order_edit_job_next(ngx_http_order_edit_nsc_t *c,
         return;
     }
 
-    if (job->state == NGX_HTTP_ORDER_EDIT_JOB_READBACK) {
+    if (job->state == NGX_HTTP_ORDER_EDIT_JOB_READBACK
+        || job->state == NGX_HTTP_ORDER_EDIT_JOB_FOLDED)
+    {
         ngx_http_order_edit_job_checked(job, r);
         return;
     }
@@ -871,10 +932,11 @@ ngx_http_order_edit_job_next(ngx_http_order_edit_nsc_t *c,
         return;
 
     case NGX_HTTP_ORDER_EDIT_NSC_REFUSED:
-        if (job->state == NGX_HTTP_ORDER_EDIT_JOB_WRITE
-            && ngx_strcmp(r->reason, "discrepancy") == 0)
-        {
-            /* the RESTlet's own check: written, but not as sent */
+        if (ngx_strcmp(r->reason, "discrepancy") == 0) {
+            /*
+             * The RESTlet's own check: written, but not as sent; or a
+             * replay's read finding its snapshot held, but not as sent.
+             */
             ngx_http_order_edit_job_applied(job);
         }
 
@@ -1057,23 +1119,208 @@ ngx_http_order_edit_job_tax_kind(ngx_http_order_edit_job_t *job,
 }
 
 
-/* written (and paid out): remembered, then read back if the store wants */
+/*
+ * Written (and paid out): read back if the store wants, by the next
+ * snapshot's lock read when one is queued; remembered as applied once
+ * checked.  Until then the zone does not call the snapshot applied, so a
+ * replay of it (the worker died, or went away and handed it back) reads
+ * the order and checks it there (check_held) instead of passing it as
+ * stale unread.
+ */
 
 static void
 ngx_http_order_edit_job_written(ngx_http_order_edit_job_t *job)
 {
-    ngx_http_order_edit_job_applied(job);
-
     if (job->ns->readback
         && job->ns->mode == NGX_HTTP_ORDER_EDIT_NS_REST
         && job->res.kind == NGX_HTTP_ORDER_EDIT_NORM_SALES_ORDER)
     {
+        if (ngx_http_order_edit_job_fold(job) == NGX_OK) {
+            return;
+        }
+
         job->state = NGX_HTTP_ORDER_EDIT_JOB_READBACK;
         ngx_http_order_edit_nsc_readback(&job->nsc);
         return;
     }
 
+    ngx_http_order_edit_job_applied(job);
     ngx_http_order_edit_job_acked(job, NGX_HTTP_ORDER_EDIT_C_LAST);
+}
+
+
+/*
+ * Issue 17: a read back costs a request of the account's concurrency,
+ * and the next snapshot of the order, queued already, reads the whole
+ * order (its lock read) before it writes.  That read is this write's read
+ * back: the job gives its slot up, keeps its lease (the webhook is not
+ * acknowledged until checked) and waits, FOLDED, for the next one to
+ * claim it (job_claim()).  If none does within FOLD_WAIT, or the one that
+ * did ends without reading, it reads back itself.
+ */
+
+static ngx_int_t
+ngx_http_order_edit_job_fold(ngx_http_order_edit_job_t *job)
+{
+    ngx_array_t  next;
+
+    if (job->msg.order_id == 0
+        || (uint64_t) job->res.order_id != job->msg.order_id
+        || ngx_exiting || ngx_terminate || ngx_quit)
+    {
+        return NGX_DECLINED;
+    }
+
+    if (ngx_array_init(&next, job->pool, 1,
+                       sizeof(ngx_http_order_edit_msg_t))
+        != NGX_OK
+        || ngx_http_order_edit_queue_same_order(job->d->zone, job->pool,
+                                                &job->msg, 1, &next)
+           != NGX_OK
+        || next.nelts == 0)
+    {
+        return NGX_DECLINED;
+    }
+
+    ngx_log_error(NGX_LOG_INFO, job->d->log, 0,
+                  "order_edit: #%uL of \"%V\" written; the lock read of "
+                  "#%uL, queued, reads it back", job->msg.id,
+                  &job->msg.shop, ((ngx_http_order_edit_msg_t *) next.elts)
+                                  ->id);
+
+    ngx_http_order_edit_job_fold_wait(job);
+
+    return NGX_OK;
+}
+
+
+/*
+ * A snapshot coalesced into a newer one may have been written, unchecked,
+ * by a worker that died (its lease taken back) or went away (handed
+ * back), or before a restart (replayed from the journal): leased before,
+ * or received before this worker started.  Its check is not skipped with
+ * it: the newer one's lock read makes it, when NetSuite holds it.
+ */
+
+static ngx_uint_t
+ngx_http_order_edit_job_maybe_written(ngx_http_order_edit_job_t *job)
+{
+    return job->ns->readback
+           && job->ns->mode == NGX_HTTP_ORDER_EDIT_NS_REST
+           && (job->msg.attempts > 1
+               || job->msg.received_ms < job->d->started_ms);
+}
+
+
+static void
+ngx_http_order_edit_job_fold_wait(ngx_http_order_edit_job_t *job)
+{
+    job->state = NGX_HTTP_ORDER_EDIT_JOB_FOLDED;
+
+    ngx_http_order_edit_nsslot_give(&job->slot);
+    ngx_add_timer(&job->fold_wait, NGX_HTTP_ORDER_EDIT_FOLD_WAIT);
+
+    /* the slot is free for the next snapshot, or anything else */
+    ngx_http_order_edit_dispatch_wake(job->d);
+}
+
+
+/*
+ * A FOLDED job of a worker going away: back to the queue as an attempt,
+ * so that its successor knows it may have been written and checks it.
+ */
+
+static void
+ngx_http_order_edit_job_handback(ngx_http_order_edit_job_t *job)
+{
+    (void) ngx_http_order_edit_queue_requeue(job->d->zone, &job->msg, 0);
+    ngx_http_order_edit_job_finish(job);
+}
+
+
+/* a lock read about to go out: the read back of a FOLDED write too */
+
+static void
+ngx_http_order_edit_job_claim(ngx_http_order_edit_job_t *job)
+{
+    uint64_t                    order;
+    ngx_queue_t                *q;
+    ngx_http_order_edit_job_t  *other;
+
+    /* only these read the whole order (expandSubResources) */
+    if (job->res.kind != NGX_HTTP_ORDER_EDIT_NORM_SALES_ORDER
+        && job->res.kind != NGX_HTTP_ORDER_EDIT_NORM_CANCELLATION)
+    {
+        return;
+    }
+
+    order = ngx_http_order_edit_job_order(job);
+
+    if (order == 0) {
+        return;
+    }
+
+    for (q = ngx_queue_head(&job->d->jobs);
+         q != ngx_queue_sentinel(&job->d->jobs);
+         q = ngx_queue_next(q))
+    {
+        other = ngx_queue_data(q, ngx_http_order_edit_job_t, queue);
+
+        if (other != job
+            && other->state == NGX_HTTP_ORDER_EDIT_JOB_FOLDED
+            && other->fold_by == NULL
+            && ngx_http_order_edit_job_order(other) == order
+            && other->msg.shop.len == job->msg.shop.len
+            && ngx_strncmp(other->msg.shop.data, job->msg.shop.data,
+                           job->msg.shop.len) == 0)
+        {
+            other->fold_by = job;
+            job->folds = other;
+            job->nsc.fold = &other->nsc;
+            return;
+        }
+    }
+}
+
+
+/*
+ * A FOLDED write that no lock read checked: FOLD_WAIT passed, or the job
+ * that claimed it ended without a read (parked, stale, NetSuite away).
+ * It reads back itself, when its account has room.
+ */
+
+static void
+ngx_http_order_edit_job_unfolded(ngx_event_t *ev)
+{
+    ngx_http_order_edit_job_t *job = ev->data;
+
+    if (job->fold_by != NULL) {
+        /* its read is out: it checks, or wakes this when it ends */
+        return;
+    }
+
+    if (ngx_exiting || ngx_terminate || ngx_quit) {
+        /* unchecked: its successor reads the order and checks it */
+        ngx_http_order_edit_job_handback(job);
+        return;
+    }
+
+    if (!ngx_http_order_edit_nsslot_room(&job->slot)) {
+        ngx_add_timer(&job->fold_wait, job->d->conf->interval);
+        return;
+    }
+
+    ngx_http_order_edit_nsslot_take(&job->slot);
+
+    if (job->nsc.fold_held) {
+        /* coalesced, perhaps written: its own lock read checks it */
+        job->nsc.fold_held = 0;
+        ngx_http_order_edit_job_read(job, NGX_HTTP_ORDER_EDIT_NSC_READ_ORDER);
+        return;
+    }
+
+    job->state = NGX_HTTP_ORDER_EDIT_JOB_READBACK;
+    ngx_http_order_edit_nsc_readback(&job->nsc);
 }
 
 
@@ -1103,6 +1350,19 @@ static void
 ngx_http_order_edit_job_checked(ngx_http_order_edit_job_t *job,
     ngx_http_order_edit_nsc_result_t *r)
 {
+    if (job->nsc.fold_held) {
+        /* coalesced: checked by the newer one's read, or not written */
+        if (r->rc == NGX_HTTP_ORDER_EDIT_NSC_REFUSED) {
+            ngx_http_order_edit_job_park(job, r->reason, &r->why);
+            return;
+        }
+
+        ngx_http_order_edit_job_acked(job, NGX_HTTP_ORDER_EDIT_C_COALESCED);
+        return;
+    }
+
+    ngx_http_order_edit_job_applied(job);
+
     if (r->rc == NGX_HTTP_ORDER_EDIT_NSC_REFUSED
         && ngx_strcmp(r->reason, "discrepancy") == 0)
     {
@@ -1304,10 +1564,34 @@ static void
 ngx_http_order_edit_job_finish(ngx_http_order_edit_job_t *job)
 {
     ngx_uint_t                         counted;
+    ngx_http_order_edit_job_t         *folded;
     ngx_http_order_edit_dispatcher_t  *d;
 
     d = job->d;
     job->state = NGX_HTTP_ORDER_EDIT_JOB_DONE;
+
+    /* the job whose read was to check this one's write checks nothing */
+    if (job->fold_by != NULL) {
+        job->fold_by->folds = NULL;
+        job->fold_by->nsc.fold = NULL;
+    }
+
+    if (job->fold_wait.timer_set) {
+        ngx_del_timer(&job->fold_wait);
+    }
+
+    /* ended without the read that was to check it: it reads back itself */
+    folded = job->folds;
+
+    if (folded != NULL) {
+        folded->fold_by = NULL;
+
+        if (folded->fold_wait.timer_set) {
+            ngx_del_timer(&folded->fold_wait);
+        }
+
+        ngx_add_timer(&folded->fold_wait, 1);
+    }
 
     ngx_queue_remove(&job->queue);
     d->njobs--;
@@ -1329,13 +1613,24 @@ ngx_http_order_edit_job_finish(ngx_http_order_edit_job_t *job)
      * would be polled every millisecond.
      */
 
-    if (counted && !ngx_exiting && !ngx_terminate && !ngx_quit) {
-        if (d->timer.timer_set) {
-            ngx_del_timer(&d->timer);
-        }
-
-        ngx_add_timer(&d->timer, 1);
+    if (counted) {
+        ngx_http_order_edit_dispatch_wake(d);
     }
 
     ngx_destroy_pool(job->pool);
+}
+
+
+static void
+ngx_http_order_edit_dispatch_wake(ngx_http_order_edit_dispatcher_t *d)
+{
+    if (ngx_exiting || ngx_terminate || ngx_quit) {
+        return;
+    }
+
+    if (d->timer.timer_set) {
+        ngx_del_timer(&d->timer);
+    }
+
+    ngx_add_timer(&d->timer, 1);
 }

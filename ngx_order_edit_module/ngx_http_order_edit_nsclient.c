@@ -97,6 +97,8 @@ static void ngx_http_order_edit_nsc_payout_send(ngx_http_order_edit_nsc_t *c,
 static void ngx_http_order_edit_nsc_written(ngx_http_order_edit_nsc_t *c);
 static void ngx_http_order_edit_nsc_compare(ngx_http_order_edit_nsc_t *c,
     ngx_http_order_edit_curl_req_t *req);
+static ngx_int_t ngx_http_order_edit_nsc_drift(ngx_http_order_edit_nsc_t *c,
+    ngx_str_t *sent, ngx_http_order_edit_curl_req_t *req, ngx_str_t *detail);
 static void ngx_http_order_edit_nsc_send(ngx_http_order_edit_nsc_t *c);
 static ngx_int_t ngx_http_order_edit_nsc_sign(ngx_http_order_edit_nsc_t *c,
     ngx_str_t *auth);
@@ -364,6 +366,9 @@ static void
 ngx_http_order_edit_nsc_read_answer(ngx_http_order_edit_nsc_t *c,
     ngx_http_order_edit_curl_req_t *req)
 {
+    ngx_str_t                   sent, detail;
+    ngx_http_order_edit_nsc_t  *f;
+
     (void) ngx_http_order_edit_nsp_order((char *) req->body.data,
                req->body.len,
                ngx_http_order_edit_norm_field(c->norm,
@@ -372,6 +377,27 @@ ngx_http_order_edit_nsc_read_answer(ngx_http_order_edit_nsc_t *c,
                                    NGX_HTTP_ORDER_EDIT_FIELD_TAXES_INCLUDED),
                &c->order);
 
+    if (c->fold != NULL && c->call == NGX_HTTP_ORDER_EDIT_NSC_READ_ORDER) {
+        /* the previous write's read back, told first, to its own job */
+        f = c->fold;
+        c->fold = NULL;
+        f->call = NGX_HTTP_ORDER_EDIT_NSC_READBACK;
+        f->status = req->status;
+
+        if (f->body_sent.len == 0) {
+            f->body_sent.data = (u_char *) f->res->body;
+            f->body_sent.len = f->res->body_len;
+        }
+
+        if (f->fold_held && c->order.held != f->res->updated_at) {
+            /* not written, or written over since: nothing of it to check */
+            ngx_http_order_edit_nsc_report(f, NGX_HTTP_ORDER_EDIT_NSC_OK,
+                                           NULL, NULL);
+        } else {
+            ngx_http_order_edit_nsc_compare(f, req);
+        }
+    }
+
     switch (c->call) {
 
     case NGX_HTTP_ORDER_EDIT_NSC_READ_ORDER:
@@ -379,6 +405,21 @@ ngx_http_order_edit_nsc_read_answer(ngx_http_order_edit_nsc_t *c,
             ngx_http_order_edit_nsc_refused(c, "netsuite_rejected",
                                             "the Sales Order's orderStatus "
                                             "is unreadable");
+            return;
+        }
+
+        sent.data = (u_char *) c->res->body;
+        sent.len = c->res->body_len;
+
+        /* the "line"s the write would add change none of what is compared */
+        if (c->check_held && sent.len
+            && c->order.held != NGX_HTTP_ORDER_EDIT_NO_TIME
+            && c->order.held == c->res->updated_at
+            && ngx_http_order_edit_nsc_drift(c, &sent, req, &detail)
+               != NGX_OK)
+        {
+            ngx_http_order_edit_nsc_report(c, NGX_HTTP_ORDER_EDIT_NSC_REFUSED,
+                                           "discrepancy", &detail);
             return;
         }
 
@@ -1511,38 +1552,55 @@ static void
 ngx_http_order_edit_nsc_compare(ngx_http_order_edit_nsc_t *c,
     ngx_http_order_edit_curl_req_t *req)
 {
-    char       text[NGX_HTTP_ORDER_EDIT_NSP_DETAIL_LEN];
     ngx_str_t  detail;
 
-    if (ngx_http_order_edit_nsp_readback((char *) c->body_sent.data,
-                                         c->body_sent.len,
-                                         (char *) req->body.data,
-                                         req->body.len, c->res->doc, text)
-        == 0)
+    if (ngx_http_order_edit_nsc_drift(c, &c->body_sent, req, &detail)
+        == NGX_OK)
     {
         ngx_http_order_edit_nsc_report(c, NGX_HTTP_ORDER_EDIT_NSC_OK, NULL,
                                        NULL);
         return;
     }
 
-    detail.len = ngx_strlen(text);
-    detail.data = ngx_pnalloc(c->pool, detail.len);
+    ngx_http_order_edit_nsc_report(c, NGX_HTTP_ORDER_EDIT_NSC_REFUSED,
+                                   "discrepancy", &detail);
+}
 
-    if (detail.data == NULL) {
-        /* the write stands; the check could not be told */
-        ngx_http_order_edit_nsc_report(c, NGX_HTTP_ORDER_EDIT_NSC_OK, NULL,
-                                       NULL);
-        return;
+
+/*
+ * NGX_OK: the order as read holds what was sent (or the difference could
+ * not be told: the write stands, unchecked); NGX_DECLINED: a discrepancy,
+ * logged and said in detail.
+ */
+
+static ngx_int_t
+ngx_http_order_edit_nsc_drift(ngx_http_order_edit_nsc_t *c, ngx_str_t *sent,
+    ngx_http_order_edit_curl_req_t *req, ngx_str_t *detail)
+{
+    char  text[NGX_HTTP_ORDER_EDIT_NSP_DETAIL_LEN];
+
+    if (ngx_http_order_edit_nsp_readback((char *) sent->data, sent->len,
+                                         (char *) req->body.data,
+                                         req->body.len, c->res->doc, text)
+        == 0)
+    {
+        return NGX_OK;
     }
 
-    ngx_memcpy(detail.data, text, detail.len);
+    detail->len = ngx_strlen(text);
+    detail->data = ngx_pnalloc(c->pool, detail->len);
+
+    if (detail->data == NULL) {
+        return NGX_OK;
+    }
+
+    ngx_memcpy(detail->data, text, detail->len);
 
     ngx_log_error(NGX_LOG_WARN, c->log, 0,
                   "order_edit: #%uL of \"%V\": discrepancy: %V",
-                  c->id, &c->shop, &detail);
+                  c->id, &c->shop, detail);
 
-    ngx_http_order_edit_nsc_report(c, NGX_HTTP_ORDER_EDIT_NSC_REFUSED,
-                                   "discrepancy", &detail);
+    return NGX_DECLINED;
 }
 
 
