@@ -93,6 +93,7 @@ struct ngx_http_order_edit_job_s {
     unsigned                               newer:1;   /* one is queued */
     unsigned                               parsing:1; /* on the thread */
     unsigned                               tax_asked:1; /* of NetSuite */
+    unsigned                               claimed:1; /* a FOLDED one */
 
     /* what the normaliser reads, and the same order's other snapshots */
     ngx_http_order_edit_norm_input_t       in;
@@ -125,6 +126,14 @@ static void ngx_http_order_edit_job_parse_done(ngx_event_t *ev);
 #endif
 static void ngx_http_order_edit_job_superseded(
     ngx_http_order_edit_job_t *job);
+static void ngx_http_order_edit_job_newer(ngx_http_order_edit_job_t *job);
+static ngx_int_t ngx_http_order_edit_job_recheck(
+    ngx_http_order_edit_job_t *job);
+#if (NGX_THREADS)
+static void ngx_http_order_edit_job_recheck_thread(void *data,
+    ngx_log_t *log);
+#endif
+static void ngx_http_order_edit_job_rechecked(ngx_event_t *ev);
 static void ngx_http_order_edit_job_parsed(ngx_http_order_edit_job_t *job);
 static ngx_uint_t ngx_http_order_edit_job_stale(ngx_http_order_edit_job_t *job);
 static ngx_int_t ngx_http_order_edit_job_ask_tax_kind(
@@ -653,12 +662,21 @@ ngx_http_order_edit_job_parse_done(ngx_event_t *ev)
 static void
 ngx_http_order_edit_job_superseded(ngx_http_order_edit_job_t *job)
 {
+    (void) ngx_http_order_edit_nsbody_normalise(&job->store->norm, &job->in,
+                                                &job->res);
+
+    ngx_http_order_edit_job_newer(job);
+}
+
+
+/* job->newer: one of job->others is a newer snapshot (thread pool safe) */
+
+static void
+ngx_http_order_edit_job_newer(ngx_http_order_edit_job_t *job)
+{
     int64_t                      ms;
     ngx_uint_t                   i;
     ngx_http_order_edit_msg_t   *m;
-
-    (void) ngx_http_order_edit_nsbody_normalise(&job->store->norm, &job->in,
-                                                &job->res);
 
     if (job->res.kind != NGX_HTTP_ORDER_EDIT_NORM_SALES_ORDER
         || job->res.updated_at == NGX_HTTP_ORDER_EDIT_NO_TIME)
@@ -1021,6 +1039,10 @@ ngx_http_order_edit_job_locked(ngx_http_order_edit_job_t *job,
             return;
         }
 
+        if (job->claimed && ngx_http_order_edit_job_recheck(job) == NGX_OK) {
+            return;
+        }
+
         ngx_http_order_edit_job_write(job);
         return;
     }
@@ -1238,6 +1260,103 @@ ngx_http_order_edit_job_handback(ngx_http_order_edit_job_t *job)
 }
 
 
+/*
+ * A burst: this job's lock read was the previous write's read back, and
+ * while it was out the next snapshot may have come.  If a newer one is
+ * queued now, this one is coalesced into it after all (its read did the
+ * previous one's check; the newer one reads for itself): without this a
+ * burst would be written once more than when each write read back itself
+ * (and the burst had the time to coalesce).  The others' updated_at are
+ * read on the thread pool, as at the start.  NGX_DECLINED: none queued.
+ */
+
+static ngx_int_t
+ngx_http_order_edit_job_recheck(ngx_http_order_edit_job_t *job)
+{
+#if (NGX_THREADS)
+    ngx_thread_task_t  *task;
+#endif
+
+    job->others.nelts = 0;
+
+    if (ngx_http_order_edit_queue_same_order(job->d->zone, job->pool,
+                                             &job->msg,
+                                             NGX_HTTP_ORDER_EDIT_COALESCE_MAX,
+                                             &job->others)
+        != NGX_OK
+        || job->others.nelts == 0)
+    {
+        job->others.nelts = 0;
+        return NGX_DECLINED;
+    }
+
+#if (NGX_THREADS)
+    task = ngx_thread_task_alloc(job->pool,
+                                 sizeof(ngx_http_order_edit_job_t *));
+
+    if (task != NULL) {
+        *(ngx_http_order_edit_job_t **) task->ctx = job;
+        task->handler = ngx_http_order_edit_job_recheck_thread;
+        task->event.handler = ngx_http_order_edit_job_rechecked;
+        task->event.data = job;
+
+        if (ngx_thread_task_post(job->d->conf->thread_pool, task) == NGX_OK) {
+            job->parsing = 1;
+            return NGX_OK;
+        }
+    }
+#endif
+
+    /* no task: read here, as without threads */
+    ngx_http_order_edit_job_newer(job);
+    ngx_http_order_edit_job_rechecked(&job->fold_wait);
+
+    return NGX_OK;
+}
+
+
+#if (NGX_THREADS)
+
+static void
+ngx_http_order_edit_job_recheck_thread(void *data, ngx_log_t *log)
+{
+    ngx_http_order_edit_job_t *job = *(ngx_http_order_edit_job_t **) data;
+
+    ngx_http_order_edit_job_newer(job);
+}
+
+#endif
+
+
+/* ev->data is the job (its thread task's event, or its fold_wait) */
+
+static void
+ngx_http_order_edit_job_rechecked(ngx_event_t *ev)
+{
+    ngx_http_order_edit_job_t *job = ev->data;
+
+    job->parsing = 0;
+
+    if (ngx_exiting || ngx_terminate || ngx_quit) {
+        /* nothing written: the webhook waits for its successor */
+        ngx_http_order_edit_job_release(job, 0);
+        return;
+    }
+
+    if (job->newer) {
+        ngx_log_error(NGX_LOG_INFO, job->d->log, 0,
+                      "order_edit: #%uL of \"%V\" coalesced after its lock "
+                      "read: a newer snapshot of order %L is queued",
+                      job->msg.id, &job->msg.shop, job->res.order_id);
+
+        ngx_http_order_edit_job_acked(job, NGX_HTTP_ORDER_EDIT_C_COALESCED);
+        return;
+    }
+
+    ngx_http_order_edit_job_write(job);
+}
+
+
 /* a lock read about to go out: the read back of a FOLDED write too */
 
 static void
@@ -1276,6 +1395,7 @@ ngx_http_order_edit_job_claim(ngx_http_order_edit_job_t *job)
         {
             other->fold_by = job;
             job->folds = other;
+            job->claimed = 1;
             job->nsc.fold = &other->nsc;
             return;
         }
