@@ -38,6 +38,13 @@
 /* leases taken in one tick at most: the tick stays short */
 #define NGX_HTTP_ORDER_EDIT_DISPATCH_BATCH   64
 
+/*
+ * Jobs leased beyond the account's free slots, at most: parsed while the
+ * slots are busy, so that a slot coming free goes to one ready to send
+ * (and a snapshot coalesced or stale never holds a slot at all).
+ */
+#define NGX_HTTP_ORDER_EDIT_DISPATCH_SPARE   4
+
 /* how long a job waits when its order already has a request out */
 #define NGX_HTTP_ORDER_EDIT_DISPATCH_BUSY    200
 
@@ -68,6 +75,8 @@ typedef struct {
     ngx_event_t                            timer;
     ngx_queue_t                            jobs;
     ngx_uint_t                             njobs;
+    ngx_queue_t                            ready;    /* parsed, no slot */
+    ngx_uint_t                             nspare;
     ngx_log_t                             *log;
     ngx_msec_t                             stop_at;  /* shutdown_timeout */
     uint64_t                               started_ms;
@@ -94,6 +103,8 @@ struct ngx_http_order_edit_job_s {
     unsigned                               parsing:1; /* on the thread */
     unsigned                               tax_asked:1; /* of NetSuite */
     unsigned                               claimed:1; /* a FOLDED one */
+    unsigned                               spare:1;   /* leased, no slot */
+    unsigned                               waiting:1; /* in d->ready */
 
     /* what the normaliser reads, and the same order's other snapshots */
     ngx_http_order_edit_norm_input_t       in;
@@ -107,6 +118,10 @@ struct ngx_http_order_edit_job_s {
     ngx_http_order_edit_job_t             *fold_by;
     ngx_http_order_edit_job_t             *folds;
     ngx_event_t                            fold_wait;
+
+    /* a spare job: in d->ready for a slot, then posted to send */
+    ngx_queue_t                            rq;
+    ngx_event_t                            go;
 };
 
 
@@ -161,6 +176,14 @@ static void ngx_http_order_edit_job_claim(ngx_http_order_edit_job_t *job);
 static void ngx_http_order_edit_job_unfolded(ngx_event_t *ev);
 static void ngx_http_order_edit_dispatch_wake(
     ngx_http_order_edit_dispatcher_t *d);
+static void ngx_http_order_edit_dispatch_freed(
+    ngx_http_order_edit_dispatcher_t *d,
+    ngx_http_order_edit_netsuite_conf_t *ns);
+static ngx_uint_t ngx_http_order_edit_job_take(
+    ngx_http_order_edit_job_t *job);
+static void ngx_http_order_edit_job_unspare(ngx_http_order_edit_job_t *job);
+static void ngx_http_order_edit_job_resume(ngx_event_t *ev);
+static void ngx_http_order_edit_job_go(ngx_http_order_edit_job_t *job);
 static void ngx_http_order_edit_job_applied(ngx_http_order_edit_job_t *job);
 static void ngx_http_order_edit_job_checked(ngx_http_order_edit_job_t *job,
     ngx_http_order_edit_nsc_result_t *r);
@@ -341,6 +364,7 @@ ngx_http_order_edit_dispatch_init_process(ngx_cycle_t *cycle,
         d->log = cycle->log;
         d->started_ms = ngx_http_order_edit_now_ms();
         ngx_queue_init(&d->jobs);
+        ngx_queue_init(&d->ready);
 
         d->timer.handler = ngx_http_order_edit_dispatch_tick;
         d->timer.data = d;
@@ -388,6 +412,9 @@ ngx_http_order_edit_dispatch_tick(ngx_event_t *ev)
 
     /* OAuth 2.0 tokens are fetched before they are needed */
     ngx_http_order_edit_oauth2_tick(d->zone, d->omcf);
+
+    /* parsed jobs waiting for a slot of an account with room now */
+    ngx_http_order_edit_dispatch_freed(d, NULL);
 
     for (n = 0; n < NGX_HTTP_ORDER_EDIT_DISPATCH_BATCH; n++) {
 
@@ -467,6 +494,13 @@ ngx_http_order_edit_dispatch_stop(ngx_http_order_edit_dispatcher_t *d)
         next = ngx_queue_next(q);
         job = ngx_queue_data(q, ngx_http_order_edit_job_t, queue);
 
+        if (job->waiting || job->go.posted) {
+            /* parsed, nothing sent: the webhook waits for its successor */
+            ngx_http_order_edit_job_release(job, 0);
+            n++;
+            continue;
+        }
+
         if (job->state == NGX_HTTP_ORDER_EDIT_JOB_FOLDED) {
             if (job->fold_by == NULL) {
                 ngx_http_order_edit_job_handback(job);
@@ -544,9 +578,20 @@ ngx_http_order_edit_job_start(ngx_http_order_edit_dispatcher_t *d,
     job->fold_wait.data = job;
     job->fold_wait.log = d->log;
 
+    job->go.handler = ngx_http_order_edit_job_resume;
+    job->go.data = job;
+    job->go.log = d->log;
+
     if (!ngx_http_order_edit_nsslot_room(&job->slot)) {
-        ngx_http_order_edit_job_release(job, d->conf->interval);
-        return NGX_BUSY;
+
+        if (d->nspare >= NGX_HTTP_ORDER_EDIT_DISPATCH_SPARE) {
+            ngx_http_order_edit_job_release(job, d->conf->interval);
+            return NGX_BUSY;
+        }
+
+        /* parsed now, it waits for a slot in d->ready */
+        job->spare = 1;
+        d->nspare++;
     }
 
     /* one job per order at a time: a later one is not even parsed yet */
@@ -560,7 +605,9 @@ ngx_http_order_edit_job_start(ngx_http_order_edit_dispatcher_t *d,
      * The slot is taken now, while the JSON is parsed elsewhere: jobs
      * leased meanwhile must see the account as it will be.
      */
-    ngx_http_order_edit_nsslot_take(&job->slot);
+    if (!job->spare) {
+        ngx_http_order_edit_nsslot_take(&job->slot);
+    }
 
     ngx_http_order_edit_queue_norm_input(&job->msg, &job->in);
 
@@ -742,6 +789,22 @@ ngx_http_order_edit_job_parsed(ngx_http_order_edit_job_t *job)
         return;
     }
 
+    /* a spare job sends when a slot comes free */
+    if (!job->slot.taken && !ngx_http_order_edit_job_take(job)) {
+        return;
+    }
+
+    ngx_http_order_edit_job_go(job);
+}
+
+
+/* a slot taken: the job's first request */
+
+static void
+ngx_http_order_edit_job_go(ngx_http_order_edit_job_t *job)
+{
+    ngx_str_t  detail;
+
     if (job->ns->mode == NGX_HTTP_ORDER_EDIT_NS_RESTLET) {
         /* the RESTlet applies the whole document on NetSuite's side */
         ngx_http_order_edit_job_write(job);
@@ -872,6 +935,17 @@ ngx_http_order_edit_job_ask_tax_kind(ngx_http_order_edit_job_t *job)
         ngx_http_order_edit_job_release(job,
                                         NGX_HTTP_ORDER_EDIT_DISPATCH_BUSY);
         return NGX_OK;
+    }
+
+    if (!job->slot.taken) {
+        if (!ngx_http_order_edit_nsslot_room(&job->slot)) {
+            ngx_http_order_edit_job_release(job,
+                                            NGX_HTTP_ORDER_EDIT_DISPATCH_BUSY);
+            return NGX_OK;
+        }
+
+        ngx_http_order_edit_nsslot_take(&job->slot);
+        ngx_http_order_edit_job_unspare(job);
     }
 
     job->tax_asked = 1;
@@ -1237,13 +1311,20 @@ ngx_http_order_edit_job_maybe_written(ngx_http_order_edit_job_t *job)
 static void
 ngx_http_order_edit_job_fold_wait(ngx_http_order_edit_job_t *job)
 {
+    ngx_uint_t  counted;
+
     job->state = NGX_HTTP_ORDER_EDIT_JOB_FOLDED;
 
+    counted = job->slot.taken;
     ngx_http_order_edit_nsslot_give(&job->slot);
+    ngx_http_order_edit_job_unspare(job);
     ngx_add_timer(&job->fold_wait, NGX_HTTP_ORDER_EDIT_FOLD_WAIT);
 
     /* the slot is free for the next snapshot, or anything else */
-    ngx_http_order_edit_dispatch_wake(job->d);
+    if (counted) {
+        ngx_http_order_edit_dispatch_freed(job->d, job->ns);
+        ngx_http_order_edit_dispatch_wake(job->d);
+    }
 }
 
 
@@ -1690,6 +1771,17 @@ ngx_http_order_edit_job_finish(ngx_http_order_edit_job_t *job)
     d = job->d;
     job->state = NGX_HTTP_ORDER_EDIT_JOB_DONE;
 
+    if (job->waiting) {
+        ngx_queue_remove(&job->rq);
+        job->waiting = 0;
+    }
+
+    if (job->go.posted) {
+        ngx_delete_posted_event(&job->go);
+    }
+
+    ngx_http_order_edit_job_unspare(job);
+
     /* the job whose read was to check this one's write checks nothing */
     if (job->fold_by != NULL) {
         job->fold_by->folds = NULL;
@@ -1734,10 +1826,112 @@ ngx_http_order_edit_job_finish(ngx_http_order_edit_job_t *job)
      */
 
     if (counted) {
+        /* to a job parsed and waiting, at once; and a look at the queue */
+        ngx_http_order_edit_dispatch_freed(d, job->ns);
         ngx_http_order_edit_dispatch_wake(d);
     }
 
     ngx_destroy_pool(job->pool);
+}
+
+
+/*
+ * A slot of ns's account came free (ns NULL: any account may have room):
+ * the first parsed job waiting for one takes it now and sends from a
+ * posted event, after the handler that freed it has returned.
+ */
+
+static void
+ngx_http_order_edit_dispatch_freed(ngx_http_order_edit_dispatcher_t *d,
+    ngx_http_order_edit_netsuite_conf_t *ns)
+{
+    ngx_queue_t                *q, *next;
+    ngx_http_order_edit_job_t  *job;
+
+    if (ngx_exiting || ngx_terminate || ngx_quit) {
+        return;
+    }
+
+    /* bounded by DISPATCH_SPARE */
+
+    for (q = ngx_queue_head(&d->ready);
+         q != ngx_queue_sentinel(&d->ready);
+         q = next)
+    {
+        next = ngx_queue_next(q);
+        job = ngx_queue_data(q, ngx_http_order_edit_job_t, rq);
+
+        if (ns != NULL && job->ns != ns) {
+            continue;
+        }
+
+        if (!ngx_http_order_edit_nsslot_room(&job->slot)) {
+            continue;
+        }
+
+        ngx_http_order_edit_nsslot_take(&job->slot);
+        ngx_http_order_edit_job_unspare(job);
+
+        ngx_queue_remove(&job->rq);
+        job->waiting = 0;
+
+        ngx_post_event(&job->go, &ngx_posted_events);
+
+        if (ns != NULL) {
+            return;
+        }
+    }
+}
+
+
+/* a spare job about to send: a slot now, or it waits in d->ready */
+
+static ngx_uint_t
+ngx_http_order_edit_job_take(ngx_http_order_edit_job_t *job)
+{
+    if (ngx_http_order_edit_nsslot_room(&job->slot)) {
+        ngx_http_order_edit_nsslot_take(&job->slot);
+        ngx_http_order_edit_job_unspare(job);
+        return 1;
+    }
+
+    job->waiting = 1;
+    ngx_queue_insert_tail(&job->d->ready, &job->rq);
+
+    return 0;
+}
+
+
+static void
+ngx_http_order_edit_job_unspare(ngx_http_order_edit_job_t *job)
+{
+    if (job->spare) {
+        job->spare = 0;
+        job->d->nspare--;
+    }
+}
+
+
+/* posted by dispatch_freed(): the slot is the job's, it sends */
+
+static void
+ngx_http_order_edit_job_resume(ngx_event_t *ev)
+{
+    ngx_http_order_edit_job_t *job = ev->data;
+
+    if (ngx_exiting || ngx_terminate || ngx_quit) {
+        ngx_http_order_edit_job_release(job, 0);
+        return;
+    }
+
+    /* the order's previous job may have come back meanwhile */
+    if (ngx_http_order_edit_job_order_busy(job)) {
+        ngx_http_order_edit_job_release(job,
+                                        NGX_HTTP_ORDER_EDIT_DISPATCH_BUSY);
+        return;
+    }
+
+    ngx_http_order_edit_job_go(job);
 }
 
 
