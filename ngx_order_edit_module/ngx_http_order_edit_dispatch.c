@@ -45,6 +45,13 @@
  */
 #define NGX_HTTP_ORDER_EDIT_DISPATCH_SPARE   4
 
+/*
+ * Only a webhook this old (ms) is leased as a spare: the rest of a burst
+ * it belongs to has arrived, and coalesces with it, as when it waits for
+ * a slot in the queue.
+ */
+#define NGX_HTTP_ORDER_EDIT_DISPATCH_YOUNG   100
+
 /* how long a job waits when its order already has a request out */
 #define NGX_HTTP_ORDER_EDIT_DISPATCH_BUSY    200
 
@@ -584,7 +591,10 @@ ngx_http_order_edit_job_start(ngx_http_order_edit_dispatcher_t *d,
 
     if (!ngx_http_order_edit_nsslot_room(&job->slot)) {
 
-        if (d->nspare >= NGX_HTTP_ORDER_EDIT_DISPATCH_SPARE) {
+        if (d->nspare >= NGX_HTTP_ORDER_EDIT_DISPATCH_SPARE
+            || ngx_http_order_edit_now_ms() - msg->received_ms
+               < NGX_HTTP_ORDER_EDIT_DISPATCH_YOUNG)
+        {
             ngx_http_order_edit_job_release(job, d->conf->interval);
             return NGX_BUSY;
         }
@@ -1320,10 +1330,13 @@ ngx_http_order_edit_job_fold_wait(ngx_http_order_edit_job_t *job)
     ngx_http_order_edit_job_unspare(job);
     ngx_add_timer(&job->fold_wait, NGX_HTTP_ORDER_EDIT_FOLD_WAIT);
 
-    /* the slot is free for the next snapshot, or anything else */
+    /*
+     * The slot is free for a job parsed and waiting.  No early look at
+     * the queue: with slots free, it would lease snapshots just arrived,
+     * before the rest of their burst (the next tick takes them).
+     */
     if (counted) {
         ngx_http_order_edit_dispatch_freed(job->d, job->ns);
-        ngx_http_order_edit_dispatch_wake(job->d);
     }
 }
 
@@ -1605,7 +1618,8 @@ ngx_http_order_edit_job_order_busy(ngx_http_order_edit_job_t *job)
     {
         other = ngx_queue_data(q, ngx_http_order_edit_job_t, queue);
 
-        if (other != job && other->slot.taken
+        /* a spare holds no slot yet, but will: its order is busy too */
+        if (other != job && (other->slot.taken || other->spare)
             && ngx_http_order_edit_job_order(other) == order
             && other->msg.shop.len == job->msg.shop.len
             && ngx_strncmp(other->msg.shop.data, job->msg.shop.data,
