@@ -143,6 +143,8 @@ static ngx_uint_t ngx_http_order_edit_job_order_busy(
     ngx_http_order_edit_job_t *job);
 static void ngx_http_order_edit_job_parse(ngx_http_order_edit_job_t *job);
 #if (NGX_THREADS)
+static ngx_int_t ngx_http_order_edit_job_thread(ngx_http_order_edit_job_t *job,
+    void (*handler)(void *data, ngx_log_t *log), ngx_event_handler_pt done);
 static void ngx_http_order_edit_job_parse_thread(void *data, ngx_log_t *log);
 static void ngx_http_order_edit_job_parse_done(ngx_event_t *ev);
 #endif
@@ -652,21 +654,12 @@ static void
 ngx_http_order_edit_job_parse(ngx_http_order_edit_job_t *job)
 {
 #if (NGX_THREADS)
-    ngx_thread_task_t  *task;
-
-    task = ngx_thread_task_alloc(job->pool,
-                                 sizeof(ngx_http_order_edit_job_t *));
-
-    if (task != NULL) {
-        *(ngx_http_order_edit_job_t **) task->ctx = job;
-        task->handler = ngx_http_order_edit_job_parse_thread;
-        task->event.handler = ngx_http_order_edit_job_parse_done;
-        task->event.data = job;
-
-        if (ngx_thread_task_post(job->d->conf->thread_pool, task) == NGX_OK) {
-            job->parsing = 1;
-            return;
-        }
+    if (ngx_http_order_edit_job_thread(job,
+                                       ngx_http_order_edit_job_parse_thread,
+                                       ngx_http_order_edit_job_parse_done)
+        == NGX_OK)
+    {
+        return;
     }
 
     /* no task: the work is done here, as without threads */
@@ -678,6 +671,35 @@ ngx_http_order_edit_job_parse(ngx_http_order_edit_job_t *job)
 
 
 #if (NGX_THREADS)
+
+/* handler on the thread pool, then done in the event loop, ev->data job */
+
+static ngx_int_t
+ngx_http_order_edit_job_thread(ngx_http_order_edit_job_t *job,
+    void (*handler)(void *data, ngx_log_t *log), ngx_event_handler_pt done)
+{
+    ngx_thread_task_t  *task;
+
+    task = ngx_thread_task_alloc(job->pool,
+                                 sizeof(ngx_http_order_edit_job_t *));
+    if (task == NULL) {
+        return NGX_ERROR;
+    }
+
+    *(ngx_http_order_edit_job_t **) task->ctx = job;
+    task->handler = handler;
+    task->event.handler = done;
+    task->event.data = job;
+
+    if (ngx_thread_task_post(job->d->conf->thread_pool, task) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    job->parsing = 1;
+
+    return NGX_OK;
+}
+
 
 static void
 ngx_http_order_edit_job_parse_thread(void *data, ngx_log_t *log)
@@ -1367,10 +1389,6 @@ ngx_http_order_edit_job_handback(ngx_http_order_edit_job_t *job)
 static ngx_int_t
 ngx_http_order_edit_job_recheck(ngx_http_order_edit_job_t *job)
 {
-#if (NGX_THREADS)
-    ngx_thread_task_t  *task;
-#endif
-
     job->others.nelts = 0;
 
     if (ngx_http_order_edit_queue_same_order(job->d->zone, job->pool,
@@ -1385,19 +1403,12 @@ ngx_http_order_edit_job_recheck(ngx_http_order_edit_job_t *job)
     }
 
 #if (NGX_THREADS)
-    task = ngx_thread_task_alloc(job->pool,
-                                 sizeof(ngx_http_order_edit_job_t *));
-
-    if (task != NULL) {
-        *(ngx_http_order_edit_job_t **) task->ctx = job;
-        task->handler = ngx_http_order_edit_job_recheck_thread;
-        task->event.handler = ngx_http_order_edit_job_rechecked;
-        task->event.data = job;
-
-        if (ngx_thread_task_post(job->d->conf->thread_pool, task) == NGX_OK) {
-            job->parsing = 1;
-            return NGX_OK;
-        }
+    if (ngx_http_order_edit_job_thread(job,
+                                       ngx_http_order_edit_job_recheck_thread,
+                                       ngx_http_order_edit_job_rechecked)
+        == NGX_OK)
+    {
+        return NGX_OK;
     }
 #endif
 
