@@ -131,6 +131,33 @@ class FoldedReadback(td.Dispatch):
                                                     ("1002", 2)])
 
 
+    def test_a_worker_dying_before_the_read_back_loses_no_check(self):
+        self.sim.seed_order(td.SO_EID)
+        # one edit: its write drifts and its own read back never answers
+        self.sim.admin("POST", "faults", {"once": [
+            {"fault": "latency", "ms": 0, "method": "GET"},
+            {"fault": "drift", "method": "PATCH", "path": "salesOrder"},
+            {"fault": "timeout", "method": "GET"}]})
+
+        self.post_at(20, "k0")
+        self.wait(lambda: self.sim.counters()["faults"].get("timeout"),
+                  "the read back, held")
+
+        worker = self.dispatching_worker()
+        os.kill(worker, signal.SIGKILL)
+        self.assertTrue(self.ngx.wait_gone([worker]))
+
+        # not remembered as applied: the replay reads the order, finds
+        # its own snapshot held, and compares it there
+        exc = self.wait(self.exceptions, "the discrepancy", timeout=30)
+        self.assertEqual(exc[0]["webhook_id"], "k0")
+        self.assertEqual(exc[0]["reason"], "discrepancy")
+        self.assertEqual(exc[0]["netsuite_error"], DRIFT)
+        # written once: the replay does not write it again
+        self.assertEqual([m for m, _ in self.calls()],
+                         ["GET", "PATCH", "GET", "GET"])
+
+
 # the Dispatch suite runs once, in its own class
 for _name in unittest.TestLoader().getTestCaseNames(td.Dispatch):
     setattr(FoldedReadback, _name, None)
