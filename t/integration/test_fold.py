@@ -82,6 +82,27 @@ class FoldedReadback(td.Dispatch):
                          ["GET", "PATCH", "GET", "PATCH", "GET"])
         self.assertIn("the lock read of #", self.ngx.error_log())
 
+    def test_a_folded_check_whose_read_fails_is_read_back_anyway(self):
+        self.sim.seed_order(td.SO_EID)
+        # the first write drifts; the next read of the order (the second
+        # edit's lock read, which was to check it) answers 503
+        self.sim.admin("POST", "faults", {"once": [
+            {"fault": "latency", "ms": 0, "method": "GET"},
+            {"fault": "drift", "method": "PATCH", "path": "salesOrder"},
+            {"fault": "error", "status": 503, "method": "GET"}]})
+
+        self.burst_of_two()
+
+        # the second is retried; the first reads back itself (or is
+        # checked by the second's next lock read): the drift is caught
+        exc = self.wait(self.exceptions, "the discrepancy")
+        self.wait(lambda: self.shop()["acked"] == 1, "the second edit")
+        self.assertEqual(exc[0]["webhook_id"], "f0")
+        self.assertEqual(exc[0]["netsuite_error"], DRIFT)
+        self.assertEqual(self.sim.counters()["faults"].get("error"), 1)
+        self.assertEqual([m for m, _ in self.calls()].count("PATCH"), 2)
+        self.assertNotIn("could not be read back", self.ngx.error_log())
+
     def test_a_single_edit_still_reads_back_by_itself(self):
         self.sim.seed_order(td.SO_EID)
         self.sim.admin("POST", "faults", {"once": [
