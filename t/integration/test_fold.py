@@ -116,29 +116,30 @@ class FoldedReadback(td.Dispatch):
                          ["GET", "PATCH", "GET"])
         self.assertNotIn("the lock read of #", self.ngx.error_log())
 
-    def dispatching_worker(self):
-        pids = re.findall(r"\] (\d+)#\d+: order_edit: dispatching zone",
-                          self.ngx.error_log())
-        return int(pids[-1])
-
-    def test_a_worker_dying_before_the_folded_check_loses_no_check(self):
-        self.sim.seed_order(td.SO_EID)
-        # the first lock read passes, the first write drifts, and the
-        # next read of the order (the second's lock read, which is the
-        # first's read back) never answers
+    def drift_then_hang(self):
+        """The first lock read passes, the first write drifts, and the
+        next read of the order never answers."""
         self.sim.admin("POST", "faults", {"once": [
             {"fault": "latency", "ms": 0, "method": "GET"},
             {"fault": "drift", "method": "PATCH", "path": "salesOrder"},
             {"fault": "timeout", "method": "GET"}]})
 
-        self.burst_of_two()
-        self.wait(lambda: self.sim.counters()["faults"].get("timeout"),
-                  "the second lock read, held")
-        self.assertIn("the lock read of #", self.ngx.error_log())
+    def kill_dispatcher_when_held(self, what):
+        """SIGKILL to the dispatching worker once that read is held."""
+        self.wait(lambda: self.sim.counters()["faults"].get("timeout"), what)
+        pid = int(re.findall(r"\] (\d+)#\d+: order_edit: dispatching zone",
+                             self.ngx.error_log())[-1])
+        os.kill(pid, signal.SIGKILL)
+        self.assertTrue(self.ngx.wait_gone([pid]))
 
-        worker = self.dispatching_worker()
-        os.kill(worker, signal.SIGKILL)
-        self.assertTrue(self.ngx.wait_gone([worker]))
+    def test_a_worker_dying_before_the_folded_check_loses_no_check(self):
+        self.sim.seed_order(td.SO_EID)
+        # the read that hangs is the second's lock read, which is the
+        # first's read back
+        self.drift_then_hang()
+        self.burst_of_two()
+        self.kill_dispatcher_when_held("the second lock read, held")
+        self.assertIn("the lock read of #", self.ngx.error_log())
 
         # the next worker takes both back: the first, written but not
         # checked, reads the order, finds its snapshot held and checks it
@@ -151,22 +152,12 @@ class FoldedReadback(td.Dispatch):
         self.assertEqual(self.lines(self.order()), [("1001", 1),
                                                     ("1002", 2)])
 
-
     def test_a_worker_dying_before_the_read_back_loses_no_check(self):
         self.sim.seed_order(td.SO_EID)
-        # one edit: its write drifts and its own read back never answers
-        self.sim.admin("POST", "faults", {"once": [
-            {"fault": "latency", "ms": 0, "method": "GET"},
-            {"fault": "drift", "method": "PATCH", "path": "salesOrder"},
-            {"fault": "timeout", "method": "GET"}]})
-
+        # one edit: the read that hangs is its own read back
+        self.drift_then_hang()
         self.post_at(20, "k0")
-        self.wait(lambda: self.sim.counters()["faults"].get("timeout"),
-                  "the read back, held")
-
-        worker = self.dispatching_worker()
-        os.kill(worker, signal.SIGKILL)
-        self.assertTrue(self.ngx.wait_gone([worker]))
+        self.kill_dispatcher_when_held("the read back, held")
 
         # not remembered as applied: the replay reads the order, finds
         # its own snapshot held, and compares it there
