@@ -144,6 +144,12 @@ static void ngx_http_order_edit_nsc_compare(ngx_http_order_edit_nsc_t *c,
 static void ngx_http_order_edit_nsc_compare_parse(void *ctx);
 static void ngx_http_order_edit_nsc_compared(void *ctx, void *data,
     ngx_uint_t cancelled);
+static ngx_int_t ngx_http_order_edit_nsc_drift(ngx_http_order_edit_nsc_t *c,
+    ngx_str_t *sent, ngx_str_t *got, ngx_str_t *detail);
+static ngx_int_t ngx_http_order_edit_nsc_discrepancy(
+    ngx_http_order_edit_nsc_t *c, const char *text, ngx_str_t *detail);
+static void ngx_http_order_edit_nsc_fold_check(ngx_http_order_edit_nsc_t *c,
+    ngx_str_t *got);
 static void ngx_http_order_edit_nsc_send(ngx_http_order_edit_nsc_t *c);
 static ngx_int_t ngx_http_order_edit_nsc_sign(ngx_http_order_edit_nsc_t *c,
     ngx_str_t *auth);
@@ -505,6 +511,8 @@ ngx_http_order_edit_nsc_read_parsed(void *ctx, void *data,
     ngx_http_order_edit_nsc_parse_t *pc = ctx;
     ngx_http_order_edit_nsc_t       *c = data;
 
+    ngx_str_t  got, sent, detail;
+
     if (ngx_http_order_edit_nsc_parse_end(c, cancelled)) {
         return;
     }
@@ -520,6 +528,14 @@ ngx_http_order_edit_nsc_read_parsed(void *ctx, void *data,
     c->fitted_n = pc->fitted_n;
     pc->fitted = NULL;
 
+    /* the answer is the task's until this handler returns */
+    got.data = pc->got;
+    got.len = pc->got_len;
+
+    if (c->fold != NULL && c->call == NGX_HTTP_ORDER_EDIT_NSC_READ_ORDER) {
+        ngx_http_order_edit_nsc_fold_check(c, &got);
+    }
+
     switch (c->call) {
 
     case NGX_HTTP_ORDER_EDIT_NSC_READ_ORDER:
@@ -527,6 +543,21 @@ ngx_http_order_edit_nsc_read_parsed(void *ctx, void *data,
             ngx_http_order_edit_nsc_refused(c, "netsuite_rejected",
                                             "the Sales Order's orderStatus "
                                             "is unreadable");
+            return;
+        }
+
+        sent.data = (u_char *) c->res->body;
+        sent.len = c->res->body_len;
+
+        /* the "line"s the write would add change none of what is compared */
+        if (c->check_held && sent.len
+            && c->order.held != NGX_HTTP_ORDER_EDIT_NO_TIME
+            && c->order.held == c->res->updated_at
+            && ngx_http_order_edit_nsc_drift(c, &sent, &got, &detail)
+               != NGX_OK)
+        {
+            ngx_http_order_edit_nsc_report(c, NGX_HTTP_ORDER_EDIT_NSC_REFUSED,
+                                           "discrepancy", &detail);
             return;
         }
 
@@ -1870,30 +1901,105 @@ ngx_http_order_edit_nsc_compared(void *ctx, void *data, ngx_uint_t cancelled)
         return;
     }
 
-    if (pc->rc == 0) {
+    if (pc->rc == 0
+        || ngx_http_order_edit_nsc_discrepancy(c, pc->detail, &detail)
+           == NGX_OK)
+    {
         ngx_http_order_edit_nsc_report(c, NGX_HTTP_ORDER_EDIT_NSC_OK, NULL,
                                        NULL);
         return;
     }
-
-    detail.len = ngx_strlen(pc->detail);
-    detail.data = ngx_pnalloc(c->pool, detail.len);
-
-    if (detail.data == NULL) {
-        /* the write stands; the check could not be told */
-        ngx_http_order_edit_nsc_report(c, NGX_HTTP_ORDER_EDIT_NSC_OK, NULL,
-                                       NULL);
-        return;
-    }
-
-    ngx_memcpy(detail.data, pc->detail, detail.len);
-
-    ngx_log_error(NGX_LOG_WARN, c->log, 0,
-                  "order_edit: #%uL of \"%V\": discrepancy: %V",
-                  c->id, &c->shop, &detail);
 
     ngx_http_order_edit_nsc_report(c, NGX_HTTP_ORDER_EDIT_NSC_REFUSED,
                                    "discrepancy", &detail);
+}
+
+
+/*
+ * The previous write's read back is this lock read (FOLDED): told first,
+ * to its own job.  The comparison runs here, on the answer the read's
+ * task parsed, as the read itself is not parsed a second time for it.
+ */
+
+static void
+ngx_http_order_edit_nsc_fold_check(ngx_http_order_edit_nsc_t *c,
+    ngx_str_t *got)
+{
+    ngx_str_t                   detail;
+    ngx_http_order_edit_nsc_t  *f;
+
+    f = c->fold;
+    c->fold = NULL;
+    f->call = NGX_HTTP_ORDER_EDIT_NSC_READBACK;
+    f->status = c->status;
+
+    if (f->body_sent.len == 0) {
+        f->body_sent.data = (u_char *) f->res->body;
+        f->body_sent.len = f->res->body_len;
+    }
+
+    if ((f->fold_held && c->order.held != f->res->updated_at)
+        || ngx_http_order_edit_nsc_drift(f, &f->body_sent, got, &detail)
+           == NGX_OK)
+    {
+        /* held: not written, or written over since, nothing to check */
+        ngx_http_order_edit_nsc_report(f, NGX_HTTP_ORDER_EDIT_NSC_OK, NULL,
+                                       NULL);
+        return;
+    }
+
+    ngx_http_order_edit_nsc_report(f, NGX_HTTP_ORDER_EDIT_NSC_REFUSED,
+                                   "discrepancy", &detail);
+}
+
+
+/*
+ * NGX_OK: the order as read holds what was sent (or the difference could
+ * not be told: the write stands, unchecked); NGX_DECLINED: a discrepancy,
+ * logged and said in detail.
+ */
+
+static ngx_int_t
+ngx_http_order_edit_nsc_drift(ngx_http_order_edit_nsc_t *c, ngx_str_t *sent,
+    ngx_str_t *got, ngx_str_t *detail)
+{
+    char  text[NGX_HTTP_ORDER_EDIT_NSP_DETAIL_LEN];
+
+    if (ngx_http_order_edit_nsp_readback((char *) sent->data, sent->len,
+                                         (char *) got->data, got->len,
+                                         c->res->doc, text)
+        == 0)
+    {
+        return NGX_OK;
+    }
+
+    return ngx_http_order_edit_nsc_discrepancy(c, text, detail);
+}
+
+
+/*
+ * What the comparison found, logged and in detail: NGX_DECLINED; NGX_OK
+ * when it cannot be told (no memory: the write stands, unchecked).
+ */
+
+static ngx_int_t
+ngx_http_order_edit_nsc_discrepancy(ngx_http_order_edit_nsc_t *c,
+    const char *text, ngx_str_t *detail)
+{
+    detail->len = ngx_strlen(text);
+    detail->data = ngx_pnalloc(c->pool, detail->len);
+
+    if (detail->data == NULL) {
+        return NGX_OK;
+    }
+
+    ngx_memcpy(detail->data, text, detail->len);
+
+    ngx_log_error(NGX_LOG_WARN, c->log, 0,
+                  "order_edit: #%uL of \"%V\": discrepancy: %V",
+                  c->id, &c->shop, detail);
+
+    return NGX_DECLINED;
 }
 
 

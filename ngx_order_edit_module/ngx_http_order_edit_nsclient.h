@@ -84,6 +84,20 @@ struct ngx_http_order_edit_nsc_s {
     ngx_http_order_edit_nsc_done_pt        done;
     void                                  *data;
 
+    /*
+     * Read back by the next read of the order (issue 17): fold, set
+     * before a READ_ORDER, is the client of the same order whose write
+     * waits for its read back; this read's answer is compared with what
+     * that one sent, and its call ends (READBACK) before this one's.
+     * fold_held, on the waiting one: its write may never have been sent
+     * (a replay), so it is compared only if the order holds its snapshot.
+     * check_held: a READ_ORDER finding this very snapshot held compares
+     * the order with it too (a replay after the write, its check lost).
+     */
+    ngx_http_order_edit_nsc_t             *fold;
+    unsigned                               fold_held:1;
+    unsigned                               check_held:1;
+
     /* the client's own */
     ngx_http_order_edit_nsc_call_e         call;
     ngx_uint_t                             step;
