@@ -20,6 +20,7 @@
 
 #include "ngx_http_order_edit_module.h"
 #include "ngx_http_order_edit_curl.h"
+#include "ngx_http_order_edit_parse.h"
 
 
 #define NGX_HTTP_ORDER_EDIT_CURL_MAX_CONNECTIONS  64
@@ -27,6 +28,9 @@
 #define NGX_HTTP_ORDER_EDIT_CURL_MAX_BODY         (1024 * 1024)
 #define NGX_HTTP_ORDER_EDIT_CURL_CONNECT_TIMEOUT  10000
 #define NGX_HTTP_ORDER_EDIT_CURL_TIMEOUT          60000
+
+/* answers this long are parsed on the thread pool (jansson: ~100 us) */
+#define NGX_HTTP_ORDER_EDIT_CURL_PARSE_THRESHOLD  (16 * 1024)
 
 /* every response header of one response, together */
 #define NGX_HTTP_ORDER_EDIT_CURL_MAX_HEADERS      (64 * 1024)
@@ -167,6 +171,15 @@ ngx_http_order_edit_curl_conf_get(ngx_conf_t *cf)
     ccf->max_body = NGX_CONF_UNSET_SIZE;
     ccf->connect_timeout = NGX_CONF_UNSET_MSEC;
     ccf->timeout = NGX_CONF_UNSET_MSEC;
+    ccf->parse_threshold = NGX_CONF_UNSET_SIZE;
+
+#if (NGX_THREADS)
+    /* large answers are parsed off the event loop unless told not to */
+    ccf->parse_pool = ngx_thread_pool_add(cf, NULL);
+    if (ccf->parse_pool == NULL) {
+        return NULL;
+    }
+#endif
 
     omcf->curl = ccf;
 
@@ -235,16 +248,54 @@ ngx_http_order_edit_curl_directive(ngx_conf_t *cf, ngx_command_t *cmd,
             continue;
         }
 
-        if (ngx_strncmp(value[i].data, "max_body=", 9) == 0) {
-            s.data = value[i].data + 9;
-            s.len = value[i].len - 9;
+        if (ngx_strncmp(value[i].data, "max_body=", 9) == 0
+            || ngx_strncmp(value[i].data, "parse_threshold=", 16) == 0)
+        {
+            n = (value[i].data[0] == 'm') ? 9 : 16;
+
+            s.data = value[i].data + n;
+            s.len = value[i].len - n;
 
             size = ngx_parse_size(&s);
             if (size == NGX_ERROR) {
                 goto invalid;
             }
 
-            ccf->max_body = size;
+            if (n == 9) {
+                ccf->max_body = size;
+
+            } else {
+                ccf->parse_threshold = size;
+            }
+
+            continue;
+        }
+
+        if (ngx_strncmp(value[i].data, "parse_thread_pool=", 18) == 0) {
+            s.data = value[i].data + 18;
+            s.len = value[i].len - 18;
+
+            if (s.len == 0) {
+                goto invalid;
+            }
+
+            if (s.len == 3 && ngx_strncmp(s.data, "off", 3) == 0) {
+                ccf->parse_pool = NULL;
+                continue;
+            }
+
+#if (NGX_THREADS)
+            ccf->parse_pool = ngx_thread_pool_add(cf, &s);
+            if (ccf->parse_pool == NULL) {
+                return NGX_CONF_ERROR;
+            }
+#else
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "\"%V\" needs nginx built --with-threads",
+                               &value[i]);
+            return NGX_CONF_ERROR;
+#endif
+
             continue;
         }
 
@@ -342,6 +393,7 @@ ngx_http_order_edit_curl_conf_defaults(ngx_http_order_edit_curl_conf_t *dst,
         dst->max_body = NGX_CONF_UNSET_SIZE;
         dst->connect_timeout = NGX_CONF_UNSET_MSEC;
         dst->timeout = NGX_CONF_UNSET_MSEC;
+        dst->parse_threshold = NGX_CONF_UNSET_SIZE;
     }
 
     ngx_conf_init_uint_value(dst->max_connections,
@@ -354,6 +406,8 @@ ngx_http_order_edit_curl_conf_defaults(ngx_http_order_edit_curl_conf_t *dst,
     ngx_conf_init_msec_value(dst->connect_timeout,
                              NGX_HTTP_ORDER_EDIT_CURL_CONNECT_TIMEOUT);
     ngx_conf_init_msec_value(dst->timeout, NGX_HTTP_ORDER_EDIT_CURL_TIMEOUT);
+    ngx_conf_init_size_value(dst->parse_threshold,
+                             NGX_HTTP_ORDER_EDIT_CURL_PARSE_THRESHOLD);
 }
 
 
@@ -392,6 +446,9 @@ ngx_http_order_edit_curl_init(ngx_cycle_t *cycle,
     }
 
     ngx_http_order_edit_curl_conf_defaults(&engine->conf, conf);
+
+    ngx_http_order_edit_parse_init(engine->conf.parse_pool,
+                                   engine->conf.parse_threshold);
 
     multi = curl_multi_init();
     if (multi == NULL) {
@@ -495,6 +552,9 @@ ngx_http_order_edit_curl_cleanup(ngx_cycle_t *cycle)
     if (engine == NULL) {
         return;
     }
+
+    /* answers still being parsed are cancelled, as transfers are */
+    ngx_http_order_edit_parse_cancel_all();
 
     if (engine->nactive) {
         ngx_log_error(NGX_LOG_NOTICE, cycle->log, 0,
@@ -842,6 +902,9 @@ ngx_http_order_edit_curl_cancel(ngx_http_order_edit_curl_req_t *req)
 void
 ngx_http_order_edit_curl_free(ngx_http_order_edit_curl_req_t *req)
 {
+    free(req->body.data);
+    req->body.data = NULL;
+
     if (req->easy) {
         curl_easy_cleanup(req->easy);
         req->easy = NULL;
@@ -853,6 +916,30 @@ ngx_http_order_edit_curl_free(ngx_http_order_edit_curl_req_t *req)
     }
 
     ngx_destroy_pool(req->pool);
+}
+
+
+/*
+ * The answer's body, handed over in done(): the caller free()s it, and
+ * may give it to a thread (ngx_http_order_edit_parse.c), which a body in
+ * the request's pool could not outlive.  NGX_DECLINED: no body.
+ */
+
+ngx_int_t
+ngx_http_order_edit_curl_take_body(ngx_http_order_edit_curl_req_t *req,
+    ngx_str_t *body)
+{
+    if (req->body.data == NULL) {
+        ngx_str_null(body);
+        return NGX_DECLINED;
+    }
+
+    *body = req->body;
+
+    ngx_str_null(&req->body);
+    req->body_size = 0;
+
+    return NGX_OK;
 }
 
 
@@ -1140,17 +1227,10 @@ ngx_http_order_edit_curl_write(char *ptr, size_t size, size_t nmemb,
         want = ngx_max(want, 1024);
         want = ngx_min(want, req->max_body);
 
-        p = ngx_pnalloc(req->pool, want);
+        /* on the heap, not in the pool: take_body() may hand it over */
+        p = realloc(req->body.data, want);
         if (p == NULL) {
             return 0;
-        }
-
-        if (req->body.len) {
-            ngx_memcpy(p, req->body.data, req->body.len);
-        }
-
-        if (req->body.data) {
-            (void) ngx_pfree(req->pool, req->body.data);
         }
 
         req->body.data = p;

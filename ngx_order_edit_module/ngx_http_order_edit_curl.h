@@ -40,6 +40,8 @@ typedef struct ngx_http_order_edit_curl_conf_s {
     ngx_msec_t                  timeout;
     ngx_str_t                   ca_file;          /* "": libcurl's bundle */
     ngx_str_t                   proxy;            /* "": direct */
+    void                       *parse_pool;       /* NULL: no threads */
+    size_t                      parse_threshold;  /* parsed there from */
 
     ngx_str_t                   file;             /* where it was set */
     ngx_uint_t                  line;
@@ -154,6 +156,8 @@ ngx_int_t ngx_http_order_edit_curl_set_proxy(
 ngx_int_t ngx_http_order_edit_curl_start(ngx_http_order_edit_curl_req_t *req);
 void ngx_http_order_edit_curl_cancel(ngx_http_order_edit_curl_req_t *req);
 void ngx_http_order_edit_curl_free(ngx_http_order_edit_curl_req_t *req);
+ngx_int_t ngx_http_order_edit_curl_take_body(
+    ngx_http_order_edit_curl_req_t *req, ngx_str_t *body);
 ngx_table_elt_t *ngx_http_order_edit_curl_header(
     ngx_http_order_edit_curl_req_t *req, ngx_str_t *name);
 

@@ -29,6 +29,7 @@
 #include "ngx_http_order_edit_nsclient.h"
 #include "ngx_http_order_edit_console.h"
 #include "ngx_http_order_edit_reconcile.h"
+#include "ngx_http_order_edit_exceptions.h"
 #include "ngx_http_order_edit_report.h"
 
 
@@ -38,8 +39,29 @@
 /* leases taken in one tick at most: the tick stays short */
 #define NGX_HTTP_ORDER_EDIT_DISPATCH_BATCH   64
 
+/*
+ * Jobs leased beyond the account's free slots, at most: parsed while the
+ * slots are busy, so that a slot coming free goes to one ready to send
+ * (and a snapshot coalesced or stale never holds a slot at all).
+ */
+#define NGX_HTTP_ORDER_EDIT_DISPATCH_SPARE   4
+
+/*
+ * Only a webhook this old (ms) is leased as a spare: the rest of a burst
+ * it belongs to has arrived, and coalesces with it, as when it waits for
+ * a slot in the queue.
+ */
+#define NGX_HTTP_ORDER_EDIT_DISPATCH_YOUNG   100
+
 /* how long a job waits when its order already has a request out */
 #define NGX_HTTP_ORDER_EDIT_DISPATCH_BUSY    200
+
+/*
+ * How long a write waits for the next snapshot of its order, queued when
+ * it was answered, to read the order (and so read the write back) before
+ * it reads back itself: the next one is handed back for BUSY first.
+ */
+#define NGX_HTTP_ORDER_EDIT_FOLD_WAIT        1000
 
 
 /* where a job is; ngx_http_order_edit_job_next() moves it on */
@@ -49,6 +71,7 @@ typedef enum {
     NGX_HTTP_ORDER_EDIT_JOB_READ,        /* the order's state */
     NGX_HTTP_ORDER_EDIT_JOB_WRITE,
     NGX_HTTP_ORDER_EDIT_JOB_READBACK,    /* what NetSuite kept */
+    NGX_HTTP_ORDER_EDIT_JOB_FOLDED,      /* the next one's read checks */
     NGX_HTTP_ORDER_EDIT_JOB_DONE         /* acked, handed back or parked */
 } ngx_http_order_edit_job_state_e;
 
@@ -60,13 +83,18 @@ typedef struct {
     ngx_event_t                            timer;
     ngx_queue_t                            jobs;
     ngx_uint_t                             njobs;
+    ngx_queue_t                            ready;    /* parsed, no slot */
+    ngx_uint_t                             nspare;
     ngx_log_t                             *log;
     ngx_msec_t                             stop_at;  /* shutdown_timeout */
+    uint64_t                               started_ms;
     unsigned                               stopping:1;
 } ngx_http_order_edit_dispatcher_t;
 
 
-typedef struct {
+typedef struct ngx_http_order_edit_job_s  ngx_http_order_edit_job_t;
+
+struct ngx_http_order_edit_job_s {
     ngx_queue_t                            queue;
     ngx_pool_t                            *pool;
     ngx_http_order_edit_dispatcher_t      *d;
@@ -82,11 +110,27 @@ typedef struct {
     unsigned                               newer:1;   /* one is queued */
     unsigned                               parsing:1; /* on the thread */
     unsigned                               tax_asked:1; /* of NetSuite */
+    unsigned                               claimed:1; /* a FOLDED one */
+    unsigned                               spare:1;   /* leased, no slot */
+    unsigned                               waiting:1; /* in d->ready */
 
     /* what the normaliser reads, and the same order's other snapshots */
     ngx_http_order_edit_norm_input_t       in;
     ngx_array_t                            others;
-} ngx_http_order_edit_job_t;
+
+    /*
+     * The read back folded into the next lock read of the order: a
+     * FOLDED job's write is checked by fold_by's read (NULL: no job has
+     * claimed it yet); folds is the FOLDED job this one's read checks.
+     */
+    ngx_http_order_edit_job_t             *fold_by;
+    ngx_http_order_edit_job_t             *folds;
+    ngx_event_t                            fold_wait;
+
+    /* a spare job: in d->ready for a slot, then posted to send */
+    ngx_queue_t                            rq;
+    ngx_event_t                            go;
+};
 
 
 static void ngx_http_order_edit_dispatch_tick(ngx_event_t *ev);
@@ -100,11 +144,21 @@ static ngx_uint_t ngx_http_order_edit_job_order_busy(
     ngx_http_order_edit_job_t *job);
 static void ngx_http_order_edit_job_parse(ngx_http_order_edit_job_t *job);
 #if (NGX_THREADS)
+static ngx_int_t ngx_http_order_edit_job_thread(ngx_http_order_edit_job_t *job,
+    void (*handler)(void *data, ngx_log_t *log), ngx_event_handler_pt done);
 static void ngx_http_order_edit_job_parse_thread(void *data, ngx_log_t *log);
 static void ngx_http_order_edit_job_parse_done(ngx_event_t *ev);
 #endif
 static void ngx_http_order_edit_job_superseded(
     ngx_http_order_edit_job_t *job);
+static void ngx_http_order_edit_job_newer(ngx_http_order_edit_job_t *job);
+static ngx_int_t ngx_http_order_edit_job_recheck(
+    ngx_http_order_edit_job_t *job);
+#if (NGX_THREADS)
+static void ngx_http_order_edit_job_recheck_thread(void *data,
+    ngx_log_t *log);
+#endif
+static void ngx_http_order_edit_job_rechecked(ngx_event_t *ev);
 static void ngx_http_order_edit_job_parsed(ngx_http_order_edit_job_t *job);
 static ngx_uint_t ngx_http_order_edit_job_stale(ngx_http_order_edit_job_t *job);
 static ngx_int_t ngx_http_order_edit_job_ask_tax_kind(
@@ -123,6 +177,23 @@ static ngx_uint_t ngx_http_order_edit_job_held(ngx_http_order_edit_job_t *job,
 static void ngx_http_order_edit_job_tax_kind(ngx_http_order_edit_job_t *job,
     ngx_http_order_edit_nsp_order_t *o);
 static void ngx_http_order_edit_job_written(ngx_http_order_edit_job_t *job);
+static ngx_int_t ngx_http_order_edit_job_fold(ngx_http_order_edit_job_t *job);
+static ngx_uint_t ngx_http_order_edit_job_maybe_written(
+    ngx_http_order_edit_job_t *job);
+static void ngx_http_order_edit_job_fold_wait(ngx_http_order_edit_job_t *job);
+static void ngx_http_order_edit_job_handback(ngx_http_order_edit_job_t *job);
+static void ngx_http_order_edit_job_claim(ngx_http_order_edit_job_t *job);
+static void ngx_http_order_edit_job_unfolded(ngx_event_t *ev);
+static void ngx_http_order_edit_dispatch_wake(
+    ngx_http_order_edit_dispatcher_t *d);
+static void ngx_http_order_edit_dispatch_freed(
+    ngx_http_order_edit_dispatcher_t *d,
+    ngx_http_order_edit_netsuite_conf_t *ns);
+static ngx_uint_t ngx_http_order_edit_job_take(
+    ngx_http_order_edit_job_t *job);
+static void ngx_http_order_edit_job_unspare(ngx_http_order_edit_job_t *job);
+static void ngx_http_order_edit_job_resume(ngx_event_t *ev);
+static void ngx_http_order_edit_job_go(ngx_http_order_edit_job_t *job);
 static void ngx_http_order_edit_job_applied(ngx_http_order_edit_job_t *job);
 static void ngx_http_order_edit_job_checked(ngx_http_order_edit_job_t *job,
     ngx_http_order_edit_nsc_result_t *r);
@@ -301,7 +372,9 @@ ngx_http_order_edit_dispatch_init_process(ngx_cycle_t *cycle,
         d->omcf = omcf;
         d->zone = dc[i].shm_zone->data;
         d->log = cycle->log;
+        d->started_ms = ngx_http_order_edit_now_ms();
         ngx_queue_init(&d->jobs);
+        ngx_queue_init(&d->ready);
 
         d->timer.handler = ngx_http_order_edit_dispatch_tick;
         d->timer.data = d;
@@ -349,6 +422,9 @@ ngx_http_order_edit_dispatch_tick(ngx_event_t *ev)
 
     /* OAuth 2.0 tokens are fetched before they are needed */
     ngx_http_order_edit_oauth2_tick(d->zone, d->omcf);
+
+    /* parsed jobs waiting for a slot of an account with room now */
+    ngx_http_order_edit_dispatch_freed(d, NULL);
 
     for (n = 0; n < NGX_HTTP_ORDER_EDIT_DISPATCH_BATCH; n++) {
 
@@ -428,6 +504,22 @@ ngx_http_order_edit_dispatch_stop(ngx_http_order_edit_dispatcher_t *d)
         next = ngx_queue_next(q);
         job = ngx_queue_data(q, ngx_http_order_edit_job_t, queue);
 
+        if (job->waiting || job->go.posted) {
+            /* parsed, nothing sent: the webhook waits for its successor */
+            ngx_http_order_edit_job_release(job, 0);
+            n++;
+            continue;
+        }
+
+        if (job->state == NGX_HTTP_ORDER_EDIT_JOB_FOLDED) {
+            if (job->fold_by == NULL) {
+                ngx_http_order_edit_job_handback(job);
+                n++;
+            }
+
+            continue;
+        }
+
         if (ngx_http_order_edit_nsc_cancel(&job->nsc)) {
             n++;
         }
@@ -492,9 +584,27 @@ ngx_http_order_edit_job_start(ngx_http_order_edit_dispatcher_t *d,
     job->nsc.done = ngx_http_order_edit_job_next;
     job->nsc.data = job;
 
+    job->fold_wait.handler = ngx_http_order_edit_job_unfolded;
+    job->fold_wait.data = job;
+    job->fold_wait.log = d->log;
+
+    job->go.handler = ngx_http_order_edit_job_resume;
+    job->go.data = job;
+    job->go.log = d->log;
+
     if (!ngx_http_order_edit_nsslot_room(&job->slot)) {
-        ngx_http_order_edit_job_release(job, d->conf->interval);
-        return NGX_BUSY;
+
+        if (d->nspare >= NGX_HTTP_ORDER_EDIT_DISPATCH_SPARE
+            || ngx_http_order_edit_now_ms() - msg->received_ms
+               < NGX_HTTP_ORDER_EDIT_DISPATCH_YOUNG)
+        {
+            ngx_http_order_edit_job_release(job, d->conf->interval);
+            return NGX_BUSY;
+        }
+
+        /* parsed now, it waits for a slot in d->ready */
+        job->spare = 1;
+        d->nspare++;
     }
 
     /* one job per order at a time: a later one is not even parsed yet */
@@ -508,7 +618,9 @@ ngx_http_order_edit_job_start(ngx_http_order_edit_dispatcher_t *d,
      * The slot is taken now, while the JSON is parsed elsewhere: jobs
      * leased meanwhile must see the account as it will be.
      */
-    ngx_http_order_edit_nsslot_take(&job->slot);
+    if (!job->spare) {
+        ngx_http_order_edit_nsslot_take(&job->slot);
+    }
 
     ngx_http_order_edit_queue_norm_input(&job->msg, &job->in);
 
@@ -543,21 +655,12 @@ static void
 ngx_http_order_edit_job_parse(ngx_http_order_edit_job_t *job)
 {
 #if (NGX_THREADS)
-    ngx_thread_task_t  *task;
-
-    task = ngx_thread_task_alloc(job->pool,
-                                 sizeof(ngx_http_order_edit_job_t *));
-
-    if (task != NULL) {
-        *(ngx_http_order_edit_job_t **) task->ctx = job;
-        task->handler = ngx_http_order_edit_job_parse_thread;
-        task->event.handler = ngx_http_order_edit_job_parse_done;
-        task->event.data = job;
-
-        if (ngx_thread_task_post(job->d->conf->thread_pool, task) == NGX_OK) {
-            job->parsing = 1;
-            return;
-        }
+    if (ngx_http_order_edit_job_thread(job,
+                                       ngx_http_order_edit_job_parse_thread,
+                                       ngx_http_order_edit_job_parse_done)
+        == NGX_OK)
+    {
+        return;
     }
 
     /* no task: the work is done here, as without threads */
@@ -569,6 +672,35 @@ ngx_http_order_edit_job_parse(ngx_http_order_edit_job_t *job)
 
 
 #if (NGX_THREADS)
+
+/* handler on the thread pool, then done in the event loop, ev->data job */
+
+static ngx_int_t
+ngx_http_order_edit_job_thread(ngx_http_order_edit_job_t *job,
+    void (*handler)(void *data, ngx_log_t *log), ngx_event_handler_pt done)
+{
+    ngx_thread_task_t  *task;
+
+    task = ngx_thread_task_alloc(job->pool,
+                                 sizeof(ngx_http_order_edit_job_t *));
+    if (task == NULL) {
+        return NGX_ERROR;
+    }
+
+    *(ngx_http_order_edit_job_t **) task->ctx = job;
+    task->handler = handler;
+    task->event.handler = done;
+    task->event.data = job;
+
+    if (ngx_thread_task_post(job->d->conf->thread_pool, task) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    job->parsing = 1;
+
+    return NGX_OK;
+}
+
 
 static void
 ngx_http_order_edit_job_parse_thread(void *data, ngx_log_t *log)
@@ -610,12 +742,21 @@ ngx_http_order_edit_job_parse_done(ngx_event_t *ev)
 static void
 ngx_http_order_edit_job_superseded(ngx_http_order_edit_job_t *job)
 {
+    (void) ngx_http_order_edit_nsbody_normalise(&job->store->norm, &job->in,
+                                                &job->res);
+
+    ngx_http_order_edit_job_newer(job);
+}
+
+
+/* job->newer: one of job->others is a newer snapshot (thread pool safe) */
+
+static void
+ngx_http_order_edit_job_newer(ngx_http_order_edit_job_t *job)
+{
     int64_t                      ms;
     ngx_uint_t                   i;
     ngx_http_order_edit_msg_t   *m;
-
-    (void) ngx_http_order_edit_nsbody_normalise(&job->store->norm, &job->in,
-                                                &job->res);
 
     if (job->res.kind != NGX_HTTP_ORDER_EDIT_NORM_SALES_ORDER
         || job->res.updated_at == NGX_HTTP_ORDER_EDIT_NO_TIME)
@@ -681,6 +822,22 @@ ngx_http_order_edit_job_parsed(ngx_http_order_edit_job_t *job)
         return;
     }
 
+    /* a spare job sends when a slot comes free */
+    if (!job->slot.taken && !ngx_http_order_edit_job_take(job)) {
+        return;
+    }
+
+    ngx_http_order_edit_job_go(job);
+}
+
+
+/* a slot taken: the job's first request */
+
+static void
+ngx_http_order_edit_job_go(ngx_http_order_edit_job_t *job)
+{
+    ngx_str_t  detail;
+
     if (job->ns->mode == NGX_HTTP_ORDER_EDIT_NS_RESTLET) {
         /* the RESTlet applies the whole document on NetSuite's side */
         ngx_http_order_edit_job_write(job);
@@ -708,8 +865,10 @@ ngx_http_order_edit_job_parsed(ngx_http_order_edit_job_t *job)
      * The fulfilment lock: what does the warehouse say of the order?  And
      * which Shopify snapshot does NetSuite hold: the record is the one
      * memory of what was applied that survives a restart, an upgrade or a
-     * lost ack.
+     * lost ack.  The read is the read back of the order's previous
+     * write too when that one waits for it (FOLDED).
      */
+    ngx_http_order_edit_job_claim(job);
     ngx_http_order_edit_job_read(job, NGX_HTTP_ORDER_EDIT_NSC_READ_ORDER);
 }
 
@@ -739,7 +898,10 @@ ngx_http_order_edit_job_stale(ngx_http_order_edit_job_t *job)
         return 0;
     }
 
+    /* a report exception a person retried: a forced rewrite */
+
     if (job->res.order_id > 0
+        && !ngx_http_order_edit_exc_forced(&job->msg)
         && job->res.updated_at != NGX_HTTP_ORDER_EDIT_NO_TIME
         && ngx_http_order_edit_applied_get(d->zone, shop,
                                            (uint64_t) job->res.order_id,
@@ -761,6 +923,13 @@ ngx_http_order_edit_job_stale(ngx_http_order_edit_job_t *job)
         && job->msg.order_id != 0
         && (uint64_t) job->res.order_id == job->msg.order_id)
     {
+        if (ngx_http_order_edit_job_maybe_written(job)) {
+            /* the newer one's lock read checks it, if NetSuite holds it */
+            job->nsc.fold_held = 1;
+            ngx_http_order_edit_job_fold_wait(job);
+            return 1;
+        }
+
         ngx_log_error(NGX_LOG_INFO, d->log, 0,
                       "order_edit: #%uL of \"%V\" coalesced: a newer "
                       "snapshot of order %L is queued",
@@ -804,6 +973,17 @@ ngx_http_order_edit_job_ask_tax_kind(ngx_http_order_edit_job_t *job)
         return NGX_OK;
     }
 
+    if (!job->slot.taken) {
+        if (!ngx_http_order_edit_nsslot_room(&job->slot)) {
+            ngx_http_order_edit_job_release(job,
+                                            NGX_HTTP_ORDER_EDIT_DISPATCH_BUSY);
+            return NGX_OK;
+        }
+
+        ngx_http_order_edit_nsslot_take(&job->slot);
+        ngx_http_order_edit_job_unspare(job);
+    }
+
     job->tax_asked = 1;
 
     ngx_http_order_edit_job_read(job, NGX_HTTP_ORDER_EDIT_NSC_READ_TAX_KIND);
@@ -819,6 +999,17 @@ ngx_http_order_edit_job_read(ngx_http_order_edit_job_t *job,
     ngx_http_order_edit_nsc_call_e call)
 {
     job->read = call;
+
+    /*
+     * A replay of a write whose check was lost checks it on this read; a
+     * forced rewrite (the report's) writes whatever NetSuite holds.
+     */
+    job->nsc.check_held = (call == NGX_HTTP_ORDER_EDIT_NSC_READ_ORDER
+                           && job->ns->readback
+                           && job->ns->mode == NGX_HTTP_ORDER_EDIT_NS_REST
+                           && job->res.kind
+                              == NGX_HTTP_ORDER_EDIT_NORM_SALES_ORDER
+                           && !ngx_http_order_edit_exc_forced(&job->msg));
 
     if (ngx_http_order_edit_nsc_known(&job->nsc)) {
         job->state = NGX_HTTP_ORDER_EDIT_JOB_READ;
@@ -856,7 +1047,9 @@ ngx_http_order_edit_job_next(ngx_http_order_edit_nsc_t *c,
         return;
     }
 
-    if (job->state == NGX_HTTP_ORDER_EDIT_JOB_READBACK) {
+    if (job->state == NGX_HTTP_ORDER_EDIT_JOB_READBACK
+        || job->state == NGX_HTTP_ORDER_EDIT_JOB_FOLDED)
+    {
         ngx_http_order_edit_job_checked(job, r);
         return;
     }
@@ -871,10 +1064,11 @@ ngx_http_order_edit_job_next(ngx_http_order_edit_nsc_t *c,
         return;
 
     case NGX_HTTP_ORDER_EDIT_NSC_REFUSED:
-        if (job->state == NGX_HTTP_ORDER_EDIT_JOB_WRITE
-            && ngx_strcmp(r->reason, "discrepancy") == 0)
-        {
-            /* the RESTlet's own check: written, but not as sent */
+        if (ngx_strcmp(r->reason, "discrepancy") == 0) {
+            /*
+             * The RESTlet's own check: written, but not as sent; or a
+             * replay's read finding its snapshot held, but not as sent.
+             */
             ngx_http_order_edit_job_applied(job);
         }
 
@@ -959,6 +1153,10 @@ ngx_http_order_edit_job_locked(ngx_http_order_edit_job_t *job,
             return;
         }
 
+        if (job->claimed && ngx_http_order_edit_job_recheck(job) == NGX_OK) {
+            return;
+        }
+
         ngx_http_order_edit_job_write(job);
         return;
     }
@@ -1005,7 +1203,8 @@ ngx_http_order_edit_job_held(ngx_http_order_edit_job_t *job,
     if (job->res.kind != NGX_HTTP_ORDER_EDIT_NORM_SALES_ORDER
         || job->res.updated_at == NGX_HTTP_ORDER_EDIT_NO_TIME
         || o->held == NGX_HTTP_ORDER_EDIT_NO_TIME
-        || o->held < job->res.updated_at)
+        || o->held < job->res.updated_at
+        || ngx_http_order_edit_exc_forced(&job->msg))
     {
         return 0;
     }
@@ -1057,23 +1256,305 @@ ngx_http_order_edit_job_tax_kind(ngx_http_order_edit_job_t *job,
 }
 
 
-/* written (and paid out): remembered, then read back if the store wants */
+/*
+ * Written (and paid out): read back if the store wants, by the next
+ * snapshot's lock read when one is queued; remembered as applied once
+ * checked.  Until then the zone does not call the snapshot applied, so a
+ * replay of it (the worker died, or went away and handed it back) reads
+ * the order and checks it there (check_held) instead of passing it as
+ * stale unread.
+ */
 
 static void
 ngx_http_order_edit_job_written(ngx_http_order_edit_job_t *job)
 {
-    ngx_http_order_edit_job_applied(job);
-
     if (job->ns->readback
         && job->ns->mode == NGX_HTTP_ORDER_EDIT_NS_REST
         && job->res.kind == NGX_HTTP_ORDER_EDIT_NORM_SALES_ORDER)
     {
+        if (ngx_http_order_edit_job_fold(job) == NGX_OK) {
+            return;
+        }
+
         job->state = NGX_HTTP_ORDER_EDIT_JOB_READBACK;
         ngx_http_order_edit_nsc_readback(&job->nsc);
         return;
     }
 
+    ngx_http_order_edit_job_applied(job);
     ngx_http_order_edit_job_acked(job, NGX_HTTP_ORDER_EDIT_C_LAST);
+}
+
+
+/*
+ * Issue 17: a read back costs a request of the account's concurrency,
+ * and the next snapshot of the order, queued already, reads the whole
+ * order (its lock read) before it writes.  That read is this write's read
+ * back: the job gives its slot up, keeps its lease (the webhook is not
+ * acknowledged until checked) and waits, FOLDED, for the next one to
+ * claim it (job_claim()).  If none does within FOLD_WAIT, or the one that
+ * did ends without reading, it reads back itself.
+ */
+
+static ngx_int_t
+ngx_http_order_edit_job_fold(ngx_http_order_edit_job_t *job)
+{
+    ngx_array_t  next;
+
+    if (job->msg.order_id == 0
+        || (uint64_t) job->res.order_id != job->msg.order_id
+        || ngx_exiting || ngx_terminate || ngx_quit)
+    {
+        return NGX_DECLINED;
+    }
+
+    if (ngx_array_init(&next, job->pool, 1,
+                       sizeof(ngx_http_order_edit_msg_t))
+        != NGX_OK
+        || ngx_http_order_edit_queue_same_order(job->d->zone, job->pool,
+                                                &job->msg, 1, &next)
+           != NGX_OK
+        || next.nelts == 0)
+    {
+        return NGX_DECLINED;
+    }
+
+    ngx_log_error(NGX_LOG_INFO, job->d->log, 0,
+                  "order_edit: #%uL of \"%V\" written; the lock read of "
+                  "#%uL, queued, reads it back", job->msg.id,
+                  &job->msg.shop, ((ngx_http_order_edit_msg_t *) next.elts)
+                                  ->id);
+
+    ngx_http_order_edit_job_fold_wait(job);
+
+    return NGX_OK;
+}
+
+
+/*
+ * A snapshot coalesced into a newer one may have been written, unchecked,
+ * by a worker that died (its lease taken back) or went away (handed
+ * back), or before a restart (replayed from the journal): leased before,
+ * or received before this worker started.  Its check is not skipped with
+ * it: the newer one's lock read makes it, when NetSuite holds it.
+ */
+
+static ngx_uint_t
+ngx_http_order_edit_job_maybe_written(ngx_http_order_edit_job_t *job)
+{
+    return job->ns->readback
+           && job->ns->mode == NGX_HTTP_ORDER_EDIT_NS_REST
+           && (job->msg.attempts > 1
+               || job->msg.received_ms < job->d->started_ms);
+}
+
+
+static void
+ngx_http_order_edit_job_fold_wait(ngx_http_order_edit_job_t *job)
+{
+    ngx_uint_t  counted;
+
+    job->state = NGX_HTTP_ORDER_EDIT_JOB_FOLDED;
+
+    counted = job->slot.taken;
+    ngx_http_order_edit_nsslot_give(&job->slot);
+    ngx_http_order_edit_job_unspare(job);
+    ngx_add_timer(&job->fold_wait, NGX_HTTP_ORDER_EDIT_FOLD_WAIT);
+
+    /*
+     * The slot is free for a job parsed and waiting.  No early look at
+     * the queue: with slots free, it would lease snapshots just arrived,
+     * before the rest of their burst (the next tick takes them).
+     */
+    if (counted) {
+        ngx_http_order_edit_dispatch_freed(job->d, job->ns);
+    }
+}
+
+
+/*
+ * A FOLDED job of a worker going away: back to the queue as an attempt,
+ * so that its successor knows it may have been written and checks it.
+ */
+
+static void
+ngx_http_order_edit_job_handback(ngx_http_order_edit_job_t *job)
+{
+    (void) ngx_http_order_edit_queue_requeue(job->d->zone, &job->msg, 0);
+    ngx_http_order_edit_job_finish(job);
+}
+
+
+/*
+ * A burst: this job's lock read was the previous write's read back, and
+ * while it was out the next snapshot may have come.  If a newer one is
+ * queued now, this one is coalesced into it after all (its read did the
+ * previous one's check; the newer one reads for itself): without this a
+ * burst would be written once more than when each write read back itself
+ * (and the burst had the time to coalesce).  The others' updated_at are
+ * read on the thread pool, as at the start.  NGX_DECLINED: none queued.
+ */
+
+static ngx_int_t
+ngx_http_order_edit_job_recheck(ngx_http_order_edit_job_t *job)
+{
+    job->others.nelts = 0;
+
+    if (ngx_http_order_edit_queue_same_order(job->d->zone, job->pool,
+                                             &job->msg,
+                                             NGX_HTTP_ORDER_EDIT_COALESCE_MAX,
+                                             &job->others)
+        != NGX_OK
+        || job->others.nelts == 0)
+    {
+        job->others.nelts = 0;
+        return NGX_DECLINED;
+    }
+
+#if (NGX_THREADS)
+    if (ngx_http_order_edit_job_thread(job,
+                                       ngx_http_order_edit_job_recheck_thread,
+                                       ngx_http_order_edit_job_rechecked)
+        == NGX_OK)
+    {
+        return NGX_OK;
+    }
+#endif
+
+    /* no task: read here, as without threads */
+    ngx_http_order_edit_job_newer(job);
+    ngx_http_order_edit_job_rechecked(&job->fold_wait);
+
+    return NGX_OK;
+}
+
+
+#if (NGX_THREADS)
+
+static void
+ngx_http_order_edit_job_recheck_thread(void *data, ngx_log_t *log)
+{
+    ngx_http_order_edit_job_t *job = *(ngx_http_order_edit_job_t **) data;
+
+    ngx_http_order_edit_job_newer(job);
+}
+
+#endif
+
+
+/* ev->data is the job (its thread task's event, or its fold_wait) */
+
+static void
+ngx_http_order_edit_job_rechecked(ngx_event_t *ev)
+{
+    ngx_http_order_edit_job_t *job = ev->data;
+
+    job->parsing = 0;
+
+    if (ngx_exiting || ngx_terminate || ngx_quit) {
+        /* nothing written: the webhook waits for its successor */
+        ngx_http_order_edit_job_release(job, 0);
+        return;
+    }
+
+    if (job->newer) {
+        ngx_log_error(NGX_LOG_INFO, job->d->log, 0,
+                      "order_edit: #%uL of \"%V\" coalesced after its lock "
+                      "read: a newer snapshot of order %L is queued",
+                      job->msg.id, &job->msg.shop, job->res.order_id);
+
+        ngx_http_order_edit_job_acked(job, NGX_HTTP_ORDER_EDIT_C_COALESCED);
+        return;
+    }
+
+    ngx_http_order_edit_job_write(job);
+}
+
+
+/* a lock read about to go out: the read back of a FOLDED write too */
+
+static void
+ngx_http_order_edit_job_claim(ngx_http_order_edit_job_t *job)
+{
+    uint64_t                    order;
+    ngx_queue_t                *q;
+    ngx_http_order_edit_job_t  *other;
+
+    /* only these read the whole order (expandSubResources) */
+    if (job->res.kind != NGX_HTTP_ORDER_EDIT_NORM_SALES_ORDER
+        && job->res.kind != NGX_HTTP_ORDER_EDIT_NORM_CANCELLATION)
+    {
+        return;
+    }
+
+    order = ngx_http_order_edit_job_order(job);
+
+    if (order == 0) {
+        return;
+    }
+
+    for (q = ngx_queue_head(&job->d->jobs);
+         q != ngx_queue_sentinel(&job->d->jobs);
+         q = ngx_queue_next(q))
+    {
+        other = ngx_queue_data(q, ngx_http_order_edit_job_t, queue);
+
+        if (other != job
+            && other->state == NGX_HTTP_ORDER_EDIT_JOB_FOLDED
+            && other->fold_by == NULL
+            && ngx_http_order_edit_job_order(other) == order
+            && other->msg.shop.len == job->msg.shop.len
+            && ngx_strncmp(other->msg.shop.data, job->msg.shop.data,
+                           job->msg.shop.len) == 0)
+        {
+            other->fold_by = job;
+            job->folds = other;
+            job->claimed = 1;
+            job->nsc.fold = &other->nsc;
+            return;
+        }
+    }
+}
+
+
+/*
+ * A FOLDED write that no lock read checked: FOLD_WAIT passed, or the job
+ * that claimed it ended without a read (parked, stale, NetSuite away).
+ * It reads back itself, when its account has room.
+ */
+
+static void
+ngx_http_order_edit_job_unfolded(ngx_event_t *ev)
+{
+    ngx_http_order_edit_job_t *job = ev->data;
+
+    if (job->fold_by != NULL) {
+        /* its read is out: it checks, or wakes this when it ends */
+        return;
+    }
+
+    if (ngx_exiting || ngx_terminate || ngx_quit) {
+        /* unchecked: its successor reads the order and checks it */
+        ngx_http_order_edit_job_handback(job);
+        return;
+    }
+
+    if (!ngx_http_order_edit_nsslot_room(&job->slot)) {
+        ngx_add_timer(&job->fold_wait, job->d->conf->interval);
+        return;
+    }
+
+    ngx_http_order_edit_nsslot_take(&job->slot);
+
+    if (job->nsc.fold_held) {
+        /* coalesced, perhaps written: its own lock read checks it */
+        job->nsc.fold_held = 0;
+        ngx_http_order_edit_job_read(job, NGX_HTTP_ORDER_EDIT_NSC_READ_ORDER);
+        return;
+    }
+
+    job->state = NGX_HTTP_ORDER_EDIT_JOB_READBACK;
+    ngx_http_order_edit_nsc_readback(&job->nsc);
 }
 
 
@@ -1103,6 +1584,19 @@ static void
 ngx_http_order_edit_job_checked(ngx_http_order_edit_job_t *job,
     ngx_http_order_edit_nsc_result_t *r)
 {
+    if (job->nsc.fold_held) {
+        /* coalesced: checked by the newer one's read, or not written */
+        if (r->rc == NGX_HTTP_ORDER_EDIT_NSC_REFUSED) {
+            ngx_http_order_edit_job_park(job, r->reason, &r->why);
+            return;
+        }
+
+        ngx_http_order_edit_job_acked(job, NGX_HTTP_ORDER_EDIT_C_COALESCED);
+        return;
+    }
+
+    ngx_http_order_edit_job_applied(job);
+
     if (r->rc == NGX_HTTP_ORDER_EDIT_NSC_REFUSED
         && ngx_strcmp(r->reason, "discrepancy") == 0)
     {
@@ -1144,7 +1638,8 @@ ngx_http_order_edit_job_order_busy(ngx_http_order_edit_job_t *job)
     {
         other = ngx_queue_data(q, ngx_http_order_edit_job_t, queue);
 
-        if (other != job && other->slot.taken
+        /* a spare holds no slot yet, but will: its order is busy too */
+        if (other != job && (other->slot.taken || other->spare)
             && ngx_http_order_edit_job_order(other) == order
             && other->msg.shop.len == job->msg.shop.len
             && ngx_strncmp(other->msg.shop.data, job->msg.shop.data,
@@ -1304,10 +1799,45 @@ static void
 ngx_http_order_edit_job_finish(ngx_http_order_edit_job_t *job)
 {
     ngx_uint_t                         counted;
+    ngx_http_order_edit_job_t         *folded;
     ngx_http_order_edit_dispatcher_t  *d;
 
     d = job->d;
     job->state = NGX_HTTP_ORDER_EDIT_JOB_DONE;
+
+    if (job->waiting) {
+        ngx_queue_remove(&job->rq);
+        job->waiting = 0;
+    }
+
+    if (job->go.posted) {
+        ngx_delete_posted_event(&job->go);
+    }
+
+    ngx_http_order_edit_job_unspare(job);
+
+    /* the job whose read was to check this one's write checks nothing */
+    if (job->fold_by != NULL) {
+        job->fold_by->folds = NULL;
+        job->fold_by->nsc.fold = NULL;
+    }
+
+    if (job->fold_wait.timer_set) {
+        ngx_del_timer(&job->fold_wait);
+    }
+
+    /* ended without the read that was to check it: it reads back itself */
+    folded = job->folds;
+
+    if (folded != NULL) {
+        folded->fold_by = NULL;
+
+        if (folded->fold_wait.timer_set) {
+            ngx_del_timer(&folded->fold_wait);
+        }
+
+        ngx_add_timer(&folded->fold_wait, 1);
+    }
 
     ngx_queue_remove(&job->queue);
     d->njobs--;
@@ -1329,13 +1859,126 @@ ngx_http_order_edit_job_finish(ngx_http_order_edit_job_t *job)
      * would be polled every millisecond.
      */
 
-    if (counted && !ngx_exiting && !ngx_terminate && !ngx_quit) {
-        if (d->timer.timer_set) {
-            ngx_del_timer(&d->timer);
-        }
-
-        ngx_add_timer(&d->timer, 1);
+    if (counted) {
+        /* to a job parsed and waiting, at once; and a look at the queue */
+        ngx_http_order_edit_dispatch_freed(d, job->ns);
+        ngx_http_order_edit_dispatch_wake(d);
     }
 
     ngx_destroy_pool(job->pool);
+}
+
+
+/*
+ * A slot of ns's account came free (ns NULL: any account may have room):
+ * the first parsed job waiting for one takes it now and sends from a
+ * posted event, after the handler that freed it has returned.
+ */
+
+static void
+ngx_http_order_edit_dispatch_freed(ngx_http_order_edit_dispatcher_t *d,
+    ngx_http_order_edit_netsuite_conf_t *ns)
+{
+    ngx_queue_t                *q, *next;
+    ngx_http_order_edit_job_t  *job;
+
+    if (ngx_exiting || ngx_terminate || ngx_quit) {
+        return;
+    }
+
+    /* bounded by DISPATCH_SPARE */
+
+    for (q = ngx_queue_head(&d->ready);
+         q != ngx_queue_sentinel(&d->ready);
+         q = next)
+    {
+        next = ngx_queue_next(q);
+        job = ngx_queue_data(q, ngx_http_order_edit_job_t, rq);
+
+        if (ns != NULL && job->ns != ns) {
+            continue;
+        }
+
+        if (!ngx_http_order_edit_nsslot_room(&job->slot)) {
+            continue;
+        }
+
+        ngx_http_order_edit_nsslot_take(&job->slot);
+        ngx_http_order_edit_job_unspare(job);
+
+        ngx_queue_remove(&job->rq);
+        job->waiting = 0;
+
+        ngx_post_event(&job->go, &ngx_posted_events);
+
+        if (ns != NULL) {
+            return;
+        }
+    }
+}
+
+
+/* a spare job about to send: a slot now, or it waits in d->ready */
+
+static ngx_uint_t
+ngx_http_order_edit_job_take(ngx_http_order_edit_job_t *job)
+{
+    if (ngx_http_order_edit_nsslot_room(&job->slot)) {
+        ngx_http_order_edit_nsslot_take(&job->slot);
+        ngx_http_order_edit_job_unspare(job);
+        return 1;
+    }
+
+    job->waiting = 1;
+    ngx_queue_insert_tail(&job->d->ready, &job->rq);
+
+    return 0;
+}
+
+
+static void
+ngx_http_order_edit_job_unspare(ngx_http_order_edit_job_t *job)
+{
+    if (job->spare) {
+        job->spare = 0;
+        job->d->nspare--;
+    }
+}
+
+
+/* posted by dispatch_freed(): the slot is the job's, it sends */
+
+static void
+ngx_http_order_edit_job_resume(ngx_event_t *ev)
+{
+    ngx_http_order_edit_job_t *job = ev->data;
+
+    if (ngx_exiting || ngx_terminate || ngx_quit) {
+        ngx_http_order_edit_job_release(job, 0);
+        return;
+    }
+
+    /* the order's previous job may have come back meanwhile */
+    if (ngx_http_order_edit_job_order_busy(job)) {
+        ngx_http_order_edit_job_release(job,
+                                        NGX_HTTP_ORDER_EDIT_DISPATCH_BUSY);
+        return;
+    }
+
+    ngx_http_order_edit_job_go(job);
+}
+
+
+static void
+ngx_http_order_edit_dispatch_wake(ngx_http_order_edit_dispatcher_t *d)
+{
+    if (ngx_exiting || ngx_terminate || ngx_quit) {
+        return;
+    }
+
+    if (d->timer.timer_set) {
+        ngx_del_timer(&d->timer);
+    }
+
+    ngx_add_timer(&d->timer, 1);
 }

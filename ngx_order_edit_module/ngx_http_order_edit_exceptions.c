@@ -29,6 +29,9 @@
 #include "ngx_http_order_edit_store.h"
 #include "ngx_http_order_edit_ingest.h"
 #include "ngx_http_order_edit_console.h"
+#include "ngx_http_order_edit_dedup.h"
+#include "ngx_http_order_edit_exactjson.h"
+#include "ngx_http_order_edit_normalise.h"
 
 
 /* the resolved exceptions a zone keeps: at most this much memory */
@@ -1100,4 +1103,361 @@ static json_t *
 ngx_http_order_edit_exc_str(ngx_str_t *s)
 {
     return json_stringn((const char *) s->data, s->len);
+}
+
+
+/*
+ * The report's exceptions.  Raised, of a report's rows, those whose fix
+ * is to write what Shopify holds now, which a person only has to confirm:
+ *
+ *   - "mismatch" rows the report marks actionable (the Sales Order's
+ *     total, tax or lines differ and the order is not past the fulfilment
+ *     lock): orders/updated with Shopify's current order;
+ *   - "missing_in_netsuite" of an order: orders/updated, which Retry
+ *     sends through the store's on_missing (create, or park);
+ *   - "missing_in_netsuite" of a refund (no Credit Memo): refunds/create
+ *     with Shopify's refund.
+ *
+ * Not raised: a refund's amount that differs (a Credit Memo edited by
+ * hand), what only NetSuite has, unreadable values, a locked order:
+ * people judge those from the report.  Nor an order whose newer snapshot
+ * the zone has not applied yet: it is on its way (or reconciliation
+ * brings it), and the difference is no drift.
+ *
+ * The report calls it for each order it compared, with the index of the
+ * order's first row ("from"): the rows are final then.  One exception
+ * per order (and per missing refund), its webhook id
+ * "report:o:<order>:<ms>" ("report:r:<refund>:<ms>"): not raised again
+ * while one with that prefix is parked or out for delivery.  Not
+ * journaled (store_put_local()).
+ */
+
+#define NGX_HTTP_ORDER_EDIT_REPORT_WID      "report:"
+#define NGX_HTTP_ORDER_EDIT_REPORT_ID_LEN   64
+
+
+static ngx_int_t ngx_http_order_edit_exc_report_raise(
+    ngx_http_order_edit_zone_t *zone, ngx_str_t *shop,
+    ngx_str_t *api_version, const char *key, json_t *order,
+    json_t *detail, ngx_log_t *log);
+static ngx_uint_t ngx_http_order_edit_exc_report_open(
+    ngx_http_order_edit_zone_t *zone, ngx_str_t *shop, u_char *prefix,
+    size_t len);
+static ngx_uint_t ngx_http_order_edit_exc_report_pending(
+    ngx_http_order_edit_zone_t *zone, ngx_str_t *shop, json_t *order);
+static void ngx_http_order_edit_exc_report_value(json_t *detail,
+    const char *name, json_t *v);
+
+
+ngx_uint_t
+ngx_http_order_edit_exc_report(ngx_http_order_edit_zone_t *zone,
+    ngx_str_t *shop, ngx_str_t *api_version, json_t *order, json_t *rows,
+    size_t from, ngx_log_t *log)
+{
+    char         key[NGX_HTTP_ORDER_EDIT_REPORT_ID_LEN];
+    size_t       i;
+    json_t      *want, *row, *detail;
+    ngx_uint_t   n;
+    const char  *kind, *what, *k;
+
+    if (order == NULL || !json_is_integer(json_object_get(order, "id"))) {
+        /* only NetSuite has it: nothing of Shopify's to write */
+        return 0;
+    }
+
+    want = json_object();
+    if (want == NULL) {
+        return 0;
+    }
+
+    n = 0;
+
+    /* the order's rows, from "from" on; one exception per key */
+
+    for (i = from; i < json_array_size(rows); i++) {
+        row = json_array_get(rows, i);
+        kind = json_string_value(json_object_get(row, "kind"));
+        what = json_string_value(json_object_get(row, "what"));
+
+        if (kind == NULL || what == NULL) {
+            continue;
+        }
+
+        if (ngx_strncmp(what, "refund:", 7) == 0) {
+            if (ngx_strcmp(kind, "missing_in_netsuite") != 0) {
+                continue;
+            }
+
+            ngx_snprintf((u_char *) key, sizeof(key), "r:%s%Z", what + 7);
+
+        } else if (json_is_true(json_object_get(row, "actionable"))
+                   || (ngx_strcmp(kind, "missing_in_netsuite") == 0
+                       && ngx_strcmp(what, "order") == 0))
+        {
+            ngx_snprintf((u_char *) key, sizeof(key), "o:%L%Z",
+                         (int64_t) json_integer_value(
+                                       json_object_get(order, "id")));
+
+        } else {
+            continue;
+        }
+
+        detail = json_object_get(want, key);
+
+        if (detail == NULL) {
+            detail = json_pack("{s:s}", "text", "report:");
+
+            if (detail == NULL || json_object_set_new(want, key, detail)) {
+                continue;
+            }
+        }
+
+        /* "report: total Shopify 110.00, NetSuite 100.00; tax ..." */
+
+        ngx_http_order_edit_exc_report_value(detail, what,
+                                             json_object_get(row, "shopify"));
+        ngx_http_order_edit_exc_report_value(detail, NULL,
+                                            json_object_get(row, "netsuite"));
+    }
+
+    json_object_foreach(want, k, detail) {
+        if (ngx_http_order_edit_exc_report_raise(zone, shop, api_version, k,
+                                                 order, detail, log)
+            == NGX_OK)
+        {
+            n++;
+        }
+    }
+
+    json_decref(want);
+
+    return n;
+}
+
+
+/* what: a row's column, then its Shopify value; NULL: NetSuite's value */
+
+static void
+ngx_http_order_edit_exc_report_value(json_t *detail, const char *what,
+    json_t *v)
+{
+    u_char       buf[NGX_HTTP_ORDER_EDIT_EXC_DETAIL_MAX], *p, *last;
+    const char  *text;
+
+    text = json_string_value(json_object_get(detail, "text"));
+
+    if (text == NULL) {
+        return;
+    }
+
+    p = buf;
+    last = buf + sizeof(buf);
+
+    p = ngx_slprintf(p, last, what ? "%s %s Shopify " : "%s, NetSuite ",
+                     text, what);
+
+    if (json_is_string(v)) {
+        p = ngx_slprintf(p, last, "%s", json_string_value(v));
+
+    } else if (json_is_integer(v)) {
+        p = ngx_slprintf(p, last, "%L", (int64_t) json_integer_value(v));
+
+    } else {
+        p = ngx_slprintf(p, last, "none");
+    }
+
+    if (what == NULL) {
+        p = ngx_slprintf(p, last, ";");
+    }
+
+    json_object_set_new(detail, "text", json_stringn((char *) buf, p - buf));
+}
+
+
+/*
+ * "o:<order>" or "r:<refund>" of an order the report read: its exception,
+ * with Shopify's order (or refund) as the webhook's body.  NGX_OK: raised.
+ */
+
+static ngx_int_t
+ngx_http_order_edit_exc_report_raise(ngx_http_order_edit_zone_t *zone,
+    ngx_str_t *shop, ngx_str_t *api_version, const char *key, json_t *order,
+    json_t *detail, ngx_log_t *log)
+{
+    u_char                      wid[NGX_HTTP_ORDER_EDIT_REPORT_ID_LEN], *p;
+    char                       *body;
+    off_t                       rid;
+    size_t                      i, plen;
+    json_t                     *payload, *refund, *v;
+    ngx_int_t                   rc;
+    ngx_str_t                   reason, text;
+    ngx_http_order_edit_msg_t   msg;
+
+    ngx_memzero(&msg, sizeof(ngx_http_order_edit_msg_t));
+
+    msg.received_ms = ngx_http_order_edit_now_ms();
+    msg.order_id = (uint64_t) json_integer_value(json_object_get(order,
+                                                                 "id"));
+    msg.shop = *shop;
+    msg.api_version = *api_version;
+
+    payload = order;
+    ngx_str_set(&msg.topic, "orders/updated");
+
+    if (key[0] == 'r') {
+        payload = NULL;
+        ngx_str_set(&msg.topic, "refunds/create");
+        rid = ngx_atoof((u_char *) key + 2, ngx_strlen(key + 2));
+
+        json_array_foreach(json_object_get(order, "refunds"), i, refund) {
+            v = json_object_get(refund, "id");
+
+            if (rid > 0 && json_is_integer(v)
+                && json_integer_value(v) == (json_int_t) rid)
+            {
+                payload = refund;
+                break;
+            }
+        }
+
+    } else if (ngx_http_order_edit_exc_report_pending(zone, shop, order)) {
+        return NGX_DECLINED;
+    }
+
+    if (payload == NULL) {
+        return NGX_DECLINED;
+    }
+
+    /* "report:o:<order>:" is open while one of that prefix is parked */
+
+    p = ngx_sprintf(wid, NGX_HTTP_ORDER_EDIT_REPORT_WID "%s:", key);
+    plen = p - wid;
+
+    if (ngx_http_order_edit_exc_report_open(zone, shop, wid, plen)) {
+        return NGX_DECLINED;
+    }
+
+    p = ngx_sprintf(p, "%uL", msg.received_ms);
+    msg.webhook_id.data = wid;
+    msg.webhook_id.len = p - wid;
+
+    body = ngx_http_order_edit_json_dumps(payload, JSON_COMPACT);
+    if (body == NULL) {
+        return NGX_ERROR;
+    }
+
+    msg.body.data = (u_char *) body;
+    msg.body.len = ngx_strlen(body);
+
+    ngx_str_set(&reason, "report_mismatch");
+    text.data = (u_char *) json_string_value(json_object_get(detail,
+                                                             "text"));
+    text.len = text.data ? ngx_strlen(text.data) : 0;
+
+    rc = ngx_http_order_edit_store_put_local(zone, shop, &msg, &reason,
+                                             &text);
+    free(body);
+
+    if (rc != NGX_OK) {
+        ngx_log_error(NGX_LOG_WARN, log, 0,
+                      "order_edit: report of \"%V\": %V of order %uL not "
+                      "raised: %s", shop, &msg.topic, msg.order_id,
+                      (rc == NGX_DECLINED) ? "its id is known"
+                                           : "the zone is full");
+        return rc;
+    }
+
+    ngx_log_error(NGX_LOG_NOTICE, log, 0,
+                  "order_edit: report of \"%V\": exception #%uL "
+                  "report_mismatch, %V of order %uL as \"%V\": %V",
+                  shop, msg.id, &msg.topic, msg.order_id, &msg.webhook_id,
+                  &text);
+
+    return NGX_OK;
+}
+
+
+/* a report exception of that prefix is parked, or out for delivery */
+
+static ngx_uint_t
+ngx_http_order_edit_exc_report_open(ngx_http_order_edit_zone_t *zone,
+    ngx_str_t *shop, u_char *prefix, size_t len)
+{
+    ngx_uint_t                   found, i;
+    ngx_queue_t                 *list[2], *q;
+    ngx_http_order_edit_shop_t  *sp;
+    ngx_http_order_edit_item_t  *item;
+
+    found = 0;
+
+    ngx_shmtx_lock(&zone->shpool->mutex);
+
+    sp = ngx_http_order_edit_shop_lookup(zone, shop, 0);
+
+    if (sp != NULL) {
+        list[0] = &sp->exceptions;
+        list[1] = &sp->leased;
+
+        /* the parked are few, the leased bounded by the concurrency */
+
+        for (i = 0; i < 2 && !found; i++) {
+            for (q = ngx_queue_head(list[i]);
+                 q != ngx_queue_sentinel(list[i]);
+                 q = ngx_queue_next(q))
+            {
+                item = ngx_queue_data(q, ngx_http_order_edit_item_t, queue);
+
+                if (item->len[1] >= len
+                    && ngx_memcmp(item->data + item->len[0], prefix, len)
+                       == 0)
+                {
+                    found = 1;
+                    break;
+                }
+            }
+        }
+    }
+
+    ngx_shmtx_unlock(&zone->shpool->mutex);
+
+    return found;
+}
+
+
+/* the zone applied an older snapshot than Shopify's: one is on its way */
+
+static ngx_uint_t
+ngx_http_order_edit_exc_report_pending(ngx_http_order_edit_zone_t *zone,
+    ngx_str_t *shop, json_t *order)
+{
+    int64_t      updated, applied;
+    const char  *s;
+
+    s = json_string_value(json_object_get(order, "updated_at"));
+
+    if (s == NULL
+        || ngx_http_order_edit_parse_time(s, ngx_strlen(s), &updated) != 0)
+    {
+        return 0;
+    }
+
+    return ngx_http_order_edit_applied_get(zone, shop,
+                                           (uint64_t) json_integer_value(
+                                               json_object_get(order, "id")),
+                                           &applied)
+           == NGX_OK
+           && applied < updated;
+}
+
+
+ngx_uint_t
+ngx_http_order_edit_exc_forced(ngx_http_order_edit_msg_t *msg)
+{
+    size_t  len;
+
+    len = sizeof(NGX_HTTP_ORDER_EDIT_REPORT_WID) - 1;
+
+    return msg->webhook_id.len > len
+           && ngx_strncmp(msg->webhook_id.data,
+                          NGX_HTTP_ORDER_EDIT_REPORT_WID, len) == 0;
 }

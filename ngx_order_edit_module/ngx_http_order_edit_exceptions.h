@@ -34,5 +34,17 @@ ngx_table_elt_t *ngx_http_order_edit_exc_header(ngx_http_request_t *r,
 void ngx_http_order_edit_exc_actor(ngx_http_request_t *r, ngx_str_t *actor);
 json_t *ngx_http_order_edit_exc_before(ngx_str_t *detail);
 
+/*
+ * The daily report's actionable rows of one Shopify order (its rows from
+ * "from" on) raised as "report_mismatch" exceptions, the report's one
+ * call once an order's rows are final; and whether a webhook is such an
+ * exception's, sent by a person's Retry: a forced rewrite, never skipped
+ * as stale.
+ */
+ngx_uint_t ngx_http_order_edit_exc_report(ngx_http_order_edit_zone_t *zone,
+    ngx_str_t *shop, ngx_str_t *api_version, json_t *order, json_t *rows,
+    size_t from, ngx_log_t *log);
+ngx_uint_t ngx_http_order_edit_exc_forced(ngx_http_order_edit_msg_t *msg);
+
 
 #endif /* _NGX_HTTP_ORDER_EDIT_EXCEPTIONS_H_INCLUDED_ */

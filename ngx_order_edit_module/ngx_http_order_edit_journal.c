@@ -10,6 +10,7 @@
 
 #include <sys/file.h>
 #include <sys/uio.h>
+#include <sys/statvfs.h>
 #include <jansson.h>
 
 #include "ngx_http_order_edit_journal.h"
@@ -29,6 +30,10 @@
 
 /* corrupt records of a file logged one by one */
 #define NGX_HTTP_ORDER_EDIT_JCORRUPT_LOG  16
+
+/* a spare is zero-filled this many bytes of zeros a call */
+#define NGX_HTTP_ORDER_EDIT_JZERO_IOV     4
+#define NGX_HTTP_ORDER_EDIT_JZERO_SIZE    (64 * 1024)
 
 
 struct ngx_http_order_edit_jwriter_s {
@@ -65,6 +70,13 @@ struct ngx_http_order_edit_jwriter_s {
     ngx_uint_t                           holding;
     ngx_event_t                          scan;
     void                                *adopting;   /* a pass in flight */
+
+    /* the next spare, zero-filled on the thread pool */
+    ngx_uint_t                           spares_wanted;
+    ngx_uint_t                           preallocating;
+#if (NGX_THREADS)
+    ngx_thread_task_t                   *ptask;
+#endif
 };
 
 
@@ -131,6 +143,17 @@ typedef struct {
     size_t                               head_size;
     ngx_uint_t                           has_head;
 } ngx_http_order_edit_jsrc_t;
+
+
+/* a spare being zero-filled: "<name>.zero", then "<name>.free" */
+typedef struct {
+    ngx_http_order_edit_journal_conf_t  *jcf;
+    size_t                               size;
+    size_t                               len;
+    u_char                               name[NGX_HTTP_ORDER_EDIT_JNAME_LEN];
+    ngx_err_t                            err;
+    const char                          *what;
+} ngx_http_order_edit_jprealloc_t;
 
 
 /* one adoption pass: its own pool, freed when the pass is over */
@@ -221,6 +244,17 @@ static void ngx_http_order_edit_journal_free(ngx_http_order_edit_zone_t *zone,
     u_char *name, size_t len);
 static ngx_uint_t ngx_http_order_edit_journal_spare_locked(
     ngx_http_order_edit_zone_t *zone, u_char *name, size_t len);
+static void ngx_http_order_edit_journal_preallocate(
+    ngx_http_order_edit_jwriter_t *jw);
+#if (NGX_THREADS)
+static void ngx_http_order_edit_journal_prealloc_thread(void *data,
+    ngx_log_t *log);
+static void ngx_http_order_edit_journal_prealloc_done(ngx_event_t *ev);
+#endif
+static void ngx_http_order_edit_journal_zeroed(
+    ngx_http_order_edit_zone_t *zone, u_char *name, size_t len);
+static ngx_uint_t ngx_http_order_edit_journal_all_zero(u_char *p,
+    size_t size);
 static void ngx_http_order_edit_journal_unlink_quiet(
     ngx_http_order_edit_journal_conf_t *jcf, u_char *name, size_t len);
 static void ngx_http_order_edit_journal_next(ngx_http_order_edit_zone_t *zone,
@@ -265,6 +299,9 @@ static ngx_uint_t ngx_http_order_edit_journal_gen_alive(
 #define NGX_HTTP_ORDER_EDIT_JGENS  16
 
 static uint64_t  ngx_http_order_edit_jgens[NGX_HTTP_ORDER_EDIT_JGENS];
+
+/* what a spare is filled with; only ever read */
+static u_char  ngx_http_order_edit_jzeros[NGX_HTTP_ORDER_EDIT_JZERO_SIZE];
 static ngx_uint_t  ngx_http_order_edit_njgens;
 
 
@@ -322,6 +359,7 @@ ngx_http_order_edit_journal(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     jcf->batch_window = 2;
     jcf->max_size = 256 * 1024 * 1024;
     jcf->recycle = 4;
+    jcf->preallocate = 1;
     jcf->file = cf->conf_file->file.name;
     jcf->line = cf->conf_file->line;
 
@@ -409,6 +447,26 @@ ngx_http_order_edit_journal(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
             }
 
             jcf->recycle = (ngx_uint_t) n;
+            continue;
+        }
+
+        if (ngx_strncmp(value[i].data, "preallocate=", 12) == 0) {
+            s.data = value[i].data + 12;
+            s.len = value[i].len - 12;
+
+            if (s.len == 2 && ngx_strncmp(s.data, "on", 2) == 0) {
+                jcf->preallocate = 1;
+
+            } else if (s.len == 3 && ngx_strncmp(s.data, "off", 3) == 0) {
+                jcf->preallocate = 0;
+
+            } else {
+                ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                                   "invalid preallocate \"%V\", expected "
+                                   "on or off", &s);
+                return NGX_CONF_ERROR;
+            }
+
             continue;
         }
 
@@ -602,6 +660,7 @@ ngx_http_order_edit_journal_init_process(ngx_cycle_t *cycle,
     ngx_http_order_edit_main_conf_t *omcf)
 {
     ngx_uint_t                            i, k;
+    ngx_core_conf_t                      *ccf;
     ngx_http_order_edit_zone_t          **zone;
     ngx_http_order_edit_jwriter_t        *jw;
     ngx_http_order_edit_dispatch_conf_t  *dc;
@@ -609,6 +668,8 @@ ngx_http_order_edit_journal_init_process(ngx_cycle_t *cycle,
     if (omcf->journal == NULL) {
         return NGX_OK;
     }
+
+    ccf = (ngx_core_conf_t *) ngx_get_conf(cycle->conf_ctx, ngx_core_module);
 
     zone = omcf->zones.elts;
     dc = omcf->dispatchers.elts;
@@ -660,12 +721,34 @@ ngx_http_order_edit_journal_init_process(ngx_cycle_t *cycle,
             jw->task->event.handler = ngx_http_order_edit_journal_sync_done;
             jw->task->event.data = jw;
         }
+
+        /* spares live in the recycling list: none without one */
+        if (omcf->journal->preallocate && omcf->journal->recycle) {
+            jw->ptask = ngx_thread_task_alloc(cycle->pool,
+                                      sizeof(ngx_http_order_edit_jprealloc_t));
+            if (jw->ptask == NULL) {
+                return NGX_ERROR;
+            }
+
+            jw->ptask->handler = ngx_http_order_edit_journal_prealloc_thread;
+            jw->ptask->event.handler =
+                                    ngx_http_order_edit_journal_prealloc_done;
+            jw->ptask->event.data = jw;
+        }
 #endif
+
+        /* one spare ready for each worker that may open a segment next */
+        jw->spares_wanted = ngx_min(omcf->journal->recycle,
+                                    (ngx_uint_t) ngx_max(
+                                        ccf->worker_processes, 1));
 
         zone[i]->jw = jw;
 
         /* a worker that died mid-write was replaced by this one */
         (void) ngx_http_order_edit_journal_reclaim(zone[i], 1, cycle->log);
+
+        /* at start, the first spare: never on the first request's path */
+        ngx_http_order_edit_journal_preallocate(jw);
 
         for (k = 0; k < omcf->dispatchers.nelts; k++) {
             if (dc[k].shm_zone == zone[i]->shm_zone
@@ -805,9 +888,11 @@ ngx_http_order_edit_journal_prepare(ngx_http_order_edit_zone_t *zone,
         ngx_http_order_edit_journal_seal(jw);
     }
 
-    if (jw->fd == NGX_INVALID_FILE
-        && ngx_http_order_edit_journal_open_segment(jw) != NGX_OK)
-    {
+    if (jw->fd != NGX_INVALID_FILE) {
+        return NGX_OK;
+    }
+
+    if (ngx_http_order_edit_journal_open_segment(jw) != NGX_OK) {
         /* the webhook is refused for the journal: it counts */
         ngx_shmtx_lock(&zone->shpool->mutex);
         zone->sh->journal.errors++;
@@ -815,6 +900,9 @@ ngx_http_order_edit_journal_prepare(ngx_http_order_edit_zone_t *zone,
 
         return NGX_ERROR;
     }
+
+    /* the next segment's file, made while this one fills */
+    ngx_http_order_edit_journal_preallocate(jw);
 
     return NGX_OK;
 }
@@ -1034,28 +1122,34 @@ sealed:
 }
 
 
-/* the request waits for the fsync that covers its record */
+/*
+ * The request waits for the fsync that covers its record; without one (a
+ * webhook the module made) only the webhook does, as if its request had
+ * gone.
+ */
 
 static ngx_int_t
 ngx_http_order_edit_journal_wait(ngx_http_request_t *r,
     ngx_http_order_edit_zone_t *zone, ngx_http_order_edit_item_t *item,
     ngx_http_order_edit_store_done_pt done)
 {
+    ngx_log_t                      *log;
     ngx_pool_cleanup_t             *cln;
     ngx_http_order_edit_jwait_t    *w;
     ngx_http_order_edit_jwriter_t  *jw;
 
     jw = zone->jw;
+    log = r ? r->connection->log : jw->log;
 
-    w = ngx_alloc(sizeof(ngx_http_order_edit_jwait_t), r->connection->log);
-    cln = ngx_pool_cleanup_add(r->pool, 0);
+    w = ngx_alloc(sizeof(ngx_http_order_edit_jwait_t), log);
+    cln = r ? ngx_pool_cleanup_add(r->pool, 0) : NULL;
 
-    if (w == NULL || cln == NULL) {
+    if (w == NULL || (r != NULL && cln == NULL)) {
         if (w != NULL) {
             ngx_free(w);
         }
 
-        ngx_http_order_edit_store_rollback(zone, item, r->connection->log);
+        ngx_http_order_edit_store_rollback(zone, item, log);
         return NGX_ERROR;
     }
 
@@ -1065,8 +1159,10 @@ ngx_http_order_edit_journal_wait(ngx_http_request_t *r,
     w->wseq = jw->wseq;
     w->done = done;
 
-    cln->handler = ngx_http_order_edit_journal_waiter_gone;
-    cln->data = w;
+    if (cln != NULL) {
+        cln->handler = ngx_http_order_edit_journal_waiter_gone;
+        cln->data = w;
+    }
 
     ngx_queue_insert_tail(&jw->waiters, &w->queue);
 
@@ -1955,6 +2051,17 @@ ngx_http_order_edit_journal_collect(ngx_http_order_edit_zone_t *zone,
             continue;
         }
 
+        /* a spare being filled, or left half-filled by a dead maker */
+        if (len > 5
+            && ngx_strncmp(ngx_de_name(&dir) + len - 5, ".zero", 5) == 0
+            && ngx_http_order_edit_journal_name(zone, ngx_de_name(&dir),
+                                                len - 5))
+        {
+            ngx_http_order_edit_journal_zeroed(zone, ngx_de_name(&dir),
+                                               len - 5);
+            continue;
+        }
+
         if (!ngx_http_order_edit_journal_name(zone, ngx_de_name(&dir), len)) {
             continue;
         }
@@ -2191,6 +2298,22 @@ ngx_http_order_edit_journal_load(ngx_http_order_edit_zone_t *zone,
 
         /* shorter than it was a moment ago: what is there is read */
         src->size = src->base + (size_t) n;
+    }
+
+    if (src->fresh
+        && ngx_http_order_edit_journal_all_zero(src->buf, src->size))
+    {
+        /*
+         * A preallocated spare whose first record never reached the disk
+         * (a power cut before the segment's first fdatasync): nothing of
+         * it was answered, as that fsync covers the first record too.
+         */
+        (void) close(src->fd);
+        src->fd = NGX_INVALID_FILE;
+        ngx_http_order_edit_journal_unlink_quiet(zone->journal,
+                                                 src->name.data,
+                                                 src->name.len);
+        return;
     }
 
     if (src->fresh) {
@@ -3018,6 +3141,308 @@ ngx_http_order_edit_journal_spare_locked(ngx_http_order_edit_zone_t *zone,
 }
 
 
+/*
+ * A spare made ahead of use, as PostgreSQL makes its next WAL file: a
+ * file of zeros, written and fdatasynced on the thread pool while the
+ * current segment fills, so that the segment that takes it writes over
+ * allocated blocks and written pages, and the batch's fdatasync has the
+ * records to write and no block allocation or file size to commit.  It
+ * joins the recycled files' list, and is taken as they are.  One is made
+ * at a time per zone, until every worker has one to take; a spare that
+ * cannot be made (a full disk) is no error: segments are then created as
+ * needed, as without this, and the next rotation tries again.
+ */
+
+static void
+ngx_http_order_edit_journal_preallocate(ngx_http_order_edit_jwriter_t *jw)
+{
+#if (NGX_THREADS)
+    uint64_t                          gen, seq;
+    ngx_pid_t                         pid;
+    ngx_http_order_edit_zone_t       *zone;
+    ngx_http_order_edit_jshared_t    *js;
+    ngx_http_order_edit_jprealloc_t  *ctx;
+
+    if (jw->ptask == NULL || jw->preallocating || ngx_exiting) {
+        return;
+    }
+
+    zone = jw->zone;
+    js = &zone->sh->journal;
+
+    ngx_shmtx_lock(&zone->shpool->mutex);
+
+    /* a maker killed mid-fill: its half-filled file is removed by a scan */
+    pid = js->preallocating;
+
+    if (pid == ngx_pid
+        || (pid && kill(pid, 0) == -1 && ngx_errno == NGX_ESRCH))
+    {
+        js->preallocating = 0;
+    }
+
+    if (js->preallocating || js->nspares >= jw->spares_wanted) {
+        ngx_shmtx_unlock(&zone->shpool->mutex);
+        return;
+    }
+
+    js->preallocating = ngx_pid;
+    gen = js->gen;
+    seq = js->next_seq++;
+
+    ngx_shmtx_unlock(&zone->shpool->mutex);
+
+    ctx = jw->ptask->ctx;
+    ctx->jcf = jw->jcf;
+    ctx->err = 0;
+    ctx->what = NULL;
+
+    /* past the segment's size: the record that crosses it lands there */
+    ctx->size = ngx_align(jw->jcf->segment_size
+                          + NGX_HTTP_ORDER_EDIT_JZERO_SIZE,
+                          NGX_HTTP_ORDER_EDIT_JZERO_SIZE);
+
+    ctx->len = ngx_snprintf(ctx->name, sizeof(ctx->name), "%V-%016xL-%08uL.jnl",
+                            &zone->name, gen, seq)
+               - ctx->name;
+
+    if (ngx_thread_task_post(jw->jcf->thread_pool, jw->ptask) != NGX_OK) {
+        ngx_shmtx_lock(&zone->shpool->mutex);
+        js->preallocating = 0;
+        ngx_shmtx_unlock(&zone->shpool->mutex);
+        return;
+    }
+
+    jw->preallocating = 1;
+#endif
+}
+
+
+#if (NGX_THREADS)
+
+static void
+ngx_http_order_edit_journal_prealloc_thread(void *data, ngx_log_t *log)
+{
+    ngx_http_order_edit_jprealloc_t *ctx = data;
+
+    int             i;
+    u_char          path[NGX_MAX_PATH], spare[NGX_MAX_PATH];
+    size_t          off, left;
+    ssize_t         n;
+    ngx_fd_t        fd;
+    struct iovec    iov[NGX_HTTP_ORDER_EDIT_JZERO_IOV];
+    struct statvfs  fs;
+
+    /*
+     * Not on a nearly full disk: while it is filled, a spare takes room
+     * the records may need (a 16m spare fills a small tmpfs, and the
+     * records written meanwhile would fail).
+     */
+    if (statvfs((char *) ctx->jcf->dir.data, &fs) == 0
+        && (uint64_t) fs.f_bavail * fs.f_frsize < 4 * (uint64_t) ctx->size)
+    {
+        ctx->err = NGX_ENOSPC;
+        ctx->what = "less free space than 4 spares";
+        return;
+    }
+
+    ngx_http_order_edit_journal_path(ctx->jcf, path, ctx->name, ctx->len,
+                                     ".zero");
+    ngx_http_order_edit_journal_path(ctx->jcf, spare, ctx->name, ctx->len,
+                                     ".free");
+
+    fd = open((char *) path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+
+    if (fd == NGX_INVALID_FILE) {
+        ctx->err = ngx_errno;
+        ctx->what = "create";
+        return;
+    }
+
+    /* held while it is filled: a scan removes only a dead maker's file */
+    (void) flock(fd, LOCK_EX | LOCK_NB);
+
+    /* written, not only fallocate()d: unwritten extents change on use */
+
+    for (off = 0; off < ctx->size; off += n) {
+        left = ctx->size - off;
+
+        for (i = 0; i < NGX_HTTP_ORDER_EDIT_JZERO_IOV && left; i++) {
+            iov[i].iov_base = ngx_http_order_edit_jzeros;
+            iov[i].iov_len = ngx_min(left, NGX_HTTP_ORDER_EDIT_JZERO_SIZE);
+            left -= iov[i].iov_len;
+        }
+
+        n = pwritev(fd, iov, i, (off_t) off);
+
+        if (n <= 0) {
+            ctx->err = (n == -1) ? ngx_errno : NGX_ENOSPC;
+            ctx->what = "write";
+            goto failed;
+        }
+
+#if (NGX_LINUX)
+        /*
+         * Written back as it goes, a chunk at a time (as RocksDB's
+         * bytes_per_sync does): one fdatasync of the whole file would
+         * queue megabytes on the disk ahead of the batch's fsyncs.
+         */
+        if (sync_file_range(fd, (off_t) off, n,
+                            SYNC_FILE_RANGE_WAIT_BEFORE
+                            | SYNC_FILE_RANGE_WRITE
+                            | SYNC_FILE_RANGE_WAIT_AFTER)
+            == -1)
+        {
+            ctx->err = ngx_errno;
+            ctx->what = "sync_file_range";
+            goto failed;
+        }
+#endif
+    }
+
+    /* its blocks and size on disk now, not in a batch's fdatasync */
+    if (fdatasync(fd) == -1) {
+        ctx->err = ngx_errno;
+        ctx->what = "fdatasync";
+        goto failed;
+    }
+
+    if (rename((char *) path, (char *) spare) == -1) {
+        ctx->err = ngx_errno;
+        ctx->what = "rename";
+        goto failed;
+    }
+
+    (void) close(fd);
+
+    return;
+
+failed:
+
+    /* a full disk gets its room back at once */
+    (void) unlink((char *) path);
+    (void) close(fd);
+}
+
+
+static void
+ngx_http_order_edit_journal_prealloc_done(ngx_event_t *ev)
+{
+    ngx_http_order_edit_jwriter_t *jw = ev->data;
+
+    u_char                            path[NGX_MAX_PATH];
+    ngx_uint_t                        kept, warn;
+    ngx_http_order_edit_zone_t       *zone;
+    ngx_http_order_edit_jshared_t    *js;
+    ngx_http_order_edit_jprealloc_t  *ctx;
+
+    ctx = jw->ptask->ctx;
+    zone = jw->zone;
+    js = &zone->sh->journal;
+
+    jw->preallocating = 0;
+    kept = 0;
+    warn = 0;
+
+    ngx_shmtx_lock(&zone->shpool->mutex);
+
+    if (js->preallocating == ngx_pid) {
+        js->preallocating = 0;
+    }
+
+    if (ctx->err == 0) {
+        js->preallocated++;
+        js->prealloc_warned = 0;
+        kept = ngx_http_order_edit_journal_spare_locked(zone, ctx->name,
+                                                        ctx->len);
+
+    } else {
+        js->prealloc_errors++;
+        warn = !js->prealloc_warned;
+        js->prealloc_warned = 1;
+    }
+
+    ngx_shmtx_unlock(&zone->shpool->mutex);
+
+    if (ctx->err) {
+        /* once until one is made again: every rotation tries anew */
+        if (warn) {
+            ngx_log_error(NGX_LOG_WARN, jw->log, ctx->err,
+                          "order_edit: cannot preallocate a journal segment "
+                          "in \"%V\" (%s); segments are created as they are "
+                          "needed", &jw->jcf->dir, ctx->what);
+        }
+
+        return;
+    }
+
+    if (!kept) {
+        /* recycled files filled the list meanwhile */
+        ngx_http_order_edit_journal_path(jw->jcf, path, ctx->name, ctx->len,
+                                         ".free");
+        (void) unlink((char *) path);
+        return;
+    }
+
+    /* more workers than spares yet */
+    ngx_http_order_edit_journal_preallocate(jw);
+}
+
+#endif
+
+
+/*
+ * A "<name>.zero" in the directory: its maker holds its flock while it
+ * fills it; one nobody holds was left half-filled by a process killed
+ * meanwhile, and goes (it was never a segment, and holds no record).
+ */
+
+static void
+ngx_http_order_edit_journal_zeroed(ngx_http_order_edit_zone_t *zone,
+    u_char *name, size_t len)
+{
+    u_char    path[NGX_MAX_PATH];
+    ngx_fd_t  fd;
+
+    ngx_http_order_edit_journal_path(zone->journal, path, name, len, ".zero");
+
+    fd = open((char *) path, O_RDONLY | O_CLOEXEC);
+
+    if (fd == NGX_INVALID_FILE) {
+        return;
+    }
+
+    if (flock(fd, LOCK_EX | LOCK_NB) == 0) {
+        (void) unlink((char *) path);
+    }
+
+    (void) close(fd);
+}
+
+
+/* a file's first record is zeros: a spare's, never written over */
+
+static ngx_uint_t
+ngx_http_order_edit_journal_all_zero(u_char *p, size_t size)
+{
+    size_t  i;
+
+    if (p == NULL || size == 0) {
+        return 0;
+    }
+
+    size = ngx_min(size, NGX_HTTP_ORDER_EDIT_JREC_HDR);
+
+    for (i = 0; i < size; i++) {
+        if (p[i] != 0) {
+            return 0;
+        }
+    }
+
+    return 1;
+}
+
+
 /* zone locked: a segment joins the registry, or leaves it */
 
 static ngx_http_order_edit_jseg_t *
@@ -3282,7 +3707,7 @@ ngx_http_order_edit_journal_json(ngx_http_order_edit_journal_conf_t *jcf,
     json_t  *j;
 
     j = json_pack("{s:s%,s:s,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,"
-                  "s:I,s:I,s:I,s:I,s:I,s:b}",
+                  "s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:b}",
                   "dir", jcf->dir.data, jcf->dir.len,
                   "fsync", ngx_http_order_edit_fsync_names[jcf->fsync].data,
                   "bytes", (json_int_t) js->bytes,
@@ -3297,6 +3722,8 @@ ngx_http_order_edit_journal_json(ngx_http_order_edit_journal_conf_t *jcf,
                   "removed_segments", (json_int_t) js->removed,
                   "recycled_segments", (json_int_t) js->recycled,
                   "spare_files", (json_int_t) js->nspares,
+                  "preallocated_segments", (json_int_t) js->preallocated,
+                  "preallocate_errors", (json_int_t) js->prealloc_errors,
                   "torn", (json_int_t) js->torn,
                   "corrupt", (json_int_t) js->corrupt,
                   "errors", (json_int_t) js->errors,
@@ -3347,10 +3774,15 @@ ngx_http_order_edit_journal_prometheus(u_char *p, ngx_str_t *zone,
             "order_edit_journal_events_total{zone=\"%V\",event=\"error\"} "
             "%uL\n"
             "order_edit_journal_events_total{zone=\"%V\",event=\"full\"} "
-            "%uL\n",
+            "%uL\n"
+            "order_edit_journal_events_total{zone=\"%V\","
+            "event=\"preallocated\"} %uL\n"
+            "order_edit_journal_events_total{zone=\"%V\","
+            "event=\"preallocate_error\"} %uL\n",
             zone, js->writes, zone, js->fsyncs, zone, js->replayed,
             zone, js->torn, zone, js->corrupt, zone, js->errors,
-            zone, js->full);
+            zone, js->full, zone, js->preallocated,
+            zone, js->prealloc_errors);
 
     return p;
 }

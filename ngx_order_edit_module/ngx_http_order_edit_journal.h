@@ -32,6 +32,7 @@ struct ngx_http_order_edit_journal_conf_s {
     size_t                         max_size;
     size_t                         segment_size;
     ngx_uint_t                     recycle;     /* spare files kept */
+    ngx_flag_t                     preallocate; /* zero-fill spares */
 #if (NGX_THREADS)
     ngx_thread_pool_t             *thread_pool;
 #endif

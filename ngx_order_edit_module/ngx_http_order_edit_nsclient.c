@@ -50,6 +50,33 @@ typedef struct {
 } ngx_http_order_edit_so_cache_t;
 
 
+/*
+ * An answer parsed off the event loop (ngx_http_order_edit_parse.c):
+ * everything the work reads is the task's own, handed over or copied,
+ * so that the job may end while a thread still parses.
+ */
+typedef struct {
+    u_char                                *got;       /* the answer */
+    size_t                                 got_len;
+    u_char                                *sent;      /* the write's copy */
+    size_t                                 sent_len;
+    json_t                                *doc;       /* its totals, copied */
+    json_t                                *page;      /* SuiteQL's, parsed */
+    char                                  *updated;   /* the store's */
+    char                                  *taxes;     /* field names */
+    char                                  *request;   /* to fit, copied */
+    size_t                                 request_len;
+    ngx_uint_t                             kind;
+    ngx_http_order_edit_norm_conf_t       *norm;      /* read only */
+    char                                  *fitted;    /* the write's */
+    int                                    fitted_n;
+    ngx_http_order_edit_nsp_order_t        order;
+    int                                    rc;
+    char                                   detail[
+                                           NGX_HTTP_ORDER_EDIT_NSP_DETAIL_LEN];
+} ngx_http_order_edit_nsc_parse_t;
+
+
 static ngx_http_order_edit_so_cache_t
     ngx_http_order_edit_so_cache[NGX_HTTP_ORDER_EDIT_SO_CACHE];
 
@@ -72,8 +99,25 @@ static void ngx_http_order_edit_nsc_restlet_applied(
     ngx_http_order_edit_nsc_t *c, ngx_http_order_edit_curl_req_t *req);
 static ngx_int_t ngx_http_order_edit_nsc_in_place(
     ngx_http_order_edit_nsc_t *c);
+static ngx_uint_t ngx_http_order_edit_nsc_fits(ngx_http_order_edit_nsc_t *c);
+static int ngx_http_order_edit_nsc_fit(
+    const ngx_http_order_edit_norm_conf_t *norm, ngx_uint_t kind,
+    const char *request, size_t len, const json_t *record, char **text);
 static void ngx_http_order_edit_nsc_read_answer(ngx_http_order_edit_nsc_t *c,
     ngx_http_order_edit_curl_req_t *req);
+static void ngx_http_order_edit_nsc_read_parse(void *ctx);
+static void ngx_http_order_edit_nsc_read_parsed(void *ctx, void *data,
+    ngx_uint_t cancelled);
+static ngx_http_order_edit_nsc_parse_t *ngx_http_order_edit_nsc_parse(
+    ngx_http_order_edit_nsc_t *c, ngx_http_order_edit_curl_req_t *req);
+static ngx_uint_t ngx_http_order_edit_nsc_parse_end(
+    ngx_http_order_edit_nsc_t *c, ngx_uint_t cancelled);
+static void ngx_http_order_edit_nsc_parse_failed(
+    ngx_http_order_edit_nsc_t *c);
+static void ngx_http_order_edit_nsc_order_release(
+    ngx_http_order_edit_nsc_t *c);
+static void ngx_http_order_edit_nsc_json_free(void *root);
+static void ngx_http_order_edit_nsc_parse_clean(void *ctx);
 static ngx_int_t ngx_http_order_edit_nsc_customer(
     ngx_http_order_edit_nsc_t *c);
 static ngx_int_t ngx_http_order_edit_nsc_xform_body(
@@ -97,6 +141,15 @@ static void ngx_http_order_edit_nsc_payout_send(ngx_http_order_edit_nsc_t *c,
 static void ngx_http_order_edit_nsc_written(ngx_http_order_edit_nsc_t *c);
 static void ngx_http_order_edit_nsc_compare(ngx_http_order_edit_nsc_t *c,
     ngx_http_order_edit_curl_req_t *req);
+static void ngx_http_order_edit_nsc_compare_parse(void *ctx);
+static void ngx_http_order_edit_nsc_compared(void *ctx, void *data,
+    ngx_uint_t cancelled);
+static ngx_int_t ngx_http_order_edit_nsc_drift(ngx_http_order_edit_nsc_t *c,
+    ngx_str_t *sent, ngx_str_t *got, ngx_str_t *detail);
+static ngx_int_t ngx_http_order_edit_nsc_discrepancy(
+    ngx_http_order_edit_nsc_t *c, const char *text, ngx_str_t *detail);
+static void ngx_http_order_edit_nsc_fold_check(ngx_http_order_edit_nsc_t *c,
+    ngx_str_t *got);
 static void ngx_http_order_edit_nsc_send(ngx_http_order_edit_nsc_t *c);
 static ngx_int_t ngx_http_order_edit_nsc_sign(ngx_http_order_edit_nsc_t *c,
     ngx_str_t *auth);
@@ -121,6 +174,10 @@ static void ngx_http_order_edit_nsc_refused(ngx_http_order_edit_nsc_t *c,
     const char *reason, const char *why);
 static void ngx_http_order_edit_nsc_suiteql_answer(
     ngx_http_order_edit_nsc_t *c, ngx_http_order_edit_curl_req_t *req);
+static void ngx_http_order_edit_nsc_page_parse(void *ctx);
+static void ngx_http_order_edit_nsc_page_parsed(void *ctx, void *data,
+    ngx_uint_t cancelled);
+static void ngx_http_order_edit_nsc_page_free(ngx_http_order_edit_nsc_t *c);
 
 
 ngx_uint_t
@@ -305,7 +362,11 @@ ngx_http_order_edit_nsc_read(ngx_http_order_edit_nsc_t *c,
     const char  *eid, *field;
 
     c->call = call;
-    ngx_http_order_edit_nsp_order_free(&c->order);
+    ngx_http_order_edit_nsc_order_release(c);
+
+    free(c->fitted);
+    c->fitted = NULL;
+    c->fitted_n = NGX_HTTP_ORDER_EDIT_NSC_UNFITTED;
 
     eid = c->res->sales_order_id;
 
@@ -358,19 +419,122 @@ ngx_http_order_edit_nsc_read(ngx_http_order_edit_nsc_t *c,
 }
 
 
-/* a read answered 200: the order's state, and what the write takes of it */
+/*
+ * A read answered 200: the order's state, and what the write takes of
+ * it.  A Sales Order read with its lines is as large as the order, and
+ * is parsed on the thread pool.
+ */
 
 static void
 ngx_http_order_edit_nsc_read_answer(ngx_http_order_edit_nsc_t *c,
     ngx_http_order_edit_curl_req_t *req)
 {
-    (void) ngx_http_order_edit_nsp_order((char *) req->body.data,
-               req->body.len,
-               ngx_http_order_edit_norm_field(c->norm,
-                                     NGX_HTTP_ORDER_EDIT_FIELD_UPDATED_AT),
-               ngx_http_order_edit_norm_field(c->norm,
-                                   NGX_HTTP_ORDER_EDIT_FIELD_TAXES_INCLUDED),
-               &c->order);
+    const char                       *updated, *taxes;
+    ngx_http_order_edit_nsc_parse_t  *pc;
+
+    pc = ngx_http_order_edit_nsc_parse(c, req);
+    if (pc == NULL) {
+        return;
+    }
+
+    updated = ngx_http_order_edit_norm_field(c->norm,
+                                     NGX_HTTP_ORDER_EDIT_FIELD_UPDATED_AT);
+    taxes = ngx_http_order_edit_norm_field(c->norm,
+                                   NGX_HTTP_ORDER_EDIT_FIELD_TAXES_INCLUDED);
+
+    /* the configuration's, copied: the thread reads its own only */
+    pc->updated = updated ? strdup(updated) : NULL;
+    pc->taxes = taxes ? strdup(taxes) : NULL;
+
+    if ((updated && pc->updated == NULL) || (taxes && pc->taxes == NULL)) {
+        ngx_http_order_edit_nsc_parse_failed(c);
+        return;
+    }
+
+    /*
+     * The write will be fitted to the order read (as large as both): on
+     * the same thread, while the record is there, from a copy.
+     */
+
+    if (c->call == NGX_HTTP_ORDER_EDIT_NSC_READ_ORDER
+        && c->ns->mode == NGX_HTTP_ORDER_EDIT_NS_REST
+        && c->res->body != NULL
+        && (c->res->kind == NGX_HTTP_ORDER_EDIT_NORM_SALES_ORDER
+            || c->res->kind == NGX_HTTP_ORDER_EDIT_NORM_CANCELLATION))
+    {
+        pc->request = ngx_alloc(c->res->body_len + 1, c->log);
+        if (pc->request == NULL) {
+            ngx_http_order_edit_nsc_parse_failed(c);
+            return;
+        }
+
+        ngx_memcpy(pc->request, c->res->body, c->res->body_len);
+        pc->request_len = c->res->body_len;
+        pc->kind = c->res->kind;
+        pc->norm = c->norm;
+    }
+
+    (void) ngx_http_order_edit_parse_start(c->parse,
+                                           pc->got_len + pc->request_len,
+                                           ngx_http_order_edit_nsc_read_parse,
+                                           ngx_http_order_edit_nsc_read_parsed,
+                                           c);
+}
+
+
+/* on the thread pool, or here for a small answer */
+
+static void
+ngx_http_order_edit_nsc_read_parse(void *ctx)
+{
+    ngx_http_order_edit_nsc_parse_t *pc = ctx;
+
+    (void) ngx_http_order_edit_nsp_order((char *) pc->got, pc->got_len,
+                                         pc->updated, pc->taxes, &pc->order);
+
+    if (pc->request != NULL && pc->order.record != NULL) {
+        pc->fitted_n = ngx_http_order_edit_nsc_fit(pc->norm, pc->kind,
+                                                   pc->request,
+                                                   pc->request_len,
+                                                   pc->order.record,
+                                                   &pc->fitted);
+    } else {
+        pc->fitted_n = NGX_HTTP_ORDER_EDIT_NSC_UNFITTED;
+    }
+}
+
+
+static void
+ngx_http_order_edit_nsc_read_parsed(void *ctx, void *data,
+    ngx_uint_t cancelled)
+{
+    ngx_http_order_edit_nsc_parse_t *pc = ctx;
+    ngx_http_order_edit_nsc_t       *c = data;
+
+    ngx_str_t  got, sent, detail;
+
+    if (ngx_http_order_edit_nsc_parse_end(c, cancelled)) {
+        return;
+    }
+
+    /* the record parsed, and the write fitted to it, are the client's */
+    ngx_http_order_edit_nsc_order_release(c);
+    c->order = pc->order;
+    c->order_bytes = pc->got_len;
+    pc->order.record = NULL;
+
+    free(c->fitted);
+    c->fitted = pc->fitted;
+    c->fitted_n = pc->fitted_n;
+    pc->fitted = NULL;
+
+    /* the answer is the task's until this handler returns */
+    got.data = pc->got;
+    got.len = pc->got_len;
+
+    if (c->fold != NULL && c->call == NGX_HTTP_ORDER_EDIT_NSC_READ_ORDER) {
+        ngx_http_order_edit_nsc_fold_check(c, &got);
+    }
 
     switch (c->call) {
 
@@ -379,6 +543,21 @@ ngx_http_order_edit_nsc_read_answer(ngx_http_order_edit_nsc_t *c,
             ngx_http_order_edit_nsc_refused(c, "netsuite_rejected",
                                             "the Sales Order's orderStatus "
                                             "is unreadable");
+            return;
+        }
+
+        sent.data = (u_char *) c->res->body;
+        sent.len = c->res->body_len;
+
+        /* the "line"s the write would add change none of what is compared */
+        if (c->check_held && sent.len
+            && c->order.held != NGX_HTTP_ORDER_EDIT_NO_TIME
+            && c->order.held == c->res->updated_at
+            && ngx_http_order_edit_nsc_drift(c, &sent, &got, &detail)
+               != NGX_OK)
+        {
+            ngx_http_order_edit_nsc_report(c, NGX_HTTP_ORDER_EDIT_NSC_REFUSED,
+                                           "discrepancy", &detail);
             return;
         }
 
@@ -406,6 +585,116 @@ ngx_http_order_edit_nsc_read_answer(ngx_http_order_edit_nsc_t *c,
     }
 
     ngx_http_order_edit_nsc_report(c, NGX_HTTP_ORDER_EDIT_NSC_OK, NULL, NULL);
+}
+
+
+/*
+ * The task for an answer's parse, with the answer's body handed over
+ * from the transfer (no copy).  NULL: no memory, and the call has ended
+ * (reported).
+ */
+
+static ngx_http_order_edit_nsc_parse_t *
+ngx_http_order_edit_nsc_parse(ngx_http_order_edit_nsc_t *c,
+    ngx_http_order_edit_curl_req_t *req)
+{
+    ngx_str_t                         body;
+    ngx_http_order_edit_nsc_parse_t  *pc;
+
+    c->parse = ngx_http_order_edit_parse_create(
+                   sizeof(ngx_http_order_edit_nsc_parse_t),
+                   ngx_http_order_edit_nsc_parse_clean, c->log);
+
+    if (c->parse == NULL) {
+        ngx_http_order_edit_nsc_parse_failed(c);
+        return NULL;
+    }
+
+    pc = ngx_http_order_edit_parse_ctx(c->parse);
+
+    (void) ngx_http_order_edit_curl_take_body(req, &body);
+
+    pc->got = body.data;
+    pc->got_len = body.len;
+
+    return pc;
+}
+
+
+/* a parse is back: 1 when it was cancelled, and the call has ended */
+
+static ngx_uint_t
+ngx_http_order_edit_nsc_parse_end(ngx_http_order_edit_nsc_t *c,
+    ngx_uint_t cancelled)
+{
+    c->parse = NULL;
+
+    if (cancelled) {
+        ngx_http_order_edit_nsc_report(c, NGX_HTTP_ORDER_EDIT_NSC_CANCELLED,
+                                       NULL, NULL);
+        return 1;
+    }
+
+    return 0;
+}
+
+
+/* a task not started for want of memory: the call ends */
+
+static void
+ngx_http_order_edit_nsc_parse_failed(ngx_http_order_edit_nsc_t *c)
+{
+    ngx_str_t  why;
+
+    if (c->parse) {
+        ngx_http_order_edit_parse_destroy(c->parse);
+        c->parse = NULL;
+    }
+
+    ngx_str_set(&why, "no memory to parse NetSuite's answer");
+    ngx_http_order_edit_nsc_report(c, NGX_HTTP_ORDER_EDIT_NSC_TRANSIENT,
+                                   NULL, &why);
+}
+
+
+/* the last read's record, freed where it was parsed if it is large */
+
+static void
+ngx_http_order_edit_nsc_order_release(ngx_http_order_edit_nsc_t *c)
+{
+    if (c->order.record != NULL) {
+        ngx_http_order_edit_parse_dispose(ngx_http_order_edit_nsc_json_free,
+                                          c->order.record, c->order_bytes,
+                                          c->log);
+        c->order.record = NULL;
+    }
+
+    ngx_http_order_edit_nsp_order_free(&c->order);
+}
+
+
+static void
+ngx_http_order_edit_nsc_json_free(void *root)
+{
+    json_decref(root);
+}
+
+
+static void
+ngx_http_order_edit_nsc_parse_clean(void *ctx)
+{
+    ngx_http_order_edit_nsc_parse_t *pc = ctx;
+
+    ngx_http_order_edit_nsp_order_free(&pc->order);
+    json_decref(pc->doc);
+    json_decref(pc->page);
+
+    free(pc->got);
+    free(pc->sent);
+    free(pc->request);
+    free(pc->fitted);
+    free(pc->updated);
+    free(pc->taxes);
 }
 
 
@@ -745,42 +1034,28 @@ ngx_http_order_edit_nsc_write_send(ngx_http_order_edit_nsc_t *c)
 static ngx_int_t
 ngx_http_order_edit_nsc_in_place(ngx_http_order_edit_nsc_t *c)
 {
-    int                             n;
-    char                           *text, errbuf[128];
-    json_t                         *body;
-    ngx_http_order_edit_json_rc_e   rc;
+    int    n;
+    char  *text;
 
-    if (c->res->body == NULL || c->order.record == NULL
-        || (c->res->kind != NGX_HTTP_ORDER_EDIT_NORM_SALES_ORDER
-            && c->res->kind != NGX_HTTP_ORDER_EDIT_NORM_CANCELLATION))
-    {
+    if (!ngx_http_order_edit_nsc_fits(c)) {
         return NGX_OK;
     }
 
-    body = ngx_http_order_edit_json_load(c->res->body, c->res->body_len,
-                                         64, c->res->body_len, &rc, errbuf,
-                                         sizeof(errbuf));
-    if (body == NULL) {
-        return NGX_ERROR;
-    }
+    if (c->fitted_n != NGX_HTTP_ORDER_EDIT_NSC_UNFITTED) {
+        /* fitted with the read, on the thread pool */
+        n = c->fitted_n;
+        text = c->fitted;
+        c->fitted = NULL;
+        c->fitted_n = NGX_HTTP_ORDER_EDIT_NSC_UNFITTED;
 
-    if (c->res->kind == NGX_HTTP_ORDER_EDIT_NORM_SALES_ORDER) {
-        n = ngx_http_order_edit_nsbody_keep_lines(c->norm, body,
-                                                  c->order.record);
     } else {
-        n = ngx_http_order_edit_nsbody_close_lines(body, c->order.record);
+        n = ngx_http_order_edit_nsc_fit(c->norm, c->res->kind,
+                                        c->res->body, c->res->body_len,
+                                        c->order.record, &text);
     }
 
     if (n <= 0) {
-        json_decref(body);
         return n == 0 ? NGX_OK : NGX_ERROR;
-    }
-
-    text = ngx_http_order_edit_json_dumps(body, JSON_COMPACT);
-    json_decref(body);
-
-    if (text == NULL) {
-        return NGX_ERROR;
     }
 
     ngx_log_debug3(NGX_LOG_DEBUG_HTTP, c->log, 0,
@@ -795,6 +1070,59 @@ ngx_http_order_edit_nsc_in_place(ngx_http_order_edit_nsc_t *c)
     c->body.len = ngx_strlen(text);
 
     return NGX_OK;
+}
+
+
+/* 1 when the write is fitted to the order as read */
+
+static ngx_uint_t
+ngx_http_order_edit_nsc_fits(ngx_http_order_edit_nsc_t *c)
+{
+    return c->res->body != NULL && c->order.record != NULL
+           && (c->res->kind == NGX_HTTP_ORDER_EDIT_NORM_SALES_ORDER
+               || c->res->kind == NGX_HTTP_ORDER_EDIT_NORM_CANCELLATION);
+}
+
+
+/*
+ * The request body fitted to the record: the lines kept or closed (n),
+ * with *text the new body (malloc()ed) when n > 0; 0: nothing to fit;
+ * -1: no memory, or a body that is no JSON.  Pure C and jansson, on
+ * the thread pool with the read's parse, or here.
+ */
+
+static int
+ngx_http_order_edit_nsc_fit(const ngx_http_order_edit_norm_conf_t *norm,
+    ngx_uint_t kind, const char *request, size_t len, const json_t *record,
+    char **text)
+{
+    int                             n;
+    char                            errbuf[128];
+    json_t                         *body;
+    ngx_http_order_edit_json_rc_e   rc;
+
+    *text = NULL;
+
+    body = ngx_http_order_edit_json_load(request, len, 64, len, &rc, errbuf,
+                                         sizeof(errbuf));
+    if (body == NULL) {
+        return -1;
+    }
+
+    if (kind == NGX_HTTP_ORDER_EDIT_NORM_SALES_ORDER) {
+        n = ngx_http_order_edit_nsbody_keep_lines(norm, body, record);
+    } else {
+        n = ngx_http_order_edit_nsbody_close_lines(body, record);
+    }
+
+    if (n > 0) {
+        *text = ngx_http_order_edit_json_dumps(body, JSON_COMPACT);
+        n = (*text == NULL) ? -1 : n;
+    }
+
+    json_decref(body);
+
+    return n;
 }
 
 
@@ -1511,38 +1839,167 @@ static void
 ngx_http_order_edit_nsc_compare(ngx_http_order_edit_nsc_t *c,
     ngx_http_order_edit_curl_req_t *req)
 {
-    char       text[NGX_HTTP_ORDER_EDIT_NSP_DETAIL_LEN];
+    json_t                           *totals;
+    ngx_http_order_edit_nsc_parse_t  *pc;
+
+    pc = ngx_http_order_edit_nsc_parse(c, req);
+    if (pc == NULL) {
+        return;
+    }
+
+    /*
+     * What was sent and the document's totals (all the compare reads of
+     * it), copied: the job's own may be freed while a thread compares.
+     */
+
+    totals = json_object_get(json_object_get(c->res->doc, "sales_order"),
+                             "totals");
+
+    pc->sent = ngx_alloc(c->body_sent.len + 1, c->log);
+    pc->doc = totals ? json_pack("{s:{s:o}}", "sales_order", "totals",
+                                 json_deep_copy(totals))
+                     : json_object();
+
+    if (pc->sent == NULL || pc->doc == NULL) {
+        ngx_http_order_edit_nsc_parse_failed(c);
+        return;
+    }
+
+    ngx_memcpy(pc->sent, c->body_sent.data, c->body_sent.len);
+    pc->sent_len = c->body_sent.len;
+
+    (void) ngx_http_order_edit_parse_start(c->parse,
+                                        pc->got_len + pc->sent_len,
+                                        ngx_http_order_edit_nsc_compare_parse,
+                                        ngx_http_order_edit_nsc_compared, c);
+}
+
+
+/* on the thread pool, or here for small bodies */
+
+static void
+ngx_http_order_edit_nsc_compare_parse(void *ctx)
+{
+    ngx_http_order_edit_nsc_parse_t *pc = ctx;
+
+    pc->rc = ngx_http_order_edit_nsp_readback((char *) pc->sent,
+                                              pc->sent_len, (char *) pc->got,
+                                              pc->got_len, pc->doc,
+                                              pc->detail);
+}
+
+
+static void
+ngx_http_order_edit_nsc_compared(void *ctx, void *data, ngx_uint_t cancelled)
+{
+    ngx_http_order_edit_nsc_parse_t *pc = ctx;
+    ngx_http_order_edit_nsc_t       *c = data;
+
     ngx_str_t  detail;
 
-    if (ngx_http_order_edit_nsp_readback((char *) c->body_sent.data,
-                                         c->body_sent.len,
-                                         (char *) req->body.data,
-                                         req->body.len, c->res->doc, text)
-        == 0)
+    if (ngx_http_order_edit_nsc_parse_end(c, cancelled)) {
+        return;
+    }
+
+    if (pc->rc == 0
+        || ngx_http_order_edit_nsc_discrepancy(c, pc->detail, &detail)
+           == NGX_OK)
     {
         ngx_http_order_edit_nsc_report(c, NGX_HTTP_ORDER_EDIT_NSC_OK, NULL,
                                        NULL);
         return;
     }
 
-    detail.len = ngx_strlen(text);
-    detail.data = ngx_pnalloc(c->pool, detail.len);
+    ngx_http_order_edit_nsc_report(c, NGX_HTTP_ORDER_EDIT_NSC_REFUSED,
+                                   "discrepancy", &detail);
+}
 
-    if (detail.data == NULL) {
-        /* the write stands; the check could not be told */
-        ngx_http_order_edit_nsc_report(c, NGX_HTTP_ORDER_EDIT_NSC_OK, NULL,
+
+/*
+ * The previous write's read back is this lock read (FOLDED): told first,
+ * to its own job.  The comparison runs here, on the answer the read's
+ * task parsed, as the read itself is not parsed a second time for it.
+ */
+
+static void
+ngx_http_order_edit_nsc_fold_check(ngx_http_order_edit_nsc_t *c,
+    ngx_str_t *got)
+{
+    ngx_str_t                   detail;
+    ngx_http_order_edit_nsc_t  *f;
+
+    f = c->fold;
+    c->fold = NULL;
+    f->call = NGX_HTTP_ORDER_EDIT_NSC_READBACK;
+    f->status = c->status;
+
+    if (f->body_sent.len == 0) {
+        f->body_sent.data = (u_char *) f->res->body;
+        f->body_sent.len = f->res->body_len;
+    }
+
+    if ((f->fold_held && c->order.held != f->res->updated_at)
+        || ngx_http_order_edit_nsc_drift(f, &f->body_sent, got, &detail)
+           == NGX_OK)
+    {
+        /* held: not written, or written over since, nothing to check */
+        ngx_http_order_edit_nsc_report(f, NGX_HTTP_ORDER_EDIT_NSC_OK, NULL,
                                        NULL);
         return;
     }
 
-    ngx_memcpy(detail.data, text, detail.len);
+    ngx_http_order_edit_nsc_report(f, NGX_HTTP_ORDER_EDIT_NSC_REFUSED,
+                                   "discrepancy", &detail);
+}
+
+
+/*
+ * NGX_OK: the order as read holds what was sent (or the difference could
+ * not be told: the write stands, unchecked); NGX_DECLINED: a discrepancy,
+ * logged and said in detail.
+ */
+
+static ngx_int_t
+ngx_http_order_edit_nsc_drift(ngx_http_order_edit_nsc_t *c, ngx_str_t *sent,
+    ngx_str_t *got, ngx_str_t *detail)
+{
+    char  text[NGX_HTTP_ORDER_EDIT_NSP_DETAIL_LEN];
+
+    if (ngx_http_order_edit_nsp_readback((char *) sent->data, sent->len,
+                                         (char *) got->data, got->len,
+                                         c->res->doc, text)
+        == 0)
+    {
+        return NGX_OK;
+    }
+
+    return ngx_http_order_edit_nsc_discrepancy(c, text, detail);
+}
+
+
+/*
+ * What the comparison found, logged and in detail: NGX_DECLINED; NGX_OK
+ * when it cannot be told (no memory: the write stands, unchecked).
+ */
+
+static ngx_int_t
+ngx_http_order_edit_nsc_discrepancy(ngx_http_order_edit_nsc_t *c,
+    const char *text, ngx_str_t *detail)
+{
+    detail->len = ngx_strlen(text);
+    detail->data = ngx_pnalloc(c->pool, detail->len);
+
+    if (detail->data == NULL) {
+        return NGX_OK;
+    }
+
+    ngx_memcpy(detail->data, text, detail->len);
 
     ngx_log_error(NGX_LOG_WARN, c->log, 0,
                   "order_edit: #%uL of \"%V\": discrepancy: %V",
-                  c->id, &c->shop, &detail);
+                  c->id, &c->shop, detail);
 
-    ngx_http_order_edit_nsc_report(c, NGX_HTTP_ORDER_EDIT_NSC_REFUSED,
-                                   "discrepancy", &detail);
+    return NGX_DECLINED;
 }
 
 
@@ -2119,6 +2576,12 @@ ngx_http_order_edit_nsc_refused(ngx_http_order_edit_nsc_t *c,
 ngx_uint_t
 ngx_http_order_edit_nsc_cancel(ngx_http_order_edit_nsc_t *c)
 {
+    if (c->parse) {
+        /* the thread's result is dropped when it comes */
+        ngx_http_order_edit_parse_cancel(c->parse);
+        return 1;
+    }
+
     if (c->req == NULL) {
         return 0;
     }
@@ -2133,10 +2596,30 @@ ngx_http_order_edit_nsc_cancel(ngx_http_order_edit_nsc_t *c)
 void
 ngx_http_order_edit_nsc_free(ngx_http_order_edit_nsc_t *c)
 {
-    ngx_http_order_edit_nsp_order_free(&c->order);
+    ngx_http_order_edit_nsc_order_release(c);
 
     free(c->doc);
     c->doc = NULL;
+
+    free(c->fitted);
+    c->fitted = NULL;
+
+    ngx_http_order_edit_nsc_page_free(c);
+}
+
+
+static void
+ngx_http_order_edit_nsc_page_free(ngx_http_order_edit_nsc_t *c)
+{
+    free(c->page.data);
+    ngx_str_null(&c->page);
+
+    if (c->page_root != NULL) {
+        ngx_http_order_edit_parse_dispose(ngx_http_order_edit_nsc_json_free,
+                                          c->page_root, c->page_bytes,
+                                          c->log);
+        c->page_root = NULL;
+    }
 }
 
 
@@ -2155,7 +2638,7 @@ ngx_http_order_edit_nsc_suiteql(ngx_http_order_edit_nsc_t *c,
     c->call = NGX_HTTP_ORDER_EDIT_NSC_SUITEQL;
     c->step = NGX_HTTP_ORDER_EDIT_NSC_STEP_SUITEQL;
     c->body = *body;
-    ngx_str_null(&c->page);
+    ngx_http_order_edit_nsc_page_free(c);
     ngx_str_set(&c->method, "POST");
 
     *ngx_sprintf(query, "?limit=%ui&offset=%ui", limit, offset) = '\0';
@@ -2173,26 +2656,85 @@ ngx_http_order_edit_nsc_suiteql(ngx_http_order_edit_nsc_t *c,
 }
 
 
+/*
+ * A page is up to a thousand rows: parsed (exact numbers, as the report
+ * compares money) on the thread pool when it is large.
+ */
+
 static void
 ngx_http_order_edit_nsc_suiteql_answer(ngx_http_order_edit_nsc_t *c,
     ngx_http_order_edit_curl_req_t *req)
 {
+    ngx_http_order_edit_nsc_parse_t  *pc;
+
     if (req->status != 200) {
         /* a query NetSuite does not run: retrying would not change it */
         ngx_http_order_edit_nsc_rejected(c, req);
         return;
     }
 
-    c->page.data = ngx_pnalloc(c->pool, req->body.len + 1);
-    if (c->page.data == NULL) {
+    pc = ngx_http_order_edit_nsc_parse(c, req);
+    if (pc == NULL) {
+        return;
+    }
+
+    (void) ngx_http_order_edit_parse_start(c->parse, pc->got_len,
+                                        ngx_http_order_edit_nsc_page_parse,
+                                        ngx_http_order_edit_nsc_page_parsed,
+                                        c);
+}
+
+
+static void
+ngx_http_order_edit_nsc_page_parse(void *ctx)
+{
+    ngx_http_order_edit_nsc_parse_t *pc = ctx;
+
+    u_char                         *p;
+    char                            errbuf[128];
+    ngx_http_order_edit_json_rc_e   rc;
+
+    pc->page = ngx_http_order_edit_json_load((char *) pc->got, pc->got_len,
+                                             16, pc->got_len, &rc, errbuf,
+                                             sizeof(errbuf));
+
+    /* the text too, NUL-terminated, for whoever reads it as text */
+    p = realloc(pc->got, pc->got_len + 1);
+
+    if (p == NULL) {
+        pc->rc = -1;
+        return;
+    }
+
+    p[pc->got_len] = '\0';
+    pc->got = p;
+}
+
+
+static void
+ngx_http_order_edit_nsc_page_parsed(void *ctx, void *data,
+    ngx_uint_t cancelled)
+{
+    ngx_http_order_edit_nsc_parse_t *pc = ctx;
+    ngx_http_order_edit_nsc_t       *c = data;
+
+    if (ngx_http_order_edit_nsc_parse_end(c, cancelled)) {
+        return;
+    }
+
+    if (pc->rc != 0) {
+        /* no memory for the text */
         ngx_http_order_edit_nsc_report(c, NGX_HTTP_ORDER_EDIT_NSC_UNSENT,
                                        NULL, NULL);
         return;
     }
 
-    c->page.len = req->body.len;
-    ngx_memcpy(c->page.data, req->body.data, req->body.len);
-    c->page.data[c->page.len] = '\0';
+    c->page.data = pc->got;
+    c->page.len = pc->got_len;
+    c->page_root = pc->page;
+    c->page_bytes = pc->got_len;
+    pc->got = NULL;
+    pc->page = NULL;
 
     ngx_http_order_edit_nsc_report(c, NGX_HTTP_ORDER_EDIT_NSC_OK, NULL, NULL);
 }

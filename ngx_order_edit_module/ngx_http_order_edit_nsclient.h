@@ -22,6 +22,7 @@
 #include "ngx_http_order_edit_nsslot.h"
 #include "ngx_http_order_edit_nsparse.h"
 #include "ngx_http_order_edit_curl.h"
+#include "ngx_http_order_edit_parse.h"
 
 
 typedef enum {
@@ -59,6 +60,10 @@ typedef struct {
 } ngx_http_order_edit_nsc_result_t;
 
 
+/* nsc_t.fitted_n: the write not fitted to the last read (yet) */
+#define NGX_HTTP_ORDER_EDIT_NSC_UNFITTED  (-2)
+
+
 typedef struct ngx_http_order_edit_nsc_s  ngx_http_order_edit_nsc_t;
 
 typedef void (*ngx_http_order_edit_nsc_done_pt)(ngx_http_order_edit_nsc_t *c,
@@ -79,6 +84,20 @@ struct ngx_http_order_edit_nsc_s {
     ngx_http_order_edit_nsc_done_pt        done;
     void                                  *data;
 
+    /*
+     * Read back by the next read of the order (issue 17): fold, set
+     * before a READ_ORDER, is the client of the same order whose write
+     * waits for its read back; this read's answer is compared with what
+     * that one sent, and its call ends (READBACK) before this one's.
+     * fold_held, on the waiting one: its write may never have been sent
+     * (a replay), so it is compared only if the order holds its snapshot.
+     * check_held: a READ_ORDER finding this very snapshot held compares
+     * the order with it too (a replay after the write, its check lost).
+     */
+    ngx_http_order_edit_nsc_t             *fold;
+    unsigned                               fold_held:1;
+    unsigned                               check_held:1;
+
     /* the client's own */
     ngx_http_order_edit_nsc_call_e         call;
     ngx_uint_t                             step;
@@ -89,6 +108,7 @@ struct ngx_http_order_edit_nsc_s {
     ngx_str_t                              body_sent; /* by the write */
     char                                  *doc;       /* malloc()ed */
     ngx_http_order_edit_curl_req_t        *req;       /* in flight */
+    ngx_http_order_edit_parse_t           *parse;     /* its answer's */
     ngx_str_t                              so_id;     /* SuiteQL's find */
     u_char                                 so_buf[
                                                NGX_HTTP_ORDER_EDIT_NSP_ID_LEN];
@@ -96,7 +116,12 @@ struct ngx_http_order_edit_nsc_s {
     ngx_str_t                              xform;     /* transform body */
     ngx_str_t                              cash;      /* a cash refund's */
     ngx_http_order_edit_nsp_order_t        order;     /* the last read */
+    size_t                                 order_bytes;  /* its answer's */
+    char                                  *fitted;    /* the write, to it */
+    int                                    fitted_n;  /* lines; _UNFITTED */
     ngx_str_t                              page;      /* SuiteQL's, NUL */
+    json_t                                *page_root; /* parsed, exact */
+    size_t                                 page_bytes;
     unsigned                               so_cached:1;
     unsigned                               reread:1;  /* read back again */
     unsigned                               auth_retried:1; /* after 401 */
@@ -127,12 +152,18 @@ void ngx_http_order_edit_nsc_readback(ngx_http_order_edit_nsc_t *c);
 
 /*
  * The mismatch report's bulk read: one page (limit rows from offset) of
- * the SuiteQL query in body ({"q": "..."}); the answer in c->page.
+ * the SuiteQL query in body ({"q": "..."}); the answer in c->page, and
+ * parsed (exact JSON, as ngx_http_order_edit_json_load() with depth 16;
+ * NULL when it is none) in c->page_root, which the caller may take (and
+ * then json_decref()); the client frees both otherwise.
  */
 void ngx_http_order_edit_nsc_suiteql(ngx_http_order_edit_nsc_t *c,
     ngx_str_t *body, ngx_uint_t limit, ngx_uint_t offset);
 
-/* a request out is cancelled: its call ends in _CANCELLED; 0 if none */
+/*
+ * A request out, or its answer being parsed, is cancelled: its call ends
+ * in _CANCELLED; 0 if none.
+ */
 ngx_uint_t ngx_http_order_edit_nsc_cancel(ngx_http_order_edit_nsc_t *c);
 
 /* what the client holds outside the pool */

@@ -51,11 +51,13 @@ static void ngx_http_order_edit_exc_copy(ngx_str_t *dst, u_char *src,
     size_t len, ngx_uint_t printable);
 static ngx_str_t ngx_http_order_edit_exc_detail(
     ngx_http_order_edit_item_t *item);
+static ngx_http_order_edit_item_t *ngx_http_order_edit_queue_dead_walk(
+    ngx_http_order_edit_zone_t *zone, ngx_uint_t uncopied, ngx_uint_t *n);
 
 
 ngx_http_order_edit_item_t *
 ngx_http_order_edit_queue_alloc_locked(ngx_http_order_edit_zone_t *zone,
-    ngx_http_order_edit_msg_t *msg)
+    ngx_http_order_edit_msg_t *msg, ngx_uint_t body)
 {
     u_char                      *p;
     size_t                       size;
@@ -88,13 +90,47 @@ ngx_http_order_edit_queue_alloc_locked(ngx_http_order_edit_zone_t *zone,
     p = ngx_cpymem(p, msg->event_id.data, msg->event_id.len);
     p = ngx_cpymem(p, msg->api_version.data, msg->api_version.len);
     p = ngx_cpymem(p, msg->triggered_at.data, msg->triggered_at.len);
-    ngx_memcpy(p, msg->body.data, msg->body.len);
+
+    if (body) {
+        ngx_memcpy(p, msg->body.data, msg->body.len);
+        item->copied = 1;
+
+    } else {
+        /* its writer, to roll it back if it dies before the copy */
+        item->lease_pid = ngx_pid;
+    }
 
     /* webhook bytes, and what the slab allocator took for them */
     zone->sh->item_bytes += size - offsetof(ngx_http_order_edit_item_t, data);
     zone->sh->item_slab += ngx_http_order_edit_slab_size(size);
 
     return item;
+}
+
+
+/*
+ * Zone unlocked: the writer of a webhook held since its alloc copies its
+ * body in (the largest part of a put, and no other worker waits for it),
+ * then lets readers see it with a release store.  Nobody frees a held
+ * webhook but its writer, or the store once the writer is gone.
+ */
+
+void
+ngx_http_order_edit_queue_copy_body(ngx_http_order_edit_item_t *item,
+    ngx_http_order_edit_msg_t *msg)
+{
+    u_char      *p;
+    ngx_uint_t   i;
+
+    p = item->data;
+
+    for (i = 0; i < 5; i++) {
+        p += item->len[i];
+    }
+
+    ngx_memcpy(p, msg->body.data, msg->body.len);
+
+    __atomic_store_n(&item->copied, 1, __ATOMIC_RELEASE);
 }
 
 
@@ -365,8 +401,8 @@ ngx_http_order_edit_queue_promote(ngx_http_order_edit_zone_t *zone,
 
 /*
  * Zone locked: the oldest ready webhook of a tree.  Only one held while
- * its record is being synced is passed over: those are the newest, and
- * few (one per webhook request waiting for its record).
+ * its body is copied or its record synced is passed over: those are the
+ * newest, and few (one per webhook request waiting for its record).
  */
 
 static ngx_http_order_edit_item_t *
@@ -388,7 +424,9 @@ ngx_http_order_edit_queue_first(ngx_rbtree_t *tree)
     {
         item = ngx_rbtree_data(node, ngx_http_order_edit_item_t, node);
 
-        if (item->not_before_ms != NGX_HTTP_ORDER_EDIT_NOT_DURABLE) {
+        if (item->not_before_ms != NGX_HTTP_ORDER_EDIT_NOT_DURABLE
+            && ngx_http_order_edit_queue_copied(item))
+        {
             return item;
         }
     }
@@ -444,7 +482,10 @@ ngx_http_order_edit_queue_lookup(ngx_rbtree_t *tree, uint64_t id)
 }
 
 
-/* zone locked: the oldest webhook of a shop not leased nor parked */
+/*
+ * Zone locked: the oldest webhook of a shop not leased nor parked, and
+ * whose body is there to read: one still being copied in is passed over.
+ */
 
 static ngx_http_order_edit_item_t *
 ngx_http_order_edit_queue_oldest(ngx_http_order_edit_shop_t *shop)
@@ -452,6 +493,7 @@ ngx_http_order_edit_queue_oldest(ngx_http_order_edit_shop_t *shop)
     ngx_uint_t                   n, i;
     ngx_queue_t                 *q, *lists[2];
     ngx_rbtree_t                *trees[2];
+    ngx_rbtree_node_t           *node;
     ngx_http_order_edit_item_t  *item, *oldest;
 
     oldest = NULL;
@@ -463,12 +505,19 @@ ngx_http_order_edit_queue_oldest(ngx_http_order_edit_shop_t *shop)
             continue;
         }
 
-        item = ngx_rbtree_data(ngx_rbtree_min(trees[i]->root,
-                                              trees[i]->sentinel),
-                               ngx_http_order_edit_item_t, node);
+        for (node = ngx_rbtree_min(trees[i]->root, trees[i]->sentinel), n = 0;
+             node != NULL && n < NGX_HTTP_ORDER_EDIT_LEASE_SCAN;
+             node = ngx_rbtree_next(trees[i], node), n++)
+        {
+            item = ngx_rbtree_data(node, ngx_http_order_edit_item_t, node);
 
-        if (oldest == NULL || item->id < oldest->id) {
-            oldest = item;
+            if (ngx_http_order_edit_queue_copied(item)) {
+                if (oldest == NULL || item->id < oldest->id) {
+                    oldest = item;
+                }
+
+                break;
+            }
         }
     }
 
@@ -488,7 +537,9 @@ ngx_http_order_edit_queue_oldest(ngx_http_order_edit_shop_t *shop)
         {
             item = ngx_queue_data(q, ngx_http_order_edit_item_t, queue);
 
-            if (oldest == NULL || item->id < oldest->id) {
+            if ((oldest == NULL || item->id < oldest->id)
+                && ngx_http_order_edit_queue_copied(item))
+            {
                 oldest = item;
             }
         }
@@ -633,8 +684,12 @@ ngx_http_order_edit_queue_same_one(ngx_pool_t *pool,
 {
     ngx_http_order_edit_msg_t  *m;
 
-    /* full snapshots only: a cancellation or an edit is not one */
+    /*
+     * Full snapshots only: a cancellation or an edit is not one; nor is
+     * one whose body is still being copied in.
+     */
     if (item->id == msg->id || item->order_id != msg->order_id
+        || !ngx_http_order_edit_queue_copied(item)
         || item->len[0] != sizeof("orders/updated") - 1
         || ngx_strncmp(item->data, "orders/updated",
                        sizeof("orders/updated") - 1)
@@ -726,7 +781,9 @@ ngx_http_order_edit_queue_find(ngx_http_order_edit_zone_t *zone,
         }
     }
 
-    if (item != NULL) {
+    /* one whose body is still being copied in is not there yet */
+
+    if (item != NULL && ngx_http_order_edit_queue_copied(item)) {
         rc = ngx_http_order_edit_queue_copy(pool, item, msg);
     }
 
@@ -1299,18 +1356,49 @@ ngx_http_order_edit_queue_unhold_locked(ngx_http_order_edit_item_t *item)
 
 /*
  * Zone locked: webhooks held for a writer that is gone (a crash) are let
- * go: the kernel kept what it wrote.  Bounded by the ready webhooks.
+ * go: the kernel kept what it wrote.  Not one whose body the writer had
+ * not copied: that one is rolled back (dead_uncopied).
  */
 
 ngx_uint_t
 ngx_http_order_edit_queue_unhold_dead_locked(ngx_http_order_edit_zone_t *zone)
 {
-    ngx_uint_t                   n;
+    ngx_uint_t  n;
+
+    n = 0;
+
+    (void) ngx_http_order_edit_queue_dead_walk(zone, 0, &n);
+
+    return n;
+}
+
+
+/*
+ * Zone locked: a webhook whose writer is gone before its body was in
+ * (NULL: none); a worker makes this walk when it starts.
+ */
+
+ngx_http_order_edit_item_t *
+ngx_http_order_edit_queue_dead_uncopied_locked(
+    ngx_http_order_edit_zone_t *zone)
+{
+    return ngx_http_order_edit_queue_dead_walk(zone, 1, NULL);
+}
+
+
+/*
+ * Zone locked: the ready webhooks whose writer is gone, a walk bounded
+ * by them.  "uncopied": the first one whose body is not in is returned;
+ * otherwise those held with their body in are let go, counted in n.
+ */
+
+static ngx_http_order_edit_item_t *
+ngx_http_order_edit_queue_dead_walk(ngx_http_order_edit_zone_t *zone,
+    ngx_uint_t uncopied, ngx_uint_t *n)
+{
     ngx_queue_t                 *q, *sq;
     ngx_http_order_edit_shop_t  *shop;
     ngx_http_order_edit_item_t  *item;
-
-    n = 0;
 
     for (sq = ngx_queue_head(&zone->sh->shops);
          sq != ngx_queue_sentinel(&zone->sh->shops);
@@ -1324,23 +1412,33 @@ ngx_http_order_edit_queue_unhold_dead_locked(ngx_http_order_edit_zone_t *zone)
         {
             item = ngx_queue_data(q, ngx_http_order_edit_item_t, queue);
 
-            if (item->not_before_ms == NGX_HTTP_ORDER_EDIT_NOT_DURABLE
-                && item->lease_pid != ngx_pid
-                && kill(item->lease_pid, 0) == -1 && ngx_errno == ESRCH)
+            if ((uncopied
+                 ? ngx_http_order_edit_queue_copied(item)
+                 : (item->not_before_ms != NGX_HTTP_ORDER_EDIT_NOT_DURABLE
+                    || !ngx_http_order_edit_queue_copied(item)))
+                || item->lease_pid == ngx_pid
+                || kill(item->lease_pid, 0) != -1 || ngx_errno != ESRCH)
             {
-                ngx_http_order_edit_queue_unhold_locked(item);
-                n++;
+                continue;
             }
+
+            if (uncopied) {
+                return item;
+            }
+
+            ngx_http_order_edit_queue_unhold_locked(item);
+            (*n)++;
         }
     }
 
-    return n;
+    return NULL;
 }
 
 
 /*
- * Zone locked: is webhook "id" of this shop still held for its record?
- * It was linked a moment ago and is ready: a lookup by id.
+ * Zone locked: is webhook "id" of this shop still being copied in, or
+ * held for its record?  It was linked a moment ago and is ready: a
+ * lookup by id.
  */
 
 ngx_uint_t
@@ -1356,5 +1454,6 @@ ngx_http_order_edit_queue_undurable_locked(ngx_http_order_edit_shop_t *shop,
     }
 
     return item != NULL
-           && item->not_before_ms == NGX_HTTP_ORDER_EDIT_NOT_DURABLE;
+           && (item->not_before_ms == NGX_HTTP_ORDER_EDIT_NOT_DURABLE
+               || !ngx_http_order_edit_queue_copied(item));
 }

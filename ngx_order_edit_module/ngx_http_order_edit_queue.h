@@ -77,6 +77,13 @@ typedef struct {
     u_char                         reason_len;
     u_char                         reason[NGX_HTTP_ORDER_EDIT_REASON_MAX];
 
+    /*
+     * 0 while its writer copies the body in, outside the zone's lock
+     * (the rest of it was written under the lock): no reader looks at
+     * the body before its writer sets it, with a release store.
+     */
+    u_char                         copied;
+
     /* topic, webhook id, event id, API version, triggered-at, then body */
     u_short                        len[5];
     u_char                         data[1];
@@ -106,9 +113,24 @@ typedef struct {
 } ngx_http_order_edit_msg_t;
 
 
-/* ingest: zone locked; alloc may fail (NULL), link never fails */
+/*
+ * ingest: zone locked; alloc may fail (NULL), link never fails.  Alloc
+ * copies the body too unless told not to ("body" 0): then the writer
+ * (its pid in lease_pid) copies it with copy_body once the zone is
+ * unlocked, and lease and every reader pass it over until it is copied.
+ */
 ngx_http_order_edit_item_t *ngx_http_order_edit_queue_alloc_locked(
-    ngx_http_order_edit_zone_t *zone, ngx_http_order_edit_msg_t *msg);
+    ngx_http_order_edit_zone_t *zone, ngx_http_order_edit_msg_t *msg,
+    ngx_uint_t body);
+void ngx_http_order_edit_queue_copy_body(ngx_http_order_edit_item_t *item,
+    ngx_http_order_edit_msg_t *msg);
+
+/*
+ * Zone locked: may its body be read?  The acquire that pairs with
+ * copy_body's release: a reader that sees it set sees the whole body.
+ */
+#define ngx_http_order_edit_queue_copied(item)                               \
+    __atomic_load_n(&(item)->copied, __ATOMIC_ACQUIRE)
 size_t ngx_http_order_edit_queue_item_size(ngx_http_order_edit_msg_t *msg);
 uint64_t ngx_http_order_edit_queue_link_locked(
     ngx_http_order_edit_zone_t *zone, ngx_http_order_edit_shop_t *shop,
@@ -181,12 +203,17 @@ ngx_int_t ngx_http_order_edit_exc_list(ngx_http_order_edit_zone_t *zone,
  * Zone locked, for the store.  A webhook is held (not leased) from its
  * put until its record is durable, its writer's pid in lease_pid; remove
  * takes it out of the queue for good and frees it ("drained": it counts
- * as progress of the queue).
+ * as progress of the queue).  Of the webhooks whose writers are gone,
+ * unhold_dead lets go the held ones with a body (the kernel kept their
+ * records), and dead_uncopied finds one without (NULL: none), for the
+ * store to roll back.
  */
 void ngx_http_order_edit_queue_hold_locked(ngx_http_order_edit_item_t *item);
 void ngx_http_order_edit_queue_unhold_locked(
     ngx_http_order_edit_item_t *item);
 ngx_uint_t ngx_http_order_edit_queue_unhold_dead_locked(
+    ngx_http_order_edit_zone_t *zone);
+ngx_http_order_edit_item_t *ngx_http_order_edit_queue_dead_uncopied_locked(
     ngx_http_order_edit_zone_t *zone);
 ngx_http_order_edit_item_t *ngx_http_order_edit_queue_leased_locked(
     ngx_http_order_edit_msg_t *msg);
@@ -198,7 +225,10 @@ ngx_http_order_edit_item_t *ngx_http_order_edit_exc_find_locked(
 void ngx_http_order_edit_queue_remove_locked(ngx_http_order_edit_zone_t *zone,
     ngx_http_order_edit_item_t *item, ngx_uint_t drained);
 
-/* zone locked: 1 while a just-queued webhook is held for its record */
+/*
+ * Zone locked: 1 while a just-queued webhook is being copied in or held
+ * for its record
+ */
 ngx_uint_t ngx_http_order_edit_queue_undurable_locked(
     ngx_http_order_edit_shop_t *shop, uint64_t id);
 

@@ -32,9 +32,13 @@ static int ngx_http_order_edit_rdiff_row(json_t *rows, const char *order,
     const char *kind, const char *what, json_t *shopify, json_t *netsuite,
     const char *since, int actionable);
 static json_t *ngx_http_order_edit_rdiff_amount(int64_t minor, int exp);
-static int ngx_http_order_edit_rdiff_lines(json_t *shopify, json_t *nlines,
-    const char *order, const char *since, int locked, json_t *rows, int *bad);
-static json_t *ngx_http_order_edit_rdiff_shopify_lines(json_t *order);
+static int ngx_http_order_edit_rdiff_lines(json_t *shopify, json_t *netsuite,
+    const char *order, const char *since, int exp, int locked, json_t *rows,
+    int *bad);
+static json_t *ngx_http_order_edit_rdiff_shopify_lines(json_t *order,
+    int by_id, int exp);
+static int ngx_http_order_edit_rdiff_line_amount(json_t *order, json_t *line,
+    int64_t cq, int exp, int64_t *amount);
 static json_t *ngx_http_order_edit_rdiff_shopify_refunds(json_t *order,
     int exp);
 
@@ -167,8 +171,8 @@ ngx_http_order_edit_rdiff(json_t *shopify, json_t *netsuite,
     nlines = json_object_get(netsuite, "lines");
 
     if (nlines != NULL) {
-        rc = ngx_http_order_edit_rdiff_lines(shopify, nlines, order, since,
-                                             locked, rows, &bad);
+        rc = ngx_http_order_edit_rdiff_lines(shopify, netsuite, order, since,
+                                             exp, locked, rows, &bad);
         if (rc < 0) {
             return -1;
         }
@@ -272,124 +276,209 @@ ngx_http_order_edit_rdiff(json_t *shopify, json_t *netsuite,
 }
 
 
+/*
+ * The lines both ways, by the key NetSuite's were read with: the Shopify
+ * line id (our line key) when "line_key" is true, else the SKU.  A line at
+ * 0 in Shopify (removed, or refunded whole) is no line.  A line's amount
+ * is compared where both sides have an exact one; its quantity where
+ * NetSuite's line is one line (a bundle's components are not).
+ */
+
 static int
-ngx_http_order_edit_rdiff_lines(json_t *shopify, json_t *nlines,
-    const char *order, const char *since, int locked, json_t *rows, int *bad)
+ngx_http_order_edit_rdiff_lines(json_t *shopify, json_t *netsuite,
+    const char *order, const char *since, int exp, int locked, json_t *rows,
+    int *bad)
 {
-    int          n;
-    char         what[RDIFF_TEXT_LEN + 16];
-    int64_t      sq, nq;
-    json_t      *slines, *sv, *nv;
-    const char  *key;
+    int          n, by_id;
+    char         what[RDIFF_TEXT_LEN + 32];
+    int64_t      sq, nq, sa, na;
+    json_t      *slines, *nlines, *sv, *nv, *v;
+    const char  *key, *label;
 
     n = 0;
+    nlines = json_object_get(netsuite, "lines");
+    by_id = json_is_true(json_object_get(netsuite, "line_key"));
 
-    slines = ngx_http_order_edit_rdiff_shopify_lines(shopify);
+    slines = ngx_http_order_edit_rdiff_shopify_lines(shopify, by_id, exp);
     if (slines == NULL) {
         return -1;
     }
 
     json_object_foreach(slines, key, sv) {
-        sq = json_integer_value(sv);
-        nq = 0;
-
+        sq = json_integer_value(json_object_get(sv, "quantity"));
+        label = json_string_value(json_object_get(sv, "sku"));
         nv = json_is_object(nlines) ? json_object_get(nlines, key) : NULL;
 
-        if (nv != NULL && ngx_http_order_edit_rdiff_int(nv, &nq) != 0) {
+        if (nv == NULL) {
+            if (sq == 0) {
+                continue;
+            }
+
+            snprintf(what, sizeof(what), "line:%s", label);
+
+            if (ngx_http_order_edit_rdiff_row(rows, order,
+                                              "missing_in_netsuite", what,
+                                              json_integer(sq), NULL, since,
+                                              !locked))
+            {
+                goto failed;
+            }
+
+            n++;
+            continue;
+        }
+
+        v = json_is_object(nv) ? json_object_get(nv, "quantity") : nv;
+
+        if (ngx_http_order_edit_rdiff_int(v, &nq) != 0) {
             *bad = 1;
             continue;
         }
 
-        if (sq == nq) {
-            continue;
-        }
-
-        snprintf(what, sizeof(what), "line:%s", key);
-
-        if (ngx_http_order_edit_rdiff_row(rows, order, "mismatch", what,
-                                          json_integer(sq), json_integer(nq),
-                                          since, !locked))
-        {
-            json_decref(slines);
-            return -1;
-        }
-
-        n++;
-    }
-
-    if (json_is_object(nlines)) {
-        json_object_foreach(nlines, key, nv) {
-            if (json_object_get(slines, key) != NULL) {
-                continue;
-            }
-
-            if (ngx_http_order_edit_rdiff_int(nv, &nq) != 0) {
-                *bad = 1;
-                continue;
-            }
-
-            if (nq == 0) {
-                continue;
-            }
-
-            snprintf(what, sizeof(what), "line:%s", key);
+        if (sq != nq && !json_is_true(json_object_get(nv, "parts"))) {
+            snprintf(what, sizeof(what), "line:%s", label);
 
             if (ngx_http_order_edit_rdiff_row(rows, order, "mismatch", what,
-                                              json_integer(0),
+                                              json_integer(sq),
                                               json_integer(nq), since,
                                               !locked))
             {
-                json_decref(slines);
-                return -1;
+                goto failed;
+            }
+
+            n++;
+        }
+
+        v = json_object_get(sv, "amount");
+        if (v == NULL || json_object_get(nv, "amount") == NULL) {
+            continue;
+        }
+
+        sa = json_integer_value(v);
+
+        if (ngx_http_order_edit_rdiff_money(json_object_get(nv, "amount"),
+                                            exp, &na)
+            != 0)
+        {
+            *bad = 1;
+            continue;
+        }
+
+        if (sa != na) {
+            snprintf(what, sizeof(what), "line_amount:%s", label);
+
+            if (ngx_http_order_edit_rdiff_row(rows, order, "mismatch", what,
+                            ngx_http_order_edit_rdiff_amount(sa, exp),
+                            ngx_http_order_edit_rdiff_amount(na, exp),
+                            since, !locked))
+            {
+                goto failed;
             }
 
             n++;
         }
     }
 
+    json_object_foreach(nlines, key, nv) {
+        if (json_object_get(slines, key) != NULL) {
+            continue;
+        }
+
+        v = json_is_object(nv) ? json_object_get(nv, "quantity") : nv;
+
+        if (ngx_http_order_edit_rdiff_int(v, &nq) != 0) {
+            *bad = 1;
+            continue;
+        }
+
+        if (nq == 0) {
+            continue;
+        }
+
+        label = json_string_value(json_object_get(nv, "sku"));
+        snprintf(what, sizeof(what), "line:%s", label ? label : key);
+
+        if (ngx_http_order_edit_rdiff_row(rows, order, "missing_in_shopify",
+                                          what, NULL, json_integer(nq), since,
+                                          0))
+        {
+            goto failed;
+        }
+
+        n++;
+    }
+
     json_decref(slines);
 
     return n;
+
+failed:
+
+    json_decref(slines);
+
+    return -1;
 }
 
 
 /*
- * Each SKU's quantity now: current_quantity where Shopify gives it (the
- * quantity after edits and refunds), else quantity.  A line without a SKU
- * is keyed by its variant, "variant:<id>", as the normaliser would miss it
- * too.  A line at 0 is kept: NetSuite's line then shows as a difference.
+ * Shopify's lines now, by line id or by SKU: each one's SKU (a line
+ * without one is "variant:<id>", as the normaliser would miss it too),
+ * quantity now (current_quantity, after edits and refunds) and, when it
+ * is exact, its amount in minor units (see the _amount below).  Lines of
+ * one SKU add up when keyed by SKU.
  */
 
 static json_t *
-ngx_http_order_edit_rdiff_shopify_lines(json_t *order)
+ngx_http_order_edit_rdiff_shopify_lines(json_t *order, int by_id, int exp)
 {
-    char         key[RDIFF_TEXT_LEN + 16], buf[RDIFF_TEXT_LEN];
+    int          exact, incl;
+    char         key[RDIFF_TEXT_LEN + 16], sku[RDIFF_TEXT_LEN + 16],
+                 buf[RDIFF_TEXT_LEN];
     size_t       i, len;
-    int64_t      q, sum;
-    json_t      *lines, *items, *line, *v;
-    const char  *sku, *text;
+    int64_t      q, a, sum;
+    json_t      *lines, *items, *line, *v, *entry;
+    const char  *s, *text;
 
     lines = json_object();
     if (lines == NULL) {
         return NULL;
     }
 
+    incl = json_is_true(json_object_get(order, "taxes_included"));
     items = json_object_get(order, "line_items");
 
     json_array_foreach(items, i, line) {
-        sku = json_string_value(json_object_get(line, "sku"));
+        s = json_string_value(json_object_get(line, "sku"));
 
-        if (sku == NULL || *sku == '\0') {
-            if (ngx_http_order_edit_rdiff_text(
-                    json_object_get(line, "variant_id"), buf, sizeof(buf),
-                    &text, &len)
+        if (s != NULL && *s != '\0') {
+            snprintf(sku, sizeof(sku), "%s", s);
+
+        } else if (ngx_http_order_edit_rdiff_text(
+                       json_object_get(line, "variant_id"), buf, sizeof(buf),
+                       &text, &len)
+                   == 0 && len < sizeof(buf))
+        {
+            snprintf(sku, sizeof(sku), "variant:%.*s", (int) len, text);
+
+        } else if (by_id) {
+            snprintf(sku, sizeof(sku), "line");
+
+        } else {
+            continue;
+        }
+
+        if (by_id) {
+            if (ngx_http_order_edit_rdiff_text(json_object_get(line, "id"),
+                                               buf, sizeof(buf), &text, &len)
                 != 0 || len >= sizeof(buf))
             {
                 continue;
             }
 
-            snprintf(key, sizeof(key), "variant:%.*s", (int) len, text);
-            sku = key;
+            snprintf(key, sizeof(key), "%.*s", (int) len, text);
+
+        } else {
+            snprintf(key, sizeof(key), "%s", sku);
         }
 
         v = json_object_get(line, "current_quantity");
@@ -401,15 +490,145 @@ ngx_http_order_edit_rdiff_shopify_lines(json_t *order)
             continue;
         }
 
-        sum = json_integer_value(json_object_get(lines, sku)) + q;
+        /* with taxes in the price NetSuite's line is not Shopify's */
+        exact = !incl
+                && ngx_http_order_edit_rdiff_line_amount(order, line, q, exp,
+                                                         &a) == 0;
 
-        if (json_object_set_new(lines, sku, json_integer(sum)) != 0) {
-            json_decref(lines);
-            return NULL;
+        entry = json_object_get(lines, key);
+
+        if (entry == NULL) {
+            entry = json_pack("{s:s, s:I}", "sku", sku, "quantity",
+                              (json_int_t) q);
+            if (entry == NULL
+                || (exact && json_object_set_new(entry, "amount",
+                                                 json_integer(a)) != 0)
+                || json_object_set_new(lines, key, entry) != 0)
+            {
+                json_decref(lines);
+                return NULL;
+            }
+
+            continue;
+        }
+
+        /* another line of the SKU */
+        sum = json_integer_value(json_object_get(entry, "quantity")) + q;
+        json_object_set_new(entry, "quantity", json_integer(sum));
+
+        v = json_object_get(entry, "amount");
+
+        if (v != NULL && exact
+            && ngx_http_order_edit_money_add(json_integer_value(v), a, &sum)
+               == 0)
+        {
+            json_object_set_new(entry, "amount", json_integer(sum));
+
+        } else {
+            json_object_del(entry, "amount");
         }
     }
 
     return lines;
+}
+
+
+/*
+ * A line's amount now as our Sales Order books it (price times the
+ * quantity now, less the discount still on those units), from Shopify's
+ * own fields, where they make it exact: nothing removed, or what was
+ * removed was refunded (the refund lines' subtotal says what the units
+ * took with them), or no discount to share.  -1: not exact (a discount
+ * on units an order edit removed is an estimate on both sides).
+ */
+
+static int
+ngx_http_order_edit_rdiff_line_amount(json_t *order, json_t *line,
+    int64_t cq, int exp, int64_t *amount)
+{
+    char         buf[RDIFF_TEXT_LEN], id[RDIFF_TEXT_LEN];
+    size_t       i, k, len;
+    int64_t      price, q, d, m, rq, rsub, n, gross;
+    json_t      *refund, *rl, *v;
+    const char  *text;
+
+    if (ngx_http_order_edit_rdiff_money(json_object_get(line, "price"), exp,
+                                        &price)
+        != 0
+        || ngx_http_order_edit_rdiff_int(json_object_get(line, "quantity"),
+                                         &q)
+           != 0
+        || ngx_http_order_edit_rdiff_text(json_object_get(line, "id"), buf,
+                                          sizeof(buf), &text, &len)
+           != 0
+        || len >= sizeof(id))
+    {
+        return -1;
+    }
+
+    memcpy(id, text, len);
+    id[len] = '\0';
+
+    d = 0;
+
+    json_array_foreach(json_object_get(line, "discount_allocations"), i, v) {
+        if (ngx_http_order_edit_rdiff_money(json_object_get(v, "amount"),
+                                            exp, &m) != 0
+            || ngx_http_order_edit_money_add(d, m, &d) != 0)
+        {
+            return -1;
+        }
+    }
+
+    if (cq != q && d != 0) {
+        /* the refunded units of the line, and their subtotal */
+        rq = 0;
+        rsub = 0;
+
+        json_array_foreach(json_object_get(order, "refunds"), i, refund) {
+            json_array_foreach(json_object_get(refund, "refund_line_items"),
+                               k, rl)
+            {
+                if (ngx_http_order_edit_rdiff_text(
+                        json_object_get(rl, "line_item_id"), buf,
+                        sizeof(buf), &text, &len)
+                    != 0 || len != strlen(id) || memcmp(text, id, len) != 0)
+                {
+                    continue;
+                }
+
+                if (ngx_http_order_edit_rdiff_int(
+                        json_object_get(rl, "quantity"), &n) != 0
+                    || ngx_http_order_edit_rdiff_money(
+                        json_object_get(rl, "subtotal"), exp, &m) != 0
+                    || ngx_http_order_edit_money_add(rq, n, &rq) != 0
+                    || ngx_http_order_edit_money_add(rsub, m, &rsub) != 0)
+                {
+                    return -1;
+                }
+            }
+        }
+
+        if (rq != q - cq) {
+            return -1;
+        }
+
+        /* what the refunded units took of the discount: gross - subtotal */
+        if (ngx_http_order_edit_money_mul(price, rq, &gross) != 0
+            || ngx_http_order_edit_money_sub(gross, rsub, &gross) != 0
+            || ngx_http_order_edit_money_sub(d, gross, &d) != 0)
+        {
+            return -1;
+        }
+    }
+
+    if (ngx_http_order_edit_money_mul(price, cq, &m) != 0
+        || ngx_http_order_edit_money_sub(m, d, amount) != 0)
+    {
+        return -1;
+    }
+
+    return 0;
 }
 
 

@@ -12,9 +12,17 @@
  * The NetSuite summary, one object per order:
  *
  *   { "currency": "CAD", "total": "110.00", "tax": "10.00",
- *     "lines": { "<sku>": <quantity>, ... },
+ *     "lines": { "<key>": { "sku": "<sku>", "quantity": 2,
+ *                          "amount": "59.97", "parts": false }, ... },
+ *     "line_key": true,
  *     "memos": { "<shopify refund id>": "<amount>", ... },
  *     "locked": false }
+ *
+ * A line's key is the Shopify line id (our line key, read back) when
+ * "line_key" is true, else its SKU; its quantity a magnitude; "amount"
+ * (what the Sales Order books for it) may be absent; "parts" says it is
+ * the sum of a bundle's component lines, whose quantity is not Shopify's.
+ * A bare number instead of the object is a quantity alone.
  *
  * A row:
  *
@@ -26,7 +34,8 @@
  * record's last change) dates an order only NetSuite has.
  *
  * kind is "mismatch", "missing_in_netsuite" or "missing_in_shopify";
- * what is "order", "total", "tax", "line:<sku>" or "refund:<id>".
+ * what is "order", "total", "tax", "line:<sku>" (a line's quantity, or
+ * the line), "line_amount:<sku>" or "refund:<id>".
  */
 
 

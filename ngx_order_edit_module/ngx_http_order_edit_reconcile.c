@@ -70,6 +70,7 @@ typedef struct {
     int64_t                                until_ms;
     uint64_t                               started_ms;
     uint64_t                               checked_ms; /* persist() */
+    uint64_t                               last_id;   /* queued last */
     ngx_msec_t                             not_before;
     ngx_uint_t                             failures;
     ngx_uint_t                             pages;
@@ -1283,10 +1284,9 @@ ngx_http_order_edit_recon_order(ngx_http_order_edit_recon_t *rc,
 /*
  * Queued as ingest queues a webhook (queue_alloc_locked() and
  * queue_link_locked()), under a webhook id of its own in the same
- * de-duplication set, so that the overlap of two runs queues it once.
- * Not journaled: Shopify keeps the order, and the watermark in the state
- * file only moves past a run once the queue has let go of all of it.
- * NGX_DECLINED: queued before.
+ * de-duplication set, so that the overlap of two runs queues it once;
+ * journaled, with a journal, as a webhook is (the "reconcile:" id, its
+ * mark, is in the record).  NGX_DECLINED: queued before.
  */
 
 static ngx_int_t
@@ -1321,7 +1321,8 @@ ngx_http_order_edit_recon_enqueue(ngx_http_order_edit_recon_t *rc,
     msg.body.len = ngx_strlen(body);
 
     /* as a webhook is put, its id de-duplicated (the store's one rule) */
-    r = ngx_http_order_edit_store_put_local(zone, rc->shop, &msg);
+    r = ngx_http_order_edit_store_put_local(zone, rc->shop, &msg, NULL,
+                                            NULL);
 
     free(body);
 
@@ -1331,8 +1332,8 @@ ngx_http_order_edit_recon_enqueue(ngx_http_order_edit_recon_t *rc,
 
     if (r != NGX_OK) {
         ngx_log_error(NGX_LOG_WARN, rc->log, 0,
-                      "order_edit: zone \"%V\" is full, reconcile of \"%V\" "
-                      "waits", &zone->name, rc->shop);
+                      "order_edit: zone \"%V\" or its journal is full, "
+                      "reconcile of \"%V\" waits", &zone->name, rc->shop);
         return NGX_BUSY;
     }
 
@@ -1341,6 +1342,7 @@ ngx_http_order_edit_recon_enqueue(ngx_http_order_edit_recon_t *rc,
     ngx_shmtx_unlock(&zone->shpool->mutex);
 
     rc->queued++;
+    rc->last_id = msg.id;
 
     ngx_log_error(NGX_LOG_INFO, rc->log, 0,
                   "order_edit: reconciled #%uL %s of \"%V\" queued as "
@@ -1540,9 +1542,11 @@ ngx_http_order_edit_reconcile_acked(ngx_http_order_edit_zone_t *zone,
  * journal (without a journal the queue itself does not survive one, and
  * the zone's copy outlives reloads).  A state file, not a journal record:
  * it is one number per shop, overwritten, where a record would have to be
- * settled and compacted like a webhook's.  It moves past a run only once
- * every webhook the shop had queued by the run's end has left the queue
- * (they are not journaled: after a crash the next run lists them again).
+ * settled and compacted like a webhook's.  What a run queued is journaled
+ * (store_put_local()), so the file moves past the run once that is
+ * durable: once the last snapshot this worker queued is no longer held
+ * for its fsync (records are written, and fsynced, in their order); not
+ * once the queue has let go of it, which an exception never does.
  */
 
 static void
@@ -1553,7 +1557,6 @@ ngx_http_order_edit_recon_persist(ngx_http_order_edit_recon_t *rc,
     size_t                             len;
     ssize_t                            n;
     int64_t                            mark;
-    uint64_t                           oldest, end;
     ngx_fd_t                           fd;
     ngx_pool_t                        *pool;
     ngx_queue_t                       *q;
@@ -1567,7 +1570,6 @@ ngx_http_order_edit_recon_persist(ngx_http_order_edit_recon_t *rc,
     ngx_shmtx_lock(&rc->zone->shpool->mutex);
 
     mark = rc->rs->watermark_ms;
-    end = rc->rs->run_end_ms;
 
     if (mark == rc->rs->persisted_ms) {
         ngx_shmtx_unlock(&rc->zone->shpool->mutex);
@@ -1575,11 +1577,11 @@ ngx_http_order_edit_recon_persist(ngx_http_order_edit_recon_t *rc,
     }
 
     shop = ngx_http_order_edit_shop_lookup(rc->zone, rc->shop, 0);
-    oldest = shop ? ngx_http_order_edit_queue_oldest_ms_locked(shop, now)
-                  : 0;
 
-    /* something queued before the run ended is still there */
-    if (oldest && now - oldest <= end) {
+    /* a snapshot of the run waits for its fsync: not past it yet */
+    if (shop && rc->last_id
+        && ngx_http_order_edit_queue_undurable_locked(shop, rc->last_id))
+    {
         ngx_shmtx_unlock(&rc->zone->shpool->mutex);
         return;
     }

@@ -28,6 +28,8 @@
 #include "ngx_http_order_edit_nsclient.h"
 #include "ngx_http_order_edit_exactjson.h"
 #include "ngx_http_order_edit_rdiff.h"
+#include "ngx_http_order_edit_money.h"
+#include "ngx_http_order_edit_exceptions.h"
 #include "ngx_http_order_edit_dispatch.h"
 
 
@@ -808,13 +810,21 @@ ngx_http_order_edit_report_date_valid(ngx_str_t *date)
  * NetSuite's).  A run lists, through reconcile's Admin API fetch, the
  * orders updated in the day before it, a page at a time; for each page,
  * reads their Sales Orders and Credit Memos from NetSuite in one SuiteQL
- * query (paged), compares each order (rdiff.c), and goes on to the next
- * page.  The rows are written to the day's file when the run ends.
+ * query (paged), then those Sales Orders' item lines in another, compares
+ * each order (rdiff.c), and goes on to the next page.  After the last
+ * page, the store's Sales Orders NetSuite changed in the window (by the
+ * external-id prefix) that Shopify did not list are asked of Shopify one
+ * by one: a 404 is an order only NetSuite has, an order Shopify still has
+ * is compared like the others.  The rows are written to the day's file
+ * when the run ends.
  */
 
 #define NGX_HTTP_ORDER_EDIT_REPORT_IDLE      0
 #define NGX_HTTP_ORDER_EDIT_REPORT_SHOPIFY   1   /* the next page to ask */
 #define NGX_HTTP_ORDER_EDIT_REPORT_NETSUITE  2   /* its SuiteQL pages */
+#define NGX_HTTP_ORDER_EDIT_REPORT_LINES     3   /* its item lines' pages */
+#define NGX_HTTP_ORDER_EDIT_REPORT_WINDOW    4   /* NetSuite's side's */
+#define NGX_HTTP_ORDER_EDIT_REPORT_CONFIRM   5   /* GET orders/<id>.json */
 
 /* consecutive failures of one request before the run is given up */
 #define NGX_HTTP_ORDER_EDIT_REPORT_TRIES     5
@@ -847,7 +857,12 @@ typedef struct {
     json_t                                *orders;    /* Shopify's page */
     json_t                                *ns;        /* its NetSuite side */
     json_t                                *rows;      /* the run's */
+    json_t                                *seen;      /* ids, Shopify's */
+    json_t                                *extra;     /* NetSuite's only */
+    json_t                                *found;     /* of those, alive */
     ngx_str_t                              url;       /* Shopify's next */
+    ngx_str_t                              prefix;    /* external ids' */
+    ngx_str_t                              key;       /* our line key */
     ngx_uint_t                             phase;
     ngx_uint_t                             offset;    /* SuiteQL's */
     ngx_uint_t                             failures;
@@ -856,6 +871,7 @@ typedef struct {
     ngx_uint_t                             norders;
     ngx_uint_t                             nrefunds;
     ngx_msec_t                             yield;     /* nsslot_spare() */
+    ngx_uint_t                             extra_next;
     uint64_t                               next_ms;   /* the schedule's */
     uint64_t                               started_ms;
     int64_t                                since_ms;
@@ -864,6 +880,7 @@ typedef struct {
     unsigned                               waiting:1;
     unsigned                               last_page:1;
     unsigned                               asked:1;
+    unsigned                               extras:1;  /* the last pass */
 } ngx_http_order_edit_report_run_t;
 
 
@@ -878,14 +895,43 @@ static void ngx_http_order_edit_report_start(
     ngx_http_order_edit_report_run_t *rr, uint64_t now);
 static void ngx_http_order_edit_report_shopify(
     ngx_http_order_edit_report_run_t *rr);
+static void ngx_http_order_edit_report_get(
+    ngx_http_order_edit_report_run_t *rr, ngx_str_t *url,
+    ngx_http_order_edit_curl_done_pt done);
+static ngx_int_t ngx_http_order_edit_report_answered(
+    ngx_http_order_edit_report_run_t *rr,
+    ngx_http_order_edit_curl_req_t *req);
 static void ngx_http_order_edit_report_page(
     ngx_http_order_edit_curl_req_t *req, void *data);
 static void ngx_http_order_edit_report_netsuite(
     ngx_http_order_edit_report_run_t *rr);
 static void ngx_http_order_edit_report_ns_done(ngx_http_order_edit_nsc_t *c,
     ngx_http_order_edit_nsc_result_t *r);
+static ngx_int_t ngx_http_order_edit_report_query(
+    ngx_http_order_edit_report_run_t *rr, ngx_str_t *q);
+static u_char *ngx_http_order_edit_report_in(
+    ngx_http_order_edit_report_run_t *rr, u_char *p, ngx_uint_t lines);
+static void ngx_http_order_edit_report_ns_end(
+    ngx_http_order_edit_report_run_t *rr);
 static ngx_int_t ngx_http_order_edit_report_ns_rows(
     ngx_http_order_edit_report_run_t *rr, json_t *items);
+static ngx_int_t ngx_http_order_edit_report_ns_lines(
+    ngx_http_order_edit_report_run_t *rr, json_t *items);
+static void ngx_http_order_edit_report_ns_amounts(
+    ngx_http_order_edit_report_run_t *rr);
+static ngx_int_t ngx_http_order_edit_report_ns_window(
+    ngx_http_order_edit_report_run_t *rr, json_t *items);
+static void ngx_http_order_edit_report_confirm(
+    ngx_http_order_edit_report_run_t *rr);
+static void ngx_http_order_edit_report_confirmed(
+    ngx_http_order_edit_curl_req_t *req, void *data);
+static json_t *ngx_http_order_edit_report_sum(
+    ngx_http_order_edit_report_run_t *rr, json_t *order, char *id);
+static void ngx_http_order_edit_report_diff(
+    ngx_http_order_edit_report_run_t *rr, json_t *order, json_t *sum,
+    const char *id);
+static ngx_int_t ngx_http_order_edit_report_names(
+    ngx_http_order_edit_report_run_t *rr, ngx_pool_t *pool);
 static ngx_int_t ngx_http_order_edit_report_compare(
     ngx_http_order_edit_report_run_t *rr);
 static void ngx_http_order_edit_report_retry(
@@ -1027,6 +1073,12 @@ ngx_http_order_edit_report_init(ngx_http_order_edit_main_conf_t *omcf,
 
         rr->next_ms = ngx_http_order_edit_report_next(rr,
                                               ngx_http_order_edit_now_ms());
+
+        if (ngx_http_order_edit_report_names(rr, ngx_cycle->pool)
+            != NGX_OK)
+        {
+            return NGX_ERROR;
+        }
     }
 
     return NGX_OK;
@@ -1045,6 +1097,9 @@ ngx_http_order_edit_report_cleanup(void *data)
         json_decref(rr[i].orders);
         json_decref(rr[i].ns);
         json_decref(rr[i].rows);
+        json_decref(rr[i].seen);
+        json_decref(rr[i].extra);
+        json_decref(rr[i].found);
 
         if (rr[i].npool) {
             ngx_destroy_pool(rr[i].npool);
@@ -1137,7 +1192,11 @@ ngx_http_order_edit_report_step(ngx_http_order_edit_report_run_t *rr)
         ngx_http_order_edit_report_shopify(rr);
         return;
 
-    default: /* NGX_HTTP_ORDER_EDIT_REPORT_NETSUITE */
+    case NGX_HTTP_ORDER_EDIT_REPORT_CONFIRM:
+        ngx_http_order_edit_report_confirm(rr);
+        return;
+
+    default: /* NETSUITE, LINES, WINDOW: a SuiteQL page */
         ngx_http_order_edit_report_netsuite(rr);
         return;
     }
@@ -1160,6 +1219,10 @@ ngx_http_order_edit_report_start(ngx_http_order_edit_report_run_t *rr,
         return;
     }
 
+    rr->seen = json_object();
+    rr->extra = json_array();
+    rr->found = json_array();
+
     rr->started_ms = now;
     rr->since_ms = (int64_t) now - NGX_HTTP_ORDER_EDIT_REPORT_DAY
                    - (int64_t) rr->rcf->overlap;
@@ -1170,8 +1233,11 @@ ngx_http_order_edit_report_start(ngx_http_order_edit_report_run_t *rr,
     rr->nrefunds = 0;
     rr->failures = 0;
     rr->last_page = 0;
+    rr->extras = 0;
+    rr->extra_next = 0;
 
-    if (ngx_http_order_edit_reconcile_list_url(rr->rcf, rr->pool,
+    if (rr->seen == NULL || rr->extra == NULL || rr->found == NULL
+        || ngx_http_order_edit_reconcile_list_url(rr->rcf, rr->pool,
                                                rr->since_ms,
                                                (int64_t) (now - now % 1000),
                                                &rr->url)
@@ -1199,12 +1265,52 @@ ngx_http_order_edit_report_start(ngx_http_order_edit_report_run_t *rr,
 static void
 ngx_http_order_edit_report_shopify(ngx_http_order_edit_report_run_t *rr)
 {
-    rr->req = ngx_http_order_edit_reconcile_get(rr->rcf, &rr->url, rr->log,
-                                            ngx_http_order_edit_report_page,
-                                            rr);
+    ngx_http_order_edit_report_get(rr, &rr->url,
+                                   ngx_http_order_edit_report_page);
+}
+
+
+static void
+ngx_http_order_edit_report_get(ngx_http_order_edit_report_run_t *rr,
+    ngx_str_t *url, ngx_http_order_edit_curl_done_pt done)
+{
+    rr->req = ngx_http_order_edit_reconcile_get(rr->rcf, url, rr->log, done,
+                                                rr);
     if (rr->req == NULL) {
         ngx_http_order_edit_report_retry(rr, "cannot start a request", 0);
     }
+}
+
+
+/*
+ * Shopify answered (NGX_OK: req->status says what), or not: the worker
+ * is going (no error, the next worker redoes the run), a failure or a
+ * 429 (the request again, later).
+ */
+
+static ngx_int_t
+ngx_http_order_edit_report_answered(ngx_http_order_edit_report_run_t *rr,
+    ngx_http_order_edit_curl_req_t *req)
+{
+    rr->req = NULL;
+
+    if (req->outcome == NGX_HTTP_ORDER_EDIT_CURL_CANCELLED) {
+        ngx_http_order_edit_report_finish(rr, 2);
+        return NGX_DECLINED;
+    }
+
+    if (req->outcome != NGX_HTTP_ORDER_EDIT_CURL_OK) {
+        ngx_http_order_edit_report_retry(rr, "Shopify did not answer", 0);
+        return NGX_DECLINED;
+    }
+
+    if (req->status == 429) {
+        ngx_http_order_edit_report_retry(rr, "Shopify throttled",
+                           ngx_http_order_edit_reconcile_retry_after(req));
+        return NGX_DECLINED;
+    }
+
+    return NGX_OK;
 }
 
 
@@ -1214,27 +1320,13 @@ ngx_http_order_edit_report_page(ngx_http_order_edit_curl_req_t *req,
 {
     ngx_http_order_edit_report_run_t *rr = data;
 
-    char                           err[160];
-    json_t                        *root, *orders;
+    char                           err[160], text[NGX_INT64_LEN + 1];
+    size_t                         i;
+    json_t                        *root, *orders, *order;
     ngx_int_t                      rv;
     ngx_http_order_edit_json_rc_e  jrc;
 
-    rr->req = NULL;
-
-    if (req->outcome == NGX_HTTP_ORDER_EDIT_CURL_CANCELLED) {
-        /* the worker is going: no error, the next worker redoes the run */
-        ngx_http_order_edit_report_finish(rr, 2);
-        return;
-    }
-
-    if (req->outcome != NGX_HTTP_ORDER_EDIT_CURL_OK) {
-        ngx_http_order_edit_report_retry(rr, "Shopify did not answer", 0);
-        return;
-    }
-
-    if (req->status == 429) {
-        ngx_http_order_edit_report_retry(rr, "Shopify throttled",
-                           ngx_http_order_edit_reconcile_retry_after(req));
+    if (ngx_http_order_edit_report_answered(rr, req) != NGX_OK) {
         return;
     }
 
@@ -1277,6 +1369,18 @@ ngx_http_order_edit_report_page(ngx_http_order_edit_curl_req_t *req,
     rr->orders = json_incref(orders);
     json_decref(root);
 
+    /* what Shopify listed: NetSuite's side of the window is the rest */
+    json_array_foreach(orders, i, order) {
+        (void) ngx_http_order_edit_report_sum(rr, order, text);
+
+        if (text[0] != '\0'
+            && json_object_set_new(rr->seen, text, json_true()) != 0)
+        {
+            ngx_http_order_edit_report_finish(rr, 0);
+            return;
+        }
+    }
+
     json_decref(rr->ns);
     rr->ns = json_object();
     rr->offset = 0;
@@ -1296,27 +1400,18 @@ ngx_http_order_edit_report_page(ngx_http_order_edit_curl_req_t *req,
 
 
 /*
- * One SuiteQL page of the Shopify page's orders: their Sales Orders and
- * Credit Memos, by the Shopify order id the module writes on both.  Only
- * when the shop's queue is short and the account has a slot to spare
- * (none of its webhooks refused one lately): edits always go first.
+ * One SuiteQL page of the phase's query (report_query): only when the
+ * shop's queue is short and the account has a slot to spare (none of its
+ * webhooks refused one lately): edits always go first.
  */
 
 static void
 ngx_http_order_edit_report_netsuite(ngx_http_order_edit_report_run_t *rr)
 {
-    u_char                  *p;
-    char                    *text;
-    size_t                   i, len;
-    json_t                  *order, *id, *body;
-    ngx_str_t                b;
+    char                       *text;
+    json_t                     *body;
+    ngx_str_t                   b;
     ngx_http_order_edit_nsc_t  *c;
-
-    static const char  select[] =
-        "SELECT id, type, status, foreigntotal, taxtotal, currency, "
-        "lastmodifieddate, custbody_shopify_order_id, "
-        "custbody_shopify_refund_id FROM transaction WHERE type IN "
-        "('SalesOrd', 'CustCred') AND custbody_shopify_order_id IN (";
 
     if (ngx_http_order_edit_queue_depth(rr->zone, &rr->store->name)
         >= rr->rcf->queue_max
@@ -1330,39 +1425,19 @@ ngx_http_order_edit_report_netsuite(ngx_http_order_edit_report_run_t *rr)
         return;
     }
 
-    len = sizeof(select) + 2 + json_array_size(rr->orders)
-                               * (NGX_INT64_LEN + 3);
-
-    p = ngx_pnalloc(rr->npool, len);
-    if (p == NULL) {
+    if (ngx_http_order_edit_report_query(rr, &b) != NGX_OK) {
         goto failed;
     }
 
-    b.data = p;
-    p = ngx_cpymem(p, select, sizeof(select) - 1);
-
-    json_array_foreach(rr->orders, i, order) {
-        id = json_object_get(order, "id");
-
-        if (!json_is_integer(id) || json_integer_value(id) <= 0) {
-            continue;
-        }
-
-        p = ngx_sprintf(p, "%s'%L'", (p[-1] == '(') ? "" : ",",
-                        (int64_t) json_integer_value(id));
-    }
-
-    if (p[-1] == '(') {
-        /* no order with an id: nothing to read */
+    if (b.len == 0) {
+        /* nothing to read */
         ngx_destroy_pool(rr->npool);
         rr->npool = NULL;
-        (void) ngx_http_order_edit_report_compare(rr);
+        ngx_http_order_edit_report_ns_end(rr);
         return;
     }
 
-    *p++ = ')';
-
-    body = json_pack("{s:s%}", "q", b.data, (size_t) (p - b.data));
+    body = json_pack("{s:s%}", "q", b.data, b.len);
     text = body ? json_dumps(body, JSON_COMPACT) : NULL;
     json_decref(body);
 
@@ -1409,15 +1484,145 @@ failed:
 }
 
 
+/*
+ * The phase's SuiteQL text, in rr->npool; empty when there is nothing to
+ * read.  NETSUITE: the page's Sales Orders and Credit Memos, by the
+ * Shopify order id the module writes on both.  LINES: the item lines of
+ * those Sales Orders, neither the main line nor tax lines, with our line
+ * key and the item's name (itemid); quantity and amount as NetSuite keeps
+ * them on a sales transaction, negative (docs/netsuite-simulator.md,
+ * "SuiteQL"): magnitudes are compared.  WINDOW: the store's Sales Orders
+ * (by the external-id prefix) NetSuite changed since the day before the
+ * window began (TO_DATE is by day, in NetSuite's time zone).
+ */
+
+static ngx_int_t
+ngx_http_order_edit_report_query(ngx_http_order_edit_report_run_t *rr,
+    ngx_str_t *q)
+{
+    u_char    *p, *start;
+    size_t     len;
+    ngx_tm_t   tm;
+
+    static const char  totals[] =
+        "SELECT id, type, status, foreigntotal, taxtotal, currency, "
+        "lastmodifieddate, custbody_shopify_order_id, "
+        "custbody_shopify_refund_id FROM transaction WHERE type IN "
+        "('SalesOrd', 'CustCred') AND custbody_shopify_order_id IN (";
+
+    static const char  lines[] =
+        "SELECT t.custbody_shopify_order_id AS oid, tl.quantity AS q, "
+        "tl.foreignamount AS a, i.itemid AS sku";
+
+    static const char  lines_from[] =
+        " FROM transaction t INNER JOIN transactionline tl ON "
+        "tl.transaction = t.id LEFT OUTER JOIN item i ON i.id = tl.item "
+        "WHERE t.type = 'SalesOrd' AND tl.mainline = 'F' AND "
+        "tl.taxline = 'F' AND t.custbody_shopify_order_id IN (";
+
+    static const char  window[] =
+        "SELECT id, externalid, custbody_shopify_order_id, lastmodifieddate "
+        "FROM transaction WHERE type = 'SalesOrd' AND externalid LIKE '";
+
+    ngx_str_null(q);
+
+    len = sizeof(lines) + sizeof(lines_from) + sizeof(", tl. AS k")
+          + rr->key.len + rr->prefix.len + sizeof(window)
+          + sizeof("%' AND lastmodifieddate >= TO_DATE('2026-12-06', "
+                   "'YYYY-MM-DD')")
+          + 2 + json_array_size(rr->orders) * (NGX_INT64_LEN + 3);
+
+    start = ngx_pnalloc(rr->npool, len);
+    if (start == NULL) {
+        return NGX_ERROR;
+    }
+
+    p = start;
+
+    switch (rr->phase) {
+
+    case NGX_HTTP_ORDER_EDIT_REPORT_WINDOW:
+        if (rr->prefix.len == 0) {
+            return NGX_OK;
+        }
+
+        ngx_libc_gmtime((time_t) (rr->since_ms / 1000) - 24 * 60 * 60, &tm);
+
+        p = ngx_cpymem(p, window, sizeof(window) - 1);
+        p = ngx_sprintf(p, "%V%%' AND lastmodifieddate >= TO_DATE("
+                        "'%4d-%02d-%02d', 'YYYY-MM-DD')", &rr->prefix,
+                        tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday);
+        break;
+
+    case NGX_HTTP_ORDER_EDIT_REPORT_LINES:
+        p = ngx_cpymem(p, lines, sizeof(lines) - 1);
+
+        if (rr->key.len) {
+            p = ngx_sprintf(p, ", tl.%V AS k", &rr->key);
+        }
+
+        p = ngx_cpymem(p, lines_from, sizeof(lines_from) - 1);
+        p = ngx_http_order_edit_report_in(rr, p, 1);
+        break;
+
+    default: /* NGX_HTTP_ORDER_EDIT_REPORT_NETSUITE */
+        p = ngx_cpymem(p, totals, sizeof(totals) - 1);
+        p = ngx_http_order_edit_report_in(rr, p, 0);
+        break;
+    }
+
+    if (p != NULL) {
+        q->data = start;
+        q->len = p - start;
+    }
+
+    return NGX_OK;
+}
+
+
+/*
+ * "'1','2')" of the page's orders (with lines: only those whose Sales
+ * Order was read); NULL when there is none.
+ */
+
+static u_char *
+ngx_http_order_edit_report_in(ngx_http_order_edit_report_run_t *rr,
+    u_char *p, ngx_uint_t lines)
+{
+    char     id[NGX_INT64_LEN + 1];
+    size_t   i;
+    json_t  *order, *sum;
+
+    json_array_foreach(rr->orders, i, order) {
+        sum = ngx_http_order_edit_report_sum(rr, order, id);
+
+        if (id[0] == '\0'
+            || (lines && json_object_get(sum, "lines") == NULL))
+        {
+            continue;
+        }
+
+        p = ngx_sprintf(p, "%s'%s'", (p[-1] == '(') ? "" : ",", id);
+    }
+
+    if (p[-1] == '(') {
+        return NULL;
+    }
+
+    *p++ = ')';
+
+    return p;
+}
+
+
 static void
 ngx_http_order_edit_report_ns_done(ngx_http_order_edit_nsc_t *c,
     ngx_http_order_edit_nsc_result_t *r)
 {
     ngx_http_order_edit_report_run_t *rr = c->data;
 
-    char                           err[160];
-    json_t                        *root, *items;
-    ngx_http_order_edit_json_rc_e  jrc;
+    json_t     *root, *items;
+    ngx_int_t   rc;
 
     rr->nsc_out = 0;
     ngx_http_order_edit_nsslot_give(&rr->slot);
@@ -1425,9 +1630,9 @@ ngx_http_order_edit_report_ns_done(ngx_http_order_edit_nsc_t *c,
     root = NULL;
 
     if (r->rc == NGX_HTTP_ORDER_EDIT_NSC_OK) {
-        root = ngx_http_order_edit_json_load((char *) c->page.data,
-                                             c->page.len, 16, c->page.len,
-                                             &jrc, err, sizeof(err));
+        /* parsed by the client, on the thread pool when it is large */
+        root = c->page_root;
+        c->page_root = NULL;
     }
 
     ngx_http_order_edit_nsc_free(c);
@@ -1456,9 +1661,20 @@ ngx_http_order_edit_report_ns_done(ngx_http_order_edit_nsc_t *c,
 
     items = json_object_get(root, "items");
 
-    if (!json_is_array(items)
-        || ngx_http_order_edit_report_ns_rows(rr, items) != NGX_OK)
-    {
+    if (!json_is_array(items)) {
+        rc = NGX_ERROR;
+
+    } else if (rr->phase == NGX_HTTP_ORDER_EDIT_REPORT_LINES) {
+        rc = ngx_http_order_edit_report_ns_lines(rr, items);
+
+    } else if (rr->phase == NGX_HTTP_ORDER_EDIT_REPORT_WINDOW) {
+        rc = ngx_http_order_edit_report_ns_window(rr, items);
+
+    } else {
+        rc = ngx_http_order_edit_report_ns_rows(rr, items);
+    }
+
+    if (rc != NGX_OK) {
         json_decref(root);
         ngx_log_error(NGX_LOG_ERR, rr->log, 0,
                       "order_edit: report of \"%V\": an unreadable SuiteQL "
@@ -1480,7 +1696,66 @@ ngx_http_order_edit_report_ns_done(ngx_http_order_edit_nsc_t *c,
 
     json_decref(root);
 
-    (void) ngx_http_order_edit_report_compare(rr);
+    rr->offset = 0;
+    ngx_http_order_edit_report_ns_end(rr);
+}
+
+
+/*
+ * A phase's last SuiteQL page read: the page's totals lead to its lines,
+ * its lines to the comparison, the window to asking Shopify.
+ */
+
+static void
+ngx_http_order_edit_report_ns_end(ngx_http_order_edit_report_run_t *rr)
+{
+    int          exp;
+    char         id[NGX_INT64_LEN + 1];
+    size_t       i;
+    json_t      *order, *sum;
+    const char  *cur;
+
+    switch (rr->phase) {
+
+    case NGX_HTTP_ORDER_EDIT_REPORT_NETSUITE:
+
+        /* each Sales Order read has lines, none until some are read */
+        json_array_foreach(rr->orders, i, order) {
+            sum = ngx_http_order_edit_report_sum(rr, order, id);
+
+            if (sum == NULL) {
+                continue;
+            }
+
+            cur = json_string_value(json_object_get(order, "currency"));
+            exp = cur ? ngx_http_order_edit_currency_exponent(cur,
+                                                              ngx_strlen(cur))
+                      : 2;
+
+            if (json_object_set_new(sum, "lines", json_object()) != 0
+                || json_object_set_new(sum, "line_key",
+                                       json_boolean(rr->key.len)) != 0
+                || json_object_set_new(sum, "exp",
+                                       json_integer(exp < 0 ? 2 : exp)) != 0)
+            {
+                ngx_http_order_edit_report_finish(rr, 0);
+                return;
+            }
+        }
+
+        rr->phase = NGX_HTTP_ORDER_EDIT_REPORT_LINES;
+        return;
+
+    case NGX_HTTP_ORDER_EDIT_REPORT_WINDOW:
+        rr->phase = NGX_HTTP_ORDER_EDIT_REPORT_CONFIRM;
+        rr->extra_next = 0;
+        return;
+
+    default: /* NGX_HTTP_ORDER_EDIT_REPORT_LINES */
+        ngx_http_order_edit_report_ns_amounts(rr);
+        (void) ngx_http_order_edit_report_compare(rr);
+        return;
+    }
 }
 
 
@@ -1567,6 +1842,454 @@ ngx_http_order_edit_report_ns_rows(ngx_http_order_edit_report_run_t *rr,
 }
 
 
+/*
+ * The item lines into their orders' summaries (rdiff.h): by our line key
+ * when the store writes one (the Shopify line id; "id/N", a bundle's
+ * component, adds to its line, whose quantity is then not compared; a
+ * key that is no line id is a charge, shipping or a tip: the total has
+ * it), else by SKU, the item's name.  A line without our key is not ours
+ * (a person's, another integration's): the order's total shows it.
+ */
+
+static ngx_int_t
+ngx_http_order_edit_report_ns_lines(ngx_http_order_edit_report_run_t *rr,
+    json_t *items)
+{
+    int          exp;
+    char         key[NGX_INT64_LEN + 1];
+    size_t       i, n;
+    int64_t      q, a, v;
+    json_t      *row, *sum, *lines, *entry;
+    ngx_uint_t   parts;
+    const char  *oid, *k, *sku, *text;
+
+    json_array_foreach(items, i, row) {
+        oid = json_string_value(json_object_get(row, "oid"));
+        sum = oid ? json_object_get(rr->ns, oid) : NULL;
+        lines = json_object_get(sum, "lines");
+
+        if (lines == NULL) {
+            continue;
+        }
+
+        exp = (int) json_integer_value(json_object_get(sum, "exp"));
+        sku = json_string_value(json_object_get(row, "sku"));
+        parts = 0;
+
+        if (rr->key.len) {
+            k = json_string_value(json_object_get(row, "k"));
+            n = k ? strspn(k, "0123456789") : 0;
+
+            if (n == 0 || n >= sizeof(key) || (k[n] != '\0' && k[n] != '/'))
+            {
+                continue;
+            }
+
+            ngx_memcpy(key, k, n);
+            key[n] = '\0';
+            parts = (k[n] == '/');
+            k = key;
+
+        } else {
+            k = sku;
+
+            if (k == NULL) {
+                continue;
+            }
+        }
+
+        /* magnitudes; a value that is no number makes the order unreadable */
+        text = json_string_value(json_object_get(row, "q"));
+        text = (text && text[0] == '-') ? text + 1 : text;
+
+        if (text == NULL
+            || ngx_http_order_edit_money_parse(text, ngx_strlen(text), 0, &q)
+               != NGX_HTTP_ORDER_EDIT_MONEY_OK)
+        {
+            q = -1;
+        }
+
+        text = json_string_value(json_object_get(row, "a"));
+        text = (text && text[0] == '-') ? text + 1 : text;
+        a = 0;
+
+        if (text != NULL
+            && ngx_http_order_edit_money_parse(text, ngx_strlen(text), exp,
+                                               &a)
+               != NGX_HTTP_ORDER_EDIT_MONEY_OK)
+        {
+            a = -1;
+        }
+
+        entry = json_object_get(lines, k);
+
+        if (entry == NULL) {
+            entry = json_pack("{s:o, s:I, s:I, s:b}",
+                              "sku", sku ? json_string(sku) : json_null(),
+                              "quantity", (json_int_t) q,
+                              "amount", (json_int_t) a, "parts", (int) parts);
+            if (entry == NULL || json_object_set_new(lines, k, entry) != 0) {
+                return NGX_ERROR;
+            }
+
+        } else {
+            v = json_integer_value(json_object_get(entry, "quantity"));
+            json_object_set_new(entry, "quantity",
+                                json_integer(v < 0 || q < 0 ? -1 : v + q));
+
+            v = json_integer_value(json_object_get(entry, "amount"));
+            json_object_set_new(entry, "amount",
+                                json_integer(v < 0 || a < 0 ? -1 : v + a));
+
+            if (parts) {
+                json_object_set_new(entry, "parts", json_true());
+            }
+        }
+    }
+
+    return NGX_OK;
+}
+
+
+/* the lines' sums as rdiff reads NetSuite's: money text; "?" unreadable */
+
+static void
+ngx_http_order_edit_report_ns_amounts(ngx_http_order_edit_report_run_t *rr)
+{
+    int          exp;
+    char         buf[NGX_HTTP_ORDER_EDIT_MONEY_BUFSZ];
+    json_t      *sum, *entry;
+    int64_t      v;
+    const char  *oid, *k;
+
+    json_object_foreach(rr->ns, oid, sum) {
+        exp = (int) json_integer_value(json_object_get(sum, "exp"));
+
+        json_object_foreach(json_object_get(sum, "lines"), k, entry) {
+            if (json_integer_value(json_object_get(entry, "quantity")) < 0) {
+                json_object_set_new(entry, "quantity", json_string("?"));
+            }
+
+            v = json_integer_value(json_object_get(entry, "amount"));
+
+            if (v < 0 || ngx_http_order_edit_money_format(v, exp, buf,
+                                                          sizeof(buf))
+                         == 0)
+            {
+                json_object_set_new(entry, "amount", json_string("?"));
+                continue;
+            }
+
+            json_object_set_new(entry, "amount", json_string(buf));
+        }
+    }
+}
+
+
+/*
+ * The store's Sales Orders NetSuite changed in the window that Shopify's
+ * listing did not hold: each is asked of Shopify (report_confirm).  The
+ * prefix is checked here too: in LIKE "_" is any character.
+ */
+
+static ngx_int_t
+ngx_http_order_edit_report_ns_window(ngx_http_order_edit_report_run_t *rr,
+    json_t *items)
+{
+    size_t       i;
+    json_t      *row, *since;
+    const char  *ext, *oid;
+
+    json_array_foreach(items, i, row) {
+        ext = json_string_value(json_object_get(row, "externalid"));
+        oid = json_string_value(json_object_get(row,
+                                "custbody_shopify_order_id"));
+
+        if (ext == NULL || oid == NULL
+            || ngx_strncmp(ext, rr->prefix.data, rr->prefix.len) != 0
+            || oid[0] == '\0' || oid[strspn(oid, "0123456789")] != '\0'
+            || ngx_strlen(oid) > NGX_INT64_LEN
+            || json_object_get(rr->seen, oid) != NULL)
+        {
+            continue;
+        }
+
+        since = json_object_get(row, "lastmodifieddate");
+
+        if (json_object_set_new(rr->seen, oid, json_true()) != 0
+            || json_array_append_new(rr->extra,
+                   json_pack("{s:s, s:o}", "id", oid,
+                             "since", since ? json_incref(since)
+                                            : json_string("")))
+               != 0)
+        {
+            return NGX_ERROR;
+        }
+    }
+
+    return NGX_OK;
+}
+
+
+/*
+ * The next NetSuite-only order asked of Shopify, GET orders/<id>.json
+ * through reconcile's fetch, paced like the pages; when all are asked,
+ * those Shopify still has are compared as one more page.
+ */
+
+static void
+ngx_http_order_edit_report_confirm(ngx_http_order_edit_report_run_t *rr)
+{
+    json_t      *e;
+    ngx_str_t    url;
+    const char  *id;
+
+    if (rr->extra_next >= json_array_size(rr->extra)) {
+
+        if (json_array_size(rr->found) == 0) {
+            ngx_http_order_edit_report_finish(rr, 1);
+            return;
+        }
+
+        json_decref(rr->orders);
+        rr->orders = rr->found;
+        rr->found = json_array();
+        json_decref(rr->ns);
+        rr->ns = json_object();
+
+        if (rr->found == NULL || rr->ns == NULL) {
+            ngx_http_order_edit_report_finish(rr, 0);
+            return;
+        }
+
+        rr->extras = 1;
+        rr->last_page = 1;
+        rr->offset = 0;
+        rr->phase = NGX_HTTP_ORDER_EDIT_REPORT_NETSUITE;
+        return;
+    }
+
+    e = json_array_get(rr->extra, rr->extra_next);
+    id = json_string_value(json_object_get(e, "id"));
+
+    url.data = ngx_pnalloc(rr->pool, rr->rcf->url.len
+                                     + rr->rcf->api_version.len
+                                     + sizeof("/admin/api//orders/.json")
+                                     + NGX_INT64_LEN);
+    if (url.data == NULL) {
+        ngx_http_order_edit_report_retry(rr, "no memory for a request", 0);
+        return;
+    }
+
+    url.len = ngx_sprintf(url.data, "%V/admin/api/%V/orders/%s.json%Z",
+                          &rr->rcf->url, &rr->rcf->api_version, id)
+              - url.data - 1;
+
+    ngx_http_order_edit_report_get(rr, &url,
+                                   ngx_http_order_edit_report_confirmed);
+}
+
+
+/*
+ * Shopify's answer: 404, the order is only NetSuite's (a row); 200, it
+ * is compared with the others (it was not updated in the window, or
+ * after the listing): both sides were read, a difference is as real.
+ */
+
+static void
+ngx_http_order_edit_report_confirmed(ngx_http_order_edit_curl_req_t *req,
+    void *data)
+{
+    ngx_http_order_edit_report_run_t *rr = data;
+
+    char                           err[160];
+    json_t                        *root, *order, *e;
+    ngx_http_order_edit_json_rc_e  jrc;
+
+    if (ngx_http_order_edit_report_answered(rr, req) != NGX_OK) {
+        return;
+    }
+
+    e = json_array_get(rr->extra, rr->extra_next);
+
+    if (req->status == 404) {
+        ngx_http_order_edit_report_diff(rr, NULL, e,
+                              json_string_value(json_object_get(e, "id")));
+
+    } else if (req->status == 200) {
+        root = ngx_http_order_edit_json_load((char *) req->body.data,
+                                             req->body.len, 64,
+                                             req->body.len, &jrc, err,
+                                             sizeof(err));
+        order = json_object_get(root, "order");
+
+        if (!json_is_object(order)
+            || json_array_append(rr->found, order) != 0)
+        {
+            json_decref(root);
+            ngx_log_error(NGX_LOG_ERR, rr->log, 0,
+                          "order_edit: report of \"%V\": an unreadable "
+                          "order", &rr->store->name);
+            ngx_http_order_edit_report_finish(rr, 0);
+            return;
+        }
+
+        json_decref(root);
+
+    } else {
+        ngx_log_error(NGX_LOG_ERR, rr->log, 0,
+                      "order_edit: report of \"%V\": Shopify answered %ui",
+                      &rr->store->name, req->status);
+        ngx_http_order_edit_report_finish(rr, 0);
+        return;
+    }
+
+    rr->failures = 0;
+    rr->extra_next++;
+    rr->waiting = 1;
+    rr->not_before = ngx_current_msec + NGX_HTTP_ORDER_EDIT_REPORT_PACE;
+}
+
+
+/*
+ * One order compared, its rows added to the run's: every row of a run
+ * passes here ("order" NULL: only NetSuite has it, "sum" its summary).
+ */
+
+static void
+ngx_http_order_edit_report_diff(ngx_http_order_edit_report_run_t *rr,
+    json_t *order, json_t *sum, const char *id)
+{
+    size_t  from;
+
+    from = json_array_size(rr->rows);
+
+    if (ngx_http_order_edit_rdiff(order, sum, id, rr->rows) < 0) {
+        ngx_log_error(NGX_LOG_WARN, rr->log, 0,
+                      "order_edit: report of \"%V\": order %s has "
+                      "values that are not exact money",
+                      &rr->store->name, id);
+    }
+
+    /* its rows are final: the actionable ones go to people */
+    (void) ngx_http_order_edit_exc_report(rr->zone, &rr->store->name,
+                                          &rr->rcf->api_version, order,
+                                          rr->rows, from, rr->log);
+}
+
+
+/*
+ * What the queries name, once: the external-id prefix of the store's
+ * Sales Orders (the pattern up to its order id or number, {shop} as the
+ * normaliser writes it; empty: NetSuite's side is not read), and our line
+ * key's column (lower case, as SuiteQL names it; empty: switched off).
+ */
+
+static ngx_int_t
+ngx_http_order_edit_report_names(ngx_http_order_edit_report_run_t *rr,
+    ngx_pool_t *pool)
+{
+    u_char      *p;
+    size_t       i, n, handle;
+    ngx_str_t   *shop;
+    const char  *pattern, *key;
+
+    shop = &rr->store->name;
+    pattern = rr->store->norm.sales_order_id
+              ? rr->store->norm.sales_order_id
+              : NGX_HTTP_ORDER_EDIT_DEFAULT_SO_ID;
+
+    handle = shop->len;
+
+    if (handle > 14
+        && ngx_strncmp(shop->data + handle - 14, ".myshopify.com", 14) == 0)
+    {
+        handle -= 14;
+    }
+
+    p = ngx_pnalloc(pool, ngx_strlen(pattern) * shop->len + 1);
+    if (p == NULL) {
+        return NGX_ERROR;
+    }
+
+    rr->prefix.data = p;
+
+    while (*pattern) {
+        if (*pattern != '{') {
+            *p++ = *pattern++;
+            continue;
+        }
+
+        if (ngx_strncmp(pattern, "{shop}", 6) == 0) {
+            n = handle;
+            pattern += 6;
+
+        } else if (ngx_strncmp(pattern, "{shop_domain}", 13) == 0) {
+            n = shop->len;
+            pattern += 13;
+
+        } else {
+            break;
+        }
+
+        for (i = 0; i < n; i++) {
+            *p++ = (shop->data[i] == '.') ? '-' : shop->data[i];
+        }
+    }
+
+    rr->prefix.len = p - rr->prefix.data;
+
+    key = ngx_http_order_edit_norm_field(&rr->store->norm,
+                                         NGX_HTTP_ORDER_EDIT_FIELD_LINE_KEY);
+    n = key ? ngx_strlen(key) : 0;
+
+    rr->key.data = ngx_pnalloc(pool, n + 1);
+    if (rr->key.data == NULL) {
+        return NGX_ERROR;
+    }
+
+    for (i = 0; i < n; i++) {
+        rr->key.data[i] = ngx_tolower(key[i]);
+
+        if (!(isalnum(rr->key.data[i]) || rr->key.data[i] == '_')) {
+            /* not a column SuiteQL could name: lines by SKU */
+            n = 0;
+            break;
+        }
+    }
+
+    rr->key.len = n;
+
+    return NGX_OK;
+}
+
+
+/*
+ * An order's id as text into "id" (empty: it has none) and its summary
+ * when its Sales Order was read (NULL: none).
+ */
+
+static json_t *
+ngx_http_order_edit_report_sum(ngx_http_order_edit_report_run_t *rr,
+    json_t *order, char *id)
+{
+    json_t  *v, *sum;
+
+    v = json_object_get(order, "id");
+
+    if (!json_is_integer(v) || json_integer_value(v) <= 0) {
+        id[0] = '\0';
+        return NULL;
+    }
+
+    ngx_sprintf((u_char *) id, "%L%Z", (int64_t) json_integer_value(v));
+
+    sum = json_object_get(rr->ns, id);
+
+    return json_object_get(sum, "total") ? sum : NULL;
+}
+
+
 /* the page's orders compared; the next page, or the run's end */
 
 static ngx_int_t
@@ -1577,30 +2300,17 @@ ngx_http_order_edit_report_compare(ngx_http_order_edit_report_run_t *rr)
     json_t  *order, *sum;
 
     json_array_foreach(rr->orders, i, order) {
-        if (!json_is_integer(json_object_get(order, "id"))) {
-            continue;
-        }
-
-        ngx_sprintf((u_char *) id, "%L%Z",
-                    (int64_t) json_integer_value(json_object_get(order,
-                                                                 "id")));
-
-        sum = json_object_get(rr->ns, id);
-
         /* memos without their Sales Order: the order is missing */
-        if (sum != NULL && json_object_get(sum, "total") == NULL) {
-            sum = NULL;
+        sum = ngx_http_order_edit_report_sum(rr, order, id);
+
+        if (id[0] == '\0') {
+            continue;
         }
 
         rr->norders++;
         rr->nrefunds += json_array_size(json_object_get(order, "refunds"));
 
-        if (ngx_http_order_edit_rdiff(order, sum, id, rr->rows) < 0) {
-            ngx_log_error(NGX_LOG_WARN, rr->log, 0,
-                          "order_edit: report of \"%V\": order %s has "
-                          "values that are not exact money",
-                          &rr->store->name, id);
-        }
+        ngx_http_order_edit_report_diff(rr, order, sum, id);
     }
 
     json_decref(rr->orders);
@@ -1609,8 +2319,16 @@ ngx_http_order_edit_report_compare(ngx_http_order_edit_report_run_t *rr)
     rr->ns = NULL;
 
     if (rr->last_page) {
-        ngx_http_order_edit_report_finish(rr, 1);
-        return NGX_DONE;
+        if (rr->extras || rr->prefix.len == 0) {
+            ngx_http_order_edit_report_finish(rr, 1);
+            return NGX_DONE;
+        }
+
+        /* Shopify's side done: NetSuite's side of the window */
+        rr->phase = NGX_HTTP_ORDER_EDIT_REPORT_WINDOW;
+        rr->offset = 0;
+
+        return NGX_OK;
     }
 
     /*
@@ -1719,6 +2437,12 @@ ngx_http_order_edit_report_finish(ngx_http_order_edit_report_run_t *rr,
     rr->ns = NULL;
     json_decref(rr->rows);
     rr->rows = NULL;
+    json_decref(rr->seen);
+    rr->seen = NULL;
+    json_decref(rr->extra);
+    rr->extra = NULL;
+    json_decref(rr->found);
+    rr->found = NULL;
 
     if (rr->pool) {
         ngx_destroy_pool(rr->pool);

@@ -20,7 +20,7 @@
  * reading it with the wrong structures.
  */
 #define NGX_HTTP_ORDER_EDIT_SHM_MAGIC    0x4f454451      /* "OEDQ" */
-#define NGX_HTTP_ORDER_EDIT_SHM_LAYOUT   13
+#define NGX_HTTP_ORDER_EDIT_SHM_LAYOUT   14
 
 /* "<zone>-<16 hex gen>-<8 digit seq>.jnl", zone names up to 64 bytes */
 #define NGX_HTTP_ORDER_EDIT_JZONE_MAX    64
@@ -146,6 +146,13 @@ typedef struct {
     u_char                         spare[NGX_HTTP_ORDER_EDIT_JSPARES]
                                         [NGX_HTTP_ORDER_EDIT_JNAME_LEN];
     uint64_t                       recycled;    /* segments made of one */
+
+    /* the spare being zero-filled, by whom (0: none), and how it went */
+    ngx_pid_t                      preallocating;
+    ngx_uint_t                     prealloc_warned;
+    uint64_t                       preallocated;
+    uint64_t                       prealloc_errors;
+
     uint64_t                       writes;
     uint64_t                       fsyncs;
     uint64_t                       last_fsync_us;

@@ -36,6 +36,15 @@ static void ngx_http_order_edit_store_settle(ngx_http_order_edit_zone_t *zone,
 static ngx_http_order_edit_item_t *ngx_http_order_edit_store_link_locked(
     ngx_http_order_edit_zone_t *zone, ngx_http_order_edit_shop_t *shop,
     ngx_http_order_edit_msg_t *msg, ngx_str_t *key, uint32_t hash);
+static ngx_http_order_edit_item_t *ngx_http_order_edit_store_alloc_locked(
+    ngx_http_order_edit_zone_t *zone, ngx_http_order_edit_shop_t *shop,
+    ngx_http_order_edit_msg_t *msg, ngx_str_t *key, uint32_t hash,
+    ngx_uint_t body);
+static void ngx_http_order_edit_store_rollback_locked(
+    ngx_http_order_edit_zone_t *zone, ngx_http_order_edit_item_t *item,
+    ngx_uint_t record, ngx_http_order_edit_settle_t *s);
+static ngx_uint_t ngx_http_order_edit_store_writers_dead(
+    ngx_http_order_edit_zone_t *zone);
 
 
 /*
@@ -57,19 +66,32 @@ ngx_http_order_edit_store_backend(ngx_http_order_edit_zone_t *zone)
 }
 
 
-/*
- * The id and the body in, in the lock: both allocated first, nothing is
- * linked unless both fit.  The ids are bounded to their share of the
- * zone (dedup_alloc), and when the id or the body does not fit, the
- * oldest ids give way, a few rounds at most; for a body only while the
- * ids hold at least as much as it needs, or forgetting them could not
- * make the room.  The item, its id in msg->id; NULL: nothing kept.
- */
+/* the id and the body in, in the lock: see store_alloc_locked() */
 
 static ngx_http_order_edit_item_t *
 ngx_http_order_edit_store_link_locked(ngx_http_order_edit_zone_t *zone,
     ngx_http_order_edit_shop_t *shop, ngx_http_order_edit_msg_t *msg,
     ngx_str_t *key, uint32_t hash)
+{
+    return ngx_http_order_edit_store_alloc_locked(zone, shop, msg, key, hash,
+                                                  1);
+}
+
+
+/*
+ * The id and the body in: both allocated first, nothing is linked unless
+ * both fit.  The ids are bounded to their share of the zone
+ * (dedup_alloc), and when the id or the body does not fit, the oldest
+ * ids give way, a few rounds at most; for a body only while the ids hold
+ * at least as much as it needs, or forgetting them could not make the
+ * room.  The body is copied here only with "body": put copies it once
+ * the zone is unlocked.  The item, its id in msg->id; NULL: nothing kept.
+ */
+
+static ngx_http_order_edit_item_t *
+ngx_http_order_edit_store_alloc_locked(ngx_http_order_edit_zone_t *zone,
+    ngx_http_order_edit_shop_t *shop, ngx_http_order_edit_msg_t *msg,
+    ngx_str_t *key, uint32_t hash, ngx_uint_t body)
 {
     ngx_uint_t                    round;
     ngx_http_order_edit_item_t   *item;
@@ -85,7 +107,7 @@ ngx_http_order_edit_store_link_locked(ngx_http_order_edit_zone_t *zone,
         }
 
         if (dd != NULL && item == NULL) {
-            item = ngx_http_order_edit_queue_alloc_locked(zone, msg);
+            item = ngx_http_order_edit_queue_alloc_locked(zone, msg, body);
         }
 
         if (item != NULL || round == NGX_HTTP_ORDER_EDIT_EVICT_ROUNDS
@@ -116,22 +138,49 @@ ngx_http_order_edit_store_link_locked(ngx_http_order_edit_zone_t *zone,
 
 
 /*
- * A webhook the module makes itself (reconciliation's): de-duplicated by
- * its id and put like any other, but neither rate-limited nor counted as
- * received, and not journaled (nothing answered Shopify for it: a crash
- * loses it, and the next reconciliation finds it again).  NGX_OK with
- * msg->id, NGX_DECLINED: its id is known, NGX_BUSY: no room.
+ * A webhook the module makes itself: de-duplicated by its id and put like
+ * any other, but neither rate-limited nor counted as received.
+ *
+ * Reconciliation's (reason NULL) is queued, and journaled when the zone
+ * has a journal, as a webhook is (through the backend, the same record:
+ * its "reconcile:" webhook id is its mark, and replay restores it): a
+ * snapshot queued or parked survives a crash or a restart.  With fsync
+ * on it is held, not leased, until the fsync that covers its record.
+ *
+ * The report's (a reason) is parked at once, with "detail" for people,
+ * and not journaled: a person's Retry sends it, and a replay would send
+ * it by itself; after a restart the next report raises it again.
+ *
+ * NGX_OK with msg->id, NGX_DECLINED: its id is known, NGX_BUSY: no room
+ * in the zone or the journal, or the record failed (rolled back as a
+ * webhook's is, which moves one "queued" to "queue_full": their sum, the
+ * shop's "received", stays right).
  */
 
 ngx_int_t
 ngx_http_order_edit_store_put_local(ngx_http_order_edit_zone_t *zone,
-    ngx_str_t *shop_name, ngx_http_order_edit_msg_t *msg)
+    ngx_str_t *shop_name, ngx_http_order_edit_msg_t *msg, ngx_str_t *reason,
+    ngx_str_t *detail)
 {
-    u_char                        kbuf[NGX_HTTP_ORDER_EDIT_DEDUP_KEY_LEN];
-    uint32_t                      hash;
-    ngx_str_t                     key;
-    ngx_http_order_edit_shop_t   *shop;
-    ngx_http_order_edit_item_t   *item;
+    u_char                          kbuf[NGX_HTTP_ORDER_EDIT_DEDUP_KEY_LEN];
+    size_t                          rsize, dsize;
+    uint32_t                        hash;
+    ngx_str_t                       key, d;
+    ngx_http_order_edit_exc_t      *exc;
+    ngx_http_order_edit_shop_t     *shop;
+    ngx_http_order_edit_item_t     *item;
+    ngx_http_order_edit_backend_t  *be;
+
+    be = (reason == NULL) ? ngx_http_order_edit_store_backend(zone) : NULL;
+    rsize = 0;
+
+    if (be != NULL) {
+        rsize = be->size(shop_name, msg);
+
+        if (rsize == 0 || be->prepare(zone, ngx_cycle->log) != NGX_OK) {
+            return NGX_BUSY;
+        }
+    }
 
     ngx_http_order_edit_dedup_key(kbuf, shop_name, &msg->webhook_id,
                                   &msg->event_id, &key);
@@ -147,13 +196,54 @@ ngx_http_order_edit_store_put_local(ngx_http_order_edit_zone_t *zone,
 
     shop = ngx_http_order_edit_shop_lookup(zone, shop_name, 1);
 
-    item = (shop == NULL) ? NULL
+    item = (shop == NULL || (rsize && !be->room_locked(zone, rsize))) ? NULL
            : ngx_http_order_edit_store_link_locked(zone, shop, msg, &key,
                                                    hash);
 
+    if (item != NULL && rsize) {
+        ngx_http_order_edit_queue_hold_locked(item);
+        be->reserve_locked(zone, item, rsize);
+    }
+
+    if (item != NULL && reason != NULL) {
+        d.data = detail->data;
+        d.len = ngx_min(detail->len, NGX_HTTP_ORDER_EDIT_EXC_DETAIL_MAX);
+        dsize = offsetof(ngx_http_order_edit_exc_t, data) + d.len;
+
+        exc = d.len ? ngx_slab_alloc_locked(zone->shpool, dsize) : NULL;
+
+        ngx_http_order_edit_queue_park_locked(zone, item, reason, &d, exc,
+                                              msg->received_ms);
+    }
+
     ngx_shmtx_unlock(&zone->shpool->mutex);
 
-    return (item == NULL) ? NGX_BUSY : NGX_OK;
+    if (item == NULL) {
+        return NGX_BUSY;
+    }
+
+    if (rsize == 0) {
+        return NGX_OK;
+    }
+
+    /*
+     * Nobody waits for the fsync: the backend's wait without a request
+     * only lets the webhook be leased once its record is durable.  A
+     * failure has taken it out again (store_rollback()).
+     */
+
+    switch (be->write(zone, item, shop_name, msg, rsize, ngx_cycle->log)) {
+
+    case NGX_OK:
+        return NGX_OK;
+
+    case NGX_AGAIN:
+        return (be->wait(NULL, zone, item, NULL) == NGX_OK) ? NGX_OK
+                                                            : NGX_BUSY;
+
+    default:
+        return NGX_BUSY;
+    }
 }
 
 
@@ -161,8 +251,9 @@ ngx_http_order_edit_store_put_local(ngx_http_order_edit_zone_t *zone,
  * A webhook in: its shop counted, the store's rate, its id (a duplicate
  * is answered with the first one's), then room for the record, the id
  * and the body, all in one lock: nothing is linked unless all of it
- * fits.  The record is written after the lock; when that fails the
- * backend rolls the webhook back (store_rollback) and it is refused.
+ * fits.  The body is copied in after the lock, then the record written;
+ * when that fails the backend rolls the webhook back (store_rollback)
+ * and it is refused.
  */
 
 ngx_http_order_edit_put_e
@@ -235,11 +326,11 @@ ngx_http_order_edit_store_put(ngx_http_order_edit_zone_t *zone,
         shop->counters[NGX_HTTP_ORDER_EDIT_C_DUPLICATE]++;
 
         /*
-         * Its first delivery is still waiting for the fsync that makes
-         * it safe, and may yet fail: no 200 for a copy of it before then.
+         * Its first delivery is still having its body copied in, or
+         * waiting for the fsync that makes it safe, and may yet fail (its
+         * worker may die): no 200 for a copy of it before then.
          */
-        rc = (rsize && ngx_http_order_edit_queue_undurable_locked(shop,
-                                                                  put->id))
+        rc = ngx_http_order_edit_queue_undurable_locked(shop, put->id)
              ? NGX_HTTP_ORDER_EDIT_PUT_IN_PROGRESS
              : NGX_HTTP_ORDER_EDIT_PUT_DUPLICATE;
 
@@ -255,8 +346,8 @@ ngx_http_order_edit_store_put(ngx_http_order_edit_zone_t *zone,
         return NGX_HTTP_ORDER_EDIT_PUT_JOURNAL_FULL;
     }
 
-    item = ngx_http_order_edit_store_link_locked(zone, shop, msg, &key,
-                                                 hash);
+    item = ngx_http_order_edit_store_alloc_locked(zone, shop, msg, &key,
+                                                  hash, 0);
     if (item == NULL) {
         shop->counters[NGX_HTTP_ORDER_EDIT_C_QUEUE_FULL]++;
         ngx_shmtx_unlock(&zone->shpool->mutex);
@@ -278,6 +369,16 @@ ngx_http_order_edit_store_put(ngx_http_order_edit_zone_t *zone,
     }
 
     ngx_shmtx_unlock(&zone->shpool->mutex);
+
+    /*
+     * The body, the largest part of a put (2 us of 16 KB), is copied with
+     * the zone unlocked: the other workers' webhooks do not wait for it.
+     * Until it is in, nobody leases or reads the webhook and a copy of
+     * it is "in progress"; its "copied" flag says when, so that without
+     * a record to wait for no second lock is needed.
+     */
+
+    ngx_http_order_edit_queue_copy_body(item, msg);
 
     ngx_log_debug3(NGX_LOG_DEBUG_HTTP, log, 0,
                    "order_edit: queued #%uL \"%V\" of \"%V\"",
@@ -331,12 +432,33 @@ void
 ngx_http_order_edit_store_rollback(ngx_http_order_edit_zone_t *zone,
     ngx_http_order_edit_item_t *item, ngx_log_t *log)
 {
-    u_char                         buf[NGX_HTTP_ORDER_EDIT_DEDUP_KEY_LEN];
-    ngx_str_t                      shop, wid, eid, key;
-    ngx_http_order_edit_dedup_t   *dd;
-    ngx_http_order_edit_settle_t   s;
+    ngx_http_order_edit_settle_t  s;
 
     ngx_shmtx_lock(&zone->shpool->mutex);
+
+    ngx_http_order_edit_store_rollback_locked(zone, item, 1, &s);
+
+    ngx_shmtx_unlock(&zone->shpool->mutex);
+
+    ngx_http_order_edit_store_settle(zone, &s, log);
+}
+
+
+/*
+ * Zone locked: the id is read back from the item (all of it but the body
+ * was written under the lock that linked it), and the record, when the
+ * webhook had its place taken in the journal ("record"), is released as
+ * rolled back, the file work left in s.
+ */
+
+static void
+ngx_http_order_edit_store_rollback_locked(ngx_http_order_edit_zone_t *zone,
+    ngx_http_order_edit_item_t *item, ngx_uint_t record,
+    ngx_http_order_edit_settle_t *s)
+{
+    u_char                        buf[NGX_HTTP_ORDER_EDIT_DEDUP_KEY_LEN];
+    ngx_str_t                     shop, wid, eid, key;
+    ngx_http_order_edit_dedup_t  *dd;
 
     shop.data = item->shop->name;
     shop.len = item->shop->sn.str.len;
@@ -357,13 +479,19 @@ ngx_http_order_edit_store_rollback(ngx_http_order_edit_zone_t *zone,
     item->shop->counters[NGX_HTTP_ORDER_EDIT_C_QUEUED]--;
     item->shop->counters[NGX_HTTP_ORDER_EDIT_C_QUEUE_FULL]++;
 
-    ngx_http_order_edit_store_leave_locked(zone, item,
-                                           NGX_HTTP_ORDER_EDIT_JACK_ROLLBACK,
-                                           0, &s);
+    if (record) {
+        ngx_http_order_edit_store_leave_locked(zone, item,
+                                             NGX_HTTP_ORDER_EDIT_JACK_ROLLBACK,
+                                             0, s);
+        return;
+    }
 
-    ngx_shmtx_unlock(&zone->shpool->mutex);
+    /* release_locked() would count a record that failed */
 
-    ngx_http_order_edit_store_settle(zone, &s, log);
+    s->write = 0;
+    s->unlink = 0;
+
+    ngx_http_order_edit_queue_remove_locked(zone, item, 0);
 }
 
 
@@ -513,7 +641,58 @@ ngx_http_order_edit_queue_reclaim(ngx_http_order_edit_zone_t *zone,
     n = ngx_http_order_edit_queue_reclaim_locked(zone, now, check_pids);
     ngx_shmtx_unlock(&zone->shpool->mutex);
 
+    if (check_pids) {
+        (void) ngx_http_order_edit_store_writers_dead(zone);
+    }
+
     return n;
+}
+
+
+/*
+ * Webhooks whose writer died between the lock that linked them and the
+ * copy of their body: no half body is ever read, and none was answered
+ * 200 (a copy of one heard "in progress"), so each is rolled back as a
+ * failed record is, and Shopify's next delivery of it is taken afresh.
+ * Those with a record have it released as rolled back: it was never
+ * written, the write follows the copy.  One at a time, each settled
+ * with the zone unlocked; at most one per dead worker.
+ */
+
+static ngx_uint_t
+ngx_http_order_edit_store_writers_dead(ngx_http_order_edit_zone_t *zone)
+{
+    uint64_t                      id;
+    ngx_uint_t                    n;
+    ngx_http_order_edit_item_t   *item;
+    ngx_http_order_edit_settle_t  s;
+
+    for (n = 0; /* void */ ; n++) {
+
+        ngx_shmtx_lock(&zone->shpool->mutex);
+
+        item = ngx_http_order_edit_queue_dead_uncopied_locked(zone);
+
+        if (item == NULL) {
+            ngx_shmtx_unlock(&zone->shpool->mutex);
+            return n;
+        }
+
+        id = item->id;
+
+        ngx_http_order_edit_store_rollback_locked(zone, item,
+                                                  item->rec.file != NULL,
+                                                  &s);
+
+        ngx_shmtx_unlock(&zone->shpool->mutex);
+
+        ngx_http_order_edit_store_settle(zone, &s, ngx_cycle->log);
+
+        ngx_log_error(NGX_LOG_NOTICE, ngx_cycle->log, 0,
+                      "order_edit: webhook #%uL rolled back in zone \"%V\": "
+                      "its worker exited before its body was in", id,
+                      &zone->name);
+    }
 }
 
 
@@ -671,7 +850,8 @@ ngx_http_order_edit_store_replay(ngx_http_order_edit_zone_t *zone,
 
     if (queue && dd != NULL) {
         sp = ngx_http_order_edit_shop_lookup(zone, shop, 1);
-        item = sp ? ngx_http_order_edit_queue_alloc_locked(zone, msg) : NULL;
+        item = sp ? ngx_http_order_edit_queue_alloc_locked(zone, msg, 1)
+                  : NULL;
     }
 
     if (dd == NULL || (queue && item == NULL)) {

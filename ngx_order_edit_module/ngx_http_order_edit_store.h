@@ -122,7 +122,7 @@ ngx_http_order_edit_put_e ngx_http_order_edit_store_put(
     ngx_log_t *log);
 ngx_int_t ngx_http_order_edit_store_put_local(
     ngx_http_order_edit_zone_t *zone, ngx_str_t *shop_name,
-    ngx_http_order_edit_msg_t *msg);
+    ngx_http_order_edit_msg_t *msg, ngx_str_t *reason, ngx_str_t *detail);
 ngx_int_t ngx_http_order_edit_store_wait(ngx_http_request_t *r,
     ngx_http_order_edit_zone_t *zone, ngx_http_order_edit_put_t *put,
     ngx_http_order_edit_store_done_pt done);

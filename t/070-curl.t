@@ -377,3 +377,44 @@ qr/\[emerg\] .*"\/nonexistent\/ca\.pem" failed \(2: No such file or directory\)/
 --- suppress_stderr
 --- error_log eval
 qr/\[emerg\] .*"order_edit_curl" directive is duplicate/
+
+
+
+=== TEST 19: parse_thread_pool names a thread pool nginx has
+--- main_config
+    thread_pool parse threads=2;
+--- http_config
+    order_edit_curl parse_thread_pool=parse parse_threshold=64k;
+--- config
+    location = /curl { order_edit_curl_debug; }
+    location = /x { return 200 "ok"; }
+--- request
+GET /curl?url=/x
+--- response_body_like: "status": ?200
+--- no_error_log
+[emerg]
+[alert]
+
+
+
+=== TEST 20: an unknown parse_thread_pool stops nginx
+--- http_config
+    order_edit_curl parse_thread_pool=nosuch;
+--- config
+    location = /curl { order_edit_curl_debug; }
+--- must_die
+--- suppress_stderr
+--- error_log eval
+qr/\[emerg\] .*unknown thread pool "nosuch"/
+
+
+
+=== TEST 21: parse_threshold is a size
+--- http_config
+    order_edit_curl parse_threshold=big;
+--- config
+    location = /curl { order_edit_curl_debug; }
+--- must_die
+--- suppress_stderr
+--- error_log eval
+qr/\[emerg\] .*invalid parameter "parse_threshold=big"/

@@ -128,6 +128,17 @@ qr/\[emerg\] .*invalid recycle "65", expected a number of files from 0 to 64 in 
 
 
 
+=== TEST 3b: preallocate is on or off
+--- http_config
+    order_edit_zone edits:1m;
+    order_edit_journal journal preallocate=yes;
+--- config
+--- must_die
+--- error_log eval
+qr/\[emerg\] .*invalid preallocate "yes", expected on or off in .*nginx\.conf:\d+/
+
+
+
 === TEST 4: an unknown parameter is refused
 --- http_config
     order_edit_zone edits:1m;

@@ -104,6 +104,13 @@ def parse_args():
     p.add_argument("--drain-timeout", type=float, default=240.0)
     p.add_argument("--quick", action="store_true",
                    help="smoke test: 100 orders, one idle run")
+    p.add_argument("--mode", choices=("rest", "restlet"), default="rest",
+                   help="the NetSuite block's mode (restlet: the "
+                        "simulator's RESTlet, one call per edit)")
+    p.add_argument("--session-gap-ms", type=float, default=0.0,
+                   help="post an order's snapshots this far apart (an "
+                        "edit session), orders started at rate/snapshots "
+                        "per second; 0: back to back, order-major")
     p.add_argument("--out", default=os.path.join(TOP, "bench", "results"))
     reconcile_args(p)
     a = p.parse_args()
@@ -133,11 +140,13 @@ HTTP = """
         token_id_file __KEYS__/ti;
         token_secret_file __KEYS__/ts;
         concurrency __C__;
+        __NSEXTRA__
     }
     order_edit_store acme.myshopify.com {
         secret acme;
         netsuite main;
         sku_map __KEYS__/skus.map;
+        __STOREEXTRA__
     }
     __DISPATCH__
     server {
@@ -219,6 +228,116 @@ def snapshot_time(k):
                          time.gmtime(SNAPSHOT_BASE + 60 * k - 5 * 3600))
 
 
+def mode_conf(a, sim_port):
+    """(NetSuite block lines, store lines) for --mode."""
+    if a.mode != "restlet":
+        return "", ""
+    # the module does not read the order in RESTlet mode: the store says
+    # its tax kind (as t/integration/test_dispatch.py's RestletMode)
+    return ("mode restlet; restlet_url http://127.0.0.1:%d/app/site/"
+            "hosting/restlet.nl?script=1&deploy=1;" % sim_port,
+            "taxes_included off;")
+
+
+def session_schedule(work, a):
+    """--session-gap-ms: order i's snapshot k posted at i / (rate /
+    snapshots) + k * gap seconds, so an order's next edit arrives while
+    its previous one is being delivered. Returns the work in posting order
+    and each post's offset (s); (work, None) when off."""
+    if a.session_gap_ms <= 0 or a.rate <= 0:
+        return work, None
+    per_order = a.snapshots / a.rate
+    timed = sorted(((oid - FIRST_ORDER_ID) * per_order
+                    + k * a.session_gap_ms / 1000.0, (oid, k, body))
+                   for oid, k, body in work)
+    return [w for _, w in timed], [t for t, _ in timed]
+
+
+def fold_reads(log_, kinds):
+    """A Sales Order read between two writes of it is the second edit's
+    lock read and, folded into it, the first one's read back (issue 17):
+    moved from "readback" to "lock_read+readback" in kinds."""
+    seq = collections.defaultdict(list)
+    for r in log_:
+        path = r.get("path") or ""
+        if "/salesOrder/" in path:
+            seq[path].append(r)
+    for reqs in seq.values():
+        for a, b, c in zip(reqs, reqs[1:], reqs[2:]):
+            if a["method"] != "GET" and b["method"] == "GET" \
+                    and c["method"] != "GET":
+                st = b.get("status")
+                st = "ok" if st and st < 300 else str(st)
+                kinds[("readback", st)] -= 1
+                kinds[("lock_read+readback", st)] += 1
+    for k in [k for k, v in kinds.items() if v == 0]:
+        del kinds[k]
+
+
+def slot_breakdown(log_, spans, C, first, last, sat_start, sat_end):
+    """Where the account's slot time went (ms): busy at the simulator,
+    idle while ramping up (before all C were first busy) and in the tail
+    (after they last were), and in between: gaps between the consecutive
+    requests of one order (the job holds its slot meanwhile) and the rest,
+    the hand-off from a finished order to the next one's first request."""
+    busy = sum(e - s for s, e in spans)
+    ramp = tail = 0.0
+    # idle slot time before sat_start and after sat_end, from the
+    # concurrency step function
+    ev = sorted([(s, 1) for s, _ in spans] + [(e, -1) for _, e in spans],
+                key=lambda x: (x[0], x[1]))
+    cur, prev = 0, first
+    for t, d in ev:
+        for lo, hi, which in ((first, sat_start, "ramp"),
+                              (sat_end, last, "tail")):
+            a, b = max(prev, lo), min(t, hi)
+            if b > a:
+                if which == "ramp":
+                    ramp += (C - cur) * (b - a)
+                else:
+                    tail += (C - cur) * (b - a)
+        prev = t
+        cur += d
+    by_order = collections.defaultdict(list)
+    for r in log_:
+        path = r.get("path") or ""
+        if "/salesOrder/" in path:
+            by_order[path].append((r["time"] - r["ms"] / 1e3, r["time"]))
+    gaps = []
+    for reqs in by_order.values():
+        reqs.sort()
+        for (s0, e0), (s1, _) in zip(reqs, reqs[1:]):
+            if sat_start <= s1 <= sat_end and s1 >= e0:
+                gaps.append(s1 - e0)
+    total = C * (last - first)
+    middle_idle = total - busy - ramp - tail
+    gap_sum = sum(gaps)
+    # a gap longer than a request is a later job of the same order (a
+    # hand-back, a retry), not a job's own step: counted as hand-off
+    own = [g for g in gaps if g < 0.05]
+    own_sum = sum(own)
+
+    def share(x):
+        return round(x / total, 4) if total > 0 else None
+    return {
+        "slot_ms_total": round(total * 1000, 1),
+        "busy_share": share(busy),
+        "ramp_idle_share": share(ramp),
+        "tail_idle_share": share(tail),
+        "within_order_gap_share": share(own_sum),
+        "handoff_and_other_share": share(middle_idle - own_sum),
+        "within_order_gaps": len(own),
+        "within_order_gap_ms_p50": round(pct(own, 50) * 1000, 2)
+        if own else None,
+        "within_order_gap_ms_p99": round(pct(own, 99) * 1000, 2)
+        if own else None,
+        "within_order_gap_ms_mean": round(own_sum / len(own) * 1000, 2)
+        if own else None,
+        "later_job_gaps": len(gaps) - len(own),
+        "all_gaps_s": round(gap_sum, 3),
+    }
+
+
 # ---------------------------------------------------------------------------
 # the pieces
 
@@ -270,7 +389,7 @@ class Poller(threading.Thread):
         return self.samples[-1] if self.samples else {}
 
 
-def post_all(ngx, work, threads, rate, tag):
+def post_all(ngx, work, threads, rate, tag, offsets=None):
     """Post every (order, snapshot, body) from a pool of threads, offered
     at `rate` per second (0: flat out). Returns the answer times (ms,
     connect to last byte, fresh connection each, like ngxctl) with the
@@ -290,7 +409,8 @@ def post_all(ngx, work, threads, rate, tag):
             except queue.Empty:
                 return
             if rate > 0:
-                d = t0 + i / rate - time.monotonic()
+                d = t0 + (offsets[i] if offsets else i / rate) \
+                    - time.monotonic()
                 if d > 0:
                     time.sleep(d)
             oid, k, body, mac = signed[i]
@@ -349,6 +469,7 @@ class Bench:
         self.problems = []
         self.cpu = {}
         self.seed_writes = {}
+        self.offsets = None
 
     # -- processes --------------------------------------------------------
 
@@ -378,7 +499,10 @@ class Bench:
         a = self.a
         d = "order_edit_dispatch edits%s;" % (
             " interval=" + a.interval if a.interval else "")
+        ns_extra, store_extra = mode_conf(a, self.sim.port)
         http = (HTTP.replace("__ZONE__", a.zone)
+                .replace("__NSEXTRA__", ns_extra)
+                .replace("__STOREEXTRA__", store_extra)
                 .replace("__ACCOUNT__", simhelper.ACCOUNT)
                 .replace("__SIM__", str(self.sim.port))
                 .replace("__KEYS__", self.keys)
@@ -463,7 +587,8 @@ class Bench:
             poller.start()
             before = self.sim.counters()["requests"]
             m0 = self.cpu_mark(ngx)
-            post = post_all(ngx, work, self.a.threads, self.a.rate, name)
+            post = post_all(ngx, work, self.a.threads, self.a.rate, name,
+                            self.offsets)
             m1 = self.cpu_mark(ngx)
             poller.stop()
             st = ngx.status()["stores"][SHOP]
@@ -505,7 +630,8 @@ class Bench:
             poller = Poller(ngx, self.sim)
             poller.start()
             m0 = self.cpu_mark(ngx)
-            post = post_all(ngx, work, a.threads, a.rate, "sat")
+            post = post_all(ngx, work, a.threads, a.rate, "sat",
+                            self.offsets)
             m_post = self.cpu_mark(ngx)
             log("  posted %d webhooks in %.1f s; draining ..." % (
                 len(post["lat"]), post["end"] - post["start"]))
@@ -585,6 +711,7 @@ class Bench:
                     key=lambda x: (x[0], x[1]))
         cur = 0
         sat_end = first
+        sat_start = None
         busy = 0.0
         prev = first
         for t, d in ev:
@@ -593,6 +720,8 @@ class Bench:
             cur += d
             if cur >= C:
                 sat_end = t
+                if sat_start is None:
+                    sat_start = t
         steady_n = sum(1 for _, e in spans if e <= sat_end)
         steady_w = sat_end - first
         ms = [r["ms"] for r in log_ if r.get("status") and
@@ -620,6 +749,7 @@ class Bench:
             prev[path] = k
             st = r.get("status")
             kinds[(k, "ok" if st and st < 300 else str(st))] += 1
+        fold_reads(log_, kinds)
 
         # NetSuite requests per applied edit: an applied edit is a write
         # NetSuite accepted (2xx); each kind of request counted over them
@@ -720,6 +850,11 @@ class Bench:
             "idle_p99_ms": round(ref, 3) if ref else None,
             "p99_ratio": round(sat_lat["p99_ms"] / ref, 3) if ref else None,
             "error_log_levels": dict(sat["log_lines"]),
+            "slots": slot_breakdown(log_, spans, C, first, last,
+                                    sat_start if sat_start is not None
+                                    else first, sat_end),
+            "mode": a.mode,
+            "session_gap_ms": a.session_gap_ms,
             "cpu_posting": sat["cpu_posting"],
             "cpu_drain": sat["cpu_drain"],
         }
@@ -751,7 +886,8 @@ class Bench:
 
     def run(self):
         a = self.a
-        work = bodies(a.orders, a.snapshots)
+        work, self.offsets = session_schedule(
+            bodies(a.orders, a.snapshots), a)
         log("bench-dispatch: %d orders x %d snapshots = %d webhooks; "
             "NetSuite C=%d, %d ms; %d client threads at %s/s; %s" % (
                 a.orders, a.snapshots, len(work), a.concurrency,
@@ -825,10 +961,13 @@ class Bench:
                 meta["date"], meta["host"], meta["cpus"], meta["nginx"],
                 meta["commit"]),
             "  %d orders x %d snapshots = %d webhooks, %d threads at %s/s;"
-            " NetSuite sim C=%d, %d ms fixed; dispatcher concurrency %d" % (
+            " NetSuite sim C=%d, %d ms fixed; dispatcher concurrency %d;"
+            " mode %s%s" % (
                 a.orders, a.snapshots, len(work), a.threads,
                 a.rate or "max", a.concurrency, a.latency_ms,
-                a.concurrency),
+                a.concurrency, a.mode,
+                "; snapshots of an order %g ms apart" % a.session_gap_ms
+                if self.offsets else ""),
             "",
             "%-34s %14s   %s" % ("metric", "value", "aim"),
             "%-34s %14s   %s" % (
@@ -866,6 +1005,18 @@ class Bench:
                     r["applied_edits"], ", ".join(
                         "%s %.3f" % (k, v) for k, v in
                         r["requests_per_applied_edit_by_kind"].items()))),
+            "%-34s %14s   %s" % (
+                "slot time: busy / ramp / tail",
+                "%.3f" % (r["slots"]["busy_share"] or 0),
+                "ramp-up idle %.4f, tail idle %.4f, own gaps %.4f (%s "
+                "gaps, p50 %s ms, p99 %s ms), hand-off and other %.4f" % (
+                    r["slots"]["ramp_idle_share"] or 0,
+                    r["slots"]["tail_idle_share"] or 0,
+                    r["slots"]["within_order_gap_share"] or 0,
+                    r["slots"]["within_order_gaps"],
+                    r["slots"]["within_order_gap_ms_p50"],
+                    r["slots"]["within_order_gap_ms_p99"],
+                    r["slots"]["handoff_and_other_share"] or 0)),
             "%-34s %14s   %s" % ("NetSuite API requests",
                                  r["api_requests"], "by status %s" %
                                  r["by_status"]),

@@ -98,6 +98,24 @@
       choice: 'Retry once the order exists in NetSuite. Resolve if the ' +
         'order should never be in NetSuite.'
     },
+    report_mismatch: {
+      title: 'The daily report found NetSuite differing from Shopify',
+      what: 'The mismatch report compared this order with NetSuite: its ' +
+        'total, tax or lines differ from what was applied (changed in ' +
+        'NetSuite by hand or by a script), its refund has no Credit Memo, ' +
+        'or its Sales Order is missing. The differences are below. The ' +
+        'change held here is Shopify\'s order (or refund) as the report ' +
+        'read it.',
+      customer: 'The order in Shopify; the invoice from NetSuite may show ' +
+        'other amounts.',
+      warehouse: 'The order as NetSuite holds it, which differs from ' +
+        'Shopify.',
+      netsuite: 'Check that Shopify is right (it usually is: the customer ' +
+        'sees it). If the Sales Order is missing, have it imported first.',
+      choice: 'Retry writes Shopify\'s order over the Sales Order (or ' +
+        'makes the Credit Memo), even though NetSuite holds this change ' +
+        'already. Resolve if NetSuite is right as it is.'
+    },
     order_ambiguous: {
       title: 'More than one NetSuite order matches',
       what: 'Several Sales Orders carry this Shopify order id; the module ' +

@@ -24,6 +24,9 @@ def reasons_in_code():
         text = read("ngx_order_edit_module", name)
         # the dispatcher's: job_park(job, "reason", ...)
         found |= set(re.findall(r'job_park\(\s*job,\s*"([a-z0-9_]+)"', text))
+        # the store's own exceptions (the report's): put_local(..., &reason)
+        found |= set(re.findall(r'ngx_str_set\(&reason,\s*"([a-z0-9_]+)"\)',
+                                text))
         # the normaliser's: norm_fail(ctx, "code" | cond ? "a" : "b", ...)
         for call in re.findall(r'norm_fail\(\s*&?ctx,\s*([^,]+),', text):
             found |= set(re.findall(r'"([a-z0-9_]+)"', call))
@@ -36,7 +39,8 @@ class Reasons(unittest.TestCase):
         # the extraction itself works: these are known to exist
         r = reasons_in_code()
         for known in ("fulfilment_lock", "netsuite_rejected",
-                      "unmapped_sku", "sku_rewrite_failed", "missing_field"):
+                      "unmapped_sku", "sku_rewrite_failed", "missing_field",
+                      "report_mismatch"):
             self.assertIn(known, r)
 
     def test_the_console_explains_every_reason(self):

@@ -296,7 +296,9 @@ class Dispatch(unittest.TestCase):
         self.assertEqual(self.shop()["stale"], 0)
         self.assertTrue(self.order().get("custbody_shopify_cancelled"))
 
-    def test_a_burst_of_edits_is_one_write_of_the_newest(self):
+    def burst(self):
+        """Five snapshots of one order, 10:20 held at NetSuite while
+        10:21, 10:22, 10:24 and 10:23 queue up; the shop once drained."""
         self.sim.seed_order(SO_EID)
         base = fixture("01-us-tax-exclusive.json").rstrip()
 
@@ -315,7 +317,10 @@ class Dispatch(unittest.TestCase):
         self.sim.admin("POST", "faults", {"gate": False})
 
         self.wait(lambda: self.shop()["queue_depth"] == 0, "the burst")
-        shop = self.shop()
+        return self.shop()
+
+    def test_a_burst_of_edits_is_one_write_of_the_newest(self):
+        shop = self.burst()
         # the first, then the newest (10:24); 10:21 and 10:22 coalesced
         # into it, and 10:23, arriving after it, is stale
         self.assertEqual(shop["coalesced"], 2)

@@ -4,6 +4,7 @@ its webhooks, and every order and refund still reaches NetSuite
 through the module's catch-up from the Admin API; a 429 is honoured."""
 
 import calendar
+import json
 import os
 import random
 import re
@@ -376,6 +377,74 @@ class ReconcileWithJournal(Base):
             int(mark) // 1000 - 2))
         self.assertIn("updated_at_min=" + since + "%2B00:00",
                       self.runs()[before])
+
+    def exceptions(self):
+        st, _, b = self.ngx.request("GET", "/exc")
+        self.assertEqual(st, 200, b)
+        return json.loads(b)["exceptions"]
+
+    def test_reconciled_snapshots_survive_kill_9(self):
+        """A reconciled snapshot parked as an exception, and one still
+        queued (NetSuite answering 503), are in the journal: after kill -9
+        and a restart in which reconciliation cannot reach Shopify (a
+        wrong token), the first is parked again and the second reaches
+        NetSuite, from the journal alone."""
+        self.shopify.ctl("POST", "shops/%s/drop" % SHOP, {"fraction": 1})
+        self.ns.admin("POST", "faults", {"error_rate": 1.0})
+        self.start_nginx()
+
+        # 9201: a SKU the map does not know (parked, unmapped_sku);
+        # 9202: NetSuite refuses every request (requeued, never done)
+        self.ns.seed_order("shopify-acme-9201", lines=[
+            {"item": {"id": "1002"}, "quantity": 1, "rate": 10}],
+            custbody_shopify_taxes_included=False)
+        o = shopmodel.order(9201, 2)
+        o["line_items"][0]["sku"] = "NOT-IN-THE-MAP"
+        self.shopify.ctl("POST", "shops/%s/orders" % SHOP, o)
+        self.create(9202, 3, ns_qty=1)
+        self.shopify.drain()
+
+        self.wait(lambda: [e for e in self.exceptions()
+                           if e["order_id"] == "9201"
+                           and e["webhook_id"].startswith("reconcile:o:")],
+                  "the reconciled exception", 2 * INTERVAL + 5)
+        self.wait(lambda: self.status()["stores"][SHOP]["requeued"] > 0,
+                  "the reconciled snapshot requeued", 10)
+
+        # durable: the watermark moves on while one is parked and the
+        # other queued
+        path = os.path.join(self.ngx.dir, "journal", "edits.reconcile")
+        self.wait(lambda: os.path.exists(path), "the state file",
+                  2 * INTERVAL + 5)
+
+        self.ngx.kill_all()
+        listed = self.listed()
+        with open(os.path.join(self.ngx.dir, "shopify.token"), "w") as f:
+            f.write("shpat_not_the_token\n")
+        self.ns.admin("POST", "faults", {"error_rate": 0})
+
+        self.ngx.restart()
+        self.wait(lambda: self.converged({9202: 3}, [])[0] or None,
+                  "the queued snapshot in NetSuite after kill -9", 15)
+        exc = self.wait(lambda: [e for e in self.exceptions()
+                                 if e["order_id"] == "9201"],
+                        "the exception parked again after kill -9", 15)
+        self.assertTrue(exc[0]["webhook_id"].startswith("reconcile:o:9201:"),
+                        exc)
+        self.assertEqual(exc[0]["reason"], "unmapped_sku", exc)
+        self.assertEqual(exc[0]["topic"], "orders/updated", exc)
+
+        # Shopify listed nothing since (the token is refused): both came
+        # from the journal
+        self.wait(lambda: "orders.json" in self.ngx.error_log()
+                  and " 401 " in self.ngx.error_log(),
+                  "reconciliation refused by Shopify", INTERVAL + 5)
+        self.assertEqual(self.listed(), listed)
+
+    def listed(self):
+        return len([r for r in self.shopify.ctl(
+            "GET", "shops/%s/requests" % SHOP)["requests"]
+            if r["status"] == 200])
 
 
 if __name__ == "__main__":

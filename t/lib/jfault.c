@@ -16,6 +16,10 @@
  *                     fdatasync=EIO        the fsync fails
  *                     read=SLOW:ms         pread() and mmap() of a file
  *                                          take ms longer (a slow disk)
+ *                     pwritev=SLOW:ms      each pwritev() takes ms longer
+ *                   a fault ending "@text" applies only to files whose
+ *                   path contains text (pwritev=ENOSPC@.zero: the spare
+ *                   being preallocated, not the segments)
  *                   no file, or an empty one: no faults
  *
  * Both are read when the library is loaded (nginx clears its environment
@@ -94,7 +98,7 @@ static const char *
 jfault_get(const char *name, int fd, char *buf, size_t size)
 {
     int      cfd;
-    char     link[64], path[PATH_MAX], *line, *save;
+    char     link[64], path[PATH_MAX], *line, *save, *at;
     size_t   nl;
     ssize_t  n;
 
@@ -133,9 +137,21 @@ jfault_get(const char *name, int fd, char *buf, size_t size)
     for (line = strtok_r(buf, "\n", &save); line != NULL;
          line = strtok_r(NULL, "\n", &save))
     {
-        if (strncmp(line, name, nl) == 0 && line[nl] == '=') {
-            return line + nl + 1;
+        if (strncmp(line, name, nl) != 0 || line[nl] != '=') {
+            continue;
         }
+
+        at = strchr(line, '@');
+
+        if (at != NULL) {
+            *at = '\0';
+
+            if (strstr(path, at + 1) == NULL) {
+                continue;
+            }
+        }
+
+        return line + nl + 1;
     }
 
     return NULL;
@@ -173,6 +189,11 @@ pwritev(int fd, const struct iovec *iov, int iovcnt, off_t offset)
     f = jfault_get("pwritev", fd, buf, sizeof(buf));
 
     if (f == NULL) {
+        return real_pwritev(fd, iov, iovcnt, offset);
+    }
+
+    if (strncmp(f, "SLOW:", 5) == 0) {
+        usleep((useconds_t) atoi(f + 5) * 1000);
         return real_pwritev(fd, iov, iovcnt, offset);
     }
 

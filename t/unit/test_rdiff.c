@@ -189,12 +189,120 @@ test_lines_and_tax(void **state)
     assert_int_equal(json_integer_value(json_object_get(row, "shopify")), 1);
     assert_int_equal(json_integer_value(json_object_get(row, "netsuite")), 2);
 
+    /* a line only NetSuite has */
     row = json_array_get(rows, 2);
+    assert_string_equal(json_string_value(json_object_get(row, "kind")),
+                        "missing_in_shopify");
     assert_string_equal(json_string_value(json_object_get(row, "what")),
                         "line:C");
-    assert_int_equal(json_integer_value(json_object_get(row, "shopify")), 0);
+    assert_true(json_is_null(json_object_get(row, "shopify")));
+    assert_int_equal(json_integer_value(json_object_get(row, "netsuite")), 1);
 
     json_decref(rows);
+    json_decref(shop);
+    json_decref(ns);
+}
+
+
+/*
+ * Lines by our line key, with their amounts: price x quantity now less
+ * the discount still on them; a line removed by a refund keeps exactly
+ * what the refund did not take.
+ */
+
+static const char  oe_keyed_shop[] =
+    "{\"id\":450789469,\"currency\":\"CAD\","
+    "\"updated_at\":\"2026-12-06T10:15:30-05:00\","
+    "\"current_total_price\":\"1.00\",\"current_total_tax\":\"0\","
+    "\"line_items\":["
+    "{\"id\":11,\"sku\":\"A\",\"price\":\"19.99\",\"quantity\":3,"
+    "\"current_quantity\":3,\"discount_allocations\":[{\"amount\":\"5.00\"}]},"
+    "{\"id\":12,\"sku\":\"B\",\"price\":\"10.00\",\"quantity\":4,"
+    "\"current_quantity\":3,\"discount_allocations\":[{\"amount\":\"4.00\"}]},"
+    "{\"id\":13,\"sku\":\"C\",\"price\":\"2.50\",\"quantity\":2,"
+    "\"current_quantity\":2},"
+    "{\"id\":14,\"sku\":\"D\",\"price\":\"1.00\",\"quantity\":1,"
+    "\"current_quantity\":0}],"
+    "\"refunds\":[{\"id\":900,\"refund_line_items\":[{\"line_item_id\":12,"
+    "\"quantity\":1,\"subtotal\":\"9.00\"}],\"transactions\":[]}]}";
+
+static const char  oe_keyed_ns[] =
+    "{\"currency\":\"CAD\",\"total\":\"1.00\",\"tax\":\"0\","
+    "\"line_key\":true,\"lines\":{"
+    "\"11\":{\"sku\":\"A\",\"quantity\":3,\"amount\":\"54.97\"},"
+    "\"12\":{\"sku\":\"B\",\"quantity\":3,\"amount\":\"27.00\"},"
+    "\"13\":{\"sku\":\"C\",\"quantity\":2,\"amount\":\"5.0\"}},"
+    "\"memos\":{},\"locked\":false}";
+
+
+static void
+test_keyed_lines(void **state)
+{
+    json_t  *shop, *ns, *rows, *row;
+
+    (void) state;
+
+    shop = oe_load(oe_keyed_shop);
+    ns = oe_load(oe_keyed_ns);
+    json_array_clear(json_object_get(shop, "refunds"));
+    json_array_append_new(json_object_get(shop, "refunds"),
+        json_pack("{s:i, s:[{s:i, s:i, s:s}], s:[]}", "id", 900,
+                  "refund_line_items", "line_item_id", 12, "quantity", 1,
+                  "subtotal", "9.00", "transactions"));
+    json_object_set_new(ns, "memos", json_pack("{s:s}", "900", "0"));
+
+    /* equal: 3 x 19.99 - 5.00; 3 x 10.00 - (4.00 - (10.00 - 9.00)) */
+    rows = oe_diff(shop, ns, 0);
+    json_decref(rows);
+
+    /* a quantity drift, an amount drift, a line gone from NetSuite */
+    json_object_set_new(json_object_get(json_object_get(ns, "lines"), "11"),
+                        "quantity", json_integer(2));
+    json_object_set_new(json_object_get(json_object_get(ns, "lines"), "12"),
+                        "amount", json_string("27.01"));
+    json_object_del(json_object_get(ns, "lines"), "13");
+
+    rows = oe_diff(shop, ns, 3);
+
+    row = json_array_get(rows, 0);
+    assert_string_equal(json_string_value(json_object_get(row, "what")),
+                        "line:A");
+    assert_int_equal(json_integer_value(json_object_get(row, "shopify")), 3);
+    assert_int_equal(json_integer_value(json_object_get(row, "netsuite")), 2);
+    assert_true(json_is_true(json_object_get(row, "actionable")));
+
+    oe_row(rows, 1, "mismatch", "line_amount:B", "27.00", "27.01", 1);
+
+    row = json_array_get(rows, 2);
+    assert_string_equal(json_string_value(json_object_get(row, "kind")),
+                        "missing_in_netsuite");
+    assert_string_equal(json_string_value(json_object_get(row, "what")),
+                        "line:C");
+    assert_int_equal(json_integer_value(json_object_get(row, "shopify")), 2);
+    assert_true(json_is_null(json_object_get(row, "netsuite")));
+    json_decref(rows);
+
+    /*
+     * A bundle's components: their quantity is not the line's; a removal
+     * no refund explains, with a discount: its amount is not exact; with
+     * taxes in the price no amount is compared
+     */
+    json_object_set_new(json_object_get(json_object_get(ns, "lines"), "11"),
+                        "parts", json_true());
+    json_array_clear(json_object_get(shop, "refunds"));
+    json_object_clear(json_object_get(ns, "memos"));
+    rows = oe_diff(shop, ns, 1);
+    row = json_array_get(rows, 0);
+    assert_string_equal(json_string_value(json_object_get(row, "what")),
+                        "line:C");
+    json_decref(rows);
+
+    json_object_set_new(shop, "taxes_included", json_true());
+    json_object_set_new(json_object_get(json_object_get(ns, "lines"), "11"),
+                        "amount", json_string("1.00"));
+    rows = oe_diff(shop, ns, 1);
+    json_decref(rows);
+
     json_decref(shop);
     json_decref(ns);
 }
@@ -281,6 +389,7 @@ main(void)
         cmocka_unit_test(test_missing_memo),
         cmocka_unit_test(test_lines_and_tax),
         cmocka_unit_test(test_lines_not_read),
+        cmocka_unit_test(test_keyed_lines),
         cmocka_unit_test(test_missing_order),
         cmocka_unit_test(test_unreadable),
     };

@@ -12,6 +12,7 @@ Test control (no authentication; see docs/shopify-simulator.md):
   POST /_sim/shops/<shop>/orders         create an order (orders/create)
   PUT  /_sim/shops/<shop>/orders/<id>    change it (orders/updated, ...)
   POST /_sim/shops/<shop>/orders/<id>/cancel
+  POST /_sim/shops/<shop>/orders/<id>/age    updated_at moved back, quietly
   POST /_sim/shops/<shop>/orders/<id>/refunds
   POST /_sim/shops/<shop>/drop           which webhooks never leave
   POST /_sim/shops/<shop>/throttle       429 the next N API calls
@@ -31,7 +32,7 @@ from .shop import ApiError
 API = re.compile(r"^/admin/api/(\d{4}-\d{2}|unstable)/"
                  r"orders(?:/(\d+|count))?(/refunds)?\.json$")
 SIM = re.compile(r"^/_sim/shops(?:/([^/]+)(?:/(orders|drop|throttle|"
-                 r"webhooks|requests)(?:/(\d+)(?:/(cancel|refunds))?)?)?)?$")
+                 r"webhooks|requests)(?:/(\d+)(?:/(cancel|refunds|age))?)?)?)?$")
 
 
 class Handler(http.server.BaseHTTPRequestHandler):
@@ -199,6 +200,9 @@ class Handler(http.server.BaseHTTPRequestHandler):
             if sub == "cancel":
                 return self.send(200, {"order": shop.cancel_order(oid and
                                                                   int(oid))})
+            if sub == "age":
+                return self.send(200, {"order": shop.age_order(
+                    int(oid), int(body.get("seconds", 0)))})
             if sub == "refunds":
                 refund = shop.add_refund(int(oid), body.get("refund", body),
                                          body.get("order"))

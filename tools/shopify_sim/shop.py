@@ -181,6 +181,16 @@ class Shop:
             self.fire(t, order, oid)
         return order
 
+    def age_order(self, oid, seconds):
+        """Test control: the order's last change moved `seconds` back, no
+        webhook, as if it had not changed since (an order outside a
+        listing's updated_at window)."""
+        order = self.order(oid)
+        ts = int(self.last_change.get(order["id"], time.time())) - seconds
+        self.last_change[order["id"]] = ts
+        order["updated_at"] = format_time(ts, self.utc_offset)
+        return order
+
     def cancel_order(self, oid):
         order = self.order(oid)
         self.touch(order)

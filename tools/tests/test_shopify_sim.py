@@ -130,6 +130,29 @@ class ShopifySimTest(unittest.TestCase):
         self.assertEqual(self.sim.ctl("GET", "shops/%s/webhooks"
                                       % SHOP)["webhooks"], [])
 
+    def test_an_aged_order_leaves_the_window_quietly(self):
+        for n in range(1, 3):
+            self.sim.ctl("POST", "shops/%s/orders" % SHOP, order(n))
+        self.drain()
+        fired = len(self.sim.ctl("GET", "shops/%s/webhooks"
+                                 % SHOP)["webhooks"])
+        o = self.sim.ctl("POST", "shops/%s/orders/2/age" % SHOP,
+                         {"seconds": 2 * 86400})["order"]
+        q = urllib.parse.urlencode({"updated_at_min": o["updated_at"],
+                                    "status": "any"})
+        s, _, b = self.sim.api("/admin/api/2024-10/orders.json?" + q)
+        self.assertEqual([x["id"] for x in b["orders"]], [1, 2])
+        q = urllib.parse.urlencode({"updated_at_min": time.strftime(
+            "%Y-%m-%dT%H:%M:%S+00:00", time.gmtime(time.time() - 86400)),
+            "status": "any"})
+        s, _, b = self.sim.api("/admin/api/2024-10/orders.json?" + q)
+        self.assertEqual([x["id"] for x in b["orders"]], [1])
+        s, _, b = self.sim.api("/admin/api/2024-10/orders/2.json")
+        self.assertEqual((s, b["order"]["updated_at"]),
+                         (200, o["updated_at"]))
+        self.assertEqual(len(self.sim.ctl("GET", "shops/%s/webhooks"
+                                          % SHOP)["webhooks"]), fired)
+
     def test_the_bucket_answers_429_with_retry_after(self):
         self.sim.ctl("POST", "shops", {"domain": "b.myshopify.com",
                                        "access_token": "tb",

@@ -67,6 +67,53 @@ class SuiteQL(SimTestCase):
         self.assertError(self.query("SELECT id FROM transaction WHERE id "
                                     "IN ()"), 400, "INVALID_PARAMETER")
 
+    def test_item_lines_joined_to_item(self):
+        # the report's read of Sales Order lines: the main line and tax
+        # lines filtered out, the item's itemid beside the line, quantity
+        # and amount stored negative on a sales transaction
+        self.sim.admin("POST", "items", [{"id": "100", "itemId": "SKU-A"},
+                                         {"id": "200", "itemId": "SKU-B"}])
+        self.sim.seed_order("ext-4", custbody_shopify_order_id="777",
+                            lines=[{"item": {"id": "100"}, "quantity": 3,
+                                    "rate": 10},
+                                   {"item": {"id": "200"}, "quantity": 1,
+                                    "amount": 4.5}])
+        q = ("SELECT t.custbody_shopify_order_id AS oid, tl.quantity, "
+             "tl.foreignamount, i.itemid FROM transaction t INNER JOIN "
+             "transactionline tl ON tl.transaction = t.id LEFT OUTER JOIN "
+             "item i ON i.id = tl.item WHERE t.type = 'SalesOrd' AND "
+             "tl.mainline = 'F' AND tl.taxline = 'F' AND "
+             "t.custbody_shopify_order_id IN ('777')")
+        r = self.query(q)
+        self.assertEqual(r.status, 200, r)
+        self.assertEqual([{k: v for k, v in i.items() if k != "links"}
+                          for i in r.json["items"]],
+                         [{"oid": "777", "quantity": "-3",
+                           "foreignamount": "-30.00", "itemid": "SKU-A"},
+                          {"oid": "777", "quantity": "-1",
+                           "foreignamount": "-4.50", "itemid": "SKU-B"}])
+        # without the filters: the main line too, one per transaction
+        r = self.query("SELECT tl.mainline, tl.item FROM transaction t "
+                       "JOIN transactionline tl ON tl.transaction = t.id "
+                       "WHERE t.externalid = 'ext-4'")
+        self.assertEqual([i["mainline"] for i in r.json["items"]],
+                         ["T", "F", "F"])
+        self.assertNotIn("item", r.json["items"][0])
+
+    def test_window_by_prefix_and_day(self):
+        r = self.query("SELECT id, externalid FROM transaction WHERE type = "
+                       "'SalesOrd' AND externalid LIKE 'ext-%' AND "
+                       "lastmodifieddate >= TO_DATE('2000-01-01', "
+                       "'YYYY-MM-DD') ORDER BY id")
+        self.assertEqual([i["externalid"] for i in r.json["items"]],
+                         ["ext-1", "ext-2", "ext-3"])
+        r = self.query("SELECT id FROM transaction WHERE lastmodifieddate "
+                       ">= TO_DATE('2999-01-01', 'YYYY-MM-DD')")
+        self.assertEqual(r.json["items"], [])
+        r = self.query("SELECT id FROM transaction WHERE externalid LIKE "
+                       "'ext-_'")
+        self.assertEqual(r.json["count"], 3)
+
     def test_prefer_transient_required(self):
         r = self.query("SELECT id FROM transaction", headers={})
         self.assertError(r, 400, "INVALID_HEADER")
@@ -74,7 +121,11 @@ class SuiteQL(SimTestCase):
     def test_unsupported_or_wrong_query(self):
         for q in ("SELECT id FROM customer",
                   "SELECT nosuchcolumn FROM transaction",
-                  "SELECT id FROM transaction WHERE id > 3",
+                  "SELECT id FROM transaction WHERE id <> 3",
+                  "SELECT t.id FROM transaction t JOIN transactionline tl "
+                  "ON tl.nosuch = t.id",
+                  "SELECT * FROM transaction t JOIN transactionline tl "
+                  "ON tl.transaction = t.id",
                   "DELETE FROM transaction"):
             self.assertError(self.query(q), 400, "INVALID_PARAMETER")
 

@@ -1,0 +1,192 @@
+"""Fewer NetSuite requests per applied edit (issue 17), no check lost.
+
+REST mode: a write whose order has its next snapshot queued is read back
+by that snapshot's lock read (the read back is folded into it); alone, it
+reads back itself. The webhook is acknowledged only once checked, so a
+worker dying in between leaves a replay that checks it on its own lock
+read. RESTlet mode: one call per edit."""
+
+import json
+import os
+import re
+import signal
+import unittest
+
+import test_dispatch as td
+
+DRIFT = ("read back after the write: line 1 (item 1001) has another "
+         "quantity than was sent")
+
+
+def at(minute):
+    return td.fixture("01-us-tax-exclusive.json").rstrip().replace(
+        b"2024-03-05T10:15:30-05:00", b"2024-03-05T10:%02d:00-05:00" % minute)
+
+
+class FoldedReadback(td.Dispatch):
+
+    def wait(self, predicate, what, timeout=15.0):
+        try:
+            return super().wait(predicate, what, timeout)
+        except AssertionError:
+            # the module's own lines, not the keep-alive closes
+            self.fail("timed out waiting for %s\n%s" % (what, "\n".join(
+                l for l in self.ngx.error_log().splitlines()
+                if "order_edit" in l or "signal" in l)[-4000:]))
+
+    def exceptions(self):
+        return json.loads(self.ngx.request("GET", "/exc")[2])["exceptions"]
+
+    def calls(self):
+        """(method, query) of every API call on the Sales Order, in order."""
+        return [(r["method"], r.get("query") or "")
+                for r in self.sim.admin("GET", "requests")["requests"]
+                if "/salesOrder/" in (r.get("path") or "")]
+
+    def post_at(self, minute, wid):
+        s, _, b = self.ngx.post_webhook("acme", at(minute), wid)
+        self.assertEqual(s, 200, b)
+
+    def burst_of_two(self):
+        """The first edit out (its lock read held at NetSuite), the second
+        queued behind it: the first is written while the second waits."""
+        self.sim.admin("POST", "faults", {"gate": True})
+        self.post_at(20, "f0")
+        self.wait(lambda: self.sim.counters()["in_flight"] == 1,
+                  "the first lock read")
+        self.post_at(21, "f1")
+        self.sim.admin("POST", "faults", {"gate": False})
+
+    def test_a_burst_folds_the_read_back_and_still_catches_drift(self):
+        self.sim.seed_order(td.SO_EID)
+        # NetSuite (a script on save) changes the first edit's write
+        self.sim.admin("POST", "faults", {"once": [
+            {"fault": "drift", "method": "PATCH", "path": "salesOrder"}]})
+
+        self.burst_of_two()
+
+        exc = self.wait(self.exceptions, "the discrepancy")
+        self.wait(lambda: self.shop()["acked"] == 1, "the second edit")
+        # the first edit's snapshot is the one parked, as its own read
+        # back would have parked it
+        self.assertEqual(len(exc), 1, exc)
+        self.assertEqual(exc[0]["webhook_id"], "f0")
+        self.assertEqual(exc[0]["reason"], "discrepancy")
+        self.assertEqual(exc[0]["netsuite_error"], DRIFT)
+        # the second was written over the drift and read back by itself
+        self.assertEqual(self.lines(self.order()), [("1001", 1),
+                                                    ("1002", 2)])
+        # lock read, write, lock read (the first's read back), write,
+        # read back: five requests for two edits, not six
+        self.assertEqual([m for m, _ in self.calls()],
+                         ["GET", "PATCH", "GET", "PATCH", "GET"])
+        self.assertIn("the lock read of #", self.ngx.error_log())
+
+    def test_a_folded_check_whose_read_fails_is_read_back_anyway(self):
+        self.sim.seed_order(td.SO_EID)
+        # the first write drifts; the next read of the order (the second
+        # edit's lock read, which was to check it) answers 503
+        self.sim.admin("POST", "faults", {"once": [
+            {"fault": "latency", "ms": 0, "method": "GET"},
+            {"fault": "drift", "method": "PATCH", "path": "salesOrder"},
+            {"fault": "error", "status": 503, "method": "GET"}]})
+
+        self.burst_of_two()
+
+        # the second is retried; the first reads back itself (or is
+        # checked by the second's next lock read): the drift is caught
+        exc = self.wait(self.exceptions, "the discrepancy")
+        self.wait(lambda: self.shop()["acked"] == 1, "the second edit")
+        self.assertEqual(exc[0]["webhook_id"], "f0")
+        self.assertEqual(exc[0]["netsuite_error"], DRIFT)
+        self.assertEqual(self.sim.counters()["faults"].get("error"), 1)
+        self.assertEqual([m for m, _ in self.calls()].count("PATCH"), 2)
+        self.assertNotIn("could not be read back", self.ngx.error_log())
+
+    def test_a_single_edit_still_reads_back_by_itself(self):
+        self.sim.seed_order(td.SO_EID)
+        self.sim.admin("POST", "faults", {"once": [
+            {"fault": "drift", "method": "PATCH", "path": "salesOrder"}]})
+
+        self.post_at(20, "s0")
+
+        exc = self.wait(self.exceptions, "the discrepancy")
+        self.assertEqual(exc[0]["netsuite_error"], DRIFT)
+        self.assertEqual([m for m, _ in self.calls()],
+                         ["GET", "PATCH", "GET"])
+        self.assertNotIn("the lock read of #", self.ngx.error_log())
+
+    def drift_then_hang(self):
+        """The first lock read passes, the first write drifts, and the
+        next read of the order never answers."""
+        self.sim.admin("POST", "faults", {"once": [
+            {"fault": "latency", "ms": 0, "method": "GET"},
+            {"fault": "drift", "method": "PATCH", "path": "salesOrder"},
+            {"fault": "timeout", "method": "GET"}]})
+
+    def kill_dispatcher_when_held(self, what):
+        """SIGKILL to the dispatching worker once that read is held."""
+        self.wait(lambda: self.sim.counters()["faults"].get("timeout"), what)
+        pid = int(re.findall(r"\] (\d+)#\d+: order_edit: dispatching zone",
+                             self.ngx.error_log())[-1])
+        os.kill(pid, signal.SIGKILL)
+        self.assertTrue(self.ngx.wait_gone([pid]))
+
+    def test_a_worker_dying_before_the_folded_check_loses_no_check(self):
+        self.sim.seed_order(td.SO_EID)
+        # the read that hangs is the second's lock read, which is the
+        # first's read back
+        self.drift_then_hang()
+        self.burst_of_two()
+        self.kill_dispatcher_when_held("the second lock read, held")
+        self.assertIn("the lock read of #", self.ngx.error_log())
+
+        # the next worker takes both back: the first, written but not
+        # checked, reads the order, finds its snapshot held and checks it
+        exc = self.wait(self.exceptions, "the discrepancy", timeout=30)
+        self.wait(lambda: self.shop()["acked"] == 1, "the second edit",
+                  timeout=30)
+        self.assertEqual(exc[0]["webhook_id"], "f0")
+        self.assertEqual(exc[0]["reason"], "discrepancy")
+        self.assertEqual(exc[0]["netsuite_error"], DRIFT)
+        self.assertEqual(self.lines(self.order()), [("1001", 1),
+                                                    ("1002", 2)])
+
+    def test_a_worker_dying_before_the_read_back_loses_no_check(self):
+        self.sim.seed_order(td.SO_EID)
+        # one edit: the read that hangs is its own read back
+        self.drift_then_hang()
+        self.post_at(20, "k0")
+        self.kill_dispatcher_when_held("the read back, held")
+
+        # not remembered as applied: the replay reads the order, finds
+        # its own snapshot held, and compares it there
+        exc = self.wait(self.exceptions, "the discrepancy", timeout=30)
+        self.assertEqual(exc[0]["webhook_id"], "k0")
+        self.assertEqual(exc[0]["reason"], "discrepancy")
+        self.assertEqual(exc[0]["netsuite_error"], DRIFT)
+        # written once: the replay does not write it again
+        self.assertEqual([m for m, _ in self.calls()],
+                         ["GET", "PATCH", "GET", "GET"])
+
+
+# the Dispatch suite runs once, in its own class
+for _name in unittest.TestLoader().getTestCaseNames(td.Dispatch):
+    setattr(FoldedReadback, _name, None)
+
+
+class RestletOneCall(td.RestletMode):
+    """The RESTlet reads, checks the lock, writes and compares on
+    NetSuite's side: one request per edit, nothing read back here."""
+
+    def test_an_edit_is_one_request(self):
+        self.sim.seed_order(td.SO_EID)
+        self.post("01-us-tax-exclusive.json", "o1")
+        self.wait(lambda: self.shop()["acked"] == 1, "the ack")
+        log = self.sim.admin("GET", "requests")["requests"]
+        self.assertEqual([(r["method"], "restlet" in r["path"])
+                          for r in log], [("POST", True)])
+
+
+for _name in unittest.TestLoader().getTestCaseNames(td.RestletMode):
+    setattr(RestletOneCall, _name, None)

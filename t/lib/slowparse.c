@@ -1,0 +1,64 @@
+/*
+ * Copyright (C) the ngx_order_edit_module authors.
+ *
+ * slowparse.so: a slow parse on nginx's thread pool, for the tests of
+ * parsing off the event loop (t/integration/test_parse_pool.py).  Loaded
+ * with LD_PRELOAD into nginx, it makes json_loadb() of a buffer at least
+ * OE_SLOWPARSE_MIN bytes long take OE_SLOWPARSE_MS longer when it runs on
+ * a thread other than the process's own (a worker's event loop is never
+ * slowed), so that a reload can land while a parse is out.  Nothing of
+ * it is in the module: a test-only shim, built by mk/parse.mk.
+ *
+ * Both are read when the library is loaded (nginx clears its environment
+ * for its workers afterwards).
+ */
+
+#define _GNU_SOURCE
+
+#include <dlfcn.h>
+#include <stdlib.h>
+#include <unistd.h>
+#include <jansson.h>
+
+
+static size_t        slowparse_min = (size_t) -1;
+static unsigned int  slowparse_ms;
+
+static json_t *(*real_json_loadb)(const char *, size_t, size_t,
+    json_error_t *);
+
+
+__attribute__((constructor))
+static void
+slowparse_init(void)
+{
+    const char  *s;
+
+    s = getenv("OE_SLOWPARSE_MIN");
+    if (s != NULL) {
+        slowparse_min = (size_t) strtoull(s, NULL, 10);
+    }
+
+    s = getenv("OE_SLOWPARSE_MS");
+    if (s != NULL) {
+        slowparse_ms = (unsigned int) strtoul(s, NULL, 10);
+    }
+}
+
+
+json_t *
+json_loadb(const char *buffer, size_t buflen, size_t flags,
+    json_error_t *error)
+{
+    if (real_json_loadb == NULL) {
+        real_json_loadb = (json_t *(*)(const char *, size_t, size_t,
+                                       json_error_t *))
+                          dlsym(RTLD_NEXT, "json_loadb");
+    }
+
+    if (buflen >= slowparse_min && gettid() != getpid()) {
+        usleep(slowparse_ms * 1000);
+    }
+
+    return real_json_loadb(buffer, buflen, flags, error);
+}
