@@ -14,8 +14,10 @@
 #define _NGX_HTTP_ORDER_EDIT_RECONCILE_H_INCLUDED_
 
 
+#include <jansson.h>
 #include "ngx_http_order_edit_shm.h"
 #include "ngx_http_order_edit_curl.h"
+#include "ngx_http_order_edit_parse.h"
 
 
 /* "reconcile ...;" in an order_edit_store block */
@@ -116,6 +118,29 @@ ngx_int_t ngx_http_order_edit_reconcile_next(
     ngx_str_t *shop, ngx_str_t *url);
 ngx_msec_t ngx_http_order_edit_reconcile_retry_after(
     ngx_http_order_edit_curl_req_t *req);
+
+/*
+ * A Shopify answer's JSON (an orders.json page is hundreds of KB: many
+ * milliseconds of jansson) parsed off the event loop when it is large
+ * (ngx_http_order_edit_parse.c): the body is handed over from req, and
+ * parsed(data, value, ...) comes in the event loop with the top-level
+ * member "key" (exact numbers), or NULL and why, or cancelled.  *task is
+ * the parse while it is out (NULL before parsed() is called): the caller
+ * starts nothing else meanwhile and cancels it when its worker goes.
+ * NGX_AGAIN: out on the pool; NGX_OK: parsed() was called already;
+ * NGX_ERROR: no memory, parsed() is not called.
+ */
+typedef void (*ngx_http_order_edit_reconcile_parsed_pt)(void *data,
+    json_t *value, size_t bytes, const char *err, ngx_uint_t cancelled);
+
+ngx_int_t ngx_http_order_edit_reconcile_parse(
+    ngx_http_order_edit_curl_req_t *req, const char *key, ngx_log_t *log,
+    ngx_http_order_edit_parse_t **task,
+    ngx_http_order_edit_reconcile_parsed_pt parsed, void *data);
+
+/* a parsed page released: on the pool when it is large, as it was made */
+void ngx_http_order_edit_reconcile_release(json_t *value, size_t bytes,
+    ngx_log_t *log);
 
 /* the status page: a "reconcile" object, and the Prometheus lines */
 void ngx_http_order_edit_reconcile_json(ngx_http_request_t *r, void *root);

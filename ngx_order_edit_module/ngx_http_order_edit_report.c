@@ -825,12 +825,20 @@ ngx_http_order_edit_report_date_valid(ngx_str_t *date)
 #define NGX_HTTP_ORDER_EDIT_REPORT_LINES     3   /* its item lines' pages */
 #define NGX_HTTP_ORDER_EDIT_REPORT_WINDOW    4   /* NetSuite's side's */
 #define NGX_HTTP_ORDER_EDIT_REPORT_CONFIRM   5   /* GET orders/<id>.json */
+#define NGX_HTTP_ORDER_EDIT_REPORT_COMPARE   6   /* the page, a slice a tick */
 
 /* consecutive failures of one request before the run is given up */
 #define NGX_HTTP_ORDER_EDIT_REPORT_TRIES     5
 
 /* between two Shopify pages: the standard plan's leak, 2 a second */
 #define NGX_HTTP_ORDER_EDIT_REPORT_PACE      500
+
+/*
+ * Orders compared a tick: rdiff and an exception raised (its body dumped,
+ * put in the zone, logged) are up to 70 us an order, 17 ms for a page of
+ * 250 (bench/dispatch --reconcile): a slice keeps the webhooks' wait short
+ */
+#define NGX_HTTP_ORDER_EDIT_REPORT_SLICE     25
 
 /* a SuiteQL page (NetSuite serves up to 1000): well under max_body */
 #define NGX_HTTP_ORDER_EDIT_REPORT_ROWS      500
@@ -852,9 +860,11 @@ typedef struct {
     ngx_pool_t                            *pool;      /* of the run */
     ngx_pool_t                            *npool;     /* of a SuiteQL page */
     ngx_http_order_edit_curl_req_t        *req;       /* Shopify's, out */
+    ngx_http_order_edit_parse_t           *parse;     /* its answer's */
     ngx_http_order_edit_nsc_t              nsc;
     ngx_http_order_edit_nsslot_t           slot;
     json_t                                *orders;    /* Shopify's page */
+    size_t                                 orders_bytes;
     json_t                                *ns;        /* its NetSuite side */
     json_t                                *rows;      /* the run's */
     json_t                                *seen;      /* ids, Shopify's */
@@ -872,6 +882,7 @@ typedef struct {
     ngx_uint_t                             nrefunds;
     ngx_msec_t                             yield;     /* nsslot_spare() */
     ngx_uint_t                             extra_next;
+    size_t                                 compared;  /* in orders */
     uint64_t                               next_ms;   /* the schedule's */
     uint64_t                               started_ms;
     int64_t                                since_ms;
@@ -903,6 +914,10 @@ static ngx_int_t ngx_http_order_edit_report_answered(
     ngx_http_order_edit_curl_req_t *req);
 static void ngx_http_order_edit_report_page(
     ngx_http_order_edit_curl_req_t *req, void *data);
+static void ngx_http_order_edit_report_page_parsed(void *data,
+    json_t *orders, size_t bytes, const char *err, ngx_uint_t cancelled);
+static void ngx_http_order_edit_report_orders_free(
+    ngx_http_order_edit_report_run_t *rr);
 static void ngx_http_order_edit_report_netsuite(
     ngx_http_order_edit_report_run_t *rr);
 static void ngx_http_order_edit_report_ns_done(ngx_http_order_edit_nsc_t *c,
@@ -925,6 +940,10 @@ static void ngx_http_order_edit_report_confirm(
     ngx_http_order_edit_report_run_t *rr);
 static void ngx_http_order_edit_report_confirmed(
     ngx_http_order_edit_curl_req_t *req, void *data);
+static void ngx_http_order_edit_report_order_parsed(void *data,
+    json_t *order, size_t bytes, const char *err, ngx_uint_t cancelled);
+static void ngx_http_order_edit_report_confirm_next(
+    ngx_http_order_edit_report_run_t *rr);
 static json_t *ngx_http_order_edit_report_sum(
     ngx_http_order_edit_report_run_t *rr, json_t *order, char *id);
 static void ngx_http_order_edit_report_diff(
@@ -976,6 +995,10 @@ ngx_http_order_edit_report_tick(ngx_http_order_edit_zone_t *zone,
         if (ngx_exiting || ngx_terminate || ngx_quit) {
             if (rr[i].req) {
                 ngx_http_order_edit_curl_cancel(rr[i].req);
+
+            } else if (rr[i].parse) {
+                /* done(cancelled): the run is cut short */
+                ngx_http_order_edit_parse_cancel(rr[i].parse);
 
             } else if (rr[i].nsc_out) {
                 (void) ngx_http_order_edit_nsc_cancel(&rr[i].nsc);
@@ -1094,6 +1117,12 @@ ngx_http_order_edit_report_cleanup(void *data)
     rr = ngx_http_order_edit_report_runs->elts;
 
     for (i = 0; i < ngx_http_order_edit_report_runs->nelts; i++) {
+
+        if (rr[i].parse) {
+            /* exit_process cancelled it already, unless it never ran */
+            ngx_http_order_edit_parse_cancel(rr[i].parse);
+        }
+
         json_decref(rr[i].orders);
         json_decref(rr[i].ns);
         json_decref(rr[i].rows);
@@ -1144,7 +1173,8 @@ ngx_http_order_edit_report_step(ngx_http_order_edit_report_run_t *rr)
     uint64_t    now;
     ngx_uint_t  asked;
 
-    if (rr->req || rr->nsc_out) {
+    /* nothing else while Shopify's answer is parsed on the thread pool */
+    if (rr->req || rr->nsc_out || rr->parse) {
         return;
     }
 
@@ -1196,6 +1226,10 @@ ngx_http_order_edit_report_step(ngx_http_order_edit_report_run_t *rr)
         ngx_http_order_edit_report_confirm(rr);
         return;
 
+    case NGX_HTTP_ORDER_EDIT_REPORT_COMPARE:
+        (void) ngx_http_order_edit_report_compare(rr);
+        return;
+
     default: /* NETSUITE, LINES, WINDOW: a SuiteQL page */
         ngx_http_order_edit_report_netsuite(rr);
         return;
@@ -1235,6 +1269,7 @@ ngx_http_order_edit_report_start(ngx_http_order_edit_report_run_t *rr,
     rr->last_page = 0;
     rr->extras = 0;
     rr->extra_next = 0;
+    rr->compared = 0;
 
     if (rr->seen == NULL || rr->extra == NULL || rr->found == NULL
         || ngx_http_order_edit_reconcile_list_url(rr->rcf, rr->pool,
@@ -1320,11 +1355,7 @@ ngx_http_order_edit_report_page(ngx_http_order_edit_curl_req_t *req,
 {
     ngx_http_order_edit_report_run_t *rr = data;
 
-    char                           err[160], text[NGX_INT64_LEN + 1];
-    size_t                         i;
-    json_t                        *root, *orders, *order;
-    ngx_int_t                      rv;
-    ngx_http_order_edit_json_rc_e  jrc;
+    ngx_int_t  rv;
 
     if (ngx_http_order_edit_report_answered(rr, req) != NGX_OK) {
         return;
@@ -1338,14 +1369,44 @@ ngx_http_order_edit_report_page(ngx_http_order_edit_curl_req_t *req,
         return;
     }
 
-    /* exact numbers: money is read from Shopify's own text */
-    root = ngx_http_order_edit_json_load((char *) req->body.data,
-                                         req->body.len, 64, req->body.len,
-                                         &jrc, err, sizeof(err));
-    orders = json_object_get(root, "orders");
+    /* before the body goes: a page that cannot be read ends the run */
+    rv = ngx_http_order_edit_reconcile_next(rr->rcf, req, rr->pool, rr->log,
+                                            &rr->store->name, &rr->url);
+    if (rv == NGX_ERROR) {
+        ngx_http_order_edit_report_finish(rr, 0);
+        return;
+    }
+
+    rr->last_page = (rv == NGX_DONE);
+
+    /* exact numbers (money is read from Shopify's own text), on the pool */
+    if (ngx_http_order_edit_reconcile_parse(req, "orders", rr->log,
+                                 &rr->parse,
+                                 ngx_http_order_edit_report_page_parsed, rr)
+        == NGX_ERROR)
+    {
+        ngx_http_order_edit_report_finish(rr, 0);
+    }
+}
+
+
+static void
+ngx_http_order_edit_report_page_parsed(void *data, json_t *orders,
+    size_t bytes, const char *err, ngx_uint_t cancelled)
+{
+    ngx_http_order_edit_report_run_t *rr = data;
+
+    char     text[NGX_INT64_LEN + 1];
+    size_t   i;
+    json_t  *order;
+
+    if (cancelled) {
+        ngx_http_order_edit_report_finish(rr, 2);
+        return;
+    }
 
     if (!json_is_array(orders)) {
-        json_decref(root);
+        json_decref(orders);
         ngx_log_error(NGX_LOG_ERR, rr->log, 0,
                       "order_edit: report of \"%V\": an unreadable page",
                       &rr->store->name);
@@ -1353,21 +1414,12 @@ ngx_http_order_edit_report_page(ngx_http_order_edit_curl_req_t *req,
         return;
     }
 
-    rv = ngx_http_order_edit_reconcile_next(rr->rcf, req, rr->pool, rr->log,
-                                            &rr->store->name, &rr->url);
-    if (rv == NGX_ERROR) {
-        json_decref(root);
-        ngx_http_order_edit_report_finish(rr, 0);
-        return;
-    }
-
-    rr->last_page = (rv == NGX_DONE);
     rr->failures = 0;
     rr->pages++;
 
-    json_decref(rr->orders);
-    rr->orders = json_incref(orders);
-    json_decref(root);
+    ngx_http_order_edit_report_orders_free(rr);
+    rr->orders = orders;
+    rr->orders_bytes = bytes;
 
     /* what Shopify listed: NetSuite's side of the window is the rest */
     json_array_foreach(orders, i, order) {
@@ -2051,7 +2103,7 @@ ngx_http_order_edit_report_confirm(ngx_http_order_edit_report_run_t *rr)
             return;
         }
 
-        json_decref(rr->orders);
+        ngx_http_order_edit_report_orders_free(rr);
         rr->orders = rr->found;
         rr->found = json_array();
         json_decref(rr->ns);
@@ -2102,9 +2154,7 @@ ngx_http_order_edit_report_confirmed(ngx_http_order_edit_curl_req_t *req,
 {
     ngx_http_order_edit_report_run_t *rr = data;
 
-    char                           err[160];
-    json_t                        *root, *order, *e;
-    ngx_http_order_edit_json_rc_e  jrc;
+    json_t  *e;
 
     if (ngx_http_order_edit_report_answered(rr, req) != NGX_OK) {
         return;
@@ -2117,24 +2167,16 @@ ngx_http_order_edit_report_confirmed(ngx_http_order_edit_curl_req_t *req,
                               json_string_value(json_object_get(e, "id")));
 
     } else if (req->status == 200) {
-        root = ngx_http_order_edit_json_load((char *) req->body.data,
-                                             req->body.len, 64,
-                                             req->body.len, &jrc, err,
-                                             sizeof(err));
-        order = json_object_get(root, "order");
-
-        if (!json_is_object(order)
-            || json_array_append(rr->found, order) != 0)
+        /* an order of hundreds of lines is large too: as a page is */
+        if (ngx_http_order_edit_reconcile_parse(req, "order", rr->log,
+                                 &rr->parse,
+                                 ngx_http_order_edit_report_order_parsed, rr)
+            == NGX_ERROR)
         {
-            json_decref(root);
-            ngx_log_error(NGX_LOG_ERR, rr->log, 0,
-                          "order_edit: report of \"%V\": an unreadable "
-                          "order", &rr->store->name);
             ngx_http_order_edit_report_finish(rr, 0);
-            return;
         }
 
-        json_decref(root);
+        return;
 
     } else {
         ngx_log_error(NGX_LOG_ERR, rr->log, 0,
@@ -2144,6 +2186,55 @@ ngx_http_order_edit_report_confirmed(ngx_http_order_edit_curl_req_t *req,
         return;
     }
 
+    ngx_http_order_edit_report_confirm_next(rr);
+}
+
+
+static void
+ngx_http_order_edit_report_order_parsed(void *data, json_t *order,
+    size_t bytes, const char *err, ngx_uint_t cancelled)
+{
+    ngx_http_order_edit_report_run_t *rr = data;
+
+    if (cancelled) {
+        ngx_http_order_edit_report_finish(rr, 2);
+        return;
+    }
+
+    if (!json_is_object(order)
+        || json_array_append(rr->found, order) != 0)
+    {
+        json_decref(order);
+        ngx_log_error(NGX_LOG_ERR, rr->log, 0,
+                      "order_edit: report of \"%V\": an unreadable "
+                      "order", &rr->store->name);
+        ngx_http_order_edit_report_finish(rr, 0);
+        return;
+    }
+
+    json_decref(order);
+
+    ngx_http_order_edit_report_confirm_next(rr);
+}
+
+
+/* Shopify's page released: on the thread pool if it was parsed there */
+
+static void
+ngx_http_order_edit_report_orders_free(ngx_http_order_edit_report_run_t *rr)
+{
+    ngx_http_order_edit_reconcile_release(rr->orders, rr->orders_bytes,
+                                          rr->log);
+    rr->orders = NULL;
+    rr->orders_bytes = 0;
+}
+
+
+/* the next of NetSuite's orders, Shopify's pace permitting */
+
+static void
+ngx_http_order_edit_report_confirm_next(ngx_http_order_edit_report_run_t *rr)
+{
     rr->failures = 0;
     rr->extra_next++;
     rr->waiting = 1;
@@ -2290,16 +2381,24 @@ ngx_http_order_edit_report_sum(ngx_http_order_edit_report_run_t *rr,
 }
 
 
-/* the page's orders compared; the next page, or the run's end */
+/*
+ * The page's orders compared, a slice a tick (NGX_AGAIN: the rest in the
+ * next ticks, in the COMPARE phase); then the next page, or the run's end
+ */
 
 static ngx_int_t
 ngx_http_order_edit_report_compare(ngx_http_order_edit_report_run_t *rr)
 {
     char     id[NGX_INT64_LEN + 1];
-    size_t   i;
+    size_t   i, last;
     json_t  *order, *sum;
 
-    json_array_foreach(rr->orders, i, order) {
+    last = ngx_min(json_array_size(rr->orders),
+                   rr->compared + NGX_HTTP_ORDER_EDIT_REPORT_SLICE);
+
+    for (i = rr->compared; i < last; i++) {
+        order = json_array_get(rr->orders, i);
+
         /* memos without their Sales Order: the order is missing */
         sum = ngx_http_order_edit_report_sum(rr, order, id);
 
@@ -2313,8 +2412,16 @@ ngx_http_order_edit_report_compare(ngx_http_order_edit_report_run_t *rr)
         ngx_http_order_edit_report_diff(rr, order, sum, id);
     }
 
-    json_decref(rr->orders);
-    rr->orders = NULL;
+    if (last < json_array_size(rr->orders)) {
+        /* the rest in the next ticks */
+        rr->compared = last;
+        rr->phase = NGX_HTTP_ORDER_EDIT_REPORT_COMPARE;
+        return NGX_AGAIN;
+    }
+
+    rr->compared = 0;
+
+    ngx_http_order_edit_report_orders_free(rr);
     json_decref(rr->ns);
     rr->ns = NULL;
 
@@ -2431,8 +2538,7 @@ ngx_http_order_edit_report_finish(ngx_http_order_edit_report_run_t *rr,
                       &rr->store->name, rr->pages);
     }
 
-    json_decref(rr->orders);
-    rr->orders = NULL;
+    ngx_http_order_edit_report_orders_free(rr);
     json_decref(rr->ns);
     rr->ns = NULL;
     json_decref(rr->rows);
@@ -2450,6 +2556,7 @@ ngx_http_order_edit_report_finish(ngx_http_order_edit_report_run_t *rr,
     }
 
     rr->phase = NGX_HTTP_ORDER_EDIT_REPORT_IDLE;
+    rr->compared = 0;
     rr->waiting = 0;
     rr->failures = 0;
 }

@@ -23,6 +23,29 @@ PARSED = re.compile(r"order_edit: an answer of (\d+) bytes parsed on the "
 CANCELLED = "order_edit: the parse of an answer of"
 
 
+def with_slowparse(test, min_bytes, ms, start):
+    """start() (nginx's) with build/slowparse.so preloaded: a parse of
+    min_bytes or more on a thread takes ms longer."""
+    saved = {k: os.environ.get(k) for k in
+             ("LD_PRELOAD", "OE_SLOWPARSE_MIN", "OE_SLOWPARSE_MS")}
+
+    if not os.path.exists(SLOWPARSE):
+        test.fail("build/slowparse.so is missing: run make")
+
+    os.environ["LD_PRELOAD"] = " ".join(
+        p for p in (saved["LD_PRELOAD"], SLOWPARSE) if p)
+    os.environ["OE_SLOWPARSE_MIN"] = str(min_bytes)
+    os.environ["OE_SLOWPARSE_MS"] = str(ms)
+    try:
+        start()
+    finally:
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+
+
 def many_lines(n):
     return [{"item": {"id": "1001"}, "quantity": 1 + i % 7, "rate": 199,
              "description": "line %d of a large order" % i}
@@ -156,28 +179,8 @@ class ReloadMidParse(OnThePool):
     curl = "order_edit_curl parse_threshold=1;"
 
     def setUp(self):
-        saved = {k: os.environ.get(k) for k in
-                 ("LD_PRELOAD", "OE_SLOWPARSE_MIN", "OE_SLOWPARSE_MS")}
-
-        def restore():
-            for k, v in saved.items():
-                if v is None:
-                    os.environ.pop(k, None)
-                else:
-                    os.environ[k] = v
-
-        if not os.path.exists(SLOWPARSE):
-            self.fail("build/slowparse.so is missing: run make")
-
         # the 150-line read (tens of KB) is slow, the webhook's 3 KB not
-        os.environ["LD_PRELOAD"] = " ".join(
-            p for p in (saved["LD_PRELOAD"], SLOWPARSE) if p)
-        os.environ["OE_SLOWPARSE_MIN"] = "20000"
-        os.environ["OE_SLOWPARSE_MS"] = "2000"
-        try:
-            super().setUp()
-        finally:
-            restore()
+        with_slowparse(self, 20000, 2000, super().setUp)
 
     def nginx_with_keys(self):
         ngx = super().nginx_with_keys()
