@@ -128,6 +128,7 @@ sys.path.insert(0, os.path.join(TOP, "tools", "tests"))
 
 from ngxctl import NginxServer, sign  # noqa: E402
 import simhelper  # noqa: E402
+from stallwatch import StallWatch, stalled_in  # noqa: E402
 
 
 HTTP = """
@@ -629,6 +630,8 @@ class Bench:
             self.sim.admin("POST", "counters/reset")
             poller = Poller(ngx, self.sim)
             poller.start()
+            watch = StallWatch()
+            watch.start()
             m0 = self.cpu_mark(ngx)
             post = post_all(ngx, work, a.threads, a.rate, "sat",
                             self.offsets)
@@ -647,6 +650,7 @@ class Bench:
             t_drained = time.time()
             m1 = self.cpu_mark(ngx)
             poller.stop()
+            watch.stop()
             status = ngx.status()
             if not drained:
                 self.problems.append(
@@ -667,6 +671,7 @@ class Bench:
                 "status": status, "exceptions": exc, "counters": counters,
                 "reqlog": reqlog, "records": records,
                 "polls": poller.samples,
+                "stalls": watch.stalls,
                 "cpu_posting": self.cpu_diff(m0, m_post),
                 "cpu_drain": self.cpu_diff(m0, m1),
                 "log_lines": collections.Counter(
@@ -787,12 +792,18 @@ class Bench:
         idle_p99 = [i["p99_ms"] for i in idles]
         idle_all = [m for i in idles for m in i["_lat"]]
         ref = pct(idle_all, 99) if idle_all else None
+        stalled, stalls = stalled_in(sat.get("stalls", []), first, last)
         r = {
             "bound_req_per_s": bound,
             "api_requests": c.get("requests"),
             "drain_window_s": round(window, 3),
             "req_per_s": round(c.get("requests", 0) / window, 2),
             "ratio": round(c.get("requests", 0) / window / bound, 3),
+            "machine_stalled_s": round(stalled, 3),
+            "machine_stalls": stalls,
+            "ratio_without_stalls": round(
+                c.get("requests", 0) / (window - stalled) / bound, 3)
+            if window > stalled else None,
             "saturated_window_s": round(steady_w, 3),
             "saturated_req_per_s": round(steady_n / steady_w, 2)
             if steady_w > 0 else None,
@@ -858,6 +869,16 @@ class Bench:
             "cpu_posting": sat["cpu_posting"],
             "cpu_drain": sat["cpu_drain"],
         }
+        if stalls:
+            longest = max(stalls, key=lambda x: x[1])
+            self.problems.append(
+                "the machine stalled %.1f s of the drain window (%d times, "
+                "the longest %.1f s at %s UTC): this client's clock watch "
+                "was not run, nor were nginx and the simulator; the ratio "
+                "measures the pause (%.3f without it)" % (
+                    stalled, len(stalls), longest[1],
+                    time.strftime("%H:%M:%S", time.gmtime(longest[0])),
+                    r["ratio_without_stalls"] or 0))
         # counts that must add up
         if shop.get("acked") != n_work:
             self.problems.append("acked %r of %d webhooks" % (
@@ -975,6 +996,12 @@ class Bench:
                 "%.1f" % r["req_per_s"], "bound C/L = %.0f" % bound),
             "%-34s %14s   %s" % ("  ratio to the bound", "%.3f" % r["ratio"],
                                  ">= 0.95"),
+            "%-34s %14s   %s" % (
+                "  without the machine's stalls",
+                "%.3f" % (r["ratio_without_stalls"] or 0),
+                "%.1f s stalled (%d late wake-ups of the client's clock "
+                "watch)" % (r["machine_stalled_s"],
+                            len(r["machine_stalls"]))),
             "%-34s %14s   %s" % (
                 "  while all C slots busy", "%.3f" % (
                     r["saturated_ratio"] or 0),
