@@ -14,10 +14,10 @@
 #define _NGX_HTTP_ORDER_EDIT_RECONCILE_H_INCLUDED_
 
 
-#include <jansson.h>
 #include "ngx_http_order_edit_shm.h"
 #include "ngx_http_order_edit_curl.h"
 #include "ngx_http_order_edit_parse.h"
+#include <jansson.h>
 
 
 /* "reconcile ...;" in an order_edit_store block */
