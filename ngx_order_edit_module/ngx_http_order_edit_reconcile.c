@@ -1165,8 +1165,16 @@ ngx_http_order_edit_recon_parsed(void *ctx, void *data,
 
     *pc->task = NULL;
 
-    value = cancelled ? NULL : pc->value;
-    pc->value = NULL;
+    /*
+     * Cancelled, the thread may still be writing the context, or have
+     * left its tree there: parse_clean() frees it when the task ends.
+     */
+    value = NULL;
+
+    if (!cancelled) {
+        value = pc->value;
+        pc->value = NULL;
+    }
 
     pc->parsed(data, value, pc->len, pc->err, cancelled);
 }
