@@ -3046,6 +3046,106 @@ ngx_http_order_edit_norm_charge(ngx_http_order_edit_norm_ctx_t *ctx,
 }
 
 
+/* a text of the payload's, or null: never a reason to refuse the order */
+
+static json_t *
+ngx_http_order_edit_norm_ctext(const json_t *obj, const char *key)
+{
+    json_t  *v;
+
+    v = ngx_http_order_edit_norm_get(obj, key);
+
+    if (!json_is_string(v) || ngx_http_order_edit_json_is_marker(v)
+        || json_string_length(v) == 0)
+    {
+        return json_null();
+    }
+
+    return json_stringn(json_string_value(v), json_string_length(v));
+}
+
+
+/*
+ * The order's customer, for a Sales Order the dispatcher creates
+ * (on_missing create): the NetSuite customer is found, or made, by an
+ * external id derived like the order's, "shopify-<shop>-customer-<id>".
+ * null for a guest checkout (no customer object, or one without an id).
+ */
+
+static json_t *
+ngx_http_order_edit_norm_customer(ngx_http_order_edit_norm_ctx_t *ctx,
+    const json_t *root)
+{
+    char      eid[NGX_HTTP_ORDER_EDIT_EXTID_MAX + 1];
+    json_t   *cust, *v, *c, *email, *addr;
+    int64_t   id;
+
+    cust = ngx_http_order_edit_norm_get(root, "customer");
+    v = ngx_http_order_edit_norm_get(cust, "id");
+
+    if (json_is_integer(v)) {
+        id = json_integer_value(v);
+
+    } else if (json_is_string(v) && !ngx_http_order_edit_json_is_marker(v)) {
+        id = strtoll(json_string_value(v), NULL, 10);
+
+    } else {
+        id = 0;
+    }
+
+    if (id <= 0 || ctx->res->error[0] != '\0') {
+        return json_null();
+    }
+
+    if (ngx_http_order_edit_norm_extid(ctx, "shopify-{shop}-customer-"
+                                       "{order_id}", id, 0, 0, eid)
+        != 0)
+    {
+        /* a shop with no handle: a guest to NetSuite, the order stands */
+        ctx->res->error[0] = '\0';
+        ctx->res->message[0] = '\0';
+        return json_null();
+    }
+
+    c = json_object();
+    if (c == NULL) {
+        return NULL;
+    }
+
+    email = ngx_http_order_edit_norm_ctext(cust, "email");
+
+    if (json_is_null(email)) {
+        json_decref(email);
+        email = ngx_http_order_edit_norm_ctext(root, "email");
+    }
+
+    addr = ngx_http_order_edit_norm_get(cust, "default_address");
+
+    if (addr == NULL) {
+        addr = ngx_http_order_edit_norm_get(root, "billing_address");
+    }
+
+    ngx_http_order_edit_norm_set(ctx, c, "externalId", json_string(eid));
+    ngx_http_order_edit_norm_set(ctx, c, "shopify_id",
+                                 ngx_http_order_edit_norm_id(id));
+    ngx_http_order_edit_norm_set(ctx, c, "email", email);
+    ngx_http_order_edit_norm_set(ctx, c, "first_name",
+                                 ngx_http_order_edit_norm_ctext(cust,
+                                                               "first_name"));
+    ngx_http_order_edit_norm_set(ctx, c, "last_name",
+                                 ngx_http_order_edit_norm_ctext(cust,
+                                                               "last_name"));
+    ngx_http_order_edit_norm_set(ctx, c, "company",
+                                 ngx_http_order_edit_norm_ctext(addr,
+                                                               "company"));
+    ngx_http_order_edit_norm_set(ctx, c, "phone",
+                                 ngx_http_order_edit_norm_ctext(cust,
+                                                               "phone"));
+
+    return c;
+}
+
+
 static int
 ngx_http_order_edit_norm_sales_order(ngx_http_order_edit_norm_ctx_t *ctx,
     const json_t *root, const ngx_http_order_edit_norm_order_t *o)
@@ -3174,6 +3274,9 @@ ngx_http_order_edit_norm_sales_order(ngx_http_order_edit_norm_ctx_t *ctx,
                                  json_string(ctx->currency));
     ngx_http_order_edit_norm_set(ctx, so, "taxes_included",
                                  json_boolean(incl));
+    ngx_http_order_edit_norm_set(ctx, so, "customer",
+                                 ngx_http_order_edit_norm_customer(ctx,
+                                                                   root));
 
     if (ngx_http_order_edit_norm_emit_lines(ctx, so, 0, &lines) == -1) {
         return -1;

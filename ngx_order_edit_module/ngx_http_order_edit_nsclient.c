@@ -23,6 +23,8 @@
 #define NGX_HTTP_ORDER_EDIT_NSC_STEP_PAYOUT_READ  6   /* refund_payout */
 #define NGX_HTTP_ORDER_EDIT_NSC_STEP_PAYOUT       7
 #define NGX_HTTP_ORDER_EDIT_NSC_STEP_XFORM        8   /* the transform */
+#define NGX_HTTP_ORDER_EDIT_NSC_STEP_CUST_FIND    9   /* on_missing create */
+#define NGX_HTTP_ORDER_EDIT_NSC_STEP_CUST_MAKE    10
 #define NGX_HTTP_ORDER_EDIT_NSC_STEP_SUITEQL      16  /* the report's page */
 
 /* a Customer Refund's external id: its memo's, and this */
@@ -33,6 +35,9 @@
 
 /* Sales Order internal ids found by SuiteQL, per dispatching worker */
 #define NGX_HTTP_ORDER_EDIT_SO_CACHE              4096
+
+/* customers' internal ids found or made for a create, likewise */
+#define NGX_HTTP_ORDER_EDIT_CUST_CACHE            1024
 
 
 /*
@@ -79,6 +84,10 @@ typedef struct {
 
 static ngx_http_order_edit_so_cache_t
     ngx_http_order_edit_so_cache[NGX_HTTP_ORDER_EDIT_SO_CACHE];
+
+/* the same shape: (account, shop, Shopify customer) -> internal id */
+static ngx_http_order_edit_so_cache_t
+    ngx_http_order_edit_cust_cache[NGX_HTTP_ORDER_EDIT_CUST_CACHE];
 
 
 static ngx_http_order_edit_so_cache_t *ngx_http_order_edit_nsc_so_slot(
@@ -139,6 +148,18 @@ static ngx_int_t ngx_http_order_edit_nsc_payout(ngx_http_order_edit_nsc_t *c);
 static void ngx_http_order_edit_nsc_payout_send(ngx_http_order_edit_nsc_t *c,
     ngx_http_order_edit_curl_req_t *req);
 static void ngx_http_order_edit_nsc_written(ngx_http_order_edit_nsc_t *c);
+static ngx_http_order_edit_so_cache_t *ngx_http_order_edit_nsc_cust_slot(
+    ngx_http_order_edit_nsc_t *c);
+static void ngx_http_order_edit_nsc_cust_find(ngx_http_order_edit_nsc_t *c);
+static void ngx_http_order_edit_nsc_cust_step(ngx_http_order_edit_nsc_t *c,
+    ngx_http_order_edit_curl_req_t *req);
+static void ngx_http_order_edit_nsc_cust_found(ngx_http_order_edit_nsc_t *c,
+    ngx_http_order_edit_curl_req_t *req);
+static void ngx_http_order_edit_nsc_cust_make(ngx_http_order_edit_nsc_t *c);
+static json_t *ngx_http_order_edit_nsc_cust_body(ngx_http_order_edit_nsc_t *c,
+    const json_t *cust);
+static void ngx_http_order_edit_nsc_create_send(ngx_http_order_edit_nsc_t *c,
+    const u_char *entity, size_t len);
 static void ngx_http_order_edit_nsc_compare(ngx_http_order_edit_nsc_t *c,
     ngx_http_order_edit_curl_req_t *req);
 static void ngx_http_order_edit_nsc_compare_parse(void *ctx);
@@ -1796,13 +1817,411 @@ ngx_http_order_edit_nsc_written(ngx_http_order_edit_nsc_t *c)
 ngx_int_t
 ngx_http_order_edit_nsc_create(ngx_http_order_edit_nsc_t *c)
 {
+    json_t                          *cust, *ext, *sid;
+    ngx_http_order_edit_so_cache_t  *slot;
+
     if (ngx_http_order_edit_norm_upsert(c->norm, c->res) != 0) {
         return NGX_DECLINED;
     }
 
-    ngx_http_order_edit_nsc_write(c);
+    c->call = NGX_HTTP_ORDER_EDIT_NSC_WRITE;
+
+    if (c->ns->mode == NGX_HTTP_ORDER_EDIT_NS_RESTLET) {
+        /* the script finds or makes the customer (options.customers) */
+        ngx_http_order_edit_nsc_write(c);
+        return NGX_OK;
+    }
+
+    /*
+     * NetSuite refuses a Sales Order without its customer ("Please enter
+     * value(s) for: Customer"): the order's own, by the external id the
+     * normaliser derived; a guest checkout's, the configured one.
+     */
+
+    cust = json_object_get(json_object_get(c->res->doc, "sales_order"),
+                           "customer");
+    ext = json_object_get(cust, "externalId");
+    sid = json_object_get(cust, "shopify_id");
+
+    if (!json_is_string(ext) || !json_is_string(sid)) {
+
+        if (c->ns->guest_customer.len == 0) {
+            ngx_http_order_edit_nsc_refused(c, "customer_missing",
+                                            "the order has no customer (a "
+                                            "guest checkout) and on_missing "
+                                            "create names no guest= "
+                                            "customer");
+            return NGX_OK;
+        }
+
+        ngx_http_order_edit_nsc_create_send(c, c->ns->guest_customer.data,
+                                            c->ns->guest_customer.len);
+        return NGX_OK;
+    }
+
+    /* the document's: letters, digits, "-" and "_", safe in a URL */
+    c->cust_eid.data = (u_char *) json_string_value(ext);
+    c->cust_eid.len = json_string_length(ext);
+    c->cust_shopify = ngx_atoof((u_char *) json_string_value(sid),
+                                json_string_length(sid));
+    c->cust_made = 0;
+
+    slot = ngx_http_order_edit_nsc_cust_slot(c);
+
+    if (slot->len) {
+        ngx_http_order_edit_nsc_create_send(c, slot->id, slot->len);
+        return NGX_OK;
+    }
+
+    ngx_http_order_edit_nsc_cust_find(c);
 
     return NGX_OK;
+}
+
+
+/* the cache slot of the create's customer: its entry, or an empty one */
+
+static ngx_http_order_edit_so_cache_t *
+ngx_http_order_edit_nsc_cust_slot(ngx_http_order_edit_nsc_t *c)
+{
+    uint32_t                         shop;
+    ngx_http_order_edit_so_cache_t  *slot;
+
+    shop = ngx_crc32_short(c->shop.data, c->shop.len);
+
+    slot = &ngx_http_order_edit_cust_cache[
+               ((uint64_t) c->cust_shopify * 0x9e3779b97f4a7c15ULL ^ shop)
+               % NGX_HTTP_ORDER_EDIT_CUST_CACHE];
+
+    if (slot->ns != c->ns || slot->shop != shop
+        || slot->order_id != c->cust_shopify)
+    {
+        slot->len = 0;
+    }
+
+    return slot;
+}
+
+
+/* GET customer/eid:<id>: the customer made for this Shopify customer */
+
+static void
+ngx_http_order_edit_nsc_cust_find(ngx_http_order_edit_nsc_t *c)
+{
+    ngx_str_set(&c->method, "GET");
+    ngx_str_null(&c->body);
+    c->step = NGX_HTTP_ORDER_EDIT_NSC_STEP_CUST_FIND;
+
+    if (ngx_http_order_edit_nsc_set_url(c,
+            NGX_HTTP_ORDER_EDIT_REST_PREFIX "customer/eid:",
+            c->cust_eid.data, c->cust_eid.len, "")
+        != NGX_OK)
+    {
+        ngx_http_order_edit_nsc_report(c, NGX_HTTP_ORDER_EDIT_NSC_UNSENT,
+                                       NULL, NULL);
+        return;
+    }
+
+    ngx_http_order_edit_nsc_send(c);
+}
+
+
+/* the customer's read and its create answered */
+
+static void
+ngx_http_order_edit_nsc_cust_step(ngx_http_order_edit_nsc_t *c,
+    ngx_http_order_edit_curl_req_t *req)
+{
+    u_char     *p;
+    ngx_str_t   why;
+
+    if (c->step == NGX_HTTP_ORDER_EDIT_NSC_STEP_CUST_FIND) {
+
+        if (req->status == 200) {
+            ngx_http_order_edit_nsc_cust_found(c, req);
+            return;
+        }
+
+        if (req->status != 404) {
+            ngx_http_order_edit_nsc_rejected(c, req);
+            return;
+        }
+
+        if (c->ns->create_customers && !c->cust_made) {
+            ngx_http_order_edit_nsc_cust_make(c);
+            return;
+        }
+
+        p = ngx_pnalloc(c->pool, 160 + c->cust_eid.len);
+        if (p == NULL) {
+            ngx_http_order_edit_nsc_report(c, NGX_HTTP_ORDER_EDIT_NSC_UNSENT,
+                                           NULL, NULL);
+            return;
+        }
+
+        why.data = p;
+        why.len = ngx_sprintf(p, "NetSuite has no customer with external "
+                              "id \"%V\"%s", &c->cust_eid,
+                              c->cust_made ? " even after creating it"
+                              : " (on_missing create makes none without "
+                                "customers=create)")
+                  - p;
+
+        ngx_http_order_edit_nsc_report(c, NGX_HTTP_ORDER_EDIT_NSC_REFUSED,
+                                       "customer_missing", &why);
+        return;
+    }
+
+    /* NGX_HTTP_ORDER_EDIT_NSC_STEP_CUST_MAKE */
+
+    if ((req->status >= 200 && req->status < 300)
+        || (!c->cust_made && ngx_http_order_edit_nsc_duplicate(req)))
+    {
+        /*
+         * Made (its id is in Location; read by external id, which also
+         * finds one another worker made meanwhile: "already exists").
+         */
+        c->cust_made = 1;
+        ngx_http_order_edit_nsc_cust_find(c);
+        return;
+    }
+
+    ngx_http_order_edit_nsc_error(c, req, &why);
+    ngx_http_order_edit_nsc_report(c, NGX_HTTP_ORDER_EDIT_NSC_REFUSED,
+                                   "customer_rejected", &why);
+}
+
+
+/* the customer read: its internal id, remembered, and the order made */
+
+static void
+ngx_http_order_edit_nsc_cust_found(ngx_http_order_edit_nsc_t *c,
+    ngx_http_order_edit_curl_req_t *req)
+{
+    size_t                           len;
+    json_t                          *root, *id;
+    ngx_uint_t                       i;
+    const char                      *s;
+    json_error_t                     err;
+    ngx_http_order_edit_so_cache_t  *slot;
+
+    /* a customer record, a few KB, once per new customer: parsed here */
+    root = json_loadb((char *) req->body.data, req->body.len, 0, &err);
+    id = json_object_get(root, "id");
+    s = json_string_value(id);
+    len = s ? ngx_strlen(s) : 0;
+
+    for (i = 0; i < len; i++) {
+        if (s[i] < '0' || s[i] > '9') {
+            break;
+        }
+    }
+
+    if (len == 0 || i < len || len > NGX_HTTP_ORDER_EDIT_NSP_ID_LEN) {
+        json_decref(root);
+        ngx_http_order_edit_nsc_refused(c, "netsuite_rejected",
+                                        "NetSuite answered the customer "
+                                        "read without an internal id");
+        return;
+    }
+
+    slot = ngx_http_order_edit_nsc_cust_slot(c);
+    slot->ns = c->ns;
+    slot->shop = ngx_crc32_short(c->shop.data, c->shop.len);
+    slot->order_id = c->cust_shopify;
+    slot->len = (u_char) len;
+    ngx_memcpy(slot->id, s, len);
+
+    json_decref(root);
+
+    ngx_log_error(NGX_LOG_INFO, c->log, 0,
+                  "order_edit: #%uL of \"%V\": customer \"%V\" is %*s%s",
+                  c->id, &c->shop, &c->cust_eid, (size_t) slot->len,
+                  slot->id, c->cust_made ? ", created" : "");
+
+    ngx_http_order_edit_nsc_create_send(c, slot->id, slot->len);
+}
+
+
+/*
+ * POST customer: externalId, a person's names (a company's name when
+ * Shopify has one, or no full name), email, phone, and in OneWorld the
+ * subsidiary (Oracle: "Creating a Record Instance"; the createCustomer
+ * tool's mandatory fields).
+ */
+
+static void
+ngx_http_order_edit_nsc_cust_make(ngx_http_order_edit_nsc_t *c)
+{
+    json_t  *body, *cust;
+    char    *text;
+
+    cust = json_object_get(json_object_get(c->res->doc, "sales_order"),
+                           "customer");
+
+    body = ngx_http_order_edit_nsc_cust_body(c, cust);
+    text = body ? ngx_http_order_edit_json_dumps(body, JSON_COMPACT) : NULL;
+    json_decref(body);
+
+    if (text == NULL
+        || ngx_http_order_edit_nsc_set_url(c,
+               NGX_HTTP_ORDER_EDIT_REST_PREFIX "customer", NULL, 0, "")
+           != NGX_OK)
+    {
+        free(text);
+        ngx_http_order_edit_nsc_report(c, NGX_HTTP_ORDER_EDIT_NSC_UNSENT,
+                                       NULL, NULL);
+        return;
+    }
+
+    c->body.len = ngx_strlen(text);
+    c->body.data = ngx_pnalloc(c->pool, c->body.len);
+
+    if (c->body.data == NULL) {
+        free(text);
+        ngx_http_order_edit_nsc_report(c, NGX_HTTP_ORDER_EDIT_NSC_UNSENT,
+                                       NULL, NULL);
+        return;
+    }
+
+    ngx_memcpy(c->body.data, text, c->body.len);
+    free(text);
+
+    ngx_str_set(&c->method, "POST");
+    c->step = NGX_HTTP_ORDER_EDIT_NSC_STEP_CUST_MAKE;
+
+    ngx_log_error(NGX_LOG_NOTICE, c->log, 0,
+                  "order_edit: #%uL of \"%V\": creating NetSuite customer "
+                  "\"%V\"", c->id, &c->shop, &c->cust_eid);
+
+    ngx_http_order_edit_nsc_send(c);
+}
+
+
+static json_t *
+ngx_http_order_edit_nsc_cust_body(ngx_http_order_edit_nsc_t *c,
+    const json_t *cust)
+{
+    json_t      *body, *first, *last, *company, *v;
+    const char  *name;
+
+    body = json_object();
+    if (body == NULL) {
+        return NULL;
+    }
+
+    first = json_object_get(cust, "first_name");
+    last = json_object_get(cust, "last_name");
+    company = json_object_get(cust, "company");
+
+    if (json_object_set(body, "externalId",
+                        json_object_get(cust, "externalId"))
+        != 0)
+    {
+        goto failed;
+    }
+
+    if (!json_is_string(company) && json_is_string(first)
+        && json_is_string(last))
+    {
+        /* a person: NetSuite requires both names */
+        if (json_object_set_new(body, "isPerson", json_true()) != 0
+            || json_object_set(body, "firstName", first) != 0
+            || json_object_set(body, "lastName", last) != 0)
+        {
+            goto failed;
+        }
+
+    } else {
+        /* a company, or a person known only in part: the best name */
+        v = json_is_string(company) ? company
+            : json_is_string(last) ? last
+            : json_is_string(first) ? first
+            : json_object_get(cust, "email");
+
+        if (json_is_string(v)) {
+            v = json_copy(v);
+
+        } else {
+            name = json_string_value(json_object_get(cust, "shopify_id"));
+            v = json_sprintf("Shopify customer %s", name ? name : "");
+        }
+
+        if (json_object_set_new(body, "isPerson", json_false()) != 0
+            || json_object_set_new(body, "companyName", v) != 0)
+        {
+            goto failed;
+        }
+    }
+
+    v = json_object_get(cust, "email");
+
+    if (json_is_string(v) && json_object_set(body, "email", v) != 0) {
+        goto failed;
+    }
+
+    v = json_object_get(cust, "phone");
+
+    if (json_is_string(v) && json_object_set(body, "phone", v) != 0) {
+        goto failed;
+    }
+
+    if (c->ns->new_customer_subsidiary.len
+        && json_object_set_new(body, "subsidiary",
+               json_pack("{s:s%}", "id",
+                         c->ns->new_customer_subsidiary.data,
+                         c->ns->new_customer_subsidiary.len))
+           != 0)
+    {
+        goto failed;
+    }
+
+    return body;
+
+failed:
+
+    json_decref(body);
+    return NULL;
+}
+
+
+/* the upsert with its customer: {"entity": {"id": "<id>"}, ...} */
+
+static void
+ngx_http_order_edit_nsc_create_send(ngx_http_order_edit_nsc_t *c,
+    const u_char *entity, size_t len)
+{
+    u_char  *p;
+    size_t   rest;
+
+    /*
+     * Put in front of the normaliser's body as text: its numbers are
+     * exact and stay as they are.  The body is an object with lines.
+     */
+    if (c->res->body_len < 2 || c->res->body[0] != '{') {
+        ngx_http_order_edit_nsc_refused(c, "netsuite_rejected",
+                                        "the Sales Order body is not an "
+                                        "object");
+        return;
+    }
+
+    rest = c->res->body_len - 1;
+
+    p = ngx_pnalloc(c->pool, sizeof("{\"entity\":{\"id\":\"\"},") + len
+                             + rest);
+    if (p == NULL) {
+        ngx_http_order_edit_nsc_report(c, NGX_HTTP_ORDER_EDIT_NSC_UNSENT,
+                                       NULL, NULL);
+        return;
+    }
+
+    c->body.data = p;
+    p = ngx_sprintf(p, "{\"entity\":{\"id\":\"%*s\"}%s", len, entity,
+                    c->res->body[1] == '}' ? "" : ",");
+    p = ngx_cpymem(p, c->res->body + 1, rest);
+    c->body.len = p - c->body.data;
+
+    ngx_http_order_edit_nsc_write(c);
 }
 
 
@@ -2417,6 +2836,13 @@ ngx_http_order_edit_nsc_classify(ngx_http_order_edit_nsc_t *c,
 
     if (c->step == NGX_HTTP_ORDER_EDIT_NSC_STEP_SUITEQL) {
         ngx_http_order_edit_nsc_suiteql_answer(c, req);
+        return;
+    }
+
+    if (c->step == NGX_HTTP_ORDER_EDIT_NSC_STEP_CUST_FIND
+        || c->step == NGX_HTTP_ORDER_EDIT_NSC_STEP_CUST_MAKE)
+    {
+        ngx_http_order_edit_nsc_cust_step(c, req);
         return;
     }
 

@@ -119,6 +119,8 @@ struct ngx_http_order_edit_nsc_s {
     size_t                                 order_bytes;  /* its answer's */
     char                                  *fitted;    /* the write, to it */
     int                                    fitted_n;  /* lines; _UNFITTED */
+    ngx_str_t                              cust_eid;  /* a create's */
+    int64_t                                cust_shopify;
     ngx_str_t                              page;      /* SuiteQL's, NUL */
     json_t                                *page_root; /* parsed, exact */
     size_t                                 page_bytes;
@@ -127,6 +129,7 @@ struct ngx_http_order_edit_nsc_s {
     unsigned                               auth_retried:1; /* after 401 */
     unsigned                               found_again:1;  /* a dup memo */
     unsigned                               cash_sale:1;    /* looking */
+    unsigned                               cust_made:1;    /* POSTed */
 
     /* OAuth 2.0: waiting for a token, and the one sent */
     ngx_http_order_edit_oauth2_wait_t      wait;
@@ -146,7 +149,10 @@ void ngx_http_order_edit_nsc_lookup(ngx_http_order_edit_nsc_t *c);
 void ngx_http_order_edit_nsc_read(ngx_http_order_edit_nsc_t *c,
     ngx_http_order_edit_nsc_call_e call);
 void ngx_http_order_edit_nsc_write(ngx_http_order_edit_nsc_t *c);
-/* the missing order created by upsert; NGX_DECLINED: it cannot be */
+/*
+ * The missing order created by upsert, with its customer (entity) found,
+ * made (customers=create) or the guest= one; NGX_DECLINED: it cannot be.
+ */
 ngx_int_t ngx_http_order_edit_nsc_create(ngx_http_order_edit_nsc_t *c);
 void ngx_http_order_edit_nsc_readback(ngx_http_order_edit_nsc_t *c);
 

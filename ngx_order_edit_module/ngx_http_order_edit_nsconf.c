@@ -28,6 +28,8 @@ static char *ngx_http_order_edit_ns_retry_backoff(ngx_conf_t *cf,
     void *conf);
 static char *ngx_http_order_edit_ns_lock_after(ngx_conf_t *cf, void *conf);
 static char *ngx_http_order_edit_ns_on_missing(ngx_conf_t *cf, void *conf);
+static char *ngx_http_order_edit_ns_create_args(ngx_conf_t *cf,
+    ngx_http_order_edit_netsuite_conf_t *ns);
 static char *ngx_http_order_edit_ns_lookup(ngx_conf_t *cf, void *conf);
 static char *ngx_http_order_edit_ns_path(ngx_conf_t *cf, void *conf);
 static char *ngx_http_order_edit_ns_proxy(ngx_conf_t *cf, void *conf);
@@ -123,7 +125,7 @@ static ngx_http_order_edit_block_cmd_t  ngx_http_order_edit_ns_cmds[] = {
                              ngx_http_order_edit_ns_retry_backoff),
     ngx_http_order_edit_bcmd("lock_after", 1, 1,
                              ngx_http_order_edit_ns_lock_after),
-    ngx_http_order_edit_bcmd("on_missing", 1, 2,
+    ngx_http_order_edit_bcmd("on_missing", 1, 4,
                              ngx_http_order_edit_ns_on_missing),
     ngx_http_order_edit_bcmd("lookup", 1, 2, ngx_http_order_edit_ns_lookup),
     ngx_http_order_edit_bcmd("ca_file", 1, 1, ngx_http_order_edit_ns_path),
@@ -1025,7 +1027,10 @@ ngx_http_order_edit_ns_refund_payout(ngx_conf_t *cf, void *conf)
 }
 
 
-/* on_missing retry [time] | create | exception */
+/*
+ * on_missing retry [time] | exception
+ *          | create [customers=find|create] [guest=id] [subsidiary=id]
+ */
 
 static char *
 ngx_http_order_edit_ns_on_missing(ngx_conf_t *cf, void *conf)
@@ -1041,7 +1046,7 @@ ngx_http_order_edit_ns_on_missing(ngx_conf_t *cf, void *conf)
         return "is duplicate";
     }
 
-    if (ngx_strcmp(value[1].data, "retry") == 0) {
+    if (ngx_strcmp(value[1].data, "retry") == 0 && cf->args->nelts <= 3) {
         ns->on_missing = NGX_HTTP_ORDER_EDIT_NS_MISSING_RETRY;
 
         if (cf->args->nelts == 3) {
@@ -1059,9 +1064,9 @@ ngx_http_order_edit_ns_on_missing(ngx_conf_t *cf, void *conf)
         return NGX_CONF_OK;
     }
 
-    if (cf->args->nelts == 2 && ngx_strcmp(value[1].data, "create") == 0) {
+    if (ngx_strcmp(value[1].data, "create") == 0) {
         ns->on_missing = NGX_HTTP_ORDER_EDIT_NS_MISSING_CREATE;
-        return NGX_CONF_OK;
+        return ngx_http_order_edit_ns_create_args(cf, ns);
     }
 
     if (cf->args->nelts == 2 && ngx_strcmp(value[1].data, "exception") == 0)
@@ -1072,9 +1077,84 @@ ngx_http_order_edit_ns_on_missing(ngx_conf_t *cf, void *conf)
 
     ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
                        "invalid on_missing, expected \"retry [time]\", "
-                       "\"create\" or \"exception\"");
+                       "\"create [customers=find|create] [guest=id] "
+                       "[subsidiary=id]\" or \"exception\"");
 
     return NGX_CONF_ERROR;
+}
+
+
+/*
+ * A Sales Order create needs its customer (entity): the order's own,
+ * found by external id (customers=find, the default) or made when absent
+ * (customers=create, in OneWorld with subsidiary=); guest= for orders
+ * without one.
+ */
+
+static char *
+ngx_http_order_edit_ns_create_args(ngx_conf_t *cf,
+    ngx_http_order_edit_netsuite_conf_t *ns)
+{
+    ngx_str_t   *value, v, *to;
+    ngx_uint_t   i, k;
+
+    value = cf->args->elts;
+
+    for (i = 2; i < cf->args->nelts; i++) {
+
+        if (ngx_strcmp(value[i].data, "customers=find") == 0) {
+            ns->create_customers = 0;
+            continue;
+        }
+
+        if (ngx_strcmp(value[i].data, "customers=create") == 0) {
+            ns->create_customers = 1;
+            continue;
+        }
+
+        if (ngx_strncmp(value[i].data, "guest=", 6) == 0) {
+            to = &ns->guest_customer;
+            v.data = value[i].data + 6;
+            v.len = value[i].len - 6;
+
+        } else if (ngx_strncmp(value[i].data, "subsidiary=", 11) == 0) {
+            to = &ns->new_customer_subsidiary;
+            v.data = value[i].data + 11;
+            v.len = value[i].len - 11;
+
+        } else {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "invalid \"%V\", expected "
+                               "\"customers=find|create\", \"guest=id\" "
+                               "or \"subsidiary=id\"", &value[i]);
+            return NGX_CONF_ERROR;
+        }
+
+        /* an internal id: it goes into JSON and URLs as it is */
+        for (k = 0; k < v.len; k++) {
+            if (v.data[k] < '0' || v.data[k] > '9') {
+                break;
+            }
+        }
+
+        if (v.len == 0 || v.len > 20 || k < v.len) {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "invalid \"%V\", expected a NetSuite "
+                               "internal id (digits)", &value[i]);
+            return NGX_CONF_ERROR;
+        }
+
+        *to = v;
+    }
+
+    if (ns->new_customer_subsidiary.len && !ns->create_customers) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"subsidiary=\" is for the customers "
+                           "\"customers=create\" makes");
+        return NGX_CONF_ERROR;
+    }
+
+    return NGX_CONF_OK;
 }
 
 

@@ -64,6 +64,9 @@ struct ngx_http_order_edit_netsuite_conf_s {
     u_char                         lock_after;    /* 'A' .. 'H' */
     ngx_uint_t                     on_missing;
     time_t                         missing_retry_for;
+    ngx_str_t                      guest_customer;  /* "": none */
+    ngx_str_t                      new_customer_subsidiary;
+    ngx_flag_t                     create_customers;
     ngx_uint_t                     lookup;
     ngx_str_t                      lookup_field;
     ngx_str_t                      ca_file;

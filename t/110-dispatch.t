@@ -803,11 +803,12 @@ $c
 
 
 
-=== TEST 32: on_missing create: the read finds no order, the upsert goes out, and NetSuite's refusal is an exception
-The read before the write answers 404; the store creates the order with
-PUT salesOrder/eid:X.  The document carries no customer, which NetSuite
-requires of a new Sales Order ("Please enter value(s) for: Customer"):
-the refusal is parked with NetSuite's message, never dropped.
+=== TEST 32: on_missing create: an order without a customer and no guest= is customer_missing
+The read before the write answers 404 and the store creates missing
+orders; NetSuite requires a new Sales Order's customer ("Please enter
+value(s) for: Customer").  The order has no customer (a guest checkout)
+and no guest= customer is configured: an exception that says so, and no
+create goes out to be refused.
 --- http_config eval: ::http_config(extra => 'on_missing create;')
 --- config eval: $::Config
 --- request eval
@@ -821,13 +822,36 @@ the refusal is parked with NetSuite's message, never dropped.
 --- response_body_like eval
 [$::Ok, '"queued"',
  '^\{"drained":true,"depth":0,"exceptions":1\}$',
- '"method":"GET","path":"/services/rest/record/v1/salesOrder/eid:'
-     . 'shopify-acme-450789469","query":"expandSubResources=true",'
-     . '"endpoint":"salesOrder","status":404,'
-     . '(?s:.*)"method":"PUT","path":"/services/rest/record/v1/salesOrder/'
-     . 'eid:shopify-acme-450789469","query":"replace=item"',
- '"reason": "netsuite_rejected",\s*"netsuite_error": "HTTP 400 USER_ERROR: '
-     . '[^"]*Customer"']
+ '(?s)^(?!.*"method":"PUT").*"method":"GET","path":"/services/rest/'
+     . 'record/v1/salesOrder/eid:shopify-acme-450789469","query":'
+     . '"expandSubResources=true","endpoint":"salesOrder","status":404',
+ '"reason": "customer_missing",\s*"netsuite_error": "the order has no '
+     . 'customer \(a guest checkout\) and on_missing create names no '
+     . 'guest= customer"']
+--- no_error_log
+[alert]
+[crit]
+
+
+
+=== TEST 32a: on_missing create guest=: a guest checkout's order is created with the guest customer
+The upsert PUT salesOrder/eid:X carries entity, which NetSuite requires
+of a new Sales Order.
+--- http_config eval: ::http_config(extra => 'on_missing create guest=42;')
+--- config eval: $::Config
+--- request eval
+[$::Reset,
+ ::webhook('c2', $::Edit),
+ $::Drain,
+ "GET /sim/orders/eid:$::SO",
+ "GET /status"]
+--- error_code eval
+[200, 200, 200, 200, 200]
+--- response_body_like eval
+[$::Ok, '"queued"',
+ '^\{"drained":true,"depth":0,"exceptions":0\}$',
+ '"entity":\s*\{\s*"id":\s*"42"',
+ '"acked":\s*1\b']
 --- no_error_log
 [alert]
 [crit]

@@ -71,6 +71,12 @@ ITEM_TYPES = {"inventoryItem", "nonInventorySaleItem", "otherChargeSaleItem",
 # the customer's).  A transform takes them from its source instead.
 CUSTOMER_DEFAULTS = ("currency", "subsidiary", "location", "department",
                      "class")
+# What else the simulator keeps of a customer record (REST field names,
+# Oracle's customer record, article_161581923822, and its createCustomer
+# tool, article_0822094321), and where its new internal ids start.
+CUSTOMER_TEXT = ("externalId", "companyName", "firstName", "lastName",
+                 "email", "phone", "isPerson")
+CUSTOMER_FIRST_ID = 5000
 
 # SuiteQL's transaction.type values.
 SUITEQL_TYPE = {"salesOrder": "SalesOrd", "creditMemo": "CustCred",
@@ -294,6 +300,8 @@ class Store:
         # (references {"id": ...}).  A customer not listed defaults
         # nothing (the currency falls back to the account's default).
         self.customers = {}
+        # OneWorld: a new customer needs its primary subsidiary.
+        self.one_world = False
         # Item catalogue: id -> {"id","externalId","itemId","basePrice"}.
         # While it is empty every item id is accepted (and items referenced
         # by externalId get ids allocated on first use).
@@ -369,10 +377,76 @@ class Store:
                 raise user_error('customer %s must be {"id": ...}' % name)
             entry[name] = {"id": str(v["id"])}
         for name in cust:
-            if name != "id" and name not in CUSTOMER_DEFAULTS:
+            if name == "id" or name in CUSTOMER_DEFAULTS:
+                continue
+            if name not in CUSTOMER_TEXT:
                 raise user_error("unknown customer field %s" % name)
+            entry[name] = cust[name]
+        ext = entry.get("externalId")
+        if ext is not None and self.customer_by_eid(ext) not in (
+                None, str(cust["id"])):
+            raise user_error("This record already exists.",
+                             path="externalId")
         self.customers[str(cust["id"])] = entry
         return dict(entry, id=str(cust["id"]))
+
+    def customer_by_eid(self, ext):
+        for k, v in self.customers.items():
+            if v.get("externalId") == ext:
+                return k
+        return None
+
+    def get_customer(self, ref):
+        """GET customer/<id> or customer/eid:<externalId>: the record as
+        far as the simulator keeps one, None when there is none."""
+        cid = self.customer_by_eid(ref[4:]) if ref.startswith("eid:") \
+            else ref
+        entry = self.customers.get(cid)
+        if entry is None:
+            return None
+        return dict(entry, id=cid)
+
+    def create_customer(self, body, validation):
+        """POST customer (Oracle, "Creating a Record Instance",
+        section_1545141395: the body holds every mandatory field, 204 and
+        the new record in Location).  Mandatory, per Oracle's createCustomer
+        tool (article_0822094321): isPerson; firstName and lastName for a
+        person, companyName for a company; subsidiary in OneWorld (the
+        one_world preference)."""
+        if not isinstance(body, dict):
+            raise invalid_content("The body must be a JSON object.")
+        entry = {}
+        for name, v in body.items():
+            if name in CUSTOMER_DEFAULTS:
+                if not isinstance(v, dict) or v.get("id") is None:
+                    raise invalid_content('%s must be {"id": ...}' % name,
+                                          path=name)
+                entry[name] = {"id": str(v["id"])}
+            elif name in CUSTOMER_TEXT:
+                want = bool if name == "isPerson" else str
+                if not isinstance(v, want):
+                    raise invalid_content("%s has the wrong type." % name,
+                                          path=name)
+                entry[name] = v
+            else:
+                validation.unknown(name, name)
+        person = entry.get("isPerson") is True
+        need = (("firstName", "First Name"), ("lastName", "Last Name")) \
+            if person else (("companyName", "Company Name"),)
+        if self.one_world:
+            need += (("subsidiary", "Primary Subsidiary"),)
+        missing = [label for name, label in need if not entry.get(name)]
+        if missing:
+            raise user_error("Please enter value(s) for: %s"
+                             % ", ".join(missing), path=need[0][0])
+        ext = entry.get("externalId")
+        if ext is not None and self.customer_by_eid(ext) is not None:
+            raise user_error("This record already exists.",
+                             path="externalId")
+        cid = str(max([int(k) for k in self.customers if k.isdigit()]
+                      + [CUSTOMER_FIRST_ID]) + 1)
+        self.customers[cid] = entry
+        return dict(entry, id=cid)
 
     def _from_return(self, rec):
         src = (rec.fields.get("createdFrom") or {}).get("id")

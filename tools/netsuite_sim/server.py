@@ -396,6 +396,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
             return "restlet"
         if p.startswith(REST_PREFIX + "/"):
             rtype = p[len(REST_PREFIX) + 1:].split("/", 1)[0]
+            if rtype == "customer":
+                return rtype
             return rtype if rtype in RECORD_TYPES else "other"
         return "other"
 
@@ -696,6 +698,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
         validation = Validation(self.property_validation())
         store = self.sim.store
 
+        if rtype == "customer":
+            return self.customer_api(method, rest, validation)
         if method == "POST" and "replace" in params and not (
                 len(rest) == 3 and rest[1] == "!transform"):
             raise invalid_parameter("The query parameter 'replace' is not "
@@ -784,6 +788,31 @@ class Handler(http.server.BaseHTTPRequestHandler):
                 store.delete(store.must_get(rtype, ref))
                 self.count_write(rtype)
             return 204, b"", None, ()
+        raise self.method_not_allowed()
+
+    def customer_api(self, method, rest, validation):
+        """The customer record as far as a Sales Order create needs it:
+        GET customer/<id> and customer/eid:<externalId> (Oracle, "Using
+        External IDs"), POST customer (204, Location)."""
+        store = self.sim.store
+        if not rest and method == "POST":
+            body = self.json_body()
+            with self.sim.lock:
+                cust = store.create_customer(body, validation)
+                self.count_write("customer")
+            self.note_validation(validation)
+            return (self.sim.settings["create_status"], b"", None,
+                    [("Location", "%s%s/customer/%s" % (
+                        self.base_url(), REST_PREFIX, cust["id"]))])
+        if len(rest) == 1 and method == "GET":
+            with self.sim.lock:
+                cust = store.get_customer(rest[0])
+                self.sim.counters.reads["customer"] += 1
+            if cust is None:
+                raise not_found()
+            cust["links"] = [{"rel": "self", "href": "%s%s/customer/%s" % (
+                self.base_url(), REST_PREFIX, cust["id"])}]
+            return 200, jsonutil.dumpb(cust), SINGULAR_CT, ()
         raise self.method_not_allowed()
 
     def method_not_allowed(self):
@@ -1123,13 +1152,18 @@ class Handler(http.server.BaseHTTPRequestHandler):
                     if scope not in ("type", "transaction"):
                         raise ValueError('external_id_scope is "type" or '
                                          '"transaction"')
+                    ow = body.get("one_world", store.one_world)
+                    if not isinstance(ow, bool):
+                        raise ValueError("one_world must be a boolean")
                     store.refund_in_advance = v
                     store.external_id_scope = scope
+                    store.one_world = ow
                 elif m != "GET":
                     raise self.admin_bad_method()
                 return 200, {"refund_in_advance_of_return":
                              store.refund_in_advance,
-                             "external_id_scope": store.external_id_scope}
+                             "external_id_scope": store.external_id_scope,
+                             "one_world": store.one_world}
         if segs == ["currencies"]:
             # POST {"2": {"symbol": "EUR", "precision": 2}} adds currencies
             with sim.lock:

@@ -278,6 +278,45 @@ class RecordAPI(SimTestCase):
             "items": [{"item": {"id": "1"}, "quantity": 1}]}})
         self.assertError(r, 400, "USER_ERROR")  # no rate, no price
 
+    def test_customer_by_external_id_and_its_create(self):
+        cust = REC + "/customer"
+        self.assertError(self.sim.request("GET", cust + "/eid:c-1"), 404,
+                         "NONEXISTENT_ID")
+        body = {"externalId": "c-1", "isPerson": True, "firstName": "Bob",
+                "lastName": "Norman", "email": "bob@example.com"}
+        r = self.sim.request("POST", cust, body)
+        self.assertEqual(r.status, 204, r)
+        self.assertRegex(r.header("location"), r"/customer/\d+$")
+        cid = r.header("location").rsplit("/", 1)[1]
+        r = self.sim.request("GET", cust + "/eid:c-1")
+        self.assertEqual(r.status, 200, r)
+        self.assertEqual(r.json["id"], cid)
+        self.assertEqual(r.json["lastName"], "Norman")
+        self.assertEqual(self.sim.request("GET", cust + "/" + cid).json,
+                         r.json)
+        # the external id is unique: a re-POST is refused
+        self.assertError(self.sim.request("POST", cust, body), 400,
+                         "USER_ERROR")
+
+    def test_customer_create_needs_its_mandatory_fields(self):
+        cust = REC + "/customer"
+        r = self.sim.request("POST", cust, {"isPerson": True,
+                                            "firstName": "Bob"})
+        self.assertError(r, 400, "USER_ERROR")
+        self.assertIn("Please enter value(s) for: Last Name",
+                      r.json["o:errorDetails"][0]["detail"])
+        r = self.sim.request("POST", cust, {"email": "x@example.com"})
+        self.assertIn("Company Name", r.json["o:errorDetails"][0]["detail"])
+        # OneWorld: the subsidiary too
+        self.sim.admin("POST", "preferences", {"one_world": True})
+        r = self.sim.request("POST", cust, {"companyName": "Acme"})
+        self.assertError(r, 400, "USER_ERROR")
+        self.assertIn("Primary Subsidiary",
+                      r.json["o:errorDetails"][0]["detail"])
+        r = self.sim.request("POST", cust, {"companyName": "Acme",
+                                            "subsidiary": {"id": "3"}})
+        self.assertEqual(r.status, 204, r)
+
     def test_delete(self):
         self.sim.seed_order("shopify-25")
         self.assertEqual(self.sim.request("DELETE",

@@ -237,7 +237,8 @@ class Returns(SimTestCase):
         self.sim.admin("POST", "reset")
         self.assertEqual(self.sim.admin("GET", "preferences"),
                          {"refund_in_advance_of_return": False,
-                          "external_id_scope": "type"})
+                          "external_id_scope": "type",
+                          "one_world": False})
 
     def test_external_ids_unique_per_type_or_across_transactions(self):
         so = self.order()
