@@ -337,6 +337,7 @@ define(['N/record', 'N/query', 'N/error', 'N/log', 'N/runtime'],
                 precision: cur ? cur.precision : 2,
                 entity: customer !== undefined && customer !== null
                         ? reference(customer, 'customer') : null,
+                customer: doc.customer,
                 incl: doc.taxes_included === true
             };
         }
@@ -694,6 +695,84 @@ define(['N/record', 'N/query', 'N/error', 'N/log', 'N/runtime'],
             return rec.getValue({ fieldId: 'orderstatus' });
         }
 
+        /*
+         * A new order's customer (NetSuite requires entity): by internal
+         * id; by external id, the module's shopify-<shop>-customer-<id>,
+         * made when absent with options.customers "create"; an order with
+         * none takes options.guest, else custscript_oe_default_customer.
+         */
+        function customerOf(plan, opts, cfg) {
+            const ref = plan.entity;
+            if (!ref) {
+                const guest = opts.guest || cfg.customer;
+                if (!guest) {
+                    throw fail('MISSING_PARAMETER', 'the document names no '
+                               + 'customer and custscript_oe_default_'
+                               + 'customer is not set');
+                }
+                return guest;
+            }
+            if (ref.id) {
+                return ref.id;
+            }
+            const found = () => one('SELECT id FROM customer WHERE '
+                                    + 'externalid = ?', [ref.externalId]);
+            let row = found();
+            if (row) {
+                return String(row.id);
+            }
+            if (opts.customers !== 'create') {
+                throw fail('CUSTOMER_MISSING', 'no customer with external '
+                           + 'id ' + ref.externalId + ' (customers create '
+                           + 'makes one)');
+            }
+            try {
+                return String(makeCustomer(ref.externalId,
+                                           plan.customer || {}, opts));
+            } catch (e) {
+                /* made meanwhile by another call: that one */
+                row = e.name === 'DUP_RCRD' ? found() : null;
+                if (row) {
+                    return String(row.id);
+                }
+                throw fail('CUSTOMER_REJECTED', 'NetSuite refused customer '
+                           + ref.externalId + ': ' + e.message);
+            }
+        }
+
+        /*
+         * Oracle's createCustomer: isPerson, a person's first and last
+         * name or a company's name, and in OneWorld the subsidiary.  The
+         * isperson values 'T'/'F' are UNCONFIRMED in SuiteScript 2.1.
+         */
+        function makeCustomer(ext, c, opts) {
+            const str = (v) => (typeof v === 'string' && v ? v : null);
+            const rec = record.create({ type: record.Type.CUSTOMER,
+                                        isDynamic: true });
+            const person = !str(c.company) && str(c.first_name)
+                           && str(c.last_name);
+            rec.setValue({ fieldId: 'externalid', value: ext });
+            rec.setValue({ fieldId: 'isperson', value: person ? 'T' : 'F' });
+            if (person) {
+                rec.setValue({ fieldId: 'firstname', value: c.first_name });
+                rec.setValue({ fieldId: 'lastname', value: c.last_name });
+            } else {
+                rec.setValue({ fieldId: 'companyname',
+                               value: str(c.company) || str(c.last_name)
+                                      || str(c.first_name) || str(c.email)
+                                      || 'Shopify customer '
+                                         + (str(c.shopify_id) || '') });
+            }
+            ['email', 'phone'].filter((k) => str(c[k])).forEach((k) => {
+                rec.setValue({ fieldId: k, value: c[k] });
+            });
+            if (opts.subsidiary) {
+                rec.setValue({ fieldId: 'subsidiary',
+                               value: opts.subsidiary });
+            }
+            return rec.save();
+        }
+
         function salesOrder(plan, opts, cfg) {
             const id = findTransaction('salesorder', plan.ext);
             if (id === null && opts.onMissing !== 'create') {
@@ -715,14 +794,7 @@ define(['N/record', 'N/query', 'N/error', 'N/log', 'N/runtime'],
                 } else {
                     rec = record.create({ type: record.Type.SALES_ORDER,
                                           isDynamic: true });
-                    const entity = plan.entity ? plan.entity.id
-                                                   : cfg.customer;
-                    if (!entity) {
-                        throw fail('MISSING_PARAMETER', 'the document '
-                                   + 'names no customer and '
-                                   + 'custscript_oe_default_customer is '
-                                   + 'not set');
-                    }
+                    const entity = customerOf(plan, opts, cfg);
                     /* the customer first: it sources the rest */
                     rec.setValue({ fieldId: 'entity', value: entity });
                     rec.setValue({ fieldId: 'externalid', value: plan.ext });
@@ -880,9 +952,16 @@ define(['N/record', 'N/query', 'N/error', 'N/log', 'N/runtime'],
                 throw bad('options must be an object');
             }
             const opts = { onMissing: o.on_missing || 'error',
-                           lockAfter: o.lock_after || 'B' };
+                           lockAfter: o.lock_after || 'B',
+                           customers: o.customers || 'find',
+                           guest: o.guest || null,
+                           subsidiary: o.subsidiary || null };
+            const id = (v) => v === null
+                              || (typeof v === 'string' && /^\d+$/.test(v));
             if (!['error', 'create'].includes(opts.onMissing)
                 || !(opts.lockAfter in STATUS)
+                || !['find', 'create'].includes(opts.customers)
+                || !id(opts.guest) || !id(opts.subsidiary)
                 || (o.refund_flow !== undefined
                     && !['standalone', 'invoice'].includes(o.refund_flow))) {
                 throw bad('bad options');

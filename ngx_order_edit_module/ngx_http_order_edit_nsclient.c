@@ -834,8 +834,9 @@ ngx_http_order_edit_nsc_restlet(ngx_http_order_edit_nsc_t *c)
 /*
  * The document and the NetSuite block's choices, which the script cannot
  * know otherwise: {"options": {"lock_after": "B", "on_missing": "error",
- * "refund_flow": "standalone"}}.  A shallow copy: the document's values
- * are shared, not copied.
+ * "refund_flow": "standalone"}}, and with on_missing create "customers",
+ * "guest" and "subsidiary".  A shallow copy: the document's values are
+ * shared, not copied.
  */
 
 static json_t *
@@ -867,6 +868,31 @@ ngx_http_order_edit_nsc_restlet_body(ngx_http_order_edit_nsc_t *c)
                c->ns->refund_flow == NGX_HTTP_ORDER_EDIT_NS_REFUND_INVOICE
                ? "invoice" : "standalone"))
            != 0)
+    {
+        json_decref(body);
+        return NULL;
+    }
+
+    if (c->ns->on_missing != NGX_HTTP_ORDER_EDIT_NS_MISSING_CREATE) {
+        return body;
+    }
+
+    /* the customer of an order the script creates, as REST mode's */
+
+    if (json_object_set_new(options, "customers",
+                            json_string(c->ns->create_customers
+                                        ? "create" : "find"))
+        != 0
+        || (c->ns->guest_customer.len
+            && json_object_set_new(options, "guest",
+                   json_stringn((char *) c->ns->guest_customer.data,
+                                c->ns->guest_customer.len))
+               != 0)
+        || (c->ns->new_customer_subsidiary.len
+            && json_object_set_new(options, "subsidiary",
+                   json_stringn((char *) c->ns->new_customer_subsidiary.data,
+                                c->ns->new_customer_subsidiary.len))
+               != 0))
     {
         json_decref(body);
         return NULL;
@@ -912,6 +938,13 @@ ngx_http_order_edit_nsc_restlet_answer(ngx_http_order_edit_nsc_t *c,
 
         } else if (ngx_strcmp(err.code, "RCRD_DSNT_EXIST") == 0) {
             missing = 1;
+
+        } else if (ngx_strcmp(err.code, "CUSTOMER_MISSING") == 0) {
+            /* the script's create found no customer, as REST mode's */
+            reason = "customer_missing";
+
+        } else if (ngx_strcmp(err.code, "CUSTOMER_REJECTED") == 0) {
+            reason = "customer_rejected";
         }
     }
 

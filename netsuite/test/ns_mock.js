@@ -74,7 +74,10 @@ const VIEW_FIELDS = ['otherrefnum', 'memo', 'custbody_shopify_order_id',
                      'custbody_shopify_cancelled_at',
                      'custbody_shopify_cancel_reason'];
 const TYPES = { SALES_ORDER: 'salesorder', CREDIT_MEMO: 'creditmemo',
-                INVOICE: 'invoice' };
+                INVOICE: 'invoice', CUSTOMER: 'customer' };
+/* a customer record's fields, as far as a Sales Order create makes one */
+const CUSTOMER = ['externalid', 'isperson', 'firstname', 'lastname',
+                  'companyname', 'email', 'phone', 'subsidiary'];
 const SQL_TYPE = { salesorder: 'SalesOrd', creditmemo: 'CustCred',
                    invoice: 'CustInvc' };
 
@@ -109,6 +112,12 @@ class Account {
             ? o.customFields.map((f) => [f, TEXT])
             : Object.entries(o.customFields || {}));
         this.changedSaves = o.changedSaves || 0;
+        /* id -> fields (CUSTOMER); oneWorld: a new one needs subsidiary */
+        this.customers = {};
+        (o.customers || []).forEach((c) => {
+            this.customers[String(c.id)] = { externalid: c.externalId || '' };
+        });
+        this.oneWorld = o.oneWorld === true;
         this.records = { salesorder: {}, creditmemo: {}, invoice: {} };
         this.nextId = 1001;
         this.units = 5000;
@@ -244,6 +253,7 @@ class Account {
                 };
                 if (type === 'salesorder') {
                     v.status = s.fields.orderstatus;
+                    v.entity = String(s.fields.entity);
                 }
                 v.fields = {};
                 VIEW_FIELDS.forEach((f) => {
@@ -265,6 +275,14 @@ class Account {
                                invoice: 'invoice' }[type];
                 out[name + ':' + (s.fields.externalid || s.id)] = v;
             });
+        });
+        /* the customers a create made (seeded ones have no names) */
+        Object.values(this.customers).forEach((c) => {
+            if (c.isperson !== undefined) {
+                const v = {};
+                CUSTOMER.filter((k) => c[k]).forEach((k) => { v[k] = c[k]; });
+                out['customer:' + c.externalid] = v;
+            }
         });
         return out;
     }
@@ -594,6 +612,56 @@ class Record {
     }
 }
 
+/* record.create({type: 'customer'}): the fields set, and save()'s checks */
+class CustomerRecord {
+    constructor(account) {
+        this.account = account;
+        this.fields = {};
+        this.type = 'customer';
+    }
+
+    setValue(o) {
+        if (!CUSTOMER.includes(o.fieldId)) {
+            this.account.ignored.push('customer.' + o.fieldId);
+            return this;
+        }
+        this.fields[o.fieldId] = o.value === null || o.value === undefined
+                                 ? '' : String(o.value);
+        return this;
+    }
+
+    getValue(o) {
+        return this.fields[o.fieldId];
+    }
+
+    save() {
+        const a = this.account;
+        a.charge(20, 'save customer');
+        const f = this.fields;
+        const need = (f.isperson === 'T' ? [['firstname', 'First Name'],
+                                             ['lastname', 'Last Name']]
+                                          : [['companyname',
+                                              'Company Name']])
+            .concat(a.oneWorld ? [['subsidiary', 'Primary Subsidiary']]
+                               : []);
+        const missing = need.filter(([k]) => !f[k]).map(([, label]) => label);
+        if (missing.length) {
+            throw err('USER_ERROR', 'Please enter value(s) for: '
+                      + missing.join(', '));
+        }
+        if (f.externalid && Object.values(a.customers).some(
+            (c) => c.externalid === f.externalid)) {
+            throw err('DUP_RCRD', 'A record with this external id exists.');
+        }
+        /* entities count apart from transactions (as the simulator's) */
+        const id = String(Math.max(5000, ...Object.keys(a.customers)
+                                              .map(Number)) + 1);
+        a.customers[id] = clone(f);
+        a.saves++;
+        return Number(id);
+    }
+}
+
 function recordModule(account) {
     const blank = (type) => ({
         type: type, id: null, version: 0,
@@ -614,6 +682,9 @@ function recordModule(account) {
         Type: TYPES,
         create(o) {
             account.charge(10, 'create');
+            if (o.type === TYPES.CUSTOMER) {
+                return new CustomerRecord(account);
+            }
             return new Record(account, blank(o.type), o.isDynamic, true);
         },
         load(o) {
@@ -659,6 +730,10 @@ function queryModule(account) {
              .flatMap((t) => Object.values(account.records[t]))
              .filter((r) => String(r.fields.createdfrom) === String(from))
              .map((r) => ({ id: Number(r.id) }))],
+        [/^SELECT id FROM customer WHERE externalid = \?$/,
+         ([ext]) => Object.keys(account.customers)
+             .filter((id) => account.customers[id].externalid === ext)
+             .map((id) => ({ id: Number(id) }))],
         [/^SELECT id, currencyprecision FROM currency WHERE symbol = \?$/,
          ([sym]) => Object.keys(account.currencies)
              .filter((id) => account.currencies[id].symbol === sym)

@@ -33,7 +33,8 @@ function run(c) {
         currencies: c.currencies, items: c.items, taxCodes: c.tax_codes,
         features: c.features, params: params,
         customFields: c.custom_fields,
-        changedSaves: c.changed_saves
+        changedSaves: c.changed_saves,
+        customers: c.customers, oneWorld: c.one_world
     });
     Object.keys(c.records || {}).forEach((type) => {
         c.records[type].forEach((body) => account.seed(TYPE[type], body));

@@ -131,6 +131,7 @@ def sim_view(store):
                  "shippingCost": m(rec.fields.get("shippingCost"))}
             if rtype == "salesOrder":
                 v["status"] = rec.status_letter()
+                v["entity"] = rec.fields["entity"]["id"]
             v["fields"] = {name.lower(): rec.fields[name] for name in (
                 "otherRefNum", "memo", "custbody_shopify_order_id",
                 "custbody_shopify_updated_at",
@@ -149,6 +150,18 @@ def sim_view(store):
                      "amount": m(t["taxAmount"])}
                     for t in rec.fields.get("_taxDetails", [])]
             out["%s:%s" % (rtype, rec.external_id or rec.id)] = v
+    # the customers a create made (seeded ones have no names)
+    for cust in store.customers.values():
+        if "isPerson" in cust:
+            v = {"externalid": cust["externalId"],
+                 "isperson": "T" if cust["isPerson"] else "F"}
+            for name in ("firstName", "lastName", "companyName", "email",
+                         "phone"):
+                if cust.get(name):
+                    v[name.lower()] = cust[name]
+            if "subsidiary" in cust:
+                v["subsidiary"] = cust["subsidiary"]["id"]
+            out["customer:" + cust["externalId"]] = v
     return out
 
 
@@ -157,6 +170,9 @@ def run_sim(account, case):
     for rtype, bodies in case.get("records", {}).items():
         for body in bodies:
             store.seed(rtype, jsonutil.loads(json.dumps(body)))
+    for cust in case.get("customers", []):
+        store.add_customer(cust)
+    store.one_world = case.get("one_world", False)
     params = dict(case.get("params", {}))
     customer = params.pop("default_customer", "1")
     if params.get("tax_mode") == "auto":

@@ -184,5 +184,56 @@ class MakeCustomersNoSubsidiary(CreateCase):
         self.assertIsNone(self.created())
 
 
+class RestletCustomers(CreateCase):
+    """mode restlet: the block's customer choices reach the script in
+    "options" (the simulator plays the script), and its refusal is the
+    same exception as REST mode's."""
+
+    store = "taxes_included off;"
+
+    @property
+    def extra(self):
+        return ("concurrency 4; mode restlet; restlet_url "
+                "http://127.0.0.1:%d/app/site/hosting/restlet.nl"
+                "?script=1&deploy=1; on_missing create customers=create "
+                "guest=77 subsidiary=3;" % self.sim.port)
+
+    def test_the_script_makes_the_customer_and_the_order(self):
+        self.sim.admin("POST", "preferences", {"one_world": True})
+        self.send("r1")
+
+        so = self.wait(self.created, "the created Sales Order")
+        cust = self.customers()[so["entity"]["id"]]
+        self.assertEqual(cust["externalId"], CUST_EID)
+        self.assertEqual(cust["subsidiary"], {"id": "3"})
+        self.wait(lambda: self.shop()["acked"] == 1, "the ack")
+
+    def test_a_guest_checkout_is_the_guest_customers(self):
+        self.send("r2", customer=False)
+
+        so = self.wait(self.created, "the created Sales Order")
+        self.assertEqual(so["entity"]["id"], "77")
+
+
+class RestletCustomerMissing(RestletCustomers):
+
+    @property
+    def extra(self):
+        return ("concurrency 4; mode restlet; restlet_url "
+                "http://127.0.0.1:%d/app/site/hosting/restlet.nl"
+                "?script=1&deploy=1; on_missing create;" % self.sim.port)
+
+    def test_a_customer_netsuite_lacks_is_an_exception(self):
+        self.send("r3")
+
+        exc = self.wait(self.exceptions, "the exception")
+        self.assertEqual(exc[0]["reason"], "customer_missing")
+        self.assertIn(CUST_EID, exc[0]["netsuite_error"])
+        self.assertIsNone(self.created())
+
+    test_the_script_makes_the_customer_and_the_order = None
+    test_a_guest_checkout_is_the_guest_customers = None
+
+
 if __name__ == "__main__":
     unittest.main()

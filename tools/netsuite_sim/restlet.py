@@ -172,6 +172,14 @@ class Restlet:
         if on_missing not in ("error", "create") or lock_after not in \
                 ORDER_STATUS or refund_flow not in ("standalone", "invoice"):
             raise _err("INVALID_DOCUMENT", "bad options")
+        # on_missing create's customer: found, or made, and the guest's
+        self.customers = options.get("customers", "find")
+        self.guest = options.get("guest")
+        self.subsidiary = options.get("subsidiary")
+        if self.customers not in ("find", "create") or any(
+                v is not None and not (isinstance(v, str) and v.isdigit())
+                for v in (self.guest, self.subsidiary)):
+            raise _err("INVALID_DOCUMENT", "bad options")
 
         # Every document is checked before anything is written (the
         # script does the same: a RESTlet has no transaction across
@@ -326,6 +334,8 @@ class Restlet:
         if shipping.get("address") is not None:
             fields["shippingAddress"] = _address(shipping["address"])
         return {"ext": ext, "fields": fields, "lines": lines,
+                # the rest of it names a customer a create makes
+                "customer": doc.get("customer"),
                 "totals": totals, "ship": ship}
 
     def _plan_credit_memo(self, doc, source):
@@ -462,6 +472,46 @@ class Restlet:
             for name, want, have in checks if want != have]
         return out
 
+    def _customer(self, ref, doc):
+        """A new order's customer: by internal id, by external id (made
+        when absent with customers "create"), else the guest option or
+        the script's default customer parameter."""
+        if ref is None:
+            return self.guest or self.default_entity
+        if "id" in ref:
+            return ref["id"]
+        ext = ref["externalId"]
+        cid = self.store.customer_by_eid(ext)
+        if cid is not None:
+            return cid
+        if self.customers != "create":
+            raise _err("CUSTOMER_MISSING", "no customer with external id %s "
+                       "(customers create makes one)" % ext)
+        doc = doc if isinstance(doc, dict) else {}
+        text = {k: doc.get(k) for k in ("first_name", "last_name", "company",
+                                        "email", "phone", "shopify_id")
+                if isinstance(doc.get(k), str) and doc.get(k)}
+        body = {"externalId": ext}
+        if "company" not in text and "first_name" in text \
+                and "last_name" in text:
+            body.update(isPerson=True, firstName=text["first_name"],
+                        lastName=text["last_name"])
+        else:
+            body.update(isPerson=False, companyName=text.get(
+                "company", text.get("last_name", text.get(
+                    "first_name", text.get("email", "Shopify customer %s"
+                                           % text.get("shopify_id", ""))))))
+        for k in ("email", "phone"):
+            if k in text:
+                body[k] = text[k]
+        if self.subsidiary:
+            body["subsidiary"] = {"id": self.subsidiary}
+        try:
+            return self.store.create_customer(body, Validation("Error"))["id"]
+        except NSError as e:
+            raise _err("CUSTOMER_REJECTED", "NetSuite refused customer %s: %s"
+                       % (ext, e.detail))
+
     def _sales_order(self, plan, on_missing, lock_after, undo):
         ext = plan["ext"]
         existing = self.store.get("salesOrder", "eid:" + ext)
@@ -474,11 +524,14 @@ class Restlet:
             raise _err("RCRD_DSNT_EXIST", "salesOrder with externalId %s "
                        "does not exist" % ext)
         body = dict(plan["fields"])
+        customer = plan.get("customer")
         if existing is not None:
-            # the currency of a saved order is not changed
+            # the currency and customer of a saved order are not changed
             body.pop("currency", None)
+            body.pop("entity", None)
         else:
-            body.setdefault("entity", {"id": self.default_entity})
+            body["entity"] = {"id": self._customer(body.get("entity"),
+                                                   customer)}
         ship = plan["ship"]
         if "cost" in ship:
             body["shippingCost"] = ship["cost"]
