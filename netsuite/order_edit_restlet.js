@@ -698,7 +698,8 @@ define(['N/record', 'N/query', 'N/error', 'N/log', 'N/runtime'],
         /*
          * A new order's customer (NetSuite requires entity): by internal
          * id; by external id, the module's shopify-<shop>-customer-<id>,
-         * made when absent with options.customers "create"; an order with
+         * then by email with options.match "email", made when absent
+         * with options.customers "create"; an order with
          * none takes options.guest, else custscript_oe_default_customer.
          */
         function customerOf(plan, opts, cfg) {
@@ -720,6 +721,22 @@ define(['N/record', 'N/query', 'N/error', 'N/log', 'N/runtime'],
             let row = found();
             if (row) {
                 return String(row.id);
+            }
+            const email = plan.customer && plan.customer.email;
+            if (opts.match === 'email' && typeof email === 'string'
+                && email) {
+                /* one another system made, without the external id */
+                const rows = query.runSuiteQL({
+                    query: 'SELECT id FROM customer WHERE email = ? '
+                           + 'ORDER BY id', params: [email]
+                }).asMappedResults();
+                if (rows.length > 1) {
+                    throw fail('CUSTOMER_AMBIGUOUS', 'several customers '
+                               + 'have the email ' + email);
+                }
+                if (rows.length === 1) {
+                    return String(rows[0].id);
+                }
             }
             if (opts.customers !== 'create') {
                 throw fail('CUSTOMER_MISSING', 'no customer with external '
@@ -954,6 +971,7 @@ define(['N/record', 'N/query', 'N/error', 'N/log', 'N/runtime'],
             const opts = { onMissing: o.on_missing || 'error',
                            lockAfter: o.lock_after || 'B',
                            customers: o.customers || 'find',
+                           match: o.match || 'external_id',
                            guest: o.guest || null,
                            subsidiary: o.subsidiary || null };
             const id = (v) => v === null
@@ -961,6 +979,7 @@ define(['N/record', 'N/query', 'N/error', 'N/log', 'N/runtime'],
             if (!['error', 'create'].includes(opts.onMissing)
                 || !(opts.lockAfter in STATUS)
                 || !['find', 'create'].includes(opts.customers)
+                || !['external_id', 'email'].includes(opts.match)
                 || !id(opts.guest) || !id(opts.subsidiary)
                 || (o.refund_flow !== undefined
                     && !['standalone', 'invoice'].includes(o.refund_flow))) {

@@ -25,6 +25,7 @@
 #define NGX_HTTP_ORDER_EDIT_NSC_STEP_XFORM        8   /* the transform */
 #define NGX_HTTP_ORDER_EDIT_NSC_STEP_CUST_FIND    9   /* on_missing create */
 #define NGX_HTTP_ORDER_EDIT_NSC_STEP_CUST_MAKE    10
+#define NGX_HTTP_ORDER_EDIT_NSC_STEP_CUST_EMAIL   11
 #define NGX_HTTP_ORDER_EDIT_NSC_STEP_SUITEQL      16  /* the report's page */
 
 /* a Customer Refund's external id: its memo's, and this */
@@ -155,7 +156,14 @@ static void ngx_http_order_edit_nsc_cust_step(ngx_http_order_edit_nsc_t *c,
     ngx_http_order_edit_curl_req_t *req);
 static void ngx_http_order_edit_nsc_cust_found(ngx_http_order_edit_nsc_t *c,
     ngx_http_order_edit_curl_req_t *req);
+static void ngx_http_order_edit_nsc_cust_none(ngx_http_order_edit_nsc_t *c);
 static void ngx_http_order_edit_nsc_cust_make(ngx_http_order_edit_nsc_t *c);
+static ngx_int_t ngx_http_order_edit_nsc_cust_email(
+    ngx_http_order_edit_nsc_t *c);
+static void ngx_http_order_edit_nsc_cust_emailed(ngx_http_order_edit_nsc_t *c,
+    ngx_http_order_edit_curl_req_t *req);
+static void ngx_http_order_edit_nsc_cust_use(ngx_http_order_edit_nsc_t *c,
+    const char *id, size_t len);
 static json_t *ngx_http_order_edit_nsc_cust_body(ngx_http_order_edit_nsc_t *c,
     const json_t *cust);
 static void ngx_http_order_edit_nsc_create_send(ngx_http_order_edit_nsc_t *c,
@@ -835,7 +843,7 @@ ngx_http_order_edit_nsc_restlet(ngx_http_order_edit_nsc_t *c)
  * The document and the NetSuite block's choices, which the script cannot
  * know otherwise: {"options": {"lock_after": "B", "on_missing": "error",
  * "refund_flow": "standalone"}}, and with on_missing create "customers",
- * "guest" and "subsidiary".  A shallow copy: the document's values are
+ * "match", "guest" and "subsidiary".  A shallow copy: the document's values are
  * shared, not copied.
  */
 
@@ -883,6 +891,10 @@ ngx_http_order_edit_nsc_restlet_body(ngx_http_order_edit_nsc_t *c)
                             json_string(c->ns->create_customers
                                         ? "create" : "find"))
         != 0
+        || json_object_set_new(options, "match",
+                               json_string(c->ns->match_email
+                                           ? "email" : "external_id"))
+           != 0
         || (c->ns->guest_customer.len
             && json_object_set_new(options, "guest",
                    json_stringn((char *) c->ns->guest_customer.data,
@@ -945,6 +957,9 @@ ngx_http_order_edit_nsc_restlet_answer(ngx_http_order_edit_nsc_t *c,
 
         } else if (ngx_strcmp(err.code, "CUSTOMER_REJECTED") == 0) {
             reason = "customer_rejected";
+
+        } else if (ngx_strcmp(err.code, "CUSTOMER_AMBIGUOUS") == 0) {
+            reason = "customer_ambiguous";
         }
     }
 
@@ -1898,6 +1913,7 @@ ngx_http_order_edit_nsc_create(ngx_http_order_edit_nsc_t *c)
     c->cust_shopify = ngx_atoof((u_char *) json_string_value(sid),
                                 json_string_length(sid));
     c->cust_made = 0;
+    c->cust_emailed = 0;
 
     slot = ngx_http_order_edit_nsc_cust_slot(c);
 
@@ -1965,8 +1981,7 @@ static void
 ngx_http_order_edit_nsc_cust_step(ngx_http_order_edit_nsc_t *c,
     ngx_http_order_edit_curl_req_t *req)
 {
-    u_char     *p;
-    ngx_str_t   why;
+    ngx_str_t  why;
 
     if (c->step == NGX_HTTP_ORDER_EDIT_NSC_STEP_CUST_FIND) {
 
@@ -1980,28 +1995,24 @@ ngx_http_order_edit_nsc_cust_step(ngx_http_order_edit_nsc_t *c,
             return;
         }
 
-        if (c->ns->create_customers && !c->cust_made) {
-            ngx_http_order_edit_nsc_cust_make(c);
+        if (c->ns->match_email && !c->cust_made && !c->cust_emailed
+            && ngx_http_order_edit_nsc_cust_email(c) == NGX_OK)
+        {
             return;
         }
 
-        p = ngx_pnalloc(c->pool, 160 + c->cust_eid.len);
-        if (p == NULL) {
-            ngx_http_order_edit_nsc_report(c, NGX_HTTP_ORDER_EDIT_NSC_UNSENT,
-                                           NULL, NULL);
+        ngx_http_order_edit_nsc_cust_none(c);
+        return;
+    }
+
+    if (c->step == NGX_HTTP_ORDER_EDIT_NSC_STEP_CUST_EMAIL) {
+
+        if (req->status == 200) {
+            ngx_http_order_edit_nsc_cust_emailed(c, req);
             return;
         }
 
-        why.data = p;
-        why.len = ngx_sprintf(p, "NetSuite has no customer with external "
-                              "id \"%V\"%s", &c->cust_eid,
-                              c->cust_made ? " even after creating it"
-                              : " (on_missing create makes none without "
-                                "customers=create)")
-                  - p;
-
-        ngx_http_order_edit_nsc_report(c, NGX_HTTP_ORDER_EDIT_NSC_REFUSED,
-                                       "customer_missing", &why);
+        ngx_http_order_edit_nsc_rejected(c, req);
         return;
     }
 
@@ -2025,18 +2036,52 @@ ngx_http_order_edit_nsc_cust_step(ngx_http_order_edit_nsc_t *c,
 }
 
 
+/* no such customer: made (customers=create), or people decide */
+
+static void
+ngx_http_order_edit_nsc_cust_none(ngx_http_order_edit_nsc_t *c)
+{
+    u_char     *p;
+    ngx_str_t   why;
+
+    if (c->ns->create_customers && !c->cust_made) {
+        ngx_http_order_edit_nsc_cust_make(c);
+        return;
+    }
+
+    p = ngx_pnalloc(c->pool, 160 + c->cust_eid.len);
+    if (p == NULL) {
+        ngx_http_order_edit_nsc_report(c, NGX_HTTP_ORDER_EDIT_NSC_UNSENT,
+                                       NULL, NULL);
+        return;
+    }
+
+    why.data = p;
+    why.len = ngx_sprintf(p, "NetSuite has no customer with external id "
+                          "\"%V\"%s%s", &c->cust_eid,
+                          c->cust_emailed ? " nor the order's email" : "",
+                          c->cust_made ? " even after creating it"
+                          : " (on_missing create makes none without "
+                            "customers=create)")
+              - p;
+
+    ngx_http_order_edit_nsc_report(c, NGX_HTTP_ORDER_EDIT_NSC_REFUSED,
+                                   "customer_missing", &why);
+}
+
+
 /* the customer read: its internal id, remembered, and the order made */
 
 static void
 ngx_http_order_edit_nsc_cust_found(ngx_http_order_edit_nsc_t *c,
     ngx_http_order_edit_curl_req_t *req)
 {
-    size_t                           len;
-    json_t                          *root, *id;
-    ngx_uint_t                       i;
-    const char                      *s;
-    json_error_t                     err;
-    ngx_http_order_edit_so_cache_t  *slot;
+    char           buf[NGX_HTTP_ORDER_EDIT_NSP_ID_LEN];
+    size_t         len;
+    json_t        *root, *id;
+    ngx_uint_t     i;
+    const char    *s;
+    json_error_t   err;
 
     /* a customer record, a few KB, once per new customer: parsed here */
     root = json_loadb((char *) req->body.data, req->body.len, 0, &err);
@@ -2058,21 +2103,134 @@ ngx_http_order_edit_nsc_cust_found(ngx_http_order_edit_nsc_t *c,
         return;
     }
 
+    /* copied: the order is made (and the job may end) after the free */
+    ngx_memcpy(buf, s, len);
+    json_decref(root);
+
+    ngx_http_order_edit_nsc_cust_use(c, buf, len);
+}
+
+
+/* the customer's internal id: remembered, and the order made with it */
+
+static void
+ngx_http_order_edit_nsc_cust_use(ngx_http_order_edit_nsc_t *c,
+    const char *id, size_t len)
+{
+    ngx_http_order_edit_so_cache_t  *slot;
+
     slot = ngx_http_order_edit_nsc_cust_slot(c);
     slot->ns = c->ns;
     slot->shop = ngx_crc32_short(c->shop.data, c->shop.len);
     slot->order_id = c->cust_shopify;
     slot->len = (u_char) len;
-    ngx_memcpy(slot->id, s, len);
-
-    json_decref(root);
+    ngx_memcpy(slot->id, id, len);
 
     ngx_log_error(NGX_LOG_INFO, c->log, 0,
                   "order_edit: #%uL of \"%V\": customer \"%V\" is %*s%s",
                   c->id, &c->shop, &c->cust_eid, (size_t) slot->len,
-                  slot->id, c->cust_made ? ", created" : "");
+                  slot->id, c->cust_made ? ", created"
+                            : c->cust_emailed ? ", by email" : "");
 
     ngx_http_order_edit_nsc_create_send(c, slot->id, slot->len);
+}
+
+
+/*
+ * match=email: a customer another system made, with Shopify's email.
+ * NGX_DECLINED (nothing sent) when the email is none, or has a character
+ * that would need quoting in SuiteQL or JSON (then it is not looked for).
+ */
+
+static ngx_int_t
+ngx_http_order_edit_nsc_cust_email(ngx_http_order_edit_nsc_t *c)
+{
+    u_char      *p;
+    size_t       len, i;
+    json_t      *email;
+    const char  *e;
+
+    email = json_object_get(json_object_get(json_object_get(c->res->doc,
+                                                            "sales_order"),
+                                            "customer"),
+                            "email");
+    e = json_string_value(email);
+    len = e ? json_string_length(email) : 0;
+
+    if (len == 0 || len > 254) {
+        return NGX_DECLINED;
+    }
+
+    for (i = 0; i < len; i++) {
+        if (!((e[i] >= 'a' && e[i] <= 'z') || (e[i] >= 'A' && e[i] <= 'Z')
+              || (e[i] >= '0' && e[i] <= '9')
+              || ngx_strchr(".@+-_", e[i]) != NULL))
+        {
+            return NGX_DECLINED;
+        }
+    }
+
+    p = ngx_pnalloc(c->pool, sizeof("{\"q\":\"SELECT id FROM customer WHERE "
+                                     "email = '' ORDER BY id\"}") + len);
+
+    if (p == NULL
+        || ngx_http_order_edit_nsc_set_url(c, NGX_HTTP_ORDER_EDIT_SUITEQL,
+                                           NULL, 0, "")
+           != NGX_OK)
+    {
+        return NGX_DECLINED;
+    }
+
+    c->body.data = p;
+    c->body.len = ngx_sprintf(p, "{\"q\":\"SELECT id FROM customer WHERE "
+                                 "email = '%*s' ORDER BY id\"}", len, e)
+                  - p;
+
+    ngx_str_set(&c->method, "POST");
+    c->step = NGX_HTTP_ORDER_EDIT_NSC_STEP_CUST_EMAIL;
+    c->cust_emailed = 1;
+
+    ngx_http_order_edit_nsc_send(c);
+
+    return NGX_OK;
+}
+
+
+/* SuiteQL by email answered: one customer, none, or several */
+
+static void
+ngx_http_order_edit_nsc_cust_emailed(ngx_http_order_edit_nsc_t *c,
+    ngx_http_order_edit_curl_req_t *req)
+{
+    int        n;
+    char       id[NGX_HTTP_ORDER_EDIT_NSP_ID_LEN + 1];
+    ngx_str_t  why;
+
+    n = ngx_http_order_edit_nsp_suiteql((char *) req->body.data,
+                                        req->body.len, id, sizeof(id));
+
+    if (n == 1 && id[0] != '\0') {
+        ngx_http_order_edit_nsc_cust_use(c, id, ngx_strlen(id));
+        return;
+    }
+
+    if (n > 1) {
+        ngx_http_order_edit_nsc_refused(c, "customer_ambiguous",
+                                        "several NetSuite customers have "
+                                        "the order's email; set the "
+                                        "External ID of the right one");
+        return;
+    }
+
+    if (n < 0 || n == 1) {
+        ngx_str_set(&why, "SuiteQL answered the customer query without "
+                          "\"items\" or an id");
+        ngx_http_order_edit_nsc_report(c, NGX_HTTP_ORDER_EDIT_NSC_TRANSIENT,
+                                       NULL, &why);
+        return;
+    }
+
+    ngx_http_order_edit_nsc_cust_none(c);
 }
 
 
@@ -2635,6 +2793,7 @@ ngx_http_order_edit_nsc_headers(ngx_http_order_edit_nsc_t *c,
 
     if (c->step == NGX_HTTP_ORDER_EDIT_NSC_STEP_LOOKUP
         || c->step == NGX_HTTP_ORDER_EDIT_NSC_STEP_INVOICE
+        || c->step == NGX_HTTP_ORDER_EDIT_NSC_STEP_CUST_EMAIL
         || c->step == NGX_HTTP_ORDER_EDIT_NSC_STEP_SUITEQL)
     {
         ngx_str_set(&name, "Prefer");
@@ -2873,7 +3032,8 @@ ngx_http_order_edit_nsc_classify(ngx_http_order_edit_nsc_t *c,
     }
 
     if (c->step == NGX_HTTP_ORDER_EDIT_NSC_STEP_CUST_FIND
-        || c->step == NGX_HTTP_ORDER_EDIT_NSC_STEP_CUST_MAKE)
+        || c->step == NGX_HTTP_ORDER_EDIT_NSC_STEP_CUST_MAKE
+        || c->step == NGX_HTTP_ORDER_EDIT_NSC_STEP_CUST_EMAIL)
     {
         ngx_http_order_edit_nsc_cust_step(c, req);
         return;

@@ -130,6 +130,7 @@ struct ngx_http_order_edit_nsc_s {
     unsigned                               found_again:1;  /* a dup memo */
     unsigned                               cash_sale:1;    /* looking */
     unsigned                               cust_made:1;    /* POSTed */
+    unsigned                               cust_emailed:1; /* asked */
 
     /* OAuth 2.0: waiting for a token, and the one sent */
     ngx_http_order_edit_oauth2_wait_t      wait;

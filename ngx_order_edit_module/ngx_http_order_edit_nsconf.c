@@ -125,7 +125,7 @@ static ngx_http_order_edit_block_cmd_t  ngx_http_order_edit_ns_cmds[] = {
                              ngx_http_order_edit_ns_retry_backoff),
     ngx_http_order_edit_bcmd("lock_after", 1, 1,
                              ngx_http_order_edit_ns_lock_after),
-    ngx_http_order_edit_bcmd("on_missing", 1, 4,
+    ngx_http_order_edit_bcmd("on_missing", 1, 5,
                              ngx_http_order_edit_ns_on_missing),
     ngx_http_order_edit_bcmd("lookup", 1, 2, ngx_http_order_edit_ns_lookup),
     ngx_http_order_edit_bcmd("ca_file", 1, 1, ngx_http_order_edit_ns_path),
@@ -1029,7 +1029,8 @@ ngx_http_order_edit_ns_refund_payout(ngx_conf_t *cf, void *conf)
 
 /*
  * on_missing retry [time] | exception
- *          | create [customers=find|create] [guest=id] [subsidiary=id]
+ *          | create [customers=find|create] [match=external_id|email]
+ *                   [guest=id] [subsidiary=id]
  */
 
 static char *
@@ -1077,7 +1078,8 @@ ngx_http_order_edit_ns_on_missing(ngx_conf_t *cf, void *conf)
 
     ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
                        "invalid on_missing, expected \"retry [time]\", "
-                       "\"create [customers=find|create] [guest=id] "
+                       "\"create [customers=find|create] "
+                       "[match=external_id|email] [guest=id] "
                        "[subsidiary=id]\" or \"exception\"");
 
     return NGX_CONF_ERROR;
@@ -1086,9 +1088,9 @@ ngx_http_order_edit_ns_on_missing(ngx_conf_t *cf, void *conf)
 
 /*
  * A Sales Order create needs its customer (entity): the order's own,
- * found by external id (customers=find, the default) or made when absent
- * (customers=create, in OneWorld with subsidiary=); guest= for orders
- * without one.
+ * found by external id (customers=find, the default), then by email
+ * (match=email), or made when absent (customers=create, in OneWorld with
+ * subsidiary=); guest= for orders without one.
  */
 
 static char *
@@ -1112,6 +1114,16 @@ ngx_http_order_edit_ns_create_args(ngx_conf_t *cf,
             continue;
         }
 
+        if (ngx_strcmp(value[i].data, "match=external_id") == 0) {
+            ns->match_email = 0;
+            continue;
+        }
+
+        if (ngx_strcmp(value[i].data, "match=email") == 0) {
+            ns->match_email = 1;
+            continue;
+        }
+
         if (ngx_strncmp(value[i].data, "guest=", 6) == 0) {
             to = &ns->guest_customer;
             v.data = value[i].data + 6;
@@ -1125,7 +1137,8 @@ ngx_http_order_edit_ns_create_args(ngx_conf_t *cf,
         } else {
             ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
                                "invalid \"%V\", expected "
-                               "\"customers=find|create\", \"guest=id\" "
+                               "\"customers=find|create\", "
+                               "\"match=external_id|email\", \"guest=id\" "
                                "or \"subsidiary=id\"", &value[i]);
             return NGX_CONF_ERROR;
         }

@@ -67,6 +67,7 @@ struct ngx_http_order_edit_netsuite_conf_s {
     ngx_str_t                      guest_customer;  /* "": none */
     ngx_str_t                      new_customer_subsidiary;
     ngx_flag_t                     create_customers;
+    ngx_flag_t                     match_email;
     ngx_uint_t                     lookup;
     ngx_str_t                      lookup_field;
     ngx_str_t                      ca_file;

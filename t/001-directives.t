@@ -717,7 +717,7 @@ qr{\[emerg\] .*invalid lock_after "Z", expected a Sales Order status letter from
 --- config
 --- must_die
 --- error_log eval
-qr{\[emerg\] .*invalid on_missing, expected "retry \[time\]", "create \[customers=find\|create\] \[guest=id\] \[subsidiary=id\]" or "exception".* in \S+nginx\.conf:\d+$}
+qr{\[emerg\] .*invalid on_missing, expected "retry \[time\]", "create \[customers=find\|create\] \[match=external_id\|email\] \[guest=id\] \[subsidiary=id\]" or "exception".* in \S+nginx\.conf:\d+$}
 
 
 

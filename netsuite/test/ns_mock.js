@@ -115,7 +115,8 @@ class Account {
         /* id -> fields (CUSTOMER); oneWorld: a new one needs subsidiary */
         this.customers = {};
         (o.customers || []).forEach((c) => {
-            this.customers[String(c.id)] = { externalid: c.externalId || '' };
+            this.customers[String(c.id)] = { externalid: c.externalId || '',
+                                             email: c.email || '' };
         });
         this.oneWorld = o.oneWorld === true;
         this.records = { salesorder: {}, creditmemo: {}, invoice: {} };
@@ -730,6 +731,11 @@ function queryModule(account) {
              .flatMap((t) => Object.values(account.records[t]))
              .filter((r) => String(r.fields.createdfrom) === String(from))
              .map((r) => ({ id: Number(r.id) }))],
+        [/^SELECT id FROM customer WHERE email = \? ORDER BY id$/,
+         ([email]) => Object.keys(account.customers)
+             .filter((id) => account.customers[id].email === email)
+             .sort((x, y) => Number(x) - Number(y))
+             .map((id) => ({ id: Number(id) }))],
         [/^SELECT id FROM customer WHERE externalid = \?$/,
          ([ext]) => Object.keys(account.customers)
              .filter((id) => account.customers[id].externalid === ext)

@@ -184,6 +184,41 @@ class MakeCustomersNoSubsidiary(CreateCase):
         self.assertIsNone(self.created())
 
 
+class EmailMatch(CreateCase):
+    """match=email: a customer another system made, without the external
+    id, is found by the order's email (SuiteQL)."""
+
+    extra = "concurrency 4; on_missing create match=email;"
+
+    def test_a_customer_with_the_orders_email_is_the_entity(self):
+        self.sim.admin("POST", "customers", [
+            {"id": "654", "email": "bob.norman@example.com"},
+            {"id": "655", "email": "someone.else@example.com"}])
+        self.send("e1")
+
+        so = self.wait(self.created, "the created Sales Order")
+        self.assertEqual(so["entity"]["id"], "654")
+        self.wait(lambda: self.shop()["acked"] == 1, "the ack")
+        self.assertIn("by email", self.ngx.error_log())
+
+    def test_several_customers_with_the_email_are_an_exception(self):
+        self.sim.admin("POST", "customers", [
+            {"id": "654", "email": "bob.norman@example.com"},
+            {"id": "656", "email": "bob.norman@example.com"}])
+        self.send("e2")
+
+        exc = self.wait(self.exceptions, "the exception")
+        self.assertEqual(exc[0]["reason"], "customer_ambiguous")
+        self.assertIsNone(self.created())
+
+    def test_no_customer_with_the_email_is_missing(self):
+        self.send("e3")
+
+        exc = self.wait(self.exceptions, "the exception")
+        self.assertEqual(exc[0]["reason"], "customer_missing")
+        self.assertIn("nor the order's email", exc[0]["netsuite_error"])
+
+
 class RestletCustomers(CreateCase):
     """mode restlet: the block's customer choices reach the script in
     "options" (the simulator plays the script), and its refusal is the

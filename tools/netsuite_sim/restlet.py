@@ -176,7 +176,9 @@ class Restlet:
         self.customers = options.get("customers", "find")
         self.guest = options.get("guest")
         self.subsidiary = options.get("subsidiary")
-        if self.customers not in ("find", "create") or any(
+        self.match = options.get("match", "external_id")
+        if self.customers not in ("find", "create") or self.match not in (
+                "external_id", "email") or any(
                 v is not None and not (isinstance(v, str) and v.isdigit())
                 for v in (self.guest, self.subsidiary)):
             raise _err("INVALID_DOCUMENT", "bad options")
@@ -484,6 +486,16 @@ class Restlet:
         cid = self.store.customer_by_eid(ext)
         if cid is not None:
             return cid
+        email = doc.get("email") if isinstance(doc, dict) else None
+        if self.match == "email" and isinstance(email, str) and email:
+            # one another system made, without the external id
+            ids = sorted((k for k, c in self.store.customers.items()
+                          if c.get("email") == email), key=int)
+            if len(ids) > 1:
+                raise _err("CUSTOMER_AMBIGUOUS", "several customers have "
+                           "the email %s" % email)
+            if ids:
+                return ids[0]
         if self.customers != "create":
             raise _err("CUSTOMER_MISSING", "no customer with external id %s "
                        "(customers create makes one)" % ext)

@@ -33,6 +33,10 @@ entered.
 
 item: id, itemid, externalid, itemtype.
 
+customer: id, externalid, email, companyname, firstname, lastname,
+isperson ('T' / 'F'), the customer records the simulator keeps.  Strings
+compare exactly (whether NetSuite's email = is case-blind is UNCONFIRMED).
+
 Like NetSuite, every value comes back as a string and a column whose value
 is null is left out of the row altogether. Anything else is refused with 400
 INVALID_PARAMETER, so a query that would not run on NetSuite does not
@@ -53,9 +57,12 @@ LINE_COLUMNS = ("transaction", "id", "linesequencenumber", "mainline",
                 "taxline", "item", "quantity", "rate", "foreignamount",
                 "netamount")
 ITEM_COLUMNS = ("id", "itemid", "externalid", "itemtype")
+CUSTOMER_COLUMNS = ("id", "externalid", "email", "companyname",
+                    "firstname", "lastname", "isperson")
 TABLES = {"transaction": (STANDARD_COLUMNS, "custbody"),
           "transactionline": (LINE_COLUMNS, "custcol"),
-          "item": (ITEM_COLUMNS, None)}
+          "item": (ITEM_COLUMNS, None),
+          "customer": (CUSTOMER_COLUMNS, "custentity")}
 # the sales transactions whose lines are stored negative
 SALES_TYPES = ("SalesOrd", "CustInvc", "CashSale")
 KEYWORDS = ("FROM", "WHERE", "ORDER", "JOIN", "INNER", "LEFT", "OUTER", "ON",
@@ -158,8 +165,8 @@ class _Parser:
         name = self.ident()
         if name not in TABLES:
             raise _bad("Search error occurred: Record '%s' was not found "
-                       "(the simulator knows transaction, transactionline "
-                       "and item)." % name)
+                       "(the simulator knows transaction, transactionline, "
+                       "item and customer)." % name)
         alias = name
         kind, text = self.peek()
         if kind == "ident" and text.upper() not in KEYWORDS:
@@ -343,11 +350,29 @@ def item_rows(store):
             for i in store.items.values()]
 
 
+def customer_rows(store):
+    rows = []
+    for cid, c in store.customers.items():
+        row = {"id": cid}
+        for col, field in (("externalid", "externalId"), ("email", "email"),
+                           ("companyname", "companyName"),
+                           ("firstname", "firstName"),
+                           ("lastname", "lastName")):
+            if c.get(field):
+                row[col] = str(c[field])
+        if "isPerson" in c:
+            row["isperson"] = "T" if c["isPerson"] else "F"
+        rows.append(row)
+    return rows
+
+
 def _table_rows(store, name):
     if name == "transaction":
         return [row_of(r) for r in store.all_transactions()]
     if name == "transactionline":
         return [l for r in store.all_transactions() for l in line_rows_of(r)]
+    if name == "customer":
+        return customer_rows(store)
     return item_rows(store)
 
 

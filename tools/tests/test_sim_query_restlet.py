@@ -118,8 +118,19 @@ class SuiteQL(SimTestCase):
         r = self.query("SELECT id FROM transaction", headers={})
         self.assertError(r, 400, "INVALID_HEADER")
 
+    def test_customers_by_email(self):
+        self.sim.admin("POST", "customers", [
+            {"id": "7", "externalId": "c-7", "email": "a@example.com"},
+            {"id": "8", "email": "a@example.com"},
+            {"id": "9", "email": "b@example.com"}])
+        r = self.query("SELECT id FROM customer WHERE email = "
+                       "'a@example.com' ORDER BY id")
+        self.assertEqual(r.status, 200, r)
+        self.assertEqual([row["id"] for row in r.json["items"]], ["7", "8"])
+
     def test_unsupported_or_wrong_query(self):
-        for q in ("SELECT id FROM customer",
+        for q in ("SELECT id FROM vendor",
+                  "SELECT nosuchcolumn FROM customer",
                   "SELECT nosuchcolumn FROM transaction",
                   "SELECT id FROM transaction WHERE id <> 3",
                   "SELECT t.id FROM transaction t JOIN transactionline tl "
