@@ -49,16 +49,12 @@ class CreateCase(test_dispatch.Dispatch):
         return {c["id"]: c for c in
                 self.sim.admin("GET", "customers")["customers"]}
 
-    # the inherited tests are Dispatch's own
-    test_an_edit_reaches_the_sales_order = None
-    test_an_edit_after_fulfilment_is_an_exception = None
-    test_a_refund_becomes_a_credit_memo_with_shopifys_values = None
-    test_a_5xx_is_retried_and_then_applied = None
-    test_an_older_snapshot_never_winds_the_order_back = None
-    test_silent_drift_after_the_write_is_a_discrepancy = None
-    test_a_burst_of_edits_is_one_write_of_the_newest = None
-    test_a_cancellation_is_applied_after_its_own_update = None
-    test_a_dropped_kept_alive_connection_never_replays_a_nonce = None
+
+
+# the inherited tests are Dispatch's own, run in test_dispatch
+for _name in dir(test_dispatch.Dispatch):
+    if _name.startswith("test_"):
+        setattr(CreateCase, _name, None)
 
 
 class FindCustomers(CreateCase):
