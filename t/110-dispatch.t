@@ -858,6 +858,36 @@ of a new Sales Order.
 
 
 
+=== TEST 32b: on_missing create customers=create: the order's customer is made in NetSuite, then the order with it
+The Shopify customer has no NetSuite customer with its external id: POST
+customer (a person, with the email and the subsidiary), then the upsert
+names it as entity.
+--- http_config eval: ::http_config(extra => 'on_missing create customers=create subsidiary=3;')
+--- config eval: $::Config
+--- request eval
+my $with = $::Edit;
+$with =~ s/^\{/{"customer": {"id": 207119551, "email": "bob\@example.com", "first_name": "Bob", "last_name": "Norman"},/ or die;
+[$::Reset,
+ ::webhook('c3', $with),
+ $::Drain,
+ "GET /sim/requests",
+ "GET /sim/orders/eid:$::SO"]
+--- error_code eval
+[200, 200, 200, 200, 200]
+--- response_body_like eval
+[$::Ok, '"queued"',
+ '^\{"drained":true,"depth":0,"exceptions":0\}$',
+ '(?s)"method":"GET","path":"/services/rest/record/v1/customer/eid:'
+     . 'shopify-acme-customer-207119551".*"status":404'
+     . '.*"method":"POST","path":"/services/rest/record/v1/customer"'
+     . '.*"method":"PUT","path":"/services/rest/record/v1/salesOrder/',
+ '"entity":\s*\{\s*"id":\s*"5001"']
+--- no_error_log
+[alert]
+[crit]
+
+
+
 === TEST 33: tax_code: each of a line's Shopify tax lines goes under its own NetSuite tax code
 The first line is taxed by two jurisdictions (GST 5 %, PST 1 %), the
 second by a state tax no tax_code names.  GST is matched by title (any
