@@ -843,8 +843,8 @@ ngx_http_order_edit_nsc_restlet(ngx_http_order_edit_nsc_t *c)
  * The document and the NetSuite block's choices, which the script cannot
  * know otherwise: {"options": {"lock_after": "B", "on_missing": "error",
  * "refund_flow": "standalone"}}, and with on_missing create "customers",
- * "match", "guest" and "subsidiary".  A shallow copy: the document's values are
- * shared, not copied.
+ * "match", "guest" and "subsidiary".  A shallow copy: the document's
+ * values are shared, not copied.
  */
 
 static json_t *
