@@ -721,6 +721,38 @@ qr{\[emerg\] .*invalid on_missing, expected "retry \[time\]", "create \[customer
 
 
 
+=== TEST 55a: on_missing create's guest= must be an internal id
+--- http_config
+    order_edit_store acme.myshopify.com { secret x; netsuite main; }
+    order_edit_netsuite main {
+        account 1234567_sb1;
+        consumer_key_file ../html/ck; consumer_secret_file ../html/cs;
+        token_id_file ../html/ti; token_secret_file ../html/ts;
+        on_missing create customers=create guest=eid:guest;
+    }
+--- config
+--- must_die
+--- error_log eval
+qr{\[emerg\] .*invalid "guest=eid:guest", expected a NetSuite internal id \(digits\) in \S+nginx\.conf:\d+$}
+
+
+
+=== TEST 55b: on_missing create's subsidiary= is for the customers it makes
+--- http_config
+    order_edit_store acme.myshopify.com { secret x; netsuite main; }
+    order_edit_netsuite main {
+        account 1234567_sb1;
+        consumer_key_file ../html/ck; consumer_secret_file ../html/cs;
+        token_id_file ../html/ti; token_secret_file ../html/ts;
+        on_missing create subsidiary=3;
+    }
+--- config
+--- must_die
+--- error_log eval
+qr{\[emerg\] .*"subsidiary=" is for the customers "customers=create" makes in \S+nginx\.conf:\d+$}
+
+
+
 === TEST 56: a SuiteQL lookup field that is not an identifier is refused at start
 --- http_config
     order_edit_store acme.myshopify.com { secret x; netsuite main; }
