@@ -26,6 +26,7 @@
 #define NGX_HTTP_ORDER_EDIT_NSC_STEP_CUST_FIND    9   /* on_missing create */
 #define NGX_HTTP_ORDER_EDIT_NSC_STEP_CUST_MAKE    10
 #define NGX_HTTP_ORDER_EDIT_NSC_STEP_CUST_EMAIL   11
+#define NGX_HTTP_ORDER_EDIT_NSC_STEP_CUR_FIND     12
 #define NGX_HTTP_ORDER_EDIT_NSC_STEP_SUITEQL      16  /* the report's page */
 
 /* a Customer Refund's external id: its memo's, and this */
@@ -39,6 +40,9 @@
 
 /* customers' internal ids found or made for a create, likewise */
 #define NGX_HTTP_ORDER_EDIT_CUST_CACHE            1024
+
+/* currencies' internal ids by ISO code, for a create */
+#define NGX_HTTP_ORDER_EDIT_CUR_CACHE             16
 
 
 /*
@@ -89,6 +93,18 @@ static ngx_http_order_edit_so_cache_t
 /* the same shape: (account, shop, Shopify customer) -> internal id */
 static ngx_http_order_edit_so_cache_t
     ngx_http_order_edit_cust_cache[NGX_HTTP_ORDER_EDIT_CUST_CACHE];
+
+/* (account, ISO code) -> internal id: a currency's id never changes */
+typedef struct {
+    void                                  *ns;
+    u_char                                 code[3];
+    u_char                                 len;
+    u_char                                 id[NGX_HTTP_ORDER_EDIT_NSP_ID_LEN];
+} ngx_http_order_edit_cur_cache_t;
+
+static ngx_http_order_edit_cur_cache_t
+    ngx_http_order_edit_cur_cache[NGX_HTTP_ORDER_EDIT_CUR_CACHE];
+static ngx_uint_t  ngx_http_order_edit_cur_next;
 
 
 static ngx_http_order_edit_so_cache_t *ngx_http_order_edit_nsc_so_slot(
@@ -168,6 +184,10 @@ static json_t *ngx_http_order_edit_nsc_cust_body(ngx_http_order_edit_nsc_t *c,
     const json_t *cust);
 static void ngx_http_order_edit_nsc_create_send(ngx_http_order_edit_nsc_t *c,
     const u_char *entity, size_t len);
+static void ngx_http_order_edit_nsc_cur_found(ngx_http_order_edit_nsc_t *c,
+    ngx_http_order_edit_curl_req_t *req);
+static void ngx_http_order_edit_nsc_create_write(
+    ngx_http_order_edit_nsc_t *c);
 static void ngx_http_order_edit_nsc_compare(ngx_http_order_edit_nsc_t *c,
     ngx_http_order_edit_curl_req_t *req);
 static void ngx_http_order_edit_nsc_compare_parse(void *ctx);
@@ -2376,19 +2396,143 @@ failed:
 }
 
 
-/* the upsert with its customer: {"entity": {"id": "<id>"}, ...} */
+/*
+ * The upsert with its customer, and the order's currency: NetSuite would
+ * otherwise take the customer's, which need not be the order's.  The
+ * currency's internal id is SuiteQL's (currency.symbol is the ISO code),
+ * remembered by the worker.
+ */
 
 static void
 ngx_http_order_edit_nsc_create_send(ngx_http_order_edit_nsc_t *c,
     const u_char *entity, size_t len)
 {
+    u_char                           *p;
+    json_t                           *cur;
+    ngx_uint_t                        i;
+    const char                       *code;
+    ngx_http_order_edit_cur_cache_t  *e;
+
+    c->cust_id.data = ngx_pnalloc(c->pool, len);
+    if (c->cust_id.data == NULL) {
+        ngx_http_order_edit_nsc_report(c, NGX_HTTP_ORDER_EDIT_NSC_UNSENT,
+                                       NULL, NULL);
+        return;
+    }
+
+    ngx_memcpy(c->cust_id.data, entity, len);
+    c->cust_id.len = len;
+    ngx_str_null(&c->cur_id);
+
+    cur = json_object_get(json_object_get(c->res->doc, "sales_order"),
+                          "currency");
+    code = json_string_value(cur);
+
+    if (code == NULL || json_string_length(cur) != 3) {
+        /* the normaliser checked it: no currency, the customer's */
+        ngx_http_order_edit_nsc_create_write(c);
+        return;
+    }
+
+    for (i = 0; i < NGX_HTTP_ORDER_EDIT_CUR_CACHE; i++) {
+        e = &ngx_http_order_edit_cur_cache[i];
+
+        if (e->ns == c->ns && e->len && ngx_memcmp(e->code, code, 3) == 0) {
+            c->cur_id.data = e->id;
+            c->cur_id.len = e->len;
+            ngx_http_order_edit_nsc_create_write(c);
+            return;
+        }
+    }
+
+    /* ISO 4217 codes are three letters: safe in the query */
+    p = ngx_pnalloc(c->pool, sizeof("{\"q\":\"SELECT id FROM currency WHERE "
+                                     "symbol = 'XYZ'\"}"));
+    if (p == NULL
+        || ngx_http_order_edit_nsc_set_url(c, NGX_HTTP_ORDER_EDIT_SUITEQL,
+                                           NULL, 0, "")
+           != NGX_OK)
+    {
+        ngx_http_order_edit_nsc_report(c, NGX_HTTP_ORDER_EDIT_NSC_UNSENT,
+                                       NULL, NULL);
+        return;
+    }
+
+    c->body.data = p;
+    c->body.len = ngx_sprintf(p, "{\"q\":\"SELECT id FROM currency WHERE "
+                                 "symbol = '%*s'\"}", (size_t) 3, code)
+                  - p;
+
+    ngx_str_set(&c->method, "POST");
+    c->step = NGX_HTTP_ORDER_EDIT_NSC_STEP_CUR_FIND;
+
+    ngx_http_order_edit_nsc_send(c);
+}
+
+
+/* SuiteQL answered the currency: one, or the order cannot be booked */
+
+static void
+ngx_http_order_edit_nsc_cur_found(ngx_http_order_edit_nsc_t *c,
+    ngx_http_order_edit_curl_req_t *req)
+{
+    int                               n;
+    char                              id[NGX_HTTP_ORDER_EDIT_NSP_ID_LEN + 1];
+    size_t                            len;
+    const char                       *code;
+    ngx_http_order_edit_cur_cache_t  *e;
+
+    n = req->status == 200
+        ? ngx_http_order_edit_nsp_suiteql((char *) req->body.data,
+                                          req->body.len, id, sizeof(id))
+        : -1;
+
+    if (n < 0) {
+        ngx_http_order_edit_nsc_rejected(c, req);
+        return;
+    }
+
+    len = (n == 1) ? ngx_strlen(id) : 0;
+
+    if (len == 0 || len > NGX_HTTP_ORDER_EDIT_NSP_ID_LEN) {
+        ngx_http_order_edit_nsc_refused(c, "netsuite_rejected",
+                                        "NetSuite has no currency (or "
+                                        "several) with the order's ISO "
+                                        "code: the Sales Order cannot be "
+                                        "created in it");
+        return;
+    }
+
+    code = json_string_value(json_object_get(json_object_get(c->res->doc,
+                                                             "sales_order"),
+                                             "currency"));
+
+    e = &ngx_http_order_edit_cur_cache[ngx_http_order_edit_cur_next++
+                                       % NGX_HTTP_ORDER_EDIT_CUR_CACHE];
+    e->ns = c->ns;
+    ngx_memcpy(e->code, code, 3);
+    ngx_memcpy(e->id, id, len);
+    e->len = (u_char) len;
+
+    c->cur_id.data = e->id;
+    c->cur_id.len = len;
+
+    ngx_http_order_edit_nsc_create_write(c);
+}
+
+
+/*
+ * {"entity": {"id": "<id>"}, "currency": {"id": "<id>"}, ...}: put in
+ * front of the normaliser's body as text, whose numbers are exact and
+ * stay as they are.  The body is an object with lines.
+ */
+
+static void
+ngx_http_order_edit_nsc_create_write(ngx_http_order_edit_nsc_t *c)
+{
     u_char  *p;
     size_t   rest;
 
-    /*
-     * Put in front of the normaliser's body as text: its numbers are
-     * exact and stay as they are.  The body is an object with lines.
-     */
     if (c->res->body_len < 2 || c->res->body[0] != '{') {
         ngx_http_order_edit_nsc_refused(c, "netsuite_rejected",
                                         "the Sales Order body is not an "
@@ -2398,8 +2542,9 @@ ngx_http_order_edit_nsc_create_send(ngx_http_order_edit_nsc_t *c,
 
     rest = c->res->body_len - 1;
 
-    p = ngx_pnalloc(c->pool, sizeof("{\"entity\":{\"id\":\"\"},") + len
-                             + rest);
+    p = ngx_pnalloc(c->pool, sizeof("{\"entity\":{\"id\":\"\"},"
+                                    "\"currency\":{\"id\":\"\"},")
+                             + c->cust_id.len + c->cur_id.len + rest);
     if (p == NULL) {
         ngx_http_order_edit_nsc_report(c, NGX_HTTP_ORDER_EDIT_NSC_UNSENT,
                                        NULL, NULL);
@@ -2407,8 +2552,16 @@ ngx_http_order_edit_nsc_create_send(ngx_http_order_edit_nsc_t *c,
     }
 
     c->body.data = p;
-    p = ngx_sprintf(p, "{\"entity\":{\"id\":\"%*s\"}%s", len, entity,
-                    c->res->body[1] == '}' ? "" : ",");
+    p = ngx_sprintf(p, "{\"entity\":{\"id\":\"%V\"}", &c->cust_id);
+
+    if (c->cur_id.len) {
+        p = ngx_sprintf(p, ",\"currency\":{\"id\":\"%V\"}", &c->cur_id);
+    }
+
+    if (c->res->body[1] != '}') {
+        *p++ = ',';
+    }
+
     p = ngx_cpymem(p, c->res->body + 1, rest);
     c->body.len = p - c->body.data;
 
@@ -2794,6 +2947,7 @@ ngx_http_order_edit_nsc_headers(ngx_http_order_edit_nsc_t *c,
     if (c->step == NGX_HTTP_ORDER_EDIT_NSC_STEP_LOOKUP
         || c->step == NGX_HTTP_ORDER_EDIT_NSC_STEP_INVOICE
         || c->step == NGX_HTTP_ORDER_EDIT_NSC_STEP_CUST_EMAIL
+        || c->step == NGX_HTTP_ORDER_EDIT_NSC_STEP_CUR_FIND
         || c->step == NGX_HTTP_ORDER_EDIT_NSC_STEP_SUITEQL)
     {
         ngx_str_set(&name, "Prefer");
@@ -3036,6 +3190,11 @@ ngx_http_order_edit_nsc_classify(ngx_http_order_edit_nsc_t *c,
         || c->step == NGX_HTTP_ORDER_EDIT_NSC_STEP_CUST_EMAIL)
     {
         ngx_http_order_edit_nsc_cust_step(c, req);
+        return;
+    }
+
+    if (c->step == NGX_HTTP_ORDER_EDIT_NSC_STEP_CUR_FIND) {
+        ngx_http_order_edit_nsc_cur_found(c, req);
         return;
     }
 

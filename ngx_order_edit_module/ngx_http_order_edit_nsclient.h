@@ -121,6 +121,8 @@ struct ngx_http_order_edit_nsc_s {
     int                                    fitted_n;  /* lines; _UNFITTED */
     ngx_str_t                              cust_eid;  /* a create's */
     int64_t                                cust_shopify;
+    ngx_str_t                              cust_id;   /* its entity */
+    ngx_str_t                              cur_id;    /* its currency */
     ngx_str_t                              page;      /* SuiteQL's, NUL */
     json_t                                *page_root; /* parsed, exact */
     size_t                                 page_bytes;

@@ -88,6 +88,20 @@ class FindCustomers(CreateCase):
         # one read per worker at most (two workers)
         self.assertLessEqual(reads, 2)
 
+    def test_the_order_is_created_in_its_own_currency(self):
+        # the account's default currency (id 1) is GBP here: an order
+        # left to default would be booked in pounds
+        self.sim.admin("POST", "currencies", {
+            "1": {"symbol": "GBP", "precision": 2},
+            "2": {"symbol": "USD", "precision": 2}})
+        self.sim.admin("POST", "customers", {"id": "321",
+                                             "externalId": CUST_EID})
+        self.send("f6")
+
+        so = self.wait(self.created, "the created Sales Order")
+        self.assertEqual(so["currency"]["id"], "2")
+        self.assertEqual(so["entity"]["id"], "321")
+
     def test_a_customer_netsuite_lacks_is_an_exception(self):
         self.send("f3")
 

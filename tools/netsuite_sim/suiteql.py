@@ -33,6 +33,9 @@ entered.
 
 item: id, itemid, externalid, itemtype.
 
+currency: id, symbol (the ISO code), currencyprecision, from the
+currency table.
+
 customer: id, externalid, email, companyname, firstname, lastname,
 isperson ('T' / 'F'), the customer records the simulator keeps.  Strings
 compare exactly (whether NetSuite's email = is case-blind is UNCONFIRMED).
@@ -62,7 +65,8 @@ CUSTOMER_COLUMNS = ("id", "externalid", "email", "companyname",
 TABLES = {"transaction": (STANDARD_COLUMNS, "custbody"),
           "transactionline": (LINE_COLUMNS, "custcol"),
           "item": (ITEM_COLUMNS, None),
-          "customer": (CUSTOMER_COLUMNS, "custentity")}
+          "customer": (CUSTOMER_COLUMNS, "custentity"),
+          "currency": (("id", "symbol", "currencyprecision"), None)}
 # the sales transactions whose lines are stored negative
 SALES_TYPES = ("SalesOrd", "CustInvc", "CashSale")
 KEYWORDS = ("FROM", "WHERE", "ORDER", "JOIN", "INNER", "LEFT", "OUTER", "ON",
@@ -166,7 +170,7 @@ class _Parser:
         if name not in TABLES:
             raise _bad("Search error occurred: Record '%s' was not found "
                        "(the simulator knows transaction, transactionline, "
-                       "item and customer)." % name)
+                       "item, customer and currency)." % name)
         alias = name
         kind, text = self.peek()
         if kind == "ident" and text.upper() not in KEYWORDS:
@@ -373,6 +377,10 @@ def _table_rows(store, name):
         return [l for r in store.all_transactions() for l in line_rows_of(r)]
     if name == "customer":
         return customer_rows(store)
+    if name == "currency":
+        return [{"id": cid, "symbol": c["symbol"],
+                 "currencyprecision": str(c["precision"])}
+                for cid, c in store.currencies.items()]
     return item_rows(store)
 
 

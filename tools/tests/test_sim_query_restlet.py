@@ -128,6 +128,13 @@ class SuiteQL(SimTestCase):
         self.assertEqual(r.status, 200, r)
         self.assertEqual([row["id"] for row in r.json["items"]], ["7", "8"])
 
+    def test_currency_by_symbol(self):
+        self.sim.admin("POST", "currencies", {
+            "2": {"symbol": "EUR", "precision": 2}})
+        r = self.query("SELECT id FROM currency WHERE symbol = 'EUR'")
+        self.assertEqual(r.status, 200, r)
+        self.assertEqual([row["id"] for row in r.json["items"]], ["2"])
+
     def test_unsupported_or_wrong_query(self):
         for q in ("SELECT id FROM vendor",
                   "SELECT nosuchcolumn FROM customer",
