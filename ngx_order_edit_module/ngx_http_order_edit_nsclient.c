@@ -184,6 +184,8 @@ static json_t *ngx_http_order_edit_nsc_cust_body(ngx_http_order_edit_nsc_t *c,
     const json_t *cust);
 static void ngx_http_order_edit_nsc_create_send(ngx_http_order_edit_nsc_t *c,
     const u_char *entity, size_t len);
+static ngx_int_t ngx_http_order_edit_nsc_query(ngx_http_order_edit_nsc_t *c,
+    ngx_uint_t step, size_t size, const char *fmt, ...);
 static void ngx_http_order_edit_nsc_cur_found(ngx_http_order_edit_nsc_t *c,
     ngx_http_order_edit_curl_req_t *req);
 static void ngx_http_order_edit_nsc_create_write(
@@ -2165,7 +2167,6 @@ ngx_http_order_edit_nsc_cust_use(ngx_http_order_edit_nsc_t *c,
 static ngx_int_t
 ngx_http_order_edit_nsc_cust_email(ngx_http_order_edit_nsc_t *c)
 {
-    u_char      *p;
     size_t       len, i;
     json_t      *email;
     const char  *e;
@@ -2190,8 +2191,29 @@ ngx_http_order_edit_nsc_cust_email(ngx_http_order_edit_nsc_t *c)
         }
     }
 
-    p = ngx_pnalloc(c->pool, sizeof("{\"q\":\"SELECT id FROM customer WHERE "
-                                     "email = '' ORDER BY id\"}") + len);
+    c->cust_emailed = 1;
+
+    return ngx_http_order_edit_nsc_query(c,
+               NGX_HTTP_ORDER_EDIT_NSC_STEP_CUST_EMAIL, 64 + len,
+               "{\"q\":\"SELECT id FROM customer WHERE email = '%*s' "
+               "ORDER BY id\"}", len, e);
+}
+
+
+/*
+ * A create's SuiteQL query, {"q": "..."}, as the call's next step; the
+ * caller checked its literals.  NGX_DECLINED (nothing sent) without
+ * memory.
+ */
+
+static ngx_int_t
+ngx_http_order_edit_nsc_query(ngx_http_order_edit_nsc_t *c, ngx_uint_t step,
+    size_t size, const char *fmt, ...)
+{
+    u_char   *p;
+    va_list   args;
+
+    p = ngx_pnalloc(c->pool, size);
 
     if (p == NULL
         || ngx_http_order_edit_nsc_set_url(c, NGX_HTTP_ORDER_EDIT_SUITEQL,
@@ -2201,14 +2223,13 @@ ngx_http_order_edit_nsc_cust_email(ngx_http_order_edit_nsc_t *c)
         return NGX_DECLINED;
     }
 
-    c->body.data = p;
-    c->body.len = ngx_sprintf(p, "{\"q\":\"SELECT id FROM customer WHERE "
-                                 "email = '%*s' ORDER BY id\"}", len, e)
-                  - p;
+    va_start(args, fmt);
+    c->body.len = ngx_vslprintf(p, p + size, fmt, args) - p;
+    va_end(args);
 
+    c->body.data = p;
     ngx_str_set(&c->method, "POST");
-    c->step = NGX_HTTP_ORDER_EDIT_NSC_STEP_CUST_EMAIL;
-    c->cust_emailed = 1;
+    c->step = step;
 
     ngx_http_order_edit_nsc_send(c);
 
@@ -2407,7 +2428,6 @@ static void
 ngx_http_order_edit_nsc_create_send(ngx_http_order_edit_nsc_t *c,
     const u_char *entity, size_t len)
 {
-    u_char                           *p;
     json_t                           *cur;
     ngx_uint_t                        i;
     const char                       *code;
@@ -2445,28 +2465,17 @@ ngx_http_order_edit_nsc_create_send(ngx_http_order_edit_nsc_t *c,
         }
     }
 
-    /* ISO 4217 codes are three letters: safe in the query */
-    p = ngx_pnalloc(c->pool, sizeof("{\"q\":\"SELECT id FROM currency WHERE "
-                                     "symbol = 'XYZ'\"}"));
-    if (p == NULL
-        || ngx_http_order_edit_nsc_set_url(c, NGX_HTTP_ORDER_EDIT_SUITEQL,
-                                           NULL, 0, "")
-           != NGX_OK)
+    /* ISO 4217 codes are three letters (the normaliser's check) */
+    if (ngx_http_order_edit_nsc_query(c, NGX_HTTP_ORDER_EDIT_NSC_STEP_CUR_FIND,
+                                      64,
+                                      "{\"q\":\"SELECT id FROM currency "
+                                      "WHERE symbol = '%*s'\"}",
+                                      (size_t) 3, code)
+        != NGX_OK)
     {
         ngx_http_order_edit_nsc_report(c, NGX_HTTP_ORDER_EDIT_NSC_UNSENT,
                                        NULL, NULL);
-        return;
     }
-
-    c->body.data = p;
-    c->body.len = ngx_sprintf(p, "{\"q\":\"SELECT id FROM currency WHERE "
-                                 "symbol = '%*s'\"}", (size_t) 3, code)
-                  - p;
-
-    ngx_str_set(&c->method, "POST");
-    c->step = NGX_HTTP_ORDER_EDIT_NSC_STEP_CUR_FIND;
-
-    ngx_http_order_edit_nsc_send(c);
 }
 
 
