@@ -265,6 +265,65 @@ class Reconcile(Base):
             if "page_info=" in r["path"]:
                 self.assertNotIn("updated_at_min", r["path"])
 
+    def test_found_missing_counts_only_the_dropped_update(self):
+        """A backlog: NetSuite holds every request (its gate), so the
+        webhooks of five orders' creation and edit stay queued or in
+        flight when a run lists them; they are not missing.  A sixth
+        order's edit is dropped while its older creation webhook is
+        queued: that one is, and it is the only one counted."""
+        self.start_nginx()
+        self.wait(lambda: self.status().get("reconcile", {}).get(
+            SHOP, {}).get("last_success"), "a first run", INTERVAL + 5)
+        self.ns.admin("POST", "faults", {"gate": True})
+        self.addCleanup(self.ns.admin, "POST", "faults", {"gate": False})
+        before = self.status()["reconcile"][SHOP]["found_missing"]
+
+        # the creation and the edit within one second: the simulator
+        # dates the edit a second ahead of the clock, and its webhook
+        # says it was triggered then, not before
+        want = {}
+        for oid in range(8201, 8206):
+            self.create(oid, 2, ns_qty=1)
+            self.edit(oid, 3)
+            want[oid] = 3
+        self.create(8210, 2, ns_qty=1)
+        self.shopify.ctl("POST", "shops/%s/drop" % SHOP, {"next": 1})
+        self.edit(8210, 4)
+        want[8210] = 4
+        self.shopify.drain()
+
+        hooks = self.shopify.ctl("GET", "shops/%s/webhooks"
+                                 % SHOP)["webhooks"]
+        self.assertEqual([(w["order_id"], w["topic"]) for w in hooks
+                          if w["state"] == "dropped"],
+                         [(8210, "orders/updated")])
+        shop = self.status()["stores"][SHOP]
+        self.assertGreaterEqual(shop["queued"] + shop.get("leased", 0),
+                                1, shop)
+
+        # two whole runs that started after the last webhook, while
+        # NetSuite still holds everything
+        polled = self.status()["reconcile"][SHOP]["polled"]
+        self.wait(lambda: self.status()["reconcile"][SHOP]["polled"]
+                  >= polled + 2 and not self.status()["reconcile"][SHOP][
+                      "running"], "two runs in the backlog",
+                  3 * INTERVAL + 5)
+        self.assertEqual(self.converged(want, [])[0], False)
+        rec = self.status()["reconcile"][SHOP]
+        self.assertEqual(rec["found_missing"] - before, 1, rec)
+
+        # the backlog drains, everything lands, and no later run finds
+        # more missing
+        self.ns.admin("POST", "faults", {"gate": False})
+        self.wait(lambda: self.converged(want, [])[0] or None,
+                  "NetSuite to hold every order", INTERVAL + 20)
+        polled = self.status()["reconcile"][SHOP]["polled"]
+        self.wait(lambda: self.status()["reconcile"][SHOP]["polled"]
+                  >= polled + 1, "a run after the backlog",
+                  2 * INTERVAL + 5)
+        rec = self.status()["reconcile"][SHOP]
+        self.assertEqual(rec["found_missing"] - before, 1, rec)
+
     def test_a_429_is_honoured(self):
         self.start_nginx()
         self.wait(lambda: self.status().get("reconcile", {}).get(
