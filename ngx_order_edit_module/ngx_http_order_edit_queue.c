@@ -783,25 +783,11 @@ done:
 static int64_t
 ngx_http_order_edit_queue_triggered(ngx_http_order_edit_item_t *item)
 {
-    u_char      *p;
-    int64_t      ms;
-    ngx_uint_t   i;
+    u_char   *p;
+    int64_t   ms;
 
-    static ngx_str_t  topics[] = {
-        ngx_string("orders/updated"),
-        ngx_string("orders/create"),
-        ngx_string("orders/cancelled")
-    };
-
-    for (i = 0; i < 3; i++) {
-        if (item->len[0] == topics[i].len
-            && ngx_strncmp(item->data, topics[i].data, topics[i].len) == 0)
-        {
-            break;
-        }
-    }
-
-    if (i == 3) {
+    if (!ngx_http_order_edit_queue_snapshot_topic(item->data, item->len[0]))
+    {
         return -1;
     }
 
@@ -813,6 +799,31 @@ ngx_http_order_edit_queue_triggered(ngx_http_order_edit_item_t *item)
     }
 
     return ms;
+}
+
+
+/* the topics whose body is the whole order, as the Admin API shows it */
+
+ngx_uint_t
+ngx_http_order_edit_queue_snapshot_topic(u_char *topic, size_t len)
+{
+    ngx_uint_t  i;
+
+    static ngx_str_t  topics[] = {
+        ngx_string("orders/updated"),
+        ngx_string("orders/create"),
+        ngx_string("orders/cancelled")
+    };
+
+    for (i = 0; i < sizeof(topics) / sizeof(ngx_str_t); i++) {
+        if (len == topics[i].len
+            && ngx_strncmp(topic, topics[i].data, len) == 0)
+        {
+            return 1;
+        }
+    }
+
+    return 0;
 }
 
 
