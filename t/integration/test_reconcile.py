@@ -267,18 +267,41 @@ class Reconcile(Base):
             if "page_info=" in r["path"]:
                 self.assertNotIn("updated_at_min", r["path"])
 
+    # ---- found_missing during a backlog ------------------------------
+
+    def gated(self):
+        """nginx after its first run, NetSuite holding every request
+        from now on: what is posted stays queued or in flight.  The
+        found_missing count so far."""
+        self.start_nginx()
+        self.wait(lambda: self.status().get("reconcile", {}).get(
+            SHOP, {}).get("last_success"), "a first run", INTERVAL + 5)
+        self.ns.admin("POST", "faults", {"gate": True})
+        self.addCleanup(self.ns.admin, "POST", "faults", {"gate": False})
+        return self.status()["reconcile"][SHOP]["found_missing"]
+
+    def second_edit_dropped(self, oid):
+        """Created, edited (delivered), edited again (dropped)."""
+        self.create(oid, 2, ns_qty=1)
+        self.edit(oid, 3)
+        self.shopify.ctl("POST", "shops/%s/drop" % SHOP, {"next": 1})
+        self.edit(oid, 4)
+
+    def after_runs(self, n, what):
+        """The reconcile status after n whole runs from now."""
+        polled = self.status()["reconcile"][SHOP]["polled"]
+        self.wait(lambda: self.status()["reconcile"][SHOP]["polled"]
+                  >= polled + n and not self.status()["reconcile"][SHOP][
+                      "running"], what, (n + 1) * INTERVAL + 5)
+        return self.status()["reconcile"][SHOP]
+
     def test_found_missing_counts_only_the_dropped_update(self):
         """A backlog: NetSuite holds every request (its gate), so the
         webhooks of five orders' edits stay queued or in flight when a
         run lists them; they are not missing.  A sixth order's second
         edit is dropped while the webhook of its first is queued: that
         one is, and it is the only one counted."""
-        self.start_nginx()
-        self.wait(lambda: self.status().get("reconcile", {}).get(
-            SHOP, {}).get("last_success"), "a first run", INTERVAL + 5)
-        self.ns.admin("POST", "faults", {"gate": True})
-        self.addCleanup(self.ns.admin, "POST", "faults", {"gate": False})
-        before = self.status()["reconcile"][SHOP]["found_missing"]
+        before = self.gated()
 
         # the creation and the edit within one second: the simulator
         # dates the edit a second ahead of the clock, and its webhook
@@ -288,10 +311,7 @@ class Reconcile(Base):
             self.create(oid, 2, ns_qty=1)
             self.edit(oid, 3)
             want[oid] = 3
-        self.create(8210, 2, ns_qty=1)
-        self.edit(8210, 3)
-        self.shopify.ctl("POST", "shops/%s/drop" % SHOP, {"next": 1})
-        self.edit(8210, 4)
+        self.second_edit_dropped(8210)
         want[8210] = 4
         self.shopify.drain()
 
@@ -306,13 +326,8 @@ class Reconcile(Base):
 
         # two whole runs that started after the last webhook, while
         # NetSuite still holds everything
-        polled = self.status()["reconcile"][SHOP]["polled"]
-        self.wait(lambda: self.status()["reconcile"][SHOP]["polled"]
-                  >= polled + 2 and not self.status()["reconcile"][SHOP][
-                      "running"], "two runs in the backlog",
-                  3 * INTERVAL + 5)
+        rec = self.after_runs(2, "two runs in the backlog")
         self.assertEqual(self.converged(want, [])[0], False)
-        rec = self.status()["reconcile"][SHOP]
         self.assertEqual(rec["found_missing"] - before, 1, rec)
 
         # the backlog drains, everything lands, and no later run finds
@@ -320,11 +335,7 @@ class Reconcile(Base):
         self.ns.admin("POST", "faults", {"gate": False})
         self.wait(lambda: self.converged(want, [])[0] or None,
                   "NetSuite to hold every order", INTERVAL + 20)
-        polled = self.status()["reconcile"][SHOP]["polled"]
-        self.wait(lambda: self.status()["reconcile"][SHOP]["polled"]
-                  >= polled + 1, "a run after the backlog",
-                  2 * INTERVAL + 5)
-        rec = self.status()["reconcile"][SHOP]
+        rec = self.after_runs(1, "a run after the backlog")
         self.assertEqual(rec["found_missing"] - before, 1, rec)
 
     def test_found_missing_past_a_deep_backlog(self):
@@ -333,12 +344,7 @@ class Reconcile(Base):
         newest, past any bounded look at what is queued, and still not
         counted missing; another order's dropped edit still is."""
         self.queue_max = 5000
-        self.start_nginx()
-        self.wait(lambda: self.status().get("reconcile", {}).get(
-            SHOP, {}).get("last_success"), "a first run", INTERVAL + 5)
-        self.ns.admin("POST", "faults", {"gate": True})
-        self.addCleanup(self.ns.admin, "POST", "faults", {"gate": False})
-        before = self.status()["reconcile"][SHOP]["found_missing"]
+        before = self.gated()
 
         def fillers(first, n):
             for oid in range(first, first + n):
@@ -354,21 +360,13 @@ class Reconcile(Base):
         fillers(60000, 10)
         self.create(8301, 2, ns_qty=1)
         self.edit(8301, 3)
-        self.create(8302, 2, ns_qty=1)
-        self.edit(8302, 3)
-        self.shopify.ctl("POST", "shops/%s/drop" % SHOP, {"next": 1})
-        self.edit(8302, 4)
+        self.second_edit_dropped(8302)
         self.shopify.drain()
         fillers(61000, 1100)
         shop = self.status()["stores"][SHOP]
         self.assertGreater(shop["queue_depth"], 1100, shop)
 
-        polled = self.status()["reconcile"][SHOP]["polled"]
-        self.wait(lambda: self.status()["reconcile"][SHOP]["polled"]
-                  >= polled + 2 and not self.status()["reconcile"][SHOP][
-                      "running"], "two runs in the backlog",
-                  3 * INTERVAL + 5)
-        rec = self.status()["reconcile"][SHOP]
+        rec = self.after_runs(2, "two runs in the backlog")
         self.assertGreaterEqual(rec["orders"], 2, rec)
         self.assertEqual(rec["found_missing"] - before, 1, rec)
 
