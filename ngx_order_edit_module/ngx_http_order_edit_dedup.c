@@ -11,13 +11,14 @@
 
 static uint64_t ngx_http_order_edit_siphash(const uint64_t *k, u_char *p,
     size_t len);
-static void ngx_http_order_edit_applied_key(ngx_str_t *key, u_char *buf,
-    ngx_str_t *shop, uint64_t order_id);
-
-
-/* "shop \n \n order id": header values hold no line end, ids never clash */
-#define NGX_HTTP_ORDER_EDIT_APPLIED_KEY_LEN                                   \
-    (NGX_HTTP_ORDER_EDIT_MAX_SHOP_LEN + 2 + NGX_INT64_LEN)
+static ngx_int_t ngx_http_order_edit_order_get(
+    ngx_http_order_edit_zone_t *zone, ngx_str_t *shop, const char *tag,
+    uint64_t order_id, int64_t *value);
+static void ngx_http_order_edit_order_set_locked(
+    ngx_http_order_edit_zone_t *zone, ngx_str_t *key, uint32_t hash,
+    int64_t value, ngx_uint_t evict);
+static void ngx_http_order_edit_order_key(ngx_str_t *key, u_char *buf,
+    ngx_str_t *shop, const char *tag, uint64_t order_id);
 
 /*
  * One bucket for every id of this many slab bytes the ids may hold: a
@@ -338,22 +339,102 @@ ngx_int_t
 ngx_http_order_edit_applied_get(ngx_http_order_edit_zone_t *zone,
     ngx_str_t *shop, uint64_t order_id, int64_t *updated_at)
 {
-    u_char                        buf[NGX_HTTP_ORDER_EDIT_APPLIED_KEY_LEN];
+    return ngx_http_order_edit_order_get(zone, shop, "", order_id,
+                                         updated_at);
+}
+
+
+void
+ngx_http_order_edit_applied_set(ngx_http_order_edit_zone_t *zone,
+    ngx_str_t *shop, uint64_t order_id, int64_t updated_at)
+{
+    u_char     buf[NGX_HTTP_ORDER_EDIT_ORDER_KEY_LEN];
+    uint32_t   hash;
+    ngx_str_t  key;
+
+    if (updated_at < 0) {
+        return;
+    }
+
+    ngx_http_order_edit_order_key(&key, buf, shop, "", order_id);
+    hash = ngx_http_order_edit_dedup_hash(zone, &key);
+
+    ngx_shmtx_lock(&zone->shpool->mutex);
+    ngx_http_order_edit_order_set_locked(zone, &key, hash, updated_at, 1);
+    ngx_shmtx_unlock(&zone->shpool->mutex);
+}
+
+
+/*
+ * The newest X-Shopify-Triggered-At (ms) of an order's snapshot webhooks
+ * the zone took in, under "shop \n \n t order id": the key and its hash
+ * made before the lock, noted in it (a hint: it evicts no webhook id to
+ * make room), read by reconciliation.
+ */
+
+ngx_int_t
+ngx_http_order_edit_received_key(ngx_http_order_edit_zone_t *zone,
+    ngx_str_t *shop, ngx_http_order_edit_msg_t *msg,
+    ngx_http_order_edit_received_t *rk)
+{
+    if (msg->order_id == 0
+        || !ngx_http_order_edit_queue_snapshot_topic(msg->topic.data,
+                                                     msg->topic.len)
+        || ngx_http_order_edit_parse_time((char *) msg->triggered_at.data,
+                                          msg->triggered_at.len, &rk->ms)
+           != 0)
+    {
+        return NGX_DECLINED;
+    }
+
+    ngx_http_order_edit_order_key(&rk->key, rk->buf, shop, "t",
+                                  msg->order_id);
+    rk->hash = ngx_http_order_edit_dedup_hash(zone, &rk->key);
+
+    return NGX_OK;
+}
+
+
+void
+ngx_http_order_edit_received_note_locked(ngx_http_order_edit_zone_t *zone,
+    ngx_http_order_edit_received_t *rk)
+{
+    ngx_http_order_edit_order_set_locked(zone, &rk->key, rk->hash, rk->ms,
+                                         0);
+}
+
+
+ngx_int_t
+ngx_http_order_edit_received_get(ngx_http_order_edit_zone_t *zone,
+    ngx_str_t *shop, uint64_t order_id, int64_t *triggered_at)
+{
+    return ngx_http_order_edit_order_get(zone, shop, "t", order_id,
+                                         triggered_at);
+}
+
+
+/* an order's value in the set: applied ("") or received ("t") */
+
+static ngx_int_t
+ngx_http_order_edit_order_get(ngx_http_order_edit_zone_t *zone,
+    ngx_str_t *shop, const char *tag, uint64_t order_id, int64_t *value)
+{
+    u_char                        buf[NGX_HTTP_ORDER_EDIT_ORDER_KEY_LEN];
+    uint32_t                      hash;
     ngx_int_t                     rc;
     ngx_str_t                     key;
     ngx_http_order_edit_dedup_t  *dd;
 
-    ngx_http_order_edit_applied_key(&key, buf, shop, order_id);
+    ngx_http_order_edit_order_key(&key, buf, shop, tag, order_id);
+    hash = ngx_http_order_edit_dedup_hash(zone, &key);
 
     ngx_shmtx_lock(&zone->shpool->mutex);
 
-    dd = ngx_http_order_edit_dedup_lookup(zone, &key,
-                                          ngx_http_order_edit_dedup_hash(zone,
-                                                                         &key));
+    dd = ngx_http_order_edit_dedup_lookup(zone, &key, hash);
     rc = NGX_DECLINED;
 
     if (dd != NULL) {
-        *updated_at = (int64_t) dd->item_id;
+        *value = (int64_t) dd->item_id;
         rc = NGX_OK;
     }
 
@@ -363,62 +444,46 @@ ngx_http_order_edit_applied_get(ngx_http_order_edit_zone_t *zone,
 }
 
 
-void
-ngx_http_order_edit_applied_set(ngx_http_order_edit_zone_t *zone,
-    ngx_str_t *shop, uint64_t order_id, int64_t updated_at)
+/* zone locked: only forward, so that a late retry never winds it back */
+
+static void
+ngx_http_order_edit_order_set_locked(ngx_http_order_edit_zone_t *zone,
+    ngx_str_t *key, uint32_t hash, int64_t value, ngx_uint_t evict)
 {
-    u_char                        buf[NGX_HTTP_ORDER_EDIT_APPLIED_KEY_LEN];
-    uint32_t                      hash;
-    ngx_str_t                     key;
     ngx_http_order_edit_dedup_t  *dd;
 
-    if (updated_at < 0) {
-        return;
-    }
-
-    ngx_http_order_edit_applied_key(&key, buf, shop, order_id);
-    hash = ngx_http_order_edit_dedup_hash(zone, &key);
-
-    ngx_shmtx_lock(&zone->shpool->mutex);
-
-    dd = ngx_http_order_edit_dedup_lookup(zone, &key, hash);
+    dd = ngx_http_order_edit_dedup_lookup(zone, key, hash);
 
     if (dd != NULL) {
-        /* only forward: a late retry never winds an order back */
-        if ((int64_t) dd->item_id < updated_at) {
-            dd->item_id = (uint64_t) updated_at;
+        if ((int64_t) dd->item_id < value) {
+            dd->item_id = (uint64_t) value;
         }
 
-        ngx_shmtx_unlock(&zone->shpool->mutex);
         return;
     }
 
-    dd = ngx_http_order_edit_dedup_alloc(zone, &key);
+    dd = ngx_http_order_edit_dedup_alloc(zone, key);
 
-    if (dd == NULL
-        && ngx_http_order_edit_dedup_evict(zone, 64) > 0)
+    if (dd == NULL && evict && ngx_http_order_edit_dedup_evict(zone, 64) > 0)
     {
-        dd = ngx_http_order_edit_dedup_alloc(zone, &key);
+        dd = ngx_http_order_edit_dedup_alloc(zone, key);
     }
 
     if (dd != NULL) {
-        ngx_http_order_edit_dedup_insert(zone, dd, hash,
-                                         (uint64_t) updated_at);
+        ngx_http_order_edit_dedup_insert(zone, dd, hash, (uint64_t) value);
     }
-
-    ngx_shmtx_unlock(&zone->shpool->mutex);
 }
 
 
 static void
-ngx_http_order_edit_applied_key(ngx_str_t *key, u_char *buf, ngx_str_t *shop,
-    uint64_t order_id)
+ngx_http_order_edit_order_key(ngx_str_t *key, u_char *buf, ngx_str_t *shop,
+    const char *tag, uint64_t order_id)
 {
     u_char  *p;
 
     p = ngx_cpymem(buf, shop->data,
                    ngx_min(shop->len, NGX_HTTP_ORDER_EDIT_MAX_SHOP_LEN));
-    p = ngx_sprintf(p, "\n\n%uL", order_id);
+    p = ngx_sprintf(p, "\n\n%s%uL", tag, order_id);
 
     key->data = buf;
     key->len = p - buf;

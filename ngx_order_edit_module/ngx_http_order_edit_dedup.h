@@ -12,6 +12,7 @@
 
 
 #include "ngx_http_order_edit_shm.h"
+#include "ngx_http_order_edit_queue.h"
 
 
 typedef struct ngx_http_order_edit_dedup_s  ngx_http_order_edit_dedup_t;
@@ -54,6 +55,10 @@ void ngx_http_order_edit_dedup_free(ngx_http_order_edit_zone_t *zone,
 ngx_uint_t ngx_http_order_edit_dedup_evict(ngx_http_order_edit_zone_t *zone,
     ngx_uint_t max);
 
+/* "shop \n \n [t] order id": header values hold no line end */
+#define NGX_HTTP_ORDER_EDIT_ORDER_KEY_LEN                                     \
+    (NGX_HTTP_ORDER_EDIT_MAX_SHOP_LEN + 3 + NGX_INT64_LEN)
+
 /*
  * The Shopify updated_at (ms) last applied to an order, kept in the same
  * set under a key no webhook id can have; each locks the zone itself.
@@ -62,6 +67,27 @@ ngx_int_t ngx_http_order_edit_applied_get(ngx_http_order_edit_zone_t *zone,
     ngx_str_t *shop, uint64_t order_id, int64_t *updated_at);
 void ngx_http_order_edit_applied_set(ngx_http_order_edit_zone_t *zone,
     ngx_str_t *shop, uint64_t order_id, int64_t updated_at);
+
+/*
+ * The newest X-Shopify-Triggered-At (ms) of the order snapshots received
+ * for an order (orders/create, orders/updated, orders/cancelled), under
+ * "shop \n \n t order id": key() before the lock (NGX_DECLINED: not
+ * such a webhook), note_locked() with the webhook linked, get() locks.
+ */
+typedef struct {
+    u_char                         buf[NGX_HTTP_ORDER_EDIT_ORDER_KEY_LEN];
+    ngx_str_t                      key;
+    uint32_t                       hash;
+    int64_t                        ms;
+} ngx_http_order_edit_received_t;
+
+ngx_int_t ngx_http_order_edit_received_key(ngx_http_order_edit_zone_t *zone,
+    ngx_str_t *shop, ngx_http_order_edit_msg_t *msg,
+    ngx_http_order_edit_received_t *rk);
+void ngx_http_order_edit_received_note_locked(
+    ngx_http_order_edit_zone_t *zone, ngx_http_order_edit_received_t *rk);
+ngx_int_t ngx_http_order_edit_received_get(ngx_http_order_edit_zone_t *zone,
+    ngx_str_t *shop, uint64_t order_id, int64_t *triggered_at);
 
 
 #endif /* _NGX_HTTP_ORDER_EDIT_DEDUP_H_INCLUDED_ */

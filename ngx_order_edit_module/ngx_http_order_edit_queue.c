@@ -29,6 +29,8 @@ static void ngx_http_order_edit_queue_ready(ngx_http_order_edit_zone_t *zone,
 static ngx_int_t ngx_http_order_edit_queue_same_one(ngx_pool_t *pool,
     ngx_http_order_edit_msg_t *msg, ngx_http_order_edit_item_t *item,
     ngx_array_t *out);
+static int64_t ngx_http_order_edit_queue_triggered(
+    ngx_http_order_edit_item_t *item);
 static void ngx_http_order_edit_queue_delay(ngx_http_order_edit_zone_t *zone,
     ngx_http_order_edit_item_t *item, uint64_t until);
 static void ngx_http_order_edit_queue_unlink(ngx_http_order_edit_zone_t *zone,
@@ -705,6 +707,123 @@ ngx_http_order_edit_queue_same_one(ngx_pool_t *pool,
     }
 
     return NGX_OK;
+}
+
+
+/*
+ * Does Shopify's webhook of the order's update at updated_ms sit in the
+ * shop's queue (ready, delayed, leased) or parked?  1 when a full order
+ * snapshot of it (orders/create, orders/updated, orders/cancelled: the
+ * topics whose body is the order) was triggered at or after updated_ms
+ * (X-Shopify-Triggered-At, written with the item under the lock, so it
+ * is there to read while the body is still being copied in).  An older
+ * one does not cover a newer update; a snapshot without the header (a
+ * reconciled one: it was not delivered by Shopify) covers nothing.
+ *
+ * Bounded as the coalescer's walks are: the ready ones newest first
+ * (the pending list's tail: a webhook of an order a listing shows as
+ * changed lately came in lately), then the delayed, leased and parked;
+ * past the bound the answer is 0, counted as missing, as before.
+ */
+
+ngx_uint_t
+ngx_http_order_edit_queue_covers(ngx_http_order_edit_zone_t *zone,
+    ngx_str_t *name, uint64_t order_id, int64_t updated_ms)
+{
+    ngx_uint_t                   i, n, found;
+    ngx_queue_t                 *q, *lists[4];
+    ngx_http_order_edit_item_t  *item;
+    ngx_http_order_edit_shop_t  *shop;
+
+    found = 0;
+
+    ngx_shmtx_lock(&zone->shpool->mutex);
+
+    shop = ngx_http_order_edit_shop_lookup(zone, name, 0);
+
+    if (shop == NULL) {
+        goto done;
+    }
+
+    lists[0] = &shop->pending;
+    lists[1] = &shop->delayed;
+    lists[2] = &shop->leased;
+    lists[3] = &shop->exceptions;
+
+    for (i = 0; i < 4 && !found; i++) {
+        for (q = ngx_queue_last(lists[i]), n = 0;
+             q != ngx_queue_sentinel(lists[i])
+             && n < NGX_HTTP_ORDER_EDIT_REQUEUE_SCAN;
+             q = ngx_queue_prev(q), n++)
+        {
+            item = ngx_queue_data(q, ngx_http_order_edit_item_t, queue);
+
+            if (item->order_id == order_id
+                && ngx_http_order_edit_queue_triggered(item) >= updated_ms)
+            {
+                found = 1;
+                break;
+            }
+        }
+    }
+
+done:
+
+    ngx_shmtx_unlock(&zone->shpool->mutex);
+
+    return found;
+}
+
+
+/*
+ * Zone locked: when Shopify triggered a queued order snapshot, ms since
+ * the epoch; -1 for any other topic, or without a readable header.
+ */
+
+static int64_t
+ngx_http_order_edit_queue_triggered(ngx_http_order_edit_item_t *item)
+{
+    u_char   *p;
+    int64_t   ms;
+
+    if (!ngx_http_order_edit_queue_snapshot_topic(item->data, item->len[0]))
+    {
+        return -1;
+    }
+
+    p = item->data + item->len[0] + item->len[1] + item->len[2]
+        + item->len[3];
+
+    if (ngx_http_order_edit_parse_time((char *) p, item->len[4], &ms) != 0) {
+        return -1;
+    }
+
+    return ms;
+}
+
+
+/* the topics whose body is the whole order, as the Admin API shows it */
+
+ngx_uint_t
+ngx_http_order_edit_queue_snapshot_topic(u_char *topic, size_t len)
+{
+    ngx_uint_t  i;
+
+    static ngx_str_t  topics[] = {
+        ngx_string("orders/updated"),
+        ngx_string("orders/create"),
+        ngx_string("orders/cancelled")
+    };
+
+    for (i = 0; i < sizeof(topics) / sizeof(ngx_str_t); i++) {
+        if (len == topics[i].len
+            && ngx_strncmp(topic, topics[i].data, len) == 0)
+        {
+            return 1;
+        }
+    }
+
+    return 0;
 }
 
 

@@ -171,6 +171,16 @@ ngx_int_t ngx_http_order_edit_queue_same_order(
 ngx_uint_t ngx_http_order_edit_queue_depth(ngx_http_order_edit_zone_t *zone,
     ngx_str_t *shop);
 
+/*
+ * 1: a webhook of the order triggered at or after updated_ms is held
+ * (queued, leased or parked), within a bounded walk: reconciliation's
+ * test of whether the listed update is missing
+ */
+ngx_uint_t ngx_http_order_edit_queue_covers(ngx_http_order_edit_zone_t *zone,
+    ngx_str_t *shop, uint64_t order_id, int64_t updated_ms);
+ngx_uint_t ngx_http_order_edit_queue_snapshot_topic(u_char *topic,
+    size_t len);
+
 /* an exception as listed for operators, copied out under the lock */
 typedef struct {
     uint64_t                       id;

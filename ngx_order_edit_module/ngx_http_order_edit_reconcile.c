@@ -123,6 +123,8 @@ static ngx_int_t ngx_http_order_edit_recon_work(
     ngx_http_order_edit_recon_t *rc);
 static ngx_int_t ngx_http_order_edit_recon_order(
     ngx_http_order_edit_recon_t *rc, json_t *order);
+static ngx_uint_t ngx_http_order_edit_recon_delivered(
+    ngx_http_order_edit_recon_t *rc, uint64_t order_id, int64_t updated);
 static ngx_int_t ngx_http_order_edit_recon_enqueue(
     ngx_http_order_edit_recon_t *rc, const char *topic, u_char *wid,
     size_t wid_len, uint64_t order_id, json_t *payload);
@@ -1405,7 +1407,16 @@ ngx_http_order_edit_recon_order(ngx_http_order_edit_recon_t *rc,
             return NGX_BUSY;
         }
 
-        if (rv == NGX_OK) {
+        /*
+         * Missing only when no webhook of this update came: in a
+         * backlog, its webhook is often still queued or in flight.  The
+         * snapshot is queued either way (above): it coalesces with that
+         * webhook or goes stale, no NetSuite request, and what reaches
+         * NetSuite does not hang on the header's reading (ARCHITECTURE).
+         */
+        if (rv == NGX_OK
+            && !ngx_http_order_edit_recon_delivered(rc, order_id, updated))
+        {
             rc->missing++;
 
             ngx_shmtx_lock(&rc->zone->shpool->mutex);
@@ -1464,6 +1475,33 @@ ngx_http_order_edit_recon_order(ngx_http_order_edit_recon_t *rc,
     }
 
     return NGX_OK;
+}
+
+
+/*
+ * Did a webhook of the order's update at "updated" (ms) come?  One of its
+ * order snapshots was received triggered then or later: the store notes
+ * the newest trigger time per order (received_get()), and, when that
+ * note is gone (evicted, or a restart), one such webhook still held
+ * (queue_covers(), a bounded walk) says so too.
+ */
+
+static ngx_uint_t
+ngx_http_order_edit_recon_delivered(ngx_http_order_edit_recon_t *rc,
+    uint64_t order_id, int64_t updated)
+{
+    int64_t  triggered;
+
+    if (ngx_http_order_edit_received_get(rc->zone, rc->shop, order_id,
+                                         &triggered)
+        == NGX_OK
+        && triggered >= updated)
+    {
+        return 1;
+    }
+
+    return ngx_http_order_edit_queue_covers(rc->zone, rc->shop, order_id,
+                                            updated);
 }
 
 

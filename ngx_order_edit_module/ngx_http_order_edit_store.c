@@ -264,12 +264,13 @@ ngx_http_order_edit_store_put(ngx_http_order_edit_zone_t *zone,
     size_t                          rsize;
     uint32_t                        hash;
     ngx_str_t                       key;
-    ngx_int_t                       rc;
+    ngx_int_t                       rc, received;
     ngx_http_order_edit_msg_t      *msg;
     ngx_http_order_edit_shop_t     *shop;
     ngx_http_order_edit_item_t     *item;
     ngx_http_order_edit_dedup_t    *dd;
     ngx_http_order_edit_backend_t  *be;
+    ngx_http_order_edit_received_t  rk;
 
     msg = &put->msg;
     be = ngx_http_order_edit_store_backend(zone);
@@ -280,6 +281,9 @@ ngx_http_order_edit_store_put(ngx_http_order_edit_zone_t *zone,
                                   &msg->event_id, &key);
 
     hash = ngx_http_order_edit_dedup_hash(zone, &key);
+
+    /* an order snapshot's trigger time, for reconciliation's count */
+    received = ngx_http_order_edit_received_key(zone, &put->shop, msg, &rk);
 
     put->counted = 0;
     put->item = NULL;
@@ -358,6 +362,10 @@ ngx_http_order_edit_store_put(ngx_http_order_edit_zone_t *zone,
     put->id = msg->id;
 
     shop->counters[NGX_HTTP_ORDER_EDIT_C_QUEUED]++;
+
+    if (received == NGX_OK) {
+        ngx_http_order_edit_received_note_locked(zone, &rk);
+    }
 
     if (rsize) {
         /*

@@ -37,13 +37,14 @@ STORE = """
         reconcile token_file=__DIR__/shopify.token
                   url=http://127.0.0.1:__SHOPIFY__ api_version=2024-10
                   interval=__INTERVAL__s window=1h overlap=2s
-                  page_size=__PAGE__ queue_max=40;
+                  page_size=__PAGE__ queue_max=__QMAX__;
 """
 
 
 class Base(unittest.TestCase):
 
     journal = ""
+    queue_max = 40
 
     def setUp(self):
         self.ns = simhelper.Sim()
@@ -71,7 +72,8 @@ class Base(unittest.TestCase):
                     .replace("__SHOPIFY__", str(self.shopify.port))
                     .replace("__DIR__", self.ngx.dir)
                     .replace("__INTERVAL__", str(INTERVAL))
-                    .replace("__PAGE__", str(PAGE)))
+                    .replace("__PAGE__", str(PAGE))
+                    .replace("__QMAX__", str(self.queue_max)))
 
     def start_nginx(self):
         self.ngx.write_conf(self.conf())
@@ -264,6 +266,109 @@ class Reconcile(Base):
         for r in reqs:
             if "page_info=" in r["path"]:
                 self.assertNotIn("updated_at_min", r["path"])
+
+    # ---- found_missing during a backlog ------------------------------
+
+    def gated(self):
+        """nginx after its first run, NetSuite holding every request
+        from now on: what is posted stays queued or in flight.  The
+        found_missing count so far."""
+        self.start_nginx()
+        self.wait(lambda: self.status().get("reconcile", {}).get(
+            SHOP, {}).get("last_success"), "a first run", INTERVAL + 5)
+        self.ns.admin("POST", "faults", {"gate": True})
+        self.addCleanup(self.ns.admin, "POST", "faults", {"gate": False})
+        return self.status()["reconcile"][SHOP]["found_missing"]
+
+    def second_edit_dropped(self, oid):
+        """Created, edited (delivered), edited again (dropped)."""
+        self.create(oid, 2, ns_qty=1)
+        self.edit(oid, 3)
+        self.shopify.ctl("POST", "shops/%s/drop" % SHOP, {"next": 1})
+        self.edit(oid, 4)
+
+    def after_runs(self, n, what):
+        """The reconcile status after n whole runs from now."""
+        polled = self.status()["reconcile"][SHOP]["polled"]
+        self.wait(lambda: self.status()["reconcile"][SHOP]["polled"]
+                  >= polled + n and not self.status()["reconcile"][SHOP][
+                      "running"], what, (n + 1) * INTERVAL + 5)
+        return self.status()["reconcile"][SHOP]
+
+    def test_found_missing_counts_only_the_dropped_update(self):
+        """A backlog: NetSuite holds every request (its gate), so the
+        webhooks of five orders' edits stay queued or in flight when a
+        run lists them; they are not missing.  A sixth order's second
+        edit is dropped while the webhook of its first is queued: that
+        one is, and it is the only one counted."""
+        before = self.gated()
+
+        # the creation and the edit within one second: the simulator
+        # dates the edit a second ahead of the clock, and its webhook
+        # says it was triggered then, not before
+        want = {}
+        for oid in range(8201, 8206):
+            self.create(oid, 2, ns_qty=1)
+            self.edit(oid, 3)
+            want[oid] = 3
+        self.second_edit_dropped(8210)
+        want[8210] = 4
+        self.shopify.drain()
+
+        hooks = self.shopify.ctl("GET", "shops/%s/webhooks"
+                                 % SHOP)["webhooks"]
+        self.assertEqual([(w["order_id"], w["topic"]) for w in hooks
+                          if w["state"] == "dropped"],
+                         [(8210, "orders/updated")])
+        # the module ignores orders/create: six edits wait
+        shop = self.status()["stores"][SHOP]
+        self.assertEqual(shop["queue_depth"], 6, shop)
+
+        # two whole runs that started after the last webhook, while
+        # NetSuite still holds everything
+        rec = self.after_runs(2, "two runs in the backlog")
+        self.assertEqual(self.converged(want, [])[0], False)
+        self.assertEqual(rec["found_missing"] - before, 1, rec)
+
+        # the backlog drains, everything lands, and no later run finds
+        # more missing
+        self.ns.admin("POST", "faults", {"gate": False})
+        self.wait(lambda: self.converged(want, [])[0] or None,
+                  "NetSuite to hold every order", INTERVAL + 20)
+        rec = self.after_runs(1, "a run after the backlog")
+        self.assertEqual(rec["found_missing"] - before, 1, rec)
+
+    def test_found_missing_past_a_deep_backlog(self):
+        """Over a thousand webhooks queued after an order's own (NetSuite
+        holds every request): its edit's webhook is far from the queue's
+        newest, past any bounded look at what is queued, and still not
+        counted missing; another order's dropped edit still is."""
+        self.queue_max = 5000
+        before = self.gated()
+
+        def fillers(first, n):
+            for oid in range(first, first + n):
+                o = dict(shopmodel.order(oid, 2),
+                         updated_at="2026-12-06T10:00:00-05:00",
+                         created_at="2026-12-06T09:00:00-05:00")
+                body = json.dumps(o).encode()
+                st, _, b = self.ngx.post_webhook(SECRET, body,
+                                                 "filler-%d" % oid)
+                self.assertEqual(st, 200, b)
+
+        # the first ones take every NetSuite slot; then the two orders
+        fillers(60000, 10)
+        self.create(8301, 2, ns_qty=1)
+        self.edit(8301, 3)
+        self.second_edit_dropped(8302)
+        self.shopify.drain()
+        fillers(61000, 1100)
+        shop = self.status()["stores"][SHOP]
+        self.assertGreater(shop["queue_depth"], 1100, shop)
+
+        rec = self.after_runs(2, "two runs in the backlog")
+        self.assertGreaterEqual(rec["orders"], 2, rec)
+        self.assertEqual(rec["found_missing"] - before, 1, rec)
 
     def test_a_429_is_honoured(self):
         self.start_nginx()

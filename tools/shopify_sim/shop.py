@@ -247,8 +247,7 @@ class Shop:
              "topic": topic, "order_id": oid,
              "refund_id": payload.get("id") if topic.startswith("refunds/")
              else None,
-             "triggered_at": datetime.datetime.now(
-                 datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
+             "triggered_at": self.triggered_at(oid),
              "state": "queued", "status": None, "attempts": 0}
         self.webhooks.append(w)
         if self.webhook_url is None:
@@ -258,6 +257,15 @@ class Shop:
             w["state"] = "dropped"
             return
         self.sim.outbox.put((self, w, body))
+
+    def triggered_at(self, oid):
+        """X-Shopify-Triggered-At: when the change that fires the webhook
+        happened, so never before the order's updated_at.  touch() may
+        date a change up to a few seconds ahead of the clock (its own
+        second for each change); the event is then at that time."""
+        ts = max(time.time(), float(self.last_change.get(oid, 0)))
+        return datetime.datetime.fromtimestamp(
+            ts, datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
     def sign(self, body):
         digest = hmac.new(self.secret.encode(), body, hashlib.sha256)

@@ -3,9 +3,11 @@ Link header, updated_at filters, the leaky bucket and 429, access tokens,
 and webhooks that are signed, sent, or dropped."""
 
 import base64
+import datetime
 import hashlib
 import hmac
 import http.server
+import json
 import re
 import threading
 import time
@@ -199,6 +201,28 @@ class ShopifySimTest(unittest.TestCase):
         # the refund is in the order the API lists
         s, _, b = self.sim.api("/admin/api/2024-10/orders/1.json")
         self.assertEqual(len(b["order"]["refunds"]), 1)
+
+    def test_triggered_at_is_never_before_the_change(self):
+        """X-Shopify-Triggered-At is when the event happened: the change
+        an order's updated_at dates.  Three changes within a second are
+        dated a second apart, partly ahead of the clock; each webhook's
+        header is not earlier than the updated_at its body carries."""
+        self.sim.ctl("POST", "shops/%s/orders" % SHOP, order(1))
+        for n in range(2):
+            self.sim.ctl("PUT", "shops/%s/orders/1" % SHOP,
+                         {"order": {"note": "edit %d" % n}})
+        self.drain()
+        self.assertEqual(len(self.rx.got), 3)
+        for h, body in self.rx.got:
+            at = h["X-Shopify-Triggered-At"]
+            self.assertRegex(at, r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d"
+                                 r"\.\d+Z$")
+            triggered = datetime.datetime.strptime(
+                at, "%Y-%m-%dT%H:%M:%S.%fZ").replace(
+                    tzinfo=datetime.timezone.utc)
+            updated = datetime.datetime.fromisoformat(
+                json.loads(body)["updated_at"])
+            self.assertGreaterEqual(triggered, updated, (at, body))
 
     def test_a_fraction_is_dropped(self):
         self.sim.ctl("POST", "shops/%s/drop" % SHOP,
