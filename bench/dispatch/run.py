@@ -1157,10 +1157,10 @@ class Bench:
                 "watch)" % (r["machine_stalled_s"],
                             len(r["machine_stalls"]))),
             "%-34s %14s   %s" % (
-                "  while all C slots busy", "%.3f" % (
+                "  up to the last moment all C busy", "%.3f" % (
                     r["saturated_ratio"] or 0),
-                "(%.1f req/s over %.1f s)" % (r["saturated_req_per_s"] or 0,
-                                              r["saturated_window_s"])),
+                "(%.1f req/s over %.1f s, ramp-up included)" % (
+                    r["saturated_req_per_s"] or 0, r["saturated_window_s"])),
         ] + self.steady_lines(r) + [
             "%-34s %14s   %s" % ("  mean concurrency at the sim",
                                  "%.2f" % r["mean_concurrency_at_sim"],
