@@ -1818,6 +1818,14 @@ ngx_http_order_edit_job_release(ngx_http_order_edit_job_t *job,
     ngx_msec_t delay)
 {
     (void) ngx_http_order_edit_queue_release(job->d->zone, &job->msg, delay);
+
+    /*
+     * A spare handed back (its order busy) frees its place but wakes no
+     * look at the queue: the next look would lease the order's other
+     * snapshots and hand them back too, turn after turn.
+     */
+    ngx_http_order_edit_job_unspare(job);
+
     ngx_http_order_edit_job_finish(job);
 }
 
@@ -1897,10 +1905,10 @@ ngx_http_order_edit_job_finish(ngx_http_order_edit_job_t *job)
     /*
      * A NetSuite slot came free: to a job parsed and waiting, at once,
      * and a look at the queue on the loop's next turn rather than at the
-     * next tick.  So does a spare's place (a spare coalesced or stale),
-     * so that the next slot finds a job ready too.  Other jobs that used
-     * no slot (handed back) wake nothing, or a full account would be
-     * polled on every turn.
+     * next tick.  So does a spare's place (a spare coalesced, stale or
+     * parked: the queue is shorter by one), so that the next slot finds
+     * a job ready too.  Other jobs that used no slot (handed back) wake
+     * nothing, or a full account would be polled on every turn.
      */
 
     if (counted) {
