@@ -42,9 +42,12 @@
 /*
  * Jobs leased beyond the account's free slots, at most: parsed while the
  * slots are busy, so that a slot coming free goes to one ready to send
- * (and a snapshot coalesced or stale never holds a slot at all).
+ * (and a snapshot coalesced or stale never holds a slot at all).  Most
+ * spares of a backlog of edit bursts end so, coalesced or stale; eight
+ * leave a few that send (with four, bench/dispatch saw a freed slot wait
+ * for a lease and a parse more often).
  */
-#define NGX_HTTP_ORDER_EDIT_DISPATCH_SPARE   4
+#define NGX_HTTP_ORDER_EDIT_DISPATCH_SPARE   8
 
 /*
  * Only a webhook this old (ms) is leased as a spare: the rest of a burst
@@ -81,6 +84,7 @@ typedef struct {
     ngx_http_order_edit_main_conf_t       *omcf;
     ngx_http_order_edit_zone_t            *zone;
     ngx_event_t                            timer;
+    ngx_event_t                            fill;     /* posted: a look */
     ngx_queue_t                            jobs;
     ngx_uint_t                             njobs;
     ngx_queue_t                            ready;    /* parsed, no slot */
@@ -134,6 +138,9 @@ struct ngx_http_order_edit_job_s {
 
 
 static void ngx_http_order_edit_dispatch_tick(ngx_event_t *ev);
+static void ngx_http_order_edit_dispatch_look(ngx_event_t *ev);
+static void ngx_http_order_edit_dispatch_fill(
+    ngx_http_order_edit_dispatcher_t *d);
 static void ngx_http_order_edit_dispatch_stop(
     ngx_http_order_edit_dispatcher_t *d);
 static ngx_int_t ngx_http_order_edit_job_start(
@@ -383,6 +390,10 @@ ngx_http_order_edit_dispatch_init_process(ngx_cycle_t *cycle,
         /* a worker shutting down does not wait for an idle timer */
         d->timer.cancelable = 1;
 
+        d->fill.handler = ngx_http_order_edit_dispatch_look;
+        d->fill.data = d;
+        d->fill.log = cycle->log;
+
         ngx_add_timer(&d->timer, dc[i].interval);
 
         ngx_log_error(NGX_LOG_NOTICE, cycle->log, 0,
@@ -398,11 +409,6 @@ static void
 ngx_http_order_edit_dispatch_tick(ngx_event_t *ev)
 {
     ngx_http_order_edit_dispatcher_t *d = ev->data;
-
-    ngx_int_t                   rc;
-    ngx_uint_t                  n;
-    ngx_pool_t                 *pool;
-    ngx_http_order_edit_msg_t   msg;
 
     /* catch-up from the Shopify Admin API: it checks all of the below */
     ngx_http_order_edit_reconcile_tick(d->zone, d->omcf, d->log);
@@ -423,6 +429,44 @@ ngx_http_order_edit_dispatch_tick(ngx_event_t *ev)
     /* OAuth 2.0 tokens are fetched before they are needed */
     ngx_http_order_edit_oauth2_tick(d->zone, d->omcf);
 
+    ngx_http_order_edit_dispatch_fill(d);
+
+    if (!d->timer.timer_set) {
+        ngx_add_timer(&d->timer, d->conf->interval);
+    }
+}
+
+
+/*
+ * Posted by dispatch_wake(): a NetSuite slot, or a spare's place, came
+ * free, and the queue is looked at now rather than at the next tick.
+ */
+
+static void
+ngx_http_order_edit_dispatch_look(ngx_event_t *ev)
+{
+    ngx_http_order_edit_dispatcher_t *d = ev->data;
+
+    if (ngx_exiting || ngx_terminate || ngx_quit
+        || !ngx_http_order_edit_journal_may_deliver(d->zone))
+    {
+        return;
+    }
+
+    ngx_http_order_edit_dispatch_fill(d);
+}
+
+
+/* parsed jobs to free slots, then leases while an account has room */
+
+static void
+ngx_http_order_edit_dispatch_fill(ngx_http_order_edit_dispatcher_t *d)
+{
+    ngx_int_t                   rc;
+    ngx_uint_t                  n;
+    ngx_pool_t                 *pool;
+    ngx_http_order_edit_msg_t   msg;
+
     /* parsed jobs waiting for a slot of an account with room now */
     ngx_http_order_edit_dispatch_freed(d, NULL);
 
@@ -441,15 +485,13 @@ ngx_http_order_edit_dispatch_tick(ngx_event_t *ev)
             break;
         }
 
-        /* NGX_BUSY: an account is full; the rest waits for the next tick */
+        /*
+         * NGX_BUSY: an account is full; the rest waits for a slot or a
+         * spare's place to come free, or for the next tick
+         */
         if (ngx_http_order_edit_job_start(d, pool, &msg) == NGX_BUSY) {
             break;
         }
-    }
-
-    /* a job that failed at once may have asked for an early look */
-    if (!d->timer.timer_set) {
-        ngx_add_timer(&d->timer, d->conf->interval);
     }
 }
 
@@ -1776,6 +1818,14 @@ ngx_http_order_edit_job_release(ngx_http_order_edit_job_t *job,
     ngx_msec_t delay)
 {
     (void) ngx_http_order_edit_queue_release(job->d->zone, &job->msg, delay);
+
+    /*
+     * A spare handed back (its order busy) frees its place but wakes no
+     * look at the queue: the next look would lease the order's other
+     * snapshots and hand them back too, turn after turn.
+     */
+    ngx_http_order_edit_job_unspare(job);
+
     ngx_http_order_edit_job_finish(job);
 }
 
@@ -1798,12 +1848,13 @@ ngx_http_order_edit_job_acked(ngx_http_order_edit_job_t *job,
 static void
 ngx_http_order_edit_job_finish(ngx_http_order_edit_job_t *job)
 {
-    ngx_uint_t                         counted;
+    ngx_uint_t                         counted, spare;
     ngx_http_order_edit_job_t         *folded;
     ngx_http_order_edit_dispatcher_t  *d;
 
     d = job->d;
     job->state = NGX_HTTP_ORDER_EDIT_JOB_DONE;
+    spare = job->spare;
 
     if (job->waiting) {
         ngx_queue_remove(&job->rq);
@@ -1852,16 +1903,19 @@ ngx_http_order_edit_job_finish(ngx_http_order_edit_job_t *job)
     ngx_http_order_edit_nsc_free(&job->nsc);
 
     /*
-     * A NetSuite slot came free: look at the queue at once rather than at
-     * the next tick.  The pending tick is deleted first: nginx keeps a
-     * timer that would move by less than 300 ms.  Jobs that used no slot
-     * (handed back, stale, coalesced) wake nothing, or a full account
-     * would be polled every millisecond.
+     * A NetSuite slot came free: to a job parsed and waiting, at once,
+     * and a look at the queue on the loop's next turn rather than at the
+     * next tick.  So does a spare's place (a spare coalesced, stale or
+     * parked: the queue is shorter by one), so that the next slot finds
+     * a job ready too.  Other jobs that used no slot (handed back) wake
+     * nothing, or a full account would be polled on every turn.
      */
 
     if (counted) {
-        /* to a job parsed and waiting, at once; and a look at the queue */
         ngx_http_order_edit_dispatch_freed(d, job->ns);
+    }
+
+    if (counted || spare) {
         ngx_http_order_edit_dispatch_wake(d);
     }
 
@@ -1969,6 +2023,15 @@ ngx_http_order_edit_job_resume(ngx_event_t *ev)
 }
 
 
+/*
+ * A look at the queue on the event loop's next turn: not a timer (a
+ * millisecond at least, and nginx keeps a pending one that would move by
+ * less than 300 ms), not this turn's posted events (a backlog of
+ * snapshots that end at once, stale or coalesced, each waking the next
+ * look, would then hold the loop until it is gone): at most one batch of
+ * leases a turn, the webhooks and the answers in between.
+ */
+
 static void
 ngx_http_order_edit_dispatch_wake(ngx_http_order_edit_dispatcher_t *d)
 {
@@ -1976,9 +2039,5 @@ ngx_http_order_edit_dispatch_wake(ngx_http_order_edit_dispatcher_t *d)
         return;
     }
 
-    if (d->timer.timer_set) {
-        ngx_del_timer(&d->timer);
-    }
-
-    ngx_add_timer(&d->timer, 1);
+    ngx_post_event(&d->fill, &ngx_posted_next_events);
 }

@@ -7,13 +7,22 @@ in this order, which is the order a client experiences NetSuite in:
     1. network faults decided: timeout (hold, no answer) or reset
     2. concurrency slot taken, or the over-limit answer (429 REST,
        400 SSS_REQUEST_LIMIT_EXCEEDED RESTlet, sometimes a bogus 401)
-    3. latency (fixed + random), then the gate if closed
+    3. latency (fixed + random), measured from the request's arrival:
+       the wait ends APPLY_LEAD (at most a quarter of the latency) before
+       it is up, then the gate if closed
     4. OAuth signature (TBA) or Bearer token (OAuth 2.0) checked (401
        INVALID_LOGIN_ATTEMPT)
     5. injected 5xx, or the request is applied
-    6. slot released, then the answer sent -- or, for a lost response,
-       the connection reset after the write was applied; for "close",
-       the connection closed after step 4 with nothing applied or sent
+    6. slot released, then the answer sent at arrival + latency (or
+       later, if steps 4-5 took longer than the lead) -- or, for a lost
+       response, the connection reset after the write was applied; for
+       "close", the connection closed after step 4 with nothing applied
+       or sent
+
+A real NetSuite's service time includes its own work, so a request
+answers its configured latency after it arrived, not after the
+simulator's processing plus the latency: the account's bound is then
+exactly its concurrency limit over the latency.
 
 Admin requests (/_admin/...) skip all of that, and so do requests to the
 OAuth 2.0 token endpoint (m2m.py), which are no API calls.
@@ -51,6 +60,9 @@ JSON_CT = "application/json"
 SUITEQL_PATH = "/services/rest/query/v1/suiteql"
 RESTLET_PATH = "/app/site/hosting/restlet.nl"
 MAX_BODY = 10 * 1024 * 1024
+# seconds before its answer is due that a delayed request is applied: time
+# for the OAuth check, the request itself and the answer's encoding
+APPLY_LEAD = 0.025
 
 # Query parameters NetSuite accepts, per method, on a record URL.
 RECORD_PARAMS = {
@@ -217,6 +229,14 @@ class Handler(http.server.BaseHTTPRequestHandler):
     def log_message(self, fmt, *args):
         pass
 
+    def parse_request(self):
+        # The request line has just been read: the request arrived now
+        # (a kept-alive connection's thread waited for it in readline).
+        # Latency and the logged answer time count from here, headers
+        # and body included.
+        self.arrived = time.monotonic()
+        return super().parse_request()
+
     def do_GET(self):
         self.dispatch()
 
@@ -234,7 +254,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
         # second on, the connection is one the client kept alive.
         self.kept_alive = getattr(self, "served", 0) > 0
         self.served = getattr(self, "served", 0) + 1
-        self.t0 = time.monotonic()
+        self.t0 = getattr(self, "arrived", None) or time.monotonic()
         self.status_sent = None
         self.note = {}
         target = self.path
@@ -451,13 +471,18 @@ class Handler(http.server.BaseHTTPRequestHandler):
                 with sim.lock:
                     sim.in_flight -= 1
 
+        due = self.t0 + d.latency
         try:
             if d.latency:
-                sim.stop.wait(d.latency)
+                self.wait_until(due - min(APPLY_LEAD, d.latency / 4))
             while not sim.gate_open.wait(0.05):
                 if sim.stop.is_set():
                     break
             result = self.process(ep, d)
+            if d.latency:
+                # processed within the lead: the answer is due at
+                # arrival + latency, as the real service time would be
+                self.wait_until(due)
             if result is None:
                 # "close": authenticated (the nonce is spent), nothing
                 # applied, and the connection closed with no answer.
@@ -479,6 +504,11 @@ class Handler(http.server.BaseHTTPRequestHandler):
             release()
         status, body, ctype, headers = result
         self.send(status, body, ctype, headers)
+
+    def wait_until(self, when):
+        left = when - time.monotonic()
+        if left > 0:
+            self.sim.stop.wait(left)
 
     def over_limit(self, restlet, bogus):
         sim = self.sim

@@ -264,6 +264,33 @@ class Faults(SimTestCase):
         self.assertGreaterEqual(time.monotonic() - t0, 0.19)
         self.assertEqual(self.sim.counters()["faults"]["latency"], 1)
 
+    def test_latency_counts_from_the_arrival(self):
+        # A real NetSuite's service time includes its own work: the
+        # answer is due the latency after the request arrived, however
+        # long the simulator took to read and parse it, so C / latency
+        # is the account's bound.  A read sent with a large body makes
+        # that work measurable (a read ignores its body; this one is
+        # parsed to its broken end, and so not kept in the request log).
+        def answer_ms(n):
+            body = b"[" + b'{"y": 0.5},' * n + b"!"
+            r = self.sim.request("GET", self.path, body)
+            self.assertEqual(r.status, 200, r)
+            return float(self.sim.admin("GET", "requests")
+                         ["requests"][-1]["ms"])
+        n, work = 2000, 0.0
+        while n <= 200000:
+            work = sorted(answer_ms(n) for _ in range(3))[1]
+            if work >= 20:
+                break
+            n = n * 3 // 2
+        self.assertGreaterEqual(work, 20, "no request slow enough")
+        self.sim.admin("POST", "faults", {"latency_ms": 200})
+        for _ in range(3):
+            ms = answer_ms(n)
+            self.assertGreaterEqual(ms, 199.9)
+            # before: 200 ms plus the work
+            self.assertLess(ms, 200 + work / 2, "work %.1f ms" % work)
+
     def test_forced_auth_and_concurrency_once(self):
         self.sim.admin("POST", "faults", {"once": [
             {"fault": "auth"}, {"fault": "concurrency"}]})
