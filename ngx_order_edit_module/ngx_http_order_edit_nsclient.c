@@ -165,6 +165,7 @@ static void ngx_http_order_edit_nsc_compared(void *ctx, void *data,
 static ngx_int_t ngx_http_order_edit_nsc_check_copy(
     ngx_http_order_edit_nsc_t *c, ngx_http_order_edit_nsc_t *w,
     ngx_str_t *sent, ngx_http_order_edit_nsc_check_t *k);
+static json_t *ngx_http_order_edit_nsc_totals(ngx_http_order_edit_nsc_t *w);
 static void ngx_http_order_edit_nsc_check_run(
     ngx_http_order_edit_nsc_check_t *k, ngx_http_order_edit_nsc_parse_t *pc);
 static ngx_int_t ngx_http_order_edit_nsc_check_verdict(
@@ -455,7 +456,6 @@ static void
 ngx_http_order_edit_nsc_read_answer(ngx_http_order_edit_nsc_t *c,
     ngx_http_order_edit_curl_req_t *req)
 {
-    ngx_str_t                         sent;
     const char                       *updated, *taxes;
     ngx_http_order_edit_nsc_parse_t  *pc;
 
@@ -479,8 +479,24 @@ ngx_http_order_edit_nsc_read_answer(ngx_http_order_edit_nsc_t *c,
     }
 
     /*
+     * The writes this read checks (a FOLDED one's, and this snapshot's
+     * own when a replay finds it held) are compared on the same thread,
+     * not parsed again here.
+     */
+
+    if (c->fold != NULL && c->call == NGX_HTTP_ORDER_EDIT_NSC_READ_ORDER
+        && ngx_http_order_edit_nsc_fold_copy(c, pc) != NGX_OK)
+    {
+        ngx_http_order_edit_nsc_parse_failed(c);
+        return;
+    }
+
+    /*
      * The write will be fitted to the order read (as large as both): on
-     * the same thread, while the record is there, from a copy.
+     * the same thread, while the record is there.  The request is handed
+     * over, not copied (a copy as large as the order, made and freed on
+     * the event loop), and handed back in read_parsed(); nothing reads it
+     * meanwhile, and a cancelled job ends without it.
      */
 
     if (c->call == NGX_HTTP_ORDER_EDIT_NSC_READ_ORDER
@@ -489,49 +505,31 @@ ngx_http_order_edit_nsc_read_answer(ngx_http_order_edit_nsc_t *c,
         && (c->res->kind == NGX_HTTP_ORDER_EDIT_NORM_SALES_ORDER
             || c->res->kind == NGX_HTTP_ORDER_EDIT_NORM_CANCELLATION))
     {
-        pc->request = ngx_alloc(c->res->body_len + 1, c->log);
-        if (pc->request == NULL) {
-            ngx_http_order_edit_nsc_parse_failed(c);
-            return;
-        }
-
-        ngx_memcpy(pc->request, c->res->body, c->res->body_len);
+        pc->request = c->res->body;
         pc->request_len = c->res->body_len;
         pc->kind = c->res->kind;
         pc->norm = c->norm;
+        c->res->body = NULL;
     }
 
-    /*
-     * The writes this read checks (a FOLDED one's, and this snapshot's
-     * own when a replay finds it held) are compared on the same thread,
-     * not parsed again here.
-     */
+    /* check_held compares with that same request: the task's, shared */
 
-    if (c->call == NGX_HTTP_ORDER_EDIT_NSC_READ_ORDER) {
+    if (c->check_held && pc->request != NULL && pc->request_len
+        && c->call == NGX_HTTP_ORDER_EDIT_NSC_READ_ORDER
+        && c->res->updated_at != NGX_HTTP_ORDER_EDIT_NO_TIME)
+    {
+        pc->check.sent = (u_char *) pc->request;
+        pc->check.sent_len = pc->request_len;
+        pc->check.doc = ngx_http_order_edit_nsc_totals(c);
 
-        if (c->fold != NULL
-            && ngx_http_order_edit_nsc_fold_copy(c, pc) != NGX_OK)
-        {
+        if (pc->check.doc == NULL) {
             ngx_http_order_edit_nsc_parse_failed(c);
             return;
         }
 
-        if (c->check_held && c->res->body_len
-            && c->res->updated_at != NGX_HTTP_ORDER_EDIT_NO_TIME)
-        {
-            sent.data = (u_char *) c->res->body;
-            sent.len = c->res->body_len;
-
-            if (ngx_http_order_edit_nsc_check_copy(c, c, &sent, &pc->check)
-                != NGX_OK)
-            {
-                ngx_http_order_edit_nsc_parse_failed(c);
-                return;
-            }
-
-            pc->check.held_only = 1;
-            pc->check.held = c->res->updated_at;
-        }
+        pc->check.on = 1;
+        pc->check.held_only = 1;
+        pc->check.held = c->res->updated_at;
     }
 
     (void) ngx_http_order_edit_parse_start(c->parse,
@@ -584,6 +582,17 @@ ngx_http_order_edit_nsc_read_parsed(void *ctx, void *data,
 
     if (ngx_http_order_edit_nsc_parse_end(c, cancelled)) {
         return;
+    }
+
+    /* the request back, with the check that shared it */
+    if (pc->request != NULL) {
+        c->res->body = pc->request;
+
+        if (pc->check.sent == (u_char *) pc->request) {
+            pc->check.sent = NULL;
+        }
+
+        pc->request = NULL;
     }
 
     /* the record parsed, and the write fitted to it, are the client's */
@@ -759,8 +768,12 @@ ngx_http_order_edit_nsc_parse_clean(void *ctx)
     json_decref(pc->page);
 
     free(pc->got);
-    free(pc->check.sent);
     free(pc->fold.sent);
+
+    if (pc->check.sent != (u_char *) pc->request) {
+        free(pc->check.sent);
+    }
+
     free(pc->request);
     free(pc->fitted);
     free(pc->updated);
@@ -1977,15 +1990,8 @@ ngx_http_order_edit_nsc_check_copy(ngx_http_order_edit_nsc_t *c,
     ngx_http_order_edit_nsc_t *w, ngx_str_t *sent,
     ngx_http_order_edit_nsc_check_t *k)
 {
-    json_t  *totals;
-
-    totals = json_object_get(json_object_get(w->res->doc, "sales_order"),
-                             "totals");
-
     k->sent = ngx_alloc(sent->len + 1, c->log);
-    k->doc = totals ? json_pack("{s:{s:o}}", "sales_order", "totals",
-                                json_deep_copy(totals))
-                    : json_object();
+    k->doc = ngx_http_order_edit_nsc_totals(w);
 
     if (k->sent == NULL || k->doc == NULL) {
         return NGX_ERROR;
@@ -1996,6 +2002,22 @@ ngx_http_order_edit_nsc_check_copy(ngx_http_order_edit_nsc_t *c,
     k->on = 1;
 
     return NGX_OK;
+}
+
+
+/* w's document's totals, all the compare reads of it, copied; NULL: none */
+
+static json_t *
+ngx_http_order_edit_nsc_totals(ngx_http_order_edit_nsc_t *w)
+{
+    json_t  *totals;
+
+    totals = json_object_get(json_object_get(w->res->doc, "sales_order"),
+                             "totals");
+
+    return totals ? json_pack("{s:{s:o}}", "sales_order", "totals",
+                              json_deep_copy(totals))
+                  : json_object();
 }
 
 
