@@ -512,20 +512,20 @@ ngx_http_order_edit_nsc_read_answer(ngx_http_order_edit_nsc_t *c,
         c->res->body = NULL;
     }
 
-    /* check_held compares with that same request: the task's, shared */
+    /*
+     * check_held compares with that same request, and the document (for
+     * its totals) is handed over with it, as it is only seldom compared:
+     * a copy would cost every lock read.
+     */
 
     if (c->check_held && pc->request != NULL && pc->request_len
-        && c->call == NGX_HTTP_ORDER_EDIT_NSC_READ_ORDER
+        && c->res->doc != NULL
         && c->res->updated_at != NGX_HTTP_ORDER_EDIT_NO_TIME)
     {
         pc->check.sent = (u_char *) pc->request;
         pc->check.sent_len = pc->request_len;
-        pc->check.doc = ngx_http_order_edit_nsc_totals(c);
-
-        if (pc->check.doc == NULL) {
-            ngx_http_order_edit_nsc_parse_failed(c);
-            return;
-        }
+        pc->check.doc = c->res->doc;
+        c->res->doc = NULL;
 
         pc->check.on = 1;
         pc->check.held_only = 1;
@@ -584,12 +584,14 @@ ngx_http_order_edit_nsc_read_parsed(void *ctx, void *data,
         return;
     }
 
-    /* the request back, with the check that shared it */
+    /* the request back, with the check that shared it and the document */
     if (pc->request != NULL) {
         c->res->body = pc->request;
 
         if (pc->check.sent == (u_char *) pc->request) {
             pc->check.sent = NULL;
+            c->res->doc = pc->check.doc;
+            pc->check.doc = NULL;
         }
 
         pc->request = NULL;
