@@ -173,6 +173,8 @@ static ngx_int_t ngx_http_order_edit_nsc_check_verdict(
     ngx_str_t *detail);
 static ngx_int_t ngx_http_order_edit_nsc_discrepancy(
     ngx_http_order_edit_nsc_t *c, const char *text, ngx_str_t *detail);
+static void ngx_http_order_edit_nsc_check_report(
+    ngx_http_order_edit_nsc_t *w, ngx_http_order_edit_nsc_check_t *k);
 static ngx_int_t ngx_http_order_edit_nsc_fold_copy(
     ngx_http_order_edit_nsc_t *c, ngx_http_order_edit_nsc_parse_t *pc);
 static void ngx_http_order_edit_nsc_fold_check(ngx_http_order_edit_nsc_t *c,
@@ -1962,22 +1964,11 @@ ngx_http_order_edit_nsc_compared(void *ctx, void *data, ngx_uint_t cancelled)
     ngx_http_order_edit_nsc_parse_t *pc = ctx;
     ngx_http_order_edit_nsc_t       *c = data;
 
-    ngx_str_t  detail;
-
     if (ngx_http_order_edit_nsc_parse_end(c, cancelled)) {
         return;
     }
 
-    if (ngx_http_order_edit_nsc_check_verdict(c, &pc->check, &detail)
-        == NGX_OK)
-    {
-        ngx_http_order_edit_nsc_report(c, NGX_HTTP_ORDER_EDIT_NSC_OK, NULL,
-                                       NULL);
-        return;
-    }
-
-    ngx_http_order_edit_nsc_report(c, NGX_HTTP_ORDER_EDIT_NSC_REFUSED,
-                                   "discrepancy", &detail);
+    ngx_http_order_edit_nsc_check_report(c, &pc->check);
 }
 
 
@@ -2058,6 +2049,25 @@ ngx_http_order_edit_nsc_check_verdict(ngx_http_order_edit_nsc_t *w,
 }
 
 
+/* w's read back ends with k's verdict: acked, or a discrepancy */
+
+static void
+ngx_http_order_edit_nsc_check_report(ngx_http_order_edit_nsc_t *w,
+    ngx_http_order_edit_nsc_check_t *k)
+{
+    ngx_str_t  detail;
+
+    if (ngx_http_order_edit_nsc_check_verdict(w, k, &detail) == NGX_OK) {
+        ngx_http_order_edit_nsc_report(w, NGX_HTTP_ORDER_EDIT_NSC_OK, NULL,
+                                       NULL);
+        return;
+    }
+
+    ngx_http_order_edit_nsc_report(w, NGX_HTTP_ORDER_EDIT_NSC_REFUSED,
+                                   "discrepancy", &detail);
+}
+
+
 /*
  * This lock read is the read back of a FOLDED write (c->fold): its
  * compare goes with the read's task.  A coalesced one (fold_held) may
@@ -2104,7 +2114,6 @@ static void
 ngx_http_order_edit_nsc_fold_check(ngx_http_order_edit_nsc_t *c,
     ngx_http_order_edit_nsc_parse_t *pc)
 {
-    ngx_str_t                   detail;
     ngx_http_order_edit_nsc_t  *f;
 
     f = c->fold;
@@ -2118,16 +2127,7 @@ ngx_http_order_edit_nsc_fold_check(ngx_http_order_edit_nsc_t *c,
     }
 
     /* held and not written, or written over since: nothing to check */
-    if (ngx_http_order_edit_nsc_check_verdict(f, &pc->fold, &detail)
-        == NGX_OK)
-    {
-        ngx_http_order_edit_nsc_report(f, NGX_HTTP_ORDER_EDIT_NSC_OK, NULL,
-                                       NULL);
-        return;
-    }
-
-    ngx_http_order_edit_nsc_report(f, NGX_HTTP_ORDER_EDIT_NSC_REFUSED,
-                                   "discrepancy", &detail);
+    ngx_http_order_edit_nsc_check_report(f, &pc->fold);
 }
 
 
