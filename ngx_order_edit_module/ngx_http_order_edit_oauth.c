@@ -17,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <unistd.h>
 
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
@@ -1471,11 +1472,25 @@ ngx_http_order_edit_oauth_hmac_free(ngx_http_order_edit_oauth_hmac_t *h)
 #endif
 
 
+/*
+ * Random bytes for nonces, drawn 4 KB at a time: each RAND_bytes() call
+ * sets up the DRBG's cipher again, which cost more than the rest of a
+ * signature (bench/README.md, "malloc on the event loop").  Each byte is
+ * used once and wiped as it is taken; a forked child (nginx's workers)
+ * never uses its parent's bytes.  Not for threads: the event loop signs.
+ */
+
+static unsigned char  ngx_http_order_edit_oauth_rnd[4096];
+static size_t         ngx_http_order_edit_oauth_rnd_pos
+                          = sizeof(ngx_http_order_edit_oauth_rnd);
+static pid_t          ngx_http_order_edit_oauth_rnd_pid;
+
+
 ngx_http_order_edit_oauth_rc_e
 ngx_http_order_edit_oauth_nonce(char *buf, size_t len)
 {
-    size_t         i, n;
-    unsigned char  rnd[64];
+    size_t          n, size;
+    unsigned char   r, *rnd;
 
     if (buf == NULL) {
         return NGX_HTTP_ORDER_EDIT_OAUTH_EINVAL;
@@ -1487,24 +1502,34 @@ ngx_http_order_edit_oauth_nonce(char *buf, size_t len)
         return NGX_HTTP_ORDER_EDIT_OAUTH_ENONCE;
     }
 
+    rnd = ngx_http_order_edit_oauth_rnd;
+    size = sizeof(ngx_http_order_edit_oauth_rnd);
+
+    if (ngx_http_order_edit_oauth_rnd_pid != getpid()) {
+        OPENSSL_cleanse(rnd, size);
+        ngx_http_order_edit_oauth_rnd_pos = size;
+        ngx_http_order_edit_oauth_rnd_pid = getpid();
+    }
+
     n = 0;
 
     while (n < len) {
-        if (RAND_bytes(rnd, sizeof(rnd)) != 1) {
-            OPENSSL_cleanse(rnd, sizeof(rnd));
-            return NGX_HTTP_ORDER_EDIT_OAUTH_ECRYPTO;
+        if (ngx_http_order_edit_oauth_rnd_pos == size) {
+            if (RAND_bytes(rnd, (int) size) != 1) {
+                return NGX_HTTP_ORDER_EDIT_OAUTH_ECRYPTO;
+            }
+
+            ngx_http_order_edit_oauth_rnd_pos = 0;
         }
 
-        for (i = 0; i < sizeof(rnd) && n < len; i++) {
+        r = rnd[ngx_http_order_edit_oauth_rnd_pos];
+        rnd[ngx_http_order_edit_oauth_rnd_pos++] = 0;
 
-            /* 248 = 4 * 62: dropping the rest keeps all 62 equally likely */
-            if (rnd[i] < 248) {
-                buf[n++] = ngx_http_order_edit_oauth_alnum[rnd[i] % 62];
-            }
+        /* 248 = 4 * 62: dropping the rest keeps all 62 equally likely */
+        if (r < 248) {
+            buf[n++] = ngx_http_order_edit_oauth_alnum[r % 62];
         }
     }
-
-    OPENSSL_cleanse(rnd, sizeof(rnd));
 
     return NGX_HTTP_ORDER_EDIT_OAUTH_OK;
 }
