@@ -1208,8 +1208,9 @@ ngx_http_order_edit_curl_write(char *ptr, size_t size, size_t nmemb,
 {
     ngx_http_order_edit_curl_req_t *req = userdata;
 
-    u_char  *p;
-    size_t   n, want;
+    u_char      *p;
+    size_t       n, want;
+    curl_off_t   length;
 
     n = size * nmemb;
 
@@ -1225,6 +1226,21 @@ ngx_http_order_edit_curl_write(char *ptr, size_t size, size_t nmemb,
     if (n > req->body_size - req->body.len) {
         want = ngx_max(req->body_size * 2, req->body.len + n);
         want = ngx_max(want, 1024);
+
+        /*
+         * The first piece: one allocation of the answer's length when it
+         * is told, rather than a doubling series whose frees (64 KB and
+         * more) make malloc consolidate its fast bins on the event loop.
+         */
+        if (req->body_size == 0
+            && curl_easy_getinfo(req->easy,
+                                 CURLINFO_CONTENT_LENGTH_DOWNLOAD_T, &length)
+               == CURLE_OK
+            && length > 0 && (size_t) length > want)
+        {
+            want = (size_t) length;
+        }
+
         want = ngx_min(want, req->max_body);
 
         /* on the heap, not in the pool: take_body() may hand it over */

@@ -27,6 +27,7 @@
 #include "ngx_http_order_edit_nsbody.h"
 #include "ngx_http_order_edit_nsslot.h"
 #include "ngx_http_order_edit_nsclient.h"
+#include "ngx_http_order_edit_parse.h"
 #include "ngx_http_order_edit_console.h"
 #include "ngx_http_order_edit_reconcile.h"
 #include "ngx_http_order_edit_exceptions.h"
@@ -150,6 +151,8 @@ static uint64_t ngx_http_order_edit_job_order(ngx_http_order_edit_job_t *job);
 static ngx_uint_t ngx_http_order_edit_job_order_busy(
     ngx_http_order_edit_job_t *job);
 static void ngx_http_order_edit_job_parse(ngx_http_order_edit_job_t *job);
+static void ngx_http_order_edit_job_res_free(ngx_http_order_edit_job_t *job);
+static void ngx_http_order_edit_job_res_drop(void *res);
 #if (NGX_THREADS)
 static ngx_int_t ngx_http_order_edit_job_thread(ngx_http_order_edit_job_t *job,
     void (*handler)(void *data, ngx_log_t *log), ngx_event_handler_pt done);
@@ -710,6 +713,44 @@ ngx_http_order_edit_job_parse(ngx_http_order_edit_job_t *job)
 
     ngx_http_order_edit_job_superseded(job);
     ngx_http_order_edit_job_parsed(job);
+}
+
+
+/*
+ * The normaliser's result, freed on the thread pool when it is large (as
+ * parse_threshold says), as the NetSuite client frees the records it
+ * reads: its document is a jansson tree of thousands of small nodes, and
+ * freeing them here fills malloc's fast bins, which the request body's
+ * free (a chunk over 64 KB) then consolidates, all on the event loop
+ * (bench/parse: malloc_consolidate 7-11% of the loop's CPU).
+ */
+
+static void
+ngx_http_order_edit_job_res_free(ngx_http_order_edit_job_t *job)
+{
+    ngx_http_order_edit_norm_result_t  *res;
+
+    res = ngx_alloc(sizeof(ngx_http_order_edit_norm_result_t), job->d->log);
+
+    if (res == NULL) {
+        ngx_http_order_edit_norm_result_free(&job->res);
+
+    } else {
+        *res = job->res;
+        ngx_http_order_edit_parse_dispose(ngx_http_order_edit_job_res_drop,
+                                          res, job->res.body_len,
+                                          job->d->log);
+    }
+
+    ngx_memzero(&job->res, sizeof(ngx_http_order_edit_norm_result_t));
+}
+
+
+static void
+ngx_http_order_edit_job_res_drop(void *res)
+{
+    ngx_http_order_edit_norm_result_free(res);
+    ngx_free(res);
 }
 
 
@@ -1289,8 +1330,7 @@ ngx_http_order_edit_job_tax_kind(ngx_http_order_edit_job_t *job,
                   "tax", job->msg.id, &job->msg.shop,
                   job->in.taxes_included ? "include" : "exclude");
 
-    ngx_http_order_edit_norm_result_free(&job->res);
-    ngx_memzero(&job->res, sizeof(ngx_http_order_edit_norm_result_t));
+    ngx_http_order_edit_job_res_free(job);
     job->normalised = 0;
     job->state = NGX_HTTP_ORDER_EDIT_JOB_PARSE;
 
@@ -1897,7 +1937,7 @@ ngx_http_order_edit_job_finish(ngx_http_order_edit_job_t *job)
     ngx_http_order_edit_nsslot_give(&job->slot);
 
     if (job->normalised) {
-        ngx_http_order_edit_norm_result_free(&job->res);
+        ngx_http_order_edit_job_res_free(job);
     }
 
     ngx_http_order_edit_nsc_free(&job->nsc);

@@ -61,6 +61,27 @@ typedef struct {
 
 
 /*
+ * A write compared with the order read, with the read's parse: what was
+ * sent and the document's totals (all the compare reads of it), copied,
+ * as the job that wrote may end while a thread compares.  held_only: only
+ * if the order read holds that snapshot (held), else there is nothing
+ * of this write's to check.
+ */
+typedef struct {
+    u_char                                *sent;
+    size_t                                 sent_len;
+    json_t                                *doc;
+    int64_t                                held;
+    unsigned                               on:1;      /* to compare */
+    unsigned                               held_only:1;
+    unsigned                               done:1;    /* compared */
+    int                                    rc;
+    char                                   detail[
+                                           NGX_HTTP_ORDER_EDIT_NSP_DETAIL_LEN];
+} ngx_http_order_edit_nsc_check_t;
+
+
+/*
  * An answer parsed off the event loop (ngx_http_order_edit_parse.c):
  * everything the work reads is the task's own, handed over or copied,
  * so that the job may end while a thread still parses.
@@ -68,9 +89,8 @@ typedef struct {
 typedef struct {
     u_char                                *got;       /* the answer */
     size_t                                 got_len;
-    u_char                                *sent;      /* the write's copy */
-    size_t                                 sent_len;
-    json_t                                *doc;       /* its totals, copied */
+    ngx_http_order_edit_nsc_check_t        check;     /* the job's write */
+    ngx_http_order_edit_nsc_check_t        fold;      /* a FOLDED one's */
     json_t                                *page;      /* SuiteQL's, parsed */
     char                                  *updated;   /* the store's */
     char                                  *taxes;     /* field names */
@@ -82,8 +102,6 @@ typedef struct {
     int                                    fitted_n;
     ngx_http_order_edit_nsp_order_t        order;
     int                                    rc;
-    char                                   detail[
-                                           NGX_HTTP_ORDER_EDIT_NSP_DETAIL_LEN];
 } ngx_http_order_edit_nsc_parse_t;
 
 
@@ -195,12 +213,23 @@ static void ngx_http_order_edit_nsc_compare(ngx_http_order_edit_nsc_t *c,
 static void ngx_http_order_edit_nsc_compare_parse(void *ctx);
 static void ngx_http_order_edit_nsc_compared(void *ctx, void *data,
     ngx_uint_t cancelled);
-static ngx_int_t ngx_http_order_edit_nsc_drift(ngx_http_order_edit_nsc_t *c,
-    ngx_str_t *sent, ngx_str_t *got, ngx_str_t *detail);
+static ngx_int_t ngx_http_order_edit_nsc_check_copy(
+    ngx_http_order_edit_nsc_t *c, ngx_http_order_edit_nsc_t *w,
+    ngx_str_t *sent, ngx_http_order_edit_nsc_check_t *k);
+static json_t *ngx_http_order_edit_nsc_totals(ngx_http_order_edit_nsc_t *w);
+static void ngx_http_order_edit_nsc_check_run(
+    ngx_http_order_edit_nsc_check_t *k, ngx_http_order_edit_nsc_parse_t *pc);
+static ngx_int_t ngx_http_order_edit_nsc_check_verdict(
+    ngx_http_order_edit_nsc_t *w, ngx_http_order_edit_nsc_check_t *k,
+    ngx_str_t *detail);
 static ngx_int_t ngx_http_order_edit_nsc_discrepancy(
     ngx_http_order_edit_nsc_t *c, const char *text, ngx_str_t *detail);
+static void ngx_http_order_edit_nsc_check_report(
+    ngx_http_order_edit_nsc_t *w, ngx_http_order_edit_nsc_check_t *k);
+static ngx_int_t ngx_http_order_edit_nsc_fold_copy(
+    ngx_http_order_edit_nsc_t *c, ngx_http_order_edit_nsc_parse_t *pc);
 static void ngx_http_order_edit_nsc_fold_check(ngx_http_order_edit_nsc_t *c,
-    ngx_str_t *got);
+    ngx_http_order_edit_nsc_parse_t *pc);
 static void ngx_http_order_edit_nsc_send(ngx_http_order_edit_nsc_t *c);
 static ngx_int_t ngx_http_order_edit_nsc_sign(ngx_http_order_edit_nsc_t *c,
     ngx_str_t *auth);
@@ -503,8 +532,24 @@ ngx_http_order_edit_nsc_read_answer(ngx_http_order_edit_nsc_t *c,
     }
 
     /*
+     * The writes this read checks (a FOLDED one's, and this snapshot's
+     * own when a replay finds it held) are compared on the same thread,
+     * not parsed again here.
+     */
+
+    if (c->fold != NULL && c->call == NGX_HTTP_ORDER_EDIT_NSC_READ_ORDER
+        && ngx_http_order_edit_nsc_fold_copy(c, pc) != NGX_OK)
+    {
+        ngx_http_order_edit_nsc_parse_failed(c);
+        return;
+    }
+
+    /*
      * The write will be fitted to the order read (as large as both): on
-     * the same thread, while the record is there, from a copy.
+     * the same thread, while the record is there.  The request is handed
+     * over, not copied (a copy as large as the order, made and freed on
+     * the event loop), and handed back in read_parsed(); nothing reads it
+     * meanwhile, and a cancelled job ends without it.
      */
 
     if (c->call == NGX_HTTP_ORDER_EDIT_NSC_READ_ORDER
@@ -513,20 +558,37 @@ ngx_http_order_edit_nsc_read_answer(ngx_http_order_edit_nsc_t *c,
         && (c->res->kind == NGX_HTTP_ORDER_EDIT_NORM_SALES_ORDER
             || c->res->kind == NGX_HTTP_ORDER_EDIT_NORM_CANCELLATION))
     {
-        pc->request = ngx_alloc(c->res->body_len + 1, c->log);
-        if (pc->request == NULL) {
-            ngx_http_order_edit_nsc_parse_failed(c);
-            return;
-        }
-
-        ngx_memcpy(pc->request, c->res->body, c->res->body_len);
+        pc->request = c->res->body;
         pc->request_len = c->res->body_len;
         pc->kind = c->res->kind;
         pc->norm = c->norm;
+        c->res->body = NULL;
+    }
+
+    /*
+     * check_held compares with that same request, and the document (for
+     * its totals) is handed over with it, as it is only seldom compared:
+     * a copy would cost every lock read.
+     */
+
+    if (c->check_held && pc->request != NULL && pc->request_len
+        && c->res->doc != NULL
+        && c->res->updated_at != NGX_HTTP_ORDER_EDIT_NO_TIME)
+    {
+        pc->check.sent = (u_char *) pc->request;
+        pc->check.sent_len = pc->request_len;
+        pc->check.doc = c->res->doc;
+        c->res->doc = NULL;
+
+        pc->check.on = 1;
+        pc->check.held_only = 1;
+        pc->check.held = c->res->updated_at;
     }
 
     (void) ngx_http_order_edit_parse_start(c->parse,
-                                           pc->got_len + pc->request_len,
+                                           pc->got_len + pc->request_len
+                                           + pc->check.sent_len
+                                           + pc->fold.sent_len,
                                            ngx_http_order_edit_nsc_read_parse,
                                            ngx_http_order_edit_nsc_read_parsed,
                                            c);
@@ -552,6 +614,13 @@ ngx_http_order_edit_nsc_read_parse(void *ctx)
     } else {
         pc->fitted_n = NGX_HTTP_ORDER_EDIT_NSC_UNFITTED;
     }
+
+    /* an unreadable orderStatus is refused before any check */
+    if (pc->order.status != 0) {
+        ngx_http_order_edit_nsc_check_run(&pc->check, pc);
+    }
+
+    ngx_http_order_edit_nsc_check_run(&pc->fold, pc);
 }
 
 
@@ -562,10 +631,23 @@ ngx_http_order_edit_nsc_read_parsed(void *ctx, void *data,
     ngx_http_order_edit_nsc_parse_t *pc = ctx;
     ngx_http_order_edit_nsc_t       *c = data;
 
-    ngx_str_t  got, sent, detail;
+    ngx_str_t  detail;
 
     if (ngx_http_order_edit_nsc_parse_end(c, cancelled)) {
         return;
+    }
+
+    /* the request back, with the check that shared it and the document */
+    if (pc->request != NULL) {
+        c->res->body = pc->request;
+
+        if (pc->check.sent == (u_char *) pc->request) {
+            pc->check.sent = NULL;
+            c->res->doc = pc->check.doc;
+            pc->check.doc = NULL;
+        }
+
+        pc->request = NULL;
     }
 
     /* the record parsed, and the write fitted to it, are the client's */
@@ -579,12 +661,13 @@ ngx_http_order_edit_nsc_read_parsed(void *ctx, void *data,
     c->fitted_n = pc->fitted_n;
     pc->fitted = NULL;
 
-    /* the answer is the task's until this handler returns */
-    got.data = pc->got;
-    got.len = pc->got_len;
+    /*
+     * c->fold is set before the read goes out (the claim), and only
+     * cleared since: the task compared for it.
+     */
 
     if (c->fold != NULL && c->call == NGX_HTTP_ORDER_EDIT_NSC_READ_ORDER) {
-        ngx_http_order_edit_nsc_fold_check(c, &got);
+        ngx_http_order_edit_nsc_fold_check(c, pc);
     }
 
     switch (c->call) {
@@ -597,15 +680,13 @@ ngx_http_order_edit_nsc_read_parsed(void *ctx, void *data,
             return;
         }
 
-        sent.data = (u_char *) c->res->body;
-        sent.len = c->res->body_len;
-
-        /* the "line"s the write would add change none of what is compared */
-        if (c->check_held && sent.len
-            && c->order.held != NGX_HTTP_ORDER_EDIT_NO_TIME
-            && c->order.held == c->res->updated_at
-            && ngx_http_order_edit_nsc_drift(c, &sent, &got, &detail)
-               != NGX_OK)
+        /*
+         * check_held, compared on the read's task if the order holds this
+         * snapshot; the "line"s the write would add change none of what
+         * is compared.
+         */
+        if (ngx_http_order_edit_nsc_check_verdict(c, &pc->check, &detail)
+            != NGX_OK)
         {
             ngx_http_order_edit_nsc_report(c, NGX_HTTP_ORDER_EDIT_NSC_REFUSED,
                                            "discrepancy", &detail);
@@ -737,11 +818,17 @@ ngx_http_order_edit_nsc_parse_clean(void *ctx)
     ngx_http_order_edit_nsc_parse_t *pc = ctx;
 
     ngx_http_order_edit_nsp_order_free(&pc->order);
-    json_decref(pc->doc);
+    json_decref(pc->check.doc);
+    json_decref(pc->fold.doc);
     json_decref(pc->page);
 
     free(pc->got);
-    free(pc->sent);
+    free(pc->fold.sent);
+
+    if (pc->check.sent != (u_char *) pc->request) {
+        free(pc->check.sent);
+    }
+
     free(pc->request);
     free(pc->fitted);
     free(pc->updated);
@@ -2611,7 +2698,6 @@ static void
 ngx_http_order_edit_nsc_compare(ngx_http_order_edit_nsc_t *c,
     ngx_http_order_edit_curl_req_t *req)
 {
-    json_t                           *totals;
     ngx_http_order_edit_nsc_parse_t  *pc;
 
     pc = ngx_http_order_edit_nsc_parse(c, req);
@@ -2619,29 +2705,15 @@ ngx_http_order_edit_nsc_compare(ngx_http_order_edit_nsc_t *c,
         return;
     }
 
-    /*
-     * What was sent and the document's totals (all the compare reads of
-     * it), copied: the job's own may be freed while a thread compares.
-     */
-
-    totals = json_object_get(json_object_get(c->res->doc, "sales_order"),
-                             "totals");
-
-    pc->sent = ngx_alloc(c->body_sent.len + 1, c->log);
-    pc->doc = totals ? json_pack("{s:{s:o}}", "sales_order", "totals",
-                                 json_deep_copy(totals))
-                     : json_object();
-
-    if (pc->sent == NULL || pc->doc == NULL) {
+    if (ngx_http_order_edit_nsc_check_copy(c, c, &c->body_sent, &pc->check)
+        != NGX_OK)
+    {
         ngx_http_order_edit_nsc_parse_failed(c);
         return;
     }
 
-    ngx_memcpy(pc->sent, c->body_sent.data, c->body_sent.len);
-    pc->sent_len = c->body_sent.len;
-
     (void) ngx_http_order_edit_parse_start(c->parse,
-                                        pc->got_len + pc->sent_len,
+                                        pc->got_len + pc->check.sent_len,
                                         ngx_http_order_edit_nsc_compare_parse,
                                         ngx_http_order_edit_nsc_compared, c);
 }
@@ -2654,10 +2726,7 @@ ngx_http_order_edit_nsc_compare_parse(void *ctx)
 {
     ngx_http_order_edit_nsc_parse_t *pc = ctx;
 
-    pc->rc = ngx_http_order_edit_nsp_readback((char *) pc->sent,
-                                              pc->sent_len, (char *) pc->got,
-                                              pc->got_len, pc->doc,
-                                              pc->detail);
+    ngx_http_order_edit_nsc_check_run(&pc->check, pc);
 }
 
 
@@ -2667,37 +2736,156 @@ ngx_http_order_edit_nsc_compared(void *ctx, void *data, ngx_uint_t cancelled)
     ngx_http_order_edit_nsc_parse_t *pc = ctx;
     ngx_http_order_edit_nsc_t       *c = data;
 
-    ngx_str_t  detail;
-
     if (ngx_http_order_edit_nsc_parse_end(c, cancelled)) {
         return;
     }
 
-    if (pc->rc == 0
-        || ngx_http_order_edit_nsc_discrepancy(c, pc->detail, &detail)
-           == NGX_OK)
-    {
-        ngx_http_order_edit_nsc_report(c, NGX_HTTP_ORDER_EDIT_NSC_OK, NULL,
+    ngx_http_order_edit_nsc_check_report(c, &pc->check);
+}
+
+
+/*
+ * What the write of w sent (sent) and w's document's totals (all the
+ * compare reads of it), copied into the task of c's parse: w's own may be
+ * freed while a thread compares.
+ */
+
+static ngx_int_t
+ngx_http_order_edit_nsc_check_copy(ngx_http_order_edit_nsc_t *c,
+    ngx_http_order_edit_nsc_t *w, ngx_str_t *sent,
+    ngx_http_order_edit_nsc_check_t *k)
+{
+    k->sent = ngx_alloc(sent->len + 1, c->log);
+    k->doc = ngx_http_order_edit_nsc_totals(w);
+
+    if (k->sent == NULL || k->doc == NULL) {
+        return NGX_ERROR;
+    }
+
+    ngx_memcpy(k->sent, sent->data, sent->len);
+    k->sent_len = sent->len;
+    k->on = 1;
+
+    return NGX_OK;
+}
+
+
+/* w's document's totals, all the compare reads of it, copied; NULL: none */
+
+static json_t *
+ngx_http_order_edit_nsc_totals(ngx_http_order_edit_nsc_t *w)
+{
+    json_t  *totals;
+
+    totals = json_object_get(json_object_get(w->res->doc, "sales_order"),
+                             "totals");
+
+    return totals ? json_pack("{s:{s:o}}", "sales_order", "totals",
+                              json_deep_copy(totals))
+                  : json_object();
+}
+
+
+/* on the thread pool, or here for small bodies: the answer against k */
+
+static void
+ngx_http_order_edit_nsc_check_run(ngx_http_order_edit_nsc_check_t *k,
+    ngx_http_order_edit_nsc_parse_t *pc)
+{
+    if (!k->on || (k->held_only && pc->order.held != k->held)) {
+        return;
+    }
+
+    k->rc = ngx_http_order_edit_nsp_readback((char *) k->sent, k->sent_len,
+                                             (char *) pc->got, pc->got_len,
+                                             k->doc, k->detail);
+    k->done = 1;
+}
+
+
+/*
+ * NGX_OK: the order as read holds what w sent, or nothing was compared
+ * (not w's snapshot), or the difference could not be told (the write
+ * stands, unchecked); NGX_DECLINED: a discrepancy, logged and in detail.
+ */
+
+static ngx_int_t
+ngx_http_order_edit_nsc_check_verdict(ngx_http_order_edit_nsc_t *w,
+    ngx_http_order_edit_nsc_check_t *k, ngx_str_t *detail)
+{
+    if (!k->done || k->rc == 0) {
+        return NGX_OK;
+    }
+
+    return ngx_http_order_edit_nsc_discrepancy(w, k->detail, detail);
+}
+
+
+/* w's read back ends with k's verdict: acked, or a discrepancy */
+
+static void
+ngx_http_order_edit_nsc_check_report(ngx_http_order_edit_nsc_t *w,
+    ngx_http_order_edit_nsc_check_t *k)
+{
+    ngx_str_t  detail;
+
+    if (ngx_http_order_edit_nsc_check_verdict(w, k, &detail) == NGX_OK) {
+        ngx_http_order_edit_nsc_report(w, NGX_HTTP_ORDER_EDIT_NSC_OK, NULL,
                                        NULL);
         return;
     }
 
-    ngx_http_order_edit_nsc_report(c, NGX_HTTP_ORDER_EDIT_NSC_REFUSED,
+    ngx_http_order_edit_nsc_report(w, NGX_HTTP_ORDER_EDIT_NSC_REFUSED,
                                    "discrepancy", &detail);
 }
 
 
 /*
+ * This lock read is the read back of a FOLDED write (c->fold): its
+ * compare goes with the read's task.  A coalesced one (fold_held) may
+ * never have been written, so it is compared only if the order holds its
+ * snapshot.
+ */
+
+static ngx_int_t
+ngx_http_order_edit_nsc_fold_copy(ngx_http_order_edit_nsc_t *c,
+    ngx_http_order_edit_nsc_parse_t *pc)
+{
+    ngx_str_t                   sent;
+    ngx_http_order_edit_nsc_t  *f;
+
+    f = c->fold;
+
+    if (f->body_sent.len) {
+        sent = f->body_sent;
+
+    } else {
+        sent.data = (u_char *) f->res->body;
+        sent.len = f->res->body_len;
+    }
+
+    if (ngx_http_order_edit_nsc_check_copy(c, f, &sent, &pc->fold)
+        != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    pc->fold.held_only = f->fold_held;
+    pc->fold.held = f->res->updated_at;
+
+    return NGX_OK;
+}
+
+
+/*
  * The previous write's read back is this lock read (FOLDED): told first,
- * to its own job.  The comparison runs here, on the answer the read's
- * task parsed, as the read itself is not parsed a second time for it.
+ * to its own job, the verdict the read's task reached.
  */
 
 static void
 ngx_http_order_edit_nsc_fold_check(ngx_http_order_edit_nsc_t *c,
-    ngx_str_t *got)
+    ngx_http_order_edit_nsc_parse_t *pc)
 {
-    ngx_str_t                   detail;
     ngx_http_order_edit_nsc_t  *f;
 
     f = c->fold;
@@ -2710,42 +2898,8 @@ ngx_http_order_edit_nsc_fold_check(ngx_http_order_edit_nsc_t *c,
         f->body_sent.len = f->res->body_len;
     }
 
-    if ((f->fold_held && c->order.held != f->res->updated_at)
-        || ngx_http_order_edit_nsc_drift(f, &f->body_sent, got, &detail)
-           == NGX_OK)
-    {
-        /* held: not written, or written over since, nothing to check */
-        ngx_http_order_edit_nsc_report(f, NGX_HTTP_ORDER_EDIT_NSC_OK, NULL,
-                                       NULL);
-        return;
-    }
-
-    ngx_http_order_edit_nsc_report(f, NGX_HTTP_ORDER_EDIT_NSC_REFUSED,
-                                   "discrepancy", &detail);
-}
-
-
-/*
- * NGX_OK: the order as read holds what was sent (or the difference could
- * not be told: the write stands, unchecked); NGX_DECLINED: a discrepancy,
- * logged and said in detail.
- */
-
-static ngx_int_t
-ngx_http_order_edit_nsc_drift(ngx_http_order_edit_nsc_t *c, ngx_str_t *sent,
-    ngx_str_t *got, ngx_str_t *detail)
-{
-    char  text[NGX_HTTP_ORDER_EDIT_NSP_DETAIL_LEN];
-
-    if (ngx_http_order_edit_nsp_readback((char *) sent->data, sent->len,
-                                         (char *) got->data, got->len,
-                                         c->res->doc, text)
-        == 0)
-    {
-        return NGX_OK;
-    }
-
-    return ngx_http_order_edit_nsc_discrepancy(c, text, detail);
+    /* held and not written, or written over since: nothing to check */
+    ngx_http_order_edit_nsc_check_report(f, &pc->fold);
 }
 
 

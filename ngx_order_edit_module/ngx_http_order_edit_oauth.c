@@ -17,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <unistd.h>
 
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
@@ -106,7 +107,6 @@ typedef struct {
 
 typedef struct {
 #if OPENSSL_VERSION_NUMBER >= 0x30000000L
-    EVP_MAC                         *mac;
     EVP_MAC_CTX                     *ctx;
 #else
     HMAC_CTX                        *ctx;
@@ -1303,30 +1303,95 @@ ngx_http_order_edit_oauth_signing_key(
 
 #if OPENSSL_VERSION_NUMBER >= 0x30000000L
 
-static int
-ngx_http_order_edit_oauth_hmac_init(ngx_http_order_edit_oauth_hmac_t *h,
-    const ngx_http_order_edit_oauth_md_t *md, const unsigned char *key,
-    size_t key_len)
+/*
+ * One HMAC context per digest, fetched and set up once per process and
+ * duplicated for each signature: EVP_MAC_fetch() and the digest fetched
+ * by name in EVP_MAC_init() cost more than the HMAC of a base string
+ * (the provider store's lock, lookups and allocations), 7-8% of the
+ * dispatching worker's event loop when signed afresh for every request.
+ * Never freed: they live as long as the process, as libcrypto's own.
+ */
+
+static struct {
+    const ngx_http_order_edit_oauth_md_t  *md;
+    EVP_MAC_CTX                           *ctx;
+} ngx_http_order_edit_oauth_templates[2];
+
+
+static EVP_MAC_CTX *
+ngx_http_order_edit_oauth_hmac_template(
+    const ngx_http_order_edit_oauth_md_t *md)
 {
-    OSSL_PARAM  params[2];
+    size_t        i, n;
+    EVP_MAC      *mac;
+    OSSL_PARAM    params[2];
+    EVP_MAC_CTX  *ctx;
 
-    h->ctx = NULL;
+    n = sizeof(ngx_http_order_edit_oauth_templates)
+        / sizeof(ngx_http_order_edit_oauth_templates[0]);
 
-    h->mac = EVP_MAC_fetch(NULL, "HMAC", NULL);
-    if (h->mac == NULL) {
-        return 0;
+    for (i = 0; i < n; i++) {
+        if (ngx_http_order_edit_oauth_templates[i].md == md) {
+            return ngx_http_order_edit_oauth_templates[i].ctx;
+        }
     }
 
-    h->ctx = EVP_MAC_CTX_new(h->mac);
-    if (h->ctx == NULL) {
-        return 0;
+    mac = EVP_MAC_fetch(NULL, "HMAC", NULL);
+    if (mac == NULL) {
+        return NULL;
+    }
+
+    ctx = EVP_MAC_CTX_new(mac);
+    EVP_MAC_free(mac);
+
+    if (ctx == NULL) {
+        return NULL;
     }
 
     params[0] = OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST,
                                                  (char *) md->digest, 0);
     params[1] = OSSL_PARAM_construct_end();
 
-    return EVP_MAC_init(h->ctx, key, key_len, params) == 1;
+    if (EVP_MAC_CTX_set_params(ctx, params) != 1) {
+        EVP_MAC_CTX_free(ctx);
+        return NULL;
+    }
+
+    for (i = 0; i < n; i++) {
+        if (ngx_http_order_edit_oauth_templates[i].md == NULL) {
+            ngx_http_order_edit_oauth_templates[i].md = md;
+            ngx_http_order_edit_oauth_templates[i].ctx = ctx;
+            return ctx;
+        }
+    }
+
+    /* the table holds every digest there is (SHA-256, and SHA-1) */
+    EVP_MAC_CTX_free(ctx);
+
+    return NULL;
+}
+
+
+static int
+ngx_http_order_edit_oauth_hmac_init(ngx_http_order_edit_oauth_hmac_t *h,
+    const ngx_http_order_edit_oauth_md_t *md, const unsigned char *key,
+    size_t key_len)
+{
+    EVP_MAC_CTX  *tpl;
+
+    h->ctx = NULL;
+
+    tpl = ngx_http_order_edit_oauth_hmac_template(md);
+    if (tpl == NULL) {
+        return 0;
+    }
+
+    h->ctx = EVP_MAC_CTX_dup(tpl);
+    if (h->ctx == NULL) {
+        return 0;
+    }
+
+    return EVP_MAC_init(h->ctx, key, key_len, NULL) == 1;
 }
 
 
@@ -1352,9 +1417,7 @@ static void
 ngx_http_order_edit_oauth_hmac_free(ngx_http_order_edit_oauth_hmac_t *h)
 {
     EVP_MAC_CTX_free(h->ctx);
-    EVP_MAC_free(h->mac);
     h->ctx = NULL;
-    h->mac = NULL;
 }
 
 #else
@@ -1409,11 +1472,25 @@ ngx_http_order_edit_oauth_hmac_free(ngx_http_order_edit_oauth_hmac_t *h)
 #endif
 
 
+/*
+ * Random bytes for nonces, drawn 4 KB at a time: each RAND_bytes() call
+ * sets up the DRBG's cipher again, which cost more than the rest of a
+ * signature (bench/README.md, "malloc on the event loop").  Each byte is
+ * used once and wiped as it is taken; a forked child (nginx's workers)
+ * never uses its parent's bytes.  Not for threads: the event loop signs.
+ */
+
+static unsigned char  ngx_http_order_edit_oauth_rnd[4096];
+static size_t         ngx_http_order_edit_oauth_rnd_pos
+                          = sizeof(ngx_http_order_edit_oauth_rnd);
+static pid_t          ngx_http_order_edit_oauth_rnd_pid;
+
+
 ngx_http_order_edit_oauth_rc_e
 ngx_http_order_edit_oauth_nonce(char *buf, size_t len)
 {
-    size_t         i, n;
-    unsigned char  rnd[64];
+    size_t          n, size;
+    unsigned char   r, *rnd;
 
     if (buf == NULL) {
         return NGX_HTTP_ORDER_EDIT_OAUTH_EINVAL;
@@ -1425,24 +1502,34 @@ ngx_http_order_edit_oauth_nonce(char *buf, size_t len)
         return NGX_HTTP_ORDER_EDIT_OAUTH_ENONCE;
     }
 
+    rnd = ngx_http_order_edit_oauth_rnd;
+    size = sizeof(ngx_http_order_edit_oauth_rnd);
+
+    if (ngx_http_order_edit_oauth_rnd_pid != getpid()) {
+        OPENSSL_cleanse(rnd, size);
+        ngx_http_order_edit_oauth_rnd_pos = size;
+        ngx_http_order_edit_oauth_rnd_pid = getpid();
+    }
+
     n = 0;
 
     while (n < len) {
-        if (RAND_bytes(rnd, sizeof(rnd)) != 1) {
-            OPENSSL_cleanse(rnd, sizeof(rnd));
-            return NGX_HTTP_ORDER_EDIT_OAUTH_ECRYPTO;
+        if (ngx_http_order_edit_oauth_rnd_pos == size) {
+            if (RAND_bytes(rnd, (int) size) != 1) {
+                return NGX_HTTP_ORDER_EDIT_OAUTH_ECRYPTO;
+            }
+
+            ngx_http_order_edit_oauth_rnd_pos = 0;
         }
 
-        for (i = 0; i < sizeof(rnd) && n < len; i++) {
+        r = rnd[ngx_http_order_edit_oauth_rnd_pos];
+        rnd[ngx_http_order_edit_oauth_rnd_pos++] = 0;
 
-            /* 248 = 4 * 62: dropping the rest keeps all 62 equally likely */
-            if (rnd[i] < 248) {
-                buf[n++] = ngx_http_order_edit_oauth_alnum[rnd[i] % 62];
-            }
+        /* 248 = 4 * 62: dropping the rest keeps all 62 equally likely */
+        if (r < 248) {
+            buf[n++] = ngx_http_order_edit_oauth_alnum[r % 62];
         }
     }
-
-    OPENSSL_cleanse(rnd, sizeof(rnd));
 
     return NGX_HTTP_ORDER_EDIT_OAUTH_OK;
 }

@@ -8,8 +8,11 @@ account's slot back."""
 
 import os
 import re
+import tempfile
+import unittest
 
 import test_dispatch
+import test_fold
 import test_report
 from test_dispatch import SO_EID
 
@@ -23,11 +26,13 @@ PARSED = re.compile(r"order_edit: an answer of (\d+) bytes parsed on the "
 CANCELLED = "order_edit: the parse of an answer of"
 
 
-def with_slowparse(test, min_bytes, ms, start):
+def with_slowparse(test, min_bytes, ms, start, loop_log=None):
     """start() (nginx's) with build/slowparse.so preloaded: a parse of
-    min_bytes or more on a thread takes ms longer."""
+    min_bytes or more on a thread takes ms longer; on an event loop, it
+    is written down in loop_log, if given."""
     saved = {k: os.environ.get(k) for k in
-             ("LD_PRELOAD", "OE_SLOWPARSE_MIN", "OE_SLOWPARSE_MS")}
+             ("LD_PRELOAD", "OE_SLOWPARSE_MIN", "OE_SLOWPARSE_MS",
+              "OE_LOOPPARSE_LOG")}
 
     if not os.path.exists(SLOWPARSE):
         test.fail("build/slowparse.so is missing: run make")
@@ -36,6 +41,8 @@ def with_slowparse(test, min_bytes, ms, start):
         p for p in (saved["LD_PRELOAD"], SLOWPARSE) if p)
     os.environ["OE_SLOWPARSE_MIN"] = str(min_bytes)
     os.environ["OE_SLOWPARSE_MS"] = str(ms)
+    if loop_log:
+        os.environ["OE_LOOPPARSE_LOG"] = loop_log
     try:
         start()
     finally:
@@ -224,6 +231,70 @@ class ReloadMidParse(OnThePool):
 
     test_the_read_and_the_read_back_are_parsed_on_the_pool = None
     test_kept_lines_are_fitted_with_the_read = None
+
+
+class FoldOnThePool(test_fold.FoldedReadback):
+    """A large order (a 30 KB field every read returns): the folded read
+    back's compare, and a replay's check_held, run on the lock read's own
+    task on the pool; the event loop parses nothing of the order."""
+
+    def setUp(self):
+        fd, self.loop_log = tempfile.mkstemp(prefix="loopparse.")
+        os.close(fd)
+        # the workers' user (nobody, under a root master) appends to it
+        os.chmod(self.loop_log, 0o666)
+        self.addCleanup(os.unlink, self.loop_log)
+        with_slowparse(self, 20000, 0, super().setUp, self.loop_log)
+
+    def nginx_with_keys(self):
+        ngx = super().nginx_with_keys()
+        write_conf = ngx.write_conf
+        ngx.write_conf = lambda block: write_conf(block.replace(
+            "order_edit_dispatch edits",
+            "order_edit_curl parse_threshold=1;\n"
+            "    order_edit_dispatch edits"))
+        return ngx
+
+    def seed_large(self):
+        self.sim.seed_order(SO_EID, custbody_bulk="b" * 30000)
+
+    def parsed_on_the_loop(self):
+        with open(self.loop_log) as f:
+            return [int(n) for n in f.read().split()]
+
+    def test_the_folded_check_is_compared_on_the_pool(self):
+        self.seed_large()
+        self.sim.admin("POST", "faults", {"once": [
+            {"fault": "drift", "method": "PATCH", "path": "salesOrder"}]})
+
+        self.burst_of_two()
+
+        exc = self.wait(self.exceptions, "the discrepancy")
+        self.wait(lambda: self.shop()["acked"] == 1, "the second edit")
+        self.assertEqual(exc[0]["webhook_id"], "f0")
+        self.assertEqual(exc[0]["netsuite_error"], test_fold.DRIFT)
+        self.assertEqual([m for m, _ in self.calls()],
+                         ["GET", "PATCH", "GET", "PATCH", "GET"])
+        self.assertEqual(self.parsed_on_the_loop(), [])
+
+    def test_check_held_is_compared_on_the_pool(self):
+        self.seed_large()
+        self.drift_then_hang()
+        self.post_at(20, "k0")
+        self.kill_dispatcher_when_held("the read back, held")
+
+        exc = self.wait(self.exceptions, "the discrepancy", timeout=30)
+        self.assertEqual(exc[0]["webhook_id"], "k0")
+        self.assertEqual(exc[0]["netsuite_error"], test_fold.DRIFT)
+        self.assertEqual([m for m, _ in self.calls()],
+                         ["GET", "PATCH", "GET", "GET"])
+        self.assertEqual(self.parsed_on_the_loop(), [])
+
+
+# FoldedReadback's own tests run once, in test_fold
+for _name in unittest.TestLoader().getTestCaseNames(test_fold.FoldedReadback):
+    if not _name.endswith("_on_the_pool"):
+        setattr(FoldOnThePool, _name, None)
 
 
 class ReportOnThePool(test_report.Report):

@@ -9,20 +9,29 @@
  * slowed), so that a reload can land while a parse is out.  Nothing of
  * it is in the module: a test-only shim, built by mk/parse.mk.
  *
- * Both are read when the library is loaded (nginx clears its environment
+ * With OE_LOOPPARSE_LOG set, each json_loadb() of at least OE_SLOWPARSE_MIN
+ * bytes on a process's own thread (a worker's event loop) appends its
+ * length, a line, to that file: what a test says must not be parsed
+ * there (t/integration/test_parse_pool.py, the folded check's compare).
+ *
+ * All are read when the library is loaded (nginx clears its environment
  * for its workers afterwards).
  */
 
 #define _GNU_SOURCE
 
 #include <dlfcn.h>
+#include <fcntl.h>
+#include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <unistd.h>
 #include <jansson.h>
 
 
 static size_t        slowparse_min = (size_t) -1;
 static unsigned int  slowparse_ms;
+static const char   *slowparse_loop_log;
 
 static json_t *(*real_json_loadb)(const char *, size_t, size_t,
     json_error_t *);
@@ -43,6 +52,30 @@ slowparse_init(void)
     if (s != NULL) {
         slowparse_ms = (unsigned int) strtoul(s, NULL, 10);
     }
+
+    s = getenv("OE_LOOPPARSE_LOG");
+    if (s != NULL) {
+        slowparse_loop_log = strdup(s);
+    }
+}
+
+
+/* one line, appended whole (O_APPEND): workers may write at once */
+
+static void
+slowparse_log_loop(size_t len)
+{
+    int   fd, n;
+    char  line[32];
+
+    fd = open(slowparse_loop_log, O_WRONLY | O_APPEND | O_CREAT, 0644);
+    if (fd == -1) {
+        return;
+    }
+
+    n = snprintf(line, sizeof(line), "%zu\n", len);
+    (void) write(fd, line, (size_t) n);
+    (void) close(fd);
 }
 
 
@@ -56,8 +89,13 @@ json_loadb(const char *buffer, size_t buflen, size_t flags,
                           dlsym(RTLD_NEXT, "json_loadb");
     }
 
-    if (buflen >= slowparse_min && gettid() != getpid()) {
-        usleep(slowparse_ms * 1000);
+    if (buflen >= slowparse_min) {
+        if (gettid() != getpid()) {
+            usleep(slowparse_ms * 1000);
+
+        } else if (slowparse_loop_log != NULL) {
+            slowparse_log_loop(buflen);
+        }
     }
 
     return real_json_loadb(buffer, buflen, flags, error);
