@@ -849,6 +849,7 @@ ngx_http_order_edit_report_date_valid(ngx_str_t *date)
 #define NGX_HTTP_ORDER_EDIT_REPORT_WINDOW    4   /* NetSuite's side's */
 #define NGX_HTTP_ORDER_EDIT_REPORT_CONFIRM   5   /* GET orders.json?ids= */
 #define NGX_HTTP_ORDER_EDIT_REPORT_COMPARE   6   /* the page, a slice a step */
+#define NGX_HTTP_ORDER_EDIT_REPORT_WRITE     7   /* the day's file's rows */
 
 /* consecutive failures of one request before the run is given up */
 #define NGX_HTTP_ORDER_EDIT_REPORT_TRIES     5
@@ -939,6 +940,12 @@ typedef struct {
     uint64_t                               hold_cpu;  /* the longest's */
     ngx_uint_t                             step_phase;
     ngx_uint_t                             hold_phase;
+    ngx_uint_t                             cpu_phase;
+    ngx_uint_t                             counts[4]; /* of the rows */
+    ngx_uint_t                             written;   /* rows in the file */
+    ngx_fd_t                               fd;        /* the day's file */
+    u_char                                *path;
+    u_char                                *tmp;      /* written, renamed */
     uint64_t                               next_ms;   /* the schedule's */
     uint64_t                               started_ms;
     int64_t                                since_ms;
@@ -1021,8 +1028,10 @@ static void ngx_http_order_edit_report_retry(
     ngx_http_order_edit_report_run_t *rr, const char *what, ngx_msec_t ms);
 static void ngx_http_order_edit_report_finish(
     ngx_http_order_edit_report_run_t *rr, ngx_uint_t ok);
-static ngx_int_t ngx_http_order_edit_report_write(
-    ngx_http_order_edit_report_run_t *rr, ngx_uint_t *counts);
+static void ngx_http_order_edit_report_save(
+    ngx_http_order_edit_report_run_t *rr);
+static void ngx_http_order_edit_report_save_rows(
+    ngx_http_order_edit_report_run_t *rr);
 static u_char *ngx_http_order_edit_report_path(
     ngx_http_order_edit_report_run_t *rr, ngx_pool_t *pool, time_t t,
     const char *suffix);
@@ -1149,6 +1158,7 @@ ngx_http_order_edit_report_init(ngx_http_order_edit_main_conf_t *omcf,
 
         ngx_memzero(rr, sizeof(ngx_http_order_edit_report_run_t));
 
+        rr->fd = NGX_INVALID_FILE;
         rr->store = stores[i];
         rr->rcf = stores[i]->reconcile;
         rr->conf = rr->rcf->report;
@@ -1210,6 +1220,11 @@ ngx_http_order_edit_report_cleanup(void *data)
 
         if (rr[i].resume.posted) {
             ngx_delete_posted_event(&rr[i].resume);
+        }
+
+        if (rr[i].fd != NGX_INVALID_FILE) {
+            (void) ngx_close_file(rr[i].fd);
+            (void) ngx_delete_file(rr[i].tmp);
         }
 
         json_decref(rr[i].page);
@@ -1325,6 +1340,10 @@ ngx_http_order_edit_report_step(ngx_http_order_edit_report_run_t *rr)
         (void) ngx_http_order_edit_report_compare(rr);
         return;
 
+    case NGX_HTTP_ORDER_EDIT_REPORT_WRITE:
+        ngx_http_order_edit_report_save_rows(rr);
+        return;
+
     default: /* NETSUITE, LINES, WINDOW: a SuiteQL page */
         ngx_http_order_edit_report_netsuite(rr);
         return;
@@ -1369,6 +1388,9 @@ ngx_http_order_edit_report_start(ngx_http_order_edit_report_run_t *rr,
     rr->over = 0;
     rr->hold_us = 0;
     rr->hold_cpu = 0;
+    rr->write_us = 0;
+    ngx_memzero(rr->counts, sizeof(rr->counts));
+    rr->cpu_phase = NGX_HTTP_ORDER_EDIT_REPORT_IDLE;
     rr->hold_phase = NGX_HTTP_ORDER_EDIT_REPORT_IDLE;
 
     if (rr->seen == NULL || rr->extra == NULL
@@ -2256,7 +2278,7 @@ ngx_http_order_edit_report_confirm(ngx_http_order_edit_report_run_t *rr)
     const char  *id;
 
     if (rr->extra_next >= json_array_size(rr->extra)) {
-        ngx_http_order_edit_report_finish(rr, 1);
+        ngx_http_order_edit_report_save(rr);
         return;
     }
 
@@ -2634,7 +2656,7 @@ ngx_http_order_edit_report_compare(ngx_http_order_edit_report_run_t *rr)
 
     if (rr->last_page) {
         if (rr->prefix.len == 0) {
-            ngx_http_order_edit_report_finish(rr, 1);
+            ngx_http_order_edit_report_save(rr);
             return NGX_DONE;
         }
 
@@ -2754,6 +2776,7 @@ ngx_http_order_edit_report_leave(ngx_http_order_edit_report_run_t *rr)
 
     if (held > rr->hold_cpu) {
         rr->hold_cpu = held;
+        rr->cpu_phase = rr->step_phase;
     }
 }
 
@@ -2792,25 +2815,28 @@ static void
 ngx_http_order_edit_report_finish(ngx_http_order_edit_report_run_t *rr,
     ngx_uint_t ok)
 {
-    uint64_t    now;
-    ngx_uint_t  counts[4];
+    ngx_uint_t  *counts;
 
     static const char  *phases[] = {
         "start", "shopify", "netsuite", "lines", "window", "confirm",
-        "compare"
+        "compare", "write"
     };
-
-    ngx_memzero(counts, sizeof(counts));
 
     /* the step under way counts too: it may be the longest */
     ngx_http_order_edit_report_leave(rr);
-    now = ngx_http_order_edit_report_us();
 
-    if (ok == 1 && ngx_http_order_edit_report_write(rr, counts) != NGX_OK) {
-        ok = 0;
+    if (rr->fd != NGX_INVALID_FILE) {
+        /* failed or cut short while writing: no half file left */
+        (void) ngx_close_file(rr->fd);
+        rr->fd = NGX_INVALID_FILE;
     }
 
-    rr->write_us = ngx_http_order_edit_report_us() - now;
+    if (rr->tmp != NULL) {
+        (void) ngx_delete_file(rr->tmp);
+        rr->tmp = NULL;
+    }
+
+    counts = rr->counts;
 
     ngx_shmtx_lock(&rr->zone->shpool->mutex);
 
@@ -2846,7 +2872,7 @@ ngx_http_order_edit_report_finish(ngx_http_order_edit_report_run_t *rr,
                       "%ui mismatches, %ui missing in NetSuite, %ui missing "
                       "in Shopify, %ui actionable, %ui exceptions raised, "
                       "%M ms, longest step %uL us (%s), at most %uL us CPU "
-                      "a step, file %uL us",
+                      "a step (%s), file %uL us",
                       &rr->store->name, rr->norders, rr->nrefunds, rr->pages,
                       rr->ns_pages, counts[0], counts[1], counts[2],
                       counts[3], rr->raised,
@@ -2854,8 +2880,11 @@ ngx_http_order_edit_report_finish(ngx_http_order_edit_report_run_t *rr,
                                     - rr->started_ms),
                       rr->hold_us,
                       phases[ngx_min(rr->hold_phase,
-                                     NGX_HTTP_ORDER_EDIT_REPORT_COMPARE)],
-                      rr->hold_cpu, rr->write_us);
+                                     NGX_HTTP_ORDER_EDIT_REPORT_WRITE)],
+                      rr->hold_cpu,
+                      phases[ngx_min(rr->cpu_phase,
+                                     NGX_HTTP_ORDER_EDIT_REPORT_WRITE)],
+                      rr->write_us);
 
     } else {
         ngx_log_error(NGX_LOG_ERR, rr->log, 0,
@@ -2901,24 +2930,22 @@ ngx_http_order_edit_report_finish(ngx_http_order_edit_report_run_t *rr,
 
 
 /*
- * The day's file: written whole to a temporary name, then renamed, so a
- * reader never sees half of it; a second run that day replaces the first.
- * Small (a row per difference), written once a day, like the journal's
- * own writes: blocking, bounded.  Then the files past keep are removed,
- * by name.
+ * The day's file: written to a temporary name, then renamed, so a reader
+ * never sees half of it; a second run that day replaces the first.  The
+ * run's record first, then the rows, 100 a step (a row is dumped and
+ * written by a blocking write, like the journal's own writes: a first run
+ * on a store NetSuite lacks has thousands, 150 ms in one piece on a
+ * loaded machine); then the files past keep are removed, by name.
  */
 
-static ngx_int_t
-ngx_http_order_edit_report_write(ngx_http_order_edit_report_run_t *rr,
-    ngx_uint_t *counts)
+static void
+ngx_http_order_edit_report_save(ngx_http_order_edit_report_run_t *rr)
 {
     char        *line;
-    u_char      *path, *tmp, *old;
     size_t       i, k, len;
     json_t      *row, *run;
     ssize_t      n;
-    ngx_fd_t     fd;
-    ngx_err_t    err;
+    uint64_t     start;
     const char  *kind;
     time_t       now;
 
@@ -2926,35 +2953,40 @@ ngx_http_order_edit_report_write(ngx_http_order_edit_report_run_t *rr,
         "mismatch", "missing_in_netsuite", "missing_in_shopify"
     };
 
+    start = ngx_http_order_edit_report_us();
     now = (time_t) (rr->started_ms / 1000);
 
-    path = ngx_http_order_edit_report_path(rr, rr->pool, now, "");
-    tmp = ngx_http_order_edit_report_path(rr, rr->pool, now, ".tmp");
+    rr->path = ngx_http_order_edit_report_path(rr, rr->pool, now, "");
+    rr->tmp = ngx_http_order_edit_report_path(rr, rr->pool, now, ".tmp");
 
-    if (path == NULL || tmp == NULL) {
-        return NGX_ERROR;
+    if (rr->path == NULL || rr->tmp == NULL) {
+        ngx_http_order_edit_report_finish(rr, 0);
+        return;
     }
+
+    ngx_memzero(rr->counts, sizeof(rr->counts));
 
     json_array_foreach(rr->rows, i, row) {
         kind = json_string_value(json_object_get(row, "kind"));
 
         for (k = 0; kind && k < 3; k++) {
             if (ngx_strcmp(kind, kinds[k]) == 0) {
-                counts[k]++;
+                rr->counts[k]++;
             }
         }
 
         if (json_is_true(json_object_get(row, "actionable"))) {
-            counts[3]++;
+            rr->counts[3]++;
         }
     }
 
-    fd = ngx_open_file(tmp, NGX_FILE_WRONLY, NGX_FILE_TRUNCATE,
-                       NGX_FILE_DEFAULT_ACCESS);
-    if (fd == NGX_INVALID_FILE) {
+    rr->fd = ngx_open_file(rr->tmp, NGX_FILE_WRONLY, NGX_FILE_TRUNCATE,
+                           NGX_FILE_DEFAULT_ACCESS);
+    if (rr->fd == NGX_INVALID_FILE) {
         ngx_log_error(NGX_LOG_ERR, rr->log, ngx_errno,
-                      ngx_open_file_n " \"%s\" failed", tmp);
-        return NGX_ERROR;
+                      ngx_open_file_n " \"%s\" failed", rr->tmp);
+        ngx_http_order_edit_report_finish(rr, 0);
+        return;
     }
 
     run = json_pack("{s:{s:I, s:I, s:i, s:i, s:i, s:b, s:i, s:i, s:i, "
@@ -2965,52 +2997,116 @@ ngx_http_order_edit_report_write(ngx_http_order_edit_report_run_t *rr,
                     "refunds", (int) rr->nrefunds,
                     "pages", (int) rr->pages,
                     "asked", (int) rr->asked,
-                    "mismatch", (int) counts[0],
-                    "missing_in_netsuite", (int) counts[1],
-                    "missing_in_shopify", (int) counts[2],
-                    "actionable", (int) counts[3],
+                    "mismatch", (int) rr->counts[0],
+                    "missing_in_netsuite", (int) rr->counts[1],
+                    "missing_in_shopify", (int) rr->counts[2],
+                    "actionable", (int) rr->counts[3],
                     "exceptions", (int) rr->raised,
                     "exceptions_not_raised", (int) rr->over,
                     "longest_step_us", (json_int_t) rr->hold_us,
                     "longest_step_cpu_us", (json_int_t) rr->hold_cpu);
 
-    for (i = 0; i <= json_array_size(rr->rows); i++) {
-        row = (i == 0) ? run : json_array_get(rr->rows, i - 1);
-        line = row ? json_dumps(row, JSON_COMPACT | JSON_PRESERVE_ORDER)
-                   : NULL;
+    line = run ? json_dumps(run, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
+    json_decref(run);
 
+    if (line == NULL) {
+        ngx_http_order_edit_report_finish(rr, 0);
+        return;
+    }
+
+    len = ngx_strlen(line);
+    line[len++] = '\n';   /* over the NUL: written by length */
+
+    n = ngx_write_fd(rr->fd, line, len);
+    free(line);
+
+    if (n != (ssize_t) len) {
+        ngx_log_error(NGX_LOG_ERR, rr->log, ngx_errno,
+                      ngx_write_fd_n " \"%s\" failed", rr->tmp);
+        ngx_http_order_edit_report_finish(rr, 0);
+        return;
+    }
+
+    rr->written = 0;
+    rr->phase = NGX_HTTP_ORDER_EDIT_REPORT_WRITE;
+    rr->write_us += ngx_http_order_edit_report_us() - start;
+
+    ngx_http_order_edit_report_save_rows(rr);
+}
+
+
+/* the next rows into the day's file; after the last, its name and the end */
+
+static void
+ngx_http_order_edit_report_save_rows(ngx_http_order_edit_report_run_t *rr)
+{
+    char       *line;
+    u_char     *old;
+    size_t      i, len, last;
+    ssize_t     n;
+    uint64_t    start;
+    ngx_err_t   err;
+
+    start = ngx_http_order_edit_report_us();
+
+    last = ngx_min(json_array_size(rr->rows),
+                   rr->written + NGX_HTTP_ORDER_EDIT_REPORT_ROW_SLICE);
+
+    for (i = rr->written; i < last; /* void */) {
+        line = json_dumps(json_array_get(rr->rows, i++),
+                          JSON_COMPACT | JSON_PRESERVE_ORDER);
         if (line == NULL) {
             goto failed;
         }
 
         len = ngx_strlen(line);
-        line[len++] = '\n';   /* over the NUL: written by length */
+        line[len++] = '\n';
 
-        n = ngx_write_fd(fd, line, len);
+        n = ngx_write_fd(rr->fd, line, len);
         free(line);
 
         if (n != (ssize_t) len) {
             ngx_log_error(NGX_LOG_ERR, rr->log, ngx_errno,
-                          ngx_write_fd_n " \"%s\" failed", tmp);
+                          ngx_write_fd_n " \"%s\" failed", rr->tmp);
             goto failed;
+        }
+
+        if (ngx_http_order_edit_report_us() - start
+            >= NGX_HTTP_ORDER_EDIT_REPORT_BUDGET_US)
+        {
+            break;
         }
     }
 
-    json_decref(run);
+    rr->written = i;
 
-    if (ngx_close_file(fd) == NGX_FILE_ERROR
-        || ngx_rename_file(tmp, path) == NGX_FILE_ERROR)
-    {
-        ngx_log_error(NGX_LOG_ERR, rr->log, ngx_errno,
-                      "order_edit: report \"%s\" not written", path);
-        (void) ngx_delete_file(tmp);
-        return NGX_ERROR;
+    if (i < json_array_size(rr->rows)) {
+        rr->write_us += ngx_http_order_edit_report_us() - start;
+        ngx_http_order_edit_report_more(rr);
+        return;
     }
+
+    if (ngx_close_file(rr->fd) == NGX_FILE_ERROR) {
+        rr->fd = NGX_INVALID_FILE;
+        ngx_log_error(NGX_LOG_ERR, rr->log, ngx_errno,
+                      "order_edit: report \"%s\" not written", rr->path);
+        goto failed;
+    }
+
+    rr->fd = NGX_INVALID_FILE;
+
+    if (ngx_rename_file(rr->tmp, rr->path) == NGX_FILE_ERROR) {
+        ngx_log_error(NGX_LOG_ERR, rr->log, ngx_errno,
+                      "order_edit: report \"%s\" not written", rr->path);
+        goto failed;
+    }
+
+    rr->tmp = NULL;
 
     for (i = 0; i < NGX_HTTP_ORDER_EDIT_REPORT_PRUNE; i++) {
         old = ngx_http_order_edit_report_path(rr, rr->pool,
-                  now - (time_t) (rr->conf->keep + 1 + i) * 24 * 60 * 60,
-                  "");
+                  (time_t) (rr->started_ms / 1000)
+                  - (time_t) (rr->conf->keep + 1 + i) * 24 * 60 * 60, "");
 
         if (old != NULL && ngx_delete_file(old) == NGX_FILE_ERROR) {
             err = ngx_errno;
@@ -3022,15 +3118,14 @@ ngx_http_order_edit_report_write(ngx_http_order_edit_report_run_t *rr,
         }
     }
 
-    return NGX_OK;
+    rr->write_us += ngx_http_order_edit_report_us() - start;
+
+    ngx_http_order_edit_report_finish(rr, 1);
+    return;
 
 failed:
 
-    json_decref(run);
-    (void) ngx_close_file(fd);
-    (void) ngx_delete_file(tmp);
-
-    return NGX_ERROR;
+    ngx_http_order_edit_report_finish(rr, 0);
 }
 
 
