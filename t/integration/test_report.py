@@ -414,6 +414,10 @@ class Sliced(ReportBase):
     LINES = 10
     ORDERS = 60
 
+    def conf(self):
+        # the 60 orders in one Shopify page: their lines in one query
+        return super().conf().replace("page_size=3", "page_size=250")
+
     def order(self, oid, qty):
         o = shopmodel.order(oid, qty)
         line = o["line_items"][0]
