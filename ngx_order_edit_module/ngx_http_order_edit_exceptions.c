@@ -1129,7 +1129,10 @@ ngx_http_order_edit_exc_str(ngx_str_t *s)
  * per order (and per missing refund), its webhook id
  * "report:o:<order>:<ms>" ("report:r:<refund>:<ms>"): not raised again
  * while one with that prefix is parked or out for delivery.  Not
- * journaled (store_put_local()).
+ * journaled (store_put_local()).  At most "*room" are raised (the run's
+ * max_exceptions left); one that would be raised beyond it counts in
+ * "*over": a first run on a store whose history NetSuite lacks does not
+ * flood the exception queue, and the next runs raise the rest.
  */
 
 #define NGX_HTTP_ORDER_EDIT_REPORT_WID      "report:"
@@ -1139,7 +1142,7 @@ ngx_http_order_edit_exc_str(ngx_str_t *s)
 static ngx_int_t ngx_http_order_edit_exc_report_raise(
     ngx_http_order_edit_zone_t *zone, ngx_str_t *shop,
     ngx_str_t *api_version, const char *key, json_t *order,
-    json_t *detail, ngx_log_t *log);
+    json_t *detail, ngx_uint_t *room, ngx_uint_t *over, ngx_log_t *log);
 static ngx_uint_t ngx_http_order_edit_exc_report_open(
     ngx_http_order_edit_zone_t *zone, ngx_str_t *shop, u_char *prefix,
     size_t len);
@@ -1152,7 +1155,7 @@ static void ngx_http_order_edit_exc_report_value(json_t *detail,
 ngx_uint_t
 ngx_http_order_edit_exc_report(ngx_http_order_edit_zone_t *zone,
     ngx_str_t *shop, ngx_str_t *api_version, json_t *order, json_t *rows,
-    size_t from, ngx_log_t *log)
+    size_t from, ngx_uint_t *room, ngx_uint_t *over, ngx_log_t *log)
 {
     char         key[NGX_HTTP_ORDER_EDIT_REPORT_ID_LEN];
     size_t       i;
@@ -1222,7 +1225,8 @@ ngx_http_order_edit_exc_report(ngx_http_order_edit_zone_t *zone,
 
     json_object_foreach(want, k, detail) {
         if (ngx_http_order_edit_exc_report_raise(zone, shop, api_version, k,
-                                                 order, detail, log)
+                                                 order, detail, room, over,
+                                                 log)
             == NGX_OK)
         {
             n++;
@@ -1282,7 +1286,7 @@ ngx_http_order_edit_exc_report_value(json_t *detail, const char *what,
 static ngx_int_t
 ngx_http_order_edit_exc_report_raise(ngx_http_order_edit_zone_t *zone,
     ngx_str_t *shop, ngx_str_t *api_version, const char *key, json_t *order,
-    json_t *detail, ngx_log_t *log)
+    json_t *detail, ngx_uint_t *room, ngx_uint_t *over, ngx_log_t *log)
 {
     u_char                      wid[NGX_HTTP_ORDER_EDIT_REPORT_ID_LEN], *p;
     char                       *body;
@@ -1337,6 +1341,12 @@ ngx_http_order_edit_exc_report_raise(ngx_http_order_edit_zone_t *zone,
         return NGX_DECLINED;
     }
 
+    /* the run's max_exceptions reached: the report lists it, no more */
+    if (*room == 0) {
+        (*over)++;
+        return NGX_DECLINED;
+    }
+
     p = ngx_sprintf(p, "%uL", msg.received_ms);
     msg.webhook_id.data = wid;
     msg.webhook_id.len = p - wid;
@@ -1366,6 +1376,8 @@ ngx_http_order_edit_exc_report_raise(ngx_http_order_edit_zone_t *zone,
                                            : "the zone is full");
         return rc;
     }
+
+    (*room)--;
 
     ngx_log_error(NGX_LOG_NOTICE, log, 0,
                   "order_edit: report of \"%V\": exception #%uL "

@@ -43,7 +43,7 @@ json_t *ngx_http_order_edit_exc_before(ngx_str_t *detail);
  */
 ngx_uint_t ngx_http_order_edit_exc_report(ngx_http_order_edit_zone_t *zone,
     ngx_str_t *shop, ngx_str_t *api_version, json_t *order, json_t *rows,
-    size_t from, ngx_log_t *log);
+    size_t from, ngx_uint_t *room, ngx_uint_t *over, ngx_log_t *log);
 ngx_uint_t ngx_http_order_edit_exc_forced(ngx_http_order_edit_msg_t *msg);
 
 

@@ -117,7 +117,7 @@ static ngx_http_order_edit_block_cmd_t  ngx_http_order_edit_store_cmds[] = {
                              ngx_http_order_edit_set_netsuite),
     ngx_http_order_edit_bcmd("reconcile", 1, 10,
                              ngx_http_order_edit_reconcile_set),
-    ngx_http_order_edit_bcmd("report", 1, 3, ngx_http_order_edit_report_set),
+    ngx_http_order_edit_bcmd("report", 1, 4, ngx_http_order_edit_report_set),
 
     /* the normaliser's options: see docs/normaliser.md */
     ngx_http_order_edit_bcmd("sku_map", 1, 1, ngx_http_order_edit_set_norm),

@@ -39,6 +39,12 @@
 /* the shortest keep=: a month is closed from the report */
 #define NGX_HTTP_ORDER_EDIT_REPORT_MIN_KEEP  31
 
+/*
+ * max_exceptions=: exceptions a run raises; a person works through them,
+ * and the next run raises more while NetSuite still differs
+ */
+#define NGX_HTTP_ORDER_EDIT_REPORT_MAX_EXC   100
+
 
 static ngx_int_t ngx_http_order_edit_report_ask(ngx_http_request_t *r);
 static ngx_int_t ngx_http_order_edit_report_target(ngx_http_request_t *r,
@@ -65,7 +71,7 @@ static const char  *ngx_http_order_edit_report_kinds[] = {
 };
 
 
-/* report dir=<path> [at=<HH:MM>] [keep=<days>d]; */
+/* report dir=<path> [at=<HH:MM>] [keep=<days>d] [max_exceptions=<n>]; */
 
 char *
 ngx_http_order_edit_report_set(ngx_conf_t *cf, void *conf)
@@ -97,6 +103,7 @@ ngx_http_order_edit_report_set(ngx_conf_t *cf, void *conf)
 
     rpc->at = 2 * 60;
     rpc->keep = NGX_HTTP_ORDER_EDIT_REPORT_MIN_KEEP;
+    rpc->max_exc = NGX_HTTP_ORDER_EDIT_REPORT_MAX_EXC;
     rpc->file = cf->conf_file->file.name;
     rpc->line = cf->conf_file->line;
 
@@ -161,6 +168,22 @@ ngx_http_order_edit_report_set(ngx_conf_t *cf, void *conf)
             continue;
         }
 
+        if (n == 14 && ngx_strncmp(value[i].data, "max_exceptions", 14) == 0)
+        {
+            n = ngx_atoi(v.data, v.len);
+
+            if (n == NGX_ERROR) {
+                ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                                   "invalid report max_exceptions \"%V\", "
+                                   "expected a number (0: none raised)",
+                                   &v);
+                return NGX_CONF_ERROR;
+            }
+
+            rpc->max_exc = n;
+            continue;
+        }
+
         goto invalid;
     }
 
@@ -189,7 +212,7 @@ invalid:
 
     ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
                        "invalid parameter \"%V\" in \"report\", expected "
-                       "dir=, at= or keep=", &value[i]);
+                       "dir=, at=, keep= or max_exceptions=", &value[i]);
 
     return NGX_CONF_ERROR;
 }
@@ -813,10 +836,10 @@ ngx_http_order_edit_report_date_valid(ngx_str_t *date)
  * query (paged), then those Sales Orders' item lines in another, compares
  * each order (rdiff.c), and goes on to the next page.  After the last
  * page, the store's Sales Orders NetSuite changed in the window (by the
- * external-id prefix) that Shopify did not list are asked of Shopify one
- * by one: a 404 is an order only NetSuite has, an order Shopify still has
- * is compared like the others.  The rows are written to the day's file
- * when the run ends.
+ * external-id prefix) that Shopify did not list are asked of Shopify, a
+ * hundred ids a request: one it does not return is an order only NetSuite
+ * has, one it returns is compared like the others.  The rows are written
+ * to the day's file when the run ends.
  */
 
 #define NGX_HTTP_ORDER_EDIT_REPORT_IDLE      0
@@ -824,8 +847,9 @@ ngx_http_order_edit_report_date_valid(ngx_str_t *date)
 #define NGX_HTTP_ORDER_EDIT_REPORT_NETSUITE  2   /* its SuiteQL pages */
 #define NGX_HTTP_ORDER_EDIT_REPORT_LINES     3   /* its item lines' pages */
 #define NGX_HTTP_ORDER_EDIT_REPORT_WINDOW    4   /* NetSuite's side's */
-#define NGX_HTTP_ORDER_EDIT_REPORT_CONFIRM   5   /* GET orders/<id>.json */
-#define NGX_HTTP_ORDER_EDIT_REPORT_COMPARE   6   /* the page, a slice a tick */
+#define NGX_HTTP_ORDER_EDIT_REPORT_CONFIRM   5   /* GET orders.json?ids= */
+#define NGX_HTTP_ORDER_EDIT_REPORT_COMPARE   6   /* the page, a slice a step */
+#define NGX_HTTP_ORDER_EDIT_REPORT_WRITE     7   /* the day's file's rows */
 
 /* consecutive failures of one request before the run is given up */
 #define NGX_HTTP_ORDER_EDIT_REPORT_TRIES     5
@@ -842,6 +866,27 @@ ngx_http_order_edit_report_date_valid(ngx_str_t *date)
 
 /* a SuiteQL page (NetSuite serves up to 1000): well under max_body */
 #define NGX_HTTP_ORDER_EDIT_REPORT_ROWS      500
+
+/*
+ * A SuiteQL page's rows taken into the summaries a step: a row is 1-3 us
+ * (its values looked up and set in the page's summaries), so a page of
+ * 500 is a few slices
+ */
+#define NGX_HTTP_ORDER_EDIT_REPORT_ROW_SLICE 100
+
+/*
+ * A step's time on the event loop, besides its count of orders or rows:
+ * what is left goes on at the loop's next turn, after the webhooks that
+ * are ready (an exception raised is a dump, a put and a log line: tens
+ * of us, and far more on a loaded machine)
+ */
+#define NGX_HTTP_ORDER_EDIT_REPORT_BUDGET_US 1000
+
+/*
+ * NetSuite's orders asked of Shopify in one request: Shopify's largest
+ * page is 250; 100 ids keep the URL near 1 KB
+ */
+#define NGX_HTTP_ORDER_EDIT_REPORT_CONFIRM_IDS  100
 
 /* the window: the day before the run */
 #define NGX_HTTP_ORDER_EDIT_REPORT_DAY       (24 * 60 * 60 * 1000)
@@ -869,7 +914,8 @@ typedef struct {
     json_t                                *rows;      /* the run's */
     json_t                                *seen;      /* ids, Shopify's */
     json_t                                *extra;     /* NetSuite's only */
-    json_t                                *found;     /* of those, alive */
+    json_t                                *page;      /* SuiteQL's answer */
+    ngx_event_t                            resume;    /* the next slice */
     ngx_str_t                              url;       /* Shopify's next */
     ngx_str_t                              prefix;    /* external ids' */
     ngx_str_t                              key;       /* our line key */
@@ -882,7 +928,24 @@ typedef struct {
     ngx_uint_t                             nrefunds;
     ngx_msec_t                             yield;     /* nsslot_spare() */
     ngx_uint_t                             extra_next;
+    ngx_uint_t                             row;       /* in page's items */
+    ngx_uint_t                             room;      /* max_exceptions */
+    ngx_uint_t                             raised;
+    ngx_uint_t                             over;      /* not raised */
     size_t                                 compared;  /* in orders */
+    uint64_t                               step_us;   /* a step began */
+    uint64_t                               hold_us;   /* the run's longest */
+    uint64_t                               write_us;  /* the day's file */
+    uint64_t                               step_cpu;  /* the thread's */
+    uint64_t                               hold_cpu;  /* the longest's */
+    ngx_uint_t                             step_phase;
+    ngx_uint_t                             hold_phase;
+    ngx_uint_t                             cpu_phase;
+    ngx_uint_t                             counts[4]; /* of the rows */
+    ngx_uint_t                             written;   /* rows in the file */
+    ngx_fd_t                               fd;        /* the day's file */
+    u_char                                *path;
+    u_char                                *tmp;      /* written, renamed */
     uint64_t                               next_ms;   /* the schedule's */
     uint64_t                               started_ms;
     int64_t                                since_ms;
@@ -928,22 +991,21 @@ static u_char *ngx_http_order_edit_report_in(
     ngx_http_order_edit_report_run_t *rr, u_char *p, ngx_uint_t lines);
 static void ngx_http_order_edit_report_ns_end(
     ngx_http_order_edit_report_run_t *rr);
-static ngx_int_t ngx_http_order_edit_report_ns_rows(
-    ngx_http_order_edit_report_run_t *rr, json_t *items);
-static ngx_int_t ngx_http_order_edit_report_ns_lines(
-    ngx_http_order_edit_report_run_t *rr, json_t *items);
-static void ngx_http_order_edit_report_ns_amounts(
+static void ngx_http_order_edit_report_rows(
     ngx_http_order_edit_report_run_t *rr);
+static ngx_int_t ngx_http_order_edit_report_ns_row(
+    ngx_http_order_edit_report_run_t *rr, json_t *row);
+static ngx_int_t ngx_http_order_edit_report_ns_line(
+    ngx_http_order_edit_report_run_t *rr, json_t *row);
+static void ngx_http_order_edit_report_ns_amounts(json_t *sum);
 static ngx_int_t ngx_http_order_edit_report_ns_window(
-    ngx_http_order_edit_report_run_t *rr, json_t *items);
+    ngx_http_order_edit_report_run_t *rr, json_t *row);
 static void ngx_http_order_edit_report_confirm(
     ngx_http_order_edit_report_run_t *rr);
 static void ngx_http_order_edit_report_confirmed(
     ngx_http_order_edit_curl_req_t *req, void *data);
-static void ngx_http_order_edit_report_order_parsed(void *data,
-    json_t *order, size_t bytes, const char *err, ngx_uint_t cancelled);
-static void ngx_http_order_edit_report_confirm_next(
-    ngx_http_order_edit_report_run_t *rr);
+static void ngx_http_order_edit_report_found(void *data, json_t *orders,
+    size_t bytes, const char *err, ngx_uint_t cancelled);
 static json_t *ngx_http_order_edit_report_sum(
     ngx_http_order_edit_report_run_t *rr, json_t *order, char *id);
 static void ngx_http_order_edit_report_diff(
@@ -953,12 +1015,23 @@ static ngx_int_t ngx_http_order_edit_report_names(
     ngx_http_order_edit_report_run_t *rr, ngx_pool_t *pool);
 static ngx_int_t ngx_http_order_edit_report_compare(
     ngx_http_order_edit_report_run_t *rr);
+static void ngx_http_order_edit_report_resume(ngx_event_t *ev);
+static void ngx_http_order_edit_report_more(
+    ngx_http_order_edit_report_run_t *rr);
+static uint64_t ngx_http_order_edit_report_us(void);
+static uint64_t ngx_http_order_edit_report_cpu_us(void);
+static void ngx_http_order_edit_report_enter(
+    ngx_http_order_edit_report_run_t *rr);
+static void ngx_http_order_edit_report_leave(
+    ngx_http_order_edit_report_run_t *rr);
 static void ngx_http_order_edit_report_retry(
     ngx_http_order_edit_report_run_t *rr, const char *what, ngx_msec_t ms);
 static void ngx_http_order_edit_report_finish(
     ngx_http_order_edit_report_run_t *rr, ngx_uint_t ok);
-static ngx_int_t ngx_http_order_edit_report_write(
-    ngx_http_order_edit_report_run_t *rr, ngx_uint_t *counts);
+static void ngx_http_order_edit_report_save(
+    ngx_http_order_edit_report_run_t *rr);
+static void ngx_http_order_edit_report_save_rows(
+    ngx_http_order_edit_report_run_t *rr);
 static u_char *ngx_http_order_edit_report_path(
     ngx_http_order_edit_report_run_t *rr, ngx_pool_t *pool, time_t t,
     const char *suffix);
@@ -993,6 +1066,10 @@ ngx_http_order_edit_report_tick(ngx_http_order_edit_zone_t *zone,
 
         /* a worker going away: the run is redone by the next one */
         if (ngx_exiting || ngx_terminate || ngx_quit) {
+            if (rr[i].resume.posted) {
+                ngx_delete_posted_event(&rr[i].resume);
+            }
+
             if (rr[i].req) {
                 ngx_http_order_edit_curl_cancel(rr[i].req);
 
@@ -1002,6 +1079,12 @@ ngx_http_order_edit_report_tick(ngx_http_order_edit_zone_t *zone,
 
             } else if (rr[i].nsc_out) {
                 (void) ngx_http_order_edit_nsc_cancel(&rr[i].nsc);
+
+            } else if (rr[i].phase != NGX_HTTP_ORDER_EDIT_REPORT_IDLE
+                       && rr[i].rs != NULL)
+            {
+                /* between two slices or waiting: nothing out to cancel */
+                ngx_http_order_edit_report_finish(&rr[i], 2);
             }
 
             continue;
@@ -1012,7 +1095,9 @@ ngx_http_order_edit_report_tick(ngx_http_order_edit_zone_t *zone,
             continue;
         }
 
+        ngx_http_order_edit_report_enter(&rr[i]);
         ngx_http_order_edit_report_step(&rr[i]);
+        ngx_http_order_edit_report_leave(&rr[i]);
     }
 }
 
@@ -1073,6 +1158,7 @@ ngx_http_order_edit_report_init(ngx_http_order_edit_main_conf_t *omcf,
 
         ngx_memzero(rr, sizeof(ngx_http_order_edit_report_run_t));
 
+        rr->fd = NGX_INVALID_FILE;
         rr->store = stores[i];
         rr->rcf = stores[i]->reconcile;
         rr->conf = rr->rcf->report;
@@ -1104,6 +1190,15 @@ ngx_http_order_edit_report_init(ngx_http_order_edit_main_conf_t *omcf,
         }
     }
 
+    /* the array is complete: its elements move no more */
+    rr = ngx_http_order_edit_report_runs->elts;
+
+    for (i = 0; i < ngx_http_order_edit_report_runs->nelts; i++) {
+        rr[i].resume.handler = ngx_http_order_edit_report_resume;
+        rr[i].resume.data = &rr[i];
+        rr[i].resume.log = log;
+    }
+
     return NGX_OK;
 }
 
@@ -1123,12 +1218,21 @@ ngx_http_order_edit_report_cleanup(void *data)
             ngx_http_order_edit_parse_cancel(rr[i].parse);
         }
 
+        if (rr[i].resume.posted) {
+            ngx_delete_posted_event(&rr[i].resume);
+        }
+
+        if (rr[i].fd != NGX_INVALID_FILE) {
+            (void) ngx_close_file(rr[i].fd);
+            (void) ngx_delete_file(rr[i].tmp);
+        }
+
+        json_decref(rr[i].page);
         json_decref(rr[i].orders);
         json_decref(rr[i].ns);
         json_decref(rr[i].rows);
         json_decref(rr[i].seen);
         json_decref(rr[i].extra);
-        json_decref(rr[i].found);
 
         if (rr[i].npool) {
             ngx_destroy_pool(rr[i].npool);
@@ -1175,6 +1279,12 @@ ngx_http_order_edit_report_step(ngx_http_order_edit_report_run_t *rr)
 
     /* nothing else while Shopify's answer is parsed on the thread pool */
     if (rr->req || rr->nsc_out || rr->parse) {
+        return;
+    }
+
+    if (rr->page) {
+        /* a SuiteQL page's next rows */
+        ngx_http_order_edit_report_rows(rr);
         return;
     }
 
@@ -1230,6 +1340,10 @@ ngx_http_order_edit_report_step(ngx_http_order_edit_report_run_t *rr)
         (void) ngx_http_order_edit_report_compare(rr);
         return;
 
+    case NGX_HTTP_ORDER_EDIT_REPORT_WRITE:
+        ngx_http_order_edit_report_save_rows(rr);
+        return;
+
     default: /* NETSUITE, LINES, WINDOW: a SuiteQL page */
         ngx_http_order_edit_report_netsuite(rr);
         return;
@@ -1255,7 +1369,6 @@ ngx_http_order_edit_report_start(ngx_http_order_edit_report_run_t *rr,
 
     rr->seen = json_object();
     rr->extra = json_array();
-    rr->found = json_array();
 
     rr->started_ms = now;
     rr->since_ms = (int64_t) now - NGX_HTTP_ORDER_EDIT_REPORT_DAY
@@ -1270,8 +1383,17 @@ ngx_http_order_edit_report_start(ngx_http_order_edit_report_run_t *rr,
     rr->extras = 0;
     rr->extra_next = 0;
     rr->compared = 0;
+    rr->room = rr->conf->max_exc;
+    rr->raised = 0;
+    rr->over = 0;
+    rr->hold_us = 0;
+    rr->hold_cpu = 0;
+    rr->write_us = 0;
+    ngx_memzero(rr->counts, sizeof(rr->counts));
+    rr->cpu_phase = NGX_HTTP_ORDER_EDIT_REPORT_IDLE;
+    rr->hold_phase = NGX_HTTP_ORDER_EDIT_REPORT_IDLE;
 
-    if (rr->seen == NULL || rr->extra == NULL || rr->found == NULL
+    if (rr->seen == NULL || rr->extra == NULL
         || ngx_http_order_edit_reconcile_list_url(rr->rcf, rr->pool,
                                                rr->since_ms,
                                                (int64_t) (now - now % 1000),
@@ -1400,6 +1522,8 @@ ngx_http_order_edit_report_page_parsed(void *data, json_t *orders,
     size_t   i;
     json_t  *order;
 
+    ngx_http_order_edit_report_enter(rr);
+
     if (cancelled) {
         ngx_http_order_edit_report_finish(rr, 2);
         return;
@@ -1433,6 +1557,8 @@ ngx_http_order_edit_report_page_parsed(void *data, json_t *orders,
         }
     }
 
+    ngx_http_order_edit_report_leave(rr);
+
     json_decref(rr->ns);
     rr->ns = json_object();
     rr->offset = 0;
@@ -1447,7 +1573,10 @@ ngx_http_order_edit_report_page_parsed(void *data, json_t *orders,
 
     if (json_array_size(orders) == 0) {
         (void) ngx_http_order_edit_report_compare(rr);
+        return;
     }
+
+    ngx_http_order_edit_report_more(rr);
 }
 
 
@@ -1673,8 +1802,10 @@ ngx_http_order_edit_report_ns_done(ngx_http_order_edit_nsc_t *c,
 {
     ngx_http_order_edit_report_run_t *rr = c->data;
 
-    json_t     *root, *items;
-    ngx_int_t   rc;
+    json_t  *root;
+
+    /* a failure's finish() reads the step's start too */
+    ngx_http_order_edit_report_enter(rr);
 
     rr->nsc_out = 0;
     ngx_http_order_edit_nsslot_give(&rr->slot);
@@ -1711,23 +1842,59 @@ ngx_http_order_edit_report_ns_done(ngx_http_order_edit_nsc_t *c,
         return;
     }
 
-    items = json_object_get(root, "items");
+    /* its rows a slice a step: the first now, the rest at the next turns */
+    rr->page = root;
+    rr->row = 0;
 
-    if (!json_is_array(items)) {
-        rc = NGX_ERROR;
+    ngx_http_order_edit_report_rows(rr);
+    ngx_http_order_edit_report_leave(rr);
+}
 
-    } else if (rr->phase == NGX_HTTP_ORDER_EDIT_REPORT_LINES) {
-        rc = ngx_http_order_edit_report_ns_lines(rr, items);
 
-    } else if (rr->phase == NGX_HTTP_ORDER_EDIT_REPORT_WINDOW) {
-        rc = ngx_http_order_edit_report_ns_window(rr, items);
+/*
+ * The next rows of the SuiteQL page into rr->ns, up to a slice or the
+ * step's budget; the page's last row leads to its next page, or to the
+ * phase's end.
+ */
 
-    } else {
-        rc = ngx_http_order_edit_report_ns_rows(rr, items);
+static void
+ngx_http_order_edit_report_rows(ngx_http_order_edit_report_run_t *rr)
+{
+    size_t     n, i, last;
+    json_t    *items, *row;
+    uint64_t   start;
+    ngx_int_t  rc;
+
+    start = ngx_http_order_edit_report_us();
+
+    items = json_object_get(rr->page, "items");
+    n = json_array_size(items);
+    last = ngx_min(n, rr->row + NGX_HTTP_ORDER_EDIT_REPORT_ROW_SLICE);
+    rc = json_is_array(items) ? NGX_OK : NGX_ERROR;
+
+    for (i = rr->row; i < last && rc == NGX_OK; /* void */) {
+        row = json_array_get(items, i++);
+
+        if (rr->phase == NGX_HTTP_ORDER_EDIT_REPORT_LINES) {
+            rc = ngx_http_order_edit_report_ns_line(rr, row);
+
+        } else if (rr->phase == NGX_HTTP_ORDER_EDIT_REPORT_WINDOW) {
+            rc = ngx_http_order_edit_report_ns_window(rr, row);
+
+        } else {
+            rc = ngx_http_order_edit_report_ns_row(rr, row);
+        }
+
+        if (ngx_http_order_edit_report_us() - start
+            >= NGX_HTTP_ORDER_EDIT_REPORT_BUDGET_US)
+        {
+            break;
+        }
     }
 
     if (rc != NGX_OK) {
-        json_decref(root);
+        json_decref(rr->page);
+        rr->page = NULL;
         ngx_log_error(NGX_LOG_ERR, rr->log, 0,
                       "order_edit: report of \"%V\": an unreadable SuiteQL "
                       "page", &rr->store->name);
@@ -1735,18 +1902,28 @@ ngx_http_order_edit_report_ns_done(ngx_http_order_edit_nsc_t *c,
         return;
     }
 
-    rr->failures = 0;
-    rr->ns_pages++;
+    rr->row = i;
 
-    if (json_is_true(json_object_get(root, "hasMore"))
-        && json_array_size(items) > 0)
-    {
-        rr->offset += json_array_size(items);
-        json_decref(root);
+    if (i < n) {
+        ngx_http_order_edit_report_more(rr);
         return;
     }
 
-    json_decref(root);
+    rr->failures = 0;
+    rr->ns_pages++;
+
+    if (json_is_true(json_object_get(rr->page, "hasMore")) && n > 0) {
+        rr->offset += n;
+        json_decref(rr->page);
+        rr->page = NULL;
+
+        /* the next page's query at the loop's next turn, slot permitting */
+        ngx_http_order_edit_report_more(rr);
+        return;
+    }
+
+    json_decref(rr->page);
+    rr->page = NULL;
 
     rr->offset = 0;
     ngx_http_order_edit_report_ns_end(rr);
@@ -1796,15 +1973,17 @@ ngx_http_order_edit_report_ns_end(ngx_http_order_edit_report_run_t *rr)
         }
 
         rr->phase = NGX_HTTP_ORDER_EDIT_REPORT_LINES;
+        ngx_http_order_edit_report_more(rr);
         return;
 
     case NGX_HTTP_ORDER_EDIT_REPORT_WINDOW:
         rr->phase = NGX_HTTP_ORDER_EDIT_REPORT_CONFIRM;
         rr->extra_next = 0;
+        ngx_http_order_edit_report_more(rr);
         return;
 
     default: /* NGX_HTTP_ORDER_EDIT_REPORT_LINES */
-        ngx_http_order_edit_report_ns_amounts(rr);
+        /* the lines' sums formatted order by order, in the compare */
         (void) ngx_http_order_edit_report_compare(rr);
         return;
     }
@@ -1812,82 +1991,76 @@ ngx_http_order_edit_report_ns_end(ngx_http_order_edit_report_run_t *rr)
 
 
 /*
- * SuiteQL's rows into rr->ns: per Shopify order id, its Sales Order's
+ * A SuiteQL row into rr->ns: per Shopify order id, its Sales Order's
  * total, tax, status (locked past lock_after) and last change, and its
  * Credit Memos by refund id.  A memo's total may come back negative
  * (NetSuite signs credits): its magnitude is compared.
  */
 
 static ngx_int_t
-ngx_http_order_edit_report_ns_rows(ngx_http_order_edit_report_run_t *rr,
-    json_t *items)
+ngx_http_order_edit_report_ns_row(ngx_http_order_edit_report_run_t *rr,
+    json_t *row)
 {
-    size_t       i;
-    json_t      *row, *sum, *memos, *v;
+    json_t      *sum, *memos, *v;
     const char  *type, *oid, *rid, *total, *status;
 
-    json_array_foreach(items, i, row) {
-        type = json_string_value(json_object_get(row, "type"));
-        oid = json_string_value(json_object_get(row,
-                                "custbody_shopify_order_id"));
+    type = json_string_value(json_object_get(row, "type"));
+    oid = json_string_value(json_object_get(row, "custbody_shopify_order_id"));
 
-        if (type == NULL || oid == NULL) {
-            continue;
-        }
+    if (type == NULL || oid == NULL) {
+        return NGX_OK;
+    }
 
-        sum = json_object_get(rr->ns, oid);
+    sum = json_object_get(rr->ns, oid);
 
-        if (sum == NULL) {
-            sum = json_pack("{s:{}}", "memos");
-            if (sum == NULL || json_object_set_new(rr->ns, oid, sum) != 0) {
-                return NGX_ERROR;
-            }
-        }
-
-        if (ngx_strcmp(type, "SalesOrd") == 0) {
-            if (json_object_get(sum, "total") != NULL) {
-                /* two Sales Orders for one order: the first is compared */
-                continue;
-            }
-
-            status = json_string_value(json_object_get(row, "status"));
-
-            /* SuiteQL leaves a null column out: no tax is none */
-            v = json_object_get(row, "foreigntotal");
-            json_object_set_new(sum, "total",
-                                v ? json_incref(v) : json_string("0"));
-            v = json_object_get(row, "taxtotal");
-            json_object_set_new(sum, "tax",
-                                v ? json_incref(v) : json_string("0"));
-
-            v = json_object_get(row, "lastmodifieddate");
-            if (v != NULL) {
-                json_object_set(sum, "since", v);
-            }
-
-            json_object_set_new(sum, "locked", json_boolean(
-                status != NULL && status[0] != '\0' && status[1] == '\0'
-                && (u_char) status[0] > rr->store->netsuite->lock_after));
-            continue;
-        }
-
-        rid = json_string_value(json_object_get(row,
-                                "custbody_shopify_refund_id"));
-        total = json_string_value(json_object_get(row, "foreigntotal"));
-
-        if (rid == NULL || total == NULL) {
-            continue;
-        }
-
-        memos = json_object_get(sum, "memos");
-
-        if (json_object_set_new(memos, rid,
-                                json_string(total[0] == '-' ? total + 1
-                                                            : total))
-            != 0)
-        {
+    if (sum == NULL) {
+        sum = json_pack("{s:{}}", "memos");
+        if (sum == NULL || json_object_set_new(rr->ns, oid, sum) != 0) {
             return NGX_ERROR;
         }
+    }
+
+    if (ngx_strcmp(type, "SalesOrd") == 0) {
+        if (json_object_get(sum, "total") != NULL) {
+            /* two Sales Orders for one order: the first is compared */
+            return NGX_OK;
+        }
+
+        status = json_string_value(json_object_get(row, "status"));
+
+        /* SuiteQL leaves a null column out: no tax is none */
+        v = json_object_get(row, "foreigntotal");
+        json_object_set_new(sum, "total",
+                            v ? json_incref(v) : json_string("0"));
+        v = json_object_get(row, "taxtotal");
+        json_object_set_new(sum, "tax", v ? json_incref(v) : json_string("0"));
+
+        v = json_object_get(row, "lastmodifieddate");
+        if (v != NULL) {
+            json_object_set(sum, "since", v);
+        }
+
+        json_object_set_new(sum, "locked", json_boolean(
+            status != NULL && status[0] != '\0' && status[1] == '\0'
+            && (u_char) status[0] > rr->store->netsuite->lock_after));
+        return NGX_OK;
+    }
+
+    rid = json_string_value(json_object_get(row,
+                                            "custbody_shopify_refund_id"));
+    total = json_string_value(json_object_get(row, "foreigntotal"));
+
+    if (rid == NULL || total == NULL) {
+        return NGX_OK;
+    }
+
+    memos = json_object_get(sum, "memos");
+
+    if (json_object_set_new(memos, rid,
+                            json_string(total[0] == '-' ? total + 1 : total))
+        != 0)
+    {
+        return NGX_ERROR;
     }
 
     return NGX_OK;
@@ -1895,7 +2068,7 @@ ngx_http_order_edit_report_ns_rows(ngx_http_order_edit_report_run_t *rr,
 
 
 /*
- * The item lines into their orders' summaries (rdiff.h): by our line key
+ * An item line into its order's summary (rdiff.h): by our line key
  * when the store writes one (the Shopify line id; "id/N", a bundle's
  * component, adds to its line, whose quantity is then not compared; a
  * key that is no line id is a charge, shipping or a tip: the total has
@@ -1904,179 +2077,182 @@ ngx_http_order_edit_report_ns_rows(ngx_http_order_edit_report_run_t *rr,
  */
 
 static ngx_int_t
-ngx_http_order_edit_report_ns_lines(ngx_http_order_edit_report_run_t *rr,
-    json_t *items)
+ngx_http_order_edit_report_ns_line(ngx_http_order_edit_report_run_t *rr,
+    json_t *row)
 {
     int          exp;
     char         key[NGX_INT64_LEN + 1];
-    size_t       i, n;
+    size_t       n;
     int64_t      q, a, v;
-    json_t      *row, *sum, *lines, *entry;
+    json_t      *sum, *lines, *entry;
     ngx_uint_t   parts;
     const char  *oid, *k, *sku, *text;
 
-    json_array_foreach(items, i, row) {
-        oid = json_string_value(json_object_get(row, "oid"));
-        sum = oid ? json_object_get(rr->ns, oid) : NULL;
-        lines = json_object_get(sum, "lines");
+    oid = json_string_value(json_object_get(row, "oid"));
+    sum = oid ? json_object_get(rr->ns, oid) : NULL;
+    lines = json_object_get(sum, "lines");
 
-        if (lines == NULL) {
-            continue;
+    if (lines == NULL) {
+        return NGX_OK;
+    }
+
+    exp = (int) json_integer_value(json_object_get(sum, "exp"));
+    sku = json_string_value(json_object_get(row, "sku"));
+    parts = 0;
+
+    if (rr->key.len) {
+        k = json_string_value(json_object_get(row, "k"));
+        n = k ? strspn(k, "0123456789") : 0;
+
+        if (n == 0 || n >= sizeof(key) || (k[n] != '\0' && k[n] != '/')) {
+            return NGX_OK;
         }
 
-        exp = (int) json_integer_value(json_object_get(sum, "exp"));
-        sku = json_string_value(json_object_get(row, "sku"));
-        parts = 0;
+        ngx_memcpy(key, k, n);
+        key[n] = '\0';
+        parts = (k[n] == '/');
+        k = key;
 
-        if (rr->key.len) {
-            k = json_string_value(json_object_get(row, "k"));
-            n = k ? strspn(k, "0123456789") : 0;
+    } else {
+        k = sku;
 
-            if (n == 0 || n >= sizeof(key) || (k[n] != '\0' && k[n] != '/'))
-            {
-                continue;
-            }
+        if (k == NULL) {
+            return NGX_OK;
+        }
+    }
 
-            ngx_memcpy(key, k, n);
-            key[n] = '\0';
-            parts = (k[n] == '/');
-            k = key;
+    /* magnitudes; a value that is no number makes the order unreadable */
+    text = json_string_value(json_object_get(row, "q"));
+    text = (text && text[0] == '-') ? text + 1 : text;
 
-        } else {
-            k = sku;
+    if (text == NULL
+        || ngx_http_order_edit_money_parse(text, ngx_strlen(text), 0, &q)
+           != NGX_HTTP_ORDER_EDIT_MONEY_OK)
+    {
+        q = -1;
+    }
 
-            if (k == NULL) {
-                continue;
-            }
+    text = json_string_value(json_object_get(row, "a"));
+    text = (text && text[0] == '-') ? text + 1 : text;
+    a = 0;
+
+    if (text != NULL
+        && ngx_http_order_edit_money_parse(text, ngx_strlen(text), exp, &a)
+           != NGX_HTTP_ORDER_EDIT_MONEY_OK)
+    {
+        a = -1;
+    }
+
+    entry = json_object_get(lines, k);
+
+    if (entry == NULL) {
+        entry = json_pack("{s:o, s:I, s:I, s:b}",
+                          "sku", sku ? json_string(sku) : json_null(),
+                          "quantity", (json_int_t) q,
+                          "amount", (json_int_t) a, "parts", (int) parts);
+        if (entry == NULL || json_object_set_new(lines, k, entry) != 0) {
+            return NGX_ERROR;
         }
 
-        /* magnitudes; a value that is no number makes the order unreadable */
-        text = json_string_value(json_object_get(row, "q"));
-        text = (text && text[0] == '-') ? text + 1 : text;
+        return NGX_OK;
+    }
 
-        if (text == NULL
-            || ngx_http_order_edit_money_parse(text, ngx_strlen(text), 0, &q)
-               != NGX_HTTP_ORDER_EDIT_MONEY_OK)
-        {
-            q = -1;
-        }
+    v = json_integer_value(json_object_get(entry, "quantity"));
+    json_object_set_new(entry, "quantity",
+                        json_integer(v < 0 || q < 0 ? -1 : v + q));
 
-        text = json_string_value(json_object_get(row, "a"));
-        text = (text && text[0] == '-') ? text + 1 : text;
-        a = 0;
+    v = json_integer_value(json_object_get(entry, "amount"));
+    json_object_set_new(entry, "amount",
+                        json_integer(v < 0 || a < 0 ? -1 : v + a));
 
-        if (text != NULL
-            && ngx_http_order_edit_money_parse(text, ngx_strlen(text), exp,
-                                               &a)
-               != NGX_HTTP_ORDER_EDIT_MONEY_OK)
-        {
-            a = -1;
-        }
-
-        entry = json_object_get(lines, k);
-
-        if (entry == NULL) {
-            entry = json_pack("{s:o, s:I, s:I, s:b}",
-                              "sku", sku ? json_string(sku) : json_null(),
-                              "quantity", (json_int_t) q,
-                              "amount", (json_int_t) a, "parts", (int) parts);
-            if (entry == NULL || json_object_set_new(lines, k, entry) != 0) {
-                return NGX_ERROR;
-            }
-
-        } else {
-            v = json_integer_value(json_object_get(entry, "quantity"));
-            json_object_set_new(entry, "quantity",
-                                json_integer(v < 0 || q < 0 ? -1 : v + q));
-
-            v = json_integer_value(json_object_get(entry, "amount"));
-            json_object_set_new(entry, "amount",
-                                json_integer(v < 0 || a < 0 ? -1 : v + a));
-
-            if (parts) {
-                json_object_set_new(entry, "parts", json_true());
-            }
-        }
+    if (parts) {
+        json_object_set_new(entry, "parts", json_true());
     }
 
     return NGX_OK;
 }
 
 
-/* the lines' sums as rdiff reads NetSuite's: money text; "?" unreadable */
+/*
+ * An order's lines' sums as rdiff reads NetSuite's: money text, "?"
+ * unreadable; once, before the order is compared
+ */
 
 static void
-ngx_http_order_edit_report_ns_amounts(ngx_http_order_edit_report_run_t *rr)
+ngx_http_order_edit_report_ns_amounts(json_t *sum)
 {
     int          exp;
     char         buf[NGX_HTTP_ORDER_EDIT_MONEY_BUFSZ];
-    json_t      *sum, *entry;
-    int64_t      v;
-    const char  *oid, *k;
+    json_t      *entry, *v;
+    int64_t      n;
+    const char  *k;
 
-    json_object_foreach(rr->ns, oid, sum) {
-        exp = (int) json_integer_value(json_object_get(sum, "exp"));
+    exp = (int) json_integer_value(json_object_get(sum, "exp"));
 
-        json_object_foreach(json_object_get(sum, "lines"), k, entry) {
-            if (json_integer_value(json_object_get(entry, "quantity")) < 0) {
-                json_object_set_new(entry, "quantity", json_string("?"));
-            }
+    json_object_foreach(json_object_get(sum, "lines"), k, entry) {
+        v = json_object_get(entry, "quantity");
 
-            v = json_integer_value(json_object_get(entry, "amount"));
-
-            if (v < 0 || ngx_http_order_edit_money_format(v, exp, buf,
-                                                          sizeof(buf))
-                         == 0)
-            {
-                json_object_set_new(entry, "amount", json_string("?"));
-                continue;
-            }
-
-            json_object_set_new(entry, "amount", json_string(buf));
+        if (json_is_integer(v) && json_integer_value(v) < 0) {
+            json_object_set_new(entry, "quantity", json_string("?"));
         }
+
+        v = json_object_get(entry, "amount");
+
+        if (!json_is_integer(v)) {
+            /* formatted already: the order was listed twice */
+            continue;
+        }
+
+        n = json_integer_value(v);
+
+        if (n < 0
+            || ngx_http_order_edit_money_format(n, exp, buf, sizeof(buf)) == 0)
+        {
+            json_object_set_new(entry, "amount", json_string("?"));
+            continue;
+        }
+
+        json_object_set_new(entry, "amount", json_string(buf));
     }
 }
 
 
 /*
- * The store's Sales Orders NetSuite changed in the window that Shopify's
- * listing did not hold: each is asked of Shopify (report_confirm).  The
- * prefix is checked here too: in LIKE "_" is any character.
+ * A Sales Order of the store NetSuite changed in the window that
+ * Shopify's listing did not hold: each is asked of Shopify
+ * (report_confirm).  The prefix is checked here too: in LIKE "_" is any
+ * character.
  */
 
 static ngx_int_t
 ngx_http_order_edit_report_ns_window(ngx_http_order_edit_report_run_t *rr,
-    json_t *items)
+    json_t *row)
 {
-    size_t       i;
-    json_t      *row, *since;
+    json_t      *since;
     const char  *ext, *oid;
 
-    json_array_foreach(items, i, row) {
-        ext = json_string_value(json_object_get(row, "externalid"));
-        oid = json_string_value(json_object_get(row,
-                                "custbody_shopify_order_id"));
+    ext = json_string_value(json_object_get(row, "externalid"));
+    oid = json_string_value(json_object_get(row, "custbody_shopify_order_id"));
 
-        if (ext == NULL || oid == NULL
-            || ngx_strncmp(ext, rr->prefix.data, rr->prefix.len) != 0
-            || oid[0] == '\0' || oid[strspn(oid, "0123456789")] != '\0'
-            || ngx_strlen(oid) > NGX_INT64_LEN
-            || json_object_get(rr->seen, oid) != NULL)
-        {
-            continue;
-        }
+    if (ext == NULL || oid == NULL
+        || ngx_strncmp(ext, rr->prefix.data, rr->prefix.len) != 0
+        || oid[0] == '\0' || oid[strspn(oid, "0123456789")] != '\0'
+        || ngx_strlen(oid) > NGX_INT64_LEN
+        || json_object_get(rr->seen, oid) != NULL)
+    {
+        return NGX_OK;
+    }
 
-        since = json_object_get(row, "lastmodifieddate");
+    since = json_object_get(row, "lastmodifieddate");
 
-        if (json_object_set_new(rr->seen, oid, json_true()) != 0
-            || json_array_append_new(rr->extra,
-                   json_pack("{s:s, s:o}", "id", oid,
-                             "since", since ? json_incref(since)
-                                            : json_string("")))
-               != 0)
-        {
-            return NGX_ERROR;
-        }
+    if (json_object_set_new(rr->seen, oid, json_true()) != 0
+        || json_array_append_new(rr->extra,
+               json_pack("{s:s, s:o}", "id", oid,
+                         "since", since ? json_incref(since)
+                                        : json_string("")))
+           != 0)
+    {
+        return NGX_ERROR;
     }
 
     return NGX_OK;
@@ -2084,69 +2260,59 @@ ngx_http_order_edit_report_ns_window(ngx_http_order_edit_report_run_t *rr,
 
 
 /*
- * The next NetSuite-only order asked of Shopify, GET orders/<id>.json
- * through reconcile's fetch, paced like the pages; when all are asked,
- * those Shopify still has are compared as one more page.
+ * The next NetSuite-only orders asked of Shopify, up to CONFIRM_IDS in
+ * one GET orders.json?ids=...&status=any through reconcile's fetch,
+ * paced like the pages; when all are asked, the run ends.  One request
+ * for many: an order a request was 2 a second at Shopify's leak rate, so
+ * that a day's orders NetSuite changed after Shopify's listing began (the
+ * webhooks written meanwhile: 300 in bench/dispatch --reconcile) took
+ * minutes.
  */
 
 static void
 ngx_http_order_edit_report_confirm(ngx_http_order_edit_report_run_t *rr)
 {
-    json_t      *e;
+    u_char      *p;
+    size_t       i, last;
     ngx_str_t    url;
     const char  *id;
 
     if (rr->extra_next >= json_array_size(rr->extra)) {
-
-        if (json_array_size(rr->found) == 0) {
-            ngx_http_order_edit_report_finish(rr, 1);
-            return;
-        }
-
-        ngx_http_order_edit_report_orders_free(rr);
-        rr->orders = rr->found;
-        rr->found = json_array();
-        json_decref(rr->ns);
-        rr->ns = json_object();
-
-        if (rr->found == NULL || rr->ns == NULL) {
-            ngx_http_order_edit_report_finish(rr, 0);
-            return;
-        }
-
-        rr->extras = 1;
-        rr->last_page = 1;
-        rr->offset = 0;
-        rr->phase = NGX_HTTP_ORDER_EDIT_REPORT_NETSUITE;
+        ngx_http_order_edit_report_save(rr);
         return;
     }
 
-    e = json_array_get(rr->extra, rr->extra_next);
-    id = json_string_value(json_object_get(e, "id"));
+    last = ngx_min(json_array_size(rr->extra),
+                   rr->extra_next + NGX_HTTP_ORDER_EDIT_REPORT_CONFIRM_IDS);
 
     url.data = ngx_pnalloc(rr->pool, rr->rcf->url.len
                                      + rr->rcf->api_version.len
-                                     + sizeof("/admin/api//orders/.json")
-                                     + NGX_INT64_LEN);
+                                     + sizeof("/admin/api//orders.json"
+                                              "?status=any&limit=250&ids=")
+                                     + (last - rr->extra_next)
+                                       * (NGX_INT64_LEN + 1));
     if (url.data == NULL) {
         ngx_http_order_edit_report_retry(rr, "no memory for a request", 0);
         return;
     }
 
-    url.len = ngx_sprintf(url.data, "%V/admin/api/%V/orders/%s.json%Z",
-                          &rr->rcf->url, &rr->rcf->api_version, id)
-              - url.data - 1;
+    p = ngx_sprintf(url.data, "%V/admin/api/%V/orders.json?status=any"
+                    "&limit=%uz&ids=", &rr->rcf->url, &rr->rcf->api_version,
+                    last - rr->extra_next);
+
+    for (i = rr->extra_next; i < last; i++) {
+        id = json_string_value(json_object_get(json_array_get(rr->extra, i),
+                                               "id"));
+        p = ngx_sprintf(p, "%s%s", (i == rr->extra_next) ? "" : ",", id);
+    }
+
+    *p = '\0';
+    url.len = p - url.data;
 
     ngx_http_order_edit_report_get(rr, &url,
                                    ngx_http_order_edit_report_confirmed);
 }
 
-
-/*
- * Shopify's answer: 404, the order is only NetSuite's (a row); 200, it
- * is compared with the others (it was not updated in the window, or
- * after the listing): both sides were read, a difference is as real.
- */
 
 static void
 ngx_http_order_edit_report_confirmed(ngx_http_order_edit_curl_req_t *req,
@@ -2154,31 +2320,11 @@ ngx_http_order_edit_report_confirmed(ngx_http_order_edit_curl_req_t *req,
 {
     ngx_http_order_edit_report_run_t *rr = data;
 
-    json_t  *e;
-
     if (ngx_http_order_edit_report_answered(rr, req) != NGX_OK) {
         return;
     }
 
-    e = json_array_get(rr->extra, rr->extra_next);
-
-    if (req->status == 404) {
-        ngx_http_order_edit_report_diff(rr, NULL, e,
-                              json_string_value(json_object_get(e, "id")));
-
-    } else if (req->status == 200) {
-        /* an order of hundreds of lines is large too: as a page is */
-        if (ngx_http_order_edit_reconcile_parse(req, "order", rr->log,
-                                 &rr->parse,
-                                 ngx_http_order_edit_report_order_parsed, rr)
-            == NGX_ERROR)
-        {
-            ngx_http_order_edit_report_finish(rr, 0);
-        }
-
-        return;
-
-    } else {
+    if (req->status != 200) {
         ngx_log_error(NGX_LOG_ERR, rr->log, 0,
                       "order_edit: report of \"%V\": Shopify answered %ui",
                       &rr->store->name, req->status);
@@ -2186,35 +2332,105 @@ ngx_http_order_edit_report_confirmed(ngx_http_order_edit_curl_req_t *req,
         return;
     }
 
-    ngx_http_order_edit_report_confirm_next(rr);
+    /* a list of orders, as a page is */
+    if (ngx_http_order_edit_reconcile_parse(req, "orders", rr->log,
+                                 &rr->parse,
+                                 ngx_http_order_edit_report_found, rr)
+        == NGX_ERROR)
+    {
+        ngx_http_order_edit_report_finish(rr, 0);
+    }
 }
 
 
+/*
+ * Of the orders asked, those Shopify did not return are only NetSuite's
+ * (a row each; deleted, or never Shopify's); those it returned are
+ * compared as one more page, read from NetSuite through NETSUITE and
+ * LINES like the others (the rows of both sides were read, a difference
+ * is as real), and then the next ones are asked.
+ */
+
 static void
-ngx_http_order_edit_report_order_parsed(void *data, json_t *order,
-    size_t bytes, const char *err, ngx_uint_t cancelled)
+ngx_http_order_edit_report_found(void *data, json_t *orders, size_t bytes,
+    const char *err, ngx_uint_t cancelled)
 {
     ngx_http_order_edit_report_run_t *rr = data;
+
+    char         text[NGX_INT64_LEN + 1];
+    size_t       i, last;
+    json_t      *order, *ids, *e;
+    const char  *id;
+
+    ngx_http_order_edit_report_enter(rr);
 
     if (cancelled) {
         ngx_http_order_edit_report_finish(rr, 2);
         return;
     }
 
-    if (!json_is_object(order)
-        || json_array_append(rr->found, order) != 0)
-    {
-        json_decref(order);
+    ids = json_object();
+
+    if (!json_is_array(orders) || ids == NULL) {
+        json_decref(ids);
+        ngx_http_order_edit_reconcile_release(orders, bytes, rr->log);
         ngx_log_error(NGX_LOG_ERR, rr->log, 0,
-                      "order_edit: report of \"%V\": an unreadable "
-                      "order", &rr->store->name);
+                      "order_edit: report of \"%V\": an unreadable list "
+                      "of orders", &rr->store->name);
         ngx_http_order_edit_report_finish(rr, 0);
         return;
     }
 
-    json_decref(order);
+    rr->failures = 0;
 
-    ngx_http_order_edit_report_confirm_next(rr);
+    json_array_foreach(orders, i, order) {
+        (void) ngx_http_order_edit_report_sum(rr, order, text);
+
+        if (text[0] != '\0') {
+            (void) json_object_set_new(ids, text, json_true());
+        }
+    }
+
+    last = ngx_min(json_array_size(rr->extra),
+                   rr->extra_next + NGX_HTTP_ORDER_EDIT_REPORT_CONFIRM_IDS);
+
+    for (i = rr->extra_next; i < last; i++) {
+        e = json_array_get(rr->extra, i);
+        id = json_string_value(json_object_get(e, "id"));
+
+        if (json_object_get(ids, id) == NULL) {
+            ngx_http_order_edit_report_diff(rr, NULL, e, id);
+        }
+    }
+
+    json_decref(ids);
+    rr->extra_next = last;
+
+    ngx_http_order_edit_report_orders_free(rr);
+    rr->orders = orders;
+    rr->orders_bytes = bytes;
+
+    json_decref(rr->ns);
+    rr->ns = json_object();
+
+    if (rr->ns == NULL) {
+        ngx_http_order_edit_report_finish(rr, 0);
+        return;
+    }
+
+    rr->extras = 1;
+    rr->last_page = 1;
+    rr->offset = 0;
+    rr->phase = NGX_HTTP_ORDER_EDIT_REPORT_NETSUITE;
+
+    ngx_http_order_edit_report_leave(rr);
+
+    if (json_array_size(orders) == 0) {
+        (void) ngx_http_order_edit_report_compare(rr);
+        return;
+    }
+
+    ngx_http_order_edit_report_more(rr);
 }
 
 
@@ -2227,18 +2443,6 @@ ngx_http_order_edit_report_orders_free(ngx_http_order_edit_report_run_t *rr)
                                           rr->log);
     rr->orders = NULL;
     rr->orders_bytes = 0;
-}
-
-
-/* the next of NetSuite's orders, Shopify's pace permitting */
-
-static void
-ngx_http_order_edit_report_confirm_next(ngx_http_order_edit_report_run_t *rr)
-{
-    rr->failures = 0;
-    rr->extra_next++;
-    rr->waiting = 1;
-    rr->not_before = ngx_current_msec + NGX_HTTP_ORDER_EDIT_REPORT_PACE;
 }
 
 
@@ -2263,9 +2467,11 @@ ngx_http_order_edit_report_diff(ngx_http_order_edit_report_run_t *rr,
     }
 
     /* its rows are final: the actionable ones go to people */
-    (void) ngx_http_order_edit_exc_report(rr->zone, &rr->store->name,
-                                          &rr->rcf->api_version, order,
-                                          rr->rows, from, rr->log);
+    rr->raised += ngx_http_order_edit_exc_report(rr->zone, &rr->store->name,
+                                                 &rr->rcf->api_version,
+                                                 order, rr->rows, from,
+                                                 &rr->room, &rr->over,
+                                                 rr->log);
 }
 
 
@@ -2389,15 +2595,18 @@ ngx_http_order_edit_report_sum(ngx_http_order_edit_report_run_t *rr,
 static ngx_int_t
 ngx_http_order_edit_report_compare(ngx_http_order_edit_report_run_t *rr)
 {
-    char     id[NGX_INT64_LEN + 1];
-    size_t   i, last;
-    json_t  *order, *sum;
+    char      id[NGX_INT64_LEN + 1];
+    size_t    i, last;
+    json_t   *order, *sum;
+    uint64_t  start;
+
+    start = ngx_http_order_edit_report_us();
 
     last = ngx_min(json_array_size(rr->orders),
                    rr->compared + NGX_HTTP_ORDER_EDIT_REPORT_SLICE);
 
-    for (i = rr->compared; i < last; i++) {
-        order = json_array_get(rr->orders, i);
+    for (i = rr->compared; i < last; /* void */) {
+        order = json_array_get(rr->orders, i++);
 
         /* memos without their Sales Order: the order is missing */
         sum = ngx_http_order_edit_report_sum(rr, order, id);
@@ -2409,13 +2618,24 @@ ngx_http_order_edit_report_compare(ngx_http_order_edit_report_run_t *rr)
         rr->norders++;
         rr->nrefunds += json_array_size(json_object_get(order, "refunds"));
 
+        if (sum != NULL) {
+            ngx_http_order_edit_report_ns_amounts(sum);
+        }
+
         ngx_http_order_edit_report_diff(rr, order, sum, id);
+
+        if (ngx_http_order_edit_report_us() - start
+            >= NGX_HTTP_ORDER_EDIT_REPORT_BUDGET_US)
+        {
+            break;
+        }
     }
 
-    if (last < json_array_size(rr->orders)) {
-        /* the rest in the next ticks */
-        rr->compared = last;
+    if (i < json_array_size(rr->orders)) {
+        /* the rest at the loop's next turns */
+        rr->compared = i;
         rr->phase = NGX_HTTP_ORDER_EDIT_REPORT_COMPARE;
+        ngx_http_order_edit_report_more(rr);
         return NGX_AGAIN;
     }
 
@@ -2425,15 +2645,25 @@ ngx_http_order_edit_report_compare(ngx_http_order_edit_report_run_t *rr)
     json_decref(rr->ns);
     rr->ns = NULL;
 
+    if (rr->extras) {
+        /* the next of NetSuite's orders, Shopify's pace permitting */
+        rr->phase = NGX_HTTP_ORDER_EDIT_REPORT_CONFIRM;
+        rr->waiting = 1;
+        rr->not_before = ngx_current_msec + NGX_HTTP_ORDER_EDIT_REPORT_PACE;
+
+        return NGX_OK;
+    }
+
     if (rr->last_page) {
-        if (rr->extras || rr->prefix.len == 0) {
-            ngx_http_order_edit_report_finish(rr, 1);
+        if (rr->prefix.len == 0) {
+            ngx_http_order_edit_report_save(rr);
             return NGX_DONE;
         }
 
         /* Shopify's side done: NetSuite's side of the window */
         rr->phase = NGX_HTTP_ORDER_EDIT_REPORT_WINDOW;
         rr->offset = 0;
+        ngx_http_order_edit_report_more(rr);
 
         return NGX_OK;
     }
@@ -2448,6 +2678,106 @@ ngx_http_order_edit_report_compare(ngx_http_order_edit_report_run_t *rr)
     rr->not_before = ngx_current_msec + NGX_HTTP_ORDER_EDIT_REPORT_PACE;
 
     return NGX_OK;
+}
+
+
+/* the next slice of a run, at the loop's next turn */
+
+static void
+ngx_http_order_edit_report_resume(ngx_event_t *ev)
+{
+    ngx_http_order_edit_report_run_t *rr = ev->data;
+
+    if (ngx_exiting || ngx_terminate || ngx_quit) {
+        /* the dispatcher's tick ends the run */
+        return;
+    }
+
+    ngx_http_order_edit_report_enter(rr);
+    ngx_http_order_edit_report_step(rr);
+    ngx_http_order_edit_report_leave(rr);
+}
+
+
+/*
+ * Work a run can go on with: at the loop's next turn (after the events
+ * that are ready then, webhooks first), not at the dispatcher's next
+ * tick, which made a run of many slices take a tick each (a day of 2,300
+ * orders: 92 compare slices, 9 s, besides the SuiteQL pages' rows).
+ * ngx_posted_next_events, not ngx_posted_events: a step posted from a
+ * posted step would run in the same turn, never reaching epoll_wait().
+ */
+
+static void
+ngx_http_order_edit_report_more(ngx_http_order_edit_report_run_t *rr)
+{
+    if (!rr->resume.posted) {
+        ngx_post_event(&rr->resume, &ngx_posted_next_events);
+    }
+}
+
+
+/* microseconds of a monotonic clock: a step is far shorter than a ms */
+
+static uint64_t
+ngx_http_order_edit_report_us(void)
+{
+    struct timespec  ts;
+
+    (void) clock_gettime(CLOCK_MONOTONIC, &ts);
+
+    return (uint64_t) ts.tv_sec * 1000000 + (uint64_t) ts.tv_nsec / 1000;
+}
+
+
+/*
+ * The thread's CPU time: a step's wall time on a loaded machine includes
+ * the worker being preempted, which no slicing shortens
+ */
+
+static uint64_t
+ngx_http_order_edit_report_cpu_us(void)
+{
+    struct timespec  ts;
+
+    (void) clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+
+    return (uint64_t) ts.tv_sec * 1000000 + (uint64_t) ts.tv_nsec / 1000;
+}
+
+
+/*
+ * A step's time on the event loop: the run's longest (wall time) and its
+ * phase, and the most CPU time a step took, for the run's log line
+ */
+
+static void
+ngx_http_order_edit_report_enter(ngx_http_order_edit_report_run_t *rr)
+{
+    rr->step_us = ngx_http_order_edit_report_us();
+    rr->step_cpu = ngx_http_order_edit_report_cpu_us();
+    rr->step_phase = rr->phase;
+}
+
+
+static void
+ngx_http_order_edit_report_leave(ngx_http_order_edit_report_run_t *rr)
+{
+    uint64_t  held;
+
+    held = ngx_http_order_edit_report_us() - rr->step_us;
+
+    if (held > rr->hold_us) {
+        rr->hold_us = held;
+        rr->hold_phase = rr->step_phase;
+    }
+
+    held = ngx_http_order_edit_report_cpu_us() - rr->step_cpu;
+
+    if (held > rr->hold_cpu) {
+        rr->hold_cpu = held;
+        rr->cpu_phase = rr->step_phase;
+    }
 }
 
 
@@ -2485,13 +2815,28 @@ static void
 ngx_http_order_edit_report_finish(ngx_http_order_edit_report_run_t *rr,
     ngx_uint_t ok)
 {
-    ngx_uint_t  counts[4];
+    ngx_uint_t  *counts;
 
-    ngx_memzero(counts, sizeof(counts));
+    static const char  *phases[] = {
+        "start", "shopify", "netsuite", "lines", "window", "confirm",
+        "compare", "write"
+    };
 
-    if (ok == 1 && ngx_http_order_edit_report_write(rr, counts) != NGX_OK) {
-        ok = 0;
+    /* the step under way counts too: it may be the longest */
+    ngx_http_order_edit_report_leave(rr);
+
+    if (rr->fd != NGX_INVALID_FILE) {
+        /* failed or cut short while writing: no half file left */
+        (void) ngx_close_file(rr->fd);
+        rr->fd = NGX_INVALID_FILE;
     }
+
+    if (rr->tmp != NULL) {
+        (void) ngx_delete_file(rr->tmp);
+        rr->tmp = NULL;
+    }
+
+    counts = rr->counts;
 
     ngx_shmtx_lock(&rr->zone->shpool->mutex);
 
@@ -2525,12 +2870,21 @@ ngx_http_order_edit_report_finish(ngx_http_order_edit_report_run_t *rr,
                       "order_edit: report of \"%V\" done: %ui orders and "
                       "%ui refunds in %ui pages (%ui SuiteQL pages), "
                       "%ui mismatches, %ui missing in NetSuite, %ui missing "
-                      "in Shopify, %ui actionable, %M ms",
+                      "in Shopify, %ui actionable, %ui exceptions raised, "
+                      "%M ms, longest step %uL us (%s), at most %uL us CPU "
+                      "a step (%s), file %uL us",
                       &rr->store->name, rr->norders, rr->nrefunds, rr->pages,
                       rr->ns_pages, counts[0], counts[1], counts[2],
-                      counts[3],
+                      counts[3], rr->raised,
                       (ngx_msec_t) (ngx_http_order_edit_now_ms()
-                                    - rr->started_ms));
+                                    - rr->started_ms),
+                      rr->hold_us,
+                      phases[ngx_min(rr->hold_phase,
+                                     NGX_HTTP_ORDER_EDIT_REPORT_WRITE)],
+                      rr->hold_cpu,
+                      phases[ngx_min(rr->cpu_phase,
+                                     NGX_HTTP_ORDER_EDIT_REPORT_WRITE)],
+                      rr->write_us);
 
     } else {
         ngx_log_error(NGX_LOG_ERR, rr->log, 0,
@@ -2538,6 +2892,21 @@ ngx_http_order_edit_report_finish(ngx_http_order_edit_report_run_t *rr,
                       &rr->store->name, rr->pages);
     }
 
+    if (rr->over) {
+        ngx_log_error(NGX_LOG_WARN, rr->log, 0,
+                      "order_edit: report of \"%V\": %ui exceptions not "
+                      "raised, max_exceptions=%ui reached; the report lists "
+                      "their rows, and the next runs raise them while "
+                      "NetSuite still differs", &rr->store->name, rr->over,
+                      rr->conf->max_exc);
+    }
+
+    if (rr->resume.posted) {
+        ngx_delete_posted_event(&rr->resume);
+    }
+
+    json_decref(rr->page);
+    rr->page = NULL;
     ngx_http_order_edit_report_orders_free(rr);
     json_decref(rr->ns);
     rr->ns = NULL;
@@ -2547,8 +2916,6 @@ ngx_http_order_edit_report_finish(ngx_http_order_edit_report_run_t *rr,
     rr->seen = NULL;
     json_decref(rr->extra);
     rr->extra = NULL;
-    json_decref(rr->found);
-    rr->found = NULL;
 
     if (rr->pool) {
         ngx_destroy_pool(rr->pool);
@@ -2563,24 +2930,22 @@ ngx_http_order_edit_report_finish(ngx_http_order_edit_report_run_t *rr,
 
 
 /*
- * The day's file: written whole to a temporary name, then renamed, so a
- * reader never sees half of it; a second run that day replaces the first.
- * Small (a row per difference), written once a day, like the journal's
- * own writes: blocking, bounded.  Then the files past keep are removed,
- * by name.
+ * The day's file: written to a temporary name, then renamed, so a reader
+ * never sees half of it; a second run that day replaces the first.  The
+ * run's record first, then the rows, 100 a step (a row is dumped and
+ * written by a blocking write, like the journal's own writes: a first run
+ * on a store NetSuite lacks has thousands, 150 ms in one piece on a
+ * loaded machine); then the files past keep are removed, by name.
  */
 
-static ngx_int_t
-ngx_http_order_edit_report_write(ngx_http_order_edit_report_run_t *rr,
-    ngx_uint_t *counts)
+static void
+ngx_http_order_edit_report_save(ngx_http_order_edit_report_run_t *rr)
 {
     char        *line;
-    u_char      *path, *tmp, *old;
     size_t       i, k, len;
     json_t      *row, *run;
     ssize_t      n;
-    ngx_fd_t     fd;
-    ngx_err_t    err;
+    uint64_t     start;
     const char  *kind;
     time_t       now;
 
@@ -2588,87 +2953,160 @@ ngx_http_order_edit_report_write(ngx_http_order_edit_report_run_t *rr,
         "mismatch", "missing_in_netsuite", "missing_in_shopify"
     };
 
+    start = ngx_http_order_edit_report_us();
     now = (time_t) (rr->started_ms / 1000);
 
-    path = ngx_http_order_edit_report_path(rr, rr->pool, now, "");
-    tmp = ngx_http_order_edit_report_path(rr, rr->pool, now, ".tmp");
+    rr->path = ngx_http_order_edit_report_path(rr, rr->pool, now, "");
+    rr->tmp = ngx_http_order_edit_report_path(rr, rr->pool, now, ".tmp");
 
-    if (path == NULL || tmp == NULL) {
-        return NGX_ERROR;
+    if (rr->path == NULL || rr->tmp == NULL) {
+        ngx_http_order_edit_report_finish(rr, 0);
+        return;
     }
+
+    ngx_memzero(rr->counts, sizeof(rr->counts));
 
     json_array_foreach(rr->rows, i, row) {
         kind = json_string_value(json_object_get(row, "kind"));
 
         for (k = 0; kind && k < 3; k++) {
             if (ngx_strcmp(kind, kinds[k]) == 0) {
-                counts[k]++;
+                rr->counts[k]++;
             }
         }
 
         if (json_is_true(json_object_get(row, "actionable"))) {
-            counts[3]++;
+            rr->counts[3]++;
         }
     }
 
-    fd = ngx_open_file(tmp, NGX_FILE_WRONLY, NGX_FILE_TRUNCATE,
-                       NGX_FILE_DEFAULT_ACCESS);
-    if (fd == NGX_INVALID_FILE) {
+    rr->fd = ngx_open_file(rr->tmp, NGX_FILE_WRONLY, NGX_FILE_TRUNCATE,
+                           NGX_FILE_DEFAULT_ACCESS);
+    if (rr->fd == NGX_INVALID_FILE) {
         ngx_log_error(NGX_LOG_ERR, rr->log, ngx_errno,
-                      ngx_open_file_n " \"%s\" failed", tmp);
-        return NGX_ERROR;
+                      ngx_open_file_n " \"%s\" failed", rr->tmp);
+        ngx_http_order_edit_report_finish(rr, 0);
+        return;
     }
 
     run = json_pack("{s:{s:I, s:I, s:i, s:i, s:i, s:b, s:i, s:i, s:i, "
-                    "s:i}}", "run",
+                    "s:i, s:i, s:i, s:I, s:I}}", "run",
                     "started_ms", (json_int_t) rr->started_ms,
                     "since_ms", (json_int_t) rr->since_ms,
                     "orders", (int) rr->norders,
                     "refunds", (int) rr->nrefunds,
                     "pages", (int) rr->pages,
                     "asked", (int) rr->asked,
-                    "mismatch", (int) counts[0],
-                    "missing_in_netsuite", (int) counts[1],
-                    "missing_in_shopify", (int) counts[2],
-                    "actionable", (int) counts[3]);
+                    "mismatch", (int) rr->counts[0],
+                    "missing_in_netsuite", (int) rr->counts[1],
+                    "missing_in_shopify", (int) rr->counts[2],
+                    "actionable", (int) rr->counts[3],
+                    "exceptions", (int) rr->raised,
+                    "exceptions_not_raised", (int) rr->over,
+                    "longest_step_us", (json_int_t) rr->hold_us,
+                    "longest_step_cpu_us", (json_int_t) rr->hold_cpu);
 
-    for (i = 0; i <= json_array_size(rr->rows); i++) {
-        row = (i == 0) ? run : json_array_get(rr->rows, i - 1);
-        line = row ? json_dumps(row, JSON_COMPACT | JSON_PRESERVE_ORDER)
-                   : NULL;
+    line = run ? json_dumps(run, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
+    json_decref(run);
 
+    if (line == NULL) {
+        ngx_http_order_edit_report_finish(rr, 0);
+        return;
+    }
+
+    len = ngx_strlen(line);
+    line[len++] = '\n';   /* over the NUL: written by length */
+
+    n = ngx_write_fd(rr->fd, line, len);
+    free(line);
+
+    if (n != (ssize_t) len) {
+        ngx_log_error(NGX_LOG_ERR, rr->log, ngx_errno,
+                      ngx_write_fd_n " \"%s\" failed", rr->tmp);
+        ngx_http_order_edit_report_finish(rr, 0);
+        return;
+    }
+
+    rr->written = 0;
+    rr->phase = NGX_HTTP_ORDER_EDIT_REPORT_WRITE;
+    rr->write_us += ngx_http_order_edit_report_us() - start;
+
+    ngx_http_order_edit_report_save_rows(rr);
+}
+
+
+/* the next rows into the day's file; after the last, its name and the end */
+
+static void
+ngx_http_order_edit_report_save_rows(ngx_http_order_edit_report_run_t *rr)
+{
+    char       *line;
+    u_char     *old;
+    size_t      i, len, last;
+    ssize_t     n;
+    uint64_t    start;
+    ngx_err_t   err;
+
+    start = ngx_http_order_edit_report_us();
+
+    last = ngx_min(json_array_size(rr->rows),
+                   rr->written + NGX_HTTP_ORDER_EDIT_REPORT_ROW_SLICE);
+
+    for (i = rr->written; i < last; /* void */) {
+        line = json_dumps(json_array_get(rr->rows, i++),
+                          JSON_COMPACT | JSON_PRESERVE_ORDER);
         if (line == NULL) {
             goto failed;
         }
 
         len = ngx_strlen(line);
-        line[len++] = '\n';   /* over the NUL: written by length */
+        line[len++] = '\n';
 
-        n = ngx_write_fd(fd, line, len);
+        n = ngx_write_fd(rr->fd, line, len);
         free(line);
 
         if (n != (ssize_t) len) {
             ngx_log_error(NGX_LOG_ERR, rr->log, ngx_errno,
-                          ngx_write_fd_n " \"%s\" failed", tmp);
+                          ngx_write_fd_n " \"%s\" failed", rr->tmp);
             goto failed;
+        }
+
+        if (ngx_http_order_edit_report_us() - start
+            >= NGX_HTTP_ORDER_EDIT_REPORT_BUDGET_US)
+        {
+            break;
         }
     }
 
-    json_decref(run);
+    rr->written = i;
 
-    if (ngx_close_file(fd) == NGX_FILE_ERROR
-        || ngx_rename_file(tmp, path) == NGX_FILE_ERROR)
-    {
-        ngx_log_error(NGX_LOG_ERR, rr->log, ngx_errno,
-                      "order_edit: report \"%s\" not written", path);
-        (void) ngx_delete_file(tmp);
-        return NGX_ERROR;
+    if (i < json_array_size(rr->rows)) {
+        rr->write_us += ngx_http_order_edit_report_us() - start;
+        ngx_http_order_edit_report_more(rr);
+        return;
     }
+
+    if (ngx_close_file(rr->fd) == NGX_FILE_ERROR) {
+        rr->fd = NGX_INVALID_FILE;
+        ngx_log_error(NGX_LOG_ERR, rr->log, ngx_errno,
+                      "order_edit: report \"%s\" not written", rr->path);
+        goto failed;
+    }
+
+    rr->fd = NGX_INVALID_FILE;
+
+    if (ngx_rename_file(rr->tmp, rr->path) == NGX_FILE_ERROR) {
+        ngx_log_error(NGX_LOG_ERR, rr->log, ngx_errno,
+                      "order_edit: report \"%s\" not written", rr->path);
+        goto failed;
+    }
+
+    rr->tmp = NULL;
 
     for (i = 0; i < NGX_HTTP_ORDER_EDIT_REPORT_PRUNE; i++) {
         old = ngx_http_order_edit_report_path(rr, rr->pool,
-                  now - (time_t) (rr->conf->keep + 1 + i) * 24 * 60 * 60,
-                  "");
+                  (time_t) (rr->started_ms / 1000)
+                  - (time_t) (rr->conf->keep + 1 + i) * 24 * 60 * 60, "");
 
         if (old != NULL && ngx_delete_file(old) == NGX_FILE_ERROR) {
             err = ngx_errno;
@@ -2680,15 +3118,14 @@ ngx_http_order_edit_report_write(ngx_http_order_edit_report_run_t *rr,
         }
     }
 
-    return NGX_OK;
+    rr->write_us += ngx_http_order_edit_report_us() - start;
+
+    ngx_http_order_edit_report_finish(rr, 1);
+    return;
 
 failed:
 
-    json_decref(run);
-    (void) ngx_close_file(fd);
-    (void) ngx_delete_file(tmp);
-
-    return NGX_ERROR;
+    ngx_http_order_edit_report_finish(rr, 0);
 }
 
 

@@ -22,6 +22,7 @@ typedef struct {
     ngx_uint_t                     at;          /* minutes after midnight */
     ngx_str_t                      dir;         /* absolute, no "/" last */
     ngx_uint_t                     keep;        /* days */
+    ngx_uint_t                     max_exc;     /* raised a run */
     ngx_str_t                      file;
     ngx_uint_t                     line;
 } ngx_http_order_edit_report_conf_t;

@@ -30,7 +30,7 @@ our $Http = <<'_EOC_';
     order_edit_store acme.myshopify.com {
         secret acme;
         reconcile token_file=../html/shopify.token;
-        report dir=html at=03:30 keep=62d;
+        report dir=html at=03:30 keep=62d max_exceptions=0;
     }
     order_edit_store bolt.myshopify.com {
         secret bolt;
@@ -160,7 +160,22 @@ qr{\[emerg\] .*report dir "\S+/no/such/dir" is not a directory \(2: No such file
 --- config
 --- must_die
 --- error_log eval
-qr{\[emerg\] .*invalid parameter "every=1d" in "report", expected dir=, at= or keep= in \S+nginx\.conf:\d+$}
+qr{\[emerg\] .*invalid parameter "every=1d" in "report", expected dir=, at=, keep= or max_exceptions= in \S+nginx\.conf:\d+$}
+
+
+
+=== TEST 7b: max_exceptions is a number
+--- http_config
+    order_edit_zone edits:1m;
+    order_edit_store acme.myshopify.com {
+        secret acme;
+        reconcile token_file=../html/shopify.token;
+        report dir=html max_exceptions=lots;
+    }
+--- config
+--- must_die
+--- error_log eval
+qr{\[emerg\] .*invalid report max_exceptions "lots", expected a number \(0: none raised\) in \S+nginx\.conf:\d+$}
 
 
 

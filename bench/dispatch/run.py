@@ -34,8 +34,10 @@ import json
 import os
 import platform
 import queue
+import re
 import shutil
 import signal
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -74,6 +76,20 @@ def reconcile_args(p):
                         "report lists them; reconciliation's window not)")
     g.add_argument("--report-every", type=float, default=2.0,
                    help="seconds between two POSTs asking for a report")
+    g.add_argument("--day-missing", action="store_true",
+                   help="leave the day's orders out of NetSuite: each run "
+                        "of the report raises an exception for each (up "
+                        "to --rec-max-exceptions); by default they are "
+                        "seeded in NetSuite as the module writes them, so "
+                        "that the report's own cost is measured")
+    g.add_argument("--rec-max-exceptions", type=int, default=-1,
+                   help="report max_exceptions= (-1: the module's)")
+    g.add_argument("--pairs", type=int, default=0,
+                   help="N alternating pairs of runs without and with the "
+                        "report (without first in odd pairs, with first "
+                        "in even ones), no idle references: the per-pair "
+                        "webhook p99 ratios (with / without) and their "
+                        "median")
 
 
 def parse_args():
@@ -784,7 +800,21 @@ class Bench:
         finally:
             text = self.stop_nginx(ngx, "saturated")
         self.scan_log("saturated", text)
-        return {"post": post, "t_drained": t_drained, "drained": drained,
+        done = [l for l in text.splitlines() if "done:" in l
+                and "report of" in l]
+        return {"report_done": len(done),
+                "report_hold_us": [int(x) for l in done for x in
+                                   re.findall(r"longest step (\d+) us", l)],
+                "report_file_us": [int(x) for l in done for x in
+                                   re.findall(r"file (\d+) us", l)],
+                "report_cpu_us": [int(x) for l in done for x in
+                                  re.findall(r"at most (\d+) us CPU", l)],
+                "report_hold_lines": [l.split("done: ", 1)[1]
+                                      for l in done],
+                "report_raised": [int(x) for l in done for x in
+                                  re.findall(r"(\d+) exceptions raised",
+                                             l)],
+                "post": post, "t_drained": t_drained, "drained": drained,
                 "status": status, "exceptions": exc, "counters": counters,
                 "reqlog": reqlog, "records": records,
                 "polls": poller.samples,
@@ -1338,24 +1368,31 @@ class RecBench(Bench):
         self.rec_on = False
         self.asker = None
         self.prober = None
+        self.so_template = None     # (order id, a Sales Order written)
 
     def http_conf(self, http, dispatch):
         exc = "location /exc { order_edit_exceptions edits; }"
         assert exc in http
         http = http.replace(exc, exc + "\n        location = /probe "
                             "{ return 204; }")
+        a, k = self.a, self.keys
+        sku = "sku_map %s/skus.map;" % k
+        assert sku in http
+        # Shopify's tax booked as NetSuite's (the simulator has no tax
+        # engine), in every run: the Sales Orders written, and the day's
+        # copied from one, then equal Shopify's orders in the report
+        http = http.replace(sku, sku + "\n        tax_details 13 91;")
         if not (dispatch and self.rec_on):
             return http
-        a, k = self.a, self.keys
         rec = ("reconcile token_file=%s/shopify.token url=http://127.0.0.1:%d"
                " api_version=2024-10 interval=%s window=2m overlap=2s"
                " page_size=%d%s;\n        report dir=%s/reports at=02:00"
-               " keep=31d;" % (k, self.shopify.port, a.rec_interval,
-                               a.rec_page_size, " queue_max=%d"
-                               % a.rec_queue_max if a.rec_queue_max else "",
-                               k))
-        sku = "sku_map %s/skus.map;" % k
-        assert sku in http
+               " keep=31d%s;" % (k, self.shopify.port, a.rec_interval,
+                                 a.rec_page_size, " queue_max=%d"
+                                 % a.rec_queue_max if a.rec_queue_max
+                                 else "", k,
+                                 " max_exceptions=%d" % a.rec_max_exceptions
+                                 if a.rec_max_exceptions >= 0 else ""))
         return (http.replace(sku, sku + "\n        " + rec)
                 .replace(exc, exc + "\n        location = /report "
                          "{ order_edit_report edits; }"))
@@ -1375,6 +1412,14 @@ class RecBench(Bench):
             self.asker.stop()
         if self.prober is not None:
             self.prober.stop()
+        if self.rec_on and name == "saturated":
+            # the last run's rows, a few: what the report found
+            try:
+                doc = json.loads(ngx.request(
+                    "GET", "/report?shop=" + SHOP)[2] or b"{}")
+                self.report_rows = (doc.get("rows") or [])[:5]
+            except Exception as e:  # noqa: BLE001
+                self.report_rows = [repr(e)]
         return super().stop_nginx(ngx, name)
 
     def cleanup(self):
@@ -1425,6 +1470,8 @@ class RecBench(Bench):
                                          "requests": True, "faults": False,
                                          "nonces": False})
         self.seed()
+        if self.rec_on and not a.day_missing:
+            self.seed_day_orders()
         # a fresh shop: the day's orders an hour to a day old
         self.shopify.ctl("POST", "shops", {"domain": SHOP,
                                            "access_token": TOKEN,
@@ -1443,6 +1490,44 @@ class RecBench(Bench):
                            for i in range(a.orders)])
         return bodies(a.orders, a.snapshots)
 
+    def keep_template(self, reqlog):
+        """A Sales Order as the module wrote it (its last write of one
+        of the bench's orders, from the simulator's request log): the
+        day's orders are seeded in NetSuite as its copies."""
+        for e in reversed(reqlog):
+            b = e.get("request_body")
+            if e.get("method") in ("PATCH", "POST", "PUT") \
+                    and "salesOrder" in (e.get("path") or "") \
+                    and isinstance(b, dict) and b.get("item") \
+                    and b.get("custbody_shopify_order_id"):
+                # the simulator's JSON numbers are Decimals; a float's
+                # repr is the shortest text that reads back the same
+                self.so_template = (str(b["custbody_shopify_order_id"]),
+                                    json.dumps(b, default=float))
+                return
+
+    def seed_day_orders(self):
+        """The day's orders in NetSuite as the module would have written
+        them: the report finds them equal and raises nothing."""
+        if self.so_template is None:
+            raise RuntimeError("no Sales Order written yet to copy: a run "
+                               "without the report comes first (or use "
+                               "--day-missing)")
+        src, text = self.so_template
+        recs = []
+        for i in range(self.a.day_orders):
+            oid = str(DAY_FIRST_ID + i)
+            r = json.loads(text.replace(src, oid))
+            r["externalId"] = EID % int(oid)
+            r["custbody_shopify_order_id"] = oid
+            r.setdefault("entity", {"id": "42"})
+            # an update names the lines it changes: a new record has none
+            for line in (r.get("item") or {}).get("items") or []:
+                line.pop("line", None)
+            recs.append(r)
+        if recs:
+            self.sim.admin("POST", "records/salesOrder", {"records": recs})
+
     # -- a run and its numbers --------------------------------------------
 
     def one(self, rec, idles):
@@ -1451,6 +1536,8 @@ class RecBench(Bench):
         work = self.prepare()
         log("  saturated run %s reconciliation and the report" % name)
         sat = self.saturated_run(work)
+        if self.so_template is None:
+            self.keep_template(sat["reqlog"])
         shop = self.shopify.ctl("GET", "shops/" + SHOP)
         calls = self.shopify.ctl("GET", "shops/%s/requests" % SHOP)
         asked = dict(self.asker.answers) if rec and self.asker else {}
@@ -1469,6 +1556,19 @@ class RecBench(Bench):
         r["shopify_pages_reconcile"] = sum(
             1 for q in calls["requests"] if "updated_at_min" in q["path"])
         r["report_asks"] = asked
+        r["report_done"] = sat["report_done"]
+        r["report_hold_us"] = sat["report_hold_us"]
+        r["report_raised"] = sat["report_raised"]
+        r["report_file_us"] = sat["report_file_us"]
+        r["report_cpu_us"] = sat["report_cpu_us"]
+        r["report_done_lines"] = sat["report_hold_lines"]
+        r["report_rows_sample"] = getattr(self, "report_rows", []) \
+            if rec else []
+        if rec and r["report_rows_sample"] and not self.a.day_missing:
+            self.problems.append("%s: the report has rows, though NetSuite "
+                                 "holds every order: %s" % (
+                                     name, json.dumps(
+                                         r["report_rows_sample"][:2])))
         # the probes while posting, and from the posting's end to the
         # queue drained (reconciliation and the report run then)
         end, drained = sat["post"]["end"], sat["t_drained"]
@@ -1535,6 +1635,11 @@ class RecBench(Bench):
         return r
 
     def run(self):
+        if self.a.pairs:
+            return self.run_pairs()
+        if self.a.rec_first and not self.a.day_missing:
+            raise SystemExit("--rec-first copies the day's Sales Orders "
+                             "from a run without: add --day-missing")
         a = self.a
         work = bodies(a.orders, a.snapshots)
         log("bench-dispatch --reconcile: %d orders x %d snapshots = %d "
@@ -1575,6 +1680,119 @@ class RecBench(Bench):
                                      % (i["bad"], i["bad_sample"][:3]))
         self.write_rec(res[False], res[True], sats, idles)
         return 1 if self.problems else 0
+
+    def emit(self, lines):
+        """The table, the problems and where the raw results are: to
+        <prefix>.txt and the terminal."""
+        if self.problems:
+            lines += ["", "PROBLEMS:"] + ["  - " + p for p in self.problems]
+        lines += ["", "raw: %s.json" % os.path.relpath(self.prefix, TOP)]
+        text = "\n".join(lines) + "\n"
+        with open(self.prefix + ".txt", "w") as f:
+            f.write(text)
+        log("")
+        log(text)
+
+    def run_pairs(self):
+        """--pairs N: N pairs of runs at the same rate, without and with
+        the report, alternating which goes first (ABBA: drift over the
+        invocation falls on both sides alike); each pair's webhook p99
+        ratio, and their median.  The decisive number is the median over
+        the pairs, each pair's two runs minutes apart at most."""
+        a = self.a
+        work = bodies(a.orders, a.snapshots)
+        log("bench-dispatch --reconcile --pairs %d: %d orders x %d "
+            "snapshots at %s/s; NetSuite C=%d, %d ms; shop: %d orders in "
+            "the day (%s NetSuite); a report asked every %.1f s" % (
+                a.pairs, a.orders, a.snapshots, a.rate or "max",
+                a.concurrency, a.latency_ms, a.day_orders,
+                "not in" if a.day_missing else "also in", a.report_every))
+        t0 = time.monotonic()
+        self.start_sim()
+        self.start_shopify()
+        pairs = []
+        for i in range(a.pairs):
+            order = (False, True) if i % 2 == 0 else (True, False)
+            if order[0] and not a.day_missing and self.so_template is None:
+                order = (False, True)
+            pr = {}
+            for rec in order:
+                log("  pair %d/%d:" % (i + 1, a.pairs))
+                pr[rec] = self.one(rec, [])[0]
+            pr["first"] = "with" if order[0] else "without"
+            pairs.append(pr)
+        self.write_pairs(pairs, time.monotonic() - t0)
+        return 1 if self.problems else 0
+
+    def write_pairs(self, pairs, seconds):
+        a = self.a
+        meta = self.meta()
+        p99 = lambda r: r["saturated_post"]["p99_ms"]
+        ratios = [p99(pr[True]) / p99(pr[False]) for pr in pairs
+                  if p99(pr[False])]
+        holds = [h for pr in pairs for h in pr[True]["report_hold_us"]]
+        cpus = [h for pr in pairs for h in pr[True]["report_cpu_us"]]
+        med = statistics.median(ratios) if ratios else None
+        with open(self.prefix + ".json", "w") as f:
+            json.dump({"meta": meta, "seconds": round(seconds, 1),
+                       "pairs": [{"first": pr["first"],
+                                  "without": pr[False], "with": pr[True]}
+                                 for pr in pairs],
+                       "ratios": ratios, "median_ratio": med,
+                       "problems": self.problems}, f, indent=1,
+                      default=str)
+        rp = lambda r, k: ((r["reconcile"] or {}).get("report") or {}) \
+            .get(k, "-")
+        lines = [
+            "bench-dispatch --reconcile --pairs %d  %s, %d CPUs, %s, commit "
+            "%s, load before %.2f, %.0f s" % (
+                a.pairs, meta["date"], meta["cpus"], meta["nginx"],
+                meta["commit"], meta["load_before"][0], seconds),
+            "  %d orders x %d snapshots at %s/s (NetSuite C=%d, %d ms); "
+            "shop: %d day orders %s NetSuite; report asked every %.1f s"
+            % (a.orders, a.snapshots, a.rate or "max", a.concurrency,
+               a.latency_ms, a.day_orders,
+               "missing in" if a.day_missing else "also in",
+               a.report_every),
+            "",
+            "%-5s %-8s %9s %9s %7s %11s %11s %5s %7s %9s %8s %8s %7s %6s"
+            % ("pair", "first", "p99 wo", "p99 with", "ratio", "p99.9 wo",
+               "p99.9 with", "runs", "SuiteQL", "hold us", "cpu us",
+               "file us", "raised", "rows"),
+        ]
+        for i, pr in enumerate(pairs):
+            off, on = pr[False], pr[True]
+            lines.append("%-5d %-8s %9.2f %9.2f %7.2f %11.2f %11.2f %5d "
+                         "%7d %9s %8s %8s %7d %6s" % (
+                             i + 1, pr["first"], p99(off), p99(on),
+                             p99(on) / p99(off) if p99(off) else 0,
+                             off["saturated_post"]["p999_ms"],
+                             on["saturated_post"]["p999_ms"],
+                             on["report_done"], on["suiteql"],
+                             max(on["report_hold_us"] or [0]),
+                             max(on["report_cpu_us"] or [0]),
+                             max(on["report_file_us"] or [0]),
+                             sum(on["report_raised"]),
+                             "%s/%s/%s" % (rp(on, "mismatch"),
+                                           rp(on, "missing_in_netsuite"),
+                                           rp(on, "missing_in_shopify"))))
+        lines += [
+            "",
+            "median p99 ratio (with / without): %s   (aim: <= 1, noise "
+            "allowing)" % ("%.3f" % med if med is not None else "-"),
+            "the report's longest step on the event loop: %s us wall time "
+            "(a loaded machine's preemption included), %s us CPU (the "
+            "runs that finished: %d); its day's file written in up to %s "
+            "us" % (max(holds) if holds else "-",
+                    max(cpus) if cpus else "-",
+                    sum(pr[True]["report_done"] for pr in pairs),
+                             max([f for pr in pairs
+                                  for f in pr[True]["report_file_us"]]
+                                 or ["-"])),
+            "rows: the last run's mismatch / missing in NetSuite / missing "
+            "in Shopify (0/0/0 unless --day-missing)",
+        ]
+        self.emit(lines)
 
     def write_rec(self, off, on, sats, idles):
         a = self.a
@@ -1667,14 +1885,7 @@ class RecBench(Bench):
                                if k.startswith("nginx_worker")] or [0]),
                 "%.1f"),
         ]
-        if self.problems:
-            lines += ["", "PROBLEMS:"] + ["  - " + p for p in self.problems]
-        lines += ["", "raw: %s.json" % os.path.relpath(self.prefix, TOP)]
-        text = "\n".join(lines) + "\n"
-        with open(self.prefix + ".txt", "w") as f:
-            f.write(text)
-        log("")
-        log(text)
+        self.emit(lines)
 
 
 def main():
