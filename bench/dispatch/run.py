@@ -554,6 +554,11 @@ def post_all(ngx, work, threads, rate, tag, offsets=None):
                 "X-Shopify-Topic": "orders/updated",
                 "X-Shopify-Webhook-Id": "%s-%d-%d" % (tag, oid, k),
                 "X-Shopify-API-Version": "2024-10",
+                # as Shopify: when the change was triggered, so that
+                # reconcile knows this update was delivered
+                "X-Shopify-Triggered-At": time.strftime(
+                    "%Y-%m-%dT%H:%M:%S.000Z",
+                    time.gmtime(SNAPSHOT_BASE + 60 * k)),
                 "Content-Type": "application/json",
             }
             wall = time.time()
