@@ -1214,7 +1214,7 @@ ngx_http_order_edit_journal_kick(ngx_http_order_edit_jwriter_t *jw)
 {
 #if (NGX_THREADS)
     ngx_fd_t                      cur, dir;
-    ngx_uint_t                    i, nretired;
+    ngx_uint_t                    i, nretired, sync_dir;
     ngx_msec_int_t                wait;
     ngx_thread_task_t            *task;
     ngx_http_order_edit_jsync_t  *ctx;
@@ -1278,37 +1278,53 @@ ngx_http_order_edit_journal_kick(ngx_http_order_edit_jwriter_t *jw)
 
     cur = NGX_INVALID_FILE;
     dir = NGX_INVALID_FILE;
+    sync_dir = 0;
 
     if (jw->fd != NGX_INVALID_FILE) {
         cur = ngx_http_order_edit_journal_reopen(jw, 0);
 
-        if (cur == NGX_INVALID_FILE) {
+        if (cur == NGX_INVALID_FILE && jw->syncing) {
             goto again;
         }
-
-        ctx->fd[ctx->nfd++] = cur;
     }
 
     /* a new file is durable only with its directory entry */
 
     if (jw->dir_dirty && jw->dir_fd != NGX_INVALID_FILE) {
         dir = ngx_http_order_edit_journal_reopen(jw, 1);
+        sync_dir = 1;
 
-        if (dir == NGX_INVALID_FILE) {
+        if (dir == NGX_INVALID_FILE && jw->syncing) {
             goto again;
         }
+    }
 
+    if (cur != NGX_INVALID_FILE) {
+        ctx->fd[ctx->nfd++] = cur;
+    }
+
+    if (dir != NGX_INVALID_FILE) {
         ctx->fd[ctx->nfd++] = dir;
     }
 
     ctx->nclose = ctx->nfd;
+
+    /* none could be opened (no descriptors left): alone, the writer's own */
+
+    if (jw->fd != NGX_INVALID_FILE && cur == NGX_INVALID_FILE) {
+        ctx->fd[ctx->nfd++] = jw->fd;
+    }
+
+    if (sync_dir && dir == NGX_INVALID_FILE) {
+        ctx->fd[ctx->nfd++] = jw->dir_fd;
+    }
 
     if (ngx_thread_task_post(jw->jcf->thread_pool, task) != NGX_OK) {
         /* the pool's queue is full */
         goto again;
     }
 
-    if (dir != NGX_INVALID_FILE) {
+    if (sync_dir) {
         jw->dir_dirty = 0;
     }
 
