@@ -556,10 +556,10 @@ http {{
         """the worker's threads but its event loop to --pool-cpus"""
         cpus = {int(c) for c in self.a.pool_cpus.split(",")}
         task = "/proc/%d/task" % worker
-        deadline = time.monotonic() + 10
+        deadline = time.monotonic() + 2
         while len(os.listdir(task)) < 2:
             if time.monotonic() > deadline:
-                die("--pool-cpus: the worker has no thread pool")
+                return      # nojournal: no thread pool
             time.sleep(0.05)
         time.sleep(0.2)
         for tid in os.listdir(task):
