@@ -35,6 +35,13 @@
 #define NGX_HTTP_ORDER_EDIT_JZERO_IOV     4
 #define NGX_HTTP_ORDER_EDIT_JZERO_SIZE    (64 * 1024)
 
+/*
+ * fsyncs in flight at once: records written while one runs need not wait
+ * for it to end before theirs starts (bench/README.md, "Two fsyncs in
+ * flight")
+ */
+#define NGX_HTTP_ORDER_EDIT_JSYNCS        2
+
 
 struct ngx_http_order_edit_jwriter_s {
     ngx_http_order_edit_zone_t          *zone;
@@ -50,18 +57,23 @@ struct ngx_http_order_edit_jwriter_s {
     ngx_uint_t                           nretired;
     ngx_uint_t                           dir_dirty;
 
-    /* group commit: records written and records known durable */
+    /*
+     * group commit: records written, records known durable, and records
+     * an fsync in flight will cover (the last one started's target)
+     */
     uint64_t                             wseq;
     uint64_t                             synced;
+    uint64_t                             started;
     ngx_queue_t                          waiters;
-    ngx_uint_t                           syncing;
+    ngx_uint_t                           syncing;     /* in flight */
+    ngx_uint_t                           oldest;      /* task[] index */
     ngx_msec_t                           last_sync;   /* its start */
     ngx_event_t                          window;
 
     /* armed while anyone waits: a worker shutting down waits too */
     ngx_event_t                          hold;
 #if (NGX_THREADS)
-    ngx_thread_task_t                   *task;
+    ngx_thread_task_t                   *task[NGX_HTTP_ORDER_EDIT_JSYNCS];
 #endif
 
     /* the delivering worker's: the generation lock and adoption */
@@ -93,12 +105,14 @@ typedef struct {
 
 
 typedef struct {
+    ngx_http_order_edit_jwriter_t       *jw;
     ngx_fd_t                             fd[NGX_HTTP_ORDER_EDIT_JRETIRED + 2];
     ngx_uint_t                           nfd;
     ngx_uint_t                           nclose;
     uint64_t                             target;
     ngx_err_t                            err;
     uint64_t                             us;
+    ngx_uint_t                           done;        /* the thread's */
 } ngx_http_order_edit_jsync_t;
 
 
@@ -198,6 +212,8 @@ static void ngx_http_order_edit_journal_unlink(
     ngx_http_order_edit_journal_conf_t *jcf, u_char *name, size_t len,
     ngx_log_t *log);
 static void ngx_http_order_edit_journal_kick(ngx_http_order_edit_jwriter_t *jw);
+static ngx_fd_t ngx_http_order_edit_journal_reopen(
+    ngx_http_order_edit_jwriter_t *jw, ngx_uint_t dir);
 static void ngx_http_order_edit_journal_window(ngx_event_t *ev);
 static void ngx_http_order_edit_journal_waiter_gone(void *data);
 static void ngx_http_order_edit_journal_hold(ngx_event_t *ev);
@@ -664,6 +680,10 @@ ngx_http_order_edit_journal_init_process(ngx_cycle_t *cycle,
     ngx_http_order_edit_zone_t          **zone;
     ngx_http_order_edit_jwriter_t        *jw;
     ngx_http_order_edit_dispatch_conf_t  *dc;
+#if (NGX_THREADS)
+    ngx_thread_task_t                    *task;
+    ngx_http_order_edit_jsync_t          *ctx;
+#endif
 
     if (omcf->journal == NULL) {
         return NGX_OK;
@@ -710,16 +730,22 @@ ngx_http_order_edit_journal_init_process(ngx_cycle_t *cycle,
         jw->hold.log = cycle->log;
 
 #if (NGX_THREADS)
-        if (omcf->journal->fsync != NGX_HTTP_ORDER_EDIT_FSYNC_OFF) {
-            jw->task = ngx_thread_task_alloc(cycle->pool,
-                                           sizeof(ngx_http_order_edit_jsync_t));
-            if (jw->task == NULL) {
+        for (k = 0; omcf->journal->fsync != NGX_HTTP_ORDER_EDIT_FSYNC_OFF
+                    && k < NGX_HTTP_ORDER_EDIT_JSYNCS; k++)
+        {
+            task = ngx_thread_task_alloc(cycle->pool,
+                                         sizeof(ngx_http_order_edit_jsync_t));
+            if (task == NULL) {
                 return NGX_ERROR;
             }
 
-            jw->task->handler = ngx_http_order_edit_journal_sync_thread;
-            jw->task->event.handler = ngx_http_order_edit_journal_sync_done;
-            jw->task->event.data = jw;
+            ctx = task->ctx;
+            ctx->jw = jw;
+
+            task->handler = ngx_http_order_edit_journal_sync_thread;
+            task->event.handler = ngx_http_order_edit_journal_sync_done;
+            task->event.data = ctx;
+            jw->task[k] = task;
         }
 
         /* spares live in the recycling list: none without one */
@@ -1177,20 +1203,27 @@ ngx_http_order_edit_journal_wait(ngx_http_request_t *r,
 
 
 /*
- * always: an fsync starts as soon as one is wanted and none runs; batch:
- * no sooner than batch_window after the last one started.  Either way
- * every record written while one runs shares the next.
+ * always: an fsync starts as soon as one is wanted and fewer than
+ * JSYNCS run; batch: no sooner than batch_window after the last one
+ * started.  An fsync covers the records written before it started; the
+ * records written while it runs share the next.
  */
 
 static void
 ngx_http_order_edit_journal_kick(ngx_http_order_edit_jwriter_t *jw)
 {
 #if (NGX_THREADS)
-    ngx_uint_t                    i, dir;
+    ngx_fd_t                      cur, dir;
+    ngx_uint_t                    i, nretired, sync_dir;
     ngx_msec_int_t                wait;
+    ngx_thread_task_t            *task;
     ngx_http_order_edit_jsync_t  *ctx;
 
-    if (jw->syncing || ngx_queue_empty(&jw->waiters)) {
+    if (jw->syncing == NGX_HTTP_ORDER_EDIT_JSYNCS
+        || ngx_queue_empty(&jw->waiters)
+        || jw->wseq == jw->started)
+    {
+        /* all in flight, nobody waits, or one in flight covers them */
         return;
     }
 
@@ -1216,54 +1249,140 @@ ngx_http_order_edit_journal_kick(ngx_http_order_edit_jwriter_t *jw)
     }
 
     jw->window.timedout = 0;
-    jw->last_sync = ngx_current_msec;
 
     if (jw->window.timer_set) {
         ngx_del_timer(&jw->window);
     }
 
-    ctx = jw->task->ctx;
+    task = jw->task[(jw->oldest + jw->syncing) % NGX_HTTP_ORDER_EDIT_JSYNCS];
+    ctx = task->ctx;
     ctx->nfd = 0;
     ctx->err = 0;
+    ctx->done = 0;
     ctx->target = jw->wseq;
 
     for (i = 0; i < jw->nretired; i++) {
         ctx->fd[ctx->nfd++] = jw->retired[i];
     }
 
-    ctx->nclose = ctx->nfd;
+    nretired = jw->nretired;
     jw->nretired = 0;
 
+    /*
+     * The segment and the directory are synced through files of the
+     * task's own: with two fsyncs in flight on one open file, a
+     * write-back error could be reported to the later one only (Linux
+     * reports an error once an open file), and the earlier one's records
+     * answered as durable.
+     */
+
+    cur = NGX_INVALID_FILE;
+    dir = NGX_INVALID_FILE;
+    sync_dir = 0;
+
     if (jw->fd != NGX_INVALID_FILE) {
-        ctx->fd[ctx->nfd++] = jw->fd;
+        cur = ngx_http_order_edit_journal_reopen(jw, 0);
+
+        if (cur == NGX_INVALID_FILE && jw->syncing) {
+            goto again;
+        }
     }
 
     /* a new file is durable only with its directory entry */
-    dir = 0;
 
     if (jw->dir_dirty && jw->dir_fd != NGX_INVALID_FILE) {
+        dir = ngx_http_order_edit_journal_reopen(jw, 1);
+        sync_dir = 1;
+
+        if (dir == NGX_INVALID_FILE && jw->syncing) {
+            goto again;
+        }
+    }
+
+    if (cur != NGX_INVALID_FILE) {
+        ctx->fd[ctx->nfd++] = cur;
+    }
+
+    if (dir != NGX_INVALID_FILE) {
+        ctx->fd[ctx->nfd++] = dir;
+    }
+
+    ctx->nclose = ctx->nfd;
+
+    /* none could be opened (no descriptors left): alone, the writer's own */
+
+    if (jw->fd != NGX_INVALID_FILE && cur == NGX_INVALID_FILE) {
+        ctx->fd[ctx->nfd++] = jw->fd;
+    }
+
+    if (sync_dir && dir == NGX_INVALID_FILE) {
         ctx->fd[ctx->nfd++] = jw->dir_fd;
+    }
+
+    if (ngx_thread_task_post(jw->jcf->thread_pool, task) != NGX_OK) {
+        /* the pool's queue is full */
+        goto again;
+    }
+
+    if (sync_dir) {
         jw->dir_dirty = 0;
-        dir = 1;
     }
 
-    if (ngx_thread_task_post(jw->jcf->thread_pool, jw->task) != NGX_OK) {
-        /* the pool's queue is full: the same fsync is tried again soon */
-        for (i = 0; i < ctx->nclose; i++) {
-            jw->retired[jw->nretired++] = ctx->fd[i];
-        }
+    jw->last_sync = ngx_current_msec;
+    jw->started = ctx->target;
+    jw->syncing++;
 
-        jw->dir_dirty |= dir;
+    return;
 
-        if (!jw->window.timer_set) {
-            ngx_add_timer(&jw->window, 10);
-        }
+again:
 
-        return;
+    /* the same fsync is tried again soon */
+
+    for (i = 0; i < nretired; i++) {
+        jw->retired[jw->nretired++] = ctx->fd[i];
     }
 
-    jw->syncing = 1;
+    if (cur != NGX_INVALID_FILE) {
+        (void) close(cur);
+    }
+
+    if (dir != NGX_INVALID_FILE) {
+        (void) close(dir);
+    }
+
+    if (!jw->window.timer_set) {
+        ngx_add_timer(&jw->window, 10);
+    }
 #endif
+}
+
+
+/* the segment being written, or the directory: an open file of its own */
+
+static ngx_fd_t
+ngx_http_order_edit_journal_reopen(ngx_http_order_edit_jwriter_t *jw,
+    ngx_uint_t dir)
+{
+    u_char    path[NGX_MAX_PATH];
+    ngx_fd_t  fd;
+
+    if (dir) {
+        fd = open((char *) jw->jcf->dir.data,
+                  O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+
+    } else {
+        ngx_http_order_edit_journal_path(jw->jcf, path, jw->seg->name,
+                                         jw->seg->len, "");
+        fd = open((char *) path, O_WRONLY | O_CLOEXEC);
+    }
+
+    if (fd == NGX_INVALID_FILE) {
+        ngx_log_error(NGX_LOG_CRIT, jw->log, ngx_errno,
+                      "order_edit: cannot open the %s in \"%V\" to fsync it",
+                      dir ? "directory" : "segment", &jw->jcf->dir);
+    }
+
+    return fd;
 }
 
 
@@ -1324,43 +1443,61 @@ ngx_http_order_edit_journal_sync_thread(void *data, ngx_log_t *log)
 }
 
 
+/*
+ * An fsync covers its target only with every fsync started before it:
+ * those took the files retired before it started, and the directory.
+ * So fsyncs are settled in the order they started; one that ends sooner
+ * than an earlier one waits for it.
+ */
+
 static void
 ngx_http_order_edit_journal_sync_done(ngx_event_t *ev)
 {
-    ngx_http_order_edit_jwriter_t *jw = ev->data;
+    ngx_http_order_edit_jsync_t *ctx = ev->data;
 
-    ngx_uint_t                    i;
-    ngx_http_order_edit_jsync_t  *ctx;
+    ngx_uint_t                      i;
+    ngx_http_order_edit_jwriter_t  *jw;
 
-    ctx = jw->task->ctx;
-    jw->syncing = 0;
+    jw = ctx->jw;
+    ctx->done = 1;
 
-    for (i = 0; i < ctx->nclose; i++) {
-        (void) close(ctx->fd[i]);
-    }
+    while (jw->syncing) {
+        ctx = jw->task[jw->oldest]->ctx;
 
-    ngx_shmtx_lock(&jw->zone->shpool->mutex);
-    jw->zone->sh->journal.fsyncs++;
-    jw->zone->sh->journal.last_fsync_us = ctx->us;
-    ngx_shmtx_unlock(&jw->zone->shpool->mutex);
+        if (!ctx->done) {
+            break;
+        }
 
-    if (ctx->err) {
-        /*
-         * Linux forgets a failed writeback once reported: the records
-         * cannot be trusted, so their webhooks are refused, not kept.
-         */
-        ngx_log_error(NGX_LOG_CRIT, jw->log, ctx->err,
-                      "order_edit: journal fsync in \"%V\" failed",
-                      &jw->jcf->dir);
-    }
+        jw->oldest = (jw->oldest + 1) % NGX_HTTP_ORDER_EDIT_JSYNCS;
+        jw->syncing--;
 
-    jw->synced = ctx->target;
+        for (i = 0; i < ctx->nclose; i++) {
+            (void) close(ctx->fd[i]);
+        }
 
-    ngx_http_order_edit_journal_settle(jw, ctx->err != 0);
+        ngx_shmtx_lock(&jw->zone->shpool->mutex);
+        jw->zone->sh->journal.fsyncs++;
+        jw->zone->sh->journal.last_fsync_us = ctx->us;
+        ngx_shmtx_unlock(&jw->zone->shpool->mutex);
 
-    if (ctx->err && jw->nretired < NGX_HTTP_ORDER_EDIT_JRETIRED) {
-        /* a file whose writeback failed is not written to again */
-        ngx_http_order_edit_journal_seal(jw);
+        if (ctx->err) {
+            /*
+             * Linux forgets a failed writeback once reported: the records
+             * cannot be trusted, so their webhooks are refused, not kept.
+             */
+            ngx_log_error(NGX_LOG_CRIT, jw->log, ctx->err,
+                          "order_edit: journal fsync in \"%V\" failed",
+                          &jw->jcf->dir);
+        }
+
+        jw->synced = ctx->target;
+
+        ngx_http_order_edit_journal_settle(jw, ctx->err != 0);
+
+        if (ctx->err && jw->nretired < NGX_HTTP_ORDER_EDIT_JRETIRED) {
+            /* a file whose writeback failed is not written to again */
+            ngx_http_order_edit_journal_seal(jw);
+        }
     }
 
     /* whoever still waits gets the next fsync, when batch allows */

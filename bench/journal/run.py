@@ -93,6 +93,16 @@ def parse_args():
     p.add_argument("--batch-window", default=env("BATCH_WINDOW", ""),
                    help="batch_window= for fsync=batch (default: the "
                         "module's, 2ms)")
+    p.add_argument("--recycle", default=env("RECYCLE", ""),
+                   help="the journal's recycle= (default: the module's, 4); "
+                        "64 keeps enough of the drained files for the "
+                        "measured run to write only recycled segments, as "
+                        "a journal whose queue drains while it is written")
+    p.add_argument("--pool-cpus", default=env("POOL_CPUS", ""),
+                   help="move the worker's thread-pool threads (the "
+                        "fsyncs, the spares' zero-fill) to these CPUs, "
+                        "e.g. 0 or 0,1 (default: pinned with the worker, "
+                        "as worker_cpu_affinity pins them)")
     p.add_argument("--size", type=int, default=int(env("SIZE", 16384)),
                    help="payload bytes (16384)")
     p.add_argument("--sample-ms", type=int, default=200,
@@ -452,10 +462,11 @@ class Bench:
         a = self.a
         journal = ""
         if cfg != "nojournal":
-            journal = "order_edit_journal %s fsync=%s max_size=%s%s;" % (
+            journal = "order_edit_journal %s fsync=%s max_size=%s%s%s;" % (
                 jdir, cfg, max_size,
                 " batch_window=" + a.batch_window
-                if cfg == "batch" and a.batch_window else "")
+                if cfg == "batch" and a.batch_window else "",
+                " recycle=" + a.recycle if a.recycle else "")
         for d in ("conf", "logs", "tmp"):
             os.makedirs(os.path.join(prefix, d), exist_ok=True)
         os.chmod(prefix, 0o755)
@@ -537,7 +548,23 @@ http {{
                 die("nginx (%s): no worker" % cfg)
             workers = children(master)
             time.sleep(0.05)
+        if self.a.pool_cpus:
+            self.move_pool(workers[0])
         return master, workers[0]
+
+    def move_pool(self, worker):
+        """the worker's threads but its event loop to --pool-cpus"""
+        cpus = {int(c) for c in self.a.pool_cpus.split(",")}
+        task = "/proc/%d/task" % worker
+        deadline = time.monotonic() + 2
+        while len(os.listdir(task)) < 2:
+            if time.monotonic() > deadline:
+                return      # nojournal: no thread pool
+            time.sleep(0.05)
+        time.sleep(0.2)
+        for tid in os.listdir(task):
+            if int(tid) != worker:
+                os.sched_setaffinity(int(tid), cpus)
 
     def stop_nginx(self):
         if self.running is None:
@@ -925,6 +952,7 @@ http {{
             "duration": a.duration, "warmup": a.warmup,
             "connections": a.conns, "configs": a.configs, "zone": a.zone,
             "max_size": a.max_size, "batch_window": a.batch_window or "2ms",
+            "recycle": a.recycle or "4", "pool_cpus": a.pool_cpus,
             "module": a.module, "module_sha256": self.module_sha,
             "git": git_head(),
             "pinned": bool(self.pin_wrk), "filesystem": fs,

@@ -23,6 +23,7 @@ import struct
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import unittest
 
@@ -528,6 +529,65 @@ class ReadOnlyDirectoryTest(FaultBase, unittest.TestCase):
 
         self.restart()
         self.assertEqual(self.queued_ids(), sorted(ok))
+
+
+class FsyncOrderTest(FaultBase, unittest.TestCase):
+    """Two fsyncs in flight (fsync=always): a webhook is answered only
+    after an fsync that started after its record was written, and an
+    fsync that ends before one started earlier waits for it (the earlier
+    one holds the directory and the retired files).  Made slow on purpose
+    through the injector, so the order shows in the answers' times."""
+
+    fsync = "always"
+    slow = 0.6
+
+    def tmpfs(self):
+        return False
+
+    def timed_posts(self, gap):
+        """Two webhooks gap seconds apart, each in its own thread; the
+        seconds each one waited for its answer."""
+        out = {}
+
+        def one(n, wid):
+            t0 = time.monotonic()
+            status, answer = self.post(n, wid)
+            out[wid] = (status, answer.get("status"), time.monotonic() - t0)
+
+        first = threading.Thread(target=one, args=(1, "first"))
+        first.start()
+        time.sleep(gap)
+        one(2, "second")
+        first.join()
+        self.assertEqual(out["first"][:2], (200, "queued"), out)
+        self.assertEqual(out["second"][:2], (200, "queued"), out)
+        return out["first"][2], out["second"][2]
+
+    def test_a_record_written_during_an_fsync_waits_for_one_started_after(
+            self):
+        # a segment, its directory entry synced: later fsyncs sync it only
+        self.assertEqual(self.post(0, "zero")[0], 200)
+        self.fault("fdatasync=SLOW:%d@.jnl\n" % (self.slow * 1000))
+        first, second = self.timed_posts(0.2)
+        self.assertGreaterEqual(first, self.slow - 0.01)
+        # the first fsync ended 0.4 s after the second webhook: it did not
+        # cover it; the second, started at once beside it, did (one at a
+        # time: 0.4 s for the first to end, then the second's 0.6 s)
+        self.assertGreaterEqual(second, self.slow - 0.01)
+        self.assertLess(second, 2 * self.slow - 0.2 - 0.15,
+                        "the second fsync waited for the first to end")
+
+    def test_an_fsync_ending_first_waits_for_an_earlier_one(self):
+        # the first webhook opens a segment: its fsync also syncs the
+        # directory, slowly; the second's syncs the segment only, at once
+        self.fault("fdatasync=SLOW:%d@%s$\n" % (self.slow * 1000, self.dir))
+        first, second = self.timed_posts(0.2)
+        self.assertGreaterEqual(first, self.slow - 0.01)
+        # durable only with the directory entry the first fsync syncs
+        self.assertGreaterEqual(second, self.slow - 0.2 - 0.01)
+        self.assertEqual(self.journal()["errors"], 0)
+        self.restart()
+        self.assertEqual(self.queued_ids(), ["first", "second"])
 
 
 if __name__ == "__main__":

@@ -17,9 +17,12 @@
  *                     read=SLOW:ms         pread() and mmap() of a file
  *                                          take ms longer (a slow disk)
  *                     pwritev=SLOW:ms      each pwritev() takes ms longer
+ *                     fdatasync=SLOW:ms    each fdatasync() takes ms
+ *                                          longer, then syncs
  *                   a fault ending "@text" applies only to files whose
  *                   path contains text (pwritev=ENOSPC@.zero: the spare
- *                   being preallocated, not the segments)
+ *                   being preallocated, not the segments), "@text$" only
+ *                   to those whose path ends with it (the directory)
  *                   no file, or an empty one: no faults
  *
  * Both are read when the library is loaded (nginx clears its environment
@@ -99,7 +102,7 @@ jfault_get(const char *name, int fd, char *buf, size_t size)
 {
     int      cfd;
     char     link[64], path[PATH_MAX], *line, *save, *at;
-    size_t   nl;
+    size_t   nl, al, pl;
     ssize_t  n;
 
     if (jfault_dir[0] == '\0' || jfault_ctl[0] == '\0') {
@@ -145,8 +148,19 @@ jfault_get(const char *name, int fd, char *buf, size_t size)
 
         if (at != NULL) {
             *at = '\0';
+            at++;
+            al = strlen(at);
+            pl = strlen(path);
 
-            if (strstr(path, at + 1) == NULL) {
+            if (al && at[al - 1] == '$') {
+                /* the path's end */
+                if (pl < al - 1
+                    || strncmp(path + pl - (al - 1), at, al - 1) != 0)
+                {
+                    continue;
+                }
+
+            } else if (strstr(path, at) == NULL) {
                 continue;
             }
         }
@@ -271,6 +285,11 @@ fdatasync(int fd)
     }
 
     f = jfault_get("fdatasync", fd, buf, sizeof(buf));
+
+    if (f != NULL && strncmp(f, "SLOW:", 5) == 0) {
+        usleep((useconds_t) atoi(f + 5) * 1000);
+        f = NULL;
+    }
 
     if (f == NULL) {
         return real_fdatasync(fd);

@@ -430,6 +430,46 @@ test_crc32c_paths(void **state)
 }
 
 
+/*
+ * Lengths that reach the three-stream loop (768 bytes a round) once and
+ * many times, with every tail, at every alignment: a regression guard
+ * for that loop and its joins (the single-stream code passes it too).
+ */
+
+static void
+test_crc32c_streams(void **state)
+{
+    size_t          off, len, i;
+    uint32_t        ref, seed;
+    unsigned char   buf[4 * 1024 + 8];
+    size_t          edge[] = { 767, 768, 769, 1535, 1536, 1537, 2304,
+                               3072, 3840, 4096 };
+
+    (void) state;
+
+    oe_fill(buf, sizeof(buf), 7);
+
+    for (off = 0; off < 8; off++) {
+        for (len = 0; off + len <= sizeof(buf); len += 61) {
+            seed = (uint32_t) (len * 0x85ebca6bu + off);
+            ref = oe_crc32c_ref(seed, buf + off, len);
+
+            assert_int_equal(ngx_http_order_edit_crc32c(seed, buf + off, len),
+                             ref);
+            assert_int_equal(oe_table_crc32c(seed, buf + off, len), ref);
+        }
+
+        for (i = 0; i < sizeof(edge) / sizeof(edge[0]); i++) {
+            ref = oe_crc32c_ref(0, buf + off, edge[i]);
+
+            assert_int_equal(ngx_http_order_edit_crc32c(0, buf + off,
+                                                        edge[i]),
+                             ref);
+        }
+    }
+}
+
+
 static void
 test_enq_round_trip(void **state)
 {
@@ -1756,6 +1796,7 @@ main(void)
         cmocka_unit_test(test_crc32c_vectors),
         cmocka_unit_test(test_crc32c_incremental),
         cmocka_unit_test(test_crc32c_paths),
+        cmocka_unit_test(test_crc32c_streams),
         cmocka_unit_test(test_enq_round_trip),
         cmocka_unit_test(test_enq_head_pieces),
         cmocka_unit_test(test_enq_empty),
