@@ -56,6 +56,8 @@ struct ngx_http_order_edit_jwriter_s {
     ngx_fd_t                             retired[NGX_HTTP_ORDER_EDIT_JRETIRED];
     ngx_uint_t                           nretired;
     ngx_uint_t                           dir_dirty;
+    ngx_uint_t                           dir_stale;   /* saw an fsync fail */
+    ngx_uint_t                           open_failed; /* logged once */
 
     /*
      * group commit: records written, records known durable, and records
@@ -112,7 +114,7 @@ typedef struct {
     uint64_t                             target;
     ngx_err_t                            err;
     uint64_t                             us;
-    ngx_uint_t                           done;        /* the thread's */
+    ngx_uint_t                           done;        /* event loop's */
 } ngx_http_order_edit_jsync_t;
 
 
@@ -207,7 +209,8 @@ static void ngx_http_order_edit_journal_ack(ngx_http_order_edit_zone_t *zone,
     ngx_http_order_edit_settle_t *ack, ngx_log_t *log);
 static ngx_int_t ngx_http_order_edit_journal_open_segment(
     ngx_http_order_edit_jwriter_t *jw);
-static void ngx_http_order_edit_journal_seal(ngx_http_order_edit_jwriter_t *jw);
+static void ngx_http_order_edit_journal_seal(ngx_http_order_edit_jwriter_t *jw,
+    ngx_uint_t close_fd);
 static void ngx_http_order_edit_journal_unlink(
     ngx_http_order_edit_journal_conf_t *jcf, u_char *name, size_t len,
     ngx_log_t *log);
@@ -222,6 +225,8 @@ static void ngx_http_order_edit_journal_settle(
     ngx_http_order_edit_jwriter_t *jw, ngx_uint_t failed);
 static void ngx_http_order_edit_journal_sync_thread(void *data,
     ngx_log_t *log);
+static void ngx_http_order_edit_journal_fresh_dir(
+    ngx_http_order_edit_jwriter_t *jw);
 static void ngx_http_order_edit_journal_sync_done(ngx_event_t *ev);
 #endif
 static void ngx_http_order_edit_journal_unwrite(
@@ -847,7 +852,7 @@ ngx_http_order_edit_journal_exit_process(ngx_cycle_t *cycle,
         jw->adopting = NULL;
 
         /* written records are in the page cache; the kernel keeps them */
-        ngx_http_order_edit_journal_seal(jw);
+        ngx_http_order_edit_journal_seal(jw, 0);
 
         while (jw->nretired) {
             (void) close(jw->retired[--jw->nretired]);
@@ -911,7 +916,7 @@ ngx_http_order_edit_journal_prepare(ngx_http_order_edit_zone_t *zone,
         && jw->seg->bytes >= jw->jcf->segment_size
         && jw->nretired < NGX_HTTP_ORDER_EDIT_JRETIRED)
     {
-        ngx_http_order_edit_journal_seal(jw);
+        ngx_http_order_edit_journal_seal(jw, 0);
     }
 
     if (jw->fd != NGX_INVALID_FILE) {
@@ -1143,7 +1148,7 @@ sealed:
     ngx_http_order_edit_store_rollback(zone, item, log);
 
     if (jw->nretired < NGX_HTTP_ORDER_EDIT_JRETIRED) {
-        ngx_http_order_edit_journal_seal(jw);
+        ngx_http_order_edit_journal_seal(jw, 0);
     }
 }
 
@@ -1274,6 +1279,11 @@ ngx_http_order_edit_journal_kick(ngx_http_order_edit_jwriter_t *jw)
      * write-back error could be reported to the later one only (Linux
      * reports an error once an open file), and the earlier one's records
      * answered as durable.
+     *
+     * This relies on Linux >= 4.16 (Debian 12 runs 6.1): a write-back
+     * error nobody has seen yet is reported to a file opened after it
+     * too (errseq, commit "errseq: Always report a writeback error
+     * once"); older kernels report only errors after the open.
      */
 
     cur = NGX_INVALID_FILE;
@@ -1309,7 +1319,16 @@ ngx_http_order_edit_journal_kick(ngx_http_order_edit_jwriter_t *jw)
 
     ctx->nclose = ctx->nfd;
 
-    /* none could be opened (no descriptors left): alone, the writer's own */
+    /*
+     * None could be opened (no descriptors left): alone, the writer's own.
+     * Not one open when an fsync failed: it would report that old error
+     * again, and refuse records it does not concern.  The segment's is
+     * closed then (sync_done()); the directory's is replaced if it can be.
+     */
+
+    if (sync_dir && dir == NGX_INVALID_FILE && jw->dir_stale) {
+        goto again;
+    }
 
     if (jw->fd != NGX_INVALID_FILE && cur == NGX_INVALID_FILE) {
         ctx->fd[ctx->nfd++] = jw->fd;
@@ -1376,7 +1395,15 @@ ngx_http_order_edit_journal_reopen(ngx_http_order_edit_jwriter_t *jw,
         fd = open((char *) path, O_WRONLY | O_CLOEXEC);
     }
 
-    if (fd == NGX_INVALID_FILE) {
+    if (fd != NGX_INVALID_FILE) {
+        jw->open_failed = 0;
+        return fd;
+    }
+
+    /* tried again every 10ms: logged once while descriptors lack */
+
+    if (!jw->open_failed) {
+        jw->open_failed = 1;
         ngx_log_error(NGX_LOG_CRIT, jw->log, ngx_errno,
                       "order_edit: cannot open the %s in \"%V\" to fsync it",
                       dir ? "directory" : "segment", &jw->jcf->dir);
@@ -1444,6 +1471,34 @@ ngx_http_order_edit_journal_sync_thread(void *data, ngx_log_t *log)
 
 
 /*
+ * After a failed fsync the directory's descriptor would report the error
+ * again: another one replaces it, or, none left, it is not fsynced
+ * alone any more (kick() waits for one it can open).
+ */
+
+static void
+ngx_http_order_edit_journal_fresh_dir(ngx_http_order_edit_jwriter_t *jw)
+{
+    ngx_fd_t  fd;
+
+    if (jw->dir_fd == NGX_INVALID_FILE) {
+        return;
+    }
+
+    fd = ngx_http_order_edit_journal_reopen(jw, 1);
+
+    if (fd == NGX_INVALID_FILE) {
+        jw->dir_stale = 1;
+        return;
+    }
+
+    (void) close(jw->dir_fd);
+    jw->dir_fd = fd;
+    jw->dir_stale = 0;
+}
+
+
+/*
  * An fsync covers its target only with every fsync started before it:
  * those took the files retired before it started, and the directory.
  * So fsyncs are settled in the order they started; one that ends sooner
@@ -1494,9 +1549,21 @@ ngx_http_order_edit_journal_sync_done(ngx_event_t *ev)
 
         ngx_http_order_edit_journal_settle(jw, ctx->err != 0);
 
-        if (ctx->err && jw->nretired < NGX_HTTP_ORDER_EDIT_JRETIRED) {
-            /* a file whose writeback failed is not written to again */
-            ngx_http_order_edit_journal_seal(jw);
+        if (ctx->err) {
+            /*
+             * A file whose writeback failed is not written to again.  The
+             * writer's own descriptors never fsynced: Linux would report
+             * the error to them once more, and so refuse the next fsync's
+             * records, written to a new segment.  Every waiter was just
+             * refused, so none needs them synced: they are closed.
+             */
+            ngx_http_order_edit_journal_seal(jw, 1);
+
+            while (jw->nretired) {
+                (void) close(jw->retired[--jw->nretired]);
+            }
+
+            ngx_http_order_edit_journal_fresh_dir(jw);
         }
     }
 
@@ -1857,7 +1924,8 @@ failed:
 /* this process writes no more to its segment */
 
 static void
-ngx_http_order_edit_journal_seal(ngx_http_order_edit_jwriter_t *jw)
+ngx_http_order_edit_journal_seal(ngx_http_order_edit_jwriter_t *jw,
+    ngx_uint_t close_fd)
 {
     ngx_uint_t                  gone;
     ngx_http_order_edit_jseg_t *seg;
@@ -1881,7 +1949,7 @@ ngx_http_order_edit_journal_seal(ngx_http_order_edit_jwriter_t *jw)
     ngx_shmtx_unlock(&jw->zone->shpool->mutex);
 
     /* an fsync in flight or to come still covers the retired file */
-    if (jw->jcf->fsync == NGX_HTTP_ORDER_EDIT_FSYNC_OFF || gone
+    if (jw->jcf->fsync == NGX_HTTP_ORDER_EDIT_FSYNC_OFF || gone || close_fd
         || jw->nretired == NGX_HTTP_ORDER_EDIT_JRETIRED)
     {
         (void) close(jw->fd);

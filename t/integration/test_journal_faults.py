@@ -341,6 +341,29 @@ class FsyncErrorTest(FaultBase, unittest.TestCase):
         self.restart()
         self.assertEqual(self.queued_ids(), sorted(ok))
 
+    def test_after_an_eio_the_next_batch_is_not_refused_for_the_old_one(self):
+        """Linux reports a writeback error once to every file open when it
+        happened: the writer's own descriptor of the failed segment, which
+        never fsynced, would report it again.  The webhooks written after
+        the failure, in a new segment, are not refused for it."""
+        ok = []
+        for n in range(2):
+            self.assertEqual(self.post(n, f"ok{n}")[0], 200)
+            ok.append(f"ok{n}")
+
+        self.fault("fdatasync=EIO:once\n")
+        status, answer = self.post(10, "eio0")
+        self.assertEqual((status, answer["error"]),
+                         (503, "journal_unavailable"), answer)
+
+        for n in range(3):
+            status, answer = self.post(20 + n, f"next{n}")
+            self.assertEqual(status, 200, answer)
+            ok.append(f"next{n}")
+
+        self.restart()
+        self.assertEqual(self.queued_ids(), sorted(ok))
+
 
 class RollbackTest(FaultBase, unittest.TestCase):
     """The store's rollback: a webhook whose record fails leaves the zone

@@ -14,6 +14,11 @@
  *                     pwritev=ENOSPC       nothing written, -1 ENOSPC
  *                     write=ENOSPC         write() fails (segment headers)
  *                     fdatasync=EIO        the fsync fails
+ *                     fdatasync=EIO:once   the first fsync fails, and as
+ *                                          Linux's errseq does, each other
+ *                                          descriptor then open on that
+ *                                          file fails its next fsync once;
+ *                                          those opened later do not
  *                     read=SLOW:ms         pread() and mmap() of a file
  *                                          take ms longer (a slow disk)
  *                     pwritev=SLOW:ms      each pwritev() takes ms longer
@@ -39,6 +44,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 #include <sys/types.h>
 #include <sys/uio.h>
 #include <unistd.h>
@@ -52,6 +58,12 @@ static ssize_t (*real_write)(int, const void *, size_t);
 static int (*real_fdatasync)(int);
 static ssize_t (*real_pread)(int, void *, size_t, off_t);
 static void *(*real_mmap)(void *, size_t, int, int, int, off_t);
+static int (*real_close)(int);
+
+/* EIO:once: fired, and the descriptors yet to see the error (1 + fd) */
+#define JFAULT_FDS  1024
+static int    jfault_once_fired;
+static char   jfault_unseen[JFAULT_FDS];
 
 
 /*
@@ -71,6 +83,7 @@ jfault_resolve(void)
                  dlsym(RTLD_NEXT, "pread");
     real_mmap = (void *(*)(void *, size_t, int, int, int, off_t))
                 dlsym(RTLD_NEXT, "mmap");
+    real_close = (int (*)(int)) dlsym(RTLD_NEXT, "close");
 }
 
 
@@ -274,6 +287,43 @@ write(int fd, const void *data, size_t size)
 }
 
 
+/* every other descriptor open on fd's file sees the error once */
+
+static void
+jfault_errseq(int fd)
+{
+    int          i;
+    struct stat  st, o;
+
+    if (fstat(fd, &st) == -1) {
+        return;
+    }
+
+    for (i = 0; i < JFAULT_FDS; i++) {
+        if (i != fd && fstat(i, &o) == 0 && o.st_dev == st.st_dev
+            && o.st_ino == st.st_ino)
+        {
+            jfault_unseen[i] = 1;
+        }
+    }
+}
+
+
+int
+close(int fd)
+{
+    if (real_close == NULL) {
+        jfault_resolve();
+    }
+
+    if (fd >= 0 && fd < JFAULT_FDS) {
+        jfault_unseen[fd] = 0;
+    }
+
+    return real_close(fd);
+}
+
+
 int
 fdatasync(int fd)
 {
@@ -284,7 +334,23 @@ fdatasync(int fd)
         jfault_resolve();
     }
 
+    if (fd >= 0 && fd < JFAULT_FDS && jfault_unseen[fd]) {
+        /* an error that happened while this descriptor was open */
+        jfault_unseen[fd] = 0;
+        errno = EIO;
+        return -1;
+    }
+
     f = jfault_get("fdatasync", fd, buf, sizeof(buf));
+
+    if (f != NULL && strcmp(f, "EIO:once") == 0) {
+        if (jfault_once_fired) {
+            return real_fdatasync(fd);
+        }
+
+        jfault_once_fired = 1;
+        jfault_errseq(fd);
+    }
 
     if (f != NULL && strncmp(f, "SLOW:", 5) == 0) {
         usleep((useconds_t) atoi(f + 5) * 1000);
