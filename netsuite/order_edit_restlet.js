@@ -725,10 +725,21 @@ define(['N/record', 'N/query', 'N/error', 'N/log', 'N/runtime'],
             const email = plan.customer && plan.customer.email;
             if (opts.match === 'email' && typeof email === 'string'
                 && email) {
-                /* one another system made, without the external id */
+                /*
+                 * one another system made, without the external id; any
+                 * case (SuiteQL's = is not documented as case-blind), the
+                 * parameter ASCII-lowered as the module's query is
+                 */
+                if (/[\x00-\x1f\x7f]/.test(email) || email.length > 254) {
+                    throw fail('CUSTOMER_MISSING', 'the order\'s email '
+                               + 'cannot be an address; no customer is '
+                               + 'looked for or made by it');
+                }
                 const rows = query.runSuiteQL({
-                    query: 'SELECT id FROM customer WHERE email = ? '
-                           + 'ORDER BY id', params: [email]
+                    query: 'SELECT id FROM customer WHERE LOWER(email) = ? '
+                           + 'ORDER BY id',
+                    params: [email.replace(/[A-Z]/g,
+                                           (ch) => ch.toLowerCase())]
                 }).asMappedResults();
                 if (rows.length > 1) {
                     throw fail('CUSTOMER_AMBIGUOUS', 'several customers '

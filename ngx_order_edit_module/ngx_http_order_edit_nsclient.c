@@ -2247,15 +2247,26 @@ ngx_http_order_edit_nsc_cust_use(ngx_http_order_edit_nsc_t *c,
 
 /*
  * match=email: a customer another system made, with Shopify's email.
- * NGX_DECLINED (nothing sent) when the email is none, or has a character
- * that would need quoting in SuiteQL or JSON (then it is not looked for).
+ * Both sides are compared lower-cased: Oracle does not document SuiteQL's
+ * string = as case-blind, and people type their email in any case.  The
+ * literal lowers ASCII only (the domain is ASCII, or punycode); LOWER()
+ * lowers the column's local part too, which RFC 5321 lets a mail server
+ * tell apart, but no mailbox in practice does.  NGX_DECLINED (nothing
+ * done) when the order has no email; else NGX_OK: the query sent, or the
+ * job reported, transient without memory, refused when the email cannot
+ * be an address (then no customer is made for it either).
  */
+
+#define NGX_HTTP_ORDER_EDIT_NSC_BY_EMAIL                                      \
+    "SELECT id FROM customer WHERE LOWER(email) = '"
 
 static ngx_int_t
 ngx_http_order_edit_nsc_cust_email(ngx_http_order_edit_nsc_t *c)
 {
+    char        *text;
     size_t       len, i;
-    json_t      *email;
+    u_char      *q, *p;
+    json_t      *email, *body;
     const char  *e;
 
     email = json_object_get(json_object_get(json_object_get(c->res->doc,
@@ -2265,25 +2276,89 @@ ngx_http_order_edit_nsc_cust_email(ngx_http_order_edit_nsc_t *c)
     e = json_string_value(email);
     len = e ? json_string_length(email) : 0;
 
-    if (len == 0 || len > 254) {
+    if (len == 0) {
         return NGX_DECLINED;
     }
 
+    /* RFC 5321: a path is at most 256 octets, with its two brackets */
+    if (len > 254) {
+        ngx_http_order_edit_nsc_refused(c, "customer_missing",
+                                        "the order's email is longer than "
+                                        "an address can be (254 octets); "
+                                        "no customer is looked for or made "
+                                        "by it");
+        return NGX_OK;
+    }
+
     for (i = 0; i < len; i++) {
-        if (!((e[i] >= 'a' && e[i] <= 'z') || (e[i] >= 'A' && e[i] <= 'Z')
-              || (e[i] >= '0' && e[i] <= '9')
-              || ngx_strchr(".@+-_", e[i]) != NULL))
-        {
-            return NGX_DECLINED;
+        if ((u_char) e[i] < 0x20 || e[i] == 0x7f) {
+            ngx_http_order_edit_nsc_refused(c, "customer_missing",
+                                            "the order's email has a "
+                                            "control character; no "
+                                            "customer is looked for or "
+                                            "made by it");
+            return NGX_OK;
         }
     }
 
+    /* the SuiteQL literal: each ' doubled, as SQL quotes it */
+    q = ngx_pnalloc(c->pool, sizeof(NGX_HTTP_ORDER_EDIT_NSC_BY_EMAIL) - 1
+                             + 2 * len + sizeof("' ORDER BY id"));
+    if (q == NULL) {
+        goto nomem;
+    }
+
+    p = ngx_cpymem(q, NGX_HTTP_ORDER_EDIT_NSC_BY_EMAIL,
+                   sizeof(NGX_HTTP_ORDER_EDIT_NSC_BY_EMAIL) - 1);
+
+    for (i = 0; i < len; i++) {
+        if (e[i] == '\'') {
+            *p++ = '\'';
+        }
+
+        *p++ = ngx_tolower(e[i]);
+    }
+
+    ngx_memcpy(p, "' ORDER BY id", sizeof("' ORDER BY id"));
+
+    /* and the request body, {"q": ...}, quoted by jansson */
+    body = json_pack("{s:s}", "q", (char *) q);
+    text = body ? json_dumps(body, JSON_COMPACT) : NULL;
+    json_decref(body);
+
+    if (text == NULL) {
+        goto nomem;
+    }
+
+    c->body.len = ngx_strlen(text);
+    c->body.data = ngx_pnalloc(c->pool, c->body.len);
+
+    if (c->body.data == NULL
+        || ngx_http_order_edit_nsc_set_url(c, NGX_HTTP_ORDER_EDIT_SUITEQL,
+                                           NULL, 0, "")
+           != NGX_OK)
+    {
+        free(text);
+        goto nomem;
+    }
+
+    ngx_memcpy(c->body.data, text, c->body.len);
+    free(text);
+
+    ngx_str_set(&c->method, "POST");
+    c->step = NGX_HTTP_ORDER_EDIT_NSC_STEP_CUST_EMAIL;
     c->cust_emailed = 1;
 
-    return ngx_http_order_edit_nsc_query(c,
-               NGX_HTTP_ORDER_EDIT_NSC_STEP_CUST_EMAIL, 64 + len,
-               "{\"q\":\"SELECT id FROM customer WHERE email = '%*s' "
-               "ORDER BY id\"}", len, e);
+    ngx_http_order_edit_nsc_send(c);
+
+    return NGX_OK;
+
+nomem:
+
+    /* not "no such customer": that would make one another has */
+    ngx_http_order_edit_nsc_report(c, NGX_HTTP_ORDER_EDIT_NSC_TRANSIENT,
+                                   NULL, NULL);
+    return NGX_OK;
 }
 
 

@@ -731,9 +731,10 @@ function queryModule(account) {
              .flatMap((t) => Object.values(account.records[t]))
              .filter((r) => String(r.fields.createdfrom) === String(from))
              .map((r) => ({ id: Number(r.id) }))],
-        [/^SELECT id FROM customer WHERE email = \? ORDER BY id$/,
+        [/^SELECT id FROM customer WHERE LOWER\(email\) = \? ORDER BY id$/,
          ([email]) => Object.keys(account.customers)
-             .filter((id) => account.customers[id].email === email)
+             .filter((id) => String(account.customers[id].email || '')
+                 .toLowerCase() === email)
              .sort((x, y) => Number(x) - Number(y))
              .map((id) => ({ id: Number(id) }))],
         [/^SELECT id FROM customer WHERE externalid = \?$/,

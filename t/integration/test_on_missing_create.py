@@ -229,6 +229,35 @@ class EmailMatch(CreateCase):
         self.assertIn("nor the order's email", exc[0]["netsuite_error"])
 
 
+class EmailMatchCreate(CreateCase):
+    """match=email with customers=create: a customer whose email needs
+    quoting in SuiteQL (') or differs in case is found, not made again;
+    an email that cannot be an address is an exception, never a create."""
+
+    extra = "concurrency 4; on_missing create match=email customers=create;"
+
+    def test_a_quoted_email_in_another_case_is_found_not_made(self):
+        self.sim.admin("POST", "customers", [
+            {"id": "654", "email": "O'Brien@Example.COM"}])
+        self.send("q1", customer=dict(CUSTOMER,
+                                      email="o'brien@example.com"))
+
+        so = self.wait(self.created, "the created Sales Order")
+        self.assertEqual(so["entity"]["id"], "654")
+        self.assertEqual(list(self.customers()), ["654"])
+        self.assertIn("by email", self.ngx.error_log())
+
+    def test_an_email_with_a_control_character_is_an_exception(self):
+        self.send("q2", customer=dict(CUSTOMER,
+                                      email="bob\nnorman@example.com"))
+
+        exc = self.wait(self.exceptions, "the exception")
+        self.assertEqual(exc[0]["reason"], "customer_missing")
+        self.assertIn("control character", exc[0]["netsuite_error"])
+        self.assertIsNone(self.created())
+        self.assertEqual(self.customers(), {})
+
+
 class RestletCustomers(CreateCase):
     """mode restlet: the block's customer choices reach the script in
     "options" (the simulator plays the script), and its refusal is the

@@ -488,9 +488,16 @@ class Restlet:
             return cid
         email = doc.get("email") if isinstance(doc, dict) else None
         if self.match == "email" and isinstance(email, str) and email:
-            # one another system made, without the external id
+            # one another system made, without the external id, in any
+            # case: the script's LOWER(email) = the ASCII-lowered email
+            if len(email) > 254 or re.search(r"[\x00-\x1f\x7f]", email):
+                raise _err("CUSTOMER_MISSING", "the order's email cannot "
+                           "be an address; no customer is looked for or "
+                           "made by it")
+            want = re.sub(r"[A-Z]", lambda m: m.group(0).lower(), email)
             ids = sorted((k for k, c in self.store.customers.items()
-                          if c.get("email") == email), key=int)
+                          if (c.get("email") or "").lower() == want),
+                         key=int)
             if len(ids) > 1:
                 raise _err("CUSTOMER_AMBIGUOUS", "several customers have "
                            "the email %s" % email)

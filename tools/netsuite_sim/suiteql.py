@@ -8,9 +8,9 @@ Supported (keywords in any case):
     [ORDER BY col [ASC|DESC]]
 
 A sel is col [AS name]; a col is name or alias.name. A cond is
-col = literal, col IN (literal [, literal ...]), col LIKE 'pattern' (% and
-_ as in SQL), or col >= / > / <= / < literal or TO_DATE('YYYY-MM-DD',
-'YYYY-MM-DD') (dates compare by day).
+col = literal, LOWER(col) = literal, col IN (literal [, literal ...]),
+col LIKE 'pattern' (% and _ as in SQL), or col >= / > / <= / < literal
+or TO_DATE('YYYY-MM-DD', 'YYYY-MM-DD') (dates compare by day).
 
 Literals are 'strings' ('' escapes a quote) or numbers.  Tables:
 
@@ -38,7 +38,9 @@ currency table.
 
 customer: id, externalid, email, companyname, firstname, lastname,
 isperson ('T' / 'F'), the customer records the simulator keeps.  Strings
-compare exactly (whether NetSuite's email = is case-blind is UNCONFIRMED).
+compare exactly (whether NetSuite's email = is case-blind is UNCONFIRMED,
+so the module and the script compare LOWER(email) with a lower-cased
+literal).
 
 Like NetSuite, every value comes back as a string and a column whose value
 is null is left out of the row altogether. Anything else is refused with 400
@@ -69,6 +71,8 @@ TABLES = {"transaction": (STANDARD_COLUMNS, "custbody"),
           "currency": (("id", "symbol", "currencyprecision"), None)}
 # the sales transactions whose lines are stored negative
 SALES_TYPES = ("SalesOrd", "CustInvc", "CashSale")
+# LOWER(col) in a condition, as (_LOWER, col): no alias is upper case
+_LOWER = "LOWER()"
 KEYWORDS = ("FROM", "WHERE", "ORDER", "JOIN", "INNER", "LEFT", "OUTER", "ON",
             "AND", "AS")
 
@@ -165,6 +169,18 @@ class _Parser:
             return (first, self.ident())
         return (None, first)
 
+    def operand(self):
+        """A condition's left side: col, or LOWER(col) as (_LOWER, col)
+        (Oracle's LOWER, in SuiteQL's supported function list)."""
+        kind, text = self.peek()
+        if kind == "ident" and text.upper() == "LOWER" \
+                and self.t[self.i + 1:self.i + 2] == [("sym", "(")]:
+            self.i += 2
+            col = self.column()
+            self.sym(")")
+            return (_LOWER, col)
+        return self.column()
+
     def table(self):
         name = self.ident()
         if name not in TABLES:
@@ -232,7 +248,7 @@ class _Parser:
         where = []
         if self.keyword("WHERE", required=False):
             while True:
-                col = self.column()
+                col = self.operand()
                 if self.keyword("IN", required=False):
                     self.sym("(")
                     values = [self.literal(col[1])]
@@ -454,6 +470,14 @@ def _match(v, op, want):
             "<": v < want}[op]
 
 
+def _get(row, col):
+    """A condition's value: the column's, or LOWER(column)'s."""
+    if col[0] == _LOWER:
+        v = row.get(col[1])
+        return None if v is None else v.lower()
+    return row.get(col)
+
+
 def run(store, q, limit=1000, offset=0):
     """Return (rows, total) for query text ``q``."""
     if not isinstance(q, str) or not q.strip():
@@ -464,7 +488,8 @@ def run(store, q, limit=1000, offset=0):
         raise _bad("Search error occurred: a table alias is used twice.")
     if cols is not None:
         cols = [(_resolve(tables, c), n) for c, n in cols]
-    where = [(_resolve(tables, c), op, v) for c, op, v in where]
+    where = [((_LOWER, _resolve(tables, c[1])) if c[0] == _LOWER
+              else _resolve(tables, c), op, v) for c, op, v in where]
     if order:
         order = (_resolve(tables, order[0]), order[1])
 
@@ -494,7 +519,7 @@ def run(store, q, limit=1000, offset=0):
     # Oracle compares a string column with a literal as strings; numbers
     # given as literals compare with the column's string form.
     rows = [r for r in rows
-            if all(_match(r.get(c), op, v) for c, op, v in where)]
+            if all(_match(_get(r, c), op, v) for c, op, v in where)]
     if order:
         col, desc = order
 

@@ -128,6 +128,16 @@ class SuiteQL(SimTestCase):
         self.assertEqual(r.status, 200, r)
         self.assertEqual([row["id"] for row in r.json["items"]], ["7", "8"])
 
+    def test_customers_by_lower_email(self):
+        # Oracle's LOWER, in SuiteQL's supported functions; '' is a quote
+        self.sim.admin("POST", "customers", [
+            {"id": "7", "email": "O'Brien@Example.COM"},
+            {"id": "8", "email": "obrien@example.com"}])
+        r = self.query("SELECT id FROM customer WHERE LOWER(email) = "
+                       "'o''brien@example.com' ORDER BY id")
+        self.assertEqual(r.status, 200, r)
+        self.assertEqual([row["id"] for row in r.json["items"]], ["7"])
+
     def test_currency_by_symbol(self):
         self.sim.admin("POST", "currencies", {
             "2": {"symbol": "EUR", "precision": 2}})
