@@ -1481,9 +1481,17 @@ ngx_http_order_edit_recon_order(ngx_http_order_edit_recon_t *rc,
 /*
  * Did a webhook of the order's update at "updated" (ms) come?  One of its
  * order snapshots was received triggered then or later: the store notes
- * the newest trigger time per order (received_get()), and, when that
+ * the newest trigger time per order (received_get()), and, only when that
  * note is gone (evicted, or a restart), one such webhook still held
  * (queue_covers(), a bounded walk) says so too.
+ *
+ * A note older than the update answers on its own: the note only moves
+ * forward, so no webhook received since it was made is newer; walking
+ * then would hold the zone's lock for up to four bounded walks for each
+ * order that really is missing, the common case of a missing one, while
+ * every worker's ingest waits.  What it can miss: after a restart, a
+ * replayed webhook (replay makes no note) newer than the first one
+ * received since; that over-counts, never under-counts.
  */
 
 static ngx_uint_t
@@ -1494,10 +1502,9 @@ ngx_http_order_edit_recon_delivered(ngx_http_order_edit_recon_t *rc,
 
     if (ngx_http_order_edit_received_get(rc->zone, rc->shop, order_id,
                                          &triggered)
-        == NGX_OK
-        && triggered >= updated)
+        == NGX_OK)
     {
-        return 1;
+        return triggered >= updated;
     }
 
     return ngx_http_order_edit_queue_covers(rc->zone, rc->shop, order_id,
