@@ -663,12 +663,13 @@ ngx_http_order_edit_queue_same_order(ngx_http_order_edit_zone_t *zone,
              && scan < NGX_HTTP_ORDER_EDIT_REQUEUE_SCAN;
              node = ngx_rbtree_next(&shop->orders, node), scan++)
         {
-            item = ngx_rbtree_data(node, ngx_http_order_edit_item_t, onode);
-
-            if (item->order_id != msg->order_id) {
+            if (node->key != (ngx_rbtree_key_t) msg->order_id) {
                 break;
             }
 
+            item = ngx_rbtree_data(node, ngx_http_order_edit_item_t, onode);
+
+            /* same_one() compares the whole id: a 32-bit key may not */
             if (item->state == states[pass]) {
                 rc = ngx_http_order_edit_queue_same_one(pool, msg, item, out);
             }
@@ -794,13 +795,16 @@ ngx_http_order_edit_queue_covers(ngx_http_order_edit_zone_t *zone,
          node != NULL && n < NGX_HTTP_ORDER_EDIT_REQUEUE_SCAN;
          node = ngx_rbtree_next(&shop->orders, node), n++)
     {
-        item = ngx_rbtree_data(node, ngx_http_order_edit_item_t, onode);
-
-        if (item->order_id != order_id) {
+        if (node->key != (ngx_rbtree_key_t) order_id) {
             break;
         }
 
-        if (ngx_http_order_edit_queue_triggered(item) >= updated_ms) {
+        item = ngx_rbtree_data(node, ngx_http_order_edit_item_t, onode);
+
+        /* a 32-bit key holds orders whose ids differ above its bits */
+        if (item->order_id == order_id
+            && ngx_http_order_edit_queue_triggered(item) >= updated_ms)
+        {
             found = 1;
             break;
         }
@@ -1328,8 +1332,8 @@ ngx_http_order_edit_queue_check(ngx_http_order_edit_zone_t *zone,
                 err = "an indexed webhook of another shop or order";
 
             } else if (prev != NULL
-                       && (prev->order_id > item->order_id
-                           || (prev->order_id == item->order_id
+                       && (prev->onode.key > node->key
+                           || (prev->onode.key == node->key
                                && prev->id >= item->id)))
             {
                 err = "the order index out of order";
