@@ -39,6 +39,8 @@ static ngx_uint_t ngx_http_order_edit_queue_promote(
     ngx_http_order_edit_zone_t *zone, uint64_t now, ngx_uint_t max);
 static ngx_http_order_edit_item_t *ngx_http_order_edit_queue_first(
     ngx_rbtree_t *tree);
+static ngx_rbtree_node_t *ngx_http_order_edit_queue_order_first(
+    ngx_http_order_edit_shop_t *shop, uint64_t order_id);
 static ngx_http_order_edit_item_t *ngx_http_order_edit_queue_lookup(
     ngx_rbtree_t *tree, uint64_t id);
 static ngx_http_order_edit_item_t *ngx_http_order_edit_queue_oldest(
@@ -155,6 +157,12 @@ ngx_http_order_edit_queue_link_locked(ngx_http_order_edit_zone_t *zone,
 {
     item->id = zone->sh->next_id++;
     item->shop = shop;
+
+    /* in the order index until freed: ids grow, so it is last of its key */
+    if (item->order_id) {
+        item->onode.key = (ngx_rbtree_key_t) item->order_id;
+        ngx_rbtree_insert(&shop->orders, &item->onode);
+    }
 
     ngx_http_order_edit_queue_busy(zone);
     ngx_http_order_edit_queue_ready(zone, item);
@@ -613,13 +621,11 @@ ngx_http_order_edit_queue_peek(ngx_http_order_edit_zone_t *zone,
  * and order as msg, at most max: the dispatcher coalesces a burst into
  * its newest snapshot.  Leased ones are left alone.
  *
- * The ready ones are walked in the ready tree, oldest id first, not in
- * the pending list: that list is in the order webhooks became ready, so
- * a snapshot handed back untried (no room, its order busy) and made
- * ready again sits behind every webhook queued meanwhile, past the
- * bounded walk in a backlog, while by id it is next to msg, which was
- * the leftmost when it was leased.  The delayed ones have a walk of
- * their own, so a long ready backlog does not hide them either.
+ * The shop's order index holds them: the ready ones first, then those
+ * waiting out a delay, each by id, oldest first (the callers only ask
+ * whether any is newer, or whether there is one).  Only the order's own
+ * webhooks are walked, so a long backlog of other orders hides none,
+ * and none costs this walk, made under the lock, more than O(log n).
  */
 
 ngx_int_t
@@ -628,12 +634,14 @@ ngx_http_order_edit_queue_same_order(ngx_http_order_edit_zone_t *zone,
     ngx_array_t *out)
 {
     ngx_int_t                    rc;
-    ngx_uint_t                   scan;
-    ngx_queue_t                 *q;
-    ngx_rbtree_t                *tree;
+    ngx_uint_t                   scan, pass;
     ngx_rbtree_node_t           *node;
     ngx_http_order_edit_item_t  *item;
     ngx_http_order_edit_shop_t  *shop;
+
+    static u_char  states[2] = {
+        NGX_HTTP_ORDER_EDIT_ITEM_READY, NGX_HTTP_ORDER_EDIT_ITEM_DELAYED
+    };
 
     shop = msg->shop_node;
     rc = NGX_OK;
@@ -644,36 +652,70 @@ ngx_http_order_edit_queue_same_order(ngx_http_order_edit_zone_t *zone,
 
     ngx_shmtx_lock(&zone->shpool->mutex);
 
-    /* snapshots are never urgent: the ready ones are in this tree */
+    for (pass = 0; pass < 2; pass++) {
 
-    tree = &shop->ready;
-    node = (tree->root == tree->sentinel)
-           ? NULL : ngx_rbtree_min(tree->root, tree->sentinel);
+        /* bounded all the same: one order's webhooks, by the thousand */
 
-    for (scan = 0;
-         node != NULL && rc == NGX_OK && out->nelts < max
-         && scan < NGX_HTTP_ORDER_EDIT_REQUEUE_SCAN;
-         node = ngx_rbtree_next(tree, node), scan++)
-    {
-        item = ngx_rbtree_data(node, ngx_http_order_edit_item_t, node);
-        rc = ngx_http_order_edit_queue_same_one(pool, msg, item, out);
-    }
+        for (node = ngx_http_order_edit_queue_order_first(shop,
+                                                          msg->order_id),
+             scan = 0;
+             node != NULL && rc == NGX_OK && out->nelts < max
+             && scan < NGX_HTTP_ORDER_EDIT_REQUEUE_SCAN;
+             node = ngx_rbtree_next(&shop->orders, node), scan++)
+        {
+            if (node->key != (ngx_rbtree_key_t) msg->order_id) {
+                break;
+            }
 
-    /* then those waiting out a delay */
+            item = ngx_rbtree_data(node, ngx_http_order_edit_item_t, onode);
 
-    for (q = ngx_queue_head(&shop->delayed), scan = 0;
-         q != ngx_queue_sentinel(&shop->delayed)
-         && rc == NGX_OK && out->nelts < max
-         && scan < NGX_HTTP_ORDER_EDIT_REQUEUE_SCAN;
-         q = ngx_queue_next(q), scan++)
-    {
-        item = ngx_queue_data(q, ngx_http_order_edit_item_t, queue);
-        rc = ngx_http_order_edit_queue_same_one(pool, msg, item, out);
+            /* same_one() compares the whole id: a 32-bit key may not */
+            if (item->state == states[pass]) {
+                rc = ngx_http_order_edit_queue_same_one(pool, msg, item, out);
+            }
+        }
     }
 
     ngx_shmtx_unlock(&zone->shpool->mutex);
 
     return rc;
+}
+
+
+/*
+ * Zone locked: the first webhook of the order in the shop's index (the
+ * lowest id of the key), NULL when it has none.
+ */
+
+static ngx_rbtree_node_t *
+ngx_http_order_edit_queue_order_first(ngx_http_order_edit_shop_t *shop,
+    uint64_t order_id)
+{
+    ngx_rbtree_key_t    key;
+    ngx_rbtree_node_t  *node, *first, *sentinel;
+
+    key = (ngx_rbtree_key_t) order_id;
+    node = shop->orders.root;
+    sentinel = shop->orders.sentinel;
+    first = NULL;
+
+    /* ngx_rbtree_insert_value() put equal keys to the right */
+
+    while (node != sentinel) {
+
+        if (node->key >= key) {
+            if (node->key == key) {
+                first = node;
+            }
+
+            node = node->left;
+
+        } else {
+            node = node->right;
+        }
+    }
+
+    return first;
 }
 
 
@@ -720,22 +762,26 @@ ngx_http_order_edit_queue_same_one(ngx_pool_t *pool,
  * one does not cover a newer update; a snapshot without the header (a
  * reconciled one: it was not delivered by Shopify) covers nothing.
  *
- * Bounded as the coalescer's walks are: the ready ones newest first
- * (the pending list's tail: a webhook of an order a listing shows as
- * changed lately came in lately), then the delayed, leased and parked;
- * past the bound the answer is 0, counted as missing, as before.
+ * The shop's order index holds every webhook of the order in any of
+ * those states: only the order's own are walked, newest first, bounded
+ * as the coalescer's walk is; past the bound the answer is 0, counted
+ * as missing.  Shopify's order ids are never 0, nor indexed.
  */
 
 ngx_uint_t
 ngx_http_order_edit_queue_covers(ngx_http_order_edit_zone_t *zone,
     ngx_str_t *name, uint64_t order_id, int64_t updated_ms)
 {
-    ngx_uint_t                   i, n, found;
-    ngx_queue_t                 *q, *lists[4];
+    ngx_uint_t                   n, found;
+    ngx_rbtree_node_t           *node;
     ngx_http_order_edit_item_t  *item;
     ngx_http_order_edit_shop_t  *shop;
 
     found = 0;
+
+    if (order_id == 0) {
+        return 0;
+    }
 
     ngx_shmtx_lock(&zone->shpool->mutex);
 
@@ -745,25 +791,22 @@ ngx_http_order_edit_queue_covers(ngx_http_order_edit_zone_t *zone,
         goto done;
     }
 
-    lists[0] = &shop->pending;
-    lists[1] = &shop->delayed;
-    lists[2] = &shop->leased;
-    lists[3] = &shop->exceptions;
+    for (node = ngx_http_order_edit_queue_order_first(shop, order_id), n = 0;
+         node != NULL && n < NGX_HTTP_ORDER_EDIT_REQUEUE_SCAN;
+         node = ngx_rbtree_next(&shop->orders, node), n++)
+    {
+        if (node->key != (ngx_rbtree_key_t) order_id) {
+            break;
+        }
 
-    for (i = 0; i < 4 && !found; i++) {
-        for (q = ngx_queue_last(lists[i]), n = 0;
-             q != ngx_queue_sentinel(lists[i])
-             && n < NGX_HTTP_ORDER_EDIT_REQUEUE_SCAN;
-             q = ngx_queue_prev(q), n++)
+        item = ngx_rbtree_data(node, ngx_http_order_edit_item_t, onode);
+
+        /* a 32-bit key holds orders whose ids differ above its bits */
+        if (item->order_id == order_id
+            && ngx_http_order_edit_queue_triggered(item) >= updated_ms)
         {
-            item = ngx_queue_data(q, ngx_http_order_edit_item_t, queue);
-
-            if (item->order_id == order_id
-                && ngx_http_order_edit_queue_triggered(item) >= updated_ms)
-            {
-                found = 1;
-                break;
-            }
+            found = 1;
+            break;
         }
     }
 
@@ -1224,6 +1267,94 @@ ngx_http_order_edit_queue_depth(ngx_http_order_edit_zone_t *zone,
 }
 
 
+/*
+ * For the suites (queue_debug's op=check): every shop's order index
+ * holds exactly its webhooks with an order id, in whatever state, in
+ * order of order id and then id; NULL when it does, else what is wrong.
+ * The walks are bounded by the zone's webhooks, as find()'s are.
+ */
+
+char *
+ngx_http_order_edit_queue_check(ngx_http_order_edit_zone_t *zone,
+    ngx_uint_t *indexed)
+{
+    char                        *err;
+    ngx_uint_t                   i, nlisted, nindexed;
+    ngx_queue_t                 *sq, *q, *lists[4];
+    ngx_rbtree_node_t           *node;
+    ngx_http_order_edit_item_t  *item, *prev;
+    ngx_http_order_edit_shop_t  *shop;
+
+    err = NULL;
+    *indexed = 0;
+
+    ngx_shmtx_lock(&zone->shpool->mutex);
+
+    for (sq = ngx_queue_head(&zone->sh->shops);
+         sq != ngx_queue_sentinel(&zone->sh->shops) && err == NULL;
+         sq = ngx_queue_next(sq))
+    {
+        shop = ngx_queue_data(sq, ngx_http_order_edit_shop_t, all);
+
+        lists[0] = &shop->pending;
+        lists[1] = &shop->delayed;
+        lists[2] = &shop->leased;
+        lists[3] = &shop->exceptions;
+
+        nlisted = 0;
+
+        for (i = 0; i < 4; i++) {
+            for (q = ngx_queue_head(lists[i]);
+                 q != ngx_queue_sentinel(lists[i]);
+                 q = ngx_queue_next(q))
+            {
+                item = ngx_queue_data(q, ngx_http_order_edit_item_t, queue);
+                nlisted += (item->order_id != 0);
+            }
+        }
+
+        nindexed = 0;
+        prev = NULL;
+
+        node = (shop->orders.root == shop->orders.sentinel)
+               ? NULL : ngx_rbtree_min(shop->orders.root,
+                                       shop->orders.sentinel);
+
+        for ( /* void */ ; node != NULL && err == NULL;
+             node = ngx_rbtree_next(&shop->orders, node))
+        {
+            item = ngx_rbtree_data(node, ngx_http_order_edit_item_t, onode);
+            nindexed++;
+
+            if (item->shop != shop || item->order_id == 0
+                || node->key != (ngx_rbtree_key_t) item->order_id)
+            {
+                err = "an indexed webhook of another shop or order";
+
+            } else if (prev != NULL
+                       && (prev->onode.key > node->key
+                           || (prev->onode.key == node->key
+                               && prev->id >= item->id)))
+            {
+                err = "the order index out of order";
+            }
+
+            prev = item;
+        }
+
+        if (err == NULL && nindexed != nlisted) {
+            err = "the order index and the lists disagree";
+        }
+
+        *indexed += nindexed;
+    }
+
+    ngx_shmtx_unlock(&zone->shpool->mutex);
+
+    return err;
+}
+
+
 /* zone locked: expired leases back, and with check_pids dead workers' */
 
 ngx_uint_t
@@ -1438,6 +1569,10 @@ ngx_http_order_edit_queue_remove_locked(ngx_http_order_edit_zone_t *zone,
     }
 
     ngx_http_order_edit_queue_unlink(zone, item);
+
+    if (item->order_id) {
+        ngx_rbtree_delete(&item->shop->orders, &item->onode);
+    }
 
     zone->sh->item_bytes -= size;
     zone->sh->item_slab -= ngx_http_order_edit_slab_size(

@@ -48,6 +48,8 @@ typedef enum {
 typedef struct {
     /* ready: a shop's tree, key id; delayed: the zone's, key deadline */
     ngx_rbtree_node_t              node;
+    ngx_rbtree_node_t              onode;       /* shop->orders, key order
+                                                   id; 0: in no index */
     ngx_queue_t                    queue;       /* a list of its shop */
     ngx_http_order_edit_shop_t    *shop;
     ngx_http_order_edit_exc_t     *exc;         /* parked, when it fit */
@@ -180,6 +182,10 @@ ngx_uint_t ngx_http_order_edit_queue_covers(ngx_http_order_edit_zone_t *zone,
     ngx_str_t *shop, uint64_t order_id, int64_t updated_ms);
 ngx_uint_t ngx_http_order_edit_queue_snapshot_topic(u_char *topic,
     size_t len);
+
+/* for the suites: the order index agrees with the lists (NULL), or not */
+char *ngx_http_order_edit_queue_check(ngx_http_order_edit_zone_t *zone,
+    ngx_uint_t *indexed);
 
 /* an exception as listed for operators, copied out under the lock */
 typedef struct {

@@ -30,6 +30,11 @@ static ngx_int_t ngx_http_order_edit_qd_handle(ngx_http_request_t *r,
     ngx_http_order_edit_zone_t *zone, ngx_http_order_edit_msg_t *msg);
 static ngx_int_t ngx_http_order_edit_qd_normalise(ngx_http_request_t *r,
     ngx_http_order_edit_msg_t *msg);
+static ngx_int_t ngx_http_order_edit_qd_same(ngx_http_request_t *r,
+    ngx_http_order_edit_zone_t *zone, ngx_http_order_edit_msg_t *msg,
+    ngx_uint_t max);
+static ngx_int_t ngx_http_order_edit_qd_check(ngx_http_request_t *r,
+    ngx_http_order_edit_zone_t *zone);
 static ngx_int_t ngx_http_order_edit_qd_uint(ngx_http_request_t *r,
     char *name, uint64_t *value);
 static ngx_int_t ngx_http_order_edit_qd_text(ngx_http_request_t *r,
@@ -82,7 +87,7 @@ ngx_http_order_edit_queue_debug_handler(ngx_http_request_t *r)
         return ngx_http_order_edit_send_error(r, NGX_HTTP_BAD_REQUEST,
                    "invalid_request",
                    "op is lease, peek, normalise, ack, requeue, park, depth, "
-                   "drain or reclaim", 0);
+                   "drain, reclaim, same or check", 0);
     }
 
     ngx_memzero(&msg, sizeof(ngx_http_order_edit_msg_t));
@@ -142,6 +147,28 @@ ngx_http_order_edit_queue_debug_handler(ngx_http_request_t *r)
 
         return ngx_http_order_edit_qd_answer(r, p,
                    ngx_sprintf(p, "{\"depth\":%uL}\n", n));
+    }
+
+    if (op.len == 5 && ngx_strncmp(op.data, "check", 5) == 0) {
+        return ngx_http_order_edit_qd_check(r, zone);
+    }
+
+    if (op.len == 4 && ngx_strncmp(op.data, "same", 4) == 0) {
+
+        if (ngx_http_order_edit_qd_msg(r, &msg) != NGX_OK
+            || ngx_http_order_edit_qd_uint(r, "order", &msg.order_id)
+               != NGX_OK)
+        {
+            return ngx_http_order_edit_send_error(r, NGX_HTTP_BAD_REQUEST,
+                       "invalid_request", "shop, id, token and order are "
+                       "required", 0);
+        }
+
+        if (ngx_http_order_edit_qd_uint(r, "max", &n) != NGX_OK) {
+            n = 16;
+        }
+
+        return ngx_http_order_edit_qd_same(r, zone, &msg, (ngx_uint_t) n);
     }
 
     if (op.len == 5 && ngx_strncmp(op.data, "drain", 5) == 0) {
@@ -221,8 +248,8 @@ ngx_http_order_edit_queue_debug_handler(ngx_http_request_t *r)
 
     return ngx_http_order_edit_send_error(r, NGX_HTTP_BAD_REQUEST,
                "invalid_request",
-               "op is lease, peek, normalise, ack, requeue, park, depth "
-                   "or reclaim", 0);
+               "op is lease, peek, normalise, ack, requeue, park, depth, "
+                   "drain, reclaim, same or check", 0);
 }
 
 
@@ -392,6 +419,77 @@ done:
     ngx_http_order_edit_norm_result_free(&res);
 
     return rc;
+}
+
+
+/*
+ * op=same&shop=S&id=N&token=T&order=O[&max=M]: the ids of the other
+ * orders/updated webhooks of order O the coalescer would find for the
+ * webhook N (its msg as a lease holder keeps it), in the order it gives
+ * them.
+ */
+
+static ngx_int_t
+ngx_http_order_edit_qd_same(ngx_http_request_t *r,
+    ngx_http_order_edit_zone_t *zone, ngx_http_order_edit_msg_t *msg,
+    ngx_uint_t max)
+{
+    u_char                     *p, *last;
+    ngx_uint_t                  i;
+    ngx_array_t                 out;
+    ngx_http_order_edit_msg_t  *m;
+
+    if (ngx_array_init(&out, r->pool, 4, sizeof(ngx_http_order_edit_msg_t))
+        != NGX_OK
+        || ngx_http_order_edit_queue_same_order(zone, r->pool, msg, max, &out)
+           != NGX_OK)
+    {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    p = ngx_pnalloc(r->pool, 32 + out.nelts * (NGX_INT64_LEN + 1));
+    if (p == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    last = ngx_sprintf(p, "{\"same\":[");
+    m = out.elts;
+
+    for (i = 0; i < out.nelts; i++) {
+        last = ngx_sprintf(last, i ? ",%uL" : "%uL", m[i].id);
+    }
+
+    last = ngx_sprintf(last, "]}\n");
+
+    return ngx_http_order_edit_qd_answer(r, p, last);
+}
+
+
+/* op=check: the zone's order index agrees with its lists (queue_check) */
+
+static ngx_int_t
+ngx_http_order_edit_qd_check(ngx_http_request_t *r,
+    ngx_http_order_edit_zone_t *zone)
+{
+    u_char      *p, *last;
+    char        *err;
+    ngx_uint_t   n;
+
+    err = ngx_http_order_edit_queue_check(zone, &n);
+
+    if (err != NULL) {
+        return ngx_http_order_edit_send_error(r,
+                   NGX_HTTP_INTERNAL_SERVER_ERROR, "inconsistent", err, 0);
+    }
+
+    p = ngx_pnalloc(r->pool, 64);
+    if (p == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    last = ngx_sprintf(p, "{\"ok\":true,\"indexed\":%ui}\n", n);
+
+    return ngx_http_order_edit_qd_answer(r, p, last);
 }
 
 

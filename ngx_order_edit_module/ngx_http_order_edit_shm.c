@@ -448,6 +448,8 @@ ngx_http_order_edit_shop_lookup(ngx_http_order_edit_zone_t *zone,
     ngx_queue_init(&shop->delayed);
     ngx_queue_init(&shop->leased);
     ngx_queue_init(&shop->exceptions);
+    ngx_rbtree_init(&shop->orders, &sh->orders_sentinel,
+                    ngx_rbtree_insert_value);
 
     ngx_rbtree_insert(&sh->shops_rbtree, &shop->sn.node);
     ngx_queue_insert_tail(&sh->shops, &shop->all);

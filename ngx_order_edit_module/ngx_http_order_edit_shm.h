@@ -20,7 +20,7 @@
  * reading it with the wrong structures.
  */
 #define NGX_HTTP_ORDER_EDIT_SHM_MAGIC    0x4f454451      /* "OEDQ" */
-#define NGX_HTTP_ORDER_EDIT_SHM_LAYOUT   14
+#define NGX_HTTP_ORDER_EDIT_SHM_LAYOUT   15
 
 /* "<zone>-<16 hex gen>-<8 digit seq>.jnl", zone names up to 64 bytes */
 #define NGX_HTTP_ORDER_EDIT_JZONE_MAX    64
@@ -72,6 +72,15 @@ typedef struct {
     ngx_queue_t                    delayed;     /* waiting, in no order */
     ngx_queue_t                    leased;      /* items out for delivery */
     ngx_queue_t                    exceptions;  /* parked for people */
+
+    /*
+     * Every webhook of the shop with an order id, in whichever of those
+     * states, from its link to its free: by order id, then by id (equal
+     * keys keep insertion order, and ids are given at the link).  The
+     * coalescer and reconciliation find an order's webhooks in O(log n).
+     * Its sentinel is the zone's (sh->orders_sentinel).
+     */
+    ngx_rbtree_t                   orders;
     ngx_uint_t                     depth;       /* ready, delayed, leased */
     ngx_uint_t                     nleased;
     ngx_uint_t                     ndelayed;
@@ -191,6 +200,14 @@ typedef struct {
     size_t                         item_bytes;  /* webhook bytes */
     size_t                         item_slab;   /* slab bytes of webhooks
                                                    and their exceptions */
+
+    /*
+     * The sentinel of every shop's order index: a shop node stays in its
+     * slab class (512 bytes), a small zone keeps its pages for webhooks.
+     * A sentinel is written only inside an insert or a delete (its parent,
+     * during the fix-up), and every tree changes under the zone's lock.
+     */
+    ngx_rbtree_node_t              orders_sentinel;
 
     /* webhooks waiting out a delay, by deadline, of every shop */
     ngx_rbtree_t                   delayed;
