@@ -36,11 +36,13 @@
 #define NGX_HTTP_ORDER_EDIT_JZERO_SIZE    (64 * 1024)
 
 /*
- * fsyncs in flight at once: records written while one runs need not wait
- * for it to end before theirs starts (bench/README.md, "Two fsyncs in
- * flight")
+ * fsyncs in flight at once.  Two let records written while one runs
+ * start theirs at once, but on the quiet VM they made more and smaller
+ * fsyncs for less throughput and more CPU a webhook (bench/README.md,
+ * "Two fsyncs in flight"): one, until a disk shows otherwise.  The code
+ * keeps the rules two need (start order, files of a task's own).
  */
-#define NGX_HTTP_ORDER_EDIT_JSYNCS        2
+#define NGX_HTTP_ORDER_EDIT_JSYNCS        1
 
 
 struct ngx_http_order_edit_jwriter_s {
