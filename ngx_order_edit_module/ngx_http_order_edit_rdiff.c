@@ -41,6 +41,11 @@ static int ngx_http_order_edit_rdiff_line_amount(json_t *order, json_t *line,
     int64_t cq, int exp, int64_t *amount);
 static json_t *ngx_http_order_edit_rdiff_shopify_refunds(json_t *order,
     int exp);
+static int ngx_http_order_edit_rdiff_memo_lines(json_t *shopify,
+    json_t *nmemos, const char *order, const char *since, int exp,
+    json_t *rows, int *bad);
+static json_t *ngx_http_order_edit_rdiff_refund_lines(json_t *refund,
+    int exp, int amounts, int *bad);
 
 
 int
@@ -215,6 +220,11 @@ ngx_http_order_edit_rdiff(json_t *shopify, json_t *netsuite,
             continue;
         }
 
+        if (json_is_object(nv)) {
+            /* with its lines: the memo's total beside them */
+            nv = json_object_get(nv, "total");
+        }
+
         if (ngx_http_order_edit_rdiff_money(nv, exp, &t) != 0) {
             bad = 1;
             continue;
@@ -240,6 +250,10 @@ ngx_http_order_edit_rdiff(json_t *shopify, json_t *netsuite,
                 continue;
             }
 
+            if (json_is_object(nv)) {
+                nv = json_object_get(nv, "total");
+            }
+
             if (ngx_http_order_edit_rdiff_money(nv, exp, &t) != 0) {
                 bad = 1;
                 continue;
@@ -261,6 +275,18 @@ ngx_http_order_edit_rdiff(json_t *shopify, json_t *netsuite,
     }
 
     json_decref(srefunds);
+
+    /* each refund's lines against its Credit Memo's, where those were read */
+
+    if (json_is_object(nmemos)) {
+        rc = ngx_http_order_edit_rdiff_memo_lines(shopify, nmemos, order,
+                                                  since, exp, rows, &bad);
+        if (rc < 0) {
+            return -1;
+        }
+
+        n += rc;
+    }
 
     if (bad) {
         if (ngx_http_order_edit_rdiff_row(rows, order, "mismatch",
@@ -691,6 +717,286 @@ ngx_http_order_edit_rdiff_shopify_refunds(json_t *order, int exp)
     }
 
     return refunds;
+}
+
+
+/*
+ * Each Shopify refund's lines against its Credit Memo's item lines, by the
+ * memo line's key, which the normaliser writes as the refund line item's
+ * id ("<id>/<n>" for a bundle's components, summed by the report into one
+ * line with "parts"): a refund line's quantity and subtotal are the memo
+ * line's quantity and amount, whether the units were restocked or not (a
+ * line not restocked is booked on the no-restock item under the same
+ * key).  The memo's shipping, duties and discrepancy lines are not refund
+ * lines (their keys are no ids, the report leaves them out): the memo's
+ * total holds them.  Compared only for memos whose lines were read
+ * ("lines" in the memo's summary).  Never actionable: the module does not
+ * rewrite a Credit Memo, people correct it.
+ */
+
+static int
+ngx_http_order_edit_rdiff_memo_lines(json_t *shopify, json_t *nmemos,
+    const char *order, const char *since, int exp, json_t *rows, int *bad)
+{
+    int          n, amounts;
+    char         rid[RDIFF_TEXT_LEN], buf[RDIFF_TEXT_LEN],
+                 what[2 * RDIFF_TEXT_LEN + 32];
+    size_t       i, len;
+    int64_t      sq, nq, sa, na;
+    json_t      *refund, *memo, *slines, *nlines, *sv, *nv, *v;
+    const char  *key, *text, *cur, *pcur;
+
+    n = 0;
+    slines = NULL;
+
+    /*
+     * A store that books the customer's money (money presentment): an
+     * order paid in another currency has memo amounts in that one, and
+     * Shopify's "subtotal" in the shop's: quantities alone are compared
+     */
+    cur = json_string_value(json_object_get(shopify, "currency"));
+    pcur = json_string_value(json_object_get(shopify,
+                                             "presentment_currency"));
+    amounts = (cur == NULL || pcur == NULL || strcmp(cur, pcur) == 0);
+
+    json_array_foreach(json_object_get(shopify, "refunds"), i, refund) {
+        if (ngx_http_order_edit_rdiff_text(json_object_get(refund, "id"),
+                                           buf, sizeof(buf), &text, &len)
+            != 0 || len >= sizeof(rid))
+        {
+            continue;
+        }
+
+        memcpy(rid, text, len);
+        rid[len] = '\0';
+
+        memo = json_object_get(nmemos, rid);
+        nlines = json_is_object(memo) ? json_object_get(memo, "lines") : NULL;
+
+        if (!json_is_object(nlines)) {
+            /* no memo (its row says so), or its lines not read */
+            continue;
+        }
+
+        slines = ngx_http_order_edit_rdiff_refund_lines(refund, exp,
+                     amounts
+                     || !json_is_true(json_object_get(memo, "presentment")),
+                     bad);
+        if (slines == NULL) {
+            return -1;
+        }
+
+        json_object_foreach(slines, key, sv) {
+            sq = json_integer_value(json_object_get(sv, "quantity"));
+            v = json_object_get(sv, "amount");
+            sa = json_integer_value(v);
+            nv = json_object_get(nlines, key);
+
+            snprintf(what, sizeof(what), "credit_memo_line:%s:%s", rid, key);
+
+            if (nv == NULL) {
+                if (sq == 0 && sa == 0) {
+                    continue;
+                }
+
+                if (ngx_http_order_edit_rdiff_row(rows, order,
+                                                  "missing_in_netsuite",
+                                                  what, json_integer(sq),
+                                                  NULL, since, 0))
+                {
+                    goto failed;
+                }
+
+                n++;
+                continue;
+            }
+
+            if (ngx_http_order_edit_rdiff_int(json_object_get(nv, "quantity"),
+                                              &nq)
+                != 0)
+            {
+                *bad = 1;
+
+            } else if (sq != nq
+                       && !json_is_true(json_object_get(nv, "parts")))
+            {
+                if (ngx_http_order_edit_rdiff_row(rows, order, "mismatch",
+                                                  what, json_integer(sq),
+                                                  json_integer(nq), since, 0))
+                {
+                    goto failed;
+                }
+
+                n++;
+            }
+
+            if (v == NULL) {
+                /* no subtotal, or not exact money ("bad" says so) */
+                continue;
+            }
+
+            if (ngx_http_order_edit_rdiff_money(json_object_get(nv, "amount"),
+                                                exp, &na)
+                != 0)
+            {
+                *bad = 1;
+                continue;
+            }
+
+            if (sa != na) {
+                snprintf(what, sizeof(what), "credit_memo_line_amount:%s:%s",
+                         rid, key);
+
+                if (ngx_http_order_edit_rdiff_row(rows, order, "mismatch",
+                                what,
+                                ngx_http_order_edit_rdiff_amount(sa, exp),
+                                ngx_http_order_edit_rdiff_amount(na, exp),
+                                since, 0))
+                {
+                    goto failed;
+                }
+
+                n++;
+            }
+        }
+
+        /* memo lines with a refund line's key that the refund lacks */
+
+        json_object_foreach(nlines, key, nv) {
+            if (json_object_get(slines, key) != NULL) {
+                continue;
+            }
+
+            if (ngx_http_order_edit_rdiff_int(json_object_get(nv, "quantity"),
+                                              &nq)
+                != 0)
+            {
+                *bad = 1;
+                continue;
+            }
+
+            if (nq == 0) {
+                /* as a Sales Order's: a line at 0 is no line */
+                continue;
+            }
+
+            snprintf(what, sizeof(what), "credit_memo_line:%s:%s", rid, key);
+
+            if (ngx_http_order_edit_rdiff_row(rows, order,
+                                              "missing_in_shopify", what,
+                                              NULL, json_integer(nq), since,
+                                              0))
+            {
+                goto failed;
+            }
+
+            n++;
+        }
+
+        json_decref(slines);
+        slines = NULL;
+    }
+
+    return n;
+
+failed:
+
+    json_decref(slines);
+
+    return -1;
+}
+
+
+/*
+ * A refund's lines by refund line item id: quantity, and (with "amounts")
+ * the subtotal in minor units (shop money, as the memo books it by
+ * default) when it is exact money, else no "amount" and "*bad" set.
+ */
+
+static json_t *
+ngx_http_order_edit_rdiff_refund_lines(json_t *refund, int exp,
+    int amounts, int *bad)
+{
+    char         key[RDIFF_TEXT_LEN], buf[RDIFF_TEXT_LEN];
+    size_t       i, len;
+    int64_t      q, a, sum;
+    json_t      *lines, *rl, *v, *entry;
+    const char  *text;
+
+    lines = json_object();
+    if (lines == NULL) {
+        return NULL;
+    }
+
+    json_array_foreach(json_object_get(refund, "refund_line_items"), i, rl) {
+        if (ngx_http_order_edit_rdiff_text(json_object_get(rl, "id"), buf,
+                                           sizeof(buf), &text, &len)
+            != 0 || len >= sizeof(key))
+        {
+            *bad = 1;
+            continue;
+        }
+
+        memcpy(key, text, len);
+        key[len] = '\0';
+
+        if (ngx_http_order_edit_rdiff_int(json_object_get(rl, "quantity"), &q)
+            != 0)
+        {
+            *bad = 1;
+            continue;
+        }
+
+        v = json_object_get(rl, "subtotal");
+        if (v == NULL) {
+            v = json_object_get(json_object_get(json_object_get(rl,
+                                    "subtotal_set"), "shop_money"), "amount");
+        }
+
+        if (!amounts) {
+            v = NULL;
+        }
+
+        entry = json_object_get(lines, key);
+
+        if (entry == NULL) {
+            entry = json_pack("{s:I, s:I}", "quantity", (json_int_t) q,
+                              "amount", (json_int_t) 0);
+            if (entry == NULL || json_object_set_new(lines, key, entry) != 0) {
+                json_decref(lines);
+                return NULL;
+            }
+
+        } else {
+            /* the same id twice: one line */
+            q += json_integer_value(json_object_get(entry, "quantity"));
+            json_object_set_new(entry, "quantity", json_integer(q));
+        }
+
+        if (json_object_get(entry, "amount") == NULL) {
+            continue;
+        }
+
+        if (v == NULL) {
+            /* no subtotal given: the quantity alone is compared */
+            json_object_del(entry, "amount");
+            continue;
+        }
+
+        sum = json_integer_value(json_object_get(entry, "amount"));
+
+        if (ngx_http_order_edit_rdiff_money(v, exp, &a) != 0
+            || ngx_http_order_edit_money_add(sum, a, &sum) != 0)
+        {
+            *bad = 1;
+            json_object_del(entry, "amount");
+            continue;
+        }
+
+        json_object_set_new(entry, "amount", json_integer(sum));
+    }
+
+    return lines;
 }
 
 

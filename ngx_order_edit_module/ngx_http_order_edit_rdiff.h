@@ -18,6 +18,19 @@
  *     "memos": { "<shopify refund id>": "<amount>", ... },
  *     "locked": false }
  *
+ * A memo may instead be an object with its item lines, keyed by our line
+ * key as the normaliser writes it on a memo (the refund line item's id):
+ *
+ *     "<shopify refund id>": { "total": "<amount>",
+ *         "lines": { "<refund line item id>": { "quantity": 1,
+ *                        "amount": "10.00", "parts": false }, ... } }
+ *
+ * quantity and amount are magnitudes (NetSuite's sign is not relied on),
+ * "parts" as for the order's lines; without "lines" (not read) a memo's
+ * lines are not compared.  "presentment": true (the store books the
+ * customer's money) compares the lines' quantities alone on an order
+ * whose presentment_currency is not its currency.
+ *
  * A line's key is the Shopify line id (our line key, read back) when
  * "line_key" is true, else its SKU; its quantity a magnitude; "amount"
  * (what the Sales Order books for it) may be absent; "parts" says it is
@@ -35,7 +48,10 @@
  *
  * kind is "mismatch", "missing_in_netsuite" or "missing_in_shopify";
  * what is "order", "total", "tax", "line:<sku>" (a line's quantity, or
- * the line), "line_amount:<sku>" or "refund:<id>".
+ * the line), "line_amount:<sku>", "refund:<id>",
+ * "credit_memo_line:<refund id>:<refund line item id>" (a memo line's
+ * quantity, or the line) or "credit_memo_line_amount:<refund id>:<refund
+ * line item id>" (its amount against the refund line's subtotal).
  */
 
 

@@ -1672,7 +1672,10 @@ failed:
  * those Sales Orders, neither the main line nor tax lines, with our line
  * key and the item's name (itemid); quantity and amount as NetSuite keeps
  * them on a sales transaction, negative (docs/netsuite-simulator.md,
- * "SuiteQL"): magnitudes are compared.  WINDOW: the store's Sales Orders
+ * "SuiteQL"): magnitudes are compared.  With our line key, the same
+ * query brings those orders' Credit Memos' item lines, with the memo's
+ * type and refund id (their sign, positive as far as is known, is not
+ * relied on either).  WINDOW: the store's Sales Orders
  * (by the external-id prefix) NetSuite changed since the day before the
  * window began (TO_DATE is by day, in NetSuite's time zone).
  */
@@ -1695,11 +1698,18 @@ ngx_http_order_edit_report_query(ngx_http_order_edit_report_run_t *rr,
         "SELECT t.custbody_shopify_order_id AS oid, tl.quantity AS q, "
         "tl.foreignamount AS a, i.itemid AS sku";
 
+    /* with our line key, the Credit Memos' lines too, by their refund */
+    static const char  memo_lines[] =
+        ", t.type AS type, t.custbody_shopify_refund_id AS rid";
+
     static const char  lines_from[] =
         " FROM transaction t INNER JOIN transactionline tl ON "
         "tl.transaction = t.id LEFT OUTER JOIN item i ON i.id = tl.item "
-        "WHERE t.type = 'SalesOrd' AND tl.mainline = 'F' AND "
-        "tl.taxline = 'F' AND t.custbody_shopify_order_id IN (";
+        "WHERE t.type ";
+
+    static const char  lines_where[] =
+        " AND tl.mainline = 'F' AND tl.taxline = 'F' AND "
+        "t.custbody_shopify_order_id IN (";
 
     static const char  window[] =
         "SELECT id, externalid, custbody_shopify_order_id, lastmodifieddate "
@@ -1707,8 +1717,10 @@ ngx_http_order_edit_report_query(ngx_http_order_edit_report_run_t *rr,
 
     ngx_str_null(q);
 
-    len = sizeof(lines) + sizeof(lines_from) + sizeof(", tl. AS k")
-          + rr->key.len + rr->prefix.len + sizeof(window)
+    len = sizeof(lines) + sizeof(memo_lines) + sizeof(lines_from)
+          + sizeof("IN ('SalesOrd', 'CustCred')") + sizeof(lines_where)
+          + sizeof(", tl. AS k") + rr->key.len + rr->prefix.len
+          + sizeof(window)
           + sizeof("%' AND lastmodifieddate >= TO_DATE('2026-12-06', "
                    "'YYYY-MM-DD')")
           + 2 + json_array_size(rr->orders) * (NGX_INT64_LEN + 3);
@@ -1740,9 +1752,16 @@ ngx_http_order_edit_report_query(ngx_http_order_edit_report_run_t *rr,
 
         if (rr->key.len) {
             p = ngx_sprintf(p, ", tl.%V AS k", &rr->key);
+            p = ngx_cpymem(p, memo_lines, sizeof(memo_lines) - 1);
         }
 
         p = ngx_cpymem(p, lines_from, sizeof(lines_from) - 1);
+        p = rr->key.len ? ngx_cpymem(p, "IN ('SalesOrd', 'CustCred')",
+                                     sizeof("IN ('SalesOrd', 'CustCred')")
+                                     - 1)
+                        : ngx_cpymem(p, "= 'SalesOrd'",
+                                     sizeof("= 'SalesOrd'") - 1);
+        p = ngx_cpymem(p, lines_where, sizeof(lines_where) - 1);
         p = ngx_http_order_edit_report_in(rr, p, 1);
         break;
 
@@ -1993,8 +2012,9 @@ ngx_http_order_edit_report_ns_end(ngx_http_order_edit_report_run_t *rr)
 /*
  * A SuiteQL row into rr->ns: per Shopify order id, its Sales Order's
  * total, tax, status (locked past lock_after) and last change, and its
- * Credit Memos by refund id.  A memo's total may come back negative
- * (NetSuite signs credits): its magnitude is compared.
+ * Credit Memos by refund id ({"total": ...}, its lines added by
+ * report_ns_line).  A memo's total may come back negative (NetSuite signs
+ * credits): its magnitude is compared.
  */
 
 static ngx_int_t
@@ -2056,8 +2076,12 @@ ngx_http_order_edit_report_ns_row(ngx_http_order_edit_report_run_t *rr,
 
     memos = json_object_get(sum, "memos");
 
+    /* "presentment": its lines' amounts may be in the customer's money */
     if (json_object_set_new(memos, rid,
-                            json_string(total[0] == '-' ? total + 1 : total))
+            json_pack("{s:s, s:b}", "total",
+                      total[0] == '-' ? total + 1 : total, "presentment",
+                      rr->store->norm.money
+                      == NGX_HTTP_ORDER_EDIT_MONEY_PRESENTMENT))
         != 0)
     {
         return NGX_ERROR;
@@ -2073,7 +2097,10 @@ ngx_http_order_edit_report_ns_row(ngx_http_order_edit_report_run_t *rr,
  * component, adds to its line, whose quantity is then not compared; a
  * key that is no line id is a charge, shipping or a tip: the total has
  * it), else by SKU, the item's name.  A line without our key is not ours
- * (a person's, another integration's): the order's total shows it.
+ * (a person's, another integration's): the order's total shows it.  A
+ * Credit Memo's line (type CustCred) goes to its memo's lines, by our
+ * line key only (the refund line item's id; its shipping, duties and
+ * discrepancy lines have no id for a key: its total holds them).
  */
 
 static ngx_int_t
@@ -2084,9 +2111,9 @@ ngx_http_order_edit_report_ns_line(ngx_http_order_edit_report_run_t *rr,
     char         key[NGX_INT64_LEN + 1];
     size_t       n;
     int64_t      q, a, v;
-    json_t      *sum, *lines, *entry;
+    json_t      *sum, *lines, *entry, *memo;
     ngx_uint_t   parts;
-    const char  *oid, *k, *sku, *text;
+    const char  *oid, *k, *sku, *text, *type, *rid;
 
     oid = json_string_value(json_object_get(row, "oid"));
     sum = oid ? json_object_get(rr->ns, oid) : NULL;
@@ -2094,6 +2121,27 @@ ngx_http_order_edit_report_ns_line(ngx_http_order_edit_report_run_t *rr,
 
     if (lines == NULL) {
         return NGX_OK;
+    }
+
+    type = json_string_value(json_object_get(row, "type"));
+
+    if (type != NULL && ngx_strcmp(type, "CustCred") == 0) {
+        rid = json_string_value(json_object_get(row, "rid"));
+        memo = rid ? json_object_get(json_object_get(sum, "memos"), rid)
+                   : NULL;
+
+        if (!json_is_object(memo) || rr->key.len == 0) {
+            return NGX_OK;
+        }
+
+        lines = json_object_get(memo, "lines");
+
+        if (lines == NULL) {
+            lines = json_object();
+            if (json_object_set_new(memo, "lines", lines) != 0) {
+                return NGX_ERROR;
+            }
+        }
     }
 
     exp = (int) json_integer_value(json_object_get(sum, "exp"));
@@ -2175,7 +2223,9 @@ ngx_http_order_edit_report_ns_line(ngx_http_order_edit_report_run_t *rr,
 
 /*
  * An order's lines' sums as rdiff reads NetSuite's: money text, "?"
- * unreadable; once, before the order is compared
+ * unreadable; once, before the order is compared.  Then each of its
+ * Credit Memos' lines the same way; with our line key a memo without a
+ * line read has none ("lines" empty: each refund line is missing).
  */
 
 static void
@@ -2183,36 +2233,65 @@ ngx_http_order_edit_report_ns_amounts(json_t *sum)
 {
     int          exp;
     char         buf[NGX_HTTP_ORDER_EDIT_MONEY_BUFSZ];
-    json_t      *entry, *v;
+    void        *it;
+    json_t      *lines, *memos, *memo, *entry, *v;
     int64_t      n;
     const char  *k;
 
     exp = (int) json_integer_value(json_object_get(sum, "exp"));
+    memos = json_object_get(sum, "memos");
+    it = json_object_iter(memos);
+    lines = json_object_get(sum, "lines");
 
-    json_object_foreach(json_object_get(sum, "lines"), k, entry) {
-        v = json_object_get(entry, "quantity");
+    for ( ;; ) {
+        json_object_foreach(lines, k, entry) {
+            v = json_object_get(entry, "quantity");
 
-        if (json_is_integer(v) && json_integer_value(v) < 0) {
-            json_object_set_new(entry, "quantity", json_string("?"));
+            if (json_is_integer(v) && json_integer_value(v) < 0) {
+                json_object_set_new(entry, "quantity", json_string("?"));
+            }
+
+            v = json_object_get(entry, "amount");
+
+            if (!json_is_integer(v)) {
+                /* formatted already: the order was listed twice */
+                continue;
+            }
+
+            n = json_integer_value(v);
+
+            if (n < 0
+                || ngx_http_order_edit_money_format(n, exp, buf, sizeof(buf))
+                   == 0)
+            {
+                json_object_set_new(entry, "amount", json_string("?"));
+                continue;
+            }
+
+            json_object_set_new(entry, "amount", json_string(buf));
         }
 
-        v = json_object_get(entry, "amount");
+        /* the next memo's lines */
 
-        if (!json_is_integer(v)) {
-            /* formatted already: the order was listed twice */
+        if (it == NULL) {
+            return;
+        }
+
+        memo = json_object_iter_value(it);
+        it = json_object_iter_next(memos, it);
+
+        if (!json_is_object(memo)) {
+            lines = NULL;
             continue;
         }
 
-        n = json_integer_value(v);
+        lines = json_object_get(memo, "lines");
 
-        if (n < 0
-            || ngx_http_order_edit_money_format(n, exp, buf, sizeof(buf)) == 0)
+        if (lines == NULL && json_is_true(json_object_get(sum, "line_key"))
+            && json_object_set_new(memo, "lines", json_object()) != 0)
         {
-            json_object_set_new(entry, "amount", json_string("?"));
-            continue;
+            return;
         }
-
-        json_object_set_new(entry, "amount", json_string(buf));
     }
 }
 

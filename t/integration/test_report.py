@@ -3,8 +3,9 @@ refunds made in Shopify (tools/shopify-sim) reach NetSuite
 (tools/netsuite-sim) by their webhooks; then differences are seeded into
 NetSuite through its REST record API and admin API (a drifted total, a
 missing Credit Memo, an order missing, a line's quantity and a line's
-amount drifted, a line gone, an order only NetSuite has), and the report
-lists exactly those, and nothing else, at the order_edit_report location
+amount drifted, a line gone, an order only NetSuite has; a Credit Memo's
+line drifted, gone or extra), and the report lists exactly those, and
+nothing else, at the order_edit_report location
 (JSON and CSV), in the status and in Prometheus."""
 
 import csv
@@ -87,6 +88,16 @@ class ReportBase(test_reconcile.Base):
         self.assertEqual(st, 200, b)
         return [e for e in json.loads(b)["exceptions"]
                 if e["reason"] == "report_mismatch"]
+
+    def second_run_rows(self):
+        """Ask for a second run; the day's document and its rows, sorted
+        (order, kind, what, shopify, netsuite, actionable)."""
+        self.ask()
+        self.wait(lambda: self.runs_done() == 2, "the second run", 30)
+        doc = json.loads(self.report("?shop=" + SHOP))
+        return doc, sorted((r["order"], r["kind"], r["what"], r["shopify"],
+                            r["netsuite"], r["actionable"])
+                           for r in doc["rows"])
 
     def quiet_order(self, o, hours=2):
         """An order into Shopify firing no webhook, last changed hours
@@ -216,12 +227,7 @@ class Report(ReportBase):
             "item": {"items": [{"item": {"id": "1002"}, "quantity": 1,
                                 "rate": 10}]}})
 
-        self.ask()
-        self.wait(lambda: self.runs_done() == 2, "the second run", 30)
-
-        doc = json.loads(self.report("?shop=" + SHOP))
-        rows = sorted((r["order"], r["kind"], r["what"], r["shopify"],
-                       r["netsuite"], r["actionable"]) for r in doc["rows"])
+        doc, rows = self.second_run_rows()
         self.assertEqual(rows, [
             ("7001", "mismatch", "total", "33.00", "%.2f" % ns_total, True),
             ("7002", "missing_in_netsuite", "refund:%d" % gone_refund,
@@ -466,6 +472,109 @@ class Sliced(ReportBase):
         self.assertEqual(sorted({r["order"] for r in doc["rows"]}),
                          sorted({w[0] for w in want}), doc["rows"])
         self.assertEqual(doc["stores"][0]["run"]["orders"], self.ORDERS)
+
+
+class MemoLines(ReportBase):
+    """Each refund's lines against its Credit Memo's item lines (by our
+    line key, the refund line item id): a line's quantity drifted, its
+    amount drifted by 0.01, a line gone and a keyed line Shopify never
+    refunded are exactly the rows, each memo's total kept equal so that
+    only the lines differ; a memo that matches gives none; none of them
+    is an exception (the module does not rewrite a Credit Memo)."""
+
+    def memo_line(self, memo):
+        rec = self.ns.admin("GET", "records/creditMemo/" + memo["id"])
+        lines = rec["item"]["items"]
+        self.assertEqual(len(lines), 1, lines)
+        return lines[0]
+
+    def patch_memo(self, memo, body, query=""):
+        r = self.ns.request("PATCH", "/services/rest/record/v1/creditMemo/"
+                            + memo["id"] + query, body)
+        self.assertEqual(r.status, 204, r)
+
+    def test_memo_lines_drifted_missing_and_extra_are_the_rows(self):
+        self.start_nginx()
+
+        # untaxed: a memo's tax is NetSuite's tax engine's (test above)
+        taxed = shopmodel.TAX
+        self.addCleanup(setattr, shopmodel, "TAX", taxed)
+        shopmodel.TAX = 0
+        want_qty, refunds = {}, {}
+        oids = (7101, 7102, 7103, 7104, 7105)
+        for oid in oids:
+            self.create(oid, 3)
+            want_qty[oid] = 3
+        self.next_second()
+        for oid in oids:
+            self.edit(oid, 3)
+        self.next_second()
+        for oid in oids:
+            refunds[oid] = self.refund(oid, 3, 1)["id"]
+            want_qty[oid] -= 1
+        self.shopify.drain()
+        self.wait(lambda: self.converged(want_qty, list(refunds.values()))[0]
+                  and self.written(want_qty),
+                  "NetSuite to hold every order and refund", 20)
+
+        # as booked, every memo's lines are the refund's: no row
+        self.ask()
+        self.wait(lambda: self.runs_done() == 1, "the first run", 20)
+        first = json.loads(self.report())
+        self.assertEqual(first["rows"], [], first)
+
+        memos = {cm["externalId"]: cm
+                 for cm in self.record_list("creditMemo")}
+
+        def memo_of(oid):
+            return memos["shopify-acme-refund-%d" % refunds[oid]]
+
+        # 7101: the memo line's quantity keyed to 2, its amount kept
+        line = self.memo_line(memo_of(7101))
+        self.assertEqual(line["custcol_shopify_line_id"], "710101")
+        self.assertEqual((line["quantity"], "%.2f" % line["amount"]),
+                         (1, "10.00"))
+        self.patch_memo(memo_of(7101), {"item": {"items": [
+            {"line": line["line"], "quantity": 2,
+             "amount": float(line["amount"])}]}})
+
+        # 7102: the line's amount 0.01 short, the cent on a line keyed by
+        # hand (no line key of ours): the memo's total is still 10.00
+        line = self.memo_line(memo_of(7102))
+        self.patch_memo(memo_of(7102), {"item": {"items": [
+            {"line": line["line"], "amount": 9.99},
+            {"item": {"id": line["item"]["id"]}, "quantity": 1,
+             "amount": 0.01}]}})
+
+        # 7103: our line replaced by the same one keyed by hand
+        line = self.memo_line(memo_of(7103))
+        self.patch_memo(memo_of(7103), {"item": {"items": [
+            {"item": {"id": line["item"]["id"]},
+             "quantity": int(line["quantity"]),
+             "amount": float(line["amount"])}]}}, "?replace=item")
+
+        # 7105: a line with a refund line id Shopify's refund lacks
+        line = self.memo_line(memo_of(7105))
+        self.patch_memo(memo_of(7105), {"item": {"items": [
+            {"item": {"id": line["item"]["id"]}, "quantity": 1,
+             "amount": 0, "custcol_shopify_line_id": "999999"}]}})
+
+        doc, rows = self.second_run_rows()
+        self.assertEqual(rows, [
+            ("7101", "mismatch",
+             "credit_memo_line:%d:710101" % refunds[7101], 1, 2, False),
+            ("7102", "mismatch",
+             "credit_memo_line_amount:%d:710201" % refunds[7102], "10.00",
+             "9.99", False),
+            ("7103", "missing_in_netsuite",
+             "credit_memo_line:%d:710301" % refunds[7103], 1, None, False),
+            ("7105", "missing_in_shopify",
+             "credit_memo_line:%d:999999" % refunds[7105], None, 1, False),
+        ], doc)
+        self.assertEqual(doc["summary"], {
+            "mismatch": 2, "missing_in_netsuite": 1,
+            "missing_in_shopify": 1, "actionable": 0})
+        self.assertEqual(self.exceptions(), [])
 
 
 class Schedule(ReportBase):

@@ -99,6 +99,29 @@ oe_row(json_t *rows, size_t i, const char *kind, const char *what,
 }
 
 
+/* a row of quantities, -1 for none (null) */
+
+static void
+oe_qty_row(json_t *rows, size_t i, const char *kind, const char *what,
+    json_int_t shop, json_int_t ns)
+{
+    json_t  *row, *v;
+
+    row = json_array_get(rows, i);
+    assert_non_null(row);
+    assert_string_equal(json_string_value(json_object_get(row, "kind")),
+                        kind);
+    assert_string_equal(json_string_value(json_object_get(row, "what")),
+                        what);
+
+    v = json_object_get(row, "shopify");
+    assert_true(shop < 0 ? json_is_null(v) : json_integer_value(v) == shop);
+    v = json_object_get(row, "netsuite");
+    assert_true(ns < 0 ? json_is_null(v) : json_integer_value(v) == ns);
+    assert_false(json_is_true(json_object_get(row, "actionable")));
+}
+
+
 /* the same money in other spellings is no difference */
 
 static void
@@ -358,6 +381,111 @@ test_missing_order(void **state)
 }
 
 
+/*
+ * A refund's lines against its Credit Memo's, by the refund line item id
+ * the normaliser writes as the memo line's key: quantity and subtotal
+ * (or subtotal_set's shop money) in exact minor units; a bundle's parts'
+ * quantity is not the refund line's; never actionable.
+ */
+
+static const char  oe_refund[] =
+    "[{\"id\":900,\"refund_line_items\":["
+    "{\"id\":501,\"line_item_id\":1,\"quantity\":2,\"subtotal\":\"20.00\"},"
+    "{\"id\":502,\"line_item_id\":2,\"quantity\":1,\"subtotal_set\":"
+    "{\"shop_money\":{\"amount\":\"5.5\",\"currency_code\":\"CAD\"}}},"
+    "{\"id\":503,\"line_item_id\":2,\"quantity\":1,\"subtotal\":\"7.00\"}],"
+    "\"transactions\":[{\"kind\":\"refund\",\"status\":\"success\","
+    "\"amount\":\"32.50\"}]}]";
+
+static const char  oe_memo[] =
+    "{\"total\":\"32.50\",\"lines\":{"
+    "\"501\":{\"sku\":\"no-restock\",\"quantity\":2,\"amount\":\"20.00\","
+    "\"parts\":false},"
+    "\"502\":{\"sku\":\"B\",\"quantity\":1,\"amount\":\"5.50\","
+    "\"parts\":false},"
+    "\"503\":{\"sku\":\"KIT-1\",\"quantity\":3,\"amount\":\"7.0\","
+    "\"parts\":true}}}";
+
+
+static void
+test_memo_lines(void **state)
+{
+    json_t  *shop, *ns, *rows, *lines;
+
+    (void) state;
+
+    shop = oe_load(oe_shop);
+    ns = oe_load(oe_ns);
+    json_object_set_new(shop, "refunds", oe_load(oe_refund));
+    json_object_set_new(json_object_get(ns, "memos"), "900",
+                        oe_load(oe_memo));
+
+    /* the same lines: nothing to report */
+    rows = oe_diff(shop, ns, 0);
+    json_decref(rows);
+
+    /* a quantity drift, an amount 0.01 off, a line gone, one extra */
+    lines = json_object_get(json_object_get(json_object_get(ns, "memos"),
+                                            "900"), "lines");
+    json_object_set_new(json_object_get(lines, "501"), "quantity",
+                        json_integer(3));
+    json_object_set_new(json_object_get(lines, "502"), "amount",
+                        json_string("5.51"));
+    json_object_del(lines, "503");
+    json_object_set_new(lines, "504",
+                        json_pack("{s:i, s:s}", "quantity", 1,
+                                  "amount", "0.00"));
+
+    rows = oe_diff(shop, ns, 4);
+    oe_qty_row(rows, 0, "mismatch", "credit_memo_line:900:501", 2, 3);
+    oe_row(rows, 1, "mismatch", "credit_memo_line_amount:900:502", "5.50",
+           "5.51", 0);
+    oe_qty_row(rows, 2, "missing_in_netsuite", "credit_memo_line:900:503", 1,
+               -1);
+    oe_qty_row(rows, 3, "missing_in_shopify", "credit_memo_line:900:504", -1,
+               1);
+    json_decref(rows);
+
+    /*
+     * Booked in the customer's money (money presentment) for an order
+     * paid in another currency: the memo's amounts are not the shop's
+     * subtotals, quantities alone are compared
+     */
+    json_object_set_new(json_object_get(json_object_get(ns, "memos"), "900"),
+                        "presentment", json_true());
+    json_object_set_new(shop, "presentment_currency", json_string("USD"));
+    rows = oe_diff(shop, ns, 3);
+    oe_qty_row(rows, 1, "missing_in_netsuite", "credit_memo_line:900:503", 1,
+               -1);
+    json_decref(rows);
+    json_object_set_new(shop, "presentment_currency", json_string("CAD"));
+    rows = oe_diff(shop, ns, 4);
+    json_decref(rows);
+
+    /* a memo's line that is not a number: the order is unreadable */
+    json_object_set_new(json_object_get(lines, "501"), "quantity",
+                        json_string("?"));
+    json_object_set_new(json_object_get(lines, "502"), "amount",
+                        json_string("5.50"));
+    json_object_del(lines, "504");
+    json_object_set_new(lines, "503",
+                        json_pack("{s:i, s:s, s:b}", "quantity", 3,
+                                  "amount", "7.00", "parts", 1));
+    rows = oe_diff(shop, ns, -1);
+    oe_row(rows, 0, "mismatch", "unreadable", NULL, NULL, 0);
+    json_decref(rows);
+
+    /* the memo's lines not read (no "lines"): its total alone */
+    json_object_del(json_object_get(json_object_get(ns, "memos"), "900"),
+                    "lines");
+    rows = oe_diff(shop, ns, 0);
+    json_decref(rows);
+
+    json_decref(shop);
+    json_decref(ns);
+}
+
+
 /* a double is never money: the order is flagged, not compared wrongly */
 
 static void
@@ -390,6 +518,7 @@ main(void)
         cmocka_unit_test(test_lines_and_tax),
         cmocka_unit_test(test_lines_not_read),
         cmocka_unit_test(test_keyed_lines),
+        cmocka_unit_test(test_memo_lines),
         cmocka_unit_test(test_missing_order),
         cmocka_unit_test(test_unreadable),
     };

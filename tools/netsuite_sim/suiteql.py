@@ -29,7 +29,8 @@ sublist line (mainline 'F', taxline 'F') and, when it carries tax, one tax
 line (taxline 'T').  On sales transactions (SalesOrd, CustInvc, CashSale)
 quantity and amounts are stored with the opposite sign, negative, as the
 line's effect on inventory and on its income account; on the others as
-entered.
+entered, so a Credit Memo's (CustCred) positive, the reverse of a sale
+(UNCONFIRMED by an Oracle page, as the sale's sign is).
 
 item: id, itemid, externalid, itemtype.
 

@@ -100,6 +100,52 @@ class SuiteQL(SimTestCase):
                          ["T", "F", "F"])
         self.assertNotIn("item", r.json["items"][0])
 
+    def test_credit_memo_lines_beside_the_order_lines_paged(self):
+        # the report's lines query with our line key: a Sales Order's item
+        # lines negative, its Credit Memo's as entered (positive: a memo
+        # puts stock back and debits income, the reverse of a sale;
+        # UNCONFIRMED by an Oracle page, docs/netsuite-simulator.md), the
+        # memo's refund id beside each, and paged like any SuiteQL
+        self.sim.admin("POST", "items", [{"id": "100", "itemId": "SKU-A"},
+                                         {"id": "300", "itemId": "SHIP"}])
+        self.sim.seed_order("ext-5", custbody_shopify_order_id="888",
+                            lines=[{"item": {"id": "100"}, "quantity": 2,
+                                    "rate": 10,
+                                    "custcol_shopify_line_id": "11"}])
+        r = self.sim.admin("POST", "records/creditMemo", {
+            "externalId": "ext-5-refund-9001", "entity": {"id": "42"},
+            "custbody_shopify_order_id": "888",
+            "custbody_shopify_refund_id": "9001",
+            "item": {"items": [
+                {"item": {"id": "100"}, "quantity": 1, "amount": 9.99,
+                 "custcol_shopify_line_id": "501"},
+                {"item": {"id": "300"}, "quantity": 1, "amount": 5,
+                 "custcol_shopify_line_id": "shipping_refund"}]}})
+        self.assertIn("id", r, r)
+        q = ("SELECT t.custbody_shopify_order_id AS oid, tl.quantity AS q, "
+             "tl.foreignamount AS a, i.itemid AS sku, "
+             "tl.custcol_shopify_line_id AS k, t.type AS type, "
+             "t.custbody_shopify_refund_id AS rid FROM transaction t "
+             "INNER JOIN transactionline tl ON tl.transaction = t.id "
+             "LEFT OUTER JOIN item i ON i.id = tl.item WHERE t.type IN "
+             "('SalesOrd', 'CustCred') AND tl.mainline = 'F' AND "
+             "tl.taxline = 'F' AND t.custbody_shopify_order_id IN ('888')")
+        rows = []
+        for offset in (0, 2):
+            r = self.query(q, path=SUITEQL + "?limit=2&offset=%d" % offset)
+            self.assertEqual(r.status, 200, r)
+            self.assertEqual((r.json["hasMore"], r.json["totalResults"]),
+                             (offset == 0, 3))
+            rows += [{k: v for k, v in i.items() if k != "links"}
+                     for i in r.json["items"]]
+        self.assertEqual(rows, [
+            {"oid": "888", "q": "-2", "a": "-20.00", "sku": "SKU-A",
+             "k": "11", "type": "SalesOrd"},
+            {"oid": "888", "q": "1", "a": "9.99", "sku": "SKU-A",
+             "k": "501", "type": "CustCred", "rid": "9001"},
+            {"oid": "888", "q": "1", "a": "5.00", "sku": "SHIP",
+             "k": "shipping_refund", "type": "CustCred", "rid": "9001"}])
+
     def test_window_by_prefix_and_day(self):
         r = self.query("SELECT id, externalid FROM transaction WHERE type = "
                        "'SalesOrd' AND externalid LIKE 'ext-%' AND "
