@@ -13,6 +13,7 @@
 #include <openssl/evp.h>
 #include <openssl/crypto.h>
 #include <openssl/rand.h>
+#include <openssl/core_names.h>
 
 #include "ngx_http_order_edit_ingest.h"
 #include "ngx_http_order_edit_shm.h"
@@ -132,6 +133,9 @@ static ngx_int_t ngx_http_order_edit_read_body(ngx_http_request_t *r,
 static ngx_uint_t ngx_http_order_edit_verify(
     ngx_http_order_edit_store_conf_t *store, ngx_str_t *body,
     u_char *expected);
+static EVP_MAC_CTX *ngx_http_order_edit_hmac(
+    ngx_http_order_edit_store_conf_t *store, ngx_uint_t i);
+static void ngx_http_order_edit_hmac_cleanup(void *data);
 static ngx_uint_t ngx_http_order_edit_topic_wanted(
     ngx_http_order_edit_store_conf_t *store, ngx_str_t *topic);
 static uint64_t ngx_http_order_edit_order_hint(ngx_str_t *topic,
@@ -843,21 +847,37 @@ ngx_http_order_edit_verify(ngx_http_order_edit_store_conf_t *store,
     ngx_str_t *body, u_char *expected)
 {
     u_char        md[EVP_MAX_MD_SIZE];
+    size_t        mdlen;
     ngx_uint_t    i, ok;
+    EVP_MAC_CTX  *mac;
     unsigned int  len;
 
     ok = 0;
 
     for (i = 0; i < store->nsecrets; i++) {
-        len = 0;
+        mac = ngx_http_order_edit_hmac(store, i);
 
-        if (HMAC(EVP_sha256(), store->secrets[i].data,
-                 (int) store->secrets[i].len, body->data, body->len,
-                 md, &len)
-            == NULL
-            || len != NGX_HTTP_ORDER_EDIT_HMAC_LEN)
-        {
-            continue;
+        if (mac != NULL) {
+            /* without a key, init starts over from the keyed state */
+            if (EVP_MAC_init(mac, NULL, 0, NULL) != 1
+                || EVP_MAC_update(mac, body->data, body->len) != 1
+                || EVP_MAC_final(mac, md, &mdlen, sizeof(md)) != 1
+                || mdlen != NGX_HTTP_ORDER_EDIT_HMAC_LEN)
+            {
+                continue;
+            }
+
+        } else {
+            len = 0;
+
+            if (HMAC(EVP_sha256(), store->secrets[i].data,
+                     (int) store->secrets[i].len, body->data, body->len,
+                     md, &len)
+                == NULL
+                || len != NGX_HTTP_ORDER_EDIT_HMAC_LEN)
+            {
+                continue;
+            }
         }
 
         if (CRYPTO_memcmp(md, expected, NGX_HTTP_ORDER_EDIT_HMAC_LEN) == 0) {
@@ -866,6 +886,80 @@ ngx_http_order_edit_verify(ngx_http_order_edit_store_conf_t *store,
     }
 
     return ok;
+}
+
+
+/*
+ * A secret's HMAC-SHA256 context, keyed once in each worker, on the
+ * first webhook it checks.  The one-shot HMAC() fetches the algorithm,
+ * makes and frees a context and hashes the key (two SHA-256 blocks) for
+ * every webhook: 1.5-1.8 us of the 12 that a 16 KB body takes.  It is
+ * freed with the cycle, except the unknown shops' store's, which lives
+ * as long as the worker, as its key does.  NULL: OpenSSL made none, and
+ * the one-shot does the work.
+ */
+
+static EVP_MAC_CTX *
+ngx_http_order_edit_hmac(ngx_http_order_edit_store_conf_t *store,
+    ngx_uint_t i)
+{
+    EVP_MAC             *alg;
+    OSSL_PARAM           params[2];
+    EVP_MAC_CTX         *mac;
+    ngx_pool_cleanup_t  *cln;
+
+    if (store->hmac[i] != NULL) {
+        return store->hmac[i];
+    }
+
+    cln = NULL;
+
+    if (store != &ngx_http_order_edit_unknown) {
+        cln = ngx_pool_cleanup_add(ngx_cycle->pool, 0);
+        if (cln == NULL) {
+            return NULL;
+        }
+    }
+
+    alg = EVP_MAC_fetch(NULL, "HMAC", NULL);
+    if (alg == NULL) {
+        return NULL;
+    }
+
+    mac = EVP_MAC_CTX_new(alg);
+    EVP_MAC_free(alg);
+
+    if (mac == NULL) {
+        return NULL;
+    }
+
+    params[0] = OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST,
+                                                 (char *) "SHA256", 0);
+    params[1] = OSSL_PARAM_construct_end();
+
+    if (EVP_MAC_init(mac, store->secrets[i].data, store->secrets[i].len,
+                     params)
+        != 1)
+    {
+        EVP_MAC_CTX_free(mac);
+        return NULL;
+    }
+
+    if (cln != NULL) {
+        cln->handler = ngx_http_order_edit_hmac_cleanup;
+        cln->data = mac;
+    }
+
+    store->hmac[i] = mac;
+
+    return mac;
+}
+
+
+static void
+ngx_http_order_edit_hmac_cleanup(void *data)
+{
+    EVP_MAC_CTX_free(data);
 }
 
 
