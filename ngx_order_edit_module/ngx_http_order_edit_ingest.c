@@ -52,6 +52,10 @@ typedef struct {
     ngx_http_order_edit_zone_t    *zone;
     uint64_t                       id;          /* once queued */
 
+    /* the body: in one piece, or (data NULL) in bufs, see read_body() */
+    ngx_str_t                      body;
+    ngx_chain_t                   *bufs;
+
     /* a named store's shop is counted on its own node from the start */
     unsigned                       attributed:1;
     unsigned                       unknown:1;   /* no store: always 401 */
@@ -129,17 +133,18 @@ static void ngx_http_order_edit_body_handler(ngx_http_request_t *r);
 static ngx_int_t ngx_http_order_edit_process(ngx_http_request_t *r,
     ngx_http_order_edit_ingest_ctx_t *ctx);
 static ngx_int_t ngx_http_order_edit_read_body(ngx_http_request_t *r,
-    ngx_str_t *body);
-static ngx_uint_t ngx_http_order_edit_verify(
-    ngx_http_order_edit_store_conf_t *store, ngx_str_t *body,
-    u_char *expected);
+    ngx_http_order_edit_ingest_ctx_t *ctx);
+static ngx_int_t ngx_http_order_edit_join_body(ngx_http_request_t *r,
+    ngx_http_order_edit_ingest_ctx_t *ctx);
+static ngx_uint_t ngx_http_order_edit_verify(ngx_http_request_t *r,
+    ngx_http_order_edit_ingest_ctx_t *ctx, u_char *expected);
 static EVP_MAC_CTX *ngx_http_order_edit_hmac(
     ngx_http_order_edit_store_conf_t *store, ngx_uint_t i);
 static void ngx_http_order_edit_hmac_cleanup(void *data);
 static ngx_uint_t ngx_http_order_edit_topic_wanted(
     ngx_http_order_edit_store_conf_t *store, ngx_str_t *topic);
 static uint64_t ngx_http_order_edit_order_hint(ngx_str_t *topic,
-    ngx_str_t *body);
+    ngx_http_order_edit_ingest_ctx_t *ctx);
 static u_char *ngx_http_order_edit_skip_space(u_char *p, u_char *last);
 static void ngx_http_order_edit_durable(ngx_http_request_t *r,
     ngx_int_t rc);
@@ -148,7 +153,7 @@ static ngx_int_t ngx_http_order_edit_queued(ngx_http_request_t *r,
 static ngx_int_t ngx_http_order_edit_journal_failed(ngx_http_request_t *r,
     ngx_uint_t full);
 static ngx_int_t ngx_http_order_edit_enqueue(ngx_http_request_t *r,
-    ngx_http_order_edit_ingest_ctx_t *ctx, ngx_str_t *body);
+    ngx_http_order_edit_ingest_ctx_t *ctx);
 static ngx_http_order_edit_store_conf_t *ngx_http_order_edit_unknown_store(
     ngx_http_order_edit_main_conf_t *omcf);
 
@@ -274,16 +279,16 @@ ngx_http_order_edit_process(ngx_http_request_t *r,
     ngx_http_order_edit_ingest_ctx_t *ctx)
 {
     u_char      expected[NGX_HTTP_ORDER_EDIT_HMAC_LEN + 16];
-    ngx_str_t   body, dst;
+    ngx_str_t   dst;
 
-    if (ngx_http_order_edit_read_body(r, &body) != NGX_OK) {
+    if (ngx_http_order_edit_read_body(r, ctx) != NGX_OK) {
         /* nothing was kept: a 5xx makes Shopify deliver it again */
         return ngx_http_order_edit_send_error(r,
                    NGX_HTTP_INTERNAL_SERVER_ERROR, "internal_error",
                    "the webhook body could not be read", 0);
     }
 
-    if (body.len == 0) {
+    if (ctx->body.len == 0) {
         return ngx_http_order_edit_reject(r, ctx,
                    NGX_HTTP_ORDER_EDIT_C_REJECTED_REQUEST,
                    NGX_HTTP_BAD_REQUEST, "empty_body",
@@ -294,7 +299,7 @@ ngx_http_order_edit_process(ngx_http_request_t *r,
     dst.data = expected;
     (void) ngx_decode_base64(&dst, &ctx->h[NGX_HTTP_ORDER_EDIT_H_HMAC]);
 
-    if (!ngx_http_order_edit_verify(ctx->store, &body, expected)
+    if (!ngx_http_order_edit_verify(r, ctx, expected)
         || ctx->unknown)
     {
         return ngx_http_order_edit_reject(r, ctx,
@@ -322,13 +327,13 @@ ngx_http_order_edit_process(ngx_http_request_t *r,
                    sizeof("{\"status\":\"ignored\"}\n") - 1, 0);
     }
 
-    return ngx_http_order_edit_enqueue(r, ctx, &body);
+    return ngx_http_order_edit_enqueue(r, ctx);
 }
 
 
 static ngx_int_t
 ngx_http_order_edit_enqueue(ngx_http_request_t *r,
-    ngx_http_order_edit_ingest_ctx_t *ctx, ngx_str_t *body)
+    ngx_http_order_edit_ingest_ctx_t *ctx)
 {
     u_char                      *p, out[128];
     ngx_str_t                   *wid;
@@ -356,8 +361,9 @@ ngx_http_order_edit_enqueue(ngx_http_request_t *r,
     put.msg.event_id = ctx->h[NGX_HTTP_ORDER_EDIT_H_EVENT_ID];
     put.msg.api_version = ctx->h[NGX_HTTP_ORDER_EDIT_H_API_VERSION];
     put.msg.triggered_at = ctx->h[NGX_HTTP_ORDER_EDIT_H_TRIGGERED_AT];
-    put.msg.body = *body;
-    put.msg.order_id = ngx_http_order_edit_order_hint(&put.msg.topic, body);
+    put.msg.body = ctx->body;
+    put.bufs = ctx->bufs;
+    put.msg.order_id = ngx_http_order_edit_order_hint(&put.msg.topic, ctx);
 
     switch (ngx_http_order_edit_store_put(zone, &put, r->connection->log)) {
 
@@ -760,21 +766,28 @@ ngx_http_order_edit_valid(ngx_str_t *v, ngx_uint_t header)
 
 /*
  * The signature covers the exact bytes on the wire, so the body is used
- * as read: in place when nginx kept it in one buffer, else assembled from
- * its buffers and the temporary file.
+ * as read: in place when nginx kept it in one buffer, and in the memory
+ * buffers it read it into otherwise (the first bytes in the header's
+ * buffer, the rest in the body's), which the HMAC and the zone's copy
+ * take piece by piece: joining them cost a 16 KB allocation and copy of
+ * every webhook.  It is assembled only from a temporary file, or when
+ * the store wants it whole (its journal record).
  */
 
 static ngx_int_t
-ngx_http_order_edit_read_body(ngx_http_request_t *r, ngx_str_t *body)
+ngx_http_order_edit_read_body(ngx_http_request_t *r,
+    ngx_http_order_edit_ingest_ctx_t *ctx)
 {
-    u_char       *p;
-    size_t        len, size;
-    ssize_t       n;
+    size_t        len;
     ngx_buf_t    *b;
+    ngx_str_t    *body;
+    ngx_uint_t    in_file;
     ngx_chain_t  *cl;
 
+    body = &ctx->body;
     body->len = 0;
     body->data = NULL;
+    ctx->bufs = NULL;
 
     if (r->request_body == NULL || r->request_body->bufs == NULL) {
         return NGX_OK;
@@ -789,23 +802,54 @@ ngx_http_order_edit_read_body(ngx_http_request_t *r, ngx_str_t *body)
     }
 
     len = 0;
+    in_file = 0;
 
     for (cl = r->request_body->bufs; cl; cl = cl->next) {
         b = cl->buf;
-        len += b->in_file ? (size_t) (b->file_last - b->file_pos)
-                          : (size_t) (b->last - b->pos);
+
+        if (b->in_file) {
+            in_file = 1;
+            len += (size_t) (b->file_last - b->file_pos);
+
+        } else {
+            len += (size_t) (b->last - b->pos);
+        }
     }
 
     if (len == 0) {
         return NGX_OK;
     }
 
-    p = ngx_pnalloc(r->pool, len);
+    body->len = len;
+
+    if (!in_file && !ngx_http_order_edit_store_whole_body(ctx->zone)) {
+        ctx->bufs = r->request_body->bufs;
+        return NGX_OK;
+    }
+
+    return ngx_http_order_edit_join_body(r, ctx);
+}
+
+
+/* the body in one piece, from its buffers and temporary file */
+
+static ngx_int_t
+ngx_http_order_edit_join_body(ngx_http_request_t *r,
+    ngx_http_order_edit_ingest_ctx_t *ctx)
+{
+    u_char       *p;
+    size_t        size;
+    ssize_t       n;
+    ngx_buf_t    *b;
+    ngx_chain_t  *cl;
+
+    p = ngx_pnalloc(r->pool, ctx->body.len);
     if (p == NULL) {
         return NGX_ERROR;
     }
 
-    body->data = p;
+    ctx->body.data = p;
+    ctx->bufs = NULL;
 
     for (cl = r->request_body->bufs; cl; cl = cl->next) {
         b = cl->buf;
@@ -834,8 +878,6 @@ ngx_http_order_edit_read_body(ngx_http_request_t *r, ngx_str_t *body)
         p += n;
     }
 
-    body->len = len;
-
     return NGX_OK;
 }
 
@@ -843,25 +885,52 @@ ngx_http_order_edit_read_body(ngx_http_request_t *r, ngx_str_t *body)
 /* every accepted secret is tried; each comparison is constant time */
 
 static ngx_uint_t
-ngx_http_order_edit_verify(ngx_http_order_edit_store_conf_t *store,
-    ngx_str_t *body, u_char *expected)
+ngx_http_order_edit_verify(ngx_http_request_t *r,
+    ngx_http_order_edit_ingest_ctx_t *ctx, u_char *expected)
 {
-    u_char        md[EVP_MAX_MD_SIZE];
-    size_t        mdlen;
-    ngx_uint_t    i, ok;
-    EVP_MAC_CTX  *mac;
-    unsigned int  len;
+    u_char                             md[EVP_MAX_MD_SIZE];
+    size_t                             mdlen;
+    ngx_buf_t                         *b;
+    ngx_uint_t                         i, ok;
+    ngx_chain_t                       *cl;
+    EVP_MAC_CTX                       *mac;
+    unsigned int                       len;
+    ngx_http_order_edit_store_conf_t  *store;
 
     ok = 0;
+    store = ctx->store;
 
     for (i = 0; i < store->nsecrets; i++) {
         mac = ngx_http_order_edit_hmac(store, i);
 
         if (mac != NULL) {
             /* without a key, init starts over from the keyed state */
-            if (EVP_MAC_init(mac, NULL, 0, NULL) != 1
-                || EVP_MAC_update(mac, body->data, body->len) != 1
-                || EVP_MAC_final(mac, md, &mdlen, sizeof(md)) != 1
+            if (EVP_MAC_init(mac, NULL, 0, NULL) != 1) {
+                continue;
+            }
+
+            if (ctx->body.data != NULL) {
+                if (EVP_MAC_update(mac, ctx->body.data, ctx->body.len) != 1)
+                {
+                    continue;
+                }
+
+            } else {
+                for (cl = ctx->bufs; cl; cl = cl->next) {
+                    b = cl->buf;
+
+                    if (EVP_MAC_update(mac, b->pos, b->last - b->pos) != 1)
+                    {
+                        break;
+                    }
+                }
+
+                if (cl != NULL) {
+                    continue;
+                }
+            }
+
+            if (EVP_MAC_final(mac, md, &mdlen, sizeof(md)) != 1
                 || mdlen != NGX_HTTP_ORDER_EDIT_HMAC_LEN)
             {
                 continue;
@@ -870,10 +939,13 @@ ngx_http_order_edit_verify(ngx_http_order_edit_store_conf_t *store,
         } else {
             len = 0;
 
-            if (HMAC(EVP_sha256(), store->secrets[i].data,
-                     (int) store->secrets[i].len, body->data, body->len,
-                     md, &len)
-                == NULL
+            /* the one-shot wants the body in one piece */
+            if ((ctx->body.data == NULL
+                 && ngx_http_order_edit_join_body(r, ctx) != NGX_OK)
+                || HMAC(EVP_sha256(), store->secrets[i].data,
+                        (int) store->secrets[i].len, ctx->body.data,
+                        ctx->body.len, md, &len)
+                   == NULL
                 || len != NGX_HTTP_ORDER_EDIT_HMAC_LEN)
             {
                 continue;
@@ -1005,13 +1077,35 @@ ngx_http_order_edit_skip_space(u_char *p, u_char *last)
 
 
 static uint64_t
-ngx_http_order_edit_order_hint(ngx_str_t *topic, ngx_str_t *body)
+ngx_http_order_edit_order_hint(ngx_str_t *topic,
+    ngx_http_order_edit_ingest_ctx_t *ctx)
 {
-    u_char    *p, *last;
-    uint64_t   id;
+    u_char       *p, *last, head[NGX_HTTP_ORDER_EDIT_HINT_SCAN];
+    size_t        len, n;
+    uint64_t      id;
+    ngx_chain_t  *cl;
 
-    p = body->data;
-    last = p + ngx_min(body->len, NGX_HTTP_ORDER_EDIT_HINT_SCAN);
+    len = ngx_min(ctx->body.len, NGX_HTTP_ORDER_EDIT_HINT_SCAN);
+    p = ctx->body.data;
+
+    if (p == NULL) {
+        /* the first bytes, from as many buffers as hold them */
+        p = ctx->bufs->buf->pos;
+
+        if ((size_t) (ctx->bufs->buf->last - p) < len) {
+            p = head;
+
+            for (cl = ctx->bufs; cl && p < head + len; cl = cl->next) {
+                n = ngx_min((size_t) (cl->buf->last - cl->buf->pos),
+                            (size_t) (head + len - p));
+                p = ngx_cpymem(p, cl->buf->pos, n);
+            }
+
+            p = head;
+        }
+    }
+
+    last = p + len;
 
     if (topic->len > 7 && ngx_strncmp(topic->data, "orders/", 7) == 0
         && !(topic->len == 13 && ngx_strncmp(topic->data, "orders/edited",

@@ -386,7 +386,7 @@ ngx_http_order_edit_store_put(ngx_http_order_edit_zone_t *zone,
      * a record to wait for no second lock is needed.
      */
 
-    ngx_http_order_edit_queue_copy_body(item, msg);
+    ngx_http_order_edit_queue_copy_body(item, msg, put->bufs);
 
     ngx_log_debug3(NGX_LOG_DEBUG_HTTP, log, 0,
                    "order_edit: queued #%uL \"%V\" of \"%V\"",
@@ -415,6 +415,18 @@ ngx_http_order_edit_store_put(ngx_http_order_edit_zone_t *zone,
     default:
         return NGX_HTTP_ORDER_EDIT_PUT_JOURNAL_FAILED;
     }
+}
+
+
+/*
+ * Does put want the body in one piece (put->bufs NULL)?  Its record
+ * does; the zone's copy takes it from the buffers nginx read it into.
+ */
+
+ngx_uint_t
+ngx_http_order_edit_store_whole_body(ngx_http_order_edit_zone_t *zone)
+{
+    return ngx_http_order_edit_store_backend(zone) != NULL;
 }
 
 

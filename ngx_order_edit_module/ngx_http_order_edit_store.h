@@ -109,6 +109,12 @@ typedef struct {
     ngx_str_t                          shop;
     ngx_http_order_edit_store_conf_t  *limit;
 
+    /*
+     * in: the body in the memory buffers it was read into, when msg.body
+     * has its length only (data NULL); never when whole_body() says so
+     */
+    ngx_chain_t                       *bufs;
+
     /* out */
     uint64_t                           id;
     time_t                             retry_after;
@@ -120,6 +126,8 @@ typedef struct {
 ngx_http_order_edit_put_e ngx_http_order_edit_store_put(
     ngx_http_order_edit_zone_t *zone, ngx_http_order_edit_put_t *put,
     ngx_log_t *log);
+ngx_uint_t ngx_http_order_edit_store_whole_body(
+    ngx_http_order_edit_zone_t *zone);
 ngx_int_t ngx_http_order_edit_store_put_local(
     ngx_http_order_edit_zone_t *zone, ngx_str_t *shop_name,
     ngx_http_order_edit_msg_t *msg, ngx_str_t *reason, ngx_str_t *detail);
