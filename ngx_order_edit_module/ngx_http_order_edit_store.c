@@ -827,6 +827,10 @@ ngx_http_order_edit_queue_park(ngx_http_order_edit_zone_t *zone,
  * zone (queue), or only its de-duplication id, for as long as the TTL
  * since it came allows.  The same webhook recorded twice (two
  * generations both took a retry) goes in once: NGX_BUSY for the copy.
+ * An order snapshot's trigger time is noted as put notes it at ingest
+ * (the record keeps the header and the order id): reconciliation's
+ * found_missing would otherwise take a newer webhook replayed after a
+ * restart for missing once an older one came since.
  */
 
 ngx_int_t
@@ -834,13 +838,15 @@ ngx_http_order_edit_store_replay(ngx_http_order_edit_zone_t *zone,
     ngx_str_t *shop, ngx_http_order_edit_msg_t *msg,
     ngx_http_order_edit_recref_t *ref, ngx_uint_t queue)
 {
-    u_char                        kbuf[NGX_HTTP_ORDER_EDIT_DEDUP_KEY_LEN];
-    time_t                        expire;
-    uint32_t                      hash;
-    ngx_str_t                     key;
-    ngx_http_order_edit_item_t   *item;
-    ngx_http_order_edit_shop_t   *sp;
-    ngx_http_order_edit_dedup_t  *dd;
+    u_char                          kbuf[NGX_HTTP_ORDER_EDIT_DEDUP_KEY_LEN];
+    time_t                          expire;
+    uint32_t                        hash;
+    ngx_str_t                       key;
+    ngx_int_t                       received;
+    ngx_http_order_edit_item_t     *item;
+    ngx_http_order_edit_shop_t     *sp;
+    ngx_http_order_edit_dedup_t    *dd;
+    ngx_http_order_edit_received_t  rk;
 
     if (shop->len == 0 || shop->len > NGX_HTTP_ORDER_EDIT_MAX_SHOP_LEN
         || msg->webhook_id.len > NGX_HTTP_ORDER_EDIT_MAX_ID_LEN
@@ -853,6 +859,8 @@ ngx_http_order_edit_store_replay(ngx_http_order_edit_zone_t *zone,
                                   &msg->event_id, &key);
     hash = ngx_http_order_edit_dedup_hash(zone, &key);
     expire = (time_t) (msg->received_ms / 1000) + zone->dedup_ttl;
+
+    received = ngx_http_order_edit_received_key(zone, shop, msg, &rk);
 
     ngx_shmtx_lock(&zone->shpool->mutex);
 
@@ -888,18 +896,22 @@ ngx_http_order_edit_store_replay(ngx_http_order_edit_zone_t *zone,
     if (!queue) {
         ngx_http_order_edit_dedup_insert(zone, dd, hash, 0);
         dd->expire = expire;
-        ngx_shmtx_unlock(&zone->shpool->mutex);
-        return NGX_OK;
+
+    } else {
+        (void) ngx_http_order_edit_queue_link_locked(zone, sp, item);
+        ngx_http_order_edit_dedup_insert(zone, dd, hash, item->id);
+
+        if (expire > dd->expire) {
+            dd->expire = expire;
+        }
+
+        ngx_http_order_edit_store_records->adopt_locked(zone, item, ref);
     }
 
-    (void) ngx_http_order_edit_queue_link_locked(zone, sp, item);
-    ngx_http_order_edit_dedup_insert(zone, dd, hash, item->id);
-
-    if (expire > dd->expire) {
-        dd->expire = expire;
+    /* delivered or not, it came: as at ingest */
+    if (received == NGX_OK) {
+        ngx_http_order_edit_received_note_locked(zone, &rk);
     }
-
-    ngx_http_order_edit_store_records->adopt_locked(zone, item, ref);
 
     ngx_shmtx_unlock(&zone->shpool->mutex);
 
