@@ -152,8 +152,10 @@ static ngx_int_t ngx_http_order_edit_queued(ngx_http_request_t *r,
     uint64_t id);
 static ngx_int_t ngx_http_order_edit_journal_failed(ngx_http_request_t *r,
     ngx_uint_t full);
+static void ngx_http_order_edit_put_init(
+    ngx_http_order_edit_ingest_ctx_t *ctx, ngx_http_order_edit_put_t *put);
 static ngx_int_t ngx_http_order_edit_enqueue(ngx_http_request_t *r,
-    ngx_http_order_edit_ingest_ctx_t *ctx);
+    ngx_http_order_edit_ingest_ctx_t *ctx, ngx_http_order_edit_put_t *put);
 static ngx_http_order_edit_store_conf_t *ngx_http_order_edit_unknown_store(
     ngx_http_order_edit_main_conf_t *omcf);
 
@@ -278,8 +280,9 @@ static ngx_int_t
 ngx_http_order_edit_process(ngx_http_request_t *r,
     ngx_http_order_edit_ingest_ctx_t *ctx)
 {
-    u_char      expected[NGX_HTTP_ORDER_EDIT_HMAC_LEN + 16];
-    ngx_str_t   dst;
+    u_char                     expected[NGX_HTTP_ORDER_EDIT_HMAC_LEN + 16];
+    ngx_str_t                  dst;
+    ngx_http_order_edit_put_t  put;
 
     if (ngx_http_order_edit_read_body(r, ctx) != NGX_OK) {
         /* nothing was kept: a 5xx makes Shopify deliver it again */
@@ -294,6 +297,14 @@ ngx_http_order_edit_process(ngx_http_request_t *r,
                    NGX_HTTP_BAD_REQUEST, "empty_body",
                    "the webhook body is empty", 0);
     }
+
+    /*
+     * The store's keys first: the buckets their lookups will read load
+     * while the HMAC runs, not under the zone's lock.  Nothing is kept
+     * unless the signature holds.
+     */
+    ngx_http_order_edit_put_init(ctx, &put);
+    ngx_http_order_edit_store_prepare(ctx->zone, &put);
 
     /* the header was checked to decode to exactly 32 bytes */
     dst.data = expected;
@@ -327,17 +338,36 @@ ngx_http_order_edit_process(ngx_http_request_t *r,
                    sizeof("{\"status\":\"ignored\"}\n") - 1, 0);
     }
 
-    return ngx_http_order_edit_enqueue(r, ctx);
+    return ngx_http_order_edit_enqueue(r, ctx, &put);
+}
+
+
+static void
+ngx_http_order_edit_put_init(ngx_http_order_edit_ingest_ctx_t *ctx,
+    ngx_http_order_edit_put_t *put)
+{
+    ngx_memzero(put, sizeof(ngx_http_order_edit_put_t));
+
+    put->shop = ctx->shop;
+    put->limit = ctx->store;
+    put->msg.received_ms = ngx_http_order_edit_now_ms();
+    put->msg.topic = ctx->h[NGX_HTTP_ORDER_EDIT_H_TOPIC];
+    put->msg.webhook_id = ctx->h[NGX_HTTP_ORDER_EDIT_H_WEBHOOK_ID];
+    put->msg.event_id = ctx->h[NGX_HTTP_ORDER_EDIT_H_EVENT_ID];
+    put->msg.api_version = ctx->h[NGX_HTTP_ORDER_EDIT_H_API_VERSION];
+    put->msg.triggered_at = ctx->h[NGX_HTTP_ORDER_EDIT_H_TRIGGERED_AT];
+    put->msg.body = ctx->body;
+    put->bufs = ctx->bufs;
+    put->msg.order_id = ngx_http_order_edit_order_hint(&put->msg.topic, ctx);
 }
 
 
 static ngx_int_t
 ngx_http_order_edit_enqueue(ngx_http_request_t *r,
-    ngx_http_order_edit_ingest_ctx_t *ctx)
+    ngx_http_order_edit_ingest_ctx_t *ctx, ngx_http_order_edit_put_t *put)
 {
     u_char                      *p, out[128];
     ngx_str_t                   *wid;
-    ngx_http_order_edit_put_t    put;
     ngx_http_order_edit_zone_t  *zone;
 
     zone = ctx->zone;
@@ -351,29 +381,15 @@ ngx_http_order_edit_enqueue(ngx_http_request_t *r,
         wid = &ctx->h[NGX_HTTP_ORDER_EDIT_H_EVENT_ID];
     }
 
-    ngx_memzero(&put, sizeof(ngx_http_order_edit_put_t));
-
-    put.shop = ctx->shop;
-    put.limit = ctx->store;
-    put.msg.received_ms = ngx_http_order_edit_now_ms();
-    put.msg.topic = ctx->h[NGX_HTTP_ORDER_EDIT_H_TOPIC];
-    put.msg.webhook_id = ctx->h[NGX_HTTP_ORDER_EDIT_H_WEBHOOK_ID];
-    put.msg.event_id = ctx->h[NGX_HTTP_ORDER_EDIT_H_EVENT_ID];
-    put.msg.api_version = ctx->h[NGX_HTTP_ORDER_EDIT_H_API_VERSION];
-    put.msg.triggered_at = ctx->h[NGX_HTTP_ORDER_EDIT_H_TRIGGERED_AT];
-    put.msg.body = ctx->body;
-    put.bufs = ctx->bufs;
-    put.msg.order_id = ngx_http_order_edit_order_hint(&put.msg.topic, ctx);
-
-    switch (ngx_http_order_edit_store_put(zone, &put, r->connection->log)) {
+    switch (ngx_http_order_edit_store_put(zone, put, r->connection->log)) {
 
     case NGX_HTTP_ORDER_EDIT_PUT_QUEUED:
-        return ngx_http_order_edit_queued(r, put.id);
+        return ngx_http_order_edit_queued(r, put->id);
 
     case NGX_HTTP_ORDER_EDIT_PUT_WAIT:
-        ctx->id = put.id;
+        ctx->id = put->id;
 
-        if (ngx_http_order_edit_store_wait(r, zone, &put,
+        if (ngx_http_order_edit_store_wait(r, zone, put,
                                            ngx_http_order_edit_durable)
             != NGX_OK)
         {
@@ -387,10 +403,10 @@ ngx_http_order_edit_enqueue(ngx_http_request_t *r,
     case NGX_HTTP_ORDER_EDIT_PUT_DUPLICATE:
         ngx_log_debug2(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
                        "order_edit: duplicate webhook \"%V\" of #%uL",
-                       wid, put.id);
+                       wid, put->id);
 
         p = ngx_sprintf(out, "{\"status\":\"duplicate\",\"id\":\"%uL\"}\n",
-                        put.id);
+                        put->id);
 
         return ngx_http_order_edit_send(r, NGX_HTTP_OK,
                                         &ngx_http_order_edit_json_type,
@@ -406,11 +422,11 @@ ngx_http_order_edit_enqueue(ngx_http_request_t *r,
         ngx_log_error(ngx_http_order_edit_log_level(r), r->connection->log,
                       0, "order_edit: rate limit of store \"%V\" exceeded "
                       "by shop \"%V\", retry after %T s",
-                      &ctx->store->name, &ctx->shop, put.retry_after);
+                      &ctx->store->name, &ctx->shop, put->retry_after);
 
         return ngx_http_order_edit_send_error(r, NGX_HTTP_TOO_MANY_REQUESTS,
                    "rate_limited", "the store's webhook rate is exceeded",
-                   put.retry_after);
+                   put->retry_after);
 
     case NGX_HTTP_ORDER_EDIT_PUT_JOURNAL_FULL:
         return ngx_http_order_edit_journal_failed(r, 1);
@@ -422,7 +438,7 @@ ngx_http_order_edit_enqueue(ngx_http_request_t *r,
         break;
     }
 
-    if (!put.counted) {
+    if (!put->counted) {
         /* no node for the shop: not even that fitted */
         ctx->attributed = 0;
         ngx_http_order_edit_count(ctx, NGX_HTTP_ORDER_EDIT_C_QUEUE_FULL);

@@ -256,34 +256,52 @@ ngx_http_order_edit_store_put_local(ngx_http_order_edit_zone_t *zone,
  * and it is refused.
  */
 
+void
+ngx_http_order_edit_store_prepare(ngx_http_order_edit_zone_t *zone,
+    ngx_http_order_edit_put_t *put)
+{
+    ngx_http_order_edit_msg_t  *msg;
+
+    msg = &put->msg;
+
+    /* the dedup key: shop, then the webhook id or, failing it, event id */
+
+    ngx_http_order_edit_dedup_key(put->kbuf, &put->shop, &msg->webhook_id,
+                                  &msg->event_id, &put->key);
+
+    put->hash = ngx_http_order_edit_dedup_hash(zone, &put->key);
+    ngx_http_order_edit_dedup_prefetch(zone, put->hash);
+
+    /* an order snapshot's trigger time, for reconciliation's count */
+    put->received = ngx_http_order_edit_received_key(zone, &put->shop, msg,
+                                                     &put->rk);
+
+    if (put->received == NGX_OK) {
+        ngx_http_order_edit_dedup_prefetch(zone, put->rk.hash);
+    }
+
+    put->prepared = 1;
+}
+
+
 ngx_http_order_edit_put_e
 ngx_http_order_edit_store_put(ngx_http_order_edit_zone_t *zone,
     ngx_http_order_edit_put_t *put, ngx_log_t *log)
 {
-    u_char                          kbuf[NGX_HTTP_ORDER_EDIT_DEDUP_KEY_LEN];
     size_t                          rsize;
-    uint32_t                        hash;
-    ngx_str_t                       key;
-    ngx_int_t                       rc, received;
+    ngx_int_t                       rc;
     ngx_http_order_edit_msg_t      *msg;
     ngx_http_order_edit_shop_t     *shop;
     ngx_http_order_edit_item_t     *item;
     ngx_http_order_edit_dedup_t    *dd;
     ngx_http_order_edit_backend_t  *be;
-    ngx_http_order_edit_received_t  rk;
 
     msg = &put->msg;
     be = ngx_http_order_edit_store_backend(zone);
 
-    /* the dedup key: shop, then the webhook id or, failing it, event id */
-
-    ngx_http_order_edit_dedup_key(kbuf, &put->shop, &msg->webhook_id,
-                                  &msg->event_id, &key);
-
-    hash = ngx_http_order_edit_dedup_hash(zone, &key);
-
-    /* an order snapshot's trigger time, for reconciliation's count */
-    received = ngx_http_order_edit_received_key(zone, &put->shop, msg, &rk);
+    if (!put->prepared) {
+        ngx_http_order_edit_store_prepare(zone, put);
+    }
 
     put->counted = 0;
     put->item = NULL;
@@ -323,7 +341,7 @@ ngx_http_order_edit_store_put(ngx_http_order_edit_zone_t *zone,
 
     ngx_http_order_edit_dedup_expire(zone, 2);
 
-    dd = ngx_http_order_edit_dedup_lookup(zone, &key, hash);
+    dd = ngx_http_order_edit_dedup_lookup(zone, &put->key, put->hash);
 
     if (dd != NULL) {
         put->id = dd->item_id;
@@ -350,8 +368,8 @@ ngx_http_order_edit_store_put(ngx_http_order_edit_zone_t *zone,
         return NGX_HTTP_ORDER_EDIT_PUT_JOURNAL_FULL;
     }
 
-    item = ngx_http_order_edit_store_alloc_locked(zone, shop, msg, &key,
-                                                  hash, 0);
+    item = ngx_http_order_edit_store_alloc_locked(zone, shop, msg, &put->key,
+                                                  put->hash, 0);
     if (item == NULL) {
         shop->counters[NGX_HTTP_ORDER_EDIT_C_QUEUE_FULL]++;
         ngx_shmtx_unlock(&zone->shpool->mutex);
@@ -363,8 +381,8 @@ ngx_http_order_edit_store_put(ngx_http_order_edit_zone_t *zone,
 
     shop->counters[NGX_HTTP_ORDER_EDIT_C_QUEUED]++;
 
-    if (received == NGX_OK) {
-        ngx_http_order_edit_received_note_locked(zone, &rk);
+    if (put->received == NGX_OK) {
+        ngx_http_order_edit_received_note_locked(zone, &put->rk);
     }
 
     if (rsize) {

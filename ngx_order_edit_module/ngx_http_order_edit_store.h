@@ -23,6 +23,7 @@
 
 
 #include "ngx_http_order_edit_queue.h"
+#include "ngx_http_order_edit_dedup.h"
 
 
 /*
@@ -115,6 +116,14 @@ typedef struct {
      */
     ngx_chain_t                       *bufs;
 
+    /* store_prepare()'s: the keys and their hashes, made before the lock */
+    ngx_uint_t                         prepared;
+    ngx_str_t                          key;
+    uint32_t                           hash;
+    ngx_int_t                          received;
+    ngx_http_order_edit_received_t     rk;
+    u_char                             kbuf[NGX_HTTP_ORDER_EDIT_DEDUP_KEY_LEN];
+
     /* out */
     uint64_t                           id;
     time_t                             retry_after;
@@ -123,6 +132,13 @@ typedef struct {
 } ngx_http_order_edit_put_t;
 
 
+/*
+ * prepare, optional, makes put's keys and starts loading the buckets
+ * their lookups will read: called before the HMAC, their cache misses
+ * are over by the time put takes the lock.  It writes nothing shared.
+ */
+void ngx_http_order_edit_store_prepare(ngx_http_order_edit_zone_t *zone,
+    ngx_http_order_edit_put_t *put);
 ngx_http_order_edit_put_e ngx_http_order_edit_store_put(
     ngx_http_order_edit_zone_t *zone, ngx_http_order_edit_put_t *put,
     ngx_log_t *log);
