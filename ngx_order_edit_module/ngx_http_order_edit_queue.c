@@ -136,10 +136,15 @@ ngx_http_order_edit_queue_copy_body(ngx_http_order_edit_item_t *item,
         ngx_memcpy(p, msg->body.data, msg->body.len);
 
     } else {
-        /* the body as read, msg->body.len bytes in all */
+        /*
+         * the body as read, msg->body.len bytes in all; the last buf
+         * nginx chains may be empty, without memory
+         */
         for ( /* void */ ; bufs; bufs = bufs->next) {
-            p = ngx_cpymem(p, bufs->buf->pos,
-                           bufs->buf->last - bufs->buf->pos);
+            if (bufs->buf->last != bufs->buf->pos) {
+                p = ngx_cpymem(p, bufs->buf->pos,
+                               bufs->buf->last - bufs->buf->pos);
+            }
         }
     }
 
