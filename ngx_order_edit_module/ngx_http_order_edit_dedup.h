@@ -41,6 +41,15 @@ uint32_t ngx_http_order_edit_dedup_hash(ngx_http_order_edit_zone_t *zone,
 /* a new zone's index, before any worker runs */
 ngx_int_t ngx_http_order_edit_dedup_init(ngx_http_order_edit_zone_t *zone);
 
+/*
+ * A lookup's bucket into the CPU's cache before the lock is taken: in a
+ * multi-GB zone it is a cache (and TLB) miss, otherwise paid under the
+ * lock.  Needs no lock: the array and its mask never change.
+ */
+#define ngx_http_order_edit_dedup_prefetch(zone, hash)                        \
+    __builtin_prefetch(                                                       \
+        &(zone)->sh->dedup_buckets[(hash) & (zone)->sh->dedup_mask])
+
 /* all with the zone locked */
 ngx_http_order_edit_dedup_t *ngx_http_order_edit_dedup_lookup(
     ngx_http_order_edit_zone_t *zone, ngx_str_t *key, uint32_t hash);

@@ -72,6 +72,9 @@ typedef struct {
     ngx_uint_t                     nsecrets;
     ngx_uint_t                     secret_from_file;
 
+    /* each secret's keyed EVP_MAC_CTX, made by ingest.c once a worker */
+    void                          *hmac[NGX_HTTP_ORDER_EDIT_MAX_SECRETS];
+
     /*
      * rate_n requests per rate_period seconds (1 or 60), kept apart so
      * that 1r/m is exact; burst in 1/1000 requests, as limit_req keeps it

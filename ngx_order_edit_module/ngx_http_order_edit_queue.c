@@ -121,7 +121,7 @@ ngx_http_order_edit_queue_alloc_locked(ngx_http_order_edit_zone_t *zone,
 
 void
 ngx_http_order_edit_queue_copy_body(ngx_http_order_edit_item_t *item,
-    ngx_http_order_edit_msg_t *msg)
+    ngx_http_order_edit_msg_t *msg, ngx_chain_t *bufs)
 {
     u_char      *p;
     ngx_uint_t   i;
@@ -132,7 +132,21 @@ ngx_http_order_edit_queue_copy_body(ngx_http_order_edit_item_t *item,
         p += item->len[i];
     }
 
-    ngx_memcpy(p, msg->body.data, msg->body.len);
+    if (bufs == NULL) {
+        ngx_memcpy(p, msg->body.data, msg->body.len);
+
+    } else {
+        /*
+         * the body as read, msg->body.len bytes in all; the last buf
+         * nginx chains may be empty, without memory
+         */
+        for ( /* void */ ; bufs; bufs = bufs->next) {
+            if (bufs->buf->last != bufs->buf->pos) {
+                p = ngx_cpymem(p, bufs->buf->pos,
+                               bufs->buf->last - bufs->buf->pos);
+            }
+        }
+    }
 
     __atomic_store_n(&item->copied, 1, __ATOMIC_RELEASE);
 }

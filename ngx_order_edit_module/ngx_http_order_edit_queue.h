@@ -119,13 +119,14 @@ typedef struct {
  * ingest: zone locked; alloc may fail (NULL), link never fails.  Alloc
  * copies the body too unless told not to ("body" 0): then the writer
  * (its pid in lease_pid) copies it with copy_body once the zone is
- * unlocked, and lease and every reader pass it over until it is copied.
+ * unlocked (from msg->body, or from the memory buffers "bufs" when not
+ * NULL), and lease and every reader pass it over until it is copied.
  */
 ngx_http_order_edit_item_t *ngx_http_order_edit_queue_alloc_locked(
     ngx_http_order_edit_zone_t *zone, ngx_http_order_edit_msg_t *msg,
     ngx_uint_t body);
 void ngx_http_order_edit_queue_copy_body(ngx_http_order_edit_item_t *item,
-    ngx_http_order_edit_msg_t *msg);
+    ngx_http_order_edit_msg_t *msg, ngx_chain_t *bufs);
 
 /*
  * Zone locked: may its body be read?  The acquire that pairs with

@@ -1489,9 +1489,9 @@ ngx_http_order_edit_recon_order(ngx_http_order_edit_recon_t *rc,
  * forward, so no webhook received since it was made is newer; walking
  * then would hold the zone's lock for up to four bounded walks for each
  * order that really is missing, the common case of a missing one, while
- * every worker's ingest waits.  What it can miss: after a restart, a
- * replayed webhook (replay makes no note) newer than the first one
- * received since; that over-counts, never under-counts.
+ * every worker's ingest waits.  Replay notes as ingest does, so a
+ * restart with the journal loses no note; the walk is for a note gone
+ * (evicted, or a restart without a journal).
  */
 
 static ngx_uint_t

@@ -256,34 +256,52 @@ ngx_http_order_edit_store_put_local(ngx_http_order_edit_zone_t *zone,
  * and it is refused.
  */
 
+void
+ngx_http_order_edit_store_prepare(ngx_http_order_edit_zone_t *zone,
+    ngx_http_order_edit_put_t *put)
+{
+    ngx_http_order_edit_msg_t  *msg;
+
+    msg = &put->msg;
+
+    /* the dedup key: shop, then the webhook id or, failing it, event id */
+
+    ngx_http_order_edit_dedup_key(put->kbuf, &put->shop, &msg->webhook_id,
+                                  &msg->event_id, &put->key);
+
+    put->hash = ngx_http_order_edit_dedup_hash(zone, &put->key);
+    ngx_http_order_edit_dedup_prefetch(zone, put->hash);
+
+    /* an order snapshot's trigger time, for reconciliation's count */
+    put->received = ngx_http_order_edit_received_key(zone, &put->shop, msg,
+                                                     &put->rk);
+
+    if (put->received == NGX_OK) {
+        ngx_http_order_edit_dedup_prefetch(zone, put->rk.hash);
+    }
+
+    put->prepared = 1;
+}
+
+
 ngx_http_order_edit_put_e
 ngx_http_order_edit_store_put(ngx_http_order_edit_zone_t *zone,
     ngx_http_order_edit_put_t *put, ngx_log_t *log)
 {
-    u_char                          kbuf[NGX_HTTP_ORDER_EDIT_DEDUP_KEY_LEN];
     size_t                          rsize;
-    uint32_t                        hash;
-    ngx_str_t                       key;
-    ngx_int_t                       rc, received;
+    ngx_int_t                       rc;
     ngx_http_order_edit_msg_t      *msg;
     ngx_http_order_edit_shop_t     *shop;
     ngx_http_order_edit_item_t     *item;
     ngx_http_order_edit_dedup_t    *dd;
     ngx_http_order_edit_backend_t  *be;
-    ngx_http_order_edit_received_t  rk;
 
     msg = &put->msg;
     be = ngx_http_order_edit_store_backend(zone);
 
-    /* the dedup key: shop, then the webhook id or, failing it, event id */
-
-    ngx_http_order_edit_dedup_key(kbuf, &put->shop, &msg->webhook_id,
-                                  &msg->event_id, &key);
-
-    hash = ngx_http_order_edit_dedup_hash(zone, &key);
-
-    /* an order snapshot's trigger time, for reconciliation's count */
-    received = ngx_http_order_edit_received_key(zone, &put->shop, msg, &rk);
+    if (!put->prepared) {
+        ngx_http_order_edit_store_prepare(zone, put);
+    }
 
     put->counted = 0;
     put->item = NULL;
@@ -323,7 +341,7 @@ ngx_http_order_edit_store_put(ngx_http_order_edit_zone_t *zone,
 
     ngx_http_order_edit_dedup_expire(zone, 2);
 
-    dd = ngx_http_order_edit_dedup_lookup(zone, &key, hash);
+    dd = ngx_http_order_edit_dedup_lookup(zone, &put->key, put->hash);
 
     if (dd != NULL) {
         put->id = dd->item_id;
@@ -350,8 +368,8 @@ ngx_http_order_edit_store_put(ngx_http_order_edit_zone_t *zone,
         return NGX_HTTP_ORDER_EDIT_PUT_JOURNAL_FULL;
     }
 
-    item = ngx_http_order_edit_store_alloc_locked(zone, shop, msg, &key,
-                                                  hash, 0);
+    item = ngx_http_order_edit_store_alloc_locked(zone, shop, msg, &put->key,
+                                                  put->hash, 0);
     if (item == NULL) {
         shop->counters[NGX_HTTP_ORDER_EDIT_C_QUEUE_FULL]++;
         ngx_shmtx_unlock(&zone->shpool->mutex);
@@ -363,8 +381,8 @@ ngx_http_order_edit_store_put(ngx_http_order_edit_zone_t *zone,
 
     shop->counters[NGX_HTTP_ORDER_EDIT_C_QUEUED]++;
 
-    if (received == NGX_OK) {
-        ngx_http_order_edit_received_note_locked(zone, &rk);
+    if (put->received == NGX_OK) {
+        ngx_http_order_edit_received_note_locked(zone, &put->rk);
     }
 
     if (rsize) {
@@ -386,7 +404,7 @@ ngx_http_order_edit_store_put(ngx_http_order_edit_zone_t *zone,
      * a record to wait for no second lock is needed.
      */
 
-    ngx_http_order_edit_queue_copy_body(item, msg);
+    ngx_http_order_edit_queue_copy_body(item, msg, put->bufs);
 
     ngx_log_debug3(NGX_LOG_DEBUG_HTTP, log, 0,
                    "order_edit: queued #%uL \"%V\" of \"%V\"",
@@ -415,6 +433,18 @@ ngx_http_order_edit_store_put(ngx_http_order_edit_zone_t *zone,
     default:
         return NGX_HTTP_ORDER_EDIT_PUT_JOURNAL_FAILED;
     }
+}
+
+
+/*
+ * Does put want the body in one piece (put->bufs NULL)?  Its record
+ * does; the zone's copy takes it from the buffers nginx read it into.
+ */
+
+ngx_uint_t
+ngx_http_order_edit_store_whole_body(ngx_http_order_edit_zone_t *zone)
+{
+    return ngx_http_order_edit_store_backend(zone) != NULL;
 }
 
 
@@ -815,6 +845,10 @@ ngx_http_order_edit_queue_park(ngx_http_order_edit_zone_t *zone,
  * zone (queue), or only its de-duplication id, for as long as the TTL
  * since it came allows.  The same webhook recorded twice (two
  * generations both took a retry) goes in once: NGX_BUSY for the copy.
+ * An order snapshot's trigger time is noted as put notes it at ingest
+ * (the record keeps the header and the order id): reconciliation's
+ * found_missing would otherwise take a newer webhook replayed after a
+ * restart for missing once an older one came since.
  */
 
 ngx_int_t
@@ -822,13 +856,15 @@ ngx_http_order_edit_store_replay(ngx_http_order_edit_zone_t *zone,
     ngx_str_t *shop, ngx_http_order_edit_msg_t *msg,
     ngx_http_order_edit_recref_t *ref, ngx_uint_t queue)
 {
-    u_char                        kbuf[NGX_HTTP_ORDER_EDIT_DEDUP_KEY_LEN];
-    time_t                        expire;
-    uint32_t                      hash;
-    ngx_str_t                     key;
-    ngx_http_order_edit_item_t   *item;
-    ngx_http_order_edit_shop_t   *sp;
-    ngx_http_order_edit_dedup_t  *dd;
+    u_char                          kbuf[NGX_HTTP_ORDER_EDIT_DEDUP_KEY_LEN];
+    time_t                          expire;
+    uint32_t                        hash;
+    ngx_str_t                       key;
+    ngx_int_t                       received;
+    ngx_http_order_edit_item_t     *item;
+    ngx_http_order_edit_shop_t     *sp;
+    ngx_http_order_edit_dedup_t    *dd;
+    ngx_http_order_edit_received_t  rk;
 
     if (shop->len == 0 || shop->len > NGX_HTTP_ORDER_EDIT_MAX_SHOP_LEN
         || msg->webhook_id.len > NGX_HTTP_ORDER_EDIT_MAX_ID_LEN
@@ -841,6 +877,8 @@ ngx_http_order_edit_store_replay(ngx_http_order_edit_zone_t *zone,
                                   &msg->event_id, &key);
     hash = ngx_http_order_edit_dedup_hash(zone, &key);
     expire = (time_t) (msg->received_ms / 1000) + zone->dedup_ttl;
+
+    received = ngx_http_order_edit_received_key(zone, shop, msg, &rk);
 
     ngx_shmtx_lock(&zone->shpool->mutex);
 
@@ -876,18 +914,22 @@ ngx_http_order_edit_store_replay(ngx_http_order_edit_zone_t *zone,
     if (!queue) {
         ngx_http_order_edit_dedup_insert(zone, dd, hash, 0);
         dd->expire = expire;
-        ngx_shmtx_unlock(&zone->shpool->mutex);
-        return NGX_OK;
+
+    } else {
+        (void) ngx_http_order_edit_queue_link_locked(zone, sp, item);
+        ngx_http_order_edit_dedup_insert(zone, dd, hash, item->id);
+
+        if (expire > dd->expire) {
+            dd->expire = expire;
+        }
+
+        ngx_http_order_edit_store_records->adopt_locked(zone, item, ref);
     }
 
-    (void) ngx_http_order_edit_queue_link_locked(zone, sp, item);
-    ngx_http_order_edit_dedup_insert(zone, dd, hash, item->id);
-
-    if (expire > dd->expire) {
-        dd->expire = expire;
+    /* delivered or not, it came: as at ingest */
+    if (received == NGX_OK) {
+        ngx_http_order_edit_received_note_locked(zone, &rk);
     }
-
-    ngx_http_order_edit_store_records->adopt_locked(zone, item, ref);
 
     ngx_shmtx_unlock(&zone->shpool->mutex);
 

@@ -23,6 +23,7 @@
 
 
 #include "ngx_http_order_edit_queue.h"
+#include "ngx_http_order_edit_dedup.h"
 
 
 /*
@@ -109,6 +110,20 @@ typedef struct {
     ngx_str_t                          shop;
     ngx_http_order_edit_store_conf_t  *limit;
 
+    /*
+     * in: the body in the memory buffers it was read into, when msg.body
+     * has its length only (data NULL); never when whole_body() says so
+     */
+    ngx_chain_t                       *bufs;
+
+    /* store_prepare()'s: the keys and their hashes, made before the lock */
+    ngx_uint_t                         prepared;
+    ngx_str_t                          key;
+    uint32_t                           hash;
+    ngx_int_t                          received;
+    ngx_http_order_edit_received_t     rk;
+    u_char                             kbuf[NGX_HTTP_ORDER_EDIT_DEDUP_KEY_LEN];
+
     /* out */
     uint64_t                           id;
     time_t                             retry_after;
@@ -117,9 +132,18 @@ typedef struct {
 } ngx_http_order_edit_put_t;
 
 
+/*
+ * prepare, optional, makes put's keys and starts loading the buckets
+ * their lookups will read: called before the HMAC, their cache misses
+ * are over by the time put takes the lock.  It writes nothing shared.
+ */
+void ngx_http_order_edit_store_prepare(ngx_http_order_edit_zone_t *zone,
+    ngx_http_order_edit_put_t *put);
 ngx_http_order_edit_put_e ngx_http_order_edit_store_put(
     ngx_http_order_edit_zone_t *zone, ngx_http_order_edit_put_t *put,
     ngx_log_t *log);
+ngx_uint_t ngx_http_order_edit_store_whole_body(
+    ngx_http_order_edit_zone_t *zone);
 ngx_int_t ngx_http_order_edit_store_put_local(
     ngx_http_order_edit_zone_t *zone, ngx_str_t *shop_name,
     ngx_http_order_edit_msg_t *msg, ngx_str_t *reason, ngx_str_t *detail);

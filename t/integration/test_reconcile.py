@@ -551,6 +551,61 @@ class ReconcileWithJournal(Base):
             "GET", "shops/%s/requests" % SHOP)["requests"]
             if r["status"] == 200])
 
+    def test_a_replayed_newer_webhook_is_not_found_missing(self):
+        """After a restart, the journal replays an order's queued webhook
+        (NetSuite held it), then a late retry of an older webhook of the
+        same order comes: the order is not missing, and the run after
+        them counts only another order whose newer edit was dropped.
+        Replay notes the trigger time as ingest does; without it the
+        older one's note answered alone (issue 15's over-count)."""
+        self.start_nginx()
+        self.wait(lambda: self.status().get("reconcile", {}).get(
+            SHOP, {}).get("last_success"), "a first run", INTERVAL + 5)
+        self.ns.admin("POST", "faults", {"gate": True})
+        self.addCleanup(self.ns.admin, "POST", "faults", {"gate": False})
+        # no run lists anything until the restart's replay and the late
+        # webhook are in: every Admin API call is a 429 meanwhile
+        self.shopify.ctl("POST", "shops/%s/throttle" % SHOP,
+                         {"next": 100000, "retry_after": 1})
+
+        self.create(9301, 2, ns_qty=1)
+        self.edit(9301, 3)
+        self.create(9302, 2, ns_qty=1)
+        self.edit(9302, 3)
+        self.shopify.ctl("POST", "shops/%s/drop" % SHOP, {"next": 1})
+        self.edit(9302, 4)
+        self.shopify.drain()
+        self.assertEqual(self.status()["stores"][SHOP]["queue_depth"], 2)
+
+        self.ngx.kill_all()
+        self.ngx.restart()
+        self.wait(lambda: self.status()["stores"][SHOP]["queue_depth"]
+                  == 2 or None, "the two webhooks replayed", 10)
+        before = self.status().get("reconcile", {}).get(SHOP, {}).get(
+            "found_missing", 0)
+
+        # Shopify retries an older webhook of 9301 (its creation's time)
+        body = json.dumps(shopmodel.order(9301, 2)).encode()
+        st, _, b = self.ngx.request("POST", "/wh", body, {
+            "X-Shopify-Hmac-Sha256": test_dispatch.sign(SECRET, body),
+            "X-Shopify-Shop-Domain": SHOP,
+            "X-Shopify-Topic": "orders/updated",
+            "X-Shopify-Webhook-Id": "late-9301",
+            "X-Shopify-API-Version": "2024-10",
+            "X-Shopify-Triggered-At": "2026-01-01T00:00:00Z"})
+        self.assertEqual(st, 200, b)
+
+        # the first run that lists them comes after all of that
+        self.shopify.ctl("POST", "shops/%s/throttle" % SHOP, {"next": 0})
+
+        def listed():
+            rs = self.status().get("reconcile", {}).get(SHOP, {})
+            return rs if rs.get("orders", 0) >= 2 and not rs["running"] \
+                else None
+
+        rec = self.wait(listed, "a run listing both", 3 * INTERVAL + 10)
+        self.assertEqual(rec["found_missing"] - before, 1, rec)
+
 
 if __name__ == "__main__":
     unittest.main()
