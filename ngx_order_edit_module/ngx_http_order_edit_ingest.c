@@ -1001,11 +1001,6 @@ ngx_http_order_edit_hmac(ngx_http_order_edit_store_conf_t *store,
         return store->hmac[i];
     }
 
-    cln = ngx_pool_cleanup_add(ngx_cycle->pool, 0);
-    if (cln == NULL) {
-        return NULL;
-    }
-
     alg = EVP_MAC_fetch(NULL, "HMAC", NULL);
     if (alg == NULL) {
         return NULL;
@@ -1026,6 +1021,16 @@ ngx_http_order_edit_hmac(ngx_http_order_edit_store_conf_t *store,
                      params)
         != 1)
     {
+        EVP_MAC_CTX_free(mac);
+        return NULL;
+    }
+
+    /*
+     * The cleanup only once the context is made: a failure above is
+     * retried by the next webhook, and must not leave a cleanup each time
+     */
+    cln = ngx_pool_cleanup_add(ngx_cycle->pool, 0);
+    if (cln == NULL) {
         EVP_MAC_CTX_free(mac);
         return NULL;
     }

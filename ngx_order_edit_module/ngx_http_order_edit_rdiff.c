@@ -969,8 +969,16 @@ ngx_http_order_edit_rdiff_refund_lines(json_t *refund, int exp,
 
         } else {
             /* the same id twice: one line */
-            q += json_integer_value(json_object_get(entry, "quantity"));
-            json_object_set_new(entry, "quantity", json_integer(q));
+            if (ngx_http_order_edit_money_add(q,
+                    json_integer_value(json_object_get(entry, "quantity")),
+                    &q)
+                != 0
+                || json_object_set_new(entry, "quantity", json_integer(q))
+                   != 0)
+            {
+                *bad = 1;
+                continue;
+            }
         }
 
         if (json_object_get(entry, "amount") == NULL) {

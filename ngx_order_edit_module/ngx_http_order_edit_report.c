@@ -2205,13 +2205,21 @@ ngx_http_order_edit_report_ns_line(ngx_http_order_edit_report_run_t *rr,
         return NGX_OK;
     }
 
+    /* -1 is "?": a value unreadable, or a sum past int64 */
+
     v = json_integer_value(json_object_get(entry, "quantity"));
-    json_object_set_new(entry, "quantity",
-                        json_integer(v < 0 || q < 0 ? -1 : v + q));
+    if (v < 0 || q < 0 || ngx_http_order_edit_money_add(v, q, &v) != 0) {
+        v = -1;
+    }
+
+    json_object_set_new(entry, "quantity", json_integer(v));
 
     v = json_integer_value(json_object_get(entry, "amount"));
-    json_object_set_new(entry, "amount",
-                        json_integer(v < 0 || a < 0 ? -1 : v + a));
+    if (v < 0 || a < 0 || ngx_http_order_edit_money_add(v, a, &v) != 0) {
+        v = -1;
+    }
+
+    json_object_set_new(entry, "amount", json_integer(v));
 
     if (parts) {
         json_object_set_new(entry, "parts", json_true());
