@@ -9,15 +9,12 @@ import glob
 import json
 import os
 import re
-import time
 import unittest
 
 import shopmodel
+import test_parse_pool
 import test_report
 from test_reconcile import SHOP
-
-TOP = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..")
-SLOWPARSE = os.path.abspath(os.path.join(TOP, "build", "slowparse.so"))
 
 DISPATCHING = re.compile(r"\[notice\] (\d+)#\d+: order_edit: dispatching "
                          r"zone")
@@ -26,21 +23,9 @@ DISPATCHING = re.compile(r"\[notice\] (\d+)#\d+: order_edit: dispatching "
 class WriteMidReload(test_report.ReportBase):
 
     def start_nginx(self):
-        if not os.path.exists(SLOWPARSE):
-            self.fail("build/slowparse.so is missing: run make")
-        saved = {k: os.environ.get(k)
-                 for k in ("LD_PRELOAD", "OE_SLOWRENAME_MS")}
-        os.environ["LD_PRELOAD"] = " ".join(
-            p for p in (saved["LD_PRELOAD"], SLOWPARSE) if p)
-        os.environ["OE_SLOWRENAME_MS"] = "3000"
-        try:
-            super().start_nginx()
-        finally:
-            for k, v in saved.items():
-                if v is None:
-                    os.environ.pop(k, None)
-                else:
-                    os.environ[k] = v
+        # no parse slowed; the day's file's rename 3 s late on its thread
+        test_parse_pool.with_slowparse(self, 1 << 62, 0, super().start_nginx,
+                                       rename_ms=3000)
 
     def reports(self, pattern):
         return glob.glob(os.path.join(self.ngx.dir, "reports", pattern))
