@@ -26,13 +26,15 @@ PARSED = re.compile(r"order_edit: an answer of (\d+) bytes parsed on the "
 CANCELLED = "order_edit: the parse of an answer of"
 
 
-def with_slowparse(test, min_bytes, ms, start, loop_log=None):
+def with_slowparse(test, min_bytes, ms, start, loop_log=None,
+                   rename_ms=None):
     """start() (nginx's) with build/slowparse.so preloaded: a parse of
     min_bytes or more on a thread takes ms longer; on an event loop, it
-    is written down in loop_log, if given."""
+    is written down in loop_log, if given; a rename of a .tmp file on a
+    thread takes rename_ms longer, if given."""
     saved = {k: os.environ.get(k) for k in
              ("LD_PRELOAD", "OE_SLOWPARSE_MIN", "OE_SLOWPARSE_MS",
-              "OE_LOOPPARSE_LOG")}
+              "OE_LOOPPARSE_LOG", "OE_SLOWRENAME_MS")}
 
     if not os.path.exists(SLOWPARSE):
         test.fail("build/slowparse.so is missing: run make")
@@ -43,6 +45,8 @@ def with_slowparse(test, min_bytes, ms, start, loop_log=None):
     os.environ["OE_SLOWPARSE_MS"] = str(ms)
     if loop_log:
         os.environ["OE_LOOPPARSE_LOG"] = loop_log
+    if rename_ms:
+        os.environ["OE_SLOWRENAME_MS"] = str(rename_ms)
     try:
         start()
     finally:

@@ -14,6 +14,11 @@
  * length, a line, to that file: what a test says must not be parsed
  * there (t/integration/test_parse_pool.py, the folded check's compare).
  *
+ * With OE_SLOWRENAME_MS set, a rename() of a path ending in ".tmp" on a
+ * thread other than the process's own takes that much longer: the report's
+ * day's file, written on the thread pool, is then renamed late, so that a
+ * reload can land while its write is out (t/integration/test_report_exit.py).
+ *
  * All are read when the library is loaded (nginx clears its environment
  * for its workers afterwards).
  */
@@ -32,9 +37,11 @@
 static size_t        slowparse_min = (size_t) -1;
 static unsigned int  slowparse_ms;
 static const char   *slowparse_loop_log;
+static unsigned int  slowrename_ms;
 
 static json_t *(*real_json_loadb)(const char *, size_t, size_t,
     json_error_t *);
+static int (*real_rename)(const char *, const char *);
 
 
 __attribute__((constructor))
@@ -57,6 +64,33 @@ slowparse_init(void)
     if (s != NULL) {
         slowparse_loop_log = strdup(s);
     }
+
+    s = getenv("OE_SLOWRENAME_MS");
+    if (s != NULL) {
+        slowrename_ms = (unsigned int) strtoul(s, NULL, 10);
+    }
+}
+
+
+int
+rename(const char *from, const char *to)
+{
+    size_t  len;
+
+    if (real_rename == NULL) {
+        real_rename = (int (*)(const char *, const char *))
+                      dlsym(RTLD_NEXT, "rename");
+    }
+
+    len = strlen(from);
+
+    if (slowrename_ms && len > 4 && strcmp(from + len - 4, ".tmp") == 0
+        && gettid() != getpid())
+    {
+        usleep(slowrename_ms * 1000);
+    }
+
+    return real_rename(from, to);
 }
 
 
