@@ -415,7 +415,7 @@ ngx_http_order_edit_journal(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 
     jcf->dir = value[1];
     jcf->fsync = NGX_HTTP_ORDER_EDIT_FSYNC_BATCH;
-    jcf->batch_window = 2000;
+    jcf->batch_window = 1000;
     jcf->max_size = 256 * 1024 * 1024;
     jcf->recycle = 4;
     jcf->preallocate = 1;
@@ -4064,9 +4064,10 @@ ngx_http_order_edit_journal_json(ngx_http_order_edit_journal_conf_t *jcf,
     json_t  *j;
 
     j = json_pack("{s:s%,s:s,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,"
-                  "s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:b}",
+                  "s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:b}",
                   "dir", jcf->dir.data, jcf->dir.len,
                   "fsync", ngx_http_order_edit_fsync_names[jcf->fsync].data,
+                  "batch_window_us", (json_int_t) jcf->batch_window,
                   "bytes", (json_int_t) js->bytes,
                   "max_size", (json_int_t) jcf->max_size,
                   "segments", (json_int_t) js->nsegments,

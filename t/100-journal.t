@@ -375,6 +375,20 @@ qr/\[emerg\] .*invalid batch_window "1000001us", expected a time up to 1s in .*n
 --- more_headers eval
 [::hdrs(1, 'us1'), ::hdrs(2, 'us2'), '']
 --- response_body_like eval
-['"queued","id":"1"', '"queued","id":"2"', '"fsync": "batch",(?s:.*)"writes": 2,(?s:.*)"fsyncs": [1-4],']
+['"queued","id":"1"', '"queued","id":"2"', '"fsync": "batch",\s*"batch_window_us": 500,(?s:.*)"writes": 2,(?s:.*)"fsyncs": [1-4],']
+--- no_error_log
+[error]
+
+
+
+=== TEST 23: [fresh] batch's window is 1ms unless told
+--- http_config eval: ::http('fsync=batch')
+--- config eval: "# 23\n" . $::Config
+--- request eval
+[::post(3), "GET /status"]
+--- more_headers eval
+[::hdrs(3, 'us3'), '']
+--- response_body_like eval
+['"queued","id":"1"', '"fsync": "batch",\s*"batch_window_us": 1000,(?s:.*)"writes": 1,']
 --- no_error_log
 [error]
