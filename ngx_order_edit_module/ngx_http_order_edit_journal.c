@@ -93,12 +93,11 @@ struct ngx_http_order_edit_jwriter_s {
     /*
      * group commit: records written, records known durable, and records
      * an fsync in flight will cover (at least: its thread takes what is
-     * written when it starts).  wseq and wlimit are read by the thread.
+     * written when it starts).  wseq is read by the thread.
      */
     uint64_t                             wseq;
     uint64_t                             synced;
     uint64_t                             started;
-    uint64_t                             wlimit;      /* last in its files */
     uint64_t                             last_ns;     /* thread's last start */
     ngx_queue_t                          waiters;
     ngx_uint_t                           syncing;     /* in flight */
@@ -145,6 +144,7 @@ typedef struct {
     ngx_uint_t                           nfd;
     ngx_uint_t                           nclose;
     uint64_t                             target;
+    uint64_t                             wlimit;      /* last in its files */
     uint64_t                             window_ns;   /* batch's spacing */
     ngx_err_t                            err;
     uint64_t                             us;
@@ -764,7 +764,6 @@ ngx_http_order_edit_journal_init_process(ngx_cycle_t *cycle,
         jw->log = cycle->log;
         jw->fd = NGX_INVALID_FILE;
         jw->lock_fd = NGX_INVALID_FILE;
-        jw->wlimit = (uint64_t) -1;
         ngx_queue_init(&jw->waiters);
 
         jw->dir_fd = open((char *) omcf->journal->dir.data,
@@ -1383,7 +1382,7 @@ ngx_http_order_edit_journal_kick(ngx_http_order_edit_jwriter_t *jw)
     }
 
     /* the files it takes hold every record written until the next seal */
-    __atomic_store_n(&jw->wlimit, (uint64_t) -1, __ATOMIC_RELEASE);
+    __atomic_store_n(&ctx->wlimit, (uint64_t) -1, __ATOMIC_RELEASE);
 
     if (ngx_thread_task_post(jw->jcf->thread_pool, task) != NGX_OK) {
         /* the pool's queue is full */
@@ -1537,7 +1536,7 @@ ngx_http_order_edit_journal_sync_thread(void *data, ngx_log_t *log)
      * the last one in the files it takes.
      */
     wseq = __atomic_load_n(&jw->wseq, __ATOMIC_ACQUIRE);
-    wlimit = __atomic_load_n(&jw->wlimit, __ATOMIC_ACQUIRE);
+    wlimit = __atomic_load_n(&ctx->wlimit, __ATOMIC_ACQUIRE);
     wseq = ngx_min(wseq, wlimit);
 
     if (wseq > ctx->target) {
@@ -1649,7 +1648,10 @@ ngx_http_order_edit_journal_sync_done(ngx_event_t *ev)
         ctx->recs = ctx->target - jw->synced;
 #endif
 
-        jw->synced = ctx->target;
+        /* two in flight: the later may have started first, with less */
+        if (jw->synced < ctx->target) {
+            jw->synced = ctx->target;
+        }
 
         if (jw->started < ctx->target) {
             jw->started = ctx->target;
@@ -2070,8 +2072,12 @@ static void
 ngx_http_order_edit_journal_seal(ngx_http_order_edit_jwriter_t *jw,
     ngx_uint_t close_fd)
 {
-    ngx_uint_t                  gone;
-    ngx_http_order_edit_jseg_t *seg;
+    ngx_uint_t                    gone;
+#if (NGX_THREADS)
+    ngx_uint_t                    k;
+    ngx_http_order_edit_jsync_t  *ctx;
+#endif
+    ngx_http_order_edit_jseg_t   *seg;
 
     if (jw->fd == NGX_INVALID_FILE) {
         return;
@@ -2082,12 +2088,18 @@ ngx_http_order_edit_journal_seal(ngx_http_order_edit_jwriter_t *jw,
 
     /*
      * The records written from now on go to another file, which an fsync
-     * in flight (or waiting for its window) does not take: it covers no
-     * more than the first sealed file's.
+     * in flight (or waiting for its window) does not take: each covers no
+     * more than the first file sealed after it was posted.
      */
-    if (jw->wlimit == (uint64_t) -1) {
-        __atomic_store_n(&jw->wlimit, jw->wseq, __ATOMIC_RELEASE);
+#if (NGX_THREADS)
+    for (k = 0; k < jw->syncing; k++) {
+        ctx = jw->task[(jw->oldest + k) % NGX_HTTP_ORDER_EDIT_JSYNCS]->ctx;
+
+        if (ctx->wlimit == (uint64_t) -1) {
+            __atomic_store_n(&ctx->wlimit, jw->wseq, __ATOMIC_RELEASE);
+        }
     }
+#endif
 
     ngx_shmtx_lock(&jw->zone->shpool->mutex);
 
