@@ -45,6 +45,35 @@
 #define NGX_HTTP_ORDER_EDIT_JSYNCS        1
 
 
+/*
+ * bench only (-DNGX_HTTP_ORDER_EDIT_JTRACE=1): where a batch's time goes,
+ * averaged over 1000 fsyncs in the error log
+ */
+#ifndef NGX_HTTP_ORDER_EDIT_JTRACE
+#define NGX_HTTP_ORDER_EDIT_JTRACE        0
+#endif
+
+#if (NGX_HTTP_ORDER_EDIT_JTRACE)
+
+static uint64_t
+ngx_http_order_edit_jtrace_now(void)
+{
+    struct timespec  ts;
+
+    (void) clock_gettime(CLOCK_MONOTONIC, &ts);
+
+    return (uint64_t) ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+/* first waiting record, post, thread start, fsync end, seen, answered */
+static uint64_t  ngx_http_order_edit_jtrace_first;
+static uint64_t  ngx_http_order_edit_jtrace_sum[6];
+static uint64_t  ngx_http_order_edit_jtrace_n, ngx_http_order_edit_jtrace_recs;
+static uint64_t  ngx_http_order_edit_jtrace_prev_answered;
+
+#endif
+
+
 struct ngx_http_order_edit_jwriter_s {
     ngx_http_order_edit_zone_t          *zone;
     ngx_http_order_edit_journal_conf_t  *jcf;
@@ -63,16 +92,17 @@ struct ngx_http_order_edit_jwriter_s {
 
     /*
      * group commit: records written, records known durable, and records
-     * an fsync in flight will cover (the last one started's target)
+     * an fsync in flight will cover (at least: its thread takes what is
+     * written when it starts).  wseq is read by the thread.
      */
     uint64_t                             wseq;
     uint64_t                             synced;
     uint64_t                             started;
+    uint64_t                             last_ns;     /* thread's last start */
     ngx_queue_t                          waiters;
     ngx_uint_t                           syncing;     /* in flight */
     ngx_uint_t                           oldest;      /* task[] index */
-    ngx_msec_t                           last_sync;   /* its start */
-    ngx_event_t                          window;
+    ngx_event_t                          window;      /* a retry */
 
     /* armed while anyone waits: a worker shutting down waits too */
     ngx_event_t                          hold;
@@ -114,9 +144,15 @@ typedef struct {
     ngx_uint_t                           nfd;
     ngx_uint_t                           nclose;
     uint64_t                             target;
+    uint64_t                             wlimit;      /* last in its files */
+    uint64_t                             window_ns;   /* batch's spacing */
     ngx_err_t                            err;
     uint64_t                             us;
     ngx_uint_t                           done;        /* event loop's */
+#if (NGX_HTTP_ORDER_EDIT_JTRACE)
+    uint64_t                             t[4];        /* first..end */
+    uint64_t                             recs;
+#endif
 } ngx_http_order_edit_jsync_t;
 
 
@@ -379,7 +415,7 @@ ngx_http_order_edit_journal(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 
     jcf->dir = value[1];
     jcf->fsync = NGX_HTTP_ORDER_EDIT_FSYNC_BATCH;
-    jcf->batch_window = 2;
+    jcf->batch_window = 1000;
     jcf->max_size = 256 * 1024 * 1024;
     jcf->recycle = 4;
     jcf->preallocate = 1;
@@ -425,16 +461,27 @@ ngx_http_order_edit_journal(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
             s.data = value[i].data + 13;
             s.len = value[i].len - 13;
 
-            window = ngx_parse_time(&s, 0);
+            /* the thread waits for it: finer than ms, e.g. "500us" */
+            if (s.len > 2 && ngx_strncmp(s.data + s.len - 2, "us", 2) == 0)
+            {
+                window = ngx_atoi(s.data, s.len - 2);
 
-            if (window == NGX_ERROR || window > 1000) {
+            } else {
+                window = ngx_parse_time(&s, 0);
+
+                if (window != NGX_ERROR) {
+                    window = (window > 1000) ? NGX_ERROR : window * 1000;
+                }
+            }
+
+            if (window == NGX_ERROR || window > 1000000) {
                 ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
                                    "invalid batch_window \"%V\", expected "
                                    "a time up to 1s", &s);
                 return NGX_CONF_ERROR;
             }
 
-            jcf->batch_window = (ngx_msec_t) window;
+            jcf->batch_window = (ngx_uint_t) window;
             continue;
         }
 
@@ -1074,7 +1121,14 @@ ngx_http_order_edit_journal_write(ngx_http_order_edit_zone_t *zone,
         goto failed;
     }
 
-    jw->wseq++;
+#if (NGX_HTTP_ORDER_EDIT_JTRACE)
+    if (jw->wseq == jw->started) {
+        ngx_http_order_edit_jtrace_first = ngx_http_order_edit_jtrace_now();
+    }
+#endif
+
+    /* written: an fsync thread that reads the count now covers it */
+    __atomic_store_n(&jw->wseq, jw->wseq + 1, __ATOMIC_RELEASE);
 
     if (jw->jcf->fsync != NGX_HTTP_ORDER_EDIT_FSYNC_OFF) {
         return NGX_AGAIN;
@@ -1210,10 +1264,13 @@ ngx_http_order_edit_journal_wait(ngx_http_request_t *r,
 
 
 /*
- * always: an fsync starts as soon as one is wanted and fewer than
- * JSYNCS run; batch: no sooner than batch_window after the last one
- * started.  An fsync covers the records written before it started; the
- * records written while it runs share the next.
+ * An fsync is posted as soon as one is wanted and fewer than JSYNCS run.
+ * Its thread starts it at once (always) or no sooner than batch_window
+ * after the last one started (batch), and covers every record written
+ * when it starts, those written while it waited included; the records
+ * written while it runs share the next.  The thread waits, not a timer
+ * of the event loop: a timer counts whole milliseconds and fires up to
+ * one late, and the loop would have to wake to post the fsync.
  */
 
 static void
@@ -1222,7 +1279,6 @@ ngx_http_order_edit_journal_kick(ngx_http_order_edit_jwriter_t *jw)
 #if (NGX_THREADS)
     ngx_fd_t                      cur, dir;
     ngx_uint_t                    i, nretired, sync_dir;
-    ngx_msec_int_t                wait;
     ngx_thread_task_t            *task;
     ngx_http_order_edit_jsync_t  *ctx;
 
@@ -1234,29 +1290,6 @@ ngx_http_order_edit_journal_kick(ngx_http_order_edit_jwriter_t *jw)
         return;
     }
 
-    /*
-     * batch: at most one fsync per batch_window, counted from the start
-     * of the last one.  A quiet journal syncs at once; a busy one lets
-     * records gather until the window since the last fsync is over.
-     */
-
-    if (jw->jcf->fsync == NGX_HTTP_ORDER_EDIT_FSYNC_BATCH
-        && !jw->window.timedout)
-    {
-        wait = (ngx_msec_int_t) (jw->last_sync + jw->jcf->batch_window
-                                 - ngx_current_msec);
-
-        if (wait > 0) {
-            if (!jw->window.timer_set) {
-                ngx_add_timer(&jw->window, (ngx_msec_t) wait);
-            }
-
-            return;
-        }
-    }
-
-    jw->window.timedout = 0;
-
     if (jw->window.timer_set) {
         ngx_del_timer(&jw->window);
     }
@@ -1267,6 +1300,14 @@ ngx_http_order_edit_journal_kick(ngx_http_order_edit_jwriter_t *jw)
     ctx->err = 0;
     ctx->done = 0;
     ctx->target = jw->wseq;
+
+    /*
+     * batch: at most one fsync per batch_window, counted from the start
+     * of the last one.  A quiet journal syncs at once; a busy one lets
+     * records gather until the window since the last fsync is over.
+     */
+    ctx->window_ns = (jw->jcf->fsync == NGX_HTTP_ORDER_EDIT_FSYNC_BATCH)
+                     ? (uint64_t) jw->jcf->batch_window * 1000 : 0;
 
     for (i = 0; i < jw->nretired; i++) {
         ctx->fd[ctx->nfd++] = jw->retired[i];
@@ -1340,6 +1381,9 @@ ngx_http_order_edit_journal_kick(ngx_http_order_edit_jwriter_t *jw)
         ctx->fd[ctx->nfd++] = jw->dir_fd;
     }
 
+    /* the files it takes hold every record written until the next seal */
+    __atomic_store_n(&ctx->wlimit, (uint64_t) -1, __ATOMIC_RELEASE);
+
     if (ngx_thread_task_post(jw->jcf->thread_pool, task) != NGX_OK) {
         /* the pool's queue is full */
         goto again;
@@ -1349,7 +1393,12 @@ ngx_http_order_edit_journal_kick(ngx_http_order_edit_jwriter_t *jw)
         jw->dir_dirty = 0;
     }
 
-    jw->last_sync = ngx_current_msec;
+#if (NGX_HTTP_ORDER_EDIT_JTRACE)
+    ctx->t[0] = ngx_http_order_edit_jtrace_first;
+    ctx->t[1] = ngx_http_order_edit_jtrace_now();
+    ctx->recs = ctx->target - jw->started;
+#endif
+
     jw->started = ctx->target;
     jw->syncing++;
 
@@ -1442,7 +1491,7 @@ ngx_http_order_edit_journal_window(ngx_event_t *ev)
 {
     ngx_http_order_edit_jwriter_t *jw = ev->data;
 
-    /* timedout stays set: kick() starts the fsync instead of waiting */
+    /* an fsync that could not be posted, tried again */
     ngx_http_order_edit_journal_kick(jw);
 }
 
@@ -1454,10 +1503,49 @@ ngx_http_order_edit_journal_sync_thread(void *data, ngx_log_t *log)
 {
     ngx_http_order_edit_jsync_t *ctx = data;
 
-    ngx_uint_t       i;
-    struct timespec  t0, t1;
+    uint64_t                        now, at, wseq, wlimit;
+    ngx_uint_t                      i;
+    struct timespec                 t0, t1;
+    ngx_http_order_edit_jwriter_t  *jw;
+
+    jw = ctx->jw;
 
     (void) clock_gettime(CLOCK_MONOTONIC, &t0);
+    now = (uint64_t) t0.tv_sec * 1000000000 + t0.tv_nsec;
+
+    /* batch: the window since the last start (one task at a time) */
+    at = __atomic_load_n(&jw->last_ns, __ATOMIC_RELAXED) + ctx->window_ns;
+
+    if (ctx->window_ns && now < at) {
+        t1.tv_sec = at / 1000000000;
+        t1.tv_nsec = at % 1000000000;
+
+        while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &t1, NULL)
+               == EINTR)
+        { /* void */ }
+
+        (void) clock_gettime(CLOCK_MONOTONIC, &t0);
+        now = (uint64_t) t0.tv_sec * 1000000000 + t0.tv_nsec;
+    }
+
+    __atomic_store_n(&jw->last_ns, now, __ATOMIC_RELAXED);
+
+    /*
+     * Every record counted was written before the fsync starts, so it
+     * covers them, the ones written while the task waited too, up to
+     * the last one in the files it takes.
+     */
+    wseq = __atomic_load_n(&jw->wseq, __ATOMIC_ACQUIRE);
+    wlimit = __atomic_load_n(&ctx->wlimit, __ATOMIC_ACQUIRE);
+    wseq = ngx_min(wseq, wlimit);
+
+    if (wseq > ctx->target) {
+        ctx->target = wseq;
+    }
+
+#if (NGX_HTTP_ORDER_EDIT_JTRACE)
+    ctx->t[2] = now;
+#endif
 
     for (i = 0; i < ctx->nfd; i++) {
         if (fdatasync(ctx->fd[i]) == -1 && ctx->err == 0) {
@@ -1469,6 +1557,10 @@ ngx_http_order_edit_journal_sync_thread(void *data, ngx_log_t *log)
 
     ctx->us = (uint64_t) (t1.tv_sec - t0.tv_sec) * 1000000
               + (t1.tv_nsec - t0.tv_nsec) / 1000;
+
+#if (NGX_HTTP_ORDER_EDIT_JTRACE)
+    ctx->t[3] = (uint64_t) t1.tv_sec * 1000000000 + t1.tv_nsec;
+#endif
 }
 
 
@@ -1514,6 +1606,11 @@ ngx_http_order_edit_journal_sync_done(ngx_event_t *ev)
 
     ngx_uint_t                      i;
     ngx_http_order_edit_jwriter_t  *jw;
+#if (NGX_HTTP_ORDER_EDIT_JTRACE)
+    uint64_t                        seen, answered, *sum;
+
+    seen = ngx_http_order_edit_jtrace_now();
+#endif
 
     jw = ctx->jw;
     ctx->done = 1;
@@ -1547,9 +1644,55 @@ ngx_http_order_edit_journal_sync_done(ngx_event_t *ev)
                           &jw->jcf->dir);
         }
 
-        jw->synced = ctx->target;
+#if (NGX_HTTP_ORDER_EDIT_JTRACE)
+        ctx->recs = ctx->target - jw->synced;
+#endif
+
+        /* two in flight: the later may have started first, with less */
+        if (jw->synced < ctx->target) {
+            jw->synced = ctx->target;
+        }
+
+        if (jw->started < ctx->target) {
+            jw->started = ctx->target;
+        }
 
         ngx_http_order_edit_journal_settle(jw, ctx->err != 0);
+
+#if (NGX_HTTP_ORDER_EDIT_JTRACE)
+        answered = ngx_http_order_edit_jtrace_now();
+        sum = ngx_http_order_edit_jtrace_sum;
+
+        /* first record after the previous answers, and the stages */
+        if (ngx_http_order_edit_jtrace_prev_answered
+            && ctx->t[0] > ngx_http_order_edit_jtrace_prev_answered)
+        {
+            sum[0] += ctx->t[0] - ngx_http_order_edit_jtrace_prev_answered;
+        }
+
+        sum[1] += ctx->t[1] - ctx->t[0];
+        sum[2] += ctx->t[2] - ctx->t[1];
+        sum[3] += ctx->t[3] - ctx->t[2];
+        sum[4] += seen - ctx->t[3];
+        sum[5] += answered - seen;
+        ngx_http_order_edit_jtrace_recs += ctx->recs;
+        ngx_http_order_edit_jtrace_prev_answered = answered;
+
+        if (++ngx_http_order_edit_jtrace_n == 1000) {
+            ngx_log_error(NGX_LOG_WARN, jw->log, 0,
+                          "order_edit: jtrace 1000 fsyncs, %uL records, us: "
+                          "answered->first %uL first->post %uL "
+                          "post->start %uL fsync %uL end->seen %uL "
+                          "seen->answered %uL",
+                          ngx_http_order_edit_jtrace_recs,
+                          sum[0] / 1000000, sum[1] / 1000000,
+                          sum[2] / 1000000, sum[3] / 1000000,
+                          sum[4] / 1000000, sum[5] / 1000000);
+            ngx_memzero(sum, sizeof(ngx_http_order_edit_jtrace_sum));
+            ngx_http_order_edit_jtrace_n = 0;
+            ngx_http_order_edit_jtrace_recs = 0;
+        }
+#endif
 
         if (ctx->err) {
             /*
@@ -1929,8 +2072,12 @@ static void
 ngx_http_order_edit_journal_seal(ngx_http_order_edit_jwriter_t *jw,
     ngx_uint_t close_fd)
 {
-    ngx_uint_t                  gone;
-    ngx_http_order_edit_jseg_t *seg;
+    ngx_uint_t                    gone;
+#if (NGX_THREADS)
+    ngx_uint_t                    k;
+    ngx_http_order_edit_jsync_t  *ctx;
+#endif
+    ngx_http_order_edit_jseg_t   *seg;
 
     if (jw->fd == NGX_INVALID_FILE) {
         return;
@@ -1938,6 +2085,21 @@ ngx_http_order_edit_journal_seal(ngx_http_order_edit_jwriter_t *jw,
 
     seg = jw->seg;
     gone = 0;
+
+    /*
+     * The records written from now on go to another file, which an fsync
+     * in flight (or waiting for its window) does not take: each covers no
+     * more than the first file sealed after it was posted.
+     */
+#if (NGX_THREADS)
+    for (k = 0; k < jw->syncing; k++) {
+        ctx = jw->task[(jw->oldest + k) % NGX_HTTP_ORDER_EDIT_JSYNCS]->ctx;
+
+        if (ctx->wlimit == (uint64_t) -1) {
+            __atomic_store_n(&ctx->wlimit, jw->wseq, __ATOMIC_RELEASE);
+        }
+    }
+#endif
 
     ngx_shmtx_lock(&jw->zone->shpool->mutex);
 
@@ -3914,9 +4076,10 @@ ngx_http_order_edit_journal_json(ngx_http_order_edit_journal_conf_t *jcf,
     json_t  *j;
 
     j = json_pack("{s:s%,s:s,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,"
-                  "s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:b}",
+                  "s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:b}",
                   "dir", jcf->dir.data, jcf->dir.len,
                   "fsync", ngx_http_order_edit_fsync_names[jcf->fsync].data,
+                  "batch_window_us", (json_int_t) jcf->batch_window,
                   "bytes", (json_int_t) js->bytes,
                   "max_size", (json_int_t) jcf->max_size,
                   "segments", (json_int_t) js->nsegments,

@@ -28,7 +28,7 @@
 struct ngx_http_order_edit_journal_conf_s {
     ngx_str_t                      dir;
     ngx_uint_t                     fsync;
-    ngx_msec_t                     batch_window;
+    ngx_uint_t                     batch_window; /* us */
     size_t                         max_size;
     size_t                         segment_size;
     ngx_uint_t                     recycle;     /* spare files kept */

@@ -353,3 +353,42 @@ qr/\[emerg\] .*unknown thread pool "journal_io" in .*nginx\.conf:\d+/
 ['"queued","id":"1"', '"fsync": "always",(?s:.*)"writes": 1,(?s:.*)"fsyncs": [12],']
 --- no_error_log
 [error]
+
+
+
+=== TEST 21: batch_window takes microseconds too, still up to one second
+--- http_config
+    order_edit_zone edits:1m;
+    order_edit_journal journal batch_window=1000001us;
+--- config
+--- must_die
+--- error_log eval
+qr/\[emerg\] .*invalid batch_window "1000001us", expected a time up to 1s in .*nginx\.conf:\d+/
+
+
+
+=== TEST 22: [fresh] ...and a window under a millisecond keeps batch's rule
+--- http_config eval: ::http('fsync=batch batch_window=500us')
+--- config eval: "# 22\n" . $::Config
+--- request eval
+[::post(1), ::post(2), "GET /status"]
+--- more_headers eval
+[::hdrs(1, 'us1'), ::hdrs(2, 'us2'), '']
+--- response_body_like eval
+['"queued","id":"1"', '"queued","id":"2"', '"fsync": "batch",\s*"batch_window_us": 500,(?s:.*)"writes": 2,(?s:.*)"fsyncs": [1-4],']
+--- no_error_log
+[error]
+
+
+
+=== TEST 23: [fresh] batch's window is 1ms unless told
+--- http_config eval: ::http('fsync=batch')
+--- config eval: "# 23\n" . $::Config
+--- request eval
+[::post(3), "GET /status"]
+--- more_headers eval
+[::hdrs(3, 'us3'), '']
+--- response_body_like eval
+['"queued","id":"1"', '"fsync": "batch",\s*"batch_window_us": 1000,(?s:.*)"writes": 1,']
+--- no_error_log
+[error]

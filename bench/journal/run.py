@@ -92,7 +92,12 @@ def parse_args():
                    help="journal max_size (auto: the zone's size)")
     p.add_argument("--batch-window", default=env("BATCH_WINDOW", ""),
                    help="batch_window= for fsync=batch (default: the "
-                        "module's, 2ms)")
+                        "module's, 1ms)")
+    p.add_argument("--preallocate", default=env("PREALLOCATE", ""),
+                   choices=["", "on", "off"],
+                   help="the journal's preallocate= (default: the module's, "
+                        "on); off: a journal that does not drain writes new "
+                        "files instead of zero-filling spares first")
     p.add_argument("--recycle", default=env("RECYCLE", ""),
                    help="the journal's recycle= (default: the module's, 4); "
                         "64 keeps enough of the drained files for the "
@@ -462,11 +467,12 @@ class Bench:
         a = self.a
         journal = ""
         if cfg != "nojournal":
-            journal = "order_edit_journal %s fsync=%s max_size=%s%s%s;" % (
+            journal = "order_edit_journal %s fsync=%s max_size=%s%s%s%s;" % (
                 jdir, cfg, max_size,
                 " batch_window=" + a.batch_window
                 if cfg == "batch" and a.batch_window else "",
-                " recycle=" + a.recycle if a.recycle else "")
+                " recycle=" + a.recycle if a.recycle else "",
+                " preallocate=" + a.preallocate if a.preallocate else "")
         for d in ("conf", "logs", "tmp"):
             os.makedirs(os.path.join(prefix, d), exist_ok=True)
         os.chmod(prefix, 0o755)
@@ -951,8 +957,10 @@ http {{
             "body_bytes": len(self.body), "rounds": a.rounds,
             "duration": a.duration, "warmup": a.warmup,
             "connections": a.conns, "configs": a.configs, "zone": a.zone,
-            "max_size": a.max_size, "batch_window": a.batch_window or "2ms",
-            "recycle": a.recycle or "4", "pool_cpus": a.pool_cpus,
+            "max_size": a.max_size,
+            "batch_window": a.batch_window or "the module's default",
+            "recycle": a.recycle or "4",
+            "preallocate": a.preallocate or "on", "pool_cpus": a.pool_cpus,
             "module": a.module, "module_sha256": self.module_sha,
             "git": git_head(),
             "pinned": bool(self.pin_wrk), "filesystem": fs,

@@ -628,5 +628,59 @@ class FsyncOrderTest(FaultBase, unittest.TestCase):
         self.assertEqual(self.queued_ids(), ["first", "second"])
 
 
+class FsyncTargetTest(FaultBase, unittest.TestCase):
+    """An fsync covers every record written when its thread starts it, not
+    only those written when it was posted: the records that came while it
+    waited for a thread (or for batch's window) are answered by it, not by
+    one more fsync after it.  The pool has one thread, kept busy by the
+    worker's first spare (its zero-fill made slow through the injector)
+    while two webhooks come."""
+
+    fsync = "always"
+    busy = 2.0
+    slow = 0.5
+
+    def tmpfs(self):
+        return False
+
+    def server(self):
+        ngx = FaultBase.server(self)
+        ngx.extra_main = "thread_pool jbusy threads=1;"
+        self.http = self.http.replace(
+            "batch_window=1ms;", "batch_window=1ms thread_pool=jbusy;")
+        ngx.write_conf(self.http)
+        return ngx
+
+    def test_records_written_while_the_fsync_waits_share_it(self):
+        # the next worker's first spare keeps the only thread busy
+        self.fault("fdatasync=SLOW:%d@.zero\nfdatasync=SLOW:%d@.jnl\n"
+                   % (self.busy * 1000, self.slow * 1000))
+        self.restart()
+        fsyncs = self.journal()["fsyncs"]
+
+        out = {}
+
+        def one(n, wid):
+            status, answer = self.post(n, wid)
+            out[wid] = (status, answer.get("status"), time.monotonic())
+
+        first = threading.Thread(target=one, args=(1, "first"))
+        first.start()
+        self.addCleanup(first.join, 10)
+        time.sleep(0.2)
+        one(2, "second")
+        first.join(10)
+
+        self.assertEqual(out["first"][:2], (200, "queued"), out)
+        self.assertEqual(out["second"][:2], (200, "queued"), out)
+        # one fsync for both: the second did not wait for another slow one
+        self.assertLess(abs(out["second"][2] - out["first"][2]),
+                        self.slow / 2, out)
+        self.assertEqual(self.journal()["fsyncs"], fsyncs + 1,
+                         self.journal())
+        self.restart()
+        self.assertEqual(self.queued_ids(), ["first", "second"])
+
+
 if __name__ == "__main__":
     unittest.main()
