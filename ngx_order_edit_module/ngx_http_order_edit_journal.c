@@ -1381,8 +1381,15 @@ ngx_http_order_edit_journal_kick(ngx_http_order_edit_jwriter_t *jw)
         ctx->fd[ctx->nfd++] = jw->dir_fd;
     }
 
-    /* the files it takes hold every record written until the next seal */
-    __atomic_store_n(&ctx->wlimit, (uint64_t) -1, __ATOMIC_RELEASE);
+    /*
+     * The files it takes hold every record written until the next seal;
+     * with no current file (its opening failed after a rotation), none
+     * written after now: a file opened while the task waits for its
+     * window is not among its descriptors, and seal() will not see it.
+     */
+    __atomic_store_n(&ctx->wlimit,
+                     jw->fd == NGX_INVALID_FILE ? jw->wseq : (uint64_t) -1,
+                     __ATOMIC_RELEASE);
 
     if (ngx_thread_task_post(jw->jcf->thread_pool, task) != NGX_OK) {
         /* the pool's queue is full */

@@ -682,5 +682,56 @@ class FsyncTargetTest(FaultBase, unittest.TestCase):
         self.assertEqual(self.queued_ids(), ["first", "second"])
 
 
+class NewSegmentDuringWindowTest(FaultBase, unittest.TestCase):
+    """An fsync posted while the writer had no file (a rotation whose new
+    segment could not be made) must not answer records written to a
+    segment opened while it waits out its window: it never syncs that
+    file.  On the first build of the window kept by the thread, r4 was
+    answered by the fsync posted before its file existed (2 fsyncs)."""
+
+    def tmpfs(self):
+        return False
+
+    def server(self):
+        ngx = FaultBase.server(self)
+        self.http = self.http.replace(
+            "batch_window=1ms;", "batch_window=1s max_size=256k;")
+        ngx.write_conf(self.http)
+        return ngx
+
+    def test_a_file_opened_during_the_window_is_not_taken(self):
+        self.fault("fdatasync=SLOW:300@.jnl\n")
+        f0 = self.journal()["fsyncs"]
+        out = {}
+
+        def one(n, wid, pad=0):
+            status, answer = self.post(n, wid, pad)
+            out[wid] = status
+
+        t0 = time.monotonic()
+        ths = [threading.Thread(target=one, args=(1, "r1"))]
+        ths[-1].start()
+        time.sleep(0.05)
+        # fills the first segment: the next record rotates
+        ths.append(threading.Thread(target=one, args=(2, "r2", 40000)))
+        ths[-1].start()
+        time.sleep(0.05)
+        os.chmod(self.dir, 0o555)
+        try:
+            one(3, "r3")               # the rotation makes no segment
+        finally:
+            time.sleep(max(0, 0.4 - (time.monotonic() - t0)))
+            os.chmod(self.dir, 0o755)
+        ths.append(threading.Thread(target=one, args=(4, "r4")))
+        ths[-1].start()
+        for th in ths:
+            th.join(10)
+        j = self.journal()
+        self.assertEqual(out.get("r3"), 503, out)
+        self.assertEqual(out.get("r4"), 200, out)
+        # r4's segment is new: an fsync more than r1's and r2's
+        self.assertGreaterEqual(j["fsyncs"] - f0, 3, (out, j))
+
+
 if __name__ == "__main__":
     unittest.main()
