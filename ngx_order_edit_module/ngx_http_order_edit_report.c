@@ -3430,6 +3430,7 @@ ngx_http_order_edit_report_file_write(void *ctx)
                        NGX_FILE_DEFAULT_ACCESS);
     if (fd == NGX_INVALID_FILE) {
         f->failed = ngx_open_file_n;
+        f->err = ngx_errno;
         goto failed;
     }
 
@@ -3445,7 +3446,9 @@ ngx_http_order_edit_report_file_write(void *ctx)
             n = ngx_write_fd(fd, p, last - p);
 
             if (n <= 0) {
+                /* the error of the call that failed, not of the cleanup */
                 f->failed = ngx_write_fd_n;
+                f->err = (n == 0) ? NGX_ENOSPC : ngx_errno;
                 (void) ngx_close_file(fd);
                 (void) ngx_delete_file(f->tmp);
                 goto failed;
@@ -3457,12 +3460,14 @@ ngx_http_order_edit_report_file_write(void *ctx)
 
     if (ngx_close_file(fd) == NGX_FILE_ERROR) {
         f->failed = ngx_close_file_n;
+        f->err = ngx_errno;
         (void) ngx_delete_file(f->tmp);
         goto failed;
     }
 
     if (ngx_rename_file(f->tmp, f->path) == NGX_FILE_ERROR) {
         f->failed = ngx_rename_file_n;
+        f->err = ngx_errno;
         (void) ngx_delete_file(f->tmp);
         goto failed;
     }
@@ -3487,7 +3492,6 @@ ngx_http_order_edit_report_file_write(void *ctx)
 
 failed:
 
-    f->err = ngx_errno;
     f->failed_path = f->tmp;
     f->us = ngx_http_order_edit_report_us() - start;
 }
