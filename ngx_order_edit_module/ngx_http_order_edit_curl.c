@@ -190,7 +190,8 @@ ngx_http_order_edit_curl_conf_get(ngx_conf_t *cf)
 /*
  * order_edit_curl [max_connections=N] [max_host_connections=N]
  *     [keepalive=N] [max_body=size] [connect_timeout=time] [timeout=time]
- *     [ca_file=path] [proxy=url];
+ *     [ca_file=path] [proxy=url] [parse_threshold=size]
+ *     [parse_thread_pool=name|off] [background_thread_pool=name];
  */
 
 char *
@@ -299,6 +300,36 @@ ngx_http_order_edit_curl_directive(ngx_conf_t *cf, ngx_command_t *cmd,
             continue;
         }
 
+        if (ngx_strncmp(value[i].data, "background_thread_pool=", 23) == 0) {
+            s.data = value[i].data + 23;
+            s.len = value[i].len - 23;
+
+            /*
+             * Its threads turn SCHED_IDLE for good: a pool others share
+             * (nginx's "default": the dispatcher's, parse_thread_pool=)
+             * would take their work down with them.
+             */
+            if (s.len == 0
+                || (s.len == 7 && ngx_strncmp(s.data, "default", 7) == 0))
+            {
+                goto invalid;
+            }
+
+#if (NGX_THREADS)
+            ccf->background_pool = ngx_thread_pool_add(cf, &s);
+            if (ccf->background_pool == NULL) {
+                return NGX_CONF_ERROR;
+            }
+#else
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "\"%V\" needs nginx built --with-threads",
+                               &value[i]);
+            return NGX_CONF_ERROR;
+#endif
+
+            continue;
+        }
+
         if (ngx_strncmp(value[i].data, "connect_timeout=", 16) == 0
             || ngx_strncmp(value[i].data, "timeout=", 8) == 0)
         {
@@ -365,6 +396,15 @@ ngx_http_order_edit_curl_directive(ngx_conf_t *cf, ngx_command_t *cmd,
         }
 
         goto invalid;
+    }
+
+    if (ccf->background_pool != NULL
+        && ccf->background_pool == ccf->parse_pool)
+    {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "background_thread_pool= names the pool of "
+                           "parse_thread_pool=: it needs one of its own");
+        return NGX_CONF_ERROR;
     }
 
     return NGX_CONF_OK;
@@ -448,6 +488,7 @@ ngx_http_order_edit_curl_init(ngx_cycle_t *cycle,
     ngx_http_order_edit_curl_conf_defaults(&engine->conf, conf);
 
     ngx_http_order_edit_parse_init(engine->conf.parse_pool,
+                                   engine->conf.background_pool,
                                    engine->conf.parse_threshold);
 
     multi = curl_multi_init();
