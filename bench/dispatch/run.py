@@ -95,7 +95,7 @@ def reconcile_args(p):
                    default=True,
                    help="the two simulators SCHED_IDLE as well (default): "
                         "on an EEVDF kernel (6.6 on) a nice task that is "
-                        "running keeps its CPU for its slice (about 3 ms) "
+                        "running keeps its CPU for its slice (1.5 ms and more) "
                         "when nginx's loop wakes up, whatever its nice; "
                         "an idle one gives it up at once")
     g.add_argument("--background-pool", action="store_true",
