@@ -272,52 +272,44 @@ ngx_http_order_edit_curl_directive(ngx_conf_t *cf, ngx_command_t *cmd,
             continue;
         }
 
-        if (ngx_strncmp(value[i].data, "parse_thread_pool=", 18) == 0) {
-            s.data = value[i].data + 18;
-            s.len = value[i].len - 18;
+        if (ngx_strncmp(value[i].data, "parse_thread_pool=", 18) == 0
+            || ngx_strncmp(value[i].data, "background_thread_pool=", 23)
+               == 0)
+        {
+            n = (value[i].data[0] == 'b') ? 23 : 18;
+
+            s.data = value[i].data + n;
+            s.len = value[i].len - n;
 
             if (s.len == 0) {
                 goto invalid;
             }
 
-            if (s.len == 3 && ngx_strncmp(s.data, "off", 3) == 0) {
+            if (n == 18 && s.len == 3 && ngx_strncmp(s.data, "off", 3) == 0) {
                 ccf->parse_pool = NULL;
                 continue;
             }
 
-#if (NGX_THREADS)
-            ccf->parse_pool = ngx_thread_pool_add(cf, &s);
-            if (ccf->parse_pool == NULL) {
-                return NGX_CONF_ERROR;
-            }
-#else
-            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                               "\"%V\" needs nginx built --with-threads",
-                               &value[i]);
-            return NGX_CONF_ERROR;
-#endif
-
-            continue;
-        }
-
-        if (ngx_strncmp(value[i].data, "background_thread_pool=", 23) == 0) {
-            s.data = value[i].data + 23;
-            s.len = value[i].len - 23;
-
             /*
-             * Its threads turn SCHED_IDLE for good: a pool others share
-             * (nginx's "default": the dispatcher's, parse_thread_pool=)
-             * would take their work down with them.
+             * The background pool's threads turn SCHED_IDLE for good: a
+             * pool others share (nginx's "default": the dispatcher's,
+             * parse_thread_pool=) would take their work down with them.
              */
-            if (s.len == 0
-                || (s.len == 7 && ngx_strncmp(s.data, "default", 7) == 0))
+            if (n == 23
+                && s.len == 7 && ngx_strncmp(s.data, "default", 7) == 0)
             {
                 goto invalid;
             }
 
 #if (NGX_THREADS)
-            ccf->background_pool = ngx_thread_pool_add(cf, &s);
-            if (ccf->background_pool == NULL) {
+            if (n == 23) {
+                ccf->background_pool = ngx_thread_pool_add(cf, &s);
+
+            } else {
+                ccf->parse_pool = ngx_thread_pool_add(cf, &s);
+            }
+
+            if ((n == 23 ? ccf->background_pool : ccf->parse_pool) == NULL) {
                 return NGX_CONF_ERROR;
             }
 #else
