@@ -190,7 +190,8 @@ ngx_http_order_edit_curl_conf_get(ngx_conf_t *cf)
 /*
  * order_edit_curl [max_connections=N] [max_host_connections=N]
  *     [keepalive=N] [max_body=size] [connect_timeout=time] [timeout=time]
- *     [ca_file=path] [proxy=url];
+ *     [ca_file=path] [proxy=url] [parse_threshold=size]
+ *     [parse_thread_pool=name|off] [background_thread_pool=name];
  */
 
 char *
@@ -271,22 +272,44 @@ ngx_http_order_edit_curl_directive(ngx_conf_t *cf, ngx_command_t *cmd,
             continue;
         }
 
-        if (ngx_strncmp(value[i].data, "parse_thread_pool=", 18) == 0) {
-            s.data = value[i].data + 18;
-            s.len = value[i].len - 18;
+        if (ngx_strncmp(value[i].data, "parse_thread_pool=", 18) == 0
+            || ngx_strncmp(value[i].data, "background_thread_pool=", 23)
+               == 0)
+        {
+            n = (value[i].data[0] == 'b') ? 23 : 18;
+
+            s.data = value[i].data + n;
+            s.len = value[i].len - n;
 
             if (s.len == 0) {
                 goto invalid;
             }
 
-            if (s.len == 3 && ngx_strncmp(s.data, "off", 3) == 0) {
+            if (n == 18 && s.len == 3 && ngx_strncmp(s.data, "off", 3) == 0) {
                 ccf->parse_pool = NULL;
                 continue;
             }
 
+            /*
+             * The background pool's threads turn SCHED_IDLE for good: a
+             * pool others share (nginx's "default": the dispatcher's,
+             * parse_thread_pool=) would take their work down with them.
+             */
+            if (n == 23
+                && s.len == 7 && ngx_strncmp(s.data, "default", 7) == 0)
+            {
+                goto invalid;
+            }
+
 #if (NGX_THREADS)
-            ccf->parse_pool = ngx_thread_pool_add(cf, &s);
-            if (ccf->parse_pool == NULL) {
+            if (n == 23) {
+                ccf->background_pool = ngx_thread_pool_add(cf, &s);
+
+            } else {
+                ccf->parse_pool = ngx_thread_pool_add(cf, &s);
+            }
+
+            if ((n == 23 ? ccf->background_pool : ccf->parse_pool) == NULL) {
                 return NGX_CONF_ERROR;
             }
 #else
@@ -365,6 +388,15 @@ ngx_http_order_edit_curl_directive(ngx_conf_t *cf, ngx_command_t *cmd,
         }
 
         goto invalid;
+    }
+
+    if (ccf->background_pool != NULL
+        && ccf->background_pool == ccf->parse_pool)
+    {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "background_thread_pool= names the pool of "
+                           "parse_thread_pool=: it needs one of its own");
+        return NGX_CONF_ERROR;
     }
 
     return NGX_CONF_OK;
@@ -448,6 +480,7 @@ ngx_http_order_edit_curl_init(ngx_cycle_t *cycle,
     ngx_http_order_edit_curl_conf_defaults(&engine->conf, conf);
 
     ngx_http_order_edit_parse_init(engine->conf.parse_pool,
+                                   engine->conf.background_pool,
                                    engine->conf.parse_threshold);
 
     multi = curl_multi_init();

@@ -41,6 +41,7 @@ typedef struct ngx_http_order_edit_curl_conf_s {
     ngx_str_t                   ca_file;          /* "": libcurl's bundle */
     ngx_str_t                   proxy;            /* "": direct */
     void                       *parse_pool;       /* NULL: no threads */
+    void                       *background_pool;  /* NULL: parse_pool */
     size_t                      parse_threshold;  /* parsed there from */
 
     ngx_str_t                   file;             /* where it was set */

@@ -3631,8 +3631,10 @@ ngx_http_order_edit_nsc_page_free(ngx_http_order_edit_nsc_t *c)
     ngx_str_null(&c->page);
 
     if (c->page_root != NULL) {
-        ngx_http_order_edit_parse_dispose(ngx_http_order_edit_nsc_json_free,
-                                          c->page_root, c->page_bytes,
+        /* a SuiteQL page: the report's, nothing waits for its free */
+        ngx_http_order_edit_parse_dispose_on(
+                                          ngx_http_order_edit_nsc_json_free,
+                                          c->page_root, c->page_bytes, 1,
                                           c->log);
         c->page_root = NULL;
     }
@@ -3693,6 +3695,9 @@ ngx_http_order_edit_nsc_suiteql_answer(ngx_http_order_edit_nsc_t *c,
     if (pc == NULL) {
         return;
     }
+
+    /* the report's page: no webhook waits for it */
+    ngx_http_order_edit_parse_background(c->parse);
 
     (void) ngx_http_order_edit_parse_start(c->parse, pc->got_len,
                                         ngx_http_order_edit_nsc_page_parse,

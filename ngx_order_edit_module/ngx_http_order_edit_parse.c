@@ -29,6 +29,7 @@ struct ngx_http_order_edit_parse_s {
     volatile ngx_uint_t                   finished;   /* by the thread */
     unsigned                              orphan:1;   /* done() told */
     unsigned                              garbage:1;  /* dispose()'s */
+    unsigned                              background:1;
 };
 
 
@@ -51,14 +52,17 @@ static void ngx_http_order_edit_parse_completed(ngx_event_t *ev);
 
 /* the worker's: order_edit_curl's settings, and the tasks out */
 static void                               *ngx_http_order_edit_parse_pool;
+static void                               *ngx_http_order_edit_parse_bg;
 static size_t                              ngx_http_order_edit_parse_min;
 static ngx_queue_t                         ngx_http_order_edit_parse_out;
 
 
 void
-ngx_http_order_edit_parse_init(void *thread_pool, size_t threshold)
+ngx_http_order_edit_parse_init(void *thread_pool, void *background,
+    size_t threshold)
 {
     ngx_http_order_edit_parse_pool = thread_pool;
+    ngx_http_order_edit_parse_bg = background;
     ngx_http_order_edit_parse_min = threshold;
 
     if (ngx_http_order_edit_parse_out.next == NULL) {
@@ -103,11 +107,22 @@ ngx_http_order_edit_parse_destroy(ngx_http_order_edit_parse_t *p)
 }
 
 
+void
+ngx_http_order_edit_parse_background(ngx_http_order_edit_parse_t *p)
+{
+    p->background = 1;
+}
+
+
 ngx_int_t
 ngx_http_order_edit_parse_start(ngx_http_order_edit_parse_t *p,
     size_t bytes, ngx_http_order_edit_parse_work_pt work,
     ngx_http_order_edit_parse_done_pt done, void *data)
 {
+#if (NGX_THREADS)
+    void  *pool;
+#endif
+
     p->work = work;
     p->done = done;
     p->data = data;
@@ -115,18 +130,19 @@ ngx_http_order_edit_parse_start(ngx_http_order_edit_parse_t *p,
 
 #if (NGX_THREADS)
 
-    if (ngx_http_order_edit_parse_pool != NULL
-        && bytes >= ngx_http_order_edit_parse_min)
-    {
+    pool = (p->background && ngx_http_order_edit_parse_bg != NULL)
+           ? ngx_http_order_edit_parse_bg : ngx_http_order_edit_parse_pool;
+
+    if (pool != NULL && bytes >= ngx_http_order_edit_parse_min) {
+        p->background = (pool == ngx_http_order_edit_parse_bg);
+
         p->task.ctx = p;
         p->task.handler = ngx_http_order_edit_parse_thread;
         p->task.event.handler = ngx_http_order_edit_parse_completed;
         p->task.event.data = p;
         p->task.event.log = p->log;
 
-        if (ngx_thread_task_post(ngx_http_order_edit_parse_pool, &p->task)
-            == NGX_OK)
-        {
+        if (ngx_thread_task_post(pool, &p->task) == NGX_OK) {
             ngx_queue_insert_tail(&ngx_http_order_edit_parse_out,
                                   &p->queue);
 
@@ -159,10 +175,19 @@ void
 ngx_http_order_edit_parse_dispose(void (*free_fn)(void *), void *ptr,
     size_t bytes, ngx_log_t *log)
 {
+    ngx_http_order_edit_parse_dispose_on(free_fn, ptr, bytes, 0, log);
+}
+
+
+void
+ngx_http_order_edit_parse_dispose_on(void (*free_fn)(void *), void *ptr,
+    size_t bytes, ngx_uint_t background, ngx_log_t *log)
+{
     ngx_http_order_edit_parse_t          *p;
     ngx_http_order_edit_parse_garbage_t  *g;
 
-    p = (ngx_http_order_edit_parse_pool != NULL
+    p = ((ngx_http_order_edit_parse_pool != NULL
+          || (background && ngx_http_order_edit_parse_bg != NULL))
          && bytes >= ngx_http_order_edit_parse_min)
         ? ngx_http_order_edit_parse_create(
               sizeof(ngx_http_order_edit_parse_garbage_t), NULL, log)
@@ -177,6 +202,7 @@ ngx_http_order_edit_parse_dispose(void (*free_fn)(void *), void *ptr,
     g->free_fn = free_fn;
     g->ptr = ptr;
     p->garbage = 1;
+    p->background = background ? 1 : 0;
 
     (void) ngx_http_order_edit_parse_start(p, bytes,
                                            ngx_http_order_edit_parse_drop,
@@ -237,6 +263,7 @@ ngx_http_order_edit_parse_cancel_all(void)
      * (freeing its record, say) is done inline.
      */
     ngx_http_order_edit_parse_pool = NULL;
+    ngx_http_order_edit_parse_bg = NULL;
 
     if (ngx_http_order_edit_parse_out.next == NULL) {
         return;
@@ -278,6 +305,29 @@ static void
 ngx_http_order_edit_parse_thread(void *data, ngx_log_t *log)
 {
     ngx_http_order_edit_parse_t *p = data;
+
+    int                        err;
+    struct sched_param         sp;
+    static __thread ngx_uint_t  idle;
+
+    /*
+     * A thread of background_thread_pool= gives the CPUs up to anything
+     * else runnable (the event loops, other processes) for good: nginx
+     * makes the pool's threads, so the first task switches its own.  A
+     * thread cannot take a normal policy back unprivileged: only this
+     * pool's threads, which do nothing else, are switched.
+     */
+    if (p->background && !idle) {
+        idle = 1;
+        ngx_memzero(&sp, sizeof(struct sched_param));
+
+        err = pthread_setschedparam(pthread_self(), SCHED_IDLE, &sp);
+        if (err != 0) {
+            ngx_log_error(NGX_LOG_ALERT, log, err,
+                          "order_edit: pthread_setschedparam(SCHED_IDLE) "
+                          "failed");
+        }
+    }
 
     p->work(p->ctx);
 

@@ -42,8 +42,13 @@ typedef void (*ngx_http_order_edit_parse_done_pt)(void *ctx, void *data,
 typedef void (*ngx_http_order_edit_parse_clean_pt)(void *ctx);
 
 
-/* a worker's settings: from order_edit_curl, in init_process */
-void ngx_http_order_edit_parse_init(void *thread_pool, size_t threshold);
+/*
+ * A worker's settings: from order_edit_curl, in init_process.  background
+ * (background_thread_pool=, NULL: none) takes the tasks marked so, on
+ * threads that run only when a CPU has nothing else to run (SCHED_IDLE).
+ */
+void ngx_http_order_edit_parse_init(void *thread_pool, void *background,
+    size_t threshold);
 
 /*
  * A task with ctx_size bytes of zeroed ctx, malloc()ed (it may outlive
@@ -55,6 +60,13 @@ ngx_http_order_edit_parse_t *ngx_http_order_edit_parse_create(
     ngx_log_t *log);
 void *ngx_http_order_edit_parse_ctx(ngx_http_order_edit_parse_t *p);
 void ngx_http_order_edit_parse_destroy(ngx_http_order_edit_parse_t *p);
+
+/*
+ * Before start(): the work waits for nothing and no webhook waits for
+ * it (reconciliation's and the report's pages), so it goes to the
+ * background pool when there is one.
+ */
+void ngx_http_order_edit_parse_background(ngx_http_order_edit_parse_t *p);
 
 /*
  * Runs work(ctx) for an answer of "bytes": on the thread pool when it is
@@ -73,6 +85,9 @@ ngx_int_t ngx_http_order_edit_parse_start(ngx_http_order_edit_parse_t *p,
  */
 void ngx_http_order_edit_parse_dispose(void (*free_fn)(void *), void *ptr,
     size_t bytes, ngx_log_t *log);
+/* the same, on the background pool when there is one and background */
+void ngx_http_order_edit_parse_dispose_on(void (*free_fn)(void *),
+    void *ptr, size_t bytes, ngx_uint_t background, ngx_log_t *log);
 
 /* done(cancelled) before this returns; the thread's result is dropped */
 void ngx_http_order_edit_parse_cancel(ngx_http_order_edit_parse_t *p);

@@ -1118,6 +1118,9 @@ ngx_http_order_edit_reconcile_parse(ngx_http_order_edit_curl_req_t *req,
     /* done() clears it, before this returns when it is inline */
     *task = p;
 
+    /* reconciliation's and the report's pages: no webhook waits for them */
+    ngx_http_order_edit_parse_background(p);
+
     rv = ngx_http_order_edit_parse_start(p, body.len,
                                          ngx_http_order_edit_recon_parse,
                                          ngx_http_order_edit_recon_parsed,
@@ -1200,8 +1203,8 @@ ngx_http_order_edit_reconcile_release(json_t *value, size_t bytes,
         return;
     }
 
-    ngx_http_order_edit_parse_dispose(ngx_http_order_edit_recon_json_free,
-                                      value, bytes, log);
+    ngx_http_order_edit_parse_dispose_on(ngx_http_order_edit_recon_json_free,
+                                         value, bytes, 1, log);
 }
 
 

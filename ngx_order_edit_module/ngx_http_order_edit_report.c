@@ -3400,6 +3400,8 @@ ngx_http_order_edit_report_file(ngx_http_order_edit_report_run_t *rr)
     /* done() clears it, before this returns when the write is inline */
     rr->file = t;
 
+    ngx_http_order_edit_parse_background(t);
+
     /*
      * A file is blocking calls, however small: on the pool when there is
      * one, whatever parse_threshold says (the largest weight)

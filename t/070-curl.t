@@ -418,3 +418,46 @@ qr/\[emerg\] .*unknown thread pool "nosuch"/
 --- suppress_stderr
 --- error_log eval
 qr/\[emerg\] .*invalid parameter "parse_threshold=big"/
+
+
+
+=== TEST 22: background_thread_pool names a thread pool nginx has
+--- main_config
+    thread_pool background threads=1;
+--- http_config
+    order_edit_curl background_thread_pool=background;
+--- config
+    location = /curl { order_edit_curl_debug; }
+    location = /x { return 200 "ok"; }
+--- request
+GET /curl?url=/x
+--- response_body_like: "status": ?200
+--- no_error_log
+[emerg]
+[alert]
+
+
+
+=== TEST 23: background_thread_pool is not nginx's default pool
+--- http_config
+    order_edit_curl background_thread_pool=default;
+--- config
+    location = /curl { order_edit_curl_debug; }
+--- must_die
+--- suppress_stderr
+--- error_log eval
+qr/\[emerg\] .*invalid parameter "background_thread_pool=default" in \S+nginx\.conf:\d+$/
+
+
+
+=== TEST 24: background_thread_pool is not the pool of parse_thread_pool
+--- main_config
+    thread_pool parse threads=1;
+--- http_config
+    order_edit_curl parse_thread_pool=parse background_thread_pool=parse;
+--- config
+    location = /curl { order_edit_curl_debug; }
+--- must_die
+--- suppress_stderr
+--- error_log eval
+qr/\[emerg\] .*background_thread_pool= names the pool of parse_thread_pool=: it needs one of its own in \S+nginx\.conf:\d+$/

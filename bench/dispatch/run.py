@@ -91,6 +91,18 @@ def reconcile_args(p):
                         "over the day's records) is the other side's, "
                         "not the module's, and must not take the CPUs "
                         "from nginx's event loop")
+    g.add_argument("--sim-idle", action=argparse.BooleanOptionalAction,
+                   default=True,
+                   help="the two simulators SCHED_IDLE as well (default): "
+                        "on an EEVDF kernel (6.6 on) a nice task that is "
+                        "running keeps its CPU for its slice (1.5 ms and more) "
+                        "when nginx's loop wakes up, whatever its nice; "
+                        "an idle one gives it up at once")
+    g.add_argument("--background-pool", action="store_true",
+                   help="the run with the report: order_edit_curl "
+                        "background_thread_pool= (SCHED_IDLE threads) for "
+                        "reconciliation's and the report's pages (a "
+                        "module that has the parameter)")
     g.add_argument("--pairs", type=int, default=0,
                    help="N alternating pairs of runs without and with the "
                         "report (without first in odd pairs, with first "
@@ -209,12 +221,13 @@ def cpu_seconds(pid):
         return None
 
 
-def renice(pid, n):
-    """Every thread of pid n nicer than this process (Linux: a nice
-    value is a thread's; threads started later inherit their creator's)."""
-    if n <= 0:
+def renice(pid, n, idle=False):
+    """Every thread of pid n nicer than this process, and SCHED_IDLE
+    when idle (Linux: a nice value and a policy are a thread's; threads
+    started later inherit their creator's)."""
+    if n <= 0 and not idle:
         return
-    to = min(19, os.getpriority(os.PRIO_PROCESS, 0) + n)
+    to = min(19, os.getpriority(os.PRIO_PROCESS, 0) + max(n, 0))
     try:
         tids = [int(t) for t in os.listdir("/proc/%d/task" % pid)]
     except OSError:
@@ -222,6 +235,9 @@ def renice(pid, n):
     for tid in tids:
         try:
             os.setpriority(os.PRIO_PROCESS, tid, to)
+            if idle:
+                os.sched_setscheduler(tid, os.SCHED_IDLE,
+                                      os.sched_param(0))
         except OSError:
             pass
 
@@ -692,7 +708,9 @@ class Bench:
                 .replace("__C__", str(a.concurrency))
                 .replace("__DISPATCH__", d if dispatch else
                          "# no order_edit_dispatch: NetSuite idle"))
-        ngx = NginxServer(self.http_conf(http, dispatch), workers=2)
+        ngx = NginxServer(self.http_conf(http, dispatch), workers=2,
+                          extra_main="thread_pool oe_bg threads=2;"
+                          if getattr(a, "background_pool", False) else "")
         self.servers.append(ngx)
         ngx.pids = []
         ngx.start()
@@ -1442,6 +1460,9 @@ class RecBench(Bench):
                                  else "", k,
                                  " max_exceptions=%d" % a.rec_max_exceptions
                                  if a.rec_max_exceptions >= 0 else ""))
+        if a.background_pool:
+            http = ("    order_edit_curl background_thread_pool=oe_bg;\n"
+                    + http)
         return (http.replace(sku, sku + "\n        " + rec)
                 .replace(exc, exc + "\n        location = /report "
                          "{ order_edit_report edits; }"))
@@ -1491,8 +1512,8 @@ class RecBench(Bench):
     def start_shopify(self):
         import shopifysimhelper
         self.shopify = shopifysimhelper.ShopifySim()
-        renice(self.sim.proc.pid, self.a.sim_nice)
-        renice(self.shopify.proc.pid, self.a.sim_nice)
+        renice(self.sim.proc.pid, self.a.sim_nice, self.a.sim_idle)
+        renice(self.shopify.proc.pid, self.a.sim_nice, self.a.sim_idle)
         with open(os.path.join(self.keys, "shopify.token"), "w") as f:
             f.write(TOKEN + "\n")
         reports = os.path.join(self.keys, "reports")
@@ -1863,8 +1884,9 @@ class RecBench(Bench):
                                 if n.startswith(k)] or [0])
         lines.append(
             "CPU while posting, %% of one (nginx's dispatching worker, the "
-            "NetSuite and Shopify simulators; --sim-nice %d), without / "
-            "with: %s" % (a.sim_nice, "; ".join(
+            "NetSuite and Shopify simulators; --sim-nice %d%s), without / "
+            "with: %s" % (a.sim_nice, ", SCHED_IDLE" if a.sim_idle else "",
+                          "; ".join(
                 "%.1f %.1f %.1f / %.1f %.1f %.1f" % (
                     cpu(pr[False], "nginx_worker"), cpu(pr[False], "sim"),
                     cpu(pr[False], "shopify_sim"),

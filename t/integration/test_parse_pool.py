@@ -326,6 +326,38 @@ class ReportOnThePool(test_report.Report):
         self.assertTrue(set(suiteql) <= pooled, (suiteql, pooled))
 
 
+class ReportOnTheBackgroundPool(ReportOnThePool):
+    """The same with background_thread_pool=: the pages go to that pool,
+    whose thread turned itself SCHED_IDLE; the event loop did not."""
+
+    def conf(self):
+        conf = super().conf().replace(
+            "parse_threshold=1;",
+            "parse_threshold=1 background_thread_pool=oe_bg;")
+        self.ngx.extra_main += "\nthread_pool oe_bg threads=1;"
+        return conf
+
+    def test_the_report_lists_exactly_the_seeded_differences(self):
+        super().test_the_report_lists_exactly_the_seeded_differences()
+
+        idle, loops = [], []
+        for pid in self.ngx.worker_pids():
+            for tid in map(int, os.listdir("/proc/%d/task" % pid)):
+                if os.sched_getscheduler(tid) == os.SCHED_IDLE:
+                    idle.append(tid)
+                if tid == pid:
+                    loops.append(os.sched_getscheduler(tid))
+        # the background pool's one thread: the pages' parses went there
+        self.assertEqual(len(idle), 1, idle)
+        self.assertNotIn(os.SCHED_IDLE, loops)
+
+
+# the report's other tests run on the pool once, in ReportOnThePool
+for _name in unittest.TestLoader().getTestCaseNames(test_report.Report):
+    if _name != "test_the_report_lists_exactly_the_seeded_differences":
+        setattr(ReportOnTheBackgroundPool, _name, None)
+
+
 # the dispatch tests run once, in test_dispatch, with the default settings
 for name in [n for n in dir(test_dispatch.Dispatch)
              if n.startswith("test_")]:
