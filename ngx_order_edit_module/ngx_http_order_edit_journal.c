@@ -15,6 +15,7 @@
 
 #include "ngx_http_order_edit_journal.h"
 #include "ngx_http_order_edit_dispatch.h"
+#include "ngx_http_order_edit_curl.h"
 
 
 /* rotated segments that still wait for their last fsync */
@@ -615,6 +616,21 @@ ngx_http_order_edit_journal_postconf(ngx_conf_t *cf,
     if (omcf->journal == NULL) {
         return NGX_OK;
     }
+
+#if (NGX_THREADS)
+    /* that pool's threads turn SCHED_IDLE for good: fsyncs would wait */
+    if (omcf->curl != NULL && omcf->curl->background_pool != NULL
+        && omcf->curl->background_pool == omcf->journal->thread_pool)
+    {
+        ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
+                      "order_edit_journal in %V:%ui names the thread pool "
+                      "of order_edit_curl background_thread_pool= in "
+                      "%V:%ui: it needs one of its own",
+                      &omcf->journal->file, omcf->journal->line,
+                      &omcf->curl->file, omcf->curl->line);
+        return NGX_ERROR;
+    }
+#endif
 
     zone = omcf->zones.elts;
 

@@ -3691,12 +3691,20 @@ ngx_http_order_edit_nsc_suiteql_answer(ngx_http_order_edit_nsc_t *c,
         return;
     }
 
+    /*
+     * The account's slot is given back with the answer in, before the
+     * parse: on background_thread_pool= it may wait long for a CPU, and
+     * every worker's deliveries count the slot (report_ns_done() gives
+     * it again, which does nothing then)
+     */
+    ngx_http_order_edit_nsslot_give(c->slot);
+
     pc = ngx_http_order_edit_nsc_parse(c, req);
     if (pc == NULL) {
         return;
     }
 
-    /* the report's page: no webhook waits for it */
+    /* the report's page: nothing but the report waits for its parse */
     ngx_http_order_edit_parse_background(c->parse);
 
     (void) ngx_http_order_edit_parse_start(c->parse, pc->got_len,

@@ -46,6 +46,8 @@ static void ngx_http_order_edit_parse_dropped(void *ctx, void *data,
     ngx_uint_t cancelled);
 #if (NGX_THREADS)
 static void ngx_http_order_edit_parse_thread(void *data, ngx_log_t *log);
+static void ngx_http_order_edit_parse_thread_idle(void *data,
+    ngx_log_t *log);
 static void ngx_http_order_edit_parse_completed(ngx_event_t *ev);
 #endif
 
@@ -137,7 +139,10 @@ ngx_http_order_edit_parse_start(ngx_http_order_edit_parse_t *p,
         p->background = (pool == ngx_http_order_edit_parse_bg);
 
         p->task.ctx = p;
-        p->task.handler = ngx_http_order_edit_parse_thread;
+        /* chosen here: the thread reads none of p's bit-fields */
+        p->task.handler = p->background
+                          ? ngx_http_order_edit_parse_thread_idle
+                          : ngx_http_order_edit_parse_thread;
         p->task.event.handler = ngx_http_order_edit_parse_completed;
         p->task.event.data = p;
         p->task.event.log = p->log;
@@ -306,6 +311,16 @@ ngx_http_order_edit_parse_thread(void *data, ngx_log_t *log)
 {
     ngx_http_order_edit_parse_t *p = data;
 
+    p->work(p->ctx);
+
+    ngx_memory_barrier();
+    p->finished = 1;
+}
+
+
+static void
+ngx_http_order_edit_parse_thread_idle(void *data, ngx_log_t *log)
+{
     int                        err;
     struct sched_param         sp;
     static __thread ngx_uint_t  idle;
@@ -317,7 +332,7 @@ ngx_http_order_edit_parse_thread(void *data, ngx_log_t *log)
      * thread cannot take a normal policy back unprivileged: only this
      * pool's threads, which do nothing else, are switched.
      */
-    if (p->background && !idle) {
+    if (!idle) {
         idle = 1;
         ngx_memzero(&sp, sizeof(struct sched_param));
 
@@ -329,10 +344,7 @@ ngx_http_order_edit_parse_thread(void *data, ngx_log_t *log)
         }
     }
 
-    p->work(p->ctx);
-
-    ngx_memory_barrier();
-    p->finished = 1;
+    ngx_http_order_edit_parse_thread(data, log);
 }
 
 

@@ -461,3 +461,20 @@ qr/\[emerg\] .*invalid parameter "background_thread_pool=default" in \S+nginx\.c
 --- suppress_stderr
 --- error_log eval
 qr/\[emerg\] .*background_thread_pool= names the pool of parse_thread_pool=: it needs one of its own in \S+nginx\.conf:\d+$/
+
+
+
+=== TEST 25: background_thread_pool is not the journal's pool
+--- main_config
+    thread_pool bg threads=1;
+--- http_config
+    order_edit_zone edits:1m;
+    order_edit_journal journal fsync=batch thread_pool=bg;
+    order_edit_store acme.myshopify.com { secret acme; }
+    order_edit_curl background_thread_pool=bg;
+--- config
+    location = /wh { order_edit_webhook edits; }
+--- must_die
+--- suppress_stderr
+--- error_log eval
+qr/\[emerg\] .*order_edit_journal in \S+nginx\.conf:\d+ names the thread pool of order_edit_curl background_thread_pool= in \S+nginx\.conf:\d+: it needs one of its own/
