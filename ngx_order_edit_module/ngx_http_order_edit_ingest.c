@@ -787,8 +787,8 @@ ngx_http_order_edit_valid(ngx_str_t *v, ngx_uint_t header)
  * buffers it read it into otherwise (the first bytes in the header's
  * buffer, the rest in the body's), which the HMAC and the zone's copy
  * take piece by piece: joining them cost a 16 KB allocation and copy of
- * every webhook.  It is assembled only from a temporary file, or when
- * the store wants it whole (its journal record).
+ * every webhook.  The journal's record is written from the zone's copy.
+ * It is assembled only from a temporary file.
  */
 
 static ngx_int_t
@@ -839,7 +839,7 @@ ngx_http_order_edit_read_body(ngx_http_request_t *r,
 
     body->len = len;
 
-    if (!in_file && !ngx_http_order_edit_store_whole_body(ctx->zone)) {
+    if (!in_file) {
         ctx->bufs = r->request_body->bufs;
         return NGX_OK;
     }

@@ -1076,7 +1076,8 @@ ngx_http_order_edit_journal_write(ngx_http_order_edit_zone_t *zone,
     e.len[NGX_HTTP_ORDER_EDIT_JREC_API] = msg->api_version.len;
     e.str[NGX_HTTP_ORDER_EDIT_JREC_TRIGGERED] = msg->triggered_at.data;
     e.len[NGX_HTTP_ORDER_EDIT_JREC_TRIGGERED] = msg->triggered_at.len;
-    e.body = msg->body.data;
+    /* the zone's copy: msg->body may be in pieces (its data NULL) */
+    e.body = ngx_http_order_edit_queue_body(item);
     e.body_len = msg->body.len;
 
     if (ngx_http_order_edit_jrec_enq_head_gen(head, &e, jw->gen, &pad)

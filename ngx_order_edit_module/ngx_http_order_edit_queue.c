@@ -123,14 +123,9 @@ void
 ngx_http_order_edit_queue_copy_body(ngx_http_order_edit_item_t *item,
     ngx_http_order_edit_msg_t *msg, ngx_chain_t *bufs)
 {
-    u_char      *p;
-    ngx_uint_t   i;
+    u_char  *p;
 
-    p = item->data;
-
-    for (i = 0; i < 5; i++) {
-        p += item->len[i];
-    }
+    p = ngx_http_order_edit_queue_body(item);
 
     if (bufs == NULL) {
         ngx_memcpy(p, msg->body.data, msg->body.len);
@@ -149,6 +144,28 @@ ngx_http_order_edit_queue_copy_body(ngx_http_order_edit_item_t *item,
     }
 
     __atomic_store_n(&item->copied, 1, __ATOMIC_RELEASE);
+}
+
+
+/*
+ * Where a webhook's body lies in the zone, after its five strings: the
+ * journal's record is written from here, so that the body is never
+ * joined into one piece on the way (nginx reads it into two buffers).
+ */
+
+u_char *
+ngx_http_order_edit_queue_body(ngx_http_order_edit_item_t *item)
+{
+    u_char      *p;
+    ngx_uint_t   i;
+
+    p = item->data;
+
+    for (i = 0; i < 5; i++) {
+        p += item->len[i];
+    }
+
+    return p;
 }
 
 

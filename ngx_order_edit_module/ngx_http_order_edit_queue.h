@@ -125,6 +125,7 @@ typedef struct {
 ngx_http_order_edit_item_t *ngx_http_order_edit_queue_alloc_locked(
     ngx_http_order_edit_zone_t *zone, ngx_http_order_edit_msg_t *msg,
     ngx_uint_t body);
+u_char *ngx_http_order_edit_queue_body(ngx_http_order_edit_item_t *item);
 void ngx_http_order_edit_queue_copy_body(ngx_http_order_edit_item_t *item,
     ngx_http_order_edit_msg_t *msg, ngx_chain_t *bufs);
 

@@ -20,13 +20,16 @@
  * reading it with the wrong structures.
  */
 #define NGX_HTTP_ORDER_EDIT_SHM_MAGIC    0x4f454451      /* "OEDQ" */
-#define NGX_HTTP_ORDER_EDIT_SHM_LAYOUT   15
+#define NGX_HTTP_ORDER_EDIT_SHM_LAYOUT   16
 
 /* "<zone>-<16 hex gen>-<8 digit seq>.jnl", zone names up to 64 bytes */
 #define NGX_HTTP_ORDER_EDIT_JZONE_MAX    64
 #define NGX_HTTP_ORDER_EDIT_JNAME_LEN    96
-/* retired segment files kept to be written again (recycle=, at most) */
-#define NGX_HTTP_ORDER_EDIT_JSPARES      64
+/*
+ * retired segment files kept to be written again (recycle=, at most):
+ * 512 of 16m hold a burst of 8g, about 500,000 webhooks of 16 KB
+ */
+#define NGX_HTTP_ORDER_EDIT_JSPARES      512
 
 /* NetSuite latency histogram: bucket i holds [2^i, 2^(i+1)) ms */
 #define NGX_HTTP_ORDER_EDIT_LATENCY_BUCKETS  18

@@ -436,18 +436,6 @@ ngx_http_order_edit_store_put(ngx_http_order_edit_zone_t *zone,
 }
 
 
-/*
- * Does put want the body in one piece (put->bufs NULL)?  Its record
- * does; the zone's copy takes it from the buffers nginx read it into.
- */
-
-ngx_uint_t
-ngx_http_order_edit_store_whole_body(ngx_http_order_edit_zone_t *zone)
-{
-    return ngx_http_order_edit_store_backend(zone) != NULL;
-}
-
-
 /* the request waits for the fsync that covers its record */
 
 ngx_int_t

@@ -112,7 +112,7 @@ typedef struct {
 
     /*
      * in: the body in the memory buffers it was read into, when msg.body
-     * has its length only (data NULL); never when whole_body() says so
+     * has its length only (data NULL)
      */
     ngx_chain_t                       *bufs;
 
@@ -142,8 +142,6 @@ void ngx_http_order_edit_store_prepare(ngx_http_order_edit_zone_t *zone,
 ngx_http_order_edit_put_e ngx_http_order_edit_store_put(
     ngx_http_order_edit_zone_t *zone, ngx_http_order_edit_put_t *put,
     ngx_log_t *log);
-ngx_uint_t ngx_http_order_edit_store_whole_body(
-    ngx_http_order_edit_zone_t *zone);
 ngx_int_t ngx_http_order_edit_store_put_local(
     ngx_http_order_edit_zone_t *zone, ngx_str_t *shop_name,
     ngx_http_order_edit_msg_t *msg, ngx_str_t *reason, ngx_str_t *detail);

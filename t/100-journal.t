@@ -117,14 +117,14 @@ qr/\[emerg\] .*invalid max_size "1k", expected a size of at least 64k in .*nginx
 
 
 
-=== TEST 3a: recycle is a number of spare files up to 64
+=== TEST 3a: recycle is a number of spare files up to 512
 --- http_config
     order_edit_zone edits:1m;
-    order_edit_journal journal recycle=65;
+    order_edit_journal journal recycle=513;
 --- config
 --- must_die
 --- error_log eval
-qr/\[emerg\] .*invalid recycle "65", expected a number of files from 0 to 64 in .*nginx\.conf:\d+/
+qr/\[emerg\] .*invalid recycle "513", expected a number of files from 0 to 512 in .*nginx\.conf:\d+/
 
 
 

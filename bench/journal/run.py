@@ -26,7 +26,8 @@ drained by lease + ack, so the zone's pages and the journal's records
 have been written once and acknowledged, as under a dispatcher; a
 warm-up, the measured run).  Every answer is counted by status
 (count.lua), the status counters must account for every request, and
-perf profiles the worker during each measured run. See bench/README.md.
+perf profiles the worker in a run of its own after each measured one. See
+bench/README.md.
 
 Usage: bench/journal/run.py [options]        (or: make bench-journal)
 Python 3 standard library, wrk, taskset.
@@ -98,11 +99,13 @@ def parse_args():
                    help="the journal's preallocate= (default: the module's, "
                         "on); off: a journal that does not drain writes new "
                         "files instead of zero-filling spares first")
-    p.add_argument("--recycle", default=env("RECYCLE", ""),
-                   help="the journal's recycle= (default: the module's, 4); "
-                        "64 keeps enough of the drained files for the "
-                        "measured run to write only recycled segments, as "
-                        "a journal whose queue drains while it is written")
+    p.add_argument("--recycle", default=env("RECYCLE", "512"),
+                   help="the journal's recycle= (default 512, the most: "
+                        "every file the fill wrote is kept after the drain, "
+                        "so that the steady state's runs write only "
+                        "recycled segments, as a journal whose queue "
+                        "drains while it is written; '' for the module's "
+                        "default, 4)")
     p.add_argument("--pool-cpus", default=env("POOL_CPUS", ""),
                    help="move the worker's thread-pool threads (the "
                         "fsyncs, the spares' zero-fill) to these CPUs, "
@@ -674,12 +677,15 @@ http {{
             # written before, may beat a cold 1 s run) and 10% to spare;
             # the sanity request and what is in flight: +1 s
             per_s = rps * 1.6 * 1.1 * item / 2 ** 20
-            zone_mb = max(256, int(per_s * (a.duration + a.warmup + 1)) + 1)
+            # the profiled run after the measured one
+            prof_s = min(a.duration, 3) if self.perf_why is None else 0
+            zone_mb = max(256, int(per_s * (a.duration + a.warmup + 1
+                                            + prof_s)) + 1)
             # the zone is RAM (touched at start); fsync=off leaves up to
             # a run's journal dirty in the page cache besides
             cap_mb = meminfo()["MemAvailable"] // 1024 // 2
             if zone_mb > cap_mb:
-                fit = int(cap_mb / per_s) - a.warmup - 1
+                fit = int(cap_mb / per_s) - a.warmup - 1 - prof_s
                 if fit < 1:
                     die("not enough memory for the queue (%dm usable, "
                         "%dm/s needed)" % (cap_mb, per_s))
@@ -815,19 +821,37 @@ http {{
             sampler.start()
         pdata = "%s.%s-c%d-%s.r%d.perf.data" % (self.base, cfg, conns,
                                                  state, rnd)
-        if self.perf_why is None:
-            perf = subprocess.Popen(
-                self.pin_wrk + perf_profile.record_cmd(
-                    [worker], a.duration, pdata),
-                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         try:
             res = self.wrk(port, conns, a.duration, nonce * 2 + 1)
         finally:
             if sampler:
                 sampler.stop()
-            if perf:
-                perf.wait(timeout=60)
         cpu1, t1 = worker_cpu(worker), time.monotonic()
+
+        # The profile has a run of its own, after the measured one: perf
+        # costs the worker at each context switch of each of its threads
+        # (it follows every thread's counters), and a journal with fsync
+        # switches thousands of times a second where no journal hardly
+        # does: profiled, batch measured 16k r/s and 54 us a request, not
+        # profiled 22k and 39 (2026-12-07, wave 2 session 6).
+        prof = None
+        if self.perf_why is None:
+            pdur = min(a.duration, 3)
+            perf = subprocess.Popen(
+                self.pin_wrk + perf_profile.record_cmd(
+                    [worker], pdur, pdata),
+                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            pc0 = worker_cpu(worker)
+            try:
+                prof = self.wrk(port, conns, pdur, nonce * 2 + 7)
+            finally:
+                perf.wait(timeout=60)
+            pc1 = worker_cpu(worker)
+            if pc0[0] is not None and pc1[0] is not None \
+                    and prof["requests"]:
+                prof["worker_cpu_us_per_request"] = round(
+                    (pc1[0] - pc0[0]) / self.tck / prof["requests"] * 1e6,
+                    2)
 
         def since(st, path, k):
             if st is None:
@@ -853,7 +877,8 @@ http {{
         jbytes_disk, jfiles = self.dir_bytes(jdir)
 
         # -- validity, over the phase (from base: after the drain)
-        for w, label in ((warm, "warm-up"), (res, "run")):
+        for w, label in ((warm, "warm-up"), (res, "run"),
+                         (prof, "profiled run")):
             if w is None:
                 continue
             ans = w["answers"]
@@ -876,7 +901,8 @@ http {{
                     k, d, " (the zone is too small for the run: --zone)"
                     if k == "queue_full" else ""))
         sent = (1 if base is None else 0) + res["requests"] + \
-            (warm["requests"] if warm else 0)
+            (warm["requests"] if warm else 0) + \
+            (prof["requests"] if prof else 0)
         queued = store.get("queued", 0) - since(base, sp, "queued")
         if queued < sent:
             problems.append("status queued %s < %d answered"
@@ -917,7 +943,7 @@ http {{
                "status_before": s0, "status_after": s1,
                "fsync_samples_us": sampler.fsync_us if sampler else [],
                "status_samples": sampler.samples if sampler else 0,
-               "perf": None, "problems": problems}
+               "perf": None, "profiled_run": prof, "problems": problems}
         if cpu0[0] is not None and cpu1[0] is not None:
             dt = t1 - t0
             rec["worker_cpu_pct"] = round(
@@ -932,7 +958,7 @@ http {{
             j0 = s0["journal"]
             rec["journal_delta"] = {
                 k: j1.get(k, 0) - j0.get(k, 0) for k in ("writes", "fsyncs")}
-        if perf is not None and os.path.exists(pdata):
+        if prof is not None and os.path.exists(pdata):
             rec["perf"] = perf_profile.summarise(pdata, 15)
         return rec
 
@@ -959,7 +985,7 @@ http {{
             "connections": a.conns, "configs": a.configs, "zone": a.zone,
             "max_size": a.max_size,
             "batch_window": a.batch_window or "the module's default",
-            "recycle": a.recycle or "4",
+            "recycle": a.recycle or "4 (the module's default)",
             "preallocate": a.preallocate or "on", "pool_cpus": a.pool_cpus,
             "module": a.module, "module_sha256": self.module_sha,
             "git": git_head(),

@@ -194,9 +194,12 @@ def main(argv):
             prof_run = sorted(rs, key=lambda r: r["wrk"]["rps"])[
                 (len(rs) - 1) // 2]
             if prof_run.get("perf"):
+                # the profile's own run: its CPU per request, under perf
+                pr = prof_run.get("profiled_run") or {}
                 summary["profiles"]["%s c=%d %s" % (cfg, c, state)] = (
                     prof_run["perf"],
-                    prof_run.get("worker_cpu_us_per_request"))
+                    pr.get("worker_cpu_us_per_request",
+                           prof_run.get("worker_cpu_us_per_request")))
         p()
         for cfg in configs:
             if cfg == "nojournal" or "nojournal" not in sc["configs"] \

@@ -11,8 +11,8 @@ own read, and prove the queued body is the one sent byte for byte, its
 signature is checked over all of it, and the order id is found even
 when its digits straddle pieces.  A body nginx writes to a temporary
 file (larger than client_body_buffer_size) is read back whole, as
-before.  With a journal the body is still joined (its record wants it
-whole): the same checks hold there.
+before.  With a journal the record is written from the zone's copy, and
+a restart replays it byte for byte.
 """
 
 import hashlib
@@ -157,9 +157,26 @@ class BodyInPieces(unittest.TestCase):
 
 
 class BodyInPiecesJournaled(BodyInPieces):
-    """The journal's record wants the body whole: ingest joins it."""
+    """With a journal the body is not joined either: the record is
+    written from the zone's copy (queue_body()).  A restart replays the
+    record into a fresh zone: the same bytes come back, or its CRC would
+    have refused it."""
 
     journal = True
+
+    def test_the_record_replays_the_body_read_in_pieces(self):
+        body = order_body()
+        status, answer = self.post_in_pieces(body, [10, 17, 4000], "bp-5")
+        self.assertEqual(status, 200, answer)
+        self.ngx.kill_all()
+        self.ngx.restart()
+        item = self.peek()
+        self.assertIsNotNone(item, self.ngx.error_log())
+        self.assertEqual(item["webhook_id"], "bp-5")
+        self.assertEqual(item["body_bytes"], len(body))
+        self.assertEqual(item["body_sha256"],
+                         hashlib.sha256(body).hexdigest())
+        self.assertEqual(item["order_id"], ORDER)
 
 
 if __name__ == "__main__":
