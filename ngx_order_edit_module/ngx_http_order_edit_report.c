@@ -3313,13 +3313,19 @@ typedef struct {
     size_t              rows_len;
     u_char             *path;       /* the paths: in the context's tail */
     u_char             *tmp;
+    u_char             *dir;        /* the directory, NUL-terminated */
     u_char             *old[NGX_HTTP_ORDER_EDIT_REPORT_PRUNE];
     const char         *failed;     /* NULL: written */
     u_char             *failed_path;
     ngx_err_t           err;
     ngx_uint_t          pruned;     /* past keep, removed */
+    ngx_uint_t          stale;      /* dead workers' .tmp, removed */
     uint64_t            us;         /* the thread's wall time */
 } ngx_http_order_edit_report_file_t;
+
+
+static void ngx_http_order_edit_report_stale_tmp(
+    ngx_http_order_edit_report_file_t *f);
 
 
 static ngx_int_t
@@ -3338,7 +3344,7 @@ ngx_http_order_edit_report_file(ngx_http_order_edit_report_run_t *rr)
 
     t = ngx_http_order_edit_parse_create(
             sizeof(ngx_http_order_edit_report_file_t)
-            + (2 + NGX_HTTP_ORDER_EDIT_REPORT_PRUNE) * plen,
+            + (3 + NGX_HTTP_ORDER_EDIT_REPORT_PRUNE) * plen,
             ngx_http_order_edit_report_file_clean, rr->log);
     if (t == NULL) {
         return NGX_ERROR;
@@ -3363,6 +3369,9 @@ ngx_http_order_edit_report_file(ngx_http_order_edit_report_run_t *rr)
         ngx_http_order_edit_report_path(rr, f->old[i],
                   now - (time_t) (rr->conf->keep + 1 + i) * 24 * 60 * 60);
     }
+
+    f->dir = p + (2 + NGX_HTTP_ORDER_EDIT_REPORT_PRUNE) * plen;
+    ngx_sprintf(f->dir, "%V%Z", &rr->conf->dir);
 
     run = json_pack("{s:{s:I, s:I, s:i, s:i, s:i, s:b, s:i, s:i, s:i, "
                     "s:i, s:i, s:i, s:I, s:I}}", "run",
@@ -3488,6 +3497,8 @@ ngx_http_order_edit_report_file_write(void *ctx)
         f->pruned++;
     }
 
+    ngx_http_order_edit_report_stale_tmp(f);
+
     f->us = ngx_http_order_edit_report_us() - start;
 
     return;
@@ -3496,6 +3507,81 @@ failed:
 
     f->failed_path = f->tmp;
     f->us = ngx_http_order_edit_report_us() - start;
+}
+
+
+/*
+ * A worker that died while it wrote a day's file left its temporary name
+ * ("report-<day>-<store>.jsonl.<pid>.tmp") behind, never renamed and
+ * never written again: removed once that process is gone.  A live one's
+ * (an old worker still writing after a reload) is left, and so is one
+ * whose pid another process took since (kill() cannot tell them apart).
+ */
+
+static void
+ngx_http_order_edit_report_stale_tmp(ngx_http_order_edit_report_file_t *f)
+{
+    u_char     *name, *digits, *end, path[NGX_MAX_PATH];
+    size_t      len;
+    ngx_str_t   dname;
+    ngx_dir_t   dir;
+    ngx_int_t   pid;
+
+    dname.data = f->dir;
+    dname.len = ngx_strlen(f->dir);
+
+    if (ngx_open_dir(&dname, &dir) == NGX_ERROR) {
+        return;
+    }
+
+    for ( ;; ) {
+        ngx_set_errno(0);
+
+        if (ngx_read_dir(&dir) == NGX_ERROR) {
+            break;
+        }
+
+        name = ngx_de_name(&dir);
+        len = ngx_de_namelen(&dir);
+
+        if (len < sizeof("report-.jsonl.1.tmp") - 1
+            || ngx_strncmp(name, "report-", 7) != 0
+            || ngx_strncmp(name + len - 4, ".tmp", 4) != 0)
+        {
+            continue;
+        }
+
+        end = name + len - 4;
+
+        for (digits = end; digits > name && digits[-1] >= '0'
+                                          && digits[-1] <= '9'; digits--)
+        {
+            /* void */
+        }
+
+        if (digits == end || digits - name < 7 + 7
+            || ngx_strncmp(digits - 7, ".jsonl.", 7) != 0)
+        {
+            continue;
+        }
+
+        pid = ngx_atoi(digits, end - digits);
+
+        if (pid == NGX_ERROR || pid == 0 || (ngx_pid_t) pid == ngx_pid
+            || kill((ngx_pid_t) pid, 0) == 0 || ngx_errno != NGX_ESRCH
+            || dname.len + 1 + len + 1 > NGX_MAX_PATH)
+        {
+            continue;
+        }
+
+        ngx_sprintf(path, "%V/%*s%Z", &dname, len, name);
+
+        if (ngx_delete_file(path) != NGX_FILE_ERROR) {
+            f->stale++;
+        }
+    }
+
+    (void) ngx_close_dir(&dir);
 }
 
 
@@ -3529,6 +3615,12 @@ ngx_http_order_edit_report_file_done(void *ctx, void *data,
     if (f->err) {
         ngx_log_error(NGX_LOG_WARN, rr->log, f->err,
                       ngx_delete_file_n " \"%s\" failed", f->failed_path);
+    }
+
+    if (f->stale) {
+        ngx_log_error(NGX_LOG_NOTICE, rr->log, 0,
+                      "removed %ui temporary report file(s) of exited "
+                      "workers in \"%s\"", f->stale, f->dir);
     }
 
     ngx_http_order_edit_report_finish(rr, 1);

@@ -12,6 +12,7 @@ import csv
 import io
 import json
 import os
+import subprocess
 import sys
 import time
 import unittest
@@ -575,6 +576,34 @@ class MemoLines(ReportBase):
             "mismatch": 2, "missing_in_netsuite": 1,
             "missing_in_shopify": 1, "actionable": 0})
         self.assertEqual(self.exceptions(), [])
+
+
+class StaleTemporaryFile(ReportBase):
+    """A worker that died while it wrote the day's file left its
+    temporary name (report-<day>-<store>.jsonl.<pid>.tmp) behind: the
+    next run's file task removes it once that process is gone; a live
+    process's, and a file that is not a report's, stay."""
+
+    def test_a_dead_workers_temporary_file_is_removed(self):
+        self.start_nginx()
+        reports = os.path.join(self.ngx.dir, "reports")
+        gone = subprocess.Popen(["true"])
+        gone.wait()
+        name = "report-2026-12-01-%s.jsonl.%d.tmp"
+        stale = os.path.join(reports, name % (SHOP, gone.pid))
+        live = os.path.join(reports, name % (SHOP, os.getpid()))
+        other = os.path.join(reports, "notes.jsonl.%d.tmp" % gone.pid)
+        for p in (stale, live, other):
+            with open(p, "w") as fh:
+                fh.write('{"run":')
+        self.ask()
+        self.wait(lambda: self.runs_done() == 1, "the run", 30)
+        self.wait(lambda: not os.path.exists(stale),
+                  "the dead worker's file removed", 10)
+        self.assertTrue(os.path.exists(live))
+        self.assertTrue(os.path.exists(other))
+        self.assertIn("removed 1 temporary report file(s) of exited "
+                      "workers", self.ngx.error_log())
 
 
 class Schedule(ReportBase):
