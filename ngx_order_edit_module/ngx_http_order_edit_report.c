@@ -3567,7 +3567,9 @@ ngx_http_order_edit_report_stale_tmp(ngx_http_order_edit_report_file_t *f)
 
         pid = ngx_atoi(digits, end - digits);
 
-        if (pid == NGX_ERROR || pid == 0 || (ngx_pid_t) pid == ngx_pid
+        /* not a pid at all (it would wrap): not a worker's */
+        if (pid == NGX_ERROR || pid == 0 || (ngx_int_t) (ngx_pid_t) pid != pid
+            || (ngx_pid_t) pid == ngx_pid
             || kill((ngx_pid_t) pid, 0) == 0 || ngx_errno != NGX_ESRCH
             || dname.len + 1 + len + 1 > NGX_MAX_PATH)
         {
