@@ -256,6 +256,8 @@ class Shop:
         if self.dropped(topic, oid):
             w["state"] = "dropped"
             return
+        with self.sim.lock:
+            self.sim.unsent += 1
         self.sim.outbox.put((self, w, body))
 
     def triggered_at(self, oid):
@@ -465,7 +467,9 @@ class Sim:
         self.retries = retries
         self.retry_delay = retry_delay
         self.timeout = timeout
-        self.inflight = 0
+        # queued or being sent: counted before the put, so that pending()
+        # never sees 0 between the sender's get() and its delivery
+        self.unsent = 0
         self.sender = threading.Thread(target=self.send_loop, daemon=True)
         self.sender.start()
 
@@ -483,7 +487,8 @@ class Sim:
         return shop
 
     def pending(self):
-        return self.outbox.qsize() + self.inflight
+        with self.lock:
+            return self.unsent
 
     def send_loop(self):
         while True:
@@ -491,13 +496,11 @@ class Sim:
             if item is None:
                 return
             shop, w, body = item
-            with self.lock:
-                self.inflight += 1
             try:
                 self.deliver(shop, w, body)
             finally:
                 with self.lock:
-                    self.inflight -= 1
+                    self.unsent -= 1
 
     def deliver(self, shop, w, body):
         """POST it; Shopify tries a failed delivery again (19 times over
