@@ -1945,8 +1945,8 @@ ngx_http_order_edit_journal_open_segment(ngx_http_order_edit_jwriter_t *jw)
     /* a retired file if there is one: written before, blocks and pages */
     if (js->nspares) {
         js->nspares--;
-        olen = js->spare_len[js->nspares];
-        ngx_memcpy(old, js->spare[js->nspares], olen);
+        olen = js->spare[js->nspares].len;
+        ngx_memcpy(old, js->spare[js->nspares].name, olen);
     }
 
     ngx_shmtx_unlock(&zone->shpool->mutex);
@@ -3484,8 +3484,8 @@ ngx_http_order_edit_journal_free(ngx_http_order_edit_zone_t *zone,
     ngx_shmtx_lock(&zone->shpool->mutex);
 
     for (i = 0; i < js->nspares; i++) {
-        if (js->spare_len[i] == len
-            && ngx_strncmp(js->spare[i], name, len) == 0)
+        if (js->spare[i].len == len
+            && ngx_strncmp(js->spare[i].name, name, len) == 0)
         {
             kept = 1;
             break;
@@ -3516,6 +3516,8 @@ static ngx_uint_t
 ngx_http_order_edit_journal_spare_locked(ngx_http_order_edit_zone_t *zone,
     u_char *name, size_t len)
 {
+    ngx_uint_t                      cap;
+    ngx_http_order_edit_jspare_t   *spare;
     ngx_http_order_edit_jshared_t  *js;
 
     js = &zone->sh->journal;
@@ -3526,8 +3528,28 @@ ngx_http_order_edit_journal_spare_locked(ngx_http_order_edit_zone_t *zone,
         return 0;
     }
 
-    js->spare_len[js->nspares] = (u_short) len;
-    ngx_memcpy(js->spare[js->nspares], name, len);
+    if (js->nspares == js->spare_cap) {
+        /* the first kept, or a reload asked for more: not kept if no room */
+        cap = zone->journal->recycle;
+
+        spare = ngx_slab_alloc_locked(zone->shpool,
+                                  cap * sizeof(ngx_http_order_edit_jspare_t));
+        if (spare == NULL) {
+            return 0;
+        }
+
+        if (js->spare != NULL) {
+            ngx_memcpy(spare, js->spare,
+                       js->nspares * sizeof(ngx_http_order_edit_jspare_t));
+            ngx_slab_free_locked(zone->shpool, js->spare);
+        }
+
+        js->spare = spare;
+        js->spare_cap = cap;
+    }
+
+    js->spare[js->nspares].len = (u_short) len;
+    ngx_memcpy(js->spare[js->nspares].name, name, len);
     js->nspares++;
 
     return 1;

@@ -142,6 +142,13 @@ typedef struct {
 } ngx_http_order_edit_jseg_t;
 
 
+/* a retired file, "<name>.free", kept for a next segment to reuse */
+typedef struct {
+    u_short                        len;
+    u_char                         name[NGX_HTTP_ORDER_EDIT_JNAME_LEN];
+} ngx_http_order_edit_jspare_t;
+
+
 typedef struct {
     ngx_queue_t                    segments;
     uint64_t                       gen;         /* names this zone's files */
@@ -152,11 +159,15 @@ typedef struct {
     ngx_uint_t                     undurable;   /* written, not yet synced */
     ngx_pid_t                      holder;      /* pid holding the lock */
 
-    /* retired files, "<name>.free", for the next segments to reuse */
+    /*
+     * Retired files for the next segments to reuse: as many entries as
+     * recycle= asks, allocated in the zone when the first file is kept
+     * (512 in place would take 50 KB of every zone, with a journal or
+     * not), and made larger when a reload asks for more.
+     */
     ngx_uint_t                     nspares;
-    u_short                        spare_len[NGX_HTTP_ORDER_EDIT_JSPARES];
-    u_char                         spare[NGX_HTTP_ORDER_EDIT_JSPARES]
-                                        [NGX_HTTP_ORDER_EDIT_JNAME_LEN];
+    ngx_uint_t                     spare_cap;
+    ngx_http_order_edit_jspare_t  *spare;
     uint64_t                       recycled;    /* segments made of one */
 
     /* the spare being zero-filled, by whom (0: none), and how it went */

@@ -369,6 +369,36 @@ class JournalReplay(unittest.TestCase):
                   for _ in range(depth)}
         self.assertEqual(leased, set(new[:-3]))
 
+    def test_a_reload_asking_for_more_spares_keeps_those_kept(self):
+        """The spares' list is in the zone, as long as recycle= asks (a
+        zone without a journal has none): a reload that asks for more
+        makes it larger, with the files already kept in it."""
+        self.fresh("fsync=batch max_size=256k recycle=1 preallocate=off")
+        n = 0
+        for _ in range(3):
+            for _ in range(50):
+                self.assertEqual(self.post(n % 7, "a%d" % n)[0], 200)
+                n += 1
+            self.deliver(50)
+        self.wait_for(lambda: self.journal()["spare_files"] == 1)
+        first = glob.glob(os.path.join(self.dir, "*.jnl.free"))
+        self.assertEqual(len(first), 1)
+
+        self.reconfigure("fsync=batch max_size=256k recycle=4 "
+                         "preallocate=off")
+        self.assertEqual(self.journal()["spare_files"], 1)
+        # five or six 32k segments at once, then all settled
+        for _ in range(150):
+            self.assertEqual(self.post(n % 7, "a%d" % n)[0], 200)
+            n += 1
+        self.assertGreaterEqual(self.journal()["segments"], 5)
+        self.deliver(150)
+        self.wait_for(lambda: self.journal()["spare_files"] == 4)
+        self.assertEqual(
+            len(glob.glob(os.path.join(self.dir, "*.jnl.free"))), 4)
+        self.assertGreaterEqual(self.journal()["recycled_segments"], 1)
+        self.assertNotIn("[alert]", self.ngx.error_log())
+
     def fresh(self, opts):
         """This test's own nginx, started with these journal options."""
         self.ngx.stop()
