@@ -302,6 +302,8 @@ static ngx_int_t ngx_http_order_edit_journal_recycle(
     ngx_log_t *log);
 static void ngx_http_order_edit_journal_free(ngx_http_order_edit_zone_t *zone,
     u_char *name, size_t len);
+static ngx_int_t ngx_http_order_edit_journal_spares_grow_locked(
+    ngx_http_order_edit_zone_t *zone);
 static ngx_uint_t ngx_http_order_edit_journal_spare_locked(
     ngx_http_order_edit_zone_t *zone, u_char *name, size_t len);
 static void ngx_http_order_edit_journal_preallocate(
@@ -745,6 +747,7 @@ ngx_int_t
 ngx_http_order_edit_journal_init_process(ngx_cycle_t *cycle,
     ngx_http_order_edit_main_conf_t *omcf)
 {
+    ngx_int_t                             rc;
     ngx_uint_t                            i, k;
     ngx_core_conf_t                      *ccf;
     ngx_http_order_edit_zone_t          **zone;
@@ -839,6 +842,21 @@ ngx_http_order_edit_journal_init_process(ngx_cycle_t *cycle,
                                         ccf->worker_processes, 1));
 
         zone[i]->jw = jw;
+
+        if (omcf->journal->recycle) {
+            ngx_shmtx_lock(&zone[i]->shpool->mutex);
+            rc = ngx_http_order_edit_journal_spares_grow_locked(zone[i]);
+            ngx_shmtx_unlock(&zone[i]->shpool->mutex);
+
+            if (rc != NGX_OK) {
+                ngx_log_error(NGX_LOG_WARN, cycle->log, 0,
+                              "order_edit: no room in zone \"%V\" for "
+                              "the list of %ui spare journal files: "
+                              "settled segments are removed, not "
+                              "recycled, until there is",
+                              &zone[i]->name, omcf->journal->recycle);
+            }
+        }
 
         /* a worker that died mid-write was replaced by this one */
         (void) ngx_http_order_edit_journal_reclaim(zone[i], 1, cycle->log);
@@ -3510,14 +3528,53 @@ ngx_http_order_edit_journal_free(ngx_http_order_edit_zone_t *zone,
 }
 
 
+/*
+ * Zone locked: the spares' list made as long as this configuration's
+ * recycle= (each worker's start tries, so that no file is made to be
+ * thrown away; a reload may ask for more, or a worker of the old
+ * configuration for less, which leaves it as it is).
+ */
+
+static ngx_int_t
+ngx_http_order_edit_journal_spares_grow_locked(
+    ngx_http_order_edit_zone_t *zone)
+{
+    ngx_uint_t                      cap;
+    ngx_http_order_edit_jspare_t   *spare;
+    ngx_http_order_edit_jshared_t  *js;
+
+    js = &zone->sh->journal;
+    cap = zone->journal->recycle;
+
+    if (js->spare_cap >= cap) {
+        return NGX_OK;
+    }
+
+    spare = ngx_slab_alloc_locked(zone->shpool,
+                                  cap * sizeof(ngx_http_order_edit_jspare_t));
+    if (spare == NULL) {
+        return NGX_ERROR;
+    }
+
+    if (js->spare != NULL) {
+        ngx_memcpy(spare, js->spare,
+                   js->nspares * sizeof(ngx_http_order_edit_jspare_t));
+        ngx_slab_free_locked(zone->shpool, js->spare);
+    }
+
+    js->spare = spare;
+    js->spare_cap = cap;
+
+    return NGX_OK;
+}
+
+
 /* zone locked: a "<name>.free" file joins the spares if there is room */
 
 static ngx_uint_t
 ngx_http_order_edit_journal_spare_locked(ngx_http_order_edit_zone_t *zone,
     u_char *name, size_t len)
 {
-    ngx_uint_t                      cap;
-    ngx_http_order_edit_jspare_t   *spare;
     ngx_http_order_edit_jshared_t  *js;
 
     js = &zone->sh->journal;
@@ -3528,24 +3585,10 @@ ngx_http_order_edit_journal_spare_locked(ngx_http_order_edit_zone_t *zone,
         return 0;
     }
 
-    if (js->nspares == js->spare_cap) {
-        /* the first kept, or a reload asked for more: not kept if no room */
-        cap = zone->journal->recycle;
-
-        spare = ngx_slab_alloc_locked(zone->shpool,
-                                  cap * sizeof(ngx_http_order_edit_jspare_t));
-        if (spare == NULL) {
-            return 0;
-        }
-
-        if (js->spare != NULL) {
-            ngx_memcpy(spare, js->spare,
-                       js->nspares * sizeof(ngx_http_order_edit_jspare_t));
-            ngx_slab_free_locked(zone->shpool, js->spare);
-        }
-
-        js->spare = spare;
-        js->spare_cap = cap;
+    if (js->nspares == js->spare_cap
+        && ngx_http_order_edit_journal_spares_grow_locked(zone) != NGX_OK)
+    {
+        return 0;
     }
 
     js->spare[js->nspares].len = (u_short) len;
@@ -3596,7 +3639,12 @@ ngx_http_order_edit_journal_preallocate(ngx_http_order_edit_jwriter_t *jw)
         js->preallocating = 0;
     }
 
-    if (js->preallocating || js->nspares >= jw->spares_wanted) {
+    /* nor when the list has no room for it: it would be thrown away */
+    if (js->preallocating || js->nspares >= jw->spares_wanted
+        || (js->nspares >= js->spare_cap
+            && ngx_http_order_edit_journal_spares_grow_locked(zone)
+               != NGX_OK))
+    {
         ngx_shmtx_unlock(&zone->shpool->mutex);
         return;
     }

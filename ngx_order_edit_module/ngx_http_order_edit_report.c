@@ -3513,19 +3513,23 @@ failed:
 /*
  * A worker that died while it wrote a day's file left its temporary name
  * ("report-<day>-<store>.jsonl.<pid>.tmp") behind, never renamed and
- * never written again: removed once that process is gone.  A live one's
- * (an old worker still writing after a reload) is left, and so is one
- * whose pid another process took since (kill() cannot tell them apart).
+ * never written again: removed once that process is gone and the file
+ * is an hour old (a file is written in seconds; the hour covers a pid
+ * kill() cannot see, another nginx's in another pid namespace sharing
+ * the directory).  A live one's (an old worker still writing after a
+ * reload) is left, and so is one whose pid another process took since.
  */
 
 static void
 ngx_http_order_edit_report_stale_tmp(ngx_http_order_edit_report_file_t *f)
 {
-    u_char     *name, *digits, *end, path[NGX_MAX_PATH];
-    size_t      len;
-    ngx_str_t   dname;
-    ngx_dir_t   dir;
-    ngx_int_t   pid;
+    u_char          *name, *digits, *end, path[NGX_MAX_PATH];
+    size_t           len;
+    time_t           old;
+    ngx_str_t        dname;
+    ngx_dir_t        dir;
+    ngx_int_t        pid;
+    ngx_file_info_t  fi;
 
     dname.data = f->dir;
     dname.len = ngx_strlen(f->dir);
@@ -3533,6 +3537,8 @@ ngx_http_order_edit_report_stale_tmp(ngx_http_order_edit_report_file_t *f)
     if (ngx_open_dir(&dname, &dir) == NGX_ERROR) {
         return;
     }
+
+    old = time(NULL) - 60 * 60;
 
     for ( ;; ) {
         ngx_set_errno(0);
@@ -3577,6 +3583,12 @@ ngx_http_order_edit_report_stale_tmp(ngx_http_order_edit_report_file_t *f)
         }
 
         ngx_sprintf(path, "%V/%*s%Z", &dname, len, name);
+
+        if (ngx_file_info(path, &fi) == NGX_FILE_ERROR
+            || ngx_file_mtime(&fi) > old)
+        {
+            continue;
+        }
 
         if (ngx_delete_file(path) != NGX_FILE_ERROR) {
             f->stale++;

@@ -581,8 +581,9 @@ class MemoLines(ReportBase):
 class StaleTemporaryFile(ReportBase):
     """A worker that died while it wrote the day's file left its
     temporary name (report-<day>-<store>.jsonl.<pid>.tmp) behind: the
-    next run's file task removes it once that process is gone; a live
-    process's, and a file that is not a report's, stay."""
+    next run's file task removes it once that process is gone and the
+    file is an hour old; a live process's, a newer one, and a file that
+    is not a report's, stay."""
 
     def test_a_dead_workers_temporary_file_is_removed(self):
         self.start_nginx()
@@ -593,15 +594,22 @@ class StaleTemporaryFile(ReportBase):
         stale = os.path.join(reports, name % (SHOP, gone.pid))
         live = os.path.join(reports, name % (SHOP, os.getpid()))
         other = os.path.join(reports, "notes.jsonl.%d.tmp" % gone.pid)
-        for p in (stale, live, other):
+        # a dead pid's file under an hour old: maybe another nginx's, in
+        # a pid namespace kill() cannot see
+        recent = os.path.join(reports, name % ("b.myshopify.com", gone.pid))
+        two_hours_ago = time.time() - 2 * 3600
+        for p in (stale, live, other, recent):
             with open(p, "w") as fh:
                 fh.write('{"run":')
+            if p != recent:
+                os.utime(p, (two_hours_ago, two_hours_ago))
         self.ask()
         self.wait(lambda: self.runs_done() == 1, "the run", 30)
         self.wait(lambda: not os.path.exists(stale),
                   "the dead worker's file removed", 10)
         self.assertTrue(os.path.exists(live))
         self.assertTrue(os.path.exists(other))
+        self.assertTrue(os.path.exists(recent))
         self.assertIn("removed 1 temporary report file(s) of exited "
                       "workers", self.ngx.error_log())
 
