@@ -106,6 +106,17 @@ class BodyInPieces(unittest.TestCase):
         status = int(raw.split(b" ", 2)[1])
         return status, json.loads(raw.split(b"\r\n\r\n", 1)[1])
 
+    def assert_queued_whole(self, body):
+        """The queue's next webhook holds body, byte for byte, and the
+        order id read from it."""
+        item = self.peek()
+        self.assertIsNotNone(item, self.ngx.error_log())
+        self.assertEqual(item["body_bytes"], len(body))
+        self.assertEqual(item["body_sha256"],
+                         hashlib.sha256(body).hexdigest())
+        self.assertEqual(item["order_id"], ORDER)
+        return item
+
     def peek(self):
         status, _, raw = self.ngx.request("GET", f"/q?op=peek&shop={SHOP}")
         self.assertEqual(status, 200, raw)
@@ -118,11 +129,7 @@ class BodyInPieces(unittest.TestCase):
         status, answer = self.post_in_pieces(body, [10, 17, 4000], "bp-1")
         self.assertEqual(status, 200, answer)
         self.assertEqual(answer["status"], "queued")
-        item = self.peek()
-        self.assertEqual(item["body_bytes"], len(body))
-        self.assertEqual(item["body_sha256"],
-                         hashlib.sha256(body).hexdigest())
-        self.assertEqual(item["order_id"], ORDER)
+        self.assert_queued_whole(body)
 
     def test_a_changed_byte_in_the_last_piece_fails_the_signature(self):
         body = order_body()
@@ -138,10 +145,7 @@ class BodyInPieces(unittest.TestCase):
         status, answer = self.post_in_pieces(body, [5, at, 600], "bp-3",
                                              topic="refunds/create")
         self.assertEqual(status, 200, answer)
-        item = self.peek()
-        self.assertEqual(item["body_sha256"],
-                         hashlib.sha256(body).hexdigest())
-        self.assertEqual(item["order_id"], ORDER)
+        self.assert_queued_whole(body)
 
 
     def test_a_body_in_a_temporary_file_is_read_whole(self):
@@ -150,10 +154,7 @@ class BodyInPieces(unittest.TestCase):
         status, answer = self.post_in_pieces(body, [10, 17, 4000], "bp-4",
                                              path="/whf")
         self.assertEqual(status, 200, answer)
-        item = self.peek()
-        self.assertEqual(item["body_sha256"],
-                         hashlib.sha256(body).hexdigest())
-        self.assertEqual(item["order_id"], ORDER)
+        self.assert_queued_whole(body)
 
 
 class BodyInPiecesJournaled(BodyInPieces):
@@ -170,13 +171,8 @@ class BodyInPiecesJournaled(BodyInPieces):
         self.assertEqual(status, 200, answer)
         self.ngx.kill_all()
         self.ngx.restart()
-        item = self.peek()
-        self.assertIsNotNone(item, self.ngx.error_log())
+        item = self.assert_queued_whole(body)
         self.assertEqual(item["webhook_id"], "bp-5")
-        self.assertEqual(item["body_bytes"], len(body))
-        self.assertEqual(item["body_sha256"],
-                         hashlib.sha256(body).hexdigest())
-        self.assertEqual(item["order_id"], ORDER)
 
 
 if __name__ == "__main__":
