@@ -115,6 +115,7 @@ struct ngx_http_order_edit_job_s {
     unsigned                               newer:1;   /* one is queued */
     unsigned                               parsing:1; /* on the thread */
     unsigned                               tax_asked:1; /* of NetSuite */
+    unsigned                               tax_wait:1; /* asks on a slot */
     unsigned                               claimed:1; /* a FOLDED one */
     unsigned                               spare:1;   /* leased, no slot */
     unsigned                               waiting:1; /* in d->ready */
@@ -1056,18 +1057,20 @@ ngx_http_order_edit_job_ask_tax_kind(ngx_http_order_edit_job_t *job)
         return NGX_OK;
     }
 
-    if (!job->slot.taken) {
-        if (!ngx_http_order_edit_nsslot_room(&job->slot)) {
-            ngx_http_order_edit_job_release(job,
-                                            NGX_HTTP_ORDER_EDIT_DISPATCH_BUSY);
-            return NGX_OK;
-        }
-
-        ngx_http_order_edit_nsslot_take(&job->slot);
-        ngx_http_order_edit_job_unspare(job);
-    }
-
     job->tax_asked = 1;
+
+    /*
+     * A spare waits in line for a slot and asks when job_resume() gives
+     * it one, as a spare about to write does.  Handed back for want of a
+     * slot instead, it would be leased again as a spare, parsed and
+     * handed back at every turn for as long as other webhooks (snapshots
+     * retrying for a missing Sales Order, say) keep the account full,
+     * and the refund would never be booked.
+     */
+    if (!job->slot.taken && !ngx_http_order_edit_job_take(job)) {
+        job->tax_wait = 1;
+        return NGX_OK;
+    }
 
     ngx_http_order_edit_job_read(job, NGX_HTTP_ORDER_EDIT_NSC_READ_TAX_KIND);
 
@@ -2056,6 +2059,13 @@ ngx_http_order_edit_job_resume(ngx_event_t *ev)
     if (ngx_http_order_edit_job_order_busy(job)) {
         ngx_http_order_edit_job_release(job,
                                         NGX_HTTP_ORDER_EDIT_DISPATCH_BUSY);
+        return;
+    }
+
+    if (job->tax_wait) {
+        job->tax_wait = 0;
+        ngx_http_order_edit_job_read(job,
+                                     NGX_HTTP_ORDER_EDIT_NSC_READ_TAX_KIND);
         return;
     }
 

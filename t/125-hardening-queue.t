@@ -10,7 +10,7 @@ use Test::Nginx::Socket 'no_plan';
 use JSON::PP ();
 use OrderEditTest;
 use OrderEditSim;
-use OrderEditDispatch qw(fixture edit webhook json_request
+use OrderEditDispatch qw(fixture edit webhook json_request faults
                          signing_preprocessor);
 
 repeat_each(1);
@@ -50,6 +50,7 @@ sub http_config {
 
     my $zone = $o{zone} // '4m';
     my $store = $o{netsuite} // 'netsuite main;';
+    my $concurrency = $o{concurrency} // 4;
 
     return <<"_EOC_";
     order_edit_zone edits:$zone;
@@ -60,7 +61,7 @@ sub http_config {
         consumer_secret_file ../html/cs;
         token_id_file ../html/ti;
         token_secret_file ../html/ts;
-        concurrency 4;
+        concurrency $concurrency;
         timeout 5s;
         retry_backoff 100ms 300ms;
     }
@@ -198,3 +199,36 @@ that keep failing cannot starve the rest by their ids.
 --- response_body_like eval
 ['"id":"1"', '"id":1,"token":1,', '^\{"ok":true\}$', '"id":"2"', '"id":"3"',
  '"id":2,"token":2,', '"id":3,"token":3,', '"id":1,"token":4,.*"attempts":2,']
+
+
+
+=== TEST 7: a refund asking the Sales Order's tax kind waits for a slot
+The refund's payload does not say whether prices included tax, so it
+first reads the Sales Order.  Leased while 20 missing snapshots keep the
+one slot busy (each read takes 30 ms, each retried every 100-300 ms), it
+is parsed as a spare: it waits in line for the slot, as any spare does,
+instead of being handed back for want of one at every turn, which left
+it queued for as long as the snapshots kept retrying.
+--- http_config eval: ::http_config(concurrency => 1)
+--- config eval: $::Config
+--- timeout: 30
+--- request eval
+["POST /sim/reset",
+ ::seed($::SO, [[1001, 1, 199], [1002, 2, 24.5]]),
+ ::faults(latency_ms => 30),
+ (map { ::webhook("s$_", ::order(450800000 + $_)) } 1 .. 20),
+ ::webhook('r1', $::Refund, 'refunds/create'),
+ "GET /q?op=drain&ms=5000&keep=20",
+ "GET /sim/records/creditMemo/eid:$::CM",
+ ::faults(latency_ms => 0)]
+--- error_code eval
+[200, 201, 200, (200) x 21, 200, 200, 200]
+--- response_body_like eval
+['^\{"ok":true\}$', '"externalId"', '"latency_ms":30',
+ (map { '^\{"status":"queued","id":"' . $_ . '"\}' } 1 .. 21),
+ '^\{"drained":true,"depth":20,"exceptions":0\}$',
+ '"externalId":"shopify-acme-refund-929361464",',
+ '"latency_ms":0']
+--- no_error_log
+[alert]
+[crit]
