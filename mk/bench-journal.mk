@@ -9,11 +9,27 @@
 # The journals go to a temporary directory in build/ (the project's
 # filesystem), removed afterwards. Results go to bench/results/journal-*
 # (gitignored); see bench/README.md.
+#
+# build/bench/journal-floor (bench/journal/floor.c): the journal's
+# physical floor without nginx (the module's record encoder, one pwritev
+# a record into a recycled file, group fdatasync on a thread), run by
+# run.py beside the module.
 
 BENCH_ARGS ?=
 
+JFLOOR := $(BUILD)/bench/journal-floor
+
 .PHONY: bench-journal
 
-bench-journal: $(MODULE_SO)
+# (journal.mk's JREC_* are not defined yet where this file is included)
+JFLOOR_JREC := ngx_order_edit_module/ngx_http_order_edit_jrec.c
+
+$(JFLOOR): bench/journal/floor.c $(JFLOOR_JREC) $(JFLOOR_JREC:.c=.h)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_TOOLS) -Wshadow -Wpointer-arith -Ingx_order_edit_module \
+	    -o $@ bench/journal/floor.c $(JFLOOR_JREC) -lpthread
+
+bench-journal: $(MODULE_SO) $(JFLOOR)
 	MODULE_SO=$(CURDIR)/$(MODULE_SO) NGINX_BIN=$(NGINX_BIN) \
+	JOURNAL_FLOOR=$(CURDIR)/$(JFLOOR) \
 	    python3 bench/journal/run.py $(BENCH_ARGS)

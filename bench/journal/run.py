@@ -40,6 +40,7 @@ import hmac
 import http.client
 import json
 import os
+import re
 import shutil
 import signal
 import socket
@@ -94,6 +95,11 @@ def parse_args():
     p.add_argument("--batch-window", default=env("BATCH_WINDOW", ""),
                    help="batch_window= for fsync=batch (default: the "
                         "module's, 1ms)")
+    p.add_argument("--floor", default=env("JOURNAL_FLOOR", os.path.join(
+                       TOP, "build", "bench", "journal-floor")),
+                   help="the floor program (bench/journal/floor.c; `make "
+                        "bench-journal` builds it), run after the rounds "
+                        "with the module's records per fsync; '' skips it")
     p.add_argument("--preallocate", default=env("PREALLOCATE", ""),
                    choices=["", "on", "off"],
                    help="the journal's preallocate= (default: the module's, "
@@ -1044,6 +1050,10 @@ http {{
                     nonce += 100
                     for rec in self.run_one(cfg, conns, rnd, nonce):
                         self.report_run(raw, rec, rnd, conns, cfg)
+        floor = self.floor_runs(raw)
+        if floor:
+            with open(raw, "a") as f:
+                f.write(json.dumps({"floor": floor}) + "\n")
         if file_sha256(a.module) != self.module_sha:
             # nginx loads the .so at each start: runs may mix two builds
             with open(raw, "a") as f:
@@ -1053,6 +1063,59 @@ http {{
         rc = summarise.main([raw])
         self.ok = True
         return rc
+
+    def floor_runs(self, raw):
+        """The journal's physical floor without nginx (floor.c), pinned
+        as nginx was, after the rounds: records written as the module
+        writes them into a recycled file (off), and made durable in
+        groups of the batch runs' median records per fsync, one fsync per
+        batch window at most (batch).  CPU per record, every thread."""
+        a = self.a
+        if not a.floor or not os.access(a.floor, os.X_OK):
+            log("  floor       skipped: no %s (make bench-journal builds it)"
+                % (a.floor or "floor program"))
+            return None
+        rpf = []
+        with open(raw) as f:
+            for line in f:
+                r = json.loads(line)
+                d = r.get("journal_delta")
+                if r.get("config") == "batch" and d and d.get("fsyncs") \
+                        and r.get("state", "steady") == a.states[0]:
+                    rpf.append(d["writes"] / d["fsyncs"])
+        batch = max(1, int(round(sorted(rpf)[len(rpf) // 2]))) if rpf \
+            else 23
+        window = 1000
+        if a.batch_window:
+            m = re.match(r"^(\d+)(us|ms|s)?$", a.batch_window)
+            if m:
+                window = int(m.group(1)) * {"us": 1, "ms": 1000, "s": 10**6,
+                                            None: 1000}[m.group(2)]
+        out = {}
+        for mode in ("off", "batch"):
+            cmd = [a.floor, "--file", os.path.join(self.jroot, "floor"),
+                   "--body", str(len(self.body)), "--seconds", "3",
+                   "--fsync", mode, "--batch", str(batch),
+                   "--window", str(window)]
+            if self.pin_ngx:
+                cmd += ["--cpu", "1"]
+            res = subprocess.run(cmd, capture_output=True, text=True,
+                                 timeout=120)
+            if res.returncode != 0:
+                log("  floor       %s failed: %s" % (mode,
+                                                     res.stderr.strip()))
+                return None
+            out[mode] = json.loads(res.stdout)
+            log("  floor       %-5s %5.2f us of CPU a record (write %.2f)%s"
+                % (mode, out[mode]["cpu_us_per_record"],
+                   out[mode]["write_us_per_record"],
+                   ", %.1f records a fsync, fsync %.0f us, its thread "
+                   "%.0f us of CPU" % (
+                       out[mode]["records_per_fsync"],
+                       out[mode]["fsync_us_mean"],
+                       out[mode]["sync_thread_us_per_fsync"])
+                   if mode == "batch" else ""))
+        return out
 
     @staticmethod
     def report_run(raw, rec, rnd, conns, cfg):

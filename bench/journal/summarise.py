@@ -72,6 +72,7 @@ def main(argv):
 
     fs = meta.get("filesystem", {})
     probe = meta.get("fsync_probe")
+    floor = next((l["floor"] for l in lines if "floor" in l), None)
     summary = {"source": str(path), "meta": meta, "by_connections": {},
                "by_state": {}, "aim": None, "invalid": [], "profiles": {}}
 
@@ -93,6 +94,18 @@ def main(argv):
             p("            the same written over a file written and synced "
               "before (a recycled segment): %.1f us"
               % probe["overwrite"]["us_per_write"])
+    if floor:
+        fo, fb = floor.get("off"), floor.get("batch")
+        p("floor (floor.c, no nginx, pinned as nginx): the module's record "
+          "encoder and one pwritev a record\n            over a recycled "
+          "file: %.2f us of CPU a record; with one fdatasync a batch\n"
+          "            window on a thread, %.1f records a fsync as the batch "
+          "runs: %.2f us\n            (an fdatasync: %.0f us, %.0f us of "
+          "its thread's CPU)"
+          % (fo["cpu_us_per_record"], fb["records_per_fsync"],
+             fb["cpu_us_per_record"], fb["fsync_us_mean"],
+             fb.get("sync_thread_us_per_fsync", 0)))
+        summary["floor"] = floor
     p("cpu%: the worker's event loop (main thread) during the measured "
       "run; the fsyncs run on its thread pool;\nus/req: the worker's CPU "
       "time (all threads) per request")
@@ -230,11 +243,35 @@ def main(argv):
             if not app:
                 app = (pr.get("append") or {}).get("us_per_append")
                 how = "appended"
-            if cfg == "off" and nu and cu and app:
+            if state == "cold":
+                # new files: the probe's appends, not floor.c's recycled
+                # file
+                app = (pr.get("append") or {}).get("us_per_append") \
+                    if cfg == "off" else None
+                how = "appended"
+            elif floor and cfg in floor:
+                # floor.c: the record as the module encodes it, made
+                # durable as the module's batch runs did (no probe's
+                # Python in it)
+                app = floor[cfg]["cpu_us_per_record"]
+                how = ("written by floor.c" if cfg == "off" else
+                       "written and synced by floor.c, %.1f a fsync,"
+                       % floor[cfg]["records_per_fsync"])
+            elif cfg != "off":
+                app = None
+            if cfg in ("off", "batch") and nu and cu and app:
                 p("%-17s %5.2f   (floor: nojournal %.1f us + one record %s"
                   " %.1f us, against %.1f us used)"
-                  % ("off floor/used", (nu + app) / cu, nu, how, app, cu))
-                sc["ratios"]["off floor/used"] = {"median": (nu + app) / cu}
+                  % (cfg + " floor/used", (nu + app) / cu, nu, how, app,
+                     cu))
+                sc["ratios"][cfg + " floor/used"] = {
+                    "median": (nu + app) / cu, "floor_us": app}
+                if cfg == "batch":
+                    p("%-17s %5.2f   (in CPU, what a journal costing only "
+                      "its floor would reach: %.1f / %.1f)"
+                      % ("batch best/nojrn", nu / (nu + app), nu, nu + app))
+                    sc["ratios"]["batch floor bound"] = {
+                        "cpu": nu / (nu + app)}
         # off writes every record but never waits for the disk: the
         # ceiling for batch and always; below it is the fsync policy
         for cfg in ("batch", "always"):
