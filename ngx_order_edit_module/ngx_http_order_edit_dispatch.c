@@ -526,6 +526,32 @@ ngx_http_order_edit_dispatch_stop(ngx_http_order_edit_dispatcher_t *d)
         d->stopping = 1;
         d->stop_at = ngx_current_msec + d->conf->shutdown_timeout;
 
+        /*
+         * Jobs parsed and waiting for a slot have sent nothing, and no
+         * slot comes to them any more (dispatch_freed() gives none now):
+         * their webhooks go back at once for the next worker, not after
+         * shutdown_timeout.  Finishing one unlinks it from d->ready.
+         */
+        n = 0;
+
+        while (!ngx_queue_empty(&d->ready)) {
+            job = ngx_queue_data(ngx_queue_head(&d->ready),
+                                 ngx_http_order_edit_job_t, rq);
+            ngx_http_order_edit_job_release(job, 0);
+            n++;
+        }
+
+        if (n) {
+            ngx_log_error(NGX_LOG_NOTICE, d->log, 0,
+                          "order_edit: %ui webhooks of zone \"%V\" waiting "
+                          "for a NetSuite slot handed back", n,
+                          &d->zone->name);
+        }
+
+        if (d->njobs == 0) {
+            return;
+        }
+
         ngx_log_error(NGX_LOG_NOTICE, d->log, 0,
                       "order_edit: waiting at most %M ms for %ui NetSuite "
                       "requests of zone \"%V\"", d->conf->shutdown_timeout,

@@ -856,6 +856,50 @@ class GracefulStop(Resilience):
     test_a_reload_mid_request_delivers_the_edit = None
 
 
+class GracefulStopSpares(GracefulStop):
+    """A reload while webhooks wait for the account's one slot, parsed:
+    they have sent nothing, so the old worker hands them back at once,
+    and shutdown_timeout cancels only the request out at NetSuite."""
+
+    extra = "concurrency 1;"
+
+    def test_webhooks_waiting_for_a_slot_go_back_at_once(self):
+        base = fixture("01-us-tax-exclusive.json").rstrip()
+        self.sim.seed_order(SO_EID)
+        self.hold_netsuite()
+        self.post("01-us-tax-exclusive.json", "w0")
+        self.wait_in_flight()
+
+        # two more orders: leased again once 100 ms old, parsed, waiting
+        for i in (1, 2):
+            oid = str(450789469 + 1000 * i)
+            self.sim.seed_order("shopify-acme-" + oid)
+            body = base.replace(b"450789469", oid.encode())
+            self.assertEqual(self.ngx.post_webhook("acme", body,
+                                                   "w%d" % i)[0], 200)
+        self.wait(lambda: self.shop()["leased"] >= 5
+                  and self.shop()["in_flight"] == 3,
+                  "the two waiting for the slot")
+        time.sleep(0.5)
+
+        old = self.dispatcher_pid()
+        self.assertTrue(self._hup())
+        self.assertTrue(self.ngx.wait_gone([old], 10))
+
+        log = self.ngx.error_log()
+        self.assertIn('order_edit: 2 webhooks of zone "edits" waiting for '
+                      "a NetSuite slot handed back", log)
+        self.assertIn("shutdown_timeout: 1 NetSuite requests of zone "
+                      "\"edits\" cancelled", log)
+
+        self.sim.admin("POST", "faults", {"gate": False})
+        self.wait(lambda: self.shop()["acked"] == 3, "the three acks", 30)
+        self.assertEqual(self.shop()["queue_depth"], 0)
+        self.assertEqual(self.shop()["exceptions"], 0)
+
+    test_a_reload_waits_at_most_shutdown_timeout = None
+
+
 class GracefulQuit(GracefulStop):
     """nginx -s quit with a request out at NetSuite: nginx is gone in
     shutdown_timeout, and the journal gives the webhook to the next start,
