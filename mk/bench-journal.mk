@@ -27,7 +27,7 @@ JFLOOR_JREC := ngx_order_edit_module/ngx_http_order_edit_jrec.c
 $(JFLOOR): bench/journal/floor.c $(JFLOOR_JREC) $(JFLOOR_JREC:.c=.h)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS_TOOLS) -Wshadow -Wpointer-arith -Ingx_order_edit_module \
-	    -o $@ bench/journal/floor.c $(JFLOOR_JREC) -lpthread
+	    -o $@ bench/journal/floor.c $(JFLOOR_JREC) -lpthread -lcrypto
 
 bench-journal: $(MODULE_SO) $(JFLOOR)
 	MODULE_SO=$(CURDIR)/$(MODULE_SO) NGINX_BIN=$(NGINX_BIN) \

@@ -42,6 +42,9 @@
 #include <sys/resource.h>
 #include <sys/uio.h>
 
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
+
 #include "ngx_http_order_edit_jrec.h"
 
 
@@ -143,9 +146,9 @@ floor_usage(void)
 {
     fprintf(stderr,
         "usage: floor --file PATH [--body BYTES] [--seconds S] "
-        "[--fsync off|batch]\n"
+        "[--fsync off|batch|none]\n"
         "             [--batch RECORDS] [--window US] [--file-mb MB] "
-        "[--cpu N]\n");
+        "[--cpu N] [--hmac 0|1]\n");
     exit(2);
 }
 
@@ -153,7 +156,9 @@ floor_usage(void)
 int
 main(int argc, char **argv)
 {
-    int                  fd, efd, ep, i, k, cpu, niov;
+    int                  fd, efd, ep, i, k, cpu, niov, hmac;
+    unsigned int         mac_len;
+    unsigned char        mac[EVP_MAX_MD_SIZE];
     char                *path, *mode;
     size_t               body_len, rec_len, pad, file_size;
     uint32_t             gen;
@@ -163,7 +168,7 @@ main(int argc, char **argv)
     cpu_set_t            set;
     pthread_t            tid;
     struct iovec         iov[9];
-    struct rusage        ru0, ru1;
+    struct rusage        ru0, ru1, rt0, rt1;
     unsigned char       *body, *zero, *chunk;
     unsigned char        head[NGX_HTTP_ORDER_EDIT_JREC_ENQ_HEAD];
     ngx_http_order_edit_jrec_enq_t  e;
@@ -184,6 +189,7 @@ main(int argc, char **argv)
     window_us = 1000;
     file_size = 256;
     cpu = -1;
+    hmac = 0;
 
     for (i = 1; i < argc; i++) {
         if (i + 1 >= argc) {
@@ -206,13 +212,16 @@ main(int argc, char **argv)
             file_size = strtoul(argv[++i], NULL, 10);
         } else if (strcmp(argv[i], "--cpu") == 0) {
             cpu = atoi(argv[++i]);
+        } else if (strcmp(argv[i], "--hmac") == 0) {
+            hmac = atoi(argv[++i]);
         } else {
             floor_usage();
         }
     }
 
     if (path == NULL || batch == 0 || body_len == 0 || seconds == 0
-        || (strcmp(mode, "off") != 0 && strcmp(mode, "batch") != 0))
+        || (strcmp(mode, "off") != 0 && strcmp(mode, "batch") != 0
+            && strcmp(mode, "none") != 0))
     {
         floor_usage();
     }
@@ -319,6 +328,7 @@ main(int argc, char **argv)
     write_ns = 0;
 
     (void) getrusage(RUSAGE_SELF, &ru0);
+    (void) getrusage(RUSAGE_THREAD, &rt0);
     main_ns = floor_now(CLOCK_THREAD_CPUTIME_ID);
     end = floor_now(CLOCK_MONOTONIC) + seconds * 1000000000;
 
@@ -327,6 +337,20 @@ main(int argc, char **argv)
         t0 = floor_now(CLOCK_THREAD_CPUTIME_ID);
 
         for (i = 0; (uint64_t) i < batch; i++, n++) {
+
+            /*
+             * --hmac 1: what ingest does to every body before its record
+             * (HMAC-SHA256 of it), so that the write runs with the caches
+             * as a webhook leaves them; --fsync none: that alone
+             */
+            if (hmac) {
+                (void) HMAC(EVP_sha256(), "bench-shared-secret", 19, body,
+                            body_len, mac, &mac_len);
+            }
+
+            if (mode[0] == 'n') {
+                continue;
+            }
 
             /* the module's encoder: the head with the whole record's crc */
             e.id = n + 1;
@@ -368,7 +392,7 @@ main(int argc, char **argv)
 
         write_ns += floor_now(CLOCK_THREAD_CPUTIME_ID) - t0;
 
-        if (mode[0] == 'o') {
+        if (mode[0] != 'b') {
             continue;
         }
 
@@ -389,6 +413,7 @@ main(int argc, char **argv)
     }
 
     main_ns = floor_now(CLOCK_THREAD_CPUTIME_ID) - main_ns;
+    (void) getrusage(RUSAGE_THREAD, &rt1);
     (void) getrusage(RUSAGE_SELF, &ru1);
 
     pthread_mutex_lock(&s.mu);
@@ -411,7 +436,8 @@ main(int argc, char **argv)
            "\"window_us\":%llu,\"seconds\":%llu,"
            "\"cpu_us_per_record\":%.2f,\"write_us_per_record\":%.2f,"
            "\"loop_us_per_record\":%.2f,\"fsync_us_mean\":%.1f,"
-           "\"sync_thread_us_per_fsync\":%.1f}\n",
+           "\"sync_thread_us_per_fsync\":%.1f,"
+           "\"loop_sleeps_per_record\":%.3f}\n",
            mode, (unsigned long long) n, rec_len,
            (unsigned long long) s.fsyncs,
            s.fsyncs ? (double) n / s.fsyncs : 0.0,
@@ -419,7 +445,8 @@ main(int argc, char **argv)
            n ? cpu_us / n : 0.0, n ? write_ns / 1e3 / n : 0.0,
            n ? main_ns / 1e3 / n : 0.0,
            s.fsyncs ? s.fsync_ns / 1e3 / s.fsyncs : 0.0,
-           s.fsyncs ? s.cpu_ns / 1e3 / s.fsyncs : 0.0);
+           s.fsyncs ? s.cpu_ns / 1e3 / s.fsyncs : 0.0,
+           n ? (double) (rt1.ru_nvcsw - rt0.ru_nvcsw) / n : 0.0);
 
     (void) close(s.fd);
     (void) close(fd);

@@ -231,6 +231,20 @@ def worker_cpu(pid):
             cpu_ticks("/proc/%d/task/%d/stat" % (pid, pid)))
 
 
+def loop_switches(pid):
+    """The event loop's (the main thread's) voluntary context switches:
+    each one is the loop going to sleep in epoll_wait with nothing to
+    do, and a wake-up after."""
+    try:
+        with open("/proc/%d/task/%d/status" % (pid, pid)) as f:
+            for line in f:
+                if line.startswith("voluntary_ctxt_switches:"):
+                    return int(line.split()[1])
+    except OSError:
+        pass
+    return None
+
+
 def filesystem_of(path):
     """What the journal directory sits on: device, fs type, options, and
     the block device's queue settings when they can be found."""
@@ -821,6 +835,7 @@ http {{
             if a.warmup else None
         s0 = self.status(port)
         cpu0, t0 = worker_cpu(worker), time.monotonic()
+        sw0 = loop_switches(worker)
         sampler = perf = None
         if a.sample_ms and cfg != "nojournal":
             sampler = Sampler(port, a.sample_ms / 1000.0)
@@ -833,6 +848,7 @@ http {{
             if sampler:
                 sampler.stop()
         cpu1, t1 = worker_cpu(worker), time.monotonic()
+        sw1 = loop_switches(worker)
 
         # The profile has a run of its own, after the measured one: perf
         # costs the worker at each context switch of each of its threads
@@ -960,6 +976,9 @@ http {{
                 rec["worker_cpu_us_per_request"] = round(
                     (cpu1[0] - cpu0[0]) / self.tck / res["requests"] * 1e6,
                     2)
+        if sw0 is not None and sw1 is not None and res["requests"]:
+            rec["loop_sleeps_per_request"] = round(
+                (sw1 - sw0) / res["requests"], 3)
         if j1 is not None and s0.get("journal"):
             j0 = s0["journal"]
             rec["journal_delta"] = {
@@ -1038,7 +1057,8 @@ http {{
         log("  states      %s (cold: fresh zone and journal; steady: after "
             "the zone was filled and drained)" % ", ".join(a.states))
         log("  perf        %s" % (self.perf_why or "cpu-clock profile of the "
-                                  "worker during every measured run"))
+                                  "worker, in a run of its own after each "
+                                  "measured one"))
         log("  results     %s" % raw)
 
         nonce = 0
@@ -1050,10 +1070,13 @@ http {{
                     nonce += 100
                     for rec in self.run_one(cfg, conns, rnd, nonce):
                         self.report_run(raw, rec, rnd, conns, cfg)
-        floor = self.floor_runs(raw)
-        if floor:
-            with open(raw, "a") as f:
-                f.write(json.dumps({"floor": floor}) + "\n")
+            # the floor in each round: the machine's disk and CPU move
+            # between rounds as much as the module's runs do
+            floor = self.floor_runs(raw)
+            if floor:
+                floor["round"] = rnd
+                with open(raw, "a") as f:
+                    f.write(json.dumps({"floor": floor}) + "\n")
         if file_sha256(a.module) != self.module_sha:
             # nginx loads the .so at each start: runs may mix two builds
             with open(raw, "a") as f:
@@ -1066,7 +1089,7 @@ http {{
 
     def floor_runs(self, raw):
         """The journal's physical floor without nginx (floor.c), pinned
-        as nginx was, after the rounds: records written as the module
+        as nginx was, after each round: records written as the module
         writes them into a recycled file (off), and made durable in
         groups of the batch runs' median records per fsync, one fsync per
         batch window at most (batch).  CPU per record, every thread."""
@@ -1106,9 +1129,11 @@ http {{
                                                      res.stderr.strip()))
                 return None
             out[mode] = json.loads(res.stdout)
-            log("  floor       %-5s %5.2f us of CPU a record (write %.2f)%s"
+            log("  floor       %-5s %5.2f us of CPU a record (write %.2f; "
+                "loop sleeps %.3f a record)%s"
                 % (mode, out[mode]["cpu_us_per_record"],
                    out[mode]["write_us_per_record"],
+                   out[mode].get("loop_sleeps_per_record", 0),
                    ", %.1f records a fsync, fsync %.0f us, its thread "
                    "%.0f us of CPU" % (
                        out[mode]["records_per_fsync"],
@@ -1123,9 +1148,12 @@ http {{
             f.write(json.dumps(rec, separators=(",", ":")) + "\n")
         w = rec["wrk"]
         extra = ""
+        if rec.get("loop_sleeps_per_request") is not None:
+            extra = "  loop sleeps %.3f a request" % (
+                rec["loop_sleeps_per_request"])
         d = rec.get("journal_delta")
         if d and d["fsyncs"]:
-            extra = "  %5.1f rec/fsync" % (d["writes"] / d["fsyncs"])
+            extra += "  %5.1f rec/fsync" % (d["writes"] / d["fsyncs"])
         log("  round %d  c=%-4d %-9s %-6s %8.0f req/s  p99 %7.2f ms"
             "  event loop cpu %5.1f%%%s%s" % (
                 rnd, conns, cfg, rec["state"], w["rps"],

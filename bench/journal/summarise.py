@@ -72,7 +72,20 @@ def main(argv):
 
     fs = meta.get("filesystem", {})
     probe = meta.get("fsync_probe")
-    floor = next((l["floor"] for l in lines if "floor" in l), None)
+    # floor.c's runs, one a round: their medians, and each round's own
+    floors = [l["floor"] for l in lines if "floor" in l]
+    floor_by_round = {f.get("round"): f for f in floors}
+    floor = None
+    if floors:
+        floor = {}
+        for mode in ("off", "batch"):
+            fs_ = [f[mode] for f in floors if mode in f]
+            if fs_:
+                floor[mode] = dict(sorted(
+                    fs_, key=lambda x: x["cpu_us_per_record"])[
+                        (len(fs_) - 1) // 2])
+                floor[mode]["per_round_us"] = [x["cpu_us_per_record"]
+                                               for x in fs_]
     summary = {"source": str(path), "meta": meta, "by_connections": {},
                "by_state": {}, "aim": None, "invalid": [], "profiles": {}}
 
@@ -101,10 +114,12 @@ def main(argv):
           "file: %.2f us of CPU a record; with one fdatasync a batch\n"
           "            window on a thread, %.1f records a fsync as the batch "
           "runs: %.2f us\n            (an fdatasync: %.0f us, %.0f us of "
-          "its thread's CPU)"
+          "its thread's CPU); medians of %d runs, one a round\n"
+          "            (batch per round: %s us)"
           % (fo["cpu_us_per_record"], fb["records_per_fsync"],
              fb["cpu_us_per_record"], fb["fsync_us_mean"],
-             fb.get("sync_thread_us_per_fsync", 0)))
+             fb.get("sync_thread_us_per_fsync", 0), len(floors),
+             " ".join("%.2f" % x for x in fb["per_round_us"])))
         summary["floor"] = floor
     p("cpu%: the worker's event loop (main thread) during the measured "
       "run; the fsyncs run on its thread pool;\nus/req: the worker's CPU "
@@ -189,6 +204,9 @@ def main(argv):
                 "max_p99_ms": max(p99), "event_loop_cpu_pct": cpu,
                 "worker_cpu_pct": cpu_all,
                 "worker_cpu_us_per_request": med(usr),
+                "loop_sleeps_per_request": med(
+                    [r["loop_sleeps_per_request"] for r in rs
+                     if r.get("loop_sleeps_per_request") is not None]),
                 "records_per_fsync": rpf, "fsyncs_per_s": fps,
                 "last_fsync_us": last,
                 "fsync_samples_us": {"n": len(samples),
@@ -266,12 +284,43 @@ def main(argv):
                      cu))
                 sc["ratios"][cfg + " floor/used"] = {
                     "median": (nu + app) / cu, "floor_us": app}
+                # each round against its own nojournal and floor run
+                per = []
+                for n in rounds:
+                    fr = (floor_by_round.get(n) or {}).get(cfg)
+                    a_, b_ = by.get(("nojournal", c, n)), by.get((cfg, c, n))
+                    if state == "cold" or not fr or not a_ or not b_ \
+                            or not a_.get("worker_cpu_us_per_request") \
+                            or not b_.get("worker_cpu_us_per_request"):
+                        continue
+                    per.append((a_["worker_cpu_us_per_request"]
+                                + fr["cpu_us_per_record"])
+                               / b_["worker_cpu_us_per_request"])
+                if per:
+                    p("%-17s %5.2f   (median of each round against its own "
+                      "nojournal and floor run: %s)"
+                      % ("", sorted(per)[(len(per) - 1) // 2],
+                         " ".join("%.2f" % x for x in per)))
+                    sc["ratios"][cfg + " floor/used"]["per_round"] = per
                 if cfg == "batch":
                     p("%-17s %5.2f   (in CPU, what a journal costing only "
                       "its floor would reach: %.1f / %.1f)"
                       % ("batch best/nojrn", nu / (nu + app), nu, nu + app))
                     sc["ratios"]["batch floor bound"] = {
                         "cpu": nu / (nu + app)}
+        # each sleep of the event loop in epoll_wait is a wake-up later:
+        # on a VM an IPI and a halt exit, not free
+        sl = ["%s %.3f" % (cfg, sc["configs"][cfg]["loop_sleeps_per_request"])
+              for cfg in configs if cfg in sc["configs"]
+              and sc["configs"][cfg].get("loop_sleeps_per_request")
+              is not None]
+        if sl:
+            fb = (floor or {}).get("batch") if state != "cold" else None
+            p("%-17s %s%s" % ("loop sleeps/req", ", ".join(sl),
+                              "; floor.c batch %.3f a record"
+                              % fb["loop_sleeps_per_record"]
+                              if fb and "loop_sleeps_per_record" in fb
+                              else ""))
         # off writes every record but never waits for the disk: the
         # ceiling for batch and always; below it is the fsync policy
         for cfg in ("batch", "always"):
