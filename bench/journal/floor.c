@@ -180,6 +180,7 @@ main(int argc, char **argv)
     static const char  whid[] = "b6f9a2f1-0d8e-4c5e-9a57-1f3c2d4e5f60";
     static const char  api[] = "2024-10";
     static const char  trig[] = "2026-12-07T12:00:00.000Z";
+    static const char  pattern[] = "{\"id\":450789469,\"line_items\":[]}";
 
     path = NULL;
     mode = "batch";
@@ -257,13 +258,13 @@ main(int argc, char **argv)
 
     rec_len = ngx_http_order_edit_jrec_enq_size(&e);
 
-    if (rec_len * batch > file_size) {
+    if ((rec_len + NGX_HTTP_ORDER_EDIT_JREC_HDR) * batch > file_size) {
         fprintf(stderr, "floor: --file-mb is too small for one batch\n");
         return 2;
     }
 
     body = malloc(body_len);
-    zero = calloc(1, 8);
+    zero = calloc(1, 8 + NGX_HTTP_ORDER_EDIT_JREC_HDR);
     chunk = calloc(1, 1024 * 1024);
 
     if (body == NULL || zero == NULL || chunk == NULL) {
@@ -271,7 +272,7 @@ main(int argc, char **argv)
     }
 
     for (i = 0; (size_t) i < body_len; i++) {
-        body[i] = "{\"id\":450789469,\"line_items\":[]}"[i % 33];
+        body[i] = pattern[i % (sizeof(pattern) - 1)];
     }
 
     e.body = body;
@@ -374,15 +375,21 @@ main(int argc, char **argv)
 
             iov[7].iov_base = body;
             iov[7].iov_len = body_len;
+            /*
+             * the padding, then the empty header that ends this use of a
+             * recycled file, as the module writes after each record
+             */
             iov[8].iov_base = zero;
-            iov[8].iov_len = pad;
-            niov = pad ? 9 : 8;
+            iov[8].iov_len = pad + NGX_HTTP_ORDER_EDIT_JREC_HDR;
+            niov = 9;
 
-            if (off + rec_len > file_size) {
+            if (off + rec_len + NGX_HTTP_ORDER_EDIT_JREC_HDR > file_size) {
                 off = 0;            /* the next use of the file */
             }
 
-            if (pwritev(fd, iov, niov, off) != (ssize_t) rec_len) {
+            if (pwritev(fd, iov, niov, off)
+                != (ssize_t) (rec_len + NGX_HTTP_ORDER_EDIT_JREC_HDR))
+            {
                 perror("pwritev");
                 return 1;
             }

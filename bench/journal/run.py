@@ -98,7 +98,7 @@ def parse_args():
     p.add_argument("--floor", default=env("JOURNAL_FLOOR", os.path.join(
                        TOP, "build", "bench", "journal-floor")),
                    help="the floor program (bench/journal/floor.c; `make "
-                        "bench-journal` builds it), run after the rounds "
+                        "bench-journal` builds it), run after each round "
                         "with the module's records per fsync; '' skips it")
     p.add_argument("--preallocate", default=env("PREALLOCATE", ""),
                    choices=["", "on", "off"],
@@ -1098,23 +1098,32 @@ http {{
             log("  floor       skipped: no %s (make bench-journal builds it)"
                 % (a.floor or "floor program"))
             return None
+        if "steady" not in a.states:
+            return None             # floor.c models recycled files only
+        # the records an fsync of the aim's runs: steady, first concurrency
+        conns = a.conns[0]
         rpf = []
         with open(raw) as f:
             for line in f:
                 r = json.loads(line)
                 d = r.get("journal_delta")
                 if r.get("config") == "batch" and d and d.get("fsyncs") \
-                        and r.get("state", "steady") == a.states[0]:
+                        and r.get("state") == "steady" \
+                        and r.get("connections") == conns:
                     rpf.append(d["writes"] / d["fsyncs"])
-        batch = max(1, int(round(sorted(rpf)[len(rpf) // 2]))) if rpf \
-            else 23
+        batch = max(1, int(round(statistics.median(rpf)))) if rpf else 23
+        # batch_window= as the module reads it: us, or nginx's time (a
+        # bare number is seconds)
         window = 1000
         if a.batch_window:
             m = re.match(r"^(\d+)(us|ms|s)?$", a.batch_window)
-            if m:
-                window = int(m.group(1)) * {"us": 1, "ms": 1000, "s": 10**6,
-                                            None: 1000}[m.group(2)]
-        out = {}
+            if not m:
+                log("  floor       skipped: batch window %r not understood"
+                    % a.batch_window)
+                return None
+            window = int(m.group(1)) * {"us": 1, "ms": 1000, "s": 10**6,
+                                        None: 10**6}[m.group(2)]
+        out = {"connections": conns}
         for mode in ("off", "batch"):
             cmd = [a.floor, "--file", os.path.join(self.jroot, "floor"),
                    "--body", str(len(self.body)), "--seconds", "3",
@@ -1122,13 +1131,16 @@ http {{
                    "--window", str(window)]
             if self.pin_ngx:
                 cmd += ["--cpu", "1"]
-            res = subprocess.run(cmd, capture_output=True, text=True,
-                                 timeout=120)
-            if res.returncode != 0:
-                log("  floor       %s failed: %s" % (mode,
-                                                     res.stderr.strip()))
+            try:
+                res = subprocess.run(cmd, capture_output=True, text=True,
+                                     timeout=120)
+                if res.returncode != 0:
+                    raise RuntimeError(res.stderr.strip())
+                out[mode] = json.loads(res.stdout)
+            except (OSError, ValueError, RuntimeError,
+                    subprocess.SubprocessError) as e:
+                log("  floor       %s failed: %s" % (mode, e))
                 return None
-            out[mode] = json.loads(res.stdout)
             log("  floor       %-5s %5.2f us of CPU a record (write %.2f; "
                 "loop sleeps %.3f a record)%s"
                 % (mode, out[mode]["cpu_us_per_record"],
@@ -1140,6 +1152,9 @@ http {{
                        out[mode]["fsync_us_mean"],
                        out[mode]["sync_thread_us_per_fsync"])
                    if mode == "batch" else ""))
+        # its file is gone: the next run does not pay for its writeback
+        subprocess.run(["sync", "-f", self.jroot], timeout=120)
+        disk_settle(self.fs.get("block"))
         return out
 
     @staticmethod

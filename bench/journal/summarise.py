@@ -76,6 +76,7 @@ def main(argv):
     floors = [l["floor"] for l in lines if "floor" in l]
     floor_by_round = {f.get("round"): f for f in floors}
     floor = None
+    floor_conns = floors[0].get("connections") if floors else None
     if floors:
         floor = {}
         for mode in ("off", "batch"):
@@ -107,16 +108,17 @@ def main(argv):
             p("            the same written over a file written and synced "
               "before (a recycled segment): %.1f us"
               % probe["overwrite"]["us_per_write"])
-    if floor:
+    if floor and floor.get("off") and floor.get("batch"):
         fo, fb = floor.get("off"), floor.get("batch")
-        p("floor (floor.c, no nginx, pinned as nginx): the module's record "
+        p("floor (floor.c, no nginx%s): the module's record "
           "encoder and one pwritev a record\n            over a recycled "
           "file: %.2f us of CPU a record; with one fdatasync a batch\n"
           "            window on a thread, %.1f records a fsync as the batch "
           "runs: %.2f us\n            (an fdatasync: %.0f us, %.0f us of "
           "its thread's CPU); medians of %d runs, one a round\n"
           "            (batch per round: %s us)"
-          % (fo["cpu_us_per_record"], fb["records_per_fsync"],
+          % (", pinned as nginx" if meta.get("pinned") else "",
+             fo["cpu_us_per_record"], fb["records_per_fsync"],
              fb["cpu_us_per_record"], fb["fsync_us_mean"],
              fb.get("sync_thread_us_per_fsync", 0), len(floors),
              " ".join("%.2f" % x for x in fb["per_round_us"])))
@@ -267,7 +269,7 @@ def main(argv):
                 app = (pr.get("append") or {}).get("us_per_append") \
                     if cfg == "off" else None
                 how = "appended"
-            elif floor and cfg in floor:
+            elif floor and cfg in floor and floor_conns in (None, c):
                 # floor.c: the record as the module encodes it, made
                 # durable as the module's batch runs did (no probe's
                 # Python in it)
@@ -299,7 +301,7 @@ def main(argv):
                 if per:
                     p("%-17s %5.2f   (median of each round against its own "
                       "nojournal and floor run: %s)"
-                      % ("", sorted(per)[(len(per) - 1) // 2],
+                      % ("", statistics.median(per),
                          " ".join("%.2f" % x for x in per)))
                     sc["ratios"][cfg + " floor/used"]["per_round"] = per
                 if cfg == "batch":
