@@ -245,6 +245,17 @@ def loop_switches(pid):
     return None
 
 
+def tcp_out_segments():
+    """TCP segments sent on this machine (/proc/net/snmp OutSegs): wrk's
+    and nginx's over loopback, nothing else runs meanwhile."""
+    try:
+        with open("/proc/net/snmp") as f:
+            rows = [l.split() for l in f if l.startswith("Tcp:")]
+        return int(rows[1][rows[0].index("OutSegs")])
+    except (OSError, IndexError, ValueError):
+        return None
+
+
 def filesystem_of(path):
     """What the journal directory sits on: device, fs type, options, and
     the block device's queue settings when they can be found."""
@@ -836,6 +847,7 @@ http {{
         s0 = self.status(port)
         cpu0, t0 = worker_cpu(worker), time.monotonic()
         sw0 = loop_switches(worker)
+        seg0 = tcp_out_segments()
         sampler = perf = None
         if a.sample_ms and cfg != "nojournal":
             sampler = Sampler(port, a.sample_ms / 1000.0)
@@ -849,6 +861,7 @@ http {{
                 sampler.stop()
         cpu1, t1 = worker_cpu(worker), time.monotonic()
         sw1 = loop_switches(worker)
+        seg1 = tcp_out_segments()
 
         # The profile has a run of its own, after the measured one: perf
         # costs the worker at each context switch of each of its threads
@@ -979,6 +992,9 @@ http {{
         if sw0 is not None and sw1 is not None and res["requests"]:
             rec["loop_sleeps_per_request"] = round(
                 (sw1 - sw0) / res["requests"], 3)
+        if seg0 is not None and seg1 is not None and res["requests"]:
+            rec["tcp_segments_per_request"] = round(
+                (seg1 - seg0) / res["requests"], 2)
         if j1 is not None and s0.get("journal"):
             j0 = s0["journal"]
             rec["journal_delta"] = {
@@ -1166,6 +1182,8 @@ http {{
         if rec.get("loop_sleeps_per_request") is not None:
             extra = "  loop sleeps %.3f a request" % (
                 rec["loop_sleeps_per_request"])
+        if rec.get("tcp_segments_per_request") is not None:
+            extra += ", %.2f TCP segments" % rec["tcp_segments_per_request"]
         d = rec.get("journal_delta")
         if d and d["fsyncs"]:
             extra += "  %5.1f rec/fsync" % (d["writes"] / d["fsyncs"])

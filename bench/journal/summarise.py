@@ -209,6 +209,9 @@ def main(argv):
                 "loop_sleeps_per_request": med(
                     [r["loop_sleeps_per_request"] for r in rs
                      if r.get("loop_sleeps_per_request") is not None]),
+                "tcp_segments_per_request": med(
+                    [r["tcp_segments_per_request"] for r in rs
+                     if r.get("tcp_segments_per_request") is not None]),
                 "records_per_fsync": rpf, "fsyncs_per_s": fps,
                 "last_fsync_us": last,
                 "fsync_samples_us": {"n": len(samples),
@@ -323,6 +326,15 @@ def main(argv):
                               % fb["loop_sleeps_per_record"]
                               if fb and "loop_sleeps_per_record" in fb
                               else ""))
+        # an answer sent later than its request was read may cost the
+        # loopback a segment of its own (an ACK the answer no longer
+        # carries): both sides' CPU
+        sg = ["%s %.2f" % (cfg, sc["configs"][cfg]["tcp_segments_per_request"])
+              for cfg in configs if cfg in sc["configs"]
+              and sc["configs"][cfg].get("tcp_segments_per_request")
+              is not None]
+        if sg:
+            p("%-17s %s" % ("TCP segments/req", ", ".join(sg)))
         # off writes every record but never waits for the disk: the
         # ceiling for batch and always; below it is the fsync policy
         for cfg in ("batch", "always"):
