@@ -161,9 +161,10 @@ typedef struct {
 
     /*
      * Retired files for the next segments to reuse: as many entries as
-     * recycle= asks, allocated in the zone when the first file is kept
-     * (512 in place would take 50 KB of every zone, with a journal or
-     * not), and made larger when a reload asks for more.
+     * recycle= asks, allocated in the zone at each worker's start (or
+     * when a file is kept, if there was no room then; 512 in place would
+     * take 50 KB of every zone, with a journal or not), and made larger
+     * when a reload asks for more.
      */
     ngx_uint_t                     nspares;
     ngx_uint_t                     spare_cap;

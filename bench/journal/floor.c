@@ -29,6 +29,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <getopt.h>
 #include <pthread.h>
 #include <sched.h>
 #include <stdint.h>
@@ -62,6 +63,20 @@ typedef struct {
     uint64_t          cpu_ns;      /* the thread's own CPU time */
     int               err;
 } floor_sync_t;
+
+
+static const struct option  floor_options[] = {
+    { "file",    required_argument, NULL, 'f' },
+    { "body",    required_argument, NULL, 'b' },
+    { "seconds", required_argument, NULL, 's' },
+    { "fsync",   required_argument, NULL, 'y' },
+    { "batch",   required_argument, NULL, 'n' },
+    { "window",  required_argument, NULL, 'w' },
+    { "file-mb", required_argument, NULL, 'm' },
+    { "cpu",     required_argument, NULL, 'c' },
+    { "hmac",    required_argument, NULL, 'h' },
+    { NULL, 0, NULL, 0 }
+};
 
 
 static uint64_t
@@ -156,7 +171,7 @@ floor_usage(void)
 int
 main(int argc, char **argv)
 {
-    int                  fd, efd, ep, i, k, cpu, niov, hmac;
+    int                  fd, efd, ep, i, k, cpu, niov, hmac, opt;
     unsigned int         mac_len;
     unsigned char        mac[EVP_MAX_MD_SIZE];
     char                *path, *mode;
@@ -192,32 +207,51 @@ main(int argc, char **argv)
     cpu = -1;
     hmac = 0;
 
-    for (i = 1; i < argc; i++) {
-        if (i + 1 >= argc) {
-            floor_usage();
-        }
+    while ((opt = getopt_long(argc, argv, "", floor_options, NULL)) != -1) {
+        switch (opt) {
+        case 'f':
+            path = optarg;
+            break;
 
-        if (strcmp(argv[i], "--file") == 0) {
-            path = argv[++i];
-        } else if (strcmp(argv[i], "--body") == 0) {
-            body_len = strtoul(argv[++i], NULL, 10);
-        } else if (strcmp(argv[i], "--seconds") == 0) {
-            seconds = strtoull(argv[++i], NULL, 10);
-        } else if (strcmp(argv[i], "--fsync") == 0) {
-            mode = argv[++i];
-        } else if (strcmp(argv[i], "--batch") == 0) {
-            batch = strtoull(argv[++i], NULL, 10);
-        } else if (strcmp(argv[i], "--window") == 0) {
-            window_us = strtoull(argv[++i], NULL, 10);
-        } else if (strcmp(argv[i], "--file-mb") == 0) {
-            file_size = strtoul(argv[++i], NULL, 10);
-        } else if (strcmp(argv[i], "--cpu") == 0) {
-            cpu = atoi(argv[++i]);
-        } else if (strcmp(argv[i], "--hmac") == 0) {
-            hmac = atoi(argv[++i]);
-        } else {
+        case 'b':
+            body_len = strtoul(optarg, NULL, 10);
+            break;
+
+        case 's':
+            seconds = strtoull(optarg, NULL, 10);
+            break;
+
+        case 'y':
+            mode = optarg;
+            break;
+
+        case 'n':
+            batch = strtoull(optarg, NULL, 10);
+            break;
+
+        case 'w':
+            window_us = strtoull(optarg, NULL, 10);
+            break;
+
+        case 'm':
+            file_size = strtoul(optarg, NULL, 10);
+            break;
+
+        case 'c':
+            cpu = atoi(optarg);
+            break;
+
+        case 'h':
+            hmac = atoi(optarg);
+            break;
+
+        default:
             floor_usage();
         }
+    }
+
+    if (optind != argc) {
+        floor_usage();
     }
 
     if (path == NULL || batch == 0 || body_len == 0 || seconds == 0

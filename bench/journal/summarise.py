@@ -315,10 +315,12 @@ def main(argv):
                         "cpu": nu / (nu + app)}
         # each sleep of the event loop in epoll_wait is a wake-up later:
         # on a VM an IPI and a halt exit, not free
-        sl = ["%s %.3f" % (cfg, sc["configs"][cfg]["loop_sleeps_per_request"])
-              for cfg in configs if cfg in sc["configs"]
-              and sc["configs"][cfg].get("loop_sleeps_per_request")
-              is not None]
+        def per_config(key, spec):
+            return ["%s %s" % (cfg, format(sc["configs"][cfg][key], spec))
+                    for cfg in configs if cfg in sc["configs"]
+                    and sc["configs"][cfg].get(key) is not None]
+
+        sl = per_config("loop_sleeps_per_request", ".3f")
         if sl:
             fb = (floor or {}).get("batch") if state != "cold" else None
             p("%-17s %s%s" % ("loop sleeps/req", ", ".join(sl),
@@ -329,10 +331,7 @@ def main(argv):
         # an answer sent later than its request was read may cost the
         # loopback a segment of its own (an ACK the answer no longer
         # carries): both sides' CPU
-        sg = ["%s %.2f" % (cfg, sc["configs"][cfg]["tcp_segments_per_request"])
-              for cfg in configs if cfg in sc["configs"]
-              and sc["configs"][cfg].get("tcp_segments_per_request")
-              is not None]
+        sg = per_config("tcp_segments_per_request", ".2f")
         if sg:
             p("%-17s %s" % ("TCP segments/req", ", ".join(sg)))
         # off writes every record but never waits for the disk: the
