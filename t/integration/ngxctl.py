@@ -167,10 +167,30 @@ http {{
                     cmd = f.read()
             except OSError:
                 continue
-            if fields[0] in ("Z", "X"):
+            if fields[0] in ("Z", "X") and not NginxServer._live_task(p):
                 continue
             table[int(p)] = (int(fields[1]), int(fields[19]), cmd)
         return table
+
+    @staticmethod
+    def _live_task(pid):
+        """True while a thread of pid still runs: a killed process whose
+        main thread is gone shows "Z" until its last thread leaves (one
+        in an fdatasync on a real disk can take a while), and until then
+        it keeps its files, the listening socket among them."""
+        try:
+            tasks = os.listdir(f"/proc/{pid}/task")
+        except OSError:
+            return False
+        for t in tasks:
+            try:
+                with open(f"/proc/{pid}/task/{t}/stat") as f:
+                    state = f.read().rsplit(")", 1)[1].split()[0]
+            except (OSError, IndexError):
+                continue
+            if state not in ("Z", "X"):
+                return True
+        return False
 
     def processes(self):
         """{pid: "master" | "worker" | "other"} of this server."""
@@ -210,20 +230,58 @@ http {{
                 return False
             time.sleep(0.02)
 
+    @staticmethod
+    def _state(pid):
+        try:
+            with open(f"/proc/{pid}/stat") as f:
+                return f.read().rsplit(")", 1)[1].split()[0]
+        except (OSError, IndexError):
+            return "X"
+
+    def _stop_all(self, timeout):
+        """SIGSTOP every process of this server until no new one appears.
+
+        A master found before it forked its workers (a restart right after
+        start: the listening socket accepts before any worker runs) forks
+        them while it is being stopped; killed then, it would leave them
+        running with the port.  Once every process found is stopped
+        (state "T"), a stopped master forks no more and one more look
+        finds all its children."""
+        procs = {}
+        deadline = time.monotonic() + timeout
+        while True:
+            new = {p: r for p, r in self.processes().items()
+                   if p not in procs}
+            if not new:
+                return procs
+            procs.update(new)
+            # the master first, so that it respawns no worker killed
+            for pid in sorted(new, key=lambda p: new[p] != "master"):
+                try:
+                    os.kill(pid, signal.SIGSTOP)
+                except OSError:
+                    pass
+            while any(self._state(p) not in ("T", "t", "Z", "X")
+                      for p in new):
+                if time.monotonic() >= deadline:
+                    return procs
+                time.sleep(0.005)
+
     def kill_all(self, sig=signal.SIGKILL, timeout=10.0):
         """sig to every process of this server at once (kill -9 of the
         master and all its workers, as a crash or the OOM killer would);
         waits for them to go; returns the pids signalled."""
-        procs = self.processes()
-        # stopped first, so that no master respawns a worker and no worker
-        # answers a request while the others are being killed
-        order = sorted(procs, key=lambda p: procs[p] != "master")
-        for s in ((signal.SIGSTOP, sig) if sig == signal.SIGKILL else (sig,)):
-            for pid in order:
-                try:
-                    os.kill(pid, s)
-                except OSError:
-                    pass
+        if sig == signal.SIGKILL:
+            # stopped first, so that no master respawns a worker and no
+            # worker answers a request while the others are being killed
+            procs = self._stop_all(timeout)
+        else:
+            procs = self.processes()
+        for pid in sorted(procs, key=lambda p: procs[p] != "master"):
+            try:
+                os.kill(pid, sig)
+            except OSError:
+                pass
         if not self.wait_gone(procs, timeout):
             raise RuntimeError("nginx processes survived signal %d: %r"
                                % (sig, sorted(set(procs)
