@@ -101,6 +101,12 @@ def record_cmd(pids, seconds, out):
             "--", "sleep", str(seconds)]
 
 
+def record_run_cmd(cmd, out):
+    """The command that runs cmd under the same profile as record_cmd."""
+    return [PERF, "record", "-q", "-e", "cpu-clock", "-F", "1999", "-g",
+            "-o", out, "--"] + list(cmd)
+
+
 def summarise(path, top=12):
     """The profile in path, grouped: a dict ready for JSON, or None."""
     p = subprocess.run([PERF, "report", "-i", path, "--stdio",
@@ -145,7 +151,34 @@ def summarise(path, top=12):
                 for (g, s), v in symbols.most_common(top)],
         "unnamed_ranges": {d: "0x%x-0x%x" % r for d, r in unnamed.items()},
         "total_pct": round(total, 1),
+        # every symbol by name, whichever program it ran in: two
+        # profiles' symbols can be set against each other (diff())
+        "symbols": by_name(symbols),
     }
+
+
+def by_name(symbols, least=0.01):
+    out = collections.Counter()
+    for (_, sym), v in symbols.items():
+        out[sym] += v
+    return {s: round(v, 3) for s, v in out.items() if v >= least}
+
+
+def diff(a, a_us, b, b_us, c, c_us):
+    """Per symbol, in us per request: what profile a spends over b,
+    against what c spends: [(symbol, a - b, c, a - b - c)], largest
+    excess first.  Each profile's shares are scaled by its own CPU per
+    request (measured in its own profiled run)."""
+    def us(prof, cpu):
+        return {s: v / 100.0 * cpu
+                for s, v in (prof.get("symbols") or {}).items()}
+    ua, ub, uc = us(a, a_us), us(b, b_us), us(c, c_us)
+    rows = []
+    for s in set(ua) | set(ub) | set(uc):
+        d = ua.get(s, 0.0) - ub.get(s, 0.0)
+        rows.append((s, d, uc.get(s, 0.0), d - uc.get(s, 0.0)))
+    rows.sort(key=lambda r: -r[3])
+    return rows
 
 
 def table(name, prof, cpu_us=None, indent="  "):

@@ -1088,7 +1088,7 @@ http {{
                         self.report_run(raw, rec, rnd, conns, cfg)
             # the floor in each round: the machine's disk and CPU move
             # between rounds as much as the module's runs do
-            floor = self.floor_runs(raw)
+            floor = self.floor_runs(raw, rnd)
             if floor:
                 floor["round"] = rnd
                 with open(raw, "a") as f:
@@ -1103,7 +1103,7 @@ http {{
         self.ok = True
         return rc
 
-    def floor_runs(self, raw):
+    def floor_runs(self, raw, rnd):
         """The journal's physical floor without nginx (floor.c), pinned
         as nginx was, after each round: records written as the module
         writes them into a recycled file (off), and made durable in
@@ -1140,13 +1140,16 @@ http {{
             window = int(m.group(1)) * {"us": 1, "ms": 1000, "s": 10**6,
                                         None: 10**6}[m.group(2)]
         out = {"connections": conns}
-        for mode in ("off", "batch"):
+
+        def cmd_for(mode):
             cmd = [a.floor, "--file", os.path.join(self.jroot, "floor"),
                    "--body", str(len(self.body)), "--seconds", "3",
                    "--fsync", mode, "--batch", str(batch),
                    "--window", str(window)]
-            if self.pin_ngx:
-                cmd += ["--cpu", "1"]
+            return cmd + (["--cpu", "1"] if self.pin_ngx else [])
+
+        for mode in ("off", "batch"):
+            cmd = cmd_for(mode)
             try:
                 res = subprocess.run(cmd, capture_output=True, text=True,
                                      timeout=120)
@@ -1168,6 +1171,24 @@ http {{
                        out[mode]["fsync_us_mean"],
                        out[mode]["sync_thread_us_per_fsync"])
                    if mode == "batch" else ""))
+        # batch profiled in a run of its own, as the module's runs are:
+        # what the journal's floor spends where, to set against what
+        # batch spends over no journal (summarise: "above the floor")
+        if self.perf_why is None:
+            pdata = "%s.floor-batch.r%d.perf.data" % (self.base, rnd)
+            try:
+                res = subprocess.run(
+                    self.pin_wrk + perf_profile.record_run_cmd(
+                        cmd_for("batch"), pdata),
+                    capture_output=True, text=True, timeout=120)
+                if res.returncode != 0:
+                    raise RuntimeError(res.stderr.strip()[-300:])
+                prof = json.loads(res.stdout)
+                out["batch_perf"] = perf_profile.summarise(pdata, 15)
+                out["batch_perf_us"] = prof["cpu_us_per_record"]
+            except (OSError, ValueError, KeyError, RuntimeError,
+                    subprocess.SubprocessError) as e:
+                log("  floor       batch profile failed: %s" % e)
         # its file is gone: the next run does not pay for its writeback
         subprocess.run(["sync", "-f", self.jroot], timeout=120)
         disk_settle(self.fs.get("block"))

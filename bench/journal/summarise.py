@@ -46,6 +46,55 @@ def fmt(v, spec, width):
         ("%" + str(width) + spec) % v
 
 
+def above_floor(p, summary, floors, floor, conns, top=12):
+    """batch's cost over no journal set against floor.c's batch, symbol
+    by symbol: where the module spends more than a journal's floor, and
+    whether any one thing stands out.  The shares come from the
+    profiles; each is scaled to its configuration's CPU measured without
+    perf (the figures floor/used compares), because perf costs nginx's
+    runs more than floor.c's (its work at each context switch lands in
+    finish_task_switch), and the profiled runs' own totals would
+    overstate the difference."""
+    fp = [f for f in floors if f.get("batch_perf") and
+          "symbols" in f["batch_perf"]]
+    prof = summary["profiles"]
+    sc = (summary["by_state"].get("steady") or {}).get(str(conns)) or {}
+    us = {cfg: (sc.get("configs", {}).get(cfg) or {}).get(
+        "worker_cpu_us_per_request") for cfg in ("batch", "nojournal")}
+    b, n = ("%s c=%s steady" % (cfg, conns) for cfg in ("batch",
+                                                         "nojournal"))
+    fu = ((floor or {}).get("batch") or {}).get("cpu_us_per_record")
+    if not fp or b not in prof or n not in prof or not fu \
+            or not us["batch"] or not us["nojournal"] \
+            or "symbols" not in prof[b][0]:
+        return
+    f = sorted(fp, key=lambda f: f.get("batch_perf_us") or 0)[
+        (len(fp) - 1) // 2]
+    bu, nu = us["batch"], us["nojournal"]
+    rows = perf_profile.diff(prof[b][0], bu, prof[n][0], nu,
+                             f["batch_perf"], fu)
+    p()
+    p("batch above its floor, by symbol (us a request: each profile's "
+      "shares of the CPU measured without perf):")
+    p("  batch %.1f - nojournal %.1f = %.1f us; floor.c batch %.1f a record;"
+      " above the floor %.1f us" % (bu, nu, bu - nu, fu, bu - nu - fu))
+    p("    %-44s %9s %7s %7s" % ("symbol", "batch-noj", "floor", "above"))
+    for s, d, c, e in rows[:top]:
+        p("    %-44s %9.2f %7.2f %+7.2f" % (s[:44], d, c, e))
+    rest = rows[top:]
+    if rest:
+        p("    the other %d symbols: %+.2f us in all, none above %+.2f"
+          % (len(rest), sum(r[3] for r in rest), rest[0][3]))
+    p("  (finish_task_switch holds perf's own work at each context switch "
+      "too,\n   more of it in nginx's profiled runs than in floor.c's)")
+    summary["above_floor"] = {
+        "batch_us": bu, "nojournal_us": nu, "floor_us": fu,
+        "above_us": round(bu - nu - fu, 2),
+        "top": [{"symbol": s, "batch_minus_nojournal": round(d, 3),
+                 "floor": round(c, 3), "above": round(e, 3)}
+                for s, d, c, e in rows[:top]]}
+
+
 def main(argv):
     path = pathlib.Path(argv[0])
     lines = [json.loads(l) for l in path.read_text().splitlines()
@@ -418,6 +467,7 @@ def main(argv):
           "round's run):")
         for name, (prof, us) in summary["profiles"].items():
             p("\n".join(perf_profile.table(name, prof, us)))
+        above_floor(p, summary, floors, floor, floor_conns)
     elif meta.get("perf") and meta.get("perf") != "ok":
         p()
         p("no profiles: %s" % meta["perf"])
