@@ -119,6 +119,7 @@ struct ngx_http_order_edit_job_s {
     unsigned                               claimed:1; /* a FOLDED one */
     unsigned                               spare:1;   /* leased, no slot */
     unsigned                               waiting:1; /* in d->ready */
+    unsigned                               unfold:1;  /* to read back */
 
     /* what the normaliser reads, and the same order's other snapshots */
     ngx_http_order_edit_norm_input_t       in;
@@ -133,7 +134,10 @@ struct ngx_http_order_edit_job_s {
     ngx_http_order_edit_job_t             *folds;
     ngx_event_t                            fold_wait;
 
-    /* a spare job: in d->ready for a slot, then posted to send */
+    /*
+     * A spare job, or a FOLDED write to read back (unfold): in d->ready
+     * for a slot, then posted to send.
+     */
     ngx_queue_t                            rq;
     ngx_event_t                            go;
 };
@@ -195,8 +199,11 @@ static void ngx_http_order_edit_job_fold_wait(ngx_http_order_edit_job_t *job);
 static void ngx_http_order_edit_job_handback(ngx_http_order_edit_job_t *job);
 static void ngx_http_order_edit_job_claim(ngx_http_order_edit_job_t *job);
 static void ngx_http_order_edit_job_unfolded(ngx_event_t *ev);
+static void ngx_http_order_edit_job_readback(ngx_http_order_edit_job_t *job);
 static void ngx_http_order_edit_dispatch_wake(
     ngx_http_order_edit_dispatcher_t *d);
+static void ngx_http_order_edit_dispatch_arm(
+    ngx_http_order_edit_dispatcher_t *d, ngx_msec_t ms);
 static void ngx_http_order_edit_dispatch_freed(
     ngx_http_order_edit_dispatcher_t *d,
     ngx_http_order_edit_netsuite_conf_t *ns);
@@ -426,7 +433,7 @@ ngx_http_order_edit_dispatch_tick(ngx_event_t *ev)
 
     /* with a journal, only the holder of its lock delivers */
     if (!ngx_http_order_edit_journal_may_deliver(d->zone)) {
-        ngx_add_timer(&d->timer, d->conf->interval);
+        ngx_http_order_edit_dispatch_arm(d, d->conf->interval);
         return;
     }
 
@@ -436,8 +443,24 @@ ngx_http_order_edit_dispatch_tick(ngx_event_t *ev)
     ngx_http_order_edit_dispatch_fill(d);
 
     if (!d->timer.timer_set) {
-        ngx_add_timer(&d->timer, d->conf->interval);
+        ngx_http_order_edit_dispatch_arm(d, d->conf->interval);
     }
+}
+
+
+/*
+ * The tick, cancelable (a worker shutting down does not wait for it)
+ * unless jobs wait in d->ready: they hold leases and have no timer of
+ * their own, and only the tick's dispatch_stop() hands them back; a
+ * worker that exited without it would keep them until the leases end.
+ */
+
+static void
+ngx_http_order_edit_dispatch_arm(ngx_http_order_edit_dispatcher_t *d,
+    ngx_msec_t ms)
+{
+    d->timer.cancelable = ngx_queue_empty(&d->ready);
+    ngx_add_timer(&d->timer, ms);
 }
 
 
@@ -527,17 +550,26 @@ ngx_http_order_edit_dispatch_stop(ngx_http_order_edit_dispatcher_t *d)
         d->stop_at = ngx_current_msec + d->conf->shutdown_timeout;
 
         /*
-         * Jobs parsed and waiting for a slot have sent nothing, and no
-         * slot comes to them any more (dispatch_freed() gives none now):
-         * their webhooks go back at once for the next worker, not after
-         * shutdown_timeout.  Finishing one unlinks it from d->ready.
+         * Jobs waiting for a slot get none any more (dispatch_freed()
+         * gives none now): their webhooks go back at once for the next
+         * worker, not after shutdown_timeout; those parsed have sent
+         * nothing, a FOLDED write was sent and is not checked.
+         * Finishing one unlinks it from d->ready.
          */
         n = 0;
 
         while (!ngx_queue_empty(&d->ready)) {
             job = ngx_queue_data(ngx_queue_head(&d->ready),
                                  ngx_http_order_edit_job_t, rq);
-            ngx_http_order_edit_job_release(job, 0);
+
+            if (job->unfold) {
+                /* written, unchecked: its successor reads and checks */
+                ngx_http_order_edit_job_handback(job);
+
+            } else {
+                ngx_http_order_edit_job_release(job, 0);
+            }
+
             n++;
         }
 
@@ -561,8 +593,8 @@ ngx_http_order_edit_dispatch_stop(ngx_http_order_edit_dispatcher_t *d)
     left = (ngx_msec_int_t) (d->stop_at - ngx_current_msec);
 
     if (left > 0) {
-        ngx_add_timer(&d->timer, ngx_min((ngx_msec_t) left,
-                                         d->conf->interval));
+        ngx_http_order_edit_dispatch_arm(d, ngx_min((ngx_msec_t) left,
+                                                    d->conf->interval));
         return;
     }
 
@@ -575,6 +607,13 @@ ngx_http_order_edit_dispatch_stop(ngx_http_order_edit_dispatcher_t *d)
     {
         next = ngx_queue_next(q);
         job = ngx_queue_data(q, ngx_http_order_edit_job_t, queue);
+
+        if (job->unfold) {
+            /* a FOLDED write in line to read back, or given its slot */
+            ngx_http_order_edit_job_handback(job);
+            n++;
+            continue;
+        }
 
         if (job->waiting || job->go.posted) {
             /* parsed, nothing sent: the webhook waits for its successor */
@@ -606,7 +645,7 @@ ngx_http_order_edit_dispatch_stop(ngx_http_order_edit_dispatcher_t *d)
 
     /* jobs still parsing hand theirs back when the parse ends */
     if (d->njobs) {
-        ngx_add_timer(&d->timer, d->conf->interval);
+        ngx_http_order_edit_dispatch_arm(d, d->conf->interval);
     }
 }
 
@@ -1610,14 +1649,23 @@ ngx_http_order_edit_job_claim(ngx_http_order_edit_job_t *job)
     {
         other = ngx_queue_data(q, ngx_http_order_edit_job_t, queue);
 
+        /* one given a slot to read back itself (go posted) reads */
         if (other != job
             && other->state == NGX_HTTP_ORDER_EDIT_JOB_FOLDED
             && other->fold_by == NULL
+            && !other->go.posted
             && ngx_http_order_edit_job_order(other) == order
             && other->msg.shop.len == job->msg.shop.len
             && ngx_strncmp(other->msg.shop.data, job->msg.shop.data,
                            job->msg.shop.len) == 0)
         {
+            if (other->waiting) {
+                /* in line for a slot to read back: this read checks it */
+                ngx_queue_remove(&other->rq);
+                other->waiting = 0;
+                other->unfold = 0;
+            }
+
             other->fold_by = job;
             job->folds = other;
             job->claimed = 1;
@@ -1637,10 +1685,14 @@ ngx_http_order_edit_job_claim(ngx_http_order_edit_job_t *job)
 static void
 ngx_http_order_edit_job_unfolded(ngx_event_t *ev)
 {
-    ngx_http_order_edit_job_t *job = ev->data;
+    ngx_queue_t                *q;
+    ngx_http_order_edit_job_t  *other, *job = ev->data;
 
-    if (job->fold_by != NULL) {
-        /* its read is out: it checks, or wakes this when it ends */
+    if (job->fold_by != NULL || job->waiting || job->go.posted) {
+        /*
+         * its read is out: it checks, or wakes this when it ends; or it
+         * is in line for a slot already
+         */
         return;
     }
 
@@ -1650,13 +1702,44 @@ ngx_http_order_edit_job_unfolded(ngx_event_t *ev)
         return;
     }
 
-    if (!ngx_http_order_edit_nsslot_room(&job->slot)) {
-        ngx_add_timer(&job->fold_wait, job->d->conf->interval);
+    /*
+     * In line for a slot, first: a timer looking for room would find
+     * none for as long as parsed jobs wait in d->ready (each freed slot
+     * goes to them at once), and the write would stay unchecked behind
+     * the whole backlog.  A lock read of the order may still claim it
+     * there (job_claim()).
+     */
+    if (!ngx_http_order_edit_job_take(job)) {
+        job->unfold = 1;
+
+        /* behind the writes already in line to read back, if any */
+        ngx_queue_remove(&job->rq);
+
+        for (q = ngx_queue_head(&job->d->ready);
+             q != ngx_queue_sentinel(&job->d->ready);
+             q = ngx_queue_next(q))
+        {
+            other = ngx_queue_data(q, ngx_http_order_edit_job_t, rq);
+
+            if (!other->unfold) {
+                break;
+            }
+        }
+
+        /* before q: insert_tail() of a list whose head is q */
+        ngx_queue_insert_tail(q, &job->rq);
         return;
     }
 
-    ngx_http_order_edit_nsslot_take(&job->slot);
+    ngx_http_order_edit_job_readback(job);
+}
 
+
+/* a FOLDED write reads back itself, on a slot of its own */
+
+static void
+ngx_http_order_edit_job_readback(ngx_http_order_edit_job_t *job)
+{
     if (job->nsc.fold_held) {
         /* coalesced, perhaps written: its own lock read checks it */
         job->nsc.fold_held = 0;
@@ -2009,7 +2092,10 @@ ngx_http_order_edit_dispatch_freed(ngx_http_order_edit_dispatcher_t *d,
         return;
     }
 
-    /* bounded by DISPATCH_SPARE */
+    /*
+     * bounded by DISPATCH_SPARE and the FOLDED writes in line to read
+     * back (each wrote on a slot of the account)
+     */
 
     for (q = ngx_queue_head(&d->ready);
          q != ngx_queue_sentinel(&d->ready);
@@ -2041,7 +2127,10 @@ ngx_http_order_edit_dispatch_freed(ngx_http_order_edit_dispatcher_t *d,
 }
 
 
-/* a spare job about to send: a slot now, or it waits in d->ready */
+/*
+ * A spare job about to send, or a FOLDED write to read back: a slot now,
+ * or it waits in d->ready.
+ */
 
 static ngx_uint_t
 ngx_http_order_edit_job_take(ngx_http_order_edit_job_t *job)
@@ -2054,6 +2143,9 @@ ngx_http_order_edit_job_take(ngx_http_order_edit_job_t *job)
 
     job->waiting = 1;
     ngx_queue_insert_tail(&job->d->ready, &job->rq);
+
+    /* the worker may not exit before the tick hands it back */
+    job->d->timer.cancelable = 0;
 
     return 0;
 }
@@ -2075,6 +2167,19 @@ static void
 ngx_http_order_edit_job_resume(ngx_event_t *ev)
 {
     ngx_http_order_edit_job_t *job = ev->data;
+
+    if (job->unfold) {
+        /* a FOLDED write, its slot come: written, so never "untried" */
+        job->unfold = 0;
+
+        if (ngx_exiting || ngx_terminate || ngx_quit) {
+            ngx_http_order_edit_job_handback(job);
+            return;
+        }
+
+        ngx_http_order_edit_job_readback(job);
+        return;
+    }
 
     if (ngx_exiting || ngx_terminate || ngx_quit) {
         ngx_http_order_edit_job_release(job, 0);

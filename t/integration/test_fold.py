@@ -175,6 +175,79 @@ for _name in unittest.TestLoader().getTestCaseNames(td.Dispatch):
     setattr(FoldedReadback, _name, None)
 
 
+class UnfoldedBehindABacklog(FoldedReadback):
+    """One slot, and a backlog of other orders' webhooks parsed and
+    waiting for it.  A FOLDED write that no lock read claimed within
+    FOLD_WAIT (its order's next snapshot was parked before reading)
+    reads back itself: it waits in line with them, at the head, rather
+    than looking for a free slot on a timer, which it never finds while
+    each freed slot goes to the line at once."""
+
+    extra = "concurrency 1;"
+    zone = "8m"
+    orders = 60
+
+    def test_an_unclaimed_read_back_is_not_starved_by_a_backlog(self):
+        eid, first = "shopify-acme-%d", 5200000000
+        self.sim.admin("POST", "records/salesOrder", {"records": [
+            {"externalId": eid % (first + i), "entity": {"id": "42"},
+             "item": {"items": [{"item": {"id": "1001"}, "quantity": 3,
+                                 "rate": 199}]}}
+            for i in range(self.orders)]})
+        self.sim.seed_order(td.SO_EID)
+        so = "450789469"
+        self.sim.admin("POST", "faults", {"once": [
+            {"fault": "drift", "method": "PATCH", "path": so}]})
+
+        # the first holds the only slot while the rest queue behind it:
+        # its order's next snapshot (an item no SKU maps: parked before
+        # any read), then the backlog
+        self.sim.admin("POST", "faults", {"gate": True})
+        self.post_at(20, "f0")
+        self.wait(lambda: self.sim.counters()["in_flight"] == 1,
+                  "the first lock read")
+        s, _, b = self.ngx.post_webhook(
+            "acme", at(21).replace(b"IPOD2008RED", b"NO-SUCH-SKU"), "f1")
+        self.assertEqual(s, 200, b)
+        base = at(20)
+        for i in range(self.orders):
+            body = base.replace(so.encode(), b"%d" % (first + i))
+            s, _, b = self.ngx.post_webhook("acme", body, "b%d" % i)
+            self.assertEqual(s, 200, b)
+        # each request takes a while: FOLD_WAIT (1 s) ends with most of
+        # the backlog (60 orders, 3 requests each) still to come
+        self.sim.admin("POST", "faults", {"latency_ms": 20})
+        self.sim.admin("POST", "faults", {"gate": False})
+
+        exc = self.wait(lambda: [e for e in self.exceptions()
+                                 if e["webhook_id"] == "f0"],
+                        "the discrepancy", timeout=60)
+        self.wait(lambda: self.shop()["queue_depth"] == 0, "the backlog",
+                  timeout=60)
+        self.assertEqual(exc[0]["reason"], "discrepancy")
+        self.assertEqual(exc[0]["netsuite_error"], DRIFT)
+        # folded at first: its next snapshot was queued when it wrote
+        self.assertIn("the lock read of #", self.ngx.error_log())
+
+        # NetSuite's requests in order: the first write's own read back
+        # came while the backlog's line was long, not after the line
+        log = self.sim.admin("GET", "requests")["requests"]
+        ours = [i for i, r in enumerate(log)
+                if so in (r.get("path") or "")]
+        self.assertEqual([log[i]["method"] for i in ours],
+                         ["GET", "PATCH", "GET"])
+        after = [r for r in log[ours[2]:]
+                 if r["method"] == "PATCH" and so not in r["path"]]
+        self.assertGreaterEqual(len(after), 10,
+                                "read back only after the backlog's "
+                                "line: %d writes of it after" % len(after))
+
+
+# the FoldedReadback tests run once, in their own class
+for _name in unittest.TestLoader().getTestCaseNames(FoldedReadback):
+    setattr(UnfoldedBehindABacklog, _name, None)
+
+
 class RestletOneCall(td.RestletMode):
     """The RESTlet reads, checks the lock, writes and compares on
     NetSuite's side: one request per edit, nothing read back here."""
