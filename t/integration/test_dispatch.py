@@ -118,6 +118,15 @@ class Dispatch(unittest.TestCase):
     def shop(self):
         return self.ngx.status()["stores"]["acme.myshopify.com"]
 
+    def seed_orders(self, first, n):
+        """n Sales Orders of Shopify orders first, first + 1, ..."""
+        self.sim.admin("POST", "records/salesOrder", {"records": [
+            {"externalId": "shopify-acme-%d" % (first + i),
+             "entity": {"id": "42"},
+             "item": {"items": [{"item": {"id": "1001"}, "quantity": 3,
+                                 "rate": 199}]}}
+            for i in range(n)]})
+
     def lines(self, rec):
         return sorted((l["item"]["id"], l["quantity"])
                       for l in rec["item"]["items"])
@@ -341,12 +350,8 @@ class CoalesceBehindABacklog(Dispatch):
     orders = 800
 
     def test_a_backlog_of_bursts_is_one_write_per_order(self):
-        eid, first = "shopify-acme-%d", 5100000000
-        self.sim.admin("POST", "records/salesOrder", {"records": [
-            {"externalId": eid % (first + i), "entity": {"id": "42"},
-             "item": {"items": [{"item": {"id": "1001"}, "quantity": 3,
-                                 "rate": 199}]}}
-            for i in range(self.orders)]})
+        first = 5100000000
+        self.seed_orders(first, self.orders)
         self.sim.seed_order(SO_EID)
         seeded = self.sim.counters()["writes"].get("salesOrder", 0)
         base = fixture("01-us-tax-exclusive.json").rstrip()

@@ -188,12 +188,8 @@ class UnfoldedBehindABacklog(FoldedReadback):
     orders = 60
 
     def test_an_unclaimed_read_back_is_not_starved_by_a_backlog(self):
-        eid, first = "shopify-acme-%d", 5200000000
-        self.sim.admin("POST", "records/salesOrder", {"records": [
-            {"externalId": eid % (first + i), "entity": {"id": "42"},
-             "item": {"items": [{"item": {"id": "1001"}, "quantity": 3,
-                                 "rate": 199}]}}
-            for i in range(self.orders)]})
+        first = 5200000000
+        self.seed_orders(first, self.orders)
         self.sim.seed_order(td.SO_EID)
         so = "450789469"
         self.sim.admin("POST", "faults", {"once": [
