@@ -960,10 +960,15 @@ ngx_http_order_edit_oauth2_stat_json(ngx_http_order_edit_oauth2_stat_t *st)
 {
     const char  *state;
 
+    /*
+     * An endpoint that keeps failing is "failing" while it is asked
+     * again too: the fetch in flight is the state of a few milliseconds
+     * a second, the failures are what the operator needs to see.
+     */
     state = st->valid ? "valid"
             : st->refused ? "refused"
-            : st->fetching ? "fetching"
             : st->failures ? "failing"
+            : st->fetching ? "fetching"
             : "none";
 
     return json_pack("{s:s, s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:s?}",
