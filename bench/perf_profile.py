@@ -158,6 +158,7 @@ def summarise(path, top=12):
 
 
 def by_name(symbols, least=0.01):
+    """{symbol: %} from {(group, symbol): %}, the smallest left out."""
     out = collections.Counter()
     for (_, sym), v in symbols.items():
         out[sym] += v
@@ -167,8 +168,9 @@ def by_name(symbols, least=0.01):
 def diff(a, a_us, b, b_us, c, c_us):
     """Per symbol, in us per request: what profile a spends over b,
     against what c spends: [(symbol, a - b, c, a - b - c)], largest
-    excess first.  Each profile's shares are scaled by its own CPU per
-    request (measured in its own profiled run)."""
+    excess first.  Each profile's shares are scaled by the CPU per
+    request given with it (the caller's choice: the profiled run's, or
+    the same configuration's measured without perf)."""
     def us(prof, cpu):
         return {s: v / 100.0 * cpu
                 for s, v in (prof.get("symbols") or {}).items()}

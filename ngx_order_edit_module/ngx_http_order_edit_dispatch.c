@@ -1741,8 +1741,14 @@ static void
 ngx_http_order_edit_job_readback(ngx_http_order_edit_job_t *job)
 {
     if (job->nsc.fold_held) {
-        /* coalesced, perhaps written: its own lock read checks it */
+        /*
+         * Coalesced, perhaps written: its own lock read checks it.  It
+         * may write after, so the read is the read back of the order's
+         * FOLDED write too, as job_go()'s: else that write's own read
+         * back could come after this one's write, and see it.
+         */
         job->nsc.fold_held = 0;
+        ngx_http_order_edit_job_claim(job);
         ngx_http_order_edit_job_read(job, NGX_HTTP_ORDER_EDIT_NSC_READ_ORDER);
         return;
     }

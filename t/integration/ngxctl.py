@@ -182,15 +182,17 @@ http {{
             tasks = os.listdir(f"/proc/{pid}/task")
         except OSError:
             return False
-        for t in tasks:
-            try:
-                with open(f"/proc/{pid}/task/{t}/stat") as f:
-                    state = f.read().rsplit(")", 1)[1].split()[0]
-            except (OSError, IndexError):
-                continue
-            if state not in ("Z", "X"):
-                return True
-        return False
+        return any(NginxServer._state(f"{pid}/task/{t}") not in ("Z", "X")
+                   for t in tasks)
+
+    @staticmethod
+    def _state(proc):
+        """The state letter of /proc/<proc>/stat ("X": gone)."""
+        try:
+            with open(f"/proc/{proc}/stat") as f:
+                return f.read().rsplit(")", 1)[1].split()[0]
+        except (OSError, IndexError):
+            return "X"
 
     def processes(self):
         """{pid: "master" | "worker" | "other"} of this server."""
@@ -229,14 +231,6 @@ http {{
             if time.monotonic() >= deadline:
                 return False
             time.sleep(0.02)
-
-    @staticmethod
-    def _state(pid):
-        try:
-            with open(f"/proc/{pid}/stat") as f:
-                return f.read().rsplit(")", 1)[1].split()[0]
-        except (OSError, IndexError):
-            return "X"
 
     def _stop_all(self, timeout):
         """SIGSTOP every process of this server until no new one appears.
