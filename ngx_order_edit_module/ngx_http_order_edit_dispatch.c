@@ -88,7 +88,7 @@ typedef struct {
     ngx_event_t                            fill;     /* posted: a look */
     ngx_queue_t                            jobs;
     ngx_uint_t                             njobs;
-    ngx_queue_t                            ready;    /* parsed, no slot */
+    ngx_queue_t                            ready;    /* for a slot */
     ngx_uint_t                             nspare;
     ngx_log_t                             *log;
     ngx_msec_t                             stop_at;  /* shutdown_timeout */
@@ -563,7 +563,7 @@ ngx_http_order_edit_dispatch_stop(ngx_http_order_edit_dispatcher_t *d)
                                  ngx_http_order_edit_job_t, rq);
 
             if (job->unfold) {
-                /* written, unchecked: its successor reads and checks */
+                /* (maybe) written, unchecked: its successor checks */
                 ngx_http_order_edit_job_handback(job);
 
             } else {
@@ -1679,7 +1679,7 @@ ngx_http_order_edit_job_claim(ngx_http_order_edit_job_t *job)
 /*
  * A FOLDED write that no lock read checked: FOLD_WAIT passed, or the job
  * that claimed it ended without a read (parked, stale, NetSuite away).
- * It reads back itself, when its account has room.
+ * It reads back itself on a slot of its account, in line for one.
  */
 
 static void
@@ -2061,7 +2061,7 @@ ngx_http_order_edit_job_finish(ngx_http_order_edit_job_t *job)
     ngx_http_order_edit_nsc_free(&job->nsc);
 
     /*
-     * A NetSuite slot came free: to a job parsed and waiting, at once,
+     * A NetSuite slot came free: to a job waiting in line, at once,
      * and a look at the queue on the loop's next turn rather than at the
      * next tick.  So does a spare's place (a spare coalesced, stale or
      * parked: the queue is shorter by one), so that the next slot finds
@@ -2083,7 +2083,7 @@ ngx_http_order_edit_job_finish(ngx_http_order_edit_job_t *job)
 
 /*
  * A slot of ns's account came free (ns NULL: any account may have room):
- * the first parsed job waiting for one takes it now and sends from a
+ * the first job waiting in line takes it now and sends from a
  * posted event, after the handler that freed it has returned.
  */
 
