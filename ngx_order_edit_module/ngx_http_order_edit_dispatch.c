@@ -200,6 +200,7 @@ static void ngx_http_order_edit_job_handback(ngx_http_order_edit_job_t *job);
 static void ngx_http_order_edit_job_claim(ngx_http_order_edit_job_t *job);
 static void ngx_http_order_edit_job_unfolded(ngx_event_t *ev);
 static void ngx_http_order_edit_job_readback(ngx_http_order_edit_job_t *job);
+static void ngx_http_order_edit_job_unline(ngx_http_order_edit_job_t *job);
 static void ngx_http_order_edit_dispatch_wake(
     ngx_http_order_edit_dispatcher_t *d);
 static void ngx_http_order_edit_dispatch_arm(
@@ -561,15 +562,7 @@ ngx_http_order_edit_dispatch_stop(ngx_http_order_edit_dispatcher_t *d)
         while (!ngx_queue_empty(&d->ready)) {
             job = ngx_queue_data(ngx_queue_head(&d->ready),
                                  ngx_http_order_edit_job_t, rq);
-
-            if (job->unfold) {
-                /* (maybe) written, unchecked: its successor checks */
-                ngx_http_order_edit_job_handback(job);
-
-            } else {
-                ngx_http_order_edit_job_release(job, 0);
-            }
-
+            ngx_http_order_edit_job_unline(job);
             n++;
         }
 
@@ -608,16 +601,8 @@ ngx_http_order_edit_dispatch_stop(ngx_http_order_edit_dispatcher_t *d)
         next = ngx_queue_next(q);
         job = ngx_queue_data(q, ngx_http_order_edit_job_t, queue);
 
-        if (job->unfold) {
-            /* a FOLDED write in line to read back, or given its slot */
-            ngx_http_order_edit_job_handback(job);
-            n++;
-            continue;
-        }
-
         if (job->waiting || job->go.posted) {
-            /* parsed, nothing sent: the webhook waits for its successor */
-            ngx_http_order_edit_job_release(job, 0);
+            ngx_http_order_edit_job_unline(job);
             n++;
             continue;
         }
@@ -1015,9 +1000,9 @@ ngx_http_order_edit_job_go(ngx_http_order_edit_job_t *job)
      * which Shopify snapshot does NetSuite hold: the record is the one
      * memory of what was applied that survives a restart, an upgrade or a
      * lost ack.  The read is the read back of the order's previous
-     * write too when that one waits for it (FOLDED).
+     * write too when that one waits for it (FOLDED): job_read() claims
+     * it.
      */
-    ngx_http_order_edit_job_claim(job);
     ngx_http_order_edit_job_read(job, NGX_HTTP_ORDER_EDIT_NSC_READ_ORDER);
 }
 
@@ -1150,6 +1135,15 @@ ngx_http_order_edit_job_read(ngx_http_order_edit_job_t *job,
     ngx_http_order_edit_nsc_call_e call)
 {
     job->read = call;
+
+    /*
+     * Every read of the whole order is the read back of its FOLDED write
+     * too, if one waits: the job may write after it, and that write's own
+     * read back would then see this one's lines.
+     */
+    if (call == NGX_HTTP_ORDER_EDIT_NSC_READ_ORDER) {
+        ngx_http_order_edit_job_claim(job);
+    }
 
     /*
      * A replay of a write whose check was lost checks it on this read; a
@@ -1741,14 +1735,8 @@ static void
 ngx_http_order_edit_job_readback(ngx_http_order_edit_job_t *job)
 {
     if (job->nsc.fold_held) {
-        /*
-         * Coalesced, perhaps written: its own lock read checks it.  It
-         * may write after, so the read is the read back of the order's
-         * FOLDED write too, as job_go()'s: else that write's own read
-         * back could come after this one's write, and see it.
-         */
+        /* coalesced, perhaps written: its own lock read checks it */
         job->nsc.fold_held = 0;
-        ngx_http_order_edit_job_claim(job);
         ngx_http_order_edit_job_read(job, NGX_HTTP_ORDER_EDIT_NSC_READ_ORDER);
         return;
     }
@@ -2164,6 +2152,25 @@ ngx_http_order_edit_job_unspare(ngx_http_order_edit_job_t *job)
         job->spare = 0;
         job->d->nspare--;
     }
+}
+
+
+/*
+ * A job in line for a slot, or given one, that a stopping worker does not
+ * send: a parsed one sent nothing, its webhook goes back untried; a
+ * FOLDED write (unfold) was (maybe) written and is unchecked, its
+ * successor checks it.
+ */
+
+static void
+ngx_http_order_edit_job_unline(ngx_http_order_edit_job_t *job)
+{
+    if (job->unfold) {
+        ngx_http_order_edit_job_handback(job);
+        return;
+    }
+
+    ngx_http_order_edit_job_release(job, 0);
 }
 
 
