@@ -16,6 +16,7 @@
 #include "ngx_http_order_edit_exceptions.h"
 #include "ngx_http_order_edit_nsconf.h"
 #include "ngx_http_order_edit_curl.h"
+#include "ngx_http_order_edit_nsslot.h"
 #include "ngx_http_order_edit_curl_debug.h"
 #include "ngx_http_order_edit_dispatch.h"
 #include "ngx_http_order_edit_journal.h"
@@ -549,6 +550,8 @@ ngx_http_order_edit_init_process(ngx_cycle_t *cycle)
                           "workers returned to zone \"%V\"",
                           n, &zone[i]->name);
         }
+
+        (void) ngx_http_order_edit_nsslot_reclaim(zone[i], cycle->log);
     }
 
     /*

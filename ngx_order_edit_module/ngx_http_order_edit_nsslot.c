@@ -13,6 +13,8 @@ static struct ngx_http_order_edit_nsslot_refusal_s *
     ngx_http_order_edit_nsslot_refusal(ngx_http_order_edit_netsuite_conf_t *ns);
 static ngx_uint_t ngx_http_order_edit_nsslot_over(
     ngx_http_order_edit_nsslot_t *s, ngx_http_order_edit_curl_req_t *req);
+static ngx_http_order_edit_holder_t *ngx_http_order_edit_nsslot_holder(
+    ngx_http_order_edit_account_t *a);
 
 
 /* accounts whose refusals this worker remembers; more share the last */
@@ -40,8 +42,24 @@ ngx_http_order_edit_nsslot_room(ngx_http_order_edit_nsslot_t *s)
 {
     ngx_http_order_edit_nsslot_refusal_t  *r;
 
+    static ngx_msec_t  reclaimed;
+
     if (ngx_http_order_edit_nsslot_check(s)) {
         return 1;
+    }
+
+    /*
+     * Full: perhaps of slots a worker took with it when it died during a
+     * reload (no successor takes its place to return them at its start).
+     */
+    if (ngx_current_msec - reclaimed >= 1000) {
+        reclaimed = ngx_current_msec;
+
+        if (ngx_http_order_edit_nsslot_reclaim(s->zone, ngx_cycle->log)
+            && ngx_http_order_edit_nsslot_check(s))
+        {
+            return 1;
+        }
     }
 
     /* remembered for nsslot_spare() */
@@ -135,26 +153,136 @@ ngx_http_order_edit_nsslot_check(ngx_http_order_edit_nsslot_t *s)
 void
 ngx_http_order_edit_nsslot_take(ngx_http_order_edit_nsslot_t *s)
 {
+    ngx_http_order_edit_holder_t  *h;
+
     ngx_shmtx_lock(&s->zone->shpool->mutex);
+
     s->acct->in_flight++;
+
+    h = ngx_http_order_edit_nsslot_holder(s->acct);
+
+    if (h != NULL) {
+        h->pid = ngx_pid;
+        h->slots++;
+    }
+
     ngx_shmtx_unlock(&s->zone->shpool->mutex);
 
     s->taken = 1;
+    s->held = (h != NULL);
 }
 
 
 void
 ngx_http_order_edit_nsslot_give(ngx_http_order_edit_nsslot_t *s)
 {
+    ngx_http_order_edit_holder_t  *h;
+
     if (!s->taken) {
         return;
     }
 
     ngx_shmtx_lock(&s->zone->shpool->mutex);
+
     s->acct->in_flight--;
+
+    if (s->held) {
+        h = ngx_http_order_edit_nsslot_holder(s->acct);
+
+        if (h != NULL && h->pid == ngx_pid && h->slots > 0) {
+            h->slots--;
+        }
+    }
+
     ngx_shmtx_unlock(&s->zone->shpool->mutex);
 
     s->taken = 0;
+    s->held = 0;
+}
+
+
+/*
+ * Zone locked: this process's entry among the account's holders, else a
+ * free one, else NULL (the slot is not tracked).
+ */
+
+static ngx_http_order_edit_holder_t *
+ngx_http_order_edit_nsslot_holder(ngx_http_order_edit_account_t *a)
+{
+    ngx_uint_t                     i;
+    ngx_http_order_edit_holder_t  *h, *free;
+
+    free = NULL;
+
+    for (i = 0; i < NGX_HTTP_ORDER_EDIT_ACCOUNT_HOLDERS; i++) {
+        h = &a->holders[i];
+
+        if (h->pid == ngx_pid) {
+            return h;
+        }
+
+        if (h->slots == 0 && free == NULL) {
+            free = h;
+        }
+    }
+
+    return free;
+}
+
+
+ngx_uint_t
+ngx_http_order_edit_nsslot_reclaim(ngx_http_order_edit_zone_t *zone,
+    ngx_log_t *log)
+{
+    ngx_uint_t                      i, n, all;
+    ngx_queue_t                    *q;
+    ngx_http_order_edit_holder_t   *h;
+    ngx_http_order_edit_account_t  *a;
+
+    all = 0;
+
+    ngx_shmtx_lock(&zone->shpool->mutex);
+
+    /* bounded: the accounts configured, HOLDERS entries each */
+
+    for (q = ngx_queue_head(&zone->sh->accounts);
+         q != ngx_queue_sentinel(&zone->sh->accounts);
+         q = ngx_queue_next(q))
+    {
+        a = ngx_queue_data(q, ngx_http_order_edit_account_t, all);
+        n = 0;
+
+        for (i = 0; i < NGX_HTTP_ORDER_EDIT_ACCOUNT_HOLDERS; i++) {
+            h = &a->holders[i];
+
+            /* kill(0) of a pid: as the queue does for a dead lease */
+            if (h->slots == 0 || h->pid == ngx_pid
+                || kill(h->pid, 0) == 0 || ngx_errno != ESRCH)
+            {
+                continue;
+            }
+
+            n += h->slots;
+            h->slots = 0;
+            h->pid = 0;
+        }
+
+        if (n == 0) {
+            continue;
+        }
+
+        a->in_flight -= ngx_min(n, a->in_flight);
+        all += n;
+
+        ngx_log_error(NGX_LOG_NOTICE, log, 0,
+                      "order_edit: %ui NetSuite request slots of account "
+                      "\"%*s\" held by exited workers returned to zone "
+                      "\"%V\"", n, (size_t) a->len, a->name, &zone->name);
+    }
+
+    ngx_shmtx_unlock(&zone->shpool->mutex);
+
+    return all;
 }
 
 

@@ -26,6 +26,7 @@ typedef struct {
     ngx_http_order_edit_account_t         *acct;     /* in the zone */
     ngx_uint_t                             epoch;    /* acct's at send */
     unsigned                               taken:1;  /* in in_flight */
+    unsigned                               held:1;   /* in a holder */
     unsigned                               crowded:1; /* others out */
 } ngx_http_order_edit_nsslot_t;
 
@@ -45,6 +46,14 @@ ngx_uint_t ngx_http_order_edit_nsslot_spare(ngx_http_order_edit_nsslot_t *s,
 /* takes the slot (after room()), and gives it back; give() is idempotent */
 void ngx_http_order_edit_nsslot_take(ngx_http_order_edit_nsslot_t *s);
 void ngx_http_order_edit_nsslot_give(ngx_http_order_edit_nsslot_t *s);
+
+/*
+ * The slots of workers gone without giving them back, returned to their
+ * accounts: at a worker's start, and by a worker refused a slot (at most
+ * once a second).  Returns how many.
+ */
+ngx_uint_t ngx_http_order_edit_nsslot_reclaim(ngx_http_order_edit_zone_t *zone,
+    ngx_log_t *log);
 
 /* a request goes out: the limit's epoch and whether others are out */
 void ngx_http_order_edit_nsslot_sent(ngx_http_order_edit_nsslot_t *s);

@@ -100,6 +100,22 @@ typedef struct {
 
 
 /*
+ * Who holds an account's slots: a worker killed with requests out never
+ * gives them back itself, and the account would run below its limit (at
+ * a limit of one, stop) until nginx restarts.  Its successor, or the next
+ * worker refused a slot, finds it gone and gives them back
+ * (nsslot_reclaim()).  A process per zone dispatching to the account, and
+ * old workers during a reload: slots past these entries are not tracked.
+ */
+#define NGX_HTTP_ORDER_EDIT_ACCOUNT_HOLDERS  16
+
+typedef struct {
+    ngx_pid_t                      pid;
+    ngx_uint_t                     slots;       /* of in_flight */
+} ngx_http_order_edit_holder_t;
+
+
+/*
  * A NetSuite account as the dispatchers see it: what is out, the limit
  * they adapt below the configured concurrency, and what came back.  In
  * the zone, so that every worker delivering to it shares one limit and
@@ -116,6 +132,7 @@ typedef struct {
     uint64_t                       failed;      /* no HTTP answer */
     uint64_t                       latency[NGX_HTTP_ORDER_EDIT_LATENCY_BUCKETS];
     void                          *oauth2;      /* its token: _oauth2.c */
+    ngx_http_order_edit_holder_t   holders[NGX_HTTP_ORDER_EDIT_ACCOUNT_HOLDERS];
     u_short                        len;
     u_char                         name[1];
 } ngx_http_order_edit_account_t;

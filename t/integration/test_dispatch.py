@@ -4,6 +4,7 @@ through the fulfilment lock, with retries and the exception queue."""
 
 import json
 import os
+import re
 import signal
 import sys
 import time
@@ -383,6 +384,48 @@ class CoalesceBehindABacklog(Dispatch):
 # the suite above assumes concurrency 4: it runs once, in Dispatch
 for _name in unittest.TestLoader().getTestCaseNames(Dispatch):
     setattr(CoalesceBehindABacklog, _name, None)
+
+
+class SlotsOfADeadWorker(Dispatch):
+    """A dispatching worker killed with a request out never gives its
+    slot of the account back itself.  With a concurrency of one, the
+    account would take no request again until nginx restarts: the worker
+    that replaces it returns the slot."""
+
+    extra = "concurrency 1;"
+
+    def account(self):
+        return self.ngx.status()["netsuite"]["main"]
+
+    def test_a_slot_held_by_a_killed_worker_comes_back(self):
+        self.sim.seed_order(SO_EID)
+        # the edit's lock read out, held at NetSuite: the only slot taken
+        self.sim.admin("POST", "faults", {"gate": True})
+        self.post("01-us-tax-exclusive.json", "k0")
+        self.wait(lambda: self.sim.counters()["in_flight"] == 1,
+                  "the lock read")
+        self.assertEqual(self.account()["in_flight"], 1)
+
+        pid = int(re.findall(r"\] (\d+)#\d+: order_edit: dispatching zone",
+                             self.ngx.error_log())[-1])
+        os.kill(pid, signal.SIGKILL)
+        self.assertTrue(self.ngx.wait_gone([pid]))
+        self.sim.admin("POST", "faults", {"gate": False})
+
+        # the replay is sent on the returned slot, and gives it back
+        self.wait(lambda: self.shop()["acked"] == 1, "the edit",
+                  timeout=30)
+        self.assertIn("1 NetSuite request slots of account \"main\" held "
+                      "by exited workers returned", self.ngx.error_log())
+        self.assertEqual(self.lines(self.order()), [("1001", 1),
+                                                    ("1002", 2)])
+        self.wait(lambda: self.account()["in_flight"] == 0,
+                  "the slot given back")
+
+
+# the suite above assumes concurrency 4: it runs once, in Dispatch
+for _name in unittest.TestLoader().getTestCaseNames(Dispatch):
+    setattr(SlotsOfADeadWorker, _name, None)
 
 
 class Governance(Dispatch):
