@@ -120,6 +120,7 @@ struct ngx_http_order_edit_job_s {
     unsigned                               spare:1;   /* leased, no slot */
     unsigned                               waiting:1; /* in d->ready */
     unsigned                               unfold:1;  /* to read back */
+    unsigned                               replay:1;  /* fold_held, read */
 
     /* what the normaliser reads, and the same order's other snapshots */
     ngx_http_order_edit_norm_input_t       in;
@@ -1298,7 +1299,14 @@ ngx_http_order_edit_job_locked(ngx_http_order_edit_job_t *job,
             return;
         }
 
-        if (job->claimed && ngx_http_order_edit_job_recheck(job) == NGX_OK) {
+        /*
+         * A coalesced replay that NetSuite does not hold was not written
+         * (or not kept): if its newer snapshot is still queued, that one
+         * writes; this one is coalesced after all, not written first.
+         */
+        if ((job->claimed || job->replay)
+            && ngx_http_order_edit_job_recheck(job) == NGX_OK)
+        {
             return;
         }
 
@@ -1542,6 +1550,8 @@ ngx_http_order_edit_job_handback(ngx_http_order_edit_job_t *job)
 static ngx_int_t
 ngx_http_order_edit_job_recheck(ngx_http_order_edit_job_t *job)
 {
+    /* a replay's was of the queue at its start: asked again, of now */
+    job->newer = 0;
     job->others.nelts = 0;
 
     if (ngx_http_order_edit_queue_same_order(job->d->zone, job->pool,
@@ -1735,8 +1745,27 @@ static void
 ngx_http_order_edit_job_readback(ngx_http_order_edit_job_t *job)
 {
     if (job->nsc.fold_held) {
-        /* coalesced, perhaps written: its own lock read checks it */
+
+        /*
+         * Coalesced, perhaps written: its own lock read checks it.  Not
+         * while another job of the order is out, as for every request:
+         * the newer snapshot it was coalesced into may be writing (it
+         * claimed another replay, or got its slot first), and this one,
+         * finding its own snapshot not held, would write it beside the
+         * newer one and could land after it: the order wound back.  It
+         * waits FOLDED again; a later read of the order, its own or a
+         * lock read that claims it, finds the newer one held.
+         */
+        if (ngx_http_order_edit_job_order_busy(job)) {
+            ngx_log_debug1(NGX_LOG_DEBUG_HTTP, job->d->log, 0,
+                           "order_edit: #%uL waits: its order is busy",
+                           job->msg.id);
+            ngx_http_order_edit_job_fold_wait(job);
+            return;
+        }
+
         job->nsc.fold_held = 0;
+        job->replay = 1;
         ngx_http_order_edit_job_read(job, NGX_HTTP_ORDER_EDIT_NSC_READ_ORDER);
         return;
     }

@@ -263,3 +263,58 @@ class RestletOneCall(td.RestletMode):
 
 for _name in unittest.TestLoader().getTestCaseNames(td.RestletMode):
     setattr(RestletOneCall, _name, None)
+
+
+class CoalescedReplays(FoldedReadback):
+    """Snapshots of one order that a dead worker may have written come
+    back to the next one, coalesced into the newest (each is checked by
+    a read of the order, never skipped).  The newest claims one; the
+    other reads for itself when FOLD_WAIT ends.  That read is a request
+    of the order as any other: not while the newest one is out, or the
+    older snapshot, not held, is written beside it and may land after
+    it, winding the order back unseen."""
+
+    # room for the older one's read beside the newest one's write, with a
+    # slot to spare for the killed worker's until it is returned
+    extra = "concurrency 3;"
+
+    def test_an_older_replay_is_not_written_beside_the_newest(self):
+        self.sim.seed_order(td.SO_EID)
+        # the newest one's write is slow, the next write slower still:
+        # an older snapshot written meanwhile would land after it
+        self.sim.admin("POST", "faults", {"once": [
+            {"fault": "latency", "ms": 3000, "method": "PATCH"},
+            {"fault": "latency", "ms": 4000, "method": "PATCH"}]})
+
+        # three snapshots queued, the first's lock read out and held,
+        # then the dispatching worker killed: all three are replays
+        self.sim.admin("POST", "faults", {"gate": True})
+        self.post_at(20, "r1")
+        self.wait(lambda: self.sim.counters()["in_flight"] == 1,
+                  "the first lock read")
+        self.post_at(21, "r2")
+        self.post_at(22, "n")
+        pid = int(re.findall(r"\] (\d+)#\d+: order_edit: dispatching zone",
+                             self.ngx.error_log())[-1])
+        os.kill(pid, signal.SIGKILL)
+        self.assertTrue(self.ngx.wait_gone([pid]))
+        self.wait(lambda: len(re.findall(r"dispatching zone",
+                                         self.ngx.error_log())) == 2,
+                  "the next dispatching worker")
+        self.sim.admin("POST", "faults", {"gate": False})
+
+        self.wait(lambda: self.shop()["acked"] == 3, "all three",
+                  timeout=30)
+        self.assertEqual(self.exceptions(), [])
+        # NetSuite holds the newest snapshot, written once
+        self.assertIn("10:22:00",
+                      self.order()["custbody_shopify_updated_at"])
+        self.assertEqual([m for m, _ in self.calls()].count("PATCH"), 1,
+                         self.calls())
+        self.assertEqual(self.lines(self.order()), [("1001", 1),
+                                                    ("1002", 2)])
+
+
+# the FoldedReadback tests run once, in their own class
+for _name in unittest.TestLoader().getTestCaseNames(FoldedReadback):
+    setattr(CoalescedReplays, _name, None)
