@@ -1869,7 +1869,7 @@ ngx_http_order_edit_journal_release_locked(ngx_http_order_edit_zone_t *zone,
         && (!seg->adopted || seg->replayed >= seg->bytes))
     {
         /* the last of a finished segment: the file goes, acks and all */
-        seg->removing = 1;
+        seg->removing = ngx_pid;
         ack->seg = seg;
         ack->unlink = 1;
         return;
@@ -2148,7 +2148,7 @@ ngx_http_order_edit_journal_seal(ngx_http_order_edit_jwriter_t *jw,
     seg->writer = 0;
 
     if (seg->pending == 0 && !seg->removing) {
-        seg->removing = 1;
+        seg->removing = ngx_pid;
         gone = 1;
     }
 
@@ -2335,7 +2335,21 @@ ngx_http_order_edit_journal_reclaim(ngx_http_order_edit_zone_t *zone,
             if (seg->writer == 0 && seg->pending == 0 && !seg->removing
                 && (!seg->adopted || seg->replayed >= seg->bytes))
             {
-                seg->removing = 1;
+                seg->removing = ngx_pid;
+                gone = seg;
+                break;
+            }
+
+            /*
+             * Its remover was killed between taking it and dropping it:
+             * nobody else would, and its bytes would count against
+             * max_size until nginx restarts.  Removing twice is
+             * harmless (a file gone is ENOENT).
+             */
+            if (seg->removing && seg->removing != ngx_pid
+                && kill(seg->removing, 0) == -1 && ngx_errno == ESRCH)
+            {
+                seg->removing = ngx_pid;
                 gone = seg;
                 break;
             }

@@ -20,7 +20,7 @@
  * reading it with the wrong structures.
  */
 #define NGX_HTTP_ORDER_EDIT_SHM_MAGIC    0x4f454451      /* "OEDQ" */
-#define NGX_HTTP_ORDER_EDIT_SHM_LAYOUT   16
+#define NGX_HTTP_ORDER_EDIT_SHM_LAYOUT   17
 
 /* "<zone>-<16 hex gen>-<8 digit seq>.jnl", zone names up to 64 bytes */
 #define NGX_HTTP_ORDER_EDIT_JZONE_MAX    64
@@ -152,7 +152,8 @@ typedef struct {
     size_t                         replayed;    /* adopted: records before
                                                    this offset are in */
     ngx_uint_t                     adopted;
-    ngx_uint_t                     removing;    /* files being unlinked */
+    ngx_pid_t                      removing;    /* who unlinks its files
+                                                   (0: nobody yet) */
     uint32_t                       gen;         /* its records carry it */
     u_short                        len;
     u_char                         name[NGX_HTTP_ORDER_EDIT_JNAME_LEN];

@@ -19,6 +19,7 @@ import glob
 import json
 import os
 import shutil
+import signal
 import struct
 import subprocess
 import sys
@@ -735,3 +736,68 @@ class NewSegmentDuringWindowTest(FaultBase, unittest.TestCase):
 
 if __name__ == "__main__":
     unittest.main()
+
+
+class RemoverKilledTest(FaultBase, unittest.TestCase):
+    """A worker killed while it removes a settled segment's files (in the
+    rename that recycles it, or the unlink) left the segment in the zone
+    for good: its bytes counted against max_size until nginx restarted,
+    and enough such kills refused every webhook as a full journal.  The
+    worker that replaces it finishes the removal."""
+
+    slow_ms = 3000
+
+    def tmpfs(self):
+        return False
+
+    def server(self):
+        ngx = FaultBase.server(self)
+        # segments of 32k (max_size / 8, at least 32k)
+        self.http = self.http.replace(
+            "batch_window=1ms;", "batch_window=1ms max_size=256k;")
+        ngx.write_conf(self.http)
+        return ngx
+
+    def ack(self, item):
+        try:
+            self.ngx.request("GET", "/q?op=ack&shop=acme.myshopify.com"
+                             "&id=%d&token=%d" % (item["id"], item["token"]))
+        except OSError:
+            pass  # its worker killed before it answered
+
+    def test_a_segment_whose_remover_was_killed_is_removed(self):
+        # the first record fills a segment: the second opens the next
+        # one, and the first is sealed
+        self.assertEqual(self.post(1, "a", 40000)[0], 200)
+        self.assertEqual(self.post(2, "b")[0], 200)
+        first, second = self.segments()
+        before = self.journal()["bytes"]
+
+        # the ack of the first segment's only record makes its worker
+        # remove the file: slowly, and the worker is killed doing it
+        self.fault("rename=SLOW:%d@.jnl$\nunlink=SLOW:%d@.jnl$\n"
+                   % (self.slow_ms, self.slow_ms))
+        item = self.get("/q?op=lease")["item"]
+        self.assertEqual(item["webhook_id"], "a")
+        [pid] = self.ngx.worker_pids()
+        acker = threading.Thread(target=self.ack, args=(item,))
+        acker.start()
+        self.addCleanup(acker.join, 10)
+        time.sleep(self.slow_ms / 3000.0)
+        self.assertTrue(os.path.exists(first), "removed before the kill")
+        os.kill(pid, signal.SIGKILL)
+        self.assertTrue(self.ngx.wait_gone([pid]))
+        self.fault("")
+
+        # the next worker removes it: the zone counts the second only
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline and os.path.exists(first):
+            time.sleep(0.05)
+        self.assertFalse(os.path.exists(first), self.ngx.error_log()[-2000:])
+        self.assertEqual(self.segments(), [second])
+        self.assertLess(self.journal()["bytes"], before - 40000)
+        self.assertEqual(self.journal()["segments"], 1)
+
+        # and nothing acknowledged comes back
+        self.restart()
+        self.assertEqual(self.queued_ids(), ["b"])

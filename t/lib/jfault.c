@@ -24,6 +24,9 @@
  *                     pwritev=SLOW:ms      each pwritev() takes ms longer
  *                     fdatasync=SLOW:ms    each fdatasync() takes ms
  *                                          longer, then syncs
+ *                     rename=SLOW:ms       rename() and unlink() of a
+ *                     unlink=SLOW:ms       path (the old one's) take ms
+ *                                          longer, then do it
  *                   a fault ending "@text" applies only to files whose
  *                   path contains text (pwritev=ENOSPC@.zero: the spare
  *                   being preallocated, not the segments), "@text$" only
@@ -57,6 +60,8 @@ static ssize_t (*real_pwritev)(int, const struct iovec *, int, off_t);
 static ssize_t (*real_write)(int, const void *, size_t);
 static int (*real_fdatasync)(int);
 static ssize_t (*real_pread)(int, void *, size_t, off_t);
+static int (*real_rename)(const char *, const char *);
+static int (*real_unlink)(const char *);
 static void *(*real_mmap)(void *, size_t, int, int, int, off_t);
 static int (*real_close)(int);
 
@@ -84,6 +89,9 @@ jfault_resolve(void)
     real_mmap = (void *(*)(void *, size_t, int, int, int, off_t))
                 dlsym(RTLD_NEXT, "mmap");
     real_close = (int (*)(int)) dlsym(RTLD_NEXT, "close");
+    real_rename = (int (*)(const char *, const char *))
+                  dlsym(RTLD_NEXT, "rename");
+    real_unlink = (int (*)(const char *)) dlsym(RTLD_NEXT, "unlink");
 }
 
 
@@ -108,14 +116,16 @@ jfault_init(void)
 }
 
 
+static const char *jfault_get_path(const char *name, const char *path,
+    char *buf, size_t size);
+
+
 /* the fault configured for call "name" on fd, or NULL */
 
 static const char *
 jfault_get(const char *name, int fd, char *buf, size_t size)
 {
-    int      cfd;
-    char     link[64], path[PATH_MAX], *line, *save, *at;
-    size_t   nl, al, pl;
+    char     link[64], path[PATH_MAX];
     ssize_t  n;
 
     if (jfault_dir[0] == '\0' || jfault_ctl[0] == '\0') {
@@ -131,7 +141,23 @@ jfault_get(const char *name, int fd, char *buf, size_t size)
 
     path[n] = '\0';
 
-    if (strncmp(path, jfault_dir, strlen(jfault_dir)) != 0) {
+    return jfault_get_path(name, path, buf, size);
+}
+
+
+/* the same for a call on a path */
+
+static const char *
+jfault_get_path(const char *name, const char *path, char *buf, size_t size)
+{
+    int      cfd;
+    char    *line, *save, *at;
+    size_t   nl, al, pl;
+    ssize_t  n;
+
+    if (jfault_dir[0] == '\0' || jfault_ctl[0] == '\0'
+        || strncmp(path, jfault_dir, strlen(jfault_dir)) != 0)
+    {
         return NULL;
     }
 
@@ -413,4 +439,46 @@ mmap(void *addr, size_t size, int prot, int flags, int fd, off_t offset)
     }
 
     return real_mmap(addr, size, prot, flags, fd, offset);
+}
+
+
+/* a slow directory operation: a worker killed in the middle of one */
+
+static void
+jfault_slow_path(const char *name, const char *path)
+{
+    char         buf[512];
+    const char  *f;
+
+    f = jfault_get_path(name, path, buf, sizeof(buf));
+
+    if (f != NULL && strncmp(f, "SLOW:", 5) == 0) {
+        usleep((useconds_t) atoi(f + 5) * 1000);
+    }
+}
+
+
+int
+rename(const char *from, const char *to)
+{
+    if (real_rename == NULL) {
+        jfault_resolve();
+    }
+
+    jfault_slow_path("rename", from);
+
+    return real_rename(from, to);
+}
+
+
+int
+unlink(const char *path)
+{
+    if (real_unlink == NULL) {
+        jfault_resolve();
+    }
+
+    jfault_slow_path("unlink", path);
+
+    return real_unlink(path);
 }
