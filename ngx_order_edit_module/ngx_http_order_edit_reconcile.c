@@ -2081,7 +2081,7 @@ ngx_http_order_edit_reconcile_json(ngx_http_request_t *r, void *root)
                     (json_int_t) rs->report_missing_shopify,
                 "actionable", (json_int_t) rs->report_actionable,
                 "errors", (json_int_t) rs->report_errors,
-                "running", (int) rs->report_running));
+                "running", (int) (rs->report_running != 0)));
         }
 
         if (one != NULL) {

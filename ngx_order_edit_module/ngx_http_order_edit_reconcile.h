@@ -68,8 +68,8 @@ typedef struct {
     uint64_t                       report_missing_shopify;
     uint64_t                       report_actionable;
     uint64_t                       report_errors;
-    ngx_uint_t                     report_asked;  /* on demand */
-    ngx_uint_t                     report_running;
+    ngx_uint_t                     report_asked;  /* on demand; 2: redo */
+    ngx_pid_t                      report_running; /* its worker, 0 */
 
     u_short                        len;
     u_char                         name[1];

@@ -1354,9 +1354,31 @@ ngx_http_order_edit_report_step(ngx_http_order_edit_report_run_t *rr)
     case NGX_HTTP_ORDER_EDIT_REPORT_IDLE:
 
         ngx_shmtx_lock(&rr->zone->shpool->mutex);
+
+        /*
+         * A run whose worker was killed (no finish() said so): redone at
+         * once, as one a reload cut short, rather than lost with the
+         * day's report (or an operator's ask) until the next day's time.
+         */
+        if (rr->rs->report_running
+            && rr->rs->report_running != ngx_pid
+            && kill(rr->rs->report_running, 0) == -1
+            && ngx_errno == NGX_ESRCH)
+        {
+            rr->rs->report_running = 0;
+            rr->rs->report_asked = 2;
+        }
+
         asked = rr->rs->report_asked;
         rr->rs->report_asked = 0;
         ngx_shmtx_unlock(&rr->zone->shpool->mutex);
+
+        if (asked == 2) {
+            ngx_log_error(NGX_LOG_NOTICE, rr->log, 0,
+                          "order_edit: report of \"%V\": a run its worker "
+                          "did not finish (killed) is done again",
+                          &rr->store->name);
+        }
 
         if (!asked && now < rr->next_ms) {
             return;
@@ -1464,7 +1486,7 @@ ngx_http_order_edit_report_start(ngx_http_order_edit_report_run_t *rr,
     }
 
     ngx_shmtx_lock(&rr->zone->shpool->mutex);
-    rr->rs->report_running = 1;
+    rr->rs->report_running = ngx_pid;
     ngx_shmtx_unlock(&rr->zone->shpool->mutex);
 
     ngx_log_error(NGX_LOG_INFO, rr->log, 0,

@@ -9,6 +9,7 @@ import glob
 import json
 import os
 import re
+import signal
 import unittest
 
 import shopmodel
@@ -74,6 +75,42 @@ class WriteMidReload(test_report.ReportBase):
                   10)
         self.assertNotIn("exited on signal", self.ngx.error_log())
         self.assertNotIn("[alert]", self.ngx.error_log())
+
+
+class KilledMidRun(WriteMidReload):
+    """The dispatching worker killed during a run (its day's file being
+    written): no finish() put the run back as a reload's does, and the
+    day's report (or the operator's ask) was lost until the next day's
+    time, the status saying "running" meanwhile.  The worker that takes
+    its place redoes it."""
+
+    def test_a_killed_run_is_redone(self):
+        self.start_nginx()
+        oids = [7311, 7312]
+        for oid in oids:
+            self.quiet_order(shopmodel.order(oid, 2))
+
+        self.ask()
+        self.wait(lambda: self.reports("*.tmp"), "the file's write out", 20)
+        self.assertEqual(self.runs_done(), 0)
+
+        pid = int(DISPATCHING.findall(self.ngx.error_log())[-1])
+        os.kill(pid, signal.SIGKILL)
+        self.assertTrue(self.ngx.wait_gone([pid]))
+
+        self.wait(lambda: self.runs_done() == 1, "the run redone", 30)
+        self.assertIn("a run its worker did not finish (killed) is done "
+                      "again", self.ngx.error_log())
+        doc = json.loads(self.report("?shop=" + SHOP))
+        self.assertEqual(sorted((r["order"], r["kind"], r["what"])
+                                for r in doc["rows"]),
+                         [(str(o), "missing_in_netsuite", "order")
+                          for o in oids], doc)
+
+
+# the reload's test runs once, in its own class
+for _name in unittest.TestLoader().getTestCaseNames(WriteMidReload):
+    setattr(KilledMidRun, _name, None)
 
 
 if __name__ == "__main__":
