@@ -201,6 +201,8 @@ static void ngx_http_order_edit_job_handback(ngx_http_order_edit_job_t *job);
 static void ngx_http_order_edit_job_claim(ngx_http_order_edit_job_t *job);
 static void ngx_http_order_edit_job_unfolded(ngx_event_t *ev);
 static void ngx_http_order_edit_job_readback(ngx_http_order_edit_job_t *job);
+static ngx_uint_t ngx_http_order_edit_job_replay_busy(
+    ngx_http_order_edit_job_t *job);
 static void ngx_http_order_edit_job_unline(ngx_http_order_edit_job_t *job);
 static void ngx_http_order_edit_dispatch_wake(
     ngx_http_order_edit_dispatcher_t *d);
@@ -1713,6 +1715,11 @@ ngx_http_order_edit_job_unfolded(ngx_event_t *ev)
      * the whole backlog.  A lock read of the order may still claim it
      * there (job_claim()).
      */
+    /* no slot taken only to be given back */
+    if (ngx_http_order_edit_job_replay_busy(job)) {
+        return;
+    }
+
     if (!ngx_http_order_edit_job_take(job)) {
         job->unfold = 1;
 
@@ -1739,28 +1746,44 @@ ngx_http_order_edit_job_unfolded(ngx_event_t *ev)
 }
 
 
+/*
+ * A coalesced replay's read of its order is a request of the order as any
+ * other: not while another job of the order is out.  The newer snapshot
+ * it was coalesced into may be writing (it claimed another replay, or got
+ * its slot first), and this one, finding its own snapshot not held, would
+ * write it beside the newer one and could land after it: the order wound
+ * back.  It waits FOLDED again (its slot, if it took one, given back); a
+ * later read of the order, its own or a lock read that claims it, finds
+ * the newer one held.  The wait lasts as long as the order's request.
+ */
+
+static ngx_uint_t
+ngx_http_order_edit_job_replay_busy(ngx_http_order_edit_job_t *job)
+{
+    if (!job->nsc.fold_held || !ngx_http_order_edit_job_order_busy(job)) {
+        return 0;
+    }
+
+    ngx_log_error(NGX_LOG_INFO, job->d->log, 0,
+                  "order_edit: #%uL of \"%V\" waits to read order %uL: "
+                  "another of its webhooks is out", job->msg.id,
+                  &job->msg.shop, ngx_http_order_edit_job_order(job));
+
+    ngx_http_order_edit_job_fold_wait(job);
+
+    return 1;
+}
+
+
 /* a FOLDED write reads back itself, on a slot of its own */
 
 static void
 ngx_http_order_edit_job_readback(ngx_http_order_edit_job_t *job)
 {
     if (job->nsc.fold_held) {
+        /* coalesced, perhaps written: its own lock read checks it */
 
-        /*
-         * Coalesced, perhaps written: its own lock read checks it.  Not
-         * while another job of the order is out, as for every request:
-         * the newer snapshot it was coalesced into may be writing (it
-         * claimed another replay, or got its slot first), and this one,
-         * finding its own snapshot not held, would write it beside the
-         * newer one and could land after it: the order wound back.  It
-         * waits FOLDED again; a later read of the order, its own or a
-         * lock read that claims it, finds the newer one held.
-         */
-        if (ngx_http_order_edit_job_order_busy(job)) {
-            ngx_log_debug1(NGX_LOG_DEBUG_HTTP, job->d->log, 0,
-                           "order_edit: #%uL waits: its order is busy",
-                           job->msg.id);
-            ngx_http_order_edit_job_fold_wait(job);
+        if (ngx_http_order_edit_job_replay_busy(job)) {
             return;
         }
 

@@ -327,6 +327,8 @@ static ngx_int_t ngx_http_order_edit_journal_enqueue(
 static void ngx_http_order_edit_journal_remove(
     ngx_http_order_edit_zone_t *zone, ngx_http_order_edit_jseg_t *seg,
     ngx_log_t *log);
+static void ngx_http_order_edit_journal_orphan(
+    ngx_http_order_edit_zone_t *zone, u_char *name, size_t len);
 static ngx_http_order_edit_jseg_t *ngx_http_order_edit_journal_register_locked(
     ngx_http_order_edit_zone_t *zone, u_char *name, size_t len, size_t bytes);
 static void ngx_http_order_edit_journal_drop_locked(
@@ -2281,7 +2283,7 @@ static ngx_uint_t
 ngx_http_order_edit_journal_reclaim(ngx_http_order_edit_zone_t *zone,
     ngx_uint_t start, ngx_log_t *log)
 {
-    ngx_uint_t                   dead;
+    ngx_uint_t                   dead, orphan;
     ngx_queue_t                 *q;
     ngx_http_order_edit_jseg_t  *seg, *gone;
 
@@ -2323,6 +2325,7 @@ ngx_http_order_edit_journal_reclaim(ngx_http_order_edit_zone_t *zone,
 
     for ( ;; ) {
         gone = NULL;
+        orphan = 0;
 
         ngx_shmtx_lock(&zone->shpool->mutex);
 
@@ -2344,13 +2347,19 @@ ngx_http_order_edit_journal_reclaim(ngx_http_order_edit_zone_t *zone,
              * Its remover was killed between taking it and dropping it:
              * nobody else would, and its bytes would count against
              * max_size until nginx restarts.  Removing twice is
-             * harmless (a file gone is ENOENT).
+             * harmless (a file gone is ENOENT).  At a worker's start its
+             * own pid there is a dead one's reused: it removes nothing
+             * yet.
              */
-            if (seg->removing && seg->removing != ngx_pid
-                && kill(seg->removing, 0) == -1 && ngx_errno == ESRCH)
+            if (seg->removing
+                && ((start && seg->removing == ngx_pid)
+                    || (seg->removing != ngx_pid
+                        && kill(seg->removing, 0) == -1
+                        && ngx_errno == NGX_ESRCH)))
             {
                 seg->removing = ngx_pid;
                 gone = seg;
+                orphan = 1;
                 break;
             }
         }
@@ -2359,6 +2368,10 @@ ngx_http_order_edit_journal_reclaim(ngx_http_order_edit_zone_t *zone,
 
         if (gone == NULL) {
             break;
+        }
+
+        if (orphan) {
+            ngx_http_order_edit_journal_orphan(zone, gone->name, gone->len);
         }
 
         ngx_http_order_edit_journal_remove(zone, gone, log);
@@ -3493,6 +3506,58 @@ ngx_http_order_edit_journal_recycle(ngx_http_order_edit_zone_t *zone,
     }
 
     return NGX_OK;
+}
+
+
+/*
+ * A dead remover's segment: it may have renamed the file "<name>.free"
+ * already and died before listing it as a spare.  Listed now (or removed
+ * if the list is full), or it would stay on the disk, in no list, until
+ * nginx restarts.
+ */
+
+static void
+ngx_http_order_edit_journal_orphan(ngx_http_order_edit_zone_t *zone,
+    u_char *name, size_t len)
+{
+    u_char                          spare[NGX_MAX_PATH];
+    ngx_uint_t                      i, listed, kept;
+    ngx_file_info_t                 fi;
+    ngx_http_order_edit_jshared_t  *js;
+
+    ngx_http_order_edit_journal_path(zone->journal, spare, name, len,
+                                     ".free");
+
+    if (ngx_file_info(spare, &fi) == NGX_FILE_ERROR) {
+        return;
+    }
+
+    js = &zone->sh->journal;
+    listed = 0;
+    kept = 0;
+
+    ngx_shmtx_lock(&zone->shpool->mutex);
+
+    /* bounded by recycle= (512 at most) */
+
+    for (i = 0; i < js->nspares; i++) {
+        if (js->spare[i].len == len
+            && ngx_memcmp(js->spare[i].name, name, len) == 0)
+        {
+            listed = 1;
+            break;
+        }
+    }
+
+    if (!listed) {
+        kept = ngx_http_order_edit_journal_spare_locked(zone, name, len);
+    }
+
+    ngx_shmtx_unlock(&zone->shpool->mutex);
+
+    if (!listed && !kept) {
+        (void) unlink((char *) spare);
+    }
 }
 
 

@@ -16,8 +16,8 @@
 #include "ngx_http_order_edit_exceptions.h"
 #include "ngx_http_order_edit_nsconf.h"
 #include "ngx_http_order_edit_curl.h"
-#include "ngx_http_order_edit_nsslot.h"
 #include "ngx_http_order_edit_curl_debug.h"
+#include "ngx_http_order_edit_nsslot.h"
 #include "ngx_http_order_edit_dispatch.h"
 #include "ngx_http_order_edit_journal.h"
 #include "ngx_http_order_edit_console.h"
@@ -551,7 +551,7 @@ ngx_http_order_edit_init_process(ngx_cycle_t *cycle)
                           n, &zone[i]->name);
         }
 
-        (void) ngx_http_order_edit_nsslot_reclaim(zone[i], cycle->log);
+        (void) ngx_http_order_edit_nsslot_reclaim(zone[i], 1, cycle->log);
     }
 
     /*

@@ -15,6 +15,8 @@ static ngx_uint_t ngx_http_order_edit_nsslot_over(
     ngx_http_order_edit_nsslot_t *s, ngx_http_order_edit_curl_req_t *req);
 static ngx_http_order_edit_holder_t *ngx_http_order_edit_nsslot_holder(
     ngx_http_order_edit_account_t *a);
+static ngx_uint_t ngx_http_order_edit_nsslot_full(
+    ngx_http_order_edit_nsslot_t *s);
 
 
 /* accounts whose refusals this worker remembers; more share the last */
@@ -42,24 +44,10 @@ ngx_http_order_edit_nsslot_room(ngx_http_order_edit_nsslot_t *s)
 {
     ngx_http_order_edit_nsslot_refusal_t  *r;
 
-    static ngx_msec_t  reclaimed;
-
-    if (ngx_http_order_edit_nsslot_check(s)) {
+    if (ngx_http_order_edit_nsslot_check(s)
+        || ngx_http_order_edit_nsslot_full(s))
+    {
         return 1;
-    }
-
-    /*
-     * Full: perhaps of slots a worker took with it when it died during a
-     * reload (no successor takes its place to return them at its start).
-     */
-    if (ngx_current_msec - reclaimed >= 1000) {
-        reclaimed = ngx_current_msec;
-
-        if (ngx_http_order_edit_nsslot_reclaim(s->zone, ngx_cycle->log)
-            && ngx_http_order_edit_nsslot_check(s))
-        {
-            return 1;
-        }
     }
 
     /* remembered for nsslot_spare() */
@@ -90,7 +78,30 @@ ngx_http_order_edit_nsslot_spare(ngx_http_order_edit_nsslot_t *s,
         return 0;
     }
 
-    return ngx_http_order_edit_nsslot_check(s) > 0;
+    return ngx_http_order_edit_nsslot_check(s) > 0
+           || ngx_http_order_edit_nsslot_full(s);
+}
+
+
+/*
+ * The account is full: perhaps of slots a worker took with it when it
+ * died during a reload (no successor takes its place to return them at
+ * its start).  At most once a second a worker looks; 1 if room came.
+ */
+
+static ngx_uint_t
+ngx_http_order_edit_nsslot_full(ngx_http_order_edit_nsslot_t *s)
+{
+    static ngx_msec_t  looked;
+
+    if (ngx_current_msec - looked < 1000) {
+        return 0;
+    }
+
+    looked = ngx_current_msec;
+
+    return ngx_http_order_edit_nsslot_reclaim(s->zone, 0, ngx_cycle->log)
+           && ngx_http_order_edit_nsslot_check(s);
 }
 
 
@@ -210,9 +221,9 @@ static ngx_http_order_edit_holder_t *
 ngx_http_order_edit_nsslot_holder(ngx_http_order_edit_account_t *a)
 {
     ngx_uint_t                     i;
-    ngx_http_order_edit_holder_t  *h, *free;
+    ngx_http_order_edit_holder_t  *h, *empty;
 
-    free = NULL;
+    empty = NULL;
 
     for (i = 0; i < NGX_HTTP_ORDER_EDIT_ACCOUNT_HOLDERS; i++) {
         h = &a->holders[i];
@@ -221,25 +232,29 @@ ngx_http_order_edit_nsslot_holder(ngx_http_order_edit_account_t *a)
             return h;
         }
 
-        if (h->slots == 0 && free == NULL) {
-            free = h;
+        if (h->slots == 0 && empty == NULL) {
+            empty = h;
         }
     }
 
-    return free;
+    return empty;
 }
 
 
 ngx_uint_t
 ngx_http_order_edit_nsslot_reclaim(ngx_http_order_edit_zone_t *zone,
-    ngx_log_t *log)
+    ngx_uint_t start, ngx_log_t *log)
 {
-    ngx_uint_t                      i, n, all;
+    u_char                          name[64];
+    size_t                          len;
+    ngx_uint_t                      i, n, all, named;
     ngx_queue_t                    *q;
     ngx_http_order_edit_holder_t   *h;
     ngx_http_order_edit_account_t  *a;
 
     all = 0;
+    named = 0;
+    len = 0;
 
     ngx_shmtx_lock(&zone->shpool->mutex);
 
@@ -255,9 +270,16 @@ ngx_http_order_edit_nsslot_reclaim(ngx_http_order_edit_zone_t *zone,
         for (i = 0; i < NGX_HTTP_ORDER_EDIT_ACCOUNT_HOLDERS; i++) {
             h = &a->holders[i];
 
-            /* kill(0) of a pid: as the queue does for a dead lease */
-            if (h->slots == 0 || h->pid == ngx_pid
-                || kill(h->pid, 0) == 0 || ngx_errno != ESRCH)
+            if (h->slots == 0) {
+                continue;
+            }
+
+            /*
+             * kill(0) of a pid, as the queue does for a dead lease; at a
+             * worker's start its own pid there is a dead one's reused
+             */
+            if (h->pid == ngx_pid ? !start
+                : kill(h->pid, 0) == 0 || ngx_errno != NGX_ESRCH)
             {
                 continue;
             }
@@ -274,13 +296,22 @@ ngx_http_order_edit_nsslot_reclaim(ngx_http_order_edit_zone_t *zone,
         a->in_flight -= ngx_min(n, a->in_flight);
         all += n;
 
-        ngx_log_error(NGX_LOG_NOTICE, log, 0,
-                      "order_edit: %ui NetSuite request slots of account "
-                      "\"%*s\" held by exited workers returned to zone "
-                      "\"%V\"", n, (size_t) a->len, a->name, &zone->name);
+        /* the first account's name for the log line, after the lock */
+        if (named++ == 0) {
+            len = ngx_min((size_t) a->len, sizeof(name));
+            ngx_memcpy(name, a->name, len);
+        }
     }
 
     ngx_shmtx_unlock(&zone->shpool->mutex);
+
+    if (all) {
+        ngx_log_error(NGX_LOG_NOTICE, log, 0,
+                      "order_edit: %ui NetSuite request slots of account "
+                      "\"%*s\"%s held by exited workers returned to zone "
+                      "\"%V\"", all, len, name,
+                      (named > 1) ? " and others" : "", &zone->name);
+    }
 
     return all;
 }

@@ -49,11 +49,11 @@ void ngx_http_order_edit_nsslot_give(ngx_http_order_edit_nsslot_t *s);
 
 /*
  * The slots of workers gone without giving them back, returned to their
- * accounts: at a worker's start, and by a worker refused a slot (at most
- * once a second).  Returns how many.
+ * accounts: at a worker's start (start: this process holds none yet), and
+ * by a worker refused a slot (at most once a second).  Returns how many.
  */
 ngx_uint_t ngx_http_order_edit_nsslot_reclaim(ngx_http_order_edit_zone_t *zone,
-    ngx_log_t *log);
+    ngx_uint_t start, ngx_log_t *log);
 
 /* a request goes out: the limit's epoch and whether others are out */
 void ngx_http_order_edit_nsslot_sent(ngx_http_order_edit_nsslot_t *s);

@@ -1361,9 +1361,9 @@ ngx_http_order_edit_report_step(ngx_http_order_edit_report_run_t *rr)
          * day's report (or an operator's ask) until the next day's time.
          */
         if (rr->rs->report_running
-            && rr->rs->report_running != ngx_pid
-            && kill(rr->rs->report_running, 0) == -1
-            && ngx_errno == NGX_ESRCH)
+            && (rr->rs->report_running == ngx_pid  /* a dead one's, reused */
+                || (kill(rr->rs->report_running, 0) == -1
+                    && ngx_errno == NGX_ESRCH)))
         {
             rr->rs->report_running = 0;
             rr->rs->report_asked = 2;
@@ -3097,7 +3097,10 @@ ngx_http_order_edit_report_finish(ngx_http_order_edit_report_run_t *rr,
 
     ngx_shmtx_lock(&rr->zone->shpool->mutex);
 
-    rr->rs->report_running = 0;
+    /* a reload's next worker may have begun its own run meanwhile */
+    if (rr->rs->report_running == ngx_pid) {
+        rr->rs->report_running = 0;
+    }
 
     if (ok == 2) {
         /* cut short by a reload: the next dispatching worker redoes it */

@@ -313,6 +313,9 @@ class CoalescedReplays(FoldedReadback):
                          self.calls())
         self.assertEqual(self.lines(self.order()), [("1001", 1),
                                                     ("1002", 2)])
+        # the older one waited for the newest one's requests
+        self.assertIn("waits to read order 450789469: another of its "
+                      "webhooks is out", self.ngx.error_log())
 
 
 # the FoldedReadback tests run once, in their own class

@@ -734,10 +734,6 @@ class NewSegmentDuringWindowTest(FaultBase, unittest.TestCase):
         self.assertGreaterEqual(j["fsyncs"] - f0, 3, (out, j))
 
 
-if __name__ == "__main__":
-    unittest.main()
-
-
 class RemoverKilledTest(FaultBase, unittest.TestCase):
     """A worker killed while it removes a settled segment's files (in the
     rename that recycles it, or the unlink) left the segment in the zone
@@ -783,7 +779,13 @@ class RemoverKilledTest(FaultBase, unittest.TestCase):
         acker = threading.Thread(target=self.ack, args=(item,))
         acker.start()
         self.addCleanup(acker.join, 10)
-        time.sleep(self.slow_ms / 3000.0)
+        # the injector marks the slow call begun
+        deadline = time.monotonic() + 10
+        while (time.monotonic() < deadline
+               and not os.path.exists(self.dir + ".slow")):
+            time.sleep(0.02)
+        self.assertTrue(os.path.exists(self.dir + ".slow"),
+                        "the segment's removal never began")
         self.assertTrue(os.path.exists(first), "removed before the kill")
         os.kill(pid, signal.SIGKILL)
         self.assertTrue(self.ngx.wait_gone([pid]))
@@ -801,3 +803,7 @@ class RemoverKilledTest(FaultBase, unittest.TestCase):
         # and nothing acknowledged comes back
         self.restart()
         self.assertEqual(self.queued_ids(), ["b"])
+
+
+if __name__ == "__main__":
+    unittest.main()

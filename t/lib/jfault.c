@@ -26,7 +26,10 @@
  *                                          longer, then syncs
  *                     rename=SLOW:ms       rename() and unlink() of a
  *                     unlink=SLOW:ms       path (the old one's) take ms
- *                                          longer, then do it
+ *                                          longer, then do it; the file
+ *                                          OE_JFAULT_DIR".slow" is made
+ *                                          as the wait begins (a worker
+ *                                          may not write beside CTL)
  *                   a fault ending "@text" applies only to files whose
  *                   path contains text (pwritev=ENOSPC@.zero: the spare
  *                   being preallocated, not the segments), "@text$" only
@@ -447,14 +450,25 @@ mmap(void *addr, size_t size, int prot, int flags, int fd, off_t offset)
 static void
 jfault_slow_path(const char *name, const char *path)
 {
-    char         buf[512];
+    int          fd;
+    char         buf[512], mark[PATH_MAX + 8];
     const char  *f;
 
     f = jfault_get_path(name, path, buf, sizeof(buf));
 
-    if (f != NULL && strncmp(f, "SLOW:", 5) == 0) {
-        usleep((useconds_t) atoi(f + 5) * 1000);
+    if (f == NULL || strncmp(f, "SLOW:", 5) != 0) {
+        return;
     }
+
+    /* a test kills the process in the middle of the call: now */
+    snprintf(mark, sizeof(mark), "%s.slow", jfault_dir);
+    fd = open(mark, O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
+
+    if (fd != -1) {
+        (void) real_close(fd);
+    }
+
+    usleep((useconds_t) atoi(f + 5) * 1000);
 }
 
 
