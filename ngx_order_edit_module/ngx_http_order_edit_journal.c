@@ -329,6 +329,8 @@ static void ngx_http_order_edit_journal_remove(
     ngx_log_t *log);
 static void ngx_http_order_edit_journal_orphan(
     ngx_http_order_edit_zone_t *zone, u_char *name, size_t len);
+static ngx_uint_t ngx_http_order_edit_journal_listed_locked(
+    ngx_http_order_edit_zone_t *zone, u_char *name, size_t len);
 static ngx_http_order_edit_jseg_t *ngx_http_order_edit_journal_register_locked(
     ngx_http_order_edit_zone_t *zone, u_char *name, size_t len, size_t bytes);
 static void ngx_http_order_edit_journal_drop_locked(
@@ -3520,10 +3522,9 @@ static void
 ngx_http_order_edit_journal_orphan(ngx_http_order_edit_zone_t *zone,
     u_char *name, size_t len)
 {
-    u_char                          spare[NGX_MAX_PATH];
-    ngx_uint_t                      i, listed, kept;
-    ngx_file_info_t                 fi;
-    ngx_http_order_edit_jshared_t  *js;
+    u_char           spare[NGX_MAX_PATH];
+    ngx_uint_t       listed, kept;
+    ngx_file_info_t  fi;
 
     ngx_http_order_edit_journal_path(zone->journal, spare, name, len,
                                      ".free");
@@ -3532,22 +3533,11 @@ ngx_http_order_edit_journal_orphan(ngx_http_order_edit_zone_t *zone,
         return;
     }
 
-    js = &zone->sh->journal;
-    listed = 0;
     kept = 0;
 
     ngx_shmtx_lock(&zone->shpool->mutex);
 
-    /* bounded by recycle= (512 at most) */
-
-    for (i = 0; i < js->nspares; i++) {
-        if (js->spare[i].len == len
-            && ngx_memcmp(js->spare[i].name, name, len) == 0)
-        {
-            listed = 1;
-            break;
-        }
-    }
+    listed = ngx_http_order_edit_journal_listed_locked(zone, name, len);
 
     if (!listed) {
         kept = ngx_http_order_edit_journal_spare_locked(zone, name, len);
@@ -3561,6 +3551,29 @@ ngx_http_order_edit_journal_orphan(ngx_http_order_edit_zone_t *zone,
 }
 
 
+/* zone locked: the name is in the spares' list (recycle=, 512 at most) */
+
+static ngx_uint_t
+ngx_http_order_edit_journal_listed_locked(ngx_http_order_edit_zone_t *zone,
+    u_char *name, size_t len)
+{
+    ngx_uint_t                      i;
+    ngx_http_order_edit_jshared_t  *js;
+
+    js = &zone->sh->journal;
+
+    for (i = 0; i < js->nspares; i++) {
+        if (js->spare[i].len == len
+            && ngx_memcmp(js->spare[i].name, name, len) == 0)
+        {
+            return 1;
+        }
+    }
+
+    return 0;
+}
+
+
 /*
  * A "<name>.free" found in the directory: a generation alive (this one,
  * or another nginx on the same directory) has its own spares in hand;
@@ -3571,24 +3584,11 @@ static void
 ngx_http_order_edit_journal_free(ngx_http_order_edit_zone_t *zone,
     u_char *name, size_t len)
 {
-    u_char                          path[NGX_MAX_PATH];
-    ngx_uint_t                      i, kept;
-    ngx_http_order_edit_jshared_t  *js;
-
-    js = &zone->sh->journal;
-    kept = 0;
+    u_char      path[NGX_MAX_PATH];
+    ngx_uint_t  kept;
 
     ngx_shmtx_lock(&zone->shpool->mutex);
-
-    for (i = 0; i < js->nspares; i++) {
-        if (js->spare[i].len == len
-            && ngx_strncmp(js->spare[i].name, name, len) == 0)
-        {
-            kept = 1;
-            break;
-        }
-    }
-
+    kept = ngx_http_order_edit_journal_listed_locked(zone, name, len);
     ngx_shmtx_unlock(&zone->shpool->mutex);
 
     if (kept || ngx_http_order_edit_journal_gen_alive(zone, name)) {
