@@ -735,6 +735,13 @@ class JournalLoad:
             problems.append("the queue did not drain in %ds: %s"
                             % (DRAIN_DEADLINE, st))
 
+        # drained and quiet: no request out, so no slot of the account
+        # held (a killed worker's come back)
+        for name, acct in ((st or {}).get("netsuite") or {}).items():
+            if acct.get("in_flight"):
+                problems.append("account %s holds %d request slots after "
+                                "the drain" % (name, acct["in_flight"]))
+
         problems += self.history_problems(memos)
 
         print("  checked %d orders, %d refunds: %d credit memos missing, %d "
@@ -858,6 +865,42 @@ class CrashTest(JournalLoad, unittest.TestCase):
             time.sleep(gap)
             self.ngx.restart()
             self.note_generation("restart")
+
+    def trouble_summary(self):
+        return "%d kills %s" % (len(self.kills), self.kills)
+
+
+@needs_journal
+class WorkerCrashTest(JournalLoad, unittest.TestCase):
+    """kill -9 of the workers only, at random moments: the master forks
+    new ones in the same zone, which take back what the dead ones held
+    (leases, the account's request slots, a segment being removed)."""
+
+    KILLS = 4
+
+    def trouble(self, client, t0):
+        est = ORDERS * 5.8 / THREADS * (PACE + 0.01) * 0.8
+        times, t = [], 1.0
+        for i in range(self.KILLS):
+            t = self.rng.uniform(t + 2.0,
+                                 max(t + 2.5, est * (i + 1) / self.KILLS))
+            times.append(t)
+        self.kills = []
+        for when in times:
+            self.idle_until(t0 + when, client)
+            if client.done():
+                break
+            st = self.observe()
+            pids = self.ngx.worker_pids()
+            for pid in pids:
+                os.kill(pid, signal.SIGKILL)
+            self.assertTrue(self.ngx.wait_gone(pids))
+            self.kills.append((round(time.monotonic() - t0, 1), len(pids),
+                               st and self.depth(st)))
+            print("  kill -9 of %d workers at %.1fs, depth before %s"
+                  % (len(pids), time.monotonic() - t0,
+                     st and self.depth(st)), flush=True)
+            self.note_generation("respawn")
 
     def trouble_summary(self):
         return "%d kills %s" % (len(self.kills), self.kills)
