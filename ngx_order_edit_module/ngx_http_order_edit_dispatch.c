@@ -1708,6 +1708,11 @@ ngx_http_order_edit_job_unfolded(ngx_event_t *ev)
         return;
     }
 
+    /* a replay waiting for its busy order: no slot taken to give back */
+    if (ngx_http_order_edit_job_replay_busy(job)) {
+        return;
+    }
+
     /*
      * In line for a slot, first: a timer looking for room would find
      * none for as long as parsed jobs wait in d->ready (each freed slot
@@ -1715,11 +1720,6 @@ ngx_http_order_edit_job_unfolded(ngx_event_t *ev)
      * the whole backlog.  A lock read of the order may still claim it
      * there (job_claim()).
      */
-    /* no slot taken only to be given back */
-    if (ngx_http_order_edit_job_replay_busy(job)) {
-        return;
-    }
-
     if (!ngx_http_order_edit_job_take(job)) {
         job->unfold = 1;
 
