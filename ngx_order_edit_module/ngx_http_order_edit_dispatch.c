@@ -203,6 +203,9 @@ static void ngx_http_order_edit_job_unfolded(ngx_event_t *ev);
 static void ngx_http_order_edit_job_readback(ngx_http_order_edit_job_t *job);
 static ngx_uint_t ngx_http_order_edit_job_replay_busy(
     ngx_http_order_edit_job_t *job);
+static void ngx_http_order_edit_job_line_head(ngx_http_order_edit_job_t *job);
+static ngx_uint_t ngx_http_order_edit_job_reads_for(
+    ngx_http_order_edit_job_t *job, ngx_http_order_edit_job_t *folded);
 static void ngx_http_order_edit_job_unline(ngx_http_order_edit_job_t *job);
 static void ngx_http_order_edit_dispatch_wake(
     ngx_http_order_edit_dispatcher_t *d);
@@ -1714,6 +1717,28 @@ ngx_http_order_edit_job_unfolded(ngx_event_t *ev)
     }
 
     /*
+     * The order's next snapshot, parsed, waits in line for a slot (leased
+     * after this one was written): its lock read, at the head of the
+     * line, is this write's read back.  Read back first instead, this
+     * would cost a request more, and the other, finding its order busy
+     * when its slot came, would be handed back and parsed again.  The
+     * timer again, in case it ends without reading (stale, say).
+     */
+    for (q = ngx_queue_head(&job->d->ready);
+         q != ngx_queue_sentinel(&job->d->ready);
+         q = ngx_queue_next(q))
+    {
+        other = ngx_queue_data(q, ngx_http_order_edit_job_t, rq);
+
+        if (ngx_http_order_edit_job_reads_for(other, job)) {
+            ngx_queue_remove(&other->rq);
+            ngx_http_order_edit_job_line_head(other);
+            ngx_add_timer(&job->fold_wait, NGX_HTTP_ORDER_EDIT_FOLD_WAIT);
+            return;
+        }
+    }
+
+    /*
      * In line for a slot, first: a timer looking for room would find
      * none for as long as parsed jobs wait in d->ready (each freed slot
      * goes to them at once), and the write would stay unchecked behind
@@ -1722,27 +1747,60 @@ ngx_http_order_edit_job_unfolded(ngx_event_t *ev)
      */
     if (!ngx_http_order_edit_job_take(job)) {
         job->unfold = 1;
-
-        /* behind the writes already in line to read back, if any */
         ngx_queue_remove(&job->rq);
-
-        for (q = ngx_queue_head(&job->d->ready);
-             q != ngx_queue_sentinel(&job->d->ready);
-             q = ngx_queue_next(q))
-        {
-            other = ngx_queue_data(q, ngx_http_order_edit_job_t, rq);
-
-            if (!other->unfold) {
-                break;
-            }
-        }
-
-        /* before q: insert_tail() of a list whose head is q */
-        ngx_queue_insert_tail(q, &job->rq);
+        ngx_http_order_edit_job_line_head(job);
         return;
     }
 
     ngx_http_order_edit_job_readback(job);
+}
+
+
+/* into d->ready behind the writes in line to read back, if any */
+
+static void
+ngx_http_order_edit_job_line_head(ngx_http_order_edit_job_t *job)
+{
+    ngx_queue_t                *q;
+    ngx_http_order_edit_job_t  *other;
+
+    for (q = ngx_queue_head(&job->d->ready);
+         q != ngx_queue_sentinel(&job->d->ready);
+         q = ngx_queue_next(q))
+    {
+        other = ngx_queue_data(q, ngx_http_order_edit_job_t, rq);
+
+        if (!other->unfold) {
+            break;
+        }
+    }
+
+    /* before q: insert_tail() of a list whose head is q */
+    ngx_queue_insert_tail(q, &job->rq);
+}
+
+
+/*
+ * A job in line whose first request will be a lock read of the FOLDED
+ * job's order, claiming it (job_claim(): the same kinds, REST mode).
+ */
+
+static ngx_uint_t
+ngx_http_order_edit_job_reads_for(ngx_http_order_edit_job_t *job,
+    ngx_http_order_edit_job_t *folded)
+{
+    return !job->unfold
+           && !job->tax_wait
+           && job->normalised
+           && !job->nsc.fold_held
+           && job->ns->mode == NGX_HTTP_ORDER_EDIT_NS_REST
+           && (job->res.kind == NGX_HTTP_ORDER_EDIT_NORM_SALES_ORDER
+               || job->res.kind == NGX_HTTP_ORDER_EDIT_NORM_CANCELLATION)
+           && ngx_http_order_edit_job_order(job)
+              == ngx_http_order_edit_job_order(folded)
+           && job->msg.shop.len == folded->msg.shop.len
+           && ngx_strncmp(job->msg.shop.data, folded->msg.shop.data,
+                          job->msg.shop.len) == 0;
 }
 
 

@@ -10,6 +10,7 @@ import json
 import os
 import re
 import signal
+import time
 import unittest
 
 import test_dispatch as td
@@ -263,6 +264,59 @@ class RestletOneCall(td.RestletMode):
 
 for _name in unittest.TestLoader().getTestCaseNames(td.RestletMode):
     setattr(RestletOneCall, _name, None)
+
+
+class SuccessorInLine(FoldedReadback):
+    """One slot, spares parsed and waiting for it.  A FOLDED write whose
+    order's next snapshot was leased only after the write (the spares
+    were full), and waits in line when FOLD_WAIT ends: that snapshot's
+    lock read, moved to the head of the line, is the write's read back,
+    rather than the write reading back first and the snapshot, finding
+    its order busy, handed back and parsed again."""
+
+    extra = "concurrency 1;"
+    zone = "8m"
+    ahead = 8          # the dispatcher's spares (DISPATCH_SPARE)
+
+    def test_the_next_snapshot_in_line_reads_the_write_back(self):
+        first = 5300000000
+        self.seed_orders(first, self.ahead + 4)
+        self.sim.seed_order(td.SO_EID)
+        so = "450789469"
+
+        # the first holds the only slot; the spares fill with other
+        # orders before its next snapshot comes
+        self.sim.admin("POST", "faults", {"gate": True})
+        self.post_at(20, "f0")
+        self.wait(lambda: self.sim.counters()["in_flight"] == 1,
+                  "the first lock read")
+        base = at(20)
+        for i in range(self.ahead + 4):
+            if i == self.ahead:
+                self.post_at(21, "f1")
+            body = base.replace(so.encode(), b"%d" % (first + i))
+            s, _, b = self.ngx.post_webhook("acme", body, "b%d" % i)
+            self.assertEqual(s, 200, b)
+        time.sleep(0.3)     # none young: each may be leased as a spare
+        # FOLD_WAIT (1 s) ends with the line still ahead of f1
+        self.sim.admin("POST", "faults", {"latency_ms": 200})
+        self.sim.admin("POST", "faults", {"gate": False})
+
+        self.wait(lambda: self.shop()["queue_depth"] == 0, "the queue",
+                  timeout=60)
+        self.assertEqual(self.exceptions(), [])
+        self.assertIn("the lock read of #", self.ngx.error_log())
+        log = self.sim.admin("GET", "requests")["requests"]
+        methods = [r["method"] for r in log if so in (r.get("path") or "")]
+        # lock read, write, the next one's lock read (the read back),
+        # its write, its read back: five, not six
+        self.assertEqual(methods, ["GET", "PATCH", "GET", "PATCH", "GET"],
+                         methods)
+
+
+# the FoldedReadback tests run once, in their own class
+for _name in unittest.TestLoader().getTestCaseNames(FoldedReadback):
+    setattr(SuccessorInLine, _name, None)
 
 
 class CoalescedReplays(FoldedReadback):
