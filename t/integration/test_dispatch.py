@@ -858,6 +858,8 @@ class GracefulStop(Resilience):
     timeout, and hands the webhook back; the new worker delivers it,
     once in effect."""
 
+    shutdown = "1s"
+
     def setUp(self):
         self.sim = simhelper.Sim()
         self.addCleanup(self.sim.stop)
@@ -870,7 +872,8 @@ class GracefulStop(Resilience):
                 .replace("__EXTRA__", self.extra)
                 .replace("__STORE__", self.store)
                 .replace("interval=50ms;",
-                         "interval=50ms shutdown_timeout=1s;"))
+                         "interval=50ms shutdown_timeout=%s;"
+                         % self.shutdown))
         self.ngx.start()
 
     def test_a_reload_waits_at_most_shutdown_timeout(self):
@@ -942,6 +945,64 @@ class GracefulStopSpares(GracefulStop):
 
         self.sim.admin("POST", "faults", {"gate": False})
         self.wait(lambda: self.shop()["acked"] == 3, "the three acks", 30)
+        self.assertEqual(self.shop()["queue_depth"], 0)
+        self.assertEqual(self.shop()["exceptions"], 0)
+
+    test_a_reload_waits_at_most_shutdown_timeout = None
+
+
+class GracefulStopLineOnly(GracefulStop):
+    """A worker that goes away with webhooks parsed and waiting in line for
+    the account's slot, which another process holds (the worker before
+    it, still finishing its request after a reload): it has nothing out
+    and no timer but the dispatcher's tick, which must not be cancelable
+    then, or nginx would let it exit without handing them back, and they
+    would wait out their lease (5 min)."""
+
+    extra = "concurrency 1;"
+    shutdown = "20s"
+
+    def newest_dispatcher(self):
+        return int(re.findall(r"\[notice\] (\d+)#\d+: order_edit: "
+                              r'dispatching zone "edits" in this worker',
+                              self.ngx.error_log())[-1])
+
+    def test_a_line_with_the_slot_elsewhere_goes_back(self):
+        base = fixture("01-us-tax-exclusive.json").rstrip()
+        self.sim.seed_order(SO_EID)
+        self.hold_netsuite()
+        self.post("01-us-tax-exclusive.json", "w0")
+        self.wait_in_flight()
+
+        # the old worker keeps w0's request, and so the account's slot
+        old = self.dispatcher_pid()
+        self.assertTrue(self._hup())
+        self.wait(lambda: self.newest_dispatcher() != old,
+                  "the next dispatcher")
+        mid = self.newest_dispatcher()
+
+        # three more orders, leased by the next dispatcher once 100 ms
+        # old, parsed, waiting for the slot the old worker holds
+        for i in (1, 2, 3):
+            oid = str(450789469 + 1000 * i)
+            self.sim.seed_order("shopify-acme-" + oid)
+            body = base.replace(b"450789469", oid.encode())
+            self.assertEqual(self.ngx.post_webhook("acme", body,
+                                                   "w%d" % i)[0], 200)
+        self.wait(lambda: self.shop()["in_flight"] == 4,
+                  "the three waiting for the slot")
+        time.sleep(0.5)
+
+        # it goes away in turn, the slot still held by the first
+        self.assertTrue(self._hup())
+        self.assertTrue(self.ngx.wait_gone([mid], 10))
+        self.assertIn(old, self.ngx.worker_pids())
+        self.assertIn('order_edit: 3 webhooks of zone "edits" waiting for '
+                      "a NetSuite slot handed back", self.ngx.error_log())
+
+        # delivered as soon as NetSuite answers, not a lease later
+        self.sim.admin("POST", "faults", {"gate": False})
+        self.wait(lambda: self.shop()["acked"] == 4, "the four acks", 30)
         self.assertEqual(self.shop()["queue_depth"], 0)
         self.assertEqual(self.shop()["exceptions"], 0)
 
