@@ -1722,7 +1722,8 @@ ngx_http_order_edit_job_unfolded(ngx_event_t *ev)
      * line, is this write's read back.  Read back first instead, this
      * would cost a request more, and the other, finding its order busy
      * when its slot came, would be handed back and parsed again.  The
-     * timer again, in case it ends without reading (stale, say).
+     * timer again, in case it sends no read (its order busy when the
+     * slot comes, the worker going away).
      */
     for (q = ngx_queue_head(&job->d->ready);
          q != ngx_queue_sentinel(&job->d->ready);
@@ -1731,6 +1732,11 @@ ngx_http_order_edit_job_unfolded(ngx_event_t *ev)
         other = ngx_queue_data(q, ngx_http_order_edit_job_t, rq);
 
         if (ngx_http_order_edit_job_reads_for(other, job)) {
+            ngx_log_error(NGX_LOG_INFO, job->d->log, 0,
+                          "order_edit: #%uL of \"%V\" written; the lock "
+                          "read of #%uL, next in line, reads it back",
+                          job->msg.id, &job->msg.shop, other->msg.id);
+
             ngx_queue_remove(&other->rq);
             ngx_http_order_edit_job_line_head(other);
             ngx_add_timer(&job->fold_wait, NGX_HTTP_ORDER_EDIT_FOLD_WAIT);

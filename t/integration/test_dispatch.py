@@ -859,6 +859,7 @@ class GracefulStop(Resilience):
     once in effect."""
 
     shutdown = "1s"
+    ns_timeout = "5s"
 
     def setUp(self):
         self.sim = simhelper.Sim()
@@ -873,7 +874,8 @@ class GracefulStop(Resilience):
                 .replace("__STORE__", self.store)
                 .replace("interval=50ms;",
                          "interval=50ms shutdown_timeout=%s;"
-                         % self.shutdown))
+                         % self.shutdown)
+                .replace("timeout 5s;", "timeout %s;" % self.ns_timeout))
         self.ngx.start()
 
     def test_a_reload_waits_at_most_shutdown_timeout(self):
@@ -960,7 +962,9 @@ class GracefulStopLineOnly(GracefulStop):
     would wait out their lease (5 min)."""
 
     extra = "concurrency 1;"
-    shutdown = "20s"
+    # the first worker's request outlives both reloads, however slow
+    shutdown = "60s"
+    ns_timeout = "60s"
 
     def newest_dispatcher(self):
         return int(re.findall(r"\[notice\] (\d+)#\d+: order_edit: "

@@ -312,6 +312,7 @@ class SuccessorInLine(FoldedReadback):
         # its write, its read back: five, not six
         self.assertEqual(methods, ["GET", "PATCH", "GET", "PATCH", "GET"],
                          methods)
+        self.assertIn("next in line, reads it back", self.ngx.error_log())
 
 
 # the FoldedReadback tests run once, in their own class
