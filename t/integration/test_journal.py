@@ -834,15 +834,13 @@ class JournalLoad:
         return problems
 
 
-@needs_journal
-class CrashTest(JournalLoad, unittest.TestCase):
-    """kill -9 of the master and every worker, at random moments, then
-    nginx started again in the same prefix."""
+class KillsBase(JournalLoad):
+    """kill -9 at random moments within the load (about 24 s), at least
+    2 s apart; kill() does it and says what it killed."""
 
     KILLS = 4
 
     def trouble(self, client, t0):
-        # within the load (about 24 s), at least 2 s apart
         est = ORDERS * 5.8 / THREADS * (PACE + 0.01) * 0.8
         times, t = [], 1.0
         for i in range(self.KILLS):
@@ -855,55 +853,49 @@ class CrashTest(JournalLoad, unittest.TestCase):
             if client.done():
                 break
             st = self.observe()
-            pids = self.ngx.kill_all()
-            gap = self.rng.uniform(0.05, 1.0)
-            self.kills.append((round(time.monotonic() - t0, 1), len(pids),
+            n = self.kill(t0, st and self.depth(st))
+            self.kills.append((round(time.monotonic() - t0, 1), n,
                                st and self.depth(st)))
-            print("  kill -9 at %.1fs: %d processes, depth before %s; "
-                  "down %.2fs" % (time.monotonic() - t0, len(pids),
-                                  st and self.depth(st), gap), flush=True)
-            time.sleep(gap)
-            self.ngx.restart()
-            self.note_generation("restart")
+
+    def kill(self, t0, depth):
+        raise NotImplementedError
 
     def trouble_summary(self):
         return "%d kills %s" % (len(self.kills), self.kills)
 
 
 @needs_journal
-class WorkerCrashTest(JournalLoad, unittest.TestCase):
+class CrashTest(KillsBase, unittest.TestCase):
+    """kill -9 of the master and every worker, at random moments, then
+    nginx started again in the same prefix."""
+
+    def kill(self, t0, depth):
+        pids = self.ngx.kill_all()
+        gap = self.rng.uniform(0.05, 1.0)
+        print("  kill -9 at %.1fs: %d processes, depth before %s; "
+              "down %.2fs" % (time.monotonic() - t0, len(pids), depth, gap),
+              flush=True)
+        time.sleep(gap)
+        self.ngx.restart()
+        self.note_generation("restart")
+        return len(pids)
+
+
+@needs_journal
+class WorkerCrashTest(KillsBase, unittest.TestCase):
     """kill -9 of the workers only, at random moments: the master forks
     new ones in the same zone, which take back what the dead ones held
     (leases, the account's request slots, a segment being removed)."""
 
-    KILLS = 4
-
-    def trouble(self, client, t0):
-        est = ORDERS * 5.8 / THREADS * (PACE + 0.01) * 0.8
-        times, t = [], 1.0
-        for i in range(self.KILLS):
-            t = self.rng.uniform(t + 2.0,
-                                 max(t + 2.5, est * (i + 1) / self.KILLS))
-            times.append(t)
-        self.kills = []
-        for when in times:
-            self.idle_until(t0 + when, client)
-            if client.done():
-                break
-            st = self.observe()
-            pids = self.ngx.worker_pids()
-            for pid in pids:
-                os.kill(pid, signal.SIGKILL)
-            self.assertTrue(self.ngx.wait_gone(pids))
-            self.kills.append((round(time.monotonic() - t0, 1), len(pids),
-                               st and self.depth(st)))
-            print("  kill -9 of %d workers at %.1fs, depth before %s"
-                  % (len(pids), time.monotonic() - t0,
-                     st and self.depth(st)), flush=True)
-            self.note_generation("respawn")
-
-    def trouble_summary(self):
-        return "%d kills %s" % (len(self.kills), self.kills)
+    def kill(self, t0, depth):
+        pids = self.ngx.worker_pids()
+        for pid in pids:
+            os.kill(pid, signal.SIGKILL)
+        self.assertTrue(self.ngx.wait_gone(pids))
+        print("  kill -9 of %d workers at %.1fs, depth before %s"
+              % (len(pids), time.monotonic() - t0, depth), flush=True)
+        self.note_generation("respawn")
+        return len(pids)
 
 
 @needs_journal
