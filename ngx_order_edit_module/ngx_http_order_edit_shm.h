@@ -104,8 +104,9 @@ typedef struct {
  * gives them back itself, and the account would run below its limit (at
  * a limit of one, stop) until nginx restarts.  Its successor, or the next
  * worker refused a slot, finds it gone and gives them back
- * (nsslot_reclaim()).  A process per zone dispatching to the account, and
- * old workers during a reload: slots past these entries are not tracked.
+ * (nsslot_reclaim()).  Who takes them: the zone's dispatching worker, and
+ * old ones still finishing after reloads; slots past these entries are
+ * counted, not tracked.
  */
 #define NGX_HTTP_ORDER_EDIT_ACCOUNT_HOLDERS  16
 
