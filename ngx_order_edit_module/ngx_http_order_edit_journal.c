@@ -2300,7 +2300,7 @@ ngx_http_order_edit_journal_reclaim(ngx_http_order_edit_zone_t *zone,
         seg = ngx_queue_data(q, ngx_http_order_edit_jseg_t, queue);
 
         if (seg->writer && seg->writer != ngx_pid
-            && kill(seg->writer, 0) == -1 && ngx_errno == ESRCH)
+            && ngx_http_order_edit_pid_gone(seg->writer))
         {
             seg->writer = 0;
             dead++;
@@ -2356,8 +2356,7 @@ ngx_http_order_edit_journal_reclaim(ngx_http_order_edit_zone_t *zone,
             if (seg->removing
                 && ((start && seg->removing == ngx_pid)
                     || (seg->removing != ngx_pid
-                        && kill(seg->removing, 0) == -1
-                        && ngx_errno == NGX_ESRCH)))
+                        && ngx_http_order_edit_pid_gone(seg->removing))))
             {
                 seg->removing = ngx_pid;
                 gone = seg;
@@ -3713,7 +3712,7 @@ ngx_http_order_edit_journal_preallocate(ngx_http_order_edit_jwriter_t *jw)
     pid = js->preallocating;
 
     if (pid == ngx_pid
-        || (pid && kill(pid, 0) == -1 && ngx_errno == NGX_ESRCH))
+        || (pid && ngx_http_order_edit_pid_gone(pid)))
     {
         js->preallocating = 0;
     }

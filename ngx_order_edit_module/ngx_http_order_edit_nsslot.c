@@ -274,12 +274,9 @@ ngx_http_order_edit_nsslot_reclaim(ngx_http_order_edit_zone_t *zone,
                 continue;
             }
 
-            /*
-             * kill(0) of a pid, as the queue does for a dead lease; at a
-             * worker's start its own pid there is a dead one's reused
-             */
+            /* at a worker's start its own pid there is a dead one's */
             if (h->pid == ngx_pid ? !start
-                : kill(h->pid, 0) == 0 || ngx_errno != NGX_ESRCH)
+                : !ngx_http_order_edit_pid_gone(h->pid))
             {
                 continue;
             }

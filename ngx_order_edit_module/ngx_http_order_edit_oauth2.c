@@ -331,7 +331,7 @@ ngx_http_order_edit_oauth2_other_fetches(
     }
 
     if (now - slot->fetch_started > NGX_HTTP_ORDER_EDIT_OAUTH2_STALE_MS
-        || (kill(slot->fetcher, 0) == -1 && ngx_errno == NGX_ESRCH))
+        || ngx_http_order_edit_pid_gone(slot->fetcher))
     {
         slot->fetcher = 0;
         return 0;

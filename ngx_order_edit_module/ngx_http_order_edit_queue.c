@@ -1463,7 +1463,7 @@ ngx_http_order_edit_queue_reclaim_shop(ngx_http_order_edit_zone_t *zone,
 
         if (item->lease_until_ms > now
             && !(check_pids && item->lease_pid != ngx_pid
-                 && kill(item->lease_pid, 0) == -1 && ngx_errno == ESRCH))
+                 && ngx_http_order_edit_pid_gone(item->lease_pid)))
         {
             continue;
         }
@@ -1702,7 +1702,7 @@ ngx_http_order_edit_queue_dead_walk(ngx_http_order_edit_zone_t *zone,
                  : (item->not_before_ms != NGX_HTTP_ORDER_EDIT_NOT_DURABLE
                     || !ngx_http_order_edit_queue_copied(item)))
                 || item->lease_pid == ngx_pid
-                || kill(item->lease_pid, 0) != -1 || ngx_errno != ESRCH)
+                || !ngx_http_order_edit_pid_gone(item->lease_pid))
             {
                 continue;
             }

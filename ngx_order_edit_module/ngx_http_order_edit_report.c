@@ -1362,8 +1362,7 @@ ngx_http_order_edit_report_step(ngx_http_order_edit_report_run_t *rr)
          */
         if (rr->rs->report_running
             && (rr->rs->report_running == ngx_pid  /* a dead one's, reused */
-                || (kill(rr->rs->report_running, 0) == -1
-                    && ngx_errno == NGX_ESRCH)))
+                || ngx_http_order_edit_pid_gone(rr->rs->report_running)))
         {
             rr->rs->report_running = 0;
             rr->rs->report_asked = 2;
@@ -3601,7 +3600,7 @@ ngx_http_order_edit_report_stale_tmp(ngx_http_order_edit_report_file_t *f)
         /* not a pid at all (it would wrap): not a worker's */
         if (pid == NGX_ERROR || pid == 0 || (ngx_int_t) (ngx_pid_t) pid != pid
             || (ngx_pid_t) pid == ngx_pid
-            || kill((ngx_pid_t) pid, 0) == 0 || ngx_errno != NGX_ESRCH
+            || !ngx_http_order_edit_pid_gone((ngx_pid_t) pid)
             || dname.len + 1 + len + 1 > NGX_MAX_PATH)
         {
             continue;

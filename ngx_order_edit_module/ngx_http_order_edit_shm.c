@@ -500,6 +500,13 @@ ngx_http_order_edit_account_lookup(ngx_http_order_edit_zone_t *zone,
 }
 
 
+ngx_uint_t
+ngx_http_order_edit_pid_gone(ngx_pid_t pid)
+{
+    return kill(pid, 0) == -1 && ngx_errno == NGX_ESRCH;
+}
+
+
 size_t
 ngx_http_order_edit_zone_used(ngx_http_order_edit_zone_t *zone)
 {

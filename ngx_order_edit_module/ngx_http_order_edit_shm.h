@@ -307,6 +307,13 @@ ngx_http_order_edit_shop_t *ngx_http_order_edit_shop_lookup(
     ngx_http_order_edit_zone_t *zone, ngx_str_t *name, ngx_uint_t create);
 size_t ngx_http_order_edit_zone_used(ngx_http_order_edit_zone_t *zone);
 size_t ngx_http_order_edit_slab_size(size_t size);
+/*
+ * A process that held something in the zone is gone: kill(pid, 0) says
+ * ESRCH.  A pid in use (reused, or another user's) counts as alive: what
+ * it held waits, it is not taken from a live holder.
+ */
+ngx_uint_t ngx_http_order_edit_pid_gone(ngx_pid_t pid);
+
 ngx_http_order_edit_account_t *ngx_http_order_edit_account_lookup(
     ngx_http_order_edit_zone_t *zone, ngx_str_t *name, ngx_uint_t create);
 uint64_t ngx_http_order_edit_now_ms(void);
