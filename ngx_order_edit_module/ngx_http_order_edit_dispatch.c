@@ -154,6 +154,8 @@ static ngx_int_t ngx_http_order_edit_job_start(
     ngx_http_order_edit_dispatcher_t *d, ngx_pool_t *pool,
     ngx_http_order_edit_msg_t *msg);
 static uint64_t ngx_http_order_edit_job_order(ngx_http_order_edit_job_t *job);
+static ngx_uint_t ngx_http_order_edit_job_same_order(
+    ngx_http_order_edit_job_t *a, ngx_http_order_edit_job_t *b);
 static ngx_uint_t ngx_http_order_edit_job_order_busy(
     ngx_http_order_edit_job_t *job);
 static void ngx_http_order_edit_job_parse(ngx_http_order_edit_job_t *job);
@@ -1663,10 +1665,7 @@ ngx_http_order_edit_job_claim(ngx_http_order_edit_job_t *job)
             && other->state == NGX_HTTP_ORDER_EDIT_JOB_FOLDED
             && other->fold_by == NULL
             && !other->go.posted
-            && ngx_http_order_edit_job_order(other) == order
-            && other->msg.shop.len == job->msg.shop.len
-            && ngx_strncmp(other->msg.shop.data, job->msg.shop.data,
-                           job->msg.shop.len) == 0)
+            && ngx_http_order_edit_job_same_order(other, job))
         {
             if (other->waiting) {
                 /* in line for a slot to read back: this read checks it */
@@ -1802,11 +1801,7 @@ ngx_http_order_edit_job_reads_for(ngx_http_order_edit_job_t *job,
            && job->ns->mode == NGX_HTTP_ORDER_EDIT_NS_REST
            && (job->res.kind == NGX_HTTP_ORDER_EDIT_NORM_SALES_ORDER
                || job->res.kind == NGX_HTTP_ORDER_EDIT_NORM_CANCELLATION)
-           && ngx_http_order_edit_job_order(job)
-              == ngx_http_order_edit_job_order(folded)
-           && job->msg.shop.len == folded->msg.shop.len
-           && ngx_strncmp(job->msg.shop.data, folded->msg.shop.data,
-                          job->msg.shop.len) == 0;
+           && ngx_http_order_edit_job_same_order(job, folded);
 }
 
 
@@ -1944,16 +1939,26 @@ ngx_http_order_edit_job_order_busy(ngx_http_order_edit_job_t *job)
 
         /* a spare holds no slot yet, but will: its order is busy too */
         if (other != job && (other->slot.taken || other->spare)
-            && ngx_http_order_edit_job_order(other) == order
-            && other->msg.shop.len == job->msg.shop.len
-            && ngx_strncmp(other->msg.shop.data, job->msg.shop.data,
-                           job->msg.shop.len) == 0)
+            && ngx_http_order_edit_job_same_order(other, job))
         {
             return 1;
         }
     }
 
     return 0;
+}
+
+
+/* the same order of the same shop (b's order known, not 0) */
+
+static ngx_uint_t
+ngx_http_order_edit_job_same_order(ngx_http_order_edit_job_t *a,
+    ngx_http_order_edit_job_t *b)
+{
+    return ngx_http_order_edit_job_order(a) == ngx_http_order_edit_job_order(b)
+           && a->msg.shop.len == b->msg.shop.len
+           && ngx_strncmp(a->msg.shop.data, b->msg.shop.data,
+                          a->msg.shop.len) == 0;
 }
 
 
