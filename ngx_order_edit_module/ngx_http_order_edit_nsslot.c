@@ -180,7 +180,7 @@ ngx_http_order_edit_nsslot_take(ngx_http_order_edit_nsslot_t *s)
     ngx_shmtx_unlock(&s->zone->shpool->mutex);
 
     s->taken = 1;
-    s->held = (h != NULL);
+    s->holder = h;
 }
 
 
@@ -193,22 +193,21 @@ ngx_http_order_edit_nsslot_give(ngx_http_order_edit_nsslot_t *s)
         return;
     }
 
+    /* ours while it counts this slot: no other process takes it */
+    h = s->holder;
+
     ngx_shmtx_lock(&s->zone->shpool->mutex);
 
     s->acct->in_flight--;
 
-    if (s->held) {
-        h = ngx_http_order_edit_nsslot_holder(s->acct);
-
-        if (h != NULL && h->pid == ngx_pid && h->slots > 0) {
-            h->slots--;
-        }
+    if (h != NULL && h->pid == ngx_pid && h->slots > 0) {
+        h->slots--;
     }
 
     ngx_shmtx_unlock(&s->zone->shpool->mutex);
 
     s->taken = 0;
-    s->held = 0;
+    s->holder = NULL;
 }
 
 

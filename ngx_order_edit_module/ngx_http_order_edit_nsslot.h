@@ -24,9 +24,9 @@ typedef struct {
     ngx_http_order_edit_zone_t            *zone;
     ngx_http_order_edit_netsuite_conf_t   *ns;
     ngx_http_order_edit_account_t         *acct;     /* in the zone */
+    ngx_http_order_edit_holder_t          *holder;   /* acct's, or NULL */
     ngx_uint_t                             epoch;    /* acct's at send */
     unsigned                               taken:1;  /* in in_flight */
-    unsigned                               held:1;   /* in a holder */
     unsigned                               crowded:1; /* others out */
 } ngx_http_order_edit_nsslot_t;
 
