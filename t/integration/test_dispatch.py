@@ -878,6 +878,16 @@ class GracefulStop(Resilience):
                 .replace("timeout 5s;", "timeout %s;" % self.ns_timeout))
         self.ngx.start()
 
+    def post_other_orders(self, ns):
+        """Webhooks w<n> of other orders, each seeded in NetSuite."""
+        base = fixture("01-us-tax-exclusive.json").rstrip()
+        for i in ns:
+            oid = str(450789469 + 1000 * i)
+            self.sim.seed_order("shopify-acme-" + oid)
+            body = base.replace(b"450789469", oid.encode())
+            self.assertEqual(self.ngx.post_webhook("acme", body,
+                                                   "w%d" % i)[0], 200)
+
     def test_a_reload_waits_at_most_shutdown_timeout(self):
         self.sim.seed_order(SO_EID)
         self.hold_netsuite()
@@ -917,19 +927,13 @@ class GracefulStopSpares(GracefulStop):
     extra = "concurrency 1;"
 
     def test_webhooks_waiting_for_a_slot_go_back_at_once(self):
-        base = fixture("01-us-tax-exclusive.json").rstrip()
         self.sim.seed_order(SO_EID)
         self.hold_netsuite()
         self.post("01-us-tax-exclusive.json", "w0")
         self.wait_in_flight()
 
         # two more orders: leased again once 100 ms old, parsed, waiting
-        for i in (1, 2):
-            oid = str(450789469 + 1000 * i)
-            self.sim.seed_order("shopify-acme-" + oid)
-            body = base.replace(b"450789469", oid.encode())
-            self.assertEqual(self.ngx.post_webhook("acme", body,
-                                                   "w%d" % i)[0], 200)
+        self.post_other_orders((1, 2))
         self.wait(lambda: self.shop()["leased"] >= 5
                   and self.shop()["in_flight"] == 3,
                   "the two waiting for the slot")
@@ -972,7 +976,6 @@ class GracefulStopLineOnly(GracefulStop):
                               self.ngx.error_log())[-1])
 
     def test_a_line_with_the_slot_elsewhere_goes_back(self):
-        base = fixture("01-us-tax-exclusive.json").rstrip()
         self.sim.seed_order(SO_EID)
         self.hold_netsuite()
         self.post("01-us-tax-exclusive.json", "w0")
@@ -987,12 +990,7 @@ class GracefulStopLineOnly(GracefulStop):
 
         # three more orders, leased by the next dispatcher once 100 ms
         # old, parsed, waiting for the slot the old worker holds
-        for i in (1, 2, 3):
-            oid = str(450789469 + 1000 * i)
-            self.sim.seed_order("shopify-acme-" + oid)
-            body = base.replace(b"450789469", oid.encode())
-            self.assertEqual(self.ngx.post_webhook("acme", body,
-                                                   "w%d" % i)[0], 200)
+        self.post_other_orders((1, 2, 3))
         self.wait(lambda: self.shop()["in_flight"] == 4,
                   "the three waiting for the slot")
         time.sleep(0.5)
