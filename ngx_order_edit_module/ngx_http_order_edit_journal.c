@@ -2299,9 +2299,7 @@ ngx_http_order_edit_journal_reclaim(ngx_http_order_edit_zone_t *zone,
     {
         seg = ngx_queue_data(q, ngx_http_order_edit_jseg_t, queue);
 
-        if (seg->writer && seg->writer != ngx_pid
-            && ngx_http_order_edit_pid_gone(seg->writer))
-        {
+        if (seg->writer && ngx_http_order_edit_pid_gone(seg->writer, 0)) {
             seg->writer = 0;
             dead++;
         }
@@ -2349,14 +2347,11 @@ ngx_http_order_edit_journal_reclaim(ngx_http_order_edit_zone_t *zone,
              * Its remover was killed between taking it and dropping it:
              * nobody else would, and its bytes would count against
              * max_size until nginx restarts.  Removing twice is
-             * harmless (a file gone is ENOENT).  At a worker's start its
-             * own pid there is a dead one's reused: it removes nothing
-             * yet.
+             * harmless (a file gone is ENOENT).  At a worker's start it
+             * removes nothing yet: its own pid there is a dead one's.
              */
             if (seg->removing
-                && ((start && seg->removing == ngx_pid)
-                    || (seg->removing != ngx_pid
-                        && ngx_http_order_edit_pid_gone(seg->removing))))
+                && ngx_http_order_edit_pid_gone(seg->removing, start))
             {
                 seg->removing = ngx_pid;
                 gone = seg;
@@ -3711,9 +3706,7 @@ ngx_http_order_edit_journal_preallocate(ngx_http_order_edit_jwriter_t *jw)
     /* a maker killed mid-fill: its half-filled file is removed by a scan */
     pid = js->preallocating;
 
-    if (pid == ngx_pid
-        || (pid && ngx_http_order_edit_pid_gone(pid)))
-    {
+    if (pid && ngx_http_order_edit_pid_gone(pid, 1)) {
         js->preallocating = 0;
     }
 

@@ -273,10 +273,7 @@ ngx_http_order_edit_nsslot_reclaim(ngx_http_order_edit_zone_t *zone,
                 continue;
             }
 
-            /* at a worker's start its own pid there is a dead one's */
-            if (h->pid == ngx_pid ? !start
-                : !ngx_http_order_edit_pid_gone(h->pid))
-            {
+            if (!ngx_http_order_edit_pid_gone(h->pid, start)) {
                 continue;
             }
 

@@ -331,7 +331,7 @@ ngx_http_order_edit_oauth2_other_fetches(
     }
 
     if (now - slot->fetch_started > NGX_HTTP_ORDER_EDIT_OAUTH2_STALE_MS
-        || ngx_http_order_edit_pid_gone(slot->fetcher))
+        || ngx_http_order_edit_pid_gone(slot->fetcher, 0))
     {
         slot->fetcher = 0;
         return 0;

@@ -1462,8 +1462,8 @@ ngx_http_order_edit_queue_reclaim_shop(ngx_http_order_edit_zone_t *zone,
         item = ngx_queue_data(q, ngx_http_order_edit_item_t, queue);
 
         if (item->lease_until_ms > now
-            && !(check_pids && item->lease_pid != ngx_pid
-                 && ngx_http_order_edit_pid_gone(item->lease_pid)))
+            && !(check_pids
+                 && ngx_http_order_edit_pid_gone(item->lease_pid, 0)))
         {
             continue;
         }
@@ -1701,8 +1701,7 @@ ngx_http_order_edit_queue_dead_walk(ngx_http_order_edit_zone_t *zone,
                  ? ngx_http_order_edit_queue_copied(item)
                  : (item->not_before_ms != NGX_HTTP_ORDER_EDIT_NOT_DURABLE
                     || !ngx_http_order_edit_queue_copied(item)))
-                || item->lease_pid == ngx_pid
-                || !ngx_http_order_edit_pid_gone(item->lease_pid))
+                || !ngx_http_order_edit_pid_gone(item->lease_pid, 0))
             {
                 continue;
             }

@@ -1361,8 +1361,7 @@ ngx_http_order_edit_report_step(ngx_http_order_edit_report_run_t *rr)
          * day's report (or an operator's ask) until the next day's time.
          */
         if (rr->rs->report_running
-            && (rr->rs->report_running == ngx_pid  /* a dead one's, reused */
-                || ngx_http_order_edit_pid_gone(rr->rs->report_running)))
+            && ngx_http_order_edit_pid_gone(rr->rs->report_running, 1))
         {
             rr->rs->report_running = 0;
             rr->rs->report_asked = 2;
@@ -3599,8 +3598,7 @@ ngx_http_order_edit_report_stale_tmp(ngx_http_order_edit_report_file_t *f)
 
         /* not a pid at all (it would wrap): not a worker's */
         if (pid == NGX_ERROR || pid == 0 || (ngx_int_t) (ngx_pid_t) pid != pid
-            || (ngx_pid_t) pid == ngx_pid
-            || !ngx_http_order_edit_pid_gone((ngx_pid_t) pid)
+            || !ngx_http_order_edit_pid_gone((ngx_pid_t) pid, 0)
             || dname.len + 1 + len + 1 > NGX_MAX_PATH)
         {
             continue;

@@ -501,8 +501,12 @@ ngx_http_order_edit_account_lookup(ngx_http_order_edit_zone_t *zone,
 
 
 ngx_uint_t
-ngx_http_order_edit_pid_gone(ngx_pid_t pid)
+ngx_http_order_edit_pid_gone(ngx_pid_t pid, ngx_uint_t own)
 {
+    if (pid == ngx_pid) {
+        return own;
+    }
+
     return kill(pid, 0) == -1 && ngx_errno == NGX_ESRCH;
 }
 

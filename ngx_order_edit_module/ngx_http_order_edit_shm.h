@@ -310,9 +310,11 @@ size_t ngx_http_order_edit_slab_size(size_t size);
 /*
  * A process that held something in the zone is gone: kill(pid, 0) says
  * ESRCH.  A pid in use (reused, or another user's) counts as alive: what
- * it held waits, it is not taken from a live holder.
+ * it held waits, it is not taken from a live holder.  This process's own
+ * pid is gone as "own" says: 1 where it cannot hold the thing yet (at its
+ * start, or idle), so the pid there is a dead process's, reused.
  */
-ngx_uint_t ngx_http_order_edit_pid_gone(ngx_pid_t pid);
+ngx_uint_t ngx_http_order_edit_pid_gone(ngx_pid_t pid, ngx_uint_t own);
 
 ngx_http_order_edit_account_t *ngx_http_order_edit_account_lookup(
     ngx_http_order_edit_zone_t *zone, ngx_str_t *name, ngx_uint_t create);
