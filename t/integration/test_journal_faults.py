@@ -683,6 +683,105 @@ class FsyncTargetTest(FaultBase, unittest.TestCase):
         self.assertEqual(self.queued_ids(), ["first", "second"])
 
 
+class StagedWritesTest(FaultBase, unittest.TestCase):
+    """With fsync on, the records an fsync covers are written by its thread
+    in one pwritev() (one a run of records that follow each other in a
+    file), not one a record on the event loop.  The first webhook's fsync
+    is made slow; three more come while it runs, and the next fsync's
+    thread writes their records in one call (before: three calls).  A
+    failed write of such a run refuses all of its webhooks, cuts the file
+    back, and loses none answered 200."""
+
+    slow = 0.6
+
+    def tmpfs(self):
+        return False
+
+    def server(self):
+        # no spare being zero-filled beside the segment: its writes and
+        # fsyncs are not the ones counted or failed here
+        ngx = FaultBase.server(self)
+        self.http = self.http.replace(
+            "batch_window=1ms;", "batch_window=1ms preallocate=off;")
+        ngx.write_conf(self.http)
+        return ngx
+
+    def writes(self):
+        """(offset, bytes) of each pwritev() to a segment, in order."""
+        try:
+            with open(self.dir + ".writes") as f:
+                return [(int(o), int(n), p) for o, n, p in
+                        (line.split(None, 2) for line in f if line.strip())]
+        except FileNotFoundError:
+            return []
+
+    def first_and_three(self, faults_after_first):
+        """'first' posted with its fsync slow; once it is in the fsync,
+        the faults become faults_after_first and three more come."""
+        out = {}
+
+        def one(n, wid):
+            status, answer = self.post(n, wid)
+            out[wid] = (status, answer.get("error") or answer.get("status"))
+
+        first = threading.Thread(target=one, args=(1, "first"))
+        first.start()
+        self.addCleanup(first.join, 10)
+        time.sleep(self.slow / 3)
+        self.fault(faults_after_first)
+        rest = [threading.Thread(target=one, args=(2 + k, "next%d" % k))
+                for k in range(3)]
+        for t in rest:
+            t.start()
+        first.join(10)
+        for t in rest:
+            t.join(10)
+        return out
+
+    def test_records_that_share_an_fsync_are_written_at_once(self):
+        slow = "pwritev=LOG@.jnl\nfdatasync=SLOW:%d@.jnl\n" % (
+            self.slow * 1000)
+        self.fault(slow)
+        out = self.first_and_three(slow)
+
+        self.assertEqual(out, {w: (200, "queued") for w in
+                               ("first", "next0", "next1", "next2")})
+        w = self.writes()
+        # the first record alone, then the three in one call
+        self.assertEqual(len(w), 2, w)
+        (o1, n1, _), (o2, n2, _) = w
+        self.assertGreater(o2, o1, w)
+        self.assertGreater(n2, 2 * n1, w)
+        self.assertEqual(self.journal()["fsyncs"], 2, self.journal())
+
+        self.fault("")
+        self.restart()
+        self.assertEqual(self.queued_ids(),
+                         ["first", "next0", "next1", "next2"])
+        self.assertEqual(self.journal()["corrupt"], 0)
+
+    def test_a_failed_run_refuses_all_of_it_and_keeps_the_rest(self):
+        slow = "fdatasync=SLOW:%d@.jnl\n" % (self.slow * 1000)
+        self.fault(slow)
+        before = self.journal()["errors"]
+        out = self.first_and_three(slow + "pwritev=ENOSPC:half@.jnl\n")
+
+        self.assertEqual(out["first"], (200, "queued"), out)
+        for k in range(3):
+            self.assertEqual(out["next%d" % k], (503, "journal_unavailable"),
+                             out)
+        self.assertEqual(self.journal()["errors"] - before, 3)
+
+        # room again: the next webhook goes to a file of its own
+        self.fault("")
+        self.assertEqual(self.post(9, "after")[0], 200)
+
+        self.restart()
+        self.assertEqual(self.queued_ids(), ["after", "first"])
+        j = self.journal()
+        self.assertEqual((j["corrupt"], j["torn"]), (0, 0), j)
+
+
 class NewSegmentDuringWindowTest(FaultBase, unittest.TestCase):
     """An fsync posted while the writer had no file (a rotation whose new
     segment could not be made) must not answer records written to a

@@ -22,6 +22,9 @@
  *                     read=SLOW:ms         pread() and mmap() of a file
  *                                          take ms longer (a slow disk)
  *                     pwritev=SLOW:ms      each pwritev() takes ms longer
+ *                     pwritev=LOG          each pwritev() is done, and a
+ *                                          line "offset bytes path" added
+ *                                          to OE_JFAULT_DIR".writes"
  *                     fdatasync=SLOW:ms    each fdatasync() takes ms
  *                                          longer, then syncs
  *                     rename=SLOW:ms       rename() and unlink() of a
@@ -229,6 +232,41 @@ jfault_errno(const char *f)
 }
 
 
+/* a test counts the journal's writes: one line a call */
+
+static void
+jfault_log_write(int wfd, const struct iovec *iov, int iovcnt, off_t offset)
+{
+    int      i, fd, n;
+    char     line[PATH_MAX + 64], path[PATH_MAX + 8], link[64];
+    size_t   total;
+    ssize_t  k;
+
+    total = 0;
+
+    for (i = 0; i < iovcnt; i++) {
+        total += iov[i].iov_len;
+    }
+
+    snprintf(link, sizeof(link), "/proc/self/fd/%d", wfd);
+    k = readlink(link, path, PATH_MAX);
+    path[k > 0 ? k : 0] = '\0';
+
+    n = snprintf(line, sizeof(line), "%lld %zu %s\n", (long long) offset,
+                 total, path);
+
+    snprintf(path, sizeof(path), "%s.writes", jfault_dir);
+    fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0666);
+
+    if (fd == -1) {
+        return;
+    }
+
+    (void) real_write(fd, line, (size_t) n);
+    (void) real_close(fd);
+}
+
+
 ssize_t
 pwritev(int fd, const struct iovec *iov, int iovcnt, off_t offset)
 {
@@ -250,6 +288,11 @@ pwritev(int fd, const struct iovec *iov, int iovcnt, off_t offset)
 
     if (strncmp(f, "SLOW:", 5) == 0) {
         usleep((useconds_t) atoi(f + 5) * 1000);
+        return real_pwritev(fd, iov, iovcnt, offset);
+    }
+
+    if (strncmp(f, "LOG", 3) == 0) {
+        jfault_log_write(fd, iov, iovcnt, offset);
         return real_pwritev(fd, iov, iovcnt, offset);
     }
 
