@@ -48,8 +48,12 @@
 /* pieces of one pwritev() of staged records: 3 a record, and the end */
 #define NGX_HTTP_ORDER_EDIT_JSTAGE_IOV    256
 
-/* a stage grown past this by a burst is freed once written */
+/* a stage's first size, and one grown past KEEP by a burst is freed */
+#define NGX_HTTP_ORDER_EDIT_JSTAGE_FIRST  (64 * 1024)
 #define NGX_HTTP_ORDER_EDIT_JSTAGE_KEEP   (1024 * 1024)
+
+/* staged records' place in the stage: their off_t aligned anywhere */
+#define NGX_HTTP_ORDER_EDIT_JSTAGE_ALIGN  8
 
 
 /*
@@ -136,9 +140,10 @@ struct ngx_http_order_edit_jwriter_s {
     ngx_uint_t                           open_failed; /* logged once */
 
     /*
-     * group commit: records written, records known durable, and records
-     * an fsync in flight will cover (at least: its thread takes what is
-     * written when it starts).  wseq is read by the thread.
+     * group commit: records staged (or written, fsync off), records known
+     * durable, and records an fsync in flight will cover (at least: its
+     * thread takes what is staged when it starts).  wseq is read by the
+     * thread.
      */
     uint64_t                             wseq;
     uint64_t                             synced;
@@ -163,6 +168,7 @@ struct ngx_http_order_edit_jwriter_s {
     ngx_http_order_edit_jstage_t         stage;
     ngx_thread_mutex_t                   stage_mu;
     ngx_thread_mutex_t                   write_mu;
+    ngx_uint_t                           stage_dead;  /* a write failed */
     ngx_http_order_edit_jwait_t         *staged_w;
 #endif
 
@@ -1169,25 +1175,39 @@ ngx_http_order_edit_journal_write(ngx_http_order_edit_zone_t *zone,
     e.body = ngx_http_order_edit_queue_body(item);
     e.body_len = msg->body.len;
 
+#if (NGX_THREADS)
+    if (jw->jcf->fsync != NGX_HTTP_ORDER_EDIT_FSYNC_OFF) {
+        /* the answer waits for an fsync: its thread writes the record */
+
+        if (ngx_http_order_edit_jrec_enq_head_gen(head, &e, jw->gen, &pad)
+            == size
+            && ngx_http_order_edit_journal_stage(jw, item, head, &e, size,
+                                                 log)
+               == NGX_OK)
+        {
+            return NGX_AGAIN;
+        }
+
+        /*
+         * Not staged: its place is left a gap, not cut back, in a file
+         * the thread may be writing the records before it to; the file
+         * takes no record after it.
+         */
+        ngx_http_order_edit_store_rollback(zone, item, log);
+
+        if (jw->nretired < NGX_HTTP_ORDER_EDIT_JRETIRED) {
+            ngx_http_order_edit_journal_seal(jw, 0);
+        }
+
+        return NGX_ERROR;
+    }
+#endif
+
     if (ngx_http_order_edit_jrec_enq_head_gen(head, &e, jw->gen, &pad)
         != size)
     {
         goto failed;
     }
-
-#if (NGX_THREADS)
-    if (jw->jcf->fsync != NGX_HTTP_ORDER_EDIT_FSYNC_OFF) {
-        /* the answer waits for an fsync: its thread writes the record */
-
-        if (ngx_http_order_edit_journal_stage(jw, item, head, &e, size, log)
-            != NGX_OK)
-        {
-            goto failed;
-        }
-
-        return NGX_AGAIN;
-    }
-#endif
 
     /*
      * fsync off: the record is written now, answered once written.
@@ -1302,7 +1322,7 @@ ngx_http_order_edit_journal_stage(ngx_http_order_edit_jwriter_t *jw,
     }
 
     need = ngx_align(sizeof(ngx_http_order_edit_jstaged_t) + meta,
-                     sizeof(void *));
+                     NGX_HTTP_ORDER_EDIT_JSTAGE_ALIGN);
 
     w = ngx_alloc(sizeof(ngx_http_order_edit_jwait_t), log);
     if (w == NULL) {
@@ -1316,7 +1336,7 @@ ngx_http_order_edit_journal_stage(ngx_http_order_edit_jwriter_t *jw,
     if (st->len + need > st->size) {
         /* kept for the next windows: a window's records, at most */
         nsize = ngx_max(st->size * 2, st->len + need);
-        nsize = ngx_max(nsize, 64 * 1024);
+        nsize = ngx_max(nsize, NGX_HTTP_ORDER_EDIT_JSTAGE_FIRST);
 
         buf = ngx_alloc(nsize, log);
 
@@ -1444,7 +1464,7 @@ ngx_http_order_edit_journal_write_staged(ngx_http_order_edit_jstage_t *st)
             end = sr->end;
 
             p += ngx_align(sizeof(ngx_http_order_edit_jstaged_t) + sr->meta,
-                           sizeof(void *));
+                           NGX_HTTP_ORDER_EDIT_JSTAGE_ALIGN);
         }
 
         if (end) {
@@ -1467,6 +1487,7 @@ ngx_http_order_edit_journal_write_staged(ngx_http_order_edit_jstage_t *st)
     return err;
 }
 
+
 /*
  * A worker exiting: the thread pool has stopped (its exit ran before
  * this module's), so the records staged after its last fsync's take are
@@ -1478,11 +1499,22 @@ ngx_http_order_edit_journal_flush_stage(ngx_http_order_edit_jwriter_t *jw)
 {
     ngx_err_t  err;
 
-    if (jw->stage.len == 0) {
-        return;
-    }
+    /* the locks too: a pool whose exit could not be posted still runs */
+    ngx_thread_mutex_lock(&jw->write_mu, jw->log);
+    ngx_thread_mutex_lock(&jw->stage_mu, jw->log);
 
-    err = ngx_http_order_edit_journal_write_staged(&jw->stage);
+    /*
+     * After a failed write (its task not settled) the file was cut back:
+     * what was staged since would go past its end.  Never answered, it
+     * is left to the next worker's start, which rolls it back.
+     */
+    err = (jw->stage.len && !jw->stage_dead)
+          ? ngx_http_order_edit_journal_write_staged(&jw->stage) : 0;
+
+    jw->stage.len = 0;
+
+    ngx_thread_mutex_unlock(&jw->stage_mu, jw->log);
+    ngx_thread_mutex_unlock(&jw->write_mu, jw->log);
 
     if (err) {
         ngx_log_error(NGX_LOG_CRIT, jw->log, err,
@@ -1498,9 +1530,10 @@ ngx_http_order_edit_journal_flush_stage(ngx_http_order_edit_jwriter_t *jw)
  * A record that could not be written is taken back: the file ends where
  * it ended before, so that the next record is written in its place and
  * no hole is left (a hole in a file on a full tmpfs is a SIGBUS for
- * whoever maps it, and a gap a replay has to skip).  This process is the
- * file's only writer and nothing ran between the attach and the write,
- * so the record is the segment's last.  When the end cannot be rewound
+ * whoever maps it, and a gap a replay has to skip).  fsync off only (on,
+ * records are staged: write()).  This process is the file's only writer
+ * and nothing ran between the attach and the write, so the record is
+ * the segment's last.  When the end cannot be rewound
  * the record is settled as rolled back and the segment is not written to
  * again.
  */
@@ -1636,9 +1669,9 @@ ngx_http_order_edit_journal_wait(ngx_http_request_t *r,
 /*
  * An fsync is posted as soon as one is wanted and fewer than JSYNCS run.
  * Its thread starts it at once (always) or no sooner than batch_window
- * after the last one started (batch), and covers every record written
- * when it starts, those written while it waited included; the records
- * written while it runs share the next.  The thread waits, not a timer
+ * after the last one started (batch), and covers every record staged
+ * when it starts, which it writes first, those staged while it waited
+ * included; the records staged while it runs share the next.  The thread waits, not a timer
  * of the event loop: a timer counts whole milliseconds and fires up to
  * one late, and the loop would have to wake to post the fsync.
  */
@@ -1910,9 +1943,9 @@ ngx_http_order_edit_journal_sync_thread(void *data, ngx_log_t *log)
     __atomic_store_n(&jw->last_ns, now, __ATOMIC_RELAXED);
 
     /*
-     * Every record counted was written before the fsync starts, so it
-     * covers them, the ones written while the task waited too, up to
-     * the last one in the files it takes.
+     * Every record counted is staged: taken here and written before the
+     * fsync starts, so it covers them, the ones staged while the task
+     * waited too, up to the last one in the files it takes.
      */
     ngx_thread_mutex_lock(&jw->write_mu, log);
     ngx_thread_mutex_lock(&jw->stage_mu, log);
@@ -1930,6 +1963,13 @@ ngx_http_order_edit_journal_sync_thread(void *data, ngx_log_t *log)
      * which this fsync does not take: the next one covers them (wlimit).
      */
     ctx->err = ngx_http_order_edit_journal_write_staged(&ctx->batch);
+
+    if (ctx->err) {
+        /* what is staged now goes after a cut: nobody writes it */
+        ngx_thread_mutex_lock(&jw->stage_mu, log);
+        jw->stage_dead = 1;
+        ngx_thread_mutex_unlock(&jw->stage_mu, log);
+    }
 
     ngx_thread_mutex_unlock(&jw->write_mu, log);
 
@@ -2033,10 +2073,12 @@ ngx_http_order_edit_journal_sync_done(ngx_event_t *ev)
             (void) close(ctx->fd[i]);
         }
 
-        ngx_shmtx_lock(&jw->zone->shpool->mutex);
-        jw->zone->sh->journal.fsyncs++;
-        jw->zone->sh->journal.last_fsync_us = ctx->us;
-        ngx_shmtx_unlock(&jw->zone->shpool->mutex);
+        if (!ctx->wfailed) {
+            ngx_shmtx_lock(&jw->zone->shpool->mutex);
+            jw->zone->sh->journal.fsyncs++;
+            jw->zone->sh->journal.last_fsync_us = ctx->us;
+            ngx_shmtx_unlock(&jw->zone->shpool->mutex);
+        }
 
         if (ctx->err) {
             /*
@@ -2126,6 +2168,7 @@ ngx_http_order_edit_journal_sync_done(ngx_event_t *ev)
              */
             ngx_thread_mutex_lock(&jw->stage_mu, jw->log);
             jw->stage.len = 0;
+            jw->stage_dead = 0;
             ngx_thread_mutex_unlock(&jw->stage_mu, jw->log);
 
             ngx_http_order_edit_journal_fresh_dir(jw);
@@ -2659,7 +2702,7 @@ static ngx_uint_t
 ngx_http_order_edit_journal_reclaim(ngx_http_order_edit_zone_t *zone,
     ngx_uint_t start, ngx_log_t *log)
 {
-    ngx_uint_t                   dead, orphan;
+    ngx_uint_t                   dead, orphan, undurable;
     ngx_queue_t                 *q;
     ngx_http_order_edit_jseg_t  *seg, *gone;
 
@@ -2679,21 +2722,23 @@ ngx_http_order_edit_journal_reclaim(ngx_http_order_edit_zone_t *zone,
         }
     }
 
-    /*
-     * Written, never answered, and their writer is gone (a crash): the
-     * kernel kept what it wrote, and Shopify, which had no answer, sends
-     * them again and hears "duplicate".  The walk is bounded by the
-     * queue, and only made when a worker starts (it may replace one that
-     * crashed) or a writer was found dead, not on every scan: under load
-     * some webhook always waits for its fsync.
-     */
-
-    if ((start || dead) && zone->sh->journal.undurable) {
-        zone->sh->journal.undurable -=
-                     ngx_http_order_edit_store_writers_gone_locked(zone);
-    }
+    undurable = zone->sh->journal.undurable;
 
     ngx_shmtx_unlock(&zone->shpool->mutex);
+
+    /*
+     * Never answered, and their writer is gone (a crash): their records
+     * may not be in their files (staged for a thread that died with it),
+     * so they are rolled back, and Shopify, which had no answer, sends
+     * them again.  The walks are bounded by the queue, and only made when
+     * a worker starts (it may replace one that crashed) or a writer was
+     * found dead, not on every scan: under load some webhook always waits
+     * for its fsync.
+     */
+
+    if ((start || dead) && undurable) {
+        (void) ngx_http_order_edit_store_writers_dead(zone);
+    }
 
     /* sealed segments with nothing pending go, one per pass */
 

@@ -55,8 +55,6 @@ static void ngx_http_order_edit_exc_copy(ngx_str_t *dst, u_char *src,
     size_t len, ngx_uint_t printable);
 static ngx_str_t ngx_http_order_edit_exc_detail(
     ngx_http_order_edit_item_t *item);
-static ngx_http_order_edit_item_t *ngx_http_order_edit_queue_dead_walk(
-    ngx_http_order_edit_zone_t *zone, ngx_uint_t uncopied, ngx_uint_t *n);
 
 
 ngx_http_order_edit_item_t *
@@ -1640,50 +1638,26 @@ ngx_http_order_edit_queue_unhold_locked(ngx_http_order_edit_item_t *item)
 
 
 /*
- * Zone locked: webhooks held for a writer that is gone (a crash) are let
- * go: the kernel kept what it wrote.  Not one whose body the writer had
- * not copied: that one is rolled back (dead_uncopied).
+ * Zone locked: up to max webhooks whose writer is gone (a crash) before
+ * they were answered, their number: the body not copied in (no half body
+ * is ever read), or the record not durable.  The record may not even be
+ * in its file: with fsync on, the fsync's thread writes it, and died
+ * with the worker.  So none is let go as if its record were kept: each
+ * is rolled back, and Shopify, which had no answer, sends it again to be
+ * taken afresh.  A walk bounded by the queue.
  */
 
 ngx_uint_t
-ngx_http_order_edit_queue_unhold_dead_locked(ngx_http_order_edit_zone_t *zone)
+ngx_http_order_edit_queue_dead_unanswered_locked(
+    ngx_http_order_edit_zone_t *zone, ngx_http_order_edit_item_t **items,
+    ngx_uint_t max)
 {
-    ngx_uint_t  n;
-
-    n = 0;
-
-    (void) ngx_http_order_edit_queue_dead_walk(zone, 0, &n);
-
-    return n;
-}
-
-
-/*
- * Zone locked: a webhook whose writer is gone before its body was in
- * (NULL: none); a worker makes this walk when it starts.
- */
-
-ngx_http_order_edit_item_t *
-ngx_http_order_edit_queue_dead_uncopied_locked(
-    ngx_http_order_edit_zone_t *zone)
-{
-    return ngx_http_order_edit_queue_dead_walk(zone, 1, NULL);
-}
-
-
-/*
- * Zone locked: the ready webhooks whose writer is gone, a walk bounded
- * by them.  "uncopied": the first one whose body is not in is returned;
- * otherwise those held with their body in are let go, counted in n.
- */
-
-static ngx_http_order_edit_item_t *
-ngx_http_order_edit_queue_dead_walk(ngx_http_order_edit_zone_t *zone,
-    ngx_uint_t uncopied, ngx_uint_t *n)
-{
+    ngx_uint_t                   n;
     ngx_queue_t                 *q, *sq;
     ngx_http_order_edit_shop_t  *shop;
     ngx_http_order_edit_item_t  *item;
+
+    n = 0;
 
     for (sq = ngx_queue_head(&zone->sh->shops);
          sq != ngx_queue_sentinel(&zone->sh->shops);
@@ -1697,25 +1671,22 @@ ngx_http_order_edit_queue_dead_walk(ngx_http_order_edit_zone_t *zone,
         {
             item = ngx_queue_data(q, ngx_http_order_edit_item_t, queue);
 
-            if ((uncopied
-                 ? ngx_http_order_edit_queue_copied(item)
-                 : (item->not_before_ms != NGX_HTTP_ORDER_EDIT_NOT_DURABLE
-                    || !ngx_http_order_edit_queue_copied(item)))
+            if ((ngx_http_order_edit_queue_copied(item)
+                 && item->not_before_ms != NGX_HTTP_ORDER_EDIT_NOT_DURABLE)
                 || !ngx_http_order_edit_pid_gone(item->lease_pid, 0))
             {
                 continue;
             }
 
-            if (uncopied) {
-                return item;
-            }
+            items[n++] = item;
 
-            ngx_http_order_edit_queue_unhold_locked(item);
-            (*n)++;
+            if (n == max) {
+                return n;
+            }
         }
     }
 
-    return NULL;
+    return n;
 }
 
 

@@ -222,17 +222,15 @@ ngx_int_t ngx_http_order_edit_exc_list(ngx_http_order_edit_zone_t *zone,
  * put until its record is durable, its writer's pid in lease_pid; remove
  * takes it out of the queue for good and frees it ("drained": it counts
  * as progress of the queue).  Of the webhooks whose writers are gone,
- * unhold_dead lets go the held ones with a body (the kernel kept their
- * records), and dead_uncopied finds one without (NULL: none), for the
- * store to roll back.
+ * dead_unanswered finds those whose writer is gone before they were
+ * answered, for the store to roll back.
  */
 void ngx_http_order_edit_queue_hold_locked(ngx_http_order_edit_item_t *item);
 void ngx_http_order_edit_queue_unhold_locked(
     ngx_http_order_edit_item_t *item);
-ngx_uint_t ngx_http_order_edit_queue_unhold_dead_locked(
-    ngx_http_order_edit_zone_t *zone);
-ngx_http_order_edit_item_t *ngx_http_order_edit_queue_dead_uncopied_locked(
-    ngx_http_order_edit_zone_t *zone);
+ngx_uint_t ngx_http_order_edit_queue_dead_unanswered_locked(
+    ngx_http_order_edit_zone_t *zone, ngx_http_order_edit_item_t **items,
+    ngx_uint_t max);
 ngx_http_order_edit_item_t *ngx_http_order_edit_queue_leased_locked(
     ngx_http_order_edit_msg_t *msg);
 void ngx_http_order_edit_queue_park_locked(ngx_http_order_edit_zone_t *zone,

@@ -19,6 +19,9 @@
 #define NGX_HTTP_ORDER_EDIT_PARK_EVICT    64
 #define NGX_HTTP_ORDER_EDIT_PARK_ROUNDS   4
 
+/* dead writers' webhooks rolled back per walk of the queue */
+#define NGX_HTTP_ORDER_EDIT_DEAD_STEP     16
+
 
 static ngx_http_order_edit_backend_t *ngx_http_order_edit_store_backend(
     ngx_http_order_edit_zone_t *zone);
@@ -43,8 +46,6 @@ static ngx_http_order_edit_item_t *ngx_http_order_edit_store_alloc_locked(
 static void ngx_http_order_edit_store_rollback_locked(
     ngx_http_order_edit_zone_t *zone, ngx_http_order_edit_item_t *item,
     ngx_uint_t record, ngx_http_order_edit_settle_t *s);
-static ngx_uint_t ngx_http_order_edit_store_writers_dead(
-    ngx_http_order_edit_zone_t *zone);
 
 
 /*
@@ -531,16 +532,6 @@ ngx_http_order_edit_store_durable_locked(ngx_http_order_edit_zone_t *zone,
 }
 
 
-/* the backend's: what writers that are gone left held; their number */
-
-ngx_uint_t
-ngx_http_order_edit_store_writers_gone_locked(
-    ngx_http_order_edit_zone_t *zone)
-{
-    return ngx_http_order_edit_queue_unhold_dead_locked(zone);
-}
-
-
 ngx_int_t
 ngx_http_order_edit_queue_lease(ngx_http_order_edit_zone_t *zone,
     ngx_pool_t *pool, ngx_msec_t lease_ms, ngx_http_order_edit_msg_t *msg)
@@ -676,48 +667,54 @@ ngx_http_order_edit_queue_reclaim(ngx_http_order_edit_zone_t *zone,
 
 
 /*
- * Webhooks whose writer died between the lock that linked them and the
- * copy of their body: no half body is ever read, and none was answered
+ * Webhooks whose writer died before they were answered: between the lock
+ * that linked them and the copy of their body, or before their record
+ * was durable (written or not: see dead_unanswered).  None was answered
  * 200 (a copy of one heard "in progress"), so each is rolled back as a
- * failed record is, and Shopify's next delivery of it is taken afresh.
- * Those with a record have it released as rolled back: it was never
- * written, the write follows the copy.  One at a time, each settled
- * with the zone unlocked; at most one per dead worker.
+ * failed record is, its record released as rolled back (a replay skips
+ * it), and Shopify's next delivery of it is taken afresh.  Settled with
+ * the zone unlocked, a few at a time: a walk of the queue a few.
  */
 
-static ngx_uint_t
+ngx_uint_t
 ngx_http_order_edit_store_writers_dead(ngx_http_order_edit_zone_t *zone)
 {
-    uint64_t                      id;
-    ngx_uint_t                    n;
-    ngx_http_order_edit_item_t   *item;
-    ngx_http_order_edit_settle_t  s;
+    uint64_t                      first;
+    ngx_uint_t                    i, k, n;
+    ngx_http_order_edit_item_t   *items[NGX_HTTP_ORDER_EDIT_DEAD_STEP];
+    ngx_http_order_edit_settle_t  s[NGX_HTTP_ORDER_EDIT_DEAD_STEP];
 
-    for (n = 0; /* void */ ; n++) {
+    for (n = 0; /* void */ ; n += k) {
 
         ngx_shmtx_lock(&zone->shpool->mutex);
 
-        item = ngx_http_order_edit_queue_dead_uncopied_locked(zone);
+        k = ngx_http_order_edit_queue_dead_unanswered_locked(zone, items,
+                                              NGX_HTTP_ORDER_EDIT_DEAD_STEP);
 
-        if (item == NULL) {
-            ngx_shmtx_unlock(&zone->shpool->mutex);
-            return n;
+        first = k ? items[0]->id : 0;
+
+        for (i = 0; i < k; i++) {
+            ngx_http_order_edit_store_rollback_locked(zone, items[i],
+                                                  items[i]->rec.file != NULL,
+                                                  &s[i]);
         }
-
-        id = item->id;
-
-        ngx_http_order_edit_store_rollback_locked(zone, item,
-                                                  item->rec.file != NULL,
-                                                  &s);
 
         ngx_shmtx_unlock(&zone->shpool->mutex);
 
-        ngx_http_order_edit_store_settle(zone, &s, ngx_cycle->log);
+        for (i = 0; i < k; i++) {
+            ngx_http_order_edit_store_settle(zone, &s[i], ngx_cycle->log);
+        }
 
-        ngx_log_error(NGX_LOG_NOTICE, ngx_cycle->log, 0,
-                      "order_edit: webhook #%uL rolled back in zone \"%V\": "
-                      "its worker exited before its body was in", id,
-                      &zone->name);
+        if (k) {
+            ngx_log_error(NGX_LOG_NOTICE, ngx_cycle->log, 0,
+                          "order_edit: %ui webhooks from #%uL rolled back "
+                          "in zone \"%V\": their worker exited before they "
+                          "were answered", k, first, &zone->name);
+        }
+
+        if (k < NGX_HTTP_ORDER_EDIT_DEAD_STEP) {
+            return n + k;
+        }
     }
 }
 

@@ -187,7 +187,7 @@ void ngx_http_order_edit_store_rollback(ngx_http_order_edit_zone_t *zone,
     ngx_http_order_edit_item_t *item, ngx_log_t *log);
 void ngx_http_order_edit_store_durable_locked(
     ngx_http_order_edit_zone_t *zone, ngx_http_order_edit_item_t *item);
-ngx_uint_t ngx_http_order_edit_store_writers_gone_locked(
+ngx_uint_t ngx_http_order_edit_store_writers_dead(
     ngx_http_order_edit_zone_t *zone);
 ngx_int_t ngx_http_order_edit_store_replay(ngx_http_order_edit_zone_t *zone,
     ngx_str_t *shop, ngx_http_order_edit_msg_t *msg,

@@ -175,9 +175,9 @@ class BodyCopyBase:
                     and "rolled back" in self.ngx.error_log()):
                 break
             time.sleep(0.05)
-        self.assertIn(f"webhook #{half} rolled back in zone \"edits\": its "
-                      "worker exited before its body was in",
-                      self.ngx.error_log())
+        self.assertIn(f"1 webhooks from #{half} rolled back in zone "
+                      "\"edits\": their worker exited before they were "
+                      "answered", self.ngx.error_log())
         self.assertEqual(self.get("/q?op=depth")["depth"], 1)
         self.assertEqual(self.get(f"/q?op=normalise&shop={SHOP}&id={half}"),
                          {"item": None})

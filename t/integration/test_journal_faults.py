@@ -782,6 +782,58 @@ class StagedWritesTest(FaultBase, unittest.TestCase):
         self.assertEqual((j["corrupt"], j["torn"]), (0, 0), j)
 
 
+    def test_a_killed_worker_s_staged_records_are_taken_afresh(self):
+        """Three records staged behind a slow fsync when their worker is
+        killed were never written: the next worker must roll them back,
+        not let them go as if the kernel kept them (Shopify's retry would
+        then hear "duplicate", and a restart lose them)."""
+        self.fault("fdatasync=SLOW:3000@.jnl\n")
+        out = {}
+
+        def one(n, wid):
+            try:
+                status, answer = self.post(n, wid)
+                out[wid] = (status, answer.get("status"))
+            except (OSError, ValueError) as e:
+                out[wid] = ("no answer", str(e))
+
+        posts = [threading.Thread(target=one, args=(1, "first"))]
+        posts[0].start()
+        time.sleep(0.5)
+        for k in range(3):
+            posts.append(threading.Thread(target=one,
+                                          args=(2 + k, "next%d" % k)))
+            posts[-1].start()
+        time.sleep(0.5)
+
+        # the worker dies with "first" in its fsync and three staged
+        old = self.ngx.worker_pids()
+        self.assertEqual(len(old), 1, old)
+        os.kill(old[0], signal.SIGKILL)
+        for t in posts:
+            t.join(10)
+        self.assertNotIn((200, "queued"), out.values(), out)
+
+        self.fault("")
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            pids = self.ngx.worker_pids()
+            if pids and pids != old:
+                break
+            time.sleep(0.05)
+        self.ngx.wait_ready()
+
+        # Shopify's retries are taken afresh, and kept over a restart
+        for k, wid in enumerate(["first", "next0", "next1", "next2"]):
+            status, answer = self.post(1 + k, wid)
+            self.assertEqual((status, answer.get("status")), (200, "queued"),
+                             (wid, answer))
+        self.assertIn("4 webhooks from #", self.ngx.error_log())
+        self.restart()
+        self.assertEqual(self.queued_ids(),
+                         ["first", "next0", "next1", "next2"])
+
+
 class NewSegmentDuringWindowTest(FaultBase, unittest.TestCase):
     """An fsync posted while the writer had no file (a rotation whose new
     segment could not be made) must not answer records written to a
