@@ -1671,9 +1671,10 @@ ngx_http_order_edit_journal_wait(ngx_http_request_t *r,
  * Its thread starts it at once (always) or no sooner than batch_window
  * after the last one started (batch), and covers every record staged
  * when it starts, which it writes first, those staged while it waited
- * included; the records staged while it runs share the next.  The thread waits, not a timer
- * of the event loop: a timer counts whole milliseconds and fires up to
- * one late, and the loop would have to wake to post the fsync.
+ * included; the records staged while it runs share the next.  The
+ * thread waits, not a timer of the event loop: a timer counts whole
+ * milliseconds and fires up to one late, and the loop would have to wake
+ * to post the fsync.
  */
 
 static void

@@ -14,7 +14,11 @@
  * --batch records it asks a second thread for an fdatasync() and waits
  * for the answer on an eventfd in epoll, as nginx's thread pool answers
  * the module; the thread starts the fdatasync no sooner than --window
- * after its last start, as fsync=batch does.  Nothing else: no HTTP, no
+ * after its last start, as fsync=batch does.  With --gather 1 a batch's
+ * records go out in one pwritev() (one a run up to the file's end), as
+ * the module's fsync thread writes what it covers since wave 2 session
+ * 10; here the main thread makes that call (the CPU counted is every
+ * thread's).  Nothing else: no HTTP, no
  * zone, no waiters, no acknowledgements.
  *
  * It prints one JSON object: the process's CPU time (every thread, user
@@ -30,6 +34,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
+#include <limits.h>
 #include <pthread.h>
 #include <sched.h>
 #include <stdint.h>
@@ -75,6 +80,7 @@ static const struct option  floor_options[] = {
     { "file-mb", required_argument, NULL, 'm' },
     { "cpu",     required_argument, NULL, 'c' },
     { "hmac",    required_argument, NULL, 'h' },
+    { "gather",  required_argument, NULL, 'g' },
     { NULL, 0, NULL, 0 }
 };
 
@@ -156,6 +162,32 @@ floor_tv(struct timeval *tv)
 }
 
 
+/* a batch's records in one call, the empty header after the last */
+
+static int
+floor_gather_write(int fd, struct iovec *giov, int gn, unsigned char *zero,
+    uint64_t goff)
+{
+    int      i;
+    size_t   total;
+
+    giov[gn].iov_base = zero;
+    giov[gn].iov_len = NGX_HTTP_ORDER_EDIT_JREC_HDR;
+    gn++;
+
+    for (total = 0, i = 0; i < gn; i++) {
+        total += giov[i].iov_len;
+    }
+
+    if (pwritev(fd, giov, gn, goff) != (ssize_t) total) {
+        perror("pwritev");
+        return 1;
+    }
+
+    return 0;
+}
+
+
 static void
 floor_usage(void)
 {
@@ -163,7 +195,7 @@ floor_usage(void)
         "usage: floor --file PATH [--body BYTES] [--seconds S] "
         "[--fsync off|batch|none]\n"
         "             [--batch RECORDS] [--window US] [--file-mb MB] "
-        "[--cpu N] [--hmac 0|1]\n");
+        "[--cpu N] [--hmac 0|1] [--gather 0|1]\n");
     exit(2);
 }
 
@@ -171,21 +203,22 @@ floor_usage(void)
 int
 main(int argc, char **argv)
 {
-    int                  fd, efd, ep, i, k, cpu, niov, hmac, opt;
+    int                  fd, efd, ep, i, k, cpu, niov, hmac, opt, gather;
+    int                  gn;
     unsigned int         mac_len;
     unsigned char        mac[EVP_MAX_MD_SIZE];
     char                *path, *mode;
     size_t               body_len, rec_len, pad, file_size;
     uint32_t             gen;
     uint64_t             n, seconds, batch, window_us, end, off, ev_val;
-    uint64_t             main_ns, write_ns, t0;
+    uint64_t             main_ns, write_ns, t0, goff;
     double               cpu_us;
     cpu_set_t            set;
     pthread_t            tid;
-    struct iovec         iov[9];
+    struct iovec         iov[9], *giov;
     struct rusage        ru0, ru1, rt0, rt1;
     unsigned char       *body, *zero, *chunk;
-    unsigned char        head[NGX_HTTP_ORDER_EDIT_JREC_ENQ_HEAD];
+    unsigned char        head[NGX_HTTP_ORDER_EDIT_JREC_ENQ_HEAD], *gheads;
     ngx_http_order_edit_jrec_enq_t  e;
     floor_sync_t         s;
     struct epoll_event   ev;
@@ -206,6 +239,7 @@ main(int argc, char **argv)
     file_size = 256;
     cpu = -1;
     hmac = 0;
+    gather = 0;
 
     while ((opt = getopt_long(argc, argv, "", floor_options, NULL)) != -1) {
         switch (opt) {
@@ -243,6 +277,10 @@ main(int argc, char **argv)
 
         case 'h':
             hmac = atoi(optarg);
+            break;
+
+        case 'g':
+            gather = atoi(optarg);
             break;
 
         default:
@@ -292,6 +330,11 @@ main(int argc, char **argv)
 
     rec_len = ngx_http_order_edit_jrec_enq_size(&e);
 
+    if (gather && batch * 9 + 1 > IOV_MAX) {
+        fprintf(stderr, "floor: --batch is too large for one pwritev\n");
+        return 2;
+    }
+
     if ((rec_len + NGX_HTTP_ORDER_EDIT_JREC_HDR) * batch > file_size) {
         fprintf(stderr, "floor: --file-mb is too small for one batch\n");
         return 2;
@@ -300,8 +343,12 @@ main(int argc, char **argv)
     body = malloc(body_len);
     zero = calloc(1, 8 + NGX_HTTP_ORDER_EDIT_JREC_HDR);
     chunk = calloc(1, 1024 * 1024);
+    gheads = malloc(batch * NGX_HTTP_ORDER_EDIT_JREC_ENQ_HEAD);
+    giov = malloc((batch * 9 + 1) * sizeof(struct iovec));
 
-    if (body == NULL || zero == NULL || chunk == NULL) {
+    if (body == NULL || zero == NULL || chunk == NULL || gheads == NULL
+        || giov == NULL)
+    {
         return 1;
     }
 
@@ -361,6 +408,8 @@ main(int argc, char **argv)
     n = 0;
     off = 0;
     write_ns = 0;
+    gn = 0;
+    goff = 0;
 
     (void) getrusage(RUSAGE_SELF, &ru0);
     (void) getrusage(RUSAGE_THREAD, &rt0);
@@ -418,7 +467,30 @@ main(int argc, char **argv)
             niov = 9;
 
             if (off + rec_len + NGX_HTTP_ORDER_EDIT_JREC_HDR > file_size) {
+                if (gn && floor_gather_write(fd, giov, gn, zero, goff)) {
+                    return 1;
+                }
+
+                gn = 0;
                 off = 0;            /* the next use of the file */
+            }
+
+            if (gather) {
+                /* the head kept for the batch's one call, no end yet */
+                iov[0].iov_base = gheads
+                                  + i * NGX_HTTP_ORDER_EDIT_JREC_ENQ_HEAD;
+                memcpy(iov[0].iov_base, head,
+                       NGX_HTTP_ORDER_EDIT_JREC_ENQ_HEAD);
+                iov[8].iov_len = pad;
+
+                if (gn == 0) {
+                    goff = off;
+                }
+
+                memcpy(&giov[gn], iov, niov * sizeof(struct iovec));
+                gn += niov;
+                off += rec_len;
+                continue;
             }
 
             if (pwritev(fd, iov, niov, off)
@@ -429,6 +501,14 @@ main(int argc, char **argv)
             }
 
             off += rec_len;
+        }
+
+        if (gn) {
+            if (floor_gather_write(fd, giov, gn, zero, goff)) {
+                return 1;
+            }
+
+            gn = 0;
         }
 
         write_ns += floor_now(CLOCK_THREAD_CPUTIME_ID) - t0;

@@ -1106,9 +1106,11 @@ http {{
     def floor_runs(self, raw, rnd):
         """The journal's physical floor without nginx (floor.c), pinned
         as nginx was, after each round: records written as the module
-        writes them into a recycled file (off), and made durable in
-        groups of the batch runs' median records per fsync, one fsync per
-        batch window at most (batch).  CPU per record, every thread."""
+        writes them into a recycled file (off: one pwritev a record), and
+        made durable in groups of the batch runs' median records per
+        fsync, one pwritev and one fsync per batch window at most (batch,
+        --gather 1, as the module's fsync thread writes them).  CPU per
+        record, every thread."""
         a = self.a
         if not a.floor or not os.access(a.floor, os.X_OK):
             log("  floor       skipped: no %s (make bench-journal builds it)"
@@ -1146,6 +1148,8 @@ http {{
                    "--body", str(len(self.body)), "--seconds", "3",
                    "--fsync", mode, "--batch", str(batch),
                    "--window", str(window)]
+            if mode == "batch":
+                cmd += ["--gather", "1"]
             return cmd + (["--cpu", "1"] if self.pin_ngx else [])
 
         for mode in ("off", "batch"):

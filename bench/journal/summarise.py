@@ -161,9 +161,10 @@ def main(argv):
         fo, fb = floor.get("off"), floor.get("batch")
         p("floor (floor.c, no nginx%s): the module's record "
           "encoder and one pwritev a record\n            over a recycled "
-          "file: %.2f us of CPU a record; with one fdatasync a batch\n"
-          "            window on a thread, %.1f records a fsync as the batch "
-          "runs: %.2f us\n            (an fdatasync: %.0f us, %.0f us of "
+          "file: %.2f us of CPU a record; batch: one pwritev and one "
+          "fdatasync a\n            window (on a thread), %.1f records a "
+          "fsync as the batch runs: %.2f us\n            (an fdatasync: "
+          "%.0f us, %.0f us of "
           "its thread's CPU); medians of %d runs, one a round\n"
           "            (batch per round: %s us)"
           % (", pinned as nginx" if meta.get("pinned") else "",
