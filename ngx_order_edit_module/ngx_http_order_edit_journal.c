@@ -102,6 +102,12 @@ typedef struct {
 } ngx_http_order_edit_jstaged_t;
 
 
+/* a staged record's place in the stage: the entry, then its meta */
+#define ngx_http_order_edit_jstaged_size(meta)                               \
+    ngx_align(sizeof(ngx_http_order_edit_jstaged_t) + (meta),              \
+              NGX_HTTP_ORDER_EDIT_JSTAGE_ALIGN)
+
+
 typedef struct {
     u_char                              *buf;
     size_t                               len;
@@ -1150,6 +1156,7 @@ ngx_http_order_edit_journal_write(ngx_http_order_edit_zone_t *zone,
     u_char                           zeros[NGX_HTTP_ORDER_EDIT_JREC_HDR];
     size_t                           pad, end;
     ssize_t                          written;
+    ngx_uint_t                       encoded;
     struct iovec                     iov[NGX_HTTP_ORDER_EDIT_JREC_NSTR + 4];
     ngx_http_order_edit_jwriter_t   *jw;
     ngx_http_order_edit_jrec_enq_t   e;
@@ -1175,12 +1182,15 @@ ngx_http_order_edit_journal_write(ngx_http_order_edit_zone_t *zone,
     e.body = ngx_http_order_edit_queue_body(item);
     e.body_len = msg->body.len;
 
+    encoded = (ngx_http_order_edit_jrec_enq_head_gen(head, &e, jw->gen,
+                                                     &pad)
+               == size);
+
 #if (NGX_THREADS)
     if (jw->jcf->fsync != NGX_HTTP_ORDER_EDIT_FSYNC_OFF) {
         /* the answer waits for an fsync: its thread writes the record */
 
-        if (ngx_http_order_edit_jrec_enq_head_gen(head, &e, jw->gen, &pad)
-            == size
+        if (encoded
             && ngx_http_order_edit_journal_stage(jw, item, head, &e, size,
                                                  log)
                == NGX_OK)
@@ -1203,9 +1213,7 @@ ngx_http_order_edit_journal_write(ngx_http_order_edit_zone_t *zone,
     }
 #endif
 
-    if (ngx_http_order_edit_jrec_enq_head_gen(head, &e, jw->gen, &pad)
-        != size)
-    {
+    if (!encoded) {
         goto failed;
     }
 
@@ -1321,8 +1329,7 @@ ngx_http_order_edit_journal_stage(ngx_http_order_edit_jwriter_t *jw,
         meta += e->len[i];
     }
 
-    need = ngx_align(sizeof(ngx_http_order_edit_jstaged_t) + meta,
-                     NGX_HTTP_ORDER_EDIT_JSTAGE_ALIGN);
+    need = ngx_http_order_edit_jstaged_size(meta);
 
     w = ngx_alloc(sizeof(ngx_http_order_edit_jwait_t), log);
     if (w == NULL) {
@@ -1463,8 +1470,7 @@ ngx_http_order_edit_journal_write_staged(ngx_http_order_edit_jstage_t *st)
             next += sr->size;
             end = sr->end;
 
-            p += ngx_align(sizeof(ngx_http_order_edit_jstaged_t) + sr->meta,
-                           NGX_HTTP_ORDER_EDIT_JSTAGE_ALIGN);
+            p += ngx_http_order_edit_jstaged_size(sr->meta);
         }
 
         if (end) {
@@ -2732,12 +2738,12 @@ ngx_http_order_edit_journal_reclaim(ngx_http_order_edit_zone_t *zone,
      * may not be in their files (staged for a thread that died with it),
      * so they are rolled back, and Shopify, which had no answer, sends
      * them again.  The walks are bounded by the queue, and only made when
-     * a worker starts (it may replace one that crashed) or a writer was
-     * found dead, not on every scan: under load some webhook always waits
-     * for its fsync.
+     * a writer was found dead, not on every scan: under load some webhook
+     * always waits for its fsync.  A worker's start has made them already
+     * (queue_reclaim() with pids checked, before the journal's start).
      */
 
-    if ((start || dead) && undurable) {
+    if (dead && !start && undurable) {
         (void) ngx_http_order_edit_store_writers_dead(zone);
     }
 

@@ -38,7 +38,7 @@ JFAULT = os.path.abspath(os.path.join(TOP, "build", "jfault.so"))
 
 HTTP = """
     order_edit_zone edits:4m;
-    order_edit_journal __DIR__ fsync=__FSYNC__ batch_window=1ms;
+    order_edit_journal __DIR__ fsync=__FSYNC__ __JOURNAL__;
     order_edit_store acme.myshopify.com { secret acme; }
     server {
         listen 127.0.0.1:__PORT__;
@@ -114,6 +114,7 @@ class FaultBase:
     and give some room back."""
 
     fsync = "batch"
+    journal_args = "batch_window=1ms"     # order_edit_journal's others
     tmpfs_size = "1m"
 
     def setUp(self):
@@ -156,7 +157,8 @@ class FaultBase:
             self.addCleanup(self.unpreload)
         ngx = NginxServer("", workers=1)
         self.http = (HTTP.replace("__DIR__", self.dir)
-                     .replace("__FSYNC__", self.fsync))
+                     .replace("__FSYNC__", self.fsync)
+                     .replace("__JOURNAL__", self.journal_args))
         ngx.write_conf(self.http)
         return ngx
 
@@ -644,11 +646,11 @@ class FsyncTargetTest(FaultBase, unittest.TestCase):
     def tmpfs(self):
         return False
 
+    journal_args = "batch_window=1ms thread_pool=jbusy"
+
     def server(self):
         ngx = FaultBase.server(self)
         ngx.extra_main = "thread_pool jbusy threads=1;"
-        self.http = self.http.replace(
-            "batch_window=1ms;", "batch_window=1ms thread_pool=jbusy;")
         ngx.write_conf(self.http)
         return ngx
 
@@ -697,14 +699,9 @@ class StagedWritesTest(FaultBase, unittest.TestCase):
     def tmpfs(self):
         return False
 
-    def server(self):
-        # no spare being zero-filled beside the segment: its writes and
-        # fsyncs are not the ones counted or failed here
-        ngx = FaultBase.server(self)
-        self.http = self.http.replace(
-            "batch_window=1ms;", "batch_window=1ms preallocate=off;")
-        ngx.write_conf(self.http)
-        return ngx
+    # no spare being zero-filled beside the segment: its writes and
+    # fsyncs are not the ones counted or failed here
+    journal_args = "batch_window=1ms preallocate=off"
 
     def writes(self):
         """(offset, bytes) of each pwritev() to a segment, in order."""
@@ -844,12 +841,7 @@ class NewSegmentDuringWindowTest(FaultBase, unittest.TestCase):
     def tmpfs(self):
         return False
 
-    def server(self):
-        ngx = FaultBase.server(self)
-        self.http = self.http.replace(
-            "batch_window=1ms;", "batch_window=1s max_size=256k;")
-        ngx.write_conf(self.http)
-        return ngx
+    journal_args = "batch_window=1s max_size=256k"
 
     def test_a_file_opened_during_the_window_is_not_taken(self):
         self.fault("fdatasync=SLOW:300@.jnl\n")
@@ -897,13 +889,8 @@ class RemoverKilledTest(FaultBase, unittest.TestCase):
     def tmpfs(self):
         return False
 
-    def server(self):
-        ngx = FaultBase.server(self)
-        # segments of 32k (max_size / 8, at least 32k)
-        self.http = self.http.replace(
-            "batch_window=1ms;", "batch_window=1ms max_size=256k;")
-        ngx.write_conf(self.http)
-        return ngx
+    # segments of 32k (max_size / 8, at least 32k)
+    journal_args = "batch_window=1ms max_size=256k"
 
     def ack(self, item):
         try:
