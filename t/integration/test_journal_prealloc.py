@@ -21,7 +21,7 @@ from test_journal_faults import FaultBase, HTTP as FAULTS_HTTP
 # test_journal_faults' server, its segments of 128k (max_size / 8) and
 # spares of 192k
 HTTP = FAULTS_HTTP.replace("__FSYNC__", "batch").replace(
-    "batch_window=1ms", "batch_window=1ms max_size=1m")
+    "__JOURNAL__", "batch_window=1ms max_size=1m")
 
 # a dead generation's names: no lock file, so nobody alive owns them
 DEAD = "edits-00000000000000ab-"
