@@ -321,8 +321,10 @@ static void ngx_http_order_edit_journal_unlink(
     ngx_http_order_edit_journal_conf_t *jcf, u_char *name, size_t len,
     ngx_log_t *log);
 static void ngx_http_order_edit_journal_kick(ngx_http_order_edit_jwriter_t *jw);
+#if (NGX_THREADS)
 static ngx_fd_t ngx_http_order_edit_journal_reopen(
     ngx_http_order_edit_jwriter_t *jw, ngx_uint_t dir);
+#endif
 static void ngx_http_order_edit_journal_window(ngx_event_t *ev);
 static void ngx_http_order_edit_journal_waiter_gone(void *data);
 static void ngx_http_order_edit_journal_hold(ngx_event_t *ev);
@@ -433,8 +435,10 @@ static ngx_uint_t ngx_http_order_edit_journal_gen_alive(
 
 static uint64_t  ngx_http_order_edit_jgens[NGX_HTTP_ORDER_EDIT_JGENS];
 
-/* what a spare is filled with; only ever read */
+#if (NGX_THREADS)
+/* what a spare is filled with (on the thread pool); only ever read */
 static u_char  ngx_http_order_edit_jzeros[NGX_HTTP_ORDER_EDIT_JZERO_SIZE];
+#endif
 static ngx_uint_t  ngx_http_order_edit_njgens;
 
 
@@ -1845,6 +1849,8 @@ again:
 }
 
 
+#if (NGX_THREADS)
+
 /* the segment being written, or the directory: an open file of its own */
 
 static ngx_fd_t
@@ -1880,6 +1886,8 @@ ngx_http_order_edit_journal_reopen(ngx_http_order_edit_jwriter_t *jw,
 
     return fd;
 }
+
+#endif
 
 
 /* the request went before its fsync: the record is still settled */
