@@ -2063,10 +2063,10 @@ ngx_http_order_edit_journal_sync_done(ngx_event_t *ev)
 {
     ngx_http_order_edit_jsync_t *ctx = ev->data;
 
-    ngx_uint_t                      i;
+    ngx_uint_t                      i, failed;
     ngx_http_order_edit_jwriter_t  *jw;
 #if (NGX_HTTP_ORDER_EDIT_JTRACE)
-    uint64_t                        seen, answered, *sum;
+    uint64_t                        seen, answered, *sum, t[4], recs;
 
     seen = ngx_http_order_edit_jtrace_now();
 #endif
@@ -2125,7 +2125,26 @@ ngx_http_order_edit_journal_sync_done(ngx_event_t *ev)
             jw->started = ctx->target;
         }
 
-        ngx_http_order_edit_journal_settle(jw, ctx->err != 0);
+        failed = (ctx->err != 0);
+
+#if (NGX_HTTP_ORDER_EDIT_JTRACE)
+        ngx_memcpy(t, ctx->t, sizeof(t));
+        recs = ctx->recs;
+#endif
+
+        if (!failed && jw->syncing == 0) {
+            /*
+             * The next fsync goes before these answers do: the records
+             * staged while this one ran need not wait while the loop
+             * answers (~15 us a waiter, a sixth of a cycle at c=32).
+             * Not after a failure, which seals the files first.  With
+             * one task (JSYNCS 1), ctx is the next fsync's from here:
+             * its thread may be writing it, so it is not read again.
+             */
+            ngx_http_order_edit_journal_kick(jw);
+        }
+
+        ngx_http_order_edit_journal_settle(jw, failed);
 
 #if (NGX_HTTP_ORDER_EDIT_JTRACE)
         answered = ngx_http_order_edit_jtrace_now();
@@ -2133,17 +2152,17 @@ ngx_http_order_edit_journal_sync_done(ngx_event_t *ev)
 
         /* first record after the previous answers, and the stages */
         if (ngx_http_order_edit_jtrace_prev_answered
-            && ctx->t[0] > ngx_http_order_edit_jtrace_prev_answered)
+            && t[0] > ngx_http_order_edit_jtrace_prev_answered)
         {
-            sum[0] += ctx->t[0] - ngx_http_order_edit_jtrace_prev_answered;
+            sum[0] += t[0] - ngx_http_order_edit_jtrace_prev_answered;
         }
 
-        sum[1] += ctx->t[1] - ctx->t[0];
-        sum[2] += ctx->t[2] - ctx->t[1];
-        sum[3] += ctx->t[3] - ctx->t[2];
-        sum[4] += seen - ctx->t[3];
+        sum[1] += t[1] - t[0];
+        sum[2] += t[2] - t[1];
+        sum[3] += t[3] - t[2];
+        sum[4] += seen - t[3];
         sum[5] += answered - seen;
-        ngx_http_order_edit_jtrace_recs += ctx->recs;
+        ngx_http_order_edit_jtrace_recs += recs;
         ngx_http_order_edit_jtrace_prev_answered = answered;
 
         if (++ngx_http_order_edit_jtrace_n == 1000) {
@@ -2162,7 +2181,7 @@ ngx_http_order_edit_journal_sync_done(ngx_event_t *ev)
         }
 #endif
 
-        if (ctx->err) {
+        if (failed) {
             /*
              * A file whose writeback failed is not written to again.  The
              * writer's own descriptors never fsynced: Linux would report
