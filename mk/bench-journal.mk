@@ -14,10 +14,20 @@
 # physical floor without nginx (the module's record encoder, one pwritev
 # a record into a recycled file, group fdatasync on a thread), run by
 # run.py beside the module.
+#
+# build/bench/journal-pause (bench/journal/pause.c): how long the
+# machine stops its CPUs (a real-time thread a CPU, late wake-ups), run
+# by run.py beside each measured run.
+#
+# build/bench/flushsim.so (bench/journal/flushsim.c): fdatasync() made a
+# fixed wait that flushes nothing, preloaded into nginx by run.py
+# --flush-sim US: what the journal costs without the disk's flush.
 
 BENCH_ARGS ?=
 
 JFLOOR := $(BUILD)/bench/journal-floor
+JPAUSE := $(BUILD)/bench/journal-pause
+JFLUSHSIM := $(BUILD)/bench/flushsim.so
 
 .PHONY: bench-journal
 
@@ -29,7 +39,16 @@ $(JFLOOR): bench/journal/floor.c $(JFLOOR_JREC) $(JFLOOR_JREC:.c=.h)
 	$(CC) $(CFLAGS_TOOLS) -Wshadow -Wpointer-arith -Ingx_order_edit_module \
 	    -o $@ bench/journal/floor.c $(JFLOOR_JREC) -lpthread -lcrypto
 
-bench-journal: $(MODULE_SO) $(JFLOOR)
+$(JPAUSE): bench/journal/pause.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_TOOLS) -Wshadow -Wpointer-arith -o $@ \
+	    bench/journal/pause.c -lpthread
+
+$(JFLUSHSIM): bench/journal/flushsim.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_TOOLS) -shared -fPIC -o $@ bench/journal/flushsim.c
+
+bench-journal: $(MODULE_SO) $(JFLOOR) $(JPAUSE) $(JFLUSHSIM)
 	MODULE_SO=$(CURDIR)/$(MODULE_SO) NGINX_BIN=$(NGINX_BIN) \
-	JOURNAL_FLOOR=$(CURDIR)/$(JFLOOR) \
+	JOURNAL_FLOOR=$(CURDIR)/$(JFLOOR) JOURNAL_PAUSE=$(CURDIR)/$(JPAUSE) \
 	    python3 bench/journal/run.py $(BENCH_ARGS)

@@ -100,6 +100,18 @@ def parse_args():
                    help="the floor program (bench/journal/floor.c; `make "
                         "bench-journal` builds it), run after each round "
                         "with the module's records per fsync; '' skips it")
+    p.add_argument("--pause", default=env("JOURNAL_PAUSE", os.path.join(
+                       TOP, "build", "bench", "journal-pause")),
+                   help="the machine's stops probe (bench/journal/pause.c; "
+                        "`make bench-journal` builds it), run beside each "
+                        "measured run; '' skips it")
+    p.add_argument("--flush-sim", type=int, default=None, metavar="US",
+                   help="take the disk's flush out: the journal's nginx "
+                        "runs with build/bench/flushsim.so, its "
+                        "fdatasync() a wait of US microseconds that "
+                        "flushes nothing (0: no wait). Not durable, and "
+                        "not the aim's measure: what the journal costs "
+                        "without the disk")
     p.add_argument("--preallocate", default=env("PREALLOCATE", ""),
                    choices=["", "on", "off"],
                    help="the journal's preallocate= (default: the module's, "
@@ -150,6 +162,13 @@ def parse_args():
     for c in a.configs:
         if c not in CONFIGS:
             p.error("unknown config %r (%s)" % (c, ", ".join(CONFIGS)))
+    a.flushsim_so = os.path.join(TOP, "build", "bench", "flushsim.so")
+    if a.flush_sim is not None:
+        if a.flush_sim < 0 or a.flush_sim > 10 ** 7:
+            p.error("--flush-sim: 0 to 10000000 us")
+        if not os.path.exists(a.flushsim_so):
+            p.error("--flush-sim: no %s (make build/bench/flushsim.so)"
+                    % a.flushsim_so)
     a.states = [x for x in a.states.split(",") if x.strip()]
     if not a.states or any(x not in ("cold", "steady") for x in a.states):
         p.error("--states: cold, steady or cold,steady")
@@ -565,9 +584,14 @@ http {{
 
     def start_nginx(self, cfg, prefix, conf, port):
         errlog = os.path.join(prefix, "logs", "error.log")
+        env = dict(os.environ)
+        if self.a.flush_sim is not None and cfg != "nojournal":
+            env["LD_PRELOAD"] = self.a.flushsim_so
+            env["OE_FLUSHSIM_US"] = str(self.a.flush_sim)
         r = subprocess.run(self.pin_ngx + [self.a.nginx, "-p", prefix,
                                            "-c", conf, "-e", errlog],
-                           capture_output=True, text=True, timeout=120)
+                           capture_output=True, text=True, timeout=120,
+                           env=env)
         if r.returncode != 0:
             log(r.stderr + open(errlog).read())
             die("nginx (%s) did not start" % cfg)
@@ -854,11 +878,23 @@ http {{
             sampler.start()
         pdata = "%s.%s-c%d-%s.r%d.perf.data" % (self.base, cfg, conns,
                                                  state, rnd)
+        pause = None
+        if a.pause and os.access(a.pause, os.X_OK):
+            pause = subprocess.Popen([a.pause, str(a.duration)],
+                                     stdout=subprocess.PIPE,
+                                     stderr=subprocess.DEVNULL, text=True)
         try:
             res = self.wrk(port, conns, a.duration, nonce * 2 + 1)
         finally:
             if sampler:
                 sampler.stop()
+            stops = None
+            if pause:
+                try:
+                    stops = json.loads(pause.communicate(timeout=30)[0])
+                except (ValueError, subprocess.SubprocessError) as e:
+                    problems.append("pause probe: %r" % e)
+                    pause.kill()
         cpu1, t1 = worker_cpu(worker), time.monotonic()
         sw1 = loop_switches(worker)
         seg1 = tcp_out_segments()
@@ -978,7 +1014,8 @@ http {{
                "status_before": s0, "status_after": s1,
                "fsync_samples_us": sampler.fsync_us if sampler else [],
                "status_samples": sampler.samples if sampler else 0,
-               "perf": None, "profiled_run": prof, "problems": problems}
+               "perf": None, "profiled_run": prof, "problems": problems,
+               "machine_stops": stops}
         if cpu0[0] is not None and cpu1[0] is not None:
             dt = t1 - t0
             rec["worker_cpu_pct"] = round(
@@ -1034,6 +1071,7 @@ http {{
             "fsync_probe": probe, "calibration": self.calibration,
             "mem_available_kb": meminfo()["MemAvailable"],
             "states": a.states, "perf": self.perf_why or "ok",
+            "flush_sim": a.flush_sim,
             "args": sys.argv[1:]}}
         with open(raw, "w") as f:
             f.write(json.dumps(meta) + "\n")
@@ -1075,6 +1113,16 @@ http {{
         log("  perf        %s" % (self.perf_why or "cpu-clock profile of the "
                                   "worker, in a run of its own after each "
                                   "measured one"))
+        if a.flush_sim is not None:
+            log("  flush       SIMULATED for the journal's nginx: "
+                "fdatasync() waits %d us and flushes nothing (%s); "
+                "nothing answered is durable" % (a.flush_sim,
+                                                 a.flushsim_so))
+        log("  stops       %s" % (
+            "bench/journal/pause.c beside each run: a real-time thread a "
+            "CPU, woken 1,000 times a second; a wake-up > 5 ms late is the "
+            "machine stopped" if a.pause and os.access(a.pause, os.X_OK)
+            else "not probed (no %s)" % (a.pause or "pause probe")))
         log("  results     %s" % raw)
 
         nonce = 0
@@ -1209,6 +1257,12 @@ http {{
                 rec["loop_sleeps_per_request"])
         if rec.get("tcp_segments_per_request") is not None:
             extra += ", %.2f TCP segments" % rec["tcp_segments_per_request"]
+        st = rec.get("machine_stops")
+        if st:
+            # late[2]: woken more than 5 ms late (limits_ms 1,2,5,10,20)
+            extra += "  stops >5ms %d, max %.1f ms" % (
+                max(c["late"][2] for c in st["cpus"]),
+                max(c["max_ms"] for c in st["cpus"]))
         d = rec.get("journal_delta")
         if d and d["fsyncs"]:
             extra += "  %5.1f rec/fsync" % (d["writes"] / d["fsyncs"])
