@@ -1260,9 +1260,11 @@ http {{
         st = rec.get("machine_stops")
         if st:
             # late[2]: woken more than 5 ms late (limits_ms 1,2,5,10,20)
-            extra += "  stops >5ms %d, max %.1f ms" % (
+            extra += "  stops >5ms %d, max %.1f ms%s" % (
                 max(c["late"][2] for c in st["cpus"]),
-                max(c["max_ms"] for c in st["cpus"]))
+                max(c["max_ms"] for c in st["cpus"]),
+                "" if all(c["fifo"] for c in st["cpus"])
+                else " (probe not real-time: its own delays count)")
         d = rec.get("journal_delta")
         if d and d["fsyncs"]:
             extra += "  %5.1f rec/fsync" % (d["writes"] / d["fsyncs"])
