@@ -12,6 +12,9 @@
  * thread's hand-off and window, pwritev, the waiters, the answers) runs
  * as it does with a real fsync.
  *
+ * Not t/lib/jfault.so's fdatasync=SLOW: that one reads its control file
+ * at every call and then flushes, which is what a bench must not pay.
+ *
  * For benches only: with it, nothing the module answers is durable.
  * bench/journal/run.py loads it with --flush-sim US, for the journal's
  * configurations only, and says so in every line it prints.

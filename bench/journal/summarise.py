@@ -393,9 +393,8 @@ def main(argv):
                   and r["config"] == cfg and r.get("machine_stops")]
             if st:
                 stops.append("%s %s, max %.1f ms" % (
-                    cfg, "/".join(str(max(x["late"][2] for x in t["cpus"]))
-                                  for t in st),
-                    max(x["max_ms"] for t in st for x in t["cpus"])))
+                    cfg, "/".join(str(t["over_5ms"]) for t in st),
+                    max(t["max_ms"] for t in st)))
         if stops:
             p("%-17s %s" % ("stops >5ms/run", "; ".join(stops)))
         # off writes every record but never waits for the disk: the
